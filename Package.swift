@@ -1,0 +1,103 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// One set of settings for every target: Swift 6 mode, explicit existentials, and imports that do not leak.
+let settings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Sightline",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sightline", targets: ["sightline"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // Data model, errors, byte codecs and the store protocols. Depends on no other Sightline module.
+        .target(
+            name: "SightlineCore",
+            swiftSettings: settings
+        ),
+        // What every embedded store shares: the write-ahead log and file helpers.
+        .target(
+            name: "SightlineStorageCore",
+            dependencies: ["SightlineCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
+        // Wire protocols: bytes in, shared data model out. Knows nothing of stores or HTTP.
+        .target(
+            name: "SightlineIngest",
+            dependencies: ["SightlineCore"],
+            swiftSettings: settings
+        ),
+        // The interim record store every signal uses until its real engine lands.
+        .target(
+            name: "SightlineRecordStore",
+            dependencies: ["SightlineCore", "SightlineStorageCore"],
+            swiftSettings: settings
+        ),
+        // HTTP and gRPC APIs, auth, the ingestion pipeline and the service group.
+        .target(
+            name: "SightlineServer",
+            dependencies: [
+                "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineRecordStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: settings
+        ),
+        // The `sightline` executable: flags in, services out.
+        .executableTarget(
+            name: "sightline",
+            dependencies: [
+                "SightlineServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: settings
+        ),
+        // Micro-benchmarks run by scripts/bench (not tests): WAL append against raw write+fsync.
+        .executableTarget(
+            name: "SightlineBenchmarks",
+            dependencies: ["SightlineCore", "SightlineStorageCore", "SightlineIngest", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/SightlineBenchmarks",
+            swiftSettings: settings
+        ),
+        .testTarget(name: "SightlineCoreTests", dependencies: ["SightlineCore"], swiftSettings: settings),
+        .testTarget(
+            name: "SightlineStorageCoreTests",
+            dependencies: ["SightlineStorageCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
+        .testTarget(name: "SightlineIngestTests", dependencies: ["SightlineIngest"], swiftSettings: settings),
+        .testTarget(
+            name: "SightlineServerTests",
+            dependencies: [
+                "SightlineServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: settings
+        ),
+    ]
+)

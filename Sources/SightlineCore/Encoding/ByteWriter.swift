@@ -1,0 +1,132 @@
+/// Appends little-endian integers, varints and length-prefixed bytes to a contiguous buffer.
+package struct ByteWriter: Sendable {
+    package private(set) var bytes: [UInt8]
+
+    package init(capacity: Int = 256) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    package mutating func writeByte(_ value: UInt8) { bytes.append(value) }
+
+    package mutating func writeUInt32LE(_ value: UInt32) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    package mutating func writeUInt64LE(_ value: UInt64) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    /// Unsigned LEB128, as protobuf writes varints.
+    package mutating func writeVarint(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        bytes.append(UInt8(v))
+    }
+
+    /// ZigZag-encoded signed varint.
+    package mutating func writeSignedVarint(_ value: Int64) {
+        writeVarint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
+    }
+
+    package mutating func writeDouble(_ value: Double) { writeUInt64LE(value.bitPattern) }
+
+    package mutating func writeBytes(_ value: some Collection<UInt8>) {
+        writeVarint(UInt64(value.count))
+        bytes.append(contentsOf: value)
+    }
+
+    package mutating func writeString(_ value: String) {
+        var copy = value
+        copy.withUTF8 { writeBytes($0) }
+    }
+
+    package mutating func writeRaw(_ value: some Sequence<UInt8>) { bytes.append(contentsOf: value) }
+}
+
+/// Reads what ``ByteWriter`` wrote. Every read checks bounds and throws `dataCorrupted` on short input; nothing traps.
+package struct ByteReader {
+    private let bytes: UnsafeRawBufferPointer
+    package private(set) var offset: Int
+
+    /// Reads from a buffer that outlives the reader.
+    package init(_ bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+        self.offset = 0
+    }
+
+    package var remaining: Int { bytes.count - offset }
+    package var isAtEnd: Bool { offset >= bytes.count }
+
+    private func short(_ what: String) -> SightlineError {
+        SightlineError(.dataCorrupted, "record ends early: \(what) at offset \(offset) of \(bytes.count) bytes")
+    }
+
+    package mutating func readByte() throws -> UInt8 {
+        guard offset < bytes.count else { throw short("byte") }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    package mutating func readUInt32LE() throws -> UInt32 {
+        guard remaining >= 4 else { throw short("uint32") }
+        defer { offset += 4 }
+        return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+    }
+
+    package mutating func readUInt64LE() throws -> UInt64 {
+        guard remaining >= 8 else { throw short("uint64") }
+        defer { offset += 8 }
+        return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
+
+    package mutating func readVarint() throws -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            guard offset < bytes.count else { throw short("varint") }
+            let byte = bytes[offset]
+            offset += 1
+            if shift == 63 && byte > 1 { throw SightlineError(.dataCorrupted, "varint overflows 64 bits at offset \(offset - 1)") }
+            result |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return result }
+            shift += 7
+        }
+    }
+
+    package mutating func readSignedVarint() throws -> Int64 {
+        let raw = try readVarint()
+        return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
+    }
+
+    package mutating func readDouble() throws -> Double { Double(bitPattern: try readUInt64LE()) }
+
+    /// Reads a length, checking that so many bytes remain.
+    package mutating func readLength() throws -> Int {
+        let length = try readVarint()
+        guard length <= UInt64(remaining) else { throw short("\(length) bytes") }
+        return Int(length)
+    }
+
+    package mutating func readBytes() throws -> [UInt8] {
+        let length = try readLength()
+        defer { offset += length }
+        return Array(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length]))
+    }
+
+    package mutating func readString() throws -> String {
+        let length = try readLength()
+        defer { offset += length }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length]), as: UTF8.self)
+    }
+
+    /// Reads a count of elements, rejecting counts that could not fit in the remaining bytes (each element takes ≥ 1 byte).
+    package mutating func readCount() throws -> Int {
+        let count = try readVarint()
+        guard count <= UInt64(remaining) else { throw SightlineError(.dataCorrupted, "element count \(count) exceeds remaining \(remaining) bytes") }
+        return Int(count)
+    }
+}

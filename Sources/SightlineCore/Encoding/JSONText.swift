@@ -1,0 +1,95 @@
+/// Writes JSON text by hand, without Foundation, for attribute values and API responses.
+package enum JSONText {
+    /// Appends `value` as a JSON string literal, escaping what JSON requires.
+    package static func appendString(_ value: String, to out: inout String) {
+        out.append("\"")
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out.append("\\\"")
+            case "\\": out.append("\\\\")
+            case "\n": out.append("\\n")
+            case "\r": out.append("\\r")
+            case "\t": out.append("\\t")
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        out.append("\"")
+    }
+
+    /// A JSON string literal for `value`.
+    package static func quoted(_ value: String) -> String {
+        var out = ""
+        appendString(value, to: &out)
+        return out
+    }
+
+    /// A JSON number for `value`; non-finite values become strings ("NaN", "+Inf", "-Inf") as Prometheus writes them.
+    package static func number(_ value: Double) -> String {
+        if value.isNaN { return "\"NaN\"" }
+        if value.isInfinite { return value > 0 ? "\"+Inf\"" : "\"-Inf\"" }
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return "\(value)"
+    }
+
+    /// The plain JSON form of an attribute value: maps become objects, bytes base64 strings, empty null.
+    package static func encode(_ value: AttributeValue) -> String {
+        var out = ""
+        append(value, to: &out)
+        return out
+    }
+
+    /// Appends the plain JSON form of an attribute value.
+    package static func append(_ value: AttributeValue, to out: inout String) {
+        switch value {
+        case .empty: out.append("null")
+        case .string(let s): appendString(s, to: &out)
+        case .bool(let b): out.append(b ? "true" : "false")
+        case .int(let i): out.append(String(i))
+        case .double(let d): out.append(number(d))
+        case .bytes(let b): appendString(Base64.encode(b), to: &out)
+        case .array(let values):
+            out.append("[")
+            for (index, element) in values.enumerated() {
+                if index > 0 { out.append(",") }
+                append(element, to: &out)
+            }
+            out.append("]")
+        case .keyValueList(let attributes): appendObject(attributes, to: &out)
+        }
+    }
+
+    /// Appends attributes as one JSON object.
+    package static func appendObject(_ attributes: [Attribute], to out: inout String) {
+        out.append("{")
+        for (index, attribute) in attributes.enumerated() {
+            if index > 0 { out.append(",") }
+            appendString(attribute.key, to: &out)
+            out.append(":")
+            append(attribute.value, to: &out)
+        }
+        out.append("}")
+    }
+}
+
+/// Helpers for the Prometheus text format.
+package enum PromText {
+    /// Escapes a label value: backslash, double quote and newline.
+    package static func escapeLabelValue(_ value: String) -> String {
+        var out = ""
+        for c in value {
+            switch c {
+            case "\\": out.append("\\\\")
+            case "\"": out.append("\\\"")
+            case "\n": out.append("\\n")
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+}

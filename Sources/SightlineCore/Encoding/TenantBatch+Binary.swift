@@ -1,0 +1,300 @@
+/// The binary form of a ``TenantBatch``: how the WAL and the interim record store keep batches.
+///
+/// Layout: a format version byte, the signal byte, the tenant, then the records of that signal. Integers are
+/// varints, doubles and ids fixed-width little-endian; strings and byte arrays are length-prefixed.
+extension TenantBatch {
+    private static let formatVersion: UInt8 = 1
+
+    /// Encodes the batch.
+    package func encoded() -> [UInt8] {
+        var w = ByteWriter(capacity: 128 * max(batch.recordCount, 1))
+        w.writeByte(Self.formatVersion)
+        w.writeByte(batch.signal.rawValue)
+        w.writeString(tenant.id)
+        switch batch {
+        case .logs(let records):
+            w.writeVarint(UInt64(records.count))
+            for record in records { w.write(record) }
+        case .metrics(let metrics):
+            w.writeVarint(UInt64(metrics.samples.count))
+            for sample in metrics.samples {
+                w.writeVarint(UInt64(sample.labels.labels.count))
+                for label in sample.labels.labels {
+                    w.writeString(label.name)
+                    w.writeString(label.value)
+                }
+                w.writeSignedVarint(sample.timestampMs)
+                w.writeDouble(sample.value)
+            }
+            w.writeVarint(UInt64(metrics.metadata.count))
+            for meta in metrics.metadata {
+                w.writeString(meta.metricFamily)
+                w.writeByte(meta.kind.rawValue)
+                w.writeString(meta.help)
+                w.writeString(meta.unit)
+            }
+        case .traces(let spans):
+            w.writeVarint(UInt64(spans.count))
+            for span in spans { w.write(span) }
+        }
+        return w.bytes
+    }
+
+    /// Decodes what ``encoded()`` wrote.
+    /// - Throws: `dataCorrupted` when the bytes are not a complete batch of a known version.
+    package init(decoding bytes: UnsafeRawBufferPointer) throws {
+        var r = ByteReader(bytes)
+        let version = try r.readByte()
+        guard version == Self.formatVersion else { throw SightlineError(.dataCorrupted, "unknown batch format version \(version)") }
+        let signalByte = try r.readByte()
+        guard let signal = Signal(rawValue: signalByte) else { throw SightlineError(.dataCorrupted, "unknown signal \(signalByte)") }
+        let tenant = Tenant(uncheckedID: try r.readString())
+        switch signal {
+        case .logs:
+            let count = try r.readCount()
+            var records: [LogRecord] = []
+            records.reserveCapacity(count)
+            for _ in 0..<count { records.append(try r.readLogRecord()) }
+            self.init(tenant: tenant, batch: .logs(records))
+        case .metrics:
+            let count = try r.readCount()
+            var samples: [MetricSample] = []
+            samples.reserveCapacity(count)
+            for _ in 0..<count {
+                let labelCount = try r.readCount()
+                var labels: [Label] = []
+                labels.reserveCapacity(labelCount)
+                for _ in 0..<labelCount { labels.append(Label(try r.readString(), try r.readString())) }
+                samples.append(MetricSample(labels: Labels(labels), timestampMs: try r.readSignedVarint(), value: try r.readDouble()))
+            }
+            let metaCount = try r.readCount()
+            var metadata: [MetricMetadata] = []
+            for _ in 0..<metaCount {
+                let family = try r.readString()
+                let kind = MetricMetadata.Kind(rawValue: try r.readByte()) ?? .unknown
+                metadata.append(MetricMetadata(metricFamily: family, kind: kind, help: try r.readString(), unit: try r.readString()))
+            }
+            self.init(tenant: tenant, batch: .metrics(MetricBatch(samples: samples, metadata: metadata)))
+        case .traces:
+            let count = try r.readCount()
+            var spans: [Span] = []
+            spans.reserveCapacity(count)
+            for _ in 0..<count { spans.append(try r.readSpan()) }
+            self.init(tenant: tenant, batch: .traces(spans))
+        }
+        guard r.isAtEnd else { throw SightlineError(.dataCorrupted, "\(r.remaining) unexpected bytes after the batch") }
+    }
+
+    /// Decodes from an array.
+    package init(decoding bytes: [UInt8]) throws {
+        self = try bytes.withUnsafeBytes { try TenantBatch(decoding: $0) }
+    }
+}
+
+extension ByteWriter {
+    fileprivate mutating func write(_ value: AttributeValue) {
+        switch value {
+        case .empty: writeByte(0)
+        case .string(let s):
+            writeByte(1)
+            writeString(s)
+        case .bool(let b):
+            writeByte(2)
+            writeByte(b ? 1 : 0)
+        case .int(let i):
+            writeByte(3)
+            writeSignedVarint(i)
+        case .double(let d):
+            writeByte(4)
+            writeDouble(d)
+        case .bytes(let b):
+            writeByte(5)
+            writeBytes(b)
+        case .array(let values):
+            writeByte(6)
+            writeVarint(UInt64(values.count))
+            for v in values { write(v) }
+        case .keyValueList(let attributes):
+            writeByte(7)
+            write(attributes)
+        }
+    }
+
+    fileprivate mutating func write(_ attributes: [Attribute]) {
+        writeVarint(UInt64(attributes.count))
+        for attribute in attributes {
+            writeString(attribute.key)
+            write(attribute.value)
+        }
+    }
+
+    fileprivate mutating func write(_ scope: InstrumentationScope) {
+        writeString(scope.name)
+        writeString(scope.version)
+        write(scope.attributes)
+    }
+
+    fileprivate mutating func write(_ id: TraceID?) {
+        guard let id else { return writeByte(0) }
+        writeByte(1)
+        writeUInt64LE(id.high)
+        writeUInt64LE(id.low)
+    }
+
+    fileprivate mutating func write(_ id: SpanID?) {
+        guard let id else { return writeByte(0) }
+        writeByte(1)
+        writeUInt64LE(id.value)
+    }
+
+    fileprivate mutating func write(_ record: LogRecord) {
+        writeVarint(record.timeUnixNano)
+        writeVarint(record.observedTimeUnixNano)
+        writeSignedVarint(Int64(record.severityNumber))
+        writeString(record.severityText)
+        write(record.body)
+        write(record.attributes)
+        writeVarint(UInt64(record.droppedAttributesCount))
+        writeVarint(UInt64(record.flags))
+        write(record.traceID)
+        write(record.spanID)
+        writeString(record.eventName)
+        write(record.resource)
+        write(record.scope)
+    }
+
+    fileprivate mutating func write(_ span: Span) {
+        write(Optional(span.traceID))
+        write(Optional(span.spanID))
+        write(span.parentSpanID)
+        writeString(span.traceState)
+        writeVarint(UInt64(span.flags))
+        writeString(span.name)
+        writeSignedVarint(Int64(span.kind.rawValue))
+        writeVarint(span.startTimeUnixNano)
+        writeVarint(span.endTimeUnixNano)
+        write(span.attributes)
+        writeVarint(UInt64(span.droppedAttributesCount))
+        writeVarint(UInt64(span.events.count))
+        for event in span.events {
+            writeVarint(event.timeUnixNano)
+            writeString(event.name)
+            write(event.attributes)
+            writeVarint(UInt64(event.droppedAttributesCount))
+        }
+        writeVarint(UInt64(span.droppedEventsCount))
+        writeVarint(UInt64(span.links.count))
+        for link in span.links {
+            write(Optional(link.traceID))
+            write(Optional(link.spanID))
+            writeString(link.traceState)
+            write(link.attributes)
+            writeVarint(UInt64(link.droppedAttributesCount))
+            writeVarint(UInt64(link.flags))
+        }
+        writeVarint(UInt64(span.droppedLinksCount))
+        writeSignedVarint(Int64(span.statusCode.rawValue))
+        writeString(span.statusMessage)
+        write(span.resource)
+        write(span.scope)
+    }
+}
+
+extension ByteReader {
+    fileprivate mutating func readAttributeValue(depth: Int = 0) throws -> AttributeValue {
+        guard depth < 64 else { throw SightlineError(.dataCorrupted, "attribute values nested deeper than 64 levels") }
+        let tag = try readByte()
+        switch tag {
+        case 0: return .empty
+        case 1: return .string(try readString())
+        case 2: return .bool(try readByte() != 0)
+        case 3: return .int(try readSignedVarint())
+        case 4: return .double(try readDouble())
+        case 5: return .bytes(try readBytes())
+        case 6:
+            let count = try readCount()
+            var values: [AttributeValue] = []
+            values.reserveCapacity(count)
+            for _ in 0..<count { values.append(try readAttributeValue(depth: depth + 1)) }
+            return .array(values)
+        case 7: return .keyValueList(try readAttributes(depth: depth + 1))
+        default: throw SightlineError(.dataCorrupted, "unknown attribute value tag \(tag)")
+        }
+    }
+
+    fileprivate mutating func readAttributes(depth: Int = 0) throws -> [Attribute] {
+        let count = try readCount()
+        var attributes: [Attribute] = []
+        attributes.reserveCapacity(count)
+        for _ in 0..<count { attributes.append(Attribute(try readString(), try readAttributeValue(depth: depth))) }
+        return attributes
+    }
+
+    fileprivate mutating func readScope() throws -> InstrumentationScope {
+        InstrumentationScope(name: try readString(), version: try readString(), attributes: try readAttributes())
+    }
+
+    fileprivate mutating func readTraceID() throws -> TraceID? {
+        guard try readByte() == 1 else { return nil }
+        return TraceID(high: try readUInt64LE(), low: try readUInt64LE())
+    }
+
+    fileprivate mutating func readSpanID() throws -> SpanID? {
+        guard try readByte() == 1 else { return nil }
+        return SpanID(try readUInt64LE())
+    }
+
+    private mutating func readUInt32Varint() throws -> UInt32 { UInt32(truncatingIfNeeded: try readVarint()) }
+    private mutating func readInt32Varint() throws -> Int32 { Int32(truncatingIfNeeded: try readSignedVarint()) }
+
+    fileprivate mutating func readLogRecord() throws -> LogRecord {
+        LogRecord(
+            timeUnixNano: try readVarint(), observedTimeUnixNano: try readVarint(), severityNumber: try readInt32Varint(),
+            severityText: try readString(), body: try readAttributeValue(), attributes: try readAttributes(),
+            droppedAttributesCount: try readUInt32Varint(), flags: try readUInt32Varint(), traceID: try readTraceID(),
+            spanID: try readSpanID(), eventName: try readString(), resource: try readAttributes(), scope: try readScope()
+        )
+    }
+
+    fileprivate mutating func readSpan() throws -> Span {
+        guard let traceID = try readTraceID(), let spanID = try readSpanID() else {
+            throw SightlineError(.dataCorrupted, "span without trace or span id")
+        }
+        let parent = try readSpanID()
+        let traceState = try readString()
+        let flags = try readUInt32Varint()
+        let name = try readString()
+        let kind = Span.Kind(rawValue: try readInt32Varint()) ?? .unspecified
+        let start = try readVarint()
+        let end = try readVarint()
+        let attributes = try readAttributes()
+        let droppedAttributes = try readUInt32Varint()
+        var events: [Span.Event] = []
+        for _ in 0..<(try readCount()) {
+            events.append(
+                Span.Event(timeUnixNano: try readVarint(), name: try readString(), attributes: try readAttributes(), droppedAttributesCount: try readUInt32Varint())
+            )
+        }
+        let droppedEvents = try readUInt32Varint()
+        var links: [Span.Link] = []
+        for _ in 0..<(try readCount()) {
+            guard let linkTrace = try readTraceID(), let linkSpan = try readSpanID() else {
+                throw SightlineError(.dataCorrupted, "span link without trace or span id")
+            }
+            links.append(
+                Span.Link(
+                    traceID: linkTrace, spanID: linkSpan, traceState: try readString(), attributes: try readAttributes(),
+                    droppedAttributesCount: try readUInt32Varint(), flags: try readUInt32Varint()
+                )
+            )
+        }
+        let droppedLinks = try readUInt32Varint()
+        let status = Span.StatusCode(rawValue: try readInt32Varint()) ?? .unset
+        return Span(
+            traceID: traceID, spanID: spanID, parentSpanID: parent, traceState: traceState, flags: flags, name: name, kind: kind,
+            startTimeUnixNano: start, endTimeUnixNano: end, attributes: attributes, droppedAttributesCount: droppedAttributes,
+            events: events, droppedEventsCount: droppedEvents, links: links, droppedLinksCount: droppedLinks, statusCode: status,
+            statusMessage: try readString(), resource: try readAttributes(), scope: try readScope()
+        )
+    }
+}

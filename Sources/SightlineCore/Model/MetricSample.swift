@@ -1,0 +1,68 @@
+/// One sample of one series in the Prometheus model.
+package struct MetricSample: Hashable, Sendable {
+    package var labels: Labels
+    /// Milliseconds since the epoch.
+    package var timestampMs: Int64
+    package var value: Double
+
+    package init(labels: Labels, timestampMs: Int64, value: Double) {
+        self.labels = labels
+        self.timestampMs = timestampMs
+        self.value = value
+    }
+
+    /// Samples compare their values by bit pattern, so NaN (and the staleness marker) equals itself.
+    package static func == (lhs: MetricSample, rhs: MetricSample) -> Bool {
+        lhs.labels == rhs.labels && lhs.timestampMs == rhs.timestampMs && lhs.value.bitPattern == rhs.value.bitPattern
+    }
+
+    package func hash(into hasher: inout Hasher) {
+        hasher.combine(labels)
+        hasher.combine(timestampMs)
+        hasher.combine(value.bitPattern)
+    }
+}
+
+/// What is known about a metric family besides its samples.
+package struct MetricMetadata: Hashable, Sendable {
+    /// Metric types, named as in the Prometheus exposition format.
+    package enum Kind: UInt8, Sendable, CustomStringConvertible {
+        case unknown = 0, counter, gauge, histogram, gaugeHistogram, summary, info, stateSet
+
+        package var description: String {
+            switch self {
+            case .unknown: "unknown"
+            case .counter: "counter"
+            case .gauge: "gauge"
+            case .histogram: "histogram"
+            case .gaugeHistogram: "gaugehistogram"
+            case .summary: "summary"
+            case .info: "info"
+            case .stateSet: "stateset"
+            }
+        }
+    }
+
+    package var metricFamily: String
+    package var kind: Kind
+    package var help: String
+    package var unit: String
+
+    package init(metricFamily: String, kind: Kind, help: String = "", unit: String = "") {
+        self.metricFamily = metricFamily
+        self.kind = kind
+        self.help = help
+        self.unit = unit
+    }
+}
+
+/// Samples and the metadata of their families, as one request carries them.
+package struct MetricBatch: Hashable, Sendable {
+    package var samples: [MetricSample]
+    package var metadata: [MetricMetadata]
+
+    package init(samples: [MetricSample] = [], metadata: [MetricMetadata] = []) {
+        self.samples = samples
+        self.metadata = metadata
+    }
+}

@@ -1,0 +1,4 @@
+@main
+struct SightlineCommand {
+    static func main() {}
+}
