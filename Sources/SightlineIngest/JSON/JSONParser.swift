@@ -1,0 +1,294 @@
+import SightlineCore
+
+/// A recursive-descent JSON parser (RFC 8259) over UTF-8 bytes.
+///
+/// Errors are `.invalidArgument` ``SightlineError``s naming the byte offset: "invalid JSON at byte 12: expected ':'".
+/// Nesting is limited (``defaultMaxDepth``) so hostile input cannot overflow the stack.
+///
+/// ```swift
+/// let value = try JSONParser.parse(Array(#"{"a": [1, 2]}"#.utf8))
+/// ```
+package struct JSONParser {
+    /// The default limit on nested arrays and objects.
+    package static let defaultMaxDepth = 256
+
+    private let bytes: UnsafeRawBufferPointer
+    private var offset = 0
+    private let maxDepth: Int
+    private var depth = 0
+
+    private init(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) {
+        self.bytes = bytes
+        self.maxDepth = maxDepth
+    }
+
+    /// Parses one JSON document; whitespace may surround it, nothing else may follow it. A UTF-8 BOM is skipped.
+    /// - Parameters:
+    ///   - bytes: UTF-8 text.
+    ///   - maxDepth: The most arrays and objects that may be nested.
+    /// - Returns: The document's value.
+    /// - Throws: ``SightlineError`` `.invalidArgument` with the byte offset of the problem.
+    package static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = defaultMaxDepth) throws -> JSONValue {
+        var parser = JSONParser(bytes, maxDepth: maxDepth)
+        if bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF { parser.offset = 3 }
+        parser.skipWhitespace()
+        let value = try parser.parseValue()
+        parser.skipWhitespace()
+        guard parser.offset == bytes.count else { throw parser.error("unexpected characters after the document") }
+        return value
+    }
+
+    /// Parses one JSON document from a byte array.
+    package static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) throws -> JSONValue {
+        try bytes.withUnsafeBytes { try parse($0, maxDepth: maxDepth) }
+    }
+
+    /// Parses one JSON document from a string.
+    package static func parse(_ text: String, maxDepth: Int = defaultMaxDepth) throws -> JSONValue {
+        try parse(Array(text.utf8), maxDepth: maxDepth)
+    }
+
+    // MARK: Values
+
+    private func error(_ message: String, at position: Int? = nil) -> SightlineError {
+        SightlineError(.invalidArgument, "invalid JSON at byte \(position ?? offset): \(message)")
+    }
+
+    private mutating func skipWhitespace() {
+        while offset < bytes.count {
+            switch bytes[offset] {
+            case 0x20, 0x09, 0x0A, 0x0D: offset += 1
+            default: return
+            }
+        }
+    }
+
+    private mutating func parseValue() throws -> JSONValue {
+        guard offset < bytes.count else { throw error("unexpected end of input, expected a value") }
+        switch bytes[offset] {
+        case UInt8(ascii: "{"): return try parseObject()
+        case UInt8(ascii: "["): return try parseArray()
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
+        case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
+        case UInt8(ascii: "n"): try expectLiteral("null"); return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
+        default: throw error("unexpected character \(describe(bytes[offset])), expected a value")
+        }
+    }
+
+    private func describe(_ byte: UInt8) -> String {
+        byte >= 0x20 && byte < 0x7F ? "'\(Character(Unicode.Scalar(byte)))'" : "0x\(String(byte, radix: 16))"
+    }
+
+    private mutating func expectLiteral(_ literal: StaticString) throws {
+        let count = literal.utf8CodeUnitCount
+        guard bytes.count - offset >= count else { throw error("invalid literal, expected '\(literal)'") }
+        let matches = literal.withUTF8Buffer { expected in
+            (0..<count).allSatisfy { bytes[offset + $0] == expected[$0] }
+        }
+        guard matches else { throw error("invalid literal, expected '\(literal)'") }
+        offset += count
+    }
+
+    private mutating func enter() throws {
+        depth += 1
+        guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
+    }
+
+    private mutating func parseObject() throws -> JSONValue {
+        try enter()
+        offset += 1  // {
+        var object = JSONObject()
+        skipWhitespace()
+        if offset < bytes.count && bytes[offset] == UInt8(ascii: "}") {
+            offset += 1
+            depth -= 1
+            return .object(object)
+        }
+        while true {
+            skipWhitespace()
+            guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+            let key = try parseString()
+            skipWhitespace()
+            guard offset < bytes.count, bytes[offset] == UInt8(ascii: ":") else { throw error("expected ':'") }
+            offset += 1
+            skipWhitespace()
+            let value = try parseValue()
+            object.keys.append(key)
+            object.values.append(value)
+            skipWhitespace()
+            guard offset < bytes.count else { throw error("unexpected end of input, expected ',' or '}'") }
+            if bytes[offset] == UInt8(ascii: ",") {
+                offset += 1
+            } else if bytes[offset] == UInt8(ascii: "}") {
+                offset += 1
+                depth -= 1
+                return .object(object)
+            } else {
+                throw error("expected ',' or '}'")
+            }
+        }
+    }
+
+    private mutating func parseArray() throws -> JSONValue {
+        try enter()
+        offset += 1  // [
+        var elements: [JSONValue] = []
+        skipWhitespace()
+        if offset < bytes.count && bytes[offset] == UInt8(ascii: "]") {
+            offset += 1
+            depth -= 1
+            return .array(elements)
+        }
+        while true {
+            skipWhitespace()
+            elements.append(try parseValue())
+            skipWhitespace()
+            guard offset < bytes.count else { throw error("unexpected end of input, expected ',' or ']'") }
+            if bytes[offset] == UInt8(ascii: ",") {
+                offset += 1
+            } else if bytes[offset] == UInt8(ascii: "]") {
+                offset += 1
+                depth -= 1
+                return .array(elements)
+            } else {
+                throw error("expected ',' or ']'")
+            }
+        }
+    }
+
+    // MARK: Numbers
+
+    private func isDigit(_ index: Int) -> Bool {
+        index < bytes.count && bytes[index] >= UInt8(ascii: "0") && bytes[index] <= UInt8(ascii: "9")
+    }
+
+    private mutating func parseNumber() throws -> JSONValue {
+        let start = offset
+        if bytes[offset] == UInt8(ascii: "-") { offset += 1 }
+        guard isDigit(offset) else { throw error("invalid number: expected a digit") }
+        if bytes[offset] == UInt8(ascii: "0") {
+            offset += 1
+            if isDigit(offset) { throw error("invalid number: leading zero") }
+        } else {
+            while isDigit(offset) { offset += 1 }
+        }
+        if offset < bytes.count && bytes[offset] == UInt8(ascii: ".") {
+            offset += 1
+            guard isDigit(offset) else { throw error("invalid number: expected a digit after '.'") }
+            while isDigit(offset) { offset += 1 }
+        }
+        if offset < bytes.count && (bytes[offset] == UInt8(ascii: "e") || bytes[offset] == UInt8(ascii: "E")) {
+            offset += 1
+            if offset < bytes.count && (bytes[offset] == UInt8(ascii: "+") || bytes[offset] == UInt8(ascii: "-")) { offset += 1 }
+            guard isDigit(offset) else { throw error("invalid number: expected a digit in the exponent") }
+            while isDigit(offset) { offset += 1 }
+        }
+        return .number(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<offset]), as: UTF8.self))
+    }
+
+    // MARK: Strings
+
+    /// Parses a string literal starting at the opening quote.
+    private mutating func parseString() throws -> String {
+        let quote = offset
+        offset += 1
+        let start = offset
+        // Fast path: no escapes.
+        while offset < bytes.count {
+            let byte = bytes[offset]
+            if byte == UInt8(ascii: "\"") {
+                let text = UnsafeRawBufferPointer(rebasing: bytes[start..<offset])
+                guard let string = String(validating: text, as: UTF8.self) else {
+                    throw error("invalid UTF-8 in string", at: start)
+                }
+                offset += 1
+                return string
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            if byte < 0x20 { throw error("unescaped control character in string") }
+            offset += 1
+        }
+        guard offset < bytes.count else { throw error("unterminated string", at: quote) }
+        var buffer = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<offset]))
+        while offset < bytes.count {
+            let byte = bytes[offset]
+            switch byte {
+            case UInt8(ascii: "\""):
+                offset += 1
+                guard let string = String(validating: buffer, as: UTF8.self) else {
+                    throw error("invalid UTF-8 in string", at: start)
+                }
+                return string
+            case UInt8(ascii: "\\"):
+                try parseEscape(into: &buffer)
+            case 0..<0x20:
+                throw error("unescaped control character in string")
+            default:
+                buffer.append(byte)
+                offset += 1
+            }
+        }
+        throw error("unterminated string", at: quote)
+    }
+
+    private mutating func parseEscape(into buffer: inout [UInt8]) throws {
+        offset += 1  // backslash
+        guard offset < bytes.count else { throw error("unterminated escape sequence") }
+        let c = bytes[offset]
+        offset += 1
+        switch c {
+        case UInt8(ascii: "\""): buffer.append(0x22)
+        case UInt8(ascii: "\\"): buffer.append(0x5C)
+        case UInt8(ascii: "/"): buffer.append(0x2F)
+        case UInt8(ascii: "b"): buffer.append(0x08)
+        case UInt8(ascii: "f"): buffer.append(0x0C)
+        case UInt8(ascii: "n"): buffer.append(0x0A)
+        case UInt8(ascii: "r"): buffer.append(0x0D)
+        case UInt8(ascii: "t"): buffer.append(0x09)
+        case UInt8(ascii: "u"):
+            var scalar = UInt32(try parseHex4())
+            if (0xD800..<0xDC00).contains(scalar) {
+                // A high surrogate must be followed by an escaped low surrogate.
+                if bytes.count - offset >= 6 && bytes[offset] == UInt8(ascii: "\\") && bytes[offset + 1] == UInt8(ascii: "u") {
+                    let save = offset
+                    offset += 2
+                    let low = UInt32(try parseHex4())
+                    if (0xDC00..<0xE000).contains(low) {
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    } else {
+                        offset = save
+                        scalar = 0xFFFD
+                    }
+                } else {
+                    scalar = 0xFFFD
+                }
+            } else if (0xDC00..<0xE000).contains(scalar) {
+                scalar = 0xFFFD
+            }
+            let unicodeScalar = Unicode.Scalar(scalar) ?? "\u{FFFD}"
+            UTF8.encode(unicodeScalar) { buffer.append($0) }
+        default:
+            throw error("invalid escape sequence '\\\(Character(Unicode.Scalar(c)))'", at: offset - 2)
+        }
+    }
+
+    private mutating func parseHex4() throws -> UInt16 {
+        guard bytes.count - offset >= 4 else { throw error("truncated \\u escape") }
+        var value: UInt16 = 0
+        for _ in 0..<4 {
+            let c = bytes[offset]
+            let digit: UInt16
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt16(c - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt16(c - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt16(c - UInt8(ascii: "A") + 10)
+            default: throw error("invalid hex digit in \\u escape")
+            }
+            value = value << 4 | digit
+            offset += 1
+        }
+        return value
+    }
+}

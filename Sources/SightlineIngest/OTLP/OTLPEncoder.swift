@@ -1,0 +1,230 @@
+package import SightlineCore
+
+/// Encodes Sightline's model as OTLP protobuf export requests, for relaying (the agent) and tests.
+///
+/// Logs and spans are grouped into one `Resource*` per distinct resource and one `Scope*` per distinct scope
+/// within it, in order of first appearance, so decoding the result with ``OTLPDecoder`` gives back the same records.
+/// Proto3 default values are omitted.
+package enum OTLPEncoder {
+    /// Encodes log records as an `ExportLogsServiceRequest`.
+    /// - Parameter records: The records; their resources and scopes become the grouping.
+    /// - Returns: The protobuf bytes.
+    package static func encodeLogs(_ records: [LogRecord]) -> [UInt8] {
+        var writer = ProtobufWriter(capacity: 256 + records.count * 128)
+        for group in groups(records, resource: \.resource, scope: \.scope) {
+            writer.writeMessage(1) { resourceLogs in
+                writeResource(group.resource, field: 1, into: &resourceLogs)
+                for scopeGroup in group.scopes {
+                    resourceLogs.writeMessage(2) { scopeLogs in
+                        writeScope(scopeGroup.scope, field: 1, into: &scopeLogs)
+                        for record in scopeGroup.items {
+                            scopeLogs.writeMessage(2) { writeLogRecord(record, into: &$0) }
+                        }
+                    }
+                }
+            }
+        }
+        return writer.bytes
+    }
+
+    /// Encodes spans as an `ExportTraceServiceRequest`.
+    /// - Parameter spans: The spans; their resources and scopes become the grouping.
+    /// - Returns: The protobuf bytes.
+    package static func encodeTraces(_ spans: [Span]) -> [UInt8] {
+        var writer = ProtobufWriter(capacity: 256 + spans.count * 160)
+        for group in groups(spans, resource: \.resource, scope: \.scope) {
+            writer.writeMessage(1) { resourceSpans in
+                writeResource(group.resource, field: 1, into: &resourceSpans)
+                for scopeGroup in group.scopes {
+                    resourceSpans.writeMessage(2) { scopeSpans in
+                        writeScope(scopeGroup.scope, field: 1, into: &scopeSpans)
+                        for span in scopeGroup.items {
+                            scopeSpans.writeMessage(2) { writeSpan(span, into: &$0) }
+                        }
+                    }
+                }
+            }
+        }
+        return writer.bytes
+    }
+
+    /// Encodes Prometheus samples as an `ExportMetricsServiceRequest`, one gauge per metric name.
+    ///
+    /// This is lossy and meant for relaying and tests: every series becomes a `Gauge` data point named by its
+    /// `__name__`, with the other labels as string attributes, the timestamp in ms scaled to ns, no unit, no
+    /// description, no resource, and counters and histogram series lose their types. A staleness marker is sent as
+    /// a point flagged `NO_RECORDED_VALUE`. Decoding the result gives back the same samples (for names and labels
+    /// that are already valid Prometheus names), but not the original OTLP metrics.
+    /// - Parameter samples: The samples.
+    /// - Returns: The protobuf bytes.
+    package static func encodeMetrics(_ samples: [MetricSample]) -> [UInt8] {
+        var order: [String] = []
+        var byName: [String: [MetricSample]] = [:]
+        for sample in samples {
+            let name = sample.labels.metricName
+            if byName[name] == nil { order.append(name) }
+            byName[name, default: []].append(sample)
+        }
+        var writer = ProtobufWriter(capacity: 256 + samples.count * 64)
+        writer.writeMessage(1) { resourceMetrics in
+            resourceMetrics.writeMessage(2) { scopeMetrics in
+                for name in order {
+                    scopeMetrics.writeMessage(2) { metric in
+                        metric.writeString(1, name)
+                        metric.writeMessage(5) { gauge in
+                            for sample in byName[name] ?? [] {
+                                gauge.writeMessage(1) { point in
+                                    for label in sample.labels.labels where label.name != Labels.metricName {
+                                        point.writeMessage(7) { writeKeyValue(Attribute(label.name, .string(label.value)), into: &$0) }
+                                    }
+                                    point.writeFixed64(3, UInt64(clamping: sample.timestampMs) &* 1_000_000)
+                                    if sample.value.bitPattern == OTLPPrometheusTranslator.staleNaN.bitPattern {
+                                        point.writeDouble(4, .nan)
+                                        point.writeVarint(8, UInt64(otlpNoRecordedValueFlag))
+                                    } else {
+                                        point.writeDouble(4, sample.value)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return writer.bytes
+    }
+
+    // MARK: Grouping
+
+    private struct ScopeGroup<Item> {
+        var scope: InstrumentationScope
+        var items: [Item]
+    }
+
+    private struct ResourceGroup<Item> {
+        var resource: [Attribute]
+        var scopes: [ScopeGroup<Item>]
+    }
+
+    private static func groups<Item>(
+        _ items: [Item], resource: KeyPath<Item, [Attribute]>, scope: KeyPath<Item, InstrumentationScope>
+    ) -> [ResourceGroup<Item>] {
+        var result: [ResourceGroup<Item>] = []
+        var resourceIndex: [[Attribute]: Int] = [:]
+        var scopeIndex: [Int: [InstrumentationScope: Int]] = [:]
+        for item in items {
+            let r: Int
+            if let existing = resourceIndex[item[keyPath: resource]] {
+                r = existing
+            } else {
+                r = result.count
+                resourceIndex[item[keyPath: resource]] = r
+                result.append(ResourceGroup(resource: item[keyPath: resource], scopes: []))
+            }
+            let itemScope = item[keyPath: scope]
+            if let s = scopeIndex[r]?[itemScope] {
+                result[r].scopes[s].items.append(item)
+            } else {
+                scopeIndex[r, default: [:]][itemScope] = result[r].scopes.count
+                result[r].scopes.append(ScopeGroup(scope: itemScope, items: [item]))
+            }
+        }
+        return result
+    }
+
+    // MARK: Messages
+
+    private static func writeResource(_ attributes: [Attribute], field: Int, into writer: inout ProtobufWriter) {
+        guard !attributes.isEmpty else { return }
+        writer.writeMessage(field) { resource in
+            for attribute in attributes { resource.writeMessage(1) { writeKeyValue(attribute, into: &$0) } }
+        }
+    }
+
+    private static func writeScope(_ scope: InstrumentationScope, field: Int, into writer: inout ProtobufWriter) {
+        guard scope != InstrumentationScope() else { return }
+        writer.writeMessage(field) { message in
+            if !scope.name.isEmpty { message.writeString(1, scope.name) }
+            if !scope.version.isEmpty { message.writeString(2, scope.version) }
+            for attribute in scope.attributes { message.writeMessage(3) { writeKeyValue(attribute, into: &$0) } }
+        }
+    }
+
+    private static func writeKeyValue(_ attribute: Attribute, into writer: inout ProtobufWriter) {
+        writer.writeString(1, attribute.key)
+        writer.writeMessage(2) { writeAnyValue(attribute.value, into: &$0) }
+    }
+
+    private static func writeAnyValue(_ value: AttributeValue, into writer: inout ProtobufWriter) {
+        switch value {
+        case .empty: break
+        case .string(let s): writer.writeString(1, s)
+        case .bool(let b): writer.writeBool(2, b)
+        case .int(let i): writer.writeInt64(3, i)
+        case .double(let d): writer.writeDouble(4, d)
+        case .array(let values):
+            writer.writeMessage(5) { array in
+                for element in values { array.writeMessage(1) { writeAnyValue(element, into: &$0) } }
+            }
+        case .keyValueList(let attributes):
+            writer.writeMessage(6) { list in
+                for attribute in attributes { list.writeMessage(1) { writeKeyValue(attribute, into: &$0) } }
+            }
+        case .bytes(let bytes): writer.writeBytes(7, bytes)
+        }
+    }
+
+    private static func writeLogRecord(_ record: LogRecord, into writer: inout ProtobufWriter) {
+        if record.timeUnixNano != 0 { writer.writeFixed64(1, record.timeUnixNano) }
+        if record.severityNumber != 0 { writer.writeInt64(2, Int64(record.severityNumber)) }
+        if !record.severityText.isEmpty { writer.writeString(3, record.severityText) }
+        if record.body != .empty { writer.writeMessage(5) { writeAnyValue(record.body, into: &$0) } }
+        for attribute in record.attributes { writer.writeMessage(6) { writeKeyValue(attribute, into: &$0) } }
+        if record.droppedAttributesCount != 0 { writer.writeVarint(7, UInt64(record.droppedAttributesCount)) }
+        if record.flags != 0 { writer.writeFixed32(8, record.flags) }
+        if let traceID = record.traceID { writer.writeBytes(9, traceID.bytes) }
+        if let spanID = record.spanID { writer.writeBytes(10, spanID.bytes) }
+        if record.observedTimeUnixNano != 0 { writer.writeFixed64(11, record.observedTimeUnixNano) }
+        if !record.eventName.isEmpty { writer.writeString(12, record.eventName) }
+    }
+
+    private static func writeSpan(_ span: Span, into writer: inout ProtobufWriter) {
+        writer.writeBytes(1, span.traceID.bytes)
+        writer.writeBytes(2, span.spanID.bytes)
+        if !span.traceState.isEmpty { writer.writeString(3, span.traceState) }
+        if let parent = span.parentSpanID { writer.writeBytes(4, parent.bytes) }
+        if !span.name.isEmpty { writer.writeString(5, span.name) }
+        if span.kind != .unspecified { writer.writeInt64(6, Int64(span.kind.rawValue)) }
+        if span.startTimeUnixNano != 0 { writer.writeFixed64(7, span.startTimeUnixNano) }
+        if span.endTimeUnixNano != 0 { writer.writeFixed64(8, span.endTimeUnixNano) }
+        for attribute in span.attributes { writer.writeMessage(9) { writeKeyValue(attribute, into: &$0) } }
+        if span.droppedAttributesCount != 0 { writer.writeVarint(10, UInt64(span.droppedAttributesCount)) }
+        for event in span.events {
+            writer.writeMessage(11) { message in
+                if event.timeUnixNano != 0 { message.writeFixed64(1, event.timeUnixNano) }
+                if !event.name.isEmpty { message.writeString(2, event.name) }
+                for attribute in event.attributes { message.writeMessage(3) { writeKeyValue(attribute, into: &$0) } }
+                if event.droppedAttributesCount != 0 { message.writeVarint(4, UInt64(event.droppedAttributesCount)) }
+            }
+        }
+        if span.droppedEventsCount != 0 { writer.writeVarint(12, UInt64(span.droppedEventsCount)) }
+        for link in span.links {
+            writer.writeMessage(13) { message in
+                message.writeBytes(1, link.traceID.bytes)
+                message.writeBytes(2, link.spanID.bytes)
+                if !link.traceState.isEmpty { message.writeString(3, link.traceState) }
+                for attribute in link.attributes { message.writeMessage(4) { writeKeyValue(attribute, into: &$0) } }
+                if link.droppedAttributesCount != 0 { message.writeVarint(5, UInt64(link.droppedAttributesCount)) }
+                if link.flags != 0 { message.writeFixed32(6, link.flags) }
+            }
+        }
+        if span.droppedLinksCount != 0 { writer.writeVarint(14, UInt64(span.droppedLinksCount)) }
+        if span.statusCode != .unset || !span.statusMessage.isEmpty {
+            writer.writeMessage(15) { status in
+                if !span.statusMessage.isEmpty { status.writeString(2, span.statusMessage) }
+                if span.statusCode != .unset { status.writeInt64(3, Int64(span.statusCode.rawValue)) }
+            }
+        }
+        if span.flags != 0 { writer.writeFixed32(16, span.flags) }
+    }
+}

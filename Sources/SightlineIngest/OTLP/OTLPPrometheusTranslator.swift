@@ -1,0 +1,216 @@
+import SightlineCore
+
+/// Translates decoded OTLP metrics into Prometheus samples and metadata, as Prometheus's OTLP receiver does.
+///
+/// - Names: ``PrometheusNaming/metricName(_:unit:type:)``; labels: ``PrometheusNaming/labelName(_:)``, with values of
+///   attributes whose names collide joined by `;` in key order.
+/// - `job` is `service.namespace/service.name` (or `service.name`), `instance` is `service.instance.id`.
+/// - Gauges and non-monotonic cumulative sums become gauges; monotonic cumulative sums counters (`_total`);
+///   histograms `_bucket{le}` (cumulative), `_sum`, `_count`; summaries `{quantile}`, `_sum`, `_count`.
+/// - Delta (or unspecified) temporality and exponential histograms are rejected per data point.
+/// - A point flagged `NO_RECORDED_VALUE` becomes the staleness marker.
+/// - `target_info` (value 1) carries the other resource attributes, at the resource's first data point's time.
+struct OTLPPrometheusTranslator {
+    /// The staleness marker Prometheus writes for a series that ended.
+    static let staleNaN = Double(bitPattern: 0x7ff0_0000_0000_0002)
+
+    private var samples: [MetricSample] = []
+    private var metadata: [MetricMetadata] = []
+    private var families: Set<String> = []
+    private var tally = RejectionTally()
+
+    /// Translates `request` into a metrics batch with its rejections.
+    static func translate(_ request: OTLPMetricsRequest) -> DecodedBatch {
+        var translator = OTLPPrometheusTranslator()
+        for resource in request.resourceMetrics { translator.add(resource) }
+        return DecodedBatch(
+            .metrics(MetricBatch(samples: translator.samples, metadata: translator.metadata)),
+            rejected: translator.tally.count, rejectionMessage: translator.tally.message)
+    }
+
+    /// The labels every series of a resource gets: `job` and `instance`.
+    private struct ResourceLabels {
+        var job = ""
+        var instance = ""
+
+        init(_ resource: [Attribute]) {
+            let name = resource[key: "service.name"]?.text
+            let namespace = resource[key: "service.namespace"]?.text
+            if let name {
+                job = namespace.map { "\($0)/\(name)" } ?? name
+            }
+            instance = resource[key: "service.instance.id"]?.text ?? ""
+        }
+    }
+
+    private mutating func add(_ resourceMetrics: OTLPResourceMetrics) {
+        let resourceLabels = ResourceLabels(resourceMetrics.resource)
+        var firstTimestamp: Int64?
+        for metric in resourceMetrics.metrics {
+            let first = add(metric, resourceLabels)
+            if firstTimestamp == nil { firstTimestamp = first }
+        }
+        if let firstTimestamp { addTargetInfo(resourceMetrics.resource, resourceLabels, timestampMs: firstTimestamp) }
+    }
+
+    /// Adds the samples of one metric.
+    /// - Returns: The timestamp of its first accepted data point.
+    private mutating func add(_ metric: OTLPMetric, _ resourceLabels: ResourceLabels) -> Int64? {
+        let description = "metric \"\(metric.name)\""
+        func name(_ type: PrometheusNaming.MetricType) -> String? {
+            let name = PrometheusNaming.metricName(metric.name, unit: metric.unit, type: type)
+            return name.isEmpty ? nil : name
+        }
+        func checkTemporality(_ temporality: Int32, count: Int) -> Bool {
+            switch temporality {
+            case OTLPTemporality.cumulative: return true
+            case OTLPTemporality.delta:
+                tally.reject(count, "\(description): delta temporality is not supported; use cumulative")
+            default:
+                tally.reject(count, "\(description): aggregation temporality \(temporality) is not supported; use cumulative")
+            }
+            return false
+        }
+        switch metric.data {
+        case .none:
+            return nil
+        case .gauge(let points):
+            guard let family = name(.gauge) else { return rejectName(metric, count: points.count) }
+            addMetadata(family, .gauge, metric)
+            return addNumberPoints(points, family, resourceLabels)
+        case .sum(let points, let temporality, let isMonotonic):
+            guard checkTemporality(temporality, count: points.count) else { return nil }
+            guard let family = name(isMonotonic ? .monotonicCounter : .nonMonotonicCounter) else {
+                return rejectName(metric, count: points.count)
+            }
+            addMetadata(family, isMonotonic ? .counter : .gauge, metric)
+            return addNumberPoints(points, family, resourceLabels)
+        case .histogram(let points, let temporality):
+            guard checkTemporality(temporality, count: points.count) else { return nil }
+            guard let family = name(.histogram) else { return rejectName(metric, count: points.count) }
+            addMetadata(family, .histogram, metric)
+            return addHistogramPoints(points, family, resourceLabels)
+        case .exponentialHistogram(let count, _):
+            tally.reject(count, "\(description): exponential histograms are not supported yet")
+            return nil
+        case .summary(let points):
+            guard let family = name(.summary) else { return rejectName(metric, count: points.count) }
+            addMetadata(family, .summary, metric)
+            return addSummaryPoints(points, family, resourceLabels)
+        }
+    }
+
+    private mutating func rejectName(_ metric: OTLPMetric, count: Int) -> Int64? {
+        tally.reject(count, "metric \"\(metric.name)\": name has no valid characters")
+        return nil
+    }
+
+    private mutating func addMetadata(_ family: String, _ kind: MetricMetadata.Kind, _ metric: OTLPMetric) {
+        guard families.insert(family).inserted else { return }
+        metadata.append(MetricMetadata(metricFamily: family, kind: kind, help: metric.description, unit: metric.unit))
+    }
+
+    // MARK: Data points
+
+    private static func timestampMs(_ timeUnixNano: UInt64) -> Int64 { Int64(timeUnixNano / 1_000_000) }
+
+    private static func value(_ value: Double, flags: UInt32) -> Double {
+        flags & otlpNoRecordedValueFlag != 0 ? staleNaN : value
+    }
+
+    /// The labels of a data point's attributes plus `job` and `instance`, before `__name__` and `le`/`quantile`.
+    private static func baseLabels(_ attributes: [Attribute], _ resourceLabels: ResourceLabels) -> [Label] {
+        var labels: [Label] = []
+        labels.reserveCapacity(attributes.count + 4)
+        // Sort by key so values of colliding names are joined in a stable order, as Prometheus does.
+        let sorted = attributes.count > 1 ? attributes.sorted { $0.key < $1.key } : attributes
+        for attribute in sorted {
+            let name = PrometheusNaming.labelName(attribute.key)
+            guard !name.isEmpty, name != "job" || resourceLabels.job.isEmpty,
+                name != "instance" || resourceLabels.instance.isEmpty
+            else { continue }
+            let value = attribute.value.text
+            if let index = labels.firstIndex(where: { $0.name == name }) {
+                labels[index].value += ";" + value
+            } else {
+                labels.append(Label(name, value))
+            }
+        }
+        if !resourceLabels.job.isEmpty { labels.append(Label("job", resourceLabels.job)) }
+        if !resourceLabels.instance.isEmpty { labels.append(Label("instance", resourceLabels.instance)) }
+        return labels
+    }
+
+    private mutating func append(_ base: [Label], name: String, extra: Label? = nil, timestampMs: Int64, value: Double) {
+        var labels = base
+        if let extra { labels.append(extra) }
+        labels.append(Label(Labels.metricName, name))
+        samples.append(MetricSample(labels: Labels(labels), timestampMs: timestampMs, value: value))
+    }
+
+    private mutating func addNumberPoints(
+        _ points: [OTLPNumberPoint], _ family: String, _ resourceLabels: ResourceLabels
+    ) -> Int64? {
+        for point in points {
+            append(
+                Self.baseLabels(point.attributes, resourceLabels), name: family,
+                timestampMs: Self.timestampMs(point.timeUnixNano), value: Self.value(point.value, flags: point.flags))
+        }
+        return points.first.map { Self.timestampMs($0.timeUnixNano) }
+    }
+
+    private mutating func addHistogramPoints(
+        _ points: [OTLPHistogramPoint], _ family: String, _ resourceLabels: ResourceLabels
+    ) -> Int64? {
+        for point in points {
+            let base = Self.baseLabels(point.attributes, resourceLabels)
+            let time = Self.timestampMs(point.timeUnixNano)
+            if let sum = point.sum {
+                append(base, name: family + "_sum", timestampMs: time, value: Self.value(sum, flags: point.flags))
+            }
+            append(base, name: family + "_count", timestampMs: time, value: Self.value(Double(point.count), flags: point.flags))
+            var cumulative: UInt64 = 0
+            for (bound, count) in zip(point.explicitBounds, point.bucketCounts) {
+                cumulative &+= count
+                append(
+                    base, name: family + "_bucket", extra: Label("le", PrometheusNaming.formatFloat(bound)), timestampMs: time,
+                    value: Self.value(Double(cumulative), flags: point.flags))
+            }
+            append(
+                base, name: family + "_bucket", extra: Label("le", "+Inf"), timestampMs: time,
+                value: Self.value(Double(point.count), flags: point.flags))
+        }
+        return points.first.map { Self.timestampMs($0.timeUnixNano) }
+    }
+
+    private mutating func addSummaryPoints(
+        _ points: [OTLPSummaryPoint], _ family: String, _ resourceLabels: ResourceLabels
+    ) -> Int64? {
+        for point in points {
+            let base = Self.baseLabels(point.attributes, resourceLabels)
+            let time = Self.timestampMs(point.timeUnixNano)
+            append(base, name: family + "_sum", timestampMs: time, value: Self.value(point.sum, flags: point.flags))
+            append(base, name: family + "_count", timestampMs: time, value: Self.value(Double(point.count), flags: point.flags))
+            for quantile in point.quantiles {
+                append(
+                    base, name: family, extra: Label("quantile", PrometheusNaming.formatFloat(quantile.quantile)), timestampMs: time,
+                    value: Self.value(quantile.value, flags: point.flags))
+            }
+        }
+        return points.first.map { Self.timestampMs($0.timeUnixNano) }
+    }
+
+    // MARK: target_info
+
+    private static let identifyingAttributes: Set<String> = ["service.name", "service.namespace", "service.instance.id"]
+
+    /// Adds `target_info` when the resource has attributes besides the identifying ones and a job or instance.
+    private mutating func addTargetInfo(_ resource: [Attribute], _ resourceLabels: ResourceLabels, timestampMs: Int64) {
+        let others = resource.filter { !Self.identifyingAttributes.contains($0.key) }
+        guard !others.isEmpty, !resourceLabels.job.isEmpty || !resourceLabels.instance.isEmpty else { return }
+        append(Self.baseLabels(others, resourceLabels), name: "target_info", timestampMs: timestampMs, value: 1)
+        if families.insert("target_info").inserted {
+            metadata.append(MetricMetadata(metricFamily: "target_info", kind: .gauge, help: "Target metadata"))
+        }
+    }
+}

@@ -1,0 +1,191 @@
+import SightlineCore
+
+extension OTLPProtobufDecoder {
+    /// Decodes an `ExportMetricsServiceRequest` into the intermediate model.
+    static func decodeMetrics(_ buffer: UnsafeRawBufferPointer) throws -> OTLPMetricsRequest {
+        var r = ProtobufReader(buffer)
+        var request = OTLPMetricsRequest()
+        while let field = try r.nextField() {
+            guard field == 1 else {
+                try r.skipField()
+                continue
+            }
+            request.resourceMetrics.append(
+                try r.readMessage("resource_metrics", index: request.resourceMetrics.count) { try resourceMetrics(&$0) })
+        }
+        return request
+    }
+
+    /// `ResourceMetrics`: `resource = 1`, `scope_metrics = 2` (`ScopeMetrics.metrics = 2`).
+    private static func resourceMetrics(_ r: inout ProtobufReader) throws -> OTLPResourceMetrics {
+        var result = OTLPResourceMetrics()
+        var scopeIndex = 0
+        while let field = try r.nextField() {
+            switch field {
+            case 1: result.resource = try r.readMessage("resource") { try resource(&$0) }
+            case 2:
+                try r.readMessage("scope_metrics", index: scopeIndex) { scopeMetrics in
+                    var metricIndex = 0
+                    while let field = try scopeMetrics.nextField() {
+                        if field == 2 {
+                            result.metrics.append(try scopeMetrics.readMessage("metrics", index: metricIndex) { try metric(&$0) })
+                            metricIndex += 1
+                        } else {
+                            try scopeMetrics.skipField()
+                        }
+                    }
+                }
+                scopeIndex += 1
+            default: try r.skipField()
+            }
+        }
+        return result
+    }
+
+    /// `Metric`: name 1, description 2, unit 3, gauge 5, sum 7, histogram 9, exponential_histogram 10, summary 11.
+    private static func metric(_ r: inout ProtobufReader) throws -> OTLPMetric {
+        var metric = OTLPMetric()
+        while let field = try r.nextField() {
+            switch field {
+            case 1: metric.name = try r.readString("name")
+            case 2: metric.description = try r.readString("description")
+            case 3: metric.unit = try r.readString("unit")
+            case 5:
+                metric.data = .gauge(
+                    try r.readMessage("gauge") { gauge in
+                        var points: [OTLPNumberPoint] = []
+                        while let field = try gauge.nextField() {
+                            if field == 1 {
+                                points.append(try gauge.readMessage("data_points", index: points.count) { try numberPoint(&$0) })
+                            } else {
+                                try gauge.skipField()
+                            }
+                        }
+                        return points
+                    })
+            case 7:
+                metric.data = try r.readMessage("sum") { sum in
+                    var points: [OTLPNumberPoint] = []
+                    var temporality: Int32 = 0
+                    var isMonotonic = false
+                    while let field = try sum.nextField() {
+                        switch field {
+                        case 1: points.append(try sum.readMessage("data_points", index: points.count) { try numberPoint(&$0) })
+                        case 2: temporality = try sum.readInt32("aggregation_temporality")
+                        case 3: isMonotonic = try sum.readBool("is_monotonic")
+                        default: try sum.skipField()
+                        }
+                    }
+                    return .sum(points, temporality: temporality, isMonotonic: isMonotonic)
+                }
+            case 9:
+                metric.data = try r.readMessage("histogram") { histogram in
+                    var points: [OTLPHistogramPoint] = []
+                    var temporality: Int32 = 0
+                    while let field = try histogram.nextField() {
+                        switch field {
+                        case 1:
+                            points.append(try histogram.readMessage("data_points", index: points.count) { try histogramPoint(&$0) })
+                        case 2: temporality = try histogram.readInt32("aggregation_temporality")
+                        default: try histogram.skipField()
+                        }
+                    }
+                    return .histogram(points, temporality: temporality)
+                }
+            case 10:
+                metric.data = try r.readMessage("exponential_histogram") { histogram in
+                    var count = 0
+                    var temporality: Int32 = 0
+                    while let field = try histogram.nextField() {
+                        switch field {
+                        case 1:
+                            _ = try histogram.readBytesSlice("data_points", index: count)
+                            count += 1
+                        case 2: temporality = try histogram.readInt32("aggregation_temporality")
+                        default: try histogram.skipField()
+                        }
+                    }
+                    return .exponentialHistogram(pointCount: count, temporality: temporality)
+                }
+            case 11:
+                metric.data = .summary(
+                    try r.readMessage("summary") { summary in
+                        var points: [OTLPSummaryPoint] = []
+                        while let field = try summary.nextField() {
+                            if field == 1 {
+                                points.append(try summary.readMessage("data_points", index: points.count) { try summaryPoint(&$0) })
+                            } else {
+                                try summary.skipField()
+                            }
+                        }
+                        return points
+                    })
+            default: try r.skipField()
+            }
+        }
+        return metric
+    }
+
+    /// `NumberDataPoint`: attributes 7, time 3, as_double 4, as_int 6 (sfixed64), flags 8.
+    private static func numberPoint(_ r: inout ProtobufReader) throws -> OTLPNumberPoint {
+        var point = OTLPNumberPoint()
+        while let field = try r.nextField() {
+            switch field {
+            case 7: try appendAttribute(&r, "attributes", to: &point.attributes)
+            case 3: point.timeUnixNano = try r.readFixed64("time_unix_nano")
+            case 4: point.value = try r.readDouble("as_double")
+            case 6: point.value = Double(Int64(bitPattern: try r.readFixed64("as_int")))
+            case 8: point.flags = try r.readUInt32("flags")
+            default: try r.skipField()
+            }
+        }
+        return point
+    }
+
+    /// `HistogramDataPoint`: attributes 9, time 3, count 4, sum 5, bucket_counts 6, explicit_bounds 7, flags 10.
+    private static func histogramPoint(_ r: inout ProtobufReader) throws -> OTLPHistogramPoint {
+        var point = OTLPHistogramPoint()
+        while let field = try r.nextField() {
+            switch field {
+            case 9: try appendAttribute(&r, "attributes", to: &point.attributes)
+            case 3: point.timeUnixNano = try r.readFixed64("time_unix_nano")
+            case 4: point.count = try r.readFixed64("count")
+            case 5: point.sum = try r.readDouble("sum")
+            case 6: try r.appendFixed64s("bucket_counts", to: &point.bucketCounts)
+            case 7: try r.appendDoubles("explicit_bounds", to: &point.explicitBounds)
+            case 10: point.flags = try r.readUInt32("flags")
+            default: try r.skipField()
+            }
+        }
+        return point
+    }
+
+    /// `SummaryDataPoint`: attributes 7, time 3, count 4, sum 5, quantile_values 6 (quantile 1, value 2), flags 8.
+    private static func summaryPoint(_ r: inout ProtobufReader) throws -> OTLPSummaryPoint {
+        var point = OTLPSummaryPoint()
+        while let field = try r.nextField() {
+            switch field {
+            case 7: try appendAttribute(&r, "attributes", to: &point.attributes)
+            case 3: point.timeUnixNano = try r.readFixed64("time_unix_nano")
+            case 4: point.count = try r.readFixed64("count")
+            case 5: point.sum = try r.readDouble("sum")
+            case 6:
+                point.quantiles.append(
+                    try r.readMessage("quantile_values", index: point.quantiles.count) { q in
+                        var quantile = OTLPSummaryPoint.Quantile(quantile: 0, value: 0)
+                        while let field = try q.nextField() {
+                            switch field {
+                            case 1: quantile.quantile = try q.readDouble("quantile")
+                            case 2: quantile.value = try q.readDouble("value")
+                            default: try q.skipField()
+                            }
+                        }
+                        return quantile
+                    })
+            case 8: point.flags = try r.readUInt32("flags")
+            default: try r.skipField()
+            }
+        }
+        return point
+    }
+}

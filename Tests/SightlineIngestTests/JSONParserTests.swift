@@ -1,0 +1,126 @@
+import SightlineCore
+import Testing
+
+@testable import SightlineIngest
+
+struct JSONParserTests {
+    private func parseError(_ text: String, maxDepth: Int = JSONParser.defaultMaxDepth) -> String? {
+        do {
+            _ = try JSONParser.parse(text, maxDepth: maxDepth)
+            return nil
+        } catch let error as SightlineError {
+            #expect(error.code == .invalidArgument)
+            return error.message
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func parsesAllValueKinds() throws {
+        let value = try JSONParser.parse(#" {"a": [1, -2.5e3, true, false, null, "x"], "b": {}, "c": [], "d": 18446744073709551615} "#)
+        let object = try #require(value.objectValue)
+        #expect(object.keys == ["a", "b", "c", "d"])
+        #expect(object["a"] == .array([.number("1"), .number("-2.5e3"), .bool(true), .bool(false), .null, .string("x")]))
+        #expect(object["b"] == .object(JSONObject()))
+        #expect(object["c"] == .array([]))
+        #expect(object["d"]?.uint64Value == .max)
+        #expect(object["a"]?.arrayValue?[1].doubleValue == -2500)
+        #expect(JSONValue.number("1e3").int64Value == 1000)
+        #expect(JSONValue.number("1.5").int64Value == nil)
+        #expect(JSONValue.number("9223372036854775807").int64Value == .max)
+    }
+
+    @Test func decodesEscapes() throws {
+        let value = try JSONParser.parse(#""a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00é""#)
+        #expect(value == .string("a\"b\\c/d\u{8}\u{c}\n\r\té😀é"))
+        #expect(try JSONParser.parse(#""\ud800x""#) == .string("\u{FFFD}x"))
+    }
+
+    @Test func duplicateKeysKeepTheLast() throws {
+        let object = try #require(try JSONParser.parse(#"{"k": 1, "k": 2}"#).objectValue)
+        #expect(object["k"] == .number("2"))
+        #expect(object["missing", or: "k"] == .number("2"))
+    }
+
+    @Test(arguments: [
+        (#"{"a" 1}"#, "invalid JSON at byte 5: expected ':'"),
+        (#"{"a": [1, 2}"#, "invalid JSON at byte 11: expected ',' or ']'"),
+        (#"{"a": 1,}"#, "invalid JSON at byte 8: expected a string key"),
+        ("", "invalid JSON at byte 0: unexpected end of input, expected a value"),
+        ("01", "invalid JSON at byte 1: invalid number: leading zero"),
+        ("1.", "invalid JSON at byte 2: invalid number: expected a digit after '.'"),
+        ("-", "invalid JSON at byte 1: invalid number: expected a digit"),
+        ("tru", "invalid JSON at byte 0: invalid literal, expected 'true'"),
+        (#""abc"#, "invalid JSON at byte 0: unterminated string"),
+        (#""\x""#, #"invalid JSON at byte 1: invalid escape sequence '\x'"#),
+        ("\"a\nb\"", "invalid JSON at byte 2: unescaped control character in string"),
+        ("[1] 2", "invalid JSON at byte 4: unexpected characters after the document"),
+        ("@", "invalid JSON at byte 0: unexpected character '@', expected a value"),
+    ])
+    func reportsErrorsWithByteOffsets(text: String, expected: String) {
+        #expect(parseError(text) == expected)
+    }
+
+    @Test func rejectsInvalidUTF8() throws {
+        do {
+            _ = try JSONParser.parse([0x22, 0xFF, 0x22])
+            Issue.record("expected an error")
+        } catch let error as SightlineError {
+            #expect(error.message == "invalid JSON at byte 1: invalid UTF-8 in string")
+        }
+    }
+
+    @Test func limitsNesting() throws {
+        let deep = String(repeating: "[", count: 10) + String(repeating: "]", count: 10)
+        #expect(try JSONParser.parse(deep, maxDepth: 10) != .null)
+        #expect(parseError(deep, maxDepth: 9) == "invalid JSON at byte 9: nesting deeper than 9 levels")
+        let hostile = String(repeating: "[", count: 100_000)
+        #expect(parseError(hostile)?.contains("nesting deeper than") == true)
+    }
+
+    @Test func malformedOTLPJSONNamesTheProblem() {
+        func error(_ signal: Signal, _ json: String) -> SightlineError? {
+            do {
+                _ = try OTLPDecoder.decode(signal, body: Array(json.utf8), format: .json)
+                return nil
+            } catch let error as SightlineError {
+                return error
+            } catch {
+                return nil
+            }
+        }
+        #expect(error(.logs, #"{"resourceLogs": [}"#)?.message == "invalid JSON at byte 18: unexpected character '}', expected a value")
+        #expect(
+            error(.logs, #"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":true}]}]}]}"#)?.message
+                == "invalid OTLP JSON in ExportLogsServiceRequest.resourceLogs[0].scopeLogs[0].logRecords[0].timeUnixNano: expected an integer string or number, got boolean"
+        )
+        #expect(
+            error(.traces, #"{"resourceSpans":{"x":1}}"#)?.message
+                == "invalid OTLP JSON in ExportTraceServiceRequest.resourceSpans: expected an array, got object")
+        #expect(
+            error(.traces, #"{"resourceSpans":[{"scopeSpans":[{"spans":[{"kind":"SPAN_KIND_BOGUS"}]}]}]}"#)?.message
+                == "invalid OTLP JSON in ExportTraceServiceRequest.resourceSpans[0].scopeSpans[0].spans[0].kind: unknown enum value \"SPAN_KIND_BOGUS\""
+        )
+        #expect(
+            error(.metrics, #"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"g","gauge":{"dataPoints":[{"asDouble":"abc"}]}}]}]}]}"#)?
+                .message
+                == "invalid OTLP JSON in ExportMetricsServiceRequest.resourceMetrics[0].scopeMetrics[0].metrics[0].gauge.dataPoints[0].asDouble: expected a number, got \"abc\""
+        )
+        #expect(error(.logs, "[]")?.message == "invalid OTLP JSON in ExportLogsServiceRequest: expected an object, got array")
+        #expect(
+            error(.logs, #"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"-5"}]}]}]}"#)?.message.hasSuffix(
+                "timeUnixNano: expected an unsigned 64-bit integer, got \"-5\"") == true)
+    }
+
+    @Test func everyTruncationOfConformanceJSONIsHandled() throws {
+        for name in ["logs.json", "metrics.json", "trace.json", "events.json"] {
+            let bytes = try Fixtures.conformance(name)
+            let signal: Signal = name == "metrics.json" ? .metrics : (name == "trace.json" ? .traces : .logs)
+            for length in 0..<bytes.count {
+                do { _ = try OTLPDecoder.decode(signal, body: Array(bytes[..<length]), format: .json) } catch let error as SightlineError {
+                    #expect(error.code == .invalidArgument)
+                }
+            }
+        }
+    }
+}

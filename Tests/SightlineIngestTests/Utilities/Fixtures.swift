@@ -1,0 +1,33 @@
+import Foundation
+import SightlineCore
+import Testing
+
+/// Test fixtures: the shared OTLP conformance examples and base64-embedded binary payloads.
+enum Fixtures {
+    /// `../shared/conformance/otlp` next to the repository root, found from this file's path.
+    static let conformanceDirectory: URL = {
+        // Tests/SightlineIngestTests/Utilities/Fixtures.swift → repository root is three levels up.
+        // Resolve symlinks: a dev package may link the test folder from elsewhere.
+        let root = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        return root.deletingLastPathComponent().appendingPathComponent("shared/conformance/otlp")
+    }()
+
+    /// The bytes of a conformance example; records a test failure (never a skip) when it is missing.
+    static func conformance(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> [UInt8] {
+        let url = conformanceDirectory.appendingPathComponent(name)
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            Issue.record("conformance example missing: \(url.path)", sourceLocation: sourceLocation)
+            throw SightlineError(.notFound, "conformance example missing: \(url.path)")
+        }
+        return [UInt8](data)
+    }
+}
+
+/// Decodes base64 chunks into bytes.
+func bytes(_ chunks: [String]) -> [UInt8] {
+    guard let decoded = Base64.decode(chunks.joined()) else {
+        preconditionFailure("invalid base64 fixture")
+    }
+    return decoded
+}
