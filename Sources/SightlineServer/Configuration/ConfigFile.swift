@@ -1,0 +1,251 @@
+import Foundation
+package import SightlineCore
+package import SightlineStorageCore
+import Yams
+
+/// Reads the YAML config file of `sightline server`.
+///
+/// Keys (all optional):
+/// ```yaml
+/// data_dir: ./sightline-data
+/// http_address: 127.0.0.1:7600
+/// otlp_grpc_address: 127.0.0.1:4317
+/// log_level: info
+/// wal:
+///   segment_size_bytes: 67108864
+///   fsync: always            # always | interval | never
+///   fsync_interval: 1s       # with fsync: interval
+///   checkpoint_interval: 30s
+/// limits:
+///   max_body_bytes: 16777216
+///   max_labels_per_series: 64
+///   max_label_value_bytes: 4096
+///   max_log_body_bytes: 262144
+///   max_attributes: 256
+/// auth:
+///   tokens:
+///     - token: "…"
+///       tenant: acme
+///       roles: [ingest, query]
+/// ```
+/// Unknown keys and bad values stop the start with a message that names the file, the key and its line.
+package enum ConfigFile {
+    /// Loads `path` over the defaults.
+    /// - Throws: `configuration` naming the file, key and line.
+    package static func load(path: String) throws -> ServerConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SightlineError(.configuration, "config file \(path): cannot be read")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), path: path)
+    }
+
+    /// Parses YAML text; `path` only names the source in messages.
+    package static func parse(_ text: String, path: String) throws -> ServerConfiguration {
+        var config = ServerConfiguration()
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            throw SightlineError(.configuration, "config file \(path): not valid YAML: \(error)")
+        }
+        guard let root else { return config }
+        let reader = Reader(path: path)
+        try reader.mapping(root, at: "") { key, node in
+            switch key {
+            case "data_dir": config.dataDirectory = try reader.string(node, at: key)
+            case "http_address": config.httpAddress = try reader.address(node, at: key)
+            case "otlp_grpc_address": config.otlpGRPCAddress = try reader.address(node, at: key)
+            case "log_level": config.logLevel = try reader.logLevel(node, at: key)
+            case "wal": try reader.wal(node, into: &config.wal)
+            case "limits": try reader.limits(node, into: &config.limits)
+            case "auth": config.tokens = try reader.auth(node)
+            default: throw reader.unknown(key, node)
+            }
+        }
+        return config
+    }
+
+    private struct Reader {
+        let path: String
+
+        func error(_ key: String, _ node: Node, _ message: String) -> SightlineError {
+            let line = node.mark.map { " (line \($0.line))" } ?? ""
+            return SightlineError(.configuration, "config file \(path): key '\(key)'\(line): \(message)")
+        }
+
+        func unknown(_ key: String, _ node: Node) -> SightlineError {
+            error(key, node, "unknown key")
+        }
+
+        func mapping(_ node: Node, at prefix: String, _ body: (String, Node) throws -> Void) throws {
+            guard let mapping = node.mapping else {
+                throw error(prefix.isEmpty ? "(top level)" : prefix, node, "expected a mapping of keys to values")
+            }
+            for (keyNode, value) in mapping {
+                guard let key = keyNode.string else { throw error(prefix, keyNode, "keys must be strings") }
+                try body(prefix.isEmpty ? key : "\(prefix).\(key)", value)
+            }
+        }
+
+        func string(_ node: Node, at key: String) throws -> String {
+            guard let scalar = node.scalar else { throw error(key, node, "expected a string") }
+            return scalar.string
+        }
+
+        func integer(_ node: Node, at key: String, minimum: Int = 1) throws -> Int {
+            guard let scalar = node.scalar, let value = Int(scalar.string), value >= minimum else {
+                throw error(key, node, "expected an integer ≥ \(minimum), got \(node.scalar?.string ?? "a non-scalar")")
+            }
+            return value
+        }
+
+        func address(_ node: Node, at key: String) throws -> HostAndPort {
+            let text = try string(node, at: key)
+            guard let address = HostAndPort(parsing: text) else { throw error(key, node, "expected host:port, got \"\(text)\"") }
+            return address
+        }
+
+        func logLevel(_ node: Node, at key: String) throws -> String {
+            let text = try string(node, at: key)
+            guard ServerConfiguration.logLevels.contains(text) else {
+                throw error(key, node, "expected one of \(ServerConfiguration.logLevels.joined(separator: ", ")), got \"\(text)\"")
+            }
+            return text
+        }
+
+        func duration(_ node: Node, at key: String) throws -> Duration {
+            let text = try string(node, at: key)
+            guard let duration = DurationText.parse(text), duration > .zero else {
+                throw error(key, node, "expected a positive duration like 500ms, 30s, 5m or 1h, got \"\(text)\"")
+            }
+            return duration
+        }
+
+        func wal(_ node: Node, into wal: inout ServerConfiguration.WAL) throws {
+            var fsyncMode: (String, Node)?
+            var fsyncInterval: Duration?
+            try mapping(node, at: "wal") { key, value in
+                switch key {
+                case "wal.segment_size_bytes": wal.segmentSize = try integer(value, at: key, minimum: 4096)
+                case "wal.fsync": fsyncMode = (try string(value, at: key), value)
+                case "wal.fsync_interval": fsyncInterval = try duration(value, at: key)
+                case "wal.checkpoint_interval": wal.checkpointInterval = try duration(value, at: key)
+                default: throw unknown(key, value)
+                }
+            }
+            if let (mode, modeNode) = fsyncMode {
+                wal.fsync = try ServerConfiguration.fsyncPolicy(mode, interval: fsyncInterval) { message in
+                    error("wal.fsync", modeNode, message)
+                }
+            }
+        }
+
+        func limits(_ node: Node, into limits: inout IngestLimits) throws {
+            try mapping(node, at: "limits") { key, value in
+                switch key {
+                case "limits.max_body_bytes": limits.maxBodyBytes = try integer(value, at: key)
+                case "limits.max_labels_per_series": limits.maxLabelsPerSeries = try integer(value, at: key)
+                case "limits.max_label_value_bytes": limits.maxLabelValueBytes = try integer(value, at: key)
+                case "limits.max_log_body_bytes": limits.maxLogBodyBytes = try integer(value, at: key)
+                case "limits.max_attributes": limits.maxAttributes = try integer(value, at: key)
+                default: throw unknown(key, value)
+                }
+            }
+        }
+
+        func auth(_ node: Node) throws -> [TokenGrant] {
+            var grants: [TokenGrant] = []
+            try mapping(node, at: "auth") { key, value in
+                guard key == "auth.tokens" else { throw unknown(key, value) }
+                guard let sequence = value.sequence else { throw error(key, value, "expected a list of tokens") }
+                for (index, entry) in sequence.enumerated() {
+                    let prefix = "auth.tokens[\(index)]"
+                    var token: String?
+                    var tenant: Tenant?
+                    var roles: Set<Role>?
+                    try mapping(entry, at: prefix) { key, value in
+                        switch key {
+                        case "\(prefix).token": token = try string(value, at: key)
+                        case "\(prefix).tenant":
+                            let id = try string(value, at: key)
+                            do { tenant = try Tenant(id) } catch let failure as SightlineError { throw error(key, value, failure.message) }
+                        case "\(prefix).roles":
+                            guard let list = value.sequence else { throw error(key, value, "expected a list of roles") }
+                            roles = try Set(list.map { item in
+                                let name = try string(item, at: key)
+                                guard let role = Role(rawValue: name) else {
+                                    throw error(key, item, "unknown role \"\(name)\"; roles are ingest, query and admin")
+                                }
+                                return role
+                            })
+                        default: throw unknown(key, value)
+                        }
+                    }
+                    guard let token, !token.isEmpty else { throw error("\(prefix).token", entry, "every token entry needs a non-empty token") }
+                    guard let tenant else { throw error("\(prefix).tenant", entry, "every token entry needs a tenant") }
+                    guard let roles, !roles.isEmpty else { throw error("\(prefix).roles", entry, "every token entry needs at least one role") }
+                    guard !grants.contains(where: { $0.token == token }) else { throw error("\(prefix).token", entry, "the same token is listed twice") }
+                    grants.append(TokenGrant(token: token, tenant: tenant, roles: roles))
+                }
+            }
+            return grants
+        }
+    }
+}
+
+extension ServerConfiguration {
+    /// The accepted `--log-level` values.
+    package static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// Turns `always`, `interval` or `never` into a policy; `interval` defaults to 1 s.
+    package static func fsyncPolicy(
+        _ mode: String, interval: Duration?, error: (String) -> SightlineError
+    ) throws -> FsyncPolicy {
+        switch mode {
+        case "always": return .always
+        case "interval": return .interval(interval ?? .seconds(1))
+        case "never": return .never
+        default: throw error("expected always, interval or never, got \"\(mode)\"")
+        }
+    }
+}
+
+/// Durations written as Prometheus writes them: `1h30m`, `500ms`, `10s`.
+package enum DurationText {
+    /// Parses one or more `<integer><unit>` terms with units ms, s, m, h, d, w, y; `nil` if anything else is present.
+    package static func parse(_ text: String) -> Duration? {
+        var total = Duration.zero
+        var digits = ""
+        var index = text.startIndex
+        guard !text.isEmpty else { return nil }
+        while index < text.endIndex {
+            let c = text[index]
+            if c.isASCII, c.isNumber {
+                digits.append(c)
+                index = text.index(after: index)
+                continue
+            }
+            guard let value = Int64(digits) else { return nil }
+            digits = ""
+            var unit = String(c)
+            index = text.index(after: index)
+            if unit == "m", index < text.endIndex, text[index] == "s" {
+                unit = "ms"
+                index = text.index(after: index)
+            }
+            let milliseconds: Int64
+            switch unit {
+            case "ms": milliseconds = 1
+            case "s": milliseconds = 1000
+            case "m": milliseconds = 60_000
+            case "h": milliseconds = 3_600_000
+            case "d": milliseconds = 86_400_000
+            case "w": milliseconds = 604_800_000
+            case "y": milliseconds = 31_536_000_000
+            default: return nil
+            }
+            total += .milliseconds(value * milliseconds)
+        }
+        return digits.isEmpty ? total : nil
+    }
+}

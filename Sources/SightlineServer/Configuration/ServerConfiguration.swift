@@ -1,0 +1,95 @@
+package import SightlineCore
+package import SightlineStorageCore
+
+/// Everything `sightline server` can be told, with a default for every field.
+///
+/// Built from the YAML config file, then overridden by command-line flags (flags win).
+package struct ServerConfiguration: Sendable {
+    /// Where the WAL and the stores keep their files.
+    package var dataDirectory: String = "./sightline-data"
+    /// `host:port` of the HTTP API (UI, query APIs, OTLP/HTTP).
+    package var httpAddress: HostAndPort = HostAndPort(host: "127.0.0.1", port: 7600)
+    /// `host:port` of OTLP/gRPC.
+    package var otlpGRPCAddress: HostAndPort = HostAndPort(host: "127.0.0.1", port: 4317)
+    /// trace, debug, info, notice, warning, error or critical.
+    package var logLevel: String = "info"
+    package var wal: WAL = WAL()
+    package var limits: IngestLimits = IngestLimits()
+    /// Bearer tokens; empty means no authentication and the single tenant `default`.
+    package var tokens: [TokenGrant] = []
+
+    /// Write-ahead log settings.
+    package struct WAL: Sendable {
+        package var segmentSize: Int = 64 << 20
+        package var fsync: FsyncPolicy = .always
+        /// How often the stores persist what they hold, so WAL segments can be removed.
+        package var checkpointInterval: Duration = .seconds(30)
+
+        package init() {}
+    }
+
+    package init() {}
+}
+
+/// A listening address.
+package struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
+    package var host: String
+    package var port: Int
+
+    package init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port` (`[v6]:port` for IPv6); port 0 asks the system for a free one.
+    package init?(parsing text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            return nil
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        self.init(host: host, port: port)
+    }
+
+    package var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// Bounds on what one request may carry. Every limit answers with a 4xx that names it and a counted rejection.
+package struct IngestLimits: Sendable {
+    /// Largest request body, after decompression.
+    package var maxBodyBytes: Int = 16 << 20
+    /// Most labels one metric series may have (`__name__` included).
+    package var maxLabelsPerSeries: Int = 64
+    /// Longest label name or value.
+    package var maxLabelValueBytes: Int = 4096
+    /// Longest log body (its text form).
+    package var maxLogBodyBytes: Int = 256 << 10
+    /// Most attributes on one log record or span.
+    package var maxAttributes: Int = 256
+
+    package init() {}
+}
+
+/// What one bearer token grants.
+package struct TokenGrant: Sendable, Hashable {
+    package var token: String
+    package var tenant: Tenant
+    package var roles: Set<Role>
+
+    package init(token: String, tenant: Tenant, roles: Set<Role>) {
+        self.token = token
+        self.tenant = tenant
+        self.roles = roles
+    }
+}
+
+/// What a caller may do.
+package enum Role: String, Sendable, Hashable, CaseIterable {
+    /// Send data.
+    case ingest
+    /// Read data.
+    case query
+    /// Operate the server: its own metrics, admin APIs.
+    case admin
+}

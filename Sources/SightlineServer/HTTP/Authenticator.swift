@@ -1,0 +1,57 @@
+package import SightlineCore
+
+/// Who is calling: the tenant whose data they touch and what they may do.
+package struct Identity: Sendable, Hashable {
+    package var tenant: Tenant
+    package var roles: Set<Role>
+
+    package init(tenant: Tenant, roles: Set<Role>) {
+        self.tenant = tenant
+        self.roles = roles
+    }
+}
+
+/// Turns an `Authorization` header into an ``Identity``, for HTTP and gRPC alike.
+///
+/// With no tokens configured every caller is the tenant `default` with every role. With tokens, a caller must send
+/// `Authorization: Bearer <token>` and gets the tenant and roles of that token.
+package struct Authenticator: Sendable {
+    private let grants: [String: TokenGrant]
+
+    package init(tokens: [TokenGrant]) {
+        grants = Dictionary(tokens.map { ($0.token, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Whether tokens are configured.
+    package var isEnabled: Bool { !grants.isEmpty }
+
+    /// The caller's identity, checked for `role`.
+    /// - Parameters:
+    ///   - authorization: the `Authorization` header, if any.
+    ///   - role: what the operation needs.
+    /// - Throws: `unauthenticated` when the header is missing, malformed or names an unknown token;
+    ///   `permissionDenied` when the token lacks `role`.
+    package func identify(authorization: String?, requiring role: Role) throws -> Identity {
+        guard isEnabled else { return Identity(tenant: .default, roles: Set(Role.allCases)) }
+        guard let authorization, !authorization.isEmpty else {
+            throw SightlineError(.unauthenticated, "missing Authorization header: send 'Authorization: Bearer <token>'")
+        }
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw SightlineError(.unauthenticated, "the Authorization header must be 'Bearer <token>'")
+        }
+        guard let grant = grants[String(parts[1]).trimmingSpaces] else {
+            throw SightlineError(.unauthenticated, "unknown bearer token")
+        }
+        guard grant.roles.contains(role) else {
+            throw SightlineError(.permissionDenied, "the token of tenant \(grant.tenant) lacks the \(role.rawValue) role")
+        }
+        return Identity(tenant: grant.tenant, roles: grant.roles)
+    }
+}
+
+extension String {
+    fileprivate var trimmingSpaces: String {
+        String(self.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+    }
+}

@@ -1,0 +1,70 @@
+import SightlineCore
+
+/// Checks each record of a batch against the limits and drops those that break one, counting why.
+struct BatchValidator: Sendable {
+    let limits: IngestLimits
+
+    struct Result {
+        var batch: SignalBatch
+        var rejections: [String: Int] = [:]
+        var message: String = ""
+
+        var rejected: Int { rejections.values.reduce(0, +) }
+
+        mutating func reject(_ reason: String, _ explanation: @autoclosure () -> String) {
+            if rejections.isEmpty { message = explanation() }
+            rejections[reason, default: 0] += 1
+        }
+    }
+
+    func validate(_ batch: SignalBatch) -> Result {
+        var result = Result(batch: batch)
+        switch batch {
+        case .logs(let records):
+            let kept = records.filter { record in
+                if record.attributes.count > limits.maxAttributes {
+                    result.reject("too_many_attributes", "a log record has \(record.attributes.count) attributes, more than the limit of \(limits.maxAttributes)")
+                    return false
+                }
+                if case .string(let body) = record.body, body.utf8.count > limits.maxLogBodyBytes {
+                    result.reject("body_too_large", "a log body of \(body.utf8.count) bytes exceeds the limit of \(limits.maxLogBodyBytes)")
+                    return false
+                }
+                return true
+            }
+            result.batch = .logs(kept)
+        case .traces(let spans):
+            let kept = spans.filter { span in
+                if span.attributes.count > limits.maxAttributes {
+                    result.reject("too_many_attributes", "span \(span.spanID) has \(span.attributes.count) attributes, more than the limit of \(limits.maxAttributes)")
+                    return false
+                }
+                if span.endTimeUnixNano < span.startTimeUnixNano {
+                    result.reject("invalid_span_times", "span \(span.spanID) ends before it starts")
+                    return false
+                }
+                return true
+            }
+            result.batch = .traces(kept)
+        case .metrics(var metrics):
+            metrics.samples = metrics.samples.filter { sample in
+                let labels = sample.labels.labels
+                if sample.labels.metricName.isEmpty {
+                    result.reject("missing_metric_name", "a sample has no metric name (__name__)")
+                    return false
+                }
+                if labels.count > limits.maxLabelsPerSeries {
+                    result.reject("too_many_labels", "series \(sample.labels) has \(labels.count) labels, more than the limit of \(limits.maxLabelsPerSeries)")
+                    return false
+                }
+                if let long = labels.first(where: { $0.name.utf8.count > limits.maxLabelValueBytes || $0.value.utf8.count > limits.maxLabelValueBytes }) {
+                    result.reject("label_too_long", "label \(long.name.prefix(64)) of series \(sample.labels.metricName) is longer than the limit of \(limits.maxLabelValueBytes) bytes")
+                    return false
+                }
+                return true
+            }
+            result.batch = .metrics(metrics)
+        }
+        return result
+    }
+}

@@ -1,0 +1,106 @@
+package import Logging
+package import SightlineCore
+package import SightlineStorageCore
+import Synchronization
+
+/// The one path every protocol's data takes: validate → limits → tenant → WAL → signal store.
+///
+/// A protocol handler decodes bytes into a ``DecodedBatch`` and calls ``ingest(_:tenant:protocol:bytes:)``; when that
+/// returns, every accepted record is durable in the WAL (per its fsync policy) and applied to its store. The WAL's
+/// writer applies batches to the stores in WAL order, so a store never sees them out of order and a checkpoint can
+/// name an exact WAL segment.
+package final class IngestPipeline: Sendable {
+    let wal: WriteAheadLog
+    private let stores: [Signal: any SignalStore]
+    private let validator: BatchValidator
+    private let metrics: ServerMetrics
+    private let logger: Logger
+    private let isReadyFlag = Atomic<Bool>(false)
+    private let appendsSinceCheckpoint = Atomic<Int>(0)
+
+    /// What became of one request's records.
+    package struct Outcome: Sendable, Equatable {
+        package var accepted: Int
+        package var rejected: Int
+        /// Why records were rejected; empty when none were.
+        package var message: String
+    }
+
+    package init(wal: WriteAheadLog, stores: [any SignalStore], limits: IngestLimits, metrics: ServerMetrics, logger: Logger) {
+        self.wal = wal
+        self.stores = Dictionary(stores.map { ($0.signal, $0) }, uniquingKeysWith: { first, _ in first })
+        self.validator = BatchValidator(limits: limits)
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Whether WAL replay has finished and ingestion is open.
+    package var isReady: Bool { isReadyFlag.load(ordering: .acquiring) }
+
+    /// Replays the WAL segments the stores have not persisted, then opens ingestion.
+    /// - Returns: the number of batches applied.
+    @discardableResult
+    package func replayAndOpen() throws -> Int {
+        let oldest = stores.values.map(\.persistedSegment).min() ?? -1
+        var applied = 0
+        let replayed = try wal.replay(afterSegment: oldest) { position, payload in
+            let batch = try TenantBatch(decoding: payload)
+            guard let store = stores[batch.batch.signal] else { return }
+            guard position.segment > store.persistedSegment else { return }
+            try store.apply(batch, at: position)
+            applied += 1
+        }
+        logger.info(
+            "WAL replay done",
+            metadata: ["records": "\(replayed)", "applied": "\(applied)", "after_segment": "\(oldest)"]
+        )
+        isReadyFlag.store(true, ordering: .releasing)
+        metrics.setReady(true)
+        metrics.walSize(bytes: wal.totalBytes)
+        return applied
+    }
+
+    /// Validates, stamps with `tenant`, logs durably and stores a decoded batch.
+    /// - Parameters:
+    ///   - decoded: what the protocol decoder produced, with its own rejections.
+    ///   - tenant: the caller's tenant; every stored record belongs to it.
+    ///   - protocol: the protocol name for metrics (`otlp_http`, `otlp_grpc`, …).
+    ///   - bytes: the request's size, for metrics.
+    /// - Returns: how many records were accepted and rejected, and why.
+    /// - Throws: `unavailable` before replay has finished; WAL and store errors (nothing was acknowledged then).
+    package func ingest(_ decoded: DecodedBatch, tenant: Tenant, protocol name: String, bytes: Int) async throws -> Outcome {
+        guard isReady else { throw SightlineError(.unavailable, "the server is starting: WAL replay is not finished") }
+        let signal = decoded.batch.signal
+        metrics.rejected(signal, reason: "decode", records: decoded.rejected)
+        let validated = validator.validate(decoded.batch)
+        for (reason, count) in validated.rejections { metrics.rejected(signal, reason: reason, records: count) }
+        let rejected = decoded.rejected + validated.rejected
+        let message = [decoded.rejectionMessage, validated.message].filter { !$0.isEmpty }.joined(separator: "; ")
+        guard !validated.batch.isEmpty else { return Outcome(accepted: 0, rejected: rejected, message: message) }
+        guard let store = stores[signal] else { throw SightlineError(.internal, "no store for \(signal)") }
+
+        let batch = TenantBatch(tenant: tenant, batch: validated.batch)
+        _ = try await wal.append(batch.encoded()) { position in try store.apply(batch, at: position) }
+        appendsSinceCheckpoint.add(1, ordering: .relaxed)
+        metrics.ingested(signal, protocol: name, records: batch.batch.recordCount, bytes: bytes)
+        return Outcome(accepted: batch.batch.recordCount, rejected: rejected, message: message)
+    }
+
+    /// Persists what the stores hold and removes the WAL segments they no longer need. Skipped when nothing arrived.
+    package func checkpoint() async throws {
+        guard appendsSinceCheckpoint.exchange(0, ordering: .acquiringAndReleasing) > 0 else { return }
+        let closed = try await wal.rotate()
+        for store in stores.values { try store.persist(throughSegment: closed) }
+        try wal.removeSegments(through: closed)
+        metrics.walSize(bytes: wal.totalBytes)
+        logger.debug("checkpoint done", metadata: ["through_segment": "\(closed)"])
+    }
+
+    /// Closes ingestion, checkpoints, and closes the WAL (flushed and fsynced).
+    package func shutdown() async throws {
+        isReadyFlag.store(false, ordering: .releasing)
+        metrics.setReady(false)
+        try await checkpoint()
+        try await wal.close()
+    }
+}

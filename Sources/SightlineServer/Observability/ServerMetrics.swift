@@ -1,0 +1,75 @@
+import CoreMetrics
+package import Prometheus
+package import SightlineCore
+import Synchronization
+
+/// The server's own metrics, recorded through swift-metrics into a registry that `GET /metrics` renders.
+///
+/// Each server owns its registry, so tests can run several servers in one process without a global bootstrap.
+package final class ServerMetrics: Sendable {
+    /// The registry behind `GET /metrics`.
+    package let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+    private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
+    private let walAppend: CoreMetrics.Timer
+    private let walFsync: CoreMetrics.Timer
+    private let walBytes: CoreMetrics.Gauge
+    private let ready: CoreMetrics.Gauge
+
+    package init() {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+            .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+        ]
+        self.registry = registry
+        self.factory = factory
+        walAppend = CoreMetrics.Timer(label: "sightline_wal_write_duration_seconds", factory: factory)
+        walFsync = CoreMetrics.Timer(label: "sightline_wal_fsync_duration_seconds", factory: factory)
+        walBytes = CoreMetrics.Gauge(label: "sightline_wal_size_bytes", factory: factory)
+        ready = CoreMetrics.Gauge(label: "sightline_ready", factory: factory)
+    }
+
+    private func counter(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
+        let key = label + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
+        return counters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)
+            counters[key] = counter
+            return counter
+        }
+    }
+
+    /// Counts records and bytes accepted for one signal over one protocol.
+    package func ingested(_ signal: Signal, protocol name: String, records: Int, bytes: Int) {
+        counter("sightline_ingested_records_total", [("signal", signal.description), ("protocol", name)]).increment(by: records)
+        counter("sightline_ingested_bytes_total", [("signal", signal.description), ("protocol", name)]).increment(by: bytes)
+    }
+
+    /// Counts records rejected, by reason (`decode`, `too_many_labels`, `body_too_large`, …).
+    package func rejected(_ signal: Signal, reason: String, records: Int) {
+        guard records > 0 else { return }
+        counter("sightline_rejected_records_total", [("signal", signal.description), ("reason", reason)]).increment(by: records)
+    }
+
+    /// Counts requests refused as a whole, by HTTP status or gRPC code.
+    package func refusedRequest(protocol name: String, status: String) {
+        counter("sightline_refused_requests_total", [("protocol", name), ("status", status)]).increment()
+    }
+
+    /// Records one WAL group commit.
+    package func walCommitted(writeSeconds: Double, fsyncSeconds: Double) {
+        walAppend.recordNanoseconds(Int64(writeSeconds * 1e9))
+        if fsyncSeconds > 0 { walFsync.recordNanoseconds(Int64(fsyncSeconds * 1e9)) }
+    }
+
+    /// Sets the WAL's size on disk.
+    package func walSize(bytes: Int64) { walBytes.record(bytes) }
+
+    /// Marks the server ready (1) or not (0).
+    package func setReady(_ isReady: Bool) { ready.record(isReady ? 1 : 0) }
+
+    /// The metrics in the Prometheus text format.
+    package func render() -> [UInt8] { registry.emitToBuffer() }
+}

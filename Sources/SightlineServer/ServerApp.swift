@@ -1,0 +1,90 @@
+import Foundation
+import Hummingbird
+package import Logging
+package import ServiceLifecycle
+package import UnixSignals
+import SightlineCore
+import SightlineRecordStore
+import SightlineStorageCore
+
+/// Assembles `sightline server`: opens the WAL and the stores, builds the HTTP and gRPC listeners, and returns them as
+/// one service group.
+///
+/// Start order (shutdown runs in reverse): storage (replays the WAL; on shutdown persists and closes it last),
+/// checkpoints, OTLP/gRPC, HTTP. So on SIGTERM the listeners stop accepting and finish in-flight requests first,
+/// then the stores are flushed and the WAL fsynced.
+package enum ServerApp {
+    /// The services of one server, and what tests need to reach inside.
+    package struct Assembly: Sendable {
+        package var group: ServiceGroup
+        package var pipeline: IngestPipeline
+        package var api: APIDependencies
+    }
+
+    /// Opens storage under `configuration.dataDirectory` and builds the service group.
+    /// - Parameter signals: the signals that stop the group gracefully (SIGTERM and SIGINT for the real process).
+    /// - Throws: when the data directory cannot be created or the WAL or a store is damaged.
+    package static func assemble(
+        _ configuration: ServerConfiguration, logger: Logger, signals: [UnixSignal] = [.sigterm, .sigint],
+        onHTTPListening: (@Sendable (Int) -> Void)? = nil
+    ) throws -> Assembly {
+        let dataDirectory = configuration.dataDirectory
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        let metrics = ServerMetrics()
+        var walOptions = WALOptions()
+        walOptions.segmentSize = configuration.wal.segmentSize
+        walOptions.fsync = configuration.wal.fsync
+        walOptions.observer = { _, _, writeSeconds, fsyncSeconds in
+            metrics.walCommitted(writeSeconds: writeSeconds, fsyncSeconds: fsyncSeconds)
+        }
+        let wal = try WriteAheadLog(directory: dataDirectory + "/wal", options: walOptions, logger: logger)
+        let report = wal.recoveryReport
+        if report.droppedBytes > 0 {
+            logger.warning(
+                "WAL recovery dropped a torn tail",
+                metadata: ["bytes": "\(report.droppedBytes)", "segment": "\(report.droppedInSegment.map(String.init) ?? "-")"]
+            )
+        }
+        let logs = try RecordStore(signal: .logs, directory: dataDirectory + "/records/logs")
+        let metricStore = try RecordStore(signal: .metrics, directory: dataDirectory + "/records/metrics")
+        let traces = try RecordStore(signal: .traces, directory: dataDirectory + "/records/traces")
+        let pipeline = IngestPipeline(
+            wal: wal, stores: [logs, metricStore, traces], limits: configuration.limits, metrics: metrics, logger: logger
+        )
+        let api = APIDependencies(
+            pipeline: pipeline, authenticator: Authenticator(tokens: configuration.tokens), limits: configuration.limits,
+            metrics: metrics, logs: logs, spans: traces, samples: metricStore
+        )
+        let http = Application(
+            router: HTTPAPI.router(api),
+            configuration: .init(
+                address: .hostname(configuration.httpAddress.host, port: configuration.httpAddress.port),
+                serverName: "sightline"
+            ),
+            onServerRunning: { channel in
+                logger.info("HTTP listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+                if let port = channel.localAddress?.port { onHTTPListening?(port) }
+            },
+            logger: logger
+        )
+        let grpc = OTLPGRPCServer(address: configuration.otlpGRPCAddress, api: api, logger: logger)
+        let services: [any Service] = [
+            StorageService(pipeline: pipeline, logger: logger),
+            CheckpointService(pipeline: pipeline, interval: configuration.wal.checkpointInterval, logger: logger),
+            grpc,
+            http,
+        ]
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services.map {
+                .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+            },
+            gracefulShutdownSignals: signals,
+            cancellationSignals: [],
+            logger: logger
+        )
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(60)
+        groupConfiguration.maximumCancellationDuration = .seconds(10)
+        let group = ServiceGroup(configuration: groupConfiguration)
+        return Assembly(group: group, pipeline: pipeline, api: api)
+    }
+}

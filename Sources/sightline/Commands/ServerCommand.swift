@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import SightlineCore
+import SightlineServer
+
+/// `sightline server`: ingestion, storage and the HTTP and gRPC APIs, on embedded storage.
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Run the Sightline server: OTLP ingestion over HTTP and gRPC into embedded storage.",
+        discussion: """
+            Settings come from the YAML file given with --config; flags given on the command line win over it. \
+            An unknown key or a bad value in the file stops the start with a message naming the key and the file. \
+            SIGTERM or SIGINT shut the server down gracefully: it stops accepting, finishes in-flight requests, \
+            persists the stores, fsyncs the write-ahead log and exits 0.
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("YAML configuration file (keys: data_dir, http_address, otlp_grpc_address, log_level, wal, limits, auth).", valueName: "file"))
+    var config: String?
+
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Directory for the WAL and the stores. (default: ./sightline-data)", valueName: "dir"))
+    var dataDirectory: String?
+
+    @Option(name: .customLong("http-address"), help: ArgumentHelp("host:port of the HTTP API: OTLP/HTTP, queries, /metrics, health. (default: 127.0.0.1:7600)", valueName: "host:port"))
+    var httpAddress: String?
+
+    @Option(name: .customLong("otlp-grpc-address"), help: ArgumentHelp("host:port of OTLP/gRPC. (default: 127.0.0.1:4317)", valueName: "host:port"))
+    var otlpGRPCAddress: String?
+
+    @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning, error or critical. (default: info)", valueName: "level"))
+    var logLevel: String?
+
+    @Option(name: .customLong("wal-fsync"), help: ArgumentHelp("always (fsync before every acknowledgement), interval (fsync every second; a crash may lose the last second) or never (tests only). (default: always)", valueName: "policy"))
+    var walFsync: String?
+
+    /// The configuration file's settings with the flags laid over them.
+    func resolvedConfiguration() throws -> ServerConfiguration {
+        var configuration = try config.map { try ConfigFile.load(path: $0) } ?? ServerConfiguration()
+        if let dataDirectory { configuration.dataDirectory = dataDirectory }
+        if let httpAddress {
+            guard let address = HostAndPort(parsing: httpAddress) else {
+                throw ValidationError("--http-address: expected host:port, got \"\(httpAddress)\"")
+            }
+            configuration.httpAddress = address
+        }
+        if let otlpGRPCAddress {
+            guard let address = HostAndPort(parsing: otlpGRPCAddress) else {
+                throw ValidationError("--otlp-grpc-address: expected host:port, got \"\(otlpGRPCAddress)\"")
+            }
+            configuration.otlpGRPCAddress = address
+        }
+        if let logLevel {
+            guard ServerConfiguration.logLevels.contains(logLevel) else {
+                throw ValidationError("--log-level: expected one of \(ServerConfiguration.logLevels.joined(separator: ", ")), got \"\(logLevel)\"")
+            }
+            configuration.logLevel = logLevel
+        }
+        if let walFsync {
+            configuration.wal.fsync = try ServerConfiguration.fsyncPolicy(walFsync, interval: nil) { message in
+                SightlineError(.configuration, "--wal-fsync: \(message)")
+            }
+        }
+        return configuration
+    }
+
+    func run() async throws {
+        let configuration: ServerConfiguration
+        do {
+            configuration = try resolvedConfiguration()
+        } catch let error as SightlineError {
+            throw ValidationError(error.description)
+        }
+        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "sightline.server")
+        logger.info(
+            "starting Sightline server",
+            metadata: [
+                "data_dir": "\(configuration.dataDirectory)", "http": "\(configuration.httpAddress)",
+                "otlp_grpc": "\(configuration.otlpGRPCAddress)", "auth": "\(configuration.tokens.isEmpty ? "off" : "\(configuration.tokens.count) tokens")",
+            ]
+        )
+        let assembly = try ServerApp.assemble(configuration, logger: logger)
+        try await assembly.group.run()
+        logger.info("Sightline server stopped")
+    }
+}

@@ -1,0 +1,80 @@
+import Testing
+
+@testable import SightlineCore
+@testable import SightlineServer
+@testable import SightlineStorageCore
+
+struct ConfigFileTests {
+    @Test func readsEveryKey() throws {
+        let config = try ConfigFile.parse(
+            """
+            data_dir: /tmp/x
+            http_address: 0.0.0.0:9000
+            otlp_grpc_address: "[::1]:4318"
+            log_level: debug
+            wal:
+              segment_size_bytes: 1048576
+              fsync: interval
+              fsync_interval: 200ms
+              checkpoint_interval: 1m
+            limits:
+              max_body_bytes: 1024
+              max_labels_per_series: 10
+            auth:
+              tokens:
+                - token: t1
+                  tenant: acme
+                  roles: [ingest, query]
+            """, path: "sightline.yaml")
+        #expect(config.dataDirectory == "/tmp/x")
+        #expect(config.httpAddress == HostAndPort(host: "0.0.0.0", port: 9000))
+        #expect(config.otlpGRPCAddress == HostAndPort(host: "::1", port: 4318))
+        #expect(config.logLevel == "debug")
+        #expect(config.wal.segmentSize == 1_048_576)
+        #expect(config.wal.fsync == .interval(.milliseconds(200)))
+        #expect(config.wal.checkpointInterval == .seconds(60))
+        #expect(config.limits.maxBodyBytes == 1024)
+        #expect(config.limits.maxLabelsPerSeries == 10)
+        #expect(config.tokens == [TokenGrant(token: "t1", tenant: Tenant(uncheckedID: "acme"), roles: [.ingest, .query])])
+    }
+
+    @Test func emptyFileGivesDefaults() throws {
+        let config = try ConfigFile.parse("", path: "empty.yaml")
+        #expect(config.httpAddress == HostAndPort(host: "127.0.0.1", port: 7600))
+        #expect(config.wal.fsync == .always)
+    }
+
+    /// Each bad file, and what the message must name.
+    @Test(arguments: [
+        ("limits:\n  max_bodyy_bytes: 3\n", ["limits.max_bodyy_bytes", "unknown key", "bad.yaml", "line 2"]),
+        ("colour: blue\n", ["colour", "unknown key"]),
+        ("http_address: localhost\n", ["http_address", "host:port"]),
+        ("wal:\n  fsync: sometimes\n", ["wal.fsync", "sometimes"]),
+        ("log_level: loud\n", ["log_level", "loud"]),
+        ("limits:\n  max_body_bytes: -5\n", ["limits.max_body_bytes", "integer"]),
+        ("auth:\n  tokens:\n    - token: x\n      tenant: \"bad tenant\"\n      roles: [ingest]\n", ["auth.tokens[0].tenant", "bad tenant"]),
+        ("auth:\n  tokens:\n    - token: x\n      tenant: a\n      roles: [root]\n", ["auth.tokens[0].roles", "root"]),
+        ("wal:\n  checkpoint_interval: soon\n", ["wal.checkpoint_interval", "duration"]),
+        ("- a\n- b\n", ["top level", "mapping"]),
+    ])
+    func badFilesNameTheKeyAndFile(text: String, expected: [String]) {
+        do {
+            _ = try ConfigFile.parse(text, path: "bad.yaml")
+            Issue.record("accepted: \(text)")
+        } catch let error as SightlineError {
+            #expect(error.code == .configuration)
+            #expect(error.message.contains("bad.yaml"))
+            for fragment in expected { #expect(error.message.contains(fragment), "\(error.message) lacks \(fragment)") }
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func durations() {
+        #expect(DurationText.parse("1h30m") == .seconds(5400))
+        #expect(DurationText.parse("500ms") == .milliseconds(500))
+        #expect(DurationText.parse("10") == nil)
+        #expect(DurationText.parse("5x") == nil)
+        #expect(DurationText.parse("") == nil)
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
+
+@testable import SightlineCore
+@testable import SightlineRecordStore
+@testable import SightlineServer
+@testable import SightlineStorageCore
+
+/// A pipeline and API over a fresh temporary data directory.
+private struct Harness {
+    let directory: String
+    let api: APIDependencies
+
+    init(tokens: [TokenGrant] = [], limits: IngestLimits = IngestLimits(), replay: Bool = true) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-http-\(UUID().uuidString)").path
+        let logger = Logger(label: "test")
+        let metrics = ServerMetrics()
+        let wal = try WriteAheadLog(directory: directory + "/wal", options: WALOptions(fsync: .never), logger: logger)
+        let logs = try RecordStore(signal: .logs, directory: directory + "/logs")
+        let samples = try RecordStore(signal: .metrics, directory: directory + "/metrics")
+        let spans = try RecordStore(signal: .traces, directory: directory + "/traces")
+        let pipeline = IngestPipeline(wal: wal, stores: [logs, samples, spans], limits: limits, metrics: metrics, logger: logger)
+        if replay { try pipeline.replayAndOpen() }
+        api = APIDependencies(
+            pipeline: pipeline, authenticator: Authenticator(tokens: tokens), limits: limits, metrics: metrics,
+            logs: logs, spans: spans, samples: samples
+        )
+    }
+
+    func app() -> some ApplicationProtocol { Application(router: HTTPAPI.router(api)) }
+
+    func cleanUp() async {
+        try? await api.pipeline.shutdown()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+private func logsJSON(_ bodies: [String]) -> ByteBuffer {
+    let records = bodies.map { #"{"timeUnixNano":"1700000000000000000","severityNumber":9,"body":{"stringValue":"\#($0)"}}"# }
+    return ByteBuffer(string: #"{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},"scopeLogs":[{"logRecords":[\#(records.joined(separator: ","))]}]}]}"#)
+}
+
+/// The log bodies of a debug-records response; empty when the response is not the expected JSON.
+private func bodies(_ buffer: ByteBuffer) -> [String] {
+    let object = (try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView))) as? [String: Any]
+    let data = object?["data"] as? [String: Any]
+    let records = data?["records"] as? [[String: Any]] ?? []
+    return records.compactMap { $0["body"] as? String }
+}
+
+struct ServerHTTPTests {
+    @Test func otlpJSONLogsAreStoredAndReadBack() async throws {
+        let harness = try Harness()
+        try await harness.app().test(.router) { client in
+            try await client.execute(uri: "/v1/logs", method: .post, headers: [.contentType: "application/json"], body: logsJSON(["one", "two"])) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == "{}")
+            }
+            try await client.execute(uri: "/api/v1/debug/records?signal=logs&limit=10", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(Set(bodies(response.body)) == ["one", "two"])
+            }
+        }
+        await harness.cleanUp()
+    }
+
+    @Test func tenantsSeeOnlyTheirOwnRecords() async throws {
+        let harness = try Harness(tokens: [
+            TokenGrant(token: "acme", tenant: Tenant(uncheckedID: "acme"), roles: [.ingest, .query]),
+            TokenGrant(token: "globex", tenant: Tenant(uncheckedID: "globex"), roles: [.ingest, .query]),
+            TokenGrant(token: "acme-read", tenant: Tenant(uncheckedID: "acme"), roles: [.query]),
+        ])
+        try await harness.app().test(.router) { client in
+            for (token, body) in [("acme", "acme-secret"), ("globex", "globex-secret")] {
+                try await client.execute(
+                    uri: "/v1/logs", method: .post, headers: [.contentType: "application/json", .authorization: "Bearer \(token)"],
+                    body: logsJSON([body])
+                ) { #expect($0.status == .ok) }
+            }
+            try await client.execute(uri: "/api/v1/debug/records?signal=logs", method: .get, headers: [.authorization: "Bearer acme-read"]) { response in
+                #expect(bodies(response.body) == ["acme-secret"])
+            }
+            try await client.execute(uri: "/api/v1/debug/records?signal=logs", method: .get, headers: [.authorization: "Bearer globex"]) { response in
+                #expect(bodies(response.body) == ["globex-secret"])
+            }
+            try await client.execute(uri: "/api/v1/debug/records?signal=logs", method: .get) { response in
+                #expect(response.status == .unauthorized)
+                #expect(String(buffer: response.body).contains("\"errorType\":\"unauthorized\""))
+            }
+            try await client.execute(
+                uri: "/v1/logs", method: .post, headers: [.contentType: "application/json", .authorization: "Bearer acme-read"], body: logsJSON(["x"])
+            ) { response in
+                #expect(response.status == .forbidden)
+            }
+            try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer acme"]) { response in
+                #expect(response.status == .forbidden)
+            }
+        }
+        await harness.cleanUp()
+    }
+
+    @Test func badRequestsAreRefusedAndStoreNothing() async throws {
+        var limits = IngestLimits()
+        limits.maxBodyBytes = 1024
+        let harness = try Harness(limits: limits)
+        try await harness.app().test(.router) { client in
+            try await client.execute(uri: "/v1/logs", method: .post, headers: [.contentType: "text/plain"], body: ByteBuffer(string: "hi")) {
+                #expect($0.status == .unsupportedMediaType)
+                #expect(String(buffer: $0.body).contains("text/plain"))
+            }
+            try await client.execute(uri: "/v1/logs", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: "{\"resourceLogs\":[")) {
+                #expect($0.status == .badRequest)
+            }
+            try await client.execute(
+                uri: "/v1/traces", method: .post, headers: [.contentType: "application/x-protobuf"], body: ByteBuffer(bytes: [0x0A, 0xFF, 0x01])
+            ) { response in
+                #expect(response.status == .badRequest)
+                #expect(response.headers[.contentType] == "application/x-protobuf")
+            }
+            try await client.execute(
+                uri: "/v1/logs", method: .post, headers: [.contentType: "application/json"], body: logsJSON([String(repeating: "x", count: 2000)])
+            ) { #expect($0.status == .contentTooLarge) }
+            try await client.execute(uri: "/v1/logs", method: .post, headers: [.contentType: "application/json", .contentEncoding: "br"], body: logsJSON(["x"])) {
+                #expect($0.status == .unsupportedMediaType)
+            }
+            for signal in ["logs", "traces", "metrics"] {
+                try await client.execute(uri: "/api/v1/debug/records?signal=\(signal)", method: .get) { response in
+                    #expect(String(buffer: response.body).contains("\"records\":[]"))
+                }
+            }
+            try await client.execute(uri: "/api/v1/debug/records?signal=bogus", method: .get) { #expect($0.status == .badRequest) }
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains("sightline_refused_requests_total"))
+            }
+        }
+        await harness.cleanUp()
+    }
+
+    @Test func notReadyUntilReplayIsDone() async throws {
+        let harness = try Harness(replay: false)
+        try await harness.app().test(.router) { client in
+            try await client.execute(uri: "/-/healthy", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/-/ready", method: .get) { #expect($0.status == .serviceUnavailable) }
+            try await client.execute(uri: "/v1/logs", method: .post, headers: [.contentType: "application/json"], body: logsJSON(["early"])) {
+                #expect($0.status == .serviceUnavailable)
+            }
+            try harness.api.pipeline.replayAndOpen()
+            try await client.execute(uri: "/-/ready", method: .get) { #expect($0.status == .ok) }
+        }
+        await harness.cleanUp()
+    }
+}
