@@ -44,6 +44,12 @@ let package = Package(
             dependencies: ["SightlineCore"],
             swiftSettings: settings
         ),
+        // The time-series engine: head of compressed chunks, immutable blocks with an inverted index, compaction.
+        .target(
+            name: "SightlineTSDB",
+            dependencies: ["SightlineCore", "SightlineStorageCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
         // The interim record store every signal uses until its real engine lands.
         .target(
             name: "SightlineRecordStore",
@@ -94,12 +100,17 @@ let package = Package(
             dependencies: ["SightlineStorageCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
+        .testTarget(
+            name: "SightlineTSDBTests",
+            dependencies: ["SightlineTSDB", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
         .testTarget(name: "SightlineIngestTests", dependencies: ["SightlineIngest"], swiftSettings: settings),
         .testTarget(
             name: "SightlineServerTests",
             dependencies: [
                 "SightlineServer",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: settings
         ),

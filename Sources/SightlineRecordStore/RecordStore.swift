@@ -32,12 +32,15 @@ package final class RecordStore: SignalStore, LogQuerier, SpanQuerier, MetricQue
         var logs: [LogRecord] = []
         var spans: [Span] = []
         var samples: [MetricSample] = []
+        var metadata: [String: MetricMetadata] = [:]
 
         mutating func add(_ batch: SignalBatch) {
             switch batch {
             case .logs(let records): logs.append(contentsOf: records)
             case .traces(let newSpans): spans.append(contentsOf: newSpans)
-            case .metrics(let metrics): samples.append(contentsOf: metrics.samples)
+            case .metrics(let metrics):
+                samples.append(contentsOf: metrics.samples)
+                for meta in metrics.metadata { metadata[meta.metricFamily] = meta }
             }
         }
     }
@@ -130,6 +133,21 @@ package final class RecordStore: SignalStore, LogQuerier, SpanQuerier, MetricQue
             return SeriesSamples(labels: labels, timestampsMs: sorted.map(\.0), values: sorted.map(\.1))
         }
         .sorted { $0.labels.description < $1.labels.description }
+    }
+
+    package func labelNames(tenant: Tenant, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [String] {
+        let series = try select(tenant: tenant, matchers: matchers, startMs: startMs, endMs: endMs)
+        return Set(series.flatMap { $0.labels.labels.map(\.name) }).sorted()
+    }
+
+    package func labelValues(tenant: Tenant, name: String, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [String] {
+        let series = try select(tenant: tenant, matchers: matchers, startMs: startMs, endMs: endMs)
+        return Set(series.compactMap { $0.labels[name] }).sorted()
+    }
+
+    package func metadata(tenant: Tenant, metric: String?) throws -> [MetricMetadata] {
+        let all = state.withLock { $0.tenants[tenant]?.metadata ?? [:] }
+        return all.values.filter { metric == nil || $0.metricFamily == metric }.sorted { $0.metricFamily < $1.metricFamily }
     }
 
     /// The newest `limit` elements by `time`, newest first.

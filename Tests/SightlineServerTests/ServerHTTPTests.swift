@@ -1,7 +1,6 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdTesting
 import Logging
 import NIOCore
 import Testing
@@ -32,7 +31,7 @@ private struct Harness {
         )
     }
 
-    func app() -> some ApplicationProtocol { Application(router: HTTPAPI.router(api)) }
+    func client() -> RouterClient { RouterClient(HTTPAPI.router(api)) }
 
     func cleanUp() async {
         try? await api.pipeline.shutdown()
@@ -56,12 +55,13 @@ private func bodies(_ buffer: ByteBuffer) -> [String] {
 struct ServerHTTPTests {
     @Test func otlpJSONLogsAreStoredAndReadBack() async throws {
         let harness = try Harness()
-        try await harness.app().test(.router) { client in
-            try await client.execute(uri: "/v1/logs", method: .post, headers: [.contentType: "application/json"], body: logsJSON(["one", "two"])) { response in
+        do {
+            let client = harness.client()
+            try await client.execute("/v1/logs", method: .post, headers: [.contentType: "application/json"], body: logsJSON(["one", "two"])).check { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body) == "{}")
             }
-            try await client.execute(uri: "/api/v1/debug/records?signal=logs&limit=10", method: .get) { response in
+            try await client.execute("/api/v1/debug/records?signal=logs&limit=10", method: .get).check { response in
                 #expect(response.status == .ok)
                 #expect(Set(bodies(response.body)) == ["one", "two"])
             }
@@ -75,29 +75,30 @@ struct ServerHTTPTests {
             TokenGrant(token: "globex", tenant: Tenant(uncheckedID: "globex"), roles: [.ingest, .query]),
             TokenGrant(token: "acme-read", tenant: Tenant(uncheckedID: "acme"), roles: [.query]),
         ])
-        try await harness.app().test(.router) { client in
+        do {
+            let client = harness.client()
             for (token, body) in [("acme", "acme-secret"), ("globex", "globex-secret")] {
                 try await client.execute(
-                    uri: "/v1/logs", method: .post, headers: [.contentType: "application/json", .authorization: "Bearer \(token)"],
+                    "/v1/logs", method: .post, headers: [.contentType: "application/json", .authorization: "Bearer \(token)"],
                     body: logsJSON([body])
-                ) { #expect($0.status == .ok) }
+                ).check { #expect($0.status == .ok) }
             }
-            try await client.execute(uri: "/api/v1/debug/records?signal=logs", method: .get, headers: [.authorization: "Bearer acme-read"]) { response in
+            try await client.execute("/api/v1/debug/records?signal=logs", method: .get, headers: [.authorization: "Bearer acme-read"]).check { response in
                 #expect(bodies(response.body) == ["acme-secret"])
             }
-            try await client.execute(uri: "/api/v1/debug/records?signal=logs", method: .get, headers: [.authorization: "Bearer globex"]) { response in
+            try await client.execute("/api/v1/debug/records?signal=logs", method: .get, headers: [.authorization: "Bearer globex"]).check { response in
                 #expect(bodies(response.body) == ["globex-secret"])
             }
-            try await client.execute(uri: "/api/v1/debug/records?signal=logs", method: .get) { response in
+            try await client.execute("/api/v1/debug/records?signal=logs", method: .get).check { response in
                 #expect(response.status == .unauthorized)
                 #expect(String(buffer: response.body).contains("\"errorType\":\"unauthorized\""))
             }
             try await client.execute(
-                uri: "/v1/logs", method: .post, headers: [.contentType: "application/json", .authorization: "Bearer acme-read"], body: logsJSON(["x"])
-            ) { response in
+                "/v1/logs", method: .post, headers: [.contentType: "application/json", .authorization: "Bearer acme-read"], body: logsJSON(["x"])
+            ).check { response in
                 #expect(response.status == .forbidden)
             }
-            try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer acme"]) { response in
+            try await client.execute("/metrics", method: .get, headers: [.authorization: "Bearer acme"]).check { response in
                 #expect(response.status == .forbidden)
             }
         }
@@ -108,33 +109,34 @@ struct ServerHTTPTests {
         var limits = IngestLimits()
         limits.maxBodyBytes = 1024
         let harness = try Harness(limits: limits)
-        try await harness.app().test(.router) { client in
-            try await client.execute(uri: "/v1/logs", method: .post, headers: [.contentType: "text/plain"], body: ByteBuffer(string: "hi")) {
+        do {
+            let client = harness.client()
+            try await client.execute("/v1/logs", method: .post, headers: [.contentType: "text/plain"], body: ByteBuffer(string: "hi")).check {
                 #expect($0.status == .unsupportedMediaType)
                 #expect(String(buffer: $0.body).contains("text/plain"))
             }
-            try await client.execute(uri: "/v1/logs", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: "{\"resourceLogs\":[")) {
+            try await client.execute("/v1/logs", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: "{\"resourceLogs\":[")).check {
                 #expect($0.status == .badRequest)
             }
             try await client.execute(
-                uri: "/v1/traces", method: .post, headers: [.contentType: "application/x-protobuf"], body: ByteBuffer(bytes: [0x0A, 0xFF, 0x01])
-            ) { response in
+                "/v1/traces", method: .post, headers: [.contentType: "application/x-protobuf"], body: ByteBuffer(bytes: [0x0A, 0xFF, 0x01])
+            ).check { response in
                 #expect(response.status == .badRequest)
                 #expect(response.headers[.contentType] == "application/x-protobuf")
             }
             try await client.execute(
-                uri: "/v1/logs", method: .post, headers: [.contentType: "application/json"], body: logsJSON([String(repeating: "x", count: 2000)])
-            ) { #expect($0.status == .contentTooLarge) }
-            try await client.execute(uri: "/v1/logs", method: .post, headers: [.contentType: "application/json", .contentEncoding: "br"], body: logsJSON(["x"])) {
+                "/v1/logs", method: .post, headers: [.contentType: "application/json"], body: logsJSON([String(repeating: "x", count: 2000)])
+            ).check { #expect($0.status == .contentTooLarge) }
+            try await client.execute("/v1/logs", method: .post, headers: [.contentType: "application/json", .contentEncoding: "br"], body: logsJSON(["x"])).check {
                 #expect($0.status == .unsupportedMediaType)
             }
             for signal in ["logs", "traces", "metrics"] {
-                try await client.execute(uri: "/api/v1/debug/records?signal=\(signal)", method: .get) { response in
+                try await client.execute("/api/v1/debug/records?signal=\(signal)", method: .get).check { response in
                     #expect(String(buffer: response.body).contains("\"records\":[]"))
                 }
             }
-            try await client.execute(uri: "/api/v1/debug/records?signal=bogus", method: .get) { #expect($0.status == .badRequest) }
-            try await client.execute(uri: "/metrics", method: .get) { response in
+            try await client.execute("/api/v1/debug/records?signal=bogus", method: .get).check { #expect($0.status == .badRequest) }
+            try await client.execute("/metrics", method: .get).check { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body).contains("sightline_refused_requests_total"))
             }
@@ -144,14 +146,15 @@ struct ServerHTTPTests {
 
     @Test func notReadyUntilReplayIsDone() async throws {
         let harness = try Harness(replay: false)
-        try await harness.app().test(.router) { client in
-            try await client.execute(uri: "/-/healthy", method: .get) { #expect($0.status == .ok) }
-            try await client.execute(uri: "/-/ready", method: .get) { #expect($0.status == .serviceUnavailable) }
-            try await client.execute(uri: "/v1/logs", method: .post, headers: [.contentType: "application/json"], body: logsJSON(["early"])) {
+        do {
+            let client = harness.client()
+            try await client.execute("/-/healthy", method: .get).check { #expect($0.status == .ok) }
+            try await client.execute("/-/ready", method: .get).check { #expect($0.status == .serviceUnavailable) }
+            try await client.execute("/v1/logs", method: .post, headers: [.contentType: "application/json"], body: logsJSON(["early"])).check {
                 #expect($0.status == .serviceUnavailable)
             }
             try harness.api.pipeline.replayAndOpen()
-            try await client.execute(uri: "/-/ready", method: .get) { #expect($0.status == .ok) }
+            try await client.execute("/-/ready", method: .get).check { #expect($0.status == .ok) }
         }
         await harness.cleanUp()
     }

@@ -52,6 +52,37 @@ package protocol SignalStore: Sendable {
 
     /// The highest WAL segment whose batches are all in the store's own files; -1 when none are.
     var persistedSegment: Int { get }
+
+    /// Decides, before the batch is written to the WAL, which records the store will take.
+    ///
+    /// A store refuses here what it would refuse anyway (samples too old for the out-of-order window, duplicates that
+    /// conflict, series over a tenant's limit), so that nothing acknowledged is dropped later. The pipeline writes only
+    /// the admitted batch to the WAL. Called concurrently; must not change the store.
+    func admit(_ batch: TenantBatch) -> Admission
+}
+
+/// What a store admits of a batch, and why it refused the rest.
+package struct Admission: Sendable {
+    /// The records to write and apply.
+    package var batch: SignalBatch
+    /// Refused records by reason (`out_of_order`, `duplicate_sample`, `too_many_series`, …).
+    package var rejections: [String: Int]
+    /// The first refusal, explained for the client: it names the limit and the series.
+    package var message: String
+
+    package init(batch: SignalBatch, rejections: [String: Int] = [:], message: String = "") {
+        self.batch = batch
+        self.rejections = rejections
+        self.message = message
+    }
+
+    /// The number of refused records.
+    package var rejected: Int { rejections.values.reduce(0, +) }
+}
+
+extension SignalStore {
+    /// Stores without admission rules take everything.
+    package func admit(_ batch: TenantBatch) -> Admission { Admission(batch: batch.batch) }
 }
 
 /// Reads log records, newest first. The real log engine implements the same protocol.
@@ -81,8 +112,30 @@ package struct SeriesSamples: Hashable, Sendable {
     }
 }
 
-/// Reads metric series. The time-series engine implements the same protocol.
+/// Reads metric series: what the PromQL engine and the Prometheus API query. The time-series engine implements it,
+/// and so will the ClickHouse backend, so it hands out values, never files.
 package protocol MetricQuerier: Sendable {
-    /// The series of `tenant` that match every matcher, with their samples in `[startMs, endMs]`.
+    /// The series of `tenant` that match every matcher, with their samples in `[startMs, endMs]`, in ascending time.
+    /// Staleness markers are included as the NaN with bit pattern ``StaleNaN/bitPattern``.
     func select(tenant: Tenant, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [SeriesSamples]
+
+    /// The sorted label names of series of `tenant` with samples in `[startMs, endMs]`, restricted to series matching
+    /// every matcher when `matchers` is not empty.
+    func labelNames(tenant: Tenant, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [String]
+
+    /// The sorted values of label `name` over the same series.
+    func labelValues(tenant: Tenant, name: String, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [String]
+
+    /// The metadata (type, help, unit) of metric families of `tenant`, for one family when `metric` is given.
+    func metadata(tenant: Tenant, metric: String?) throws -> [MetricMetadata]
+}
+
+/// The NaN Prometheus writes as a staleness marker: a series ended or a target vanished.
+package enum StaleNaN {
+    /// The bit pattern of the marker.
+    package static let bitPattern: UInt64 = 0x7FF0_0000_0000_0002
+    /// The marker as a value.
+    package static let value = Double(bitPattern: bitPattern)
+    /// Whether `value` is the marker (not any NaN).
+    package static func isStale(_ value: Double) -> Bool { value.bitPattern == bitPattern }
 }

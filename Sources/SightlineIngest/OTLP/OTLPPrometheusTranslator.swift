@@ -12,7 +12,7 @@ import SightlineCore
 /// - `target_info` (value 1) carries the other resource attributes, at the resource's first data point's time.
 struct OTLPPrometheusTranslator {
     /// The staleness marker Prometheus writes for a series that ended.
-    static let staleNaN = Double(bitPattern: 0x7ff0_0000_0000_0002)
+    static let staleNaN = StaleNaN.value
 
     private var samples: [MetricSample] = []
     private var metadata: [MetricMetadata] = []

@@ -72,14 +72,17 @@ package final class IngestPipeline: Sendable {
         guard isReady else { throw SightlineError(.unavailable, "the server is starting: WAL replay is not finished") }
         let signal = decoded.batch.signal
         metrics.rejected(signal, reason: "decode", records: decoded.rejected)
-        let validated = validator.validate(decoded.batch)
-        for (reason, count) in validated.rejections { metrics.rejected(signal, reason: reason, records: count) }
-        let rejected = decoded.rejected + validated.rejected
-        let message = [decoded.rejectionMessage, validated.message].filter { !$0.isEmpty }.joined(separator: "; ")
-        guard !validated.batch.isEmpty else { return Outcome(accepted: 0, rejected: rejected, message: message) }
         guard let store = stores[signal] else { throw SightlineError(.internal, "no store for \(signal)") }
+        let validated = validator.validate(decoded.batch)
+        let admission = store.admit(TenantBatch(tenant: tenant, batch: validated.batch))
+        for (reason, count) in validated.rejections.merging(admission.rejections, uniquingKeysWith: +) {
+            metrics.rejected(signal, reason: reason, records: count)
+        }
+        let rejected = decoded.rejected + validated.rejected + admission.rejected
+        let message = [decoded.rejectionMessage, validated.message, admission.message].filter { !$0.isEmpty }.joined(separator: "; ")
+        guard !admission.batch.isEmpty else { return Outcome(accepted: 0, rejected: rejected, message: message) }
 
-        let batch = TenantBatch(tenant: tenant, batch: validated.batch)
+        let batch = TenantBatch(tenant: tenant, batch: admission.batch)
         _ = try await wal.append(batch.encoded()) { position in try store.apply(batch, at: position) }
         appendsSinceCheckpoint.add(1, ordering: .relaxed)
         metrics.ingested(signal, protocol: name, records: batch.batch.recordCount, bytes: bytes)
