@@ -14,7 +14,8 @@ package struct Label: Hashable, Sendable, Comparable {
 }
 
 /// The identity of a metric series: its labels sorted by name, `__name__` included, no empty values, no duplicate names.
-package struct Labels: Hashable, Sendable, CustomStringConvertible {
+/// Series sort as Prometheus sorts them: label by label, name then value; a list that is a prefix of another comes first.
+package struct Labels: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// The label carrying the metric name.
     package static let metricName = "__name__"
 
@@ -22,9 +23,26 @@ package struct Labels: Hashable, Sendable, CustomStringConvertible {
     package private(set) var labels: [Label]
 
     /// Sorts the labels by name and drops empty values, as Prometheus does. Duplicate names keep the last value.
+    ///
+    /// Input that is already in order, with unique names and no empty values (what decoders usually hand over), is
+    /// kept as it is without copying.
     package init(_ labels: [Label]) {
-        var sorted = labels.filter { !$0.value.isEmpty }
-        sorted.sort { $0.name < $1.name }
+        var isClean = true
+        for index in labels.indices {
+            if labels[index].value.isEmpty || (index > 0 && !(labels[index - 1].name < labels[index].name)) {
+                isClean = false
+                break
+            }
+        }
+        if isClean {
+            self.labels = labels
+            return
+        }
+        var sorted: [Label] = []
+        sorted.reserveCapacity(labels.count)
+        for label in labels where !label.value.isEmpty { sorted.append(label) }
+        // A stable sort, so that among equal names the last one given stays last and wins below.
+        sorted = sorted.enumerated().sorted { ($0.element.name, $0.offset) < ($1.element.name, $1.offset) }.map(\.element)
         var unique: [Label] = []
         unique.reserveCapacity(sorted.count)
         for label in sorted {
@@ -45,6 +63,14 @@ package struct Labels: Hashable, Sendable, CustomStringConvertible {
 
     /// The metric name (`__name__`), or an empty string.
     package var metricName: String { self[Self.metricName] ?? "" }
+
+    package static func < (a: Labels, b: Labels) -> Bool {
+        for (x, y) in zip(a.labels, b.labels) {
+            if x.name != y.name { return x.name < y.name }
+            if x.value != y.value { return x.value < y.value }
+        }
+        return a.labels.count < b.labels.count
+    }
 
     /// `name{a="b", c="d"}`, the way Prometheus prints a series.
     package var description: String {

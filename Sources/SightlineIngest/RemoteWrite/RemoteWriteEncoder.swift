@@ -1,0 +1,71 @@
+package import SightlineCore
+
+/// Encodes samples as a Prometheus remote write 1.0 `WriteRequest`, for the agent to send.
+///
+/// Samples of one series become one `TimeSeries`, in the order each series first appears; its samples keep their
+/// order in the input (senders pass them in time order). Labels are written sorted by name, as `Labels` holds them
+/// and the protocol requires. Field numbers are those ``RemoteWriteDecoder`` reads.
+///
+/// ```swift
+/// let body = RemoteWriteEncoder.encodeSnappy(samples, metadata: [])
+/// // POST body with Content-Encoding: snappy, Content-Type: application/x-protobuf,
+/// // X-Prometheus-Remote-Write-Version: 0.1.0
+/// ```
+package enum RemoteWriteEncoder {
+    /// Encodes `samples` and `metadata` as a `WriteRequest` protobuf.
+    /// - Parameters:
+    ///   - samples: The samples, grouped by series in the output.
+    ///   - metadata: Metric family metadata, written after the series.
+    /// - Returns: The serialized `WriteRequest`.
+    package static func encode(_ samples: [MetricSample], metadata: [MetricMetadata]) -> [UInt8] {
+        var seriesIndex: [Labels: Int] = [:]
+        var series: [(labels: Labels, samples: [Int])] = []
+        seriesIndex.reserveCapacity(samples.count)
+        for (index, sample) in samples.enumerated() {
+            if let existing = seriesIndex[sample.labels] {
+                series[existing].samples.append(index)
+            } else {
+                seriesIndex[sample.labels] = series.count
+                series.append((sample.labels, [index]))
+            }
+        }
+
+        var writer = ProtobufWriter(capacity: samples.count * 64 + 64)
+        for (labels, indices) in series {
+            writer.writeMessage(1) { timeSeries in
+                for label in labels.labels {
+                    timeSeries.writeMessage(1) { message in
+                        message.writeString(1, label.name)
+                        message.writeString(2, label.value)
+                    }
+                }
+                for index in indices {
+                    let sample = samples[index]
+                    timeSeries.writeMessage(2) { message in
+                        if sample.value.bitPattern != 0 { message.writeDouble(1, sample.value) }
+                        if sample.timestampMs != 0 { message.writeInt64(2, sample.timestampMs) }
+                    }
+                }
+            }
+        }
+        for family in metadata {
+            writer.writeMessage(3) { message in
+                if family.kind != .unknown { message.writeVarint(1, UInt64(family.kind.rawValue)) }
+                if !family.metricFamily.isEmpty { message.writeString(2, family.metricFamily) }
+                if !family.help.isEmpty { message.writeString(4, family.help) }
+                if !family.unit.isEmpty { message.writeString(5, family.unit) }
+            }
+        }
+        return writer.bytes
+    }
+
+    /// Encodes `samples` and `metadata` as a `WriteRequest` and compresses it into a Snappy block, the body remote
+    /// write sends.
+    /// - Parameters:
+    ///   - samples: The samples, grouped by series in the output.
+    ///   - metadata: Metric family metadata.
+    /// - Returns: The Snappy-compressed `WriteRequest`.
+    package static func encodeSnappy(_ samples: [MetricSample], metadata: [MetricMetadata]) -> [UInt8] {
+        Snappy.compress(encode(samples, metadata: metadata))
+    }
+}
