@@ -13,12 +13,4 @@ enum FileIO {
         try bytes.withUnsafeBytes { try POSIXFile.writeAll(fd, $0, path: path) }
         try POSIXFile.fsync(fd, path: path)
     }
-
-    /// Replaces the file at `path` with `bytes`: writes a temporary file, fsyncs it, renames it over, fsyncs the directory.
-    static func writeAtomically(_ bytes: [UInt8], to path: String, directory: String) throws {
-        let temporary = path + ".tmp"
-        try write(bytes, to: temporary, at: 0)
-        guard rename(temporary, path) == 0 else { throw POSIXFile.error("rename", path) }
-        try POSIXFile.fsyncDirectory(directory)
-    }
 }

@@ -93,7 +93,7 @@ package final class RecordStore: SignalStore, LogQuerier, SpanQuerier, MetricQue
             let dataPath = directory + "/" + Self.dataFile
             try FileIO.write(bytes, to: dataPath, at: offset)
             let newLength = offset + Int64(bytes.count)
-            try FileIO.writeAtomically(Array("\(segment) \(newLength)\n".utf8), to: directory + "/" + Self.checkpointFile, directory: directory)
+            try POSIXFile.writeAtomically(Array("\(segment) \(newLength)\n".utf8), to: directory + "/" + Self.checkpointFile)
             state.withLock { state in
                 state.pending.removeAll { $0.segment <= segment }
                 state.persistedSegment = max(state.persistedSegment, segment)

@@ -70,6 +70,19 @@ package enum POSIXFile {
         try fsync(fd, path: path)
     }
 
+    /// Replaces the file at `path` with `bytes` so that a crash leaves either the old or the new content: writes
+    /// `path.tmp`, fsyncs it, renames it over `path`, and fsyncs the directory.
+    package static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        let temporary = path + ".tmp"
+        let fd = try open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
+        defer { close(fd) }
+        try bytes.withUnsafeBytes { try writeAll(fd, $0, path: temporary) }
+        try fsync(fd, path: temporary)
+        guard rename(temporary, path) == 0 else { throw error("rename", path) }
+        let slash = path.lastIndex(of: "/")
+        try fsyncDirectory(slash.map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? ".")
+    }
+
     /// Deletes a file; a file that is already gone is not an error.
     package static func remove(_ path: String) throws {
         if unlink(path) != 0 && errno != ENOENT { throw error("unlink", path) }

@@ -1,0 +1,100 @@
+/// Whole-chunk operations on top of ``XORChunkEncoder`` and ``XORChunkDecoder``: decode, encode, merge.
+package enum ChunkCodec {
+    /// Samples per chunk when encoding, as Prometheus cuts: 120 samples are 30 minutes at a 15 s interval,
+    /// long enough that the compression has amortised the 64-bit first value, short enough that a query decodes
+    /// little it does not need.
+    package static let samplesPerChunk = 120
+
+    /// Every sample of a chunk, in ascending time.
+    /// - Throws: `dataCorrupted` when the chunk has an unknown encoding or its bytes do not decode.
+    package static func decodeAll(_ chunk: ChunkData) throws -> (timestamps: [Int64], values: [Double]) {
+        var decoder = try XORChunkDecoder(chunk)
+        var timestamps: [Int64] = []
+        var values: [Double] = []
+        let expected = min(decoder.sampleCount, 1 << 16)
+        timestamps.reserveCapacity(expected)
+        values.reserveCapacity(expected)
+        while let sample = decoder.next() {
+            timestamps.append(sample.t)
+            values.append(sample.v)
+        }
+        if let error = decoder.error { throw error }
+        return (timestamps, values)
+    }
+
+    /// Encodes samples into chunks of at most ``samplesPerChunk`` samples.
+    ///
+    /// `timestamps` should ascend strictly; where one does not, a new chunk starts there, so every chunk stays
+    /// valid (the chunks then overlap, and ``merge(_:)`` can sort them out). Extra elements of the longer array are
+    /// ignored.
+    package static func encode(timestamps: [Int64], values: [Double], samplesPerChunk: Int = samplesPerChunk) -> [ChunkData] {
+        let count = min(timestamps.count, values.count)
+        let limit = max(1, samplesPerChunk)
+        var chunks: [ChunkData] = []
+        chunks.reserveCapacity(count / limit + 1)
+        var encoder = XORChunkEncoder()
+        for index in 0..<count {
+            let t = timestamps[index]
+            if encoder.count >= limit || (encoder.count > 0 && t <= encoder.maxTime) {
+                chunks.append(encoder.finish())
+                encoder = XORChunkEncoder()
+            }
+            encoder.append(t, values[index])
+        }
+        if encoder.count > 0 { chunks.append(encoder.finish()) }
+        return chunks
+    }
+
+    /// Merges chunks of one series into sorted, non-overlapping chunks.
+    ///
+    /// Chunks that overlap no other are returned as they are (not re-encoded); each group of overlapping chunks is
+    /// decoded, merged and re-encoded. When two chunks hold the same timestamp, the sample of the chunk that comes
+    /// later in `chunks` wins: later means newer. Empty chunks are dropped.
+    /// - Throws: `dataCorrupted` when a chunk of an overlapping group does not decode.
+    package static func merge(_ chunks: [ChunkData]) throws -> [ChunkData] {
+        // Sort by start time, remembering the input position as the priority.
+        let order = chunks.indices.filter { chunks[$0].sampleCount > 0 }
+            .sorted { chunks[$0].minTime != chunks[$1].minTime ? chunks[$0].minTime < chunks[$1].minTime : $0 < $1 }
+        var result: [ChunkData] = []
+        result.reserveCapacity(order.count)
+        var group: [Int] = []
+        var groupMax = Int64.min
+        for index in order {
+            let chunk = chunks[index]
+            if !group.isEmpty && chunk.minTime > groupMax {
+                try flush(group, of: chunks, into: &result)
+                group.removeAll(keepingCapacity: true)
+            }
+            group.append(index)
+            groupMax = group.count == 1 ? chunk.maxTime : max(groupMax, chunk.maxTime)
+        }
+        if !group.isEmpty { try flush(group, of: chunks, into: &result) }
+        return result
+    }
+
+    /// Emits one group of chunks that overlap in time: as it is when it is one chunk, merged otherwise.
+    private static func flush(_ group: [Int], of chunks: [ChunkData], into result: inout [ChunkData]) throws {
+        if group.count == 1, let only = group.first {
+            result.append(chunks[only])
+            return
+        }
+        // (time, priority, value bits): sorting by time then priority puts the winner last among equal times.
+        var samples: [(t: Int64, priority: Int, v: Double)] = []
+        for index in group {
+            let decoded = try decodeAll(chunks[index])
+            samples.reserveCapacity(samples.count + decoded.timestamps.count)
+            for (t, v) in zip(decoded.timestamps, decoded.values) { samples.append((t, index, v)) }
+        }
+        samples.sort { $0.t != $1.t ? $0.t < $1.t : $0.priority < $1.priority }
+        var timestamps: [Int64] = []
+        var values: [Double] = []
+        timestamps.reserveCapacity(samples.count)
+        values.reserveCapacity(samples.count)
+        for (position, sample) in samples.enumerated() {
+            if position + 1 < samples.count && samples[position + 1].t == sample.t { continue }
+            timestamps.append(sample.t)
+            values.append(sample.v)
+        }
+        result.append(contentsOf: encode(timestamps: timestamps, values: values))
+    }
+}

@@ -1,0 +1,172 @@
+package import SightlineCore
+import Synchronization
+
+extension Head {
+    /// Decides which samples of `batch` the head will take, with the limits the head was configured with.
+    package func admit(_ batch: MetricBatch) -> Admission {
+        admit(batch, limits: limits)
+    }
+
+    /// Decides which samples of `batch` the head will take; a pure check that changes nothing.
+    ///
+    /// Refuses, in this order: samples past `maxSamplesPerRequest` (the tail of the batch, `too_many_samples`);
+    /// samples of new series past `maxSeries` (`too_many_series`); samples older than the out-of-order window
+    /// (`out_of_order`); samples at the time of a stored or earlier admitted sample with other value bits
+    /// (`duplicate_sample`). Identical duplicates are admitted: ``apply(_:segment:)`` skips them. Metadata is always
+    /// admitted. The message explains the first refusal.
+    ///
+    /// Concurrent admissions do not see each other, so two racing requests may together pass `maxSeries` by a little;
+    /// ``apply(_:segment:)`` does not enforce it.
+    package func admit(_ batch: MetricBatch, limits: HeadLimits) -> Admission {
+        var rejections: [String: Int] = [:]
+        var message = ""
+        var samples = batch.samples[...]
+        if limits.maxSamplesPerRequest > 0 && samples.count > limits.maxSamplesPerRequest {
+            rejections[Reason.tooManySamples] = samples.count - limits.maxSamplesPerRequest
+            message = "request has \(samples.count) samples, more than the limit of \(limits.maxSamplesPerRequest) per request"
+            samples = samples.prefix(limits.maxSamplesPerRequest)
+        }
+        // Decide under the lock; build the answer after releasing it.
+        let verdicts: [Verdict] = state.withLock { state in
+            var verdicts: [Verdict] = []
+            verdicts.reserveCapacity(samples.count)
+            // One hash per sample: `slots` maps a series to its place in `pending`, created on first sight.
+            var slots: [Labels: Int] = [:]
+            slots.reserveCapacity(samples.count)
+            var pending: [PendingSeries?] = []
+            var newSeries = 0
+            let newSeriesAllowed = limits.maxSeries > 0 ? max(0, limits.maxSeries - state.seriesByID.count) : Int.max
+            for sample in samples {
+                let t = sample.timestampMs
+                let bits = sample.value.bitPattern
+                var created = false
+                let slot = Self.slot(in: &slots[sample.labels, default: -1], next: pending.count, created: &created)
+                if created {
+                    if let stored = state.seriesByLabels[sample.labels] {
+                        pending.append(PendingSeries(stored))
+                    } else if newSeries < newSeriesAllowed {
+                        newSeries += 1
+                        pending.append(PendingSeries(nil))
+                    } else {
+                        pending.append(nil)  // refused for the whole batch
+                    }
+                }
+                guard var series = pending[slot] else {
+                    verdicts.append(Verdict(decision: nil, newest: 0))
+                    continue
+                }
+                let decision = series.classify(t, bits, oooWindowMs: limits.oooWindowMs)
+                verdicts.append(Verdict(decision: decision, newest: series.maxTime))
+                if decision == .inOrder || decision == .outOfOrder {
+                    series.accept(t, bits)
+                    pending[slot] = series
+                }
+            }
+            return verdicts
+        }
+        var kept: [MetricSample] = []
+        kept.reserveCapacity(samples.count)
+        func refuse(_ reason: String, _ explain: @autoclosure () -> String) {
+            rejections[reason, default: 0] += 1
+            if message.isEmpty { message = explain() }
+        }
+        for (sample, verdict) in zip(samples, verdicts) {
+            switch verdict.decision {
+            case .inOrder, .outOfOrder, .identicalDuplicate:
+                kept.append(sample)
+            case nil:
+                refuse(Reason.tooManySeries, "series limit of \(limits.maxSeries) reached: refusing new series \(sample.labels)")
+            case .conflictingDuplicate:
+                refuse(
+                    Reason.duplicateSample,
+                    "sample for series \(sample.labels) at \(sample.timestampMs) has value \(sample.value), but a sample at "
+                        + "that time with a different value was already accepted")
+            case .tooOld:
+                refuse(
+                    Reason.outOfOrder,
+                    "sample for series \(sample.labels) at \(sample.timestampMs) is older than the out-of-order window of "
+                        + "\(Self.formatDuration(ms: limits.oooWindowMs)) (newest \(verdict.newest))")
+            }
+        }
+        return Admission(batch: .metrics(MetricBatch(samples: kept, metadata: batch.metadata)), rejections: rejections, message: message)
+    }
+
+    /// Returns the slot stored in `value`, assigning `next` when it is unset (-1).
+    private static func slot(in value: inout Int, next: Int, created: inout Bool) -> Int {
+        if value < 0 {
+            value = next
+            created = true
+        }
+        return value
+    }
+
+    /// A duration in ms the way Prometheus prints one: `1h`, `1h30m`, `90s` → `1m30s`, `250ms`.
+    static func formatDuration(ms: Int64) -> String {
+        guard ms > 0 else { return "0s" }
+        var rest = ms
+        var text = ""
+        for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)] {
+            let count = rest / size
+            if count > 0 {
+                text += "\(count)\(unit)"
+                rest -= count * size
+            }
+        }
+        return text
+    }
+}
+
+/// What admission decided for one sample: nil for a new series over the limit; `newest` is the series' newest time.
+private struct Verdict: Sendable {
+    var decision: MemSeries.Decision?
+    var newest: Int64
+}
+
+/// A series as admission sees it: what the head holds plus what the batch has admitted so far.
+private struct PendingSeries {
+    /// The stored series, nil for one the batch creates.
+    let stored: MemSeries?
+    var maxTime: Int64
+    var maxTimeValueBits: UInt64
+    var hasAppended: Bool
+    /// The first sample admitted from this batch, kept inline: most batches carry one sample per series.
+    var firstAdmitted: (t: Int64, bits: UInt64)?
+    /// Further samples admitted from this batch, by time.
+    var moreAdmitted: [Int64: UInt64] = [:]
+
+    init(_ stored: MemSeries?) {
+        self.stored = stored
+        maxTime = stored?.maxTime ?? .min
+        maxTimeValueBits = stored?.maxTimeValueBits ?? 0
+        hasAppended = stored?.hasAppended ?? false
+    }
+
+    /// The decision ``MemSeries/classify(_:_:oooWindowMs:)`` would make after the admitted samples were applied.
+    func classify(_ t: Int64, _ bits: UInt64, oooWindowMs: Int64) -> MemSeries.Decision {
+        if !hasAppended || t > maxTime { return .inOrder }
+        if let earlier = admittedBits(at: t) { return earlier == bits ? .identicalDuplicate : .conflictingDuplicate }
+        if t == maxTime { return bits == maxTimeValueBits ? .identicalDuplicate : .conflictingDuplicate }
+        let (lowest, overflow) = maxTime.subtractingReportingOverflow(max(0, oooWindowMs))
+        guard overflow || t >= lowest else { return .tooOld }
+        if let stored = stored?.storedValueBits(at: t) {
+            return stored == bits ? .identicalDuplicate : .conflictingDuplicate
+        }
+        return .outOfOrder
+    }
+
+    /// The value bits of the sample this batch admitted at `t`, if any.
+    private func admittedBits(at t: Int64) -> UInt64? {
+        if let first = firstAdmitted, first.t == t { return first.bits }
+        return moreAdmitted.isEmpty ? nil : moreAdmitted[t]
+    }
+
+    /// Records an admitted sample.
+    mutating func accept(_ t: Int64, _ bits: UInt64) {
+        if firstAdmitted == nil { firstAdmitted = (t, bits) } else { moreAdmitted[t] = bits }
+        if !hasAppended || t > maxTime {
+            maxTime = t
+            maxTimeValueBits = bits
+            hasAppended = true
+        }
+    }
+}

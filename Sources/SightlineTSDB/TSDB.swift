@@ -1,0 +1,270 @@
+import Foundation
+package import Logging
+package import SightlineCore
+import SightlineStorageCore
+import Synchronization
+
+/// The metrics engine: per tenant, an in-memory ``Head`` of compressed chunks fed from the WAL and a ``BlockStore`` of
+/// immutable blocks on disk.
+///
+/// - Writes: the pipeline calls ``admit(_:)`` (limits, out-of-order window, conflicting duplicates) before the WAL,
+///   then ``apply(_:at:)`` in WAL order.
+/// - Checkpoints: ``persist(throughSegment:)`` drains every chunk whose samples came from WAL segments up to the given
+///   one into a new block per tenant, then records the segment. A crash between the two replays those segments into
+///   the head again; queries and compaction merge chunks and drop samples with equal timestamps, so the copy is
+///   never seen twice.
+/// - Reads: ``select(tenant:matchers:startMs:endMs:)`` merges blocks and head per series.
+/// - Maintenance: ``compact()`` and ``applyRetention(nowMs:)`` are single operations; the server runs them on a timer.
+///
+/// On disk, under its directory: `checkpoint` (the highest persisted WAL segment) and one directory per tenant with
+/// `blocks/` and `metadata` (the tenant's metric metadata, rewritten at each checkpoint).
+package final class TSDB: SignalStore, MetricQuerier {
+    /// Settings of the engine, with defaults.
+    package struct Options: Sendable {
+        /// Samples up to this much older than a series' newest sample are still accepted.
+        package var outOfOrderWindowMs: Int64 = 3_600_000
+        /// Most active series per tenant; 0 means no limit.
+        package var maxSeriesPerTenant: Int = 0
+        /// Most samples in one request; 0 means no limit.
+        package var maxSamplesPerRequest: Int = 0
+        /// Blocks whose newest sample is older than this are deleted; nil keeps them by age.
+        package var retentionMs: Int64? = 15 * 86_400_000
+        /// Per tenant, the oldest blocks are deleted while the blocks take more than this; nil means no size bound.
+        package var retentionBytes: Int64?
+
+        package init() {}
+    }
+
+    package let signal = Signal.metrics
+    private let directory: String
+    private let options: Options
+    private let logger: Logger
+    private let tenants = Mutex<[Tenant: TenantData]>([:])
+    private let persisted: Atomic<Int>
+    /// Serializes checkpoints and maintenance with each other.
+    private let fileLock = Mutex(())
+
+    private final class TenantData: Sendable {
+        let head: Head
+        let blocks: BlockStore
+        let directory: String
+        /// The newest sample time in the blocks; samples older than it minus the window are refused, because the head
+        /// no longer knows those series' newest samples after a restart.
+        let blocksMaxTime: Atomic<Int64>
+
+        init(head: Head, blocks: BlockStore, directory: String) {
+            self.head = head
+            self.blocks = blocks
+            self.directory = directory
+            self.blocksMaxTime = Atomic(blocks.metas.map(\.maxTime).max() ?? .min)
+        }
+    }
+
+    /// Opens the engine in `directory`, with the blocks and metadata of every tenant found there.
+    /// - Throws: `dataCorrupted` when a block or the checkpoint is damaged, `io` on file system errors.
+    package init(directory: String, options: Options = Options(), logger: Logger) throws {
+        self.directory = directory
+        self.options = options
+        self.logger = logger
+        try POSIXFile.createDirectory(directory)
+        let checkpointPath = directory + "/" + Self.checkpointFile
+        var persistedSegment = -1
+        if FileManager.default.fileExists(atPath: checkpointPath) {
+            let text = String(decoding: try POSIXFile.readAll(checkpointPath), as: UTF8.self)
+            guard let value = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+                throw SightlineError(.dataCorrupted, "\(checkpointPath) does not hold a WAL segment number")
+            }
+            persistedSegment = value
+        }
+        persisted = Atomic(persistedSegment)
+        var opened: [Tenant: TenantData] = [:]
+        for name in try POSIXFile.listDirectory(directory).sorted() where Tenant.isValid(name) {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory + "/" + name, isDirectory: &isDirectory), isDirectory.boolValue else {
+                continue
+            }
+            let tenant = Tenant(uncheckedID: name)
+            opened[tenant] = try openTenant(tenant)
+        }
+        tenants.withLock { $0 = opened }
+    }
+
+    private static let checkpointFile = "checkpoint"
+    private static let metadataFile = "metadata"
+
+    private var headLimits: HeadLimits {
+        HeadLimits(
+            oooWindowMs: options.outOfOrderWindowMs, maxSeries: options.maxSeriesPerTenant,
+            maxSamplesPerRequest: options.maxSamplesPerRequest
+        )
+    }
+
+    private func openTenant(_ tenant: Tenant) throws -> TenantData {
+        let tenantDirectory = directory + "/" + tenant.id
+        let data = TenantData(
+            head: Head(limits: headLimits),
+            blocks: try BlockStore(directory: tenantDirectory + "/blocks", logger: logger),
+            directory: tenantDirectory
+        )
+        let metadataPath = tenantDirectory + "/" + Self.metadataFile
+        if FileManager.default.fileExists(atPath: metadataPath) {
+            let stored = try TenantBatch(decoding: try POSIXFile.readAll(metadataPath))
+            if case .metrics(let batch) = stored.batch { data.head.apply(MetricBatch(metadata: batch.metadata), segment: -1) }
+        }
+        return data
+    }
+
+    private func tenantData(_ tenant: Tenant, create: Bool) throws -> TenantData? {
+        if let existing = tenants.withLock({ $0[tenant] }) { return existing }
+        guard create else { return nil }
+        let data = try openTenant(tenant)
+        return tenants.withLock { tenants in
+            if let raced = tenants[tenant] { return raced }
+            tenants[tenant] = data
+            return data
+        }
+    }
+
+    // MARK: SignalStore
+
+    package func admit(_ batch: TenantBatch) -> Admission {
+        guard case .metrics(let metrics) = batch.batch else { return Admission(batch: batch.batch) }
+        guard let data = try? tenantData(batch.tenant, create: false) else {
+            return Head(limits: headLimits).admit(metrics)
+        }
+        var admission = data.head.admit(metrics)
+        let floor = data.blocksMaxTime.load(ordering: .relaxed)
+        guard floor != .min, case .metrics(var admitted) = admission.batch else { return admission }
+        let bound = floor - options.outOfOrderWindowMs
+        let before = admitted.samples.count
+        if let old = admitted.samples.first(where: { $0.timestampMs < bound }) {
+            admitted.samples.removeAll { $0.timestampMs < bound }
+            admission.rejections["out_of_order", default: 0] += before - admitted.samples.count
+            if admission.message.isEmpty {
+                admission.message = "sample for series \(old.labels) at \(old.timestampMs) is older than the out-of-order window of \(options.outOfOrderWindowMs / 1000)s before the newest persisted sample (\(floor))"
+            }
+            admission.batch = .metrics(admitted)
+        }
+        return admission
+    }
+
+    package func apply(_ batch: TenantBatch, at position: WALPosition) throws {
+        guard case .metrics(let metrics) = batch.batch else {
+            throw SightlineError(.internal, "\(batch.batch.signal) batch sent to the metrics engine")
+        }
+        guard let data = try tenantData(batch.tenant, create: true) else { return }
+        data.head.apply(metrics, segment: position.segment)
+    }
+
+    package func persist(throughSegment segment: Int) throws {
+        try fileLock.withLock { _ in
+            for (tenant, data) in tenants.withLock({ $0 }) {
+                let drained = data.head.drain(throughSegment: segment)
+                if let meta = try data.blocks.add(drained) {
+                    data.blocksMaxTime.store(max(data.blocksMaxTime.load(ordering: .relaxed), meta.maxTime), ordering: .relaxed)
+                    logger.debug("head flushed to a block", metadata: ["tenant": "\(tenant)", "block": "\(meta.id)", "series": "\(drained.count)"])
+                }
+                let metadata = data.head.metadata(metric: nil)
+                if !metadata.isEmpty {
+                    let bytes = TenantBatch(tenant: tenant, batch: .metrics(MetricBatch(metadata: metadata))).encoded()
+                    try POSIXFile.writeAtomically(bytes, to: data.directory + "/" + Self.metadataFile)
+                }
+            }
+            try POSIXFile.writeAtomically(Array("\(segment)\n".utf8), to: directory + "/" + Self.checkpointFile)
+            persisted.store(max(persisted.load(ordering: .relaxed), segment), ordering: .relaxed)
+        }
+    }
+
+    package var persistedSegment: Int { persisted.load(ordering: .relaxed) }
+
+    // MARK: Maintenance
+
+    /// Runs one compaction plan per tenant; returns how many blocks were merged away.
+    @discardableResult
+    package func compact() throws -> Int {
+        try fileLock.withLock { _ in
+            try tenants.withLock { $0 }.values.reduce(0) { total, data in
+                total + (try data.blocks.compact(merge: ChunkCodec.merge))
+            }
+        }
+    }
+
+    /// Deletes blocks past the retention bounds and forgets head series that have had no sample for longer than the
+    /// out-of-order window; returns the ids of the deleted blocks.
+    @discardableResult
+    package func applyRetention(nowMs: Int64) throws -> [String] {
+        try fileLock.withLock { _ in
+            var removed: [String] = []
+            for data in tenants.withLock({ $0 }).values {
+                removed += try data.blocks.applyRetention(maxAgeMs: options.retentionMs, maxBytes: options.retentionBytes, nowMs: nowMs)
+                _ = data.head.removeInactiveSeries(olderThanMs: nowMs - max(options.outOfOrderWindowMs, 3_600_000))
+            }
+            return removed
+        }
+    }
+
+    /// Bytes the blocks take on disk, over all tenants.
+    package var blockBytes: Int64 { tenants.withLock { $0 }.values.reduce(0) { $0 + $1.blocks.totalBytes } }
+
+    /// Samples the head dropped while applying (conflicting duplicates and too-old samples that raced admission).
+    package var discarded: [String: Int] {
+        tenants.withLock { $0 }.values.reduce(into: [:]) { total, data in total.merge(data.head.discarded, uniquingKeysWith: +) }
+    }
+
+    /// The head statistics of one tenant, for `/api/v1/status/tsdb`.
+    package func headStats(tenant: Tenant, limit: Int) -> HeadStats? {
+        (try? tenantData(tenant, create: false))?.map { $0.head.headStats(limit: limit) }
+    }
+
+    // MARK: MetricQuerier
+
+    package func select(tenant: Tenant, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [SeriesSamples] {
+        guard let data = try tenantData(tenant, create: false) else { return [] }
+        var bySeries: [Labels: [ChunkData]] = [:]
+        for series in try data.blocks.select(matchers, minTime: startMs, maxTime: endMs) {
+            bySeries[series.labels, default: []].append(contentsOf: series.chunks)
+        }
+        for series in data.head.selectChunks(matchers: matchers, minTime: startMs, maxTime: endMs) {
+            bySeries[series.labels, default: []].append(contentsOf: series.chunks)
+        }
+        var result: [SeriesSamples] = []
+        result.reserveCapacity(bySeries.count)
+        for (labels, chunks) in bySeries {
+            var samples = SeriesSamples(labels: labels)
+            let merged = chunks.count == 1 ? chunks : try ChunkCodec.merge(chunks)
+            for chunk in merged {
+                let decoded = try ChunkCodec.decodeAll(chunk)
+                for (t, v) in zip(decoded.timestamps, decoded.values) where t >= startMs && t <= endMs {
+                    samples.timestampsMs.append(t)
+                    samples.values.append(v)
+                }
+            }
+            if !samples.timestampsMs.isEmpty { result.append(samples) }
+        }
+        return result.sorted { $0.labels < $1.labels }
+    }
+
+    package func labelNames(tenant: Tenant, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [String] {
+        guard let data = try tenantData(tenant, create: false) else { return [] }
+        var names = Set(data.head.labelNames(matchers: matchers, minTime: startMs, maxTime: endMs))
+        for meta in data.blocks.metas where meta.maxTime >= startMs && meta.minTime <= endMs {
+            names.formUnion(try data.blocks.labelNames(matchers))
+            break
+        }
+        return names.sorted()
+    }
+
+    package func labelValues(tenant: Tenant, name: String, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [String] {
+        guard let data = try tenantData(tenant, create: false) else { return [] }
+        var values = Set(data.head.labelValues(name: name, matchers: matchers, minTime: startMs, maxTime: endMs))
+        if data.blocks.metas.contains(where: { $0.maxTime >= startMs && $0.minTime <= endMs }) {
+            values.formUnion(try data.blocks.labelValues(name, matchers))
+        }
+        return values.sorted()
+    }
+
+    package func metadata(tenant: Tenant, metric: String?) throws -> [MetricMetadata] {
+        guard let data = try tenantData(tenant, create: false) else { return [] }
+        return data.head.metadata(metric: metric)
+    }
+}
