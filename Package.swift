@@ -50,6 +50,19 @@ let package = Package(
             dependencies: ["SightlineCore", "SightlineStorageCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
+        // Pull collection: scrape configs, relabeling, the scrape loops and their small HTTP client.
+        .target(
+            name: "SightlineScrape",
+            dependencies: [
+                "SightlineCore", "SightlineIngest",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: settings
+        ),
         // The interim record store every signal uses until its real engine lands.
         .target(
             name: "SightlineRecordStore",
@@ -60,7 +73,7 @@ let package = Package(
         .target(
             name: "SightlineServer",
             dependencies: [
-                "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineRecordStore",
+                "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineRecordStore", "SightlineTSDB", "SightlineScrape",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -103,6 +116,19 @@ let package = Package(
         .testTarget(
             name: "SightlineTSDBTests",
             dependencies: ["SightlineTSDB", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "SightlineScrapeTests",
+            dependencies: [
+                "SightlineScrape",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: settings
         ),
         .testTarget(name: "SightlineIngestTests", dependencies: ["SightlineIngest"], swiftSettings: settings),

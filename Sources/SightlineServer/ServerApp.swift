@@ -5,13 +5,15 @@ package import ServiceLifecycle
 package import UnixSignals
 import SightlineCore
 import SightlineRecordStore
+import SightlineScrape
 import SightlineStorageCore
+import SightlineTSDB
 
 /// Assembles `sightline server`: opens the WAL and the stores, builds the HTTP and gRPC listeners, and returns them as
 /// one service group.
 ///
 /// Start order (shutdown runs in reverse): storage (replays the WAL; on shutdown persists and closes it last),
-/// checkpoints, OTLP/gRPC, HTTP. So on SIGTERM the listeners stop accepting and finish in-flight requests first,
+/// checkpoints, metrics maintenance, scraping, OTLP/gRPC, HTTP. So on SIGTERM the listeners stop accepting and finish in-flight requests first,
 /// then the stores are flushed and the WAL fsynced.
 package enum ServerApp {
     /// The services of one server, and what tests need to reach inside.
@@ -46,14 +48,20 @@ package enum ServerApp {
             )
         }
         let logs = try RecordStore(signal: .logs, directory: dataDirectory + "/records/logs")
-        let metricStore = try RecordStore(signal: .metrics, directory: dataDirectory + "/records/metrics")
+        var tsdbOptions = TSDB.Options()
+        tsdbOptions.outOfOrderWindowMs = configuration.metrics.outOfOrderWindow.milliseconds
+        tsdbOptions.retentionMs = configuration.metrics.retention?.milliseconds
+        tsdbOptions.retentionBytes = configuration.metrics.retentionBytes
+        tsdbOptions.maxSeriesPerTenant = configuration.metrics.maxSeriesPerTenant
+        tsdbOptions.maxSamplesPerRequest = configuration.metrics.maxSamplesPerRequest
+        let metricStore = try TSDB(directory: dataDirectory + "/tsdb", options: tsdbOptions, logger: logger)
         let traces = try RecordStore(signal: .traces, directory: dataDirectory + "/records/traces")
         let pipeline = IngestPipeline(
             wal: wal, stores: [logs, metricStore, traces], limits: configuration.limits, metrics: metrics, logger: logger
         )
         let api = APIDependencies(
             pipeline: pipeline, authenticator: Authenticator(tokens: configuration.tokens), limits: configuration.limits,
-            metrics: metrics, logs: logs, spans: traces, samples: metricStore
+            metrics: metrics, logs: logs, spans: traces, samples: metricStore, tsdb: metricStore
         )
         let http = Application(
             router: HTTPAPI.router(api),
@@ -68,9 +76,14 @@ package enum ServerApp {
             logger: logger
         )
         let grpc = OTLPGRPCServer(address: configuration.otlpGRPCAddress, api: api, logger: logger)
+        let scraper = ScrapeManager(configs: configuration.scrapeConfigs, logger: logger) { tenant, batch in
+            _ = try await pipeline.ingest(DecodedBatch(.metrics(batch)), tenant: tenant, protocol: "scrape", bytes: 0)
+        }
         let services: [any Service] = [
             StorageService(pipeline: pipeline, logger: logger),
             CheckpointService(pipeline: pipeline, interval: configuration.wal.checkpointInterval, logger: logger),
+            TSDBMaintenanceService(tsdb: metricStore, interval: configuration.metrics.maintenanceInterval, metrics: metrics, logger: logger),
+            scraper,
             grpc,
             http,
         ]

@@ -1,4 +1,5 @@
 import Foundation
+import SightlineScrape
 package import SightlineCore
 package import SightlineStorageCore
 import Yams
@@ -22,6 +23,13 @@ import Yams
 ///   max_label_value_bytes: 4096
 ///   max_log_body_bytes: 262144
 ///   max_attributes: 256
+/// metrics:
+///   retention: 15d              # 0 keeps data regardless of age
+///   retention_size_bytes: 0     # per tenant; 0 means no bound
+///   out_of_order_window: 1h
+///   max_series_per_tenant: 0    # 0 means no limit
+///   max_samples_per_request: 0
+///   maintenance_interval: 1m    # compaction and retention
 /// auth:
 ///   tokens:
 ///     - token: "…"
@@ -58,7 +66,9 @@ package enum ConfigFile {
             case "log_level": config.logLevel = try reader.logLevel(node, at: key)
             case "wal": try reader.wal(node, into: &config.wal)
             case "limits": try reader.limits(node, into: &config.limits)
+            case "metrics": try reader.metrics(node, into: &config.metrics)
             case "auth": config.tokens = try reader.auth(node)
+            case "scrape_configs": config.scrapeConfigs = try reader.scrapeConfigs(node)
             default: throw reader.unknown(key, node)
             }
         }
@@ -150,6 +160,138 @@ package enum ConfigFile {
                 case "limits.max_attributes": limits.maxAttributes = try integer(value, at: key)
                 default: throw unknown(key, value)
                 }
+            }
+        }
+
+        func metrics(_ node: Node, into metrics: inout ServerConfiguration.Metrics) throws {
+            try mapping(node, at: "metrics") { key, value in
+                switch key {
+                case "metrics.retention":
+                    metrics.retention = try string(value, at: key) == "0" ? nil : try duration(value, at: key)
+                case "metrics.retention_size_bytes":
+                    let bytes = try integer(value, at: key, minimum: 0)
+                    metrics.retentionBytes = bytes == 0 ? nil : Int64(bytes)
+                case "metrics.out_of_order_window": metrics.outOfOrderWindow = try duration(value, at: key)
+                case "metrics.max_series_per_tenant": metrics.maxSeriesPerTenant = try integer(value, at: key, minimum: 0)
+                case "metrics.max_samples_per_request": metrics.maxSamplesPerRequest = try integer(value, at: key, minimum: 0)
+                case "metrics.maintenance_interval": metrics.maintenanceInterval = try duration(value, at: key)
+                default: throw unknown(key, value)
+                }
+            }
+        }
+
+        func bool(_ node: Node, at key: String) throws -> Bool {
+            switch try string(node, at: key).lowercased() {
+            case "true": return true
+            case "false": return false
+            default: throw error(key, node, "expected true or false")
+            }
+        }
+
+        func stringList(_ node: Node, at key: String) throws -> [String] {
+            guard let sequence = node.sequence else { throw error(key, node, "expected a list") }
+            return try sequence.map { try string($0, at: key) }
+        }
+
+        func stringMap(_ node: Node, at key: String) throws -> [String: String] {
+            var result: [String: String] = [:]
+            try mapping(node, at: key) { name, value in
+                result[String(name.dropFirst(key.count + 1))] = try string(value, at: name)
+            }
+            return result
+        }
+
+        /// `scrape_configs`, in Prometheus' format (plus `tenant`, Sightline's own key).
+        func scrapeConfigs(_ node: Node) throws -> [ScrapeConfig] {
+            guard let sequence = node.sequence else { throw error("scrape_configs", node, "expected a list of scrape configs") }
+            var configs: [ScrapeConfig] = []
+            for (index, entry) in sequence.enumerated() {
+                let prefix = "scrape_configs[\(index)]"
+                var config = ScrapeConfig(jobName: "")
+                try mapping(entry, at: prefix) { key, value in
+                    switch String(key.dropFirst(prefix.count + 1)) {
+                    case "job_name": config.jobName = try string(value, at: key)
+                    case "tenant":
+                        let id = try string(value, at: key)
+                        guard Tenant.isValid(id) else { throw error(key, value, "\"\(id)\" is not a valid tenant id") }
+                        config.tenant = Tenant(uncheckedID: id)
+                    case "scrape_interval": config.scrapeInterval = try duration(value, at: key)
+                    case "scrape_timeout": config.scrapeTimeout = try duration(value, at: key)
+                    case "metrics_path": config.metricsPath = try string(value, at: key)
+                    case "scheme": config.scheme = try string(value, at: key)
+                    case "honor_labels": config.honorLabels = try bool(value, at: key)
+                    case "honor_timestamps": config.honorTimestamps = try bool(value, at: key)
+                    case "body_size_limit": config.bodySizeLimit = try integer(value, at: key)
+                    case "sample_limit": config.sampleLimit = try integer(value, at: key, minimum: 0)
+                    case "params":
+                        var params: [String: [String]] = [:]
+                        try mapping(value, at: key) { name, list in
+                            params[String(name.dropFirst(key.count + 1))] = try stringList(list, at: name)
+                        }
+                        config.params = params
+                    case "static_configs":
+                        guard let groups = value.sequence else { throw error(key, value, "expected a list") }
+                        config.staticConfigs = try groups.enumerated().map { groupIndex, group in
+                            let groupKey = "\(key)[\(groupIndex)]"
+                            var targets: [String] = []
+                            var labels: [String: String] = [:]
+                            try mapping(group, at: groupKey) { field, fieldValue in
+                                switch String(field.dropFirst(groupKey.count + 1)) {
+                                case "targets": targets = try stringList(fieldValue, at: field)
+                                case "labels": labels = try stringMap(fieldValue, at: field)
+                                default: throw unknown(field, fieldValue)
+                                }
+                            }
+                            return StaticConfig(targets: targets, labels: labels)
+                        }
+                    case "relabel_configs": config.relabelConfigs = try relabelConfigs(value, at: key)
+                    case "metric_relabel_configs": config.metricRelabelConfigs = try relabelConfigs(value, at: key)
+                    default: throw unknown(key, value)
+                    }
+                }
+                do {
+                    try config.validate()
+                } catch let failure as SightlineError {
+                    throw error(prefix, entry, failure.message)
+                }
+                guard !configs.contains(where: { $0.jobName == config.jobName && $0.tenant == config.tenant }) else {
+                    throw error("\(prefix).job_name", entry, "job \"\(config.jobName)\" is configured twice")
+                }
+                configs.append(config)
+            }
+            return configs
+        }
+
+        func relabelConfigs(_ node: Node, at key: String) throws -> [RelabelConfig] {
+            guard let steps = node.sequence else { throw error(key, node, "expected a list of relabel steps") }
+            return try steps.enumerated().map { index, step in
+                let stepKey = "\(key)[\(index)]"
+                var action = RelabelConfig.Action.replace
+                var sourceLabels: [String] = []
+                var separator = RelabelConfig.defaultSeparator
+                var regex = RelabelConfig.defaultRegex
+                var targetLabel = ""
+                var replacement = RelabelConfig.defaultReplacement
+                var modulus: UInt64 = 0
+                try mapping(step, at: stepKey) { field, value in
+                    switch String(field.dropFirst(stepKey.count + 1)) {
+                    case "action":
+                        let name = try string(value, at: field)
+                        guard let parsed = RelabelConfig.Action(name: name) else { throw error(field, value, "unknown relabel action \"\(name)\"") }
+                        action = parsed
+                    case "source_labels": sourceLabels = try stringList(value, at: field)
+                    case "separator": separator = try string(value, at: field)
+                    case "regex": regex = try string(value, at: field)
+                    case "target_label": targetLabel = try string(value, at: field)
+                    case "replacement": replacement = try string(value, at: field)
+                    case "modulus": modulus = UInt64(try integer(value, at: field))
+                    default: throw unknown(field, value)
+                    }
+                }
+                return RelabelConfig(
+                    action: action, sourceLabels: sourceLabels, separator: separator, regex: regex, targetLabel: targetLabel,
+                    replacement: replacement, modulus: modulus
+                )
             }
         }
 

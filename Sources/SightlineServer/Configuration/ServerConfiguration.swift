@@ -1,4 +1,5 @@
 package import SightlineCore
+package import SightlineScrape
 package import SightlineStorageCore
 
 /// Everything `sightline server` can be told, with a default for every field.
@@ -15,6 +16,9 @@ package struct ServerConfiguration: Sendable {
     package var logLevel: String = "info"
     package var wal: WAL = WAL()
     package var limits: IngestLimits = IngestLimits()
+    package var metrics: Metrics = Metrics()
+    /// Targets the server scrapes, as in Prometheus' `scrape_configs`.
+    package var scrapeConfigs: [ScrapeConfig] = []
     /// Bearer tokens; empty means no authentication and the single tenant `default`.
     package var tokens: [TokenGrant] = []
 
@@ -29,6 +33,24 @@ package struct ServerConfiguration: Sendable {
     }
 
     package init() {}
+
+    /// Settings of the metrics engine.
+    package struct Metrics: Sendable {
+        /// Blocks older than this are deleted; nil keeps data regardless of age.
+        package var retention: Duration? = .seconds(15 * 86_400)
+        /// Per tenant, the oldest blocks are deleted while the blocks take more bytes than this; nil means no bound.
+        package var retentionBytes: Int64?
+        /// Samples up to this much older than their series' newest sample are accepted.
+        package var outOfOrderWindow: Duration = .seconds(3600)
+        /// Most active series per tenant; 0 means no limit.
+        package var maxSeriesPerTenant: Int = 0
+        /// Most samples per request; 0 means no limit.
+        package var maxSamplesPerRequest: Int = 0
+        /// How often blocks are compacted and retention applied.
+        package var maintenanceInterval: Duration = .seconds(60)
+
+        package init() {}
+    }
 }
 
 /// A listening address.

@@ -45,7 +45,8 @@ enum DebugRecordsHandler {
         case .metrics:
             let startMs = Int64(clamping: range.startNano / 1_000_000)
             let endMs = Int64(clamping: range.endNano / 1_000_000)
-            let series = try api.samples.select(tenant: identity.tenant, matchers: [], startMs: startMs, endMs: endMs)
+            let everySeries = try LabelMatcher(Labels.metricName, .regexMatch, ".+")
+            let series = try api.samples.select(tenant: identity.tenant, matchers: [everySeries], startMs: startMs, endMs: endMs)
             var samples: [(Labels, Int64, Double)] = []
             for s in series {
                 for (t, v) in zip(s.timestampsMs, s.values) { samples.append((s.labels, t, v)) }

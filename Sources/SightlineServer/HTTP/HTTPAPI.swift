@@ -3,6 +3,7 @@ package import Hummingbird
 import Logging
 import NIOCore
 package import SightlineCore
+package import SightlineTSDB
 import SightlineIngest
 
 /// What the HTTP and gRPC handlers share.
@@ -14,11 +15,14 @@ package struct APIDependencies: Sendable {
     package var logs: any LogQuerier
     package var spans: any SpanQuerier
     package var samples: any MetricQuerier
+    /// The embedded metrics engine, for its statistics; nil when metrics live elsewhere.
+    package var tsdb: TSDB?
 
     package init(
         pipeline: IngestPipeline, authenticator: Authenticator, limits: IngestLimits, metrics: ServerMetrics,
-        logs: any LogQuerier, spans: any SpanQuerier, samples: any MetricQuerier
+        logs: any LogQuerier, spans: any SpanQuerier, samples: any MetricQuerier, tsdb: TSDB? = nil
     ) {
+        self.tsdb = tsdb
         self.pipeline = pipeline
         self.authenticator = authenticator
         self.limits = limits
@@ -52,6 +56,15 @@ package enum HTTPAPI {
             router.post("/v1/\(signal.description)") { request, context in
                 try await OTLPHTTPHandler.handle(signal, request: request, context: context, api: api)
             }
+        }
+        router.post("/api/v1/write") { request, _ in
+            try await PrometheusWriteHandler.remoteWrite(request: request, api: api)
+        }
+        router.post("/api/v1/import/prometheus") { request, _ in
+            try await PrometheusWriteHandler.importText(request: request, api: api)
+        }
+        router.get("/api/v1/status/tsdb") { request, _ in
+            try TSDBStatusHandler.handle(request, api: api)
         }
         router.get("/api/v1/debug/records") { request, _ in
             try DebugRecordsHandler.handle(request, api: api)

@@ -11,6 +11,7 @@ package final class ServerMetrics: Sendable {
     package let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
     private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
+    private let gauges = Mutex<[String: CoreMetrics.Gauge]>([:])
     private let walAppend: CoreMetrics.Timer
     private let walFsync: CoreMetrics.Timer
     private let walBytes: CoreMetrics.Gauge
@@ -32,12 +33,23 @@ package final class ServerMetrics: Sendable {
     }
 
     private func counter(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
+        Self.cached(counters, label, dimensions) { CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory) }
+    }
+
+    private func gauge(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Gauge {
+        Self.cached(gauges, label, dimensions) { CoreMetrics.Gauge(label: label, dimensions: dimensions, factory: factory) }
+    }
+
+    /// The metric of `label` and `dimensions` from `cache`, made on first use.
+    private static func cached<Metric>(
+        _ cache: borrowing Mutex<[String: Metric]>, _ label: String, _ dimensions: [(String, String)], make: () -> Metric
+    ) -> Metric {
         let key = label + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
-        return counters.withLock { counters in
-            if let counter = counters[key] { return counter }
-            let counter = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)
-            counters[key] = counter
-            return counter
+        return cache.withLock { cache in
+            if let metric = cache[key] { return metric }
+            let metric = make()
+            cache[key] = metric
+            return metric
         }
     }
 
@@ -66,6 +78,14 @@ package final class ServerMetrics: Sendable {
 
     /// Sets the WAL's size on disk.
     package func walSize(bytes: Int64) { walBytes.record(bytes) }
+
+    /// Sets the metrics engine's block size and the samples its head dropped after admission, by reason.
+    package func tsdbState(blockBytes: Int64, discarded: [String: Int]) {
+        gauge("sightline_tsdb_blocks_bytes", []).record(blockBytes)
+        for (reason, count) in discarded {
+            gauge("sightline_tsdb_head_discarded_samples", [("reason", reason)]).record(count)
+        }
+    }
 
     /// Marks the server ready (1) or not (0).
     package func setReady(_ isReady: Bool) { ready.record(isReady ? 1 : 0) }

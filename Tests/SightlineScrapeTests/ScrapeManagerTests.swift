@@ -1,0 +1,115 @@
+import Logging
+import ServiceLifecycle
+import ServiceLifecycleTestKit
+import SightlineCore
+import Testing
+
+@testable import SightlineScrape
+
+struct ScrapeManagerTests {
+    private static let logger = Logger(label: "scrape-manager-test")
+
+    private func config(_ servers: [TestHTTPServer], job: String = "app") -> ScrapeConfig {
+        ScrapeConfig(
+            jobName: job, scrapeInterval: .milliseconds(100), scrapeTimeout: .milliseconds(90),
+            staticConfigs: [StaticConfig(targets: servers.map(\.address))])
+    }
+
+    private func upCount(_ recorder: BatchRecorder, _ server: TestHTTPServer) -> Int {
+        recorder.all.filter { $0.1.value(#"up{instance="\#(server.address)", job="app"}"#) == 1 }.count
+    }
+
+    @Test func scrapesOnTheIntervalAndStopsOnGracefulShutdown() async throws {
+        let server = try await TestHTTPServer.start()
+        defer { Task { try? await server.stop() } }
+        server.serve("a 1\n")
+        let recorder = BatchRecorder()
+        let manager = ScrapeManager(configs: [config([server])], logger: Self.logger, sink: recorder.sink)
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await manager.run() }
+                #expect(await recorder.wait(for: 3))
+                trigger.triggerGracefulShutdown()
+                try await group.waitForAll()
+            }
+        }
+        #expect(upCount(recorder, server) >= 3)
+        // Default: no stale markers on shutdown.
+        #expect(!(recorder.all.flatMap(\.1.samples).contains { StaleNaN.isStale($0.value) }))
+        // Scrapes are an interval apart: fewer batches than elapsed intervals would allow for a busy loop.
+        let count = recorder.count
+        try await Task.sleep(for: .milliseconds(250))
+        #expect(recorder.count == count)
+    }
+
+    @Test func staleMarkersOnShutdownWhenAsked() async throws {
+        let server = try await TestHTTPServer.start()
+        defer { Task { try? await server.stop() } }
+        server.serve("a 1\n")
+        let recorder = BatchRecorder()
+        let manager = ScrapeManager(
+            configs: [config([server])], options: .init(staleMarkersOnShutdown: true), logger: Self.logger, sink: recorder.sink)
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await manager.run() }
+                #expect(await recorder.wait(for: 1))
+                trigger.triggerGracefulShutdown()
+                try await group.waitForAll()
+            }
+        }
+        let last = try #require(recorder.last)
+        #expect(last.value(#"a{instance="\#(server.address)", job="app"}"#).map(StaleNaN.isStale) == true)
+        #expect(last.value(#"up{instance="\#(server.address)", job="app"}"#).map(StaleNaN.isStale) == true)
+    }
+
+    @Test func removedTargetsWriteStaleMarkers() async throws {
+        let kept = try await TestHTTPServer.start()
+        let removed = try await TestHTTPServer.start()
+        defer {
+            Task {
+                try? await kept.stop()
+                try? await removed.stop()
+            }
+        }
+        kept.serve("k 1\n")
+        removed.serve("r 1\n")
+        let recorder = BatchRecorder()
+        let manager = ScrapeManager(configs: [config([kept, removed])], logger: Self.logger, sink: recorder.sink)
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await manager.run() }
+                #expect(await recorder.wait(for: 4))
+                manager.update([config([kept])])
+                let removedSeries = #"r{instance="\#(removed.address)", job="app"}"#
+                let deadline = ContinuousClock.now + .seconds(5)
+                while ContinuousClock.now < deadline,
+                    !recorder.all.contains(where: { $0.1.value(removedSeries).map(StaleNaN.isStale) == true })
+                {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                let before = removed.requests.count
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(removed.requests.count == before)
+                #expect(recorder.all.contains { $0.1.value(removedSeries).map(StaleNaN.isStale) == true })
+                #expect(
+                    recorder.all.contains { $0.1.value(#"up{instance="\#(removed.address)", job="app"}"#).map(StaleNaN.isStale) == true })
+                trigger.triggerGracefulShutdown()
+                try await group.waitForAll()
+            }
+        }
+        #expect(upCount(recorder, kept) >= 3)
+        #expect(!(recorder.all.contains { $0.1.value(#"k{instance="\#(kept.address)", job="app"}"#).map(StaleNaN.isStale) == true }))
+    }
+
+    @Test func cancellationEndsRun() async throws {
+        let server = try await TestHTTPServer.start()
+        defer { Task { try? await server.stop() } }
+        server.serve("a 1\n")
+        let recorder = BatchRecorder()
+        let manager = ScrapeManager(configs: [config([server])], logger: Self.logger, sink: recorder.sink)
+        let task = Task { try await manager.run() }
+        #expect(await recorder.wait(for: 1))
+        task.cancel()
+        try await task.value
+    }
+}
