@@ -63,6 +63,12 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        // Query languages: PromQL (and later LogQL), over the store protocols only.
+        .target(
+            name: "SightlineQuery",
+            dependencies: ["SightlineCore"],
+            swiftSettings: settings
+        ),
         // The interim record store every signal uses until its real engine lands.
         .target(
             name: "SightlineRecordStore",
@@ -131,6 +137,7 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        .testTarget(name: "SightlineQueryTests", dependencies: ["SightlineQuery"], swiftSettings: settings),
         .testTarget(name: "SightlineIngestTests", dependencies: ["SightlineIngest"], swiftSettings: settings),
         .testTarget(
             name: "SightlineServerTests",
