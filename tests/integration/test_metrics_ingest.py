@@ -1,0 +1,570 @@
+"""End-to-end tests of the metrics half against the real `sightline` binary: remote write from a real
+Prometheus and from a hand-built client, scraping a real node-exporter and a prometheus_client exporter
+(staleness included), Prometheus text import, SIGKILL exactly-once for remote write, refusals and limits,
+and the TSDB status endpoint.
+
+Prometheus and node-exporter are the Debian packages (scripts/test installs them); they run on free
+loopback ports with their data in tmp_path and are stopped through their own process handles.
+"""
+
+from __future__ import annotations
+
+import collections
+import gzip
+import math
+import threading
+import time
+from typing import Any, Callable
+
+import pytest
+import requests
+
+from conftest import free_ports
+from metrics_peers import (
+    NodeExporter,
+    Peer,
+    Prometheus,
+    PyExporter,
+    Series,
+    by_series,
+    label_key,
+    parse_exposition,
+    parse_value,
+    remote_write,
+    same_value,
+    select,
+)
+
+SYNTHETIC = ("up", "scrape_duration_seconds", "scrape_samples_scraped",
+             "scrape_samples_post_metric_relabeling", "scrape_series_added")
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@pytest.fixture
+def peers(request):
+    """Register third-party processes; they are SIGKILLed (by handle) at teardown, and their log tails
+    printed when the test failed (pytest shows a failed test's captured output)."""
+    started: list[Peer] = []
+    failed_before = request.session.testsfailed
+
+    def add(peer: Peer) -> Peer:
+        started.append(peer)
+        return peer
+
+    yield add
+    for p in started:
+        p.cleanup()
+    if request.session.testsfailed > failed_before:
+        for p in started:
+            print(p.log(80))
+
+
+def wait_until(fn: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
+    """Poll fn() until it returns something truthy; fail naming `what` (and fn's last result)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        last = fn()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+        time.sleep(interval)
+
+
+def metric_series(srv, **match: str) -> dict[tuple, list[tuple[int, float]]]:
+    """Sightline's stored samples, grouped by series, restricted to those whose labels include `match`."""
+    return select(by_series(srv.records("metrics")), **match)
+
+
+def latest(samples: list[tuple[int, float]]) -> tuple[int, float] | None:
+    return samples[-1] if samples else None
+
+
+def only(series: dict[tuple, list], what: str) -> list[tuple[int, float]]:
+    assert len(series) == 1, f"expected exactly one series for {what}, got {list(series)}"
+    return next(iter(series.values()))
+
+
+def assert_json_error(r: requests.Response, status: int) -> str:
+    """The Prometheus-API error shape; returns the message."""
+    assert r.status_code == status, f"expected {status}, got {r.status_code}: {r.text[:300]}"
+    try:
+        doc = r.json()
+    except ValueError:
+        pytest.fail(f"HTTP {status} body is not JSON: {r.text[:300]!r}")
+    assert doc.get("status") == "error", doc
+    assert isinstance(doc.get("errorType"), str) and doc["errorType"], doc
+    assert isinstance(doc.get("error"), str) and doc["error"], doc
+    return doc["error"]
+
+
+def assert_no_duplicate_samples(records: list[dict], what: str) -> None:
+    counts = collections.Counter((label_key(r["labels"]), int(r["timestampMs"])) for r in records)
+    dups = [(k, c) for k, c in counts.items() if c > 1]
+    assert not dups, f"{what}: {len(dups)} (series, timestamp) pairs stored more than once, e.g. {dups[:5]}"
+
+
+# ---------------------------------------------------------------------------
+# 1. A real Prometheus remote-writes into Sightline: every sample lands
+# ---------------------------------------------------------------------------
+# Every series Prometheus stored is compared; these must be among them.
+MUST_HAVE = ("up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_series_added",
+             "prometheus_tsdb_head_series", "prometheus_http_requests_total", "node_load1", "node_cpu_seconds_total")
+
+
+def test_remote_write_from_real_prometheus_lands_every_sample(sightline, peers, tmp_path):
+    srv = sightline("rw-target").start()
+    prom_port, node_port = free_ports(2)
+    node = peers(NodeExporter(tmp_path, node_port)).start()
+    config = {
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [
+            {"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{prom_port}"]}]},
+            {"job_name": "node", "static_configs": [{"targets": [node.address]}]},
+        ],
+        "remote_write": [{"url": srv.url + "/api/v1/write", "queue_config": {"batch_send_deadline": "1s"}}],
+    }
+    prom = peers(Prometheus(tmp_path, prom_port, config))
+    prom.start()
+    ready_ms = now_ms()
+
+    # Prometheus applies its scrape targets up to ~5 s after start; wait until both jobs' `up` arrived.
+    def both_up():
+        ups = metric_series(srv, name_="up")
+        jobs = {dict(k).get("job") for k in ups}
+        return jobs >= {"prometheus", "node"} and jobs
+    wait_until(both_up, 45, "`up` of both Prometheus jobs to arrive through remote write")
+    time.sleep(8)
+
+    at = time.time()
+    raw = prom.raw_samples('{__name__=~".+"}', "5m", at)
+    # Only samples old enough to have been shipped for sure (batch_send_deadline 1 s); the ones that
+    # are still in Prometheus' WAL at shutdown may or may not be sent.
+    cutoff = int(at * 1000) - 3000
+    expected = {k: [s for s in v if ready_ms <= s[0] <= cutoff] for k, v in raw.items()}
+    expected = {k: v for k, v in expected.items() if v}
+    for job in ("prometheus", "node"):
+        ups = [v for k, v in expected.items() if dict(k).get("__name__") == "up" and dict(k).get("job") == job]
+        assert ups and len(ups[0]) >= 3, f"Prometheus scraped job {job} too rarely: {ups}"
+    names = {dict(k)["__name__"] for k in expected}
+    assert names >= set(MUST_HAVE), f"Prometheus lacks {sorted(set(MUST_HAVE) - names)}"
+
+    prom_metrics = prom.own_metrics()
+    sent = sum(v for _, v in prom_metrics.get("prometheus_remote_storage_samples_total", []))
+    failed = sum(v for _, v in prom_metrics.get("prometheus_remote_storage_samples_failed_total", []))
+    assert sent > 0, "Prometheus sent no sample through remote write"
+    assert failed == 0, f"Sightline refused {failed:.0f} samples from Prometheus (non-recoverable errors)"
+
+    assert prom.stop() == 0, "Prometheus did not exit cleanly on SIGTERM"
+    assert "non-recoverable error" not in prom.log_path.read_text(errors="replace"), prom.log(40)
+
+    records = srv.records("metrics")
+    assert len(records) < 100_000, "debug query truncated"
+    assert_no_duplicate_samples(records, "remote write from Prometheus")
+    stored = {k: dict(v) for k, v in by_series(records).items()}
+    missing, wrong = [], []
+    total = 0
+    for key, samples in expected.items():
+        have = stored.get(key, {})
+        for ts, value in samples:
+            total += 1
+            if ts not in have:
+                missing.append((dict(key), ts, value))
+            elif not same_value(have[ts], value):
+                wrong.append((dict(key), ts, value, have[ts]))
+    assert not missing, (f"{len(missing)} of {total} samples Prometheus has (and sent) are not in Sightline, "
+                         f"e.g. {missing[:5]}")
+    assert not wrong, f"{len(wrong)} samples stored with another value, e.g. {wrong[:5]}"
+    print(f"compared {total} samples of {len(expected)} series; Prometheus sent {sent:.0f} in all")
+
+
+# ---------------------------------------------------------------------------
+# 2. Scraping node-exporter and a prometheus_client exporter, with staleness
+# ---------------------------------------------------------------------------
+def scrape_job(name: str, target: str, labels: dict, **extra) -> dict:
+    job = {
+        "job_name": name,
+        "scrape_interval": "1s",
+        "scrape_timeout": "1s",
+        "metrics_path": "/metrics",
+        "honor_labels": False,
+        "static_configs": [{"targets": [target], "labels": labels}],
+    }
+    job.update(extra)
+    return job
+
+
+PY_STATE = {
+    "gauges": [
+        {"name": "pyexp_temperature_celsius", "labels": {"room": "a"}, "value": 21.5},
+        {"name": "pyexp_temperature_celsius", "labels": {"room": "b"}, "value": -3.25},
+    ],
+    "counters": [{"name": "pyexp_requests", "labels": {"code": "200"}, "value": 7}],
+}
+
+
+def test_scrape_node_exporter_and_python_client_with_staleness(sightline, peers, tmp_path):
+    node_port, py_port = free_ports(2)
+    node = peers(NodeExporter(tmp_path, node_port)).start()
+    py = peers(PyExporter(tmp_path, py_port, PY_STATE)).start()
+    config = {"scrape_configs": [
+        scrape_job("node", node.address, {"env": "test"}, metric_relabel_configs=[
+            {"source_labels": ["__name__"], "regex": "node_cpu_.*|node_load1", "action": "keep"}]),
+        scrape_job("py", py.address, {"env": "test", "team": "it"}),
+    ]}
+    srv = sightline("scraper", config=config).start()
+
+    def temp(room: str) -> list[tuple[int, float]]:
+        return only(metric_series(srv, name_="pyexp_temperature_celsius", room=room), f"room {room}")
+
+    def job_up(job: str, min_ts: int = 0):
+        series = metric_series(srv, name_="up", job=job)
+        last = latest(only(series, f"up{{job={job}}}")) if series else None
+        return last if last and last[0] >= min_ts else None
+
+    # --- both targets scraped, with job/instance/static labels ---------------------------------------
+    def scraped_twice():
+        ups = {j: metric_series(srv, name_="up", job=j) for j in ("node", "py")}
+        return all(ups[j] and len(only(ups[j], j)) >= 3 for j in ups) and ups
+    wait_until(scraped_twice, 30, "three scrapes of each target")
+
+    grouped = by_series(srv.records("metrics"))
+    for job, target, static in (("node", node.address, {"env": "test"}),
+                                ("py", py.address, {"env": "test", "team": "it"})):
+        ours = select(grouped, job=job)
+        names = {dict(k)["__name__"] for k in ours}
+        for s in SYNTHETIC:
+            assert s in names, f"job {job}: synthetic series {s} missing (have {sorted(names)})"
+        for key in ours:
+            labels = dict(key)
+            assert labels.get("instance") == target, labels
+            for k, v in static.items():
+                assert labels.get(k) == v, f"job {job}: static label {k}={v} missing: {labels}"
+        up = only(select(ours, name_="up"), f"up{{job={job}}}")
+        assert all(v == 1.0 for _, v in up), f"up{{job={job}}} not always 1: {up}"
+
+    # node: metric_relabel_configs keep only node_cpu_* and node_load1 (meminfo is collected, then dropped)
+    node_series = select(grouped, job="node")
+    node_names = {dict(k)["__name__"] for k in node_series} - set(SYNTHETIC)
+    assert "node_load1" in node_names and "node_cpu_seconds_total" in node_names, sorted(node_names)
+    assert all(n == "node_load1" or n.startswith("node_cpu_") for n in node_names), \
+        f"metric_relabel_configs keep let through {sorted(n for n in node_names if not n.startswith('node_cpu_'))}"
+    cpu = select(node_series, name_="node_cpu_seconds_total")
+    assert all("cpu" in dict(k) and "mode" in dict(k) for k in cpu), list(cpu)[:3]
+    # Per scrape, the synthetic series describe that scrape: take a completed one (not the newest).
+    ups = only(select(node_series, name_="up"), "up{job=node}")
+    ts = ups[-2][0]
+
+    def at_ts(name: str) -> float:
+        vals = [v for t, v in only(select(node_series, name_=name), name) if t == ts]
+        assert len(vals) == 1, f"{name}{{job=node}} has {len(vals)} samples at the scrape time {ts} of `up`"
+        return vals[0]
+    kept = sum(1 for k, v in node_series.items() if dict(k)["__name__"] not in SYNTHETIC
+               for t, _ in v if t == ts)
+    assert at_ts("scrape_samples_post_metric_relabeling") == kept, (ts, kept)
+    assert at_ts("scrape_samples_scraped") > kept, "meminfo samples were not counted as scraped"
+    assert at_ts("scrape_duration_seconds") > 0
+
+    # py: values and the counter's _total name as exposed by prometheus_client
+    py_series = select(grouped, job="py")
+    assert latest(only(select(py_series, name_="pyexp_temperature_celsius", room="a"), "a"))[1] == 21.5
+    assert latest(only(select(py_series, name_="pyexp_temperature_celsius", room="b"), "b"))[1] == -3.25
+    assert latest(only(select(py_series, name_="pyexp_requests_total", code="200"), "requests"))[1] == 7.0
+    assert not any(math.isnan(v) for _, v in temp("b")), "room b marked stale before it disappeared"
+
+    # --- a series disappears from the target: a staleness marker at the next scrape -------------------
+    removed_ms = now_ms()
+    py.set_state({"gauges": [PY_STATE["gauges"][0]], "counters": PY_STATE["counters"]})
+    marker = wait_until(lambda: next(((t, v) for t, v in temp("b") if math.isnan(v)), None), 15,
+                        "a staleness marker (NaN) for the removed gauge room=b")
+    # A scrape started just before the file changed may already read the new file: 1 s slack.
+    assert marker[0] >= removed_ms - 1000, f"stale marker at {marker[0]}, before the removal at {removed_ms}"
+    wait_until(lambda: latest(temp("a"))[0] > marker[0] + 1000, 15, "two more scrapes of room=a")
+    after = [(t, v) for t, v in temp("b") if t >= marker[0]]
+    assert all(math.isnan(v) for _, v in after), f"room=b got values after its staleness marker: {after}"
+    assert not any(math.isnan(v) for _, v in temp("a")), "room=a (still exposed) got a staleness marker"
+
+    # --- the target goes down: up=0, and every series of its last scrape is marked stale --------------
+    killed_ms = now_ms()
+    py.kill9()
+
+    def py_down():
+        up = job_up("py", killed_ms - 1000)
+        return up if up and up[1] == 0.0 else None
+    down = wait_until(py_down, 15, "up{job=py} == 0 after the exporter was killed")
+
+    def unmarked() -> list[str]:
+        last_scrape = {"room=a": temp("a"),
+                       "requests": only(metric_series(srv, name_="pyexp_requests_total"), "requests")}
+        return [n for n, s in last_scrape.items() if not any(math.isnan(v) and t >= killed_ms - 1000 for t, v in s)]
+    try:
+        wait_until(lambda: not unmarked(), 10, "staleness markers for every series of the dead target")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; unmarked: {unmarked()}") from None
+
+    # the other target is unaffected
+    def node_up_after():
+        up = job_up("node", down[0] + 1)
+        return up if up and up[1] == 1.0 else None
+    wait_until(node_up_after, 10, "up{job=node} == 1 after the py target went down")
+
+
+# ---------------------------------------------------------------------------
+# 3. Prometheus text import
+# ---------------------------------------------------------------------------
+def test_import_prometheus_text(server):
+    url = server.url + "/api/v1/import/prometheus"
+    text_type = {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
+    explicit_ms = now_ms() - 60_000
+    body = f"""\
+# HELP imp_requests_total Requests handled.
+# TYPE imp_requests_total counter
+imp_requests_total{{method="get",code="200"}} 1027
+imp_requests_total{{method="post",code="500"}} 3 {explicit_ms}
+# TYPE imp_temperature gauge
+imp_temperature{{room="a b",quote="x\\"y"}} -12.5
+imp_temperature{{room="hot"}} +Inf
+# TYPE imp_latency_seconds histogram
+imp_latency_seconds_bucket{{le="0.1"}} 3
+imp_latency_seconds_bucket{{le="+Inf"}} 5
+imp_latency_seconds_sum 1.25
+imp_latency_seconds_count 5
+imp_untyped 42
+"""
+    extra = [("extra_label", "source=import"), ("extra_label", "env=ci")]
+    t0 = now_ms()
+    r = requests.post(url, params=extra, data=body.encode(), headers=text_type, timeout=30)
+    t1 = now_ms()
+    assert r.status_code == 204, f"import: HTTP {r.status_code}: {r.text[:300]}"
+
+    # gzip, with ?timestamp= for the samples that carry none
+    param_ms = now_ms() - 30_000
+    gz_explicit_ms = now_ms() - 45_000
+    gz_body = f'imp_gz{{k="v"}} 7\nimp_gz{{k="w"}} 8 {gz_explicit_ms}\n'.encode()
+    r = requests.post(url, params=[("timestamp", str(param_ms)), ("extra_label", "source=gz")],
+                      data=gzip.compress(gz_body), headers={**text_type, "Content-Encoding": "gzip"}, timeout=30)
+    assert r.status_code == 204, f"gzip import: HTTP {r.status_code}: {r.text[:300]}"
+
+    grouped = by_series(server.records("metrics"))
+    base = {"source": "import", "env": "ci"}
+    want = [  # (labels, value, timestamp or None for "the request time")
+        ({"__name__": "imp_requests_total", "method": "get", "code": "200"}, 1027.0, None),
+        ({"__name__": "imp_requests_total", "method": "post", "code": "500"}, 3.0, explicit_ms),
+        ({"__name__": "imp_temperature", "room": "a b", "quote": 'x"y'}, -12.5, None),
+        ({"__name__": "imp_temperature", "room": "hot"}, math.inf, None),
+        ({"__name__": "imp_latency_seconds_bucket", "le": "0.1"}, 3.0, None),
+        ({"__name__": "imp_latency_seconds_bucket", "le": "+Inf"}, 5.0, None),
+        ({"__name__": "imp_latency_seconds_sum"}, 1.25, None),
+        ({"__name__": "imp_latency_seconds_count"}, 5.0, None),
+        ({"__name__": "imp_untyped"}, 42.0, None),
+    ]
+    request_times = set()
+    for labels, value, ts in want:
+        key = label_key({**labels, **base})
+        samples = grouped.get(key)
+        assert samples, f"imported series {key} not stored; stored: {sorted(k for k in grouped if dict(k).get('source'))}"
+        assert len(samples) == 1, (key, samples)
+        got_ts, got_value = samples[0]
+        assert same_value(got_value, value), (key, got_value, value)
+        if ts is None:
+            assert t0 - 1000 <= got_ts <= t1 + 1000, f"{key}: timestamp {got_ts} is not the request time [{t0}, {t1}]"
+            request_times.add(got_ts)
+        else:
+            assert got_ts == ts, f"{key}: explicit timestamp {ts} stored as {got_ts}"
+    assert len(request_times) == 1, f"samples of one request without timestamps got different times: {request_times}"
+    raw_inf = [rec["value"] for rec in server.records("metrics") if rec["labels"].get("room") == "hot"]
+    assert raw_inf == ["+Inf"], raw_inf
+
+    assert grouped.get(label_key({"__name__": "imp_gz", "k": "v", "source": "gz"})) == [(param_ms, 7.0)]
+    assert grouped.get(label_key({"__name__": "imp_gz", "k": "w", "source": "gz"})) == [(gz_explicit_ms, 8.0)]
+
+    # malformed bodies: 400, and the message names the line
+    bad = 'imp_ok 1\n# TYPE imp_ok2 gauge\nimp_bad{a="x" 3\nimp_ok3 4\n'
+    r = requests.post(url, data=bad.encode(), headers=text_type, timeout=30)
+    msg = assert_json_error(r, 400)
+    assert "line 3" in msg, f"error does not name line 3: {msg!r}"
+    r = requests.post(url, data=b"imp_ok 1\nimp_bad_value abc\n", headers=text_type, timeout=30)
+    msg = assert_json_error(r, 400)
+    assert "line 2" in msg, f"error does not name line 2: {msg!r}"
+
+
+# ---------------------------------------------------------------------------
+# 4. SIGKILL during remote write: every acknowledged sample exactly once
+# ---------------------------------------------------------------------------
+class RemoteWriteSender(threading.Thread):
+    SERIES = 5
+    PER_SERIES = 4
+    MAX_BATCHES = 400  # bounds the loop whatever happens (<= 4 x 400 x 20 samples in all)
+
+    def __init__(self, index: int, srv, stop: threading.Event, base_ms: int):
+        super().__init__(name=f"rw-sender-{index}", daemon=True)
+        self.index, self.srv, self.stop, self.base_ms = index, srv, stop, base_ms
+        self.acked: list[int] = []
+        self.unacked: list[int] = []
+        self.unexpected: list[tuple[int, int, str]] = []
+        self.first_ack = threading.Event()
+        self.error: BaseException | None = None
+
+    def batch(self, n: int) -> list[Series]:
+        out = []
+        for j in range(self.SERIES):
+            labels = {"__name__": "rw_kill", "sender": str(self.index), "s": str(j)}
+            out.append(Series(labels, [(self.base_ms + n * self.PER_SERIES + i, float(n * 100 + i * 10 + j))
+                                       for i in range(self.PER_SERIES)]))
+        return out
+
+    def samples(self, n: int):
+        for s in self.batch(n):
+            for ts, v in s.samples:
+                yield (label_key(s.labels), ts), v
+
+    def run(self) -> None:
+        session = requests.Session()
+        try:
+            for n in range(self.MAX_BATCHES):
+                if self.stop.is_set():
+                    break
+                try:
+                    r = remote_write(self.srv.url, self.batch(n), session=session, timeout=10)
+                except requests.RequestException:
+                    self.unacked.append(n)
+                    continue
+                if r.status_code == 204:
+                    self.acked.append(n)
+                    self.first_ack.set()
+                else:
+                    self.unacked.append(n)
+                    if r.status_code < 500:
+                        self.unexpected.append((n, r.status_code, r.text[:200]))
+        except BaseException as e:  # noqa: BLE001 - reported by the test
+            self.error = e
+        finally:
+            session.close()
+
+
+def test_remote_write_sigkill_exactly_once(sightline):
+    srv = sightline("rw-killed").start()
+    stop = threading.Event()
+    base_ms = now_ms() - 120_000
+    senders = [RemoteWriteSender(i, srv, stop, base_ms) for i in range(4)]
+    for s in senders:
+        s.start()
+    try:
+        deadline = time.monotonic() + 30
+        for s in senders:
+            if not s.first_ack.wait(max(0.0, deadline - time.monotonic())):
+                pytest.fail(f"{s.name}: no remote write acknowledged within 30 s "
+                            f"(error {s.error!r}, unexpected answers {s.unexpected[:3]})")
+        time.sleep(1.5)
+        assert srv.running, "server died during remote write"
+        rc = srv.kill9()
+    finally:
+        stop.set()
+        for s in senders:
+            s.join(timeout=60)
+    assert rc == -9, f"server was not running when killed (exit code {rc})"
+    assert not any(s.is_alive() for s in senders), "a sender thread hung"
+    for s in senders:
+        assert s.error is None, f"{s.name} raised {s.error!r}"
+        assert not s.unexpected, f"{s.name}: answers other than 204/5xx/no answer: {s.unexpected[:3]}"
+    print("batches (acked, not acked) per sender before SIGKILL:",
+          [(len(s.acked), len(s.unacked)) for s in senders])
+
+    srv.start()
+    for s in senders:  # the restarted server takes more, continuing each series in order
+        n = RemoteWriteSender.MAX_BATCHES + 1
+        r = remote_write(srv.url, s.batch(n), timeout=30)
+        assert r.status_code == 204, f"after restart: HTTP {r.status_code}: {r.text[:300]}"
+        s.acked.append(n)
+
+    records = srv.records("metrics")
+    assert len(records) < 100_000, "debug query truncated"
+    ours = [r for r in records if r["labels"].get("__name__") == "rw_kill"]
+    assert_no_duplicate_samples(ours, "remote write across SIGKILL")
+    stored = {(label_key(r["labels"]), int(r["timestampMs"])): parse_value(r["value"]) for r in ours}
+    acked = {k: v for s in senders for n in s.acked for k, v in s.samples(n)}
+    sent = {k: v for s in senders for n in s.acked + s.unacked for k, v in s.samples(n)}
+    missing = [k for k in acked if k not in stored]
+    assert not missing, f"{len(missing)} of {len(acked)} acknowledged samples missing after SIGKILL, e.g. {missing[:5]}"
+    wrong = [(k, stored[k], v) for k, v in sent.items() if k in stored and stored[k] != v]
+    assert not wrong, f"samples stored with another value: {wrong[:5]}"
+    unknown = [k for k in stored if k not in sent]
+    assert not unknown, f"samples that were never sent: {unknown[:5]}"
+
+
+# ---------------------------------------------------------------------------
+# 5. Refusals: out-of-order window, duplicates, series limit; /metrics and /api/v1/status/tsdb
+# ---------------------------------------------------------------------------
+def test_remote_write_refusals(sightline):
+    srv = sightline("rw-limits", config={"metrics": {"max_series_per_tenant": 5}}).start()
+    now = now_ms()
+
+    def write(labels: dict, *samples: tuple[int, float]) -> requests.Response:
+        return remote_write(srv.url, [Series(labels, list(samples))])
+
+    def stored(labels: dict) -> list[tuple[int, float]]:
+        return by_series(srv.records("metrics")).get(label_key(labels), [])
+
+    # out of order: within the window (default 1h) accepted, beyond it refused with 400
+    ooo = {"__name__": "rw_ooo", "case": "window"}
+    assert write(ooo, (now, 1.0)).status_code == 204
+    r = write(ooo, (now - 10 * 60_000, 2.0))
+    assert r.status_code == 204, f"in-window out-of-order sample refused: HTTP {r.status_code}: {r.text[:300]}"
+    msg = assert_json_error(write(ooo, (now - 2 * 3600_000, 3.0)), 400)
+    print("out-of-order refusal:", msg)
+    # A request mixing a refused and an acceptable sample: 400, and the acceptable one is stored.
+    mixed = remote_write(srv.url, [Series(ooo, [(now - 3 * 3600_000, 4.0), (now + 5, 5.0)])])
+    assert_json_error(mixed, 400)
+    assert stored(ooo) == [(now - 10 * 60_000, 2.0), (now, 1.0), (now + 5, 5.0)], stored(ooo)
+
+    # duplicates: identical accepted (idempotent retries), conflicting refused
+    dup = {"__name__": "rw_dup", "case": "dup"}
+    assert write(dup, (now - 1000, 5.0)).status_code == 204
+    r = write(dup, (now - 1000, 5.0))
+    assert r.status_code == 204, f"identical duplicate refused: HTTP {r.status_code}: {r.text[:300]}"
+    msg = assert_json_error(write(dup, (now - 1000, 6.0)), 400)
+    print("conflicting duplicate refusal:", msg)
+    assert stored(dup) == [(now - 1000, 5.0)], stored(dup)
+
+    # the series limit: 2 series so far, 3 more fit, the 6th is refused naming the limit and the series
+    for i in range(3):
+        r = write({"__name__": "rw_card", "i": str(i)}, (now, float(i)))
+        assert r.status_code == 204, f"series {i + 3} of 5 refused: HTTP {r.status_code}: {r.text[:300]}"
+    msg = assert_json_error(write({"__name__": "rw_card", "i": "3"}, (now, 3.0)), 400)
+    assert "too_many_series" in msg or "limit" in msg.lower(), f"refusal does not name the limit: {msg!r}"
+    assert "rw_card" in msg, f"refusal does not name the series: {msg!r}"
+    assert stored({"__name__": "rw_card", "i": "3"}) == []
+    r = write({"__name__": "rw_card", "i": "0"}, (now + 1000, 10.0))
+    assert r.status_code == 204, f"an existing series refused at the limit: HTTP {r.status_code}: {r.text[:300]}"
+
+    r = requests.get(srv.url + "/metrics", timeout=30)
+    assert r.status_code == 200, f"/metrics: HTTP {r.status_code}: {r.text[:300]}"
+    rejected = [v for labels, v in parse_exposition(r.text).get("sightline_rejected_records_total", [])
+                if labels.get("reason") == "too_many_series" and labels.get("signal") == "metrics"]
+    assert rejected and sum(rejected) >= 1, \
+        'no sightline_rejected_records_total{reason="too_many_series",signal="metrics"} >= 1 in /metrics'
+
+    r = requests.get(srv.url + "/api/v1/status/tsdb", timeout=30)
+    assert r.status_code == 200, f"status/tsdb: HTTP {r.status_code}: {r.text[:300]}"
+    doc = r.json()
+    assert doc.get("status") == "success", doc
+    data = doc["data"]
+    head = data["headStats"]
+    assert head["numSeries"] == 5, head
+    for k in ("numLabelPairs", "chunkCount", "minTime", "maxTime"):
+        assert isinstance(head.get(k), int), (k, head)
+    assert head["maxTime"] >= now + 1000 and head["minTime"] <= head["maxTime"], head
+    by_name = {e["name"]: e["value"] for e in data["seriesCountByMetricName"]}
+    assert by_name == {"rw_card": 3, "rw_ooo": 1, "rw_dup": 1}, data["seriesCountByMetricName"]
+    label_values = {e["name"]: e["value"] for e in data["labelValueCountByLabelName"]}
+    assert label_values.get("__name__") == 3, data["labelValueCountByLabelName"]
+    for k in ("memoryInBytesByLabelName", "seriesCountByLabelValuePair"):
+        assert isinstance(data[k], list) and data[k], (k, data[k])
+        assert all(isinstance(e.get("name"), str) and isinstance(e.get("value"), int) for e in data[k]), data[k]
