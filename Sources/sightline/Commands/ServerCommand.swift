@@ -9,7 +9,7 @@ import SightlineServer
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server",
-        abstract: "Run the Sightline server: OTLP ingestion over HTTP and gRPC into embedded storage.",
+        abstract: "Run the Sightline server: OTLP, remote write, import and scraping into embedded storage.",
         discussion: """
             Settings come from the YAML file given with --config; flags given on the command line win over it. \
             An unknown key or a bad value in the file stops the start with a message naming the key and the file. \
@@ -18,7 +18,7 @@ struct ServerCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("YAML configuration file (keys: data_dir, http_address, otlp_grpc_address, log_level, wal, limits, auth).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("YAML configuration file (keys: data_dir, http_address, otlp_grpc_address, log_level, wal, limits, metrics, scrape_configs, auth; see the README).", valueName: "file"))
     var config: String?
 
     @Option(name: .customLong("data-dir"), help: ArgumentHelp("Directory for the WAL and the stores. (default: ./sightline-data)", valueName: "dir"))
@@ -71,7 +71,8 @@ struct ServerCommand: AsyncParsableCommand {
         do {
             configuration = try resolvedConfiguration()
         } catch let error as SightlineError {
-            throw ValidationError(error.description)
+            FileHandle.standardError.write(Data("sightline server: \(error.description)\n".utf8))
+            throw ExitCode(2)
         }
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
