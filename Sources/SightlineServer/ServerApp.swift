@@ -40,13 +40,7 @@ package enum ServerApp {
             metrics.walCommitted(writeSeconds: writeSeconds, fsyncSeconds: fsyncSeconds)
         }
         let wal = try WriteAheadLog(directory: dataDirectory + "/wal", options: walOptions, logger: logger)
-        let report = wal.recoveryReport
-        if report.droppedBytes > 0 {
-            logger.warning(
-                "WAL recovery dropped a torn tail",
-                metadata: ["bytes": "\(report.droppedBytes)", "segment": "\(report.droppedInSegment.map(String.init) ?? "-")"]
-            )
-        }
+        // Opening the WAL logs a torn tail it cut off, with the bytes dropped.
         let logs = try RecordStore(signal: .logs, directory: dataDirectory + "/records/logs")
         var tsdbOptions = TSDB.Options()
         tsdbOptions.outOfOrderWindowMs = configuration.metrics.outOfOrderWindow.milliseconds
