@@ -75,8 +75,13 @@ package enum ServerApp {
         }
         let services: [any Service] = [
             StorageService(pipeline: pipeline, logger: logger),
-            CheckpointService(pipeline: pipeline, interval: configuration.wal.checkpointInterval, logger: logger),
-            TSDBMaintenanceService(tsdb: metricStore, interval: configuration.metrics.maintenanceInterval, metrics: metrics, logger: logger),
+            PeriodicService(name: "checkpoint", interval: configuration.wal.checkpointInterval, logger: logger) {
+                guard pipeline.isReady else { return }
+                try await pipeline.checkpoint()
+            },
+            PeriodicService(name: "metrics maintenance", interval: configuration.metrics.maintenanceInterval, logger: logger) {
+                try metricStore.maintain(metrics: metrics, logger: logger)
+            },
             scraper,
             grpc,
             http,

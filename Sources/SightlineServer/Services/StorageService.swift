@@ -16,29 +16,3 @@ struct StorageService: Service {
         logger.info("storage closed")
     }
 }
-
-/// Persists the stores every interval so the WAL stays small: a loop around ``IngestPipeline/checkpoint()``.
-struct CheckpointService: Service {
-    let pipeline: IngestPipeline
-    let interval: Duration
-    let logger: Logger
-
-    func run() async throws {
-        // Shutdown cancels the wait at once; the final checkpoint is the storage service's job.
-        try await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await Task.sleep(for: interval)
-                } catch {
-                    return
-                }
-                guard pipeline.isReady else { continue }
-                do {
-                    try await pipeline.checkpoint()
-                } catch {
-                    logger.error("checkpoint failed", metadata: ["error": "\(error)"])
-                }
-            }
-        }
-    }
-}
