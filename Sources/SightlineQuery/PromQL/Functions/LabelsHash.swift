@@ -1,0 +1,137 @@
+package import SightlineCore
+
+/// The label-set hash Prometheus uses for `limit_ratio`'s sampling, reproduced bit for bit.
+///
+/// Prometheus' default build (`stringlabels`) stores a label set as one byte string: for each label in name order,
+/// the name's length, the name, the value's length and the value, where a length below 255 is one byte and any other
+/// length is the byte 255 followed by the length in three little-endian bytes. `Labels.Hash()` is the xxHash64 (seed
+/// 0) of that string. Builds with the `slicelabels` tag hash a different encoding (`name 0xff value 0xff …`), so
+/// samples chosen by `limit_ratio` match the official release binaries, not such builds.
+package enum LabelsHash {
+    /// xxHash64 of the `stringlabels` encoding of `labels`.
+    package static func hash(_ labels: Labels) -> UInt64 {
+        var bytes: [UInt8] = []
+        var size = 0
+        for label in labels.labels {
+            size += label.name.utf8.count + label.value.utf8.count + 2
+        }
+        bytes.reserveCapacity(size)
+        for label in labels.labels {
+            appendString(label.name, to: &bytes)
+            appendString(label.value, to: &bytes)
+        }
+        return XXHash64.hash(bytes)
+    }
+
+    /// The sampling offset of a series in [0, 1]: ``hash(_:)`` divided by `UInt64.max`, both as doubles.
+    package static func sampleOffset(_ labels: Labels) -> Double {
+        Double(hash(labels)) / Double(UInt64.max)
+    }
+
+    /// Whether a series with sampling offset `offset` belongs to `limit_ratio(ratio, …)`: `offset < ratio` for a
+    /// non-negative ratio, `offset >= 1 + ratio` for a negative one.
+    package static func keepForRatio(_ ratio: Double, offset: Double) -> Bool {
+        (ratio >= 0 && offset < ratio) || (ratio < 0 && offset >= 1.0 + ratio)
+    }
+
+    private static func appendString(_ string: String, to bytes: inout [UInt8]) {
+        let count = string.utf8.count
+        if count < 255 {
+            bytes.append(UInt8(count))
+        } else {
+            bytes.append(255)
+            bytes.append(UInt8(truncatingIfNeeded: count))
+            bytes.append(UInt8(truncatingIfNeeded: count >> 8))
+            bytes.append(UInt8(truncatingIfNeeded: count >> 16))
+        }
+        bytes.append(contentsOf: string.utf8)
+    }
+}
+
+/// xxHash64 with seed 0 (the algorithm of `github.com/cespare/xxhash/v2`'s `Sum64`), written from the published
+/// specification.
+package enum XXHash64 {
+    private static let prime1: UInt64 = 0x9E37_79B1_85EB_CA87
+    private static let prime2: UInt64 = 0xC2B2_AE3D_27D4_EB4F
+    private static let prime3: UInt64 = 0x1656_67B1_9E37_79F9
+    private static let prime4: UInt64 = 0x85EB_CA77_C2B2_AE63
+    private static let prime5: UInt64 = 0x27D4_EB2F_1656_67C5
+
+    /// The 64-bit hash of `bytes`.
+    package static func hash(_ bytes: [UInt8]) -> UInt64 {
+        bytes.withUnsafeBufferPointer { hash($0) }
+    }
+
+    /// The 64-bit hash of the bytes in `buffer`.
+    package static func hash(_ buffer: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        let length = buffer.count
+        var index = 0
+        var h: UInt64
+        if length >= 32 {
+            var v1 = prime1 &+ prime2
+            var v2 = prime2
+            var v3: UInt64 = 0
+            var v4 = 0 &- prime1
+            while index + 32 <= length {
+                v1 = round(v1, read64(buffer, index))
+                v2 = round(v2, read64(buffer, index + 8))
+                v3 = round(v3, read64(buffer, index + 16))
+                v4 = round(v4, read64(buffer, index + 24))
+                index += 32
+            }
+            h = rotate(v1, 1) &+ rotate(v2, 7) &+ rotate(v3, 12) &+ rotate(v4, 18)
+            h = merge(h, v1)
+            h = merge(h, v2)
+            h = merge(h, v3)
+            h = merge(h, v4)
+        } else {
+            h = prime5
+        }
+        h &+= UInt64(length)
+        while index + 8 <= length {
+            h ^= round(0, read64(buffer, index))
+            h = rotate(h, 27) &* prime1 &+ prime4
+            index += 8
+        }
+        if index + 4 <= length {
+            h ^= UInt64(read32(buffer, index)) &* prime1
+            h = rotate(h, 23) &* prime2 &+ prime3
+            index += 4
+        }
+        while index < length {
+            h ^= UInt64(buffer[index]) &* prime5
+            h = rotate(h, 11) &* prime1
+            index += 1
+        }
+        h ^= h >> 33
+        h &*= prime2
+        h ^= h >> 29
+        h &*= prime3
+        h ^= h >> 32
+        return h
+    }
+
+    @inline(__always) private static func rotate(_ x: UInt64, _ r: UInt64) -> UInt64 {
+        (x << r) | (x >> (64 - r))
+    }
+
+    @inline(__always) private static func round(_ accumulator: UInt64, _ input: UInt64) -> UInt64 {
+        rotate(accumulator &+ input &* prime2, 31) &* prime1
+    }
+
+    @inline(__always) private static func merge(_ accumulator: UInt64, _ value: UInt64) -> UInt64 {
+        (accumulator ^ round(0, value)) &* prime1 &+ prime4
+    }
+
+    @inline(__always) private static func read64(_ buffer: UnsafeBufferPointer<UInt8>, _ index: Int) -> UInt64 {
+        var value: UInt64 = 0
+        for offset in 0..<8 { value |= UInt64(buffer[index + offset]) << (8 * UInt64(offset)) }
+        return value
+    }
+
+    @inline(__always) private static func read32(_ buffer: UnsafeBufferPointer<UInt8>, _ index: Int) -> UInt32 {
+        var value: UInt32 = 0
+        for offset in 0..<4 { value |= UInt32(buffer[index + offset]) << (8 * UInt32(offset)) }
+        return value
+    }
+}

@@ -1,1 +1,0 @@
-// The PromQL module; see PromQL/.
