@@ -11,7 +11,6 @@ failure report. Processes are stopped only through their own Popen handles.
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import signal
@@ -24,6 +23,8 @@ from typing import Any
 import pytest
 import requests
 
+from processes import track
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 READY_TIMEOUT_S = 60.0  # the first start of a debug build can be slow
@@ -34,22 +35,6 @@ SIGTERM_TIMEOUT_S = 30.0
 for _var in ("no_proxy", "NO_PROXY"):
     _cur = os.environ.get(_var, "")
     os.environ[_var] = ",".join(x for x in (_cur, "127.0.0.1", "localhost") if x)
-
-# Processes started by this test session, so that an interrupted run does not
-# leave servers behind. Only these handles are ever signalled.
-_STARTED: list[subprocess.Popen] = []
-
-
-@atexit.register
-def _kill_leftovers() -> None:
-    for proc in _STARTED:
-        if proc.poll() is None:
-            try:
-                proc.kill()
-                proc.wait(timeout=10)
-            except Exception:  # noqa: BLE001 - best effort at interpreter exit
-                pass
-
 
 def sightline_binary() -> Path:
     env = os.environ.get("SIGHTLINE_BIN")
@@ -216,7 +201,7 @@ class SightlineServer:
                 self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 cwd=self.log_dir,
             )
-        _STARTED.append(self.proc)
+        track(self.proc)
 
     @property
     def running(self) -> bool:

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import atexit
 import json
 import math
 import os
@@ -29,23 +28,11 @@ from typing import Any, Iterable
 
 import requests
 
+from processes import track
+
 # ---------------------------------------------------------------------------
 # Processes
 # ---------------------------------------------------------------------------
-_PEERS: list[subprocess.Popen] = []
-
-
-@atexit.register
-def _kill_leftover_peers() -> None:
-    for proc in _PEERS:
-        if proc.poll() is None:
-            try:
-                proc.kill()
-                proc.wait(timeout=10)
-            except Exception:  # noqa: BLE001 - best effort at interpreter exit
-                pass
-
-
 def find_binary(name: str, env_var: str) -> str:
     """The path of a Debian-packaged peer binary; fails (never skips) when it is missing."""
     import pytest
@@ -88,7 +75,7 @@ class Peer:
             log.flush()
             self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT, cwd=self.cwd)
-        _PEERS.append(self.proc)
+        track(self.proc)
         return self
 
     @property

@@ -19,6 +19,8 @@ from typing import Any, Callable
 import pytest
 import requests
 
+from processes import assert_json_error
+
 from conftest import free_ports
 from metrics_peers import (
     NodeExporter,
@@ -90,19 +92,6 @@ def latest(samples: list[tuple[int, float]]) -> tuple[int, float] | None:
 def only(series: dict[tuple, list], what: str) -> list[tuple[int, float]]:
     assert len(series) == 1, f"expected exactly one series for {what}, got {list(series)}"
     return next(iter(series.values()))
-
-
-def assert_json_error(r: requests.Response, status: int) -> str:
-    """The Prometheus-API error shape; returns the message."""
-    assert r.status_code == status, f"expected {status}, got {r.status_code}: {r.text[:300]}"
-    try:
-        doc = r.json()
-    except ValueError:
-        pytest.fail(f"HTTP {status} body is not JSON: {r.text[:300]!r}")
-    assert doc.get("status") == "error", doc
-    assert isinstance(doc.get("errorType"), str) and doc["errorType"], doc
-    assert isinstance(doc.get("error"), str) and doc["error"], doc
-    return doc["error"]
 
 
 def assert_no_duplicate_samples(records: list[dict], what: str) -> None:

@@ -12,6 +12,8 @@ import time
 import grpc
 import pytest
 import requests
+
+from processes import assert_json_error
 from google.protobuf.message import DecodeError
 from google.rpc.status_pb2 import Status as RpcStatus
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
@@ -118,18 +120,6 @@ def check_fields(signal: str, e, rec: dict) -> None:
     else:
         value = rec["value"]
         assert isinstance(value, (int, float)) and abs(value - e.value) < 1e-9, (e, rec)
-
-
-def assert_json_error(r: requests.Response, status: int) -> None:
-    """The Prometheus-API error shape: {"status":"error","errorType":"…","error":"…"}."""
-    assert r.status_code == status, f"expected {status}, got {r.status_code}: {r.text[:300]}"
-    try:
-        doc = r.json()
-    except ValueError:
-        pytest.fail(f"HTTP {status} body is not JSON: {r.text[:300]!r}")
-    assert doc.get("status") == "error", doc
-    assert isinstance(doc.get("errorType"), str) and doc["errorType"], doc
-    assert isinstance(doc.get("error"), str) and doc["error"], doc
 
 
 def assert_otlp_error(r: requests.Response, status: int, grpc_code: grpc.StatusCode) -> None:
