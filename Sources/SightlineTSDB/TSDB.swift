@@ -184,7 +184,7 @@ package final class TSDB: SignalStore, MetricQuerier {
     package func compact() throws -> Int {
         try fileLock.withLock { _ in
             try tenants.withLock { $0 }.values.reduce(0) { total, data in
-                total + (try data.blocks.compact(merge: ChunkCodec.merge))
+                total + (try data.blocks.compact(merge: ChunkCodec.compact))
             }
         }
     }

@@ -252,3 +252,30 @@ struct ChunkCodecTests {
         #expect(throws: SightlineError.self) { try ChunkCodec.merge([bad, good]) }
     }
 }
+
+struct ChunkCodecCompactTests {
+    @Test func adjacentSmallChunksBecomeFullOnes() throws {
+        // 60 checkpoints' worth of 2-sample chunks, then one full chunk, then 3 more small ones.
+        var chunks: [ChunkData] = []
+        var t: Int64 = 0
+        for _ in 0..<60 {
+            chunks += ChunkCodec.encode(timestamps: [t, t + 15_000], values: [Double(t), Double(t + 1)])
+            t += 30_000
+        }
+        let full = (0..<120).map { t + Int64($0) * 15_000 }
+        chunks += ChunkCodec.encode(timestamps: full, values: full.map(Double.init))
+        t += 120 * 15_000
+        for _ in 0..<3 {
+            chunks += ChunkCodec.encode(timestamps: [t], values: [1])
+            t += 15_000
+        }
+        let compacted = try ChunkCodec.compact(chunks)
+        #expect(compacted.map(\.sampleCount) == [120, 120, 3])
+        var before: [Int64] = []
+        var after: [Int64] = []
+        for chunk in chunks { before += try ChunkCodec.decodeAll(chunk).timestamps }
+        for chunk in compacted { after += try ChunkCodec.decodeAll(chunk).timestamps }
+        #expect(before == after)
+        #expect(compacted.reduce(0) { $0 + $1.bytes.count } < chunks.reduce(0) { $0 + $1.bytes.count })
+    }
+}

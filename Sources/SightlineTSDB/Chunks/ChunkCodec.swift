@@ -72,6 +72,40 @@ package enum ChunkCodec {
         return result
     }
 
+    /// Merges like ``merge(_:)``, then re-encodes each run of adjacent chunks that are not full into full chunks:
+    /// what compaction wants, because every checkpoint seals a series' open chunk, so blocks written in real time hold
+    /// many chunks of a few samples each, and each chunk pays its own header, first timestamp and first value.
+    /// - Throws: `dataCorrupted` when a chunk that has to be re-encoded does not decode.
+    package static func compact(_ chunks: [ChunkData]) throws -> [ChunkData] {
+        var result: [ChunkData] = []
+        var run: [ChunkData] = []
+        func flushRun() throws {
+            defer { run.removeAll(keepingCapacity: true) }
+            guard run.count > 1 else {
+                result.append(contentsOf: run)
+                return
+            }
+            var timestamps: [Int64] = []
+            var values: [Double] = []
+            for chunk in run {
+                let decoded = try decodeAll(chunk)
+                timestamps.append(contentsOf: decoded.timestamps)
+                values.append(contentsOf: decoded.values)
+            }
+            result.append(contentsOf: encode(timestamps: timestamps, values: values))
+        }
+        for chunk in try merge(chunks) {
+            if chunk.sampleCount >= samplesPerChunk {
+                try flushRun()
+                result.append(chunk)
+            } else {
+                run.append(chunk)
+            }
+        }
+        try flushRun()
+        return result
+    }
+
     /// Emits one group of chunks that overlap in time: as it is when it is one chunk, merged otherwise.
     private static func flush(_ group: [Int], of chunks: [ChunkData], into result: inout [ChunkData]) throws {
         if group.count == 1, let only = group.first {
