@@ -22,6 +22,28 @@ package struct Labels: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// The labels in ascending name order.
     package private(set) var labels: [Label]
 
+    /// The hash of `labels`, computed once: a series is looked up by its labels several times on the way in
+    /// (admission, the store, the WAL record), and hashing every name and value each time was the costliest part.
+    private var labelsHash: Int = 0
+
+    package func hash(into hasher: inout Hasher) {
+        hasher.combine(labelsHash)
+    }
+
+    package static func == (a: Labels, b: Labels) -> Bool {
+        a.labelsHash == b.labelsHash && a.labels == b.labels
+    }
+
+    private static func hash(of labels: [Label]) -> Int {
+        var hasher = Hasher()
+        hasher.combine(labels.count)
+        for label in labels {
+            hasher.combine(label.name)
+            hasher.combine(label.value)
+        }
+        return hasher.finalize()
+    }
+
     /// Sorts the labels by name and drops empty values, as Prometheus does. Duplicate names keep the last value.
     ///
     /// Input that is already in order, with unique names and no empty values (what decoders usually hand over), is
@@ -36,6 +58,7 @@ package struct Labels: Hashable, Sendable, Comparable, CustomStringConvertible {
         }
         if isClean {
             self.labels = labels
+            self.labelsHash = Self.hash(of: labels)
             return
         }
         var sorted: [Label] = []
@@ -49,6 +72,7 @@ package struct Labels: Hashable, Sendable, Comparable, CustomStringConvertible {
             if let last = unique.last, last.name == label.name { unique[unique.count - 1] = label } else { unique.append(label) }
         }
         self.labels = unique
+        self.labelsHash = Self.hash(of: unique)
     }
 
     /// Builds labels from name/value pairs.
