@@ -69,6 +69,7 @@ package enum HTTPAPI {
         router.get("/api/v1/debug/records") { request, _ in
             try DebugRecordsHandler.handle(request, api: api)
         }
+        PrometheusAPI.addRoutes(to: router, api: api)
         return router
     }
 }

@@ -1,0 +1,153 @@
+/// Times as the Prometheus HTTP API reads and writes them, in milliseconds since the Unix epoch.
+///
+/// Reading follows Prometheus' `parseTime`: Unix seconds with an optional fraction (`1435781451.781`, rounded to the
+/// millisecond) or RFC 3339 with an optional fraction of up to nine digits (`2015-07-01T20:10:51.781Z`,
+/// `2015-07-01T22:10:51+02:00`). Years beyond four digits are read too, so the bounds Prometheus clients send for
+/// "no limit" (`-292273086-05-16T16:47:06Z`, `292277025-08-18T07:12:54.999999999Z`) parse.
+package enum PrometheusAPITime {
+    /// The earliest time a range may start at; earlier times are clamped to it. About 73 million years before 1970:
+    /// far enough for any data, near enough that `end - start` never overflows in a store.
+    package static let minMs: Int64 = -(1 << 61)
+    /// The latest time a range may end at; later times are clamped to it.
+    package static let maxMs: Int64 = 1 << 61
+
+    /// Parses a time.
+    /// - Returns: milliseconds since the epoch, or nil when `text` is neither a float nor RFC 3339 (or is out of range).
+    package static func parse(_ text: String) -> Int64? {
+        if let seconds = Double(text) {
+            guard seconds.isFinite, seconds.magnitude < 9.2e15 else { return nil }
+            let whole = seconds.rounded(.towardZero)
+            return Int64(whole) * 1000 + Int64(((seconds - whole) * 1000).rounded())
+        }
+        return parseRFC3339(Array(text.utf8))
+    }
+
+    /// Appends a timestamp as results carry it, like Prometheus' `MarshalTimestamp`: a JSON number of Unix seconds,
+    /// with a three-digit fraction when the milliseconds are not zero (`1435781451.781`, `1435781451.780`, `1435781451`).
+    package static func appendJSON(_ ms: Int64, to out: inout String) {
+        var magnitude = ms.magnitude
+        if ms < 0 { out += "-" }
+        out += String(magnitude / 1000)
+        magnitude %= 1000
+        if magnitude != 0 {
+            out += magnitude < 10 ? ".00" : magnitude < 100 ? ".0" : "."
+            out += String(magnitude)
+        }
+    }
+
+    /// RFC 3339 in UTC with milliseconds, for people: `2015-07-01T20:10:51.781Z`.
+    package static func rfc3339(_ ms: Int64) -> String {
+        let days = floorDivide(ms, 86_400_000)
+        let msOfDay = ms - days * 86_400_000
+        let (year, month, day) = civil(fromDays: days)
+        let hour = msOfDay / 3_600_000
+        let minute = msOfDay / 60_000 % 60
+        let second = msOfDay / 1000 % 60
+        let millisecond = msOfDay % 1000
+        func pad(_ value: Int64, _ width: Int) -> String {
+            let text = String(value.magnitude)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        let yearText = (year < 0 ? "-" : "") + pad(year, 4)
+        return "\(yearText)-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(millisecond, 3))Z"
+    }
+
+    /// Parses `[-]YYYY-MM-DDThh:mm:ss[.fraction](Z|±hh:mm)`.
+    private static func parseRFC3339(_ bytes: [UInt8]) -> Int64? {
+        var index = 0
+        func digits(_ count: Int) -> Int64? {
+            guard index + count <= bytes.count else { return nil }
+            var value: Int64 = 0
+            for byte in bytes[index..<(index + count)] {
+                guard byte >= 0x30, byte <= 0x39 else { return nil }
+                value = value * 10 + Int64(byte - 0x30)
+            }
+            index += count
+            return value
+        }
+        func expect(_ character: Character) -> Bool {
+            guard index < bytes.count, let ascii = character.asciiValue, bytes[index] == ascii else { return false }
+            index += 1
+            return true
+        }
+        let negativeYear = expect("-")
+        var yearDigits = 0
+        while index + yearDigits < bytes.count, bytes[index + yearDigits] >= 0x30, bytes[index + yearDigits] <= 0x39 { yearDigits += 1 }
+        guard yearDigits >= 4, yearDigits <= 10, let yearMagnitude = digits(yearDigits) else { return nil }
+        let year = negativeYear ? -yearMagnitude : yearMagnitude
+        guard expect("-"), let month = digits(2), expect("-"), let day = digits(2), expect("T"),
+            let hour = digits(2), expect(":"), let minute = digits(2), expect(":"), let second = digits(2)
+        else { return nil }
+        guard (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month), hour < 24, minute < 60, second < 60
+        else { return nil }
+        var fractionMs: Int64 = 0
+        if expect(".") {
+            var count = 0
+            var scale: Int64 = 100
+            while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 {
+                fractionMs += Int64(bytes[index] - 0x30) * scale
+                scale /= 10
+                count += 1
+                index += 1
+            }
+            guard count >= 1, count <= 9 else { return nil }
+        }
+        var offsetSeconds: Int64 = 0
+        if !expect("Z") {
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") else { return nil }
+            let sign: Int64 = bytes[index] == UInt8(ascii: "-") ? -1 : 1
+            index += 1
+            guard let offsetHours = digits(2), expect(":"), let offsetMinutes = digits(2), offsetHours < 24, offsetMinutes < 60 else {
+                return nil
+            }
+            offsetSeconds = sign * (offsetHours * 3600 + offsetMinutes * 60)
+        }
+        guard index == bytes.count else { return nil }
+        let days = self.days(fromYear: year, month: month, day: day)
+        let (daySeconds, overflow1) = days.multipliedReportingOverflow(by: 86_400)
+        guard !overflow1 else { return nil }
+        let seconds = daySeconds + hour * 3600 + minute * 60 + second - offsetSeconds
+        let (ms, overflow2) = seconds.multipliedReportingOverflow(by: 1000)
+        guard !overflow2 else { return nil }
+        let (total, overflow3) = ms.addingReportingOverflow(fractionMs)
+        return overflow3 ? nil : total
+    }
+
+    private static func isLeap(_ year: Int64) -> Bool { year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) }
+
+    private static func daysInMonth(year: Int64, month: Int64) -> Int64 {
+        switch month {
+        case 2: isLeap(year) ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    private static func floorDivide(_ a: Int64, _ b: Int64) -> Int64 {
+        let quotient = a / b
+        return (a % b != 0 && (a < 0) != (b < 0)) ? quotient - 1 : quotient
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+    private static func days(fromYear year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = floorDivide(y, 400)
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// The proleptic Gregorian date of a number of days since 1970-01-01 (`civil_from_days`).
+    private static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let z = days + 719_468
+        let era = floorDivide(z, 146_097)
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}
