@@ -114,15 +114,22 @@ let package = Package(
             path: "Benchmarks/SightlineBenchmarks",
             swiftSettings: settings
         ),
+        // Helpers several test targets share: a seeded generator, temporary directories, error expectations, fixture paths.
+        .target(
+            name: "SightlineTestSupport",
+            dependencies: ["SightlineCore"],
+            path: "Tests/SightlineTestSupport",
+            swiftSettings: settings
+        ),
         .testTarget(name: "SightlineCoreTests", dependencies: ["SightlineCore"], swiftSettings: settings),
         .testTarget(
             name: "SightlineStorageCoreTests",
-            dependencies: ["SightlineStorageCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SightlineStorageCore", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
         .testTarget(
             name: "SightlineTSDBTests",
-            dependencies: ["SightlineTSDB", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SightlineTSDB", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
         .testTarget(
@@ -139,11 +146,11 @@ let package = Package(
             swiftSettings: settings
         ),
         .testTarget(name: "SightlineQueryTests", dependencies: ["SightlineQuery"], swiftSettings: settings),
-        .testTarget(name: "SightlineIngestTests", dependencies: ["SightlineIngest"], swiftSettings: settings),
+        .testTarget(name: "SightlineIngestTests", dependencies: ["SightlineIngest", "SightlineTestSupport"], swiftSettings: settings),
         .testTarget(
             name: "SightlineServerTests",
             dependencies: [
-                "SightlineServer", "SightlineQuery",
+                "SightlineServer", "SightlineQuery", "SightlineTestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: settings

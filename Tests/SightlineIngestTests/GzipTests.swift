@@ -1,4 +1,5 @@
 import SightlineCore
+import SightlineTestSupport
 import Testing
 
 @testable import SightlineIngest
@@ -30,15 +31,7 @@ struct GzipTests {
     }()
 
     private func error(_ bytes: [UInt8], maxOutput: Int = 1 << 20) -> SightlineError? {
-        do {
-            _ = try Gzip.decompress(bytes, maxOutput: maxOutput)
-            return nil
-        } catch let error as SightlineError {
-            return error
-        } catch {
-            Issue.record("unexpected error \(error)")
-            return nil
-        }
+        sightlineError { _ = try Gzip.decompress(bytes, maxOutput: maxOutput) }
     }
 
     @Test func decompressesEmptyInput() throws {
@@ -112,10 +105,8 @@ struct GzipTests {
                     corrupted[10 + Int(rng.next() % UInt64(corrupted.count - 10))] = UInt8(truncatingIfNeeded: rng.next())
                 }
                 let cut = Int(rng.next() % UInt64(corrupted.count + 1))
-                do { _ = try Gzip.decompress(Array(corrupted[..<cut]), maxOutput: 300_000) } catch let error as SightlineError {
-                    #expect(error.code == .invalidArgument || error.code == .tooLarge)
-                } catch {
-                    Issue.record("unexpected error \(error)")
+                expectDecodesOrFails(with: .invalidArgument, .tooLarge) {
+                    _ = try Gzip.decompress(Array(corrupted[..<cut]), maxOutput: 300_000)
                 }
             }
         }

@@ -1,4 +1,5 @@
 import SightlineCore
+import SightlineTestSupport
 import Testing
 
 @testable import SightlineIngest
@@ -80,14 +81,7 @@ struct JSONParserTests {
 
     @Test func malformedOTLPJSONNamesTheProblem() {
         func error(_ signal: Signal, _ json: String) -> SightlineError? {
-            do {
-                _ = try OTLPDecoder.decode(signal, body: Array(json.utf8), format: .json)
-                return nil
-            } catch let error as SightlineError {
-                return error
-            } catch {
-                return nil
-            }
+            sightlineError { _ = try OTLPDecoder.decode(signal, body: Array(json.utf8), format: .json) }
         }
         #expect(error(.logs, #"{"resourceLogs": [}"#)?.message == "invalid JSON at byte 18: unexpected character '}', expected a value")
         #expect(
@@ -117,8 +111,8 @@ struct JSONParserTests {
             let bytes = try Fixtures.conformance(name)
             let signal: Signal = name == "metrics.json" ? .metrics : (name == "trace.json" ? .traces : .logs)
             for length in 0..<bytes.count {
-                do { _ = try OTLPDecoder.decode(signal, body: Array(bytes[..<length]), format: .json) } catch let error as SightlineError {
-                    #expect(error.code == .invalidArgument)
+                expectDecodesOrFails(with: .invalidArgument) {
+                    _ = try OTLPDecoder.decode(signal, body: Array(bytes[..<length]), format: .json)
                 }
             }
         }

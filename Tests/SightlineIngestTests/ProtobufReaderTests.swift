@@ -1,19 +1,12 @@
 import SightlineCore
+import SightlineTestSupport
 import Testing
 
 @testable import SightlineIngest
 
 struct ProtobufReaderTests {
     private func decodeError(_ signal: Signal, _ bytes: [UInt8]) -> SightlineError? {
-        do {
-            _ = try OTLPDecoder.decode(signal, body: bytes, format: .protobuf)
-            return nil
-        } catch let error as SightlineError {
-            return error
-        } catch {
-            Issue.record("unexpected error type: \(error)")
-            return nil
-        }
+        sightlineError { _ = try OTLPDecoder.decode(signal, body: bytes, format: .protobuf) }
     }
 
     @Test func writerAndReaderRoundTripEveryWireType() throws {
@@ -143,11 +136,7 @@ struct ProtobufReaderTests {
             // Every prefix decodes or throws `invalidArgument`; none traps.
             for length in 0..<payload.count {
                 let prefix = Array(payload[..<length])
-                do { _ = try OTLPDecoder.decode(signal, body: prefix, format: .protobuf) } catch let error as SightlineError {
-                    #expect(error.code == .invalidArgument)
-                } catch {
-                    Issue.record("unexpected error \(error)")
-                }
+                expectDecodesOrFails(with: .invalidArgument) { _ = try OTLPDecoder.decode(signal, body: prefix, format: .protobuf) }
             }
             // Random byte flips as well.
             for _ in 0..<2000 {
@@ -155,27 +144,8 @@ struct ProtobufReaderTests {
                 for _ in 0..<(1 + Int(rng.next() % 4)) {
                     corrupted[Int(rng.next() % UInt64(corrupted.count))] = UInt8(truncatingIfNeeded: rng.next())
                 }
-                do { _ = try OTLPDecoder.decode(signal, body: corrupted, format: .protobuf) } catch let error as SightlineError {
-                    #expect(error.code == .invalidArgument)
-                } catch {
-                    Issue.record("unexpected error \(error)")
-                }
+                expectDecodesOrFails(with: .invalidArgument) { _ = try OTLPDecoder.decode(signal, body: corrupted, format: .protobuf) }
             }
         }
-    }
-}
-
-/// A small seeded generator, so fuzz-style tests are reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

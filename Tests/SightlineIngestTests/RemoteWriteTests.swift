@@ -1,4 +1,5 @@
 import SightlineCore
+import SightlineTestSupport
 import Testing
 
 @testable import SightlineIngest
@@ -70,15 +71,7 @@ struct RemoteWriteTests {
     }
 
     private func decodeError(_ bytes: [UInt8]) -> SightlineError? {
-        do {
-            _ = try RemoteWriteDecoder.decode(protobuf: bytes)
-            return nil
-        } catch let error as SightlineError {
-            return error
-        } catch {
-            Issue.record("unexpected error \(error)")
-            return nil
-        }
+        sightlineError { _ = try RemoteWriteDecoder.decode(protobuf: bytes) }
     }
 
     /// The frames of a gen_metrics.py remote-write file: shard, sample count, payload.
@@ -346,11 +339,7 @@ struct RemoteWriteTests {
             } else {
                 for _ in 0...(next() % 3) { input[next() % input.count] = UInt8(truncatingIfNeeded: next()) }
             }
-            do {
-                _ = try RemoteWriteDecoder.decode(protobuf: input)
-            } catch let error as SightlineError {
-                #expect(error.code == .invalidArgument)
-            }
+            expectDecodesOrFails(with: .invalidArgument) { _ = try RemoteWriteDecoder.decode(protobuf: input) }
         }
     }
 

@@ -1,4 +1,5 @@
 import SightlineCore
+import SightlineTestSupport
 import Testing
 
 @testable import SightlineIngest
@@ -14,15 +15,7 @@ struct SnappyTests {
     }
 
     private func error(_ bytes: [UInt8], maxOutput: Int = 1 << 20) -> SightlineError? {
-        do {
-            _ = try Snappy.decompress(bytes, maxOutput: maxOutput)
-            return nil
-        } catch let error as SightlineError {
-            return error
-        } catch {
-            Issue.record("unexpected error \(error)")
-            return nil
-        }
+        sightlineError { _ = try Snappy.decompress(bytes, maxOutput: maxOutput) }
     }
 
     /// A block from a length and raw element bytes.
@@ -178,13 +171,9 @@ struct SnappyTests {
                 default:
                     input[next() % input.count] = UInt8(truncatingIfNeeded: next())
                 }
-                do {
+                expectDecodesOrFails(with: .invalidArgument, .tooLarge) {
                     let output = try Snappy.decompress(input, maxOutput: 1 << 20)
                     #expect(output.count == (try? input.withUnsafeBytes { try Snappy.decompressedLength($0) }))
-                } catch let error as SightlineError {
-                    #expect(error.code == .invalidArgument || error.code == .tooLarge)
-                } catch {
-                    Issue.record("unexpected error \(error)")
                 }
             }
         }

@@ -1,5 +1,5 @@
-import Foundation
 import Logging
+import SightlineTestSupport
 import Testing
 
 @testable import SightlineCore
@@ -27,8 +27,9 @@ struct IngestPipelineTests {
     }
 
     @Test func everyRecordSurvivesCheckpointsAndACrashExactlyOnce() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-pipeline-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let temporary = try TemporaryDirectory(prefix: "sightline-pipeline")
+        defer { temporary.remove() }
+        let directory = temporary.path
         let (pipeline, _) = try Self.open(directory)
         _ = try await pipeline.ingest(Self.batch(0..<50), tenant: .default, protocol: "test", bytes: 0)
         try await pipeline.checkpoint()
@@ -47,8 +48,9 @@ struct IngestPipelineTests {
     }
 
     @Test func checkpointRemovesWALSegments() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-pipeline-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let temporary = try TemporaryDirectory(prefix: "sightline-pipeline")
+        defer { temporary.remove() }
+        let directory = temporary.path
         let (pipeline, _) = try Self.open(directory)
         for start in stride(from: 0, to: 400, by: 40) {
             _ = try await pipeline.ingest(Self.batch(start..<start + 40), tenant: .default, protocol: "test", bytes: 0)
@@ -60,8 +62,9 @@ struct IngestPipelineTests {
     }
 
     @Test func rejectedRecordsAreCountedNotStored() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-pipeline-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let temporary = try TemporaryDirectory(prefix: "sightline-pipeline")
+        defer { temporary.remove() }
+        let directory = temporary.path
         let (pipeline, logs) = try Self.open(directory)
         var records = (0..<3).map { LogRecord(timeUnixNano: UInt64($0), body: .string("ok\($0)")) }
         records.append(LogRecord(body: .string(String(repeating: "x", count: IngestLimits().maxLogBodyBytes + 1))))

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import SightlineTestSupport
 import Testing
 
 @testable import SightlineCore
@@ -12,11 +13,12 @@ import Testing
 
 /// A pipeline and API over a fresh temporary data directory.
 private struct Harness {
-    let directory: String
+    let temporary: TemporaryDirectory
     let api: APIDependencies
 
     init(tokens: [TokenGrant] = [], limits: IngestLimits = IngestLimits(), replay: Bool = true) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-http-\(UUID().uuidString)").path
+        temporary = try TemporaryDirectory(prefix: "sightline-http")
+        let directory = temporary.path
         let logger = Logger(label: "test")
         let metrics = ServerMetrics()
         let wal = try WriteAheadLog(directory: directory + "/wal", options: WALOptions(fsync: .never), logger: logger)
@@ -35,7 +37,7 @@ private struct Harness {
 
     func cleanUp() async {
         try? await api.pipeline.shutdown()
-        try? FileManager.default.removeItem(atPath: directory)
+        temporary.remove()
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SightlineCore
+import SightlineTestSupport
 import Synchronization
 import Testing
 
@@ -44,7 +45,7 @@ struct WriteAheadLogTests {
     }
 
     @Test func concurrentAppendsRoundTrip() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "sightline-wal")
         defer { dir.remove() }
         let wal = try WriteAheadLog(directory: dir.path, options: WALOptions(segmentSize: 16 << 10), logger: logger)
         let writers = 32
@@ -89,7 +90,7 @@ struct WriteAheadLogTests {
 
     @Test(arguments: [(cut: 5, garbage: 0), (cut: 0, garbage: 13), (cut: 30, garbage: 3)])
     func tornTailIsCutOffTheLastSegment(cut: Int, garbage: Int) async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "sightline-wal")
         defer { dir.remove() }
         let wal = try WriteAheadLog(directory: dir.path, logger: logger)
         let positions = try await appendSequentially(wal, 0..<10)
@@ -126,7 +127,7 @@ struct WriteAheadLogTests {
     }
 
     @Test func checksumMismatchInASealedSegmentRefusesToOpen() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "sightline-wal")
         defer { dir.remove() }
         let wal = try WriteAheadLog(directory: dir.path, logger: logger)
         let first = try await appendSequentially(wal, 0..<5)
@@ -154,7 +155,7 @@ struct WriteAheadLogTests {
     }
 
     @Test func damagedLengthInASealedSegmentRefusesToOpen() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "sightline-wal")
         defer { dir.remove() }
         let wal = try WriteAheadLog(directory: dir.path, logger: logger)
         let first = try await appendSequentially(wal, 0..<3)
@@ -173,7 +174,7 @@ struct WriteAheadLogTests {
     }
 
     @Test func checksumMismatchInTheLastSegmentTruncatesFromThatRecord() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "sightline-wal")
         defer { dir.remove() }
         let wal = try WriteAheadLog(directory: dir.path, logger: logger)
         _ = try await appendSequentially(wal, 0..<5)
@@ -197,7 +198,7 @@ struct WriteAheadLogTests {
     }
 
     @Test func replayAfterRestartSkipsPersistedSegments() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "sightline-wal")
         defer { dir.remove() }
         var wal = try WriteAheadLog(directory: dir.path, logger: logger)
         _ = try await appendSequentially(wal, 0..<3)  // segment 1
@@ -222,7 +223,7 @@ struct WriteAheadLogTests {
     }
 
     @Test func replayAfterAnAppendIsRefused() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "sightline-wal")
         defer { dir.remove() }
         let wal = try WriteAheadLog(directory: dir.path, logger: logger)
         _ = try await wal.append(payload(0)) { _ in }
@@ -231,7 +232,7 @@ struct WriteAheadLogTests {
     }
 
     @Test func segmentsRollOverBySizeAndOnRotate() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "sightline-wal")
         defer { dir.remove() }
         // Room for exactly three 100-byte records per segment.
         let wal = try WriteAheadLog(directory: dir.path, options: WALOptions(segmentSize: 8 + 3 * 108), logger: logger)
@@ -268,7 +269,7 @@ struct WriteAheadLogTests {
     }
 
     @Test func removeSegmentsDeletesFilesAndReplaySkipsThem() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "sightline-wal")
         defer { dir.remove() }
         var wal = try WriteAheadLog(directory: dir.path, logger: logger)
         for segment in 1...3 {
@@ -293,7 +294,7 @@ struct WriteAheadLogTests {
     }
 
     @Test func onDurableRunsInPositionOrder() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "sightline-wal")
         defer { dir.remove() }
         let wal = try WriteAheadLog(directory: dir.path, options: WALOptions(segmentSize: 4 << 10), logger: logger)
         let order = Locked<[WALPosition]>([])
@@ -315,7 +316,7 @@ struct WriteAheadLogTests {
 
     @Test func aThrowingOnDurableFailsTheAppendButKeepsTheRecord() async throws {
         struct ApplyFailed: Error {}
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "sightline-wal")
         defer { dir.remove() }
         let wal = try WriteAheadLog(directory: dir.path, logger: logger)
         await #expect(throws: ApplyFailed.self) { try await wal.append(payload(0)) { _ in throw ApplyFailed() } }
@@ -327,7 +328,7 @@ struct WriteAheadLogTests {
     }
 
     @Test func appendAfterCloseIsUnavailable() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "sightline-wal")
         defer { dir.remove() }
         let wal = try WriteAheadLog(directory: dir.path, logger: logger)
         _ = try await wal.append(payload(0)) { _ in }
@@ -342,7 +343,7 @@ struct WriteAheadLogTests {
     }
 
     @Test func closeWaitsForQueuedAppends() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "sightline-wal")
         defer { dir.remove() }
         let wal = try WriteAheadLog(directory: dir.path, logger: logger)
         let results = await withTaskGroup(of: Bool.self) { group in
@@ -364,7 +365,7 @@ struct WriteAheadLogTests {
     }
 
     @Test func emptyPayloadIsRejected() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "sightline-wal")
         defer { dir.remove() }
         let wal = try WriteAheadLog(directory: dir.path, logger: logger)
         await #expect {
@@ -375,7 +376,7 @@ struct WriteAheadLogTests {
 
     @Test(arguments: [FsyncPolicy.interval(.milliseconds(20)), .never, .always])
     func fsyncPolicies(policy: FsyncPolicy) async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "sightline-wal")
         defer { dir.remove() }
         let commits = Locked<(batches: Int, records: Int, bytes: Int, fsyncs: Int)>((0, 0, 0, 0))
         let options = WALOptions(segmentSize: 8 << 10, fsync: policy) { records, bytes, _, fsyncSeconds in

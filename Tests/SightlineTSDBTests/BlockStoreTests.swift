@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SightlineCore
+import SightlineTestSupport
 import Testing
 
 @testable import SightlineTSDB
@@ -9,18 +10,19 @@ import Testing
     static let logger = Logger(label: "test.blockstore")
 
     @Test func openCleansTemporaryDirectoriesAndCompactedSources() throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         let (metas, series) = try CompactorTests.writeSmallBlocks(directory)
         // A compaction that finished writing but crashed before deleting its sources.
         let blocks = try metas.map { try Block(directory: BlockFixtures.blockPath(directory, $0)) }
         let merged = try #require(try Compactor.compact(blocks, into: directory.path, merge: BlockFixtures.concatenate))
         // A block write that crashed half-way, and a deletion that crashed half-way.
-        try FileManager.default.createDirectory(atPath: directory.join("01J00000000000000000000000.tmp"), withIntermediateDirectories: true)
-        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: directory.join("01J00000000000000000000000.tmp/chunks")))
-        try FileManager.default.createDirectory(atPath: directory.join("01J00000000000000000000001.deleting.tmp"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory.file("01J00000000000000000000000.tmp"), withIntermediateDirectories: true)
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: directory.file("01J00000000000000000000000.tmp/chunks")))
+        try FileManager.default.createDirectory(atPath: directory.file("01J00000000000000000000001.deleting.tmp"), withIntermediateDirectories: true)
         // Unrelated entries are left alone.
-        try FileManager.default.createDirectory(atPath: directory.join("lost+found"), withIntermediateDirectories: true)
-        try Data().write(to: URL(fileURLWithPath: directory.join("README")))
+        try FileManager.default.createDirectory(atPath: directory.file("lost+found"), withIntermediateDirectories: true)
+        try Data().write(to: URL(fileURLWithPath: directory.file("README")))
 
         let store = try BlockStore(directory: directory.path, logger: Self.logger)
         #expect(store.metas == [merged])
@@ -31,9 +33,10 @@ import Testing
     }
 
     @Test func addAndSelectMergeSeriesAcrossBlocks() throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         let store = try BlockStore(directory: directory.path, logger: Self.logger)
-        var rng = SeededGenerator(seed: 21)
+        var rng = SplitMix64(seed: 21)
         let a = BlockFixtures.labels(["__name__": "up", "job": "api"])
         let b = BlockFixtures.labels(["__name__": "up", "job": "db"])
         let late = BlockFixtures.chunks(start: 10_000_000, count: 2, rng: &rng)
@@ -60,7 +63,8 @@ import Testing
     }
 
     @Test func compactMergesTenSmallBlocksAndDeletesTheSources() throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         let (metas, series) = try CompactorTests.writeSmallBlocks(directory)
         let store = try BlockStore(directory: directory.path, logger: Self.logger)
         #expect(store.metas.count == 10)
@@ -88,9 +92,10 @@ import Testing
     }
 
     @Test func recentTinyBlocksWaitForTheFanout() throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         let store = try BlockStore(directory: directory.path, logger: Self.logger)
-        var rng = SeededGenerator(seed: 22)
+        var rng = SplitMix64(seed: 22)
         let now: Int64 = 1_760_000_000_000
         let labels = BlockFixtures.labels(["__name__": "x"])
         let bucket = CompactionPlanner.bucketStart(now, 2 * CompactionPlanner.hourMs)
@@ -107,7 +112,8 @@ import Testing
     }
 
     @Test func readersRacingCompactionSeeOldOrNewBlocksNeverBoth() async throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         let (_, series) = try CompactorTests.writeSmallBlocks(directory)
         let store = try BlockStore(directory: directory.path, logger: Self.logger)
         let expectedSamples = series.reduce(0) { $0 + $1.chunks.reduce(0) { $0 + $1.sampleCount } }

@@ -1,20 +1,22 @@
 import Foundation
 import SightlineCore
+import SightlineTestSupport
 import Testing
 
 @testable import SightlineTSDB
 
 @Suite struct BlockTests {
     /// Writes the matcher fixture and reopens it.
-    private func writeFixture(_ directory: BlockTestDirectory, seed: UInt64 = 1) throws -> (written: [SeriesChunks], block: Block) {
-        var rng = SeededGenerator(seed: seed)
+    private func writeFixture(_ directory: TemporaryDirectory, seed: UInt64 = 1) throws -> (written: [SeriesChunks], block: Block) {
+        var rng = SplitMix64(seed: seed)
         let series = BlockFixtures.matcherSeries(rng: &rng)
         let meta = try #require(try BlockWriter.write(series.shuffled(using: &rng), level: 0, sources: [], into: directory.path))
         return (series, try Block(directory: BlockFixtures.blockPath(directory, meta)))
     }
 
     @Test func writeThenReopenRoundTripsMetaAndFiles() throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         let (series, block) = try writeFixture(directory)
         #expect(try directory.entries() == [block.meta.id])
         #expect(BlockID.isValid(block.meta.id))
@@ -26,16 +28,17 @@ import Testing
         #expect(block.meta.stats.series == Int64(series.count))
         #expect(block.meta.stats.chunks == Int64(series.count * 3))
         #expect(block.meta.stats.samples == Int64(series.count * (10 + 11 + 12)))
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory.join(block.meta.id)).sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.file(block.meta.id)).sorted()
         #expect(files == ["chunks", "index", "meta.json"])
-        let index = try BlockFiles.size(directory.join(block.meta.id + "/index"))
-        let chunks = try BlockFiles.size(directory.join(block.meta.id + "/chunks"))
+        let index = try BlockFiles.size(directory.file(block.meta.id + "/index"))
+        let chunks = try BlockFiles.size(directory.file(block.meta.id + "/chunks"))
         #expect(block.meta.stats.bytes == index + chunks)
-        #expect(block.sizeBytes == index + chunks + (try BlockFiles.size(directory.join(block.meta.id + "/meta.json"))))
+        #expect(block.sizeBytes == index + chunks + (try BlockFiles.size(directory.file(block.meta.id + "/meta.json"))))
     }
 
     @Test func selectAllReturnsEverySeriesSortedAndByteIdentical() throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         let (series, block) = try writeFixture(directory)
         let all = try block.select([], minTime: .min, maxTime: .max)
         #expect(all == series.sorted { $0.labels < $1.labels })
@@ -67,7 +70,8 @@ import Testing
         ([("job", "=", "api"), ("job", "=", "db")], []),
     ] as [([(String, String, String)], [Int])])
     func selectWithMatchers(_ spec: [(String, String, String)], _ expected: [Int]) throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         let (series, block) = try writeFixture(directory)
         let matchers = try spec.map { name, op, value in try LabelMatcher(name, try #require(LabelMatcher.Kind(rawValue: op)), value) }
         let got = try block.select(matchers, minTime: .min, maxTime: .max)
@@ -79,7 +83,8 @@ import Testing
     }
 
     @Test func selectKeepsOnlyChunksOverlappingTheRangeInclusive() throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         let (series, block) = try writeFixture(directory)
         let up = try LabelMatcher("__name__", .equal, "up")
         // Chunks are [1000+i, 1999], [2000+i, 2999], [3000+i, 3999] for series i.
@@ -101,7 +106,8 @@ import Testing
     }
 
     @Test func labelNamesAndValues() throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         let (_, block) = try writeFixture(directory)
         #expect(try block.labelNames([]) == ["__name__", "code", "env", "instance", "job", "mode"])
         #expect(try block.labelNames([try LabelMatcher("__name__", .equal, "up")]) == ["__name__", "env", "instance", "job"])
@@ -115,7 +121,8 @@ import Testing
     }
 
     @Test func emptyInputWritesNoBlock() throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         #expect(try BlockWriter.write([], level: 0, sources: [], into: directory.path) == nil)
         let labels = BlockFixtures.labels(["__name__": "x"])
         #expect(try BlockWriter.write([SeriesChunks(labels: labels, chunks: [])], level: 0, sources: [], into: directory.path) == nil)
@@ -123,8 +130,9 @@ import Testing
     }
 
     @Test func duplicateSeriesAreMergedAndChunksSortedByMinTime() throws {
-        let directory = try BlockTestDirectory()
-        var rng = SeededGenerator(seed: 3)
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
+        var rng = SplitMix64(seed: 3)
         let labels = BlockFixtures.labels(["__name__": "x", "a": "1"])
         let late = BlockFixtures.chunk(500, 600, rng: &rng)
         let early = BlockFixtures.chunk(100, 200, rng: &rng)
@@ -136,8 +144,9 @@ import Testing
     }
 
     @Test func invalidChunkTimesAreRejectedAndLeaveNothing() throws {
-        let directory = try BlockTestDirectory()
-        var rng = SeededGenerator(seed: 4)
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
+        var rng = SplitMix64(seed: 4)
         let bad = BlockFixtures.chunk(500, 400, rng: &rng)
         #expect(throws: SightlineError.self) {
             try BlockWriter.write([SeriesChunks(labels: BlockFixtures.labels(["__name__": "x"]), chunks: [bad])], level: 0, sources: [], into: directory.path)
@@ -146,14 +155,15 @@ import Testing
     }
 
     @Test func indexCorruptionIsReportedWithFileAndOffset() throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         let (_, block) = try writeFixture(directory)
-        let indexPath = directory.join(block.meta.id + "/index")
+        let indexPath = directory.file(block.meta.id + "/index")
         var bytes = try BlockFixtures.read(indexPath)
         // Byte 7 lies in the symbols section, which starts right after the 5-byte header.
         bytes[7] ^= 0x40
         try BlockFiles.writeFile(indexPath, bytes)
-        let error = #expect(throws: SightlineError.self) { try Block(directory: directory.join(block.meta.id)) }
+        let error = #expect(throws: SightlineError.self) { try Block(directory: directory.file(block.meta.id)) }
         #expect(error?.code == .dataCorrupted)
         #expect(error?.message.contains(indexPath) == true)
         #expect(error?.message.contains("symbols section at offset 5") == true, "\(error?.message ?? "")")
@@ -162,20 +172,21 @@ import Testing
         bytes[7] ^= 0x40
         bytes[bytes.count - 10] ^= 0x01
         try BlockFiles.writeFile(indexPath, bytes)
-        let tocError = #expect(throws: SightlineError.self) { try Block(directory: directory.join(block.meta.id)) }
+        let tocError = #expect(throws: SightlineError.self) { try Block(directory: directory.file(block.meta.id)) }
         #expect(tocError?.code == .dataCorrupted)
         #expect(tocError?.message.contains("table of contents at offset \(bytes.count - BlockFormat.tableOfContentsLength)") == true)
 
         // A truncated index.
         try BlockFiles.writeFile(indexPath, Array(bytes[0..<20]))
-        let shortError = #expect(throws: SightlineError.self) { try Block(directory: directory.join(block.meta.id)) }
+        let shortError = #expect(throws: SightlineError.self) { try Block(directory: directory.file(block.meta.id)) }
         #expect(shortError?.code == .dataCorrupted)
     }
 
     @Test func chunkCorruptionIsReportedWithFileAndOffset() throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         let (_, block) = try writeFixture(directory)
-        let chunksPath = directory.join(block.meta.id + "/chunks")
+        let chunksPath = directory.file(block.meta.id + "/chunks")
         // The first series in label order is http_requests_total{code="200"}: its first record starts at offset 5.
         let firstRecord = try #require(block.index.chunks(ofSeries: 0).first.map { block.index.chunk($0) })
         #expect(firstRecord.offset == 5)
@@ -184,7 +195,7 @@ import Testing
         bytes[Int(secondRecord.offset) + 6] ^= 0xFF
         try BlockFiles.writeFile(chunksPath, bytes)
         // Opening does not read chunks; reading the damaged one fails, naming the file and the record's offset.
-        let reopened = try Block(directory: directory.join(block.meta.id))
+        let reopened = try Block(directory: directory.file(block.meta.id))
         let error = #expect(throws: SightlineError.self) { try reopened.select([], minTime: .min, maxTime: .max) }
         #expect(error?.code == .dataCorrupted)
         #expect(error?.message.contains(chunksPath) == true)
@@ -196,38 +207,42 @@ import Testing
     }
 
     @Test func truncatedChunksFileIsCorruption() throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         let (_, block) = try writeFixture(directory)
-        let chunksPath = directory.join(block.meta.id + "/chunks")
+        let chunksPath = directory.file(block.meta.id + "/chunks")
         let bytes = try BlockFixtures.read(chunksPath)
         try BlockFiles.writeFile(chunksPath, Array(bytes[0..<(bytes.count - 3)]))
-        let reopened = try Block(directory: directory.join(block.meta.id))
+        let reopened = try Block(directory: directory.file(block.meta.id))
         let error = #expect(throws: SightlineError.self) { try reopened.select([], minTime: .min, maxTime: .max) }
         #expect(error?.code == .dataCorrupted)
         #expect(error?.message.contains(chunksPath) == true)
     }
 
     @Test func badMetaIsCorruption() throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         let (_, block) = try writeFixture(directory)
-        let metaPath = directory.join(block.meta.id + "/meta.json")
+        let metaPath = directory.file(block.meta.id + "/meta.json")
         try BlockFiles.writeFile(metaPath, Array("{\"version\": 1".utf8))
-        let error = #expect(throws: SightlineError.self) { try Block(directory: directory.join(block.meta.id)) }
+        let error = #expect(throws: SightlineError.self) { try Block(directory: directory.file(block.meta.id)) }
         #expect(error?.code == .dataCorrupted)
         #expect(error?.message.contains(metaPath) == true)
     }
 
     @Test func openBlockKeepsServingAfterItsDirectoryIsDeleted() throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         let (series, block) = try writeFixture(directory)
-        try FileManager.default.removeItem(atPath: directory.join(block.meta.id))
+        try FileManager.default.removeItem(atPath: directory.file(block.meta.id))
         #expect(try block.select([], minTime: .min, maxTime: .max) == series.sorted { $0.labels < $1.labels })
     }
 
     @Test func formatOverheadIsSmall() throws {
         // 500 series × 5 labels, 12 chunks of 120 samples scraped every 15 s (one 6 h range), ~130-byte payloads.
-        let directory = try BlockTestDirectory()
-        var rng = SeededGenerator(seed: 9)
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
+        var rng = SplitMix64(seed: 9)
         let start: Int64 = 1_760_000_000_000
         var series: [SeriesChunks] = []
         for i in 0..<500 {
@@ -239,8 +254,8 @@ import Testing
         }
         let meta = try #require(try BlockWriter.write(series, level: 0, sources: [], into: directory.path))
         let block = try Block(directory: BlockFixtures.blockPath(directory, meta))
-        let indexBytes = try BlockFiles.size(directory.join(meta.id + "/index"))
-        let chunksBytes = try BlockFiles.size(directory.join(meta.id + "/chunks"))
+        let indexBytes = try BlockFiles.size(directory.file(meta.id + "/index"))
+        let chunksBytes = try BlockFiles.size(directory.file(meta.id + "/chunks"))
         let payload = Int64(series.reduce(0) { $0 + $1.chunks.reduce(0) { $0 + $1.bytes.count } })
         let symbols = Set(series.flatMap { $0.labels.labels.flatMap { [$0.name, $0.value] } })
         let symbolBytes = Int64(symbols.reduce(0) { $0 + $1.utf8.count + 2 })

@@ -1,13 +1,14 @@
 import Foundation
 import SightlineCore
+import SightlineTestSupport
 import Testing
 
 @testable import SightlineTSDB
 
 @Suite struct CompactorTests {
     /// Ten level-0 blocks of a few seconds each; series `s0…s9` appear in every block, `only-k` only in block k.
-    static func writeSmallBlocks(_ directory: BlockTestDirectory, seed: UInt64 = 11) throws -> (metas: [BlockMeta], series: [SeriesChunks]) {
-        var rng = SeededGenerator(seed: seed)
+    static func writeSmallBlocks(_ directory: TemporaryDirectory, seed: UInt64 = 11) throws -> (metas: [BlockMeta], series: [SeriesChunks]) {
+        var rng = SplitMix64(seed: seed)
         var metas: [BlockMeta] = []
         var all: [Labels: [ChunkData]] = [:]
         for k in 0..<10 {
@@ -28,7 +29,8 @@ import Testing
     }
 
     @Test func tenSmallBlocksBecomeOneWithEverySeriesAndChunk() throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         let (metas, series) = try Self.writeSmallBlocks(directory)
         let blocks = try metas.map { try Block(directory: BlockFixtures.blockPath(directory, $0)) }
         var mergeCalls = 0
@@ -56,8 +58,9 @@ import Testing
     }
 
     @Test func fullNonOverlappingChunksAreCopiedWithoutMerging() throws {
-        let directory = try BlockTestDirectory()
-        var rng = SeededGenerator(seed: 12)
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
+        var rng = SplitMix64(seed: 12)
         let labels = BlockFixtures.labels(["__name__": "x"])
         let first = BlockFixtures.chunks(start: 0, count: 2, rng: &rng)
         let second = BlockFixtures.chunks(start: 10_000_000, count: 2, rng: &rng)
@@ -74,7 +77,7 @@ import Testing
     }
 
     @Test func overlappingChunksGoThroughMerge() throws {
-        var rng = SeededGenerator(seed: 13)
+        var rng = SplitMix64(seed: 13)
         let a = BlockFixtures.chunk(0, 1_000, samples: 120, rng: &rng)
         let b = BlockFixtures.chunk(500, 2_000, samples: 120, rng: &rng)
         let c = BlockFixtures.chunk(3_000, 4_000, samples: 120, rng: &rng)
@@ -96,8 +99,9 @@ import Testing
     }
 
     @Test func equalMinTimesComeOlderBlockFirst() throws {
-        let directory = try BlockTestDirectory()
-        var rng = SeededGenerator(seed: 14)
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
+        var rng = SplitMix64(seed: 14)
         let labels = BlockFixtures.labels(["__name__": "x"])
         let old = BlockFixtures.chunk(0, 1_000, samples: 120, rng: &rng)
         let new = BlockFixtures.chunk(0, 1_000, samples: 120, rng: &rng)
@@ -123,7 +127,8 @@ import Testing
     }
 
     @Test func mergeErrorLeavesNoPartialBlock() throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         let (metas, _) = try Self.writeSmallBlocks(directory)
         let blocks = try metas.map { try Block(directory: BlockFixtures.blockPath(directory, $0)) }
         struct Boom: Error {}

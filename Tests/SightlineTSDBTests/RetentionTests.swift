@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SightlineCore
+import SightlineTestSupport
 import Testing
 
 @testable import SightlineTSDB
@@ -9,9 +10,9 @@ import Testing
     static let h = CompactionPlanner.hourMs
 
     /// A store with four blocks covering hours [0,1], [2,3], [4,5], [6,7] (maxTime inclusive, ms).
-    static func store(_ directory: BlockTestDirectory) throws -> (BlockStore, [BlockMeta]) {
+    static func store(_ directory: TemporaryDirectory) throws -> (BlockStore, [BlockMeta]) {
         let store = try BlockStore(directory: directory.path, logger: Logger(label: "test.retention"))
-        var rng = SeededGenerator(seed: 31)
+        var rng = SplitMix64(seed: 31)
         var metas: [BlockMeta] = []
         for k in 0..<4 {
             let start = Int64(2 * k) * h
@@ -23,7 +24,8 @@ import Testing
     }
 
     @Test func byAgeDeletesOnlyBlocksEndingBeforeTheCutoff() throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         let (store, metas) = try Self.store(directory)
         // Cutoff = 10h − 7h = 3h: block 0 ends at 1h (deleted); block 1 ends exactly at 3h (kept).
         #expect(try store.applyRetention(maxAgeMs: 7 * Self.h, maxBytes: nil, nowMs: 10 * Self.h) == [metas[0].id])
@@ -37,7 +39,8 @@ import Testing
     }
 
     @Test func bySizeDeletesOldestBlocksUntilUnderTheLimit() throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         let (store, metas) = try Self.store(directory)
         let total = store.totalBytes
         #expect(try store.applyRetention(maxAgeMs: nil, maxBytes: total, nowMs: 0) == [])
@@ -51,7 +54,8 @@ import Testing
     }
 
     @Test func ageThenSizeInOnePass() throws {
-        let directory = try BlockTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
         let (store, metas) = try Self.store(directory)
         let last = try sizeOfBlock(directory, metas[3])
         let deleted = try store.applyRetention(maxAgeMs: 7 * Self.h, maxBytes: last, nowMs: 10 * Self.h)
@@ -60,9 +64,9 @@ import Testing
     }
 
     /// The size of a block's files.
-    private func sizeOfBlock(_ directory: BlockTestDirectory, _ meta: BlockMeta) throws -> Int64 {
-        try FileManager.default.contentsOfDirectory(atPath: directory.join(meta.id)).reduce(Int64(0)) { sum, file in
-            sum + (try BlockFiles.size(directory.join(meta.id + "/" + file)))
+    private func sizeOfBlock(_ directory: TemporaryDirectory, _ meta: BlockMeta) throws -> Int64 {
+        try FileManager.default.contentsOfDirectory(atPath: directory.file(meta.id)).reduce(Int64(0)) { sum, file in
+            sum + (try BlockFiles.size(directory.file(meta.id + "/" + file)))
         }
     }
 }

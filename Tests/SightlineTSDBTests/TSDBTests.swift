@@ -1,5 +1,5 @@
-import Foundation
 import Logging
+import SightlineTestSupport
 import Testing
 
 @testable import SightlineCore
@@ -7,10 +7,6 @@ import Testing
 
 /// The engine as the server uses it: head, checkpoints into blocks, reopen, compaction, retention.
 struct TSDBTests {
-    private static func directory() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("sightline-tsdb-\(UUID().uuidString)").path
-    }
-
     private static let tenant = Tenant(uncheckedID: "acme")
 
     private static func batch(series: Int, from start: Int64, count: Int, step: Int64 = 15_000) -> TenantBatch {
@@ -43,8 +39,9 @@ struct TSDBTests {
     }
 
     @Test func samplesSurviveCheckpointReopenAndCompaction() throws {
-        let path = Self.directory()
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let directory = try TemporaryDirectory(prefix: "sightline-tsdb")
+        defer { directory.remove() }
+        let path = directory.path
         let logger = Logger(label: "test")
         var tsdb = try TSDB(directory: path, logger: logger)
         // Ten checkpoints of 40 samples per series each, as the server's checkpoint loop would make them.
@@ -79,8 +76,9 @@ struct TSDBTests {
     }
 
     @Test func aCheckpointReplayedTwiceIsNotSeenTwice() throws {
-        let path = Self.directory()
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let directory = try TemporaryDirectory(prefix: "sightline-tsdb")
+        defer { directory.remove() }
+        let path = directory.path
         let tsdb = try TSDB(directory: path, logger: Logger(label: "test"))
         try tsdb.apply(Self.batch(series: 2, from: 0, count: 30), at: WALPosition(segment: 0, offset: 0))
         try tsdb.persist(throughSegment: 0)
@@ -91,8 +89,9 @@ struct TSDBTests {
     }
 
     @Test func admissionRefusesTooOldAndConflictingSamples() throws {
-        let path = Self.directory()
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let directory = try TemporaryDirectory(prefix: "sightline-tsdb")
+        defer { directory.remove() }
+        let path = directory.path
         var options = TSDB.Options()
         options.outOfOrderWindowMs = 60_000
         options.maxSeriesPerTenant = 3
@@ -118,8 +117,9 @@ struct TSDBTests {
     }
 
     @Test func retentionDropsOnlyOldBlocks() throws {
-        let path = Self.directory()
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let directory = try TemporaryDirectory(prefix: "sightline-tsdb")
+        defer { directory.remove() }
+        let path = directory.path
         var options = TSDB.Options()
         options.retentionMs = 86_400_000
         let tsdb = try TSDB(directory: path, options: options, logger: Logger(label: "test"))

@@ -10,36 +10,35 @@ package enum OTLPEncoder {
     /// - Parameter records: The records; their resources and scopes become the grouping.
     /// - Returns: The protobuf bytes.
     package static func encodeLogs(_ records: [LogRecord]) -> [UInt8] {
-        var writer = ProtobufWriter(capacity: 256 + records.count * 128)
-        for group in groups(records, resource: \.resource, scope: \.scope) {
-            writer.writeMessage(1) { resourceLogs in
-                writeResource(group.resource, field: 1, into: &resourceLogs)
-                for scopeGroup in group.scopes {
-                    resourceLogs.writeMessage(2) { scopeLogs in
-                        writeScope(scopeGroup.scope, field: 1, into: &scopeLogs)
-                        for record in scopeGroup.items {
-                            scopeLogs.writeMessage(2) { writeLogRecord(record, into: &$0) }
-                        }
-                    }
-                }
-            }
-        }
-        return writer.bytes
+        encodeRecords(records, capacity: 256 + records.count * 128) { writeLogRecord($0, into: &$1) }
     }
 
     /// Encodes spans as an `ExportTraceServiceRequest`.
     /// - Parameter spans: The spans; their resources and scopes become the grouping.
     /// - Returns: The protobuf bytes.
     package static func encodeTraces(_ spans: [Span]) -> [UInt8] {
-        var writer = ProtobufWriter(capacity: 256 + spans.count * 160)
-        for group in groups(spans, resource: \.resource, scope: \.scope) {
-            writer.writeMessage(1) { resourceSpans in
-                writeResource(group.resource, field: 1, into: &resourceSpans)
+        encodeRecords(spans, capacity: 256 + spans.count * 160) { writeSpan($0, into: &$1) }
+    }
+
+    /// Encodes log records or spans grouped by resource and scope: `resource_* = 1` messages of `resource = 1` and
+    /// `scope_* = 2`, each scope message of `scope = 1` and records `= 2`.
+    /// - Parameters:
+    ///   - records: The records, in order; their resources and scopes become the grouping.
+    ///   - capacity: The writer's initial capacity in bytes.
+    ///   - write: Writes one record's fields.
+    /// - Returns: The protobuf bytes.
+    private static func encodeRecords<Record: OTLPScopedRecord>(
+        _ records: [Record], capacity: Int, _ write: (Record, inout ProtobufWriter) -> Void
+    ) -> [UInt8] {
+        var writer = ProtobufWriter(capacity: capacity)
+        for group in groups(records, resource: \.resource, scope: \.scope) {
+            writer.writeMessage(1) { resourceMessage in
+                writeResource(group.resource, field: 1, into: &resourceMessage)
                 for scopeGroup in group.scopes {
-                    resourceSpans.writeMessage(2) { scopeSpans in
-                        writeScope(scopeGroup.scope, field: 1, into: &scopeSpans)
-                        for span in scopeGroup.items {
-                            scopeSpans.writeMessage(2) { writeSpan(span, into: &$0) }
+                    resourceMessage.writeMessage(2) { scopeMessage in
+                        writeScope(scopeGroup.scope, field: 1, into: &scopeMessage)
+                        for record in scopeGroup.items {
+                            scopeMessage.writeMessage(2) { write(record, &$0) }
                         }
                     }
                 }

@@ -13,23 +13,10 @@ extension OTLPJSONDecoder {
 
     /// Decodes an OTLP/JSON `ExportLogsServiceRequest`.
     static func decodeLogs(_ buffer: UnsafeRawBufferPointer) throws -> DecodedBatch {
-        let root = try self.root(buffer)
-        var records: [LogRecord] = []
-        var tally = RejectionTally()
-        try forEach(root, "resourceLogs", "resource_logs") { resourceLogs, resourceIndex in
-            let resource = try self.resource(resourceLogs)
-            try forEach(resourceLogs, "scopeLogs", "scope_logs") { scopeLogs, scopeIndex in
-                let scope = try self.scope(scopeLogs)
-                try forEach(scopeLogs, "logRecords", "log_records") { object, recordIndex in
-                    switch try logRecord(object, resource: resource, scope: scope) {
-                    case .success(let record): records.append(record)
-                    case .failure(let error):
-                        tally.reject(1, "resourceLogs[\(resourceIndex)].scopeLogs[\(scopeIndex)].logRecords[\(recordIndex)]: \(error.message)")
-                    }
-                }
-            }
-        }
-        return DecodedBatch(.logs(records), rejected: tally.count, rejectionMessage: tally.message)
+        try decodeRecords(
+            buffer, ("resourceLogs", "resource_logs"), ("scopeLogs", "scope_logs"), ("logRecords", "log_records"),
+            as: SignalBatch.logs
+        ) { try logRecord($0, resource: $1, scope: $2) }
     }
 
     private static func logRecord(

@@ -11,23 +11,9 @@ extension OTLPJSONDecoder {
 
     /// Decodes an OTLP/JSON `ExportTraceServiceRequest`. Spans without valid ids are rejected, not the request.
     static func decodeTraces(_ buffer: UnsafeRawBufferPointer) throws -> DecodedBatch {
-        let root = try self.root(buffer)
-        var spans: [Span] = []
-        var tally = RejectionTally()
-        try forEach(root, "resourceSpans", "resource_spans") { resourceSpans, resourceIndex in
-            let resource = try self.resource(resourceSpans)
-            try forEach(resourceSpans, "scopeSpans", "scope_spans") { scopeSpans, scopeIndex in
-                let scope = try self.scope(scopeSpans)
-                try forEach(scopeSpans, "spans") { object, spanIndex in
-                    switch try span(object, resource: resource, scope: scope) {
-                    case .success(let span): spans.append(span)
-                    case .failure(let error):
-                        tally.reject(1, "resourceSpans[\(resourceIndex)].scopeSpans[\(scopeIndex)].spans[\(spanIndex)]: \(error.message)")
-                    }
-                }
-            }
-        }
-        return DecodedBatch(.traces(spans), rejected: tally.count, rejectionMessage: tally.message)
+        try decodeRecords(
+            buffer, ("resourceSpans", "resource_spans"), ("scopeSpans", "scope_spans"), ("spans", nil), as: SignalBatch.traces
+        ) { try span($0, resource: $1, scope: $2) }
     }
 
     private static func span(
@@ -52,7 +38,7 @@ extension OTLPJSONDecoder {
             traceState: try string(object, "traceState", "trace_state"),
             flags: try uint32(object, "flags"),
             name: try string(object, "name"),
-            kind: Span.Kind(rawValue: try enumValue(object, "kind", names: spanKindNames)) ?? .unspecified,
+            kind: Span.Kind(otlp: try enumValue(object, "kind", names: spanKindNames)),
             startTimeUnixNano: try uint64(object, "startTimeUnixNano", "start_time_unix_nano"),
             endTimeUnixNano: try uint64(object, "endTimeUnixNano", "end_time_unix_nano"),
             attributes: try attributes(object),
@@ -70,7 +56,7 @@ extension OTLPJSONDecoder {
         if let status = try decode(object, "status", nil, { try self.object($0) }) {
             try withFieldPath(".status") {
                 span.statusMessage = try string(status, "message")
-                span.statusCode = Span.StatusCode(rawValue: try enumValue(status, "code", names: statusCodeNames)) ?? .unset
+                span.statusCode = Span.StatusCode(otlp: try enumValue(status, "code", names: statusCodeNames))
             }
         }
         var links: [Result<Span.Link, OTLPIDs.IDError>] = []
@@ -82,25 +68,14 @@ extension OTLPJSONDecoder {
             let dropped = try uint32(link, "droppedAttributesCount", "dropped_attributes_count")
             let flags = try uint32(link, "flags")
             links.append(
-                Result {
+                OTLPIDs.completeLink(
                     Span.Link(
-                        traceID: try OTLPIDs.requiredTraceID(linkTraceID, field: "links[\(index)].traceId").get(),
-                        spanID: try OTLPIDs.requiredSpanID(linkSpanID, field: "links[\(index)].spanId").get(),
-                        traceState: traceState, attributes: attributes, droppedAttributesCount: dropped, flags: flags)
-                }.mapError { $0 as? OTLPIDs.IDError ?? OTLPIDs.IDError(message: "\($0)") })
+                        traceID: TraceID(high: 0, low: 0), spanID: SpanID(0), traceState: traceState, attributes: attributes,
+                        droppedAttributesCount: dropped, flags: flags),
+                    traceID: linkTraceID, spanID: linkSpanID, fields: ("links[\(index)].traceId", "links[\(index)].spanId")))
         }
-        do {
-            span.traceID = try OTLPIDs.requiredTraceID(traceID, field: "traceId").get()
-            span.spanID = try OTLPIDs.requiredSpanID(spanID, field: "spanId").get()
-            switch OTLPIDs.optionalSpanID(parentSpanID, field: "parentSpanId") {
-            case .id(let id): span.parentSpanID = id
-            case .absent: break
-            case .invalid(let message): return .failure(OTLPIDs.IDError(message: message))
-            }
-            span.links = try links.map { try $0.get() }
-        } catch let error as OTLPIDs.IDError {
-            return .failure(error)
-        }
-        return .success(span)
+        return OTLPIDs.completeSpan(
+            span, traceID: traceID, spanID: spanID, parentSpanID: parentSpanID, links: links,
+            fields: ("traceId", "spanId", "parentSpanId"))
     }
 }

@@ -162,6 +162,48 @@ enum OTLPJSONDecoder {
         } ?? []
     }
 
+    // MARK: Export requests of records (logs, spans)
+
+    /// A member name in lowerCamelCase and its snake_case alternative, if it has one.
+    typealias MemberName = (name: String, alternative: String?)
+
+    /// Decodes an OTLP/JSON export request of log records or spans: an array of `resource*` objects with a `resource`
+    /// and an array of `scope*` objects, each with a `scope` and an array of records. The resource's attributes and the
+    /// scope are handed to `record` for every record under them.
+    ///
+    /// - Parameters:
+    ///   - buffer: The request body.
+    ///   - resource: The root's array of resource objects, e.g. `resourceLogs`.
+    ///   - scope: The resource object's array of scope objects, e.g. `scopeLogs`.
+    ///   - recordMember: The scope object's array of records, e.g. `logRecords`.
+    ///   - batch: Wraps the records in their signal's batch.
+    ///   - record: Decodes one record with its resource attributes and scope, or says why it is rejected (not the request).
+    /// - Returns: The accepted records, and the rejected ones counted with their paths.
+    static func decodeRecords<Record>(
+        _ buffer: UnsafeRawBufferPointer, _ resource: MemberName, _ scope: MemberName, _ recordMember: MemberName,
+        as batch: ([Record]) -> SignalBatch,
+        record: (JSONObject, [Attribute], InstrumentationScope) throws -> Result<Record, OTLPIDs.IDError>
+    ) throws -> DecodedBatch {
+        let root = try self.root(buffer)
+        var records: [Record] = []
+        var tally = RejectionTally()
+        try forEach(root, resource.name, resource.alternative) { resourceObject, resourceIndex in
+            let resourceAttributes = try self.resource(resourceObject)
+            try forEach(resourceObject, scope.name, scope.alternative) { scopeObject, scopeIndex in
+                let instrumentationScope = try self.scope(scopeObject)
+                try forEach(scopeObject, recordMember.name, recordMember.alternative) { object, recordIndex in
+                    switch try record(object, resourceAttributes, instrumentationScope) {
+                    case .success(let decoded): records.append(decoded)
+                    case .failure(let error):
+                        let path = "\(resource.name)[\(resourceIndex)].\(scope.name)[\(scopeIndex)].\(recordMember.name)[\(recordIndex)]"
+                        tally.reject(1, "\(path): \(error.message)")
+                    }
+                }
+            }
+        }
+        return DecodedBatch(batch(records), rejected: tally.count, rejectionMessage: tally.message)
+    }
+
     // MARK: Common messages
 
     /// Decodes an `AnyValue` object; `{}` is `.empty`.

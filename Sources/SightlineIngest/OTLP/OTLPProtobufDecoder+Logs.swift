@@ -3,77 +3,12 @@ import SightlineCore
 extension OTLPProtobufDecoder {
     /// Decodes an `ExportLogsServiceRequest`. Records with ids of the wrong length are rejected, not the request.
     static func decodeLogs(_ buffer: UnsafeRawBufferPointer) throws -> DecodedBatch {
-        var r = ProtobufReader(buffer)
-        var records: [LogRecord] = []
-        var tally = RejectionTally()
-        var resourceIndex = 0
-        while let field = try r.nextField() {
-            guard field == 1 else {
-                try r.skipField()
-                continue
-            }
-            try r.readMessage("resource_logs", index: resourceIndex) {
-                try resourceLogs(&$0, resourceIndex, into: &records, tally: &tally)
-            }
-            resourceIndex += 1
-        }
-        return DecodedBatch(.logs(records), rejected: tally.count, rejectionMessage: tally.message)
-    }
-
-    /// Decodes a `ResourceLogs` (`resource = 1`, `scope_logs = 2`), copying the resource into its records.
-    private static func resourceLogs(
-        _ r: inout ProtobufReader, _ resourceIndex: Int, into records: inout [LogRecord], tally: inout RejectionTally
-    ) throws {
-        let start = records.count
-        var resource: [Attribute] = []
-        var scopeIndex = 0
-        while let field = try r.nextField() {
-            switch field {
-            case 1: resource = try r.readMessage("resource") { try self.resource(&$0) }
-            case 2:
-                try r.readMessage("scope_logs", index: scopeIndex) {
-                    try scopeLogs(&$0, resourceIndex, scopeIndex, into: &records, tally: &tally)
-                }
-                scopeIndex += 1
-            default: try r.skipField()
-            }
-        }
-        // The resource may follow its scopes on the wire, so it is filled in afterwards.
-        if !resource.isEmpty {
-            for index in start..<records.count { records[index].resource = resource }
-        }
-    }
-
-    /// Decodes a `ScopeLogs` (`scope = 1`, `log_records = 2`), copying the scope into its records.
-    private static func scopeLogs(
-        _ r: inout ProtobufReader, _ resourceIndex: Int, _ scopeIndex: Int, into records: inout [LogRecord],
-        tally: inout RejectionTally
-    ) throws {
-        let start = records.count
-        var scope = InstrumentationScope()
-        var recordIndex = 0
-        while let field = try r.nextField() {
-            switch field {
-            case 1: scope = try r.readMessage("scope") { try self.scope(&$0) }
-            case 2:
-                let (record, rejection) = try r.readMessage("log_records", index: recordIndex) { try logRecord(&$0) }
-                if let rejection {
-                    tally.reject(1, "resource_logs[\(resourceIndex)].scope_logs[\(scopeIndex)].log_records[\(recordIndex)]: \(rejection)")
-                } else {
-                    records.append(record)
-                }
-                recordIndex += 1
-            default: try r.skipField()
-            }
-        }
-        if scope != InstrumentationScope() {
-            for index in start..<records.count { records[index].scope = scope }
-        }
+        try decodeRecords(buffer, ("resource_logs", "scope_logs", "log_records"), as: SignalBatch.logs) { try logRecord(&$0) }
     }
 
     /// Decodes a `LogRecord`.
-    /// - Returns: The record, and why it is rejected (a trace or span id of the wrong length) or nil.
-    private static func logRecord(_ r: inout ProtobufReader) throws -> (LogRecord, String?) {
+    /// - Returns: The record, or why it is rejected (a trace or span id of the wrong length).
+    private static func logRecord(_ r: inout ProtobufReader) throws -> Result<LogRecord, OTLPIDs.IDError> {
         var record = LogRecord()
         var traceID = UnsafeRawBufferPointer(start: nil, count: 0)
         var spanID = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -96,13 +31,13 @@ extension OTLPProtobufDecoder {
         switch OTLPIDs.optionalTraceID(traceID, field: "trace_id") {
         case .id(let id): record.traceID = id
         case .absent: break
-        case .invalid(let message): return (record, message)
+        case .invalid(let message): return .failure(OTLPIDs.IDError(message: message))
         }
         switch OTLPIDs.optionalSpanID(spanID, field: "span_id") {
         case .id(let id): record.spanID = id
         case .absent: break
-        case .invalid(let message): return (record, message)
+        case .invalid(let message): return .failure(OTLPIDs.IDError(message: message))
         }
-        return (record, nil)
+        return .success(record)
     }
 }

@@ -7,6 +7,96 @@ enum OTLPProtobufDecoder {
     /// How deeply `AnyValue`s (arrays, kvlists) may nest.
     static let maxAnyValueDepth = 64
 
+    // MARK: Export requests of records (logs, spans)
+
+    /// The field names of one signal's export request, as error paths use them, e.g. `resource_logs`, `scope_logs`,
+    /// `log_records`.
+    typealias RecordFields = (resource: StaticString, scope: StaticString, record: StaticString)
+
+    /// Decodes an export request of log records or spans: `resource_* = 1` messages of `resource = 1` and
+    /// `scope_* = 2`, each scope message of `scope = 1` and records `= 2`. The resource's attributes and the scope are
+    /// copied into every record under them.
+    ///
+    /// - Parameters:
+    ///   - buffer: The request body.
+    ///   - fields: The names of the three repeated fields, for error paths and rejection messages.
+    ///   - batch: Wraps the records in their signal's batch.
+    ///   - record: Decodes one record, or says why it is rejected (not the request).
+    /// - Returns: The accepted records, and the rejected ones counted with their paths.
+    static func decodeRecords<Record: OTLPScopedRecord>(
+        _ buffer: UnsafeRawBufferPointer, _ fields: RecordFields, as batch: ([Record]) -> SignalBatch,
+        record: (inout ProtobufReader) throws -> Result<Record, OTLPIDs.IDError>
+    ) throws -> DecodedBatch {
+        var r = ProtobufReader(buffer)
+        var records: [Record] = []
+        var tally = RejectionTally()
+        var resourceIndex = 0
+        while let field = try r.nextField() {
+            guard field == 1 else {
+                try r.skipField()
+                continue
+            }
+            try r.readMessage(fields.resource, index: resourceIndex) {
+                try resourceRecords(&$0, fields, resourceIndex, into: &records, tally: &tally, record: record)
+            }
+            resourceIndex += 1
+        }
+        return DecodedBatch(batch(records), rejected: tally.count, rejectionMessage: tally.message)
+    }
+
+    /// Decodes one `Resource*` message (`resource = 1`, `scope_* = 2`), copying the resource into its records.
+    private static func resourceRecords<Record: OTLPScopedRecord>(
+        _ r: inout ProtobufReader, _ fields: RecordFields, _ resourceIndex: Int, into records: inout [Record],
+        tally: inout RejectionTally, record: (inout ProtobufReader) throws -> Result<Record, OTLPIDs.IDError>
+    ) throws {
+        let start = records.count
+        var resource: [Attribute] = []
+        var scopeIndex = 0
+        while let field = try r.nextField() {
+            switch field {
+            case 1: resource = try r.readMessage("resource") { try self.resource(&$0) }
+            case 2:
+                try r.readMessage(fields.scope, index: scopeIndex) {
+                    try scopeRecords(&$0, fields, resourceIndex, scopeIndex, into: &records, tally: &tally, record: record)
+                }
+                scopeIndex += 1
+            default: try r.skipField()
+            }
+        }
+        // The resource may follow its scopes on the wire, so it is filled in afterwards.
+        if !resource.isEmpty {
+            for index in start..<records.count { records[index].resource = resource }
+        }
+    }
+
+    /// Decodes one `Scope*` message (`scope = 1`, records `= 2`), copying the scope into its records.
+    private static func scopeRecords<Record: OTLPScopedRecord>(
+        _ r: inout ProtobufReader, _ fields: RecordFields, _ resourceIndex: Int, _ scopeIndex: Int,
+        into records: inout [Record], tally: inout RejectionTally,
+        record: (inout ProtobufReader) throws -> Result<Record, OTLPIDs.IDError>
+    ) throws {
+        let start = records.count
+        var scope = InstrumentationScope()
+        var recordIndex = 0
+        while let field = try r.nextField() {
+            switch field {
+            case 1: scope = try r.readMessage("scope") { try self.scope(&$0) }
+            case 2:
+                switch try r.readMessage(fields.record, index: recordIndex, record) {
+                case .success(let decoded): records.append(decoded)
+                case .failure(let error):
+                    let path = "\(fields.resource)[\(resourceIndex)].\(fields.scope)[\(scopeIndex)].\(fields.record)[\(recordIndex)]"
+                    tally.reject(1, "\(path): \(error.message)")
+                }
+                recordIndex += 1
+            default: try r.skipField()
+            }
+        }
+        if scope != InstrumentationScope() {
+            for index in start..<records.count { records[index].scope = scope }
+        }
+    }
+
     // MARK: Common messages (opentelemetry.proto.common.v1, resource.v1)
 
     /// Decodes an `AnyValue`; the last field of its oneof wins, none means `.empty`.

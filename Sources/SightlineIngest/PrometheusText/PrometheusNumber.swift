@@ -13,14 +13,8 @@ package enum PrometheusNumber {
     ///   - count: How many bytes.
     /// - Returns: The value, or nil when the bytes are not a number.
     package static func parseDouble(_ p: UnsafePointer<UInt8>, count: Int) -> Double? {
-        guard count > 0 else { return nil }
-        var i = 0
-        var negative = false
-        if p[0] == UInt8(ascii: "+") || p[0] == UInt8(ascii: "-") {
-            negative = p[0] == UInt8(ascii: "-")
-            i = 1
-        }
-        guard i < count else { return nil }
+        guard case let (start, negative)? = sign(p, count: count) else { return nil }
+        var i = start
         let first = p[i] | 0x20
         if first == UInt8(ascii: "i") {
             let rest = count - i
@@ -100,14 +94,8 @@ package enum PrometheusNumber {
     /// Parses a decimal `Int64` with an optional sign.
     /// - Returns: The value, or nil when the bytes are not an integer or overflow.
     package static func parseInt64(_ p: UnsafePointer<UInt8>, count: Int) -> Int64? {
-        guard count > 0 else { return nil }
-        var i = 0
-        var negative = false
-        if p[0] == UInt8(ascii: "+") || p[0] == UInt8(ascii: "-") {
-            negative = p[0] == UInt8(ascii: "-")
-            i = 1
-        }
-        guard i < count else { return nil }
+        guard case let (start, negative)? = sign(p, count: count) else { return nil }
+        var i = start
         var value: Int64 = 0
         while i < count {
             let d = p[i] &- 0x30
@@ -119,6 +107,16 @@ package enum PrometheusNumber {
             i += 1
         }
         return value
+    }
+
+    /// Reads an optional leading `+` or `-`.
+    /// - Returns: The index of the first byte after the sign and whether it was `-`; nil when nothing follows.
+    private static func sign(_ p: UnsafePointer<UInt8>, count: Int) -> (start: Int, negative: Bool)? {
+        guard count > 0 else { return nil }
+        let hasSign = p[0] == UInt8(ascii: "+") || p[0] == UInt8(ascii: "-")
+        let start = hasSign ? 1 : 0
+        guard start < count else { return nil }
+        return (start, p[0] == UInt8(ascii: "-"))
     }
 
     /// Formats a value as Prometheus writes it: `NaN`, `+Inf`, `-Inf`, integers without a fraction, others in the

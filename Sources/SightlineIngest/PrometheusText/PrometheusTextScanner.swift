@@ -272,20 +272,7 @@ struct PrometheusTextScanner {
     private mutating func readLabelValue(labelName: String) throws -> Cached {
         let start = position
         position += 1
-        var hasEscape = false
-        var hasHighByte = false
-        while true {
-            guard position < lineEnd else { throw error("unterminated value of label \"\(labelName)\"") }
-            let c = base[position]
-            if c == UInt8(ascii: "\"") { break }
-            if c == UInt8(ascii: "\\") {
-                hasEscape = true
-                position += 2
-                continue
-            }
-            if c >= 0x80 { hasHighByte = true }
-            position += 1
-        }
+        let (hasEscape, hasHighByte) = try scanToClosingQuote("value of label \"\(labelName)\"")
         position += 1
         let rawStart = start + 1
         let rawLength = position - 1 - rawStart
@@ -308,18 +295,7 @@ struct PrometheusTextScanner {
     private mutating func readQuoted(what: String) throws -> String {
         position += 1
         let start = position
-        var hasEscape = false
-        while true {
-            guard position < lineEnd else { throw error("unterminated quoted \(what)") }
-            let c = base[position]
-            if c == UInt8(ascii: "\"") { break }
-            if c == UInt8(ascii: "\\") {
-                hasEscape = true
-                position += 2
-                continue
-            }
-            position += 1
-        }
+        let (hasEscape, _) = try scanToClosingQuote("quoted \(what)")
         let length = position - start
         position += 1
         let text =
@@ -328,6 +304,26 @@ struct PrometheusTextScanner {
             : try decode(UnsafeBufferPointer(start: base + start, count: length), hasHighByte: true, what: "quoted \(what)")
         guard !text.isEmpty else { throw error("empty quoted \(what)") }
         return text
+    }
+
+    /// Moves `position` from just after an opening quote to the closing quote, stepping over escapes.
+    /// - Parameter what: Names the quoted text in the error for a missing closing quote (`unterminated <what>`).
+    /// - Returns: Whether the text holds an escape, and whether it holds a byte above 0x7F.
+    private mutating func scanToClosingQuote(_ what: @autoclosure () -> String) throws -> (hasEscape: Bool, hasHighByte: Bool) {
+        var hasEscape = false
+        var hasHighByte = false
+        while true {
+            guard position < lineEnd else { throw error("unterminated \(what())") }
+            let c = base[position]
+            if c == UInt8(ascii: "\"") { return (hasEscape, hasHighByte) }
+            if c == UInt8(ascii: "\\") {
+                hasEscape = true
+                position += 2
+                continue
+            }
+            if c >= 0x80 { hasHighByte = true }
+            position += 1
+        }
     }
 
     private func decode(_ bytes: some Collection<UInt8>, hasHighByte: Bool, what: String) throws -> String {

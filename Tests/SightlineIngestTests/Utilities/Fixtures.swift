@@ -1,17 +1,12 @@
 import Foundation
 import SightlineCore
+import SightlineTestSupport
 import Testing
 
 /// Test fixtures: the shared OTLP conformance examples and base64-embedded binary payloads.
 enum Fixtures {
-    /// `../shared/conformance/otlp` next to the repository root, found from this file's path.
-    static let conformanceDirectory: URL = {
-        // Tests/SightlineIngestTests/Utilities/Fixtures.swift → repository root is three levels up.
-        // Resolve symlinks: a dev package may link the test folder from elsewhere.
-        let root = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        return root.deletingLastPathComponent().appendingPathComponent("shared/conformance/otlp")
-    }()
+    /// `../shared/conformance/otlp` next to the repository root.
+    static let conformanceDirectory = SharedDirectory.url("conformance/otlp")
 
     /// The bytes of a conformance example; records a test failure (never a skip) when it is missing.
     static func conformance(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> [UInt8] {

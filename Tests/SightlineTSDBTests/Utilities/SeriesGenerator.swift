@@ -1,4 +1,5 @@
 import SightlineCore
+import SightlineTestSupport
 
 /// Builds random and adversarial sample series for codec property tests.
 struct SeriesGenerator {

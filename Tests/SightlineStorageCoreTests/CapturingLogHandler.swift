@@ -1,26 +1,5 @@
-import Foundation
-import Glibc
 import Logging
 import Synchronization
-
-/// A fresh directory under the system temp directory, removed by ``remove()``.
-struct TemporaryDirectory {
-    let path: String
-
-    init() throws {
-        var template = Array((NSTemporaryDirectory() + "/sightline-wal-XXXXXX").utf8CString)
-        let created = template.withUnsafeMutableBufferPointer { buffer -> Bool in
-            guard let base = buffer.baseAddress else { return false }
-            return mkdtemp(base) != nil
-        }
-        guard created else { throw CocoaError(.fileWriteUnknown) }
-        path = template.withUnsafeBufferPointer { buffer in buffer.baseAddress.map { String(cString: $0) } ?? "" }
-    }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ name: String) -> String { path + "/" + name }
-}
 
 /// A log handler that keeps what was logged, to check warnings.
 struct CapturingLogHandler: LogHandler {
