@@ -1,9 +1,10 @@
 /// The binary form of a ``TenantBatch``: how the WAL and the interim record store keep batches.
 ///
-/// Layout: a format version byte, the signal byte, the tenant, then the records of that signal. Integers are
+/// Layout: a format version byte, the signal byte, the tenant, then the records of that signal. Version 2 added the
+/// stream labels of log records; version 1 batches still decode (with empty stream labels). Integers are
 /// varints, doubles and ids fixed-width little-endian; strings and byte arrays are length-prefixed.
 extension TenantBatch {
-    private static let formatVersion: UInt8 = 1
+    private static let formatVersion: UInt8 = 2
 
     /// Encodes the batch.
     package func encoded() -> [UInt8] {
@@ -45,7 +46,9 @@ extension TenantBatch {
     package init(decoding bytes: UnsafeRawBufferPointer) throws {
         var r = ByteReader(bytes)
         let version = try r.readByte()
-        guard version == Self.formatVersion else { throw SightlineError(.dataCorrupted, "unknown batch format version \(version)") }
+        guard version == 1 || version == Self.formatVersion else {
+            throw SightlineError(.dataCorrupted, "unknown batch format version \(version)")
+        }
         let signalByte = try r.readByte()
         guard let signal = Signal(rawValue: signalByte) else { throw SightlineError(.dataCorrupted, "unknown signal \(signalByte)") }
         let tenant = Tenant(uncheckedID: try r.readString())
@@ -54,7 +57,7 @@ extension TenantBatch {
             let count = try r.readCount()
             var records: [LogRecord] = []
             records.reserveCapacity(count)
-            for _ in 0..<count { records.append(try r.readLogRecord()) }
+            for _ in 0..<count { records.append(try r.readLogRecord(version: version)) }
             self.init(tenant: tenant, batch: .logs(records))
         case .metrics:
             let count = try r.readCount()
@@ -161,6 +164,11 @@ extension ByteWriter {
         writeString(record.eventName)
         write(record.resource)
         write(record.scope)
+        writeVarint(UInt64(record.stream.labels.count))
+        for label in record.stream.labels {
+            writeString(label.name)
+            writeString(label.value)
+        }
     }
 
     fileprivate mutating func write(_ span: Span) {
@@ -247,13 +255,21 @@ extension ByteReader {
     private mutating func readUInt32Varint() throws -> UInt32 { UInt32(truncatingIfNeeded: try readVarint()) }
     private mutating func readInt32Varint() throws -> Int32 { Int32(truncatingIfNeeded: try readSignedVarint()) }
 
-    fileprivate mutating func readLogRecord() throws -> LogRecord {
-        LogRecord(
+    fileprivate mutating func readLogRecord(version: UInt8) throws -> LogRecord {
+        var record = LogRecord(
             timeUnixNano: try readVarint(), observedTimeUnixNano: try readVarint(), severityNumber: try readInt32Varint(),
             severityText: try readString(), body: try readAttributeValue(), attributes: try readAttributes(),
             droppedAttributesCount: try readUInt32Varint(), flags: try readUInt32Varint(), traceID: try readTraceID(),
             spanID: try readSpanID(), eventName: try readString(), resource: try readAttributes(), scope: try readScope()
         )
+        if version >= 2 {
+            let count = try readCount()
+            var labels: [Label] = []
+            labels.reserveCapacity(count)
+            for _ in 0..<count { labels.append(Label(try readString(), try readString())) }
+            record.stream = Labels(labels)
+        }
+        return record
     }
 
     fileprivate mutating func readSpan() throws -> Span {

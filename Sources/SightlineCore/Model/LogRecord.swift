@@ -16,12 +16,15 @@ package struct LogRecord: Hashable, Sendable {
     package var eventName: String
     package var resource: [Attribute]
     package var scope: InstrumentationScope
+    /// The labels of the stream the sender put the record in (Loki's stream labels, an Elasticsearch index); empty
+    /// when the protocol has none and the store derives the stream from the resource.
+    package var stream: Labels
 
     package init(
         timeUnixNano: UInt64 = 0, observedTimeUnixNano: UInt64 = 0, severityNumber: Int32 = 0, severityText: String = "",
         body: AttributeValue = .empty, attributes: [Attribute] = [], droppedAttributesCount: UInt32 = 0, flags: UInt32 = 0,
         traceID: TraceID? = nil, spanID: SpanID? = nil, eventName: String = "", resource: [Attribute] = [],
-        scope: InstrumentationScope = InstrumentationScope()
+        scope: InstrumentationScope = InstrumentationScope(), stream: Labels = Labels([])
     ) {
         self.timeUnixNano = timeUnixNano
         self.observedTimeUnixNano = observedTimeUnixNano
@@ -36,5 +39,6 @@ package struct LogRecord: Hashable, Sendable {
         self.eventName = eventName
         self.resource = resource
         self.scope = scope
+        self.stream = stream
     }
 }

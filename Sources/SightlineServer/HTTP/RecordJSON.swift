@@ -19,6 +19,16 @@ enum RecordJSON {
         if let spanID = record.spanID { out += ",\"spanId\":\"\(spanID)\"" }
         out += ",\"eventName\":"
         JSONText.appendString(record.eventName, to: &out)
+        if !record.stream.labels.isEmpty {
+            out += ",\"stream\":{"
+            for (index, label) in record.stream.labels.enumerated() {
+                if index > 0 { out += "," }
+                JSONText.appendString(label.name, to: &out)
+                out += ":"
+                JSONText.appendString(label.value, to: &out)
+            }
+            out += "}"
+        }
         out += "}"
     }
 
