@@ -53,6 +53,9 @@ from collections import Counter
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NAMES = {"vm": "VictoriaMetrics", "prom": "Prometheus", "sightline": "Sightline"}
 PEER_NAMES = {"vm": "victoria-metrics", "prom": "prometheus"}
+# Sightline's configuration in the benchmarks: checkpoints and maintenance every 5 s, so that the head is drained into
+# blocks and the blocks compacted soon after a load; no retention (datasets end "now" but may span days).
+SIGHTLINE_CONFIG = "wal:\n  checkpoint_interval: 5s\nmetrics:\n  maintenance_interval: 5s\n  retention: 0\n"
 
 
 def log(*parts):
@@ -172,21 +175,34 @@ def decode_samples(path):
     return ts, vals
 
 
-def generate(args, python):
+def generate(args, python, reuse_s=0):
+    """The dataset file for args (generated with gen_metrics.py unless it exists), ending now (aligned to the step).
+
+    reuse_s > 0: take the newest file generated with the same parameters whose last step is at most reuse_s old
+    instead (timestamps then end that long ago). Returns (path, steps, start_ms, end_ms)."""
     step_ms = parse_duration_s(args.step) * 1000
     nsteps = parse_duration_s(args.span) * 1000 // step_ms
     end_ms = int(time.time()) * 1000 // step_ms * step_ms
     start_ms = end_ms - (nsteps - 1) * step_ms
     d = os.path.join(args.workdir, "datasets")
     os.makedirs(d, exist_ok=True)
-    path = os.path.join(d, f"rw-{args.series}x{nsteps}-seed{args.seed}-j{args.jitter}-{start_ms}.snappy")
+    stem = f"rw-{args.series}x{nsteps}-seed{args.seed}-j{args.jitter}-c{args.conns}b{args.batch}-"
+    if reuse_s > 0:
+        starts = [int(f[len(stem):-len(".snappy")]) for f in os.listdir(d)
+                  if f.startswith(stem) and f.endswith(".snappy") and f[len(stem):-len(".snappy")].isdigit()]
+        starts = [s for s in starts if end_ms - (s + (nsteps - 1) * step_ms) <= reuse_s * 1000]
+        if starts:
+            start_ms = max(starts)
+            end_ms = start_ms + (nsteps - 1) * step_ms
+    path = os.path.join(d, f"{stem}{start_ms}.snappy")
     if not os.path.exists(path):
         log(f"generating {path} ...")
         subprocess.run([python, os.path.join(args.shared, "datasets", "gen_metrics.py"),
                         "--series", str(args.series), "--span", args.span, "--step", args.step,
                         "--seed", str(args.seed), "--jitter-ms", str(args.jitter), "--start-ms", str(start_ms),
                         "--format", "remote-write", "--compress", "snappy", "--batch-series", str(args.batch),
-                        "--shards", str(args.conns), "--out", path], check=True)
+                        "--shards", str(args.conns), "--out", path + ".tmp"], check=True)
+        os.replace(path + ".tmp", path)
     return path, nsteps, start_ms, end_ms
 
 
@@ -207,9 +223,11 @@ class Bench:
         return subprocess.run([self.peer_sh, *cmd], env=self.peer_env, check=True,
                               capture_output=True, text=True).stdout.strip()
 
-    def load(self, url, pid, label):
-        out = subprocess.run([self.python, self.loader, "--file", self.data, "--precompressed", "--url", url,
-                              "--conns", str(self.args.conns), "--server-pid", str(pid), "--label", label,
+    def load(self, url, pid, label, data=None, conns=None):
+        """Replays the dataset (self.data unless `data` is given) into `url` over --conns (or `conns`) connections;
+        exits unless every sample was acked."""
+        out = subprocess.run([self.python, self.loader, "--file", data or self.data, "--precompressed", "--url", url,
+                              "--conns", str(conns or self.args.conns), "--server-pid", str(pid), "--label", label,
                               "--max-seconds", str(self.args.max_load_seconds)],
                              check=True, capture_output=True, text=True).stdout
         r = json.loads(out.strip().splitlines()[-1])
@@ -251,21 +269,25 @@ class Bench:
         return self.finish(key, i, r, cpu1 - cpu0, idle_kib, hwm_load_kib, hwm_kib, blocks, total)
 
     # -- Sightline -----------------------------------------------------------
-    def run_sightline(self, i):
+    def start_sightline(self, run_dir, config_text=SIGHTLINE_CONFIG, perf=None):
+        """Starts a fresh `sightline server` with its data in run_dir/data on free loopback ports, waits for /-/ready.
+
+        Returns (proc, pid, base, data_dir, logf); pid is the server's (perf's child when run under `perf record`).
+        The caller stops it (SIGTERM to pid, then proc.wait()) and closes logf."""
         a = self.args
-        run_dir = os.path.join(a.workdir, f"sightline-{i}")
+        perf = a.perf if perf is None else perf
         shutil.rmtree(run_dir, ignore_errors=True)
         data_dir = os.path.join(run_dir, "data")
         os.makedirs(data_dir)
         config = os.path.join(run_dir, "config.yaml")
         with open(config, "w") as f:
-            f.write("wal:\n  checkpoint_interval: 5s\nmetrics:\n  maintenance_interval: 5s\n  retention: 0\n")
+            f.write(config_text)
         http_port, grpc_port = free_ports(2)
         base = f"http://127.0.0.1:{http_port}"
         cmd = [a.bin, "server", "--config", config, "--data-dir", data_dir,
                "--http-address", f"127.0.0.1:{http_port}", "--otlp-grpc-address", f"127.0.0.1:{grpc_port}",
                "--log-level", "info"]
-        if a.perf:
+        if perf:
             cmd = ["perf", "record", "-g", "-F", "499", "-o", os.path.join(run_dir, "perf.data"), "--"] + cmd
         logf = open(os.path.join(run_dir, "server.log"), "wb")
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, cwd=run_dir)
@@ -282,8 +304,37 @@ class Bench:
                     if time.time() > deadline:
                         raise SystemExit(f"sightline not ready; see {run_dir}/server.log")
                     time.sleep(0.1)
-            if a.perf:  # the server is perf's child
+            if perf:  # the server is perf's child
                 pid = int(subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()[0])
+        except BaseException:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            logf.close()
+            raise
+        return proc, pid, base, data_dir, logf
+
+    def wait_sightline_settled(self, data_dir):
+        """Waits until tsdb/ (bytes and blocks' meta.json) is unchanged for --settle seconds, at most
+        --max-settle-seconds: a checkpoint drained the head into blocks and maintenance compacted them.
+        Returns (seconds waited, the blocks' state)."""
+        a = self.args
+        tsdb = os.path.join(data_dir, "tsdb")
+        t0, prev, stable_since = time.time(), None, time.time()
+        while time.time() - t0 < a.max_settle_seconds:
+            state = (du_bytes(tsdb), self.blocks_state(tsdb))
+            if state != prev:
+                prev, stable_since = state, time.time()
+            elif time.time() - stable_since >= a.settle:
+                break
+            time.sleep(1)
+        return round(time.time() - t0, 1), prev[1]
+
+    def run_sightline(self, i):
+        a = self.args
+        run_dir = os.path.join(a.workdir, f"sightline-{i}")
+        proc, pid, base, data_dir, logf = self.start_sightline(run_dir)
+        try:
             time.sleep(1)
             idle_kib = proc_status_kib(pid, "VmRSS")
             cpu0 = cpu_seconds(pid)
@@ -292,16 +343,7 @@ class Bench:
             # Persisted: a checkpoint (every 5 s) drained the head into blocks and maintenance (every 5 s) compacted
             # them once tsdb/ stays the same for --settle seconds.
             tsdb = os.path.join(data_dir, "tsdb")
-            t0, prev, stable_since = time.time(), None, time.time()
-            while time.time() - t0 < a.max_settle_seconds:
-                state = (du_bytes(tsdb), self.blocks_state(tsdb))
-                if state != prev:
-                    prev, stable_since = state, time.time()
-                elif time.time() - stable_since >= a.settle:
-                    break
-                time.sleep(1)
-            r["settle_seconds"] = round(time.time() - t0, 1)
-            r["blocks_before_stop"] = prev[1]
+            r["settle_seconds"], r["blocks_before_stop"] = self.wait_sightline_settled(data_dir)
             # Peak and CPU of ingestion + persistence, before the verification's queries add their own.
             cpu1 = cpu_seconds(pid)
             hwm_kib = proc_status_kib(pid, "VmHWM")
