@@ -70,6 +70,8 @@ package enum HTTPAPI {
             try DebugRecordsHandler.handle(request, api: api)
         }
         PrometheusAPI.addRoutes(to: router, api: api)
+        LokiPushHandler.addRoutes(to: router, api: api)
+        ElasticsearchHandler.addRoutes(to: router, api: api)
         return router
     }
 }

@@ -1,0 +1,218 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SightlineCore
+import SightlineIngest
+
+/// The part of the Elasticsearch API that log shippers need: `_bulk` ingestion plus the probes Filebeat, Logstash,
+/// Vector and the Elasticsearch clients make before they send.
+///
+/// - `POST`/`PUT` `/_bulk` and `/{index}/_bulk`: NDJSON bulk bodies (gzip allowed), decoded by
+///   ``ElasticsearchBulkDecoder`` and stored as logs with the stream label `index`. The answer is shaped like
+///   Elasticsearch's: `{"took":…,"errors":…,"items":[…]}` with status 200 even when some items were refused.
+/// - `GET /` (cluster info, version 8.11.0) and `GET /_license` (basic, active), `GET /_cluster/health` (green).
+/// - `GET`/`HEAD`/`PUT`/`POST` of `/_index_template/{name}`, `/_template/{name}`, `/_ilm/policy/{name}`,
+///   `/_data_stream/{name}`, and `HEAD`/`PUT` of `/{index}`: accepted and ignored (200, `{}` or
+///   `{"acknowledged":true}`), so shippers that install templates, policies and data streams proceed. Sightline
+///   has no mappings: every field is kept as an attribute.
+///
+/// Every answer carries `X-Elastic-Product: Elasticsearch`, which the official clients require. Every route needs
+/// the `ingest` role; the tenant is the token's. Errors use Elasticsearch's shape:
+/// `{"error":{"root_cause":[…],"type":"…","reason":"…"},"status":400}`.
+enum ElasticsearchHandler {
+    /// The protocol name in ingestion metrics.
+    static let protocolName = "elasticsearch_bulk"
+    /// The Elasticsearch version Sightline claims to be; 8.x clients refuse older ones.
+    static let version = "8.11.0"
+
+    /// Registers the bulk and probe routes.
+    static func addRoutes(to router: Router<SightlineRequestContext>, api: APIDependencies) {
+        router.get("/") { request, _ in respond(request, api: api) { _ in try clusterInfo() } }
+        router.head("/") { request, _ in respond(request, api: api) { _ in emptyResponse() } }
+        router.get("/_license") { request, _ in respond(request, api: api) { _ in json(license) } }
+        router.get("/_cluster/health") { request, _ in respond(request, api: api) { _ in json(health) } }
+        router.post("/_bulk") { request, _ in await bulk(request, index: nil, api: api) }
+        router.put("/_bulk") { request, _ in await bulk(request, index: nil, api: api) }
+        router.post("/:index/_bulk") { request, context in await bulk(request, index: context.parameters.get("index"), api: api) }
+        router.put("/:index/_bulk") { request, context in await bulk(request, index: context.parameters.get("index"), api: api) }
+        for prefix in ["/_index_template", "/_template", "/_ilm/policy", "/_data_stream"] {
+            let path = RouterPath(prefix + "/:name")
+            router.get(path) { request, _ in respond(request, api: api) { _ in json("{}") } }
+            router.head(path) { request, _ in respond(request, api: api) { _ in emptyResponse() } }
+            router.put(path) { request, _ in respond(request, api: api) { _ in json(acknowledged) } }
+            router.post(path) { request, _ in respond(request, api: api) { _ in json(acknowledged) } }
+        }
+        router.head("/:index") { request, _ in respond(request, api: api) { _ in emptyResponse() } }
+        router.put("/:index") { request, context in
+            respond(request, api: api) { _ in
+                json("{\"acknowledged\":true,\"shards_acknowledged\":true,\"index\":\(JSONText.quoted(context.parameters.get("index") ?? ""))}")
+            }
+        }
+    }
+
+    // MARK: - Bulk
+
+    /// Handles one bulk request.
+    static func bulk(_ request: Request, index: String?, api: APIDependencies) async -> Response {
+        let started = ContinuousClock.now
+        do {
+            let identity = try api.authenticator.identify(authorization: request.headers[.authorization], requiring: .ingest)
+            var request = request
+            let body = try await OTLPHTTPHandler.collectBody(&request, limit: api.limits.maxBodyBytes)
+            let bytes = try OTLPHTTPHandler.decompress(body, encoding: request.headers[.contentEncoding], limit: api.limits.maxBodyBytes)
+            var decoded = try ElasticsearchBulkDecoder.decode(bytes, defaultIndex: index)
+            guard !decoded.items.isEmpty else {
+                throw SightlineError(.invalidArgument, "Validation Failed: 1: no requests added;")
+            }
+            refuseOverLimits(&decoded, limits: api.limits)
+            let batch = LokiPushHandler.stamped(
+                DecodedBatch(.logs(decoded.records), rejected: decoded.rejectedCount, rejectionMessage: decoded.rejectionMessage)
+            )
+            let outcome = try await api.pipeline.ingest(batch, tenant: identity.tenant, protocol: protocolName, bytes: body.readableBytes)
+            // The pipeline may still refuse records (store admission) without saying which: report it as errors.
+            let unattributed = outcome.rejected > decoded.rejectedCount
+            let took = started.duration(to: .now).components
+            let tookMs = took.seconds * 1000 + took.attoseconds / 1_000_000_000_000_000
+            return json(bulkResponse(decoded.items, took: tookMs, forceErrors: unattributed))
+        } catch {
+            return errorResponse(error, api: api)
+        }
+    }
+
+    /// Refuses, per item, the records the ingestion limits would drop, so that the response can say which.
+    private static func refuseOverLimits(_ request: inout ElasticsearchBulkRequest, limits: IngestLimits) {
+        let validator = BatchValidator(limits: limits)
+        var kept: [LogRecord] = []
+        var recordIndex = 0
+        for itemIndex in request.items.indices where !request.items[itemIndex].isError {
+            guard recordIndex < request.records.count else { break }
+            let record = request.records[recordIndex]
+            recordIndex += 1
+            let result = validator.validate(.logs([record]))
+            if result.rejected > 0 {
+                request.items[itemIndex].status = 400
+                request.items[itemIndex].errorType = "illegal_argument_exception"
+                request.items[itemIndex].errorReason = result.message
+            } else {
+                kept.append(record)
+            }
+        }
+        request.records = kept
+    }
+
+    /// `{"took":…,"errors":…,"items":[…]}`.
+    static func bulkResponse(_ items: [ElasticsearchBulkItem], took: Int64, forceErrors: Bool = false) -> String {
+        let errors = forceErrors || items.contains { $0.isError }
+        var out = "{\"took\":\(took),\"errors\":\(errors),\"items\":["
+        var sequence = 0
+        for (position, item) in items.enumerated() {
+            if position > 0 { out += "," }
+            out += "{"
+            JSONText.appendString(item.action, to: &out)
+            out += ":{\"_index\":"
+            JSONText.appendString(item.index, to: &out)
+            if let type = item.errorType {
+                if let id = item.id {
+                    out += ",\"_id\":"
+                    JSONText.appendString(id, to: &out)
+                }
+                out += ",\"status\":\(item.status),\"error\":{\"type\":"
+                JSONText.appendString(type, to: &out)
+                out += ",\"reason\":"
+                JSONText.appendString(item.errorReason ?? "", to: &out)
+                out += "}}}"
+            } else {
+                out += ",\"_id\":"
+                JSONText.appendString(item.id ?? newID(), to: &out)
+                out += ",\"_version\":1,\"result\":\"created\",\"_shards\":{\"total\":1,\"successful\":1,\"failed\":0}"
+                out += ",\"_seq_no\":\(sequence),\"_primary_term\":1,\"status\":\(item.status)}}"
+                sequence += 1
+            }
+        }
+        out += "]}"
+        return out
+    }
+
+    /// A 20-character URL-safe id, like the ones Elasticsearch makes up.
+    static func newID() -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<20).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] })
+    }
+
+    // MARK: - Probes
+
+    private static let license = """
+        {"license":{"status":"active","uid":"00000000-0000-0000-0000-000000000000","type":"basic",\
+        "issue_date":"2024-01-01T00:00:00.000Z","issue_date_in_millis":1704067200000,"max_nodes":1000,\
+        "max_resource_units":null,"issued_to":"sightline","issuer":"elasticsearch","start_date_in_millis":-1}}
+        """
+    private static let health = """
+        {"cluster_name":"sightline","status":"green","timed_out":false,"number_of_nodes":1,"number_of_data_nodes":1,\
+        "active_primary_shards":0,"active_shards":0,"relocating_shards":0,"initializing_shards":0,"unassigned_shards":0}
+        """
+    /// `X-Elastic-Product`, which the 8.x clients check on every response.
+    static let productHeader = HTTPField.Name("X-Elastic-Product")
+    private static let acknowledged = "{\"acknowledged\":true}"
+
+    private static func clusterInfo() throws -> Response {
+        json("""
+            {"name":"sightline","cluster_name":"sightline","cluster_uuid":"c2lnaHRsaW5lLWNsdXN0ZXI",\
+            "version":{"number":"\(version)","build_flavor":"default","build_type":"docker",\
+            "build_hash":"0000000000000000000000000000000000000000","build_date":"2023-11-04T10:04:57.184859352Z",\
+            "build_snapshot":false,"lucene_version":"9.8.0","minimum_wire_compatibility_version":"7.17.0",\
+            "minimum_index_compatibility_version":"7.0.0"},"tagline":"You Know, for Search"}
+            """)
+    }
+
+    // MARK: - Responses
+
+    /// Authenticates, then answers with `body`; errors become Elasticsearch error responses.
+    private static func respond(_ request: Request, api: APIDependencies, _ body: (Identity) throws -> Response) -> Response {
+        do {
+            let identity = try api.authenticator.identify(authorization: request.headers[.authorization], requiring: .ingest)
+            return try body(identity)
+        } catch {
+            return errorResponse(error, api: api)
+        }
+    }
+
+    private static func headers(contentType: String? = "application/json") -> HTTPFields {
+        var fields: HTTPFields = [:]
+        if let contentType { fields[.contentType] = contentType }
+        if let productHeader { fields[productHeader] = "Elasticsearch" }
+        return fields
+    }
+
+    private static func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: headers(), body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    private static func emptyResponse() -> Response {
+        Response(status: .ok, headers: headers(contentType: "application/json"))
+    }
+
+    /// `{"error":{"root_cause":[{"type":…,"reason":…}],"type":…,"reason":…},"status":…}`.
+    static func errorResponse(_ error: any Error, api: APIDependencies) -> Response {
+        let failure = error as? SightlineError ?? SightlineError(.internal, "\(error)")
+        api.metrics.refusedRequest(protocol: protocolName, status: "\(failure.status.code)")
+        let type: String
+        switch failure.code {
+        case .unauthenticated, .permissionDenied: type = "security_exception"
+        case .invalidArgument, .unsupportedMediaType: type = "illegal_argument_exception"
+        case .tooLarge: type = "content_too_long_exception"
+        case .unavailable: type = "unavailable_shards_exception"
+        default: type = "exception"
+        }
+        var cause = "{\"type\":"
+        JSONText.appendString(type, to: &cause)
+        cause += ",\"reason\":"
+        JSONText.appendString(failure.message, to: &cause)
+        let text = "{\"error\":{\"root_cause\":[\(cause)}],\(cause.dropFirst())},\"status\":\(failure.status.code)}"
+        var response = json(text, status: failure.status)
+        if failure.code == .unauthenticated { response.headers[.wwwAuthenticate] = "Bearer" }
+        if failure.code == .unavailable { response.headers[.retryAfter] = "1" }
+        return response
+    }
+}
