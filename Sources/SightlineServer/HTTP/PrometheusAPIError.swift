@@ -9,22 +9,8 @@ package import SightlineQuery
 ///
 /// The message is sent as it is, with no cause appended, so clients that match Prometheus' texts see the same text.
 package struct PrometheusAPIError: Error, Sendable, CustomStringConvertible, HTTPResponseError {
-    /// Prometheus' error types, with its HTTP status for each.
-    package enum Kind: String, Sendable {
-        /// A missing or malformed parameter, or a query that does not parse: 400.
-        case badData = "bad_data"
-        /// The query failed while it ran: 422.
-        case execution
-        /// The query ran out of time: 503.
-        case timeout
-        /// The query was cancelled: 503 (Prometheus answers 499, "client closed request"; here a cancellation comes
-        /// from a shutting-down server as often as from a client, and 503 tells a retrying client the right thing).
-        case canceled
-        /// A broken invariant or a storage failure: 500.
-        case `internal`
-        /// The server cannot answer now: 503.
-        case unavailable
-    }
+    /// Prometheus' error types: the engine's, so the two cannot drift apart. Their HTTP statuses are in ``status``.
+    package typealias Kind = PromQLError.Kind
 
     /// The error type.
     package var kind: Kind
@@ -45,15 +31,10 @@ package struct PrometheusAPIError: Error, Sendable, CustomStringConvertible, HTT
     /// The API error for an engine error. A bad-data error from the engine is about the query (it did not parse or
     /// does not fit the query kind), so it is reported as Prometheus does, as an invalid `query` parameter.
     package init(_ error: PromQLError) {
-        switch error.kind {
-        case .badData:
-            self = error.message.hasPrefix("invalid parameter ")
-                ? PrometheusAPIError(.badData, error.message) : .invalidParameter("query", error.message)
-        case .execution: self.init(.execution, error.message)
-        case .timeout: self.init(.timeout, error.message)
-        case .canceled: self.init(.canceled, error.message)
-        case .internal: self.init(.internal, error.message)
-        case .unavailable: self.init(.unavailable, error.message)
+        if error.kind == .badData && !error.message.hasPrefix("invalid parameter ") {
+            self = .invalidParameter("query", error.message)
+        } else {
+            self.init(error.kind, error.message)
         }
     }
 
@@ -73,6 +54,9 @@ package struct PrometheusAPIError: Error, Sendable, CustomStringConvertible, HTT
 
     package var description: String { "\(kind.rawValue): \(message)" }
 
+    /// Prometheus' status for each error type; a cancellation answers 503 rather than Prometheus' 499 ("client closed
+    /// request"), because here it comes from a shutting-down server as often as from a client, and 503 tells a
+    /// retrying client the right thing.
     package var status: HTTPResponse.Status {
         switch kind {
         case .badData: .badRequest
