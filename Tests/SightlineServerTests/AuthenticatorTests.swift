@@ -30,7 +30,7 @@ struct AuthenticatorTests {
     }
 
     @Test func wrongTokenIsUnauthenticated() {
-        for header in ["Bearer nope", "Basic YTpi", "Bearer", "a-ingest"] {
+        for header in ["Bearer nope", "Basic YTpi", "Bearer", "a-ingest", "ApiKey a-ingest"] {
             do {
                 _ = try authenticator.identify(authorization: header, requiring: .query)
                 Issue.record("\(header) was accepted")
@@ -51,6 +51,21 @@ struct AuthenticatorTests {
             #expect(error.message.contains("ingest"))
         } catch {
             Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func basicAuthCarriesTheTokenAsPassword() throws {
+        // "filebeat:g-all" and "x:nope" in base64.
+        #expect(try authenticator.identify(authorization: "Basic ZmlsZWJlYXQ6Zy1hbGw=", requiring: .ingest).tenant.id == "globex")
+        for header in ["Basic eDpub3Bl", "Basic !!!", "Basic Zy1hbGw="] {
+            do {
+                _ = try authenticator.identify(authorization: header, requiring: .ingest)
+                Issue.record("\(header) was accepted")
+            } catch let error as SightlineError {
+                #expect(error.code == .unauthenticated, "\(header)")
+            } catch {
+                Issue.record("unexpected \(error)")
+            }
         }
     }
 

@@ -14,7 +14,9 @@ package struct Identity: Sendable, Hashable {
 /// Turns an `Authorization` header into an ``Identity``, for HTTP and gRPC alike.
 ///
 /// With no tokens configured every caller is the tenant `default` with every role. With tokens, a caller must send
-/// `Authorization: Bearer <token>` and gets the tenant and roles of that token.
+/// `Authorization: Bearer <token>` and gets the tenant and roles of that token. Shippers that only know basic
+/// authentication (Promtail, Filebeat, Logstash, Prometheus' `basic_auth`) may send the token as the password of
+/// `Authorization: Basic …`; the user name is ignored.
 package struct Authenticator: Sendable {
     private let grants: [String: TokenGrant]
 
@@ -37,16 +39,33 @@ package struct Authenticator: Sendable {
             throw SightlineError(.unauthenticated, "missing Authorization header: send 'Authorization: Bearer <token>'")
         }
         let parts = authorization.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-            throw SightlineError(.unauthenticated, "the Authorization header must be 'Bearer <token>'")
+        guard parts.count == 2, let token = Self.token(scheme: parts[0].lowercased(), credentials: String(parts[1]).trimmingSpaces) else {
+            throw SightlineError(.unauthenticated, "the Authorization header must be 'Bearer <token>' or 'Basic <user:token in base64>'")
         }
-        guard let grant = grants[String(parts[1]).trimmingSpaces] else {
+        guard let grant = grants[token] else {
             throw SightlineError(.unauthenticated, "unknown bearer token")
         }
         guard grant.roles.contains(role) else {
             throw SightlineError(.permissionDenied, "the token of tenant \(grant.tenant) lacks the \(role.rawValue) role")
         }
         return Identity(tenant: grant.tenant, roles: grant.roles)
+    }
+}
+
+extension Authenticator {
+    /// The token in credentials of the `Bearer` or `Basic` scheme; nil for other schemes or malformed credentials.
+    fileprivate static func token(scheme: String, credentials: String) -> String? {
+        switch scheme {
+        case "bearer":
+            return credentials
+        case "basic":
+            guard let decoded = Base64.decode(credentials), let text = String(validating: decoded, as: UTF8.self),
+                let colon = text.firstIndex(of: ":")
+            else { return nil }
+            return String(text[text.index(after: colon)...])
+        default:
+            return nil
+        }
     }
 }
 
