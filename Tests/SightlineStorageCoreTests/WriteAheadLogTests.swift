@@ -222,6 +222,25 @@ struct WriteAheadLogTests {
         try await wal.close()
     }
 
+    @Test func restartsWithoutAppendsLeaveNoEmptySegmentsBehind() async throws {
+        let dir = try TemporaryDirectory(prefix: "sightline-wal")
+        defer { dir.remove() }
+        var wal = try WriteAheadLog(directory: dir.path, logger: logger)
+        _ = try await appendSequentially(wal, 0..<2)  // segment 1
+        try await wal.close()
+        for _ in 0..<3 {
+            wal = try WriteAheadLog(directory: dir.path, logger: logger)
+            try await wal.close()
+        }
+        // Segment 1 keeps its records; of the empty ones only the newest (still the open one when it closed) is left.
+        #expect(try segmentFiles(dir) == ["00000001.wal", "00000004.wal"])
+        wal = try WriteAheadLog(directory: dir.path, logger: logger)
+        #expect(try replayAll(wal, after: 0).map(\.1) == (0..<2).map { payload($0) })
+        _ = try await appendSequentially(wal, 2..<3)
+        #expect(wal.currentSegment == 5)
+        try await wal.close()
+    }
+
     @Test func replayAfterAnAppendIsRefused() async throws {
         let dir = try TemporaryDirectory(prefix: "sightline-wal")
         defer { dir.remove() }

@@ -88,7 +88,8 @@ package final class WriteAheadLog: Sendable {
     /// Opens the log in `directory`, creating the directory if needed.
     ///
     /// Scans every segment, truncates a torn tail of the last one (logged as a warning and reported in
-    /// ``recoveryReport``), and starts a new segment after the last existing one, where all appends go.
+    /// ``recoveryReport``), deletes segments that hold no record, and starts a new segment after the last existing one,
+    /// where all appends go.
     /// - Throws: `dataCorrupted` naming the file and byte offset when a record in an earlier segment fails its length
     ///   or checksum check, or a segment does not start with a WAL header; `io` when a file call fails.
     package init(directory: String, options: WALOptions = .init(), logger: Logger) throws {
@@ -102,6 +103,7 @@ package final class WriteAheadLog: Sendable {
         var records = 0
         var droppedBytes: Int64 = 0
         var droppedInSegment: Int?
+        var removedEmpty = false
         for (index, number) in numbers.enumerated() {
             let path = FileNames.segmentPath(directory, number)
             let bytes = try POSIXFile.readAll(path)
@@ -131,8 +133,16 @@ package final class WriteAheadLog: Sendable {
                     ]
                 )
             }
+            if result.records == 0 {
+                // A segment without records (a server that started and stopped without ingesting) holds nothing to
+                // replay; without this, every restart of an idle server would leave one more file behind.
+                try POSIXFile.remove(path)
+                removedEmpty = true
+                continue
+            }
             sealed[number] = size
         }
+        if removedEmpty { try POSIXFile.fsyncDirectory(directory) }
         recoveryReport = WALRecoveryReport(
             segments: numbers.count, records: records, droppedBytes: droppedBytes, droppedInSegment: droppedInSegment
         )
