@@ -13,6 +13,7 @@ enum EvalValue {
 /// One series of a range vector inside the evaluator, with Prometheus 3's delayed name-removal flag.
 struct RangeSeries {
     var metric: Labels
-    var points: [FloatPoint]
+    /// A slice of the selected series' points for a selector, so that a window is not copied.
+    var points: ArraySlice<FloatPoint>
     var dropName: Bool
 }

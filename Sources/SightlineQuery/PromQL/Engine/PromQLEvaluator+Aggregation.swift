@@ -48,17 +48,24 @@ extension PromQLEvaluator {
             warn("quantile value should be between 0 and 1, got \(PromQLFloat.formatG(parameter))")
         }
 
+        let memo = labelMemo(.group(grouping: aggregate.grouping, without: aggregate.without))
+        var slots: [Labels: Int] = [:]
         var order: [Labels] = []
-        var groups: [Labels: [Sample]] = [:]
+        var groups: [[Sample]] = []
         for sample in input {
-            let key = Self.groupLabels(sample.metric, aggregate)
-            if groups[key] == nil { order.append(key) }
-            groups[key, default: []].append(sample)
+            let key = memo.derive(sample.metric) { Self.groupLabels($0, aggregate) }
+            if let slot = slots[key] {
+                groups[slot].append(sample)
+            } else {
+                slots[key] = order.count
+                order.append(key)
+                groups.append([sample])
+            }
         }
         var out: [Sample] = []
         out.reserveCapacity(order.count)
-        for key in order {
-            guard let members = groups[key], !members.isEmpty else { continue }
+        for (slot, key) in order.enumerated() {
+            let members = groups[slot]
             let values = members.map(\.v)
             let value: Double?
             switch aggregate.op {
@@ -113,16 +120,22 @@ extension PromQLEvaluator {
                 throw PromQLError(.execution, error.message)
             }
         }
+        let memo = labelMemo(.group(grouping: aggregate.grouping, without: aggregate.without))
+        var slots: [Labels: Int] = [:]
         var order: [Labels] = []
-        var groups: [Labels: [Sample]] = [:]
+        var groups: [[Sample]] = []
         for sample in input {
-            let key = Self.groupLabels(sample.metric, aggregate)
-            if groups[key] == nil { order.append(key) }
-            groups[key, default: []].append(sample)
+            let key = memo.derive(sample.metric) { Self.groupLabels($0, aggregate) }
+            if let slot = slots[key] {
+                groups[slot].append(sample)
+            } else {
+                slots[key] = order.count
+                order.append(key)
+                groups.append([sample])
+            }
         }
         var out: [Sample] = []
-        for key in order {
-            guard let members = groups[key] else { continue }
+        for members in groups {
             switch aggregate.op {
             case .topk: out += Aggregation.topK(parameter, members)
             case .bottomk: out += Aggregation.bottomK(parameter, members)

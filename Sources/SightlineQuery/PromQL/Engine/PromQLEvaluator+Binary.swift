@@ -98,23 +98,28 @@ extension PromQLEvaluator {
         return labels.removing(Set(matching.matchingLabels).union([Labels.metricName]))
     }
 
+    /// ``signature(_:_:)``, memoized per query.
+    func matchSignature(_ labels: Labels, _ matching: VectorMatching) -> Labels {
+        labelMemo(.signature(on: matching.on, names: matching.matchingLabels)).derive(labels) { Self.signature($0, matching) }
+    }
+
     func vectorAnd(_ lhs: [Sample], _ rhs: [Sample], _ matching: VectorMatching) -> [Sample] {
         if lhs.isEmpty || rhs.isEmpty { return [] }
-        let right = Set(rhs.map { Self.signature($0.metric, matching) })
-        return lhs.filter { right.contains(Self.signature($0.metric, matching)) }
+        let right = Set(rhs.map { matchSignature($0.metric, matching) })
+        return lhs.filter { right.contains(matchSignature($0.metric, matching)) }
     }
 
     func vectorOr(_ lhs: [Sample], _ rhs: [Sample], _ matching: VectorMatching) -> [Sample] {
         if lhs.isEmpty { return rhs }
         if rhs.isEmpty { return lhs }
-        let left = Set(lhs.map { Self.signature($0.metric, matching) })
-        return lhs + rhs.filter { !left.contains(Self.signature($0.metric, matching)) }
+        let left = Set(lhs.map { matchSignature($0.metric, matching) })
+        return lhs + rhs.filter { !left.contains(matchSignature($0.metric, matching)) }
     }
 
     func vectorUnless(_ lhs: [Sample], _ rhs: [Sample], _ matching: VectorMatching) -> [Sample] {
         if lhs.isEmpty || rhs.isEmpty { return lhs }
-        let right = Set(rhs.map { Self.signature($0.metric, matching) })
-        return lhs.filter { !right.contains(Self.signature($0.metric, matching)) }
+        let right = Set(rhs.map { matchSignature($0.metric, matching) })
+        return lhs.filter { !right.contains(matchSignature($0.metric, matching)) }
     }
 
     /// Prometheus' `VectorBinop`: one-to-one, many-to-one and one-to-many matching with its errors.
@@ -132,7 +137,7 @@ extension PromQLEvaluator {
 
         var rightBySignature: [Labels: Sample] = [:]
         for sample in rhs {
-            let signature = Self.signature(sample.metric, matching)
+            let signature = matchSignature(sample.metric, matching)
             if let duplicate = rightBySignature[signature] {
                 let side = swapped ? "left" : "right"
                 let matched = matching.on
@@ -153,6 +158,12 @@ extension PromQLEvaluator {
         var matchedOneToOne = Set<Labels>()
         var matchedGroups: [Labels: Set<Labels>] = [:]
         let changesSchema = Self.arithmetic(op) != nil
+        let resultMemo = matching.include.isEmpty
+            ? labelMemo(
+                .resultMetric(
+                    changesSchema: changesSchema, oneToOne: matching.cardinality == .oneToOne, on: matching.on,
+                    names: matching.matchingLabels))
+            : nil
 
         func apply(_ ls: Sample, _ rs: Sample, _ signature: Labels) throws(PromQLError) {
             let (fl, fr) = swapped ? (rs.v, ls.v) : (ls.v, rs.v)
@@ -160,7 +171,12 @@ extension PromQLEvaluator {
             if returnBool {
                 value = keep ? 1 : 0
             }
-            let metric = resultMetric(ls.metric, rs.metric, changesSchema: changesSchema, matching)
+            let metric =
+                if let resultMemo {
+                    resultMemo.derive(ls.metric) { resultMetric($0, rs.metric, changesSchema: changesSchema, matching) }
+                } else {
+                    resultMetric(ls.metric, rs.metric, changesSchema: changesSchema, matching)
+                }
             if matching.cardinality == .oneToOne {
                 if !matchedOneToOne.insert(signature).inserted {
                     throw PromQLError(
@@ -176,7 +192,7 @@ extension PromQLEvaluator {
         }
 
         for ls in lhs {
-            let signature = Self.signature(ls.metric, matching)
+            let signature = matchSignature(ls.metric, matching)
             if let rs = rightBySignature[signature] {
                 try apply(ls, rs, signature)
             } else if let fill = fillForRight {
@@ -185,7 +201,7 @@ extension PromQLEvaluator {
         }
         if let fill = fillForLeft {
             for rs in rhs {
-                let signature = Self.signature(rs.metric, matching)
+                let signature = matchSignature(rs.metric, matching)
                 let alreadyMatched =
                     matching.cardinality == .oneToOne ? matchedOneToOne.contains(signature) : !(matchedGroups[signature]?.isEmpty ?? true)
                 if alreadyMatched { continue }

@@ -22,11 +22,14 @@ extension PromQLEvaluator {
         let kernel = try rangeKernel(name, scalars: scalars, window: window, at: t)
         var out: [Sample] = []
         out.reserveCapacity(window.series.count)
+        var lastCheckedName: String?
         for series in window.series {
             guard let value = try kernel(series.points[...]) else { continue }
             out.append(Sample(metric: series.metric, t: t, v: value, dropName: !keepsName || series.dropName))
             if name == "rate" || name == "increase" {
                 let metricName = series.metric.metricName
+                if metricName == lastCheckedName { continue }
+                lastCheckedName = metricName
                 if !metricName.isEmpty && !["_total", "_sum", "_count", "_bucket"].contains(where: { metricName.hasSuffix($0) }) {
                     info("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \(LabelName.goQuoted(metricName))")
                 }

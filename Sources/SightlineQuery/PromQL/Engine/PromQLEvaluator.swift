@@ -22,6 +22,9 @@ final class PromQLEvaluator {
     var selectSpan: (start: Int64, end: Int64) = (0, 0)
     /// Samples held by the current step.
     var currentSamples = 0
+    /// Per-query memos of label derivations that depend only on the input labels (group keys, match signatures, name
+    /// removal): a series' labels do not change between steps, so each is derived and hashed once per query.
+    var labelMemos: [LabelDerivation: LabelMemo] = [:]
     private(set) var warnings: [String] = []
     private(set) var infos: [String] = []
 
@@ -106,6 +109,7 @@ final class PromQLEvaluator {
     /// Evaluates a range query step by step and assembles the matrix.
     func runRange(_ expr: Expr) throws(PromQLError) -> PromQLResult {
         selectSpan = try timeSpan(of: expr)
+        let nameDropping = labelMemo(.dropName)
         var index: [Labels: Int] = [:]
         var series: [Series] = []
         var totalPoints = 0
@@ -119,8 +123,10 @@ final class PromQLEvaluator {
             case .scalar(let v): samples = [(Labels([]), v)]
             case .vector(let vector):
                 var seen = Set<Labels>()
+                samples.reserveCapacity(vector.count)
+                seen.reserveCapacity(vector.count)
                 for sample in vector {
-                    let metric = sample.dropName ? sample.metric.withoutMetricName : sample.metric
+                    let metric = sample.dropName ? nameDropping.derive(sample.metric) { $0.withoutMetricName } : sample.metric
                     if !seen.insert(metric).inserted { throw PromQLError.duplicateLabelset }
                     samples.append((metric, sample.v))
                 }
@@ -141,6 +147,16 @@ final class PromQLEvaluator {
         }
         series.sort { $0.metric < $1.metric }
         return PromQLResult(value: .matrix(series), warnings: warnings, infos: infos)
+    }
+
+    // MARK: - Label memos
+
+    /// The memo of one derivation, created on first use.
+    func labelMemo(_ derivation: LabelDerivation) -> LabelMemo {
+        if let memo = labelMemos[derivation] { return memo }
+        let memo = LabelMemo()
+        labelMemos[derivation] = memo
+        return memo
     }
 
     // MARK: - Evaluation
@@ -228,5 +244,30 @@ final class PromQLEvaluator {
         let stored = selected.map { StoredSeries(labels: $0.labels, timestamps: $0.timestampsMs, values: $0.values) }
         cache[key] = stored
         return stored
+    }
+}
+
+/// A label derivation the evaluator memoizes per query.
+enum LabelDerivation: Hashable {
+    /// An aggregation's group labels (`by`/`without`).
+    case group(grouping: [String], without: Bool)
+    /// A binary operation's match signature (`on`/`ignoring`).
+    case signature(on: Bool, names: [String])
+    /// A binary operation's result labels without `group_x` labels (then they depend on the left labels only).
+    case resultMetric(changesSchema: Bool, oneToOne: Bool, on: Bool, names: [String])
+    /// The final name removal.
+    case dropName
+}
+
+/// Derived labels by input labels, for one ``LabelDerivation`` in one query.
+final class LabelMemo {
+    private var derived: [Labels: Labels] = [:]
+
+    @inline(__always)
+    func derive(_ labels: Labels, _ compute: (Labels) -> Labels) -> Labels {
+        if let known = derived[labels] { return known }
+        let value = compute(labels)
+        derived[labels] = value
+        return value
     }
 }

@@ -1,32 +1,85 @@
 import SightlineCore
 
 /// A series as selected from the querier once per query, searched by time for every step.
-struct StoredSeries {
-    var labels: Labels
-    var timestamps: [Int64]
-    var values: [Double]
+///
+/// A class, so that walking a selector's series at every step neither copies nor retains its three arrays, and so that
+/// it can keep cursors: the evaluation times of a range query only move forward, so each search starts where the
+/// previous one ended (a binary search still serves a time earlier than the last one, as subqueries ask for).
+final class StoredSeries {
+    let labels: Labels
+    let timestamps: [Int64]
+    let values: [Double]
+
+    /// The number of samples at or before the last instant lookup's time.
+    private var instantCursor = 0
+    /// The non-stale points, built on the first range lookup, with their timestamps apart for the search.
+    private var nonStale: [FloatPoint]?
+    private var nonStaleTimes: [Int64] = []
+    /// The number of non-stale points at or before the last range lookup's start and end.
+    private var startCursor = 0
+    private var endCursor = 0
+
+    init(labels: Labels, timestamps: [Int64], values: [Double]) {
+        self.labels = labels
+        self.timestamps = timestamps
+        self.values = values
+    }
+
+    /// The number of elements of the ascending `times` that are `<= t`, searched from `hint`, the previous answer.
+    @inline(__always)
+    static func count(atOrBefore t: Int64, in times: [Int64], hint: inout Int) -> Int {
+        var low: Int
+        var high: Int
+        let n = times.count
+        var h = min(hint, n)
+        if h > 0 && times[h - 1] > t {
+            low = 0
+            high = h - 1
+        } else {
+            var steps = 0
+            while h < n && times[h] <= t && steps < 8 {
+                h += 1
+                steps += 1
+            }
+            if h == n || times[h] > t {
+                hint = h
+                return h
+            }
+            low = h
+            high = n
+        }
+        while low < high {
+            let mid = (low + high) / 2
+            if times[mid] <= t { low = mid + 1 } else { high = mid }
+        }
+        hint = low
+        return low
+    }
 
     /// The index of the last sample with timestamp `<= t`, or nil.
     func lastIndex(atOrBefore t: Int64) -> Int? {
-        var low = 0
-        var high = timestamps.count
-        while low < high {
-            let mid = (low + high) / 2
-            if timestamps[mid] <= t { low = mid + 1 } else { high = mid }
-        }
-        return low == 0 ? nil : low - 1
+        let count = Self.count(atOrBefore: t, in: timestamps, hint: &instantCursor)
+        return count == 0 ? nil : count - 1
     }
 
-    /// The non-stale points with `start < t <= end`.
-    func points(after start: Int64, through end: Int64) -> [FloatPoint] {
-        guard let last = lastIndex(atOrBefore: end) else { return [] }
-        let first = (lastIndex(atOrBefore: start) ?? -1) + 1
-        guard first <= last else { return [] }
-        var out: [FloatPoint] = []
-        out.reserveCapacity(last - first + 1)
-        for index in first...last where !StaleNaN.isStale(values[index]) {
-            out.append(FloatPoint(t: timestamps[index], v: values[index]))
+    /// The non-stale points with `start < t <= end`, a slice of the series' points.
+    func points(after start: Int64, through end: Int64) -> ArraySlice<FloatPoint> {
+        let points: [FloatPoint]
+        if let built = nonStale {
+            points = built
+        } else {
+            var built: [FloatPoint] = []
+            built.reserveCapacity(values.count)
+            for index in values.indices where !StaleNaN.isStale(values[index]) {
+                built.append(FloatPoint(t: timestamps[index], v: values[index]))
+            }
+            nonStale = built
+            nonStaleTimes = built.map(\.t)
+            points = built
         }
-        return out
+        let last = Self.count(atOrBefore: end, in: nonStaleTimes, hint: &endCursor)
+        let first = Self.count(atOrBefore: start, in: nonStaleTimes, hint: &startCursor)
+        guard first < last else { return [] }
+        return points[first..<last]
     }
 }
