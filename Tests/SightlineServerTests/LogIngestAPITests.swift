@@ -12,36 +12,6 @@ import Testing
 @testable import SightlineServer
 @testable import SightlineStorageCore
 
-/// A pipeline and API over a fresh temporary data directory.
-private struct Harness {
-    let temporary: TemporaryDirectory
-    let api: APIDependencies
-
-    init(tokens: [TokenGrant] = [], limits: IngestLimits = IngestLimits()) throws {
-        temporary = try TemporaryDirectory(prefix: "sightline-log-ingest")
-        let directory = temporary.path
-        let logger = Logger(label: "test")
-        let metrics = ServerMetrics()
-        let wal = try WriteAheadLog(directory: directory + "/wal", options: WALOptions(fsync: .never), logger: logger)
-        let logs = try RecordStore(signal: .logs, directory: directory + "/logs")
-        let samples = try RecordStore(signal: .metrics, directory: directory + "/metrics")
-        let spans = try RecordStore(signal: .traces, directory: directory + "/traces")
-        let pipeline = IngestPipeline(wal: wal, stores: [logs, samples, spans], limits: limits, metrics: metrics, logger: logger)
-        try pipeline.replayAndOpen()
-        api = APIDependencies(
-            pipeline: pipeline, authenticator: Authenticator(tokens: tokens), limits: limits, metrics: metrics,
-            logs: logs, spans: spans, samples: samples
-        )
-    }
-
-    func client() -> RouterClient { RouterClient(HTTPAPI.router(api)) }
-
-    func cleanUp() async {
-        try? await api.pipeline.shutdown()
-        temporary.remove()
-    }
-}
-
 /// The log records of a debug-records response, as JSON objects.
 private func records(_ buffer: ByteBuffer) -> [[String: Any]] {
     let object = (try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView))) as? [String: Any]
@@ -95,7 +65,7 @@ struct LogIngestAPITests {
     // MARK: - Loki
 
     @Test func lokiJSONPushIsStored() async throws {
-        let harness = try Harness()
+        let harness = try ServerHarness()
         do {
             let client = harness.client()
             let body = #"{"streams":[{"stream":{"app":"api"},"values":[["1700000000000000000","hello",{"trace_id":"t1","level":"error"}]]}]}"#
@@ -113,7 +83,7 @@ struct LogIngestAPITests {
     }
 
     @Test func lokiGzipJSONPushIsStored() async throws {
-        let harness = try Harness()
+        let harness = try ServerHarness()
         do {
             let client = harness.client()
             let body = base64("H4sIAAAAAAACA6tWKi4pSk3MLVayiq6GspWsqpUSCwqUrJTSq5RqdZTKEnNKU0EKopUMzQ3QgZIOUFlmQUFqikJOZl6qUmxsbWwtAND/A2NXAAAA")
@@ -127,7 +97,7 @@ struct LogIngestAPITests {
     }
 
     @Test func lokiProtobufPushIsStored() async throws {
-        let harness = try Harness()
+        let harness = try ServerHarness()
         do {
             let client = harness.client()
             let body = lokiProtobuf(selector: #"{job="promtail", host="h1"}"#, lines: [(1_700_000_000, "one"), (1_700_000_001, "two")], metadata: [("pod", "p")])
@@ -144,7 +114,7 @@ struct LogIngestAPITests {
     @Test func badLokiBodiesAreRefusedWithPlainText() async throws {
         var limits = IngestLimits()
         limits.maxBodyBytes = 4096
-        let harness = try Harness(limits: limits)
+        let harness = try ServerHarness(limits: limits)
         do {
             let client = harness.client()
             let cases: [(HTTPFields, ByteBuffer, String)] = [
@@ -172,7 +142,7 @@ struct LogIngestAPITests {
     // MARK: - Elasticsearch
 
     @Test func bulkStoresDocumentsAndAnswersLikeElasticsearch() async throws {
-        let harness = try Harness()
+        let harness = try ServerHarness()
         do {
             let client = harness.client()
             let body = [
@@ -213,7 +183,7 @@ struct LogIngestAPITests {
     }
 
     @Test func gzipBulkAndWholeRequestErrors() async throws {
-        let harness = try Harness()
+        let harness = try ServerHarness()
         do {
             let client = harness.client()
             let gzipped = base64("H4sIAAAAAAACA6tWysxLSa1QsqpWioeylNKrdCHM2lquaqXc1OLixPRUsHhmQUFqikJKfrJSLRcA7f3BbToAAAA=")
@@ -241,7 +211,7 @@ struct LogIngestAPITests {
     }
 
     @Test func probeEndpointsAnswerLikeElasticsearch() async throws {
-        let harness = try Harness()
+        let harness = try ServerHarness()
         do {
             let client = harness.client()
             try await client.execute("/", method: .get).check { reply in
@@ -281,7 +251,7 @@ struct LogIngestAPITests {
     // MARK: - Tenants and auth
 
     @Test func tenantsSeeOnlyTheirOwnLogs() async throws {
-        let harness = try Harness(tokens: [
+        let harness = try ServerHarness(tokens: [
             TokenGrant(token: "acme", tenant: Tenant(uncheckedID: "acme"), roles: [.ingest, .query]),
             TokenGrant(token: "globex", tenant: Tenant(uncheckedID: "globex"), roles: [.ingest, .query]),
             TokenGrant(token: "reader", tenant: Tenant(uncheckedID: "acme"), roles: [.query]),

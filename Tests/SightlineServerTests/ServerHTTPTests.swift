@@ -11,36 +11,6 @@ import Testing
 @testable import SightlineServer
 @testable import SightlineStorageCore
 
-/// A pipeline and API over a fresh temporary data directory.
-private struct Harness {
-    let temporary: TemporaryDirectory
-    let api: APIDependencies
-
-    init(tokens: [TokenGrant] = [], limits: IngestLimits = IngestLimits(), replay: Bool = true) throws {
-        temporary = try TemporaryDirectory(prefix: "sightline-http")
-        let directory = temporary.path
-        let logger = Logger(label: "test")
-        let metrics = ServerMetrics()
-        let wal = try WriteAheadLog(directory: directory + "/wal", options: WALOptions(fsync: .never), logger: logger)
-        let logs = try RecordStore(signal: .logs, directory: directory + "/logs")
-        let samples = try RecordStore(signal: .metrics, directory: directory + "/metrics")
-        let spans = try RecordStore(signal: .traces, directory: directory + "/traces")
-        let pipeline = IngestPipeline(wal: wal, stores: [logs, samples, spans], limits: limits, metrics: metrics, logger: logger)
-        if replay { try pipeline.replayAndOpen() }
-        api = APIDependencies(
-            pipeline: pipeline, authenticator: Authenticator(tokens: tokens), limits: limits, metrics: metrics,
-            logs: logs, spans: spans, samples: samples
-        )
-    }
-
-    func client() -> RouterClient { RouterClient(HTTPAPI.router(api)) }
-
-    func cleanUp() async {
-        try? await api.pipeline.shutdown()
-        temporary.remove()
-    }
-}
-
 private func logsJSON(_ bodies: [String]) -> ByteBuffer {
     let records = bodies.map { #"{"timeUnixNano":"1700000000000000000","severityNumber":9,"body":{"stringValue":"\#($0)"}}"# }
     return ByteBuffer(string: #"{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},"scopeLogs":[{"logRecords":[\#(records.joined(separator: ","))]}]}]}"#)
@@ -56,7 +26,7 @@ private func bodies(_ buffer: ByteBuffer) -> [String] {
 
 struct ServerHTTPTests {
     @Test func otlpJSONLogsAreStoredAndReadBack() async throws {
-        let harness = try Harness()
+        let harness = try ServerHarness()
         do {
             let client = harness.client()
             try await client.execute("/v1/logs", method: .post, headers: [.contentType: "application/json"], body: logsJSON(["one", "two"])).check { response in
@@ -72,7 +42,7 @@ struct ServerHTTPTests {
     }
 
     @Test func tenantsSeeOnlyTheirOwnRecords() async throws {
-        let harness = try Harness(tokens: [
+        let harness = try ServerHarness(tokens: [
             TokenGrant(token: "acme", tenant: Tenant(uncheckedID: "acme"), roles: [.ingest, .query]),
             TokenGrant(token: "globex", tenant: Tenant(uncheckedID: "globex"), roles: [.ingest, .query]),
             TokenGrant(token: "acme-read", tenant: Tenant(uncheckedID: "acme"), roles: [.query]),
@@ -110,7 +80,7 @@ struct ServerHTTPTests {
     @Test func badRequestsAreRefusedAndStoreNothing() async throws {
         var limits = IngestLimits()
         limits.maxBodyBytes = 1024
-        let harness = try Harness(limits: limits)
+        let harness = try ServerHarness(limits: limits)
         do {
             let client = harness.client()
             try await client.execute("/v1/logs", method: .post, headers: [.contentType: "text/plain"], body: ByteBuffer(string: "hi")).check {
@@ -147,7 +117,7 @@ struct ServerHTTPTests {
     }
 
     @Test func notReadyUntilReplayIsDone() async throws {
-        let harness = try Harness(replay: false)
+        let harness = try ServerHarness(replay: false)
         do {
             let client = harness.client()
             try await client.execute("/-/healthy", method: .get).check { #expect($0.status == .ok) }

@@ -64,6 +64,18 @@ package enum JSONText {
         }
     }
 
+    /// Appends labels as one JSON object in label order: `{"__name__":"up","job":"node"}`.
+    package static func appendLabels(_ labels: Labels, to out: inout String) {
+        out.append("{")
+        for (index, label) in labels.labels.enumerated() {
+            if index > 0 { out.append(",") }
+            appendString(label.name, to: &out)
+            out.append(":")
+            appendString(label.value, to: &out)
+        }
+        out.append("}")
+    }
+
     /// Appends attributes as one JSON object.
     package static func appendObject(_ attributes: [Attribute], to out: inout String) {
         out.append("{")

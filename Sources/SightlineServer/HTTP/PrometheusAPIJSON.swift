@@ -39,7 +39,7 @@ package enum PrometheusAPIJSON {
             for (index, sample) in samples.enumerated() {
                 if index > 0 { out += "," }
                 out += "{\"metric\":"
-                appendLabels(sample.dropName ? sample.metric.droppingMetricName : sample.metric, to: &out)
+                JSONText.appendLabels(sample.dropName ? sample.metric.droppingMetricName : sample.metric, to: &out)
                 out += ",\"value\":"
                 appendPoint(t: sample.t, value: PromQLFloat.formatAPI(sample.v), to: &out)
                 out += "}"
@@ -50,7 +50,7 @@ package enum PrometheusAPIJSON {
             for (index, one) in series.enumerated() {
                 if index > 0 { out += "," }
                 out += "{\"metric\":"
-                appendLabels(one.metric, to: &out)
+                JSONText.appendLabels(one.metric, to: &out)
                 out += ",\"values\":["
                 for (pointIndex, point) in one.points.enumerated() {
                     if pointIndex > 0 { out += "," }
@@ -71,18 +71,6 @@ package enum PrometheusAPIJSON {
         out += ","
         JSONText.appendString(value, to: &out)
         out += "]"
-    }
-
-    /// `{"__name__":"up","job":"node"}`, in label order.
-    package static func appendLabels(_ labels: Labels, to out: inout String) {
-        out += "{"
-        for (index, label) in labels.labels.enumerated() {
-            if index > 0 { out += "," }
-            JSONText.appendString(label.name, to: &out)
-            out += ":"
-            JSONText.appendString(label.value, to: &out)
-        }
-        out += "}"
     }
 
     /// `["a","b"]`.

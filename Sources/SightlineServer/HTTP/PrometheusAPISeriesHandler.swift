@@ -40,7 +40,7 @@ enum PrometheusAPISeriesHandler {
         var data = "["
         for (index, labels) in sorted.enumerated() {
             if index > 0 { data += "," }
-            PrometheusAPIJSON.appendLabels(labels, to: &data)
+            JSONText.appendLabels(labels, to: &data)
         }
         data += "]"
         return PrometheusAPIJSON.success(data: data, warnings: warnings)

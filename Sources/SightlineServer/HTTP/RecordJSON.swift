@@ -20,14 +20,8 @@ enum RecordJSON {
         out += ",\"eventName\":"
         JSONText.appendString(record.eventName, to: &out)
         if !record.stream.labels.isEmpty {
-            out += ",\"stream\":{"
-            for (index, label) in record.stream.labels.enumerated() {
-                if index > 0 { out += "," }
-                JSONText.appendString(label.name, to: &out)
-                out += ":"
-                JSONText.appendString(label.value, to: &out)
-            }
-            out += "}"
+            out += ",\"stream\":"
+            JSONText.appendLabels(record.stream, to: &out)
         }
         out += "}"
     }
@@ -67,14 +61,9 @@ enum RecordJSON {
 
     /// One sample: `{"labels":{…},"timestampMs":…,"value":…}`.
     static func appendSample(labels: Labels, timestampMs: Int64, value: Double, to out: inout String) {
-        out += "{\"labels\":{"
-        for (index, label) in labels.labels.enumerated() {
-            if index > 0 { out += "," }
-            JSONText.appendString(label.name, to: &out)
-            out += ":"
-            JSONText.appendString(label.value, to: &out)
-        }
-        out += "},\"timestampMs\":\(timestampMs),\"value\":\(JSONText.number(value))}"
+        out += "{\"labels\":"
+        JSONText.appendLabels(labels, to: &out)
+        out += ",\"timestampMs\":\(timestampMs),\"value\":\(JSONText.number(value))}"
     }
 
     private static func appendScope(_ scope: InstrumentationScope, to out: inout String) {

@@ -1,0 +1,40 @@
+import Logging
+import SightlineTestSupport
+
+@testable import SightlineCore
+@testable import SightlineRecordStore
+@testable import SightlineServer
+@testable import SightlineStorageCore
+
+/// A pipeline and the HTTP API over a fresh temporary data directory, with interim stores for every signal.
+struct ServerHarness {
+    let temporary: TemporaryDirectory
+    let api: APIDependencies
+
+    /// - Parameter replay: whether to replay the (empty) WAL and open ingestion, as the storage service does at start.
+    init(tokens: [TokenGrant] = [], limits: IngestLimits = IngestLimits(), replay: Bool = true) throws {
+        temporary = try TemporaryDirectory(prefix: "sightline-server-test")
+        let directory = temporary.path
+        let logger = Logger(label: "test")
+        let metrics = ServerMetrics()
+        let wal = try WriteAheadLog(directory: directory + "/wal", options: WALOptions(fsync: .never), logger: logger)
+        let logs = try RecordStore(signal: .logs, directory: directory + "/logs")
+        let samples = try RecordStore(signal: .metrics, directory: directory + "/metrics")
+        let spans = try RecordStore(signal: .traces, directory: directory + "/traces")
+        let pipeline = IngestPipeline(wal: wal, stores: [logs, samples, spans], limits: limits, metrics: metrics, logger: logger)
+        if replay { try pipeline.replayAndOpen() }
+        api = APIDependencies(
+            pipeline: pipeline, authenticator: Authenticator(tokens: tokens), limits: limits, metrics: metrics,
+            logs: logs, spans: spans, samples: samples
+        )
+    }
+
+    /// A client that calls the router directly.
+    func client() -> RouterClient { RouterClient(HTTPAPI.router(api)) }
+
+    /// Shuts the pipeline down and deletes the directory.
+    func cleanUp() async {
+        try? await api.pipeline.shutdown()
+        temporary.remove()
+    }
+}
