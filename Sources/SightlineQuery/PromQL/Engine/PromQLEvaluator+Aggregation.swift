@@ -48,20 +48,7 @@ extension PromQLEvaluator {
             warn("quantile value should be between 0 and 1, got \(PromQLFloat.formatG(parameter))")
         }
 
-        let memo = labelMemo(.group(grouping: aggregate.grouping, without: aggregate.without))
-        var slots: [Labels: Int] = [:]
-        var order: [Labels] = []
-        var groups: [[Sample]] = []
-        for sample in input {
-            let key = memo.derive(sample.metric) { Self.groupLabels($0, aggregate) }
-            if let slot = slots[key] {
-                groups[slot].append(sample)
-            } else {
-                slots[key] = order.count
-                order.append(key)
-                groups.append([sample])
-            }
-        }
+        let (order, groups) = group(input, by: aggregate)
         var out: [Sample] = []
         out.reserveCapacity(order.count)
         for (slot, key) in order.enumerated() {
@@ -120,6 +107,22 @@ extension PromQLEvaluator {
                 throw PromQLError(.execution, error.message)
             }
         }
+        let (_, groups) = group(input, by: aggregate)
+        var out: [Sample] = []
+        for members in groups {
+            switch aggregate.op {
+            case .topk: out += Aggregation.topK(parameter, members)
+            case .bottomk: out += Aggregation.bottomK(parameter, members)
+            case .limitk: out += Aggregation.limitK(parameter, members)
+            default: out += Aggregation.limitRatio(parameter, members)
+            }
+        }
+        return out
+    }
+
+    /// The samples of `input` by their group labels under `aggregate`'s `by`/`without`, groups in order of first
+    /// appearance.
+    private func group(_ input: [Sample], by aggregate: AggregateExpr) -> (keys: [Labels], groups: [[Sample]]) {
         let memo = labelMemo(.group(grouping: aggregate.grouping, without: aggregate.without))
         var slots: [Labels: Int] = [:]
         var order: [Labels] = []
@@ -134,15 +137,6 @@ extension PromQLEvaluator {
                 groups.append([sample])
             }
         }
-        var out: [Sample] = []
-        for members in groups {
-            switch aggregate.op {
-            case .topk: out += Aggregation.topK(parameter, members)
-            case .bottomk: out += Aggregation.bottomK(parameter, members)
-            case .limitk: out += Aggregation.limitK(parameter, members)
-            default: out += Aggregation.limitRatio(parameter, members)
-            }
-        }
-        return out
+        return (order, groups)
     }
 }
