@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import requests
 
-from processes import track
+from processes import ManagedProcess, track
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,7 +114,7 @@ class ServerError(AssertionError):
     pass
 
 
-class SightlineServer:
+class SightlineServer(ManagedProcess):
     """One `sightline server` process (restartable on the same data dir).
 
     start() picks fresh ports each time, so url/grpc_endpoint may change across
@@ -203,10 +203,6 @@ class SightlineServer:
             )
         track(self.proc)
 
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
         """Wait for GET /-/ready == 200 (WAL replay done) and for the gRPC port to accept
         connections; fail with the log if that never comes."""
@@ -247,16 +243,6 @@ class SightlineServer:
                 f"{self.name} did not exit within {timeout:.0f}s of SIGTERM\n" + self.current_log()
             )
 
-    def kill9(self) -> int:
-        """SIGKILL and reap; returns the exit code (-9 if it was still running)."""
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        return self.proc.wait(timeout=10)
-
-    def cleanup(self) -> None:
-        if self.running:
-            self.kill9()
 
     # -- logs ----------------------------------------------------------------
     @staticmethod

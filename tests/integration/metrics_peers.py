@@ -28,7 +28,7 @@ from typing import Any, Iterable
 
 import requests
 
-from processes import track
+from processes import ManagedProcess, track
 
 # ---------------------------------------------------------------------------
 # Processes
@@ -58,7 +58,7 @@ def tail(path: Path, max_lines: int = 80) -> str:
     return "\n".join(lines[-max_lines:])
 
 
-class Peer:
+class Peer(ManagedProcess):
     """One child process with its output in a log file in the test's tmp_path."""
 
     def __init__(self, name: str, cmd: list[str], log_dir: Path, cwd: Path | None = None):
@@ -77,10 +77,6 @@ class Peer:
                                          stderr=subprocess.STDOUT, cwd=self.cwd)
         track(self.proc)
         return self
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
     def log(self, max_lines: int = 80) -> str:
         return f"----- {self.name} ({self.log_path}) -----\n" + tail(self.log_path, max_lines)
@@ -114,15 +110,6 @@ class Peer:
             self.proc.wait(timeout=10)
             raise AssertionError(f"{self.name} did not exit within {timeout:.0f}s of SIGTERM\n" + self.log())
 
-    def kill9(self) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        return self.proc.wait(timeout=10)
-
-    def cleanup(self) -> None:
-        if self.running:
-            self.kill9()
 
 
 class Prometheus(Peer):

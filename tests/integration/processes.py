@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import atexit
+import signal
 import subprocess
 
 import pytest
@@ -27,6 +28,27 @@ def _kill_leftovers() -> None:
                 proc.wait(timeout=10)
             except Exception:  # noqa: BLE001 - best effort at interpreter exit
                 pass
+
+
+class ManagedProcess:
+    """A process this session started and holds in `self.proc`: whether it runs, SIGKILL, cleanup."""
+
+    proc: subprocess.Popen | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill9(self) -> int:
+        """SIGKILL and reap; returns the exit code (-9 if it was still running)."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        return self.proc.wait(timeout=10)
+
+    def cleanup(self) -> None:
+        if self.running:
+            self.kill9()
 
 
 def assert_json_error(r: requests.Response, status: int) -> str:
