@@ -14,7 +14,7 @@ import Synchronization
 /// - `checkpoint`: the highest persisted WAL segment and the valid length of `batches.dat`, replaced atomically.
 ///   Bytes past that length (a crash between writing batches and the checkpoint) are cut off on open, so a
 ///   batch is never both in the file and replayed from the WAL.
-package final class RecordStore: SignalStore, LogQuerier, SpanQuerier, MetricQuerier {
+package final class RecordStore: SignalStore, LogQuerier, LogSource, SpanQuerier, MetricQuerier {
     package let signal: Signal
     private let directory: String
     private let state: Mutex<State>
@@ -109,6 +109,47 @@ package final class RecordStore: SignalStore, LogQuerier, SpanQuerier, MetricQue
     package func logs(tenant: Tenant, in range: TimeRange, limit: Int) throws -> [LogRecord] {
         let records = state.withLock { $0.tenants[tenant]?.logs ?? [] }
         return Self.newest(records.filter { range.contains($0.effectiveTimeUnixNano) }, limit: limit) { $0.effectiveTimeUnixNano }
+    }
+
+    package func streams(tenant: Tenant, matchers: [LabelMatcher], range: TimeRange) throws -> [Labels] {
+        let records = state.withLock { $0.tenants[tenant]?.logs ?? [] }
+        var streams = Set<Labels>()
+        for record in records where range.contains(record.effectiveTimeUnixNano) {
+            let labels = record.streamLabels
+            if matchers.allSatisfy({ $0.matches(labels) }) { streams.insert(labels) }
+        }
+        return streams.sorted()
+    }
+
+    package func scan(_ scan: LogScan, _ visit: (LogRecord) throws -> Bool) throws {
+        let records = state.withLock { $0.tenants[scan.tenant]?.logs ?? [] }
+        var selected: [LogRecord] = []
+        for var record in records where scan.range.contains(record.effectiveTimeUnixNano) {
+            let labels = record.streamLabels
+            guard scan.matchers.allSatisfy({ $0.matches(labels) }) else { continue }
+            let line = record.line
+            guard scan.lineContains.allSatisfy({ line.contains($0) }) else { continue }
+            record.stream = labels
+            selected.append(record)
+        }
+        selected.sort { scan.direction == .forward ? $0.effectiveTimeUnixNano < $1.effectiveTimeUnixNano : $0.effectiveTimeUnixNano > $1.effectiveTimeUnixNano }
+        for record in selected {
+            guard try visit(record) else { return }
+        }
+    }
+
+    package func stats(tenant: Tenant, matchers: [LabelMatcher], range: TimeRange) throws -> LogStats {
+        var stats = LogStats()
+        var streams = Set<Labels>()
+        try scan(LogScan(tenant: tenant, matchers: matchers, range: range, direction: .forward)) { record in
+            streams.insert(record.stream)
+            stats.entries += 1
+            stats.bytes += record.line.utf8.count
+            return true
+        }
+        stats.streams = streams.count
+        stats.chunks = streams.count
+        return stats
     }
 
     package func spans(tenant: Tenant, in range: TimeRange, limit: Int) throws -> [Span] {

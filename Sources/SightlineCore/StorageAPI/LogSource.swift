@@ -1,0 +1,124 @@
+/// What a log query asks a log store for: the streams, the time range, the order, and the substrings every line must
+/// contain, so the store can skip blocks by its token index before reading them.
+package struct LogScan: Sendable {
+    /// The order records reach the visitor in.
+    package enum Direction: String, Sendable {
+        /// Oldest first.
+        case forward
+        /// Newest first.
+        case backward
+    }
+
+    package var tenant: Tenant
+    /// Conditions on the stream labels (``LogRecord/streamLabels``); every one must hold.
+    package var matchers: [LabelMatcher]
+    /// The records whose ``LogRecord/effectiveTimeUnixNano`` falls in the range.
+    package var range: TimeRange
+    package var direction: Direction
+    /// Substrings the line (``LogRecord/line``) must contain, case-sensitive. A store may use them to skip blocks and
+    /// records; the caller checks its own filters again, so a store that ignores them is still correct.
+    package var lineContains: [String]
+
+    package init(tenant: Tenant, matchers: [LabelMatcher], range: TimeRange, direction: Direction = .backward, lineContains: [String] = []) {
+        self.tenant = tenant
+        self.matchers = matchers
+        self.range = range
+        self.direction = direction
+        self.lineContains = lineContains
+    }
+}
+
+/// Counts of what a log query would read, as Loki's `/index/stats` reports them.
+package struct LogStats: Hashable, Sendable {
+    package var streams: Int
+    /// The stored blocks (Loki calls them chunks) that hold matching records.
+    package var chunks: Int
+    package var entries: Int
+    /// Bytes of the lines.
+    package var bytes: Int
+
+    package init(streams: Int = 0, chunks: Int = 0, entries: Int = 0, bytes: Int = 0) {
+        self.streams = streams
+        self.chunks = chunks
+        self.entries = entries
+        self.bytes = bytes
+    }
+}
+
+/// The read side of a log store: what LogQL and the Loki API query. The embedded log engine implements it and so will
+/// the ClickHouse backend, so it hands out values, never files.
+package protocol LogSource: Sendable {
+    /// The label sets of the streams of the scan's tenant that match its matchers and have records in its range.
+    func streams(tenant: Tenant, matchers: [LabelMatcher], range: TimeRange) throws -> [Labels]
+
+    /// Calls `visit` with every record the scan selects, in the scan's direction across all streams (ties in any
+    /// order), each with ``LogRecord/stream`` set to its stream labels. Stops early when `visit` returns false.
+    func scan(_ scan: LogScan, _ visit: (LogRecord) throws -> Bool) throws
+
+    /// What the scan would read.
+    func stats(tenant: Tenant, matchers: [LabelMatcher], range: TimeRange) throws -> LogStats
+}
+
+extension LogRecord {
+    /// The text a log query filters: a string body as it is, any other body as ``AttributeValue/text``.
+    package var line: String { body.text }
+
+    /// The labels of the stream the record belongs to: ``stream`` when the sender named one, else the labels Loki
+    /// derives from an OpenTelemetry resource — `service_name` (`unknown_service` when absent) and the other
+    /// resource attributes of ``LogRecord/resourceStreamAttributes``, with `.` and `-` written as `_`.
+    package var streamLabels: Labels {
+        if !stream.labels.isEmpty { return stream }
+        var labels: [Label] = []
+        var service = "unknown_service"
+        for attribute in resource {
+            if attribute.key == "service.name" {
+                service = attribute.value.text
+            } else if Self.resourceStreamAttributes.contains(attribute.key) {
+                labels.append(Label(Self.labelName(attribute.key), attribute.value.text))
+            }
+        }
+        labels.append(Label("service_name", service))
+        return Labels(labels)
+    }
+
+    /// Resource attributes besides `service.name` that make stream labels, as Loki's OTLP ingestion picks them.
+    package static let resourceStreamAttributes: Set<String> = [
+        "service.namespace", "service.instance.id", "deployment.environment", "deployment.environment.name",
+        "cloud.region", "cloud.availability_zone", "k8s.cluster.name", "k8s.namespace.name", "k8s.pod.name",
+        "k8s.container.name", "container.name", "k8s.deployment.name", "k8s.statefulset.name", "k8s.daemonset.name",
+        "k8s.cronjob.name", "k8s.job.name", "host.name",
+    ]
+
+    /// The record's structured metadata as LogQL sees it, besides the stream labels: the attributes (and, for records
+    /// without sender-named streams, the resource attributes that are not stream labels), `trace_id`, `span_id` and
+    /// `severity_text`, names written with `_` for `.` and `-`.
+    package var structuredMetadata: [Label] {
+        var labels: [Label] = []
+        labels.reserveCapacity(attributes.count + 3)
+        for attribute in attributes { labels.append(Label(Self.labelName(attribute.key), attribute.value.text)) }
+        if stream.labels.isEmpty {
+            for attribute in resource where attribute.key != "service.name" && !Self.resourceStreamAttributes.contains(attribute.key) {
+                labels.append(Label(Self.labelName(attribute.key), attribute.value.text))
+            }
+        }
+        if let traceID { labels.append(Label("trace_id", traceID.description)) }
+        if let spanID { labels.append(Label("span_id", spanID.description)) }
+        if !severityText.isEmpty { labels.append(Label("severity_text", severityText)) }
+        return labels
+    }
+
+    /// An attribute key as a label name: `.`, `-` and other characters outside `[A-Za-z0-9_]` become `_`.
+    package static func labelName(_ key: String) -> String {
+        var bytes = Array(key.utf8)
+        var changed = false
+        for index in bytes.indices {
+            let byte = bytes[index]
+            let valid = (byte >= 0x30 && byte <= 0x39 && index > 0) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F
+            if !valid {
+                bytes[index] = 0x5F
+                changed = true
+            }
+        }
+        return changed ? String(decoding: bytes, as: UTF8.self) : key
+    }
+}
