@@ -20,6 +20,7 @@ struct ConfigFileTests {
             limits:
               max_body_bytes: 1024
               max_labels_per_series: 10
+              long_log_bodies: truncate
             auth:
               tokens:
                 - token: t1
@@ -35,6 +36,7 @@ struct ConfigFileTests {
         #expect(config.wal.checkpointInterval == .seconds(60))
         #expect(config.limits.maxBodyBytes == 1024)
         #expect(config.limits.maxLabelsPerSeries == 10)
+        #expect(config.limits.longLogBodies == .truncate)
         #expect(config.tokens == [TokenGrant(token: "t1", tenant: Tenant(uncheckedID: "acme"), roles: [.ingest, .query])])
     }
 
@@ -51,6 +53,7 @@ struct ConfigFileTests {
         ("http_address: localhost\n", ["http_address", "host:port"]),
         ("wal:\n  fsync: sometimes\n", ["wal.fsync", "sometimes"]),
         ("log_level: loud\n", ["log_level", "loud"]),
+        ("limits:\n  long_log_bodies: cut\n", ["limits.long_log_bodies", "reject, truncate", "cut"]),
         ("limits:\n  max_body_bytes: -5\n", ["limits.max_body_bytes", "integer"]),
         ("auth:\n  tokens:\n    - token: x\n      tenant: \"bad tenant\"\n      roles: [ingest]\n", ["auth.tokens[0].tenant", "bad tenant"]),
         ("auth:\n  tokens:\n    - token: x\n      tenant: a\n      roles: [root]\n", ["auth.tokens[0].roles", "root"]),

@@ -22,6 +22,7 @@ import Yams
 ///   max_labels_per_series: 64
 ///   max_label_value_bytes: 4096
 ///   max_log_body_bytes: 262144
+///   long_log_bodies: reject     # reject | truncate (keeps the first max_log_body_bytes, flags the record)
 ///   max_attributes: 256
 /// metrics:
 ///   retention: 15d              # 0 keeps data regardless of age
@@ -109,6 +110,14 @@ package enum ConfigFile {
             return value
         }
 
+        func choice<Choice: RawRepresentable & CaseIterable>(_ node: Node, at key: String) throws -> Choice where Choice.RawValue == String {
+            let text = try string(node, at: key)
+            guard let value = Choice(rawValue: text) else {
+                throw error(key, node, "expected one of \(Choice.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
+            }
+            return value
+        }
+
         func address(_ node: Node, at key: String) throws -> HostAndPort {
             let text = try string(node, at: key)
             guard let address = HostAndPort(parsing: text) else { throw error(key, node, "expected host:port, got \"\(text)\"") }
@@ -157,6 +166,7 @@ package enum ConfigFile {
                 case "limits.max_labels_per_series": limits.maxLabelsPerSeries = try integer(value, at: key)
                 case "limits.max_label_value_bytes": limits.maxLabelValueBytes = try integer(value, at: key)
                 case "limits.max_log_body_bytes": limits.maxLogBodyBytes = try integer(value, at: key)
+                case "limits.long_log_bodies": limits.longLogBodies = try choice(value, at: key)
                 case "limits.max_attributes": limits.maxAttributes = try integer(value, at: key)
                 default: throw unknown(key, value)
                 }

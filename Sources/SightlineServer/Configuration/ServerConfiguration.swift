@@ -87,10 +87,24 @@ package struct IngestLimits: Sendable {
     package var maxLabelValueBytes: Int = 4096
     /// Longest log body (its text form).
     package var maxLogBodyBytes: Int = 256 << 10
+    /// What happens to a log record whose body is longer than ``maxLogBodyBytes``.
+    package var longLogBodies: LongLogBodyPolicy = .reject
     /// Most attributes on one log record or span.
     package var maxAttributes: Int = 256
 
     package init() {}
+}
+
+/// What the server does with a log body over the length limit. Either way it is counted; it is never cut silently.
+package enum LongLogBodyPolicy: String, Sendable, CaseIterable {
+    /// Refuse the record with a 4xx naming the limit (Loki's default).
+    case reject
+    /// Keep the first bytes up to the limit (on a UTF-8 character boundary) and flag the record with the attribute
+    /// ``LongLogBodyPolicy/truncatedAttribute`` holding the original length in bytes.
+    case truncate
+
+    /// The attribute a truncated record carries.
+    package static let truncatedAttribute = "sightline.truncated_from_bytes"
 }
 
 /// What one bearer token grants.

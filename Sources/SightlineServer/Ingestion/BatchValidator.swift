@@ -8,6 +8,8 @@ struct BatchValidator: Sendable {
         var batch: SignalBatch
         var rejections: [String: Int] = [:]
         var message: String = ""
+        /// Log records kept with their body cut to the limit.
+        var truncated = 0
 
         var rejected: Int { rejections.values.reduce(0, +) }
 
@@ -21,16 +23,25 @@ struct BatchValidator: Sendable {
         var result = Result(batch: batch)
         switch batch {
         case .logs(let records):
-            let kept = records.filter { record in
+            var kept: [LogRecord] = []
+            kept.reserveCapacity(records.count)
+            for var record in records {
                 if record.attributes.count > limits.maxAttributes {
                     result.reject("too_many_attributes", "a log record has \(record.attributes.count) attributes, more than the limit of \(limits.maxAttributes)")
-                    return false
+                    continue
                 }
                 if case .string(let body) = record.body, body.utf8.count > limits.maxLogBodyBytes {
-                    result.reject("body_too_large", "a log body of \(body.utf8.count) bytes exceeds the limit of \(limits.maxLogBodyBytes)")
-                    return false
+                    switch limits.longLogBodies {
+                    case .reject:
+                        result.reject("body_too_large", "a log body of \(body.utf8.count) bytes exceeds the limit of \(limits.maxLogBodyBytes) (limits.max_log_body_bytes)")
+                        continue
+                    case .truncate:
+                        record.body = .string(Self.prefix(of: body, maxBytes: limits.maxLogBodyBytes))
+                        record.attributes.append(Attribute(LongLogBodyPolicy.truncatedAttribute, .int(Int64(body.utf8.count))))
+                        result.truncated += 1
+                    }
                 }
-                return true
+                kept.append(record)
             }
             result.batch = .logs(kept)
         case .traces(let spans):
@@ -66,5 +77,15 @@ struct BatchValidator: Sendable {
             result.batch = .metrics(metrics)
         }
         return result
+    }
+
+    /// The longest prefix of `text` of at most `maxBytes` UTF-8 bytes that ends on a character boundary.
+    static func prefix(of text: String, maxBytes: Int) -> String {
+        let utf8 = Array(text.utf8.prefix(maxBytes + 1))
+        guard utf8.count > maxBytes else { return text }
+        var end = maxBytes
+        // Step back over continuation bytes (10xxxxxx) so a multi-byte character is not split.
+        while end > 0 && utf8[end] & 0xC0 == 0x80 { end -= 1 }
+        return String(decoding: utf8[..<end], as: UTF8.self)
     }
 }

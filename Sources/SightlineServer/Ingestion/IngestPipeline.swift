@@ -86,6 +86,7 @@ package final class IngestPipeline: Sendable {
         _ = try await wal.append(batch.encoded()) { position in try store.apply(batch, at: position) }
         appendsSinceCheckpoint.add(1, ordering: .relaxed)
         metrics.ingested(signal, protocol: name, records: batch.batch.recordCount, bytes: bytes)
+        metrics.truncatedLogBodies(validated.truncated)
         return Outcome(accepted: batch.batch.recordCount, rejected: rejected, message: message)
     }
 

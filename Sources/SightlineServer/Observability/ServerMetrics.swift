@@ -65,6 +65,12 @@ package final class ServerMetrics: Sendable {
         counter("sightline_rejected_records_total", [("signal", signal.description), ("reason", reason)]).increment(by: records)
     }
 
+    /// Counts log records stored with their body cut to `limits.max_log_body_bytes`.
+    package func truncatedLogBodies(_ records: Int) {
+        guard records > 0 else { return }
+        counter("sightline_truncated_log_bodies_total", []).increment(by: records)
+    }
+
     /// Counts requests refused as a whole, by HTTP status or gRPC code.
     package func refusedRequest(protocol name: String, status: String) {
         counter("sightline_refused_requests_total", [("protocol", name), ("status", status)]).increment()

@@ -1,0 +1,43 @@
+import Testing
+
+@testable import SightlineCore
+@testable import SightlineServer
+
+struct BatchValidatorTests {
+    private static func limits(_ policy: LongLogBodyPolicy, maxBytes: Int) -> IngestLimits {
+        var limits = IngestLimits()
+        limits.maxLogBodyBytes = maxBytes
+        limits.longLogBodies = policy
+        return limits
+    }
+
+    @Test func longBodiesAreRejectedByDefaultWithTheLimitNamed() {
+        let validator = BatchValidator(limits: Self.limits(.reject, maxBytes: 8))
+        let result = validator.validate(.logs([LogRecord(body: .string("short")), LogRecord(body: .string("much too long"))]))
+        guard case .logs(let kept) = result.batch else { Issue.record("not logs"); return }
+        #expect(kept.map(\.line) == ["short"])
+        #expect(result.rejections == ["body_too_large": 1])
+        #expect(result.message.contains("13 bytes"))
+        #expect(result.message.contains("limits.max_log_body_bytes"))
+        #expect(result.truncated == 0)
+    }
+
+    @Test func truncatedBodiesKeepTheLimitAndAreFlaggedWithTheirLength() {
+        let validator = BatchValidator(limits: Self.limits(.truncate, maxBytes: 8))
+        let result = validator.validate(.logs([LogRecord(body: .string("0123456789abc")), LogRecord(body: .string("fits"))]))
+        guard case .logs(let kept) = result.batch else { Issue.record("not logs"); return }
+        #expect(kept.map(\.line) == ["01234567", "fits"])
+        #expect(kept[0].attributes == [Attribute(LongLogBodyPolicy.truncatedAttribute, .int(13))])
+        #expect(kept[1].attributes.isEmpty)
+        #expect(result.rejected == 0)
+        #expect(result.truncated == 1)
+    }
+
+    /// A cut never splits a multi-byte character: "é" is two bytes, "€" three.
+    @Test(arguments: [
+        ("aé€b", 1, "a"), ("aé€b", 2, "a"), ("aé€b", 3, "aé"), ("aé€b", 5, "aé"), ("aé€b", 6, "aé€"), ("€€", 0, ""),
+    ])
+    func truncationEndsOnACharacterBoundary(text: String, maxBytes: Int, expected: String) {
+        #expect(BatchValidator.prefix(of: text, maxBytes: maxBytes) == expected)
+    }
+}
