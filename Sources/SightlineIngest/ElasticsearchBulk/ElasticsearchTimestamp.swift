@@ -11,7 +11,7 @@ package enum ElasticsearchTimestamp {
         if !bytes.isEmpty, bytes.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E }), bytes.first != 0x2E {
             return epochMillis(text)
         }
-        return rfc3339(bytes)
+        return ISO8601Time.nanoseconds(bytes)
     }
 
     /// Nanoseconds for epoch milliseconds written as a decimal number (`1714566600123` or `1714566600123.456`).
@@ -30,79 +30,5 @@ package enum ElasticsearchTimestamp {
         let (product, overflow) = millis.multipliedReportingOverflow(by: 1_000_000)
         guard !overflow else { return nil }
         return product + fractionNanos
-    }
-
-    private static func rfc3339(_ bytes: [UInt8]) -> UInt64? {
-        var position = 0
-        func digits(_ count: Int) -> Int? {
-            guard position + count <= bytes.count else { return nil }
-            var value = 0
-            for index in position..<position + count {
-                let byte = bytes[index]
-                guard byte >= 0x30, byte <= 0x39 else { return nil }
-                value = value * 10 + Int(byte - 0x30)
-            }
-            position += count
-            return value
-        }
-        func accept(_ byte: UInt8) -> Bool {
-            guard position < bytes.count, bytes[position] == byte else { return false }
-            position += 1
-            return true
-        }
-        guard let year = digits(4), accept(0x2D), let month = digits(2), accept(0x2D), let day = digits(2),
-            (1...12).contains(month), (1...31).contains(day)
-        else { return nil }
-        var hour = 0
-        var minute = 0
-        var second = 0
-        var nanos = 0
-        var offsetSeconds = 0
-        if position < bytes.count {
-            guard accept(0x54) || accept(0x74) || accept(0x20) else { return nil }
-            guard let h = digits(2), accept(0x3A), let m = digits(2), h < 24, m < 60 else { return nil }
-            hour = h
-            minute = m
-            if accept(0x3A) {
-                guard let s = digits(2), s < 61 else { return nil }
-                second = s
-                if accept(0x2E) || accept(0x2C) {
-                    var count = 0
-                    while position < bytes.count, bytes[position] >= 0x30, bytes[position] <= 0x39 {
-                        if count < 9 { nanos = nanos * 10 + Int(bytes[position] - 0x30) }
-                        count += 1
-                        position += 1
-                    }
-                    guard count > 0 else { return nil }
-                    for _ in min(count, 9)..<9 { nanos *= 10 }
-                }
-            }
-            if accept(0x5A) || accept(0x7A) {
-                // UTC
-            } else if position < bytes.count {
-                let sign: Int
-                if accept(0x2B) { sign = 1 } else if accept(0x2D) { sign = -1 } else { return nil }
-                guard let oh = digits(2) else { return nil }
-                _ = accept(0x3A)
-                let om = position < bytes.count ? digits(2) : 0
-                guard let om, oh < 24, om < 60 else { return nil }
-                offsetSeconds = sign * (oh * 3600 + om * 60)
-            }
-        }
-        guard position == bytes.count else { return nil }
-        let days = daysFromCivil(year: year, month: month, day: day)
-        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
-        guard seconds >= 0 else { return nil }
-        return UInt64(seconds) * 1_000_000_000 + UInt64(nanos)
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    private static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
     }
 }
