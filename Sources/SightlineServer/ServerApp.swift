@@ -13,7 +13,7 @@ import SightlineTSDB
 /// one service group.
 ///
 /// Start order (shutdown runs in reverse): storage (replays the WAL; on shutdown persists and closes it last),
-/// checkpoints, metrics maintenance, scraping, OTLP/gRPC, HTTP. So on SIGTERM the listeners stop accepting and finish in-flight requests first,
+/// checkpoints, metrics maintenance, scraping, syslog, OTLP/gRPC, HTTP. So on SIGTERM the listeners stop accepting and finish in-flight requests first,
 /// then the stores are flushed and the WAL fsynced.
 package enum ServerApp {
     /// The services of one server, and what tests need to reach inside.
@@ -83,6 +83,7 @@ package enum ServerApp {
                 try metricStore.maintain(metrics: metrics, logger: logger)
             },
             scraper,
+            SyslogServer(configuration: configuration.syslog, pipeline: pipeline, logger: logger),
             grpc,
             http,
         ]

@@ -21,6 +21,10 @@ struct ConfigFileTests {
               max_body_bytes: 1024
               max_labels_per_series: 10
               long_log_bodies: truncate
+            syslog:
+              udp_address: 127.0.0.1:5514
+              tcp_address: 127.0.0.1:6514
+              tenant: ops
             auth:
               tokens:
                 - token: t1
@@ -37,6 +41,9 @@ struct ConfigFileTests {
         #expect(config.limits.maxBodyBytes == 1024)
         #expect(config.limits.maxLabelsPerSeries == 10)
         #expect(config.limits.longLogBodies == .truncate)
+        #expect(config.syslog.udpAddress == HostAndPort(host: "127.0.0.1", port: 5514))
+        #expect(config.syslog.tcpAddress == HostAndPort(host: "127.0.0.1", port: 6514))
+        #expect(config.syslog.tenant == Tenant(uncheckedID: "ops"))
         #expect(config.tokens == [TokenGrant(token: "t1", tenant: Tenant(uncheckedID: "acme"), roles: [.ingest, .query])])
     }
 
@@ -53,6 +60,8 @@ struct ConfigFileTests {
         ("http_address: localhost\n", ["http_address", "host:port"]),
         ("wal:\n  fsync: sometimes\n", ["wal.fsync", "sometimes"]),
         ("log_level: loud\n", ["log_level", "loud"]),
+        ("syslog:\n  tenant: \"a b\"\n", ["syslog.tenant", "a b"]),
+        ("syslog:\n  udp_address: 5514\n", ["syslog.udp_address", "host:port"]),
         ("limits:\n  long_log_bodies: cut\n", ["limits.long_log_bodies", "reject, truncate", "cut"]),
         ("limits:\n  max_body_bytes: -5\n", ["limits.max_body_bytes", "integer"]),
         ("auth:\n  tokens:\n    - token: x\n      tenant: \"bad tenant\"\n      roles: [ingest]\n", ["auth.tokens[0].tenant", "bad tenant"]),

@@ -31,6 +31,11 @@ import Yams
 ///   max_series_per_tenant: 0    # 0 means no limit
 ///   max_samples_per_request: 0
 ///   maintenance_interval: 1m    # compaction and retention
+/// syslog:                       # off unless an address is given
+///   udp_address: 127.0.0.1:5514
+///   tcp_address: 127.0.0.1:5514 # newline or octet-counting framing (RFC 6587)
+///   tenant: default
+///   max_message_bytes: 1048576
 /// auth:
 ///   tokens:
 ///     - token: "…"
@@ -70,6 +75,7 @@ package enum ConfigFile {
             case "metrics": try reader.metrics(node, into: &config.metrics)
             case "auth": config.tokens = try reader.auth(node)
             case "scrape_configs": config.scrapeConfigs = try reader.scrapeConfigs(node)
+            case "syslog": try reader.syslog(node, into: &config.syslog)
             default: throw reader.unknown(key, node)
             }
         }
@@ -185,6 +191,21 @@ package enum ConfigFile {
                 case "metrics.max_series_per_tenant": metrics.maxSeriesPerTenant = try integer(value, at: key, minimum: 0)
                 case "metrics.max_samples_per_request": metrics.maxSamplesPerRequest = try integer(value, at: key, minimum: 0)
                 case "metrics.maintenance_interval": metrics.maintenanceInterval = try duration(value, at: key)
+                default: throw unknown(key, value)
+                }
+            }
+        }
+
+        func syslog(_ node: Node, into syslog: inout ServerConfiguration.Syslog) throws {
+            try mapping(node, at: "syslog") { key, value in
+                switch key {
+                case "syslog.udp_address": syslog.udpAddress = try address(value, at: key)
+                case "syslog.tcp_address": syslog.tcpAddress = try address(value, at: key)
+                case "syslog.tenant":
+                    let id = try string(value, at: key)
+                    guard Tenant.isValid(id) else { throw error(key, value, "\"\(id)\" is not a valid tenant id") }
+                    syslog.tenant = Tenant(uncheckedID: id)
+                case "syslog.max_message_bytes": syslog.maxMessageBytes = try integer(value, at: key, minimum: 480)
                 default: throw unknown(key, value)
                 }
             }

@@ -21,6 +21,22 @@ package struct ServerConfiguration: Sendable {
     package var scrapeConfigs: [ScrapeConfig] = []
     /// Bearer tokens; empty means no authentication and the single tenant `default`.
     package var tokens: [TokenGrant] = []
+    /// The syslog listeners; off unless an address is set.
+    package var syslog: Syslog = Syslog()
+
+    /// Syslog reception (RFC 5424 and RFC 3164; TCP with newline or octet-counting framing).
+    package struct Syslog: Sendable {
+        /// Where to receive syslog over UDP; nil for none.
+        package var udpAddress: HostAndPort?
+        /// Where to receive syslog over TCP; nil for none.
+        package var tcpAddress: HostAndPort?
+        /// The tenant the messages belong to.
+        package var tenant: Tenant = .default
+        /// The longest message; a longer TCP frame closes its connection, a longer datagram is cut by the socket.
+        package var maxMessageBytes: Int = 1 << 20
+
+        package init() {}
+    }
 
     /// Write-ahead log settings.
     package struct WAL: Sendable {
