@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import SightlineCore
-import SightlineScrape
 import SightlineServer
 
 /// `sightline query 'EXPR'`: runs a PromQL query through a server's Prometheus API and prints the result as a table.
@@ -61,11 +60,11 @@ struct QueryCommand: AsyncParsableCommand {
                 }
             }
         }
-        _ = try endpoint()
+        _ = try ServerClient(server: server, token: token, userAgent: "sightline-query")
     }
 
     func run() async throws {
-        let (address, basePath) = try endpoint()
+        let client = try ServerClient(server: server, token: token, userAgent: "sightline-query")
         let path: String
         var form: [(String, String)] = [("query", expression)]
         if let range {
@@ -73,59 +72,34 @@ struct QueryCommand: AsyncParsableCommand {
             let rangeMs = try PrometheusAPIParameters.parseDuration(range)
             let stepMs = try step.map(PrometheusAPIParameters.parseDuration) ?? max(1000, (rangeMs / 250 + 999) / 1000 * 1000)
             form += [("start", Self.seconds(endMs - rangeMs)), ("end", Self.seconds(endMs)), ("step", Self.seconds(stepMs))]
-            path = basePath + "/api/v1/query_range"
+            path = "/api/v1/query_range"
         } else {
             if let at { form.append(("time", at)) }
-            path = basePath + "/api/v1/query"
+            path = "/api/v1/query"
         }
-        var headers: [(String, String)] = [("Accept", "application/json")]
-        if let token = token ?? ProcessInfo.processInfo.environment["SIGHTLINE_TOKEN"], !token.isEmpty {
-            headers.append(("Authorization", "Bearer \(token)"))
-        }
-        let response: HTTPFetcher.Response
+        let answer: ServerClient.Answer
         do {
-            response = try await HTTPFetcher(userAgent: "sightline-query").get(
-                address, pathAndQuery: path + "?" + Self.encodeForm(form), headers: headers, timeout: .seconds(150),
-                maxBodySize: 512 << 20)
+            answer = try await client.get(path, form)
         } catch let error as SightlineError {
-            throw Self.failure("\(server): \(error.description)")
+            throw ServerClient.failure("query", error.message)
         }
-        let body = Data(response.body)
-        let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
         if json {
-            FileHandle.standardOutput.write(body)
-            if body.last != UInt8(ascii: "\n") { FileHandle.standardOutput.write(Data("\n".utf8)) }
+            FileHandle.standardOutput.write(Data(answer.body))
+            if answer.body.last != UInt8(ascii: "\n") { FileHandle.standardOutput.write(Data("\n".utf8)) }
         }
-        guard let object, object["status"] as? String == "success" else {
-            let type = object?["errorType"] as? String
-            let message = object?["error"] as? String ?? "HTTP \(response.status): " + String(decoding: response.body.prefix(500), as: UTF8.self)
-            throw Self.failure(type.map { "\($0): \(message)" } ?? message)
+        guard let object = answer.object, object["status"] as? String == "success" else {
+            throw ServerClient.failure("query", answer.errorMessage)
         }
-        for warning in object["warnings"] as? [String] ?? [] { Self.printError("warning: \(warning)") }
-        for info in object["infos"] as? [String] ?? [] { Self.printError("info: \(info)") }
+        for warning in object["warnings"] as? [String] ?? [] { ServerClient.printError("warning: \(warning)") }
+        for info in object["infos"] as? [String] ?? [] { ServerClient.printError("info: \(info)") }
         if !json {
             let rows = Self.rows(data: object["data"] as? [String: Any] ?? [:])
             if rows.count <= 1 {
-                Self.printError("empty result")
+                ServerClient.printError("empty result")
             } else {
                 print(Self.align(rows), terminator: "")
             }
         }
-    }
-
-    /// The server's address and the path prefix of its API, from `--server`.
-    func endpoint() throws -> (ScrapeAddress, String) {
-        guard server.hasPrefix("http://") else {
-            throw ValidationError("--server: expected an http:// URL such as http://127.0.0.1:7600 (https is not supported)")
-        }
-        let rest = server.dropFirst("http://".count)
-        let hostPart = rest.prefix(while: { $0 != "/" })
-        var basePath = String(rest.dropFirst(hostPart.count))
-        while basePath.hasSuffix("/") { basePath.removeLast() }
-        guard let address = ScrapeAddress(String(hostPart), defaultPort: 80) else {
-            throw ValidationError("--server: cannot read host and port from \"\(server)\"")
-        }
-        return (address, basePath)
     }
 
     /// Unix seconds with millisecond precision, as the API reads them.
@@ -133,35 +107,6 @@ struct QueryCommand: AsyncParsableCommand {
         var out = ""
         PrometheusAPITime.appendJSON(ms, to: &out)
         return out
-    }
-
-    /// `a=1&b=x%20y`: form encoding where everything but unreserved characters is escaped.
-    static func encodeForm(_ pairs: [(String, String)]) -> String {
-        func escape(_ text: String) -> String {
-            var out = ""
-            for byte in text.utf8 {
-                switch byte {
-                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                    UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                    out.unicodeScalars.append(Unicode.Scalar(byte))
-                default:
-                    let hex = String(byte, radix: 16, uppercase: true)
-                    out += "%" + (hex.count == 1 ? "0" : "") + hex
-                }
-            }
-            return out
-        }
-        return pairs.map { escape($0.0) + "=" + escape($0.1) }.joined(separator: "&")
-    }
-
-    static func printError(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
-    }
-
-    /// Prints `sightline query: <message>`; the error to throw to exit 1.
-    static func failure(_ message: String) -> ExitCode {
-        printError("sightline query: \(message)")
-        return ExitCode(1)
     }
 }
 
