@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 package import Logging
 package import ServiceLifecycle
 package import UnixSignals
@@ -50,15 +51,19 @@ package enum ServerApp {
         tsdbOptions.maxSamplesPerRequest = configuration.metrics.maxSamplesPerRequest
         let metricStore = try TSDB(directory: dataDirectory + "/tsdb", options: tsdbOptions, logger: logger)
         let traces = try RecordStore(signal: .traces, directory: dataDirectory + "/records/traces")
+        let spanMetrics = configuration.traces.spanMetrics ? SpanMetrics(clockMs: { Int64(Date().timeIntervalSince1970 * 1000) }) : nil
         let pipeline = IngestPipeline(
-            wal: wal, stores: [logs, metricStore, traces], limits: configuration.limits, metrics: metrics, logger: logger
+            wal: wal, stores: [logs, metricStore, traces], limits: configuration.limits, metrics: metrics, logger: logger,
+            observers: spanMetrics.map { [$0] } ?? []
         )
         let api = APIDependencies(
             pipeline: pipeline, authenticator: Authenticator(tokens: configuration.tokens), limits: configuration.limits,
             metrics: metrics, logs: logs, spans: traces, samples: metricStore, tsdb: metricStore
         )
+        let router = HTTPAPI.router(api)
         let http = Application(
-            router: HTTPAPI.router(api),
+            router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: router),
             configuration: .init(
                 address: .hostname(configuration.httpAddress.host, port: configuration.httpAddress.port),
                 serverName: "sightline"
@@ -81,6 +86,12 @@ package enum ServerApp {
             },
             PeriodicService(name: "metrics maintenance", interval: configuration.metrics.maintenanceInterval, logger: logger) {
                 try metricStore.maintain(metrics: metrics, logger: logger)
+            },
+            PeriodicService(name: "span metrics", interval: configuration.traces.spanMetricsInterval, logger: logger) {
+                guard let spanMetrics, pipeline.isReady else { return }
+                for (tenant, batch) in spanMetrics.collect(nowMs: Int64(Date().timeIntervalSince1970 * 1000)) where !batch.samples.isEmpty {
+                    _ = try await pipeline.ingest(DecodedBatch(.metrics(batch)), tenant: tenant, protocol: "span_metrics", bytes: 0)
+                }
             },
             scraper,
             SyslogServer(configuration: configuration.syslog, pipeline: pipeline, logger: logger),

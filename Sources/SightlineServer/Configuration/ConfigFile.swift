@@ -36,6 +36,9 @@ import Yams
 ///   tcp_address: 127.0.0.1:5514 # newline or octet-counting framing (RFC 6587)
 ///   tenant: default
 ///   max_message_bytes: 1048576
+/// traces:
+///   span_metrics: true          # RED metrics and the service graph as metric series
+///   span_metrics_interval: 15s
 /// auth:
 ///   tokens:
 ///     - token: "…"
@@ -76,6 +79,7 @@ package enum ConfigFile {
             case "auth": config.tokens = try reader.auth(node)
             case "scrape_configs": config.scrapeConfigs = try reader.scrapeConfigs(node)
             case "syslog": try reader.syslog(node, into: &config.syslog)
+            case "traces": try reader.traces(node, into: &config.traces)
             default: throw reader.unknown(key, node)
             }
         }
@@ -206,6 +210,16 @@ package enum ConfigFile {
                     guard Tenant.isValid(id) else { throw error(key, value, "\"\(id)\" is not a valid tenant id") }
                     syslog.tenant = Tenant(uncheckedID: id)
                 case "syslog.max_message_bytes": syslog.maxMessageBytes = try integer(value, at: key, minimum: 480)
+                default: throw unknown(key, value)
+                }
+            }
+        }
+
+        func traces(_ node: Node, into traces: inout ServerConfiguration.Traces) throws {
+            try mapping(node, at: "traces") { key, value in
+                switch key {
+                case "traces.span_metrics": traces.spanMetrics = try bool(value, at: key)
+                case "traces.span_metrics_interval": traces.spanMetricsInterval = try duration(value, at: key)
                 default: throw unknown(key, value)
                 }
             }

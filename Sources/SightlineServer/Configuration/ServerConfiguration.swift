@@ -23,6 +23,17 @@ package struct ServerConfiguration: Sendable {
     package var tokens: [TokenGrant] = []
     /// The syslog listeners; off unless an address is set.
     package var syslog: Syslog = Syslog()
+    package var traces: Traces = Traces()
+
+    /// Settings of tracing.
+    package struct Traces: Sendable {
+        /// Whether RED metrics and the service graph are derived from spans (see ``SpanMetrics``).
+        package var spanMetrics: Bool = true
+        /// How often the derived series get a new sample.
+        package var spanMetricsInterval: Duration = .seconds(15)
+
+        package init() {}
+    }
 
     /// Syslog reception (RFC 5424 and RFC 3164; TCP with newline or octet-counting framing).
     package struct Syslog: Sendable {

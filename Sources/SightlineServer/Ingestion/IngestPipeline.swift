@@ -3,6 +3,12 @@ package import SightlineCore
 package import SightlineStorageCore
 import Synchronization
 
+/// Sees each batch once it is durable and applied: live tail, derived metrics. Called on the ingesting request's task
+/// (not during WAL replay), so it must be quick and must not block; called concurrently.
+package protocol StoredBatchObserver: Sendable {
+    func stored(_ batch: TenantBatch)
+}
+
 /// The one path every protocol's data takes: validate → limits → tenant → WAL → signal store.
 ///
 /// A protocol handler decodes bytes into a ``DecodedBatch`` and calls ``ingest(_:tenant:protocol:bytes:)``; when that
@@ -17,6 +23,10 @@ package final class IngestPipeline: Sendable {
     private let logger: Logger
     private let isReadyFlag = Atomic<Bool>(false)
     private let appendsSinceCheckpoint = Atomic<Int>(0)
+    /// Followers of new log records (Loki's tail).
+    package let logTail = LogTail()
+    /// What else sees every stored batch (derived signals such as span metrics), after ``logTail``.
+    private let observers: [any StoredBatchObserver]
 
     /// What became of one request's records.
     package struct Outcome: Sendable, Equatable {
@@ -26,8 +36,12 @@ package final class IngestPipeline: Sendable {
         package var message: String
     }
 
-    package init(wal: WriteAheadLog, stores: [any SignalStore], limits: IngestLimits, metrics: ServerMetrics, logger: Logger) {
+    package init(
+        wal: WriteAheadLog, stores: [any SignalStore], limits: IngestLimits, metrics: ServerMetrics, logger: Logger,
+        observers: [any StoredBatchObserver] = []
+    ) {
         self.wal = wal
+        self.observers = observers
         self.stores = Dictionary(stores.map { ($0.signal, $0) }, uniquingKeysWith: { first, _ in first })
         self.validator = BatchValidator(limits: limits)
         self.metrics = metrics
@@ -85,6 +99,8 @@ package final class IngestPipeline: Sendable {
         let batch = TenantBatch(tenant: tenant, batch: admission.batch)
         _ = try await wal.append(batch.encoded()) { position in try store.apply(batch, at: position) }
         appendsSinceCheckpoint.add(1, ordering: .relaxed)
+        logTail.stored(batch)
+        for observer in observers { observer.stored(batch) }
         metrics.ingested(signal, protocol: name, records: batch.batch.recordCount, bytes: bytes)
         metrics.truncatedLogBodies(validated.truncated)
         return Outcome(accepted: batch.batch.recordCount, rejected: rejected, message: message)
