@@ -56,10 +56,13 @@ package enum ServerApp {
             wal: wal, stores: [logs, metricStore, traces], limits: configuration.limits, metrics: metrics, logger: logger,
             observers: spanMetrics.map { [$0] } ?? []
         )
-        let api = APIDependencies(
+        var api = APIDependencies(
             pipeline: pipeline, authenticator: Authenticator(tokens: configuration.tokens), limits: configuration.limits,
             metrics: metrics, logs: logs, spans: traces, samples: metricStore, tsdb: metricStore
         )
+        let selfTracer = configuration.traces.selfTracing ? SelfTracer(resource: SelfTracer.defaultResource()) : nil
+        api.selfTracer = selfTracer
+        api.selfTracingIngest = configuration.traces.selfTracingIngest
         let router = HTTPAPI.router(api)
         let http = Application(
             router: router,
@@ -92,6 +95,14 @@ package enum ServerApp {
                 for (tenant, batch) in spanMetrics.collect(nowMs: Int64(Date().timeIntervalSince1970 * 1000)) where !batch.samples.isEmpty {
                     _ = try await pipeline.ingest(DecodedBatch(.metrics(batch)), tenant: tenant, protocol: "span_metrics", bytes: 0)
                 }
+            },
+            PeriodicService(name: "self tracing", interval: .seconds(1), logger: logger) {
+                guard let selfTracer, pipeline.isReady else { return }
+                let (spans, dropped) = selfTracer.drain()
+                if dropped > 0 { logger.warning("own spans dropped: the buffer was full", metadata: ["spans": "\(dropped)"]) }
+                guard !spans.isEmpty else { return }
+                _ = try await pipeline.ingest(
+                    DecodedBatch(.traces(spans)), tenant: configuration.traces.selfTracingTenant, protocol: "self_tracing", bytes: 0)
             },
             scraper,
             SyslogServer(configuration: configuration.syslog, pipeline: pipeline, logger: logger),

@@ -39,6 +39,9 @@ import Yams
 /// traces:
 ///   span_metrics: true          # RED metrics and the service graph as metric series
 ///   span_metrics_interval: 15s
+///   self_tracing: true          # a span per HTTP/gRPC request Sightline serves, in its own trace store
+///   self_tracing_ingest: false  # also for the ingestion routes (the hot path)
+///   self_tracing_tenant: default
 /// auth:
 ///   tokens:
 ///     - token: "…"
@@ -220,6 +223,12 @@ package enum ConfigFile {
                 switch key {
                 case "traces.span_metrics": traces.spanMetrics = try bool(value, at: key)
                 case "traces.span_metrics_interval": traces.spanMetricsInterval = try duration(value, at: key)
+                case "traces.self_tracing": traces.selfTracing = try bool(value, at: key)
+                case "traces.self_tracing_ingest": traces.selfTracingIngest = try bool(value, at: key)
+                case "traces.self_tracing_tenant":
+                    let id = try string(value, at: key)
+                    guard Tenant.isValid(id) else { throw error(key, value, "\"\(id)\" is not a valid tenant id") }
+                    traces.selfTracingTenant = Tenant(uncheckedID: id)
                 default: throw unknown(key, value)
                 }
             }

@@ -31,6 +31,12 @@ package struct ServerConfiguration: Sendable {
         package var spanMetrics: Bool = true
         /// How often the derived series get a new sample.
         package var spanMetricsInterval: Duration = .seconds(15)
+        /// Whether Sightline traces the requests it serves into its own trace store.
+        package var selfTracing: Bool = true
+        /// Whether the ingestion routes (the hot path) are traced too.
+        package var selfTracingIngest: Bool = false
+        /// The tenant Sightline's own spans belong to.
+        package var selfTracingTenant: Tenant = .default
 
         package init() {}
     }

@@ -95,6 +95,7 @@ private final class GRPCStreamHandler: ChannelInboundHandler {
             path: headers.first(name: ":path") ?? "",
             authorization: headers.first(name: "authorization"),
             messageEncoding: headers.first(name: "grpc-encoding"),
+            traceparent: headers.first(name: "traceparent"),
             body: body,
             overLimit: overLimit
         )

@@ -1,3 +1,5 @@
+import Instrumentation
+import Tracing
 import NIOCore
 import SightlineCore
 import SightlineIngest
@@ -7,6 +9,8 @@ struct GRPCCall: Sendable {
     var path: String
     var authorization: String?
     var messageEncoding: String?
+    /// The W3C trace context the client sent, if any.
+    var traceparent: String? = nil
     var body: ByteBuffer
     var overLimit: Bool
 
@@ -40,7 +44,25 @@ struct OTLPGRPCService: Sendable {
         "/opentelemetry.proto.collector.trace.v1.TraceService/Export": .traces,
     ]
 
+    /// Serves one call, in a server span of Sightline's own traces when ingestion requests are traced.
     func handle(_ call: GRPCCall) async -> GRPCResult {
+        guard let tracer = api.selfTracer, api.selfTracingIngest else { return await serve(call) }
+        var parent = InstrumentationContext.topLevel
+        if let header = call.traceparent { tracer.extract(["traceparent": header], into: &parent, using: DictionaryExtractor()) }
+        let span = tracer.startSpan(String(call.path.drop { $0 == "/" }), context: parent, ofKind: .server)
+        span.attributes["rpc.system"] = "grpc"
+        let result = await serve(call)
+        switch result {
+        case .message: span.attributes["rpc.grpc.status_code"] = 0
+        case .failure(let code, let message):
+            span.attributes["rpc.grpc.status_code"] = code
+            span.setStatus(SpanStatus(code: .error, message: message))
+        }
+        span.end()
+        return result
+    }
+
+    private func serve(_ call: GRPCCall) async -> GRPCResult {
         guard let signal = Self.paths[call.path] else {
             return .failure(code: 12, message: "unknown method \(call.path)")
         }
@@ -80,4 +102,9 @@ struct OTLPGRPCService: Sendable {
         default: throw SightlineError(.unsupportedMediaType, "unsupported grpc-encoding \"\(encoding ?? "")\": use gzip or identity")
         }
     }
+}
+
+/// Reads propagation fields from a dictionary.
+struct DictionaryExtractor: Extractor {
+    func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
 }

@@ -17,6 +17,10 @@ package struct APIDependencies: Sendable {
     package var samples: any MetricQuerier
     /// The embedded metrics engine, for its statistics; nil when metrics live elsewhere.
     package var tsdb: TSDB?
+    /// Sightline's own tracer, when it traces the requests it serves.
+    package var selfTracer: SelfTracer?
+    /// Whether ingestion requests get spans too.
+    package var selfTracingIngest = false
 
     package init(
         pipeline: IngestPipeline, authenticator: Authenticator, limits: IngestLimits, metrics: ServerMetrics,
@@ -38,6 +42,9 @@ package enum HTTPAPI {
     /// The router with every route.
     package static func router(_ api: APIDependencies) -> Router<SightlineRequestContext> {
         let router = Router(context: SightlineRequestContext.self)
+        if let tracer = api.selfTracer {
+            router.add(middleware: SelfTracingMiddleware<SightlineRequestContext>(tracer: tracer, tracesIngest: api.selfTracingIngest))
+        }
         router.get("/-/healthy") { _, _ in "Sightline is Healthy.\n" }
         router.get("/-/ready") { _, _ -> Response in
             guard api.pipeline.isReady else {

@@ -9,7 +9,7 @@ import SightlineTestSupport
 /// A pipeline and the HTTP API over a fresh temporary data directory, with interim stores for every signal.
 struct ServerHarness {
     let temporary: TemporaryDirectory
-    let api: APIDependencies
+    var api: APIDependencies
 
     /// - Parameter replay: whether to replay the (empty) WAL and open ingestion, as the storage service does at start.
     init(tokens: [TokenGrant] = [], limits: IngestLimits = IngestLimits(), replay: Bool = true) throws {
