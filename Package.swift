@@ -75,6 +75,12 @@ let package = Package(
             dependencies: ["SightlineCore", "SightlineStorageCore"],
             swiftSettings: settings
         ),
+        // The trace engine: time-partitioned columnar parts with a trace-id index, a head, retention and merges.
+        .target(
+            name: "SightlineTraceStore",
+            dependencies: ["SightlineCore", "SightlineStorageCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
         // HTTP and gRPC APIs, auth, the ingestion pipeline and the service group.
         .target(
             name: "SightlineServer",
@@ -143,6 +149,11 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "SightlineTraceStoreTests",
+            dependencies: ["SightlineTraceStore", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
         .testTarget(name: "SightlineQueryTests", dependencies: ["SightlineQuery"], swiftSettings: settings),
