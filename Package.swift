@@ -86,7 +86,7 @@ let package = Package(
             name: "SightlineServer",
             dependencies: [
                 "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineRecordStore", "SightlineTSDB", "SightlineScrape",
-                "SightlineQuery",
+                "SightlineQuery", "SightlineTraceStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -161,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "SightlineServerTests",
             dependencies: [
-                "SightlineServer", "SightlineQuery", "SightlineTestSupport",
+                "SightlineServer", "SightlineQuery", "SightlineTraceStore", "SightlineTestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: settings

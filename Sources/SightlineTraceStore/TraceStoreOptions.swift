@@ -15,7 +15,7 @@ package struct TraceStoreOptions: Sendable {
 
     package init(
         blockSpans: Int = 1024, partitionDuration: Duration = .seconds(3600), retention: Duration? = nil,
-        tenantRetention: [Tenant: Duration] = [:], maxMergedSpans: Int = 4_000_000
+        tenantRetention: [Tenant: Duration] = [:], maxMergedSpans: Int = 1_000_000
     ) {
         self.blockSpans = blockSpans
         self.partitionDuration = partitionDuration

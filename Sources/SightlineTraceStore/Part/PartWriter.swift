@@ -51,7 +51,9 @@ enum PartWriter {
         var resources: [ResourceKey] = []
         var resourceIndex: [ResourceKey: Int] = [:]
         var resourceTags: [[UInt64]] = []
-        var traceFilter = BloomFilter(expected: max(1, spans.count / 4), maxBytes: 1 << 24)
+        var distinctTraces = 0
+        for (position, key) in keys.enumerated() where position == 0 || keys[position - 1].trace != key.trace { distinctTraces += 1 }
+        var traceFilter = BloomFilter(expected: max(1, distinctTraces), maxBytes: 1 << 24)
         var bytes = PartFormat.magic + [PartFormat.version]
         var blocks: [BlockMeta] = []
         var minStart = UInt64.max
