@@ -244,3 +244,46 @@ struct TraceStoreTests {
 enum POSIXBytes {
     static func read(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
 }
+
+struct TraceStoreConcurrencyTests {
+    typealias F = SpanFixtures
+
+    /// Queries and persists run while batches are applied; afterwards every span is found exactly once.
+    @Test func queriesAndPersistsDuringApplySeeEverySpanOnce() async throws {
+        let directory = try TemporaryDirectory(prefix: "traces")
+        defer { directory.remove() }
+        let store = try F.open(directory, options: TraceStoreOptions(blockSpans: 64))
+        let segments = 40
+        let tracesPerSegment = 25
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for segment in 0..<segments {
+                    let spans = (0..<tracesPerSegment).flatMap { t in
+                        (0..<4).map { s in
+                            F.span(trace: UInt64(t), span: UInt64(segment * 4 + s + 1), start: F.base + UInt64(segment) * F.second)
+                        }
+                    }
+                    try? store.apply(spans, segment: segment)
+                    if segment % 5 == 4 { try? store.persist(throughSegment: segment - 1) }
+                }
+            }
+            for _ in 0..<2 {
+                group.addTask {
+                    for t in 0..<200 {
+                        let spans = (try? store.trace(tenant: F.tenant, id: TraceID(high: 0xABCD, low: UInt64(t % tracesPerSegment)))) ?? []
+                        // Never a span twice, whatever moved between head and parts meanwhile.
+                        #expect(Set(spans.map(\.spanID)).count == spans.count)
+                    }
+                }
+            }
+        }
+        try store.persist(throughSegment: segments - 1)
+        try store.maintain(nowNano: F.base)
+        for t in 0..<tracesPerSegment {
+            let spans = try store.trace(tenant: F.tenant, id: TraceID(high: 0xABCD, low: UInt64(t)))
+            #expect(spans.count == segments * 4)
+            #expect(Set(spans.map(\.spanID)).count == segments * 4)
+        }
+        #expect(try store.findTraces(TraceQuery(tenant: F.tenant, limit: 1000)).count == tracesPerSegment)
+    }
+}
