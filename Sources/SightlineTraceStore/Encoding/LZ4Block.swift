@@ -129,10 +129,17 @@ enum LZ4Block {
                 length += minMatch
                 guard length <= size - outPosition else { failure = "match overruns the output"; break decode }
                 var from = outPosition - offset
-                for _ in 0..<length {
-                    buffer[outPosition] = buffer[from]
-                    outPosition += 1
-                    from += 1
+                if offset >= length, let base = buffer.baseAddress {
+                    // Source and destination do not overlap: one bulk copy.
+                    (base + outPosition).initialize(from: base + from, count: length)
+                    outPosition += length
+                } else {
+                    // An overlapping match repeats the last `offset` bytes: copy forward byte by byte.
+                    for _ in 0..<length {
+                        buffer[outPosition] = buffer[from]
+                        outPosition += 1
+                        from += 1
+                    }
                 }
             }
             if failure == nil, outPosition != size { failure = "expands to \(outPosition) bytes, not \(size)" }
