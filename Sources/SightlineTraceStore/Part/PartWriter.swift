@@ -171,7 +171,7 @@ enum PartWriter {
         var directory = ByteWriter(capacity: 64)
         var payload: [UInt8] = []
         for column in columns {
-            let compressed = LZ4Block.compress(column)
+            let compressed = ColumnLZ4.compress(column)
             directory.writeVarint(UInt64(column.count))
             if compressed.count < column.count {
                 directory.writeByte(1)

@@ -2,6 +2,9 @@ import SightlineCore
 
 /// The LZ4 block format (no frame): what the trace store compresses its columns with.
 ///
+/// A private copy, named apart from the storage layer's shared codec so the two never clash: any LZ4 block codec
+/// reads what this one writes, so it can be swapped for the shared one without changing the part format.
+///
 /// A block is a run of sequences; each is a token byte (high nibble: literal count, low nibble: match length − 4,
 /// 15 meaning "more bytes follow, 255 each, until one is smaller"), the literals, a two-byte little-endian offset back
 /// into the output, and the extra match-length bytes. The last sequence has literals only. As the format requires, the
@@ -9,7 +12,7 @@ import SightlineCore
 ///
 /// The compressor is greedy with one hash table of 4-byte prefixes: fast, a fair ratio on columns of ids and varints.
 /// The decompressor checks every length and offset, so damaged input throws rather than traps.
-enum LZ4Block {
+enum ColumnLZ4 {
     private static let hashBits = 13
     private static let minMatch = 4
     private static let lastLiterals = 5

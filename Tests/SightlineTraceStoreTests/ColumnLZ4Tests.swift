@@ -3,7 +3,7 @@ import SightlineTestSupport
 import Testing
 @testable import SightlineTraceStore
 
-struct LZ4BlockTests {
+struct ColumnLZ4Tests {
     /// Inputs that exercise literal runs, long matches, overlapping copies and the end-of-block rules.
     static func samples() -> [[UInt8]] {
         var random = SplitMix64(seed: 7)
@@ -17,26 +17,26 @@ struct LZ4BlockTests {
 
     @Test func roundTripsAndCompressesRepetition() throws {
         for sample in Self.samples() {
-            let compressed = LZ4Block.compress(sample)
-            let restored = try compressed.withUnsafeBytes { try LZ4Block.decompress($0, size: sample.count) }
+            let compressed = ColumnLZ4.compress(sample)
+            let restored = try compressed.withUnsafeBytes { try ColumnLZ4.decompress($0, size: sample.count) }
             #expect(restored == sample)
         }
-        #expect(LZ4Block.compress(Array(repeating: 0, count: 100_000)).count < 1000)
+        #expect(ColumnLZ4.compress(Array(repeating: 0, count: 100_000)).count < 1000)
     }
 
     @Test func damagedBlocksThrowDataCorrupted() throws {
         let sample = Self.samples()[6]
-        let compressed = LZ4Block.compress(sample)
-        let wrongSize = sightlineError { _ = try compressed.withUnsafeBytes { try LZ4Block.decompress($0, size: sample.count + 1) } }
+        let compressed = ColumnLZ4.compress(sample)
+        let wrongSize = sightlineError { _ = try compressed.withUnsafeBytes { try ColumnLZ4.decompress($0, size: sample.count + 1) } }
         #expect(wrongSize?.code == .dataCorrupted)
         #expect(wrongSize?.message.contains("expands to") == true)
         let badOffset: [UInt8] = [0x10, 0x41, 0x05, 0x00, 0x00]
-        #expect(sightlineError { _ = try badOffset.withUnsafeBytes { try LZ4Block.decompress($0, size: 10) } }?.message.contains("offset") == true)
+        #expect(sightlineError { _ = try badOffset.withUnsafeBytes { try ColumnLZ4.decompress($0, size: 10) } }?.message.contains("offset") == true)
         var random = SplitMix64(seed: 9)
         for _ in 0..<500 {
             var damaged = compressed.prefix(Int.random(in: 0...compressed.count, using: &random)).map { $0 }
             if !damaged.isEmpty { damaged[Int.random(in: 0..<damaged.count, using: &random)] ^= UInt8.random(in: 1...255, using: &random) }
-            expectDecodesOrFails(with: .dataCorrupted) { _ = try damaged.withUnsafeBytes { try LZ4Block.decompress($0, size: sample.count) } }
+            expectDecodesOrFails(with: .dataCorrupted) { _ = try damaged.withUnsafeBytes { try ColumnLZ4.decompress($0, size: sample.count) } }
         }
     }
 }
