@@ -18,7 +18,40 @@ struct TraceHead {
         var row: Int
     }
 
-    private(set) var batches: [Batch] = []
+    /// The applied batches in WAL order, in chunks so that a query's snapshot never makes the next apply copy them all.
+    struct BatchList: RandomAccessCollection {
+        static let chunkSize = 256
+        /// Full chunks of ``chunkSize`` batches; never changed once sealed.
+        private var sealed: [[Batch]] = []
+        /// The chunk being filled.
+        private var open: [Batch] = []
+
+        var startIndex: Int { 0 }
+        var endIndex: Int { sealed.count * Self.chunkSize + open.count }
+
+        subscript(position: Int) -> Batch {
+            let chunk = position / Self.chunkSize
+            return chunk < sealed.count ? sealed[chunk][position % Self.chunkSize] : open[position - sealed.count * Self.chunkSize]
+        }
+
+        mutating func append(_ batch: Batch) {
+            if open.isEmpty { open.reserveCapacity(Self.chunkSize) }
+            open.append(batch)
+            if open.count == Self.chunkSize {
+                sealed.append(open)
+                open = []
+            }
+        }
+
+        /// Drops the first `count` batches (re-chunking the rest: persist calls it, not apply).
+        mutating func removeFirst(_ count: Int) {
+            let rest = Array(self.dropFirst(count))
+            self = BatchList()
+            for batch in rest { append(batch) }
+        }
+    }
+
+    private(set) var batches = BatchList()
     /// The sequence number of `batches[0]`; sequence numbers never repeat.
     private(set) var firstSequence = 0
     private var traces: [Tenant: [TraceID: [Ref]]] = [:]
@@ -44,15 +77,20 @@ struct TraceHead {
     mutating func removeFirst(_ count: Int) {
         guard count > 0 else { return }
         let cut = firstSequence + count
+        var touched: [Tenant: Set<TraceID>] = [:]
         for batch in batches.prefix(count) {
-            guard var index = traces.removeValue(forKey: batch.tenant) else { continue }
-            for span in batch.spans {
-                guard let refs = index[span.traceID] else { continue }
-                let kept = refs.filter { $0.sequence >= cut }
-                index[span.traceID] = kept.isEmpty ? nil : kept
-            }
-            if !index.isEmpty { traces[batch.tenant] = index }
             spanCount -= batch.spans.count
+            touched[batch.tenant, default: []].formUnion(batch.spans.lazy.map(\.traceID))
+        }
+        for (tenant, ids) in touched {
+            guard var index = traces.removeValue(forKey: tenant) else { continue }
+            for id in ids {
+                guard let refs = index[id] else { continue }
+                // Refs are appended in sequence order, so the removed ones are a prefix.
+                let keep = refs.firstIndex { $0.sequence >= cut } ?? refs.count
+                index[id] = keep == refs.count ? nil : Array(refs[keep...])
+            }
+            if !index.isEmpty { traces[tenant] = index }
         }
         batches.removeFirst(count)
         firstSequence = cut

@@ -77,7 +77,7 @@ package final class TraceStore: SignalStore, TraceSource {
 
     package func persist(throughSegment segment: Int) throws {
         try fileLock.withLock { _ in
-            let snapshot = state.withLock { state -> (batches: ArraySlice<TraceHead.Batch>, nextID: UInt64, persisted: Int) in
+            let snapshot = state.withLock { state -> (batches: Slice<TraceHead.BatchList>, nextID: UInt64, persisted: Int) in
                 let count = state.head.prefixCount(throughSegment: segment)
                 return (state.head.batches.prefix(count), state.nextPartID, state.persistedSegment)
             }
@@ -212,7 +212,7 @@ package final class TraceStore: SignalStore, TraceSource {
     // MARK: Snapshots for queries
 
     /// The parts of `tenant` and the head's batches, as of now. Queries read them without holding the lock.
-    func snapshot(tenant: Tenant) -> (parts: [Part], head: [TraceHead.Batch]) {
+    func snapshot(tenant: Tenant) -> (parts: [Part], head: TraceHead.BatchList) {
         state.withLock { state in (state.parts[tenant] ?? [], state.head.batches) }
     }
 
