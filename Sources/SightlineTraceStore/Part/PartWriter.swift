@@ -51,6 +51,10 @@ enum PartWriter {
         var resources: [ResourceKey] = []
         var resourceIndex: [ResourceKey: Int] = [:]
         var resourceTags: [[UInt64]] = []
+        /// The service index of each resource.
+        var resourceServices: [Int] = []
+        var lastResource: (key: ResourceKey, index: Int)?
+        var lastOperation: (key: OperationKey, index: Int)?
         var distinctTraces = 0
         for (position, key) in keys.enumerated() where position == 0 || keys[position - 1].trace != key.trace { distinctTraces += 1 }
         var traceFilter = BloomFilter(expected: max(1, distinctTraces), maxBytes: 1 << 24)
@@ -64,7 +68,6 @@ enum PartWriter {
         while blockStart < order.count {
             let blockEnd = min(order.count, blockStart + perBlock)
             var columns = [ByteWriter](repeating: ByteWriter(capacity: 1024), count: PartFormat.columnCount)
-            var detail = ByteWriter(capacity: 256)
             var meta = BlockMeta(
                 offset: Int64(bytes.count), length: 0, checksum: 0, spanCount: blockEnd - blockStart,
                 minTrace: spans[order[blockStart]].traceID, maxTrace: spans[order[blockEnd - 1]].traceID, minStart: .max, maxStart: 0,
@@ -80,33 +83,44 @@ enum PartWriter {
                     traceFilter.insert(TraceHash.of(span.traceID))
                     previousTrace = span.traceID
                 }
-                let serviceName = span.serviceName
-                let service: Int
-                if let known = serviceIndex[serviceName] {
-                    service = known
-                } else {
-                    service = services.count
-                    services.append(serviceName)
-                    serviceIndex[serviceName] = service
-                }
-                let operationKey = OperationKey(service: service, name: span.name, kind: span.kind)
-                let operation: Int
-                if let known = operationIndex[operationKey] {
-                    operation = known
-                } else {
-                    operation = operations.count
-                    operations.append(operationKey)
-                    operationIndex[operationKey] = operation
-                }
-                let resourceKey = ResourceKey(resource: span.resource, scope: span.scope)
                 let resource: Int
-                if let known = resourceIndex[resourceKey] {
-                    resource = known
+                if let last = lastResource, last.key.resource == span.resource, last.key.scope == span.scope {
+                    // Neighbours usually share their process's resource (often its very storage): no hashing.
+                    resource = last.index
                 } else {
-                    resource = resources.count
-                    resources.append(resourceKey)
-                    resourceIndex[resourceKey] = resource
-                    resourceTags.append(span.resource.map { TraceHash.tag(key: $0.key, text: $0.value.text) })
+                    let resourceKey = ResourceKey(resource: span.resource, scope: span.scope)
+                    if let known = resourceIndex[resourceKey] {
+                        resource = known
+                    } else {
+                        resource = resources.count
+                        resources.append(resourceKey)
+                        resourceIndex[resourceKey] = resource
+                        resourceTags.append(span.resource.map { TraceHash.tag(key: $0.key, text: $0.value.text) })
+                        let serviceName = span.serviceName
+                        if let known = serviceIndex[serviceName] {
+                            resourceServices.append(known)
+                        } else {
+                            resourceServices.append(services.count)
+                            serviceIndex[serviceName] = services.count
+                            services.append(serviceName)
+                        }
+                    }
+                    lastResource = (resourceKey, resource)
+                }
+                let service = resourceServices[resource]
+                let operation: Int
+                if let last = lastOperation, last.key.service == service, last.key.kind == span.kind, last.key.name == span.name {
+                    operation = last.index
+                } else {
+                    let operationKey = OperationKey(service: service, name: span.name, kind: span.kind)
+                    if let known = operationIndex[operationKey] {
+                        operation = known
+                    } else {
+                        operation = operations.count
+                        operations.append(operationKey)
+                        operationIndex[operationKey] = operation
+                    }
+                    lastOperation = (operationKey, operation)
                 }
                 blockOperations.insert(operation)
                 blockResources.insert(resource)
@@ -125,13 +139,12 @@ enum PartWriter {
                 columns[1].writeUInt64LE(span.parentSpanID?.value ?? 0)
                 columns[2].writeVarint(start - meta.minStart)
                 columns[2].writeSignedVarint(Int64(bitPattern: span.endTimeUnixNano &- start))
-                detail = ByteWriter(capacity: 256)
-                detail.writeSpanDetails(span)
+                let detailStart = columns[4].bytes.count
+                columns[4].writeSpanDetails(span)
                 columns[3].writeVarint(UInt64(operation))
                 columns[3].writeVarint(UInt64(resource))
                 columns[3].writeByte(UInt8(span.statusCode.rawValue))
-                columns[3].writeVarint(UInt64(detail.bytes.count))
-                columns[4].writeRaw(detail.bytes)
+                columns[3].writeVarint(UInt64(columns[4].bytes.count - detailStart))
             }
             for resource in blockResources { for hash in resourceTags[resource] { meta.tagFilter.insert(hash) } }
             meta.operations = blockOperations.sorted()
