@@ -83,12 +83,18 @@ let package = Package(
             dependencies: ["SightlineCore", "SightlineStorageCore"],
             swiftSettings: settings
         ),
+        // The trace engine: time-partitioned columnar parts with a trace-id index, a head, retention and merges.
+        .target(
+            name: "SightlineTraceStore",
+            dependencies: ["SightlineCore", "SightlineStorageCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
         // HTTP and gRPC APIs, auth, the ingestion pipeline and the service group.
         .target(
             name: "SightlineServer",
             dependencies: [
                 "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineRecordStore", "SightlineTSDB", "SightlineScrape",
-                "SightlineQuery",
+                "SightlineQuery", "SightlineTraceStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -156,12 +162,17 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        .testTarget(
+            name: "SightlineTraceStoreTests",
+            dependencies: ["SightlineTraceStore", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
         .testTarget(name: "SightlineQueryTests", dependencies: ["SightlineQuery"], swiftSettings: settings),
         .testTarget(name: "SightlineIngestTests", dependencies: ["SightlineIngest", "SightlineTestSupport"], swiftSettings: settings),
         .testTarget(
             name: "SightlineServerTests",
             dependencies: [
-                "SightlineServer", "SightlineQuery", "SightlineTestSupport",
+                "SightlineServer", "SightlineQuery", "SightlineTraceStore", "SightlineTestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),

@@ -1,0 +1,205 @@
+package import SightlineCore
+
+/// The read side: single traces, searches, services, operations, dependencies.
+extension TraceStore {
+    /// Keys of tags derived from span fields (``Span/derivedTagText(_:)``): a block's tag filter does not hold them.
+    private static let derivedTagKeys: Set<String> = [
+        "span.kind", "error", "otel.status_code", "otel.status_description", "otel.scope.name", "otel.scope.version",
+    ]
+
+    package func trace(tenant: Tenant, id: TraceID) throws -> [Span] {
+        let (parts, head) = traceSnapshot(tenant: tenant, id: id)
+        var spans = head
+        for part in parts { spans.append(contentsOf: try part.spans(of: id)) }
+        // Stable by start time, so spans sent in one batch keep their order on ties.
+        return spans.enumerated().sorted { ($0.element.startTimeUnixNano, $0.offset) < ($1.element.startTimeUnixNano, $1.offset) }.map(\.element)
+    }
+
+    package func spans(tenant: Tenant, in range: TimeRange, limit: Int) throws -> [Span] {
+        guard limit > 0 else { return [] }
+        let (parts, head) = snapshot(tenant: tenant)
+        var selected: [Span] = []
+        for batch in head where batch.tenant == tenant {
+            for span in batch.spans where range.contains(span.startTimeUnixNano) { selected.append(span) }
+        }
+        keepNewest(&selected, limit: limit)
+        for part in parts.sorted(by: { $0.index.maxStart > $1.index.maxStart }) {
+            guard part.index.maxStart >= range.startNano, part.index.minStart < range.endNano else { continue }
+            if selected.count >= limit, let oldest = selected.last, part.index.maxStart < oldest.startTimeUnixNano { break }
+            for number in part.index.blocks.indices {
+                let meta = part.index.blocks[number]
+                guard meta.maxStart >= range.startNano, meta.minStart < range.endNano else { continue }
+                if selected.count >= limit, let oldest = selected.last, meta.maxStart < oldest.startTimeUnixNano { continue }
+                let data = try part.block(number)
+                let traces = try data.traceIDs()
+                let columns = try data.rowColumns()
+                for row in traces.indices where range.contains(columns.filter.starts[row]) {
+                    selected.append(try columns.span(row, traceID: traces[row]))
+                }
+                keepNewest(&selected, limit: limit)
+            }
+        }
+        return selected
+    }
+
+    /// Sorts newest first and keeps `limit`.
+    private func keepNewest(_ spans: inout [Span], limit: Int) {
+        spans.sort { $0.startTimeUnixNano > $1.startTimeUnixNano }
+        if spans.count > limit { spans.removeLast(spans.count - limit) }
+    }
+
+    package func findTraces(_ query: TraceQuery) throws -> [TraceID] {
+        guard query.limit > 0 else { return [] }
+        let (parts, head) = snapshot(tenant: query.tenant)
+        var newest: [TraceID: UInt64] = [:]
+        func note(_ id: TraceID, _ start: UInt64) {
+            if let known = newest[id], known >= start { return }
+            newest[id] = start
+        }
+        for batch in head where batch.tenant == query.tenant {
+            for span in batch.spans where query.matches(span) { note(span.traceID, span.startTimeUnixNano) }
+        }
+        let tagHashes = query.tags.filter { !Self.derivedTagKeys.contains($0.key) }.map { TraceHash.tag(key: $0.key, text: $0.value) }
+        for part in parts.sorted(by: { $0.index.maxStart > $1.index.maxStart }) {
+            let index = part.index
+            guard index.maxStart >= query.range.startNano, index.minStart < query.range.endNano else { continue }
+            // Parts come newest first: once `limit` traces are known and this part ends before the limit-th newest,
+            // nothing here or later can enter the result.
+            if newest.count >= query.limit, index.maxStart < Self.threshold(newest, limit: query.limit) { break }
+            let operations = Self.candidateOperations(index, query)
+            if let operations, operations.isEmpty { continue }
+            for number in index.blocks.indices {
+                let meta = index.blocks[number]
+                guard meta.maxStart >= query.range.startNano, meta.minStart < query.range.endNano else { continue }
+                if let minimum = query.minDurationNano, meta.maxDuration < minimum { continue }
+                if let maximum = query.maxDurationNano, meta.minDuration > maximum { continue }
+                if let status = query.status, meta.statusMask & (1 << UInt8(status.rawValue)) == 0 { continue }
+                if let operations, !meta.operations.contains(where: { operations.contains($0) }) { continue }
+                if !tagHashes.allSatisfy({ meta.tagFilter.mayContain($0) }) { continue }
+                try search(part.block(number), query, operations: operations, note: note)
+            }
+        }
+        return newest.sorted { ($0.value, $0.key) > ($1.value, $1.key) }.prefix(query.limit).map(\.key)
+    }
+
+    /// The start time of the `limit`-th newest trace found so far.
+    private static func threshold(_ newest: [TraceID: UInt64], limit: Int) -> UInt64 {
+        let times = newest.values.sorted(by: >)
+        return times[min(limit, times.count) - 1]
+    }
+
+    /// The operations of `index` that satisfy the query's service, operation and kind; nil when it names none of them.
+    private static func candidateOperations(_ index: PartIndex, _ query: TraceQuery) -> Set<Int>? {
+        guard query.service != nil || query.operation != nil || query.kind != nil else { return nil }
+        var result = Set<Int>()
+        for (number, operation) in index.operations.enumerated() {
+            if let service = query.service, index.services[operation.service] != service { continue }
+            if let name = query.operation, operation.name != name { continue }
+            if let kind = query.kind, operation.kind != kind { continue }
+            result.insert(number)
+        }
+        return result
+    }
+
+    /// Checks every span of one block against the query, cheap columns first.
+    private func search(_ data: BlockData, _ query: TraceQuery, operations: Set<Int>?, note: (TraceID, UInt64) -> Void) throws {
+        let filter = try data.filterColumns()
+        var rows: [Int] = []
+        for row in 0..<data.meta.spanCount {
+            let start = filter.starts[row]
+            guard query.range.contains(start) else { continue }
+            if let operations, !operations.contains(filter.operations[row]) { continue }
+            if let status = query.status, filter.statuses[row] != status { continue }
+            let end = filter.ends[row]
+            let duration = end >= start ? end - start : 0
+            if let minimum = query.minDurationNano, duration < minimum { continue }
+            if let maximum = query.maxDurationNano, duration > maximum { continue }
+            rows.append(row)
+        }
+        guard !rows.isEmpty else { return }
+        let traces = try data.traceIDs()
+        if query.tags.isEmpty {
+            for row in rows { note(traces[row], filter.starts[row]) }
+            return
+        }
+        let columns = try data.rowColumns()
+        for row in rows {
+            let span = try columns.span(row, traceID: traces[row])
+            if query.tags.allSatisfy({ span.hasTag($0) }) { note(traces[row], filter.starts[row]) }
+        }
+    }
+
+    package func services(tenant: Tenant, range: TimeRange) throws -> [String] {
+        var names = Set<String>()
+        try visitOperations(tenant: tenant, range: range) { service, _ in names.insert(service) }
+        return names.sorted()
+    }
+
+    package func operations(tenant: Tenant, service: String, kind: Span.Kind?, range: TimeRange) throws -> [TraceOperation] {
+        var found = Set<TraceOperation>()
+        try visitOperations(tenant: tenant, range: range) { name, operation in
+            if name == service, kind == nil || kind == operation.kind { found.insert(operation) }
+        }
+        return found.sorted()
+    }
+
+    /// Calls `visit` with the service and operation of every head span in `range`, and of every block of a part
+    /// whose time span overlaps `range` (block granularity: a block's operations count when any of its spans may).
+    private func visitOperations(tenant: Tenant, range: TimeRange, _ visit: (String, TraceOperation) -> Void) throws {
+        let (parts, head) = snapshot(tenant: tenant)
+        for batch in head where batch.tenant == tenant {
+            for span in batch.spans where range.contains(span.startTimeUnixNano) {
+                visit(span.serviceName, TraceOperation(name: span.name, kind: span.kind))
+            }
+        }
+        for part in parts {
+            let index = part.index
+            guard index.maxStart >= range.startNano, index.minStart < range.endNano else { continue }
+            var seen = Set<Int>()
+            for meta in index.blocks where meta.maxStart >= range.startNano && meta.minStart < range.endNano {
+                seen.formUnion(meta.operations)
+            }
+            for number in seen {
+                let operation = index.operations[number]
+                visit(index.services[operation.service], TraceOperation(name: operation.name, kind: operation.kind))
+            }
+        }
+    }
+
+    package func dependencies(tenant: Tenant, range: TimeRange) throws -> [DependencyLink] {
+        let (parts, head) = snapshot(tenant: tenant)
+        var services: [SpanKey: String] = [:]
+        var parents: [(key: SpanKey, service: String)] = []
+        func add(trace: TraceID, span: SpanID, parent: SpanID?, service: String) {
+            services[SpanKey(trace: trace, span: span)] = service
+            if let parent { parents.append((SpanKey(trace: trace, span: parent), service)) }
+        }
+        for batch in head where batch.tenant == tenant {
+            for span in batch.spans where range.contains(span.startTimeUnixNano) {
+                add(trace: span.traceID, span: span.spanID, parent: span.parentSpanID, service: span.serviceName)
+            }
+        }
+        for part in parts {
+            let index = part.index
+            guard index.maxStart >= range.startNano, index.minStart < range.endNano else { continue }
+            for number in index.blocks.indices {
+                let meta = index.blocks[number]
+                guard meta.maxStart >= range.startNano, meta.minStart < range.endNano else { continue }
+                let data = try part.block(number)
+                let traces = try data.traceIDs()
+                let columns = try data.rowColumns()
+                for row in traces.indices where range.contains(columns.filter.starts[row]) {
+                    let service = index.services[index.operations[columns.filter.operations[row]].service]
+                    add(trace: traces[row], span: columns.spanID(row), parent: columns.parentID(row), service: service)
+                }
+            }
+        }
+        return DependencyLink.count(parents.compactMap { edge in services[edge.key].map { ($0, edge.service) } })
+    }
+
+    /// A span's identity: trace id and span id.
+    private struct SpanKey: Hashable {
+        var trace: TraceID
+        var span: SpanID
+    }
+}
