@@ -9,6 +9,7 @@ import SightlineRecordStore
 import SightlineScrape
 import SightlineStorageCore
 import SightlineTSDB
+import SightlineTraceStore
 
 /// Assembles `sightline server`: opens the WAL and the stores, builds the HTTP and gRPC listeners, and returns them as
 /// one service group.
@@ -50,7 +51,8 @@ package enum ServerApp {
         tsdbOptions.maxSeriesPerTenant = configuration.metrics.maxSeriesPerTenant
         tsdbOptions.maxSamplesPerRequest = configuration.metrics.maxSamplesPerRequest
         let metricStore = try TSDB(directory: dataDirectory + "/tsdb", options: tsdbOptions, logger: logger)
-        let traces = try RecordStore(signal: .traces, directory: dataDirectory + "/records/traces")
+        let traces = try TraceStore(
+            directory: dataDirectory + "/traces", options: TraceStoreOptions(retention: configuration.traces.retention), logger: logger)
         let spanMetrics = configuration.traces.spanMetrics ? SpanMetrics(clockMs: { Int64(Date().timeIntervalSince1970 * 1000) }) : nil
         let pipeline = IngestPipeline(
             wal: wal, stores: [logs, metricStore, traces], limits: configuration.limits, metrics: metrics, logger: logger,
@@ -89,6 +91,9 @@ package enum ServerApp {
             },
             PeriodicService(name: "metrics maintenance", interval: configuration.metrics.maintenanceInterval, logger: logger) {
                 try metricStore.maintain(metrics: metrics, logger: logger)
+            },
+            PeriodicService(name: "traces maintenance", interval: configuration.traces.maintenanceInterval, logger: logger) {
+                _ = try traces.maintain(nowNano: UInt64(Date().timeIntervalSince1970 * 1e9))
             },
             PeriodicService(name: "span metrics", interval: configuration.traces.spanMetricsInterval, logger: logger) {
                 guard let spanMetrics, pipeline.isReady else { return }

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Synchronization
+import SightlineTraceStore
 import Testing
 
 @testable import SightlineCore
@@ -71,7 +72,7 @@ struct PrometheusAPIHarness {
         let limits = IngestLimits()
         let wal = try WriteAheadLog(directory: directory + "/wal", options: WALOptions(fsync: .never), logger: logger)
         let logs = try RecordStore(signal: .logs, directory: directory + "/logs")
-        let spans = try RecordStore(signal: .traces, directory: directory + "/traces")
+        let spans = try TraceStore(directory: directory + "/traces", logger: logger)
         let pipeline = IngestPipeline(wal: wal, stores: [logs, spans], limits: limits, metrics: metrics, logger: logger)
         try pipeline.replayAndOpen()
         api = APIDependencies(

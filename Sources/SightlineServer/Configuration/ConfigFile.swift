@@ -37,6 +37,8 @@ import Yams
 ///   tenant: default
 ///   max_message_bytes: 1048576
 /// traces:
+///   retention: 15d              # 0 keeps spans regardless of age
+///   maintenance_interval: 1m    # merges and retention
 ///   span_metrics: true          # RED metrics and the service graph as metric series
 ///   span_metrics_interval: 15s
 ///   self_tracing: true          # a span per HTTP/gRPC request Sightline serves, in its own trace store
@@ -221,6 +223,8 @@ package enum ConfigFile {
         func traces(_ node: Node, into traces: inout ServerConfiguration.Traces) throws {
             try mapping(node, at: "traces") { key, value in
                 switch key {
+                case "traces.retention": traces.retention = try string(value, at: key) == "0" ? nil : try duration(value, at: key)
+                case "traces.maintenance_interval": traces.maintenanceInterval = try duration(value, at: key)
                 case "traces.span_metrics": traces.spanMetrics = try bool(value, at: key)
                 case "traces.span_metrics_interval": traces.spanMetricsInterval = try duration(value, at: key)
                 case "traces.self_tracing": traces.selfTracing = try bool(value, at: key)

@@ -27,6 +27,10 @@ package struct ServerConfiguration: Sendable {
 
     /// Settings of tracing.
     package struct Traces: Sendable {
+        /// Parts whose spans all started longer ago than this are deleted; nil keeps spans regardless of age.
+        package var retention: Duration? = .seconds(15 * 86_400)
+        /// How often trace parts are merged and retention applied.
+        package var maintenanceInterval: Duration = .seconds(60)
         /// Whether RED metrics and the service graph are derived from spans (see ``SpanMetrics``).
         package var spanMetrics: Bool = true
         /// How often the derived series get a new sample.

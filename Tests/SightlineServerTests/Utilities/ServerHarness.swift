@@ -5,6 +5,7 @@ import SightlineTestSupport
 @testable import SightlineRecordStore
 @testable import SightlineServer
 @testable import SightlineStorageCore
+import SightlineTraceStore
 
 /// A pipeline and the HTTP API over a fresh temporary data directory, with interim stores for every signal.
 struct ServerHarness {
@@ -20,7 +21,7 @@ struct ServerHarness {
         let wal = try WriteAheadLog(directory: directory + "/wal", options: WALOptions(fsync: .never), logger: logger)
         let logs = try RecordStore(signal: .logs, directory: directory + "/logs")
         let samples = try RecordStore(signal: .metrics, directory: directory + "/metrics")
-        let spans = try RecordStore(signal: .traces, directory: directory + "/traces")
+        let spans = try TraceStore(directory: directory + "/traces", logger: logger)
         let pipeline = IngestPipeline(wal: wal, stores: [logs, samples, spans], limits: limits, metrics: metrics, logger: logger)
         if replay { try pipeline.replayAndOpen() }
         api = APIDependencies(
