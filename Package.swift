@@ -75,6 +75,12 @@ let package = Package(
             dependencies: ["SightlineCore", "SightlineStorageCore"],
             swiftSettings: settings
         ),
+        // The log engine: per-stream heads, immutable columnar LZ4 parts with trigram filters, merges, rollover, retention.
+        .target(
+            name: "SightlineLogStore",
+            dependencies: ["SightlineCore", "SightlineStorageCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
         // HTTP and gRPC APIs, auth, the ingestion pipeline and the service group.
         .target(
             name: "SightlineServer",
@@ -125,6 +131,11 @@ let package = Package(
         .testTarget(
             name: "SightlineStorageCoreTests",
             dependencies: ["SightlineStorageCore", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "SightlineLogStoreTests",
+            dependencies: ["SightlineLogStore", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
         .testTarget(
