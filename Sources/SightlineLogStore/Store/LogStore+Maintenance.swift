@@ -1,0 +1,151 @@
+package import SightlineCore
+import Logging
+import SightlineStorageCore
+import Synchronization
+
+/// Background work the server runs periodically: rollover, retention and merges.
+extension LogStore {
+    /// What one ``maintain(now:)`` run did.
+    package struct MaintenanceReport: Hashable, Sendable {
+        /// Streams that started a new generation.
+        package var rolledOver = 0
+        /// Parts dropped by retention, and their records.
+        package var droppedParts = 0
+        package var droppedRecords = 0
+        /// Parts merged away, and the parts written in their place.
+        package var mergedParts = 0
+        package var newParts = 0
+    }
+
+    /// One round of maintenance at time `now` (ns since the epoch), in this order:
+    /// 1. **rollover**: a stream whose current generation holds ``LogStoreOptions/rolloverMaxBytes`` or was started
+    ///    ``LogStoreOptions/rolloverMaxAge`` ago writes its next parts to a new generation;
+    /// 2. **retention**: generations whose newest record is older than the stream's retention are dropped whole;
+    /// 3. **merges**: in each generation, once ``LogStoreOptions/mergeMinParts`` parts are smaller than
+    ///    ``LogStoreOptions/mergeMaxPartBytes`` (or two, in a generation no longer written to), they are rewritten as
+    ///    one part, streams in parallel.
+    ///
+    /// Safe while queries, applies and persists run: a query keeps the parts it started with, and the files of merged
+    /// or dropped parts are deleted once the manifest no longer names them, readable through open descriptors until
+    /// the last query lets go. Call it from one periodic service (calls are serialized).
+    /// - Throws: `io` when files cannot be written (the store is unchanged), `dataCorrupted` naming a damaged part.
+    @discardableResult
+    package func maintain(now: UInt64) throws -> MaintenanceReport {
+        try maintainLock.withLock { _ in
+            var report = MaintenanceReport()
+            let options = self.options
+            let maxAge = options.rolloverMaxAge.nanoseconds
+
+            // 1. Rollover, and a snapshot of every stream's parts.
+            struct StreamParts {
+                var tenant: Tenant
+                var labels: Labels
+                var parts: [LogPart]
+                var generation: Int
+            }
+            let streams: [StreamParts] = state.withLock { state in
+                var streams: [StreamParts] = []
+                for (tenant, byLabels) in state.streams {
+                    for (labels, stream) in byLabels {
+                        let current = stream.parts.filter { $0.meta.generation == stream.generation }
+                        if let created = current.map(\.meta.createdNano).min() {
+                            let bytes = current.reduce(0) { $0 + $1.fileBytes }
+                            if bytes >= options.rolloverMaxBytes || (now > created && now - created >= maxAge) {
+                                state.streams[tenant]?[labels]?.generation += 1
+                                report.rolledOver += 1
+                            }
+                        }
+                        if stream.parts.isEmpty && stream.head.isEmpty {
+                            state.streams[tenant]?[labels] = nil
+                            continue
+                        }
+                        streams.append(StreamParts(tenant: tenant, labels: labels, parts: stream.parts, generation: state.streams[tenant]?[labels]?.generation ?? 0))
+                    }
+                }
+                return streams
+            }
+
+            // 2. Retention: whole generations whose newest record is too old.
+            var dropped = Set<UInt64>()
+            for stream in streams {
+                guard let retention = options.retentionNano(tenant: stream.tenant, labels: stream.labels), now > retention else { continue }
+                let cutoff = now - retention
+                for (_, parts) in Dictionary(grouping: stream.parts, by: { $0.meta.generation }) {
+                    guard let newest = parts.map(\.maxTime).max(), newest < cutoff else { continue }
+                    for part in parts {
+                        dropped.insert(part.meta.id)
+                        report.droppedParts += 1
+                        report.droppedRecords += part.recordCount
+                    }
+                }
+            }
+
+            // 3. Merges, planned per generation, run per stream in parallel.
+            struct Merge {
+                var inputs: [LogPart]
+                var meta: PartMeta
+            }
+            var merges: [Merge] = []
+            for stream in streams {
+                for (generation, parts) in Dictionary(grouping: stream.parts, by: { $0.meta.generation }) {
+                    let small = parts.filter { !dropped.contains($0.meta.id) && $0.fileBytes < options.mergeMaxPartBytes }
+                        .sorted { ($0.minTime, $0.meta.id) < ($1.minTime, $1.meta.id) }
+                    let needed = generation == stream.generation ? max(2, options.mergeMinParts) : 2
+                    guard small.count >= needed else { continue }
+                    // Groups of consecutive parts up to the size limit.
+                    var group: [LogPart] = []
+                    var bytes = 0
+                    func flush() {
+                        if group.count >= 2 {
+                            let id = state.withLock { state in
+                                defer { state.nextPartID += 1 }
+                                return state.nextPartID
+                            }
+                            let created = group.map(\.meta.createdNano).min() ?? now
+                            merges.append(
+                                Merge(inputs: group, meta: PartMeta(id: id, tenant: stream.tenant, labels: stream.labels, generation: generation, createdNano: created)))
+                        }
+                        group = []
+                        bytes = 0
+                    }
+                    for part in small {
+                        if bytes + part.fileBytes > options.mergeMaxPartBytes && !group.isEmpty { flush() }
+                        group.append(part)
+                        bytes += part.fileBytes
+                    }
+                    flush()
+                }
+            }
+            let partsDirectory = self.partsDirectory
+            let results = parallelMap(merges, width: options.parallelism) { merge in
+                var records: [LogRecord] = []
+                records.reserveCapacity(merge.inputs.reduce(0) { $0 + $1.recordCount })
+                for part in merge.inputs { records.append(contentsOf: try part.allRecords()) }
+                records.sort { $0.logTime < $1.logTime }
+                return try LogPart.write(records, meta: merge.meta, directory: partsDirectory, options: options)
+            }
+            let newParts = try Self.collect(results)
+            var removing = dropped
+            for merge in merges {
+                for part in merge.inputs { removing.insert(part.meta.id) }
+                report.mergedParts += merge.inputs.count
+            }
+            report.newParts = newParts.count
+            if !removing.isEmpty || !newParts.isEmpty {
+                do {
+                    try commit(adding: newParts, removing: removing, persistedSegment: nil)
+                } catch {
+                    for part in newParts { try? POSIXFile.remove(part.path) }
+                    throw error
+                }
+                logger.info(
+                    "log store maintained",
+                    metadata: [
+                        "rolled_over": "\(report.rolledOver)", "dropped_parts": "\(report.droppedParts)", "merged_parts": "\(report.mergedParts)",
+                        "new_parts": "\(report.newParts)",
+                    ])
+            }
+            return report
+        }
+    }
+}
