@@ -113,10 +113,12 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
-        // Micro-benchmarks run by scripts/bench (not tests): WAL append against raw write+fsync.
+        // Micro-benchmarks run by scripts/bench (not tests): WAL append against raw write+fsync, log store ingestion and size.
         .executableTarget(
             name: "SightlineBenchmarks",
-            dependencies: ["SightlineCore", "SightlineStorageCore", "SightlineIngest", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineLogStore", .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Benchmarks/SightlineBenchmarks",
             swiftSettings: settings
         ),
