@@ -55,7 +55,7 @@ extension LogStore {
                                 report.rolledOver += 1
                             }
                         }
-                        if stream.parts.isEmpty && stream.head.isEmpty {
+                        if stream.parts.isEmpty && stream.headCount == 0 {
                             state.streams[tenant]?[labels] = nil
                             continue
                         }

@@ -7,7 +7,7 @@ extension LogStore {
     /// What a query sees of one stream: its labels, its head and its parts at one moment.
     struct StreamSnapshot {
         var labels: Labels
-        var head: [LogRecord]
+        var head: [HeadChunk]
         var parts: [LogPart]
     }
 
@@ -33,7 +33,7 @@ extension LogStore {
     /// Whether the stream has a record in `range`: a block whose first or last record is in it does; a block that
     /// spans the whole range is decoded to look.
     private func hasRecords(_ stream: StreamSnapshot, in range: TimeRange) throws -> Bool {
-        if stream.head.contains(where: { range.contains($0.logTime) }) { return true }
+        if stream.head.contains(where: { $0.records.contains { range.contains($0.logTime) } }) { return true }
         for part in stream.parts where part.maxTime >= range.startNano && part.minTime < range.endNano {
             for (number, block) in part.blocks.enumerated() where block.overlaps(range) {
                 if range.contains(block.minTime) || range.contains(block.maxTime) { return true }
@@ -52,10 +52,9 @@ extension LogStore {
 
         struct Pending {
             var key: UInt64
-            var part: LogPart?
+            var part: LogPart
             var block: Int
             var labels: Labels
-            var head: [LogRecord]
         }
         struct Cursor {
             var records: [LogRecord]
@@ -69,14 +68,16 @@ extension LogStore {
         for stream in snapshot(tenant: scan.tenant, matchers: scan.matchers) {
             for part in stream.parts where part.maxTime >= scan.range.startNano && part.minTime < scan.range.endNano {
                 for (number, block) in part.blocks.enumerated() where block.overlaps(scan.range) {
-                    pending.push(Pending(key: key(forward ? block.minTime : block.maxTime), part: part, block: number, labels: stream.labels, head: []))
+                    pending.push(Pending(key: key(forward ? block.minTime : block.maxTime), part: part, block: number, labels: stream.labels))
                 }
             }
             var head: [LogRecord] = []
-            for record in stream.head where filter.range.contains(record.logTime) {
-                var line = record.line
-                let matches = filter.needles.isEmpty || line.withUTF8 { filter.matches(line: UnsafeRawBufferPointer($0)) }
-                if matches { head.append(record) }
+            for chunk in stream.head {
+                for record in chunk.records where filter.range.contains(record.logTime) {
+                    var line = record.line
+                    let matches = filter.needles.isEmpty || line.withUTF8 { filter.matches(line: UnsafeRawBufferPointer($0)) }
+                    if matches { head.append(record) }
+                }
             }
             if !head.isEmpty {
                 head.sort { $0.logTime < $1.logTime }
@@ -88,7 +89,7 @@ extension LogStore {
         while true {
             if let next = pending.first, active.first.map({ next.key <= $0.key }) ?? true {
                 _ = pending.pop()
-                guard let part = next.part else { continue }
+                let part = next.part
                 if !pruning.isEmpty {
                     let bloom = try part.bloom(next.block)
                     if !pruning.allSatisfy({ bloom.mayContain(needle: $0) }) {
@@ -121,7 +122,7 @@ extension LogStore {
             var entries = 0
             var chunks = 0
             var bytes = 0
-            let head = stream.head.filter { range.contains($0.logTime) }
+            let head = stream.head.flatMap { $0.records.filter { range.contains($0.logTime) } }
             if !head.isEmpty {
                 chunks += 1
                 entries += head.count

@@ -48,14 +48,56 @@ package final class LogStore: SignalStore, LogSource, LogQuerier {
         var labels: Labels
     }
 
-    /// One stream: its head (records and the WAL segment of each) and its parts.
+    /// Head records of one WAL segment, in the order applied.
+    ///
+    /// The head is a list of chunks rather than one array so that a query's snapshot (which shares the chunks) does
+    /// not make the next apply copy the whole head: an apply copies at most one small chunk.
+    struct HeadChunk {
+        var segment: Int
+        var records: [LogRecord]
+    }
+
+    /// One stream: its head and its parts.
     struct Stream {
-        var head: [LogRecord] = []
-        /// The WAL segment of each head record; non-decreasing, as the pipeline applies in WAL order.
-        var headSegments: [Int] = []
+        /// Segments are non-decreasing along the chunks, as the pipeline applies in WAL order.
+        var head: [HeadChunk] = []
+        var headCount = 0
         var parts: [LogPart] = []
         /// The generation new parts go to.
         var generation = 0
+
+        /// Appends records applied from `segment`.
+        mutating func appendHead(_ records: [LogRecord], segment: Int) {
+            if let last = head.last, last.segment == segment, last.records.count < 1024 {
+                head[head.count - 1].records.append(contentsOf: records)
+            } else {
+                head.append(HeadChunk(segment: segment, records: records))
+            }
+            headCount += records.count
+        }
+
+        /// The head records of segments ≤ `segment` (a prefix of the head).
+        func headRecords(through segment: Int) -> [LogRecord] {
+            var records: [LogRecord] = []
+            for chunk in head {
+                guard chunk.segment <= segment else { break }
+                records.append(contentsOf: chunk.records)
+            }
+            return records
+        }
+
+        /// Removes the first `count` head records.
+        mutating func dropHead(_ count: Int) {
+            var remaining = count
+            var whole = 0
+            while whole < head.count && head[whole].records.count <= remaining {
+                remaining -= head[whole].records.count
+                whole += 1
+            }
+            head.removeFirst(whole)
+            if remaining > 0, !head.isEmpty { head[0].records.removeFirst(remaining) }
+            headCount -= count
+        }
     }
 
     struct State {
@@ -151,9 +193,7 @@ package final class LogStore: SignalStore, LogSource, LogQuerier {
         if let last = lastLabels { grouped[last, default: []].append(contentsOf: run) }
         state.withLock { state in
             for (labels, records) in grouped {
-                state.streams[batch.tenant, default: [:]][labels, default: Stream()].head.append(contentsOf: records)
-                state.streams[batch.tenant, default: [:]][labels, default: Stream()].headSegments
-                    .append(contentsOf: repeatElement(position.segment, count: records.count))
+                state.streams[batch.tenant, default: [:]][labels, default: Stream()].appendHead(records, segment: position.segment)
             }
         }
     }
@@ -171,12 +211,12 @@ package final class LogStore: SignalStore, LogSource, LogQuerier {
                 var jobs: [Job] = []
                 for (tenant, streams) in state.streams {
                     for (labels, stream) in streams {
-                        let count = Self.prefixCount(stream.headSegments, through: segment)
-                        guard count > 0 else { continue }
+                        let records = stream.headRecords(through: segment)
+                        guard !records.isEmpty else { continue }
                         let created = stream.parts.filter { $0.meta.generation == stream.generation }.map(\.meta.createdNano).min() ?? now
                         let meta = PartMeta(id: state.nextPartID, tenant: tenant, labels: labels, generation: stream.generation, createdNano: created)
                         state.nextPartID += 1
-                        jobs.append(Job(records: Array(stream.head[0..<count]), meta: meta))
+                        jobs.append(Job(records: records, meta: meta))
                     }
                 }
                 return jobs
@@ -193,8 +233,7 @@ package final class LogStore: SignalStore, LogSource, LogQuerier {
             do {
                 try commit(adding: parts, removing: [], persistedSegment: segment) { state in
                     for job in jobs {
-                        state.streams[job.meta.tenant]?[job.meta.labels]?.head.removeFirst(job.records.count)
-                        state.streams[job.meta.tenant]?[job.meta.labels]?.headSegments.removeFirst(job.records.count)
+                        state.streams[job.meta.tenant]?[job.meta.labels]?.dropHead(job.records.count)
                     }
                 }
             } catch {
@@ -205,17 +244,6 @@ package final class LogStore: SignalStore, LogSource, LogQuerier {
     }
 
     package var persistedSegment: Int { state.withLock { $0.persistedSegment } }
-
-    /// How many head records have a segment ≤ `segment` (they form a prefix).
-    private static func prefixCount(_ segments: [Int], through segment: Int) -> Int {
-        var low = 0
-        var high = segments.count
-        while low < high {
-            let middle = (low + high) / 2
-            if segments[middle] <= segment { low = middle + 1 } else { high = middle }
-        }
-        return low
-    }
 
     /// The parts of `results`, or the first error after deleting the parts that were written.
     static func collect(_ results: [Result<LogPart, any Error>]) throws -> [LogPart] {
@@ -299,7 +327,7 @@ package final class LogStore: SignalStore, LogSource, LogQuerier {
                 for stream in streams.values {
                     summary.streams += 1
                     summary.parts += stream.parts.count
-                    summary.headRecords += stream.head.count
+                    summary.headRecords += stream.headCount
                     for part in stream.parts {
                         summary.blocks += part.blocks.count
                         summary.partRecords += part.recordCount
