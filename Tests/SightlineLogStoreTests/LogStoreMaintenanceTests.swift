@@ -135,4 +135,16 @@ struct LogStoreMaintenanceTests {
         #expect(try StoreHarness.scan(store).isEmpty)
         #expect(try harness.open().summary().parts == 0)
     }
+
+    @Test func mergePlanIsSizeTiered() {
+        let k = 1 << 10
+        // Four small parts merge; a lone large part and three mid-size ones wait for company.
+        #expect(LogStore.planMerges(sizes: [10 * k, 20 * k, 5 * k, 30 * k, 900 * k], current: true, minParts: 4, maxBytes: 1 << 30) == [[0, 1, 2, 3]])
+        #expect(LogStore.planMerges(sizes: [100 * k, 120 * k, 200 * k, 10 * k], current: true, minParts: 4, maxBytes: 1 << 30) == [])
+        #expect(LogStore.planMerges(sizes: [100 * k, 120 * k, 200 * k, 130 * k], current: true, minParts: 4, maxBytes: 1 << 30) == [[0, 1, 2, 3]])
+        // A closed generation merges whatever it has, parts at the limit excepted, in groups under the limit.
+        #expect(LogStore.planMerges(sizes: [100 * k, 5 * k, 2000 * k], current: false, minParts: 4, maxBytes: 1000 * k) == [[0, 1]])
+        #expect(LogStore.planMerges(sizes: [600 * k, 500 * k, 300 * k, 100 * k], current: false, minParts: 4, maxBytes: 1000 * k) == [[1, 2, 3]])
+        #expect(LogStore.planMerges(sizes: [5 * k], current: false, minParts: 4, maxBytes: 1000 * k) == [])
+    }
 }

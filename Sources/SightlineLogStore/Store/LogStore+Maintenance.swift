@@ -22,8 +22,8 @@ extension LogStore {
     ///    ``LogStoreOptions/rolloverMaxAge`` ago writes its next parts to a new generation;
     /// 2. **retention**: generations whose newest record is older than the stream's retention are dropped whole;
     /// 3. **merges**: in each generation, once ``LogStoreOptions/mergeMinParts`` parts are smaller than
-    ///    ``LogStoreOptions/mergeMaxPartBytes`` (or two, in a generation no longer written to), they are rewritten as
-    ///    one part, streams in parallel.
+    ///    ``LogStoreOptions/mergeMaxPartBytes`` in one size tier (or any two, in a generation no longer written to),
+    ///    they are rewritten as one part, streams in parallel (see ``planMerges(sizes:current:minParts:maxBytes:)``).
     ///
     /// Safe while queries, applies and persists run: a query keeps the parts it started with, and the files of merged
     /// or dropped parts are deleted once the manifest no longer names them, readable through open descriptors until
@@ -88,32 +88,21 @@ extension LogStore {
             var merges: [Merge] = []
             for stream in streams {
                 for (generation, parts) in Dictionary(grouping: stream.parts, by: { $0.meta.generation }) {
-                    let small = parts.filter { !dropped.contains($0.meta.id) && $0.fileBytes < options.mergeMaxPartBytes }
-                        .sorted { ($0.minTime, $0.meta.id) < ($1.minTime, $1.meta.id) }
-                    let needed = generation == stream.generation ? max(2, options.mergeMinParts) : 2
-                    guard small.count >= needed else { continue }
-                    // Groups of consecutive parts up to the size limit.
-                    var group: [LogPart] = []
-                    var bytes = 0
-                    func flush() {
-                        if group.count >= 2 {
-                            let id = state.withLock { state in
-                                defer { state.nextPartID += 1 }
-                                return state.nextPartID
-                            }
-                            let created = group.map(\.meta.createdNano).min() ?? now
-                            merges.append(
-                                Merge(inputs: group, meta: PartMeta(id: id, tenant: stream.tenant, labels: stream.labels, generation: generation, createdNano: created)))
+                    let live = parts.filter { !dropped.contains($0.meta.id) }
+                    let groups = Self.planMerges(
+                        sizes: live.map(\.fileBytes), current: generation == stream.generation, minParts: options.mergeMinParts,
+                        maxBytes: options.mergeMaxPartBytes
+                    )
+                    for group in groups {
+                        let inputs = group.map { live[$0] }
+                        let id = state.withLock { state in
+                            defer { state.nextPartID += 1 }
+                            return state.nextPartID
                         }
-                        group = []
-                        bytes = 0
+                        let created = inputs.map(\.meta.createdNano).min() ?? now
+                        merges.append(
+                            Merge(inputs: inputs, meta: PartMeta(id: id, tenant: stream.tenant, labels: stream.labels, generation: generation, createdNano: created)))
                     }
-                    for part in small {
-                        if bytes + part.fileBytes > options.mergeMaxPartBytes && !group.isEmpty { flush() }
-                        group.append(part)
-                        bytes += part.fileBytes
-                    }
-                    flush()
                 }
             }
             let partsDirectory = self.partsDirectory
@@ -147,5 +136,47 @@ extension LogStore {
             }
             return report
         }
+    }
+
+    /// Plans the merges of one generation's parts, given their sizes: groups of part indexes, each to become one part.
+    ///
+    /// Size-tiered, so a record is rewritten about log₄(part size / 64 KiB) times rather than at every round: parts
+    /// are put in tiers by size (under 64 KiB, then each tier 4× the one before) and a tier of the generation being
+    /// written is merged once it has `minParts` parts. A generation no longer written to is merged whole (any two
+    /// parts). Parts of `maxBytes` or more are left alone, and a group stops before it would pass `maxBytes`.
+    static func planMerges(sizes: [Int], current: Bool, minParts: Int, maxBytes: Int) -> [[Int]] {
+        let candidates = sizes.indices.filter { sizes[$0] < maxBytes }
+        var tiers: [[Int]] = []
+        if current {
+            var byTier: [Int: [Int]] = [:]
+            for index in candidates {
+                var tier = 0
+                var limit = 64 << 10
+                while sizes[index] >= limit && tier < 40 {
+                    tier += 1
+                    limit *= 4
+                }
+                byTier[tier, default: []].append(index)
+            }
+            tiers = byTier.keys.sorted().compactMap { byTier[$0] }.filter { $0.count >= max(2, minParts) }
+        } else if candidates.count >= 2 {
+            tiers = [candidates]
+        }
+        var groups: [[Int]] = []
+        for tier in tiers {
+            var group: [Int] = []
+            var bytes = 0
+            for index in tier {
+                if !group.isEmpty && bytes + sizes[index] > maxBytes {
+                    if group.count >= 2 { groups.append(group) }
+                    group = []
+                    bytes = 0
+                }
+                group.append(index)
+                bytes += sizes[index]
+            }
+            if group.count >= 2 { groups.append(group) }
+        }
+        return groups
     }
 }

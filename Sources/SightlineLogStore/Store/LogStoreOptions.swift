@@ -28,7 +28,8 @@ package struct LogStoreOptions: Sendable {
     package var blockMaxRecords: Int
     /// Bits of the per-block trigram filter per distinct trigram (see ``TrigramBloom``).
     package var bloomBitsPerTrigram: Int
-    /// A stream's generation is merged once it has this many parts smaller than ``mergeMaxPartBytes``.
+    /// Parts of the current generation of a stream are merged once this many of them fall in one size tier (below
+    /// 64 KiB, then each tier 4× larger), so records are rewritten a logarithmic number of times.
     package var mergeMinParts: Int
     /// Parts this large are not merged further, and a merge does not produce parts much larger.
     package var mergeMaxPartBytes: Int
