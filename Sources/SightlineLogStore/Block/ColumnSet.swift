@@ -64,7 +64,8 @@ struct ColumnSetReader {
                 let rawLength = try reader.readVarint()
                 let storedLength = try reader.readVarint()
                 let codec = try reader.readByte()
-                guard rawLength < 1 << 32, storedLength < 1 << 32, codec <= 1 else {
+                // LZ4 expands at most about 255 times, so a larger raw length is damage (and would be a huge allocation).
+                guard rawLength < 1 << 32, storedLength < 1 << 32, codec <= 1, rawLength <= storedLength * 256 + 16 else {
                     throw SightlineError(.dataCorrupted, "column directory entry is invalid (codec \(codec), \(rawLength) bytes)")
                 }
                 entries.append(Entry(rawLength: Int(rawLength), offset: 0, storedLength: Int(storedLength), codec: codec))

@@ -312,6 +312,10 @@ enum LogBlockCodec {
         let columns = try ColumnSetReader(data)
         guard columns.count >= fixedColumns else { throw SightlineError(.dataCorrupted, "block has \(columns.count) columns, fewer than \(fixedColumns)") }
 
+        // Every record has a body kind byte: checking that count first bounds every allocation below.
+        let bodyKinds = try columns.column(5)
+        guard bodyKinds.count == count else { throw SightlineError(.dataCorrupted, "body kind column has \(bodyKinds.count) entries for \(count) records") }
+
         // Times and lines first: they decide which records are kept.
         var effective: [UInt64] = []
         effective.reserveCapacity(count)
@@ -322,8 +326,6 @@ enum LogBlockCodec {
                 effective.append(previous)
             }
         }
-        let bodyKinds = try columns.column(5)
-        guard bodyKinds.count == count else { throw SightlineError(.dataCorrupted, "body kind column has \(bodyKinds.count) entries for \(count) records") }
         let lineLengthColumn = try columns.column(6)
         let lines = try columns.column(7)
         var bodies: [AttributeValue] = []

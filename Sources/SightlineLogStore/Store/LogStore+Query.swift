@@ -116,38 +116,46 @@ extension LogStore {
         }
     }
 
+    /// Counts streams in parallel: blocks wholly inside the range are counted from the part index, blocks at the
+    /// range's edges are decoded.
     package func stats(tenant: Tenant, matchers: [LabelMatcher], range: TimeRange) throws -> LogStats {
+        let results = parallelMap(snapshot(tenant: tenant, matchers: matchers), width: options.parallelism) { stream in
+            try Self.stats(of: stream, in: range)
+        }
         var stats = LogStats()
-        for stream in snapshot(tenant: tenant, matchers: matchers) {
-            var entries = 0
-            var chunks = 0
-            var bytes = 0
-            let head = stream.head.flatMap { $0.records.filter { range.contains($0.logTime) } }
-            if !head.isEmpty {
-                chunks += 1
-                entries += head.count
-                bytes += head.reduce(0) { $0 + $1.line.utf8.count }
-            }
-            for part in stream.parts where part.maxTime >= range.startNano && part.minTime < range.endNano {
-                for (number, block) in part.blocks.enumerated() where block.overlaps(range) {
-                    if range.contains(block.minTime) && range.contains(block.maxTime) {
-                        chunks += 1
-                        entries += block.count
-                        bytes += block.lineBytes
-                    } else {
-                        let records = try part.records(number, filter: RecordFilter(range: range, needles: []))
-                        guard !records.isEmpty else { continue }
-                        chunks += 1
-                        entries += records.count
-                        bytes += records.reduce(0) { $0 + $1.line.utf8.count }
-                    }
+        for result in results {
+            let stream = try result.get()
+            guard stream.entries > 0 else { continue }
+            stats.streams += 1
+            stats.chunks += stream.chunks
+            stats.entries += stream.entries
+            stats.bytes += stream.bytes
+        }
+        return stats
+    }
+
+    /// The stats of one stream (`streams` left 0).
+    private static func stats(of stream: StreamSnapshot, in range: TimeRange) throws -> LogStats {
+        var stats = LogStats()
+        let head = stream.head.flatMap { $0.records.filter { range.contains($0.logTime) } }
+        if !head.isEmpty {
+            stats.chunks += 1
+            stats.entries += head.count
+            stats.bytes += head.reduce(0) { $0 + $1.line.utf8.count }
+        }
+        for part in stream.parts where part.maxTime >= range.startNano && part.minTime < range.endNano {
+            for (number, block) in part.blocks.enumerated() where block.overlaps(range) {
+                if range.contains(block.minTime) && range.contains(block.maxTime) {
+                    stats.chunks += 1
+                    stats.entries += block.count
+                    stats.bytes += block.lineBytes
+                } else {
+                    let records = try part.records(number, filter: RecordFilter(range: range, needles: []))
+                    guard !records.isEmpty else { continue }
+                    stats.chunks += 1
+                    stats.entries += records.count
+                    stats.bytes += records.reduce(0) { $0 + $1.line.utf8.count }
                 }
-            }
-            if entries > 0 {
-                stats.streams += 1
-                stats.chunks += chunks
-                stats.entries += entries
-                stats.bytes += bytes
             }
         }
         return stats
