@@ -1,4 +1,4 @@
-package import SightlineCore
+import SightlineCore
 import Logging
 import SightlineStorageCore
 import Synchronization
@@ -121,12 +121,8 @@ extension LogStore {
             }
             report.newParts = newParts.count
             if !removing.isEmpty || !newParts.isEmpty {
-                do {
-                    try commit(adding: newParts, removing: removing, persistedSegment: nil)
-                } catch {
-                    for part in newParts { try? POSIXFile.remove(part.path) }
-                    throw error
-                }
+                // On failure the new files stay, as in persist: the manifest may name them; if not, open deletes them.
+                try commit(adding: newParts, removing: removing, persistedSegment: nil)
                 logger.info(
                     "log store maintained",
                     metadata: [

@@ -230,15 +230,12 @@ package final class LogStore: SignalStore, LogSource, LogQuerier {
                 return try LogPart.write(records, meta: job.meta, directory: partsDirectory, options: options)
             }
             let parts = try Self.collect(results)
-            do {
-                try commit(adding: parts, removing: [], persistedSegment: segment) { state in
-                    for job in jobs {
-                        state.streams[job.meta.tenant]?[job.meta.labels]?.dropHead(job.records.count)
-                    }
+            // On failure the new files stay: the manifest may already name them (a rename that landed before a
+            // failed directory fsync). If it does not, the next open deletes them; the head keeps the records.
+            try commit(adding: parts, removing: [], persistedSegment: segment) { state in
+                for job in jobs {
+                    state.streams[job.meta.tenant]?[job.meta.labels]?.dropHead(job.records.count)
                 }
-            } catch {
-                for part in parts { try? POSIXFile.remove(part.path) }
-                throw error
             }
         }
     }
