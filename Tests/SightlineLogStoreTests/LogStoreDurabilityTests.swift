@@ -63,7 +63,7 @@ struct LogStoreDurabilityTests {
             // half-written part was left behind.
             try POSIXFile.writeAtomically(committed, to: manifest)
             try POSIXFile.writeAtomically([1, 2, 3], to: harness.directory.file("parts/00000000000000ff.part.tmp.x"))
-            FileManager.default.createFile(atPath: harness.directory.file("parts/00000000000000fe.part.tmp"), contents: Data([1, 2]))
+            _ = FileManager.default.createFile(atPath: harness.directory.file("parts/00000000000000fe.part.tmp"), contents: Data([1, 2]))
         }
         let partsBefore = try FileManager.default.contentsOfDirectory(atPath: harness.directory.file("parts")).filter { $0.hasSuffix(".part") }.count
         let store = try harness.open()
