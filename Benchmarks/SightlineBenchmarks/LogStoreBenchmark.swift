@@ -6,7 +6,8 @@ import SightlineLogStore
 /// `logstore`: ingests the records of an NDJSON file written by the shared dataset generator `gen_logs.py`
 /// (`timestamp`, `ts_ns`, `service`, `host`, `level`, `message`, `attrs`) into a fresh log store, as the server would:
 /// batches applied in WAL order, a persist every `persist-every` records, then one maintenance round (merges).
-/// Reports records/s of apply + persist, bytes on disk per record, and a rare-term search (blocks read and skipped).
+/// Reports records/s of apply + persist, bytes on disk per record, a rare-term search (blocks read and skipped) and
+/// the rate of a full scan.
 ///
 /// Mapping, as OTLP ingestion does it: `service` and `host` become the resource attributes `service.name` and
 /// `host.name` (so the stream labels), `level` the severity, `message` the body, `attrs.trace_id` and `attrs.span_id`
@@ -101,6 +102,14 @@ struct LogStoreBenchmark {
         }
         let searchSeconds = monotonicSeconds() - searchStart
         let counters = store.blockCounters
+        let fullStart = monotonicSeconds()
+        var scanned = 0
+        try store.scan(LogScan(tenant: .default, matchers: [], range: .all, direction: .forward)) { _ in
+            scanned += 1
+            return true
+        }
+        let fullSeconds = monotonicSeconds() - fullStart
+        printError("full forward scan: \(scanned) records in \(format(fullSeconds, 2)) s, \(format(Double(scanned) / fullSeconds, 0)) records/s")
         printError(
             "parts \(beforeMerge.parts) -> \(summary.parts) (merged \(report.mergedParts) in \(format(mergeSeconds, 2)) s), blocks \(summary.blocks), "
                 + "search \"\(needle)\": \(hits) hits, \(counters.read) blocks read, \(counters.skipped) skipped, \(format(searchSeconds * 1000, 1)) ms")

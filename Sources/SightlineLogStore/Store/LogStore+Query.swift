@@ -86,22 +86,22 @@ extension LogStore {
             }
         }
 
+        let width = max(1, options.parallelism)
         while true {
             if let next = pending.first, active.first.map({ next.key <= $0.key }) ?? true {
-                _ = pending.pop()
-                let part = next.part
-                if !pruning.isEmpty {
-                    let bloom = try part.bloom(next.block)
-                    if !pruning.allSatisfy({ bloom.mayContain(needle: $0) }) {
-                        blocksSkipped.add(1, ordering: .relaxed)
-                        continue
-                    }
+                // The merge needs this block now. The next few in line are decoded with it, in parallel: a full scan
+                // reads them anyway, and an early stop wastes at most `parallelism - 1` blocks.
+                var batch: [Pending] = []
+                while batch.count < width, let more = pending.pop() { batch.append(more) }
+                let loaded = parallelMap(batch, width: width) { block in
+                    try self.load(block.part, block.block, filter: filter, pruning: pruning)
                 }
-                blocksRead.add(1, ordering: .relaxed)
-                var records = try part.records(next.block, filter: filter)
-                guard !records.isEmpty else { continue }
-                if !forward { records.reverse() }
-                active.push(Cursor(records: records, position: 0, key: key(records[0].logTime), labels: next.labels))
+                for (block, result) in zip(batch, loaded) {
+                    var records = try result.get()
+                    guard !records.isEmpty else { continue }
+                    if !forward { records.reverse() }
+                    active.push(Cursor(records: records, position: 0, key: key(records[0].logTime), labels: block.labels))
+                }
                 continue
             }
             guard var cursor = active.pop() else { return }
@@ -114,6 +114,20 @@ extension LogStore {
                 active.push(cursor)
             }
         }
+    }
+
+    /// The records of a block that `filter` keeps, or none without reading the block when its trigram filter rules
+    /// out one of the `pruning` needles (all ≥ 3 bytes).
+    private func load(_ part: LogPart, _ block: Int, filter: RecordFilter, pruning: [[UInt8]]) throws -> [LogRecord] {
+        if !pruning.isEmpty {
+            let bloom = try part.bloom(block)
+            if !pruning.allSatisfy({ bloom.mayContain(needle: $0) }) {
+                blocksSkipped.add(1, ordering: .relaxed)
+                return []
+            }
+        }
+        blocksRead.add(1, ordering: .relaxed)
+        return try part.records(block, filter: filter)
     }
 
     /// Counts streams in parallel: blocks wholly inside the range are counted from the part index, blocks at the
