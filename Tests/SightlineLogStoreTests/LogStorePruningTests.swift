@@ -27,6 +27,17 @@ struct LogStorePruningTests {
         // A term in no line reads nothing.
         #expect(try StoreHarness.scan(store, lineContains: ["zebra unicorn"]).isEmpty)
         #expect(store.blockCounters.read == 2)
+
+        // A needle under 3 bytes cannot be pruned: every block is read (and nothing is found).
+        #expect(try StoreHarness.scan(store, lineContains: ["Zq"]).isEmpty)
+        #expect(store.blockCounters.read == 2 + blocks)
+        // Longer needles prune, also when made of multibyte characters (each 3-byte needle alone would pass a
+        // block's filter by chance about 15 % of the time; several trigrams make that negligible).
+        #expect(try StoreHarness.scan(store, lineContains: ["Zqx-Zqx"]).isEmpty)
+        #expect(try StoreHarness.scan(store, lineContains: ["€ für Größe"]).isEmpty)
+        #expect(store.blockCounters.read == 2 + blocks)
+        // An empty needle filters nothing and is not pruned on.
+        #expect(try StoreHarness.scan(store, range: TimeRange(startNano: 0, endNano: records[10].logTime), lineContains: [""]).count == 10)
     }
 
     @Test func substringSearchHasNoFalseNegatives() throws {
