@@ -147,4 +147,28 @@ struct LogStoreMaintenanceTests {
         #expect(LogStore.planMerges(sizes: [600 * k, 500 * k, 300 * k, 100 * k], current: false, minParts: 4, maxBytes: 1000 * k) == [[1, 2, 3]])
         #expect(LogStore.planMerges(sizes: [5 * k], current: false, minParts: 4, maxBytes: 1000 * k) == [])
     }
+
+    @Test func mergeInterleavesMultiBlockPartsInTimeOrder() throws {
+        var options = StoreHarness.smallBlocks
+        options.mergeMinParts = 3
+        let harness = try StoreHarness(options: options)
+        defer { harness.directory.remove() }
+        let store = try harness.open()
+        var all: [LogRecord] = []
+        for segment in 0..<3 {
+            // 250 records a part (three blocks), interleaved with the other parts, some times shared across parts.
+            let records = (0..<250).map { LogFixtures.record("p\(segment) r\($0)", at: UInt64($0 * 3 + (segment == 2 ? 0 : segment)) * 100) }
+            try StoreHarness.apply(store, records, segment: segment)
+            try store.persist(throughSegment: segment)
+            all.append(contentsOf: records)
+        }
+        #expect(store.summary().blocks == 9)
+        #expect(try store.maintain(now: harness.clock.nano).mergedParts == 3)
+        #expect(store.summary().parts == 1)
+        #expect(store.summary().blocks == 8)
+        let scanned = try StoreHarness.scan(store)
+        #expect(scanned.map(\.logTime) == all.map(\.logTime).sorted())
+        #expect(Set(scanned.map(\.line)) == Set(all.map(\.line)))
+        #expect(scanned.count == 750)
+    }
 }

@@ -55,10 +55,10 @@ final class LogPart: Sendable {
     let fileBytes: Int
     private let fd: Int32
 
-    private static let magic: [UInt8] = Array("SLLP".utf8)
-    private static let version: UInt8 = 1
-    private static let headerLength = 8
-    private static let footerLength = 20
+    static let magic: [UInt8] = Array("SLLP".utf8)
+    static let version: UInt8 = 1
+    static let headerLength = 8
+    static let footerLength = 20
 
     private init(meta: PartMeta, path: String, blocks: [BlockInfo], fileBytes: Int, fd: Int32) {
         self.meta = meta
@@ -78,75 +78,9 @@ final class LogPart: Sendable {
     /// Writes `records` (sorted by ``LogRecord/logTime``) as part `meta.id` in `directory`: a temporary file, fsynced,
     /// then renamed. The caller fsyncs the directory. Returns the part opened for reading.
     static func write(_ records: [LogRecord], meta: PartMeta, directory: String, options: LogStoreOptions) throws -> LogPart {
-        let path = directory + "/" + LogStoreFileNames.part(meta.id)
-        let temporary = path + LogStoreFileNames.temporarySuffix
-        let fd = try POSIXFile.open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
-        var closed = false
-        defer { if !closed { POSIXFile.close(fd) } }
-        do {
-            var buffer = magic + [version, 0, 0, 0]
-            var offset = buffer.count
-            var infos: [BlockInfo] = []
-            var start = 0
-            while start < records.count {
-                // A block ends at the record limit or once its lines (plus a rough per-record cost) pass the byte target.
-                var end = start
-                var bytes = 0
-                while end < records.count && end - start < options.blockMaxRecords && bytes < options.blockTargetBytes {
-                    bytes += records[end].line.utf8.count + 64
-                    end += 1
-                }
-                let block = LogBlockCodec.encode(records[start..<end], streamLabels: meta.labels, bitsPerTrigram: options.bloomBitsPerTrigram)
-                let bloom = block.bloom.bytes
-                infos.append(
-                    BlockInfo(
-                        minTime: block.minTime, maxTime: block.maxTime, count: block.count, lineBytes: block.lineBytes, offset: offset,
-                        bloomLength: bloom.count, dataLength: block.data.count, bloomCRC: CRC32C.checksum(bloom),
-                        dataCRC: CRC32C.checksum(block.data)
-                    ))
-                buffer.append(contentsOf: bloom)
-                buffer.append(contentsOf: block.data)
-                offset += bloom.count + block.data.count
-                if buffer.count >= 4 << 20 {
-                    try buffer.withUnsafeBytes { try POSIXFile.writeAll(fd, $0, path: temporary) }
-                    buffer.removeAll(keepingCapacity: true)
-                }
-                start = end
-            }
-            var index = ByteWriter(capacity: 64 + infos.count * 40)
-            index.writeString(meta.tenant.id)
-            index.writeLabels(meta.labels)
-            index.writeVarint(UInt64(meta.generation))
-            index.writeVarint(meta.createdNano)
-            index.writeVarint(UInt64(infos.count))
-            for info in infos {
-                index.writeVarint(info.minTime)
-                index.writeVarint(info.maxTime - info.minTime)
-                index.writeVarint(UInt64(info.count))
-                index.writeVarint(UInt64(info.lineBytes))
-                index.writeVarint(UInt64(info.offset))
-                index.writeVarint(UInt64(info.bloomLength))
-                index.writeVarint(UInt64(info.dataLength))
-                index.writeUInt32LE(info.bloomCRC)
-                index.writeUInt32LE(info.dataCRC)
-            }
-            var footer = ByteWriter(capacity: footerLength)
-            footer.writeUInt64LE(UInt64(offset))
-            footer.writeUInt32LE(UInt32(index.bytes.count))
-            footer.writeUInt32LE(CRC32C.checksum(index.bytes))
-            footer.writeRaw(magic)
-            buffer.append(contentsOf: index.bytes)
-            buffer.append(contentsOf: footer.bytes)
-            try buffer.withUnsafeBytes { try POSIXFile.writeAll(fd, $0, path: temporary) }
-            try POSIXFile.fsync(fd, path: temporary)
-            POSIXFile.close(fd)
-            closed = true
-            guard rename(temporary, path) == 0 else { throw POSIXFile.error("rename", temporary) }
-        } catch {
-            try? POSIXFile.remove(temporary)
-            throw error
-        }
-        return try open(path: path, id: meta.id)
+        let writer = try LogPartWriter(meta: meta, directory: directory, options: options)
+        for record in records { try writer.append(record) }
+        return try writer.finish()
     }
 
     // MARK: Reading

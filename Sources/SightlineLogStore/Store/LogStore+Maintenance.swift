@@ -107,11 +107,7 @@ extension LogStore {
             }
             let partsDirectory = self.partsDirectory
             let results = parallelMap(merges, width: options.parallelism) { merge in
-                var records: [LogRecord] = []
-                records.reserveCapacity(merge.inputs.reduce(0) { $0 + $1.recordCount })
-                for part in merge.inputs { records.append(contentsOf: try part.allRecords()) }
-                records.sort { $0.logTime < $1.logTime }
-                return try LogPart.write(records, meta: merge.meta, directory: partsDirectory, options: options)
+                try Self.merge(merge.inputs, into: merge.meta, directory: partsDirectory, options: options)
             }
             let newParts = try Self.collect(results)
             var removing = dropped
@@ -174,5 +170,45 @@ extension LogStore {
             if group.count >= 2 { groups.append(group) }
         }
         return groups
+    }
+
+    /// Writes the records of `inputs` as one part, in time order: a k-way merge over the parts, each read one block
+    /// at a time, so memory holds a block per input and the block being written.
+    static func merge(_ inputs: [LogPart], into meta: PartMeta, directory: String, options: LogStoreOptions) throws -> LogPart {
+        struct Cursor {
+            var input: Int
+            var part: LogPart
+            var block: Int
+            var records: [LogRecord]
+            var position: Int
+            var time: UInt64 { records[position].logTime }
+        }
+        /// The cursor at the first record of the first non-empty block from `block` on, or nil at the part's end.
+        func cursor(_ input: Int, from block: Int) throws -> Cursor? {
+            let part = inputs[input]
+            var number = block
+            while number < part.blocks.count {
+                let records = try part.records(number, filter: .all)
+                if !records.isEmpty { return Cursor(input: input, part: part, block: number, records: records, position: 0) }
+                number += 1
+            }
+            return nil
+        }
+        // Ties go to the earlier input, so records with equal times keep their order.
+        var heap = Heap<Cursor> { a, b in a.time != b.time ? a.time < b.time : a.input < b.input }
+        for input in inputs.indices {
+            if let first = try cursor(input, from: 0) { heap.push(first) }
+        }
+        let writer = try LogPartWriter(meta: meta, directory: directory, options: options)
+        while var top = heap.pop() {
+            try writer.append(top.records[top.position])
+            top.position += 1
+            if top.position < top.records.count {
+                heap.push(top)
+            } else if let next = try cursor(top.input, from: top.block + 1) {
+                heap.push(next)
+            }
+        }
+        return try writer.finish()
     }
 }
