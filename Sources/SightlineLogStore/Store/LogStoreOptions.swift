@@ -1,3 +1,4 @@
+import Foundation
 package import SightlineCore
 
 /// How long the records of some streams are kept: streams of `tenant` (any tenant when nil) whose labels match every
@@ -42,13 +43,15 @@ package struct LogStoreOptions: Sendable {
     package var retention: [LogRetentionRule]
     /// The retention of streams no rule applies to; nil keeps them forever.
     package var defaultRetention: Duration?
-    /// How many streams are encoded, merged or scanned at once.
+    /// How many streams are encoded, merged or counted, and how many blocks a scan decodes, at once (default: the
+    /// machine's cores).
     package var parallelism: Int
 
     package init(
         blockTargetBytes: Int = 1 << 20, blockMaxRecords: Int = 16_384, bloomBitsPerTrigram: Int = 4, mergeMinParts: Int = 4,
         mergeMaxPartBytes: Int = 256 << 20, rolloverMaxBytes: Int = 1 << 30, rolloverMaxAge: Duration = .seconds(86_400),
-        retention: [LogRetentionRule] = [], defaultRetention: Duration? = nil, parallelism: Int = 4
+        retention: [LogRetentionRule] = [], defaultRetention: Duration? = nil,
+        parallelism: Int = ProcessInfo.processInfo.activeProcessorCount
     ) {
         self.blockTargetBytes = blockTargetBytes
         self.blockMaxRecords = blockMaxRecords
@@ -59,7 +62,7 @@ package struct LogStoreOptions: Sendable {
         self.rolloverMaxAge = rolloverMaxAge
         self.retention = retention
         self.defaultRetention = defaultRetention
-        self.parallelism = parallelism
+        self.parallelism = max(1, parallelism)
     }
 
     /// The retention of a stream in ns, or nil to keep it.
