@@ -109,4 +109,24 @@ struct LogStoreScanTests {
         #expect(search.streams == 1)
         #expect(search.entries == 300)
     }
+
+    @Test func tenantsNeverSeeEachOther() throws {
+        let harness = try StoreHarness()
+        defer { harness.directory.remove() }
+        let other = try Tenant("team-b")
+        do {
+            let store = try harness.open()
+            try StoreHarness.apply(store, [LogFixtures.record("default tenant line", at: 1)], segment: 0)
+            try StoreHarness.apply(store, [LogFixtures.record("team b line", at: 2)], segment: 0, tenant: other)
+            try store.persist(throughSegment: 0)
+            try StoreHarness.apply(store, [LogFixtures.record("team b head line", at: 3)], segment: 1, tenant: other)
+            #expect(try StoreHarness.scan(store).map(\.line) == ["default tenant line"])
+            #expect(try StoreHarness.scan(store, tenant: other).map(\.line) == ["team b line", "team b head line"])
+        }
+        let reopened = try harness.open()
+        #expect(try StoreHarness.scan(reopened).map(\.line) == ["default tenant line"])
+        #expect(try StoreHarness.scan(reopened, tenant: other).map(\.line) == ["team b line"])
+        #expect(try reopened.stats(tenant: other, matchers: [], range: .all).entries == 1)
+        #expect(try reopened.logs(tenant: try Tenant("nobody"), in: .all, limit: 10).isEmpty)
+    }
 }
