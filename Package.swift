@@ -89,12 +89,18 @@ let package = Package(
             dependencies: ["SightlineCore", "SightlineStorageCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
+        // The log engine: per-stream heads, immutable columnar LZ4 parts with trigram filters, merges, rollover, retention.
+        .target(
+            name: "SightlineLogStore",
+            dependencies: ["SightlineCore", "SightlineStorageCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
         // HTTP and gRPC APIs, auth, the ingestion pipeline and the service group.
         .target(
             name: "SightlineServer",
             dependencies: [
                 "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineRecordStore", "SightlineTSDB", "SightlineScrape",
-                "SightlineQuery", "SightlineTraceStore",
+                "SightlineQuery", "SightlineTraceStore", "SightlineLogStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -124,10 +130,12 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
-        // Micro-benchmarks run by scripts/bench (not tests): WAL append against raw write+fsync.
+        // Micro-benchmarks run by scripts/bench (not tests): WAL append against raw write+fsync, log store ingestion and size.
         .executableTarget(
             name: "SightlineBenchmarks",
-            dependencies: ["SightlineCore", "SightlineStorageCore", "SightlineIngest", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineLogStore", .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Benchmarks/SightlineBenchmarks",
             swiftSettings: settings
         ),
@@ -142,6 +150,11 @@ let package = Package(
         .testTarget(
             name: "SightlineStorageCoreTests",
             dependencies: ["SightlineStorageCore", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "SightlineLogStoreTests",
+            dependencies: ["SightlineLogStore", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
         .testTarget(

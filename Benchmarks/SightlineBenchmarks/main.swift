@@ -3,7 +3,8 @@
 //     SightlineBenchmarks <subcommand> [options]
 //
 // Subcommands:
-//     wal    WAL append throughput against raw write()+fsync() of the same bytes in the same batches.
+//     wal       WAL append throughput against raw write()+fsync() of the same bytes in the same batches.
+//     logstore  log store ingestion rate, bytes on disk per record and a rare-term search over gen_logs.py NDJSON.
 //
 // Each subcommand prints a markdown table (header and one row) on stdout and details on stderr.
 // To add a subcommand: write a `struct XBenchmark { init(arguments:) throws; func run() async throws }` and a `case`.
@@ -197,8 +198,11 @@ do {
     switch arguments.first {
     case "wal":
         try await WALBenchmark(arguments: Array(arguments.dropFirst())).run()
+    case "logstore":
+        try LogStoreBenchmark(arguments: Array(arguments.dropFirst())).run()
     default:
         printError("usage: SightlineBenchmarks wal [--dir D] [--records N] [--record-size B] [--batch K] [--writers W] [--runs R]")
+        printError("       SightlineBenchmarks logstore --input gen_logs.ndjson [--dir D] [--records N] [--batch K] [--persist-every N] [--needle S]")
         exit(2)
     }
 } catch {

@@ -1,0 +1,114 @@
+import SightlineCore
+
+/// The binary form of attribute values and lists inside log blocks: a tag byte, then the value (strings and bytes
+/// length-prefixed, integers zigzag varints, doubles 8 bytes little-endian). The same layout as the WAL's batches,
+/// kept here so the block format does not change when the WAL's does.
+extension ByteWriter {
+    /// Writes one tagged value.
+    mutating func writeAttributeValue(_ value: AttributeValue) {
+        switch value {
+        case .empty: writeByte(0)
+        case .string(let s):
+            writeByte(1)
+            writeString(s)
+        case .bool(let b):
+            writeByte(2)
+            writeByte(b ? 1 : 0)
+        case .int(let i):
+            writeByte(3)
+            writeSignedVarint(i)
+        case .double(let d):
+            writeByte(4)
+            writeDouble(d)
+        case .bytes(let b):
+            writeByte(5)
+            writeBytes(b)
+        case .array(let values):
+            writeByte(6)
+            writeVarint(UInt64(values.count))
+            for v in values { writeAttributeValue(v) }
+        case .keyValueList(let attributes):
+            writeByte(7)
+            writeAttributes(attributes)
+        }
+    }
+
+    /// Writes a count, then each key and tagged value.
+    mutating func writeAttributes(_ attributes: [Attribute]) {
+        writeVarint(UInt64(attributes.count))
+        for attribute in attributes {
+            writeString(attribute.key)
+            writeAttributeValue(attribute.value)
+        }
+    }
+
+    /// Writes a scope: name, version, attributes.
+    mutating func writeScope(_ scope: InstrumentationScope) {
+        writeString(scope.name)
+        writeString(scope.version)
+        writeAttributes(scope.attributes)
+    }
+
+    /// Writes label pairs: a count, then names and values.
+    mutating func writeLabels(_ labels: Labels) {
+        writeVarint(UInt64(labels.labels.count))
+        for label in labels.labels {
+            writeString(label.name)
+            writeString(label.value)
+        }
+    }
+}
+
+extension ByteReader {
+    /// Reads what ``ByteWriter/writeAttributeValue(_:)`` wrote; nesting is limited to 64 levels.
+    mutating func readAttributeValue(depth: Int = 0) throws -> AttributeValue {
+        guard depth < 64 else { throw SightlineError(.dataCorrupted, "attribute values nested deeper than 64 levels") }
+        let tag = try readByte()
+        switch tag {
+        case 0: return .empty
+        case 1: return .string(try readString())
+        case 2: return .bool(try readByte() != 0)
+        case 3: return .int(try readSignedVarint())
+        case 4: return .double(try readDouble())
+        case 5: return .bytes(try readBytes())
+        case 6:
+            let count = try readCount()
+            var values: [AttributeValue] = []
+            values.reserveCapacity(count)
+            for _ in 0..<count { values.append(try readAttributeValue(depth: depth + 1)) }
+            return .array(values)
+        case 7: return .keyValueList(try readAttributes(depth: depth + 1))
+        default: throw SightlineError(.dataCorrupted, "unknown attribute value tag \(tag)")
+        }
+    }
+
+    /// Reads what ``ByteWriter/writeAttributes(_:)`` wrote.
+    mutating func readAttributes(depth: Int = 0) throws -> [Attribute] {
+        let count = try readCount()
+        var attributes: [Attribute] = []
+        attributes.reserveCapacity(count)
+        for _ in 0..<count { attributes.append(Attribute(try readString(), try readAttributeValue(depth: depth))) }
+        return attributes
+    }
+
+    /// Reads what ``ByteWriter/writeScope(_:)`` wrote.
+    mutating func readScope() throws -> InstrumentationScope {
+        InstrumentationScope(name: try readString(), version: try readString(), attributes: try readAttributes())
+    }
+
+    /// Reads what ``ByteWriter/writeLabels(_:)`` wrote.
+    mutating func readLabels() throws -> Labels {
+        let count = try readCount()
+        var labels: [Label] = []
+        labels.reserveCapacity(count)
+        for _ in 0..<count { labels.append(Label(try readString(), try readString())) }
+        return Labels(labels)
+    }
+
+    /// Reads a varint that must fit in `Int` and be below `limit`.
+    mutating func readIndex(below limit: Int, _ what: String) throws -> Int {
+        let value = try readVarint()
+        guard value < UInt64(limit) else { throw SightlineError(.dataCorrupted, "\(what) \(value) is out of range (\(limit) entries)") }
+        return Int(value)
+    }
+}

@@ -1,0 +1,647 @@
+import Glibc
+import SightlineCore
+
+/// One encoded block of a part: its columns, its trigram filter and what the part's index keeps about it.
+struct EncodedBlock: Sendable {
+    var data: [UInt8]
+    var bloom: TrigramBloom
+    var minTime: UInt64
+    var maxTime: UInt64
+    var count: Int
+    /// Bytes of the lines (``LogRecord/line``), for stats.
+    var lineBytes: Int
+}
+
+/// Which records a block decode keeps: those in the time range whose line contains every needle.
+struct RecordFilter: Sendable {
+    var range: TimeRange
+    var needles: [[UInt8]]
+
+    static let all = RecordFilter(range: .all, needles: [])
+
+    init(range: TimeRange, needles: [[UInt8]]) {
+        self.range = range
+        self.needles = needles.filter { !$0.isEmpty }
+    }
+
+    /// Whether `needle` (not empty) occurs in `haystack`: `memchr` finds candidates for the first byte, `memcmp` checks them.
+    static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first, needle.count <= haystack.count, let base = haystack.baseAddress else { return false }
+        let last = haystack.count - needle.count
+        return needle.withUnsafeBytes { pattern in
+            guard let patternBase = pattern.baseAddress else { return false }
+            var start = 0
+            while start <= last {
+                guard let hit = memchr(base + start, Int32(first), last - start + 1) else { return false }
+                let position = base.distance(to: UnsafeRawPointer(hit))
+                if memcmp(hit, patternBase, needle.count) == 0 { return true }
+                start = position + 1
+            }
+            return false
+        }
+    }
+
+    /// Whether every needle occurs in `line`.
+    func matches(line: UnsafeRawBufferPointer) -> Bool {
+        for needle in needles {
+            guard needle.count <= line.count else { return false }
+            if !Self.contains(line, needle) { return false }
+        }
+        return true
+    }
+}
+
+/// The columnar block format of the log store: records of one stream, sorted by time, each field in its own column,
+/// each column compressed with LZ4 (see ``ColumnSetWriter``).
+///
+/// Columns, in order (per record unless said otherwise):
+///  0. effective time (``LogRecord/effectiveTimeUnixNano``) as varint deltas from the previous record (sorted, so ≥ 0)
+///  1. a byte: 0 when the record has a time, 1 when only the observed time is set (the effective time is then it)
+///  2. for records with a time: observed time − time, zigzag varint (0 for "same", small for "shortly after")
+///  3. severity number, zigzag varint
+///  4. severity text, dictionary (see below)
+///  5. body kind byte: 0 empty, 1 string, 2 any other value
+///  6. length of each string body, varint
+///  7. the string bodies concatenated: the lines, one column, so LZ4 finds repeats across lines
+///  8. other bodies, tagged values
+///  9. attribute keys and shapes: the block's distinct keys, its distinct key sequences ("shapes"), and per record the
+///     index of its shape. Records of one logger repeat one shape, so this costs about a byte a record.
+/// 10. dropped attributes count, varint
+/// 11. flags, varint
+/// 12. trace ids: a presence byte per record, then 16 bytes per present id
+/// 13. span ids: a presence byte per record, then 8 bytes per present id
+/// 14. event name, dictionary
+/// 15. resource attributes, dictionary of encoded lists (a stream's records share one or a few)
+/// 16. instrumentation scope, dictionary of encoded scopes
+/// 17. a byte: 1 when the sender named the stream (``LogRecord/stream``), 0 when it was derived from the resource
+/// 18+. one column per attribute key, the values of that key in record order: a mode byte and a count, then
+///     mode 0 tagged values, 1 a string dictionary, 2 length-prefixed strings, 3 lowercase hex strings stored as their
+///     bytes (trace and request ids: half the size, and the compressor sees the entropy of the bytes, not of hex).
+///
+/// A dictionary column is the entry count, the entries (length-prefixed), then an index varint per record.
+enum LogBlockCodec {
+    static let fixedColumns = 18
+
+    // MARK: Encoding
+
+    /// Encodes `records`, which must be sorted by effective time, into one block.
+    static func encode(_ records: ArraySlice<LogRecord>, streamLabels: Labels, bitsPerTrigram: Int) -> EncodedBlock {
+        var times = ByteWriter(capacity: records.count * 3)
+        var timeKinds = ByteWriter(capacity: records.count)
+        var observed = ByteWriter(capacity: records.count)
+        var severityNumbers = ByteWriter(capacity: records.count)
+        var severityTexts = DictionaryColumn()
+        var bodyKinds = ByteWriter(capacity: records.count)
+        var lineLengths = ByteWriter(capacity: records.count * 2)
+        var lines = ByteWriter(capacity: records.count * 128)
+        var otherBodies = ByteWriter(capacity: 0)
+        var dropped = ByteWriter(capacity: records.count)
+        var flags = ByteWriter(capacity: records.count)
+        var tracePresence = ByteWriter(capacity: records.count)
+        var traceBytes = ByteWriter(capacity: records.count * 16)
+        var spanPresence = ByteWriter(capacity: records.count)
+        var spanBytes = ByteWriter(capacity: records.count * 8)
+        var eventNames = DictionaryColumn()
+        var resources = DictionaryColumn()
+        var scopes = DictionaryColumn()
+        var explicitStream = ByteWriter(capacity: records.count)
+        var keys: [String: Int] = [:]
+        var keyList: [String] = []
+        var keyValues: [[AttributeValue]] = []
+        var shapes: [[Int]: Int] = [:]
+        var shapeList: [[Int]] = []
+        var shapeIndexes = ByteWriter(capacity: records.count)
+        var trigrams = TrigramCollector()
+        var previous: UInt64 = 0
+        var minTime = UInt64.max
+        var maxTime: UInt64 = 0
+        var lineBytes = 0
+        var lastResource: [Attribute]?
+        var lastResourceIndex = 0
+        var lastScope: InstrumentationScope?
+        var lastScopeIndex = 0
+        var shape: [Int] = []
+
+        for record in records {
+            let time = record.logTime
+            minTime = min(minTime, time)
+            maxTime = max(maxTime, time)
+            times.writeVarint(time &- previous)
+            previous = time
+            if record.timeUnixNano != 0 {
+                timeKinds.writeByte(0)
+                observed.writeSignedVarint(Int64(bitPattern: record.observedTimeUnixNano &- record.timeUnixNano))
+            } else {
+                timeKinds.writeByte(1)
+            }
+            severityNumbers.writeSignedVarint(Int64(record.severityNumber))
+            severityTexts.append(record.severityText)
+            switch record.body {
+            case .empty:
+                bodyKinds.writeByte(0)
+            case .string(let line):
+                bodyKinds.writeByte(1)
+                var copy = line
+                copy.withUTF8 { utf8 in
+                    lineLengths.writeVarint(UInt64(utf8.count))
+                    lines.writeRaw(utf8)
+                    trigrams.add(UnsafeRawBufferPointer(utf8))
+                    lineBytes += utf8.count
+                }
+            default:
+                bodyKinds.writeByte(2)
+                otherBodies.writeAttributeValue(record.body)
+                let text = Array(record.line.utf8)
+                trigrams.add(text)
+                lineBytes += text.count
+            }
+            shape.removeAll(keepingCapacity: true)
+            for attribute in record.attributes {
+                let key: Int
+                if let known = keys[attribute.key] {
+                    key = known
+                } else {
+                    key = keyList.count
+                    keys[attribute.key] = key
+                    keyList.append(attribute.key)
+                    keyValues.append([])
+                }
+                shape.append(key)
+                keyValues[key].append(attribute.value)
+            }
+            let shapeIndex: Int
+            if let known = shapes[shape] {
+                shapeIndex = known
+            } else {
+                shapeIndex = shapeList.count
+                shapes[shape] = shapeIndex
+                shapeList.append(shape)
+            }
+            shapeIndexes.writeVarint(UInt64(shapeIndex))
+            dropped.writeVarint(UInt64(record.droppedAttributesCount))
+            flags.writeVarint(UInt64(record.flags))
+            if let traceID = record.traceID {
+                tracePresence.writeByte(1)
+                traceBytes.writeUInt64LE(traceID.high)
+                traceBytes.writeUInt64LE(traceID.low)
+            } else {
+                tracePresence.writeByte(0)
+            }
+            if let spanID = record.spanID {
+                spanPresence.writeByte(1)
+                spanBytes.writeUInt64LE(spanID.value)
+            } else {
+                spanPresence.writeByte(0)
+            }
+            eventNames.append(record.eventName)
+            if let lastResource, lastResource == record.resource {
+                resources.appendIndex(lastResourceIndex)
+            } else {
+                var writer = ByteWriter(capacity: 64)
+                writer.writeAttributes(record.resource)
+                lastResourceIndex = resources.append(writer.bytes)
+                lastResource = record.resource
+            }
+            if let lastScope, lastScope == record.scope {
+                scopes.appendIndex(lastScopeIndex)
+            } else {
+                var writer = ByteWriter(capacity: 32)
+                writer.writeScope(record.scope)
+                lastScopeIndex = scopes.append(writer.bytes)
+                lastScope = record.scope
+            }
+            explicitStream.writeByte(record.stream.labels.isEmpty ? 0 : 1)
+        }
+
+        var shapeColumn = ByteWriter(capacity: 64 + records.count)
+        shapeColumn.writeVarint(UInt64(keyList.count))
+        for key in keyList { shapeColumn.writeString(key) }
+        shapeColumn.writeVarint(UInt64(shapeList.count))
+        for shape in shapeList {
+            shapeColumn.writeVarint(UInt64(shape.count))
+            for key in shape { shapeColumn.writeVarint(UInt64(key)) }
+        }
+        shapeColumn.writeRaw(shapeIndexes.bytes)
+        tracePresence.writeRaw(traceBytes.bytes)
+        spanPresence.writeRaw(spanBytes.bytes)
+
+        var columns = ColumnSetWriter()
+        columns.append(times.bytes)
+        columns.append(timeKinds.bytes)
+        columns.append(observed.bytes)
+        columns.append(severityNumbers.bytes)
+        columns.append(severityTexts.encoded())
+        columns.append(bodyKinds.bytes)
+        columns.append(lineLengths.bytes)
+        columns.append(lines.bytes)
+        columns.append(otherBodies.bytes)
+        columns.append(shapeColumn.bytes)
+        columns.append(dropped.bytes)
+        columns.append(flags.bytes)
+        columns.append(tracePresence.bytes)
+        columns.append(spanPresence.bytes)
+        columns.append(eventNames.encoded())
+        columns.append(resources.encoded())
+        columns.append(scopes.encoded())
+        columns.append(explicitStream.bytes)
+        for values in keyValues { columns.append(encodeValues(values)) }
+        return EncodedBlock(
+            data: columns.finish(), bloom: trigrams.filter(bitsPerTrigram: bitsPerTrigram), minTime: records.isEmpty ? 0 : minTime,
+            maxTime: maxTime, count: records.count, lineBytes: lineBytes
+        )
+    }
+
+    /// Encodes the values of one attribute key in the most compact of the four modes.
+    private static func encodeValues(_ values: [AttributeValue]) -> [UInt8] {
+        var strings: [String] = []
+        strings.reserveCapacity(values.count)
+        for value in values {
+            guard case .string(let s) = value else { break }
+            strings.append(s)
+        }
+        var out = ByteWriter(capacity: values.count * 8)
+        guard strings.count == values.count else {
+            out.writeByte(0)
+            out.writeVarint(UInt64(values.count))
+            for value in values { out.writeAttributeValue(value) }
+            return out.bytes
+        }
+        var dictionary = DictionaryColumn()
+        for s in strings { dictionary.append(s) }
+        if dictionary.entryCount * 4 <= values.count {
+            out.writeByte(1)
+            out.writeVarint(UInt64(values.count))
+            out.writeRaw(dictionary.encoded())
+            return out.bytes
+        }
+        if strings.allSatisfy(isLowercaseHex) {
+            out.writeByte(3)
+            out.writeVarint(UInt64(values.count))
+            for s in strings {
+                let utf8 = Array(s.utf8)
+                out.writeVarint(UInt64(utf8.count / 2))
+                var index = 0
+                while index < utf8.count {
+                    out.writeByte(hexValue(utf8[index]) << 4 | hexValue(utf8[index + 1]))
+                    index += 2
+                }
+            }
+            return out.bytes
+        }
+        out.writeByte(2)
+        out.writeVarint(UInt64(values.count))
+        for s in strings { out.writeString(s) }
+        return out.bytes
+    }
+
+    private static func isLowercaseHex(_ s: String) -> Bool {
+        let utf8 = s.utf8
+        return utf8.count % 2 == 0 && utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+    }
+
+    private static func hexValue(_ digit: UInt8) -> UInt8 { digit <= 0x39 ? digit - 0x30 : digit - 0x61 + 10 }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    // MARK: Decoding
+
+    /// Decodes the records of a block that `filter` keeps, in time order, with ``LogRecord/stream`` set to
+    /// `streamLabels` for records whose sender named the stream (as they were ingested).
+    /// - Throws: `dataCorrupted` when a column is missing, cut or inconsistent.
+    static func decode(_ data: [UInt8], count: Int, streamLabels: Labels, filter: RecordFilter) throws -> [LogRecord] {
+        let columns = try ColumnSetReader(data)
+        guard columns.count >= fixedColumns else { throw SightlineError(.dataCorrupted, "block has \(columns.count) columns, fewer than \(fixedColumns)") }
+
+        // Every record has a body kind byte: checking that count first bounds every allocation below.
+        let bodyKinds = try columns.column(5)
+        guard bodyKinds.count == count else { throw SightlineError(.dataCorrupted, "body kind column has \(bodyKinds.count) entries for \(count) records") }
+
+        // Times and lines first: they decide which records are kept.
+        var effective: [UInt64] = []
+        effective.reserveCapacity(count)
+        try read(columns.column(0)) { r in
+            var previous: UInt64 = 0
+            for _ in 0..<count {
+                previous &+= try r.readVarint()
+                effective.append(previous)
+            }
+        }
+        let lineLengthColumn = try columns.column(6)
+        let lines = try columns.column(7)
+        var bodies: [AttributeValue] = []
+        bodies.reserveCapacity(count)
+        var keep = [Bool](repeating: false, count: count)
+        var kept = 0
+        try lineLengthColumn.withUnsafeBytes { lengthBytes in
+            try lines.withUnsafeBytes { lineBytes in
+                try columns.column(8).withUnsafeBytes { otherBytes in
+                    var lengths = ByteReader(lengthBytes)
+                    var others = ByteReader(otherBytes)
+                    var offset = 0
+                    for index in 0..<count {
+                        let body: AttributeValue
+                        var keepThis = filter.range.contains(effective[index])
+                        switch bodyKinds[index] {
+                        case 0:
+                            body = .empty
+                            if keepThis && !filter.needles.isEmpty { keepThis = false }
+                        case 1:
+                            let length = try lengths.readVarint()
+                            guard length <= UInt64(lineBytes.count - offset) else {
+                                throw SightlineError(.dataCorrupted, "line \(index) runs past the lines column")
+                            }
+                            let line = UnsafeRawBufferPointer(rebasing: lineBytes[offset..<(offset + Int(length))])
+                            offset += Int(length)
+                            if keepThis && !filter.needles.isEmpty { keepThis = filter.matches(line: line) }
+                            body = keepThis ? .string(String(decoding: line, as: UTF8.self)) : .empty
+                        case 2:
+                            body = try others.readAttributeValue()
+                            if keepThis && !filter.needles.isEmpty {
+                                let text = Array(body.text.utf8)
+                                keepThis = text.withUnsafeBytes { filter.matches(line: $0) }
+                            }
+                        default:
+                            throw SightlineError(.dataCorrupted, "unknown body kind \(bodyKinds[index])")
+                        }
+                        bodies.append(body)
+                        keep[index] = keepThis
+                        if keepThis { kept += 1 }
+                    }
+                }
+            }
+        }
+        guard kept > 0 else { return [] }
+
+        var records: [LogRecord] = []
+        records.reserveCapacity(kept)
+        for index in 0..<count where keep[index] {
+            var record = LogRecord(timeUnixNano: effective[index], body: bodies[index])
+            record.observedTimeUnixNano = effective[index]
+            records.append(record)
+        }
+        /// Calls `body` with the index of each record and the index of the kept record, or nil.
+        func forEach(_ body: (Int, Int?) throws -> Void) rethrows {
+            var out = 0
+            for index in 0..<count {
+                if keep[index] {
+                    try body(index, out)
+                    out += 1
+                } else {
+                    try body(index, nil)
+                }
+            }
+        }
+
+        let timeKinds = try columns.column(1)
+        guard timeKinds.count == count else { throw SightlineError(.dataCorrupted, "time kind column has \(timeKinds.count) entries for \(count) records") }
+        try read(columns.column(2)) { r in
+            try forEach { index, out in
+                if timeKinds[index] == 0 {
+                    let delta = try r.readSignedVarint()
+                    if let out { records[out].observedTimeUnixNano = effective[index] &+ UInt64(bitPattern: delta) }
+                } else if let out {
+                    records[out].timeUnixNano = 0
+                }
+            }
+        }
+        try read(columns.column(3)) { r in
+            try forEach { _, out in
+                let value = try r.readSignedVarint()
+                if let out { records[out].severityNumber = Int32(truncatingIfNeeded: value) }
+            }
+        }
+        let severityTexts = try DictionaryColumn.decodeStrings(columns.column(4), count: count, "severity text")
+        let eventNames = try DictionaryColumn.decodeStrings(columns.column(14), count: count, "event name")
+        let resources = try DictionaryColumn.decode(columns.column(15), count: count, "resource") { r in try r.readAttributes() }
+        let scopes = try DictionaryColumn.decode(columns.column(16), count: count, "scope") { r in try r.readScope() }
+        let explicit = try columns.column(17)
+        guard explicit.count == count else { throw SightlineError(.dataCorrupted, "stream column has \(explicit.count) entries for \(count) records") }
+        forEach { index, out in
+            guard let out else { return }
+            records[out].severityText = severityTexts[index]
+            records[out].eventName = eventNames[index]
+            records[out].resource = resources[index]
+            records[out].scope = scopes[index]
+            if explicit[index] != 0 { records[out].stream = streamLabels }
+        }
+        try read(columns.column(10)) { r in
+            try forEach { _, out in
+                let value = try r.readVarint()
+                if let out { records[out].droppedAttributesCount = UInt32(truncatingIfNeeded: value) }
+            }
+        }
+        try read(columns.column(11)) { r in
+            try forEach { _, out in
+                let value = try r.readVarint()
+                if let out { records[out].flags = UInt32(truncatingIfNeeded: value) }
+            }
+        }
+        try read(columns.column(12)) { r in
+            var presence: [UInt8] = []
+            presence.reserveCapacity(count)
+            for _ in 0..<count { presence.append(try r.readByte()) }
+            try forEach { index, out in
+                guard presence[index] != 0 else { return }
+                let id = TraceID(high: try r.readUInt64LE(), low: try r.readUInt64LE())
+                if let out { records[out].traceID = id }
+            }
+        }
+        try read(columns.column(13)) { r in
+            var presence: [UInt8] = []
+            presence.reserveCapacity(count)
+            for _ in 0..<count { presence.append(try r.readByte()) }
+            try forEach { index, out in
+                guard presence[index] != 0 else { return }
+                let id = SpanID(try r.readUInt64LE())
+                if let out { records[out].spanID = id }
+            }
+        }
+
+        // Attributes: keys and shapes, then one value column per key.
+        var keyList: [String] = []
+        var shapeList: [[Int]] = []
+        var recordShapes: [Int] = []
+        recordShapes.reserveCapacity(count)
+        try read(columns.column(9)) { r in
+            let keyCount = try r.readCount()
+            for _ in 0..<keyCount { keyList.append(try r.readString()) }
+            let shapeCount = try r.readCount()
+            for _ in 0..<shapeCount {
+                let length = try r.readCount()
+                var shape: [Int] = []
+                shape.reserveCapacity(length)
+                for _ in 0..<length { shape.append(try r.readIndex(below: keyCount, "attribute key")) }
+                shapeList.append(shape)
+            }
+            for _ in 0..<count { recordShapes.append(try r.readIndex(below: shapeCount, "attribute shape")) }
+        }
+        guard columns.count == fixedColumns + keyList.count else {
+            throw SightlineError(.dataCorrupted, "block has \(columns.count) columns for \(keyList.count) attribute keys")
+        }
+        var keyValues: [[AttributeValue]] = []
+        keyValues.reserveCapacity(keyList.count)
+        for key in keyList.indices { keyValues.append(try decodeValues(columns.column(fixedColumns + key))) }
+        var cursors = [Int](repeating: 0, count: keyList.count)
+        try forEach { index, out in
+            let shape = shapeList[recordShapes[index]]
+            var attributes: [Attribute] = []
+            if out != nil { attributes.reserveCapacity(shape.count) }
+            for key in shape {
+                guard cursors[key] < keyValues[key].count else {
+                    throw SightlineError(.dataCorrupted, "attribute \(keyList[key]) has fewer values than its records")
+                }
+                if out != nil { attributes.append(Attribute(keyList[key], keyValues[key][cursors[key]])) }
+                cursors[key] += 1
+            }
+            if let out { records[out].attributes = attributes }
+        }
+        return records
+    }
+
+    /// Reads the values of one attribute key.
+    private static func decodeValues(_ column: [UInt8]) throws -> [AttributeValue] {
+        try column.withUnsafeBytes { raw in
+            var r = ByteReader(raw)
+            let mode = try r.readByte()
+            let count = try r.readCount()
+            var values: [AttributeValue] = []
+            values.reserveCapacity(count)
+            switch mode {
+            case 0:
+                for _ in 0..<count { values.append(try r.readAttributeValue()) }
+            case 1:
+                let strings = try DictionaryColumn.decodeStrings(Array(UnsafeRawBufferPointer(rebasing: raw[r.offset...])), count: count, "attribute value")
+                return strings.map { .string($0) }
+            case 2:
+                for _ in 0..<count { values.append(.string(try r.readString())) }
+            case 3:
+                for _ in 0..<count {
+                    let length = try r.readLength()
+                    var text = [UInt8]()
+                    text.reserveCapacity(length * 2)
+                    for _ in 0..<length {
+                        let byte = try r.readByte()
+                        text.append(hexDigits[Int(byte >> 4)])
+                        text.append(hexDigits[Int(byte & 0x0F)])
+                    }
+                    values.append(.string(String(decoding: text, as: UTF8.self)))
+                }
+            default:
+                throw SightlineError(.dataCorrupted, "unknown attribute column mode \(mode)")
+            }
+            return values
+        }
+    }
+
+    /// Runs `body` with a reader over `column`.
+    private static func read(_ column: [UInt8], _ body: (inout ByteReader) throws -> Void) throws {
+        try column.withUnsafeBytes { raw in
+            var reader = ByteReader(raw)
+            try body(&reader)
+        }
+    }
+}
+
+/// A dictionary-encoded column: distinct entries once, then an index per record.
+struct DictionaryColumn {
+    private var lookup: [[UInt8]: Int] = [:]
+    private var stringLookup: [String: Int] = [:]
+    private var entries = ByteWriter(capacity: 64)
+    private(set) var entryCount = 0
+    private var indexes = ByteWriter(capacity: 64)
+    private var lastString: String?
+    private var lastIndex = 0
+
+    /// Appends a string, adding it to the dictionary when new; returns its index.
+    @discardableResult
+    mutating func append(_ value: String) -> Int {
+        if let lastString, lastString == value {
+            indexes.writeVarint(UInt64(lastIndex))
+            return lastIndex
+        }
+        let index: Int
+        if let known = stringLookup[value] {
+            index = known
+        } else {
+            index = entryCount
+            entryCount += 1
+            stringLookup[value] = index
+            entries.writeString(value)
+        }
+        lastString = value
+        lastIndex = index
+        indexes.writeVarint(UInt64(index))
+        return index
+    }
+
+    /// Appends an encoded value, adding it to the dictionary when new; returns its index.
+    @discardableResult
+    mutating func append(_ value: [UInt8]) -> Int {
+        let index: Int
+        if let known = lookup[value] {
+            index = known
+        } else {
+            index = entryCount
+            entryCount += 1
+            lookup[value] = index
+            entries.writeBytes(value)
+        }
+        indexes.writeVarint(UInt64(index))
+        return index
+    }
+
+    /// Appends the index of an entry already added.
+    mutating func appendIndex(_ index: Int) { indexes.writeVarint(UInt64(index)) }
+
+    /// The column: entry count, entries, indexes.
+    func encoded() -> [UInt8] {
+        var out = ByteWriter(capacity: entries.bytes.count + indexes.bytes.count + 8)
+        out.writeVarint(UInt64(entryCount))
+        out.writeRaw(entries.bytes)
+        out.writeRaw(indexes.bytes)
+        return out.bytes
+    }
+
+    /// Decodes `count` values, each entry decoded once by `entry`.
+    static func decode<T>(_ column: [UInt8], count: Int, _ what: String, entry: (inout ByteReader) throws -> T) throws -> [T] {
+        try column.withUnsafeBytes { raw in
+            var r = ByteReader(raw)
+            let entryCount = try r.readCount()
+            var values: [T] = []
+            values.reserveCapacity(entryCount)
+            for _ in 0..<entryCount {
+                let bytes = try r.readBytes()
+                try bytes.withUnsafeBytes { entryBytes in
+                    var inner = ByteReader(entryBytes)
+                    values.append(try entry(&inner))
+                    guard inner.isAtEnd else { throw SightlineError(.dataCorrupted, "\(what) dictionary entry has trailing bytes") }
+                }
+            }
+            var result: [T] = []
+            result.reserveCapacity(count)
+            for _ in 0..<count { result.append(values[try r.readIndex(below: entryCount, what)]) }
+            return result
+        }
+    }
+
+    /// Decodes `count` strings.
+    static func decodeStrings(_ column: [UInt8], count: Int, _ what: String) throws -> [String] {
+        try column.withUnsafeBytes { raw in
+            var r = ByteReader(raw)
+            let entryCount = try r.readCount()
+            var values: [String] = []
+            values.reserveCapacity(entryCount)
+            for _ in 0..<entryCount { values.append(try r.readString()) }
+            var result: [String] = []
+            result.reserveCapacity(count)
+            for _ in 0..<count { result.append(values[try r.readIndex(below: entryCount, what)]) }
+            return result
+        }
+    }
+}
+
+extension LogRecord {
+    /// The time the store orders and selects records by: the record's time, or its observed time when the sender left
+    /// the time unset (as OpenTelemetry advises readers). The same rule as the interim record store's.
+    var logTime: UInt64 { timeUnixNano != 0 ? timeUnixNano : observedTimeUnixNano }
+}

@@ -1,0 +1,209 @@
+import Glibc
+import SightlineCore
+import SightlineStorageCore
+
+/// What a part's index says about one of its blocks.
+struct BlockInfo: Sendable {
+    var minTime: UInt64
+    var maxTime: UInt64
+    var count: Int
+    /// Bytes of the block's lines, for stats.
+    var lineBytes: Int
+    /// Where the block's trigram filter starts; its columns follow it.
+    var offset: Int
+    var bloomLength: Int
+    var dataLength: Int
+    var bloomCRC: UInt32
+    var dataCRC: UInt32
+
+    /// Whether the block may hold records in `range` (its first or last record, or the span between, falls in it).
+    func overlaps(_ range: TimeRange) -> Bool { maxTime >= range.startNano && minTime < range.endNano }
+}
+
+/// What identifies a part and places it in its stream's history.
+struct PartMeta: Sendable {
+    var id: UInt64
+    var tenant: Tenant
+    /// The stream's labels (``LogRecord/streamLabels``).
+    var labels: Labels
+    /// The stream's generation (backing part set) the part belongs to; merges stay within one.
+    var generation: Int
+    /// When the part's generation's data was first written (the earliest creation time of the records' parts), in ns.
+    var createdNano: UInt64
+}
+
+/// One immutable part file: the records of one stream, sorted by time, in columnar blocks.
+///
+/// Layout:
+/// - header: `SLLP`, format version 1, three zero bytes.
+/// - blocks: per block its trigram filter (little-endian words), then its columns (``LogBlockCodec``).
+/// - index: the tenant, the stream labels, the generation, the creation time, the block count, then per block min
+///   time, max − min, record count, line bytes, offset, filter length, data length (varints) and the CRC-32C of the
+///   filter and of the data (4 bytes LE each).
+/// - footer (20 bytes): index offset (8 bytes LE), index length (4), CRC-32C of the index (4), `SLLP`.
+///
+/// The part keeps its file open for its whole life and reads blocks with `pread`, so a part that a merge or retention
+/// removed (its file unlinked) stays readable by the queries that still hold it; the descriptor closes when the last
+/// of them lets go.
+final class LogPart: Sendable {
+    let meta: PartMeta
+    let path: String
+    let blocks: [BlockInfo]
+    let minTime: UInt64
+    let maxTime: UInt64
+    let recordCount: Int
+    let fileBytes: Int
+    private let fd: Int32
+
+    static let magic: [UInt8] = Array("SLLP".utf8)
+    static let version: UInt8 = 1
+    static let headerLength = 8
+    static let footerLength = 20
+
+    private init(meta: PartMeta, path: String, blocks: [BlockInfo], fileBytes: Int, fd: Int32) {
+        self.meta = meta
+        self.path = path
+        self.blocks = blocks
+        self.minTime = blocks.map(\.minTime).min() ?? 0
+        self.maxTime = blocks.map(\.maxTime).max() ?? 0
+        self.recordCount = blocks.reduce(0) { $0 + $1.count }
+        self.fileBytes = fileBytes
+        self.fd = fd
+    }
+
+    deinit { POSIXFile.close(fd) }
+
+    // MARK: Writing
+
+    /// Writes `records` (sorted by ``LogRecord/logTime``) as part `meta.id` in `directory`: a temporary file, fsynced,
+    /// then renamed. The caller fsyncs the directory. Returns the part opened for reading.
+    static func write(_ records: [LogRecord], meta: PartMeta, directory: String, options: LogStoreOptions) throws -> LogPart {
+        let writer = try LogPartWriter(meta: meta, directory: directory, options: options)
+        for record in records { try writer.append(record) }
+        return try writer.finish()
+    }
+
+    // MARK: Reading
+
+    /// Opens part `id` at `path` and reads its index.
+    /// - Throws: `dataCorrupted` naming the file when its footer or index is damaged, `io` when it cannot be read.
+    static func open(path: String, id: UInt64) throws -> LogPart {
+        let fd = try POSIXFile.open(path, O_RDONLY)
+        do {
+            let size = Int(try POSIXFile.size(fd, path: path))
+            guard size >= headerLength + footerLength else { throw corrupted(path, "has \(size) bytes, too few for a part") }
+            let header = try readExactly(fd, at: 0, count: headerLength, path: path)
+            guard Array(header.prefix(4)) == magic, header[4] == version else { throw corrupted(path, "is not a log part (bad header)") }
+            let footer = try readExactly(fd, at: size - footerLength, count: footerLength, path: path)
+            let (indexOffset, indexLength, indexCRC) = try footer.withUnsafeBytes { raw -> (Int, Int, UInt32) in
+                var r = ByteReader(raw)
+                let offset = try r.readUInt64LE()
+                let length = try r.readUInt32LE()
+                let crc = try r.readUInt32LE()
+                guard Array(raw[16..<20]) == magic else { throw corrupted(path, "has no part footer") }
+                guard offset >= UInt64(headerLength), offset + UInt64(length) == UInt64(size - footerLength) else {
+                    throw corrupted(path, "footer names an index at \(offset) of \(length) bytes in a file of \(size)")
+                }
+                return (Int(offset), Int(length), crc)
+            }
+            let index = try readExactly(fd, at: indexOffset, count: indexLength, path: path)
+            guard CRC32C.checksum(index) == indexCRC else { throw corrupted(path, "index fails its checksum") }
+            let (meta, blocks) = try index.withUnsafeBytes { raw -> (PartMeta, [BlockInfo]) in
+                var r = ByteReader(raw)
+                let tenant = Tenant(uncheckedID: try r.readString())
+                let labels = try r.readLabels()
+                let generation = try r.readVarint()
+                let created = try r.readVarint()
+                let count = try r.readCount()
+                var blocks: [BlockInfo] = []
+                blocks.reserveCapacity(count)
+                for number in 0..<count {
+                    let minTime = try r.readVarint()
+                    let span = try r.readVarint()
+                    let records = try r.readVarint()
+                    let lineBytes = try r.readVarint()
+                    let offset = try r.readVarint()
+                    let bloomLength = try r.readVarint()
+                    let dataLength = try r.readVarint()
+                    let bloomCRC = try r.readUInt32LE()
+                    let dataCRC = try r.readUInt32LE()
+                    guard offset >= UInt64(headerLength), bloomLength < 1 << 32, dataLength < 1 << 32, records < 1 << 32, lineBytes < 1 << 48,
+                        offset + bloomLength + dataLength <= UInt64(indexOffset), span <= UInt64.max - minTime
+                    else { throw corrupted(path, "index entry of block \(number) is out of range") }
+                    blocks.append(
+                        BlockInfo(
+                            minTime: minTime, maxTime: minTime + span, count: Int(records), lineBytes: Int(lineBytes), offset: Int(offset),
+                            bloomLength: Int(bloomLength), dataLength: Int(dataLength), bloomCRC: bloomCRC, dataCRC: dataCRC
+                        ))
+                }
+                guard r.isAtEnd, generation < 1 << 40 else { throw corrupted(path, "index has trailing bytes") }
+                return (PartMeta(id: id, tenant: tenant, labels: labels, generation: Int(generation), createdNano: created), blocks)
+            }
+            return LogPart(meta: meta, path: path, blocks: blocks, fileBytes: size, fd: fd)
+        } catch let error as SightlineError where error.code == .dataCorrupted && !error.message.hasPrefix(path) {
+            POSIXFile.close(fd)
+            throw corrupted(path, error.message)
+        } catch {
+            POSIXFile.close(fd)
+            throw error
+        }
+    }
+
+    /// The trigram filter of block `number`.
+    /// - Throws: `dataCorrupted` naming the file when it fails its checksum.
+    func bloom(_ number: Int) throws -> TrigramBloom {
+        let info = blocks[number]
+        let bytes = try Self.readExactly(fd, at: info.offset, count: info.bloomLength, path: path)
+        guard CRC32C.checksum(bytes) == info.bloomCRC else { throw Self.corrupted(path, "filter of block \(number) fails its checksum") }
+        return bytes.withUnsafeBytes { TrigramBloom(bytes: $0) }
+    }
+
+    /// The records of block `number` that `filter` keeps, in time order.
+    /// - Throws: `dataCorrupted` naming the file and the block when it fails its checksum or does not decode.
+    func records(_ number: Int, filter: RecordFilter) throws -> [LogRecord] {
+        let info = blocks[number]
+        let bytes = try Self.readExactly(fd, at: info.offset + info.bloomLength, count: info.dataLength, path: path)
+        guard CRC32C.checksum(bytes) == info.dataCRC else { throw Self.corrupted(path, "block \(number) fails its checksum") }
+        do {
+            return try LogBlockCodec.decode(bytes, count: info.count, streamLabels: meta.labels, filter: filter)
+        } catch let error as SightlineError {
+            throw Self.corrupted(path, "block \(number): \(error.message)")
+        }
+    }
+
+    /// Every record of the part, in time order.
+    func allRecords() throws -> [LogRecord] {
+        var records: [LogRecord] = []
+        records.reserveCapacity(recordCount)
+        for number in blocks.indices { records.append(contentsOf: try self.records(number, filter: .all)) }
+        return records
+    }
+
+    private static func corrupted(_ path: String, _ what: String) -> SightlineError {
+        SightlineError(.dataCorrupted, "\(path): \(what)")
+    }
+
+    /// Reads `count` bytes at `offset`; a short read means the file is cut.
+    private static func readExactly(_ fd: Int32, at offset: Int, count: Int, path: String) throws -> [UInt8] {
+        var failure: (any Error)?
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var filled = 0
+            while filled < count, let base = buffer.baseAddress {
+                let got = pread(fd, base + filled, count - filled, off_t(offset + filled))
+                if got < 0 {
+                    if errno == EINTR { continue }
+                    failure = POSIXFile.error("pread", path)
+                    break
+                }
+                if got == 0 {
+                    failure = corrupted(path, "is cut: \(count) bytes at \(offset) run past its end")
+                    break
+                }
+                filled += got
+            }
+            initialized = failure == nil ? count : 0
+        }
+        if let failure { throw failure }
+        return bytes
+    }
+}

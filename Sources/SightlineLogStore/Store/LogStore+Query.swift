@@ -1,0 +1,190 @@
+package import SightlineCore
+import Synchronization
+
+/// The read side: scans merge the blocks of every selected stream and their heads in time order, opening a block only
+/// when the merge reaches its first record, and skipping it unread when its trigram filter rules the search out.
+extension LogStore {
+    /// What a query sees of one stream: its labels, its head and its parts at one moment.
+    struct StreamSnapshot {
+        var labels: Labels
+        var head: [HeadChunk]
+        var parts: [LogPart]
+    }
+
+    /// The streams of `tenant` matching `matchers`, as they are now. Parts in a snapshot stay readable even when a
+    /// merge replaces them meanwhile.
+    func snapshot(tenant: Tenant, matchers: [LabelMatcher]) -> [StreamSnapshot] {
+        let all = state.withLock { state in
+            (state.streams[tenant] ?? [:]).map { StreamSnapshot(labels: $0.key, head: $0.value.head, parts: $0.value.parts) }
+        }
+        return all.filter { stream in matchers.allSatisfy { $0.matches(stream.labels) } }
+    }
+
+    // MARK: LogSource
+
+    package func streams(tenant: Tenant, matchers: [LabelMatcher], range: TimeRange) throws -> [Labels] {
+        var result: [Labels] = []
+        for stream in snapshot(tenant: tenant, matchers: matchers) where try hasRecords(stream, in: range) {
+            result.append(stream.labels)
+        }
+        return result.sorted()
+    }
+
+    /// Whether the stream has a record in `range`: a block whose first or last record is in it does; a block that
+    /// spans the whole range is decoded to look.
+    private func hasRecords(_ stream: StreamSnapshot, in range: TimeRange) throws -> Bool {
+        if stream.head.contains(where: { $0.records.contains { range.contains($0.logTime) } }) { return true }
+        for part in stream.parts where part.maxTime >= range.startNano && part.minTime < range.endNano {
+            for (number, block) in part.blocks.enumerated() where block.overlaps(range) {
+                if range.contains(block.minTime) || range.contains(block.maxTime) { return true }
+                if try !part.records(number, filter: RecordFilter(range: range, needles: [])).isEmpty { return true }
+            }
+        }
+        return false
+    }
+
+    package func scan(_ scan: LogScan, _ visit: (LogRecord) throws -> Bool) throws {
+        let forward = scan.direction == .forward
+        let filter = RecordFilter(range: scan.range, needles: scan.lineContains.map { Array($0.utf8) })
+        let pruning = filter.needles.filter { $0.count >= 3 }
+        /// The merge order: ascending time forward, descending backward, as ascending keys.
+        func key(_ time: UInt64) -> UInt64 { forward ? time : ~time }
+
+        struct Pending {
+            var key: UInt64
+            var part: LogPart
+            var block: Int
+            var labels: Labels
+        }
+        struct Cursor {
+            var records: [LogRecord]
+            var position: Int
+            var key: UInt64
+            var labels: Labels
+        }
+        var pending = Heap<Pending> { $0.key < $1.key }
+        var active = Heap<Cursor> { $0.key < $1.key }
+
+        for stream in snapshot(tenant: scan.tenant, matchers: scan.matchers) {
+            for part in stream.parts where part.maxTime >= scan.range.startNano && part.minTime < scan.range.endNano {
+                for (number, block) in part.blocks.enumerated() where block.overlaps(scan.range) {
+                    pending.push(Pending(key: key(forward ? block.minTime : block.maxTime), part: part, block: number, labels: stream.labels))
+                }
+            }
+            var head: [LogRecord] = []
+            for chunk in stream.head {
+                for record in chunk.records where filter.range.contains(record.logTime) {
+                    var line = record.line
+                    let matches = filter.needles.isEmpty || line.withUTF8 { filter.matches(line: UnsafeRawBufferPointer($0)) }
+                    if matches { head.append(record) }
+                }
+            }
+            if !head.isEmpty {
+                head.sort { $0.logTime < $1.logTime }
+                if !forward { head.reverse() }
+                active.push(Cursor(records: head, position: 0, key: key(head[0].logTime), labels: stream.labels))
+            }
+        }
+
+        let width = max(1, options.parallelism)
+        while true {
+            if let next = pending.first, active.first.map({ next.key <= $0.key }) ?? true {
+                // The merge needs this block now. The next few in line are decoded with it, in parallel: a full scan
+                // reads them anyway, and an early stop wastes at most `parallelism - 1` blocks.
+                var batch: [Pending] = []
+                while batch.count < width, let more = pending.pop() { batch.append(more) }
+                let loaded = parallelMap(batch, width: width) { block in
+                    try self.load(block.part, block.block, filter: filter, pruning: pruning)
+                }
+                for (block, result) in zip(batch, loaded) {
+                    var records = try result.get()
+                    guard !records.isEmpty else { continue }
+                    if !forward { records.reverse() }
+                    active.push(Cursor(records: records, position: 0, key: key(records[0].logTime), labels: block.labels))
+                }
+                continue
+            }
+            guard var cursor = active.pop() else { return }
+            var record = cursor.records[cursor.position]
+            record.stream = cursor.labels
+            guard try visit(record) else { return }
+            cursor.position += 1
+            if cursor.position < cursor.records.count {
+                cursor.key = key(cursor.records[cursor.position].logTime)
+                active.push(cursor)
+            }
+        }
+    }
+
+    /// The records of a block that `filter` keeps, or none without reading the block when its trigram filter rules
+    /// out one of the `pruning` needles (all ≥ 3 bytes).
+    private func load(_ part: LogPart, _ block: Int, filter: RecordFilter, pruning: [[UInt8]]) throws -> [LogRecord] {
+        if !pruning.isEmpty {
+            let bloom = try part.bloom(block)
+            if !pruning.allSatisfy({ bloom.mayContain(needle: $0) }) {
+                blocksSkipped.add(1, ordering: .relaxed)
+                return []
+            }
+        }
+        blocksRead.add(1, ordering: .relaxed)
+        return try part.records(block, filter: filter)
+    }
+
+    /// Counts streams in parallel: blocks wholly inside the range are counted from the part index, blocks at the
+    /// range's edges are decoded.
+    package func stats(tenant: Tenant, matchers: [LabelMatcher], range: TimeRange) throws -> LogStats {
+        let results = parallelMap(snapshot(tenant: tenant, matchers: matchers), width: options.parallelism) { stream in
+            try Self.stats(of: stream, in: range)
+        }
+        var stats = LogStats()
+        for result in results {
+            let stream = try result.get()
+            guard stream.entries > 0 else { continue }
+            stats.streams += 1
+            stats.chunks += stream.chunks
+            stats.entries += stream.entries
+            stats.bytes += stream.bytes
+        }
+        return stats
+    }
+
+    /// The stats of one stream (`streams` left 0).
+    private static func stats(of stream: StreamSnapshot, in range: TimeRange) throws -> LogStats {
+        var stats = LogStats()
+        let head = stream.head.flatMap { $0.records.filter { range.contains($0.logTime) } }
+        if !head.isEmpty {
+            stats.chunks += 1
+            stats.entries += head.count
+            stats.bytes += head.reduce(0) { $0 + $1.line.utf8.count }
+        }
+        for part in stream.parts where part.maxTime >= range.startNano && part.minTime < range.endNano {
+            for (number, block) in part.blocks.enumerated() where block.overlaps(range) {
+                if range.contains(block.minTime) && range.contains(block.maxTime) {
+                    stats.chunks += 1
+                    stats.entries += block.count
+                    stats.bytes += block.lineBytes
+                } else {
+                    let records = try part.records(number, filter: RecordFilter(range: range, needles: []))
+                    guard !records.isEmpty else { continue }
+                    stats.chunks += 1
+                    stats.entries += records.count
+                    stats.bytes += records.reduce(0) { $0 + $1.line.utf8.count }
+                }
+            }
+        }
+        return stats
+    }
+
+    // MARK: LogQuerier
+
+    /// The newest `limit` records of `tenant` in `range`, newest first, each with its stream labels.
+    package func logs(tenant: Tenant, in range: TimeRange, limit: Int) throws -> [LogRecord] {
+        var records: [LogRecord] = []
+        guard limit > 0 else { return records }
+        try scan(LogScan(tenant: tenant, matchers: [], range: range, direction: .backward)) { record in
+            records.append(record)
+            return records.count < limit
+        }
+        return records
+    }
+}

@@ -1,0 +1,73 @@
+@testable import SightlineLogStore
+import SightlineCore
+import SightlineTestSupport
+import Testing
+
+struct LogBlockCodecTests {
+    private let labels = Labels(["service_name": "payments"])
+
+    @Test func everyFieldRoundTrips() throws {
+        let records = LogFixtures.varied().sorted { $0.logTime < $1.logTime }
+        let block = LogBlockCodec.encode(records[...], streamLabels: labels, bitsPerTrigram: 4)
+        #expect(block.count == records.count)
+        #expect(block.minTime == LogFixtures.base)
+        #expect(block.maxTime == LogFixtures.base + 7)
+        let decoded = try LogBlockCodec.decode(block.data, count: block.count, streamLabels: labels, filter: .all)
+        var expected = records
+        // The decoder knows only the part's labels; a record that named its stream gets them back.
+        for index in expected.indices where !expected[index].stream.labels.isEmpty { expected[index].stream = labels }
+        #expect(decoded == expected)
+    }
+
+    @Test func generatedLinesRoundTripAndCompress() throws {
+        let records = LogFixtures.generated(3000, seed: 1)
+        let block = LogBlockCodec.encode(records[...], streamLabels: labels, bitsPerTrigram: 4)
+        let decoded = try LogBlockCodec.decode(block.data, count: block.count, streamLabels: labels, filter: .all)
+        #expect(decoded == records)
+        let rawLines = records.reduce(0) { $0 + $1.line.utf8.count }
+        #expect(block.lineBytes == rawLines)
+        // Lines and attributes together (random trace ids included) take less than the lines alone.
+        #expect(block.data.count < rawLines)
+    }
+
+    @Test func filterKeepsRangeAndNeedles() throws {
+        let records = LogFixtures.generated(500, seed: 2)
+        let block = LogBlockCodec.encode(records[...], streamLabels: labels, bitsPerTrigram: 4)
+        let range = TimeRange(startNano: records[100].logTime, endNano: records[400].logTime)
+        let filter = RecordFilter(range: range, needles: [Array("order placed".utf8)])
+        let decoded = try LogBlockCodec.decode(block.data, count: block.count, streamLabels: labels, filter: filter)
+        let expected = records[100..<400].filter { $0.line.contains("order placed") }
+        #expect(decoded == Array(expected))
+        #expect(!decoded.isEmpty)
+    }
+
+    @Test func emptyBlockRoundTrips() throws {
+        let block = LogBlockCodec.encode([], streamLabels: labels, bitsPerTrigram: 4)
+        #expect(try LogBlockCodec.decode(block.data, count: 0, streamLabels: labels, filter: .all).isEmpty)
+    }
+
+    @Test func damagedBlocksThrowDataCorrupted() throws {
+        let records = LogFixtures.varied()
+        let block = LogBlockCodec.encode(records[...], streamLabels: labels, bitsPerTrigram: 4)
+        var random = SplitMix64(seed: 9)
+        for _ in 0..<300 {
+            var damaged = block.data
+            damaged[Int.random(in: 0..<damaged.count, using: &random)] ^= UInt8.random(in: 1...255, using: &random)
+            expectDecodesOrFails(with: .dataCorrupted) { _ = try LogBlockCodec.decode(damaged, count: block.count, streamLabels: labels, filter: .all) }
+        }
+        for cut in [0, 1, block.data.count / 2] {
+            #expect(sightlineError { _ = try LogBlockCodec.decode(Array(block.data.prefix(cut)), count: block.count, streamLabels: labels, filter: .all) }?.code == .dataCorrupted)
+        }
+    }
+
+    @Test func bloomHasNoFalseNegatives() throws {
+        let lines = ["ledger invariant violated: checksum mismatch", "Grüße aus Köln 🚀", "ab"].map { Array($0.utf8) }
+        let bloom = TrigramBloom.build(lines: lines, bitsPerTrigram: 4)
+        for line in lines {
+            for start in 0..<line.count {
+                for end in (start + 1)...line.count { #expect(bloom.mayContain(needle: Array(line[start..<end]))) }
+            }
+        }
+        #expect(!bloom.mayContain(needle: Array("zzzqqq".utf8)))
+    }
+}

@@ -1,0 +1,69 @@
+import Dispatch
+@testable import SightlineLogStore
+import SightlineCore
+import SightlineTestSupport
+import Synchronization
+import Testing
+
+struct LogStoreConcurrencyTests {
+    @Test func headChunksSplitAndDropByCount() {
+        var stream = LogStore.Stream()
+        let records = (0..<3000).map { LogFixtures.record("r\($0)", at: UInt64($0)) }
+        stream.appendHead(Array(records[0..<1500]), segment: 0)
+        stream.appendHead(Array(records[1500..<2000]), segment: 1)
+        stream.appendHead(Array(records[2000...]), segment: 1)
+        #expect(stream.headCount == 3000)
+        #expect(stream.headRecords(through: 0) == Array(records[0..<1500]))
+        #expect(stream.headRecords(through: 1) == records)
+        stream.dropHead(1700)
+        #expect(stream.headCount == 1300)
+        #expect(stream.head.flatMap(\.records) == Array(records[1700...]))
+        stream.dropHead(1300)
+        #expect(stream.head.isEmpty)
+    }
+
+    /// Applies, persists and maintenance on one thread while others scan: every scan sees records in order, and
+    /// at the end every record is there once.
+    @Test func scansRunWhileWritersPersistAndMerge() throws {
+        var options = StoreHarness.smallBlocks
+        options.mergeMinParts = 2
+        let harness = try StoreHarness(options: options)
+        defer { harness.directory.remove() }
+        let store = try harness.open()
+        let services = ["a", "b", "c", "d"]
+        let failures = Mutex<[String]>([])
+        let clock = harness.clock
+        DispatchQueue.concurrentPerform(iterations: 3) { worker in
+            do {
+                if worker == 0 {
+                    for segment in 0..<40 {
+                        let records = (0..<50).map { index in
+                            LogFixtures.record("s\(segment) i\(index)", at: UInt64(segment * 50 + index) * 10, service: services[index % 4])
+                        }
+                        try StoreHarness.apply(store, records, segment: segment)
+                        if segment % 3 == 2 { try store.persist(throughSegment: segment - 1) }
+                        if segment % 7 == 6 { try store.maintain(now: clock.nano) }
+                    }
+                } else {
+                    for round in 0..<30 {
+                        let direction: LogScan.Direction = round % 2 == 0 ? .forward : .backward
+                        let records = try StoreHarness.scan(store, direction: direction)
+                        let times = records.map(\.logTime)
+                        let ordered = direction == .forward ? times == times.sorted() : times == times.sorted(by: >)
+                        if !ordered { failures.withLock { $0.append("scan \(round) out of order") } }
+                        if Set(records.map(\.line)).count != records.count { failures.withLock { $0.append("scan \(round) has duplicates") } }
+                    }
+                }
+            } catch {
+                failures.withLock { $0.append("worker \(worker): \(error)") }
+            }
+        }
+        #expect(failures.withLock { $0 } == [])
+        try store.persist(throughSegment: 39)
+        try store.maintain(now: clock.nano)
+        let all = try StoreHarness.scan(store)
+        #expect(all.count == 2000)
+        #expect(Set(all.map(\.line)).count == 2000)
+        #expect(try StoreHarness.scan(try harness.open()).count == 2000)
+    }
+}
