@@ -1,0 +1,414 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#else
+import Darwin
+#endif
+import SightlineCore
+
+/// The value of a metric expression at one step.
+enum LogQLStepValue {
+    case scalar(Double)
+    case vector([Sample])
+}
+
+/// Evaluates a metric query over a list of step times (ns): each range aggregation is computed for every step from
+/// one scan, then the expression tree is walked once per step.
+struct LogQLMetricEvaluator {
+    let source: any LogSource
+    let tenant: Tenant
+    /// The evaluation times, ascending, in ns.
+    let steps: [Int64]
+    let limits: LogQLEngine.Limits
+
+    init(source: any LogSource, tenant: Tenant, steps: [Int64], limits: LogQLEngine.Limits) {
+        self.source = source
+        self.tenant = tenant
+        self.steps = steps
+        self.limits = limits
+    }
+
+    /// The expression's value at every step.
+    func evaluate(_ expr: LogQLExpr) throws -> [LogQLStepValue] {
+        var leaves: [[[Sample]]] = []
+        try collectLeaves(expr, into: &leaves)
+        // PromQL's evaluator supplies vector matching; it needs no series of its own here.
+        let binary = PromQLEvaluator(
+            querier: NoSeries(), tenant: tenant, options: PromQLEngine.Options(), startMs: 0, endMs: 0, stepMs: 0, isRange: false)
+        var out: [LogQLStepValue] = []
+        out.reserveCapacity(steps.count)
+        for stepIndex in steps.indices {
+            var leafIndex = 0
+            out.append(try evaluate(expr, stepIndex: stepIndex, leaves: leaves, leafIndex: &leafIndex, binary: binary))
+        }
+        return out
+    }
+
+    // MARK: - Range aggregations
+
+    /// Computes every range aggregation of `expr`, in the order ``evaluate(_:stepIndex:leaves:leafIndex:binary:)``
+    /// meets them.
+    private func collectLeaves(_ expr: LogQLExpr, into leaves: inout [[[Sample]]]) throws {
+        switch expr {
+        case .rangeAggregation(let range): leaves.append(try rangeAggregation(range))
+        case .vectorAggregation(let aggregation): try collectLeaves(aggregation.expr, into: &leaves)
+        case .binary(let binary):
+            try collectLeaves(binary.lhs, into: &leaves)
+            try collectLeaves(binary.rhs, into: &leaves)
+        case .labelReplace(let inner, _): try collectLeaves(inner, into: &leaves)
+        case .log, .literal, .vector: break
+        }
+    }
+
+    /// One series' samples, ascending in time.
+    private struct SampleBucket {
+        var labels: Labels
+        var times: [Int64] = []
+        var values: [Double] = []
+    }
+
+    /// A range aggregation at every step: one forward scan over `(first - range - offset, last - offset]`, samples
+    /// bucketed per output series, then a sliding window per step.
+    private func rangeAggregation(_ expr: RangeAggregationExpr) throws -> [[Sample]] {
+        let range = expr.range
+        let selector = range.selector
+        let pipeline = try LogPipeline(selector.stages)
+        let postFilters = try (range.unwrap?.postFilters ?? []).map { filter throws(SightlineError) in try LabelFilter(filter) }
+        let first = steps[0] - range.offsetNs - range.rangeNs
+        let last = steps[steps.count - 1] - range.offsetNs
+        // The window is left-open: a record exactly at `first` belongs to no step.
+        let scan = LogScan(
+            tenant: tenant, matchers: selector.matchers, range: LogQLEngine.timeRange(from: first + 1, to: last + 1), direction: .forward,
+            lineContains: selector.requiredSubstrings)
+        var index: [Labels: Int] = [:]
+        var series: [SampleBucket] = []
+        var builder = LogLabelsBuilder()
+        let unwrap = range.unwrap
+        let grouping = expr.grouping
+        let isBytes = expr.op == .bytesOverTime || expr.op == .bytesRate
+        try source.scan(scan) { record in
+            let time = record.logQLTimeNano
+            var line = record.line
+            builder.reset(stream: record.streamLabels, metadata: record.structuredMetadata)
+            guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
+            var value = 1.0
+            if isBytes { value = Double(line.utf8.count) }
+            if let unwrap {
+                let text = builder.get(unwrap.label) ?? ""
+                if text.isEmpty { return true }
+                if let converted = Self.convert(text, unwrap.conversion) {
+                    value = converted
+                } else {
+                    value = 0
+                    builder.setError(LogPipelineError.sampleExtraction, details: Self.conversionError(text, unwrap.conversion))
+                }
+                for filter in postFilters where !filter.process(&builder) { return true }
+            }
+            var labels = builder.labels
+            if let grouping {
+                labels = grouping.key(labels)
+                if grouping.without, let unwrap { labels = labels.removing([unwrap.label]) }
+            } else if let unwrap {
+                labels = labels.removing([unwrap.label])
+            }
+            let slot: Int
+            if let existing = index[labels] {
+                slot = existing
+            } else {
+                slot = series.count
+                index[labels] = slot
+                series.append(SampleBucket(labels: labels))
+                if series.count > limits.maxSeries { throw LogQLEngine.seriesLimitError(limits.maxSeries) }
+            }
+            series[slot].times.append(time)
+            series[slot].values.append(value)
+            return true
+        }
+
+        var out = [[Sample]](repeating: [], count: steps.count)
+        if expr.op == .absentOverTime {
+            let labels = Self.absentLabels(selector.matchers)
+            var covered = [Bool](repeating: false, count: steps.count)
+            for one in series { markCovered(one.times, range: range, &covered) }
+            for (stepIndex, isCovered) in covered.enumerated() where !isCovered {
+                out[stepIndex].append(Sample(metric: labels, t: LogQLEngine.milliseconds(steps[stepIndex]), v: 1))
+            }
+            return out
+        }
+        for one in series {
+            // Samples of one series arrive in scan order; a source may interleave equal times, so make sure.
+            var times = one.times
+            var values = one.values
+            if zip(times, times.dropFirst()).contains(where: { $0 > $1 }) {
+                let order = times.indices.sorted { times[$0] < times[$1] }
+                times = order.map { one.times[$0] }
+                values = order.map { one.values[$0] }
+            }
+            var low = 0
+            var high = 0
+            for (stepIndex, step) in steps.enumerated() {
+                let windowEnd = step - range.offsetNs
+                let windowStart = windowEnd - range.rangeNs
+                while high < times.count && times[high] <= windowEnd { high += 1 }
+                while low < high && times[low] <= windowStart { low += 1 }
+                guard low < high else { continue }
+                let value = Self.aggregate(expr, times: times[low..<high], values: values[low..<high], windowEnd: windowEnd)
+                if one.labels[LogLabelsBuilder.errorLabel] != nil {
+                    throw SightlineError(.invalidArgument, Self.pipelineError(one.labels))
+                }
+                out[stepIndex].append(Sample(metric: one.labels, t: LogQLEngine.milliseconds(step), v: value))
+            }
+        }
+        return out
+    }
+
+    private func markCovered(_ times: [Int64], range: LogRangeExpr, _ covered: inout [Bool]) {
+        var low = 0
+        var high = 0
+        for (stepIndex, step) in steps.enumerated() {
+            let windowEnd = step - range.offsetNs
+            while high < times.count && times[high] <= windowEnd { high += 1 }
+            while low < high && times[low] <= windowEnd - range.rangeNs { low += 1 }
+            if low < high { covered[stepIndex] = true }
+        }
+    }
+
+    /// Loki's `absent_over_time` labels: the equality matchers of the selector (a name given twice is dropped).
+    private static func absentLabels(_ matchers: [LabelMatcher]) -> Labels {
+        var seen: [String: Int] = [:]
+        for matcher in matchers { seen[matcher.name, default: 0] += 1 }
+        var labels: [Label] = []
+        for matcher in matchers where matcher.kind == .equal && seen[matcher.name] == 1 {
+            labels.append(Label(matcher.name, matcher.value))
+        }
+        return Labels(labels)
+    }
+
+    /// Loki's message for a series that carries `__error__`.
+    static func pipelineError(_ labels: Labels) -> String {
+        let error = labels[LogLabelsBuilder.errorLabel] ?? ""
+        return "pipeline error: '\(error)' for series: '\(labels.promString)'.\n"
+            + "Use a label filter to intentionally skip this error. (e.g | __error__!=\"\(error)\").\n"
+            + "To skip all potential errors you can match empty errors.(e.g __error__=\"\")\n"
+            + "The label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )\n"
+    }
+
+    /// A label value as `unwrap` converts it.
+    static func convert(_ text: String, _ conversion: UnwrapExpr.Conversion) -> Double? {
+        let trimmed = text.trimmingSpaces
+        switch conversion {
+        case .number: return LogQLUnits.number(trimmed)
+        case .duration: return LogQLUnits.durationNanoseconds(trimmed).map { Double($0) / 1e9 }
+        case .bytes: return LogQLUnits.bytes(trimmed)
+        }
+    }
+
+    private static func conversionError(_ text: String, _ conversion: UnwrapExpr.Conversion) -> String {
+        switch conversion {
+        case .number: "strconv.ParseFloat: parsing \(GoText.quote(text)): invalid syntax"
+        case .duration: "time: invalid duration \(GoText.quote(text))"
+        case .bytes: "strconv.ParseFloat: parsing \(GoText.quote(text)): invalid syntax"
+        }
+    }
+
+    /// The range function over one window (never empty).
+    private static func aggregate(
+        _ expr: RangeAggregationExpr, times: ArraySlice<Int64>, values: ArraySlice<Double>, windowEnd: Int64
+    ) -> Double {
+        let seconds = Double(expr.range.rangeNs) / 1e9
+        switch expr.op {
+        case .countOverTime: return Double(values.count)
+        case .rate:
+            if expr.range.unwrap == nil { return Double(values.count) / seconds }
+            return values.reduce(0, +) / seconds
+        case .bytesOverTime, .sumOverTime: return values.reduce(0, +)
+        case .bytesRate: return values.reduce(0, +) / seconds
+        case .avgOverTime:
+            var average = Aggregation.Average()
+            for v in values { average.add(v) }
+            return average.result ?? .nan
+        case .minOverTime:
+            var extreme = Aggregation.Extreme(isMax: false)
+            for v in values { extreme.add(v) }
+            return extreme.result ?? .nan
+        case .maxOverTime:
+            var extreme = Aggregation.Extreme(isMax: true)
+            for v in values { extreme.add(v) }
+            return extreme.result ?? .nan
+        case .stdvarOverTime, .stddevOverTime:
+            var count = 0.0
+            var mean = 0.0
+            var aux = 0.0
+            for v in values {
+                count += 1
+                let delta = v - mean
+                mean += delta / count
+                aux += delta * (v - mean)
+            }
+            return expr.op == .stdvarOverTime ? aux / count : (aux / count).squareRoot()
+        case .quantileOverTime: return Aggregation.quantile(expr.parameter ?? .nan, of: values)
+        case .firstOverTime: return values.first ?? .nan
+        case .lastOverTime: return values.last ?? .nan
+        case .absentOverTime: return 1
+        case .rateCounter: return counterRate(times: times, values: values, rangeNs: expr.range.rangeNs, windowEnd: windowEnd)
+        }
+    }
+
+    /// `rate_counter`: Prometheus' extrapolated counter rate, over the window's real boundaries (ns), as Loki computes
+    /// it; 0 for fewer than two samples.
+    private static func counterRate(times: ArraySlice<Int64>, values: ArraySlice<Double>, rangeNs: Int64, windowEnd: Int64) -> Double {
+        guard values.count >= 2, let firstValue = values.first, let lastValue = values.last, let firstTime = times.first,
+            let lastTime = times.last
+        else { return 0 }
+        let windowStart = windowEnd - rangeNs
+        var result = lastValue - firstValue
+        var previous = 0.0
+        for v in values {
+            if v < previous { result += previous }
+            previous = v
+        }
+        var durationToStart = Double(firstTime - windowStart) / 1e9
+        var durationToEnd = Double(windowEnd - lastTime) / 1e9
+        let sampled = Double(lastTime - firstTime) / 1e9
+        let average = sampled / Double(values.count - 1)
+        let threshold = average * 1.1
+        if durationToStart >= threshold { durationToStart = average / 2 }
+        var durationToZero = durationToStart
+        if result > 0 && firstValue >= 0 { durationToZero = sampled * (firstValue / result) }
+        if durationToZero < durationToStart { durationToStart = durationToZero }
+        if durationToEnd >= threshold { durationToEnd = average / 2 }
+        let extrapolated = sampled + durationToStart + durationToEnd
+        result *= extrapolated / sampled
+        return result / (Double(rangeNs) / 1e9)
+    }
+
+    // MARK: - The expression per step
+
+    private func evaluate(
+        _ expr: LogQLExpr, stepIndex: Int, leaves: [[[Sample]]], leafIndex: inout Int, binary: PromQLEvaluator
+    ) throws -> LogQLStepValue {
+        let tMs = LogQLEngine.milliseconds(steps[stepIndex])
+        switch expr {
+        case .literal(let value):
+            return .scalar(value)
+        case .vector(let value):
+            return .vector([Sample(metric: Labels([]), t: tMs, v: value)])
+        case .log:
+            throw SightlineError(.invalidArgument, "log queries cannot be evaluated as metrics")
+        case .rangeAggregation:
+            let samples = leaves[leafIndex][stepIndex]
+            leafIndex += 1
+            return .vector(samples)
+        case .labelReplace(let inner, let arguments):
+            let value = try evaluate(inner, stepIndex: stepIndex, leaves: leaves, leafIndex: &leafIndex, binary: binary)
+            guard case .vector(var samples) = value else { return value }
+            let replace = try LabelReplace(
+                destination: arguments.destination, replacement: arguments.replacement, source: arguments.source, regex: arguments.regex)
+            for index in samples.indices { replace.apply(to: &samples[index]) }
+            return .vector(samples)
+        case .vectorAggregation(let aggregation):
+            let value = try evaluate(aggregation.expr, stepIndex: stepIndex, leaves: leaves, leafIndex: &leafIndex, binary: binary)
+            let input: [Sample]
+            switch value {
+            case .vector(let samples): input = samples
+            case .scalar(let v): input = [Sample(metric: Labels([]), t: tMs, v: v)]
+            }
+            return .vector(Self.aggregate(aggregation, input, t: tMs))
+        case .binary(let expr):
+            let lhs = try evaluate(expr.lhs, stepIndex: stepIndex, leaves: leaves, leafIndex: &leafIndex, binary: binary)
+            let rhs = try evaluate(expr.rhs, stepIndex: stepIndex, leaves: leaves, leafIndex: &leafIndex, binary: binary)
+            switch (lhs, rhs) {
+            case (.scalar(let l), .scalar(let r)):
+                return .scalar(PromQLEvaluator.scalarBinop(expr.op, l, r))
+            case (.vector(let l), .scalar(let r)):
+                return .vector(binary.vectorScalar(expr.op, l, r, swap: false, returnBool: expr.returnBool, at: tMs))
+            case (.scalar(let l), .vector(let r)):
+                return .vector(binary.vectorScalar(expr.op, r, l, swap: true, returnBool: expr.returnBool, at: tMs))
+            case (.vector(let l), .vector(let r)):
+                let matching = expr.matching ?? VectorMatching(cardinality: expr.op.isSetOperator ? .manyToMany : .oneToOne)
+                switch expr.op {
+                case .and: return .vector(binary.vectorAnd(l, r, matching))
+                case .or: return .vector(binary.vectorOr(l, r, matching))
+                case .unless: return .vector(binary.vectorUnless(l, r, matching))
+                default:
+                    do {
+                        return .vector(try binary.vectorBinop(expr.op, l, r, matching, returnBool: expr.returnBool, at: tMs))
+                    } catch {
+                        throw SightlineError(.invalidArgument, error.message)
+                    }
+                }
+            }
+        }
+    }
+
+    /// A vector aggregation over one step's samples, with PromQL's kernels.
+    private static func aggregate(_ aggregation: VectorAggregationExpr, _ input: [Sample], t: Int64) -> [Sample] {
+        switch aggregation.op {
+        case .sort, .sortDesc:
+            let descending = aggregation.op == .sortDesc
+            return input.sorted { lhs, rhs in
+                if lhs.v.isNaN != rhs.v.isNaN { return rhs.v.isNaN }
+                return descending ? lhs.v > rhs.v : lhs.v < rhs.v
+            }
+        default:
+            break
+        }
+        var slots: [Labels: Int] = [:]
+        var keys: [Labels] = []
+        var groups: [[Sample]] = []
+        for sample in input {
+            let key = aggregation.grouping?.key(sample.metric) ?? Labels([])
+            if let slot = slots[key] {
+                groups[slot].append(sample)
+            } else {
+                slots[key] = keys.count
+                keys.append(key)
+                groups.append([sample])
+            }
+        }
+        var out: [Sample] = []
+        for (slot, key) in keys.enumerated() {
+            let members = groups[slot]
+            let value: Double?
+            switch aggregation.op {
+            case .topk:
+                out += Aggregation.topK(aggregation.parameter ?? 0, members)
+                continue
+            case .bottomk:
+                out += Aggregation.bottomK(aggregation.parameter ?? 0, members)
+                continue
+            case .sum:
+                var sum = Aggregation.Sum()
+                for member in members { sum.add(member.v) }
+                value = sum.result
+            case .avg:
+                var average = Aggregation.Average()
+                for member in members { average.add(member.v) }
+                value = average.result
+            case .min, .max:
+                var extreme = Aggregation.Extreme(isMax: aggregation.op == .max)
+                for member in members { extreme.add(member.v) }
+                value = extreme.result
+            case .count:
+                value = Aggregation.count(members.count)
+            case .stddev, .stdvar:
+                var variance = Aggregation.Variance()
+                for member in members { variance.add(member.v) }
+                value = aggregation.op == .stddev ? variance.standardDeviation : variance.variance
+            case .sort, .sortDesc:
+                value = nil
+            }
+            if let value { out.append(Sample(metric: key, t: t, v: value)) }
+        }
+        return out
+    }
+}
+
+/// A metric source without series, for the PromQL evaluator whose vector matching LogQL borrows.
+private struct NoSeries: MetricQuerier {
+    func select(tenant: Tenant, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [SeriesSamples] { [] }
+    func labelNames(tenant: Tenant, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [String] { [] }
+    func labelValues(tenant: Tenant, name: String, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [String] { [] }
+    func metadata(tenant: Tenant, metric: String?) throws -> [MetricMetadata] { [] }
+}

@@ -1,0 +1,644 @@
+import SightlineCore
+
+/// The subset of Go's `text/template` that `line_format` and `label_format` use.
+///
+/// Supported: text and `{{ … }}` actions with `{{-`/`-}}` trimming; `{{/* comments */}}`; field access `.name` (a
+/// missing label is the empty string, as Loki's `missingkey=zero`); `.` (every label, printed as a map); string
+/// (`"…"`, `` `…` ``), number and `true`/`false` literals; parenthesised pipelines; pipelines `a | f b` (the value is
+/// the last argument); `if`/`else if`/`else`/`end`; and the functions `__line__`, `__timestamp__` (the record time,
+/// printed in RFC 3339 with nanoseconds, UTC), `printf` (verbs `%s %v %d %f %.Nf %q %x %%` with widths),
+/// `ToUpper`/`upper`, `ToLower`/`lower`, `title`, `trim`, `trimSpace`, `trimPrefix`, `trimSuffix`, `trimAll`,
+/// `replace`, `default`, `contains`, `hasPrefix`, `hasSuffix`, `eq`, `ne`, `lt`, `le`, `gt`, `ge`, `and`, `or`,
+/// `not`, `len`, `repeat`, `substr`, `trunc`, `regexReplaceAll`, `regexReplaceAllLiteral`, `add`, `sub`, `mul`, `div`,
+/// `mod`, `addf`, `subf`, `mulf`, `divf`, `int`, `float64`, `unixEpoch`, `toJson`-free. `range`, `with`, variables
+/// (`$x`) and `date`/`toDate` are not supported: they are parse errors.
+struct LogTemplate: Sendable {
+    private indirect enum Node: Sendable {
+        case text(String)
+        case action(Pipeline)
+        case conditional([(condition: Pipeline, body: [Node])], otherwise: [Node])
+    }
+
+    private indirect enum Operand: Sendable {
+        case field(String)
+        case dot
+        case string(String)
+        case number(Double)
+        case bool(Bool)
+        case function(String)
+        case pipeline(Pipeline)
+    }
+
+    private struct Command: Sendable {
+        var operands: [Operand]
+    }
+
+    private struct Pipeline: Sendable {
+        var commands: [Command]
+    }
+
+    private let nodes: [Node]
+    /// Whether the template uses `__line__`, `__timestamp__` or nothing but text.
+    let isConstant: Bool
+
+    /// Parses a template.
+    /// - Throws: `invalidArgument` naming the problem, Go-style (`template: line:1: function "x" not defined`).
+    init(_ text: String) throws(SightlineError) {
+        var parser = TemplateParser(text: text)
+        let (nodes, terminator) = try parser.parseList()
+        if let terminator { throw SightlineError(.invalidArgument, "template: line:1: unexpected {{\(terminator)}}") }
+        self.nodes = nodes
+        self.isConstant = nodes.allSatisfy { if case .text = $0 { return true } else { return false } }
+    }
+
+    /// Renders the template for one record.
+    /// - Throws: `invalidArgument` for a failing function (wrong argument types, bad regex).
+    func render(labels: [String: String], line: String, timestampNs: Int64) throws(SightlineError) -> String {
+        var out = ""
+        let context = Context(labels: labels, line: line, timestampNs: timestampNs)
+        try render(nodes, context, &out)
+        return out
+    }
+
+    private struct Context {
+        let labels: [String: String]
+        let line: String
+        let timestampNs: Int64
+    }
+
+    private func render(_ nodes: [Node], _ context: Context, _ out: inout String) throws(SightlineError) {
+        for node in nodes {
+            switch node {
+            case .text(let text): out += text
+            case .action(let pipeline): out += try evaluate(pipeline, context).text
+            case .conditional(let branches, let otherwise):
+                var taken = false
+                for branch in branches where try evaluate(branch.condition, context).truthy {
+                    try render(branch.body, context, &out)
+                    taken = true
+                    break
+                }
+                if !taken { try render(otherwise, context, &out) }
+            }
+        }
+    }
+
+    // MARK: - Values
+
+    private enum Value {
+        case string(String)
+        case number(Double)
+        case bool(Bool)
+        case map([String: String])
+
+        var text: String {
+            switch self {
+            case .string(let text): text
+            case .number(let value): value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : GoText.formatFloat(value)
+            case .bool(let value): value ? "true" : "false"
+            case .map(let map): "map[" + map.keys.sorted().map { "\($0):\(map[$0] ?? "")" }.joined(separator: " ") + "]"
+            }
+        }
+
+        var truthy: Bool {
+            switch self {
+            case .string(let text): !text.isEmpty
+            case .number(let value): value != 0
+            case .bool(let value): value
+            case .map(let map): !map.isEmpty
+            }
+        }
+
+        var number: Double? {
+            switch self {
+            case .number(let value): value
+            case .string(let text): LogQLUnits.number(text.trimmingSpaces) ?? (text.isEmpty ? 0 : nil)
+            case .bool(let value): value ? 1 : 0
+            case .map: nil
+            }
+        }
+    }
+
+    private func evaluate(_ pipeline: Pipeline, _ context: Context) throws(SightlineError) -> Value {
+        var previous: Value?
+        for command in pipeline.commands {
+            previous = try evaluate(command, context, piped: previous)
+        }
+        return previous ?? .string("")
+    }
+
+    private func operandValue(_ operand: Operand, _ context: Context) throws(SightlineError) -> Value {
+        switch operand {
+        case .field(let name): return .string(context.labels[name] ?? "")
+        case .dot: return .map(context.labels)
+        case .string(let text): return .string(text)
+        case .number(let value): return .number(value)
+        case .bool(let value): return .bool(value)
+        case .function(let name): return try call(name, [], context)
+        case .pipeline(let pipeline): return try evaluate(pipeline, context)
+        }
+    }
+
+    private func evaluate(_ command: Command, _ context: Context, piped: Value?) throws(SightlineError) -> Value {
+        guard let head = command.operands.first else { return .string("") }
+        if case .function(let name) = head {
+            var arguments: [Value] = []
+            for operand in command.operands.dropFirst() { arguments.append(try operandValue(operand, context)) }
+            if let piped { arguments.append(piped) }
+            return try call(name, arguments, context)
+        }
+        guard command.operands.count == 1, piped == nil else {
+            throw SightlineError(.invalidArgument, "template: can't give argument to non-function")
+        }
+        return try operandValue(head, context)
+    }
+
+    private func call(_ name: String, _ args: [Value], _ context: Context) throws(SightlineError) -> Value {
+        func arity(_ count: Int) throws(SightlineError) {
+            if args.count != count {
+                throw SightlineError(.invalidArgument, "template: wrong number of args for \(name): want \(count) got \(args.count)")
+            }
+        }
+        func numbers() throws(SightlineError) -> (Double, Double) {
+            try arity(2)
+            guard let a = args[0].number, let b = args[1].number else {
+                throw SightlineError(.invalidArgument, "template: \(name): arguments must be numbers")
+            }
+            return (a, b)
+        }
+        switch name {
+        case "__line__": return .string(context.line)
+        case "__timestamp__", "unixEpoch":
+            if name == "unixEpoch" { return .number(Double(context.timestampNs / 1_000_000_000)) }
+            return .string(RFC3339.format(nanoseconds: context.timestampNs))
+        case "ToUpper", "upper":
+            try arity(1)
+            return .string(args[0].text.uppercased())
+        case "ToLower", "lower":
+            try arity(1)
+            return .string(args[0].text.lowercased())
+        case "title":
+            try arity(1)
+            return .string(args[0].text.split(separator: " ", omittingEmptySubsequences: false).map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(separator: " "))
+        case "trim", "trimSpace":
+            try arity(1)
+            return .string(args[0].text.trimmingSpaces)
+        case "trimPrefix":
+            try arity(2)
+            let text = args[1].text
+            return .string(text.hasPrefix(args[0].text) ? String(text.dropFirst(args[0].text.count)) : text)
+        case "trimSuffix":
+            try arity(2)
+            let text = args[1].text
+            return .string(text.hasSuffix(args[0].text) ? String(text.dropLast(args[0].text.count)) : text)
+        case "trimAll":
+            try arity(2)
+            let cut = Set(args[0].text)
+            var text = Substring(args[1].text)
+            while let first = text.first, cut.contains(first) { text = text.dropFirst() }
+            while let last = text.last, cut.contains(last) { text = text.dropLast() }
+            return .string(String(text))
+        case "replace":
+            try arity(3)
+            return .string(args[2].text.replacingOccurrences(of: args[0].text, with: args[1].text))
+        case "default":
+            try arity(2)
+            return args[1].truthy ? args[1] : args[0]
+        case "contains":
+            try arity(2)
+            return .bool(ByteSearch.contains(args[1].text, Array(args[0].text.utf8)))
+        case "hasPrefix":
+            try arity(2)
+            return .bool(args[0].text.hasPrefix(args[1].text))
+        case "hasSuffix":
+            try arity(2)
+            return .bool(args[0].text.hasSuffix(args[1].text))
+        case "eq", "ne", "lt", "le", "gt", "ge":
+            try arity(2)
+            let order: Int
+            if case .string(let a) = args[0], case .string(let b) = args[1] {
+                order = a < b ? -1 : (a == b ? 0 : 1)
+            } else if let a = args[0].number, let b = args[1].number {
+                order = a < b ? -1 : (a == b ? 0 : 1)
+            } else {
+                throw SightlineError(.invalidArgument, "template: \(name): incompatible types for comparison")
+            }
+            switch name {
+            case "eq": return .bool(order == 0)
+            case "ne": return .bool(order != 0)
+            case "lt": return .bool(order < 0)
+            case "le": return .bool(order <= 0)
+            case "gt": return .bool(order > 0)
+            default: return .bool(order >= 0)
+            }
+        case "and":
+            for arg in args where !arg.truthy { return arg }
+            return args.last ?? .bool(true)
+        case "or":
+            for arg in args where arg.truthy { return arg }
+            return args.last ?? .bool(false)
+        case "not":
+            try arity(1)
+            return .bool(!args[0].truthy)
+        case "len":
+            try arity(1)
+            return .number(Double(args[0].text.count))
+        case "repeat":
+            try arity(2)
+            return .string(String(repeating: args[1].text, count: max(0, Int(args[0].number ?? 0))))
+        case "substr":
+            try arity(3)
+            let text = Array(args[2].text)
+            let start = max(0, Int(args[0].number ?? 0))
+            var end = Int(args[1].number ?? 0)
+            if end < 0 || end > text.count { end = text.count }
+            return .string(start < end ? String(text[start..<end]) : "")
+        case "trunc":
+            try arity(2)
+            let count = Int(args[0].number ?? 0)
+            let text = args[1].text
+            return .string(count >= 0 ? String(text.prefix(count)) : String(text.suffix(-count)))
+        case "regexReplaceAll", "regexReplaceAllLiteral":
+            try arity(3)
+            guard let regex = try? Regex(args[0].text.replacingOccurrences(of: "(?P<", with: "(?<")) else {
+                throw SightlineError(.invalidArgument, "template: \(name): invalid regular expression \(GoText.quote(args[0].text))")
+            }
+            let replacement = args[1].text
+            let literal = name == "regexReplaceAllLiteral"
+            let text = args[2].text
+            var out = ""
+            var last = text.startIndex
+            for match in text.matches(of: regex) {
+                out += text[last..<match.range.lowerBound]
+                out += literal ? replacement : LabelReplace.expand(replacement, match: match.output)
+                last = match.range.upperBound
+            }
+            out += text[last...]
+            return .string(out)
+        case "add", "sub", "mul", "div", "mod", "addf", "subf", "mulf", "divf":
+            let (a, b) = try numbers()
+            let integer = !name.hasSuffix("f")
+            let x = integer ? a.rounded(.towardZero) : a
+            let y = integer ? b.rounded(.towardZero) : b
+            switch name.prefix(3) {
+            case "add": return .number(x + y)
+            case "sub": return .number(x - y)
+            case "mul": return .number(x * y)
+            case "div":
+                if y == 0 { throw SightlineError(.invalidArgument, "template: \(name): division by zero") }
+                return .number(integer ? (x / y).rounded(.towardZero) : x / y)
+            default:
+                if y == 0 { throw SightlineError(.invalidArgument, "template: \(name): division by zero") }
+                return .number(x.truncatingRemainder(dividingBy: y))
+            }
+        case "int":
+            try arity(1)
+            return .number((args[0].number ?? 0).rounded(.towardZero))
+        case "float64":
+            try arity(1)
+            return .number(args[0].number ?? 0)
+        case "printf":
+            guard let format = args.first else { throw SightlineError(.invalidArgument, "template: wrong number of args for printf") }
+            return .string(GoPrintf.format(format.text, args.dropFirst().map { argument -> GoPrintf.Argument in
+                switch argument {
+                case .number(let value): .number(value)
+                case .bool(let value): .string(value ? "true" : "false")
+                default: .string(argument.text)
+                }
+            }))
+        default:
+            throw SightlineError(.invalidArgument, "template: function \(GoText.quote(name)) not defined")
+        }
+    }
+
+    /// The functions the parser accepts.
+    fileprivate static let functions: Set<String> = [
+        "__line__", "__timestamp__", "unixEpoch", "ToUpper", "upper", "ToLower", "lower", "title", "trim", "trimSpace",
+        "trimPrefix", "trimSuffix", "trimAll", "replace", "default", "contains", "hasPrefix", "hasSuffix", "eq", "ne", "lt",
+        "le", "gt", "ge", "and", "or", "not", "len", "repeat", "substr", "trunc", "regexReplaceAll", "regexReplaceAllLiteral",
+        "add", "sub", "mul", "div", "mod", "addf", "subf", "mulf", "divf", "int", "float64", "printf",
+    ]
+
+    // MARK: - Parsing
+
+    private struct TemplateParser {
+        let scalars: [Unicode.Scalar]
+        var index = 0
+
+        init(text: String) { scalars = Array(text.unicodeScalars) }
+
+        private func starts(_ prefix: String, at position: Int) -> Bool {
+            let p = Array(prefix.unicodeScalars)
+            return position + p.count <= scalars.count && Array(scalars[position..<(position + p.count)]) == p
+        }
+
+        /// Nodes up to the end or to `{{else…}}`/`{{end}}`, which is returned as the terminator.
+        mutating func parseList() throws(SightlineError) -> ([Node], String?) {
+            var nodes: [Node] = []
+            var text = String.UnicodeScalarView()
+            while index < scalars.count {
+                if starts("{{", at: index) {
+                    var start = index + 2
+                    var trimLeft = false
+                    if starts("- ", at: start) || (starts("-", at: start) && start + 1 < scalars.count && scalars[start + 1] == "}") {
+                        trimLeft = true
+                        start += 1
+                    }
+                    if trimLeft { while let last = text.last, String.isSpace(last) { text.removeLast() } }
+                    if !text.isEmpty {
+                        nodes.append(.text(String(text)))
+                        text = String.UnicodeScalarView()
+                    }
+                    var end = start
+                    var inString: Unicode.Scalar?
+                    while end < scalars.count {
+                        if let quote = inString {
+                            if scalars[end] == "\\" && quote == "\"" { end += 2; continue }
+                            if scalars[end] == quote { inString = nil }
+                        } else if scalars[end] == "\"" || scalars[end] == "`" {
+                            inString = scalars[end]
+                        } else if starts("}}", at: end) {
+                            break
+                        }
+                        end += 1
+                    }
+                    guard end < scalars.count else { throw SightlineError(.invalidArgument, "template: line:1: unclosed action") }
+                    var bodyEnd = end
+                    var trimRight = false
+                    if bodyEnd > start && scalars[bodyEnd - 1] == "-" && (bodyEnd - 1 == start || String.isSpace(scalars[bodyEnd - 2])) {
+                        trimRight = true
+                        bodyEnd -= 1
+                    }
+                    let body = String(String.UnicodeScalarView(scalars[start..<bodyEnd])).trimmingSpaces
+                    index = end + 2
+                    if trimRight { while index < scalars.count && String.isSpace(scalars[index]) { index += 1 } }
+                    if body.hasPrefix("/*") { continue }
+                    if body == "end" || body == "else" || body.hasPrefix("else ") { return (nodes, body) }
+                    if body.hasPrefix("if ") {
+                        nodes.append(try parseConditional(String(body.dropFirst(3))))
+                        continue
+                    }
+                    var tokens = try TemplateTokens(body)
+                    let pipeline = try tokens.parsePipeline()
+                    if !tokens.atEnd { throw SightlineError(.invalidArgument, "template: line:1: unexpected \(tokens.currentText) in command") }
+                    nodes.append(.action(pipeline))
+                } else {
+                    text.append(scalars[index])
+                    index += 1
+                }
+            }
+            if !text.isEmpty { nodes.append(.text(String(text))) }
+            return (nodes, nil)
+        }
+
+        private mutating func parseConditional(_ firstCondition: String) throws(SightlineError) -> Node {
+            var branches: [(Pipeline, [Node])] = []
+            var condition = firstCondition
+            while true {
+                var tokens = try TemplateTokens(condition)
+                let pipeline = try tokens.parsePipeline()
+                let (body, terminator) = try parseList()
+                branches.append((pipeline, body))
+                guard let terminator else { throw SightlineError(.invalidArgument, "template: line:1: unexpected EOF") }
+                if terminator == "end" { return .conditional(branches, otherwise: []) }
+                if terminator.hasPrefix("else if ") {
+                    condition = String(terminator.dropFirst(8))
+                    continue
+                }
+                guard terminator == "else" else { throw SightlineError(.invalidArgument, "template: line:1: unexpected {{\(terminator)}}") }
+                let (otherwise, end) = try parseList()
+                guard end == "end" else { throw SightlineError(.invalidArgument, "template: line:1: unexpected EOF") }
+                return .conditional(branches, otherwise: otherwise)
+            }
+        }
+    }
+
+    /// The tokens of one action.
+    private struct TemplateTokens {
+        enum Token: Equatable {
+            case field(String), dot, string(String), number(Double), identifier(String), pipe, open, close
+        }
+
+        var tokens: [Token] = []
+        var position = 0
+
+        init(_ text: String) throws(SightlineError) {
+            let scalars = Array(text.unicodeScalars)
+            var index = 0
+            while index < scalars.count {
+                let scalar = scalars[index]
+                if String.isSpace(scalar) {
+                    index += 1
+                } else if scalar == "|" {
+                    tokens.append(.pipe)
+                    index += 1
+                } else if scalar == "(" {
+                    tokens.append(.open)
+                    index += 1
+                } else if scalar == ")" {
+                    tokens.append(.close)
+                    index += 1
+                } else if scalar == "\"" || scalar == "`" {
+                    var end = index + 1
+                    while end < scalars.count && scalars[end] != scalar {
+                        if scalar == "\"" && scalars[end] == "\\" { end += 1 }
+                        end += 1
+                    }
+                    guard end < scalars.count else { throw SightlineError(.invalidArgument, "template: line:1: unterminated quoted string") }
+                    let raw = String(String.UnicodeScalarView(scalars[index...end]))
+                    tokens.append(.string(PromQLLiteral.unquote(raw)))
+                    index = end + 1
+                } else if scalar == "." {
+                    var end = index + 1
+                    while end < scalars.count && (scalars[end].properties.isAlphabetic || ("0"..."9").contains(scalars[end]) || scalars[end] == "_") {
+                        end += 1
+                    }
+                    tokens.append(end == index + 1 ? .dot : .field(String(String.UnicodeScalarView(scalars[(index + 1)..<end]))))
+                    index = end
+                } else if ("0"..."9").contains(scalar) || scalar == "-" || scalar == "+" {
+                    var end = index + 1
+                    while end < scalars.count && (("0"..."9").contains(scalars[end]) || scalars[end] == "." || scalars[end] == "e") { end += 1 }
+                    let text = String(String.UnicodeScalarView(scalars[index..<end]))
+                    guard let value = LogQLUnits.number(text) else { throw SightlineError(.invalidArgument, "template: line:1: bad number syntax: \(text)") }
+                    tokens.append(.number(value))
+                    index = end
+                } else if scalar.properties.isAlphabetic || scalar == "_" {
+                    var end = index + 1
+                    while end < scalars.count && (scalars[end].properties.isAlphabetic || ("0"..."9").contains(scalars[end]) || scalars[end] == "_") {
+                        end += 1
+                    }
+                    tokens.append(.identifier(String(String.UnicodeScalarView(scalars[index..<end]))))
+                    index = end
+                } else {
+                    throw SightlineError(.invalidArgument, "template: line:1: unexpected \(GoText.quoteRune(scalar)) in command")
+                }
+            }
+        }
+
+        var atEnd: Bool { position >= tokens.count }
+        var currentText: String { atEnd ? "EOF" : "\(tokens[position])" }
+
+        mutating func parsePipeline() throws(SightlineError) -> Pipeline {
+            var commands: [Command] = []
+            repeat {
+                var operands: [Operand] = []
+                while position < tokens.count && tokens[position] != .pipe && tokens[position] != .close {
+                    operands.append(try parseOperand())
+                }
+                if operands.isEmpty { throw SightlineError(.invalidArgument, "template: line:1: missing value for command") }
+                commands.append(Command(operands: operands))
+            } while acceptPipe()
+            return Pipeline(commands: commands)
+        }
+
+        private mutating func acceptPipe() -> Bool {
+            guard position < tokens.count, tokens[position] == .pipe else { return false }
+            position += 1
+            return true
+        }
+
+        private mutating func parseOperand() throws(SightlineError) -> Operand {
+            let token = tokens[position]
+            position += 1
+            switch token {
+            case .field(let name): return .field(name)
+            case .dot: return .dot
+            case .string(let text): return .string(text)
+            case .number(let value): return .number(value)
+            case .identifier(let name):
+                if name == "true" || name == "false" { return .bool(name == "true") }
+                guard LogTemplate.functions.contains(name) else {
+                    throw SightlineError(.invalidArgument, "template: line:1: function \(GoText.quote(name)) not defined")
+                }
+                return .function(name)
+            case .open:
+                let inner = try parsePipeline()
+                guard position < tokens.count, tokens[position] == .close else {
+                    throw SightlineError(.invalidArgument, "template: line:1: unclosed left paren")
+                }
+                position += 1
+                return .pipeline(inner)
+            case .pipe, .close:
+                throw SightlineError(.invalidArgument, "template: line:1: unexpected \(token) in operand")
+            }
+        }
+    }
+}
+
+/// Go's `fmt.Sprintf` for the verbs templates use: `%s %v %d %f %.Nf %g %q %x %X %%`, with width, `-` and `0` flags.
+enum GoPrintf {
+    enum Argument {
+        case string(String)
+        case number(Double)
+    }
+
+    static func format(_ format: String, _ arguments: [Argument]) -> String {
+        let scalars = Array(format.unicodeScalars)
+        var out = ""
+        var index = 0
+        var next = 0
+        while index < scalars.count {
+            let scalar = scalars[index]
+            guard scalar == "%", index + 1 < scalars.count else {
+                out.unicodeScalars.append(scalar)
+                index += 1
+                continue
+            }
+            index += 1
+            var leftAlign = false
+            var zeroPad = false
+            while index < scalars.count, scalars[index] == "-" || scalars[index] == "0" || scalars[index] == "+" || scalars[index] == " " {
+                if scalars[index] == "-" { leftAlign = true }
+                if scalars[index] == "0" { zeroPad = true }
+                index += 1
+            }
+            var width = 0
+            while index < scalars.count, let digit = Int(String(scalars[index])) {
+                width = width * 10 + digit
+                index += 1
+            }
+            var precision: Int?
+            if index < scalars.count, scalars[index] == "." {
+                index += 1
+                var value = 0
+                while index < scalars.count, let digit = Int(String(scalars[index])) {
+                    value = value * 10 + digit
+                    index += 1
+                }
+                precision = value
+            }
+            guard index < scalars.count else { break }
+            let verb = scalars[index]
+            index += 1
+            if verb == "%" {
+                out += "%"
+                continue
+            }
+            guard next < arguments.count else {
+                out += "%!\(verb)(MISSING)"
+                continue
+            }
+            let argument = arguments[next]
+            next += 1
+            var text: String
+            switch (verb, argument) {
+            case ("d", .number(let value)): text = String(Int64(value.rounded(.towardZero)))
+            case ("d", .string(let value)): text = Int64(value).map(String.init) ?? "%!d(string=\(value))"
+            case ("f", .number(let value)), ("F", .number(let value)): text = GoText.formatFixed(value, decimals: precision ?? 6)
+            case ("f", .string(let value)):
+                text = LogQLUnits.number(value).map { GoText.formatFixed($0, decimals: precision ?? 6) } ?? "%!f(string=\(value))"
+            case ("g", .number(let value)), ("v", .number(let value)):
+                text = value == value.rounded() && abs(value) < 1e21 ? String(Int64(value)) : GoText.formatFloat(value)
+            case ("q", .string(let value)): text = GoText.quote(value)
+            case ("x", .string(let value)): text = value.utf8.map { String($0, radix: 16).leftPadded(2) }.joined()
+            case ("x", .number(let value)): text = String(Int64(value), radix: 16)
+            case ("X", .number(let value)): text = String(Int64(value), radix: 16).uppercased()
+            case (_, .string(let value)): text = value
+            case (_, .number(let value)): text = GoText.formatFloat(value)
+            }
+            if verb == "s", let precision { text = String(text.prefix(precision)) }
+            if text.count < width {
+                let padding = String(repeating: zeroPad && !leftAlign ? "0" : " ", count: width - text.count)
+                text = leftAlign ? text + padding : padding + text
+            }
+            out += text
+        }
+        return out
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+/// RFC 3339 timestamps with nanoseconds in UTC, as Go prints `time.Time` in Loki's outputs.
+enum RFC3339 {
+    static func format(nanoseconds: Int64) -> String {
+        let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
+        let nanos = nanoseconds - seconds * 1_000_000_000
+        var days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        days += 719_468
+        let era = (days >= 0 ? days : days - 146_096) / 146_097
+        let dayOfEra = days - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        var year = yearOfEra + era * 400
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        if month <= 2 { year += 1 }
+        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        var text = "\(year)-\(two(month))-\(two(day))T\(two(secondOfDay / 3600)):\(two(secondOfDay % 3600 / 60)):\(two(secondOfDay % 60))"
+        if nanos > 0 {
+            var fraction = String(nanos)
+            fraction = String(repeating: "0", count: 9 - fraction.count) + fraction
+            while fraction.hasSuffix("0") { fraction.removeLast() }
+            text += "." + fraction
+        }
+        return text + "Z"
+    }
+}
