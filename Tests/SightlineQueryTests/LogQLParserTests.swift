@@ -1,0 +1,230 @@
+import SightlineCore
+import SightlineQuery
+import Testing
+
+/// The LogQL parser: every construct of Loki's grammar, and errors with Loki's positions and words.
+struct LogQLParserTests {
+    private func selector(_ query: String) throws -> LogSelectorExpr {
+        guard case .log(let selector) = try LogQLParser.parse(query) else {
+            Issue.record("not a log query: \(query)")
+            return LogSelectorExpr(matchers: [])
+        }
+        return selector
+    }
+
+    private func parseError(_ query: String) -> LogQLParseError? {
+        do {
+            _ = try LogQLParser.parse(query)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func streamSelectorMatchers() throws {
+        let parsed = try selector(#"{a="b", c=~"d.*", e!="f", g!~"h"}"#)
+        #expect(parsed.matchers.map(\.description) == [#"a="b""#, #"c=~"d.*""#, #"e!="f""#, #"g!~"h""#])
+        #expect(parsed.stages.isEmpty)
+        // Raw strings and escapes.
+        let raw = try selector(#"{path=~`\d+\.log`, msg="a\"b"}"#)
+        #expect(raw.matchers[0].value == #"\d+\.log"#)
+        #expect(raw.matchers[1].value == #"a"b"#)
+    }
+
+    @Test func selectorNeedsANonEmptyMatcher() {
+        for query in [#"{a=~".*"}"#, #"{a!="x"}"#, "{}", #"{a=""}"#] {
+            let error = parseError(query)
+            #expect(error?.description.hasPrefix("parse error : queries require at least one regexp or equality matcher") == true, "\(query)")
+        }
+        #expect(parseError(#"{a=~".+"}"#) == nil)
+    }
+
+    @Test func lineFilters() throws {
+        let parsed = try selector(#"{app="x"} |= "a" != "b" |~ "c.*" !~ "d" |= "e" or "f" |> "<_> g" !> "h <_>""#)
+        let filters: [(LineFilterExpr.Kind, Int)] = parsed.stages.compactMap {
+            if case .lineFilter(let filter) = $0 { return (filter.kind, filter.alternatives.count) }
+            return nil
+        }
+        #expect(filters.map(\.0) == [.contains, .notContains, .regex, .notRegex, .contains, .pattern, .notPattern])
+        #expect(filters.map(\.1) == [1, 1, 1, 1, 2, 1, 1])
+        let ip = try selector(#"{app="x"} |= ip("10.0.0.0/8") or "y""#)
+        guard case .lineFilter(let filter) = ip.stages[0], case .ip(let pattern) = filter.alternatives[0] else {
+            Issue.record("no ip filter")
+            return
+        }
+        #expect(pattern == "10.0.0.0/8")
+    }
+
+    @Test func parsersAndFormatters() throws {
+        let parsed = try selector(
+            #"{app="x"} | json | json a="x.y", b="z[0]", c | logfmt --strict --keep-empty | logfmt a, b="c" | regexp `(?P<ip>\S+) (?P<status>\d+)` | pattern "<ip> - <_>" | unpack | line_format "{{.a}}" | label_format x=y, z="{{.a}}" | drop a, b="v" | keep c, d=~"e.*" | decolorize"#
+        )
+        #expect(parsed.stages.count == 12)
+        guard case .parser(.json(let all)) = parsed.stages[0], case .parser(.json(let some)) = parsed.stages[1] else {
+            Issue.record("json stages")
+            return
+        }
+        #expect(all.isEmpty)
+        #expect(some == [LabelExtraction(name: "a", path: "x.y"), LabelExtraction(name: "b", path: "z[0]"), LabelExtraction(name: "c", path: "c")])
+        guard case .parser(.logfmt(let strict, let keepEmpty, let none)) = parsed.stages[2],
+            case .parser(.logfmt(false, false, let extractions)) = parsed.stages[3]
+        else {
+            Issue.record("logfmt stages")
+            return
+        }
+        #expect(strict && keepEmpty && none.isEmpty)
+        #expect(extractions == [LabelExtraction(name: "a", path: "a"), LabelExtraction(name: "b", path: "c")])
+        guard case .labelFormat(let items) = parsed.stages[8], case .drop(let drop) = parsed.stages[9], case .keep(let keep) = parsed.stages[10] else {
+            Issue.record("label stages")
+            return
+        }
+        #expect(items.map(\.destination) == ["x", "z"])
+        #expect(drop.map(\.name) == ["a", "b"])
+        #expect(drop[0].matcher == nil && drop[1].matcher?.value == "v")
+        #expect(keep.map(\.name) == ["c", "d"])
+    }
+
+    @Test func labelFilters() throws {
+        let parsed = try selector(
+            #"{app="x"} | logfmt | status >= 500 and latency > 250ms or size <= 1KB, level="error" | (a = 1 or b != 2) c == 3 | d=~"x.*" | addr = ip("10.0.0.1") | e > -1.5"#
+        )
+        let filters: [LabelFilterExpr] = parsed.stages.compactMap {
+            if case .labelFilter(let filter) = $0 { return filter }
+            return nil
+        }
+        #expect(filters.count == 5)
+        // `or` binds loosest: (status >= 500 and latency > 250ms) or (size <= 1KB and level = "error").
+        guard case .or(.and(.numeric("status", .greaterOrEqual, 500), .duration("latency", .greater, let seconds)), .and(.bytes("size", .lessOrEqual, let bytes), .matcher(let level))) = filters[0]
+        else {
+            Issue.record("precedence: \(filters[0])")
+            return
+        }
+        #expect(seconds == 0.25)
+        #expect(bytes == 1000)
+        #expect(level.description == #"level="error""#)
+        guard case .and(.or(.numeric("a", .equal, 1), .numeric("b", .notEqual, 2)), .numeric("c", .equal, 3)) = filters[1] else {
+            Issue.record("parentheses and juxtaposition: \(filters[1])")
+            return
+        }
+        guard case .ip("addr", true, "10.0.0.1") = filters[3], case .numeric("e", .greater, -1.5) = filters[4] else {
+            Issue.record("ip and negative numbers")
+            return
+        }
+    }
+
+    @Test func rangeAggregations() throws {
+        let expr = try LogQLParser.parse(#"sum by (level) (count_over_time({app="x"} |= "err" | json [5m] offset 1h))"#)
+        guard case .vectorAggregation(let sum) = expr, case .rangeAggregation(let count) = sum.expr else {
+            Issue.record("shape")
+            return
+        }
+        #expect(sum.op == .sum && sum.grouping == LogQLGrouping(labels: ["level"], without: false))
+        #expect(count.op == .countOverTime)
+        #expect(count.range.rangeNs == 300_000_000_000)
+        #expect(count.range.offsetNs == 3_600_000_000_000)
+        #expect(count.range.selector.stages.count == 2)
+
+        let unwrap = try LogQLParser.parse(#"quantile_over_time(0.99, {app="x"} | logfmt | unwrap duration(latency) | __error__="" [1m]) by (path)"#)
+        guard case .rangeAggregation(let quantile) = unwrap, let unwrapExpr = quantile.range.unwrap else {
+            Issue.record("unwrap shape")
+            return
+        }
+        #expect(quantile.parameter == 0.99)
+        #expect(unwrapExpr.label == "latency" && unwrapExpr.conversion == .duration && unwrapExpr.postFilters.count == 1)
+        #expect(quantile.grouping == LogQLGrouping(labels: ["path"], without: false))
+
+        // The pipeline may follow the range, and the selector may be parenthesised.
+        for query in [
+            #"rate({app="x"}[1m] |= "a")"#, #"rate(({app="x"} |= "a")[1m])"#, #"bytes_over_time({app="x"}[1m] offset 5m | json)"#,
+            #"sum_over_time({app="x"} | unwrap bytes(size) [1m])"#, #"rate_counter({app="x"} | logfmt | unwrap n [1m])"#,
+            #"absent_over_time({app="x"}[1m])"#, #"first_over_time({app="x"} | unwrap n [1m]) without (a)"#,
+        ] {
+            #expect(parseError(query) == nil, "\(query)")
+        }
+    }
+
+    @Test func metricExpressions() throws {
+        let expr = try LogQLParser.parse(
+            #"sum(rate({a="b"}[1m])) by (x) / on (x) group_left (y) sum(rate({a="c"}[1m])) by (x, y) > bool 0.5 or vector(0)"#)
+        guard case .binary(let or) = expr, or.op == .or, case .binary(let compare) = or.lhs, compare.returnBool,
+            case .binary(let divide) = compare.lhs, divide.op == .div
+        else {
+            Issue.record("precedence: \(expr)")
+            return
+        }
+        #expect(divide.matching?.on == true)
+        #expect(divide.matching?.matchingLabels == ["x"])
+        #expect(divide.matching?.cardinality == .manyToOne)
+        #expect(divide.matching?.include == ["y"])
+        guard case .vector(0) = or.rhs else {
+            Issue.record("vector(0)")
+            return
+        }
+        for query in [
+            "1 + 2 * 3", "-1", #"topk(3, count_over_time({a="b"}[1m]))"#, #"bottomk by (x) (2, count_over_time({a="b"}[1m]))"#,
+            #"sort_desc(count_over_time({a="b"}[1m]))"#, #"label_replace(rate({a="b"}[1m]), "dst", "$1", "src", "(.*)")"#,
+            #"count_over_time({a="b"}[1m]) unless ignoring (x) count_over_time({a="c"}[1m])"#, #"avg without (a) (rate({a="b"}[1m]))"#,
+            #"stddev(rate({a="b"}[1m])) + stdvar(rate({a="b"}[1m]))"#, "2 ^ 3 ^ 2",
+        ] {
+            #expect(parseError(query) == nil, "\(query)")
+        }
+        // `^` is right-associative.
+        guard case .binary(let power) = try LogQLParser.parse("2 ^ 3 ^ 2"), case .literal(2) = power.lhs, case .binary = power.rhs else {
+            Issue.record("right associativity")
+            return
+        }
+    }
+
+    @Test func queryInfo() throws {
+        let info = try LogQLEngine.info(#"sum(rate({a="b"}[1m])) / sum(rate({c=~"d.+"} |= "x" [1m]))"#)
+        #expect(info.isMetric)
+        #expect(info.streamMatchers.map { $0.map(\.description) } == [[#"a="b""#], [#"c=~"d.+""#]])
+        #expect(try LogQLEngine.info(#"{a="b"} | json"#).isMetric == false)
+    }
+
+    @Test func lineContainsPushdownOnlyWhenSound() throws {
+        #expect(try selector(#"{a="b"} |= "x" |= "y""#).requiredSubstrings == ["x", "y"])
+        #expect(try selector(#"{a="b"} != "x" |= "y""#).requiredSubstrings == ["y"])
+        #expect(try selector(#"{a="b"} |= "x" or "z" |= "y""#).requiredSubstrings == ["y"])
+        #expect(try selector(#"{a="b"} |~ "x" |= """#).requiredSubstrings == [])
+        #expect(try selector(#"{a="b"} |= "x" | json |= "y""#).requiredSubstrings == ["x"])
+        #expect(try selector(#"{a="b"} | line_format "{{.a}}" |= "y""#).requiredSubstrings == [])
+        #expect(try selector(#"{a="b"} |= ip("10.0.0.1")"#).requiredSubstrings == [])
+    }
+
+    @Test func syntaxErrorsCarryPositions() {
+        let cases: [(String, String)] = [
+            (#"{app="foo"} |= bar"#, "parse error at line 1, col 16: syntax error: unexpected IDENTIFIER, expecting STRING"),
+            (#"{app="foo""#, "parse error at line 1, col 11: syntax error: unexpected $end, expecting CLOSE_BRACE"),
+            (#"{app=foo}"#, "parse error at line 1, col 6: syntax error: unexpected IDENTIFIER, expecting STRING"),
+            ("{app=\"foo\"}\n| json |", "parse error at line 2, col 9: syntax error: unexpected $end"),
+            (#"count_over_time({app="foo"})"#, "parse error at line 1, col 28: syntax error: unexpected CLOSE_PARENTHESIS, expecting RANGE"),
+            (#"{app="foo"} + 1"#, "parse error at line 1, col 13: syntax error: unexpected ADD"),
+            (#"{app="foo"} | status > "x""#, "parse error at line 1, col 24: syntax error: unexpected STRING, expecting NUMBER or DURATION or BYTES"),
+            (#"{app="foo"} |= "a" "b""#, "parse error at line 1, col 20: syntax error: unexpected STRING"),
+            (#"{app="foo} "#, "parse error at line 1, col 6: syntax error: unterminated string"),
+        ]
+        for (query, message) in cases {
+            #expect(parseError(query)?.description == message, "\(query)")
+        }
+    }
+
+    @Test func validationErrors() {
+        let cases: [(String, String)] = [
+            (#"sum_over_time({a="b"}[1m])"#, "parse error : invalid aggregation sum_over_time without unwrap"),
+            (#"count_over_time({a="b"} | unwrap x [1m])"#, "parse error : invalid aggregation count_over_time with unwrap"),
+            (#"count_over_time({a="b"}[1m]) by (x)"#, "parse error : grouping not allowed for count_over_time aggregation"),
+            (#"quantile_over_time({a="b"} | unwrap x [1m])"#, "parse error : parameter required for operation quantile_over_time"),
+            (#"topk(count_over_time({a="b"}[1m]))"#, "parse error : parameter required for operation topk"),
+            (#"sort by (a) (count_over_time({a="b"}[1m]))"#, "parse error : sort and sort_desc doesn't allow grouping by "),
+            (#"{a="b"} | regexp `(\d+)`"#, "parse error : at least one named capture must be supplied"),
+            (#"{a="b"} | pattern "foo""#, "parse error : at least one capture is required"),
+            (#"{a="b"} | pattern "<a><b>""#, "parse error : found consecutive capture '<a><b>'"),
+            (#"{a="b"} | label_format x=y, x="z""#, "parse error : multiple label name 'x' in the same format expression"),
+            (#"{a="b"} | line_format "{{ nope .a }}""#, "parse error : template: line:1: function \"nope\" not defined"),
+        ]
+        for (query, message) in cases {
+            #expect(parseError(query)?.description == message, "\(query)")
+        }
+    }
+}
