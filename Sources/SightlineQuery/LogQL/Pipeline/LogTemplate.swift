@@ -263,9 +263,10 @@ struct LogTemplate: Sendable {
             guard let regex = try? Regex(args[0].text.replacingOccurrences(of: "(?P<", with: "(?<")) else {
                 throw SightlineError(.invalidArgument, "template: \(name): invalid regular expression \(GoText.quote(args[0].text))")
             }
-            let replacement = args[1].text
+            // Sprig's order: regex, text, replacement.
+            let text = args[1].text
             let literal = name == "regexReplaceAllLiteral"
-            let text = args[2].text
+            let replacement = args[2].text
             var out = ""
             var last = text.startIndex
             for match in text.matches(of: regex) {
