@@ -121,7 +121,7 @@ struct LogQLEngineTests {
             Issue.record("bad query accepted")
         } catch let error as SightlineError {
             #expect(error.code == .invalidArgument)
-            #expect(error.message == "parse error at line 1, col 16: syntax error: unexpected IDENTIFIER, expecting STRING")
+            #expect(error.message == "parse error at line 1, col 16: syntax error: unexpected IDENTIFIER, expecting STRING or ip")
         }
     }
 

@@ -90,8 +90,17 @@ struct LogQLMetricEvaluator {
         try source.scan(scan) { record in
             let time = record.logQLTimeNano
             var line = record.line
-            builder.reset(stream: record.streamLabels, metadata: record.structuredMetadata)
-            guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
+            let metadata = record.structuredMetadata
+            var labels: Labels
+            if unwrap == nil && grouping == nil && pipeline.keepsLabels && metadata.isEmpty {
+                // Nothing can add a label: the series is the stream, and no label list needs building.
+                guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
+                labels = record.streamLabels
+            } else {
+                builder.reset(stream: record.streamLabels, metadata: metadata)
+                guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
+                labels = Labels([])
+            }
             var value = 1.0
             if isBytes { value = Double(line.utf8.count) }
             if let unwrap {
@@ -105,7 +114,7 @@ struct LogQLMetricEvaluator {
                 }
                 for filter in postFilters where !filter.process(&builder) { return true }
             }
-            var labels = builder.labels
+            if labels.labels.isEmpty { labels = builder.labels }
             if let grouping {
                 labels = grouping.key(labels)
                 if grouping.without, let unwrap { labels = labels.removing([unwrap.label]) }

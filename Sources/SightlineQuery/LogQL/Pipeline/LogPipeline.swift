@@ -20,7 +20,8 @@ package struct LogPipeline: Sendable {
     }
 
     private let stages: [Stage]
-    /// Whether no stage can change the labels (then a record's labels are its stream labels and metadata).
+    /// Whether no stage reads or changes the labels (then a record's labels are its stream labels and metadata, and
+    /// the builder need not be filled).
     let keepsLabels: Bool
 
     /// Compiles the stages of a selector.
@@ -46,6 +47,8 @@ package struct LogPipeline: Sendable {
                 keepsLabels = false
                 compiled.append(.labelFilter(try LabelFilter(filter)))
             case .lineFormat(let template):
+                // It reads the labels, so they must be built even though it does not change them.
+                keepsLabels = false
                 compiled.append(.lineFormat(try LogTemplate(template)))
             case .labelFormat(let items):
                 keepsLabels = false

@@ -50,13 +50,20 @@ package struct LogSelectorExpr: Sendable {
     }
 
     /// The substrings every selected line must contain: the plain `|=` filters (not inside `or`, not empty) that come
-    /// before the first stage that may change the line or need parsed labels. A store may skip blocks without them.
+    /// before the first parser or line-changing stage (`line_format`, `decolorize`). Label filters and label edits in
+    /// between do not change the line, so filters after them still count. A store may skip blocks without them.
     package var requiredSubstrings: [String] {
         var out: [String] = []
         for stage in stages {
-            guard case .lineFilter(let filter) = stage else { break }
-            if filter.kind == .contains, filter.alternatives.count == 1, case .text(let text) = filter.alternatives[0], !text.isEmpty {
-                out.append(text)
+            switch stage {
+            case .lineFilter(let filter):
+                if filter.kind == .contains, filter.alternatives.count == 1, case .text(let text) = filter.alternatives[0], !text.isEmpty {
+                    out.append(text)
+                }
+            case .labelFilter, .labelFormat, .drop, .keep:
+                continue
+            case .parser, .lineFormat, .decolorize:
+                return out
             }
         }
         return out

@@ -40,46 +40,30 @@ struct LogQLToken: Sendable {
     var text: String
     var offset: Int
 
-    /// The name used in `unexpected …` messages: keywords by their upper-case name, others by kind.
-    var displayName: String {
-        if kind == .identifier, LogQLToken.keywords.contains(text) { return text.uppercased() }
+    /// The name Loki's parser gives the token in `unexpected …` messages: punctuation and keywords as written (`)`,
+    /// `|=`, `bool`, `json`), a range `[…]` as `RANGE`, functions followed by `(` by their upper-case name (`RATE`,
+    /// `SUM`), other words as `IDENTIFIER`. `next` is the token after this one.
+    func displayName(next: LogQLToken?) -> String {
         switch kind {
-        case .openBrace: return "OPEN_BRACE"
-        case .closeBrace: return "CLOSE_BRACE"
-        case .openParen: return "OPEN_PARENTHESIS"
-        case .closeParen: return "CLOSE_PARENTHESIS"
-        case .openBracket: return "OPEN_BRACKET"
-        case .closeBracket: return "CLOSE_BRACKET"
-        case .comma: return "COMMA"
-        case .pipe: return "PIPE"
-        case .pipeExact: return "PIPE_EXACT"
-        case .pipeMatch: return "PIPE_MATCH"
-        case .pipePattern: return "PIPE_PATTERN"
-        case .notEqual: return "NEQ"
-        case .notRegex: return "NRE"
-        case .notPattern: return "NPA"
-        case .equal: return "EQ"
-        case .regex: return "RE"
-        case .compareEqual: return "CMP_EQ"
-        case .greater: return "GT"
-        case .greaterOrEqual: return "GTE"
-        case .less: return "LT"
-        case .lessOrEqual: return "LTE"
-        case .add: return "ADD"
-        case .sub: return "SUB"
-        case .mul: return "MUL"
-        case .div: return "DIV"
-        case .mod: return "MOD"
-        case .pow: return "POW"
+        case .identifier:
+            let lower = text.lowercased()
+            if next?.kind == .openParen, LogQLToken.functions.contains(lower) { return lower.uppercased() }
+            if LogQLToken.keywords.contains(lower) { return lower }
+            return "IDENTIFIER"
+        case .openBracket: return "RANGE"
         default: return kind.rawValue
         }
     }
+
+    /// Function names Loki lexes as their own tokens when a `(` follows.
+    static let functions: Set<String> = Set(RangeAggregationOp.allCases.map(\.rawValue) + VectorAggregationOp.allCases.map(\.rawValue))
+        .union(["vector", "bytes", "duration", "duration_seconds"])
 
     /// Words with a meaning of their own in Loki's grammar.
     static let keywords: Set<String> = [
         "by", "without", "bool", "on", "ignoring", "group_left", "group_right", "offset", "or", "and", "unless",
         "json", "logfmt", "regexp", "pattern", "unpack", "line_format", "label_format", "drop", "keep", "decolorize",
-        "unwrap", "ip", "label_replace", "vector",
+        "unwrap", "ip", "label_replace",
     ]
 }
 

@@ -53,18 +53,21 @@ package struct LogQLParser {
     }
 
     private mutating func expect(_ kind: LogQLTokenKind) throws(LogQLParseError) -> LogQLToken {
-        guard current.kind == kind else { throw unexpected(expecting: LogQLToken(kind: kind, text: kind.rawValue, offset: 0).displayName) }
+        guard current.kind == kind else { throw unexpected(expecting: kind == .openBracket ? "RANGE" : kind.rawValue) }
         return advance()
     }
 
+    /// Whether the current token is a plain identifier to Loki (not a keyword, not a function name before `(`).
+    private var atIdentifier: Bool { current.kind == .identifier && current.displayName(next: peek()) == "IDENTIFIER" }
+
     private mutating func expectIdentifier() throws(LogQLParseError) -> String {
-        guard current.kind == .identifier else { throw unexpected(expecting: "IDENTIFIER") }
+        guard atIdentifier else { throw unexpected(expecting: "IDENTIFIER") }
         return advance().text
     }
 
     /// `syntax error: unexpected X[, expecting Y]` at the current token.
     private func unexpected(expecting: String? = nil) -> LogQLParseError {
-        var message = "syntax error: unexpected \(current.displayName)"
+        var message = "syntax error: unexpected \(current.displayName(next: peek()))"
         if let expecting { message += ", expecting \(expecting)" }
         return error(message, at: current)
     }
@@ -109,7 +112,7 @@ package struct LogQLParser {
             let nextMinimum = op.isRightAssociative ? op.precedence : op.precedence + 1
             let rhs = try parseExpression(minimumPrecedence: nextMinimum)
             guard lhs.isMetric, rhs.isMetric else {
-                throw error("syntax error: unexpected \(opToken.displayName)", at: opToken)
+                throw error("syntax error: unexpected \(opToken.displayName(next: nil))", at: opToken)
             }
             if returnBool && !op.isComparison {
                 throw error("bool modifier can only be used on comparison operators", at: opToken)
@@ -140,6 +143,7 @@ package struct LogQLParser {
         _ = try expect(.openParen)
         var labels: [String] = []
         if accept(.closeParen) { return labels }
+        if !atIdentifier { throw unexpected(expecting: "IDENTIFIER or )") }
         repeat {
             labels.append(try expectIdentifier())
         } while accept(.comma)
@@ -223,7 +227,7 @@ package struct LogQLParser {
     private mutating func parseLogRange() throws(LogQLParseError) -> LogRangeExpr {
         let parenthesized = current.kind == .openParen
         if parenthesized { advance() }
-        guard current.kind == .openBrace else { throw unexpected(expecting: "OPEN_BRACE") }
+        guard current.kind == .openBrace else { throw unexpected(expecting: "NUMBER or { or (") }
         var (selector, unwrap) = try parseLogSelector(allowUnwrap: true)
         if parenthesized { _ = try expect(.closeParen) }
         guard current.kind == .openBracket else { throw unexpected(expecting: "RANGE") }
@@ -252,7 +256,7 @@ package struct LogQLParser {
             advance()
         }
         let inner = try parseExpression(minimumPrecedence: 0)
-        guard inner.isMetric else { throw error("syntax error: unexpected RANGE", at: current) }
+        guard inner.isMetric else { throw unexpected() }
         _ = try expect(.closeParen)
         if grouping == nil { grouping = try parseGrouping() }
         switch op {
@@ -299,6 +303,7 @@ package struct LogQLParser {
             repeat {
                 matchers.append(try parseMatcher())
             } while accept(.comma)
+            if current.kind != .closeBrace { throw unexpected(expecting: "} or ,") }
         }
         _ = try expect(.closeBrace)
         let (stages, unwrap) = try parsePipeline(allowUnwrap: allowUnwrap)
@@ -372,7 +377,9 @@ package struct LogQLParser {
 
     private mutating func parseLineFilter() throws(LogQLParseError) -> LineFilterExpr {
         let opToken = advance()
-        guard let kind = LineFilterExpr.Kind(rawValue: opToken.kind.rawValue) else { throw error("syntax error: unexpected \(opToken.displayName)", at: opToken) }
+        guard let kind = LineFilterExpr.Kind(rawValue: opToken.kind.rawValue) else {
+            throw error("syntax error: unexpected \(opToken.displayName(next: nil))", at: opToken)
+        }
         var alternatives = [try parseLineFilterValue(kind)]
         // `or` continues the filter only when a string or ip() follows; otherwise it is the binary operator.
         while isKeyword("or") && (peek().kind == .string || (peek().kind == .identifier && peek().text == "ip" && peek(2).kind == .openParen)) {
@@ -394,7 +401,8 @@ package struct LogQLParser {
             guard IPMatcher(pattern) != nil else { throw LogQLParseError("invalid ip pattern \(GoText.quote(pattern))") }
             return .ip(pattern)
         }
-        let token = try expect(.string)
+        guard current.kind == .string else { throw unexpected(expecting: "STRING or ip") }
+        let token = advance()
         switch kind {
         case .regex, .notRegex:
             guard LogRegex(token.text) != nil else { throw error("syntax error: invalid regular expression \(GoText.quote(token.text))", at: token) }
@@ -606,7 +614,7 @@ package struct LogQLParser {
             let value = try parseNumber()
             return .numeric(name: name, op: comparison, value: negative ? -value : value)
         default:
-            throw unexpected(expecting: "NUMBER or DURATION or BYTES")
+            throw unexpected()
         }
     }
 
