@@ -99,6 +99,32 @@ struct LogQLEngineTests {
         #expect(error.count == 1 && error[0].entries.count == 4)
     }
 
+    @Test func lineFormatReadsStreamLabelsWithoutAParser() throws {
+        let engine = LogQLEngine(source: makeSource())
+        guard case .streams(let streams) = try engine.range(query: #"{app="api"} | line_format "{{.level}}:{{.app}}""#, tenant: .default, start: 0, end: 100 * Self.second, step: Self.second, limit: 100)
+        else {
+            Issue.record("not streams")
+            return
+        }
+        #expect(streams.map { Set($0.entries.map(\.line)) } == [["error:api"], ["info:api"]])
+    }
+
+    @Test func openTelemetryRecordsShowResourceLabelsAndStructuredMetadata() throws {
+        let record = LogRecord(
+            timeUnixNano: UInt64(20 * Self.second), severityText: "WARN", body: .string("disk almost full"),
+            attributes: [Attribute("disk.path", .string("/var"))],
+            resource: [Attribute("service.name", .string("node")), Attribute("host.name", .string("h1"))])
+        let engine = LogQLEngine(source: MemoryLogSource([record]))
+        guard case .streams(let streams) = try engine.range(query: #"{service_name="node"} | severity_text="WARN""#, tenant: .default, start: 0, end: 100 * Self.second, step: Self.second, limit: 10)
+        else {
+            Issue.record("not streams")
+            return
+        }
+        #expect(streams.map { Self.text($0.labels) } == [#"{disk_path="/var", host_name="h1", service_name="node", severity_text="WARN"}"#])
+        let counts = try vector(#"count_over_time({service_name="node"}[1m])"#, at: 60, source: MemoryLogSource([record]))
+        #expect(counts == [#"{disk_path="/var", host_name="h1", service_name="node", severity_text="WARN"}"#: 1])
+    }
+
     @Test func logQueryLimitsAndInstantRejection() throws {
         let engine = LogQLEngine(source: makeSource(), limits: .init(maxEntries: 10))
         #expect(throws: SightlineError.self) {

@@ -164,6 +164,8 @@ struct LogQLPipelineTests {
         #expect(dropped.labels == ["app": "api", "status": "404"])
         let kept = try #require(try run(#"{app="api"} | logfmt | keep level, status="500""#, line))
         #expect(kept.labels == ["level": "warn"])
+        let keptError = try #require(try run(#"{app="api"} | json | keep app"#, line))
+        #expect(keptError.labels["app"] == "api" && keptError.labels["__error__"] == "JSONParserErr")
     }
 
     @Test func structuredMetadataIsALabelAndParsersDoNotOverwriteIt() throws {

@@ -1,8 +1,8 @@
 package import SightlineCore
 
 /// A log pipeline compiled once per query and run on every record: line filters, parsers, label filters, formatters
-/// and label edits in order, with Loki's `__error__` semantics (a failing parser or conversion sets `__error__` and
-/// keeps the line; numeric filters let lines that already have an error through so `| __error__=""` can decide).
+/// and label edits in order, with Loki's `__error__` semantics (a failing parser, template or conversion sets
+/// `__error__` and `__error_details__`, unless an earlier stage did, and keeps the line so `| __error__=""` can decide).
 package struct LogPipeline: Sendable {
     private enum Stage: Sendable {
         case lineFilter(LineFilter)
@@ -122,7 +122,9 @@ package struct LogPipeline: Sendable {
                 }
             case .keep(let items):
                 labels.retain { name, value in
-                    items.contains { item in item.name == name && (item.matcher?.matches(value) ?? true) }
+                    // The error labels survive `keep`, as in Loki.
+                    name == LogLabelsBuilder.errorLabel || name == LogLabelsBuilder.errorDetailsLabel
+                        || items.contains { item in item.name == name && (item.matcher?.matches(value) ?? true) }
                 }
             case .decolorize:
                 line = Decolorize.apply(line)
@@ -222,7 +224,8 @@ struct LabelFilter: @unchecked Sendable {
         }
     }
 
-    /// Whether the record passes; a value that does not convert sets `__error__=LabelFilterErr` and passes.
+    /// Whether the record passes. A numeric filter on a missing label fails; a value that does not convert sets
+    /// `__error__=LabelFilterErr` (unless an error is already set) and passes.
     func process(_ labels: inout LogLabelsBuilder) -> Bool {
         Self.evaluate(root, &labels)
     }
@@ -235,7 +238,6 @@ struct LabelFilter: @unchecked Sendable {
             guard let value = labels.get(name) else { return false }
             return ip.matches(address: value) == equal
         case .numeric(let name, let op, let reference, let kind):
-            if labels.hasError { return true }
             guard let text = labels.get(name) else { return false }
             let value: Double?
             switch kind {
