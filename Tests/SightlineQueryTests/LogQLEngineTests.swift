@@ -300,8 +300,12 @@ struct LogQLEngineTests {
             #expect(error.code == .tooLarge)
             #expect(error.message.hasPrefix("maximum number of series (2) reached for a single query"))
         }
-        // Aggregating first stays under the limit at the result… but the range aggregation still holds 3 series.
-        #expect(try vector(#"sum(count_over_time({app="api"}[60s]))"#, at: 60, limits: .init(maxSeries: 2)) == ["{}": 10])
+        // The limit applies to the result: aggregating three series into one stays within a limit of one.
+        #expect(try vector(#"sum(count_over_time({app=~".+"}[60s]))"#, at: 60, limits: .init(maxSeries: 1)) == ["{}": 12])
+        let limited = LogQLEngine(source: makeSource(), limits: .init(maxSeries: 2))
+        #expect(throws: SightlineError.self) {
+            try limited.range(query: #"count_over_time({app=~".+"}[10s])"#, tenant: .default, start: 0, end: 60 * Self.second, step: 10 * Self.second)
+        }
         let engine = LogQLEngine(source: makeSource(), limits: .init(maxPointsPerSeries: 10))
         #expect(throws: SightlineError.self) {
             try engine.range(query: #"count_over_time({app="api"}[1m])"#, tenant: .default, start: 0, end: 60 * Self.second, step: Self.second)

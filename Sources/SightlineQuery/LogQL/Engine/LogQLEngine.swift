@@ -59,7 +59,8 @@ package struct LogQLQueryInfo: Sendable {
 package struct LogQLEngine: Sendable {
     /// Limits of one query.
     package struct Limits: Sendable {
-        /// The most series a metric query may return (Loki's `max_query_series`).
+        /// The most series a metric query may return (Loki's `max_query_series`); checked on the result, as Loki does,
+        /// so `sum(…)` over many series stays within it.
         package var maxSeries: Int = 500
         /// The largest `limit` a log query may ask for (Loki's `max_entries_limit_per_query`).
         package var maxEntries: Int = 5000
@@ -114,7 +115,9 @@ package struct LogQLEngine: Sendable {
         let perStep = try evaluator.evaluate(expr)
         switch perStep[0] {
         case .scalar(let value): return .scalar(t: Self.milliseconds(time), v: value)
-        case .vector(let samples): return .vector(samples)
+        case .vector(let samples):
+            if samples.count > limits.maxSeries { throw Self.seriesLimitError(limits.maxSeries) }
+            return .vector(samples)
         }
     }
 

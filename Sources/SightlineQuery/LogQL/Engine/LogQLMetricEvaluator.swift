@@ -128,7 +128,6 @@ struct LogQLMetricEvaluator {
                 slot = series.count
                 index[labels] = slot
                 series.append(SampleBucket(labels: labels))
-                if series.count > limits.maxSeries { throw LogQLEngine.seriesLimitError(limits.maxSeries) }
             }
             series[slot].times.append(time)
             series[slot].values.append(value)

@@ -6,12 +6,13 @@ import SightlineCore
 /// missing label is the empty string, as Loki's `missingkey=zero`); `.` (every label, printed as a map); string
 /// (`"…"`, `` `…` ``), number and `true`/`false` literals; parenthesised pipelines; pipelines `a | f b` (the value is
 /// the last argument); `if`/`else if`/`else`/`end`; and the functions `__line__`, `__timestamp__` (the record time,
-/// printed in RFC 3339 with nanoseconds, UTC), `printf` (verbs `%s %v %d %f %.Nf %q %x %%` with widths),
+/// printed as Go prints a `time.Time` in UTC; `date "2006-01-02" __timestamp__` formats it with a Go layout;
+/// `unixEpoch`, `unixEpochMillis`, `unixEpochNanos` turn it into a number), `printf` (verbs `%s %v %d %f %.Nf %q %x %%` with widths),
 /// `ToUpper`/`upper`, `ToLower`/`lower`, `title`, `trim`, `trimSpace`, `trimPrefix`, `trimSuffix`, `trimAll`,
 /// `replace`, `default`, `contains`, `hasPrefix`, `hasSuffix`, `eq`, `ne`, `lt`, `le`, `gt`, `ge`, `and`, `or`,
 /// `not`, `len`, `repeat`, `substr`, `trunc`, `regexReplaceAll`, `regexReplaceAllLiteral`, `add`, `sub`, `mul`, `div`,
-/// `mod`, `addf`, `subf`, `mulf`, `divf`, `int`, `float64`, `unixEpoch`, `toJson`-free. `range`, `with`, variables
-/// (`$x`) and `date`/`toDate` are not supported: they are parse errors.
+/// `mod`, `addf`, `subf`, `mulf`, `divf`, `int`, `float64`. `range`, `with`, variables (`$x`), `toDate`, `now`,
+/// `toJson` and the other Sprig functions are not supported: they are parse errors.
 struct LogTemplate: Sendable {
     private indirect enum Node: Sendable {
         case text(String)
@@ -90,9 +91,12 @@ struct LogTemplate: Sendable {
         case number(Double)
         case bool(Bool)
         case map([String: String])
+        /// An instant in ns (`__timestamp__`), printed as Go prints a `time.Time`.
+        case time(Int64)
 
         var text: String {
             switch self {
+            case .time(let ns): GoTime.string(ns)
             case .string(let text): text
             case .number(let value): value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : GoText.formatFloat(value)
             case .bool(let value): value ? "true" : "false"
@@ -106,6 +110,7 @@ struct LogTemplate: Sendable {
             case .number(let value): value != 0
             case .bool(let value): value
             case .map(let map): !map.isEmpty
+            case .time: true
             }
         }
 
@@ -115,6 +120,7 @@ struct LogTemplate: Sendable {
             case .string(let text): LogQLUnits.number(text.trimmingSpaces) ?? (text.isEmpty ? 0 : nil)
             case .bool(let value): value ? 1 : 0
             case .map: nil
+            case .time(let ns): Double(ns)
             }
         }
     }
@@ -168,9 +174,17 @@ struct LogTemplate: Sendable {
         }
         switch name {
         case "__line__": return .string(context.line)
-        case "__timestamp__", "unixEpoch":
-            if name == "unixEpoch" { return .number(Double(context.timestampNs / 1_000_000_000)) }
-            return .string(RFC3339.format(nanoseconds: context.timestampNs))
+        case "__timestamp__":
+            return .time(context.timestampNs)
+        case "unixEpoch", "unixEpochMillis", "unixEpochNanos":
+            try arity(1)
+            guard case .time(let ns) = args[0] else { throw SightlineError(.invalidArgument, "template: \(name): argument is not a time") }
+            let divisor: Int64 = name == "unixEpoch" ? 1_000_000_000 : name == "unixEpochMillis" ? 1_000_000 : 1
+            return .number(Double(ns / divisor))
+        case "date":
+            try arity(2)
+            guard case .time(let ns) = args[1] else { throw SightlineError(.invalidArgument, "template: date: argument is not a time") }
+            return .string(GoTime.format(ns, layout: args[0].text))
         case "ToUpper", "upper":
             try arity(1)
             return .string(args[0].text.uppercased())
@@ -314,7 +328,7 @@ struct LogTemplate: Sendable {
 
     /// The functions the parser accepts.
     fileprivate static let functions: Set<String> = [
-        "__line__", "__timestamp__", "unixEpoch", "ToUpper", "upper", "ToLower", "lower", "title", "trim", "trimSpace",
+        "__line__", "__timestamp__", "unixEpoch", "unixEpochMillis", "unixEpochNanos", "date", "ToUpper", "upper", "ToLower", "lower", "title", "trim", "trimSpace",
         "trimPrefix", "trimSuffix", "trimAll", "replace", "default", "contains", "hasPrefix", "hasSuffix", "eq", "ne", "lt",
         "le", "gt", "ge", "and", "or", "not", "len", "repeat", "substr", "trunc", "regexReplaceAll", "regexReplaceAllLiteral",
         "add", "sub", "mul", "div", "mod", "addf", "subf", "mulf", "divf", "int", "float64", "printf",
@@ -614,13 +628,20 @@ extension String {
     }
 }
 
-/// RFC 3339 timestamps with nanoseconds in UTC, as Go prints `time.Time` in Loki's outputs.
-enum RFC3339 {
-    static func format(nanoseconds: Int64) -> String {
+/// Go's time formatting for UTC instants: `time.Time.String()` and `Format(layout)` with Go's reference layout
+/// (`2006-01-02 15:04:05.999999999 -0700 MST`).
+enum GoTime {
+    /// The civil fields of an instant (UTC).
+    struct Fields {
+        var year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64, second: Int64, nanosecond: Int64, weekday: Int64
+    }
+
+    static func fields(_ nanoseconds: Int64) -> Fields {
         let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
         let nanos = nanoseconds - seconds * 1_000_000_000
         var days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
+        let weekday = ((days % 7) + 11) % 7  // 1970-01-01 was a Thursday (4).
         // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
         days += 719_468
         let era = (days >= 0 ? days : days - 146_096) / 146_097
@@ -632,14 +653,78 @@ enum RFC3339 {
         let day = dayOfYear - (153 * mp + 2) / 5 + 1
         let month = mp < 10 ? mp + 3 : mp - 9
         if month <= 2 { year += 1 }
-        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        var text = "\(year)-\(two(month))-\(two(day))T\(two(secondOfDay / 3600)):\(two(secondOfDay % 3600 / 60)):\(two(secondOfDay % 60))"
-        if nanos > 0 {
-            var fraction = String(nanos)
-            fraction = String(repeating: "0", count: 9 - fraction.count) + fraction
-            while fraction.hasSuffix("0") { fraction.removeLast() }
-            text += "." + fraction
+        return Fields(
+            year: year, month: month, day: day, hour: secondOfDay / 3600, minute: secondOfDay % 3600 / 60, second: secondOfDay % 60,
+            nanosecond: nanos, weekday: weekday)
+    }
+
+    /// Go's `time.Time.String()` in UTC: `2023-11-14 22:13:20.123 +0000 UTC`.
+    static func string(_ nanoseconds: Int64) -> String {
+        format(nanoseconds, layout: "2006-01-02 15:04:05.999999999 -0700 MST")
+    }
+
+    /// RFC 3339 with nanoseconds: `2023-11-14T22:13:20.123Z`.
+    static func rfc3339(_ nanoseconds: Int64) -> String {
+        format(nanoseconds, layout: "2006-01-02T15:04:05.999999999Z07:00")
+    }
+
+    private static let monthNames = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
+    private static let dayNames = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+
+    /// Formats with a Go layout; the zone is always UTC.
+    static func format(_ nanoseconds: Int64, layout: String) -> String {
+        let f = fields(nanoseconds)
+        func pad(_ value: Int64, _ width: Int, _ fill: Character = "0") -> String {
+            let text = String(value)
+            return text.count >= width ? text : String(repeating: fill, count: width - text.count) + text
         }
-        return text + "Z"
+        let hour12 = f.hour % 12 == 0 ? 12 : f.hour % 12
+        // Longest tokens first, as Go's layout scanner prefers them.
+        let tokens: [(String, () -> String)] = [
+            ("January", { monthNames[Int(f.month - 1)] }), ("Monday", { dayNames[Int(f.weekday)] }),
+            ("Z07:00", { "Z" }), ("-07:00", { "+00:00" }), ("-0700", { "+0000" }), ("Z0700", { "Z" }), ("-07", { "+00" }),
+            ("2006", { pad(f.year, 4) }), ("Jan", { String(monthNames[Int(f.month - 1)].prefix(3)) }),
+            ("Mon", { String(dayNames[Int(f.weekday)].prefix(3)) }), ("MST", { "UTC" }),
+            ("01", { pad(f.month, 2) }), ("02", { pad(f.day, 2) }), ("_2", { pad(f.day, 2, " ") }), ("06", { pad(f.year % 100, 2) }),
+            ("15", { pad(f.hour, 2) }), ("03", { pad(hour12, 2) }), ("04", { pad(f.minute, 2) }), ("05", { pad(f.second, 2) }),
+            ("PM", { f.hour >= 12 ? "PM" : "AM" }), ("pm", { f.hour >= 12 ? "pm" : "am" }),
+            ("1", { String(f.month) }), ("2", { String(f.day) }), ("3", { String(hour12) }), ("4", { String(f.minute) }),
+            ("5", { String(f.second) }),
+        ]
+        let scalars = Array(layout.unicodeScalars)
+        var out = ""
+        var index = 0
+        outer: while index < scalars.count {
+            // Fractional seconds: `.000…` (fixed) or `.999…` (trailing zeros and the dot dropped).
+            if (scalars[index] == "." || scalars[index] == ","), index + 1 < scalars.count, scalars[index + 1] == "0" || scalars[index + 1] == "9" {
+                let digit = scalars[index + 1]
+                var end = index + 1
+                while end < scalars.count && scalars[end] == digit { end += 1 }
+                let width = end - index - 1
+                if end >= scalars.count || !("0"..."9").contains(scalars[end]) {
+                    var fraction = pad(f.nanosecond, 9)
+                    fraction = String(fraction.prefix(width))
+                    if digit == "9" {
+                        while fraction.hasSuffix("0") { fraction.removeLast() }
+                        if !fraction.isEmpty { out += "." + fraction }
+                    } else {
+                        out += String(scalars[index]) + fraction
+                    }
+                    index = end
+                    continue
+                }
+            }
+            for (token, value) in tokens {
+                let tokenScalars = Array(token.unicodeScalars)
+                if index + tokenScalars.count <= scalars.count && Array(scalars[index..<(index + tokenScalars.count)]) == tokenScalars {
+                    out += value()
+                    index += tokenScalars.count
+                    continue outer
+                }
+            }
+            out.unicodeScalars.append(scalars[index])
+            index += 1
+        }
+        return out
     }
 }
