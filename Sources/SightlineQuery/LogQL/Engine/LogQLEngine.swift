@@ -115,8 +115,10 @@ package struct LogQLEngine: Sendable {
         let perStep = try evaluator.evaluate(expr)
         switch perStep[0] {
         case .scalar(let value): return .scalar(t: Self.milliseconds(time), v: value)
-        case .vector(let samples):
+        case .vector(var samples):
             if samples.count > limits.maxSeries { throw Self.seriesLimitError(limits.maxSeries) }
+            // Loki sorts an instant vector by labels unless the query sorts by value somewhere.
+            if !expr.sortsByValue { samples.sort { $0.metric < $1.metric } }
             return .vector(samples)
         }
     }

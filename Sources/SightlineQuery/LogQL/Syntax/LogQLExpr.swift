@@ -24,6 +24,17 @@ package indirect enum LogQLExpr: Sendable {
         return true
     }
 
+    /// Whether a `sort` or `sort_desc` appears anywhere (then Loki keeps an instant vector in value order).
+    var sortsByValue: Bool {
+        switch self {
+        case .vectorAggregation(let aggregation):
+            aggregation.op == .sort || aggregation.op == .sortDesc || aggregation.expr.sortsByValue
+        case .binary(let binary): binary.lhs.sortsByValue || binary.rhs.sortsByValue
+        case .labelReplace(let inner, _): inner.sortsByValue
+        case .log, .rangeAggregation, .literal, .vector: false
+        }
+    }
+
     /// Every stream selector's matchers in the expression, in source order: what `/series` and `/index/stats` need.
     package var streamMatchers: [[LabelMatcher]] {
         switch self {

@@ -1,4 +1,4 @@
-package import SightlineCore
+import SightlineCore
 
 /// Parses LogQL as Loki 2.9/3.x does: log queries (`{…} |= "x" | json | a > 1`), range and vector aggregations,
 /// binary operations with PromQL's precedence and vector matching, literals, `vector()` and `label_replace()`.
