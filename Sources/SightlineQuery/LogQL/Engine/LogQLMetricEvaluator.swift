@@ -153,11 +153,18 @@ struct LogQLMetricEvaluator {
                 times = order.map { one.times[$0] }
                 values = order.map { one.values[$0] }
             }
+            guard let firstTime = times.first, let lastTime = times.last else { continue }
             var low = 0
             var high = 0
-            for (stepIndex, step) in steps.enumerated() {
+            // Only the steps whose window can hold one of the series' samples: from the first window ending at or
+            // after the first sample to the last window starting before the last sample.
+            var stepIndex = Self.firstIndex(in: steps, atLeast: firstTime + range.offsetNs)
+            while stepIndex < steps.count {
+                let step = steps[stepIndex]
+                defer { stepIndex += 1 }
                 let windowEnd = step - range.offsetNs
                 let windowStart = windowEnd - range.rangeNs
+                if windowStart >= lastTime { break }
                 while high < times.count && times[high] <= windowEnd { high += 1 }
                 while low < high && times[low] <= windowStart { low += 1 }
                 guard low < high else { continue }
@@ -169,6 +176,17 @@ struct LogQLMetricEvaluator {
             }
         }
         return out
+    }
+
+    /// The index of the first step at or after `time` (`steps.count` when none).
+    private static func firstIndex(in steps: [Int64], atLeast time: Int64) -> Int {
+        var low = 0
+        var high = steps.count
+        while low < high {
+            let middle = (low + high) / 2
+            if steps[middle] < time { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     private func markCovered(_ times: [Int64], range: LogRangeExpr, _ covered: inout [Bool]) {

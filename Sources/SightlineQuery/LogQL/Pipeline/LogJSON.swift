@@ -29,10 +29,15 @@ struct LogJSONReader {
     private let bytes: [UInt8]
     private var position = 0
 
-    /// Parses `text` as one JSON value (surrounding whitespace allowed).
+    /// Whether objects and arrays keep their source text (only `| json name="path"` needs it).
+    private var keepRaw = true
+
+    /// Parses `text` as one JSON value (surrounding whitespace allowed). Without `keepRaw`, objects and arrays carry
+    /// an empty text, which saves a copy of the line per record.
     /// - Throws: `invalidArgument` with a message naming the offset.
-    static func parse(_ text: String) throws(SightlineError) -> LogJSONValue {
+    static func parse(_ text: String, keepRaw: Bool = true) throws(SightlineError) -> LogJSONValue {
         var reader = LogJSONReader(bytes: Array(text.utf8))
+        reader.keepRaw = keepRaw
         reader.skipSpaces()
         let value = try reader.value(depth: 0)
         reader.skipSpaces()
@@ -121,13 +126,15 @@ struct LogJSONReader {
             let start = position
             while position < bytes.count, Self.numberBytes.contains(bytes[position]) { position += 1 }
             guard position > start else { throw fail("unexpected character") }
-            return .number(raw(start))
+            return .number(number(start))
         }
     }
 
     private static let numberBytes = Set("0123456789+-.eE".utf8)
 
-    private func raw(_ start: Int) -> String { String(decoding: bytes[start..<position], as: UTF8.self) }
+    private func raw(_ start: Int) -> String { keepRaw ? String(decoding: bytes[start..<position], as: UTF8.self) : "" }
+
+    private func number(_ start: Int) -> String { String(decoding: bytes[start..<position], as: UTF8.self) }
 
     private mutating func literal(_ word: String) throws(SightlineError) {
         let expected = Array(word.utf8)

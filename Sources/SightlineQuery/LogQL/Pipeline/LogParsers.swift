@@ -47,7 +47,7 @@ struct JSONStage {
     func process(_ line: String, _ labels: inout LogLabelsBuilder) {
         let document: LogJSONValue
         do {
-            document = try LogJSONReader.parse(line)
+            document = try LogJSONReader.parse(line, keepRaw: !extractions.isEmpty)
         } catch {
             labels.setError(LogPipelineError.json, details: error.message)
             return
@@ -71,7 +71,7 @@ struct JSONStage {
             guard !name.isEmpty else { continue }
             switch value {
             case .object(let inner, _): flatten(inner, prefix: name, &labels)
-            case .array: continue
+            case .array, .null: continue
             default: labels.setParsed(name, value.labelValue)
             }
         }
@@ -81,7 +81,7 @@ struct JSONStage {
 /// `| unpack`: a JSON object written by Promtail's `pack` stage: string fields become labels, `_entry` the line.
 enum UnpackStage {
     static func process(_ line: inout String, _ labels: inout LogLabelsBuilder) {
-        guard case .object(let members, _) = (try? LogJSONReader.parse(line)) ?? .null else {
+        guard case .object(let members, _) = (try? LogJSONReader.parse(line, keepRaw: false)) ?? .null else {
             labels.setError(LogPipelineError.json, details: "expected a JSON object")
             return
         }
