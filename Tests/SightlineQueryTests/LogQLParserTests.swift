@@ -175,6 +175,24 @@ struct LogQLParserTests {
         }
     }
 
+    @Test func printingRoundTrips() throws {
+        let queries = [
+            #"{a="b", c=~"d.*", e!="f", g!~"h"} |= "x" != "y" |~ "z.*" |= "o" or ip("10.0.0.0/8") |> "<_> q""#,
+            #"{a="b"} | json | json m="req.method", n | logfmt --strict x | regexp `(?P<ip>\S+)` | pattern "<ip> <_>" | unpack"#,
+            #"{a="b"} | logfmt | status >= 500 and latency > 1.5s or size <= 1KB, level="error" | addr != ip("1.2.3.4")"#,
+            #"{a="b"} | line_format "{{.a}}" | label_format x=y, z="{{.a}}" | drop a, b="v" | keep c | decolorize"#,
+            #"quantile_over_time(0.99, {a="b"} | logfmt | unwrap duration(latency) | __error__="" [1m30s] offset -5m) by (path)"#,
+            #"sum by (x) (rate({a="b"}[5m])) / on (x) group_left (y) sum(rate({a="c"}[5m])) > bool 0.5 or vector(0)"#,
+            #"topk(3, count_over_time({a="b"}[250ms])) unless ignoring (q) label_replace(bytes_rate({a="c"}[1h]), "d", "$1", "s", "(.*)")"#,
+            "1 + -2 * 3 ^ 2",
+        ]
+        for query in queries {
+            let printed = try LogQLParser.parse(query).description
+            #expect(try LogQLParser.parse(printed).description == printed, "\(query) → \(printed)")
+        }
+        #expect(try LogQLParser.parse(#"sum by(a)(count_over_time({app="x"}|="y"[5m]))"#).description == #"sum by (a)(count_over_time({app="x"} |= "y" [5m]))"#)
+    }
+
     @Test func queryInfo() throws {
         let info = try LogQLEngine.info(#"sum(rate({a="b"}[1m])) / sum(rate({c=~"d.+"} |= "x" [1m]))"#)
         #expect(info.isMetric)
