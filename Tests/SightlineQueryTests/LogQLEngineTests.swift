@@ -243,6 +243,59 @@ struct LogQLEngineTests {
         #expect(source.scans[0].range == TimeRange(startNano: UInt64(15 * Self.second + 1), endNano: UInt64(60 * Self.second + 1)))
     }
 
+    @Test func rangeQueryWithOffsetGroupingAndAbsentSteps() throws {
+        let engine = LogQLEngine(source: makeSource())
+        // last_over_time by (level) over (t - 30s - 10s, t - 10s] at t = 40s and 70s: windows (0,30] and (30,60].
+        guard case .matrix(let last) = try engine.range(
+            query: #"last_over_time({app="api"} | logfmt | unwrap latency [30s] offset 10s) by (level)"#, tenant: .default,
+            start: 40 * Self.second, end: 70 * Self.second, step: 30 * Self.second)
+        else {
+            Issue.record("not a matrix")
+            return
+        }
+        #expect(last.map { Self.text($0.metric) } == [#"{level="error"}"#, #"{level="info"}"#])
+        #expect(last[0].points == [FloatPoint(t: 40_000, v: 100), FloatPoint(t: 70_000, v: 100)])
+        #expect(last[1].points == [FloatPoint(t: 40_000, v: 30), FloatPoint(t: 70_000, v: 60)])
+        // absent_over_time yields 1 only at the steps whose window is empty: web logs at 5s and 35s, windows of 10s.
+        guard case .matrix(let absent) = try engine.range(
+            query: #"absent_over_time({app="web"}[10s])"#, tenant: .default, start: 10 * Self.second, end: 50 * Self.second, step: 10 * Self.second)
+        else {
+            Issue.record("not a matrix")
+            return
+        }
+        #expect(absent.count == 1)
+        #expect(absent.first?.points.map(\.t) == [20_000, 30_000, 50_000])
+        // A scalar query over a range is one series without labels.
+        guard case .matrix(let scalar) = try engine.range(query: "2 * 3", tenant: .default, start: 0, end: 2 * Self.second, step: Self.second) else {
+            Issue.record("not a matrix")
+            return
+        }
+        #expect(scalar.count == 1 && scalar[0].points.map(\.v) == [6, 6, 6])
+    }
+
+    @Test func badRangeParameters() throws {
+        let engine = LogQLEngine(source: makeSource())
+        #expect(throws: SightlineError.self) {
+            try engine.range(query: #"count_over_time({app="api"}[1m])"#, tenant: .default, start: 10, end: 5, step: 1)
+        }
+        #expect(throws: SightlineError.self) {
+            try engine.range(query: #"count_over_time({app="api"}[1m])"#, tenant: .default, start: 0, end: 5, step: 0)
+        }
+    }
+
+    @Test func templateFailuresSetAnErrorAndKeepTheLine() throws {
+        let engine = LogQLEngine(source: makeSource())
+        guard case .streams(let streams) = try engine.range(
+            query: #"{level="error"} | logfmt | line_format "{{ div .status 0 }}""#, tenant: .default, start: 0, end: 100 * Self.second, step: Self.second,
+            limit: 1)
+        else {
+            Issue.record("not streams")
+            return
+        }
+        #expect(streams.first?.labels["__error__"] == "TemplateFormatErr")
+        #expect(streams.first?.entries.first?.line == "status=500 latency=100 took=1m")
+    }
+
     // MARK: - Vector aggregations and operators
 
     @Test func vectorAggregations() throws {
