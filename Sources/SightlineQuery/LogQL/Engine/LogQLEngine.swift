@@ -51,6 +51,19 @@ package struct LogQLQueryInfo: Sendable {
 /// bucket the samples per series, and slide each step's left-open, right-closed window `(t - range, t]` over them;
 /// vector aggregations, binary operations and `label_replace` then run per step with PromQL's kernels.
 ///
+/// What is supported (Loki 2.9/3.x LogQL): stream selectors; line filters `|=` `!=` `|~` `!~` `|>` `!>` with `or`
+/// and `ip()`; parsers `json` (all fields or paths), `logfmt` (`--strict`, `--keep-empty`, named keys), `regexp`,
+/// `pattern`, `unpack`; label filters (string, numeric, duration, bytes, `ip()`, `and`/`or`/`,`/parentheses);
+/// `line_format`/`label_format` (the template subset of ``LogTemplate``); `drop`, `keep`, `decolorize`;
+/// `__error__`/`__error_details__`; every range aggregation (`count_over_time`, `rate`, `bytes_over_time`, `bytes_rate`,
+/// `absent_over_time`, and over `unwrap` — with `duration()`/`bytes()` and post filters — `sum`, `avg`, `min`, `max`,
+/// `stdvar`, `stddev`, `quantile`, `first`, `last` `_over_time`, `rate`, `rate_counter`), `by`/`without` where Loki
+/// allows it, `offset`; vector aggregations `sum avg min max count stddev stdvar topk bottomk sort sort_desc`; binary
+/// operators with `bool`, `on`/`ignoring`, `group_left`/`group_right`; `label_replace`; literals; `vector()`.
+///
+/// Not supported: `approx_topk` and the quantile sketches, IPv6 in `ip()`, instant log queries (rejected as Loki 3
+/// rejects them), categorised labels (stream, structured metadata and parsed labels come back merged), query stats.
+///
 /// ```swift
 /// let engine = LogQLEngine(source: store)
 /// let result = try engine.range(query: "sum by (level) (rate({app=\"api\"} | json [5m]))", tenant: .default,
