@@ -193,6 +193,26 @@ struct LogQLParserTests {
         #expect(try LogQLParser.parse(#"sum by(a)(count_over_time({app="x"}|="y"[5m]))"#).description == #"sum by (a)(count_over_time({app="x"} |= "y" [5m]))"#)
     }
 
+    @Test func everyPrefixOfValidQueriesParsesOrFailsCleanly() {
+        let queries = [
+            #"sum by (level) (rate({app="api", env=~"prod|dev"} |= "err" or "warn" | json | logfmt --strict | status >= 500 and latency > 250ms | line_format "{{.a | ToUpper}}" | label_format x=y [5m] offset 1m))"#,
+            #"quantile_over_time(0.9, {a="b"} | pattern `<ip> <_> "<m> <p>"` | unwrap bytes(size) | __error__="" [1h]) by (p) / on (p) group_left () vector(1)"#,
+            #"topk(3, label_replace(count_over_time({a="b"} | regexp `(?P<x>\d+)` | drop y, z="1" | keep x [1m]), "d", "$1", "x", "(.*)")) > bool -1.5e3"#,
+        ]
+        for query in queries {
+            var scalars = String.UnicodeScalarView()
+            for scalar in query.unicodeScalars {
+                scalars.append(scalar)
+                let prefix = String(scalars)
+                do {
+                    _ = try LogQLParser.parse(prefix)
+                } catch {
+                    #expect(error.description.hasPrefix("parse error"), "\(prefix)")
+                }
+            }
+        }
+    }
+
     @Test func queryInfo() throws {
         let info = try LogQLEngine.info(#"sum(rate({a="b"}[1m])) / sum(rate({c=~"d.+"} |= "x" [1m]))"#)
         #expect(info.isMetric)

@@ -156,6 +156,8 @@ struct LogQLPipelineTests {
         #expect(try format("{{ __timestamp__ | unixEpoch }} {{ unixEpochMillis __timestamp__ }}") == "1700000000 1700000000123")
         #expect(try format("{{ .missing }}|{{- .level -}} |") == "|warn|")
         #expect(try format(#"{{ ToLower "ABC" }}{{ lower "D" }} {{ trim "  x  " }}"#) == "abcd x")
+        // Absurd numbers from log lines do not trap.
+        #expect(try format(#"{{ printf "%d %x %v" 1e300 1e300 1e300 }}|{{ repeat 1e30 "" }}|{{ substr -5 1e99 "abc" }}"#) != nil)
         #expect(try format(#"{{ regexReplaceAll "/(\\w+)" .path "[$1]" }}"#) == "[api][users]")
     }
 

@@ -151,7 +151,8 @@ package struct LogQLEngine: Sendable {
         guard step > 0 else {
             throw SightlineError(.invalidArgument, "zero or negative query resolution step widths are not accepted. Try a positive integer")
         }
-        let count = (end - start) / step + 1
+        let (span, overflow) = end.subtractingReportingOverflow(start)
+        let count = overflow ? Int64.max : span / step + 1
         if count > Int64(limits.maxPointsPerSeries) {
             throw SightlineError(
                 .tooLarge,
@@ -159,11 +160,7 @@ package struct LogQLEngine: Sendable {
         }
         var steps: [Int64] = []
         steps.reserveCapacity(Int(count))
-        var t = start
-        while t <= end {
-            steps.append(t)
-            t += step
-        }
+        for index in 0..<count { steps.append(start + index * step) }
         let evaluator = LogQLMetricEvaluator(source: source, tenant: tenant, steps: steps, limits: limits)
         let perStep = try evaluator.evaluate(expr)
         var index: [Labels: Int] = [:]

@@ -75,11 +75,12 @@ struct LogQLMetricEvaluator {
         let selector = range.selector
         let pipeline = try LogPipeline(selector.stages)
         let postFilters = try (range.unwrap?.postFilters ?? []).map { filter throws(SightlineError) in try LabelFilter(filter) }
-        let first = steps[0] - range.offsetNs - range.rangeNs
-        let last = steps[steps.count - 1] - range.offsetNs
+        // Wrapping arithmetic: only absurd times and offsets overflow, and they must not trap.
+        let first = steps[0] &- range.offsetNs &- range.rangeNs
+        let last = steps[steps.count - 1] &- range.offsetNs
         // The window is left-open: a record exactly at `first` belongs to no step.
         let scan = LogScan(
-            tenant: tenant, matchers: selector.matchers, range: LogQLEngine.timeRange(from: first + 1, to: last + 1), direction: .forward,
+            tenant: tenant, matchers: selector.matchers, range: LogQLEngine.timeRange(from: first &+ 1, to: last &+ 1), direction: .forward,
             lineContains: selector.requiredSubstrings)
         var index: [Labels: Int] = [:]
         var series: [SampleBucket] = []
@@ -158,12 +159,12 @@ struct LogQLMetricEvaluator {
             var high = 0
             // Only the steps whose window can hold one of the series' samples: from the first window ending at or
             // after the first sample to the last window starting before the last sample.
-            var stepIndex = Self.firstIndex(in: steps, atLeast: firstTime + range.offsetNs)
+            var stepIndex = Self.firstIndex(in: steps, atLeast: firstTime &+ range.offsetNs)
             while stepIndex < steps.count {
                 let step = steps[stepIndex]
                 defer { stepIndex += 1 }
-                let windowEnd = step - range.offsetNs
-                let windowStart = windowEnd - range.rangeNs
+                let windowEnd = step &- range.offsetNs
+                let windowStart = windowEnd &- range.rangeNs
                 if windowStart >= lastTime { break }
                 while high < times.count && times[high] <= windowEnd { high += 1 }
                 while low < high && times[low] <= windowStart { low += 1 }
@@ -193,9 +194,9 @@ struct LogQLMetricEvaluator {
         var low = 0
         var high = 0
         for (stepIndex, step) in steps.enumerated() {
-            let windowEnd = step - range.offsetNs
+            let windowEnd = step &- range.offsetNs
             while high < times.count && times[high] <= windowEnd { high += 1 }
-            while low < high && times[low] <= windowEnd - range.rangeNs { low += 1 }
+            while low < high && times[low] <= windowEnd &- range.rangeNs { low += 1 }
             if low < high { covered[stepIndex] = true }
         }
     }

@@ -259,17 +259,17 @@ struct LogTemplate: Sendable {
             return .number(Double(args[0].text.count))
         case "repeat":
             try arity(2)
-            return .string(String(repeating: args[1].text, count: max(0, Int(args[0].number ?? 0))))
+            return .string(String(repeating: args[1].text, count: min(10_000, max(0, clampedInt(args[0].number ?? 0)))))
         case "substr":
             try arity(3)
             let text = Array(args[2].text)
-            let start = max(0, Int(args[0].number ?? 0))
-            var end = Int(args[1].number ?? 0)
+            let start = max(0, clampedInt(args[0].number ?? 0))
+            var end = clampedInt(args[1].number ?? 0)
             if end < 0 || end > text.count { end = text.count }
             return .string(start < end ? String(text[start..<end]) : "")
         case "trunc":
             try arity(2)
-            let count = Int(args[0].number ?? 0)
+            let count = clampedInt(args[0].number ?? 0)
             let text = args[1].text
             return .string(count >= 0 ? String(text.prefix(count)) : String(text.suffix(-count)))
         case "regexReplaceAll", "regexReplaceAllLiteral":
@@ -597,17 +597,17 @@ enum GoPrintf {
             next += 1
             var text: String
             switch (verb, argument) {
-            case ("d", .number(let value)): text = String(Int64(value.rounded(.towardZero)))
+            case ("d", .number(let value)): text = value.isFinite && abs(value) < 9e18 ? String(Int64(value.rounded(.towardZero))) : GoText.formatFloat(value)
             case ("d", .string(let value)): text = Int64(value).map(String.init) ?? "%!d(string=\(value))"
             case ("f", .number(let value)), ("F", .number(let value)): text = GoText.formatFixed(value, decimals: precision ?? 6)
             case ("f", .string(let value)):
                 text = LogQLUnits.number(value).map { GoText.formatFixed($0, decimals: precision ?? 6) } ?? "%!f(string=\(value))"
             case ("g", .number(let value)), ("v", .number(let value)):
-                text = value == value.rounded() && abs(value) < 1e21 ? String(Int64(value)) : GoText.formatFloat(value)
+                text = value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : GoText.formatFloat(value)
             case ("q", .string(let value)): text = GoText.quote(value)
             case ("x", .string(let value)): text = value.utf8.map { String($0, radix: 16).leftPadded(2) }.joined()
-            case ("x", .number(let value)): text = String(Int64(value), radix: 16)
-            case ("X", .number(let value)): text = String(Int64(value), radix: 16).uppercased()
+            case ("x", .number(let value)): text = String(clampedInt(value), radix: 16)
+            case ("X", .number(let value)): text = String(clampedInt(value), radix: 16).uppercased()
             case (_, .string(let value)): text = value
             case (_, .number(let value)): text = GoText.formatFloat(value)
             }
@@ -727,4 +727,10 @@ enum GoTime {
         }
         return out
     }
+}
+
+/// `value` truncated to an `Int`, 0 for NaN and clamped to ±10^15 (template arguments come from log lines).
+func clampedInt(_ value: Double) -> Int {
+    guard value.isFinite else { return 0 }
+    return Int(max(-1e15, min(1e15, value)).rounded(.towardZero))
 }
