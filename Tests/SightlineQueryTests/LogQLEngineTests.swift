@@ -310,6 +310,7 @@ struct LogQLEngineTests {
         #expect(try vector("count(\(count))", at: 60) == ["{}": 3])
         #expect(try vector("stdvar(\(count))", at: 60) == ["{}": 8.0 / 3])
         #expect(try vector("topk(1, \(count))", at: 60) == [#"{app="api", level="info"}"#: 6])
+        #expect(try vector("approx_topk(1, \(count))", at: 60) == [#"{app="api", level="info"}"#: 6])
         #expect(try vector("bottomk(2, \(count))", at: 60) == [#"{app="web"}"#: 2, #"{app="api", level="error"}"#: 4])
         let engine = LogQLEngine(source: makeSource())
         guard case .vector(let sorted) = try engine.instant(query: "sort_desc(\(count))", tenant: .default, time: 60 * Self.second) else {
@@ -326,7 +327,10 @@ struct LogQLEngineTests {
         #expect(try vector("\(count) > bool 5", at: 60) == [#"{app="api", level="error"}"#: 0, #"{app="api", level="info"}"#: 1])
         #expect(try vector("10 - \(count)", at: 60) == [#"{app="api", level="error"}"#: 6, #"{app="api", level="info"}"#: 4])
         // Ratio of each level to the total, matched on no labels.
-        #expect(try vector("sum by (level) (\(count)) / on () group_left sum(\(count))", at: 60) == [#"{level="error"}"#: 0.4, #"{level="info"}"#: 0.6])
+        let source = makeSource()
+        #expect(try vector("sum by (level) (\(count)) / on () group_left sum(\(count))", at: 60, source: source) == [#"{level="error"}"#: 0.4, #"{level="info"}"#: 0.6])
+        // The aggregation written twice was scanned once.
+        #expect(source.scans.count == 1)
         #expect(try vector(#"\#(count) and count_over_time({level="error"}[60s])"#, at: 60) == [#"{app="api", level="error"}"#: 4])
         #expect(try vector(#"\#(count) unless count_over_time({level="error"}[60s])"#, at: 60) == [#"{app="api", level="info"}"#: 6])
         #expect(try vector(#"count_over_time({app="nope"}[60s]) or vector(0)"#, at: 60) == ["{}": 0])

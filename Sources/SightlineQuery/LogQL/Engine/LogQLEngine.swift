@@ -59,9 +59,10 @@ package struct LogQLQueryInfo: Sendable {
 /// `absent_over_time`, and over `unwrap` — with `duration()`/`bytes()` and post filters — `sum`, `avg`, `min`, `max`,
 /// `stdvar`, `stddev`, `quantile`, `first`, `last` `_over_time`, `rate`, `rate_counter`), `by`/`without` where Loki
 /// allows it, `offset`; vector aggregations `sum avg min max count stddev stdvar topk bottomk sort sort_desc`; binary
-/// operators with `bool`, `on`/`ignoring`, `group_left`/`group_right`; `label_replace`; literals; `vector()`.
+/// operators with `bool`, `on`/`ignoring`, `group_left`/`group_right`; `label_replace`; literals; `vector()`;
+/// `approx_topk` (computed exactly).
 ///
-/// Not supported: `approx_topk` and the quantile sketches, IPv6 in `ip()`, instant log queries (rejected as Loki 3
+/// Not supported: the quantile sketches, IPv6 in `ip()`, instant log queries (rejected as Loki 3
 /// rejects them), categorised labels (stream, structured metadata and parsed labels come back merged), query stats.
 ///
 /// ```swift

@@ -32,7 +32,8 @@ struct LogQLMetricEvaluator {
     /// The expression's value at every step.
     func evaluate(_ expr: LogQLExpr) throws -> [LogQLStepValue] {
         var leaves: [[[Sample]]] = []
-        try collectLeaves(expr, into: &leaves)
+        var computed: [String: [[Sample]]] = [:]
+        try collectLeaves(expr, into: &leaves, computed: &computed)
         // PromQL's evaluator supplies vector matching; it needs no series of its own here.
         let binary = PromQLEvaluator(
             querier: NoSeries(), tenant: tenant, options: PromQLEngine.Options(), startMs: 0, endMs: 0, stepMs: 0, isRange: false)
@@ -49,14 +50,24 @@ struct LogQLMetricEvaluator {
 
     /// Computes every range aggregation of `expr`, in the order ``evaluate(_:stepIndex:leaves:leafIndex:binary:)``
     /// meets them.
-    private func collectLeaves(_ expr: LogQLExpr, into leaves: inout [[[Sample]]]) throws {
+    /// A range aggregation written twice (`sum by (a) (rate(X[1m])) / sum(rate(X[1m]))`) is computed, and scanned,
+    /// once: `computed` holds the results by the aggregation's text.
+    private func collectLeaves(_ expr: LogQLExpr, into leaves: inout [[[Sample]]], computed: inout [String: [[Sample]]]) throws {
         switch expr {
-        case .rangeAggregation(let range): leaves.append(try rangeAggregation(range))
-        case .vectorAggregation(let aggregation): try collectLeaves(aggregation.expr, into: &leaves)
+        case .rangeAggregation(let range):
+            let key = range.description
+            if let known = computed[key] {
+                leaves.append(known)
+            } else {
+                let result = try rangeAggregation(range)
+                computed[key] = result
+                leaves.append(result)
+            }
+        case .vectorAggregation(let aggregation): try collectLeaves(aggregation.expr, into: &leaves, computed: &computed)
         case .binary(let binary):
-            try collectLeaves(binary.lhs, into: &leaves)
-            try collectLeaves(binary.rhs, into: &leaves)
-        case .labelReplace(let inner, _): try collectLeaves(inner, into: &leaves)
+            try collectLeaves(binary.lhs, into: &leaves, computed: &computed)
+            try collectLeaves(binary.rhs, into: &leaves, computed: &computed)
+        case .labelReplace(let inner, _): try collectLeaves(inner, into: &leaves, computed: &computed)
         case .log, .literal, .vector: break
         }
     }
@@ -399,7 +410,7 @@ struct LogQLMetricEvaluator {
             let members = groups[slot]
             let value: Double?
             switch aggregation.op {
-            case .topk:
+            case .topk, .approxTopk:
                 out += Aggregation.topK(aggregation.parameter ?? 0, members)
                 continue
             case .bottomk:

@@ -319,6 +319,8 @@ package struct RangeAggregationExpr: Sendable {
 package enum VectorAggregationOp: String, Sendable, CaseIterable {
     case sum, avg, count, max, min, stddev, stdvar, bottomk, topk, sort
     case sortDesc = "sort_desc"
+    /// Loki's sketch-based `topk`; computed exactly here, which is what the sketch approximates.
+    case approxTopk = "approx_topk"
 }
 
 /// A vector aggregation.

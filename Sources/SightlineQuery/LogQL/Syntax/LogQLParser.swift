@@ -260,7 +260,8 @@ package struct LogQLParser {
         _ = try expect(.closeParen)
         if grouping == nil { grouping = try parseGrouping() }
         switch op {
-        case .topk, .bottomk:
+        case .topk, .bottomk, .approxTopk:
+            if op == .approxTopk && grouping != nil { throw LogQLParseError("approx_topk doesn't support grouping") }
             guard let parameter else { throw LogQLParseError("parameter required for operation \(op.rawValue)") }
             guard parameter == parameter.rounded(.towardZero), parameter > 0 else {
                 throw LogQLParseError("invalid parameter (must be greater than 0) \(op.rawValue)(\(GoText.formatFloat(parameter))")
