@@ -134,6 +134,12 @@ struct LogQLPipelineTests {
         #expect(bad.labels["__error__"] == "LabelFilterErr")
         #expect(try run(#"{app="api"} | logfmt | user > 1 | __error__="""#, line) == nil)
         #expect(try run(#"{app="api"} | logfmt | addr = ip("10.0.0.0/8")"#, "addr=10.9.8.7") != nil)
+        #expect(try run(#"{app="api"} | logfmt | addr = ip("2001:db8::/32")"#, "addr=2001:db8:0:1::42") != nil)
+        #expect(try run(#"{app="api"} | logfmt | addr = ip("2001:db8::/32")"#, "addr=2001:db9::1") == nil)
+        #expect(try run(#"{app="api"} | logfmt | addr = ip("::1")"#, "addr=0:0:0:0:0:0:0:1") != nil)
+        #expect(try run(#"{app="api"} | logfmt | addr = ip("::ffff:10.0.0.0/104")"#, "addr=::ffff:10.1.2.3") != nil)
+        #expect(try run(#"{app="api"} | logfmt | addr = ip("10.0.0.0/8")"#, "addr=::ffff:10.1.2.3") == nil)
+        #expect(try run(#"{app="api"} |= ip("fe80::1-fe80::ff")"#, "from fe80::a0 port 22") != nil)
         #expect(try run(#"{app="api"} | logfmt | addr != ip("10.0.0.0/8")"#, "addr=10.9.8.7") == nil)
     }
 

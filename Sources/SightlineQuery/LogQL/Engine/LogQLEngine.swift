@@ -62,7 +62,7 @@ package struct LogQLQueryInfo: Sendable {
 /// operators with `bool`, `on`/`ignoring`, `group_left`/`group_right`; `label_replace`; literals; `vector()`;
 /// `approx_topk` (computed exactly).
 ///
-/// Not supported: the quantile sketches, IPv6 in `ip()`, instant log queries (rejected as Loki 3
+/// Not supported: the quantile sketches, instant log queries (rejected as Loki 3
 /// rejects them), categorised labels (stream, structured metadata and parsed labels come back merged), query stats.
 ///
 /// ```swift

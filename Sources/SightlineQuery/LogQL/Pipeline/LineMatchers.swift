@@ -118,45 +118,65 @@ enum RegexGroupNames {
     }
 }
 
-/// `ip("…")` in line and label filters: one IPv4 address, a CIDR range (`10.0.0.0/8`) or a dash range
-/// (`10.0.0.1-10.0.0.9`). IPv6 is not supported.
+/// `ip("…")` in line and label filters: one address, a CIDR prefix (`10.0.0.0/8`, `2001:db8::/32`) or a dash range
+/// (`10.0.0.1-10.0.0.9`), IPv4 or IPv6. An IPv4 pattern matches only IPv4 addresses and an IPv6 one only IPv6
+/// addresses, as Go's `netip` compares them.
 struct IPMatcher: Sendable {
-    private let low: UInt32
-    private let high: UInt32
+    /// An address as a 128-bit number and its family.
+    struct Address: Comparable, Sendable {
+        var high: UInt64
+        var low: UInt64
+        var isV4: Bool
+
+        static func < (a: Address, b: Address) -> Bool { (a.high, a.low) < (b.high, b.low) }
+    }
+
+    private let first: Address
+    private let last: Address
 
     init?(_ pattern: String) {
         let text = pattern.trimmingSpaces
         if let slash = text.firstIndex(of: "/") {
-            guard let base = Self.parse(text[..<slash]), let bits = Int(text[text.index(after: slash)...]), (0...32).contains(bits) else { return nil }
-            let mask: UInt32 = bits == 0 ? 0 : ~UInt32(0) << UInt32(32 - bits)
-            low = base & mask
-            high = low | ~mask
+            guard let base = Self.parse(text[..<slash]), let bits = Int(text[text.index(after: slash)...]), bits >= 0, bits <= (base.isV4 ? 32 : 128)
+            else { return nil }
+            let total = base.isV4 ? bits + 96 : bits
+            let (maskHigh, maskLow) = Self.mask(total)
+            first = Address(high: base.high & maskHigh, low: base.low & maskLow, isV4: base.isV4)
+            last = Address(high: base.high | ~maskHigh, low: base.low | ~maskLow, isV4: base.isV4)
         } else if let dash = text.firstIndex(of: "-") {
-            guard let a = Self.parse(text[..<dash]), let b = Self.parse(text[text.index(after: dash)...]), a <= b else { return nil }
-            low = a
-            high = b
+            guard let a = Self.parse(text[..<dash]), let b = Self.parse(text[text.index(after: dash)...]), a.isV4 == b.isV4, !(b < a) else { return nil }
+            first = a
+            last = b
         } else {
             guard let a = Self.parse(Substring(text)) else { return nil }
-            low = a
-            high = a
+            first = a
+            last = a
         }
     }
 
-    /// Whether `address` is an IPv4 address in the range.
-    func matches(address: some StringProtocol) -> Bool {
-        guard let value = Self.parse(Substring(address)) else { return false }
-        return value >= low && value <= high
+    /// The masks of a prefix of `bits` bits over 128.
+    private static func mask(_ bits: Int) -> (UInt64, UInt64) {
+        let high: UInt64 = bits >= 64 ? ~0 : (bits == 0 ? 0 : ~0 << UInt64(64 - bits))
+        let low: UInt64 = bits <= 64 ? 0 : (bits >= 128 ? ~0 : ~0 << UInt64(128 - bits))
+        return (high, low)
     }
 
-    /// Whether any IPv4 address written in `line` is in the range.
+    /// Whether `address` is an address in the range.
+    func matches(address: some StringProtocol) -> Bool {
+        guard let value = Self.parse(Substring(address)), value.isV4 == first.isV4 else { return false }
+        return !(value < first) && !(last < value)
+    }
+
+    /// Whether any address written in `line` is in the range.
     func matchesAny(in line: String) -> Bool {
         var current: [UInt8] = []
         func check() -> Bool {
             defer { current.removeAll(keepingCapacity: true) }
-            return !current.isEmpty && matches(address: String(decoding: current, as: UTF8.self))
+            return current.count >= 2 && matches(address: String(decoding: current, as: UTF8.self))
         }
         for byte in line.utf8 {
-            if (byte >= 0x30 && byte <= 0x39) || byte == UInt8(ascii: ".") {
+            let isHex = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66) || (byte >= 0x41 && byte <= 0x46)
+            if isHex || byte == UInt8(ascii: ".") || byte == UInt8(ascii: ":") {
                 current.append(byte)
             } else if check() {
                 return true
@@ -165,7 +185,57 @@ struct IPMatcher: Sendable {
         return check()
     }
 
-    private static func parse(_ text: Substring) -> UInt32? {
+    /// Parses an IPv4 (`a.b.c.d`) or IPv6 (`x:x::x`, with an IPv4 tail) address.
+    static func parse(_ text: Substring) -> Address? {
+        if !text.contains(":") {
+            guard let v4 = parseV4(text) else { return nil }
+            return Address(high: 0, low: 0xFFFF_0000_0000 | UInt64(v4), isV4: true)
+        }
+        var groups: [UInt16] = []
+        var tail: [UInt16] = []
+        var compressed = false
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count >= 2 else { return nil }
+        var index = 0
+        while index < parts.count {
+            let part = parts[index]
+            if part.isEmpty {
+                // `::` (or a leading/trailing `:` that belongs to it).
+                if index + 1 < parts.count && parts[index + 1].isEmpty {
+                    if compressed { return nil }
+                    compressed = true
+                    index += 2
+                    if index == parts.count { break }
+                    continue
+                }
+                if index == 0 || index == parts.count - 1 { return nil }
+                if compressed { return nil }
+                compressed = true
+                index += 1
+                continue
+            }
+            var values: [UInt16] = []
+            if part.contains(".") {
+                guard index == parts.count - 1, let v4 = parseV4(part) else { return nil }
+                values = [UInt16(v4 >> 16), UInt16(v4 & 0xFFFF)]
+            } else {
+                guard part.count <= 4, let value = UInt16(part, radix: 16) else { return nil }
+                values = [value]
+            }
+            if compressed { tail += values } else { groups += values }
+            index += 1
+        }
+        let total = groups.count + tail.count
+        guard compressed ? total < 8 : total == 8 else { return nil }
+        let all = groups + [UInt16](repeating: 0, count: 8 - total) + tail
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for i in 0..<4 { high = high << 16 | UInt64(all[i]) }
+        for i in 4..<8 { low = low << 16 | UInt64(all[i]) }
+        return Address(high: high, low: low, isV4: false)
+    }
+
+    private static func parseV4(_ text: Substring) -> UInt32? {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 4 else { return nil }
         var value: UInt32 = 0
