@@ -201,6 +201,7 @@ struct LogQLMetricEvaluator {
         return low
     }
 
+    /// Marks the steps whose window holds one of `times`.
     private func markCovered(_ times: [Int64], range: LogRangeExpr, _ covered: inout [Bool]) {
         var low = 0
         var high = 0
@@ -323,6 +324,7 @@ struct LogQLMetricEvaluator {
 
     // MARK: - The expression per step
 
+    /// The value of `expr` at one step; range aggregations come precomputed from `leaves`, in walk order.
     private func evaluate(
         _ expr: LogQLExpr, stepIndex: Int, leaves: [[[Sample]]], leafIndex: inout Int, binary: PromQLEvaluator
     ) throws -> LogQLStepValue {

@@ -235,6 +235,7 @@ struct IPMatcher: Sendable {
         return Address(high: high, low: low, isV4: false)
     }
 
+    /// An IPv4 address as a 32-bit number.
     private static func parseV4(_ text: Substring) -> UInt32? {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 4 else { return nil }

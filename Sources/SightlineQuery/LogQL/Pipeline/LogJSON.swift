@@ -57,6 +57,7 @@ struct LogJSONReader {
         }
     }
 
+    /// One JSON value at the current position.
     private mutating func value(depth: Int) throws(SightlineError) -> LogJSONValue {
         guard depth < 200 else { throw fail("JSON nested too deeply") }
         guard position < bytes.count else { throw fail("unexpected end of JSON") }
@@ -144,6 +145,7 @@ struct LogJSONReader {
         position += expected.count
     }
 
+    /// A JSON string at the current position (after its opening quote is seen), unescaped.
     private mutating func string() throws(SightlineError) -> String {
         position += 1
         var out: [UInt8] = []

@@ -44,6 +44,7 @@ struct JSONStage {
         self.extractions = extractions.map { ($0.name, JSONPath.parse($0.path) ?? [.key($0.path)]) }
     }
 
+    /// Adds the fields of a JSON line, or sets `__error__=JSONParserErr`.
     func process(_ line: String, _ labels: inout LogLabelsBuilder) {
         let document: LogJSONValue
         do {
@@ -65,6 +66,7 @@ struct JSONStage {
         }
     }
 
+    /// Adds the scalar members of an object, nested objects under `prefix_`.
     private func flatten(_ members: [(key: String, value: LogJSONValue)], prefix: String, _ labels: inout LogLabelsBuilder) {
         for (key, value) in members {
             let name = prefix.isEmpty ? LabelKey.sanitize(key) : prefix + "_" + LabelKey.sanitize(key)
@@ -106,6 +108,7 @@ struct LogfmtStage {
     let keepEmpty: Bool
     let extractions: [LabelExtraction]
 
+    /// Adds the pairs of a logfmt line.
     func process(_ line: String, _ labels: inout LogLabelsBuilder) {
         var wanted: [String: String] = [:]
         for extraction in extractions { wanted[extraction.path] = extraction.name }
@@ -208,6 +211,7 @@ struct LogRegexpParser {
         self.names = names
     }
 
+    /// Adds the named groups of the first match.
     func process(_ line: String, _ labels: inout LogLabelsBuilder) {
         guard let groups = regex.namedGroups(line) else { return }
         for (name, value) in groups {

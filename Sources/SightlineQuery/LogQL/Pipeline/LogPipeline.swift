@@ -210,6 +210,7 @@ struct LabelFilter: @unchecked Sendable {
         root = try Self.compile(expr)
     }
 
+    /// Compiles the filter tree (`ip()` patterns parsed once).
     private static func compile(_ expr: LabelFilterExpr) throws(SightlineError) -> Node {
         switch expr {
         case .matcher(let matcher): return .matcher(matcher)
@@ -230,6 +231,7 @@ struct LabelFilter: @unchecked Sendable {
         Self.evaluate(root, &labels)
     }
 
+    /// Evaluates one node; `and` and `or` short-circuit as Loki's do.
     private static func evaluate(_ node: Node, _ labels: inout LogLabelsBuilder) -> Bool {
         switch node {
         case .matcher(let matcher):

@@ -67,6 +67,7 @@ struct LogTemplate: Sendable {
         let timestampNs: Int64
     }
 
+    /// Appends the rendering of `nodes` to `out`.
     private func render(_ nodes: [Node], _ context: Context, _ out: inout String) throws(SightlineError) {
         for node in nodes {
             switch node {
@@ -125,6 +126,7 @@ struct LogTemplate: Sendable {
         }
     }
 
+    /// The value of a pipeline: each command gets the previous value as its last argument.
     private func evaluate(_ pipeline: Pipeline, _ context: Context) throws(SightlineError) -> Value {
         var previous: Value?
         for command in pipeline.commands {
@@ -133,6 +135,7 @@ struct LogTemplate: Sendable {
         return previous ?? .string("")
     }
 
+    /// The value of one operand.
     private func operandValue(_ operand: Operand, _ context: Context) throws(SightlineError) -> Value {
         switch operand {
         case .field(let name): return .string(context.labels[name] ?? "")
@@ -145,6 +148,7 @@ struct LogTemplate: Sendable {
         }
     }
 
+    /// The value of one command: a function call with its arguments, or a single operand.
     private func evaluate(_ command: Command, _ context: Context, piped: Value?) throws(SightlineError) -> Value {
         guard let head = command.operands.first else { return .string("") }
         if case .function(let name) = head {
@@ -159,6 +163,7 @@ struct LogTemplate: Sendable {
         return try operandValue(head, context)
     }
 
+    /// Calls a template function with Go template and Sprig semantics.
     private func call(_ name: String, _ args: [Value], _ context: Context) throws(SightlineError) -> Value {
         func arity(_ count: Int) throws(SightlineError) {
             if args.count != count {
@@ -406,6 +411,7 @@ struct LogTemplate: Sendable {
             return (nodes, nil)
         }
 
+        /// An `if` action up to its `end`, with `else if` and `else` branches.
         private mutating func parseConditional(_ firstCondition: String) throws(SightlineError) -> Node {
             var branches: [(Pipeline, [Node])] = []
             var condition = firstCondition
@@ -437,6 +443,7 @@ struct LogTemplate: Sendable {
         var tokens: [Token] = []
         var position = 0
 
+        /// Splits the text of one action into tokens.
         init(_ text: String) throws(SightlineError) {
             let scalars = Array(text.unicodeScalars)
             var index = 0
@@ -493,6 +500,7 @@ struct LogTemplate: Sendable {
         var atEnd: Bool { position >= tokens.count }
         var currentText: String { atEnd ? "EOF" : "\(tokens[position])" }
 
+        /// Commands separated by `|`.
         mutating func parsePipeline() throws(SightlineError) -> Pipeline {
             var commands: [Command] = []
             repeat {
@@ -512,6 +520,7 @@ struct LogTemplate: Sendable {
             return true
         }
 
+        /// One operand: a field, a literal, a function name or a parenthesised pipeline.
         private mutating func parseOperand() throws(SightlineError) -> Operand {
             let token = tokens[position]
             position += 1
@@ -547,6 +556,7 @@ enum GoPrintf {
         case number(Double)
     }
 
+    /// Formats `arguments` by `format`; a verb without an argument prints `%!v(MISSING)` as Go does.
     static func format(_ format: String, _ arguments: [Argument]) -> String {
         let scalars = Array(format.unicodeScalars)
         var out = ""
@@ -636,6 +646,7 @@ enum GoTime {
         var year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64, second: Int64, nanosecond: Int64, weekday: Int64
     }
 
+    /// The civil date and time of an instant in ns since the epoch, in UTC.
     static func fields(_ nanoseconds: Int64) -> Fields {
         let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
         let nanos = nanoseconds - seconds * 1_000_000_000

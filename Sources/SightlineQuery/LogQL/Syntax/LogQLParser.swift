@@ -104,6 +104,7 @@ package struct LogQLParser {
         }
     }
 
+    /// A binary expression by precedence climbing, with PromQL's precedences and `^` right-associative.
     private mutating func parseExpression(minimumPrecedence: Int) throws(LogQLParseError) -> LogQLExpr {
         var lhs = try parsePrimary()
         while let op = Self.binaryOperator(current), op.precedence >= minimumPrecedence {
@@ -122,6 +123,7 @@ package struct LogQLParser {
         return lhs
     }
 
+    /// `bool`, `on (…)`/`ignoring (…)` and `group_left (…)`/`group_right (…)` after a binary operator.
     private mutating func parseBinaryModifiers(_ op: BinaryOperator) throws(LogQLParseError) -> (Bool, VectorMatching?) {
         let returnBool = acceptKeyword("bool")
         var matching: VectorMatching?
@@ -151,6 +153,7 @@ package struct LogQLParser {
         return labels
     }
 
+    /// A parenthesised expression, a log query, a literal or a function (aggregations, `vector`, `label_replace`).
     private mutating func parsePrimary() throws(LogQLParseError) -> LogQLExpr {
         switch current.kind {
         case .openParen:
@@ -184,12 +187,14 @@ package struct LogQLParser {
         }
     }
 
+    /// A number literal.
     private mutating func parseNumber() throws(LogQLParseError) -> Double {
         let token = try expect(.number)
         guard let value = LogQLUnits.number(token.text) else { throw error("syntax error: invalid number \(token.text)", at: token) }
         return value
     }
 
+    /// A duration literal, possibly negative (offsets), in ns.
     private mutating func parseDuration() throws(LogQLParseError) -> Int64 {
         let negative = accept(.sub)
         let token = try expect(.duration)
@@ -199,12 +204,14 @@ package struct LogQLParser {
         return negative ? -value : value
     }
 
+    /// `by (…)` or `without (…)`, if present.
     private mutating func parseGrouping() throws(LogQLParseError) -> LogQLGrouping? {
         guard isKeyword("by") || isKeyword("without") else { return nil }
         let without = advance().text == "without"
         return LogQLGrouping(labels: try parseLabelList(), without: without)
     }
 
+    /// `op([param,] log-range) [grouping]`.
     private mutating func parseRangeAggregation(_ op: RangeAggregationOp) throws(LogQLParseError) -> LogQLExpr {
         advance()
         _ = try expect(.openParen)
@@ -246,6 +253,7 @@ package struct LogQLParser {
         return LogRangeExpr(selector: selector, rangeNs: range, offsetNs: offset, unwrap: unwrap)
     }
 
+    /// `op [grouping] ([param,] expr) [grouping]`, with Loki's checks on the parameter and grouping.
     private mutating func parseVectorAggregation(_ op: VectorAggregationOp) throws(LogQLParseError) -> LogQLExpr {
         let opToken = advance()
         var grouping = try parseGrouping()
@@ -275,6 +283,7 @@ package struct LogQLParser {
         return .vectorAggregation(VectorAggregationExpr(op: op, expr: inner, parameter: parameter, grouping: grouping))
     }
 
+    /// `label_replace(expr, "dst", "replacement", "src", "regex")`, the regex checked now.
     private mutating func parseLabelReplace() throws(LogQLParseError) -> LogQLExpr {
         advance()
         _ = try expect(.openParen)
@@ -311,6 +320,7 @@ package struct LogQLParser {
         return (LogSelectorExpr(matchers: matchers, stages: stages), unwrap)
     }
 
+    /// `name op "value"` in a selector, `drop` or `keep`.
     private mutating func parseMatcher() throws(LogQLParseError) -> LabelMatcher {
         let nameToken = current
         let name = try expectIdentifier()
@@ -338,6 +348,7 @@ package struct LogQLParser {
         }
     }
 
+    /// Pipeline stages up to the first token that cannot continue them; after `| unwrap` only label filters.
     private mutating func parsePipeline(allowUnwrap: Bool) throws(LogQLParseError) -> ([LogStage], UnwrapExpr?) {
         var stages: [LogStage] = []
         var unwrap: UnwrapExpr?
@@ -365,6 +376,7 @@ package struct LogQLParser {
         return (stages, unwrap)
     }
 
+    /// What follows `| unwrap`: a label, or `duration(label)`/`duration_seconds(label)`/`bytes(label)`.
     private mutating func parseUnwrap() throws(LogQLParseError) -> UnwrapExpr {
         if (isKeyword("duration") || isKeyword("duration_seconds") || isKeyword("bytes")) && peek().kind == .openParen {
             let conversion: UnwrapExpr.Conversion = advance().text == "bytes" ? .bytes : .duration
@@ -376,6 +388,7 @@ package struct LogQLParser {
         return UnwrapExpr(label: try expectIdentifier())
     }
 
+    /// A line filter operator and its `or` alternatives.
     private mutating func parseLineFilter() throws(LogQLParseError) -> LineFilterExpr {
         let opToken = advance()
         guard let kind = LineFilterExpr.Kind(rawValue: opToken.kind.rawValue) else {
@@ -390,6 +403,7 @@ package struct LogQLParser {
         return LineFilterExpr(kind: kind, alternatives: alternatives)
     }
 
+    /// A string (checked as a regex or pattern where the operator needs one) or `ip("…")`.
     private mutating func parseLineFilterValue(_ kind: LineFilterExpr.Kind) throws(LogQLParseError) -> LineFilterExpr.Alternative {
         if isKeyword("ip") && peek().kind == .openParen {
             let ipToken = advance()
@@ -418,6 +432,7 @@ package struct LogQLParser {
         return .text(token.text)
     }
 
+    /// One `| stage`: a parser, a formatter, a label edit or a label filter.
     private mutating func parseStage() throws(LogQLParseError) -> LogStage {
         guard current.kind == .identifier || current.kind == .openParen else { throw unexpected() }
         // A label filter starts with `(` or with an identifier followed by a comparison.
@@ -485,6 +500,7 @@ package struct LogQLParser {
         }
     }
 
+    /// The optional `name="path"` list after `json` or `logfmt`.
     private mutating func parseExtractions() throws(LogQLParseError) -> [LabelExtraction] {
         guard current.kind == .identifier, !LogQLToken.keywords.contains(current.text) || peek().kind == .equal else { return [] }
         var out: [LabelExtraction] = []
@@ -503,6 +519,7 @@ package struct LogQLParser {
         return out
     }
 
+    /// The `dst=src` and `dst="template"` items of `label_format`; a destination may appear once.
     private mutating func parseLabelFormat() throws(LogQLParseError) -> [LabelFormatItem] {
         var items: [LabelFormatItem] = []
         var seen = Set<String>()
@@ -548,6 +565,7 @@ package struct LogQLParser {
         return lhs
     }
 
+    /// Filters joined by `and`, `,` or juxtaposition.
     private mutating func parseLabelFilterConjunction() throws(LogQLParseError) -> LabelFilterExpr {
         var lhs = try parseLabelFilterPrimary()
         while true {
@@ -561,6 +579,7 @@ package struct LogQLParser {
         return lhs
     }
 
+    /// A parenthesised filter or one comparison: string, regex, numeric, duration, bytes or `ip()`.
     private mutating func parseLabelFilterPrimary() throws(LogQLParseError) -> LabelFilterExpr {
         if accept(.openParen) {
             let inner = try parseLabelFilter()
@@ -619,6 +638,7 @@ package struct LogQLParser {
         }
     }
 
+    /// A label matcher, its regex compiled now.
     private func makeMatcher(_ name: String, _ kind: LabelMatcher.Kind, _ value: String, at token: LogQLToken) throws(LogQLParseError) -> LabelMatcher {
         do {
             return try LabelMatcher(name, kind, value)
