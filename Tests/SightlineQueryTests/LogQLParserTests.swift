@@ -213,6 +213,19 @@ struct LogQLParserTests {
         }
     }
 
+    @Test func queriesGrafanaSends() {
+        for query in [
+            #"sum by (level, detected_level) (count_over_time({job="varlogs"} | drop __error__[1m]))"#,
+            #"{job="varlogs"} |= `` | json | __error__=`` | line_format `{{ .msg }}`"#,
+            #"sum(count_over_time({job="varlogs"} |~ `(?i)error` [5m])) by (job)"#,
+            #"topk(10, sum by (path) (rate({job="nginx"} | pattern `<_> "<method> <path> <_>" <status> <_>` | status >= 400 [30s]))) "#,
+            #"avg_over_time({job="api"} | logfmt | unwrap duration_seconds(latency) | __error__="" [5m]) by (route)"#,
+            #"{service_name="checkout"} | severity_text="ERROR" or trace_id!="" | keep service_name, trace_id"#,
+        ] {
+            #expect(parseError(query) == nil, "\(query)")
+        }
+    }
+
     @Test func queryInfo() throws {
         let info = try LogQLEngine.info(#"sum(rate({a="b"}[1m])) / sum(rate({c=~"d.+"} |= "x" [1m]))"#)
         #expect(info.isMetric)
