@@ -273,6 +273,38 @@ struct LogQLEngineTests {
         #expect(scalar.count == 1 && scalar[0].points.map(\.v) == [6, 6, 6])
     }
 
+    @Test func rangeQueriesAgreeWithInstantQueriesAtEveryStep() throws {
+        // A 25s range with a 10s step makes 5s buckets; windows start before the first step (negative bucket offsets).
+        let engine = LogQLEngine(source: makeSource())
+        let functions = [
+            "count_over_time({app=~\".+\"}[25s])", "rate({app=~\".+\"}[25s])", "bytes_over_time({app=~\".+\"}[25s] offset 3s)",
+            "bytes_rate({app=\"api\"}[25s])", "absent_over_time({app=\"web\"}[25s])",
+        ] + ["sum", "avg", "min", "max", "first", "last", "stdvar", "stddev", "quantile"].map { name in
+            (name == "quantile" ? "quantile_over_time(0.3, " : "\(name)_over_time(") + "{app=\"api\"} | logfmt | drop took | unwrap latency [25s])"
+        } + ["rate_counter({level=\"info\"} | logfmt | drop took | unwrap latency [25s])"]
+        for query in functions {
+            guard case .matrix(let series) = try engine.range(query: query, tenant: .default, start: 30 * Self.second, end: 90 * Self.second, step: 10 * Self.second)
+            else {
+                Issue.record("not a matrix: \(query)")
+                continue
+            }
+            var fromRange: [String: Double] = [:]
+            for one in series {
+                for point in one.points { fromRange["\(point.t) \(Self.text(one.metric))"] = point.v }
+            }
+            var fromInstant: [String: Double] = [:]
+            for t in stride(from: Int64(30), through: 90, by: 10) {
+                for (labels, value) in try vector(query, at: t) { fromInstant["\(t * 1000) \(labels)"] = value }
+            }
+            #expect(fromInstant.count >= 3, "\(query)")
+            #expect(fromRange.keys.sorted() == fromInstant.keys.sorted(), "\(query)")
+            for (key, value) in fromInstant {
+                let other = fromRange[key] ?? .nan
+                #expect(abs(other - value) <= 1e-9 * max(1, abs(value)), "\(query) at \(key): \(other) vs \(value)")
+            }
+        }
+    }
+
     @Test func badRangeParameters() throws {
         let engine = LogQLEngine(source: makeSource())
         #expect(throws: SightlineError.self) {

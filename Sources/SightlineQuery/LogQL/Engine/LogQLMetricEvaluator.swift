@@ -72,17 +72,82 @@ struct LogQLMetricEvaluator {
         }
     }
 
-    /// One series' samples, ascending in time.
+    /// One series' samples, ascending in time: every sample (`values`), or, for functions that can be combined from
+    /// partial results, one ``WindowStats`` per bucket (`stats`) with the bucket's end as its time.
     private struct SampleBucket {
         var labels: Labels
         var times: [Int64] = []
         var values: [Double] = []
+        var stats: [WindowStats] = []
+    }
+
+    /// What the combinable range functions need of a set of samples: count, sum, extremes, first and last, and
+    /// Welford's mean and sum of squared deviations (merged with Chan's formula).
+    struct WindowStats {
+        var count = 0.0
+        var sum = 0.0
+        var min = Double.nan
+        var max = Double.nan
+        var first = Double.nan
+        var last = Double.nan
+        var mean = 0.0
+        var m2 = 0.0
+
+        /// Adds one sample (in time order).
+        mutating func add(_ v: Double) {
+            count += 1
+            sum += v
+            if count == 1 { first = v }
+            last = v
+            if v < min || min.isNaN { min = v }
+            if v > max || max.isNaN { max = v }
+            let delta = v - mean
+            mean += delta / count
+            m2 += delta * (v - mean)
+        }
+
+        /// Adds the samples of a later bucket.
+        mutating func merge(_ other: WindowStats) {
+            guard other.count > 0 else { return }
+            guard count > 0 else {
+                self = other
+                return
+            }
+            let total = count + other.count
+            let delta = other.mean - mean
+            m2 += other.m2 + delta * delta * count * other.count / total
+            mean += delta * other.count / total
+            count = total
+            sum += other.sum
+            if other.min < min || min.isNaN { min = other.min }
+            if other.max > max || max.isNaN { max = other.max }
+            last = other.last
+        }
+    }
+
+    /// The bucket width for combinable functions: the largest duration that divides both the range and the step, so
+    /// every window is a whole number of buckets (the range itself for an instant query). Nil for functions that need
+    /// every sample.
+    private func bucketWidth(_ expr: RangeAggregationExpr) -> Int64? {
+        if expr.op == .quantileOverTime || expr.op == .rateCounter { return nil }
+        let stepNs = steps.count > 1 ? steps[1] - steps[0] : expr.range.rangeNs
+        var a = stepNs
+        var b = expr.range.rangeNs
+        while b != 0 { (a, b) = (b, a % b) }
+        return a > 0 ? a : nil
     }
 
     /// A range aggregation at every step: one forward scan over `(first - range - offset, last - offset]`, samples
     /// bucketed per output series, then a sliding window per step.
+    ///
+    /// Functions that combine from partial results (all but `quantile_over_time` and `rate_counter`) keep one
+    /// ``WindowStats`` per series and bucket of ``bucketWidth(_:)``, not the samples, so memory follows the number of
+    /// steps rather than the number of records.
     private func rangeAggregation(_ expr: RangeAggregationExpr) throws -> [[Sample]] {
         let range = expr.range
+        let width = bucketWidth(expr)
+        // Bucket j holds the samples in (origin + (j-1)·width, origin + j·width]; window ends lie on that grid.
+        let origin = steps[0] &- range.offsetNs
         let selector = range.selector
         let pipeline = try LogPipeline(selector.stages)
         let postFilters = try (range.unwrap?.postFilters ?? []).map { filter throws(SightlineError) in try LabelFilter(filter) }
@@ -141,8 +206,15 @@ struct LogQLMetricEvaluator {
                 index[labels] = slot
                 series.append(SampleBucket(labels: labels))
             }
-            series[slot].times.append(time)
-            series[slot].values.append(value)
+            if let width {
+                let delta = time &- origin
+                let bucket = delta >= 0 ? (delta / width) + (delta % width == 0 ? 0 : 1) : -((-delta) / width)
+                let end = origin &+ bucket &* width
+                Self.add(value, bucketEnd: end, to: &series[slot])
+            } else {
+                series[slot].times.append(time)
+                series[slot].values.append(value)
+            }
             return true
         }
 
@@ -160,7 +232,7 @@ struct LogQLMetricEvaluator {
             // Samples of one series arrive in scan order; a source may interleave equal times, so make sure.
             var times = one.times
             var values = one.values
-            if zip(times, times.dropFirst()).contains(where: { $0 > $1 }) {
+            if width == nil && zip(times, times.dropFirst()).contains(where: { $0 > $1 }) {
                 let order = times.indices.sorted { times[$0] < times[$1] }
                 times = order.map { one.times[$0] }
                 values = order.map { one.values[$0] }
@@ -180,7 +252,10 @@ struct LogQLMetricEvaluator {
                 while high < times.count && times[high] <= windowEnd { high += 1 }
                 while low < high && times[low] <= windowStart { low += 1 }
                 guard low < high else { continue }
-                let value = Self.aggregate(expr, times: times[low..<high], values: values[low..<high], windowEnd: windowEnd)
+                let value =
+                    width == nil
+                    ? Self.aggregate(expr, times: times[low..<high], values: values[low..<high], windowEnd: windowEnd)
+                    : Self.aggregate(expr, stats: one.stats[low..<high])
                 if one.labels[LogLabelsBuilder.errorLabel] != nil {
                     throw SightlineError(.invalidArgument, Self.pipelineError(one.labels))
                 }
@@ -188,6 +263,47 @@ struct LogQLMetricEvaluator {
             }
         }
         return out
+    }
+
+    /// Adds a sample to the bucket ending at `bucketEnd`; buckets stay in time order even if the source delivers
+    /// equal times out of order.
+    private static func add(_ value: Double, bucketEnd: Int64, to series: inout SampleBucket) {
+        if let last = series.times.last, last == bucketEnd {
+            series.stats[series.stats.count - 1].add(value)
+            return
+        }
+        var index = series.times.count
+        while index > 0 && series.times[index - 1] > bucketEnd { index -= 1 }
+        if index > 0 && series.times[index - 1] == bucketEnd {
+            series.stats[index - 1].add(value)
+            return
+        }
+        var stats = WindowStats()
+        stats.add(value)
+        series.times.insert(bucketEnd, at: index)
+        series.stats.insert(stats, at: index)
+    }
+
+    /// A combinable range function over the buckets of one window (never empty).
+    private static func aggregate(_ expr: RangeAggregationExpr, stats buckets: ArraySlice<WindowStats>) -> Double {
+        var window = WindowStats()
+        for bucket in buckets { window.merge(bucket) }
+        let seconds = Double(expr.range.rangeNs) / 1e9
+        switch expr.op {
+        case .countOverTime: return window.count
+        case .rate: return expr.range.unwrap == nil ? window.count / seconds : window.sum / seconds
+        case .bytesOverTime, .sumOverTime: return window.sum
+        case .bytesRate: return window.sum / seconds
+        case .avgOverTime: return window.sum / window.count
+        case .minOverTime: return window.min
+        case .maxOverTime: return window.max
+        case .firstOverTime: return window.first
+        case .lastOverTime: return window.last
+        case .stdvarOverTime: return window.m2 / window.count
+        case .stddevOverTime: return (window.m2 / window.count).squareRoot()
+        case .absentOverTime: return 1
+        case .quantileOverTime, .rateCounter: return .nan
+        }
     }
 
     /// The index of the first step at or after `time` (`steps.count` when none).
