@@ -121,6 +121,15 @@ struct LogQLEngineTests {
             return
         }
         #expect(streams.map { Self.text($0.labels) } == [#"{disk_path="/var", host_name="h1", service_name="node", severity_text="WARN"}"#])
+        #expect(streams.map { Self.text($0.streamLabels) } == [#"{host_name="h1", service_name="node"}"#])
+        #expect(streams.first?.entries.map { Self.text($0.structuredMetadata) } == [#"{disk_path="/var", severity_text="WARN"}"#])
+        guard case .streams(let parsed) = try engine.range(query: #"{service_name="node"} | regexp `(?P<state>\w+) full`"#, tenant: .default, start: 0, end: 100 * Self.second, step: Self.second, limit: 10)
+        else {
+            Issue.record("not streams")
+            return
+        }
+        #expect(parsed.first?.entries.map { Self.text($0.parsed) } == [#"{state="almost"}"#])
+        #expect(parsed.first.map { Self.text($0.streamLabels) } == #"{host_name="h1", service_name="node"}"#)
         let counts = try vector(#"count_over_time({service_name="node"}[1m])"#, at: 60, source: MemoryLogSource([record]))
         #expect(counts == [#"{disk_path="/var", host_name="h1", service_name="node", severity_text="WARN"}"#: 1])
     }

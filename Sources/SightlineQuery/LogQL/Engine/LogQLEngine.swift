@@ -2,24 +2,35 @@ package import SightlineCore
 
 /// One stream of a log query result: its labels (stream labels, structured metadata and the labels the pipeline
 /// extracted, as Loki shows them without categorisation) and its entries in the query's direction.
+///
+/// For Loki's categorised responses (`X-Loki-Response-Encoding-Flags: categorize-labels`), ``streamLabels`` holds
+/// the labels that are still stream labels after the pipeline, and each entry its structured metadata and parsed
+/// labels; group entries by ``streamLabels`` to build them.
 package struct LogStreamResult: Sendable {
     package var labels: Labels
+    package var streamLabels: Labels
     package var entries: [LogEntry]
 
-    package init(labels: Labels, entries: [LogEntry]) {
+    package init(labels: Labels, streamLabels: Labels? = nil, entries: [LogEntry]) {
         self.labels = labels
+        self.streamLabels = streamLabels ?? labels
         self.entries = entries
     }
 }
 
-/// One log line of a result, at its time in nanoseconds.
+/// One log line of a result, at its time in nanoseconds, with its structured metadata and the labels the pipeline
+/// set (both also part of the stream's ``LogStreamResult/labels``).
 package struct LogEntry: Sendable, Equatable {
     package var timeNs: Int64
     package var line: String
+    package var structuredMetadata: Labels
+    package var parsed: Labels
 
-    package init(timeNs: Int64, line: String) {
+    package init(timeNs: Int64, line: String, structuredMetadata: Labels = Labels([]), parsed: Labels = Labels([])) {
         self.timeNs = timeNs
         self.line = line
+        self.structuredMetadata = structuredMetadata
+        self.parsed = parsed
     }
 }
 
@@ -63,7 +74,7 @@ package struct LogQLQueryInfo: Sendable {
 /// `approx_topk` (computed exactly).
 ///
 /// Not supported: the quantile sketches, instant log queries (rejected as Loki 3
-/// rejects them), categorised labels (stream, structured metadata and parsed labels come back merged), query stats.
+/// rejects them), query stats.
 ///
 /// ```swift
 /// let engine = LogQLEngine(source: store)
@@ -231,20 +242,31 @@ package struct LogQLEngine: Sendable {
             let time = record.logQLTimeNano
             var line = record.line
             let labels: Labels
+            let entry: LogEntry
             let metadata = record.structuredMetadata
+            let stream = record.streamLabels
+            var remainingStream = stream
             if pipeline.keepsLabels && metadata.isEmpty {
                 guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
-                labels = record.streamLabels
+                labels = stream
+                entry = LogEntry(timeNs: time, line: line)
             } else {
-                builder.reset(stream: record.streamLabels, metadata: metadata)
+                builder.reset(stream: stream, metadata: metadata)
                 guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
                 labels = builder.labels
+                if builder.changed || !metadata.isEmpty {
+                    remainingStream = builder.labels(.stream)
+                    entry = LogEntry(
+                        timeNs: time, line: line, structuredMetadata: builder.labels(.structuredMetadata), parsed: builder.labels(.parsed))
+                } else {
+                    entry = LogEntry(timeNs: time, line: line)
+                }
             }
             if let slot = streams[labels] {
-                results[slot].entries.append(LogEntry(timeNs: time, line: line))
+                results[slot].entries.append(entry)
             } else {
                 streams[labels] = results.count
-                results.append(LogStreamResult(labels: labels, entries: [LogEntry(timeNs: time, line: line)]))
+                results.append(LogStreamResult(labels: labels, streamLabels: remainingStream, entries: [entry]))
             }
             taken += 1
             return taken < limit

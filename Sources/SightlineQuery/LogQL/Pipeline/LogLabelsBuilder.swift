@@ -8,8 +8,14 @@ package struct LogLabelsBuilder {
     /// The label with the failure's details.
     package static let errorDetailsLabel = "__error_details__"
 
+    /// Where a label came from, as Loki's categorised responses tell them apart.
+    package enum Category: UInt8, Sendable {
+        case stream, structuredMetadata, parsed
+    }
+
     private(set) var names: [String] = []
     private(set) var values: [String] = []
+    private(set) var categories: [Category] = []
     /// How many of the first entries are stream labels and structured metadata (the "base" a parser must not
     /// overwrite: it writes `name_extracted` instead).
     private var baseNames: Set<String> = []
@@ -23,19 +29,23 @@ package struct LogLabelsBuilder {
     package mutating func reset(stream: Labels, metadata: [Label]) {
         names.removeAll(keepingCapacity: true)
         values.removeAll(keepingCapacity: true)
+        categories.removeAll(keepingCapacity: true)
         baseNames.removeAll(keepingCapacity: true)
         for label in stream.labels {
             names.append(label.name)
             values.append(label.value)
+            categories.append(.stream)
             baseNames.insert(label.name)
         }
         for label in metadata {
             baseNames.insert(label.name)
             if let index = names.firstIndex(of: label.name) {
                 values[index] = label.value
+                categories[index] = .structuredMetadata
             } else {
                 names.append(label.name)
                 values.append(label.value)
+                categories.append(.structuredMetadata)
             }
         }
         changed = false
@@ -47,14 +57,16 @@ package struct LogLabelsBuilder {
         return values[index]
     }
 
-    /// Sets `name` (added when absent).
+    /// Sets `name` (added when absent); a label a stage sets counts as parsed, as in Loki.
     package mutating func set(_ name: String, _ value: String) {
         changed = true
         if let index = names.firstIndex(of: name) {
             values[index] = value
+            categories[index] = .parsed
         } else {
             names.append(name)
             values.append(value)
+            categories.append(.parsed)
         }
     }
 
@@ -72,6 +84,7 @@ package struct LogLabelsBuilder {
         changed = true
         names.remove(at: index)
         values.remove(at: index)
+        categories.remove(at: index)
     }
 
     /// Keeps only the labels `keep` says to keep.
@@ -84,6 +97,7 @@ package struct LogLabelsBuilder {
                 changed = true
                 names.remove(at: index)
                 values.remove(at: index)
+                categories.remove(at: index)
             }
         }
     }
@@ -103,6 +117,13 @@ package struct LogLabelsBuilder {
         var list: [Label] = []
         list.reserveCapacity(names.count)
         for index in names.indices { list.append(Label(names[index], values[index])) }
+        return Labels(list)
+    }
+
+    /// The labels of one category, sorted, empty values dropped.
+    package func labels(_ category: Category) -> Labels {
+        var list: [Label] = []
+        for index in names.indices where categories[index] == category { list.append(Label(names[index], values[index])) }
         return Labels(list)
     }
 
