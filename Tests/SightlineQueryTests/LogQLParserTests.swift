@@ -226,6 +226,11 @@ struct LogQLParserTests {
         }
     }
 
+    @Test func keywordsAndFunctionsAreCaseInsensitiveLabelNamesAreNot() throws {
+        let expr = try LogQLParser.parse(#"SUM BY (Level) (Count_Over_Time({App="x"} | JSON | Level="e" [1m])) OR Vector(0)"#)
+        #expect(expr.description == #"(sum by (Level)(count_over_time({App="x"} | json | Level="e" [1m])) or vector(0))"#)
+    }
+
     @Test func queryInfo() throws {
         let info = try LogQLEngine.info(#"sum(rate({a="b"}[1m])) / sum(rate({c=~"d.+"} |= "x" [1m]))"#)
         #expect(info.isMetric)

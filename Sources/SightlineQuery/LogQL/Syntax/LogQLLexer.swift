@@ -40,6 +40,9 @@ struct LogQLToken: Sendable {
     var text: String
     var offset: Int
 
+    /// The text in lower case, for keywords and function names, which Loki matches case-insensitively.
+    var word: String { text.lowercased() }
+
     /// The name Loki's parser gives the token in `unexpected …` messages: punctuation and keywords as written (`)`,
     /// `|=`, `bool`, `json`), a range `[…]` as `RANGE`, functions followed by `(` by their upper-case name (`RATE`,
     /// `SUM`), other words as `IDENTIFIER`. `next` is the token after this one.

@@ -38,7 +38,8 @@ package struct LogQLParser {
         return token
     }
 
-    private func isKeyword(_ word: String) -> Bool { current.kind == .identifier && current.text == word }
+    /// Whether the current token is the keyword `word` (keywords are case-insensitive, as Loki lexes them).
+    private func isKeyword(_ word: String) -> Bool { current.kind == .identifier && current.word == word }
 
     private mutating func accept(_ kind: LogQLTokenKind) -> Bool {
         guard current.kind == kind else { return false }
@@ -94,7 +95,7 @@ package struct LogQLParser {
         case .less: .lss
         case .lessOrEqual: .lte
         case .identifier:
-            switch token.text {
+            switch token.word {
             case "or": .or
             case "and": .and
             case "unless": .unless
@@ -128,11 +129,11 @@ package struct LogQLParser {
         let returnBool = acceptKeyword("bool")
         var matching: VectorMatching?
         if isKeyword("on") || isKeyword("ignoring") {
-            let on = advance().text == "on"
+            let on = advance().word == "on"
             let labels = try parseLabelList()
             matching = VectorMatching(cardinality: op.isSetOperator ? .manyToMany : .oneToOne, matchingLabels: labels, on: on)
             if isKeyword("group_left") || isKeyword("group_right") {
-                let left = advance().text == "group_left"
+                let left = advance().word == "group_left"
                 matching?.cardinality = left ? .manyToOne : .oneToMany
                 if current.kind == .openParen { matching?.include = try parseLabelList() }
             }
@@ -171,10 +172,10 @@ package struct LogQLParser {
             let value = try parseNumber()
             return .literal(negative ? -value : value)
         case .identifier:
-            if let op = RangeAggregationOp(rawValue: current.text) { return try parseRangeAggregation(op) }
-            if let op = VectorAggregationOp(rawValue: current.text) { return try parseVectorAggregation(op) }
-            if current.text == "label_replace" { return try parseLabelReplace() }
-            if current.text == "vector" {
+            if let op = RangeAggregationOp(rawValue: current.word) { return try parseRangeAggregation(op) }
+            if let op = VectorAggregationOp(rawValue: current.word) { return try parseVectorAggregation(op) }
+            if current.word == "label_replace" { return try parseLabelReplace() }
+            if current.word == "vector" {
                 advance()
                 _ = try expect(.openParen)
                 let value = try parseNumber()
@@ -207,7 +208,7 @@ package struct LogQLParser {
     /// `by (…)` or `without (…)`, if present.
     private mutating func parseGrouping() throws(LogQLParseError) -> LogQLGrouping? {
         guard isKeyword("by") || isKeyword("without") else { return nil }
-        let without = advance().text == "without"
+        let without = advance().word == "without"
         return LogQLGrouping(labels: try parseLabelList(), without: without)
     }
 
@@ -379,7 +380,7 @@ package struct LogQLParser {
     /// What follows `| unwrap`: a label, or `duration(label)`/`duration_seconds(label)`/`bytes(label)`.
     private mutating func parseUnwrap() throws(LogQLParseError) -> UnwrapExpr {
         if (isKeyword("duration") || isKeyword("duration_seconds") || isKeyword("bytes")) && peek().kind == .openParen {
-            let conversion: UnwrapExpr.Conversion = advance().text == "bytes" ? .bytes : .duration
+            let conversion: UnwrapExpr.Conversion = advance().word == "bytes" ? .bytes : .duration
             advance()
             let label = try expectIdentifier()
             _ = try expect(.closeParen)
@@ -396,7 +397,7 @@ package struct LogQLParser {
         }
         var alternatives = [try parseLineFilterValue(kind)]
         // `or` continues the filter only when a string or ip() follows; otherwise it is the binary operator.
-        while isKeyword("or") && (peek().kind == .string || (peek().kind == .identifier && peek().text == "ip" && peek(2).kind == .openParen)) {
+        while isKeyword("or") && (peek().kind == .string || (peek().kind == .identifier && peek().word == "ip" && peek(2).kind == .openParen)) {
             advance()
             alternatives.append(try parseLineFilterValue(kind))
         }
@@ -438,7 +439,7 @@ package struct LogQLParser {
         // A label filter starts with `(` or with an identifier followed by a comparison.
         if current.kind == .openParen || Self.isComparison(peek().kind) { return .labelFilter(try parseLabelFilter()) }
         let stageToken = advance()
-        switch stageToken.text {
+        switch stageToken.word {
         case "json":
             return .parser(.json(try parseExtractions()))
         case "logfmt":
@@ -493,7 +494,7 @@ package struct LogQLParser {
                     items.append(NamedLabelMatcher(name: try expectIdentifier()))
                 }
             } while accept(.comma)
-            return stageToken.text == "drop" ? .drop(items) : .keep(items)
+            return stageToken.word == "drop" ? .drop(items) : .keep(items)
         default:
             index -= 1
             throw unexpected()
@@ -502,7 +503,7 @@ package struct LogQLParser {
 
     /// The optional `name="path"` list after `json` or `logfmt`.
     private mutating func parseExtractions() throws(LogQLParseError) -> [LabelExtraction] {
-        guard current.kind == .identifier, !LogQLToken.keywords.contains(current.text) || peek().kind == .equal else { return [] }
+        guard current.kind == .identifier, !LogQLToken.keywords.contains(current.word) || peek().kind == .equal else { return [] }
         var out: [LabelExtraction] = []
         repeat {
             let name = try expectIdentifier()
@@ -571,7 +572,7 @@ package struct LogQLParser {
         while true {
             if isKeyword("and") || current.kind == .comma {
                 advance()
-            } else if !(current.kind == .identifier && !LogQLToken.keywords.contains(current.text) && Self.isComparison(peek().kind)) {
+            } else if !(current.kind == .identifier && !LogQLToken.keywords.contains(current.word) && Self.isComparison(peek().kind)) {
                 break
             }
             lhs = .and(lhs, try parseLabelFilterPrimary())
