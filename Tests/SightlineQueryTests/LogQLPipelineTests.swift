@@ -203,5 +203,13 @@ struct LogQLPipelineTests {
         #expect(LogQLUnits.number("1e3") == 1000)
         #expect(LogQLUnits.number("-2.5") == -2.5)
         #expect(LogQLUnits.number("abc") == nil)
+        #expect(LogQLUnits.number("010") == 10)
+        #expect(LogQLUnits.number(".5") == 0.5)
+        #expect(LogQLUnits.number("1.") == 1)
+        #expect(LogQLUnits.number("-Inf") == -.infinity)
+        #expect(LogQLUnits.number("1e400") == nil)
+        #expect(LogQLUnits.number("0x10") == nil)
+        #expect(LogQLUnits.number("1_000") == nil)
+        #expect(LogQLUnits.number("12ms") == nil)
     }
 }

@@ -1,21 +1,52 @@
 /// The number, duration and byte-size formats LogQL reads, in queries and in label values (`unwrap duration(x)`,
 /// `| latency > 250ms`, `| size > 1KB`).
 package enum LogQLUnits {
-    /// A float as Go's `strconv.ParseFloat` reads it (also `Inf`, `NaN`, hex and `_` separators), or nil.
+    /// A decimal float as Go's `strconv.ParseFloat` reads it (`12`, `-1.5`, `.5`, `1.`, `1e3`, `Inf`, `NaN`; `010`
+    /// is ten, not octal), or nil — also for values out of range, which Go reports as an error.
     package static func number(_ text: String) -> Double? {
-        let trimmed = text
-        guard !trimmed.isEmpty else { return nil }
-        var body = Substring(trimmed)
+        let bytes = Array(text.utf8)
+        var index = 0
         var negative = false
-        if body.first == "-" || body.first == "+" {
-            negative = body.first == "-"
-            body = body.dropFirst()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+            negative = bytes[index] == UInt8(ascii: "-")
+            index += 1
         }
-        guard let first = body.first, first.isNumber || first == "." || first == "I" || first == "i" || first == "N" || first == "n" else {
-            return nil
+        let rest = String(decoding: bytes[index...], as: UTF8.self).lowercased()
+        if rest == "inf" || rest == "infinity" { return negative ? -.infinity : .infinity }
+        if rest == "nan" { return .nan }
+        // digits [. digits] [e [+-] digits], with at least one mantissa digit.
+        var normalized = negative ? "-" : ""
+        var mantissaDigits = 0
+        var sawDot = false
+        while index < bytes.count, LogQLLexer.isDigit(bytes[index]) || (bytes[index] == UInt8(ascii: ".") && !sawDot) {
+            if bytes[index] == UInt8(ascii: ".") {
+                sawDot = true
+                if mantissaDigits == 0 { normalized += "0" }
+                normalized += "."
+            } else {
+                mantissaDigits += 1
+                normalized.unicodeScalars.append(Unicode.Scalar(bytes[index]))
+            }
+            index += 1
         }
-        guard case .success(let value) = PromQLLiteral.number(String(body)) else { return nil }
-        return negative ? -value : value
+        guard mantissaDigits > 0 else { return nil }
+        if normalized.hasSuffix(".") { normalized += "0" }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            normalized += "e"
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                normalized.unicodeScalars.append(Unicode.Scalar(bytes[index]))
+                index += 1
+            }
+            let exponentStart = index
+            while index < bytes.count, LogQLLexer.isDigit(bytes[index]) {
+                normalized.unicodeScalars.append(Unicode.Scalar(bytes[index]))
+                index += 1
+            }
+            guard index > exponentStart else { return nil }
+        }
+        guard index == bytes.count, let value = Double(normalized), value.isFinite else { return nil }
+        return value
     }
 
     /// A Go duration (`1h30m`, `1.5s`, `250ms`, `-3us`) extended with Prometheus' `d`, `w` and `y`, in nanoseconds;
