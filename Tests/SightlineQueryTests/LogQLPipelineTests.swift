@@ -162,6 +162,10 @@ struct LogQLPipelineTests {
         #expect(try format("{{ __timestamp__ | unixEpoch }} {{ unixEpochMillis __timestamp__ }}") == "1700000000 1700000000123")
         #expect(try format("{{ .missing }}|{{- .level -}} |") == "|warn|")
         #expect(try format(#"{{ ToLower "ABC" }}{{ lower "D" }} {{ trim "  x  " }}"#) == "abcd x")
+        #expect(try format(#"[{{ alignLeft 6 .level }}][{{ alignRight 3 .path }}]"#) == "[warn  ][ers]")
+        #expect(try format(#"{{ count "/" .path }} {{ round 2.345 2 }} {{ max 1 7 3 }} {{ floor 2.7 }}"#) == "2 2.35 7 2")
+        #expect(try format(#"{{ urlencode "a b/c" }} {{ urldecode "a+b%2Fc" }} {{ b64enc "hello" }} {{ b64dec "aGVsbG8=" }}"#) == "a+b%2Fc a b/c aGVsbG8= hello")
+        #expect(try format(#"{{ bytes "2KB" }} {{ duration "1m30s" }}"#) == "2000 90")
         // Absurd numbers from log lines do not trap.
         #expect(try format(#"{{ printf "%d %x %v" 1e300 1e300 1e300 }}|{{ repeat 1e30 "" }}|{{ substr -5 1e99 "abc" }}"#) != nil)
         #expect(try format(#"{{ regexReplaceAll "/(\\w+)" .path "[$1]" }}"#) == "[api][users]")

@@ -11,8 +11,10 @@ import SightlineCore
 /// `ToUpper`/`upper`, `ToLower`/`lower`, `title`, `trim`, `trimSpace`, `trimPrefix`, `trimSuffix`, `trimAll`,
 /// `replace`, `default`, `contains`, `hasPrefix`, `hasSuffix`, `eq`, `ne`, `lt`, `le`, `gt`, `ge`, `and`, `or`,
 /// `not`, `len`, `repeat`, `substr`, `trunc`, `regexReplaceAll`, `regexReplaceAllLiteral`, `add`, `sub`, `mul`, `div`,
-/// `mod`, `addf`, `subf`, `mulf`, `divf`, `int`, `float64`. `range`, `with`, variables (`$x`), `toDate`, `now`,
-/// `toJson` and the other Sprig functions are not supported: they are parse errors.
+/// `mod`, `addf`, `subf`, `mulf`, `divf`, `int`, `float64`, `abs`, `ceil`, `floor`, `round`, `max`, `min`, `maxf`,
+/// `minf`, and Loki's `alignLeft`, `alignRight`, `indent`, `nindent`, `count`, `bytes`, `duration`,
+/// `duration_seconds`, `urlencode`, `urldecode`, `b64enc`, `b64dec`. `range`, `with`, variables (`$x`), `toDate`,
+/// `now`, `fromJson`, `toJson` and the other Sprig functions are not supported: they are parse errors.
 struct LogTemplate: Sendable {
     private indirect enum Node: Sendable {
         case text(String)
@@ -311,6 +313,93 @@ struct LogTemplate: Sendable {
                 if y == 0 { throw SightlineError(.invalidArgument, "template: \(name): division by zero") }
                 return .number(x.truncatingRemainder(dividingBy: y))
             }
+        case "alignLeft", "alignRight":
+            // Loki's: pad or cut to exactly `count` characters, text on the left or the right.
+            try arity(2)
+            let count = max(0, min(10_000, clampedInt(args[0].number ?? 0)))
+            let text = Array(args[1].text)
+            if text.count >= count { return .string(name == "alignLeft" ? String(text.prefix(count)) : String(text.suffix(count))) }
+            let padding = String(repeating: " ", count: count - text.count)
+            return .string(name == "alignLeft" ? String(text) + padding : padding + String(text))
+        case "indent", "nindent":
+            try arity(2)
+            let padding = String(repeating: " ", count: max(0, min(1000, clampedInt(args[0].number ?? 0))))
+            let indented = padding + args[1].text.replacingOccurrences(of: "\n", with: "\n" + padding)
+            return .string(name == "nindent" ? "\n" + indented : indented)
+        case "count":
+            // Loki's: the number of matches of a regex.
+            try arity(2)
+            guard let regex = try? Regex(args[0].text.replacingOccurrences(of: "(?P<", with: "(?<")) else {
+                throw SightlineError(.invalidArgument, "template: count: invalid regular expression \(GoText.quote(args[0].text))")
+            }
+            return .number(Double(args[1].text.matches(of: regex).count))
+        case "abs", "ceil", "floor", "round":
+            guard let value = args.first?.number else { throw SightlineError(.invalidArgument, "template: \(name): argument must be a number") }
+            switch name {
+            case "abs": return .number(Swift.abs(value))
+            case "ceil": return .number(value.rounded(.up))
+            case "floor": return .number(value.rounded(.down))
+            default:
+                // Sprig's `round value precision`.
+                var scale = 1.0
+                for _ in 0..<max(0, min(15, clampedInt(args.count > 1 ? args[1].number ?? 0 : 0))) { scale *= 10 }
+                return .number((value * scale).rounded(.toNearestOrAwayFromZero) / scale)
+            }
+        case "max", "min", "maxf", "minf":
+            guard !args.isEmpty else { throw SightlineError(.invalidArgument, "template: \(name): needs arguments") }
+            var result = args[0].number ?? 0
+            for arg in args.dropFirst() {
+                let value = arg.number ?? 0
+                result = name.hasPrefix("max") ? Swift.max(result, value) : Swift.min(result, value)
+            }
+            return .number(name.hasSuffix("f") ? result : result.rounded(.towardZero))
+        case "bytes":
+            // Loki's: a byte size (`1.5KB`) as a number.
+            try arity(1)
+            return .number(LogQLUnits.bytes(args[0].text.trimmingSpaces) ?? 0)
+        case "duration", "duration_seconds":
+            // Loki's: a Go duration as seconds.
+            try arity(1)
+            return .number(LogQLUnits.durationNanoseconds(args[0].text.trimmingSpaces).map { Double($0) / 1e9 } ?? 0)
+        case "urlencode":
+            try arity(1)
+            var out = ""
+            for byte in args[0].text.utf8 {
+                if LogQLLexer.isIdentifierByte(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "~") {
+                    out.unicodeScalars.append(Unicode.Scalar(byte))
+                } else if byte == UInt8(ascii: " ") {
+                    out += "+"
+                } else {
+                    out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(2)
+                }
+            }
+            return .string(out)
+        case "urldecode":
+            try arity(1)
+            let bytes = Array(args[0].text.utf8)
+            var out: [UInt8] = []
+            var index = 0
+            while index < bytes.count {
+                if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
+                    let value = UInt8(String(decoding: bytes[(index + 1)...(index + 2)], as: UTF8.self), radix: 16)
+                {
+                    out.append(value)
+                    index += 3
+                } else {
+                    out.append(bytes[index] == UInt8(ascii: "+") ? UInt8(ascii: " ") : bytes[index])
+                    index += 1
+                }
+            }
+            return .string(String(decoding: out, as: UTF8.self))
+        case "b64enc":
+            try arity(1)
+            return .string(Base64Text.encode(Array(args[0].text.utf8)))
+        case "b64dec":
+            try arity(1)
+            guard let decoded = Base64Text.decode(args[0].text) else {
+                throw SightlineError(.invalidArgument, "template: b64dec: illegal base64 data")
+            }
+            return .string(String(decoding: decoded, as: UTF8.self))
         case "int":
             try arity(1)
             return .number((args[0].number ?? 0).rounded(.towardZero))
@@ -336,7 +425,9 @@ struct LogTemplate: Sendable {
         "__line__", "__timestamp__", "unixEpoch", "unixEpochMillis", "unixEpochNanos", "date", "ToUpper", "upper", "ToLower", "lower", "title", "trim", "trimSpace",
         "trimPrefix", "trimSuffix", "trimAll", "replace", "default", "contains", "hasPrefix", "hasSuffix", "eq", "ne", "lt",
         "le", "gt", "ge", "and", "or", "not", "len", "repeat", "substr", "trunc", "regexReplaceAll", "regexReplaceAllLiteral",
-        "add", "sub", "mul", "div", "mod", "addf", "subf", "mulf", "divf", "int", "float64", "printf",
+        "add", "sub", "mul", "div", "mod", "addf", "subf", "mulf", "divf", "int", "float64", "printf", "alignLeft",
+        "alignRight", "indent", "nindent", "count", "abs", "ceil", "floor", "round", "max", "min", "maxf", "minf", "bytes",
+        "duration", "duration_seconds", "urlencode", "urldecode", "b64enc", "b64dec",
     ]
 
     // MARK: - Parsing
@@ -744,4 +835,48 @@ enum GoTime {
 func clampedInt(_ value: Double) -> Int {
     guard value.isFinite else { return 0 }
     return Int(max(-1e15, min(1e15, value)).rounded(.towardZero))
+}
+
+/// Standard base64 (with padding), as Go's `base64.StdEncoding` writes and reads it.
+enum Base64Text {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func encode(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let b0 = UInt32(bytes[index])
+            let b1 = index + 1 < bytes.count ? UInt32(bytes[index + 1]) : 0
+            let b2 = index + 2 < bytes.count ? UInt32(bytes[index + 2]) : 0
+            let group = b0 << 16 | b1 << 8 | b2
+            out.append(alphabet[Int(group >> 18 & 63)])
+            out.append(alphabet[Int(group >> 12 & 63)])
+            out.append(index + 1 < bytes.count ? alphabet[Int(group >> 6 & 63)] : UInt8(ascii: "="))
+            out.append(index + 2 < bytes.count ? alphabet[Int(group & 63)] : UInt8(ascii: "="))
+            index += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func decode(_ text: String) -> [UInt8]? {
+        var values: [UInt32] = []
+        for byte in text.utf8 where byte != UInt8(ascii: "=") {
+            guard let index = alphabet.firstIndex(of: byte) else { return nil }
+            values.append(UInt32(index))
+        }
+        guard values.count % 4 != 1 else { return nil }
+        var out: [UInt8] = []
+        var index = 0
+        while index < values.count {
+            let chunk = values[index..<min(index + 4, values.count)]
+            var group: UInt32 = 0
+            for (offset, value) in chunk.enumerated() { group |= value << UInt32(18 - 6 * offset) }
+            out.append(UInt8(group >> 16 & 0xFF))
+            if chunk.count > 2 { out.append(UInt8(group >> 8 & 0xFF)) }
+            if chunk.count > 3 { out.append(UInt8(group & 0xFF)) }
+            index += 4
+        }
+        return out
+    }
 }
