@@ -278,7 +278,8 @@ struct LogQLParserTests {
             (#"{app="foo"} + 1"#, "parse error at line 1, col 13: syntax error: unexpected +"),
             (#"{app="foo"} | status > "x""#, "parse error at line 1, col 24: syntax error: unexpected STRING"),
             (#"{app="foo"} |= "a" "b""#, "parse error at line 1, col 20: syntax error: unexpected STRING"),
-            (#"{app="foo} "#, "parse error at line 1, col 6: syntax error: unterminated string"),
+            (#"{app="foo} "#, "parse error at line 1, col 6: literal not terminated"),
+            (#"{app="fo\o"}"#, "parse error at line 1, col 6: invalid char escape"),
         ]
         for (query, message) in cases {
             #expect(parseError(query)?.description == message, "\(query)")

@@ -211,17 +211,16 @@ struct LogQLLexer {
                 if byte == UInt8(ascii: "\\") {
                     guard position + 1 < bytes.count else { break }
                     let escape = bytes[position + 1]
-                    guard Self.validEscapes.contains(escape) else {
-                        throw error("syntax error: invalid escape sequence '\\\(Character(Unicode.Scalar(escape)))' in string", at: position)
-                    }
+                    // Go's text/scanner words, at the start of the string, as Loki reports them.
+                    guard Self.validEscapes.contains(escape) else { throw error("invalid char escape", at: start) }
                     position += 2
                     continue
                 }
-                if byte == 0x0A { throw error("syntax error: newline in string", at: start) }
+                if byte == 0x0A { throw error("literal not terminated", at: start) }
             }
             position += 1
         }
-        throw error("syntax error: unterminated string", at: start)
+        throw error("literal not terminated", at: start)
     }
 
     private static let validEscapes: Set<UInt8> = Set("abfnrtv\\\"'xuU01234567".utf8)
