@@ -1,0 +1,882 @@
+import SightlineCore
+
+/// The subset of Go's `text/template` that `line_format` and `label_format` use.
+///
+/// Supported: text and `{{ … }}` actions with `{{-`/`-}}` trimming; `{{/* comments */}}`; field access `.name` (a
+/// missing label is the empty string, as Loki's `missingkey=zero`); `.` (every label, printed as a map); string
+/// (`"…"`, `` `…` ``), number and `true`/`false` literals; parenthesised pipelines; pipelines `a | f b` (the value is
+/// the last argument); `if`/`else if`/`else`/`end`; and the functions `__line__`, `__timestamp__` (the record time,
+/// printed as Go prints a `time.Time` in UTC; `date "2006-01-02" __timestamp__` formats it with a Go layout;
+/// `unixEpoch`, `unixEpochMillis`, `unixEpochNanos` turn it into a number), `printf` (verbs `%s %v %d %f %.Nf %q %x %%` with widths),
+/// `ToUpper`/`upper`, `ToLower`/`lower`, `title`, `trim`, `trimSpace`, `trimPrefix`, `trimSuffix`, `trimAll`,
+/// `replace`, `default`, `contains`, `hasPrefix`, `hasSuffix`, `eq`, `ne`, `lt`, `le`, `gt`, `ge`, `and`, `or`,
+/// `not`, `len`, `repeat`, `substr`, `trunc`, `regexReplaceAll`, `regexReplaceAllLiteral`, `add`, `sub`, `mul`, `div`,
+/// `mod`, `addf`, `subf`, `mulf`, `divf`, `int`, `float64`, `abs`, `ceil`, `floor`, `round`, `max`, `min`, `maxf`,
+/// `minf`, and Loki's `alignLeft`, `alignRight`, `indent`, `nindent`, `count`, `bytes`, `duration`,
+/// `duration_seconds`, `urlencode`, `urldecode`, `b64enc`, `b64dec`. `range`, `with`, variables (`$x`), `toDate`,
+/// `now`, `fromJson`, `toJson` and the other Sprig functions are not supported: they are parse errors.
+struct LogTemplate: Sendable {
+    private indirect enum Node: Sendable {
+        case text(String)
+        case action(Pipeline)
+        case conditional([(condition: Pipeline, body: [Node])], otherwise: [Node])
+    }
+
+    private indirect enum Operand: Sendable {
+        case field(String)
+        case dot
+        case string(String)
+        case number(Double)
+        case bool(Bool)
+        case function(String)
+        case pipeline(Pipeline)
+    }
+
+    private struct Command: Sendable {
+        var operands: [Operand]
+    }
+
+    private struct Pipeline: Sendable {
+        var commands: [Command]
+    }
+
+    private let nodes: [Node]
+    /// Whether the template uses `__line__`, `__timestamp__` or nothing but text.
+    let isConstant: Bool
+
+    /// Parses a template.
+    /// - Throws: `invalidArgument` naming the problem, Go-style (`template: line:1: function "x" not defined`).
+    init(_ text: String) throws(SightlineError) {
+        var parser = TemplateParser(text: text)
+        let (nodes, terminator) = try parser.parseList()
+        if let terminator { throw SightlineError(.invalidArgument, "template: line:1: unexpected {{\(terminator)}}") }
+        self.nodes = nodes
+        self.isConstant = nodes.allSatisfy { if case .text = $0 { return true } else { return false } }
+    }
+
+    /// Renders the template for one record.
+    /// - Throws: `invalidArgument` for a failing function (wrong argument types, bad regex).
+    func render(labels: [String: String], line: String, timestampNs: Int64) throws(SightlineError) -> String {
+        var out = ""
+        let context = Context(labels: labels, line: line, timestampNs: timestampNs)
+        try render(nodes, context, &out)
+        return out
+    }
+
+    private struct Context {
+        let labels: [String: String]
+        let line: String
+        let timestampNs: Int64
+    }
+
+    /// Appends the rendering of `nodes` to `out`.
+    private func render(_ nodes: [Node], _ context: Context, _ out: inout String) throws(SightlineError) {
+        for node in nodes {
+            switch node {
+            case .text(let text): out += text
+            case .action(let pipeline): out += try evaluate(pipeline, context).text
+            case .conditional(let branches, let otherwise):
+                var taken = false
+                for branch in branches where try evaluate(branch.condition, context).truthy {
+                    try render(branch.body, context, &out)
+                    taken = true
+                    break
+                }
+                if !taken { try render(otherwise, context, &out) }
+            }
+        }
+    }
+
+    // MARK: - Values
+
+    private enum Value {
+        case string(String)
+        case number(Double)
+        case bool(Bool)
+        case map([String: String])
+        /// An instant in ns (`__timestamp__`), printed as Go prints a `time.Time`.
+        case time(Int64)
+
+        var text: String {
+            switch self {
+            case .time(let ns): GoTime.string(ns)
+            case .string(let text): text
+            case .number(let value): value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : GoText.formatFloat(value)
+            case .bool(let value): value ? "true" : "false"
+            case .map(let map): "map[" + map.keys.sorted().map { "\($0):\(map[$0] ?? "")" }.joined(separator: " ") + "]"
+            }
+        }
+
+        var truthy: Bool {
+            switch self {
+            case .string(let text): !text.isEmpty
+            case .number(let value): value != 0
+            case .bool(let value): value
+            case .map(let map): !map.isEmpty
+            case .time: true
+            }
+        }
+
+        var number: Double? {
+            switch self {
+            case .number(let value): value
+            case .string(let text): LogQLUnits.number(text.trimmingSpaces) ?? (text.isEmpty ? 0 : nil)
+            case .bool(let value): value ? 1 : 0
+            case .map: nil
+            case .time(let ns): Double(ns)
+            }
+        }
+    }
+
+    /// The value of a pipeline: each command gets the previous value as its last argument.
+    private func evaluate(_ pipeline: Pipeline, _ context: Context) throws(SightlineError) -> Value {
+        var previous: Value?
+        for command in pipeline.commands {
+            previous = try evaluate(command, context, piped: previous)
+        }
+        return previous ?? .string("")
+    }
+
+    /// The value of one operand.
+    private func operandValue(_ operand: Operand, _ context: Context) throws(SightlineError) -> Value {
+        switch operand {
+        case .field(let name): return .string(context.labels[name] ?? "")
+        case .dot: return .map(context.labels)
+        case .string(let text): return .string(text)
+        case .number(let value): return .number(value)
+        case .bool(let value): return .bool(value)
+        case .function(let name): return try call(name, [], context)
+        case .pipeline(let pipeline): return try evaluate(pipeline, context)
+        }
+    }
+
+    /// The value of one command: a function call with its arguments, or a single operand.
+    private func evaluate(_ command: Command, _ context: Context, piped: Value?) throws(SightlineError) -> Value {
+        guard let head = command.operands.first else { return .string("") }
+        if case .function(let name) = head {
+            var arguments: [Value] = []
+            for operand in command.operands.dropFirst() { arguments.append(try operandValue(operand, context)) }
+            if let piped { arguments.append(piped) }
+            return try call(name, arguments, context)
+        }
+        guard command.operands.count == 1, piped == nil else {
+            throw SightlineError(.invalidArgument, "template: can't give argument to non-function")
+        }
+        return try operandValue(head, context)
+    }
+
+    /// Calls a template function with Go template and Sprig semantics.
+    private func call(_ name: String, _ args: [Value], _ context: Context) throws(SightlineError) -> Value {
+        func arity(_ count: Int) throws(SightlineError) {
+            if args.count != count {
+                throw SightlineError(.invalidArgument, "template: wrong number of args for \(name): want \(count) got \(args.count)")
+            }
+        }
+        func numbers() throws(SightlineError) -> (Double, Double) {
+            try arity(2)
+            guard let a = args[0].number, let b = args[1].number else {
+                throw SightlineError(.invalidArgument, "template: \(name): arguments must be numbers")
+            }
+            return (a, b)
+        }
+        switch name {
+        case "__line__": return .string(context.line)
+        case "__timestamp__":
+            return .time(context.timestampNs)
+        case "unixEpoch", "unixEpochMillis", "unixEpochNanos":
+            try arity(1)
+            guard case .time(let ns) = args[0] else { throw SightlineError(.invalidArgument, "template: \(name): argument is not a time") }
+            let divisor: Int64 = name == "unixEpoch" ? 1_000_000_000 : name == "unixEpochMillis" ? 1_000_000 : 1
+            return .number(Double(ns / divisor))
+        case "date":
+            try arity(2)
+            guard case .time(let ns) = args[1] else { throw SightlineError(.invalidArgument, "template: date: argument is not a time") }
+            return .string(GoTime.format(ns, layout: args[0].text))
+        case "ToUpper", "upper":
+            try arity(1)
+            return .string(args[0].text.uppercased())
+        case "ToLower", "lower":
+            try arity(1)
+            return .string(args[0].text.lowercased())
+        case "title":
+            try arity(1)
+            return .string(args[0].text.split(separator: " ", omittingEmptySubsequences: false).map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(separator: " "))
+        case "trim", "trimSpace":
+            try arity(1)
+            return .string(args[0].text.trimmingSpaces)
+        case "trimPrefix":
+            try arity(2)
+            let text = args[1].text
+            return .string(text.hasPrefix(args[0].text) ? String(text.dropFirst(args[0].text.count)) : text)
+        case "trimSuffix":
+            try arity(2)
+            let text = args[1].text
+            return .string(text.hasSuffix(args[0].text) ? String(text.dropLast(args[0].text.count)) : text)
+        case "trimAll":
+            try arity(2)
+            let cut = Set(args[0].text)
+            var text = Substring(args[1].text)
+            while let first = text.first, cut.contains(first) { text = text.dropFirst() }
+            while let last = text.last, cut.contains(last) { text = text.dropLast() }
+            return .string(String(text))
+        case "replace":
+            try arity(3)
+            return .string(args[2].text.replacingOccurrences(of: args[0].text, with: args[1].text))
+        case "default":
+            try arity(2)
+            return args[1].truthy ? args[1] : args[0]
+        case "contains":
+            try arity(2)
+            return .bool(ByteSearch.contains(args[1].text, Array(args[0].text.utf8)))
+        case "hasPrefix":
+            try arity(2)
+            return .bool(args[0].text.hasPrefix(args[1].text))
+        case "hasSuffix":
+            try arity(2)
+            return .bool(args[0].text.hasSuffix(args[1].text))
+        case "eq", "ne", "lt", "le", "gt", "ge":
+            try arity(2)
+            let order: Int
+            if case .string(let a) = args[0], case .string(let b) = args[1] {
+                order = a < b ? -1 : (a == b ? 0 : 1)
+            } else if let a = args[0].number, let b = args[1].number {
+                order = a < b ? -1 : (a == b ? 0 : 1)
+            } else {
+                throw SightlineError(.invalidArgument, "template: \(name): incompatible types for comparison")
+            }
+            switch name {
+            case "eq": return .bool(order == 0)
+            case "ne": return .bool(order != 0)
+            case "lt": return .bool(order < 0)
+            case "le": return .bool(order <= 0)
+            case "gt": return .bool(order > 0)
+            default: return .bool(order >= 0)
+            }
+        case "and":
+            for arg in args where !arg.truthy { return arg }
+            return args.last ?? .bool(true)
+        case "or":
+            for arg in args where arg.truthy { return arg }
+            return args.last ?? .bool(false)
+        case "not":
+            try arity(1)
+            return .bool(!args[0].truthy)
+        case "len":
+            try arity(1)
+            return .number(Double(args[0].text.count))
+        case "repeat":
+            try arity(2)
+            return .string(String(repeating: args[1].text, count: min(10_000, max(0, clampedInt(args[0].number ?? 0)))))
+        case "substr":
+            try arity(3)
+            let text = Array(args[2].text)
+            let start = max(0, clampedInt(args[0].number ?? 0))
+            var end = clampedInt(args[1].number ?? 0)
+            if end < 0 || end > text.count { end = text.count }
+            return .string(start < end ? String(text[start..<end]) : "")
+        case "trunc":
+            try arity(2)
+            let count = clampedInt(args[0].number ?? 0)
+            let text = args[1].text
+            return .string(count >= 0 ? String(text.prefix(count)) : String(text.suffix(-count)))
+        case "regexReplaceAll", "regexReplaceAllLiteral":
+            try arity(3)
+            guard let regex = try? Regex(args[0].text.replacingOccurrences(of: "(?P<", with: "(?<")) else {
+                throw SightlineError(.invalidArgument, "template: \(name): invalid regular expression \(GoText.quote(args[0].text))")
+            }
+            // Sprig's order: regex, text, replacement.
+            let text = args[1].text
+            let literal = name == "regexReplaceAllLiteral"
+            let replacement = args[2].text
+            var out = ""
+            var last = text.startIndex
+            for match in text.matches(of: regex) {
+                out += text[last..<match.range.lowerBound]
+                out += literal ? replacement : LabelReplace.expand(replacement, match: match.output)
+                last = match.range.upperBound
+            }
+            out += text[last...]
+            return .string(out)
+        case "add", "sub", "mul", "div", "mod", "addf", "subf", "mulf", "divf":
+            let (a, b) = try numbers()
+            let integer = !name.hasSuffix("f")
+            let x = integer ? a.rounded(.towardZero) : a
+            let y = integer ? b.rounded(.towardZero) : b
+            switch name.prefix(3) {
+            case "add": return .number(x + y)
+            case "sub": return .number(x - y)
+            case "mul": return .number(x * y)
+            case "div":
+                if y == 0 { throw SightlineError(.invalidArgument, "template: \(name): division by zero") }
+                return .number(integer ? (x / y).rounded(.towardZero) : x / y)
+            default:
+                if y == 0 { throw SightlineError(.invalidArgument, "template: \(name): division by zero") }
+                return .number(x.truncatingRemainder(dividingBy: y))
+            }
+        case "alignLeft", "alignRight":
+            // Loki's: pad or cut to exactly `count` characters, text on the left or the right.
+            try arity(2)
+            let count = max(0, min(10_000, clampedInt(args[0].number ?? 0)))
+            let text = Array(args[1].text)
+            if text.count >= count { return .string(name == "alignLeft" ? String(text.prefix(count)) : String(text.suffix(count))) }
+            let padding = String(repeating: " ", count: count - text.count)
+            return .string(name == "alignLeft" ? String(text) + padding : padding + String(text))
+        case "indent", "nindent":
+            try arity(2)
+            let padding = String(repeating: " ", count: max(0, min(1000, clampedInt(args[0].number ?? 0))))
+            let indented = padding + args[1].text.replacingOccurrences(of: "\n", with: "\n" + padding)
+            return .string(name == "nindent" ? "\n" + indented : indented)
+        case "count":
+            // Loki's: the number of matches of a regex.
+            try arity(2)
+            guard let regex = try? Regex(args[0].text.replacingOccurrences(of: "(?P<", with: "(?<")) else {
+                throw SightlineError(.invalidArgument, "template: count: invalid regular expression \(GoText.quote(args[0].text))")
+            }
+            return .number(Double(args[1].text.matches(of: regex).count))
+        case "abs", "ceil", "floor", "round":
+            guard let value = args.first?.number else { throw SightlineError(.invalidArgument, "template: \(name): argument must be a number") }
+            switch name {
+            case "abs": return .number(Swift.abs(value))
+            case "ceil": return .number(value.rounded(.up))
+            case "floor": return .number(value.rounded(.down))
+            default:
+                // Sprig's `round value precision`.
+                var scale = 1.0
+                for _ in 0..<max(0, min(15, clampedInt(args.count > 1 ? args[1].number ?? 0 : 0))) { scale *= 10 }
+                return .number((value * scale).rounded(.toNearestOrAwayFromZero) / scale)
+            }
+        case "max", "min", "maxf", "minf":
+            guard !args.isEmpty else { throw SightlineError(.invalidArgument, "template: \(name): needs arguments") }
+            var result = args[0].number ?? 0
+            for arg in args.dropFirst() {
+                let value = arg.number ?? 0
+                result = name.hasPrefix("max") ? Swift.max(result, value) : Swift.min(result, value)
+            }
+            return .number(name.hasSuffix("f") ? result : result.rounded(.towardZero))
+        case "bytes":
+            // Loki's: a byte size (`1.5KB`) as a number.
+            try arity(1)
+            return .number(LogQLUnits.bytes(args[0].text.trimmingSpaces) ?? 0)
+        case "duration", "duration_seconds":
+            // Loki's: a Go duration as seconds.
+            try arity(1)
+            return .number(LogQLUnits.durationNanoseconds(args[0].text.trimmingSpaces).map { Double($0) / 1e9 } ?? 0)
+        case "urlencode":
+            try arity(1)
+            var out = ""
+            for byte in args[0].text.utf8 {
+                if LogQLLexer.isIdentifierByte(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "~") {
+                    out.unicodeScalars.append(Unicode.Scalar(byte))
+                } else if byte == UInt8(ascii: " ") {
+                    out += "+"
+                } else {
+                    out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(2)
+                }
+            }
+            return .string(out)
+        case "urldecode":
+            try arity(1)
+            let bytes = Array(args[0].text.utf8)
+            var out: [UInt8] = []
+            var index = 0
+            while index < bytes.count {
+                if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
+                    let value = UInt8(String(decoding: bytes[(index + 1)...(index + 2)], as: UTF8.self), radix: 16)
+                {
+                    out.append(value)
+                    index += 3
+                } else {
+                    out.append(bytes[index] == UInt8(ascii: "+") ? UInt8(ascii: " ") : bytes[index])
+                    index += 1
+                }
+            }
+            return .string(String(decoding: out, as: UTF8.self))
+        case "b64enc":
+            try arity(1)
+            return .string(Base64Text.encode(Array(args[0].text.utf8)))
+        case "b64dec":
+            try arity(1)
+            guard let decoded = Base64Text.decode(args[0].text) else {
+                throw SightlineError(.invalidArgument, "template: b64dec: illegal base64 data")
+            }
+            return .string(String(decoding: decoded, as: UTF8.self))
+        case "int":
+            try arity(1)
+            return .number((args[0].number ?? 0).rounded(.towardZero))
+        case "float64":
+            try arity(1)
+            return .number(args[0].number ?? 0)
+        case "printf":
+            guard let format = args.first else { throw SightlineError(.invalidArgument, "template: wrong number of args for printf") }
+            return .string(GoPrintf.format(format.text, args.dropFirst().map { argument -> GoPrintf.Argument in
+                switch argument {
+                case .number(let value): .number(value)
+                case .bool(let value): .string(value ? "true" : "false")
+                default: .string(argument.text)
+                }
+            }))
+        default:
+            throw SightlineError(.invalidArgument, "template: function \(GoText.quote(name)) not defined")
+        }
+    }
+
+    /// The functions the parser accepts.
+    fileprivate static let functions: Set<String> = [
+        "__line__", "__timestamp__", "unixEpoch", "unixEpochMillis", "unixEpochNanos", "date", "ToUpper", "upper", "ToLower", "lower", "title", "trim", "trimSpace",
+        "trimPrefix", "trimSuffix", "trimAll", "replace", "default", "contains", "hasPrefix", "hasSuffix", "eq", "ne", "lt",
+        "le", "gt", "ge", "and", "or", "not", "len", "repeat", "substr", "trunc", "regexReplaceAll", "regexReplaceAllLiteral",
+        "add", "sub", "mul", "div", "mod", "addf", "subf", "mulf", "divf", "int", "float64", "printf", "alignLeft",
+        "alignRight", "indent", "nindent", "count", "abs", "ceil", "floor", "round", "max", "min", "maxf", "minf", "bytes",
+        "duration", "duration_seconds", "urlencode", "urldecode", "b64enc", "b64dec",
+    ]
+
+    // MARK: - Parsing
+
+    private struct TemplateParser {
+        let scalars: [Unicode.Scalar]
+        var index = 0
+
+        init(text: String) { scalars = Array(text.unicodeScalars) }
+
+        private func starts(_ prefix: String, at position: Int) -> Bool {
+            let p = Array(prefix.unicodeScalars)
+            return position + p.count <= scalars.count && Array(scalars[position..<(position + p.count)]) == p
+        }
+
+        /// Nodes up to the end or to `{{else…}}`/`{{end}}`, which is returned as the terminator.
+        mutating func parseList() throws(SightlineError) -> ([Node], String?) {
+            var nodes: [Node] = []
+            var text = String.UnicodeScalarView()
+            while index < scalars.count {
+                if starts("{{", at: index) {
+                    var start = index + 2
+                    var trimLeft = false
+                    if starts("- ", at: start) || (starts("-", at: start) && start + 1 < scalars.count && scalars[start + 1] == "}") {
+                        trimLeft = true
+                        start += 1
+                    }
+                    if trimLeft { while let last = text.last, String.isSpace(last) { text.removeLast() } }
+                    if !text.isEmpty {
+                        nodes.append(.text(String(text)))
+                        text = String.UnicodeScalarView()
+                    }
+                    var end = start
+                    var inString: Unicode.Scalar?
+                    while end < scalars.count {
+                        if let quote = inString {
+                            if scalars[end] == "\\" && quote == "\"" { end += 2; continue }
+                            if scalars[end] == quote { inString = nil }
+                        } else if scalars[end] == "\"" || scalars[end] == "`" {
+                            inString = scalars[end]
+                        } else if starts("}}", at: end) {
+                            break
+                        }
+                        end += 1
+                    }
+                    guard end < scalars.count else { throw SightlineError(.invalidArgument, "template: line:1: unclosed action") }
+                    var bodyEnd = end
+                    var trimRight = false
+                    if bodyEnd > start && scalars[bodyEnd - 1] == "-" && (bodyEnd - 1 == start || String.isSpace(scalars[bodyEnd - 2])) {
+                        trimRight = true
+                        bodyEnd -= 1
+                    }
+                    let body = String(String.UnicodeScalarView(scalars[start..<bodyEnd])).trimmingSpaces
+                    index = end + 2
+                    if trimRight { while index < scalars.count && String.isSpace(scalars[index]) { index += 1 } }
+                    if body.hasPrefix("/*") { continue }
+                    if body == "end" || body == "else" || body.hasPrefix("else ") { return (nodes, body) }
+                    if body.hasPrefix("if ") {
+                        nodes.append(try parseConditional(String(body.dropFirst(3))))
+                        continue
+                    }
+                    var tokens = try TemplateTokens(body)
+                    let pipeline = try tokens.parsePipeline()
+                    if !tokens.atEnd { throw SightlineError(.invalidArgument, "template: line:1: unexpected \(tokens.currentText) in command") }
+                    nodes.append(.action(pipeline))
+                } else {
+                    text.append(scalars[index])
+                    index += 1
+                }
+            }
+            if !text.isEmpty { nodes.append(.text(String(text))) }
+            return (nodes, nil)
+        }
+
+        /// An `if` action up to its `end`, with `else if` and `else` branches.
+        private mutating func parseConditional(_ firstCondition: String) throws(SightlineError) -> Node {
+            var branches: [(Pipeline, [Node])] = []
+            var condition = firstCondition
+            while true {
+                var tokens = try TemplateTokens(condition)
+                let pipeline = try tokens.parsePipeline()
+                let (body, terminator) = try parseList()
+                branches.append((pipeline, body))
+                guard let terminator else { throw SightlineError(.invalidArgument, "template: line:1: unexpected EOF") }
+                if terminator == "end" { return .conditional(branches, otherwise: []) }
+                if terminator.hasPrefix("else if ") {
+                    condition = String(terminator.dropFirst(8))
+                    continue
+                }
+                guard terminator == "else" else { throw SightlineError(.invalidArgument, "template: line:1: unexpected {{\(terminator)}}") }
+                let (otherwise, end) = try parseList()
+                guard end == "end" else { throw SightlineError(.invalidArgument, "template: line:1: unexpected EOF") }
+                return .conditional(branches, otherwise: otherwise)
+            }
+        }
+    }
+
+    /// The tokens of one action.
+    private struct TemplateTokens {
+        enum Token: Equatable {
+            case field(String), dot, string(String), number(Double), identifier(String), pipe, open, close
+        }
+
+        var tokens: [Token] = []
+        var position = 0
+
+        /// Splits the text of one action into tokens.
+        init(_ text: String) throws(SightlineError) {
+            let scalars = Array(text.unicodeScalars)
+            var index = 0
+            while index < scalars.count {
+                let scalar = scalars[index]
+                if String.isSpace(scalar) {
+                    index += 1
+                } else if scalar == "|" {
+                    tokens.append(.pipe)
+                    index += 1
+                } else if scalar == "(" {
+                    tokens.append(.open)
+                    index += 1
+                } else if scalar == ")" {
+                    tokens.append(.close)
+                    index += 1
+                } else if scalar == "\"" || scalar == "`" {
+                    var end = index + 1
+                    while end < scalars.count && scalars[end] != scalar {
+                        if scalar == "\"" && scalars[end] == "\\" { end += 1 }
+                        end += 1
+                    }
+                    guard end < scalars.count else { throw SightlineError(.invalidArgument, "template: line:1: unterminated quoted string") }
+                    let raw = String(String.UnicodeScalarView(scalars[index...end]))
+                    tokens.append(.string(PromQLLiteral.unquote(raw)))
+                    index = end + 1
+                } else if scalar == "." {
+                    var end = index + 1
+                    while end < scalars.count && (scalars[end].properties.isAlphabetic || ("0"..."9").contains(scalars[end]) || scalars[end] == "_") {
+                        end += 1
+                    }
+                    tokens.append(end == index + 1 ? .dot : .field(String(String.UnicodeScalarView(scalars[(index + 1)..<end]))))
+                    index = end
+                } else if ("0"..."9").contains(scalar) || scalar == "-" || scalar == "+" {
+                    var end = index + 1
+                    while end < scalars.count && (("0"..."9").contains(scalars[end]) || scalars[end] == "." || scalars[end] == "e") { end += 1 }
+                    let text = String(String.UnicodeScalarView(scalars[index..<end]))
+                    guard let value = LogQLUnits.number(text) else { throw SightlineError(.invalidArgument, "template: line:1: bad number syntax: \(text)") }
+                    tokens.append(.number(value))
+                    index = end
+                } else if scalar.properties.isAlphabetic || scalar == "_" {
+                    var end = index + 1
+                    while end < scalars.count && (scalars[end].properties.isAlphabetic || ("0"..."9").contains(scalars[end]) || scalars[end] == "_") {
+                        end += 1
+                    }
+                    tokens.append(.identifier(String(String.UnicodeScalarView(scalars[index..<end]))))
+                    index = end
+                } else {
+                    throw SightlineError(.invalidArgument, "template: line:1: unexpected \(GoText.quoteRune(scalar)) in command")
+                }
+            }
+        }
+
+        var atEnd: Bool { position >= tokens.count }
+        var currentText: String { atEnd ? "EOF" : "\(tokens[position])" }
+
+        /// Commands separated by `|`.
+        mutating func parsePipeline() throws(SightlineError) -> Pipeline {
+            var commands: [Command] = []
+            repeat {
+                var operands: [Operand] = []
+                while position < tokens.count && tokens[position] != .pipe && tokens[position] != .close {
+                    operands.append(try parseOperand())
+                }
+                if operands.isEmpty { throw SightlineError(.invalidArgument, "template: line:1: missing value for command") }
+                commands.append(Command(operands: operands))
+            } while acceptPipe()
+            return Pipeline(commands: commands)
+        }
+
+        private mutating func acceptPipe() -> Bool {
+            guard position < tokens.count, tokens[position] == .pipe else { return false }
+            position += 1
+            return true
+        }
+
+        /// One operand: a field, a literal, a function name or a parenthesised pipeline.
+        private mutating func parseOperand() throws(SightlineError) -> Operand {
+            let token = tokens[position]
+            position += 1
+            switch token {
+            case .field(let name): return .field(name)
+            case .dot: return .dot
+            case .string(let text): return .string(text)
+            case .number(let value): return .number(value)
+            case .identifier(let name):
+                if name == "true" || name == "false" { return .bool(name == "true") }
+                guard LogTemplate.functions.contains(name) else {
+                    throw SightlineError(.invalidArgument, "template: line:1: function \(GoText.quote(name)) not defined")
+                }
+                return .function(name)
+            case .open:
+                let inner = try parsePipeline()
+                guard position < tokens.count, tokens[position] == .close else {
+                    throw SightlineError(.invalidArgument, "template: line:1: unclosed left paren")
+                }
+                position += 1
+                return .pipeline(inner)
+            case .pipe, .close:
+                throw SightlineError(.invalidArgument, "template: line:1: unexpected \(token) in operand")
+            }
+        }
+    }
+}
+
+/// Go's `fmt.Sprintf` for the verbs templates use: `%s %v %d %f %.Nf %g %q %x %X %%`, with width, `-` and `0` flags.
+enum GoPrintf {
+    enum Argument {
+        case string(String)
+        case number(Double)
+    }
+
+    /// Formats `arguments` by `format`; a verb without an argument prints `%!v(MISSING)` as Go does.
+    static func format(_ format: String, _ arguments: [Argument]) -> String {
+        let scalars = Array(format.unicodeScalars)
+        var out = ""
+        var index = 0
+        var next = 0
+        while index < scalars.count {
+            let scalar = scalars[index]
+            guard scalar == "%", index + 1 < scalars.count else {
+                out.unicodeScalars.append(scalar)
+                index += 1
+                continue
+            }
+            index += 1
+            var leftAlign = false
+            var zeroPad = false
+            while index < scalars.count, scalars[index] == "-" || scalars[index] == "0" || scalars[index] == "+" || scalars[index] == " " {
+                if scalars[index] == "-" { leftAlign = true }
+                if scalars[index] == "0" { zeroPad = true }
+                index += 1
+            }
+            var width = 0
+            while index < scalars.count, let digit = Int(String(scalars[index])) {
+                width = width * 10 + digit
+                index += 1
+            }
+            var precision: Int?
+            if index < scalars.count, scalars[index] == "." {
+                index += 1
+                var value = 0
+                while index < scalars.count, let digit = Int(String(scalars[index])) {
+                    value = value * 10 + digit
+                    index += 1
+                }
+                precision = value
+            }
+            guard index < scalars.count else { break }
+            let verb = scalars[index]
+            index += 1
+            if verb == "%" {
+                out += "%"
+                continue
+            }
+            guard next < arguments.count else {
+                out += "%!\(verb)(MISSING)"
+                continue
+            }
+            let argument = arguments[next]
+            next += 1
+            var text: String
+            switch (verb, argument) {
+            case ("d", .number(let value)): text = value.isFinite && abs(value) < 9e18 ? String(Int64(value.rounded(.towardZero))) : GoText.formatFloat(value)
+            case ("d", .string(let value)): text = Int64(value).map(String.init) ?? "%!d(string=\(value))"
+            case ("f", .number(let value)), ("F", .number(let value)): text = GoText.formatFixed(value, decimals: precision ?? 6)
+            case ("f", .string(let value)):
+                text = LogQLUnits.number(value).map { GoText.formatFixed($0, decimals: precision ?? 6) } ?? "%!f(string=\(value))"
+            case ("g", .number(let value)), ("v", .number(let value)):
+                text = value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : GoText.formatFloat(value)
+            case ("q", .string(let value)): text = GoText.quote(value)
+            case ("x", .string(let value)): text = value.utf8.map { String($0, radix: 16).leftPadded(2) }.joined()
+            case ("x", .number(let value)): text = String(clampedInt(value), radix: 16)
+            case ("X", .number(let value)): text = String(clampedInt(value), radix: 16).uppercased()
+            case (_, .string(let value)): text = value
+            case (_, .number(let value)): text = GoText.formatFloat(value)
+            }
+            if verb == "s", let precision { text = String(text.prefix(precision)) }
+            if text.count < width {
+                let padding = String(repeating: zeroPad && !leftAlign ? "0" : " ", count: width - text.count)
+                text = leftAlign ? text + padding : padding + text
+            }
+            out += text
+        }
+        return out
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+/// Go's time formatting for UTC instants: `time.Time.String()` and `Format(layout)` with Go's reference layout
+/// (`2006-01-02 15:04:05.999999999 -0700 MST`).
+enum GoTime {
+    /// The civil fields of an instant (UTC).
+    struct Fields {
+        var year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64, second: Int64, nanosecond: Int64, weekday: Int64
+    }
+
+    /// The civil date and time of an instant in ns since the epoch, in UTC.
+    static func fields(_ nanoseconds: Int64) -> Fields {
+        let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
+        let nanos = nanoseconds - seconds * 1_000_000_000
+        var days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        let weekday = ((days % 7) + 11) % 7  // 1970-01-01 was a Thursday (4).
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        days += 719_468
+        let era = (days >= 0 ? days : days - 146_096) / 146_097
+        let dayOfEra = days - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        var year = yearOfEra + era * 400
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        if month <= 2 { year += 1 }
+        return Fields(
+            year: year, month: month, day: day, hour: secondOfDay / 3600, minute: secondOfDay % 3600 / 60, second: secondOfDay % 60,
+            nanosecond: nanos, weekday: weekday)
+    }
+
+    /// Go's `time.Time.String()` in UTC: `2023-11-14 22:13:20.123 +0000 UTC`.
+    static func string(_ nanoseconds: Int64) -> String {
+        format(nanoseconds, layout: "2006-01-02 15:04:05.999999999 -0700 MST")
+    }
+
+    /// RFC 3339 with nanoseconds: `2023-11-14T22:13:20.123Z`.
+    static func rfc3339(_ nanoseconds: Int64) -> String {
+        format(nanoseconds, layout: "2006-01-02T15:04:05.999999999Z07:00")
+    }
+
+    private static let monthNames = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
+    private static let dayNames = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+
+    /// Formats with a Go layout; the zone is always UTC.
+    static func format(_ nanoseconds: Int64, layout: String) -> String {
+        let f = fields(nanoseconds)
+        func pad(_ value: Int64, _ width: Int, _ fill: Character = "0") -> String {
+            let text = String(value)
+            return text.count >= width ? text : String(repeating: fill, count: width - text.count) + text
+        }
+        let hour12 = f.hour % 12 == 0 ? 12 : f.hour % 12
+        // Longest tokens first, as Go's layout scanner prefers them.
+        let tokens: [(String, () -> String)] = [
+            ("January", { monthNames[Int(f.month - 1)] }), ("Monday", { dayNames[Int(f.weekday)] }),
+            ("Z07:00", { "Z" }), ("-07:00", { "+00:00" }), ("-0700", { "+0000" }), ("Z0700", { "Z" }), ("-07", { "+00" }),
+            ("2006", { pad(f.year, 4) }), ("Jan", { String(monthNames[Int(f.month - 1)].prefix(3)) }),
+            ("Mon", { String(dayNames[Int(f.weekday)].prefix(3)) }), ("MST", { "UTC" }),
+            ("01", { pad(f.month, 2) }), ("02", { pad(f.day, 2) }), ("_2", { pad(f.day, 2, " ") }), ("06", { pad(f.year % 100, 2) }),
+            ("15", { pad(f.hour, 2) }), ("03", { pad(hour12, 2) }), ("04", { pad(f.minute, 2) }), ("05", { pad(f.second, 2) }),
+            ("PM", { f.hour >= 12 ? "PM" : "AM" }), ("pm", { f.hour >= 12 ? "pm" : "am" }),
+            ("1", { String(f.month) }), ("2", { String(f.day) }), ("3", { String(hour12) }), ("4", { String(f.minute) }),
+            ("5", { String(f.second) }),
+        ]
+        let scalars = Array(layout.unicodeScalars)
+        var out = ""
+        var index = 0
+        outer: while index < scalars.count {
+            // Fractional seconds: `.000…` (fixed) or `.999…` (trailing zeros and the dot dropped).
+            if (scalars[index] == "." || scalars[index] == ","), index + 1 < scalars.count, scalars[index + 1] == "0" || scalars[index + 1] == "9" {
+                let digit = scalars[index + 1]
+                var end = index + 1
+                while end < scalars.count && scalars[end] == digit { end += 1 }
+                let width = end - index - 1
+                if end >= scalars.count || !("0"..."9").contains(scalars[end]) {
+                    var fraction = pad(f.nanosecond, 9)
+                    fraction = String(fraction.prefix(width))
+                    if digit == "9" {
+                        while fraction.hasSuffix("0") { fraction.removeLast() }
+                        if !fraction.isEmpty { out += "." + fraction }
+                    } else {
+                        out += String(scalars[index]) + fraction
+                    }
+                    index = end
+                    continue
+                }
+            }
+            for (token, value) in tokens {
+                let tokenScalars = Array(token.unicodeScalars)
+                if index + tokenScalars.count <= scalars.count && Array(scalars[index..<(index + tokenScalars.count)]) == tokenScalars {
+                    out += value()
+                    index += tokenScalars.count
+                    continue outer
+                }
+            }
+            out.unicodeScalars.append(scalars[index])
+            index += 1
+        }
+        return out
+    }
+}
+
+/// `value` truncated to an `Int`, 0 for NaN and clamped to ±10^15 (template arguments come from log lines).
+func clampedInt(_ value: Double) -> Int {
+    guard value.isFinite else { return 0 }
+    return Int(max(-1e15, min(1e15, value)).rounded(.towardZero))
+}
+
+/// Standard base64 (with padding), as Go's `base64.StdEncoding` writes and reads it.
+enum Base64Text {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func encode(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let b0 = UInt32(bytes[index])
+            let b1 = index + 1 < bytes.count ? UInt32(bytes[index + 1]) : 0
+            let b2 = index + 2 < bytes.count ? UInt32(bytes[index + 2]) : 0
+            let group = b0 << 16 | b1 << 8 | b2
+            out.append(alphabet[Int(group >> 18 & 63)])
+            out.append(alphabet[Int(group >> 12 & 63)])
+            out.append(index + 1 < bytes.count ? alphabet[Int(group >> 6 & 63)] : UInt8(ascii: "="))
+            out.append(index + 2 < bytes.count ? alphabet[Int(group & 63)] : UInt8(ascii: "="))
+            index += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func decode(_ text: String) -> [UInt8]? {
+        var values: [UInt32] = []
+        for byte in text.utf8 where byte != UInt8(ascii: "=") {
+            guard let index = alphabet.firstIndex(of: byte) else { return nil }
+            values.append(UInt32(index))
+        }
+        guard values.count % 4 != 1 else { return nil }
+        var out: [UInt8] = []
+        var index = 0
+        while index < values.count {
+            let chunk = values[index..<min(index + 4, values.count)]
+            var group: UInt32 = 0
+            for (offset, value) in chunk.enumerated() { group |= value << UInt32(18 - 6 * offset) }
+            out.append(UInt8(group >> 16 & 0xFF))
+            if chunk.count > 2 { out.append(UInt8(group >> 8 & 0xFF)) }
+            if chunk.count > 3 { out.append(UInt8(group & 0xFF)) }
+            index += 4
+        }
+        return out
+    }
+}
