@@ -185,7 +185,7 @@ let package = Package(
         .testTarget(
             name: "SightlineServerTests",
             dependencies: [
-                "SightlineServer", "SightlineQuery", "SightlineTraceStore", "SightlineTestSupport",
+                "SightlineServer", "SightlineQuery", "SightlineTraceStore", "SightlineLogStore", "SightlineTestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),

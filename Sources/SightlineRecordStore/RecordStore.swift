@@ -234,8 +234,3 @@ package final class RecordStore: SignalStore, LogQuerier, LogSource, SpanQuerier
         return (segment, length)
     }
 }
-
-extension LogRecord {
-    /// The record's time, or its observed time when the sender left the time unset (as OpenTelemetry advises readers).
-    package var effectiveTimeUnixNano: UInt64 { timeUnixNano != 0 ? timeUnixNano : observedTimeUnixNano }
-}

@@ -8,6 +8,7 @@ import SightlineCore
 import SightlineRecordStore
 import SightlineScrape
 import SightlineStorageCore
+import SightlineLogStore
 import SightlineTSDB
 import SightlineTraceStore
 
@@ -43,7 +44,12 @@ package enum ServerApp {
         }
         let wal = try WriteAheadLog(directory: dataDirectory + "/wal", options: walOptions, logger: logger)
         // Opening the WAL logs a torn tail it cut off, with the bytes dropped.
-        let logs = try RecordStore(signal: .logs, directory: dataDirectory + "/records/logs")
+        var logOptions = LogStoreOptions()
+        logOptions.defaultRetention = configuration.logs.retention
+        logOptions.retention = configuration.logs.retentionRules.map { LogRetentionRule(tenant: $0.tenant, matchers: $0.matchers, maxAge: $0.maxAge) }
+        logOptions.rolloverMaxBytes = configuration.logs.rolloverMaxBytes
+        logOptions.rolloverMaxAge = configuration.logs.rolloverMaxAge
+        let logs = try LogStore(directory: dataDirectory + "/logs", options: logOptions, logger: logger)
         var tsdbOptions = TSDB.Options()
         tsdbOptions.outOfOrderWindowMs = configuration.metrics.outOfOrderWindow.milliseconds
         tsdbOptions.retentionMs = configuration.metrics.retention?.milliseconds
@@ -91,6 +97,9 @@ package enum ServerApp {
             },
             PeriodicService(name: "metrics maintenance", interval: configuration.metrics.maintenanceInterval, logger: logger) {
                 try metricStore.maintain(metrics: metrics, logger: logger)
+            },
+            PeriodicService(name: "logs maintenance", interval: configuration.logs.maintenanceInterval, logger: logger) {
+                _ = try logs.maintain(now: LogStore.wallClockNano())
             },
             PeriodicService(name: "traces maintenance", interval: configuration.traces.maintenanceInterval, logger: logger) {
                 _ = try traces.maintain(nowNano: UInt64(Date().timeIntervalSince1970 * 1e9))

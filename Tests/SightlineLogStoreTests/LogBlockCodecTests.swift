@@ -7,7 +7,7 @@ struct LogBlockCodecTests {
     private let labels = Labels(["service_name": "payments"])
 
     @Test func everyFieldRoundTrips() throws {
-        let records = LogFixtures.varied().sorted { $0.logTime < $1.logTime }
+        let records = LogFixtures.varied().sorted { $0.effectiveTimeUnixNano < $1.effectiveTimeUnixNano }
         let block = LogBlockCodec.encode(records[...], streamLabels: labels, bitsPerTrigram: 4)
         #expect(block.count == records.count)
         #expect(block.minTime == LogFixtures.base)
@@ -33,7 +33,7 @@ struct LogBlockCodecTests {
     @Test func filterKeepsRangeAndNeedles() throws {
         let records = LogFixtures.generated(500, seed: 2)
         let block = LogBlockCodec.encode(records[...], streamLabels: labels, bitsPerTrigram: 4)
-        let range = TimeRange(startNano: records[100].logTime, endNano: records[400].logTime)
+        let range = TimeRange(startNano: records[100].effectiveTimeUnixNano, endNano: records[400].effectiveTimeUnixNano)
         let filter = RecordFilter(range: range, needles: [Array("order placed".utf8)])
         let decoded = try LogBlockCodec.decode(block.data, count: block.count, streamLabels: labels, filter: filter)
         let expected = records[100..<400].filter { $0.line.contains("order placed") }

@@ -48,7 +48,7 @@ struct LogStoreConcurrencyTests {
                     for round in 0..<30 {
                         let direction: LogScan.Direction = round % 2 == 0 ? .forward : .backward
                         let records = try StoreHarness.scan(store, direction: direction)
-                        let times = records.map(\.logTime)
+                        let times = records.map(\.effectiveTimeUnixNano)
                         let ordered = direction == .forward ? times == times.sorted() : times == times.sorted(by: >)
                         if !ordered { failures.withLock { $0.append("scan \(round) out of order") } }
                         if Set(records.map(\.line)).count != records.count { failures.withLock { $0.append("scan \(round) has duplicates") } }

@@ -14,7 +14,7 @@ struct LogStoreDurabilityTests {
     }
 
     private func expected(_ segments: ClosedRange<Int>) -> [LogRecord] {
-        StoreHarness.labeled(segments.flatMap(segmentRecords)).sorted { $0.logTime < $1.logTime }
+        StoreHarness.labeled(segments.flatMap(segmentRecords)).sorted { $0.effectiveTimeUnixNano < $1.effectiveTimeUnixNano }
     }
 
     @Test func persistReopenAndReplayKeepEveryRecordOnce() throws {

@@ -33,13 +33,13 @@ struct LogStoreMaintenanceTests {
         #expect(report.mergedParts == 6)
         #expect(report.newParts == 1)
         #expect(store.summary().parts == 3)
-        let expected = StoreHarness.labeled(all).sorted { ($0.logTime, $0.line) < ($1.logTime, $1.line) }
-        let scanned = try StoreHarness.scan(store).sorted { ($0.logTime, $0.line) < ($1.logTime, $1.line) }
+        let expected = StoreHarness.labeled(all).sorted { ($0.effectiveTimeUnixNano, $0.line) < ($1.effectiveTimeUnixNano, $1.line) }
+        let scanned = try StoreHarness.scan(store).sorted { ($0.effectiveTimeUnixNano, $0.line) < ($1.effectiveTimeUnixNano, $1.line) }
         #expect(scanned == expected)
         // The merged-away files are gone, and a reopened store agrees.
         #expect(try FileManager.default.contentsOfDirectory(atPath: harness.directory.file("parts")).count == 3)
         let reopened = try harness.open()
-        #expect(try StoreHarness.scan(reopened).sorted { ($0.logTime, $0.line) < ($1.logTime, $1.line) } == expected)
+        #expect(try StoreHarness.scan(reopened).sorted { ($0.effectiveTimeUnixNano, $0.line) < ($1.effectiveTimeUnixNano, $1.line) } == expected)
         #expect(try reopened.maintain(now: harness.clock.nano) == LogStore.MaintenanceReport())
     }
 
@@ -167,7 +167,7 @@ struct LogStoreMaintenanceTests {
         #expect(store.summary().parts == 1)
         #expect(store.summary().blocks == 8)
         let scanned = try StoreHarness.scan(store)
-        #expect(scanned.map(\.logTime) == all.map(\.logTime).sorted())
+        #expect(scanned.map(\.effectiveTimeUnixNano) == all.map(\.effectiveTimeUnixNano).sorted())
         #expect(Set(scanned.map(\.line)) == Set(all.map(\.line)))
         #expect(scanned.count == 750)
     }

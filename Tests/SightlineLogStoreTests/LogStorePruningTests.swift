@@ -37,7 +37,7 @@ struct LogStorePruningTests {
         #expect(try StoreHarness.scan(store, lineContains: ["€ für Größe"]).isEmpty)
         #expect(store.blockCounters.read == 2 + blocks)
         // An empty needle filters nothing and is not pruned on.
-        #expect(try StoreHarness.scan(store, range: TimeRange(startNano: 0, endNano: records[10].logTime), lineContains: [""]).count == 10)
+        #expect(try StoreHarness.scan(store, range: TimeRange(startNano: 0, endNano: records[10].effectiveTimeUnixNano), lineContains: [""]).count == 10)
     }
 
     @Test func substringSearchHasNoFalseNegatives() throws {
@@ -63,7 +63,7 @@ struct LogStorePruningTests {
             // Only whole characters: the filter is given Strings.
             if let text = String(validating: slice, as: UTF8.self) { needles.append(text) }
         }
-        let labeled = StoreHarness.labeled(records).sorted { $0.logTime < $1.logTime }
+        let labeled = StoreHarness.labeled(records).sorted { $0.effectiveTimeUnixNano < $1.effectiveTimeUnixNano }
         for needle in needles {
             let expected = labeled.filter { Array($0.line.utf8).firstRange(of: Array(needle.utf8)) != nil }
             let found = try StoreHarness.scan(store, lineContains: [needle])

@@ -31,7 +31,7 @@ struct LogStoreScanTests {
         let all = try populate(store, persistThrough: 3)
         #expect(store.summary().headRecords == 300)
         #expect(store.summary().partRecords == 600)
-        let expected = StoreHarness.labeled(all).sorted { $0.logTime < $1.logTime }
+        let expected = StoreHarness.labeled(all).sorted { $0.effectiveTimeUnixNano < $1.effectiveTimeUnixNano }
         #expect(try StoreHarness.scan(store, direction: .forward) == expected)
         #expect(try StoreHarness.scan(store, direction: .backward) == expected.reversed())
         #expect(try store.logs(tenant: StoreHarness.tenant, in: .all, limit: 7) == Array(expected.reversed().prefix(7)))
@@ -48,7 +48,7 @@ struct LogStoreScanTests {
             seen.append(record)
             return seen.count < 5
         }
-        #expect(seen == Array(StoreHarness.labeled(all).sorted { $0.logTime > $1.logTime }.prefix(5)))
+        #expect(seen == Array(StoreHarness.labeled(all).sorted { $0.effectiveTimeUnixNano > $1.effectiveTimeUnixNano }.prefix(5)))
         // Only the blocks holding the newest records were opened.
         #expect(store.blockCounters.read < store.summary().blocks)
     }
@@ -67,7 +67,7 @@ struct LogStoreScanTests {
         #expect(try services(LabelMatcher("service_name", .regexNoMatch, "pay.*")) == ["gateway", "search"])
         #expect(try services(LabelMatcher("host_name", .equal, "host-1")) == ["gateway", "search", "payments"])
         let search = try StoreHarness.scan(store, matchers: [LabelMatcher("service_name", .equal, "search")])
-        #expect(search == all.filter { $0.stream["service_name"] == "search" }.sorted { $0.logTime < $1.logTime })
+        #expect(search == all.filter { $0.stream["service_name"] == "search" }.sorted { $0.effectiveTimeUnixNano < $1.effectiveTimeUnixNano })
         let streams = try store.streams(tenant: StoreHarness.tenant, matchers: [LabelMatcher("service_name", .regexMatch, "g.*|s.*")], range: .all)
         #expect(streams == [Labels(["service_name": "gateway", "host_name": "host-1"]), Labels(["service_name": "search", "host_name": "host-1"])].sorted())
     }

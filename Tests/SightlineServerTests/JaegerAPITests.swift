@@ -28,16 +28,12 @@ struct JaegerAPITests {
         return [root, child, other]
     }
 
-    /// A client whose router has the Jaeger and Zipkin routes, with `spans` in a trace store.
+    /// A client of the server's router, with `spans` ingested through the pipeline into its trace store.
     func withClient(_ body: (RouterClient, ServerHarness) async throws -> Void) async throws {
         let harness = try ServerHarness()
         do {
-            let store = try TraceStore(directory: harness.temporary.path + "/trace-store", logger: Logger(label: "test"))
-            try store.apply(TenantBatch(tenant: .default, batch: .traces(Self.spans())), at: WALPosition(segment: 0, offset: 0))
-            let router = HTTPAPI.router(harness.api)
-            registerJaegerRoutes(to: router, api: harness.api, traces: store)
-            registerZipkinRoutes(to: router, api: harness.api)
-            try await body(RouterClient(router), harness)
+            _ = try await harness.api.pipeline.ingest(DecodedBatch(.traces(Self.spans())), tenant: .default, protocol: "test", bytes: 0)
+            try await body(harness.client(), harness)
         }
         await harness.cleanUp()
     }

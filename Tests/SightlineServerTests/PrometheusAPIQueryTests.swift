@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Synchronization
+import SightlineLogStore
 import SightlineTraceStore
 import Testing
 
@@ -71,7 +72,7 @@ struct PrometheusAPIHarness {
         let metrics = ServerMetrics()
         let limits = IngestLimits()
         let wal = try WriteAheadLog(directory: directory + "/wal", options: WALOptions(fsync: .never), logger: logger)
-        let logs = try RecordStore(signal: .logs, directory: directory + "/logs")
+        let logs = try LogStore(directory: directory + "/logs", logger: logger)
         let spans = try TraceStore(directory: directory + "/traces", logger: logger)
         let pipeline = IngestPipeline(wal: wal, stores: [logs, spans], limits: limits, metrics: metrics, logger: logger)
         try pipeline.replayAndOpen()

@@ -60,6 +60,10 @@ package protocol LogSource: Sendable {
 }
 
 extension LogRecord {
+    /// The time logs are ordered, windowed and selected by: the record's time, or its observed time when the sender
+    /// left the time unset (as OpenTelemetry advises readers).
+    package var effectiveTimeUnixNano: UInt64 { timeUnixNano != 0 ? timeUnixNano : observedTimeUnixNano }
+
     /// The text a log query filters: a string body as it is, any other body as ``AttributeValue/text``.
     package var line: String { body.text }
 

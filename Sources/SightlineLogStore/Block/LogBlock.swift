@@ -123,7 +123,7 @@ enum LogBlockCodec {
         var shape: [Int] = []
 
         for record in records {
-            let time = record.logTime
+            let time = record.effectiveTimeUnixNano
             minTime = min(minTime, time)
             maxTime = max(maxTime, time)
             times.writeVarint(time &- previous)
@@ -638,10 +638,4 @@ struct DictionaryColumn {
             return result
         }
     }
-}
-
-extension LogRecord {
-    /// The time the store orders and selects records by: the record's time, or its observed time when the sender left
-    /// the time unset (as OpenTelemetry advises readers). The same rule as the interim record store's.
-    var logTime: UInt64 { timeUnixNano != 0 ? timeUnixNano : observedTimeUnixNano }
 }

@@ -75,7 +75,7 @@ final class LogPart: Sendable {
 
     // MARK: Writing
 
-    /// Writes `records` (sorted by ``LogRecord/logTime``) as part `meta.id` in `directory`: a temporary file, fsynced,
+    /// Writes `records` (sorted by ``LogRecord/effectiveTimeUnixNano``) as part `meta.id` in `directory`: a temporary file, fsynced,
     /// then renamed. The caller fsyncs the directory. Returns the part opened for reading.
     static func write(_ records: [LogRecord], meta: PartMeta, directory: String, options: LogStoreOptions) throws -> LogPart {
         let writer = try LogPartWriter(meta: meta, directory: directory, options: options)

@@ -5,7 +5,7 @@ import SightlineStorageCore
 /// Writes one part file block by block, so a merge of large parts holds one block of records at a time, not the
 /// whole part (format in ``LogPart``).
 ///
-/// Records must be appended in ``LogRecord/logTime`` order. The file is `<id>.part.tmp` until ``finish()`` fsyncs and
+/// Records must be appended in ``LogRecord/effectiveTimeUnixNano`` order. The file is `<id>.part.tmp` until ``finish()`` fsyncs and
 /// renames it; a writer dropped unfinished deletes its temporary file.
 final class LogPartWriter {
     private let meta: PartMeta

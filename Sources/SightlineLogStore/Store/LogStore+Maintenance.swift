@@ -181,7 +181,7 @@ extension LogStore {
             var block: Int
             var records: [LogRecord]
             var position: Int
-            var time: UInt64 { records[position].logTime }
+            var time: UInt64 { records[position].effectiveTimeUnixNano }
         }
         /// The cursor at the first record of the first non-empty block from `block` on, or nil at the part's end.
         func cursor(_ input: Int, from block: Int) throws -> Cursor? {

@@ -33,7 +33,7 @@ extension LogStore {
     /// Whether the stream has a record in `range`: a block whose first or last record is in it does; a block that
     /// spans the whole range is decoded to look.
     private func hasRecords(_ stream: StreamSnapshot, in range: TimeRange) throws -> Bool {
-        if stream.head.contains(where: { $0.records.contains { range.contains($0.logTime) } }) { return true }
+        if stream.head.contains(where: { $0.records.contains { range.contains($0.effectiveTimeUnixNano) } }) { return true }
         for part in stream.parts where part.maxTime >= range.startNano && part.minTime < range.endNano {
             for (number, block) in part.blocks.enumerated() where block.overlaps(range) {
                 if range.contains(block.minTime) || range.contains(block.maxTime) { return true }
@@ -73,16 +73,16 @@ extension LogStore {
             }
             var head: [LogRecord] = []
             for chunk in stream.head {
-                for record in chunk.records where filter.range.contains(record.logTime) {
+                for record in chunk.records where filter.range.contains(record.effectiveTimeUnixNano) {
                     var line = record.line
                     let matches = filter.needles.isEmpty || line.withUTF8 { filter.matches(line: UnsafeRawBufferPointer($0)) }
                     if matches { head.append(record) }
                 }
             }
             if !head.isEmpty {
-                head.sort { $0.logTime < $1.logTime }
+                head.sort { $0.effectiveTimeUnixNano < $1.effectiveTimeUnixNano }
                 if !forward { head.reverse() }
-                active.push(Cursor(records: head, position: 0, key: key(head[0].logTime), labels: stream.labels))
+                active.push(Cursor(records: head, position: 0, key: key(head[0].effectiveTimeUnixNano), labels: stream.labels))
             }
         }
 
@@ -100,7 +100,7 @@ extension LogStore {
                     var records = try result.get()
                     guard !records.isEmpty else { continue }
                     if !forward { records.reverse() }
-                    active.push(Cursor(records: records, position: 0, key: key(records[0].logTime), labels: block.labels))
+                    active.push(Cursor(records: records, position: 0, key: key(records[0].effectiveTimeUnixNano), labels: block.labels))
                 }
                 continue
             }
@@ -110,7 +110,7 @@ extension LogStore {
             guard try visit(record) else { return }
             cursor.position += 1
             if cursor.position < cursor.records.count {
-                cursor.key = key(cursor.records[cursor.position].logTime)
+                cursor.key = key(cursor.records[cursor.position].effectiveTimeUnixNano)
                 active.push(cursor)
             }
         }
@@ -151,7 +151,7 @@ extension LogStore {
     /// The stats of one stream (`streams` left 0).
     private static func stats(of stream: StreamSnapshot, in range: TimeRange) throws -> LogStats {
         var stats = LogStats()
-        let head = stream.head.flatMap { $0.records.filter { range.contains($0.logTime) } }
+        let head = stream.head.flatMap { $0.records.filter { range.contains($0.effectiveTimeUnixNano) } }
         if !head.isEmpty {
             stats.chunks += 1
             stats.entries += head.count

@@ -226,7 +226,7 @@ package final class LogStore: SignalStore, LogSource, LogQuerier {
             let options = self.options
             let results = parallelMap(jobs, width: options.parallelism) { job in
                 var records = job.records
-                records.sort { $0.logTime < $1.logTime }
+                records.sort { $0.effectiveTimeUnixNano < $1.effectiveTimeUnixNano }
                 return try LogPart.write(records, meta: job.meta, directory: partsDirectory, options: options)
             }
             let parts = try Self.collect(results)

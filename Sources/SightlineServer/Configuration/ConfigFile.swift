@@ -1,4 +1,5 @@
 import Foundation
+import SightlineQuery
 import SightlineScrape
 package import SightlineCore
 package import SightlineStorageCore
@@ -36,6 +37,14 @@ import Yams
 ///   tcp_address: 127.0.0.1:5514 # newline or octet-counting framing (RFC 6587)
 ///   tenant: default
 ///   max_message_bytes: 1048576
+/// logs:
+///   retention: 15d              # 0 keeps records regardless of age
+///   retention_rules:            # per stream selector (and tenant); the first match wins
+///     - selector: '{level="debug"}'
+///       max_age: 1d
+///   rollover_max_bytes: 1073741824   # a stream's generation rolls over past this size…
+///   rollover_max_age: 24h            # …or age
+///   maintenance_interval: 1m    # merges, rollover, retention
 /// traces:
 ///   retention: 15d              # 0 keeps spans regardless of age
 ///   maintenance_interval: 1m    # merges and retention
@@ -85,6 +94,7 @@ package enum ConfigFile {
             case "scrape_configs": config.scrapeConfigs = try reader.scrapeConfigs(node)
             case "syslog": try reader.syslog(node, into: &config.syslog)
             case "traces": try reader.traces(node, into: &config.traces)
+            case "logs": try reader.logs(node, into: &config.logs)
             default: throw reader.unknown(key, node)
             }
         }
@@ -218,6 +228,51 @@ package enum ConfigFile {
                 default: throw unknown(key, value)
                 }
             }
+        }
+
+        func logs(_ node: Node, into logs: inout ServerConfiguration.Logs) throws {
+            try mapping(node, at: "logs") { key, value in
+                switch key {
+                case "logs.retention": logs.retention = try string(value, at: key) == "0" ? nil : try duration(value, at: key)
+                case "logs.rollover_max_bytes": logs.rolloverMaxBytes = try integer(value, at: key, minimum: 1 << 20)
+                case "logs.rollover_max_age": logs.rolloverMaxAge = try duration(value, at: key)
+                case "logs.maintenance_interval": logs.maintenanceInterval = try duration(value, at: key)
+                case "logs.retention_rules":
+                    guard case .sequence(let items) = value else { throw error(key, value, "expected a list of rules") }
+                    for (index, item) in items.enumerated() {
+                        logs.retentionRules.append(try retentionRule(item, at: "\(key)[\(index)]"))
+                    }
+                default: throw unknown(key, value)
+                }
+            }
+        }
+
+        /// `{selector: '{app="x"}', tenant: acme, max_age: 3d}`; `tenant` is optional.
+        func retentionRule(_ node: Node, at prefix: String) throws -> ServerConfiguration.Logs.RetentionRule {
+            var tenant: Tenant?
+            var matchers: [LabelMatcher]?
+            var maxAge: Duration?
+            try mapping(node, at: prefix) { key, value in
+                switch key {
+                case "\(prefix).selector":
+                    let text = try string(value, at: key)
+                    do {
+                        let selectors = try LogQLEngine.info(text).streamMatchers
+                        guard selectors.count == 1 else { throw error(key, value, "expected one stream selector, got \"\(text)\"") }
+                        matchers = selectors[0]
+                    } catch let parse as LogQLParseError {
+                        throw error(key, value, "\(parse.description) in \"\(text)\"")
+                    }
+                case "\(prefix).tenant":
+                    let id = try string(value, at: key)
+                    guard Tenant.isValid(id) else { throw error(key, value, "\"\(id)\" is not a valid tenant id") }
+                    tenant = Tenant(uncheckedID: id)
+                case "\(prefix).max_age": maxAge = try duration(value, at: key)
+                default: throw unknown(key, value)
+                }
+            }
+            guard let maxAge else { throw error(prefix, node, "a retention rule needs max_age") }
+            return ServerConfiguration.Logs.RetentionRule(tenant: tenant, matchers: matchers ?? [], maxAge: maxAge)
         }
 
         func traces(_ node: Node, into traces: inout ServerConfiguration.Traces) throws {

@@ -24,6 +24,35 @@ package struct ServerConfiguration: Sendable {
     /// The syslog listeners; off unless an address is set.
     package var syslog: Syslog = Syslog()
     package var traces: Traces = Traces()
+    package var logs: Logs = Logs()
+
+    /// Settings of the log store.
+    package struct Logs: Sendable {
+        /// Records older than this are deleted, unless a rule says otherwise; nil keeps them regardless of age.
+        package var retention: Duration? = .seconds(15 * 86_400)
+        /// Retention per tenant and stream selector; the first rule that matches a stream decides.
+        package var retentionRules: [RetentionRule] = []
+        /// A stream's current generation rolls over to a new one past this many bytes…
+        package var rolloverMaxBytes: Int = 1 << 30
+        /// …or this age.
+        package var rolloverMaxAge: Duration = .seconds(86_400)
+        /// How often parts are merged, generations rolled over and retention applied.
+        package var maintenanceInterval: Duration = .seconds(60)
+
+        /// Keep the streams matching `matchers` (of `tenant`, or of every tenant) for `maxAge`.
+        package struct RetentionRule: Sendable {
+            package var tenant: Tenant?
+            package var matchers: [LabelMatcher]
+            package var maxAge: Duration
+            package init(tenant: Tenant?, matchers: [LabelMatcher], maxAge: Duration) {
+                self.tenant = tenant
+                self.matchers = matchers
+                self.maxAge = maxAge
+            }
+        }
+
+        package init() {}
+    }
 
     /// Settings of tracing.
     package struct Traces: Sendable {

@@ -12,7 +12,7 @@ package struct APIDependencies: Sendable {
     package var authenticator: Authenticator
     package var limits: IngestLimits
     package var metrics: ServerMetrics
-    package var logs: any LogQuerier
+    package var logs: any LogQuerier & LogSource
     package var spans: any TraceSource
     package var samples: any MetricQuerier
     /// The embedded metrics engine, for its statistics; nil when metrics live elsewhere.
@@ -24,7 +24,7 @@ package struct APIDependencies: Sendable {
 
     package init(
         pipeline: IngestPipeline, authenticator: Authenticator, limits: IngestLimits, metrics: ServerMetrics,
-        logs: any LogQuerier, spans: any TraceSource, samples: any MetricQuerier, tsdb: TSDB? = nil
+        logs: any LogQuerier & LogSource, spans: any TraceSource, samples: any MetricQuerier, tsdb: TSDB? = nil
     ) {
         self.tsdb = tsdb
         self.pipeline = pipeline
@@ -78,6 +78,8 @@ package enum HTTPAPI {
         }
         PrometheusAPI.addRoutes(to: router, api: api)
         LokiPushHandler.addRoutes(to: router, api: api)
+        LokiQueryAPI.addRoutes(to: router, api: api)
+        LokiTailHandler.addRoutes(to: router, api: api)
         ElasticsearchHandler.addRoutes(to: router, api: api)
         registerJaegerRoutes(to: router, api: api, traces: api.spans)
         registerZipkinRoutes(to: router, api: api)

@@ -71,6 +71,11 @@ package final class ServerMetrics: Sendable {
         counter("sightline_truncated_log_bodies_total", []).increment(by: records)
     }
 
+    /// Counts log records a live-tail follower missed because it fell behind.
+    package func tailDropped(_ records: Int) {
+        counter("sightline_tail_dropped_records_total", []).increment(by: records)
+    }
+
     /// Counts requests refused as a whole, by HTTP status or gRPC code.
     package func refusedRequest(protocol name: String, status: String) {
         counter("sightline_refused_requests_total", [("protocol", name), ("status", status)]).increment()

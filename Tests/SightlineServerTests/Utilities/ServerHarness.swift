@@ -5,6 +5,7 @@ import SightlineTestSupport
 @testable import SightlineRecordStore
 @testable import SightlineServer
 @testable import SightlineStorageCore
+import SightlineLogStore
 import SightlineTraceStore
 
 /// A pipeline and the HTTP API over a fresh temporary data directory, with interim stores for every signal.
@@ -19,7 +20,7 @@ struct ServerHarness {
         let logger = Logger(label: "test")
         let metrics = ServerMetrics()
         let wal = try WriteAheadLog(directory: directory + "/wal", options: WALOptions(fsync: .never), logger: logger)
-        let logs = try RecordStore(signal: .logs, directory: directory + "/logs")
+        let logs = try LogStore(directory: directory + "/logs", logger: logger)
         let samples = try RecordStore(signal: .metrics, directory: directory + "/metrics")
         let spans = try TraceStore(directory: directory + "/traces", logger: logger)
         let pipeline = IngestPipeline(wal: wal, stores: [logs, samples, spans], limits: limits, metrics: metrics, logger: logger)

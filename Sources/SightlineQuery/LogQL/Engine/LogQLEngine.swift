@@ -230,43 +230,20 @@ package struct LogQLEngine: Sendable {
                 .tooLarge, "max entries limit per query exceeded, limit > max_entries_limit_per_query (\(limit) > \(limits.maxEntries))")
         }
         if limit <= 0 { return [] }
-        let pipeline = try LogPipeline(selector.stages)
+        var processor = try LogQLLineProcessor(selector)
         let scan = LogScan(
             tenant: tenant, matchers: selector.matchers, range: Self.timeRange(from: start, to: end), direction: direction,
             lineContains: selector.requiredSubstrings)
-        var builder = LogLabelsBuilder()
         var streams: [Labels: Int] = [:]
         var results: [LogStreamResult] = []
         var taken = 0
         try source.scan(scan) { record in
-            let time = record.logQLTimeNano
-            var line = record.line
-            let labels: Labels
-            let entry: LogEntry
-            let metadata = record.structuredMetadata
-            let stream = record.streamLabels
-            var remainingStream = stream
-            if pipeline.keepsLabels && metadata.isEmpty {
-                guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
-                labels = stream
-                entry = LogEntry(timeNs: time, line: line)
-            } else {
-                builder.reset(stream: stream, metadata: metadata)
-                guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
-                labels = builder.labels
-                if builder.changed || !metadata.isEmpty {
-                    remainingStream = builder.labels(.stream)
-                    entry = LogEntry(
-                        timeNs: time, line: line, structuredMetadata: builder.labels(.structuredMetadata), parsed: builder.labels(.parsed))
-                } else {
-                    entry = LogEntry(timeNs: time, line: line)
-                }
-            }
+            guard let (labels, streamLabels, entry) = processor.process(record) else { return true }
             if let slot = streams[labels] {
                 results[slot].entries.append(entry)
             } else {
                 streams[labels] = results.count
-                results.append(LogStreamResult(labels: labels, streamLabels: remainingStream, entries: [entry]))
+                results.append(LogStreamResult(labels: labels, streamLabels: streamLabels, entries: [entry]))
             }
             taken += 1
             return taken < limit
@@ -282,10 +259,61 @@ package struct LogQLEngine: Sendable {
 }
 
 extension LogRecord {
-    /// The time LogQL orders and windows a record by: its event time, or the observed time when the event time is
-    /// unknown.
-    var logQLTimeNano: Int64 {
-        let nano = timeUnixNano != 0 ? timeUnixNano : observedTimeUnixNano
-        return Int64(clamping: nano)
+    /// ``LogRecord/effectiveTimeUnixNano`` as LogQL's signed nanoseconds.
+    var logQLTimeNano: Int64 { Int64(clamping: effectiveTimeUnixNano) }
+}
+
+/// The per-record step of a log query: the stream selector's matchers and the pipeline, applied to one record at a
+/// time. Log queries run it over a scan; live tail over each record as it is stored.
+package struct LogQLLineProcessor {
+    /// The stream selector's matchers; ``process(_:)`` does not check them (a scan already did).
+    package let matchers: [LabelMatcher]
+    private let pipeline: LogPipeline
+    private var builder = LogLabelsBuilder()
+
+    init(_ selector: LogSelectorExpr) throws {
+        matchers = selector.matchers
+        pipeline = try LogPipeline(selector.stages)
+    }
+
+    /// The processor of a log query.
+    /// - Throws: `invalidArgument` with Loki's message for a parse error or a metric query.
+    package init(query: String) throws {
+        let expr: LogQLExpr
+        do {
+            expr = try LogQLParser.parse(query)
+        } catch {
+            throw SightlineError(.invalidArgument, error.description)
+        }
+        guard case .log(let selector) = expr else {
+            throw SightlineError(.invalidArgument, "only log queries can be tailed, not metric queries")
+        }
+        try self.init(selector)
+    }
+
+    /// Whether the record's stream labels satisfy the selector.
+    package func selects(_ record: LogRecord) -> Bool {
+        let stream = record.streamLabels
+        return matchers.allSatisfy { $0.matches(stream) }
+    }
+
+    /// Runs the pipeline over one record: its labels as Loki shows them, its remaining stream labels, and the entry;
+    /// nil when a filter drops it.
+    package mutating func process(_ record: LogRecord) -> (labels: Labels, streamLabels: Labels, entry: LogEntry)? {
+        let time = record.logQLTimeNano
+        var line = record.line
+        let metadata = record.structuredMetadata
+        let stream = record.streamLabels
+        if pipeline.keepsLabels && metadata.isEmpty {
+            guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return nil }
+            return (stream, stream, LogEntry(timeNs: time, line: line))
+        }
+        builder.reset(stream: stream, metadata: metadata)
+        guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return nil }
+        guard builder.changed || !metadata.isEmpty else { return (builder.labels, stream, LogEntry(timeNs: time, line: line)) }
+        return (
+            builder.labels, builder.labels(.stream),
+            LogEntry(timeNs: time, line: line, structuredMetadata: builder.labels(.structuredMetadata), parsed: builder.labels(.parsed))
+        )
     }
 }

@@ -1,0 +1,211 @@
+"""LogQL through the real `sightline` binary's Loki API, checked against an independent computation in plain Python
+over the same ../shared/datasets/gen_logs.py lines (pushed with the Loki push API, streams {service, host, level},
+the attributes as structured metadata).
+
+Window semantics as Loki's: a range aggregation at time t covers (t - range, t]."""
+
+from __future__ import annotations
+
+import collections
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import REPO_ROOT
+
+DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+LINES = 6000
+RATE = 100  # lines per second of simulated time: 60 s of data
+START_MS = int(time.time() * 1000) // 1000 * 1000 - 120_000
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    out = tmp_path_factory.mktemp("logql") / "logs.ndjson"
+    subprocess.run([sys.executable, str(DATASETS / "gen_logs.py"), "--count", str(LINES), "--seed", "11", "--rate", str(RATE),
+                    "--start-ms", str(START_MS), "--needle-every", "1500", "--out", str(out)], check=True, capture_output=True)
+    rows = []
+    for line in out.read_text().splitlines():
+        r = json.loads(line)
+        rows.append({"ts": r["ts_ns"], "service": r["service"], "host": r["host"], "level": r["level"],
+                     "line": r["message"], "attrs": r.get("attrs", {})})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def loki(records, tmp_path_factory):
+    """One server for the module, loaded with the records; yields its base URL."""
+    from conftest import SightlineServer, sightline_binary
+
+    base = tmp_path_factory.mktemp("logql-server")
+    server = SightlineServer(sightline_binary(), base / "data", base)
+    server.start()
+    try:
+        for start in range(0, len(records), 1000):
+            streams = collections.defaultdict(list)
+            for r in records[start:start + 1000]:
+                streams[(r["service"], r["host"], r["level"])].append([str(r["ts"]), r["line"], r["attrs"]])
+            doc = {"streams": [{"stream": {"service": s, "host": h, "level": lv}, "values": v} for (s, h, lv), v in streams.items()]}
+            resp = requests.post(server.url + "/loki/api/v1/push", json=doc, timeout=60)
+            assert resp.status_code == 204, resp.text
+        yield server.url
+    finally:
+        server.cleanup()
+
+
+def get(url, path, **params):
+    resp = requests.get(url + path, params=params, timeout=60)
+    assert resp.status_code == 200, f"{path} {params}: HTTP {resp.status_code}: {resp.text[:500]}"
+    return resp.json()
+
+
+def lines_of(result):
+    """(ts, line) of a streams result, with the labels of each stream."""
+    assert result["status"] == "success"
+    data = result["data"]
+    assert data["resultType"] == "streams"
+    return [(int(ts), line, stream["stream"]) for stream in data["result"] for ts, line in stream["values"]]
+
+
+def everything(records):
+    return {"start": str(records[0]["ts"] - 1), "end": str(records[-1]["ts"] + 1), "limit": "5000", "direction": "forward"}
+
+
+def test_line_filters_match_a_plain_filter(loki, records):
+    cases = [
+        ('{service="payments"} |= "checksum mismatch"', lambda r: r["service"] == "payments" and "checksum mismatch" in r["line"]),
+        ('{service=~"pay.*|checkout"} != "session" |~ "order[s]? |timeout"',
+         lambda r: re.fullmatch("pay.*|checkout", r["service"]) and "session" not in r["line"]
+         and re.search("order[s]? |timeout", r["line"])),
+        ('{level=~"error|fatal", service!="gateway"} |= "Exception" !~ "deadlock"',
+         lambda r: r["level"] in ("error", "fatal") and r["service"] != "gateway" and "Exception" in r["line"]
+         and not re.search("deadlock", r["line"])),
+        ('{service="search"} |= "rate limit" or "cache"', lambda r: r["service"] == "search" and ("rate limit" in r["line"] or "cache" in r["line"])),
+    ]
+    for query, keep in cases:
+        got = sorted((ts, line) for ts, line, _ in lines_of(get(loki, "/loki/api/v1/query_range", query=query, **everything(records))))
+        expected = sorted((r["ts"], r["line"]) for r in records if keep(r))
+        assert expected, f"the dataset has no line for {query}"
+        assert got == expected, query
+
+
+def test_parsers_and_label_filters(loki, records):
+    access = re.compile(r'"(?P<method>\w+) (?P<path>\S+) HTTP/1.1" (?P<status>\d+) (?P<size>\d+)')
+    query = r'{service="gateway"} | regexp "\"(?P<method>\\w+) (?P<path>\\S+) HTTP/1.1\" (?P<status>\\d+) (?P<size>\\d+)" | status >= 500 | method="GET"'
+    got = lines_of(get(loki, "/loki/api/v1/query_range", query=query, **everything(records)))
+    expected = []
+    for r in records:
+        m = access.search(r["line"]) if r["service"] == "gateway" else None
+        if m and int(m["status"]) >= 500 and m["method"] == "GET":
+            expected.append((r["ts"], r["line"]))
+    assert sorted((ts, line) for ts, line, _ in got) == sorted(expected)
+    assert all(labels["method"] == "GET" and int(labels["status"]) >= 500 for _, _, labels in got)
+
+    # logfmt pulls key=value pairs; structured metadata filters by attribute.
+    query = '{service="recommendation"} | logfmt | key=~"product:4.*"'
+    got = sorted((ts, line) for ts, line, _ in lines_of(get(loki, "/loki/api/v1/query_range", query=query, **everything(records))))
+    expected = sorted((r["ts"], r["line"]) for r in records if r["service"] == "recommendation"
+                      and re.search(r"(?:^| )key=product:4\S*", r["line"]))
+    assert got == expected
+    query = '{service="gateway"} | http_status_code="503"'
+    got = sorted(ts for ts, _, _ in lines_of(get(loki, "/loki/api/v1/query_range", query=query, **everything(records))))
+    assert got == sorted(r["ts"] for r in records if r["service"] == "gateway" and r["attrs"].get("http.status_code") == "503")
+
+
+def test_direction_and_limit(loki, records):
+    params = {**everything(records), "limit": "50"}
+    newest = lines_of(get(loki, "/loki/api/v1/query_range", query='{service="search"}', **{**params, "direction": "backward"}))
+    search = [r for r in records if r["service"] == "search"]
+    assert sorted(ts for ts, _, _ in newest) == sorted(r["ts"] for r in search)[-50:]
+    oldest = lines_of(get(loki, "/loki/api/v1/query_range", query='{service="search"}', **params))
+    assert sorted(ts for ts, _, _ in oldest) == sorted(r["ts"] for r in search)[:50]
+
+
+def vector(result):
+    assert result["status"] == "success", result
+    assert result["data"]["resultType"] == "vector", result["data"]["resultType"]
+    return {json.dumps(s["metric"], sort_keys=True): float(s["value"][1]) for s in result["data"]["result"]}
+
+
+def key(**labels):
+    return json.dumps(labels, sort_keys=True)
+
+
+def test_metric_queries_match_python(loki, records):
+    t = records[-1]["ts"] // 1_000_000_000 * 1_000_000_000  # a whole second inside the data
+    window = 30 * 1_000_000_000
+    inside = [r for r in records if t - window < r["ts"] <= t]
+
+    counts = collections.Counter(r["level"] for r in inside)
+    got = vector(get(loki, "/loki/api/v1/query", query='sum by (level) (count_over_time({service=~".+"}[30s]))', time=str(t)))
+    assert got == {key(level=level): float(n) for level, n in counts.items()}
+
+    errors = collections.Counter(r["service"] for r in inside if r["level"] == "error")
+    got = vector(get(loki, "/loki/api/v1/query", query='topk(3, sum by (service) (rate({level="error"}[30s])))', time=str(t)))
+    top = sorted(errors.items(), key=lambda kv: -kv[1])[:3]
+    assert len(got) == len(top)
+    for service, n in top:
+        if sum(1 for _, m in top if m == n) == 1:  # ties may pick either
+            assert got[key(service=service)] == pytest.approx(n / 30)
+
+    sizes = collections.Counter()
+    for r in inside:
+        sizes[r["service"]] += len(r["line"].encode())
+    got = vector(get(loki, "/loki/api/v1/query", query='sum by (service) (bytes_over_time({service=~".+"}[30s]))', time=str(t)))
+    assert got == {key(service=s): float(n) for s, n in sizes.items()}
+
+    total = sum(int(r["attrs"]["bytes"]) for r in inside if r["service"] == "gateway")
+    got = vector(get(loki, "/loki/api/v1/query", query='sum(sum_over_time({service="gateway"} | unwrap bytes [30s]))', time=str(t)))
+    assert got == {key(): float(total)}
+
+
+def test_range_query_steps(loki, records):
+    end = records[-1]["ts"] // 1_000_000_000 * 1_000_000_000
+    start = end - 20 * 1_000_000_000
+    result = get(loki, "/loki/api/v1/query_range", query='sum by (host, level) (count_over_time({service="gateway"}[10s]))',
+                 start=str(start), end=str(end), step="5")
+    assert result["data"]["resultType"] == "matrix"
+    per_host = collections.defaultdict(dict)
+    for series in result["data"]["result"]:
+        for t, value in series["values"]:
+            per_host[(series["metric"]["host"], series["metric"]["level"])][int(round(float(t) * 1e9))] = float(value)
+    for step_t in range(start, end + 1, 5 * 1_000_000_000):
+        expected = collections.Counter((r["host"], r["level"]) for r in records
+                                       if r["service"] == "gateway" and step_t - 10 * 1_000_000_000 < r["ts"] <= step_t)
+        got = {k: v[step_t] for k, v in per_host.items() if step_t in v}
+        assert got == {k: float(n) for k, n in expected.items()}, step_t
+
+
+def test_labels_series_and_stats(loki, records):
+    span = {"start": str(records[0]["ts"] - 1), "end": str(records[-1]["ts"] + 1)}
+    labels = get(loki, "/loki/api/v1/labels", **span)
+    assert labels["status"] == "success"
+    assert {"service", "host", "level"} <= set(labels["data"])
+    services = get(loki, "/loki/api/v1/label/service/values", **span)["data"]
+    assert services == sorted({r["service"] for r in records})
+    series = get(loki, "/loki/api/v1/series", **{"match[]": '{service="payments"}'}, **span)["data"]
+    assert sorted(json.dumps(s, sort_keys=True) for s in series) == sorted(
+        json.dumps({"service": "payments", "host": h, "level": lv}, sort_keys=True)
+        for h, lv in {(r["host"], r["level"]) for r in records if r["service"] == "payments"})
+    stats = get(loki, "/loki/api/v1/index/stats", query='{service="payments"}', **span)
+    payments = [r for r in records if r["service"] == "payments"]
+    assert stats["entries"] == len(payments)
+    assert stats["bytes"] == sum(len(r["line"].encode()) for r in payments)
+    assert stats["streams"] == len({(r["host"], r["level"]) for r in payments})
+
+
+def test_bad_queries_are_explained(loki):
+    resp = requests.get(loki + "/loki/api/v1/query_range", params={"query": '{service="x"} |= '}, timeout=30)
+    assert resp.status_code == 400
+    assert "parse error" in resp.text
+    resp = requests.get(loki + "/loki/api/v1/query_range", params={"query": '{service=~".*"}'}, timeout=30)
+    assert resp.status_code == 400
+    resp = requests.get(loki + "/loki/api/v1/query_range", params={"query": '{service="x"}', "limit": "-1"}, timeout=30)
+    assert resp.status_code == 400
+    assert "limit" in resp.text
