@@ -1,0 +1,238 @@
+"""Traces end to end through the real `sightline` binary, with real clients: the OpenTelemetry Python SDK (two
+services, one exporting over OTLP/HTTP and one over OTLP/gRPC, W3C context propagated between them), py-zipkin over
+HTTP, and hand-built OTLP/JSON for the edge cases. Everything is read back through the Jaeger-compatible API."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import time
+
+import requests
+from opentelemetry import propagate, trace
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from py_zipkin.encoding import Encoding
+from py_zipkin.zipkin import zipkin_span
+
+from conftest import sightline_binary
+
+NS = 1_000_000_000
+
+
+def provider(service: str, exporter) -> TracerProvider:
+    p = TracerProvider(resource=Resource.create({"service.name": service}))
+    p.add_span_processor(SimpleSpanProcessor(exporter))
+    return p
+
+
+def jaeger_trace(url: str, trace_id: str, token: str | None = None, expect: int | None = None, timeout: float = 20.0) -> dict:
+    """GET /api/traces/{id}, waiting until it has `expect` spans."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        r = requests.get(f"{url}/api/traces/{trace_id}", headers=headers, timeout=30)
+        last = r
+        if r.status_code == 200:
+            data = r.json()["data"]
+            if data and (expect is None or len(data[0]["spans"]) >= expect):
+                return data[0]
+        time.sleep(0.2)
+    raise AssertionError(f"trace {trace_id} not complete: HTTP {last.status_code}: {last.text[:300]}")
+
+
+def by_name(trace_doc: dict) -> dict[str, dict]:
+    return {s["operationName"]: s for s in trace_doc["spans"]}
+
+
+def service_of(trace_doc: dict, span: dict) -> str:
+    return trace_doc["processes"][span["processID"]]["serviceName"]
+
+
+def parent_of(span: dict) -> str | None:
+    refs = [r for r in span.get("references") or [] if r["refType"] == "CHILD_OF"]
+    return refs[0]["spanID"] if refs else None
+
+
+def same_id(a: str, b: str) -> bool:
+    return int(a, 16) == int(b, 16)
+
+
+def tags(span: dict) -> dict:
+    return {t["key"]: t["value"] for t in span.get("tags") or []}
+
+
+def test_two_services_over_http_and_grpc_make_one_trace(server):
+    frontend = provider("frontend", HttpSpanExporter(endpoint=server.url + "/v1/traces", timeout=10))
+    backend = provider("backend", GrpcSpanExporter(endpoint=server.grpc_endpoint, insecure=True, timeout=10))
+    carrier: dict[str, str] = {}
+    with frontend.get_tracer("web").start_as_current_span("GET /checkout", kind=SpanKind.SERVER) as root:
+        root.set_attribute("http.request.method", "GET")
+        with frontend.get_tracer("web").start_as_current_span("POST /charge", kind=SpanKind.CLIENT):
+            propagate.inject(carrier)
+            context = propagate.extract(carrier)
+            with backend.get_tracer("api").start_as_current_span("charge", context=context, kind=SpanKind.SERVER) as charge:
+                charge.set_attribute("payment.amount", 42)
+                with backend.get_tracer("api").start_as_current_span("db.insert") as insert:
+                    insert.set_status(Status(StatusCode.ERROR, "duplicate key"))
+    trace_id = format(root.get_span_context().trace_id, "032x")
+    frontend.shutdown()
+    backend.shutdown()
+
+    doc = jaeger_trace(server.url, trace_id, expect=4)
+    spans = by_name(doc)
+    assert set(spans) == {"GET /checkout", "POST /charge", "charge", "db.insert"}
+    assert parent_of(spans["GET /checkout"]) is None
+    assert same_id(parent_of(spans["POST /charge"]), spans["GET /checkout"]["spanID"])
+    assert same_id(parent_of(spans["charge"]), spans["POST /charge"]["spanID"])
+    assert same_id(parent_of(spans["db.insert"]), spans["charge"]["spanID"])
+    assert service_of(doc, spans["charge"]) == "backend" and service_of(doc, spans["GET /checkout"]) == "frontend"
+    assert tags(spans["charge"])["payment.amount"] == 42
+    assert tags(spans["db.insert"]).get("error") is True
+    assert tags(spans["charge"])["span.kind"] == "server"
+    assert all(s["duration"] >= 0 and s["startTime"] > 1_600_000_000_000_000 for s in doc["spans"])
+
+    services = requests.get(server.url + "/api/services", timeout=30).json()["data"]
+    assert {"frontend", "backend"} <= set(services)
+    operations = requests.get(server.url + "/api/services/backend/operations", timeout=30).json()["data"]
+    assert {"charge", "db.insert"} <= set(operations)
+    found = requests.get(server.url + "/api/traces", params={"service": "backend", "operation": "charge", "limit": "10",
+                                                              "tags": json.dumps({"payment.amount": "42"})}, timeout=30).json()["data"]
+    assert [t["traceID"] for t in found if same_id(t["traceID"], trace_id)]
+    edges = requests.get(server.url + "/api/dependencies", params={"endTs": str(int(time.time() * 1000) + 60_000),
+                                                                   "lookback": "3600000"}, timeout=30).json()["data"]
+    assert any(e["parent"] == "frontend" and e["child"] == "backend" and e["callCount"] >= 1 for e in edges), edges
+
+
+def test_py_zipkin_over_http(server):
+    def transport(encoded: bytes | str):
+        body = encoded if isinstance(encoded, bytes) else encoded.encode()
+        r = requests.post(server.url + "/api/v2/spans", data=body, headers={"Content-Type": "application/json"}, timeout=30)
+        assert r.status_code in (200, 202), r.text
+
+    with zipkin_span(service_name="zipkin-web", span_name="index", transport_handler=transport, encoding=Encoding.V2_JSON,
+                     sample_rate=100.0, kind=None) as root:
+        with zipkin_span(service_name="zipkin-web", span_name="load-user"):
+            time.sleep(0.01)
+    trace_id = root.zipkin_attrs.trace_id
+    doc = jaeger_trace(server.url, trace_id, expect=2)
+    spans = by_name(doc)
+    assert set(spans) == {"index", "load-user"}
+    assert same_id(parent_of(spans["load-user"]), spans["index"]["spanID"])
+    assert service_of(doc, spans["index"]) == "zipkin-web"
+    assert spans["load-user"]["duration"] >= 10_000  # µs
+
+
+def otlp_span(trace_id: str, span_id: str, name: str, start_ns: int, end_ns: int, parent: str = "", **extra) -> dict:
+    span = {"traceId": trace_id, "spanId": span_id, "name": name, "kind": 2,
+            "startTimeUnixNano": str(start_ns), "endTimeUnixNano": str(end_ns)}
+    if parent:
+        span["parentSpanId"] = parent
+    span.update(extra)
+    return span
+
+
+def post_spans(url: str, service: str, spans: list[dict], token: str | None = None) -> None:
+    body = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+                               "scopeSpans": [{"scope": {"name": "it"}, "spans": spans}]}]}
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    r = requests.post(url + "/v1/traces", data=json.dumps(body), headers=headers, timeout=60)
+    assert r.status_code == 200, r.text
+
+
+def test_out_of_order_missing_parents_and_clock_skew_are_kept_as_sent(server):
+    trace_id = "%032x" % random.getrandbits(128)
+    t0 = int(time.time()) * NS
+    # The child arrives first; its parent two batches later; a grandchild whose parent never arrives.
+    post_spans(server.url, "late", [otlp_span(trace_id, "00000000000000c1", "child", t0 - 5_000_000, t0 + 10_000_000,
+                                              parent="00000000000000a1")])
+    post_spans(server.url, "other", [otlp_span(trace_id, "00000000000000d1", "orphan", t0, t0 + 1, parent="00000000000000ff")])
+    post_spans(server.url, "early", [otlp_span(trace_id, "00000000000000a1", "root", t0, t0 + 20_000_000)])
+    doc = jaeger_trace(server.url, trace_id, expect=3)
+    spans = by_name(doc)
+    # The child started 5 ms before its parent (skew between services): kept, not "fixed".
+    assert spans["child"]["startTime"] == spans["root"]["startTime"] - 5_000
+    assert same_id(parent_of(spans["orphan"]), "ff")
+
+
+def test_a_ten_thousand_span_trace_comes_back_whole(server):
+    trace_id = "%032x" % random.getrandbits(128)
+    t0 = int(time.time()) * NS
+    spans = [otlp_span(trace_id, "%016x" % (i + 1), f"op-{i % 50}", t0 + i * 1000, t0 + i * 1000 + 500,
+                       parent="" if i == 0 else "%016x" % ((i - 1) // 10 + 1)) for i in range(10_000)]
+    for start in range(0, len(spans), 2_000):
+        post_spans(server.url, "big", spans[start:start + 2_000])
+    doc = jaeger_trace(server.url, trace_id, expect=10_000, timeout=60)
+    assert len(doc["spans"]) == 10_000
+    assert len({s["spanID"] for s in doc["spans"]}) == 10_000
+
+
+def test_tenant_isolation(sightline):
+    srv = sightline("traces-auth", config={"auth": {"tokens": [
+        {"token": "acme", "tenant": "acme", "roles": ["ingest", "query"]},
+        {"token": "globex", "tenant": "globex", "roles": ["ingest", "query"]},
+    ]}}).start()
+    trace_id = "%032x" % random.getrandbits(128)
+    t0 = int(time.time()) * NS
+    post_spans(srv.url, "acme-svc", [otlp_span(trace_id, "0000000000000001", "secret", t0, t0 + 1)], token="acme")
+    assert jaeger_trace(srv.url, trace_id, token="acme", expect=1)["spans"][0]["operationName"] == "secret"
+    r = requests.get(f"{srv.url}/api/traces/{trace_id}", headers={"Authorization": "Bearer globex"}, timeout=30)
+    assert r.status_code == 404 or r.json()["data"] == []
+    services = requests.get(srv.url + "/api/services", headers={"Authorization": "Bearer globex"}, timeout=30).json()["data"]
+    assert "acme-svc" not in (services or [])
+    assert requests.get(srv.url + "/api/services", timeout=30).status_code == 401
+
+
+def test_red_metrics_self_tracing_and_the_trace_cli(sightline):
+    srv = sightline("traces-derived", config={"traces": {"span_metrics_interval": "1s"}}).start()
+    trace_id = "%032x" % random.getrandbits(128)
+    t0 = int(time.time()) * NS
+    post_spans(srv.url, "shop", [
+        otlp_span(trace_id, "00000000000000a1", "GET /cart", t0, t0 + 30_000_000, kind=2),
+        otlp_span(trace_id, "00000000000000a2", "call stock", t0 + 1_000_000, t0 + 20_000_000, parent="00000000000000a1", kind=3),
+    ])
+    post_spans(srv.url, "stock", [
+        otlp_span(trace_id, "00000000000000b1", "GET /stock", t0 + 2_000_000, t0 + 19_000_000, parent="00000000000000a2",
+                  kind=2, status={"code": 2, "message": "boom"}),
+    ])
+    deadline = time.monotonic() + 30
+    calls = errors = []
+    while time.monotonic() < deadline:
+        calls = requests.get(srv.url + "/api/v1/query", params={"query": 'traces_span_metrics_calls_total{service_name="stock"}'},
+                             timeout=30).json()["data"]["result"]
+        errors = requests.get(srv.url + "/api/v1/query", params={"query": 'traces_service_graph_request_failed_total'},
+                              timeout=30).json()["data"]["result"]
+        if calls and errors:
+            break
+        time.sleep(0.5)
+    assert calls and calls[0]["metric"]["status_code"] == "STATUS_CODE_ERROR" and calls[0]["value"][1] == "1"
+    assert errors and errors[0]["metric"]["client"] == "shop" and errors[0]["metric"]["server"] == "stock"
+
+    # A request carrying a traceparent continues that trace inside Sightline's own spans.
+    caller = "%032x" % random.getrandbits(128)
+    requests.get(srv.url + "/api/v1/labels", headers={"traceparent": f"00-{caller}-00000000000000aa-01"}, timeout=30)
+    own = jaeger_trace(srv.url, caller, expect=1)
+    assert own["spans"][0]["operationName"] == "GET /api/v1/labels"
+    assert own["processes"][own["spans"][0]["processID"]]["serviceName"] == "sightline"
+
+    out = subprocess.run([str(sightline_binary()), "trace", trace_id, "--server", srv.url], capture_output=True, text=True,
+                         timeout=60, env={**os.environ})
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert any("GET /cart" in line for line in lines) and any("GET /stock" in line for line in lines)
+    # The tree: the callee is indented below its caller.
+    cart = next(line for line in lines if "GET /cart" in line)
+    stock = next(line for line in lines if "GET /stock" in line)
+    assert len(stock) - len(stock.lstrip(" │├└─")) > len(cart) - len(cart.lstrip(" │├└─"))
+    missing = subprocess.run([str(sightline_binary()), "trace", "0" * 31 + "1", "--server", srv.url], capture_output=True,
+                             text=True, timeout=60)
+    assert missing.returncode == 1 and "not found" in missing.stderr
