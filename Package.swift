@@ -160,7 +160,8 @@ let package = Package(
         ),
         .testTarget(name: "SightlineQueryTests", dependencies: ["SightlineQuery"], swiftSettings: settings),
         .testTarget(
-            name: "SightlineAlertingTests", dependencies: ["SightlineAlerting", "SightlineQuery", "SightlineTestSupport"],
+            name: "SightlineAlertingTests",
+            dependencies: ["SightlineAlerting", "SightlineQuery", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
         .testTarget(name: "SightlineIngestTests", dependencies: ["SightlineIngest", "SightlineTestSupport"], swiftSettings: settings),
