@@ -73,6 +73,20 @@ struct RulesStateTests {
         #expect(stale.count == 1 && stale.allSatisfy { StaleNaN.isStale($0.value) })
     }
 
+    @Test func tenantsWithoutGroupsGetStaleMarkersFromTheScheduler() async throws {
+        let h = try RulesHarness(Self.rules())
+        defer { h.directory.remove() }
+        try await h.load()
+        h.store.add(Self.temperature, [(0, 20)])
+        await h.evaluate(atSeconds: 0)
+        await h.manager.reload(groups: [:])
+        #expect(await h.manager.tenantsWithRules.isEmpty)
+        #expect(await h.manager.evaluateDue(nowMs: 30_000) == nil)
+        let stale = h.store.writtenSamples.filter { $0.timestampMs == 30_000 }
+        #expect(Set(stale.map(\.labels.metricName)) == ["ALERTS", "ALERTS_FOR_STATE", "temperature:max"])
+        #expect(stale.allSatisfy { StaleNaN.isStale($0.value) })
+    }
+
     @Test func restartRestoresAlerts() async throws {
         let directory = try TemporaryDirectory(prefix: "sightline-rules-restart")
         defer { directory.remove() }

@@ -213,6 +213,11 @@ package actor RuleManager {
     @discardableResult
     package func evaluateDue(nowMs: Int64) async -> Int64? {
         var earliest: Int64?
+        // Tenants whose last groups were removed get their staleness markers now: no evaluation of theirs will.
+        for tenant in pendingStale.keys.sorted() where tenants[tenant] == nil {
+            let stale = pendingStale.removeValue(forKey: tenant) ?? []
+            await write(stale.sorted().map { MetricSample(labels: $0, timestampMs: nowMs, value: StaleNaN.value) }, tenant: tenant)
+        }
         for tenant in tenants.keys.sorted() {
             for key in (tenants[tenant] ?? []).map({ Self.key($0.definition) }) {
                 guard let index = tenants[tenant]?.firstIndex(where: { Self.key($0.definition) == key }),
