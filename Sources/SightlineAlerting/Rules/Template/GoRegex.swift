@@ -6,12 +6,12 @@ struct GoRegex {
     private let regex: Regex<AnyRegexOutput>
 
     /// Compiles `pattern`.
-    /// - Throws: ``TemplateError`` like Go's `regexp.Compile` error.
-    init(_ pattern: String) throws(TemplateError) {
+    /// - Throws: ``RuleTemplateError`` like Go's `regexp.Compile` error.
+    init(_ pattern: String) throws(RuleTemplateError) {
         do {
             regex = try Regex(pattern).matchingSemantics(.unicodeScalar).asciiOnlyDigits().asciiOnlyWhitespace().asciiOnlyWordCharacters()
         } catch {
-            throw TemplateError(message: "error parsing regexp: \(error): `\(pattern)`")
+            throw RuleTemplateError(message: "error parsing regexp: \(error): `\(pattern)`")
         }
     }
 
@@ -19,7 +19,7 @@ struct GoRegex {
     func matches(_ text: String) -> Bool { (try? regex.firstMatch(in: text)) != nil }
 
     /// Go's `ReplaceAllString`: every non-overlapping match replaced by `replacement` with `$` references expanded.
-    func replaceAll(in text: String, with replacement: String) throws(TemplateError) -> String {
+    func replaceAll(in text: String, with replacement: String) throws(RuleTemplateError) -> String {
         var out = ""
         var position = text.startIndex
         var searchFrom = text.startIndex
@@ -29,7 +29,7 @@ struct GoRegex {
             do {
                 match = try regex.firstMatch(in: text[searchFrom...])
             } catch {
-                throw TemplateError(message: "\(error)")
+                throw RuleTemplateError(message: "\(error)")
             }
             guard let match else { break }
             let range = match.range

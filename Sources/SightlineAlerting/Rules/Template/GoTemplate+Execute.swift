@@ -14,8 +14,8 @@ protocol TemplateFunctionTable {
 
 extension GoTemplate {
     /// Runs the template with `data` as dot (and `$`).
-    /// - Throws: ``TemplateError`` with Go's message: `template: NAME:1:23: executing "NAME" at <…>: …`.
-    func execute(data: TemplateValue, functions: some TemplateFunctionTable) throws(TemplateError) -> String {
+    /// - Throws: ``RuleTemplateError`` with Go's message: `template: NAME:1:23: executing "NAME" at <…>: …`.
+    func execute(data: TemplateValue, functions: some TemplateFunctionTable) throws(RuleTemplateError) -> String {
         var executor = TemplateExecutor(template: self, functions: functions, variables: [("$", data)])
         try executor.walk(root, dot: data)
         return executor.output
@@ -35,14 +35,14 @@ private struct TemplateExecutor<Functions: TemplateFunctionTable> {
         self.variables = variables
     }
 
-    func error(_ command: GoTemplate.Command?, position: Int, _ message: String) -> TemplateError {
+    func error(_ command: GoTemplate.Command?, position: Int, _ message: String) -> RuleTemplateError {
         let (line, column) = template.location(of: command?.position ?? position)
         let context = command.map { " at <\($0.text)>" } ?? ""
-        return TemplateError(
+        return RuleTemplateError(
             message: "template: \(template.name):\(line):\(column): executing \(GoTextQuote.string(template.name))\(context): \(message)")
     }
 
-    mutating func walk(_ nodes: [GoTemplate.Node], dot: TemplateValue) throws(TemplateError) {
+    mutating func walk(_ nodes: [GoTemplate.Node], dot: TemplateValue) throws(RuleTemplateError) {
         for node in nodes {
             switch node {
             case .text(let text):
@@ -101,7 +101,7 @@ private struct TemplateExecutor<Functions: TemplateFunctionTable> {
         }
     }
 
-    mutating func evaluate(_ pipeline: GoTemplate.Pipeline, dot: TemplateValue, declare: Bool = true) throws(TemplateError) -> TemplateValue {
+    mutating func evaluate(_ pipeline: GoTemplate.Pipeline, dot: TemplateValue, declare: Bool = true) throws(RuleTemplateError) -> TemplateValue {
         var value: TemplateValue?
         for command in pipeline.commands {
             value = try evaluate(command, dot: dot, final: value)
@@ -117,7 +117,7 @@ private struct TemplateExecutor<Functions: TemplateFunctionTable> {
         return result
     }
 
-    mutating func evaluate(_ command: GoTemplate.Command, dot: TemplateValue, final: TemplateValue?) throws(TemplateError) -> TemplateValue {
+    mutating func evaluate(_ command: GoTemplate.Command, dot: TemplateValue, final: TemplateValue?) throws(RuleTemplateError) -> TemplateValue {
         guard let first = command.operands.first else { return .null }
         if case .function(let name) = first {
             var arguments: [TemplateValue] = []
@@ -138,7 +138,7 @@ private struct TemplateExecutor<Functions: TemplateFunctionTable> {
         return try evaluate(first, dot: dot, command: command)
     }
 
-    mutating func evaluate(_ operand: GoTemplate.Operand, dot: TemplateValue, command: GoTemplate.Command) throws(TemplateError) -> TemplateValue {
+    mutating func evaluate(_ operand: GoTemplate.Operand, dot: TemplateValue, command: GoTemplate.Command) throws(RuleTemplateError) -> TemplateValue {
         switch operand {
         case .dot: return dot
         case .literal(let value): return value
@@ -165,7 +165,7 @@ private struct TemplateExecutor<Functions: TemplateFunctionTable> {
         }
     }
 
-    func fieldChain(_ start: TemplateValue, _ fields: [String], command: GoTemplate.Command) throws(TemplateError) -> TemplateValue {
+    func fieldChain(_ start: TemplateValue, _ fields: [String], command: GoTemplate.Command) throws(RuleTemplateError) -> TemplateValue {
         var value = start
         for field in fields {
             switch value {

@@ -1,6 +1,6 @@
 /// An error parsing or executing a template, with Go's `text/template` message
 /// (`template: NAME:1: function "x" not defined`).
-struct TemplateError: Error, Sendable {
+struct RuleTemplateError: Error, Sendable {
     var message: String
 }
 
@@ -52,8 +52,8 @@ struct GoTemplate {
     let root: [Node]
 
     /// Parses `text`; `functions` are the names that may be called.
-    /// - Throws: ``TemplateError`` with Go's message.
-    init(name: String, text: String, functions: Set<String>) throws(TemplateError) {
+    /// - Throws: ``RuleTemplateError`` with Go's message.
+    init(name: String, text: String, functions: Set<String>) throws(RuleTemplateError) {
         self.name = name
         self.source = Array(text.utf8)
         var parser = TemplateParser(name: name, source: source, functions: functions)
@@ -124,15 +124,15 @@ private struct TemplateParser {
         return line
     }
 
-    func error(_ message: String, at position: Int) -> TemplateError {
-        TemplateError(message: "template: \(name):\(lineOf(position)): \(message)")
+    func error(_ message: String, at position: Int) -> RuleTemplateError {
+        RuleTemplateError(message: "template: \(name):\(lineOf(position)): \(message)")
     }
 
     private static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
 
     // MARK: Lexing
 
-    mutating func lex() throws(TemplateError) {
+    mutating func lex() throws(RuleTemplateError) {
         var position = 0
         var text: [UInt8] = []
         var trimNextText = false
@@ -164,7 +164,7 @@ private struct TemplateParser {
     }
 
     /// Lexes one action from just after `{{` (and a left trim marker). Returns nil tokens for a comment.
-    private func lexAction(from start: Int, actionStart: Int) throws(TemplateError) -> ([PositionedToken]?, Int, Bool) {
+    private func lexAction(from start: Int, actionStart: Int) throws(RuleTemplateError) -> ([PositionedToken]?, Int, Bool) {
         var position = start
         // Comments: {{/* … */}}, optionally with trim markers.
         var probe = position
@@ -312,7 +312,7 @@ private struct TemplateParser {
 
     // MARK: Parsing
 
-    mutating func parseTemplate() throws(TemplateError) -> [GoTemplate.Node] {
+    mutating func parseTemplate() throws(RuleTemplateError) -> [GoTemplate.Node] {
         try lex()
         let (nodes, terminator) = try parseList()
         if let (keyword, position) = terminator {
@@ -322,7 +322,7 @@ private struct TemplateParser {
     }
 
     /// Parses nodes until `{{end}}` or `{{else …}}` (returned as the terminator) or the end of input.
-    private mutating func parseList() throws(TemplateError) -> ([GoTemplate.Node], (String, Int)?) {
+    private mutating func parseList() throws(RuleTemplateError) -> ([GoTemplate.Node], (String, Int)?) {
         var nodes: [GoTemplate.Node] = []
         while index < items.count {
             let item = items[index]
@@ -363,7 +363,7 @@ private struct TemplateParser {
         return (nodes, nil)
     }
 
-    private mutating func parseControl(_ keyword: String, tokens: [PositionedToken], position: Int) throws(TemplateError) -> GoTemplate.Node {
+    private mutating func parseControl(_ keyword: String, tokens: [PositionedToken], position: Int) throws(RuleTemplateError) -> GoTemplate.Node {
         scopes.append([])
         var stream = TokenStream(tokens: tokens)
         let pipeline = try parsePipeline(&stream, context: keyword, position: position, allowDeclaration: true)
@@ -402,7 +402,7 @@ private struct TemplateParser {
 
     private mutating func parsePipeline(
         _ stream: inout TokenStream, context: String, position: Int, allowDeclaration: Bool
-    ) throws(TemplateError) -> GoTemplate.Pipeline {
+    ) throws(RuleTemplateError) -> GoTemplate.Pipeline {
         var pipeline = GoTemplate.Pipeline(position: stream.peek()?.position ?? position)
         // Declarations: `$x :=`, `$x =`, `$i, $v :=`.
         if allowDeclaration, case .variable(let first)? = stream.peek()?.token {
@@ -443,7 +443,7 @@ private struct TemplateParser {
 
     private func isDeclared(_ name: String) -> Bool { scopes.contains { $0.contains(name) } }
 
-    private mutating func parseCommand(_ stream: inout TokenStream) throws(TemplateError) -> GoTemplate.Command {
+    private mutating func parseCommand(_ stream: inout TokenStream) throws(RuleTemplateError) -> GoTemplate.Command {
         let start = stream.peek()?.position ?? 0
         var operands: [GoTemplate.Operand] = []
         var end = start
@@ -474,7 +474,7 @@ private struct TemplateParser {
         return GoTemplate.Command(operands: operands, position: start, text: text)
     }
 
-    private mutating func parseOperand(_ stream: inout TokenStream) throws(TemplateError) -> GoTemplate.Operand {
+    private mutating func parseOperand(_ stream: inout TokenStream) throws(RuleTemplateError) -> GoTemplate.Operand {
         guard let token = stream.next() else { throw error("missing value for command", at: 0) }
         switch token.token {
         case .dot: return .dot
