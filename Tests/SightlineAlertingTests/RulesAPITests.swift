@@ -68,6 +68,9 @@ struct RulesAPITests {
         let none = RulesAPI.rulesJSON(groups, filter: try RulesAPI.Filter(files: ["elsewhere.yml"]))
         #expect(none == #"{"status":"success","data":{"groups":[]}}"#)
         #expect(throws: SightlineError.self) { try RulesAPI.Filter(type: "alerts") }
+        let matched = RulesAPI.rulesJSON(groups, filter: try RulesAPI.Filter(match: ["{severity=\"page\"}"]))
+        #expect(matched.contains("TooHot") && !matched.contains("temperature:max"))
+        #expect(throws: SightlineError.self) { try RulesAPI.Filter(match: ["{severity="]) }
     }
 
     @Test func alertsBody() async throws {

@@ -1,4 +1,5 @@
 import SightlineCore
+import SightlineTestSupport
 import Testing
 
 @testable import SightlineAlerting
@@ -96,5 +97,22 @@ struct RulesTemplateTests {
         #expect(parseError("{{ \"x }}") == "template: t:1: unterminated quoted string")
         #expect(parseError("{{ 1 ") == "template: t:1: unclosed action")
         #expect(parseError("{{ $labels.job }}") == "template: t:1: undefined variable \"$labels\"")
+    }
+
+    /// Random fragments of template syntax never crash the parser or the executor: they expand or report an error.
+    @Test func randomTemplatesNeverCrash() {
+        let pieces = [
+            "{{", "}}", "{{-", "-}}", " ", "$labels", ".Labels", ".x", "$value", "|", "(", ")", "\"", "`", "if", "else", "end", "range",
+            "with", "humanize", "printf", "\"%d %s %.2f\"", "1", "1.5", "-2", ":=", "=", "$x", ",", "eq", "and", "/*", "*/", "\n", "a",
+            "reReplaceAll", "\"(\"", "match", "index", "len", "$", ".", "0x1F", "nil", "true",
+        ]
+        var random = SplitMix64(seed: 7)
+        for _ in 0..<3000 {
+            let count = Int(random.next() % 12) + 1
+            var text = ""
+            for _ in 0..<count { text += pieces[Int(random.next() % UInt64(pieces.count))] }
+            let result = expand(text, value: 3)
+            #expect(!result.isEmpty || !text.contains("{{") || text.contains("}}"))
+        }
     }
 }

@@ -140,6 +140,13 @@ package enum RuleFiles {
         }
     }
 
+    /// Checks the files and renders every report as `sightline rules check` prints it.
+    /// - Returns: the text to print, and whether every file is valid (exit status 0).
+    package static func checkOutput(paths: [String], logQLChecker: (any RuleQueryEngine)? = nil) -> (text: String, success: Bool) {
+        let reports = check(paths: paths, logQLChecker: logQLChecker)
+        return (reports.map(\.text).joined(), reports.allSatisfy(\.isValid))
+    }
+
     private static func loadFile(_ path: String, logQLChecker: (any RuleQueryEngine)?) -> Result<[RuleGroupDefinition], RuleFileErrors> {
         guard let data = FileManager.default.contents(atPath: path) else {
             return .failure(RuleFileErrors(diagnostics: [RuleFileDiagnostic(file: path, line: 0, column: 0, message: "cannot read the file")]))

@@ -109,7 +109,7 @@ package actor RuleManager {
                 var runtime = GroupRuntime(
                     definition: definition,
                     rules: definition.rules.map { RuleRuntime(definition: $0, groupLabels: definition) },
-                    intervalMs: definition.intervalMs ?? options.evaluationIntervalMs,
+                    intervalMs: max(definition.intervalMs ?? options.evaluationIntervalMs, 1),
                     queryOffsetMs: definition.queryOffsetMs ?? options.queryOffsetMs, generation: generations)
                 if let previous = old.removeValue(forKey: Self.key(definition)) {
                     carryOver(from: previous, to: &runtime, tenant: tenant)

@@ -1,4 +1,4 @@
-import SightlineCore
+package import SightlineCore
 import SightlineQuery
 
 /// The bodies of Prometheus' `/api/v1/rules` and `/api/v1/alerts`, byte for byte in Prometheus' shape, from
@@ -21,11 +21,15 @@ package enum RulesAPI {
         package var files: Set<String>
         /// `exclude_alerts=true`: alerting rules without their `alerts` list.
         package var excludeAlerts: Bool
+        /// `match[]`: only rules whose labels match every matcher of at least one selector (all when empty).
+        package var matcherSets: [[LabelMatcher]]
 
         /// Builds the filter from the raw parameters.
-        /// - Throws: `invalidArgument` with Prometheus' message for an unknown `type` or a bad `exclude_alerts`.
+        /// - Throws: `invalidArgument` with Prometheus' message for an unknown `type`, a bad `exclude_alerts` or a
+        ///   `match[]` selector that does not parse.
         package init(
-            type: String? = nil, ruleNames: [String] = [], ruleGroups: [String] = [], files: [String] = [], excludeAlerts: String? = nil
+            type: String? = nil, ruleNames: [String] = [], ruleGroups: [String] = [], files: [String] = [], excludeAlerts: String? = nil,
+            match: [String] = []
         ) throws {
             switch type?.lowercased() ?? "" {
             case "": kind = nil
@@ -42,6 +46,7 @@ package enum RulesAPI {
             default:
                 throw SightlineError(.invalidArgument, "parsing exclude_alerts: strconv.ParseBool: parsing \(GoText.quote(excludeAlerts ?? "")): invalid syntax")
             }
+            matcherSets = try match.map { try PromQLParser.parseMetricSelector($0) }
         }
     }
 
@@ -56,6 +61,10 @@ package enum RulesAPI {
             for rule in group.rules {
                 if !filter.ruleNames.isEmpty && !filter.ruleNames.contains(rule.name) { continue }
                 if let kind = filter.kind, kind != rule.kind { continue }
+                if !filter.matcherSets.isEmpty {
+                    let labels = Labels(rule.labels)
+                    guard filter.matcherSets.contains(where: { set in set.allSatisfy { $0.matches(labels) } }) else { continue }
+                }
                 rules.append(ruleJSON(rule, excludeAlerts: filter.excludeAlerts))
             }
             if rules.isEmpty { continue }
