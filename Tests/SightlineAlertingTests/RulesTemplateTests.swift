@@ -93,6 +93,7 @@ struct RulesTemplateTests {
         #expect(parseError("{{ humanise 1 }}") == "template: t:1: function \"humanise\" not defined")
         #expect(parseError("{{ if 1 }}x") == "template: t:1: unexpected EOF")
         #expect(parseError("a\n{{ end }}") == "template: t:2: unexpected {{end}}")
+        #expect(parseError("{{ else if 1 }}") == "template: t:1: unexpected {{else}}")
         #expect(parseError("{{ $nope }}") == "template: t:1: undefined variable \"$nope\"")
         #expect(parseError("{{ \"x }}") == "template: t:1: unterminated quoted string")
         #expect(parseError("{{ 1 ") == "template: t:1: unclosed action")

@@ -316,7 +316,7 @@ private struct TemplateParser {
         try lex()
         let (nodes, terminator) = try parseList()
         if let (keyword, position) = terminator {
-            throw error("unexpected {{\(keyword)}}", at: position)
+            throw error("unexpected {{\(keyword == "end" ? "end" : "else")}}", at: position)
         }
         return nodes
     }
