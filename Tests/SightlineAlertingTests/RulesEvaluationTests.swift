@@ -255,6 +255,26 @@ struct RulesEvaluationTests {
         #expect(sink.take().count == 1)
     }
 
+    @Test func tenantsAreEvaluatedSeparately() async throws {
+        let store = RulesTestStore()
+        let sink = RulesTestAlertSink()
+        let manager = RuleManager(
+            engines: RuleQueryEngines(promql: PromQLRuleQueryEngine(engine: PromQLEngine(querier: store))), sampleSink: store,
+            alertSink: sink, options: .init(evaluationIntervalMs: 10_000), logger: .init(label: "test"))
+        let acme = try Tenant("acme")
+        let rule = RuleDefinition(kind: .recording, name: "answer", expr: "vector(42)")
+        await manager.reload(groups: [
+            .default: [RuleGroupDefinition(name: "g", file: "a.yml", rules: [rule])],
+            acme: [RuleGroupDefinition(name: "g", file: "b.yml", labels: [Label("tenant", "acme")], rules: [rule])],
+        ])
+        #expect(await manager.tenantsWithRules == [acme, .default])
+        await manager.evaluateDue(nowMs: 0)
+        await manager.evaluateDue(nowMs: 20_000)
+        #expect(await manager.status(tenant: .default).first?.rules.first?.health == .ok)
+        #expect(await manager.status(tenant: acme).first?.rules.first?.health == .ok)
+        #expect(Set(store.writtenSamples.map(\.labels)) == [Labels(["__name__": "answer"]), Labels(["__name__": "answer", "tenant": "acme"])])
+    }
+
     @Test func scheduledEvaluationUsesAlignedSlots() async throws {
         let h = try RulesHarness(Self.alertRules)
         defer { h.directory.remove() }

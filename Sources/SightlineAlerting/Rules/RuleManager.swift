@@ -207,8 +207,9 @@ package actor RuleManager {
         }
     }
 
-    /// Evaluates the groups whose slot has come by `nowMs` (a missed slot is skipped to the latest one), tenants in
-    /// order and groups in file order. A group seen for the first time is scheduled for its next slot.
+    /// Evaluates the groups whose slot has come by `nowMs` (a missed slot is skipped to the latest one): tenants side
+    /// by side, the groups of one tenant in file order. A group seen for the first time is scheduled for its next slot.
+    /// Drive it from one loop only (``run(now:)`` or a test), not alongside ``evaluate(tenant:atMs:)`` for the same tenant.
     /// - Returns: the earliest next slot of any group, or nil when there are no groups.
     @discardableResult
     package func evaluateDue(nowMs: Int64) async -> Int64? {
@@ -218,23 +219,28 @@ package actor RuleManager {
             let stale = pendingStale.removeValue(forKey: tenant) ?? []
             await write(stale.sorted().map { MetricSample(labels: $0, timestampMs: nowMs, value: StaleNaN.value) }, tenant: tenant)
         }
+        var due: [Tenant: [(key: String, slotMs: Int64)]] = [:]
         for tenant in tenants.keys.sorted() {
-            for key in (tenants[tenant] ?? []).map({ Self.key($0.definition) }) {
-                guard let index = tenants[tenant]?.firstIndex(where: { Self.key($0.definition) == key }),
-                    var group = tenants[tenant]?[index]
-                else { continue }
+            for index in (tenants[tenant] ?? []).indices {
+                guard let group = tenants[tenant]?[index] else { continue }
                 let next = group.nextEvaluationMs ?? group.evaluationSlot(atOrBefore: nowMs) + group.intervalMs
+                var scheduled = next
                 if next <= nowMs {
                     let missed = (nowMs - next) / group.intervalMs
                     let slot = next + missed * group.intervalMs
-                    group.nextEvaluationMs = slot + group.intervalMs
-                    tenants[tenant]?[index].nextEvaluationMs = group.nextEvaluationMs
-                    await evaluateGroup(tenant: tenant, key: key, atMs: slot)
-                } else {
-                    tenants[tenant]?[index].nextEvaluationMs = next
+                    scheduled = slot + group.intervalMs
+                    due[tenant, default: []].append((Self.key(group.definition), slot))
                 }
-                let scheduled = group.nextEvaluationMs ?? next
+                tenants[tenant]?[index].nextEvaluationMs = scheduled
                 earliest = min(earliest ?? scheduled, scheduled)
+            }
+        }
+        // Tenants run side by side; the groups of one tenant run one after the other in file order.
+        await withTaskGroup(of: Void.self) { tasks in
+            for (tenant, work) in due {
+                tasks.addTask {
+                    for (key, slot) in work { await self.evaluateGroup(tenant: tenant, key: key, atMs: slot) }
+                }
             }
         }
         return earliest
@@ -269,29 +275,8 @@ package actor RuleManager {
             context.engineError = RuleRuntime.message(of: error)
         }
         let start = ContinuousClock.now
-        var stateChanged = false
-        var alerts: [Alert] = []
-        for index in group.rules.indices {
-            let outcome = group.rules[index].evaluate(
-                atMs: timestampMs, queryOffsetMs: group.queryOffsetMs, limit: group.definition.limit, context: context)
-            stateChanged = stateChanged || outcome.alertStateChanged
-            if group.rules[index].definition.kind == .alerting && group.rules[index].health == .ok {
-                alerts += group.rules[index].alertsToSend(
-                    atMs: timestampMs, resendDelayMs: options.resendDelayMs, intervalMs: group.intervalMs,
-                    externalLabels: options.externalLabels, generatorURL: generatorURL(group.rules[index].definition.expr))
-            }
-            if !outcome.samples.isEmpty {
-                do {
-                    try await sampleSink.write(outcome.samples, tenant: tenant)
-                } catch {
-                    group.rules[index].health = .err
-                    group.rules[index].lastError = RuleRuntime.message(of: error)
-                    logger.warning(
-                        "rule output not written",
-                        metadata: ["tenant": "\(tenant)", "group": "\(group.definition.name)", "rule": "\(group.rules[index].definition.name)"])
-                }
-            }
-        }
+        let (alerts, stateChanged) = await Self.runRules(
+            &group, atMs: timestampMs, context: context, options: options, sampleSink: sampleSink, logger: logger)
         let elapsed = ContinuousClock.now - start
         group.evaluationSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         group.lastEvaluationMs = timestampMs
@@ -304,6 +289,42 @@ package actor RuleManager {
         if !alerts.isEmpty { await alertSink.send(alerts, tenant: tenant) }
     }
 
+    /// Runs the rules of `group` in order, writing each rule's output before the next runs. Not isolated to the
+    /// actor, so that long queries leave the manager free to answer status calls and to evaluate other tenants.
+    /// - Returns: the alerts to send, and whether any alert changed state.
+    private nonisolated static func runRules(
+        _ group: inout GroupRuntime, atMs timestampMs: Int64, context: RuleEvaluationContext, options: Options,
+        sampleSink: any RuleSampleSink, logger: Logger
+    ) async -> (alerts: [Alert], stateChanged: Bool) {
+        var stateChanged = false
+        var alerts: [Alert] = []
+        for index in group.rules.indices {
+            let outcome = group.rules[index].evaluate(
+                atMs: timestampMs, queryOffsetMs: group.queryOffsetMs, limit: group.definition.limit, context: context)
+            stateChanged = stateChanged || outcome.alertStateChanged
+            if group.rules[index].definition.kind == .alerting && group.rules[index].health == .ok {
+                alerts += group.rules[index].alertsToSend(
+                    atMs: timestampMs, resendDelayMs: options.resendDelayMs, intervalMs: group.intervalMs,
+                    externalLabels: options.externalLabels,
+                    generatorURL: generatorURL(group.rules[index].definition.expr, externalURL: options.externalURL))
+            }
+            if !outcome.samples.isEmpty {
+                do {
+                    try await sampleSink.write(outcome.samples, tenant: context.tenant)
+                } catch {
+                    group.rules[index].health = .err
+                    group.rules[index].lastError = RuleRuntime.message(of: error)
+                    logger.warning(
+                        "rule output not written",
+                        metadata: [
+                            "tenant": "\(context.tenant)", "group": "\(group.definition.name)", "rule": "\(group.rules[index].definition.name)",
+                        ])
+                }
+            }
+        }
+        return (alerts, stateChanged)
+    }
+
     private func write(_ samples: [MetricSample], tenant: Tenant) async {
         do {
             try await sampleSink.write(samples, tenant: tenant)
@@ -313,8 +334,8 @@ package actor RuleManager {
     }
 
     /// Prometheus' generator URL: the external URL and the expression's table link.
-    private func generatorURL(_ expr: String) -> String {
-        var base = options.externalURL
+    private nonisolated static func generatorURL(_ expr: String, externalURL: String) -> String {
+        var base = externalURL
         while base.hasSuffix("/") { base.removeLast() }
         return base + "/graph?g0.expr=" + TemplateFunctions.queryEscape(expr) + "&g0.tab=1"
     }
