@@ -295,3 +295,29 @@ struct RulesEvaluationTests {
 
 /// A temporary directory for tests that do not use ``RulesHarness``.
 func TemporaryDirectoryForRules() throws -> TemporaryDirectory { try TemporaryDirectory(prefix: "sightline-rules") }
+
+/// Template `query` calls inside alert annotations.
+struct RulesTemplateQueryTests {
+    @Test func annotationsCanQuery() async throws {
+        let rules = """
+            groups:
+              - name: q
+                rules:
+                  - alert: Down
+                    expr: up == 0
+                    annotations:
+                      others: '{{ with query "sum(up)" }}{{ . | first | value }} of {{ end }}{{ range query "up" }}{{ .Labels.instance }} {{ end }}'
+                      bad: '{{ query "sum(" }}'
+            """
+        let h = try RulesHarness(rules)
+        defer { h.directory.remove() }
+        try await h.load()
+        h.store.add(Labels(["__name__": "up", "instance": "a"]), [(0, 0)])
+        h.store.add(Labels(["__name__": "up", "instance": "b"]), [(0, 1)])
+        await h.evaluate(atSeconds: 0)
+        let annotations = try #require(await h.alerts(of: "Down").first?.annotations)
+        #expect(annotations["others"] == "1 of a b ")
+        #expect(annotations["bad"]?.hasPrefix("<error expanding template: error executing template __alert_Down:") == true)
+        #expect(annotations["bad"]?.contains("error calling query:") == true)
+    }
+}

@@ -104,14 +104,15 @@ extension RuleRuntime {
         let tenant = context.tenant
         let query: @Sendable (String) throws -> [(Labels, Double)] = { expr in
             guard let engine else { throw SightlineError(.unavailable, "no query engine") }
-            return try engine.instant(expr, tenant: tenant, timeMs: queryTimeMs)
+            // Prometheus runs template queries at the evaluation time itself, without the query offset.
+            return try engine.instant(expr, tenant: tenant, timeMs: timestampMs)
         }
         var current: [Labels: ActiveAlert] = [:]
         for (metric, value) in result {
             func expand(_ text: String) -> String {
                 RuleTemplate.expand(
                     text, name: templateName, labels: metric, externalLabels: context.externalLabels, externalURL: context.externalURL,
-                    value: value, evaluationTimeMs: queryTimeMs, query: query)
+                    value: value, evaluationTimeMs: timestampMs, query: query)
             }
             var labels = LabelName.setting(Labels.metricName, to: "", in: metric)
             for label in self.labels { labels = LabelName.setting(label.name, to: expand(label.value), in: labels) }
