@@ -74,7 +74,9 @@ let package = Package(
         // Alerting: rule evaluation over the query engines, and the notifier (routing, grouping, silences, receivers).
         .target(
             name: "SightlineAlerting",
-            dependencies: ["SightlineCore", "SightlineQuery", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "SightlineCore", "SightlineQuery", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: settings
         ),
         // The interim record store every signal uses until its real engine lands.
@@ -181,6 +183,11 @@ let package = Package(
             swiftSettings: settings
         ),
         .testTarget(name: "SightlineQueryTests", dependencies: ["SightlineQuery"], swiftSettings: settings),
+        .testTarget(
+            name: "SightlineAlertingTests",
+            dependencies: ["SightlineAlerting", "SightlineQuery", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
         .testTarget(name: "SightlineIngestTests", dependencies: ["SightlineIngest", "SightlineTestSupport"], swiftSettings: settings),
         .testTarget(
             name: "SightlineServerTests",
