@@ -52,7 +52,10 @@ package indirect enum TemplateValue: Sendable {
             return value
         case .kv(let pairs):
             switch name {
-            case "SortedPairs": return .list(pairs.map { .object(["Name": .string($0.0), "Value": .string($0.1)]) }, fields: [:])
+            case "SortedPairs":
+                return .list(
+                    pairs.map { .object(["Name": .string($0.0), "Value": .string($0.1)]) },
+                    fields: ["Names": .list(pairs.map { .string($0.0) }, fields: [:]), "Values": .list(pairs.map { .string($0.1) }, fields: [:])])
             case "Names": return .list(pairs.map { .string($0.0) }, fields: [:])
             case "Values": return .list(pairs.map { .string($0.1) }, fields: [:])
             default: return .string(pairs.first { $0.0 == name }?.1 ?? "")
@@ -108,6 +111,9 @@ package struct NotifyTemplate: Sendable {
 /// default templates, so unconfigured titles and bodies read the way Alertmanager's do.
 package struct NotifyTemplateLibrary: Sendable {
     fileprivate var definitions: [String: [TNode]]
+
+    /// How many templates are defined.
+    package var count: Int { definitions.count }
 
     /// The built-in definitions.
     package static let defaults: NotifyTemplateLibrary = {
