@@ -73,7 +73,14 @@ let package = Package(
         // Alerting: rule evaluation over the query engines, and the notifier (routing, grouping, silences, receivers).
         .target(
             name: "SightlineAlerting",
-            dependencies: ["SightlineCore", "SightlineQuery", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "SightlineCore", "SightlineStorageCore", "SightlineQuery",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: settings
         ),
         // The interim record store every signal uses until its real engine lands.
@@ -154,6 +161,16 @@ let package = Package(
             swiftSettings: settings
         ),
         .testTarget(name: "SightlineQueryTests", dependencies: ["SightlineQuery"], swiftSettings: settings),
+        .testTarget(
+            name: "SightlineAlertingTests",
+            dependencies: [
+                "SightlineAlerting", "SightlineTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: settings
+        ),
         .testTarget(name: "SightlineIngestTests", dependencies: ["SightlineIngest", "SightlineTestSupport"], swiftSettings: settings),
         .testTarget(
             name: "SightlineServerTests",

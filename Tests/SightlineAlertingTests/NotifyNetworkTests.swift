@@ -158,7 +158,7 @@ final class FakeSMTPServer: Sendable {
         let https = await #expect(throws: SightlineError.self) {
             _ = try await NotifyHTTPClient().post(url: "https://hooks.example/x", headers: [], body: [], timeoutMs: 2000)
         }
-        #expect(https?.code == .unavailable && https?.message.contains("https is not supported") == true)
+        #expect(https?.code == .configuration && https?.message.contains("https is not supported") == true)
         #expect(try NotifyHTTPClient.Target(url: "http://[::1]:9093/api").hostHeader == "[::1]:9093")
         #expect(try NotifyHTTPClient.Target(url: "http://am").pathAndQuery == "/")
         #expect(throws: SightlineError.self) { _ = try NotifyHTTPClient.Target(url: "http://:80/") }

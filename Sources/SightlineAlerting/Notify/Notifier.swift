@@ -152,7 +152,7 @@ package actor Notifier: AlertSink {
                 pending[key] = delivery
             }
             tenants[tenant] = dispatcher
-            save(tenant, alerts: true, silences: garbage.silences, log: garbage.log)
+            save(tenant, alerts: garbage.alerts, silences: garbage.silences, log: garbage.log)
         }
         let due = pending.filter { $0.value.nextAttemptMs <= now }.sorted { $0.key < $1.key }
         guard !due.isEmpty else { return }
@@ -201,7 +201,7 @@ package actor Notifier: AlertSink {
             }
             tenants[delivery.tenant] = dispatcher
         }
-        for tenant in changedLogs.sorted() { save(tenant, alerts: true, log: true) }
+        for tenant in changedLogs.sorted() { save(tenant, log: true) }
     }
 
     /// Exponential backoff with ±20 % jitter from the seeded generator.
@@ -228,6 +228,12 @@ package actor Notifier: AlertSink {
             tenants[tenant] = fresh
         }
         pending = [:]
+    }
+
+    /// Reads `configPath` again and applies it (SIGHUP or `POST /-/reload`).
+    /// - Throws: `configuration` naming the file, key and line; the old configuration then stays.
+    package func reload(configPath: String) throws {
+        reload(try NotifyConfigFile.load(path: configPath))
     }
 
     // MARK: State for the API
@@ -314,7 +320,7 @@ enum NotifyAttempt: Sendable {
                 if (200..<300).contains(status) { return .delivered }
                 if status == 429 || status >= 500 { return .retry("unexpected status code \(status) from \(request.url)") }
                 return .failed("unexpected status code \(status) from \(request.url)")
-            } catch let error as SightlineError where error.code == .invalidArgument {
+            } catch let error as SightlineError where error.code == .invalidArgument || error.code == .configuration {
                 return .failed("\(error)")
             } catch {
                 return .retry("\(error)")

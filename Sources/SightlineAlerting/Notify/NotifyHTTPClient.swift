@@ -1,12 +1,12 @@
 package import NIOCore
 import NIOHTTP1
 import NIOPosix
-package import SightlineCore
+import SightlineCore
 
 /// A small HTTP/1.1 client for receivers: one connection per POST, a deadline, a bounded response body.
 ///
 /// Built on SwiftNIO alone (no AsyncHTTPClient, which links the system zlib). Only `http://` URLs: TLS would need
-/// swift-nio-ssl, which Sightline does not build yet, so `https://` fails with a clear `unavailable` error.
+/// swift-nio-ssl, which Sightline does not build yet, so `https://` fails with a clear `configuration` error (not retried).
 package struct NotifyHTTPClient: Sendable {
     /// What a POST returned.
     package struct Response: Sendable {
@@ -21,10 +21,10 @@ package struct NotifyHTTPClient: Sendable {
         package var pathAndQuery: String
 
         /// Parses `http://host[:port][/path][?query]`.
-        /// - Throws: `invalidArgument` for other schemes or a malformed URL; `unavailable` for https.
+        /// - Throws: `invalidArgument` for other schemes or a malformed URL; `configuration` for https.
         package init(url: String) throws {
             if url.hasPrefix("https://") {
-                throw SightlineError(.unavailable, "https is not supported by Sightline's notifier yet (no TLS library is built): \(url)")
+                throw SightlineError(.configuration, "https is not supported by Sightline's notifier yet (no TLS library is built): \(url)")
             }
             guard url.hasPrefix("http://") else { throw SightlineError(.invalidArgument, "URL \(url) is not an http:// URL") }
             let rest = url.dropFirst("http://".count)
