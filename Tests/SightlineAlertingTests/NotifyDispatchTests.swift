@@ -203,6 +203,7 @@ let webhookOnly = """
         let restarted = try h.restarted()
         let restored = await restarted.dispatcher(h.tenant).silences.silences[id]
         #expect(restored?.comment == "maintenance" && restored?.state(atMs: notifyT0 + 60_000) == .active)
+        #expect(await restarted.dispatcher(h.tenant).silences.silencing(Labels(["instance": "b"]), nowMs: notifyT0 + 60_000) == [id])
         try await h.notifier.expireSilence(id: id, tenant: h.tenant)
         await h.at(330)
         #expect(await h.sent().last?.1 == ["a:firing", "c:firing"])

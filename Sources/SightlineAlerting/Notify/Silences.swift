@@ -65,7 +65,11 @@ package struct Silence: Sendable, Equatable, Codable {
 /// in its state (an active silence keeps its start and cannot end in the past, a pending one cannot start in the
 /// past); otherwise the old one is expired (if active) and a new one with a new id takes its place.
 package struct SilenceStore: Sendable {
-    package private(set) var silences: [String: Silence] = [:]
+    package private(set) var silences: [String: Silence] = [:] {
+        didSet { compiled = Self.compile(silences) }
+    }
+    /// Each silence's matchers, compiled once rather than for every alert at every flush.
+    private var compiled: [String: [LabelMatcher]] = [:]
     /// How long expired silences are kept (Alertmanager's `--data.retention`, 120h).
     package var retentionMs: Int64 = 120 * 3_600_000
 
@@ -73,7 +77,13 @@ package struct SilenceStore: Sendable {
 
     /// Restores a store from its persisted form.
     package init(restoring list: [Silence]) {
-        for silence in list { silences[silence.id] = silence }
+        silences = Dictionary(list.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
+        // Property observers do not run in an initializer.
+        compiled = Self.compile(silences)
+    }
+
+    private static func compile(_ silences: [String: Silence]) -> [String: [LabelMatcher]] {
+        silences.mapValues { silence in silence.matchers.compactMap { try? $0.compiled() } }
     }
 
     /// The silences, newest update first.
@@ -150,7 +160,10 @@ package struct SilenceStore: Sendable {
 
     /// The ids of the active silences that match `labels`, sorted.
     package func silencing(_ labels: Labels, nowMs: Int64) -> [String] {
-        silences.values.filter { $0.state(atMs: nowMs) == .active && $0.matches(labels) }.map(\.id).sorted()
+        silences.values.filter { silence in
+            guard silence.state(atMs: nowMs) == .active, let matchers = compiled[silence.id], matchers.count == silence.matchers.count else { return false }
+            return LabelMatcher.all(matchers, match: labels)
+        }.map(\.id).sorted()
     }
 
     /// Drops silences expired longer than the retention; returns whether any were dropped.
