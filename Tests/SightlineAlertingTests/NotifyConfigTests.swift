@@ -95,8 +95,8 @@ let sampleNotifyConfig = """
         let slack = try #require(config.receiver(named: "frontend")?.slacks.first)
         #expect(slack.apiURL == "http://127.0.0.1:9/slack" && slack.sendResolved)
         #expect(config.receiver(named: "db-pager")?.pagerDuties.first?.sendResolved == true)
-        #expect(config.timeIntervals["office"]?.first?.times == [IntRange(540, 1020)])
-        #expect(config.timeIntervals["office"]?.first?.weekdays == [IntRange(1, 5)])
+        #expect(config.timeIntervals["office"]?.first?.times == [NotifyIntRange(540, 1020)])
+        #expect(config.timeIntervals["office"]?.first?.weekdays == [NotifyIntRange(1, 5)])
     }
 
     @Test(arguments: [
@@ -174,7 +174,7 @@ let sampleNotifyConfig = """
     let config: NotifyConfig
     init() throws { config = try NotifyConfigFile.parse(sampleNotifyConfig, path: "am.yml") }
 
-    func ms(_ text: String) -> Int64 { RFC3339.parse(text) ?? 0 }
+    func ms(_ text: String) -> Int64 { NotifyRFC3339.parse(text) ?? 0 }
 
     @Test func officeHoursAndWeekends() throws {
         let office = try #require(config.timeIntervals["office"]?.first)
@@ -188,24 +188,24 @@ let sampleNotifyConfig = """
 
     @Test func daysOfMonthCountFromTheEnd() throws {
         var spec = TimeIntervalSpec()
-        spec.daysOfMonth = [IntRange(-2, -1)]
-        spec.months = [IntRange(2, 2)]
+        spec.daysOfMonth = [NotifyIntRange(-2, -1)]
+        spec.months = [NotifyIntRange(2, 2)]
         #expect(spec.contains(ms: ms("2024-02-28T12:00:00Z")))
         #expect(spec.contains(ms: ms("2024-02-29T12:00:00Z")))
         #expect(!spec.contains(ms: ms("2024-02-27T12:00:00Z")))
         #expect(!spec.contains(ms: ms("2024-03-31T12:00:00Z")))
-        spec.daysOfMonth = [IntRange(1, -1)]
-        spec.years = [IntRange(2025, 2026)]
+        spec.daysOfMonth = [NotifyIntRange(1, -1)]
+        spec.years = [NotifyIntRange(2025, 2026)]
         #expect(spec.contains(ms: ms("2026-02-15T00:00:00Z")))
         #expect(!spec.contains(ms: ms("2024-02-15T00:00:00Z")))
     }
 
     @Test func rfc3339RoundTrips() {
-        #expect(RFC3339.format(ms: 0) == "1970-01-01T00:00:00Z")
-        #expect(RFC3339.format(ms: 1_764_151_200_120) == "2025-11-26T10:00:00.12Z")
-        #expect(RFC3339.parse("2025-11-26T10:00:00.12Z") == 1_764_151_200_120)
-        #expect(RFC3339.parse("2025-11-26T12:00:00+02:00") == 1_764_151_200_000)
-        #expect(RFC3339.parse("2025-11-26 bad") == nil)
-        #expect(RFC3339.parse("0001-01-01T00:00:00Z").map(RFC3339.isZero) == true)
+        #expect(NotifyRFC3339.format(ms: 0) == "1970-01-01T00:00:00Z")
+        #expect(NotifyRFC3339.format(ms: 1_764_151_200_120) == "2025-11-26T10:00:00.12Z")
+        #expect(NotifyRFC3339.parse("2025-11-26T10:00:00.12Z") == 1_764_151_200_120)
+        #expect(NotifyRFC3339.parse("2025-11-26T12:00:00+02:00") == 1_764_151_200_000)
+        #expect(NotifyRFC3339.parse("2025-11-26 bad") == nil)
+        #expect(NotifyRFC3339.parse("0001-01-01T00:00:00Z").map(NotifyRFC3339.isZero) == true)
     }
 }

@@ -5,7 +5,7 @@ import Testing
 @testable import SightlineAlerting
 
 @Suite struct NotifyPayloadTests {
-    func delivery(_ alerts: [StoredAlert], integration: Integration, groupLabels: Labels = Labels(["alertname": "Disk"])) -> Delivery {
+    func delivery(_ alerts: [StoredAlert], integration: NotifyIntegration, groupLabels: Labels = Labels(["alertname": "Disk"])) -> Delivery {
         Delivery(
             tenant: .default, groupID: "0:x", groupKey: #"{}:{alertname="Disk"}"#, groupLabels: groupLabels, receiver: "team",
             integration: integration, logKey: "k", alerts: alerts, firing: [], resolved: [], flushedAtMs: notifyT0 + 60_000,
@@ -22,7 +22,7 @@ import Testing
         var config = WebhookConfig(url: "http://h/hook")
         config.bearerToken = "tok"
         let a = alert("a")
-        let post = NotifyPayloads.webhook(NotificationData(delivery([a], integration: Integration(kind: .webhook(config), index: 0)), externalURL: "http://sightline"), config: config)
+        let post = NotifyPayloads.webhook(NotificationData(delivery([a], integration: NotifyIntegration(kind: .webhook(config), index: 0)), externalURL: "http://sightline"), config: config)
         let fingerprint = AlertFingerprint.text(a.fingerprint)
         let expected = #"{"receiver":"team","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"Disk","instance":"a"},"annotations":{"summary":"disk full"},"startsAt":"2026-11-26T10:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prom/graph","fingerprint":""#
             + fingerprint
@@ -36,7 +36,7 @@ import Testing
         var config = WebhookConfig(url: "http://h/hook")
         config.maxAlerts = 1
         let alerts = [alert("a", endsAt: notifyT0 + 30_000), alert("b")]
-        let post = NotifyPayloads.webhook(NotificationData(delivery(alerts, integration: Integration(kind: .webhook(config), index: 0)), externalURL: ""), config: config)
+        let post = NotifyPayloads.webhook(NotificationData(delivery(alerts, integration: NotifyIntegration(kind: .webhook(config), index: 0)), externalURL: ""), config: config)
         let object = jsonObject(String(decoding: post.body, as: UTF8.self))
         #expect(object["truncatedAlerts"] as? Int == 1)
         let first = try #require((object["alerts"] as? [[String: Any]])?.first)
@@ -49,7 +49,7 @@ import Testing
         var config = SlackConfig()
         config.apiURL = "http://h/slack"
         config.channel = "#ops"
-        var post = try NotifyPayloads.slack(NotificationData(delivery([alert("a"), alert("b")], integration: Integration(kind: .slack(config), index: 0)), externalURL: "http://am"), config: config)
+        var post = try NotifyPayloads.slack(NotificationData(delivery([alert("a"), alert("b")], integration: NotifyIntegration(kind: .slack(config), index: 0)), externalURL: "http://am"), config: config)
         var object = jsonObject(String(decoding: post.body, as: UTF8.self))
         #expect(object["channel"] as? String == "#ops")
         #expect(object["username"] as? String == "Alertmanager")
@@ -59,7 +59,7 @@ import Testing
         #expect(attachment["color"] as? String == "danger")
         config.title = "{{ .Status | toUpper }} {{ .CommonLabels.alertname }}"
         config.text = "{{ range .Alerts }}{{ .Labels.instance }}: {{ .Annotations.summary }}\n{{ end }}"
-        post = try NotifyPayloads.slack(NotificationData(delivery([alert("a", endsAt: notifyT0)], integration: Integration(kind: .slack(config), index: 0)), externalURL: ""), config: config)
+        post = try NotifyPayloads.slack(NotificationData(delivery([alert("a", endsAt: notifyT0)], integration: NotifyIntegration(kind: .slack(config), index: 0)), externalURL: ""), config: config)
         object = jsonObject(String(decoding: post.body, as: UTF8.self))
         attachment = try #require((object["attachments"] as? [[String: Any]])?.first)
         #expect(attachment["title"] as? String == "RESOLVED Disk")
@@ -67,7 +67,7 @@ import Testing
         #expect(attachment["color"] as? String == "good")
         config.text = "{{ .Nope }}"
         #expect(throws: SightlineError.self) {
-            _ = try NotifyPayloads.slack(NotificationData(delivery([alert("a")], integration: Integration(kind: .slack(config), index: 0)), externalURL: ""), config: config)
+            _ = try NotifyPayloads.slack(NotificationData(delivery([alert("a")], integration: NotifyIntegration(kind: .slack(config), index: 0)), externalURL: ""), config: config)
         }
     }
 
@@ -75,7 +75,7 @@ import Testing
         var config = PagerDutyConfig()
         config.routingKey = "rk"
         config.url = "http://h/pd"
-        let firingPost = try NotifyPayloads.pagerDuty(NotificationData(delivery([alert("a")], integration: Integration(kind: .pagerDuty(config), index: 0)), externalURL: "http://am"), config: config)
+        let firingPost = try NotifyPayloads.pagerDuty(NotificationData(delivery([alert("a")], integration: NotifyIntegration(kind: .pagerDuty(config), index: 0)), externalURL: "http://am"), config: config)
         let object = jsonObject(String(decoding: firingPost.body, as: UTF8.self))
         #expect(object["routing_key"] as? String == "rk")
         #expect(object["event_action"] as? String == "trigger")
@@ -88,7 +88,7 @@ import Testing
         let details = try #require(payload["custom_details"] as? [String: String])
         #expect(details["num_firing"] == "1" && details["num_resolved"] == "0")
         #expect(details["firing"]?.contains(" - instance = a") == true)
-        let resolvedPost = try NotifyPayloads.pagerDuty(NotificationData(delivery([alert("a", endsAt: notifyT0)], integration: Integration(kind: .pagerDuty(config), index: 0)), externalURL: ""), config: config)
+        let resolvedPost = try NotifyPayloads.pagerDuty(NotificationData(delivery([alert("a", endsAt: notifyT0)], integration: NotifyIntegration(kind: .pagerDuty(config), index: 0)), externalURL: ""), config: config)
         let resolved = jsonObject(String(decoding: resolvedPost.body, as: UTF8.self))
         #expect(resolved["event_action"] as? String == "resolve")
         #expect(resolved["dedup_key"] as? String == object["dedup_key"] as? String)
@@ -101,7 +101,7 @@ import Testing
         config.smarthost = "127.0.0.1:25"
         config.text = "{{ range .Alerts }}{{ .Labels.instance }} {{ end }}"
         config.headers = [("Subject", "Alarm: {{ .CommonLabels.alertname }} ✓")]
-        let data = NotificationData(delivery([alert("a")], integration: Integration(kind: .email(config), index: 0)), externalURL: "http://am")
+        let data = NotificationData(delivery([alert("a")], integration: NotifyIntegration(kind: .email(config), index: 0)), externalURL: "http://am")
         let message = try NotifyEmail.message(data, config: config, nowMs: notifyT0, messageID: "1.2@sightline")
         #expect(message.from == "am@example.org")
         #expect(message.recipients == ["ops@example.org", "dba@example.org"])

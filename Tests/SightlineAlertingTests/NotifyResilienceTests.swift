@@ -89,3 +89,18 @@ import Testing
         #expect(error?.code == .dataCorrupted && error?.message.contains("nflog.json") == true)
     }
 }
+
+@Suite struct NotifyRunLoopTests {
+    /// The service loop picks up alerts and stops when cancelled (the clock stands still: group_wait is 0s).
+    @Test func runLoopDeliversAndStops() async throws {
+        let h = try NotifyHarness(webhookOnly.replacingOccurrences(of: "group_by: [alertname]", with: "group_by: [alertname]\n  group_wait: 0s"))
+        defer { h.directory.remove() }
+        let loop = Task { await h.notifier.run() }
+        await h.notifier.send([firing(["alertname": "A", "instance": "1"])], tenant: h.tenant)
+        // Bounded wait for the loop's next pass (it wakes at least every 250 ms); no timing is asserted.
+        for _ in 0..<500 where await h.transport.posts.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        loop.cancel()
+        await loop.value
+        #expect(await h.transport.posts.count == 1)
+    }
+}

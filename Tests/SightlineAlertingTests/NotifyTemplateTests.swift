@@ -4,7 +4,7 @@ import Testing
 @testable import SightlineAlerting
 
 @Suite struct NotifyTemplateTests {
-    let data: TemplateValue = .object([
+    let data: NotifyTemplateValue = .object([
         "Status": .string("firing"),
         "Receiver": .string("team x"),
         "ExternalURL": .string("http://am"),
@@ -41,7 +41,7 @@ import Testing
 
     @Test(arguments: ["{{ .Status ", "{{ if .Status }}x", "{{ end }}", "{{ nosuch .Status }}", "{{ template \"missing\" }}", "{{ .Nope }}"])
     func failsClearly(template: String) {
-        #expect(throws: TemplateError.self) { _ = try NotifyTemplate.render(template, data) }
+        #expect(throws: NotifyTemplateError.self) { _ = try NotifyTemplate.render(template, data) }
     }
 
     @Test func defaultLibraryParses() {

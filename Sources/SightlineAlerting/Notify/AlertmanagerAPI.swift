@@ -127,7 +127,7 @@ package struct AlertmanagerAPI: Sendable {
     /// One alert as Alertmanager's `gettableAlert`, or nil when the filter drops it.
     private static func gettable(_ alert: StoredAlert, filter: AlertFilter, dispatcher: TenantDispatcher, config: NotifyConfig, nowMs: Int64) -> String? {
         guard !alert.isResolved(atMs: nowMs) else { return nil }
-        guard LabelMatcher.all(filter.matchers, match: alert.labels) else { return nil }
+        guard LabelMatcher.notifyAll(filter.matchers, match: alert.labels) else { return nil }
         var receivers: [String] = []
         for route in config.route.match(alert.labels) where !receivers.contains(route.receiver) { receivers.append(route.receiver) }
         if let receiver = filter.receiver, !receivers.contains(where: { receiver.matches($0) }) { return nil }
@@ -139,14 +139,14 @@ package struct AlertmanagerAPI: Sendable {
         if !filter.inhibited && !inhibitedBy.isEmpty { return nil }
         var out = "{\"annotations\":"
         JSONText.appendLabels(alert.annotations, to: &out)
-        out += ",\"endsAt\":" + JSONText.quoted(RFC3339.format(ms: alert.endsAtMs))
+        out += ",\"endsAt\":" + JSONText.quoted(NotifyRFC3339.format(ms: alert.endsAtMs))
         out += ",\"fingerprint\":" + JSONText.quoted(AlertFingerprint.text(alert.fingerprint))
         out += ",\"receivers\":[" + receivers.map { "{\"name\":" + JSONText.quoted($0) + "}" }.joined(separator: ",") + "]"
-        out += ",\"startsAt\":" + JSONText.quoted(RFC3339.format(ms: alert.startsAtMs))
+        out += ",\"startsAt\":" + JSONText.quoted(NotifyRFC3339.format(ms: alert.startsAtMs))
         out += ",\"status\":{\"inhibitedBy\":[" + inhibitedBy.map(JSONText.quoted).joined(separator: ",") + "]"
         out += ",\"silencedBy\":[" + silencedBy.map(JSONText.quoted).joined(separator: ",") + "]"
         out += ",\"state\":" + JSONText.quoted(suppressed ? "suppressed" : "active") + "}"
-        out += ",\"updatedAt\":" + JSONText.quoted(RFC3339.format(ms: alert.updatedAtMs))
+        out += ",\"updatedAt\":" + JSONText.quoted(NotifyRFC3339.format(ms: alert.updatedAtMs))
         out += ",\"generatorURL\":" + JSONText.quoted(alert.generatorURL) + ",\"labels\":"
         JSONText.appendLabels(alert.labels, to: &out)
         return out + "}"
@@ -189,16 +189,16 @@ package struct AlertmanagerAPI: Sendable {
         }
         func time(_ key: String) throws -> Int64? {
             guard let value = object[key], !(value is NSNull) else { return nil }
-            guard let text = value as? String, let ms = RFC3339.parse(text) else {
+            guard let text = value as? String, let ms = NotifyRFC3339.parse(text) else {
                 throw SightlineError(.invalidArgument, "\(key) must be an RFC 3339 date-time, got \(value)")
             }
-            return RFC3339.isZero(ms) ? nil : ms
+            return NotifyRFC3339.isZero(ms) ? nil : ms
         }
         let labelSet = try labels("labels")
         guard !labelSet.labels.isEmpty else { throw SightlineError(.invalidArgument, "at least one label pair required") }
         for label in labelSet.labels {
-            guard label.name.first.map({ $0.isLabelNameCharacter(first: true) && $0 != ":" }) == true,
-                label.name.allSatisfy({ $0.isLabelNameCharacter(first: false) && $0 != ":" })
+            guard label.name.first.map({ $0.isNotifyLabelNameCharacter(first: true) && $0 != ":" }) == true,
+                label.name.allSatisfy({ $0.isNotifyLabelNameCharacter(first: false) && $0 != ":" })
             else { throw SightlineError(.invalidArgument, "invalid label set: invalid name \"\(label.name)\"") }
         }
         let startsAt = try time("startsAt")
@@ -221,7 +221,7 @@ package struct AlertmanagerAPI: Sendable {
         let now = await notifier.now()
         let silences = await notifier.dispatcher(tenant).silences.all.filter { silence in
             let equalities = Labels(silence.matchers.filter { $0.isEqual && !$0.isRegex }.map { Label($0.name, $0.value) })
-            return LabelMatcher.all(matchers, match: equalities)
+            return LabelMatcher.notifyAll(matchers, match: equalities)
         }
         func rank(_ s: Silence) -> (Int, Int64) {
             switch s.state(atMs: now) {
@@ -277,7 +277,7 @@ package struct AlertmanagerAPI: Sendable {
             return value
         }
         func time(_ key: String) throws -> Int64 {
-            guard let ms = RFC3339.parse(try string(key)) else { throw SightlineError(.invalidArgument, "\(key) in body must be of type date-time") }
+            guard let ms = NotifyRFC3339.parse(try string(key)) else { throw SightlineError(.invalidArgument, "\(key) in body must be of type date-time") }
             return ms
         }
         guard let matcherList = object["matchers"] as? [[String: Any]] else { throw SightlineError(.invalidArgument, "matchers in body is required") }
@@ -295,14 +295,14 @@ package struct AlertmanagerAPI: Sendable {
     private static func gettable(_ silence: Silence, nowMs: Int64) -> String {
         var out = "{\"id\":" + JSONText.quoted(silence.id)
         out += ",\"status\":{\"state\":" + JSONText.quoted(silence.state(atMs: nowMs).rawValue) + "}"
-        out += ",\"updatedAt\":" + JSONText.quoted(RFC3339.format(ms: silence.updatedAtMs))
+        out += ",\"updatedAt\":" + JSONText.quoted(NotifyRFC3339.format(ms: silence.updatedAtMs))
         out += ",\"comment\":" + JSONText.quoted(silence.comment)
         out += ",\"createdBy\":" + JSONText.quoted(silence.createdBy)
-        out += ",\"endsAt\":" + JSONText.quoted(RFC3339.format(ms: silence.endsAtMs))
+        out += ",\"endsAt\":" + JSONText.quoted(NotifyRFC3339.format(ms: silence.endsAtMs))
         out += ",\"matchers\":[" + silence.matchers.map { m in
             "{\"isEqual\":\(m.isEqual),\"isRegex\":\(m.isRegex),\"name\":\(JSONText.quoted(m.name)),\"value\":\(JSONText.quoted(m.value))}"
         }.joined(separator: ",") + "]"
-        out += ",\"startsAt\":" + JSONText.quoted(RFC3339.format(ms: silence.startsAtMs)) + "}"
+        out += ",\"startsAt\":" + JSONText.quoted(NotifyRFC3339.format(ms: silence.startsAtMs)) + "}"
         return out
     }
 
@@ -313,7 +313,7 @@ package struct AlertmanagerAPI: Sendable {
         let config = await notifier.config
         var out = "{\"cluster\":{\"name\":\"\",\"peers\":[],\"status\":\"disabled\"}"
         out += ",\"config\":{\"original\":" + JSONText.quoted(config.original) + "}"
-        out += ",\"uptime\":" + JSONText.quoted(RFC3339.format(ms: notifier.startedAtMs))
+        out += ",\"uptime\":" + JSONText.quoted(NotifyRFC3339.format(ms: notifier.startedAtMs))
         out += ",\"versionInfo\":{\"branch\":\"\",\"buildDate\":\"\",\"buildUser\":\"\",\"goVersion\":\"\",\"revision\":\"\",\"version\":\"sightline\"}}"
         return .json(out)
     }

@@ -31,8 +31,8 @@ package struct AlertmanagerForwarder: AlertSink {
             JSONText.appendLabels(alert.labels, to: &out)
             out += ",\"annotations\":"
             JSONText.appendLabels(alert.annotations, to: &out)
-            if alert.startsAtMs > 0 { out += ",\"startsAt\":" + JSONText.quoted(RFC3339.format(ms: alert.startsAtMs)) }
-            if let endsAt = alert.endsAtMs { out += ",\"endsAt\":" + JSONText.quoted(RFC3339.format(ms: endsAt)) }
+            if alert.startsAtMs > 0 { out += ",\"startsAt\":" + JSONText.quoted(NotifyRFC3339.format(ms: alert.startsAtMs)) }
+            if let endsAt = alert.endsAtMs { out += ",\"endsAt\":" + JSONText.quoted(NotifyRFC3339.format(ms: endsAt)) }
             out += ",\"generatorURL\":" + JSONText.quoted(alert.generatorURL) + "}"
         }
         return Array((out + "]").utf8)

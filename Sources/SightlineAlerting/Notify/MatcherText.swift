@@ -6,10 +6,10 @@ package enum MatcherText {
     /// Parses one matcher.
     /// - Throws: `invalidArgument` naming the text when it is not a matcher or its regex does not compile.
     package static func parse(_ text: String) throws -> LabelMatcher {
-        let trimmed = text.trimmingSpaces
+        let trimmed = text.notifyTrimmed
         let chars = Array(trimmed)
         var index = 0
-        while index < chars.count, chars[index].isLabelNameCharacter(first: index == 0) { index += 1 }
+        while index < chars.count, chars[index].isNotifyLabelNameCharacter(first: index == 0) { index += 1 }
         let name = String(chars[0..<index])
         guard !name.isEmpty else { throw SightlineError(.invalidArgument, "bad matcher format: \(text)") }
         while index < chars.count, chars[index] == " " { index += 1 }
@@ -20,7 +20,7 @@ package enum MatcherText {
         else if rest.hasPrefix("!=") { kind = .notEqual; index += 2 }
         else if rest.hasPrefix("=") { kind = .equal; index += 1 }
         else { throw SightlineError(.invalidArgument, "bad matcher format: \(text)") }
-        var value = String(chars[index...]).trimmingSpaces
+        var value = String(chars[index...]).notifyTrimmed
         if value.hasPrefix("\"") {
             guard value.count >= 2, value.hasSuffix("\""), let unquoted = unquote(value) else {
                 throw SightlineError(.invalidArgument, "bad matcher format: \(text): the value's quotes are not closed")
@@ -32,7 +32,7 @@ package enum MatcherText {
 
     /// Parses a comma-separated list of matchers, optionally in braces; commas inside quotes do not split.
     package static func parseList(_ text: String) throws -> [LabelMatcher] {
-        var body = text.trimmingSpaces
+        var body = text.notifyTrimmed
         if body.hasPrefix("{") {
             guard body.hasSuffix("}") else { throw SightlineError(.invalidArgument, "bad matcher format: \(text): missing '}'") }
             body = String(body.dropFirst().dropLast())
@@ -52,7 +52,7 @@ package enum MatcherText {
                 current.append(c)
             }
         }
-        if !current.trimmingSpaces.isEmpty { parts.append(current) }
+        if !current.notifyTrimmed.isEmpty { parts.append(current) }
         return try parts.map { try parse($0) }
     }
 
@@ -91,7 +91,7 @@ package enum MatcherText {
 
 extension Character {
     /// Whether the character may appear in a label name (`[a-zA-Z_][a-zA-Z0-9_]*`; `:` too, as matchers allow).
-    func isLabelNameCharacter(first: Bool) -> Bool {
+    func isNotifyLabelNameCharacter(first: Bool) -> Bool {
         guard isASCII else { return false }
         if isLetter || self == "_" || self == ":" { return true }
         return !first && isNumber
@@ -100,7 +100,7 @@ extension Character {
 
 extension String {
     /// The string without leading and trailing spaces, tabs and newlines.
-    var trimmingSpaces: String {
+    var notifyTrimmed: String {
         var scalars = Substring(self)
         while let first = scalars.first, first == " " || first == "\t" || first == "\n" || first == "\r" { scalars.removeFirst() }
         while let last = scalars.last, last == " " || last == "\t" || last == "\n" || last == "\r" { scalars.removeLast() }
@@ -110,7 +110,7 @@ extension String {
 
 extension LabelMatcher {
     /// Whether every matcher of `matchers` holds for `labels`.
-    static func all(_ matchers: [LabelMatcher], match labels: Labels) -> Bool {
+    static func notifyAll(_ matchers: [LabelMatcher], match labels: Labels) -> Bool {
         matchers.allSatisfy { $0.matches(labels) }
     }
 }

@@ -19,23 +19,23 @@ package struct NotifyConfig: Sendable {
 
     package var global = Global()
     /// The root of the routing tree, with inherited settings filled in.
-    package var route: Route
+    package var route: NotifyRoute
     package var inhibitRules: [InhibitRule] = []
-    package var receivers: [Receiver] = []
+    package var receivers: [NotifyReceiver] = []
     /// Named time intervals (`time_intervals` and the older `mute_time_intervals`).
     package var timeIntervals: [String: [TimeIntervalSpec]] = [:]
     /// The config file's text, which `GET /api/v2/status` shows.
     package var original = ""
 
-    package init(route: Route) { self.route = route }
+    package init(route: NotifyRoute) { self.route = route }
 
     /// The receiver called `name`.
-    package func receiver(named name: String) -> Receiver? { receivers.first { $0.name == name } }
+    package func receiver(named name: String) -> NotifyReceiver? { receivers.first { $0.name == name } }
 }
 
 /// One node of the routing tree, in Alertmanager's semantics: an alert goes to the first child that matches
 /// (and on to later ones while matching children say `continue`), or to this node when no child matches.
-package struct Route: Sendable {
+package struct NotifyRoute: Sendable {
     package var receiver: String
     /// Labels that make up a group; ignored when ``groupByAll``.
     package var groupBy: [String]
@@ -48,16 +48,16 @@ package struct Route: Sendable {
     package var `continue`: Bool
     package var muteTimeIntervals: [String]
     package var activeTimeIntervals: [String]
-    package var routes: [Route]
+    package var routes: [NotifyRoute]
     /// Alertmanager's route key: the parent's key, `/`, and this route's matchers, e.g. `{}/{team="db"}`.
     package var key: String
     /// A number unique within the tree (preorder), naming the route in group ids.
     package var index: Int
 
     /// The routes an alert with `labels` goes to, in tree order.
-    package func match(_ labels: Labels) -> [Route] {
-        guard LabelMatcher.all(matchers, match: labels) else { return [] }
-        var found: [Route] = []
+    package func match(_ labels: Labels) -> [NotifyRoute] {
+        guard LabelMatcher.notifyAll(matchers, match: labels) else { return [] }
+        var found: [NotifyRoute] = []
         for child in routes {
             let matched = child.match(labels)
             found.append(contentsOf: matched)
@@ -67,7 +67,7 @@ package struct Route: Sendable {
     }
 
     /// Every route of the tree, preorder.
-    package var all: [Route] { [self] + routes.flatMap(\.all) }
+    package var all: [NotifyRoute] { [self] + routes.flatMap(\.all) }
 
     /// The group labels of an alert on this route.
     package func groupLabels(of labels: Labels) -> Labels {
@@ -89,7 +89,7 @@ package struct InhibitRule: Sendable {
 }
 
 /// A named receiver and its integrations.
-package struct Receiver: Sendable {
+package struct NotifyReceiver: Sendable {
     package var name: String
     package var webhooks: [WebhookConfig] = []
     package var slacks: [SlackConfig] = []
@@ -98,16 +98,16 @@ package struct Receiver: Sendable {
     package init(name: String) { self.name = name }
 
     /// The integrations in a fixed order; their position names them in the notification log.
-    package var integrations: [Integration] {
-        webhooks.enumerated().map { Integration(kind: .webhook($0.element), index: $0.offset) }
-            + slacks.enumerated().map { Integration(kind: .slack($0.element), index: $0.offset) }
-            + pagerDuties.enumerated().map { Integration(kind: .pagerDuty($0.element), index: $0.offset) }
-            + emails.enumerated().map { Integration(kind: .email($0.element), index: $0.offset) }
+    package var integrations: [NotifyIntegration] {
+        webhooks.enumerated().map { NotifyIntegration(kind: .webhook($0.element), index: $0.offset) }
+            + slacks.enumerated().map { NotifyIntegration(kind: .slack($0.element), index: $0.offset) }
+            + pagerDuties.enumerated().map { NotifyIntegration(kind: .pagerDuty($0.element), index: $0.offset) }
+            + emails.enumerated().map { NotifyIntegration(kind: .email($0.element), index: $0.offset) }
     }
 }
 
 /// One configured destination of a receiver.
-package struct Integration: Sendable {
+package struct NotifyIntegration: Sendable {
     package enum Kind: Sendable {
         case webhook(WebhookConfig), slack(SlackConfig), pagerDuty(PagerDutyConfig), email(EmailConfig)
     }

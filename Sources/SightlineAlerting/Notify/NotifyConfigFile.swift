@@ -40,7 +40,7 @@ package enum NotifyConfigFile {
         var global = NotifyConfig.Global()
         var routeNode: Node?
         var inhibitRules: [InhibitRule] = []
-        var receivers: [(Receiver, Node)] = []
+        var receivers: [(NotifyReceiver, Node)] = []
         var intervals: [String: [TimeIntervalSpec]] = [:]
         try reader.mapping(root, at: "") { key, node in
             switch key {
@@ -160,7 +160,7 @@ package enum NotifyConfigFile {
 
         func legacyMatchers(_ node: Node, at key: String, regex: Bool) throws -> [LabelMatcher] {
             try stringMap(node, at: key).map { name, value in
-                guard name.first.map({ $0.isLabelNameCharacter(first: true) }) ?? false, name.allSatisfy({ $0.isLabelNameCharacter(first: false) }) else {
+                guard name.first.map({ $0.isNotifyLabelNameCharacter(first: true) }) ?? false, name.allSatisfy({ $0.isNotifyLabelNameCharacter(first: false) }) else {
                     throw error("\(key).\(name)", node, "invalid label name \"\(name)\"")
                 }
                 do { return try LabelMatcher(name, regex ? .regexMatch : .equal, value) } catch let failure as SightlineError {
@@ -200,8 +200,8 @@ package enum NotifyConfigFile {
         }
 
         func route(
-            _ node: Node, at prefix: String, parent: Route?, index: inout Int, receivers: Set<String>, intervals: Set<String>
-        ) throws -> Route {
+            _ node: Node, at prefix: String, parent: NotifyRoute?, index: inout Int, receivers: Set<String>, intervals: Set<String>
+        ) throws -> NotifyRoute {
             var receiver: String?
             var groupBy: [String]?
             var groupByAll = false
@@ -228,8 +228,8 @@ package enum NotifyConfigFile {
                     } else {
                         var seen: Set<String> = []
                         for name in names {
-                            guard !name.isEmpty, name.first?.isLabelNameCharacter(first: true) == true,
-                                name.allSatisfy({ $0.isLabelNameCharacter(first: false) })
+                            guard !name.isEmpty, name.first?.isNotifyLabelNameCharacter(first: true) == true,
+                                name.allSatisfy({ $0.isNotifyLabelNameCharacter(first: false) })
                             else { throw error(key, value, "invalid label name \"\(name)\" in group_by list") }
                             guard seen.insert(name).inserted else { throw error(key, value, "duplicated label \"\(name)\" in group_by") }
                         }
@@ -262,7 +262,7 @@ package enum NotifyConfigFile {
             }
             matchers.sort { ($0.name, $0.kind.rawValue, $0.value) < ($1.name, $1.kind.rawValue, $1.value) }
             let matchersText = MatcherText.format(matchers)
-            var route = Route(
+            var route = NotifyRoute(
                 receiver: receiver ?? parent?.receiver ?? "",
                 groupBy: groupBy ?? parent?.groupBy ?? [],
                 groupByAll: groupBy == nil ? parent?.groupByAll ?? false : groupByAll,
@@ -277,7 +277,7 @@ package enum NotifyConfigFile {
                 key: parent.map { "\($0.key)/\(matchersText)" } ?? matchersText,
                 index: index)
             index += 1
-            var children: [Route] = []
+            var children: [NotifyRoute] = []
             for (child, key) in childNodes {
                 children.append(try self.route(child, at: key, parent: route, index: &index, receivers: receivers, intervals: intervals))
             }
@@ -302,8 +302,8 @@ package enum NotifyConfigFile {
             return rule
         }
 
-        func receiver(_ node: Node, at prefix: String, global: NotifyConfig.Global) throws -> Receiver {
-            var receiver = Receiver(name: "")
+        func receiver(_ node: Node, at prefix: String, global: NotifyConfig.Global) throws -> NotifyReceiver {
+            var receiver = NotifyReceiver(name: "")
             try mapping(node, at: prefix) { key, value in
                 switch String(key.dropFirst(prefix.count + 1)) {
                 case "name": receiver.name = try string(value, at: key)
@@ -457,7 +457,7 @@ package enum NotifyConfigFile {
             var spec = TimeIntervalSpec()
             try mapping(node, at: prefix) { key, value in
                 let field = String(key.dropFirst(prefix.count + 1))
-                func ranges(names: [String], base: Int, negative: Bool, bounds: ClosedRange<Int>, what: String) throws -> [IntRange] {
+                func ranges(names: [String], base: Int, negative: Bool, bounds: ClosedRange<Int>, what: String) throws -> [NotifyIntRange] {
                     try strings(value, at: key).map { text in
                         guard let range = TimeIntervalSpec.range(text, names: names, base: base, allowNegative: negative, bounds: bounds) else {
                             throw error(key, value, "invalid \(what) range \"\(text)\"")
@@ -480,7 +480,7 @@ package enum NotifyConfigFile {
                             }
                         }
                         guard let start, let end, start < end else { throw error(key, item, "start_time must be before end_time") }
-                        return IntRange(start, end)
+                        return NotifyIntRange(start, end)
                     }
                 case "weekdays": spec.weekdays = try ranges(names: TimeIntervalSpec.weekdayNames, base: 0, negative: false, bounds: 0...6, what: "weekday")
                 case "days_of_month": spec.daysOfMonth = try ranges(names: [], base: 1, negative: true, bounds: 1...31, what: "day of month")

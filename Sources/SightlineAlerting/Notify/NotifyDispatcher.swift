@@ -60,7 +60,7 @@ package struct Delivery: Sendable {
     package var groupKey: String
     package var groupLabels: Labels
     package var receiver: String
-    package var integration: Integration
+    package var integration: NotifyIntegration
     package var logKey: String
     /// The alerts to send (resolved ones only with `send_resolved`), sorted.
     package var alerts: [StoredAlert]
@@ -106,7 +106,7 @@ package struct TenantDispatcher: Sendable {
     package mutating func receive(_ incoming: [Alert], config: NotifyConfig, nowMs: Int64) {
         for alert in incoming {
             var startsAt = alert.startsAtMs
-            if startsAt <= 0 || RFC3339.isZero(startsAt) { startsAt = alert.endsAtMs ?? nowMs }
+            if startsAt <= 0 || NotifyRFC3339.isZero(startsAt) { startsAt = alert.endsAtMs ?? nowMs }
             let timeout = alert.endsAtMs == nil
             let endsAt = alert.endsAtMs ?? nowMs + config.global.resolveTimeoutMs
             var stored = StoredAlert(
@@ -156,13 +156,13 @@ package struct TenantDispatcher: Sendable {
     package func inhibitors(of labels: Labels, config: NotifyConfig, nowMs: Int64) -> [UInt64] {
         let fingerprint = AlertFingerprint.of(labels)
         var found: Set<UInt64> = []
-        for rule in config.inhibitRules where LabelMatcher.all(rule.targetMatchers, match: labels) {
-            let twoSided = LabelMatcher.all(rule.sourceMatchers, match: labels)
+        for rule in config.inhibitRules where LabelMatcher.notifyAll(rule.targetMatchers, match: labels) {
+            let twoSided = LabelMatcher.notifyAll(rule.sourceMatchers, match: labels)
             for source in alerts.values where source.fingerprint != fingerprint && !source.isResolved(atMs: nowMs) {
-                guard LabelMatcher.all(rule.sourceMatchers, match: source.labels) else { continue }
+                guard LabelMatcher.notifyAll(rule.sourceMatchers, match: source.labels) else { continue }
                 guard rule.equal.allSatisfy({ (source.labels[$0] ?? "") == (labels[$0] ?? "") }) else { continue }
                 // A source that is also a target does not inhibit a target that is also a source (Alertmanager's rule).
-                if twoSided, LabelMatcher.all(rule.targetMatchers, match: source.labels) { continue }
+                if twoSided, LabelMatcher.notifyAll(rule.targetMatchers, match: source.labels) { continue }
                 found.insert(source.fingerprint)
             }
         }

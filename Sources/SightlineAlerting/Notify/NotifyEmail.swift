@@ -53,9 +53,9 @@ package enum NotifyEmail {
     /// The bare address of `Name <user@host>` or `user@host`.
     static func address(_ text: String) -> String {
         if let open = text.lastIndex(of: "<"), let close = text.lastIndex(of: ">"), open < close {
-            return String(text[text.index(after: open)..<close]).trimmingSpaces
+            return String(text[text.index(after: open)..<close]).notifyTrimmed
         }
-        return text.trimmingSpaces
+        return text.notifyTrimmed
     }
 
     /// A header value, RFC 2047-encoded when it is not plain ASCII.
@@ -79,8 +79,8 @@ package enum NotifyEmail {
 
     /// `Thu, 26 Nov 2026 10:00:00 +0000`.
     static func rfc5322Date(_ ms: Int64) -> String {
-        let days = RFC3339.floorDiv(ms, 86_400_000)
-        let (year, month, day) = RFC3339.civil(fromDays: days)
+        let days = NotifyRFC3339.floorDiv(ms, 86_400_000)
+        let (year, month, day) = NotifyRFC3339.civil(fromDays: days)
         let weekday = Int(((days % 7) + 7 + 4) % 7)
         let seconds = (ms - days * 86_400_000) / 1000
         let names = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]

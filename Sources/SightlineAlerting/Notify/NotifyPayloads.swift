@@ -41,10 +41,10 @@ package struct NotificationData: Sendable {
     func exposedEnd(of alert: StoredAlert) -> Int64? { alert.isResolved(atMs: nowMs) ? alert.endsAtMs : nil }
 
     /// The template data (`.Status`, `.Alerts`, `.GroupLabels`, …).
-    package var templateValue: TemplateValue {
-        func kv(_ labels: Labels) -> TemplateValue { .kv(labels.labels.map { ($0.name, $0.value) }) }
-        func list(_ alerts: [StoredAlert]) -> TemplateValue {
-            let values = alerts.map { alert -> TemplateValue in
+    package var templateValue: NotifyTemplateValue {
+        func kv(_ labels: Labels) -> NotifyTemplateValue { .kv(labels.labels.map { ($0.name, $0.value) }) }
+        func list(_ alerts: [StoredAlert]) -> NotifyTemplateValue {
+            let values = alerts.map { alert -> NotifyTemplateValue in
                 .object([
                     "Status": .string(status(of: alert)),
                     "Labels": kv(alert.labels),
@@ -73,7 +73,7 @@ package struct NotificationData: Sendable {
 
     /// How Go prints a `time.Time` in templates: `2006-01-02 15:04:05.999 +0000 UTC`.
     static func goTime(_ ms: Int64) -> String {
-        let text = RFC3339.format(ms: ms)
+        let text = NotifyRFC3339.format(ms: ms)
         return text.dropLast().replacingOccurrences(of: "T", with: " ") + " +0000 UTC"
     }
 
@@ -114,8 +114,8 @@ package enum NotifyPayloads {
             JSONText.appendLabels(alert.labels, to: &out)
             out += ",\"annotations\":"
             JSONText.appendLabels(alert.annotations, to: &out)
-            out += ",\"startsAt\":" + JSONText.quoted(RFC3339.format(ms: alert.startsAtMs))
-            out += ",\"endsAt\":" + JSONText.quoted(RFC3339.format(optionalMs: data.exposedEnd(of: alert)))
+            out += ",\"startsAt\":" + JSONText.quoted(NotifyRFC3339.format(ms: alert.startsAtMs))
+            out += ",\"endsAt\":" + JSONText.quoted(NotifyRFC3339.format(optionalMs: data.exposedEnd(of: alert)))
             out += ",\"generatorURL\":" + JSONText.quoted(alert.generatorURL)
             out += ",\"fingerprint\":" + JSONText.quoted(AlertFingerprint.text(alert.fingerprint)) + "}"
         }

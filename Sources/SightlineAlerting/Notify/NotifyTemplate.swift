@@ -2,18 +2,18 @@ import Foundation
 
 /// A value a notification template sees: Alertmanager's template data (`.Status`, `.Alerts`, `.CommonLabels`, …)
 /// reduced to the shapes Go's text/template walks over.
-package indirect enum TemplateValue: Sendable {
+package indirect enum NotifyTemplateValue: Sendable {
     case string(String)
     case int(Int)
     case bool(Bool)
     case null
     /// A list, with named fields (`.Alerts.Firing`).
-    case list([TemplateValue], fields: [String: TemplateValue])
+    case list([NotifyTemplateValue], fields: [String: NotifyTemplateValue])
     /// A label or annotation set, sorted by name: fields are keys, plus the methods `SortedPairs`, `Names`, `Values`
     /// and `Remove`.
     case kv([(String, String)])
     /// A struct with named fields.
-    case object([String: TemplateValue])
+    case object([String: NotifyTemplateValue])
 
     /// Go's truth: non-empty, non-zero, true.
     var isTruthy: Bool {
@@ -42,13 +42,13 @@ package indirect enum TemplateValue: Sendable {
     }
 
     /// The field or method `name` without arguments.
-    func field(_ name: String) throws -> TemplateValue {
+    func field(_ name: String) throws -> NotifyTemplateValue {
         switch self {
         case .object(let fields):
-            guard let value = fields[name] else { throw TemplateError("can't evaluate field \(name)") }
+            guard let value = fields[name] else { throw NotifyTemplateError("can't evaluate field \(name)") }
             return value
         case .list(_, let fields):
-            guard let value = fields[name] else { throw TemplateError("can't evaluate field \(name) of a list") }
+            guard let value = fields[name] else { throw NotifyTemplateError("can't evaluate field \(name) of a list") }
             return value
         case .kv(let pairs):
             switch name {
@@ -61,13 +61,13 @@ package indirect enum TemplateValue: Sendable {
             default: return .string(pairs.first { $0.0 == name }?.1 ?? "")
             }
         case .null: return .null
-        default: throw TemplateError("can't evaluate field \(name) of \(printed)")
+        default: throw NotifyTemplateError("can't evaluate field \(name) of \(printed)")
         }
     }
 }
 
 /// A template failed to parse or run; the message says where and why, as Go's messages do.
-package struct TemplateError: Error, Sendable, CustomStringConvertible {
+package struct NotifyTemplateError: Error, Sendable, CustomStringConvertible {
     package var message: String
     init(_ message: String) { self.message = message }
     package var description: String { message }
@@ -83,7 +83,7 @@ package struct NotifyTemplate: Sendable {
     fileprivate let defines: [String: [TNode]]
 
     /// Parses `text`.
-    /// - Throws: ``TemplateError`` naming what is malformed.
+    /// - Throws: ``NotifyTemplateError`` naming what is malformed.
     package init(_ text: String) throws {
         var parser = TParser(items: try TLexer.items(text))
         var defines: [String: [TNode]] = [:]
@@ -92,7 +92,7 @@ package struct NotifyTemplate: Sendable {
     }
 
     /// Renders with `data` as dot; `library` supplies `{{ template "name" }}` definitions (Alertmanager's defaults).
-    package func render(_ data: TemplateValue, library: NotifyTemplateLibrary = .defaults) throws -> String {
+    package func render(_ data: NotifyTemplateValue, library: NotifyTemplateLibrary = .defaults) throws -> String {
         var out = ""
         var defs = library.definitions
         for (name, body) in defines { defs[name] = body }
@@ -102,7 +102,7 @@ package struct NotifyTemplate: Sendable {
     }
 
     /// Parses and renders in one step, for one-off template strings from the configuration.
-    package static func render(_ text: String, _ data: TemplateValue, library: NotifyTemplateLibrary = .defaults) throws -> String {
+    package static func render(_ text: String, _ data: NotifyTemplateValue, library: NotifyTemplateLibrary = .defaults) throws -> String {
         try NotifyTemplate(text).render(data, library: library)
     }
 }
@@ -193,7 +193,7 @@ private enum TLexer {
                     trimLeft = true
                     start += 1
                 }
-                guard let close = findClose(chars, from: start) else { throw TemplateError("unclosed action") }
+                guard let close = findClose(chars, from: start) else { throw NotifyTemplateError("unclosed action") }
                 var end = close
                 var trimRight = false
                 if end - 1 >= start, chars[end - 1] == "-", end - 2 >= start, chars[end - 2] == " " || chars[end - 2] == "\n" || chars[end - 2] == "\t" {
@@ -260,7 +260,7 @@ private enum TLexer {
                 // A field chain after a parenthesized pipeline, `(…).Field`, is not supported; Alertmanager's defaults do not need it.
             case ",": tokens.append(.comma); index += 1
             case ":":
-                guard index + 1 < chars.count, chars[index + 1] == "=" else { throw TemplateError("unexpected \":\" in \(body)") }
+                guard index + 1 < chars.count, chars[index + 1] == "=" else { throw NotifyTemplateError("unexpected \":\" in \(body)") }
                 tokens.append(.declare)
                 index += 2
             case "=": tokens.append(.declare); index += 1
@@ -284,7 +284,7 @@ private enum TLexer {
                     value.append(d)
                     index += 1
                 }
-                guard closed else { throw TemplateError("unterminated string in \(body)") }
+                guard closed else { throw NotifyTemplateError("unterminated string in \(body)") }
                 tokens.append(.string(value))
             case ".":
                 let text = word()
@@ -299,12 +299,12 @@ private enum TLexer {
                     let start = index
                     index += 1
                     while index < chars.count, chars[index].isNumber { index += 1 }
-                    guard let number = Int(String(chars[start..<index])) else { throw TemplateError("bad number in \(body)") }
+                    guard let number = Int(String(chars[start..<index])) else { throw NotifyTemplateError("bad number in \(body)") }
                     tokens.append(.number(number))
                 } else if c.isLetter || c == "_" {
                     tokens.append(.identifier(word()))
                 } else {
-                    throw TemplateError("unexpected \"\(c)\" in \(body)")
+                    throw NotifyTemplateError("unexpected \"\(c)\" in \(body)")
                 }
             }
         }
@@ -354,7 +354,7 @@ private struct TParser {
             switch item {
             case .text(let text): nodes.append(.text(text))
             case .action(let tokens):
-                guard let first = tokens.first else { throw TemplateError("empty action") }
+                guard let first = tokens.first else { throw NotifyTemplateError("empty action") }
                 if case .identifier(let keyword) = first {
                     if terminators.contains(keyword) { return (nodes, tokens) }
                     switch keyword {
@@ -371,11 +371,11 @@ private struct TParser {
                                 elseBody = [nested]
                             } else {
                                 let (body, end) = try parseList(until: ["end"], defines: &defines)
-                                guard end != nil else { throw TemplateError("unexpected EOF: missing {{ end }}") }
+                                guard end != nil else { throw NotifyTemplateError("unexpected EOF: missing {{ end }}") }
                                 elseBody = body
                             }
                         } else if end == nil {
-                            throw TemplateError("unexpected EOF: missing {{ end }} for \(keyword)")
+                            throw NotifyTemplateError("unexpected EOF: missing {{ end }} for \(keyword)")
                         }
                         switch keyword {
                         case "if": nodes.append(.ifNode(pipeline, body, elseBody))
@@ -384,21 +384,21 @@ private struct TParser {
                         }
                         continue
                     case "template":
-                        guard tokens.count >= 2, case .string(let name) = tokens[1] else { throw TemplateError("template needs a quoted name") }
+                        guard tokens.count >= 2, case .string(let name) = tokens[1] else { throw NotifyTemplateError("template needs a quoted name") }
                         let rest = Array(tokens.dropFirst(2))
                         nodes.append(.template(name, rest.isEmpty ? nil : try parsePipeline(rest)))
                         continue
                     case "define", "block":
-                        guard tokens.count >= 2, case .string(let name) = tokens[1] else { throw TemplateError("\(keyword) needs a quoted name") }
+                        guard tokens.count >= 2, case .string(let name) = tokens[1] else { throw NotifyTemplateError("\(keyword) needs a quoted name") }
                         let (body, end) = try parseList(until: ["end"], defines: &defines)
-                        guard end != nil else { throw TemplateError("unexpected EOF: missing {{ end }} for define \"\(name)\"") }
+                        guard end != nil else { throw NotifyTemplateError("unexpected EOF: missing {{ end }} for define \"\(name)\"") }
                         defines[name] = body
                         if keyword == "block" {
                             let rest = Array(tokens.dropFirst(2))
                             nodes.append(.template(name, rest.isEmpty ? nil : try parsePipeline(rest)))
                         }
                         continue
-                    case "end", "else": throw TemplateError("unexpected {{ \(keyword) }}")
+                    case "end", "else": throw NotifyTemplateError("unexpected {{ \(keyword) }}")
                     default: break
                     }
                 }
@@ -413,7 +413,7 @@ private struct TParser {
         position += 1
         let pipeline = try parsePipeline(Array(tokens.dropFirst()))
         let (body, end) = try parseList(until: ["end", "else"], defines: &defines)
-        guard let end else { throw TemplateError("unexpected EOF: missing {{ end }}") }
+        guard let end else { throw NotifyTemplateError("unexpected EOF: missing {{ end }}") }
         var elseBody: [TNode] = []
         if end.first == .identifier("else") {
             if end.count > 1, end[1] == .identifier("if") || end[1] == .identifier("with") {
@@ -421,7 +421,7 @@ private struct TParser {
                 elseBody = [try parseNested(Array(end.dropFirst()), defines: &defines)]
             } else {
                 let (body, end) = try parseList(until: ["end"], defines: &defines)
-                guard end != nil else { throw TemplateError("unexpected EOF: missing {{ end }}") }
+                guard end != nil else { throw NotifyTemplateError("unexpected EOF: missing {{ end }}") }
                 elseBody = body
             }
         }
@@ -436,7 +436,7 @@ private struct TParser {
                 switch token {
                 case .variable(let name, let fields) where fields.isEmpty: declarations.append(name)
                 case .comma: continue
-                default: throw TemplateError("bad variable declaration")
+                default: throw NotifyTemplateError("bad variable declaration")
                 }
             }
             tokens = tokens[(declareIndex + 1)...]
@@ -448,7 +448,7 @@ private struct TParser {
             let token = tokens[index]
             switch token {
             case .pipe:
-                guard !current.isEmpty else { throw TemplateError("missing command before |") }
+                guard !current.isEmpty else { throw NotifyTemplateError("missing command before |") }
                 commands.append(current)
                 current = []
             case .open:
@@ -459,10 +459,10 @@ private struct TParser {
                     if tokens[end] == .close { depth -= 1; if depth == 0 { break } }
                     end += 1
                 }
-                guard end < tokens.endIndex else { throw TemplateError("unclosed (") }
+                guard end < tokens.endIndex else { throw NotifyTemplateError("unclosed (") }
                 current.append(.pipeline(try parsePipeline(Array(tokens[(index + 1)..<end]))))
                 index = end
-            case .close: throw TemplateError("unexpected )")
+            case .close: throw NotifyTemplateError("unexpected )")
             case .field(let path): current.append(.field(path))
             case .variable(let name, let path): current.append(.variable(name, path))
             case .string(let s): current.append(.string(s))
@@ -474,11 +474,11 @@ private struct TParser {
                 case "nil": current.append(.null)
                 default: current.append(.function(name))
                 }
-            case .declare, .comma: throw TemplateError("unexpected := or ,")
+            case .declare, .comma: throw NotifyTemplateError("unexpected := or ,")
             }
             index += 1
         }
-        guard !current.isEmpty else { throw TemplateError("missing value for command") }
+        guard !current.isEmpty else { throw NotifyTemplateError("missing value for command") }
         commands.append(current)
         return TPipeline(declarations: declarations, commands: commands)
     }
@@ -487,12 +487,12 @@ private struct TParser {
 // MARK: - Running
 
 private struct TContext {
-    let root: TemplateValue
-    var variables: [String: TemplateValue]
+    let root: NotifyTemplateValue
+    var variables: [String: NotifyTemplateValue]
     let definitions: [String: [TNode]]
     var depth: Int
 
-    mutating func run(_ nodes: [TNode], dot: TemplateValue, into out: inout String) throws {
+    mutating func run(_ nodes: [TNode], dot: NotifyTemplateValue, into out: inout String) throws {
         for node in nodes {
             switch node {
             case .text(let text): out += text
@@ -508,13 +508,13 @@ private struct TContext {
                 var bare = pipeline
                 bare.declarations = []
                 let value = try evaluate(bare, dot: dot)
-                var elements: [(TemplateValue, TemplateValue)] = []
+                var elements: [(NotifyTemplateValue, NotifyTemplateValue)] = []
                 switch value {
                 case .list(let items, _): elements = items.enumerated().map { (.int($0.offset), $0.element) }
                 case .kv(let pairs): elements = pairs.map { (.string($0.0), .string($0.1)) }
                 case .null: break
                 case .int(let n): elements = (0..<max(0, n)).map { (.int($0), .int($0)) }
-                default: throw TemplateError("range can't iterate over \(value.printed)")
+                default: throw NotifyTemplateError("range can't iterate over \(value.printed)")
                 }
                 if elements.isEmpty { try run(elseBody, dot: dot, into: &out); continue }
                 let saved = variables
@@ -528,8 +528,8 @@ private struct TContext {
                 }
                 variables = saved
             case .template(let name, let pipeline):
-                guard let body = definitions[name] else { throw TemplateError("no such template \"\(name)\"") }
-                guard depth < 100 else { throw TemplateError("template \"\(name)\" nests too deeply") }
+                guard let body = definitions[name] else { throw NotifyTemplateError("no such template \"\(name)\"") }
+                guard depth < 100 else { throw NotifyTemplateError("template \"\(name)\" nests too deeply") }
                 let value = try pipeline.map { try evaluate($0, dot: dot) } ?? .null
                 var inner = TContext(root: value, variables: ["$": value], definitions: definitions, depth: depth + 1)
                 try inner.run(body, dot: value, into: &out)
@@ -537,8 +537,8 @@ private struct TContext {
         }
     }
 
-    mutating func evaluate(_ pipeline: TPipeline, dot: TemplateValue) throws -> TemplateValue {
-        var value: TemplateValue?
+    mutating func evaluate(_ pipeline: TPipeline, dot: NotifyTemplateValue) throws -> NotifyTemplateValue {
+        var value: NotifyTemplateValue?
         for command in pipeline.commands {
             value = try evaluate(command, dot: dot, piped: value)
         }
@@ -547,7 +547,7 @@ private struct TContext {
         return result
     }
 
-    mutating func evaluate(_ command: [TArg], dot: TemplateValue, piped: TemplateValue?) throws -> TemplateValue {
+    mutating func evaluate(_ command: [TArg], dot: NotifyTemplateValue, piped: NotifyTemplateValue?) throws -> NotifyTemplateValue {
         guard let first = command.first else { return .null }
         if case .function(let name) = first {
             var args = try command.dropFirst().map { try argument($0, dot: dot) }
@@ -558,19 +558,19 @@ private struct TContext {
         if case .field(let path) = first, path.last == "Remove", command.count == 2 || piped != nil {
             let receiver = try resolve(dot, Array(path.dropLast()))
             let names = command.count == 2 ? try argument(command[1], dot: dot) : piped ?? .null
-            guard case .kv(let pairs) = receiver, case .list(let items, _) = names else { throw TemplateError("Remove needs a label set and a list of names") }
+            guard case .kv(let pairs) = receiver, case .list(let items, _) = names else { throw NotifyTemplateError("Remove needs a label set and a list of names") }
             let removed = Set(items.map(\.printed))
             return .kv(pairs.filter { !removed.contains($0.0) })
         }
-        guard command.count == 1, piped == nil else { throw TemplateError("can't give arguments to a non-function") }
+        guard command.count == 1, piped == nil else { throw NotifyTemplateError("can't give arguments to a non-function") }
         return try argument(first, dot: dot)
     }
 
-    mutating func argument(_ arg: TArg, dot: TemplateValue) throws -> TemplateValue {
+    mutating func argument(_ arg: TArg, dot: NotifyTemplateValue) throws -> NotifyTemplateValue {
         switch arg {
         case .field(let path): return try resolve(dot, path)
         case .variable(let name, let path):
-            guard let value = variables[name] else { throw TemplateError("undefined variable \(name)") }
+            guard let value = variables[name] else { throw NotifyTemplateError("undefined variable \(name)") }
             return try resolve(value, path)
         case .string(let s): return .string(s)
         case .number(let n): return .int(n)
@@ -581,15 +581,15 @@ private struct TContext {
         }
     }
 
-    func resolve(_ value: TemplateValue, _ path: [String]) throws -> TemplateValue {
+    func resolve(_ value: NotifyTemplateValue, _ path: [String]) throws -> NotifyTemplateValue {
         var current = value
         for name in path { current = try current.field(name) }
         return current
     }
 
-    static func call(_ name: String, _ args: [TemplateValue]) throws -> TemplateValue {
+    static func call(_ name: String, _ args: [NotifyTemplateValue]) throws -> NotifyTemplateValue {
         func arity(_ n: Int) throws {
-            guard args.count == n else { throw TemplateError("wrong number of args for \(name): want \(n) got \(args.count)") }
+            guard args.count == n else { throw NotifyTemplateError("wrong number of args for \(name): want \(n) got \(args.count)") }
         }
         switch name {
         case "len":
@@ -599,7 +599,7 @@ private struct TContext {
             case .kv(let pairs): return .int(pairs.count)
             case .string(let s): return .int(s.utf8.count)
             case .object(let fields): return .int(fields.count)
-            default: throw TemplateError("len of \(args[0].printed)")
+            default: throw NotifyTemplateError("len of \(args[0].printed)")
             }
         case "toUpper": try arity(1); return .string(args[0].printed.uppercased())
         case "toLower": try arity(1); return .string(args[0].printed.lowercased())
@@ -617,10 +617,10 @@ private struct TContext {
             return .string(args[0].printed.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")
         case "join":
             try arity(2)
-            guard case .list(let items, _) = args[1] else { throw TemplateError("join needs a list") }
+            guard case .list(let items, _) = args[1] else { throw NotifyTemplateError("join needs a list") }
             return .string(items.map(\.printed).joined(separator: args[0].printed))
         case "eq":
-            guard args.count >= 2 else { throw TemplateError("eq needs two arguments") }
+            guard args.count >= 2 else { throw NotifyTemplateError("eq needs two arguments") }
             return .bool(try args.dropFirst().contains { try compare(args[0], $0) == 0 })
         case "ne": try arity(2); return .bool(try compare(args[0], args[1]) != 0)
         case "lt": try arity(2); return .bool(try compare(args[0], args[1]) < 0)
@@ -629,52 +629,52 @@ private struct TContext {
         case "ge": try arity(2); return .bool(try compare(args[0], args[1]) >= 0)
         case "not": try arity(1); return .bool(!args[0].isTruthy)
         case "and":
-            guard !args.isEmpty else { throw TemplateError("and needs arguments") }
+            guard !args.isEmpty else { throw NotifyTemplateError("and needs arguments") }
             return args.first { !$0.isTruthy } ?? args[args.count - 1]
         case "or":
-            guard !args.isEmpty else { throw TemplateError("or needs arguments") }
+            guard !args.isEmpty else { throw NotifyTemplateError("or needs arguments") }
             return args.first { $0.isTruthy } ?? args[args.count - 1]
         case "print": return .string(args.map(\.printed).joined())
         case "println": return .string(args.map(\.printed).joined(separator: " ") + "\n")
         case "printf":
-            guard let format = args.first else { throw TemplateError("printf needs a format") }
+            guard let format = args.first else { throw NotifyTemplateError("printf needs a format") }
             return .string(printf(format.printed, Array(args.dropFirst())))
         case "index":
             try arity(2)
             switch (args[0], args[1]) {
             case (.kv(let pairs), let key): return .string(pairs.first { $0.0 == key.printed }?.1 ?? "")
             case (.list(let items, _), .int(let i)):
-                guard items.indices.contains(i) else { throw TemplateError("index out of range: \(i)") }
+                guard items.indices.contains(i) else { throw NotifyTemplateError("index out of range: \(i)") }
                 return items[i]
             case (.object(let fields), let key): return fields[key.printed] ?? .null
-            default: throw TemplateError("can't index \(args[0].printed)")
+            default: throw NotifyTemplateError("can't index \(args[0].printed)")
             }
         case "reReplaceAll":
             try arity(3)
-            guard let regex = try? NSRegularExpression(pattern: args[0].printed) else { throw TemplateError("bad regex \(args[0].printed)") }
+            guard let regex = try? NSRegularExpression(pattern: args[0].printed) else { throw NotifyTemplateError("bad regex \(args[0].printed)") }
             let text = args[2].printed
             let template = args[1].printed.replacingOccurrences(of: "${", with: "$").replacingOccurrences(of: "}", with: "")
             return .string(regex.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: template))
         case "match":
             try arity(2)
-            guard let regex = try? NSRegularExpression(pattern: args[0].printed) else { throw TemplateError("bad regex \(args[0].printed)") }
+            guard let regex = try? NSRegularExpression(pattern: args[0].printed) else { throw NotifyTemplateError("bad regex \(args[0].printed)") }
             let text = args[1].printed
             return .bool(regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil)
-        default: throw TemplateError("function \"\(name)\" not defined")
+        default: throw NotifyTemplateError("function \"\(name)\" not defined")
         }
     }
 
-    static func compare(_ a: TemplateValue, _ b: TemplateValue) throws -> Int {
+    static func compare(_ a: NotifyTemplateValue, _ b: NotifyTemplateValue) throws -> Int {
         switch (a, b) {
         case (.int(let x), .int(let y)): return x < y ? -1 : (x == y ? 0 : 1)
         case (.string(let x), .string(let y)): return x < y ? -1 : (x == y ? 0 : 1)
         case (.bool(let x), .bool(let y)): return x == y ? 0 : 1
         case (.null, .null): return 0
-        default: throw TemplateError("incompatible types for comparison: \(a.printed) and \(b.printed)")
+        default: throw NotifyTemplateError("incompatible types for comparison: \(a.printed) and \(b.printed)")
         }
     }
 
-    static func printf(_ format: String, _ args: [TemplateValue]) -> String {
+    static func printf(_ format: String, _ args: [NotifyTemplateValue]) -> String {
         var out = ""
         var rest = args[...]
         var chars = format.makeIterator()

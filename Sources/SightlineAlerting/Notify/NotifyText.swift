@@ -92,7 +92,7 @@ package enum SHA256 {
 
 /// RFC 3339 timestamps as Go's `time.Time` writes them in JSON (UTC, fractional seconds without trailing zeros), and
 /// the zero time `0001-01-01T00:00:00Z` for "unset", which Alertmanager's payloads use.
-package enum RFC3339 {
+package enum NotifyRFC3339 {
     /// Go's zero time, what Alertmanager writes for an unset `endsAt`.
     package static let zero = "0001-01-01T00:00:00Z"
 

@@ -162,7 +162,7 @@ package struct SilenceStore: Sendable {
     package func silencing(_ labels: Labels, nowMs: Int64) -> [String] {
         silences.values.filter { silence in
             guard silence.state(atMs: nowMs) == .active, let matchers = compiled[silence.id], matchers.count == silence.matchers.count else { return false }
-            return LabelMatcher.all(matchers, match: labels)
+            return LabelMatcher.notifyAll(matchers, match: labels)
         }.map(\.id).sorted()
     }
 

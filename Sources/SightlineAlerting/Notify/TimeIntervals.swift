@@ -6,14 +6,14 @@ package import SightlineCore
 /// minute is exclusive.
 package struct TimeIntervalSpec: Sendable {
     /// Minutes of the day, `[start, end)`.
-    package var times: [IntRange] = []
+    package var times: [NotifyIntRange] = []
     /// 0 = Sunday … 6 = Saturday.
-    package var weekdays: [IntRange] = []
+    package var weekdays: [NotifyIntRange] = []
     /// 1…31, or negative counting from the month's end (-1 is the last day).
-    package var daysOfMonth: [IntRange] = []
+    package var daysOfMonth: [NotifyIntRange] = []
     /// 1…12.
-    package var months: [IntRange] = []
-    package var years: [IntRange] = []
+    package var months: [NotifyIntRange] = []
+    package var years: [NotifyIntRange] = []
     /// The time zone the fields are read in; nil is UTC.
     package var location: String?
     package init() {}
@@ -22,12 +22,12 @@ package struct TimeIntervalSpec: Sendable {
     package func contains(ms: Int64) -> Bool {
         var local = ms
         if let location, location != "UTC", let zone = TimeZone(identifier: location) {
-            let seconds = Double(RFC3339.floorDiv(ms, 1000))
+            let seconds = Double(NotifyRFC3339.floorDiv(ms, 1000))
             local += Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: seconds))) * 1000
         }
-        let days = RFC3339.floorDiv(local, 86_400_000)
+        let days = NotifyRFC3339.floorDiv(local, 86_400_000)
         let minute = Int((local - days * 86_400_000) / 60_000)
-        let (year, month, day) = RFC3339.civil(fromDays: days)
+        let (year, month, day) = NotifyRFC3339.civil(fromDays: days)
         // 1970-01-01 was a Thursday (4).
         let weekday = Int(((days % 7) + 7 + 4) % 7)
         if !times.isEmpty, !times.contains(where: { minute >= $0.start && minute < $0.end }) { return false }
@@ -69,8 +69,8 @@ package struct TimeIntervalSpec: Sendable {
     }
 
     /// Parses `a` or `a:b` where each side is a name (from `names`, 0- or 1-based by `base`) or an integer.
-    static func range(_ text: String, names: [String], base: Int, allowNegative: Bool, bounds: ClosedRange<Int>) -> IntRange? {
-        let parts = text.lowercased().split(separator: ":", omittingEmptySubsequences: false).map { String($0).trimmingSpaces }
+    static func range(_ text: String, names: [String], base: Int, allowNegative: Bool, bounds: ClosedRange<Int>) -> NotifyIntRange? {
+        let parts = text.lowercased().split(separator: ":", omittingEmptySubsequences: false).map { String($0).notifyTrimmed }
         guard parts.count == 1 || parts.count == 2 else { return nil }
         func value(_ part: String) -> Int? {
             if let index = names.firstIndex(of: part) { return index + base }
@@ -81,12 +81,12 @@ package struct TimeIntervalSpec: Sendable {
         guard let start = value(parts[0]), let end = value(parts.count == 2 ? parts[1] : parts[0]) else { return nil }
         if (start < 0) == (end < 0), start > end { return nil }
         if start < 0, end > 0 { return nil }
-        return IntRange(start, end)
+        return NotifyIntRange(start, end)
     }
 }
 
 /// An inclusive range of integers whose ends may be negative (days counted from a month's end), so `1:-1` is valid.
-package struct IntRange: Sendable, Equatable {
+package struct NotifyIntRange: Sendable, Equatable {
     package var start: Int
     package var end: Int
     package init(_ start: Int, _ end: Int) {
