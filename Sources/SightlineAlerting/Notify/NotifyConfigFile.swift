@@ -260,7 +260,9 @@ package enum NotifyConfigFile {
                 guard mute.isEmpty else { throw error(prefix, node, "root route must not have any mute time intervals") }
                 guard active.isEmpty else { throw error(prefix, node, "root route must not have any active time intervals") }
             }
-            matchers.sort { ($0.name, $0.kind.rawValue, $0.value) < ($1.name, $1.kind.rawValue, $1.value) }
+            // Alertmanager's order for route keys: name, then value, then type (=, !=, =~, !~).
+            let typeOrder: [LabelMatcher.Kind: Int] = [.equal: 0, .notEqual: 1, .regexMatch: 2, .regexNoMatch: 3]
+            matchers.sort { ($0.name, $0.value, typeOrder[$0.kind] ?? 0) < ($1.name, $1.value, typeOrder[$1.kind] ?? 0) }
             let matchersText = MatcherText.format(matchers)
             var route = NotifyRoute(
                 receiver: receiver ?? parent?.receiver ?? "",
@@ -370,6 +372,7 @@ package enum NotifyConfigFile {
                 case "title_link": config.titleLink = try string(value, at: key)
                 case "text": config.text = try string(value, at: key)
                 case "color": config.color = try string(value, at: key)
+                case "http_config": _ = try httpConfig(value, at: key)
                 case "send_resolved": config.sendResolved = try bool(value, at: key)
                 default: throw error(key, value, "unknown key")
                 }
@@ -390,6 +393,7 @@ package enum NotifyConfigFile {
                 case "description", "summary": config.description = try string(value, at: key)
                 case "severity": config.severity = try string(value, at: key)
                 case "source": config.source = try string(value, at: key)
+                case "http_config": _ = try httpConfig(value, at: key)
                 case "details":
                     for (name, text) in try stringMap(value, at: key) {
                         if let index = config.details.firstIndex(where: { $0.0 == name }) { config.details[index].1 = text } else { config.details.append((name, text)) }
