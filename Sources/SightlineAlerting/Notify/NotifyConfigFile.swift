@@ -1,5 +1,5 @@
 import Foundation
-package import SightlineCore
+import SightlineCore
 import Yams
 
 /// Reads Alertmanager's configuration file (`alertmanager.yml`), the subset Sightline's notifier implements:

@@ -1,7 +1,7 @@
 import Foundation
 package import NIOCore
 import NIOPosix
-package import SightlineCore
+import SightlineCore
 
 /// An email ready to send: envelope addresses and the full RFC 5322 message.
 package struct EmailMessage: Sendable {

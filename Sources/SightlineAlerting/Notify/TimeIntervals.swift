@@ -1,5 +1,5 @@
 import Foundation
-package import SightlineCore
+import SightlineCore
 
 /// One entry of a named time interval, in Alertmanager's `time_intervals` syntax. Each non-empty field must hold for
 /// a time to be inside; within a field any of the ranges may hold. Ranges are inclusive, except `times`, whose end
