@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SightlineCore
 import SightlineTestSupport
 import Testing
@@ -18,12 +19,19 @@ struct NotifyHarness {
         directory = try TemporaryDirectory(prefix: "notify")
         // Alerts resolve an hour after their last update unless the test sends an end.
         config = try NotifyConfigFile.parse(yaml.hasPrefix("global:") ? yaml : "global:\n  resolve_timeout: 1h\n" + yaml, path: "am.yml")
-        notifier = try Notifier(config: config, dataDirectory: directory.path, externalURL: "http://sightline", clock: clock, transport: transport)
+        notifier = try Notifier(config: config, dataDirectory: directory.path, externalURL: "http://sightline", clock: clock, transport: transport, logger: Self.quiet)
     }
+
+    /// A logger that keeps expected delivery failures out of the test output.
+    static let quiet: Logger = {
+        var logger = Logger(label: "notify-test")
+        logger.logLevel = .critical
+        return logger
+    }()
 
     /// A second notifier over the same directory, as after a restart.
     func restarted() throws -> Notifier {
-        try Notifier(config: config, dataDirectory: directory.path, externalURL: "http://sightline", clock: clock, transport: transport)
+        try Notifier(config: config, dataDirectory: directory.path, externalURL: "http://sightline", clock: clock, transport: transport, logger: Self.quiet)
     }
 
     /// Moves the clock to `t0 + seconds` and runs one step.

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import SightlineCore
 import SightlineTestSupport
 import Synchronization
@@ -17,9 +18,12 @@ final class FakeSMTPServer: Sendable {
     private let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
     /// Extra EHLO lines (extensions).
     let extensions: [String]
+    /// When set, STARTTLS switches the connection to TLS with this context.
+    let tls: NIOSSLContext?
 
-    init(extensions: [String] = ["AUTH PLAIN LOGIN", "8BITMIME"]) async throws {
+    init(extensions: [String] = ["AUTH PLAIN LOGIN", "8BITMIME"], tls: NIOSSLContext? = nil) async throws {
         self.extensions = extensions
+        self.tls = tls
         server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(host: "127.0.0.1", port: 0) { channel in
                 channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
@@ -61,6 +65,15 @@ final class FakeSMTPServer: Sendable {
                             case "AUTH": reply = line.hasPrefix("AUTH PLAIN") ? "235 ok" : "334 VXNlcm5hbWU6"
                             case "MAIL", "RCPT": reply = "250 ok"
                             case "DATA": inData = true; reply = "354 go ahead"
+                            case "STARTTLS":
+                                guard let tls else { reply = "454 no TLS"; break }
+                                // Reply in plain text, then put TLS first in the pipeline, in one event-loop turn.
+                                let channel = connection.channel
+                                try await channel.eventLoop.submit {
+                                    channel.writeAndFlush(ByteBuffer(string: "220 go ahead\r\n"), promise: nil)
+                                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), position: .first)
+                                }.get()
+                                continue
                             case "QUIT": reply = "221 bye"
                             default: reply = "500 what"
                             }
@@ -155,10 +168,12 @@ final class FakeSMTPServer: Sendable {
         await #expect(throws: SightlineError.self) {
             _ = try await NotifyHTTPClient().post(url: "http://127.0.0.1:1/x", headers: [], body: [], timeoutMs: 2000)
         }
-        let https = await #expect(throws: SightlineError.self) {
-            _ = try await NotifyHTTPClient().post(url: "https://hooks.example/x", headers: [], body: [], timeoutMs: 2000)
+        let scheme = await #expect(throws: SightlineError.self) {
+            _ = try await NotifyHTTPClient().post(url: "ftp://hooks.example/x", headers: [], body: [], timeoutMs: 2000)
         }
-        #expect(https?.code == .configuration && https?.message.contains("https is not supported") == true)
+        #expect(scheme?.code == .invalidArgument && scheme?.message.contains("not an http:// or https:// URL") == true)
+        let https = try NotifyHTTPClient.Target(url: "https://events.pagerduty.com/v2/enqueue")
+        #expect(https.useTLS && https.port == 443 && https.pathAndQuery == "/v2/enqueue")
         #expect(try NotifyHTTPClient.Target(url: "http://[::1]:9093/api").hostHeader == "[::1]:9093")
         #expect(try NotifyHTTPClient.Target(url: "http://am").pathAndQuery == "/")
         #expect(throws: SightlineError.self) { _ = try NotifyHTTPClient.Target(url: "http://:80/") }

@@ -1,5 +1,6 @@
 import Foundation
 package import Logging
+package import NIOSSL
 package import SightlineCore
 import SightlineStorageCore
 
@@ -25,9 +26,14 @@ package protocol NotificationTransport: Sendable {
 
 /// The real transport: ``NotifyHTTPClient`` and ``SMTPClient``.
 package struct NIONotificationTransport: NotificationTransport {
-    private let http = NotifyHTTPClient()
-    private let smtp = SMTPClient()
-    package init() {}
+    private let http: NotifyHTTPClient
+    private let smtp: SMTPClient
+
+    /// Creates the transport; `tlsConfiguration` (default: the system's trust store) is used for https and SMTP TLS.
+    package init(tlsConfiguration: TLSConfiguration = .makeClientConfiguration()) {
+        http = NotifyHTTPClient(tlsConfiguration: tlsConfiguration)
+        smtp = SMTPClient(tlsConfiguration: tlsConfiguration)
+    }
     package func post(_ request: OutboundPost, timeoutMs: Int64) async throws -> Int {
         try await http.post(url: request.url, headers: request.headers, body: request.body, timeoutMs: timeoutMs).status
     }

@@ -1,6 +1,7 @@
 import Foundation
 package import NIOCore
 import NIOPosix
+package import NIOSSL
 import SightlineCore
 
 /// An email ready to send: envelope addresses and the full RFC 5322 message.
@@ -90,48 +91,71 @@ package enum NotifyEmail {
     }
 }
 
-/// An SMTP client over SwiftNIO: EHLO, STARTTLS when offered and TLS is available (it is not in this build, so
-/// `require_tls: true` fails clearly), AUTH PLAIN or LOGIN, MAIL FROM, RCPT TO, DATA with dot-stuffing, QUIT.
+/// An SMTP client over SwiftNIO, as Alertmanager talks to a smarthost: implicit TLS on port 465; otherwise EHLO and
+/// STARTTLS when the server offers it (required unless `require_tls: false`), then EHLO again; AUTH PLAIN or LOGIN
+/// (only over TLS or to a loopback host, as Go's client allows); MAIL FROM, RCPT TO, DATA with dot-stuffing, QUIT.
 package struct SMTPClient: Sendable {
     private let eventLoopGroup: any EventLoopGroup
+    private let tls: NotifyTLS
 
-    package init(eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    /// Creates a client; `tlsConfiguration` is used for STARTTLS and port 465.
+    package init(eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, tlsConfiguration: TLSConfiguration = .makeClientConfiguration()) {
         self.eventLoopGroup = eventLoopGroup
+        self.tls = NotifyTLS(tlsConfiguration)
     }
 
     /// Sends `message` through `config.smarthost`.
-    /// - Throws: `unavailable` for connection problems, timeouts and 4xx replies; `invalidArgument` for 5xx replies;
-    ///   `configuration` when TLS is required or AUTH is needed but not offered.
+    /// - Throws: `unavailable` for connection problems (TLS handshakes included), timeouts and 4xx replies;
+    ///   `invalidArgument` for 5xx replies; `configuration` when TLS is required but not offered, or AUTH is needed
+    ///   but not offered or not safe.
     package func send(_ message: EmailMessage, config: EmailConfig, timeoutMs: Int64) async throws {
         guard let colon = config.smarthost.lastIndex(of: ":"), let port = Int(config.smarthost[config.smarthost.index(after: colon)...]) else {
             throw SightlineError(.configuration, "smarthost \"\(config.smarthost)\" is not host:port")
         }
         let host = String(config.smarthost[..<colon])
         let timeout = TimeAmount.milliseconds(max(1, timeoutMs))
+        let implicitTLS = port == 465
+        let context = try tls.context()
+        let serverName = NotifyTLS.isIPAddress(host) ? nil : host
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             channel = try await ClientBootstrap(group: eventLoopGroup)
                 .connectTimeout(timeout)
                 .connect(host: host, port: port) { channel in
-                    channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+                    channel.eventLoop.makeCompletedFuture {
+                        if implicitTLS { try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverName)) }
+                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
                 }
         } catch {
             throw SightlineError(.unavailable, "cannot connect to SMTP server \(config.smarthost)", cause: error)
         }
         let deadline = channel.channel.eventLoop.scheduleTask(in: timeout) { channel.channel.close(promise: nil) }
         defer { deadline.cancel() }
+        let nioChannel = channel.channel
         try await channel.executeThenClose { inbound, outbound in
             var session = SMTPSession(inbound: inbound.makeAsyncIterator(), outbound: outbound, server: config.smarthost)
             _ = try await session.expect(220, after: nil)
-            let features = try await session.expect(250, after: "EHLO \(config.hello)")
-            let extensions = Set(features.dropFirst().map { $0.split(separator: " ").first.map { String($0).uppercased() } ?? "" })
-            if extensions.contains("STARTTLS") || config.requireTLS {
-                if config.requireTLS {
-                    let reason = extensions.contains("STARTTLS") ? "this build of Sightline has no TLS library" : "\(config.smarthost) does not advertise the STARTTLS extension"
-                    throw SightlineError(.configuration, "'require_tls' is true (default) but \(reason); set require_tls: false to send without TLS")
-                }
+            var features = try await session.expect(250, after: "EHLO \(config.hello)")
+            var encrypted = implicitTLS
+            if !encrypted, Self.extensions(features).contains("STARTTLS") {
+                _ = try await session.expect(220, after: "STARTTLS")
+                // TLS goes first in the pipeline, under the async channel's handler, which then reads plain text again.
+                try await nioChannel.eventLoop.submit {
+                    try nioChannel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverName), position: .first)
+                }.get()
+                encrypted = true
+                features = try await session.expect(250, after: "EHLO \(config.hello)")
+            }
+            if config.requireTLS, !encrypted {
+                throw SightlineError(
+                    .configuration,
+                    "'require_tls' is true (default) but \(config.smarthost) does not advertise the STARTTLS extension; set require_tls: false to send without TLS")
             }
             if !config.authUsername.isEmpty {
+                guard encrypted || host == "localhost" || host == "127.0.0.1" || host == "::1" else {
+                    throw SightlineError(.configuration, "refusing to send the SMTP password to \(config.smarthost) without TLS")
+                }
                 guard let auth = features.dropFirst().first(where: { $0.uppercased().hasPrefix("AUTH") }) else {
                     throw SightlineError(.configuration, "auth_username is set but \(config.smarthost) does not advertise AUTH")
                 }
@@ -157,6 +181,11 @@ package struct SMTPClient: Sendable {
             _ = try await session.expect(250, after: body + ".")
             _ = try? await session.expect(221, after: "QUIT")
         }
+    }
+
+    /// The extension keywords of an EHLO reply (its lines after the greeting).
+    static func extensions(_ features: [String]) -> Set<String> {
+        Set(features.dropFirst().map { $0.split(separator: " ").first.map { String($0).uppercased() } ?? "" })
     }
 }
 

@@ -1,12 +1,14 @@
 package import NIOCore
 import NIOHTTP1
 import NIOPosix
+package import NIOSSL
 import SightlineCore
 
 /// A small HTTP/1.1 client for receivers: one connection per POST, a deadline, a bounded response body.
 ///
-/// Built on SwiftNIO alone (no AsyncHTTPClient, which links the system zlib). Only `http://` URLs: TLS would need
-/// swift-nio-ssl, which Sightline does not build yet, so `https://` fails with a clear `configuration` error (not retried).
+/// Built on SwiftNIO (no AsyncHTTPClient, which links the system zlib); `https://` goes through swift-nio-ssl, whose
+/// BoringSSL is compiled from the package's own sources. Certificates are checked against the system's trust store
+/// unless the client is given another TLS configuration (tests use their own CA).
 package struct NotifyHTTPClient: Sendable {
     /// What a POST returned.
     package struct Response: Sendable {
@@ -20,14 +22,21 @@ package struct NotifyHTTPClient: Sendable {
         package var port: Int
         package var pathAndQuery: String
 
-        /// Parses `http://host[:port][/path][?query]`.
-        /// - Throws: `invalidArgument` for other schemes or a malformed URL; `configuration` for https.
+        /// Whether the URL is `https://`.
+        package var useTLS: Bool
+
+        /// Parses `http(s)://[user@]host[:port][/path][?query]`.
+        /// - Throws: `invalidArgument` for other schemes or a malformed URL.
         package init(url: String) throws {
             if url.hasPrefix("https://") {
-                throw SightlineError(.configuration, "https is not supported by Sightline's notifier yet (no TLS library is built): \(url)")
+                useTLS = true
+            } else if url.hasPrefix("http://") {
+                useTLS = false
+            } else {
+                throw SightlineError(.invalidArgument, "URL \(url) is not an http:// or https:// URL")
             }
-            guard url.hasPrefix("http://") else { throw SightlineError(.invalidArgument, "URL \(url) is not an http:// URL") }
-            let rest = url.dropFirst("http://".count)
+            let defaultPort = useTLS ? 443 : 80
+            let rest = url.dropFirst(useTLS ? "https://".count : "http://".count)
             let slash = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
             var authority = String(rest[..<slash])
             if let at = authority.lastIndex(of: "@") { authority = String(authority[authority.index(after: at)...]) }
@@ -35,13 +44,13 @@ package struct NotifyHTTPClient: Sendable {
             if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
                 host = String(authority[authority.index(after: authority.startIndex)..<close])
                 let after = authority[authority.index(after: close)...]
-                port = after.hasPrefix(":") ? Int(after.dropFirst()) ?? -1 : 80
+                port = after.hasPrefix(":") ? Int(after.dropFirst()) ?? -1 : defaultPort
             } else if let colon = authority.lastIndex(of: ":") {
                 host = String(authority[..<colon])
                 port = Int(authority[authority.index(after: colon)...]) ?? -1
             } else {
                 host = authority
-                port = 80
+                port = defaultPort
             }
             guard !host.isEmpty, (1...65535).contains(port) else { throw SightlineError(.invalidArgument, "URL \(url) has no valid host and port") }
         }
@@ -51,10 +60,12 @@ package struct NotifyHTTPClient: Sendable {
     }
 
     private let eventLoopGroup: any EventLoopGroup
+    private let tls: NotifyTLS
 
-    /// Creates a client running on `eventLoopGroup`.
-    package init(eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    /// Creates a client running on `eventLoopGroup`; `tlsConfiguration` is used for `https://` URLs.
+    package init(eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, tlsConfiguration: TLSConfiguration = .makeClientConfiguration()) {
         self.eventLoopGroup = eventLoopGroup
+        self.tls = NotifyTLS(tlsConfiguration)
     }
 
     /// POSTs `body` to `url`.
@@ -62,16 +73,22 @@ package struct NotifyHTTPClient: Sendable {
     ///   - timeoutMs: The deadline for connecting, sending and reading the whole response.
     ///   - maxBodySize: Response bytes kept; more are read and dropped.
     /// - Returns: The response, whatever its status.
-    /// - Throws: `unavailable` when the connection fails, closes early or times out; `invalidArgument` for a bad URL.
+    /// - Throws: `unavailable` when the connection fails (TLS handshake included), closes early or times out;
+    ///   `invalidArgument` for a bad URL; `configuration` when the TLS configuration is unusable.
     package func post(url: String, headers: [(String, String)], body: [UInt8], timeoutMs: Int64, maxBodySize: Int = 65536) async throws -> Response {
         let target = try Target(url: url)
         let timeout = TimeAmount.milliseconds(max(1, timeoutMs))
+        let context = target.useTLS ? try tls.context() : nil
         let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
         do {
             channel = try await ClientBootstrap(group: eventLoopGroup)
                 .connectTimeout(timeout)
                 .connect(host: target.host, port: target.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let context {
+                            let serverName = NotifyTLS.isIPAddress(target.host) ? nil : target.host
+                            try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverName))
+                        }
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
                         return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
                     }
@@ -112,5 +129,28 @@ package struct NotifyHTTPClient: Sendable {
         } catch {
             throw SightlineError(.unavailable, "POST to \(target.hostHeader) failed (or timed out after \(timeoutMs) ms)", cause: error)
         }
+    }
+}
+
+/// A TLS client context made once from a configuration (making one loads the trust store); a configuration that
+/// cannot be used fails each connection that needs TLS, with the reason.
+final class NotifyTLS: Sendable {
+    private let made: Result<NIOSSLContext, SightlineError>
+
+    init(_ configuration: TLSConfiguration) {
+        do {
+            made = .success(try NIOSSLContext(configuration: configuration))
+        } catch {
+            made = .failure(SightlineError(.configuration, "cannot set up TLS for notifications", cause: error))
+        }
+    }
+
+    /// The context.
+    /// - Throws: `configuration` when it could not be made.
+    func context() throws -> NIOSSLContext { try made.get() }
+
+    /// Whether `host` is a literal IP address (no SNI is sent for those).
+    static func isIPAddress(_ host: String) -> Bool {
+        host.contains(":") || (host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy { UInt8($0) != nil })
     }
 }
