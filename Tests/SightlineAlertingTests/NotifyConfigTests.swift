@@ -45,6 +45,9 @@ let sampleNotifyConfig = """
             max_alerts: 2
             http_config:
               bearer_token: secret
+          - url: http://127.0.0.1:9/basic
+            http_config:
+              basic_auth: {username: u, password: p}
       - name: db-pager
         pagerduty_configs:
           - routing_key: rk1
@@ -88,7 +91,8 @@ let sampleNotifyConfig = """
         #expect(config.route.routes[2].repeatIntervalMs == 3_600_000)
         #expect(config.inhibitRules.count == 1 && config.inhibitRules[0].equal == ["alertname", "cluster"])
         let webhook = try #require(config.receiver(named: "default")?.webhooks.first)
-        #expect(webhook.maxAlerts == 2 && webhook.bearerToken == "secret" && webhook.sendResolved)
+        #expect(webhook.maxAlerts == 2 && webhook.authorization == "Bearer secret" && webhook.sendResolved)
+        #expect(config.receiver(named: "default")?.webhooks.last?.authorization == "Basic dTpw")
         let email = try #require(config.receiver(named: "db-mail")?.emails.first)
         #expect(email.smarthost == "127.0.0.1:2525" && email.from == "am@example.org" && !email.requireTLS)
         #expect(email.headers.first?.0 == "X-Team")

@@ -20,7 +20,7 @@ import Testing
 
     @Test func webhookVersion4Shape() throws {
         var config = WebhookConfig(url: "http://h/hook")
-        config.bearerToken = "tok"
+        config.authorization = "Bearer tok"
         let a = alert("a")
         let post = NotifyPayloads.webhook(NotificationData(delivery([a], integration: NotifyIntegration(kind: .webhook(config), index: 0)), externalURL: "http://sightline"), config: config)
         let fingerprint = AlertFingerprint.text(a.fingerprint)

@@ -141,7 +141,8 @@ package struct WebhookConfig: Sendable {
     package var sendResolved = true
     /// The most alerts in one payload; 0 means all.
     package var maxAlerts = 0
-    package var bearerToken: String?
+    /// The `Authorization` header from `http_config` (`Bearer …` or `Basic …`).
+    package var authorization: String?
     package init(url: String) { self.url = url }
 }
 

@@ -331,7 +331,7 @@ package enum NotifyConfigFile {
                 case "url": config.url = try url(value, at: key)
                 case "send_resolved": config.sendResolved = try bool(value, at: key)
                 case "max_alerts": config.maxAlerts = try integer(value, at: key)
-                case "http_config": config.bearerToken = try httpConfig(value, at: key)
+                case "http_config": config.authorization = try httpConfig(value, at: key)
                 default: throw error(key, value, "unknown key")
                 }
             }
@@ -339,25 +339,48 @@ package enum NotifyConfigFile {
             return config
         }
 
+        /// `http_config`: the Authorization header value it asks for (Bearer or Basic), or nil.
         func httpConfig(_ node: Node, at prefix: String) throws -> String? {
-            var token: String?
+            var header: String?
+            func file(_ value: Node, at key: String) throws -> String {
+                let path = try string(value, at: key)
+                guard let data = FileManager.default.contents(atPath: path) else { throw error(key, value, "cannot read \(path)") }
+                return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
             try mapping(node, at: prefix) { key, value in
                 switch String(key.dropFirst(prefix.count + 1)) {
-                case "bearer_token": token = try string(value, at: key)
+                case "bearer_token": header = "Bearer " + (try string(value, at: key))
+                case "bearer_token_file": header = "Bearer " + (try file(value, at: key))
                 case "authorization":
+                    var type = "Bearer"
+                    var credentials = ""
                     try mapping(value, at: key) { inner, innerValue in
                         switch String(inner.dropFirst(key.count + 1)) {
-                        case "type":
-                            guard try string(innerValue, at: inner).lowercased() == "bearer" else { throw error(inner, innerValue, "only Bearer is supported") }
-                        case "credentials": token = try string(innerValue, at: inner)
+                        case "type": type = try string(innerValue, at: inner)
+                        case "credentials": credentials = try string(innerValue, at: inner)
+                        case "credentials_file": credentials = try file(innerValue, at: inner)
                         default: throw error(inner, innerValue, "unknown key")
                         }
                     }
+                    guard type.lowercased() != "basic" else { throw error(key, value, "use basic_auth for Basic authorization") }
+                    header = "\(type) \(credentials)"
+                case "basic_auth":
+                    var username = ""
+                    var password = ""
+                    try mapping(value, at: key) { inner, innerValue in
+                        switch String(inner.dropFirst(key.count + 1)) {
+                        case "username": username = try string(innerValue, at: inner)
+                        case "password": password = try string(innerValue, at: inner)
+                        case "password_file": password = try file(innerValue, at: inner)
+                        default: throw error(inner, innerValue, "unknown key")
+                        }
+                    }
+                    header = "Basic " + Base64.encode(Array("\(username):\(password)".utf8))
                 case "follow_redirects", "enable_http2": _ = try bool(value, at: key)
-                default: throw error(key, value, "unknown key (only bearer_token and authorization are supported)")
+                default: throw error(key, value, "unknown key (supported: bearer_token(_file), authorization, basic_auth)")
                 }
             }
-            return token
+            return header
         }
 
         func slack(_ node: Node, at prefix: String, global: NotifyConfig.Global) throws -> SlackConfig {

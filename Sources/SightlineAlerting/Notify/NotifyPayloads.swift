@@ -128,7 +128,7 @@ package enum NotifyPayloads {
         out += ",\"externalURL\":" + JSONText.quoted(data.externalURL)
         out += ",\"version\":\"4\",\"groupKey\":" + JSONText.quoted(data.groupKey) + ",\"truncatedAlerts\":\(truncated)}"
         var headers = [("Content-Type", "application/json"), ("User-Agent", "Alertmanager/0.25.0")]
-        if let token = config.bearerToken { headers.append(("Authorization", "Bearer \(token)")) }
+        if let authorization = config.authorization { headers.append(("Authorization", authorization)) }
         return OutboundPost(url: config.url, headers: headers, body: Array(out.utf8))
     }
 
