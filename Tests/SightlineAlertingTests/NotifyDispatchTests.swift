@@ -197,6 +197,29 @@ let webhookOnly = """
         #expect(await h.sent().flatMap(\.1).contains("muted:firing"))
     }
 
+    @Test func inhibitionIndexFollowsAlertmanagerRules() throws {
+        let rule = InhibitRule(
+            sourceMatchers: [try MatcherText.parse("severity=~\"critical|warning\"")],
+            targetMatchers: [try MatcherText.parse("severity=~\"warning|info\"")], equal: ["cluster"])
+        func alert(_ severity: String, _ cluster: String?) -> StoredAlert {
+            var pairs = [Label("alertname", "X"), Label("severity", severity)]
+            if let cluster { pairs.append(Label("cluster", cluster)) }
+            return StoredAlert(labels: Labels(pairs), annotations: Labels([]), startsAtMs: 0, endsAtMs: 10, generatorURL: "", updatedAtMs: 0, timeout: false)
+        }
+        let critical = alert("critical", "c1")
+        let warning = alert("warning", "c1")
+        let info = alert("info", "c1")
+        let index = InhibitionIndex(rules: [rule], alerts: [critical, warning, info])
+        // info is inhibited by critical and warning; warning (source and target) only by critical, never by itself.
+        #expect(index.inhibitors(of: info.labels) == [critical.fingerprint, warning.fingerprint].sorted())
+        #expect(index.inhibitors(of: warning.labels) == [critical.fingerprint])
+        #expect(index.inhibitors(of: critical.labels).isEmpty)
+        // A missing equal label counts as empty on both sides.
+        let bare = InhibitionIndex(rules: [rule], alerts: [alert("critical", nil)])
+        #expect(bare.inhibitors(of: alert("info", nil).labels).count == 1)
+        #expect(bare.inhibitors(of: info.labels).isEmpty)
+    }
+
     @Test func silencesMuteUntilExpiredAndPersist() async throws {
         let h = try NotifyHarness(webhookOnly)
         defer { h.directory.remove() }

@@ -96,7 +96,8 @@ package struct AlertmanagerAPI: Sendable {
         let config = await notifier.config
         let now = await notifier.now()
         let alerts = dispatcher.alerts.values.sorted { $0.fingerprint < $1.fingerprint }
-        let rendered = alerts.compactMap { Self.gettable($0, filter: filter, dispatcher: dispatcher, config: config, nowMs: now) }
+        let index = dispatcher.inhibitionIndex(config: config, nowMs: now)
+        let rendered = alerts.compactMap { Self.gettable($0, filter: filter, dispatcher: dispatcher, index: index, config: config, nowMs: now) }
         return .json("[" + rendered.joined(separator: ",") + "]")
     }
 
@@ -108,12 +109,13 @@ package struct AlertmanagerAPI: Sendable {
         let config = await notifier.config
         let now = await notifier.now()
         let routes = Dictionary(uniqueKeysWithValues: config.route.all.map { ($0.index, $0) })
+        let index = dispatcher.inhibitionIndex(config: config, nowMs: now)
         var groups: [(Labels, String, String)] = []
         for group in dispatcher.groups.values {
             guard let route = routes[group.routeIndex] else { continue }
             if let receiver = filter.receiver, !receiver.matches(route.receiver) { continue }
             let alerts = group.alerts.values.sorted { $0.fingerprint < $1.fingerprint }
-                .compactMap { Self.gettable($0, filter: filter, dispatcher: dispatcher, config: config, nowMs: now) }
+                .compactMap { Self.gettable($0, filter: filter, dispatcher: dispatcher, index: index, config: config, nowMs: now) }
             guard !alerts.isEmpty else { continue }
             var out = "{\"alerts\":[" + alerts.joined(separator: ",") + "],\"labels\":"
             JSONText.appendLabels(group.groupLabels, to: &out)
@@ -125,14 +127,16 @@ package struct AlertmanagerAPI: Sendable {
     }
 
     /// One alert as Alertmanager's `gettableAlert`, or nil when the filter drops it.
-    private static func gettable(_ alert: StoredAlert, filter: AlertFilter, dispatcher: TenantDispatcher, config: NotifyConfig, nowMs: Int64) -> String? {
+    private static func gettable(
+        _ alert: StoredAlert, filter: AlertFilter, dispatcher: TenantDispatcher, index: InhibitionIndex, config: NotifyConfig, nowMs: Int64
+    ) -> String? {
         guard !alert.isResolved(atMs: nowMs) else { return nil }
         guard LabelMatcher.notifyAll(filter.matchers, match: alert.labels) else { return nil }
         var receivers: [String] = []
         for route in config.route.match(alert.labels) where !receivers.contains(route.receiver) { receivers.append(route.receiver) }
         if let receiver = filter.receiver, !receivers.contains(where: { receiver.matches($0) }) { return nil }
         let silencedBy = dispatcher.silences.silencing(alert.labels, nowMs: nowMs)
-        let inhibitedBy = dispatcher.inhibitors(of: alert.labels, config: config, nowMs: nowMs).map(AlertFingerprint.text)
+        let inhibitedBy = index.inhibitors(of: alert.labels).map(AlertFingerprint.text)
         let suppressed = !silencedBy.isEmpty || !inhibitedBy.isEmpty
         if !filter.active && !suppressed { return nil }
         if !filter.silenced && !silencedBy.isEmpty { return nil }

@@ -153,20 +153,14 @@ package struct TenantDispatcher: Sendable {
     // MARK: Muting
 
     /// The fingerprints of the firing alerts that inhibit an alert with `labels`, per the inhibit rules.
+    /// (Builds an index each call; a flush or an API listing builds one ``inhibitionIndex(config:nowMs:)`` instead.)
     package func inhibitors(of labels: Labels, config: NotifyConfig, nowMs: Int64) -> [UInt64] {
-        let fingerprint = AlertFingerprint.of(labels)
-        var found: Set<UInt64> = []
-        for rule in config.inhibitRules where LabelMatcher.notifyAll(rule.targetMatchers, match: labels) {
-            let twoSided = LabelMatcher.notifyAll(rule.sourceMatchers, match: labels)
-            for source in alerts.values where source.fingerprint != fingerprint && !source.isResolved(atMs: nowMs) {
-                guard LabelMatcher.notifyAll(rule.sourceMatchers, match: source.labels) else { continue }
-                guard rule.equal.allSatisfy({ (source.labels[$0] ?? "") == (labels[$0] ?? "") }) else { continue }
-                // A source that is also a target does not inhibit a target that is also a source (Alertmanager's rule).
-                if twoSided, LabelMatcher.notifyAll(rule.targetMatchers, match: source.labels) { continue }
-                found.insert(source.fingerprint)
-            }
-        }
-        return found.sorted()
+        inhibitionIndex(config: config, nowMs: nowMs).inhibitors(of: labels)
+    }
+
+    /// The firing source alerts of every inhibit rule, by the values of the rule's `equal` labels, as of `nowMs`.
+    package func inhibitionIndex(config: NotifyConfig, nowMs: Int64) -> InhibitionIndex {
+        InhibitionIndex(rules: config.inhibitRules, alerts: alerts.values.filter { !$0.isResolved(atMs: nowMs) })
     }
 
     /// Whether an interval named in `names` contains `nowMs`.
@@ -184,6 +178,8 @@ package struct TenantDispatcher: Sendable {
     package mutating func flushDue(config: NotifyConfig, nowMs: Int64) -> [Delivery] {
         let routes = Dictionary(uniqueKeysWithValues: config.route.all.map { ($0.index, $0) })
         var deliveries: [Delivery] = []
+        // Built once per flush round, when a group first needs it.
+        var index: InhibitionIndex?
         for id in groups.keys.sorted() {
             guard var group = groups[id], group.nextFlushMs <= nowMs, let route = routes[group.routeIndex] else { continue }
             group.nextFlushMs = nowMs + route.groupIntervalMs
@@ -196,8 +192,9 @@ package struct TenantDispatcher: Sendable {
             var made: [Delivery] = []
             let muted = (!route.activeTimeIntervals.isEmpty && !Self.inAnyInterval(route.activeTimeIntervals, config: config, nowMs: nowMs))
                 || Self.inAnyInterval(route.muteTimeIntervals, config: config, nowMs: nowMs)
+            if index == nil, !muted, !config.inhibitRules.isEmpty { index = inhibitionIndex(config: config, nowMs: nowMs) }
             let visible = muted ? [] : all.filter { alert in
-                inhibitors(of: alert.labels, config: config, nowMs: nowMs).isEmpty
+                (index?.inhibitors(of: alert.labels).isEmpty ?? true)
                     && silences.silencing(alert.labels, nowMs: nowMs).isEmpty
             }
             if !visible.isEmpty, let receiver = config.receiver(named: route.receiver) {
@@ -264,5 +261,50 @@ package struct TenantDispatcher: Sendable {
         let before = alerts.count
         alerts = alerts.filter { !$0.value.isResolved(atMs: nowMs) || held.contains($0.key) }
         return (alerts.count != before, silences.collectGarbage(nowMs: nowMs), log.collectGarbage(nowMs: nowMs))
+    }
+}
+
+/// Firing source alerts of each inhibit rule, keyed by their values of the rule's `equal` labels, so that checking
+/// whether an alert is inhibited costs a lookup per rule rather than a scan of every alert.
+package struct InhibitionIndex: Sendable {
+    private struct Source: Sendable {
+        var fingerprint: UInt64
+        /// Whether the source also matches the rule's target matchers.
+        var alsoTarget: Bool
+    }
+
+    private let rules: [InhibitRule]
+    private let sources: [[String: [Source]]]
+
+    /// Indexes `firing` (alerts that are not resolved) for `rules`.
+    package init(rules: [InhibitRule], alerts firing: [StoredAlert]) {
+        self.rules = rules
+        sources = rules.map { rule in
+            var byKey: [String: [Source]] = [:]
+            for alert in firing where LabelMatcher.notifyAll(rule.sourceMatchers, match: alert.labels) {
+                byKey[Self.key(rule, alert.labels), default: []].append(
+                    Source(fingerprint: alert.fingerprint, alsoTarget: LabelMatcher.notifyAll(rule.targetMatchers, match: alert.labels)))
+            }
+            return byKey
+        }
+    }
+
+    private static func key(_ rule: InhibitRule, _ labels: Labels) -> String {
+        rule.equal.map { labels[$0] ?? "" }.joined(separator: "\u{0}")
+    }
+
+    /// The fingerprints of the firing alerts that inhibit an alert with `labels`, sorted. An alert never inhibits
+    /// itself, and when it is a source too, only sources that are not targets inhibit it (Alertmanager's rule).
+    package func inhibitors(of labels: Labels) -> [UInt64] {
+        let fingerprint = AlertFingerprint.of(labels)
+        var found: Set<UInt64> = []
+        for (index, rule) in rules.enumerated() where LabelMatcher.notifyAll(rule.targetMatchers, match: labels) {
+            guard let candidates = sources[index][Self.key(rule, labels)] else { continue }
+            let twoSided = LabelMatcher.notifyAll(rule.sourceMatchers, match: labels)
+            for source in candidates where source.fingerprint != fingerprint && !(twoSided && source.alsoTarget) {
+                found.insert(source.fingerprint)
+            }
+        }
+        return found.sorted()
     }
 }
