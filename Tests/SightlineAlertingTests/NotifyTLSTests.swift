@@ -4,6 +4,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import SightlineCore
+import SightlineTestSupport
 import Synchronization
 import Testing
 
@@ -122,5 +123,77 @@ let notifyTestKey = """
             "MAIL FROM:<am@example.org>", "RCPT TO:<ops@example.org>", "DATA", "QUIT",
         ])
         #expect(server.message.withLock { $0 } == "Subject: tls\r\n\r\nbody\r\n")
+    }
+
+    /// Serves `count` HTTPS requests with 200 on 127.0.0.1; returns the port and the serving task.
+    func httpsServer(count: Int) async throws -> (Int, Task<Void, any Error>) {
+        let context = try serverContext()
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let port = server.channel.localAddress?.port ?? 0
+        let task = Task {
+            try await server.executeThenClose { connections in
+                var served = 0
+                for try await connection in connections {
+                    try? await connection.executeThenClose { inbound, outbound in
+                        for try await part in inbound {
+                            if case .end = part {
+                                try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["Content-Length": "0"])))
+                                try await outbound.write(.end(nil))
+                                return
+                            }
+                        }
+                    }
+                    served += 1
+                    if served == count { return }
+                }
+            }
+        }
+        return (port, task)
+    }
+
+    @Test func receiverTLSConfigTrustsItsCAOrSkipsVerification() async throws {
+        let directory = try TemporaryDirectory(prefix: "notify-tls")
+        defer { directory.remove() }
+        try Data(notifyTestCertificate.utf8).write(to: URL(fileURLWithPath: directory.file("ca.pem")))
+        let (port, served) = try await httpsServer(count: 2)
+        var trusted = NotifyTLSOptions()
+        trusted.caFile = directory.file("ca.pem")
+        trusted.serverName = "localhost"
+        // The client's own configuration trusts only the system's roots; the receiver's options add the test CA.
+        let client = NotifyHTTPClient()
+        #expect(try await client.post(url: "https://127.0.0.1:\(port)/", headers: [], body: [], timeoutMs: 5000, tls: trusted).status == 200)
+        var insecure = NotifyTLSOptions()
+        insecure.insecureSkipVerify = true
+        #expect(try await client.post(url: "https://127.0.0.1:\(port)/", headers: [], body: [], timeoutMs: 5000, tls: insecure).status == 200)
+        try await served.value
+
+        let yaml = """
+            route: {receiver: a}
+            receivers:
+              - name: a
+                webhook_configs:
+                  - url: https://hooks.example/x
+                    http_config:
+                      tls_config: {ca_file: \(directory.file("ca.pem")), server_name: hooks}
+            """
+        let config = try NotifyConfigFile.parse(yaml, path: "am.yml")
+        #expect(config.receivers.first?.webhooks.first?.tls == trusted.with(serverName: "hooks"))
+        let missing = sightlineError { _ = try NotifyConfigFile.parse(yaml.replacingOccurrences(of: "ca.pem", with: "nope.pem"), path: "am.yml") }
+        #expect(missing?.message.contains("cannot read") == true && missing?.message.contains("line 7") == true)
+    }
+}
+
+extension NotifyTLSOptions {
+    func with(serverName: String) -> NotifyTLSOptions {
+        var copy = self
+        copy.serverName = serverName
+        return copy
     }
 }

@@ -35,7 +35,7 @@ package struct NIONotificationTransport: NotificationTransport {
         smtp = SMTPClient(tlsConfiguration: tlsConfiguration)
     }
     package func post(_ request: OutboundPost, timeoutMs: Int64) async throws -> Int {
-        try await http.post(url: request.url, headers: request.headers, body: request.body, timeoutMs: timeoutMs).status
+        try await http.post(url: request.url, headers: request.headers, body: request.body, timeoutMs: timeoutMs, tls: request.tls).status
     }
     package func sendMail(_ message: EmailMessage, config: EmailConfig, timeoutMs: Int64) async throws {
         try await smtp.send(message, config: config, timeoutMs: timeoutMs)

@@ -143,6 +143,8 @@ package struct WebhookConfig: Sendable {
     package var maxAlerts = 0
     /// The `Authorization` header from `http_config` (`Bearer …` or `Basic …`).
     package var authorization: String?
+    /// `http_config.tls_config`.
+    package var tls: NotifyTLSOptions?
     package init(url: String) { self.url = url }
 }
 
@@ -156,6 +158,8 @@ package struct SlackConfig: Sendable {
     package var text = #"{{ template "slack.default.text" . }}"#
     package var color = #"{{ if eq .Status "firing" }}danger{{ else }}good{{ end }}"#
     package var sendResolved = false
+    /// `http_config.tls_config`.
+    package var tls: NotifyTLSOptions?
     package init() {}
 }
 
@@ -176,6 +180,8 @@ package struct PagerDutyConfig: Sendable {
         ("resolved", #"{{ template "pagerduty.default.instances" .Alerts.Resolved }}"#),
     ]
     package var sendResolved = true
+    /// `http_config.tls_config`.
+    package var tls: NotifyTLSOptions?
     package init() {}
 }
 
@@ -194,5 +200,7 @@ package struct EmailConfig: Sendable {
     package var html = #"{{ template "email.default.html" . }}"#
     package var text = ""
     package var sendResolved = false
+    /// `tls_config` for STARTTLS and port 465.
+    package var tls: NotifyTLSOptions?
     package init() {}
 }

@@ -331,7 +331,7 @@ package enum NotifyConfigFile {
                 case "url": config.url = try url(value, at: key)
                 case "send_resolved": config.sendResolved = try bool(value, at: key)
                 case "max_alerts": config.maxAlerts = try integer(value, at: key)
-                case "http_config": config.authorization = try httpConfig(value, at: key)
+                case "http_config": (config.authorization, config.tls) = try httpConfig(value, at: key)
                 default: throw error(key, value, "unknown key")
                 }
             }
@@ -339,9 +339,10 @@ package enum NotifyConfigFile {
             return config
         }
 
-        /// `http_config`: the Authorization header value it asks for (Bearer or Basic), or nil.
-        func httpConfig(_ node: Node, at prefix: String) throws -> String? {
+        /// `http_config`: the Authorization header value it asks for (Bearer or Basic), and its `tls_config`.
+        func httpConfig(_ node: Node, at prefix: String) throws -> (authorization: String?, tls: NotifyTLSOptions?) {
             var header: String?
+            var tls: NotifyTLSOptions?
             func file(_ value: Node, at key: String) throws -> String {
                 let path = try string(value, at: key)
                 guard let data = FileManager.default.contents(atPath: path) else { throw error(key, value, "cannot read \(path)") }
@@ -376,11 +377,36 @@ package enum NotifyConfigFile {
                         }
                     }
                     header = "Basic " + Base64.encode(Array("\(username):\(password)".utf8))
+                case "tls_config": tls = try tlsConfig(value, at: key)
                 case "follow_redirects", "enable_http2": _ = try bool(value, at: key)
-                default: throw error(key, value, "unknown key (supported: bearer_token(_file), authorization, basic_auth)")
+                default: throw error(key, value, "unknown key (supported: bearer_token(_file), authorization, basic_auth, tls_config)")
                 }
             }
-            return header
+            return (header, tls)
+        }
+
+        /// `tls_config`: CA, client certificate, server name, verification; the files must be readable now.
+        func tlsConfig(_ node: Node, at prefix: String) throws -> NotifyTLSOptions {
+            var options = NotifyTLSOptions()
+            func file(_ value: Node, at key: String) throws -> String {
+                let path = try string(value, at: key)
+                guard FileManager.default.isReadableFile(atPath: path) else { throw error(key, value, "cannot read \(path)") }
+                return path
+            }
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "ca_file": options.caFile = try file(value, at: key)
+                case "cert_file": options.certFile = try file(value, at: key)
+                case "key_file": options.keyFile = try file(value, at: key)
+                case "server_name": options.serverName = try string(value, at: key)
+                case "insecure_skip_verify": options.insecureSkipVerify = try bool(value, at: key)
+                default: throw error(key, value, "unknown key (supported: ca_file, cert_file, key_file, server_name, insecure_skip_verify)")
+                }
+            }
+            guard (options.certFile == nil) == (options.keyFile == nil) else {
+                throw error(prefix, node, "cert_file and key_file must be given together")
+            }
+            return options
         }
 
         func slack(_ node: Node, at prefix: String, global: NotifyConfig.Global) throws -> SlackConfig {
@@ -395,7 +421,7 @@ package enum NotifyConfigFile {
                 case "title_link": config.titleLink = try string(value, at: key)
                 case "text": config.text = try string(value, at: key)
                 case "color": config.color = try string(value, at: key)
-                case "http_config": _ = try httpConfig(value, at: key)
+                case "http_config": config.tls = try httpConfig(value, at: key).tls
                 case "send_resolved": config.sendResolved = try bool(value, at: key)
                 default: throw error(key, value, "unknown key")
                 }
@@ -416,7 +442,7 @@ package enum NotifyConfigFile {
                 case "description", "summary": config.description = try string(value, at: key)
                 case "severity": config.severity = try string(value, at: key)
                 case "source": config.source = try string(value, at: key)
-                case "http_config": _ = try httpConfig(value, at: key)
+                case "http_config": config.tls = try httpConfig(value, at: key).tls
                 case "details":
                     for (name, text) in try stringMap(value, at: key) {
                         if let index = config.details.firstIndex(where: { $0.0 == name }) { config.details[index].1 = text } else { config.details.append((name, text)) }
@@ -446,6 +472,7 @@ package enum NotifyConfigFile {
                 case "auth_username": config.authUsername = try string(value, at: key)
                 case "auth_password": config.authPassword = try string(value, at: key)
                 case "require_tls": config.requireTLS = try bool(value, at: key)
+                case "tls_config": config.tls = try tlsConfig(value, at: key)
                 case "headers":
                     config.headers = try stringMap(value, at: key).map { (Self.canonicalHeader($0.0), $0.1) }
                 case "html": config.html = try string(value, at: key)

@@ -115,8 +115,8 @@ package struct SMTPClient: Sendable {
         let host = String(config.smarthost[..<colon])
         let timeout = TimeAmount.milliseconds(max(1, timeoutMs))
         let implicitTLS = port == 465
-        let context = try tls.context()
-        let serverName = NotifyTLS.isIPAddress(host) ? nil : host
+        let context = try tls.context(config.tls)
+        let serverName = NotifyTLS.serverName(host, config.tls)
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             channel = try await ClientBootstrap(group: eventLoopGroup)

@@ -3,6 +3,7 @@ import NIOHTTP1
 import NIOPosix
 package import NIOSSL
 import SightlineCore
+import Synchronization
 
 /// A small HTTP/1.1 client for receivers: one connection per POST, a deadline, a bounded response body.
 ///
@@ -75,10 +76,14 @@ package struct NotifyHTTPClient: Sendable {
     /// - Returns: The response, whatever its status.
     /// - Throws: `unavailable` when the connection fails (TLS handshake included), closes early or times out;
     ///   `invalidArgument` for a bad URL; `configuration` when the TLS configuration is unusable.
-    package func post(url: String, headers: [(String, String)], body: [UInt8], timeoutMs: Int64, maxBodySize: Int = 65536) async throws -> Response {
+    ///   - tls: The receiver's `tls_config` for `https://`; nil uses the client's configuration.
+    package func post(
+        url: String, headers: [(String, String)], body: [UInt8], timeoutMs: Int64, maxBodySize: Int = 65536, tls options: NotifyTLSOptions? = nil
+    ) async throws -> Response {
         let target = try Target(url: url)
         let timeout = TimeAmount.milliseconds(max(1, timeoutMs))
-        let context = target.useTLS ? try tls.context() : nil
+        let context = target.useTLS ? try tls.context(options) : nil
+        let serverName = NotifyTLS.serverName(target.host, options)
         let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
         do {
             channel = try await ClientBootstrap(group: eventLoopGroup)
@@ -86,7 +91,6 @@ package struct NotifyHTTPClient: Sendable {
                 .connect(host: target.host, port: target.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if let context {
-                            let serverName = NotifyTLS.isIPAddress(target.host) ? nil : target.host
                             try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverName))
                         }
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
@@ -132,22 +136,56 @@ package struct NotifyHTTPClient: Sendable {
     }
 }
 
-/// A TLS client context made once from a configuration (making one loads the trust store); a configuration that
-/// cannot be used fails each connection that needs TLS, with the reason.
-final class NotifyTLS: Sendable {
-    private let made: Result<NIOSSLContext, SightlineError>
+/// A receiver's `tls_config`: its own CA file, client certificate, server name, or no verification at all.
+package struct NotifyTLSOptions: Sendable, Hashable {
+    /// PEM file of the CAs to trust instead of the system's.
+    package var caFile: String?
+    /// PEM files of a client certificate and its key.
+    package var certFile: String?
+    package var keyFile: String?
+    /// The name to send (SNI) and to check the certificate against, instead of the URL's host.
+    package var serverName: String?
+    /// Accept any certificate (`insecure_skip_verify`).
+    package var insecureSkipVerify = false
+    package init() {}
+}
 
-    init(_ configuration: TLSConfiguration) {
+/// TLS client contexts, made once per set of options from a base configuration (making one loads the trust store);
+/// options that cannot be used fail each connection that needs them, with the reason.
+final class NotifyTLS: Sendable {
+    private let base: TLSConfiguration
+    private let contexts = Mutex<[NotifyTLSOptions?: Result<NIOSSLContext, SightlineError>]>([:])
+
+    init(_ base: TLSConfiguration) { self.base = base }
+
+    /// The context for `options` (nil: the base configuration).
+    /// - Throws: `configuration` when it cannot be made (a missing CA file, a key that does not match).
+    func context(_ options: NotifyTLSOptions? = nil) throws -> NIOSSLContext {
+        if let made = contexts.withLock({ $0[options] }) { return try made.get() }
+        let made: Result<NIOSSLContext, SightlineError>
         do {
+            var configuration = base
+            if let options {
+                if let caFile = options.caFile { configuration.trustRoots = .file(caFile) }
+                if options.insecureSkipVerify { configuration.certificateVerification = .none }
+                if let certFile = options.certFile, let keyFile = options.keyFile {
+                    configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certFile).map { .certificate($0) }
+                    configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem))
+                }
+            }
             made = .success(try NIOSSLContext(configuration: configuration))
         } catch {
             made = .failure(SightlineError(.configuration, "cannot set up TLS for notifications", cause: error))
         }
+        contexts.withLock { $0[options] = made }
+        return try made.get()
     }
 
-    /// The context.
-    /// - Throws: `configuration` when it could not be made.
-    func context() throws -> NIOSSLContext { try made.get() }
+    /// The name to send and verify for `host`: the configured server name, else the host unless it is an IP address.
+    static func serverName(_ host: String, _ options: NotifyTLSOptions?) -> String? {
+        if let name = options?.serverName, !name.isEmpty { return name }
+        return isIPAddress(host) ? nil : host
+    }
 
     /// Whether `host` is a literal IP address (no SNI is sent for those).
     static func isIPAddress(_ host: String) -> Bool {

@@ -90,10 +90,13 @@ package struct OutboundPost: Sendable {
     package var url: String
     package var headers: [(String, String)]
     package var body: [UInt8]
-    package init(url: String, headers: [(String, String)], body: [UInt8]) {
+    /// The receiver's `tls_config`, for https.
+    package var tls: NotifyTLSOptions?
+    package init(url: String, headers: [(String, String)], body: [UInt8], tls: NotifyTLSOptions? = nil) {
         self.url = url
         self.headers = headers
         self.body = body
+        self.tls = tls
     }
 }
 
@@ -129,7 +132,7 @@ package enum NotifyPayloads {
         out += ",\"version\":\"4\",\"groupKey\":" + JSONText.quoted(data.groupKey) + ",\"truncatedAlerts\":\(truncated)}"
         var headers = [("Content-Type", "application/json"), ("User-Agent", "Alertmanager/0.25.0")]
         if let authorization = config.authorization { headers.append(("Authorization", authorization)) }
-        return OutboundPost(url: config.url, headers: headers, body: Array(out.utf8))
+        return OutboundPost(url: config.url, headers: headers, body: Array(out.utf8), tls: config.tls)
     }
 
     /// A Slack incoming-webhook message with one attachment.
@@ -147,7 +150,7 @@ package enum NotifyPayloads {
         out += ",\"fallback\":" + JSONText.quoted(fallback)
         out += ",\"color\":" + JSONText.quoted(try data.render(config.color, field: "slack color"))
         out += ",\"mrkdwn_in\":[\"fallback\",\"pretext\",\"text\"]}]}"
-        return OutboundPost(url: config.apiURL, headers: [("Content-Type", "application/json")], body: Array(out.utf8))
+        return OutboundPost(url: config.apiURL, headers: [("Content-Type", "application/json")], body: Array(out.utf8), tls: config.tls)
     }
 
     /// A PagerDuty Events API v2 event: `trigger` while anything fires, `resolve` after; `dedup_key` is the SHA-256
@@ -172,6 +175,6 @@ package enum NotifyPayloads {
             out += JSONText.quoted(name) + ":" + JSONText.quoted(try data.render(template, field: "pagerduty details.\(name)"))
         }
         out += "}}}"
-        return OutboundPost(url: config.url, headers: [("Content-Type", "application/json")], body: Array(out.utf8))
+        return OutboundPost(url: config.url, headers: [("Content-Type", "application/json")], body: Array(out.utf8), tls: config.tls)
     }
 }
