@@ -66,6 +66,8 @@ package actor Notifier: AlertSink {
     private var pending: [String: Delivery] = [:]
     private var random: UInt64
     private var messageCounter = 0
+    /// Whether a ``tick()`` is under way.
+    private var ticking = false
     /// When the notifier started, for `GET /api/v2/status`.
     package let startedAtMs: Int64
     /// Each send's deadline.
@@ -148,6 +150,10 @@ package actor Notifier: AlertSink {
     /// One step: flushes due groups, then sends every delivery that is due (concurrently) and records the results.
     /// Tests call this after moving their clock.
     package func tick() async {
+        // The actor lets other calls in while sends are awaited; a second step then would send the same deliveries.
+        guard !ticking else { return }
+        ticking = true
+        defer { ticking = false }
         let now = clock.nowMs()
         for tenant in tenants.keys.sorted() {
             guard var dispatcher = tenants[tenant] else { continue }
