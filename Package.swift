@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // Data model, errors, byte codecs and the store protocols. Depends on no other Sightline module.
@@ -75,7 +76,13 @@ let package = Package(
         .target(
             name: "SightlineAlerting",
             dependencies: [
-                "SightlineCore", "SightlineQuery", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
+                "SightlineCore", "SightlineStorageCore", "SightlineQuery",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: settings
         ),
@@ -185,7 +192,14 @@ let package = Package(
         .testTarget(name: "SightlineQueryTests", dependencies: ["SightlineQuery"], swiftSettings: settings),
         .testTarget(
             name: "SightlineAlertingTests",
-            dependencies: ["SightlineAlerting", "SightlineQuery", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "SightlineAlerting", "SightlineQuery", "SightlineTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: settings
         ),
         .testTarget(name: "SightlineIngestTests", dependencies: ["SightlineIngest", "SightlineTestSupport"], swiftSettings: settings),

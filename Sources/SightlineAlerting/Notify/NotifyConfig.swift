@@ -1,0 +1,206 @@
+package import SightlineCore
+
+/// The notifier's configuration: Alertmanager's `alertmanager.yml`, the subset people use (see ``NotifyConfigFile``).
+package struct NotifyConfig: Sendable {
+    /// Settings receivers fall back to.
+    package struct Global: Sendable {
+        /// How long an alert without `endsAt` stays firing without an update.
+        package var resolveTimeoutMs: Int64 = 300_000
+        package var smtpFrom = ""
+        package var smtpSmarthost = ""
+        package var smtpHello = "localhost"
+        package var smtpAuthUsername = ""
+        package var smtpAuthPassword = ""
+        package var smtpRequireTLS = true
+        package var slackAPIURL = ""
+        package var pagerdutyURL = "https://events.pagerduty.com/v2/enqueue"
+        package init() {}
+    }
+
+    package var global = Global()
+    /// The root of the routing tree, with inherited settings filled in.
+    package var route: NotifyRoute
+    package var inhibitRules: [InhibitRule] = []
+    package var receivers: [NotifyReceiver] = []
+    /// Named time intervals (`time_intervals` and the older `mute_time_intervals`).
+    package var timeIntervals: [String: [TimeIntervalSpec]] = [:]
+    /// The config file's text, which `GET /api/v2/status` shows.
+    package var original = ""
+
+    package init(route: NotifyRoute) { self.route = route }
+
+    /// The receiver called `name`.
+    package func receiver(named name: String) -> NotifyReceiver? { receivers.first { $0.name == name } }
+}
+
+/// One node of the routing tree, in Alertmanager's semantics: an alert goes to the first child that matches
+/// (and on to later ones while matching children say `continue`), or to this node when no child matches.
+package struct NotifyRoute: Sendable {
+    package var receiver: String
+    /// Labels that make up a group; ignored when ``groupByAll``.
+    package var groupBy: [String]
+    /// `group_by: ['...']`: every label of an alert is a group label.
+    package var groupByAll: Bool
+    package var groupWaitMs: Int64
+    package var groupIntervalMs: Int64
+    package var repeatIntervalMs: Int64
+    package var matchers: [LabelMatcher]
+    package var `continue`: Bool
+    package var muteTimeIntervals: [String]
+    package var activeTimeIntervals: [String]
+    package var routes: [NotifyRoute]
+    /// Alertmanager's route key: the parent's key, `/`, and this route's matchers, e.g. `{}/{team="db"}`.
+    package var key: String
+    /// A number unique within the tree (preorder), naming the route in group ids.
+    package var index: Int
+
+    /// The routes an alert with `labels` goes to, in tree order.
+    package func match(_ labels: Labels) -> [NotifyRoute] {
+        guard LabelMatcher.notifyAll(matchers, match: labels) else { return [] }
+        var found: [NotifyRoute] = []
+        for child in routes {
+            let matched = child.match(labels)
+            found.append(contentsOf: matched)
+            if !matched.isEmpty && !child.continue { break }
+        }
+        return found.isEmpty ? [self] : found
+    }
+
+    /// Every route of the tree, preorder.
+    package var all: [NotifyRoute] { [self] + routes.flatMap(\.all) }
+
+    /// The group labels of an alert on this route.
+    package func groupLabels(of labels: Labels) -> Labels {
+        if groupByAll { return labels }
+        return Labels(groupBy.compactMap { name in labels[name].map { Label(name, $0) } })
+    }
+}
+
+/// `inhibit_rules`: a firing source alert mutes target alerts that have the same values for the `equal` labels.
+package struct InhibitRule: Sendable {
+    package var sourceMatchers: [LabelMatcher]
+    package var targetMatchers: [LabelMatcher]
+    package var equal: [String]
+    package init(sourceMatchers: [LabelMatcher], targetMatchers: [LabelMatcher], equal: [String]) {
+        self.sourceMatchers = sourceMatchers
+        self.targetMatchers = targetMatchers
+        self.equal = equal
+    }
+}
+
+/// A named receiver and its integrations.
+package struct NotifyReceiver: Sendable {
+    package var name: String
+    package var webhooks: [WebhookConfig] = []
+    package var slacks: [SlackConfig] = []
+    package var pagerDuties: [PagerDutyConfig] = []
+    package var emails: [EmailConfig] = []
+    package init(name: String) { self.name = name }
+
+    /// The integrations in a fixed order; their position names them in the notification log.
+    package var integrations: [NotifyIntegration] {
+        webhooks.enumerated().map { NotifyIntegration(kind: .webhook($0.element), index: $0.offset) }
+            + slacks.enumerated().map { NotifyIntegration(kind: .slack($0.element), index: $0.offset) }
+            + pagerDuties.enumerated().map { NotifyIntegration(kind: .pagerDuty($0.element), index: $0.offset) }
+            + emails.enumerated().map { NotifyIntegration(kind: .email($0.element), index: $0.offset) }
+    }
+}
+
+/// One configured destination of a receiver.
+package struct NotifyIntegration: Sendable {
+    package enum Kind: Sendable {
+        case webhook(WebhookConfig), slack(SlackConfig), pagerDuty(PagerDutyConfig), email(EmailConfig)
+    }
+    package var kind: Kind
+    package var index: Int
+
+    /// `webhook`, `slack`, `pagerduty` or `email`.
+    package var name: String {
+        switch kind {
+        case .webhook: "webhook"
+        case .slack: "slack"
+        case .pagerDuty: "pagerduty"
+        case .email: "email"
+        }
+    }
+
+    /// Whether resolved alerts are sent.
+    package var sendResolved: Bool {
+        switch kind {
+        case .webhook(let c): c.sendResolved
+        case .slack(let c): c.sendResolved
+        case .pagerDuty(let c): c.sendResolved
+        case .email(let c): c.sendResolved
+        }
+    }
+}
+
+/// `webhook_configs`.
+package struct WebhookConfig: Sendable {
+    package var url: String
+    package var sendResolved = true
+    /// The most alerts in one payload; 0 means all.
+    package var maxAlerts = 0
+    /// The `Authorization` header from `http_config` (`Bearer …` or `Basic …`).
+    package var authorization: String?
+    /// `http_config.tls_config`.
+    package var tls: NotifyTLSOptions?
+    package init(url: String) { self.url = url }
+}
+
+/// `slack_configs`: an incoming webhook.
+package struct SlackConfig: Sendable {
+    package var apiURL = ""
+    package var channel = ""
+    package var username = #"{{ template "slack.default.username" . }}"#
+    package var title = #"{{ template "slack.default.title" . }}"#
+    package var titleLink = #"{{ template "slack.default.titlelink" . }}"#
+    package var text = #"{{ template "slack.default.text" . }}"#
+    package var color = #"{{ if eq .Status "firing" }}danger{{ else }}good{{ end }}"#
+    package var sendResolved = false
+    /// `http_config.tls_config`.
+    package var tls: NotifyTLSOptions?
+    package init() {}
+}
+
+/// `pagerduty_configs`: Events API v2.
+package struct PagerDutyConfig: Sendable {
+    package var routingKey = ""
+    package var url = ""
+    package var client = #"{{ template "pagerduty.default.client" . }}"#
+    package var clientURL = #"{{ template "pagerduty.default.clientURL" . }}"#
+    package var description = #"{{ template "pagerduty.default.description" . }}"#
+    package var severity = "error"
+    package var source = ""
+    /// `details`, values are templates; the defaults are Alertmanager's firing/resolved/num_firing/num_resolved.
+    package var details: [(String, String)] = [
+        ("firing", #"{{ template "pagerduty.default.instances" .Alerts.Firing }}"#),
+        ("num_firing", "{{ .Alerts.Firing | len }}"),
+        ("num_resolved", "{{ .Alerts.Resolved | len }}"),
+        ("resolved", #"{{ template "pagerduty.default.instances" .Alerts.Resolved }}"#),
+    ]
+    package var sendResolved = true
+    /// `http_config.tls_config`.
+    package var tls: NotifyTLSOptions?
+    package init() {}
+}
+
+/// `email_configs`.
+package struct EmailConfig: Sendable {
+    package var to = ""
+    package var from = ""
+    package var hello = "localhost"
+    /// `host:port` of the SMTP server.
+    package var smarthost = ""
+    package var authUsername = ""
+    package var authPassword = ""
+    package var requireTLS = true
+    /// Header templates; `Subject`, `To` and `From` default to Alertmanager's.
+    package var headers: [(String, String)] = []
+    package var html = #"{{ template "email.default.html" . }}"#
+    package var text = ""
+    package var sendResolved = false
+    /// `tls_config` for STARTTLS and port 465.
+    package var tls: NotifyTLSOptions?
+    package init() {}
+}

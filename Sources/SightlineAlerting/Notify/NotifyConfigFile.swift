@@ -1,0 +1,555 @@
+import Foundation
+import SightlineCore
+import Yams
+
+/// Reads Alertmanager's configuration file (`alertmanager.yml`), the subset Sightline's notifier implements:
+///
+/// ```yaml
+/// global: {resolve_timeout: 5m, smtp_from, smtp_smarthost, smtp_hello, smtp_auth_username, smtp_auth_password,
+///          smtp_require_tls, slack_api_url, pagerduty_url}
+/// route:                 # receiver, group_by (['...'] = all labels), group_wait 30s, group_interval 5m,
+///   receiver: team       # repeat_interval 4h, matchers / match / match_re, continue, mute_time_intervals,
+///   routes: [...]        # active_time_intervals, routes
+/// inhibit_rules: [{source_matchers, target_matchers, equal}]   # (and legacy source_match(_re), target_match(_re))
+/// receivers: [{name, webhook_configs, slack_configs, pagerduty_configs, email_configs}]
+/// time_intervals: [{name, time_intervals: [{times, weekdays, days_of_month, months, years, location}]}]
+/// templates: []          # accepted, files not read: the built-in default templates are used
+/// ```
+/// Unknown keys and bad values fail with a message naming the file, the key and its line; so does a route that names
+/// a receiver or time interval that does not exist.
+package enum NotifyConfigFile {
+    /// Loads and parses `path`.
+    /// - Throws: `configuration` naming the file, key and line.
+    package static func load(path: String) throws -> NotifyConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SightlineError(.configuration, "alertmanager config file \(path): cannot be read")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), path: path)
+    }
+
+    /// Parses YAML text; `path` only names the source in messages.
+    package static func parse(_ text: String, path: String) throws -> NotifyConfig {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            throw SightlineError(.configuration, "alertmanager config file \(path): not valid YAML: \(error)")
+        }
+        guard let root else { throw SightlineError(.configuration, "alertmanager config file \(path): is empty; a route and receivers are needed") }
+        let reader = Reader(path: path)
+        var global = NotifyConfig.Global()
+        var routeNode: Node?
+        var inhibitRules: [InhibitRule] = []
+        var receivers: [(NotifyReceiver, Node)] = []
+        var intervals: [String: [TimeIntervalSpec]] = [:]
+        try reader.mapping(root, at: "") { key, node in
+            switch key {
+            case "global": global = try reader.global(node)
+            case "route": routeNode = node
+            case "inhibit_rules": inhibitRules = try reader.list(node, at: key).enumerated().map { try reader.inhibitRule($0.element, at: "\(key)[\($0.offset)]") }
+            case "receivers": receivers = try reader.list(node, at: key).enumerated().map { (try reader.receiver($0.element, at: "\(key)[\($0.offset)]", global: global), $0.element) }
+            case "time_intervals", "mute_time_intervals":
+                for (index, item) in try reader.list(node, at: key).enumerated() {
+                    let (name, specs) = try reader.timeInterval(item, at: "\(key)[\(index)]")
+                    guard intervals[name] == nil else { throw reader.error("\(key)[\(index)].name", item, "time interval \"\(name)\" is defined twice") }
+                    intervals[name] = specs
+                }
+            case "templates": _ = try reader.list(node, at: key)
+            default: throw reader.error(key, node, "unknown key")
+            }
+        }
+        // Receivers read before `global` was seen would miss its defaults; read them again now that it is known.
+        if root.mapping?.keys.firstIndex(where: { $0.string == "global" }) != nil {
+            receivers = try receivers.enumerated().map { (try reader.receiver($0.element.1, at: "receivers[\($0.offset)]", global: global), $0.element.1) }
+        }
+        var seen: Set<String> = []
+        for (receiver, node) in receivers {
+            guard seen.insert(receiver.name).inserted else { throw reader.error("receivers", node, "receiver \"\(receiver.name)\" is defined twice") }
+        }
+        guard let routeNode else { throw SightlineError(.configuration, "alertmanager config file \(path): no route provided in config") }
+        var nextIndex = 0
+        let route = try reader.route(
+            routeNode, at: "route", parent: nil, index: &nextIndex, receivers: seen, intervals: Set(intervals.keys))
+        var config = NotifyConfig(route: route)
+        config.global = global
+        config.inhibitRules = inhibitRules
+        config.receivers = receivers.map(\.0)
+        config.timeIntervals = intervals
+        config.original = text
+        return config
+    }
+
+    private struct Reader {
+        let path: String
+
+        func error(_ key: String, _ node: Node, _ message: String) -> SightlineError {
+            let line = node.mark.map { " (line \($0.line))" } ?? ""
+            return SightlineError(.configuration, "alertmanager config file \(path): key '\(key)'\(line): \(message)")
+        }
+
+        func mapping(_ node: Node, at prefix: String, _ body: (String, Node) throws -> Void) throws {
+            guard let mapping = node.mapping else {
+                throw error(prefix.isEmpty ? "(top level)" : prefix, node, "expected a mapping of keys to values")
+            }
+            for (keyNode, value) in mapping {
+                guard let key = keyNode.string else { throw error(prefix, keyNode, "keys must be strings") }
+                try body(prefix.isEmpty ? key : "\(prefix).\(key)", value)
+            }
+        }
+
+        func list(_ node: Node, at key: String) throws -> [Node] {
+            if let scalar = node.scalar, ["", "~", "null"].contains(scalar.string) { return [] }
+            guard let sequence = node.sequence else { throw error(key, node, "expected a list") }
+            return Array(sequence)
+        }
+
+        func string(_ node: Node, at key: String) throws -> String {
+            guard let scalar = node.scalar else { throw error(key, node, "expected a string") }
+            return scalar.string
+        }
+
+        func strings(_ node: Node, at key: String) throws -> [String] {
+            try list(node, at: key).map { try string($0, at: key) }
+        }
+
+        func bool(_ node: Node, at key: String) throws -> Bool {
+            switch try string(node, at: key).lowercased() {
+            case "true", "yes", "on": return true
+            case "false", "no", "off": return false
+            default: throw error(key, node, "expected true or false, got \"\(node.scalar?.string ?? "")\"")
+            }
+        }
+
+        func integer(_ node: Node, at key: String) throws -> Int {
+            guard let value = Int(try string(node, at: key)), value >= 0 else {
+                throw error(key, node, "expected an integer ≥ 0, got \"\(node.scalar?.string ?? "")\"")
+            }
+            return value
+        }
+
+        func duration(_ node: Node, at key: String, positive: Bool = true) throws -> Int64 {
+            let text = try string(node, at: key)
+            guard let ms = NotifyDuration.parseMs(text), !positive || ms > 0 else {
+                throw error(key, node, "expected a positive duration like 30s, 5m or 4h, got \"\(text)\"")
+            }
+            return ms
+        }
+
+        func url(_ node: Node, at key: String) throws -> String {
+            let text = try string(node, at: key)
+            guard text.hasPrefix("http://") || text.hasPrefix("https://"), text.count > 8 else {
+                throw error(key, node, "expected an http:// or https:// URL, got \"\(text)\"")
+            }
+            return text
+        }
+
+        func stringMap(_ node: Node, at key: String) throws -> [(String, String)] {
+            var pairs: [(String, String)] = []
+            try mapping(node, at: key) { name, value in pairs.append((String(name.dropFirst(key.count + 1)), try string(value, at: name))) }
+            return pairs
+        }
+
+        func matchers(_ node: Node, at key: String) throws -> [LabelMatcher] {
+            try list(node, at: key).map { item in
+                let text = try string(item, at: key)
+                do { return try MatcherText.parseList(text) } catch let failure as SightlineError {
+                    throw error(key, item, failure.message)
+                }
+            }.flatMap { $0 }
+        }
+
+        func legacyMatchers(_ node: Node, at key: String, regex: Bool) throws -> [LabelMatcher] {
+            try stringMap(node, at: key).map { name, value in
+                guard name.first.map({ $0.isNotifyLabelNameCharacter(first: true) }) ?? false, name.allSatisfy({ $0.isNotifyLabelNameCharacter(first: false) }) else {
+                    throw error("\(key).\(name)", node, "invalid label name \"\(name)\"")
+                }
+                do { return try LabelMatcher(name, regex ? .regexMatch : .equal, value) } catch let failure as SightlineError {
+                    throw error("\(key).\(name)", node, failure.message)
+                }
+            }
+        }
+
+        func global(_ node: Node) throws -> NotifyConfig.Global {
+            var global = NotifyConfig.Global()
+            try mapping(node, at: "global") { key, value in
+                switch key {
+                case "global.resolve_timeout": global.resolveTimeoutMs = try duration(value, at: key)
+                case "global.smtp_from": global.smtpFrom = try string(value, at: key)
+                case "global.smtp_smarthost": global.smtpSmarthost = try hostPort(value, at: key)
+                case "global.smtp_hello": global.smtpHello = try string(value, at: key)
+                case "global.smtp_auth_username": global.smtpAuthUsername = try string(value, at: key)
+                case "global.smtp_auth_password": global.smtpAuthPassword = try string(value, at: key)
+                case "global.smtp_require_tls": global.smtpRequireTLS = try bool(value, at: key)
+                case "global.slack_api_url": global.slackAPIURL = try url(value, at: key)
+                case "global.pagerduty_url": global.pagerdutyURL = try url(value, at: key)
+                case "global.http_config", "global.smtp_auth_identity", "global.smtp_auth_secret", "global.opsgenie_api_url",
+                    "global.victorops_api_url", "global.wechat_api_url", "global.telegram_api_url", "global.webex_api_url":
+                    break
+                default: throw error(key, value, "unknown key")
+                }
+            }
+            return global
+        }
+
+        func hostPort(_ node: Node, at key: String) throws -> String {
+            let text = try string(node, at: key)
+            guard let colon = text.lastIndex(of: ":"), !text[..<colon].isEmpty, Int(text[text.index(after: colon)...]) != nil else {
+                throw error(key, node, "expected host:port, got \"\(text)\"")
+            }
+            return text
+        }
+
+        func route(
+            _ node: Node, at prefix: String, parent: NotifyRoute?, index: inout Int, receivers: Set<String>, intervals: Set<String>
+        ) throws -> NotifyRoute {
+            var receiver: String?
+            var groupBy: [String]?
+            var groupByAll = false
+            var groupWait: Int64?
+            var groupInterval: Int64?
+            var repeatInterval: Int64?
+            var matchers: [LabelMatcher] = []
+            var continues = false
+            var mute: [String] = []
+            var active: [String] = []
+            var childNodes: [(Node, String)] = []
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "receiver":
+                    let name = try string(value, at: key)
+                    guard receivers.contains(name) else { throw error(key, value, "undefined receiver \"\(name)\" used in route") }
+                    receiver = name
+                case "group_by":
+                    let names = try strings(value, at: key)
+                    if names.contains("...") {
+                        guard names.count == 1 else { throw error(key, value, "cannot have wildcard group_by (`...`) and other labels at the same time") }
+                        groupByAll = true
+                        groupBy = []
+                    } else {
+                        var seen: Set<String> = []
+                        for name in names {
+                            guard !name.isEmpty, name.first?.isNotifyLabelNameCharacter(first: true) == true,
+                                name.allSatisfy({ $0.isNotifyLabelNameCharacter(first: false) })
+                            else { throw error(key, value, "invalid label name \"\(name)\" in group_by list") }
+                            guard seen.insert(name).inserted else { throw error(key, value, "duplicated label \"\(name)\" in group_by") }
+                        }
+                        groupBy = names
+                    }
+                case "group_wait": groupWait = try duration(value, at: key, positive: false)
+                case "group_interval": groupInterval = try duration(value, at: key)
+                case "repeat_interval": repeatInterval = try duration(value, at: key)
+                case "matchers": matchers += try self.matchers(value, at: key)
+                case "match": matchers += try legacyMatchers(value, at: key, regex: false)
+                case "match_re": matchers += try legacyMatchers(value, at: key, regex: true)
+                case "continue": continues = try bool(value, at: key)
+                case "mute_time_intervals", "active_time_intervals":
+                    let names = try strings(value, at: key)
+                    for name in names where !intervals.contains(name) {
+                        throw error(key, value, "undefined time interval \"\(name)\" used in route")
+                    }
+                    if key.hasSuffix("mute_time_intervals") { mute = names } else { active = names }
+                case "routes":
+                    childNodes = try list(value, at: key).enumerated().map { ($0.element, "\(key)[\($0.offset)]") }
+                default: throw error(key, value, "unknown key")
+                }
+            }
+            if parent == nil {
+                guard receiver != nil else { throw error(prefix, node, "root route must specify a default receiver") }
+                guard matchers.isEmpty else { throw error(prefix, node, "root route must not have any matchers") }
+                guard !continues else { throw error(prefix, node, "cannot have continue in root route") }
+                guard mute.isEmpty else { throw error(prefix, node, "root route must not have any mute time intervals") }
+                guard active.isEmpty else { throw error(prefix, node, "root route must not have any active time intervals") }
+            }
+            // Alertmanager's order for route keys: name, then value, then type (=, !=, =~, !~).
+            let typeOrder: [LabelMatcher.Kind: Int] = [.equal: 0, .notEqual: 1, .regexMatch: 2, .regexNoMatch: 3]
+            matchers.sort { ($0.name, $0.value, typeOrder[$0.kind] ?? 0) < ($1.name, $1.value, typeOrder[$1.kind] ?? 0) }
+            let matchersText = MatcherText.format(matchers)
+            var route = NotifyRoute(
+                receiver: receiver ?? parent?.receiver ?? "",
+                groupBy: groupBy ?? parent?.groupBy ?? [],
+                groupByAll: groupBy == nil ? parent?.groupByAll ?? false : groupByAll,
+                groupWaitMs: groupWait ?? parent?.groupWaitMs ?? 30_000,
+                groupIntervalMs: groupInterval ?? parent?.groupIntervalMs ?? 300_000,
+                repeatIntervalMs: repeatInterval ?? parent?.repeatIntervalMs ?? 14_400_000,
+                matchers: matchers,
+                continue: continues,
+                muteTimeIntervals: mute,
+                activeTimeIntervals: active,
+                routes: [],
+                key: parent.map { "\($0.key)/\(matchersText)" } ?? matchersText,
+                index: index)
+            index += 1
+            var children: [NotifyRoute] = []
+            for (child, key) in childNodes {
+                children.append(try self.route(child, at: key, parent: route, index: &index, receivers: receivers, intervals: intervals))
+            }
+            route.routes = children
+            return route
+        }
+
+        func inhibitRule(_ node: Node, at prefix: String) throws -> InhibitRule {
+            var rule = InhibitRule(sourceMatchers: [], targetMatchers: [], equal: [])
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "source_matchers": rule.sourceMatchers += try matchers(value, at: key)
+                case "target_matchers": rule.targetMatchers += try matchers(value, at: key)
+                case "source_match": rule.sourceMatchers += try legacyMatchers(value, at: key, regex: false)
+                case "source_match_re": rule.sourceMatchers += try legacyMatchers(value, at: key, regex: true)
+                case "target_match": rule.targetMatchers += try legacyMatchers(value, at: key, regex: false)
+                case "target_match_re": rule.targetMatchers += try legacyMatchers(value, at: key, regex: true)
+                case "equal": rule.equal = try strings(value, at: key)
+                default: throw error(key, value, "unknown key")
+                }
+            }
+            return rule
+        }
+
+        func receiver(_ node: Node, at prefix: String, global: NotifyConfig.Global) throws -> NotifyReceiver {
+            var receiver = NotifyReceiver(name: "")
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "name": receiver.name = try string(value, at: key)
+                case "webhook_configs":
+                    receiver.webhooks = try list(value, at: key).enumerated().map { try webhook($0.element, at: "\(key)[\($0.offset)]") }
+                case "slack_configs":
+                    receiver.slacks = try list(value, at: key).enumerated().map { try slack($0.element, at: "\(key)[\($0.offset)]", global: global) }
+                case "pagerduty_configs":
+                    receiver.pagerDuties = try list(value, at: key).enumerated().map { try pagerDuty($0.element, at: "\(key)[\($0.offset)]", global: global) }
+                case "email_configs":
+                    receiver.emails = try list(value, at: key).enumerated().map { try email($0.element, at: "\(key)[\($0.offset)]", global: global) }
+                default: throw error(key, value, "unknown key (receiver types other than webhook, slack, pagerduty and email are not supported)")
+                }
+            }
+            guard !receiver.name.isEmpty else { throw error(prefix, node, "missing name in receiver") }
+            return receiver
+        }
+
+        func webhook(_ node: Node, at prefix: String) throws -> WebhookConfig {
+            var config = WebhookConfig(url: "")
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "url": config.url = try url(value, at: key)
+                case "send_resolved": config.sendResolved = try bool(value, at: key)
+                case "max_alerts": config.maxAlerts = try integer(value, at: key)
+                case "http_config": (config.authorization, config.tls) = try httpConfig(value, at: key)
+                default: throw error(key, value, "unknown key")
+                }
+            }
+            guard !config.url.isEmpty else { throw error(prefix, node, "one of url or url_file must be configured") }
+            return config
+        }
+
+        /// `http_config`: the Authorization header value it asks for (Bearer or Basic), and its `tls_config`.
+        func httpConfig(_ node: Node, at prefix: String) throws -> (authorization: String?, tls: NotifyTLSOptions?) {
+            var header: String?
+            var tls: NotifyTLSOptions?
+            func file(_ value: Node, at key: String) throws -> String {
+                let path = try string(value, at: key)
+                guard let data = FileManager.default.contents(atPath: path) else { throw error(key, value, "cannot read \(path)") }
+                return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "bearer_token": header = "Bearer " + (try string(value, at: key))
+                case "bearer_token_file": header = "Bearer " + (try file(value, at: key))
+                case "authorization":
+                    var type = "Bearer"
+                    var credentials = ""
+                    try mapping(value, at: key) { inner, innerValue in
+                        switch String(inner.dropFirst(key.count + 1)) {
+                        case "type": type = try string(innerValue, at: inner)
+                        case "credentials": credentials = try string(innerValue, at: inner)
+                        case "credentials_file": credentials = try file(innerValue, at: inner)
+                        default: throw error(inner, innerValue, "unknown key")
+                        }
+                    }
+                    guard type.lowercased() != "basic" else { throw error(key, value, "use basic_auth for Basic authorization") }
+                    header = "\(type) \(credentials)"
+                case "basic_auth":
+                    var username = ""
+                    var password = ""
+                    try mapping(value, at: key) { inner, innerValue in
+                        switch String(inner.dropFirst(key.count + 1)) {
+                        case "username": username = try string(innerValue, at: inner)
+                        case "password": password = try string(innerValue, at: inner)
+                        case "password_file": password = try file(innerValue, at: inner)
+                        default: throw error(inner, innerValue, "unknown key")
+                        }
+                    }
+                    header = "Basic " + Base64.encode(Array("\(username):\(password)".utf8))
+                case "tls_config": tls = try tlsConfig(value, at: key)
+                case "follow_redirects", "enable_http2": _ = try bool(value, at: key)
+                default: throw error(key, value, "unknown key (supported: bearer_token(_file), authorization, basic_auth, tls_config)")
+                }
+            }
+            return (header, tls)
+        }
+
+        /// `tls_config`: CA, client certificate, server name, verification; the files must be readable now.
+        func tlsConfig(_ node: Node, at prefix: String) throws -> NotifyTLSOptions {
+            var options = NotifyTLSOptions()
+            func file(_ value: Node, at key: String) throws -> String {
+                let path = try string(value, at: key)
+                guard FileManager.default.isReadableFile(atPath: path) else { throw error(key, value, "cannot read \(path)") }
+                return path
+            }
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "ca_file": options.caFile = try file(value, at: key)
+                case "cert_file": options.certFile = try file(value, at: key)
+                case "key_file": options.keyFile = try file(value, at: key)
+                case "server_name": options.serverName = try string(value, at: key)
+                case "insecure_skip_verify": options.insecureSkipVerify = try bool(value, at: key)
+                default: throw error(key, value, "unknown key (supported: ca_file, cert_file, key_file, server_name, insecure_skip_verify)")
+                }
+            }
+            guard (options.certFile == nil) == (options.keyFile == nil) else {
+                throw error(prefix, node, "cert_file and key_file must be given together")
+            }
+            return options
+        }
+
+        func slack(_ node: Node, at prefix: String, global: NotifyConfig.Global) throws -> SlackConfig {
+            var config = SlackConfig()
+            config.apiURL = global.slackAPIURL
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "api_url": config.apiURL = try url(value, at: key)
+                case "channel": config.channel = try string(value, at: key)
+                case "username": config.username = try string(value, at: key)
+                case "title": config.title = try string(value, at: key)
+                case "title_link": config.titleLink = try string(value, at: key)
+                case "text": config.text = try string(value, at: key)
+                case "color": config.color = try string(value, at: key)
+                case "http_config": config.tls = try httpConfig(value, at: key).tls
+                case "send_resolved": config.sendResolved = try bool(value, at: key)
+                default: throw error(key, value, "unknown key")
+                }
+            }
+            guard !config.apiURL.isEmpty else { throw error(prefix, node, "no global Slack API URL set either inline or in a file") }
+            return config
+        }
+
+        func pagerDuty(_ node: Node, at prefix: String, global: NotifyConfig.Global) throws -> PagerDutyConfig {
+            var config = PagerDutyConfig()
+            config.url = global.pagerdutyURL
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "routing_key": config.routingKey = try string(value, at: key)
+                case "url": config.url = try url(value, at: key)
+                case "client": config.client = try string(value, at: key)
+                case "client_url": config.clientURL = try string(value, at: key)
+                case "description", "summary": config.description = try string(value, at: key)
+                case "severity": config.severity = try string(value, at: key)
+                case "source": config.source = try string(value, at: key)
+                case "http_config": config.tls = try httpConfig(value, at: key).tls
+                case "details":
+                    for (name, text) in try stringMap(value, at: key) {
+                        if let index = config.details.firstIndex(where: { $0.0 == name }) { config.details[index].1 = text } else { config.details.append((name, text)) }
+                    }
+                case "send_resolved": config.sendResolved = try bool(value, at: key)
+                default: throw error(key, value, "unknown key")
+                }
+            }
+            guard !config.routingKey.isEmpty else { throw error(prefix, node, "missing routing_key in PagerDuty config (service_key, Events API v1, is not supported)") }
+            return config
+        }
+
+        func email(_ node: Node, at prefix: String, global: NotifyConfig.Global) throws -> EmailConfig {
+            var config = EmailConfig()
+            config.from = global.smtpFrom
+            config.smarthost = global.smtpSmarthost
+            config.hello = global.smtpHello
+            config.authUsername = global.smtpAuthUsername
+            config.authPassword = global.smtpAuthPassword
+            config.requireTLS = global.smtpRequireTLS
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "to": config.to = try string(value, at: key)
+                case "from": config.from = try string(value, at: key)
+                case "hello": config.hello = try string(value, at: key)
+                case "smarthost": config.smarthost = try hostPort(value, at: key)
+                case "auth_username": config.authUsername = try string(value, at: key)
+                case "auth_password": config.authPassword = try string(value, at: key)
+                case "require_tls": config.requireTLS = try bool(value, at: key)
+                case "tls_config": config.tls = try tlsConfig(value, at: key)
+                case "headers":
+                    config.headers = try stringMap(value, at: key).map { (Self.canonicalHeader($0.0), $0.1) }
+                case "html": config.html = try string(value, at: key)
+                case "text": config.text = try string(value, at: key)
+                case "send_resolved": config.sendResolved = try bool(value, at: key)
+                default: throw error(key, value, "unknown key")
+                }
+            }
+            guard !config.to.isEmpty else { throw error(prefix, node, "missing to address in email config") }
+            guard !config.smarthost.isEmpty else { throw error(prefix, node, "no global SMTP smarthost set") }
+            guard !config.from.isEmpty else { throw error(prefix, node, "no global SMTP from set") }
+            return config
+        }
+
+        /// `x-priority` → `X-Priority`, as Go's textproto canonicalizes header names.
+        static func canonicalHeader(_ name: String) -> String {
+            name.split(separator: "-", omittingEmptySubsequences: false).map { $0.prefix(1).uppercased() + $0.dropFirst().lowercased() }.joined(separator: "-")
+        }
+
+        func timeInterval(_ node: Node, at prefix: String) throws -> (String, [TimeIntervalSpec]) {
+            var name = ""
+            var specs: [TimeIntervalSpec] = []
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "name": name = try string(value, at: key)
+                case "time_intervals":
+                    specs = try list(value, at: key).enumerated().map { try spec($0.element, at: "\(key)[\($0.offset)]") }
+                default: throw error(key, value, "unknown key")
+                }
+            }
+            guard !name.isEmpty else { throw error(prefix, node, "missing name in time interval") }
+            return (name, specs)
+        }
+
+        func spec(_ node: Node, at prefix: String) throws -> TimeIntervalSpec {
+            var spec = TimeIntervalSpec()
+            try mapping(node, at: prefix) { key, value in
+                let field = String(key.dropFirst(prefix.count + 1))
+                func ranges(names: [String], base: Int, negative: Bool, bounds: ClosedRange<Int>, what: String) throws -> [NotifyIntRange] {
+                    try strings(value, at: key).map { text in
+                        guard let range = TimeIntervalSpec.range(text, names: names, base: base, allowNegative: negative, bounds: bounds) else {
+                            throw error(key, value, "invalid \(what) range \"\(text)\"")
+                        }
+                        return range
+                    }
+                }
+                switch field {
+                case "times":
+                    spec.times = try list(value, at: key).map { item in
+                        var start: Int?
+                        var end: Int?
+                        try mapping(item, at: key) { inner, innerValue in
+                            let text = try string(innerValue, at: inner)
+                            guard let minutes = TimeIntervalSpec.minutes(text) else { throw error(inner, innerValue, "invalid time \"\(text)\", expected HH:MM") }
+                            switch String(inner.dropFirst(key.count + 1)) {
+                            case "start_time": start = minutes
+                            case "end_time": end = minutes
+                            default: throw error(inner, innerValue, "unknown key")
+                            }
+                        }
+                        guard let start, let end, start < end else { throw error(key, item, "start_time must be before end_time") }
+                        return NotifyIntRange(start, end)
+                    }
+                case "weekdays": spec.weekdays = try ranges(names: TimeIntervalSpec.weekdayNames, base: 0, negative: false, bounds: 0...6, what: "weekday")
+                case "days_of_month": spec.daysOfMonth = try ranges(names: [], base: 1, negative: true, bounds: 1...31, what: "day of month")
+                case "months": spec.months = try ranges(names: TimeIntervalSpec.monthNames, base: 1, negative: false, bounds: 1...12, what: "month")
+                case "years": spec.years = try ranges(names: [], base: 0, negative: false, bounds: 1...9999, what: "year")
+                case "location":
+                    let location = try string(value, at: key)
+                    guard location == "UTC" || location == "Local" || TimeZone(identifier: location) != nil else {
+                        throw error(key, value, "unknown time zone \"\(location)\"")
+                    }
+                    spec.location = location == "Local" ? nil : location
+                default: throw error(key, value, "unknown key")
+                }
+            }
+            return spec
+        }
+    }
+}

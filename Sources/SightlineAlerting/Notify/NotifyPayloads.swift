@@ -1,0 +1,180 @@
+import Foundation
+package import SightlineCore
+
+/// A notification's content, shared by every integration: Alertmanager's template data for one group.
+package struct NotificationData: Sendable {
+    package var receiver: String
+    package var status: String
+    package var alerts: [StoredAlert]
+    package var groupKey: String
+    package var groupLabels: Labels
+    package var commonLabels: Labels
+    package var commonAnnotations: Labels
+    package var externalURL: String
+    /// When alert states were taken.
+    package var nowMs: Int64
+
+    /// The data of a delivery.
+    package init(_ delivery: Delivery, externalURL: String) {
+        receiver = delivery.receiver
+        alerts = delivery.alerts
+        nowMs = delivery.flushedAtMs
+        status = delivery.alerts.contains { !$0.isResolved(atMs: delivery.flushedAtMs) } ? "firing" : "resolved"
+        groupKey = delivery.groupKey
+        groupLabels = delivery.groupLabels
+        commonLabels = Self.common(delivery.alerts.map(\.labels))
+        commonAnnotations = Self.common(delivery.alerts.map(\.annotations))
+        self.externalURL = externalURL
+    }
+
+    /// The labels every set has with the same value.
+    static func common(_ sets: [Labels]) -> Labels {
+        guard var result = sets.first?.labels else { return Labels([]) }
+        for set in sets.dropFirst() { result = result.filter { set[$0.name] == $0.value } }
+        return Labels(result)
+    }
+
+    /// The status of one alert: `firing` or `resolved`.
+    func status(of alert: StoredAlert) -> String { alert.isResolved(atMs: nowMs) ? "resolved" : "firing" }
+
+    /// The end Alertmanager exposes: none while firing.
+    func exposedEnd(of alert: StoredAlert) -> Int64? { alert.isResolved(atMs: nowMs) ? alert.endsAtMs : nil }
+
+    /// The template data (`.Status`, `.Alerts`, `.GroupLabels`, …).
+    package var templateValue: NotifyTemplateValue {
+        func kv(_ labels: Labels) -> NotifyTemplateValue { .kv(labels.labels.map { ($0.name, $0.value) }) }
+        func list(_ alerts: [StoredAlert]) -> NotifyTemplateValue {
+            let values = alerts.map { alert -> NotifyTemplateValue in
+                .object([
+                    "Status": .string(status(of: alert)),
+                    "Labels": kv(alert.labels),
+                    "Annotations": kv(alert.annotations),
+                    "StartsAt": .string(Self.goTime(alert.startsAtMs)),
+                    "EndsAt": .string(exposedEnd(of: alert).map(Self.goTime) ?? "0001-01-01 00:00:00 +0000 UTC"),
+                    "GeneratorURL": .string(alert.generatorURL),
+                    "Fingerprint": .string(AlertFingerprint.text(alert.fingerprint)),
+                ])
+            }
+            return .list(values, fields: [:])
+        }
+        let firing = alerts.filter { !$0.isResolved(atMs: nowMs) }
+        let resolved = alerts.filter { $0.isResolved(atMs: nowMs) }
+        guard case .list(let all, _) = list(alerts) else { return .null }
+        return .object([
+            "Receiver": .string(receiver),
+            "Status": .string(status),
+            "Alerts": .list(all, fields: ["Firing": list(firing), "Resolved": list(resolved)]),
+            "GroupLabels": kv(groupLabels),
+            "CommonLabels": kv(commonLabels),
+            "CommonAnnotations": kv(commonAnnotations),
+            "ExternalURL": .string(externalURL),
+        ])
+    }
+
+    /// How Go prints a `time.Time` in templates: `2006-01-02 15:04:05.999 +0000 UTC`.
+    static func goTime(_ ms: Int64) -> String {
+        let text = NotifyRFC3339.format(ms: ms)
+        return text.dropLast().replacingOccurrences(of: "T", with: " ") + " +0000 UTC"
+    }
+
+    /// Renders a configured template, naming the integration and field when it fails.
+    func render(_ template: String, field: String) throws -> String {
+        do { return try NotifyTemplate.render(template, templateValue) } catch {
+            throw SightlineError(.configuration, "template for \(field) of receiver \(receiver) failed: \(error)")
+        }
+    }
+}
+
+/// An HTTP POST a receiver makes.
+package struct OutboundPost: Sendable {
+    package var url: String
+    package var headers: [(String, String)]
+    package var body: [UInt8]
+    /// The receiver's `tls_config`, for https.
+    package var tls: NotifyTLSOptions?
+    package init(url: String, headers: [(String, String)], body: [UInt8], tls: NotifyTLSOptions? = nil) {
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.tls = tls
+    }
+}
+
+/// The request bodies of the HTTP receivers, as Alertmanager 0.25 writes them.
+package enum NotifyPayloads {
+    /// Webhook JSON version 4; with `max_alerts`, the rest are counted in `truncatedAlerts`.
+    package static func webhook(_ data: NotificationData, config: WebhookConfig) -> OutboundPost {
+        var alerts = data.alerts
+        var truncated = 0
+        if config.maxAlerts > 0, alerts.count > config.maxAlerts {
+            truncated = alerts.count - config.maxAlerts
+            alerts = Array(alerts.prefix(config.maxAlerts))
+        }
+        var out = "{\"receiver\":" + JSONText.quoted(data.receiver) + ",\"status\":" + JSONText.quoted(data.status) + ",\"alerts\":["
+        for (index, alert) in alerts.enumerated() {
+            if index > 0 { out += "," }
+            out += "{\"status\":" + JSONText.quoted(data.status(of: alert)) + ",\"labels\":"
+            JSONText.appendLabels(alert.labels, to: &out)
+            out += ",\"annotations\":"
+            JSONText.appendLabels(alert.annotations, to: &out)
+            out += ",\"startsAt\":" + JSONText.quoted(NotifyRFC3339.format(ms: alert.startsAtMs))
+            out += ",\"endsAt\":" + JSONText.quoted(NotifyRFC3339.format(optionalMs: data.exposedEnd(of: alert)))
+            out += ",\"generatorURL\":" + JSONText.quoted(alert.generatorURL)
+            out += ",\"fingerprint\":" + JSONText.quoted(AlertFingerprint.text(alert.fingerprint)) + "}"
+        }
+        out += "],\"groupLabels\":"
+        JSONText.appendLabels(data.groupLabels, to: &out)
+        out += ",\"commonLabels\":"
+        JSONText.appendLabels(data.commonLabels, to: &out)
+        out += ",\"commonAnnotations\":"
+        JSONText.appendLabels(data.commonAnnotations, to: &out)
+        out += ",\"externalURL\":" + JSONText.quoted(data.externalURL)
+        out += ",\"version\":\"4\",\"groupKey\":" + JSONText.quoted(data.groupKey) + ",\"truncatedAlerts\":\(truncated)}"
+        var headers = [("Content-Type", "application/json"), ("User-Agent", "Alertmanager/0.25.0")]
+        if let authorization = config.authorization { headers.append(("Authorization", authorization)) }
+        return OutboundPost(url: config.url, headers: headers, body: Array(out.utf8), tls: config.tls)
+    }
+
+    /// A Slack incoming-webhook message with one attachment.
+    /// - Throws: `configuration` when a template fails.
+    package static func slack(_ data: NotificationData, config: SlackConfig) throws -> OutboundPost {
+        let title = try data.render(config.title, field: "slack title")
+        let titleLink = try data.render(config.titleLink, field: "slack title_link")
+        let fallback = try data.render(#"{{ template "slack.default.fallback" . }}"#, field: "slack fallback")
+        var out = "{"
+        if !config.channel.isEmpty { out += "\"channel\":" + JSONText.quoted(try data.render(config.channel, field: "slack channel")) + "," }
+        out += "\"username\":" + JSONText.quoted(try data.render(config.username, field: "slack username"))
+        out += ",\"attachments\":[{\"title\":" + JSONText.quoted(title)
+        out += ",\"title_link\":" + JSONText.quoted(titleLink)
+        out += ",\"text\":" + JSONText.quoted(try data.render(config.text, field: "slack text"))
+        out += ",\"fallback\":" + JSONText.quoted(fallback)
+        out += ",\"color\":" + JSONText.quoted(try data.render(config.color, field: "slack color"))
+        out += ",\"mrkdwn_in\":[\"fallback\",\"pretext\",\"text\"]}]}"
+        return OutboundPost(url: config.apiURL, headers: [("Content-Type", "application/json")], body: Array(out.utf8), tls: config.tls)
+    }
+
+    /// A PagerDuty Events API v2 event: `trigger` while anything fires, `resolve` after; `dedup_key` is the SHA-256
+    /// of the group key, so PagerDuty folds every notification of a group into one incident.
+    /// - Throws: `configuration` when a template fails.
+    package static func pagerDuty(_ data: NotificationData, config: PagerDutyConfig) throws -> OutboundPost {
+        var summary = try data.render(config.description, field: "pagerduty description")
+        if summary.count > 1024 { summary = String(summary.prefix(1023)) + "…" }
+        let client = try data.render(config.client, field: "pagerduty client")
+        let source = config.source.isEmpty ? client : try data.render(config.source, field: "pagerduty source")
+        var out = "{\"routing_key\":" + JSONText.quoted(config.routingKey)
+        out += ",\"event_action\":" + JSONText.quoted(data.status == "firing" ? "trigger" : "resolve")
+        out += ",\"dedup_key\":" + JSONText.quoted(SHA256.hex(data.groupKey))
+        out += ",\"client\":" + JSONText.quoted(client)
+        out += ",\"client_url\":" + JSONText.quoted(try data.render(config.clientURL, field: "pagerduty client_url"))
+        out += ",\"payload\":{\"summary\":" + JSONText.quoted(summary)
+        out += ",\"source\":" + JSONText.quoted(source)
+        out += ",\"severity\":" + JSONText.quoted(try data.render(config.severity, field: "pagerduty severity"))
+        out += ",\"custom_details\":{"
+        for (index, (name, template)) in config.details.enumerated() {
+            if index > 0 { out += "," }
+            out += JSONText.quoted(name) + ":" + JSONText.quoted(try data.render(template, field: "pagerduty details.\(name)"))
+        }
+        out += "}}}"
+        return OutboundPost(url: config.url, headers: [("Content-Type", "application/json")], body: Array(out.utf8), tls: config.tls)
+    }
+}

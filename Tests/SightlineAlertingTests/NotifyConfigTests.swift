@@ -1,0 +1,215 @@
+import SightlineCore
+import SightlineTestSupport
+import Testing
+
+@testable import SightlineAlerting
+
+/// A config with most features, used by several suites.
+let sampleNotifyConfig = """
+    global:
+      resolve_timeout: 2m
+      smtp_smarthost: 127.0.0.1:2525
+      smtp_from: am@example.org
+      smtp_require_tls: false
+      slack_api_url: http://127.0.0.1:9/slack
+    route:
+      receiver: default
+      group_by: [alertname]
+      routes:
+        - matchers: ['team="db"', 'severity=~"crit.*"']
+          receiver: db-pager
+          continue: true
+        - match:
+            team: db
+          receiver: db-mail
+          group_by: ['...']
+          group_wait: 10s
+          routes:
+            - matchers: [env!="prod"]
+              receiver: default
+              mute_time_intervals: [weekends]
+        - match_re:
+            service: "api|web"
+          receiver: frontend
+          group_interval: 1m
+          repeat_interval: 1h
+          active_time_intervals: [office]
+    inhibit_rules:
+      - source_matchers: [severity="critical"]
+        target_matchers: [severity="warning"]
+        equal: [alertname, cluster]
+    receivers:
+      - name: default
+        webhook_configs:
+          - url: http://127.0.0.1:9/hook
+            max_alerts: 2
+            http_config:
+              bearer_token: secret
+          - url: http://127.0.0.1:9/basic
+            http_config:
+              basic_auth: {username: u, password: p}
+      - name: db-pager
+        pagerduty_configs:
+          - routing_key: rk1
+            url: http://127.0.0.1:9/pd
+      - name: db-mail
+        email_configs:
+          - to: dba@example.org
+            headers:
+              x-team: db
+      - name: frontend
+        slack_configs:
+          - channel: '#fe'
+            title: '{{ .Status | toUpper }} {{ .CommonLabels.alertname }}'
+            send_resolved: true
+    time_intervals:
+      - name: weekends
+        time_intervals:
+          - weekdays: ['saturday', 'sunday']
+      - name: office
+        time_intervals:
+          - times:
+              - start_time: "09:00"
+                end_time: "17:00"
+            weekdays: ['monday:friday']
+            location: UTC
+    """
+
+@Suite struct NotifyConfigTests {
+    @Test func parsesEverySection() throws {
+        let config = try NotifyConfigFile.parse(sampleNotifyConfig, path: "am.yml")
+        #expect(config.global.resolveTimeoutMs == 120_000)
+        #expect(config.route.receiver == "default")
+        #expect(config.route.groupWaitMs == 30_000 && config.route.groupIntervalMs == 300_000 && config.route.repeatIntervalMs == 14_400_000)
+        #expect(config.route.routes.count == 3)
+        let db = config.route.routes[0]
+        #expect(db.continue && db.receiver == "db-pager" && db.groupBy == ["alertname"])
+        #expect(db.key == #"{}/{severity=~"crit.*",team="db"}"#)
+        let mail = config.route.routes[1]
+        #expect(mail.groupByAll && mail.groupWaitMs == 10_000)
+        #expect(mail.routes[0].groupWaitMs == 10_000 && mail.routes[0].muteTimeIntervals == ["weekends"])
+        #expect(config.route.routes[2].repeatIntervalMs == 3_600_000)
+        #expect(config.inhibitRules.count == 1 && config.inhibitRules[0].equal == ["alertname", "cluster"])
+        let webhook = try #require(config.receiver(named: "default")?.webhooks.first)
+        #expect(webhook.maxAlerts == 2 && webhook.authorization == "Bearer secret" && webhook.sendResolved)
+        #expect(config.receiver(named: "default")?.webhooks.last?.authorization == "Basic dTpw")
+        let email = try #require(config.receiver(named: "db-mail")?.emails.first)
+        #expect(email.smarthost == "127.0.0.1:2525" && email.from == "am@example.org" && !email.requireTLS)
+        #expect(email.headers.first?.0 == "X-Team")
+        let slack = try #require(config.receiver(named: "frontend")?.slacks.first)
+        #expect(slack.apiURL == "http://127.0.0.1:9/slack" && slack.sendResolved)
+        #expect(config.receiver(named: "db-pager")?.pagerDuties.first?.sendResolved == true)
+        #expect(config.timeIntervals["office"]?.first?.times == [NotifyIntRange(540, 1020)])
+        #expect(config.timeIntervals["office"]?.first?.weekdays == [NotifyIntRange(1, 5)])
+    }
+
+    @Test(arguments: [
+        ("route:\n  receiver: nobody\nreceivers:\n  - name: a\n", "undefined receiver \"nobody\"", 2),
+        ("route:\n  receiver: a\n  group_wait: soon\nreceivers:\n  - name: a\n", "key 'route.group_wait' (line 3)", 3),
+        ("route:\n  receiver: a\n  matchers: ['x=\"y\"']\nreceivers:\n  - name: a\n", "root route must not have any matchers", 2),
+        ("route:\n  receiver: a\n  routes:\n    - matchers: ['x~~y']\nreceivers:\n  - name: a\n", "bad matcher format", 4),
+        ("route:\n  receiver: a\n  group_by: ['...', job]\nreceivers:\n  - name: a\n", "wildcard group_by", 3),
+        ("route:\n  receiver: a\n  routes:\n    - mute_time_intervals: [nope]\nreceivers:\n  - name: a\n", "undefined time interval \"nope\"", 4),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    webhook_configs:\n      - url: ftp://x\n", "expected an http:// or https:// URL", 6),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    slack_configs:\n      - channel: x\n", "no global Slack API URL", 6),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n  - name: a\n", "defined twice", 5),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    bogus: 1\n", "key 'receivers[0].bogus' (line 5): unknown key", 5),
+        ("receivers:\n  - name: a\n", "no route provided", 0),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\ntime_intervals:\n  - name: t\n    time_intervals:\n      - weekdays: [funday]\n", "invalid weekday range \"funday\"", 8),
+    ])
+    func reportsErrorsWithKeyAndLine(text: String, expected: String, line: Int) {
+        let error = sightlineError { _ = try NotifyConfigFile.parse(text, path: "am.yml") }
+        #expect(error?.code == .configuration)
+        #expect(error?.message.contains(expected) == true, "\(error?.message ?? "no error")")
+        #expect(error?.message.contains("am.yml") == true)
+        if line > 0 { #expect(error?.message.contains("line \(line)") == true, "\(error?.message ?? "")") }
+    }
+
+    @Test func parsesMatcherSyntax() throws {
+        let list = try MatcherText.parseList(#"{alertname="Disk, full", severity=~"crit|warn", env!=prod ,team!~"a.*"}"#)
+        #expect(list.map(\.name) == ["alertname", "severity", "env", "team"])
+        #expect(list.map(\.kind) == [.equal, .regexMatch, .notEqual, .regexNoMatch])
+        #expect(list[0].value == "Disk, full" && list[2].value == "prod")
+        #expect(sightlineError { _ = try MatcherText.parse("=x") }?.code == .invalidArgument)
+        #expect(sightlineError { _ = try MatcherText.parse(#"a="unclosed"#) }?.code == .invalidArgument)
+        #expect(sightlineError { _ = try MatcherText.parse(#"a=~"(""#) }?.code == .invalidArgument)
+    }
+
+    @Test func durationsRoundTrip() {
+        #expect(NotifyDuration.parseMs("1h30m") == 5_400_000)
+        #expect(NotifyDuration.parseMs("500ms") == 500)
+        #expect(NotifyDuration.parseMs("5x") == nil)
+        #expect(NotifyDuration.format(ms: 5_400_000) == "1h30m")
+    }
+}
+
+@Suite struct NotifyRoutingTests {
+    let config: NotifyConfig
+    init() throws { config = try NotifyConfigFile.parse(sampleNotifyConfig, path: "am.yml") }
+
+    func receivers(_ pairs: KeyValuePairs<String, String>) -> [String] {
+        config.route.match(Labels(pairs)).map(\.receiver)
+    }
+
+    @Test func firstMatchingChildUnlessContinue() {
+        // team=db & critical matches the first route, which continues to the second (team=db, env=prod stays there).
+        #expect(receivers(["alertname": "X", "team": "db", "severity": "critical", "env": "prod"]) == ["db-pager", "db-mail"])
+        // Nested: env!=prod goes one level deeper.
+        #expect(receivers(["alertname": "X", "team": "db", "env": "dev"]) == ["default"])
+        #expect(config.route.match(Labels(["team": "db", "env": "dev"])).first?.key == #"{}/{team="db"}/{env!="prod"}"#)
+        // Regex alternatives are anchored: "apiserver" does not match api|web.
+        #expect(receivers(["service": "web"]) == ["frontend"])
+        #expect(receivers(["service": "apiserver"]) == ["default"])
+        #expect(receivers([:]) == ["default"])
+    }
+
+    @Test func groupLabelsFollowGroupBy() {
+        let labels = Labels(["alertname": "A", "team": "db", "instance": "i1"])
+        let routes = config.route.match(labels)
+        // The nested route (env!="prod" holds for a missing env) inherits group_by: ['...'].
+        #expect(routes.map(\.receiver) == ["default"])
+        #expect(routes[0].groupLabels(of: labels) == labels)
+        #expect(config.route.groupLabels(of: labels) == Labels(["alertname": "A"]))
+        #expect(config.route.routes[1].groupLabels(of: labels) == labels)
+    }
+}
+
+@Suite struct NotifyTimeIntervalTests {
+    let config: NotifyConfig
+    init() throws { config = try NotifyConfigFile.parse(sampleNotifyConfig, path: "am.yml") }
+
+    func ms(_ text: String) -> Int64 { NotifyRFC3339.parse(text) ?? 0 }
+
+    @Test func officeHoursAndWeekends() throws {
+        let office = try #require(config.timeIntervals["office"]?.first)
+        #expect(office.contains(ms: ms("2026-11-26T09:00:00Z")))  // Thursday
+        #expect(!office.contains(ms: ms("2026-11-26T17:00:00Z")))  // end is exclusive
+        #expect(!office.contains(ms: ms("2026-11-28T10:00:00Z")))  // Saturday
+        let weekends = try #require(config.timeIntervals["weekends"]?.first)
+        #expect(weekends.contains(ms: ms("2026-11-29T23:59:00Z")))  // Sunday
+        #expect(!weekends.contains(ms: ms("2026-11-30T00:00:00Z")))
+    }
+
+    @Test func daysOfMonthCountFromTheEnd() throws {
+        var spec = TimeIntervalSpec()
+        spec.daysOfMonth = [NotifyIntRange(-2, -1)]
+        spec.months = [NotifyIntRange(2, 2)]
+        #expect(spec.contains(ms: ms("2024-02-28T12:00:00Z")))
+        #expect(spec.contains(ms: ms("2024-02-29T12:00:00Z")))
+        #expect(!spec.contains(ms: ms("2024-02-27T12:00:00Z")))
+        #expect(!spec.contains(ms: ms("2024-03-31T12:00:00Z")))
+        spec.daysOfMonth = [NotifyIntRange(1, -1)]
+        spec.years = [NotifyIntRange(2025, 2026)]
+        #expect(spec.contains(ms: ms("2026-02-15T00:00:00Z")))
+        #expect(!spec.contains(ms: ms("2024-02-15T00:00:00Z")))
+    }
+
+    @Test func rfc3339RoundTrips() {
+        #expect(NotifyRFC3339.format(ms: 0) == "1970-01-01T00:00:00Z")
+        #expect(NotifyRFC3339.format(ms: 1_764_151_200_120) == "2025-11-26T10:00:00.12Z")
+        #expect(NotifyRFC3339.parse("2025-11-26T10:00:00.12Z") == 1_764_151_200_120)
+        #expect(NotifyRFC3339.parse("2025-11-26T12:00:00+02:00") == 1_764_151_200_000)
+        #expect(NotifyRFC3339.parse("2025-11-26 bad") == nil)
+        #expect(NotifyRFC3339.parse("0001-01-01T00:00:00Z").map(NotifyRFC3339.isZero) == true)
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import SightlineCore
+import Testing
+
+@testable import SightlineAlerting
+
+@Suite struct NotifyPayloadTests {
+    func delivery(_ alerts: [StoredAlert], integration: NotifyIntegration, groupLabels: Labels = Labels(["alertname": "Disk"])) -> Delivery {
+        Delivery(
+            tenant: .default, groupID: "0:x", groupKey: #"{}:{alertname="Disk"}"#, groupLabels: groupLabels, receiver: "team",
+            integration: integration, logKey: "k", alerts: alerts, firing: [], resolved: [], flushedAtMs: notifyT0 + 60_000,
+            logOnly: false, flushID: 0, nextAttemptMs: 0, deadlineMs: 0)
+    }
+
+    func alert(_ instance: String, endsAt: Int64 = notifyT0 + 600_000) -> StoredAlert {
+        StoredAlert(
+            labels: Labels(["alertname": "Disk", "instance": instance]), annotations: Labels(["summary": "disk full"]),
+            startsAtMs: notifyT0, endsAtMs: endsAt, generatorURL: "http://prom/graph", updatedAtMs: notifyT0, timeout: true)
+    }
+
+    @Test func webhookVersion4Shape() throws {
+        var config = WebhookConfig(url: "http://h/hook")
+        config.authorization = "Bearer tok"
+        let a = alert("a")
+        let post = NotifyPayloads.webhook(NotificationData(delivery([a], integration: NotifyIntegration(kind: .webhook(config), index: 0)), externalURL: "http://sightline"), config: config)
+        let fingerprint = AlertFingerprint.text(a.fingerprint)
+        let expected = #"{"receiver":"team","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"Disk","instance":"a"},"annotations":{"summary":"disk full"},"startsAt":"2026-11-26T10:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prom/graph","fingerprint":""#
+            + fingerprint
+            + #""}],"groupLabels":{"alertname":"Disk"},"commonLabels":{"alertname":"Disk","instance":"a"},"commonAnnotations":{"summary":"disk full"},"externalURL":"http://sightline","version":"4","groupKey":"{}:{alertname=\"Disk\"}","truncatedAlerts":0}"#
+        #expect(String(decoding: post.body, as: UTF8.self) == expected)
+        #expect(post.headers.contains { $0 == ("Authorization", "Bearer tok") })
+        #expect(post.headers.contains { $0 == ("Content-Type", "application/json") })
+    }
+
+    @Test func webhookTruncatesAndMarksResolved() throws {
+        var config = WebhookConfig(url: "http://h/hook")
+        config.maxAlerts = 1
+        let alerts = [alert("a", endsAt: notifyT0 + 30_000), alert("b")]
+        let post = NotifyPayloads.webhook(NotificationData(delivery(alerts, integration: NotifyIntegration(kind: .webhook(config), index: 0)), externalURL: ""), config: config)
+        let object = jsonObject(String(decoding: post.body, as: UTF8.self))
+        #expect(object["truncatedAlerts"] as? Int == 1)
+        let first = try #require((object["alerts"] as? [[String: Any]])?.first)
+        #expect(first["status"] as? String == "resolved" && first["endsAt"] as? String == "2026-11-26T10:00:30Z")
+        #expect(object["status"] as? String == "firing")
+        #expect(object["commonLabels"] as? [String: String] == ["alertname": "Disk"])
+    }
+
+    @Test func slackDefaultsAndTemplates() throws {
+        var config = SlackConfig()
+        config.apiURL = "http://h/slack"
+        config.channel = "#ops"
+        var post = try NotifyPayloads.slack(NotificationData(delivery([alert("a"), alert("b")], integration: NotifyIntegration(kind: .slack(config), index: 0)), externalURL: "http://am"), config: config)
+        var object = jsonObject(String(decoding: post.body, as: UTF8.self))
+        #expect(object["channel"] as? String == "#ops")
+        #expect(object["username"] as? String == "Alertmanager")
+        var attachment = try #require((object["attachments"] as? [[String: Any]])?.first)
+        #expect(attachment["title"] as? String == "[FIRING:2] Disk ")
+        #expect(attachment["title_link"] as? String == "http://am/#/alerts?receiver=team")
+        #expect(attachment["color"] as? String == "danger")
+        config.title = "{{ .Status | toUpper }} {{ .CommonLabels.alertname }}"
+        config.text = "{{ range .Alerts }}{{ .Labels.instance }}: {{ .Annotations.summary }}\n{{ end }}"
+        post = try NotifyPayloads.slack(NotificationData(delivery([alert("a", endsAt: notifyT0)], integration: NotifyIntegration(kind: .slack(config), index: 0)), externalURL: ""), config: config)
+        object = jsonObject(String(decoding: post.body, as: UTF8.self))
+        attachment = try #require((object["attachments"] as? [[String: Any]])?.first)
+        #expect(attachment["title"] as? String == "RESOLVED Disk")
+        #expect(attachment["text"] as? String == "a: disk full\n")
+        #expect(attachment["color"] as? String == "good")
+        config.text = "{{ .Nope }}"
+        #expect(throws: SightlineError.self) {
+            _ = try NotifyPayloads.slack(NotificationData(delivery([alert("a")], integration: NotifyIntegration(kind: .slack(config), index: 0)), externalURL: ""), config: config)
+        }
+    }
+
+    @Test func pagerDutyEventsV2() throws {
+        var config = PagerDutyConfig()
+        config.routingKey = "rk"
+        config.url = "http://h/pd"
+        let firingPost = try NotifyPayloads.pagerDuty(NotificationData(delivery([alert("a")], integration: NotifyIntegration(kind: .pagerDuty(config), index: 0)), externalURL: "http://am"), config: config)
+        let object = jsonObject(String(decoding: firingPost.body, as: UTF8.self))
+        #expect(object["routing_key"] as? String == "rk")
+        #expect(object["event_action"] as? String == "trigger")
+        #expect(object["dedup_key"] as? String == SHA256.hex(#"{}:{alertname="Disk"}"#))
+        #expect(object["client"] as? String == "Alertmanager")
+        let payload = try #require(object["payload"] as? [String: Any])
+        #expect(payload["summary"] as? String == "[FIRING:1] Disk (a)")
+        #expect(payload["source"] as? String == "Alertmanager")
+        #expect(payload["severity"] as? String == "error")
+        let details = try #require(payload["custom_details"] as? [String: String])
+        #expect(details["num_firing"] == "1" && details["num_resolved"] == "0")
+        #expect(details["firing"]?.contains(" - instance = a") == true)
+        let resolvedPost = try NotifyPayloads.pagerDuty(NotificationData(delivery([alert("a", endsAt: notifyT0)], integration: NotifyIntegration(kind: .pagerDuty(config), index: 0)), externalURL: ""), config: config)
+        let resolved = jsonObject(String(decoding: resolvedPost.body, as: UTF8.self))
+        #expect(resolved["event_action"] as? String == "resolve")
+        #expect(resolved["dedup_key"] as? String == object["dedup_key"] as? String)
+    }
+
+    @Test func emailHeadersAndParts() throws {
+        var config = EmailConfig()
+        config.to = "Ops <ops@example.org>, dba@example.org"
+        config.from = "am@example.org"
+        config.smarthost = "127.0.0.1:25"
+        config.text = "{{ range .Alerts }}{{ .Labels.instance }} {{ end }}"
+        config.headers = [("Subject", "Alarm: {{ .CommonLabels.alertname }} ✓")]
+        let data = NotificationData(delivery([alert("a")], integration: NotifyIntegration(kind: .email(config), index: 0)), externalURL: "http://am")
+        let message = try NotifyEmail.message(data, config: config, nowMs: notifyT0, messageID: "1.2@sightline")
+        #expect(message.from == "am@example.org")
+        #expect(message.recipients == ["ops@example.org", "dba@example.org"])
+        #expect(message.data.contains("To: Ops <ops@example.org>, dba@example.org\r\n"))
+        #expect(message.data.contains("Subject: =?UTF-8?b?\(Base64.encode(Array("Alarm: Disk ✓".utf8)))?=\r\n"))
+        #expect(message.data.contains("Date: Thu, 26 Nov 2026 10:00:00 +0000\r\n"))
+        #expect(message.data.contains("Message-Id: <1.2@sightline>\r\n"))
+        #expect(message.data.contains("Content-Type: multipart/alternative; boundary="))
+        #expect(message.data.contains("Content-Type: text/plain; charset=UTF-8"))
+        #expect(message.data.contains("Content-Type: text/html; charset=UTF-8"))
+        #expect(message.data.contains(Base64.encode(Array("a ".utf8))))
+    }
+}
