@@ -236,3 +236,25 @@ def test_red_metrics_self_tracing_and_the_trace_cli(sightline):
     missing = subprocess.run([str(sightline_binary()), "trace", "0" * 31 + "1", "--server", srv.url], capture_output=True,
                              text=True, timeout=60)
     assert missing.returncode == 1 and "not found" in missing.stderr
+
+
+def test_logs_of_a_trace_and_the_trace_of_a_log_line(server):
+    trace_id = "%032x" % random.getrandbits(128)
+    t0 = time.time_ns()
+    post_spans(server.url, "billing", [otlp_span(trace_id, "00000000000000e1", "POST /invoice", t0, t0 + 5_000_000)])
+    logs = {"resourceLogs": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "billing"}}]},
+                              "scopeLogs": [{"scope": {"name": "it"}, "logRecords": [
+                                  {"timeUnixNano": str(t0 + 1_000_000), "body": {"stringValue": "invoice created"},
+                                   "traceId": trace_id, "spanId": "00000000000000e1"},
+                                  {"timeUnixNano": str(t0 + 2_000_000), "body": {"stringValue": "unrelated line"}}]}]}]}
+    r = requests.post(server.url + "/v1/logs", data=json.dumps(logs), headers={"Content-Type": "application/json"}, timeout=30)
+    assert r.status_code == 200, r.text
+    # The logs of the trace: the log store filtered by trace id.
+    result = requests.get(server.url + "/loki/api/v1/query_range",
+                          params={"query": f'{{service_name="billing"}} | trace_id="{trace_id}"', "start": str(t0 - NS),
+                                  "end": str(t0 + NS)}, timeout=30).json()["data"]["result"]
+    assert [line for stream in result for _, line in stream["values"]] == ["invoice created"]
+    assert result[0]["stream"]["span_id"] == "00000000000000e1"
+    # The trace of the log line.
+    doc = jaeger_trace(server.url, result[0]["stream"]["trace_id"], expect=1)
+    assert doc["spans"][0]["operationName"] == "POST /invoice"
