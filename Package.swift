@@ -86,12 +86,6 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
-        // The interim record store every signal uses until its real engine lands.
-        .target(
-            name: "SightlineRecordStore",
-            dependencies: ["SightlineCore", "SightlineStorageCore"],
-            swiftSettings: settings
-        ),
         // The trace engine: time-partitioned columnar parts with a trace-id index, a head, retention and merges.
         .target(
             name: "SightlineTraceStore",
@@ -108,7 +102,7 @@ let package = Package(
         .target(
             name: "SightlineServer",
             dependencies: [
-                "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineRecordStore", "SightlineTSDB", "SightlineScrape",
+                "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineTSDB", "SightlineScrape",
                 "SightlineQuery", "SightlineTraceStore", "SightlineLogStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

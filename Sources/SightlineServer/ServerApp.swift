@@ -5,7 +5,6 @@ package import Logging
 package import ServiceLifecycle
 package import UnixSignals
 import SightlineCore
-import SightlineRecordStore
 import SightlineScrape
 import SightlineStorageCore
 import SightlineLogStore

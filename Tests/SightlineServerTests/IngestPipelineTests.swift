@@ -3,16 +3,17 @@ import SightlineTestSupport
 import Testing
 
 @testable import SightlineCore
-@testable import SightlineRecordStore
+import SightlineLogStore
+import SightlineTraceStore
 @testable import SightlineServer
 @testable import SightlineStorageCore
 
 struct IngestPipelineTests {
-    private static func open(_ directory: String) throws -> (IngestPipeline, RecordStore) {
+    private static func open(_ directory: String) throws -> (IngestPipeline, LogStore) {
         let logger = Logger(label: "test")
         let wal = try WriteAheadLog(directory: directory + "/wal", options: WALOptions(segmentSize: 4096, fsync: .always), logger: logger)
-        let logs = try RecordStore(signal: .logs, directory: directory + "/logs")
-        let spans = try RecordStore(signal: .traces, directory: directory + "/traces")
+        let logs = try LogStore(directory: directory + "/logs", logger: logger)
+        let spans = try TraceStore(directory: directory + "/traces", logger: logger)
         let pipeline = IngestPipeline(wal: wal, stores: [logs, spans], limits: IngestLimits(), metrics: ServerMetrics(), logger: logger)
         try pipeline.replayAndOpen()
         return (pipeline, logs)
@@ -22,7 +23,7 @@ struct IngestPipelineTests {
         DecodedBatch(.logs(range.map { LogRecord(timeUnixNano: UInt64($0), body: .string("r\($0)")) }))
     }
 
-    private static func bodies(_ store: RecordStore, tenant: Tenant = .default) throws -> [String] {
+    private static func bodies(_ store: LogStore, tenant: Tenant = .default) throws -> [String] {
         try store.logs(tenant: tenant, in: .all, limit: .max).map(\.body.text).sorted()
     }
 

@@ -8,7 +8,6 @@ import SightlineTestSupport
 import Testing
 
 @testable import SightlineCore
-@testable import SightlineRecordStore
 @testable import SightlineServer
 @testable import SightlineStorageCore
 

@@ -10,7 +10,6 @@ import Testing
 
 @testable import SightlineCore
 @testable import SightlineQuery
-@testable import SightlineRecordStore
 @testable import SightlineServer
 @testable import SightlineStorageCore
 

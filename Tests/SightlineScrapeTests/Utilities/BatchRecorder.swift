@@ -21,7 +21,7 @@ final class BatchRecorder: Sendable {
     }
 
     /// Waits until at least `count` batches arrived, up to `timeout`.
-    func wait(for count: Int, timeout: Duration = .seconds(10)) async -> Bool {
+    func wait(for count: Int, timeout: Duration = .seconds(60)) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if self.count >= count { return true }

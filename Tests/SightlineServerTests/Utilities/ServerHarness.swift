@@ -2,13 +2,13 @@ import Logging
 import SightlineTestSupport
 
 @testable import SightlineCore
-@testable import SightlineRecordStore
 @testable import SightlineServer
 @testable import SightlineStorageCore
 import SightlineLogStore
+import SightlineTSDB
 import SightlineTraceStore
 
-/// A pipeline and the HTTP API over a fresh temporary data directory, with interim stores for every signal.
+/// A pipeline and the HTTP API over a fresh temporary data directory, with the embedded store of every signal.
 struct ServerHarness {
     let temporary: TemporaryDirectory
     var api: APIDependencies
@@ -21,7 +21,7 @@ struct ServerHarness {
         let metrics = ServerMetrics()
         let wal = try WriteAheadLog(directory: directory + "/wal", options: WALOptions(fsync: .never), logger: logger)
         let logs = try LogStore(directory: directory + "/logs", logger: logger)
-        let samples = try RecordStore(signal: .metrics, directory: directory + "/metrics")
+        let samples = try TSDB(directory: directory + "/tsdb", logger: logger)
         let spans = try TraceStore(directory: directory + "/traces", logger: logger)
         let pipeline = IngestPipeline(wal: wal, stores: [logs, samples, spans], limits: limits, metrics: metrics, logger: logger)
         if replay { try pipeline.replayAndOpen() }
