@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sourced by the peer benchmarks (metrics.sh, promql.sh): finds ../shared, installs the Debian peers prometheus and
-# victoria-metrics when missing (their packaged services are never started), makes the venv with cramjam, and builds
-# Sightline in release. Sets ROOT, SHARED, VENV and BIN. Expects BENCH_NAME for its messages.
+# Sourced by the peer benchmarks (metrics.sh, promql.sh, logs.sh): finds ../shared, installs the Debian peers the
+# benchmark needs when missing (PEER_PACKAGES, default prometheus and victoria-metrics; their packaged services are
+# never started), makes the venv with cramjam, and builds Sightline in release. Sets ROOT, SHARED, VENV and BIN.
+# Expects BENCH_NAME for its messages.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT="$(pwd)"
@@ -18,10 +19,11 @@ fi
     || { echo "$BENCH_NAME: no shared/peers and shared/datasets at $SHARED (set SHARED=...)" >&2; exit 1; }
 SHARED="$(cd "$SHARED" && pwd)"
 
-# 1. peers (as ../shared/peers/install-peers.sh installs them, only these two)
+# 1. peers (as ../shared/peers/install-peers.sh installs them, only the ones this benchmark runs)
 missing=()
-command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
-command -v victoria-metrics >/dev/null 2>&1 || missing+=(victoria-metrics)
+for package in ${PEER_PACKAGES:-prometheus victoria-metrics}; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
 if [[ ${#missing[@]} -gt 0 ]]; then
     if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
         echo "$BENCH_NAME: missing ${missing[*]}; as root: apt-get install --no-install-recommends ${missing[*]}" >&2
@@ -57,5 +59,7 @@ fi
 BIN="$(swift build -c release --show-bin-path)/sightline"
 [[ -x "$BIN" ]] || { echo "$BENCH_NAME: $BIN not built" >&2; exit 1; }
 
-echo "==> $(prometheus --version 2>&1 | head -1); victoria-metrics $(dpkg-query -W -f='${Version}' victoria-metrics 2>/dev/null)" >&2
+for package in ${PEER_PACKAGES:-prometheus victoria-metrics}; do
+    echo "==> $package $(dpkg-query -W -f='${Version}' "$package" 2>/dev/null)" >&2
+done
 echo "==> $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2

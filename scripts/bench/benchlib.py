@@ -1,0 +1,114 @@
+"""What the Sightline-side benchmark drivers share: ports, /proc CPU time, sizes on disk, HTTP on loopback, timing,
+and a `sightline server` process of the release build."""
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+
+
+def log(*parts):
+    print(*parts, file=sys.stderr, flush=True)
+
+
+def free_ports(n):
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        data = f.read()
+    fields = data[data.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def du_bytes(path):
+    if not os.path.exists(path):
+        return 0
+    out = subprocess.run(["du", "-sb", path], capture_output=True, text=True).stdout
+    return int(out.split()[0]) if out.strip() else 0
+
+
+def request(base, method, path, body=None, headers=None, timeout=300):
+    u = urllib.parse.urlparse(base)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+
+
+def timed(fn, runs):
+    """Median, min and max milliseconds of `runs` calls after one warm-up; and the last result."""
+    fn()
+    latencies, result = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = fn()
+        latencies.append((time.perf_counter() - start) * 1000)
+    return {"median_ms": round(statistics.median(latencies), 1), "min_ms": round(min(latencies), 1),
+            "max_ms": round(max(latencies), 1)}, result
+
+
+class Server:
+    def __init__(self, binary, data_dir, log_path, config_text=""):
+        self.binary, self.data_dir, self.log_path = binary, data_dir, log_path
+        self.config_text = config_text
+        self.proc = None
+
+    def start(self):
+        self.http_port, self.grpc_port = free_ports(2)
+        config = os.path.join(self.data_dir + ".yaml")
+        with open(config, "w") as f:
+            f.write(self.config_text)
+        with open(self.log_path, "ab") as out:
+            self.proc = subprocess.Popen([self.binary, "server", "--data-dir", self.data_dir, "--config", config,
+                                          "--http-address", f"127.0.0.1:{self.http_port}",
+                                          "--otlp-grpc-address", f"127.0.0.1:{self.grpc_port}", "--log-level", "warning"],
+                                         stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{self.http_port}"
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"sightline exited with {self.proc.returncode}; see {self.log_path}")
+            try:
+                if request(self.url, "GET", "/-/ready", timeout=2)[0] == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise SystemExit(f"sightline not ready; see {self.log_path}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=300)
+
+    def query(self, path, params):
+        status, data = request(self.url, "GET", path + "?" + urllib.parse.urlencode(params))
+        if status != 200:
+            raise RuntimeError(f"Sightline {path} {params}: HTTP {status}: {data[:300]!r}")
+        return json.loads(data)
+
+
+def check(condition, message):
+    if not condition:
+        raise SystemExit("check failed: " + message)
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}" if b else "n/a"
