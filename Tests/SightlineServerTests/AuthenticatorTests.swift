@@ -54,6 +54,11 @@ struct AuthenticatorTests {
         }
     }
 
+    @Test func elasticsearchAPIKeysCarryTheTokenAsKey() throws {
+        // "VuaCfGcBCdbkQm-e5aOx:g-all" in base64, as Filebeat's api_key setting sends it.
+        #expect(try authenticator.identify(authorization: "ApiKey VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6Zy1hbGw=", requiring: .ingest).tenant.id == "globex")
+    }
+
     @Test func basicAuthCarriesTheTokenAsPassword() throws {
         // "filebeat:g-all" and "x:nope" in base64.
         #expect(try authenticator.identify(authorization: "Basic ZmlsZWJlYXQ6Zy1hbGw=", requiring: .ingest).tenant.id == "globex")

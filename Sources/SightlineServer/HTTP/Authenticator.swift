@@ -40,7 +40,8 @@ package struct Authenticator: Sendable {
         }
         let parts = authorization.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, let token = Self.token(scheme: parts[0].lowercased(), credentials: String(parts[1]).trimmingSpaces) else {
-            throw SightlineError(.unauthenticated, "the Authorization header must be 'Bearer <token>' or 'Basic <user:token in base64>'")
+            throw SightlineError(
+                .unauthenticated, "the Authorization header must be 'Bearer <token>', 'Basic <user:token in base64>' or 'ApiKey <id:token in base64>'")
         }
         guard let grant = grants[token] else {
             throw SightlineError(.unauthenticated, "unknown bearer token")
@@ -53,12 +54,14 @@ package struct Authenticator: Sendable {
 }
 
 extension Authenticator {
-    /// The token in credentials of the `Bearer` or `Basic` scheme; nil for other schemes or malformed credentials.
+    /// The token in credentials of the `Bearer`, `Basic` (the password) or Elasticsearch's `ApiKey` scheme (the key of
+    /// `base64(id:key)`, as Filebeat, Logstash and the Elasticsearch clients send an API key); nil for other schemes or
+    /// malformed credentials.
     fileprivate static func token(scheme: String, credentials: String) -> String? {
         switch scheme {
         case "bearer":
             return credentials
-        case "basic":
+        case "basic", "apikey":
             guard let decoded = Base64.decode(credentials), let text = String(validating: decoded, as: UTF8.self),
                 let colon = text.firstIndex(of: ":")
             else { return nil }
