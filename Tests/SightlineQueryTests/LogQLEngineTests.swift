@@ -134,6 +134,33 @@ struct LogQLEngineTests {
         #expect(counts == [#"{disk_path="/var", host_name="h1", service_name="node", severity_text="WARN"}"#: 1])
     }
 
+    /// `sum by (…)` over a linear range function groups records directly; the answer is the one the full label
+    /// sets give, with structured metadata winning over a stream label of the same name.
+    @Test func sumByPushesTheGroupingIntoTheScan() throws {
+        var records: [LogRecord] = []
+        for index in 0..<40 {
+            let level = index % 4 == 0 ? "error" : "info"
+            var attributes = [Attribute("request.id", .string("r\(index)"))]
+            // Records 0, 10, 20, 30 say otherwise in their metadata: metadata wins.
+            if index % 10 == 0 { attributes.append(Attribute("level", .string("fatal"))) }
+            records.append(LogRecord(
+                timeUnixNano: UInt64((index + 1) * Int(Self.second)), body: .string("line \(index) with \(String(repeating: "x", count: index))"),
+                attributes: attributes, traceID: TraceID(high: 7, low: UInt64(index + 1)),
+                stream: Labels([Label("app", index % 2 == 0 ? "api" : "web"), Label("level", level)])))
+        }
+        let source = MemoryLogSource(records)
+        for function in ["count_over_time", "bytes_over_time"] {
+            let pushed = try vector("sum by (level, app) (\(function)({app=~\".+\"} |= \"line\" [60s]))", at: 60, source: source)
+            // The same query, grouped after the range aggregation: `+ 0` keeps the engine from pushing the grouping.
+            let full = try vector("sum by (level, app) (\(function)({app=~\".+\"} |= \"line\" [60s]) + 0)", at: 60, source: source)
+            #expect(pushed == full, "\(function)")
+            #expect(pushed.keys.contains(#"{app="api", level="fatal"}"#), "\(function)")
+        }
+        let counts = try vector(#"sum by (trace_id) (count_over_time({app="api"}[60s]))"#, at: 60, source: source)
+        #expect(counts.count == 20)
+        #expect(try vector(#"sum(count_over_time({app=~".+"}[60s]))"#, at: 60, source: source) == ["{}": 40])
+    }
+
     @Test func logQueryLimitsAndInstantRejection() throws {
         let engine = LogQLEngine(source: makeSource(), limits: .init(maxEntries: 10))
         #expect(throws: SightlineError.self) {
@@ -370,8 +397,11 @@ struct LogQLEngineTests {
         // Ratio of each level to the total, matched on no labels.
         let source = makeSource()
         #expect(try vector("sum by (level) (\(count)) / on () group_left sum(\(count))", at: 60, source: source) == [#"{level="error"}"#: 0.4, #"{level="info"}"#: 0.6])
-        // The aggregation written twice was scanned once.
-        #expect(source.scans.count == 1)
+        // Each sum groups in its own scan (`by (level)` and `by ()`); the same aggregation written twice scans once.
+        #expect(source.scans.count == 2)
+        let twice = makeSource()
+        _ = try vector("sum by (level) (\(count)) / on (level) sum by (level) (\(count))", at: 60, source: twice)
+        #expect(twice.scans.count == 1)
         #expect(try vector(#"\#(count) and count_over_time({level="error"}[60s])"#, at: 60) == [#"{app="api", level="error"}"#: 4])
         #expect(try vector(#"\#(count) unless count_over_time({level="error"}[60s])"#, at: 60) == [#"{app="api", level="info"}"#: 6])
         #expect(try vector(#"count_over_time({app="nope"}[60s]) or vector(0)"#, at: 60) == ["{}": 0])

@@ -111,6 +111,37 @@ extension LogRecord {
         return labels
     }
 
+    /// The value of one ``structuredMetadata`` label, found without building the others; nil when there is none.
+    package func structuredMetadataValue(_ name: String) -> String? {
+        // Later entries win, as when the labels are built in order.
+        var found: String?
+        for attribute in attributes where Self.isLabelName(name, of: attribute.key) { found = attribute.value.text }
+        if stream.labels.isEmpty {
+            for attribute in resource where Self.isLabelName(name, of: attribute.key) && attribute.key != "service.name"
+                && !Self.resourceStreamAttributes.contains(attribute.key)
+            {
+                found = attribute.value.text
+            }
+        }
+        switch name {
+        case "trace_id": if let traceID { found = traceID.description }
+        case "span_id": if let spanID { found = spanID.description }
+        case "severity_text": if !severityText.isEmpty { found = severityText }
+        default: break
+        }
+        return found
+    }
+
+    /// Whether ``labelName(_:)`` of `key` is `name`, without building it.
+    static func isLabelName(_ name: String, of key: String) -> Bool {
+        var nameBytes = name.utf8.makeIterator()
+        for (index, byte) in key.utf8.enumerated() {
+            let valid = (byte >= 0x30 && byte <= 0x39 && index > 0) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F
+            guard let expected = nameBytes.next(), expected == (valid ? byte : 0x5F) else { return false }
+        }
+        return nameBytes.next() == nil
+    }
+
     /// An attribute key as a label name: `.`, `-` and other characters outside `[A-Za-z0-9_]` become `_`.
     package static func labelName(_ key: String) -> String {
         var bytes = Array(key.utf8)

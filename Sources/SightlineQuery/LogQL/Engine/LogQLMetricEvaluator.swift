@@ -63,13 +63,42 @@ struct LogQLMetricEvaluator {
                 computed[key] = result
                 leaves.append(result)
             }
-        case .vectorAggregation(let aggregation): try collectLeaves(aggregation.expr, into: &leaves, computed: &computed)
+        case .vectorAggregation(let aggregation):
+            if case .rangeAggregation(let range) = aggregation.expr, let pushed = Self.pushedGrouping(aggregation, over: range) {
+                // `sum by (x) (count_over_time(…))` is `count_over_time(…) by (x)`: group the records at once instead of
+                // making a series per label set (one per record when records carry ids as structured metadata).
+                var grouped = range
+                grouped.grouping = pushed
+                let key = grouped.description
+                if let known = computed[key] {
+                    leaves.append(known)
+                } else {
+                    let result = try rangeAggregation(grouped)
+                    computed[key] = result
+                    leaves.append(result)
+                }
+            } else {
+                try collectLeaves(aggregation.expr, into: &leaves, computed: &computed)
+            }
         case .binary(let binary):
             try collectLeaves(binary.lhs, into: &leaves, computed: &computed)
             try collectLeaves(binary.rhs, into: &leaves, computed: &computed)
         case .labelReplace(let inner, _): try collectLeaves(inner, into: &leaves, computed: &computed)
         case .log, .literal, .vector: break
         }
+    }
+
+    /// The grouping a `sum` or `sum by (…)` can push into the range aggregation below it: when the range function is
+    /// a count of records or bytes (so the sum of the per-series values is, exactly, the value over the group's
+    /// records) and the pipeline can set no label (so no `__error__` series could be hidden by the grouping); nil
+    /// otherwise. (`rate` and `bytes_rate` are left out: dividing before or after summing differs in the last bits.)
+    static func pushedGrouping(_ aggregation: VectorAggregationExpr, over range: RangeAggregationExpr) -> LogQLGrouping? {
+        let grouping = aggregation.grouping ?? LogQLGrouping(labels: [], without: false)
+        guard aggregation.op == .sum, !grouping.without, range.grouping == nil, range.range.unwrap == nil,
+            range.op == .countOverTime || range.op == .bytesOverTime,
+            let pipeline = try? LogPipeline(range.range.selector.stages), pipeline.keepsLabels
+        else { return nil }
+        return grouping
     }
 
     /// One series' samples, ascending in time: every sample (`values`), or, for functions that can be combined from
@@ -164,17 +193,24 @@ struct LogQLMetricEvaluator {
         let unwrap = range.unwrap
         let grouping = expr.grouping
         let isBytes = expr.op == .bytesOverTime || expr.op == .bytesRate
+        // `by (…)` over a pipeline that sets no label: the series key is read straight off the record.
+        let groupsDirectly = unwrap == nil && grouping?.without == false && pipeline.keepsLabels
         try source.scan(scan) { record in
             let time = record.logQLTimeNano
             var line = record.line
-            let metadata = record.structuredMetadata
             var labels: Labels
-            if unwrap == nil && grouping == nil && pipeline.keepsLabels && metadata.isEmpty {
+            if groupsDirectly, let grouping {
+                // Only the grouping's labels are needed: structured metadata wins over a stream label of the same
+                // name, as in LogLabelsBuilder.
+                guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
+                let stream = record.streamLabels
+                labels = Labels(grouping.labels.map { name in Label(name, record.structuredMetadataValue(name) ?? stream[name] ?? "") })
+            } else if unwrap == nil && grouping == nil && pipeline.keepsLabels && record.structuredMetadata.isEmpty {
                 // Nothing can add a label: the series is the stream, and no label list needs building.
                 guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
                 labels = record.streamLabels
             } else {
-                builder.reset(stream: record.streamLabels, metadata: metadata)
+                builder.reset(stream: record.streamLabels, metadata: record.structuredMetadata)
                 guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
                 labels = Labels([])
             }
@@ -191,12 +227,15 @@ struct LogQLMetricEvaluator {
                 }
                 for filter in postFilters where !filter.process(&builder) { return true }
             }
-            if labels.labels.isEmpty { labels = builder.labels }
-            if let grouping {
+            if groupsDirectly {
+                // Already the grouping's labels.
+            } else if let grouping {
+                if labels.labels.isEmpty { labels = builder.labels }
                 labels = grouping.key(labels)
                 if grouping.without, let unwrap { labels = labels.removing([unwrap.label]) }
-            } else if let unwrap {
-                labels = labels.removing([unwrap.label])
+            } else {
+                if labels.labels.isEmpty { labels = builder.labels }
+                if let unwrap { labels = labels.removing([unwrap.label]) }
             }
             let slot: Int
             if let existing = index[labels] {
