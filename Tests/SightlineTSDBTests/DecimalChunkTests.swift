@@ -64,6 +64,9 @@ struct DecimalChunkTests {
             ([5, 10, 15, 20], [0.000000000000000001, 1e-18, 2e-18, 1e15]),
             ([42], [0.5]),
             ([1, 2, 3, 4, 5], [7, 7, 7, 7, 7]),
+            // Regular times and a constant: every packed group is 0 bits wide, far fewer bits than samples.
+            ((0..<480).map { Int64($0) * 15_000 }, [Double](repeating: 1, count: 480)),
+            ((0..<480).map { Int64($0) * 15_000 }, (0..<480).map { Double($0) * 10 }),
         ]
         for (timestamps, values) in cases {
             let result = try blockRoundTrip(timestamps, values)

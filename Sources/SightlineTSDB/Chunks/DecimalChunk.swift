@@ -90,8 +90,8 @@ package enum DecimalChunk {
             SightlineError(.dataCorrupted, "decimal chunk of \(chunk.bytes.count) bytes: \(what)")
         }
         var reader = BitReader(chunk.bytes)
-        // Every sample costs at least one bit; anything claiming more is damaged.
-        guard let rawCount = reader.readUVarint(), rawCount > 0, rawCount <= UInt64(chunk.bytes.count) * 8 else {
+        // Every group of 32 samples costs at least 7 bits per column; anything claiming more is damaged.
+        guard let rawCount = reader.readUVarint(), rawCount > 0, rawCount <= UInt64(chunk.bytes.count) * 64 + 2 else {
             throw corrupted("bad sample count")
         }
         let count = Int(rawCount)
