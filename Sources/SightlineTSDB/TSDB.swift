@@ -159,7 +159,10 @@ package final class TSDB: SignalStore, MetricQuerier {
     package func persist(throughSegment segment: Int) throws {
         try fileLock.withLock { _ in
             for (tenant, data) in tenants.withLock({ $0 }) {
-                let drained = data.head.drain(throughSegment: segment)
+                // Head chunks are XOR; blocks store decimal chunks where the values allow (several times smaller).
+                let drained = try data.head.drain(throughSegment: segment).map { series in
+                    SeriesChunks(labels: series.labels, chunks: try ChunkCodec.compact(series.chunks))
+                }
                 if let meta = try data.blocks.add(drained) {
                     data.blocksMaxTime.store(max(data.blocksMaxTime.load(ordering: .relaxed), meta.maxTime), ordering: .relaxed)
                     logger.debug("head flushed to a block", metadata: ["tenant": "\(tenant)", "block": "\(meta.id)", "series": "\(drained.count)"])

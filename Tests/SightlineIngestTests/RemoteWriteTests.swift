@@ -275,6 +275,49 @@ struct RemoteWriteTests {
         #expect(batch.samples == expected)
     }
 
+    @Test func seriesCacheReusesLabelsAcrossRequestsAndDecodesTheSame() throws {
+        let cache = RemoteWriteSeriesCache()
+        func request(_ step: Int64) -> [UInt8] {
+            var request = WriteRequestBuilder()
+            for index in 0..<50 {
+                request.series([("__name__", "m"), ("id", "\(index)"), ("job", "j")], samples: [(step, Double(index)), (step + 1, 1)])
+            }
+            // Shapes the cache leaves to the full path: exemplars, labels after samples, invalid labels.
+            request.series([("__name__", "with_exemplar")], samples: [(step, 1)], exemplars: 1)
+            request.series([("job", "no_name")], samples: [(step, 1)])
+            request.series([("__name__", "m"), ("id", "0"), ("job", "j")], samples: [(step + 2, 5)])
+            return request.bytes
+        }
+        for step in [Int64(1000), 2000, 3000] {
+            let bytes = request(step)
+            let plain = try RemoteWriteDecoder.decode(protobuf: bytes)
+            let cached = try RemoteWriteDecoder.decode(protobuf: bytes, seriesCache: cache)
+            #expect(cached.batch == plain.batch)
+            #expect(cached.rejected == plain.rejected && cached.rejected == 1)
+            #expect(cached.rejectionMessage == plain.rejectionMessage)
+        }
+        #expect(cache.count == 51)
+        // A hit hands out the labels made the first time: the same storage, so stores compare them by identity.
+        let first = try RemoteWriteDecoder.decode(protobuf: request(1), seriesCache: cache)
+        let second = try RemoteWriteDecoder.decode(protobuf: request(2), seriesCache: cache)
+        guard case .metrics(let a) = first.batch, case .metrics(let b) = second.batch else {
+            Issue.record("not metrics")
+            return
+        }
+        let addressA = a.samples[0].labels.labels.withUnsafeBufferPointer { $0.baseAddress }
+        let addressB = b.samples[0].labels.labels.withUnsafeBufferPointer { $0.baseAddress }
+        #expect(addressA == addressB)
+    }
+
+    @Test func seriesCacheStartsOverPastItsBound() throws {
+        let cache = RemoteWriteSeriesCache(maxBytes: 2000)
+        var request = WriteRequestBuilder()
+        for index in 0..<100 { request.series([("__name__", "m"), ("id", "\(index)")], samples: [(1, 1)]) }
+        let decoded = try RemoteWriteDecoder.decode(protobuf: request.bytes, seriesCache: cache)
+        #expect(decoded.batch.recordCount == 100)
+        #expect(cache.count > 0 && cache.count < 100)
+    }
+
     // MARK: Malformed bodies
 
     @Test func rejectsTruncatedAndMalformedProtobufWithAPath() {

@@ -26,11 +26,14 @@ package enum RemoteWriteDecoder {
     ///   - snappyBody: The request body, a Snappy block.
     ///   - maxDecompressed: The most bytes the decompressed protobuf may have.
     /// - Returns: The samples and metadata of the valid series, and what was rejected.
+    ///   - seriesCache: Label sets seen in earlier requests, reused when a series' label bytes are the same.
     /// - Throws: ``SightlineError`` `.tooLarge` when the body declares more than `maxDecompressed` bytes;
     ///   `.invalidArgument` when the Snappy block or the protobuf is malformed.
-    package static func decode(snappyBody: UnsafeRawBufferPointer, maxDecompressed: Int) throws -> DecodedBatch {
+    package static func decode(
+        snappyBody: UnsafeRawBufferPointer, maxDecompressed: Int, seriesCache: RemoteWriteSeriesCache? = nil
+    ) throws -> DecodedBatch {
         let protobuf = try Snappy.decompress(snappyBody, maxOutput: maxDecompressed)
-        return try protobuf.withUnsafeBytes { try decode(protobuf: $0) }
+        return try protobuf.withUnsafeBytes { try decode(protobuf: $0, seriesCache: seriesCache) }
     }
 
     /// Decompresses and decodes a Snappy-compressed `WriteRequest` held in a byte array.
@@ -39,12 +42,15 @@ package enum RemoteWriteDecoder {
     }
 
     /// Decodes an uncompressed `WriteRequest`.
-    /// - Parameter protobuf: The serialized message.
+    /// - Parameters:
+    ///   - protobuf: The serialized message.
+    ///   - seriesCache: Label sets seen in earlier requests (see ``RemoteWriteSeriesCache``); nil decodes every
+    ///     series' labels afresh.
     /// - Returns: The samples and metadata of the valid series, and what was rejected.
     /// - Throws: ``SightlineError`` `.invalidArgument` when the protobuf is malformed; the message names the field
     ///   path, e.g. `malformed protobuf in WriteRequest.timeseries[3].samples[0]: truncated fixed64`.
-    package static func decode(protobuf: UnsafeRawBufferPointer) throws -> DecodedBatch {
-        var state = RemoteWriteDecoding(expectedBytes: protobuf.count)
+    package static func decode(protobuf: UnsafeRawBufferPointer, seriesCache: RemoteWriteSeriesCache? = nil) throws -> DecodedBatch {
+        var state = RemoteWriteDecoding(expectedBytes: protobuf.count, seriesCache: seriesCache)
         do {
             var reader = ProtobufReader(protobuf)
             var seriesIndex = 0
@@ -73,8 +79,8 @@ package enum RemoteWriteDecoder {
     }
 
     /// Decodes an uncompressed `WriteRequest` held in a byte array.
-    package static func decode(protobuf: [UInt8]) throws -> DecodedBatch {
-        try protobuf.withUnsafeBytes { try decode(protobuf: $0) }
+    package static func decode(protobuf: [UInt8], seriesCache: RemoteWriteSeriesCache? = nil) throws -> DecodedBatch {
+        try protobuf.withUnsafeBytes { try decode(protobuf: $0, seriesCache: seriesCache) }
     }
 
     /// `MetricMetadata`: type 1, metric_family_name 2, help 4, unit 5. Nil when the family name is empty.
@@ -132,13 +138,18 @@ private struct RemoteWriteDecoding {
     private var previousLabelBytes = UnsafeRawBufferPointer(start: nil, count: 0)
     private var previousLabels = Labels([])
 
-    init(expectedBytes: Int) {
+    /// Label sets of earlier requests, by their bytes.
+    private let seriesCache: RemoteWriteSeriesCache?
+
+    init(expectedBytes: Int, seriesCache: RemoteWriteSeriesCache?) {
         // A remote-write sample takes ~100-300 bytes with its labels; reserving for the dense end avoids regrowth.
         samples.reserveCapacity(min(expectedBytes / 96, 1 << 20))
+        self.seriesCache = seriesCache
     }
 
     /// Decodes one `TimeSeries`; appends its samples or rejects it.
     mutating func decodeSeries(_ buffer: UnsafeRawBufferPointer) throws {
+        if let seriesCache, try decodeCachedSeries(buffer, seriesCache) { return }
         labelScratch.removeAll(keepingCapacity: true)
         sampleMessages.removeAll(keepingCapacity: true)
         currentSeriesLabels.removeAll(keepingCapacity: true)
@@ -260,6 +271,10 @@ private struct RemoteWriteDecoding {
                 previousLabelBytes = UnsafeRawBufferPointer(start: nil, count: 0)
             }
         }
+        // Labels that come first and together are the key decodeCachedSeries looks up.
+        if labelsContiguous, labelStart == 0, let seriesCache {
+            seriesCache.insert(labels, for: UnsafeRawBufferPointer(rebasing: buffer[0..<labelEnd]))
+        }
 
         for (index, message) in sampleMessages.enumerated() {
             let (timestamp, value) = try withFieldPath(".samples[\(index)]") { try Self.sample(message) }
@@ -268,6 +283,36 @@ private struct RemoteWriteDecoding {
         if histograms > 0 {
             tally.reject(histograms, RemoteWriteDecoder.nativeHistogramMessage)
         }
+    }
+
+    /// Decodes a series whose labels are in `cache`: every field is a label or a sample, the labels first. Returns
+    /// false, having appended nothing, when the series does not have that shape or its labels are not cached.
+    /// - Throws: ``FieldPathError`` when a sample is malformed.
+    private mutating func decodeCachedSeries(_ buffer: UnsafeRawBufferPointer, _ cache: RemoteWriteSeriesCache) throws -> Bool {
+        sampleMessages.removeAll(keepingCapacity: true)
+        var offset = 0
+        var labelsEnd = 0
+        while offset < buffer.count {
+            guard let field = Self.lengthDelimitedField(buffer, at: offset) else { return false }
+            switch field.field {
+            case 1:
+                guard sampleMessages.isEmpty else { return false }
+                labelsEnd = field.body.upperBound
+            case 2:
+                sampleMessages.append(UnsafeRawBufferPointer(rebasing: buffer[field.body]))
+            default:
+                return false  // exemplars, histograms: the full path
+            }
+            offset = field.body.upperBound
+        }
+        guard labelsEnd > 0, let labels = cache.labels(for: UnsafeRawBufferPointer(rebasing: buffer[0..<labelsEnd])) else {
+            return false
+        }
+        for (index, message) in sampleMessages.enumerated() {
+            let (timestamp, value) = try withFieldPath(".samples[\(index)]") { try Self.sample(message) }
+            samples.append(MetricSample(labels: labels, timestampMs: timestamp, value: value))
+        }
+        return true
     }
 
     /// Why Prometheus would reject a label.

@@ -23,6 +23,8 @@ struct RemoteWriteInternTable<Value> {
 
     /// A per-process random seed.
     private static var seed: UInt64 { RemoteWriteHashSeed.value }
+    /// The per-process seed of ``hash(_:_:seed:)``, for other tables of request bytes.
+    static var hashSeed: UInt64 { RemoteWriteHashSeed.value }
     private static var maxProbes: Int { 16 }
 
     /// Slot `i` holds an index into `keys` and `values` plus one; 0 is empty.

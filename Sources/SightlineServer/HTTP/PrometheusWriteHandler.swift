@@ -23,7 +23,7 @@ enum PrometheusWriteHandler {
         var request = request
         let body = try await OTLPHTTPHandler.collectBody(&request, limit: api.limits.maxBodyBytes)
         let decoded = try body.withUnsafeReadableBytes {
-            try RemoteWriteDecoder.decode(snappyBody: $0, maxDecompressed: api.limits.maxBodyBytes)
+            try RemoteWriteDecoder.decode(snappyBody: $0, maxDecompressed: api.limits.maxBodyBytes, seriesCache: .shared)
         }
         let outcome = try await api.pipeline.ingest(decoded, tenant: identity.tenant, protocol: "remote_write", bytes: body.readableBytes)
         return try respond(outcome)

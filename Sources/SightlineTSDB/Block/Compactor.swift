@@ -2,9 +2,9 @@ import SightlineCore
 
 /// Merges blocks into one new block, streaming series by series.
 package enum Compactor {
-    /// Chunks with fewer samples than this are "small": when a series has two or more of them (tiny level-0 flushes),
-    /// its chunks go through `merge` to be re-encoded into full ones.
-    package static let smallChunkSamples = 60
+    /// Chunks with fewer samples than this are "small": when a series has two or more of them (level-0 flushes hold
+    /// what a series gathered between two checkpoints), its chunks go through `merge` to be re-encoded into full ones.
+    package static let smallChunkSamples = ChunkCodec.samplesPerChunk
 
     /// Writes one block holding every series of `blocks` into `parentDirectory` and returns its metadata.
     ///

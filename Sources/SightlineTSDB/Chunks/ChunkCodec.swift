@@ -5,9 +5,14 @@ package enum ChunkCodec {
     /// little it does not need.
     package static let samplesPerChunk = 120
 
+    /// Samples per chunk in blocks (``encodeForBlock(timestamps:values:)``): decimal chunks have no 64-bit first
+    /// value to amortise, but each chunk still costs its header, index entry and record framing (~30 bytes).
+    package static let blockSamplesPerChunk = 480
+
     /// Every sample of a chunk, in ascending time.
     /// - Throws: `dataCorrupted` when the chunk has an unknown encoding or its bytes do not decode.
     package static func decodeAll(_ chunk: ChunkData) throws -> (timestamps: [Int64], values: [Double]) {
+        if chunk.encoding == .decimal { return try DecimalChunk.decode(chunk) }
         var decoder = try XORChunkDecoder(chunk)
         var timestamps: [Int64] = []
         var values: [Double] = []
@@ -45,6 +50,33 @@ package enum ChunkCodec {
         return chunks
     }
 
+    /// Encodes samples the way blocks store them: pieces of up to ``blockSamplesPerChunk`` samples as
+    /// ``DecimalChunk``s where every value of the piece is a decimal, XOR chunks of ``samplesPerChunk`` otherwise.
+    /// Like ``encode(timestamps:values:samplesPerChunk:)``, a timestamp that does not ascend starts a new piece.
+    package static func encodeForBlock(timestamps: [Int64], values: [Double]) -> [ChunkData] {
+        let count = min(timestamps.count, values.count)
+        var chunks: [ChunkData] = []
+        var start = 0
+        while start < count {
+            var end = start + 1
+            while end < count && end - start < blockSamplesPerChunk && timestamps[end] > timestamps[end - 1] { end += 1 }
+            let pieceTimes = Array(timestamps[start..<end])
+            let pieceValues = Array(values[start..<end])
+            if let chunk = DecimalChunk.encode(timestamps: pieceTimes, values: pieceValues) {
+                chunks.append(chunk)
+            } else {
+                chunks += encode(timestamps: pieceTimes, values: pieceValues)
+            }
+            start = end
+        }
+        return chunks
+    }
+
+    /// Whether a block chunk is as compact as ``encodeForBlock(timestamps:values:)`` makes it, so compaction can copy it.
+    package static func isFinal(_ chunk: ChunkData) -> Bool {
+        chunk.encoding == .decimal ? chunk.sampleCount >= blockSamplesPerChunk : chunk.sampleCount >= samplesPerChunk
+    }
+
     /// Merges chunks of one series into sorted, non-overlapping chunks.
     ///
     /// Chunks that overlap no other are returned as they are (not re-encoded); each group of overlapping chunks is
@@ -72,16 +104,17 @@ package enum ChunkCodec {
         return result
     }
 
-    /// Merges like ``merge(_:)``, then re-encodes each run of adjacent chunks that are not full into full chunks:
-    /// what compaction wants, because every checkpoint seals a series' open chunk, so blocks written in real time hold
-    /// many chunks of a few samples each, and each chunk pays its own header, first timestamp and first value.
+    /// Merges like ``merge(_:)``, then re-encodes each run of adjacent chunks that are not full into full chunks with
+    /// ``encodeForBlock(timestamps:values:)``: what compaction and head flushes want, because every checkpoint seals a
+    /// series' open chunk, so blocks written in real time hold many chunks of a few samples each, and each chunk pays
+    /// its own header, first timestamp and first value. XOR chunks from the head become decimal chunks where they can.
     /// - Throws: `dataCorrupted` when a chunk that has to be re-encoded does not decode.
     package static func compact(_ chunks: [ChunkData]) throws -> [ChunkData] {
         var result: [ChunkData] = []
         var run: [ChunkData] = []
         func flushRun() throws {
             defer { run.removeAll(keepingCapacity: true) }
-            guard run.count > 1 else {
+            guard run.count > 1 || run.first.map({ $0.encoding == .xor }) == true else {
                 result.append(contentsOf: run)
                 return
             }
@@ -92,10 +125,12 @@ package enum ChunkCodec {
                 timestamps.append(contentsOf: decoded.timestamps)
                 values.append(contentsOf: decoded.values)
             }
-            result.append(contentsOf: encode(timestamps: timestamps, values: values))
+            let encoded = encodeForBlock(timestamps: timestamps, values: values)
+            // A lone XOR chunk that did not become decimal stays as it was.
+            result.append(contentsOf: run.count == 1 && encoded.count == 1 && encoded[0].encoding == .xor ? run : encoded)
         }
         for chunk in try merge(chunks) {
-            if chunk.sampleCount >= samplesPerChunk {
+            if chunk.encoding == .decimal && chunk.sampleCount >= blockSamplesPerChunk {
                 try flushRun()
                 result.append(chunk)
             } else {

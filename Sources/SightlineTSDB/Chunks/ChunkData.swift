@@ -4,6 +4,8 @@ package import SightlineCore
 package enum ChunkEncoding: UInt8, Sendable, Hashable {
     /// Delta-of-delta timestamps and XOR-compressed float values (Gorilla), as Prometheus does.
     case xor = 1
+    /// Delta-of-delta timestamps and decimal mantissas as bit-packed deltas (``DecimalChunk``); blocks only.
+    case decimal = 2
 }
 
 /// One encoded chunk of one series: what the head hands to blocks and blocks hand back to queries.

@@ -52,11 +52,11 @@ extension Head {
                     }
                 }
                 guard var series = pending[slot] else {
-                    verdicts.append(Verdict(decision: nil, newest: 0))
+                    verdicts.append(Verdict(decision: nil, newest: 0, storedLabels: nil))
                     continue
                 }
                 let decision = series.classify(t, bits, oooWindowMs: limits.oooWindowMs)
-                verdicts.append(Verdict(decision: decision, newest: series.maxTime))
+                verdicts.append(Verdict(decision: decision, newest: series.maxTime, storedLabels: series.stored?.labels))
                 if decision == .inOrder || decision == .outOfOrder {
                     series.accept(t, bits)
                     pending[slot] = series
@@ -73,7 +73,16 @@ extension Head {
         for (sample, verdict) in zip(samples, verdicts) {
             switch verdict.decision {
             case .inOrder, .outOfOrder, .identicalDuplicate:
-                kept.append(sample)
+                if let stored = verdict.storedLabels {
+                    // The head's own copy of equal labels: `apply` then finds the series by the cached hash and an
+                    // identity check instead of comparing every name and value again, and the request's label
+                    // strings are freed with the request.
+                    var canonical = sample
+                    canonical.labels = stored
+                    kept.append(canonical)
+                } else {
+                    kept.append(sample)
+                }
             case nil:
                 refuse(Reason.tooManySeries, "series limit of \(limits.maxSeries) reached: refusing new series \(sample.labels)")
             case .conflictingDuplicate:
@@ -116,10 +125,12 @@ extension Head {
     }
 }
 
-/// What admission decided for one sample: nil for a new series over the limit; `newest` is the series' newest time.
+/// What admission decided for one sample: nil for a new series over the limit; `newest` is the series' newest time;
+/// `storedLabels` the labels of the head's series when it exists.
 private struct Verdict: Sendable {
     var decision: MemSeries.Decision?
     var newest: Int64
+    var storedLabels: Labels?
 }
 
 /// A series as admission sees it: what the head holds plus what the batch has admitted so far.

@@ -1,0 +1,257 @@
+package import SightlineCore
+
+/// The block encoding of chunks whose values are all decimal numbers (VictoriaMetrics' idea): every value is stored as
+/// an integer mantissa `m` over a common power of ten (`v = m / 10^k`), and both columns as bit-packed deltas.
+///
+/// Gorilla's XOR cannot exploit that most samples are rounded decimals (1/100 s CPU counters, integral byte
+/// counters): their binary mantissas look random. As integers, a counter's consecutive values differ by a small
+/// number, and jittered scrape timestamps differ from the regular step by a few ms. Blocks use this encoding where it
+/// applies (``ChunkCodec/encodeForBlock(timestamps:values:)``); the head keeps XOR chunks, and so do chunks holding a
+/// value that is not such a decimal (NaN, the staleness marker, ±Inf, −0, integers past 2^53): this encoder refuses them.
+///
+/// Layout (``ChunkEncoding/decimal``), a bit stream:
+/// ```
+/// count      uvarint
+/// t0         zigzag varint
+/// delta1     zigzag varint               when count ≥ 2 (t1 − t0, wrapping)
+/// dods       packed(count − 2)           zigzag(Δt_i − Δt_{i−1}), wrapping
+/// k          uvarint                     values are m / 10^k, k ≤ 18
+/// m0         zigzag varint
+/// mode       uvarint                     when count ≥ 2: 0 = deltas, 1 = deltas of deltas
+/// [d1        zigzag varint]              mode 1 only: m1 − m0
+/// gcd        uvarint                     what every packed (signed) difference is a multiple of (0 when all are 0)
+/// diffs      packed(count − 1 − mode)    zigzag(difference / gcd)
+/// packed(n): groups of up to 32 values, each a 7-bit width w (0…64) then the values in w bits each
+/// ```
+/// All integer arithmetic wraps, so any Int64 timestamps round-trip; the encoder checks that every value decodes to
+/// the same bits before choosing this encoding.
+package enum DecimalChunk {
+    /// Values per group of the packed sections; each group carries its own bit width, so one outlier widens 32 values
+    /// at most.
+    static let groupSize = 32
+    /// The largest power of ten tried: 10^18 is exact in a Double and its products with mantissas stay in range.
+    static let maxExponent = 18
+    /// Powers of ten, exact as Doubles for k ≤ 22.
+    static let powersOfTen: [Double] = (0...maxExponent).map { k in (0..<k).reduce(1.0) { acc, _ in acc * 10 } }
+    /// Mantissas must be at most this in magnitude, so that `Double(m)` is exact.
+    static let maxMantissa: Double = 9_007_199_254_740_992  // 2^53
+
+    /// Encodes samples with strictly ascending timestamps, or returns nil when a value is not a decimal this encoding
+    /// can represent exactly (then use XOR). `timestamps` and `values` must have the same, non-zero count.
+    package static func encode(timestamps: [Int64], values: [Double]) -> ChunkData? {
+        let count = min(timestamps.count, values.count)
+        guard count > 0, let (exponent, mantissas) = mantissas(of: values[0..<count]) else { return nil }
+        var writer = BitWriter(capacity: count + 16)
+        writer.writeUVarint(UInt64(count))
+        writer.writeVarint(timestamps[0])
+        if count >= 2 {
+            writer.writeVarint(timestamps[1] &- timestamps[0])
+            var dods: [UInt64] = []
+            dods.reserveCapacity(count)
+            for i in stride(from: 2, to: count, by: 1) {
+                dods.append(zigzag((timestamps[i] &- timestamps[i - 1]) &- (timestamps[i - 1] &- timestamps[i - 2])))
+            }
+            writePacked(dods, to: &writer)
+        }
+        writer.writeUVarint(UInt64(exponent))
+        writer.writeVarint(mantissas[0])
+        if count >= 2 {
+            var deltas: [Int64] = []
+            deltas.reserveCapacity(count)
+            for i in 1..<count { deltas.append(mantissas[i] &- mantissas[i - 1]) }
+            var dods: [Int64] = []
+            dods.reserveCapacity(count)
+            for i in stride(from: 1, to: deltas.count, by: 1) { dods.append(deltas[i] &- deltas[i - 1]) }
+            let (deltaGCD, deltaPacked) = divided(deltas)
+            let (dodGCD, dodPacked) = divided(dods)
+            if packedBits(dodPacked) + 64 < packedBits(deltaPacked) {
+                writer.writeUVarint(1)
+                writer.writeVarint(deltas[0])
+                writer.writeUVarint(dodGCD)
+                writePacked(dodPacked, to: &writer)
+            } else {
+                writer.writeUVarint(0)
+                writer.writeUVarint(deltaGCD)
+                writePacked(deltaPacked, to: &writer)
+            }
+        }
+        return ChunkData(
+            minTime: timestamps[0], maxTime: timestamps[count - 1], sampleCount: count, encoding: .decimal,
+            bytes: writer.finishedBytes())
+    }
+
+    /// Decodes a chunk written by ``encode(timestamps:values:)``.
+    /// - Throws: `dataCorrupted` when the bytes are truncated or inconsistent.
+    package static func decode(_ chunk: ChunkData) throws -> (timestamps: [Int64], values: [Double]) {
+        guard chunk.encoding == .decimal else {
+            throw SightlineError(.dataCorrupted, "chunk encoding \(chunk.encoding.rawValue) is not decimal")
+        }
+        func corrupted(_ what: String) -> SightlineError {
+            SightlineError(.dataCorrupted, "decimal chunk of \(chunk.bytes.count) bytes: \(what)")
+        }
+        var reader = BitReader(chunk.bytes)
+        // Every group of 32 samples costs at least 7 bits per column; anything claiming more is damaged.
+        guard let rawCount = reader.readUVarint(), rawCount > 0, rawCount <= UInt64(chunk.bytes.count) * 64 + 2 else {
+            throw corrupted("bad sample count")
+        }
+        let count = Int(rawCount)
+        guard let t0 = reader.readVarint() else { throw corrupted("truncated first timestamp") }
+        var timestamps: [Int64] = []
+        timestamps.reserveCapacity(count)
+        timestamps.append(t0)
+        if count >= 2 {
+            guard var delta = reader.readVarint() else { throw corrupted("truncated first time delta") }
+            var t = t0 &+ delta
+            timestamps.append(t)
+            try readPacked(count - 2, from: &reader, corrupted) { dod in
+                delta = delta &+ unzigzag(dod)
+                t = t &+ delta
+                timestamps.append(t)
+            }
+        }
+        guard let rawExponent = reader.readUVarint(), rawExponent <= UInt64(maxExponent) else { throw corrupted("bad exponent") }
+        let divisor = powersOfTen[Int(rawExponent)]
+        guard var m = reader.readVarint() else { throw corrupted("truncated first value") }
+        var values: [Double] = []
+        values.reserveCapacity(count)
+        values.append(Double(m) / divisor)
+        if count >= 2 {
+            guard let mode = reader.readUVarint(), mode <= 1 else { throw corrupted("bad value mode") }
+            if mode == 1 {
+                guard var delta = reader.readVarint(), let gcd = reader.readUVarint() else { throw corrupted("truncated value header") }
+                m = m &+ delta
+                values.append(Double(m) / divisor)
+                let factor = Int64(bitPattern: gcd)
+                try readPacked(count - 2, from: &reader, corrupted) { dod in
+                    delta = delta &+ unzigzag(dod) &* factor
+                    m = m &+ delta
+                    values.append(Double(m) / divisor)
+                }
+            } else {
+                guard let gcd = reader.readUVarint() else { throw corrupted("truncated value header") }
+                let factor = Int64(bitPattern: gcd)
+                try readPacked(count - 1, from: &reader, corrupted) { delta in
+                    m = m &+ unzigzag(delta) &* factor
+                    values.append(Double(m) / divisor)
+                }
+            }
+        }
+        guard timestamps.first == chunk.minTime, timestamps.last == chunk.maxTime, timestamps.count == chunk.sampleCount else {
+            throw corrupted("samples do not match the chunk's times or count")
+        }
+        return (timestamps, values)
+    }
+
+    // MARK: Values as decimals
+
+    /// The smallest common exponent `k` and the mantissas `m_i` with `Double(m_i) / 10^k` bit-equal to every value,
+    /// or nil when there is none (NaN, ±Inf, −0, too many digits).
+    static func mantissas(of values: ArraySlice<Double>) -> (Int, [Int64])? {
+        var exponent = 0
+        for value in values {
+            guard let k = decimalExponent(of: value) else { return nil }
+            exponent = max(exponent, k)
+        }
+        let scale = powersOfTen[exponent]
+        var mantissas: [Int64] = []
+        mantissas.reserveCapacity(values.count)
+        for value in values {
+            let scaled = (value * scale).rounded()
+            guard abs(scaled) < maxMantissa else { return nil }
+            let m = Int64(scaled)
+            guard (Double(m) / scale).bitPattern == value.bitPattern else { return nil }
+            mantissas.append(m)
+        }
+        return (exponent, mantissas)
+    }
+
+    /// The smallest `k` with `value` = `m / 10^k` exactly for an integer `m` under 2^53, or nil.
+    static func decimalExponent(of value: Double) -> Int? {
+        guard value.isFinite, value.bitPattern != (-0.0 as Double).bitPattern else { return nil }
+        for k in 0...maxExponent {
+            let scale = powersOfTen[k]
+            let scaled = (value * scale).rounded()
+            guard abs(scaled) < maxMantissa else { return nil }
+            if (scaled / scale).bitPattern == value.bitPattern { return k }
+        }
+        return nil
+    }
+
+    // MARK: Packing
+
+    /// The greatest common divisor of the differences (0 when all are 0) and each difference divided by it, zigzagged.
+    private static func divided(_ differences: [Int64]) -> (UInt64, [UInt64]) {
+        var gcd: UInt64 = 0
+        for d in differences where d != 0 {
+            var a = gcd
+            var b = d.magnitude
+            while b != 0 { (a, b) = (b, a % b) }
+            gcd = a
+            if gcd == 1 { break }
+        }
+        // A divisor of 2^63 (Int64.min's magnitude) does not fit Int64 as a factor; leave such sets undivided.
+        guard gcd > 1, gcd <= UInt64(Int64.max) else { return (gcd == 0 ? 0 : 1, differences.map(zigzag)) }
+        let divisor = Int64(gcd)
+        return (gcd, differences.map { zigzag($0 / divisor) })
+    }
+
+    /// Bits ``writePacked(_:to:)`` would take.
+    private static func packedBits(_ values: [UInt64]) -> Int {
+        var total = 0
+        var start = 0
+        while start < values.count {
+            let end = min(start + groupSize, values.count)
+            total += 7 + width(values[start..<end]) * (end - start)
+            start = end
+        }
+        return total
+    }
+
+    /// Bits needed for the largest value of a group.
+    private static func width(_ group: ArraySlice<UInt64>) -> Int {
+        64 - group.reduce(0, |).leadingZeroBitCount
+    }
+
+    private static func writePacked(_ values: [UInt64], to writer: inout BitWriter) {
+        var start = 0
+        while start < values.count {
+            let end = min(start + groupSize, values.count)
+            let w = width(values[start..<end])
+            writer.writeBits(UInt64(w), count: 7)
+            if w > 0 {
+                for value in values[start..<end] { writer.writeBits(value, count: w) }
+            }
+            start = end
+        }
+    }
+
+    private static func readPacked(
+        _ count: Int, from reader: inout BitReader, _ corrupted: (String) -> SightlineError, _ body: (UInt64) -> Void
+    ) throws {
+        var remaining = count
+        while remaining > 0 {
+            let n = min(groupSize, remaining)
+            guard let rawWidth = reader.readBits(7), rawWidth <= 64 else { throw corrupted("bad bit width") }
+            let w = Int(rawWidth)
+            for _ in 0..<n {
+                if w == 0 {
+                    body(0)
+                } else {
+                    guard let value = reader.readBits(w) else { throw corrupted("truncated packed values") }
+                    body(value)
+                }
+            }
+            remaining -= n
+        }
+    }
+
+    @inline(__always)
+    private static func zigzag(_ value: Int64) -> UInt64 {
+        UInt64(bitPattern: (value &<< 1) ^ (value >> 63))
+    }
+
+    @inline(__always)
+    private static func unzigzag(_ value: UInt64) -> Int64 {
+        Int64(bitPattern: value >> 1) ^ -Int64(bitPattern: value & 1)
+    }
+}
