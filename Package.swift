@@ -109,7 +109,7 @@ let package = Package(
             name: "SightlineServer",
             dependencies: [
                 "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineRecordStore", "SightlineTSDB", "SightlineScrape",
-                "SightlineQuery", "SightlineTraceStore", "SightlineLogStore",
+                "SightlineQuery", "SightlineTraceStore", "SightlineLogStore", "SightlineAlerting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -132,7 +132,7 @@ let package = Package(
         .executableTarget(
             name: "sightline",
             dependencies: [
-                "SightlineServer", "SightlineScrape",
+                "SightlineServer", "SightlineScrape", "SightlineAlerting", "SightlineQuery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -206,7 +206,7 @@ let package = Package(
         .testTarget(
             name: "SightlineServerTests",
             dependencies: [
-                "SightlineServer", "SightlineQuery", "SightlineTraceStore", "SightlineLogStore", "SightlineTestSupport",
+                "SightlineServer", "SightlineQuery", "SightlineTraceStore", "SightlineLogStore", "SightlineTestSupport", "SightlineAlerting",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),
