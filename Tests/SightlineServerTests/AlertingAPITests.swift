@@ -124,7 +124,8 @@ struct AlertingAPITests {
         let (harness, runtime) = try alertingHarness(rules: highValueRules)
         do {
             try await runtime.loadRules()
-            let nowMs: Int64 = 1_700_000_000_000
+            // The notifier runs on the wall clock: alerts from another time would have ended already.
+            let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
             _ = try await harness.api.pipeline.ingest(
                 DecodedBatch(.metrics(MetricBatch(samples: [
                     MetricSample(labels: Labels([Label("__name__", "value"), Label("host", "a")]), timestampMs: nowMs - 1000, value: 21)
@@ -146,7 +147,7 @@ struct AlertingAPITests {
             }
             try await client.execute("/api/v1/rules?type=bogus", method: .get).check { #expect($0.status == .badRequest) }
             // Recorded series and ALERTS are in the store.
-            try await client.execute("/api/v1/query?query=ALERTS&time=\(nowMs / 1000)", method: .get).check { response in
+            try await client.execute("/api/v1/query?query=ALERTS&time=\(String(format: "%.3f", Double(nowMs) / 1000))", method: .get).check { response in
                 let result = (object(response.body)["data"] as? [String: Any])?["result"] as? [[String: Any]] ?? []
                 #expect((result.first?["metric"] as? [String: Any])?["alertstate"] as? String == "firing")
             }
