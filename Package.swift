@@ -103,7 +103,7 @@ let package = Package(
             name: "SightlineServer",
             dependencies: [
                 "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineTSDB", "SightlineScrape",
-                "SightlineQuery", "SightlineTraceStore", "SightlineLogStore",
+                "SightlineQuery", "SightlineTraceStore", "SightlineLogStore", "SightlineAlerting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -126,7 +126,7 @@ let package = Package(
         .executableTarget(
             name: "sightline",
             dependencies: [
-                "SightlineServer", "SightlineScrape",
+                "SightlineServer", "SightlineScrape", "SightlineAlerting", "SightlineQuery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -200,7 +200,7 @@ let package = Package(
         .testTarget(
             name: "SightlineServerTests",
             dependencies: [
-                "SightlineServer", "SightlineQuery", "SightlineTraceStore", "SightlineLogStore", "SightlineTestSupport",
+                "SightlineServer", "SightlineQuery", "SightlineTraceStore", "SightlineLogStore", "SightlineTestSupport", "SightlineAlerting",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),

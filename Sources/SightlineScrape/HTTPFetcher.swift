@@ -57,6 +57,20 @@ package struct HTTPFetcher: Sendable {
         timeout: Duration,
         maxBodySize: Int
     ) async throws -> Response {
+        try await send(address, method: "GET", pathAndQuery: pathAndQuery, headers: headers, timeout: timeout, maxBodySize: maxBodySize)
+    }
+
+    /// Sends a request with `method` and `body` (with `Content-Length`), as ``get(_:pathAndQuery:headers:timeout:maxBodySize:)``
+    /// does; for the command-line clients' POST and DELETE requests.
+    package func send(
+        _ address: ScrapeAddress,
+        method: String,
+        pathAndQuery: String,
+        headers: [(String, String)] = [],
+        body: [UInt8] = [],
+        timeout: Duration,
+        maxBodySize: Int
+    ) async throws -> Response {
         let eventLoop = eventLoopGroup.next()
         let promise = eventLoop.makePromise(of: Response.Raw.self)
         let timeAmount = TimeAmount.nanoseconds(max(1, ScrapeDuration.milliseconds(timeout)) * 1_000_000)
@@ -65,7 +79,8 @@ package struct HTTPFetcher: Sendable {
         }
         promise.futureResult.whenComplete { _ in timeoutTask.cancel() }
 
-        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: pathAndQuery)
+        var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: pathAndQuery)
+        if method != "GET" || !body.isEmpty { head.headers.add(name: "Content-Length", value: "\(body.count)") }
         head.headers.add(name: "Host", value: address.description)
         head.headers.add(name: "User-Agent", value: userAgent)
         head.headers.add(name: "Accept-Encoding", value: "gzip")
@@ -79,7 +94,7 @@ package struct HTTPFetcher: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(
-                        HTTPResponseCollector(request: request, promise: promise, maxBodySize: maxBodySize))
+                        HTTPResponseCollector(request: request, body: body, promise: promise, maxBodySize: maxBodySize))
                 }
             }
         bootstrap.connect(host: address.host, port: address.port).whenFailure { error in

@@ -11,19 +11,23 @@ final class HTTPResponseCollector: ChannelInboundHandler, RemovableChannelHandle
     typealias OutboundOut = HTTPClientRequestPart
 
     private let request: HTTPRequestHead
+    /// The request body; empty for none.
+    private let requestBody: [UInt8]
     private let promise: EventLoopPromise<HTTPFetcher.Response.Raw>
     private let maxBodySize: Int
     private var head: HTTPResponseHead?
     private var body: ByteBuffer?
 
-    init(request: HTTPRequestHead, promise: EventLoopPromise<HTTPFetcher.Response.Raw>, maxBodySize: Int) {
+    init(request: HTTPRequestHead, body: [UInt8] = [], promise: EventLoopPromise<HTTPFetcher.Response.Raw>, maxBodySize: Int) {
         self.request = request
+        self.requestBody = body
         self.promise = promise
         self.maxBodySize = maxBodySize
     }
 
     func channelActive(context: ChannelHandlerContext) {
         context.write(wrapOutboundOut(.head(request)), promise: nil)
+        if !requestBody.isEmpty { context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: requestBody)))), promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         context.fireChannelActive()
     }

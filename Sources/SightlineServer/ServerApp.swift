@@ -15,7 +15,7 @@ import SightlineTraceStore
 /// one service group.
 ///
 /// Start order (shutdown runs in reverse): storage (replays the WAL; on shutdown persists and closes it last),
-/// checkpoints, metrics maintenance, scraping, syslog, OTLP/gRPC, HTTP. So on SIGTERM the listeners stop accepting and finish in-flight requests first,
+/// checkpoints, metrics maintenance, the notifier, rule evaluation, the SIGHUP reloader, scraping, syslog, OTLP/gRPC, HTTP. So on SIGTERM the listeners stop accepting and finish in-flight requests first,
 /// then the stores are flushed and the WAL fsynced.
 package enum ServerApp {
     /// The services of one server, and what tests need to reach inside.
@@ -23,14 +23,19 @@ package enum ServerApp {
         package var group: ServiceGroup
         package var pipeline: IngestPipeline
         package var api: APIDependencies
+        /// The rule evaluator and the notifier.
+        package var alerting: AlertingRuntime
     }
 
     /// Opens storage under `configuration.dataDirectory` and builds the service group.
-    /// - Parameter signals: the signals that stop the group gracefully (SIGTERM and SIGINT for the real process).
-    /// - Throws: when the data directory cannot be created or the WAL or a store is damaged.
+    /// - Parameters:
+    ///   - signals: the signals that stop the group gracefully (SIGTERM and SIGINT for the real process).
+    ///   - reloadSignals: the signals that reload the rule files and the Alertmanager config (SIGHUP).
+    /// - Throws: when the data directory cannot be created, the WAL or a store is damaged, or a rule file or the
+    ///   Alertmanager config is invalid.
     package static func assemble(
         _ configuration: ServerConfiguration, logger: Logger, signals: [UnixSignal] = [.sigterm, .sigint],
-        onHTTPListening: (@Sendable (Int) -> Void)? = nil
+        reloadSignals: [UnixSignal] = [.sighup], onHTTPListening: (@Sendable (Int) -> Void)? = nil
     ) throws -> Assembly {
         let dataDirectory = configuration.dataDirectory
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
@@ -67,6 +72,9 @@ package enum ServerApp {
             pipeline: pipeline, authenticator: Authenticator(tokens: configuration.tokens), limits: configuration.limits,
             metrics: metrics, logs: logs, spans: traces, samples: metricStore, tsdb: metricStore
         )
+        let alerting = try AlertingRuntime(
+            configuration: configuration, pipeline: pipeline, samples: metricStore, logs: logs, logger: logger)
+        api.alerting = alerting
         let selfTracer = configuration.traces.selfTracing ? SelfTracer(resource: SelfTracer.defaultResource()) : nil
         api.selfTracer = selfTracer
         api.selfTracingIngest = configuration.traces.selfTracingIngest
@@ -117,6 +125,9 @@ package enum ServerApp {
                 _ = try await pipeline.ingest(
                     DecodedBatch(.traces(spans)), tenant: configuration.traces.selfTracingTenant, protocol: "self_tracing", bytes: 0)
             },
+            NotifierService(runtime: alerting),
+            RuleEvaluationService(runtime: alerting, pipeline: pipeline, logger: logger),
+            ReloadSignalService(runtime: alerting, signals: reloadSignals, logger: logger),
             scraper,
             SyslogServer(configuration: configuration.syslog, pipeline: pipeline, logger: logger),
             grpc,
@@ -133,6 +144,6 @@ package enum ServerApp {
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(60)
         groupConfiguration.maximumCancellationDuration = .seconds(10)
         let group = ServiceGroup(configuration: groupConfiguration)
-        return Assembly(group: group, pipeline: pipeline, api: api)
+        return Assembly(group: group, pipeline: pipeline, api: api, alerting: alerting)
     }
 }

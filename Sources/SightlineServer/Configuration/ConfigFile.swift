@@ -53,6 +53,17 @@ import Yams
 ///   self_tracing: true          # a span per HTTP/gRPC request Sightline serves, in its own trace store
 ///   self_tracing_ingest: false  # also for the ingestion routes (the hot path)
 ///   self_tracing_tenant: default
+/// rules:                       # Prometheus rule files (globs; relative to this file's directory)
+///   files: [rules/*.yml]        # of the tenant `default`
+///   tenants:                    # of other tenants
+///     acme: [rules/acme/*.yml]
+/// alerting:
+///   alertmanager_config: alertmanager.yml   # the built-in notifier's Alertmanager config (relative to this file)
+///   external_url: http://sightline.example:7600
+///   evaluation_interval: 1m     # of rule groups that set no interval
+///   resend_delay: 1m            # least time between two sends of an unchanged firing alert
+///   external_labels: {cluster: eu1}
+///   forward_to: [http://alertmanager:9093]  # also send every alert to these Alertmanagers' /api/v2/alerts
 /// auth:
 ///   tokens:
 ///     - token: "…"
@@ -81,6 +92,11 @@ package enum ConfigFile {
         }
         guard let root else { return config }
         let reader = Reader(path: path)
+        let directory = (path as NSString).deletingLastPathComponent
+        /// Relative paths in the file are relative to its directory, as in Prometheus.
+        func resolve(_ file: String) -> String {
+            file.hasPrefix("/") || directory.isEmpty ? file : directory + "/" + file
+        }
         try reader.mapping(root, at: "") { key, node in
             switch key {
             case "data_dir": config.dataDirectory = try reader.string(node, at: key)
@@ -95,6 +111,12 @@ package enum ConfigFile {
             case "syslog": try reader.syslog(node, into: &config.syslog)
             case "traces": try reader.traces(node, into: &config.traces)
             case "logs": try reader.logs(node, into: &config.logs)
+            case "rules":
+                try reader.rules(node, into: &config.rules)
+                config.rules.files = config.rules.files.mapValues { $0.map(resolve) }
+            case "alerting":
+                try reader.alerting(node, into: &config.alerting)
+                config.alerting.alertmanagerConfig = config.alerting.alertmanagerConfig.map(resolve)
             default: throw reader.unknown(key, node)
             }
         }
@@ -290,6 +312,57 @@ package enum ConfigFile {
                     traces.selfTracingTenant = Tenant(uncheckedID: id)
                 default: throw unknown(key, value)
                 }
+            }
+        }
+
+        /// `rules: {files: [...], tenants: {acme: [...]}}`.
+        func rules(_ node: Node, into rules: inout ServerConfiguration.Rules) throws {
+            try mapping(node, at: "rules") { key, value in
+                switch key {
+                case "rules.files": rules.files[.default, default: []] += try stringList(value, at: key)
+                case "rules.tenants":
+                    try mapping(value, at: key) { name, list in
+                        let id = String(name.dropFirst(key.count + 1))
+                        guard Tenant.isValid(id) else { throw error(name, list, "\"\(id)\" is not a valid tenant id") }
+                        rules.files[Tenant(uncheckedID: id), default: []] += try stringList(list, at: name)
+                    }
+                default: throw unknown(key, value)
+                }
+            }
+        }
+
+        /// `alerting: {alertmanager_config, external_url, evaluation_interval, resend_delay, external_labels, forward_to}`.
+        func alerting(_ node: Node, into alerting: inout ServerConfiguration.Alerting) throws {
+            try mapping(node, at: "alerting") { key, value in
+                switch key {
+                case "alerting.alertmanager_config": alerting.alertmanagerConfig = try string(value, at: key)
+                case "alerting.external_url": alerting.externalURL = try string(value, at: key)
+                case "alerting.evaluation_interval": alerting.evaluationInterval = try duration(value, at: key)
+                case "alerting.resend_delay": alerting.resendDelay = try duration(value, at: key)
+                case "alerting.external_labels":
+                    let labels = try stringMap(value, at: key)
+                    for name in labels.keys where !Self.isLabelName(name) {
+                        throw error(key, value, "\"\(name)\" is not a valid label name")
+                    }
+                    alerting.externalLabels = labels
+                case "alerting.forward_to":
+                    let urls = try stringList(value, at: key)
+                    for url in urls where !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+                        throw error(key, value, "expected http:// or https:// URLs, got \"\(url)\"")
+                    }
+                    alerting.forwardTo = urls
+                default: throw unknown(key, value)
+                }
+            }
+        }
+
+        /// `[a-zA-Z_][a-zA-Z0-9_]*`.
+        static func isLabelName(_ name: String) -> Bool {
+            guard let first = name.utf8.first, first == UInt8(ascii: "_") || (first | 0x20) >= UInt8(ascii: "a") && (first | 0x20) <= UInt8(ascii: "z")
+            else { return false }
+            return name.utf8.allSatisfy { byte in
+                byte == UInt8(ascii: "_") || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+                    || ((byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z"))
             }
         }
 

@@ -25,6 +25,38 @@ package struct ServerConfiguration: Sendable {
     package var syslog: Syslog = Syslog()
     package var traces: Traces = Traces()
     package var logs: Logs = Logs()
+    /// Rule files per tenant.
+    package var rules: Rules = Rules()
+    /// Rule evaluation and notification settings.
+    package var alerting: Alerting = Alerting()
+
+    /// Prometheus rule files, per tenant. Patterns are globs, resolved against the config file's directory when
+    /// relative, and expanded again at every reload (SIGHUP, `POST /-/reload`), so new files are picked up.
+    package struct Rules: Sendable {
+        /// Glob patterns per tenant; `rules.files` belongs to the tenant `default`.
+        package var files: [Tenant: [String]] = [:]
+
+        package init() {}
+    }
+
+    /// Rule evaluation and the built-in Alertmanager-compatible notifier.
+    package struct Alerting: Sendable {
+        /// The Alertmanager configuration file of the built-in notifier; nil runs it with one receiver that sends
+        /// nothing (its v2 API still takes alerts and silences).
+        package var alertmanagerConfig: String?
+        /// The server's URL as users reach it: `$externalURL` in templates, alerts' generator URLs and notifications.
+        package var externalURL: String = ""
+        /// The interval of groups that set none (Prometheus' `evaluation_interval`).
+        package var evaluationInterval: Duration = .seconds(60)
+        /// The least time between two sends of an unchanged firing alert (Prometheus' `--rules.alert.resend-delay`).
+        package var resendDelay: Duration = .seconds(60)
+        /// Labels added to every alert and given to templates as `$externalLabels`.
+        package var externalLabels: [String: String] = [:]
+        /// External Alertmanagers (base URLs) that get every alert too, as Prometheus' `alerting.alertmanagers`.
+        package var forwardTo: [String] = []
+
+        package init() {}
+    }
 
     /// Settings of the log store.
     package struct Logs: Sendable {

@@ -21,6 +21,8 @@ package struct APIDependencies: Sendable {
     package var selfTracer: SelfTracer?
     /// Whether ingestion requests get spans too.
     package var selfTracingIngest = false
+    /// The rule evaluator and notifier; nil makes the alerting routes answer 503.
+    package var alerting: AlertingRuntime?
 
     package init(
         pipeline: IngestPipeline, authenticator: Authenticator, limits: IngestLimits, metrics: ServerMetrics,
@@ -83,6 +85,7 @@ package enum HTTPAPI {
         ElasticsearchHandler.addRoutes(to: router, api: api)
         registerJaegerRoutes(to: router, api: api, traces: api.spans)
         registerZipkinRoutes(to: router, api: api)
+        AlertingAPI.addRoutes(to: router, api: api)
         return router
     }
 }

@@ -37,6 +37,8 @@ struct ServerClient {
         var status: Int
         var body: [UInt8]
         var object: [String: Any]?
+        /// The body as JSON of any shape (Alertmanager answers arrays and strings too).
+        var json: Any? { try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) }
 
         /// The server's reason for an error answer.
         var errorMessage: String {
@@ -58,6 +60,22 @@ struct ServerClient {
         do {
             let response = try await HTTPFetcher(userAgent: userAgent).get(
                 address, pathAndQuery: basePath + path + query, headers: headers, timeout: .seconds(150), maxBodySize: 512 << 20)
+            let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
+            return Answer(status: response.status, body: response.body, object: object)
+        } catch let error as SightlineError {
+            throw SightlineError(error.code, "\(server): \(error.message)")
+        }
+    }
+
+    /// Sends `method` to `path` with a JSON `body` (POST, DELETE), as ``get(_:_:)`` does.
+    func send(_ method: String, _ path: String, body: [UInt8] = []) async throws -> Answer {
+        var headers: [(String, String)] = [("Accept", "application/json")]
+        if !body.isEmpty { headers.append(("Content-Type", "application/json")) }
+        if let token, !token.isEmpty { headers.append(("Authorization", "Bearer \(token)")) }
+        do {
+            let response = try await HTTPFetcher(userAgent: userAgent).send(
+                address, method: method, pathAndQuery: basePath + path, headers: headers, body: body, timeout: .seconds(30),
+                maxBodySize: 64 << 20)
             let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
             return Answer(status: response.status, body: response.body, object: object)
         } catch let error as SightlineError {

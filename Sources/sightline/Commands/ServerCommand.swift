@@ -14,11 +14,12 @@ struct ServerCommand: AsyncParsableCommand {
             Settings come from the YAML file given with --config; flags given on the command line win over it. \
             An unknown key or a bad value in the file stops the start with a message naming the key and the file. \
             SIGTERM or SIGINT shut the server down gracefully: it stops accepting, finishes in-flight requests, \
-            persists the stores, fsyncs the write-ahead log and exits 0.
+            persists the stores, fsyncs the write-ahead log and exits 0. SIGHUP reloads the rule files and the \
+            Alertmanager config (as POST /-/reload does); a bad file is logged and the running configuration stays.
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("YAML configuration file (keys: data_dir, http_address, otlp_grpc_address, log_level, wal, limits, metrics, scrape_configs, auth; see the README).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("YAML configuration file (keys: data_dir, http_address, otlp_grpc_address, log_level, wal, limits, metrics, scrape_configs, rules, alerting, auth; see the README).", valueName: "file"))
     var config: String?
 
     @Option(name: .customLong("data-dir"), help: ArgumentHelp("Directory for the WAL and the stores. (default: ./sightline-data)", valueName: "dir"))
