@@ -104,6 +104,16 @@ let package = Package(
             dependencies: ["SightlineCore", "SightlineStorageCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
+        // The host agent: file tailing, transforms, the on-disk buffer and delivery to a server. Never imports the server.
+        .target(
+            name: "SightlineAgent",
+            dependencies: [
+                "SightlineCore", "SightlineStorageCore", "SightlineIngest",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: settings
+        ),
         // HTTP and gRPC APIs, auth, the ingestion pipeline and the service group.
         .target(
             name: "SightlineServer",
@@ -132,7 +142,7 @@ let package = Package(
         .executableTarget(
             name: "sightline",
             dependencies: [
-                "SightlineServer", "SightlineScrape",
+                "SightlineServer", "SightlineScrape", "SightlineAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -201,6 +211,9 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: settings
+        ),
+        .testTarget(
+            name: "SightlineAgentTests", dependencies: ["SightlineAgent", "SightlineIngest", "SightlineTestSupport"], swiftSettings: settings
         ),
         .testTarget(name: "SightlineIngestTests", dependencies: ["SightlineIngest", "SightlineTestSupport"], swiftSettings: settings),
         .testTarget(

@@ -1,0 +1,251 @@
+import Foundation
+import Glibc
+package import Logging
+package import SightlineCore
+import SightlineIngest
+import SightlineStorageCore
+import Synchronization
+
+/// `sightline agent`: file sources → transforms → the on-disk buffer → the sender, each loop on its own thread.
+///
+/// Delivery is at-least-once from the agent and exactly-once in the server: every frame of the buffer is sent with
+/// `X-Sightline-Batch-ID: <agent id>-<segment>-<offset>`, an id that never changes for that frame (the agent id is made
+/// once and kept in the data dir), and the server drops a batch whose id it already accepted. A frame leaves the
+/// buffer only after a 2xx; 5xx, 429 and connection failures are retried with exponential backoff and jitter; other
+/// 4xx answers are counted and the frame dropped (resending would be refused again).
+package final class Agent: Sendable {
+    package let config: AgentConfig
+    package let metrics = AgentMetrics()
+    private let buffer: DiskBuffer
+    private let agentID: String
+    private let logger: Logger
+    private let stopping = Atomic<Bool>(false)
+    private let running = Atomic<Int>(0)
+
+    /// Opens the data directory and the buffer.
+    /// - Throws: `io`/`dataCorrupted` when the data directory cannot be used.
+    package init(config: AgentConfig, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        try POSIXFile.createDirectory(config.dataDirectory)
+        let idPath = config.dataDirectory + "/agent-id"
+        if access(idPath, F_OK) == 0 {
+            agentID = String(decoding: try POSIXFile.readAll(idPath), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        } else {
+            var generator = SystemRandomNumberGenerator()
+            agentID = String(format: "%016llx", generator.next() as UInt64)
+            try POSIXFile.writeAtomically(Array(agentID.utf8), to: idPath)
+        }
+        buffer = try DiskBuffer(directory: config.dataDirectory + "/buffer", maxBytes: config.bufferMaxBytes)
+    }
+
+    /// Starts the loops.
+    package func start() throws {
+        var positions = try FileTailer.loadPositions(config.dataDirectory + "/positions")
+        // Frames still on disk may hold newer positions than the file (it is written before frames are deleted).
+        try buffer.scanAll { payload in
+            guard let batch = try? BufferedBatch(decoding: payload) else { return }
+            for position in batch.positions { positions[position.key] = position }
+        }
+        let tailer = try FileTailer(
+            sources: config.files, positionsPath: config.dataDirectory + "/positions", positions: positions,
+            hostName: config.hostName, metrics: metrics)
+        let tailerBox = UncheckedBox(tailer)
+        if !config.files.isEmpty { spawn("tailer") { self.tailLoop(tailerBox.value) } }
+        spawn("sender") { self.sendLoop(tailerBox.value) }
+        if let address = config.metricsAddress { try startMetricsServer(host: address.host, port: address.port) }
+        logger.info("agent started", metadata: ["agent_id": "\(agentID)", "files": "\(config.files.count)", "server": "\(config.serverHost):\(config.serverPort)"])
+    }
+
+    /// Stops the loops and waits for them (a batch being sent is finished or abandoned to be retried next start).
+    package func stop() {
+        stopping.store(true, ordering: .releasing)
+        while running.load(ordering: .acquiring) > 0 { usleep(20_000) }
+        buffer.close()
+    }
+
+    private func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        running.add(1, ordering: .relaxed)
+        let thread = Thread {
+            body()
+            self.running.subtract(1, ordering: .releasing)
+        }
+        thread.name = "sightline-agent-\(name)"
+        thread.start()
+    }
+
+    private var isStopping: Bool { stopping.load(ordering: .acquiring) }
+
+    /// Reads files into the buffer: a batch, its positions in the same frame, then the positions committed.
+    private func tailLoop(_ tailer: FileTailer) {
+        var lastPersist = Date()
+        while !isStopping {
+            let (records, positions) = tailer.poll(maxBytes: config.batchMaxBytes)
+            if records.isEmpty && positions.isEmpty {
+                if Date().timeIntervalSince(lastPersist) > 5 {
+                    try? tailer.persistPositions()
+                    lastPersist = Date()
+                }
+                usleep(useconds_t(config.pollInterval * 1_000_000))
+                continue
+            }
+            let body = records.isEmpty ? [] : OTLPEncoder.encodeLogs(records)
+            let frame = BufferedBatch(kind: .otlpLogs, positions: positions, body: body).encoded()
+            do {
+                while !(try buffer.append(frame, whenFull: config.whenFull)) {
+                    metrics.add("sightline_agent_backpressure_waits_total", 1)
+                    if isStopping {
+                        tailer.rewind(positions)
+                        return
+                    }
+                    usleep(100_000)
+                }
+                tailer.commit(positions)
+                metrics.add("sightline_agent_records_buffered_total", Double(records.count))
+                metrics.set("sightline_agent_buffer_bytes", Double(buffer.pendingBytes))
+            } catch {
+                logger.error("cannot buffer a batch; retrying", metadata: ["error": "\(error)"])
+                tailer.rewind(positions)
+                usleep(1_000_000)
+            }
+        }
+        try? tailer.persistPositions()
+        tailer.close()
+    }
+
+    /// Sends buffered frames in order, acknowledging each after the server's 2xx.
+    private func sendLoop(_ tailer: FileTailer) {
+        let poster = HTTPPoster(host: config.serverHost, port: config.serverPort)
+        var attempt = 0
+        while !isStopping {
+            let frame: DiskBuffer.Frame
+            do {
+                guard let first = try buffer.first() else {
+                    usleep(50_000)
+                    continue
+                }
+                frame = first
+            } catch {
+                logger.error("cannot read the agent buffer", metadata: ["error": "\(error)"])
+                usleep(1_000_000)
+                continue
+            }
+            let batch: BufferedBatch
+            do {
+                batch = try BufferedBatch(decoding: frame.payload)
+            } catch {
+                metrics.add("sightline_agent_batches_dropped_total{reason=\"corrupt\"}", 1)
+                acknowledge(frame, tailer)
+                continue
+            }
+            if batch.body.isEmpty {
+                acknowledge(frame, tailer)
+                continue
+            }
+            let (path, headers) = route(batch.kind)
+            var allHeaders = headers + [("X-Sightline-Batch-ID", "\(agentID)-\(frame.position)")]
+            if let token = config.token { allHeaders.append(("Authorization", "Bearer \(token)")) }
+            var retry = true
+            do {
+                let response = try poster.post(path, headers: allHeaders, body: batch.body)
+                if (200..<300).contains(response.status) {
+                    retry = false
+                    metrics.add("sightline_agent_batches_sent_total", 1)
+                    metrics.add("sightline_agent_bytes_sent_total", Double(batch.body.count))
+                } else if response.status == 429 || response.status >= 500 {
+                    logger.warning("server refused a batch; retrying", metadata: ["status": "\(response.status)"])
+                } else {
+                    retry = false
+                    metrics.add("sightline_agent_batches_dropped_total{reason=\"rejected\"}", 1)
+                    logger.error("server rejected a batch; dropping it", metadata: [
+                        "status": "\(response.status)", "body": "\(String(decoding: response.body.prefix(300), as: UTF8.self))",
+                    ])
+                }
+            } catch {
+                logger.warning("cannot reach the server; retrying", metadata: ["error": "\(error)"])
+            }
+            if retry {
+                metrics.add("sightline_agent_retries_total", 1)
+                attempt += 1
+                let base = min(10.0, 0.1 * pow(2.0, Double(min(attempt, 10))))
+                let delay = base * Double.random(in: 0.5...1.0)
+                var waited = 0.0
+                while waited < delay && !isStopping {
+                    usleep(50_000)
+                    waited += 0.05
+                }
+                continue
+            }
+            attempt = 0
+            acknowledge(frame, tailer)
+        }
+    }
+
+    private func acknowledge(_ frame: DiskBuffer.Frame, _ tailer: FileTailer) {
+        do {
+            try buffer.acknowledge(through: frame.next) { try tailer.persistPositions() }
+        } catch {
+            logger.error("cannot acknowledge a batch in the buffer", metadata: ["error": "\(error)"])
+        }
+        metrics.set("sightline_agent_buffer_bytes", Double(buffer.pendingBytes))
+        metrics.set("sightline_agent_buffer_dropped_batches", Double(buffer.dropped))
+    }
+
+    private func route(_ kind: BufferedBatch.Kind) -> (String, [(String, String)]) {
+        switch kind {
+        case .otlpLogs: ("/v1/logs", [("Content-Type", "application/x-protobuf")])
+        case .otlpTraces: ("/v1/traces", [("Content-Type", "application/x-protobuf")])
+        case .otlpMetrics: ("/v1/metrics", [("Content-Type", "application/x-protobuf")])
+        case .remoteWrite:
+            ("/api/v1/write", [("Content-Type", "application/x-protobuf"), ("Content-Encoding", "snappy"), ("X-Prometheus-Remote-Write-Version", "0.1.0")])
+        }
+    }
+
+    /// Serves `GET /metrics` on a small blocking listener thread.
+    private func startMetricsServer(host: String, port: Int) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw POSIXFile.error("socket", "\(host):\(port)") }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        guard inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host, &address.sin_addr) == 1 else {
+            Glibc.close(fd)
+            throw SightlineError(.configuration, "metrics_address: \"\(host)\" is not an IPv4 address")
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 16) == 0 else {
+            let error = POSIXFile.error("bind", "\(host):\(port)")
+            Glibc.close(fd)
+            throw error
+        }
+        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        spawn("metrics") {
+            defer { Glibc.close(fd) }
+            while !self.isStopping {
+                let client = accept(fd, nil, nil)
+                guard client >= 0 else { continue }
+                var request = [UInt8](repeating: 0, count: 4096)
+                var clientTimeout = timeval(tv_sec: 2, tv_usec: 0)
+                setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &clientTimeout, socklen_t(MemoryLayout<timeval>.size))
+                _ = request.withUnsafeMutableBytes { recv(client, $0.baseAddress, 4096, 0) }
+                self.metrics.set("sightline_agent_buffer_bytes", Double(self.buffer.pendingBytes))
+                let body = Array(self.metrics.exposition().utf8)
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+                let response = Array(head.utf8) + body
+                _ = response.withUnsafeBytes { Glibc.send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                Glibc.close(client)
+            }
+        }
+    }
+}
+
+/// Hands a non-Sendable object to exactly one thread.
+private struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
