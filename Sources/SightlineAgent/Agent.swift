@@ -53,6 +53,13 @@ package final class Agent: Sendable {
         let tailerBox = UncheckedBox(tailer)
         if !config.files.isEmpty { spawn("tailer") { self.tailLoop(tailerBox.value) } }
         spawn("sender") { self.sendLoop(tailerBox.value) }
+        if let statsd = config.statsd { try startStatsD(statsd) }
+        if let interval = config.hostMetricsInterval {
+            let host = HostMetrics(procRoot: config.procRoot, hostName: config.hostName)
+            spawn("host-metrics") {
+                self.every(interval) { self.bufferMetrics(host.collect(timestampMs: Self.nowMs()), source: "host_metrics") }
+            }
+        }
         if let address = config.metricsAddress { try startMetricsServer(host: address.host, port: address.port) }
         logger.info("agent started", metadata: ["agent_id": "\(agentID)", "files": "\(config.files.count)", "server": "\(config.serverHost):\(config.serverPort)"])
     }
@@ -75,6 +82,62 @@ package final class Agent: Sendable {
     }
 
     private var isStopping: Bool { stopping.load(ordering: .acquiring) }
+
+    private static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// Calls `body` every `interval` seconds until the agent stops, and once more when it stops.
+    private func every(_ interval: Double, _ body: () -> Void) {
+        var next = Date().addingTimeInterval(interval)
+        while !isStopping {
+            if Date() >= next {
+                body()
+                next = next.addingTimeInterval(interval)
+                if next < Date() { next = Date().addingTimeInterval(interval) }
+            }
+            usleep(50_000)
+        }
+        body()
+    }
+
+    /// Puts metric samples into the buffer as one remote-write frame; when the buffer is full the oldest frames make
+    /// room (push and pull metrics cannot wait), counted in `sightline_agent_buffer_dropped_batches`.
+    private func bufferMetrics(_ samples: [MetricSample], source: String) {
+        guard !samples.isEmpty else { return }
+        let body = RemoteWriteEncoder.encodeSnappy(samples, metadata: [])
+        do {
+            try buffer.append(BufferedBatch(kind: .remoteWrite, body: body).encoded(), whenFull: .dropOldest)
+            metrics.add("sightline_agent_samples_buffered_total{source=\"\(source)\"}", Double(samples.count))
+        } catch {
+            metrics.add("sightline_agent_samples_dropped_total{reason=\"buffer_error\"}", Double(samples.count))
+            logger.error("cannot buffer metric samples", metadata: ["source": "\(source)", "error": "\(error)"])
+        }
+        metrics.set("sightline_agent_buffer_dropped_batches", Double(buffer.dropped))
+    }
+
+    /// Binds the StatsD sockets and starts their readers and the flush loop.
+    private func startStatsD(_ settings: StatsDConfig) throws {
+        let aggregator = StatsDAggregator(percentiles: settings.percentiles)
+        var sockets: [DatagramSocket] = []
+        if let address = settings.udpAddress { sockets.append(try DatagramSocket(udpHost: address.host, port: address.port)) }
+        if let path = settings.unixPath { sockets.append(try DatagramSocket(unixPath: path)) }
+        for socket in sockets {
+            spawn("statsd") {
+                socket.run(shouldStop: { self.isStopping }) { packet in
+                    aggregator.ingest(packet)
+                    self.metrics.add("sightline_agent_statsd_packets_total", 1)
+                }
+                socket.close()
+            }
+        }
+        spawn("statsd-flush") {
+            self.every(settings.flushInterval) {
+                self.bufferMetrics(aggregator.flush(timestampMs: Self.nowMs()), source: "statsd")
+                let counts = aggregator.counts
+                self.metrics.set("sightline_agent_statsd_lines_total", Double(counts.lines))
+                self.metrics.set("sightline_agent_statsd_invalid_lines_total", Double(counts.invalid))
+            }
+        }
+    }
 
     /// Reads files into the buffer: a batch, its positions in the same frame, then the positions committed.
     private func tailLoop(_ tailer: FileTailer) {
