@@ -213,7 +213,9 @@ let package = Package(
             swiftSettings: settings
         ),
         .testTarget(
-            name: "SightlineAgentTests", dependencies: ["SightlineAgent", "SightlineIngest", "SightlineTestSupport"], swiftSettings: settings
+            name: "SightlineAgentTests",
+            dependencies: ["SightlineAgent", "SightlineIngest", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
         ),
         .testTarget(name: "SightlineIngestTests", dependencies: ["SightlineIngest", "SightlineTestSupport"], swiftSettings: settings),
         .testTarget(

@@ -60,7 +60,8 @@ package final class Agent: Sendable {
                 self.every(interval) { self.bufferMetrics(host.collect(timestampMs: Self.nowMs()), source: "host_metrics") }
             }
         }
-        if let address = config.metricsAddress { try startMetricsServer(host: address.host, port: address.port) }
+        if let address = config.metricsAddress { try startHTTP(host: address.host, port: address.port) }
+        if let address = config.otlpHTTPAddress { try startHTTP(host: address.host, port: address.port) }
         logger.info("agent started", metadata: ["agent_id": "\(agentID)", "files": "\(config.files.count)", "server": "\(config.serverHost):\(config.serverPort)"])
     }
 
@@ -264,46 +265,74 @@ package final class Agent: Sendable {
         }
     }
 
-    /// Serves `GET /metrics` on a small blocking listener thread.
-    private func startMetricsServer(host: String, port: Int) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw POSIXFile.error("socket", "\(host):\(port)") }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        guard inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host, &address.sin_addr) == 1 else {
-            Glibc.close(fd)
-            throw SightlineError(.configuration, "metrics_address: \"\(host)\" is not an IPv4 address")
+    /// Answers the agent's HTTP requests: `GET /metrics`, and OTLP/HTTP exports to relay.
+    private func handle(_ request: AgentHTTPServer.Request) -> AgentHTTPServer.Response {
+        let path = request.path.split(separator: "?").first.map(String.init) ?? request.path
+        switch (request.method, path) {
+        case ("GET", "/metrics"):
+            metrics.set("sightline_agent_buffer_bytes", Double(buffer.pendingBytes))
+            return .init(status: 200, contentType: "text/plain; version=0.0.4", body: Array(metrics.exposition().utf8))
+        case ("POST", "/v1/logs"): return relayOTLP(.logs, request)
+        case ("POST", "/v1/metrics"): return relayOTLP(.metrics, request)
+        case ("POST", "/v1/traces"): return relayOTLP(.traces, request)
+        default: return .init(status: 404, body: Array("not found: \(request.method) \(path)\n".utf8))
         }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+
+    /// Decodes an OTLP/HTTP export, adds `host.name` to resources that lack it, and buffers it for the server.
+    /// A full buffer answers 503, which OTLP exporters retry.
+    private func relayOTLP(_ signal: Signal, _ request: AgentHTTPServer.Request) -> AgentHTTPServer.Response {
+        let contentType = request.headers["content-type"]?.lowercased() ?? ""
+        let format: OTLPFormat
+        if contentType.hasPrefix("application/x-protobuf") {
+            format = .protobuf
+        } else if contentType.hasPrefix("application/json") {
+            format = .json
+        } else {
+            return .init(status: 415, body: Array("unsupported Content-Type \"\(contentType)\": use application/x-protobuf or application/json\n".utf8))
         }
-        guard bound == 0, listen(fd, 16) == 0 else {
-            let error = POSIXFile.error("bind", "\(host):\(port)")
-            Glibc.close(fd)
-            throw error
-        }
-        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        spawn("metrics") {
-            defer { Glibc.close(fd) }
-            while !self.isStopping {
-                let client = accept(fd, nil, nil)
-                guard client >= 0 else { continue }
-                var request = [UInt8](repeating: 0, count: 4096)
-                var clientTimeout = timeval(tv_sec: 2, tv_usec: 0)
-                setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &clientTimeout, socklen_t(MemoryLayout<timeval>.size))
-                _ = request.withUnsafeMutableBytes { recv(client, $0.baseAddress, 4096, 0) }
-                self.metrics.set("sightline_agent_buffer_bytes", Double(self.buffer.pendingBytes))
-                let body = Array(self.metrics.exposition().utf8)
-                let head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
-                let response = Array(head.utf8) + body
-                _ = response.withUnsafeBytes { Glibc.send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                Glibc.close(client)
+        do {
+            var body = request.body
+            switch request.headers["content-encoding"]?.lowercased() ?? "" {
+            case "", "identity": break
+            case "gzip": body = try Gzip.decompress(body, maxOutput: 64 << 20)
+            case let other: return .init(status: 415, body: Array("unsupported Content-Encoding \"\(other)\"\n".utf8))
             }
+            let decoded = try OTLPDecoder.decode(signal, body: body, format: format)
+            let host = Attribute("host.name", .string(config.hostName))
+            let batch: BufferedBatch
+            switch decoded.batch {
+            case .logs(var records):
+                for index in records.indices where !records[index].resource.contains(where: { $0.key == "host.name" }) {
+                    records[index].resource.append(host)
+                }
+                batch = BufferedBatch(kind: .otlpLogs, body: OTLPEncoder.encodeLogs(records))
+            case .traces(var spans):
+                for index in spans.indices where !spans[index].resource.contains(where: { $0.key == "host.name" }) {
+                    spans[index].resource.append(host)
+                }
+                batch = BufferedBatch(kind: .otlpTraces, body: OTLPEncoder.encodeTraces(spans))
+            case .metrics(let metricBatch):
+                batch = BufferedBatch(kind: .remoteWrite, body: RemoteWriteEncoder.encodeSnappy(metricBatch.samples, metadata: metricBatch.metadata))
+            }
+            guard try buffer.append(batch.encoded(), whenFull: .block) else {
+                metrics.add("sightline_agent_otlp_refused_total{reason=\"buffer_full\"}", 1)
+                return .init(status: 503, body: Array("the agent buffer is full\n".utf8))
+            }
+            metrics.add("sightline_agent_otlp_records_total{signal=\"\(signal)\"}", Double(decoded.batch.recordCount))
+            return .init(status: 200, contentType: format == .json ? "application/json" : "application/x-protobuf", body: format == .json ? Array("{}".utf8) : [])
+        } catch let error as SightlineError {
+            metrics.add("sightline_agent_otlp_refused_total{reason=\"invalid\"}", 1)
+            return .init(status: error.code == .tooLarge ? 413 : 400, body: Array("\(error.description)\n".utf8))
+        } catch {
+            return .init(status: 400, body: Array("\(error)\n".utf8))
         }
+    }
+
+    /// Starts an HTTP listener thread on `host:port` serving ``handle(_:)``.
+    private func startHTTP(host: String, port: Int) throws {
+        let server = try AgentHTTPServer(host: host, port: port) { self.handle($0) }
+        spawn("http") { server.run(shouldStop: { self.isStopping }) }
     }
 }
 

@@ -27,6 +27,8 @@ package struct AgentConfig: Sendable {
     package var statsd: StatsDConfig?
     /// Seconds between host metric collections (nil: off).
     package var hostMetricsInterval: Double?
+    /// host:port of the OTLP/HTTP receiver for local applications (nil: off).
+    package var otlpHTTPAddress: (host: String, port: Int)?
     /// Where host metrics are read from (tests point this at fixtures).
     package var procRoot = "/proc"
 
@@ -78,7 +80,13 @@ package struct AgentConfig: Sendable {
         if let interval = try reader.duration(map, "poll_interval") { config.pollInterval = interval }
         if let host = try reader.string(map, "host_name") { config.hostName = host }
         if let sources = try reader.map(map, "sources") {
-            try reader.known(sources, "sources.", ["files", "statsd", "host_metrics"])
+            try reader.known(sources, "sources.", ["files", "statsd", "host_metrics", "otlp"])
+            if let otlp = try reader.map(sources, "otlp") {
+                try reader.known(otlp, "sources.otlp.", ["http_address"])
+                if let address = try reader.string(otlp, "sources.otlp.http_address") {
+                    config.otlpHTTPAddress = try reader.hostPort(address, "sources.otlp.http_address")
+                }
+            }
             if let files = sources["files"] {
                 guard let list = files as? [[String: Any]] else { throw SightlineError(.configuration, "\(file): sources.files must be a list of mappings") }
                 config.files = try list.enumerated().map { try reader.fileSource($1, "sources.files[\($0)].") }
