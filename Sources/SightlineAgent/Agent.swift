@@ -153,8 +153,8 @@ package final class Agent: Sendable {
                 usleep(useconds_t(config.pollInterval * 1_000_000))
                 continue
             }
-            let body = records.isEmpty ? [] : OTLPEncoder.encodeLogs(records)
-            let frame = BufferedBatch(kind: .otlpLogs, positions: positions, body: body).encoded()
+            let (kind, body) = records.isEmpty ? (.otlpLogs, []) : logsBody(records)
+            let frame = BufferedBatch(kind: kind, positions: positions, body: body).encoded()
             do {
                 while !(try buffer.append(frame, whenFull: config.whenFull)) {
                     metrics.add("sightline_agent_backpressure_waits_total", 1)
@@ -255,8 +255,16 @@ package final class Agent: Sendable {
         metrics.set("sightline_agent_buffer_dropped_batches", Double(buffer.dropped))
     }
 
+    /// The OTLP body of `records`, gzip-compressed unless `compression: none`.
+    private func logsBody(_ records: [LogRecord]) -> (BufferedBatch.Kind, [UInt8]) {
+        let body = OTLPEncoder.encodeLogs(records)
+        return config.gzip ? (.otlpLogsGzip, GzipCompressor.compress(body)) : (.otlpLogs, body)
+    }
+
     private func route(_ kind: BufferedBatch.Kind) -> (String, [(String, String)]) {
         switch kind {
+        case .otlpLogsGzip: ("/v1/logs", [("Content-Type", "application/x-protobuf"), ("Content-Encoding", "gzip")])
+        case .otlpTracesGzip: ("/v1/traces", [("Content-Type", "application/x-protobuf"), ("Content-Encoding", "gzip")])
         case .otlpLogs: ("/v1/logs", [("Content-Type", "application/x-protobuf")])
         case .otlpTraces: ("/v1/traces", [("Content-Type", "application/x-protobuf")])
         case .otlpMetrics: ("/v1/metrics", [("Content-Type", "application/x-protobuf")])
@@ -306,12 +314,16 @@ package final class Agent: Sendable {
                 for index in records.indices where !records[index].resource.contains(where: { $0.key == "host.name" }) {
                     records[index].resource.append(host)
                 }
-                batch = BufferedBatch(kind: .otlpLogs, body: OTLPEncoder.encodeLogs(records))
+                let (kind, body) = logsBody(records)
+                batch = BufferedBatch(kind: kind, body: body)
             case .traces(var spans):
                 for index in spans.indices where !spans[index].resource.contains(where: { $0.key == "host.name" }) {
                     spans[index].resource.append(host)
                 }
-                batch = BufferedBatch(kind: .otlpTraces, body: OTLPEncoder.encodeTraces(spans))
+                let body = OTLPEncoder.encodeTraces(spans)
+                batch = config.gzip
+                    ? BufferedBatch(kind: .otlpTracesGzip, body: GzipCompressor.compress(body))
+                    : BufferedBatch(kind: .otlpTraces, body: body)
             case .metrics(let metricBatch):
                 batch = BufferedBatch(kind: .remoteWrite, body: RemoteWriteEncoder.encodeSnappy(metricBatch.samples, metadata: metricBatch.metadata))
             }

@@ -19,6 +19,8 @@ package struct AgentConfig: Sendable {
     package var whenFull: DiskBuffer.WhenFull = .block
     /// The most bytes of lines read into one batch.
     package var batchMaxBytes = 1 << 20
+    /// Whether log and span batches are gzip-compressed (`compression: gzip`, the default, or `none`).
+    package var gzip = true
     /// How often files are checked for new data, in seconds.
     package var pollInterval = 0.25
     /// The host name added to every record and series.
@@ -55,7 +57,13 @@ package struct AgentConfig: Sendable {
         guard let root else { return config }
         guard let map = root as? [String: Any] else { throw SightlineError(.configuration, "\(file): the top level must be a mapping") }
         let reader = Reader(file: file)
-        try reader.known(map, "", ["server", "token", "data_dir", "metrics_address", "buffer", "batch_max_bytes", "poll_interval", "host_name", "sources"])
+        try reader.known(map, "", ["server", "token", "data_dir", "metrics_address", "buffer", "batch_max_bytes", "poll_interval", "host_name", "sources", "compression"])
+        if let compression = try reader.string(map, "compression") {
+            guard compression == "gzip" || compression == "none" else {
+                throw SightlineError(.configuration, "\(file): compression: expected gzip or none, got \"\(compression)\"")
+            }
+            config.gzip = compression == "gzip"
+        }
         if let server = try reader.string(map, "server") {
             guard let url = URL(string: server), url.scheme == "http", let host = url.host else {
                 throw SightlineError(.configuration, "\(file): server: expected http://host:port, got \"\(server)\"")

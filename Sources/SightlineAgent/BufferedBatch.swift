@@ -16,6 +16,10 @@ package struct BufferedBatch: Sendable, Equatable {
         case otlpTraces = 3
         /// OTLP `ExportMetricsServiceRequest` protobuf, to `/v1/metrics`.
         case otlpMetrics = 4
+        /// ``otlpLogs``, gzip-compressed.
+        case otlpLogsGzip = 5
+        /// ``otlpTraces``, gzip-compressed.
+        case otlpTracesGzip = 6
     }
 
     package var kind: Kind

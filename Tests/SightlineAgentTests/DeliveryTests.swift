@@ -28,7 +28,8 @@ struct DeliveryTests {
                     state.failuresLeft -= 1
                     return .init(status: 503, body: [])
                 }
-                if let decoded = try? OTLPDecoder.decode(.logs, body: request.body, format: .protobuf), case .logs(let records) = decoded.batch {
+                let body = request.headers["content-encoding"] == "gzip" ? (try? Gzip.decompress(request.body, maxOutput: 1 << 24)) ?? [] : request.body
+                if let decoded = try? OTLPDecoder.decode(.logs, body: body, format: .protobuf), case .logs(let records) = decoded.batch {
                     state.bodies += records.map(\.body.text)
                 }
                 return .init(status: 200, body: [])
@@ -59,6 +60,19 @@ struct DeliveryTests {
         #expect(ids.count >= 3)
         #expect(Set(ids.prefix(3)).count == 1)
         #expect(agent.metrics.value("sightline_agent_retries_total") >= 2)
+    }
+
+    @Test func gzipRoundTripsThroughTheServersDecoder() throws {
+        var generator = SplitMix64(seed: 7)
+        var inputs: [[UInt8]] = [[], [1], Array("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".utf8)]
+        inputs.append((0..<100_000).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
+        inputs.append(Array((0..<5000).map { "2026-11-26T10:00:\($0 % 60)Z level=info msg=\"request \($0)\" path=/api/v\($0 % 3)\n" }.joined().utf8))
+        for input in inputs {
+            let compressed = GzipCompressor.compress(input)
+            #expect(try Gzip.decompress(compressed, maxOutput: 1 << 24) == input)
+        }
+        let text = inputs[4]
+        #expect(GzipCompressor.compress(text).count < text.count / 3)
     }
 
     @Test func posterReadsChunkedAndSizedResponses() throws {
