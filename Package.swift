@@ -108,7 +108,7 @@ let package = Package(
         .target(
             name: "SightlineAgent",
             dependencies: [
-                "SightlineCore", "SightlineStorageCore", "SightlineIngest",
+                "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineScrape",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -146,6 +146,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: settings
         ),

@@ -1,8 +1,9 @@
 import Foundation
 import Glibc
 package import Logging
-package import SightlineCore
+import SightlineCore
 import SightlineIngest
+import SightlineScrape
 import SightlineStorageCore
 import Synchronization
 
@@ -21,6 +22,8 @@ package final class Agent: Sendable {
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private let running = Atomic<Int>(0)
+    /// The task running the scrape manager, cancelled by ``stop()``.
+    private let scrapeTask = Mutex<Task<Void, Never>?>(nil)
 
     /// Opens the data directory and the buffer.
     /// - Throws: `io`/`dataCorrupted` when the data directory cannot be used.
@@ -54,6 +57,7 @@ package final class Agent: Sendable {
         if !config.files.isEmpty { spawn("tailer") { self.tailLoop(tailerBox.value) } }
         spawn("sender") { self.sendLoop(tailerBox.value) }
         if let statsd = config.statsd { try startStatsD(statsd) }
+        if !config.scrapeJobs.isEmpty { try startScraping() }
         if let interval = config.hostMetricsInterval {
             let host = HostMetrics(procRoot: config.procRoot, hostName: config.hostName)
             spawn("host-metrics") {
@@ -68,6 +72,7 @@ package final class Agent: Sendable {
     /// Stops the loops and waits for them (a batch being sent is finished or abandoned to be retried next start).
     package func stop() {
         stopping.store(true, ordering: .releasing)
+        scrapeTask.withLock { $0?.cancel() }
         while running.load(ordering: .acquiring) > 0 { usleep(20_000) }
         buffer.close()
     }
@@ -113,6 +118,33 @@ package final class Agent: Sendable {
             logger.error("cannot buffer metric samples", metadata: ["source": "\(source)", "error": "\(error)"])
         }
         metrics.set("sightline_agent_buffer_dropped_batches", Double(buffer.dropped))
+    }
+
+    /// Runs the scrape jobs with the server's scrape loops (`up` per target and all), and reloads target files when
+    /// they change (checked every `scrapeRefreshInterval`); a file that does not parse keeps the previous targets.
+    private func startScraping() throws {
+        let jobs = config.scrapeJobs
+        let initial = try jobs.map { try $0.resolved() }
+        let manager = ScrapeManager(configs: initial, logger: logger) { _, batch in
+            self.bufferMetrics(batch.samples, source: "scrape")
+        }
+        let task = Task { _ = try? await manager.run() }
+        scrapeTask.withLock { $0 = task }
+        spawn("scrape-files") {
+            var last = jobs.map { $0.fingerprint() }
+            self.every(self.config.scrapeRefreshInterval) {
+                let now = jobs.map { $0.fingerprint() }
+                guard now != last else { return }
+                last = now
+                do {
+                    manager.update(try jobs.map { try $0.resolved() })
+                    self.metrics.add("sightline_agent_scrape_target_reloads_total", 1)
+                } catch {
+                    self.metrics.add("sightline_agent_scrape_target_reload_failures_total", 1)
+                    self.logger.error("cannot reload scrape target files; keeping the previous targets", metadata: ["error": "\(error)"])
+                }
+            }
+        }
     }
 
     /// Binds the StatsD sockets and starts their readers and the flush loop.

@@ -1,6 +1,7 @@
 import Foundation
 import Yams
-package import SightlineCore
+import SightlineCore
+import SightlineScrape
 
 /// The settings of `sightline agent`, read from its YAML file (see docs/agent.md for a commented example).
 package struct AgentConfig: Sendable {
@@ -29,6 +30,10 @@ package struct AgentConfig: Sendable {
     package var statsd: StatsDConfig?
     /// Seconds between host metric collections (nil: off).
     package var hostMetricsInterval: Double?
+    /// Prometheus scrape jobs (`sources.scrape`).
+    package var scrapeJobs: [AgentScrapeJob] = []
+    /// How often target files are checked for changes, in seconds.
+    package var scrapeRefreshInterval = 5.0
     /// host:port of the OTLP/HTTP receiver for local applications (nil: off).
     package var otlpHTTPAddress: (host: String, port: Int)?
     /// Where host metrics are read from (tests point this at fixtures).
@@ -88,7 +93,15 @@ package struct AgentConfig: Sendable {
         if let interval = try reader.duration(map, "poll_interval") { config.pollInterval = interval }
         if let host = try reader.string(map, "host_name") { config.hostName = host }
         if let sources = try reader.map(map, "sources") {
-            try reader.known(sources, "sources.", ["files", "statsd", "host_metrics", "otlp"])
+            try reader.known(sources, "sources.", ["files", "statsd", "host_metrics", "otlp", "scrape"])
+            if let raw = sources["scrape"] {
+                guard let jobs = raw as? [[String: Any]] else { throw SightlineError(.configuration, "\(file): sources.scrape must be a list of jobs") }
+                for (index, job) in jobs.enumerated() {
+                    let (parsed, refresh) = try reader.scrapeJob(job, "sources.scrape[\(index)].")
+                    if let refresh { config.scrapeRefreshInterval = min(config.scrapeRefreshInterval, refresh) }
+                    config.scrapeJobs.append(parsed)
+                }
+            }
             if let otlp = try reader.map(sources, "otlp") {
                 try reader.known(otlp, "sources.otlp.", ["http_address"])
                 if let address = try reader.string(otlp, "sources.otlp.http_address") {
@@ -204,6 +217,43 @@ package struct AgentConfig: Sendable {
                 source.transforms = try steps.enumerated().map { try transform($1, key + "transforms[\($0)].") }
             }
             return source
+        }
+
+        /// One `sources.scrape[]` job: Prometheus' keys `job_name`, `scrape_interval`, `scrape_timeout`,
+        /// `metrics_path`, `honor_labels`, `static_configs`, `file_sd_configs` (`files`, `refresh_interval`).
+        func scrapeJob(_ map: [String: Any], _ key: String) throws -> (AgentScrapeJob, Double?) {
+            try known(map, key, ["job_name", "scrape_interval", "scrape_timeout", "metrics_path", "honor_labels", "static_configs", "file_sd_configs"])
+            guard let name = try string(map, key + "job_name"), !name.isEmpty else { throw fail(key + "job_name", "required") }
+            var config = ScrapeConfig(jobName: name)
+            if let interval = try duration(map, key + "scrape_interval") { config.scrapeInterval = .milliseconds(Int64(interval * 1000)) }
+            if let timeout = try duration(map, key + "scrape_timeout") { config.scrapeTimeout = .milliseconds(Int64(timeout * 1000)) }
+            if let path = try string(map, key + "metrics_path") { config.metricsPath = path }
+            if let honor = try string(map, key + "honor_labels") { config.honorLabels = honor == "true" }
+            if let raw = map["static_configs"] {
+                guard let groups = raw as? [[String: Any]] else { throw fail(key + "static_configs", "expected a list of {targets, labels}") }
+                config.staticConfigs = try groups.enumerated().map { index, group in
+                    guard let targets = group["targets"] as? [Any] else { throw fail(key + "static_configs[\(index)].targets", "expected a list of host:port") }
+                    return StaticConfig(targets: targets.map { "\($0)" }, labels: try stringMap(group, key + "static_configs[\(index)].labels"))
+                }
+            }
+            var files: [String] = []
+            var refresh: Double?
+            if let raw = map["file_sd_configs"] {
+                guard let groups = raw as? [[String: Any]] else { throw fail(key + "file_sd_configs", "expected a list of {files, refresh_interval}") }
+                for (index, group) in groups.enumerated() {
+                    let groupKey = key + "file_sd_configs[\(index)]."
+                    try known(group, groupKey, ["files", "refresh_interval"])
+                    guard let list = group["files"] as? [Any] else { throw fail(groupKey + "files", "expected a list of file patterns") }
+                    files += list.map { "\($0)" }
+                    if let interval = try duration(group, groupKey + "refresh_interval") { refresh = min(refresh ?? interval, interval) }
+                }
+            }
+            do {
+                try config.validate()
+            } catch let error as SightlineError {
+                throw fail(key.hasSuffix(".") ? String(key.dropLast()) : key, error.message)
+            }
+            return (AgentScrapeJob(config: config, targetFiles: files), refresh)
         }
 
         func transform(_ map: [String: Any], _ key: String) throws -> Transform {

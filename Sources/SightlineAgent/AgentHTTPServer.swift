@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-package import SightlineCore
+import SightlineCore
 import Synchronization
 
 /// The agent's small blocking HTTP/1.1 listener: `GET /metrics` and the OTLP/HTTP receiver (`POST /v1/logs`,

@@ -1,4 +1,4 @@
-package import SightlineCore
+import SightlineCore
 
 /// What one frame of the ``DiskBuffer`` holds: a request body ready to send, and the file read positions it advances.
 ///

@@ -1,5 +1,5 @@
 import Glibc
-package import SightlineCore
+import SightlineCore
 
 /// A bound UDP or Unix datagram socket read by one blocking thread (StatsD packets).
 ///

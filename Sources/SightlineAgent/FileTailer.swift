@@ -206,8 +206,9 @@ package final class FileTailer {
         var info = stat()
         guard fstat(file.fd, &info) == 0 else { return }
         let size = Int64(info.st_size)
-        if size < file.offset {
-            // Truncated in place (copytruncate): start over.
+        // Truncated in place (copytruncate): the size fell below the position, or (when the writer already wrote
+        // past the old position again) the first bytes changed. Either way: start over.
+        if size < file.offset || (file.offset > 0 && file.fingerprint.count == Self.fingerprintBytes && Self.fingerprint(file.fd) != file.fingerprint) {
             file.offset = 0
             metrics.add("sightline_agent_truncations_total", 1)
         }

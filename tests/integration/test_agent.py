@@ -122,7 +122,7 @@ def agents(request, tmp_path):
 
 
 def log_bodies(srv: SightlineServer) -> Counter:
-    return Counter(r["body"] for r in srv.records("logs", limit=1_000_000))
+    return Counter(r["body"] for r in srv.records("logs", limit=100_000))
 
 
 def wait_for(fn, timeout: float, what: str, interval: float = 0.25):
@@ -338,3 +338,35 @@ def test_host_metrics_agree_with_proc(server, agents):
     assert net and list(net.values())[0] > 0
     fs = query(server, 'node_filesystem_size_bytes{mountpoint="/"}')
     assert fs and list(fs.values())[0] > 0
+
+
+# ---------------------------------------------------------------------------
+# 6. scraping: a Python prometheus-client exporter found through a target file, reloaded on change
+# ---------------------------------------------------------------------------
+def test_scrape_targets_from_a_file_reloaded_on_change(server, agents, tmp_path):
+    import json as jsonlib
+
+    from prometheus_client import CollectorRegistry, Gauge, start_http_server
+
+    def exporter(value: float) -> int:
+        registry = CollectorRegistry()
+        Gauge("agent_scrape_temperature", "test gauge", registry=registry).set(value)
+        port = free_ports(1)[0]
+        start_http_server(port, addr="127.0.0.1", registry=registry)
+        return port
+
+    first, second = exporter(21.5), exporter(30.0)
+    targets = tmp_path / "targets.json"
+    targets.write_text(jsonlib.dumps([{"targets": [f"127.0.0.1:{first}"], "labels": {"room": "a"}}]))
+    agents({"server": server.url, "sources": {"scrape": [{
+        "job_name": "pyexp", "scrape_interval": "1s",
+        "file_sd_configs": [{"files": [str(tmp_path / "*.json")], "refresh_interval": "1s"}],
+    }]}}).start()
+    wait_for(lambda: query(server, 'agent_scrape_temperature{room="a"}'), 30, "the first target's samples")
+    assert list(query(server, 'up{job="pyexp"}').values()) == [1.0]
+    assert list(query(server, 'agent_scrape_temperature{room="a"}').values()) == [21.5]
+    # Rewrite atomically: the second exporter replaces the first.
+    (tmp_path / "targets.tmp").write_text(jsonlib.dumps([{"targets": [f"127.0.0.1:{second}"], "labels": {"room": "b"}}]))
+    os.rename(tmp_path / "targets.tmp", targets)
+    wait_for(lambda: query(server, 'agent_scrape_temperature{room="b"}'), 30, "the second target after the reload")
+    assert list(query(server, 'agent_scrape_temperature{room="b"}').values()) == [30.0]

@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import SightlineAgent
 import SightlineCore
+import UnixSignals
 
 /// `sightline agent`: tails log files on this host and delivers them, through a durable on-disk buffer, to a server.
 struct AgentCommand: AsyncParsableCommand {
