@@ -215,7 +215,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SightlineAgentTests",
-            dependencies: ["SightlineAgent", "SightlineIngest", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SightlineAgent", "SightlineIngest", "SightlineScrape", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
         .testTarget(name: "SightlineIngestTests", dependencies: ["SightlineIngest", "SightlineTestSupport"], swiftSettings: settings),

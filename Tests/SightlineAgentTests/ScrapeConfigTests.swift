@@ -1,5 +1,6 @@
 import Foundation
 import SightlineTestSupport
+import SightlineScrape
 import Testing
 
 @testable import SightlineAgent
