@@ -101,7 +101,7 @@ def bench_files(args, tmp):
     with open(path, "wb") as out:
         size, seed = 0, 1
         while size < target:
-            chunk = subprocess.run([sys.executable, GEN_LOGS, "--count", "200000", "--seed", str(seed), "--format", "raw"],
+            chunk = subprocess.run([sys.executable, GEN_LOGS, "--count", str(min(200_000, (target - size) // 250 + 1000)), "--seed", str(seed), "--format", "raw"],
                                    check=True, capture_output=True).stdout
             chunk = chunk[:target - size]
             chunk = chunk[:chunk.rfind(b"\n") + 1]
