@@ -98,6 +98,16 @@ let package = Package(
             dependencies: ["SightlineCore", "SightlineStorageCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
+        // The host agent: file tailing, transforms, the on-disk buffer and delivery to a server. Never imports the server.
+        .target(
+            name: "SightlineAgent",
+            dependencies: [
+                "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineScrape",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: settings
+        ),
         // HTTP and gRPC APIs, auth, the ingestion pipeline and the service group.
         .target(
             name: "SightlineServer",
@@ -126,10 +136,11 @@ let package = Package(
         .executableTarget(
             name: "sightline",
             dependencies: [
-                "SightlineServer", "SightlineScrape", "SightlineAlerting", "SightlineQuery",
+                "SightlineServer", "SightlineScrape", "SightlineAlerting", "SightlineQuery", "SightlineAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: settings
         ),
@@ -194,6 +205,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "SightlineAgentTests",
+            dependencies: ["SightlineAgent", "SightlineIngest", "SightlineScrape", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
         .testTarget(name: "SightlineIngestTests", dependencies: ["SightlineIngest", "SightlineTestSupport"], swiftSettings: settings),

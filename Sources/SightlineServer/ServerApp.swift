@@ -66,7 +66,8 @@ package enum ServerApp {
         let spanMetrics = configuration.traces.spanMetrics ? SpanMetrics(clockMs: { Int64(Date().timeIntervalSince1970 * 1000) }) : nil
         let pipeline = IngestPipeline(
             wal: wal, stores: [logs, metricStore, traces], limits: configuration.limits, metrics: metrics, logger: logger,
-            observers: spanMetrics.map { [$0] } ?? []
+            observers: spanMetrics.map { [$0] } ?? [],
+            deduplicator: try BatchDeduplicator(path: dataDirectory + "/batch-ids")
         )
         var api = APIDependencies(
             pipeline: pipeline, authenticator: Authenticator(tokens: configuration.tokens), limits: configuration.limits,

@@ -10,6 +10,9 @@ struct SightlineCommand: AsyncParsableCommand {
             Run `sightline server` to ingest OTLP logs, metrics and traces over HTTP and gRPC into embedded storage \
             under --data-dir. See `sightline server --help` for its options.
             """,
-        subcommands: [ServerCommand.self, QueryCommand.self, LogsCommand.self, TailCommand.self, TraceCommand.self, RulesCommand.self, AlertsCommand.self, SilencesCommand.self, SilenceCommand.self]
+        subcommands: [
+            ServerCommand.self, AgentCommand.self, QueryCommand.self, LogsCommand.self, TailCommand.self, TraceCommand.self,
+            RulesCommand.self, AlertsCommand.self, SilencesCommand.self, SilenceCommand.self,
+        ]
     )
 }

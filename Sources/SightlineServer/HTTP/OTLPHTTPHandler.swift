@@ -17,7 +17,10 @@ enum OTLPHTTPHandler {
             let body = try await collectBody(&request, limit: api.limits.maxBodyBytes)
             let bytes = try decompress(body, encoding: request.headers[.contentEncoding], limit: api.limits.maxBodyBytes)
             let decoded = try bytes.withUnsafeBytes { try OTLPDecoder.decode(signal, body: $0, format: format) }
-            let outcome = try await api.pipeline.ingest(decoded, tenant: identity.tenant, protocol: "otlp_http", bytes: body.readableBytes)
+            let outcome = try await api.pipeline.ingest(
+                decoded, tenant: identity.tenant, protocol: "otlp_http", bytes: body.readableBytes,
+                batchID: request.headers[.sightlineBatchID]
+            )
             let responseBody = OTLPResponse.export(signal, rejected: outcome.rejected, message: outcome.message, format: format)
             return Response(
                 status: .ok, headers: [.contentType: format.contentType],
@@ -72,6 +75,12 @@ enum OTLPHTTPHandler {
             throw SightlineError(.unsupportedMediaType, "unsupported Content-Encoding \"\(encoding ?? "")\": use gzip or none")
         }
     }
+}
+
+extension HTTPField.Name {
+    /// `X-Sightline-Batch-ID`: the sender's id of a batch; a batch whose id the server already accepted is acknowledged
+    /// without being stored again (see ``BatchDeduplicator``).
+    static let sightlineBatchID = HTTPField.Name("X-Sightline-Batch-ID") ?? .contentType
 }
 
 extension OTLPFormat {

@@ -25,7 +25,10 @@ enum PrometheusWriteHandler {
         let decoded = try body.withUnsafeReadableBytes {
             try RemoteWriteDecoder.decode(snappyBody: $0, maxDecompressed: api.limits.maxBodyBytes, seriesCache: .shared)
         }
-        let outcome = try await api.pipeline.ingest(decoded, tenant: identity.tenant, protocol: "remote_write", bytes: body.readableBytes)
+        let outcome = try await api.pipeline.ingest(
+            decoded, tenant: identity.tenant, protocol: "remote_write", bytes: body.readableBytes,
+            batchID: request.headers[.sightlineBatchID]
+        )
         return try respond(outcome)
     }
 

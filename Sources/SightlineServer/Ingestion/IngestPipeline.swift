@@ -27,6 +27,8 @@ package final class IngestPipeline: Sendable {
     package let logTail = LogTail()
     /// What else sees every stored batch (derived signals such as span metrics), after ``logTail``.
     private let observers: [any StoredBatchObserver]
+    /// Ids of accepted batches, so a retried batch is acknowledged without being stored twice; nil turns that off.
+    package let deduplicator: BatchDeduplicator?
 
     /// What became of one request's records.
     package struct Outcome: Sendable, Equatable {
@@ -38,9 +40,10 @@ package final class IngestPipeline: Sendable {
 
     package init(
         wal: WriteAheadLog, stores: [any SignalStore], limits: IngestLimits, metrics: ServerMetrics, logger: Logger,
-        observers: [any StoredBatchObserver] = []
+        observers: [any StoredBatchObserver] = [], deduplicator: BatchDeduplicator? = nil
     ) {
         self.wal = wal
+        self.deduplicator = deduplicator
         self.observers = observers
         self.stores = Dictionary(stores.map { ($0.signal, $0) }, uniquingKeysWith: { first, _ in first })
         self.validator = BatchValidator(limits: limits)
@@ -58,7 +61,8 @@ package final class IngestPipeline: Sendable {
         let oldest = stores.values.map(\.persistedSegment).min() ?? -1
         var applied = 0
         let replayed = try wal.replay(afterSegment: oldest) { position, payload in
-            let batch = try TenantBatch(decoding: payload)
+            let (id, batch) = try BatchDeduplicator.decodeWALPayload(payload)
+            if let id { deduplicator?.accept(id) }
             guard let store = stores[batch.batch.signal] else { return }
             guard position.segment > store.persistedSegment else { return }
             try store.apply(batch, at: position)
@@ -80,10 +84,42 @@ package final class IngestPipeline: Sendable {
     ///   - tenant: the caller's tenant; every stored record belongs to it.
     ///   - protocol: the protocol name for metrics (`otlp_http`, `otlp_grpc`, …).
     ///   - bytes: the request's size, for metrics.
+    ///   - batchID: the sender's id of this batch (`X-Sightline-Batch-ID`): a batch whose id was already accepted is
+    ///     acknowledged (accepted 0, rejected 0) without being stored again. The id is kept in the WAL record.
     /// - Returns: how many records were accepted and rejected, and why.
-    /// - Throws: `unavailable` before replay has finished; WAL and store errors (nothing was acknowledged then).
-    package func ingest(_ decoded: DecodedBatch, tenant: Tenant, protocol name: String, bytes: Int) async throws -> Outcome {
+    /// - Throws: `unavailable` before replay has finished or while a batch with the same id is being stored; WAL and
+    ///   store errors (nothing was acknowledged then).
+    package func ingest(
+        _ decoded: DecodedBatch, tenant: Tenant, protocol name: String, bytes: Int, batchID: String? = nil
+    ) async throws -> Outcome {
         guard isReady else { throw SightlineError(.unavailable, "the server is starting: WAL replay is not finished") }
+        guard let batchID, let deduplicator else {
+            return try await ingestOnce(decoded, tenant: tenant, protocol: name, bytes: bytes, batchID: nil)
+        }
+        try BatchDeduplicator.validate(batchID)
+        switch deduplicator.reserve(batchID) {
+        case .duplicate:
+            metrics.duplicateBatch(protocol: name)
+            return Outcome(accepted: 0, rejected: 0, message: "")
+        case .inFlight:
+            throw SightlineError(.unavailable, "batch \(batchID) is being stored by another request: retry")
+        case .reserved:
+            do {
+                let outcome = try await ingestOnce(decoded, tenant: tenant, protocol: name, bytes: bytes, batchID: batchID)
+                // Accepted in the WAL callback when anything was stored; nothing stored needs no memory.
+                deduplicator.release(batchID)
+                return outcome
+            } catch {
+                deduplicator.release(batchID)
+                throw error
+            }
+        }
+    }
+
+    /// ``ingest(_:tenant:protocol:bytes:batchID:)`` after de-duplication.
+    private func ingestOnce(
+        _ decoded: DecodedBatch, tenant: Tenant, protocol name: String, bytes: Int, batchID: String?
+    ) async throws -> Outcome {
         let signal = decoded.batch.signal
         metrics.rejected(signal, reason: "decode", records: decoded.rejected)
         guard let store = stores[signal] else { throw SightlineError(.internal, "no store for \(signal)") }
@@ -97,7 +133,13 @@ package final class IngestPipeline: Sendable {
         guard !admission.batch.isEmpty else { return Outcome(accepted: 0, rejected: rejected, message: message) }
 
         let batch = TenantBatch(tenant: tenant, batch: admission.batch)
-        _ = try await wal.append(batch.encoded()) { position in try store.apply(batch, at: position) }
+        let deduplicator = self.deduplicator
+        _ = try await wal.append(BatchDeduplicator.walPayload(id: batchID, batch: batch)) { position in
+            // The id is accepted as soon as its data is durable, before the store applies it: the record is in the
+            // WAL from here on, even if applying throws.
+            if let batchID { deduplicator?.accept(batchID) }
+            try store.apply(batch, at: position)
+        }
         appendsSinceCheckpoint.add(1, ordering: .relaxed)
         logTail.stored(batch)
         for observer in observers { observer.stored(batch) }
@@ -110,6 +152,8 @@ package final class IngestPipeline: Sendable {
     package func checkpoint() async throws {
         guard appendsSinceCheckpoint.exchange(0, ordering: .acquiringAndReleasing) > 0 else { return }
         let closed = try await wal.rotate()
+        // Ids of batches in the segments about to be dropped must outlive them.
+        try deduplicator?.persist()
         for store in stores.values { try store.persist(throughSegment: closed) }
         try wal.removeSegments(through: closed)
         metrics.walSize(bytes: wal.totalBytes)

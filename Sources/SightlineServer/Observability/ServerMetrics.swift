@@ -59,6 +59,11 @@ package final class ServerMetrics: Sendable {
         counter("sightline_ingested_bytes_total", [("signal", signal.description), ("protocol", name)]).increment(by: bytes)
     }
 
+    /// Counts batches acknowledged without storing because a batch with their id was already accepted (a retry).
+    package func duplicateBatch(protocol name: String) {
+        counter("sightline_duplicate_batches_total", [("protocol", name)]).increment(by: 1)
+    }
+
     /// Counts records rejected, by reason (`decode`, `too_many_labels`, `body_too_large`, …).
     package func rejected(_ signal: Signal, reason: String, records: Int) {
         guard records > 0 else { return }

@@ -1,0 +1,387 @@
+import Foundation
+import Glibc
+package import Logging
+import SightlineCore
+import SightlineIngest
+import SightlineScrape
+import SightlineStorageCore
+import Synchronization
+
+/// `sightline agent`: file sources → transforms → the on-disk buffer → the sender, each loop on its own thread.
+///
+/// Delivery is at-least-once from the agent and exactly-once in the server: every frame of the buffer is sent with
+/// `X-Sightline-Batch-ID: <agent id>-<segment>-<offset>`, an id that never changes for that frame (the agent id is made
+/// once and kept in the data dir), and the server drops a batch whose id it already accepted. A frame leaves the
+/// buffer only after a 2xx; 5xx, 429 and connection failures are retried with exponential backoff and jitter; other
+/// 4xx answers are counted and the frame dropped (resending would be refused again).
+package final class Agent: Sendable {
+    package let config: AgentConfig
+    package let metrics = AgentMetrics()
+    private let buffer: DiskBuffer
+    private let agentID: String
+    private let logger: Logger
+    private let stopping = Atomic<Bool>(false)
+    private let running = Atomic<Int>(0)
+    /// The task running the scrape manager, cancelled by ``stop()``.
+    private let scrapeTask = Mutex<Task<Void, Never>?>(nil)
+
+    /// Opens the data directory and the buffer.
+    /// - Throws: `io`/`dataCorrupted` when the data directory cannot be used.
+    package init(config: AgentConfig, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        try POSIXFile.createDirectory(config.dataDirectory)
+        let idPath = config.dataDirectory + "/agent-id"
+        if access(idPath, F_OK) == 0 {
+            agentID = String(decoding: try POSIXFile.readAll(idPath), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        } else {
+            var generator = SystemRandomNumberGenerator()
+            agentID = String(format: "%016llx", generator.next() as UInt64)
+            try POSIXFile.writeAtomically(Array(agentID.utf8), to: idPath)
+        }
+        buffer = try DiskBuffer(directory: config.dataDirectory + "/buffer", maxBytes: config.bufferMaxBytes)
+    }
+
+    /// Starts the loops.
+    package func start() throws {
+        var positions = try FileTailer.loadPositions(config.dataDirectory + "/positions")
+        // Frames still on disk may hold newer positions than the file (it is written before frames are deleted).
+        try buffer.scanAll { payload in
+            guard let batch = try? BufferedBatch(decoding: payload) else { return }
+            for position in batch.positions { positions[position.key] = position }
+        }
+        let tailer = try FileTailer(
+            sources: config.files, positionsPath: config.dataDirectory + "/positions", positions: positions,
+            hostName: config.hostName, metrics: metrics)
+        let tailerBox = UncheckedBox(tailer)
+        if !config.files.isEmpty { spawn("tailer") { self.tailLoop(tailerBox.value) } }
+        spawn("sender") { self.sendLoop(tailerBox.value) }
+        if let statsd = config.statsd { try startStatsD(statsd) }
+        if !config.scrapeJobs.isEmpty { try startScraping() }
+        if let interval = config.hostMetricsInterval {
+            let host = HostMetrics(procRoot: config.procRoot, hostName: config.hostName)
+            spawn("host-metrics") {
+                self.every(interval) { self.bufferMetrics(host.collect(timestampMs: Self.nowMs()), source: "host_metrics") }
+            }
+        }
+        if let address = config.metricsAddress { try startHTTP(host: address.host, port: address.port) }
+        if let address = config.otlpHTTPAddress { try startHTTP(host: address.host, port: address.port) }
+        logger.info("agent started", metadata: ["agent_id": "\(agentID)", "files": "\(config.files.count)", "server": "\(config.serverHost):\(config.serverPort)"])
+    }
+
+    /// Stops the loops and waits for them (a batch being sent is finished or abandoned to be retried next start).
+    package func stop() {
+        stopping.store(true, ordering: .releasing)
+        scrapeTask.withLock { $0?.cancel() }
+        while running.load(ordering: .acquiring) > 0 { usleep(20_000) }
+        buffer.close()
+    }
+
+    private func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        running.add(1, ordering: .relaxed)
+        let thread = Thread {
+            body()
+            self.running.subtract(1, ordering: .releasing)
+        }
+        thread.name = "sightline-agent-\(name)"
+        thread.start()
+    }
+
+    private var isStopping: Bool { stopping.load(ordering: .acquiring) }
+
+    private static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// Calls `body` every `interval` seconds until the agent stops, and once more when it stops.
+    private func every(_ interval: Double, _ body: () -> Void) {
+        var next = Date().addingTimeInterval(interval)
+        while !isStopping {
+            if Date() >= next {
+                body()
+                next = next.addingTimeInterval(interval)
+                if next < Date() { next = Date().addingTimeInterval(interval) }
+            }
+            usleep(50_000)
+        }
+        body()
+    }
+
+    /// Puts metric samples into the buffer as one remote-write frame; when the buffer is full the oldest frames make
+    /// room (push and pull metrics cannot wait), counted in `sightline_agent_buffer_dropped_batches`.
+    private func bufferMetrics(_ samples: [MetricSample], source: String) {
+        guard !samples.isEmpty else { return }
+        let body = RemoteWriteEncoder.encodeSnappy(samples, metadata: [])
+        do {
+            try buffer.append(BufferedBatch(kind: .remoteWrite, body: body).encoded(), whenFull: .dropOldest)
+            metrics.add("sightline_agent_samples_buffered_total{source=\"\(source)\"}", Double(samples.count))
+        } catch {
+            metrics.add("sightline_agent_samples_dropped_total{reason=\"buffer_error\"}", Double(samples.count))
+            logger.error("cannot buffer metric samples", metadata: ["source": "\(source)", "error": "\(error)"])
+        }
+        metrics.set("sightline_agent_buffer_dropped_batches", Double(buffer.dropped))
+    }
+
+    /// Runs the scrape jobs with the server's scrape loops (`up` per target and all), and reloads target files when
+    /// they change (checked every `scrapeRefreshInterval`); a file that does not parse keeps the previous targets.
+    private func startScraping() throws {
+        let jobs = config.scrapeJobs
+        let initial = try jobs.map { try $0.resolved() }
+        let manager = ScrapeManager(configs: initial, logger: logger) { _, batch in
+            self.bufferMetrics(batch.samples, source: "scrape")
+        }
+        let task = Task { _ = try? await manager.run() }
+        scrapeTask.withLock { $0 = task }
+        spawn("scrape-files") {
+            var last = jobs.map { $0.fingerprint() }
+            self.every(self.config.scrapeRefreshInterval) {
+                let now = jobs.map { $0.fingerprint() }
+                guard now != last else { return }
+                last = now
+                do {
+                    manager.update(try jobs.map { try $0.resolved() })
+                    self.metrics.add("sightline_agent_scrape_target_reloads_total", 1)
+                } catch {
+                    self.metrics.add("sightline_agent_scrape_target_reload_failures_total", 1)
+                    self.logger.error("cannot reload scrape target files; keeping the previous targets", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Binds the StatsD sockets and starts their readers and the flush loop.
+    private func startStatsD(_ settings: StatsDConfig) throws {
+        let aggregator = StatsDAggregator(percentiles: settings.percentiles)
+        var sockets: [DatagramSocket] = []
+        if let address = settings.udpAddress { sockets.append(try DatagramSocket(udpHost: address.host, port: address.port)) }
+        if let path = settings.unixPath { sockets.append(try DatagramSocket(unixPath: path)) }
+        for socket in sockets {
+            spawn("statsd") {
+                socket.run(shouldStop: { self.isStopping }) { packet in
+                    aggregator.ingest(packet)
+                    self.metrics.add("sightline_agent_statsd_packets_total", 1)
+                }
+                socket.close()
+            }
+        }
+        spawn("statsd-flush") {
+            self.every(settings.flushInterval) {
+                self.bufferMetrics(aggregator.flush(timestampMs: Self.nowMs()), source: "statsd")
+                let counts = aggregator.counts
+                self.metrics.set("sightline_agent_statsd_lines_total", Double(counts.lines))
+                self.metrics.set("sightline_agent_statsd_invalid_lines_total", Double(counts.invalid))
+            }
+        }
+    }
+
+    /// Reads files into the buffer: a batch, its positions in the same frame, then the positions committed.
+    private func tailLoop(_ tailer: FileTailer) {
+        var lastPersist = Date()
+        while !isStopping {
+            let (records, positions) = tailer.poll(maxBytes: config.batchMaxBytes)
+            if records.isEmpty && positions.isEmpty {
+                if Date().timeIntervalSince(lastPersist) > 5 {
+                    try? tailer.persistPositions()
+                    lastPersist = Date()
+                }
+                usleep(useconds_t(config.pollInterval * 1_000_000))
+                continue
+            }
+            let (kind, body) = records.isEmpty ? (.otlpLogs, []) : logsBody(records)
+            let frame = BufferedBatch(kind: kind, positions: positions, body: body).encoded()
+            do {
+                while !(try buffer.append(frame, whenFull: config.whenFull)) {
+                    metrics.add("sightline_agent_backpressure_waits_total", 1)
+                    if isStopping {
+                        tailer.rewind(positions)
+                        return
+                    }
+                    usleep(100_000)
+                }
+                tailer.commit(positions)
+                metrics.add("sightline_agent_records_buffered_total", Double(records.count))
+                metrics.set("sightline_agent_buffer_bytes", Double(buffer.pendingBytes))
+            } catch {
+                logger.error("cannot buffer a batch; retrying", metadata: ["error": "\(error)"])
+                tailer.rewind(positions)
+                usleep(1_000_000)
+            }
+        }
+        try? tailer.persistPositions()
+        tailer.close()
+    }
+
+    /// Sends buffered frames in order, acknowledging each after the server's 2xx.
+    private func sendLoop(_ tailer: FileTailer) {
+        let poster = HTTPPoster(host: config.serverHost, port: config.serverPort)
+        var attempt = 0
+        while !isStopping {
+            let frame: DiskBuffer.Frame
+            do {
+                guard let first = try buffer.first() else {
+                    usleep(50_000)
+                    continue
+                }
+                frame = first
+            } catch {
+                logger.error("cannot read the agent buffer", metadata: ["error": "\(error)"])
+                usleep(1_000_000)
+                continue
+            }
+            let batch: BufferedBatch
+            do {
+                batch = try BufferedBatch(decoding: frame.payload)
+            } catch {
+                metrics.add("sightline_agent_batches_dropped_total{reason=\"corrupt\"}", 1)
+                acknowledge(frame, tailer)
+                continue
+            }
+            if batch.body.isEmpty {
+                acknowledge(frame, tailer)
+                continue
+            }
+            let (path, headers) = route(batch.kind)
+            var allHeaders = headers + [("X-Sightline-Batch-ID", "\(agentID)-\(frame.position)")]
+            if let token = config.token { allHeaders.append(("Authorization", "Bearer \(token)")) }
+            var retry = true
+            do {
+                let response = try poster.post(path, headers: allHeaders, body: batch.body)
+                if (200..<300).contains(response.status) {
+                    retry = false
+                    metrics.add("sightline_agent_batches_sent_total", 1)
+                    metrics.add("sightline_agent_bytes_sent_total", Double(batch.body.count))
+                } else if response.status == 429 || response.status >= 500 {
+                    logger.warning("server refused a batch; retrying", metadata: ["status": "\(response.status)"])
+                } else {
+                    retry = false
+                    metrics.add("sightline_agent_batches_dropped_total{reason=\"rejected\"}", 1)
+                    logger.error("server rejected a batch; dropping it", metadata: [
+                        "status": "\(response.status)", "body": "\(String(decoding: response.body.prefix(300), as: UTF8.self))",
+                    ])
+                }
+            } catch {
+                logger.warning("cannot reach the server; retrying", metadata: ["error": "\(error)"])
+            }
+            if retry {
+                metrics.add("sightline_agent_retries_total", 1)
+                attempt += 1
+                let base = min(10.0, 0.1 * pow(2.0, Double(min(attempt, 10))))
+                let delay = base * Double.random(in: 0.5...1.0)
+                var waited = 0.0
+                while waited < delay && !isStopping {
+                    usleep(50_000)
+                    waited += 0.05
+                }
+                continue
+            }
+            attempt = 0
+            acknowledge(frame, tailer)
+        }
+    }
+
+    private func acknowledge(_ frame: DiskBuffer.Frame, _ tailer: FileTailer) {
+        do {
+            try buffer.acknowledge(through: frame.next) { try tailer.persistPositions() }
+        } catch {
+            logger.error("cannot acknowledge a batch in the buffer", metadata: ["error": "\(error)"])
+        }
+        metrics.set("sightline_agent_buffer_bytes", Double(buffer.pendingBytes))
+        metrics.set("sightline_agent_buffer_dropped_batches", Double(buffer.dropped))
+    }
+
+    /// The OTLP body of `records`, gzip-compressed unless `compression: none`.
+    private func logsBody(_ records: [LogRecord]) -> (BufferedBatch.Kind, [UInt8]) {
+        let body = OTLPEncoder.encodeLogs(records)
+        return config.gzip ? (.otlpLogsGzip, GzipCompressor.compress(body)) : (.otlpLogs, body)
+    }
+
+    private func route(_ kind: BufferedBatch.Kind) -> (String, [(String, String)]) {
+        switch kind {
+        case .otlpLogsGzip: ("/v1/logs", [("Content-Type", "application/x-protobuf"), ("Content-Encoding", "gzip")])
+        case .otlpTracesGzip: ("/v1/traces", [("Content-Type", "application/x-protobuf"), ("Content-Encoding", "gzip")])
+        case .otlpLogs: ("/v1/logs", [("Content-Type", "application/x-protobuf")])
+        case .otlpTraces: ("/v1/traces", [("Content-Type", "application/x-protobuf")])
+        case .otlpMetrics: ("/v1/metrics", [("Content-Type", "application/x-protobuf")])
+        case .remoteWrite:
+            ("/api/v1/write", [("Content-Type", "application/x-protobuf"), ("Content-Encoding", "snappy"), ("X-Prometheus-Remote-Write-Version", "0.1.0")])
+        }
+    }
+
+    /// Answers the agent's HTTP requests: `GET /metrics`, and OTLP/HTTP exports to relay.
+    private func handle(_ request: AgentHTTPServer.Request) -> AgentHTTPServer.Response {
+        let path = request.path.split(separator: "?").first.map(String.init) ?? request.path
+        switch (request.method, path) {
+        case ("GET", "/metrics"):
+            metrics.set("sightline_agent_buffer_bytes", Double(buffer.pendingBytes))
+            return .init(status: 200, contentType: "text/plain; version=0.0.4", body: Array(metrics.exposition().utf8))
+        case ("POST", "/v1/logs"): return relayOTLP(.logs, request)
+        case ("POST", "/v1/metrics"): return relayOTLP(.metrics, request)
+        case ("POST", "/v1/traces"): return relayOTLP(.traces, request)
+        default: return .init(status: 404, body: Array("not found: \(request.method) \(path)\n".utf8))
+        }
+    }
+
+    /// Decodes an OTLP/HTTP export, adds `host.name` to resources that lack it, and buffers it for the server.
+    /// A full buffer answers 503, which OTLP exporters retry.
+    private func relayOTLP(_ signal: Signal, _ request: AgentHTTPServer.Request) -> AgentHTTPServer.Response {
+        let contentType = request.headers["content-type"]?.lowercased() ?? ""
+        let format: OTLPFormat
+        if contentType.hasPrefix("application/x-protobuf") {
+            format = .protobuf
+        } else if contentType.hasPrefix("application/json") {
+            format = .json
+        } else {
+            return .init(status: 415, body: Array("unsupported Content-Type \"\(contentType)\": use application/x-protobuf or application/json\n".utf8))
+        }
+        do {
+            var body = request.body
+            switch request.headers["content-encoding"]?.lowercased() ?? "" {
+            case "", "identity": break
+            case "gzip": body = try Gzip.decompress(body, maxOutput: 64 << 20)
+            case let other: return .init(status: 415, body: Array("unsupported Content-Encoding \"\(other)\"\n".utf8))
+            }
+            let decoded = try OTLPDecoder.decode(signal, body: body, format: format)
+            let host = Attribute("host.name", .string(config.hostName))
+            let batch: BufferedBatch
+            switch decoded.batch {
+            case .logs(var records):
+                for index in records.indices where !records[index].resource.contains(where: { $0.key == "host.name" }) {
+                    records[index].resource.append(host)
+                }
+                let (kind, body) = logsBody(records)
+                batch = BufferedBatch(kind: kind, body: body)
+            case .traces(var spans):
+                for index in spans.indices where !spans[index].resource.contains(where: { $0.key == "host.name" }) {
+                    spans[index].resource.append(host)
+                }
+                let body = OTLPEncoder.encodeTraces(spans)
+                batch = config.gzip
+                    ? BufferedBatch(kind: .otlpTracesGzip, body: GzipCompressor.compress(body))
+                    : BufferedBatch(kind: .otlpTraces, body: body)
+            case .metrics(let metricBatch):
+                batch = BufferedBatch(kind: .remoteWrite, body: RemoteWriteEncoder.encodeSnappy(metricBatch.samples, metadata: metricBatch.metadata))
+            }
+            guard try buffer.append(batch.encoded(), whenFull: .block) else {
+                metrics.add("sightline_agent_otlp_refused_total{reason=\"buffer_full\"}", 1)
+                return .init(status: 503, body: Array("the agent buffer is full\n".utf8))
+            }
+            metrics.add("sightline_agent_otlp_records_total{signal=\"\(signal)\"}", Double(decoded.batch.recordCount))
+            return .init(status: 200, contentType: format == .json ? "application/json" : "application/x-protobuf", body: format == .json ? Array("{}".utf8) : [])
+        } catch let error as SightlineError {
+            metrics.add("sightline_agent_otlp_refused_total{reason=\"invalid\"}", 1)
+            return .init(status: error.code == .tooLarge ? 413 : 400, body: Array("\(error.description)\n".utf8))
+        } catch {
+            return .init(status: 400, body: Array("\(error)\n".utf8))
+        }
+    }
+
+    /// Starts an HTTP listener thread on `host:port` serving ``handle(_:)``.
+    private func startHTTP(host: String, port: Int) throws {
+        let server = try AgentHTTPServer(host: host, port: port) { self.handle($0) }
+        spawn("http") { server.run(shouldStop: { self.isStopping }) }
+    }
+}
+
+/// Hands a non-Sendable object to exactly one thread.
+private struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

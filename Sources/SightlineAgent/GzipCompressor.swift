@@ -1,0 +1,151 @@
+import SightlineIngest
+
+/// Gzip compression (RFC 1952 around an RFC 1951 deflate stream) for the agent's log and span batches, in Swift
+/// (no system zlib).
+///
+/// One fixed-Huffman block with greedy LZ77 matching over a 32 KiB window (a hash of the next 3 bytes points at their
+/// last occurrence). Log lines repeat a lot (timestamps, levels, keys), which this catches; it trades some ratio
+/// against zlib's dynamic trees for speed and simplicity. ``Gzip/decompress(_:maxOutput:)`` (the server's decoder)
+/// reads it back.
+package enum GzipCompressor {
+    /// The gzip member holding `input`.
+    package static func compress(_ input: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 0xFF]
+        out.reserveCapacity(input.count / 3 + 64)
+        deflate(input, into: &out)
+        let crc = CRC32.checksum(input)
+        for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: crc >> UInt32(shift))) }
+        let size = UInt32(truncatingIfNeeded: input.count)
+        for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: size >> UInt32(shift))) }
+        return out
+    }
+
+    /// Bit-reversed fixed-Huffman codes and their lengths for literal/length symbols 0...287.
+    private static let literalCodes: [(code: UInt32, bits: Int)] = (0..<288).map { symbol in
+        let (code, bits): (Int, Int)
+        switch symbol {
+        case 0..<144: (code, bits) = (0x30 + symbol, 8)
+        case 144..<256: (code, bits) = (0x190 + symbol - 144, 9)
+        case 256..<280: (code, bits) = (symbol - 256, 7)
+        default: (code, bits) = (0xC0 + symbol - 280, 8)
+        }
+        return (reverse(UInt32(code), bits), bits)
+    }
+
+    private static let lengthBase: [Int] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258]
+    private static let lengthExtra: [Int] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0]
+    private static let distanceBase: [Int] = [
+        1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145,
+        8193, 12289, 16385, 24577,
+    ]
+    private static let distanceExtra: [Int] = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13]
+
+    /// Length 3...258 → index into the length tables.
+    private static let lengthIndex: [UInt8] = (0...258).map { length in
+        guard length >= 3 else { return 0 }
+        var index = lengthBase.count - 1
+        while lengthBase[index] > length { index -= 1 }
+        return UInt8(index)
+    }
+
+    /// Distance codes reversed (5 bits).
+    private static let distanceCodes: [UInt32] = (0..<30).map { reverse(UInt32($0), 5) }
+
+    private static func reverse(_ value: UInt32, _ bits: Int) -> UInt32 {
+        var result: UInt32 = 0
+        for bit in 0..<bits where value & (1 << UInt32(bit)) != 0 { result |= 1 << UInt32(bits - 1 - bit) }
+        return result
+    }
+
+    private static func distanceIndex(_ distance: Int) -> Int {
+        var low = 0
+        var high = distanceBase.count - 1
+        while low < high {
+            let mid = (low + high + 1) / 2
+            if distanceBase[mid] <= distance { low = mid } else { high = mid - 1 }
+        }
+        return low
+    }
+
+    /// LSB-first bit output.
+    private struct BitWriter {
+        var bits: UInt64 = 0
+        var count = 0
+
+        @inline(__always) mutating func write(_ value: UInt32, _ n: Int, into out: inout [UInt8]) {
+            bits |= UInt64(value) << UInt64(count)
+            count += n
+            while count >= 8 {
+                out.append(UInt8(truncatingIfNeeded: bits))
+                bits >>= 8
+                count -= 8
+            }
+        }
+
+        mutating func finish(into out: inout [UInt8]) {
+            if count > 0 { out.append(UInt8(truncatingIfNeeded: bits)) }
+            bits = 0
+            count = 0
+        }
+    }
+
+    /// Appends one final fixed-Huffman deflate block of `input` to `out`.
+    static func deflate(_ input: [UInt8], into out: inout [UInt8]) {
+        var writer = BitWriter()
+        writer.write(1, 1, into: &out)  // BFINAL
+        writer.write(1, 2, into: &out)  // BTYPE = fixed Huffman
+        let count = input.count
+        let hashBits = 15
+        var table = [Int32](repeating: -1, count: 1 << hashBits)
+        input.withUnsafeBufferPointer { bytes in
+            @inline(__always) func hash(_ i: Int) -> Int {
+                let value = UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16
+                return Int((value &* 2_654_435_761) >> UInt32(32 - hashBits))
+            }
+            @inline(__always) func literal(_ byte: UInt8) {
+                let code = literalCodes[Int(byte)]
+                writer.write(code.code, code.bits, into: &out)
+            }
+            var i = 0
+            while i < count {
+                guard i + 3 <= count else {
+                    literal(bytes[i])
+                    i += 1
+                    continue
+                }
+                let h = hash(i)
+                let candidate = Int(table[h])
+                table[h] = Int32(i)
+                if candidate >= 0 && i - candidate <= 32768 && bytes[candidate] == bytes[i] && bytes[candidate + 1] == bytes[i + 1]
+                    && bytes[candidate + 2] == bytes[i + 2]
+                {
+                    var length = 3
+                    let limit = min(258, count - i)
+                    while length < limit && bytes[candidate + length] == bytes[i + length] { length += 1 }
+                    let distance = i - candidate
+                    let li = Int(lengthIndex[length])
+                    let code = literalCodes[257 + li]
+                    writer.write(code.code, code.bits, into: &out)
+                    if lengthExtra[li] > 0 { writer.write(UInt32(length - lengthBase[li]), lengthExtra[li], into: &out) }
+                    let di = distanceIndex(distance)
+                    writer.write(distanceCodes[di], 5, into: &out)
+                    if distanceExtra[di] > 0 { writer.write(UInt32(distance - distanceBase[di]), distanceExtra[di], into: &out) }
+                    // Index a few positions inside the match so later text can refer to them too.
+                    let end = i + length
+                    var j = i + 1
+                    while j < end && j + 3 <= count {
+                        table[hash(j)] = Int32(j)
+                        j += length > 32 ? 4 : 1
+                    }
+                    i = end
+                } else {
+                    literal(bytes[i])
+                    i += 1
+                }
+            }
+        }
+        let end = literalCodes[256]
+        writer.write(end.code, end.bits, into: &out)
+        writer.finish(into: &out)
+    }
+}

@@ -1,0 +1,170 @@
+import Glibc
+package import SightlineCore
+import SightlineStorageCore
+import Synchronization
+
+/// Remembers the ids of recently accepted batches so that a sender's retry of a batch the server already stored is
+/// acknowledged without being stored twice (`X-Sightline-Batch-ID`, sent by `sightline agent`).
+///
+/// ## Why nothing is lost and nothing is stored twice
+/// - An id is *reserved* before its batch is appended to the WAL. A second request with a reserved id (a retry racing
+///   the first attempt) is refused with `unavailable`, so the sender retries later and then finds it accepted.
+/// - An id becomes *accepted* in the WAL writer's `onDurable` callback, i.e. exactly when its data is durable. A
+///   failed append releases the reservation: the retry is stored normally.
+/// - The id travels inside the WAL record (see ``walPayload(id:batch:)``), so WAL replay after a crash re-learns every
+///   id whose data it replays.
+/// - Before the pipeline's checkpoint lets the stores persist and the WAL drop segments, the window of accepted ids
+///   is written atomically to ``path``. Ids in removed segments are therefore always in that file.
+///
+/// The window holds the newest ``capacity`` ids (oldest forgotten first). A sender retries within minutes, far less
+/// than the window covers at any realistic batch rate.
+package final class BatchDeduplicator: Sendable {
+    /// The file holding the persisted window.
+    package let path: String
+    /// How many accepted ids are remembered.
+    package let capacity: Int
+
+    private struct State {
+        /// Accepted ids, and their insertion order for eviction.
+        var accepted: Set<String> = []
+        var order: [String] = []
+        var orderStart = 0
+        /// Ids whose batch is being appended.
+        var reserved: Set<String> = []
+    }
+
+    private let state = Mutex(State())
+
+    /// What ``reserve(_:)`` found.
+    package enum Reservation: Sendable, Equatable {
+        /// The id is new and now reserved: ingest the batch, then ``accept(_:)`` or ``release(_:)``.
+        case reserved
+        /// A batch with this id was already accepted: acknowledge without storing.
+        case duplicate
+        /// A batch with this id is being stored right now.
+        case inFlight
+    }
+
+    /// The first byte of a WAL payload that carries a batch id (batch format versions are small numbers).
+    static let idMarker: UInt8 = 0xB1
+
+    /// Opens the window persisted at `path` (none yet is an empty window).
+    /// - Throws: `dataCorrupted` naming the file when it exists but fails its checksum; `io` when it cannot be read.
+    package init(path: String, capacity: Int = 100_000) throws {
+        self.path = path
+        self.capacity = max(1, capacity)
+        guard access(path, F_OK) == 0 else { return }
+        let bytes = try POSIXFile.readAll(path)
+        let ids = try Self.decodeWindow(bytes, path: path)
+        state.withLock { state in
+            for id in ids { Self.insert(id, into: &state, capacity: self.capacity) }
+        }
+    }
+
+    /// Checks that `id` is a usable batch id: 1–128 printable ASCII characters.
+    /// - Throws: `invalidArgument` naming the header otherwise.
+    package static func validate(_ id: String) throws {
+        let utf8 = id.utf8
+        guard !utf8.isEmpty, utf8.count <= 128, utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw SightlineError(.invalidArgument, "invalid X-Sightline-Batch-ID \"\(id.prefix(140))\": use 1-128 printable ASCII characters")
+        }
+    }
+
+    /// Reserves `id` unless it is accepted or reserved already.
+    package func reserve(_ id: String) -> Reservation {
+        state.withLock { state in
+            if state.accepted.contains(id) { return .duplicate }
+            if state.reserved.contains(id) { return .inFlight }
+            state.reserved.insert(id)
+            return .reserved
+        }
+    }
+
+    /// Marks `id` accepted (its batch is durable).
+    package func accept(_ id: String) {
+        state.withLock { state in
+            state.reserved.remove(id)
+            Self.insert(id, into: &state, capacity: capacity)
+        }
+    }
+
+    /// Drops the reservation of `id` (its batch was not stored).
+    package func release(_ id: String) {
+        _ = state.withLock { $0.reserved.remove(id) }
+    }
+
+    /// Whether `id` is accepted.
+    package func contains(_ id: String) -> Bool { state.withLock { $0.accepted.contains(id) } }
+
+    /// The number of accepted ids remembered.
+    package var count: Int { state.withLock { $0.accepted.count } }
+
+    /// Writes the window atomically to ``path``.
+    package func persist() throws {
+        let ids = state.withLock { Array($0.order[$0.orderStart...]) }
+        var writer = ByteWriter(capacity: 16 + ids.count * 40)
+        writer.writeRaw(Array("SBID".utf8))
+        writer.writeByte(1)
+        writer.writeVarint(UInt64(ids.count))
+        for id in ids { writer.writeString(id) }
+        let crc = CRC32C.checksum(writer.bytes)
+        writer.writeUInt32LE(crc)
+        try POSIXFile.writeAtomically(writer.bytes, to: path)
+    }
+
+    private static func insert(_ id: String, into state: inout State, capacity: Int) {
+        guard state.accepted.insert(id).inserted else { return }
+        state.order.append(id)
+        while state.accepted.count > capacity {
+            state.accepted.remove(state.order[state.orderStart])
+            state.orderStart += 1
+        }
+        // Compact the eviction queue once half of it is dead.
+        if state.orderStart > 1024 && state.orderStart * 2 > state.order.count {
+            state.order.removeFirst(state.orderStart)
+            state.orderStart = 0
+        }
+    }
+
+    private static func decodeWindow(_ bytes: [UInt8], path: String) throws -> [String] {
+        guard bytes.count >= 9, Array(bytes[0..<4]) == Array("SBID".utf8) else {
+            throw SightlineError(.dataCorrupted, "batch id window \(path) does not start with the SBID header")
+        }
+        let body = Array(bytes[0..<(bytes.count - 4)])
+        let stored = bytes[(bytes.count - 4)...].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
+        guard CRC32C.checksum(body) == stored else {
+            throw SightlineError(.dataCorrupted, "batch id window \(path) fails its checksum")
+        }
+        return try body.withUnsafeBytes { buffer in
+            var reader = ByteReader(UnsafeRawBufferPointer(rebasing: buffer[4...]))
+            let version = try reader.readByte()
+            guard version == 1 else { throw SightlineError(.dataCorrupted, "batch id window \(path) has unknown version \(version)") }
+            let count = try reader.readCount()
+            var ids: [String] = []
+            ids.reserveCapacity(count)
+            for _ in 0..<count { ids.append(try reader.readString()) }
+            return ids
+        }
+    }
+
+    /// The WAL payload for `batch`: the batch's own encoding, prefixed with the id when there is one
+    /// (`0xB1 | id length varint | id | batch`).
+    package static func walPayload(id: String?, batch: TenantBatch) -> [UInt8] {
+        guard let id else { return batch.encoded() }
+        var writer = ByteWriter(capacity: id.utf8.count + 8)
+        writer.writeByte(idMarker)
+        writer.writeString(id)
+        writer.writeRaw(batch.encoded())
+        return writer.bytes
+    }
+
+    /// Splits a WAL payload written by ``walPayload(id:batch:)`` into its id (if any) and batch.
+    /// - Throws: `dataCorrupted` when the payload is not a complete batch.
+    package static func decodeWALPayload(_ payload: UnsafeRawBufferPointer) throws -> (id: String?, batch: TenantBatch) {
+        guard payload.first == idMarker else { return (nil, try TenantBatch(decoding: payload)) }
+        var reader = ByteReader(payload)
+        _ = try reader.readByte()
+        let id = try reader.readString()
+        return (id, try TenantBatch(decoding: UnsafeRawBufferPointer(rebasing: payload[reader.offset...])))
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Logging
+import SightlineIngest
+import SightlineTestSupport
+import Synchronization
+import Testing
+
+@testable import SightlineAgent
+@testable import SightlineCore
+
+/// The agent end to end in one process, against a stand-in server that fails the first attempts.
+struct DeliveryTests {
+    /// What the stand-in server saw.
+    final class Received: Sendable {
+        let state = Mutex<(ids: [String], bodies: [String], failuresLeft: Int)>(([], [], 2))
+    }
+
+    @Test func linesAreDeliveredWithStableBatchIDsAcrossRetries() throws {
+        let temporary = try TemporaryDirectory(prefix: "agent-delivery")
+        defer { temporary.remove() }
+        let received = Received()
+        let stop = Atomic<Bool>(false)
+        let server = try AgentHTTPServer(host: "127.0.0.1", port: 0) { request in
+            let id = request.headers["x-sightline-batch-id"] ?? ""
+            return received.state.withLock { state in
+                state.ids.append(id)
+                if state.failuresLeft > 0 {
+                    state.failuresLeft -= 1
+                    return .init(status: 503, body: [])
+                }
+                let body = request.headers["content-encoding"] == "gzip" ? (try? Gzip.decompress(request.body, maxOutput: 1 << 24)) ?? [] : request.body
+                if let decoded = try? OTLPDecoder.decode(.logs, body: body, format: .protobuf), case .logs(let records) = decoded.batch {
+                    state.bodies += records.map(\.body.text)
+                }
+                return .init(status: 200, body: [])
+            }
+        }
+        let serverThread = Thread { server.run(shouldStop: { stop.load(ordering: .acquiring) }) }
+        serverThread.start()
+        defer { stop.store(true, ordering: .releasing) }
+
+        let log = temporary.path + "/app.log"
+        try (0..<100).map { "line \($0)\n" }.joined().write(toFile: log, atomically: true, encoding: .utf8)
+        var config = AgentConfig()
+        config.serverPort = server.port
+        config.dataDirectory = temporary.path + "/data"
+        config.pollInterval = 0.02
+        config.files = [FileSourceConfig(paths: [log])]
+        let agent = try Agent(config: config, logger: Logger(label: "test"))
+        try agent.start()
+        var waited = 0
+        while received.state.withLock({ $0.bodies.count }) < 100 && waited < 600 {
+            usleep(50_000)
+            waited += 1
+        }
+        agent.stop()
+        let (ids, bodies, _) = received.state.withLock { $0 }
+        #expect(bodies == (0..<100).map { "line \($0)" })
+        // The two refused attempts and the accepted one carry the same id.
+        #expect(ids.count >= 3)
+        #expect(Set(ids.prefix(3)).count == 1)
+        #expect(agent.metrics.value("sightline_agent_retries_total") >= 2)
+    }
+
+    @Test func gzipRoundTripsThroughTheServersDecoder() throws {
+        var generator = SplitMix64(seed: 7)
+        var inputs: [[UInt8]] = [[], [1], Array("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".utf8)]
+        inputs.append((0..<100_000).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
+        inputs.append(Array((0..<5000).map { "2026-11-26T10:00:\($0 % 60)Z level=info msg=\"request \($0)\" path=/api/v\($0 % 3)\n" }.joined().utf8))
+        for input in inputs {
+            let compressed = GzipCompressor.compress(input)
+            #expect(try Gzip.decompress(compressed, maxOutput: 1 << 24) == input)
+        }
+        let text = inputs[4]
+        #expect(GzipCompressor.compress(text).count < text.count / 3)
+    }
+
+    @Test func posterReadsChunkedAndSizedResponses() throws {
+        let stop = Atomic<Bool>(false)
+        let server = try AgentHTTPServer(host: "127.0.0.1", port: 0) { request in
+            .init(status: request.path == "/missing" ? 404 : 200, body: Array("got \(request.body.count)".utf8))
+        }
+        let thread = Thread { server.run(shouldStop: { stop.load(ordering: .acquiring) }) }
+        thread.start()
+        defer { stop.store(true, ordering: .releasing) }
+        let poster = HTTPPoster(host: "127.0.0.1", port: server.port)
+        let first = try poster.post("/x", headers: [], body: Array(repeating: 1, count: 100_000))
+        #expect(first.status == 200 && first.body == Array("got 100000".utf8))
+        let second = try poster.post("/missing", headers: [], body: [])
+        #expect(second.status == 404)
+        let refused = HTTPPoster(host: "127.0.0.1", port: 1)
+        #expect(throws: SightlineError.self) { try refused.post("/x", headers: [], body: []) }
+    }
+}
