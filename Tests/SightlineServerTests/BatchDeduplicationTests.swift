@@ -3,17 +3,17 @@ import SightlineTestSupport
 import Testing
 
 @testable import SightlineCore
-@testable import SightlineRecordStore
+import SightlineLogStore
 @testable import SightlineServer
 @testable import SightlineStorageCore
 
 /// Batches sent with an id (`X-Sightline-Batch-ID`) are stored once, however often they are retried, across
 /// checkpoints and crashes.
 struct BatchDeduplicationTests {
-    private static func open(_ directory: String) throws -> (IngestPipeline, RecordStore) {
+    private static func open(_ directory: String) throws -> (IngestPipeline, LogStore) {
         let logger = Logger(label: "test")
         let wal = try WriteAheadLog(directory: directory + "/wal", options: WALOptions(segmentSize: 4096, fsync: .always), logger: logger)
-        let logs = try RecordStore(signal: .logs, directory: directory + "/logs")
+        let logs = try LogStore(directory: directory + "/logs", logger: logger)
         let pipeline = IngestPipeline(
             wal: wal, stores: [logs], limits: IngestLimits(), metrics: ServerMetrics(), logger: logger,
             deduplicator: try BatchDeduplicator(path: directory + "/batch-ids")
@@ -26,7 +26,7 @@ struct BatchDeduplicationTests {
         DecodedBatch(.logs(range.map { LogRecord(timeUnixNano: UInt64($0), body: .string("r\($0)")) }))
     }
 
-    private static func count(_ store: RecordStore) throws -> Int {
+    private static func count(_ store: LogStore) throws -> Int {
         try store.logs(tenant: .default, in: .all, limit: .max).count
     }
 
