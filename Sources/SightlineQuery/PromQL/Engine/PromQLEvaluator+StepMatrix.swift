@@ -218,26 +218,35 @@ extension PromQLEvaluator {
         let pinned = pinnedTime(selector.at)
         let steps = stepCount
         let lookback = options.lookbackDeltaMs
+        var refs: [Int64] = []
+        refs.reserveCapacity(steps)
+        for step in 0..<steps { refs.append((pinned ?? (startMs + Int64(step) * stepMs)) - offset) }
         let matrix = StepMatrix(steps: steps, inputSamples: Array(repeating: 0, count: steps))
         matrix.labels.reserveCapacity(selected.count)
-        matrix.values = Array(repeating: 0, count: selected.count * steps)
-        matrix.present = Array(repeating: false, count: selected.count * steps)
+        var outValues = [Double](repeating: 0, count: selected.count * steps)
+        var outPresent = [Bool](repeating: false, count: selected.count * steps)
+        var inputSamples = [Int](repeating: 0, count: steps)
         var row = 0
         for series in selected {
             let base = row * steps
             var any = false
-            let timestamps = series.timestamps
-            let values = series.values
-            for step in 0..<steps {
-                let ref = (pinned ?? (startMs + Int64(step) * stepMs)) - offset
-                guard let index = series.lastIndex(atOrBefore: ref) else { continue }
-                if timestamps[index] <= ref - lookback { continue }
-                let value = values[index]
-                if StaleNaN.isStale(value) { continue }
-                matrix.values[base + step] = value
-                matrix.present[base + step] = true
-                matrix.inputSamples[step] += 1
-                any = true
+            series.timestamps.withUnsafeBufferPointer { timestamps in
+                series.values.withUnsafeBufferPointer { values in
+                    // The references ascend with the steps (or stay put under `@`), so one cursor walks the samples:
+                    // `cursor` counts the samples at or before the current reference.
+                    var cursor = 0
+                    for step in 0..<steps {
+                        let ref = refs[step]
+                        while cursor < timestamps.count && timestamps[cursor] <= ref { cursor += 1 }
+                        if cursor == 0 || timestamps[cursor - 1] <= ref - lookback { continue }
+                        let value = values[cursor - 1]
+                        if StaleNaN.isStale(value) { continue }
+                        outValues[base + step] = value
+                        outPresent[base + step] = true
+                        inputSamples[step] += 1
+                        any = true
+                    }
+                }
             }
             if any {
                 matrix.labels.append(series.labels)
@@ -245,8 +254,11 @@ extension PromQLEvaluator {
                 row += 1
             }
         }
-        matrix.values.removeLast((selected.count - row) * steps)
-        matrix.present.removeLast((selected.count - row) * steps)
+        outValues.removeLast((selected.count - row) * steps)
+        outPresent.removeLast((selected.count - row) * steps)
+        matrix.values = outValues
+        matrix.present = outPresent
+        matrix.inputSamples = inputSamples
         return matrix
     }
 
@@ -282,22 +294,43 @@ extension PromQLEvaluator {
         }
         let keepsName = name == "last_over_time" || name == "first_over_time"
         let checksCounter = name == "rate" || name == "increase"
+        // rate, increase and delta need only the window's ends when it holds no counter reset.
+        let extrapolates = name == "rate" || name == "increase" || name == "delta"
         let matrix = StepMatrix(steps: steps, inputSamples: Array(repeating: 0, count: steps))
-        matrix.values = Array(repeating: 0, count: selected.count * steps)
-        matrix.present = Array(repeating: false, count: selected.count * steps)
+        var outValues = [Double](repeating: 0, count: selected.count * steps)
+        var outPresent = [Bool](repeating: false, count: selected.count * steps)
+        var inputSamples = [Int](repeating: 0, count: steps)
         var row = 0
         var lastCheckedName: String?
         for series in selected {
             let base = row * steps
             var any = false
+            let points = series.nonStalePoints()
+            let resets = extrapolates && name != "delta" ? series.resetCounts() : []
             for step in 0..<steps {
                 let ref = refs[step]
-                let points = series.points(after: ref - range, through: ref)
-                if points.isEmpty { continue }
-                matrix.inputSamples[step] += points.count
-                guard let value = try kernels[step](points) else { continue }
-                matrix.values[base + step] = value
-                matrix.present[base + step] = true
+                let window = series.nonStaleRange(after: ref - range, through: ref)
+                if window.isEmpty { continue }
+                inputSamples[step] += window.count
+                let value: Double
+                if extrapolates {
+                    guard window.count >= 2 else { continue }
+                    let last = window.upperBound - 1
+                    if name != "delta" && resets[last] != resets[window.lowerBound] {
+                        guard let computed = try kernels[step](points[window]) else { continue }
+                        value = computed
+                    } else {
+                        value = RangeFunctions.extrapolate(
+                            points[last].v - points[window.lowerBound].v, first: points[window.lowerBound], last: points[last],
+                            count: window.count, rangeStart: ref - range, rangeEnd: ref, isCounter: name != "delta",
+                            isRate: name == "rate")
+                    }
+                } else {
+                    guard let computed = try kernels[step](points[window]) else { continue }
+                    value = computed
+                }
+                outValues[base + step] = value
+                outPresent[base + step] = true
                 any = true
             }
             guard any else { continue }
@@ -313,8 +346,11 @@ extension PromQLEvaluator {
                 }
             }
         }
-        matrix.values.removeLast((selected.count - row) * steps)
-        matrix.present.removeLast((selected.count - row) * steps)
+        outValues.removeLast((selected.count - row) * steps)
+        outPresent.removeLast((selected.count - row) * steps)
+        matrix.values = outValues
+        matrix.present = outPresent
+        matrix.inputSamples = inputSamples
         return matrix
     }
 
