@@ -194,7 +194,7 @@ let package = Package(
             dependencies: ["SightlineTraceStore", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
-        .testTarget(name: "SightlineQueryTests", dependencies: ["SightlineQuery"], swiftSettings: settings),
+        .testTarget(name: "SightlineQueryTests", dependencies: ["SightlineQuery", "SightlineTestSupport"], swiftSettings: settings),
         .testTarget(
             name: "SightlineAlertingTests",
             dependencies: [

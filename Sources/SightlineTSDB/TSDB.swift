@@ -223,28 +223,63 @@ package final class TSDB: SignalStore, MetricQuerier {
 
     package func select(tenant: Tenant, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [SeriesSamples] {
         guard let data = try tenantData(tenant, create: false) else { return [] }
-        var bySeries: [Labels: [ChunkData]] = [:]
-        for series in try data.blocks.select(matchers, minTime: startMs, maxTime: endMs) {
-            bySeries[series.labels, default: []].append(contentsOf: series.chunks)
-        }
-        for series in data.head.selectChunks(matchers: matchers, minTime: startMs, maxTime: endMs) {
-            bySeries[series.labels, default: []].append(contentsOf: series.chunks)
-        }
+        let fromBlocks = try data.blocks.select(matchers, minTime: startMs, maxTime: endMs)
+        let fromHead = data.head.selectChunks(matchers: matchers, minTime: startMs, maxTime: endMs)
         var result: [SeriesSamples] = []
+        if fromHead.isEmpty || fromBlocks.isEmpty {
+            // One source: its series are distinct already, and the blocks' come in label order.
+            let only = fromHead.isEmpty ? fromBlocks : fromHead
+            result.reserveCapacity(only.count)
+            for series in only {
+                let samples = try Self.decode(series.chunks, labels: series.labels, startMs: startMs, endMs: endMs)
+                if !samples.timestampsMs.isEmpty { result.append(samples) }
+            }
+            return fromHead.isEmpty ? result : result.sorted { $0.labels < $1.labels }
+        }
+        var bySeries: [Labels: [ChunkData]] = [:]
+        for series in fromBlocks {
+            bySeries[series.labels, default: []].append(contentsOf: series.chunks)
+        }
+        for series in fromHead {
+            bySeries[series.labels, default: []].append(contentsOf: series.chunks)
+        }
         result.reserveCapacity(bySeries.count)
         for (labels, chunks) in bySeries {
-            var samples = SeriesSamples(labels: labels)
-            let merged = chunks.count == 1 ? chunks : try ChunkCodec.merge(chunks)
-            for chunk in merged {
-                let decoded = try ChunkCodec.decodeAll(chunk)
-                for (t, v) in zip(decoded.timestamps, decoded.values) where t >= startMs && t <= endMs {
-                    samples.timestampsMs.append(t)
-                    samples.values.append(v)
-                }
-            }
+            let samples = try Self.decode(chunks, labels: labels, startMs: startMs, endMs: endMs)
             if !samples.timestampsMs.isEmpty { result.append(samples) }
         }
         return result.sorted { $0.labels < $1.labels }
+    }
+
+    /// The samples of one series' chunks in `startMs...endMs`, decoded straight into arrays sized once (chunks that
+    /// overlap are merged first, later ones winning).
+    private static func decode(_ chunks: [ChunkData], labels: Labels, startMs: Int64, endMs: Int64) throws -> SeriesSamples {
+        let merged = chunks.count == 1 ? chunks : try ChunkCodec.merge(chunks)
+        var capacity = 0
+        for chunk in merged { capacity += chunk.sampleCount }
+        capacity = min(capacity, 1 << 24)
+        var samples = SeriesSamples(labels: labels)
+        samples.timestampsMs.reserveCapacity(capacity)
+        samples.values.reserveCapacity(capacity)
+        for chunk in merged {
+            var decoder = try XORChunkDecoder(chunk)
+            if chunk.minTime >= startMs && chunk.maxTime <= endMs {
+                while let sample = decoder.next() {
+                    samples.timestampsMs.append(sample.t)
+                    samples.values.append(sample.v)
+                }
+            } else {
+                while let sample = decoder.next() {
+                    if sample.t > endMs { break }
+                    if sample.t >= startMs {
+                        samples.timestampsMs.append(sample.t)
+                        samples.values.append(sample.v)
+                    }
+                }
+            }
+            if let error = decoder.error { throw error }
+        }
+        return samples
     }
 
     package func labelNames(tenant: Tenant, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [String] {

@@ -38,9 +38,9 @@ extension PromQLEvaluator {
         return out
     }
 
-    private typealias Kernel = (ArraySlice<FloatPoint>) throws(PromQLError) -> Double?
+    typealias Kernel = (ArraySlice<FloatPoint>) throws(PromQLError) -> Double?
 
-    private func rangeKernel(_ name: String, scalars: [Double], window: RangeWindow, at t: Int64) throws(PromQLError) -> Kernel {
+    func rangeKernel(_ name: String, scalars: [Double], window: RangeWindow, at t: Int64) throws(PromQLError) -> Kernel {
         let start = window.start
         let end = window.end
         switch name {

@@ -84,7 +84,11 @@ extension PromQLEvaluator {
 
         let wasInRange = inRange
         inRange = first + step <= ref
-        defer { inRange = wasInRange }
+        subqueryDepth += 1
+        defer {
+            inRange = wasInRange
+            subqueryDepth -= 1
+        }
 
         var index: [Labels: Int] = [:]
         var out: [RangeSeries] = []

@@ -25,6 +25,10 @@ final class PromQLEvaluator {
     /// Per-query memos of label derivations that depend only on the input labels (group keys, match signatures, name
     /// removal): a series' labels do not change between steps, so each is derived and hashed once per query.
     var labelMemos: [LabelDerivation: LabelMemo] = [:]
+    /// Sub-expressions of a range query computed for all steps at once, by their PromQL text (see ``StepMatrix``).
+    var stepMatrices: [String: StepMatrix] = [:]
+    /// How many subqueries enclose the expression being evaluated: inside one, times are not the query's steps.
+    var subqueryDepth = 0
     private(set) var warnings: [String] = []
     private(set) var infos: [String] = []
 
@@ -109,6 +113,9 @@ final class PromQLEvaluator {
     /// Evaluates a range query step by step and assembles the matrix.
     func runRange(_ expr: Expr) throws(PromQLError) -> PromQLResult {
         selectSpan = try timeSpan(of: expr)
+        if let matrix = try prepareStepMatrices(expr), let series = try rangeResult(matrix) {
+            return PromQLResult(value: .matrix(series), warnings: warnings, infos: infos)
+        }
         let nameDropping = labelMemo(.dropName)
         var index: [Labels: Int] = [:]
         var series: [Series] = []
@@ -186,10 +193,13 @@ final class PromQLEvaluator {
         case .subquery(let subquery):
             return .matrix(try evalSubquery(subquery, at: t).series)
         case .binary(let binary):
+            if !stepMatrices.isEmpty, let vector = try stepMatrixVector(expr, at: t) { return .vector(vector) }
             return try evalBinary(binary, at: t)
         case .aggregate(let aggregate):
+            if !stepMatrices.isEmpty, let vector = try stepMatrixVector(expr, at: t) { return .vector(vector) }
             return .vector(try evalAggregate(aggregate, at: t))
         case .call(let call):
+            if !stepMatrices.isEmpty, let vector = try stepMatrixVector(expr, at: t) { return .vector(vector) }
             return try evalCall(call, at: t)
         }
     }

@@ -15,6 +15,8 @@ final class StoredSeries {
     /// The non-stale points, built on the first range lookup, with their timestamps apart for the search.
     private var nonStale: [FloatPoint]?
     private var nonStaleTimes: [Int64] = []
+    /// See ``resetCounts()``.
+    private var resets: [Int32]?
     /// The number of non-stale points at or before the last range lookup's start and end.
     private var startCursor = 0
     private var endCursor = 0
@@ -64,22 +66,45 @@ final class StoredSeries {
 
     /// The non-stale points with `start < t <= end`, a slice of the series' points.
     func points(after start: Int64, through end: Int64) -> ArraySlice<FloatPoint> {
-        let points: [FloatPoint]
-        if let built = nonStale {
-            points = built
-        } else {
-            var built: [FloatPoint] = []
-            built.reserveCapacity(values.count)
-            for index in values.indices where !StaleNaN.isStale(values[index]) {
-                built.append(FloatPoint(t: timestamps[index], v: values[index]))
-            }
-            nonStale = built
-            nonStaleTimes = built.map(\.t)
-            points = built
+        let points = nonStalePoints()
+        let range = nonStaleRange(after: start, through: end)
+        guard !range.isEmpty else { return [] }
+        return points[range]
+    }
+
+    /// The points that are not staleness markers, in time order, built on first use.
+    func nonStalePoints() -> [FloatPoint] {
+        if let built = nonStale { return built }
+        var built: [FloatPoint] = []
+        built.reserveCapacity(values.count)
+        for index in values.indices where !StaleNaN.isStale(values[index]) {
+            built.append(FloatPoint(t: timestamps[index], v: values[index]))
         }
+        nonStale = built
+        nonStaleTimes = built.map(\.t)
+        return built
+    }
+
+    /// The indices into ``nonStalePoints()`` of the points with `start < t <= end` (found from the cursors).
+    func nonStaleRange(after start: Int64, through end: Int64) -> Range<Int> {
+        if nonStale == nil { _ = nonStalePoints() }
         let last = Self.count(atOrBefore: end, in: nonStaleTimes, hint: &endCursor)
         let first = Self.count(atOrBefore: start, in: nonStaleTimes, hint: &startCursor)
-        guard first < last else { return [] }
-        return points[first..<last]
+        return first < last ? first..<last : first..<first
+    }
+
+    /// Per index `i` of ``nonStalePoints()``, how many of the points up to `i` are lower than their predecessor (counter
+    /// resets), built on first use: a window holds a reset exactly when the counts at its ends differ.
+    func resetCounts() -> [Int32] {
+        if let built = resets { return built }
+        let points = nonStalePoints()
+        var built = [Int32](repeating: 0, count: points.count)
+        var count: Int32 = 0
+        for index in points.indices.dropFirst() {
+            if points[index].v < points[index - 1].v { count += 1 }
+            built[index] = count
+        }
+        resets = built
+        return built
     }
 }

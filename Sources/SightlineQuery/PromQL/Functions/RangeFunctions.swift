@@ -61,11 +61,23 @@ package enum RangeFunctions {
                 previous = point.v
             }
         }
+        return extrapolate(
+            result, first: first, last: last, count: points.count, rangeStart: rangeStart, rangeEnd: rangeEnd, isCounter: isCounter,
+            isRate: isRate)
+    }
 
+    /// Steps 2–4 of ``extrapolatedRate(_:rangeStart:rangeEnd:isCounter:isRate:)``: extrapolates the raw `result` of
+    /// `count` (at least two) points from `first` to `last` to the window's edges. Apart so that a caller that knows
+    /// the window holds no counter reset (the raw result is then `last - first`) needs only the window's two ends.
+    @inline(__always)
+    package static func extrapolate(
+        _ result: Double, first: FloatPoint, last: FloatPoint, count: Int, rangeStart: Int64, rangeEnd: Int64, isCounter: Bool,
+        isRate: Bool
+    ) -> Double {
         var durationToStart = Double(first.t - rangeStart) / 1000
         var durationToEnd = Double(rangeEnd - last.t) / 1000
         let sampledInterval = Double(last.t - first.t) / 1000
-        let averageDurationBetweenSamples = sampledInterval / Double(points.count - 1)
+        let averageDurationBetweenSamples = sampledInterval / Double(count - 1)
         let extrapolationThreshold = averageDurationBetweenSamples * 1.1
 
         if durationToStart >= extrapolationThreshold {

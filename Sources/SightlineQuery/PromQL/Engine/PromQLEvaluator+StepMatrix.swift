@@ -1,0 +1,527 @@
+import SightlineCore
+
+/// The values of an instant-vector expression at every step of a range query, series-major: what the step-by-step
+/// evaluation would yield at each step, computed in one pass per series.
+///
+/// A range query evaluates its expression at up to 11,000 steps. For the common dashboard shapes (a selector, a range
+/// function of a range selector, an aggregation, arithmetic) the labels of every output series are known once the
+/// series are selected, so they are derived, hashed and grouped once per query here, and each step only adds numbers
+/// into flat arrays. Expressions outside these shapes keep the step-by-step evaluation; their supported sub-expressions
+/// are served from a matrix built in advance (see ``PromQLEvaluator/stepMatrixVector(_:at:)``).
+final class StepMatrix {
+    /// The number of steps of the query.
+    let steps: Int
+    /// Per output series: its labels and Prometheus 3's delayed name-removal flag.
+    var labels: [Labels] = []
+    var dropName: [Bool] = []
+    /// `values[series * steps + step]`, meaningful where `present` is true.
+    var values: [Double] = []
+    var present: [Bool] = []
+    /// Per cell of an aggregation, the index of the first input series of the group present at that step: the order
+    /// in which the step-by-step aggregation meets its groups (nil when the series order already is that order).
+    var firstMember: [Int32]?
+    /// Per step, the samples the selectors under this expression held at that step (for the sample limit).
+    var inputSamples: [Int]
+
+    init(steps: Int, inputSamples: [Int]) {
+        self.steps = steps
+        self.inputSamples = inputSamples
+    }
+
+    /// Whether at every step the present series come in index order in the step-by-step evaluation's vector (always,
+    /// except for an aggregation whose groups appear in another order at some step).
+    var isInSeriesOrder: Bool {
+        guard let firstMember else { return true }
+        for step in 0..<steps {
+            var last: Int32 = -1
+            for series in labels.indices where present[series * steps + step] {
+                let first = firstMember[series * steps + step]
+                if first < last { return false }
+                last = first
+            }
+        }
+        return true
+    }
+
+    /// Adds an output series with all cells absent and returns its index.
+    func appendSeries(_ metric: Labels, dropName: Bool) -> Int {
+        labels.append(metric)
+        self.dropName.append(dropName)
+        values.append(contentsOf: repeatElement(0, count: steps))
+        present.append(contentsOf: repeatElement(false, count: steps))
+        return labels.count - 1
+    }
+
+    /// The instant vector at `step`, as the step-by-step evaluation returns it at time `t`.
+    func vector(at step: Int, t: Int64) -> [Sample] {
+        var out: [Sample] = []
+        if let firstMember {
+            var order: [(first: Int32, series: Int)] = []
+            for series in labels.indices where present[series * steps + step] {
+                order.append((firstMember[series * steps + step], series))
+            }
+            order.sort { $0.first < $1.first }
+            out.reserveCapacity(order.count)
+            for (_, series) in order {
+                out.append(Sample(metric: labels[series], t: t, v: values[series * steps + step], dropName: dropName[series]))
+            }
+            return out
+        }
+        for series in labels.indices where present[series * steps + step] {
+            out.append(Sample(metric: labels[series], t: t, v: values[series * steps + step], dropName: dropName[series]))
+        }
+        return out
+    }
+}
+
+extension PromQLEvaluator {
+    /// The most cells (series × steps) one step matrix may hold; larger expressions are evaluated step by step, which
+    /// holds one step at a time.
+    static let maxStepMatrixCells = 16_000_000
+
+    /// The range functions a step matrix computes (all whose kernel depends only on the window's points, its edges
+    /// and the evaluation time).
+    static let stepMatrixRangeFunctions: Set<String> = [
+        "rate", "increase", "delta", "irate", "idelta", "deriv", "predict_linear", "resets", "changes", "avg_over_time",
+        "sum_over_time", "count_over_time", "min_over_time", "max_over_time", "last_over_time", "first_over_time",
+        "present_over_time", "stddev_over_time", "stdvar_over_time", "mad_over_time", "ts_of_min_over_time",
+        "ts_of_max_over_time", "ts_of_first_over_time", "ts_of_last_over_time", "quantile_over_time",
+    ]
+
+    /// The number of steps of the range query.
+    var stepCount: Int { stepMs > 0 ? Int((endMs - startMs) / stepMs) + 1 : 1 }
+
+    /// The step index of `t` when `t` is one of the range query's own steps evaluated outside any subquery.
+    func stepIndex(_ t: Int64) -> Int? {
+        guard stepMs > 0, subqueryDepth == 0, t >= startMs, t <= endMs else { return nil }
+        let offset = t - startMs
+        guard offset % stepMs == 0 else { return nil }
+        return Int(offset / stepMs)
+    }
+
+    // MARK: - Planning
+
+    /// Builds the step matrices of `expr` for a range query: the matrix of the whole expression when it is supported
+    /// (returned), else those of its largest supported sub-expressions (kept for ``stepMatrixVector(_:at:)``).
+    func prepareStepMatrices(_ expr: Expr) throws(PromQLError) -> StepMatrix? {
+        if Self.supportsStepMatrix(expr), let matrix = try stepMatrix(expr) {
+            switch expr.unparenthesized {
+            case .aggregate, .call, .binary: stepMatrices[expr.unparenthesized.description] = matrix
+            default: break
+            }
+            return matrix
+        }
+        switch expr {
+        case .paren(let inner), .unary(_, let inner):
+            _ = try prepareStepMatrices(inner)
+        case .binary(let binary):
+            _ = try prepareStepMatrices(binary.lhs)
+            _ = try prepareStepMatrices(binary.rhs)
+        case .aggregate(let aggregate):
+            if let param = aggregate.param { _ = try prepareStepMatrices(param) }
+            _ = try prepareStepMatrices(aggregate.expr)
+        case .call(let call):
+            for argument in call.args { _ = try prepareStepMatrices(argument) }
+        default:
+            break
+        }
+        return nil
+    }
+
+    /// The vector of a sub-expression built in advance by ``prepareStepMatrices(_:)``, when `t` is one of the query's
+    /// steps; nil otherwise (then the expression is evaluated as usual).
+    func stepMatrixVector(_ expr: Expr, at t: Int64) throws(PromQLError) -> [Sample]? {
+        guard let step = stepIndex(t), let matrix = stepMatrices[expr.description] else { return nil }
+        try account(matrix.inputSamples[step])
+        return matrix.vector(at: step, t: t)
+    }
+
+    /// Whether ``stepMatrix(_:)`` handles `expr` (decided on the syntax alone, before any series is read).
+    static func supportsStepMatrix(_ expr: Expr) -> Bool {
+        switch expr {
+        case .paren(let inner):
+            return supportsStepMatrix(inner)
+        case .vectorSelector(let selector):
+            return !selector.anchored && !selector.smoothed
+        case .call(let call):
+            let name = call.function.name
+            guard stepMatrixRangeFunctions.contains(name) else { return false }
+            var matrices = 0
+            for argument in call.args {
+                switch argument.unparenthesized {
+                case .matrixSelector(let matrix):
+                    if matrix.selector.anchored || matrix.selector.smoothed { return false }
+                    matrices += 1
+                case .number: continue
+                default: return false
+                }
+            }
+            return matrices == 1
+        case .aggregate(let aggregate):
+            switch aggregate.op {
+            case .sum, .avg, .min, .max, .count, .group, .stddev, .stdvar:
+                return aggregate.param == nil && supportsStepMatrix(aggregate.expr)
+            default:
+                return false
+            }
+        case .binary(let binary):
+            guard arithmetic(binary.op) != nil else { return false }
+            let lhs = binary.lhs.unparenthesized
+            let rhs = binary.rhs.unparenthesized
+            if case .number = lhs { return rhs.type == .vector && supportsStepMatrix(rhs) }
+            if case .number = rhs { return lhs.type == .vector && supportsStepMatrix(lhs) }
+            guard lhs.type == .vector && rhs.type == .vector else { return false }
+            if let matching = binary.matching {
+                guard matching.cardinality == .oneToOne, matching.include.isEmpty, matching.fillLeft == nil,
+                    matching.fillRight == nil
+                else { return false }
+            }
+            return supportsStepMatrix(lhs) && supportsStepMatrix(rhs)
+        default:
+            return false
+        }
+    }
+
+    // MARK: - Building
+
+    /// The step matrix of a supported expression, or nil when this data needs the step-by-step evaluation after all
+    /// (too many cells, or a duplicate that only the step-by-step path reports the way Prometheus does).
+    func stepMatrix(_ expr: Expr) throws(PromQLError) -> StepMatrix? {
+        try checkDeadline()
+        switch expr {
+        case .paren(let inner):
+            return try stepMatrix(inner)
+        case .vectorSelector(let selector):
+            return try selectorMatrix(selector)
+        case .call(let call):
+            return try rangeFunctionMatrix(call)
+        case .aggregate(let aggregate):
+            guard let input = try stepMatrix(aggregate.expr) else { return nil }
+            return aggregateMatrix(aggregate, input)
+        case .binary(let binary):
+            return try binaryMatrix(binary)
+        default:
+            return nil
+        }
+    }
+
+    /// Whether a matrix of `series` series fits ``maxStepMatrixCells``.
+    private func fits(_ series: Int) -> Bool {
+        series <= Self.maxStepMatrixCells / max(stepCount, 1)
+    }
+
+    /// An instant selector at every step: per series the newest non-stale sample within the lookback.
+    private func selectorMatrix(_ selector: VectorSelector) throws(PromQLError) -> StepMatrix? {
+        let selected = try series(for: selector.matchers)
+        guard fits(selected.count) else { return nil }
+        let offset = try milliseconds(selector.offset, selector.offsetExpr, allowNegative: true)
+        let pinned = pinnedTime(selector.at)
+        let steps = stepCount
+        let lookback = options.lookbackDeltaMs
+        var refs: [Int64] = []
+        refs.reserveCapacity(steps)
+        for step in 0..<steps { refs.append((pinned ?? (startMs + Int64(step) * stepMs)) - offset) }
+        let matrix = StepMatrix(steps: steps, inputSamples: Array(repeating: 0, count: steps))
+        matrix.labels.reserveCapacity(selected.count)
+        var outValues = [Double](repeating: 0, count: selected.count * steps)
+        var outPresent = [Bool](repeating: false, count: selected.count * steps)
+        var inputSamples = [Int](repeating: 0, count: steps)
+        var row = 0
+        for series in selected {
+            let base = row * steps
+            var any = false
+            series.timestamps.withUnsafeBufferPointer { timestamps in
+                series.values.withUnsafeBufferPointer { values in
+                    // The references ascend with the steps (or stay put under `@`), so one cursor walks the samples:
+                    // `cursor` counts the samples at or before the current reference.
+                    var cursor = 0
+                    for step in 0..<steps {
+                        let ref = refs[step]
+                        while cursor < timestamps.count && timestamps[cursor] <= ref { cursor += 1 }
+                        if cursor == 0 || timestamps[cursor - 1] <= ref - lookback { continue }
+                        let value = values[cursor - 1]
+                        if StaleNaN.isStale(value) { continue }
+                        outValues[base + step] = value
+                        outPresent[base + step] = true
+                        inputSamples[step] += 1
+                        any = true
+                    }
+                }
+            }
+            if any {
+                matrix.labels.append(series.labels)
+                matrix.dropName.append(false)
+                row += 1
+            }
+        }
+        outValues.removeLast((selected.count - row) * steps)
+        outPresent.removeLast((selected.count - row) * steps)
+        matrix.values = outValues
+        matrix.present = outPresent
+        matrix.inputSamples = inputSamples
+        return matrix
+    }
+
+    /// A range function of a range selector at every step, the window moving forward over each series' points.
+    private func rangeFunctionMatrix(_ call: FunctionCall) throws(PromQLError) -> StepMatrix? {
+        let name = call.function.name
+        var scalars: [Double] = []
+        var matrixSelector: MatrixSelector?
+        for argument in call.args {
+            switch argument.unparenthesized {
+            case .matrixSelector(let matrix): matrixSelector = matrix
+            case .number(let value, _): scalars.append(value)
+            default: return nil
+            }
+        }
+        guard let matrixSelector else { return nil }
+        let selector = matrixSelector.selector
+        let selected = try series(for: selector.matchers)
+        guard fits(selected.count) else { return nil }
+        let offset = try milliseconds(selector.offset, selector.offsetExpr, allowNegative: true)
+        let range = try milliseconds(matrixSelector.range, matrixSelector.rangeExpr, allowNegative: false)
+        let pinned = pinnedTime(selector.at)
+        let steps = stepCount
+        var kernels: [(ArraySlice<FloatPoint>) throws(PromQLError) -> Double?] = []
+        var refs: [Int64] = []
+        kernels.reserveCapacity(steps)
+        refs.reserveCapacity(steps)
+        for step in 0..<steps {
+            let t = startMs + Int64(step) * stepMs
+            let ref = (pinned ?? t) - offset
+            refs.append(ref)
+            kernels.append(try rangeKernel(name, scalars: scalars, window: RangeWindow(series: [], start: ref - range, end: ref), at: t))
+        }
+        let keepsName = name == "last_over_time" || name == "first_over_time"
+        let checksCounter = name == "rate" || name == "increase"
+        // rate, increase and delta need only the window's ends when it holds no counter reset.
+        let extrapolates = name == "rate" || name == "increase" || name == "delta"
+        let matrix = StepMatrix(steps: steps, inputSamples: Array(repeating: 0, count: steps))
+        var outValues = [Double](repeating: 0, count: selected.count * steps)
+        var outPresent = [Bool](repeating: false, count: selected.count * steps)
+        var inputSamples = [Int](repeating: 0, count: steps)
+        var row = 0
+        var lastCheckedName: String?
+        for series in selected {
+            let base = row * steps
+            var any = false
+            let points = series.nonStalePoints()
+            let resets = extrapolates && name != "delta" ? series.resetCounts() : []
+            for step in 0..<steps {
+                let ref = refs[step]
+                let window = series.nonStaleRange(after: ref - range, through: ref)
+                if window.isEmpty { continue }
+                inputSamples[step] += window.count
+                let value: Double
+                if extrapolates {
+                    guard window.count >= 2 else { continue }
+                    let last = window.upperBound - 1
+                    if name != "delta" && resets[last] != resets[window.lowerBound] {
+                        guard let computed = try kernels[step](points[window]) else { continue }
+                        value = computed
+                    } else {
+                        value = RangeFunctions.extrapolate(
+                            points[last].v - points[window.lowerBound].v, first: points[window.lowerBound], last: points[last],
+                            count: window.count, rangeStart: ref - range, rangeEnd: ref, isCounter: name != "delta",
+                            isRate: name == "rate")
+                    }
+                } else {
+                    guard let computed = try kernels[step](points[window]) else { continue }
+                    value = computed
+                }
+                outValues[base + step] = value
+                outPresent[base + step] = true
+                any = true
+            }
+            guard any else { continue }
+            matrix.labels.append(series.labels)
+            matrix.dropName.append(!keepsName)
+            row += 1
+            if checksCounter {
+                let metricName = series.labels.metricName
+                if metricName == lastCheckedName { continue }
+                lastCheckedName = metricName
+                if !metricName.isEmpty && !["_total", "_sum", "_count", "_bucket"].contains(where: { metricName.hasSuffix($0) }) {
+                    info("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \(LabelName.goQuoted(metricName))")
+                }
+            }
+        }
+        outValues.removeLast((selected.count - row) * steps)
+        outPresent.removeLast((selected.count - row) * steps)
+        matrix.values = outValues
+        matrix.present = outPresent
+        matrix.inputSamples = inputSamples
+        return matrix
+    }
+
+    /// An aggregation without parameter at every step: each input series' group is derived once, then every step's
+    /// value is added into its group's accumulator.
+    private func aggregateMatrix(_ aggregate: AggregateExpr, _ input: StepMatrix) -> StepMatrix? {
+        let steps = input.steps
+        // Accumulating in another order than the step-by-step path could change the last bits of a sum.
+        guard input.isInSeriesOrder else { return nil }
+        guard let firstDrop = input.dropName.first else {
+            return StepMatrix(steps: steps, inputSamples: input.inputSamples)
+        }
+        // The output's name-removal flag is that of any present member; with mixed flags it would vary by step.
+        if input.dropName.contains(where: { $0 != firstDrop }) { return nil }
+        var slots: [Labels: Int] = [:]
+        var keys: [Labels] = []
+        var groupOf: [Int] = []
+        groupOf.reserveCapacity(input.labels.count)
+        for metric in input.labels {
+            let key = Self.groupLabels(metric, aggregate)
+            if let slot = slots[key] {
+                groupOf.append(slot)
+            } else {
+                slots[key] = keys.count
+                groupOf.append(keys.count)
+                keys.append(key)
+            }
+        }
+        let cells = keys.count * steps
+        var first = [Int32](repeating: -1, count: cells)
+        var outValues = [Double](repeating: 0, count: cells)
+        var outPresent = [Bool](repeating: false, count: cells)
+
+        func accumulate<A>(_ empty: A, add: (inout A, Double) -> Void, result: (A) -> Double?) {
+            var accumulators = [A](repeating: empty, count: cells)
+            input.values.withUnsafeBufferPointer { values in
+                input.present.withUnsafeBufferPointer { present in
+                    for series in groupOf.indices {
+                        let base = series * steps
+                        let groupBase = groupOf[series] * steps
+                        for step in 0..<steps where present[base + step] {
+                            add(&accumulators[groupBase + step], values[base + step])
+                            if first[groupBase + step] < 0 { first[groupBase + step] = Int32(truncatingIfNeeded: series) }
+                        }
+                    }
+                }
+            }
+            for cell in 0..<cells where first[cell] >= 0 {
+                if let value = result(accumulators[cell]) {
+                    outValues[cell] = value
+                    outPresent[cell] = true
+                }
+            }
+        }
+
+        switch aggregate.op {
+        case .sum:
+            accumulate(Aggregation.Sum(), add: { $0.add($1) }, result: { $0.result })
+        case .avg:
+            accumulate(Aggregation.Average(), add: { $0.add($1) }, result: { $0.result })
+        case .min, .max:
+            accumulate(Aggregation.Extreme(isMax: aggregate.op == .max), add: { $0.add($1) }, result: { $0.result })
+        case .count:
+            accumulate(0, add: { count, _ in count += 1 }, result: { Aggregation.count($0) })
+        case .group:
+            accumulate(0, add: { count, _ in count += 1 }, result: { Aggregation.group($0) })
+        case .stddev:
+            accumulate(Aggregation.Variance(), add: { $0.add($1) }, result: { $0.standardDeviation })
+        case .stdvar:
+            accumulate(Aggregation.Variance(), add: { $0.add($1) }, result: { $0.variance })
+        default:
+            return nil
+        }
+        let matrix = StepMatrix(steps: steps, inputSamples: input.inputSamples)
+        matrix.labels = keys
+        matrix.dropName = Array(repeating: firstDrop, count: keys.count)
+        matrix.values = outValues
+        matrix.present = outPresent
+        matrix.firstMember = first
+        return matrix
+    }
+
+    /// Arithmetic between a vector and a number, or between two vectors matched one-to-one.
+    private func binaryMatrix(_ binary: BinaryExpr) throws(PromQLError) -> StepMatrix? {
+        guard let arithmetic = Self.arithmetic(binary.op) else { return nil }
+        let lhsExpr = binary.lhs.unparenthesized
+        let rhsExpr = binary.rhs.unparenthesized
+        if case .number(let scalar, _) = lhsExpr {
+            guard let vector = try stepMatrix(rhsExpr) else { return nil }
+            return scalarArithmetic(vector) { BinaryArithmetic.apply(arithmetic, scalar, $0) }
+        }
+        if case .number(let scalar, _) = rhsExpr {
+            guard let vector = try stepMatrix(lhsExpr) else { return nil }
+            return scalarArithmetic(vector) { BinaryArithmetic.apply(arithmetic, $0, scalar) }
+        }
+        guard let lhs = try stepMatrix(lhsExpr), lhs.isInSeriesOrder, let rhs = try stepMatrix(rhsExpr) else { return nil }
+        let matching = binary.matching ?? VectorMatching(cardinality: .oneToOne)
+        let steps = lhs.steps
+        // Pairs are fixed per query; any ambiguity (a signature twice on a side, or two results with the same labels)
+        // is left to the step-by-step path, which reports it at the step where it happens, as Prometheus does.
+        var rightBySignature: [Labels: Int] = [:]
+        for (index, metric) in rhs.labels.enumerated() {
+            let signature = Self.signature(metric, matching)
+            if rightBySignature.updateValue(index, forKey: signature) != nil { return nil }
+        }
+        var usedRight = Set<Int>()
+        var seen = Set<Labels>()
+        var inputs = lhs.inputSamples
+        for step in inputs.indices { inputs[step] += rhs.inputSamples[step] }
+        let matrix = StepMatrix(steps: steps, inputSamples: inputs)
+        for (left, metric) in lhs.labels.enumerated() {
+            guard let right = rightBySignature[Self.signature(metric, matching)] else { continue }
+            if !usedRight.insert(right).inserted { return nil }
+            let result = resultMetric(metric, rhs.labels[right], changesSchema: true, matching)
+            if !seen.insert(result).inserted { return nil }
+            var row: Int?
+            let leftBase = left * steps
+            let rightBase = right * steps
+            for step in 0..<steps where lhs.present[leftBase + step] && rhs.present[rightBase + step] {
+                let index = row ?? matrix.appendSeries(result, dropName: binary.returnBool)
+                row = index
+                matrix.values[index * steps + step] = BinaryArithmetic.apply(arithmetic, lhs.values[leftBase + step], rhs.values[rightBase + step])
+                matrix.present[index * steps + step] = true
+            }
+        }
+        return matrix
+    }
+
+    /// `vector op number` or `number op vector`: every present cell mapped, the name to be dropped.
+    private func scalarArithmetic(_ input: StepMatrix, _ apply: (Double) -> Double) -> StepMatrix {
+        let matrix = StepMatrix(steps: input.steps, inputSamples: input.inputSamples)
+        matrix.labels = input.labels
+        matrix.dropName = Array(repeating: true, count: input.labels.count)
+        matrix.present = input.present
+        matrix.values = input.values
+        for cell in matrix.values.indices where matrix.present[cell] {
+            matrix.values[cell] = apply(matrix.values[cell])
+        }
+        matrix.firstMember = input.firstMember
+        return matrix
+    }
+
+    // MARK: - Range result
+
+    /// The range query's matrix from the step matrix of its whole expression, or nil when two output series end up
+    /// with the same labels after name removal (the step-by-step path then reports the duplicate).
+    func rangeResult(_ matrix: StepMatrix) throws(PromQLError) -> [Series]? {
+        let steps = matrix.steps
+        var seen = Set<Labels>()
+        var out: [Series] = []
+        var pointsPerStep = [Int](repeating: 0, count: steps)
+        for series in matrix.labels.indices {
+            let metric = matrix.dropName[series] ? matrix.labels[series].withoutMetricName : matrix.labels[series]
+            var points: [FloatPoint] = []
+            let base = series * steps
+            for step in 0..<steps where matrix.present[base + step] {
+                points.append(FloatPoint(t: startMs + Int64(step) * stepMs, v: matrix.values[base + step]))
+                pointsPerStep[step] += 1
+            }
+            if points.isEmpty { continue }
+            if !seen.insert(metric).inserted { return nil }
+            out.append(Series(metric: metric, points: points))
+        }
+        // The sample limit as the step-by-step path applies it: the points so far plus the step's selected samples.
+        var total = 0
+        for step in 0..<steps {
+            if total + matrix.inputSamples[step] > options.maxSamples { throw PromQLError.tooManySamples }
+            total += pointsPerStep[step]
+        }
+        if total > options.maxSamples { throw PromQLError.tooManySamples }
+        out.sort { $0.metric < $1.metric }
+        return out
+    }
+}
