@@ -262,6 +262,15 @@ package final class TSDB: SignalStore, MetricQuerier {
         samples.timestampsMs.reserveCapacity(capacity)
         samples.values.reserveCapacity(capacity)
         for chunk in merged {
+            if chunk.encoding == .decimal {
+                // Blocks keep decimal chunks; they decode whole, then the range is cut.
+                let (times, values) = try DecimalChunk.decode(chunk)
+                for index in times.indices where times[index] >= startMs && times[index] <= endMs {
+                    samples.timestampsMs.append(times[index])
+                    samples.values.append(values[index])
+                }
+                continue
+            }
             var decoder = try XORChunkDecoder(chunk)
             if chunk.minTime >= startMs && chunk.maxTime <= endMs {
                 while let sample = decoder.next() {
