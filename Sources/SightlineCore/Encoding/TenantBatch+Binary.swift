@@ -95,48 +95,6 @@ extension TenantBatch {
 }
 
 extension ByteWriter {
-    fileprivate mutating func write(_ value: AttributeValue) {
-        switch value {
-        case .empty: writeByte(0)
-        case .string(let s):
-            writeByte(1)
-            writeString(s)
-        case .bool(let b):
-            writeByte(2)
-            writeByte(b ? 1 : 0)
-        case .int(let i):
-            writeByte(3)
-            writeSignedVarint(i)
-        case .double(let d):
-            writeByte(4)
-            writeDouble(d)
-        case .bytes(let b):
-            writeByte(5)
-            writeBytes(b)
-        case .array(let values):
-            writeByte(6)
-            writeVarint(UInt64(values.count))
-            for v in values { write(v) }
-        case .keyValueList(let attributes):
-            writeByte(7)
-            write(attributes)
-        }
-    }
-
-    fileprivate mutating func write(_ attributes: [Attribute]) {
-        writeVarint(UInt64(attributes.count))
-        for attribute in attributes {
-            writeString(attribute.key)
-            write(attribute.value)
-        }
-    }
-
-    fileprivate mutating func write(_ scope: InstrumentationScope) {
-        writeString(scope.name)
-        writeString(scope.version)
-        write(scope.attributes)
-    }
-
     fileprivate mutating func write(_ id: TraceID?) {
         guard let id else { return writeByte(0) }
         writeByte(1)
@@ -155,20 +113,16 @@ extension ByteWriter {
         writeVarint(record.observedTimeUnixNano)
         writeSignedVarint(Int64(record.severityNumber))
         writeString(record.severityText)
-        write(record.body)
-        write(record.attributes)
+        writeAttributeValue(record.body)
+        writeAttributes(record.attributes)
         writeVarint(UInt64(record.droppedAttributesCount))
         writeVarint(UInt64(record.flags))
         write(record.traceID)
         write(record.spanID)
         writeString(record.eventName)
-        write(record.resource)
-        write(record.scope)
-        writeVarint(UInt64(record.stream.labels.count))
-        for label in record.stream.labels {
-            writeString(label.name)
-            writeString(label.value)
-        }
+        writeAttributes(record.resource)
+        writeScope(record.scope)
+        writeLabels(record.stream)
     }
 
     fileprivate mutating func write(_ span: Span) {
@@ -181,13 +135,13 @@ extension ByteWriter {
         writeSignedVarint(Int64(span.kind.rawValue))
         writeVarint(span.startTimeUnixNano)
         writeVarint(span.endTimeUnixNano)
-        write(span.attributes)
+        writeAttributes(span.attributes)
         writeVarint(UInt64(span.droppedAttributesCount))
         writeVarint(UInt64(span.events.count))
         for event in span.events {
             writeVarint(event.timeUnixNano)
             writeString(event.name)
-            write(event.attributes)
+            writeAttributes(event.attributes)
             writeVarint(UInt64(event.droppedAttributesCount))
         }
         writeVarint(UInt64(span.droppedEventsCount))
@@ -196,52 +150,19 @@ extension ByteWriter {
             write(Optional(link.traceID))
             write(Optional(link.spanID))
             writeString(link.traceState)
-            write(link.attributes)
+            writeAttributes(link.attributes)
             writeVarint(UInt64(link.droppedAttributesCount))
             writeVarint(UInt64(link.flags))
         }
         writeVarint(UInt64(span.droppedLinksCount))
         writeSignedVarint(Int64(span.statusCode.rawValue))
         writeString(span.statusMessage)
-        write(span.resource)
-        write(span.scope)
+        writeAttributes(span.resource)
+        writeScope(span.scope)
     }
 }
 
 extension ByteReader {
-    fileprivate mutating func readAttributeValue(depth: Int = 0) throws -> AttributeValue {
-        guard depth < 64 else { throw SightlineError(.dataCorrupted, "attribute values nested deeper than 64 levels") }
-        let tag = try readByte()
-        switch tag {
-        case 0: return .empty
-        case 1: return .string(try readString())
-        case 2: return .bool(try readByte() != 0)
-        case 3: return .int(try readSignedVarint())
-        case 4: return .double(try readDouble())
-        case 5: return .bytes(try readBytes())
-        case 6:
-            let count = try readCount()
-            var values: [AttributeValue] = []
-            values.reserveCapacity(count)
-            for _ in 0..<count { values.append(try readAttributeValue(depth: depth + 1)) }
-            return .array(values)
-        case 7: return .keyValueList(try readAttributes(depth: depth + 1))
-        default: throw SightlineError(.dataCorrupted, "unknown attribute value tag \(tag)")
-        }
-    }
-
-    fileprivate mutating func readAttributes(depth: Int = 0) throws -> [Attribute] {
-        let count = try readCount()
-        var attributes: [Attribute] = []
-        attributes.reserveCapacity(count)
-        for _ in 0..<count { attributes.append(Attribute(try readString(), try readAttributeValue(depth: depth))) }
-        return attributes
-    }
-
-    fileprivate mutating func readScope() throws -> InstrumentationScope {
-        InstrumentationScope(name: try readString(), version: try readString(), attributes: try readAttributes())
-    }
-
     fileprivate mutating func readTraceID() throws -> TraceID? {
         guard try readByte() == 1 else { return nil }
         return TraceID(high: try readUInt64LE(), low: try readUInt64LE())
@@ -262,13 +183,7 @@ extension ByteReader {
             droppedAttributesCount: try readUInt32Varint(), flags: try readUInt32Varint(), traceID: try readTraceID(),
             spanID: try readSpanID(), eventName: try readString(), resource: try readAttributes(), scope: try readScope()
         )
-        if version >= 2 {
-            let count = try readCount()
-            var labels: [Label] = []
-            labels.reserveCapacity(count)
-            for _ in 0..<count { labels.append(Label(try readString(), try readString())) }
-            record.stream = Labels(labels)
-        }
+        if version >= 2 { record.stream = try readLabels() }
         return record
     }
 

@@ -3,53 +3,6 @@ import SightlineCore
 /// Binary forms of the span fields a part keeps in its detail column and dictionaries: attributes, events, links,
 /// scopes. The layout is the trace store's own (documented in ``PartFormat``), so it may evolve with its version byte.
 extension ByteWriter {
-    /// Tags of ``AttributeValue`` cases.
-    private enum ValueTag: UInt8 {
-        case empty = 0, string, bool, int, double, bytes, array, keyValueList
-    }
-
-    mutating func writeValue(_ value: AttributeValue) {
-        switch value {
-        case .empty: writeByte(ValueTag.empty.rawValue)
-        case .string(let text):
-            writeByte(ValueTag.string.rawValue)
-            writeString(text)
-        case .bool(let flag):
-            writeByte(ValueTag.bool.rawValue)
-            writeByte(flag ? 1 : 0)
-        case .int(let number):
-            writeByte(ValueTag.int.rawValue)
-            writeSignedVarint(number)
-        case .double(let number):
-            writeByte(ValueTag.double.rawValue)
-            writeDouble(number)
-        case .bytes(let bytes):
-            writeByte(ValueTag.bytes.rawValue)
-            writeBytes(bytes)
-        case .array(let values):
-            writeByte(ValueTag.array.rawValue)
-            writeVarint(UInt64(values.count))
-            for element in values { writeValue(element) }
-        case .keyValueList(let attributes):
-            writeByte(ValueTag.keyValueList.rawValue)
-            writeAttributes(attributes)
-        }
-    }
-
-    mutating func writeAttributes(_ attributes: [Attribute]) {
-        writeVarint(UInt64(attributes.count))
-        for attribute in attributes {
-            writeString(attribute.key)
-            writeValue(attribute.value)
-        }
-    }
-
-    mutating func writeScope(_ scope: InstrumentationScope) {
-        writeString(scope.name)
-        writeString(scope.version)
-        writeAttributes(scope.attributes)
-    }
-
     /// The fields of a span that have no column of their own.
     mutating func writeSpanDetails(_ span: Span) {
         writeString(span.traceState)
@@ -93,42 +46,6 @@ struct SpanDetails {
 }
 
 extension ByteReader {
-    /// Nesting deeper than this is refused: stored values come from our own writer, so it means damage.
-    private static let maxDepth = 64
-
-    mutating func readValue(depth: Int = 0) throws -> AttributeValue {
-        guard depth < Self.maxDepth else { throw SightlineError(.dataCorrupted, "attribute value nested deeper than \(Self.maxDepth)") }
-        let tag = try readByte()
-        switch tag {
-        case 0: return .empty
-        case 1: return .string(try readString())
-        case 2: return .bool(try readByte() != 0)
-        case 3: return .int(try readSignedVarint())
-        case 4: return .double(try readDouble())
-        case 5: return .bytes(try readBytes())
-        case 6:
-            let count = try readCount()
-            var values: [AttributeValue] = []
-            values.reserveCapacity(count)
-            for _ in 0..<count { values.append(try readValue(depth: depth + 1)) }
-            return .array(values)
-        case 7: return .keyValueList(try readAttributes(depth: depth + 1))
-        default: throw SightlineError(.dataCorrupted, "unknown attribute value tag \(tag)")
-        }
-    }
-
-    mutating func readAttributes(depth: Int = 0) throws -> [Attribute] {
-        let count = try readCount()
-        var attributes: [Attribute] = []
-        attributes.reserveCapacity(count)
-        for _ in 0..<count { attributes.append(Attribute(try readString(), try readValue(depth: depth))) }
-        return attributes
-    }
-
-    mutating func readScope() throws -> InstrumentationScope {
-        InstrumentationScope(name: try readString(), version: try readString(), attributes: try readAttributes())
-    }
-
     mutating func readUInt32Varint() throws -> UInt32 {
         let value = try readVarint()
         guard value <= UInt64(UInt32.max) else { throw SightlineError(.dataCorrupted, "count \(value) does not fit 32 bits") }

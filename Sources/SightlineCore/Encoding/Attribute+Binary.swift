@@ -1,11 +1,10 @@
-import SightlineCore
-
-/// The binary form of attribute values and lists inside log blocks: a tag byte, then the value (strings and bytes
-/// length-prefixed, integers zigzag varints, doubles 8 bytes little-endian). The same layout as the WAL's batches,
-/// kept here so the block format does not change when the WAL's does.
+/// The binary layout of attribute values, attribute lists, instrumentation scopes and label sets, shared by every
+/// format that stores them: the WAL's batches, log parts and trace parts. A tagged value is a tag byte, then the
+/// value (strings and bytes length-prefixed, integers zigzag varints, doubles 8 bytes little-endian, arrays and
+/// key-value lists a count and their elements). Changing it changes all of those formats at once.
 extension ByteWriter {
     /// Writes one tagged value.
-    mutating func writeAttributeValue(_ value: AttributeValue) {
+    package mutating func writeAttributeValue(_ value: AttributeValue) {
         switch value {
         case .empty: writeByte(0)
         case .string(let s):
@@ -34,7 +33,7 @@ extension ByteWriter {
     }
 
     /// Writes a count, then each key and tagged value.
-    mutating func writeAttributes(_ attributes: [Attribute]) {
+    package mutating func writeAttributes(_ attributes: [Attribute]) {
         writeVarint(UInt64(attributes.count))
         for attribute in attributes {
             writeString(attribute.key)
@@ -43,14 +42,14 @@ extension ByteWriter {
     }
 
     /// Writes a scope: name, version, attributes.
-    mutating func writeScope(_ scope: InstrumentationScope) {
+    package mutating func writeScope(_ scope: InstrumentationScope) {
         writeString(scope.name)
         writeString(scope.version)
         writeAttributes(scope.attributes)
     }
 
     /// Writes label pairs: a count, then names and values.
-    mutating func writeLabels(_ labels: Labels) {
+    package mutating func writeLabels(_ labels: Labels) {
         writeVarint(UInt64(labels.labels.count))
         for label in labels.labels {
             writeString(label.name)
@@ -60,8 +59,9 @@ extension ByteWriter {
 }
 
 extension ByteReader {
-    /// Reads what ``ByteWriter/writeAttributeValue(_:)`` wrote; nesting is limited to 64 levels.
-    mutating func readAttributeValue(depth: Int = 0) throws -> AttributeValue {
+    /// Reads what ``ByteWriter/writeAttributeValue(_:)`` wrote; nesting is limited to 64 levels (our writers never
+    /// nest that deep, so deeper means damage).
+    package mutating func readAttributeValue(depth: Int = 0) throws -> AttributeValue {
         guard depth < 64 else { throw SightlineError(.dataCorrupted, "attribute values nested deeper than 64 levels") }
         let tag = try readByte()
         switch tag {
@@ -83,7 +83,7 @@ extension ByteReader {
     }
 
     /// Reads what ``ByteWriter/writeAttributes(_:)`` wrote.
-    mutating func readAttributes(depth: Int = 0) throws -> [Attribute] {
+    package mutating func readAttributes(depth: Int = 0) throws -> [Attribute] {
         let count = try readCount()
         var attributes: [Attribute] = []
         attributes.reserveCapacity(count)
@@ -92,23 +92,16 @@ extension ByteReader {
     }
 
     /// Reads what ``ByteWriter/writeScope(_:)`` wrote.
-    mutating func readScope() throws -> InstrumentationScope {
+    package mutating func readScope() throws -> InstrumentationScope {
         InstrumentationScope(name: try readString(), version: try readString(), attributes: try readAttributes())
     }
 
     /// Reads what ``ByteWriter/writeLabels(_:)`` wrote.
-    mutating func readLabels() throws -> Labels {
+    package mutating func readLabels() throws -> Labels {
         let count = try readCount()
         var labels: [Label] = []
         labels.reserveCapacity(count)
         for _ in 0..<count { labels.append(Label(try readString(), try readString())) }
         return Labels(labels)
-    }
-
-    /// Reads a varint that must fit in `Int` and be below `limit`.
-    mutating func readIndex(below limit: Int, _ what: String) throws -> Int {
-        let value = try readVarint()
-        guard value < UInt64(limit) else { throw SightlineError(.dataCorrupted, "\(what) \(value) is out of range (\(limit) entries)") }
-        return Int(value)
     }
 }
