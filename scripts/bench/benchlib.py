@@ -8,6 +8,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -103,6 +104,52 @@ class Server:
         if status != 200:
             raise RuntimeError(f"Sightline {path} {params}: HTTP {status}: {data[:300]!r}")
         return json.loads(data)
+
+
+def post_all(base, path, bodies, conns, content_type, ok_status):
+    """POSTs every body over `conns` keep-alive connections, each taking the next unsent body; returns the wall
+    seconds and the failures (status and the start of the answer) of requests not answered with `ok_status`."""
+    u = urllib.parse.urlparse(base)
+    index = {"next": 0}
+    lock = threading.Lock()
+    errors = []
+
+    def worker():
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=300)
+        while True:
+            with lock:
+                i = index["next"]
+                index["next"] += 1
+            if i >= len(bodies):
+                conn.close()
+                return
+            conn.request("POST", path, body=bodies[i], headers={"Content-Type": content_type})
+            r = conn.getresponse()
+            body = r.read()
+            if r.status != ok_status:
+                errors.append(f"{r.status} {body[:200]!r}")
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started, errors
+
+
+def wait_until_stable(path, quiet_s=8, max_s=120):
+    """Waits until the size of `path` has not changed for `quiet_s` seconds (a store done persisting), at most
+    `max_s`; returns the size."""
+    previous, stable_since, deadline = -1, time.time(), time.time() + max_s
+    while time.time() < deadline:
+        size = du_bytes(path)
+        if size != previous:
+            previous, stable_since = size, time.time()
+        elif time.time() - stable_since > quiet_s:
+            break
+        time.sleep(1)
+    return previous
 
 
 def check(condition, message):

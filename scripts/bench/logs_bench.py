@@ -32,18 +32,16 @@ Prints a markdown table (medians of --runs query runs) with Sightline/ClickHouse
 JSON-lines file.
 """
 import argparse
-import http.client
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 
-from benchlib import Server, check, cpu_seconds, du_bytes, free_ports, log, ratio, request, timed
+from benchlib import Server, check, cpu_seconds, du_bytes, free_ports, log, post_all, ratio, request, timed, wait_until_stable
 
 NEEDLE = "checksum mismatch"
 SIGHTLINE_CONFIG = "wal:\n  checkpoint_interval: 5s\n"
@@ -169,47 +167,13 @@ def run_sightline(args, records, fact):
     try:
         bodies = loki_bodies(records, args.batch)
         log(f"Sightline at {server.url}: pushing {len(records)} lines in {len(bodies)} requests ...")
-        index = {"next": 0}
-        lock = threading.Lock()
-        errors = []
-
-        def worker():
-            u = urllib.parse.urlparse(server.url)
-            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=300)
-            while True:
-                with lock:
-                    i = index["next"]
-                    index["next"] += 1
-                if i >= len(bodies):
-                    conn.close()
-                    return
-                conn.request("POST", "/loki/api/v1/push", body=bodies[i], headers={"Content-Type": "application/json"})
-                r = conn.getresponse()
-                body = r.read()
-                if r.status != 204:
-                    errors.append(f"{r.status} {body[:200]!r}")
-
         cpu0 = cpu_seconds(server.proc.pid)
-        started = time.perf_counter()
-        threads = [threading.Thread(target=worker) for _ in range(args.conns)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - started
+        wall, errors = post_all(server.url, "/loki/api/v1/push", bodies, args.conns, "application/json", 204)
         cpu1 = cpu_seconds(server.proc.pid)
         check(not errors, f"{len(errors)} pushes failed, first: {errors[:1]}")
         # Persistence after the load: wait for a checkpoint to leave the log store stable, then shut down gracefully.
         logs_dir = os.path.join(data_dir, "logs")
-        previous, stable_since = -1, time.time()
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            size = du_bytes(logs_dir)
-            if size != previous:
-                previous, stable_since = size, time.time()
-            elif time.time() - stable_since > 8:
-                break
-            time.sleep(1)
+        wait_until_stable(logs_dir)
         cpu2 = cpu_seconds(server.proc.pid)
         server.stop()
         n = len(records)

@@ -25,11 +25,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.parse
 
-from benchlib import Server, check, cpu_seconds, du_bytes, free_ports, log, request
+from benchlib import Server, check, cpu_seconds, du_bytes, free_ports, log, post_all, request, wait_until_stable
 
 SIGHTLINE_CONFIG = "wal:\n  checkpoint_interval: 5s\ntraces:\n  retention: 0\n  span_metrics: true\n"
 
@@ -103,44 +101,12 @@ def run_sightline(args, bodies, traces, spans):
     server = Server(args.bin, data_dir, os.path.join(workdir, "server.log"), SIGHTLINE_CONFIG).start()
     try:
         log(f"Sightline at {server.url}: {spans} spans in {len(bodies)} requests ...")
-        index, lock, errors = {"next": 0}, threading.Lock(), []
-
-        def worker():
-            import http.client
-            u = urllib.parse.urlparse(server.url)
-            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=300)
-            while True:
-                with lock:
-                    i = index["next"]
-                    index["next"] += 1
-                if i >= len(bodies):
-                    conn.close()
-                    return
-                conn.request("POST", "/v1/traces", body=bodies[i], headers={"Content-Type": "application/x-protobuf"})
-                r = conn.getresponse()
-                body = r.read()
-                if r.status != 200:
-                    errors.append(f"{r.status} {body[:200]!r}")
-
         cpu0 = cpu_seconds(server.proc.pid)
-        started = time.perf_counter()
-        threads = [threading.Thread(target=worker) for _ in range(args.conns)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - started
+        wall, errors = post_all(server.url, "/v1/traces", bodies, args.conns, "application/x-protobuf", 200)
         cpu1 = cpu_seconds(server.proc.pid)
         check(not errors, f"{len(errors)} requests failed, first: {errors[:1]}")
         store = os.path.join(data_dir, "traces")
-        previous, stable_since, deadline = -1, time.time(), time.time() + 300
-        while time.time() < deadline:
-            size = du_bytes(store)
-            if size != previous:
-                previous, stable_since = size, time.time()
-            elif time.time() - stable_since > 8:
-                break
-            time.sleep(1)
+        wait_until_stable(store, max_s=300)
         cpu2 = cpu_seconds(server.proc.pid)
         server.stop()
         result = {
