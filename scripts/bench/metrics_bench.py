@@ -40,7 +40,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import struct
 import subprocess
@@ -50,6 +49,8 @@ import time
 import urllib.parse
 from collections import Counter
 
+from benchlib import cpu_seconds, free_ports, log
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NAMES = {"vm": "VictoriaMetrics", "prom": "Prometheus", "sightline": "Sightline"}
 PEER_NAMES = {"vm": "victoria-metrics", "prom": "prometheus"}
@@ -58,32 +59,13 @@ PEER_NAMES = {"vm": "victoria-metrics", "prom": "prometheus"}
 SIGHTLINE_CONFIG = "wal:\n  checkpoint_interval: 5s\nmetrics:\n  maintenance_interval: 5s\n  retention: 0\n"
 
 
-def log(*parts):
-    print(*parts, file=sys.stderr, flush=True)
-
-
 def parse_duration_s(text):
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     return int(float(text[:-1]) * units[text[-1]])
 
 
-def free_ports(n):
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
 
 
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        data = f.read()
-    fields = data[data.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def proc_status_kib(pid, key):
