@@ -155,21 +155,8 @@ enum LokiQueryAPI {
         var out = "{\"status\":\"success\",\"data\":{\"resultType\":"
         switch result {
         case .streams(let streams):
-            out += "\"streams\",\"result\":["
-            for (index, stream) in streams.enumerated() {
-                if index > 0 { out += "," }
-                out += "{\"stream\":"
-                JSONText.appendLabels(stream.labels, to: &out)
-                out += ",\"values\":["
-                for (entryIndex, entry) in stream.entries.enumerated() {
-                    if entryIndex > 0 { out += "," }
-                    out += "[\"\(entry.timeNs)\","
-                    JSONText.appendString(entry.line, to: &out)
-                    out += "]"
-                }
-                out += "]}"
-            }
-            out += "]"
+            out += "\"streams\",\"result\":"
+            appendStreams(streams, to: &out)
         case .vector(let samples):
             let data = PrometheusAPIJSON.queryData(.vector(samples))
             out += data.dropFirst("{\"resultType\":".count).dropLast()
@@ -182,6 +169,25 @@ enum LokiQueryAPI {
         }
         out += ",\"stats\":{}}}"
         return out
+    }
+
+    /// `[{"stream":{…},"values":[["<ns>","line"],…]},…]`, as Loki writes streams in query results and tail messages.
+    static func appendStreams(_ streams: [LogStreamResult], to out: inout String) {
+        out += "["
+        for (index, stream) in streams.enumerated() {
+            if index > 0 { out += "," }
+            out += "{\"stream\":"
+            JSONText.appendLabels(stream.labels, to: &out)
+            out += ",\"values\":["
+            for (entryIndex, entry) in stream.entries.enumerated() {
+                if entryIndex > 0 { out += "," }
+                out += "[\"\(entry.timeNs)\","
+                JSONText.appendString(entry.line, to: &out)
+                out += "]"
+            }
+            out += "]}"
+        }
+        out += "]"
     }
 
     static func json(_ text: String) -> Response {

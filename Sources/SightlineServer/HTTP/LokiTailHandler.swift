@@ -96,21 +96,9 @@ enum LokiTailHandler {
     }
 
     static func message(_ streams: [LogStreamResult]) -> String {
-        var out = "{\"streams\":["
-        for (index, stream) in streams.enumerated() {
-            if index > 0 { out += "," }
-            out += "{\"stream\":"
-            JSONText.appendLabels(stream.labels, to: &out)
-            out += ",\"values\":["
-            for (entryIndex, entry) in stream.entries.enumerated() {
-                if entryIndex > 0 { out += "," }
-                out += "[\"\(entry.timeNs)\","
-                JSONText.appendString(entry.line, to: &out)
-                out += "]"
-            }
-            out += "]}"
-        }
-        out += "],\"dropped_entries\":null}"
+        var out = "{\"streams\":"
+        LokiQueryAPI.appendStreams(streams, to: &out)
+        out += ",\"dropped_entries\":null}"
         return out
     }
 }
