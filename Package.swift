@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // Data model, errors, byte codecs and the store protocols. Depends on no other Sightline module.
@@ -96,6 +97,16 @@ let package = Package(
         .target(
             name: "SightlineLogStore",
             dependencies: ["SightlineCore", "SightlineStorageCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
+        // The audit engine: append-only, hash-chained segments per tenant, signed digests, verification, retention with holds.
+        .target(
+            name: "SightlineAuditStore",
+            dependencies: [
+                "SightlineCore", "SightlineStorageCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: settings
         ),
         // The host agent: file tailing, transforms, the on-disk buffer and delivery to a server. Never imports the server.
@@ -210,6 +221,11 @@ let package = Package(
         .testTarget(
             name: "SightlineAgentTests",
             dependencies: ["SightlineAgent", "SightlineIngest", "SightlineScrape", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "SightlineAuditStoreTests",
+            dependencies: ["SightlineAuditStore", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
         .testTarget(name: "SightlineIngestTests", dependencies: ["SightlineIngest", "SightlineTestSupport"], swiftSettings: settings),
