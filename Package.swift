@@ -124,8 +124,9 @@ let package = Package(
             name: "SightlineServer",
             dependencies: [
                 "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineTSDB", "SightlineScrape",
-                "SightlineQuery", "SightlineTraceStore", "SightlineLogStore", "SightlineAlerting",
+                "SightlineQuery", "SightlineTraceStore", "SightlineLogStore", "SightlineAlerting", "SightlineAuditStore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

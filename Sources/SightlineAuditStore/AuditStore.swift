@@ -82,6 +82,13 @@ package final class AuditStore: Sendable {
         tenants.withLock { $0 = opened }
     }
 
+    /// The wall clock in nanoseconds since the epoch: the received time of events and the time of digests.
+    package static func wallClockNano() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
+
     /// The public key that checks this store's digests, as PEM.
     package var publicKeyPEM: String { signer.publicKeyPEM }
 
