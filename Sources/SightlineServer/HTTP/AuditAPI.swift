@@ -291,17 +291,20 @@ package enum AuditAPI {
         // before/after were parsed as JSON and written back compactly by the decoder, so they embed as they are.
         if let before = event.before { out += ",\"before\":" + before }
         if let after = event.after { out += ",\"after\":" + after }
-        if !event.attributes.isEmpty {
-            out += ",\"attributes\":{"
-            for (index, attribute) in event.attributes.enumerated() {
-                if index > 0 { out += "," }
-                JSONText.appendString(attribute.key, to: &out)
-                out += ":"
-                JSONText.appendString(attribute.value, to: &out)
-            }
-            out += "}"
-        }
+        if !event.attributes.isEmpty { out += ",\"attributes\":" + attributesJSON(event.attributes) }
         out += ",\"hash\":\"" + Hex.encode(stored.hash) + "\"}"
+    }
+
+    /// Attributes as a JSON object of strings.
+    static func attributesJSON(_ attributes: [(key: String, value: String)]) -> String {
+        var out = "{"
+        for (index, attribute) in attributes.enumerated() {
+            if index > 0 { out += "," }
+            JSONText.appendString(attribute.key, to: &out)
+            out += ":"
+            JSONText.appendString(attribute.value, to: &out)
+        }
+        return out + "}"
     }
 
     private static func holdJSON(_ hold: AuditHold) -> String {
@@ -330,17 +333,7 @@ enum AuditCSV {
 
     static func append(_ stored: StoredAuditEvent, to out: inout String) {
         let event = stored.event
-        var attributes = ""
-        if !event.attributes.isEmpty {
-            attributes = "{"
-            for (index, attribute) in event.attributes.enumerated() {
-                if index > 0 { attributes += "," }
-                JSONText.appendString(attribute.key, to: &attributes)
-                attributes += ":"
-                JSONText.appendString(attribute.value, to: &attributes)
-            }
-            attributes += "}"
-        }
+        let attributes = event.attributes.isEmpty ? "" : AuditAPI.attributesJSON(event.attributes)
         let fields: [String] = [
             String(stored.seq), CivilTime.rfc3339(nanoseconds: event.timeNano, trimZeros: true),
             CivilTime.rfc3339(nanoseconds: stored.receivedNano, trimZeros: true), event.id, event.actor.id, event.actor.type ?? "",
