@@ -79,6 +79,9 @@ class Webhook:
             def log_message(self, *a):
                 pass
 
+        # A receiver that refuses no connection: the default listen backlog (5) drops the SYNs of a burst of
+        # concurrent notifications, and the kernel resends them a second later, which would be measured as latency.
+        ThreadingHTTPServer.request_queue_size = 1024
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -223,7 +226,7 @@ def main() -> None:
     for n in [int(x) for x in args.rules.split(",")]:
         result = run(args, n, dataset, current, hosts, work)
         rows.append(result)
-        print(json.dumps({**result, "latencies": None, "p50": pct(result["latencies"], 0.5),
+        print(json.dumps({**result, "latencies": [round(x, 3) for x in result["latencies"]], "p50": pct(result["latencies"], 0.5),
                           "p99": pct(result["latencies"], 0.99)}), file=sys.stderr)
     print(f"\n{len(current)} series ({len(hosts)} hosts), rules every {args.interval} s, "
           f"CPU over {args.measure} intervals minus a rule-less baseline of {baseline['cpu'] * 100:.1f} % "

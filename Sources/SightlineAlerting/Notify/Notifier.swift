@@ -68,6 +68,10 @@ package actor Notifier: AlertSink {
     private var messageCounter = 0
     /// Whether a ``tick()`` is under way.
     private var ticking = false
+    /// The ``run()`` loop's pause, while it waits; resumed early when alerts arrive.
+    private var pause: CheckedContinuation<Void, Never>?
+    /// Alerts arrived while no pause was waiting: the next pause returns at once.
+    private var wakeRequested = false
     /// When the notifier started, for `GET /api/v2/status`.
     package let startedAtMs: Int64
     /// Each send's deadline.
@@ -125,18 +129,54 @@ package actor Notifier: AlertSink {
         dispatcher.receive(alerts, config: config, nowMs: now)
         tenants[tenant] = dispatcher
         save(tenant, alerts: true)
+        // A new group with group_wait 0 is due now: flush it without waiting for the next periodic wake-up.
+        wake()
     }
 
     // MARK: Running
 
     /// Runs until cancelled: flushes groups when due and sends and retries notifications. It wakes at the next
-    /// deadline, and at least every 250 ms so that newly received alerts are picked up promptly.
+    /// deadline, when alerts arrive, and at least every 250 ms.
     package func run() async {
         while !Task.isCancelled {
             await tick()
             let now = clock.nowMs()
             let next = min(nextWakeMs() ?? now + 250, now + 250)
-            do { try await Task.sleep(for: .milliseconds(max(5, next - now))) } catch { return }
+            await sleep(milliseconds: max(5, next - now))
+        }
+    }
+
+    /// Waits `milliseconds`, or less when ``wake()`` is called meanwhile (or was called since the last pause), or
+    /// until the task is cancelled.
+    private func sleep(milliseconds: Int64) async {
+        if wakeRequested {
+            wakeRequested = false
+            return
+        }
+        let timer = Task { [weak self] in
+            do {
+                try await Task.sleep(for: .milliseconds(milliseconds))
+            } catch {
+                return  // cancelled: the pause already ended
+            }
+            await self?.wake()
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in pause = continuation }
+        } onCancel: {
+            Task { [weak self] in await self?.wake() }
+        }
+        timer.cancel()
+        wakeRequested = false
+    }
+
+    /// Ends the current pause of ``run()``, or the next one before it starts.
+    private func wake() {
+        if let pause {
+            self.pause = nil
+            pause.resume()
+        } else {
+            wakeRequested = true
         }
     }
 
