@@ -109,11 +109,26 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        // A small unary gRPC server over HTTP/2 (no TLS), for OTLP/gRPC in the server and in the agent.
+        .target(
+            name: "SightlineGRPC",
+            dependencies: [
+                "SightlineCore", "SightlineIngest",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: settings
+        ),
         // The host agent: file tailing, transforms, the on-disk buffer and delivery to a server. Never imports the server.
         .target(
             name: "SightlineAgent",
             dependencies: [
-                "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineScrape",
+                "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineScrape", "SightlineGRPC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -124,7 +139,7 @@ let package = Package(
             name: "SightlineServer",
             dependencies: [
                 "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineTSDB", "SightlineScrape",
-                "SightlineQuery", "SightlineTraceStore", "SightlineLogStore", "SightlineAlerting", "SightlineAuditStore",
+                "SightlineQuery", "SightlineTraceStore", "SightlineLogStore", "SightlineAlerting", "SightlineAuditStore", "SightlineGRPC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -135,9 +150,6 @@ let package = Package(
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
-                .product(name: "NIOHPACK", package: "swift-nio-http2"),
-                .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),

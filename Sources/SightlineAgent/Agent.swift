@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 package import Logging
 import SightlineCore
+import SightlineGRPC
 import SightlineIngest
 import SightlineScrape
 import SightlineStorageCore
@@ -24,6 +25,8 @@ package final class Agent: Sendable {
     private let running = Atomic<Int>(0)
     /// The task running the scrape manager, cancelled by ``stop()``.
     private let scrapeTask = Mutex<Task<Void, Never>?>(nil)
+    /// The OTLP/gRPC receiver, stopped by ``stop()``.
+    private let grpcServer = Mutex<UnaryGRPCServer?>(nil)
 
     /// Opens the data directory and the buffer.
     /// - Throws: `io`/`dataCorrupted` when the data directory cannot be used.
@@ -66,6 +69,13 @@ package final class Agent: Sendable {
         }
         if let address = config.metricsAddress { try startHTTP(host: address.host, port: address.port) }
         if let address = config.otlpHTTPAddress { try startHTTP(host: address.host, port: address.port) }
+        if let address = config.otlpGRPCAddress {
+            let server = UnaryGRPCServer(
+                host: address.host, port: address.port, maxMessageBytes: 64 << 20, name: "agent OTLP/gRPC", logger: logger,
+                handler: { call in self.relayOTLP(call) })
+            try server.startBlocking()
+            grpcServer.withLock { $0 = server }
+        }
         logger.info("agent started", metadata: ["agent_id": "\(agentID)", "files": "\(config.files.count)", "server": "\(config.serverHost):\(config.serverPort)"])
     }
 
@@ -73,6 +83,7 @@ package final class Agent: Sendable {
     package func stop() {
         stopping.store(true, ordering: .releasing)
         scrapeTask.withLock { $0?.cancel() }
+        if let server = grpcServer.withLock({ $0 }) { try? server.stopBlocking() }
         while running.load(ordering: .acquiring) > 0 { usleep(20_000) }
         buffer.close()
     }
@@ -319,8 +330,7 @@ package final class Agent: Sendable {
         }
     }
 
-    /// Decodes an OTLP/HTTP export, adds `host.name` to resources that lack it, and buffers it for the server.
-    /// A full buffer answers 503, which OTLP exporters retry.
+    /// Decodes an OTLP/HTTP export and relays it (``relay(_:)``). A full buffer answers 503, which OTLP exporters retry.
     private func relayOTLP(_ signal: Signal, _ request: AgentHTTPServer.Request) -> AgentHTTPServer.Response {
         let contentType = request.headers["content-type"]?.lowercased() ?? ""
         let format: OTLPFormat
@@ -338,32 +348,9 @@ package final class Agent: Sendable {
             case "gzip": body = try Gzip.decompress(body, maxOutput: 64 << 20)
             case let other: return .init(status: 415, body: Array("unsupported Content-Encoding \"\(other)\"\n".utf8))
             }
-            let decoded = try OTLPDecoder.decode(signal, body: body, format: format)
-            let host = Attribute("host.name", .string(config.hostName))
-            let batch: BufferedBatch
-            switch decoded.batch {
-            case .logs(var records):
-                for index in records.indices where !records[index].resource.contains(where: { $0.key == "host.name" }) {
-                    records[index].resource.append(host)
-                }
-                let (kind, body) = logsBody(records)
-                batch = BufferedBatch(kind: kind, body: body)
-            case .traces(var spans):
-                for index in spans.indices where !spans[index].resource.contains(where: { $0.key == "host.name" }) {
-                    spans[index].resource.append(host)
-                }
-                let body = OTLPEncoder.encodeTraces(spans)
-                batch = config.gzip
-                    ? BufferedBatch(kind: .otlpTracesGzip, body: GzipCompressor.compress(body))
-                    : BufferedBatch(kind: .otlpTraces, body: body)
-            case .metrics(let metricBatch):
-                batch = BufferedBatch(kind: .remoteWrite, body: RemoteWriteEncoder.encodeSnappy(metricBatch.samples, metadata: metricBatch.metadata))
-            }
-            guard try buffer.append(batch.encoded(), whenFull: .block) else {
-                metrics.add("sightline_agent_otlp_refused_total{reason=\"buffer_full\"}", 1)
+            guard try relay(OTLPDecoder.decode(signal, body: body, format: format)) else {
                 return .init(status: 503, body: Array("the agent buffer is full\n".utf8))
             }
-            metrics.add("sightline_agent_otlp_records_total{signal=\"\(signal)\"}", Double(decoded.batch.recordCount))
             return .init(status: 200, contentType: format == .json ? "application/json" : "application/x-protobuf", body: format == .json ? Array("{}".utf8) : [])
         } catch let error as SightlineError {
             metrics.add("sightline_agent_otlp_refused_total{reason=\"invalid\"}", 1)
@@ -371,6 +358,56 @@ package final class Agent: Sendable {
         } catch {
             return .init(status: 400, body: Array("\(error)\n".utf8))
         }
+    }
+
+    /// Decodes an OTLP/gRPC export and relays it (``relay(_:)``). A full buffer answers UNAVAILABLE, which OTLP
+    /// exporters retry; an unknown method UNIMPLEMENTED; a bad message INVALID_ARGUMENT.
+    private func relayOTLP(_ call: GRPCCall) -> GRPCResult {
+        guard let signal = GRPCCall.otlpSignal(path: call.path) else {
+            return .failure(code: 12, message: "unknown method \(call.path)")
+        }
+        guard !call.overLimit else { return .failure(code: 8, message: "request message exceeds the agent's limit of 64 MiB") }
+        do {
+            let message = try call.message(limit: 64 << 20)
+            let decoded = try message.withUnsafeBytes { try OTLPDecoder.decode(signal, body: $0, format: .protobuf) }
+            guard try relay(decoded) else { return .failure(code: 14, message: "the agent buffer is full") }
+            return .message([])  // an empty Export…ServiceResponse: everything accepted
+        } catch let error as SightlineError {
+            metrics.add("sightline_agent_otlp_refused_total{reason=\"invalid\"}", 1)
+            return .failure(code: error.code == .unsupportedMediaType ? 12 : 3, message: error.description)
+        } catch {
+            return .failure(code: 3, message: "\(error)")
+        }
+    }
+
+    /// Adds `host.name` to resources that lack it and buffers the batch for the server; false when the buffer is full.
+    private func relay(_ decoded: DecodedBatch) throws -> Bool {
+        let host = Attribute("host.name", .string(config.hostName))
+        let batch: BufferedBatch
+        switch decoded.batch {
+        case .logs(var records):
+            for index in records.indices where !records[index].resource.contains(where: { $0.key == "host.name" }) {
+                records[index].resource.append(host)
+            }
+            let (kind, body) = logsBody(records)
+            batch = BufferedBatch(kind: kind, body: body)
+        case .traces(var spans):
+            for index in spans.indices where !spans[index].resource.contains(where: { $0.key == "host.name" }) {
+                spans[index].resource.append(host)
+            }
+            let body = OTLPEncoder.encodeTraces(spans)
+            batch = config.gzip
+                ? BufferedBatch(kind: .otlpTracesGzip, body: GzipCompressor.compress(body))
+                : BufferedBatch(kind: .otlpTraces, body: body)
+        case .metrics(let metricBatch):
+            batch = BufferedBatch(kind: .remoteWrite, body: RemoteWriteEncoder.encodeSnappy(metricBatch.samples, metadata: metricBatch.metadata))
+        }
+        guard try buffer.append(batch.encoded(), whenFull: .block) else {
+            metrics.add("sightline_agent_otlp_refused_total{reason=\"buffer_full\"}", 1)
+            return false
+        }
+        metrics.add("sightline_agent_otlp_records_total{signal=\"\(decoded.batch.signal)\"}", Double(decoded.batch.recordCount))
+        return true
     }
 
     /// Starts an HTTP listener thread on `host:port` serving ``handle(_:)``.

@@ -36,6 +36,8 @@ package struct AgentConfig: Sendable {
     package var scrapeRefreshInterval = 5.0
     /// host:port of the OTLP/HTTP receiver for local applications (nil: off).
     package var otlpHTTPAddress: (host: String, port: Int)?
+    /// host:port of the OTLP/gRPC receiver for local applications (nil: off).
+    package var otlpGRPCAddress: (host: String, port: Int)?
     /// Where host metrics are read from (tests point this at fixtures).
     package var procRoot = "/proc"
 
@@ -103,9 +105,12 @@ package struct AgentConfig: Sendable {
                 }
             }
             if let otlp = try reader.map(sources, "otlp") {
-                try reader.known(otlp, "sources.otlp.", ["http_address"])
+                try reader.known(otlp, "sources.otlp.", ["http_address", "grpc_address"])
                 if let address = try reader.string(otlp, "sources.otlp.http_address") {
                     config.otlpHTTPAddress = try reader.hostPort(address, "sources.otlp.http_address")
+                }
+                if let address = try reader.string(otlp, "sources.otlp.grpc_address") {
+                    config.otlpGRPCAddress = try reader.hostPort(address, "sources.otlp.grpc_address")
                 }
             }
             if let files = sources["files"] {

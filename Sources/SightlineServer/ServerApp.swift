@@ -100,7 +100,7 @@ package enum ServerApp {
             },
             logger: logger
         )
-        let grpc = OTLPGRPCServer(address: configuration.otlpGRPCAddress, api: api, logger: logger)
+        let grpc = OTLPGRPCServer.make(address: configuration.otlpGRPCAddress, api: api, logger: logger)
         let scraper = ScrapeManager(configs: configuration.scrapeConfigs, logger: logger) { tenant, batch in
             _ = try await pipeline.ingest(DecodedBatch(.metrics(batch)), tenant: tenant, protocol: "scrape", bytes: 0)
         }

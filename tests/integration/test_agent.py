@@ -379,3 +379,47 @@ def test_scrape_targets_from_a_file_reloaded_on_change(server, agents, tmp_path)
     os.rename(tmp_path / "targets.tmp", targets)
     wait_for(lambda: query(server, 'agent_scrape_temperature{room="b"}'), 30, "the second target after the reload")
     assert list(query(server, 'agent_scrape_temperature{room="b"}').values()) == [30.0]
+
+
+def test_otlp_relay_over_grpc_and_http_adds_the_host(server, agents):
+    """Apps export with the real OpenTelemetry Python SDK to the agent's OTLP receivers (gRPC and HTTP); the agent
+    relays through its buffer and the server holds every log record and span, with the agent's host.name added."""
+    from opentelemetry._logs import SeverityNumber
+    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    grpc_port, http_port = free_ports(2)
+    agents({"server": server.url, "host_name": "relay-host", "sources": {
+        "otlp": {"grpc_address": f"127.0.0.1:{grpc_port}", "http_address": f"127.0.0.1:{http_port}"}}}).start()
+
+    def emit(exporter, service: str, n: int) -> None:
+        provider = LoggerProvider(resource=Resource.create({"service.name": service}))
+        provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+        otel_logger = provider.get_logger("relay-test")
+        for i in range(n):
+            otel_logger.emit(body=f"{service} line {i}", severity_number=SeverityNumber.INFO, severity_text="INFO")
+        provider.shutdown()
+
+    emit(GrpcLogExporter(endpoint=f"http://127.0.0.1:{grpc_port}", insecure=True), "grpc-app", 20)
+    emit(HttpLogExporter(endpoint=f"http://127.0.0.1:{http_port}/v1/logs"), "http-app", 20)
+    tracer_provider = TracerProvider(resource=Resource.create({"service.name": "grpc-app"}))
+    tracer_provider.add_span_processor(SimpleSpanProcessor(GrpcSpanExporter(endpoint=f"http://127.0.0.1:{grpc_port}", insecure=True)))
+    with tracer_provider.get_tracer("relay-test").start_as_current_span("checkout") as span:
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    tracer_provider.shutdown()
+
+    expected = [f"grpc-app line {i}" for i in range(20)] + [f"http-app line {i}" for i in range(20)]
+    wait_for(lambda: log_count(server) >= len(expected), 60, "relayed log records")
+    assert_exactly_once(log_bodies(server), expected, "OTLP relay")
+    records = server.records("logs")
+    assert all(r["resource"].get("host.name") == "relay-host" for r in records), records[:2]
+    doc = wait_for(lambda: requests.get(f"{server.url}/api/traces/{trace_id}", timeout=10).json().get("data"), 60, "the relayed trace")
+    process = next(iter(doc[0]["processes"].values()))
+    assert doc[0]["spans"][0]["operationName"] == "checkout"
+    assert {"key": "host.name", "type": "string", "value": "relay-host"} in process["tags"]

@@ -1,48 +1,25 @@
 import Instrumentation
-import Tracing
+package import Logging
 import NIOCore
 import SightlineCore
+package import SightlineGRPC
 import SightlineIngest
+import Tracing
 
-/// A unary gRPC request as the stream handler collected it.
-struct GRPCCall: Sendable {
-    var path: String
-    var authorization: String?
-    var messageEncoding: String?
-    /// The W3C trace context the client sent, if any.
-    var traceparent: String? = nil
-    var body: ByteBuffer
-    var overLimit: Bool
-
-    /// Percent-encodes a `grpc-message` value as the gRPC HTTP/2 protocol asks (bytes outside 0x20–0x7E and '%').
-    static func percentEncode(_ message: String) -> String {
-        var out = ""
-        for byte in message.utf8 {
-            if byte >= 0x20 && byte <= 0x7E && byte != UInt8(ascii: "%") {
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            } else {
-                out += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
-            }
-        }
-        return out
+/// OTLP/gRPC: the `Export` methods of the logs, metrics and trace collector services, served by a
+/// ``SightlineGRPC/UnaryGRPCServer`` whose calls go through the ingestion pipeline.
+package enum OTLPGRPCServer {
+    package static func make(address: HostAndPort, api: APIDependencies, logger: Logger) -> UnaryGRPCServer {
+        let service = OTLPGRPCService(api: api)
+        return UnaryGRPCServer(
+            host: address.host, port: address.port, maxMessageBytes: api.limits.maxBodyBytes, name: "OTLP/gRPC", logger: logger,
+            handler: { call in await service.handle(call) })
     }
-}
-
-/// The answer to a unary call: a response message, or a gRPC status code and message.
-enum GRPCResult: Sendable {
-    case message([UInt8])
-    case failure(code: Int, message: String)
 }
 
 /// The OTLP collector services: routes a call by its path, decodes it, and ingests it through the pipeline.
 struct OTLPGRPCService: Sendable {
     let api: APIDependencies
-
-    private static let paths: [String: Signal] = [
-        "/opentelemetry.proto.collector.logs.v1.LogsService/Export": .logs,
-        "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export": .metrics,
-        "/opentelemetry.proto.collector.trace.v1.TraceService/Export": .traces,
-    ]
 
     /// Serves one call, in a server span of Sightline's own traces when ingestion requests are traced.
     func handle(_ call: GRPCCall) async -> GRPCResult {
@@ -63,7 +40,7 @@ struct OTLPGRPCService: Sendable {
     }
 
     private func serve(_ call: GRPCCall) async -> GRPCResult {
-        guard let signal = Self.paths[call.path] else {
+        guard let signal = GRPCCall.otlpSignal(path: call.path) else {
             return .failure(code: 12, message: "unknown method \(call.path)")
         }
         do {
@@ -71,7 +48,7 @@ struct OTLPGRPCService: Sendable {
             guard !call.overLimit else {
                 throw SightlineError(.tooLarge, "request message exceeds the limit of \(api.limits.maxBodyBytes) bytes (limits.max_body_bytes)")
             }
-            let message = try Self.unframe(call.body, encoding: call.messageEncoding, limit: api.limits.maxBodyBytes)
+            let message = try call.message(limit: api.limits.maxBodyBytes)
             let decoded = try message.withUnsafeBytes { try OTLPDecoder.decode(signal, body: $0, format: .protobuf) }
             let outcome = try await api.pipeline.ingest(decoded, tenant: identity.tenant, protocol: "otlp_grpc", bytes: call.body.readableBytes)
             return .message(OTLPResponse.export(signal, rejected: outcome.rejected, message: outcome.message, format: .protobuf))
@@ -81,25 +58,6 @@ struct OTLPGRPCService: Sendable {
         } catch {
             api.metrics.refusedRequest(protocol: "otlp_grpc", status: "13")
             return .failure(code: 13, message: "\(error)")
-        }
-    }
-
-    /// Reads the one length-prefixed message of a unary call, decompressing it when its flag says so.
-    static func unframe(_ body: ByteBuffer, encoding: String?, limit: Int) throws -> [UInt8] {
-        var body = body
-        guard let compressed = body.readInteger(as: UInt8.self), let length = body.readInteger(as: UInt32.self) else {
-            throw SightlineError(.invalidArgument, "gRPC request has no complete message frame header")
-        }
-        guard let bytes = body.readBytes(length: Int(length)) else {
-            throw SightlineError(.invalidArgument, "gRPC message frame announces \(length) bytes but carries \(body.readableBytes)")
-        }
-        guard body.readableBytes == 0 else {
-            throw SightlineError(.invalidArgument, "a unary gRPC request carries more than one message")
-        }
-        guard compressed != 0 else { return bytes }
-        switch encoding?.lowercased() {
-        case "gzip": return try bytes.withUnsafeBytes { try Gzip.decompress($0, maxOutput: limit) }
-        default: throw SightlineError(.unsupportedMediaType, "unsupported grpc-encoding \"\(encoding ?? "")\": use gzip or identity")
         }
     }
 }

@@ -1,35 +1,61 @@
 package import Logging
-import NIOHPACK
 import NIOCore
 import NIOExtras
+import NIOHPACK
 import NIOHTTP2
 import NIOPosix
 package import ServiceLifecycle
-import SightlineCore
 
-/// OTLP/gRPC: the `Export` methods of the logs, metrics and trace collector services, over HTTP/2 without TLS.
+/// A small unary-only gRPC server over SwiftNIO's HTTP/2 without TLS: each stream carries one length-prefixed
+/// request message, handed to `handler`; the answer is one response message and a `grpc-status` trailer, or a
+/// trailers-only failure. Stopping stops accepting, sends GOAWAY, and lets in-flight calls finish.
 ///
-/// A small unary-only gRPC server on SwiftNIO's HTTP/2: each stream carries one length-prefixed request message;
-/// the answer is one response message and a `grpc-status` trailer. On graceful shutdown it stops accepting,
-/// sends GOAWAY, and lets in-flight calls finish.
-package final class OTLPGRPCServer: Service {
-    private let address: HostAndPort
-    private let service: OTLPGRPCService
-    private let logger: Logger
-    private let group: any EventLoopGroup
+/// The server and the agent both run one for OTLP/gRPC; each brings its own handler.
+package final class UnaryGRPCServer: Service {
+    /// What a handler does with one call.
+    package typealias Handler = @Sendable (GRPCCall) async -> GRPCResult
 
-    package init(address: HostAndPort, api: APIDependencies, logger: Logger) {
-        self.address = address
-        self.service = OTLPGRPCService(api: api)
+    private let host: String
+    private let port: Int
+    private let maxMessageBytes: Int
+    private let name: String
+    private let logger: Logger
+    private let handler: Handler
+    private let group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    private let quiesce: ServerQuiescingHelper
+
+    /// - Parameters:
+    ///   - maxMessageBytes: larger request messages are refused with RESOURCE_EXHAUSTED (``GRPCCall/overLimit``).
+    ///   - name: names the listener in log messages, e.g. "OTLP/gRPC".
+    package init(host: String, port: Int, maxMessageBytes: Int, name: String, logger: Logger, handler: @escaping Handler) {
+        self.host = host
+        self.port = port
+        self.maxMessageBytes = maxMessageBytes
+        self.name = name
         self.logger = logger
-        self.group = MultiThreadedEventLoopGroup.singleton
+        self.handler = handler
+        quiesce = ServerQuiescingHelper(group: group)
     }
 
-    package func run() async throws {
-        let quiesce = ServerQuiescingHelper(group: group)
-        let service = self.service
-        let maxMessageBytes = service.api.limits.maxBodyBytes
-        let channel = try await ServerBootstrap(group: group)
+    /// Binds and starts accepting; returns the bound port (useful with port 0).
+    @discardableResult
+    package func start() async throws -> Int {
+        try await bind().get()
+    }
+
+    /// ``start()`` for callers on a plain thread (the agent).
+    @discardableResult
+    package func startBlocking() throws -> Int {
+        try bind().wait()
+    }
+
+    private func bind() -> EventLoopFuture<Int> {
+        let quiesce = self.quiesce
+        let handler = self.handler
+        let maxMessageBytes = self.maxMessageBytes
+        let logger = self.logger
+        let name = self.name
+        return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { channel in
@@ -40,35 +66,54 @@ package final class OTLPGRPCServer: Service {
             .childChannelInitializer { channel in
                 channel.configureHTTP2Pipeline(mode: .server) { stream in
                     stream.eventLoop.makeCompletedFuture {
-                        try stream.pipeline.syncOperations.addHandler(GRPCStreamHandler(service: service, maxMessageBytes: maxMessageBytes))
+                        try stream.pipeline.syncOperations.addHandler(GRPCStreamHandler(handler: handler, maxMessageBytes: maxMessageBytes))
                     }
                 }.map { _ in }
             }
-            .bind(host: address.host, port: address.port)
-            .get()
-        logger.info("OTLP/gRPC listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "\(address)")"])
-        try? await gracefulShutdown()
-        logger.info("OTLP/gRPC stopping: no new calls, finishing in-flight ones")
+            .bind(host: host, port: port)
+            .map { channel in
+                logger.info("\(name) listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "\(self.host):\(self.port)")"])
+                return channel.localAddress?.port ?? self.port
+            }
+    }
+
+    /// Stops accepting, sends GOAWAY, and waits for in-flight calls.
+    package func stop() async throws {
+        logger.info("\(name) stopping: no new calls, finishing in-flight ones")
         let done = group.next().makePromise(of: Void.self)
         quiesce.initiateShutdown(promise: done)
         try await done.futureResult.get()
     }
+
+    /// ``stop()`` for callers on a plain thread.
+    package func stopBlocking() throws {
+        let done = group.next().makePromise(of: Void.self)
+        quiesce.initiateShutdown(promise: done)
+        try done.futureResult.wait()
+    }
+
+    /// Runs in a service group: starts, waits for graceful shutdown, stops.
+    package func run() async throws {
+        try await start()
+        try? await gracefulShutdown()
+        try await stop()
+    }
 }
 
-/// One HTTP/2 stream: collects the request, hands it to the service, writes the response and trailers.
+/// One HTTP/2 stream: collects the request, hands it to the handler, writes the response and trailers.
 private final class GRPCStreamHandler: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame.FramePayload
     typealias OutboundOut = HTTP2Frame.FramePayload
 
-    private let service: OTLPGRPCService
+    private let handler: UnaryGRPCServer.Handler
     private let maxMessageBytes: Int
     private var headers = HPACKHeaders()
     private var body = ByteBuffer()
     private var overLimit = false
     private var done = false
 
-    init(service: OTLPGRPCService, maxMessageBytes: Int) {
-        self.service = service
+    init(handler: @escaping UnaryGRPCServer.Handler, maxMessageBytes: Int) {
+        self.handler = handler
         self.maxMessageBytes = maxMessageBytes
     }
 
@@ -99,9 +144,9 @@ private final class GRPCStreamHandler: ChannelInboundHandler {
             body: body,
             overLimit: overLimit
         )
-        let service = self.service
+        let handler = self.handler
         let loopBound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
-        context.eventLoop.makeFutureWithTask { await service.handle(call) }.whenSuccess { result in
+        context.eventLoop.makeFutureWithTask { await handler(call) }.whenSuccess { result in
             loopBound.value.handler.write(result, context: loopBound.value.context)
         }
     }
