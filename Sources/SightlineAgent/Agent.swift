@@ -62,7 +62,7 @@ package final class Agent: Sendable {
         if let statsd = config.statsd { try startStatsD(statsd) }
         if !config.scrapeJobs.isEmpty { try startScraping() }
         if let interval = config.hostMetricsInterval {
-            let host = HostMetrics(procRoot: config.procRoot, hostName: config.hostName)
+            let host = HostMetrics(procRoot: config.procRoot, sysRoot: config.sysRoot, hostName: config.hostName)
             spawn("host-metrics") {
                 self.every(interval) { self.bufferMetrics(host.collect(timestampMs: Self.nowMs()), source: "host_metrics") }
             }

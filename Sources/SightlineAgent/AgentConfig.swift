@@ -40,6 +40,8 @@ package struct AgentConfig: Sendable {
     package var otlpGRPCAddress: (host: String, port: Int)?
     /// Where host metrics are read from (tests point this at fixtures).
     package var procRoot = "/proc"
+    /// Where `/sys` is read from.
+    package var sysRoot = "/sys"
 
     package init() {}
 
@@ -136,9 +138,10 @@ package struct AgentConfig: Sendable {
                 config.statsd = settings
             }
             if let host = try reader.map(sources, "host_metrics") {
-                try reader.known(host, "sources.host_metrics.", ["interval", "proc_root"])
+                try reader.known(host, "sources.host_metrics.", ["interval", "proc_root", "sys_root"])
                 config.hostMetricsInterval = try reader.duration(host, "sources.host_metrics.interval") ?? 15
                 if let root = try reader.string(host, "sources.host_metrics.proc_root") { config.procRoot = root }
+                if let root = try reader.string(host, "sources.host_metrics.sys_root") { config.sysRoot = root }
             }
         }
         return config

@@ -12,16 +12,22 @@ package import SightlineCore
 /// - `node_network_receive_bytes_total`, `…_packets_total`, `…_errs_total`, `…_drop_total` and the `transmit_` ones
 ///   `{device}` from `/proc/net/dev`;
 /// - `node_filesystem_size_bytes`, `…_free_bytes`, `…_avail_bytes`, `…_files`, `…_files_free` `{device,fstype,mountpoint}`
-///   for the real file systems of `/proc/mounts`.
+///   for the real file systems of `/proc/mounts`;
+/// - from `/sys`: `node_network_up`, `node_network_mtu_bytes`, `node_network_speed_bytes` `{device}` of each network
+///   device (`/sys/class/net/<device>/operstate`, `mtu`, `speed`; no speed for devices without one), and
+///   `node_cpu_scaling_frequency_hertz{cpu}` where the kernel has cpufreq (`…/cpu<N>/cpufreq/scaling_cur_freq`).
 ///
 /// Every series also gets `instance` = the host name (node-exporter's scrape target label).
 package struct HostMetrics: Sendable {
     /// Where `/proc` is (tests point it at fixtures).
     package var procRoot: String
+    /// Where `/sys` is.
+    package var sysRoot: String
     package var hostName: String
 
-    package init(procRoot: String = "/proc", hostName: String) {
+    package init(procRoot: String = "/proc", sysRoot: String = "/sys", hostName: String) {
         self.procRoot = procRoot
+        self.sysRoot = sysRoot
         self.hostName = hostName
     }
 
@@ -92,6 +98,21 @@ package struct HostMetrics: Sendable {
                 add("node_network_receive_\(name)_total", [("device", device)], fields[index])
                 add("node_network_transmit_\(name)_total", [("device", device)], fields[8 + index])
             }
+            let netclass = sysRoot + "/class/net/" + device + "/"
+            if let state = Self.firstLine(netclass + "operstate") { add("node_network_up", [("device", device)], state == "up" ? 1 : 0) }
+            if let mtu = Self.firstLine(netclass + "mtu").flatMap(Double.init) { add("node_network_mtu_bytes", [("device", device)], mtu) }
+            // Virtual devices answer -1 or fail to read; node-exporter leaves them out too.
+            if let mbps = Self.firstLine(netclass + "speed").flatMap(Double.init), mbps >= 0 {
+                add("node_network_speed_bytes", [("device", device)], mbps * 125_000)
+            }
+        }
+        let cpus = sysRoot + "/devices/system/cpu"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: cpus)) ?? [] where name.hasPrefix("cpu") {
+            let index = name.dropFirst(3)
+            guard !index.isEmpty, index.allSatisfy(\.isNumber),
+                let khz = Self.firstLine(cpus + "/" + name + "/cpufreq/scaling_cur_freq").flatMap(Double.init)
+            else { continue }
+            add("node_cpu_scaling_frequency_hertz", [("cpu", String(index))], khz * 1000)
         }
         var seen = Set<String>()
         for line in lines("mounts") {
@@ -112,6 +133,12 @@ package struct HostMetrics: Sendable {
             add("node_filesystem_files_free", labels, Double(info.f_ffree))
         }
         return samples
+    }
+
+    /// The first line of a small /sys file, trimmed; nil when it cannot be read.
+    private static func firstLine(_ path: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
     /// The lines of a /proc file (empty when it cannot be read), runs of spaces collapsed.

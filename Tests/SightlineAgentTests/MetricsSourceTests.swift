@@ -54,7 +54,16 @@ struct MetricsSourceTests {
             "mounts": "",
         ]
         for (name, text) in files { try text.write(toFile: temporary.path + "/" + name, atomically: true, encoding: .utf8) }
-        let samples = values(HostMetrics(procRoot: temporary.path, hostName: "h").collect(timestampMs: 0))
+        let sys = temporary.path + "/sys"
+        try FileManager.default.createDirectory(atPath: sys + "/class/net/eth0", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: sys + "/devices/system/cpu/cpu0/cpufreq", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: sys + "/devices/system/cpu/cpufreq", withIntermediateDirectories: true)
+        let sysFiles = [
+            "class/net/eth0/operstate": "up\n", "class/net/eth0/mtu": "1500\n", "class/net/eth0/speed": "1000\n",
+            "devices/system/cpu/cpu0/cpufreq/scaling_cur_freq": "2400000\n",
+        ]
+        for (name, text) in sysFiles { try text.write(toFile: sys + "/" + name, atomically: true, encoding: .utf8) }
+        let samples = values(HostMetrics(procRoot: temporary.path, sysRoot: sys, hostName: "h").collect(timestampMs: 0))
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         #expect(samples[#"node_cpu_seconds_total{cpu="0", instance="h", mode="user"}"#] == 100 / ticks)
         #expect(samples[#"node_cpu_seconds_total{cpu="0", instance="h", mode="iowait"}"#] == 5 / ticks)
@@ -65,5 +74,9 @@ struct MetricsSourceTests {
         #expect(samples[#"node_disk_io_time_seconds_total{device="sda", instance="h"}"#] == 0.06)
         #expect(samples[#"node_network_receive_bytes_total{device="eth0", instance="h"}"#] == 1000)
         #expect(samples[#"node_network_transmit_errs_total{device="eth0", instance="h"}"#] == 3)
+        #expect(samples[#"node_network_up{device="eth0", instance="h"}"#] == 1)
+        #expect(samples[#"node_network_mtu_bytes{device="eth0", instance="h"}"#] == 1500)
+        #expect(samples[#"node_network_speed_bytes{device="eth0", instance="h"}"#] == 125_000_000)
+        #expect(samples[#"node_cpu_scaling_frequency_hertz{cpu="0", instance="h"}"#] == 2.4e9)
     }
 }

@@ -347,6 +347,12 @@ def test_host_metrics_agree_with_proc(server, agents):
     assert net and list(net.values())[0] > 0
     fs = query(server, 'node_filesystem_size_bytes{mountpoint="/"}')
     assert fs and list(fs.values())[0] > 0
+    # From /sys: each network device's state and MTU as node-exporter's netclass collector names them.
+    for device in [d.name for d in Path("/sys/class/net").iterdir()]:
+        mtu = int((Path("/sys/class/net") / device / "mtu").read_text())
+        assert query(server, f'node_network_mtu_bytes{{device="{device}"}}') == {f"device={device},instance=testhost": float(mtu)}
+        up = (Path("/sys/class/net") / device / "operstate").read_text().strip() == "up"
+        assert query(server, f'node_network_up{{device="{device}"}}') == {f"device={device},instance=testhost": 1.0 if up else 0.0}
 
 
 # ---------------------------------------------------------------------------
@@ -379,6 +385,23 @@ def test_scrape_targets_from_a_file_reloaded_on_change(server, agents, tmp_path)
     os.rename(tmp_path / "targets.tmp", targets)
     wait_for(lambda: query(server, 'agent_scrape_temperature{room="b"}'), 30, "the second target after the reload")
     assert list(query(server, 'agent_scrape_temperature{room="b"}').values()) == [30.0]
+
+
+def test_a_real_node_exporter_is_scraped(server, agents, tmp_path):
+    """The agent scrapes Debian's prometheus-node-exporter; its own series and `up` arrive, labelled with the job."""
+    from metrics_peers import NodeExporter
+
+    port = free_ports(1)[0]
+    node = NodeExporter(tmp_path, port).start()
+    try:
+        agents({"server": server.url, "sources": {"scrape": [
+            {"job_name": "node", "scrape_interval": "1s", "static_configs": [{"targets": [node.address]}]}]}}).start()
+        wait_for(lambda: query(server, 'node_load1{job="node"}'), 30, "node-exporter's node_load1")
+        assert query(server, 'up{job="node"}') == {f"instance={node.address},job=node": 1.0}
+        cpus = query(server, 'count(node_cpu_seconds_total{job="node",mode="idle"})')
+        assert cpus and list(cpus.values())[0] == float(os.cpu_count())
+    finally:
+        node.cleanup()
 
 
 def test_otlp_relay_over_grpc_and_http_adds_the_host(server, agents):
