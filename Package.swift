@@ -201,6 +201,19 @@ let package = Package(
             path: "Examples/InvoiceApp",
             swiftSettings: settings
         ),
+        // AuditKit benchmarks run by scripts/bench/audit.sh: latency added to a transaction, relay throughput.
+        .executableTarget(
+            name: "AuditKitBenchmark",
+            dependencies: [
+                "AuditKit", "AuditKitGRDB", "AuditKitPostgres",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/AuditKitBenchmark",
+            swiftSettings: settings
+        ),
         // Helpers several test targets share: a seeded generator, temporary directories, error expectations, fixture paths.
         .target(
             name: "SightlineTestSupport",

@@ -113,7 +113,8 @@ struct InvoiceApp: AsyncParsableCommand {
                     Glibc.exit(137)
                 }
             }
-            services.append(try AuditRelay(outbox: outbox, configuration: relayConfiguration, logger: Logger(label: "invoice-app.relay")))
+            let relay = try AuditRelay(outbox: outbox, configuration: relayConfiguration, logger: Logger(label: "invoice-app.relay"))
+            services.append(PreparedService(prepare: beforeStart, service: relay))
         }
 
         let address = host
@@ -132,5 +133,17 @@ struct InvoiceApp: AsyncParsableCommand {
             configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         try await group.run()
+    }
+}
+
+/// Runs `prepare` (e.g. the PostgreSQL migration, which needs the client running) and then the service, so the
+/// relay never reads an outbox table that does not exist yet.
+struct PreparedService: Service {
+    let prepare: (@Sendable () async throws -> Void)?
+    let service: any Service
+
+    func run() async throws {
+        try await prepare?()
+        try await service.run()
     }
 }
