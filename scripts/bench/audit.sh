@@ -10,7 +10,8 @@
 # Environment: ONLY=latency|relay (default both), ITERATIONS (default 20000 per kind), EVENTS (default 200000),
 # TENANTS (default 4), BATCH (default 500), POSTGRES=0 to skip PostgreSQL, PACKAGE_DIR for another checkout.
 set -euo pipefail
-package_dir="${PACKAGE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
+scripts_dir="$(cd "$(dirname "$0")/.." && pwd)"
+package_dir="${PACKAGE_DIR:-$(cd "$scripts_dir/.." && pwd)}"
 only="${ONLY:-all}"
 iterations="${ITERATIONS:-20000}"
 events="${EVENTS:-200000}"
@@ -34,7 +35,7 @@ trap cleanup EXIT
 
 pg_url=""
 if [ "$use_postgres" = 1 ]; then
-    if started="$("$package_dir/scripts/postgres-for-tests.sh" start)"; then
+    if started="$("$scripts_dir/postgres-for-tests.sh" start)"; then
         pg_url="$(sed -n 1p <<<"$started")"
         pg_stop="$(sed -n 2p <<<"$started")"
         echo "PostgreSQL at $pg_url" >&2
