@@ -1,7 +1,7 @@
 public import AsyncHTTPClient
 import Foundation
 public import Logging
-import Metrics
+public import Metrics
 import NIOCore
 import NIOHTTP1
 public import ServiceLifecycle
@@ -36,12 +36,14 @@ public final class AuditRelay: Service, Sendable {
     private let failedCounter: Counter
 
     /// Makes a relay over an outbox. Throws when the configuration cannot work (URL not http(s), batch size < 1).
-    /// `httpClient` defaults to AsyncHTTPClient's shared client, which needs no shutdown.
+    /// `httpClient` defaults to AsyncHTTPClient's shared client, which needs no shutdown; `metricsFactory` to the
+    /// one `MetricsSystem` was bootstrapped with.
     public init(
         outbox: any AuditOutboxStore,
         configuration: AuditRelayConfiguration,
         httpClient: HTTPClient = .shared,
-        logger: Logger = Logger(label: "auditkit.relay")
+        logger: Logger = Logger(label: "auditkit.relay"),
+        metricsFactory: (any MetricsFactory)? = nil
     ) throws {
         var base = configuration.serverURL
         while base.hasSuffix("/") { base.removeLast() }
@@ -61,9 +63,11 @@ public final class AuditRelay: Service, Sendable {
         self.httpClient = httpClient
         self.endpoint = base + "/api/v1/audit/events"
         self.logger = logger
-        self.lagGauge = Gauge(label: "auditkit_relay_lag_seconds", dimensions: configuration.metricDimensions)
-        self.sentCounter = Counter(label: "auditkit_relay_sent_events_total", dimensions: configuration.metricDimensions)
-        self.failedCounter = Counter(label: "auditkit_relay_failed_attempts_total", dimensions: configuration.metricDimensions)
+        let factory = metricsFactory ?? MetricsSystem.factory
+        let dimensions = configuration.metricDimensions
+        self.lagGauge = Gauge(label: "auditkit_relay_lag_seconds", dimensions: dimensions, factory: factory)
+        self.sentCounter = Counter(label: "auditkit_relay_sent_events_total", dimensions: dimensions, factory: factory)
+        self.failedCounter = Counter(label: "auditkit_relay_failed_attempts_total", dimensions: dimensions, factory: factory)
     }
 
     /// Runs rounds until graceful shutdown or cancellation. Throws only what `afterSend` throws.

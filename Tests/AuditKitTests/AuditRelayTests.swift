@@ -3,6 +3,7 @@ import AuditKitGRDB
 import Foundation
 import GRDB
 import Logging
+import MetricsTestKit
 import ServiceLifecycle
 import SightlineTestSupport
 import Testing
@@ -148,6 +149,30 @@ struct SimulatedCrash: Error {}
         #expect(await server.state.duplicatedIDs().count == 10)
         #expect(await server.state.ids(tenant: "default") == ids["default"])
         #expect(try await outbox.testCounts().unsent == 0)
+        await server.stop()
+    }
+
+    @Test func metricsCountSentEventsFailedAttemptsAndLag() async throws {
+        let (directory, pool, outbox) = try makeSQLiteOutbox()
+        defer { directory.remove() }
+        let server = try await AuditTestServer()
+        _ = try await recordEvents(30, tenants: ["default"], into: pool)
+        await server.state.failNextRequests(1)
+        let metrics = TestMetrics()
+        var configuration = testRelayConfiguration(server.url, batchSize: 100)
+        configuration.metricDimensions = [("app", "test")]
+        let relay = try AuditRelay(outbox: outbox, configuration: configuration, logger: quietLogger("relay"), metricsFactory: metrics)
+
+        _ = try await relay.deliverPending()
+        let failed = try metrics.expectCounter("auditkit_relay_failed_attempts_total", [("app", "test")])
+        let lag = try metrics.expectGauge("auditkit_relay_lag_seconds", [("app", "test")])
+        #expect(failed.totalValue == 1)
+        #expect((lag.lastValue ?? 0) > 0)
+
+        _ = try await relay.deliverPending()
+        let sent = try metrics.expectCounter("auditkit_relay_sent_events_total", [("app", "test")])
+        #expect(sent.totalValue == 30)
+        #expect(lag.lastValue == 0)
         await server.stop()
     }
 
