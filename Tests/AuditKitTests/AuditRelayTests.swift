@@ -123,6 +123,30 @@ struct SimulatedCrash: Error {}
         await server.stop()
     }
 
+    @Test func tooLargeBatchesAreHalvedUntilTheyFit() async throws {
+        let (directory, pool, outbox) = try makeSQLiteOutbox()
+        defer { directory.remove() }
+        let server = try await AuditTestServer()
+        await server.state.limitEventsPerRequest(6)
+        let ids = try await recordEvents(40, tenants: ["default"], into: pool)
+        let relay = try testRelay(outbox: outbox, configuration: testRelayConfiguration(server.url, batchSize: 20))
+        let group = ServiceGroup(services: [relay], logger: quietLogger("test"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var polls = 0
+            while await server.state.storedCount() < 40, polls < 2000 {
+                polls += 1
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        #expect(await server.state.ids(tenant: "default") == ids["default"])
+        #expect(await server.state.duplicatedIDs().isEmpty)
+        #expect(try await outbox.testCounts().unsent == 0)
+        await server.stop()
+    }
+
     @Test func crashBetweenSendingAndMarkingIsResentAndDeduplicated() async throws {
         let (directory, pool, outbox) = try makeSQLiteOutbox()
         defer { directory.remove() }

@@ -23,7 +23,11 @@ final class AuditTestServer: Sendable {
         /// Answer 503 to this many more requests.
         var failNext = 0
 
+        /// Answer 413 to requests with more events than this.
+        var maxEvents = Int.max
+
         func failNextRequests(_ count: Int) { failNext = count }
+        func limitEventsPerRequest(_ count: Int) { maxEvents = count }
 
         /// Applies one request; returns status and answer body.
         func ingest(tenant: String?, body: Data) -> (HTTPResponse.Status, String) {
@@ -36,6 +40,9 @@ final class AuditTestServer: Sendable {
                 let events = object["events"] as? [[String: Any]]
             else {
                 return (.badRequest, #"{"status":"error","error":"body is not {\"events\":[…]}"}"#)
+            }
+            if events.count > maxEvents {
+                return (.contentTooLarge, #"{"status":"error","error":"too many events"}"#)
             }
             for event in events {
                 guard let eventTenant = event["tenant"] as? String else { return (.badRequest, #"{"status":"error","error":"tenant missing"}"#) }
