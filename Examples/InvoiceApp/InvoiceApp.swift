@@ -59,7 +59,8 @@ struct InvoiceApp: AsyncParsableCommand {
         for pair in token where !pair.contains("=") {
             throw ValidationError("--token: expected TENANT=TOKEN, got \"\(pair)\"")
         }
-        if relayInterval < 0 { throw ValidationError("--relay-interval must not be negative") }
+        if relayInterval <= 0 { throw ValidationError("--relay-interval must be positive, got \(relayInterval)") }
+        if relayBatchSize < 1 { throw ValidationError("--relay-batch-size must be at least 1, got \(relayBatchSize)") }
     }
 
     func run() async throws {
@@ -98,7 +99,7 @@ struct InvoiceApp: AsyncParsableCommand {
                 serverURL: sightline,
                 tokens: tokens,
                 defaultToken: defaultToken,
-                pollInterval: .milliseconds(Int64(relayInterval * 1000)),
+                pollInterval: .microseconds(max(1, Int64(relayInterval * 1_000_000))),
                 batchSize: relayBatchSize
             )
             if exitAfterFirstSend {

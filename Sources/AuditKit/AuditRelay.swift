@@ -54,7 +54,7 @@ public final class AuditRelay: Service, Sendable {
         guard configuration.batchSize >= 1 else {
             throw AuditKitError(.invalidConfiguration, "audit relay batch size must be at least 1, got \(configuration.batchSize)")
         }
-        guard configuration.pollInterval >= .zero, configuration.initialBackoff > .zero, configuration.maxBackoff >= configuration.initialBackoff
+        guard configuration.pollInterval > .zero, configuration.initialBackoff > .zero, configuration.maxBackoff >= configuration.initialBackoff
         else {
             throw AuditKitError(.invalidConfiguration, "audit relay intervals must be positive and maxBackoff at least initialBackoff")
         }

@@ -5,7 +5,7 @@ import Foundation
 enum RFC3339 {
     /// Appends `date` as `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
     static func append(_ date: Date, to bytes: inout [UInt8]) {
-        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.down))
+        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
         var seconds = micros / 1_000_000
         var fraction = micros % 1_000_000
         if fraction < 0 {

@@ -206,6 +206,7 @@ struct SimulatedCrash: Error {}
         #expect(throws: AuditKitError.self) { try AuditRelay(outbox: outbox, configuration: .init(serverURL: "not a url")) }
         #expect(throws: AuditKitError.self) { try AuditRelay(outbox: outbox, configuration: .init(serverURL: "ftp://host")) }
         #expect(throws: AuditKitError.self) { try AuditRelay(outbox: outbox, configuration: .init(serverURL: "http://host", batchSize: 0)) }
+        #expect(throws: AuditKitError.self) { try AuditRelay(outbox: outbox, configuration: .init(serverURL: "http://host", pollInterval: .zero)) }
         let relay = try AuditRelay(outbox: outbox, configuration: .init(serverURL: "http://127.0.0.1:1/", tokens: ["a": "x"], defaultToken: "d"))
         #expect(relay.configuration.token(forTenant: "a") == "x")
         #expect(relay.configuration.token(forTenant: "b") == "d")
