@@ -9,10 +9,6 @@ import PostgresNIO
 import ServiceLifecycle
 import UnixSignals
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// A tiny invoicing and payments app that records every business change as an audit event through AuditKit,
 /// in the same transaction, and runs AuditKit's relay to deliver them to Sightline. Used by the tests and docs.
 @main
@@ -111,7 +107,7 @@ struct InvoiceApp: AsyncParsableCommand {
                     FileHandle.standardError.write(
                         Data("invoice-app: --exit-after-first-send: exiting with 137 after \(delivery.eventIDs.count) events were accepted, before marking them sent\n".utf8)
                     )
-                    Glibc.exit(137)
+                    Foundation.exit(137)
                 }
             }
             let relay = try AuditRelay(outbox: outbox, configuration: relayConfiguration, logger: Logger(label: "invoice-app.relay"))
