@@ -68,25 +68,44 @@ public struct PostgresAuditOutbox: AuditOutboxStore {
 
     /// Writes `event` into the outbox on `connection`, which must be inside the app's transaction (postgres-nio
     /// cannot tell; outside one the row commits at once, on its own). Throws `invalidEvent` for an event the
-    /// server would refuse. One round trip: the sequence bump and the insert are one statement.
+    /// server would refuse. One round trip: the sequence bump and the insert are one prepared statement.
     public static func record(_ event: AuditEvent, in connection: PostgresConnection, logger: Logger) async throws {
         try event.validate()
-        let payload = event.jsonText()
-        let recorded = microseconds(Date())
-        let tenant = event.tenant
-        let eventID = event.id
-        try await connection.query(
-            """
+        let statement = RecordStatement(tenant: event.tenant, eventID: event.id, payload: event.jsonText(), recordedUS: microseconds(Date()))
+        _ = try await connection.execute(statement, logger: logger)
+    }
+
+    /// The statement behind `record`, prepared once per connection (postgres-nio caches it), so each call is one
+    /// round trip without parsing or planning.
+    struct RecordStatement: PostgresPreparedStatement {
+        typealias Row = ()
+        static let name = "auditkit_outbox_record_v1"
+        static let sql = """
             WITH next AS (
-                INSERT INTO auditkit_outbox_sequence AS s (tenant, seq) VALUES (\(tenant), 1)
+                INSERT INTO auditkit_outbox_sequence AS s (tenant, seq) VALUES ($1, 1)
                 ON CONFLICT (tenant) DO UPDATE SET seq = s.seq + 1
                 RETURNING seq
             )
             INSERT INTO auditkit_outbox (tenant, seq, event_id, payload, recorded_us)
-            SELECT \(tenant), next.seq, \(eventID), \(payload), \(recorded) FROM next
-            """,
-            logger: logger
-        )
+            SELECT $1, next.seq, $2, $3, $4 FROM next
+            """
+        static let bindingDataTypes: [PostgresDataType] = [.text, .text, .text, .int8]
+
+        var tenant: String
+        var eventID: String
+        var payload: String
+        var recordedUS: Int64
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 4)
+            bindings.append(tenant)
+            bindings.append(eventID)
+            bindings.append(payload)
+            bindings.append(recordedUS)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws {}
     }
 
     /// The oldest unsent rows in id order (per tenant the same as commit order, see the type's notes).
