@@ -6,13 +6,14 @@ public import GRDB
 ///
 /// - `GRDBAuditOutbox.migrate(db)` (or `registerMigration(in:)`) creates the table `auditkit_outbox`.
 /// - `GRDBAuditOutbox.record(event, in: db)` inserts the event inside the app's write transaction, so it commits or
-///   rolls back with the business change. SQLite has one writer at a time, so row ids follow commit order.
+///   rolls back with the business change. SQLite has one writer at a time, so row ids follow commit order;
+///   AUTOINCREMENT keeps the ids of pruned rows from being handed out again.
 /// - An instance is the `AuditOutboxStore` an `AuditRelay` reads: it marks delivered rows by setting `sent_us`
 ///   (rows are kept, not deleted, until `pruneSent` removes them after the relay's `sentRetention`).
 ///
 /// Table (times are microseconds since 1970):
 /// ```
-/// auditkit_outbox(id INTEGER PRIMARY KEY, tenant TEXT, event_id TEXT, payload TEXT, recorded_us INTEGER, sent_us INTEGER NULL)
+/// auditkit_outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT, event_id TEXT, payload TEXT, recorded_us INTEGER, sent_us INTEGER NULL)
 /// ```
 public struct GRDBAuditOutbox: AuditOutboxStore {
     /// The table's name.
@@ -21,7 +22,7 @@ public struct GRDBAuditOutbox: AuditOutboxStore {
     /// The statements that create the table and its indexes; all `IF NOT EXISTS`, so running them again is harmless.
     public static let schemaSQL = """
         CREATE TABLE IF NOT EXISTS auditkit_outbox (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             tenant TEXT NOT NULL,
             event_id TEXT NOT NULL,
             payload TEXT NOT NULL,
