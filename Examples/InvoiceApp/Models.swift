@@ -64,8 +64,10 @@ struct RequestOrigin: Sendable {
 enum InvoiceAppError: Error, Equatable {
     /// 404: the named thing does not exist for the tenant.
     case notFound(String)
-    /// 409: the account would go below zero; the denied attempt's audit event id is returned.
-    case insufficientFunds(account: String, auditEventID: String)
+    /// 409: the account would go below zero. Returned: the refused transfer's id (the resource id of both events),
+    /// the id of the success event that was recorded and rolled back (it must never reach Sightline), and the id of
+    /// the committed denied event.
+    case insufficientFunds(account: String, transferID: String, rolledBackEventID: String, auditEventID: String)
     /// 409: an id that already exists.
     case conflict(String)
     /// 400: input that makes no sense.

@@ -121,6 +121,7 @@ struct PostgresInvoiceStore: InvoiceStore {
     func transfer(tenant: String, from: String, to: String, amountCents: Int64, origin: RequestOrigin) async throws -> Transfer {
         let id = newID("tr")
         let attributes = ["from": from, "to": to, "amount_cents": String(amountCents)]
+        let success = origin.event(tenant: tenant, action: "transfer.create", resource: .init(type: "transfer", id: id), attributes: attributes)
         let logger = self.logger
         do {
             return try await inTransaction { connection in
@@ -130,15 +131,14 @@ struct PostgresInvoiceStore: InvoiceStore {
                     "INSERT INTO transfer (tenant, id, from_account, to_account, amount_cents) VALUES (\(tenant), \(id), \(from), \(to), \(amountCents))",
                     logger: logger
                 )
-                try await PostgresAuditOutbox.record(
-                    origin.event(tenant: tenant, action: "transfer.create", resource: .init(type: "transfer", id: id), attributes: attributes),
-                    in: connection, logger: logger
-                )
+                try await PostgresAuditOutbox.record(success, in: connection, logger: logger)
                 // Checked last on purpose: the success event above is already in the outbox and must vanish with the rollback.
-                if fromBalance < 0 { throw InvoiceAppError.insufficientFunds(account: from, auditEventID: "") }
+                if fromBalance < 0 {
+                    throw InvoiceAppError.insufficientFunds(account: from, transferID: id, rolledBackEventID: success.id, auditEventID: "")
+                }
                 return Transfer(id: id, from: from, to: to, amountCents: amountCents, fromBalanceCents: fromBalance, toBalanceCents: toBalance)
             }
-        } catch InvoiceAppError.insufficientFunds(let account, _) {
+        } catch InvoiceAppError.insufficientFunds(let account, _, _, _) {
             let denied = origin.event(
                 tenant: tenant, action: "transfer.create", resource: .init(type: "transfer", id: id), outcome: .denied,
                 reason: "insufficient funds in account \(account)", attributes: attributes
@@ -146,7 +146,7 @@ struct PostgresInvoiceStore: InvoiceStore {
             try await inTransaction { connection in
                 try await PostgresAuditOutbox.record(denied, in: connection, logger: logger)
             }
-            throw InvoiceAppError.insufficientFunds(account: account, auditEventID: denied.id)
+            throw InvoiceAppError.insufficientFunds(account: account, transferID: id, rolledBackEventID: success.id, auditEventID: denied.id)
         }
     }
 

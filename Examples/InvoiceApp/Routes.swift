@@ -150,8 +150,14 @@ enum Routes {
             case .notFound(let what): return json(["error": "\(what) not found"], status: .notFound)
             case .conflict(let what): return json(["error": what], status: .conflict)
             case .badRequest(let what): return json(["error": what], status: .badRequest)
-            case .insufficientFunds(let account, let eventID):
-                return json(["error": "insufficient funds in account \(account)", "audit_event_id": eventID], status: .conflict)
+            case .insufficientFunds(let account, let transferID, let rolledBackEventID, let eventID):
+                return json(
+                    [
+                        "error": "insufficient funds in account \(account)", "transfer_id": transferID,
+                        "rolled_back_event_id": rolledBackEventID, "audit_event_id": eventID,
+                    ],
+                    status: .conflict
+                )
             }
         } catch let error as AuditKitError {
             return json(["error": error.description], status: .badRequest)

@@ -88,6 +88,7 @@ struct SQLiteInvoiceStore: InvoiceStore {
     func transfer(tenant: String, from: String, to: String, amountCents: Int64, origin: RequestOrigin) async throws -> Transfer {
         let id = newID("tr")
         let attributes = ["from": from, "to": to, "amount_cents": String(amountCents)]
+        let success = origin.event(tenant: tenant, action: "transfer.create", resource: .init(type: "transfer", id: id), attributes: attributes)
         do {
             return try await pool.write { db in
                 guard var source = try Self.account(db, tenant: tenant, id: from) else { throw InvoiceAppError.notFound("account \(from)") }
@@ -100,23 +101,20 @@ struct SQLiteInvoiceStore: InvoiceStore {
                     sql: "INSERT INTO transfer (tenant, id, from_account, to_account, amount_cents) VALUES (?, ?, ?, ?, ?)",
                     arguments: [tenant, id, from, to, amountCents]
                 )
-                try GRDBAuditOutbox.record(
-                    origin.event(tenant: tenant, action: "transfer.create", resource: .init(type: "transfer", id: id), attributes: attributes),
-                    in: db
-                )
+                try GRDBAuditOutbox.record(success, in: db)
                 // Checked last on purpose: the success event above is already in the outbox and must vanish with the rollback.
                 if source.balanceCents < 0 {
-                    throw InvoiceAppError.insufficientFunds(account: from, auditEventID: "")
+                    throw InvoiceAppError.insufficientFunds(account: from, transferID: id, rolledBackEventID: success.id, auditEventID: "")
                 }
                 return Transfer(id: id, from: from, to: to, amountCents: amountCents, fromBalanceCents: source.balanceCents, toBalanceCents: target.balanceCents)
             }
-        } catch InvoiceAppError.insufficientFunds(let account, _) {
+        } catch InvoiceAppError.insufficientFunds(let account, _, _, _) {
             let denied = origin.event(
                 tenant: tenant, action: "transfer.create", resource: .init(type: "transfer", id: id), outcome: .denied,
                 reason: "insufficient funds in account \(account)", attributes: attributes
             )
             try await pool.write { db in try GRDBAuditOutbox.record(denied, in: db) }
-            throw InvoiceAppError.insufficientFunds(account: account, auditEventID: denied.id)
+            throw InvoiceAppError.insufficientFunds(account: account, transferID: id, rolledBackEventID: success.id, auditEventID: denied.id)
         }
     }
 
