@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
@@ -104,6 +105,16 @@ let package = Package(
             dependencies: ["SightlineCore", "SightlineStorageCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
+        // The audit engine: append-only, hash-chained segments per tenant, signed digests, verification, retention with holds.
+        .target(
+            name: "SightlineAuditStore",
+            dependencies: [
+                "SightlineCore", "SightlineStorageCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: settings
+        ),
         // The host agent: file tailing, transforms, the on-disk buffer and delivery to a server. Never imports the server.
         .target(
             name: "SightlineAgent",
@@ -119,8 +130,9 @@ let package = Package(
             name: "SightlineServer",
             dependencies: [
                 "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineTSDB", "SightlineScrape",
-                "SightlineQuery", "SightlineTraceStore", "SightlineLogStore", "SightlineAlerting",
+                "SightlineQuery", "SightlineTraceStore", "SightlineLogStore", "SightlineAlerting", "SightlineAuditStore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -287,6 +299,11 @@ let package = Package(
         .testTarget(
             name: "SightlineAgentTests",
             dependencies: ["SightlineAgent", "SightlineIngest", "SightlineScrape", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "SightlineAuditStoreTests",
+            dependencies: ["SightlineAuditStore", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
         .testTarget(name: "SightlineIngestTests", dependencies: ["SightlineIngest", "SightlineTestSupport"], swiftSettings: settings),

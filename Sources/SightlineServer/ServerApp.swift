@@ -4,6 +4,7 @@ import HummingbirdWebSocket
 package import Logging
 package import ServiceLifecycle
 package import UnixSignals
+import SightlineAuditStore
 import SightlineCore
 import SightlineScrape
 import SightlineStorageCore
@@ -76,6 +77,12 @@ package enum ServerApp {
         let alerting = try AlertingRuntime(
             configuration: configuration, pipeline: pipeline, samples: metricStore, logs: logs, logger: logger)
         api.alerting = alerting
+        var auditOptions = AuditStoreOptions()
+        auditOptions.retention = configuration.audit.retention
+        auditOptions.tenantRetention = configuration.audit.tenantRetention
+        auditOptions.segmentMaxBytes = configuration.audit.segmentMaxBytes
+        let audit = try AuditStore(directory: dataDirectory + "/audit", options: auditOptions, logger: logger)
+        api.audit = audit
         let selfTracer = configuration.traces.selfTracing ? SelfTracer(resource: SelfTracer.defaultResource()) : nil
         api.selfTracer = selfTracer
         api.selfTracingIngest = configuration.traces.selfTracingIngest
@@ -103,6 +110,17 @@ package enum ServerApp {
                 guard pipeline.isReady else { return }
                 try await pipeline.checkpoint()
             },
+            PeriodicService(
+                name: "audit digests and retention", interval: configuration.audit.digestInterval, logger: logger,
+                operation: {
+                    let now = AuditStore.wallClockNano()
+                    try audit.writeDigests(now: now)
+                    try audit.applyRetention(now: now)
+                },
+                atShutdown: {
+                    try audit.writeDigests(now: AuditStore.wallClockNano())
+                    audit.close()
+                }),
             PeriodicService(name: "metrics maintenance", interval: configuration.metrics.maintenanceInterval, logger: logger) {
                 try metricStore.maintain(metrics: metrics, logger: logger)
             },

@@ -12,7 +12,7 @@ struct SightlineCommand: AsyncParsableCommand {
             """,
         subcommands: [
             ServerCommand.self, AgentCommand.self, QueryCommand.self, LogsCommand.self, TailCommand.self, TraceCommand.self,
-            RulesCommand.self, AlertsCommand.self, SilencesCommand.self, SilenceCommand.self,
+            RulesCommand.self, AlertsCommand.self, SilencesCommand.self, SilenceCommand.self, AuditCommand.self,
         ]
     )
 }

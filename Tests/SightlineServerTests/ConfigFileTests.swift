@@ -5,6 +5,22 @@ import Testing
 @testable import SightlineStorageCore
 
 struct ConfigFileTests {
+    @Test func readsTheAuditSection() throws {
+        let config = try ConfigFile.parse(
+            """
+            audit:
+              retention: 2555d
+              tenant_retention: {acme: 30d}
+              digest_interval: 5s
+              segment_max_bytes: 1048576
+            """, path: "sightline.yaml")
+        #expect(config.audit.retention == .seconds(2555 * 86_400))
+        #expect(config.audit.tenantRetention == [Tenant(uncheckedID: "acme"): .seconds(30 * 86_400)])
+        #expect(config.audit.digestInterval == .seconds(5))
+        #expect(config.audit.segmentMaxBytes == 1_048_576)
+        #expect(try ConfigFile.parse("", path: "empty.yaml").audit.retention == nil)
+    }
+
     @Test func readsEveryKey() throws {
         let config = try ConfigFile.parse(
             """
@@ -68,6 +84,8 @@ struct ConfigFileTests {
         ("auth:\n  tokens:\n    - token: x\n      tenant: a\n      roles: [root]\n", ["auth.tokens[0].roles", "root"]),
         ("wal:\n  checkpoint_interval: soon\n", ["wal.checkpoint_interval", "duration"]),
         ("- a\n- b\n", ["top level", "mapping"]),
+        ("audit:\n  tenant_retention: {\"a b\": 1d}\n", ["audit.tenant_retention", "a b"]),
+        ("audit:\n  digest_interval: often\n", ["audit.digest_interval", "duration"]),
     ])
     func badFilesNameTheKeyAndFile(text: String, expected: [String]) {
         do {

@@ -165,31 +165,17 @@ package enum NotifyRFC3339 {
     /// Whether `ms` is Go's zero time or earlier (year 1), which JSON senders use for "unset".
     package static func isZero(_ ms: Int64) -> Bool { ms <= -62_135_596_800_000 }
 
-    /// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+    /// Days since 1970-01-01 of a civil date.
     package static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = floorDiv(y, 400)
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
+        CivilTime.days(fromYear: year, month: month, day: day)
     }
 
     /// The civil date of a day count since 1970-01-01.
     package static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
-        let z = days + 719_468
-        let era = floorDiv(z, 146_097)
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+        CivilTime.civil(fromDays: days)
     }
 
-    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : -((-a + b - 1) / b) }
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { CivilTime.floorDivide(a, b) }
 
     private static func pad(_ value: Int64, _ width: Int) -> String {
         let text = String(value)

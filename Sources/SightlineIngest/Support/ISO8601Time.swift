@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// ISO 8601 / RFC 3339 date-times as log shippers send them (Elasticsearch's `@timestamp`, syslog's RFC 5424 header).
 package enum ISO8601Time {
     /// Nanoseconds since the epoch of `YYYY-MM-DD[(T|t| )hh:mm[:ss[(.|,)fraction]]][Z|±hh[:]mm]`; nil when the text
@@ -67,13 +69,8 @@ package enum ISO8601Time {
         return UInt64(seconds) * 1_000_000_000 + UInt64(nanos)
     }
 
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    /// Days since 1970-01-01 of a proleptic Gregorian date.
     package static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
+        Int(CivilTime.days(fromYear: Int64(year), month: Int64(month), day: Int64(day)))
     }
 }

@@ -64,6 +64,11 @@ import Yams
 ///   resend_delay: 1m            # least time between two sends of an unchanged firing alert
 ///   external_labels: {cluster: eu1}
 ///   forward_to: [http://alertmanager:9093]  # also send every alert to these Alertmanagers' /api/v2/alerts
+/// audit:
+///   retention: 0                # 0 keeps events regardless of age; held events are always kept
+///   tenant_retention: {acme: 2555d}
+///   digest_interval: 1m         # a signed digest per tenant whose chain moved; retention runs as often
+///   segment_max_bytes: 67108864
 /// auth:
 ///   tokens:
 ///     - token: "…"
@@ -110,6 +115,7 @@ package enum ConfigFile {
             case "scrape_configs": config.scrapeConfigs = try reader.scrapeConfigs(node)
             case "syslog": try reader.syslog(node, into: &config.syslog)
             case "traces": try reader.traces(node, into: &config.traces)
+            case "audit": try reader.audit(node, into: &config.audit)
             case "logs": try reader.logs(node, into: &config.logs)
             case "rules":
                 try reader.rules(node, into: &config.rules)
@@ -310,6 +316,23 @@ package enum ConfigFile {
                     let id = try string(value, at: key)
                     guard Tenant.isValid(id) else { throw error(key, value, "\"\(id)\" is not a valid tenant id") }
                     traces.selfTracingTenant = Tenant(uncheckedID: id)
+                default: throw unknown(key, value)
+                }
+            }
+        }
+
+        func audit(_ node: Node, into audit: inout ServerConfiguration.Audit) throws {
+            try mapping(node, at: "audit") { key, value in
+                switch key {
+                case "audit.retention": audit.retention = try string(value, at: key) == "0" ? nil : try duration(value, at: key)
+                case "audit.tenant_retention":
+                    try mapping(value, at: key) { name, item in
+                        let id = String(name.dropFirst(key.count + 1))
+                        guard Tenant.isValid(id) else { throw error(name, item, "\"\(id)\" is not a valid tenant id") }
+                        audit.tenantRetention[Tenant(uncheckedID: id)] = try duration(item, at: name)
+                    }
+                case "audit.digest_interval": audit.digestInterval = try duration(value, at: key)
+                case "audit.segment_max_bytes": audit.segmentMaxBytes = try integer(value, at: key, minimum: 1024)
                 default: throw unknown(key, value)
                 }
             }

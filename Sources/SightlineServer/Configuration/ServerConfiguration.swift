@@ -29,6 +29,21 @@ package struct ServerConfiguration: Sendable {
     package var rules: Rules = Rules()
     /// Rule evaluation and notification settings.
     package var alerting: Alerting = Alerting()
+    package var audit: Audit = Audit()
+
+    /// Settings of the audit store.
+    package struct Audit: Sendable {
+        /// Events stored longer ago than this are dropped (whole segments, never under a legal hold); nil keeps them.
+        package var retention: Duration?
+        /// Retention per tenant, overriding ``retention``.
+        package var tenantRetention: [Tenant: Duration] = [:]
+        /// How often each tenant's chain gets a signed digest (when it moved) and retention runs.
+        package var digestInterval: Duration = .seconds(60)
+        /// A segment is closed past this size.
+        package var segmentMaxBytes: Int = 64 << 20
+
+        package init() {}
+    }
 
     /// Prometheus rule files, per tenant. Patterns are globs, resolved against the config file's directory when
     /// relative, and expanded again at every reload (SIGHUP, `POST /-/reload`), so new files are picked up.

@@ -1,13 +1,18 @@
+import Crypto
 package import SightlineCore
 
 /// Who is calling: the tenant whose data they touch and what they may do.
 package struct Identity: Sendable, Hashable {
     package var tenant: Tenant
     package var roles: Set<Role>
+    /// Names the caller in audit records without revealing the token: `token:` and the first 12 hex digits of the
+    /// token's SHA-256, or `anonymous` when no tokens are configured.
+    package var subject: String
 
-    package init(tenant: Tenant, roles: Set<Role>) {
+    package init(tenant: Tenant, roles: Set<Role>, subject: String = "anonymous") {
         self.tenant = tenant
         self.roles = roles
+        self.subject = subject
     }
 }
 
@@ -18,10 +23,12 @@ package struct Identity: Sendable, Hashable {
 /// authentication (Promtail, Filebeat, Logstash, Prometheus' `basic_auth`) may send the token as the password of
 /// `Authorization: Basic …`; the user name is ignored.
 package struct Authenticator: Sendable {
-    private let grants: [String: TokenGrant]
+    private let grants: [String: (grant: TokenGrant, subject: String)]
 
     package init(tokens: [TokenGrant]) {
-        grants = Dictionary(tokens.map { ($0.token, $0) }, uniquingKeysWith: { first, _ in first })
+        grants = Dictionary(
+            tokens.map { ($0.token, ($0, "token:" + Hex.encode(SHA256.hash(data: Array($0.token.utf8)).prefix(6)))) },
+            uniquingKeysWith: { first, _ in first })
     }
 
     /// Whether tokens are configured.
@@ -43,13 +50,13 @@ package struct Authenticator: Sendable {
             throw SightlineError(
                 .unauthenticated, "the Authorization header must be 'Bearer <token>', 'Basic <user:token in base64>' or 'ApiKey <id:token in base64>'")
         }
-        guard let grant = grants[token] else {
+        guard let (grant, subject) = grants[token] else {
             throw SightlineError(.unauthenticated, "unknown bearer token")
         }
         guard grant.roles.contains(role) else {
             throw SightlineError(.permissionDenied, "the token of tenant \(grant.tenant) lacks the \(role.rawValue) role")
         }
-        return Identity(tenant: grant.tenant, roles: grant.roles)
+        return Identity(tenant: grant.tenant, roles: grant.roles, subject: subject)
     }
 }
 

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 package import SightlineCore
 package import SightlineTSDB
+package import SightlineAuditStore
 import SightlineIngest
 
 /// What the HTTP and gRPC handlers share.
@@ -23,6 +24,8 @@ package struct APIDependencies: Sendable {
     package var selfTracingIngest = false
     /// The rule evaluator and notifier; nil makes the alerting routes answer 503.
     package var alerting: AlertingRuntime?
+    /// The audit store; nil makes the audit routes answer 503.
+    package var audit: AuditStore?
 
     package init(
         pipeline: IngestPipeline, authenticator: Authenticator, limits: IngestLimits, metrics: ServerMetrics,
@@ -86,6 +89,7 @@ package enum HTTPAPI {
         registerJaegerRoutes(to: router, api: api, traces: api.spans)
         registerZipkinRoutes(to: router, api: api)
         AlertingAPI.addRoutes(to: router, api: api)
+        AuditAPI.addRoutes(to: router, api: api)
         return router
     }
 }

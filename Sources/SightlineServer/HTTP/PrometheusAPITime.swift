@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// Times as the Prometheus HTTP API reads and writes them, in milliseconds since the Unix epoch.
 ///
 /// Reading follows Prometheus' `parseTime`: Unix seconds with an optional fraction (`1435781451.781`, rounded to the
@@ -37,19 +39,8 @@ package enum PrometheusAPITime {
 
     /// RFC 3339 in UTC with milliseconds, for people: `2015-07-01T20:10:51.781Z`.
     package static func rfc3339(_ ms: Int64) -> String {
-        let days = floorDivide(ms, 86_400_000)
-        let msOfDay = ms - days * 86_400_000
-        let (year, month, day) = civil(fromDays: days)
-        let hour = msOfDay / 3_600_000
-        let minute = msOfDay / 60_000 % 60
-        let second = msOfDay / 1000 % 60
-        let millisecond = msOfDay % 1000
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let text = String(value.magnitude)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        let yearText = (year < 0 ? "-" : "") + pad(year, 4)
-        return "\(yearText)-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(millisecond, 3))Z"
+        let seconds = CivilTime.floorDivide(ms, 1000)
+        return CivilTime.rfc3339(seconds: seconds, nanosecond: (ms - seconds * 1000) * 1_000_000, fractionDigits: 3)
     }
 
     /// Parses `[-]YYYY-MM-DDThh:mm:ss[.fraction](Z|±hh:mm)`.
@@ -103,7 +94,7 @@ package enum PrometheusAPITime {
             offsetSeconds = sign * (offsetHours * 3600 + offsetMinutes * 60)
         }
         guard index == bytes.count else { return nil }
-        let days = self.days(fromYear: year, month: month, day: day)
+        let days = CivilTime.days(fromYear: year, month: month, day: day)
         let (daySeconds, overflow1) = days.multipliedReportingOverflow(by: 86_400)
         guard !overflow1 else { return nil }
         let seconds = daySeconds + hour * 3600 + minute * 60 + second - offsetSeconds
@@ -121,33 +112,5 @@ package enum PrometheusAPITime {
         case 4, 6, 9, 11: 30
         default: 31
         }
-    }
-
-    private static func floorDivide(_ a: Int64, _ b: Int64) -> Int64 {
-        let quotient = a / b
-        return (a % b != 0 && (a < 0) != (b < 0)) ? quotient - 1 : quotient
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-    private static func days(fromYear year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = floorDivide(y, 400)
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    /// The proleptic Gregorian date of a number of days since 1970-01-01 (`civil_from_days`).
-    private static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let z = days + 719_468
-        let era = floorDivide(z, 146_097)
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }

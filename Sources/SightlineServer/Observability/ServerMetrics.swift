@@ -81,6 +81,12 @@ package final class ServerMetrics: Sendable {
         counter("sightline_tail_dropped_records_total", []).increment(by: records)
     }
 
+    /// Counts audit events stored and those skipped because their id was already stored (relay retries).
+    package func auditEvents(accepted: Int, duplicates: Int) {
+        counter("sightline_audit_events_total", [("result", "accepted")]).increment(by: accepted)
+        if duplicates > 0 { counter("sightline_audit_events_total", [("result", "duplicate")]).increment(by: duplicates) }
+    }
+
     /// Counts requests refused as a whole, by HTTP status or gRPC code.
     package func refusedRequest(protocol name: String, status: String) {
         counter("sightline_refused_requests_total", [("protocol", name), ("status", status)]).increment()

@@ -9,6 +9,8 @@ struct PeriodicService: Service {
     let interval: Duration
     let logger: Logger
     let operation: @Sendable () async throws -> Void
+    /// Runs once more after the loop ends at shutdown (a final digest, say); its failure is logged.
+    var atShutdown: (@Sendable () async throws -> Void)?
 
     func run() async throws {
         // Shutdown cancels the wait at once; a run in progress finishes first only if it does not await.
@@ -25,6 +27,12 @@ struct PeriodicService: Service {
                     logger.error("\(name) failed", metadata: ["error": "\(error)"])
                 }
             }
+        }
+        guard let atShutdown else { return }
+        do {
+            try await atShutdown()
+        } catch {
+            logger.error("\(name) at shutdown failed", metadata: ["error": "\(error)"])
         }
     }
 }

@@ -99,22 +99,33 @@ package enum POSIXFile {
     package static func readAll(_ path: String) throws -> [UInt8] {
         let fd = try open(path, O_RDONLY)
         defer { close(fd) }
-        let size = Int(try size(fd, path: path))
-        var bytes = [UInt8](repeating: 0, count: size)
+        return try read(fd, offset: 0, count: Int(try size(fd, path: path)), path: path)
+    }
+
+    /// `count` bytes of `path` from `offset` (fewer when the file ends first).
+    package static func read(_ path: String, offset: Int64, count: Int) throws -> [UInt8] {
+        let fd = try open(path, O_RDONLY)
+        defer { close(fd) }
+        return try read(fd, offset: offset, count: count, path: path)
+    }
+
+    /// `count` bytes of the open file `fd` from `offset`, looping over short reads; fewer when the file ends first.
+    private static func read(_ fd: Int32, offset: Int64, count: Int, path: String) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
         var filled = 0
         try bytes.withUnsafeMutableBytes { buffer in
             guard let base = buffer.baseAddress else { return }
-            while filled < size {
-                let got = pread(fd, base + filled, size - filled, off_t(filled))
+            while filled < count {
+                let got = pread(fd, base + filled, count - filled, off_t(offset) + off_t(filled))
                 if got < 0 {
                     if errno == EINTR { continue }
                     throw error("read", path)
                 }
-                if got == 0 { break }  // shrank while reading
+                if got == 0 { break }  // the file ends (or shrank while reading)
                 filled += got
             }
         }
-        if filled < size { bytes.removeLast(size - filled) }
+        if filled < count { bytes.removeLast(count - filled) }
         return bytes
     }
 

@@ -379,18 +379,9 @@ struct TemplateFunctions: TemplateFunctionTable {
         return out + " +0000 UTC"
     }
 
-    /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+    /// The proleptic Gregorian date of a number of days since 1970-01-01.
     static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let y = yoe + era * 400
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (m <= 2 ? y + 1 : y, m, d)
+        CivilTime.civil(fromDays: days)
     }
 
     /// Go's `strings.Title`: the first letter of each word upper-cased; words are split at anything but letters,

@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// The kernels of PromQL's date functions (`year`, `month`, `day_of_week`, …): each takes a Unix time in seconds and
 /// returns a calendar field in UTC.
 ///
@@ -69,16 +71,7 @@ package enum CalendarFunctions {
     package static func civilTime(unixSeconds seconds: Int64) -> CivilTime {
         let days = floorDivide(seconds, 86_400)
         let secondOfDay = seconds - days * 86_400
-        // Days to civil date, with years starting in March so that the leap day is the last day of a year.
-        let shifted = days + 719_468
-        let era = floorDivide(shifted, 146_097)
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let (year, month, day) = SightlineCore.CivilTime.civil(fromDays: days)
         // 1970-01-01 was a Thursday.
         let weekday = floorModulo(days + 4, 7)
         return CivilTime(year: year, month: month, day: day, weekday: weekday, secondOfDay: secondOfDay)
