@@ -115,16 +115,43 @@ public struct AuditEvent: Sendable, Hashable {
         UUIDv7.make()
     }
 
+    /// The longest id the server accepts, in UTF-8 bytes.
+    public static let maxIDLength = 128
+    /// The longest string field the server accepts, in UTF-8 bytes.
+    public static let maxFieldLength = 4096
+    /// The most attributes the server accepts per event.
+    public static let maxAttributes = 64
+
     /// Checks what the server would refuse, so a bad event fails in the app's transaction instead of
-    /// blocking the relay later: id 1...128 characters, non-empty tenant, action, actor id and resource type.
+    /// blocking the relay later (the server refuses a whole request for one bad event): id of 1 to 128 bytes;
+    /// non-empty tenant, action, actor id and resource type; string fields of at most 4096 bytes; at most
+    /// 64 attributes.
     public func validate() throws(AuditKitError) {
-        if id.isEmpty || id.count > 128 {
-            throw AuditKitError(.invalidEvent, "audit event id must have 1 to 128 characters, got \(id.count)")
+        let idLength = id.utf8.count
+        if idLength == 0 || idLength > Self.maxIDLength {
+            throw AuditKitError(.invalidEvent, "audit event id must have 1 to \(Self.maxIDLength) bytes, got \(idLength)")
         }
-        if tenant.isEmpty { throw AuditKitError(.invalidEvent, "audit event \(id): tenant is empty") }
-        if action.isEmpty { throw AuditKitError(.invalidEvent, "audit event \(id): action is empty") }
-        if actor.id.isEmpty { throw AuditKitError(.invalidEvent, "audit event \(id): actor.id is empty") }
-        if resource.type.isEmpty { throw AuditKitError(.invalidEvent, "audit event \(id): resource.type is empty") }
+        let required: [(String, String)] = [
+            ("tenant", tenant), ("action", action), ("actor.id", actor.id), ("resource.type", resource.type),
+        ]
+        for (name, value) in required where value.isEmpty {
+            throw AuditKitError(.invalidEvent, "audit event \(id): \(name) is empty")
+        }
+        let optional: [(String, String?)] = [
+            ("actor.type", actor.type), ("actor.display", actor.display), ("resource.id", resource.id), ("request_id", requestID),
+            ("client_address", clientAddress), ("user_agent", userAgent), ("reason", reason),
+        ]
+        for (name, value) in required + optional {
+            if let length = value?.utf8.count, length > Self.maxFieldLength {
+                throw AuditKitError(.invalidEvent, "audit event \(id): \(name) has \(length) bytes, more than \(Self.maxFieldLength)")
+            }
+        }
+        if attributes.count > Self.maxAttributes {
+            throw AuditKitError(.invalidEvent, "audit event \(id): \(attributes.count) attributes, more than \(Self.maxAttributes)")
+        }
+        for (key, value) in attributes where key.utf8.count > Self.maxFieldLength || value.utf8.count > Self.maxFieldLength {
+            throw AuditKitError(.invalidEvent, "audit event \(id): attribute \(key.prefix(40)) is longer than \(Self.maxFieldLength) bytes")
+        }
     }
 
     /// The event as the contract's JSON object, UTF-8 bytes: snake_case keys, absent optionals left out,

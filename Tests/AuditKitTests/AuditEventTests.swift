@@ -125,6 +125,15 @@ import Testing
         event.id = "ok"
         event.tenant = ""
         #expect(throws: AuditKitError.self) { try event.validate() }
+        event.tenant = "t"
+        event.reason = String(repeating: "r", count: 4097)
+        #expect(throws: AuditKitError.self) { try event.validate() }
+        event.reason = String(repeating: "r", count: 4096)
+        try event.validate()
+        event.attributes = Dictionary(uniqueKeysWithValues: (0..<65).map { ("k\($0)", "v") })
+        #expect(throws: AuditKitError.self) { try event.validate() }
+        event.attributes.removeValue(forKey: "k0")
+        try event.validate()
     }
 
     @Test func jsonValuesRoundTripAndConvertFromEncodable() throws {
