@@ -74,6 +74,7 @@ public final class AuditRelay: Service, Sendable {
     public func run() async throws {
         var state = RelayState()
         var nextPrune = ContinuousClock.now
+        var nextLagUpdate = ContinuousClock.now
         logger.info("audit relay started", metadata: ["endpoint": "\(endpoint)", "batch_size": "\(configuration.batchSize)"])
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             var wait = configuration.pollInterval
@@ -95,7 +96,11 @@ public final class AuditRelay: Service, Sendable {
             if let expiry = state.earliestBackoffExpiry(after: now) {
                 wait = min(wait, expiry - now)
             }
-            await updateLag()
+            // Between full rounds the lag is read at most once a second: it is one more query per round otherwise.
+            if wait > .zero || ContinuousClock.now >= nextLagUpdate {
+                nextLagUpdate = ContinuousClock.now + .seconds(1)
+                await updateLag()
+            }
             if let retention = configuration.sentRetention, ContinuousClock.now >= nextPrune {
                 nextPrune = ContinuousClock.now + configuration.pruneInterval
                 do {
