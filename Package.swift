@@ -12,7 +12,10 @@ let package = Package(
     name: "Sightline",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "sightline", targets: ["sightline"])
+        .executable(name: "sightline", targets: ["sightline"]),
+        .library(name: "AuditKit", targets: ["AuditKit"]),
+        .library(name: "AuditKitPostgres", targets: ["AuditKitPostgres"]),
+        .library(name: "AuditKitGRDB", targets: ["AuditKitGRDB"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -29,6 +32,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // Data model, errors, byte codecs and the store protocols. Depends on no other Sightline module.
@@ -177,6 +183,61 @@ let package = Package(
             path: "Benchmarks/SightlineBenchmarks",
             swiftSettings: settings
         ),
+        // AuditKit, the library apps use to write audit events in their own transactions and relay them to Sightline.
+        // Depends on no Sightline module, and on neither database, so the server never links SQLite or postgres-nio.
+        .target(
+            name: "AuditKit",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: settings
+        ),
+        // AuditKit's outbox in PostgreSQL (postgres-nio): record in the app's transaction, migration, relay store.
+        .target(
+            name: "AuditKitPostgres",
+            dependencies: ["AuditKit", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
+        // AuditKit's outbox in SQLite (GRDB, linking the system SQLite): record in the app's transaction, migration, relay store.
+        .target(
+            name: "AuditKitGRDB",
+            dependencies: ["AuditKit", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: settings
+        ),
+        // Example app for AuditKit: invoices and transfers over SQLite or PostgreSQL, audited into Sightline.
+        .executableTarget(
+            name: "invoice-app",
+            dependencies: [
+                "AuditKit", "AuditKitGRDB", "AuditKitPostgres",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/InvoiceApp",
+            swiftSettings: settings
+        ),
+        // AuditKit benchmarks run by scripts/bench/audit.sh: latency added to a transaction, relay throughput.
+        .executableTarget(
+            name: "AuditKitBenchmark",
+            dependencies: [
+                "AuditKit", "AuditKitGRDB", "AuditKitPostgres",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/AuditKitBenchmark",
+            swiftSettings: settings
+        ),
         // Helpers several test targets share: a seeded generator, temporary directories, error expectations, fixture paths.
         .target(
             name: "SightlineTestSupport",
@@ -185,6 +246,22 @@ let package = Package(
             swiftSettings: settings
         ),
         .testTarget(name: "SightlineCoreTests", dependencies: ["SightlineCore"], swiftSettings: settings),
+        .testTarget(
+            name: "AuditKitTests",
+            dependencies: [
+                "AuditKit", "AuditKitGRDB", "AuditKitPostgres", "SightlineTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            swiftSettings: settings
+        ),
         .testTarget(
             name: "SightlineStorageCoreTests",
             dependencies: ["SightlineStorageCore", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
