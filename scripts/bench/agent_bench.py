@@ -105,6 +105,8 @@ def bench_files(args, tmp):
                                    check=True, capture_output=True).stdout
             chunk = chunk[:target - size]
             chunk = chunk[:chunk.rfind(b"\n") + 1]
+            if not chunk:
+                break  # less than one line short of the target: the file is as full as whole lines make it
             out.write(chunk)
             size += len(chunk)
             seed += 1
