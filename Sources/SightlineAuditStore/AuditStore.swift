@@ -54,7 +54,7 @@ package struct AuditHold: Sendable, Equatable {
 /// id is already stored is counted as a duplicate and skipped, which is what makes an at-least-once relay
 /// exactly-once. Nothing updates or deletes an event except retention, and retention never drops a segment that a
 /// legal hold covers. Digests (signed with the store's Ed25519 key) pin the chain so that even a rewrite of the files
-/// that recomputes every hash is detected by ``verify(tenant:fromSeq:)``.
+/// that recomputes every hash is detected by ``verify(tenant:fromSeq:fromTimeNano:)``.
 ///
 /// Appends of one tenant are serialised by that tenant's lock; tenants proceed in parallel.
 package final class AuditStore: Sendable {
@@ -163,12 +163,14 @@ package final class AuditStore: Sendable {
     }
 
     /// Checks `tenant`'s whole trail from the files on disk (see ``AuditVerifier``).
-    /// - Parameter fromSeq: start at the signed digest just before this seq instead of the beginning.
-    package func verify(tenant: Tenant, fromSeq: UInt64? = nil) throws -> AuditVerification {
+    /// - Parameters:
+    ///   - fromSeq: start at the signed digest just before this seq instead of the beginning;
+    ///   - fromTimeNano: or at the last signed digest made at or before this time.
+    package func verify(tenant: Tenant, fromSeq: UInt64? = nil, fromTimeNano: Int64? = nil) throws -> AuditVerification {
         guard let trail = try trail(tenant, create: false) else {
             return AuditVerification(eventsChecked: 0, digestsChecked: 0, lastSeq: 0, firstBroken: nil)
         }
-        return try AuditVerifier(tenant: tenant, signer: signer).verify(try trail.snapshot(), fromSeq: fromSeq)
+        return try AuditVerifier(tenant: tenant, signer: signer).verify(try trail.snapshot(), fromSeq: fromSeq, fromTimeNano: fromTimeNano)
     }
 
     /// Places a legal hold on `tenant`'s events in a time range.

@@ -33,7 +33,7 @@ struct AuditVerifier {
         var brk: AuditVerification.Break
     }
 
-    func verify(_ files: TenantTrail.FileSnapshot, fromSeq: UInt64?) throws -> AuditVerification {
+    func verify(_ files: TenantTrail.FileSnapshot, fromSeq: UInt64?, fromTimeNano: Int64? = nil) throws -> AuditVerification {
         var checkedEvents = 0
         var lastChecked: UInt64 = 0
         // Digests: signatures and their own chain first; they are the trust anchors for everything else.
@@ -66,7 +66,11 @@ struct AuditVerifier {
 
         var expected: UInt64 = 1
         var previous = AuditFormat.genesisHash
-        if let fromSeq, let anchor = digests.last(where: { $0.seq < fromSeq }) {
+        let anchor =
+            if let fromSeq { digests.last(where: { $0.seq < fromSeq }) } else if let fromTimeNano { digests.last(where: { $0.createdNano <= fromTimeNano }) } else {
+                AuditDigest?.none
+            }
+        if let anchor {
             expected = anchor.seq + 1
             previous = anchor.hash
         }

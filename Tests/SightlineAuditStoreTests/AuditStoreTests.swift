@@ -101,6 +101,9 @@ struct AuditStoreTests {
         #expect(try reopened.verify(tenant: Self.acme).isIntact)
         #expect(try reopened.verify(tenant: Self.acme, fromSeq: 52).eventsChecked == 1)
         #expect(try reopened.verify(tenant: Self.acme, fromSeq: 40).eventsChecked == 52)
+        // From a time: the last digest made by then (seq 51, written at start) anchors the check.
+        #expect(try reopened.verify(tenant: Self.acme, fromTimeNano: Self.start + 1).eventsChecked == 1)
+        #expect(try reopened.verify(tenant: Self.acme, fromTimeNano: Self.start - 1).eventsChecked == 52)
     }
 
     @Test func aTornLastRecordIsCutOffOnOpen() throws {

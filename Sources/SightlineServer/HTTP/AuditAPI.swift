@@ -12,7 +12,7 @@ import SightlineIngest
 /// | `POST /api/v1/audit/events` | ingest | `{"events":[…]}`; 200 `{"accepted":N,"duplicates":M}` after fsync |
 /// | `GET /api/v1/audit/events` | query | filters `actor`, `actor_type`, `action` (`prefix*`), `resource_type`, `resource_id`, `outcome`, `start`, `end`, `q`; `limit` (default 100, at most 1000), `cursor`; newest first |
 /// | `GET /api/v1/audit/export?format=ndjson\|csv` | query | every matching event, same filters |
-/// | `GET /api/v1/audit/verify[?from=SEQ]` | query | the chain and digests checked from the files |
+/// | `GET /api/v1/audit/verify[?from=SEQ\|TIME]` | query | the chain and digests checked from the files |
 /// | `GET /api/v1/audit/digests` | query | the signed digests, to check offline with the public key |
 /// | `GET /api/v1/audit/public-key` | query | the Ed25519 key that signs digests, PEM |
 /// | `GET, POST /api/v1/audit/holds`, `DELETE /api/v1/audit/holds/{id}` | admin | legal holds |
@@ -147,14 +147,19 @@ package enum AuditAPI {
         let identity = try api.authenticator.identify(authorization: request.headers[.authorization], requiring: .query)
         let store = try store(api)
         let parameters = try await PrometheusAPIParameters.read(request)
-        var from: UInt64?
-        if !parameters["from"].isEmpty {
-            guard let seq = UInt64(parameters["from"]), seq > 0 else {
-                throw SightlineError(.invalidArgument, "from \"\(parameters["from"])\" is not a positive event seq")
+        var fromSeq: UInt64?
+        var fromTime: Int64?
+        let from = parameters["from"]
+        if !from.isEmpty {
+            if let seq = UInt64(from), seq > 0 {
+                fromSeq = seq
+            } else if let ms = PrometheusAPITime.parse(from) {
+                fromTime = ms.multipliedReportingOverflow(by: 1_000_000).overflow ? (ms < 0 ? .min : .max) : ms * 1_000_000
+            } else {
+                throw SightlineError(.invalidArgument, "from \"\(from)\" is neither an event seq nor an RFC 3339 time")
             }
-            from = seq
         }
-        let result = try store.verify(tenant: identity.tenant, fromSeq: from)
+        let result = try store.verify(tenant: identity.tenant, fromSeq: fromSeq, fromTimeNano: fromTime)
         var body = "{\"ok\":\(result.isIntact),\"tenant\":" + JSONText.quoted(identity.tenant.id)
         body += ",\"events_checked\":\(result.eventsChecked),\"digests_checked\":\(result.digestsChecked),\"last_seq\":\(result.lastSeq)"
         body += ",\"first_broken\":"

@@ -113,13 +113,14 @@ struct AuditVerifyCommand: AsyncParsableCommand {
         discussion: "Exits 0 when intact; exits 1 and names the first event where the chain breaks otherwise.")
 
     @OptionGroup var options: AlertingClientOptions
-    @Option(help: ArgumentHelp("Start at the signed digest just before this event seq.", valueName: "seq")) var from: UInt64?
+    @Option(help: ArgumentHelp("Start at the signed digest just before this event seq, or the last one made by this RFC 3339 time.", valueName: "seq|time"))
+    var from: String?
 
     func validate() throws { _ = try options.client("audit") }
 
     func run() async throws {
         let client = try options.client("audit")
-        let answer = try await AuditCommand.request { try await client.get("/api/v1/audit/verify", from.map { [("from", String($0))] } ?? []) }
+        let answer = try await AuditCommand.request { try await client.get("/api/v1/audit/verify", from.map { [("from", $0)] } ?? []) }
         let object = answer.object ?? [:]
         let checked = "\(object["events_checked"] ?? 0) events and \(object["digests_checked"] ?? 0) signed digests"
         if object["ok"] as? Bool == true {
