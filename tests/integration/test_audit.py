@@ -112,6 +112,9 @@ def test_ingest_search_export_and_reads_are_audited(audit_server):
     assert {"audit.search", "audit.export"} <= actions
     assert all(e["actor"]["type"] == "api-token" and e["actor"]["id"].startswith("token:") for e in reads)
     assert all(e["client_address"] == "127.0.0.1" for e in reads)
+    requests.get(url + "/api/v1/audit/events", params={"limit": 1}, timeout=30,
+                 headers={**auth("acme-reader"), "X-Request-ID": "read-req-42"})
+    assert search(url, "acme-reader", q="read-req-42", action="audit.search")["events"][0]["request_id"] == "read-req-42"
 
 
 def test_bad_events_are_refused_with_the_field_named_and_nothing_stored(audit_server):

@@ -23,7 +23,7 @@ package enum AuditAPI {
     static let defaultLimit = 100
     static let maxLimit = 1000
     /// The request id header proxies and clients set, copied into the audit records of reads.
-    static let requestIDHeader = HTTPField.Name("X-Request-ID") ?? .userAgent
+    static let requestIDHeader = HTTPField.Name("X-Request-ID")
 
     package static func addRoutes(to router: Router<SightlineRequestContext>, api: APIDependencies) {
         router.post("/api/v1/audit/events") { request, _ in try await ingest(request, api: api) }
@@ -227,7 +227,7 @@ package enum AuditAPI {
             id: "sightline-" + randomID(), timeNano: nowNano(),
             actor: .init(id: identity.subject, type: identity.subject == "anonymous" ? "anonymous" : "api-token"), action: action,
             resource: .init(type: "audit-log", id: identity.tenant.id), outcome: .success,
-            requestID: request.headers[requestIDHeader], clientAddress: context.remoteAddress,
+            requestID: requestIDHeader.flatMap { request.headers[$0] }, clientAddress: context.remoteAddress,
             userAgent: request.headers[.userAgent], attributes: attributes)
         let result = try store(api).append([event], tenant: identity.tenant, now: event.timeNano)
         api.metrics.auditEvents(accepted: result.accepted, duplicates: result.duplicates)
