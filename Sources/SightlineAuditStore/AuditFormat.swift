@@ -1,5 +1,6 @@
 import Crypto
 package import SightlineCore
+import SightlineStorageCore
 
 /// The on-disk layout of a tenant's audit trail. Every file is append-only and framed the same way.
 ///
@@ -70,9 +71,7 @@ enum AuditFormat {
 
         /// Reads a header at the start of `reader`.
         static func read(_ reader: inout ByteReader) throws -> SegmentHeader {
-            for byte in AuditFormat.segmentMagic where try reader.readByte() != byte {
-                throw SightlineError(.dataCorrupted, "not an audit segment: bad magic")
-            }
+            try reader.expect(magic: AuditFormat.segmentMagic, of: "an audit segment")
             let tenant = try reader.readString()
             let first = try reader.readUInt64LE()
             let previous = try reader.readRaw(AuditFormat.hashSize)
@@ -89,6 +88,30 @@ enum AuditFormat {
         var storedHash: [UInt8]
         /// Bytes the record takes, framing included.
         var size: Int { payload.count + 4 + AuditFormat.hashSize }
+
+        /// The stored event, decoded from the bytes the record was split from.
+        func decode(in bytes: [UInt8]) throws -> StoredAuditEvent {
+            try bytes.withUnsafeBytes { buffer in
+                var reader = ByteReader(UnsafeRawBufferPointer(rebasing: buffer[payload]))
+                return try reader.readAuditEvent(hash: storedHash)
+            }
+        }
+
+        /// The hash the record's payload chains to after `previous` (what ``storedHash`` must be).
+        func chainHash(after previous: [UInt8], in bytes: [UInt8]) -> [UInt8] {
+            bytes.withUnsafeBytes { AuditFormat.chainHash(previous: previous, payload: UnsafeRawBufferPointer(rebasing: $0[payload])) }
+        }
+    }
+
+    /// The little-endian u32 at `offset`: the length prefix of every framed entry.
+    static func uint32LE(_ bytes: [UInt8], at offset: Int) -> Int {
+        Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2]) << 16 | Int(bytes[offset + 3]) << 24
+    }
+
+    /// The segment files of a tenant directory, by first seq.
+    static func segmentPaths(in directory: String) throws -> [String] {
+        try POSIXFile.listDirectory(directory).compactMap { name in firstSeq(ofSegmentNamed: name).map { ($0, name) } }
+            .sorted { $0.0 < $1.0 }.map { directory + "/" + $0.1 }
     }
 
     /// Splits `bytes` (from `start`) into records; stops at the first record that does not fit, returning where
@@ -97,7 +120,7 @@ enum AuditFormat {
         var records: [RawRecord] = []
         var offset = start
         while offset + 4 <= bytes.count {
-            let length = Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2]) << 16 | Int(bytes[offset + 3]) << 24
+            let length = uint32LE(bytes, at: offset)
             let payloadStart = offset + 4
             let hashStart = payloadStart + length
             guard length > 0, hashStart + hashSize <= bytes.count else { break }
@@ -151,9 +174,7 @@ package struct AuditDigest: Sendable, Equatable {
     static func decode(payload: [UInt8], signature: [UInt8]) throws -> AuditDigest {
         try payload.withUnsafeBytes { buffer in
             var reader = ByteReader(buffer)
-            guard try reader.readRaw(AuditFormat.digestMagic.count) == AuditFormat.digestMagic else {
-                throw SightlineError(.dataCorrupted, "not an audit digest: bad magic")
-            }
+            try reader.expect(magic: AuditFormat.digestMagic, of: "an audit digest")
             let tenant = Tenant(uncheckedID: try reader.readString())
             let seq = try reader.readUInt64LE()
             let hash = try reader.readRaw(AuditFormat.hashSize)
@@ -191,9 +212,7 @@ struct AuditRetentionRecord: Equatable {
     static func decode(payload: [UInt8], signature: [UInt8]) throws -> AuditRetentionRecord {
         try payload.withUnsafeBytes { buffer in
             var reader = ByteReader(buffer)
-            guard try reader.readRaw(AuditFormat.retentionMagic.count) == AuditFormat.retentionMagic else {
-                throw SightlineError(.dataCorrupted, "not an audit retention record: bad magic")
-            }
+            try reader.expect(magic: AuditFormat.retentionMagic, of: "an audit retention record")
             return AuditRetentionRecord(
                 tenant: Tenant(uncheckedID: try reader.readString()), firstSeq: try reader.readUInt64LE(), lastSeq: try reader.readUInt64LE(),
                 previousHash: try reader.readRaw(AuditFormat.hashSize), lastHash: try reader.readRaw(AuditFormat.hashSize),
@@ -215,7 +234,7 @@ enum SignedLog {
         var out: [(payload: [UInt8], signature: [UInt8])] = []
         var offset = 0
         while offset + 4 <= bytes.count {
-            let length = Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2]) << 16 | Int(bytes[offset + 3]) << 24
+            let length = AuditFormat.uint32LE(bytes, at: offset)
             let end = offset + 4 + length + AuditFormat.signatureSize
             guard length > 0, end <= bytes.count else { break }
             out.append((Array(bytes[offset + 4..<offset + 4 + length]), Array(bytes[offset + 4 + length..<end])))
@@ -226,6 +245,11 @@ enum SignedLog {
 }
 
 extension ByteReader {
+    /// Reads the bytes `magic` and throws `dataCorrupted` ("not <what>: bad magic") when they differ.
+    mutating func expect(magic: [UInt8], of what: String) throws {
+        guard try readRaw(magic.count) == magic else { throw SightlineError(.dataCorrupted, "not \(what): bad magic") }
+    }
+
     /// Reads exactly `count` raw bytes.
     mutating func readRaw(_ count: Int) throws -> [UInt8] {
         var out: [UInt8] = []

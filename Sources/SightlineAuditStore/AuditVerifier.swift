@@ -1,4 +1,4 @@
-package import SightlineCore
+import SightlineCore
 import SightlineStorageCore
 
 /// The result of checking a tenant's trail.
@@ -106,17 +106,14 @@ struct AuditVerifier {
                 for (index, record) in records.enumerated() {
                     let positionSeq = header.firstSeq + UInt64(index)
                     if positionSeq < startSeq { continue }
-                    let decoded = try? bytes.withUnsafeBytes { buffer in
-                        var payload = ByteReader(UnsafeRawBufferPointer(rebasing: buffer[record.payload]))
-                        return try payload.readAuditEvent(hash: record.storedHash)
-                    }
+                    let decoded = try? record.decode(in: bytes)
                     if let decoded, decoded.seq != expected {
                         throw Failure(brk: .init(seq: expected, id: decoded.event.id,
                             reason: decoded.seq > expected
                                 ? "event \(expected) is missing: seq \(decoded.seq) follows seq \(expected - 1)"
                                 : "events are out of order: seq \(decoded.seq) found where seq \(expected) belongs"))
                     }
-                    let hash = bytes.withUnsafeBytes { AuditFormat.chainHash(previous: previous, payload: UnsafeRawBufferPointer(rebasing: $0[record.payload])) }
+                    let hash = record.chainHash(after: previous, in: bytes)
                     guard hash == record.storedHash else {
                         throw Failure(brk: .init(seq: expected, id: decoded?.event.id,
                             reason: decoded == nil

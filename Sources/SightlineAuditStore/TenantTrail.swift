@@ -14,7 +14,8 @@ final class TenantTrail: Sendable {
         var previousHash: [UInt8]
         /// The hash of its last event (``previousHash`` while empty).
         var lastHash: [UInt8]
-        /// Byte offset of each record; record `i` has seq `firstSeq + i`.
+        /// Byte offset of each record; record `i` has seq `firstSeq + i` (so an empty segment's ``lastSeq`` is the seq
+        /// before it).
         var offsets: [Int] = []
         /// Acknowledged bytes, header included.
         var size: Int
@@ -36,14 +37,16 @@ final class TenantTrail: Sendable {
 
     struct State {
         var segments: [Segment] = []
-        var lastSeq: UInt64 = 0
-        var lastHash = AuditFormat.genesisHash
         var ids: Set<String> = []
         /// The open active (last) segment, or -1.
         var fd: Int32 = -1
         var lastDigestSeq: UInt64 = 0
         var lastDigestChainHash = AuditFormat.genesisHash
         var holds: [AuditHold] = []
+
+        /// Where the chain stands: the active (last) segment's end, which retention never drops.
+        var lastSeq: UInt64 { segments.last?.lastSeq ?? 0 }
+        var lastHash: [UInt8] { segments.last?.lastHash ?? AuditFormat.genesisHash }
     }
 
     /// What the verifier reads: the segment files found in the directory (not the ones the store remembers, so a
@@ -75,18 +78,11 @@ final class TenantTrail: Sendable {
         self.logger = logger
         try POSIXFile.createDirectory(directory)
         var loaded = State()
-        let names = try POSIXFile.listDirectory(directory).compactMap { name in AuditFormat.firstSeq(ofSegmentNamed: name).map { ($0, name) } }
-            .sorted { $0.0 < $1.0 }
-        for (index, (_, name)) in names.enumerated() {
-            let segment = try Self.load(path: directory + "/" + name, isLast: index == names.count - 1, ids: &loaded.ids, logger: logger)
-            loaded.segments.append(segment)
+        let paths = try AuditFormat.segmentPaths(in: directory)
+        for (index, path) in paths.enumerated() {
+            loaded.segments.append(try Self.load(path: path, isLast: index == paths.count - 1, ids: &loaded.ids, logger: logger))
         }
-        if let last = loaded.segments.last {
-            loaded.lastSeq = last.isEmpty ? last.firstSeq - 1 : last.lastSeq
-            loaded.lastHash = last.lastHash
-            let path = last.path
-            loaded.fd = try POSIXFile.open(path, O_WRONLY | O_APPEND)
-        }
+        if let last = loaded.segments.last { loaded.fd = try POSIXFile.open(last.path, O_WRONLY | O_APPEND) }
         if let digest = try Self.readDigests(path: directory + "/digests.log").last {
             loaded.lastDigestSeq = digest.seq
             loaded.lastDigestChainHash = digest.chainHash
@@ -112,11 +108,7 @@ final class TenantTrail: Sendable {
             segment.offsets.append(record.offset)
             segment.lastHash = record.storedHash
             segment.size = record.offset + record.size
-            let decoded = try? bytes.withUnsafeBytes { buffer in
-                var reader = ByteReader(UnsafeRawBufferPointer(rebasing: buffer[record.payload]))
-                return try reader.readAuditEvent(hash: record.storedHash)
-            }
-            if let decoded {
+            if let decoded = try? record.decode(in: bytes) {
                 ids.insert(decoded.event.id)
                 segment.note(decoded.event, receivedNano: decoded.receivedNano)
             }
@@ -183,8 +175,6 @@ final class TenantTrail: Sendable {
             active.size = start + buffer.count
             active.lastHash = previous
             state.segments[state.segments.count - 1] = active
-            state.lastSeq = seq
-            state.lastHash = previous
             return AuditAppendResult(accepted: fresh.count, duplicates: duplicates)
         }
     }
@@ -246,11 +236,7 @@ final class TenantTrail: Sendable {
                 }
                 let (records, _) = AuditFormat.records(in: bytes, from: 0)
                 for record in records.reversed() {
-                    let event = try bytes.withUnsafeBytes { buffer in
-                        var reader = ByteReader(UnsafeRawBufferPointer(rebasing: buffer[record.payload]))
-                        return try reader.readAuditEvent(hash: record.storedHash)
-                    }
-                    guard try visit(event) else { return }
+                    guard try visit(try record.decode(in: bytes)) else { return }
                 }
                 upper = lower
             }
@@ -260,8 +246,7 @@ final class TenantTrail: Sendable {
     /// What ``AuditVerifier`` reads, taken under the lock.
     func snapshot() throws -> FileSnapshot {
         try state.withLock { state in
-            let paths = try POSIXFile.listDirectory(directory).compactMap { name in AuditFormat.firstSeq(ofSegmentNamed: name).map { ($0, name) } }
-                .sorted { $0.0 < $1.0 }.map { directory + "/" + $0.1 }
+            let paths = try AuditFormat.segmentPaths(in: directory)
             let active = state.segments.last?.path
             return FileSnapshot(
                 segmentPaths: paths, activePath: active, activeBytes: try active.map { try Self.readIfPresent($0) } ?? [],
@@ -359,11 +344,7 @@ final class TenantTrail: Sendable {
     private func scanIDs(of segment: Segment, _ body: (String) -> Void) throws {
         let bytes = try POSIXFile.read(segment.path, offset: 0, count: segment.size)
         for record in AuditFormat.records(in: bytes, from: segment.offsets.first ?? bytes.count).records {
-            let event = try? bytes.withUnsafeBytes { buffer in
-                var reader = ByteReader(UnsafeRawBufferPointer(rebasing: buffer[record.payload]))
-                return try reader.readAuditEvent(hash: record.storedHash)
-            }
-            if let event { body(event.event.id) }
+            if let event = try? record.decode(in: bytes) { body(event.event.id) }
         }
     }
 

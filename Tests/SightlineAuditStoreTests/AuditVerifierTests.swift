@@ -112,10 +112,7 @@ struct AuditVerifierTests {
         var edited = Array(bytes[..<headerEnd])
         var previous = AuditFormat.genesisHash
         for (index, record) in records.enumerated() {
-            var event = try bytes.withUnsafeBytes { buffer in
-                var reader = ByteReader(UnsafeRawBufferPointer(rebasing: buffer[record.payload]))
-                return try reader.readAuditEvent(hash: record.storedHash)
-            }
+            var event = try record.decode(in: bytes)
             if index == 4 { event.event.after = #"{"amount":1000000}"# }
             var writer = ByteWriter()
             writer.writeAuditEvent(event)
