@@ -154,7 +154,7 @@ package enum AuditAPI {
             if let seq = UInt64(from), seq > 0 {
                 fromSeq = seq
             } else if let ms = PrometheusAPITime.parse(from) {
-                fromTime = ms.multipliedReportingOverflow(by: 1_000_000).overflow ? (ms < 0 ? .min : .max) : ms * 1_000_000
+                fromTime = nanoseconds(ms)
             } else {
                 throw SightlineError(.invalidArgument, "from \"\(from)\" is neither an event seq nor an RFC 3339 time")
             }
@@ -258,9 +258,7 @@ package enum AuditAPI {
             guard let ms = PrometheusAPITime.parse(text) else {
                 throw SightlineError(.invalidArgument, "\(name) \"\(text)\" is neither RFC 3339 nor Unix seconds")
             }
-            let (nano, overflow) = ms.multipliedReportingOverflow(by: 1_000_000)
-            let clamped = overflow ? (ms < 0 ? Int64.min : Int64.max) : nano
-            if isStart { filter.fromNano = clamped } else { filter.toNano = clamped }
+            if isStart { filter.fromNano = nanoseconds(ms) } else { filter.toNano = nanoseconds(ms) }
         }
         return filter
     }
@@ -323,6 +321,12 @@ package enum AuditAPI {
     }
 
     private static func nowNano() -> Int64 { AuditStore.wallClockNano() }
+
+    /// Milliseconds as nanoseconds, clamped to Int64 (the API's times may be far outside the years an Int64 of ns holds).
+    private static func nanoseconds(_ ms: Int64) -> Int64 {
+        let (nano, overflow) = ms.multipliedReportingOverflow(by: 1_000_000)
+        return overflow ? (ms < 0 ? .min : .max) : nano
+    }
 
     /// 16 random bytes as hex: ids for the events and holds the server itself creates.
     private static func randomID() -> String {
