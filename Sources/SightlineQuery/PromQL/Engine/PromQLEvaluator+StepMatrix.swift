@@ -43,6 +43,15 @@ final class StepMatrix {
         return true
     }
 
+    /// Takes cells written row by row into buffers sized for more series, cut in place to the first `rows` rows.
+    func take(values: inout [Double], present: inout [Bool], rows: Int, inputSamples: [Int]) {
+        values.removeLast(values.count - rows * steps)
+        present.removeLast(present.count - rows * steps)
+        self.values = values
+        self.present = present
+        self.inputSamples = inputSamples
+    }
+
     /// Adds an output series with all cells absent and returns its index.
     func appendSeries(_ metric: Labels, dropName: Bool) -> Int {
         labels.append(metric)
@@ -254,11 +263,7 @@ extension PromQLEvaluator {
                 row += 1
             }
         }
-        outValues.removeLast((selected.count - row) * steps)
-        outPresent.removeLast((selected.count - row) * steps)
-        matrix.values = outValues
-        matrix.present = outPresent
-        matrix.inputSamples = inputSamples
+        matrix.take(values: &outValues, present: &outPresent, rows: row, inputSamples: inputSamples)
         return matrix
     }
 
@@ -346,11 +351,7 @@ extension PromQLEvaluator {
                 }
             }
         }
-        outValues.removeLast((selected.count - row) * steps)
-        outPresent.removeLast((selected.count - row) * steps)
-        matrix.values = outValues
-        matrix.present = outPresent
-        matrix.inputSamples = inputSamples
+        matrix.take(values: &outValues, present: &outPresent, rows: row, inputSamples: inputSamples)
         return matrix
     }
 
