@@ -23,20 +23,10 @@ import urllib.request
 import urllib.parse
 import json
 
+from benchlib import cpu_seconds, free_ports
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GEN_LOGS = os.path.join(ROOT, "..", "shared", "datasets", "gen_logs.py")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mib(pid):
@@ -74,7 +64,7 @@ def wait_ready(url, proc, what):
 
 
 def start_server(binary, tmp):
-    http, grpc = free_port(), free_port()
+    http, grpc = free_ports(2)
     log = open(os.path.join(tmp, "server.log"), "wb")
     proc = subprocess.Popen([binary, "server", "--data-dir", os.path.join(tmp, "server-data"), "--http-address",
                              f"127.0.0.1:{http}", "--otlp-grpc-address", f"127.0.0.1:{grpc}", "--log-level", "warning"],
@@ -84,7 +74,7 @@ def start_server(binary, tmp):
 
 
 def start_agent(binary, tmp, name, server_port, sources, extra=""):
-    mport = free_port()
+    mport = free_ports(1)[0]
     config = os.path.join(tmp, f"{name}.yaml")
     with open(config, "w") as f:
         f.write(f"server: http://127.0.0.1:{server_port}\ndata_dir: {tmp}/{name}-data\n"
@@ -165,7 +155,7 @@ def statsd_sender(port, rate, seconds, index, result):
 def bench_statsd(args, tmp):
     server, http = start_server(args.bin, tmp)
     try:
-        port = free_port()
+        port = free_ports(1)[0]
         agent, mport = start_agent(args.bin, tmp, "statsd", http,
                                    f"  statsd:\n    udp_address: 127.0.0.1:{port}\n    flush_interval: 1s\n")
         result = multiprocessing.Queue()

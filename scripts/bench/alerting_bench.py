@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,7 +32,8 @@ from pathlib import Path
 
 import requests
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+from benchlib import cpu_seconds, free_ports
+
 
 SHAPES = [
     'node_load1{{instance="{i}"}} > {t}',
@@ -49,22 +48,9 @@ QUIET = ["1000", "1000", "2", "-1", "2", "1000"]
 LOUD = ["-1", "-1", "-1", "2", "-1", "-1"]
 
 
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
 class Webhook:
     def __init__(self):
-        self.port = free_port()
+        self.port = free_ports(1)[0]
         self.arrivals: list[tuple[float, dict]] = []
         hook = self
 
@@ -132,7 +118,7 @@ def run(args, n: int, dataset: str, current: list[str], hosts: list[str], work: 
     config.write_text(
         f"wal: {{fsync: interval}}\nrules: {{files: ['{rules}']}}\n"
         f"alerting: {{alertmanager_config: '{am}', evaluation_interval: {args.interval}s}}\n")
-    port, grpc = free_port(), free_port()
+    port, grpc = free_ports(2)
     log = open(work / f"server-{n}.log", "wb")
     proc = subprocess.Popen([args.bin, "server", "--config", str(config), "--data-dir", str(data_dir),
                              "--http-address", f"127.0.0.1:{port}", "--otlp-grpc-address", f"127.0.0.1:{grpc}",
