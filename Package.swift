@@ -160,6 +160,8 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),
             ],
+            // The web UI: static HTML, CSS and JavaScript modules, no build step (see HTTP/WebUI.swift).
+            resources: [.copy("UI")],
             swiftSettings: settings
         ),
         // The `sightline` executable: flags in, services out.

@@ -83,6 +83,12 @@ package enum ServerApp {
         auditOptions.segmentMaxBytes = configuration.audit.segmentMaxBytes
         let audit = try AuditStore(directory: dataDirectory + "/audit", options: auditOptions, logger: logger)
         api.audit = audit
+        if let folder = configuration.ui.assetsDirectory {
+            api.ui = try WebUIAssets(directory: folder)
+        } else {
+            api.ui = WebUIAssets.bundled()
+            if api.ui == nil { logger.warning("the web UI's files are not beside the executable: serving no UI") }
+        }
         let selfTracer = configuration.traces.selfTracing ? SelfTracer(resource: SelfTracer.defaultResource()) : nil
         api.selfTracer = selfTracer
         api.selfTracingIngest = configuration.traces.selfTracingIngest

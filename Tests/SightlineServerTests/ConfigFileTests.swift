@@ -21,6 +21,12 @@ struct ConfigFileTests {
         #expect(try ConfigFile.parse("", path: "empty.yaml").audit.retention == nil)
     }
 
+    @Test func readsTheUISectionRelativeToTheFile() throws {
+        #expect(try ConfigFile.parse("ui:\n  assets_dir: ui\n", path: "/etc/sightline/sightline.yaml").ui.assetsDirectory == "/etc/sightline/ui")
+        #expect(try ConfigFile.parse("ui:\n  assets_dir: /srv/ui\n", path: "sightline.yaml").ui.assetsDirectory == "/srv/ui")
+        #expect(try ConfigFile.parse("", path: "empty.yaml").ui.assetsDirectory == nil)
+    }
+
     @Test func readsEveryKey() throws {
         let config = try ConfigFile.parse(
             """
@@ -86,6 +92,7 @@ struct ConfigFileTests {
         ("- a\n- b\n", ["top level", "mapping"]),
         ("audit:\n  tenant_retention: {\"a b\": 1d}\n", ["audit.tenant_retention", "a b"]),
         ("audit:\n  digest_interval: often\n", ["audit.digest_interval", "duration"]),
+        ("ui:\n  folder: x\n", ["ui.folder", "unknown key"]),
     ])
     func badFilesNameTheKeyAndFile(text: String, expected: [String]) {
         do {

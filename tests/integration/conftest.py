@@ -319,3 +319,31 @@ def sightline(request, tmp_path):
 def server(sightline) -> SightlineServer:
     """A started server with default settings."""
     return sightline().start()
+
+
+# -- web UI tests ------------------------------------------------------------------------------------------------------
+UI_ARTIFACTS = REPO_ROOT / "test-artifacts" / "ui"
+
+
+@pytest.fixture(scope="session")
+def _chromium():
+    from browser import Browser
+    b = Browser(UI_ARTIFACTS)
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def browser(_chromium):
+    """The session's headless Chromium, on a blank page with no recorded console errors."""
+    _chromium.reset()
+    return _chromium
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """One server with generated logs, metrics, traces, alerts and audit events (see ui_demo.py), for the UI tests."""
+    from ui_demo import start_demo
+    d = start_demo(tmp_path_factory.mktemp("ui-demo"))
+    yield d
+    d.server.cleanup()

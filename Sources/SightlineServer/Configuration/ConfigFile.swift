@@ -69,6 +69,8 @@ import Yams
 ///   tenant_retention: {acme: 2555d}
 ///   digest_interval: 1m         # a signed digest per tenant whose chain moved; retention runs as often
 ///   segment_max_bytes: 67108864
+/// ui:
+///   assets_dir: ./ui            # serve the web UI from this folder instead of the built-in files
 /// auth:
 ///   tokens:
 ///     - token: "…"
@@ -116,6 +118,13 @@ package enum ConfigFile {
             case "syslog": try reader.syslog(node, into: &config.syslog)
             case "traces": try reader.traces(node, into: &config.traces)
             case "audit": try reader.audit(node, into: &config.audit)
+            case "ui":
+                try reader.mapping(node, at: key) { key, value in
+                    switch key {
+                    case "ui.assets_dir": config.ui.assetsDirectory = resolve(try reader.string(value, at: key))
+                    default: throw reader.unknown(key, value)
+                    }
+                }
             case "logs": try reader.logs(node, into: &config.logs)
             case "rules":
                 try reader.rules(node, into: &config.rules)

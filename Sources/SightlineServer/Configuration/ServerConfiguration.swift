@@ -30,6 +30,16 @@ package struct ServerConfiguration: Sendable {
     /// Rule evaluation and notification settings.
     package var alerting: Alerting = Alerting()
     package var audit: Audit = Audit()
+    package var ui: UI = UI()
+
+    /// Settings of the web UI.
+    package struct UI: Sendable {
+        /// Serve the UI's files from this folder instead of the ones built into the server (to change the UI without
+        /// a rebuild); nil serves the built-in files.
+        package var assetsDirectory: String?
+
+        package init() {}
+    }
 
     /// Settings of the audit store.
     package struct Audit: Sendable {

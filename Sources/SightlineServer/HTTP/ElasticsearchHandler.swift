@@ -26,9 +26,8 @@ enum ElasticsearchHandler {
     /// The Elasticsearch version Sightline claims to be; 8.x clients refuse older ones.
     static let version = "8.11.0"
 
-    /// Registers the bulk and probe routes.
+    /// Registers the bulk and probe routes but `GET /`, which ``HTTPAPI`` shares with the web UI (``clusterProbe(_:api:)``).
     static func addRoutes(to router: Router<SightlineRequestContext>, api: APIDependencies) {
-        router.get("/") { request, _ in respond(request, api: api) { _ in try clusterInfo() } }
         router.head("/") { request, _ in respond(request, api: api) { _ in emptyResponse() } }
         router.get("/_license") { request, _ in respond(request, api: api) { _ in json(license) } }
         router.get("/_cluster/health") { request, _ in respond(request, api: api) { _ in json(health) } }
@@ -169,6 +168,11 @@ enum ElasticsearchHandler {
     // MARK: - Responses
 
     /// Authenticates, then answers with `body`; errors become Elasticsearch error responses.
+    /// `GET /`: the cluster information the clients check before their first bulk request.
+    static func clusterProbe(_ request: Request, api: APIDependencies) -> Response {
+        respond(request, api: api) { _ in try clusterInfo() }
+    }
+
     private static func respond(_ request: Request, api: APIDependencies, _ body: (Identity) throws -> Response) -> Response {
         do {
             let identity = try api.authenticator.identify(authorization: request.headers[.authorization], requiring: .ingest)

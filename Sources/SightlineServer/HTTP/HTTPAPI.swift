@@ -26,6 +26,8 @@ package struct APIDependencies: Sendable {
     package var alerting: AlertingRuntime?
     /// The audit store; nil makes the audit routes answer 503.
     package var audit: AuditStore?
+    /// The web UI's files; nil serves no UI.
+    package var ui: WebUIAssets?
 
     package init(
         pipeline: IngestPipeline, authenticator: Authenticator, limits: IngestLimits, metrics: ServerMetrics,
@@ -49,6 +51,15 @@ package enum HTTPAPI {
         let router = Router(context: SightlineRequestContext.self)
         if let tracer = api.selfTracer {
             router.add(middleware: SelfTracingMiddleware<SightlineRequestContext>(tracer: tracer, tracesIngest: api.selfTracingIngest))
+        }
+        router.get("/") { request, _ -> Response in
+            if let ui = api.ui, WebUI.wantsHTML(request) {
+                return ui.response(path: "index.html", ifNoneMatch: request.headers[.ifNoneMatch])
+            }
+            return ElasticsearchHandler.clusterProbe(request, api: api)
+        }
+        if let ui = api.ui {
+            WebUI.addRoutes(to: router, assets: ui)
         }
         router.get("/-/healthy") { _, _ in "Sightline is Healthy.\n" }
         router.get("/-/ready") { _, _ -> Response in

@@ -1,0 +1,2 @@
+// The pages, in navigation order.
+export default [];
