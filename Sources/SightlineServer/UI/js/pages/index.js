@@ -1,2 +1,8 @@
 // The pages, in navigation order.
-export default [];
+import logs from './logs.js';
+import metrics from './metrics.js';
+import traces from './traces.js';
+import alerts from './alerts.js';
+import audit from './audit.js';
+
+export default [logs, metrics, traces, alerts, audit];
