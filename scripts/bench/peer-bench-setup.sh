@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sourced by the benchmarks (metrics.sh, promql.sh, logs.sh, traces.sh, ui.sh): finds ../shared, installs the
-# Debian packages the benchmark needs when missing (PEER_PACKAGES, default prometheus and victoria-metrics; their packaged services are
-# never started), makes the venv with cramjam, and builds Sightline in release. Sets ROOT, SHARED, VENV and BIN.
-# Expects BENCH_NAME for its messages.
+# Debian packages the benchmark needs when missing (PEER_PACKAGES, default prometheus and victoria-metrics; their
+# packaged services are never started), makes the venv with cramjam, and builds Sightline in release. Sets ROOT,
+# SHARED, VENV and BIN. Expects BENCH_NAME for its messages.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT="$(pwd)"
