@@ -135,7 +135,8 @@ def start_demo(base: Path) -> Demo:
     } for n in range(30)]
     post(server, "/api/v1/audit/events", 200, json={"events": events})
 
-    # Stored is not yet searchable: the stores apply acknowledged batches a moment later. Wait until every line counts.
+    # The generator's gaps are random: its last lines may sit a second or two after `now`. Wait until every line is in
+    # the past, so that ranges ending at "now" hold them all.
     deadline = time.monotonic() + 60
     while True:
         r = requests.get(server.url + "/loki/api/v1/query", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30,
