@@ -115,6 +115,18 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        // The ClickHouse backend: the store protocols over ClickHouse's HTTP interface, for servers that scale out.
+        .target(
+            name: "SightlineClickHouse",
+            dependencies: [
+                "SightlineCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: settings
+        ),
         // A small unary gRPC server over HTTP/2 (no TLS), for OTLP/gRPC in the server and in the agent.
         .target(
             name: "SightlineGRPC",
@@ -313,6 +325,11 @@ let package = Package(
         .testTarget(
             name: "SightlineAgentTests",
             dependencies: ["SightlineAgent", "SightlineIngest", "SightlineScrape", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "SightlineClickHouseTests",
+            dependencies: ["SightlineClickHouse", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
         .testTarget(

@@ -1,0 +1,35 @@
+/// Building SQL for ClickHouse 18.16, which has no query parameters: every value goes through ``quote(_:)``.
+package enum ClickHouseSQL {
+    /// A string literal: single quotes, with backslash, quote and control characters escaped as ClickHouse reads them.
+    package static func quote(_ value: String) -> String {
+        var out = "'"
+        out.reserveCapacity(value.utf8.count + 2)
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "'": out += "\\'"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\0": out += "\\0"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "'"
+    }
+
+    /// `[...]`: an array literal of strings.
+    package static func array(_ values: [String]) -> String {
+        "[" + values.map(quote).joined(separator: ", ") + "]"
+    }
+
+    /// Whether `name` can be a database, table or column name without quoting.
+    package static func isIdentifier(_ name: String) -> Bool {
+        guard let first = name.utf8.first, first == UInt8(ascii: "_") || (first | 0x20) >= UInt8(ascii: "a") && (first | 0x20) <= UInt8(ascii: "z")
+        else { return false }
+        return name.utf8.allSatisfy { byte in
+            byte == UInt8(ascii: "_") || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+                || ((byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z"))
+        }
+    }
+}
