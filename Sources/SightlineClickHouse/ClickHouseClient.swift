@@ -42,16 +42,17 @@ package final class ClickHouseClient: Sendable {
         self.user = user
         self.password = password
         self.maxResponseBytes = maxResponseBytes
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(5), read: .seconds(300))
-        configuration.decompression = .disabled
-        http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        http = Self.sharedHTTP
     }
 
-    /// Closes the connections.
-    package func shutdown() async throws {
-        try await http.shutdown()
-    }
+    /// One connection pool for every ClickHouse client of the process, living as long as the process (so it is never
+    /// shut down). A server that is down fails a request after the connect timeout, not after the whole deadline.
+    private static let sharedHTTP: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(3), read: .seconds(300))
+        configuration.decompression = .disabled
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     /// Creates the database when it does not exist.
     package func createDatabase() async throws {

@@ -22,7 +22,6 @@ func testClient(_ name: String = #function) async throws -> ClickHouseClient {
 
 func cleanUp(_ client: ClickHouseClient) async throws {
     try await client.execute("DROP DATABASE IF EXISTS \(client.database)")
-    try await client.shutdown()
 }
 
 struct ClickHouseSQLTests {
@@ -101,7 +100,6 @@ struct ClickHouseSQLTests {
         let nowhere = try ClickHouseClient(url: "http://127.0.0.1:9")
         let unreachable = await #expect(throws: SightlineError.self) { _ = try await nowhere.version() }
         #expect(unreachable?.code == .unavailable && unreachable?.message.contains("127.0.0.1:9") == true)
-        try await nowhere.shutdown()
     }
 
     @Test func migrationsRunOnceEachAndInOrder() async throws {

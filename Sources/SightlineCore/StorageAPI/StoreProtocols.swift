@@ -47,8 +47,10 @@ package protocol SignalStore: Sendable {
     /// Applies a batch that is durable in the WAL at `position`.
     func apply(_ batch: TenantBatch, at position: WALPosition) throws
 
-    /// Makes every batch applied from WAL segments up to and including `segment` durable in the store's own files.
-    func persist(throughSegment segment: Int) throws
+    /// Makes every batch applied from WAL segments up to and including `segment` durable in the store's own files
+    /// (or, for a store over a database, in that database). Async because a remote store waits for its inserts; the
+    /// embedded engines write their files synchronously.
+    func persist(throughSegment segment: Int) async throws
 
     /// The highest WAL segment whose batches are all in the store's own files; -1 when none are.
     var persistedSegment: Int { get }

@@ -154,7 +154,7 @@ package final class IngestPipeline: Sendable {
         let closed = try await wal.rotate()
         // Ids of batches in the segments about to be dropped must outlive them.
         try deduplicator?.persist()
-        for store in stores.values { try store.persist(throughSegment: closed) }
+        for store in stores.values { try await store.persist(throughSegment: closed) }
         try wal.removeSegments(through: closed)
         metrics.walSize(bytes: wal.totalBytes)
         logger.debug("checkpoint done", metadata: ["through_segment": "\(closed)"])
