@@ -329,7 +329,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SightlineClickHouseTests",
-            dependencies: ["SightlineClickHouse", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "SightlineClickHouse", "SightlineTestSupport", "SightlineQuery", "SightlineLogStore", "SightlineTraceStore", "SightlineTSDB",
+                "SightlineStorageCore", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: settings
         ),
         .testTarget(
