@@ -333,7 +333,11 @@ let package = Package(
         .testTarget(name: "SightlineIngestTests", dependencies: ["SightlineIngest", "SightlineTestSupport"], swiftSettings: settings),
         .testTarget(
             name: "SightlineNATSTests",
-            dependencies: ["SightlineNATS", "SightlineTestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "SightlineNATS", "SightlineTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: settings
         ),
         .testTarget(

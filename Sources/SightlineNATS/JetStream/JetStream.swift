@@ -131,8 +131,10 @@ package struct JetStream: Sendable {
     ///   - expires: How long the server holds the request open waiting for messages.
     ///   - noWait: Return at once with what is available instead of waiting.
     /// - Returns: The messages, each to be acknowledged.
-    /// - Throws: ``SightlineError`` when the consumer does not exist (status 409 or 404 from the API), the
-    ///   connection fails, or a message has no valid ack subject.
+    /// A consumer that does not exist gives an empty result once `expires` (plus two seconds) has passed: nats-server
+    /// 2.9 does not answer such a request; check with ``consumerInfo(stream:consumer:)`` when it matters.
+    /// - Throws: ``SightlineError`` when the server ends the request with another status (e.g. 409 when too many
+    ///   requests wait), the connection fails, or a message has no valid ack subject.
     package func fetch(stream: String, consumer: String, batch: Int, expires: Duration = .seconds(5), noWait: Bool = false) async throws -> [JetStreamMessage] {
         try Self.validateName(stream, what: "stream name")
         try Self.validateName(consumer, what: "consumer name")
