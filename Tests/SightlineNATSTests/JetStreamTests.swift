@@ -139,4 +139,15 @@ struct JetStreamTests {
             #expect(info?.message.contains("consumer not found") == true)
         }
     }
+
+    @Test func cancellingAWaitingFetchEndsItAtOnce() async throws {
+        try await withWorkQueue { js, stream, consumer in
+            let fetch = Task { try await js.fetch(stream: stream, consumer: consumer, batch: 1, expires: .seconds(600)) }
+            fetch.cancel()
+            await #expect(throws: CancellationError.self) { _ = try await fetch.value }
+            // The connection goes on working.
+            _ = try await js.publish(stream + ".jobs", payload: [1])
+            #expect(try await js.streamInfo(stream).messages == 1)
+        }
+    }
 }

@@ -174,8 +174,9 @@ package final class NATSConnection: Sendable {
     ///   - headers: Request headers, or nil.
     ///   - timeout: How long to wait; ``NATSConnectionOptions/requestTimeout`` when nil.
     /// - Returns: The reply.
-    /// - Throws: ``SightlineError`` `.unavailable` when nobody listens on `subject` (status 503), when no reply comes
-    ///   in time, or when the connection fails; the errors of ``publish(_:payload:headers:replyTo:)-(_,ByteBuffer,_,_)``.
+    /// - Throws: ``SightlineError`` `.unavailable` when nobody listens on `subject` (status 503; its cause is a
+    ///   ``NATSNoRespondersError``), when no reply comes in time, or when the connection fails; `CancellationError`
+    ///   when the task is cancelled; the errors of ``publish(_:payload:headers:replyTo:)-(_,ByteBuffer,_,_)``.
     package func request(_ subject: String, payload: ByteBuffer, headers: NATSHeaders? = nil, timeout: Duration? = nil) async throws -> NATSMessage {
         try NATSCommandEncoder.validate(subject)
         let headerBytes = try headers?.encoded()
@@ -186,7 +187,12 @@ package final class NATSConnection: Sendable {
         channel.eventLoop.execute {
             handler.value.request(subject: subject, headers: headerBytes, payload: payload, timeout: timeout, promise: promise)
         }
-        return try await promise.futureResult.get()
+        // On cancellation the waiter gives up at once; the handler forgets the request at its timeout.
+        return try await withTaskCancellationHandler {
+            try await promise.futureResult.get()
+        } onCancel: {
+            promise.fail(CancellationError())
+        }
     }
 
     /// Sends a request whose payload is an array; see ``request(_:payload:headers:timeout:)-(_,ByteBuffer,_,_)``.
@@ -201,7 +207,13 @@ package final class NATSConnection: Sendable {
         channel.eventLoop.execute {
             handler.value.fetch(subject: subject, body: body, batch: batch, timeout: timeout, promise: promise)
         }
-        return try await promise.futureResult.get()
+        // On cancellation the waiter gives up at once; messages that still arrive for this request are dropped and
+        // come back after the consumer's ack_wait.
+        return try await withTaskCancellationHandler {
+            try await promise.futureResult.get()
+        } onCancel: {
+            promise.fail(CancellationError())
+        }
     }
 
     /// Waits until the server has processed everything sent before (a `PING`/`PONG` round trip).
@@ -255,6 +267,12 @@ package final class NATSConnection: Sendable {
             throw SightlineError(.unavailable, "writing to the NATS server at \(endpoint) failed", cause: error)
         }
     }
+}
+
+/// The cause of the error a request fails with when the server says nobody subscribes to its subject (status 503).
+package struct NATSNoRespondersError: Error, Sendable {
+    /// The request's subject.
+    package var subject: String
 }
 
 /// The parts of a `nats://` URL.

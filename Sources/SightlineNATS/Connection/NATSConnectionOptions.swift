@@ -13,7 +13,8 @@ package struct NATSConnectionOptions: Sendable {
     /// The first token of the reply subjects this client makes (`<prefix>.<random>.…`).
     package var inboxPrefix: String
 
-    /// Options with the given values; the defaults are those of the Go client.
+    /// Options with the given values. Keep-alive defaults are the Go client's: a `PING` every two minutes, failure after two
+    /// unanswered.
     package init(
         name: String? = nil,
         connectTimeout: Duration = .seconds(5),

@@ -1,8 +1,3 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import NIOCore
 import SightlineCore
 
@@ -89,7 +84,7 @@ package struct JetStream: Sendable {
         let reply: NATSMessage
         do {
             reply = try await connection.request(subject, payload: payload, headers: headers, timeout: timeout)
-        } catch let error as SightlineError where error.message.contains("status 503") {
+        } catch let error as SightlineError where error.cause is NATSNoRespondersError {
             throw SightlineError(.unavailable, "no JetStream stream stores subject \(subject) (the server has no responder for it)")
         }
         let ack = try Self.decode(PubAckResponse.self, from: reply, operation: "publish to \(subject)")
@@ -133,6 +128,7 @@ package struct JetStream: Sendable {
     /// - Returns: The messages, each to be acknowledged.
     /// A consumer that does not exist gives an empty result once `expires` (plus two seconds) has passed: nats-server
     /// 2.9 does not answer such a request; check with ``consumerInfo(stream:consumer:)`` when it matters.
+    /// Cancelling the task ends the wait at once with `CancellationError`.
     /// - Throws: ``SightlineError`` when the server ends the request with another status (e.g. 409 when too many
     ///   requests wait), the connection fails, or a message has no valid ack subject.
     package func fetch(stream: String, consumer: String, batch: Int, expires: Duration = .seconds(5), noWait: Bool = false) async throws -> [JetStreamMessage] {
@@ -169,7 +165,7 @@ package struct JetStream: Sendable {
         let reply: NATSMessage
         do {
             reply = try await connection.request(subject, payload: ByteBuffer(string: body), timeout: timeout)
-        } catch let error as SightlineError where error.message.contains("status 503") {
+        } catch let error as SightlineError where error.cause is NATSNoRespondersError {
             throw SightlineError(.unavailable, "JetStream is not enabled on the NATS server at \(connection.endpoint) (no responder for \(subject))")
         }
         return try Self.decode(type, from: reply, operation: subject)

@@ -1,5 +1,5 @@
 package import NIOCore
-package import SightlineCore
+import SightlineCore
 
 /// Splits the bytes a NATS server sends into frames, incrementally and at the byte level.
 ///

@@ -1,4 +1,4 @@
-package import SightlineCore
+import SightlineCore
 
 /// The header block of a NATS message (`HPUB`/`HMSG`): an optional status line and fields in the order they were written.
 ///

@@ -3,7 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-package import SightlineCore
+import SightlineCore
 
 /// What the server announced in its `INFO` line, as far as this client uses it.
 package struct NATSServerInfo: Sendable, Decodable {

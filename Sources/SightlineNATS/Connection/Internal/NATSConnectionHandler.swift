@@ -302,7 +302,10 @@ final class NATSConnectionHandler: ChannelInboundHandler {
             guard let request = requests.removeValue(forKey: token) else { return }  // late reply after a timeout
             request.timeout?.cancel()
             if message.status == 503 {
-                request.promise.fail(SightlineError(.unavailable, "no responders on the NATS server at \(endpoint) for a request on \(request.subject) (status 503)"))
+                request.promise.fail(
+                    SightlineError(
+                        .unavailable, "no responders on the NATS server at \(endpoint) for a request on \(request.subject) (status 503)",
+                        cause: NATSNoRespondersError(subject: request.subject)))
             } else {
                 request.promise.succeed(message)
             }
