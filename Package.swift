@@ -142,6 +142,16 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        // A NATS client over NIO (core protocol, request/reply, the JetStream subset a durable work queue needs).
+        .target(
+            name: "SightlineNATS",
+            dependencies: [
+                "SightlineCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: settings
+        ),
         // The host agent: file tailing, transforms, the on-disk buffer and delivery to a server. Never imports the server.
         .target(
             name: "SightlineAgent",
@@ -341,6 +351,15 @@ let package = Package(
             swiftSettings: settings
         ),
         .testTarget(name: "SightlineIngestTests", dependencies: ["SightlineIngest", "SightlineTestSupport"], swiftSettings: settings),
+        .testTarget(
+            name: "SightlineNATSTests",
+            dependencies: [
+                "SightlineNATS", "SightlineTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: settings
+        ),
         .testTarget(
             name: "SightlineServerTests",
             dependencies: [
