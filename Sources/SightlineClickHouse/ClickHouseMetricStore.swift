@@ -1,0 +1,483 @@
+import Foundation
+package import SightlineCore
+import SightlineStorageCore
+import Synchronization
+
+/// The metrics store over ClickHouse: the embedded TSDB's ``SignalStore`` and ``MetricQuerier`` contracts, with the
+/// series and samples in ClickHouse so that any number of stateless servers can write and query them.
+///
+/// Three tables (see ``schema``):
+/// - `metric_series`: one row per series and day it has samples (`tenant`, `metric_name`, `series_id` — a stable hash
+///   of the sorted labels —, the label names and values as two arrays, `day`). A ReplacingMergeTree partitioned by day
+///   and ordered by `(tenant, metric_name, series_id)`, so a selector's metric name is a primary-key range and the
+///   other matchers run over the label arrays of that range only.
+/// - `metric_samples`: `(tenant, series_id, ts, value, day, version)`, a ReplacingMergeTree(version) partitioned by
+///   day and ordered by `(tenant, series_id, ts)`: a series' samples in a time range are one key range.
+/// - `metric_metadata`: type, help and unit per `(tenant, metric_family)`, the newest write winning.
+///
+/// Writes go through one ``ClickHouseTableWriter`` per table: ``apply(_:at:)`` encodes rows, ``flush()`` (the
+/// caller's timer) and ``persist(throughSegment:)`` insert them. Which `(series, day)` rows were written is
+/// remembered in memory, so a series row is written once per day, not once per batch; after a restart a series is
+/// written once more, which the ReplacingMergeTree collapses.
+///
+/// Values are stored as `Float64` with their exact bits: RowBinary and MergeTree keep NaN payloads, so the staleness
+/// marker (``StaleNaN``) comes back as itself.
+///
+/// Differences from the embedded TSDB, by design:
+/// - Out-of-order samples and duplicates are not refused at admission (the store does not hold each series' newest
+///   sample): any sample is admitted, and samples at the same `(tenant, series, ts)` collapse in ClickHouse to the one
+///   written last in WAL order (`version` is the WAL position; queries pick it with `argMax`, merges keep it). The
+///   embedded engine instead refuses a conflicting duplicate and keeps the first value. Within one batch a conflicting
+///   duplicate is still refused (`duplicate_sample`), as the embedded engine does.
+/// - `labelNames`/`labelValues` (and the series `select` considers) are limited to the days the time range touches,
+///   not to series with a sample inside the exact range.
+/// - Regex matchers run as ClickHouse's RE2 (`match`, anchored as `^(?:re)$`) instead of Swift's regex engine; the
+///   syntax PromQL uses (RE2's) is the same.
+/// - There is no per-tenant series limit.
+package final class ClickHouseMetricStore: SignalStore, MetricQuerier {
+    /// Settings of the store.
+    package struct Options: Sendable {
+        /// Most samples in one request; 0 means no limit (as the embedded engine's option of the same name).
+        package var maxSamplesPerRequest: Int = 0
+
+        package init() {}
+    }
+
+    package let signal = Signal.metrics
+    private let client: ClickHouseClient
+    private let options: Options
+    private let seriesWriter: ClickHouseTableWriter
+    private let samplesWriter: ClickHouseTableWriter
+    private let metadataWriter: ClickHouseTableWriter
+    /// Series rows already written, per day.
+    private let written = Mutex(WrittenSeries())
+
+    static let seriesTable = "metric_series"
+    static let samplesTable = "metric_samples"
+    static let metadataTable = "metric_metadata"
+    static let seriesColumns = ["tenant", "metric_name", "series_id", "label_names", "label_values", "day"]
+    static let samplesColumns = ["tenant", "series_id", "ts", "value", "day", "version"]
+    static let metadataColumns = ["tenant", "metric_family", "kind", "help", "unit", "version"]
+
+    /// The tables, created once per database by ``ClickHouseSchema/migrate(_:)``.
+    package static let schema = ClickHouseSchema(
+        component: "metrics",
+        steps: [
+            """
+            CREATE TABLE IF NOT EXISTS \(seriesTable) (tenant String, metric_name String, series_id UInt64,
+                label_names Array(String), label_values Array(String), day Date)
+            ENGINE = ReplacingMergeTree PARTITION BY day ORDER BY (tenant, metric_name, series_id)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS \(samplesTable) (tenant String, series_id UInt64, ts Int64, value Float64, day Date,
+                version UInt64)
+            ENGINE = ReplacingMergeTree(version) PARTITION BY day ORDER BY (tenant, series_id, ts)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS \(metadataTable) (tenant String, metric_family String, kind UInt8, help String,
+                unit String, version UInt64)
+            ENGINE = ReplacingMergeTree(version) ORDER BY (tenant, metric_family)
+            """,
+        ])
+
+    /// Opens the store: migrates the tables and reads the writers' checkpoints.
+    /// - Parameter checkpointDirectory: a directory of the server's own (created when missing) where each table's
+    ///   last fully inserted WAL segment is remembered.
+    /// - Throws: `unavailable` when ClickHouse cannot be reached, `invalidArgument` when it refuses the schema,
+    ///   `dataCorrupted` for a damaged checkpoint file, `io` when the directory cannot be created.
+    package init(client: ClickHouseClient, checkpointDirectory: String, options: Options = Options()) async throws {
+        self.client = client
+        self.options = options
+        try POSIXFile.createDirectory(checkpointDirectory)
+        try await Self.schema.migrate(client)
+        func writer(_ table: String, _ columns: [String]) throws -> ClickHouseTableWriter {
+            try ClickHouseTableWriter(client: client, table: table, columns: columns, checkpointPath: checkpointDirectory + "/" + table + ".segment")
+        }
+        seriesWriter = try writer(Self.seriesTable, Self.seriesColumns)
+        samplesWriter = try writer(Self.samplesTable, Self.samplesColumns)
+        metadataWriter = try writer(Self.metadataTable, Self.metadataColumns)
+    }
+
+    private var writers: [ClickHouseTableWriter] { [seriesWriter, metadataWriter, samplesWriter] }
+
+    // MARK: SignalStore
+
+    /// Admits every sample but those past `maxSamplesPerRequest` and conflicting duplicates inside the batch (same
+    /// series and time, other value bits); see the type's documentation for what the embedded engine refuses besides.
+    package func admit(_ batch: TenantBatch) -> Admission {
+        guard case .metrics(let metrics) = batch.batch else { return Admission(batch: batch.batch) }
+        var rejections: [String: Int] = [:]
+        var message = ""
+        var samples = metrics.samples[...]
+        let limit = options.maxSamplesPerRequest
+        if limit > 0 && samples.count > limit {
+            rejections["too_many_samples"] = samples.count - limit
+            message = "request has \(samples.count) samples, more than the limit of \(limit) per request"
+            samples = samples.prefix(limit)
+        }
+        var seen: [SeriesTime: UInt64] = [:]
+        var kept: [MetricSample] = []
+        kept.reserveCapacity(samples.count)
+        for sample in samples {
+            let key = SeriesTime(labels: sample.labels, timestampMs: sample.timestampMs)
+            let bits = sample.value.bitPattern
+            if let earlier = seen[key] {
+                if earlier == bits { continue }
+                rejections["duplicate_sample", default: 0] += 1
+                if message.isEmpty {
+                    message = "sample for series \(sample.labels) at \(sample.timestampMs) has value \(sample.value), but a sample at "
+                        + "that time with a different value is earlier in the same request"
+                }
+                continue
+            }
+            seen[key] = bits
+            kept.append(sample)
+        }
+        return Admission(batch: .metrics(MetricBatch(samples: kept, metadata: metrics.metadata)), rejections: rejections, message: message)
+    }
+
+    /// Encodes the batch's samples, the series rows not yet written for their days, and its metadata into the table
+    /// writers; starts an insert in the background when a writer's buffer is full.
+    /// - Throws: `internal` for a batch of another signal.
+    package func apply(_ batch: TenantBatch, at position: WALPosition) throws {
+        guard case .metrics(let metrics) = batch.batch else {
+            throw SightlineError(.internal, "\(batch.batch.signal) batch sent to the ClickHouse metric store")
+        }
+        let tenant = batch.tenant.id
+        let version = Self.version(of: position)
+        // One hash per distinct series of the batch.
+        var ids: [Labels: UInt64] = [:]
+        var rows: [(id: UInt64, day: Int64)] = []
+        rows.reserveCapacity(metrics.samples.count)
+        var candidates: [SeriesDay: Labels] = [:]
+        for sample in metrics.samples {
+            let id: UInt64
+            if let known = ids[sample.labels] {
+                id = known
+            } else {
+                id = Self.seriesID(sample.labels)
+                ids[sample.labels] = id
+            }
+            let day = Self.day(ofMs: sample.timestampMs)
+            rows.append((id, day))
+            candidates[SeriesDay(tenant: tenant, seriesID: id, day: day)] = sample.labels
+        }
+        let newSeries = written.withLock { written in candidates.filter { written.insert($0.key) } }
+        if !newSeries.isEmpty {
+            seriesWriter.append { writer in
+                for (key, labels) in newSeries {
+                    writer.writeString(tenant)
+                    writer.writeString(labels.metricName)
+                    writer.writeUInt64LE(key.seriesID)
+                    writer.writeStringArray(labels.labels.map(\.name))
+                    writer.writeStringArray(labels.labels.map(\.value))
+                    writer.writeDate(days: key.day)
+                }
+            }
+        }
+        if !metrics.samples.isEmpty {
+            samplesWriter.append { writer in
+                for (sample, row) in zip(metrics.samples, rows) {
+                    writer.writeString(tenant)
+                    writer.writeUInt64LE(row.id)
+                    writer.writeInt64LE(sample.timestampMs)
+                    writer.writeUInt64LE(sample.value.bitPattern)  // Float64's RowBinary: its little-endian bits
+                    writer.writeDate(days: row.day)
+                    writer.writeUInt64LE(version)
+                }
+            }
+        }
+        if !metrics.metadata.isEmpty {
+            // The last entry of a family wins, as in the embedded engine (equal versions would tie in ClickHouse).
+            var latest: [String: MetricMetadata] = [:]
+            for entry in metrics.metadata { latest[entry.metricFamily] = entry }
+            metadataWriter.append { writer in
+                for entry in latest.values {
+                    writer.writeString(tenant)
+                    writer.writeString(entry.metricFamily)
+                    writer.writeByte(entry.kind.rawValue)
+                    writer.writeString(entry.help)
+                    writer.writeString(entry.unit)
+                    writer.writeUInt64LE(version)
+                }
+            }
+        }
+        for writer in writers where writer.isFull {
+            // Rows stay buffered when this fails; the next flush or checkpoint inserts them.
+            Task { try? await writer.flush() }
+        }
+    }
+
+    /// Inserts every row applied from WAL segments up to `segment`: series first, so that no sample is visible
+    /// without its series, then metadata, then samples.
+    package func persist(throughSegment segment: Int) async throws {
+        for writer in writers { try await writer.persist(throughSegment: segment) }
+    }
+
+    /// The highest WAL segment whose rows are in ClickHouse in every table.
+    package var persistedSegment: Int { writers.map(\.persistedSegment).min() ?? -1 }
+
+    /// Inserts what is buffered now, without claiming a segment; the server calls it on a timer so that samples are
+    /// queryable within seconds of arriving.
+    package func flush() async throws {
+        for writer in writers { try await writer.flush() }
+    }
+
+    // MARK: Retention
+
+    /// Drops the day partitions of series and samples whose newest day is before the day of `cutoffMs` (ms since the
+    /// epoch), listing them from `system.parts`; returns the dropped partitions as `table:day`. Metadata is kept.
+    @discardableResult
+    package func dropPartitions(olderThan cutoffMs: Int64) async throws -> [String] {
+        let cutoffDay = Self.day(ofMs: cutoffMs)
+        var dropped: [String] = []
+        for table in [Self.samplesTable, Self.seriesTable] {
+            let text = try await client.query(
+                """
+                SELECT DISTINCT partition FROM system.parts
+                WHERE database = \(ClickHouseSQL.quote(client.database)) AND table = \(ClickHouseSQL.quote(table)) AND active
+                  AND max_date < \(Self.dateLiteral(cutoffDay))
+                ORDER BY partition FORMAT TabSeparated
+                """)
+            for partition in String(decoding: text, as: UTF8.self).split(separator: "\n") {
+                try await client.execute("ALTER TABLE \(table) DROP PARTITION \(ClickHouseSQL.quote(String(partition)))")
+                dropped.append("\(table):\(partition)")
+            }
+        }
+        // Series of those days must be written again should samples of them arrive.
+        written.withLock { $0.forget(before: cutoffDay) }
+        return dropped
+    }
+
+    // MARK: MetricQuerier
+
+    /// Two queries at once: the matching series rows of the range's days (their labels), and the samples in
+    /// `[startMs, endMs]` of those series (`series_id IN` the same series query), one per timestamp — the newest
+    /// version — in series and time order. Series without samples in the range are left out; the answer is sorted by
+    /// labels, as the embedded engine's.
+    /// - Throws: `unavailable` when ClickHouse cannot be reached, `invalidArgument` when it refuses the query (a regex
+    ///   RE2 does not take).
+    package func select(tenant: Tenant, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [SeriesSamples] {
+        guard startMs <= endMs else { return [] }
+        let seriesWhere = Self.seriesCondition(tenant: tenant, matchers: matchers, startMs: startMs, endMs: endMs)
+        let seriesSQL = """
+            SELECT series_id, any(label_names), any(label_values) FROM \(Self.seriesTable) WHERE \(seriesWhere)
+            GROUP BY series_id FORMAT RowBinary
+            """
+        let samplesSQL = """
+            SELECT series_id, ts, argMax(value, version) FROM \(Self.samplesTable)
+            WHERE tenant = \(ClickHouseSQL.quote(tenant.id)) AND \(Self.dayCondition(startMs: startMs, endMs: endMs))
+              AND ts >= \(startMs) AND ts <= \(endMs)
+              AND series_id IN (SELECT series_id FROM \(Self.seriesTable) WHERE \(seriesWhere))
+            GROUP BY series_id, ts ORDER BY series_id, ts FORMAT RowBinary
+            """
+        let client = self.client
+        let (seriesBytes, sampleBytes) = try ClickHouseClient.blocking {
+            async let series = client.query(seriesSQL)
+            async let samples = client.query(samplesSQL)
+            return try await (series, samples)
+        }
+        var labelsByID: [UInt64: Labels] = [:]
+        for (id, names, values) in try decodeRowBinary(seriesBytes, { reader in
+            (try reader.readUInt64LE(), try reader.readStringArray(), try reader.readStringArray())
+        }) {
+            labelsByID[id] = try Self.labels(names: names, values: values)
+        }
+        var result: [SeriesSamples] = []
+        var current: SeriesSamples?
+        var currentID: UInt64 = 0
+        try sampleBytes.withUnsafeBytes { raw in
+            var reader = ByteReader(raw)
+            while !reader.isAtEnd {
+                let id = try reader.readUInt64LE()
+                let ts = try reader.readInt64LE()
+                let value = Double(bitPattern: try reader.readUInt64LE())
+                if current == nil || id != currentID {
+                    if let done = current { result.append(done) }
+                    // A series row dropped by retention while its samples remain: nothing to label them with.
+                    current = labelsByID[id].map { SeriesSamples(labels: $0) }
+                    currentID = id
+                    if current == nil { continue }
+                }
+                current?.timestampsMs.append(ts)
+                current?.values.append(value)
+            }
+        }
+        if let done = current { result.append(done) }
+        return result.sorted { $0.labels < $1.labels }
+    }
+
+    /// The distinct names in the label arrays of the matching series rows of the range's days.
+    package func labelNames(tenant: Tenant, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [String] {
+        guard startMs <= endMs else { return [] }
+        let sql = """
+            SELECT DISTINCT arrayJoin(label_names) FROM \(Self.seriesTable)
+            WHERE \(Self.seriesCondition(tenant: tenant, matchers: matchers, startMs: startMs, endMs: endMs)) FORMAT RowBinary
+            """
+        return try strings(sql).sorted()
+    }
+
+    /// The distinct values of `name` over the matching series rows of the range's days (`metric_name` for `__name__`).
+    package func labelValues(tenant: Tenant, name: String, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [String] {
+        guard startMs <= endMs else { return [] }
+        let condition = Self.seriesCondition(tenant: tenant, matchers: matchers, startMs: startMs, endMs: endMs)
+        let sql: String
+        if name == Labels.metricName {
+            sql = "SELECT DISTINCT metric_name FROM \(Self.seriesTable) WHERE \(condition) AND metric_name != '' FORMAT RowBinary"
+        } else {
+            let quoted = ClickHouseSQL.quote(name)
+            sql = """
+                SELECT DISTINCT label_values[indexOf(label_names, \(quoted))] FROM \(Self.seriesTable)
+                WHERE \(condition) AND has(label_names, \(quoted)) FORMAT RowBinary
+                """
+        }
+        return try strings(sql).sorted()
+    }
+
+    /// The newest metadata row (by WAL position) of each family, sorted by family.
+    package func metadata(tenant: Tenant, metric: String?) throws -> [MetricMetadata] {
+        var condition = "tenant = \(ClickHouseSQL.quote(tenant.id))"
+        if let metric { condition += " AND metric_family = \(ClickHouseSQL.quote(metric))" }
+        let sql = """
+            SELECT metric_family, argMax(kind, version), argMax(help, version), argMax(unit, version)
+            FROM \(Self.metadataTable) WHERE \(condition) GROUP BY metric_family ORDER BY metric_family FORMAT RowBinary
+            """
+        let client = self.client
+        let bytes = try ClickHouseClient.blocking { try await client.query(sql) }
+        return try decodeRowBinary(bytes) { reader in
+            let family = try reader.readString()
+            let kind = try reader.readByte()
+            return MetricMetadata(
+                metricFamily: family, kind: MetricMetadata.Kind(rawValue: kind) ?? .unknown, help: try reader.readString(),
+                unit: try reader.readString())
+        }
+    }
+
+    /// Runs a query answering one String column.
+    private func strings(_ sql: String) throws -> [String] {
+        let client = self.client
+        let bytes = try ClickHouseClient.blocking { try await client.query(sql) }
+        return try decodeRowBinary(bytes) { try $0.readString() }
+    }
+}
+
+// MARK: - SQL and encoding helpers
+
+extension ClickHouseMetricStore {
+    static let msPerDay: Int64 = 86_400_000
+
+    /// The day (since the epoch) of a time in ms, rounded down; the `Date` column holds 0...65535.
+    static func day(ofMs ms: Int64) -> Int64 {
+        let day = ms >= 0 ? ms / msPerDay : (ms + 1) / msPerDay - 1
+        return min(max(day, 0), Int64(UInt16.max))
+    }
+
+    /// A `Date` literal for a day since the epoch: `toDate('YYYY-MM-DD')`.
+    static func dateLiteral(_ day: Int64) -> String {
+        // Days to a civil date (proleptic Gregorian), after Howard Hinnant's algorithm.
+        let z = day + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "toDate('\(y)-\(two(m))-\(two(d))')"
+    }
+
+    /// The days a time range touches, as a condition on `day` (partition pruning).
+    static func dayCondition(startMs: Int64, endMs: Int64) -> String {
+        "day >= \(dateLiteral(day(ofMs: startMs))) AND day <= \(dateLiteral(day(ofMs: endMs)))"
+    }
+
+    /// The series rows of `tenant` on the days of the range whose labels satisfy every matcher. `__name__` compares
+    /// the `metric_name` column (a primary-key range for `=`); any other label's value is read from the arrays, and is
+    /// "" when the series lacks the label, as ``LabelMatcher`` compares it.
+    static func seriesCondition(tenant: Tenant, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) -> String {
+        var parts = ["tenant = \(ClickHouseSQL.quote(tenant.id))", dayCondition(startMs: startMs, endMs: endMs)]
+        for matcher in matchers {
+            let value =
+                matcher.name == Labels.metricName
+                ? "metric_name" : "label_values[indexOf(label_names, \(ClickHouseSQL.quote(matcher.name)))]"
+            switch matcher.kind {
+            case .equal: parts.append("\(value) = \(ClickHouseSQL.quote(matcher.value))")
+            case .notEqual: parts.append("\(value) != \(ClickHouseSQL.quote(matcher.value))")
+            case .regexMatch: parts.append("match(\(value), \(ClickHouseSQL.quote("^(?:\(matcher.value))$")))")
+            case .regexNoMatch: parts.append("NOT match(\(value), \(ClickHouseSQL.quote("^(?:\(matcher.value))$")))")
+            }
+        }
+        return parts.joined(separator: " AND ")
+    }
+
+    /// The row version of a batch: its WAL position, so the last write in WAL order wins.
+    static func version(of position: WALPosition) -> UInt64 {
+        UInt64(max(0, position.segment)) << 40 | (UInt64(max(0, position.offset)) & ((1 << 40) - 1))
+    }
+
+    /// A hash of the sorted labels that is the same in every process (Swift's `Hasher` is seeded per process):
+    /// FNV-1a over names and values, each followed by a 0xFF byte (never in UTF-8), then SplitMix64's finaliser to
+    /// spread the bits.
+    static func seriesID(_ labels: Labels) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        @inline(__always) func mix(_ byte: UInt8) {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        for label in labels.labels {
+            for byte in label.name.utf8 { mix(byte) }
+            mix(0xFF)
+            for byte in label.value.utf8 { mix(byte) }
+            mix(0xFF)
+        }
+        hash = (hash ^ (hash >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        hash = (hash ^ (hash >> 27)) &* 0x94D0_49BB_1331_11EB
+        return hash ^ (hash >> 31)
+    }
+
+    /// Rebuilds labels from a series row.
+    static func labels(names: [String], values: [String]) throws -> Labels {
+        guard names.count == values.count else {
+            throw SightlineError(.dataCorrupted, "ClickHouse series row has \(names.count) label names but \(values.count) values")
+        }
+        return Labels(zip(names, values).map { Label($0, $1) })
+    }
+}
+
+/// A series of a tenant on one day: the unit of the series table's rows.
+private struct SeriesDay: Hashable, Sendable {
+    var tenant: String
+    var seriesID: UInt64
+    var day: Int64
+}
+
+/// A series and a time, to find duplicates inside a batch.
+private struct SeriesTime: Hashable {
+    var labels: Labels
+    var timestampMs: Int64
+}
+
+/// The series rows written since the store started, by day; days far behind the newest are forgotten (a late sample
+/// for them writes its series row again, which ClickHouse collapses).
+private struct WrittenSeries: Sendable {
+    private var byDay: [Int64: Set<SeriesDay>] = [:]
+    private var newestDay: Int64 = .min
+    /// Days kept before the newest seen.
+    private let keptDays: Int64 = 2
+
+    /// Records `key`; returns whether it was new.
+    mutating func insert(_ key: SeriesDay) -> Bool {
+        if key.day > newestDay {
+            newestDay = key.day
+            byDay = byDay.filter { $0.key >= newestDay - keptDays }
+        }
+        return byDay[key.day, default: []].insert(key).inserted
+    }
+
+    /// Forgets the days before `day` (their partitions were dropped).
+    mutating func forget(before day: Int64) {
+        byDay = byDay.filter { $0.key >= day }
+    }
+}
