@@ -136,15 +136,60 @@ package final class ClickHouseClient: Sendable {
     /// Runs async ClickHouse work to completion for synchronous callers (the store protocols are synchronous). Call
     /// it only from threads that may block — the query engines run on NIO's thread pool — never from Swift's
     /// cooperative pool, whose threads the work itself needs.
+    ///
+    /// The work runs on ``BlockingBridgeExecutor``'s own threads, not on the cooperative pool, so even a caller that
+    /// does block a cooperative thread (rule evaluation) cannot starve the work it waits for.
     package static func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
         let box = ResultBox<T>()
         let done = DispatchSemaphore(value: 0)
-        Task.detached {
+        Task(executorPreference: BlockingBridgeExecutor.shared) {
             do { box.set(.success(try await body())) } catch { box.set(.failure(error)) }
             done.signal()
         }
         done.wait()
         return try box.get()
+    }
+}
+
+/// Two threads that run the tasks of ``ClickHouseClient/blocking(_:)``. Their jobs only wait for network answers, so
+/// two are plenty; they never block, so a job always finds a thread.
+final class BlockingBridgeExecutor: TaskExecutor, @unchecked Sendable {
+    static let shared = BlockingBridgeExecutor(threads: 2)
+
+    // Guarded by `condition`.
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+    private var next = 0
+
+    private init(threads: Int) {
+        for index in 0..<threads {
+            let thread = Thread { [unowned self] in self.work() }
+            thread.name = "clickhouse-bridge-\(index)"
+            thread.start()
+        }
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func work() {
+        while true {
+            condition.lock()
+            while next == jobs.count { condition.wait() }
+            let job = jobs[next]
+            next += 1
+            if next == jobs.count {  // drained: reuse the storage
+                jobs.removeAll(keepingCapacity: true)
+                next = 0
+            }
+            condition.unlock()
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        }
     }
 }
 

@@ -123,6 +123,14 @@ struct ClickHouseSQLTests {
             }
         }
         #expect(version >= ClickHouseVersion(18, 16))
+        // Even callers that block every cooperative thread at once get their answers: the work runs elsewhere.
+        let versions = try await withThrowingTaskGroup(of: ClickHouseVersion.self) { group in
+            for _ in 0..<(ProcessInfo.processInfo.activeProcessorCount * 2) {
+                group.addTask { try ClickHouseClient.blocking { try await client.version() } }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(versions.count == ProcessInfo.processInfo.activeProcessorCount * 2 && versions.allSatisfy { $0 == version })
         try await cleanUp(client)
     }
 }
