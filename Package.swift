@@ -168,6 +168,7 @@ let package = Package(
             dependencies: [
                 "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineTSDB", "SightlineScrape",
                 "SightlineQuery", "SightlineTraceStore", "SightlineLogStore", "SightlineAlerting", "SightlineAuditStore", "SightlineGRPC",
+                "SightlineClickHouse",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),

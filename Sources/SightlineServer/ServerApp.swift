@@ -37,7 +37,7 @@ package enum ServerApp {
     package static func assemble(
         _ configuration: ServerConfiguration, logger: Logger, signals: [UnixSignal] = [.sigterm, .sigint],
         reloadSignals: [UnixSignal] = [.sighup], onHTTPListening: (@Sendable (Int) -> Void)? = nil
-    ) throws -> Assembly {
+    ) async throws -> Assembly {
         let dataDirectory = configuration.dataDirectory
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let metrics = ServerMetrics()
@@ -49,33 +49,19 @@ package enum ServerApp {
         }
         let wal = try WriteAheadLog(directory: dataDirectory + "/wal", options: walOptions, logger: logger)
         // Opening the WAL logs a torn tail it cut off, with the bytes dropped.
-        var logOptions = LogStoreOptions()
-        logOptions.defaultRetention = configuration.logs.retention
-        logOptions.retention = configuration.logs.retentionRules.map { LogRetentionRule(tenant: $0.tenant, matchers: $0.matchers, maxAge: $0.maxAge) }
-        logOptions.rolloverMaxBytes = configuration.logs.rolloverMaxBytes
-        logOptions.rolloverMaxAge = configuration.logs.rolloverMaxAge
-        let logs = try LogStore(directory: dataDirectory + "/logs", options: logOptions, logger: logger)
-        var tsdbOptions = TSDB.Options()
-        tsdbOptions.outOfOrderWindowMs = configuration.metrics.outOfOrderWindow.milliseconds
-        tsdbOptions.retentionMs = configuration.metrics.retention?.milliseconds
-        tsdbOptions.retentionBytes = configuration.metrics.retentionBytes
-        tsdbOptions.maxSeriesPerTenant = configuration.metrics.maxSeriesPerTenant
-        tsdbOptions.maxSamplesPerRequest = configuration.metrics.maxSamplesPerRequest
-        let metricStore = try TSDB(directory: dataDirectory + "/tsdb", options: tsdbOptions, logger: logger)
-        let traces = try TraceStore(
-            directory: dataDirectory + "/traces", options: TraceStoreOptions(retention: configuration.traces.retention), logger: logger)
+        let storage = try await StorageBackend.open(configuration, metrics: metrics, logger: logger)
         let spanMetrics = configuration.traces.spanMetrics ? SpanMetrics(clockMs: { Int64(Date().timeIntervalSince1970 * 1000) }) : nil
         let pipeline = IngestPipeline(
-            wal: wal, stores: [logs, metricStore, traces], limits: configuration.limits, metrics: metrics, logger: logger,
+            wal: wal, stores: storage.stores, limits: configuration.limits, metrics: metrics, logger: logger,
             observers: spanMetrics.map { [$0] } ?? [],
             deduplicator: try BatchDeduplicator(path: dataDirectory + "/batch-ids")
         )
         var api = APIDependencies(
             pipeline: pipeline, authenticator: Authenticator(tokens: configuration.tokens), limits: configuration.limits,
-            metrics: metrics, logs: logs, spans: traces, samples: metricStore, tsdb: metricStore
+            metrics: metrics, logs: storage.logs, spans: storage.spans, samples: storage.samples, tsdb: storage.tsdb
         )
         let alerting = try AlertingRuntime(
-            configuration: configuration, pipeline: pipeline, samples: metricStore, logs: logs, logger: logger)
+            configuration: configuration, pipeline: pipeline, samples: storage.samples, logs: storage.logs, logger: logger)
         api.alerting = alerting
         var auditOptions = AuditStoreOptions()
         auditOptions.retention = configuration.audit.retention
@@ -110,8 +96,7 @@ package enum ServerApp {
         let scraper = ScrapeManager(configs: configuration.scrapeConfigs, logger: logger) { tenant, batch in
             _ = try await pipeline.ingest(DecodedBatch(.metrics(batch)), tenant: tenant, protocol: "scrape", bytes: 0)
         }
-        let services: [any Service] = [
-            StorageService(pipeline: pipeline, logger: logger),
+        let services: [any Service] = [StorageService(pipeline: pipeline, logger: logger)] + storage.services + [
             PeriodicService(name: "checkpoint", interval: configuration.wal.checkpointInterval, logger: logger) {
                 guard pipeline.isReady else { return }
                 try await pipeline.checkpoint()
@@ -127,15 +112,6 @@ package enum ServerApp {
                     try audit.writeDigests(now: AuditStore.wallClockNano())
                     audit.close()
                 }),
-            PeriodicService(name: "metrics maintenance", interval: configuration.metrics.maintenanceInterval, logger: logger) {
-                try metricStore.maintain(metrics: metrics, logger: logger)
-            },
-            PeriodicService(name: "logs maintenance", interval: configuration.logs.maintenanceInterval, logger: logger) {
-                _ = try logs.maintain(now: LogStore.wallClockNano())
-            },
-            PeriodicService(name: "traces maintenance", interval: configuration.traces.maintenanceInterval, logger: logger) {
-                _ = try traces.maintain(nowNano: UInt64(Date().timeIntervalSince1970 * 1e9))
-            },
             PeriodicService(name: "span metrics", interval: configuration.traces.spanMetricsInterval, logger: logger) {
                 guard let spanMetrics, pipeline.isReady else { return }
                 for (tenant, batch) in spanMetrics.collect(nowMs: Int64(Date().timeIntervalSince1970 * 1000)) where !batch.samples.isEmpty {

@@ -27,6 +27,20 @@ struct ConfigFileTests {
         #expect(try ConfigFile.parse("", path: "empty.yaml").ui.assetsDirectory == nil)
     }
 
+    @Test func readsTheStorageSection() throws {
+        let config = try ConfigFile.parse(
+            """
+            storage:
+              backend: clickhouse
+              clickhouse: {url: "http://ch:8123", database: obs, user: u, password: p, flush_interval: 250ms}
+            """, path: "sightline.yaml")
+        #expect(config.storage.backend == .clickhouse)
+        #expect(config.storage.clickhouse.url == "http://ch:8123" && config.storage.clickhouse.database == "obs")
+        #expect(config.storage.clickhouse.user == "u" && config.storage.clickhouse.password == "p")
+        #expect(config.storage.clickhouse.flushInterval == .milliseconds(250))
+        #expect(try ConfigFile.parse("", path: "empty.yaml").storage.backend == .embedded)
+    }
+
     @Test func readsEveryKey() throws {
         let config = try ConfigFile.parse(
             """
@@ -93,6 +107,8 @@ struct ConfigFileTests {
         ("audit:\n  tenant_retention: {\"a b\": 1d}\n", ["audit.tenant_retention", "a b"]),
         ("audit:\n  digest_interval: often\n", ["audit.digest_interval", "duration"]),
         ("ui:\n  folder: x\n", ["ui.folder", "unknown key"]),
+        ("storage:\n  backend: cassandra\n", ["storage.backend", "embedded or clickhouse", "cassandra"]),
+        ("storage:\n  clickhouse: {uri: x}\n", ["storage.clickhouse.uri", "unknown key"]),
     ])
     func badFilesNameTheKeyAndFile(text: String, expected: [String]) {
         do {

@@ -69,6 +69,9 @@ import Yams
 ///   tenant_retention: {acme: 2555d}
 ///   digest_interval: 1m         # a signed digest per tenant whose chain moved; retention runs as often
 ///   segment_max_bytes: 67108864
+/// storage:
+///   backend: embedded           # or clickhouse: the server keeps only its WAL, the data lives in ClickHouse
+///   clickhouse: {url: "http://127.0.0.1:8123", database: sightline, user: default, password: "", flush_interval: 1s}
 /// ui:
 ///   assets_dir: ./ui            # serve the web UI from this folder instead of the built-in files
 /// auth:
@@ -118,6 +121,7 @@ package enum ConfigFile {
             case "syslog": try reader.syslog(node, into: &config.syslog)
             case "traces": try reader.traces(node, into: &config.traces)
             case "audit": try reader.audit(node, into: &config.audit)
+            case "storage": try reader.storage(node, into: &config.storage)
             case "ui":
                 try reader.mapping(node, at: key) { key, value in
                     switch key {
@@ -325,6 +329,31 @@ package enum ConfigFile {
                     let id = try string(value, at: key)
                     guard Tenant.isValid(id) else { throw error(key, value, "\"\(id)\" is not a valid tenant id") }
                     traces.selfTracingTenant = Tenant(uncheckedID: id)
+                default: throw unknown(key, value)
+                }
+            }
+        }
+
+        func storage(_ node: Node, into storage: inout ServerConfiguration.Storage) throws {
+            try mapping(node, at: "storage") { key, value in
+                switch key {
+                case "storage.backend":
+                    let name = try string(value, at: key)
+                    guard let backend = ServerConfiguration.Storage.Backend(rawValue: name) else {
+                        throw error(key, value, "expected embedded or clickhouse, got \"\(name)\"")
+                    }
+                    storage.backend = backend
+                case "storage.clickhouse":
+                    try mapping(value, at: key) { key, value in
+                        switch key {
+                        case "storage.clickhouse.url": storage.clickhouse.url = try string(value, at: key)
+                        case "storage.clickhouse.database": storage.clickhouse.database = try string(value, at: key)
+                        case "storage.clickhouse.user": storage.clickhouse.user = try string(value, at: key)
+                        case "storage.clickhouse.password": storage.clickhouse.password = try string(value, at: key)
+                        case "storage.clickhouse.flush_interval": storage.clickhouse.flushInterval = try duration(value, at: key)
+                        default: throw unknown(key, value)
+                        }
+                    }
                 default: throw unknown(key, value)
                 }
             }

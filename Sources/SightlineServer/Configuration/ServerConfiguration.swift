@@ -31,6 +31,32 @@ package struct ServerConfiguration: Sendable {
     package var alerting: Alerting = Alerting()
     package var audit: Audit = Audit()
     package var ui: UI = UI()
+    package var storage: Storage = Storage()
+
+    /// Where the signals are stored: the embedded engines under ``dataDirectory`` (the default), or ClickHouse, with
+    /// the server keeping only its write-ahead log (servers scale out over one ClickHouse).
+    package struct Storage: Sendable {
+        package enum Backend: String, Sendable, CaseIterable {
+            case embedded, clickhouse
+        }
+        package var backend: Backend = .embedded
+        package var clickhouse: ClickHouse = ClickHouse()
+
+        /// How to reach ClickHouse (its HTTP interface).
+        package struct ClickHouse: Sendable {
+            /// e.g. `http://127.0.0.1:8123`; required with the clickhouse backend.
+            package var url: String?
+            package var database: String = "sightline"
+            package var user: String?
+            package var password: String?
+            /// How often buffered rows are inserted (also when a buffer fills, and at every WAL checkpoint).
+            package var flushInterval: Duration = .seconds(1)
+
+            package init() {}
+        }
+
+        package init() {}
+    }
 
     /// Settings of the web UI.
     package struct UI: Sendable {

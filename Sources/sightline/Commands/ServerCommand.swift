@@ -9,7 +9,7 @@ import SightlineServer
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server",
-        abstract: "Run the Sightline server: OTLP, remote write, import and scraping into embedded storage.",
+        abstract: "Run the Sightline server: OTLP, remote write, import and scraping into embedded storage or ClickHouse.",
         discussion: """
             Settings come from the YAML file given with --config; flags given on the command line win over it. \
             An unknown key or a bad value in the file stops the start with a message naming the key and the file. \
@@ -37,6 +37,12 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("wal-fsync"), help: ArgumentHelp("always (fsync before every acknowledgement), interval (fsync every second; a crash may lose the last second) or never (tests only). (default: always)", valueName: "policy"))
     var walFsync: String?
 
+    @Option(name: .customLong("storage"), help: ArgumentHelp("embedded (the engines under --data-dir) or clickhouse (the data in ClickHouse; the server keeps only its WAL). (default: embedded)", valueName: "backend"))
+    var storage: String?
+
+    @Option(name: .customLong("clickhouse-url"), help: ArgumentHelp("ClickHouse's HTTP address for --storage clickhouse, e.g. http://127.0.0.1:8123.", valueName: "url"))
+    var clickhouseURL: String?
+
     /// The configuration file's settings with the flags laid over them.
     func resolvedConfiguration() throws -> ServerConfiguration {
         var configuration = try config.map { try ConfigFile.load(path: $0) } ?? ServerConfiguration()
@@ -58,6 +64,16 @@ struct ServerCommand: AsyncParsableCommand {
                 throw ValidationError("--log-level: expected one of \(ServerConfiguration.logLevels.joined(separator: ", ")), got \"\(logLevel)\"")
             }
             configuration.logLevel = logLevel
+        }
+        if let storage {
+            guard let backend = ServerConfiguration.Storage.Backend(rawValue: storage) else {
+                throw ValidationError("--storage: expected embedded or clickhouse, got \"\(storage)\"")
+            }
+            configuration.storage.backend = backend
+        }
+        if let clickhouseURL { configuration.storage.clickhouse.url = clickhouseURL }
+        if configuration.storage.backend == .clickhouse, configuration.storage.clickhouse.url == nil {
+            throw ValidationError("--storage clickhouse needs --clickhouse-url (or storage.clickhouse.url in the config file)")
         }
         if let walFsync {
             configuration.wal.fsync = try ServerConfiguration.fsyncPolicy(walFsync, interval: nil) { message in
@@ -89,7 +105,7 @@ struct ServerCommand: AsyncParsableCommand {
                 "otlp_grpc": "\(configuration.otlpGRPCAddress)", "auth": "\(configuration.tokens.isEmpty ? "off" : "\(configuration.tokens.count) tokens")",
             ]
         )
-        let assembly = try ServerApp.assemble(configuration, logger: logger)
+        let assembly = try await ServerApp.assemble(configuration, logger: logger)
         try await assembly.group.run()
         logger.info("Sightline server stopped")
     }
