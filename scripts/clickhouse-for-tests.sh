@@ -5,6 +5,8 @@
 #
 #   scripts/clickhouse-for-tests.sh start    prints two lines: the HTTP URL, then the command that stops it
 #   scripts/clickhouse-for-tests.sh stop DIR stops that server (by the PID it recorded) and deletes its directory
+#   scripts/clickhouse-for-tests.sh pause DIR   stops that server but keeps its data (an outage, for tests)
+#   scripts/clickhouse-for-tests.sh resume DIR  starts it again on the same ports and data; prints the URL
 #
 # Typical use:
 #   { read -r SIGHTLINE_TEST_CLICKHOUSE_URL; read -r CH_STOP; } < <(scripts/clickhouse-for-tests.sh start)
@@ -89,8 +91,9 @@ start() {
     exit 1
 }
 
-stop() {
-    local dir="${1:?usage: $0 stop DIR}"
+# Stops the server of $1 by the PID it recorded.
+kill_server() {
+    local dir="$1"
     if [ -f "$dir/pid" ]; then
         local pid
         pid="$(cat "$dir/pid")"
@@ -98,6 +101,30 @@ stop() {
         for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$pid" 2>/dev/null || true
     fi
+}
+
+# Starts the server of $1 again with its existing config (same ports, same data).
+resume() {
+    local dir="${1:?usage: $0 resume DIR}"
+    local http
+    http="$(sed -n 's:.*<http_port>\([0-9]*\)</http_port>.*:\1:p' "$dir/config.xml")"
+    clickhouse-server --config-file="$dir/config.xml" >>"$dir/stdout.log" 2>&1 </dev/null &
+    echo $! >"$dir/pid"
+    for _ in $(seq 300); do
+        if python3 -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" \
+            "http://127.0.0.1:$http/ping" >/dev/null 2>&1; then
+            echo "http://127.0.0.1:$http"
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "clickhouse-for-tests: the server did not come back" >&2
+    exit 1
+}
+
+stop() {
+    local dir="${1:?usage: $0 stop DIR}"
+    kill_server "$dir"
     case "$dir" in
         */sightline-clickhouse.*) rm -rf "$dir" ;;
         *) echo "clickhouse-for-tests: not removing $dir (not made by this script)" >&2 ;;
@@ -107,5 +134,7 @@ stop() {
 case "${1:-}" in
     start) start ;;
     stop) stop "${2:-}" ;;
-    *) echo "usage: $0 start | stop DIR" >&2; exit 2 ;;
+    pause) kill_server "${2:?usage: $0 pause DIR}" ;;
+    resume) resume "${2:-}" ;;
+    *) echo "usage: $0 start | stop DIR | pause DIR | resume DIR" >&2; exit 2 ;;
 esac

@@ -67,6 +67,7 @@ struct StorageBackend {
             throw SightlineError(.configuration, "storage.backend clickhouse needs storage.clickhouse.url (or --clickhouse-url)")
         }
         let client = try ClickHouseClient(url: url, database: settings.database, user: settings.user, password: settings.password)
+        try await client.createDatabase()
         // What the server remembers of ClickHouse: the last WAL segment each table fully holds.
         let checkpoints = configuration.dataDirectory + "/clickhouse"
         try FileManager.default.createDirectory(atPath: checkpoints, withIntermediateDirectories: true)
