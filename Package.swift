@@ -156,7 +156,7 @@ let package = Package(
         .target(
             name: "SightlineAgent",
             dependencies: [
-                "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineScrape", "SightlineGRPC",
+                "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineScrape", "SightlineGRPC", "SightlineNATS",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -168,7 +168,7 @@ let package = Package(
             dependencies: [
                 "SightlineCore", "SightlineStorageCore", "SightlineIngest", "SightlineTSDB", "SightlineScrape",
                 "SightlineQuery", "SightlineTraceStore", "SightlineLogStore", "SightlineAlerting", "SightlineAuditStore", "SightlineGRPC",
-                "SightlineClickHouse",
+                "SightlineClickHouse", "SightlineNATS",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -335,7 +335,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SightlineAgentTests",
-            dependencies: ["SightlineAgent", "SightlineIngest", "SightlineScrape", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SightlineAgent", "SightlineIngest", "SightlineScrape", "SightlineNATS", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
         .testTarget(
@@ -365,6 +365,7 @@ let package = Package(
             name: "SightlineServerTests",
             dependencies: [
                 "SightlineServer", "SightlineQuery", "SightlineTraceStore", "SightlineLogStore", "SightlineTestSupport", "SightlineAlerting",
+                "SightlineNATS",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),
