@@ -32,11 +32,14 @@ package struct JetStreamStreamConfig: Sendable, Equatable {
     package var maxMessages: Int?
     /// At most this many bytes; nil for no limit.
     package var maxBytes: Int?
+    /// At most this many messages per subject (older ones are removed); nil for no limit. With 1 the stream works
+    /// like a key-value bucket: each subject keeps only its last message.
+    package var maxMessagesPerSubject: Int?
 
     /// A configuration with the given values (file storage and limits retention by default).
     package init(
         name: String, subjects: [String], retention: Retention = .limits, storage: Storage = .file,
-        maxAge: Duration? = nil, duplicateWindow: Duration? = nil, maxMessages: Int? = nil, maxBytes: Int? = nil
+        maxAge: Duration? = nil, duplicateWindow: Duration? = nil, maxMessages: Int? = nil, maxBytes: Int? = nil, maxMessagesPerSubject: Int? = nil
     ) {
         self.name = name
         self.subjects = subjects
@@ -46,6 +49,7 @@ package struct JetStreamStreamConfig: Sendable, Equatable {
         self.duplicateWindow = duplicateWindow
         self.maxMessages = maxMessages
         self.maxBytes = maxBytes
+        self.maxMessagesPerSubject = maxMessagesPerSubject
     }
 
     /// The JSON the stream API takes (durations in nanoseconds).
@@ -59,6 +63,7 @@ package struct JetStreamStreamConfig: Sendable, Equatable {
         out += #","max_age":\#(maxAge?.wholeNanoseconds ?? 0)"#
         if let duplicateWindow { out += #","duplicate_window":\#(duplicateWindow.wholeNanoseconds)"# }
         out += #","max_msgs":\#(maxMessages ?? -1),"max_bytes":\#(maxBytes ?? -1)"#
+        if let maxMessagesPerSubject { out += #","max_msgs_per_subject":\#(maxMessagesPerSubject)"# }
         out += #","discard":"old"}"#
         return out
     }
