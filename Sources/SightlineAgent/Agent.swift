@@ -14,7 +14,8 @@ import Synchronization
 /// `X-Sightline-Batch-ID: <agent id>-<segment>-<offset>`, an id that never changes for that frame (the agent id is made
 /// once and kept in the data dir), and the server drops a batch whose id it already accepted. A frame leaves the
 /// buffer only after a 2xx; 5xx, 429 and connection failures are retried with exponential backoff and jitter; other
-/// 4xx answers are counted and the frame dropped (resending would be refused again).
+/// 4xx answers are counted and the frame dropped (resending would be refused again). With `forward:` the same loop
+/// publishes each frame to a NATS JetStream stream instead (``NATSForwarder``): the PubAck plays the 2xx.
 package final class Agent: Sendable {
     package let config: AgentConfig
     package let metrics = AgentMetrics()
@@ -76,7 +77,8 @@ package final class Agent: Sendable {
             try server.startBlocking()
             grpcServer.withLock { $0 = server }
         }
-        logger.info("agent started", metadata: ["agent_id": "\(agentID)", "files": "\(config.files.count)", "server": "\(config.serverHost):\(config.serverPort)"])
+        let output = config.forward.map { "\($0.url) stream \($0.stream)" } ?? "http://\(config.serverHost):\(config.serverPort)"
+        logger.info("agent started", metadata: ["agent_id": "\(agentID)", "files": "\(config.files.count)", "output": "\(output)"])
     }
 
     /// Stops the loops and waits for them (a batch being sent is finished or abandoned to be retried next start).
@@ -220,9 +222,13 @@ package final class Agent: Sendable {
         tailer.close()
     }
 
-    /// Sends buffered frames in order, acknowledging each after the server's 2xx.
+    /// Sends buffered frames in order, acknowledging each after the server's 2xx, or, when `forward` is configured,
+    /// after the JetStream stream's PubAck (``NATSForwarder``). The transport is chosen once; retries, backoff and
+    /// counters are the same for both.
     private func sendLoop(_ tailer: FileTailer) {
         let poster = HTTPPoster(host: config.serverHost, port: config.serverPort)
+        let forwarder = config.forward.map { NATSForwarder(config: $0, logger: logger) }
+        defer { forwarder?.close() }
         var attempt = 0
         while !isStopping {
             let frame: DiskBuffer.Frame
@@ -250,28 +256,22 @@ package final class Agent: Sendable {
                 continue
             }
             let (path, headers) = route(batch.kind)
-            var allHeaders = headers + [("X-Sightline-Batch-ID", "\(agentID)-\(frame.position)")]
+            let batchID = "\(agentID)-\(frame.position)"
+            var allHeaders = headers + [("X-Sightline-Batch-ID", batchID)]
             if let token = config.token { allHeaders.append(("Authorization", "Bearer \(token)")) }
-            var retry = true
-            do {
-                let response = try poster.post(path, headers: allHeaders, body: batch.body)
-                if (200..<300).contains(response.status) {
-                    retry = false
-                    metrics.add("sightline_agent_batches_sent_total", 1)
-                    metrics.add("sightline_agent_bytes_sent_total", Double(batch.body.count))
-                } else if response.status == 429 || response.status >= 500 {
-                    logger.warning("server refused a batch; retrying", metadata: ["status": "\(response.status)"])
-                } else {
-                    retry = false
-                    metrics.add("sightline_agent_batches_dropped_total{reason=\"rejected\"}", 1)
-                    logger.error("server rejected a batch; dropping it", metadata: [
-                        "status": "\(response.status)", "body": "\(String(decoding: response.body.prefix(300), as: UTF8.self))",
-                    ])
-                }
-            } catch {
-                logger.warning("cannot reach the server; retrying", metadata: ["error": "\(error)"])
-            }
-            if retry {
+            let outcome =
+                forwarder?.publish(kind: batch.kind, path: path, headers: allHeaders, batchID: batchID, body: batch.body)
+                ?? post(poster, path, headers: allHeaders, body: batch.body)
+            switch outcome {
+            case .delivered(let duplicate):
+                metrics.add("sightline_agent_batches_sent_total", 1)
+                metrics.add("sightline_agent_bytes_sent_total", Double(batch.body.count))
+                if duplicate { metrics.add("sightline_agent_batches_duplicate_total", 1) }
+            case .rejected(let reason):
+                metrics.add("sightline_agent_batches_dropped_total{reason=\"rejected\"}", 1)
+                logger.error("a batch was rejected; dropping it", metadata: ["reason": "\(reason)"])
+            case .retry(let reason):
+                logger.warning("cannot deliver a batch; retrying", metadata: ["reason": "\(reason)"])
                 metrics.add("sightline_agent_retries_total", 1)
                 attempt += 1
                 let base = min(10.0, 0.1 * pow(2.0, Double(min(attempt, 10))))
@@ -285,6 +285,18 @@ package final class Agent: Sendable {
             }
             attempt = 0
             acknowledge(frame, tailer)
+        }
+    }
+
+    /// POSTs one batch to the server: 2xx delivered; 429, 5xx and connection failures retried; other 4xx rejected.
+    private func post(_ poster: HTTPPoster, _ path: String, headers: [(String, String)], body: [UInt8]) -> DeliveryOutcome {
+        do {
+            let response = try poster.post(path, headers: headers, body: body)
+            if (200..<300).contains(response.status) { return .delivered(duplicate: false) }
+            if response.status == 429 || response.status >= 500 { return .retry("the server answered \(response.status)") }
+            return .rejected("the server answered \(response.status): \(String(decoding: response.body.prefix(300), as: UTF8.self))")
+        } catch {
+            return .retry("cannot reach the server: \(error)")
         }
     }
 

@@ -10,6 +10,8 @@ package struct AgentConfig: Sendable {
     package var serverPort = 7600
     /// A bearer token for the server, if it requires one.
     package var token: String?
+    /// Publish batches to this NATS JetStream stream instead of POSTing them to the server (`forward:`; nil: HTTP).
+    package var forward: NATSForwardConfig?
     /// Where the buffer and the read positions live.
     package var dataDirectory = "./sightline-agent-data"
     /// host:port of the agent's own `/metrics` (nil: not served).
@@ -66,7 +68,7 @@ package struct AgentConfig: Sendable {
         guard let root else { return config }
         guard let map = root as? [String: Any] else { throw SightlineError(.configuration, "\(file): the top level must be a mapping") }
         let reader = Reader(file: file)
-        try reader.known(map, "", ["server", "token", "data_dir", "metrics_address", "buffer", "batch_max_bytes", "poll_interval", "host_name", "sources", "compression"])
+        try reader.known(map, "", ["server", "token", "data_dir", "metrics_address", "buffer", "batch_max_bytes", "poll_interval", "host_name", "sources", "compression", "forward"])
         if let compression = try reader.string(map, "compression") {
             guard compression == "gzip" || compression == "none" else {
                 throw SightlineError(.configuration, "\(file): compression: expected gzip or none, got \"\(compression)\"")
@@ -81,6 +83,17 @@ package struct AgentConfig: Sendable {
             config.serverPort = url.port ?? 80
         }
         config.token = try reader.string(map, "token")
+        if let forward = try reader.map(map, "forward") {
+            try reader.known(forward, "forward.", ["nats_url", "stream", "subject_prefix"])
+            guard let url = try reader.string(forward, "forward.nats_url") else {
+                throw SightlineError(.configuration, "\(file): forward.nats_url: required (nats://host:port)")
+            }
+            var settings = NATSForwardConfig(url: url)
+            if let stream = try reader.string(forward, "forward.stream") { settings.stream = stream }
+            if let prefix = try reader.string(forward, "forward.subject_prefix") { settings.subjectPrefix = prefix }
+            try settings.validate(file: file)
+            config.forward = settings
+        }
         if let dir = try reader.string(map, "data_dir") { config.dataDirectory = dir }
         if let address = try reader.string(map, "metrics_address") { config.metricsAddress = try reader.hostPort(address, "metrics_address") }
         if let buffer = try reader.map(map, "buffer") {
