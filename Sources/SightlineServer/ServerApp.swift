@@ -16,7 +16,7 @@ import SightlineTraceStore
 /// one service group.
 ///
 /// Start order (shutdown runs in reverse): storage (replays the WAL; on shutdown persists and closes it last),
-/// checkpoints, metrics maintenance, the notifier, rule evaluation, the SIGHUP reloader, scraping, syslog, OTLP/gRPC, HTTP. So on SIGTERM the listeners stop accepting and finish in-flight requests first,
+/// the NATS queue consumer when configured, checkpoints, metrics maintenance, the notifier, rule evaluation, the SIGHUP reloader, scraping, syslog, OTLP/gRPC, HTTP. So on SIGTERM the listeners stop accepting and finish in-flight requests first,
 /// then the stores are flushed and the WAL fsynced.
 package enum ServerApp {
     /// The services of one server, and what tests need to reach inside.
@@ -96,7 +96,8 @@ package enum ServerApp {
         let scraper = ScrapeManager(configs: configuration.scrapeConfigs, logger: logger) { tenant, batch in
             _ = try await pipeline.ingest(DecodedBatch(.metrics(batch)), tenant: tenant, protocol: "scrape", bytes: 0)
         }
-        let services: [any Service] = [StorageService(pipeline: pipeline, logger: logger)] + storage.services + [
+        let services: [any Service] = [StorageService(pipeline: pipeline, logger: logger)] + storage.services
+            + QueueConsumer.services(for: configuration.queue, api: api, logger: logger) + [
             PeriodicService(name: "checkpoint", interval: configuration.wal.checkpointInterval, logger: logger) {
                 guard pipeline.isReady else { return }
                 try await pipeline.checkpoint()

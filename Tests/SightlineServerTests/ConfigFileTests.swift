@@ -41,6 +41,25 @@ struct ConfigFileTests {
         #expect(try ConfigFile.parse("", path: "empty.yaml").storage.backend == .embedded)
     }
 
+    @Test func readsTheQueueSection() throws {
+        let config = try ConfigFile.parse(
+            """
+            queue:
+              nats_url: nats://nats.internal:4222
+              stream: INGEST_EU
+              consumer: eu-servers
+              fetch_batch: 8
+              ack_wait: 45s
+            """, path: "sightline.yaml")
+        #expect(config.queue.natsURL == "nats://nats.internal:4222")
+        #expect(config.queue.stream == "INGEST_EU" && config.queue.consumer == "eu-servers")
+        #expect(config.queue.fetchBatch == 8 && config.queue.ackWait == .seconds(45))
+        #expect(config.queue.subjects == ["sightline.ingest.>"])
+        let defaults = try ConfigFile.parse("", path: "empty.yaml").queue
+        #expect(defaults.natsURL == nil && defaults.stream == "SIGHTLINE_INGEST" && defaults.consumer == "sightline-servers")
+        #expect(defaults.fetchBatch == 32 && defaults.ackWait == .seconds(30))
+    }
+
     @Test func readsEveryKey() throws {
         let config = try ConfigFile.parse(
             """
@@ -109,6 +128,11 @@ struct ConfigFileTests {
         ("ui:\n  folder: x\n", ["ui.folder", "unknown key"]),
         ("storage:\n  backend: cassandra\n", ["storage.backend", "embedded or clickhouse", "cassandra"]),
         ("storage:\n  clickhouse: {uri: x}\n", ["storage.clickhouse.uri", "unknown key"]),
+        ("queue:\n  nats_url: http://nats:4222\n", ["queue.nats_url", "nats://", "http://nats:4222"]),
+        ("queue:\n  stream: sightline.ingest\n", ["queue.stream", "sightline.ingest"]),
+        ("queue:\n  fetch_batch: 0\n", ["queue.fetch_batch", "integer"]),
+        ("queue:\n  ack_wait: forever\n", ["queue.ack_wait", "duration"]),
+        ("queue:\n  subject: x\n", ["queue.subject", "unknown key"]),
     ])
     func badFilesNameTheKeyAndFile(text: String, expected: [String]) {
         do {

@@ -72,6 +72,12 @@ import Yams
 /// storage:
 ///   backend: embedded           # or clickhouse: the server keeps only its WAL, the data lives in ClickHouse
 ///   clickhouse: {url: "http://127.0.0.1:8123", database: sightline, user: default, password: "", flush_interval: 1s}
+/// queue:                       # ingest batches from NATS JetStream (agents publish them); off unless nats_url is set
+///   nats_url: nats://127.0.0.1:4222
+///   stream: SIGHTLINE_INGEST    # created when missing: subjects sightline.ingest.>, work queue, file storage
+///   consumer: sightline-servers # the durable pull consumer all servers share
+///   fetch_batch: 32             # messages per fetch
+///   ack_wait: 30s               # unacknowledged messages are delivered again after this
 /// ui:
 ///   assets_dir: ./ui            # serve the web UI from this folder instead of the built-in files
 /// auth:
@@ -122,6 +128,7 @@ package enum ConfigFile {
             case "traces": try reader.traces(node, into: &config.traces)
             case "audit": try reader.audit(node, into: &config.audit)
             case "storage": try reader.storage(node, into: &config.storage)
+            case "queue": try reader.queue(node, into: &config.queue)
             case "ui":
                 try reader.mapping(node, at: key) { key, value in
                     switch key {
@@ -354,6 +361,32 @@ package enum ConfigFile {
                         default: throw unknown(key, value)
                         }
                     }
+                default: throw unknown(key, value)
+                }
+            }
+        }
+
+        /// `queue: {nats_url, stream, consumer, fetch_batch, ack_wait}`.
+        func queue(_ node: Node, into queue: inout ServerConfiguration.Queue) throws {
+            /// Stream and consumer names are one NATS subject token each.
+            func name(_ value: Node, at key: String) throws -> String {
+                let text = try string(value, at: key)
+                guard !text.isEmpty, !text.unicodeScalars.contains(where: { ".*>".unicodeScalars.contains($0) || $0.value <= 0x20 || $0.value == 0x7F })
+                else { throw error(key, value, "expected a name without '.', '*', '>' or spaces, got \"\(text)\"") }
+                return text
+            }
+            try mapping(node, at: "queue") { key, value in
+                switch key {
+                case "queue.nats_url":
+                    let url = try string(value, at: key)
+                    guard url.hasPrefix("nats://"), url.count > "nats://".count else {
+                        throw error(key, value, "expected a nats://host:port URL, got \"\(url)\"")
+                    }
+                    queue.natsURL = url
+                case "queue.stream": queue.stream = try name(value, at: key)
+                case "queue.consumer": queue.consumer = try name(value, at: key)
+                case "queue.fetch_batch": queue.fetchBatch = try integer(value, at: key)
+                case "queue.ack_wait": queue.ackWait = try duration(value, at: key)
                 default: throw unknown(key, value)
                 }
             }

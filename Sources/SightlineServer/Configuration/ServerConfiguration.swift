@@ -32,6 +32,29 @@ package struct ServerConfiguration: Sendable {
     package var audit: Audit = Audit()
     package var ui: UI = UI()
     package var storage: Storage = Storage()
+    /// The NATS JetStream queue between agents and servers; off unless ``Queue/natsURL`` is set.
+    package var queue: Queue = Queue()
+
+    /// Consuming ingest batches from a NATS JetStream work queue (see ``QueueConsumer``): agents publish each batch
+    /// as the HTTP request they would have sent, every server takes from one shared durable consumer, and a message
+    /// is acknowledged only once the pipeline has the batch in its WAL.
+    package struct Queue: Sendable {
+        /// `nats://[user:password@|token@]host[:port]`; nil leaves the queue off.
+        package var natsURL: String?
+        /// The stream the batches are in; created (or updated) when missing, as agents do too.
+        package var stream: String = "SIGHTLINE_INGEST"
+        /// The subjects the stream stores. Not in the config file: agents publish to `sightline.ingest.<kind>` and
+        /// the two must agree; tests set their own to keep streams apart.
+        package var subjects: [String] = ["sightline.ingest.>"]
+        /// The durable pull consumer every server shares, so each batch goes to one of them.
+        package var consumer: String = "sightline-servers"
+        /// At most this many messages per fetch.
+        package var fetchBatch: Int = 32
+        /// How long NATS waits for a server's acknowledgement before delivering a message again.
+        package var ackWait: Duration = .seconds(30)
+
+        package init() {}
+    }
 
     /// Where the signals are stored: the embedded engines under ``dataDirectory`` (the default), or ClickHouse, with
     /// the server keeping only its write-ahead log (servers scale out over one ClickHouse).

@@ -92,6 +92,12 @@ package final class ServerMetrics: Sendable {
         counter("sightline_refused_requests_total", [("protocol", name), ("status", status)]).increment()
     }
 
+    /// Counts one message taken from the NATS ingest queue and how it ended: `acked` (the batch is in the WAL),
+    /// `nacked` (429/5xx: delivered again later) or `termed` (refused for good, e.g. 400 or 401).
+    package func queueMessage(result: String) {
+        counter("sightline_queue_messages_total", [("result", result)]).increment()
+    }
+
     /// Records one WAL group commit.
     package func walCommitted(writeSeconds: Double, fsyncSeconds: Double) {
         walAppend.recordNanoseconds(Int64(writeSeconds * 1e9))
