@@ -347,3 +347,27 @@ def demo(tmp_path_factory):
     d = start_demo(tmp_path_factory.mktemp("ui-demo"))
     yield d
     d.server.cleanup()
+
+
+# -- scale-out: ClickHouse and NATS on loopback, one per test module ------------------------------------------------------
+def _throwaway(script: str):
+    """Starts a server with scripts/<script> start; yields (url, its directory); stops it after the module."""
+    lines = subprocess.run([str(REPO_ROOT / "scripts" / script), "start"], check=True, capture_output=True, text=True,
+                           timeout=180).stdout.split("\n")
+    url, stop = lines[0], lines[1].split()
+    try:
+        yield url, stop[-1]
+    finally:
+        subprocess.run(stop, check=False, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def clickhouse():
+    """A ClickHouse 18.16 of this module's own (tests may pause it): (url, data directory)."""
+    yield from _throwaway("clickhouse-for-tests.sh")
+
+
+@pytest.fixture(scope="module")
+def nats():
+    """A nats-server with JetStream of this module's own: (url, data directory)."""
+    yield from _throwaway("nats-for-tests.sh")

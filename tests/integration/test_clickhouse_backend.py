@@ -12,23 +12,11 @@ import subprocess
 import time
 import uuid
 
-import pytest
 import requests
 
 from conftest import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "clickhouse-for-tests.sh"
-
-
-@pytest.fixture(scope="module")
-def clickhouse():
-    """A ClickHouse of this module's own (the outage test stops it): (url, data directory)."""
-    lines = subprocess.run([str(SCRIPT), "start"], check=True, capture_output=True, text=True, timeout=120).stdout.split("\n")
-    url, stop = lines[0], lines[1].split()
-    try:
-        yield url, stop[-1]
-    finally:
-        subprocess.run(stop, check=False, timeout=60)
 
 
 def backend(url: str, database: str) -> dict:

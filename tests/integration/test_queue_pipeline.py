@@ -1,0 +1,91 @@
+"""The scale-out pipeline end to end: `sightline agent` tails a file and publishes its batches to NATS JetStream
+(nats-server 2.9 from Debian, scripts/nats-for-tests.sh); two `sightline server`s consume the stream as one work queue
+and store into one ClickHouse (scripts/clickhouse-for-tests.sh); queries through either server see every line.
+A server killed while it consumes loses nothing: what it did not acknowledge is delivered to the other, and what it
+had acknowledged to the queue is in its WAL, replayed into ClickHouse when it comes back."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import uuid
+
+import requests
+
+from test_agent import AgentProcess, file_source
+
+
+def server_config(clickhouse_url: str, database: str, nats_url: str) -> dict:
+    return {"storage": {"backend": "clickhouse", "clickhouse": {"url": clickhouse_url, "database": database, "flush_interval": "200ms"}},
+            "queue": {"nats_url": nats_url, "ack_wait": "5s"},
+            "wal": {"checkpoint_interval": "1s"}}
+
+
+def stored_lines(server) -> list[str]:
+    r = requests.get(server.url + "/loki/api/v1/query_range", timeout=60, params={
+        "query": '{service_name=~".+"}', "start": str(time.time_ns() - 3600 * 10**9), "end": str(time.time_ns() + 10**9),
+        "limit": "5000", "direction": "forward"})
+    assert r.status_code == 200, r.text[:300]
+    return [line for stream in r.json()["data"]["result"] for _, line in stream["values"]]
+
+
+def wait_until(what: str, check, timeout: float = 90):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last is True:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{what}: not after {timeout:.0f}s (last: {last})")
+
+
+def test_agent_to_two_servers_through_jetstream_and_a_killed_server(sightline, clickhouse, nats, tmp_path):
+    database = "q_" + uuid.uuid4().hex[:12]
+    config = server_config(clickhouse[0], database, nats[0])
+    a = sightline("a", config=config).start()
+    b = sightline("b", config=config).start()
+    path = tmp_path / "app.log"
+    path.write_text("")
+    agent = AgentProcess(tmp_path, {"forward": {"nats_url": nats[0]}, "batch_max_bytes": 4096,
+                                    "sources": file_source([str(path)])})
+    agent.start()
+    try:
+        written: list[str] = []
+        stop = threading.Event()
+
+        def writer():
+            n = 0
+            while not stop.is_set() and n < 3000:
+                with open(path, "a") as f:
+                    for _ in range(50):
+                        line = f"order {n} paid"
+                        f.write(line + "\n")
+                        written.append(line)
+                        n += 1
+                time.sleep(0.05)
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        time.sleep(1.5)
+        # Kill one consumer mid-stream; the other goes on, and the killed one comes back on its WAL.
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait(timeout=30)
+        time.sleep(1.0)
+        a.start()
+        thread.join(timeout=120)
+        stop.set()
+        assert len(written) == 3000
+
+        def everything_through(server):
+            got = set(stored_lines(server))
+            missing = [line for line in written if line not in got]
+            return not missing or f"{len(missing)} of {len(written)} missing"
+        wait_until("every line through b", lambda: everything_through(b))
+        wait_until("every line through a", lambda: everything_through(a))
+        # Both servers took part in consuming the queue.
+        consumed = [requests.get(s.url + "/metrics", timeout=10).text for s in (a, b)]
+        assert all('sightline_queue_messages_total{result="acked"}' in text for text in consumed), consumed
+    finally:
+        agent.cleanup()
