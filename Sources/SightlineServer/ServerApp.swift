@@ -128,7 +128,8 @@ package enum ServerApp {
                     DecodedBatch(.traces(spans)), tenant: configuration.traces.selfTracingTenant, protocol: "self_tracing", bytes: 0)
             },
             NotifierService(runtime: alerting),
-            RuleEvaluationService(runtime: alerting, pipeline: pipeline, logger: logger),
+            RuleEvaluationService(
+                runtime: alerting, pipeline: pipeline, logger: logger, leadership: configuration.alerting.leaderElection.map(AlertingLeadership.init)),
             ReloadSignalService(runtime: alerting, signals: reloadSignals, logger: logger),
             scraper,
             SyslogServer(configuration: configuration.syslog, pipeline: pipeline, logger: logger),

@@ -27,6 +27,14 @@ struct ConfigFileTests {
         #expect(try ConfigFile.parse("", path: "empty.yaml").ui.assetsDirectory == nil)
     }
 
+    @Test func readsTheLeaderElection() throws {
+        let config = try ConfigFile.parse(
+            "alerting:\n  leader_election: {nats_url: \"nats://n:4222\", name: eu, ttl: 9s}\n", path: "sightline.yaml")
+        #expect(config.alerting.leaderElection?.natsURL == "nats://n:4222")
+        #expect(config.alerting.leaderElection?.name == "eu" && config.alerting.leaderElection?.ttl == .seconds(9))
+        #expect(try ConfigFile.parse("", path: "empty.yaml").alerting.leaderElection == nil)
+    }
+
     @Test func readsTheStorageSection() throws {
         let config = try ConfigFile.parse(
             """
@@ -127,6 +135,8 @@ struct ConfigFileTests {
         ("audit:\n  digest_interval: often\n", ["audit.digest_interval", "duration"]),
         ("ui:\n  folder: x\n", ["ui.folder", "unknown key"]),
         ("storage:\n  backend: cassandra\n", ["storage.backend", "embedded or clickhouse", "cassandra"]),
+        ("alerting:\n  leader_election: {nats_url: \"http://n\"}\n", ["alerting.leader_election.nats_url", "nats://"]),
+        ("alerting:\n  leader_election: {name: x}\n", ["alerting.leader_election", "nats_url is required"]),
         ("storage:\n  clickhouse: {uri: x}\n", ["storage.clickhouse.uri", "unknown key"]),
         ("queue:\n  nats_url: http://nats:4222\n", ["queue.nats_url", "nats://", "http://nats:4222"]),
         ("queue:\n  stream: sightline.ingest\n", ["queue.stream", "sightline.ingest"]),

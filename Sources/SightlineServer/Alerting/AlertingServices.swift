@@ -9,6 +9,8 @@ struct RuleEvaluationService: Service {
     let runtime: AlertingRuntime
     let pipeline: IngestPipeline
     let logger: Logger
+    /// With several servers, evaluate only while holding the lease; nil evaluates always.
+    var leadership: AlertingLeadership?
 
     func run() async throws {
         try await cancelWhenGracefulShutdown {
@@ -16,7 +18,12 @@ struct RuleEvaluationService: Service {
                 try await Task.sleep(for: .milliseconds(50))
             }
             try await runtime.loadRules()
-            await runtime.rules.run()
+            guard let leadership else {
+                await runtime.rules.run()
+                return
+            }
+            let runtime = self.runtime
+            await leadership.run(logger: logger) { await runtime.rules.run() }
         }
     }
 }

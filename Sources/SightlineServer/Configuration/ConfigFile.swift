@@ -64,6 +64,7 @@ import Yams
 ///   resend_delay: 1m            # least time between two sends of an unchanged firing alert
 ///   external_labels: {cluster: eu1}
 ///   forward_to: [http://alertmanager:9093]  # also send every alert to these Alertmanagers' /api/v2/alerts
+///   leader_election: {nats_url: "nats://127.0.0.1:4222", name: alerting, ttl: 15s}  # several servers: one evaluates
 /// audit:
 ///   retention: 0                # 0 keeps events regardless of age; held events are always kept
 ///   tenant_retention: {acme: 2555d}
@@ -445,6 +446,22 @@ package enum ConfigFile {
                         throw error(key, value, "expected http:// or https:// URLs, got \"\(url)\"")
                     }
                     alerting.forwardTo = urls
+                case "alerting.leader_election":
+                    var election = ServerConfiguration.Alerting.LeaderElection(natsURL: "")
+                    try mapping(value, at: key) { key, value in
+                        switch key {
+                        case "alerting.leader_election.nats_url":
+                            election.natsURL = try string(value, at: key)
+                            guard election.natsURL.hasPrefix("nats://") else {
+                                throw error(key, value, "expected a nats:// URL, got \"\(election.natsURL)\"")
+                            }
+                        case "alerting.leader_election.name": election.name = try string(value, at: key)
+                        case "alerting.leader_election.ttl": election.ttl = try duration(value, at: key)
+                        default: throw unknown(key, value)
+                        }
+                    }
+                    guard !election.natsURL.isEmpty else { throw error(key, value, "nats_url is required") }
+                    alerting.leaderElection = election
                 default: throw unknown(key, value)
                 }
             }

@@ -128,6 +128,20 @@ package struct ServerConfiguration: Sendable {
         package var externalLabels: [String: String] = [:]
         /// External Alertmanagers (base URLs) that get every alert too, as Prometheus' `alerting.alertmanagers`.
         package var forwardTo: [String] = []
+        /// With several servers, the rules are evaluated by one at a time: the holder of a lease in NATS JetStream.
+        /// Nil evaluates in this server always (one server).
+        package var leaderElection: LeaderElection?
+
+        /// The lease that elects the one evaluating server (see `JetStreamLease`).
+        package struct LeaderElection: Sendable {
+            package var natsURL: String
+            /// The lease's name: servers sharing rules share it.
+            package var name: String = "alerting"
+            /// A holder that stops renewing loses the lease after this long; another server takes over then.
+            package var ttl: Duration = .seconds(15)
+
+            package init(natsURL: String) { self.natsURL = natsURL }
+        }
 
         package init() {}
     }
