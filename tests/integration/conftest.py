@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -371,3 +372,39 @@ def clickhouse():
 def nats():
     """A nats-server with JetStream of this module's own: (url, data directory)."""
     yield from _throwaway("nats-for-tests.sh")
+
+
+# -- the same query tests on both storage backends (issue #11) -------------------------------------------------------------
+@pytest.fixture(scope="session")
+def shared_clickhouse():
+    """One ClickHouse for the whole session, started at its first use, for tests that only store and query through it
+    (each in its own database; never pause this one -- use `clickhouse` for that): (url, data directory)."""
+    yield from _throwaway("clickhouse-for-tests.sh")
+
+
+@pytest.fixture(scope="module", params=["embedded", "clickhouse"])
+def storage_backend(request) -> dict:
+    """The storage part of a server config, once per backend for the module (ids embedded/clickhouse): {} for the
+    embedded engines; for ClickHouse, a database of this module and backend of its own on the session's ClickHouse.
+    On ClickHouse, data is queryable only after the next insert (flush_interval), not at the acknowledgement: wait
+    for it (wait_until) before querying."""
+    if request.param == "embedded":
+        return {}
+    url, _ = request.getfixturevalue("shared_clickhouse")
+    module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    database = f"it_{module}_{uuid.uuid4().hex[:8]}"
+    return {"storage": {"backend": "clickhouse",
+                        "clickhouse": {"url": url, "database": database, "flush_interval": "200ms"}}}
+
+
+def wait_until(what: str, check, timeout: float = 30.0, interval: float = 0.1):
+    """Calls check() until it returns True; fails with its last other answer after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = check()
+        if last is True:
+            return
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not after {timeout:.0f}s (last: {last!r})")
+        time.sleep(interval)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, wait_until
 
 DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 LINES = 6000
@@ -39,12 +39,13 @@ def records(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def loki(records, tmp_path_factory):
-    """One server for the module, loaded with the records; yields its base URL."""
+def loki(records, storage_backend, tmp_path_factory):
+    """One server for the module and storage backend (embedded, clickhouse), loaded with the records and waited on
+    until all of them are visible to queries; yields its base URL."""
     from conftest import SightlineServer, sightline_binary
 
     base = tmp_path_factory.mktemp("logql-server")
-    server = SightlineServer(sightline_binary(), base / "data", base)
+    server = SightlineServer(sightline_binary(), base / "data", base, config=storage_backend or None)
     server.start()
     try:
         for start in range(0, len(records), 1000):
@@ -54,9 +55,18 @@ def loki(records, tmp_path_factory):
             doc = {"streams": [{"stream": {"service": s, "host": h, "level": lv}, "values": v} for (s, h, lv), v in streams.items()]}
             resp = requests.post(server.url + "/loki/api/v1/push", json=doc, timeout=60)
             assert resp.status_code == 204, resp.text
+        wait_until(f"all {len(records)} pushed lines visible to queries",
+                   lambda: (n := visible(server.url, records)) == len(records) or f"{n} visible")
         yield server.url
     finally:
         server.cleanup()
+
+
+def visible(url, records) -> int:
+    """How many of the records a LogQL count over all of them sees."""
+    doc = get(url, "/loki/api/v1/query", query='sum(count_over_time({service=~".+"}[5m]))',
+              time=str(records[-1]["ts"] + 1_000_000_000))
+    return sum(int(float(s["value"][1])) for s in doc["data"]["result"])
 
 
 def get(url, path, **params):

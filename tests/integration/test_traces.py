@@ -1,6 +1,9 @@
 """Traces end to end through the real `sightline` binary, with real clients: the OpenTelemetry Python SDK (two
 services, one exporting over OTLP/HTTP and one over OTLP/gRPC, W3C context propagated between them), py-zipkin over
-HTTP, and hand-built OTLP/JSON for the edge cases. Everything is read back through the Jaeger-compatible API."""
+HTTP, and hand-built OTLP/JSON for the edge cases. Everything is read back through the Jaeger-compatible API.
+
+Every test runs once per storage backend (ids embedded/clickhouse: conftest.storage_backend); on ClickHouse data is
+queryable only after the next insert (flush_interval), so reads wait for what they expect (jaeger_trace, wait_until)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import random
 import subprocess
 import time
 
+import pytest
 import requests
 from opentelemetry import propagate, trace
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
@@ -21,9 +25,15 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from py_zipkin.encoding import Encoding
 from py_zipkin.zipkin import zipkin_span
 
-from conftest import sightline_binary
+from conftest import sightline_binary, wait_until
 
 NS = 1_000_000_000
+
+
+@pytest.fixture
+def server(sightline, storage_backend):
+    """A started server with default settings on the module's storage backend."""
+    return sightline(config=storage_backend or None).start()
 
 
 def provider(service: str, exporter) -> TracerProvider:
@@ -176,8 +186,8 @@ def test_a_ten_thousand_span_trace_comes_back_whole(server):
     assert len({s["spanID"] for s in doc["spans"]}) == 10_000
 
 
-def test_tenant_isolation(sightline):
-    srv = sightline("traces-auth", config={"auth": {"tokens": [
+def test_tenant_isolation(sightline, storage_backend):
+    srv = sightline("traces-auth", config={**storage_backend, "auth": {"tokens": [
         {"token": "acme", "tenant": "acme", "roles": ["ingest", "query"]},
         {"token": "globex", "tenant": "globex", "roles": ["ingest", "query"]},
     ]}}).start()
@@ -192,8 +202,8 @@ def test_tenant_isolation(sightline):
     assert requests.get(srv.url + "/api/services", timeout=30).status_code == 401
 
 
-def test_red_metrics_self_tracing_and_the_trace_cli(sightline):
-    srv = sightline("traces-derived", config={"traces": {"span_metrics_interval": "1s"}}).start()
+def test_red_metrics_self_tracing_and_the_trace_cli(sightline, storage_backend):
+    srv = sightline("traces-derived", config={**storage_backend, "traces": {"span_metrics_interval": "1s"}}).start()
     trace_id = "%032x" % random.getrandbits(128)
     t0 = int(time.time()) * NS
     post_spans(srv.url, "shop", [
@@ -250,9 +260,12 @@ def test_logs_of_a_trace_and_the_trace_of_a_log_line(server):
     r = requests.post(server.url + "/v1/logs", data=json.dumps(logs), headers={"Content-Type": "application/json"}, timeout=30)
     assert r.status_code == 200, r.text
     # The logs of the trace: the log store filtered by trace id.
-    result = requests.get(server.url + "/loki/api/v1/query_range",
-                          params={"query": f'{{service_name="billing"}} | trace_id="{trace_id}"', "start": str(t0 - NS),
-                                  "end": str(t0 + NS)}, timeout=30).json()["data"]["result"]
+    def logs_of_the_trace():
+        return requests.get(server.url + "/loki/api/v1/query_range",
+                            params={"query": f'{{service_name="billing"}} | trace_id="{trace_id}"', "start": str(t0 - NS),
+                                    "end": str(t0 + NS)}, timeout=30).json()["data"]["result"]
+    wait_until("a log line of the trace", lambda: bool(logs_of_the_trace()))
+    result = logs_of_the_trace()
     assert [line for stream in result for _, line in stream["values"]] == ["invoice created"]
     assert result[0]["stream"]["span_id"] == "00000000000000e1"
     # The trace of the log line.
