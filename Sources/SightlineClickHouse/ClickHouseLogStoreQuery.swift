@@ -56,16 +56,9 @@ extension ClickHouseLogStore {
         if range.endNano < .max { conditions.append("time_ns < \(range.endNano)") }
         let firstDay = range.startNano / nanosPerDay
         let lastDay = (range.endNano - 1) / nanosPerDay
-        if firstDay > 0 && firstDay <= UInt64(UInt16.max) { conditions.append("day >= \(dateLiteral(days: firstDay))") }
-        if lastDay < UInt64(UInt16.max) { conditions.append("day <= \(dateLiteral(days: lastDay))") }
+        if firstDay > 0 && firstDay <= UInt64(UInt16.max) { conditions.append("day >= \(ClickHouseSQL.date(day: Int64(firstDay)))") }
+        if lastDay < UInt64(UInt16.max) { conditions.append("day <= \(ClickHouseSQL.date(day: Int64(lastDay)))") }
         return conditions.joined(separator: " AND ")
-    }
-
-    /// `'YYYY-MM-DD'` of a day number since 1970-01-01.
-    static func dateLiteral(days: UInt64) -> String {
-        let (year, month, day) = CivilTime.civil(fromDays: Int64(days))
-        func pad(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "'\(year)-\(pad(month))-\(pad(day))'"
     }
 
     /// A `HAVING` condition that keeps every stream the matcher keeps (and possibly a few more, which the caller's

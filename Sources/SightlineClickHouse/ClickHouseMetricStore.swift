@@ -236,7 +236,7 @@ package final class ClickHouseMetricStore: SignalStore, MetricQuerier {
                 """
                 SELECT DISTINCT partition FROM system.parts
                 WHERE database = \(ClickHouseSQL.quote(client.database)) AND table = \(ClickHouseSQL.quote(table)) AND active
-                  AND max_date < \(Self.dateLiteral(cutoffDay))
+                  AND max_date < \(ClickHouseSQL.date(day: cutoffDay))
                 ORDER BY partition FORMAT TabSeparated
                 """)
             for partition in String(decoding: text, as: UTF8.self).split(separator: "\n") {
@@ -372,25 +372,10 @@ extension ClickHouseMetricStore {
         return min(max(day, 0), Int64(UInt16.max))
     }
 
-    /// A `Date` literal for a day since the epoch: `toDate('YYYY-MM-DD')`.
-    static func dateLiteral(_ day: Int64) -> String {
-        // Days to a civil date (proleptic Gregorian), after Howard Hinnant's algorithm.
-        let z = day + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "toDate('\(y)-\(two(m))-\(two(d))')"
-    }
 
     /// The days a time range touches, as a condition on `day` (partition pruning).
     static func dayCondition(startMs: Int64, endMs: Int64) -> String {
-        "day >= \(dateLiteral(day(ofMs: startMs))) AND day <= \(dateLiteral(day(ofMs: endMs)))"
+        "day >= \(ClickHouseSQL.date(day: day(ofMs: startMs))) AND day <= \(ClickHouseSQL.date(day: day(ofMs: endMs)))"
     }
 
     /// The series rows of `tenant` on the days of the range whose labels satisfy every matcher. `__name__` compares

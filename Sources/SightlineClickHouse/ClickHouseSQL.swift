@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// Building SQL for ClickHouse 18.16, which has no query parameters: every value goes through ``quote(_:)``.
 package enum ClickHouseSQL {
     /// A string literal: single quotes, with backslash, quote and control characters escaped as ClickHouse reads them.
@@ -16,6 +18,13 @@ package enum ClickHouseSQL {
             }
         }
         return out + "'"
+    }
+
+    /// `toDate('YYYY-MM-DD')`: a `Date` value for a day since 1970-01-01 (UTC), as the tables' `day` columns hold.
+    package static func date(day: Int64) -> String {
+        let (year, month, dayOfMonth) = CivilTime.civil(fromDays: day)
+        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "toDate('\(year)-\(two(month))-\(two(dayOfMonth))')"
     }
 
     /// `[...]`: an array literal of strings.

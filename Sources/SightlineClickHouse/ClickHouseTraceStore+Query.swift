@@ -18,7 +18,7 @@ extension ClickHouseTraceStore {
         let dayRows = try await client.query("SELECT DISTINCT toUInt16(day) FROM \(Self.indexTable) WHERE \(traceCondition) FORMAT RowBinary")
         let days = try decodeRowBinary(dayRows) { try $0.readUInt16LE() }
         guard !days.isEmpty else { return [] }
-        let dayList = days.sorted().map { Self.dateLiteral(Int64($0)) }.joined(separator: ", ")
+        let dayList = days.sorted().map { ClickHouseSQL.date(day: Int64($0)) }.joined(separator: ", ")
         let answer = try await client.query(
             """
             SELECT span FROM \(Self.spansTable) WHERE day IN (\(dayList)) AND \(traceCondition)
@@ -154,12 +154,12 @@ extension ClickHouseTraceStore {
         if range.startNano > 0 {
             parts.append("start_ns >= \(range.startNano)")
             let first = day(range.startNano)
-            if first < lastBoundedDay { parts.append("day >= \(dateLiteral(first))") }
+            if first < lastBoundedDay { parts.append("day >= \(ClickHouseSQL.date(day: first))") }
         }
         if range.endNano < .max {
             parts.append("start_ns < \(range.endNano)")
             let last = range.endNano == 0 ? 0 : day(range.endNano - 1)
-            if last < lastBoundedDay { parts.append("day <= \(dateLiteral(last))") }
+            if last < lastBoundedDay { parts.append("day <= \(ClickHouseSQL.date(day: last))") }
         }
         return parts.joined(separator: " AND ")
     }

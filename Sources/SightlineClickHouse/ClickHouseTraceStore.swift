@@ -211,7 +211,7 @@ package final class ClickHouseTraceStore: SignalStore, TraceSource {
                 """
                 SELECT DISTINCT partition_id FROM system.parts
                 WHERE database = \(ClickHouseSQL.quote(client.database)) AND table = \(ClickHouseSQL.quote(table)) AND active
-                  AND max_date < \(Self.dateLiteral(firstKept))
+                  AND max_date < \(ClickHouseSQL.date(day: firstKept))
                 FORMAT TabSeparated
                 """)
             let ids = String(decoding: answer, as: UTF8.self).split(separator: "\n").map(String.init)
@@ -233,22 +233,4 @@ package final class ClickHouseTraceStore: SignalStore, TraceSource {
     /// The day (since the epoch, UTC) a start time falls in: the `day` column and the partition.
     static func day(_ nano: UInt64) -> Int64 { Int64(nano / nanosPerDay) }
 
-    /// `toDate('YYYY-MM-DD')` for a day since the epoch.
-    static func dateLiteral(_ day: Int64) -> String {
-        // Days to a civil date (proleptic Gregorian), by 400-year eras starting on March 1st.
-        let z = day + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let dayOfMonth = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "toDate('\(pad(year, 4))-\(pad(month, 2))-\(pad(dayOfMonth, 2))')"
-    }
 }

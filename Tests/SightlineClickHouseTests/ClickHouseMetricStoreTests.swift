@@ -343,8 +343,8 @@ private struct MetricData {
     }
 
     @Test func helpersAreExact() {
-        #expect(ClickHouseMetricStore.dateLiteral(0) == "toDate('1970-01-01')")
-        #expect(ClickHouseMetricStore.dateLiteral(MetricData.midnight / ClickHouseMetricStore.msPerDay) == "toDate('2025-11-26')")
+        #expect(ClickHouseSQL.date(day: 0) == "toDate('1970-01-01')")
+        #expect(ClickHouseSQL.date(day: MetricData.midnight / ClickHouseMetricStore.msPerDay) == "toDate('2025-11-26')")
         #expect(ClickHouseMetricStore.day(ofMs: -1) == 0 && ClickHouseMetricStore.day(ofMs: MetricData.midnight - 1) == 20417)
         let a = metricLabels([("__name__", "x"), ("a", "bc")])
         let b = metricLabels([("__name__", "x"), ("ab", "c")])

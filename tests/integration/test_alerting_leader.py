@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from conftest import to_yaml
+from conftest import to_yaml, wait_until
 
 TTL_S = 3
 
@@ -38,22 +38,13 @@ def evaluating(server) -> bool:
     return time.time() - evaluations(server) < 1.5
 
 
-def wait_until(what: str, check, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not within {timeout:.0f}s")
-
-
 def test_one_server_evaluates_and_the_other_takes_over(sightline, nats, tmp_path):
     rules = rules_file(tmp_path)
     config = {"rules": {"files": [str(rules)]},
               "alerting": {"leader_election": {"nats_url": nats[0], "name": "it-leader", "ttl": f"{TTL_S}s"}}}
     a = sightline("a", config=config).start()
     b = sightline("b", config=config).start()
-    wait_until("one server evaluating", lambda: evaluating(a) or evaluating(b), 20)
+    wait_until("one server evaluating", lambda: evaluating(a) or evaluating(b), timeout=20)
     # For several seconds, exactly one of them evaluates.
     for _ in range(10):
         assert evaluating(a) != evaluating(b), "both or neither server evaluate"
@@ -64,7 +55,7 @@ def test_one_server_evaluates_and_the_other_takes_over(sightline, nats, tmp_path
     leader.proc.send_signal(signal.SIGKILL)
     leader.proc.wait(timeout=30)
     killed_at = time.monotonic()
-    wait_until("the follower to take over", lambda: evaluating(follower), TTL_S + 10)
+    wait_until("the follower to take over", lambda: evaluating(follower), timeout=TTL_S + 10)
     assert time.monotonic() - killed_at < TTL_S + 5
 
     # The dead one comes back as a follower; a graceful stop of the holder hands over at once.
@@ -73,5 +64,5 @@ def test_one_server_evaluates_and_the_other_takes_over(sightline, nats, tmp_path
     assert evaluating(follower) and not evaluating(leader)
     follower.stop_sigterm()
     stopped_at = time.monotonic()
-    wait_until("the restarted server to take over after a graceful stop", lambda: evaluating(leader), TTL_S + 5)
+    wait_until("the restarted server to take over after a graceful stop", lambda: evaluating(leader), timeout=TTL_S + 5)
     assert time.monotonic() - stopped_at < TTL_S, "a released lease is taken at once, not after the ttl"

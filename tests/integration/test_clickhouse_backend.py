@@ -14,7 +14,7 @@ import uuid
 
 import requests
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, wait_until
 
 SCRIPT = REPO_ROOT / "scripts" / "clickhouse-for-tests.sh"
 
@@ -39,17 +39,6 @@ def lines_of(server, service: str, since_ns: int) -> list[str]:
     return [line for stream in r.json()["data"]["result"] for _, line in stream["values"]]
 
 
-def wait_for(what: str, check, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last is True:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not after {timeout:.0f}s (last: {last})")
-
-
 def test_data_ingested_through_one_server_is_queried_through_the_other(sightline, clickhouse):
     url, _ = clickhouse
     database = "it_" + uuid.uuid4().hex[:12]
@@ -61,7 +50,7 @@ def test_data_ingested_through_one_server_is_queried_through_the_other(sightline
     push_lines(b, [f"via b {i}" for i in range(50)], "shop")
     expected = sorted([f"via a {i}" for i in range(50)] + [f"via b {i}" for i in range(50)])
     for server in (a, b):
-        wait_for(f"every line through {server.name}", lambda s=server: sorted(lines_of(s, "shop", since)) == expected or len(lines_of(s, "shop", since)))
+        wait_until(f"every line through {server.name}", lambda s=server: sorted(lines_of(s, "shop", since)) == expected or len(lines_of(s, "shop", since)), timeout=60)
 
     # Metrics imported through b, queried with PromQL through a.
     now_ms = int(time.time() * 1000)
@@ -73,7 +62,7 @@ def test_data_ingested_through_one_server_is_queried_through_the_other(sightline
         r = requests.get(a.url + "/api/v1/query", params={"query": "sum(orders_total)", "time": str(now_ms / 1000)}, timeout=30)
         result = r.json()["data"]["result"] if r.status_code == 200 else []
         return bool(result) and float(result[0]["value"][1]) == 100.0 or result
-    wait_for("sum(orders_total) through a", summed)
+    wait_until("sum(orders_total) through a", summed, timeout=60)
 
     # A trace sent to a, found by id through b's Jaeger API.
     trace_id = uuid.uuid4().hex
@@ -90,7 +79,7 @@ def test_data_ingested_through_one_server_is_queried_through_the_other(sightline
     def found():
         r = requests.get(f"{b.url}/api/traces/{trace_id}", timeout=30)
         return r.status_code == 200 and len(r.json()["data"][0]["spans"]) == 2 or r.status_code
-    wait_for("the trace through b", found)
+    wait_until("the trace through b", found, timeout=60)
     r = requests.get(b.url + "/api/services", timeout=30)
     assert "checkout" in r.json()["data"]
 
@@ -115,7 +104,7 @@ def test_a_server_killed_mid_ingest_loses_nothing_it_acknowledged(sightline, cli
         got = lines_of(b, "kill", since)
         missing = set(acknowledged) - set(got)
         return not missing or f"{len(missing)} missing"
-    wait_for("every acknowledged line through b after a's restart", complete)
+    wait_until("every acknowledged line through b after a's restart", complete, timeout=60)
 
 
 def test_clickhouse_down_for_a_while_loses_nothing(sightline, clickhouse):
@@ -124,7 +113,7 @@ def test_clickhouse_down_for_a_while_loses_nothing(sightline, clickhouse):
     a = sightline("a", config=backend(url, database)).start()
     since = time.time_ns() - 10**9
     push_lines(a, ["before the outage"], "outage")
-    wait_for("the first line", lambda: lines_of(a, "outage", since) == ["before the outage"] or "not yet")
+    wait_until("the first line", lambda: lines_of(a, "outage", since) == ["before the outage"] or "not yet", timeout=60)
 
     subprocess.run([str(SCRIPT), "pause", directory], check=True, timeout=60)
     try:
@@ -140,5 +129,5 @@ def test_clickhouse_down_for_a_while_loses_nothing(sightline, clickhouse):
         resumed = subprocess.run([str(SCRIPT), "resume", directory], check=True, capture_output=True, text=True, timeout=120)
         assert resumed.stdout.strip() == url
 
-    wait_for("every line after ClickHouse is back",
+    wait_until("every line after ClickHouse is back",
              lambda: sorted(set(lines_of(a, "outage", since))) == sorted(["before the outage"] + during) or "not yet", timeout=90)

@@ -13,6 +13,7 @@ import uuid
 
 import requests
 
+from conftest import wait_until
 from test_agent import AgentProcess, file_source
 
 
@@ -28,17 +29,6 @@ def stored_lines(server) -> list[str]:
         "limit": "5000", "direction": "forward"})
     assert r.status_code == 200, r.text[:300]
     return [line for stream in r.json()["data"]["result"] for _, line in stream["values"]]
-
-
-def wait_until(what: str, check, timeout: float = 90):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last is True:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: not after {timeout:.0f}s (last: {last})")
 
 
 def test_agent_to_two_servers_through_jetstream_and_a_killed_server(sightline, clickhouse, nats, tmp_path):
@@ -82,8 +72,8 @@ def test_agent_to_two_servers_through_jetstream_and_a_killed_server(sightline, c
             got = set(stored_lines(server))
             missing = [line for line in written if line not in got]
             return not missing or f"{len(missing)} of {len(written)} missing"
-        wait_until("every line through b", lambda: everything_through(b))
-        wait_until("every line through a", lambda: everything_through(a))
+        wait_until("every line through b", lambda: everything_through(b), timeout=90)
+        wait_until("every line through a", lambda: everything_through(a), timeout=90)
         # Both servers took part in consuming the queue.
         consumed = [requests.get(s.url + "/metrics", timeout=10).text for s in (a, b)]
         assert all('sightline_queue_messages_total{result="acked"}' in text for text in consumed), consumed
