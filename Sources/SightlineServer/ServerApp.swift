@@ -15,9 +15,11 @@ import SightlineTraceStore
 /// Assembles `sightline server`: opens the WAL and the stores, builds the HTTP and gRPC listeners, and returns them as
 /// one service group.
 ///
-/// Start order (shutdown runs in reverse): storage (replays the WAL; on shutdown persists and closes it last),
-/// the NATS queue consumer when configured, checkpoints, metrics maintenance, the notifier, rule evaluation, the SIGHUP reloader, scraping, syslog, OTLP/gRPC, HTTP. So on SIGTERM the listeners stop accepting and finish in-flight requests first,
-/// then the stores are flushed and the WAL fsynced.
+/// Start order (shutdown runs in reverse): storage (replays the WAL; on shutdown persists and closes it last), the
+/// store's own services (merges and retention, or ClickHouse's timed inserts), the NATS queue consumer when
+/// configured, checkpoints, audit digests, span metrics, self tracing, the notifier, rule evaluation, the SIGHUP
+/// reloader, scraping, syslog, OTLP/gRPC, HTTP. So on SIGTERM the listeners stop accepting and finish in-flight
+/// requests first, then the stores are flushed (on ClickHouse: inserted) and the WAL fsynced.
 package enum ServerApp {
     /// The services of one server, and what tests need to reach inside.
     package struct Assembly: Sendable {
