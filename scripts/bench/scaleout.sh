@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Scale-out on ClickHouse: log ingestion (lines/s until queryable, CPU) and LogQL latency of Sightline on its embedded
+# engines, on ClickHouse with one and with two servers, next to ClickHouse used directly (see
+# scripts/bench/scaleout_bench.py). Prints a markdown table for docs/benchmarks.md.
+#
+# Usage: scripts/bench/scaleout.sh [--lines 300000] [--conns 4] [--batch 2000]
+# Env: SHARED (default: ../shared beside the main work tree), VENV (default: .venv), SKIP_BUILD=1.
+set -euo pipefail
+BENCH_NAME="scaleout.sh"
+PEER_PACKAGES="clickhouse-server clickhouse-client"
+# shellcheck source=peer-bench-setup.sh
+source "$(dirname "${BASH_SOURCE[0]}")/peer-bench-setup.sh"
+exec "$VENV/bin/python" scripts/bench/scaleout_bench.py --bin "$BIN" --shared "$SHARED" "$@"
