@@ -93,6 +93,19 @@ package protocol LogQuerier: Sendable {
     func logs(tenant: Tenant, in range: TimeRange, limit: Int) throws -> [LogRecord]
 }
 
+extension LogQuerier where Self: LogSource {
+    /// A backward scan of every stream, stopped at `limit`: how every ``LogSource`` answers.
+    package func logs(tenant: Tenant, in range: TimeRange, limit: Int) throws -> [LogRecord] {
+        var records: [LogRecord] = []
+        guard limit > 0 else { return records }
+        try scan(LogScan(tenant: tenant, matchers: [], range: range, direction: .backward)) { record in
+            records.append(record)
+            return records.count < limit
+        }
+        return records
+    }
+}
+
 /// Reads spans. The real trace engine implements the same protocol.
 package protocol SpanQuerier: Sendable {
     /// The spans of `tenant` that start in `range`, newest first, at most `limit`.

@@ -174,17 +174,4 @@ extension LogStore {
         }
         return stats
     }
-
-    // MARK: LogQuerier
-
-    /// The newest `limit` records of `tenant` in `range`, newest first, each with its stream labels.
-    package func logs(tenant: Tenant, in range: TimeRange, limit: Int) throws -> [LogRecord] {
-        var records: [LogRecord] = []
-        guard limit > 0 else { return records }
-        try scan(LogScan(tenant: tenant, matchers: [], range: range, direction: .backward)) { record in
-            records.append(record)
-            return records.count < limit
-        }
-        return records
-    }
 }
