@@ -176,9 +176,22 @@ extension ClickHouseLogStore {
             return try decodeRowBinary(bytes) { reader in try ClickHouseLogRow.decode(&reader, withArrays: withArrays, labels: labels) }
         }
 
+        // The records of the current time already handed. A record stored twice — a replayed WAL segment, or a queued
+        // batch stored by a server that died before acknowledging it and again by the one it went to next — is handed
+        // once, as Loki keeps one of identical entries (same stream, time and content). Rows come in time order and a
+        // page never splits one time's rows, so comparing within one time is enough.
+        var runTime: UInt64?
+        var handedAtRunTime: Set<LogRecord> = []
+
         /// Hands `records` to `visit`; false when it asked to stop.
         func hand(_ records: some Sequence<LogRecord>) throws -> Bool {
             for record in records where !checkRows || scan.matchers.allSatisfy({ $0.matches(record.stream) }) {
+                let time = record.effectiveTimeUnixNano
+                if time != runTime {
+                    runTime = time
+                    handedAtRunTime.removeAll(keepingCapacity: true)
+                }
+                guard handedAtRunTime.insert(record).inserted else { continue }
                 guard try visit(record) else { return false }
             }
             return true

@@ -309,6 +309,37 @@ private func entryCount(_ result: LogQLResult) -> Int {
         directory.remove()
     }
 
+    @Test func aRecordStoredTwiceIsReadOnce() async throws {
+        let client = try await testClient()
+        let directory = try TemporaryDirectory(prefix: "sightline-ch-logs")
+        let store = try await ClickHouseLogStore(client: client, checkpointDirectory: directory.path, pageRows: 4)
+        let tenant = try Tenant("acme")
+        // Equal times in two streams, and two records that differ only in their line: all distinct, all kept.
+        let records = (0..<10).map { index in
+            LogRecord(timeUnixNano: base + UInt64(index / 3), body: .string("line \(index % 2)"), stream: Labels(["s": "\(index % 3)"]))
+        }
+        let batch = TenantBatch(tenant: tenant, batch: .logs(records))
+        try store.apply(batch, at: WALPosition(segment: 0, offset: 0))
+        try await store.flush()
+        // The same batch again: a replayed WAL segment, or a queued batch stored by a second server.
+        try store.apply(batch, at: WALPosition(segment: 1, offset: 0))
+        try await store.flush()
+        #expect(try await client.query("SELECT count() FROM logs FORMAT TabSeparated") == Array("20\n".utf8))
+        try await offPool { () throws -> Void in
+            for direction in [LogScan.Direction.forward, .backward] {
+                var read: [LogRecord] = []
+                try store.scan(LogScan(tenant: tenant, matchers: [], range: .all, direction: direction)) { read.append($0); return true }
+                #expect(read.count == Set(records).count && Set(read) == Set(records), "\(direction)")
+            }
+            let counted = try LogQLEngine(source: store).instant(
+                query: #"sum(count_over_time({s=~".+"}[1h]))"#, tenant: tenant, time: Int64(base) + 60_000_000_000)
+            guard case .vector(let samples) = counted else { Issue.record("not a vector: \(counted)"); return }
+            #expect(samples.map(\.v) == [Double(Set(records).count)])
+        }
+        try await cleanUp(client)
+        directory.remove()
+    }
+
     @Test func retentionDropsWholeDaysBeforeTheCutoff() async throws {
         let client = try await testClient()
         let directory = try TemporaryDirectory(prefix: "sightline-ch-logs")

@@ -2,10 +2,12 @@
 (nats-server 2.9 from Debian, scripts/nats-for-tests.sh); two `sightline server`s consume the stream as one work queue
 and store into one ClickHouse (scripts/clickhouse-for-tests.sh); queries through either server see every line.
 A server killed while it consumes loses nothing: what it did not acknowledge is delivered to the other, and what it
-had acknowledged to the queue is in its WAL, replayed into ClickHouse when it comes back."""
+had acknowledged to the queue is in its WAL, replayed into ClickHouse when it comes back; a batch stored by both reads
+as one."""
 
 from __future__ import annotations
 
+import collections
 import signal
 import threading
 import time
@@ -74,6 +76,9 @@ def test_agent_to_two_servers_through_jetstream_and_a_killed_server(sightline, c
             return not missing or f"{len(missing)} of {len(written)} missing"
         wait_until("every line through b", lambda: everything_through(b), timeout=90)
         wait_until("every line through a", lambda: everything_through(a), timeout=90)
+        # And once: a batch stored by the killed server and again by the one it was redelivered to reads as one.
+        repeated = [line for line, n in collections.Counter(stored_lines(b)).items() if n > 1]
+        assert not repeated, f"{len(repeated)} lines read more than once, e.g. {repeated[:3]}"
         # Both servers took part in consuming the queue.
         consumed = [requests.get(s.url + "/metrics", timeout=10).text for s in (a, b)]
         assert all('sightline_queue_messages_total{result="acked"}' in text for text in consumed), consumed
