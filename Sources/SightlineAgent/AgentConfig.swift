@@ -84,13 +84,14 @@ package struct AgentConfig: Sendable {
         }
         config.token = try reader.string(map, "token")
         if let forward = try reader.map(map, "forward") {
-            try reader.known(forward, "forward.", ["nats_url", "stream", "subject_prefix"])
+            try reader.known(forward, "forward.", ["nats_url", "stream", "subject_prefix", "max_payload"])
             guard let url = try reader.string(forward, "forward.nats_url") else {
                 throw SightlineError(.configuration, "\(file): forward.nats_url: required (nats://host:port)")
             }
             var settings = NATSForwardConfig(url: url)
             if let stream = try reader.string(forward, "forward.stream") { settings.stream = stream }
             if let prefix = try reader.string(forward, "forward.subject_prefix") { settings.subjectPrefix = prefix }
+            if let maxPayload = try reader.int(forward, "forward.max_payload") { settings.maxPayload = maxPayload }
             try settings.validate(file: file)
             config.forward = settings
         }
@@ -106,7 +107,19 @@ package struct AgentConfig: Sendable {
                 config.whenFull = policy
             }
         }
-        if let max = try reader.int(map, "batch_max_bytes") { config.batchMaxBytes = max }
+        if let max = try reader.int(map, "batch_max_bytes") {
+            config.batchMaxBytes = max
+        } else if let forward = config.forward {
+            // A NATS message holds one batch: by default keep batches well inside the server's max_payload.
+            config.batchMaxBytes = min(config.batchMaxBytes, (forward.maxPayload - NATSForwardConfig.headerAllowance) / 2)
+        }
+        if let forward = config.forward, config.batchMaxBytes > forward.maxPayload - NATSForwardConfig.headerAllowance {
+            throw SightlineError(
+                .configuration,
+                "\(file): batch_max_bytes \(config.batchMaxBytes) does not fit a NATS message: forward.max_payload is \(forward.maxPayload) "
+                    + "(the server's max_payload) and \(NATSForwardConfig.headerAllowance) bytes stay for headers; lower batch_max_bytes or "
+                    + "raise max_payload on the server and in forward.max_payload")
+        }
         if let interval = try reader.duration(map, "poll_interval") { config.pollInterval = interval }
         if let host = try reader.string(map, "host_name") { config.hostName = host }
         if let sources = try reader.map(map, "sources") {

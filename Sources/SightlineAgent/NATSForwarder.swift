@@ -13,12 +13,19 @@ package struct NATSForwardConfig: Sendable, Equatable {
     package var stream: String
     /// Batches are published to `<prefix>.<logs|metrics|traces>`; the stream is created with `<prefix>.>`.
     package var subjectPrefix: String
+    /// The NATS server's `max_payload` (1 MiB unless the server raises it): a batch and its headers must fit, so
+    /// `batch_max_bytes` is checked against it at start.
+    package var maxPayload: Int
+
+    /// Room kept in a message for its headers (path, content type, token, batch id).
+    package static let headerAllowance = 8 << 10
 
     /// The wire contract's names unless told otherwise.
-    package init(url: String, stream: String = "SIGHTLINE_INGEST", subjectPrefix: String = "sightline.ingest") {
+    package init(url: String, stream: String = "SIGHTLINE_INGEST", subjectPrefix: String = "sightline.ingest", maxPayload: Int = 1 << 20) {
         self.url = url
         self.stream = stream
         self.subjectPrefix = subjectPrefix
+        self.maxPayload = maxPayload
     }
 
     /// Checks the values so a bad config stops the agent at start rather than making every publish fail.

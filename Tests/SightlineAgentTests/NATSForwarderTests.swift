@@ -16,11 +16,16 @@ private let agentNATSURL = ProcessInfo.processInfo.environment["SIGHTLINE_TEST_N
 struct NATSForwardConfigTests {
     @Test func forwardKeysParseWithTheContractsDefaults() throws {
         let config = try AgentConfig.parse("forward: {nats_url: \"nats://10.0.0.5:4222\"}\n", file: "agent.yaml")
-        #expect(config.forward == NATSForwardConfig(url: "nats://10.0.0.5:4222", stream: "SIGHTLINE_INGEST", subjectPrefix: "sightline.ingest"))
+        #expect(config.forward == NATSForwardConfig(url: "nats://10.0.0.5:4222", stream: "SIGHTLINE_INGEST", subjectPrefix: "sightline.ingest", maxPayload: 1 << 20))
         let custom = try AgentConfig.parse(
             "forward:\n  nats_url: nats://q:4222\n  stream: INGEST_B\n  subject_prefix: site.b.ingest\n", file: "agent.yaml")
         #expect(custom.forward == NATSForwardConfig(url: "nats://q:4222", stream: "INGEST_B", subjectPrefix: "site.b.ingest"))
         #expect(try AgentConfig.parse("server: http://s:7600\n", file: "agent.yaml").forward == nil)
+        // A batch must fit one NATS message: by default half of max_payload; a larger one set by hand is refused.
+        #expect(config.batchMaxBytes == ((1 << 20) - NATSForwardConfig.headerAllowance) / 2)
+        let raised = try AgentConfig.parse("forward: {nats_url: \"nats://q\", max_payload: 8388608}\nbatch_max_bytes: 4194304\n", file: "agent.yaml")
+        #expect(raised.batchMaxBytes == 4_194_304 && raised.forward?.maxPayload == 8_388_608)
+        #expect(try AgentConfig.parse("server: http://s:7600\n", file: "agent.yaml").batchMaxBytes == 1 << 20)
         #expect(NATSForwarder.subject(for: .otlpLogsGzip, prefix: "sightline.ingest") == "sightline.ingest.logs")
         #expect(NATSForwarder.subject(for: .otlpTraces, prefix: "p") == "p.traces")
         #expect(NATSForwarder.subject(for: .remoteWrite, prefix: "p") == "p.metrics")
@@ -34,6 +39,7 @@ struct NATSForwardConfigTests {
             ("forward: {nats_url: \"nats://q\", subject_prefix: \"a.>\"}\n", "forward.subject_prefix"),
             ("forward: {nats_url: \"nats://q\", subject_prefix: \"a..b\"}\n", "forward.subject_prefix"),
             ("forward: {nats_url: \"nats://q\", subjects: x}\n", "forward.subjects"),
+            ("forward: {nats_url: \"nats://q\"}\nbatch_max_bytes: 1048576\n", "batch_max_bytes"),
         ]
         for (yaml, key) in cases {
             do {
