@@ -139,20 +139,7 @@ package final class ClickHouseLogStore: SignalStore, LogSource, LogQuerier {
     /// Drops the day partitions whose whole day is before `cutoffNano` (ns since the epoch), as listed in
     /// `system.parts`; returns the days dropped (`YYYY-MM-DD`), oldest first.
     package func dropPartitions(olderThan cutoffNano: UInt64) async throws -> [String] {
-        let cutoffDay = cutoffNano / Self.nanosPerDay
-        let text = String(
-            decoding: try await client.query(
-                """
-                SELECT DISTINCT partition FROM system.parts
-                WHERE database = \(ClickHouseSQL.quote(client.database)) AND table = \(ClickHouseSQL.quote(Self.table)) AND active
-                  AND toUInt64(max_date) < \(cutoffDay)
-                ORDER BY partition FORMAT TabSeparated
-                """), as: UTF8.self)
-        let days = text.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
-        for day in days {
-            try await client.execute("ALTER TABLE \(Self.table) DROP PARTITION \(ClickHouseSQL.quote(day))")
-        }
-        return days
+        try await client.dropDayPartitions(of: Self.table, before: Int64(cutoffNano / Self.nanosPerDay)).map(ClickHouseClient.isoDay)
     }
 
     // MARK: Streams

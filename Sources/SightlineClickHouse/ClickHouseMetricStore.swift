@@ -232,17 +232,7 @@ package final class ClickHouseMetricStore: SignalStore, MetricQuerier {
         let cutoffDay = Self.day(ofMs: cutoffMs)
         var dropped: [String] = []
         for table in [Self.samplesTable, Self.seriesTable] {
-            let text = try await client.query(
-                """
-                SELECT DISTINCT partition FROM system.parts
-                WHERE database = \(ClickHouseSQL.quote(client.database)) AND table = \(ClickHouseSQL.quote(table)) AND active
-                  AND max_date < \(ClickHouseSQL.date(day: cutoffDay))
-                ORDER BY partition FORMAT TabSeparated
-                """)
-            for partition in String(decoding: text, as: UTF8.self).split(separator: "\n") {
-                try await client.execute("ALTER TABLE \(table) DROP PARTITION \(ClickHouseSQL.quote(String(partition)))")
-                dropped.append("\(table):\(partition)")
-            }
+            dropped += try await client.dropDayPartitions(of: table, before: cutoffDay).map { "\(table):\(ClickHouseClient.isoDay(partitionID: $0))" }
         }
         // Series of those days must be written again should samples of them arrive.
         written.withLock { $0.forget(before: cutoffDay) }

@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// Creates and migrates the tables of one Sightline store in ClickHouse, at start.
 ///
 /// Each store names its steps in order (`CREATE TABLE IF NOT EXISTS …`, later `ALTER TABLE … ADD COLUMN …`); the
@@ -29,5 +31,36 @@ package struct ClickHouseSchema: Sendable {
             try await client.execute(
                 "INSERT INTO sightline_migrations (component, step) VALUES (\(ClickHouseSQL.quote(component)), \(index))")
         }
+    }
+}
+
+extension ClickHouseClient {
+    /// Retention for the stores' tables, all partitioned by a `Date` day: drops every partition of `table` whose newest
+    /// day is before `day` (days since 1970-01-01), as `system.parts` lists them, and returns their ids (`YYYYMMDD`),
+    /// sorted. Partitions dropped before a failure stay dropped.
+    /// - Throws: `unavailable` when ClickHouse cannot be reached; `internal` for a partition that is not a day.
+    package func dropDayPartitions(of table: String, before day: Int64) async throws -> [String] {
+        let answer = try await query(
+            """
+            SELECT DISTINCT partition_id FROM system.parts
+            WHERE database = \(ClickHouseSQL.quote(database)) AND table = \(ClickHouseSQL.quote(table)) AND active
+              AND max_date < \(ClickHouseSQL.date(day: day))
+            FORMAT TabSeparated
+            """)
+        let ids = String(decoding: answer, as: UTF8.self).split(separator: "\n").map(String.init).sorted()
+        for id in ids {
+            guard id.utf8.count == 8, id.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+                throw SightlineError(.internal, "\(table) has a partition \(id) that is not a day (YYYYMMDD)")
+            }
+            try await execute("ALTER TABLE \(table) DROP PARTITION ID \(ClickHouseSQL.quote(id))")
+        }
+        return ids
+    }
+
+    /// `YYYY-MM-DD` of a day partition id `YYYYMMDD`.
+    package static func isoDay(partitionID id: String) -> String {
+        let digits = Array(id)
+        guard digits.count == 8 else { return id }
+        return String(digits[0..<4]) + "-" + String(digits[4..<6]) + "-" + String(digits[6..<8])
     }
 }

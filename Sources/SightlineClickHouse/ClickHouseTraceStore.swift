@@ -207,21 +207,7 @@ package final class ClickHouseTraceStore: SignalStore, TraceSource {
         let firstKept = Int64(cutoffNano / Self.nanosPerDay)
         var dropped = Set<String>()
         for table in [Self.spansTable, Self.indexTable] {
-            let answer = try await client.query(
-                """
-                SELECT DISTINCT partition_id FROM system.parts
-                WHERE database = \(ClickHouseSQL.quote(client.database)) AND table = \(ClickHouseSQL.quote(table)) AND active
-                  AND max_date < \(ClickHouseSQL.date(day: firstKept))
-                FORMAT TabSeparated
-                """)
-            let ids = String(decoding: answer, as: UTF8.self).split(separator: "\n").map(String.init)
-            for id in ids.sorted() {
-                guard id.utf8.count == 8, id.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
-                    throw SightlineError(.internal, "\(table) has a partition \(id) that is not a day (YYYYMMDD)")
-                }
-                try await client.execute("ALTER TABLE \(table) DROP PARTITION ID \(ClickHouseSQL.quote(id))")
-                dropped.insert(id)
-            }
+            dropped.formUnion(try await client.dropDayPartitions(of: table, before: firstKept))
         }
         return dropped.sorted()
     }
