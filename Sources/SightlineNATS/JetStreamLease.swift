@@ -44,8 +44,6 @@ package actor JetStreamLease {
     package static let defaultSubjectPrefix = "sightline.lease"
     /// The JetStream error code for a refused `Nats-Expected-Last-Subject-Sequence` ("wrong last sequence").
     static let wrongLastSequenceErrorCode = 10071
-    /// The JetStream error code of a message get that finds no message ("no message found").
-    static let noMessageFoundErrorCode = 10037
 
     /// A claim as stored in the stream.
     package struct Claim: Sendable, Equatable {
@@ -97,13 +95,13 @@ package actor JetStreamLease {
         stream: String = JetStreamLease.defaultStream, subjectPrefix: String = JetStreamLease.defaultSubjectPrefix,
         now: @escaping @Sendable () -> Int64 = JetStreamLease.wallClockMilliseconds
     ) throws {
-        guard Self.isToken(name) else {
+        guard JetStream.isToken(name) else {
             throw SightlineError(.invalidArgument, "lease name \(JSONText.quoted(name)) is empty or has a '.', '*', '>', space or control character")
         }
-        guard Self.isToken(stream) else {
+        guard JetStream.isToken(stream) else {
             throw SightlineError(.invalidArgument, "lease stream name \(JSONText.quoted(stream)) is empty or has a '.', '*', '>', space or control character")
         }
-        guard !subjectPrefix.isEmpty, subjectPrefix.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ Self.isToken(String($0)) })
+        guard !subjectPrefix.isEmpty, subjectPrefix.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ JetStream.isToken(String($0)) })
         else {
             throw SightlineError(.invalidArgument, "lease subject prefix \(JSONText.quoted(subjectPrefix)) is not a subject without wildcards")
         }
@@ -290,44 +288,27 @@ package actor JetStreamLease {
         streamReady = true
     }
 
-    /// The subject's last message, by `$JS.API.STREAM.MSG.GET.<stream>` with `{"last_by_subj": subject}`; nil when the
-    /// subject has none.
+    /// The subject's last message (``JetStream/lastMessage(stream:subject:)``); nil when the subject has none.
     private func readClaim() async throws -> Claim? {
-        let api = "\(jetStream.apiPrefix).STREAM.MSG.GET.\(stream)"
-        let reply: NATSMessage
+        let stored: JetStreamStoredMessage?
         do {
-            reply = try await jetStream.connection.request(
-                api, payload: Array((#"{"last_by_subj":"# + JSONText.quoted(subject) + "}").utf8), timeout: jetStream.timeout)
-        } catch let error as SightlineError where error.cause is NATSNoRespondersError {
-            throw SightlineError(.unavailable, "JetStream is not enabled on the NATS server at \(jetStream.connection.endpoint) (no responder for \(api))")
+            stored = try await jetStream.lastMessage(stream: stream, subject: subject)
+        } catch let error as SightlineError where (error.cause as? JetStreamAPIError)?.errorCode == 10059 {
+            // Stream not found (deleted behind our back): create it again on the next call.
+            streamReady = false
+            throw error
         }
-        let response = try NATSJSON.decode(MessageGetResponse.self, from: reply.bytes, what: "JetStream reply to \(api)")
-        if let error = response.error {
-            if error.err_code == Self.noMessageFoundErrorCode { return nil }
-            if error.err_code == 10059 {
-                // Stream not found (deleted behind our back): create it again on the next call.
-                streamReady = false
-            }
-            throw JetStreamAPIError(
-                status: error.code ?? 0, errorCode: error.err_code ?? 0, serverDescription: error.description ?? "(no description)", operation: api
-            ).sightlineError
-        }
-        guard let message = response.message, let sequence = message.seq else {
-            throw SightlineError(.invalidArgument, "JetStream reply to \(api) for lease \(name) has no message or sequence")
-        }
-        guard let data = Base64.decode(message.data ?? "") else {
-            throw SightlineError(.invalidArgument, "lease \(name): the stored claim (sequence \(sequence)) is not base64")
-        }
+        guard let stored else { return nil }
         let body: ClaimBody
         do {
-            body = try NATSJSON.decode(ClaimBody.self, from: data, what: "claim")
+            body = try NATSJSON.decode(ClaimBody.self, from: stored.data, what: "claim")
         } catch {
             throw SightlineError(
                 .invalidArgument,
-                "lease \(name): the stored claim at \(subject) (sequence \(sequence)) is not {\"holder\",\"expires_ms\"} JSON: \(JSONText.quoted(String(decoding: data.prefix(200), as: UTF8.self)))"
+                "lease \(name): the stored claim at \(subject) (sequence \(stored.sequence)) is not {\"holder\",\"expires_ms\"} JSON: \(JSONText.quoted(String(decoding: stored.data.prefix(200), as: UTF8.self)))"
             )
         }
-        return Claim(holder: body.holder, expiresMilliseconds: body.expires_ms, sequence: sequence)
+        return Claim(holder: body.holder, expiresMilliseconds: body.expires_ms, sequence: stored.sequence)
     }
 
     private static func isWrongLastSequence(_ error: SightlineError) -> Bool {
@@ -337,30 +318,9 @@ package actor JetStreamLease {
     private static func milliseconds(_ duration: Duration) -> Int64 {
         duration.wholeNanoseconds / 1_000_000
     }
-
-    private static func isToken(_ text: String) -> Bool {
-        !text.isEmpty
-            && !text.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: ">") })
-    }
 }
 
 // MARK: Wire shapes
-
-/// The reply of `STREAM.MSG.GET`: the message, or an error.
-private struct MessageGetResponse: Decodable {
-    struct Message: Decodable {
-        var subject: String?
-        var seq: UInt64?
-        var data: String?
-    }
-    struct APIError: Decodable {
-        var code: Int?
-        var err_code: Int?
-        var description: String?
-    }
-    var message: Message?
-    var error: APIError?
-}
 
 /// A claim's payload.
 private struct ClaimBody: Decodable {

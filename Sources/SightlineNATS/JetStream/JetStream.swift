@@ -56,6 +56,30 @@ package struct JetStream: Sendable {
         return try await streamCall("STREAM.INFO.\(name)", body: "")
     }
 
+    /// The last message stored for `subject` in `stream` (`STREAM.MSG.GET` with `last_by_subj`); nil when the subject
+    /// has none.
+    /// - Throws: ``SightlineError`` `.notFound` when there is no such stream (the cause's err_code is 10059).
+    package func lastMessage(stream: String, subject: String) async throws -> JetStreamStoredMessage? {
+        try Self.validateName(stream, what: "stream name")
+        let api = "STREAM.MSG.GET.\(stream)"
+        let response: MessageGetResponse
+        do {
+            response = try await apiCall(api, body: #"{"last_by_subj":"# + JSONText.quoted(subject) + "}", as: MessageGetResponse.self)
+        } catch let error as SightlineError where (error.cause as? JetStreamAPIError)?.errorCode == Self.noMessageFoundErrorCode {
+            return nil
+        }
+        guard let message = response.message, let sequence = message.seq else {
+            throw SightlineError(.invalidArgument, "JetStream reply to \(apiPrefix).\(api) has no message or sequence")
+        }
+        guard let data = Base64.decode(message.data ?? "") else {
+            throw SightlineError(.invalidArgument, "JetStream reply to \(apiPrefix).\(api): message \(sequence) is not base64")
+        }
+        return JetStreamStoredMessage(subject: message.subject ?? subject, sequence: sequence, data: data)
+    }
+
+    /// The JetStream error code of a message get that finds no message ("no message found").
+    static let noMessageFoundErrorCode = 10037
+
     /// Deletes the stream and its messages and consumers.
     /// - Throws: ``SightlineError`` `.notFound` when there is no such stream.
     package func deleteStream(_ name: String) async throws {
@@ -186,10 +210,15 @@ package struct JetStream: Sendable {
         JSONText.quoted(String(decoding: reply.payload.readableBytesView.prefix(200), as: UTF8.self))
     }
 
+    /// Whether `text` is usable as one subject token: not empty, no '.', '*', '>', space or control character.
+    static func isToken(_ text: String) -> Bool {
+        !text.isEmpty
+            && !text.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: ">") })
+    }
+
     /// Throws unless `name` is usable as one subject token (stream and consumer names are).
     private static func validateName(_ name: String, what: String) throws {
-        guard !name.isEmpty, !name.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: ">") })
-        else {
+        guard isToken(name) else {
             throw SightlineError(.invalidArgument, "JetStream \(what) \(JSONText.quoted(name)) is empty or has a '.', '*', '>', space or control character")
         }
     }
@@ -254,6 +283,24 @@ private struct StreamInfoResponse: Decodable {
     }
     var config: Config?
     var state: State?
+}
+
+/// A message as `STREAM.MSG.GET` returns it.
+package struct JetStreamStoredMessage: Sendable, Equatable {
+    package var subject: String
+    /// Its sequence in the stream.
+    package var sequence: UInt64
+    package var data: [UInt8]
+}
+
+/// The reply of `STREAM.MSG.GET` (an `error` member is handled by the envelope check).
+private struct MessageGetResponse: Decodable {
+    struct Message: Decodable {
+        var subject: String?
+        var seq: UInt64?
+        var data: String?
+    }
+    var message: Message?
 }
 
 private struct ConsumerInfoResponse: Decodable {
