@@ -114,11 +114,6 @@ package final class ClickHouseLogStore: SignalStore, LogSource, LogQuerier {
                 ClickHouseLogRow.encode(record, tenant: batch.tenant, labels: labels, streamID: id, into: &out)
             }
         }
-        if writer.isFull {
-            let writer = self.writer
-            // Rows stay buffered when this insert fails; the timer's next flush or the next persist retries them.
-            Task { try? await writer.flush() }
-        }
     }
 
     /// Inserts every row applied so far and records `segment` as persisted.

@@ -202,10 +202,6 @@ package final class ClickHouseMetricStore: SignalStore, MetricQuerier {
                 }
             }
         }
-        for writer in writers where writer.isFull {
-            // Rows stay buffered when this fails; the next flush or checkpoint inserts them.
-            Task { try? await writer.flush() }
-        }
     }
 
     /// Inserts every row applied from WAL segments up to `segment`: series first, so that no sample is visible

@@ -4,8 +4,8 @@ import Foundation
 import Synchronization
 
 /// The write path every ClickHouse store shares: rows applied from the WAL are encoded as RowBinary into a buffer per
-/// table, and inserted in WAL order when the buffer is large, when ``flush()`` is called by the store's timer, or when
-/// the pipeline checkpoints (``persist(throughSegment:)``).
+/// table, and inserted in WAL order when the buffer passes its size (``append(_:)`` starts that insert), when
+/// ``flush()`` is called by the store's timer, or when the pipeline checkpoints (``persist(throughSegment:)``).
 ///
 /// What was inserted is remembered as the highest WAL segment whose rows are all in ClickHouse, in a small file in
 /// the server's data directory, so a restart replays the segments after it. A crash between an insert and that file's
@@ -26,6 +26,8 @@ package final class ClickHouseTableWriter: Sendable {
         var lastFlush: Task<Void, any Error>?
     }
     private let state: Mutex<State>
+    /// Whether an insert started by ``append(_:)`` because the buffer was full is still running.
+    private let backgroundInsert = Atomic<Bool>(false)
 
     /// - Parameter checkpointPath: the file that remembers the last fully inserted WAL segment.
     package init(client: ClickHouseClient, table: String, columns: [String], checkpointPath: String, maxBufferBytes: Int = 8 << 20) throws {
@@ -47,12 +49,18 @@ package final class ClickHouseTableWriter: Sendable {
     /// The highest WAL segment whose rows are all in ClickHouse; -1 when none are.
     package var persistedSegment: Int { state.withLock { $0.persistedSegment } }
 
-    /// Whether the buffer is over its size and should be inserted soon.
-    package var isFull: Bool { state.withLock { $0.buffer.bytes.count >= maxBufferBytes } }
-
-    /// Appends the rows `encode` writes for a batch applied from the WAL.
+    /// Appends the rows `encode` writes for a batch applied from the WAL. A buffer past its size is inserted at once,
+    /// in the background (one such insert at a time); its rows stay buffered when that fails, for the next flush.
     package func append(_ encode: (inout ByteWriter) -> Void) {
-        state.withLock { encode(&$0.buffer) }
+        let full = state.withLock { state -> Bool in
+            encode(&state.buffer)
+            return state.buffer.bytes.count >= maxBufferBytes
+        }
+        guard full, backgroundInsert.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        Task {
+            try? await self.flush()
+            self.backgroundInsert.store(false, ordering: .releasing)
+        }
     }
 
     /// Inserts what is buffered now. Rows stay buffered (and go with the next flush) when the insert fails.

@@ -1,6 +1,5 @@
 package import SightlineCore
 import SightlineStorageCore
-import Synchronization
 
 /// The trace store over ClickHouse: what the embedded `TraceStore` does, for servers that keep no state of their own.
 ///
@@ -31,8 +30,6 @@ package final class ClickHouseTraceStore: SignalStore, TraceSource {
     let spansWriter: ClickHouseTableWriter
     /// `trace_index`' rows.
     let indexWriter: ClickHouseTableWriter
-    /// Whether a flush started by ``apply(_:at:)`` because a buffer was full is still running.
-    private let backgroundFlush = Atomic<Bool>(false)
 
     static let spansTable = "trace_spans"
     static let indexTable = "trace_index"
@@ -90,8 +87,8 @@ package final class ClickHouseTraceStore: SignalStore, TraceSource {
 
     // MARK: SignalStore
 
-    /// Encodes the batch's spans as rows of both tables (buffered; see ``flush()``). Starts a flush in the background
-    /// when a buffer is over its size; rows of a failed flush stay buffered for the next one.
+    /// Encodes the batch's spans as rows of both tables (buffered; see ``flush()``). A buffer over its size is
+    /// inserted in the background by its writer; rows of a failed insert stay buffered for the next one.
     package func apply(_ batch: TenantBatch, at position: WALPosition) throws {
         guard case .traces(let spans) = batch.batch else {
             throw SightlineError(.internal, "\(batch.batch.signal) batch sent to the traces store")
@@ -113,12 +110,6 @@ package final class ClickHouseTraceStore: SignalStore, TraceSource {
                     writer.writeUInt64LE(key.trace.low)
                     writer.writeDate(days: key.day)
                 }
-            }
-        }
-        if spansWriter.isFull || indexWriter.isFull, backgroundFlush.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
-            Task {
-                try? await self.flush()
-                self.backgroundFlush.store(false, ordering: .releasing)
             }
         }
     }
