@@ -106,9 +106,10 @@ class Server:
         return json.loads(data)
 
 
-def post_all(base, path, bodies, conns, content_type, ok_status):
+def post_all(base, path, bodies, conns, content_type, ok_status, headers=None):
     """POSTs every body over `conns` keep-alive connections, each taking the next unsent body; returns the wall
-    seconds and the failures (status and the start of the answer) of requests not answered with `ok_status`."""
+    seconds and the failures (status and the start of the answer) of requests not answered with `ok_status`.
+    `headers` are sent with every request besides the Content-Type."""
     u = urllib.parse.urlparse(base)
     index = {"next": 0}
     lock = threading.Lock()
@@ -123,7 +124,7 @@ def post_all(base, path, bodies, conns, content_type, ok_status):
             if i >= len(bodies):
                 conn.close()
                 return
-            conn.request("POST", path, body=bodies[i], headers={"Content-Type": content_type})
+            conn.request("POST", path, body=bodies[i], headers={"Content-Type": content_type, **(headers or {})})
             r = conn.getresponse()
             body = r.read()
             if r.status != ok_status:

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Scale-out on ClickHouse: log ingestion (lines/s until queryable, CPU) and LogQL latency of Sightline on its embedded
-# engines, on ClickHouse with one and with two servers, next to ClickHouse used directly (see
-# scripts/bench/scaleout_bench.py). Prints a markdown table for docs/benchmarks.md.
+# Scale-out on ClickHouse: ingestion (items/s until queryable, CPU) and query latency of Sightline on its embedded
+# engines, on ClickHouse with one and with two servers, next to ClickHouse used directly, for logs, metrics and traces
+# (see scripts/bench/scaleout_bench.py). Prints one markdown table per signal for docs/benchmarks.md.
 #
-# Usage: scripts/bench/scaleout.sh [--lines 300000] [--conns 4] [--batch 2000]
+# Usage: scripts/bench/scaleout.sh [--signals logs,metrics,traces] [--lines 300000] [--series 2000] [--traces 20000]
+#                                  [--conns 4] [--batch 2000]
 # Env: SHARED (default: ../shared beside the main work tree), VENV (default: .venv), SKIP_BUILD=1.
 set -euo pipefail
 BENCH_NAME="scaleout.sh"
