@@ -2,7 +2,19 @@ import Foundation
 import SightlineCore
 @testable import SightlineQuery
 
-/// Runs a ``PromQLTestScript`` against ``PromQLEngine`` over a ``PromQLTestStorage``, as `promqltest` does: each
+/// Where a script's `load`ed series go and what its queries read: memory (``PromQLTestStorage``) or a real store.
+protocol PromQLTestData: AnyObject {
+    /// What the engine queries.
+    var querier: any MetricQuerier { get }
+    /// Drops every series (`clear`).
+    func clear() throws
+    /// Adds one series' samples; a later sample at the same timestamp replaces an earlier one.
+    func add(_ labels: Labels, _ samples: [(t: Int64, v: Double)]) throws
+    /// Makes what was added visible to queries; called before the first `eval` after a `load`.
+    func commit() throws
+}
+
+/// Runs a ``PromQLTestScript`` against ``PromQLEngine`` over ``PromQLTestData``, as `promqltest` does: each
 /// instant `eval` runs as an instant query and again in range mode (a 1m-step range query around the time).
 struct PromQLTestRunner {
     enum Outcome {
@@ -20,19 +32,19 @@ struct PromQLTestRunner {
 
     static let epsilon = 1e-6
 
-    static func run(_ script: PromQLTestScript) -> [Result] {
-        let storage = PromQLTestStorage()
+    /// - Throws: what `data` throws while it loads or commits series.
+    static func run(_ script: PromQLTestScript, data: any PromQLTestData = PromQLTestStorage()) throws -> [Result] {
         var options = PromQLEngine.Options()
         options.parserOptions = .allFeatures
         options.maxPointsPerSeries = Int.max
-        let engine = PromQLEngine(querier: storage, options: options)
         var unsupportedSeries: [Labels] = []
         var unsupportedReason: String?
         var results: [Result] = []
+        var uncommitted = false
         for command in script.commands {
             switch command {
             case .clear:
-                storage.clear()
+                try data.clear()
                 unsupportedSeries = []
                 unsupportedReason = nil
             case .load(let load):
@@ -46,7 +58,8 @@ struct PromQLTestRunner {
                         case .missing: break
                         }
                     }
-                    storage.add(series.labels, samples)
+                    try data.add(series.labels, samples)
+                    uncommitted = true
                 }
                 if let reason = load.unsupportedReason {
                     unsupportedReason = reason
@@ -67,7 +80,11 @@ struct PromQLTestRunner {
                     results.append(Result(line: eval.line, expr: eval.expr, outcome: .skipped(reason)))
                     continue
                 }
-                var result = run(eval, engine)
+                if uncommitted {
+                    try data.commit()
+                    uncommitted = false
+                }
+                var result = run(eval, PromQLEngine(querier: data.querier, options: options))
                 // A case that fails while it reads series Sightline could not load (native histograms) is skipped.
                 if case .failed = result.outcome, let reason = unsupportedReason, selectsAny(eval.expr, unsupportedSeries) {
                     result.outcome = .skipped(reason)

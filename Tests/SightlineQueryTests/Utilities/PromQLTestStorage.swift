@@ -1,7 +1,7 @@
 import SightlineCore
 
 /// A tiny in-memory ``MetricQuerier`` for engine tests: series with float samples (stale markers as ``StaleNaN``).
-final class PromQLTestStorage: MetricQuerier, @unchecked Sendable {
+final class PromQLTestStorage: MetricQuerier, PromQLTestData, @unchecked Sendable {
     // Written only while a test script loads data, before any query runs; queries only read it.
     private var series: [Labels: [(t: Int64, v: Double)]] = [:]
 
@@ -21,6 +21,11 @@ final class PromQLTestStorage: MetricQuerier, @unchecked Sendable {
 
     /// Drops every series.
     func clear() { series = [:] }
+
+    var querier: any MetricQuerier { self }
+
+    /// Nothing to do: added series are visible at once.
+    func commit() {}
 
     func select(tenant: Tenant, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [SeriesSamples] {
         var out: [SeriesSamples] = []

@@ -1,0 +1,1 @@
+../../SightlineQueryTests/Utilities/PromQLConformance.swift

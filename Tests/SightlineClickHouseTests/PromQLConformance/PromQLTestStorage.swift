@@ -1,0 +1,1 @@
+../../SightlineQueryTests/Utilities/PromQLTestStorage.swift
