@@ -18,7 +18,7 @@ import Foundation
 ///
 /// Writes go through a ``ClickHouseTableWriter``: ``apply(_:at:)`` encodes rows into its buffer, the server's timer
 /// calls ``flush()`` about every second, and ``persist(throughSegment:)`` inserts and records the WAL segment.
-package final class ClickHouseLogStore: SignalStore, LogSource, LogQuerier {
+package final class ClickHouseLogStore: SignalStore, LogSource, LogBucketCounting, LogQuerier {
     package let signal = Signal.logs
     let client: ClickHouseClient
     let writer: ClickHouseTableWriter

@@ -224,6 +224,46 @@ extension ClickHouseLogStore {
         }
     }
 
+    /// Counts per bucket in one grouped query, so no row leaves ClickHouse. Identical rows (same stream, times,
+    /// severity, line and record; the texts compared by a 64-bit hash) count once, as ``scan(_:_:)`` hands them once.
+    /// Nil — scan instead — when stream ids collide or too many streams match for one `IN` list, or the bucket
+    /// arithmetic could overflow.
+    package func countBuckets(_ scan: LogScan, originNano: Int64, widthNano: Int64) throws -> [LogBucketCount]? {
+        guard widthNano > 0, widthNano < 1 << 52, abs(originNano) < 1 << 62 else { return nil }
+        let streams = try resolveStreams(tenant: scan.tenant, matchers: scan.matchers, range: scan.range, counting: false)
+        guard !streams.isEmpty else { return [] }
+        var labels: [UInt64: Labels] = [:]
+        for stream in streams {
+            if let known = labels[stream.id], known != stream.labels { return nil }
+            labels[stream.id] = stream.labels
+        }
+        var conditions = [Self.rowCondition(tenant: scan.tenant, range: scan.range)]
+        if !scan.matchers.isEmpty {
+            guard labels.count <= maxStreamsInList else { return nil }
+            conditions.append("stream_id IN (\(labels.keys.sorted().map(String.init).joined(separator: ", ")))")
+        }
+        for needle in scan.lineContains where !needle.isEmpty {
+            conditions.append("position(line, \(ClickHouseSQL.quote(needle))) > 0")
+        }
+        // Bucket j holds (origin + (j-1)·width, origin + j·width]: j = ⌈(time - origin) / width⌉.
+        let sql = """
+            SELECT toInt64(if(d > 0, intDiv(d + \(widthNano - 1), \(widthNano)), -intDiv(-d, \(widthNano)))) AS bucket, count(), sum(bytes)
+            FROM (
+                SELECT toInt64(time_ns) - \(originNano) AS d, any(length(line)) AS bytes FROM \(Self.table)
+                WHERE \(conditions.joined(separator: " AND "))
+                GROUP BY d, stream_id, timestamp_ns, observed_ns, severity_number, cityHash64(severity_text, line, record)
+            )
+            GROUP BY bucket ORDER BY bucket FORMAT RowBinary
+            """
+        let client = self.client
+        let bytes = try ClickHouseClient.blocking { try await client.query(sql) }
+        return try decodeRowBinary(bytes) { reader in
+            let bucket = Int64(bitPattern: try reader.readUInt64LE())
+            return LogBucketCount(
+                endNano: originNano &+ bucket &* widthNano, records: Int(try reader.readUInt64LE()), bytes: Int(try reader.readUInt64LE()))
+        }
+    }
+
     /// Counts per stream in one grouped query: entries, bytes of the lines, and as chunks the day partitions each
     /// stream's records are in (the embedded store counts its blocks; ClickHouse has no such unit per stream).
     package func stats(tenant: Tenant, matchers: [LabelMatcher], range: TimeRange) throws -> LogStats {

@@ -157,3 +157,28 @@ extension LogRecord {
         return changed ? String(decoding: bytes, as: UTF8.self) : key
     }
 }
+
+/// The records and line bytes a scan selects in one time bucket (see ``LogBucketCounting``).
+package struct LogBucketCount: Sendable, Equatable {
+    /// The bucket's end, inclusive: the bucket is `(endNano - width, endNano]`.
+    package var endNano: Int64
+    package var records: Int
+    /// Bytes of the lines (``LogRecord/line`` as UTF-8).
+    package var bytes: Int
+
+    package init(endNano: Int64, records: Int, bytes: Int) {
+        self.endNano = endNano
+        self.records = records
+        self.bytes = bytes
+    }
+}
+
+/// A log store that can count what a scan selects where the records are, without handing them out: LogQL's
+/// `sum(count_over_time(…))` and `sum(bytes_over_time(…))` over plain `|=` filters need only these counts.
+package protocol LogBucketCounting: LogSource {
+    /// The records of `scan` (its matchers, range and every ``LogScan/lineContains`` substring, byte-wise) counted per
+    /// bucket `(originNano + (j-1)·widthNano, originNano + j·widthNano]`, identical records once, as ``scan(_:_:)``
+    /// hands them; buckets without records are left out, the rest ascend. Nil when the store cannot count this scan
+    /// exactly; the caller then scans.
+    func countBuckets(_ scan: LogScan, originNano: Int64, widthNano: Int64) throws -> [LogBucketCount]?
+}

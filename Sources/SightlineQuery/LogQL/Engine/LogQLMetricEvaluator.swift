@@ -122,6 +122,15 @@ struct LogQLMetricEvaluator {
         var mean = 0.0
         var m2 = 0.0
 
+        init() {}
+
+        /// The stats of `count` samples summing to `sum`, for counts made elsewhere: only ``count`` and ``sum`` are
+        /// meaningful (enough for `count_over_time`, `bytes_over_time` and the rates).
+        init(count: Double, sum: Double) {
+            self.count = count
+            self.sum = sum
+        }
+
         /// Adds one sample (in time order).
         mutating func add(_ v: Double) {
             count += 1
@@ -195,66 +204,75 @@ struct LogQLMetricEvaluator {
         let isBytes = expr.op == .bytesOverTime || expr.op == .bytesRate
         // `by (…)` over a pipeline that sets no label: the series key is read straight off the record.
         let groupsDirectly = unwrap == nil && grouping?.without == false && pipeline.keepsLabels
-        try source.scan(scan) { record in
-            let time = record.logQLTimeNano
-            var line = record.line
-            var labels: Labels
-            if groupsDirectly, let grouping {
-                // Only the grouping's labels are needed: structured metadata wins over a stream label of the same
-                // name, as in LogLabelsBuilder.
-                guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
-                let stream = record.streamLabels
-                labels = Labels(grouping.labels.map { name in Label(name, record.structuredMetadataValue(name) ?? stream[name] ?? "") })
-            } else if unwrap == nil && grouping == nil && pipeline.keepsLabels && record.structuredMetadata.isEmpty {
-                // Nothing can add a label: the series is the stream, and no label list needs building.
-                guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
-                labels = record.streamLabels
-            } else {
-                builder.reset(stream: record.streamLabels, metadata: record.structuredMetadata)
-                guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
-                labels = Labels([])
+        if let width, let counts = try countsInStore(expr, scan: scan, origin: origin, width: width, groupsDirectly: groupsDirectly) {
+            // `sum(count_over_time(…))` and `sum(bytes_over_time(…))` over plain `|=` filters: the store counted.
+            if !counts.isEmpty {
+                series = [SampleBucket(
+                    labels: Labels([]), times: counts.map(\.endNano),
+                    stats: counts.map { WindowStats(count: Double($0.records), sum: Double(isBytes ? $0.bytes : $0.records)) })]
             }
-            var value = 1.0
-            if isBytes { value = Double(line.utf8.count) }
-            if let unwrap {
-                let text = builder.get(unwrap.label) ?? ""
-                if text.isEmpty { return true }
-                if let converted = Self.convert(text, unwrap.conversion) {
-                    value = converted
+        } else {
+            try source.scan(scan) { record in
+                let time = record.logQLTimeNano
+                var line = record.line
+                var labels: Labels
+                if groupsDirectly, let grouping {
+                    // Only the grouping's labels are needed: structured metadata wins over a stream label of the same
+                    // name, as in LogLabelsBuilder.
+                    guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
+                    let stream = record.streamLabels
+                    labels = Labels(grouping.labels.map { name in Label(name, record.structuredMetadataValue(name) ?? stream[name] ?? "") })
+                } else if unwrap == nil && grouping == nil && pipeline.keepsLabels && record.structuredMetadata.isEmpty {
+                    // Nothing can add a label: the series is the stream, and no label list needs building.
+                    guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
+                    labels = record.streamLabels
                 } else {
-                    value = 0
-                    builder.setError(LogPipelineError.sampleExtraction, details: Self.conversionError(text, unwrap.conversion))
+                    builder.reset(stream: record.streamLabels, metadata: record.structuredMetadata)
+                    guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
+                    labels = Labels([])
                 }
-                for filter in postFilters where !filter.process(&builder) { return true }
+                var value = 1.0
+                if isBytes { value = Double(line.utf8.count) }
+                if let unwrap {
+                    let text = builder.get(unwrap.label) ?? ""
+                    if text.isEmpty { return true }
+                    if let converted = Self.convert(text, unwrap.conversion) {
+                        value = converted
+                    } else {
+                        value = 0
+                        builder.setError(LogPipelineError.sampleExtraction, details: Self.conversionError(text, unwrap.conversion))
+                    }
+                    for filter in postFilters where !filter.process(&builder) { return true }
+                }
+                if groupsDirectly {
+                    // Already the grouping's labels.
+                } else if let grouping {
+                    if labels.labels.isEmpty { labels = builder.labels }
+                    labels = grouping.key(labels)
+                    if grouping.without, let unwrap { labels = labels.removing([unwrap.label]) }
+                } else {
+                    if labels.labels.isEmpty { labels = builder.labels }
+                    if let unwrap { labels = labels.removing([unwrap.label]) }
+                }
+                let slot: Int
+                if let existing = index[labels] {
+                    slot = existing
+                } else {
+                    slot = series.count
+                    index[labels] = slot
+                    series.append(SampleBucket(labels: labels))
+                }
+                if let width {
+                    let delta = time &- origin
+                    let bucket = delta >= 0 ? (delta / width) + (delta % width == 0 ? 0 : 1) : -((-delta) / width)
+                    let end = origin &+ bucket &* width
+                    Self.add(value, bucketEnd: end, to: &series[slot])
+                } else {
+                    series[slot].times.append(time)
+                    series[slot].values.append(value)
+                }
+                return true
             }
-            if groupsDirectly {
-                // Already the grouping's labels.
-            } else if let grouping {
-                if labels.labels.isEmpty { labels = builder.labels }
-                labels = grouping.key(labels)
-                if grouping.without, let unwrap { labels = labels.removing([unwrap.label]) }
-            } else {
-                if labels.labels.isEmpty { labels = builder.labels }
-                if let unwrap { labels = labels.removing([unwrap.label]) }
-            }
-            let slot: Int
-            if let existing = index[labels] {
-                slot = existing
-            } else {
-                slot = series.count
-                index[labels] = slot
-                series.append(SampleBucket(labels: labels))
-            }
-            if let width {
-                let delta = time &- origin
-                let bucket = delta >= 0 ? (delta / width) + (delta % width == 0 ? 0 : 1) : -((-delta) / width)
-                let end = origin &+ bucket &* width
-                Self.add(value, bucketEnd: end, to: &series[slot])
-            } else {
-                series[slot].times.append(time)
-                series[slot].values.append(value)
-            }
-            return true
         }
 
         var out = [[Sample]](repeating: [], count: steps.count)
@@ -302,6 +320,19 @@ struct LogQLMetricEvaluator {
             }
         }
         return out
+    }
+
+    /// The per-bucket counts of a `sum(count_over_time(…))` or `sum(bytes_over_time(…))` whose pipeline is only `|=`
+    /// filters, from a store that counts where the records are (``LogBucketCounting``); nil when the query needs the
+    /// records (anything else) or the store cannot count this scan.
+    private func countsInStore(
+        _ expr: RangeAggregationExpr, scan: LogScan, origin: Int64, width: Int64, groupsDirectly: Bool
+    ) throws -> [LogBucketCount]? {
+        guard groupsDirectly, let grouping = expr.grouping, grouping.labels.isEmpty,
+            expr.op == .countOverTime || expr.op == .bytesOverTime, expr.range.selector.isOnlySubstringFilters,
+            let counting = source as? any LogBucketCounting
+        else { return nil }
+        return try counting.countBuckets(scan, originNano: origin, widthNano: width)
     }
 
     /// Adds a sample to the bucket ending at `bucketEnd`; buckets stay in time order even if the source delivers

@@ -60,6 +60,17 @@ package struct LogSelectorExpr: Sendable {
         self.stages = stages
     }
 
+    /// Whether the pipeline is only plain `|=` filters (one literal each, no `or`): a line is selected exactly when it
+    /// contains every ``requiredSubstrings`` entry, and neither line nor labels change.
+    package var isOnlySubstringFilters: Bool {
+        stages.allSatisfy { stage in
+            guard case .lineFilter(let filter) = stage, filter.kind == .contains, filter.alternatives.count == 1,
+                case .text = filter.alternatives[0]
+            else { return false }
+            return true
+        }
+    }
+
     /// The substrings every selected line must contain: the plain `|=` filters (not inside `or`, not empty) that come
     /// before the first parser or line-changing stage (`line_format`, `decolorize`). Label filters and label edits in
     /// between do not change the line, so filters after them still count. A store may skip blocks without them.
