@@ -56,7 +56,9 @@ package enum ServerApp {
         let pipeline = IngestPipeline(
             wal: wal, stores: storage.stores, limits: configuration.limits, metrics: metrics, logger: logger,
             observers: spanMetrics.map { [$0] } ?? [],
-            deduplicator: try BatchDeduplicator(path: dataDirectory + "/batch-ids")
+            deduplicator: try BatchDeduplicator(path: dataDirectory + "/batch-ids"),
+            publisher: configuration.queue.publish
+                ? configuration.queue.natsURL.map { QueuePublisher(url: $0, configuration: configuration.queue, logger: logger) } : nil
         )
         var api = APIDependencies(
             pipeline: pipeline, authenticator: Authenticator(tokens: configuration.tokens), limits: configuration.limits,

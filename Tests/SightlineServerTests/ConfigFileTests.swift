@@ -1,4 +1,5 @@
 import Testing
+import SightlineTestSupport
 
 @testable import SightlineCore
 @testable import SightlineServer
@@ -58,7 +59,11 @@ struct ConfigFileTests {
               consumer: eu-servers
               fetch_batch: 8
               ack_wait: 45s
+              publish: true
+              consume: false
             """, path: "sightline.yaml")
+        #expect(config.queue.publish && !config.queue.consume)
+        #expect(QueuePublisher.subject(for: config.queue) == "sightline.ingest.batch")
         #expect(config.queue.natsURL == "nats://nats.internal:4222")
         #expect(config.queue.stream == "INGEST_EU" && config.queue.consumer == "eu-servers")
         #expect(config.queue.fetchBatch == 8 && config.queue.ackWait == .seconds(45))
@@ -66,6 +71,9 @@ struct ConfigFileTests {
         let defaults = try ConfigFile.parse("", path: "empty.yaml").queue
         #expect(defaults.natsURL == nil && defaults.stream == "SIGHTLINE_INGEST" && defaults.consumer == "sightline-servers")
         #expect(defaults.fetchBatch == 32 && defaults.ackWait == .seconds(30))
+        #expect(!defaults.publish && defaults.consume)
+        let orphan = sightlineError { _ = try ConfigFile.parse("queue:\n  publish: true\n", path: "sightline.yaml") }
+        #expect(orphan?.message.contains("queue.publish") == true && orphan?.message.contains("nats_url") == true, "\(String(describing: orphan))")
     }
 
     @Test func readsEveryKey() throws {

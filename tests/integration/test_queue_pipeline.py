@@ -25,9 +25,9 @@ def server_config(clickhouse_url: str, database: str, nats_url: str) -> dict:
             "wal": {"checkpoint_interval": "1s"}}
 
 
-def stored_lines(server) -> list[str]:
+def stored_lines(server, selector: str = '{service_name=~".+"}') -> list[str]:
     r = requests.get(server.url + "/loki/api/v1/query_range", timeout=60, params={
-        "query": '{service_name=~".+"}', "start": str(time.time_ns() - 3600 * 10**9), "end": str(time.time_ns() + 10**9),
+        "query": selector, "start": str(time.time_ns() - 3600 * 10**9), "end": str(time.time_ns() + 10**9),
         "limit": "5000", "direction": "forward"})
     assert r.status_code == 200, r.text[:300]
     return [line for stream in r.json()["data"]["result"] for _, line in stream["values"]]
@@ -84,3 +84,44 @@ def test_agent_to_two_servers_through_jetstream_and_a_killed_server(sightline, c
         assert all('sightline_queue_messages_total{result="acked"}' in text for text in consumed), consumed
     finally:
         agent.cleanup()
+
+
+def push(server, lines: list[str], service: str) -> requests.Response:
+    now = time.time_ns()
+    doc = {"streams": [{"stream": {"service": service}, "values": [[str(now + i), line] for i, line in enumerate(lines)]}]}
+    return requests.post(server.url + "/loki/api/v1/push", json=doc, timeout=30)
+
+
+def test_direct_pushes_are_published_and_stored_by_another_server(sightline, clickhouse, nats):
+    """`queue.publish`: a server that takes pushes hands them to JetStream before acknowledging, so it holds no data:
+    killed right after its acknowledgements and never restarted, it loses nothing, because another server stores
+    what it published. Bad input is still refused at its door, and NATS being unreachable is a retryable error."""
+    database = "p_" + uuid.uuid4().hex[:12]
+    front_config = server_config(clickhouse[0], database, nats[0])
+    front_config["queue"].update({"publish": True, "consume": False})
+    front = sightline("front", config=front_config).start()
+    store = sightline("store", config=server_config(clickhouse[0], database, nats[0])).start()
+
+    bad = requests.post(front.url + "/loki/api/v1/push", data=b"{not json", headers={"Content-Type": "application/json"}, timeout=30)
+    assert bad.status_code == 400, bad.text
+
+    sent = []
+    for batch in range(20):
+        lines = [f"direct {batch} {i}" for i in range(50)]
+        r = push(front, lines, "direct")
+        assert r.status_code == 204, r.text
+        sent += lines
+    front.proc.send_signal(signal.SIGKILL)
+    front.proc.wait(timeout=30)
+
+    def all_stored():
+        got = stored_lines(store, '{service="direct"}')
+        missing = set(sent) - set(got)
+        return (not missing and len(got) == len(sent)) or f"{len(missing)} missing, {len(got)} read"
+    wait_until("every acknowledged line stored by the other server", all_stored, timeout=60)
+
+    unreachable_config = server_config(clickhouse[0], database, "nats://127.0.0.1:1")
+    unreachable_config["queue"].update({"publish": True, "consume": False})
+    orphan = sightline("orphan", config=unreachable_config).start()
+    r = push(orphan, ["nowhere to go"], "direct")
+    assert r.status_code == 503 and "NATS" in r.text, (r.status_code, r.text)

@@ -146,8 +146,11 @@ package struct PipelineRuleSampleSink: RuleSampleSink {
     ///   were rejected (limits, out of order); the rule's health becomes `err` with the message.
     package func write(_ samples: [MetricSample], tenant: Tenant) async throws {
         guard !samples.isEmpty else { return }
-        let outcome = try await pipeline.ingest(
-            DecodedBatch(.metrics(MetricBatch(samples: samples))), tenant: tenant, protocol: "rules", bytes: 0)
+        // Stored here even when direct pushes go to the queue: the group's later rules read it.
+        let pipeline = self.pipeline
+        let outcome = try await IngestPipeline.$storesHere.withValue(true) {
+            try await pipeline.ingest(DecodedBatch(.metrics(MetricBatch(samples: samples))), tenant: tenant, protocol: "rules", bytes: 0)
+        }
         if outcome.rejected > 0 {
             throw SightlineError(.invalidArgument, "\(outcome.rejected) of \(samples.count) rule samples were rejected: \(outcome.message)")
         }

@@ -79,6 +79,9 @@ import Yams
 ///   consumer: sightline-servers # the durable pull consumer all servers share
 ///   fetch_batch: 32             # messages per fetch
 ///   ack_wait: 30s               # unacknowledged messages are delivered again after this
+///   publish: false              # true: batches pushed to this server go to the queue too (acked once JetStream has
+///                               # them), so any server stores them and this one keeps no data of its own
+///   consume: true               # false: only publish, leave storing to the other servers
 /// ui:
 ///   assets_dir: ./ui            # serve the web UI from this folder instead of the built-in files
 /// auth:
@@ -367,7 +370,7 @@ package enum ConfigFile {
             }
         }
 
-        /// `queue: {nats_url, stream, consumer, fetch_batch, ack_wait}`.
+        /// `queue: {nats_url, stream, consumer, fetch_batch, ack_wait, publish, consume}`.
         func queue(_ node: Node, into queue: inout ServerConfiguration.Queue) throws {
             /// Stream and consumer names are one NATS subject token each.
             func name(_ value: Node, at key: String) throws -> String {
@@ -388,8 +391,13 @@ package enum ConfigFile {
                 case "queue.consumer": queue.consumer = try name(value, at: key)
                 case "queue.fetch_batch": queue.fetchBatch = try integer(value, at: key)
                 case "queue.ack_wait": queue.ackWait = try duration(value, at: key)
+                case "queue.publish": queue.publish = try bool(value, at: key)
+                case "queue.consume": queue.consume = try bool(value, at: key)
                 default: throw unknown(key, value)
                 }
+            }
+            if queue.publish && queue.natsURL == nil {
+                throw error("queue.publish", node, "publishing direct pushes needs queue.nats_url")
             }
         }
 

@@ -52,6 +52,12 @@ package struct ServerConfiguration: Sendable {
         package var fetchBatch: Int = 32
         /// How long NATS waits for a server's acknowledgement before delivering a message again.
         package var ackWait: Duration = .seconds(30)
+        /// Whether batches pushed to this server directly (HTTP, gRPC, syslog, scrapes) are published to the queue
+        /// instead of written to its WAL, so that any server stores them (``QueuePublisher``).
+        package var publish = false
+        /// Whether this server takes batches from the queue and stores them; false makes a server that only
+        /// publishes (an ingest tier in front of the storing servers).
+        package var consume = true
 
         package init() {}
     }

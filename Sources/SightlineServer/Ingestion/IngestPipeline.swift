@@ -12,7 +12,8 @@ package protocol StoredBatchObserver: Sendable {
 /// The one path every protocol's data takes: validate → limits → tenant → WAL → signal store.
 ///
 /// A protocol handler decodes bytes into a ``DecodedBatch`` and calls ``ingest(_:tenant:protocol:bytes:)``; when that
-/// returns, every accepted record is durable in the WAL (per its fsync policy) and applied to its store. The WAL's
+/// returns, every accepted record is durable in the WAL (per its fsync policy) and applied to its store — or, with a
+/// ``QueuePublisher`` (`queue.publish`), durable in the JetStream queue, from which a server stores it. The WAL's
 /// writer applies batches to the stores in WAL order, so a store never sees them out of order and a checkpoint can
 /// name an exact WAL segment.
 package final class IngestPipeline: Sendable {
@@ -29,6 +30,13 @@ package final class IngestPipeline: Sendable {
     private let observers: [any StoredBatchObserver]
     /// Ids of accepted batches, so a retried batch is acknowledged without being stored twice; nil turns that off.
     package let deduplicator: BatchDeduplicator?
+    /// With `queue.publish`: where batches received directly go instead of the WAL (the shared JetStream queue).
+    private let publisher: QueuePublisher?
+
+    /// Set while a batch must be stored by this server even when it publishes direct pushes: one taken from the
+    /// queue (``QueueConsumer`` runs its messages inside it, so nothing is published twice), and rule output, which
+    /// later rules of its group read.
+    @TaskLocal package static var storesHere = false
 
     /// What became of one request's records.
     package struct Outcome: Sendable, Equatable {
@@ -40,10 +48,11 @@ package final class IngestPipeline: Sendable {
 
     package init(
         wal: WriteAheadLog, stores: [any SignalStore], limits: IngestLimits, metrics: ServerMetrics, logger: Logger,
-        observers: [any StoredBatchObserver] = [], deduplicator: BatchDeduplicator? = nil
+        observers: [any StoredBatchObserver] = [], deduplicator: BatchDeduplicator? = nil, publisher: QueuePublisher? = nil
     ) {
         self.wal = wal
         self.deduplicator = deduplicator
+        self.publisher = publisher
         self.observers = observers
         self.stores = Dictionary(stores.map { ($0.signal, $0) }, uniquingKeysWith: { first, _ in first })
         self.validator = BatchValidator(limits: limits)
@@ -134,6 +143,14 @@ package final class IngestPipeline: Sendable {
 
         let batch = TenantBatch(tenant: tenant, batch: admission.batch)
         let deduplicator = self.deduplicator
+        if let publisher, !Self.storesHere {
+            // Acknowledged once JetStream has it; the server that takes it from the queue stores it (and tails it).
+            try await publisher.publish(BatchDeduplicator.walPayload(id: batchID, batch: batch), batchID: batchID)
+            if let batchID { deduplicator?.accept(batchID) }
+            metrics.ingested(signal, protocol: name, records: batch.batch.recordCount, bytes: bytes)
+            metrics.truncatedLogBodies(validated.truncated)
+            return Outcome(accepted: batch.batch.recordCount, rejected: rejected, message: message)
+        }
         _ = try await wal.append(BatchDeduplicator.walPayload(id: batchID, batch: batch)) { position in
             // The id is accepted as soon as its data is durable, before the store applies it: the record is in the
             // WAL from here on, even if applying throws.
@@ -164,6 +181,7 @@ package final class IngestPipeline: Sendable {
     package func shutdown() async throws {
         isReadyFlag.store(false, ordering: .releasing)
         metrics.setReady(false)
+        await publisher?.close()
         try await checkpoint()
         try await wal.close()
     }

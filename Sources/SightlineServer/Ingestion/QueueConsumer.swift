@@ -8,7 +8,8 @@ import SightlineCore
 package import SightlineNATS
 import Synchronization
 
-/// Takes ingest batches from a NATS JetStream work queue and runs each through the server's own HTTP routes.
+/// Takes ingest batches from a NATS JetStream work queue and runs each through the server's own HTTP routes (or,
+/// for batches a server published with ``QueuePublisher``, straight into the pipeline).
 ///
 /// The wire contract (shared with the agents that publish): stream `SIGHTLINE_INGEST` on `sightline.ingest.>`, work
 /// queue retention, file storage, a two-minute duplicate window; one message is one batch exactly as it would be
@@ -63,9 +64,10 @@ package struct QueueConsumer: Service {
         self.logger = logger
     }
 
-    /// The consumer when `configuration` names a NATS server, else nothing: the entry of the server's service list.
+    /// The consumer when `configuration` names a NATS server (and `consume` is on), else nothing: the entry of the
+    /// server's service list.
     package static func services(for configuration: ServerConfiguration.Queue, api: APIDependencies, logger: Logger) -> [any Service] {
-        guard let url = configuration.natsURL else { return [] }
+        guard let url = configuration.natsURL, configuration.consume else { return [] }
         return [QueueConsumer(url: url, configuration: configuration, api: api, logger: logger)]
     }
 
@@ -182,6 +184,7 @@ package struct QueueConsumer: Service {
     /// What the server's routes say to the message, as the request it stands for.
     func dispose(_ message: JetStreamMessage) async -> Disposition {
         let headers = message.headers ?? NATSHeaders()
+        if headers[QueuePublisher.formatHeader] == QueuePublisher.formatValue { return await store(message) }
         guard let path = headers["Sightline-Path"], !path.isEmpty else {
             return .term(status: 0, reason: "the message has no Sightline-Path header")
         }
@@ -201,7 +204,11 @@ package struct QueueConsumer: Service {
         )
         let response: Response
         do {
-            response = try await responder.respond(to: request, context: SightlineRequestContext(inProcess: logger))
+            let responder = self.responder
+            let logger = self.logger
+            response = try await IngestPipeline.$storesHere.withValue(true) {
+                try await responder.respond(to: request, context: SightlineRequestContext(inProcess: logger))
+            }
         } catch {
             return .retry(status: 500, reason: "the route failed: \(error)")
         }
@@ -213,6 +220,36 @@ package struct QueueConsumer: Service {
             return .retry(status: status, reason: await Self.text(of: response))
         default:
             return .term(status: status, reason: await Self.text(of: response))
+        }
+    }
+
+    /// Stores a batch a publishing server took (``QueuePublisher``): already decoded, validated and authorised there.
+    private func store(_ message: JetStreamMessage) async -> Disposition {
+        let payload = message.message.payload
+        let decoded: (id: String?, batch: TenantBatch)
+        do {
+            decoded = try payload.withUnsafeReadableBytes { try BatchDeduplicator.decodeWALPayload($0) }
+        } catch {
+            return .term(status: 0, reason: "the batch does not decode: \(error)")
+        }
+        do {
+            let pipeline = self.pipeline
+            let outcome = try await IngestPipeline.$storesHere.withValue(true) {
+                try await pipeline.ingest(
+                    DecodedBatch(decoded.batch.batch), tenant: decoded.batch.tenant, protocol: "queue", bytes: payload.readableBytes,
+                    batchID: decoded.id)
+            }
+            if outcome.rejected > 0 {
+                // The publishing server admitted them; this store refused them (its own limits). Counted there too.
+                logger.warning(
+                    "queue: records of a published batch were refused by the store",
+                    metadata: ["tenant": "\(decoded.batch.tenant)", "rejected": "\(outcome.rejected)", "reason": "\(outcome.message)"])
+            }
+            return .ack
+        } catch let error as SightlineError where error.code == .invalidArgument {
+            return .term(status: 400, reason: error.message)
+        } catch {
+            return .retry(status: 503, reason: "\(error)")
         }
     }
 
