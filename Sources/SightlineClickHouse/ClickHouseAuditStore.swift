@@ -15,8 +15,9 @@ import Synchronization
 /// embedded store's (``AuditChain``), so a chain here verifies exactly as a tenant's files do.
 ///
 /// - Appends insert synchronously: the acknowledgement means ClickHouse holds the rows. Ids already stored for the
-///   tenant are skipped (checked in SQL before the insert). Two servers racing on the same id may both store it, each
-///   in its chain; reads keep the copy stored first (smallest received time, writer, seq) and drop the others.
+///   tenant are skipped (looked up in `audit_ids`, which a materialized view fills, before the insert). Two servers
+///   racing on the same id may both store it, each in its chain; reads keep the copy stored first (smallest received
+///   time, writer, seq) and drop the others.
 /// - Search reads newest first (received time, writer, seq, descending) with filters in SQL and an opaque cursor
 ///   `<received ns>-<writer>-<seq>`; every row is re-checked by ``AuditFilter/matches(_:)`` after decoding.
 /// - Digests are per chain, signed by the writer's key (the same `signing-key.ed25519` as the embedded store) and
@@ -52,6 +53,16 @@ package final class ClickHouseAuditStore: AuditBackend {
             CREATE TABLE IF NOT EXISTS audit_holds (
                 tenant String, id String, from_nano Int64, to_nano Int64, reason String, created_nano Int64, released UInt8, version UInt64
             ) ENGINE = ReplacingMergeTree(version) ORDER BY (tenant, id)
+            """,
+            // Ids by (tenant, id), filled by a materialized view with every insert into audit_events: the duplicate check
+            // of an append and the read-time choice among racing copies look ids up by key instead of scanning the trail.
+            """
+            CREATE TABLE IF NOT EXISTS audit_ids (tenant String, id String, day Date, received_nano Int64, writer String, seq UInt64)
+            ENGINE = MergeTree PARTITION BY day ORDER BY (tenant, id)
+            """,
+            """
+            CREATE MATERIALIZED VIEW IF NOT EXISTS audit_ids_view TO audit_ids
+            AS SELECT tenant, id, day, received_nano, writer, seq FROM audit_events
             """,
         ])
 
@@ -234,7 +245,7 @@ package final class ClickHouseAuditStore: AuditBackend {
             let chunk = ids[start..<min(ids.count, start + Self.idsPerQuery)]
             start += Self.idsPerQuery
             let answer = try await client.query(
-                "SELECT DISTINCT id FROM audit_events WHERE tenant = \(ClickHouseSQL.quote(tenant.id)) AND id IN (\(chunk.map(ClickHouseSQL.quote).joined(separator: ", "))) FORMAT RowBinary"
+                "SELECT DISTINCT id FROM audit_ids WHERE tenant = \(ClickHouseSQL.quote(tenant.id)) AND id IN (\(chunk.map(ClickHouseSQL.quote).joined(separator: ", "))) FORMAT RowBinary"
             )
             for id in try decodeRowBinary(answer, { try $0.readString() }) { found.insert(id) }
         }
@@ -335,7 +346,7 @@ package final class ClickHouseAuditStore: AuditBackend {
             start += Self.idsPerQuery
             let answer = try await client.query(
                 """
-                SELECT id, received_nano, writer, seq FROM audit_events
+                SELECT id, received_nano, writer, seq FROM audit_ids
                 WHERE tenant = \(ClickHouseSQL.quote(tenant.id)) AND id IN (\(chunk.map(ClickHouseSQL.quote).joined(separator: ", ")))
                 FORMAT RowBinary
                 """)
@@ -649,7 +660,9 @@ package final class ClickHouseAuditStore: AuditBackend {
                     into: "audit_retention", columns: ["tenant", "writer", "first_seq", "last_seq", "payload", "signature", "public_key"],
                     rowBinary: row.bytes)
             }
-            try await client.execute("ALTER TABLE audit_events DELETE WHERE tenant = \(tenantSQL) AND day = \(ClickHouseSQL.date(day: expiredDay))")
+            for table in ["audit_events", "audit_ids"] {
+                try await client.execute("ALTER TABLE \(table) DELETE WHERE tenant = \(tenantSQL) AND day = \(ClickHouseSQL.date(day: expiredDay))")
+            }
             let count = chains.reduce(0) { $0 + Int($1.count) }
             dropped += count
             logger.info("audit: retention dropped \(count) events of day \(expiredDay) of tenant \(tenant)")
