@@ -239,6 +239,12 @@ import Testing
                 #expect(error.code == .invalidArgument && error.message.contains(cursor))
             }
         }
+        do {
+            _ = try await store.search(tenant: Self.acme, filter: AuditFilter(), limit: 0, cursor: nil)
+            Issue.record("limit 0 was taken")
+        } catch let error as SightlineError {
+            #expect(error.code == .invalidArgument && error.message.contains("limit"))
+        }
         let other = try TemporaryDirectory()
         defer { other.remove() }
         try POSIXFile.writeAtomically(Array("not a writer".utf8), to: other.file(ClickHouseAuditStore.writerFileName))
@@ -281,5 +287,20 @@ import Testing
         #expect(try await restarted.search(tenant: Self.acme, filter: AuditFilter(), limit: 1, cursor: nil).events.first?.seq == 11)
         #expect(try await restarted.verify(tenant: Self.acme, fromSeq: nil, fromTimeNano: nil).isIntact)
         try await cleanUp(client)
+    }
+}
+
+/// What needs no ClickHouse: a server that cannot reach it fails at start, naming the address.
+struct ClickHouseAuditStoreOfflineTests {
+    @Test func anUnreachableClickHouseIsNamedAtStart() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let client = try ClickHouseClient(url: "http://127.0.0.1:1", database: "audit_offline")
+        do {
+            _ = try await ClickHouseAuditStore(client: client, directory: directory.path, logger: Logger(label: "test"))
+            Issue.record("the store opened without ClickHouse")
+        } catch let error as SightlineError {
+            #expect(error.code == .unavailable && error.message.contains("127.0.0.1:1"), "\(error)")
+        }
     }
 }
