@@ -315,3 +315,33 @@ def test_two_servers_on_one_clickhouse_share_the_trail(sightline, shared_clickho
     one.start()
     assert post(one.url, "acme-relay", [event(99)]).json() == {"accepted": 1, "duplicates": 0}
     assert requests.get(two.url + "/api/v1/audit/verify", headers=auth("acme-reader"), timeout=30).json()["ok"] is True
+
+
+def test_a_payload_changed_in_clickhouse_is_found_by_verify(sightline, shared_clickhouse):
+    url, _ = shared_clickhouse
+    database = f"it_audit_tamper_{uuid.uuid4().hex[:12]}"
+    config = {"auth": {"tokens": TOKENS},
+              "storage": {"backend": "clickhouse", "clickhouse": {"url": url, "database": database, "flush_interval": "200ms"}}}
+    srv = sightline("audit-ch-tamper", config=config).start()
+    events = [event(n) for n in range(1, 11)]
+    assert post(srv.url, "acme-relay", events).status_code == 200
+    assert requests.get(srv.url + "/api/v1/audit/verify", headers=auth("acme-reader"), timeout=30).json()["ok"] is True
+
+    def clickhouse(sql: str) -> str:
+        r = requests.post(url + "/", params={"database": database}, data=sql.encode(), timeout=30)
+        assert r.status_code == 200, r.text
+        return r.text
+
+    # Event 7's action rewritten in place, as someone with write access to ClickHouse could do it.
+    clickhouse(f"ALTER TABLE audit_events UPDATE payload = replaceOne(payload, 'invoice.update', 'invoice.delete') "
+               f"WHERE id = '{events[6]['id']}'")
+    deadline = time.monotonic() + 30
+    while clickhouse(f"SELECT count() FROM system.mutations WHERE database = '{database}' AND is_done = 0").strip() != "0":
+        assert time.monotonic() < deadline, "ClickHouse did not finish the mutation"
+        time.sleep(0.1)
+    doc = requests.get(srv.url + "/api/v1/audit/verify", headers=auth("acme-reader"), timeout=30).json()
+    assert doc["ok"] is False, doc
+    broken = doc["first_broken"]
+    assert broken["seq"] == 7 and broken["id"] == events[6]["id"] and broken["chain"] and "changed" in broken["reason"]
+    result = cli(srv.url, "acme-reader", "verify")
+    assert result.returncode == 1 and "first broken at seq 7" in result.stderr, result.stdout + result.stderr
