@@ -153,10 +153,10 @@ package final class ClickHouseAuditStore: AuditBackend {
     /// the end of the last retention record when retention dropped them all; and the last digest.
     private func head(_ tenant: Tenant, _ chain: OwnChain) async throws -> Head {
         if let known = chain.head.withLock({ $0 }) { return known }
-        let where_ = "tenant = \(ClickHouseSQL.quote(tenant.id)) AND writer = \(ClickHouseSQL.quote(writer))"
+        let chainSQL = "tenant = \(ClickHouseSQL.quote(tenant.id)) AND writer = \(ClickHouseSQL.quote(writer))"
         var head = Head(seq: 0, hash: AuditChain.genesisHash, digestSeq: 0, digestChainHash: AuditChain.genesisHash)
         let last = try decodeRowBinary(
-            try await client.query("SELECT seq, hash FROM audit_events WHERE \(where_) ORDER BY seq DESC LIMIT 1 FORMAT RowBinary")
+            try await client.query("SELECT seq, hash FROM audit_events WHERE \(chainSQL) ORDER BY seq DESC LIMIT 1 FORMAT RowBinary")
         ) { reader in (try reader.readUInt64LE(), try reader.readBytes()) }
         if let last = last.first { (head.seq, head.hash) = last }
         let bridges = try await bridges(tenant: tenant, writer: writer)
