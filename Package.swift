@@ -116,10 +116,11 @@ let package = Package(
             swiftSettings: settings
         ),
         // The ClickHouse backend: the store protocols over ClickHouse's HTTP interface, for servers that scale out.
+        // It uses the audit store's chain rules (hashing, digests, verification) for the audit trail on ClickHouse.
         .target(
             name: "SightlineClickHouse",
             dependencies: [
-                "SightlineCore", "SightlineStorageCore",
+                "SightlineCore", "SightlineStorageCore", "SightlineAuditStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -342,7 +343,7 @@ let package = Package(
             name: "SightlineClickHouseTests",
             dependencies: [
                 "SightlineClickHouse", "SightlineTestSupport", "SightlineQuery", "SightlineLogStore", "SightlineTraceStore", "SightlineTSDB",
-                "SightlineStorageCore", .product(name: "Logging", package: "swift-log"),
+                "SightlineStorageCore", "SightlineAuditStore", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: settings
         ),

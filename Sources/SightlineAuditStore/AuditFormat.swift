@@ -156,9 +156,25 @@ package struct AuditDigest: Sendable, Equatable {
     package var payload: [UInt8]
     /// Ed25519 signature of ``payload``.
     package var signature: [UInt8]
+    /// The chain the digest pins when a tenant has several (the ClickHouse store: one per writing server); nil for
+    /// the embedded store's single chain. Not part of the signed bytes: the hash already pins the chain's content.
+    package var chain: String? = nil
+    /// The raw Ed25519 key that checks ``signature`` when it is not this server's own (ClickHouse: each writer's).
+    package var publicKey: [UInt8]? = nil
 
     /// SHA-256 of this digest's signed bytes, what the next digest names.
-    var chainHash: [UInt8] { AuditFormat.sha256(payload + signature) }
+    package var chainHash: [UInt8] { AuditFormat.sha256(payload + signature) }
+
+    /// Signs a new digest of a chain that stands at `seq` with `hash`, following the digest whose ``chainHash`` is
+    /// `previousDigestHash` (``AuditChain/genesisHash`` for the first).
+    package static func sign(
+        tenant: Tenant, seq: UInt64, hash: [UInt8], createdNano: Int64, previousDigestHash: [UInt8], signer: AuditSigner
+    ) throws -> AuditDigest {
+        let payload = payload(tenant: tenant, seq: seq, hash: hash, createdNano: createdNano, previousDigestHash: previousDigestHash)
+        return AuditDigest(
+            tenant: tenant, seq: seq, hash: hash, createdNano: createdNano, previousDigestHash: previousDigestHash, payload: payload,
+            signature: try signer.sign(payload), chain: nil, publicKey: signer.publicKey)
+    }
 
     static func payload(tenant: Tenant, seq: UInt64, hash: [UInt8], createdNano: Int64, previousDigestHash: [UInt8]) -> [UInt8] {
         var writer = ByteWriter(capacity: 128)
@@ -171,7 +187,9 @@ package struct AuditDigest: Sendable, Equatable {
         return writer.bytes
     }
 
-    static func decode(payload: [UInt8], signature: [UInt8]) throws -> AuditDigest {
+    /// Reads a digest back from its signed bytes.
+    /// - Throws: `dataCorrupted` when the payload is not a digest.
+    package static func decode(payload: [UInt8], signature: [UInt8]) throws -> AuditDigest {
         try payload.withUnsafeBytes { buffer in
             var reader = ByteReader(buffer)
             try reader.expect(magic: AuditFormat.digestMagic, of: "an audit digest")

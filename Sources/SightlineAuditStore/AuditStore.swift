@@ -26,6 +26,11 @@ package struct AuditAppendResult: Sendable, Equatable {
     package var accepted: Int
     /// Events whose id the tenant already had; not stored again.
     package var duplicates: Int
+
+    package init(accepted: Int, duplicates: Int) {
+        self.accepted = accepted
+        self.duplicates = duplicates
+    }
 }
 
 /// A legal hold: events whose time falls in the range are kept past retention until the hold is released.

@@ -10,6 +10,15 @@ package struct AuditVerification: Sendable, Equatable {
         /// Its id, when the bytes there still decode.
         package var id: String?
         package var reason: String
+        /// The chain the break is in, when a tenant has several (the ClickHouse store: one per writing server).
+        package var chain: String? = nil
+
+        package init(seq: UInt64, id: String?, reason: String, chain: String? = nil) {
+            self.seq = seq
+            self.id = id
+            self.reason = reason
+            self.chain = chain
+        }
     }
 
     package var eventsChecked: Int
@@ -19,6 +28,13 @@ package struct AuditVerification: Sendable, Equatable {
     package var firstBroken: Break?
 
     package var isIntact: Bool { firstBroken == nil }
+
+    package init(eventsChecked: Int, digestsChecked: Int, lastSeq: UInt64, firstBroken: Break?) {
+        self.eventsChecked = eventsChecked
+        self.digestsChecked = digestsChecked
+        self.lastSeq = lastSeq
+        self.firstBroken = firstBroken
+    }
 }
 
 /// Checks a tenant's trail from its files: every record's hash against its content and its predecessor, seqs without

@@ -67,11 +67,7 @@ package enum ServerApp {
         let alerting = try AlertingRuntime(
             configuration: configuration, pipeline: pipeline, samples: storage.samples, logs: storage.logs, logger: logger)
         api.alerting = alerting
-        var auditOptions = AuditStoreOptions()
-        auditOptions.retention = configuration.audit.retention
-        auditOptions.tenantRetention = configuration.audit.tenantRetention
-        auditOptions.segmentMaxBytes = configuration.audit.segmentMaxBytes
-        let audit = try AuditStore(directory: dataDirectory + "/audit", options: auditOptions, logger: logger)
+        let audit = storage.audit
         api.audit = audit
         if let folder = configuration.ui.assetsDirectory {
             api.ui = try WebUIAssets(directory: folder)
@@ -110,12 +106,12 @@ package enum ServerApp {
                 name: "audit digests and retention", interval: configuration.audit.digestInterval, logger: logger,
                 operation: {
                     let now = AuditStore.wallClockNano()
-                    try audit.writeDigests(now: now)
-                    try audit.applyRetention(now: now)
+                    try await audit.writeDigests(now: now)
+                    try await audit.applyRetention(now: now)
                 },
                 atShutdown: {
-                    try audit.writeDigests(now: AuditStore.wallClockNano())
-                    audit.close()
+                    try await audit.writeDigests(now: AuditStore.wallClockNano())
+                    await audit.close()
                 }),
             PeriodicService(name: "span metrics", interval: configuration.traces.spanMetricsInterval, logger: logger) {
                 guard let spanMetrics, pipeline.isReady else { return }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import SightlineAuditStore
 import SightlineClickHouse
 import SightlineCore
 import SightlineLogStore
@@ -18,6 +19,9 @@ struct StorageBackend {
     var samples: any MetricQuerier
     /// The embedded metrics engine, for its statistics (`/api/v1/status/tsdb`); nil on ClickHouse.
     var tsdb: TSDB?
+    /// The audit trail: hash-chained files under `<data_dir>/audit`, or ClickHouse tables with one chain per tenant
+    /// and server (the signing key and the server's writer id stay in `<data_dir>/audit`).
+    var audit: any AuditBackend
     /// The store's background work: merges and retention, or ClickHouse's timed inserts and partition drops.
     var services: [any Service]
 
@@ -58,7 +62,9 @@ struct StorageBackend {
                 _ = try traces.maintain(nowNano: UInt64(Date().timeIntervalSince1970 * 1e9))
             },
         ]
-        return StorageBackend(stores: [logs, tsdb, traces], logs: logs, spans: traces, samples: tsdb, tsdb: tsdb, services: services)
+        let audit = try AuditStore(directory: dataDirectory + "/audit", options: auditOptions(configuration), logger: logger)
+        return StorageBackend(
+            stores: [logs, tsdb, traces], logs: logs, spans: traces, samples: tsdb, tsdb: tsdb, audit: audit, services: services)
     }
 
     private static func clickHouse(_ configuration: ServerConfiguration, logger: Logger) async throws -> StorageBackend {
@@ -76,6 +82,8 @@ struct StorageBackend {
         var metricOptions = ClickHouseMetricStore.Options()
         metricOptions.maxSamplesPerRequest = configuration.metrics.maxSamplesPerRequest
         let samples = try await ClickHouseMetricStore(client: client, checkpointDirectory: checkpoints, options: metricOptions)
+        let audit = try await ClickHouseAuditStore(
+            client: client, directory: configuration.dataDirectory + "/audit", options: auditOptions(configuration), logger: logger)
         let version = try await client.version()
         logger.info("storage: ClickHouse", metadata: ["url": "\(url)", "database": "\(settings.database)", "version": "\(version)"])
 
@@ -102,6 +110,16 @@ struct StorageBackend {
                 }
             },
         ]
-        return StorageBackend(stores: [logs, samples, traces], logs: logs, spans: traces, samples: samples, tsdb: nil, services: services)
+        return StorageBackend(
+            stores: [logs, samples, traces], logs: logs, spans: traces, samples: samples, tsdb: nil, audit: audit, services: services)
+    }
+
+    /// The audit store's options from the `audit:` section (segment size matters to the embedded store only).
+    private static func auditOptions(_ configuration: ServerConfiguration) -> AuditStoreOptions {
+        var options = AuditStoreOptions()
+        options.retention = configuration.audit.retention
+        options.tenantRetention = configuration.audit.tenantRetention
+        options.segmentMaxBytes = configuration.audit.segmentMaxBytes
+        return options
     }
 }

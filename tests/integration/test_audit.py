@@ -1,6 +1,7 @@
 """The audit trail through the real `sightline` binary: ingestion as AuditKit's relay sends it, search, export,
 verification with the server's own checks and offline with the `cryptography` package, tampering with the files on
-disk, and tenant isolation on every audit endpoint."""
+disk, and tenant isolation on every audit endpoint. The API tests run on both storage backends (embedded files and
+ClickHouse); two servers on one ClickHouse share one trail, each writing its own chain."""
 
 from __future__ import annotations
 
@@ -62,8 +63,19 @@ def cli(url: str, token: str, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def audit_server(sightline):
-    return sightline("audit", config={"auth": {"tokens": TOKENS}}).start()
+def audit_config(storage_backend) -> dict:
+    """The server config of one test on one backend: the tokens, and on ClickHouse a database of the test's own (the
+    module's database would carry one test's events into the next)."""
+    config: dict = {"auth": {"tokens": TOKENS}}
+    if storage_backend:
+        clickhouse = dict(storage_backend["storage"]["clickhouse"], database=f"it_audit_{uuid.uuid4().hex[:12]}")
+        config["storage"] = {"backend": "clickhouse", "clickhouse": clickhouse}
+    return config
+
+
+@pytest.fixture
+def audit_server(sightline, audit_config):
+    return sightline("audit", config=audit_config).start()
 
 
 def test_ingest_search_export_and_reads_are_audited(audit_server):
@@ -250,3 +262,86 @@ def test_a_tenant_never_reaches_another_tenants_trail(audit_server):
     assert [e["id"] for e in search(url, "acme-reader", q="acme-only secret")["events"]] == [secret["id"]]
     holds = requests.get(url + "/api/v1/audit/holds", headers=auth("acme-admin"), timeout=30).json()["holds"]
     assert [h["id"] for h in holds] == [hold_id]
+
+
+def test_two_servers_on_one_clickhouse_share_the_trail(sightline, shared_clickhouse):
+    url, _ = shared_clickhouse
+    database = f"it_audit_two_{uuid.uuid4().hex[:12]}"
+    config = {"auth": {"tokens": TOKENS}, "audit": {"digest_interval": "1s"},
+              "storage": {"backend": "clickhouse", "clickhouse": {"url": url, "database": database, "flush_interval": "200ms"}}}
+    one = sightline("audit-one", config=config).start()
+    two = sightline("audit-two", config=config).start()
+    events = [event(n) for n in range(1, 21)]
+    for n, e in enumerate(events):  # two by two through each server, one request per event
+        r = post((one if n % 4 < 2 else two).url, "acme-relay", [e])
+        assert r.status_code == 200 and r.json() == {"accepted": 1, "duplicates": 0}, r.text
+    # An id one server stored is a duplicate for the other: the relay may retry anywhere.
+    assert post(two.url, "acme-relay", [events[0]]).json() == {"accepted": 0, "duplicates": 1}
+
+    for srv in (one, two):
+        seen, cursor = [], None
+        while True:
+            page = search(srv.url, "acme-reader", limit=6, action="invoice.*", **({"cursor": cursor} if cursor else {}))
+            seen += page["events"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert [e["id"] for e in seen] == [e["id"] for e in reversed(events) if e["action"] == "invoice.update"]
+        chains = {e["chain"] for e in seen}
+        assert len(chains) == 2, chains  # one hash chain per server
+        ok = requests.get(srv.url + "/api/v1/audit/verify", headers=auth("acme-reader"), timeout=30).json()
+        assert ok["ok"] is True and ok["first_broken"] is None, ok
+        assert ok["events_checked"] >= 20
+        result = cli(srv.url, "acme-reader", "verify")
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    # Every digest, whichever server signed it, checks offline with that server's exported public key.
+    keys = {requests.get(srv.url + "/api/v1/audit/public-key", headers=auth("acme-reader"), timeout=30).text for srv in (one, two)}
+    assert len(keys) == 2
+    deadline = time.monotonic() + 20
+    while True:
+        digests = requests.get(one.url + "/api/v1/audit/digests", headers=auth("acme-reader"), timeout=30).json()["digests"]
+        if len({d["chain"] for d in digests}) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert len({d["chain"] for d in digests}) == 2, digests
+    for digest in digests:
+        assert digest["public_key"] in keys
+        load_pem_public_key(digest["public_key"].encode()).verify(
+            base64.b64decode(digest["signature"]), base64.b64decode(digest["payload"]))
+
+    # A server restarted on its data directory continues its own chain.
+    one.stop_sigterm()
+    one.start()
+    assert post(one.url, "acme-relay", [event(99)]).json() == {"accepted": 1, "duplicates": 0}
+    assert requests.get(two.url + "/api/v1/audit/verify", headers=auth("acme-reader"), timeout=30).json()["ok"] is True
+
+
+def test_a_payload_changed_in_clickhouse_is_found_by_verify(sightline, shared_clickhouse):
+    url, _ = shared_clickhouse
+    database = f"it_audit_tamper_{uuid.uuid4().hex[:12]}"
+    config = {"auth": {"tokens": TOKENS},
+              "storage": {"backend": "clickhouse", "clickhouse": {"url": url, "database": database, "flush_interval": "200ms"}}}
+    srv = sightline("audit-ch-tamper", config=config).start()
+    events = [event(n) for n in range(1, 11)]
+    assert post(srv.url, "acme-relay", events).status_code == 200
+    assert requests.get(srv.url + "/api/v1/audit/verify", headers=auth("acme-reader"), timeout=30).json()["ok"] is True
+
+    def clickhouse(sql: str) -> str:
+        r = requests.post(url + "/", params={"database": database}, data=sql.encode(), timeout=30)
+        assert r.status_code == 200, r.text
+        return r.text
+
+    # Event 7's action rewritten in place, as someone with write access to ClickHouse could do it.
+    clickhouse(f"ALTER TABLE audit_events UPDATE payload = replaceOne(payload, 'invoice.update', 'invoice.delete') "
+               f"WHERE id = '{events[6]['id']}'")
+    deadline = time.monotonic() + 30
+    while clickhouse(f"SELECT count() FROM system.mutations WHERE database = '{database}' AND is_done = 0").strip() != "0":
+        assert time.monotonic() < deadline, "ClickHouse did not finish the mutation"
+        time.sleep(0.1)
+    doc = requests.get(srv.url + "/api/v1/audit/verify", headers=auth("acme-reader"), timeout=30).json()
+    assert doc["ok"] is False, doc
+    broken = doc["first_broken"]
+    assert broken["seq"] == 7 and broken["id"] == events[6]["id"] and broken["chain"] and "changed" in broken["reason"]
+    result = cli(srv.url, "acme-reader", "verify")
+    assert result.returncode == 1 and "first broken at seq 7" in result.stderr, result.stdout + result.stderr

@@ -100,6 +100,9 @@ package struct StoredAuditEvent: Sendable, Equatable {
     package var event: AuditEvent
     /// SHA-256 over the previous event's hash and this event's canonical encoding.
     package var hash: [UInt8]
+    /// The chain ``seq`` counts in when a tenant has several (the ClickHouse store: one per writing server); nil for
+    /// the embedded store's single chain. Not part of the canonical encoding.
+    package var chain: String? = nil
 
     package init(seq: UInt64, tenant: Tenant, receivedNano: Int64, event: AuditEvent, hash: [UInt8]) {
         self.seq = seq

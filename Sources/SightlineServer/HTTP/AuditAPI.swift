@@ -39,22 +39,22 @@ package enum AuditAPI {
         }
         router.get("/api/v1/audit/holds") { request, _ in
             let identity = try api.authenticator.identify(authorization: request.headers[.authorization], requiring: .admin)
-            let holds = try store(api).holds(tenant: identity.tenant)
+            let holds = try await store(api).holds(tenant: identity.tenant)
             return json("{\"holds\":[" + holds.map(holdJSON).joined(separator: ",") + "]}")
         }
         router.post("/api/v1/audit/holds") { request, context in try await placeHold(request, context: context, api: api) }
         router.delete("/api/v1/audit/holds/:id") { request, context in
             let identity = try api.authenticator.identify(authorization: request.headers[.authorization], requiring: .admin)
             let id = context.parameters.get("id") ?? ""
-            guard try store(api).releaseHold(id: id, tenant: identity.tenant) else {
+            guard try await store(api).releaseHold(id: id, tenant: identity.tenant) else {
                 throw SightlineError(.notFound, "tenant \(identity.tenant) has no hold \"\(id)\"")
             }
-            try record("audit.hold.release", identity: identity, request: request, context: context, api: api, attributes: [("hold", id)])
+            try await record("audit.hold.release", identity: identity, request: request, context: context, api: api, attributes: [("hold", id)])
             return json("{\"released\":" + JSONText.quoted(id) + "}")
         }
     }
 
-    private static func store(_ api: APIDependencies) throws -> AuditStore {
+    private static func store(_ api: APIDependencies) throws -> any AuditBackend {
         guard let audit = api.audit else { throw SightlineError(.unavailable, "the audit store is not running in this server") }
         return audit
     }
@@ -67,7 +67,7 @@ package enum AuditAPI {
         let body = try await OTLPHTTPHandler.collectBody(&request, limit: api.limits.maxBodyBytes)
         let bytes = try OTLPHTTPHandler.decompress(body, encoding: request.headers[.contentEncoding], limit: api.limits.maxBodyBytes)
         let events = try AuditEventDecoder.decode(bytes, tenant: identity.tenant)
-        let result = try store.append(events, tenant: identity.tenant, now: nowNano())
+        let result = try await store.append(events, tenant: identity.tenant, now: nowNano())
         api.metrics.auditEvents(accepted: result.accepted, duplicates: result.duplicates)
         return json("{\"accepted\":\(result.accepted),\"duplicates\":\(result.duplicates)}")
     }
@@ -85,21 +85,16 @@ package enum AuditAPI {
             }
             limit = min(parsed, maxLimit)
         }
-        var cursor: UInt64?
-        if !parameters["cursor"].isEmpty {
-            guard let parsed = UInt64(parameters["cursor"]) else {
-                throw SightlineError(.invalidArgument, "cursor \"\(parameters["cursor"])\" is not one this API returned")
-            }
-            cursor = parsed
-        }
-        let page = try store.search(tenant: identity.tenant, filter: filter, limit: limit, before: cursor)
+        // The cursor is opaque: the store hands it out and refuses one it did not.
+        let cursor = parameters["cursor"].isEmpty ? nil : parameters["cursor"]
+        let page = try await store.search(tenant: identity.tenant, filter: filter, limit: limit, cursor: cursor)
         var body = "{\"events\":["
         for (index, event) in page.events.enumerated() {
             if index > 0 { body += "," }
             appendJSON(event, to: &body)
         }
-        body += "],\"next_cursor\":" + (page.next.map { JSONText.quoted(String($0)) } ?? "null") + "}"
-        try record("audit.search", identity: identity, request: request, context: context, api: api, attributes: queryAttributes(request))
+        body += "],\"next_cursor\":" + (page.next.map { JSONText.quoted($0) } ?? "null") + "}"
+        try await record("audit.search", identity: identity, request: request, context: context, api: api, attributes: queryAttributes(request))
         return json(body)
     }
 
@@ -114,9 +109,9 @@ package enum AuditAPI {
             throw SightlineError(.invalidArgument, "format \"\(format)\" is not supported: use ndjson or csv")
         }
         // The export is recorded before it streams: the reading happened even if the client stops half-way.
-        try record("audit.export", identity: identity, request: request, context: context, api: api, attributes: queryAttributes(request))
+        try await record("audit.export", identity: identity, request: request, context: context, api: api, attributes: queryAttributes(request))
         let tenant = identity.tenant
-        let firstPage = try store.search(tenant: tenant, filter: filter, limit: maxLimit)
+        let firstPage = try await store.search(tenant: tenant, filter: filter, limit: maxLimit, cursor: nil)
         let body = ResponseBody { writer in
             var page = firstPage
             if format == "csv" { try await writer.write(ByteBuffer(string: AuditCSV.header)) }
@@ -132,7 +127,7 @@ package enum AuditAPI {
                 }
                 if !chunk.isEmpty { try await writer.write(ByteBuffer(string: chunk)) }
                 guard let next = page.next else { break }
-                page = try store.search(tenant: tenant, filter: filter, limit: maxLimit, before: next)
+                page = try await store.search(tenant: tenant, filter: filter, limit: maxLimit, cursor: next)
             }
             try await writer.finish(nil)
         }
@@ -159,17 +154,19 @@ package enum AuditAPI {
                 throw SightlineError(.invalidArgument, "from \"\(from)\" is neither an event seq nor an RFC 3339 time")
             }
         }
-        let result = try store.verify(tenant: identity.tenant, fromSeq: fromSeq, fromTimeNano: fromTime)
+        let result = try await store.verify(tenant: identity.tenant, fromSeq: fromSeq, fromTimeNano: fromTime)
         var body = "{\"ok\":\(result.isIntact),\"tenant\":" + JSONText.quoted(identity.tenant.id)
         body += ",\"events_checked\":\(result.eventsChecked),\"digests_checked\":\(result.digestsChecked),\"last_seq\":\(result.lastSeq)"
         body += ",\"first_broken\":"
         if let broken = result.firstBroken {
-            body += "{\"seq\":\(broken.seq),\"id\":" + (broken.id.map(JSONText.quoted) ?? "null") + ",\"reason\":" + JSONText.quoted(broken.reason) + "}"
+            body += "{\"seq\":\(broken.seq),\"id\":" + (broken.id.map(JSONText.quoted) ?? "null") + ",\"reason\":" + JSONText.quoted(broken.reason)
+            if let chain = broken.chain { body += ",\"chain\":" + JSONText.quoted(chain) }
+            body += "}"
         } else {
             body += "null"
         }
         body += "}"
-        try record("audit.verify", identity: identity, request: request, context: context, api: api,
+        try await record("audit.verify", identity: identity, request: request, context: context, api: api,
             attributes: [("result", result.isIntact ? "intact" : "broken")])
         return json(body)
     }
@@ -179,12 +176,16 @@ package enum AuditAPI {
         let identity = try api.authenticator.identify(authorization: request.headers[.authorization], requiring: .query)
         let store = try store(api)
         var body = "{\"public_key\":" + JSONText.quoted(store.publicKeyPEM) + ",\"digests\":["
-        for (index, digest) in try store.digests(tenant: identity.tenant).enumerated() {
+        for (index, digest) in try await store.digests(tenant: identity.tenant).enumerated() {
             if index > 0 { body += "," }
             body += "{\"seq\":\(digest.seq),\"hash\":\"\(Hex.encode(digest.hash))\",\"created\":"
                 + JSONText.quoted(CivilTime.rfc3339(nanoseconds: digest.createdNano, trimZeros: true))
                 + ",\"previous_digest_hash\":\"\(Hex.encode(digest.previousDigestHash))\""
-                + ",\"payload\":\"\(Base64.encode(digest.payload))\",\"signature\":\"\(Base64.encode(digest.signature))\"}"
+                + ",\"payload\":\"\(Base64.encode(digest.payload))\",\"signature\":\"\(Base64.encode(digest.signature))\""
+            // On ClickHouse each writing server has its chain and its key: name both so every digest can be checked.
+            if let chain = digest.chain { body += ",\"chain\":" + JSONText.quoted(chain) }
+            if let key = digest.publicKey { body += ",\"public_key\":" + JSONText.quoted(AuditSigner.pem(publicKey: key)) }
+            body += "}"
         }
         return json(body + "]}")
     }
@@ -211,8 +212,8 @@ package enum AuditAPI {
             throw SightlineError(.invalidArgument, "hold.reason: required, a non-empty string")
         }
         let hold = AuditHold(id: "hold-" + randomID(), fromNano: from, toNano: to, reason: reason, createdNano: nowNano())
-        try store.addHold(hold, tenant: identity.tenant)
-        try record("audit.hold.place", identity: identity, request: request, context: context, api: api, attributes: [("hold", hold.id), ("reason", reason)])
+        try await store.addHold(hold, tenant: identity.tenant)
+        try await record("audit.hold.place", identity: identity, request: request, context: context, api: api, attributes: [("hold", hold.id), ("reason", reason)])
         return json(holdJSON(hold))
     }
 
@@ -222,14 +223,14 @@ package enum AuditAPI {
     private static func record(
         _ action: String, identity: Identity, request: Request, context: SightlineRequestContext, api: APIDependencies,
         attributes: [(key: String, value: String)]
-    ) throws {
+    ) async throws {
         let event = AuditEvent(
             id: "sightline-" + randomID(), timeNano: nowNano(),
             actor: .init(id: identity.subject, type: identity.subject == "anonymous" ? "anonymous" : "api-token"), action: action,
             resource: .init(type: "audit-log", id: identity.tenant.id), outcome: .success,
             requestID: requestIDHeader.flatMap { request.headers[$0] }, clientAddress: context.remoteAddress,
             userAgent: request.headers[.userAgent], attributes: attributes)
-        let result = try store(api).append([event], tenant: identity.tenant, now: event.timeNano)
+        let result = try await store(api).append([event], tenant: identity.tenant, now: event.timeNano)
         api.metrics.auditEvents(accepted: result.accepted, duplicates: result.duplicates)
     }
 
@@ -273,6 +274,10 @@ package enum AuditAPI {
         }
         out += "{\"seq\":\(stored.seq),\"id\":"
         JSONText.appendString(event.id, to: &out)
+        if let chain = stored.chain {
+            out += ",\"chain\":"
+            JSONText.appendString(chain, to: &out)
+        }
         out += ",\"tenant\":"
         JSONText.appendString(stored.tenant.id, to: &out)
         out += ",\"time\":\"" + CivilTime.rfc3339(nanoseconds: event.timeNano, trimZeros: true) + "\""

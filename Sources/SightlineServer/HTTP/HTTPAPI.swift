@@ -24,8 +24,8 @@ package struct APIDependencies: Sendable {
     package var selfTracingIngest = false
     /// The rule evaluator and notifier; nil makes the alerting routes answer 503.
     package var alerting: AlertingRuntime?
-    /// The audit store; nil makes the audit routes answer 503.
-    package var audit: AuditStore?
+    /// The audit store (embedded files or ClickHouse, as the storage backend); nil makes the audit routes answer 503.
+    package var audit: (any AuditBackend)?
     /// The web UI's files; nil serves no UI.
     package var ui: WebUIAssets?
 

@@ -128,7 +128,9 @@ function renderEvents(answer) {
   ctx.results.dataset.state = 'done';
   const first = events[0].seq;
   const last = events[events.length - 1].seq;
-  ctx.summary.textContent = `Page ${page} · ${events.length} event${events.length === 1 ? '' : 's'}, seq ${first}–${last}${ctx.next ? ' · more below' : ' · the oldest match'}`;
+  // On ClickHouse each server keeps its own chain (event.chain), so seqs of one page are not one range.
+  const seqs = events.some((e) => e.chain) ? '' : `, seq ${first}–${last}`;
+  ctx.summary.textContent = `Page ${page} · ${events.length} event${events.length === 1 ? '' : 's'}${seqs}${ctx.next ? ' · more below' : ' · the oldest match'}`;
   ctx.pager.hidden = false;
   ctx.newerButton.disabled = !ctx.cursor;
   ctx.nextButton.disabled = !ctx.next;
@@ -175,7 +177,7 @@ function eventDetail(event) {
     ['actor', [event.actor?.id, event.actor?.type && `(${event.actor.type})`, event.actor?.display && `“${event.actor.display}”`].filter(Boolean).join(' ')],
     ['action', event.action], ['resource', `${event.resource?.type || ''}${event.resource?.id ? ` ${event.resource.id}` : ''}`],
     ['outcome', event.outcome], ['reason', event.reason], ['request id', event.request_id], ['client', event.client_address],
-    ['user agent', event.user_agent], ['seq', String(event.seq)], ['hash', event.hash],
+    ['user agent', event.user_agent], ['seq', String(event.seq)], ['chain', event.chain], ['hash', event.hash],
   ].filter(([, v]) => v !== undefined && v !== null && v !== '');
   const parts = [h('dl', { class: 'facts' }, facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', { class: 'mono' }, v)]))];
   if (event.attributes && Object.keys(event.attributes).length) {
