@@ -57,7 +57,23 @@ def get_json(url, path, params):
     return status, (json.loads(data) if status == 200 else None)
 
 
-class Logs:
+def instant_count(url, path, query, at):
+    """The single value of an instant query (Prometheus or Loki API) as an int; 0 without a result, -1 on an error."""
+    status, doc = get_json(url, path, {"query": query, "time": at})
+    if status != 200:
+        return -1
+    result = doc["data"]["result"]
+    return int(float(result[0]["value"][1])) if result else 0
+
+
+class Counted:
+    """A workload that is visible once its count query sees every item."""
+
+    def visible(self, url, shares):
+        return self.count(url) >= self.total
+
+
+class Logs(Counted):
     """gen_logs.py lines over Loki's push API; counted with LogQL."""
     unit = "lines"
     path, content_type, headers, ok_status = "/loki/api/v1/push", "application/json", None, 204
@@ -82,15 +98,7 @@ class Logs:
         self.describe = f"{self.total:,} gen_logs.py lines, {args.batch} lines per push"
 
     def count(self, url):
-        status, doc = get_json(url, "/loki/api/v1/query", {"query": 'sum(count_over_time({service=~".+"}[2h]))',
-                                                            "time": str(self.end_ns)})
-        if status != 200:
-            return -1
-        result = doc["data"]["result"]
-        return int(float(result[0]["value"][1])) if result else 0
-
-    def visible(self, url, shares):
-        return self.count(url) >= self.total
+        return instant_count(url, "/loki/api/v1/query", 'sum(count_over_time({service=~".+"}[2h]))', str(self.end_ns))
 
     def queries(self, url):
         needle = {"query": '{service="payments"} |= "checksum mismatch"', "start": str(self.start_ns), "end": str(self.end_ns),
@@ -121,7 +129,7 @@ class Logs:
                                                       "position(message, 'checksum mismatch') > 0 ORDER BY ts_ns DESC LIMIT 1000"))]
 
 
-class Metrics:
+class Metrics(Counted):
     """gen_metrics.py node-exporter-like series as snappy remote-write requests; counted with PromQL."""
     unit = "samples"
     path, content_type, ok_status = "/api/v1/write", "application/x-protobuf", 204
@@ -152,15 +160,7 @@ class Metrics:
         self.describe = f"{self.total:,} gen_metrics.py samples ({args.series:,} series x 1 h at 15 s), 2,000 series per request"
 
     def count(self, url):
-        status, doc = get_json(url, "/api/v1/query", {"query": 'sum(count_over_time({__name__=~".+", region!=""}[2h]))',
-                                                      "time": str(self.end_ms / 1000 + 60)})
-        if status != 200:
-            return -1
-        result = doc["data"]["result"]
-        return int(float(result[0]["value"][1])) if result else 0
-
-    def visible(self, url, shares):
-        return self.count(url) >= self.total
+        return instant_count(url, "/api/v1/query", 'sum(count_over_time({__name__=~".+", region!=""}[2h]))', str(self.end_ms / 1000 + 60))
 
     def queries(self, url):
         cpu = {"query": self.CPU, "start": str(self.start_ms / 1000), "end": str(self.end_ms / 1000), "step": "60"}
