@@ -95,6 +95,42 @@ struct LogStoreScanTests {
         #expect(stats == LogStats(streams: 1, chunks: 2, entries: 5, bytes: 10))
     }
 
+    /// The counts a scan's records give, bucketed as ``LogStore/countBuckets(_:originNano:widthNano:)`` buckets.
+    private func countedByScan(_ store: LogStore, _ scan: LogScan, origin: Int64, width: Int64) throws -> [LogBucketCount] {
+        var counts: [Int64: LogBucketCount] = [:]
+        try store.scan(scan) { record in
+            let end = LogBucketCount.bucketEnd(of: Int64(record.effectiveTimeUnixNano), originNano: origin, widthNano: width)
+            counts[end, default: LogBucketCount(endNano: end, records: 0, bytes: 0)].records += 1
+            counts[end, default: LogBucketCount(endNano: end, records: 0, bytes: 0)].bytes += record.line.utf8.count
+            return true
+        }
+        return counts.values.sorted { $0.endNano < $1.endNano }
+    }
+
+    @Test func countsPerBucketEqualWhatTheScanHandsOut() throws {
+        let harness = try StoreHarness()
+        defer { harness.directory.remove() }
+        let store = try harness.open()
+        _ = try populate(store, persistThrough: 3)
+        let base = Int64(LogFixtures.base)
+        let ranges = [TimeRange.all, TimeRange(startNano: LogFixtures.base + 100_000_000, endNano: LogFixtures.base + 700_000_003)]
+        let selections: [([LabelMatcher], [String])] = [
+            ([], []), ([try LabelMatcher("service_name", .notEqual, "search")], []), ([], ["from pay"]), ([], ["line 1", "gateway"]),
+            ([], ["nowhere in any line"]),
+        ]
+        // Buckets finer and coarser than a block, and one bucket for everything.
+        for (origin, width) in [(base, Int64(7_000_000)), (base - 3, Int64(250_000_000)), (base + 1_000_000_000_000, Int64(1) << 50)] {
+            for range in ranges {
+                for (matchers, needles) in selections {
+                    let scan = LogScan(tenant: StoreHarness.tenant, matchers: matchers, range: range, lineContains: needles)
+                    let counted = try #require(try store.countBuckets(scan, originNano: origin, widthNano: width))
+                    #expect(counted == (try countedByScan(store, scan, origin: origin, width: width)), "\(matchers) \(needles) \(range) \(width)")
+                }
+            }
+        }
+        #expect(try store.countBuckets(LogScan(tenant: StoreHarness.tenant, matchers: [], range: .all), originNano: 0, widthNano: 0) == nil)
+    }
+
     @Test func statsCountStreamsBlocksEntriesAndBytes() throws {
         let harness = try StoreHarness()
         defer { harness.directory.remove() }

@@ -171,6 +171,14 @@ package struct LogBucketCount: Sendable, Equatable {
         self.records = records
         self.bytes = bytes
     }
+
+    /// The end of the bucket `(origin + (j-1)·width, origin + j·width]` that holds `time`: `origin + ⌈(time - origin) /
+    /// width⌉·width` (wrapping: only absurd times overflow, and they must not trap).
+    package static func bucketEnd(of time: Int64, originNano: Int64, widthNano: Int64) -> Int64 {
+        let delta = time &- originNano
+        let bucket = delta >= 0 ? (delta / widthNano) + (delta % widthNano == 0 ? 0 : 1) : -((-delta) / widthNano)
+        return originNano &+ bucket &* widthNano
+    }
 }
 
 /// A log store that can count what a scan selects where the records are, without handing them out: LogQL's

@@ -303,20 +303,33 @@ enum LogBlockCodec {
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    // MARK: Decoding
+    /// A selected record's line as the block holds it: no body, UTF-8 bytes (valid only during the visit), or a body
+    /// of another kind (its line is ``AttributeValue/text``).
+    enum SelectedLine {
+        case empty
+        case utf8(UnsafeRawBufferPointer)
+        case other(AttributeValue)
 
-    /// Decodes the records of a block that `filter` keeps, in time order, with ``LogRecord/stream`` set to
-    /// `streamLabels` for records whose sender named the stream (as they were ingested).
-    /// - Throws: `dataCorrupted` when a column is missing, cut or inconsistent.
-    static func decode(_ data: [UInt8], count: Int, streamLabels: Labels, filter: RecordFilter) throws -> [LogRecord] {
-        let columns = try ColumnSetReader(data)
+        /// The bytes of the record's line (``LogRecord/line`` as UTF-8).
+        var byteCount: Int {
+            switch self {
+            case .empty: 0
+            case .utf8(let bytes): bytes.count
+            case .other(let value): value.text.utf8.count
+            }
+        }
+    }
+
+    /// Reads the columns that select records — effective times, body kinds and lines — and calls `visit`, in record
+    /// order, with each record that `filter` keeps: its index, effective time and line.
+    /// - Throws: `dataCorrupted` when these columns are missing, cut or inconsistent.
+    static func selectLines(
+        _ columns: ColumnSetReader, count: Int, filter: RecordFilter, _ visit: (Int, UInt64, SelectedLine) throws -> Void
+    ) throws {
         guard columns.count >= fixedColumns else { throw SightlineError(.dataCorrupted, "block has \(columns.count) columns, fewer than \(fixedColumns)") }
-
         // Every record has a body kind byte: checking that count first bounds every allocation below.
         let bodyKinds = try columns.column(5)
         guard bodyKinds.count == count else { throw SightlineError(.dataCorrupted, "body kind column has \(bodyKinds.count) entries for \(count) records") }
-
-        // Times and lines first: they decide which records are kept.
         var effective: [UInt64] = []
         effective.reserveCapacity(count)
         try read(columns.column(0)) { r in
@@ -328,10 +341,6 @@ enum LogBlockCodec {
         }
         let lineLengthColumn = try columns.column(6)
         let lines = try columns.column(7)
-        var bodies: [AttributeValue] = []
-        bodies.reserveCapacity(count)
-        var keep = [Bool](repeating: false, count: count)
-        var kept = 0
         try lineLengthColumn.withUnsafeBytes { lengthBytes in
             try lines.withUnsafeBytes { lineBytes in
                 try columns.column(8).withUnsafeBytes { otherBytes in
@@ -339,12 +348,10 @@ enum LogBlockCodec {
                     var others = ByteReader(otherBytes)
                     var offset = 0
                     for index in 0..<count {
-                        let body: AttributeValue
-                        var keepThis = filter.range.contains(effective[index])
+                        let inRange = filter.range.contains(effective[index])
                         switch bodyKinds[index] {
                         case 0:
-                            body = .empty
-                            if keepThis && !filter.needles.isEmpty { keepThis = false }
+                            if inRange && filter.needles.isEmpty { try visit(index, effective[index], .empty) }
                         case 1:
                             let length = try lengths.readVarint()
                             guard length <= UInt64(lineBytes.count - offset) else {
@@ -352,33 +359,55 @@ enum LogBlockCodec {
                             }
                             let line = UnsafeRawBufferPointer(rebasing: lineBytes[offset..<(offset + Int(length))])
                             offset += Int(length)
-                            if keepThis && !filter.needles.isEmpty { keepThis = filter.matches(line: line) }
-                            body = keepThis ? .string(String(decoding: line, as: UTF8.self)) : .empty
+                            if inRange && (filter.needles.isEmpty || filter.matches(line: line)) { try visit(index, effective[index], .utf8(line)) }
                         case 2:
-                            body = try others.readAttributeValue()
-                            if keepThis && !filter.needles.isEmpty {
+                            let body = try others.readAttributeValue()
+                            guard inRange else { continue }
+                            if !filter.needles.isEmpty {
                                 let text = Array(body.text.utf8)
-                                keepThis = text.withUnsafeBytes { filter.matches(line: $0) }
+                                guard text.withUnsafeBytes({ filter.matches(line: $0) }) else { continue }
                             }
+                            try visit(index, effective[index], .other(body))
                         default:
                             throw SightlineError(.dataCorrupted, "unknown body kind \(bodyKinds[index])")
                         }
-                        bodies.append(body)
-                        keep[index] = keepThis
-                        if keepThis { kept += 1 }
                     }
                 }
             }
         }
-        guard kept > 0 else { return [] }
+    }
 
+    /// Calls `visit` with the effective time and line bytes of each record of a block that `filter` keeps, reading only
+    /// the columns that select records (for counts: no record is built).
+    /// - Throws: `dataCorrupted` when a column is missing, cut or inconsistent.
+    static func countLines(_ data: [UInt8], count: Int, filter: RecordFilter, _ visit: (UInt64, Int) -> Void) throws {
+        try selectLines(ColumnSetReader(data), count: count, filter: filter) { _, time, line in visit(time, line.byteCount) }
+    }
+
+    // MARK: Decoding
+
+    /// Decodes the records of a block that `filter` keeps, in time order, with ``LogRecord/stream`` set to
+    /// `streamLabels` for records whose sender named the stream (as they were ingested).
+    /// - Throws: `dataCorrupted` when a column is missing, cut or inconsistent.
+    static func decode(_ data: [UInt8], count: Int, streamLabels: Labels, filter: RecordFilter) throws -> [LogRecord] {
+        let columns = try ColumnSetReader(data)
+        // Times and lines first: they decide which records are kept.
+        var keep = [Bool](repeating: false, count: count)
         var records: [LogRecord] = []
-        records.reserveCapacity(kept)
-        for index in 0..<count where keep[index] {
-            var record = LogRecord(timeUnixNano: effective[index], body: bodies[index])
-            record.observedTimeUnixNano = effective[index]
+        try selectLines(columns, count: count, filter: filter) { index, time, line in
+            keep[index] = true
+            let body: AttributeValue
+            switch line {
+            case .empty: body = .empty
+            case .utf8(let bytes): body = .string(String(decoding: bytes, as: UTF8.self))
+            case .other(let value): body = value
+            }
+            var record = LogRecord(timeUnixNano: time, body: body)
+            record.observedTimeUnixNano = time
             records.append(record)
         }
+        guard !records.isEmpty else { return [] }
+
         /// Calls `body` with the index of each record and the index of the kept record, or nil.
         func forEach(_ body: (Int, Int?) throws -> Void) rethrows {
             var out = 0
@@ -398,7 +427,7 @@ enum LogBlockCodec {
             try forEach { index, out in
                 if timeKinds[index] == 0 {
                     let delta = try r.readSignedVarint()
-                    if let out { records[out].observedTimeUnixNano = effective[index] &+ UInt64(bitPattern: delta) }
+                    if let out { records[out].observedTimeUnixNano = records[out].timeUnixNano &+ UInt64(bitPattern: delta) }
                 } else if let out {
                     records[out].timeUnixNano = 0
                 }

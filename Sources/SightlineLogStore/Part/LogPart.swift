@@ -161,11 +161,23 @@ final class LogPart: Sendable {
     /// The records of block `number` that `filter` keeps, in time order.
     /// - Throws: `dataCorrupted` naming the file and the block when it fails its checksum or does not decode.
     func records(_ number: Int, filter: RecordFilter) throws -> [LogRecord] {
+        try withBlock(number) { bytes, count in try LogBlockCodec.decode(bytes, count: count, streamLabels: meta.labels, filter: filter) }
+    }
+
+    /// Calls `visit` with the effective time and line bytes of each record of block `number` that `filter` keeps,
+    /// without building records.
+    func countLines(_ number: Int, filter: RecordFilter, _ visit: (UInt64, Int) -> Void) throws {
+        try withBlock(number) { bytes, count in try LogBlockCodec.countLines(bytes, count: count, filter: filter, visit) }
+    }
+
+    /// Reads block `number`, checks its checksum and hands its bytes and record count to `body`; a block that does
+    /// not decode is reported with the part's path.
+    private func withBlock<T>(_ number: Int, _ body: ([UInt8], Int) throws -> T) throws -> T {
         let info = blocks[number]
         let bytes = try Self.readExactly(fd, at: info.offset + info.bloomLength, count: info.dataLength, path: path)
         guard CRC32C.checksum(bytes) == info.dataCRC else { throw Self.corrupted(path, "block \(number) fails its checksum") }
         do {
-            return try LogBlockCodec.decode(bytes, count: info.count, streamLabels: meta.labels, filter: filter)
+            return try body(bytes, info.count)
         } catch let error as SightlineError {
             throw Self.corrupted(path, "block \(number): \(error.message)")
         }

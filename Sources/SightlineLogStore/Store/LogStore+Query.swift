@@ -130,6 +130,63 @@ extension LogStore {
         return try part.records(block, filter: filter)
     }
 
+    /// Counts per bucket in parallel over the selected streams' blocks, without building records: a block wholly
+    /// inside the range and inside one bucket, with no substring to look for, is counted from the part index; other
+    /// blocks are skipped by their trigram filter when they cannot hold a substring, or read for their times and
+    /// lines only. Never nil: every scan can be counted here.
+    package func countBuckets(_ scan: LogScan, originNano: Int64, widthNano: Int64) throws -> [LogBucketCount]? {
+        guard widthNano > 0 else { return nil }
+        let filter = RecordFilter(range: scan.range, needles: scan.lineContains.map { Array($0.utf8) })
+        let pruning = filter.needles.filter { $0.count >= 3 }
+        func end(_ time: UInt64) -> Int64 { LogBucketCount.bucketEnd(of: Int64(clamping: time), originNano: originNano, widthNano: widthNano) }
+        var totals: [Int64: (records: Int, bytes: Int)] = [:]
+        func add(_ time: UInt64, _ bytes: Int, records: Int = 1, into counts: inout [Int64: (records: Int, bytes: Int)]) {
+            counts[end(time), default: (0, 0)].records += records
+            counts[end(time), default: (0, 0)].bytes += bytes
+        }
+        var blocks: [(part: LogPart, block: Int)] = []
+        for stream in snapshot(tenant: scan.tenant, matchers: scan.matchers) {
+            for part in stream.parts where part.maxTime >= scan.range.startNano && part.minTime < scan.range.endNano {
+                for (number, block) in part.blocks.enumerated() where block.overlaps(scan.range) {
+                    if filter.needles.isEmpty && scan.range.contains(block.minTime) && scan.range.contains(block.maxTime)
+                        && end(block.minTime) == end(block.maxTime)
+                    {
+                        add(block.minTime, block.lineBytes, records: block.count, into: &totals)
+                    } else {
+                        blocks.append((part, number))
+                    }
+                }
+            }
+            for chunk in stream.head {
+                for record in chunk.records where filter.range.contains(record.effectiveTimeUnixNano) {
+                    var line = record.line
+                    guard filter.needles.isEmpty || line.withUTF8({ filter.matches(line: UnsafeRawBufferPointer($0)) }) else { continue }
+                    add(record.effectiveTimeUnixNano, line.utf8.count, into: &totals)
+                }
+            }
+        }
+        let counted = parallelMap(blocks, width: max(1, options.parallelism)) { item -> [Int64: (records: Int, bytes: Int)] in
+            var counts: [Int64: (records: Int, bytes: Int)] = [:]
+            if !pruning.isEmpty {
+                let bloom = try item.part.bloom(item.block)
+                guard pruning.allSatisfy({ bloom.mayContain(needle: $0) }) else {
+                    self.blocksSkipped.add(1, ordering: .relaxed)
+                    return counts
+                }
+            }
+            self.blocksRead.add(1, ordering: .relaxed)
+            try item.part.countLines(item.block, filter: filter) { time, bytes in add(time, bytes, into: &counts) }
+            return counts
+        }
+        for result in counted {
+            for (bucket, count) in try result.get() {
+                totals[bucket, default: (0, 0)].records += count.records
+                totals[bucket, default: (0, 0)].bytes += count.bytes
+            }
+        }
+        return totals.sorted { $0.key < $1.key }.map { LogBucketCount(endNano: $0.key, records: $0.value.records, bytes: $0.value.bytes) }
+    }
+
     /// Counts streams in parallel: blocks wholly inside the range are counted from the part index, blocks at the
     /// range's edges are decoded.
     package func stats(tenant: Tenant, matchers: [LabelMatcher], range: TimeRange) throws -> LogStats {

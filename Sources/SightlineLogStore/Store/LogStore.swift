@@ -25,7 +25,7 @@ import Synchronization
 /// // periodically, e.g. every minute, from a PeriodicService:
 /// let report = try store.maintain(now: LogStore.wallClockNano())
 /// ```
-package final class LogStore: SignalStore, LogSource, LogQuerier {
+package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuerier {
     package let signal = Signal.logs
     package let directory: String
     let partsDirectory: String

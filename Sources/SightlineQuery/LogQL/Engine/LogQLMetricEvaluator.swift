@@ -263,10 +263,7 @@ struct LogQLMetricEvaluator {
                     series.append(SampleBucket(labels: labels))
                 }
                 if let width {
-                    let delta = time &- origin
-                    let bucket = delta >= 0 ? (delta / width) + (delta % width == 0 ? 0 : 1) : -((-delta) / width)
-                    let end = origin &+ bucket &* width
-                    Self.add(value, bucketEnd: end, to: &series[slot])
+                    Self.add(value, bucketEnd: LogBucketCount.bucketEnd(of: time, originNano: origin, widthNano: width), to: &series[slot])
                 } else {
                     series[slot].times.append(time)
                     series[slot].values.append(value)
