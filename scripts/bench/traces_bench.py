@@ -45,6 +45,31 @@ def generate(args, fmt):
     return path
 
 
+def cached_protobuf_requests(path):
+    """protobuf_requests(path), kept beside the dataset (`<path>.pb`: u32 length + request, repeated; `<path>.pb.json`:
+    span counts per trace) so a rerun on the same dataset skips the slow conversion."""
+    frames, counts = path + ".pb", path + ".pb.json"
+    if os.path.exists(frames) and os.path.exists(counts) and os.path.getmtime(frames) >= os.path.getmtime(path):
+        data = open(frames, "rb").read()
+        bodies, pos = [], 0
+        while pos < len(data):
+            size = int.from_bytes(data[pos:pos + 4], "big")
+            bodies.append(data[pos + 4:pos + 4 + size])
+            pos += 4 + size
+        traces = json.load(open(counts))
+        return bodies, traces, sum(traces.values())
+    bodies, traces, spans = protobuf_requests(path)
+    with open(frames + ".tmp", "wb") as f:
+        for body in bodies:
+            f.write(len(body).to_bytes(4, "big"))
+            f.write(body)
+    with open(counts + ".tmp", "w") as f:
+        json.dump(traces, f)
+    os.replace(counts + ".tmp", counts)
+    os.replace(frames + ".tmp", frames)
+    return bodies, traces, spans
+
+
 def protobuf_requests(path):
     """OTLP/JSON lines as serialized ExportTraceServiceRequests; the trace ids and span count."""
     from google.protobuf import json_format
@@ -172,7 +197,7 @@ def main():
         results["clickhouse"] = run_clickhouse(args, generate(args, "spans"))
     if args.systems in ("both", "sightline"):
         log("converting OTLP/JSON to protobuf ...")
-        bodies, traces, spans = protobuf_requests(generate(args, "otlp-json"))
+        bodies, traces, spans = cached_protobuf_requests(generate(args, "otlp-json"))
         results["sightline"] = run_sightline(args, bodies, traces, spans)
     with open(os.path.join(args.workdir, "traces-results.jsonl"), "a") as f:
         f.write(json.dumps({"time": time.time(), **results}) + "\n")
