@@ -57,95 +57,108 @@ package enum GzipCompressor {
         return result
     }
 
-    private static func distanceIndex(_ distance: Int) -> Int {
-        var low = 0
-        var high = distanceBase.count - 1
-        while low < high {
-            let mid = (low + high + 1) / 2
-            if distanceBase[mid] <= distance { low = mid } else { high = mid - 1 }
+    /// Distance code of `distance - 1` (zlib's layout): entries 0..<256 for distances 1...256, entries 256..<512 for
+    /// larger ones by `(distance - 1) >> 7`.
+    private static let distanceIndexTable: [UInt8] = {
+        func index(_ distance: Int) -> UInt8 {
+            var index = distanceBase.count - 1
+            while distanceBase[index] > distance { index -= 1 }
+            return UInt8(index)
         }
-        return low
-    }
-
-    /// LSB-first bit output.
-    private struct BitWriter {
-        var bits: UInt64 = 0
-        var count = 0
-
-        @inline(__always) mutating func write(_ value: UInt32, _ n: Int, into out: inout [UInt8]) {
-            bits |= UInt64(value) << UInt64(count)
-            count += n
-            while count >= 8 {
-                out.append(UInt8(truncatingIfNeeded: bits))
-                bits >>= 8
-                count -= 8
-            }
-        }
-
-        mutating func finish(into out: inout [UInt8]) {
-            if count > 0 { out.append(UInt8(truncatingIfNeeded: bits)) }
-            bits = 0
-            count = 0
-        }
-    }
+        return (0..<256).map { index($0 + 1) } + (0..<256).map { index(($0 << 7) + 1) }
+    }()
 
     /// Appends one final fixed-Huffman deflate block of `input` to `out`.
+    ///
+    /// The hot loop works on unsafe buffers only (input, hash table, code tables, output sized for the worst case of 9
+    /// bits a byte), with the bit buffer in locals: no bounds checks, no exclusivity checks, no reallocation.
     static func deflate(_ input: [UInt8], into out: inout [UInt8]) {
-        var writer = BitWriter()
-        writer.write(1, 1, into: &out)  // BFINAL
-        writer.write(1, 2, into: &out)  // BTYPE = fixed Huffman
         let count = input.count
         let hashBits = 15
+        // Worst case: every byte a 9-bit literal, plus the block header and the end code.
+        var output = [UInt8](repeating: 0, count: count + count / 8 + 16)
+        var written = 0
         var table = [Int32](repeating: -1, count: 1 << hashBits)
+        let literalCodes = Self.literalCodes
+        let lengthIndex = Self.lengthIndex
+        let lengthBase = Self.lengthBase
+        let lengthExtra = Self.lengthExtra
+        let distanceIndexTable = Self.distanceIndexTable
+        let distanceCodes = Self.distanceCodes
+        let distanceBase = Self.distanceBase
+        let distanceExtra = Self.distanceExtra
         input.withUnsafeBufferPointer { bytes in
-            @inline(__always) func hash(_ i: Int) -> Int {
-                let value = UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16
-                return Int((value &* 2_654_435_761) >> UInt32(32 - hashBits))
-            }
-            @inline(__always) func literal(_ byte: UInt8) {
-                let code = literalCodes[Int(byte)]
-                writer.write(code.code, code.bits, into: &out)
-            }
-            var i = 0
-            while i < count {
-                guard i + 3 <= count else {
-                    literal(bytes[i])
-                    i += 1
-                    continue
-                }
-                let h = hash(i)
-                let candidate = Int(table[h])
-                table[h] = Int32(i)
-                if candidate >= 0 && i - candidate <= 32768 && bytes[candidate] == bytes[i] && bytes[candidate + 1] == bytes[i + 1]
-                    && bytes[candidate + 2] == bytes[i + 2]
-                {
-                    var length = 3
-                    let limit = min(258, count - i)
-                    while length < limit && bytes[candidate + length] == bytes[i + length] { length += 1 }
-                    let distance = i - candidate
-                    let li = Int(lengthIndex[length])
-                    let code = literalCodes[257 + li]
-                    writer.write(code.code, code.bits, into: &out)
-                    if lengthExtra[li] > 0 { writer.write(UInt32(length - lengthBase[li]), lengthExtra[li], into: &out) }
-                    let di = distanceIndex(distance)
-                    writer.write(distanceCodes[di], 5, into: &out)
-                    if distanceExtra[di] > 0 { writer.write(UInt32(distance - distanceBase[di]), distanceExtra[di], into: &out) }
-                    // Index a few positions inside the match so later text can refer to them too.
-                    let end = i + length
-                    var j = i + 1
-                    while j < end && j + 3 <= count {
-                        table[hash(j)] = Int32(j)
-                        j += length > 32 ? 4 : 1
+            table.withUnsafeMutableBufferPointer { table in
+                output.withUnsafeMutableBufferPointer { output in
+                    literalCodes.withUnsafeBufferPointer { literalCodes in
+                        var bits: UInt64 = 0
+                        var bitCount: UInt64 = 0
+                        // Adds `n` bits of `value` (n ≤ 32) and flushes whole bytes.
+                        @inline(__always) func put(_ value: UInt32, _ n: Int) {
+                            bits |= UInt64(value) << bitCount
+                            bitCount += UInt64(n)
+                            while bitCount >= 8 {
+                                output[written] = UInt8(truncatingIfNeeded: bits)
+                                written += 1
+                                bits >>= 8
+                                bitCount -= 8
+                            }
+                        }
+                        @inline(__always) func hash(_ i: Int) -> Int {
+                            let value = UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16
+                            return Int((value &* 2_654_435_761) >> UInt32(32 - hashBits))
+                        }
+                        put(1, 1)  // BFINAL
+                        put(1, 2)  // BTYPE = fixed Huffman
+                        var i = 0
+                        while i < count {
+                            guard i + 3 <= count else {
+                                let code = literalCodes[Int(bytes[i])]
+                                put(code.code, code.bits)
+                                i += 1
+                                continue
+                            }
+                            let h = hash(i)
+                            let candidate = Int(table[h])
+                            table[h] = Int32(i)
+                            if candidate >= 0 && i - candidate <= 32768 && bytes[candidate] == bytes[i] && bytes[candidate + 1] == bytes[i + 1]
+                                && bytes[candidate + 2] == bytes[i + 2]
+                            {
+                                var length = 3
+                                let limit = min(258, count - i)
+                                while length < limit && bytes[candidate + length] == bytes[i + length] { length += 1 }
+                                let distance = i - candidate
+                                let li = Int(lengthIndex[length])
+                                let code = literalCodes[257 + li]
+                                put(code.code, code.bits)
+                                if lengthExtra[li] > 0 { put(UInt32(length - lengthBase[li]), lengthExtra[li]) }
+                                let di = Int(distance <= 256 ? distanceIndexTable[distance - 1] : distanceIndexTable[256 + ((distance - 1) >> 7)])
+                                put(distanceCodes[di], 5)
+                                if distanceExtra[di] > 0 { put(UInt32(distance - distanceBase[di]), distanceExtra[di]) }
+                                // Index a few positions inside the match so later text can refer to them too.
+                                let end = i + length
+                                var j = i + 1
+                                while j < end && j + 3 <= count {
+                                    table[hash(j)] = Int32(j)
+                                    j += length > 32 ? 4 : 1
+                                }
+                                i = end
+                            } else {
+                                let code = literalCodes[Int(bytes[i])]
+                                put(code.code, code.bits)
+                                i += 1
+                            }
+                        }
+                        let end = literalCodes[256]
+                        put(end.code, end.bits)
+                        if bitCount > 0 {
+                            output[written] = UInt8(truncatingIfNeeded: bits)
+                            written += 1
+                        }
                     }
-                    i = end
-                } else {
-                    literal(bytes[i])
-                    i += 1
                 }
             }
         }
-        let end = literalCodes[256]
-        writer.write(end.code, end.bits, into: &out)
-        writer.finish(into: &out)
+        out.append(contentsOf: output[..<written])
     }
 }

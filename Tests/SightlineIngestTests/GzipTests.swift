@@ -34,6 +34,20 @@ struct GzipTests {
         sightlineError { _ = try Gzip.decompress(bytes, maxOutput: maxOutput) }
     }
 
+    @Test func crc32MatchesTheCheckValueWholeInPiecesAndAsAnySequence() {
+        #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
+        #expect(CRC32.checksum([UInt8]()) == 0)
+        var random = SplitMix64(seed: 32)
+        let data = (0..<1_003).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+        let whole = CRC32.checksum(data)
+        // Every split point, across the 8-byte steps and the byte tail.
+        for split in [0, 1, 7, 8, 9, 500, 1_002, 1_003] {
+            #expect(CRC32.checksum(Array(data[split...]), continuing: CRC32.checksum(Array(data[..<split]))) == whole, "split \(split)")
+        }
+        // A sequence without contiguous storage takes the byte-at-a-time path.
+        #expect(CRC32.checksum(data.lazy.map { $0 }) == whole)
+    }
+
     @Test func decompressesEmptyInput() throws {
         #expect(try Gzip.decompress(GzipFixtures.empty, maxOutput: 0) == [])
     }
