@@ -188,6 +188,7 @@ package final class Agent: Sendable {
     /// Reads files into the buffer: a batch, its positions in the same frame, then the positions committed.
     private func tailLoop(_ tailer: FileTailer) {
         var lastPersist = Date()
+        let workspace = GzipCompressor.Workspace()
         while !isStopping {
             let (records, positions) = tailer.poll(maxBytes: config.batchMaxBytes)
             if records.isEmpty && positions.isEmpty {
@@ -198,7 +199,7 @@ package final class Agent: Sendable {
                 usleep(useconds_t(config.pollInterval * 1_000_000))
                 continue
             }
-            let (kind, body) = records.isEmpty ? (.otlpLogs, []) : logsBody(records)
+            let (kind, body) = records.isEmpty ? (.otlpLogs, []) : logsBody(records, workspace: workspace)
             let frame = BufferedBatch(kind: kind, positions: positions, body: body).encoded()
             do {
                 while !(try buffer.append(frame, whenFull: config.whenFull)) {
@@ -311,9 +312,9 @@ package final class Agent: Sendable {
     }
 
     /// The OTLP body of `records`, gzip-compressed unless `compression: none`.
-    private func logsBody(_ records: [LogRecord]) -> (BufferedBatch.Kind, [UInt8]) {
+    private func logsBody(_ records: [LogRecord], workspace: GzipCompressor.Workspace? = nil) -> (BufferedBatch.Kind, [UInt8]) {
         let body = OTLPEncoder.encodeLogs(records)
-        return config.gzip ? (.otlpLogsGzip, GzipCompressor.compress(body)) : (.otlpLogs, body)
+        return config.gzip ? (.otlpLogsGzip, GzipCompressor.compress(body, workspace: workspace)) : (.otlpLogs, body)
     }
 
     private func route(_ kind: BufferedBatch.Kind) -> (String, [(String, String)]) {

@@ -55,6 +55,15 @@ package final class FileTailer {
     private let hostName: String
     private let metrics: AgentMetrics
     private var files: [String: OpenFile] = [:]
+    /// Per source and path, a record with everything but the time and the body set: every line of a file shares its
+    /// resource and attribute arrays instead of building them again (and the encoder groups them by identity).
+    private var templates: [TemplateKey: LogRecord] = [:]
+
+    private struct TemplateKey: Hashable {
+        /// The index of the file source.
+        var source: Int
+        var path: String
+    }
     /// Positions recovered at start-up and not yet claimed by an open file.
     private var known: [String: FilePosition]
     /// Positions of every file as far as the buffer holds them (what ``persistPositions()`` writes).
@@ -233,7 +242,7 @@ package final class FileTailer {
         /// Ends the record being built; everything before `end` is consumed.
         func emit(upTo end: Int) {
             if recordStarted {
-                if let made = makeRecord(record, source: source, path: file.path, now: now) { records.append(made) }
+                if let made = makeRecord(record, source: source, index: file.source, path: file.path, now: now) { records.append(made) }
                 record.removeAll(keepingCapacity: true)
                 recordStarted = false
             }
@@ -266,7 +275,7 @@ package final class FileTailer {
         if pattern != nil && lineStart == chunk.count && Int64(got) == size - file.offset { emit(upTo: lineStart) }
         // A line longer than the limit with no newline yet is cut, so one runaway line cannot stall the file.
         if consumed == 0 && lineStart == 0 && chunk.count >= source.maxRecordBytes {
-            if let made = makeRecord(Array(chunk.prefix(source.maxRecordBytes)), source: source, path: file.path, now: now) { records.append(made) }
+            if let made = makeRecord(Array(chunk.prefix(source.maxRecordBytes)), source: source, index: file.source, path: file.path, now: now) { records.append(made) }
             consumed = source.maxRecordBytes
         }
         metrics.add("sightline_agent_lines_read_total", Double(lines))
@@ -276,7 +285,7 @@ package final class FileTailer {
     }
 
     /// A log record of `bytes`: invalid UTF-8 replaced (and counted), cut to the limit, then transformed.
-    private func makeRecord(_ bytes: [UInt8], source: FileSourceConfig, path: String, now: UInt64) -> LogRecord? {
+    private func makeRecord(_ bytes: [UInt8], source: FileSourceConfig, index: Int, path: String, now: UInt64) -> LogRecord? {
         var bytes = bytes
         if bytes.count > source.maxRecordBytes {
             bytes.removeLast(bytes.count - source.maxRecordBytes)
@@ -289,18 +298,29 @@ package final class FileTailer {
             text = String(decoding: bytes, as: UTF8.self)
             metrics.add("sightline_agent_invalid_utf8_total", 1)
         }
-        var resource = source.resource.sorted { $0.key < $1.key }.map { Attribute($0.key, .string($0.value)) }
-        if !source.resource.keys.contains("host.name") { resource.append(Attribute("host.name", .string(hostName))) }
-        let record = LogRecord(
-            timeUnixNano: now, observedTimeUnixNano: now, body: .string(text),
-            attributes: [Attribute("log.file.path", .string(path))], resource: resource
-        )
+        var record = template(source: source, index: index, path: path)
+        record.timeUnixNano = now
+        record.observedTimeUnixNano = now
+        record.body = .string(text)
         guard !source.transforms.isEmpty else { return record }
         guard let transformed = Transform.apply(source.transforms, to: record) else {
             metrics.add("sightline_agent_records_dropped_total{reason=\"transform\"}", 1)
             return nil
         }
         return transformed
+    }
+
+    /// The record every line of `path` starts from: the source's resource (with `host.name`) and `log.file.path`.
+    private func template(source: FileSourceConfig, index: Int, path: String) -> LogRecord {
+        let key = TemplateKey(source: index, path: path)
+        if let known = templates[key] { return known }
+        var resource = source.resource.sorted { $0.key < $1.key }.map { Attribute($0.key, .string($0.value)) }
+        if !source.resource.keys.contains("host.name") { resource.append(Attribute("host.name", .string(hostName))) }
+        let made = LogRecord(timeUnixNano: 0, body: .empty, attributes: [Attribute("log.file.path", .string(path))], resource: resource)
+        // Files come and go (rotation): keep the map from growing without bound.
+        if templates.count >= 1024 { templates.removeAll(keepingCapacity: true) }
+        templates[key] = made
+        return made
     }
 
     /// Paths matching any of `patterns`, sorted.

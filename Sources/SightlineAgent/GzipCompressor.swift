@@ -8,11 +8,24 @@ import SightlineIngest
 /// against zlib's dynamic trees for speed and simplicity. ``Gzip/decompress(_:maxOutput:)`` (the server's decoder)
 /// reads it back.
 package enum GzipCompressor {
+    /// The buffers one compression needs, kept by a caller that compresses batch after batch on one thread, so that
+    /// each batch does not allocate (and fault in) a fresh hash table and output buffer.
+    package final class Workspace {
+        fileprivate var table = [Int32](repeating: -1, count: 1 << GzipCompressor.hashBits)
+        fileprivate var output: [UInt8] = []
+
+        package init() {}
+    }
+
+    /// Bits of the hash of 3 bytes that indexes the match table.
+    fileprivate static let hashBits = 15
+
     /// The gzip member holding `input`.
-    package static func compress(_ input: [UInt8]) -> [UInt8] {
+    /// - Parameter workspace: Buffers to reuse (one thread at a time); nil allocates them for this call.
+    package static func compress(_ input: [UInt8], workspace: Workspace? = nil) -> [UInt8] {
         var out: [UInt8] = [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 0xFF]
         out.reserveCapacity(input.count / 3 + 64)
-        deflate(input, into: &out)
+        deflate(input, into: &out, workspace: workspace ?? Workspace())
         let crc = CRC32.checksum(input)
         for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: crc >> UInt32(shift))) }
         let size = UInt32(truncatingIfNeeded: input.count)
@@ -70,15 +83,17 @@ package enum GzipCompressor {
 
     /// Appends one final fixed-Huffman deflate block of `input` to `out`.
     ///
-    /// The hot loop works on unsafe buffers only (input, hash table, code tables, output sized for the worst case of 9
-    /// bits a byte), with the bit buffer in locals: no bounds checks, no exclusivity checks, no reallocation.
-    static func deflate(_ input: [UInt8], into out: inout [UInt8]) {
+    /// The hot loop works on unsafe buffers only (input, the workspace's hash table and output, sized for the worst
+    /// case of 9 bits a byte, and the code tables), with the bit buffer in locals: no bounds checks, no exclusivity
+    /// checks, no reallocation.
+    static func deflate(_ input: [UInt8], into out: inout [UInt8], workspace: Workspace) {
         let count = input.count
-        let hashBits = 15
+        let hashBits = Self.hashBits
         // Worst case: every byte a 9-bit literal, plus the block header and the end code.
-        var output = [UInt8](repeating: 0, count: count + count / 8 + 16)
+        let worstCase = count + count / 8 + 16
+        if workspace.output.count < worstCase { workspace.output = [UInt8](repeating: 0, count: worstCase) }
         var written = 0
-        var table = [Int32](repeating: -1, count: 1 << hashBits)
+        workspace.table.withUnsafeMutableBufferPointer { $0.update(repeating: -1) }
         let literalCodes = Self.literalCodes
         let lengthIndex = Self.lengthIndex
         let lengthBase = Self.lengthBase
@@ -88,8 +103,8 @@ package enum GzipCompressor {
         let distanceBase = Self.distanceBase
         let distanceExtra = Self.distanceExtra
         input.withUnsafeBufferPointer { bytes in
-            table.withUnsafeMutableBufferPointer { table in
-                output.withUnsafeMutableBufferPointer { output in
+            workspace.table.withUnsafeMutableBufferPointer { table in
+                workspace.output.withUnsafeMutableBufferPointer { output in
                     literalCodes.withUnsafeBufferPointer { literalCodes in
                         var bits: UInt64 = 0
                         var bitCount: UInt64 = 0
@@ -159,6 +174,6 @@ package enum GzipCompressor {
                 }
             }
         }
-        out.append(contentsOf: output[..<written])
+        out.append(contentsOf: workspace.output[..<written])
     }
 }

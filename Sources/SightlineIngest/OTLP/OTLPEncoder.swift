@@ -31,14 +31,14 @@ package enum OTLPEncoder {
         _ records: [Record], capacity: Int, _ write: (Record, inout ProtobufWriter) -> Void
     ) -> [UInt8] {
         var writer = ProtobufWriter(capacity: capacity)
-        for group in groups(records, resource: \.resource, scope: \.scope) {
+        for group in groups(records) {
             writer.writeMessage(1) { resourceMessage in
                 writeResource(group.resource, field: 1, into: &resourceMessage)
                 for scopeGroup in group.scopes {
                     resourceMessage.writeMessage(2) { scopeMessage in
                         writeScope(scopeGroup.scope, field: 1, into: &scopeMessage)
-                        for record in scopeGroup.items {
-                            scopeMessage.writeMessage(2) { write(record, &$0) }
+                        for index in scopeGroup.items {
+                            scopeMessage.writeMessage(2) { write(records[index], &$0) }
                         }
                     }
                 }
@@ -95,38 +95,50 @@ package enum OTLPEncoder {
 
     // MARK: Grouping
 
-    private struct ScopeGroup<Item> {
+    /// One scope of a resource and the indexes of its records.
+    private struct ScopeGroup {
         var scope: InstrumentationScope
-        var items: [Item]
+        var items: [Int]
     }
 
-    private struct ResourceGroup<Item> {
+    private struct ResourceGroup {
         var resource: [Attribute]
-        var scopes: [ScopeGroup<Item>]
+        var scopes: [ScopeGroup]
     }
 
-    private static func groups<Item>(
-        _ items: [Item], resource: KeyPath<Item, [Attribute]>, scope: KeyPath<Item, InstrumentationScope>
-    ) -> [ResourceGroup<Item>] {
-        var result: [ResourceGroup<Item>] = []
+    /// The records' resources and their scopes, in order of first appearance, with the indexes of their records.
+    ///
+    /// Consecutive records usually share their resource and scope (often the very same arrays: the decoders and the
+    /// agent's tailer hand them out so), so each record is first compared with the previous one's group, which for
+    /// shared arrays is an identity check, and hashed only when it differs.
+    private static func groups<Record: OTLPScopedRecord>(_ records: [Record]) -> [ResourceGroup] {
+        var result: [ResourceGroup] = []
         var resourceIndex: [[Attribute]: Int] = [:]
         var scopeIndex: [Int: [InstrumentationScope: Int]] = [:]
-        for item in items {
+        var last: (resource: Int, scope: Int)?
+        for (index, record) in records.enumerated() {
+            if let (r, s) = last, result[r].resource == record.resource, result[r].scopes[s].scope == record.scope {
+                result[r].scopes[s].items.append(index)
+                continue
+            }
             let r: Int
-            if let existing = resourceIndex[item[keyPath: resource]] {
+            if let existing = resourceIndex[record.resource] {
                 r = existing
             } else {
                 r = result.count
-                resourceIndex[item[keyPath: resource]] = r
-                result.append(ResourceGroup(resource: item[keyPath: resource], scopes: []))
+                resourceIndex[record.resource] = r
+                result.append(ResourceGroup(resource: record.resource, scopes: []))
             }
-            let itemScope = item[keyPath: scope]
-            if let s = scopeIndex[r]?[itemScope] {
-                result[r].scopes[s].items.append(item)
+            let s: Int
+            if let existing = scopeIndex[r]?[record.scope] {
+                s = existing
+                result[r].scopes[s].items.append(index)
             } else {
-                scopeIndex[r, default: [:]][itemScope] = result[r].scopes.count
-                result[r].scopes.append(ScopeGroup(scope: itemScope, items: [item]))
+                s = result[r].scopes.count
+                scopeIndex[r, default: [:]][record.scope] = s
+                result[r].scopes.append(ScopeGroup(scope: record.scope, items: [index]))
             }
+            last = (r, s)
         }
         return result
     }
