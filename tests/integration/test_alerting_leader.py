@@ -148,6 +148,13 @@ def test_failover_keeps_alert_state_and_does_not_page_again(sightline, nats, tmp
     # The old leader comes back as a follower: a silence made through it applies on the new leader.
     leader.start()
     wait_until("the restarted server to know the shared silence", lambda: quiet in _silence_ids(leader), timeout=20)
-    always = _silence(leader, "AlwaysOn")
+    always = _silence(leader, "Quiet")
     wait_until("the new silence on the leader", lambda: always in _silence_ids(follower), timeout=10)
+
+    # A graceful stop hands over at once, with the state: still one page.
+    follower.stop_sigterm()
+    wait_until("the restarted server to take over", lambda: evaluating(leader), timeout=TTL_S + 5)
+    time.sleep(5)
+    assert len(webhook_alerts(hooks, "/hook", "AlwaysOn", "firing")) == 1, f"paged again: {hooks.bodies('/hook')}"
+    assert webhook_alerts(hooks, "/hook", "Quiet", "firing") == [], "silenced alert sent after the handover"
     hooks.stop()

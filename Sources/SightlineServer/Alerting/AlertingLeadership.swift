@@ -91,8 +91,11 @@ struct AlertingLeadership: Sendable {
                             logger.info("alerting: lease lost or released; this server stops evaluating", metadata: ["holder": "\(holder)"])
                             await evaluation.stop()
                             if let shared {
-                                await notifier.stopSending()
-                                await shared.handOver(timeout: handOverTimeout)
+                                // A task of its own: at shutdown this one is cancelled, and its sleeps would not wait.
+                                await Task {
+                                    await notifier.stopSending()
+                                    await shared.handOver(timeout: handOverTimeout)
+                                }.value
                             }
                         },
                         onError: { error in logger.warning("alerting: leader lease request failed", metadata: ["error": "\(error)"]) })

@@ -99,11 +99,11 @@ final class SharedAlertingState: AlertingStateMirror {
         }
     }
 
-    /// Waits until every queued document is put, or `timeout` passed.
+    /// Puts what is queued and waits until that drain ends (all put, or a put failed), at most `timeout`.
     func flush(timeout: Duration) async {
+        retry()
         let deadline = ContinuousClock.now + timeout
-        while state.withLock({ !$0.dirty.isEmpty && $0.bucket != nil }), ContinuousClock.now < deadline {
-            retry()
+        while state.withLock({ $0.draining }), ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
     }
