@@ -151,12 +151,13 @@ package actor Notifier: AlertSink {
     // MARK: Running
 
     /// Runs until cancelled: flushes groups when due and sends and retries notifications. It wakes at the next
-    /// deadline, when alerts arrive, and at least every 250 ms.
+    /// deadline, when alerts arrive, and at least every 250 ms (only that while it does not send).
     package func run() async {
         while !Task.isCancelled {
             await tick()
             let now = clock.nowMs()
-            let next = min(nextWakeMs() ?? now + 250, now + 250)
+            // A notifier that does not send must not wake for groups it will not flush.
+            let next = isSending ? min(nextWakeMs() ?? now + 250, now + 250) : now + 250
             await sleep(milliseconds: max(5, next - now))
         }
     }
