@@ -1,6 +1,8 @@
 """Several servers, one rule evaluator: with `alerting.leader_election` the servers share a lease in NATS JetStream
 (nats-server 2.9, scripts/nats-for-tests.sh) and only its holder evaluates the rules. Killing the holder hands the
-evaluation to the other server once the lease expires; stopping it gracefully releases the lease at once."""
+evaluation to the other server once the lease expires; stopping it gracefully releases the lease at once. The alerting
+state (rule alerts, notifier alerts, silences, notification log) is shared through JetStream, so a failover neither
+restarts `for` timers nor pages again, and silences made through any server apply."""
 
 from __future__ import annotations
 
@@ -100,7 +102,7 @@ def test_failover_keeps_alert_state_and_does_not_page_again(sightline, nats, tmp
     hooks = Receiver().start()
     rules = tmp_path / "failover-rules.yml"
     rules.write_text(to_yaml({"groups": [{"name": "failover", "interval": "1s", "rules": [
-        {"alert": "AlwaysOn", "expr": "vector(1)", "for": "2s"},
+        {"alert": "AlwaysOn", "expr": "absent(failover_stop)", "for": "2s"},
         {"alert": "Quiet", "expr": "vector(1)", "for": "15s"},
         {"alert": "SlowBurn", "expr": "vector(1)", "for": "1h"},
     ]}]}))
@@ -148,13 +150,22 @@ def test_failover_keeps_alert_state_and_does_not_page_again(sightline, nats, tmp
     # The old leader comes back as a follower: a silence made through it applies on the new leader.
     leader.start()
     wait_until("the restarted server to know the shared silence", lambda: quiet in _silence_ids(leader), timeout=20)
-    always = _silence(leader, "Quiet")
-    wait_until("the new silence on the leader", lambda: always in _silence_ids(follower), timeout=10)
+    again = _silence(leader, "Quiet")
+    wait_until("the new silence on the leader", lambda: again in _silence_ids(follower), timeout=10)
+
+    # The condition ends (each server has its own store: tell both): the new leader sends the resolve, once.
+    for server in (leader, follower):
+        r = requests.post(server.url + "/api/v1/import/prometheus", data=b"failover_stop 1\n", timeout=10)
+        assert r.status_code == 204, r.text
+    hooks.wait_for(lambda p, b: "AlwaysOn" in str(b) and b.get("status") == "resolved", 20, "resolved AlwaysOn")
+    time.sleep(3)
+    assert len(webhook_alerts(hooks, "/hook", "AlwaysOn", "resolved")) == 1, hooks.bodies("/hook")
 
     # A graceful stop hands over at once, with the state: still one page.
     follower.stop_sigterm()
     wait_until("the restarted server to take over", lambda: evaluating(leader), timeout=TTL_S + 5)
     time.sleep(5)
     assert len(webhook_alerts(hooks, "/hook", "AlwaysOn", "firing")) == 1, f"paged again: {hooks.bodies('/hook')}"
+    assert len(webhook_alerts(hooks, "/hook", "AlwaysOn", "resolved")) == 1, hooks.bodies("/hook")
     assert webhook_alerts(hooks, "/hook", "Quiet", "firing") == [], "silenced alert sent after the handover"
     hooks.stop()
