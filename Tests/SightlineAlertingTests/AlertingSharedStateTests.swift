@@ -145,6 +145,53 @@ private func sharingNotifier(_ h: NotifyHarness, mirror: RecordingStateMirror, s
         #expect(await h.sent().map(\.0) == ["firing", "resolved"])
     }
 
+    @Test func aLeaderBackFromAConnectionLossKeepsWhatItSentThatNeverReachedTheStream() async throws {
+        let h = try NotifyHarness(webhookOnly)
+        defer { h.directory.remove() }
+        let mirror = RecordingStateMirror()
+        let (notifier, directory) = try sharingNotifier(h, mirror: mirror, sending: true)
+        defer { directory.remove() }
+        await notifier.send([firing(["alertname": "Disk", "instance": "a"])], tenant: h.tenant)
+        await h.at(30, notifier)
+        // What the stream holds when the connection fails; the next page is logged locally only.
+        let storedAlerts = try #require(mirror[.notifierAlerts])
+        let storedLog = try #require(mirror[.notificationLog])
+        let net = firing(["alertname": "Net", "instance": "b"], at: notifyT0 + 40_000)
+        h.clock.set(notifyT0 + 40_000)
+        await notifier.send([net], tenant: h.tenant)
+        await h.at(80, notifier)
+        #expect(await h.transport.posts.count == 2)
+
+        // It wins the lease again and takes the (older) shared state over; the rules send Net again.
+        await notifier.stopSending()
+        try await notifier.replaceState(tenant: h.tenant, alerts: storedAlerts, silences: nil, log: storedLog)
+        await notifier.send([net], tenant: h.tenant)
+        await notifier.setSending(true)
+        for second in stride(from: Int64(90), through: 1000, by: 10) { await h.at(second, notifier) }
+        #expect(await h.transport.posts.count == 2, "its own log entry for Net was kept")
+        // And the merged log went back to the stream.
+        let merged = try JSONDecoder().decode([String: NotificationLog.Entry].self, from: Data(try #require(mirror[.notificationLog])))
+        #expect(merged.count == 2)
+    }
+
+    @Test func notificationLogsMergeByTheLaterEntry() {
+        var log = NotificationLog(entries: [
+            "a": .init(firing: [1], resolved: [], timestampMs: 10, expiresAtMs: 100),
+            "b": .init(firing: [2], resolved: [], timestampMs: 10, expiresAtMs: 100),
+        ])
+        let changed = log.merge([
+            "a": .init(firing: [9], resolved: [], timestampMs: 5, expiresAtMs: 100),
+            "b": .init(firing: [], resolved: [2], timestampMs: 20, expiresAtMs: 200),
+            "c": .init(firing: [3], resolved: [], timestampMs: 1, expiresAtMs: 100),
+        ])
+        #expect(changed)
+        #expect(log.entries["a"]?.firing == [1])
+        #expect(log.entries["b"]?.resolved == [2])
+        #expect(log.entries["c"] != nil)
+        let again = log.merge(log.entries)
+        #expect(again == false)
+    }
+
     @Test func aNotifierThatStopsSendingKeepsItsGroupsForTheNextStart() async throws {
         let h = try NotifyHarness(webhookOnly)
         defer { h.directory.remove() }

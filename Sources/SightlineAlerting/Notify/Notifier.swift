@@ -323,10 +323,12 @@ package actor Notifier: AlertSink {
         }
     }
 
-    /// Replaces a tenant's alerts and notification log with shared documents and merges the shared silences into its
-    /// own: what a server does when it takes the lead, so that it knows what the previous leader already sent. A nil
-    /// document leaves that part as it is. Groups are rebuilt from the alerts; deliveries waiting for a retry are
-    /// dropped (the log decides anew at the groups' next flush). The result is written to the local files.
+    /// Replaces a tenant's alerts with the shared document and merges the shared notification log (per key the later
+    /// entry wins) and silences into its own: what a server does when it takes the lead, so that it knows what the
+    /// previous leader already sent — and, after a connection loss, keeps what it sent itself that never reached the
+    /// stream. A nil document leaves that part as it is. Groups are rebuilt from the alerts; deliveries waiting for a
+    /// retry are dropped (the log decides anew at the groups' next flush). The result is written to the local files,
+    /// and a log or silences that differ from the shared ones are mirrored.
     /// - Throws: `dataCorrupted` naming the document that does not decode; nothing changes then.
     package func replaceState(tenant: Tenant, alerts: [UInt8]?, silences: [UInt8]?, log: [UInt8]?) throws {
         let now = clock.nowMs()
@@ -338,12 +340,16 @@ package actor Notifier: AlertSink {
         var fresh = TenantDispatcher(tenant: tenant)
         fresh.silences = old.silences
         if let sharedSilences { _ = fresh.silences.merge(sharedSilences, nowMs: now) }
-        fresh.log = sharedLog.map { NotificationLog(entries: $0) } ?? old.log
+        fresh.log = old.log
+        if let sharedLog { _ = fresh.log.merge(sharedLog) }
         fresh.restore(sharedAlerts ?? Array(old.alerts.values), config: config, nowMs: now)
         tenants[tenant] = fresh
         let prefix = tenant.id + "\u{1}"
         pending = pending.filter { !$0.key.hasPrefix(prefix) }
         save(tenant, alerts: true, silences: true, log: true, mirrored: false)
+        let logDiffers = fresh.log.entries != (sharedLog ?? [:])
+        let silencesDiffer = fresh.silences.silences != Dictionary((sharedSilences ?? []).map { ($0.id, $0) }, uniquingKeysWith: { $1 })
+        save(tenant, silences: silencesDiffer, log: logDiffers)
         wake()
     }
 

@@ -12,8 +12,8 @@ import Synchronization
 ///   notifier alerts, silences and notification log) is mirrored here as the key `<kind>.<tenant>`: by the leader all of
 ///   them, by followers only silences. Puts are awaited one at a time, oldest change first; a later save of a
 ///   document supersedes one not yet put; a failed put is logged and retried at the next save or keep-alive.
-/// - When a server takes the lead it first reads every document and replaces its own state with them
-///   (``takeOver(rules:notifier:)``), then evaluates and sends.
+/// - When a server takes the lead it first reads every document and replaces its own state with them, merging the
+///   notification logs and silences (``takeOver(rules:notifier:)``), then evaluates and sends.
 /// - Every server follows the silences subjects (a core subscription sees each put) and merges what others saved
 ///   (``Notifier/mergeSilences(_:tenant:)``); merged sets that differ are put back, so all copies converge.
 ///
@@ -121,10 +121,12 @@ final class SharedAlertingState: AlertingStateMirror {
         state.withLock { $0.bucket = nil }
     }
 
-    /// Reads every shared document and replaces this server's state with them: the rule alerts of each tenant, the
-    /// notifier's alerts and log, merged silences. Then mirrors every document from now on. A tenant whose document does
-    /// not decode keeps its own state (logged). Tries three times when NATS fails, then goes on with the local state.
+    /// Mirrors every document from now on, then reads every shared document and replaces this server's state with
+    /// them: the rule alerts and notifier alerts of each tenant; the notification log and silences are merged (what
+    /// differs from the shared copy is put back). A tenant whose document does not decode keeps its own state (logged).
+    /// Tries three times when NATS fails, then goes on with the local state.
     func takeOver(rules: RuleManager, notifier: Notifier) async {
+        state.withLock { $0.leading = true }
         var attempt = 0
         while !Task.isCancelled {
             attempt += 1
@@ -141,7 +143,6 @@ final class SharedAlertingState: AlertingStateMirror {
                 try? await Task.sleep(for: .milliseconds(500))
             }
         }
-        state.withLock { $0.leading = true }
     }
 
     private func load(rules: RuleManager, notifier: Notifier) async throws {
