@@ -34,6 +34,10 @@ struct ConfigFileTests {
         #expect(config.alerting.leaderElection?.natsURL == "nats://n:4222")
         #expect(config.alerting.leaderElection?.name == "eu" && config.alerting.leaderElection?.ttl == .seconds(9))
         #expect(try ConfigFile.parse("", path: "empty.yaml").alerting.leaderElection == nil)
+        #expect(config.alerting.leaderElection?.stateStream == nil)
+        let named = try ConfigFile.parse(
+            "alerting:\n  leader_election: {nats_url: \"nats://n:4222\", state_stream: EU_ALERTS}\n", path: "sightline.yaml")
+        #expect(named.alerting.leaderElection?.stateStream == "EU_ALERTS")
     }
 
     @Test func readsTheStorageSection() throws {
@@ -145,6 +149,7 @@ struct ConfigFileTests {
         ("storage:\n  backend: cassandra\n", ["storage.backend", "embedded or clickhouse", "cassandra"]),
         ("alerting:\n  leader_election: {nats_url: \"http://n\"}\n", ["alerting.leader_election.nats_url", "nats://"]),
         ("alerting:\n  leader_election: {name: x}\n", ["alerting.leader_election", "nats_url is required"]),
+        ("alerting:\n  leader_election: {nats_url: \"nats://n\", state_stream: a.b}\n", ["alerting.leader_election.state_stream", "a.b"]),
         ("storage:\n  clickhouse: {uri: x}\n", ["storage.clickhouse.uri", "unknown key"]),
         ("queue:\n  nats_url: http://nats:4222\n", ["queue.nats_url", "nats://", "http://nats:4222"]),
         ("queue:\n  stream: sightline.ingest\n", ["queue.stream", "sightline.ingest"]),

@@ -36,6 +36,18 @@ package struct NotificationLog: Sendable {
     /// The entry for `key`.
     package func entry(_ key: String) -> Entry? { entries[key] }
 
+    /// Merges entries from another copy of the log (another server's), as Alertmanager's peers merge theirs: per key,
+    /// the entry written later wins.
+    /// - Returns: Whether this log changed.
+    package mutating func merge(_ incoming: [String: Entry]) -> Bool {
+        var changed = false
+        for (key, entry) in incoming where entry.timestampMs > entries[key]?.timestampMs ?? Int64.min {
+            entries[key] = entry
+            changed = true
+        }
+        return changed
+    }
+
     /// Drops expired entries; returns whether any were dropped.
     package mutating func collectGarbage(nowMs: Int64) -> Bool {
         let before = entries.count

@@ -50,6 +50,11 @@ package struct NIONotificationTransport: NotificationTransport {
 /// `<data dir>/<tenant>/`. A notification that had not succeeded before a stop is sent after the start (its group is
 /// flushed again); one that had is not sent again, because the log says what each receiver already knows.
 ///
+/// With several servers (leader election), every saved document also goes to an ``AlertingStateMirror``, only the
+/// leader's notifier sends (``setSending(_:)``, ``stopSending()``), a new leader takes the shared state over
+/// (``replaceState(tenant:alerts:silences:log:)``) and silences changed through any server are merged
+/// (``mergeSilences(_:tenant:)``).
+///
 /// ```swift
 /// let notifier = try Notifier(configPath: "alertmanager.yml", dataDirectory: "data/alertmanager", externalURL: "http://sightline:7600")
 /// // in the service group:
@@ -72,6 +77,10 @@ package actor Notifier: AlertSink {
     private var pause: CheckedContinuation<Void, Never>?
     /// Alerts arrived while no pause was waiting: the next pause returns at once.
     private var wakeRequested = false
+    /// Whether due groups are flushed and notifications sent; false in a server that does not hold the alerting lease.
+    package private(set) var isSending: Bool
+    /// Gets every saved document too (shared state with leader election); nil keeps state in local files only.
+    private let mirror: (any AlertingStateMirror)?
     /// When the notifier started, for `GET /api/v2/status`.
     package let startedAtMs: Int64
     /// Each send's deadline.
@@ -84,20 +93,26 @@ package actor Notifier: AlertSink {
     /// - Throws: `configuration` for a bad config file; `io`/`dataCorrupted` when the saved state cannot be read.
     package init(
         configPath: String, dataDirectory: String, externalURL: String = "", clock: any NotifyClock = SystemNotifyClock(),
-        transport: any NotificationTransport = NIONotificationTransport(), logger: Logger = Logger(label: "sightline.notifier")
+        transport: any NotificationTransport = NIONotificationTransport(), logger: Logger = Logger(label: "sightline.notifier"),
+        mirror: (any AlertingStateMirror)? = nil, sending: Bool = true
     ) throws {
         try self.init(
             config: NotifyConfigFile.load(path: configPath), dataDirectory: dataDirectory, externalURL: externalURL, clock: clock,
-            transport: transport, logger: logger)
+            transport: transport, logger: logger, mirror: mirror, sending: sending)
     }
 
     /// Creates a notifier from a parsed config and restores the state saved in `dataDirectory`.
+    /// - Parameters:
+    ///   - mirror: Gets every document saved (see ``AlertingStateMirror``).
+    ///   - sending: Whether it flushes and sends from the start; false until ``setSending(_:)`` in a follower.
     /// - Throws: `io` when the directory cannot be made; `dataCorrupted` when a saved file does not decode.
     package init(
         config: NotifyConfig, dataDirectory: String, externalURL: String = "", clock: any NotifyClock = SystemNotifyClock(),
         transport: any NotificationTransport = NIONotificationTransport(), logger: Logger = Logger(label: "sightline.notifier"),
-        seed: UInt64 = 0x5EED
+        seed: UInt64 = 0x5EED, mirror: (any AlertingStateMirror)? = nil, sending: Bool = true
     ) throws {
+        self.mirror = mirror
+        self.isSending = sending
         self.config = config
         self.dataDirectory = dataDirectory
         self.clock = clock
@@ -136,12 +151,13 @@ package actor Notifier: AlertSink {
     // MARK: Running
 
     /// Runs until cancelled: flushes groups when due and sends and retries notifications. It wakes at the next
-    /// deadline, when alerts arrive, and at least every 250 ms.
+    /// deadline, when alerts arrive, and at least every 250 ms (only that while it does not send).
     package func run() async {
         while !Task.isCancelled {
             await tick()
             let now = clock.nowMs()
-            let next = min(nextWakeMs() ?? now + 250, now + 250)
+            // A notifier that does not send must not wake for groups it will not flush.
+            let next = isSending ? min(nextWakeMs() ?? now + 250, now + 250) : now + 250
             await sleep(milliseconds: max(5, next - now))
         }
     }
@@ -191,7 +207,7 @@ package actor Notifier: AlertSink {
     /// Tests call this after moving their clock.
     package func tick() async {
         // The actor lets other calls in while sends are awaited; a second step then would send the same deliveries.
-        guard !ticking else { return }
+        guard !ticking, isSending else { return }
         ticking = true
         defer { ticking = false }
         let now = clock.nowMs()
@@ -288,6 +304,72 @@ package actor Notifier: AlertSink {
         reload(try NotifyConfigFile.load(path: configPath))
     }
 
+    // MARK: Leadership
+
+    /// Starts or stops flushing and sending. Stopping drops the deliveries waiting for a retry (the groups stay, so a
+    /// later start flushes them again, and the log keeps what was already sent from going out twice).
+    package func setSending(_ sending: Bool) {
+        isSending = sending
+        if !sending { pending = [:] }
+        if sending { wake() }
+    }
+
+    /// Stops sending and waits until a step under way has recorded its results, so its notification log is saved
+    /// (and mirrored) before another server takes over.
+    package func stopSending() async {
+        setSending(false)
+        while ticking {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Replaces a tenant's alerts with the shared document and merges the shared notification log (per key the later
+    /// entry wins) and silences into its own: what a server does when it takes the lead, so that it knows what the
+    /// previous leader already sent — and, after a connection loss, keeps what it sent itself that never reached the
+    /// stream. A nil document leaves that part as it is. Groups are rebuilt from the alerts; deliveries waiting for a
+    /// retry are dropped (the log decides anew at the groups' next flush). The result is written to the local files,
+    /// and a log or silences that differ from the shared ones are mirrored.
+    /// - Throws: `dataCorrupted` naming the document that does not decode; nothing changes then.
+    package func replaceState(tenant: Tenant, alerts: [UInt8]?, silences: [UInt8]?, log: [UInt8]?) throws {
+        let now = clock.nowMs()
+        let old = tenants[tenant] ?? TenantDispatcher(tenant: tenant)
+        let source = "shared document of tenant \(tenant.id)"
+        let sharedAlerts = try alerts.map { try NotifyState.decodeAlerts($0, source: source + " (alerts)") }
+        let sharedLog = try log.map { try NotifyState.decodeLog($0, source: source + " (nflog)") }
+        let sharedSilences = try silences.map { try NotifyState.decodeSilences($0, source: source + " (silences)") }
+        var fresh = TenantDispatcher(tenant: tenant)
+        fresh.silences = old.silences
+        if let sharedSilences { _ = fresh.silences.merge(sharedSilences, nowMs: now) }
+        fresh.log = old.log
+        if let sharedLog { _ = fresh.log.merge(sharedLog) }
+        fresh.restore(sharedAlerts ?? Array(old.alerts.values), config: config, nowMs: now)
+        tenants[tenant] = fresh
+        let prefix = tenant.id + "\u{1}"
+        pending = pending.filter { !$0.key.hasPrefix(prefix) }
+        save(tenant, alerts: true, silences: true, log: true, mirrored: false)
+        let logDiffers = fresh.log.entries != (sharedLog ?? [:])
+        let silencesDiffer = fresh.silences.silences != Dictionary((sharedSilences ?? []).map { ($0.id, $0) }, uniquingKeysWith: { $1 })
+        save(tenant, silences: silencesDiffer, log: logDiffers)
+        wake()
+    }
+
+    /// Merges silences another server saved (a shared silences document) into the tenant's: by id, the newer update
+    /// wins (an equal one: the earlier end), silences expired longer than the retention are skipped. When the result
+    /// differs from `document`, it is saved and mirrored, so that every server converges on the union.
+    /// - Returns: Whether the tenant's silences changed.
+    /// - Throws: `dataCorrupted` when the document does not decode; nothing changes then.
+    @discardableResult
+    package func mergeSilences(_ document: [UInt8], tenant: Tenant) throws -> Bool {
+        let incoming = try NotifyState.decodeSilences(document, source: "shared silences of tenant \(tenant.id)")
+        var dispatcher = tenants[tenant] ?? TenantDispatcher(tenant: tenant)
+        let changed = dispatcher.silences.merge(incoming, nowMs: clock.nowMs())
+        let differs = dispatcher.silences.silences != Dictionary(incoming.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
+        guard changed || differs else { return false }
+        tenants[tenant] = dispatcher
+        save(tenant, silences: true, mirrored: differs)
+        return changed
+    }
+
     // MARK: State for the API
 
     /// The dispatcher of `tenant` (empty when it has sent nothing).
@@ -320,11 +402,15 @@ package actor Notifier: AlertSink {
 
     // MARK: Persistence
 
-    private func save(_ tenant: Tenant, alerts: Bool = false, silences: Bool = false, log: Bool = false) {
+    /// Writes the parts named to the tenant's files and, unless `mirrored` is false, hands them to the mirror.
+    private func save(_ tenant: Tenant, alerts: Bool = false, silences: Bool = false, log: Bool = false, mirrored: Bool = true) {
         guard let dispatcher = tenants[tenant], alerts || silences || log else { return }
         let directory = dataDirectory + "/" + tenant.id
         do {
-            try NotifyState.save(dispatcher, directory: directory, alerts: alerts, silences: silences, log: log)
+            let written = try NotifyState.save(dispatcher, directory: directory, alerts: alerts, silences: silences, log: log)
+            if mirrored, let mirror {
+                for (kind, bytes) in written { mirror.saved(AlertingStateDocument(kind, tenant: tenant), bytes: bytes) }
+            }
         } catch {
             logger.error("cannot save notifier state of tenant \(tenant.id): \(error)")
         }

@@ -166,6 +166,26 @@ package struct SilenceStore: Sendable {
         }.map(\.id).sorted()
     }
 
+    /// Merges silences from another copy of this store (another server's): by id, the one updated later wins; with
+    /// equal update times the one that ends first (an expiry wins). Silences expired longer than the retention are
+    /// dropped from both sides, so copies that merge each other's converge.
+    /// - Returns: Whether this store changed.
+    package mutating func merge(_ incoming: [Silence], nowMs: Int64) -> Bool {
+        var merged = silences.filter { $0.value.endsAtMs + retentionMs > nowMs }
+        for silence in incoming where silence.endsAtMs + retentionMs > nowMs && !silence.id.isEmpty {
+            guard let current = merged[silence.id] else {
+                merged[silence.id] = silence
+                continue
+            }
+            if silence.updatedAtMs > current.updatedAtMs || (silence.updatedAtMs == current.updatedAtMs && silence.endsAtMs < current.endsAtMs) {
+                merged[silence.id] = silence
+            }
+        }
+        guard merged != silences else { return false }
+        silences = merged
+        return true
+    }
+
     /// Drops silences expired longer than the retention; returns whether any were dropped.
     package mutating func collectGarbage(nowMs: Int64) -> Bool {
         let before = silences.count

@@ -13,7 +13,8 @@ import SightlineQuery
 ///   ``AlertSink`` after each group evaluation with Prometheus' resend rules.
 /// - Series a rule stops returning get a staleness marker; so do the series of rules and groups a reload removes (at
 ///   the tenant's next evaluation).
-/// - With a state directory, active alerts survive restarts (see ``RuleStateFile``).
+/// - With a state directory, active alerts survive restarts (see ``RuleStateFile``). With a mirror, every state
+///   document written goes to it too, and ``replaceState(tenant:document:)`` takes a shared one over (leader election).
 ///
 /// ```swift
 /// let manager = RuleManager(
@@ -64,12 +65,15 @@ package actor RuleManager {
     /// Series of removed rules, marked stale at the tenant's next evaluation.
     private var pendingStale: [Tenant: Set<Labels>] = [:]
     private var generations = 0
+    /// Gets every state document written (shared state with leader election).
+    private let mirror: (any AlertingStateMirror)?
 
     /// A manager with no rules; call ``reload(files:)`` or ``reload(groups:)``.
     package init(
         engines: RuleQueryEngines, sampleSink: any RuleSampleSink, alertSink: any AlertSink, options: Options = Options(),
-        logger: Logger
+        logger: Logger, mirror: (any AlertingStateMirror)? = nil
     ) {
+        self.mirror = mirror
         self.engines = engines
         self.sampleSink = sampleSink
         self.alertSink = alertSink
@@ -179,8 +183,9 @@ package actor RuleManager {
         }
     }
 
-    private func writeStateFile(_ tenant: Tenant) {
-        guard let directory = options.stateDirectory else { return }
+    /// Writes the tenant's active alerts to its state file and hands the document to the mirror.
+    private func writeStateFile(_ tenant: Tenant, mirrored: Bool = true) {
+        guard options.stateDirectory != nil || mirror != nil else { return }
         var file = RuleStateFile()
         for group in tenants[tenant] ?? [] {
             for rule in group.rules where rule.definition.kind == .alerting && !rule.active.isEmpty {
@@ -192,10 +197,36 @@ package actor RuleManager {
             }
         }
         do {
-            try file.write(path: RuleStateFile.path(directory: directory, tenant: tenant))
+            let bytes = try file.encoded()
+            if let directory = options.stateDirectory { try RuleStateFile.write(bytes, path: RuleStateFile.path(directory: directory, tenant: tenant)) }
+            if mirrored { mirror?.saved(AlertingStateDocument(.ruleAlerts, tenant: tenant), bytes: bytes) }
         } catch {
             logger.error("alert state not saved", metadata: ["tenant": "\(tenant)", "error": "\(error)"])
         }
+    }
+
+    /// Replaces the tenant's active alerts with a shared state document (what a server does when it takes the lead,
+    /// before it evaluates): each alerting rule gets exactly the alerts the document has for it — so `for` timers go
+    /// on from their `activeAt` and firing alerts stay firing — and alerts of rules not loaded yet wait for them.
+    /// The result is written to the local state file. Call it while the evaluation is not running.
+    /// - Throws: `dataCorrupted` when the document does not decode; nothing changes then.
+    package func replaceState(tenant: Tenant, document: [UInt8]) throws {
+        let file = try RuleStateFile.decode(document, source: "the shared alert state of tenant \(tenant.id)")
+        var byKey: [String: [ActiveAlert]] = [:]
+        for rule in file.rules { byKey[file.key(of: rule)] = rule.alerts.map(RuleStateFile.restored) }
+        stateFilesRead.insert(tenant)
+        for groupIndex in (tenants[tenant] ?? []).indices {
+            guard let group = tenants[tenant]?[groupIndex] else { continue }
+            for ruleIndex in group.rules.indices where group.rules[ruleIndex].definition.kind == .alerting {
+                let rule = group.rules[ruleIndex]
+                let key = RuleStateFile.key(file: group.definition.file, group: group.definition.name, rule: rule.definition, labels: rule.labels)
+                var active: [Labels: ActiveAlert] = [:]
+                for alert in byKey.removeValue(forKey: key) ?? [] { active[alert.labels] = alert }
+                tenants[tenant]?[groupIndex].rules[ruleIndex].active = active
+            }
+        }
+        restoredAlerts[tenant] = byKey
+        writeStateFile(tenant, mirrored: false)
     }
 
     // MARK: Evaluation

@@ -56,6 +56,26 @@ package struct JetStream: Sendable {
         return try await streamCall("STREAM.INFO.\(name)", body: "")
     }
 
+    /// The subjects of `stream` that match `filter` (wildcards allowed), each with its message count:
+    /// `STREAM.INFO` with `subjects_filter`, paged with `offset` until the server's `total` is reached (nats-server 2.9
+    /// sends up to 100 000 subjects a page).
+    /// - Throws: ``SightlineError`` `.notFound` when there is no such stream; `.invalidArgument` for a bad filter.
+    package func streamSubjects(_ name: String, filter: String) async throws -> [String: UInt64] {
+        try Self.validateName(name, what: "stream name")
+        try NATSCommandEncoder.validate(filter, what: "subjects filter")
+        var subjects: [String: UInt64] = [:]
+        while true {
+            let body = #"{"subjects_filter":"# + JSONText.quoted(filter) + #","offset":\#(subjects.count)}"#
+            let response = try await apiCall("STREAM.INFO.\(name)", body: body, as: StreamSubjectsResponse.self)
+            let page = response.state?.subjects ?? [:]
+            let before = subjects.count
+            subjects.merge(page) { _, new in new }
+            // Stop when the server says it sent all, or when a page added nothing (no `total`, or a shrinking stream).
+            guard let total = response.total, subjects.count < total, subjects.count > before else { break }
+        }
+        return subjects
+    }
+
     /// The last message stored for `subject` in `stream` (`STREAM.MSG.GET` with `last_by_subj`); nil when the subject
     /// has none.
     /// - Throws: ``SightlineError`` `.notFound` when there is no such stream (the cause's err_code is 10059).
@@ -283,6 +303,13 @@ private struct StreamInfoResponse: Decodable {
     }
     var config: Config?
     var state: State?
+}
+
+/// The reply of `STREAM.INFO` with `subjects_filter`: the matching subjects and their counts, and the paging total.
+private struct StreamSubjectsResponse: Decodable {
+    struct State: Decodable { var subjects: [String: UInt64]? }
+    var state: State?
+    var total: Int?
 }
 
 /// A message as `STREAM.MSG.GET` returns it.

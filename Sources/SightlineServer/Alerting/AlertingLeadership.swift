@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SightlineAlerting
 import SightlineNATS
 import Synchronization
 
@@ -9,6 +10,10 @@ import Synchronization
 /// (renewals refused or failing until the hold ends, NATS gone) or at shutdown, when the lease is released so another
 /// server takes over at once; a server that dies just stops renewing, and another takes over after the lease's ttl.
 /// A connection that fails is replaced (backoff up to 5 s). The holder name is unique per process.
+///
+/// With ``SharedAlertingState``, the holder also is the only server whose notifier sends: on winning the lease it
+/// takes the shared state over before evaluating and then starts sending; on losing it, it stops evaluating and
+/// sending and puts its last state documents before the lease is released. Every server follows the shared silences.
 struct AlertingLeadership: Sendable {
     let natsURL: String
     let name: String
@@ -22,8 +27,9 @@ struct AlertingLeadership: Sendable {
         holder = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     }
 
-    /// Runs `work` while this server holds the lease; returns when cancelled.
-    func run(logger: Logger, work: @escaping @Sendable () async -> Void) async {
+    /// Runs `work` while this server holds the lease; returns when cancelled. With `shared`, the notifier sends only
+    /// while the lease is held, after the shared state was taken over.
+    func run(logger: Logger, shared: SharedAlertingState? = nil, rules: RuleManager, notifier: Notifier, work: @escaping @Sendable () async -> Void) async {
         var backoff = Duration.milliseconds(250)
         while !Task.isCancelled {
             let connection: NATSConnection
@@ -44,18 +50,53 @@ struct AlertingLeadership: Sendable {
                 await connection.close()
                 return
             }
+            var bucket: JetStreamKeyValue?
+            if let shared {
+                do {
+                    let created = try JetStreamKeyValue(jetStream: JetStream(connection: connection), stream: shared.stream, subjectPrefix: shared.subjectPrefix)
+                    try await created.create()
+                    shared.attach(created)
+                    bucket = created
+                } catch {
+                    logger.error(
+                        "alerting: the shared state stream cannot be used; a new leader may notify firing alerts again",
+                        metadata: ["stream": "\(shared.stream)", "error": "\(error)"])
+                }
+            }
             let evaluation = EvaluationSlot()
             let holder = self.holder
+            let handOverTimeout = min(ttl / 3, .seconds(2))
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     await lease.run(
                         onAcquire: {
                             logger.info("alerting: this server holds the lease and evaluates the rules", metadata: ["holder": "\(holder)"])
-                            evaluation.start(work)
+                            evaluation.start {
+                                if let shared {
+                                    await shared.takeOver(rules: rules, notifier: notifier)
+                                    // Evaluate once before sending, so firing alerts reach the notifier again before
+                                    // their shared copies' endsAt (set by the old leader) can pass and read as resolved.
+                                    let now = Int64(Date().timeIntervalSince1970 * 1000)
+                                    for tenant in await rules.tenantsWithRules {
+                                        guard !Task.isCancelled else { return }
+                                        await rules.evaluate(tenant: tenant, atMs: now)
+                                    }
+                                    guard !Task.isCancelled else { return }
+                                    await notifier.setSending(true)
+                                }
+                                await work()
+                            }
                         },
                         onLose: {
                             logger.info("alerting: lease lost or released; this server stops evaluating", metadata: ["holder": "\(holder)"])
                             await evaluation.stop()
+                            if let shared {
+                                // A task of its own: at shutdown this one is cancelled, and its sleeps would not wait.
+                                await Task {
+                                    await notifier.stopSending()
+                                    await shared.handOver(timeout: handOverTimeout)
+                                }.value
+                            }
                         },
                         onError: { error in logger.warning("alerting: leader lease request failed", metadata: ["error": "\(error)"]) })
                 }
@@ -64,11 +105,20 @@ struct AlertingLeadership: Sendable {
                     while !Task.isCancelled {
                         try? await Task.sleep(for: ttl / 3)
                         do { try await connection.flush() } catch { return }
+                        shared?.retry()
+                    }
+                }
+                if let shared, let bucket {
+                    group.addTask {
+                        await shared.followSilences(connection: connection, bucket: bucket, notifier: notifier)
+                        // Ended by a failed connection: wait for the keep-alive to notice rather than end the lease loop.
+                        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
                     }
                 }
                 await group.next()
                 group.cancelAll()
             }
+            shared?.detach()
             await connection.close()
         }
     }

@@ -11,7 +11,8 @@ import SightlineQuery
 ///   pipeline (``PipelineRuleSampleSink``): into the WAL, then the metric store, visible to queries on return.
 /// - Alerts go to the notifier and, when `alerting.forward_to` is set, to external Alertmanagers.
 /// - State lives under the data directory: `rules/` (pending and firing alerts) and `alertmanager/` (alerts,
-///   silences and the notification log per tenant).
+///   silences and the notification log per tenant). With `alerting.leader_election` it is shared through NATS
+///   JetStream too (``SharedAlertingState``), and the notifier sends only while this server holds the lease.
 package final class AlertingRuntime: Sendable {
     /// The rule evaluator.
     package let rules: RuleManager
@@ -23,6 +24,8 @@ package final class AlertingRuntime: Sendable {
     private let alertmanagerConfig: String?
     private let logQL: LogQLRuleQueryEngine
     private let logger: Logger
+    /// The state shared with the other servers of the leader election; nil without one.
+    let shared: SharedAlertingState?
 
     /// The configuration the notifier runs with when `alerting.alertmanager_config` is not set: every alert goes to
     /// a receiver without integrations, so the v2 API still holds alerts and silences.
@@ -42,14 +45,19 @@ package final class AlertingRuntime: Sendable {
         let alerting = configuration.alerting
         let stateDirectory = configuration.dataDirectory + "/rules"
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        let shared = alerting.leaderElection.map { SharedAlertingState($0, logger: logger) }
+        self.shared = shared
+        // With leader election only the lease holder's notifier sends, from when it has taken the shared state over.
+        let sending = shared == nil
         if let path = alerting.alertmanagerConfig {
             notifier = try Notifier(
                 configPath: path, dataDirectory: configuration.dataDirectory + "/alertmanager", externalURL: alerting.externalURL,
-                logger: logger)
+                logger: logger, mirror: shared, sending: sending)
         } else {
             notifier = try Notifier(
                 config: NotifyConfigFile.parse(Self.defaultNotifierConfig, path: "(built-in notifier config)"),
-                dataDirectory: configuration.dataDirectory + "/alertmanager", externalURL: alerting.externalURL, logger: logger)
+                dataDirectory: configuration.dataDirectory + "/alertmanager", externalURL: alerting.externalURL, logger: logger,
+                mirror: shared, sending: sending)
         }
         alertmanagerAPI = AlertmanagerAPI(notifier: notifier)
         var sinks: [any AlertSink] = []
@@ -63,7 +71,7 @@ package final class AlertingRuntime: Sendable {
             options: RuleManager.Options(
                 evaluationIntervalMs: Self.milliseconds(alerting.evaluationInterval), resendDelayMs: Self.milliseconds(alerting.resendDelay),
                 externalLabels: externalLabels, externalURL: alerting.externalURL, stateDirectory: stateDirectory),
-            logger: logger)
+            logger: logger, mirror: shared)
         rulePatterns = configuration.rules.files
         alertmanagerConfig = alerting.alertmanagerConfig
         self.logger = logger

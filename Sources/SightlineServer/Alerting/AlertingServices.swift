@@ -23,7 +23,7 @@ struct RuleEvaluationService: Service {
                 return
             }
             let runtime = self.runtime
-            await leadership.run(logger: logger) { await runtime.rules.run() }
+            await leadership.run(logger: logger, shared: runtime.shared, rules: runtime.rules, notifier: runtime.notifier) { await runtime.rules.run() }
         }
     }
 }

@@ -65,6 +65,7 @@ import Yams
 ///   external_labels: {cluster: eu1}
 ///   forward_to: [http://alertmanager:9093]  # also send every alert to these Alertmanagers' /api/v2/alerts
 ///   leader_election: {nats_url: "nats://127.0.0.1:4222", name: alerting, ttl: 15s}  # several servers: one evaluates
+///                                 # and notifies; state shared in stream state_stream (default SIGHTLINE_ALERTING_<name>)
 /// audit:
 ///   retention: 0                # 0 keeps events regardless of age; held events are always kept
 ///   tenant_retention: {acme: 2555d}
@@ -465,6 +466,11 @@ package enum ConfigFile {
                             }
                         case "alerting.leader_election.name": election.name = try string(value, at: key)
                         case "alerting.leader_election.ttl": election.ttl = try duration(value, at: key)
+                        case "alerting.leader_election.state_stream":
+                            let name = try string(value, at: key)
+                            guard !name.isEmpty, !name.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: ">") })
+                            else { throw error(key, value, "a stream name without '.', '*', '>', spaces or control characters, got \"\(name)\"") }
+                            election.stateStream = name
                         default: throw unknown(key, value)
                         }
                     }

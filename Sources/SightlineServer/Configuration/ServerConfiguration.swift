@@ -145,6 +145,9 @@ package struct ServerConfiguration: Sendable {
             package var name: String = "alerting"
             /// A holder that stops renewing loses the lease after this long; another server takes over then.
             package var ttl: Duration = .seconds(15)
+            /// The JetStream stream the alerting state is shared in (rule alerts, notifier alerts, silences,
+            /// notification log); `SIGHTLINE_ALERTING_<name>` when nil.
+            package var stateStream: String?
 
             package init(natsURL: String) { self.natsURL = natsURL }
         }

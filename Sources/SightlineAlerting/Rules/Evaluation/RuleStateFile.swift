@@ -79,24 +79,46 @@ struct RuleStateFile: Codable, Sendable {
     /// - Throws: `dataCorrupted` naming the file when it does not decode.
     static func read(path: String) throws -> RuleStateFile? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try decode(Array(data), source: "alert state file \(path)")
+    }
+
+    /// Decodes a document (a file's or a shared copy's bytes).
+    /// - Throws: `dataCorrupted` naming `source` when it does not decode.
+    static func decode(_ bytes: [UInt8], source: String) throws -> RuleStateFile {
         do {
-            return try JSONDecoder().decode(RuleStateFile.self, from: data)
+            return try JSONDecoder().decode(RuleStateFile.self, from: Data(bytes))
         } catch {
-            throw SightlineError(.dataCorrupted, "alert state file \(path) does not decode", cause: error)
+            throw SightlineError(.dataCorrupted, "\(source) does not decode", cause: error)
+        }
+    }
+
+    /// The document's bytes, as written.
+    /// - Throws: `internal` when it does not encode.
+    func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        do {
+            return Array(try encoder.encode(self))
+        } catch {
+            throw SightlineError(.internal, "cannot encode the alert state", cause: error)
+        }
+    }
+
+    /// Writes `bytes` to `path` atomically, creating the directory when needed.
+    /// - Throws: `io` naming the file.
+    static func write(_ bytes: [UInt8], path: String) throws {
+        do {
+            let directory = (path as NSString).deletingLastPathComponent
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw SightlineError(.io, "cannot write alert state file \(path)", cause: error)
         }
     }
 
     /// Writes the file atomically, creating the directory when needed.
     /// - Throws: `io` naming the file.
     func write(path: String) throws {
-        do {
-            let directory = (path as NSString).deletingLastPathComponent
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw SightlineError(.io, "cannot write alert state file \(path)", cause: error)
-        }
+        try Self.write(try encoded(), path: path)
     }
 }
