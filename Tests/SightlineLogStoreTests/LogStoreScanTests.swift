@@ -131,6 +131,13 @@ struct LogStoreScanTests {
         #expect(try store.countBuckets(LogScan(tenant: StoreHarness.tenant, matchers: [], range: .all), originNano: 0, widthNano: 0) == nil)
     }
 
+    @Test func persistSortsByTimeKeepingArrivalOrderForEqualTimes() {
+        let records = [5, 3, 5, 1, 3].enumerated().map { LogFixtures.record("r\($0.offset)", at: UInt64($0.element)) }
+        #expect(LogStore.sortedByTime(records).map(\.line) == ["r3", "r1", "r4", "r0", "r2"])
+        let ordered = Array(LogStore.sortedByTime(records))
+        #expect(LogStore.sortedByTime(ordered).map(\.line) == ordered.map(\.line))
+    }
+
     @Test func statsCountStreamsBlocksEntriesAndBytes() throws {
         let harness = try StoreHarness()
         defer { harness.directory.remove() }

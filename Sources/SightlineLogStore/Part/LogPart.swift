@@ -79,7 +79,7 @@ final class LogPart: Sendable {
     /// then renamed. The caller fsyncs the directory. Returns the part opened for reading.
     static func write(_ records: [LogRecord], meta: PartMeta, directory: String, options: LogStoreOptions) throws -> LogPart {
         let writer = try LogPartWriter(meta: meta, directory: directory, options: options)
-        for record in records { try writer.append(record) }
+        try writer.append(contentsOf: records[...])
         return try writer.finish()
     }
 

@@ -45,11 +45,40 @@ final class LogPartWriter {
         if pending.count >= options.blockMaxRecords || pendingBytes >= options.blockTargetBytes { try flushBlock() }
     }
 
+    /// Appends records already in time order, cut into blocks as ``append(_:)`` would cut them, encoding each block
+    /// straight from `records` (no copy of a record).
+    func append(contentsOf records: ArraySlice<LogRecord>) throws {
+        var start = records.startIndex
+        var bytes = pendingBytes
+        var count = pending.count
+        for index in records.indices {
+            bytes += records[index].line.utf8.count + 64
+            count += 1
+            guard count >= options.blockMaxRecords || bytes >= options.blockTargetBytes else { continue }
+            if pending.isEmpty {
+                try writeBlock(records[start...index])
+            } else {
+                pending.append(contentsOf: records[start...index])
+                try flushBlock()
+            }
+            start = index + 1
+            bytes = 0
+            count = 0
+        }
+        pending.append(contentsOf: records[start...])
+        pendingBytes = bytes
+    }
+
     private func flushBlock() throws {
         guard !pending.isEmpty else { return }
-        let block = LogBlockCodec.encode(pending[...], streamLabels: meta.labels, bitsPerTrigram: options.bloomBitsPerTrigram)
+        try writeBlock(pending[...])
         pending.removeAll(keepingCapacity: true)
         pendingBytes = 0
+    }
+
+    /// Encodes `records` as one block into the buffer, writing the buffer out once it passes 4 MiB.
+    private func writeBlock(_ records: ArraySlice<LogRecord>) throws {
+        let block = LogBlockCodec.encode(records, streamLabels: meta.labels, bitsPerTrigram: options.bloomBitsPerTrigram)
         let bloom = block.bloom.bytes
         infos.append(
             BlockInfo(

@@ -225,9 +225,7 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
             let partsDirectory = self.partsDirectory
             let options = self.options
             let results = parallelMap(jobs, width: options.parallelism) { job in
-                var records = job.records
-                records.sort { $0.effectiveTimeUnixNano < $1.effectiveTimeUnixNano }
-                return try LogPart.write(records, meta: job.meta, directory: partsDirectory, options: options)
+                try LogPart.write(Self.sortedByTime(job.records), meta: job.meta, directory: partsDirectory, options: options)
             }
             let parts = try Self.collect(results)
             // On failure the new files stay: the manifest may already name them (a rename that landed before a
@@ -241,6 +239,16 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
     }
 
     package var persistedSegment: Int { state.withLock { $0.persistedSegment } }
+
+    /// `records` in time order, equal times in arrival order. Records mostly arrive in order, so they are checked first
+    /// and returned as they are; otherwise their indexes are sorted and each record is copied once (a record is
+    /// several references: moving records while sorting costs a retain and release per move).
+    static func sortedByTime(_ records: [LogRecord]) -> [LogRecord] {
+        let times = records.map(\.effectiveTimeUnixNano)
+        guard zip(times, times.dropFirst()).contains(where: { $0 > $1 }) else { return records }
+        let order = times.indices.sorted { times[$0] != times[$1] ? times[$0] < times[$1] : $0 < $1 }
+        return order.map { records[$0] }
+    }
 
     /// The parts of `results`, or the first error after deleting the parts that were written.
     static func collect(_ results: [Result<LogPart, any Error>]) throws -> [LogPart] {
