@@ -71,6 +71,8 @@ def main():
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--fsync", default="always")
+    ap.add_argument("--self-tracing-ingest", action="store_true",
+                    help="serve with traces.self_tracing and self_tracing_ingest on: a span per ingest request (its cost)")
     args = ap.parse_args()
 
     gen = subprocess.run([sys.executable, os.path.join(ROOT, "..", "shared", "datasets", "gen_logs.py"),
@@ -82,7 +84,10 @@ def main():
     data_dir = tempfile.mkdtemp(prefix="sightline-bench-")
     http_port, grpc_port = free_port(), free_port()
     log = open(os.path.join(data_dir, "server.log"), "w")
-    server = subprocess.Popen([args.bin, "server", "--data-dir", os.path.join(data_dir, "data"),
+    config = os.path.join(data_dir, "sightline.yaml")
+    with open(config, "w") as f:
+        f.write("traces:\n  self_tracing: true\n  self_tracing_ingest: true\n" if args.self_tracing_ingest else "")
+    server = subprocess.Popen([args.bin, "server", "--data-dir", os.path.join(data_dir, "data"), "--config", config,
                                "--http-address", f"127.0.0.1:{http_port}", "--otlp-grpc-address", f"127.0.0.1:{grpc_port}",
                                "--log-level", "warning", "--wal-fsync", args.fsync], stdout=log, stderr=log)
     try:
@@ -120,7 +125,8 @@ def main():
         if failures:
             raise SystemExit(f"{len(failures)} requests failed: {failures[:5]}")
         n = len(lines)
-        print(f"| OTLP/HTTP logs, protobuf, {args.batch}/request, {args.connections} connections, fsync={args.fsync} "
+        tracing = ", self-tracing of ingest on" if args.self_tracing_ingest else ""
+        print(f"| OTLP/HTTP logs, protobuf, {args.batch}/request, {args.connections} connections, fsync={args.fsync}{tracing} "
               f"| {n} | {total_bytes / n:.0f} B | {n / elapsed:,.0f} records/s | {cpu / n * 1e6:.2f} CPU-s per million |")
     finally:
         server.terminate()
