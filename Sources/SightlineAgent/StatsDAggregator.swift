@@ -16,7 +16,7 @@ import Synchronization
 ///   `name_sum`, `name_count` (count divided by the sample rate) and `name_max`, `name_min`;
 /// - set: `name` = the number of distinct values seen in the interval.
 package final class StatsDAggregator: Sendable {
-    private struct Key: Hashable {
+    struct Key: Hashable {
         var name: String
         var tags: [Label]
     }
@@ -91,8 +91,99 @@ package final class StatsDAggregator: Sendable {
         }
     }
 
-    /// Parses one line into (key, type letter, values, sample rate, set member).
-    private static func parse(_ line: UnsafeRawBufferPointer) -> (Key, UInt8, [Double], Double, String?)? {
+    /// Parses one line into (key, type letter, values, sample rate, set member): printable ASCII byte by byte (the
+    /// common case: no `String` until the names and values are known), anything else through ``parseText(_:)``.
+    static func parse(_ line: UnsafeRawBufferPointer) -> (Key, UInt8, [Double], Double, String?)? {
+        guard line.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return parseText(line) }
+        let bar = UInt8(ascii: "|")
+        let colon = UInt8(ascii: ":")
+        /// The end of the section starting at `start`: the next `|`, or the end of the line.
+        func sectionEnd(_ start: Int) -> Int {
+            var end = start
+            while end < line.count && line[end] != bar { end += 1 }
+            return end
+        }
+        func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: line[range]) }
+        func text(_ range: Range<Int>) -> String { String(decoding: slice(range), as: UTF8.self) }
+
+        let firstEnd = sectionEnd(0)
+        guard firstEnd < line.count, let nameEnd = (0..<firstEnd).first(where: { line[$0] == colon }), nameEnd > 0 else { return nil }
+        let values = (nameEnd + 1)..<firstEnd
+        let typeStart = firstEnd + 1
+        let typeEnd = sectionEnd(typeStart)
+        var rate = 1.0
+        var tags: [Label] = []
+        var start = typeEnd + 1
+        while start <= line.count {
+            let end = sectionEnd(start)
+            if start < end && line[start] == UInt8(ascii: "@") {
+                guard let value = Double(text((start + 1)..<end)), value > 0, value <= 1 else { return nil }
+                rate = value
+            } else if start < end && line[start] == UInt8(ascii: "#") {
+                var tagStart = start + 1
+                while tagStart < end {
+                    var tagEnd = tagStart
+                    while tagEnd < end && line[tagEnd] != UInt8(ascii: ",") { tagEnd += 1 }
+                    if tagStart < tagEnd {
+                        if let separator = (tagStart..<tagEnd).first(where: { line[$0] == colon }) {
+                            tags.append(Label(sanitize(slice(tagStart..<separator)), text((separator + 1)..<tagEnd)))
+                        } else {
+                            tags.append(Label(sanitize(slice(tagStart..<tagEnd)), "true"))
+                        }
+                    }
+                    tagStart = tagEnd + 1
+                }
+            }
+            // Other sections (DogStatsD `c:` container ids, `T` timestamps) are ignored.
+            start = end + 1
+        }
+        tags.sort { $0.name < $1.name }
+        let key = Key(name: sanitize(slice(0..<nameEnd)), tags: tags)
+        let type = slice(typeStart..<typeEnd)
+        switch (type.count, type.first ?? 0, type.count == 2 ? type[1] : 0) {
+        case (1, UInt8(ascii: "c"), _), (2, UInt8(ascii: "m"), UInt8(ascii: "s")), (1, UInt8(ascii: "h"), _), (1, UInt8(ascii: "d"), _):
+            var parsed: [Double] = []
+            var partStart = values.lowerBound
+            while partStart <= values.upperBound {
+                var partEnd = partStart
+                while partEnd < values.upperBound && line[partEnd] != colon { partEnd += 1 }
+                // Empty parts are skipped, as splitting on ":" skips them.
+                if partStart < partEnd {
+                    guard let value = Double(text(partStart..<partEnd)), value.isFinite else { return nil }
+                    parsed.append(value)
+                }
+                partStart = partEnd + 1
+            }
+            guard !parsed.isEmpty else { return nil }
+            return (key, type.first == UInt8(ascii: "c") ? UInt8(ascii: "c") : UInt8(ascii: "t"), parsed, rate, nil)
+        case (1, UInt8(ascii: "g"), _):
+            guard let value = Double(text(values)), value.isFinite else { return nil }
+            let first = values.isEmpty ? 0 : line[values.lowerBound]
+            let isDelta = first == UInt8(ascii: "+") || first == UInt8(ascii: "-")
+            return (key, UInt8(ascii: "g"), isDelta ? [.nan, value] : [value], rate, nil)
+        case (1, UInt8(ascii: "s"), _):
+            return (key, UInt8(ascii: "s"), [], rate, text(values))
+        default:
+            return nil
+        }
+    }
+
+    /// ``sanitize(_:)`` of printable ASCII bytes, without going through characters.
+    static func sanitize(_ bytes: UnsafeRawBufferPointer) -> String {
+        func allowed(_ byte: UInt8) -> Bool {
+            (byte >= 0x30 && byte <= 0x3A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F
+        }
+        let leadingDigit = bytes.first.map { $0 >= 0x30 && $0 <= 0x39 } ?? false
+        if !leadingDigit && bytes.allSatisfy(allowed) { return String(decoding: bytes, as: UTF8.self) }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 1)
+        if leadingDigit { out.append(0x5F) }
+        for byte in bytes { out.append(allowed(byte) ? byte : 0x5F) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// ``parse(_:)`` for lines with bytes outside printable ASCII, on characters.
+    static func parseText(_ line: UnsafeRawBufferPointer) -> (Key, UInt8, [Double], Double, String?)? {
         let text = String(decoding: line, as: UTF8.self)
         let sections = text.split(separator: "|", omittingEmptySubsequences: false)
         guard sections.count >= 2, let colon = sections[0].firstIndex(of: ":") else { return nil }

@@ -41,6 +41,28 @@ struct MetricsSourceTests {
         #expect(second[#"lat_count"#] == nil)
     }
 
+    @Test func byteParserAgreesWithTheCharacterParser() {
+        var random = SplitMix64(seed: 0x57A7)
+        func pick<T>(_ items: [T]) -> T { items[Int(random.next() % UInt64(items.count))] }
+        let names = ["hits", "api.requests", "9lives", "a-b.c_d:e", "x", "", "name with space", "UPPER.case"]
+        let values = ["1", "2.5", "-3", "+4", "1:2:3", "1::2", "", "abc", "1e3", "inf", "0x10", "alice"]
+        let types = ["c", "g", "ms", "h", "d", "s", "", "cc", "m"]
+        let extras = ["", "|@0.5", "|@2", "|@x", "|#env:prod,canary", "|#a:1,,b", "|#k:v:w", "|#1bad-tag:x", "|c:abc", "|", "|T123"]
+        for _ in 0..<5_000 {
+            var line = pick(names) + ":" + pick(values) + "|" + pick(types)
+            for _ in 0..<Int(random.next() % 3) { line += pick(extras) }
+            if random.next() % 20 == 0 { line = String(line.prefix(Int(random.next() % UInt64(line.count + 1)))) }
+            Array(line.utf8).withUnsafeBytes { bytes in
+                let fast = StatsDAggregator.parse(bytes)
+                let slow = StatsDAggregator.parseText(bytes)
+                #expect((fast == nil) == (slow == nil), "\(line)")
+                guard let fast, let slow else { return }
+                #expect(fast.0 == slow.0 && fast.1 == slow.1 && fast.3 == slow.3 && fast.4 == slow.4, "\(line)")
+                #expect(fast.2.map(\.bitPattern) == slow.2.map(\.bitPattern), "\(line)")
+            }
+        }
+    }
+
     @Test func hostMetricsFromFixtures() throws {
         let temporary = try TemporaryDirectory(prefix: "agent-proc")
         defer { temporary.remove() }
