@@ -41,6 +41,14 @@ struct RecordFilter: Sendable {
         }
     }
 
+    /// Whether `record` (a head record, not yet in a block) is in the range and its line holds every needle.
+    func keeps(_ record: LogRecord) -> Bool {
+        guard range.contains(record.effectiveTimeUnixNano) else { return false }
+        guard !needles.isEmpty else { return true }
+        var line = record.line
+        return line.withUTF8 { matches(line: UnsafeRawBufferPointer($0)) }
+    }
+
     /// Whether every needle occurs in `line`.
     func matches(line: UnsafeRawBufferPointer) -> Bool {
         for needle in needles {

@@ -73,11 +73,7 @@ extension LogStore {
             }
             var head: [LogRecord] = []
             for chunk in stream.head {
-                for record in chunk.records where filter.range.contains(record.effectiveTimeUnixNano) {
-                    var line = record.line
-                    let matches = filter.needles.isEmpty || line.withUTF8 { filter.matches(line: UnsafeRawBufferPointer($0)) }
-                    if matches { head.append(record) }
-                }
+                for record in chunk.records where filter.keeps(record) { head.append(record) }
             }
             if !head.isEmpty {
                 head.sort { $0.effectiveTimeUnixNano < $1.effectiveTimeUnixNano }
@@ -119,15 +115,22 @@ extension LogStore {
     /// The records of a block that `filter` keeps, or none without reading the block when its trigram filter rules
     /// out one of the `pruning` needles (all ≥ 3 bytes).
     private func load(_ part: LogPart, _ block: Int, filter: RecordFilter, pruning: [[UInt8]]) throws -> [LogRecord] {
+        guard try mustRead(part, block, pruning: pruning) else { return [] }
+        return try part.records(block, filter: filter)
+    }
+
+    /// Whether block `block` of `part` can hold every one of the `pruning` needles (all ≥ 3 bytes) by its trigram
+    /// filter, so it must be read; counts the block as read or skipped.
+    private func mustRead(_ part: LogPart, _ block: Int, pruning: [[UInt8]]) throws -> Bool {
         if !pruning.isEmpty {
             let bloom = try part.bloom(block)
             if !pruning.allSatisfy({ bloom.mayContain(needle: $0) }) {
                 blocksSkipped.add(1, ordering: .relaxed)
-                return []
+                return false
             }
         }
         blocksRead.add(1, ordering: .relaxed)
-        return try part.records(block, filter: filter)
+        return true
     }
 
     /// Counts per bucket in parallel over the selected streams' blocks, without building records: a block wholly
@@ -158,23 +161,14 @@ extension LogStore {
                 }
             }
             for chunk in stream.head {
-                for record in chunk.records where filter.range.contains(record.effectiveTimeUnixNano) {
-                    var line = record.line
-                    guard filter.needles.isEmpty || line.withUTF8({ filter.matches(line: UnsafeRawBufferPointer($0)) }) else { continue }
-                    add(record.effectiveTimeUnixNano, line.utf8.count, into: &totals)
+                for record in chunk.records where filter.keeps(record) {
+                    add(record.effectiveTimeUnixNano, record.line.utf8.count, into: &totals)
                 }
             }
         }
         let counted = parallelMap(blocks, width: max(1, options.parallelism)) { item -> [Int64: (records: Int, bytes: Int)] in
             var counts: [Int64: (records: Int, bytes: Int)] = [:]
-            if !pruning.isEmpty {
-                let bloom = try item.part.bloom(item.block)
-                guard pruning.allSatisfy({ bloom.mayContain(needle: $0) }) else {
-                    self.blocksSkipped.add(1, ordering: .relaxed)
-                    return counts
-                }
-            }
-            self.blocksRead.add(1, ordering: .relaxed)
+            guard try self.mustRead(item.part, item.block, pruning: pruning) else { return counts }
             try item.part.countLines(item.block, filter: filter) { time, bytes in add(time, bytes, into: &counts) }
             return counts
         }
