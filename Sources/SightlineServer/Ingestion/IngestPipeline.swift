@@ -147,19 +147,17 @@ package final class IngestPipeline: Sendable {
             // Acknowledged once JetStream has it; the server that takes it from the queue stores it (and tails it).
             try await publisher.publish(BatchDeduplicator.walPayload(id: batchID, batch: batch), batchID: batchID)
             if let batchID { deduplicator?.accept(batchID) }
-            metrics.ingested(signal, protocol: name, records: batch.batch.recordCount, bytes: bytes)
-            metrics.truncatedLogBodies(validated.truncated)
-            return Outcome(accepted: batch.batch.recordCount, rejected: rejected, message: message)
+        } else {
+            _ = try await wal.append(BatchDeduplicator.walPayload(id: batchID, batch: batch)) { position in
+                // The id is accepted as soon as its data is durable, before the store applies it: the record is in the
+                // WAL from here on, even if applying throws.
+                if let batchID { deduplicator?.accept(batchID) }
+                try store.apply(batch, at: position)
+            }
+            appendsSinceCheckpoint.add(1, ordering: .relaxed)
+            logTail.stored(batch)
+            for observer in observers { observer.stored(batch) }
         }
-        _ = try await wal.append(BatchDeduplicator.walPayload(id: batchID, batch: batch)) { position in
-            // The id is accepted as soon as its data is durable, before the store applies it: the record is in the
-            // WAL from here on, even if applying throws.
-            if let batchID { deduplicator?.accept(batchID) }
-            try store.apply(batch, at: position)
-        }
-        appendsSinceCheckpoint.add(1, ordering: .relaxed)
-        logTail.stored(batch)
-        for observer in observers { observer.stored(batch) }
         metrics.ingested(signal, protocol: name, records: batch.batch.recordCount, bytes: bytes)
         metrics.truncatedLogBodies(validated.truncated)
         return Outcome(accepted: batch.batch.recordCount, rejected: rejected, message: message)
