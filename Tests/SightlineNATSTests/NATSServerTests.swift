@@ -27,19 +27,6 @@ func withNATS(_ body: (NATSConnection) async throws -> Void) async throws {
     await connection.close()
 }
 
-/// The ``SightlineError`` an async call throws, or nil when it returns; other errors are recorded as issues.
-func asyncSightlineError(sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void) async -> SightlineError? {
-    do {
-        try await body()
-        return nil
-    } catch let error as SightlineError {
-        return error
-    } catch {
-        Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
-}
-
 @Suite(.enabled(if: natsURL != nil, "SIGHTLINE_TEST_NATS_URL is not set; start a server with scripts/nats-for-tests.sh start"))
 struct NATSServerTests {
     @Test func connectReadsTheServersInfo() async throws {

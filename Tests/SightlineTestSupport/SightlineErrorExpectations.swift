@@ -34,3 +34,16 @@ package func expectDecodesOrFails(
         #expect(codes.contains(error.code), "unexpected code \(error.code): \(error.message)", sourceLocation: sourceLocation)
     }
 }
+
+/// The ``SightlineError`` an async call throws, or nil when it returns; other errors are recorded as issues.
+package func asyncSightlineError(sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void) async -> SightlineError? {
+    do {
+        try await body()
+        return nil
+    } catch let error as SightlineError {
+        return error
+    } catch {
+        Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
+        return nil
+    }
+}

@@ -24,10 +24,15 @@ def backend(url: str, database: str) -> dict:
             "wal": {"checkpoint_interval": "1s"}}
 
 
-def push_lines(server, lines: list[str], service: str) -> None:
+def post_lines(server, lines: list[str], service: str) -> requests.Response:
+    """Pushes `lines` (Loki JSON, stream `{service}`, consecutive nanosecond times from now); the server's answer."""
     now = time.time_ns()
     doc = {"streams": [{"stream": {"service": service}, "values": [[str(now + i), line] for i, line in enumerate(lines)]}]}
-    r = requests.post(server.url + "/loki/api/v1/push", json=doc, timeout=30)
+    return requests.post(server.url + "/loki/api/v1/push", json=doc, timeout=30)
+
+
+def push_lines(server, lines: list[str], service: str) -> None:
+    r = post_lines(server, lines, service)
     assert r.status_code == 204, r.text
 
 

@@ -17,6 +17,7 @@ import requests
 
 from conftest import wait_until
 from test_agent import AgentProcess, file_source
+from test_clickhouse_backend import post_lines
 
 
 def server_config(clickhouse_url: str, database: str, nats_url: str) -> dict:
@@ -86,12 +87,6 @@ def test_agent_to_two_servers_through_jetstream_and_a_killed_server(sightline, c
         agent.cleanup()
 
 
-def push(server, lines: list[str], service: str) -> requests.Response:
-    now = time.time_ns()
-    doc = {"streams": [{"stream": {"service": service}, "values": [[str(now + i), line] for i, line in enumerate(lines)]}]}
-    return requests.post(server.url + "/loki/api/v1/push", json=doc, timeout=30)
-
-
 def test_direct_pushes_are_published_and_stored_by_another_server(sightline, clickhouse, nats):
     """`queue.publish`: a server that takes pushes hands them to JetStream before acknowledging, so it holds no data:
     killed right after its acknowledgements and never restarted, it loses nothing, because another server stores
@@ -108,7 +103,7 @@ def test_direct_pushes_are_published_and_stored_by_another_server(sightline, cli
     sent = []
     for batch in range(20):
         lines = [f"direct {batch} {i}" for i in range(50)]
-        r = push(front, lines, "direct")
+        r = post_lines(front, lines, "direct")
         assert r.status_code == 204, r.text
         sent += lines
     front.proc.send_signal(signal.SIGKILL)
@@ -123,5 +118,5 @@ def test_direct_pushes_are_published_and_stored_by_another_server(sightline, cli
     unreachable_config = server_config(clickhouse[0], database, "nats://127.0.0.1:1")
     unreachable_config["queue"].update({"publish": True, "consume": False})
     orphan = sightline("orphan", config=unreachable_config).start()
-    r = push(orphan, ["nowhere to go"], "direct")
+    r = post_lines(orphan, ["nowhere to go"], "direct")
     assert r.status_code == 503 and "NATS" in r.text, (r.status_code, r.text)
