@@ -3,6 +3,12 @@ package enum JSONText {
     /// Appends `value` as a JSON string literal, escaping what JSON requires.
     package static func appendString(_ value: String, to out: inout String) {
         out.append("\"")
+        // Most strings (label values, numbers, names) need no escape: append them whole, not scalar by scalar.
+        guard value.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else {
+            out.append(value)
+            out.append("\"")
+            return
+        }
         for scalar in value.unicodeScalars {
             switch scalar {
             case "\"": out.append("\\\"")

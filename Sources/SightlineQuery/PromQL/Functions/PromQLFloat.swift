@@ -17,14 +17,28 @@ package enum PromQLFloat {
     /// `"0.0000001"`, `100` is `"100"`, `-0` is `"-0"`, and the special values are `"NaN"`, `"+Inf"` and `"-Inf"`.
     package static func format(_ value: Double) -> String {
         if let special = special(value) { return special }
-        let decimal = ShortestDecimal(value)
-        return decimal.fixed()
+        if let plain = plainDescription(value) { return plain }
+        return formatByDigits(value)
+    }
+
+    /// ``format(_:)`` laid out from the digits alone, without the fast path (kept apart so tests compare the two).
+    static func formatByDigits(_ value: Double) -> String {
+        if let special = special(value) { return special }
+        return ShortestDecimal(value).fixed()
     }
 
     /// The form of sample values in Prometheus' HTTP API (`util/jsonutil.MarshalFloat`, which follows
     /// `encoding/json`): `'f'` like ``format(_:)``, except that magnitudes below `1e-6` or from `1e21` up use Go's
     /// exponent form (`"1e-07"`, `"1.5e+21"`). The surrounding JSON quotes are not included.
     package static func formatAPI(_ value: Double) -> String {
+        if let special = special(value) { return special }
+        let magnitude = abs(value)
+        if magnitude >= 1e-6, magnitude < 1e21, let plain = plainDescription(value) { return plain }
+        return formatAPIByDigits(value)
+    }
+
+    /// ``formatAPI(_:)`` laid out from the digits alone, without the fast path (kept apart so tests compare the two).
+    static func formatAPIByDigits(_ value: Double) -> String {
         if let special = special(value) { return special }
         let magnitude = abs(value)
         let decimal = ShortestDecimal(value)
@@ -58,6 +72,20 @@ package enum PromQLFloat {
         }
         let bytes = buffer.prefix(Int(max(0, min(count, 399)))).map { UInt8(bitPattern: $0) }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Go's `'f'` form straight from Swift's `description` when that has no exponent (`"123.45"`, `"-0.001"`,
+    /// `"5.0"` → `"5"`): the same shortest digits, laid out the same way, without taking them apart. Nil when the
+    /// description uses an exponent (then ``ShortestDecimal`` lays the digits out). Values are formatted once per
+    /// point of every API response, so this is the common path.
+    private static func plainDescription(_ value: Double) -> String? {
+        if value == value.rounded(.towardZero) && abs(value) < 1e15 {
+            // Integers (counters, sizes, most gauges): their digits, and "-0" for negative zero as Go prints it.
+            return value == 0 && value.sign == .minus ? "-0" : String(Int64(value))
+        }
+        let text = value.description
+        if text.utf8.contains(UInt8(ascii: "e")) { return nil }
+        return text.hasSuffix(".0") ? String(text.dropLast(2)) : text
     }
 
     private static func special(_ value: Double) -> String? {
