@@ -32,6 +32,27 @@ struct DecimalChunkTests {
         }
     }
 
+    /// The query path's decode appends only the samples in a time range, and they are the whole decode's cut there.
+    @Test func rangeDecodeAppendsTheSamplesInRange() throws {
+        var generator = SeriesGenerator(seed: 0xC07)
+        for round in 0..<200 {
+            let shape = SeriesGenerator.Shape.allCases[round % SeriesGenerator.Shape.allCases.count]
+            let series = generator.series(shape, count: Int.random(in: 1...700, using: &generator.rng))
+            for chunk in ChunkCodec.encodeForBlock(timestamps: series.timestamps, values: series.values) where chunk.encoding == .decimal {
+                let whole = try DecimalChunk.decode(chunk)
+                let span = chunk.maxTime - chunk.minTime
+                let start = chunk.minTime + Int64.random(in: -10...max(0, span), using: &generator.rng)
+                let end = start + Int64.random(in: -5...max(1, span), using: &generator.rng)
+                var times: [Int64] = [42]
+                var values: [Double] = [4.2]
+                try DecimalChunk.decode(chunk, from: start, through: end, appendingTo: &times, &values)
+                let kept = whole.timestamps.indices.filter { whole.timestamps[$0] >= start && whole.timestamps[$0] <= end }
+                #expect(times == [42] + kept.map { whole.timestamps[$0] }, "round \(round)")
+                #expect(bits(values) == bits([4.2] + kept.map { whole.values[$0] }), "round \(round)")
+            }
+        }
+    }
+
     @Test func decimalSeriesUseTheDecimalEncodingAndShrink() throws {
         var generator = SeriesGenerator(seed: 7)
         for shape in [SeriesGenerator.Shape.counter, .gauge, .constant] {

@@ -1,4 +1,4 @@
-package import SightlineCore
+import SightlineCore
 
 /// The block encoding of chunks whose values are all decimal numbers (VictoriaMetrics' idea): every value is stored as
 /// an integer mantissa `m` over a common power of ten (`v = m / 10^k`), and both columns as bit-packed deltas.
@@ -83,6 +83,21 @@ package enum DecimalChunk {
     /// Decodes a chunk written by ``encode(timestamps:values:)``.
     /// - Throws: `dataCorrupted` when the bytes are truncated or inconsistent.
     package static func decode(_ chunk: ChunkData) throws -> (timestamps: [Int64], values: [Double]) {
+        var timestamps: [Int64] = []
+        var values: [Double] = []
+        timestamps.reserveCapacity(chunk.sampleCount)
+        values.reserveCapacity(chunk.sampleCount)
+        try decode(chunk, from: Int64.min, through: Int64.max, appendingTo: &timestamps, &values)
+        return (timestamps, values)
+    }
+
+    /// Decodes a chunk written by ``encode(timestamps:values:)`` and appends its samples with a timestamp in
+    /// `start...end` to `timestamps` and `values`, without intermediate arrays (the query path's decoder).
+    /// - Throws: `dataCorrupted` when the bytes are truncated or inconsistent; the arrays may then hold part of the
+    ///   chunk.
+    package static func decode(
+        _ chunk: ChunkData, from start: Int64, through end: Int64, appendingTo timestamps: inout [Int64], _ values: inout [Double]
+    ) throws {
         guard chunk.encoding == .decimal else {
             throw SightlineError(.dataCorrupted, "chunk encoding \(chunk.encoding.rawValue) is not decimal")
         }
@@ -95,51 +110,65 @@ package enum DecimalChunk {
             throw corrupted("bad sample count")
         }
         let count = Int(rawCount)
-        guard let t0 = reader.readVarint() else { throw corrupted("truncated first timestamp") }
-        var timestamps: [Int64] = []
-        timestamps.reserveCapacity(count)
-        timestamps.append(t0)
-        if count >= 2 {
-            guard var delta = reader.readVarint() else { throw corrupted("truncated first time delta") }
-            var t = t0 &+ delta
-            timestamps.append(t)
-            try readPacked(count - 2, from: &reader, corrupted) { dod in
-                delta = delta &+ unzigzag(dod)
-                t = t &+ delta
-                timestamps.append(t)
+        guard count == chunk.sampleCount else { throw corrupted("\(count) samples where the chunk says \(chunk.sampleCount)") }
+        // Timestamps first, into a scratch buffer: the values section follows them in the stream, and the range cut
+        // needs both.
+        try withUnsafeTemporaryAllocation(of: Int64.self, capacity: count) { times in
+            guard let t0 = reader.readVarint() else { throw corrupted("truncated first timestamp") }
+            times[0] = t0
+            if count >= 2 {
+                guard var delta = reader.readVarint() else { throw corrupted("truncated first time delta") }
+                var t = t0 &+ delta
+                times[1] = t
+                var index = 2
+                try readPacked(count - 2, from: &reader, corrupted) { dod in
+                    delta = delta &+ unzigzag(dod)
+                    t = t &+ delta
+                    times[index] = t
+                    index += 1
+                }
             }
-        }
-        guard let rawExponent = reader.readUVarint(), rawExponent <= UInt64(maxExponent) else { throw corrupted("bad exponent") }
-        let divisor = powersOfTen[Int(rawExponent)]
-        guard var m = reader.readVarint() else { throw corrupted("truncated first value") }
-        var values: [Double] = []
-        values.reserveCapacity(count)
-        values.append(Double(m) / divisor)
-        if count >= 2 {
+            guard times[0] == chunk.minTime, times[count - 1] == chunk.maxTime else {
+                throw corrupted("samples do not match the chunk's times")
+            }
+            // The samples to keep: times ascend, so they are one run.
+            var first = 0
+            while first < count && times[first] < start { first += 1 }
+            var last = count
+            while last > first && times[last - 1] > end { last -= 1 }
+            guard first < last else { return }
+            timestamps.append(contentsOf: UnsafeBufferPointer(rebasing: times[first..<last]))
+
+            guard let rawExponent = reader.readUVarint(), rawExponent <= UInt64(maxExponent) else { throw corrupted("bad exponent") }
+            let divisor = powersOfTen[Int(rawExponent)]
+            guard var m = reader.readVarint() else { throw corrupted("truncated first value") }
+            var index = 0
+            @inline(__always) func emit(_ m: Int64) {
+                if index >= first && index < last { values.append(Double(m) / divisor) }
+                index += 1
+            }
+            emit(m)
+            guard count >= 2 else { return }
             guard let mode = reader.readUVarint(), mode <= 1 else { throw corrupted("bad value mode") }
             if mode == 1 {
                 guard var delta = reader.readVarint(), let gcd = reader.readUVarint() else { throw corrupted("truncated value header") }
                 m = m &+ delta
-                values.append(Double(m) / divisor)
+                emit(m)
                 let factor = Int64(bitPattern: gcd)
-                try readPacked(count - 2, from: &reader, corrupted) { dod in
+                try readPacked(last - 2, from: &reader, corrupted) { dod in
                     delta = delta &+ unzigzag(dod) &* factor
                     m = m &+ delta
-                    values.append(Double(m) / divisor)
+                    emit(m)
                 }
             } else {
                 guard let gcd = reader.readUVarint() else { throw corrupted("truncated value header") }
                 let factor = Int64(bitPattern: gcd)
-                try readPacked(count - 1, from: &reader, corrupted) { delta in
+                try readPacked(last - 1, from: &reader, corrupted) { delta in
                     m = m &+ unzigzag(delta) &* factor
-                    values.append(Double(m) / divisor)
+                    emit(m)
                 }
             }
         }
-        guard timestamps.first == chunk.minTime, timestamps.last == chunk.maxTime, timestamps.count == chunk.sampleCount else {
-            throw corrupted("samples do not match the chunk's times or count")
-        }
-        return (timestamps, values)
     }
 
     // MARK: Values as decimals
@@ -225,6 +254,9 @@ package enum DecimalChunk {
         }
     }
 
+    /// Reads `count` packed values (groups of ``groupSize``, each a 7-bit width then the values) and hands each to
+    /// `body`; inlined so that `body` is too.
+    @inline(__always)
     private static func readPacked(
         _ count: Int, from reader: inout BitReader, _ corrupted: (String) -> SightlineError, _ body: (UInt64) -> Void
     ) throws {
@@ -233,10 +265,13 @@ package enum DecimalChunk {
             let n = min(groupSize, remaining)
             guard let rawWidth = reader.readBits(7), rawWidth <= 64 else { throw corrupted("bad bit width") }
             let w = Int(rawWidth)
-            for _ in 0..<n {
-                if w == 0 {
-                    body(0)
-                } else {
+            if w == 0 {
+                for _ in 0..<n { body(0) }
+            } else if w <= 56 {
+                guard reader.remainingBits >= w * n else { throw corrupted("truncated packed values") }
+                for _ in 0..<n { body(reader.readBitsKnownPresent(w)) }
+            } else {
+                for _ in 0..<n {
                     guard let value = reader.readBits(w) else { throw corrupted("truncated packed values") }
                     body(value)
                 }

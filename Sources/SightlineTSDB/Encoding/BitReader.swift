@@ -73,8 +73,33 @@ package struct BitReader: Sendable {
         return Int64(bitPattern: (raw &>> 1) ^ (0 &- (raw & 1)))
     }
 
+    /// Bits not read yet.
+    package var remainingBits: Int { available + (bytes.count - nextByte) * 8 }
+
+    /// Reads `count` bits (1...56) that the caller has checked are there (``remainingBits``): no optional, no
+    /// bounds check beyond the buffer's, for loops over packed fixed-width values.
+    @inline(__always)
+    package mutating func readBitsKnownPresent(_ count: Int) -> UInt64 {
+        if available < count { refill() }
+        let value = buffer &>> UInt64(64 - count)
+        buffer &<<= UInt64(count)
+        available = max(0, available - count)
+        return value
+    }
+
     @inline(__always)
     private mutating func refill() {
+        if nextByte + 8 <= bytes.count {
+            // Eight bytes at once: the bits past the whole bytes taken are the stream's next bits, so a later refill
+            // that ORs them in again writes the same bits.
+            var word: UInt64 = 0
+            bytes.withUnsafeBytes { raw in word = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: nextByte, as: UInt64.self)) }
+            buffer |= word &>> UInt64(available)
+            let taken = (63 - available) >> 3
+            nextByte += taken
+            available += taken << 3
+            return
+        }
         while available <= 56 && nextByte < bytes.count {
             buffer |= UInt64(bytes[nextByte]) &<< UInt64(56 - available)
             nextByte += 1
