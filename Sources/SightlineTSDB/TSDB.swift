@@ -31,6 +31,9 @@ package final class TSDB: SignalStore, MetricQuerier {
         package var retentionMs: Int64? = 15 * 86_400_000
         /// Per tenant, the oldest blocks are deleted while the blocks take more than this; nil means no size bound.
         package var retentionBytes: Int64?
+        /// Samples a query selects from which their series are decoded on every core; below it one thread decodes
+        /// all, as handing work to another costs more than it saves on small selections.
+        package var parallelDecodeSamples: Int = 200_000
 
         package init() {}
     }
@@ -225,15 +228,10 @@ package final class TSDB: SignalStore, MetricQuerier {
         guard let data = try tenantData(tenant, create: false) else { return [] }
         let fromBlocks = try data.blocks.select(matchers, minTime: startMs, maxTime: endMs)
         let fromHead = data.head.selectChunks(matchers: matchers, minTime: startMs, maxTime: endMs)
-        var result: [SeriesSamples] = []
         if fromHead.isEmpty || fromBlocks.isEmpty {
             // One source: its series are distinct already, and the blocks' come in label order.
             let only = fromHead.isEmpty ? fromBlocks : fromHead
-            result.reserveCapacity(only.count)
-            for series in only {
-                let samples = try Self.decode(series.chunks, labels: series.labels, startMs: startMs, endMs: endMs)
-                if !samples.timestampsMs.isEmpty { result.append(samples) }
-            }
+            let result = try decode(only.map { ($0.labels, $0.chunks) }, startMs: startMs, endMs: endMs)
             return fromHead.isEmpty ? result : result.sorted { $0.labels < $1.labels }
         }
         var bySeries: [Labels: [ChunkData]] = [:]
@@ -243,12 +241,25 @@ package final class TSDB: SignalStore, MetricQuerier {
         for series in fromHead {
             bySeries[series.labels, default: []].append(contentsOf: series.chunks)
         }
-        result.reserveCapacity(bySeries.count)
-        for (labels, chunks) in bySeries {
-            let samples = try Self.decode(chunks, labels: labels, startMs: startMs, endMs: endMs)
-            if !samples.timestampsMs.isEmpty { result.append(samples) }
+        return try decode(bySeries.map { ($0.key, $0.value) }, startMs: startMs, endMs: endMs).sorted { $0.labels < $1.labels }
+    }
+
+    /// The samples of every series in `startMs...endMs`, in the order given, without series that have none there.
+    /// Large selections are decoded on every core (in batches of series, so each thread takes work rarely).
+    private func decode(_ series: [(labels: Labels, chunks: [ChunkData])], startMs: Int64, endMs: Int64) throws -> [SeriesSamples] {
+        var samples = 0
+        for one in series { for chunk in one.chunks { samples += chunk.sampleCount } }
+        let width = samples < options.parallelDecodeSamples ? 1 : processorCount
+        let batch = width == 1 ? max(1, series.count) : max(1, series.count / (width * 8))
+        let batches = stride(from: 0, to: series.count, by: batch).map { $0..<min($0 + batch, series.count) }
+        var result: [SeriesSamples] = []
+        result.reserveCapacity(series.count)
+        for decoded in parallelMap(batches, width: width, { range in
+            try range.map { index in try Self.decode(series[index].chunks, labels: series[index].labels, startMs: startMs, endMs: endMs) }
+        }) {
+            for one in try decoded.get() where !one.timestampsMs.isEmpty { result.append(one) }
         }
-        return result.sorted { $0.labels < $1.labels }
+        return result
     }
 
     /// The samples of one series' chunks in `startMs...endMs`, decoded straight into arrays sized once (chunks that
@@ -263,12 +274,8 @@ package final class TSDB: SignalStore, MetricQuerier {
         samples.values.reserveCapacity(capacity)
         for chunk in merged {
             if chunk.encoding == .decimal {
-                // Blocks keep decimal chunks; they decode whole, then the range is cut.
-                let (times, values) = try DecimalChunk.decode(chunk)
-                for index in times.indices where times[index] >= startMs && times[index] <= endMs {
-                    samples.timestampsMs.append(times[index])
-                    samples.values.append(values[index])
-                }
+                // Blocks keep decimal chunks.
+                try DecimalChunk.decode(chunk, from: startMs, through: endMs, appendingTo: &samples.timestampsMs, &samples.values)
                 continue
             }
             var decoder = try XORChunkDecoder(chunk)

@@ -100,6 +100,27 @@ import Testing
         }
     }
 
+    /// Range functions computed on every core, in runs of series, join into the same matrix as on one thread.
+    @Test(arguments: queries)
+    func parallelRangeFunctionsEqualOneThread(_ query: String) throws {
+        var parallel = PromQLEngine.Options()
+        parallel.parallelCells = 0
+        var serial = PromQLEngine.Options()
+        serial.parallelCells = .max
+        let storage = Self.storage(seed: 11)
+        let one = try PromQLEngine(querier: storage, options: serial).rangeQuery(query, tenant: .default, startMs: 0, endMs: 1_260_000, stepMs: 15_000)
+        let many = try PromQLEngine(querier: storage, options: parallel).rangeQuery(query, tenant: .default, startMs: 0, endMs: 1_260_000, stepMs: 15_000)
+        guard case .matrix(let expected) = one.value, case .matrix(let actual) = many.value else {
+            Issue.record("expected matrices for \(query)")
+            return
+        }
+        #expect(!expected.isEmpty, "\(query) returned nothing")
+        #expect(actual.map(\.metric) == expected.map(\.metric), "\(query)")
+        #expect(actual.map { $0.points.map(\.t) } == expected.map { $0.points.map(\.t) }, "\(query)")
+        #expect(actual.map { $0.points.map(\.v.bitPattern) } == expected.map { $0.points.map(\.v.bitPattern) }, "\(query)")
+        #expect(many.warnings == one.warnings && many.infos == one.infos, "\(query)")
+    }
+
     @Test func duplicateOutputLabelsStillFail() {
         let engine = PromQLEngine(querier: Self.storage(seed: 7))
         let error = #expect(throws: PromQLError.self) {

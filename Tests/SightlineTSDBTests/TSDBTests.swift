@@ -75,6 +75,24 @@ struct TSDBTests {
         #expect(try Self.all(tsdb) == Self.expected(series: 5, segments: segments))
     }
 
+    /// Series decoded on every core come back as on one thread: in label order, from blocks alone and from blocks
+    /// with the head.
+    @Test func parallelDecodeReturnsWhatOneThreadDoes() throws {
+        let directory = try TemporaryDirectory(prefix: "sightline-tsdb")
+        defer { directory.remove() }
+        var options = TSDB.Options()
+        options.parallelDecodeSamples = 0
+        options.retentionMs = nil
+        let tsdb = try TSDB(directory: directory.path, options: options, logger: Logger(label: "test"))
+        try tsdb.apply(Self.batch(series: 60, from: 0, count: 50), at: WALPosition(segment: 0, offset: 0))
+        try tsdb.persist(throughSegment: 0)
+        let blocksOnly = [(start: Int64(0), count: 50)]
+        let sorted = { (series: [SeriesSamples]) in series.sorted { $0.labels < $1.labels } }
+        #expect(try Self.all(tsdb) == sorted(Self.expected(series: 60, segments: blocksOnly)))
+        try tsdb.apply(Self.batch(series: 60, from: 50 * 15_000, count: 9), at: WALPosition(segment: 1, offset: 0))
+        #expect(try Self.all(tsdb) == sorted(Self.expected(series: 60, segments: blocksOnly + [(50 * 15_000, 9)])))
+    }
+
     @Test func aCheckpointReplayedTwiceIsNotSeenTwice() throws {
         let directory = try TemporaryDirectory(prefix: "sightline-tsdb")
         defer { directory.remove() }

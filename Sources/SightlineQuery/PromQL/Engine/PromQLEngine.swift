@@ -25,6 +25,9 @@ package struct PromQLEngine: Sendable {
         package var defaultSubqueryStepMs: Int64 = 60_000
         /// The parser features the engine accepts; a Prometheus server without feature flags by default.
         package var parserOptions: PromQLParser.Options = .default
+        /// Cells (series × steps) of a range function from which its series are computed on every core; below it one
+        /// thread does all, as handing work to another costs more than it saves on small queries.
+        package var parallelCells: Int = 100_000
 
         /// Prometheus' defaults.
         package init() {}

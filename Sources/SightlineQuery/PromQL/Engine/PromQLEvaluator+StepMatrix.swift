@@ -301,53 +301,96 @@ extension PromQLEvaluator {
         let checksCounter = name == "rate" || name == "increase"
         // rate, increase and delta need only the window's ends when it holds no counter reset.
         let extrapolates = name == "rate" || name == "increase" || name == "delta"
-        let matrix = StepMatrix(steps: steps, inputSamples: Array(repeating: 0, count: steps))
-        var outValues = [Double](repeating: 0, count: selected.count * steps)
-        var outPresent = [Bool](repeating: false, count: selected.count * steps)
-        var inputSamples = [Int](repeating: 0, count: steps)
-        var row = 0
-        var lastCheckedName: String?
-        for series in selected {
-            let base = row * steps
-            var any = false
-            let points = series.nonStalePoints()
-            let resets = extrapolates && name != "delta" ? series.resetCounts() : []
-            for step in 0..<steps {
-                let ref = refs[step]
-                let window = series.nonStaleRange(after: ref - range, through: ref)
-                if window.isEmpty { continue }
-                inputSamples[step] += window.count
-                let value: Double
-                if extrapolates {
-                    guard window.count >= 2 else { continue }
-                    let last = window.upperBound - 1
-                    if name != "delta" && resets[last] != resets[window.lowerBound] {
+        /// The rows of a run of series: which series have a value at some step, their cells, and the samples read.
+        struct Rows {
+            var series: [Int] = []
+            var values: [Double] = []
+            var present: [Bool] = []
+            var inputSamples: [Int]
+        }
+        // Each series' row depends on that series alone, so large selections are computed on every core, in runs of
+        // series; the runs are joined in order, so the result is the same as on one thread.
+        func rows(_ run: Range<Int>) throws(PromQLError) -> Rows {
+            var rows = Rows(inputSamples: [Int](repeating: 0, count: steps))
+            var cells = [Double](repeating: 0, count: steps)
+            var cellPresent = [Bool](repeating: false, count: steps)
+            for index in run {
+                let series = selected[index]
+                var any = false
+                let points = series.nonStalePoints()
+                let resets = extrapolates && name != "delta" ? series.resetCounts() : []
+                for step in 0..<steps {
+                    let ref = refs[step]
+                    let window = series.nonStaleRange(after: ref - range, through: ref)
+                    cellPresent[step] = false
+                    if window.isEmpty { continue }
+                    rows.inputSamples[step] += window.count
+                    let value: Double
+                    if extrapolates {
+                        guard window.count >= 2 else { continue }
+                        let last = window.upperBound - 1
+                        if name != "delta" && resets[last] != resets[window.lowerBound] {
+                            guard let computed = try kernels[step](points[window]) else { continue }
+                            value = computed
+                        } else {
+                            value = RangeFunctions.extrapolate(
+                                points[last].v - points[window.lowerBound].v, first: points[window.lowerBound], last: points[last],
+                                count: window.count, rangeStart: ref - range, rangeEnd: ref, isCounter: name != "delta",
+                                isRate: name == "rate")
+                        }
+                    } else {
                         guard let computed = try kernels[step](points[window]) else { continue }
                         value = computed
-                    } else {
-                        value = RangeFunctions.extrapolate(
-                            points[last].v - points[window.lowerBound].v, first: points[window.lowerBound], last: points[last],
-                            count: window.count, rangeStart: ref - range, rangeEnd: ref, isCounter: name != "delta",
-                            isRate: name == "rate")
                     }
-                } else {
-                    guard let computed = try kernels[step](points[window]) else { continue }
-                    value = computed
+                    cells[step] = value
+                    cellPresent[step] = true
+                    any = true
                 }
-                outValues[base + step] = value
-                outPresent[base + step] = true
-                any = true
+                guard any else { continue }
+                rows.series.append(index)
+                for step in 0..<steps where !cellPresent[step] { cells[step] = 0 }
+                rows.values.append(contentsOf: cells)
+                rows.present.append(contentsOf: cellPresent)
             }
-            guard any else { continue }
-            matrix.labels.append(series.labels)
-            matrix.dropName.append(!keepsName)
-            row += 1
-            if checksCounter {
-                let metricName = series.labels.metricName
-                if metricName == lastCheckedName { continue }
-                lastCheckedName = metricName
-                if !metricName.isEmpty && !["_total", "_sum", "_count", "_bucket"].contains(where: { metricName.hasSuffix($0) }) {
-                    info("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \(LabelName.goQuoted(metricName))")
+            return rows
+        }
+        let width = selected.count * steps < options.parallelCells ? 1 : processorCount
+        let runLength = width == 1 ? max(1, selected.count) : max(1, selected.count / (width * 8))
+        let runs = stride(from: 0, to: selected.count, by: runLength).map { $0..<min($0 + runLength, selected.count) }
+        var computed: [Rows] = []
+        computed.reserveCapacity(runs.count)
+        for result in parallelMap(runs, width: width, { run throws in try rows(run) }) {
+            switch result {
+            case .success(let rows): computed.append(rows)
+            case .failure(let error as PromQLError): throw error
+            case .failure(let error): throw PromQLError(.execution, "\(error)")
+            }
+        }
+
+        let matrix = StepMatrix(steps: steps, inputSamples: Array(repeating: 0, count: steps))
+        var outValues: [Double] = []
+        var outPresent: [Bool] = []
+        var inputSamples = [Int](repeating: 0, count: steps)
+        outValues.reserveCapacity(computed.reduce(0) { $0 + $1.values.count })
+        outPresent.reserveCapacity(outValues.capacity)
+        var row = 0
+        var lastCheckedName: String?
+        for rows in computed {
+            outValues.append(contentsOf: rows.values)
+            outPresent.append(contentsOf: rows.present)
+            for step in 0..<steps { inputSamples[step] += rows.inputSamples[step] }
+            for index in rows.series {
+                let series = selected[index]
+                matrix.labels.append(series.labels)
+                matrix.dropName.append(!keepsName)
+                row += 1
+                if checksCounter {
+                    let metricName = series.labels.metricName
+                    if metricName == lastCheckedName { continue }
+                    lastCheckedName = metricName
+                    if !metricName.isEmpty && !["_total", "_sum", "_count", "_bucket"].contains(where: { metricName.hasSuffix($0) }) {
+                        info("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \(LabelName.goQuoted(metricName))")
+                    }
                 }
             }
         }

@@ -1,5 +1,9 @@
 import Dispatch
+import Glibc
 import Synchronization
+
+/// How many threads parallel work may use: the processors online.
+package let processorCount = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
 /// Result slots that worker threads fill, each slot by one thread, read after all of them have joined.
 private final class ResultSlots<R>: @unchecked Sendable {
@@ -10,10 +14,11 @@ private final class ResultSlots<R>: @unchecked Sendable {
     init(count: Int) { slots = Array(repeating: nil, count: count) }
 }
 
-/// Runs `body` over `items` on up to `width` threads at once and returns each item's result, in order. Used to
-/// encode and merge streams in parallel: each item is independent work on its own stream, and the caller decides
-/// what to do with the successes when some item failed (delete the files they wrote).
-func parallelMap<T, R>(_ items: [T], width: Int, _ body: (T) throws -> R) -> [Result<R, any Error>] {
+/// Runs `body` over `items` on up to `width` threads at once and returns each item's result, in order. Used where
+/// items are independent work: the log store encodes, merges and scans streams in parallel (the caller decides what
+/// to do with the successes when some item failed, e.g. delete the files they wrote); the TSDB decodes the series of
+/// a query in parallel.
+package func parallelMap<T, R>(_ items: [T], width: Int, _ body: (T) throws -> R) -> [Result<R, any Error>] {
     if items.count <= 1 || width <= 1 { return items.map { item in Result { try body(item) } } }
     let next = Atomic<Int>(0)
     let slots = ResultSlots<R>(count: items.count)
