@@ -25,52 +25,80 @@ package enum PrometheusAPIJSON {
     }
 
     /// `{"resultType":"vector","result":[…]}` for a query result.
+    ///
+    /// Written as bytes: a range query's answer is mostly points, tens of thousands of them, and appending each
+    /// piece to a `String` cost more than evaluating the query.
     package static func queryData(_ value: PromQLValue) -> String {
-        var out = "{\"resultType\":"
+        var out: [UInt8] = []
+        func append(_ text: StaticString) {
+            text.withUTF8Buffer { out.append(contentsOf: $0) }
+        }
+        func appendLabels(_ labels: Labels) {
+            var text = ""
+            JSONText.appendLabels(labels, to: &text)
+            out.append(contentsOf: text.utf8)
+        }
+        append("{\"resultType\":")
         switch value {
         case .scalar(let t, let v):
-            out += "\"scalar\",\"result\":"
-            appendPoint(t: t, value: PromQLFloat.formatAPI(v), to: &out)
-        case .string(let t, let v):
-            out += "\"string\",\"result\":"
+            append("\"scalar\",\"result\":")
             appendPoint(t: t, value: v, to: &out)
+        case .string(let t, let v):
+            append("\"string\",\"result\":")
+            var text = ""
+            JSONText.appendString(v, to: &text)
+            appendPoint(t: t, quotedValue: text, to: &out)
         case .vector(let samples):
-            out += "\"vector\",\"result\":["
+            out.reserveCapacity(samples.count * 96)
+            append("\"vector\",\"result\":[")
             for (index, sample) in samples.enumerated() {
-                if index > 0 { out += "," }
-                out += "{\"metric\":"
-                JSONText.appendLabels(sample.dropName ? sample.metric.droppingMetricName : sample.metric, to: &out)
-                out += ",\"value\":"
-                appendPoint(t: sample.t, value: PromQLFloat.formatAPI(sample.v), to: &out)
-                out += "}"
+                if index > 0 { append(",") }
+                append("{\"metric\":")
+                appendLabels(sample.dropName ? sample.metric.droppingMetricName : sample.metric)
+                append(",\"value\":")
+                appendPoint(t: sample.t, value: sample.v, to: &out)
+                append("}")
             }
-            out += "]"
+            append("]")
         case .matrix(let series):
-            out += "\"matrix\",\"result\":["
+            out.reserveCapacity(series.reduce(0) { $0 + 64 + $1.points.count * 32 })
+            append("\"matrix\",\"result\":[")
             for (index, one) in series.enumerated() {
-                if index > 0 { out += "," }
-                out += "{\"metric\":"
-                JSONText.appendLabels(one.metric, to: &out)
-                out += ",\"values\":["
+                if index > 0 { append(",") }
+                append("{\"metric\":")
+                appendLabels(one.metric)
+                append(",\"values\":[")
                 for (pointIndex, point) in one.points.enumerated() {
-                    if pointIndex > 0 { out += "," }
-                    appendPoint(t: point.t, value: PromQLFloat.formatAPI(point.v), to: &out)
+                    if pointIndex > 0 { append(",") }
+                    appendPoint(t: point.t, value: point.v, to: &out)
                 }
-                out += "]}"
+                append("]}")
             }
-            out += "]"
+            append("]")
         }
-        out += "}"
-        return out
+        append("}")
+        return String(decoding: out, as: UTF8.self)
     }
 
-    /// `[1435781451.781,"1"]`: Unix seconds as a number, the value as a string.
-    package static func appendPoint(t: Int64, value: String, to out: inout String) {
-        out += "["
+    /// `[1435781451.781,"1"]`: Unix seconds as a number, the value as a string (formatted as Prometheus does).
+    static func appendPoint(t: Int64, value: Double, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
         PrometheusAPITime.appendJSON(t, to: &out)
-        out += ","
-        JSONText.appendString(value, to: &out)
-        out += "]"
+        out.append(UInt8(ascii: ","))
+        out.append(UInt8(ascii: "\""))
+        // Formatted values hold no character JSON escapes.
+        out.append(contentsOf: PromQLFloat.formatAPI(value).utf8)
+        out.append(UInt8(ascii: "\""))
+        out.append(UInt8(ascii: "]"))
+    }
+
+    /// `[1435781451.781,"text"]` with a value already quoted for JSON.
+    private static func appendPoint(t: Int64, quotedValue: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
+        PrometheusAPITime.appendJSON(t, to: &out)
+        out.append(UInt8(ascii: ","))
+        out.append(contentsOf: quotedValue.utf8)
+        out.append(UInt8(ascii: "]"))
     }
 
     /// `["a","b"]`.

@@ -24,17 +24,40 @@ package enum PrometheusAPITime {
         return parseRFC3339(Array(text.utf8))
     }
 
+    /// ``appendJSON(_:to:)`` as UTF-8 bytes.
+    package static func appendJSON(_ ms: Int64, to out: inout [UInt8]) {
+        var magnitude = ms.magnitude
+        if ms < 0 { out.append(UInt8(ascii: "-")) }
+        appendDigits(magnitude / 1000, to: &out)
+        magnitude %= 1000
+        guard magnitude != 0 else { return }
+        out.append(UInt8(ascii: "."))
+        out.append(UInt8(ascii: "0") + UInt8(magnitude / 100))
+        out.append(UInt8(ascii: "0") + UInt8(magnitude / 10 % 10))
+        out.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+    }
+
+    /// The decimal digits of `value`.
+    private static func appendDigits(_ value: UInt64, to out: inout [UInt8]) {
+        guard value >= 10 else {
+            out.append(UInt8(ascii: "0") + UInt8(value))
+            return
+        }
+        let start = out.count
+        var rest = value
+        while rest > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        }
+        out[start...].reverse()
+    }
+
     /// Appends a timestamp as results carry it, like Prometheus' `MarshalTimestamp`: a JSON number of Unix seconds,
     /// with a three-digit fraction when the milliseconds are not zero (`1435781451.781`, `1435781451.780`, `1435781451`).
     package static func appendJSON(_ ms: Int64, to out: inout String) {
-        var magnitude = ms.magnitude
-        if ms < 0 { out += "-" }
-        out += String(magnitude / 1000)
-        magnitude %= 1000
-        if magnitude != 0 {
-            out += magnitude < 10 ? ".00" : magnitude < 100 ? ".0" : "."
-            out += String(magnitude)
-        }
+        var bytes: [UInt8] = []
+        appendJSON(ms, to: &bytes)
+        out += String(decoding: bytes, as: UTF8.self)
     }
 
     /// RFC 3339 in UTC with milliseconds, for people: `2015-07-01T20:10:51.781Z`.
