@@ -142,10 +142,23 @@ package enum DecimalChunk {
             guard let rawExponent = reader.readUVarint(), rawExponent <= UInt64(maxExponent) else { throw corrupted("bad exponent") }
             let divisor = powersOfTen[Int(rawExponent)]
             guard var m = reader.readVarint() else { throw corrupted("truncated first value") }
+            // The mantissas up to the last kept sample go to the scratch buffer (the times are copied out already);
+            // the kept ones are then divided in one tight loop, where the divisions overlap.
+            let mantissas = times
             var index = 0
             @inline(__always) func emit(_ m: Int64) {
-                if index >= first && index < last { values.append(Double(m) / divisor) }
+                mantissas[index] = m
                 index += 1
+            }
+            defer {
+                if index >= last {
+                    let kept = first..<last
+                    if divisor == 1 {
+                        values.append(contentsOf: kept.lazy.map { Double(mantissas[$0]) })
+                    } else {
+                        values.append(contentsOf: kept.lazy.map { Double(mantissas[$0]) / divisor })
+                    }
+                }
             }
             emit(m)
             guard count >= 2 else { return }

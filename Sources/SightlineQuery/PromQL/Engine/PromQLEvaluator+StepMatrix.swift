@@ -301,6 +301,9 @@ extension PromQLEvaluator {
         let checksCounter = name == "rate" || name == "increase"
         // rate, increase and delta need only the window's ends when it holds no counter reset.
         let extrapolates = name == "rate" || name == "increase" || name == "delta"
+        // Decided once, not per cell.
+        let isCounter = extrapolates && name != "delta"
+        let isRate = name == "rate"
         /// The rows of a run of series: which series have a value at some step, their cells, and the samples read.
         struct Rows {
             var series: [Int] = []
@@ -318,7 +321,7 @@ extension PromQLEvaluator {
                 let series = selected[index]
                 var any = false
                 let points = series.nonStalePoints()
-                let resets = extrapolates && name != "delta" ? series.resetCounts() : []
+                let resets = isCounter ? series.resetCounts() : []
                 for step in 0..<steps {
                     let ref = refs[step]
                     let window = series.nonStaleRange(after: ref - range, through: ref)
@@ -329,14 +332,14 @@ extension PromQLEvaluator {
                     if extrapolates {
                         guard window.count >= 2 else { continue }
                         let last = window.upperBound - 1
-                        if name != "delta" && resets[last] != resets[window.lowerBound] {
+                        if isCounter && resets[last] != resets[window.lowerBound] {
                             guard let computed = try kernels[step](points[window]) else { continue }
                             value = computed
                         } else {
                             value = RangeFunctions.extrapolate(
                                 points[last].v - points[window.lowerBound].v, first: points[window.lowerBound], last: points[last],
-                                count: window.count, rangeStart: ref - range, rangeEnd: ref, isCounter: name != "delta",
-                                isRate: name == "rate")
+                                count: window.count, rangeStart: ref - range, rangeEnd: ref, isCounter: isCounter,
+                                isRate: isRate)
                         }
                     } else {
                         guard let computed = try kernels[step](points[window]) else { continue }

@@ -81,7 +81,8 @@ final class StoredSeries {
             built.append(FloatPoint(t: timestamps[index], v: values[index]))
         }
         nonStale = built
-        nonStaleTimes = built.map(\.t)
+        // Without staleness markers (most series) the times are the series' own: share them instead of copying.
+        nonStaleTimes = built.count == timestamps.count ? timestamps : built.map(\.t)
         return built
     }
 
