@@ -1,5 +1,6 @@
 @testable import SightlineLogStore
 import SightlineCore
+import SightlineQuery
 import SightlineTestSupport
 import Testing
 
@@ -7,8 +8,9 @@ import Testing
 struct LogStoreGroupCountTests {
     /// Records of streams named by the sender (`{service, host, level}`, as Loki pushes them) and of streams derived
     /// from the resource, in segments 0...5: some records carry an attribute `level` (overriding the stream label),
-    /// trace ids as attribute or field, span ids, severity texts and dotted keys; a few are exact duplicates.
-    private func populate(_ store: LogStore, persistThrough: Int?, seed: UInt64) throws -> [LogRecord] {
+    /// trace ids as attribute or field, span ids, severity texts and dotted keys; a few are exact duplicates. Records
+    /// are about `spacingNano` apart.
+    private func populate(_ store: LogStore, persistThrough: Int?, seed: UInt64, spacingNano: UInt64 = 3_000_000) throws -> [LogRecord] {
         var random = SplitMix64(seed: seed)
         let services = ["gateway", "search", "payments"]
         let levels = ["info", "warn", "error"]
@@ -18,7 +20,7 @@ struct LogStoreGroupCountTests {
             var batch: [LogRecord] = []
             for index in 0..<240 {
                 let n = random.next()
-                let time = LogFixtures.base + UInt64(segment * 240 + index) * 3_000_000 + n % 5_000_000
+                let time = LogFixtures.base + UInt64(segment * 240 + index) * spacingNano + n % (spacingNano * 5 / 3)
                 var record = LogRecord(timeUnixNano: time, body: .string("\(lines[Int(n % 5)]) n=\(n % 1000)"))
                 let service = services[Int(n >> 8 % 3)]
                 if n >> 12 % 4 == 0 {
@@ -133,5 +135,109 @@ struct LogStoreGroupCountTests {
         #expect(try store.countBuckets(scan, originNano: 0, widthNano: 0, groupBy: ["level"]) == nil)
         #expect(try store.countBuckets(scan, originNano: 0, widthNano: -5, groupBy: []) == nil)
         #expect(try store.countBuckets(LogScan(tenant: try Tenant("other"), matchers: [], range: .all), originNano: 0, widthNano: 1_000, groupBy: ["level"]) == [])
+    }
+
+    // MARK: - Through LogQL
+
+    /// The store seen only as a ``LogSource``: LogQL cannot ask it to count, so it scans.
+    private struct ScanOnly: LogSource {
+        let store: LogStore
+        func streams(tenant: Tenant, matchers: [LabelMatcher], range: TimeRange) throws -> [Labels] {
+            try store.streams(tenant: tenant, matchers: matchers, range: range)
+        }
+        func scan(_ scan: LogScan, _ visit: (LogRecord) throws -> Bool) throws { try store.scan(scan, visit) }
+        func stats(tenant: Tenant, matchers: [LabelMatcher], range: TimeRange) throws -> LogStats {
+            try store.stats(tenant: tenant, matchers: matchers, range: range)
+        }
+    }
+
+    /// The store as LogQL sees it, remembering the groupings it was asked to count by.
+    private final class CountSpy: LogBucketCounting, @unchecked Sendable {
+        let store: LogStore
+        /// The `groupBy` of every count asked for, in order (a test runs one query at a time).
+        private(set) var groupings: [[String]] = []
+        init(_ store: LogStore) { self.store = store }
+        func clearGroupings() { groupings = [] }
+        func streams(tenant: Tenant, matchers: [LabelMatcher], range: TimeRange) throws -> [Labels] {
+            try store.streams(tenant: tenant, matchers: matchers, range: range)
+        }
+        func scan(_ scan: LogScan, _ visit: (LogRecord) throws -> Bool) throws { try store.scan(scan, visit) }
+        func stats(tenant: Tenant, matchers: [LabelMatcher], range: TimeRange) throws -> LogStats {
+            try store.stats(tenant: tenant, matchers: matchers, range: range)
+        }
+        func countBuckets(_ scan: LogScan, originNano: Int64, widthNano: Int64, groupBy: [String]) throws -> [LogGroupCount]? {
+            groupings.append(groupBy)
+            return try store.countBuckets(scan, originNano: originNano, widthNano: widthNano, groupBy: groupBy)
+        }
+    }
+
+    /// A metric result as text: series or samples with their labels and values, in the engine's order.
+    private static func text(_ result: LogQLResult) -> String {
+        switch result {
+        case .matrix(let series): series.map { "\($0.metric) \($0.points.map { "\($0.t)=\($0.v)" })" }.joined(separator: "\n")
+        case .vector(let samples): samples.map { "\($0.metric) \($0.t)=\($0.v)" }.joined(separator: "\n")
+        case .scalar(let t, let v): "scalar \(t)=\(v)"
+        case .streams(let streams): "streams \(streams.count)"
+        }
+    }
+
+    /// LogQL over the store, which counts `sum by (…)` of counts and bytes where the records are, gives what LogQL
+    /// gives over the same store when it must scan: range queries whose windows cut blocks, instant queries over
+    /// everything, the head and parts, groupings by stream labels, by names of structured metadata and by names
+    /// nobody has.
+    @Test(arguments: [nil, 4] as [Int?])
+    func logQLGivesTheSameWhetherTheStoreCountsOrItScans(persistThrough: Int?) throws {
+        let harness = try StoreHarness()
+        defer { harness.directory.remove() }
+        let store = try harness.open()
+        _ = try populate(store, persistThrough: persistThrough, seed: 99, spacingNano: 250_000_000)
+        let spy = CountSpy(store)
+        let counting = LogQLEngine(source: spy)
+        let scanning = LogQLEngine(source: ScanOnly(store: store))
+        let base = Int64(LogFixtures.base)
+        let second: Int64 = 1_000_000_000
+        let rangeQueries = [
+            #"sum by (level) (count_over_time({service=~".+"}[1m]))"#,
+            #"sum by (level) (count_over_time({service=~".+"} |= "GET" [1m]))"#,
+            #"sum by (service, level) (bytes_over_time({service=~"pay.*|search"}[40s]))"#,
+            #"sum by (trace_id) (count_over_time({service=~".+"}[1m]))"#,
+            #"sum by (span_id, severity_text) (count_over_time({service=~".+"}[1m] offset 10s))"#,
+            #"sum by (nowhere) (bytes_over_time({service=~".+"} |= "user" |= "n=1" [1m]))"#,
+            #"sum by (service_name, host_name) (count_over_time({service_name=~".+"}[30s]))"#,
+            #"sum by (http_status, level) (count_over_time({level=~"warn|error"}[1m]))"#,
+            #"sum(count_over_time({service=~".+"}[1m]))"#,
+            // Not counted by the store: `without`, a pipeline that is not only `|=`, no `sum`.
+            #"sum without (level) (count_over_time({service=~".+"}[1m]))"#,
+            #"sum by (level) (count_over_time({service=~".+"} != "GET" [1m]))"#,
+            #"count_over_time({service="search"}[1m])"#,
+        ]
+        let countedBy: [[String]] = [["level"], ["level"], ["service", "level"], ["trace_id"], ["span_id", "severity_text"], ["nowhere"],
+            ["service_name", "host_name"], ["http_status", "level"], [], [], [], []]
+        for (query, groupBy) in zip(rangeQueries, countedBy) {
+            for (start, step) in [(base + 60 * second, 60 * second), (base + 15 * second, 20 * second)] {
+                spy.clearGroupings()
+                let end = base + 7 * 60 * second
+                let counted = try counting.range(query: query, tenant: StoreHarness.tenant, start: start, end: end, step: step)
+                let scanned = try scanning.range(query: query, tenant: StoreHarness.tenant, start: start, end: end, step: step)
+                #expect(Self.text(counted) == Self.text(scanned), "\(query) step \(step)")
+                #expect(!Self.text(counted).isEmpty, "\(query)")
+                #expect(spy.groupings == (groupBy.isEmpty && !query.hasPrefix("sum(") ? [] : [groupBy]), "\(query)")
+            }
+        }
+        let instantQueries = [
+            #"topk(10, sum by (service) (count_over_time({level=~"error|warn"}[10m])))"#,
+            #"sum by (level) (bytes_over_time({service=~".+"}[10m]))"#,
+            #"sum by (level, service) (count_over_time({service=~".+"} |= "order" [3m]))"#,
+            #"sum by (trace_id) (count_over_time({service="search"}[10m]))"#,
+        ]
+        for query in instantQueries {
+            let time = base + 8 * 60 * second
+            spy.clearGroupings()
+            let counted = try counting.instant(query: query, tenant: StoreHarness.tenant, time: time)
+            let scanned = try scanning.instant(query: query, tenant: StoreHarness.tenant, time: time)
+            #expect(Self.text(counted) == Self.text(scanned), "\(query)")
+            #expect(!Self.text(counted).isEmpty, "\(query)")
+            #expect(spy.groupings.count == 1, "\(query)")
+        }
     }
 }
