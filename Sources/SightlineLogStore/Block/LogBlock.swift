@@ -385,6 +385,53 @@ enum LogBlockCodec {
         }
     }
 
+    /// Calls `visit` with the effective time and line bytes of each record that `filter` keeps, in record order, as
+    /// ``selectLines(_:count:filter:_:)`` would, for counts. Without needles to look for, a string line's length
+    /// (column 6) is all a count needs, so the lines themselves (column 7, by far the largest) are not decompressed;
+    /// the lengths are checked against its length in the column directory instead.
+    /// - Throws: `dataCorrupted` when these columns are missing, cut or inconsistent.
+    static func selectLineLengths(_ columns: ColumnSetReader, count: Int, filter: RecordFilter, _ visit: (UInt64, Int) throws -> Void) throws {
+        guard filter.needles.isEmpty else {
+            try selectLines(columns, count: count, filter: filter) { _, time, line in try visit(time, line.byteCount) }
+            return
+        }
+        guard columns.count >= fixedColumns else { throw SightlineError(.dataCorrupted, "block has \(columns.count) columns, fewer than \(fixedColumns)") }
+        let bodyKinds = try columns.column(5)
+        guard bodyKinds.count == count else { throw SightlineError(.dataCorrupted, "body kind column has \(bodyKinds.count) entries for \(count) records") }
+        let linesLength = try columns.rawLength(7)
+        // Other bodies are rare: their column is read only when a record has one.
+        let others = bodyKinds.contains(2) ? try columns.column(8) : []
+        try read(columns.column(0)) { times in
+            try read(columns.column(6)) { lengths in
+                try others.withUnsafeBytes { otherBytes in
+                    var otherReader = ByteReader(otherBytes)
+                    var time: UInt64 = 0
+                    var offset = 0
+                    for index in 0..<count {
+                        time &+= try times.readVarint()
+                        let inRange = filter.range.contains(time)
+                        switch bodyKinds[index] {
+                        case 0:
+                            if inRange { try visit(time, 0) }
+                        case 1:
+                            let length = try lengths.readVarint()
+                            guard length <= UInt64(linesLength - offset) else {
+                                throw SightlineError(.dataCorrupted, "line \(index) runs past the lines column")
+                            }
+                            offset += Int(length)
+                            if inRange { try visit(time, Int(length)) }
+                        case 2:
+                            let body = try otherReader.readAttributeValue()
+                            if inRange { try visit(time, body.text.utf8.count) }
+                        default:
+                            throw SightlineError(.dataCorrupted, "unknown body kind \(bodyKinds[index])")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Calls `visit` with the effective time, line bytes and group of each record of a block of the stream
     /// `streamLabels` that `filter` keeps, for counts per group of `groupBy` (see ``LogRecord/groupingValue(_:)``).
     ///
@@ -406,7 +453,7 @@ enum LogBlockCodec {
                 visit(whole.time, count, whole.lineBytes, nil)
                 return
             }
-            try selectLines(columns, count: count, filter: filter) { _, time, line in visit(time, 1, line.byteCount, nil) }
+            try selectLineLengths(columns, count: count, filter: filter) { time, bytes in visit(time, 1, bytes, nil) }
             return
         }
         for var record in try decode(columns, count: count, streamLabels: streamLabels, filter: filter) {
