@@ -194,13 +194,28 @@ extension LogStore {
             var own: BucketTally = [:]
             var others: [[String]: BucketTally] = [:]
             guard try self.mustRead(item.part, item.block, pruning: pruning) else { return (own, others) }
+            // A block's records ascend in time, so the stream's own group fills one bucket after another: a run is
+            // summed, and added to the tally when the bucket changes.
+            var run = (end: Int64.min, records: 0, bytes: 0)
+            func flush() {
+                guard run.records > 0 else { return }
+                own[run.end, default: (0, 0)].records += run.records
+                own[run.end, default: (0, 0)].bytes += run.bytes
+            }
             try item.part.countLines(item.block, filter: filter, groupBy: groupBy, whole: item.whole) { time, records, bytes, group in
                 if let group {
                     add(time, records: records, bytes: bytes, into: &others[group, default: [:]])
-                } else {
-                    add(time, records: records, bytes: bytes, into: &own)
+                    return
                 }
+                let bucket = end(time)
+                if bucket != run.end {
+                    flush()
+                    run = (bucket, 0, 0)
+                }
+                run.records += records
+                run.bytes += bytes
             }
+            flush()
             return (own, others)
         }
         /// Adds a block's counts to the totals of `group`.
