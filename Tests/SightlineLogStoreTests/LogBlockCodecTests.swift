@@ -105,16 +105,15 @@ struct LogBlockCodecTests {
         }
         // Counting reads fewer columns, and must fail as clearly.
         for groupBy in [[], ["trace_id"], ["service_name"], ["severity_text"]] {
+            func count(_ data: [UInt8]) throws {
+                try LogBlockCodec.countLines(data, count: block.count, filter: .all, groupBy: groupBy, streamLabels: labels, whole: nil) { _, _, _, _ in }
+            }
             for _ in 0..<100 {
                 var damaged = block.data
                 damaged[Int.random(in: 0..<damaged.count, using: &random)] ^= UInt8.random(in: 1...255, using: &random)
-                expectDecodesOrFails(with: .dataCorrupted) {
-                    try LogBlockCodec.countLines(damaged, count: block.count, filter: .all, groupBy: groupBy, streamLabels: labels, whole: nil) { _, _, _, _ in }
-                }
+                expectDecodesOrFails(with: .dataCorrupted) { try count(damaged) }
             }
-            #expect(sightlineError {
-                try LogBlockCodec.countLines(Array(block.data.prefix(block.data.count / 2)), count: block.count, filter: .all, groupBy: groupBy, streamLabels: labels, whole: nil) { _, _, _, _ in }
-            }?.code == .dataCorrupted)
+            #expect(sightlineError { try count(Array(block.data.prefix(block.data.count / 2))) }?.code == .dataCorrupted)
         }
     }
 
