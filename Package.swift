@@ -295,7 +295,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SightlineLogStoreTests",
-            dependencies: ["SightlineLogStore", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SightlineLogStore", "SightlineQuery", "SightlineTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
         .testTarget(

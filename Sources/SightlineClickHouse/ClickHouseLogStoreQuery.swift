@@ -227,9 +227,10 @@ extension ClickHouseLogStore {
     /// Counts per bucket in one grouped query, so no row leaves ClickHouse. Identical rows (same stream, times,
     /// severity, line and record; the texts compared by a 64-bit hash) count once, as ``scan(_:_:)`` hands them once.
     /// Nil — scan instead — when stream ids collide or too many streams match for one `IN` list, or the bucket
-    /// arithmetic could overflow.
-    package func countBuckets(_ scan: LogScan, originNano: Int64, widthNano: Int64) throws -> [LogBucketCount]? {
-        guard widthNano > 0, widthNano < 1 << 52, abs(originNano) < 1 << 62 else { return nil }
+    /// arithmetic could overflow; and for any `groupBy` names: a record's structured metadata, which wins over its
+    /// stream labels, is inside its encoded `record` blob, out of SQL's reach.
+    package func countBuckets(_ scan: LogScan, originNano: Int64, widthNano: Int64, groupBy: [String]) throws -> [LogGroupCount]? {
+        guard groupBy.isEmpty, widthNano > 0, widthNano < 1 << 52, abs(originNano) < 1 << 62 else { return nil }
         let streams = try resolveStreams(tenant: scan.tenant, matchers: scan.matchers, range: scan.range, counting: false)
         guard !streams.isEmpty else { return [] }
         var labels: [UInt64: Labels] = [:]
@@ -257,11 +258,12 @@ extension ClickHouseLogStore {
             """
         let client = self.client
         let bytes = try ClickHouseClient.blocking { try await client.query(sql) }
-        return try decodeRowBinary(bytes) { reader in
+        let buckets = try decodeRowBinary(bytes) { reader in
             let bucket = Int64(bitPattern: try reader.readUInt64LE())
             return LogBucketCount(
                 endNano: originNano &+ bucket &* widthNano, records: Int(try reader.readUInt64LE()), bytes: Int(try reader.readUInt64LE()))
         }
+        return buckets.isEmpty ? [] : [LogGroupCount(values: [], buckets: buckets)]
     }
 
     /// Counts per stream in one grouped query: entries, bytes of the lines, and as chunks the day partitions each

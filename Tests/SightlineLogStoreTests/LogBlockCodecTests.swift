@@ -41,6 +41,51 @@ struct LogBlockCodecTests {
         #expect(!decoded.isEmpty)
     }
 
+    /// What ``LogBlockCodec/countLines(_:count:filter:groupBy:streamLabels:whole:_:)`` visits, with the stream's own
+    /// group written out.
+    private func counted(_ block: EncodedBlock, filter: RecordFilter, groupBy: [String], whole: Bool = false) throws -> [String] {
+        var out: [String] = []
+        try LogBlockCodec.countLines(
+            block.data, count: block.count, filter: filter, groupBy: groupBy, streamLabels: labels,
+            whole: whole ? (block.minTime, block.lineBytes) : nil
+        ) { time, records, bytes, group in
+            out.append("\(time) \(records) \(bytes) \(group ?? groupBy.map { labels[$0] ?? "" })")
+        }
+        return out
+    }
+
+    @Test func countsSeeWhatDecodingKeepsGroupedAsAScanHandsIt() throws {
+        let varied = LogFixtures.varied().sorted { $0.effectiveTimeUnixNano < $1.effectiveTimeUnixNano }
+        var generated = LogFixtures.generated(400, seed: 3)
+        for index in generated.indices where index % 3 == 0 { generated[index].traceID = TraceID(high: 7, low: UInt64(index)) }
+        for records in [varied, generated, LogFixtures.generated(300, seed: 4)] {
+            let block = LogBlockCodec.encode(records[...], streamLabels: labels, bitsPerTrigram: 4)
+            let middle = records[records.count / 2].effectiveTimeUnixNano
+            let filters = [
+                RecordFilter.all, RecordFilter(range: TimeRange(startNano: LogFixtures.base + 2, endNano: middle), needles: []),
+                RecordFilter(range: .all, needles: [Array("order".utf8)]), RecordFilter(range: .all, needles: [Array("ü".utf8)]),
+            ]
+            let groupings = [[], ["service_name"], ["trace_id"], ["count"], ["span_id", "severity_text"], ["nowhere"], ["logger", "service_name"]]
+            for filter in filters {
+                let decoded = try LogBlockCodec.decode(block.data, count: block.count, streamLabels: labels, filter: filter)
+                for groupBy in groupings {
+                    let expected = decoded.map { record in
+                        var handed = record
+                        handed.stream = labels
+                        return "\(record.effectiveTimeUnixNano) 1 \(record.line.utf8.count) \(groupBy.map { handed.groupingValue($0) })"
+                    }
+                    #expect(try counted(block, filter: filter, groupBy: groupBy) == expected, "\(groupBy) \(filter.needles)")
+                }
+            }
+        }
+        // A block whose records have no metadata named like the grouping is counted whole when asked.
+        let plain = LogFixtures.generated(50, seed: 5)
+        let block = LogBlockCodec.encode(plain[...], streamLabels: labels, bitsPerTrigram: 4)
+        #expect(try counted(block, filter: .all, groupBy: ["service_name"], whole: true) == ["\(block.minTime) 50 \(block.lineBytes) [\"payments\"]"])
+        #expect(try counted(block, filter: .all, groupBy: [], whole: true) == ["\(block.minTime) 50 \(block.lineBytes) []"])
+        #expect(try counted(block, filter: .all, groupBy: ["logger"], whole: true).count == 50)
+    }
+
     @Test func emptyBlockRoundTrips() throws {
         let block = LogBlockCodec.encode([], streamLabels: labels, bitsPerTrigram: 4)
         #expect(try LogBlockCodec.decode(block.data, count: 0, streamLabels: labels, filter: .all).isEmpty)
@@ -57,6 +102,18 @@ struct LogBlockCodecTests {
         }
         for cut in [0, 1, block.data.count / 2] {
             #expect(sightlineError { _ = try LogBlockCodec.decode(Array(block.data.prefix(cut)), count: block.count, streamLabels: labels, filter: .all) }?.code == .dataCorrupted)
+        }
+        // Counting reads fewer columns, and must fail as clearly.
+        for groupBy in [[], ["trace_id"], ["service_name"], ["severity_text"]] {
+            func count(_ data: [UInt8]) throws {
+                try LogBlockCodec.countLines(data, count: block.count, filter: .all, groupBy: groupBy, streamLabels: labels, whole: nil) { _, _, _, _ in }
+            }
+            for _ in 0..<100 {
+                var damaged = block.data
+                damaged[Int.random(in: 0..<damaged.count, using: &random)] ^= UInt8.random(in: 1...255, using: &random)
+                expectDecodesOrFails(with: .dataCorrupted) { try count(damaged) }
+            }
+            #expect(sightlineError { try count(Array(block.data.prefix(block.data.count / 2))) }?.code == .dataCorrupted)
         }
     }
 

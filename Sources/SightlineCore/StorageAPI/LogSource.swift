@@ -133,7 +133,7 @@ extension LogRecord {
     }
 
     /// Whether ``labelName(_:)`` of `key` is `name`, without building it.
-    static func isLabelName(_ name: String, of key: String) -> Bool {
+    package static func isLabelName(_ name: String, of key: String) -> Bool {
         var nameBytes = name.utf8.makeIterator()
         for (index, byte) in key.utf8.enumerated() {
             let valid = (byte >= 0x30 && byte <= 0x39 && index > 0) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F
@@ -181,12 +181,38 @@ package struct LogBucketCount: Sendable, Equatable {
     }
 }
 
+/// The counts per bucket of the records of one group (see ``LogBucketCounting``).
+package struct LogGroupCount: Sendable, Equatable {
+    /// The group: for each grouping label, in the order asked, the value its records have
+    /// (``LogRecord/groupingValue(_:)``), "" where they have none.
+    package var values: [String]
+    /// The group's non-empty buckets, ascending.
+    package var buckets: [LogBucketCount]
+
+    package init(values: [String], buckets: [LogBucketCount]) {
+        self.values = values
+        self.buckets = buckets
+    }
+}
+
 /// A log store that can count what a scan selects where the records are, without handing them out: LogQL's
-/// `sum(count_over_time(…))` and `sum(bytes_over_time(…))` over plain `|=` filters need only these counts.
+/// `sum by (…) (count_over_time(…))` and `sum by (…) (bytes_over_time(…))` over plain `|=` filters need only these
+/// counts.
 package protocol LogBucketCounting: LogSource {
     /// The records of `scan` (its matchers, range and every ``LogScan/lineContains`` substring, byte-wise) counted per
-    /// bucket `(originNano + (j-1)·widthNano, originNano + j·widthNano]`, identical records once, as ``scan(_:_:)``
-    /// hands them; buckets without records are left out, the rest ascend. Nil when the store cannot count this scan
-    /// exactly; the caller then scans.
-    func countBuckets(_ scan: LogScan, originNano: Int64, widthNano: Int64) throws -> [LogBucketCount]?
+    /// group of `groupBy` and per bucket `(originNano + (j-1)·widthNano, originNano + j·widthNano]`, identical records
+    /// once, as ``scan(_:_:)`` hands them. A record's group is ``LogRecord/groupingValue(_:)`` of each name of
+    /// `groupBy`, the record as ``scan(_:_:)`` hands it (so with no names every record is in the one group `[]`).
+    /// Groups without records are left out, the rest ascend by their values; so do their buckets. Nil when the
+    /// store cannot count this scan exactly; the caller then scans.
+    func countBuckets(_ scan: LogScan, originNano: Int64, widthNano: Int64, groupBy: [String]) throws -> [LogGroupCount]?
+}
+
+extension LogRecord {
+    /// The value LogQL's `by (name)` groups the record under: its structured metadata called `name`
+    /// (``structuredMetadataValue(_:)``), which wins over its stream label of that name, else that stream label,
+    /// else "".
+    package func groupingValue(_ name: String) -> String {
+        structuredMetadataValue(name) ?? streamLabels[name] ?? ""
+    }
 }

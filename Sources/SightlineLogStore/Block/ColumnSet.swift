@@ -84,6 +84,13 @@ struct ColumnSetReader {
     /// The number of columns.
     var count: Int { entries.count }
 
+    /// The decompressed length of column `index`, from the directory, without decompressing it.
+    /// - Throws: `dataCorrupted` when the column is missing.
+    func rawLength(_ index: Int) throws -> Int {
+        guard index < entries.count else { throw SightlineError(.dataCorrupted, "block has \(entries.count) columns, column \(index) is missing") }
+        return entries[index].rawLength
+    }
+
     /// The decompressed bytes of column `index`.
     /// - Throws: `dataCorrupted` when the column is missing or does not decompress.
     func column(_ index: Int) throws -> [UInt8] {

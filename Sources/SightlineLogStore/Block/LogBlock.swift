@@ -385,11 +385,119 @@ enum LogBlockCodec {
         }
     }
 
-    /// Calls `visit` with the effective time and line bytes of each record of a block that `filter` keeps, reading only
-    /// the columns that select records (for counts: no record is built).
+    /// Calls `visit` with the effective time and line bytes of each record that `filter` keeps, in record order, as
+    /// ``selectLines(_:count:filter:_:)`` would, for counts. Without needles to look for, a string line's length
+    /// (column 6) is all a count needs, so the lines themselves (column 7, by far the largest) are not decompressed;
+    /// the lengths are checked against its length in the column directory instead.
+    /// - Throws: `dataCorrupted` when these columns are missing, cut or inconsistent.
+    static func selectLineLengths(_ columns: ColumnSetReader, count: Int, filter: RecordFilter, _ visit: (UInt64, Int) throws -> Void) throws {
+        guard filter.needles.isEmpty else {
+            try selectLines(columns, count: count, filter: filter) { _, time, line in try visit(time, line.byteCount) }
+            return
+        }
+        guard columns.count >= fixedColumns else { throw SightlineError(.dataCorrupted, "block has \(columns.count) columns, fewer than \(fixedColumns)") }
+        let bodyKinds = try columns.column(5)
+        guard bodyKinds.count == count else { throw SightlineError(.dataCorrupted, "body kind column has \(bodyKinds.count) entries for \(count) records") }
+        let linesLength = try columns.rawLength(7)
+        // Other bodies are rare: their column is read only when a record has one.
+        let others = bodyKinds.contains(2) ? try columns.column(8) : []
+        try read(columns.column(0)) { times in
+            try read(columns.column(6)) { lengths in
+                try others.withUnsafeBytes { otherBytes in
+                    var otherReader = ByteReader(otherBytes)
+                    var time: UInt64 = 0
+                    var offset = 0
+                    for index in 0..<count {
+                        time &+= try times.readVarint()
+                        let inRange = filter.range.contains(time)
+                        switch bodyKinds[index] {
+                        case 0:
+                            if inRange { try visit(time, 0) }
+                        case 1:
+                            let length = try lengths.readVarint()
+                            guard length <= UInt64(linesLength - offset) else {
+                                throw SightlineError(.dataCorrupted, "line \(index) runs past the lines column")
+                            }
+                            offset += Int(length)
+                            if inRange { try visit(time, Int(length)) }
+                        case 2:
+                            let body = try otherReader.readAttributeValue()
+                            if inRange { try visit(time, body.text.utf8.count) }
+                        default:
+                            throw SightlineError(.dataCorrupted, "unknown body kind \(bodyKinds[index])")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Calls `visit` with the effective time, line bytes and group of each record of a block of the stream
+    /// `streamLabels` that `filter` keeps, for counts per group of `groupBy` (see ``LogRecord/groupingValue(_:)``).
+    ///
+    /// The group is nil when it is the stream's own: when no record of the block can have structured metadata named
+    /// like a grouping label (``mayHaveMetadata(named:_:count:)``). Then only the columns that select records are read
+    /// and no record is built; and when `whole` is given (every record is kept and they share one bucket), not even
+    /// those: `visit` gets the block's first time, record count and line bytes once. Otherwise the block is decoded
+    /// and each record's group computed as a scan hands the record, with ``LogRecord/stream`` set to `streamLabels`.
     /// - Throws: `dataCorrupted` when a column is missing, cut or inconsistent.
-    static func countLines(_ data: [UInt8], count: Int, filter: RecordFilter, _ visit: (UInt64, Int) -> Void) throws {
-        try selectLines(ColumnSetReader(data), count: count, filter: filter) { _, time, line in visit(time, line.byteCount) }
+    static func countLines(
+        _ data: [UInt8], count: Int, filter: RecordFilter, groupBy: [String], streamLabels: Labels,
+        whole: (time: UInt64, lineBytes: Int)?, _ visit: (_ time: UInt64, _ records: Int, _ bytes: Int, _ group: [String]?) -> Void
+    ) throws {
+        let columns = try ColumnSetReader(data)
+        // A stream without labels takes its labels from each record's resource, so only records can say.
+        let ownGroup = try groupBy.isEmpty || (!streamLabels.labels.isEmpty && !mayHaveMetadata(named: groupBy, columns, count: count))
+        if ownGroup {
+            if let whole {
+                visit(whole.time, count, whole.lineBytes, nil)
+                return
+            }
+            try selectLineLengths(columns, count: count, filter: filter) { time, bytes in visit(time, 1, bytes, nil) }
+            return
+        }
+        for var record in try decode(columns, count: count, streamLabels: streamLabels, filter: filter) {
+            record.stream = streamLabels
+            visit(record.effectiveTimeUnixNano, 1, record.line.utf8.count, groupBy.map { record.groupingValue($0) })
+        }
+    }
+
+    /// Whether a record of a block of a stream with labels can have structured metadata
+    /// (``LogRecord/structuredMetadataValue(_:)``) named like one of `names`: an attribute whose key becomes one of the
+    /// names, or a trace id, span id or severity text when `trace_id`, `span_id` or `severity_text` is one. (Resource
+    /// attributes are structured metadata only of records without stream labels.) Reads only the columns these are in.
+    /// - Throws: `dataCorrupted` when one of them is missing or cut.
+    static func mayHaveMetadata(named names: [String], _ columns: ColumnSetReader, count: Int) throws -> Bool {
+        var found = false
+        try read(columns.column(9)) { r in
+            let keyCount = try r.readCount()
+            for _ in 0..<keyCount {
+                let key = try r.readString()
+                if names.contains(where: { LogRecord.isLabelName($0, of: key) }) {
+                    found = true
+                    return
+                }
+            }
+        }
+        if found { return true }
+        /// Whether a presence column (a byte per record, then the ids) marks an id present.
+        func anyPresent(_ column: Int) throws -> Bool {
+            let bytes = try columns.column(column)
+            guard bytes.count >= count else { throw SightlineError(.dataCorrupted, "id column \(column) has fewer than \(count) presence bytes") }
+            return bytes[0..<count].contains { $0 != 0 }
+        }
+        if names.contains("trace_id"), try anyPresent(12) { return true }
+        if names.contains("span_id"), try anyPresent(13) { return true }
+        if names.contains("severity_text") {
+            try read(columns.column(4)) { r in
+                let entryCount = try r.readCount()
+                for _ in 0..<entryCount where !(try r.readString()).isEmpty {
+                    found = true
+                    return
+                }
+            }
+        }
+        return found
     }
 
     // MARK: Decoding
@@ -398,7 +506,11 @@ enum LogBlockCodec {
     /// `streamLabels` for records whose sender named the stream (as they were ingested).
     /// - Throws: `dataCorrupted` when a column is missing, cut or inconsistent.
     static func decode(_ data: [UInt8], count: Int, streamLabels: Labels, filter: RecordFilter) throws -> [LogRecord] {
-        let columns = try ColumnSetReader(data)
+        try decode(ColumnSetReader(data), count: count, streamLabels: streamLabels, filter: filter)
+    }
+
+    /// ``decode(_:count:streamLabels:filter:)`` over a block whose column directory is read.
+    static func decode(_ columns: ColumnSetReader, count: Int, streamLabels: Labels, filter: RecordFilter) throws -> [LogRecord] {
         // Times and lines first: they decide which records are kept.
         var keep = [Bool](repeating: false, count: count)
         var records: [LogRecord] = []

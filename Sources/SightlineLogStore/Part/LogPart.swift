@@ -164,10 +164,19 @@ final class LogPart: Sendable {
         try withBlock(number) { bytes, count in try LogBlockCodec.decode(bytes, count: count, streamLabels: meta.labels, filter: filter) }
     }
 
-    /// Calls `visit` with the effective time and line bytes of each record of block `number` that `filter` keeps,
-    /// without building records.
-    func countLines(_ number: Int, filter: RecordFilter, _ visit: (UInt64, Int) -> Void) throws {
-        try withBlock(number) { bytes, count in try LogBlockCodec.countLines(bytes, count: count, filter: filter, visit) }
+    /// Calls `visit` with the effective time, record count, line bytes and group of `groupBy` of the records of block
+    /// `number` that `filter` keeps: one record a call, or the whole block at once when `whole` (the caller knows every
+    /// record is kept and they share one bucket) and the block's records are all of the stream's own group (nil), which
+    /// reads no more than the attribute keys (see ``LogBlockCodec/countLines(_:count:filter:groupBy:streamLabels:whole:_:)``).
+    func countLines(
+        _ number: Int, filter: RecordFilter, groupBy: [String], whole: Bool, _ visit: (UInt64, Int, Int, [String]?) -> Void
+    ) throws {
+        let info = blocks[number]
+        try withBlock(number) { bytes, count in
+            try LogBlockCodec.countLines(
+                bytes, count: count, filter: filter, groupBy: groupBy, streamLabels: meta.labels,
+                whole: whole ? (info.minTime, info.lineBytes) : nil, visit)
+        }
     }
 
     /// Reads block `number`, checks its checksum and hands its bytes and record count to `body`; a block that does

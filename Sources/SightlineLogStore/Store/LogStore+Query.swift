@@ -133,52 +133,106 @@ extension LogStore {
         return true
     }
 
-    /// Counts per bucket in parallel over the selected streams' blocks, without building records: a block wholly
-    /// inside the range and inside one bucket, with no substring to look for, is counted from the part index; other
-    /// blocks are skipped by their trigram filter when they cannot hold a substring, or read for their times and
-    /// lines only. Never nil: every scan can be counted here.
-    package func countBuckets(_ scan: LogScan, originNano: Int64, widthNano: Int64) throws -> [LogBucketCount]? {
+    /// Records and line bytes per bucket end.
+    private typealias BucketTally = [Int64: (records: Int, bytes: Int)]
+
+    /// Counts per group and bucket in parallel over the selected streams' blocks, without building records where it
+    /// can. A record's group is its stream's labels of `groupBy` unless it has structured metadata of such a name, so
+    /// a stream's block counts as a whole for its stream's group when no record of it can have such metadata (its
+    /// attribute keys, and its trace id, span id and severity text columns when those names are asked, say so);
+    /// otherwise it is decoded and every record grouped as a scan hands it. Head records are grouped one by one.
+    ///
+    /// A block wholly inside the range and inside one bucket, with no substring to look for, is counted from the part
+    /// index (without grouping) or after reading only its attribute keys; other blocks are skipped by their trigram
+    /// filter when they cannot hold a substring, or read for their times and lines only. Never nil: every scan can be
+    /// counted here.
+    package func countBuckets(_ scan: LogScan, originNano: Int64, widthNano: Int64, groupBy: [String]) throws -> [LogGroupCount]? {
         guard widthNano > 0 else { return nil }
         let filter = RecordFilter(range: scan.range, needles: scan.lineContains.map { Array($0.utf8) })
         let pruning = filter.needles.filter { $0.count >= 3 }
         func end(_ time: UInt64) -> Int64 { LogBucketCount.bucketEnd(of: Int64(clamping: time), originNano: originNano, widthNano: widthNano) }
-        var totals: [Int64: (records: Int, bytes: Int)] = [:]
-        func add(_ time: UInt64, _ bytes: Int, records: Int = 1, into counts: inout [Int64: (records: Int, bytes: Int)]) {
+        func add(_ time: UInt64, records: Int, bytes: Int, into counts: inout BucketTally) {
             counts[end(time), default: (0, 0)].records += records
             counts[end(time), default: (0, 0)].bytes += bytes
         }
-        var blocks: [(part: LogPart, block: Int)] = []
+        var totals: [[String]: BucketTally] = [:]
+        /// A block to read, and the group of its stream's records without structured metadata of a grouping name.
+        struct Pending {
+            var part: LogPart
+            var block: Int
+            var whole: Bool
+            var group: [String]
+        }
+        var blocks: [Pending] = []
         for stream in snapshot(tenant: scan.tenant, matchers: scan.matchers) {
+            let group = groupBy.map { stream.labels[$0] ?? "" }
             for part in stream.parts where part.maxTime >= scan.range.startNano && part.minTime < scan.range.endNano {
                 for (number, block) in part.blocks.enumerated() where block.overlaps(scan.range) {
-                    if filter.needles.isEmpty && scan.range.contains(block.minTime) && scan.range.contains(block.maxTime)
+                    let whole = filter.needles.isEmpty && scan.range.contains(block.minTime) && scan.range.contains(block.maxTime)
                         && end(block.minTime) == end(block.maxTime)
-                    {
-                        add(block.minTime, block.lineBytes, records: block.count, into: &totals)
+                    if whole && groupBy.isEmpty {
+                        add(block.minTime, records: block.count, bytes: block.lineBytes, into: &totals[group, default: [:]])
                     } else {
-                        blocks.append((part, number))
+                        blocks.append(Pending(part: part, block: number, whole: whole, group: group))
                     }
                 }
             }
             for chunk in stream.head {
                 for record in chunk.records where filter.keeps(record) {
-                    add(record.effectiveTimeUnixNano, record.line.utf8.count, into: &totals)
+                    var values = group
+                    if !groupBy.isEmpty {
+                        // As the scan hands it: with the stream's labels.
+                        var handed = record
+                        handed.stream = stream.labels
+                        values = groupBy.map { handed.groupingValue($0) }
+                    }
+                    add(record.effectiveTimeUnixNano, records: 1, bytes: record.line.utf8.count, into: &totals[values, default: [:]])
                 }
             }
         }
-        let counted = parallelMap(blocks, width: max(1, options.parallelism)) { item -> [Int64: (records: Int, bytes: Int)] in
-            var counts: [Int64: (records: Int, bytes: Int)] = [:]
-            guard try self.mustRead(item.part, item.block, pruning: pruning) else { return counts }
-            try item.part.countLines(item.block, filter: filter) { time, bytes in add(time, bytes, into: &counts) }
-            return counts
-        }
-        for result in counted {
-            for (bucket, count) in try result.get() {
-                totals[bucket, default: (0, 0)].records += count.records
-                totals[bucket, default: (0, 0)].bytes += count.bytes
+        let counted = parallelMap(blocks, width: max(1, options.parallelism)) { item -> (own: BucketTally, others: [[String]: BucketTally]) in
+            var own: BucketTally = [:]
+            var others: [[String]: BucketTally] = [:]
+            guard try self.mustRead(item.part, item.block, pruning: pruning) else { return (own, others) }
+            // A block's records ascend in time, so the stream's own group fills one bucket after another: a run is
+            // summed, and added to the tally when the bucket changes.
+            var run = (end: Int64.min, records: 0, bytes: 0)
+            func flush() {
+                guard run.records > 0 else { return }
+                own[run.end, default: (0, 0)].records += run.records
+                own[run.end, default: (0, 0)].bytes += run.bytes
             }
+            try item.part.countLines(item.block, filter: filter, groupBy: groupBy, whole: item.whole) { time, records, bytes, group in
+                if let group {
+                    add(time, records: records, bytes: bytes, into: &others[group, default: [:]])
+                    return
+                }
+                let bucket = end(time)
+                if bucket != run.end {
+                    flush()
+                    run = (bucket, 0, 0)
+                }
+                run.records += records
+                run.bytes += bytes
+            }
+            flush()
+            return (own, others)
         }
-        return totals.sorted { $0.key < $1.key }.map { LogBucketCount(endNano: $0.key, records: $0.value.records, bytes: $0.value.bytes) }
+        /// Adds a block's counts to the totals of `group`.
+        func merge(_ counts: BucketTally, into group: [String]) {
+            guard !counts.isEmpty else { return }
+            totals[group, default: [:]].merge(counts) { ($0.records + $1.records, $0.bytes + $1.bytes) }
+        }
+        for (item, result) in zip(blocks, counted) {
+            let counts = try result.get()
+            merge(counts.own, into: item.group)
+            for (group, tally) in counts.others { merge(tally, into: group) }
+        }
+        return totals.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { group, tally in
+            LogGroupCount(
+                values: group,
+                buckets: tally.sorted { $0.key < $1.key }.map { LogBucketCount(endNano: $0.key, records: $0.value.records, bytes: $0.value.bytes) })
+        }
     }
 
     /// Counts streams in parallel: blocks wholly inside the range are counted from the part index, blocks at the

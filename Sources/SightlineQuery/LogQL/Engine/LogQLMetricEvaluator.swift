@@ -204,12 +204,15 @@ struct LogQLMetricEvaluator {
         let isBytes = expr.op == .bytesOverTime || expr.op == .bytesRate
         // `by (…)` over a pipeline that sets no label: the series key is read straight off the record.
         let groupsDirectly = unwrap == nil && grouping?.without == false && pipeline.keepsLabels
-        if let width, let counts = try countsInStore(expr, scan: scan, origin: origin, width: width, groupsDirectly: groupsDirectly) {
-            // `sum(count_over_time(…))` and `sum(bytes_over_time(…))` over plain `|=` filters: the store counted.
-            if !counts.isEmpty {
-                series = [SampleBucket(
-                    labels: Labels([]), times: counts.map(\.endNano),
-                    stats: counts.map { WindowStats(count: Double($0.records), sum: Double(isBytes ? $0.bytes : $0.records)) })]
+        if let width, let groups = try countsInStore(expr, scan: scan, origin: origin, width: width, groupsDirectly: groupsDirectly) {
+            // `sum by (…) (count_over_time(…))` and `sum by (…) (bytes_over_time(…))` over plain `|=` filters: the store
+            // counted, per group of the grouping's label values (the labels the scan below would give, empty ones
+            // dropped; distinct values give distinct labels).
+            let names = grouping?.labels ?? []
+            series = groups.map { group in
+                SampleBucket(
+                    labels: Labels(zip(names, group.values).map { Label($0, $1) }), times: group.buckets.map(\.endNano),
+                    stats: group.buckets.map { WindowStats(count: Double($0.records), sum: Double(isBytes ? $0.bytes : $0.records)) })
             }
         } else {
             try source.scan(scan) { record in
@@ -220,8 +223,7 @@ struct LogQLMetricEvaluator {
                     // Only the grouping's labels are needed: structured metadata wins over a stream label of the same
                     // name, as in LogLabelsBuilder.
                     guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
-                    let stream = record.streamLabels
-                    labels = Labels(grouping.labels.map { name in Label(name, record.structuredMetadataValue(name) ?? stream[name] ?? "") })
+                    labels = Labels(grouping.labels.map { name in Label(name, record.groupingValue(name)) })
                 } else if unwrap == nil && grouping == nil && pipeline.keepsLabels && record.structuredMetadata.isEmpty {
                     // Nothing can add a label: the series is the stream, and no label list needs building.
                     guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
@@ -319,17 +321,18 @@ struct LogQLMetricEvaluator {
         return out
     }
 
-    /// The per-bucket counts of a `sum(count_over_time(…))` or `sum(bytes_over_time(…))` whose pipeline is only `|=`
-    /// filters, from a store that counts where the records are (``LogBucketCounting``); nil when the query needs the
-    /// records (anything else) or the store cannot count this scan.
+    /// The per-group, per-bucket counts of a `sum by (…) (count_over_time(…))` or `sum by (…) (bytes_over_time(…))`
+    /// (`by` or no grouping labels, not `without`) whose pipeline is only `|=` filters, from a store that counts where
+    /// the records are (``LogBucketCounting``); nil when the query needs the records (anything else) or the store
+    /// cannot count this scan.
     private func countsInStore(
         _ expr: RangeAggregationExpr, scan: LogScan, origin: Int64, width: Int64, groupsDirectly: Bool
-    ) throws -> [LogBucketCount]? {
-        guard groupsDirectly, let grouping = expr.grouping, grouping.labels.isEmpty,
+    ) throws -> [LogGroupCount]? {
+        guard groupsDirectly, let grouping = expr.grouping, !grouping.without,
             expr.op == .countOverTime || expr.op == .bytesOverTime, expr.range.selector.isOnlySubstringFilters,
             let counting = source as? any LogBucketCounting
         else { return nil }
-        return try counting.countBuckets(scan, originNano: origin, widthNano: width)
+        return try counting.countBuckets(scan, originNano: origin, widthNano: width, groupBy: grouping.labels)
     }
 
     /// Adds a sample to the bucket ending at `bucketEnd`; buckets stay in time order even if the source delivers
