@@ -39,7 +39,8 @@ struct ColumnSetWriter {
     }
 }
 
-/// Reads the columns ``ColumnSetWriter`` wrote, decompressing each on demand.
+/// Reads the columns ``ColumnSetWriter`` wrote, decompressing each on demand: from the whole block in memory, or
+/// column by column through a loader (a part whose block was verified once reads only the columns a query needs).
 struct ColumnSetReader {
     private struct Entry {
         var rawLength: Int
@@ -48,13 +49,33 @@ struct ColumnSetReader {
         var codec: UInt8
     }
 
-    private let bytes: [UInt8]
+    /// Where the stored bytes come from.
+    private enum Source {
+        /// The whole block.
+        case block([UInt8])
+        /// `load(offset, length)`: the stored bytes of one column, by its place in the block.
+        case loader((Int, Int) throws -> [UInt8])
+    }
+
+    private let source: Source
     private var entries: [Entry] = []
 
     /// Parses the column directory of `bytes`.
     /// - Throws: `dataCorrupted` when the directory is cut or names bytes past the end.
     init(_ bytes: [UInt8]) throws {
-        self.bytes = bytes
+        self.source = .block(bytes)
+        self.entries = try Self.directory(bytes, blockLength: bytes.count)
+    }
+
+    /// Parses the column directory at the start of `prefix` (the first bytes of a block of `blockLength` bytes); each
+    /// column is then read with `load` when asked for.
+    /// - Throws: `dataCorrupted` when the directory is cut (it may not fit the prefix) or names bytes past the end.
+    init(prefix: [UInt8], blockLength: Int, load: @escaping (_ offset: Int, _ length: Int) throws -> [UInt8]) throws {
+        self.source = .loader(load)
+        self.entries = try Self.directory(prefix, blockLength: blockLength)
+    }
+
+    private static func directory(_ bytes: [UInt8], blockLength: Int) throws -> [Entry] {
         var entries: [Entry] = []
         let payloadStart: Int = try bytes.withUnsafeBytes { raw in
             var reader = ByteReader(raw)
@@ -76,9 +97,9 @@ struct ColumnSetReader {
         for index in entries.indices {
             entries[index].offset = offset
             offset += entries[index].storedLength
-            guard offset <= bytes.count else { throw SightlineError(.dataCorrupted, "column \(index) runs past the end of the block") }
+            guard offset <= blockLength else { throw SightlineError(.dataCorrupted, "column \(index) runs past the end of the block") }
         }
-        self.entries = entries
+        return entries
     }
 
     /// The number of columns.
@@ -96,13 +117,22 @@ struct ColumnSetReader {
     func column(_ index: Int) throws -> [UInt8] {
         guard index < entries.count else { throw SightlineError(.dataCorrupted, "block has \(entries.count) columns, column \(index) is missing") }
         let entry = entries[index]
-        return try bytes.withUnsafeBytes { raw in
-            let stored = UnsafeRawBufferPointer(rebasing: raw[entry.offset..<(entry.offset + entry.storedLength)])
+        func decompress(_ stored: UnsafeRawBufferPointer) throws -> [UInt8] {
             if entry.codec == 0 {
                 guard entry.rawLength == entry.storedLength else { throw SightlineError(.dataCorrupted, "raw column \(index) has the wrong length") }
                 return Array(stored)
             }
             return try LZ4Block.decompress(stored, decompressedSize: entry.rawLength)
+        }
+        switch source {
+        case .block(let bytes):
+            return try bytes.withUnsafeBytes { raw in
+                try decompress(UnsafeRawBufferPointer(rebasing: raw[entry.offset..<(entry.offset + entry.storedLength)]))
+            }
+        case .loader(let load):
+            let stored = try load(entry.offset, entry.storedLength)
+            guard stored.count == entry.storedLength else { throw SightlineError(.dataCorrupted, "column \(index) is cut") }
+            return try stored.withUnsafeBytes { try decompress($0) }
         }
     }
 }

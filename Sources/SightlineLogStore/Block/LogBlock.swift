@@ -445,7 +445,15 @@ enum LogBlockCodec {
         _ data: [UInt8], count: Int, filter: RecordFilter, groupBy: [String], streamLabels: Labels,
         whole: (time: UInt64, lineBytes: Int)?, _ visit: (_ time: UInt64, _ records: Int, _ bytes: Int, _ group: [String]?) -> Void
     ) throws {
-        let columns = try ColumnSetReader(data)
+        try countLines(ColumnSetReader(data), count: count, filter: filter, groupBy: groupBy, streamLabels: streamLabels, whole: whole, visit)
+    }
+
+    /// ``countLines(_:count:filter:groupBy:streamLabels:whole:_:)`` over a block whose column directory is read: only
+    /// the columns it needs are decompressed (and, from a part, read).
+    static func countLines(
+        _ columns: ColumnSetReader, count: Int, filter: RecordFilter, groupBy: [String], streamLabels: Labels,
+        whole: (time: UInt64, lineBytes: Int)?, _ visit: (_ time: UInt64, _ records: Int, _ bytes: Int, _ group: [String]?) -> Void
+    ) throws {
         // A stream without labels takes its labels from each record's resource, so only records can say.
         let ownGroup = try groupBy.isEmpty || (!streamLabels.labels.isEmpty && !mayHaveMetadata(named: groupBy, columns, count: count))
         if ownGroup {

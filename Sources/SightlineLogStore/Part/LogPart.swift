@@ -1,6 +1,7 @@
 import Glibc
 import SightlineCore
 import SightlineStorageCore
+import Synchronization
 
 /// What a part's index says about one of its blocks.
 struct BlockInfo: Sendable {
@@ -54,6 +55,8 @@ final class LogPart: Sendable {
     let recordCount: Int
     let fileBytes: Int
     private let fd: Int32
+    /// Per block, whether its data has passed its checksum in this process (see ``withColumns(_:_:)``).
+    private let verified: Mutex<[Bool]>
 
     static let magic: [UInt8] = Array("SLLP".utf8)
     static let version: UInt8 = 1
@@ -69,6 +72,7 @@ final class LogPart: Sendable {
         self.recordCount = blocks.reduce(0) { $0 + $1.count }
         self.fileBytes = fileBytes
         self.fd = fd
+        self.verified = Mutex([Bool](repeating: false, count: blocks.count))
     }
 
     deinit { POSIXFile.close(fd) }
@@ -161,7 +165,7 @@ final class LogPart: Sendable {
     /// The records of block `number` that `filter` keeps, in time order.
     /// - Throws: `dataCorrupted` naming the file and the block when it fails its checksum or does not decode.
     func records(_ number: Int, filter: RecordFilter) throws -> [LogRecord] {
-        try withBlock(number) { bytes, count in try LogBlockCodec.decode(bytes, count: count, streamLabels: meta.labels, filter: filter) }
+        try withColumns(number) { columns, count in try LogBlockCodec.decode(columns, count: count, streamLabels: meta.labels, filter: filter) }
     }
 
     /// Calls `visit` with the effective time, record count, line bytes and group of `groupBy` of the records of block
@@ -172,19 +176,51 @@ final class LogPart: Sendable {
         _ number: Int, filter: RecordFilter, groupBy: [String], whole: Bool, _ visit: (UInt64, Int, Int, [String]?) -> Void
     ) throws {
         let info = blocks[number]
-        try withBlock(number) { bytes, count in
+        try withColumns(number) { columns, count in
             try LogBlockCodec.countLines(
-                bytes, count: count, filter: filter, groupBy: groupBy, streamLabels: meta.labels,
+                columns, count: count, filter: filter, groupBy: groupBy, streamLabels: meta.labels,
                 whole: whole ? (info.minTime, info.lineBytes) : nil, visit)
         }
     }
 
-    /// Reads block `number`, checks its checksum and hands its bytes and record count to `body`; a block that does
-    /// not decode is reported with the part's path.
+    /// Bytes read at the start of a verified block for its column directory (a few bytes per column).
+    private static let directoryPrefixLength = 512
+
+    /// Hands the columns of block `number` and its record count to `body`; a block that does not decode is reported
+    /// with the part's path.
+    ///
+    /// The first read of a block reads it whole and checks its checksum (the checksum covers the whole block). The
+    /// part is immutable, so later reads of a block that passed read only its column directory and then the columns
+    /// `body` asks for: a count over the last hour reads the time and line-length columns, not every line again.
+    private func withColumns<T>(_ number: Int, _ body: (ColumnSetReader, Int) throws -> T) throws -> T {
+        let info = blocks[number]
+        guard verified.withLock({ $0[number] }) else {
+            return try withBlock(number) { bytes, count in try body(ColumnSetReader(bytes), count) }
+        }
+        let start = info.offset + info.bloomLength
+        let prefix = try Self.readExactly(fd, at: start, count: min(info.dataLength, Self.directoryPrefixLength), path: path)
+        let fd = self.fd
+        let path = self.path
+        guard let columns = try? ColumnSetReader(prefix: prefix, blockLength: info.dataLength, load: { offset, length in
+            try Self.readExactly(fd, at: start + offset, count: length, path: path)
+        }) else {
+            // A directory longer than the prefix (or damage, which the whole read reports).
+            return try withBlock(number) { bytes, count in try body(ColumnSetReader(bytes), count) }
+        }
+        do {
+            return try body(columns, info.count)
+        } catch let error as SightlineError {
+            throw Self.corrupted(path, "block \(number): \(error.message)")
+        }
+    }
+
+    /// Reads block `number` whole, checks its checksum (marking the block verified) and hands its bytes and record
+    /// count to `body`; a block that does not decode is reported with the part's path.
     private func withBlock<T>(_ number: Int, _ body: ([UInt8], Int) throws -> T) throws -> T {
         let info = blocks[number]
         let bytes = try Self.readExactly(fd, at: info.offset + info.bloomLength, count: info.dataLength, path: path)
         guard CRC32C.checksum(bytes) == info.dataCRC else { throw Self.corrupted(path, "block \(number) fails its checksum") }
+        verified.withLock { $0[number] = true }
         do {
             return try body(bytes, info.count)
         } catch let error as SightlineError {
@@ -192,11 +228,16 @@ final class LogPart: Sendable {
         }
     }
 
-    /// Every record of the part, in time order.
+    /// Every record of the part, in time order; every block read whole and checked against its checksum (merges copy
+    /// records into new parts, so they must not carry damage along).
     func allRecords() throws -> [LogRecord] {
         var records: [LogRecord] = []
         records.reserveCapacity(recordCount)
-        for number in blocks.indices { records.append(contentsOf: try self.records(number, filter: .all)) }
+        for number in blocks.indices {
+            try withBlock(number) { bytes, count in
+                records.append(contentsOf: try LogBlockCodec.decode(bytes, count: count, streamLabels: meta.labels, filter: .all))
+            }
+        }
         return records
     }
 
