@@ -57,6 +57,8 @@ final class LogPart: Sendable {
     private let fd: Int32
     /// Per block, whether its data has passed its checksum in this process (see ``withColumns(_:_:)``).
     private let verified: Mutex<[Bool]>
+    /// Per block, whether its trigram filter has passed its checksum in this process.
+    private let bloomVerified: Mutex<[Bool]>
 
     static let magic: [UInt8] = Array("SLLP".utf8)
     static let version: UInt8 = 1
@@ -73,6 +75,7 @@ final class LogPart: Sendable {
         self.fileBytes = fileBytes
         self.fd = fd
         self.verified = Mutex([Bool](repeating: false, count: blocks.count))
+        self.bloomVerified = Mutex([Bool](repeating: false, count: blocks.count))
     }
 
     deinit { POSIXFile.close(fd) }
@@ -158,7 +161,11 @@ final class LogPart: Sendable {
     func bloom(_ number: Int) throws -> TrigramBloom {
         let info = blocks[number]
         let bytes = try Self.readExactly(fd, at: info.offset, count: info.bloomLength, path: path)
-        guard CRC32C.checksum(bytes) == info.bloomCRC else { throw Self.corrupted(path, "filter of block \(number) fails its checksum") }
+        // Checked once per process, as block data is (see ``withColumns(_:_:)``): term searches read every filter.
+        if !bloomVerified.withLock({ $0[number] }) {
+            guard CRC32C.checksum(bytes) == info.bloomCRC else { throw Self.corrupted(path, "filter of block \(number) fails its checksum") }
+            bloomVerified.withLock { $0[number] = true }
+        }
         return bytes.withUnsafeBytes { TrigramBloom(bytes: $0) }
     }
 

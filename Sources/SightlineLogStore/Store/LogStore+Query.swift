@@ -65,10 +65,11 @@ extension LogStore {
         var pending = Heap<Pending> { $0.key < $1.key }
         var active = Heap<Cursor> { $0.key < $1.key }
 
+        var candidates: [Pending] = []
         for stream in snapshot(tenant: scan.tenant, matchers: scan.matchers) {
             for part in stream.parts where part.maxTime >= scan.range.startNano && part.minTime < scan.range.endNano {
                 for (number, block) in part.blocks.enumerated() where block.overlaps(scan.range) {
-                    pending.push(Pending(key: key(forward ? block.minTime : block.maxTime), part: part, block: number, labels: stream.labels))
+                    candidates.append(Pending(key: key(forward ? block.minTime : block.maxTime), part: part, block: number, labels: stream.labels))
                 }
             }
             var head: [LogRecord] = []
@@ -83,6 +84,17 @@ extension LogStore {
         }
 
         let width = max(1, options.parallelism)
+        if pruning.isEmpty {
+            for candidate in candidates { pending.push(candidate) }
+        } else {
+            // A search for a term: the blocks' trigram filters are checked all at once, in parallel, so that the merge
+            // below meets only the few blocks that can hold it (checking them pairwise as the merge reaches them
+            // woke a second thread per pair of blocks).
+            let kept = parallelMap(candidates, width: width) { candidate in
+                try self.mustRead(candidate.part, candidate.block, pruning: pruning)
+            }
+            for (candidate, result) in zip(candidates, kept) where try result.get() { pending.push(candidate) }
+        }
         while true {
             if let next = pending.first, active.first.map({ next.key <= $0.key }) ?? true {
                 // The merge needs this block now. The next few in line are decoded with it, in parallel: a full scan
@@ -90,7 +102,9 @@ extension LogStore {
                 var batch: [Pending] = []
                 while batch.count < width, let more = pending.pop() { batch.append(more) }
                 let loaded = parallelMap(batch, width: width) { block in
-                    try self.load(block.part, block.block, filter: filter, pruning: pruning)
+                    // Blocks kept by their filter were counted as read when checked.
+                    if pruning.isEmpty { self.blocksRead.add(1, ordering: .relaxed) }
+                    return try block.part.records(block.block, filter: filter)
                 }
                 for (block, result) in zip(batch, loaded) {
                     var records = try result.get()
@@ -112,12 +126,6 @@ extension LogStore {
         }
     }
 
-    /// The records of a block that `filter` keeps, or none without reading the block when its trigram filter rules
-    /// out one of the `pruning` needles (all ≥ 3 bytes).
-    private func load(_ part: LogPart, _ block: Int, filter: RecordFilter, pruning: [[UInt8]]) throws -> [LogRecord] {
-        guard try mustRead(part, block, pruning: pruning) else { return [] }
-        return try part.records(block, filter: filter)
-    }
 
     /// Whether block `block` of `part` can hold every one of the `pruning` needles (all ≥ 3 bytes) by its trigram
     /// filter, so it must be read; counts the block as read or skipped.
