@@ -216,7 +216,8 @@ final class LogPart: Sendable {
         }
         do {
             return try body(columns, info.count)
-        } catch let error as SightlineError {
+        } catch let error as SightlineError where error.code == .dataCorrupted {
+            // Decoding failures name the block; read errors of the columns pass as they are.
             throw Self.corrupted(path, "block \(number): \(error.message)")
         }
     }
