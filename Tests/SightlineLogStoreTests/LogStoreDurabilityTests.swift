@@ -82,7 +82,7 @@ struct LogStoreDurabilityTests {
     @Test func laterReadsOfAVerifiedBlockReadItsColumnsAlone() throws {
         let harness = try StoreHarness()
         defer { harness.directory.remove() }
-        let records = LogFixtures.generated(3_000, seed: 5, service: "one") + LogFixtures.generated(2_000, seed: 6, service: "two")
+        let records = LogFixtures.generated(1_200, seed: 5, service: "one") + LogFixtures.generated(800, seed: 6, service: "two")
         do {
             let store = try harness.open()
             try StoreHarness.apply(store, records, segment: 0)
