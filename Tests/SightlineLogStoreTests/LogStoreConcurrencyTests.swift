@@ -13,8 +13,8 @@ struct LogStoreConcurrencyTests {
         stream.appendHead(Array(records[1500..<2000]), segment: 1)
         stream.appendHead(Array(records[2000...]), segment: 1)
         #expect(stream.headCount == 3000)
-        #expect(stream.headRecords(through: 0) == Array(records[0..<1500]))
-        #expect(stream.headRecords(through: 1) == records)
+        #expect(stream.headChunks(through: 0).flatMap { $0 } == Array(records[0..<1500]))
+        #expect(stream.headChunks(through: 1).flatMap { $0 } == records)
         stream.dropHead(1700)
         #expect(stream.headCount == 1300)
         #expect(stream.head.flatMap(\.records) == Array(records[1700...]))
@@ -65,5 +65,21 @@ struct LogStoreConcurrencyTests {
         #expect(all.count == 2000)
         #expect(Set(all.map(\.line)).count == 2000)
         #expect(try StoreHarness.scan(try harness.open()).count == 2000)
+    }
+}
+
+/// Persisting writes a stream's head chunks as they are when they are in time order, and one sorted run otherwise.
+struct LogStoreHeadOrderTests {
+    @Test func chunksInTimeOrderAreKeptAndOthersAreSortedOnce() {
+        let a = (0..<5).map { LogFixtures.record("a\($0)", at: UInt64($0) * 10) }
+        let b = (5..<9).map { LogFixtures.record("b\($0)", at: UInt64($0) * 10) }
+        #expect(LogStore.inTimeOrder([a, b]) == [a, b])
+        // A record of the second chunk older than the first's last: one run, sorted, equal times in arrival order.
+        let late = [LogFixtures.record("late", at: 25), LogFixtures.record("tie", at: 40)]
+        let joined = LogStore.inTimeOrder([a, late])
+        #expect(joined.count == 1)
+        let base = a[0].effectiveTimeUnixNano
+        #expect(joined[0].map { $0.effectiveTimeUnixNano - base } == [0, 10, 20, 25, 30, 40, 40])
+        #expect(joined[0].map(\.line)[5...] == ["a4", "tie"])
     }
 }

@@ -85,8 +85,14 @@ final class LogPart: Sendable {
     /// Writes `records` (sorted by ``LogRecord/effectiveTimeUnixNano``) as part `meta.id` in `directory`: a temporary file, fsynced,
     /// then renamed. The caller fsyncs the directory. Returns the part opened for reading.
     static func write(_ records: [LogRecord], meta: PartMeta, directory: String, options: LogStoreOptions) throws -> LogPart {
+        try write([records], meta: meta, directory: directory, options: options)
+    }
+
+    /// ``write(_:meta:directory:options:)`` of the records of `runs`, one after the other (together sorted by time):
+    /// a stream's head chunks are written as they are, without joining them into one array first.
+    static func write(_ runs: [[LogRecord]], meta: PartMeta, directory: String, options: LogStoreOptions) throws -> LogPart {
         let writer = try LogPartWriter(meta: meta, directory: directory, options: options)
-        try writer.append(contentsOf: records[...])
+        for run in runs { try writer.append(contentsOf: run[...]) }
         return try writer.finish()
     }
 

@@ -76,14 +76,14 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
             headCount += records.count
         }
 
-        /// The head records of segments ≤ `segment` (a prefix of the head).
-        func headRecords(through segment: Int) -> [LogRecord] {
-            var records: [LogRecord] = []
+        /// The head chunks' records of segments ≤ `segment` (a prefix of the head), as the chunks hold them.
+        func headChunks(through segment: Int) -> [[LogRecord]] {
+            var chunks: [[LogRecord]] = []
             for chunk in head {
                 guard chunk.segment <= segment else { break }
-                records.append(contentsOf: chunk.records)
+                chunks.append(chunk.records)
             }
-            return records
+            return chunks
         }
 
         /// Removes the first `count` head records.
@@ -178,19 +178,23 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
         guard case .logs(let records) = batch.batch else {
             throw SightlineError(.internal, "\(batch.batch.signal) batch sent to the logs store")
         }
-        var grouped: [Labels: [LogRecord]] = [:]
-        var lastLabels: Labels?
-        var run: [LogRecord] = []
-        for record in records {
-            let labels = record.streamLabels
-            if labels != lastLabels, let last = lastLabels {
-                grouped[last, default: []].append(contentsOf: run)
-                run.removeAll(keepingCapacity: true)
+        // Runs of one stream, found without copying a record; a batch of one stream (an agent's file, most pushes)
+        // goes to its head as the batch's own array.
+        var runs: [(labels: Labels, range: Range<Int>)] = []
+        for index in records.indices {
+            let labels = records[index].streamLabels
+            if let last = runs.last, last.labels == labels {
+                runs[runs.count - 1].range = last.range.lowerBound..<(index + 1)
+            } else {
+                runs.append((labels, index..<(index + 1)))
             }
-            lastLabels = labels
-            run.append(record)
         }
-        if let last = lastLabels { grouped[last, default: []].append(contentsOf: run) }
+        var grouped: [Labels: [LogRecord]] = [:]
+        if runs.count == 1 {
+            grouped[runs[0].labels] = records
+        } else {
+            for run in runs { grouped[run.labels, default: []].append(contentsOf: records[run.range]) }
+        }
         state.withLock { state in
             for (labels, records) in grouped {
                 state.streams[batch.tenant, default: [:]][labels, default: Stream()].appendHead(records, segment: position.segment)
@@ -203,7 +207,9 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
     package func persist(throughSegment segment: Int) throws {
         try persistLock.withLock { _ in
             struct Job {
-                var records: [LogRecord]
+                /// The head chunks to write, in head order; together `count` records.
+                var chunks: [[LogRecord]]
+                var count: Int
                 var meta: PartMeta
             }
             let now = clock()
@@ -211,12 +217,13 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
                 var jobs: [Job] = []
                 for (tenant, streams) in state.streams {
                     for (labels, stream) in streams {
-                        let records = stream.headRecords(through: segment)
-                        guard !records.isEmpty else { continue }
+                        let chunks = stream.headChunks(through: segment)
+                        let count = chunks.reduce(0) { $0 + $1.count }
+                        guard count > 0 else { continue }
                         let created = stream.parts.filter { $0.meta.generation == stream.generation }.map(\.meta.createdNano).min() ?? now
                         let meta = PartMeta(id: state.nextPartID, tenant: tenant, labels: labels, generation: stream.generation, createdNano: created)
                         state.nextPartID += 1
-                        jobs.append(Job(records: records, meta: meta))
+                        jobs.append(Job(chunks: chunks, count: count, meta: meta))
                     }
                 }
                 return jobs
@@ -225,20 +232,34 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
             let partsDirectory = self.partsDirectory
             let options = self.options
             let results = parallelMap(jobs, width: options.parallelism) { job in
-                try LogPart.write(Self.sortedByTime(job.records), meta: job.meta, directory: partsDirectory, options: options)
+                try LogPart.write(Self.inTimeOrder(job.chunks), meta: job.meta, directory: partsDirectory, options: options)
             }
             let parts = try Self.collect(results)
             // On failure the new files stay: the manifest may already name them (a rename that landed before a
             // failed directory fsync). If it does not, the next open deletes them; the head keeps the records.
             try commit(adding: parts, removing: [], persistedSegment: segment) { state in
                 for job in jobs {
-                    state.streams[job.meta.tenant]?[job.meta.labels]?.dropHead(job.records.count)
+                    state.streams[job.meta.tenant]?[job.meta.labels]?.dropHead(job.count)
                 }
             }
         }
     }
 
     package var persistedSegment: Int { state.withLock { $0.persistedSegment } }
+
+    /// The records of `chunks` (in order) as runs in time order, equal times in arrival order: the chunks themselves
+    /// when they already are (the common case, so no record is copied), else one sorted array.
+    static func inTimeOrder(_ chunks: [[LogRecord]]) -> [[LogRecord]] {
+        var previous: UInt64 = 0
+        for chunk in chunks {
+            for record in chunk {
+                let time = record.effectiveTimeUnixNano
+                guard time >= previous else { return [sortedByTime(Array(chunks.joined()))] }
+                previous = time
+            }
+        }
+        return chunks
+    }
 
     /// `records` in time order, equal times in arrival order. Records mostly arrive in order, so they are checked first
     /// and returned as they are; otherwise their indexes are sorted and each record is copied once (a record is
