@@ -150,36 +150,33 @@ package enum DecimalChunk {
                 mantissas[index] = m
                 index += 1
             }
-            defer {
-                if index >= last {
-                    let kept = first..<last
-                    if divisor == 1 {
-                        values.append(contentsOf: kept.lazy.map { Double(mantissas[$0]) })
-                    } else {
-                        values.append(contentsOf: kept.lazy.map { Double(mantissas[$0]) / divisor })
+            emit(m)
+            if count >= 2 {
+                guard let mode = reader.readUVarint(), mode <= 1 else { throw corrupted("bad value mode") }
+                if mode == 1 {
+                    guard var delta = reader.readVarint(), let gcd = reader.readUVarint() else { throw corrupted("truncated value header") }
+                    m = m &+ delta
+                    emit(m)
+                    let factor = Int64(bitPattern: gcd)
+                    try readPacked(last - 2, from: &reader, corrupted) { dod in
+                        delta = delta &+ unzigzag(dod) &* factor
+                        m = m &+ delta
+                        emit(m)
+                    }
+                } else {
+                    guard let gcd = reader.readUVarint() else { throw corrupted("truncated value header") }
+                    let factor = Int64(bitPattern: gcd)
+                    try readPacked(last - 1, from: &reader, corrupted) { delta in
+                        m = m &+ unzigzag(delta) &* factor
+                        emit(m)
                     }
                 }
             }
-            emit(m)
-            guard count >= 2 else { return }
-            guard let mode = reader.readUVarint(), mode <= 1 else { throw corrupted("bad value mode") }
-            if mode == 1 {
-                guard var delta = reader.readVarint(), let gcd = reader.readUVarint() else { throw corrupted("truncated value header") }
-                m = m &+ delta
-                emit(m)
-                let factor = Int64(bitPattern: gcd)
-                try readPacked(last - 2, from: &reader, corrupted) { dod in
-                    delta = delta &+ unzigzag(dod) &* factor
-                    m = m &+ delta
-                    emit(m)
-                }
+            let kept = first..<last
+            if divisor == 1 {
+                values.append(contentsOf: kept.lazy.map { Double(mantissas[$0]) })
             } else {
-                guard let gcd = reader.readUVarint() else { throw corrupted("truncated value header") }
-                let factor = Int64(bitPattern: gcd)
-                try readPacked(last - 1, from: &reader, corrupted) { delta in
-                    m = m &+ unzigzag(delta) &* factor
-                    emit(m)
-                }
+                values.append(contentsOf: kept.lazy.map { Double(mantissas[$0]) / divisor })
             }
         }
     }

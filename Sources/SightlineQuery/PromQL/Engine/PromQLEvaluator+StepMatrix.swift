@@ -325,6 +325,7 @@ extension PromQLEvaluator {
                 for step in 0..<steps {
                     let ref = refs[step]
                     let window = series.nonStaleRange(after: ref - range, through: ref)
+                    cells[step] = 0
                     cellPresent[step] = false
                     if window.isEmpty { continue }
                     rows.inputSamples[step] += window.count
@@ -351,7 +352,6 @@ extension PromQLEvaluator {
                 }
                 guard any else { continue }
                 rows.series.append(index)
-                for step in 0..<steps where !cellPresent[step] { cells[step] = 0 }
                 rows.values.append(contentsOf: cells)
                 rows.present.append(contentsOf: cellPresent)
             }
