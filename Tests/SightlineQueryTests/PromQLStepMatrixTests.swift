@@ -28,6 +28,7 @@ import Testing
                     counter += Double(random.next() % 1000) / 10
                     if random.next() % 40 == 0 { counter = 0 }  // a reset
                     counterSamples.append((jittered, counter))
+                    if random.next() % 30 == 0 { counterSamples.append((jittered + 1, StaleNaN.value)) }  // a marker inside
                     a.append((jittered, Double(random.next() % 1000)))
                     b.append((jittered, Double(random.next() % 1000 + 1000)))
                     var added = 0.0
@@ -61,6 +62,9 @@ import Testing
         "quantile_over_time(0.5, mem_a[1m])",
         "predict_linear(mem_a[2m], 60)",
         "increase(req_total[1m] @ 600)",
+        "rate(req_total[2m] offset -1m)",
+        "delta(mem_a[1m])",
+        "increase(req_total[45s])",
         "sum(mem_a) / 2",
         "mem_a - mem_b",
         "mem_a * on (instance) mem_b",

@@ -287,23 +287,22 @@ extension PromQLEvaluator {
         let range = try milliseconds(matrixSelector.range, matrixSelector.rangeExpr, allowNegative: false)
         let pinned = pinnedTime(selector.at)
         let steps = stepCount
+        // rate, increase and delta are computed from each window's ends (and its resets), not through a kernel.
+        let extrapolates = name == "rate" || name == "increase" || name == "delta"
+        let rateSeconds = name == "rate" ? RangeFunctions.durationSeconds(milliseconds: range) : nil
         var kernels: [(ArraySlice<FloatPoint>) throws(PromQLError) -> Double?] = []
         var refs: [Int64] = []
-        kernels.reserveCapacity(steps)
         refs.reserveCapacity(steps)
         for step in 0..<steps {
             let t = startMs + Int64(step) * stepMs
             let ref = (pinned ?? t) - offset
             refs.append(ref)
-            kernels.append(try rangeKernel(name, scalars: scalars, window: RangeWindow(series: [], start: ref - range, end: ref), at: t))
+            if !extrapolates {
+                kernels.append(try rangeKernel(name, scalars: scalars, window: RangeWindow(series: [], start: ref - range, end: ref), at: t))
+            }
         }
         let keepsName = name == "last_over_time" || name == "first_over_time"
         let checksCounter = name == "rate" || name == "increase"
-        // rate, increase and delta need only the window's ends when it holds no counter reset.
-        let extrapolates = name == "rate" || name == "increase" || name == "delta"
-        // Decided once, not per cell.
-        let isCounter = extrapolates && name != "delta"
-        let isRate = name == "rate"
         /// The rows of a run of series: which series have a value at some step, their cells, and the samples read.
         struct Rows {
             var series: [Int] = []
@@ -315,13 +314,27 @@ extension PromQLEvaluator {
         // series; the runs are joined in order, so the result is the same as on one thread.
         func rows(_ run: Range<Int>) throws(PromQLError) -> Rows {
             var rows = Rows(inputSamples: [Int](repeating: 0, count: steps))
+            if extrapolates {
+                let computer = ExtrapolatedRows(refs: refs, range: range, isCounter: name != "delta", rateSeconds: rateSeconds)
+                for index in run {
+                    let (timestamps, values) = selected[index].nonStaleColumns()
+                    let any = timestamps.withUnsafeBufferPointer { times in
+                        values.withUnsafeBufferPointer { values in computer.fill(times: times, values: values) }
+                    }
+                    guard any else { continue }
+                    rows.series.append(index)
+                    rows.values.append(contentsOf: computer.cells)
+                    rows.present.append(contentsOf: computer.present)
+                }
+                rows.inputSamples = Array(computer.inputSamples)
+                return rows
+            }
             var cells = [Double](repeating: 0, count: steps)
             var cellPresent = [Bool](repeating: false, count: steps)
             for index in run {
                 let series = selected[index]
                 var any = false
                 let points = series.nonStalePoints()
-                let resets = isCounter ? series.resetCounts() : []
                 for step in 0..<steps {
                     let ref = refs[step]
                     let window = series.nonStaleRange(after: ref - range, through: ref)
@@ -329,23 +342,7 @@ extension PromQLEvaluator {
                     cellPresent[step] = false
                     if window.isEmpty { continue }
                     rows.inputSamples[step] += window.count
-                    let value: Double
-                    if extrapolates {
-                        guard window.count >= 2 else { continue }
-                        let last = window.upperBound - 1
-                        if isCounter && resets[last] != resets[window.lowerBound] {
-                            guard let computed = try kernels[step](points[window]) else { continue }
-                            value = computed
-                        } else {
-                            value = RangeFunctions.extrapolate(
-                                points[last].v - points[window.lowerBound].v, first: points[window.lowerBound], last: points[last],
-                                count: window.count, rangeStart: ref - range, rangeEnd: ref, isCounter: isCounter,
-                                isRate: isRate)
-                        }
-                    } else {
-                        guard let computed = try kernels[step](points[window]) else { continue }
-                        value = computed
-                    }
+                    guard let value = try kernels[step](points[window]) else { continue }
                     cells[step] = value
                     cellPresent[step] = true
                     any = true
@@ -570,5 +567,108 @@ extension PromQLEvaluator {
         if total > options.maxSamples { throw PromQLError.tooManySamples }
         out.sort { $0.metric < $1.metric }
         return out
+    }
+}
+
+/// `rate`, `increase` or `delta` of series at every step of a range query, from each series' samples directly; one
+/// instance per run of series (it holds the run's scratch and output buffers).
+///
+/// The window `(ref - range, ref]` only moves forward with the steps, so two cursors walk the samples once, and the
+/// newest counter reset behind the upper cursor tells whether a window holds one (only then are its points summed;
+/// otherwise the raw result is `last - first`). A first pass finds every step's window and raw result, a second
+/// extrapolates them: the second pass has no branch that depends on the data's shape, so its divisions overlap from
+/// one step to the next instead of waiting on the window search in between.
+private final class ExtrapolatedRows {
+    let refs: [Int64]
+    let range: Int64
+    let isCounter: Bool
+    let rateSeconds: Double?
+    /// The last series' value and presence at every step.
+    let cells: UnsafeMutableBufferPointer<Double>
+    let present: UnsafeMutableBufferPointer<Bool>
+    /// Per step, the samples in the windows of all series so far.
+    let inputSamples: UnsafeMutableBufferPointer<Int>
+    /// Per step: the indices of the window's first and last sample (equal when it holds fewer than two) and its raw
+    /// result.
+    private let firsts: UnsafeMutableBufferPointer<Int>
+    private let lasts: UnsafeMutableBufferPointer<Int>
+    private let raws: UnsafeMutableBufferPointer<Double>
+
+    init(refs: [Int64], range: Int64, isCounter: Bool, rateSeconds: Double?) {
+        self.refs = refs
+        self.range = range
+        self.isCounter = isCounter
+        self.rateSeconds = rateSeconds
+        cells = .allocate(capacity: refs.count)
+        present = .allocate(capacity: refs.count)
+        inputSamples = .allocate(capacity: refs.count)
+        inputSamples.initialize(repeating: 0)
+        firsts = .allocate(capacity: refs.count)
+        lasts = .allocate(capacity: refs.count)
+        raws = .allocate(capacity: refs.count)
+    }
+
+    deinit {
+        cells.deallocate()
+        present.deallocate()
+        inputSamples.deallocate()
+        firsts.deallocate()
+        lasts.deallocate()
+        raws.deallocate()
+    }
+
+    /// Computes one series' ``cells`` and ``present`` at every step, adds its window sizes to ``inputSamples``, and
+    /// returns whether any step has a value. `times` ascend and `values` hold no staleness marker.
+    func fill(times: UnsafeBufferPointer<Int64>, values: UnsafeBufferPointer<Double>) -> Bool {
+        let count = times.count
+        // `low` and `high` count the samples at or before the window's start and end; `newestReset` is the index of
+        // the newest sample below its predecessor before `high` (0: none).
+        var low = 0
+        var high = 0
+        var newestReset = 0
+        var previousRef = Int64.min
+        for step in refs.indices {
+            let ref = refs[step]
+            if ref < previousRef {  // not a range query's ascending steps: start over
+                (low, high, newestReset) = (0, 0, 0)
+            }
+            previousRef = ref
+            while high < count && times[high] <= ref {
+                if high > 0 && values[high] < values[high - 1] { newestReset = high }
+                high += 1
+            }
+            while low < high && times[low] <= ref - range { low += 1 }
+            inputSamples[step] += high - low
+            guard high - low >= 2 else {
+                (firsts[step], lasts[step]) = (0, 0)
+                continue
+            }
+            let last = high - 1
+            var raw = values[last] - values[low]
+            if isCounter && newestReset > low {
+                var previous = values[low]
+                for index in (low + 1)...last {
+                    if values[index] < previous { raw += previous }
+                    previous = values[index]
+                }
+            }
+            (firsts[step], lasts[step], raws[step]) = (low, last, raw)
+        }
+        var any = false
+        for step in refs.indices {
+            let first = firsts[step]
+            let last = lasts[step]
+            guard last > first else {
+                (cells[step], present[step]) = (0, false)
+                continue
+            }
+            cells[step] = RangeFunctions.extrapolate(
+                raws[step], first: FloatPoint(t: times[first], v: values[first]), last: FloatPoint(t: times[last], v: values[last]),
+                count: last - first + 1, rangeStart: refs[step] - range, rangeEnd: refs[step], isCounter: isCounter,
+                rateSeconds: rateSeconds)
+            present[step] = true
+            any = true
+        }
+        return any
     }
 }

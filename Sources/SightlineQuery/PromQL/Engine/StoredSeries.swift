@@ -15,8 +15,9 @@ final class StoredSeries {
     /// The non-stale points, built on the first range lookup, with their timestamps apart for the search.
     private var nonStale: [FloatPoint]?
     private var nonStaleTimes: [Int64] = []
-    /// See ``resetCounts()``.
-    private var resets: [Int32]?
+    /// See ``nonStaleColumns()``.
+    private var nonStaleValues: [Double]?
+    private var nonStaleValueTimes: [Int64] = []
     /// The number of non-stale points at or before the last range lookup's start and end.
     private var startCursor = 0
     private var endCursor = 0
@@ -94,18 +95,23 @@ final class StoredSeries {
         return first < last ? first..<last : first..<first
     }
 
-    /// Per index `i` of ``nonStalePoints()``, how many of the points up to `i` are lower than their predecessor (counter
-    /// resets), built on first use: a window holds a reset exactly when the counts at its ends differ.
-    func resetCounts() -> [Int32] {
-        if let built = resets { return built }
-        let points = nonStalePoints()
-        var built = [Int32](repeating: 0, count: points.count)
-        var count: Int32 = 0
-        for index in points.indices.dropFirst() {
-            if points[index].v < points[index - 1].v { count += 1 }
-            built[index] = count
+    /// The timestamps and values without the staleness markers: the series' own arrays when it has none (most
+    /// series), else copies built on first use.
+    func nonStaleColumns() -> (timestamps: [Int64], values: [Double]) {
+        if let built = nonStaleValues { return (nonStaleValueTimes, built) }
+        if !values.contains(where: StaleNaN.isStale) {
+            nonStaleValues = values
+            nonStaleValueTimes = timestamps
+        } else {
+            var times: [Int64] = []
+            var kept: [Double] = []
+            for index in values.indices where !StaleNaN.isStale(values[index]) {
+                times.append(timestamps[index])
+                kept.append(values[index])
+            }
+            nonStaleValues = kept
+            nonStaleValueTimes = times
         }
-        resets = built
-        return built
+        return (nonStaleValueTimes, nonStaleValues!)
     }
 }

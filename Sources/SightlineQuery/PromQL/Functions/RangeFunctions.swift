@@ -63,16 +63,18 @@ package enum RangeFunctions {
         }
         return extrapolate(
             result, first: first, last: last, count: points.count, rangeStart: rangeStart, rangeEnd: rangeEnd, isCounter: isCounter,
-            isRate: isRate)
+            rateSeconds: isRate ? durationSeconds(milliseconds: rangeEnd - rangeStart) : nil)
     }
 
     /// Steps 2–4 of ``extrapolatedRate(_:rangeStart:rangeEnd:isCounter:isRate:)``: extrapolates the raw `result` of
-    /// `count` (at least two) points from `first` to `last` to the window's edges. Apart so that a caller that knows
-    /// the window holds no counter reset (the raw result is then `last - first`) needs only the window's two ends.
+    /// `count` (at least two) points from `first` to `last` to the window's edges, and divides by `rateSeconds` (the
+    /// window's length in seconds, as ``durationSeconds(milliseconds:)`` computes it) for `rate`. Apart so that a
+    /// caller that knows the raw result without the window's points (`last - first` when it holds no counter reset)
+    /// needs only the window's two ends, and so that the divisor is computed once per query.
     @inline(__always)
     package static func extrapolate(
         _ result: Double, first: FloatPoint, last: FloatPoint, count: Int, rangeStart: Int64, rangeEnd: Int64, isCounter: Bool,
-        isRate: Bool
+        rateSeconds: Double?
     ) -> Double {
         var durationToStart = Double(first.t - rangeStart) / 1000
         var durationToEnd = Double(rangeEnd - last.t) / 1000
@@ -100,8 +102,8 @@ package enum RangeFunctions {
         if sampledInterval != 0 {
             factor = (sampledInterval + durationToStart + durationToEnd) / sampledInterval
         }
-        if isRate {
-            factor /= durationSeconds(milliseconds: rangeEnd - rangeStart)
+        if let rateSeconds {
+            factor /= rateSeconds
         }
         return result * factor
     }
