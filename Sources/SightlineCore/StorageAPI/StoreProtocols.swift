@@ -146,11 +146,15 @@ package protocol MetricQuerier: Sendable {
 }
 
 /// The NaN Prometheus writes as a staleness marker: a series ended or a target vanished.
-package enum StaleNaN {
+///
+/// Public because query loops ask ``isStale(_:)`` for every sample, and the compiler inlines an `@inlinable` function
+/// into another module only when it is public (not when it is `package`).
+public enum StaleNaN {
     /// The bit pattern of the marker.
-    package static let bitPattern: UInt64 = 0x7FF0_0000_0000_0002
+    public static let bitPattern: UInt64 = 0x7FF0_0000_0000_0002
     /// The marker as a value.
     package static let value = Double(bitPattern: bitPattern)
     /// Whether `value` is the marker (not any NaN).
-    package static func isStale(_ value: Double) -> Bool { value.bitPattern == bitPattern }
+    @inlinable
+    public static func isStale(_ value: Double) -> Bool { value.bitPattern == 0x7FF0_0000_0000_0002 }
 }

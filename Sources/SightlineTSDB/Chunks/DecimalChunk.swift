@@ -172,11 +172,11 @@ package enum DecimalChunk {
                     }
                 }
             }
-            let kept = first..<last
-            if divisor == 1 {
-                values.append(contentsOf: kept.lazy.map { Double(mantissas[$0]) })
-            } else {
-                values.append(contentsOf: kept.lazy.map { Double(mantissas[$0]) / divisor })
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: last - first) { converted in
+                for index in first..<last {
+                    converted[index - first] = Double(mantissas[index]) / divisor
+                }
+                values.append(contentsOf: converted)
             }
         }
     }

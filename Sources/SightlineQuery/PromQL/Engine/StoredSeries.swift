@@ -99,7 +99,12 @@ final class StoredSeries {
     /// series), else copies built on first use.
     func nonStaleColumns() -> (timestamps: [Int64], values: [Double]) {
         if let built = nonStaleValues { return (nonStaleValueTimes, built) }
-        if !values.contains(where: StaleNaN.isStale) {
+        var hasMarkers = false
+        for value in values where StaleNaN.isStale(value) {
+            hasMarkers = true
+            break
+        }
+        if !hasMarkers {
             nonStaleValues = values
             nonStaleValueTimes = timestamps
         } else {
