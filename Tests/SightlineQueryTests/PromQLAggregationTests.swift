@@ -157,7 +157,7 @@ struct PromQLAggregationTests {
         #expect(Aggregation.topK(0, all).isEmpty)
         #expect(Aggregation.topK(0.5, all).isEmpty)
         #expect(Aggregation.bottomK(-1, all).isEmpty)
-        #expect(Aggregation.topK(1, []).isEmpty)
+        #expect(Aggregation.topK(1, [Sample]()).isEmpty)
     }
 
     @Test func topKTiesKeepTheFirstSeen() {

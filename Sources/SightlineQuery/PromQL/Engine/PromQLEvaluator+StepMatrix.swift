@@ -17,8 +17,9 @@ final class StepMatrix {
     /// `values[series * steps + step]`, meaningful where `present` is true.
     var values: [Double] = []
     var present: [Bool] = []
-    /// Per cell of an aggregation, the index of the first input series of the group present at that step: the order
-    /// in which the step-by-step aggregation meets its groups (nil when the series order already is that order).
+    /// Per cell, the place at which the step-by-step evaluation's vector holds the series at that step, when that is
+    /// not series order: for an aggregation, the index of the first input series of the group present at that step;
+    /// for `topk`/`bottomk`, the cell's position in the step's vector (nil when the series order is that order).
     var firstMember: [Int32]?
     /// Per step, the samples the selectors under this expression held at that step (for the sample limit).
     var inputSamples: [Int]
@@ -170,6 +171,9 @@ extension PromQLEvaluator {
             switch aggregate.op {
             case .sum, .avg, .min, .max, .count, .group, .stddev, .stdvar:
                 return aggregate.param == nil && supportsStepMatrix(aggregate.expr)
+            case .topk, .bottomk:
+                guard case .number = aggregate.param?.unparenthesized else { return false }
+                return supportsStepMatrix(aggregate.expr)
             default:
                 return false
             }
@@ -206,6 +210,9 @@ extension PromQLEvaluator {
             return try rangeFunctionMatrix(call)
         case .aggregate(let aggregate):
             guard let input = try stepMatrix(aggregate.expr) else { return nil }
+            if case .number(let k, _) = aggregate.param?.unparenthesized {
+                return try selectionMatrix(aggregate, k: k, input)
+            }
             return aggregateMatrix(aggregate, input)
         case .binary(let binary):
             return try binaryMatrix(binary)
@@ -475,6 +482,66 @@ extension PromQLEvaluator {
         matrix.present = outPresent
         matrix.firstMember = first
         return matrix
+    }
+
+    /// `topk` or `bottomk` with a literal `k` at every step: per step and group, the step-by-step path's heap selection
+    /// over the group's present members in input order. The output keeps the input's series and cells; each selected
+    /// cell records its place in the step's vector (groups in order of first appearance, best first within a group),
+    /// which is not series order, so an expression over it that needs series order is evaluated step by step.
+    private func selectionMatrix(_ aggregate: AggregateExpr, k: Double, _ input: StepMatrix) throws(PromQLError) -> StepMatrix? {
+        guard aggregate.op == .topk || aggregate.op == .bottomk, input.isInSeriesOrder else { return nil }
+        let steps = input.steps
+        let output = StepMatrix(steps: steps, inputSamples: input.inputSamples)
+        if k < 1 { return output }
+        do {
+            try Aggregation.validateK(k)
+        } catch {
+            throw PromQLError(.execution, error.message)
+        }
+        struct Cell: Valued {
+            let series: Int
+            let v: Double
+        }
+        var slots: [Labels: Int] = [:]
+        var groupOf: [Int] = []
+        groupOf.reserveCapacity(input.labels.count)
+        for metric in input.labels {
+            let key = Self.groupLabels(metric, aggregate)
+            if let slot = slots[key] {
+                groupOf.append(slot)
+            } else {
+                slots[key] = slots.count
+                groupOf.append(slots.count - 1)
+            }
+        }
+        var members = [[Cell]](repeating: [], count: slots.count)
+        var groupOrder: [Int] = []
+        var present = [Bool](repeating: false, count: input.present.count)
+        var place = [Int32](repeating: -1, count: input.present.count)
+        for step in 0..<steps {
+            for series in groupOf.indices where input.present[series * steps + step] {
+                let group = groupOf[series]
+                if members[group].isEmpty { groupOrder.append(group) }
+                members[group].append(Cell(series: series, v: input.values[series * steps + step]))
+            }
+            var next: Int32 = 0
+            for group in groupOrder {
+                let chosen = aggregate.op == .topk ? Aggregation.topK(k, members[group]) : Aggregation.bottomK(k, members[group])
+                for cell in chosen {
+                    present[cell.series * steps + step] = true
+                    place[cell.series * steps + step] = next
+                    next += 1
+                }
+                members[group].removeAll(keepingCapacity: true)
+            }
+            groupOrder.removeAll(keepingCapacity: true)
+        }
+        output.labels = input.labels
+        output.dropName = input.dropName
+        output.values = input.values
+        output.present = present
+        output.firstMember = place
+        return output
     }
 
     /// Arithmetic between a vector and a number, or between two vectors matched one-to-one.

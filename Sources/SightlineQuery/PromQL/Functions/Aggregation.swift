@@ -198,12 +198,12 @@ package enum Aggregation {
     /// NaN ranks below every number, so it is chosen only when there are not enough numbers, and it is listed last.
     /// Among equal values the choice follows Prometheus' heap (the earliest sample wins at the boundary) and, for
     /// up to 12 results, the output order of ties too (Go sorts such short slices by insertion).
-    package static func topK(_ k: Double, _ samples: [Sample]) -> [Sample] {
+    package static func topK<Element: Valued>(_ k: Double, _ samples: [Element]) -> [Element] {
         selectK(effectiveK(k, available: samples.count), samples, top: true)
     }
 
     /// `bottomk(k, …)` over one group: the `k` samples with the smallest values, smallest first, NaN last.
-    package static func bottomK(_ k: Double, _ samples: [Sample]) -> [Sample] {
+    package static func bottomK<Element: Valued>(_ k: Double, _ samples: [Element]) -> [Element] {
         selectK(effectiveK(k, available: samples.count), samples, top: false)
     }
 
@@ -233,7 +233,7 @@ package enum Aggregation {
         return samples.filter { LabelsHash.keepForRatio(r, offset: LabelsHash.sampleOffset($0.metric)) }
     }
 
-    private static func selectK(_ k: Int, _ samples: [Sample], top: Bool) -> [Sample] {
+    private static func selectK<Element: Valued>(_ k: Int, _ samples: [Element], top: Bool) -> [Element] {
         guard k > 0 else { return [] }
         // Prometheus' heap order: the element that is "less" sits at the top and is the one replaced. NaN is less
         // than everything, in both heaps.
@@ -241,7 +241,7 @@ package enum Aggregation {
             if a.isNaN { return true }
             return top ? a < b : a > b
         }
-        var heap = GoHeap(capacity: k, less: less)
+        var heap = GoHeap<Element>(capacity: k, less: less)
         for sample in samples {
             if heap.count < k {
                 heap.push(sample)
@@ -309,10 +309,17 @@ package enum Aggregation {
     }
 }
 
+/// What `topk` and `bottomk` rank: a sample, or a step matrix's cell (its series' index and value).
+package protocol Valued {
+    var v: Double { get }
+}
+
+extension Sample: Valued {}
+
 /// A binary heap with the same sift-up and sift-down steps as Go's `container/heap`, so that the choice among equal
 /// values in `topk`/`bottomk` matches Prometheus.
-private struct GoHeap {
-    var elements: [Sample] = []
+private struct GoHeap<Element: Valued> {
+    var elements: [Element] = []
     let less: (Double, Double) -> Bool
 
     init(capacity: Int, less: @escaping (Double, Double) -> Bool) {
@@ -322,7 +329,7 @@ private struct GoHeap {
 
     var count: Int { elements.count }
 
-    mutating func push(_ sample: Sample) {
+    mutating func push(_ sample: Element) {
         elements.append(sample)
         up(elements.count - 1)
     }
