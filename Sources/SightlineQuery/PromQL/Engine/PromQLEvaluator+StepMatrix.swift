@@ -8,25 +8,40 @@ import SightlineCore
 /// series are selected, so they are derived, hashed and grouped once per query here, and each step only adds numbers
 /// into flat arrays. Expressions outside these shapes keep the step-by-step evaluation; their supported sub-expressions
 /// are served from a matrix built in advance (see ``PromQLEvaluator/stepMatrixVector(_:at:)``).
+///
+/// Built whole and never changed: its arrays are constants, so the loops over them need no exclusivity checks.
 final class StepMatrix {
     /// The number of steps of the query.
     let steps: Int
     /// Per output series: its labels and Prometheus 3's delayed name-removal flag.
-    var labels: [Labels] = []
-    var dropName: [Bool] = []
+    let labels: [Labels]
+    let dropName: [Bool]
     /// `values[series * steps + step]`, meaningful where `present` is true.
-    var values: [Double] = []
-    var present: [Bool] = []
+    let values: [Double]
+    let present: [Bool]
     /// Per cell, the place at which the step-by-step evaluation's vector holds the series at that step, when that is
     /// not series order: for an aggregation, the index of the first input series of the group present at that step;
     /// for `topk`/`bottomk`, the cell's position in the step's vector (nil when the series order is that order).
-    var firstMember: [Int32]?
+    let firstMember: [Int32]?
     /// Per step, the samples the selectors under this expression held at that step (for the sample limit).
-    var inputSamples: [Int]
+    let inputSamples: [Int]
 
-    init(steps: Int, inputSamples: [Int]) {
+    init(
+        steps: Int, labels: [Labels], dropName: [Bool], values: [Double], present: [Bool], firstMember: [Int32]? = nil,
+        inputSamples: [Int]
+    ) {
         self.steps = steps
+        self.labels = labels
+        self.dropName = dropName
+        self.values = values
+        self.present = present
+        self.firstMember = firstMember
         self.inputSamples = inputSamples
+    }
+
+    /// A matrix without series.
+    convenience init(steps: Int, inputSamples: [Int]) {
+        self.init(steps: steps, labels: [], dropName: [], values: [], present: [], inputSamples: inputSamples)
     }
 
     /// Whether at every step the present series come in index order in the step-by-step evaluation's vector (always,
@@ -42,24 +57,6 @@ final class StepMatrix {
             }
         }
         return true
-    }
-
-    /// Takes cells written row by row into buffers sized for more series, cut in place to the first `rows` rows.
-    func take(values: inout [Double], present: inout [Bool], rows: Int, inputSamples: [Int]) {
-        values.removeLast(values.count - rows * steps)
-        present.removeLast(present.count - rows * steps)
-        self.values = values
-        self.present = present
-        self.inputSamples = inputSamples
-    }
-
-    /// Adds an output series with all cells absent and returns its index.
-    func appendSeries(_ metric: Labels, dropName: Bool) -> Int {
-        labels.append(metric)
-        self.dropName.append(dropName)
-        values.append(contentsOf: repeatElement(0, count: steps))
-        present.append(contentsOf: repeatElement(false, count: steps))
-        return labels.count - 1
     }
 
     /// The instant vector at `step`, as the step-by-step evaluation returns it at time `t`.
@@ -237,8 +234,8 @@ extension PromQLEvaluator {
         var refs: [Int64] = []
         refs.reserveCapacity(steps)
         for step in 0..<steps { refs.append((pinned ?? (startMs + Int64(step) * stepMs)) - offset) }
-        let matrix = StepMatrix(steps: steps, inputSamples: Array(repeating: 0, count: steps))
-        matrix.labels.reserveCapacity(selected.count)
+        var labels: [Labels] = []
+        labels.reserveCapacity(selected.count)
         var outValues = [Double](repeating: 0, count: selected.count * steps)
         var outPresent = [Bool](repeating: false, count: selected.count * steps)
         var inputSamples = [Int](repeating: 0, count: steps)
@@ -265,13 +262,15 @@ extension PromQLEvaluator {
                 }
             }
             if any {
-                matrix.labels.append(series.labels)
-                matrix.dropName.append(false)
+                labels.append(series.labels)
                 row += 1
             }
         }
-        matrix.take(values: &outValues, present: &outPresent, rows: row, inputSamples: inputSamples)
-        return matrix
+        outValues.removeLast(outValues.count - row * steps)
+        outPresent.removeLast(outPresent.count - row * steps)
+        return StepMatrix(
+            steps: steps, labels: labels, dropName: Array(repeating: false, count: row), values: outValues, present: outPresent,
+            inputSamples: inputSamples)
     }
 
     /// A range function of a range selector at every step, the window moving forward over each series' points.
@@ -374,13 +373,12 @@ extension PromQLEvaluator {
             }
         }
 
-        let matrix = StepMatrix(steps: steps, inputSamples: Array(repeating: 0, count: steps))
+        var labels: [Labels] = []
         var outValues: [Double] = []
         var outPresent: [Bool] = []
         var inputSamples = [Int](repeating: 0, count: steps)
         outValues.reserveCapacity(computed.reduce(0) { $0 + $1.values.count })
         outPresent.reserveCapacity(outValues.capacity)
-        var row = 0
         var lastCheckedName: String?
         for rows in computed {
             outValues.append(contentsOf: rows.values)
@@ -388,9 +386,7 @@ extension PromQLEvaluator {
             for step in 0..<steps { inputSamples[step] += rows.inputSamples[step] }
             for index in rows.series {
                 let series = selected[index]
-                matrix.labels.append(series.labels)
-                matrix.dropName.append(!keepsName)
-                row += 1
+                labels.append(series.labels)
                 if checksCounter {
                     let metricName = series.labels.metricName
                     if metricName == lastCheckedName { continue }
@@ -401,8 +397,9 @@ extension PromQLEvaluator {
                 }
             }
         }
-        matrix.take(values: &outValues, present: &outPresent, rows: row, inputSamples: inputSamples)
-        return matrix
+        return StepMatrix(
+            steps: steps, labels: labels, dropName: Array(repeating: !keepsName, count: labels.count), values: outValues,
+            present: outPresent, inputSamples: inputSamples)
     }
 
     /// An aggregation without parameter at every step: each input series' group is derived once, then every step's
@@ -475,13 +472,9 @@ extension PromQLEvaluator {
         default:
             return nil
         }
-        let matrix = StepMatrix(steps: steps, inputSamples: input.inputSamples)
-        matrix.labels = keys
-        matrix.dropName = Array(repeating: firstDrop, count: keys.count)
-        matrix.values = outValues
-        matrix.present = outPresent
-        matrix.firstMember = first
-        return matrix
+        return StepMatrix(
+            steps: steps, labels: keys, dropName: Array(repeating: firstDrop, count: keys.count), values: outValues,
+            present: outPresent, firstMember: first, inputSamples: input.inputSamples)
     }
 
     /// `topk` or `bottomk` with a literal `k` at every step: per step and group, the step-by-step path's heap selection
@@ -491,8 +484,7 @@ extension PromQLEvaluator {
     private func selectionMatrix(_ aggregate: AggregateExpr, k: Double, _ input: StepMatrix) throws(PromQLError) -> StepMatrix? {
         guard aggregate.op == .topk || aggregate.op == .bottomk, input.isInSeriesOrder else { return nil }
         let steps = input.steps
-        let output = StepMatrix(steps: steps, inputSamples: input.inputSamples)
-        if k < 1 { return output }
+        if k < 1 { return StepMatrix(steps: steps, inputSamples: input.inputSamples) }
         do {
             try Aggregation.validateK(k)
         } catch {
@@ -516,13 +508,15 @@ extension PromQLEvaluator {
         }
         var members = [[Cell]](repeating: [], count: slots.count)
         var groupOrder: [Int] = []
-        var present = [Bool](repeating: false, count: input.present.count)
-        var place = [Int32](repeating: -1, count: input.present.count)
+        let inputPresent = input.present
+        let inputValues = input.values
+        var present = [Bool](repeating: false, count: inputPresent.count)
+        var place = [Int32](repeating: -1, count: inputPresent.count)
         for step in 0..<steps {
-            for series in groupOf.indices where input.present[series * steps + step] {
+            for series in groupOf.indices where inputPresent[series * steps + step] {
                 let group = groupOf[series]
                 if members[group].isEmpty { groupOrder.append(group) }
-                members[group].append(Cell(series: series, v: input.values[series * steps + step]))
+                members[group].append(Cell(series: series, v: inputValues[series * steps + step]))
             }
             var next: Int32 = 0
             for group in groupOrder {
@@ -536,12 +530,9 @@ extension PromQLEvaluator {
             }
             groupOrder.removeAll(keepingCapacity: true)
         }
-        output.labels = input.labels
-        output.dropName = input.dropName
-        output.values = input.values
-        output.present = present
-        output.firstMember = place
-        return output
+        return StepMatrix(
+            steps: steps, labels: input.labels, dropName: input.dropName, values: inputValues, present: present, firstMember: place,
+            inputSamples: input.inputSamples)
     }
 
     /// Arithmetic between a vector and a number, or between two vectors matched one-to-one.
@@ -571,37 +562,45 @@ extension PromQLEvaluator {
         var seen = Set<Labels>()
         var inputs = lhs.inputSamples
         for step in inputs.indices { inputs[step] += rhs.inputSamples[step] }
-        let matrix = StepMatrix(steps: steps, inputSamples: inputs)
+        var labels: [Labels] = []
+        var values: [Double] = []
+        var present: [Bool] = []
+        let (leftValues, leftPresent) = (lhs.values, lhs.present)
+        let (rightValues, rightPresent) = (rhs.values, rhs.present)
         for (left, metric) in lhs.labels.enumerated() {
             guard let right = rightBySignature[Self.signature(metric, matching)] else { continue }
             if !usedRight.insert(right).inserted { return nil }
             let result = resultMetric(metric, rhs.labels[right], changesSchema: true, matching)
             if !seen.insert(result).inserted { return nil }
-            var row: Int?
+            var base: Int?
             let leftBase = left * steps
             let rightBase = right * steps
-            for step in 0..<steps where lhs.present[leftBase + step] && rhs.present[rightBase + step] {
-                let index = row ?? matrix.appendSeries(result, dropName: binary.returnBool)
-                row = index
-                matrix.values[index * steps + step] = BinaryArithmetic.apply(arithmetic, lhs.values[leftBase + step], rhs.values[rightBase + step])
-                matrix.present[index * steps + step] = true
+            for step in 0..<steps where leftPresent[leftBase + step] && rightPresent[rightBase + step] {
+                if base == nil {  // the first step where both sides are present adds the output series
+                    base = values.count
+                    labels.append(result)
+                    values.append(contentsOf: repeatElement(0, count: steps))
+                    present.append(contentsOf: repeatElement(false, count: steps))
+                }
+                values[base! + step] = BinaryArithmetic.apply(arithmetic, leftValues[leftBase + step], rightValues[rightBase + step])
+                present[base! + step] = true
             }
         }
-        return matrix
+        return StepMatrix(
+            steps: steps, labels: labels, dropName: Array(repeating: binary.returnBool, count: labels.count), values: values,
+            present: present, inputSamples: inputs)
     }
 
     /// `vector op number` or `number op vector`: every present cell mapped, the name to be dropped.
     private func scalarArithmetic(_ input: StepMatrix, _ apply: (Double) -> Double) -> StepMatrix {
-        let matrix = StepMatrix(steps: input.steps, inputSamples: input.inputSamples)
-        matrix.labels = input.labels
-        matrix.dropName = Array(repeating: true, count: input.labels.count)
-        matrix.present = input.present
-        matrix.values = input.values
-        for cell in matrix.values.indices where matrix.present[cell] {
-            matrix.values[cell] = apply(matrix.values[cell])
+        let present = input.present
+        var values = input.values
+        for cell in values.indices where present[cell] {
+            values[cell] = apply(values[cell])
         }
-        matrix.firstMember = input.firstMember
-        return matrix
+        return StepMatrix(
+            steps: input.steps, labels: input.labels, dropName: Array(repeating: true, count: input.labels.count), values: values,
+            present: present, firstMember: input.firstMember, inputSamples: input.inputSamples)
     }
 
     // MARK: - Range result
