@@ -44,6 +44,22 @@ import Testing
         #expect(all == series.sorted { $0.labels < $1.labels })
     }
 
+    /// Past ``Block/parallelReadSeries`` selected series the block reads them on every core, joined in order.
+    @Test func selectOfManySeriesIsReadInParallelAndInOrder() throws {
+        let directory = try TemporaryDirectory(prefix: "sightline-block")
+        defer { directory.remove() }
+        var rng = SplitMix64(seed: 5)
+        let count = Block.parallelReadSeries * 2 + 7
+        let series = (0..<count).map { i in
+            SeriesChunks(
+                labels: BlockFixtures.labels(["__name__": "many", "i": String(i)]),
+                chunks: [BlockFixtures.chunk(1000, 1999, samples: 5, size: 16 + i % 9, rng: &rng)])
+        }
+        let meta = try #require(try BlockWriter.write(series.shuffled(using: &rng), level: 0, sources: [], into: directory.path))
+        let block = try Block(directory: BlockFixtures.blockPath(directory, meta))
+        #expect(try block.select([try LabelMatcher("__name__", .equal, "many")], minTime: .min, maxTime: .max) == series.sorted { $0.labels < $1.labels })
+    }
+
     @Test(arguments: [
         // (matchers, expected series indexes in BlockFixtures.matcherSeries)
         ([("job", "=", "api")], [0, 1, 3, 4]),

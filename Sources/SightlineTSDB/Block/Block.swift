@@ -62,13 +62,27 @@ package final class Block: Sendable {
     /// - Throws: `dataCorrupted` naming the `chunks` file and offset when a chunk fails its CRC; `io` when a read fails.
     package func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64) throws -> [SeriesChunks] {
         guard meta.overlaps(minTime: minTime, maxTime: maxTime) else { return [] }
+        let members = try index.series(matching: matchers).members
+        // Each series is one read and a checksum per chunk, independent of the others: many series are read on every
+        // core, in runs joined in order.
+        let width = members.count < Self.parallelReadSeries ? 1 : processorCount
+        let runLength = width == 1 ? max(1, members.count) : max(1, members.count / (width * 8))
+        let runs = stride(from: 0, to: members.count, by: runLength).map { members[$0..<min($0 + runLength, members.count)] }
         var result: [SeriesChunks] = []
-        for ref in try index.series(matching: matchers).members {
-            let chunks = try readChunks(ofSeries: ref) { index.chunk($0, overlaps: minTime, maxTime) }
-            if !chunks.isEmpty { result.append(SeriesChunks(labels: index.labels(ofSeries: ref), chunks: chunks)) }
+        result.reserveCapacity(members.count)
+        for run in parallelMap(runs, width: width, { run in
+            try run.compactMap { ref -> SeriesChunks? in
+                let chunks = try readChunks(ofSeries: ref) { index.chunk($0, overlaps: minTime, maxTime) }
+                return chunks.isEmpty ? nil : SeriesChunks(labels: index.labels(ofSeries: ref), chunks: chunks)
+            }
+        }) {
+            result.append(contentsOf: try run.get())
         }
         return result
     }
+
+    /// From how many selected series a block reads them on every core.
+    static let parallelReadSeries = 256
 
     /// The label names of the series matching every matcher (every name in the block for no matchers), sorted.
     package func labelNames(_ matchers: [LabelMatcher]) throws -> [String] {
