@@ -427,50 +427,91 @@ extension PromQLEvaluator {
                 keys.append(key)
             }
         }
-        let cells = keys.count * steps
-        var first = [Int32](repeating: -1, count: cells)
-        var outValues = [Double](repeating: 0, count: cells)
-        var outPresent = [Bool](repeating: false, count: cells)
-
-        func accumulate<A>(_ empty: A, add: (inout A, Double) -> Void, result: (A) -> Double?) {
-            var accumulators = [A](repeating: empty, count: cells)
-            input.values.withUnsafeBufferPointer { values in
-                input.present.withUnsafeBufferPointer { present in
-                    for series in groupOf.indices {
-                        let base = series * steps
-                        let groupBase = groupOf[series] * steps
-                        for step in 0..<steps where present[base + step] {
-                            add(&accumulators[groupBase + step], values[base + step])
-                            if first[groupBase + step] < 0 { first[groupBase + step] = Int32(truncatingIfNeeded: series) }
+        var members = [[Int]](repeating: [], count: keys.count)
+        for (series, group) in groupOf.enumerated() { members[group].append(series) }
+        /// The rows of a run of groups: per cell, the value, its presence and the first member present at that step.
+        struct Rows {
+            var values: [Double] = []
+            var present: [Bool] = []
+            var first: [Int32] = []
+        }
+        // A group's accumulators take its members in series order, as the step-by-step path adds them, so each group
+        // is computed on its own (on every core for large inputs, in runs of groups joined in order) with the same
+        // result bit for bit.
+        let inputValues = input.values
+        let inputPresent = input.present
+        let width = input.values.count < options.parallelCells ? 1 : processorCount
+        let runLength = width == 1 ? max(1, keys.count) : max(1, keys.count / (width * 4))
+        let runs = stride(from: 0, to: keys.count, by: runLength).map { $0..<min($0 + runLength, keys.count) }
+        func accumulate<A>(_ empty: A, add: (inout A, Double) -> Void, result: (A) -> Double?) -> [Rows] {
+            parallelMap(runs, width: width) { run in
+                var rows = Rows()
+                rows.values.reserveCapacity(run.count * steps)
+                rows.present.reserveCapacity(run.count * steps)
+                rows.first.reserveCapacity(run.count * steps)
+                var accumulators = [A](repeating: empty, count: steps)
+                var first = [Int32](repeating: -1, count: steps)
+                for group in run {
+                    for step in 0..<steps {
+                        accumulators[step] = empty
+                        first[step] = -1
+                    }
+                    inputValues.withUnsafeBufferPointer { values in
+                        inputPresent.withUnsafeBufferPointer { present in
+                            for series in members[group] {
+                                let base = series * steps
+                                for step in 0..<steps where present[base + step] {
+                                    add(&accumulators[step], values[base + step])
+                                    if first[step] < 0 { first[step] = Int32(truncatingIfNeeded: series) }
+                                }
+                            }
                         }
                     }
+                    for step in 0..<steps {
+                        let value = first[step] >= 0 ? result(accumulators[step]) : nil
+                        rows.values.append(value ?? 0)
+                        rows.present.append(value != nil)
+                    }
+                    rows.first.append(contentsOf: first)
                 }
-            }
-            for cell in 0..<cells where first[cell] >= 0 {
-                if let value = result(accumulators[cell]) {
-                    outValues[cell] = value
-                    outPresent[cell] = true
+                return rows
+            }.map { result in
+                switch result {
+                case .success(let rows): return rows
+                case .failure(let error): preconditionFailure("an aggregation run cannot fail: \(error)")
                 }
             }
         }
 
+        let computed: [Rows]
         switch aggregate.op {
         case .sum:
-            accumulate(Aggregation.Sum(), add: { $0.add($1) }, result: { $0.result })
+            computed = accumulate(Aggregation.Sum(), add: { $0.add($1) }, result: { $0.result })
         case .avg:
-            accumulate(Aggregation.Average(), add: { $0.add($1) }, result: { $0.result })
+            computed = accumulate(Aggregation.Average(), add: { $0.add($1) }, result: { $0.result })
         case .min, .max:
-            accumulate(Aggregation.Extreme(isMax: aggregate.op == .max), add: { $0.add($1) }, result: { $0.result })
+            computed = accumulate(Aggregation.Extreme(isMax: aggregate.op == .max), add: { $0.add($1) }, result: { $0.result })
         case .count:
-            accumulate(0, add: { count, _ in count += 1 }, result: { Aggregation.count($0) })
+            computed = accumulate(0, add: { count, _ in count += 1 }, result: { Aggregation.count($0) })
         case .group:
-            accumulate(0, add: { count, _ in count += 1 }, result: { Aggregation.group($0) })
+            computed = accumulate(0, add: { count, _ in count += 1 }, result: { Aggregation.group($0) })
         case .stddev:
-            accumulate(Aggregation.Variance(), add: { $0.add($1) }, result: { $0.standardDeviation })
+            computed = accumulate(Aggregation.Variance(), add: { $0.add($1) }, result: { $0.standardDeviation })
         case .stdvar:
-            accumulate(Aggregation.Variance(), add: { $0.add($1) }, result: { $0.variance })
+            computed = accumulate(Aggregation.Variance(), add: { $0.add($1) }, result: { $0.variance })
         default:
             return nil
+        }
+        var outValues: [Double] = []
+        var outPresent: [Bool] = []
+        var first: [Int32] = []
+        outValues.reserveCapacity(keys.count * steps)
+        outPresent.reserveCapacity(keys.count * steps)
+        first.reserveCapacity(keys.count * steps)
+        for rows in computed {
+            outValues.append(contentsOf: rows.values)
+            outPresent.append(contentsOf: rows.present)
+            first.append(contentsOf: rows.first)
         }
         return StepMatrix(
             steps: steps, labels: keys, dropName: Array(repeating: firstDrop, count: keys.count), values: outValues,
