@@ -683,10 +683,10 @@ extension PromQLEvaluator {
 /// The window `(ref - range, ref]` only moves forward with the steps, so two cursors walk the samples once, and the
 /// newest counter reset behind the upper cursor tells whether a window holds one (only then are its points summed;
 /// otherwise the raw result is `last - first`). A first pass finds every step's window and raw result, a second
-/// extrapolates them: the second pass has no branch that depends on the data's shape, so its divisions overlap from
-/// one step to the next instead of waiting on the window search in between.
+/// extrapolates them two steps at a time (``RangeFunctions/extrapolate(_:firstTime:firstValue:lastTime:count:rangeStart:rangeEnd:isCounter:rateSeconds:)``):
+/// its divisions bound the whole computation, and apart from the window search they overlap.
 private final class ExtrapolatedRows {
-    let refs: [Int64]
+    let steps: Int
     let range: Int64
     let isCounter: Bool
     let rateSeconds: Double?
@@ -695,33 +695,43 @@ private final class ExtrapolatedRows {
     let present: UnsafeMutableBufferPointer<Bool>
     /// Per step, the samples in the windows of all series so far.
     let inputSamples: UnsafeMutableBufferPointer<Int>
-    /// Per step: the indices of the window's first and last sample (equal when it holds fewer than two) and its raw
-    /// result.
-    private let firsts: UnsafeMutableBufferPointer<Int>
-    private let lasts: UnsafeMutableBufferPointer<Int>
+    /// Per step (padded to an even count): the window's end, its first and last sample, its size (0 when it holds
+    /// fewer than two samples) and raw result.
+    private let refs: UnsafeMutableBufferPointer<Int64>
+    private let firstTimes: UnsafeMutableBufferPointer<Int64>
+    private let lastTimes: UnsafeMutableBufferPointer<Int64>
+    private let counts: UnsafeMutableBufferPointer<Int64>
+    private let firstValues: UnsafeMutableBufferPointer<Double>
     private let raws: UnsafeMutableBufferPointer<Double>
 
     init(refs: [Int64], range: Int64, isCounter: Bool, rateSeconds: Double?) {
-        self.refs = refs
+        steps = refs.count
         self.range = range
         self.isCounter = isCounter
         self.rateSeconds = rateSeconds
-        cells = .allocate(capacity: refs.count)
-        present = .allocate(capacity: refs.count)
-        inputSamples = .allocate(capacity: refs.count)
+        cells = .allocate(capacity: steps)
+        present = .allocate(capacity: steps)
+        inputSamples = .allocate(capacity: steps)
         inputSamples.initialize(repeating: 0)
-        firsts = .allocate(capacity: refs.count)
-        lasts = .allocate(capacity: refs.count)
-        raws = .allocate(capacity: refs.count)
+        let padded = (steps + 1) & ~1
+        self.refs = .allocate(capacity: padded)
+        firstTimes = .allocate(capacity: padded)
+        lastTimes = .allocate(capacity: padded)
+        counts = .allocate(capacity: padded)
+        firstValues = .allocate(capacity: padded)
+        raws = .allocate(capacity: padded)
+        for buffer in [self.refs, firstTimes, lastTimes, counts] { buffer.initialize(repeating: 0) }
+        for buffer in [firstValues, raws] { buffer.initialize(repeating: 0) }
+        for (step, ref) in refs.enumerated() { self.refs[step] = ref }
+        if padded > steps { self.refs[steps] = refs[steps - 1] }
     }
 
     deinit {
         cells.deallocate()
         present.deallocate()
         inputSamples.deallocate()
-        firsts.deallocate()
-        lasts.deallocate()
-        raws.deallocate()
+        for buffer in [refs, firstTimes, lastTimes, counts] { buffer.deallocate() }
+        for buffer in [firstValues, raws] { buffer.deallocate() }
     }
 
     /// Computes one series' ``cells`` and ``present`` at every step, adds its window sizes to ``inputSamples``, and
@@ -734,7 +744,7 @@ private final class ExtrapolatedRows {
         var high = 0
         var newestReset = 0
         var previousRef = Int64.min
-        for step in refs.indices {
+        for step in 0..<steps {
             let ref = refs[step]
             if ref < previousRef {  // not a range query's ascending steps: start over
                 (low, high, newestReset) = (0, 0, 0)
@@ -747,7 +757,7 @@ private final class ExtrapolatedRows {
             while low < high && times[low] <= ref - range { low += 1 }
             inputSamples[step] += high - low
             guard high - low >= 2 else {
-                (firsts[step], lasts[step]) = (0, 0)
+                counts[step] = 0
                 continue
             }
             let last = high - 1
@@ -759,22 +769,25 @@ private final class ExtrapolatedRows {
                     previous = values[index]
                 }
             }
-            (firsts[step], lasts[step], raws[step]) = (low, last, raw)
+            (firstTimes[step], lastTimes[step], counts[step]) = (times[low], times[last], Int64(high - low))
+            (firstValues[step], raws[step]) = (values[low], raw)
         }
         var any = false
-        for step in refs.indices {
-            let first = firsts[step]
-            let last = lasts[step]
-            guard last > first else {
-                (cells[step], present[step]) = (0, false)
-                continue
+        @inline(__always) func pair<T: SIMDScalar>(_ buffer: UnsafeMutableBufferPointer<T>, _ step: Int) -> SIMD2<T> {
+            SIMD2(buffer[step], buffer[step + 1])
+        }
+        for step in stride(from: 0, to: steps, by: 2) {
+            let ends = pair(refs, step)
+            let extrapolated = RangeFunctions.extrapolate(
+                pair(raws, step), firstTime: pair(firstTimes, step), firstValue: pair(firstValues, step),
+                lastTime: pair(lastTimes, step), count: pair(counts, step), rangeStart: ends &- range, rangeEnd: ends,
+                isCounter: isCounter, rateSeconds: rateSeconds)
+            for lane in 0..<min(2, steps - step) {
+                let has = counts[step + lane] >= 2
+                cells[step + lane] = has ? extrapolated[lane] : 0
+                present[step + lane] = has
+                any = any || has
             }
-            cells[step] = RangeFunctions.extrapolate(
-                raws[step], first: FloatPoint(t: times[first], v: values[first]), last: FloatPoint(t: times[last], v: values[last]),
-                count: last - first + 1, rangeStart: refs[step] - range, rangeEnd: refs[step], isCounter: isCounter,
-                rateSeconds: rateSeconds)
-            present[step] = true
-            any = true
         }
         return any
     }

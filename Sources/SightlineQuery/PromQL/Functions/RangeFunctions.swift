@@ -76,34 +76,40 @@ package enum RangeFunctions {
         _ result: Double, first: FloatPoint, last: FloatPoint, count: Int, rangeStart: Int64, rangeEnd: Int64, isCounter: Bool,
         rateSeconds: Double?
     ) -> Double {
-        var durationToStart = Double(first.t - rangeStart) / 1000
-        var durationToEnd = Double(rangeEnd - last.t) / 1000
-        let sampledInterval = Double(last.t - first.t) / 1000
-        let averageDurationBetweenSamples = sampledInterval / Double(count - 1)
+        extrapolate(
+            SIMD2(repeating: result), firstTime: SIMD2(repeating: first.t), firstValue: SIMD2(repeating: first.v),
+            lastTime: SIMD2(repeating: last.t), count: SIMD2(repeating: Int64(count)), rangeStart: SIMD2(repeating: rangeStart),
+            rangeEnd: SIMD2(repeating: rangeEnd), isCounter: isCounter, rateSeconds: rateSeconds)[0]
+    }
+
+    /// ``extrapolate(_:first:last:count:rangeStart:rangeEnd:isCounter:rateSeconds:)`` for two windows at once, lane by
+    /// lane with the same IEEE operations (so bit for bit the same results): the divisions, which bound this
+    /// computation, then run two to an instruction.
+    @inline(__always)
+    package static func extrapolate(
+        _ result: SIMD2<Double>, firstTime: SIMD2<Int64>, firstValue: SIMD2<Double>, lastTime: SIMD2<Int64>, count: SIMD2<Int64>,
+        rangeStart: SIMD2<Int64>, rangeEnd: SIMD2<Int64>, isCounter: Bool, rateSeconds: Double?
+    ) -> SIMD2<Double> {
+        var durationToStart = SIMD2<Double>(firstTime &- rangeStart) / 1000
+        var durationToEnd = SIMD2<Double>(rangeEnd &- lastTime) / 1000
+        let sampledInterval = SIMD2<Double>(lastTime &- firstTime) / 1000
+        let averageDurationBetweenSamples = sampledInterval / SIMD2<Double>(count &- 1)
         let extrapolationThreshold = averageDurationBetweenSamples * 1.1
+        let halfAverage = averageDurationBetweenSamples / 2
 
-        if durationToStart >= extrapolationThreshold {
-            durationToStart = averageDurationBetweenSamples / 2
-        }
+        durationToStart.replace(with: halfAverage, where: durationToStart .>= extrapolationThreshold)
         if isCounter {
-            var durationToZero = durationToStart
-            if result > 0 && first.v >= 0 {
-                durationToZero = sampledInterval * (first.v / result)
-            }
-            if durationToZero < durationToStart {
-                durationToStart = durationToZero
-            }
+            // Not below zero: where the counter would reach zero, if that comes before the window's start.
+            let durationToZero = sampledInterval * (firstValue / result)
+            durationToStart.replace(
+                with: durationToZero, where: (result .> 0) .& (firstValue .>= 0) .& (durationToZero .< durationToStart))
         }
-        if durationToEnd >= extrapolationThreshold {
-            durationToEnd = averageDurationBetweenSamples / 2
-        }
+        durationToEnd.replace(with: halfAverage, where: durationToEnd .>= extrapolationThreshold)
 
-        var factor = 1.0
-        if sampledInterval != 0 {
-            factor = (sampledInterval + durationToStart + durationToEnd) / sampledInterval
-        }
+        var factor = (sampledInterval + durationToStart + durationToEnd) / sampledInterval
+        factor.replace(with: 1, where: sampledInterval .== 0)
         if let rateSeconds {
-            factor /= rateSeconds
+            factor /= SIMD2(repeating: rateSeconds)
         }
         return result * factor
     }
