@@ -267,35 +267,44 @@ package final class TSDB: SignalStore, MetricQuerier {
     private static func decode(_ chunks: [ChunkData], labels: Labels, startMs: Int64, endMs: Int64) throws -> SeriesSamples {
         let merged = chunks.count == 1 ? chunks : try ChunkCodec.merge(chunks)
         var capacity = 0
-        for chunk in merged { capacity += chunk.sampleCount }
-        capacity = min(capacity, 1 << 24)
-        var samples = SeriesSamples(labels: labels)
-        samples.timestampsMs.reserveCapacity(capacity)
-        samples.values.reserveCapacity(capacity)
         for chunk in merged {
-            if chunk.encoding == .decimal {
-                // Blocks keep decimal chunks.
-                try DecimalChunk.decode(chunk, from: startMs, through: endMs, appendingTo: &samples.timestampsMs, &samples.values)
-                continue
+            // Every sample costs at least a few bits, so a count past this is damage, not a reason to allocate.
+            guard chunk.sampleCount >= 0, chunk.sampleCount <= chunk.bytes.count * 64 + 2 else {
+                throw SightlineError(.dataCorrupted, "chunk of \(chunk.bytes.count) bytes claims \(chunk.sampleCount) samples")
             }
-            var decoder = try XORChunkDecoder(chunk)
-            if chunk.minTime >= startMs && chunk.maxTime <= endMs {
-                while let sample = decoder.next() {
-                    samples.timestampsMs.append(sample.t)
-                    samples.values.append(sample.v)
-                }
-            } else {
-                while let sample = decoder.next() {
-                    if sample.t > endMs { break }
-                    if sample.t >= startMs {
-                        samples.timestampsMs.append(sample.t)
-                        samples.values.append(sample.v)
-                    }
-                }
-            }
-            if let error = decoder.error { throw error }
+            capacity += chunk.sampleCount
         }
-        return samples
+        var values: [Double] = []
+        let timestamps = try [Int64](unsafeUninitializedCapacity: capacity) { times, timesCount in
+            values = try [Double](unsafeUninitializedCapacity: capacity) { values, valuesCount in
+                var count = 0
+                for chunk in merged {
+                    let times = UnsafeMutableBufferPointer(rebasing: times[count...])
+                    let values = UnsafeMutableBufferPointer(rebasing: values[count...])
+                    if chunk.encoding == .decimal {
+                        // Blocks keep decimal chunks.
+                        count += try DecimalChunk.decode(chunk, from: startMs, through: endMs, into: times, values)
+                        continue
+                    }
+                    var decoder = try XORChunkDecoder(chunk)
+                    var written = 0
+                    while let sample = decoder.next() {
+                        if sample.t > endMs { break }
+                        guard sample.t >= startMs else { continue }
+                        guard written < times.count else {
+                            throw SightlineError(.dataCorrupted, "chunk holds more samples than its count \(chunk.sampleCount)")
+                        }
+                        (times[written], values[written]) = (sample.t, sample.v)
+                        written += 1
+                    }
+                    if let error = decoder.error { throw error }
+                    count += written
+                }
+                valuesCount = count
+            }
+            timesCount = values.count
+        }
+        return SeriesSamples(labels: labels, timestampsMs: timestamps, values: values)
     }
 
     package func labelNames(tenant: Tenant, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [String] {

@@ -85,19 +85,36 @@ package enum DecimalChunk {
     package static func decode(_ chunk: ChunkData) throws -> (timestamps: [Int64], values: [Double]) {
         var timestamps: [Int64] = []
         var values: [Double] = []
-        timestamps.reserveCapacity(chunk.sampleCount)
-        values.reserveCapacity(chunk.sampleCount)
         try decode(chunk, from: Int64.min, through: Int64.max, appendingTo: &timestamps, &values)
         return (timestamps, values)
     }
 
     /// Decodes a chunk written by ``encode(timestamps:values:)`` and appends its samples with a timestamp in
-    /// `start...end` to `timestamps` and `values`, without intermediate arrays (the query path's decoder).
-    /// - Throws: `dataCorrupted` when the bytes are truncated or inconsistent; the arrays may then hold part of the
-    ///   chunk.
+    /// `start...end` to `timestamps` and `values`.
+    /// - Throws: `dataCorrupted` when the bytes are truncated or inconsistent.
     package static func decode(
         _ chunk: ChunkData, from start: Int64, through end: Int64, appendingTo timestamps: inout [Int64], _ values: inout [Double]
     ) throws {
+        let capacity = max(0, chunk.sampleCount)
+        var decodedValues: [Double] = []
+        let decodedTimes = try [Int64](unsafeUninitializedCapacity: capacity) { times, timesCount in
+            decodedValues = try [Double](unsafeUninitializedCapacity: capacity) { values, valuesCount in
+                valuesCount = try decode(chunk, from: start, through: end, into: times, values)
+            }
+            timesCount = decodedValues.count
+        }
+        timestamps.append(contentsOf: decodedTimes)
+        values.append(contentsOf: decodedValues)
+    }
+
+    /// Decodes a chunk written by ``encode(timestamps:values:)`` and writes its samples with a timestamp in
+    /// `start...end` to the start of `timestamps` and `values` (each of at least `chunk.sampleCount` elements),
+    /// without intermediate arrays (the query path's decoder). Returns how many it wrote.
+    /// - Throws: `dataCorrupted` when the bytes are truncated or inconsistent.
+    package static func decode(
+        _ chunk: ChunkData, from start: Int64, through end: Int64, into timestamps: UnsafeMutableBufferPointer<Int64>,
+        _ values: UnsafeMutableBufferPointer<Double>
+    ) throws -> Int {
         guard chunk.encoding == .decimal else {
             throw SightlineError(.dataCorrupted, "chunk encoding \(chunk.encoding.rawValue) is not decimal")
         }
@@ -110,41 +127,46 @@ package enum DecimalChunk {
             throw corrupted("bad sample count")
         }
         let count = Int(rawCount)
-        guard count == chunk.sampleCount else { throw corrupted("\(count) samples where the chunk says \(chunk.sampleCount)") }
-        // Timestamps first, into a scratch buffer: the values section follows them in the stream, and the range cut
-        // needs both.
-        try withUnsafeTemporaryAllocation(of: Int64.self, capacity: count) { times in
-            guard let t0 = reader.readVarint() else { throw corrupted("truncated first timestamp") }
-            times[0] = t0
-            if count >= 2 {
-                guard var delta = reader.readVarint() else { throw corrupted("truncated first time delta") }
-                var t = t0 &+ delta
-                times[1] = t
-                var index = 2
-                try readPacked(count - 2, from: &reader, corrupted) { dod in
-                    delta = delta &+ unzigzag(dod)
-                    t = t &+ delta
-                    times[index] = t
-                    index += 1
-                }
+        guard count == chunk.sampleCount, count <= timestamps.count, count <= values.count else {
+            throw corrupted("\(count) samples where the chunk says \(chunk.sampleCount)")
+        }
+        // Timestamps first, straight into the output (the values section follows them in the stream, and the range
+        // cut needs both), then the kept ones moved to its start.
+        let times = UnsafeMutableBufferPointer(rebasing: timestamps[0..<count])
+        guard let t0 = reader.readVarint() else { throw corrupted("truncated first timestamp") }
+        times[0] = t0
+        if count >= 2 {
+            guard var delta = reader.readVarint() else { throw corrupted("truncated first time delta") }
+            var t = t0 &+ delta
+            times[1] = t
+            var index = 2
+            try readPacked(count - 2, from: &reader, corrupted) { dod in
+                delta = delta &+ unzigzag(dod)
+                t = t &+ delta
+                times[index] = t
+                index += 1
             }
-            guard times[0] == chunk.minTime, times[count - 1] == chunk.maxTime else {
-                throw corrupted("samples do not match the chunk's times")
-            }
-            // The samples to keep: times ascend, so they are one run.
-            var first = 0
-            while first < count && times[first] < start { first += 1 }
-            var last = count
-            while last > first && times[last - 1] > end { last -= 1 }
-            guard first < last else { return }
-            timestamps.append(contentsOf: UnsafeBufferPointer(rebasing: times[first..<last]))
+        }
+        guard times[0] == chunk.minTime, times[count - 1] == chunk.maxTime else {
+            throw corrupted("samples do not match the chunk's times")
+        }
+        // The samples to keep: times ascend, so they are one run.
+        var first = 0
+        while first < count && times[first] < start { first += 1 }
+        var last = count
+        while last > first && times[last - 1] > end { last -= 1 }
+        guard first < last else { return 0 }
+        if first > 0 {
+            times.baseAddress!.update(from: times.baseAddress! + first, count: last - first)
+        }
 
-            guard let rawExponent = reader.readUVarint(), rawExponent <= UInt64(maxExponent) else { throw corrupted("bad exponent") }
-            let divisor = powersOfTen[Int(rawExponent)]
-            guard var m = reader.readVarint() else { throw corrupted("truncated first value") }
-            // The mantissas up to the last kept sample go to the scratch buffer (the times are copied out already);
-            // the kept ones are then divided in one tight loop, where the divisions overlap.
-            let mantissas = times
+        guard let rawExponent = reader.readUVarint(), rawExponent <= UInt64(maxExponent) else { throw corrupted("bad exponent") }
+        let divisor = powersOfTen[Int(rawExponent)]
+        guard var m = reader.readVarint() else { throw corrupted("truncated first value") }
+        // The mantissas up to the last kept sample go to a scratch buffer (the chunk's count: the deltas-of-deltas
+        // mode writes a second one before its packed section); the kept ones are then divided in one tight loop,
+        // where the divisions overlap.
+        return try withUnsafeTemporaryAllocation(of: Int64.self, capacity: count) { mantissas in
             var index = 0
             @inline(__always) func emit(_ m: Int64) {
                 mantissas[index] = m
@@ -172,12 +194,10 @@ package enum DecimalChunk {
                     }
                 }
             }
-            withUnsafeTemporaryAllocation(of: Double.self, capacity: last - first) { converted in
-                for index in first..<last {
-                    converted[index - first] = Double(mantissas[index]) / divisor
-                }
-                values.append(contentsOf: converted)
+            for index in first..<last {
+                values[index - first] = Double(mantissas[index]) / divisor
             }
+            return last - first
         }
     }
 
