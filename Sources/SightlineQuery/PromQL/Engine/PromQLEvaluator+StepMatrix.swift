@@ -402,6 +402,26 @@ extension PromQLEvaluator {
             present: outPresent, inputSamples: inputSamples)
     }
 
+    /// The groups of an aggregation over series with these labels: each group's output labels, in order of first
+    /// appearance, and per series the index of its group.
+    private static func groups(of labels: [Labels], _ aggregate: AggregateExpr) -> (keys: [Labels], groupOf: [Int]) {
+        var slots: [Labels: Int] = [:]
+        var keys: [Labels] = []
+        var groupOf: [Int] = []
+        groupOf.reserveCapacity(labels.count)
+        for metric in labels {
+            let key = groupLabels(metric, aggregate)
+            if let slot = slots[key] {
+                groupOf.append(slot)
+            } else {
+                slots[key] = keys.count
+                groupOf.append(keys.count)
+                keys.append(key)
+            }
+        }
+        return (keys, groupOf)
+    }
+
     /// An aggregation without parameter at every step: each input series' group is derived once, then every step's
     /// value is added into its group's accumulator.
     private func aggregateMatrix(_ aggregate: AggregateExpr, _ input: StepMatrix) -> StepMatrix? {
@@ -413,20 +433,7 @@ extension PromQLEvaluator {
         }
         // The output's name-removal flag is that of any present member; with mixed flags it would vary by step.
         if input.dropName.contains(where: { $0 != firstDrop }) { return nil }
-        var slots: [Labels: Int] = [:]
-        var keys: [Labels] = []
-        var groupOf: [Int] = []
-        groupOf.reserveCapacity(input.labels.count)
-        for metric in input.labels {
-            let key = Self.groupLabels(metric, aggregate)
-            if let slot = slots[key] {
-                groupOf.append(slot)
-            } else {
-                slots[key] = keys.count
-                groupOf.append(keys.count)
-                keys.append(key)
-            }
-        }
+        let (keys, groupOf) = Self.groups(of: input.labels, aggregate)
         var members = [[Int]](repeating: [], count: keys.count)
         for (series, group) in groupOf.enumerated() { members[group].append(series) }
         /// The rows of a run of groups: per cell, the value, its presence and the first member present at that step.
@@ -535,19 +542,8 @@ extension PromQLEvaluator {
             let series: Int
             let v: Double
         }
-        var slots: [Labels: Int] = [:]
-        var groupOf: [Int] = []
-        groupOf.reserveCapacity(input.labels.count)
-        for metric in input.labels {
-            let key = Self.groupLabels(metric, aggregate)
-            if let slot = slots[key] {
-                groupOf.append(slot)
-            } else {
-                slots[key] = slots.count
-                groupOf.append(slots.count - 1)
-            }
-        }
-        var members = [[Cell]](repeating: [], count: slots.count)
+        let (keys, groupOf) = Self.groups(of: input.labels, aggregate)
+        var members = [[Cell]](repeating: [], count: keys.count)
         var groupOrder: [Int] = []
         let inputPresent = input.present
         let inputValues = input.values
