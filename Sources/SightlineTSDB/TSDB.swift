@@ -250,11 +250,9 @@ package final class TSDB: SignalStore, MetricQuerier {
         var samples = 0
         for one in series { for chunk in one.chunks { samples += chunk.sampleCount } }
         let width = samples < options.parallelDecodeSamples ? 1 : processorCount
-        let batch = width == 1 ? max(1, series.count) : max(1, series.count / (width * 8))
-        let batches = stride(from: 0, to: series.count, by: batch).map { $0..<min($0 + batch, series.count) }
         var result: [SeriesSamples] = []
         result.reserveCapacity(series.count)
-        for decoded in parallelMap(batches, width: width, { range in
+        for decoded in parallelMap(parallelRuns(series.count, width: width), width: width, { range in
             try range.map { index in try Self.decode(series[index].chunks, labels: series[index].labels, startMs: startMs, endMs: endMs) }
         }) {
             for one in try decoded.get() where !one.timestampsMs.isEmpty { result.append(one) }

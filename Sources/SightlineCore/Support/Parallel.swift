@@ -37,5 +37,12 @@ package func parallelMap<T, R>(_ items: [T], width: Int, _ body: (T) throws -> R
     return slots.map { $0 ?? .failure(SightlineParallelError()) }
 }
 
+/// `0..<count` split into consecutive runs for ``parallelMap(_:width:_:)``: one run when `width` is 1, else about
+/// `runsPerThread` runs per thread, so that runs of uneven cost even out across the threads (each takes work rarely).
+package func parallelRuns(_ count: Int, width: Int, runsPerThread: Int = 8) -> [Range<Int>] {
+    let length = width <= 1 ? max(1, count) : max(1, count / (width * runsPerThread))
+    return stride(from: 0, to: count, by: length).map { $0..<min($0 + length, count) }
+}
+
 /// A slot left empty, which `concurrentPerform` does not allow; kept so the result type stays total.
 private struct SightlineParallelError: Error {}

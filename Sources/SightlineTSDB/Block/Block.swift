@@ -66,12 +66,10 @@ package final class Block: Sendable {
         // Each series is one read and a checksum per chunk, independent of the others: many series are read on every
         // core, in runs joined in order.
         let width = members.count < Self.parallelReadSeries ? 1 : processorCount
-        let runLength = width == 1 ? max(1, members.count) : max(1, members.count / (width * 8))
-        let runs = stride(from: 0, to: members.count, by: runLength).map { members[$0..<min($0 + runLength, members.count)] }
         var result: [SeriesChunks] = []
         result.reserveCapacity(members.count)
-        for run in parallelMap(runs, width: width, { run in
-            try run.compactMap { ref -> SeriesChunks? in
+        for run in parallelMap(parallelRuns(members.count, width: width), width: width, { run in
+            try members[run].compactMap { ref -> SeriesChunks? in
                 let chunks = try readChunks(ofSeries: ref) { index.chunk($0, overlaps: minTime, maxTime) }
                 return chunks.isEmpty ? nil : SeriesChunks(labels: index.labels(ofSeries: ref), chunks: chunks)
             }

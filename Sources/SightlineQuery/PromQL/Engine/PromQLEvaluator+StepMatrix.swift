@@ -361,8 +361,7 @@ extension PromQLEvaluator {
             return rows
         }
         let width = selected.count * steps < options.parallelCells ? 1 : processorCount
-        let runLength = width == 1 ? max(1, selected.count) : max(1, selected.count / (width * 8))
-        let runs = stride(from: 0, to: selected.count, by: runLength).map { $0..<min($0 + runLength, selected.count) }
+        let runs = parallelRuns(selected.count, width: width)
         var computed: [Rows] = []
         computed.reserveCapacity(runs.count)
         for result in parallelMap(runs, width: width, { run throws in try rows(run) }) {
@@ -448,8 +447,7 @@ extension PromQLEvaluator {
         let inputValues = input.values
         let inputPresent = input.present
         let width = input.values.count < options.parallelCells ? 1 : processorCount
-        let runLength = width == 1 ? max(1, keys.count) : max(1, keys.count / (width * 4))
-        let runs = stride(from: 0, to: keys.count, by: runLength).map { $0..<min($0 + runLength, keys.count) }
+        let runs = parallelRuns(keys.count, width: width, runsPerThread: 4)
         func accumulate<A>(_ empty: A, add: (inout A, Double) -> Void, result: (A) -> Double?) -> [Rows] {
             parallelMap(runs, width: width) { run in
                 var rows = Rows()
