@@ -12,12 +12,9 @@ final class StoredSeries {
 
     /// The number of samples at or before the last instant lookup's time.
     private var instantCursor = 0
-    /// The non-stale points, built on the first range lookup, with their timestamps apart for the search.
+    /// See ``nonStaleColumns()`` and ``nonStalePoints()``.
+    private var nonStaleSamples: (timestamps: [Int64], values: [Double])?
     private var nonStale: [FloatPoint]?
-    private var nonStaleTimes: [Int64] = []
-    /// See ``nonStaleColumns()``.
-    private var nonStaleValues: [Double]?
-    private var nonStaleValueTimes: [Int64] = []
     /// The number of non-stale points at or before the last range lookup's start and end.
     private var startCursor = 0
     private var endCursor = 0
@@ -73,50 +70,43 @@ final class StoredSeries {
         return points[range]
     }
 
-    /// The points that are not staleness markers, in time order, built on first use.
+    /// The points that are not staleness markers (``nonStaleColumns()`` as points), in time order, built on first use.
     func nonStalePoints() -> [FloatPoint] {
         if let built = nonStale { return built }
+        let (times, values) = nonStaleColumns()
         var built: [FloatPoint] = []
-        built.reserveCapacity(values.count)
-        for index in values.indices where !StaleNaN.isStale(values[index]) {
-            built.append(FloatPoint(t: timestamps[index], v: values[index]))
-        }
+        built.reserveCapacity(times.count)
+        for index in times.indices { built.append(FloatPoint(t: times[index], v: values[index])) }
         nonStale = built
-        // Without staleness markers (most series) the times are the series' own: share them instead of copying.
-        nonStaleTimes = built.count == timestamps.count ? timestamps : built.map(\.t)
         return built
     }
 
     /// The indices into ``nonStalePoints()`` of the points with `start < t <= end` (found from the cursors).
     func nonStaleRange(after start: Int64, through end: Int64) -> Range<Int> {
-        if nonStale == nil { _ = nonStalePoints() }
-        let last = Self.count(atOrBefore: end, in: nonStaleTimes, hint: &endCursor)
-        let first = Self.count(atOrBefore: start, in: nonStaleTimes, hint: &startCursor)
+        let times = nonStaleColumns().timestamps
+        let last = Self.count(atOrBefore: end, in: times, hint: &endCursor)
+        let first = Self.count(atOrBefore: start, in: times, hint: &startCursor)
         return first < last ? first..<last : first..<first
     }
 
     /// The timestamps and values without the staleness markers: the series' own arrays when it has none (most
     /// series), else copies built on first use.
     func nonStaleColumns() -> (timestamps: [Int64], values: [Double]) {
-        if let built = nonStaleValues { return (nonStaleValueTimes, built) }
+        if let built = nonStaleSamples { return built }
         var hasMarkers = false
         for value in values where StaleNaN.isStale(value) {
             hasMarkers = true
             break
         }
-        if !hasMarkers {
-            nonStaleValues = values
-            nonStaleValueTimes = timestamps
-        } else {
-            var times: [Int64] = []
-            var kept: [Double] = []
+        var built = (timestamps: timestamps, values: values)
+        if hasMarkers {
+            built = ([], [])
             for index in values.indices where !StaleNaN.isStale(values[index]) {
-                times.append(timestamps[index])
-                kept.append(values[index])
+                built.timestamps.append(timestamps[index])
+                built.values.append(values[index])
             }
-            nonStaleValues = kept
-            nonStaleValueTimes = times
         }
-        return (nonStaleValueTimes, nonStaleValues!)
+        nonStaleSamples = built
+        return built
     }
 }
