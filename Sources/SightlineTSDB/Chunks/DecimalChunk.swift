@@ -83,28 +83,22 @@ package enum DecimalChunk {
     /// Decodes a chunk written by ``encode(timestamps:values:)``.
     /// - Throws: `dataCorrupted` when the bytes are truncated or inconsistent.
     package static func decode(_ chunk: ChunkData) throws -> (timestamps: [Int64], values: [Double]) {
-        var timestamps: [Int64] = []
-        var values: [Double] = []
-        try decode(chunk, from: Int64.min, through: Int64.max, appendingTo: &timestamps, &values)
-        return (timestamps, values)
+        try decode(chunk, from: Int64.min, through: Int64.max)
     }
 
-    /// Decodes a chunk written by ``encode(timestamps:values:)`` and appends its samples with a timestamp in
-    /// `start...end` to `timestamps` and `values`.
+    /// Decodes the samples of a chunk written by ``encode(timestamps:values:)`` with a timestamp in `start...end`,
+    /// straight into the returned arrays.
     /// - Throws: `dataCorrupted` when the bytes are truncated or inconsistent.
-    package static func decode(
-        _ chunk: ChunkData, from start: Int64, through end: Int64, appendingTo timestamps: inout [Int64], _ values: inout [Double]
-    ) throws {
+    package static func decode(_ chunk: ChunkData, from start: Int64, through end: Int64) throws -> (timestamps: [Int64], values: [Double]) {
         let capacity = max(0, chunk.sampleCount)
-        var decodedValues: [Double] = []
-        let decodedTimes = try [Int64](unsafeUninitializedCapacity: capacity) { times, timesCount in
-            decodedValues = try [Double](unsafeUninitializedCapacity: capacity) { values, valuesCount in
+        var values: [Double] = []
+        let timestamps = try [Int64](unsafeUninitializedCapacity: capacity) { times, timesCount in
+            values = try [Double](unsafeUninitializedCapacity: capacity) { values, valuesCount in
                 valuesCount = try decode(chunk, from: start, through: end, into: times, values)
             }
-            timesCount = decodedValues.count
+            timesCount = values.count
         }
-        timestamps.append(contentsOf: decodedTimes)
-        values.append(contentsOf: decodedValues)
+        return (timestamps, values)
     }
 
     /// Decodes a chunk written by ``encode(timestamps:values:)`` and writes its samples with a timestamp in
