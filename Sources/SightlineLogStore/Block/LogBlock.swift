@@ -464,9 +464,8 @@ enum LogBlockCodec {
             try selectLineLengths(columns, count: count, filter: filter) { time, bytes in visit(time, 1, bytes, nil) }
             return
         }
-        for var record in try decode(columns, count: count, streamLabels: streamLabels, filter: filter) {
-            record.stream = streamLabels
-            visit(record.effectiveTimeUnixNano, 1, record.line.utf8.count, groupBy.map { record.groupingValue($0) })
+        for record in try decode(columns, count: count, streamLabels: streamLabels, filter: filter) {
+            visit(record.effectiveTimeUnixNano, 1, record.line.utf8.count, record.group(groupBy, inStream: streamLabels))
         }
     }
 
@@ -794,5 +793,15 @@ struct DictionaryColumn {
             for _ in 0..<count { result.append(values[try r.readIndex(below: entryCount, what)]) }
             return result
         }
+    }
+}
+
+extension LogRecord {
+    /// The group of `names` (``groupingValue(_:)`` of each) of this record of the stream `streamLabels`, as a scan
+    /// hands it: with ``stream`` set to the stream's labels.
+    func group(_ names: [String], inStream streamLabels: Labels) -> [String] {
+        var handed = self
+        handed.stream = streamLabels
+        return names.map { handed.groupingValue($0) }
     }
 }

@@ -187,13 +187,7 @@ extension LogStore {
             }
             for chunk in stream.head {
                 for record in chunk.records where filter.keeps(record) {
-                    var values = group
-                    if !groupBy.isEmpty {
-                        // As the scan hands it: with the stream's labels.
-                        var handed = record
-                        handed.stream = stream.labels
-                        values = groupBy.map { handed.groupingValue($0) }
-                    }
+                    let values = groupBy.isEmpty ? group : record.group(groupBy, inStream: stream.labels)
                     add(record.effectiveTimeUnixNano, records: 1, bytes: record.line.utf8.count, into: &totals[values, default: [:]])
                 }
             }
