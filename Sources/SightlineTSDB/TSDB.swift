@@ -141,7 +141,7 @@ package final class TSDB: SignalStore, MetricQuerier {
         let bound = floor - options.outOfOrderWindowMs
         let before = admitted.samples.count
         if let old = admitted.samples.first(where: { $0.timestampMs < bound }) {
-            admitted.samples.removeAll { $0.timestampMs < bound }
+            admitted.removeSamples { $0.timestampMs < bound }
             admission.rejections["out_of_order", default: 0] += before - admitted.samples.count
             if admission.message.isEmpty {
                 admission.message = "sample for series \(old.labels) at \(old.timestampMs) is older than the out-of-order window of \(options.outOfOrderWindowMs / 1000)s before the newest persisted sample (\(floor))"

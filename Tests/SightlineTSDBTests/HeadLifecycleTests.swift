@@ -78,6 +78,61 @@ struct HeadLifecycleTests {
         #expect(head.seriesCount == 2)
     }
 
+    @Test func admissionHandsOutSeriesHandlesThatEncodeAndApplyLikeLabels() throws {
+        let head = Head()
+        head.apply(F.batch(a, [(1000, 1)]), segment: 1)
+        let batch = MetricBatch(samples: [
+            MetricSample(labels: a, timestampMs: 2000, value: 2), MetricSample(labels: b, timestampMs: 2000, value: 5),
+            MetricSample(labels: a, timestampMs: 3000, value: 3),
+        ])
+        guard case .metrics(let admitted) = head.admit(batch).batch else {
+            Issue.record("not metrics")
+            return
+        }
+        // The stored series has a handle (twice, the same one), the new one none.
+        let handles = try #require(admitted.resolvedHandles)
+        #expect(handles[0] != nil && handles[0] === handles[2] && handles[1] == nil)
+        // The WAL record is the same bytes whether the labels come from the handles or are written out.
+        let tenant = Tenant(uncheckedID: "t")
+        var plain = admitted
+        plain.seriesHandles = []
+        #expect(TenantBatch(tenant: tenant, batch: .metrics(admitted)).encoded() == TenantBatch(tenant: tenant, batch: .metrics(plain)).encoded())
+        head.apply(admitted, segment: 2)
+        let got = try head.select(matchers: [try F.matcher("job", .equal, "x")], minTime: .min, maxTime: .max)
+        #expect(got.map(\.labels) == [a, b])
+        #expect(got.map(\.timestampsMs) == [[1000, 2000, 3000], [2000]])
+        // A batch whose samples changed after admission no longer uses its handles.
+        var changed = admitted
+        changed.samples.removeLast()
+        #expect(changed.resolvedHandles == nil)
+        var filtered = admitted
+        filtered.removeSamples { $0.labels == b }
+        #expect(filtered.samples.map(\.timestampMs) == [2000, 3000] && filtered.resolvedHandles?.count == 2)
+    }
+
+    @Test func aHandleToASeriesDroppedBeforeApplyFindsTheSeriesAgain() throws {
+        let head = Head()
+        head.apply(F.batch(a, [(1000, 1)]), segment: 1)
+        _ = head.drain(throughSegment: 1)
+        guard case .metrics(let admitted) = head.admit(F.batch(a, [(2000, 2)])).batch else {
+            Issue.record("not metrics")
+            return
+        }
+        #expect(admitted.resolvedHandles?.first??.owner != nil)
+        // Retention drops the empty series between admission and apply: the sample lands in a new series.
+        #expect(head.removeInactiveSeries(olderThanMs: 100_000) == 1)
+        head.apply(admitted, segment: 2)
+        #expect(head.seriesCount == 1)
+        let got = try head.select(matchers: [try F.matcher("job", .equal, "x")], minTime: .min, maxTime: .max)
+        #expect(got.map(\.timestampsMs) == [[2000]])
+        // Another head's handles are not taken for its own series.
+        let other = Head()
+        other.apply(admitted, segment: 1)
+        #expect(other.seriesCount == 1)
+        #expect(try other.select(matchers: [try F.matcher("job", .equal, "x")], minTime: .min, maxTime: .max).map(\.timestampsMs) == [[2000]])
+        #expect(try head.select(matchers: [try F.matcher("job", .equal, "x")], minTime: .min, maxTime: .max).map(\.timestampsMs) == [[2000]])
+    }
+
     @Test func statsCountCardinality() {
         let head = Head()
         var samples: [MetricSample] = []

@@ -18,14 +18,19 @@ extension TenantBatch {
             for record in records { w.write(record) }
         case .metrics(let metrics):
             w.writeVarint(UInt64(metrics.samples.count))
-            for sample in metrics.samples {
-                w.writeVarint(UInt64(sample.labels.labels.count))
-                for label in sample.labels.labels {
-                    w.writeString(label.name)
-                    w.writeString(label.value)
+            if let handles = metrics.resolvedHandles {
+                // The labels of series the store holds were encoded once, when it created them.
+                for (sample, handle) in zip(metrics.samples, handles) {
+                    if let handle { w.writeRaw(handle.encodedLabels) } else { w.writeLabels(sample.labels) }
+                    w.writeSignedVarint(sample.timestampMs)
+                    w.writeDouble(sample.value)
                 }
-                w.writeSignedVarint(sample.timestampMs)
-                w.writeDouble(sample.value)
+            } else {
+                for sample in metrics.samples {
+                    w.writeLabels(sample.labels)
+                    w.writeSignedVarint(sample.timestampMs)
+                    w.writeDouble(sample.value)
+                }
             }
             w.writeVarint(UInt64(metrics.metadata.count))
             for meta in metrics.metadata {

@@ -60,9 +60,47 @@ package struct MetricMetadata: Hashable, Sendable {
 package struct MetricBatch: Hashable, Sendable {
     package var samples: [MetricSample]
     package var metadata: [MetricMetadata]
+    /// The store's handles of the samples' series, one per sample (nil for a series the store does not hold yet), as
+    /// admission found them; empty when no store resolved the batch. Used only while they match `samples` one to one
+    /// (``resolvedHandles``); batches compare and hash without them.
+    package var seriesHandles: [SeriesHandle?]
 
-    package init(samples: [MetricSample] = [], metadata: [MetricMetadata] = []) {
+    package init(samples: [MetricSample] = [], metadata: [MetricMetadata] = [], seriesHandles: [SeriesHandle?] = []) {
         self.samples = samples
         self.metadata = metadata
+        self.seriesHandles = seriesHandles
+    }
+
+    /// The series handles when there is one per sample, else nil (a batch whose samples changed after admission).
+    package var resolvedHandles: [SeriesHandle?]? {
+        seriesHandles.count == samples.count && !samples.isEmpty ? seriesHandles : nil
+    }
+
+    /// Removes the samples `shouldRemove` picks, and their handles.
+    package mutating func removeSamples(where shouldRemove: (MetricSample) -> Bool) {
+        guard let handles = resolvedHandles else {
+            samples.removeAll(where: shouldRemove)
+            seriesHandles = []
+            return
+        }
+        var keptSamples: [MetricSample] = []
+        var keptHandles: [SeriesHandle?] = []
+        keptSamples.reserveCapacity(samples.count)
+        keptHandles.reserveCapacity(samples.count)
+        for (sample, handle) in zip(samples, handles) where !shouldRemove(sample) {
+            keptSamples.append(sample)
+            keptHandles.append(handle)
+        }
+        samples = keptSamples
+        seriesHandles = keptHandles
+    }
+
+    package static func == (a: MetricBatch, b: MetricBatch) -> Bool {
+        a.samples == b.samples && a.metadata == b.metadata
+    }
+
+    package func hash(into hasher: inout Hasher) {
+        hasher.combine(samples)
+        hasher.combine(metadata)
     }
 }

@@ -27,62 +27,80 @@ extension Head {
             samples = samples.prefix(limits.maxSamplesPerRequest)
         }
         // Decide under the lock; build the answer after releasing it.
-        let verdicts: [Verdict] = state.withLock { state in
+        let (verdicts, handles, refusals) = state.withLock { state in
             var verdicts: [Verdict] = []
+            var handles: [SeriesHandle?] = []
             verdicts.reserveCapacity(samples.count)
-            // One hash per sample: `slots` maps a series to its place in `pending`, created on first sight.
-            var slots: [Labels: Int] = [:]
-            slots.reserveCapacity(samples.count)
-            var pending: [PendingSeries?] = []
+            handles.reserveCapacity(samples.count)
+            // Each series seen gets a place in `pending`: a stored series keeps its place in its own fields (the
+            // epoch tells this admission's from an earlier one's), so it costs the one lookup in the head's table;
+            // a new series is found again through `newSlots` (-1: refused over the series limit).
+            state.admissionEpoch &+= 1
+            let epoch = state.admissionEpoch
+            var pending: [PendingSeries] = []
+            var newSlots: [Labels: Int] = [:]
             var newSeries = 0
+            var refusals = 0
             let newSeriesAllowed = limits.maxSeries > 0 ? max(0, limits.maxSeries - state.seriesByID.count) : Int.max
-            for sample in samples {
-                let t = sample.timestampMs
-                let bits = sample.value.bitPattern
-                var created = false
-                let slot = Self.slot(in: &slots[sample.labels, default: -1], next: pending.count, created: &created)
-                if created {
-                    if let stored = state.seriesByLabels[sample.labels] {
+            for index in samples.indices {
+                let slot: Int
+                if let stored = state.seriesByLabels[samples[index].labels] {
+                    if stored.admissionEpoch != epoch {
+                        stored.admissionEpoch = epoch
+                        stored.admissionSlot = pending.count
                         pending.append(PendingSeries(stored))
-                    } else if newSeries < newSeriesAllowed {
-                        newSeries += 1
-                        pending.append(PendingSeries(nil))
-                    } else {
-                        pending.append(nil)  // refused for the whole batch
                     }
+                    slot = stored.admissionSlot
+                } else if let known = newSlots[samples[index].labels] {
+                    slot = known
+                } else if newSeries < newSeriesAllowed {
+                    newSeries += 1
+                    slot = pending.count
+                    newSlots[samples[index].labels] = slot
+                    pending.append(PendingSeries(nil))
+                } else {
+                    slot = -1
+                    newSlots[samples[index].labels] = slot
                 }
-                guard var series = pending[slot] else {
-                    verdicts.append(Verdict(decision: nil, newest: 0, storedLabels: nil))
+                guard slot >= 0 else {
+                    verdicts.append(Verdict(decision: nil, newest: 0))
+                    handles.append(nil)
+                    refusals += 1
                     continue
                 }
-                let decision = series.classify(t, bits, oooWindowMs: limits.oooWindowMs)
-                verdicts.append(Verdict(decision: decision, newest: series.maxTime, storedLabels: series.stored?.labels))
-                if decision == .inOrder || decision == .outOfOrder {
-                    series.accept(t, bits)
-                    pending[slot] = series
+                let t = samples[index].timestampMs
+                let bits = samples[index].value.bitPattern
+                let decision = pending[slot].classify(t, bits, oooWindowMs: limits.oooWindowMs)
+                verdicts.append(Verdict(decision: decision, newest: pending[slot].maxTime))
+                handles.append(pending[slot].stored)
+                switch decision {
+                case .inOrder, .outOfOrder: pending[slot].accept(t, bits)
+                case .identicalDuplicate: break
+                case .conflictingDuplicate, .tooOld: refusals += 1
                 }
             }
-            return verdicts
+            return (verdicts, handles, refusals)
+        }
+        if refusals == 0 {
+            // Everything admitted (the common case): the request's samples go on as they are, with their handles.
+            let admitted = samples.count == batch.samples.count ? batch.samples : Array(samples)
+            return Admission(
+                batch: .metrics(MetricBatch(samples: admitted, metadata: batch.metadata, seriesHandles: handles)),
+                rejections: rejections, message: message)
         }
         var kept: [MetricSample] = []
+        var keptHandles: [SeriesHandle?] = []
         kept.reserveCapacity(samples.count)
+        keptHandles.reserveCapacity(samples.count)
         func refuse(_ reason: String, _ explain: @autoclosure () -> String) {
             rejections[reason, default: 0] += 1
             if message.isEmpty { message = explain() }
         }
-        for (sample, verdict) in zip(samples, verdicts) {
+        for ((sample, verdict), handle) in zip(zip(samples, verdicts), handles) {
             switch verdict.decision {
             case .inOrder, .outOfOrder, .identicalDuplicate:
-                if let stored = verdict.storedLabels {
-                    // The head's own copy of equal labels: `apply` then finds the series by the cached hash and an
-                    // identity check instead of comparing every name and value again, and the request's label
-                    // strings are freed with the request.
-                    var canonical = sample
-                    canonical.labels = stored
-                    kept.append(canonical)
-                } else {
-                    kept.append(sample)
-                }
+                kept.append(sample)
+                keptHandles.append(handle)
             case nil:
                 refuse(Reason.tooManySeries, "series limit of \(limits.maxSeries) reached: refusing new series \(sample.labels)")
             case .conflictingDuplicate:
@@ -97,16 +115,9 @@ extension Head {
                         + "\(Self.formatDuration(ms: limits.oooWindowMs)) (newest \(verdict.newest))")
             }
         }
-        return Admission(batch: .metrics(MetricBatch(samples: kept, metadata: batch.metadata)), rejections: rejections, message: message)
-    }
-
-    /// Returns the slot stored in `value`, assigning `next` when it is unset (-1).
-    private static func slot(in value: inout Int, next: Int, created: inout Bool) -> Int {
-        if value < 0 {
-            value = next
-            created = true
-        }
-        return value
+        return Admission(
+            batch: .metrics(MetricBatch(samples: kept, metadata: batch.metadata, seriesHandles: keptHandles)),
+            rejections: rejections, message: message)
     }
 
     /// A duration in ms the way Prometheus prints one: `1h`, `1h30m`, `90s` → `1m30s`, `250ms`.
@@ -125,18 +136,17 @@ extension Head {
     }
 }
 
-/// What admission decided for one sample: nil for a new series over the limit; `newest` is the series' newest time;
-/// `storedLabels` the labels of the head's series when it exists.
+/// What admission decided for one sample: nil for a new series over the limit; `newest` is the series' newest time.
 private struct Verdict: Sendable {
     var decision: MemSeries.Decision?
     var newest: Int64
-    var storedLabels: Labels?
 }
 
 /// A series as admission sees it: what the head holds plus what the batch has admitted so far.
 private struct PendingSeries {
-    /// The stored series, nil for one the batch creates.
-    let stored: MemSeries?
+    /// The stored series, nil for one the batch creates. Unowned: pending series live only inside the head's lock,
+    /// where the head's tables keep the series alive, and a retain here was a contended atomic per sample.
+    unowned(unsafe) let stored: MemSeries?
     var maxTime: Int64
     var maxTimeValueBits: UInt64
     var hasAppended: Bool

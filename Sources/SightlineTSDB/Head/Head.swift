@@ -32,6 +32,8 @@ package final class Head: Sendable {
 
     /// Everything the lock guards.
     struct State: ~Copyable {
+        /// The ``SeriesHandle/owner`` of this head's series.
+        let owner: UInt64
         var seriesByLabels: [Labels: MemSeries] = [:]
         var seriesByID: [UInt32: MemSeries] = [:]
         var index = HeadIndex()
@@ -39,12 +41,24 @@ package final class Head: Sendable {
         var metadata: [String: MetricMetadata] = [:]
         var discarded: [String: Int] = [:]
         var limits: HeadLimits
+        /// Counts admissions, so a series can tell whether the running one has seen it (``MemSeries/admissionEpoch``).
+        var admissionEpoch: UInt64 = 0
+
+        /// The series `handle` stands for when it is a live series of this head, else the series with `labels`,
+        /// created and indexed when it is new.
+        mutating func series(for labels: Labels, handle: SeriesHandle?) -> MemSeries {
+            if let handle, handle.owner == owner {
+                let series = unsafeDowncast(handle, to: MemSeries.self)
+                if series.isLive { return series }
+            }
+            return series(for: labels)
+        }
 
         /// The series with `labels`, created and indexed when it is new.
         mutating func series(for labels: Labels) -> MemSeries {
             if let series = seriesByLabels[labels] { return series }
             if nextID == .max { renumber() }
-            let series = MemSeries(id: nextID, labels: labels)
+            let series = MemSeries(id: nextID, labels: labels, owner: owner)
             nextID += 1
             seriesByLabels[labels] = series
             seriesByID[series.id] = series
@@ -54,6 +68,7 @@ package final class Head: Sendable {
 
         /// Removes a series from every table.
         mutating func remove(_ series: MemSeries) {
+            series.isLive = false
             seriesByLabels[series.labels] = nil
             seriesByID[series.id] = nil
             index.remove(series.id, series.labels)
@@ -67,7 +82,8 @@ package final class Head: Sendable {
             index = HeadIndex()
             var id: UInt32 = 1
             for old in live {
-                let series = MemSeries(id: id, labels: old.labels)
+                old.isLive = false
+                let series = MemSeries(id: id, labels: old.labels, owner: owner)
                 series.open = old.open
                 series.openSegment = old.openSegment
                 series.sealed = old.sealed
@@ -88,8 +104,11 @@ package final class Head: Sendable {
 
     /// Creates an empty head. `limits.oooWindowMs` is the window ``apply(_:segment:)`` enforces.
     package init(limits: HeadLimits = HeadLimits()) {
-        state = Mutex(State(limits: limits))
+        state = Mutex(State(owner: Self.nextOwner.add(1, ordering: .relaxed).newValue, limits: limits))
     }
+
+    /// Hands every head its own ``SeriesHandle/owner``.
+    private static let nextOwner = Atomic<UInt64>(0)
 
     /// The limits ``admit(_:)`` checks and whose out-of-order window ``apply(_:segment:)`` enforces.
     package var limits: HeadLimits {
@@ -108,14 +127,17 @@ package final class Head: Sendable {
     package func apply(_ batch: MetricBatch, segment: Int) {
         state.withLock { state in
             let window = state.limits.oooWindowMs
-            for sample in batch.samples {
-                let series = state.series(for: sample.labels)
-                let t = sample.timestampMs
-                switch series.classify(t, sample.value.bitPattern, oooWindowMs: window) {
+            let handles = batch.resolvedHandles
+            let samples = batch.samples
+            for index in samples.indices {
+                let series = state.series(for: samples[index].labels, handle: handles?[index])
+                let t = samples[index].timestampMs
+                let v = samples[index].value
+                switch series.classify(t, v.bitPattern, oooWindowMs: window) {
                 case .inOrder:
-                    series.appendInOrder(t, sample.value, segment: segment)
+                    series.appendInOrder(t, v, segment: segment)
                 case .outOfOrder:
-                    series.insertOutOfOrder(t, sample.value, segment: segment)
+                    series.insertOutOfOrder(t, v, segment: segment)
                 case .identicalDuplicate:
                     break
                 case .conflictingDuplicate:

@@ -2,13 +2,15 @@ import SightlineCore
 
 /// One series in the head: its labels, an open chunk, sealed chunks and out-of-order samples.
 ///
-/// Lives only inside the head's lock, so it is a class (one hash lookup per sample finds it and mutates it in place)
-/// and is not `Sendable`; queries copy values out of it.
+/// Lives only inside the head's lock, so it is a class (one hash lookup per sample finds it and mutates it in place);
+/// queries copy values out of it. Admission hands it out as the batch's ``SeriesHandle`` (whose own fields are
+/// immutable), so the WAL record copies its encoded labels and apply finds it without a lookup; nothing outside the
+/// lock touches the fields below.
 ///
 /// Memory per series: the labels (shared with the head's lookup table, not copied), an open encoder (~60 bytes
 /// plus its buffer), 48 bytes per sealed chunk plus its bytes (~1–2 bytes per sample), 24 bytes per out-of-order
 /// sample.
-final class MemSeries {
+final class MemSeries: SeriesHandle {
     /// A chunk that takes no more samples, tagged with the WAL segment all of its samples came from.
     struct SealedChunk {
         var chunk: ChunkData
@@ -52,9 +54,16 @@ final class MemSeries {
     /// Whether a sample was ever appended in order, so ``maxTime`` is real (`Int64.min` is a valid time).
     var hasAppended = false
 
-    init(id: UInt32, labels: Labels) {
+    /// False once the head dropped the series (inactive, or renumbered): a handle to it no longer finds it.
+    var isLive = true
+    /// The admission that saw this series last, and the series' place in that admission's pending list.
+    var admissionEpoch: UInt64 = 0
+    var admissionSlot = 0
+
+    init(id: UInt32, labels: Labels, owner: UInt64) {
         self.id = id
         self.labels = labels
+        super.init(owner: owner, labels: labels)
     }
 
     /// Whether the head holds any sample of this series.
