@@ -309,6 +309,32 @@ struct RemoteWriteTests {
         #expect(addressA == addressB)
     }
 
+    @Test func seriesCacheFreezesWhatItLearnedAndStillFindsNewSeries() throws {
+        let cache = RemoteWriteSeriesCache()
+        func request(_ series: Range<Int>, _ step: Int64) -> [UInt8] {
+            var request = WriteRequestBuilder()
+            for index in series { request.series([("__name__", "m"), ("id", "\(index)")], samples: [(step, Double(index))]) }
+            return request.bytes
+        }
+        // 200 new series, then the same with 50 more: the first 200 are frozen when the second request starts.
+        let first = try RemoteWriteDecoder.decode(protobuf: request(0..<200, 1), seriesCache: cache)
+        #expect(cache.count == 200)
+        for (series, step) in [(0..<250, Int64(2)), (0..<250, 3), (100..<300, 4)] {
+            let bytes = request(series, step)
+            let cached = try RemoteWriteDecoder.decode(protobuf: bytes, seriesCache: cache)
+            #expect(cached.batch == (try RemoteWriteDecoder.decode(protobuf: bytes)).batch)
+        }
+        #expect(cache.count == 300)
+        let last = try RemoteWriteDecoder.decode(protobuf: request(0..<1, 5), seriesCache: cache)
+        guard case .metrics(let a) = first.batch, case .metrics(let b) = last.batch else {
+            Issue.record("not metrics")
+            return
+        }
+        let addressA = a.samples[0].labels.labels.withUnsafeBufferPointer { $0.baseAddress }
+        let addressB = b.samples[0].labels.labels.withUnsafeBufferPointer { $0.baseAddress }
+        #expect(addressA == addressB)
+    }
+
     @Test func seriesCacheStartsOverPastItsBound() throws {
         let cache = RemoteWriteSeriesCache(maxBytes: 2000)
         var request = WriteRequestBuilder()

@@ -140,16 +140,19 @@ private struct RemoteWriteDecoding {
 
     /// Label sets of earlier requests, by their bytes.
     private let seriesCache: RemoteWriteSeriesCache?
+    /// What this request looks them up in.
+    private let cacheReader: RemoteWriteSeriesCache.Reader?
 
     init(expectedBytes: Int, seriesCache: RemoteWriteSeriesCache?) {
         // A remote-write sample takes ~100-300 bytes with its labels; reserving for the dense end avoids regrowth.
         samples.reserveCapacity(min(expectedBytes / 96, 1 << 20))
         self.seriesCache = seriesCache
+        self.cacheReader = seriesCache?.reader()
     }
 
     /// Decodes one `TimeSeries`; appends its samples or rejects it.
     mutating func decodeSeries(_ buffer: UnsafeRawBufferPointer) throws {
-        if let seriesCache, try decodeCachedSeries(buffer, seriesCache) { return }
+        if let cacheReader, try decodeCachedSeries(buffer, cacheReader) { return }
         labelScratch.removeAll(keepingCapacity: true)
         sampleMessages.removeAll(keepingCapacity: true)
         currentSeriesLabels.removeAll(keepingCapacity: true)
@@ -288,7 +291,7 @@ private struct RemoteWriteDecoding {
     /// Decodes a series whose labels are in `cache`: every field is a label or a sample, the labels first. Returns
     /// false, having appended nothing, when the series does not have that shape or its labels are not cached.
     /// - Throws: ``FieldPathError`` when a sample is malformed.
-    private mutating func decodeCachedSeries(_ buffer: UnsafeRawBufferPointer, _ cache: RemoteWriteSeriesCache) throws -> Bool {
+    private mutating func decodeCachedSeries(_ buffer: UnsafeRawBufferPointer, _ cache: RemoteWriteSeriesCache.Reader) throws -> Bool {
         sampleMessages.removeAll(keepingCapacity: true)
         var offset = 0
         var labelsEnd = 0

@@ -10,30 +10,38 @@ import Synchronization
 /// identity check instead of comparing every name and value.
 ///
 /// Only label sets that decoded as valid are stored, so a hit needs no validation: the bytes are the same. Keys are
-/// compared byte for byte; the seeded hash only picks the bucket, and a bucket holds a few entries at most, so
-/// colliding input cannot make lookups slow. When the stored bytes pass ``maxBytes`` the cache is emptied and starts
-/// over, as VictoriaMetrics resets its caches, which bounds memory under series churn.
+/// compared byte for byte; the seeded hash only picks the slot. When the stored bytes pass ``maxBytes`` the cache is
+/// emptied and starts over, as VictoriaMetrics resets its caches, which bounds memory under series churn.
+///
+/// Two levels, so the lookups of a request take no lock: a frozen table (flat arrays, open addressing, never
+/// changed once built) that a request takes once (``reader()``), and the series added since, under a lock. The
+/// recent series are folded into a new frozen table when they are a good share of it or a second old, so a steady
+/// set of series ends up all frozen and copying stays linear in what was added.
 package final class RemoteWriteSeriesCache: Sendable {
     /// One cached series: its label bytes and labels.
-    private struct Entry {
+    fileprivate struct Entry {
         var bytes: [UInt8]
         var labels: Labels
     }
 
-    /// The buckets and their total key bytes.
-    private struct Table {
+    /// Series added since the frozen table was built, by hash.
+    private struct Recent {
+        var frozen = Frozen(entries: [], hashes: [])
         var buckets: [UInt64: [Entry]] = [:]
+        var count = 0
+        /// Key bytes plus bookkeeping of both levels, counted against ``maxBytes``.
         var bytes = 0
+        var frozenAt = ContinuousClock.now
     }
 
-    /// Entries per bucket at most; more are not stored.
+    /// Entries per recent bucket at most; more are not stored.
     private static let maxBucketEntries = 4
     /// Per-entry bookkeeping counted against ``maxBytes`` besides the key bytes.
     private static let entryOverhead = 96
 
     /// The most key bytes (plus bookkeeping) kept before the cache is emptied.
     package let maxBytes: Int
-    private let table = Mutex(Table())
+    private let state = Mutex(Recent())
     private let seed = RemoteWriteInternTable<Int>.hashSeed
 
     /// The cache the remote-write endpoint shares between its requests.
@@ -45,13 +53,49 @@ package final class RemoteWriteSeriesCache: Sendable {
     }
 
     /// The number of cached series.
-    package var count: Int { table.withLock { $0.buckets.values.reduce(0) { $0 + $1.count } } }
+    package var count: Int { state.withLock { $0.frozen.count + $0.count } }
 
-    /// The labels stored for exactly these bytes, or nil.
-    func labels(for bytes: UnsafeRawBufferPointer) -> Labels? {
-        guard let start = bytes.baseAddress, bytes.count > 0 else { return nil }
-        let hash = RemoteWriteInternTable<Int>.hash(start, bytes.count, seed: seed)
-        return table.withLock { Self.find(bytes, in: $0.buckets[hash]) }
+    /// What one request looks series up in: the frozen table as it is now, then the recent series.
+    struct Reader {
+        fileprivate let cache: RemoteWriteSeriesCache
+        fileprivate let frozen: Frozen
+
+        /// The labels stored for exactly these bytes, or nil.
+        func labels(for bytes: UnsafeRawBufferPointer) -> Labels? {
+            guard let start = bytes.baseAddress, bytes.count > 0 else { return nil }
+            let hash = RemoteWriteInternTable<Int>.hash(start, bytes.count, seed: cache.seed)
+            if let labels = frozen.find(bytes, hash: hash) { return labels }
+            return cache.state.withLock { RemoteWriteSeriesCache.find(bytes, in: $0.buckets[hash]) }
+        }
+    }
+
+    /// A reader for one request; folds the recent series into a new frozen table first when that is due.
+    func reader() -> Reader {
+        let frozen = state.withLock { state in
+            let due = state.count > max(64, state.frozen.count / 4)
+                || (state.count > 0 && state.frozenAt.duration(to: .now) > .seconds(1))
+            if due { Self.refreeze(&state) }
+            return state.frozen
+        }
+        return Reader(cache: self, frozen: frozen)
+    }
+
+    /// A frozen table of the frozen and the recent entries; the recent ones are emptied.
+    private static func refreeze(_ state: inout Recent) {
+        var entries = state.frozen.entries
+        var hashes = state.frozen.hashes
+        entries.reserveCapacity(entries.count + state.count)
+        hashes.reserveCapacity(entries.count + state.count)
+        for (hash, bucket) in state.buckets {
+            for entry in bucket {
+                entries.append(entry)
+                hashes.append(hash)
+            }
+        }
+        state.frozen = Frozen(entries: entries, hashes: hashes)
+        state.buckets = [:]
+        state.count = 0
+        state.frozenAt = .now
     }
 
     /// The labels of the entry of `bucket` whose key is `bytes`.
@@ -73,18 +117,64 @@ package final class RemoteWriteSeriesCache: Sendable {
         let hash = RemoteWriteInternTable<Int>.hash(start, bytes.count, seed: seed)
         let entry = Entry(bytes: Array(bytes), labels: labels)
         let cost = bytes.count + Self.entryOverhead
-        table.withLock { table in
-            if table.bytes + cost > maxBytes { table = Table() }
+        state.withLock { state in
+            if state.bytes + cost > maxBytes { state = Recent() }
             // Series the cached path does not take (exemplars) come back here on every request: keep one entry.
-            guard table.buckets[hash, default: []].count < Self.maxBucketEntries, Self.find(bytes, in: table.buckets[hash]) == nil else { return }
-            table.buckets[hash, default: []].append(entry)
-            table.bytes += cost
+            guard state.frozen.find(bytes, hash: hash) == nil, state.buckets[hash, default: []].count < Self.maxBucketEntries,
+                Self.find(bytes, in: state.buckets[hash]) == nil
+            else { return }
+            state.buckets[hash, default: []].append(entry)
+            state.count += 1
+            state.bytes += cost
         }
     }
 
     /// Forgets every series.
     package func removeAll() {
-        table.withLock { $0 = Table() }
+        state.withLock { $0 = Recent() }
+    }
+
+    /// An immutable open-addressing table: each slot holds an entry index + 1 (0: empty), probed linearly from the
+    /// hash; the table is at most half full, so probes are short and always end.
+    fileprivate final class Frozen: Sendable {
+        let entries: [Entry]
+        let hashes: [UInt64]
+        let slots: [Int32]
+
+        var count: Int { entries.count }
+
+        init(entries: [Entry], hashes: [UInt64]) {
+            self.entries = entries
+            self.hashes = hashes
+            var capacity = 16
+            while capacity < 2 * entries.count { capacity *= 2 }
+            var slots = [Int32](repeating: 0, count: capacity)
+            let mask = capacity - 1
+            for (index, hash) in hashes.enumerated() {
+                var slot = Int(truncatingIfNeeded: hash) & mask
+                while slots[slot] != 0 { slot = (slot + 1) & mask }
+                slots[slot] = Int32(index + 1)
+            }
+            self.slots = slots
+        }
+
+        func find(_ bytes: UnsafeRawBufferPointer, hash: UInt64) -> Labels? {
+            guard !entries.isEmpty, let start = bytes.baseAddress else { return nil }
+            let mask = slots.count - 1
+            var slot = Int(truncatingIfNeeded: hash) & mask
+            while true {
+                let stored = Int(slots[slot])
+                if stored == 0 { return nil }
+                let index = stored - 1
+                if hashes[index] == hash {
+                    let equal = entries[index].bytes.withUnsafeBytes { key in
+                        key.count == bytes.count && key.baseAddress.map { memcmp($0, start, bytes.count) == 0 } ?? false
+                    }
+                    if equal { return entries[index].labels }
+                }
+                slot = (slot + 1) & mask
+            }
+        }
     }
 }
 
