@@ -65,6 +65,87 @@ struct TenantBatchBinaryTests {
         #expect(records == [LogRecord(body: .string("old"))])
     }
 
+    /// Samples of series that share label prefixes in every way front coding meets: equal series in a row, a series
+    /// that is a prefix of the next, names of different lengths, empty label sets are not valid but long values are.
+    private var frontCodingSamples: [MetricSample] {
+        var generator = SystemRandomNumberGenerator()
+        var samples: [MetricSample] = []
+        let names = ["node_cpu_seconds_total", "node_cpu_seconds", "node_memory_MemFree_bytes", "up", "u"]
+        for index in 0..<500 {
+            let name = names[Int.random(in: 0..<names.count, using: &generator)]
+            var labels: KeyValuePairs<String, String> = ["__name__": name]
+            switch Int.random(in: 0..<4, using: &generator) {
+            case 0: labels = ["__name__": name, "cpu": "\(index % 3)", "mode": ["idle", "user"][index % 2]]
+            case 1: labels = ["__name__": name, "cpu": "\(index % 3)"]
+            case 2: labels = ["__name__": name, "instance": String(repeating: "h", count: index % 300)]
+            default: break
+            }
+            let repeats = Int.random(in: 1...3, using: &generator)
+            for step in 0..<repeats {
+                samples.append(MetricSample(labels: Labels(labels), timestampMs: Int64(index * 10 + step), value: Double(index)))
+            }
+        }
+        return samples
+    }
+
+    @Test func metricLabelsAreFrontCodedAndDecodeExactly() throws {
+        let samples = frontCodingSamples
+        let batch = TenantBatch(tenant: tenant, batch: .metrics(MetricBatch(samples: samples)))
+        let decoded = try roundTrip(batch)
+        #expect(decoded == batch)
+        // Well under the labels written out in full (the samples share less than real series do).
+        let plain = samples.reduce(0) { total, sample in
+            var writer = ByteWriter()
+            writer.writeLabels(sample.labels)
+            return total + writer.bytes.count + 10
+        }
+        #expect(batch.encoded().count < plain * 3 / 4)
+    }
+
+    @Test func versionTwoMetricBatchesStillDecode() throws {
+        // Version 2 wrote every sample's labels in full: count, names and values.
+        let samples = Array(frontCodingSamples.prefix(50))
+        var writer = ByteWriter()
+        writer.writeByte(2)
+        writer.writeByte(Signal.metrics.rawValue)
+        writer.writeString(tenant.id)
+        writer.writeVarint(UInt64(samples.count))
+        for sample in samples {
+            writer.writeLabels(sample.labels)
+            writer.writeSignedVarint(sample.timestampMs)
+            writer.writeDouble(sample.value)
+        }
+        writer.writeVarint(0)
+        #expect(try TenantBatch(decoding: writer.bytes) == TenantBatch(tenant: tenant, batch: .metrics(MetricBatch(samples: samples))))
+    }
+
+    @Test func frontCodingPastThePreviousValueIsRefused() {
+        // One sample claiming to share 5 bytes with a previous sample that does not exist.
+        var writer = ByteWriter()
+        writer.writeByte(3)
+        writer.writeByte(Signal.metrics.rawValue)
+        writer.writeString(tenant.id)
+        writer.writeVarint(1)
+        writer.writeVarint(5)
+        writer.writeBytes([UInt8]())
+        writer.writeSignedVarint(1)
+        writer.writeDouble(1)
+        writer.writeVarint(0)
+        #expect(throws: SightlineError.self) { try TenantBatch(decoding: writer.bytes) }
+        // Label bytes that do not parse as labels.
+        var garbage = ByteWriter()
+        garbage.writeByte(3)
+        garbage.writeByte(Signal.metrics.rawValue)
+        garbage.writeString(tenant.id)
+        garbage.writeVarint(1)
+        garbage.writeVarint(0)
+        garbage.writeBytes([UInt8]([5, 1]))
+        garbage.writeSignedVarint(1)
+        garbage.writeDouble(1)
+        garbage.writeVarint(0)
+        #expect(throws: SightlineError.self) { try TenantBatch(decoding: garbage.bytes) }
+    }
+
     @Test func damagedBytesAreRefused() {
         let bytes = TenantBatch(tenant: tenant, batch: .logs([log])).encoded()
         for cut in [1, 2, bytes.count / 2, bytes.count - 1] {

