@@ -18,30 +18,44 @@ import Synchronization
 /// recent series are folded into a new frozen table when they are a good share of it or a second old, so a steady
 /// set of series ends up all frozen and copying stays linear in what was added.
 package final class RemoteWriteSeriesCache: Sendable {
-    /// One cached series: its label bytes and labels.
+    /// One series learnt since the last freeze: its hash, label bytes and labels.
     fileprivate struct Entry {
+        var hash: UInt64
         var bytes: [UInt8]
         var labels: Labels
     }
 
-    /// Series added since the frozen table was built, by hash.
-    private struct Recent {
-        var frozen = Frozen(entries: [], hashes: [])
-        var buckets: [UInt64: [Entry]] = [:]
-        var count = 0
+    /// The frozen table and the series added since, in the order they came (requests repeat that order, so the
+    /// frozen keys are read front to back).
+    private struct State {
+        var frozen = Frozen(adding: [], to: nil)
+        var added: [Entry] = []
+        /// Places in `added` by hash.
+        var addedByHash: [UInt64: [Int]] = [:]
         /// Key bytes plus bookkeeping of both levels, counted against ``maxBytes``.
         var bytes = 0
         var frozenAt = ContinuousClock.now
+
+        func findAdded(_ bytes: UnsafeRawBufferPointer, hash: UInt64) -> Labels? {
+            guard let places = addedByHash[hash], let start = bytes.baseAddress else { return nil }
+            for place in places where added[place].bytes.count == bytes.count {
+                let equal = added[place].bytes.withUnsafeBytes { stored in
+                    stored.baseAddress.map { memcmp($0, start, bytes.count) == 0 } ?? false
+                }
+                if equal { return added[place].labels }
+            }
+            return nil
+        }
     }
 
-    /// Entries per recent bucket at most; more are not stored.
-    private static let maxBucketEntries = 4
+    /// Entries per hash at most among the added ones; more are not stored.
+    private static let maxEntriesPerHash = 4
     /// Per-entry bookkeeping counted against ``maxBytes`` besides the key bytes.
     private static let entryOverhead = 96
 
     /// The most key bytes (plus bookkeeping) kept before the cache is emptied.
     package let maxBytes: Int
-    private let state = Mutex(Recent())
+    private let state = Mutex(State())
     private let seed = RemoteWriteInternTable<Int>.hashSeed
 
     /// The cache the remote-write endpoint shares between its requests.
@@ -53,9 +67,9 @@ package final class RemoteWriteSeriesCache: Sendable {
     }
 
     /// The number of cached series.
-    package var count: Int { state.withLock { $0.frozen.count + $0.count } }
+    package var count: Int { state.withLock { $0.frozen.count + $0.added.count } }
 
-    /// What one request looks series up in: the frozen table as it is now, then the recent series.
+    /// What one request looks series up in: the frozen table as it is now, then the series added since.
     struct Reader {
         fileprivate let cache: RemoteWriteSeriesCache
         fileprivate let frozen: Frozen
@@ -65,115 +79,119 @@ package final class RemoteWriteSeriesCache: Sendable {
             guard let start = bytes.baseAddress, bytes.count > 0 else { return nil }
             let hash = RemoteWriteInternTable<Int>.hash(start, bytes.count, seed: cache.seed)
             if let labels = frozen.find(bytes, hash: hash) { return labels }
-            return cache.state.withLock { RemoteWriteSeriesCache.find(bytes, in: $0.buckets[hash]) }
+            return cache.state.withLock { $0.findAdded(bytes, hash: hash) }
         }
     }
 
-    /// A reader for one request; folds the recent series into a new frozen table first when that is due.
+    /// A reader for one request; freezes the added series first when they are a quarter of the frozen ones or
+    /// were added over a second ago.
     func reader() -> Reader {
         let frozen = state.withLock { state in
-            let due = state.count > max(64, state.frozen.count / 4)
-                || (state.count > 0 && state.frozenAt.duration(to: .now) > .seconds(1))
-            if due { Self.refreeze(&state) }
+            let due = state.added.count > max(64, state.frozen.count / 4)
+                || (!state.added.isEmpty && state.frozenAt.duration(to: .now) > .seconds(1))
+            if due {
+                state.frozen = Frozen(adding: state.added, to: state.frozen)
+                state.added = []
+                state.addedByHash = [:]
+                state.frozenAt = .now
+            }
             return state.frozen
         }
         return Reader(cache: self, frozen: frozen)
-    }
-
-    /// A frozen table of the frozen and the recent entries; the recent ones are emptied.
-    private static func refreeze(_ state: inout Recent) {
-        var entries = state.frozen.entries
-        var hashes = state.frozen.hashes
-        entries.reserveCapacity(entries.count + state.count)
-        hashes.reserveCapacity(entries.count + state.count)
-        for (hash, bucket) in state.buckets {
-            for entry in bucket {
-                entries.append(entry)
-                hashes.append(hash)
-            }
-        }
-        state.frozen = Frozen(entries: entries, hashes: hashes)
-        state.buckets = [:]
-        state.count = 0
-        state.frozenAt = .now
-    }
-
-    /// The labels of the entry of `bucket` whose key is `bytes`.
-    private static func find(_ bytes: UnsafeRawBufferPointer, in bucket: [Entry]?) -> Labels? {
-        guard let bucket, let start = bytes.baseAddress else { return nil }
-        for entry in bucket where entry.bytes.count == bytes.count {
-            let equal = entry.bytes.withUnsafeBytes { stored in
-                guard let other = stored.baseAddress else { return false }
-                return memcmp(other, start, bytes.count) == 0
-            }
-            if equal { return entry.labels }
-        }
-        return nil
     }
 
     /// Remembers `labels` as what `bytes` decode to, unless the bytes are there already.
     func insert(_ labels: Labels, for bytes: UnsafeRawBufferPointer) {
         guard let start = bytes.baseAddress, bytes.count > 0 else { return }
         let hash = RemoteWriteInternTable<Int>.hash(start, bytes.count, seed: seed)
-        let entry = Entry(bytes: Array(bytes), labels: labels)
+        let entry = Entry(hash: hash, bytes: Array(bytes), labels: labels)
         let cost = bytes.count + Self.entryOverhead
         state.withLock { state in
-            if state.bytes + cost > maxBytes { state = Recent() }
+            if state.bytes + cost > maxBytes { state = State() }
             // Series the cached path does not take (exemplars) come back here on every request: keep one entry.
-            guard state.frozen.find(bytes, hash: hash) == nil, state.buckets[hash, default: []].count < Self.maxBucketEntries,
-                Self.find(bytes, in: state.buckets[hash]) == nil
+            guard state.frozen.find(bytes, hash: hash) == nil, state.addedByHash[hash, default: []].count < Self.maxEntriesPerHash,
+                state.findAdded(bytes, hash: hash) == nil
             else { return }
-            state.buckets[hash, default: []].append(entry)
-            state.count += 1
+            state.addedByHash[hash, default: []].append(state.added.count)
+            state.added.append(entry)
             state.bytes += cost
         }
     }
 
     /// Forgets every series.
     package func removeAll() {
-        state.withLock { $0 = Recent() }
+        state.withLock { $0 = State() }
     }
 
-    /// An immutable open-addressing table: each slot holds an entry index + 1 (0: empty), probed linearly from the
-    /// hash; the table is at most half full, so probes are short and always end.
+    /// An immutable open-addressing table. The keys lie end to end in one buffer in the order they were added;
+    /// each slot holds the hash's upper half and the key's index + 1 (0: empty), probed linearly from the hash, so
+    /// a lookup touches a key only when its hash matches. At most half full, so probes are short and always end.
     fileprivate final class Frozen: Sendable {
-        let entries: [Entry]
-        let hashes: [UInt64]
-        let slots: [Int32]
+        private let slots: [UInt64]
+        private let keys: [UInt8]
+        /// Where key i starts in `keys`; one more element than there are keys.
+        private let starts: [Int]
+        private let labels: [Labels]
+        /// The keys' hashes, for building the next table.
+        private let hashes: [UInt64]
 
-        var count: Int { entries.count }
+        var count: Int { labels.count }
 
-        init(entries: [Entry], hashes: [UInt64]) {
-            self.entries = entries
-            self.hashes = hashes
+        /// The keys of `previous` followed by `entries`.
+        init(adding entries: [Entry], to previous: Frozen?) {
+            var keys = previous?.keys ?? []
+            var starts = previous?.starts ?? [0]
+            var labels = previous?.labels ?? []
+            var hashes = previous?.hashes ?? []
+            keys.reserveCapacity(keys.count + entries.reduce(0) { $0 + $1.bytes.count })
+            for entry in entries {
+                keys.append(contentsOf: entry.bytes)
+                starts.append(keys.count)
+                labels.append(entry.labels)
+                hashes.append(entry.hash)
+            }
             var capacity = 16
-            while capacity < 2 * entries.count { capacity *= 2 }
-            var slots = [Int32](repeating: 0, count: capacity)
+            while capacity < 2 * labels.count { capacity *= 2 }
+            var slots = [UInt64](repeating: 0, count: capacity)
             let mask = capacity - 1
             for (index, hash) in hashes.enumerated() {
                 var slot = Int(truncatingIfNeeded: hash) & mask
                 while slots[slot] != 0 { slot = (slot + 1) & mask }
-                slots[slot] = Int32(index + 1)
+                slots[slot] = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(index + 1)
             }
             self.slots = slots
+            self.keys = keys
+            self.starts = starts
+            self.labels = labels
+            self.hashes = hashes
         }
 
         func find(_ bytes: UnsafeRawBufferPointer, hash: UInt64) -> Labels? {
-            guard !entries.isEmpty, let start = bytes.baseAddress else { return nil }
-            let mask = slots.count - 1
-            var slot = Int(truncatingIfNeeded: hash) & mask
-            while true {
-                let stored = Int(slots[slot])
-                if stored == 0 { return nil }
-                let index = stored - 1
-                if hashes[index] == hash {
-                    let equal = entries[index].bytes.withUnsafeBytes { key in
-                        key.count == bytes.count && key.baseAddress.map { memcmp($0, start, bytes.count) == 0 } ?? false
+            guard !labels.isEmpty, let start = bytes.baseAddress else { return nil }
+            let tag = hash & 0xFFFF_FFFF_0000_0000
+            let index: Int? = slots.withUnsafeBufferPointer { slots in
+                keys.withUnsafeBytes { keys in
+                    starts.withUnsafeBufferPointer { starts in
+                        let mask = slots.count - 1
+                        var slot = Int(truncatingIfNeeded: hash) & mask
+                        while true {
+                            let stored = slots[slot]
+                            if stored == 0 { return nil }
+                            if stored & 0xFFFF_FFFF_0000_0000 == tag {
+                                let index = Int(stored & 0xFFFF_FFFF) - 1
+                                let keyStart = starts[index]
+                                if starts[index + 1] - keyStart == bytes.count,
+                                    let base = keys.baseAddress, memcmp(base + keyStart, start, bytes.count) == 0
+                                {
+                                    return index
+                                }
+                            }
+                            slot = (slot + 1) & mask
+                        }
                     }
-                    if equal { return entries[index].labels }
                 }
-                slot = (slot + 1) & mask
             }
+            return index.map { labels[$0] }
         }
     }
 }
