@@ -9,12 +9,22 @@ package struct ByteWriter: Sendable {
 
     package mutating func writeByte(_ value: UInt8) { bytes.append(value) }
 
+    // Fixed-width integers byte by byte: appending their bytes as a buffer went through the generic
+    // `append(contentsOf:)`, which cost more than the bytes.
     package mutating func writeUInt32LE(_ value: UInt32) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        var rest = value
+        for _ in 0..<4 {
+            bytes.append(UInt8(truncatingIfNeeded: rest))
+            rest >>= 8
+        }
     }
 
     package mutating func writeUInt64LE(_ value: UInt64) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        var rest = value
+        for _ in 0..<8 {
+            bytes.append(UInt8(truncatingIfNeeded: rest))
+            rest >>= 8
+        }
     }
 
     /// Unsigned LEB128, as protobuf writes varints.

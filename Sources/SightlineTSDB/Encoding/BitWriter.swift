@@ -1,10 +1,11 @@
 /// Appends bits, most significant first, to a byte buffer: the output side of the chunk codecs.
 ///
-/// Bits collect in a 64-bit accumulator and reach `bytes` eight bytes at a time, so a write is a few shifts.
+/// Bits collect in a 64-bit accumulator and reach `words` a whole word at a time, so a write is a few shifts and a
+/// full word one array append (appending its eight bytes through `append(contentsOf:)` cost more than the encoding).
 /// ``finishedBytes()`` adds the bits still in the accumulator, padded with zeros to a whole byte.
 package struct BitWriter: Sendable {
-    /// The bytes completed so far (whole 64-bit words); the rest sits in the accumulator.
-    private var bytes: [UInt8]
+    /// The words completed so far, first bit in bit 63; the rest sits in the accumulator.
+    private var words: [UInt64]
     /// Pending bits, left-aligned: the first pending bit is bit 63.
     private var accumulator: UInt64 = 0
     /// How many bits of `accumulator` are used, 0..<64.
@@ -12,12 +13,12 @@ package struct BitWriter: Sendable {
 
     /// Creates an empty writer that reserves `capacity` bytes.
     package init(capacity: Int = 0) {
-        bytes = []
-        if capacity > 0 { bytes.reserveCapacity(capacity) }
+        words = []
+        if capacity > 0 { words.reserveCapacity((capacity + 7) / 8) }
     }
 
     /// How many bits have been written.
-    package var bitCount: Int { bytes.count * 8 + pendingBits }
+    package var bitCount: Int { words.count * 64 + pendingBits }
 
     /// Writes one bit.
     @inline(__always)
@@ -62,14 +63,21 @@ package struct BitWriter: Sendable {
 
     /// The bytes written, the last one padded with zero bits.
     package func finishedBytes() -> [UInt8] {
-        var out = bytes
-        appendPending(to: &out)
+        var out: [UInt8] = []
+        out.reserveCapacity(words.count * 8 + 8)
+        appendFinishedBytes(to: &out)
         return out
     }
 
     /// Appends the finished bytes to `out`, which saves a copy when the caller writes a header first.
     package func appendFinishedBytes(to out: inout [UInt8]) {
-        out.append(contentsOf: bytes)
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: words.count * 8))
+        out.withUnsafeMutableBytes { bytes in
+            for (index, word) in words.enumerated() {
+                bytes.storeBytes(of: word.bigEndian, toByteOffset: start + index * 8, as: UInt64.self)
+            }
+        }
         appendPending(to: &out)
     }
 
@@ -85,7 +93,6 @@ package struct BitWriter: Sendable {
 
     @inline(__always)
     private mutating func flushWord() {
-        let word = accumulator.bigEndian
-        withUnsafeBytes(of: word) { bytes.append(contentsOf: $0) }
+        words.append(accumulator)
     }
 }
