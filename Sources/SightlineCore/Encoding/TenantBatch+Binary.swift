@@ -21,23 +21,37 @@ extension TenantBatch {
             for record in records { w.write(record) }
         case .metrics(let metrics):
             w.writeVarint(UInt64(metrics.samples.count))
-            // The labels of series the store holds were encoded once, when it created them.
-            let handles = metrics.resolvedHandles
-            var previous: [UInt8] = []
-            for index in metrics.samples.indices {
-                let sample = metrics.samples[index]
-                let labels: [UInt8]
-                if let handle = handles?[index] {
-                    labels = handle.encodedLabels
+            // The labels of series the store holds were encoded once, when it created them; the batch keeps the
+            // handles alive, so they are read unretained (a retain per sample was a contended atomic).
+            let handles = metrics.resolvedHandles ?? []
+            var previousHandle: Unmanaged<SeriesHandle>?
+            var previousWritten: [UInt8] = []
+            func withPrevious(_ body: (UnsafeRawBufferPointer) -> Void) {
+                if let previousHandle {
+                    previousHandle._withUnsafeGuaranteedRef { $0.encodedLabels.withUnsafeBytes(body) }
                 } else {
-                    var scratch = ByteWriter(capacity: 256)
-                    scratch.writeLabels(sample.labels)
-                    labels = scratch.bytes
+                    previousWritten.withUnsafeBytes(body)
                 }
-                w.writeFrontCoded(labels, after: previous)
-                previous = labels
-                w.writeSignedVarint(sample.timestampMs)
-                w.writeDouble(sample.value)
+            }
+            metrics.samples.withUnsafeBufferPointer { samples in
+                handles.withUnsafeBufferPointer { handles in
+                    for index in samples.indices {
+                        if let handle = handles.isEmpty ? nil : handles[index].map(Unmanaged.passUnretained) {
+                            handle._withUnsafeGuaranteedRef { handle in
+                                handle.encodedLabels.withUnsafeBytes { labels in withPrevious { w.writeFrontCoded(labels, after: $0) } }
+                            }
+                            previousHandle = handle
+                        } else {
+                            var scratch = ByteWriter(capacity: 256)
+                            scratch.writeLabels(samples[index].labels)
+                            scratch.bytes.withUnsafeBytes { labels in withPrevious { w.writeFrontCoded(labels, after: $0) } }
+                            previousWritten = scratch.bytes
+                            previousHandle = nil
+                        }
+                        w.writeSignedVarint(samples[index].timestampMs)
+                        w.writeDouble(samples[index].value)
+                    }
+                }
             }
             w.writeVarint(UInt64(metrics.metadata.count))
             for meta in metrics.metadata {
@@ -256,10 +270,10 @@ extension ByteReader {
 
 extension ByteWriter {
     /// Writes `bytes` as the length of the prefix they share with `previous` and the rest, length-prefixed.
-    fileprivate mutating func writeFrontCoded(_ bytes: [UInt8], after previous: [UInt8]) {
-        let shared = bytes.withUnsafeBytes { a in previous.withUnsafeBytes { b in commonPrefixLength(a, b) } }
+    fileprivate mutating func writeFrontCoded(_ bytes: UnsafeRawBufferPointer, after previous: UnsafeRawBufferPointer) {
+        let shared = commonPrefixLength(bytes, previous)
         writeVarint(UInt64(shared))
-        writeBytes(bytes[shared...])
+        writeBytes(UnsafeRawBufferPointer(rebasing: bytes[shared...]))
     }
 }
 

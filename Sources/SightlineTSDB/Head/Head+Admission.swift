@@ -45,19 +45,22 @@ extension Head {
             for index in samples.indices {
                 let slot: Int
                 if let stored = state.seriesByLabels[samples[index].labels] {
-                    if stored.admissionEpoch != epoch {
+                    let next = pending.count
+                    let (known, first) = stored._withUnsafeGuaranteedRef { stored in
+                        if stored.admissionEpoch == epoch { return (stored.admissionSlot, false) }
                         stored.admissionEpoch = epoch
-                        stored.admissionSlot = pending.count
-                        pending.append(PendingSeries(stored))
+                        stored.admissionSlot = next
+                        return (next, true)
                     }
-                    slot = stored.admissionSlot
+                    if first { pending.append(PendingSeries(stored)) }
+                    slot = known
                 } else if let known = newSlots[samples[index].labels] {
                     slot = known
                 } else if newSeries < newSeriesAllowed {
                     newSeries += 1
                     slot = pending.count
                     newSlots[samples[index].labels] = slot
-                    pending.append(PendingSeries(nil))
+                    pending.append(PendingSeries())
                 } else {
                     slot = -1
                     newSlots[samples[index].labels] = slot
@@ -155,11 +158,18 @@ private struct PendingSeries {
     /// Further samples admitted from this batch, by time.
     var moreAdmitted: [Int64: UInt64] = [:]
 
-    init(_ stored: MemSeries?) {
-        self.stored = stored
-        maxTime = stored?.maxTime ?? .min
-        maxTimeValueBits = stored?.maxTimeValueBits ?? 0
-        hasAppended = stored?.hasAppended ?? false
+    /// A series the batch creates.
+    init(_ none: Void = ()) {
+        stored = nil
+        maxTime = .min
+        maxTimeValueBits = 0
+        hasAppended = false
+    }
+
+    /// A stored series, valid while the head's lock is held.
+    init(_ stored: Unmanaged<MemSeries>) {
+        self.stored = stored.takeUnretainedValue()
+        (maxTime, maxTimeValueBits, hasAppended) = stored._withUnsafeGuaranteedRef { ($0.maxTime, $0.maxTimeValueBits, $0.hasAppended) }
     }
 
     /// The decision ``MemSeries/classify(_:_:oooWindowMs:)`` would make after the admitted samples were applied.

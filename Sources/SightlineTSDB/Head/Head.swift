@@ -34,7 +34,8 @@ package final class Head: Sendable {
     struct State: ~Copyable {
         /// The ``SeriesHandle/owner`` of this head's series.
         let owner: UInt64
-        var seriesByLabels: [Labels: MemSeries] = [:]
+        /// The series by labels, unretained: ``seriesByID`` owns them (a retain per lookup was a contended atomic).
+        var seriesByLabels: [Labels: Unmanaged<MemSeries>] = [:]
         var seriesByID: [UInt32: MemSeries] = [:]
         var index = HeadIndex()
         var nextID: UInt32 = 1
@@ -44,26 +45,24 @@ package final class Head: Sendable {
         /// Counts admissions, so a series can tell whether the running one has seen it (``MemSeries/admissionEpoch``).
         var admissionEpoch: UInt64 = 0
 
-        /// The series `handle` stands for when it is a live series of this head, else the series with `labels`,
-        /// created and indexed when it is new.
-        mutating func series(for labels: Labels, handle: SeriesHandle?) -> MemSeries {
-            if let handle, handle.owner == owner {
-                let series = unsafeDowncast(handle, to: MemSeries.self)
-                if series.isLive { return series }
-            }
-            return series(for: labels)
+        /// The series `handle` stands for when it is a live series of this head. Unretained: valid while the lock
+        /// is held and `handle` is alive.
+        func liveSeries(_ handle: SeriesHandle?) -> Unmanaged<MemSeries>? {
+            guard let handle, handle.owner == owner else { return nil }
+            let series = Unmanaged.passUnretained(unsafeDowncast(handle, to: MemSeries.self))
+            return series._withUnsafeGuaranteedRef { $0.isLive } ? series : nil
         }
 
-        /// The series with `labels`, created and indexed when it is new.
-        mutating func series(for labels: Labels) -> MemSeries {
+        /// The series with `labels`, created and indexed when it is new. Unretained: valid while the lock is held.
+        mutating func series(for labels: Labels) -> Unmanaged<MemSeries> {
             if let series = seriesByLabels[labels] { return series }
             if nextID == .max { renumber() }
             let series = MemSeries(id: nextID, labels: labels, owner: owner)
             nextID += 1
-            seriesByLabels[labels] = series
+            seriesByLabels[labels] = Unmanaged.passUnretained(series)
             seriesByID[series.id] = series
             index.add(series.id, labels)
-            return series
+            return Unmanaged.passUnretained(series)
         }
 
         /// Removes a series from every table.
@@ -91,7 +90,7 @@ package final class Head: Sendable {
                 series.maxTime = old.maxTime
                 series.maxTimeValueBits = old.maxTimeValueBits
                 series.hasAppended = old.hasAppended
-                seriesByLabels[series.labels] = series
+                seriesByLabels[series.labels] = Unmanaged.passUnretained(series)
                 seriesByID[id] = series
                 index.add(id, series.labels)
                 id += 1
@@ -127,18 +126,24 @@ package final class Head: Sendable {
     package func apply(_ batch: MetricBatch, segment: Int) {
         state.withLock { state in
             let window = state.limits.oooWindowMs
-            let handles = batch.resolvedHandles
+            let handles = batch.resolvedHandles ?? []
             let samples = batch.samples
             for index in samples.indices {
-                let series = state.series(for: samples[index].labels, handle: handles?[index])
                 let t = samples[index].timestampMs
                 let v = samples[index].value
-                switch series.classify(t, v.bitPattern, oooWindowMs: window) {
-                case .inOrder:
-                    series.appendInOrder(t, v, segment: segment)
-                case .outOfOrder:
-                    series.insertOutOfOrder(t, v, segment: segment)
-                case .identicalDuplicate:
+                // The labels only when the handle does not lead to the series: touching them costs a retain.
+                let found = handles.isEmpty ? nil : handles.withUnsafeBufferPointer { state.liveSeries($0[index]) }
+                let decision = (found ?? state.series(for: samples[index].labels))._withUnsafeGuaranteedRef { series in
+                    let decision = series.classify(t, v.bitPattern, oooWindowMs: window)
+                    switch decision {
+                    case .inOrder: series.appendInOrder(t, v, segment: segment)
+                    case .outOfOrder: series.insertOutOfOrder(t, v, segment: segment)
+                    case .identicalDuplicate, .conflictingDuplicate, .tooOld: break
+                    }
+                    return decision
+                }
+                switch decision {
+                case .inOrder, .outOfOrder, .identicalDuplicate:
                     break
                 case .conflictingDuplicate:
                     state.discarded[Reason.duplicateSample, default: 0] += 1
