@@ -22,6 +22,29 @@ struct BatchValidatorTests {
         #expect(result.truncated == 0)
     }
 
+    @Test func seriesOverTheLabelLimitsAreRefusedWithTheLimitAndSeriesNamed() {
+        var limits = IngestLimits()
+        limits.maxLabelsPerSeries = 3
+        limits.maxLabelValueBytes = 10
+        let validator = BatchValidator(limits: limits)
+        let good = MetricSample(labels: Labels(["__name__": "up", "job": "a"]), timestampMs: 1, value: 1)
+        let upperCase = MetricSample(labels: Labels(["__name__": "up", "Zone": "a"]), timestampMs: 1, value: 1)
+        // Nothing refused: the samples go on as they came.
+        let clean = validator.validate(.metrics(MetricBatch(samples: [good, upperCase])))
+        #expect(clean.batch == .metrics(MetricBatch(samples: [good, upperCase])) && clean.rejections.isEmpty)
+        let samples = [
+            good,
+            MetricSample(labels: Labels(["job": "a"]), timestampMs: 1, value: 1),
+            MetricSample(labels: Labels(["__name__": "up", "a": "1", "b": "2", "c": "3"]), timestampMs: 1, value: 1),
+            MetricSample(labels: Labels(["__name__": "up", "job": "far too long a value"]), timestampMs: 1, value: 1),
+            upperCase,
+        ]
+        let result = validator.validate(.metrics(MetricBatch(samples: samples)))
+        #expect(result.batch == .metrics(MetricBatch(samples: [good, upperCase])))
+        #expect(result.rejections == ["missing_metric_name": 1, "too_many_labels": 1, "label_too_long": 1])
+        #expect(result.message.contains("no metric name"))
+    }
+
     @Test func truncatedBodiesKeepTheLimitAndAreFlaggedWithTheirLength() {
         let validator = BatchValidator(limits: Self.limits(.truncate, maxBytes: 8))
         let result = validator.validate(.logs([LogRecord(body: .string("0123456789abc")), LogRecord(body: .string("fits"))]))

@@ -58,25 +58,35 @@ struct BatchValidator: Sendable {
             }
             result.batch = .traces(kept)
         case .metrics(var metrics):
-            metrics.samples = metrics.samples.filter { sample in
-                let labels = sample.labels.labels
-                if sample.labels.metricName.isEmpty {
-                    result.reject("missing_metric_name", "a sample has no metric name (__name__)")
+            // Most batches break no limit: check them without copying, and filter only one that does.
+            let valid = { (sample: MetricSample) in Self.refusal(of: sample.labels, limits: self.limits) == nil }
+            if !metrics.samples.allSatisfy(valid) {
+                metrics.samples = metrics.samples.filter { sample in
+                    guard let (reason, message) = Self.refusal(of: sample.labels, limits: limits) else { return true }
+                    result.reject(reason, message)
                     return false
                 }
-                if labels.count > limits.maxLabelsPerSeries {
-                    result.reject("too_many_labels", "series \(sample.labels) has \(labels.count) labels, more than the limit of \(limits.maxLabelsPerSeries)")
-                    return false
-                }
-                if let long = labels.first(where: { $0.name.utf8.count > limits.maxLabelValueBytes || $0.value.utf8.count > limits.maxLabelValueBytes }) {
-                    result.reject("label_too_long", "label \(long.name.prefix(64)) of series \(sample.labels.metricName) is longer than the limit of \(limits.maxLabelValueBytes) bytes")
-                    return false
-                }
-                return true
             }
             result.batch = .metrics(metrics)
         }
         return result
+    }
+
+    /// Why a series breaks the limits (reason, message), or nil when it does not.
+    private static func refusal(of series: Labels, limits: IngestLimits) -> (String, String)? {
+        let labels = series.labels
+        // `__name__` sorts first unless a label name starts with an upper-case letter.
+        let hasName = labels.first.map { $0.name == Labels.metricName && !$0.value.isEmpty } ?? false
+        if !hasName && series.metricName.isEmpty {
+            return ("missing_metric_name", "a sample has no metric name (__name__)")
+        }
+        if labels.count > limits.maxLabelsPerSeries {
+            return ("too_many_labels", "series \(series) has \(labels.count) labels, more than the limit of \(limits.maxLabelsPerSeries)")
+        }
+        if let long = labels.first(where: { $0.name.utf8.count > limits.maxLabelValueBytes || $0.value.utf8.count > limits.maxLabelValueBytes }) {
+            return ("label_too_long", "label \(long.name.prefix(64)) of series \(series.metricName) is longer than the limit of \(limits.maxLabelValueBytes) bytes")
+        }
+        return nil
     }
 
     /// The longest prefix of `text` of at most `maxBytes` UTF-8 bytes that ends on a character boundary.
