@@ -11,7 +11,24 @@ extension TenantBatch {
 
     /// Encodes the batch.
     package func encoded() -> [UInt8] {
-        var w = ByteWriter(capacity: 128 * max(batch.recordCount, 1))
+        var w = ByteWriter(capacity: encodedCapacity)
+        encode(into: &w)
+        return w.bytes
+    }
+
+    /// What to reserve for the encoding: generous, since pages reserved and never written cost nothing, while
+    /// growing copies everything written so far.
+    package var encodedCapacity: Int {
+        let perRecord = switch batch {
+        case .logs: 1024
+        case .traces: 512
+        case .metrics: 128
+        }
+        return perRecord * max(batch.recordCount, 1)
+    }
+
+    /// Appends the encoding to `w`.
+    package func encode(into w: inout ByteWriter) {
         w.writeByte(Self.formatVersion)
         w.writeByte(batch.signal.rawValue)
         w.writeString(tenant.id)
@@ -64,7 +81,6 @@ extension TenantBatch {
             w.writeVarint(UInt64(spans.count))
             for span in spans { w.write(span) }
         }
-        return w.bytes
     }
 
     /// Decodes what ``encoded()`` wrote.

@@ -151,10 +151,10 @@ package final class BatchDeduplicator: Sendable {
     /// (`0xB1 | id length varint | id | batch`).
     package static func walPayload(id: String?, batch: TenantBatch) -> [UInt8] {
         guard let id else { return batch.encoded() }
-        var writer = ByteWriter(capacity: id.utf8.count + 8)
+        var writer = ByteWriter(capacity: id.utf8.count + 8 + batch.encodedCapacity)
         writer.writeByte(idMarker)
         writer.writeString(id)
-        writer.writeRaw(batch.encoded())
+        batch.encode(into: &writer)
         return writer.bytes
     }
 
