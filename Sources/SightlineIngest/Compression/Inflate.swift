@@ -62,6 +62,28 @@ struct InflateOutput {
         count += 1
     }
 
+    /// Grows the buffer towards `extra` free bytes, never past the limit and without failing.
+    mutating func makeRoom(_ extra: Int) {
+        let wanted = min(count + extra, maxOutput)
+        guard wanted > bytes.count else { return }
+        let newSize = min(max(wanted, bytes.count * 2), maxOutput)
+        bytes.append(contentsOf: repeatElement(0, count: newSize - bytes.count))
+    }
+
+    /// Whether `extra` more bytes fit the buffer as it is.
+    func hasRoom(_ extra: Int) -> Bool { count + extra <= bytes.count }
+
+    /// Writes through the buffer's base address: `body` gets it, the count (which it advances), the buffer's size and
+    /// where the current stream starts.
+    mutating func withRoom<R>(_ body: (UnsafeMutablePointer<UInt8>, inout Int, Int, Int) throws -> R) rethrows -> R {
+        let start = streamStart
+        var written = count
+        defer { count = written }
+        return try bytes.withUnsafeMutableBufferPointer { buffer in
+            try body(buffer.baseAddress!, &written, buffer.count, start)
+        }
+    }
+
     /// Appends raw bytes.
     mutating func append(_ source: UnsafeRawBufferPointer) throws {
         try reserve(source.count)
@@ -180,6 +202,16 @@ private struct Inflater {
 
     @inline(__always)
     mutating func refill() {
+        if position + 8 <= input.count {
+            // Eight bytes at once. Only whole bytes that fit are counted; the bits of the next byte that also land in
+            // the buffer are the very bits the next load puts there again, so OR-ing them twice changes nothing.
+            let word = UInt64(littleEndian: input.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+            bitBuffer |= word << UInt64(bitCount)
+            let taken = (63 - bitCount) >> 3
+            position += taken
+            bitCount += taken * 8
+            return
+        }
         while bitCount <= 56 {
             if position < input.count {
                 bitBuffer |= UInt64(input[position]) << UInt64(bitCount)
@@ -353,6 +385,16 @@ private struct Inflater {
 
     mutating func huffmanBlock(literals: HuffmanTable, distances: HuffmanTable, into output: inout InflateOutput) throws {
         while true {
+            // Most symbols: straight into the output buffer while a longest match (258 bytes) surely fits.
+            output.makeRoom(32 << 10)
+            if output.hasRoom(258) {
+                let end = try output.withRoom { base, count, capacity, streamStart in
+                    try fastSymbols(literals: literals, distances: distances, base: base, count: &count, capacity: capacity, streamStart: streamStart)
+                }
+                if end == .endOfBlock { return }
+                continue
+            }
+            // Near the output limit: one symbol at a time, which throws past it.
             let symbol = try decode(literals)
             if symbol < 256 {
                 try output.append(UInt8(symbol))
@@ -367,5 +409,41 @@ private struct Inflater {
             let distance = Self.distanceBase[distanceSymbol] + (try bits(Self.distanceExtra[distanceSymbol]))
             try output.copyBack(distance: distance, length: length)
         }
+    }
+
+    enum RunEnd { case endOfBlock, outOfRoom }
+
+    /// Decodes symbols into `base[count...]` until the end of the block or until fewer than 258 bytes of `capacity`
+    /// are left.
+    @inline(__always)
+    mutating func fastSymbols(
+        literals: HuffmanTable, distances: HuffmanTable, base: UnsafeMutablePointer<UInt8>, count: inout Int, capacity: Int,
+        streamStart: Int
+    ) throws -> RunEnd {
+        while count + 258 <= capacity {
+            let symbol = try decode(literals)
+            if symbol < 256 {
+                base[count] = UInt8(truncatingIfNeeded: symbol)
+                count += 1
+                continue
+            }
+            if symbol == 256 { return .endOfBlock }
+            let lengthIndex = symbol - 257
+            guard lengthIndex < 29 else { throw Inflate.corrupt("invalid length symbol \(symbol)") }
+            let length = Self.lengthBase[lengthIndex] + (try bits(Self.lengthExtra[lengthIndex]))
+            let distanceSymbol = try decode(distances)
+            guard distanceSymbol < 30 else { throw Inflate.corrupt("invalid distance symbol \(distanceSymbol)") }
+            let distance = Self.distanceBase[distanceSymbol] + (try bits(Self.distanceExtra[distanceSymbol]))
+            guard distance <= count - streamStart else {
+                throw Inflate.corrupt("distance \(distance) reaches before the start of the output")
+            }
+            if distance >= length {
+                (base + count).update(from: base + count - distance, count: length)
+            } else {
+                for index in count..<(count + length) { base[index] = base[index - distance] }
+            }
+            count += length
+        }
+        return .outOfRoom
     }
 }
