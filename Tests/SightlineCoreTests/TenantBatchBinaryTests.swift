@@ -120,30 +120,24 @@ struct TenantBatchBinaryTests {
     }
 
     @Test func frontCodingPastThePreviousValueIsRefused() {
-        // One sample claiming to share 5 bytes with a previous sample that does not exist.
-        var writer = ByteWriter()
-        writer.writeByte(3)
-        writer.writeByte(Signal.metrics.rawValue)
-        writer.writeString(tenant.id)
-        writer.writeVarint(1)
-        writer.writeVarint(5)
-        writer.writeBytes([UInt8]())
-        writer.writeSignedVarint(1)
-        writer.writeDouble(1)
-        writer.writeVarint(0)
-        #expect(throws: SightlineError.self) { try TenantBatch(decoding: writer.bytes) }
+        /// A version-3 metrics batch of one sample whose labels are `shared` bytes of a previous value, then `rest`.
+        func batch(shared: UInt64, rest: [UInt8]) -> [UInt8] {
+            var writer = ByteWriter()
+            writer.writeByte(3)
+            writer.writeByte(Signal.metrics.rawValue)
+            writer.writeString(tenant.id)
+            writer.writeVarint(1)
+            writer.writeVarint(shared)
+            writer.writeBytes(rest)
+            writer.writeSignedVarint(1)
+            writer.writeDouble(1)
+            writer.writeVarint(0)
+            return writer.bytes
+        }
+        // Sharing 5 bytes with a previous sample that does not exist.
+        #expect(throws: SightlineError.self) { try TenantBatch(decoding: batch(shared: 5, rest: [])) }
         // Label bytes that do not parse as labels.
-        var garbage = ByteWriter()
-        garbage.writeByte(3)
-        garbage.writeByte(Signal.metrics.rawValue)
-        garbage.writeString(tenant.id)
-        garbage.writeVarint(1)
-        garbage.writeVarint(0)
-        garbage.writeBytes([UInt8]([5, 1]))
-        garbage.writeSignedVarint(1)
-        garbage.writeDouble(1)
-        garbage.writeVarint(0)
-        #expect(throws: SightlineError.self) { try TenantBatch(decoding: garbage.bytes) }
+        #expect(throws: SightlineError.self) { try TenantBatch(decoding: batch(shared: 0, rest: [5, 1])) }
     }
 
     @Test func damagedBytesAreRefused() {

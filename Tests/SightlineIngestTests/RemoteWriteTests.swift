@@ -275,6 +275,11 @@ struct RemoteWriteTests {
         #expect(batch.samples == expected)
     }
 
+    /// Whether two label sets are the very same storage (what a cache hit hands out), not only equal.
+    private static func sameStorage(_ a: Labels, _ b: Labels) -> Bool {
+        a.labels.withUnsafeBufferPointer { $0.baseAddress } == b.labels.withUnsafeBufferPointer { $0.baseAddress }
+    }
+
     @Test func seriesCacheReusesLabelsAcrossRequestsAndDecodesTheSame() throws {
         let cache = RemoteWriteSeriesCache()
         func request(_ step: Int64) -> [UInt8] {
@@ -304,9 +309,7 @@ struct RemoteWriteTests {
             Issue.record("not metrics")
             return
         }
-        let addressA = a.samples[0].labels.labels.withUnsafeBufferPointer { $0.baseAddress }
-        let addressB = b.samples[0].labels.labels.withUnsafeBufferPointer { $0.baseAddress }
-        #expect(addressA == addressB)
+        #expect(Self.sameStorage(a.samples[0].labels, b.samples[0].labels))
     }
 
     @Test func seriesCacheFreezesWhatItLearnedAndStillFindsNewSeries() throws {
@@ -330,9 +333,7 @@ struct RemoteWriteTests {
             Issue.record("not metrics")
             return
         }
-        let addressA = a.samples[0].labels.labels.withUnsafeBufferPointer { $0.baseAddress }
-        let addressB = b.samples[0].labels.labels.withUnsafeBufferPointer { $0.baseAddress }
-        #expect(addressA == addressB)
+        #expect(Self.sameStorage(a.samples[0].labels, b.samples[0].labels))
     }
 
     @Test func seriesCacheStartsOverPastItsBound() throws {

@@ -401,14 +401,20 @@ private struct Inflater {
                 continue
             }
             if symbol == 256 { return }
-            let lengthIndex = symbol - 257
-            guard lengthIndex < 29 else { throw Inflate.corrupt("invalid length symbol \(symbol)") }
-            let length = Self.lengthBase[lengthIndex] + (try bits(Self.lengthExtra[lengthIndex]))
-            let distanceSymbol = try decode(distances)
-            guard distanceSymbol < 30 else { throw Inflate.corrupt("invalid distance symbol \(distanceSymbol)") }
-            let distance = Self.distanceBase[distanceSymbol] + (try bits(Self.distanceExtra[distanceSymbol]))
+            let (length, distance) = try match(symbol, distances: distances)
             try output.copyBack(distance: distance, length: length)
         }
+    }
+
+    /// The length and distance of the match that length symbol `symbol` starts.
+    @inline(__always)
+    mutating func match(_ symbol: Int, distances: HuffmanTable) throws -> (length: Int, distance: Int) {
+        let lengthIndex = symbol - 257
+        guard lengthIndex < 29 else { throw Inflate.corrupt("invalid length symbol \(symbol)") }
+        let length = Self.lengthBase[lengthIndex] + (try bits(Self.lengthExtra[lengthIndex]))
+        let distanceSymbol = try decode(distances)
+        guard distanceSymbol < 30 else { throw Inflate.corrupt("invalid distance symbol \(distanceSymbol)") }
+        return (length, Self.distanceBase[distanceSymbol] + (try bits(Self.distanceExtra[distanceSymbol])))
     }
 
     enum RunEnd { case endOfBlock, outOfRoom }
@@ -428,12 +434,7 @@ private struct Inflater {
                 continue
             }
             if symbol == 256 { return .endOfBlock }
-            let lengthIndex = symbol - 257
-            guard lengthIndex < 29 else { throw Inflate.corrupt("invalid length symbol \(symbol)") }
-            let length = Self.lengthBase[lengthIndex] + (try bits(Self.lengthExtra[lengthIndex]))
-            let distanceSymbol = try decode(distances)
-            guard distanceSymbol < 30 else { throw Inflate.corrupt("invalid distance symbol \(distanceSymbol)") }
-            let distance = Self.distanceBase[distanceSymbol] + (try bits(Self.distanceExtra[distanceSymbol]))
+            let (length, distance) = try match(symbol, distances: distances)
             guard distance <= count - streamStart else {
                 throw Inflate.corrupt("distance \(distance) reaches before the start of the output")
             }
