@@ -281,7 +281,7 @@ private struct StreamReader {
     /// Connects; with `create`, also makes the stream as the agent would (the agent may not have created it yet)
     /// and the consumer.
     init(_ forward: NATSForwardConfig, create: Bool = true) async throws {
-        connection = try await NATSConnection.connect(to: forward.url, options: NATSConnectionOptions(name: "sightline-agent-tests"))
+        connection = try await NATSConnection.connect(to: forward.url, options: NATSConnectionOptions(name: "sightline-agent-tests", connectTimeout: .seconds(30)))
         jetStream = JetStream(connection: connection)
         stream = forward.stream
         guard create else { return }

@@ -14,10 +14,11 @@ func uniqueName(_ prefix: String) -> String {
     "\(prefix)\(UInt32.random(in: 0..<UInt32.max))"
 }
 
-/// Runs `body` with a new connection to the test server and closes it afterwards.
+/// Runs `body` with a new connection to the test server and closes it afterwards. The handshake may take 30 s: at
+/// the start of a full run on 2 cores the connection can wait over 5 s for a thread.
 func withNATS(_ body: (NATSConnection) async throws -> Void) async throws {
     let url = try #require(natsURL)
-    let connection = try await NATSConnection.connect(to: url, options: NATSConnectionOptions(name: "sightline-tests"))
+    let connection = try await NATSConnection.connect(to: url, options: NATSConnectionOptions(name: "sightline-tests", connectTimeout: .seconds(30)))
     do {
         try await body(connection)
     } catch {

@@ -40,7 +40,7 @@ private struct TestServer {
         var logger = Logger(label: "shared-state-test")
         logger.logLevel = .critical
         let shared = SharedAlertingState(election, logger: logger)
-        let connection = try await NATSConnection.connect(to: election.natsURL, options: NATSConnectionOptions(name: "sightline-shared-state-tests"))
+        let connection = try await NATSConnection.connect(to: election.natsURL, options: NATSConnectionOptions(name: "sightline-shared-state-tests", connectTimeout: .seconds(30)))
         let bucket = try JetStreamKeyValue(jetStream: JetStream(connection: connection), stream: shared.stream, subjectPrefix: shared.subjectPrefix)
         try await bucket.create()
         shared.attach(bucket)

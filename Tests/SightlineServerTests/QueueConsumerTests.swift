@@ -37,7 +37,7 @@ private struct Publisher {
 
     static func open(_ queue: ServerConfiguration.Queue) async throws -> Publisher {
         let url = try #require(queue.natsURL)
-        let connection = try await NATSConnection.connect(to: url, options: NATSConnectionOptions(name: "sightline-queue-tests"))
+        let connection = try await NATSConnection.connect(to: url, options: NATSConnectionOptions(name: "sightline-queue-tests", connectTimeout: .seconds(30)))
         let jetStream = JetStream(connection: connection)
         _ = try await jetStream.createOrUpdateStream(QueueConsumer.streamConfig(queue))
         return Publisher(connection: connection, jetStream: jetStream, queue: queue)
