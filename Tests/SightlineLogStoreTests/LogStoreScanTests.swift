@@ -72,6 +72,35 @@ struct LogStoreScanTests {
         #expect(streams == [Labels(["service_name": "gateway", "host_name": "host-1"]), Labels(["service_name": "search", "host_name": "host-1"])].sorted())
     }
 
+    @Test func recordsSharingAResourceArrayGetItsStreamAndOthersTheirOwn() throws {
+        let harness = try StoreHarness()
+        defer { harness.directory.remove() }
+        let store = try harness.open()
+        // As OTLP decoding and the agent hand them over: the records of one resource share its attribute array.
+        let gateway = LogFixtures.record("g", at: 0, service: "gateway").resource
+        let search = LogFixtures.record("s", at: 0, service: "search").resource
+        var records: [LogRecord] = []
+        for (index, resource) in [gateway, gateway, search, gateway, search, search].enumerated() {
+            var record = LogFixtures.record("line \(index)", at: UInt64(index) * 1_000)
+            record.resource = resource
+            records.append(record)
+        }
+        // Equal contents in another array, and explicit stream labels, between them.
+        var copy = LogFixtures.record("copy", at: 10_000, service: "gateway")
+        copy.resource = Array(gateway)
+        records.insert(copy, at: 2)
+        var explicit = LogFixtures.record("explicit", at: 20_000)
+        explicit.stream = Labels(["app": "other"])
+        records.insert(explicit, at: 4)
+        try StoreHarness.apply(store, records, segment: 0)
+        func lines(_ matcher: LabelMatcher) throws -> [String] {
+            try StoreHarness.scan(store, matchers: [matcher]).map(\.line)
+        }
+        #expect(try lines(LabelMatcher("service_name", .equal, "gateway")) == ["line 0", "line 1", "line 3", "copy"])
+        #expect(try lines(LabelMatcher("service_name", .equal, "search")) == ["line 2", "line 4", "line 5"])
+        #expect(try lines(LabelMatcher("app", .equal, "other")) == ["explicit"])
+    }
+
     @Test func timeRangeIsHalfOpen() throws {
         let harness = try StoreHarness()
         defer { harness.directory.remove() }

@@ -181,8 +181,21 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
         // Runs of one stream, found without copying a record; a batch of one stream (an agent's file, most pushes)
         // goes to its head as the batch's own array.
         var runs: [(labels: Labels, range: Range<Int>)] = []
+        // Records without stream labels take them from their resource; records of one resource share its attribute
+        // array (the same storage), so the labels are derived once per resource, not once per record.
+        var derivedFrom: [Attribute]?
+        var derived = Labels([])
         for index in records.indices {
-            let labels = records[index].streamLabels
+            let labels: Labels
+            if !records[index].stream.labels.isEmpty {
+                labels = records[index].stream
+            } else if let resource = derivedFrom, Self.sameStorage(resource, records[index].resource) {
+                labels = derived
+            } else {
+                derived = records[index].streamLabels
+                derivedFrom = records[index].resource
+                labels = derived
+            }
             if let last = runs.last, last.labels == labels {
                 runs[runs.count - 1].range = last.range.lowerBound..<(index + 1)
             } else {
@@ -200,6 +213,11 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
                 state.streams[batch.tenant, default: [:]][labels, default: Stream()].appendHead(records, segment: position.segment)
             }
         }
+    }
+
+    /// Whether two arrays share their storage, so they hold the same elements.
+    private static func sameStorage(_ a: [Attribute], _ b: [Attribute]) -> Bool {
+        a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress && a.count == b.count } }
     }
 
     /// Writes the head records of WAL segments ≤ `segment` of every stream into new parts, streams encoded in
