@@ -24,27 +24,22 @@ struct BatchValidator: Sendable {
         switch batch {
         case .logs(let records):
             // Most batches break no limit: they go on as they came, without copying every record.
-            let clean = records.allSatisfy { record in
-                guard record.attributes.count <= limits.maxAttributes else { return false }
-                if case .string(let body) = record.body { return body.utf8.count <= limits.maxLogBodyBytes }
-                return true
-            }
-            if clean { return result }
+            if records.allSatisfy({ refusal(of: $0) == nil && longBodyBytes(of: $0) == nil }) { return result }
             var kept: [LogRecord] = []
             kept.reserveCapacity(records.count)
             for var record in records {
-                if record.attributes.count > limits.maxAttributes {
-                    result.reject("too_many_attributes", "a log record has \(record.attributes.count) attributes, more than the limit of \(limits.maxAttributes)")
+                if let (reason, message) = refusal(of: record) {
+                    result.reject(reason, message)
                     continue
                 }
-                if case .string(let body) = record.body, body.utf8.count > limits.maxLogBodyBytes {
+                if let bytes = longBodyBytes(of: record), case .string(let body) = record.body {
                     switch limits.longLogBodies {
                     case .reject:
-                        result.reject("body_too_large", "a log body of \(body.utf8.count) bytes exceeds the limit of \(limits.maxLogBodyBytes) (limits.max_log_body_bytes)")
+                        result.reject("body_too_large", "a log body of \(bytes) bytes exceeds the limit of \(limits.maxLogBodyBytes) (limits.max_log_body_bytes)")
                         continue
                     case .truncate:
                         record.body = .string(Self.prefix(of: body, maxBytes: limits.maxLogBodyBytes))
-                        record.attributes.append(Attribute(LongLogBodyPolicy.truncatedAttribute, .int(Int64(body.utf8.count))))
+                        record.attributes.append(Attribute(LongLogBodyPolicy.truncatedAttribute, .int(Int64(bytes))))
                         result.truncated += 1
                     }
                 }
@@ -52,24 +47,16 @@ struct BatchValidator: Sendable {
             }
             result.batch = .logs(kept)
         case .traces(let spans):
-            let clean = spans.allSatisfy { $0.attributes.count <= limits.maxAttributes && $0.endTimeUnixNano >= $0.startTimeUnixNano }
-            if clean { return result }
+            if spans.allSatisfy({ refusal(of: $0) == nil }) { return result }
             let kept = spans.filter { span in
-                if span.attributes.count > limits.maxAttributes {
-                    result.reject("too_many_attributes", "span \(span.spanID) has \(span.attributes.count) attributes, more than the limit of \(limits.maxAttributes)")
-                    return false
-                }
-                if span.endTimeUnixNano < span.startTimeUnixNano {
-                    result.reject("invalid_span_times", "span \(span.spanID) ends before it starts")
-                    return false
-                }
-                return true
+                guard let (reason, message) = refusal(of: span) else { return true }
+                result.reject(reason, message)
+                return false
             }
             result.batch = .traces(kept)
         case .metrics(var metrics):
             // Most batches break no limit: check them without copying, and filter only one that does.
-            let valid = { (sample: MetricSample) in Self.refusal(of: sample.labels, limits: self.limits) == nil }
-            if !metrics.samples.allSatisfy(valid) {
+            if !metrics.samples.allSatisfy({ Self.refusal(of: $0.labels, limits: limits) == nil }) {
                 metrics.samples = metrics.samples.filter { sample in
                     guard let (reason, message) = Self.refusal(of: sample.labels, limits: limits) else { return true }
                     result.reject(reason, message)
@@ -79,6 +66,27 @@ struct BatchValidator: Sendable {
             result.batch = .metrics(metrics)
         }
         return result
+    }
+
+    /// Why a log record is refused whatever the long-body policy (reason, message), or nil when it is not.
+    private func refusal(of record: LogRecord) -> (String, String)? {
+        guard record.attributes.count > limits.maxAttributes else { return nil }
+        return ("too_many_attributes", "a log record has \(record.attributes.count) attributes, more than the limit of \(limits.maxAttributes)")
+    }
+
+    /// The byte length of a string body over the limit, or nil when the body is within it (or not a string).
+    private func longBodyBytes(of record: LogRecord) -> Int? {
+        guard case .string(let body) = record.body, body.utf8.count > limits.maxLogBodyBytes else { return nil }
+        return body.utf8.count
+    }
+
+    /// Why a span is refused (reason, message), or nil when it is not.
+    private func refusal(of span: Span) -> (String, String)? {
+        if span.attributes.count > limits.maxAttributes {
+            return ("too_many_attributes", "span \(span.spanID) has \(span.attributes.count) attributes, more than the limit of \(limits.maxAttributes)")
+        }
+        if span.endTimeUnixNano < span.startTimeUnixNano { return ("invalid_span_times", "span \(span.spanID) ends before it starts") }
+        return nil
     }
 
     /// Why a series breaks the limits (reason, message), or nil when it does not.
