@@ -22,6 +22,9 @@ package enum Snappy {
     private static let inputMargin = 15
     /// The size of the largest hash table (entries).
     private static let maxTableSize = 1 << 14
+    /// Bytes the decoder allocates past the declared length, so that a literal of up to 16 bytes or a copy from at
+    /// least 8 bytes back moves in 8-byte words, overrunning its end by less than this.
+    private static let slack = 16
 
     // MARK: Decompression
 
@@ -45,7 +48,8 @@ package enum Snappy {
             return []
         }
         guard let source = input.baseAddress else { throw corrupt("empty input") }
-        return try [UInt8](unsafeUninitializedCapacity: length) { output, initialized in
+        // `slack` bytes past the end let short literals and copies move whole words; they are never exposed.
+        return try [UInt8](unsafeUninitializedCapacity: length + slack) { output, initialized in
             guard let destination = output.baseAddress else { throw corrupt("no output buffer") }
             try decodeElements(
                 source.assumingMemoryBound(to: UInt8.self), from: position, count: input.count, into: destination, length: length)
@@ -113,7 +117,13 @@ package enum Snappy {
                 guard literalLength <= length - d else {
                     throw corrupt("literal at input offset \(elementStart) runs past the declared length \(length)")
                 }
-                UnsafeMutableRawPointer(destination + d).copyMemory(from: source + s, byteCount: literalLength)
+                if literalLength <= 16 && count - s >= 16 {
+                    // Two words, whatever the length: the input has the bytes, the output's slack takes the overrun.
+                    store64(destination + d, load64(source, s))
+                    store64(destination + d + 8, load64(source, s + 8))
+                } else {
+                    UnsafeMutableRawPointer(destination + d).copyMemory(from: source + s, byteCount: literalLength)
+                }
                 d += literalLength
                 s += literalLength
                 continue
@@ -139,7 +149,19 @@ package enum Snappy {
             guard copyLength <= length - d else {
                 throw corrupt("copy at input offset \(elementStart) runs past the declared length \(length)")
             }
-            copy(destination, from: d - offset, to: d, count: copyLength)
+            if offset >= 8 {
+                // Each word's source lies wholly before its target, so words copy as bytes would.
+                var from = d - offset
+                var to = d
+                let end = d + copyLength
+                while to < end {
+                    store64(destination + to, load64(destination, from))
+                    from += 8
+                    to += 8
+                }
+            } else {
+                copy(destination, from: d - offset, to: d, count: copyLength)
+            }
             d += copyLength
         }
         guard d == length else { throw corrupt("decoded \(d) bytes, but the block declares \(length)") }
@@ -224,6 +246,11 @@ package enum Snappy {
     }
 
     @inline(__always)
+    private static func store64(_ p: UnsafeMutablePointer<UInt8>, _ value: UInt64) {
+        UnsafeMutableRawPointer(p).storeBytes(of: value.littleEndian, as: UInt64.self)
+    }
+
+    @inline(__always)
     private static func hash(_ value: UInt32, _ shift: UInt32) -> Int {
         Int((value &* 0x1E35_A7BD) >> shift)
     }
@@ -269,7 +296,19 @@ package enum Snappy {
                 let base = s
                 s += 4
                 var i = candidate + 4
-                while s < count && source[i] == source[s] {
+                // Eight bytes a step; the first differing byte is the lowest set byte of the difference.
+                var ended = false
+                while s <= count - 8 {
+                    let difference = load64(source, s) ^ load64(source, i)
+                    if difference != 0 {
+                        s += difference.trailingZeroBitCount >> 3
+                        ended = true
+                        break
+                    }
+                    s += 8
+                    i += 8
+                }
+                while !ended && s < count && source[i] == source[s] {
                     i += 1
                     s += 1
                 }
