@@ -311,16 +311,29 @@ package final class Agent: Sendable {
         metrics.set("sightline_agent_buffer_dropped_batches", Double(buffer.dropped))
     }
 
-    /// The OTLP body of `records`, gzip-compressed unless `compression: none`.
+    /// The OTLP body of `records`, compressed as configured.
     private func logsBody(_ records: [LogRecord], workspace: GzipCompressor.Workspace? = nil) -> (BufferedBatch.Kind, [UInt8]) {
-        let body = OTLPEncoder.encodeLogs(records)
-        return config.gzip ? (.otlpLogsGzip, GzipCompressor.compress(body, workspace: workspace)) : (.otlpLogs, body)
+        compressed(OTLPEncoder.encodeLogs(records), kinds: (.otlpLogs, .otlpLogsGzip, .otlpLogsSnappy), workspace: workspace)
+    }
+
+    /// `body` compressed as `compression:` says, with the batch kind of that encoding among `kinds`.
+    private func compressed(
+        _ body: [UInt8], kinds: (plain: BufferedBatch.Kind, gzip: BufferedBatch.Kind, snappy: BufferedBatch.Kind),
+        workspace: GzipCompressor.Workspace? = nil
+    ) -> (BufferedBatch.Kind, [UInt8]) {
+        switch config.compression {
+        case .gzip: (kinds.gzip, GzipCompressor.compress(body, workspace: workspace))
+        case .snappy: (kinds.snappy, Snappy.compress(body))
+        case .none: (kinds.plain, body)
+        }
     }
 
     private func route(_ kind: BufferedBatch.Kind) -> (String, [(String, String)]) {
         switch kind {
         case .otlpLogsGzip: ("/v1/logs", [("Content-Type", "application/x-protobuf"), ("Content-Encoding", "gzip")])
         case .otlpTracesGzip: ("/v1/traces", [("Content-Type", "application/x-protobuf"), ("Content-Encoding", "gzip")])
+        case .otlpLogsSnappy: ("/v1/logs", [("Content-Type", "application/x-protobuf"), ("Content-Encoding", "snappy")])
+        case .otlpTracesSnappy: ("/v1/traces", [("Content-Type", "application/x-protobuf"), ("Content-Encoding", "snappy")])
         case .otlpLogs: ("/v1/logs", [("Content-Type", "application/x-protobuf")])
         case .otlpTraces: ("/v1/traces", [("Content-Type", "application/x-protobuf")])
         case .otlpMetrics: ("/v1/metrics", [("Content-Type", "application/x-protobuf")])
@@ -355,11 +368,8 @@ package final class Agent: Sendable {
             return .init(status: 415, body: Array("unsupported Content-Type \"\(contentType)\": use application/x-protobuf or application/json\n".utf8))
         }
         do {
-            var body = request.body
-            switch request.headers["content-encoding"]?.lowercased() ?? "" {
-            case "", "identity": break
-            case "gzip": body = try Gzip.decompress(body, maxOutput: 64 << 20)
-            case let other: return .init(status: 415, body: Array("unsupported Content-Encoding \"\(other)\"\n".utf8))
+            let body = try request.body.withUnsafeBytes {
+                try ContentDecoding.decode($0, encoding: request.headers["content-encoding"], limit: 64 << 20)
             }
             guard try relay(OTLPDecoder.decode(signal, body: body, format: format)) else {
                 return .init(status: 503, body: Array("the agent buffer is full\n".utf8))
@@ -367,7 +377,12 @@ package final class Agent: Sendable {
             return .init(status: 200, contentType: format == .json ? "application/json" : "application/x-protobuf", body: format == .json ? Array("{}".utf8) : [])
         } catch let error as SightlineError {
             metrics.add("sightline_agent_otlp_refused_total{reason=\"invalid\"}", 1)
-            return .init(status: error.code == .tooLarge ? 413 : 400, body: Array("\(error.description)\n".utf8))
+            let status = switch error.code {
+            case .tooLarge: 413
+            case .unsupportedMediaType: 415
+            default: 400
+            }
+            return .init(status: status, body: Array("\(error.description)\n".utf8))
         } catch {
             return .init(status: 400, body: Array("\(error)\n".utf8))
         }
@@ -408,10 +423,8 @@ package final class Agent: Sendable {
             for index in spans.indices where !spans[index].resource.contains(where: { $0.key == "host.name" }) {
                 spans[index].resource.append(host)
             }
-            let body = OTLPEncoder.encodeTraces(spans)
-            batch = config.gzip
-                ? BufferedBatch(kind: .otlpTracesGzip, body: GzipCompressor.compress(body))
-                : BufferedBatch(kind: .otlpTraces, body: body)
+            let (kind, body) = compressed(OTLPEncoder.encodeTraces(spans), kinds: (.otlpTraces, .otlpTracesGzip, .otlpTracesSnappy))
+            batch = BufferedBatch(kind: kind, body: body)
         case .metrics(let metricBatch):
             batch = BufferedBatch(kind: .remoteWrite, body: RemoteWriteEncoder.encodeSnappy(metricBatch.samples, metadata: metricBatch.metadata))
         }

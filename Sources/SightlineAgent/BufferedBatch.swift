@@ -20,6 +20,10 @@ package struct BufferedBatch: Sendable, Equatable {
         case otlpLogsGzip = 5
         /// ``otlpTraces``, gzip-compressed.
         case otlpTracesGzip = 6
+        /// ``otlpLogs``, snappy-compressed (block format).
+        case otlpLogsSnappy = 7
+        /// ``otlpTraces``, snappy-compressed (block format).
+        case otlpTracesSnappy = 8
     }
 
     package var kind: Kind

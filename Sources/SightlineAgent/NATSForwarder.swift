@@ -101,8 +101,8 @@ package final class NATSForwarder {
     /// The subject a batch of `kind` is published to: `<prefix>.logs`, `<prefix>.traces` or `<prefix>.metrics`.
     package static func subject(for kind: BufferedBatch.Kind, prefix: String) -> String {
         switch kind {
-        case .otlpLogs, .otlpLogsGzip: prefix + ".logs"
-        case .otlpTraces, .otlpTracesGzip: prefix + ".traces"
+        case .otlpLogs, .otlpLogsGzip, .otlpLogsSnappy: prefix + ".logs"
+        case .otlpTraces, .otlpTracesGzip, .otlpTracesSnappy: prefix + ".traces"
         case .otlpMetrics, .remoteWrite: prefix + ".metrics"
         }
     }

@@ -15,7 +15,8 @@ struct DeliveryTests {
         let state = Mutex<(ids: [String], bodies: [String], failuresLeft: Int)>(([], [], 2))
     }
 
-    @Test func linesAreDeliveredWithStableBatchIDsAcrossRetries() throws {
+    @Test(arguments: [BatchCompression.gzip, .snappy, .none])
+    func linesAreDeliveredWithStableBatchIDsAcrossRetries(compression: BatchCompression) throws {
         let temporary = try TemporaryDirectory(prefix: "agent-delivery")
         defer { temporary.remove() }
         let received = Received()
@@ -28,7 +29,9 @@ struct DeliveryTests {
                     state.failuresLeft -= 1
                     return .init(status: 503, body: [])
                 }
-                let body = request.headers["content-encoding"] == "gzip" ? (try? Gzip.decompress(request.body, maxOutput: 1 << 24)) ?? [] : request.body
+                let encoding = request.headers["content-encoding"]
+                #expect(encoding == (compression == .none ? nil : compression.rawValue))
+                let body = (try? request.body.withUnsafeBytes { try ContentDecoding.decode($0, encoding: encoding, limit: 1 << 24) }) ?? []
                 if let decoded = try? OTLPDecoder.decode(.logs, body: body, format: .protobuf), case .logs(let records) = decoded.batch {
                     state.bodies += records.map(\.body.text)
                 }
@@ -45,6 +48,7 @@ struct DeliveryTests {
         config.serverPort = server.port
         config.dataDirectory = temporary.path + "/data"
         config.pollInterval = 0.02
+        config.compression = compression
         config.files = [FileSourceConfig(paths: [log])]
         let agent = try Agent(config: config, logger: Logger(label: "test"))
         try agent.start()

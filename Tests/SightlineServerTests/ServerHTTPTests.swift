@@ -6,6 +6,7 @@ import NIOCore
 import SightlineTestSupport
 import Testing
 
+import SightlineIngest
 @testable import SightlineCore
 @testable import SightlineServer
 @testable import SightlineStorageCore
@@ -32,9 +33,14 @@ struct ServerHTTPTests {
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body) == "{}")
             }
+            // The agent's `compression: snappy`: the block format, as remote write and Loki send it.
+            let snappy = Snappy.compress(Array(logsJSON(["three"]).readableBytesView))
+            try await client.execute(
+                "/v1/logs", method: .post, headers: [.contentType: "application/json", .contentEncoding: "snappy"], body: ByteBuffer(bytes: snappy)
+            ).check { #expect($0.status == .ok) }
             try await client.execute("/api/v1/debug/records?signal=logs&limit=10", method: .get).check { response in
                 #expect(response.status == .ok)
-                #expect(Set(bodies(response.body)) == ["one", "two"])
+                #expect(Set(bodies(response.body)) == ["one", "two", "three"])
             }
         }
         await harness.cleanUp()
@@ -100,6 +106,12 @@ struct ServerHTTPTests {
             ).check { #expect($0.status == .contentTooLarge) }
             try await client.execute("/v1/logs", method: .post, headers: [.contentType: "application/json", .contentEncoding: "br"], body: logsJSON(["x"])).check {
                 #expect($0.status == .unsupportedMediaType)
+            }
+            try await client.execute(
+                "/v1/logs", method: .post, headers: [.contentType: "application/json", .contentEncoding: "snappy"], body: ByteBuffer(bytes: [0x05, 0x00])
+            ).check { response in
+                #expect(response.status == .badRequest)
+                #expect(String(buffer: response.body).contains("snappy"))
             }
             for signal in ["logs", "traces", "metrics"] {
                 try await client.execute("/api/v1/debug/records?signal=\(signal)", method: .get).check { response in

@@ -107,9 +107,10 @@ def bench_files(args, tmp):
     try:
         agent, mport = start_agent(args.bin, tmp, "files", http,
                                    f"  files:\n    - paths: [\"{path}\"]\n      start_at: beginning\n",
-                                   f"batch_max_bytes: {args.batch}\nbuffer:\n  max_bytes: 1073741824\n")
+                                   f"batch_max_bytes: {args.batch}\ncompression: {args.compression}\nbuffer:\n  max_bytes: 1073741824\n")
         start = time.monotonic()
         cpu0 = cpu_seconds(agent.pid)
+        server_cpu0 = cpu_seconds(server.pid)
         read_done = None
         while True:
             m = agent_metrics(mport)
@@ -122,6 +123,7 @@ def bench_files(args, tmp):
             time.sleep(0.05)
         elapsed = time.monotonic() - start
         cpu = cpu_seconds(agent.pid) - cpu0
+        server_cpu = cpu_seconds(server.pid) - server_cpu0
         rss = peak_rss_mib(agent.pid)
         sent = m.get("sightline_agent_bytes_sent_total", 0)
         agent.terminate()
@@ -130,10 +132,11 @@ def bench_files(args, tmp):
         server.terminate()
         server.wait(timeout=120)
     mib = size / (1 << 20)
-    print("| MiB | lines | compression | tailed MiB/s | delivered MiB/s | delivered lines/s | agent CPU-s/GiB | agent peak RSS MiB | bytes sent/read |")
-    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    gib = size / (1 << 30)
+    print("| MiB | lines | compression | tailed MiB/s | delivered MiB/s | delivered lines/s | agent CPU-s/GiB | server CPU-s/GiB | agent peak RSS MiB | bytes sent/read |")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| {mib:.0f} | {lines} | {args.compression} | {mib / read_done:.1f} | {mib / elapsed:.1f} | {lines / elapsed:,.0f} | "
-          f"{cpu / (size / (1 << 30)):.1f} | {rss:.0f} | {sent / size:.2f} |")
+          f"{cpu / gib:.1f} | {server_cpu / gib:.1f} | {rss:.0f} | {sent / size:.2f} |")
 
 
 def statsd_sender(port, rate, seconds, index, result):

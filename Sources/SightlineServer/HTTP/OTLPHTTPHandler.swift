@@ -64,16 +64,9 @@ enum OTLPHTTPHandler {
         }
     }
 
-    /// Undoes `Content-Encoding` (none, identity or gzip), bounding the decompressed size by `limit`.
+    /// Undoes `Content-Encoding` (``ContentDecoding``), bounding the decompressed size by `limit`.
     static func decompress(_ body: ByteBuffer, encoding: String?, limit: Int) throws -> [UInt8] {
-        switch (encoding ?? "").trimmingCharacters(in: .whitespaces).lowercased() {
-        case "", "identity":
-            return Array(body.readableBytesView)
-        case "gzip", "x-gzip":
-            return try body.withUnsafeReadableBytes { try Gzip.decompress($0, maxOutput: limit) }
-        default:
-            throw SightlineError(.unsupportedMediaType, "unsupported Content-Encoding \"\(encoding ?? "")\": use gzip or none")
-        }
+        try body.withUnsafeReadableBytes { try ContentDecoding.decode($0, encoding: encoding, limit: limit) }
     }
 }
 
