@@ -223,50 +223,64 @@ package final class Agent: Sendable {
         tailer.close()
     }
 
-    /// Sends buffered frames in order, acknowledging each after the server's 2xx, or, when `forward` is configured,
-    /// after the JetStream stream's PubAck (``NATSForwarder``). The transport is chosen once; retries, backoff and
-    /// counters are the same for both.
+    /// A buffered frame handed to the transport and not yet settled.
+    private struct InFlight {
+        var frame: DiskBuffer.Frame
+        var batch: BufferedBatch
+        var id: String
+        /// The poster the request went out on; nil when ``outcome`` is already known (published to NATS, a send that
+        /// failed, a frame with nothing to send).
+        var poster: HTTPPoster?
+        var outcome: DeliveryOutcome?
+    }
+
+    /// Sends buffered frames and acknowledges them in buffer order: after the server's 2xx, or, when `forward` is
+    /// configured, after the JetStream stream's PubAck (``NATSForwarder``). Up to `max_in_flight` POSTs are out at
+    /// once, each on its own connection, so the server stores one batch while the next arrives; the oldest is always
+    /// the one waited for, so retries, backoff and acknowledgements stay in order. NATS publishing is one at a time.
     private func sendLoop(_ tailer: FileTailer) {
-        let poster = HTTPPoster(host: config.serverHost, port: config.serverPort)
         let forwarder = config.forward.map { NATSForwarder(config: $0, logger: logger) }
         defer { forwarder?.close() }
+        let window = forwarder == nil ? config.maxInFlight : 1
+        var idle = (0..<window).map { _ in HTTPPoster(host: config.serverHost, port: config.serverPort) }
+        var inFlight: [InFlight] = []
+        /// Where the next frame to send starts (nil: at the buffer's cursor).
+        var next: DiskBuffer.Position?
         var attempt = 0
         while !isStopping {
-            let frame: DiskBuffer.Frame
-            do {
-                guard let first = try buffer.first() else {
-                    usleep(50_000)
-                    continue
+            while inFlight.count < window {
+                let frame: DiskBuffer.Frame
+                do {
+                    guard let found = try next.map({ try buffer.frame(at: $0) }) ?? buffer.first() else { break }
+                    frame = found
+                } catch {
+                    logger.error("cannot read the agent buffer", metadata: ["error": "\(error)"])
+                    usleep(1_000_000)
+                    break
                 }
-                frame = first
-            } catch {
-                logger.error("cannot read the agent buffer", metadata: ["error": "\(error)"])
-                usleep(1_000_000)
+                next = frame.next
+                var entry = InFlight(frame: frame, batch: BufferedBatch(kind: .otlpLogs, body: []), id: "\(agentID)-\(frame.position)")
+                do {
+                    entry.batch = try BufferedBatch(decoding: frame.payload)
+                } catch {
+                    metrics.add("sightline_agent_batches_dropped_total{reason=\"corrupt\"}", 1)
+                }
+                // Nothing to send (positions only, or a corrupt frame, counted): settled as soon as its turn comes.
+                if entry.batch.body.isEmpty { entry.outcome = .delivered(duplicate: false) }
+                if entry.outcome == nil { dispatch(&entry, forwarder: forwarder, idle: &idle) }
+                inFlight.append(entry)
+            }
+            guard var oldest = inFlight.first else {
+                usleep(50_000)
                 continue
             }
-            let batch: BufferedBatch
-            do {
-                batch = try BufferedBatch(decoding: frame.payload)
-            } catch {
-                metrics.add("sightline_agent_batches_dropped_total{reason=\"corrupt\"}", 1)
-                acknowledge(frame, tailer)
-                continue
-            }
-            if batch.body.isEmpty {
-                acknowledge(frame, tailer)
-                continue
-            }
-            let (path, headers) = route(batch.kind)
-            let batchID = "\(agentID)-\(frame.position)"
-            var allHeaders = headers + [("X-Sightline-Batch-ID", batchID)]
-            if let token = config.token { allHeaders.append(("Authorization", "Bearer \(token)")) }
-            let outcome =
-                forwarder?.publish(kind: batch.kind, path: path, headers: allHeaders, batchID: batchID, body: batch.body)
-                ?? post(poster, path, headers: allHeaders, body: batch.body)
+            let outcome = settle(&oldest, idle: &idle)
             switch outcome {
             case .delivered(let duplicate):
-                metrics.add("sightline_agent_batches_sent_total", 1)
-                metrics.add("sightline_agent_bytes_sent_total", Double(batch.body.count))
+                if !oldest.batch.body.isEmpty {
+                    metrics.add("sightline_agent_batches_sent_total", 1)
+                    metrics.add("sightline_agent_bytes_sent_total", Double(oldest.batch.body.count))
+                }
                 if duplicate { metrics.add("sightline_agent_batches_duplicate_total", 1) }
             case .rejected(let reason):
                 metrics.add("sightline_agent_batches_dropped_total{reason=\"rejected\"}", 1)
@@ -282,17 +296,47 @@ package final class Agent: Sendable {
                     usleep(50_000)
                     waited += 0.05
                 }
+                oldest.outcome = nil
+                dispatch(&oldest, forwarder: forwarder, idle: &idle)
+                inFlight[0] = oldest
                 continue
             }
             attempt = 0
-            acknowledge(frame, tailer)
+            inFlight.removeFirst()
+            acknowledge(oldest.frame, tailer)
+        }
+        // Requests still out are answered or not; their frames stay in the buffer and are sent again (same ids).
+    }
+
+    /// Hands `entry` to the transport: published to NATS (the outcome is known at once) or POSTed on an idle poster.
+    private func dispatch(_ entry: inout InFlight, forwarder: NATSForwarder?, idle: inout [HTTPPoster]) {
+        let (path, headers) = route(entry.batch.kind)
+        var allHeaders = headers + [("X-Sightline-Batch-ID", entry.id)]
+        if let token = config.token { allHeaders.append(("Authorization", "Bearer \(token)")) }
+        if let forwarder {
+            entry.outcome = forwarder.publish(kind: entry.batch.kind, path: path, headers: allHeaders, batchID: entry.id, body: entry.batch.body)
+            return
+        }
+        let poster = entry.poster ?? idle.removeLast()
+        do {
+            try poster.send(path, headers: allHeaders, body: entry.batch.body)
+            entry.poster = poster
+        } catch {
+            idle.append(poster)
+            entry.poster = nil
+            entry.outcome = .retry("cannot reach the server: \(error)")
         }
     }
 
-    /// POSTs one batch to the server: 2xx delivered; 429, 5xx and connection failures retried; other 4xx rejected.
-    private func post(_ poster: HTTPPoster, _ path: String, headers: [(String, String)], body: [UInt8]) -> DeliveryOutcome {
+    /// Waits for the answer to `entry` (when it is not known yet) and returns its poster to `idle`: 2xx delivered;
+    /// 429, 5xx and connection failures retried; other 4xx rejected.
+    private func settle(_ entry: inout InFlight, idle: inout [HTTPPoster]) -> DeliveryOutcome {
+        if let outcome = entry.outcome { return outcome }
+        guard let poster = entry.poster else { return .retry("not sent") }
+        entry.poster = nil
+        idle.append(poster)
         do {
-            let response = try poster.post(path, headers: headers, body: body)
+            let response = try poster.receive()
             if (200..<300).contains(response.status) { return .delivered(duplicate: false) }
             if response.status == 429 || response.status >= 500 { return .retry("the server answered \(response.status)") }
             return .rejected("the server answered \(response.status): \(String(decoding: response.body.prefix(300), as: UTF8.self))")

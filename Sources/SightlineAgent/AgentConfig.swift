@@ -33,6 +33,9 @@ package struct AgentConfig: Sendable {
     package var whenFull: DiskBuffer.WhenFull = .block
     /// The most bytes of lines read into one batch.
     package var batchMaxBytes = 1 << 20
+    /// Batches sent to the server and not yet answered (`max_in_flight`): while the server stores one, the next is
+    /// on its way. Acknowledged in buffer order all the same. Publishing to NATS (`forward`) sends one at a time.
+    package var maxInFlight = 2
     /// How log and span batches are compressed on their way to the server (`compression:`).
     package var compression: BatchCompression = .gzip
     /// How often files are checked for new data, in seconds.
@@ -79,7 +82,7 @@ package struct AgentConfig: Sendable {
         guard let root else { return config }
         guard let map = root as? [String: Any] else { throw SightlineError(.configuration, "\(file): the top level must be a mapping") }
         let reader = Reader(file: file)
-        try reader.known(map, "", ["server", "token", "data_dir", "metrics_address", "buffer", "batch_max_bytes", "poll_interval", "host_name", "sources", "compression", "forward"])
+        try reader.known(map, "", ["server", "token", "data_dir", "metrics_address", "buffer", "batch_max_bytes", "max_in_flight", "poll_interval", "host_name", "sources", "compression", "forward"])
         if let compression = try reader.string(map, "compression") {
             guard let value = BatchCompression(rawValue: compression) else {
                 throw SightlineError(.configuration, "\(file): compression: expected gzip, snappy or none, got \"\(compression)\"")
@@ -117,6 +120,12 @@ package struct AgentConfig: Sendable {
                 }
                 config.whenFull = policy
             }
+        }
+        if let inFlight = try reader.int(map, "max_in_flight") {
+            guard (1...16).contains(inFlight) else {
+                throw SightlineError(.configuration, "\(file): max_in_flight: expected 1 to 16, got \(inFlight)")
+            }
+            config.maxInFlight = inFlight
         }
         if let max = try reader.int(map, "batch_max_bytes") {
             config.batchMaxBytes = max

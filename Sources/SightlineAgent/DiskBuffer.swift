@@ -13,6 +13,14 @@ import Synchronization
 /// appends. Segments wholly before the cursor are deleted after the ``beforeRemoving`` hook ran (the file tailer uses
 /// it to persist its read positions, which the frames carry, before the frames go).
 ///
+/// The cursor file is rewritten at most every ``cursorInterval`` (and always before segments are deleted and on
+/// ``close()``), not on every acknowledgement: after a crash the frames acknowledged in that last interval are read
+/// again. They are sent again under the ids they had (their positions), which the server already accepted, so they
+/// are not stored twice — two fsyncs per batch saved for at most a second of repeated sends after a crash.
+///
+/// Appends are durable (fdatasync) before they are visible to ``first()``; the sync runs outside the lock the sender
+/// takes, so reading and acknowledging never wait for an append's disk flush.
+///
 /// A frame's ``Position`` names it for ever: the sender uses it in the batch id, so a batch re-sent after a restart
 /// carries the id the server already knows.
 package final class DiskBuffer: Sendable {
@@ -51,6 +59,8 @@ package final class DiskBuffer: Sendable {
     package let maxBytes: Int64
     /// A segment is closed once it holds this many bytes.
     package let segmentBytes: Int64
+    /// The longest the cursor file may lag behind acknowledgements.
+    package let cursorInterval: Duration
 
     private struct State {
         var writeSegment: Int
@@ -60,18 +70,25 @@ package final class DiskBuffer: Sendable {
         var sizes: [Int: Int64]
         /// The first unacknowledged frame.
         var cursor: Position
+        /// The cursor as the cursor file holds it, and when that was written.
+        var persistedCursor: Position
+        var persistedAt: ContinuousClock.Instant
         /// Frames dropped by ``WhenFull/dropOldest``.
         var dropped: Int = 0
     }
 
     private let state: Mutex<State>
+    /// Held by an append from its write through its fdatasync, so that appends stay in order and ``close()`` does not
+    /// close the segment under a sync.
+    private let appending = Mutex(())
 
     /// Opens (creating) the buffer in `directory`.
     /// - Throws: `io` when a file call fails; `dataCorrupted` when a segment before the last is damaged after the cursor.
-    package init(directory: String, maxBytes: Int64, segmentBytes: Int64 = 8 << 20) throws {
+    package init(directory: String, maxBytes: Int64, segmentBytes: Int64 = 8 << 20, cursorInterval: Duration = .seconds(1)) throws {
         self.directory = directory
         self.maxBytes = max(maxBytes, 1 << 16)
         self.segmentBytes = max(4096, min(segmentBytes, self.maxBytes / 4))
+        self.cursorInterval = cursorInterval
         try POSIXFile.createDirectory(directory)
         var numbers: [Int] = []
         for name in try POSIXFile.listDirectory(directory) where name.hasSuffix(".buf") {
@@ -112,7 +129,10 @@ package final class DiskBuffer: Sendable {
         let fd = try POSIXFile.open(Self.path(directory, writeSegment), O_WRONLY | O_CREAT | O_TRUNC)
         try POSIXFile.fsyncDirectory(directory)
         sizes[writeSegment] = 0
-        state = Mutex(State(writeSegment: writeSegment, writeFD: fd, writeBytes: 0, sizes: sizes, cursor: cursor))
+        state = Mutex(
+            State(
+                writeSegment: writeSegment, writeFD: fd, writeBytes: 0, sizes: sizes, cursor: cursor, persistedCursor: cursor,
+                persistedAt: .now))
     }
 
     private static func path(_ directory: String, _ number: Int) -> String {
@@ -162,26 +182,48 @@ package final class DiskBuffer: Sendable {
         frame.writeUInt32LE(UInt32(payload.count))
         frame.writeUInt32LE(CRC32C.checksum(payload))
         frame.writeRaw(payload)
-        return try state.withLock { state throws -> Bool in
-            var total = state.sizes.values.reduce(0, +)
-            while total + Int64(frame.bytes.count) > maxBytes {
-                guard whenFull == .dropOldest, try dropOldestFrame(&state) else { return false }
-                total = state.sizes.values.reduce(0, +)
+        return try appending.withLock { _ throws -> Bool in
+            let written = try state.withLock { state throws -> (fd: Int32, segment: Int, end: Int64)? in
+                var total = state.sizes.values.reduce(0, +)
+                while total + Int64(frame.bytes.count) > maxBytes {
+                    guard whenFull == .dropOldest, try dropOldestFrame(&state) else { return nil }
+                    total = state.sizes.values.reduce(0, +)
+                }
+                if state.writeBytes > 0 && state.writeBytes + Int64(frame.bytes.count) > segmentBytes {
+                    try POSIXFile.fsync(state.writeFD, path: Self.path(directory, state.writeSegment))
+                    POSIXFile.close(state.writeFD)
+                    state.writeSegment += 1
+                    state.writeFD = try POSIXFile.open(Self.path(directory, state.writeSegment), O_WRONLY | O_CREAT | O_TRUNC)
+                    state.writeBytes = 0
+                    state.sizes[state.writeSegment] = 0
+                    try POSIXFile.fsyncDirectory(directory)
+                }
+                let path = Self.path(directory, state.writeSegment)
+                do {
+                    try frame.bytes.withUnsafeBytes { try POSIXFile.writeAll(state.writeFD, $0, path: path) }
+                } catch {
+                    // Whatever part of the frame reached the file is cut off, so the next frame starts where it should.
+                    _ = ftruncate(state.writeFD, off_t(state.writeBytes))
+                    _ = lseek(state.writeFD, off_t(state.writeBytes), SEEK_SET)
+                    throw error
+                }
+                state.writeBytes += Int64(frame.bytes.count)
+                return (state.writeFD, state.writeSegment, state.writeBytes)
             }
-            if state.writeBytes > 0 && state.writeBytes + Int64(frame.bytes.count) > segmentBytes {
-                try POSIXFile.fsync(state.writeFD, path: Self.path(directory, state.writeSegment))
-                POSIXFile.close(state.writeFD)
-                state.writeSegment += 1
-                state.writeFD = try POSIXFile.open(Self.path(directory, state.writeSegment), O_WRONLY | O_CREAT | O_TRUNC)
-                state.writeBytes = 0
-                state.sizes[state.writeSegment] = 0
-                try POSIXFile.fsyncDirectory(directory)
+            guard let written else { return false }
+            // The frame becomes visible (its segment's size) once it is durable; the sender is not held up meanwhile.
+            guard fdatasync(written.fd) == 0 else {
+                let error = POSIXFile.error("fdatasync", Self.path(directory, written.segment))
+                state.withLock { state in
+                    if state.writeSegment == written.segment {
+                        state.writeBytes = state.sizes[written.segment] ?? 0
+                        _ = ftruncate(state.writeFD, off_t(state.writeBytes))
+                        _ = lseek(state.writeFD, off_t(state.writeBytes), SEEK_SET)
+                    }
+                }
+                throw error
             }
-            let path = Self.path(directory, state.writeSegment)
-            try frame.bytes.withUnsafeBytes { try POSIXFile.writeAll(state.writeFD, $0, path: path) }
-            guard fdatasync(state.writeFD) == 0 else { throw POSIXFile.error("fdatasync", path) }
-            state.writeBytes += Int64(frame.bytes.count)
-            state.sizes[state.writeSegment] = state.writeBytes
+            state.withLock { $0.sizes[written.segment] = written.end }
             return true
         }
     }
@@ -198,6 +240,12 @@ package final class DiskBuffer: Sendable {
     /// The first unacknowledged frame, or nil when everything was acknowledged.
     package func first() throws -> Frame? {
         try state.withLock { state in try frame(at: state.cursor, state: &state) }
+    }
+
+    /// The frame at `position` (a ``Frame/next``), or at the cursor when that is further; nil when there is none yet.
+    /// The sender reads ahead of the cursor with it while earlier frames wait for their answers.
+    package func frame(at position: Position) throws -> Frame? {
+        try state.withLock { state in try frame(at: max(position, state.cursor), state: &state) }
     }
 
     /// The frame at `position` (moving on to the next segment at the end of a closed one).
@@ -241,19 +289,30 @@ package final class DiskBuffer: Sendable {
 
     /// Acknowledges every frame before `next` (a ``Frame/next``); deletes segments no longer needed, after calling
     /// `beforeRemoving` (which must persist whatever state those frames carry).
+    /// The cursor file is rewritten when segments are to be deleted or ``cursorInterval`` has passed since it was.
     package func acknowledge(through next: Position, beforeRemoving: () throws -> Void = {}) throws {
         try state.withLock { state in
             guard next > state.cursor else { return }
             state.cursor = next
-            var writer = ByteWriter(capacity: 16)
-            writer.writeVarint(UInt64(next.segment))
-            writer.writeVarint(UInt64(next.offset))
-            try POSIXFile.writeAtomically(writer.bytes, to: directory + "/cursor")
             if state.sizes.keys.contains(where: { $0 < next.segment }) {
+                try persistCursor(&state)
                 try beforeRemoving()
                 try removePassedSegments(&state)
+            } else if ContinuousClock.now - state.persistedAt >= cursorInterval {
+                try persistCursor(&state)
             }
         }
+    }
+
+    /// Writes the cursor file (atomically) when it is behind.
+    private func persistCursor(_ state: inout State) throws {
+        guard state.persistedCursor != state.cursor else { return }
+        var writer = ByteWriter(capacity: 16)
+        writer.writeVarint(UInt64(state.cursor.segment))
+        writer.writeVarint(UInt64(state.cursor.offset))
+        try POSIXFile.writeAtomically(writer.bytes, to: directory + "/cursor")
+        state.persistedCursor = state.cursor
+        state.persistedAt = .now
     }
 
     private func removePassedSegments(_ state: inout State) throws {
@@ -279,13 +338,16 @@ package final class DiskBuffer: Sendable {
         }
     }
 
-    /// Closes the segment being written.
+    /// Writes the cursor file and closes the segment being written.
     package func close() {
-        state.withLock { state in
-            guard state.writeFD >= 0 else { return }
-            _ = fsync(state.writeFD)
-            POSIXFile.close(state.writeFD)
-            state.writeFD = -1
+        appending.withLock { _ in
+            state.withLock { state in
+                guard state.writeFD >= 0 else { return }
+                try? persistCursor(&state)
+                _ = fsync(state.writeFD)
+                POSIXFile.close(state.writeFD)
+                state.writeFD = -1
+            }
         }
     }
 }

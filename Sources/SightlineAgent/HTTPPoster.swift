@@ -3,10 +3,11 @@ import Glibc
 package import SightlineCore
 
 /// A small blocking HTTP/1.1 client for the sender thread: POSTs a body with a keep-alive connection and returns the
-/// status. One request at a time; any error closes the connection and the next call reconnects.
+/// status. One request at a time per poster; any error closes the connection and the next call reconnects.
 ///
-/// Blocking sockets on the sender's own thread keep delivery simple (one batch in flight, in buffer order) and need
-/// no event loop; the agent sends a few requests per second, each large.
+/// ``post(_:headers:body:)`` is ``send(_:headers:body:)`` then ``receive()``: the sender keeps a few posters and sends
+/// on one while others wait for their answers, all from its one thread, with blocking sockets and no event loop (the
+/// agent sends tens of requests per second, each large).
 package final class HTTPPoster {
     /// The server's host and port.
     package let host: String
@@ -32,19 +33,40 @@ package final class HTTPPoster {
     /// Sends `POST path` with `headers` and `body`.
     /// - Throws: `unavailable` naming the server when connecting, sending or receiving fails.
     package func post(_ path: String, headers: [(String, String)], body: [UInt8]) throws -> Response {
+        try send(path, headers: headers, body: body)
+        return try receive()
+    }
+
+    /// Sends `POST path` with `headers` and `body`, without waiting for the answer (``receive()`` reads it).
+    /// - Throws: `unavailable` naming the server when connecting or sending fails.
+    package func send(_ path: String, headers: [(String, String)], body: [UInt8]) throws {
+        sentPath = path
         do {
             if fd < 0 { try connect() }
             var head = "POST \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nContent-Length: \(body.count)\r\nUser-Agent: sightline-agent\r\n"
             for (name, value) in headers { head += "\(name): \(value)\r\n" }
             head += "\r\n"
-            try send(Array(head.utf8))
-            try send(body)
-            return try receive()
+            try write(Array(head.utf8))
+            try write(body)
         } catch {
             disconnect()
             throw SightlineError(.unavailable, "POST http://\(host):\(port)\(path) failed: \(error)")
         }
     }
+
+    /// Reads the answer to the request ``send(_:headers:body:)`` sent.
+    /// - Throws: `unavailable` naming the server when receiving fails.
+    package func receive() throws -> Response {
+        do {
+            return try readResponse()
+        } catch {
+            disconnect()
+            throw SightlineError(.unavailable, "POST http://\(host):\(port)\(sentPath) failed: \(error)")
+        }
+    }
+
+    /// The path of the last request sent, for errors.
+    private var sentPath = ""
 
     /// Closes the connection.
     package func disconnect() {
@@ -84,7 +106,7 @@ package final class HTTPPoster {
         throw SightlineError(.unavailable, "cannot connect to \(host):\(port): \(String(cString: strerror(lastError)))")
     }
 
-    private func send(_ bytes: [UInt8]) throws {
+    private func write(_ bytes: [UInt8]) throws {
         var sent = 0
         try bytes.withUnsafeBytes { buffer in
             guard let base = buffer.baseAddress else { return }
@@ -108,7 +130,7 @@ package final class HTTPPoster {
     }
 
     /// Reads one response: status line, headers, then a Content-Length or chunked body.
-    private func receive() throws -> Response {
+    private func readResponse() throws -> Response {
         pending.removeAll(keepingCapacity: true)
         var headerEnd: Int?
         while headerEnd == nil {

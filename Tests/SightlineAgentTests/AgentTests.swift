@@ -26,6 +26,33 @@ struct AgentTests {
         reopened.close()
     }
 
+    /// The cursor file lags acknowledgements by at most the interval: after a crash the frames acknowledged since come
+    /// back at the same positions (so with the same batch ids, which the server drops as already accepted).
+    @Test(arguments: [Duration.zero, .seconds(3600)])
+    func aCrashRepeatsOnlyFramesAcknowledgedSinceTheCursorWasWritten(cursorInterval: Duration) throws {
+        let temporary = try TemporaryDirectory(prefix: "agent-buffer")
+        defer { temporary.remove() }
+        let buffer = try DiskBuffer(directory: temporary.path, maxBytes: 1 << 20, cursorInterval: cursorInterval)
+        for index in 0..<5 { try buffer.append([UInt8(index)], whenFull: .block) }
+        var positions: [DiskBuffer.Position] = []
+        for _ in 0..<2 {
+            let frame = try #require(try buffer.first())
+            positions.append(frame.position)
+            try buffer.acknowledge(through: frame.next)
+        }
+        // No close(): the process died here.
+        let reopened = try DiskBuffer(directory: temporary.path, maxBytes: 1 << 20, cursorInterval: cursorInterval)
+        let first = try #require(try reopened.first())
+        if cursorInterval == .zero {
+            #expect(first.payload == [2])
+        } else {
+            #expect(first.payload == [0])
+            #expect(first.position == positions[0])
+        }
+        reopened.close()
+        buffer.close()
+    }
+
     @Test func aFullBufferBlocksOrDropsTheOldest() throws {
         let temporary = try TemporaryDirectory(prefix: "agent-buffer")
         defer { temporary.remove() }

@@ -66,6 +66,77 @@ struct DeliveryTests {
         #expect(agent.metrics.value("sightline_agent_retries_total") >= 2)
     }
 
+    /// With two batches in flight the server sees the second before it answers the first; when the first is refused
+    /// it is sent again under its id, and every line arrives once.
+    @Test func twoBatchesInFlightAreRetriedAndAcknowledgedInOrder() throws {
+        struct Seen {
+            var inHandler = 0
+            var mostAtOnce = 0
+            var refusedID: String?
+            var ids: [String] = []
+            var bodies: [String] = []
+        }
+        let temporary = try TemporaryDirectory(prefix: "agent-in-flight")
+        defer { temporary.remove() }
+        let seen = Mutex(Seen())
+        let stop = Atomic<Bool>(false)
+        let server = try AgentHTTPServer(host: "127.0.0.1", port: 0) { request in
+            let id = request.headers["x-sightline-batch-id"] ?? ""
+            let first = seen.withLock { state in
+                state.inHandler += 1
+                state.mostAtOnce = max(state.mostAtOnce, state.inHandler)
+                state.ids.append(id)
+                return state.ids.count == 1
+            }
+            defer { seen.withLock { $0.inHandler -= 1 } }
+            if first {
+                // Hold the first batch until the second has arrived (or 10 s pass), then refuse it for now.
+                var waited = 0
+                while seen.withLock({ $0.mostAtOnce }) < 2 && waited < 10_000 {
+                    usleep(1000)
+                    waited += 1
+                }
+                seen.withLock { $0.refusedID = id }
+                return .init(status: 503, body: [])
+            }
+            let body = (try? request.body.withUnsafeBytes {
+                try ContentDecoding.decode($0, encoding: request.headers["content-encoding"], limit: 1 << 24)
+            }) ?? []
+            if let decoded = try? OTLPDecoder.decode(.logs, body: body, format: .protobuf), case .logs(let records) = decoded.batch {
+                seen.withLock { $0.bodies += records.map(\.body.text) }
+            }
+            return .init(status: 200, body: [])
+        }
+        let serverThread = Thread { server.run(shouldStop: { stop.load(ordering: .acquiring) }) }
+        serverThread.start()
+        defer { stop.store(true, ordering: .releasing) }
+
+        let log = temporary.path + "/app.log"
+        try (0..<100).map { "line \($0)\n" }.joined().write(toFile: log, atomically: true, encoding: .utf8)
+        var config = AgentConfig()
+        config.serverPort = server.port
+        config.dataDirectory = temporary.path + "/data"
+        config.pollInterval = 0.02
+        config.batchMaxBytes = 100  // about a dozen lines a batch
+        config.maxInFlight = 2
+        config.files = [FileSourceConfig(paths: [log])]
+        let agent = try Agent(config: config, logger: Logger(label: "test"))
+        try agent.start()
+        var waited = 0
+        while (seen.withLock({ $0.bodies.count }) < 100 || agent.metrics.value("sightline_agent_buffer_bytes") > 0) && waited < 600 {
+            usleep(50_000)
+            waited += 1
+        }
+        agent.stop()
+        let state = seen.withLock { $0 }
+        #expect(state.mostAtOnce == 2)
+        #expect(state.bodies.sorted() == (0..<100).map { "line \($0)" }.sorted())
+        let refused = try #require(state.refusedID)
+        #expect(state.ids.filter { $0 == refused }.count == 2)
+        #expect(agent.metrics.value("sightline_agent_retries_total") == 1)
+        #expect(agent.metrics.value("sightline_agent_buffer_bytes") == 0)
+    }
+
     @Test func gzipRoundTripsThroughTheServersDecoder() throws {
         var generator = SplitMix64(seed: 7)
         var inputs: [[UInt8]] = [[], [1], Array("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".utf8)]
