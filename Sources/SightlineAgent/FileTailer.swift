@@ -64,6 +64,8 @@ package final class FileTailer {
         var source: Int
         var path: String
     }
+    /// The read buffer, kept from poll to poll (up to 4 MiB).
+    private var chunk: [UInt8] = []
     /// Positions recovered at start-up and not yet claimed by an open file.
     private var known: [String: FilePosition]
     /// Positions of every file as far as the buffer holds them (what ``persistPositions()`` writes).
@@ -225,58 +227,62 @@ package final class FileTailer {
             file.fingerprint = Self.fingerprint(file.fd)
         }
         guard size > file.offset else { return }
-        file.goneFor = file.goneFor > 0 ? file.goneFor : 0
         let source = sources[file.source]
         let want = Int(min(size - file.offset, Int64(min(budget, 4 << 20))))
-        var chunk = [UInt8](repeating: 0, count: want)
+        if chunk.count < want { chunk = [UInt8](repeating: 0, count: want) }
         let got = chunk.withUnsafeMutableBytes { pread(file.fd, $0.baseAddress, want, off_t(file.offset)) }
         guard got > 0 else { return }
-        if got < want { chunk.removeLast(want - got) }
         let pattern = multiline[file.source]
         let now = UInt64(Date().timeIntervalSince1970 * 1_000_000_000)
+        let template = template(source: source, index: file.source, path: file.path)
         var lineStart = 0
         var consumed = 0
         var record: [UInt8] = []
         var recordStarted = false
         var lines = 0
-        /// Ends the record being built; everything before `end` is consumed.
-        func emit(upTo end: Int) {
-            if recordStarted {
-                if let made = makeRecord(record, source: source, index: file.source, path: file.path, now: now) { records.append(made) }
-                record.removeAll(keepingCapacity: true)
-                recordStarted = false
+        chunk.withUnsafeBufferPointer { whole in
+            guard let base = whole.baseAddress else { return }
+            let bytes = UnsafeBufferPointer(start: base, count: got)
+            /// Ends the multiline record being built; everything before `end` is consumed.
+            func emit(upTo end: Int) {
+                if recordStarted {
+                    record.withUnsafeBufferPointer { append(makeRecord($0, source: source, template: template, now: now), to: &records) }
+                    record.removeAll(keepingCapacity: true)
+                    recordStarted = false
+                }
+                consumed = end
             }
-            consumed = end
-        }
-        while lineStart < chunk.count, let newline = chunk[lineStart...].firstIndex(of: 0x0A) {
-            var line = chunk[lineStart..<newline]
-            if line.last == 0x0D { line = line.dropLast() }
-            lines += 1
-            if let pattern {
+            while lineStart < got, let found = memchr(base + lineStart, 0x0A, got - lineStart) {
+                let newline = UnsafeRawPointer(found).assumingMemoryBound(to: UInt8.self) - base
+                let lineEnd = newline > lineStart && bytes[newline - 1] == 0x0D ? newline - 1 : newline
+                let line = UnsafeBufferPointer(rebasing: bytes[lineStart..<lineEnd])
+                let thisLine = lineStart
+                lines += 1
+                lineStart = newline + 1
+                guard let pattern else {
+                    append(makeRecord(line, source: source, template: template, now: now), to: &records)
+                    consumed = lineStart
+                    continue
+                }
                 let text = String(decoding: line, as: UTF8.self)
                 let starts = pattern.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
                 if starts || !recordStarted {
-                    emit(upTo: lineStart)
+                    emit(upTo: thisLine)
                     record.append(contentsOf: line)
                     recordStarted = true
                 } else if record.count <= source.maxRecordBytes {
                     record.append(0x0A)
                     record.append(contentsOf: line)
                 }
-                lineStart = newline + 1
-            } else {
-                record.append(contentsOf: line)
-                recordStarted = true
-                lineStart = newline + 1
-                emit(upTo: lineStart)
             }
-        }
-        // A multiline record is complete once its file has nothing more after it (the writer finished the trace).
-        if pattern != nil && lineStart == chunk.count && Int64(got) == size - file.offset { emit(upTo: lineStart) }
-        // A line longer than the limit with no newline yet is cut, so one runaway line cannot stall the file.
-        if consumed == 0 && lineStart == 0 && chunk.count >= source.maxRecordBytes {
-            if let made = makeRecord(Array(chunk.prefix(source.maxRecordBytes)), source: source, index: file.source, path: file.path, now: now) { records.append(made) }
-            consumed = source.maxRecordBytes
+            // A multiline record is complete once its file has nothing more after it (the writer finished the trace).
+            if pattern != nil && lineStart == got && Int64(got) == size - file.offset { emit(upTo: lineStart) }
+            // A line longer than the limit with no newline yet is cut, so one runaway line cannot stall the file.
+            if consumed == 0 && lineStart == 0 && got >= source.maxRecordBytes {
+                let cut = UnsafeBufferPointer(rebasing: bytes[..<source.maxRecordBytes])
+                append(makeRecord(cut, source: source, template: template, now: now), to: &records)
+                consumed = source.maxRecordBytes
+            }
         }
         metrics.add("sightline_agent_lines_read_total", Double(lines))
         metrics.add("sightline_agent_bytes_read_total", Double(consumed))
@@ -284,11 +290,15 @@ package final class FileTailer {
         budget -= consumed
     }
 
+    private func append(_ record: LogRecord?, to records: inout [LogRecord]) {
+        if let record { records.append(record) }
+    }
+
     /// A log record of `bytes`: invalid UTF-8 replaced (and counted), cut to the limit, then transformed.
-    private func makeRecord(_ bytes: [UInt8], source: FileSourceConfig, index: Int, path: String, now: UInt64) -> LogRecord? {
+    private func makeRecord(_ bytes: UnsafeBufferPointer<UInt8>, source: FileSourceConfig, template: LogRecord, now: UInt64) -> LogRecord? {
         var bytes = bytes
         if bytes.count > source.maxRecordBytes {
-            bytes.removeLast(bytes.count - source.maxRecordBytes)
+            bytes = UnsafeBufferPointer(rebasing: bytes[..<source.maxRecordBytes])
             metrics.add("sightline_agent_records_truncated_total", 1)
         }
         let text: String
@@ -298,7 +308,7 @@ package final class FileTailer {
             text = String(decoding: bytes, as: UTF8.self)
             metrics.add("sightline_agent_invalid_utf8_total", 1)
         }
-        var record = template(source: source, index: index, path: path)
+        var record = template
         record.timeUnixNano = now
         record.observedTimeUnixNano = now
         record.body = .string(text)

@@ -167,6 +167,24 @@ struct AgentTests {
         tail.close()
     }
 
+    @Test func carriageReturnsEndLinesAndARunawayLineIsCut() throws {
+        let temporary = try TemporaryDirectory(prefix: "agent-tail")
+        defer { temporary.remove() }
+        let log = temporary.path + "/app.log"
+        var source = FileSourceConfig(paths: [log])
+        source.maxRecordBytes = 64
+        let metrics = AgentMetrics()
+        let tail = try FileTailer(sources: [source], positionsPath: temporary.path + "/p", positions: [:], hostName: "h", metrics: metrics)
+        try append(log, "a\r\nb\n\r\n" + String(repeating: "z", count: 100))
+        #expect(tail.poll(maxBytes: 1 << 20).records.map(\.body.text) == ["a", "b", ""])
+        // No newline after 100 bytes: the first 64 are a record, the rest waits for its newline.
+        #expect(tail.poll(maxBytes: 1 << 20).records.map(\.body.text) == [String(repeating: "z", count: 64)])
+        try append(log, "\n")
+        #expect(tail.poll(maxBytes: 1 << 20).records.map(\.body.text) == [String(repeating: "z", count: 36)])
+        #expect(metrics.value("sightline_agent_lines_read_total") == 4)
+        tail.close()
+    }
+
     @Test func transformsParseAndNeverLoseARecord() throws {
         let box = try NSRegularExpressionBox("^(?<level>[A-Z]+) (?<msg>.*)$")
         let chain: [Transform] = [

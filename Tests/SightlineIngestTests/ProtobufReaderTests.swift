@@ -51,6 +51,34 @@ struct ProtobufReaderTests {
         }
     }
 
+    /// Embedded messages whose length needs one to four varint bytes, nested, each followed by a sibling field.
+    @Test(arguments: [0, 1, 127, 128, 300, 16_383, 16_384, 2_097_151, 2_097_152])
+    func embeddedMessagesOfEveryLengthSizeRoundTrip(length: Int) throws {
+        let payload = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        var writer = ProtobufWriter()
+        writer.writeMessage(1) { outer in
+            outer.writeMessage(2) { inner in inner.writeBytes(3, payload) }
+            outer.writeVarint(4, 99)
+        }
+        writer.writeVarint(5, 7)
+        try writer.bytes.withUnsafeBytes { buffer in
+            var reader = ProtobufReader(buffer)
+            #expect(try reader.nextField() == 1)
+            var outer = try reader.readMessage("outer")
+            #expect(try outer.nextField() == 2)
+            var inner = try outer.readMessage("inner")
+            #expect(try inner.nextField() == 3)
+            #expect(try inner.readBytes("payload") == payload)
+            #expect(try inner.nextField() == nil)
+            #expect(try outer.nextField() == 4)
+            #expect(try outer.readVarint("sibling") == 99)
+            #expect(try outer.nextField() == nil)
+            #expect(try reader.nextField() == 5)
+            #expect(try reader.readVarint("after") == 7)
+            #expect(try reader.nextField() == nil)
+        }
+    }
+
     @Test func unknownFieldsOfEveryWireTypeAreSkipped() throws {
         var writer = ProtobufWriter()
         writer.writeVarint(100, 1)

@@ -108,10 +108,27 @@ package struct ProtobufWriter: Sendable {
         let length = bytes.count - start
         if length < 0x80 {
             bytes[lengthOffset] = UInt8(length)
-        } else {
-            var prefix = ProtobufWriter(capacity: 10)
-            prefix.writeRawVarint(UInt64(length))
-            bytes.replaceSubrange(lengthOffset..<start, with: prefix.bytes)
+            return
+        }
+        // The length takes more than the one byte reserved: move the message up by the difference and write it.
+        var extra = 0
+        var rest = length >> 7
+        while rest > 0 {
+            extra += 1
+            rest >>= 7
+        }
+        for _ in 0..<extra { bytes.append(0) }
+        bytes.withUnsafeMutableBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            (base + start + extra).copyMemory(from: base + start, byteCount: length)  // regions overlap: a memmove
+            var v = UInt64(length)
+            var at = lengthOffset
+            while v >= 0x80 {
+                buffer[at] = UInt8(truncatingIfNeeded: v) | 0x80
+                v >>= 7
+                at += 1
+            }
+            buffer[at] = UInt8(v)
         }
     }
 
