@@ -13,7 +13,8 @@ struct AgentCommand: AsyncParsableCommand {
         abstract: "Run the Sightline agent: tail log files, transform them, buffer on disk and deliver to a server.",
         discussion: """
             Settings come from the YAML file given with --config (keys: server, token, data_dir, metrics_address, \
-            buffer, batch_max_bytes, poll_interval, host_name, sources; see docs/agent.md for a commented example). \
+            buffer, batch_max_bytes, max_in_flight, compression, poll_interval, host_name, sources, forward; see \
+            docs/agent.md for a commented example). \
             Every batch is durable in the agent's buffer under data_dir before a file's read position moves, and \
             leaves it only once the server acknowledged it; retries carry the same batch id, which the server uses \
             to store each batch once. SIGTERM or SIGINT stop the agent after the batch in flight.
@@ -27,6 +28,7 @@ struct AgentCommand: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func run() async throws {
+        Allocator.keepLargeBuffers()
         let settings: AgentConfig
         do {
             settings = try AgentConfig.load(path: config)

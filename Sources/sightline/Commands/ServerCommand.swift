@@ -104,6 +104,7 @@ struct ServerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        Allocator.keepLargeBuffers()
         let configuration: ServerConfiguration
         do {
             configuration = try resolvedConfiguration()
