@@ -108,7 +108,7 @@ struct NATSForwarderTests {
             #expect(message.subject == forward.subjectPrefix + ".logs")
             #expect(headers["Sightline-Path"] == "/v1/logs")
             #expect(headers["Content-Type"] == "application/x-protobuf")
-            #expect(headers["Content-Encoding"] == "gzip")
+            #expect(headers["Content-Encoding"] == "snappy")
             #expect(headers["Authorization"] == "Bearer s3cret")
             let batchID = try #require(headers["X-Sightline-Batch-ID"])
             #expect(batchID.hasPrefix(agentID + "-"))
@@ -264,10 +264,11 @@ private func waitUntilDrained(_ agent: Agent) async throws {
     #expect(agent.metrics.value("sightline_agent_buffer_bytes") == 0)
 }
 
-/// The log lines of a forwarded OTLP/HTTP batch (gunzipped when its headers say gzip).
+/// The log lines of a forwarded OTLP/HTTP batch (decompressed as its headers say).
 private func logLines(_ message: JetStreamMessage) throws -> [String] {
-    var body = message.bytes
-    if message.headers?["Content-Encoding"] == "gzip" { body = try Gzip.decompress(body, maxOutput: 1 << 24) }
+    let body = try message.bytes.withUnsafeBytes {
+        try ContentDecoding.decode($0, encoding: message.headers?["Content-Encoding"], limit: 1 << 24)
+    }
     guard case .logs(let records) = try OTLPDecoder.decode(.logs, body: body, format: .protobuf).batch else { return [] }
     return records.map(\.body.text)
 }
