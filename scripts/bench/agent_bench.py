@@ -193,7 +193,7 @@ def main():
     parser.add_argument("--bin", required=True)
     parser.add_argument("--mib", type=int, default=512)
     parser.add_argument("--batch", type=int, default=1 << 20, help="batch_max_bytes of the agent")
-    parser.add_argument("--compression", default="gzip")
+    parser.add_argument("--compression", default="snappy", help="compression: of the agent (snappy, gzip or none)")
     parser.add_argument("--statsd-rate", type=int, default=200_000)
     parser.add_argument("--statsd-seconds", type=int, default=10)
     parser.add_argument("--senders", type=int, default=2)

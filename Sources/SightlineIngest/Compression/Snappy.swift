@@ -87,19 +87,28 @@ package enum Snappy {
         return value
     }
 
+    /// For each tag byte of a copy: its length (bits 0–7), the high bits of its offset (a 1-byte-offset copy's three,
+    /// as bits 8–10) and how many offset bytes follow the tag (bits 11–13). Literal tags are 0.
+    private static let copyTable: [UInt16] = (0..<256).map { tag in
+        switch tag & 3 {
+        case 1: UInt16(4 + (tag >> 2) & 7) | UInt16(tag >> 5) << 8 | 1 << 11
+        case 2: UInt16(1 + tag >> 2) | 2 << 11
+        case 3: UInt16(1 + tag >> 2) | 4 << 11
+        default: 0
+        }
+    }
+
     /// Decodes the elements of `source[start..<count]` into exactly `length` bytes at `destination`.
     private static func decodeElements(
         _ source: UnsafePointer<UInt8>, from start: Int, count: Int, into destination: UnsafeMutablePointer<UInt8>, length: Int
     ) throws {
         var s = start
         var d = 0
+        let copyTable = Self.copyTable
         while s < count {
             let tag = source[s]
             let elementStart = s
-            var copyLength: Int
-            var offset: Int
-            switch tag & 3 {
-            case 0:
+            if tag & 3 == 0 {
                 var literalLength = Int(tag >> 2)
                 if literalLength < 60 {
                     s += 1
@@ -127,22 +136,23 @@ package enum Snappy {
                 d += literalLength
                 s += literalLength
                 continue
-            case 1:
-                guard count - s >= 2 else { throw corrupt("truncated 1-byte-offset copy at input offset \(elementStart)") }
-                copyLength = 4 + Int((tag >> 2) & 7)
-                offset = Int(tag & 0xE0) << 3 | Int(source[s + 1])
-                s += 2
-            case 2:
-                guard count - s >= 3 else { throw corrupt("truncated 2-byte-offset copy at input offset \(elementStart)") }
-                copyLength = 1 + Int(tag >> 2)
-                offset = Int(source[s + 1]) | Int(source[s + 2]) << 8
-                s += 3
-            default:
-                guard count - s >= 5 else { throw corrupt("truncated 4-byte-offset copy at input offset \(elementStart)") }
-                copyLength = 1 + Int(tag >> 2)
-                offset = Int(source[s + 1]) | Int(source[s + 2]) << 8 | Int(source[s + 3]) << 16 | Int(source[s + 4]) << 24
-                s += 5
             }
+            // A copy of any of the three kinds, from its tag's table entry without a branch per kind.
+            let entry = Int(copyTable[Int(tag)])
+            let offsetBytes = entry >> 11
+            guard count - s > offsetBytes else {
+                throw corrupt("truncated \(offsetBytes)-byte-offset copy at input offset \(elementStart)")
+            }
+            var offset: Int
+            if count - s >= 5 {
+                offset = Int(load32(source, s + 1)) & ((1 << (offsetBytes << 3)) - 1)
+            } else {
+                offset = 0
+                for i in 0..<offsetBytes { offset |= Int(source[s + 1 + i]) << (8 * i) }
+            }
+            offset |= entry & 0x700
+            let copyLength = entry & 0xFF
+            s += 1 + offsetBytes
             guard offset > 0, offset <= d else {
                 throw corrupt("copy at input offset \(elementStart) refers \(offset) bytes back, but only \(d) bytes are decoded")
             }
