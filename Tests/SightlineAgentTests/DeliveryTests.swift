@@ -15,6 +15,29 @@ struct DeliveryTests {
         let state = Mutex<(ids: [String], bodies: [String], failuresLeft: Int)>(([], [], 2))
     }
 
+    /// The log lines of a request the agent sent, decompressed as its headers say; empty when it does not decode.
+    private static func lines(of request: AgentHTTPServer.Request) -> [String] {
+        let body = (try? request.body.withUnsafeBytes {
+            try ContentDecoding.decode($0, encoding: request.headers["content-encoding"], limit: 1 << 24)
+        }) ?? []
+        guard let decoded = try? OTLPDecoder.decode(.logs, body: body, format: .protobuf), case .logs(let records) = decoded.batch else {
+            return []
+        }
+        return records.map(\.body.text)
+    }
+
+    /// A config for an agent that tails a file of 100 lines ("line 0" … "line 99") into the stand-in at `port`.
+    private static func hundredLines(in temporary: TemporaryDirectory, port: Int) throws -> AgentConfig {
+        let log = temporary.path + "/app.log"
+        try (0..<100).map { "line \($0)\n" }.joined().write(toFile: log, atomically: true, encoding: .utf8)
+        var config = AgentConfig()
+        config.serverPort = port
+        config.dataDirectory = temporary.path + "/data"
+        config.pollInterval = 0.02
+        config.files = [FileSourceConfig(paths: [log])]
+        return config
+    }
+
     @Test(arguments: [BatchCompression.gzip, .snappy, .none])
     func linesAreDeliveredWithStableBatchIDsAcrossRetries(compression: BatchCompression) throws {
         let temporary = try TemporaryDirectory(prefix: "agent-delivery")
@@ -29,12 +52,8 @@ struct DeliveryTests {
                     state.failuresLeft -= 1
                     return .init(status: 503, body: [])
                 }
-                let encoding = request.headers["content-encoding"]
-                #expect(encoding == (compression == .none ? nil : compression.rawValue))
-                let body = (try? request.body.withUnsafeBytes { try ContentDecoding.decode($0, encoding: encoding, limit: 1 << 24) }) ?? []
-                if let decoded = try? OTLPDecoder.decode(.logs, body: body, format: .protobuf), case .logs(let records) = decoded.batch {
-                    state.bodies += records.map(\.body.text)
-                }
+                #expect(request.headers["content-encoding"] == (compression == .none ? nil : compression.rawValue))
+                state.bodies += Self.lines(of: request)
                 return .init(status: 200, body: [])
             }
         }
@@ -42,14 +61,8 @@ struct DeliveryTests {
         serverThread.start()
         defer { stop.store(true, ordering: .releasing) }
 
-        let log = temporary.path + "/app.log"
-        try (0..<100).map { "line \($0)\n" }.joined().write(toFile: log, atomically: true, encoding: .utf8)
-        var config = AgentConfig()
-        config.serverPort = server.port
-        config.dataDirectory = temporary.path + "/data"
-        config.pollInterval = 0.02
+        var config = try Self.hundredLines(in: temporary, port: server.port)
         config.compression = compression
-        config.files = [FileSourceConfig(paths: [log])]
         let agent = try Agent(config: config, logger: Logger(label: "test"))
         try agent.start()
         var waited = 0
@@ -99,27 +112,17 @@ struct DeliveryTests {
                 seen.withLock { $0.refusedID = id }
                 return .init(status: 503, body: [])
             }
-            let body = (try? request.body.withUnsafeBytes {
-                try ContentDecoding.decode($0, encoding: request.headers["content-encoding"], limit: 1 << 24)
-            }) ?? []
-            if let decoded = try? OTLPDecoder.decode(.logs, body: body, format: .protobuf), case .logs(let records) = decoded.batch {
-                seen.withLock { $0.bodies += records.map(\.body.text) }
-            }
+            let lines = Self.lines(of: request)
+            seen.withLock { $0.bodies += lines }
             return .init(status: 200, body: [])
         }
         let serverThread = Thread { server.run(shouldStop: { stop.load(ordering: .acquiring) }) }
         serverThread.start()
         defer { stop.store(true, ordering: .releasing) }
 
-        let log = temporary.path + "/app.log"
-        try (0..<100).map { "line \($0)\n" }.joined().write(toFile: log, atomically: true, encoding: .utf8)
-        var config = AgentConfig()
-        config.serverPort = server.port
-        config.dataDirectory = temporary.path + "/data"
-        config.pollInterval = 0.02
+        var config = try Self.hundredLines(in: temporary, port: server.port)
         config.batchMaxBytes = 100  // about a dozen lines a batch
         config.maxInFlight = 2
-        config.files = [FileSourceConfig(paths: [log])]
         let agent = try Agent(config: config, logger: Logger(label: "test"))
         try agent.start()
         var waited = 0
