@@ -296,9 +296,15 @@ package final class Agent: Sendable {
                     usleep(50_000)
                     waited += 0.05
                 }
-                oldest.outcome = nil
-                dispatch(&oldest, forwarder: forwarder, idle: &idle)
+                // Send again the oldest and every later batch that could not be sent (the server was unreachable),
+                // so they do not each wait out a backoff of their own.
                 inFlight[0] = oldest
+                inFlight[0].outcome = outcome
+                for index in inFlight.indices {
+                    guard case .retry = inFlight[index].outcome else { continue }
+                    inFlight[index].outcome = nil
+                    dispatch(&inFlight[index], forwarder: forwarder, idle: &idle)
+                }
                 continue
             }
             attempt = 0
