@@ -169,7 +169,7 @@ struct BlockData {
                 guard entry.rawSize == entry.storedSize else { throw SightlineError(.dataCorrupted, "stored column sizes differ") }
                 return Array(stored)
             }
-            return try ColumnLZ4.decompress(stored, size: entry.rawSize)
+            return try LZ4Block.decompress(stored, decompressedSize: entry.rawSize)
         }
     }
 

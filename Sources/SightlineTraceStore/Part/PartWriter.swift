@@ -1,4 +1,5 @@
 import SightlineCore
+import SightlineStorageCore
 
 /// The bytes of a part file.
 ///
@@ -184,7 +185,7 @@ enum PartWriter {
         var directory = ByteWriter(capacity: 64)
         var payload: [UInt8] = []
         for column in columns {
-            let compressed = ColumnLZ4.compress(column)
+            let compressed = LZ4Block.compress(column)
             directory.writeVarint(UInt64(column.count))
             if compressed.count < column.count {
                 directory.writeByte(1)
