@@ -188,11 +188,7 @@ package final class NATSConnection: Sendable {
             handler.value.request(subject: subject, headers: headerBytes, payload: payload, timeout: timeout, promise: promise)
         }
         // On cancellation the waiter gives up at once; the handler forgets the request at its timeout.
-        return try await withTaskCancellationHandler {
-            try await promise.futureResult.get()
-        } onCancel: {
-            promise.fail(CancellationError())
-        }
+        return try await Self.result(of: promise)
     }
 
     /// Sends a request whose payload is an array; see ``request(_:payload:headers:timeout:)-(_,ByteBuffer,_,_)``.
@@ -209,7 +205,12 @@ package final class NATSConnection: Sendable {
         }
         // On cancellation the waiter gives up at once; messages that still arrive for this request are dropped and
         // come back after the consumer's ack_wait.
-        return try await withTaskCancellationHandler {
+        return try await Self.result(of: promise)
+    }
+
+    /// Waits for `promise`; cancelling the waiting task fails it at once with `CancellationError`.
+    private static func result<Value: Sendable>(of promise: EventLoopPromise<Value>) async throws -> Value {
+        try await withTaskCancellationHandler {
             try await promise.futureResult.get()
         } onCancel: {
             promise.fail(CancellationError())
