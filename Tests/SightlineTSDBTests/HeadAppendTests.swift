@@ -137,7 +137,52 @@ struct HeadAppendTests {
         #expect(F.samples(of: admission).count == 4)
     }
 
-    @Test func admitChangesNothing() {
+    /// Admission decides on its own view of each series: it sees what earlier admissions passed before it is
+    /// applied, and apply brings it up to samples that came without a handle (new series, WAL replay).
+    @Test func admissionSeesEarlierAdmissionsAndSamplesAppliedWithoutHandles() throws {
+        let head = Head(limits: HeadLimits(oooWindowMs: 500))
+        head.apply(F.batch(api, [(1000, 1)]), segment: 0)
+        let first = head.admit(F.batch(api, [(2000, 2)]))
+        #expect(first.rejected == 0)
+        // Not applied yet: another value at 2000 is refused, the same value passes as an identical duplicate.
+        #expect(head.admit(F.batch(api, [(2000, 5)])).rejections == ["duplicate_sample": 1])
+        #expect(head.admit(F.batch(api, [(2000, 2)])).rejected == 0)
+        #expect(head.admit(F.batch(api, [(1400, 2)])).rejections == ["out_of_order": 1])
+        head.apply(F.batch(of: first), segment: 0)
+        // Replayed (no handles): the view moves to 3000.
+        head.apply(F.batch(api, [(3000, 3)]), segment: 0)
+        #expect(head.admit(F.batch(api, [(3000, 4)])).rejections == ["duplicate_sample": 1])
+        #expect(head.admit(F.batch(api, [(2400, 4)])).rejections == ["out_of_order": 1])
+        #expect(head.discarded.isEmpty)
+        #expect(try samples(head, api).times == [1000, 2000, 3000])
+    }
+
+    /// A batch admitted and never applied (its WAL write failed) leaves the view ahead; the sender's retry of the same
+    /// samples passes and is stored.
+    @Test func aRetryOfAnAdmittedButLostBatchIsStored() throws {
+        let head = Head()
+        head.apply(F.batch(api, [(1000, 1)]), segment: 0)
+        _ = head.admit(F.batch(api, [(2000, 2)]))
+        let retry = head.admit(F.batch(api, [(2000, 2)]))
+        #expect(retry.rejected == 0)
+        head.apply(F.batch(of: retry), segment: 0)
+        #expect(head.discarded.isEmpty)
+        #expect(try samples(head, api).values == [1, 2])
+    }
+
+    /// Two requests admitted while their series is new: apply creates it from the first and takes the second
+    /// without handles, so the view covers both.
+    @Test func racingNewSeriesBatchesBothReachAdmissionsView() throws {
+        let head = Head()
+        let first = head.admit(F.batch(api, [(1000, 1)]))
+        let second = head.admit(F.batch(api, [(2000, 2)]))
+        head.apply(F.batch(of: first), segment: 0)
+        head.apply(F.batch(of: second), segment: 0)
+        #expect(head.admit(F.batch(api, [(2000, 7)])).rejections == ["duplicate_sample": 1])
+        #expect(try samples(head, api).values == [1, 2])
+    }
+
+    @Test func admitStoresNothing() {
         let head = Head()
         _ = head.admit(F.batch(api, [(1000, 1)]))
         #expect(head.seriesCount == 0)

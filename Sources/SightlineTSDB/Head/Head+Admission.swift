@@ -7,7 +7,8 @@ extension Head {
         admit(batch, limits: limits)
     }
 
-    /// Decides which samples of `batch` the head will take; a pure check that changes nothing.
+    /// Decides which samples of `batch` the head will take. Stores nothing; it only moves admission's own view of
+    /// each stored series (``MemSeries/admittedMaxTime``) up to the newest sample it passed.
     ///
     /// Refuses, in this order: samples past `maxSamplesPerRequest` (the tail of the batch, `too_many_samples`);
     /// samples of new series past `maxSeries` (`too_many_series`); samples older than the out-of-order window
@@ -15,8 +16,10 @@ extension Head {
     /// (`duplicate_sample`). Identical duplicates are admitted: ``apply(_:segment:)`` skips them. Metadata is always
     /// admitted. The message explains the first refusal.
     ///
-    /// Concurrent admissions do not see each other, so two racing requests may together pass `maxSeries` by a little;
-    /// ``apply(_:segment:)`` does not enforce it.
+    /// Admissions of stored series see the newest sample of earlier admissions, applied or not. Series that are new
+    /// are created by apply, so racing requests do not see each other's new series and may together pass
+    /// `maxSeries` by a little; ``apply(_:segment:)`` does not enforce it, and counts (in ``discarded``) what it
+    /// cannot take of samples admitted against a view that had not seen them.
     package func admit(_ batch: MetricBatch, limits: HeadLimits) -> Admission {
         var rejections: [String: Int] = [:]
         var message = ""
@@ -81,6 +84,11 @@ extension Head {
                 case .identicalDuplicate: break
                 case .conflictingDuplicate, .tooOld: refusals += 1
                 }
+            }
+            // Admission's view of each stored series moves up to what this batch passed.
+            for series in pending where series.firstAdmitted != nil {
+                guard let stored = series.stored else { continue }
+                stored.noteAdmitted(series.maxTime, series.maxTimeValueBits)
             }
             return (verdicts, handles, refusals)
         }
@@ -166,10 +174,13 @@ private struct PendingSeries {
         hasAppended = false
     }
 
-    /// A stored series, valid while the head's lock is held.
+    /// A stored series, valid while the head's lock is held: what admission has passed for it so far (never behind
+    /// what apply stored, and kept apart from the fields apply writes).
     init(_ stored: Unmanaged<MemSeries>) {
         self.stored = stored.takeUnretainedValue()
-        (maxTime, maxTimeValueBits, hasAppended) = stored._withUnsafeGuaranteedRef { ($0.maxTime, $0.maxTimeValueBits, $0.hasAppended) }
+        (maxTime, maxTimeValueBits, hasAppended) = stored._withUnsafeGuaranteedRef {
+            ($0.admittedMaxTime, $0.admittedMaxBits, $0.admittedAny)
+        }
     }
 
     /// The decision ``MemSeries/classify(_:_:oooWindowMs:)`` would make after the admitted samples were applied.

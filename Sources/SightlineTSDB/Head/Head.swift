@@ -90,6 +90,9 @@ package final class Head: Sendable {
                 series.maxTime = old.maxTime
                 series.maxTimeValueBits = old.maxTimeValueBits
                 series.hasAppended = old.hasAppended
+                series.admittedMaxTime = old.admittedMaxTime
+                series.admittedMaxBits = old.admittedMaxBits
+                series.admittedAny = old.admittedAny
                 seriesByLabels[series.labels] = Unmanaged.passUnretained(series)
                 seriesByID[id] = series
                 index.add(id, series.labels)
@@ -140,6 +143,9 @@ package final class Head: Sendable {
                     case .outOfOrder: series.insertOutOfOrder(t, v, segment: segment)
                     case .identicalDuplicate, .conflictingDuplicate, .tooOld: break
                     }
+                    // Admission did not see this sample on the series (it was new then, or this is WAL replay):
+                    // bring admission's view of the series up to what is stored.
+                    if found == nil && series.hasAppended { series.noteAdmitted(series.maxTime, series.maxTimeValueBits) }
                     return decision
                 }
                 switch decision {

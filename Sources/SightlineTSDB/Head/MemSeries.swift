@@ -56,9 +56,18 @@ final class MemSeries: SeriesHandle {
 
     /// False once the head dropped the series (inactive, or renumbered): a handle to it no longer finds it.
     var isLive = true
+
     /// The admission that saw this series last, and the series' place in that admission's pending list.
     var admissionEpoch: UInt64 = 0
     var admissionSlot = 0
+    /// Admission's own view of the newest sample: the newest time it passed (applied or still on its way to the
+    /// WAL) and that sample's value bits; `admittedAny` false while there is none. Admission writes it; apply writes
+    /// it only for samples that reach it without this series' handle (a new series, WAL replay), so it is never
+    /// behind what was applied. A batch admitted and then lost (a failed WAL write) leaves it ahead: a retry of the
+    /// same samples is admitted as identical duplicates, and apply, which decides on what it stored, appends them.
+    var admittedMaxTime: Int64 = .min
+    var admittedMaxBits: UInt64 = 0
+    var admittedAny = false
 
     init(id: UInt32, labels: Labels, owner: UInt64) {
         self.id = id
@@ -92,6 +101,15 @@ final class MemSeries: SeriesHandle {
         if sealed.contains(where: { $0.chunk.minTime <= maxTime && $0.chunk.maxTime >= minTime }) { return true }
         let start = outOfOrderIndex(of: minTime)
         return start < outOfOrder.count && outOfOrder[start].t <= maxTime
+    }
+
+    /// Moves admission's view of the newest sample up to `t` (apply's path for samples without a handle).
+    func noteAdmitted(_ t: Int64, _ bits: UInt64) {
+        if !admittedAny || t > admittedMaxTime {
+            admittedMaxTime = t
+            admittedMaxBits = bits
+            admittedAny = true
+        }
     }
 
     /// Decides what to do with a sample at `t` with value bits `bits`.

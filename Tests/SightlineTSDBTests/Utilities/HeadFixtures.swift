@@ -19,7 +19,12 @@ enum HeadFixtures {
 
     /// The samples of admission's batch (empty when it is not metrics).
     static func samples(of admission: Admission) -> [MetricSample] {
-        if case .metrics(let batch) = admission.batch { return batch.samples }
-        return []
+        batch(of: admission).samples
+    }
+
+    /// The metrics batch an admission passes on (with its series handles).
+    static func batch(of admission: Admission) -> MetricBatch {
+        if case .metrics(let batch) = admission.batch { return batch }
+        return MetricBatch()
     }
 }
