@@ -4,8 +4,9 @@
 1. Files: writes --mib MiB of typical log lines (../shared/datasets/gen_logs.py --format raw: nginx access lines,
    JSON app logs, stack traces) to a file, starts a fresh `sightline server` and an agent that tails the file from
    its beginning, and times until every byte is read and every batch acknowledged by the server (the agent's own
-   /metrics: bytes read = file size, buffer empty). Reports lines/s and MiB/s, agent CPU-seconds per GiB (from
-   /proc/<pid>/stat) and peak RSS (VmHWM).
+   /metrics: bytes read = file size, buffer empty). Reports lines/s and MiB/s, agent and server CPU-seconds per GiB
+   (from /proc/<pid>/stat) and the agent's peak RSS (VmHWM); --runs N repeats this N times over the same file and
+   adds the median row.
 2. StatsD: an agent with a UDP StatsD listener; --senders processes send `bench.hits:1|c` at --statsd-rate packets/s
    in total for --statsd-seconds; reports packets received by the agent against packets sent and checks the
    aggregated counter the server stores.
@@ -85,7 +86,8 @@ def start_agent(binary, tmp, name, server_port, sources, extra=""):
     return proc, mport
 
 
-def bench_files(args, tmp):
+def write_log_file(args, tmp):
+    """Writes --mib MiB of generated log lines (whole lines only); returns the path, its size and its line count."""
     path = os.path.join(tmp, "bench.log")
     target = args.mib << 20
     with open(path, "wb") as out:
@@ -103,6 +105,12 @@ def bench_files(args, tmp):
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         lines = sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
+    return path, size, lines
+
+
+def files_run(args, tmp, path, size, lines):
+    """One run: a fresh server and agent (state under `tmp`) until every byte of `path` is read and acknowledged."""
+    os.makedirs(tmp)
     server, http = start_server(args.bin, tmp)
     try:
         agent, mport = start_agent(args.bin, tmp, "files", http,
@@ -131,12 +139,21 @@ def bench_files(args, tmp):
     finally:
         server.terminate()
         server.wait(timeout=120)
-    mib = size / (1 << 20)
-    gib = size / (1 << 30)
-    print("| MiB | lines | compression | tailed MiB/s | delivered MiB/s | delivered lines/s | agent CPU-s/GiB | server CPU-s/GiB | agent peak RSS MiB | bytes sent/read |")
-    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
-    print(f"| {mib:.0f} | {lines} | {args.compression} | {mib / read_done:.1f} | {mib / elapsed:.1f} | {lines / elapsed:,.0f} | "
-          f"{cpu / gib:.1f} | {server_cpu / gib:.1f} | {rss:.0f} | {sent / size:.2f} |")
+    mib, gib = size / (1 << 20), size / (1 << 30)
+    return {"tailed": mib / read_done, "delivered": mib / elapsed, "lines_s": lines / elapsed, "agent_cpu": cpu / gib,
+            "server_cpu": server_cpu / gib, "rss": rss, "ratio": sent / size}
+
+
+def bench_files(args, tmp):
+    path, size, lines = write_log_file(args, tmp)
+    runs = [files_run(args, os.path.join(tmp, f"run-{n}"), path, size, lines) for n in range(1, args.runs + 1)]
+    print("| MiB | lines | compression | run | tailed MiB/s | delivered MiB/s | delivered lines/s | agent CPU-s/GiB | server CPU-s/GiB | agent peak RSS MiB | bytes sent/read |")
+    print("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    median = sorted(runs, key=lambda r: r["delivered"])[len(runs) // 2]
+    rows = [(str(n), r) for n, r in enumerate(runs, 1)] + ([(f"median of {len(runs)}", median)] if len(runs) > 1 else [])
+    for label, r in rows:
+        print(f"| {size / (1 << 20):.0f} | {lines} | {args.compression} | {label} | {r['tailed']:.1f} | {r['delivered']:.1f} | "
+              f"{r['lines_s']:,.0f} | {r['agent_cpu']:.1f} | {r['server_cpu']:.1f} | {r['rss']:.0f} | {r['ratio']:.2f} |")
 
 
 def statsd_sender(port, rate, seconds, index, result):
@@ -198,6 +215,7 @@ def main():
     parser.add_argument("--statsd-seconds", type=int, default=10)
     parser.add_argument("--senders", type=int, default=2)
     parser.add_argument("--only", choices=["files", "statsd"])
+    parser.add_argument("--runs", type=int, default=1, help="file runs over the same file (each with a fresh server and agent); the median row is by delivered MiB/s")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sightline-agent-bench-") as tmp:
         if args.only in (None, "files"):
