@@ -95,9 +95,20 @@ class Server:
         raise SystemExit(f"sightline not ready; see {self.log_path}")
 
     def stop(self):
+        """SIGTERM and wait (at most 300 s) for the graceful shutdown; `exit_cpu_seconds` is then the CPU the process
+        used over its whole life, its final persistence included (from wait4's resource usage)."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=300)
+            deadline = time.time() + 300
+            while True:
+                pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+                if pid:
+                    self.proc.returncode = os.waitstatus_to_exitcode(status)
+                    self.exit_cpu_seconds = usage.ru_utime + usage.ru_stime
+                    return
+                if time.time() > deadline:
+                    raise SystemExit(f"sightline did not stop within 300 s; see {self.log_path}")
+                time.sleep(0.05)
 
     def query(self, path, params):
         status, data = request(self.url, "GET", path + "?" + urllib.parse.urlencode(params))

@@ -14,7 +14,8 @@ issue names against it, with the same meaning as Sightline's below.
 Sightline (a fresh `sightline server`, release build, own data dir) takes the same lines over the Loki push API
 (JSON, streams {service, host, level}, the attributes as structured metadata) in batches of --batch lines over 2
 connections. Measured: server CPU seconds (utime+stime of /proc/PID/stat around the load) per million lines, and
-again including the persistence that follows; bytes on disk per line after a graceful shutdown (everything
+again from the first push through the graceful shutdown (wait4's resource usage), which includes every checkpoint,
+merge and the final persistence (the server runs with its default configuration); bytes on disk per line after a graceful shutdown (everything
 persisted; `logs` = the log store's directory, `total` = the whole data dir incl. the WAL). The server is then
 restarted on the same data and queried through the Loki API:
 
@@ -44,7 +45,10 @@ import urllib.parse
 from benchlib import Server, check, cpu_seconds, du_bytes, free_ports, log, post_all, ratio, request, timed, wait_until_stable
 
 NEEDLE = "checksum mismatch"
-SIGHTLINE_CONFIG = "wal:\n  checkpoint_interval: 5s\n"
+# The server's defaults (a 30 s checkpoint). The cost of persisting is counted in full all the same: the figure
+# compared with ClickHouse's is the server's CPU from the first push through its graceful shutdown, which persists
+# whatever the last checkpoint left in the WAL.
+SIGHTLINE_CONFIG = ""
 
 
 # ---------------------------------------------------------------------------
@@ -171,15 +175,15 @@ def run_sightline(args, records, fact):
         wall, errors = post_all(server.url, "/loki/api/v1/push", bodies, args.conns, "application/json", 204)
         cpu1 = cpu_seconds(server.proc.pid)
         check(not errors, f"{len(errors)} pushes failed, first: {errors[:1]}")
-        # Persistence after the load: wait for a checkpoint to leave the log store stable, then shut down gracefully.
+        # Persistence after the load: let background work settle, then shut down gracefully (which persists the
+        # rest); the process's CPU at exit counts all of it.
         logs_dir = os.path.join(data_dir, "logs")
         wait_until_stable(logs_dir)
-        cpu2 = cpu_seconds(server.proc.pid)
         server.stop()
         n = len(records)
         result = {
             "cpu_s_per_million": round((cpu1 - cpu0) / (n / 1e6), 2),
-            "cpu_s_per_million_with_persistence": round((cpu2 - cpu0) / (n / 1e6), 2),
+            "cpu_s_per_million_with_persistence": round((server.exit_cpu_seconds - cpu0) / (n / 1e6), 2),
             "lines_per_s": round(n / wall),
             "bytes_per_line": round(du_bytes(logs_dir) / n, 1),
             "bytes_per_line_total": round(du_bytes(data_dir) / n, 1),
@@ -250,7 +254,10 @@ def main():
     for label, key in rows:
         print(f"| {label} | {s[key] if s else '-'} | {c[key] if c else '-'} | {ratio(s[key], c[key]) if s and c else '-'} |")
     if s:
-        print(f"| server CPU s per 1 M lines incl. persistence | {s['cpu_s_per_million_with_persistence']} | - | - |")
+        # Sightline's full cost (persistence through the graceful shutdown included) against ClickHouse's insert.
+        full = s["cpu_s_per_million_with_persistence"]
+        print(f"| server CPU s per 1 M lines incl. persistence and shutdown | {full} | {c['cpu_s_per_million'] if c else '-'} (load) | "
+              f"{ratio(full, c['cpu_s_per_million']) if c else '-'} |")
         print(f"| bytes on disk per line incl. WAL | {s['bytes_per_line_total']} | - | - |")
     for name in ("needle", "level_per_minute_last_hour", "top10_services_by_errors"):
         sm = s["queries"][name]["median_ms"] if s else None
