@@ -51,8 +51,7 @@ struct InflateOutput {
         guard needed <= maxOutput else {
             throw SightlineError(.tooLarge, "decompressed data exceeds the limit of \(maxOutput) bytes")
         }
-        let newSize = min(max(needed, bytes.count * 2), maxOutput)
-        bytes.append(contentsOf: repeatElement(0, count: newSize - bytes.count))
+        makeRoom(extra)
     }
 
     @inline(__always)
@@ -96,25 +95,28 @@ struct InflateOutput {
     /// Copies `length` bytes from `distance` bytes back (the copy may overlap what it writes).
     @inline(__always)
     mutating func copyBack(distance: Int, length: Int) throws {
+        try Self.check(distance: distance, count: count, streamStart: streamStart)
+        try reserve(length)
+        withRoom { base, count, _, _ in Self.copyBack(base, count: &count, distance: distance, length: length) }
+    }
+
+    /// Checks that a back-reference `distance` bytes back from `count` stays inside the current stream.
+    /// - Throws: `dataCorrupted` when it reaches before `streamStart`.
+    @inline(__always)
+    static func check(distance: Int, count: Int, streamStart: Int) throws {
         guard distance <= count - streamStart else {
             throw Inflate.corrupt("distance \(distance) reaches before the start of the output")
         }
-        try reserve(length)
-        bytes.withUnsafeMutableBufferPointer { buffer in
-            var from = count - distance
-            var to = count
-            let end = count + length
-            if distance >= length {
-                // No overlap: one block copy.
-                guard let base = buffer.baseAddress else { return }
-                (base + to).update(from: base + from, count: length)
-            } else {
-                while to < end {
-                    buffer[to] = buffer[from]
-                    to += 1
-                    from += 1
-                }
-            }
+    }
+
+    /// Copies `length` bytes from `distance` bytes back to `base[count...]` and advances `count`; an overlapping copy
+    /// repeats what it has just written, as LZ77 means it to. The caller has checked the distance and made room.
+    @inline(__always)
+    static func copyBack(_ base: UnsafeMutablePointer<UInt8>, count: inout Int, distance: Int, length: Int) {
+        if distance >= length {
+            (base + count).update(from: base + count - distance, count: length)  // no overlap: one block copy
+        } else {
+            for index in count..<(count + length) { base[index] = base[index - distance] }
         }
         count += length
     }
@@ -435,15 +437,8 @@ private struct Inflater {
             }
             if symbol == 256 { return .endOfBlock }
             let (length, distance) = try match(symbol, distances: distances)
-            guard distance <= count - streamStart else {
-                throw Inflate.corrupt("distance \(distance) reaches before the start of the output")
-            }
-            if distance >= length {
-                (base + count).update(from: base + count - distance, count: length)
-            } else {
-                for index in count..<(count + length) { base[index] = base[index - distance] }
-            }
-            count += length
+            try InflateOutput.check(distance: distance, count: count, streamStart: streamStart)
+            InflateOutput.copyBack(base, count: &count, distance: distance, length: length)
         }
         return .outOfRoom
     }
