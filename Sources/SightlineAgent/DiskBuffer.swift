@@ -202,9 +202,7 @@ package final class DiskBuffer: Sendable {
                 do {
                     try frame.bytes.withUnsafeBytes { try POSIXFile.writeAll(state.writeFD, $0, path: path) }
                 } catch {
-                    // Whatever part of the frame reached the file is cut off, so the next frame starts where it should.
-                    _ = ftruncate(state.writeFD, off_t(state.writeBytes))
-                    _ = lseek(state.writeFD, off_t(state.writeBytes), SEEK_SET)
+                    cutToDurableFrames(&state)
                     throw error
                 }
                 state.writeBytes += Int64(frame.bytes.count)
@@ -215,17 +213,21 @@ package final class DiskBuffer: Sendable {
             guard fdatasync(written.fd) == 0 else {
                 let error = POSIXFile.error("fdatasync", Self.path(directory, written.segment))
                 state.withLock { state in
-                    if state.writeSegment == written.segment {
-                        state.writeBytes = state.sizes[written.segment] ?? 0
-                        _ = ftruncate(state.writeFD, off_t(state.writeBytes))
-                        _ = lseek(state.writeFD, off_t(state.writeBytes), SEEK_SET)
-                    }
+                    if state.writeSegment == written.segment { cutToDurableFrames(&state) }
                 }
                 throw error
             }
             state.withLock { $0.sizes[written.segment] = written.end }
             return true
         }
+    }
+
+    /// Cuts the segment being written back to its last durable frame (what its published size covers), so that
+    /// whatever part of a failed append reached the file is gone and the next frame starts where it should.
+    private func cutToDurableFrames(_ state: inout State) {
+        state.writeBytes = state.sizes[state.writeSegment] ?? 0
+        _ = ftruncate(state.writeFD, off_t(state.writeBytes))
+        _ = lseek(state.writeFD, off_t(state.writeBytes), SEEK_SET)
     }
 
     /// Moves the cursor past the oldest unacknowledged frame, deleting its segment once passed; false when none is left.
