@@ -5,6 +5,7 @@ import Testing
 @testable import SightlineCore
 import SightlineLogStore
 import SightlineTraceStore
+import SightlineTSDB
 @testable import SightlineServer
 @testable import SightlineStorageCore
 
@@ -46,6 +47,71 @@ struct IngestPipelineTests {
 
         let (_, again) = try Self.open(directory)
         #expect(try Self.bodies(again) == (0..<90).map { "r\($0)" }.sorted())
+    }
+
+    /// A pipeline over a metrics store only, with small WAL segments so records of one run span several.
+    private static func openMetrics(_ directory: String) throws -> (IngestPipeline, TSDB) {
+        let logger = Logger(label: "test")
+        let wal = try WriteAheadLog(directory: directory + "/wal", options: WALOptions(segmentSize: 2048, fsync: .always), logger: logger)
+        let tsdb = try TSDB(directory: directory + "/tsdb", logger: logger)
+        let deduplicator = try BatchDeduplicator(path: directory + "/batch-ids")
+        let pipeline = IngestPipeline(
+            wal: wal, stores: [tsdb], limits: IngestLimits(), metrics: ServerMetrics(), logger: logger, deduplicator: deduplicator)
+        try pipeline.replayAndOpen()
+        return (pipeline, tsdb)
+    }
+
+    /// Samples of 12 series (two metrics), one per series per round, at one time per round.
+    private static func metricRound(_ round: Int) -> DecodedBatch {
+        let samples = (0..<12).map { series in
+            MetricSample(
+                labels: Labels(["__name__": series < 6 ? "up" : "load", "instance": "host-\(series)"]),
+                timestampMs: 1_000_000 + Int64(round) * 15_000 + Int64(series % 3), value: Double(round * 100 + series))
+        }
+        return DecodedBatch(.metrics(MetricBatch(samples: samples)))
+    }
+
+    private static func storedSamples(_ tsdb: TSDB) throws -> [String] {
+        try tsdb.select(tenant: .default, matchers: [LabelMatcher("instance", .regexMatch, ".+")], startMs: 0, endMs: .max)
+            .flatMap { series in zip(series.timestampsMs, series.values).map { "\(series.labels) \($0) \($1)" } }.sorted()
+    }
+
+    @Test func metricsRecordsNamingTheirSeriesByNumberReplayExactlyOnce() async throws {
+        let temporary = try TemporaryDirectory(prefix: "sightline-pipeline")
+        defer { temporary.remove() }
+        let directory = temporary.path
+        var (pipeline, tsdb) = try Self.openMetrics(directory)
+        var expected: [String] = []
+        func ingest(_ rounds: Range<Int>, into pipeline: IngestPipeline, tsdb: TSDB) async throws {
+            for round in rounds {
+                let batchID = round.isMultiple(of: 3) ? "batch-\(round)" : nil
+                let outcome = try await pipeline.ingest(Self.metricRound(round), tenant: .default, protocol: "test", bytes: 0, batchID: batchID)
+                #expect(outcome.accepted == 12 && outcome.rejected == 0)
+            }
+        }
+        // The first round creates the series; the later ones name them by number once their segment defined them.
+        try await ingest(0..<10, into: pipeline, tsdb: tsdb)
+        try await pipeline.checkpoint()
+        try await ingest(10..<40, into: pipeline, tsdb: tsdb)
+        #expect(pipeline.wal.currentSegment >= 3)
+        expected = try Self.storedSamples(tsdb)
+        #expect(expected.count == 40 * 12)
+        // A crash: the WAL is closed, but the store never persists what arrived after the checkpoint.
+        try await pipeline.wal.close()
+
+        (pipeline, tsdb) = try Self.openMetrics(directory)
+        #expect(try Self.storedSamples(tsdb) == expected)
+        // A batch resent under its id after the crash is not stored twice.
+        let resent = try await pipeline.ingest(Self.metricRound(39), tenant: .default, protocol: "test", bytes: 0, batchID: "batch-39")
+        #expect(resent.accepted == 0 && resent.rejected == 0)
+        try await ingest(40..<50, into: pipeline, tsdb: tsdb)
+        expected = try Self.storedSamples(tsdb)
+        #expect(expected.count == 50 * 12)
+        try await pipeline.wal.close()
+
+        (pipeline, tsdb) = try Self.openMetrics(directory)
+        #expect(try Self.storedSamples(tsdb) == expected)
+        try await pipeline.shutdown()
     }
 
     @Test func checkpointRemovesWALSegments() async throws {

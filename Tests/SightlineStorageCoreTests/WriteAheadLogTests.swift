@@ -383,6 +383,43 @@ struct WriteAheadLogTests {
         try await reopened.close()
     }
 
+    @Test func recordsEncodedByTheWriterAreEncodedAgainForTheNextSegment() async throws {
+        let dir = try TemporaryDirectory(prefix: "sightline-wal")
+        defer { dir.remove() }
+        // Metrics records whose series are named by number after their segment's first record: with small segments
+        // records keep not fitting, are encoded again for the next segment, and must define their series there.
+        let tenant = Tenant(uncheckedID: "t")
+        let series = (0..<30).map { Labels(["__name__": "m\($0 % 4)", "instance": "host-\($0)"]) }
+        let handles = series.map { SeriesHandle(owner: 1, labels: $0) }
+        let wal = try WriteAheadLog(directory: dir.path, options: WALOptions(segmentSize: 1 << 10), logger: logger)
+        var expected: [MetricSample] = []
+        var positions: [WALPosition] = []
+        for round in 0..<40 {
+            let picked = (0..<(5 + round % 7)).map { (round * 7 + $0 * 3) % series.count }
+            let samples = picked.map { MetricSample(labels: series[$0], timestampMs: Int64(round * 1000 + $0), value: Double(round)) }
+            let batch = TenantBatch(tenant: tenant, batch: .metrics(MetricBatch(samples: samples, seriesHandles: picked.map { handles[$0] })))
+            expected += samples
+            positions.append(try await wal.append(encodedBy: { writer, scope in batch.encode(into: &writer, scope: scope) }) { _ in })
+        }
+        #expect(positions.map(\.segment).max()! >= 3)
+        try await wal.close()
+
+        let reopened = try WriteAheadLog(directory: dir.path, logger: logger)
+        var decoded: [MetricSample] = []
+        var table: WALSeriesTable?
+        var tableSegment = -1
+        var replayedPositions: [WALPosition] = []
+        _ = try reopened.replay(afterSegment: 0) { position, payload in
+            if position.segment != tableSegment { (table, tableSegment) = (WALSeriesTable(), position.segment) }
+            guard case .metrics(let metrics) = try TenantBatch(decoding: payload, seriesTable: &table).batch else { return }
+            decoded += metrics.samples
+            replayedPositions.append(position)
+        }
+        #expect(replayedPositions == positions)
+        #expect(decoded == expected)
+        try await reopened.close()
+    }
+
     @Test func emptyPayloadIsRejected() async throws {
         let dir = try TemporaryDirectory(prefix: "sightline-wal")
         defer { dir.remove() }

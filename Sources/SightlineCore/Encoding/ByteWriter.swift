@@ -7,6 +7,18 @@ package struct ByteWriter: Sendable {
         bytes.reserveCapacity(capacity)
     }
 
+    /// A writer that appends to `bytes`; ``takeBytes()`` hands them back without a copy.
+    package init(appendingTo bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    /// The bytes written, leaving the writer empty.
+    package mutating func takeBytes() -> [UInt8] {
+        var taken: [UInt8] = []
+        swap(&taken, &bytes)
+        return taken
+    }
+
     package mutating func writeByte(_ value: UInt8) { bytes.append(value) }
 
     // Fixed-width integers byte by byte: appending their bytes as a buffer went through the generic
@@ -122,9 +134,14 @@ package struct ByteReader {
     }
 
     package mutating func readBytes() throws -> [UInt8] {
+        Array(try readBytesInPlace())
+    }
+
+    /// Length-prefixed bytes as a view of the reader's buffer, valid as long as that buffer is.
+    package mutating func readBytesInPlace() throws -> UnsafeRawBufferPointer {
         let length = try readLength()
         defer { offset += length }
-        return Array(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length]))
+        return UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length])
     }
 
     package mutating func readString() throws -> String {

@@ -152,19 +152,39 @@ package final class BatchDeduplicator: Sendable {
     package static func walPayload(id: String?, batch: TenantBatch) -> [UInt8] {
         guard let id else { return batch.encoded() }
         var writer = ByteWriter(capacity: id.utf8.count + 8 + batch.encodedCapacity)
-        writer.writeByte(idMarker)
-        writer.writeString(id)
+        writeIDPrefix(id, into: &writer)
         batch.encode(into: &writer)
         return writer.bytes
     }
 
-    /// Splits a WAL payload written by ``walPayload(id:batch:)`` into its id (if any) and batch.
+    /// Appends the WAL writer's own payload for `batch` (``TenantBatch/encode(into:scope:)``), with the id prefix of
+    /// ``walPayload(id:batch:)``. For ``WriteAheadLog/append(encodedBy:onDurable:)`` only: such a payload is read back
+    /// only by WAL replay, in order with its segment.
+    package static func writeSegmentScopedPayload(id: String?, batch: TenantBatch, into writer: inout ByteWriter, scope: WALSeriesScope) {
+        if let id { writeIDPrefix(id, into: &writer) }
+        batch.encode(into: &writer, scope: scope)
+    }
+
+    private static func writeIDPrefix(_ id: String, into writer: inout ByteWriter) {
+        writer.writeByte(idMarker)
+        writer.writeString(id)
+    }
+
+    /// Splits a WAL payload written by ``walPayload(id:batch:)`` or ``writeSegmentScopedPayload(id:batch:into:scope:)``
+    /// into its id (if any) and batch; `seriesTable` is the WAL segment's while replaying it (see
+    /// ``TenantBatch/init(decoding:seriesTable:)``), nil for payloads from elsewhere.
     /// - Throws: `dataCorrupted` when the payload is not a complete batch.
-    package static func decodeWALPayload(_ payload: UnsafeRawBufferPointer) throws -> (id: String?, batch: TenantBatch) {
-        guard payload.first == idMarker else { return (nil, try TenantBatch(decoding: payload)) }
+    package static func decodeWALPayload(_ payload: UnsafeRawBufferPointer, seriesTable: inout WALSeriesTable?) throws -> (id: String?, batch: TenantBatch) {
+        guard payload.first == idMarker else { return (nil, try TenantBatch(decoding: payload, seriesTable: &seriesTable)) }
         var reader = ByteReader(payload)
         _ = try reader.readByte()
         let id = try reader.readString()
-        return (id, try TenantBatch(decoding: UnsafeRawBufferPointer(rebasing: payload[reader.offset...])))
+        return (id, try TenantBatch(decoding: UnsafeRawBufferPointer(rebasing: payload[reader.offset...]), seriesTable: &seriesTable))
+    }
+
+    /// ``decodeWALPayload(_:seriesTable:)`` for a payload that stands alone (a queue message).
+    package static func decodeWALPayload(_ payload: UnsafeRawBufferPointer) throws -> (id: String?, batch: TenantBatch) {
+        var none: WALSeriesTable?
+        return try decodeWALPayload(payload, seriesTable: &none)
     }
 }

@@ -29,6 +29,21 @@ enum WALSegmentFormat {
         return bytes
     }
 
+    /// Appends a frame to `buffer` whose payload `write` appends after the frame header, then fills the header in.
+    /// - Returns: the payload's size.
+    static func appendFrame(to buffer: inout [UInt8], payload write: (inout [UInt8]) -> Void) -> Int {
+        let start = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: frameHeaderSize))
+        write(&buffer)
+        let size = buffer.count - start - frameHeaderSize
+        buffer.withUnsafeMutableBytes { frame in
+            let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: frame[(start + frameHeaderSize)...]))
+            frame.storeBytes(of: UInt32(truncatingIfNeeded: size).littleEndian, toByteOffset: start, as: UInt32.self)
+            frame.storeBytes(of: crc.littleEndian, toByteOffset: start + 4, as: UInt32.self)
+        }
+        return size
+    }
+
     /// Appends the frame of `payload` to `buffer`; `crc` is `CRC32C.checksum(payload)` when the caller has it already.
     static func appendFrame(_ payload: [UInt8], crc: UInt32? = nil, to buffer: inout [UInt8]) {
         let length = UInt32(truncatingIfNeeded: payload.count).littleEndian

@@ -11,7 +11,8 @@ final class WALWriter {
     private let policy: FsyncPolicy
     private let segmentSize: Int
     private let observer: WALCommitObserver?
-    /// The most bytes written by one `write()`; a larger queue is split into several batches.
+    /// The bytes past which a batch is written before the next record is added: a larger queue is split into several
+    /// batches.
     private let maxBatchBytes = 8 << 20
 
     private var fd: Int32
@@ -25,6 +26,8 @@ final class WALWriter {
     /// Set once a write could not be undone or an fsync failed: every later request fails with it.
     private var failure: SightlineError?
 
+    /// What records encoded on this thread know about the current segment (``WriteAheadLog/append(encodedBy:onDurable:)``).
+    private let scope = WALSeriesScope()
     /// The frames of the batch being gathered, and the records they belong to.
     private var buffer: [UInt8] = []
     private var batch: [(position: WALPosition, onDurable: @Sendable (WALPosition) throws -> Void, continuation: CheckedContinuation<WALPosition, any Error>)] = []
@@ -108,19 +111,20 @@ final class WALWriter {
     private func handle(_ request: Request) -> Next {
         switch request {
         case .append(let payload, let crc, let onDurable, let continuation):
-            if let failure { continuation.resume(throwing: failure); return .go }
-            let frameSize = WALSegmentFormat.frameHeaderSize + payload.count
-            let end = offset + Int64(buffer.count)
-            if end + Int64(frameSize) > Int64(segmentSize) && end > Int64(WALSegmentFormat.headerSize) {
-                flush()
-                roll()
-                if let failure { continuation.resume(throwing: failure); return .go }
-            } else if !buffer.isEmpty && buffer.count + frameSize > maxBatchBytes {
-                flush()
+            add(onDurable, continuation) { buffer in
+                WALSegmentFormat.appendFrame(payload, crc: crc, to: &buffer)
+                return payload.count
             }
-            let position = WALPosition(segment: segment, offset: offset + Int64(buffer.count))
-            WALSegmentFormat.appendFrame(payload, crc: crc, to: &buffer)
-            batch.append((position, onDurable, continuation))
+        case .encode(let encode, let onDurable, let continuation):
+            let scope = self.scope
+            add(onDurable, continuation) { buffer in
+                WALSegmentFormat.appendFrame(to: &buffer) { bytes in
+                    var writer = ByteWriter(appendingTo: bytes)
+                    bytes = []
+                    encode(&writer, scope)
+                    bytes = writer.takeBytes()
+                }
+            }
         case .rotate(let continuation):
             flush()
             let closed = segment
@@ -142,6 +146,34 @@ final class WALWriter {
         return .go
     }
 
+    /// Adds a record to the batch: `appendFrame` appends its frame to the buffer and returns the payload's size. A
+    /// record that would take the segment past its size (and is not its first) is taken back, the batch before it is
+    /// written and the segment rolled, and the frame appended again, to the new segment.
+    private func add(
+        _ onDurable: @escaping @Sendable (WALPosition) throws -> Void, _ continuation: CheckedContinuation<WALPosition, any Error>,
+        appendFrame: (inout [UInt8]) -> Int
+    ) {
+        if let failure { return continuation.resume(throwing: failure) }
+        if buffer.count >= maxBatchBytes { flush() }
+        var start = buffer.count
+        var size = appendFrame(&buffer)
+        if offset + Int64(buffer.count) > Int64(segmentSize) && offset + Int64(start) > Int64(WALSegmentFormat.headerSize) {
+            buffer.removeSubrange(start...)
+            flush()
+            roll()
+            if let failure { return continuation.resume(throwing: failure) }
+            start = buffer.count
+            size = appendFrame(&buffer)
+        }
+        guard size > 0, size <= WALSegmentFormat.maxPayloadSize else {
+            buffer.removeSubrange(start...)
+            return continuation.resume(
+                throwing: SightlineError(
+                    .tooLarge, "a WAL record of \(size) bytes is outside the 1 to \(WALSegmentFormat.maxPayloadSize)-byte limit"))
+        }
+        batch.append((WALPosition(segment: segment, offset: offset + Int64(start)), onDurable, continuation))
+    }
+
     /// Writes the gathered batch with one `write()`, fsyncs it per the policy, then runs `onDurable` and resumes
     /// every appender in order.
     private func flush() {
@@ -156,6 +188,8 @@ final class WALWriter {
             try buffer.withUnsafeBytes { try POSIXFile.writeAll(fd, $0, path: path) }
         } catch {
             let writeError = error as? SightlineError ?? SightlineError(.io, "write \(path)", cause: error)
+            // Series the lost records defined are defined again by the next records that name them.
+            scope.forgetUnwritten()
             // Cut off what part of the batch reached the file, so later records do not follow a torn frame.
             do {
                 try POSIXFile.truncate(fd, to: offset, path: path)
@@ -219,6 +253,7 @@ final class WALWriter {
         }
         segment = sealed + 1
         path = FileNames.segmentPath(wal.directory, segment)
+        scope.startSegment()
         offset = Int64(WALSegmentFormat.headerSize)
         dirty = false
         wal.state.withLock { state in

@@ -58,6 +58,8 @@ package final class WriteAheadLog: Sendable {
     enum Request: Sendable {
         /// A payload, its CRC-32C (computed by the appender, off the writer thread), its callback and its appender.
         case append([UInt8], UInt32, @Sendable (WALPosition) throws -> Void, CheckedContinuation<WALPosition, any Error>)
+        /// A payload the writer thread encodes into its buffer, for the segment the scope describes.
+        case encode(RecordEncoder, @Sendable (WALPosition) throws -> Void, CheckedContinuation<WALPosition, any Error>)
         case rotate(CheckedContinuation<Int, any Error>)
         case close
     }
@@ -237,10 +239,27 @@ package final class WriteAheadLog: Sendable {
             throw SightlineError(.tooLarge, "a WAL record of \(payload.count) bytes exceeds the \(WALSegmentFormat.maxPayloadSize)-byte limit")
         }
         let crc = CRC32C.checksum(payload)
-        return try await withCheckedThrowingContinuation { continuation in
+        return try await enqueueAppend { .append(payload, crc, onDurable, $0) }
+    }
+
+    /// Appends the payload `encode` writes, as ``append(_:onDurable:)`` does, but encoded on the writer thread for
+    /// the segment the record lands in: `encode` appends the payload to the writer's buffer (never nothing) and may
+    /// use and change the scope's state (``WALSeriesScope``), which starts over with every segment. It may run twice
+    /// for one record: when the record does not fit the segment, its first encoding is taken back and it is encoded
+    /// again for the next segment. It must not block.
+    /// - Throws: what ``append(_:onDurable:)`` throws; `tooLarge` when the payload exceeds 1 GiB.
+    package func append(encodedBy encode: @escaping RecordEncoder, onDurable: @escaping @Sendable (WALPosition) throws -> Void) async throws -> WALPosition {
+        try await enqueueAppend { .encode(encode, onDurable, $0) }
+    }
+
+    /// How ``append(encodedBy:onDurable:)`` writes a payload: appended to the writer's buffer for the scope's segment.
+    package typealias RecordEncoder = @Sendable (_ buffer: inout ByteWriter, _ scope: WALSeriesScope) -> Void
+
+    private func enqueueAppend(_ request: (CheckedContinuation<WALPosition, any Error>) -> Request) async throws -> WALPosition {
+        try await withCheckedThrowingContinuation { continuation in
             let (refusal, signal) = state.withLock { state -> (SightlineError?, Bool) in
                 if let refusal = state.refusal { return (refusal, false) }
-                state.queue.append(.append(payload, crc, onDurable, continuation))
+                state.queue.append(request(continuation))
                 state.hasAppended = true
                 return (nil, wakeWriter(&state))
             }
