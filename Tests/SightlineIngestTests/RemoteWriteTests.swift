@@ -336,6 +336,26 @@ struct RemoteWriteTests {
         #expect(Self.sameStorage(a.samples[0].labels, b.samples[0].labels))
     }
 
+    @Test func seriesCacheFreezesAFewNewSeriesOnceNoneCameFor10Milliseconds() async throws {
+        let cache = RemoteWriteSeriesCache()
+        func request(_ series: Range<Int>) -> [UInt8] {
+            var request = WriteRequestBuilder()
+            for index in series { request.series([("__name__", "m"), ("id", "\(index)")], samples: [(1, Double(index))]) }
+            return request.bytes
+        }
+        _ = try RemoteWriteDecoder.decode(protobuf: request(0..<400), seriesCache: cache)
+        _ = try RemoteWriteDecoder.decode(protobuf: request(0..<400), seriesCache: cache)
+        #expect(cache.frozenCount == 400)
+        // 40 more: under a quarter of the frozen ones, so the next request right away does not freeze them...
+        _ = try RemoteWriteDecoder.decode(protobuf: request(400..<440), seriesCache: cache)
+        _ = try RemoteWriteDecoder.decode(protobuf: request(0..<440), seriesCache: cache)
+        #expect(cache.count == 440)
+        // ...but once no new series came for 10 ms, a request's start freezes them: all lookups lock-free.
+        try await Task.sleep(for: .milliseconds(30))
+        _ = try RemoteWriteDecoder.decode(protobuf: request(0..<440), seriesCache: cache)
+        #expect(cache.frozenCount == 440)
+    }
+
     @Test func seriesCacheStartsOverPastItsBound() throws {
         let cache = RemoteWriteSeriesCache(maxBytes: 2000)
         var request = WriteRequestBuilder()

@@ -15,8 +15,9 @@ import Synchronization
 ///
 /// Two levels, so the lookups of a request take no lock: a frozen table (flat arrays, open addressing, never
 /// changed once built) that a request takes once (``reader()``), and the series added since, under a lock. The
-/// recent series are folded into a new frozen table when they are a good share of it or a second old, so a steady
-/// set of series ends up all frozen and copying stays linear in what was added.
+/// recent series are folded into a new frozen table when they are a good share of it, when none came for 10 ms (the
+/// set of series is steady again: one copy, then every lookup is lock-free) or a second after the last fold, so a
+/// steady set of series ends up all frozen and copying stays linear in what was added.
 package final class RemoteWriteSeriesCache: Sendable {
     /// One series learnt since the last freeze: its hash, label bytes and labels.
     fileprivate struct Entry {
@@ -35,6 +36,7 @@ package final class RemoteWriteSeriesCache: Sendable {
         /// Key bytes plus bookkeeping of both levels, counted against ``maxBytes``.
         var bytes = 0
         var frozenAt = ContinuousClock.now
+        var lastAddedAt = ContinuousClock.now
 
         func findAdded(_ bytes: UnsafeRawBufferPointer, hash: UInt64) -> Labels? {
             guard let places = addedByHash[hash], let start = bytes.baseAddress else { return nil }
@@ -69,6 +71,9 @@ package final class RemoteWriteSeriesCache: Sendable {
     /// The number of cached series.
     package var count: Int { state.withLock { $0.frozen.count + $0.added.count } }
 
+    /// The number of cached series in the frozen table, which requests read without a lock.
+    package var frozenCount: Int { state.withLock { $0.frozen.count } }
+
     /// What one request looks series up in: the frozen table as it is now, then the series added since.
     struct Reader {
         fileprivate let cache: RemoteWriteSeriesCache
@@ -83,12 +88,15 @@ package final class RemoteWriteSeriesCache: Sendable {
         }
     }
 
-    /// A reader for one request; freezes the added series first when they are a quarter of the frozen ones or
-    /// were added over a second ago.
+    /// A reader for one request; freezes the added series first when they are a quarter of the frozen ones, none
+    /// was added for 10 ms, or the last freeze is over a second ago. (Without the quiet rule, a scrape's last quarter
+    /// of new series could wait out the second in the locked level: a fifth of a 10,000-series benchmark's lookups.)
     func reader() -> Reader {
         let frozen = state.withLock { state in
-            let due = state.added.count > max(64, state.frozen.count / 4)
-                || (!state.added.isEmpty && state.frozenAt.duration(to: .now) > .seconds(1))
+            let now = ContinuousClock.now
+            let due = !state.added.isEmpty
+                && (state.added.count >= max(64, state.frozen.count / 4) || state.lastAddedAt.duration(to: now) > .milliseconds(10)
+                    || state.frozenAt.duration(to: now) > .seconds(1))
             if due {
                 state.frozen = Frozen(adding: state.added, to: state.frozen)
                 state.added = []
@@ -115,6 +123,7 @@ package final class RemoteWriteSeriesCache: Sendable {
             state.addedByHash[hash, default: []].append(state.added.count)
             state.added.append(entry)
             state.bytes += cost
+            state.lastAddedAt = .now
         }
     }
 
