@@ -152,23 +152,22 @@ struct TenantBatchBinaryTests {
 
     // MARK: The WAL writer's segment-scoped metrics records (version 4)
 
-    /// A handle per distinct label set of `samples`, and each sample's, with the samples of `unheld` left without one
-    /// (series a store does not hold yet).
-    private func handles(for samples: [MetricSample], unheld: (Int) -> Bool = { _ in false }) -> [SeriesHandle?] {
-        var byLabels: [Labels: SeriesHandle] = [:]
-        return samples.indices.map { index in
-            if unheld(index) { return nil }
-            let labels = samples[index].labels
-            if let handle = byLabels[labels] { return handle }
-            let handle = SeriesHandle(owner: 1, labels: labels)
-            byLabels[labels] = handle
-            return handle
-        }
+    /// Series numbers of one store (owner 1): one per distinct label set of `samples`, from 1 in order of first
+    /// appearance, with the samples of `unheld` left without one (series a store does not hold yet).
+    private func refs(for samples: [MetricSample], unheld: (Int) -> Bool = { _ in false }) -> SeriesRefs {
+        var byLabels: [Labels: UInt32] = [:]
+        return SeriesRefs(owner: 1, ids: samples.indices.map { index in
+            if unheld(index) { return 0 }
+            if let id = byLabels[samples[index].labels] { return id }
+            let id = UInt32(byLabels.count + 1)
+            byLabels[samples[index].labels] = id
+            return id
+        })
     }
 
-    private func scoped(_ samples: [MetricSample], _ handles: [SeriesHandle?], scope: WALSeriesScope) -> [UInt8] {
+    private func scoped(_ samples: [MetricSample], _ refs: SeriesRefs, scope: WALSeriesScope) -> [UInt8] {
         var writer = ByteWriter()
-        TenantBatch(tenant: tenant, batch: .metrics(MetricBatch(samples: samples, seriesHandles: handles))).encode(into: &writer, scope: scope)
+        TenantBatch(tenant: tenant, batch: .metrics(MetricBatch(samples: samples, seriesRefs: refs))).encode(into: &writer, scope: scope)
         return writer.bytes
     }
 
@@ -202,11 +201,11 @@ struct TenantBatchBinaryTests {
         }
         let scope = WALSeriesScope()
         let all = requests.flatMap { $0 }
-        let allHandles = handles(for: all, unheld: { $0 % 17 == 0 })
+        let allRefs = refs(for: all, unheld: { $0 % 17 == 0 })
         var records: [[UInt8]] = []
         var start = 0
         for request in requests {
-            records.append(scoped(request, Array(allHandles[start..<start + request.count]), scope: scope))
+            records.append(scoped(request, SeriesRefs(owner: 1, ids: Array(allRefs.ids[start..<start + request.count])), scope: scope))
             start += request.count
         }
         var table: WALSeriesTable? = WALSeriesTable()
@@ -227,28 +226,30 @@ struct TenantBatchBinaryTests {
 
     @Test func aNewSegmentOrALostWriteDefinesSeriesAgain() throws {
         let samples = Array(frontCodingSamples.prefix(40))
-        let sampleHandles = handles(for: samples)
+        let sampleRefs = refs(for: samples)
         let scope = WALSeriesScope()
-        let first = scoped(samples, sampleHandles, scope: scope)
+        let first = scoped(samples, sampleRefs, scope: scope)
         // The next segment: its records define their series again and read without the previous segment's.
         scope.startSegment()
-        let second = scoped(samples, sampleHandles, scope: scope)
+        let second = scoped(samples, sampleRefs, scope: scope)
         #expect(second == first)
         var table: WALSeriesTable? = WALSeriesTable()
         #expect(try decode([second], table: &table).map(\.labels) == samples.map(\.labels))
         // A written record, then one that never reached the segment, then one after it: the lost record's
         // definitions are made again under new numbers, and the segment still reads.
         let moreSamples = Array(frontCodingSamples.dropFirst(40).prefix(40))
-        let moreHandles = handles(for: moreSamples)
-        _ = scoped(moreSamples, moreHandles, scope: scope)
+        // Another store's series (owner 2), numbered from 1 like the first store's: named apart.
+        let moreRefs = SeriesRefs(owner: 2, ids: refs(for: moreSamples).ids)
+        _ = scoped(moreSamples, moreRefs, scope: scope)
         scope.forgetUnwritten()
-        let third = scoped(moreSamples + samples, moreHandles + sampleHandles, scope: scope)
-        #expect(try decode([second, third], table: &table).map(\.labels) == (samples + moreSamples + samples).map(\.labels))
+        let third = scoped(moreSamples, moreRefs, scope: scope)
+        let fourth = scoped(samples, sampleRefs, scope: scope)
+        #expect(try decode([second, third, fourth], table: &table).map(\.labels) == (samples + moreSamples + samples).map(\.labels))
     }
 
     @Test func damagedSegmentScopedRecordsAreRefused() {
         let samples = Array(frontCodingSamples.prefix(20))
-        let record = scoped(samples, handles(for: samples), scope: WALSeriesScope())
+        let record = scoped(samples, refs(for: samples), scope: WALSeriesScope())
         for cut in [1, 3, record.count / 2, record.count - 1] {
             var table: WALSeriesTable? = WALSeriesTable()
             #expect(throws: SightlineError.self) { try decode([Array(record.prefix(cut))], table: &table) }

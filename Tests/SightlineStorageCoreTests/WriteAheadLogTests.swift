@@ -390,14 +390,13 @@ struct WriteAheadLogTests {
         // records keep not fitting, are encoded again for the next segment, and must define their series there.
         let tenant = Tenant(uncheckedID: "t")
         let series = (0..<30).map { Labels(["__name__": "m\($0 % 4)", "instance": "host-\($0)"]) }
-        let handles = series.map { SeriesHandle(owner: 1, labels: $0) }
         let wal = try WriteAheadLog(directory: dir.path, options: WALOptions(segmentSize: 1 << 10), logger: logger)
         var expected: [MetricSample] = []
         var positions: [WALPosition] = []
         for round in 0..<40 {
             let picked = (0..<(5 + round % 7)).map { (round * 7 + $0 * 3) % series.count }
             let samples = picked.map { MetricSample(labels: series[$0], timestampMs: Int64(round * 1000 + $0), value: Double(round)) }
-            let batch = TenantBatch(tenant: tenant, batch: .metrics(MetricBatch(samples: samples, seriesHandles: picked.map { handles[$0] })))
+            let batch = TenantBatch(tenant: tenant, batch: .metrics(MetricBatch(samples: samples, seriesRefs: SeriesRefs(owner: 1, ids: picked.map { UInt32($0 + 1) }))))
             expected += samples
             positions.append(try await wal.append(encodedBy: { writer, scope in batch.encode(into: &writer, scope: scope) }) { _ in })
         }

@@ -78,7 +78,7 @@ struct HeadLifecycleTests {
         #expect(head.seriesCount == 2)
     }
 
-    @Test func admissionHandsOutSeriesHandlesThatEncodeAndApplyLikeLabels() throws {
+    @Test func admissionHandsOutSeriesIDsThatEncodeAndApplyLikeLabels() throws {
         let head = Head()
         head.apply(F.batch(a, [(1000, 1)]), segment: 1)
         let batch = MetricBatch(samples: [
@@ -89,28 +89,29 @@ struct HeadLifecycleTests {
             Issue.record("not metrics")
             return
         }
-        // The stored series has a handle (twice, the same one), the new one none.
-        let handles = try #require(admitted.resolvedHandles)
-        #expect(handles[0] != nil && handles[0] === handles[2] && handles[1] == nil)
-        // The WAL record is the same bytes whether the labels come from the handles or are written out.
+        // The stored series has an id (twice, the same one), the new one none.
+        let refs = try #require(admitted.resolvedRefs)
+        #expect(refs.ids[0] != 0 && refs.ids[0] == refs.ids[2] && refs.ids[1] == 0)
+        // The WAL writer's record names the series and reads back as the same samples.
         let tenant = Tenant(uncheckedID: "t")
-        var plain = admitted
-        plain.seriesHandles = []
-        #expect(TenantBatch(tenant: tenant, batch: .metrics(admitted)).encoded() == TenantBatch(tenant: tenant, batch: .metrics(plain)).encoded())
+        var writer = ByteWriter()
+        TenantBatch(tenant: tenant, batch: .metrics(admitted)).encode(into: &writer, scope: WALSeriesScope())
+        var table: WALSeriesTable? = WALSeriesTable()
+        #expect(try writer.bytes.withUnsafeBytes { try TenantBatch(decoding: $0, seriesTable: &table) }.batch == .metrics(admitted))
         head.apply(admitted, segment: 2)
         let got = try head.select(matchers: [try F.matcher("job", .equal, "x")], minTime: .min, maxTime: .max)
         #expect(got.map(\.labels) == [a, b])
         #expect(got.map(\.timestampsMs) == [[1000, 2000, 3000], [2000]])
-        // A batch whose samples changed after admission no longer uses its handles.
+        // A batch whose samples changed after admission no longer uses its ids.
         var changed = admitted
         changed.samples.removeLast()
-        #expect(changed.resolvedHandles == nil)
+        #expect(changed.resolvedRefs == nil)
         var filtered = admitted
         filtered.removeSamples { $0.labels == b }
-        #expect(filtered.samples.map(\.timestampMs) == [2000, 3000] && filtered.resolvedHandles?.count == 2)
+        #expect(filtered.samples.map(\.timestampMs) == [2000, 3000] && filtered.resolvedRefs?.ids == [refs.ids[0], refs.ids[2]])
     }
 
-    @Test func aHandleToASeriesDroppedBeforeApplyFindsTheSeriesAgain() throws {
+    @Test func anIDOfASeriesDroppedBeforeApplyFindsTheSeriesAgain() throws {
         let head = Head()
         head.apply(F.batch(a, [(1000, 1)]), segment: 1)
         _ = head.drain(throughSegment: 1)
@@ -118,19 +119,51 @@ struct HeadLifecycleTests {
             Issue.record("not metrics")
             return
         }
-        #expect(admitted.resolvedHandles?.first??.owner != nil)
+        #expect(admitted.resolvedRefs?.ids.first != 0)
         // Retention drops the empty series between admission and apply: the sample lands in a new series.
         #expect(head.removeInactiveSeries(olderThanMs: 100_000) == 1)
         head.apply(admitted, segment: 2)
         #expect(head.seriesCount == 1)
         let got = try head.select(matchers: [try F.matcher("job", .equal, "x")], minTime: .min, maxTime: .max)
         #expect(got.map(\.timestampsMs) == [[2000]])
-        // Another head's handles are not taken for its own series.
+        // Another head's ids are not taken for its own series.
         let other = Head()
         other.apply(admitted, segment: 1)
         #expect(other.seriesCount == 1)
         #expect(try other.select(matchers: [try F.matcher("job", .equal, "x")], minTime: .min, maxTime: .max).map(\.timestampsMs) == [[2000]])
         #expect(try head.select(matchers: [try F.matcher("job", .equal, "x")], minTime: .min, maxTime: .max).map(\.timestampsMs) == [[2000]])
+    }
+
+    @Test func droppingMostSeriesRenumbersTheRestAndOldIDsFallBackToLabels() throws {
+        let head = Head()
+        let many = (0..<3000).map { F.labels("m", ["i": "\($0)"]) }
+        head.apply(MetricBatch(samples: many.map { MetricSample(labels: $0, timestampMs: 1000, value: 1) }), segment: 1)
+        _ = head.drain(throughSegment: 1)
+        // A kept series gets a newer sample, and a batch for it is admitted under the old numbering.
+        let kept = many[2999]
+        head.apply(F.batch(kept, [(200_000, 7)]), segment: 2)
+        guard case .metrics(let admitted) = head.admit(F.batch(kept, [(215_000, 8)])).batch else {
+            Issue.record("not metrics")
+            return
+        }
+        let oldID = try #require(admitted.resolvedRefs?.ids.first)
+        #expect(oldID == 3000)
+        // Retention drops the other 2,999: the tables are sparse and the head renumbers (the kept series is 1 now).
+        #expect(head.removeInactiveSeries(olderThanMs: 100_000) == 2999)
+        #expect(head.seriesCount == 1)
+        // The batch admitted before still lands in its series, found by its labels, and nothing is lost.
+        head.apply(admitted, segment: 2)
+        #expect(head.seriesCount == 1)
+        let got = try head.select(matchers: [try F.matcher("i", .equal, "2999")], minTime: .min, maxTime: .max)
+        #expect(got.map(\.timestampsMs) == [[200_000, 215_000]])
+        // Admission's view of the series survived renumbering: another value at the admitted time is refused.
+        let conflicting = head.admit(F.batch(kept, [(215_000, 9)]))
+        #expect(conflicting.rejections[Head.Reason.duplicateSample] == 1)
+        guard case .metrics(let next) = head.admit(F.batch(kept, [(230_000, 10)])).batch else {
+            Issue.record("not metrics")
+            return
+        }
+        #expect(next.resolvedRefs?.ids == [1])
     }
 
     @Test func statsCountCardinality() {

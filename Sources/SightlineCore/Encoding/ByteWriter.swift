@@ -12,6 +12,11 @@ package struct ByteWriter: Sendable {
         self.bytes = bytes
     }
 
+    /// Forgets the bytes written, keeping the buffer for the next ones.
+    package mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+    }
+
     /// The bytes written, leaving the writer empty.
     package mutating func takeBytes() -> [UInt8] {
         var taken: [UInt8] = []

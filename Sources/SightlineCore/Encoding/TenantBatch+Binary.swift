@@ -1,5 +1,3 @@
-import Synchronization
-
 /// The binary form of a ``TenantBatch``: how the WAL and the interim record store keep batches.
 ///
 /// Layout: a format version byte, the signal byte, the tenant, then the records of that signal. Version 2 added the
@@ -44,37 +42,16 @@ extension TenantBatch {
             for record in records { w.write(record) }
         case .metrics(let metrics):
             w.writeVarint(UInt64(metrics.samples.count))
-            // The labels of series the store holds were encoded once, when it created them; the batch keeps the
-            // handles alive, so they are read unretained (a retain per sample was a contended atomic).
-            let handles = metrics.resolvedHandles ?? []
-            var previousHandle: Unmanaged<SeriesHandle>?
-            var previousWritten: [UInt8] = []
-            func withPrevious(_ body: (UnsafeRawBufferPointer) -> Void) {
-                if let previousHandle {
-                    previousHandle._withUnsafeGuaranteedRef { $0.encodedLabels.withUnsafeBytes(body) }
-                } else {
-                    previousWritten.withUnsafeBytes(body)
-                }
-            }
-            metrics.samples.withUnsafeBufferPointer { samples in
-                handles.withUnsafeBufferPointer { handles in
-                    for index in samples.indices {
-                        if let handle = handles.isEmpty ? nil : handles[index].map(Unmanaged.passUnretained) {
-                            handle._withUnsafeGuaranteedRef { handle in
-                                handle.encodedLabels.withUnsafeBytes { labels in withPrevious { w.writeFrontCoded(labels, after: $0) } }
-                            }
-                            previousHandle = handle
-                        } else {
-                            var scratch = ByteWriter(capacity: 256)
-                            scratch.writeLabels(samples[index].labels)
-                            scratch.bytes.withUnsafeBytes { labels in withPrevious { w.writeFrontCoded(labels, after: $0) } }
-                            previousWritten = scratch.bytes
-                            previousHandle = nil
-                        }
-                        w.writeSignedVarint(samples[index].timestampMs)
-                        w.writeDouble(samples[index].value)
-                    }
-                }
+            // Each sample's labels are encoded into one of two reused buffers and front-coded against the other.
+            var previous = ByteWriter(capacity: 256)
+            var current = ByteWriter(capacity: 256)
+            for sample in metrics.samples {
+                current.removeAll()
+                current.writeLabels(sample.labels)
+                current.bytes.withUnsafeBytes { labels in previous.bytes.withUnsafeBytes { w.writeFrontCoded(labels, after: $0) } }
+                swap(&previous, &current)
+                w.writeSignedVarint(sample.timestampMs)
+                w.writeDouble(sample.value)
             }
             w.writeMetadata(metrics.metadata)
         case .traces(let spans):
@@ -162,8 +139,8 @@ extension TenantBatch {
     }
 
     /// Appends the WAL writer's form of the batch for a record in the segment `scope` describes: version 4 for a
-    /// metrics batch with resolved series handles, else the same bytes as ``encode(into:)``. Call only on the WAL
-    /// writer thread: it hands out numbers in `scope` and notes them in the handles.
+    /// metrics batch with resolved series numbers, else the same bytes as ``encode(into:)``. Call only on the WAL
+    /// writer thread: it numbers series in `scope`.
     ///
     /// A sample is `key | Δt | value`: `key` is a varint whose low two bits say how the series is named — 0: by a
     /// number defined earlier in the segment, 1: a new number followed by the series' labels (length-prefixed
@@ -172,69 +149,72 @@ extension TenantBatch {
     /// (0 when a request repeats the segment's series in order). `Δt` is the zigzagged difference from the previous
     /// sample's time (the first from 0); the value is its 8 bytes.
     package func encode(into w: inout ByteWriter, scope: WALSeriesScope) {
-        guard case .metrics(let metrics) = batch, let handles = metrics.resolvedHandles else { return encode(into: &w) }
+        guard case .metrics(let metrics) = batch, let refs = metrics.resolvedRefs else { return encode(into: &w) }
         writeHeader(version: Self.segmentScopedVersion, into: &w)
         w.writeVarint(UInt64(metrics.samples.count))
-        let generation = scope.generation
         var previousReference: UInt32 = .max
         var previousTime: Int64 = 0
-        metrics.samples.withUnsafeBufferPointer { samples in
-            handles.withUnsafeBufferPointer { handles in
-                for index in samples.indices {
-                    // The batch keeps its handles alive: read unretained (a retain per sample was a contended atomic).
-                    if let handle = handles[index].map(Unmanaged.passUnretained) {
-                        handle._withUnsafeGuaranteedRef { handle in
-                            let defined = handle.walGeneration == generation
-                            if !defined {
-                                handle.walReference = scope.takeReference()
-                                handle.walGeneration = generation
-                            }
-                            let step = Int64(handle.walReference) - WALSeriesScope.expectedReference(after: previousReference)
-                            w.writeVarint(UInt64(bitPattern: (step << 1) ^ (step >> 63)) << 2 | (defined ? 0 : 1))
-                            if !defined { w.writeBytes(handle.encodedLabels) }
-                            previousReference = handle.walReference
-                        }
-                    } else {
-                        var labels = ByteWriter(capacity: 256)
-                        labels.writeLabels(samples[index].labels)
-                        w.writeVarint(2)
-                        w.writeBytes(labels.bytes)
+        var labels = ByteWriter(capacity: 256)
+        scope.withReferences(of: refs.owner) { references in
+            for (sample, id) in zip(metrics.samples, refs.ids) {
+                if id != 0 {
+                    let index = Int(id)
+                    if index >= references.count { references.append(contentsOf: repeatElement(0, count: index + 1 - references.count)) }
+                    let defined = references[index] != 0
+                    if !defined { references[index] = scope.takeReference() + 1 }
+                    let reference = references[index] - 1
+                    let step = Int64(reference) - WALSeriesScope.expectedReference(after: previousReference)
+                    w.writeVarint(UInt64(bitPattern: (step << 1) ^ (step >> 63)) << 2 | (defined ? 0 : 1))
+                    previousReference = reference
+                    if defined {
+                        w.writeSignedVarint(sample.timestampMs &- previousTime)
+                        previousTime = sample.timestampMs
+                        w.writeDouble(sample.value)
+                        continue
                     }
-                    w.writeSignedVarint(samples[index].timestampMs &- previousTime)
-                    previousTime = samples[index].timestampMs
-                    w.writeDouble(samples[index].value)
+                } else {
+                    w.writeVarint(2)
                 }
+                labels.removeAll()
+                labels.writeLabels(sample.labels)
+                w.writeBytes(labels.bytes)
+                w.writeSignedVarint(sample.timestampMs &- previousTime)
+                previousTime = sample.timestampMs
+                w.writeDouble(sample.value)
             }
         }
         w.writeMetadata(metrics.metadata)
     }
 }
 
-/// What the WAL writer keeps about the segment it writes, for ``TenantBatch/encode(into:scope:)``: which series its
-/// records have numbered so far. A series' number is valid while its handle's generation is the scope's.
+/// What the WAL writer keeps about the segment it writes, for ``TenantBatch/encode(into:scope:)``: the number each
+/// series has in it so far, by the store that owns the series and the store's own number for it.
 package final class WALSeriesScope {
-    /// Generations are unique in the process, so a handle never mistakes another scope's number for this one's.
-    private static let generations = Atomic<UInt64>(0)
-
-    /// The generation numbers handed out now belong to.
-    package private(set) var generation: UInt64
+    /// Per store (``SeriesRefs/owner``), by the store's series number: the segment's number for the series + 1, 0
+    /// while it has none.
+    private var references: [UInt64: [UInt32]] = [:]
     /// The next number to hand out in the segment.
     private var nextReference: UInt32 = 0
 
-    package init() {
-        generation = Self.generations.add(1, ordering: .relaxed).newValue
-    }
+    package init() {}
 
     /// A new segment: every series is defined again, numbered from 0.
     package func startSegment() {
-        generation = Self.generations.add(1, ordering: .relaxed).newValue
+        references = [:]
         nextReference = 0
     }
 
-    /// Records encoded in this scope never reached the segment (a failed write): the series they defined are
-    /// defined again. Numbers go on from where they were, so none is reused within the segment.
+    /// Records encoded since the last write never reached the segment (a failed write): the series they defined
+    /// are defined again. Numbers go on from where they were, so none is reused within the segment.
     package func forgetUnwritten() {
-        generation = Self.generations.add(1, ordering: .relaxed).newValue
+        references = [:]
+    }
+
+    /// Runs `body` on the numbers of `owner`'s series, taken out of the table meanwhile so they change in place.
+    fileprivate func withReferences(of owner: UInt64, _ body: (inout [UInt32]) -> Void) {
+        var taken = references.removeValue(forKey: owner) ?? []
+        body(&taken)
+        references[owner] = taken
     }
 
     /// The number a sample is expected to name after one that named `previous` (`.max` before the first): the next.

@@ -60,39 +60,40 @@ package struct MetricMetadata: Hashable, Sendable {
 package struct MetricBatch: Hashable, Sendable {
     package var samples: [MetricSample]
     package var metadata: [MetricMetadata]
-    /// The store's handles of the samples' series, one per sample (nil for a series the store does not hold yet), as
-    /// admission found them; empty when no store resolved the batch. Used only while they match `samples` one to one
-    /// (``resolvedHandles``); batches compare and hash without them.
-    package var seriesHandles: [SeriesHandle?]
+    /// The store's numbers for the samples' series, one per sample, as admission found them; nil when no store
+    /// resolved the batch. Used only while they match `samples` one to one (``resolvedRefs``); batches compare and
+    /// hash without them.
+    package var seriesRefs: SeriesRefs?
 
-    package init(samples: [MetricSample] = [], metadata: [MetricMetadata] = [], seriesHandles: [SeriesHandle?] = []) {
+    package init(samples: [MetricSample] = [], metadata: [MetricMetadata] = [], seriesRefs: SeriesRefs? = nil) {
         self.samples = samples
         self.metadata = metadata
-        self.seriesHandles = seriesHandles
+        self.seriesRefs = seriesRefs
     }
 
-    /// The series handles when there is one per sample, else nil (a batch whose samples changed after admission).
-    package var resolvedHandles: [SeriesHandle?]? {
-        seriesHandles.count == samples.count && !samples.isEmpty ? seriesHandles : nil
+    /// The series numbers when there is one per sample, else nil (a batch whose samples changed after admission).
+    package var resolvedRefs: SeriesRefs? {
+        guard let seriesRefs, seriesRefs.ids.count == samples.count, !samples.isEmpty else { return nil }
+        return seriesRefs
     }
 
-    /// Removes the samples `shouldRemove` picks, and their handles.
+    /// Removes the samples `shouldRemove` picks, and their series numbers.
     package mutating func removeSamples(where shouldRemove: (MetricSample) -> Bool) {
-        guard let handles = resolvedHandles else {
+        guard let refs = resolvedRefs else {
             samples.removeAll(where: shouldRemove)
-            seriesHandles = []
+            seriesRefs = nil
             return
         }
         var keptSamples: [MetricSample] = []
-        var keptHandles: [SeriesHandle?] = []
+        var keptIDs: [UInt32] = []
         keptSamples.reserveCapacity(samples.count)
-        keptHandles.reserveCapacity(samples.count)
-        for (sample, handle) in zip(samples, handles) where !shouldRemove(sample) {
+        keptIDs.reserveCapacity(samples.count)
+        for (sample, id) in zip(samples, refs.ids) where !shouldRemove(sample) {
             keptSamples.append(sample)
-            keptHandles.append(handle)
+            keptIDs.append(id)
         }
         samples = keptSamples
-        seriesHandles = keptHandles
+        seriesRefs = SeriesRefs(owner: refs.owner, ids: keptIDs)
     }
 
     package static func == (a: MetricBatch, b: MetricBatch) -> Bool {

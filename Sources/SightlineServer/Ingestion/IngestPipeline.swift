@@ -161,7 +161,7 @@ package final class IngestPipeline: Sendable {
                 if let batchID { deduplicator?.accept(batchID) }
                 try store.apply(batch, at: position)
             }
-            if case .metrics(let metrics) = batch.batch, metrics.resolvedHandles != nil {
+            if case .metrics(let metrics) = batch.batch, metrics.resolvedRefs != nil {
                 // Encoded by the WAL writer, which names series its segment holds already by number (~11 bytes a
                 // sample instead of its labels: a fifth of the bytes to checksum, copy and write).
                 _ = try await wal.append(encodedBy: { writer, scope in

@@ -8,13 +8,14 @@ extension Head {
     }
 
     /// Decides which samples of `batch` the head will take. Stores nothing; it only moves admission's own view of
-    /// each stored series (``MemSeries/admittedMaxTime``) up to the newest sample it passed.
+    /// each stored series (``AdmissionView``) up to the newest sample it passed.
     ///
     /// Refuses, in this order: samples past `maxSamplesPerRequest` (the tail of the batch, `too_many_samples`);
     /// samples of new series past `maxSeries` (`too_many_series`); samples older than the out-of-order window
     /// (`out_of_order`); samples at the time of a stored or earlier admitted sample with other value bits
     /// (`duplicate_sample`). Identical duplicates are admitted: ``apply(_:segment:)`` skips them. Metadata is always
-    /// admitted. The message explains the first refusal.
+    /// admitted. The message explains the first refusal. The admitted batch carries the series' ids
+    /// (``SeriesRefs``), 0 for series it creates.
     ///
     /// Admissions of stored series see the newest sample of earlier admissions, applied or not. Series that are new
     /// are created by apply, so racing requests do not see each other's new series and may together pass
@@ -30,12 +31,12 @@ extension Head {
             samples = samples.prefix(limits.maxSamplesPerRequest)
         }
         // Decide under the lock; build the answer after releasing it.
-        let (verdicts, handles, refusals) = state.withLock { state in
+        let (verdicts, ids, owner, refusals) = state.withLock { state in
             var verdicts: [Verdict] = []
-            var handles: [SeriesHandle?] = []
+            var ids: [UInt32] = []
             verdicts.reserveCapacity(samples.count)
-            handles.reserveCapacity(samples.count)
-            // Each series seen gets a place in `pending`: a stored series keeps its place in its own fields (the
+            ids.reserveCapacity(samples.count)
+            // Each series seen gets a place in `pending`: a stored series keeps its place in its admission view (the
             // epoch tells this admission's from an earlier one's), so it costs the one lookup in the head's table;
             // a new series is found again through `newSlots` (-1: refused over the series limit).
             state.admissionEpoch &+= 1
@@ -44,19 +45,20 @@ extension Head {
             var newSlots: [Labels: Int] = [:]
             var newSeries = 0
             var refusals = 0
-            let newSeriesAllowed = limits.maxSeries > 0 ? max(0, limits.maxSeries - state.seriesByID.count) : Int.max
+            let newSeriesAllowed = limits.maxSeries > 0 ? max(0, limits.maxSeries - state.seriesCount) : Int.max
             for index in samples.indices {
                 let slot: Int
-                if let stored = state.seriesByLabels[samples[index].labels] {
+                if let id = state.seriesByLabels[samples[index].labels] {
                     let next = pending.count
-                    let (known, first) = stored._withUnsafeGuaranteedRef { stored in
-                        if stored.admissionEpoch == epoch { return (stored.admissionSlot, false) }
-                        stored.admissionEpoch = epoch
-                        stored.admissionSlot = next
-                        return (next, true)
+                    let first = state.admissionByID.withUnsafeMutableBufferPointer { views in
+                        let view = views.baseAddress! + Int(id)
+                        if view.pointee.epoch == epoch { return false }
+                        view.pointee.epoch = epoch
+                        view.pointee.slot = Int32(truncatingIfNeeded: next)
+                        return true
                     }
-                    if first { pending.append(PendingSeries(stored)) }
-                    slot = known
+                    if first { pending.append(PendingSeries(id: id, view: state.admissionByID[Int(id)])) }
+                    slot = first ? next : Int(state.admissionByID[Int(id)].slot)
                 } else if let known = newSlots[samples[index].labels] {
                     slot = known
                 } else if newSeries < newSeriesAllowed {
@@ -70,15 +72,17 @@ extension Head {
                 }
                 guard slot >= 0 else {
                     verdicts.append(Verdict(decision: nil, newest: 0))
-                    handles.append(nil)
+                    ids.append(0)
                     refusals += 1
                     continue
                 }
                 let t = samples[index].timestampMs
                 let bits = samples[index].value.bitPattern
-                let decision = pending[slot].classify(t, bits, oooWindowMs: limits.oooWindowMs)
+                let decision = pending[slot].classify(t, bits, oooWindowMs: limits.oooWindowMs) { t in
+                    state.seriesByID[Int(pending[slot].id)]?.storedValueBits(at: t)
+                }
                 verdicts.append(Verdict(decision: decision, newest: pending[slot].maxTime))
-                handles.append(pending[slot].stored)
+                ids.append(pending[slot].id)
                 switch decision {
                 case .inOrder, .outOfOrder: pending[slot].accept(t, bits)
                 case .identicalDuplicate: break
@@ -86,32 +90,31 @@ extension Head {
                 }
             }
             // Admission's view of each stored series moves up to what this batch passed.
-            for series in pending where series.firstAdmitted != nil {
-                guard let stored = series.stored else { continue }
-                stored.noteAdmitted(series.maxTime, series.maxTimeValueBits)
+            for series in pending where series.id != 0 && series.firstAdmitted != nil {
+                state.admissionByID[Int(series.id)].note(series.maxTime, series.maxTimeValueBits)
             }
-            return (verdicts, handles, refusals)
+            return (verdicts, ids, state.owner, refusals)
         }
         if refusals == 0 {
-            // Everything admitted (the common case): the request's samples go on as they are, with their handles.
+            // Everything admitted (the common case): the request's samples go on as they are, with their ids.
             let admitted = samples.count == batch.samples.count ? batch.samples : Array(samples)
             return Admission(
-                batch: .metrics(MetricBatch(samples: admitted, metadata: batch.metadata, seriesHandles: handles)),
+                batch: .metrics(MetricBatch(samples: admitted, metadata: batch.metadata, seriesRefs: SeriesRefs(owner: owner, ids: ids))),
                 rejections: rejections, message: message)
         }
         var kept: [MetricSample] = []
-        var keptHandles: [SeriesHandle?] = []
+        var keptIDs: [UInt32] = []
         kept.reserveCapacity(samples.count)
-        keptHandles.reserveCapacity(samples.count)
+        keptIDs.reserveCapacity(samples.count)
         func refuse(_ reason: String, _ explain: @autoclosure () -> String) {
             rejections[reason, default: 0] += 1
             if message.isEmpty { message = explain() }
         }
-        for ((sample, verdict), handle) in zip(zip(samples, verdicts), handles) {
+        for ((sample, verdict), id) in zip(zip(samples, verdicts), ids) {
             switch verdict.decision {
             case .inOrder, .outOfOrder, .identicalDuplicate:
                 kept.append(sample)
-                keptHandles.append(handle)
+                keptIDs.append(id)
             case nil:
                 refuse(Reason.tooManySeries, "series limit of \(limits.maxSeries) reached: refusing new series \(sample.labels)")
             case .conflictingDuplicate:
@@ -127,7 +130,7 @@ extension Head {
             }
         }
         return Admission(
-            batch: .metrics(MetricBatch(samples: kept, metadata: batch.metadata, seriesHandles: keptHandles)),
+            batch: .metrics(MetricBatch(samples: kept, metadata: batch.metadata, seriesRefs: SeriesRefs(owner: owner, ids: keptIDs))),
             rejections: rejections, message: message)
     }
 
@@ -155,42 +158,39 @@ private struct Verdict: Sendable {
 
 /// A series as admission sees it: what the head holds plus what the batch has admitted so far.
 private struct PendingSeries {
-    /// The stored series, nil for one the batch creates. Unowned: pending series live only inside the head's lock,
-    /// where the head's tables keep the series alive, and a retain here was a contended atomic per sample.
-    unowned(unsafe) let stored: MemSeries?
+    /// The stored series' id, 0 for one the batch creates.
+    let id: UInt32
     var maxTime: Int64
     var maxTimeValueBits: UInt64
     var hasAppended: Bool
     /// The first sample admitted from this batch, kept inline: most batches carry one sample per series.
     var firstAdmitted: (t: Int64, bits: UInt64)?
-    /// Further samples admitted from this batch, by time.
-    var moreAdmitted: [Int64: UInt64] = [:]
+    /// Further samples admitted from this batch, by time (nil until there is one).
+    var moreAdmitted: [Int64: UInt64]?
 
     /// A series the batch creates.
-    init(_ none: Void = ()) {
-        stored = nil
+    init() {
+        id = 0
         maxTime = .min
         maxTimeValueBits = 0
         hasAppended = false
     }
 
-    /// A stored series, valid while the head's lock is held: what admission has passed for it so far (never behind
-    /// what apply stored, and kept apart from the fields apply writes).
-    init(_ stored: Unmanaged<MemSeries>) {
-        self.stored = stored.takeUnretainedValue()
-        (maxTime, maxTimeValueBits, hasAppended) = stored._withUnsafeGuaranteedRef {
-            ($0.admittedMaxTime, $0.admittedMaxBits, $0.admittedAny)
-        }
+    /// A stored series with admission's view of it so far (never behind what apply stored).
+    init(id: UInt32, view: Head.AdmissionView) {
+        self.id = id
+        (maxTime, maxTimeValueBits, hasAppended) = (view.maxTime, view.maxBits, view.any)
     }
 
-    /// The decision ``MemSeries/classify(_:_:oooWindowMs:)`` would make after the admitted samples were applied.
-    func classify(_ t: Int64, _ bits: UInt64, oooWindowMs: Int64) -> MemSeries.Decision {
+    /// The decision ``MemSeries/classify(_:_:oooWindowMs:)`` would make after the admitted samples were applied;
+    /// `stored` gives the value bits the head stores at a time, for an out-of-order sample.
+    func classify(_ t: Int64, _ bits: UInt64, oooWindowMs: Int64, stored: (Int64) -> UInt64?) -> MemSeries.Decision {
         if !hasAppended || t > maxTime { return .inOrder }
         if let earlier = admittedBits(at: t) { return earlier == bits ? .identicalDuplicate : .conflictingDuplicate }
         if t == maxTime { return bits == maxTimeValueBits ? .identicalDuplicate : .conflictingDuplicate }
         let (lowest, overflow) = maxTime.subtractingReportingOverflow(max(0, oooWindowMs))
         guard overflow || t >= lowest else { return .tooOld }
-        if let stored = stored?.storedValueBits(at: t) {
+        if id != 0, let stored = stored(t) {
             return stored == bits ? .identicalDuplicate : .conflictingDuplicate
         }
         return .outOfOrder
@@ -199,12 +199,17 @@ private struct PendingSeries {
     /// The value bits of the sample this batch admitted at `t`, if any.
     private func admittedBits(at t: Int64) -> UInt64? {
         if let first = firstAdmitted, first.t == t { return first.bits }
-        return moreAdmitted.isEmpty ? nil : moreAdmitted[t]
+        return moreAdmitted?[t]
     }
 
     /// Records an admitted sample.
     mutating func accept(_ t: Int64, _ bits: UInt64) {
-        if firstAdmitted == nil { firstAdmitted = (t, bits) } else { moreAdmitted[t] = bits }
+        if firstAdmitted == nil {
+            firstAdmitted = (t, bits)
+        } else {
+            if moreAdmitted == nil { moreAdmitted = [:] }
+            moreAdmitted![t] = bits
+        }
         if !hasAppended || t > maxTime {
             maxTime = t
             maxTimeValueBits = bits

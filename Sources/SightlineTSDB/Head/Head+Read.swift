@@ -81,7 +81,7 @@ extension Head {
         return state.withLock { state in
             let recheck = !regexMatchers.isEmpty && state.index.generation != generation
             return state.index.select(plans).compactMap { id -> T? in
-                guard let series = state.seriesByID[id], series.overlaps(minTime: minTime, maxTime: maxTime) else { return nil }
+                guard Int(id) < state.seriesByID.count, let series = state.seriesByID[Int(id)], series.overlaps(minTime: minTime, maxTime: maxTime) else { return nil }
                 if recheck && !regexMatchers.allSatisfy({ $0.matches(series.labels) }) { return nil }
                 return transform(series)
             }

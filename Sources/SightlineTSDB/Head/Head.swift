@@ -32,73 +32,105 @@ package final class Head: Sendable {
 
     /// Everything the lock guards.
     struct State: ~Copyable {
-        /// The ``SeriesHandle/owner`` of this head's series.
-        let owner: UInt64
-        /// The series by labels, unretained: ``seriesByID`` owns them (a retain per lookup was a contended atomic).
-        var seriesByLabels: [Labels: Unmanaged<MemSeries>] = [:]
-        var seriesByID: [UInt32: MemSeries] = [:]
+        /// The ``SeriesRefs/owner`` of this head's series numbers; changes when they are renumbered.
+        var owner: UInt64
+        /// Series ids by labels.
+        var seriesByLabels: [Labels: UInt32] = [:]
+        /// The series by id (index 0 unused, nil where a series was dropped): a dense table, so that apply, given a
+        /// batch's ids, reaches its series through consecutive slots (requests repeat series in creation order).
+        var seriesByID: [MemSeries?] = [nil]
+        /// Admission's own view of each series, by id, beside the series (see ``AdmissionView``).
+        var admissionByID: [AdmissionView] = [AdmissionView()]
+        /// How many entries of ``seriesByID`` hold a series.
+        var seriesCount = 0
         var index = HeadIndex()
-        var nextID: UInt32 = 1
         var metadata: [String: MetricMetadata] = [:]
         var discarded: [String: Int] = [:]
         var limits: HeadLimits
-        /// Counts admissions, so a series can tell whether the running one has seen it (``MemSeries/admissionEpoch``).
+        /// Counts admissions, so a series can tell whether the running one has seen it (``AdmissionView/epoch``).
         var admissionEpoch: UInt64 = 0
 
-        /// The series `handle` stands for when it is a live series of this head. Unretained: valid while the lock
-        /// is held and `handle` is alive.
-        func liveSeries(_ handle: SeriesHandle?) -> Unmanaged<MemSeries>? {
-            guard let handle, handle.owner == owner else { return nil }
-            let series = Unmanaged.passUnretained(unsafeDowncast(handle, to: MemSeries.self))
-            return series._withUnsafeGuaranteedRef { $0.isLive } ? series : nil
+        /// The next series id.
+        var nextID: UInt32 { UInt32(seriesByID.count) }
+
+        /// The live series `id` of `refs` stands for, if any. Unretained: valid while the lock is held.
+        func liveSeries(_ id: UInt32, owner refsOwner: UInt64) -> Unmanaged<MemSeries>? {
+            guard id != 0, refsOwner == owner, Int(id) < seriesByID.count, let series = seriesByID[Int(id)] else { return nil }
+            return Unmanaged.passUnretained(series)
         }
 
         /// The series with `labels`, created and indexed when it is new. Unretained: valid while the lock is held.
         mutating func series(for labels: Labels) -> Unmanaged<MemSeries> {
-            if let series = seriesByLabels[labels] { return series }
+            if let id = seriesByLabels[labels], let series = seriesByID[Int(id)] { return Unmanaged.passUnretained(series) }
             if nextID == .max { renumber() }
-            let series = MemSeries(id: nextID, labels: labels, owner: owner)
-            nextID += 1
-            seriesByLabels[labels] = Unmanaged.passUnretained(series)
-            seriesByID[series.id] = series
+            let series = MemSeries(id: nextID, labels: labels)
+            seriesByLabels[labels] = series.id
+            seriesByID.append(series)
+            admissionByID.append(AdmissionView())
+            seriesCount += 1
             index.add(series.id, labels)
             return Unmanaged.passUnretained(series)
         }
 
+        /// The live series, in id order.
+        var allSeries: some Sequence<MemSeries> { seriesByID.lazy.compactMap { $0 } }
+
         /// Removes a series from every table.
         mutating func remove(_ series: MemSeries) {
-            series.isLive = false
             seriesByLabels[series.labels] = nil
-            seriesByID[series.id] = nil
+            seriesByID[Int(series.id)] = nil
+            admissionByID[Int(series.id)] = AdmissionView()
+            seriesCount -= 1
             index.remove(series.id, series.labels)
         }
 
-        /// Gives the live series the ids 1…n again. Only needed after four billion series were created.
-        private mutating func renumber() {
-            let live = seriesByID.keys.sorted().compactMap { seriesByID[$0] }
-            seriesByID = [:]
+        /// Whether dropped series left more empty slots than there are series, so ``renumber()`` is due.
+        var isSparse: Bool { seriesByID.count > 1024 && seriesByID.count > 2 * seriesCount }
+
+        /// Gives the live series the ids 1…n again, under a new owner (numbers batches still carry no longer
+        /// resolve; apply finds those series by their labels). Needed when dropped series left the tables sparse,
+        /// and after four billion series were created.
+        mutating func renumber() {
+            let live = seriesByID.compactMap { $0 }
+            let views = live.map { admissionByID[Int($0.id)] }
+            seriesByID = [nil]
+            admissionByID = [AdmissionView()]
             seriesByLabels = [:]
             index = HeadIndex()
-            var id: UInt32 = 1
-            for old in live {
-                old.isLive = false
-                let series = MemSeries(id: id, labels: old.labels, owner: owner)
-                series.open = old.open
-                series.openSegment = old.openSegment
-                series.sealed = old.sealed
-                series.outOfOrder = old.outOfOrder
-                series.maxTime = old.maxTime
-                series.maxTimeValueBits = old.maxTimeValueBits
-                series.hasAppended = old.hasAppended
-                series.admittedMaxTime = old.admittedMaxTime
-                series.admittedMaxBits = old.admittedMaxBits
-                series.admittedAny = old.admittedAny
-                seriesByLabels[series.labels] = Unmanaged.passUnretained(series)
-                seriesByID[id] = series
-                index.add(id, series.labels)
-                id += 1
+            owner = Head.nextOwner.add(1, ordering: .relaxed).newValue
+            for (series, view) in zip(live, views) {
+                series.id = nextID
+                seriesByLabels[series.labels] = series.id
+                seriesByID.append(series)
+                admissionByID.append(view)
+                index.add(series.id, series.labels)
             }
-            nextID = id
+        }
+    }
+
+    /// Admission's view of one series: the newest time it passed (applied or still on its way to the WAL) and that
+    /// sample's value bits (`any` false while there is none), and which admission saw the series last with its
+    /// place in that admission's pending list. Admission writes it; apply writes it only for samples that reach it
+    /// without the series' id (a new series, WAL replay), so it is never behind what was applied. A batch admitted
+    /// and then lost (a failed WAL write) leaves it ahead: a retry of the same samples is admitted as identical
+    /// duplicates, and apply, which decides on what it stored, appends them.
+    ///
+    /// Kept in a dense table by id rather than in the series objects: admission then reads consecutive entries
+    /// instead of one scattered object per sample (that first load was nearly half of admission's time).
+    struct AdmissionView {
+        var epoch: UInt64 = 0
+        var slot: Int32 = 0
+        var maxTime: Int64 = .min
+        var maxBits: UInt64 = 0
+        var any = false
+
+        /// Moves the view up to a sample at `t` with value bits `bits`.
+        mutating func note(_ t: Int64, _ bits: UInt64) {
+            if !any || t > maxTime {
+                maxTime = t
+                maxBits = bits
+                any = true
+            }
         }
     }
 
@@ -110,7 +142,7 @@ package final class Head: Sendable {
     }
 
     /// Hands every head its own ``SeriesHandle/owner``.
-    private static let nextOwner = Atomic<UInt64>(0)
+    static let nextOwner = Atomic<UInt64>(0)
 
     /// The limits ``admit(_:)`` checks and whose out-of-order window ``apply(_:segment:)`` enforces.
     package var limits: HeadLimits {
@@ -129,24 +161,29 @@ package final class Head: Sendable {
     package func apply(_ batch: MetricBatch, segment: Int) {
         state.withLock { state in
             let window = state.limits.oooWindowMs
-            let handles = batch.resolvedHandles ?? []
+            let refs = batch.resolvedRefs
             let samples = batch.samples
             for index in samples.indices {
                 let t = samples[index].timestampMs
                 let v = samples[index].value
-                // The labels only when the handle does not lead to the series: touching them costs a retain.
-                let found = handles.isEmpty ? nil : handles.withUnsafeBufferPointer { state.liveSeries($0[index]) }
-                let decision = (found ?? state.series(for: samples[index].labels))._withUnsafeGuaranteedRef { series in
+                // The labels only when the id does not lead to the series: touching them costs a retain.
+                let found = refs.flatMap { refs in refs.ids.withUnsafeBufferPointer { state.liveSeries($0[index], owner: refs.owner) } }
+                let series = found ?? state.series(for: samples[index].labels)
+                let decision = series._withUnsafeGuaranteedRef { series in
                     let decision = series.classify(t, v.bitPattern, oooWindowMs: window)
                     switch decision {
                     case .inOrder: series.appendInOrder(t, v, segment: segment)
                     case .outOfOrder: series.insertOutOfOrder(t, v, segment: segment)
                     case .identicalDuplicate, .conflictingDuplicate, .tooOld: break
                     }
-                    // Admission did not see this sample on the series (it was new then, or this is WAL replay):
-                    // bring admission's view of the series up to what is stored.
-                    if found == nil && series.hasAppended { series.noteAdmitted(series.maxTime, series.maxTimeValueBits) }
                     return decision
+                }
+                // Admission did not see this sample on the series (it was new then, or this is WAL replay): bring
+                // admission's view of the series up to what is stored.
+                if found == nil {
+                    series._withUnsafeGuaranteedRef { series in
+                        if series.hasAppended { state.admissionByID[Int(series.id)].note(series.maxTime, series.maxTimeValueBits) }
+                    }
                 }
                 switch decision {
                 case .inOrder, .outOfOrder, .identicalDuplicate:
@@ -170,7 +207,7 @@ package final class Head: Sendable {
     /// checks still need. Series with nothing to drain are left out. The result is sorted by labels.
     package func drain(throughSegment segment: Int) -> [SeriesChunks] {
         var result = state.withLock { state in
-            state.seriesByID.values.compactMap { series -> SeriesChunks? in
+            state.allSeries.compactMap { series -> SeriesChunks? in
                 let chunks = series.drain(throughSegment: segment)
                 return chunks.isEmpty ? nil : SeriesChunks(labels: series.labels, chunks: chunks)
             }
@@ -187,14 +224,15 @@ package final class Head: Sendable {
     @discardableResult
     package func removeInactiveSeries(olderThanMs bound: Int64) -> Int {
         state.withLock { state in
-            let stale = state.seriesByID.values.filter { !$0.hasData && $0.maxTime < bound }
+            let stale = state.allSeries.filter { !$0.hasData && $0.maxTime < bound }
             for series in stale { state.remove(series) }
+            if state.isSparse { state.renumber() }
             return stale.count
         }
     }
 
     /// The number of series in the index.
-    package var seriesCount: Int { state.withLock { $0.seriesByID.count } }
+    package var seriesCount: Int { state.withLock { $0.seriesCount } }
 
     /// Cardinality statistics, with top-`limit` lists.
     package func headStats(limit: Int = 10) -> HeadStats {
@@ -202,7 +240,7 @@ package final class Head: Sendable {
             var chunkCount = 0
             var low = Int64.max
             var high = Int64.min
-            for series in state.seriesByID.values {
+            for series in state.allSeries {
                 chunkCount += series.sealed.count + (series.open.count > 0 ? 1 : 0)
                 chunkCount += (series.outOfOrder.count + ChunkCodec.samplesPerChunk - 1) / ChunkCodec.samplesPerChunk
                 if let range = series.dataRange {
@@ -223,7 +261,7 @@ package final class Head: Sendable {
                 }
             }
             return HeadStats(
-                numSeries: state.seriesByID.count, numLabelPairs: state.index.labelPairCount, chunkCount: chunkCount,
+                numSeries: state.seriesCount, numLabelPairs: state.index.labelPairCount, chunkCount: chunkCount,
                 minTime: low <= high ? low : nil, maxTime: low <= high ? high : nil,
                 seriesCountByMetricName: Self.top(byMetric, limit), labelValueCountByLabelName: Self.top(byName, limit),
                 seriesCountByLabelValuePair: Self.top(byPair, limit), memoryInBytesByLabelName: Self.top(bytesByName, limit))

@@ -2,15 +2,14 @@ import SightlineCore
 
 /// One series in the head: its labels, an open chunk, sealed chunks and out-of-order samples.
 ///
-/// Lives only inside the head's lock, so it is a class (one hash lookup per sample finds it and mutates it in place);
-/// queries copy values out of it. Admission hands it out as the batch's ``SeriesHandle`` (whose own fields are
-/// immutable), so the WAL record copies its encoded labels and apply finds it without a lookup; nothing outside the
-/// lock touches the fields below.
+/// Lives only inside the head's lock, so it is a class (found once per sample and mutated in place); queries copy
+/// values out of it. Admission hands out its ``id`` with the batch (``SeriesRefs``), so apply finds it without a
+/// lookup by labels; admission's own view of the series lives apart, in the head's dense table by id.
 ///
 /// Memory per series: the labels (shared with the head's lookup table, not copied), an open encoder (~60 bytes
 /// plus its buffer), 48 bytes per sealed chunk plus its bytes (~1–2 bytes per sample), 24 bytes per out-of-order
 /// sample.
-final class MemSeries: SeriesHandle {
+final class MemSeries {
     /// A chunk that takes no more samples, tagged with the WAL segment all of its samples came from.
     struct SealedChunk {
         var chunk: ChunkData
@@ -38,7 +37,8 @@ final class MemSeries: SeriesHandle {
         case tooOld
     }
 
-    let id: UInt32
+    /// The series' number in the head; changes only when the head renumbers its series.
+    var id: UInt32
     let labels: Labels
     var open = XORChunkEncoder()
     /// The WAL segment of the open chunk's samples; meaningless while it is empty.
@@ -54,25 +54,9 @@ final class MemSeries: SeriesHandle {
     /// Whether a sample was ever appended in order, so ``maxTime`` is real (`Int64.min` is a valid time).
     var hasAppended = false
 
-    /// False once the head dropped the series (inactive, or renumbered): a handle to it no longer finds it.
-    var isLive = true
-
-    /// The admission that saw this series last, and the series' place in that admission's pending list.
-    var admissionEpoch: UInt64 = 0
-    var admissionSlot = 0
-    /// Admission's own view of the newest sample: the newest time it passed (applied or still on its way to the
-    /// WAL) and that sample's value bits; `admittedAny` false while there is none. Admission writes it; apply writes
-    /// it only for samples that reach it without this series' handle (a new series, WAL replay), so it is never
-    /// behind what was applied. A batch admitted and then lost (a failed WAL write) leaves it ahead: a retry of the
-    /// same samples is admitted as identical duplicates, and apply, which decides on what it stored, appends them.
-    var admittedMaxTime: Int64 = .min
-    var admittedMaxBits: UInt64 = 0
-    var admittedAny = false
-
-    init(id: UInt32, labels: Labels, owner: UInt64) {
+    init(id: UInt32, labels: Labels) {
         self.id = id
         self.labels = labels
-        super.init(owner: owner, labels: labels)
     }
 
     /// Whether the head holds any sample of this series.
@@ -101,15 +85,6 @@ final class MemSeries: SeriesHandle {
         if sealed.contains(where: { $0.chunk.minTime <= maxTime && $0.chunk.maxTime >= minTime }) { return true }
         let start = outOfOrderIndex(of: minTime)
         return start < outOfOrder.count && outOfOrder[start].t <= maxTime
-    }
-
-    /// Moves admission's view of the newest sample up to `t` (apply's path for samples without a handle).
-    func noteAdmitted(_ t: Int64, _ bits: UInt64) {
-        if !admittedAny || t > admittedMaxTime {
-            admittedMaxTime = t
-            admittedMaxBits = bits
-            admittedAny = true
-        }
     }
 
     /// Decides what to do with a sample at `t` with value bits `bits`.
