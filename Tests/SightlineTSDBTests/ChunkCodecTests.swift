@@ -191,6 +191,23 @@ struct ChunkCodecTests {
         #expect(reader.readBits(8) == nil)
     }
 
+    @Test func bitWriterFinishesAtEveryLengthWithWordsStagedOrNot() {
+        // Every finish point from 0 to 20 words, so each count of staged words meets the accumulator's every fill.
+        var rng = SplitMix64(seed: 11)
+        var writer = BitWriter()
+        var bits: [Bool] = []
+        while bits.count < 20 * 64 {
+            let width = Int.random(in: 1...13, using: &rng)
+            let value = rng.next() & ((1 << UInt64(width)) - 1)
+            writer.writeBits(value, count: width)
+            for shift in stride(from: width - 1, through: 0, by: -1) { bits.append((value >> UInt64(shift)) & 1 == 1) }
+            #expect(writer.bitCount == bits.count)
+            var expected = [UInt8](repeating: 0, count: (bits.count + 7) / 8)
+            for (index, bit) in bits.enumerated() where bit { expected[index / 8] |= 0x80 >> UInt8(index % 8) }
+            #expect(writer.finishedBytes() == expected)
+        }
+    }
+
     // MARK: - merge
 
     @Test func mergeKeepsNonOverlappingChunksAsTheyAre() throws {

@@ -311,6 +311,12 @@ private struct RemoteWriteDecoding {
         guard labelsEnd > 0, let labels = cache.labels(for: UnsafeRawBufferPointer(rebasing: buffer[0..<labelsEnd])) else {
             return false
         }
+        if sampleMessages.count == 1 {
+            // One sample (every scrape's shape): the labels move into it, one retain instead of two atomics.
+            let (timestamp, value) = try withFieldPath(".samples[0]") { try Self.sample(sampleMessages[0]) }
+            samples.append(MetricSample(labels: consume labels, timestampMs: timestamp, value: value))
+            return true
+        }
         for (index, message) in sampleMessages.enumerated() {
             let (timestamp, value) = try withFieldPath(".samples[\(index)]") { try Self.sample(message) }
             samples.append(MetricSample(labels: labels, timestampMs: timestamp, value: value))
