@@ -61,6 +61,32 @@ struct LokiPushDecoderTests {
         #expect(records[2].stream["app"] == "db")
     }
 
+    @Test func jsonIsReadInAnyMemberOrderWithUnknownMembersSkipped() throws {
+        // Values before the labels, members Loki does not define, escapes in lines and timestamps, null metadata.
+        let body = #"""
+            {"extra":{"a":[1,{"b":null}]},"streams":[{"values":[["\u0031\u0030","tab\there \"q\" \u00e9"],
+            ["+20","two",null],["30","three",{"level":"error"}]],"note":true,"stream":{"app":"x"}}],"more":"z"}
+            """#
+        let records = logs(try LokiPushDecoder.decode(json: Array(body.utf8)))
+        #expect(records.map(\.timeUnixNano) == [10, 20, 30])
+        #expect(records[0].body == .string("tab\there \"q\" é"))
+        #expect(records.allSatisfy { $0.stream == Labels(["app": "x"]) })
+        #expect(records[1].attributes.isEmpty)
+        #expect(records[2].severityNumber == 17)
+        let refused = [
+            (#"{"streams":[{"stream":{"a":"b"},"values":[["1","x",{},4]]}]}"#, "streams[0].values[0]"),
+            (#"{"streams":[{"stream":{"a":"b"},"values":[["99999999999999999999","x"]]}]}"#, "\"99999999999999999999\""),
+            (#"{"streams":[{"stream":{"a":"b"} "values":[]}]}"#, "invalid JSON"),
+            (#"{"streams":[]} x"#, "invalid JSON"),
+            (#"{"streams":[{"stream":{"a":"b"},"values":[["1","x"]]}],}"#, "invalid JSON"),
+        ]
+        for (body, fragment) in refused {
+            let error = sightlineError { _ = try LokiPushDecoder.decode(json: Array(body.utf8)) }
+            #expect(error?.code == .invalidArgument, "\(body)")
+            #expect(error?.message.contains(fragment) == true, "\(body): \(error?.message ?? "no error")")
+        }
+    }
+
     @Test func emptyPushesAreAccepted() throws {
         #expect(logs(try LokiPushDecoder.decode(json: Array(#"{"streams":[]}"#.utf8))).isEmpty)
         #expect(logs(try LokiPushDecoder.decode(json: Array("{}".utf8))).isEmpty)

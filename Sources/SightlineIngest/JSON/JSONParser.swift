@@ -292,3 +292,144 @@ package struct JSONParser {
         return value
     }
 }
+
+// MARK: - Reading piece by piece
+
+/// Reading a document value by value, for decoders that know its shape and would otherwise build a ``JSONValue``
+/// tree only to walk it once. The same grammar, limits and error messages as ``JSONParser/parse(_:maxDepth:)``.
+///
+/// ```swift
+/// var parser = JSONParser(reading: bytes)
+/// try parser.beginObject()
+/// var members = 0
+/// while let key = try parser.nextKey(&members) { key == "a" ? use(try parser.readString()) : try parser.skipValue() }
+/// try parser.end()
+/// ```
+extension JSONParser {
+    /// A parser at the start of `bytes` (past a UTF-8 BOM).
+    package init(reading bytes: UnsafeRawBufferPointer, maxDepth: Int = defaultMaxDepth) {
+        self.init(bytes, maxDepth: maxDepth)
+        if bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF { offset = 3 }
+    }
+
+    /// The type of the next value, by its first byte (after whitespace): `object`, `array`, `string`, `number`,
+    /// `boolean` or `null` as ``JSONValue/typeName`` names them; nil at the end of the input or before a byte that
+    /// starts no value.
+    package mutating func nextType() -> String? {
+        skipWhitespace()
+        guard offset < bytes.count else { return nil }
+        switch bytes[offset] {
+        case UInt8(ascii: "{"): return "object"
+        case UInt8(ascii: "["): return "array"
+        case UInt8(ascii: "\""): return "string"
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return "boolean"
+        case UInt8(ascii: "n"): return "null"
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return "number"
+        default: return nil
+        }
+    }
+
+    /// Consumes a `null` if one comes next.
+    package mutating func skipNull() throws -> Bool {
+        guard nextType() == "null" else { return false }
+        try expectLiteral("null")
+        return true
+    }
+
+    /// Consumes the `{` of an object; then ``nextKey(_:)`` until it returns nil.
+    package mutating func beginObject() throws {
+        skipWhitespace()
+        guard offset < bytes.count, bytes[offset] == UInt8(ascii: "{") else { throw error("expected '{'") }
+        try enter()
+        offset += 1
+    }
+
+    /// The next member's key, its `:` consumed (read or skip its value next), or nil at the object's `}`, which is
+    /// consumed. `members` counts the members read so far: start it at 0 for each object.
+    package mutating func nextKey(_ members: inout Int) throws -> String? {
+        skipWhitespace()
+        guard offset < bytes.count else { throw error("unexpected end of input, expected ',' or '}'") }
+        if bytes[offset] == UInt8(ascii: "}") {
+            offset += 1
+            depth -= 1
+            return nil
+        }
+        if members > 0 {
+            guard bytes[offset] == UInt8(ascii: ",") else { throw error("expected ',' or '}'") }
+            offset += 1
+            skipWhitespace()
+        }
+        guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+        let key = try parseString()
+        skipWhitespace()
+        guard offset < bytes.count, bytes[offset] == UInt8(ascii: ":") else { throw error("expected ':'") }
+        offset += 1
+        members += 1
+        return key
+    }
+
+    /// Consumes the `[` of an array; then ``nextElement(_:)`` before each element.
+    package mutating func beginArray() throws {
+        skipWhitespace()
+        guard offset < bytes.count, bytes[offset] == UInt8(ascii: "[") else { throw error("expected '['") }
+        try enter()
+        offset += 1
+    }
+
+    /// Whether another element follows (read or skip it next); false at the array's `]`, which is consumed.
+    /// `elements` counts the elements so far: start it at 0 for each array.
+    package mutating func nextElement(_ elements: inout Int) throws -> Bool {
+        skipWhitespace()
+        guard offset < bytes.count else { throw error("unexpected end of input, expected ',' or ']'") }
+        if bytes[offset] == UInt8(ascii: "]") {
+            offset += 1
+            depth -= 1
+            return false
+        }
+        if elements > 0 {
+            guard bytes[offset] == UInt8(ascii: ",") else { throw error("expected ',' or ']'") }
+            offset += 1
+            skipWhitespace()
+        }
+        elements += 1
+        return true
+    }
+
+    /// Reads a string value.
+    package mutating func readString() throws -> String {
+        skipWhitespace()
+        guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw error("expected a string") }
+        return try parseString()
+    }
+
+    /// Reads a string value without escapes as the bytes between its quotes, or nil (having read nothing) when it
+    /// has escapes, for callers that parse the text themselves.
+    package mutating func readUnescapedStringBytes() throws -> UnsafeRawBufferPointer? {
+        skipWhitespace()
+        guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw error("expected a string") }
+        var end = offset + 1
+        while end < bytes.count {
+            let byte = bytes[end]
+            if byte == UInt8(ascii: "\"") {
+                let text = UnsafeRawBufferPointer(rebasing: bytes[(offset + 1)..<end])
+                offset = end + 1
+                return text
+            }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { return nil }
+            end += 1
+        }
+        return nil
+    }
+
+    /// Reads the next value whole, whatever it is.
+    package mutating func readValue() throws -> JSONValue {
+        skipWhitespace()
+        return try parseValue()
+    }
+
+    /// Checks that nothing but whitespace follows.
+    package mutating func end() throws {
+        skipWhitespace()
+        guard offset == bytes.count else { throw error("unexpected characters after the document") }
+    }
+}

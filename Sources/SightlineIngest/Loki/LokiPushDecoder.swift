@@ -22,19 +22,31 @@ package enum LokiPushDecoder {
     /// - Throws: ``SightlineError`` `.invalidArgument` naming the offending path, e.g.
     ///   `malformed Loki push JSON at streams[0].values[2][0]: the timestamp must be a string of nanoseconds`.
     package static func decode(json: UnsafeRawBufferPointer) throws -> DecodedBatch {
-        let document = try JSONParser.parse(json)
+        // Read value by value: a JSONValue tree cost several allocations per entry, only to be walked once.
+        var parser = JSONParser(reading: json)
         var records: [LogRecord] = []
         var tally = RejectionTally()
         do {
-            guard let root = document.objectValue else { throw FieldPathError("the body must be a JSON object, not \(document.typeName)") }
-            guard let streamsValue = root["streams"] else { return DecodedBatch(.logs([])) }
-            if streamsValue == .null { return DecodedBatch(.logs([])) }
-            guard let streams = streamsValue.arrayValue else { throw FieldPathError("streams must be an array") }
-            for (streamIndex, streamValue) in streams.enumerated() {
-                try withFieldPath("streams[\(streamIndex)]") {
-                    try decodeJSONStream(streamValue, into: &records, tally: &tally)
+            guard let type = parser.nextType() else { _ = try parser.readValue(); return DecodedBatch(.logs([])) }
+            guard type == "object" else { throw FieldPathError("the body must be a JSON object, not \(type)") }
+            try parser.beginObject()
+            var members = 0
+            while let key = try parser.nextKey(&members) {
+                guard key == "streams" else {
+                    _ = try parser.readValue()
+                    continue
+                }
+                if try parser.skipNull() { continue }
+                guard parser.nextType() == "array" else { throw FieldPathError("streams must be an array") }
+                try parser.beginArray()
+                var streams = 0
+                while try parser.nextElement(&streams) {
+                    try withFieldPath("streams[\(streams - 1)]") {
+                        try decodeJSONStream(&parser, into: &records, tally: &tally)
+                    }
                 }
             }
+            try parser.end()
         } catch let error as FieldPathError {
             throw SightlineError(.invalidArgument, "malformed Loki push JSON\(error.path.isEmpty ? "" : " at \(error.path)"): \(error.reason)")
         }
@@ -88,59 +100,123 @@ package enum LokiPushDecoder {
 
     // MARK: - JSON
 
-    private static func decodeJSONStream(_ value: JSONValue, into records: inout [LogRecord], tally: inout RejectionTally) throws {
-        guard let stream = value.objectValue else { throw FieldPathError("a stream must be an object, not \(value.typeName)") }
+    /// Reads one stream object. Its `values` may come before its `stream` labels, so entries wait in a list until
+    /// the object ends.
+    private static func decodeJSONStream(_ parser: inout JSONParser, into records: inout [LogRecord], tally: inout RejectionTally) throws {
+        let type = parser.nextType() ?? "nothing"
+        guard type == "object" else { throw FieldPathError("a stream must be an object, not \(type)") }
+        try parser.beginObject()
         var labels: [Label] = []
-        if let labelsValue = stream["stream"], labelsValue != .null {
-            guard let object = labelsValue.objectValue else { throw FieldPathError("stream must be an object of label values") }
-            for (name, labelValue) in zip(object.keys, object.values) {
-                guard let text = labelValue.stringValue else {
-                    throw withPath(FieldPathError("label values must be strings, not \(labelValue.typeName)"), ".stream.\(name)")
+        var entries: [(time: Int64, line: String, metadata: [Attribute])] = []
+        var members = 0
+        while let key = try parser.nextKey(&members) {
+            switch key {
+            case "stream":
+                if try parser.skipNull() { continue }
+                guard parser.nextType() == "object" else { throw FieldPathError("stream must be an object of label values") }
+                try parser.beginObject()
+                var count = 0
+                while let name = try parser.nextKey(&count) {
+                    guard parser.nextType() == "string" else {
+                        throw withPath(FieldPathError("label values must be strings, not \(parser.nextType() ?? "nothing")"), ".stream.\(name)")
+                    }
+                    labels.append(Label(name, try parser.readString()))
                 }
-                labels.append(Label(name, text))
+            case "values":
+                if try parser.skipNull() { continue }
+                guard parser.nextType() == "array" else { throw withPath(FieldPathError("values must be an array"), ".values") }
+                try parser.beginArray()
+                var count = 0
+                while try parser.nextElement(&count) {
+                    try withFieldPath(".values[\(count - 1)]") { entries.append(try decodeJSONEntry(&parser)) }
+                }
+            default:
+                _ = try parser.readValue()
             }
         }
         let streamLabels = try LokiLabelSelector.validated(labels)
-        guard let valuesValue = stream["values"], valuesValue != .null else { return }
-        guard let values = valuesValue.arrayValue else { throw withPath(FieldPathError("values must be an array"), ".values") }
-        for (index, entryValue) in values.enumerated() {
-            try withFieldPath(".values[\(index)]") {
-                guard let entry = entryValue.arrayValue, entry.count == 2 || entry.count == 3 else {
-                    throw FieldPathError("an entry must be an array of [timestamp, line] or [timestamp, line, structured metadata]")
-                }
-                let time: Int64
-                switch entry[0] {
-                case .string(let text):
-                    guard let parsed = Int64(text) else {
-                        throw withPath(FieldPathError("the timestamp \"\(text)\" is not an integer of nanoseconds"), "[0]")
-                    }
-                    time = parsed
-                case .number:
-                    guard let parsed = entry[0].int64Value else {
-                        throw withPath(FieldPathError("the timestamp is not an integer of nanoseconds"), "[0]")
-                    }
-                    time = parsed
-                default:
-                    throw withPath(FieldPathError("the timestamp must be a string of nanoseconds, not \(entry[0].typeName)"), "[0]")
-                }
-                guard let line = entry[1].stringValue else {
-                    throw withPath(FieldPathError("the line must be a string, not \(entry[1].typeName)"), "[1]")
-                }
-                var metadata: [Attribute] = []
-                if entry.count == 3, entry[2] != .null {
-                    guard let object = entry[2].objectValue else {
-                        throw withPath(FieldPathError("structured metadata must be an object of strings"), "[2]")
-                    }
-                    for (name, metadataValue) in zip(object.keys, object.values) {
-                        guard let text = metadataValue.stringValue else {
-                            throw withPath(FieldPathError("structured metadata values must be strings, not \(metadataValue.typeName)"), "[2].\(name)")
-                        }
-                        metadata.append(Attribute(name, .string(text)))
-                    }
-                }
-                append(time: time, line: line, metadata: metadata, stream: streamLabels, into: &records, tally: &tally)
-            }
+        for entry in entries {
+            append(time: entry.time, line: entry.line, metadata: entry.metadata, stream: streamLabels, into: &records, tally: &tally)
         }
+    }
+
+    /// Reads `[timestamp, line]` or `[timestamp, line, structured metadata]`.
+    private static func decodeJSONEntry(_ parser: inout JSONParser) throws -> (time: Int64, line: String, metadata: [Attribute]) {
+        let shape = FieldPathError("an entry must be an array of [timestamp, line] or [timestamp, line, structured metadata]")
+        guard parser.nextType() == "array" else { throw shape }
+        try parser.beginArray()
+        var count = 0
+        guard try parser.nextElement(&count) else { throw shape }
+        let time = try readTimestamp(&parser)
+        guard try parser.nextElement(&count) else { throw shape }
+        guard parser.nextType() == "string" else {
+            throw withPath(FieldPathError("the line must be a string, not \(parser.nextType() ?? "nothing")"), "[1]")
+        }
+        let line = try parser.readString()
+        var metadata: [Attribute] = []
+        if try parser.nextElement(&count) {
+            if try !parser.skipNull() {
+                guard parser.nextType() == "object" else {
+                    throw withPath(FieldPathError("structured metadata must be an object of strings"), "[2]")
+                }
+                try parser.beginObject()
+                var members = 0
+                while let name = try parser.nextKey(&members) {
+                    guard parser.nextType() == "string" else {
+                        throw withPath(
+                            FieldPathError("structured metadata values must be strings, not \(parser.nextType() ?? "nothing")"), "[2].\(name)")
+                    }
+                    metadata.append(Attribute(name, .string(try parser.readString())))
+                }
+            }
+            guard try !parser.nextElement(&count) else { throw shape }
+        }
+        return (time, line, metadata)
+    }
+
+    /// Reads an entry's timestamp: a string of nanoseconds, or a bare integer.
+    private static func readTimestamp(_ parser: inout JSONParser) throws -> Int64 {
+        switch parser.nextType() {
+        case "string":
+            let text: String
+            if let digits = try parser.readUnescapedStringBytes() {
+                if let time = integer(digits) { return time }
+                text = String(decoding: digits, as: UTF8.self)
+            } else {
+                text = try parser.readString()  // escapes (or non-ASCII): read as text
+                if let time = Int64(text) { return time }
+            }
+            throw withPath(FieldPathError("the timestamp \"\(text)\" is not an integer of nanoseconds"), "[0]")
+        case "number":
+            guard let time = try parser.readValue().int64Value else {
+                throw withPath(FieldPathError("the timestamp is not an integer of nanoseconds"), "[0]")
+            }
+            return time
+        case let type:
+            throw withPath(FieldPathError("the timestamp must be a string of nanoseconds, not \(type ?? "nothing")"), "[0]")
+        }
+    }
+
+    /// The decimal integer `bytes` spell (an optional sign, then digits), as `Int64(_:)` reads it; nil otherwise.
+    private static func integer(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+        var index = 0
+        var negative = false
+        if let first = bytes.first, first == UInt8(ascii: "-") || first == UInt8(ascii: "+") {
+            negative = first == UInt8(ascii: "-")
+            index = 1
+        }
+        guard index < bytes.count else { return nil }
+        var value: Int64 = 0
+        while index < bytes.count {
+            let digit = Int64(bytes[index]) - Int64(UInt8(ascii: "0"))
+            guard (0...9).contains(digit) else { return nil }
+            let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (next, overflow2) = negative ? shifted.subtractingReportingOverflow(digit) : shifted.addingReportingOverflow(digit)
+            guard !overflow && !overflow2 else { return nil }
+            value = next
+            index += 1
+        }
+        return value
     }
 
     private static func withPath(_ error: FieldPathError, _ component: String) -> FieldPathError {
