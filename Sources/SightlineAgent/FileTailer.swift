@@ -302,7 +302,7 @@ package final class FileTailer {
             metrics.add("sightline_agent_records_truncated_total", 1)
         }
         let text: String
-        if let valid = String(validating: bytes, as: UTF8.self) {
+        if let valid = UTF8Text.string(validating: bytes) {
             text = valid
         } else {
             text = String(decoding: bytes, as: UTF8.self)

@@ -200,7 +200,7 @@ package struct JSONParser {
             let byte = bytes[offset]
             if byte == UInt8(ascii: "\"") {
                 let text = UnsafeRawBufferPointer(rebasing: bytes[start..<offset])
-                guard let string = String(validating: text, as: UTF8.self) else {
+                guard let string = UTF8Text.string(validating: text) else {
                     throw error("invalid UTF-8 in string", at: start)
                 }
                 offset += 1
@@ -217,7 +217,7 @@ package struct JSONParser {
             switch byte {
             case UInt8(ascii: "\""):
                 offset += 1
-                guard let string = String(validating: buffer, as: UTF8.self) else {
+                guard let string = UTF8Text.string(validating: buffer) else {
                     throw error("invalid UTF-8 in string", at: start)
                 }
                 return string

@@ -372,7 +372,7 @@ private struct RemoteWriteDecoding {
 
     /// `bytes` as a String when they are valid UTF-8.
     private static func validString(_ bytes: UnsafeRawBufferPointer) -> String? {
-        String(validating: bytes.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
+        UTF8Text.string(validating: bytes)
     }
 
     /// The field at `offset` when it is length-delimited with a 1-byte tag (fields 1 to 15) and a 1- or 2-byte
