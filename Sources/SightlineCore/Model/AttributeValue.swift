@@ -1,5 +1,5 @@
 /// A value in the OpenTelemetry attribute model: log bodies, attributes of records, spans and resources.
-package indirect enum AttributeValue: Hashable, Sendable {
+package enum AttributeValue: Hashable, Sendable {
     case empty
     case string(String)
     case bool(Bool)
