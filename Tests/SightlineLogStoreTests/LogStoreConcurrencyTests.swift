@@ -81,5 +81,23 @@ struct LogStoreHeadOrderTests {
         let base = a[0].effectiveTimeUnixNano
         #expect(joined[0].map { $0.effectiveTimeUnixNano - base } == [0, 10, 20, 25, 30, 40, 40])
         #expect(joined[0].map(\.line)[5...] == ["a4", "tie"])
+        // Four interleaved chunks (two requests' worth each, as two connections deliver them), one of them empty.
+        var chunks: [[LogRecord]] = []
+        for chunk in 0..<4 {
+            var records: [LogRecord] = []
+            for index in 0..<(chunk == 2 ? 0 : 50) {
+                let time = UInt64(index * 4 + chunk % 2) * 10
+                records.append(LogFixtures.record("c\(chunk)-\(index)", at: time))
+            }
+            chunks.append(records)
+        }
+        let merged = LogStore.inTimeOrder(chunks)
+        #expect(merged.count == 1)
+        let arrived: [LogRecord] = Array(chunks.joined())
+        let order = arrived.indices.sorted { (x: Int, y: Int) -> Bool in
+            let (a, b) = (arrived[x].effectiveTimeUnixNano, arrived[y].effectiveTimeUnixNano)
+            return a != b ? a < b : x < y
+        }
+        #expect(merged[0].map(\.line) == order.map { arrived[$0].line })
     }
 }

@@ -274,9 +274,18 @@ enum LogBlockCodec {
             for value in values { out.writeAttributeValue(value) }
             return out.bytes
         }
+        // A dictionary pays when its entries are at most a quarter of the values; entries only grow, so stop
+        // hashing as soon as they pass that (ids and other unique values: after a quarter of them, not all).
         var dictionary = DictionaryColumn()
-        for s in strings { dictionary.append(s) }
-        if dictionary.entryCount * 4 <= values.count {
+        var dictionaryPays = true
+        for s in strings {
+            dictionary.append(s)
+            if dictionary.entryCount * 4 > values.count {
+                dictionaryPays = false
+                break
+            }
+        }
+        if dictionaryPays {
             out.writeByte(1)
             out.writeVarint(UInt64(values.count))
             out.writeRaw(dictionary.encoded())

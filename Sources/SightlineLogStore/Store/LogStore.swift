@@ -266,27 +266,46 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
     package var persistedSegment: Int { state.withLock { $0.persistedSegment } }
 
     /// The records of `chunks` (in order) as runs in time order, equal times in arrival order: the chunks themselves
-    /// when they already are (the common case, so no record is copied), else one sorted array.
+    /// when they already are (the common case, so no record is copied), else one sorted array, each record copied
+    /// once (a record is several references: joining the chunks first and then sorting copied each twice).
     static func inTimeOrder(_ chunks: [[LogRecord]]) -> [[LogRecord]] {
-        var previous: UInt64 = 0
+        var times: [UInt64] = []
+        times.reserveCapacity(chunks.reduce(0) { $0 + $1.count })
+        var ordered = true
         for chunk in chunks {
             for record in chunk {
                 let time = record.effectiveTimeUnixNano
-                guard time >= previous else { return [sortedByTime(Array(chunks.joined()))] }
-                previous = time
+                if let last = times.last, time < last { ordered = false }
+                times.append(time)
             }
         }
-        return chunks
+        if ordered { return chunks }
+        // Stable: equal times keep arrival order.
+        let order = times.indices.sorted { times[$0] != times[$1] ? times[$0] < times[$1] : $0 < $1 }
+        var starts: [Int] = []
+        var start = 0
+        for chunk in chunks {
+            starts.append(start)
+            start += chunk.count
+        }
+        var sorted: [LogRecord] = []
+        sorted.reserveCapacity(order.count)
+        for position in order {
+            // The chunk holding `position`: chunks are few, so a binary search over their starts.
+            var low = 0
+            var high = starts.count - 1
+            while low < high {
+                let mid = (low + high + 1) / 2
+                if starts[mid] <= position { low = mid } else { high = mid - 1 }
+            }
+            sorted.append(chunks[low][position - starts[low]])
+        }
+        return [sorted]
     }
 
-    /// `records` in time order, equal times in arrival order. Records mostly arrive in order, so they are checked first
-    /// and returned as they are; otherwise their indexes are sorted and each record is copied once (a record is
-    /// several references: moving records while sorting costs a retain and release per move).
+    /// `records` in time order, equal times in arrival order (``inTimeOrder(_:)`` of one chunk).
     static func sortedByTime(_ records: [LogRecord]) -> [LogRecord] {
-        let times = records.map(\.effectiveTimeUnixNano)
-        guard zip(times, times.dropFirst()).contains(where: { $0 > $1 }) else { return records }
-        let order = times.indices.sorted { times[$0] != times[$1] ? times[$0] < times[$1] : $0 < $1 }
-        return order.map { records[$0] }
+        inTimeOrder([records]).first ?? []
     }
 
     /// The parts of `results`, or the first error after deleting the parts that were written.
