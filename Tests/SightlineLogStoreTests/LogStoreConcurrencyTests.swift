@@ -101,3 +101,40 @@ struct LogStoreHeadOrderTests {
         #expect(merged[0].map(\.line) == order.map { arrived[$0].line })
     }
 }
+
+/// Batches that mix streams go to each stream's head in their order, across chunks and segments, before and after
+/// persisting.
+struct LogStoreMixedBatchTests {
+    @Test func interleavedStreamsLandInEachStreamInOrder() throws {
+        let harness = try StoreHarness()
+        let store = try harness.open()
+        var expected: [String: [String]] = [:]
+        var time: UInt64 = 0
+        // Three streams interleaved in runs of 1–3 records; batches in segments 1, 1, 2 (the second continues the
+        // first's chunks, the third starts new ones), one stream also alone in a batch.
+        for (batch, segment) in [(0, 1), (1, 1), (2, 2), (3, 2)] {
+            var records: [LogRecord] = []
+            for run in 0..<(batch == 3 ? 1 : 40) {
+                let service = batch == 3 ? "solo" : ["a", "b", "c"][run % 3]
+                for _ in 0..<(1 + run % 3) {
+                    time += 1
+                    let line = "\(service)-\(time)"
+                    records.append(LogFixtures.record(line, at: time * 1000, service: service))
+                    expected[service, default: []].append(line)
+                }
+            }
+            try StoreHarness.apply(store, records, segment: segment)
+        }
+        func check(_ store: LogStore) throws {
+            for (service, lines) in expected {
+                let got = try StoreHarness.scan(store, matchers: [try LabelMatcher("service_name", .equal, service)])
+                #expect(got.map(\.line) == lines, "\(service)")
+            }
+        }
+        try check(store)
+        try store.persist(throughSegment: 1)
+        try check(store)
+        try store.persist(throughSegment: 2)
+        try check(try harness.open())
+    }
+}

@@ -66,7 +66,7 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
         /// The generation new parts go to.
         var generation = 0
 
-        /// Appends records applied from `segment`.
+        /// Appends records applied from `segment`: the array itself when it starts a chunk.
         mutating func appendHead(_ records: [LogRecord], segment: Int) {
             if let last = head.last, last.segment == segment, last.records.count < 1024 {
                 head[head.count - 1].records.append(contentsOf: records)
@@ -74,6 +74,18 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
                 head.append(HeadChunk(segment: segment, records: records))
             }
             headCount += records.count
+        }
+
+        /// Appends the records of `ranges` of `records`, in that order, applied from `segment`: each copied once,
+        /// straight into the chunk.
+        mutating func appendHead(_ records: [LogRecord], ranges: [Range<Int>], segment: Int) {
+            let count = ranges.reduce(0) { $0 + $1.count }
+            if head.last.map({ $0.segment != segment || $0.records.count >= 1024 }) ?? true {
+                head.append(HeadChunk(segment: segment, records: []))
+                head[head.count - 1].records.reserveCapacity(count)
+            }
+            for range in ranges { head[head.count - 1].records.append(contentsOf: records[range]) }
+            headCount += count
         }
 
         /// The head chunks' records of segments ≤ `segment` (a prefix of the head), as the chunks hold them.
@@ -178,8 +190,8 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
         guard case .logs(let records) = batch.batch else {
             throw SightlineError(.internal, "\(batch.batch.signal) batch sent to the logs store")
         }
-        // Runs of one stream, found without copying a record; a batch of one stream (an agent's file, most pushes)
-        // goes to its head as the batch's own array.
+        // Runs of one stream, found without copying a record; a batch of one stream (an agent's file, an OTLP
+        // export of one resource) goes to its head as the batch's own array.
         var runs: [(labels: Labels, range: Range<Int>)] = []
         // Records without stream labels take them from their resource; records of one resource share its attribute
         // array (the same storage), so the labels are derived once per resource, not once per record.
@@ -202,15 +214,19 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
                 runs.append((labels, index..<(index + 1)))
             }
         }
-        var grouped: [Labels: [LogRecord]] = [:]
         if runs.count == 1 {
-            grouped[runs[0].labels] = records
-        } else {
-            for run in runs { grouped[run.labels, default: []].append(contentsOf: records[run.range]) }
+            state.withLock { state in
+                state.streams[batch.tenant, default: [:]][runs[0].labels, default: Stream()].appendHead(records, segment: position.segment)
+            }
+            return
         }
+        // Several streams (a Loki push of many): each stream's runs are copied once, into its head.
+        var rangesByStream: [Labels: [Range<Int>]] = [:]
+        for run in runs { rangesByStream[run.labels, default: []].append(run.range) }
         state.withLock { state in
-            for (labels, records) in grouped {
-                state.streams[batch.tenant, default: [:]][labels, default: Stream()].appendHead(records, segment: position.segment)
+            for (labels, ranges) in rangesByStream {
+                state.streams[batch.tenant, default: [:]][labels, default: Stream()]
+                    .appendHead(records, ranges: ranges, segment: position.segment)
             }
         }
     }
