@@ -98,10 +98,9 @@ package enum ServerApp {
         }
         let services: [any Service] = [StorageService(pipeline: pipeline, logger: logger)] + storage.services
             + QueueConsumer.services(for: configuration.queue, api: api, logger: logger) + [
-            PeriodicService(name: "checkpoint", interval: configuration.wal.checkpointInterval, logger: logger) {
-                guard pipeline.isReady else { return }
-                try await pipeline.checkpoint()
-            },
+            CheckpointService(
+                pipeline: pipeline, interval: configuration.wal.checkpointInterval, maxWALBytes: configuration.wal.checkpointBytes,
+                logger: logger),
             PeriodicService(
                 name: "audit digests and retention", interval: configuration.audit.digestInterval, logger: logger,
                 operation: {

@@ -92,6 +92,7 @@ struct ConfigFileTests {
               fsync: interval
               fsync_interval: 200ms
               checkpoint_interval: 1m
+              checkpoint_bytes: 0
             limits:
               max_body_bytes: 1024
               max_labels_per_series: 10
@@ -113,6 +114,8 @@ struct ConfigFileTests {
         #expect(config.wal.segmentSize == 1_048_576)
         #expect(config.wal.fsync == .interval(.milliseconds(200)))
         #expect(config.wal.checkpointInterval == .seconds(60))
+        #expect(config.wal.checkpointBytes == 0)
+        #expect(ServerConfiguration().wal.checkpointBytes == 256 << 20)
         #expect(config.limits.maxBodyBytes == 1024)
         #expect(config.limits.maxLabelsPerSeries == 10)
         #expect(config.limits.longLogBodies == .truncate)
@@ -142,6 +145,7 @@ struct ConfigFileTests {
         ("auth:\n  tokens:\n    - token: x\n      tenant: \"bad tenant\"\n      roles: [ingest]\n", ["auth.tokens[0].tenant", "bad tenant"]),
         ("auth:\n  tokens:\n    - token: x\n      tenant: a\n      roles: [root]\n", ["auth.tokens[0].roles", "root"]),
         ("wal:\n  checkpoint_interval: soon\n", ["wal.checkpoint_interval", "duration"]),
+        ("wal:\n  checkpoint_bytes: -1\n", ["wal.checkpoint_bytes", "integer"]),
         ("- a\n- b\n", ["top level", "mapping"]),
         ("audit:\n  tenant_retention: {\"a b\": 1d}\n", ["audit.tenant_retention", "a b"]),
         ("audit:\n  digest_interval: often\n", ["audit.digest_interval", "duration"]),

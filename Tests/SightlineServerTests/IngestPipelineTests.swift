@@ -114,6 +114,34 @@ struct IngestPipelineTests {
         try await pipeline.shutdown()
     }
 
+    @Test func aCheckpointStartsOnceTheWALPassesItsBoundBeforeTheInterval() async throws {
+        let temporary = try TemporaryDirectory(prefix: "sightline-pipeline")
+        defer { temporary.remove() }
+        let (pipeline, logs) = try Self.open(temporary.path)
+        let service = CheckpointService(
+            pipeline: pipeline, interval: .seconds(3600), maxWALBytes: 64 << 10, logger: Logger(label: "test"), pollInterval: .milliseconds(20))
+        let running = Task { try await service.run() }
+        defer { running.cancel() }
+        // Under the bound nothing happens within several polls.
+        _ = try await pipeline.ingest(Self.batch(0..<10), tenant: .default, protocol: "test", bytes: 0)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(logs.persistedSegment < 1)
+        // Past it (and well before the hour), the stores persist and the WAL is cut back.
+        for start in stride(from: 10, to: 3010, by: 100) {
+            _ = try await pipeline.ingest(Self.batch(start..<start + 100), tenant: .default, protocol: "test", bytes: 0)
+        }
+        var waited = 0
+        while (logs.persistedSegment < 1 || pipeline.wal.totalBytes >= 64 << 10) && waited < 500 {
+            try await Task.sleep(for: .milliseconds(20))
+            waited += 1
+        }
+        #expect(logs.persistedSegment >= 1)
+        #expect(pipeline.wal.totalBytes < 64 << 10)
+        #expect(try Self.bodies(logs).count == 3010)
+        running.cancel()
+        try await pipeline.shutdown()
+    }
+
     @Test func checkpointRemovesWALSegments() async throws {
         let temporary = try TemporaryDirectory(prefix: "sightline-pipeline")
         defer { temporary.remove() }

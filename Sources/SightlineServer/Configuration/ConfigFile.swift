@@ -18,6 +18,7 @@ import Yams
 ///   fsync: always            # always | interval | never
 ///   fsync_interval: 1s       # with fsync: interval
 ///   checkpoint_interval: 30s
+///   checkpoint_bytes: 268435456   # also checkpoint once the WAL holds this much; 0: by interval only
 /// limits:
 ///   max_body_bytes: 16777216
 ///   max_labels_per_series: 64
@@ -227,6 +228,7 @@ package enum ConfigFile {
                 case "wal.fsync": fsyncMode = (try string(value, at: key), value)
                 case "wal.fsync_interval": fsyncInterval = try duration(value, at: key)
                 case "wal.checkpoint_interval": wal.checkpointInterval = try duration(value, at: key)
+                case "wal.checkpoint_bytes": wal.checkpointBytes = Int64(try integer(value, at: key, minimum: 0))
                 default: throw unknown(key, value)
                 }
             }

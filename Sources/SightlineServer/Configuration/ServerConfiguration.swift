@@ -223,6 +223,10 @@ package struct ServerConfiguration: Sendable {
         package var fsync: FsyncPolicy = .always
         /// How often the stores persist what they hold, so WAL segments can be removed.
         package var checkpointInterval: Duration = .seconds(30)
+        /// A checkpoint also starts, before the interval is up, once the WAL holds this many bytes (0: only by
+        /// interval): it bounds what the stores hold in memory during a burst, and memory the stores free at a
+        /// checkpoint is reused instead of fresh pages faulted in.
+        package var checkpointBytes: Int64 = 256 << 20
 
         package init() {}
     }
