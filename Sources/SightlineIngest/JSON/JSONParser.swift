@@ -338,60 +338,59 @@ extension JSONParser {
 
     /// Consumes the `{` of an object; then ``nextKey(_:)`` until it returns nil.
     package mutating func beginObject() throws {
-        skipWhitespace()
-        guard offset < bytes.count, bytes[offset] == UInt8(ascii: "{") else { throw error("expected '{'") }
-        try enter()
-        offset += 1
+        try begin(UInt8(ascii: "{"))
     }
 
     /// The next member's key, its `:` consumed (read or skip its value next), or nil at the object's `}`, which is
     /// consumed. `members` counts the members read so far: start it at 0 for each object.
     package mutating func nextKey(_ members: inout Int) throws -> String? {
-        skipWhitespace()
-        guard offset < bytes.count else { throw error("unexpected end of input, expected ',' or '}'") }
-        if bytes[offset] == UInt8(ascii: "}") {
-            offset += 1
-            depth -= 1
-            return nil
-        }
-        if members > 0 {
-            guard bytes[offset] == UInt8(ascii: ",") else { throw error("expected ',' or '}'") }
-            offset += 1
-            skipWhitespace()
-        }
+        guard try next(close: UInt8(ascii: "}"), count: &members) else { return nil }
         guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw error("expected a string key") }
         let key = try parseString()
         skipWhitespace()
         guard offset < bytes.count, bytes[offset] == UInt8(ascii: ":") else { throw error("expected ':'") }
         offset += 1
-        members += 1
         return key
     }
 
     /// Consumes the `[` of an array; then ``nextElement(_:)`` before each element.
     package mutating func beginArray() throws {
-        skipWhitespace()
-        guard offset < bytes.count, bytes[offset] == UInt8(ascii: "[") else { throw error("expected '['") }
-        try enter()
-        offset += 1
+        try begin(UInt8(ascii: "["))
     }
 
     /// Whether another element follows (read or skip it next); false at the array's `]`, which is consumed.
     /// `elements` counts the elements so far: start it at 0 for each array.
     package mutating func nextElement(_ elements: inout Int) throws -> Bool {
+        try next(close: UInt8(ascii: "]"), count: &elements)
+    }
+
+    /// Consumes a container's opening byte.
+    private mutating func begin(_ open: UInt8) throws {
         skipWhitespace()
-        guard offset < bytes.count else { throw error("unexpected end of input, expected ',' or ']'") }
-        if bytes[offset] == UInt8(ascii: "]") {
+        guard offset < bytes.count, bytes[offset] == open else {
+            throw error("expected '\(Character(Unicode.Scalar(open)))'")
+        }
+        try enter()
+        offset += 1
+    }
+
+    /// False at the container's `close` byte (consumed); else true, past the `,` that must come before every item
+    /// but the first, having counted the item.
+    private mutating func next(close: UInt8, count: inout Int) throws -> Bool {
+        skipWhitespace()
+        func expected() -> String { "',' or '\(Character(Unicode.Scalar(close)))'" }
+        guard offset < bytes.count else { throw error("unexpected end of input, expected \(expected())") }
+        if bytes[offset] == close {
             offset += 1
             depth -= 1
             return false
         }
-        if elements > 0 {
-            guard bytes[offset] == UInt8(ascii: ",") else { throw error("expected ',' or ']'") }
+        if count > 0 {
+            guard bytes[offset] == UInt8(ascii: ",") else { throw error("expected \(expected())") }
             offset += 1
             skipWhitespace()
         }
-        elements += 1
+        count += 1
         return true
     }
 
