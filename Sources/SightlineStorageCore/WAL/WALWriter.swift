@@ -167,6 +167,7 @@ final class WALWriter {
         }
         guard size > 0, size <= WALSegmentFormat.maxPayloadSize else {
             buffer.removeSubrange(start...)
+            scope.forgetUnwritten()  // series the record defined are not in the segment
             return continuation.resume(
                 throwing: SightlineError(
                     .tooLarge, "a WAL record of \(size) bytes is outside the 1 to \(WALSegmentFormat.maxPayloadSize)-byte limit"))

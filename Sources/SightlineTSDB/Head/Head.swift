@@ -141,7 +141,7 @@ package final class Head: Sendable {
         state = Mutex(State(owner: Self.nextOwner.add(1, ordering: .relaxed).newValue, limits: limits))
     }
 
-    /// Hands every head its own ``SeriesHandle/owner``.
+    /// Hands every head (and every renumbering) its own ``SeriesRefs/owner``.
     static let nextOwner = Atomic<UInt64>(0)
 
     /// The limits ``admit(_:)`` checks and whose out-of-order window ``apply(_:segment:)`` enforces.
