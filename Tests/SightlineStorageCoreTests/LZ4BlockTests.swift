@@ -38,6 +38,21 @@ struct LZ4BlockTests {
         try roundTrip(Array("abababababababababababababababababababab".utf8))
     }
 
+    @Test func matchesOfEveryLengthEndingAnywhereRoundTrip() throws {
+        // A repeat of 4–48 bytes followed by 0–13 other bytes: match extension in words, then bytes, stopping at the
+        // first difference or at the last-literals limit.
+        var random = SplitMix64(seed: 9)
+        let pattern = (0..<64).map { _ in UInt8.random(in: 0...255, using: &random) }
+        for length in 4...48 {
+            for tail in 0...13 {
+                var input = pattern + (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }
+                input += pattern.prefix(length)
+                input += (0..<tail).map { _ in UInt8.random(in: 0...255, using: &random) }
+                try roundTrip(input)
+            }
+        }
+    }
+
     @Test func incompressibleInputRoundTripsWithinBound() throws {
         var random = SplitMix64(seed: 42)
         let input = (0..<200_000).map { _ in UInt8.random(in: 0...255, using: &random) }
