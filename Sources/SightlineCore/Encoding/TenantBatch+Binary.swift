@@ -473,17 +473,3 @@ extension ByteReader {
         return true
     }
 }
-
-/// How many leading bytes `a` and `b` have in common, compared eight at a time.
-private func commonPrefixLength(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
-    let count = min(a.count, b.count)
-    guard count > 0, let x = a.baseAddress, let y = b.baseAddress else { return 0 }
-    var i = 0
-    while i + 8 <= count {
-        let difference = x.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ y.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-        if difference != 0 { return i + UInt64(littleEndian: difference).trailingZeroBitCount / 8 }
-        i += 8
-    }
-    while i < count && x.load(fromByteOffset: i, as: UInt8.self) == y.load(fromByteOffset: i, as: UInt8.self) { i += 1 }
-    return i
-}

@@ -305,23 +305,7 @@ package enum Snappy {
             while true {
                 let base = s
                 s += 4
-                var i = candidate + 4
-                // Eight bytes a step; the first differing byte is the lowest set byte of the difference.
-                var ended = false
-                while s <= count - 8 {
-                    let difference = load64(source, s) ^ load64(source, i)
-                    if difference != 0 {
-                        s += difference.trailingZeroBitCount >> 3
-                        ended = true
-                        break
-                    }
-                    s += 8
-                    i += 8
-                }
-                while !ended && s < count && source[i] == source[s] {
-                    i += 1
-                    s += 1
-                }
+                s += commonPrefixLength(source + s, source + candidate + 4, count: count - s)
                 d = emitCopy(out, at: d, offset: base - candidate, length: s - base)
                 nextEmit = s
                 if s >= limit { break outer }

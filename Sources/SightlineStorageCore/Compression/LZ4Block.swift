@@ -78,26 +78,8 @@ package enum LZ4Block {
                     start -= 1
                     matchStart -= 1
                 }
-                var end = position + minMatch
-                var matchEnd = candidate + minMatch
-                let endLimit = count - lastLiterals
-                // Eight bytes a step; the first differing byte is found from the XOR of two words (little-endian).
-                while end + 8 <= endLimit {
-                    let difference = src.loadUnaligned(fromByteOffset: end, as: UInt64.self)
-                        ^ src.loadUnaligned(fromByteOffset: matchEnd, as: UInt64.self)
-                    if difference != 0 {
-                        let same = UInt64(littleEndian: difference).trailingZeroBitCount / 8
-                        end += same
-                        matchEnd += same
-                        break
-                    }
-                    end += 8
-                    matchEnd += 8
-                }
-                while end < endLimit && src.load(fromByteOffset: end, as: UInt8.self) == src.load(fromByteOffset: matchEnd, as: UInt8.self) {
-                    end += 1
-                    matchEnd += 1
-                }
+                let matched = position + minMatch
+                let end = matched + commonPrefixLength(src + matched, src + candidate + minMatch, count: count - lastLiterals - matched)
                 out = writeSequence(
                     dst, at: out, literals: src + anchor, literalCount: start - anchor, offset: start - matchStart,
                     matchLength: end - start
