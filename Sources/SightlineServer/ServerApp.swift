@@ -98,9 +98,8 @@ package enum ServerApp {
         }
         let services: [any Service] = [StorageService(pipeline: pipeline, logger: logger)] + storage.services
             + QueueConsumer.services(for: configuration.queue, api: api, logger: logger) + [
-            CheckpointService(
-                pipeline: pipeline, interval: configuration.wal.checkpointInterval, maxWALBytes: configuration.wal.checkpointBytes,
-                logger: logger),
+            PeriodicService.checkpoints(
+                pipeline, interval: configuration.wal.checkpointInterval, maxWALBytes: configuration.wal.checkpointBytes, logger: logger),
             PeriodicService(
                 name: "audit digests and retention", interval: configuration.audit.digestInterval, logger: logger,
                 operation: {

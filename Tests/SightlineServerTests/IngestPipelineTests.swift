@@ -118,8 +118,8 @@ struct IngestPipelineTests {
         let temporary = try TemporaryDirectory(prefix: "sightline-pipeline")
         defer { temporary.remove() }
         let (pipeline, logs) = try Self.open(temporary.path)
-        let service = CheckpointService(
-            pipeline: pipeline, interval: .seconds(3600), maxWALBytes: 64 << 10, logger: Logger(label: "test"), pollInterval: .milliseconds(20))
+        let service = PeriodicService.checkpoints(
+            pipeline, interval: .seconds(3600), maxWALBytes: 64 << 10, logger: Logger(label: "test"), poll: .milliseconds(20))
         let running = Task { try await service.run() }
         defer { running.cancel() }
         // Under the bound nothing happens within several polls.
