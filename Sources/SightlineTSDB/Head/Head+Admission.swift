@@ -49,16 +49,15 @@ extension Head {
             for index in samples.indices {
                 let slot: Int
                 if let id = state.seriesByLabels[samples[index].labels] {
-                    let next = pending.count
-                    let first = state.admissionByID.withUnsafeMutableBufferPointer { views in
-                        let view = views.baseAddress! + Int(id)
-                        if view.pointee.epoch == epoch { return false }
-                        view.pointee.epoch = epoch
-                        view.pointee.slot = Int32(truncatingIfNeeded: next)
-                        return true
+                    let view = state.admissionByID[Int(id)]
+                    if view.epoch == epoch {
+                        slot = Int(view.slot)
+                    } else {
+                        slot = pending.count
+                        state.admissionByID[Int(id)].epoch = epoch
+                        state.admissionByID[Int(id)].slot = Int32(truncatingIfNeeded: slot)
+                        pending.append(PendingSeries(id: id, view: view))
                     }
-                    if first { pending.append(PendingSeries(id: id, view: state.admissionByID[Int(id)])) }
-                    slot = first ? next : Int(state.admissionByID[Int(id)].slot)
                 } else if let known = newSlots[samples[index].labels] {
                     slot = known
                 } else if newSeries < newSeriesAllowed {
@@ -185,15 +184,12 @@ private struct PendingSeries {
     /// The decision ``MemSeries/classify(_:_:oooWindowMs:)`` would make after the admitted samples were applied;
     /// `stored` gives the value bits the head stores at a time, for an out-of-order sample.
     func classify(_ t: Int64, _ bits: UInt64, oooWindowMs: Int64, stored: (Int64) -> UInt64?) -> MemSeries.Decision {
-        if !hasAppended || t > maxTime { return .inOrder }
-        if let earlier = admittedBits(at: t) { return earlier == bits ? .identicalDuplicate : .conflictingDuplicate }
-        if t == maxTime { return bits == maxTimeValueBits ? .identicalDuplicate : .conflictingDuplicate }
-        let (lowest, overflow) = maxTime.subtractingReportingOverflow(max(0, oooWindowMs))
-        guard overflow || t >= lowest else { return .tooOld }
-        if id != 0, let stored = stored(t) {
-            return stored == bits ? .identicalDuplicate : .conflictingDuplicate
+        let newest = hasAppended ? (maxTime, maxTimeValueBits) : nil
+        // A time this batch admitted already decides by what it admitted (it is not stored yet).
+        if newest != nil && t <= maxTime, let earlier = admittedBits(at: t) {
+            return earlier == bits ? .identicalDuplicate : .conflictingDuplicate
         }
-        return .outOfOrder
+        return MemSeries.decide(t, bits, newest: newest, oooWindowMs: oooWindowMs) { id != 0 ? stored($0) : nil }
     }
 
     /// The value bits of the sample this batch admitted at `t`, if any.

@@ -89,11 +89,22 @@ final class MemSeries {
 
     /// Decides what to do with a sample at `t` with value bits `bits`.
     func classify(_ t: Int64, _ bits: UInt64, oooWindowMs: Int64) -> Decision {
-        if !hasAppended || t > maxTime { return .inOrder }
-        if t == maxTime { return bits == maxTimeValueBits ? .identicalDuplicate : .conflictingDuplicate }
-        let (lowest, overflow) = maxTime.subtractingReportingOverflow(max(0, oooWindowMs))
+        Self.decide(t, bits, newest: hasAppended ? (maxTime, maxTimeValueBits) : nil, oooWindowMs: oooWindowMs) {
+            storedValueBits(at: $0)
+        }
+    }
+
+    /// The rule both apply and admission decide by: a sample at `t` with value bits `bits`, against the newest
+    /// sample of a series (nil: none yet) and, for an older time inside the window, the value bits `stored` holds
+    /// at that time.
+    static func decide(
+        _ t: Int64, _ bits: UInt64, newest: (time: Int64, bits: UInt64)?, oooWindowMs: Int64, stored: (Int64) -> UInt64?
+    ) -> Decision {
+        guard let newest, t <= newest.time else { return .inOrder }
+        if t == newest.time { return bits == newest.bits ? .identicalDuplicate : .conflictingDuplicate }
+        let (lowest, overflow) = newest.time.subtractingReportingOverflow(max(0, oooWindowMs))
         guard overflow || t >= lowest else { return .tooOld }
-        if let stored = storedValueBits(at: t) {
+        if let stored = stored(t) {
             return stored == bits ? .identicalDuplicate : .conflictingDuplicate
         }
         return .outOfOrder
