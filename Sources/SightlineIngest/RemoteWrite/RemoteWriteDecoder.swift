@@ -349,7 +349,7 @@ private struct RemoteWriteDecoding {
         switch stringTable.lookup(bytes) {
         case .found(let index): return stringTable[index]
         case .missing(let slot):
-            guard let string = Self.validString(bytes) else { return nil }
+            guard let string = UTF8Text.string(validating: bytes) else { return nil }
             stringTable.insert(string, for: bytes, at: slot)
             return string
         }
@@ -368,11 +368,6 @@ private struct RemoteWriteDecoding {
             }
         }
         return (name, value)
-    }
-
-    /// `bytes` as a String when they are valid UTF-8.
-    private static func validString(_ bytes: UnsafeRawBufferPointer) -> String? {
-        UTF8Text.string(validating: bytes)
     }
 
     /// The field at `offset` when it is length-delimited with a 1-byte tag (fields 1 to 15) and a 1- or 2-byte

@@ -66,9 +66,14 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
         /// The generation new parts go to.
         var generation = 0
 
+        /// Whether the last head chunk takes more records of `segment` (it holds that segment's, under 1,024).
+        private func lastChunkTakes(_ segment: Int) -> Bool {
+            head.last.map { $0.segment == segment && $0.records.count < 1024 } ?? false
+        }
+
         /// Appends records applied from `segment`: the array itself when it starts a chunk.
         mutating func appendHead(_ records: [LogRecord], segment: Int) {
-            if let last = head.last, last.segment == segment, last.records.count < 1024 {
+            if lastChunkTakes(segment) {
                 head[head.count - 1].records.append(contentsOf: records)
             } else {
                 head.append(HeadChunk(segment: segment, records: records))
@@ -80,7 +85,7 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
         /// straight into the chunk.
         mutating func appendHead(_ records: [LogRecord], ranges: [Range<Int>], segment: Int) {
             let count = ranges.reduce(0) { $0 + $1.count }
-            if head.last.map({ $0.segment != segment || $0.records.count >= 1024 }) ?? true {
+            if !lastChunkTakes(segment) {
                 head.append(HeadChunk(segment: segment, records: []))
                 head[head.count - 1].records.reserveCapacity(count)
             }
