@@ -86,6 +86,36 @@ struct LogBlockCodecTests {
         #expect(try counted(block, filter: .all, groupBy: ["logger"], whole: true).count == 50)
     }
 
+    /// Attribute columns take each value mode (a dictionary, hex ids as bytes, plain strings, tagged values once a
+    /// key has a non-string), keys change their order and set from record to record, and one encoder builds block
+    /// after block exactly as fresh ones do.
+    @Test func attributeColumnsOfEveryModeRoundTripThroughAReusedEncoder() throws {
+        var random = SplitMix64(seed: 11)
+        var records: [LogRecord] = []
+        for index in 0..<96 {
+            var record = LogFixtures.record("line \(index) of many", at: UInt64(index))
+            let id = (0..<8).map { _ in String(UInt16.random(in: 0...255, using: &random) | 0x100, radix: 16).dropFirst() }.joined()
+            var attributes = [
+                Attribute("level", .string(index % 3 == 0 ? "warn" : "info")), Attribute("trace", .string(id)),
+                Attribute("path", .string("/api/v1/items/\(index)")), Attribute("mixed", index == 50 ? .int(7) : .string("m\(index % 2)")),
+            ]
+            if index % 5 == 0 { attributes.reverse() }
+            if index % 7 == 0 { attributes.append(Attribute("rare", .string(index % 14 == 0 ? "" : "ABC"))) }
+            record.attributes = attributes
+            records.append(record)
+        }
+        var encoder = LogBlockEncoder()
+        for chunk in [records[0..<40], records[40..<41], records[41...]] {
+            chunk.withUnsafeBufferPointer { chunk in
+                for index in chunk.indices { encoder.add(chunk.baseAddress! + index) }
+            }
+            let block = encoder.finish(bitsPerTrigram: 4)
+            #expect(block.data == LogBlockCodec.encode(chunk, streamLabels: labels, bitsPerTrigram: 4).data)
+            #expect(block.bloom.bytes == LogBlockCodec.encode(chunk, streamLabels: labels, bitsPerTrigram: 4).bloom.bytes)
+            #expect(try LogBlockCodec.decode(block.data, count: block.count, streamLabels: labels, filter: .all) == Array(chunk))
+        }
+    }
+
     @Test func emptyBlockRoundTrips() throws {
         let block = LogBlockCodec.encode([], streamLabels: labels, bitsPerTrigram: 4)
         #expect(try LogBlockCodec.decode(block.data, count: 0, streamLabels: labels, filter: .all).isEmpty)

@@ -161,11 +161,12 @@ struct LogStoreScanTests {
         #expect(try store.countBuckets(LogScan(tenant: StoreHarness.tenant, matchers: [], range: .all), originNano: 0, widthNano: 0, groupBy: []) == nil)
     }
 
-    @Test func persistSortsByTimeKeepingArrivalOrderForEqualTimes() {
+    @Test func persistSortsByTimeKeepingArrivalOrderForEqualTimes() throws {
         let records = [5, 3, 5, 1, 3].enumerated().map { LogFixtures.record("r\($0.offset)", at: UInt64($0.element)) }
-        #expect(LogStore.sortedByTime(records).map(\.line) == ["r3", "r1", "r4", "r0", "r2"])
-        let ordered = Array(LogStore.sortedByTime(records))
-        #expect(LogStore.sortedByTime(ordered).map(\.line) == ordered.map(\.line))
+        let order = try #require(LogStore.timeOrder([records]))
+        #expect(order.map { records[$0.index].line } == ["r3", "r1", "r4", "r0", "r2"])
+        #expect(order.allSatisfy { $0.chunk == 0 })
+        #expect(LogStore.timeOrder([order.map { records[$0.index] }]) == nil)
     }
 
     @Test func statsCountStreamsBlocksEntriesAndBytes() throws {

@@ -62,7 +62,10 @@ package protocol LogSource: Sendable {
 extension LogRecord {
     /// The time logs are ordered, windowed and selected by: the record's time, or its observed time when the sender
     /// left the time unset (as OpenTelemetry advises readers).
-    package var effectiveTimeUnixNano: UInt64 { timeUnixNano != 0 ? timeUnixNano : observedTimeUnixNano }
+    package var effectiveTimeUnixNano: UInt64 { Self.effectiveTime(timeUnixNano, observed: observedTimeUnixNano) }
+
+    /// ``effectiveTimeUnixNano`` of a record with these times.
+    @inline(__always) package static func effectiveTime(_ time: UInt64, observed: UInt64) -> UInt64 { time != 0 ? time : observed }
 
     /// The text a log query filters: a string body as it is, any other body as ``AttributeValue/text``.
     package var line: String { body.text }
@@ -215,4 +218,10 @@ extension LogRecord {
     package func groupingValue(_ name: String) -> String {
         structuredMetadataValue(name) ?? streamLabels[name] ?? ""
     }
+}
+
+extension UnsafePointer<LogRecord> {
+    /// ``LogRecord/effectiveTimeUnixNano`` of the record here, read field by field: calling a record's getter
+    /// through a pointer or an array makes the caller copy the whole record first.
+    package var effectiveTimeUnixNano: UInt64 { LogRecord.effectiveTime(pointee.timeUnixNano, observed: pointee.observedTimeUnixNano) }
 }

@@ -79,13 +79,22 @@ struct TrigramBloom: Sendable {
 
 /// Collects the distinct trigrams of a block's lines exactly, so the filter can be sized on them.
 struct TrigramCollector {
-    /// One bit per possible trigram (2²⁴ bits, 2 MiB).
-    private var seen = [UInt64](repeating: 0, count: 1 << 18)
+    /// One bit per possible trigram (2²⁴ bits, 2 MiB), allocated by the first line.
+    private var seen: [UInt64] = []
     private(set) var distinct: [UInt32] = []
+
+    /// Forgets the trigrams added, clearing only their bits, so one collector serves block after block.
+    mutating func removeAll() {
+        seen.withUnsafeMutableBufferPointer { seen in
+            for trigram in distinct { seen[Int(trigram >> 6)] = 0 }
+        }
+        distinct.removeAll(keepingCapacity: true)
+    }
 
     /// Adds the trigrams of one line.
     mutating func add(_ line: UnsafeRawBufferPointer) {
         guard line.count >= 3 else { return }
+        if seen.isEmpty { seen = [UInt64](repeating: 0, count: 1 << 18) }
         var trigram = UInt32(line[0]) << 8 | UInt32(line[1])
         seen.withUnsafeMutableBufferPointer { seen in
             for index in 2..<line.count {

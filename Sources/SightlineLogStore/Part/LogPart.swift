@@ -82,17 +82,31 @@ final class LogPart: Sendable {
 
     // MARK: Writing
 
-    /// Writes `records` (sorted by ``LogRecord/effectiveTimeUnixNano``) as part `meta.id` in `directory`: a temporary file, fsynced,
-    /// then renamed. The caller fsyncs the directory. Returns the part opened for reading.
-    static func write(_ records: [LogRecord], meta: PartMeta, directory: String, options: LogStoreOptions) throws -> LogPart {
-        try write([records], meta: meta, directory: directory, options: options)
-    }
-
-    /// ``write(_:meta:directory:options:)`` of the records of `runs`, one after the other (together sorted by time):
-    /// a stream's head chunks are written as they are, without joining them into one array first.
-    static func write(_ runs: [[LogRecord]], meta: PartMeta, directory: String, options: LogStoreOptions) throws -> LogPart {
+    /// Writes the records of `chunks` (a stream's head chunks, read where they are) as part `meta.id` in
+    /// `directory`: in `order` when given (``LogStore/timeOrder(_:)``), else one chunk after the other (then together
+    /// sorted by ``LogRecord/effectiveTimeUnixNano``). A temporary file, fsynced, then renamed; the caller fsyncs the
+    /// directory. Returns the part opened for reading.
+    static func write(
+        _ chunks: [[LogRecord]], order: [LogStore.RecordLocation]?, meta: PartMeta, directory: String, options: LogStoreOptions
+    ) throws -> LogPart {
         let writer = try LogPartWriter(meta: meta, directory: directory, options: options)
-        for run in runs { try writer.append(contentsOf: run[...]) }
+        guard let order else {
+            for chunk in chunks { try writer.append(contentsOf: chunk[...]) }
+            return try writer.finish()
+        }
+        // Records are read through pointers into their chunk (an array's subscript copies them), a run of places in
+        // one chunk at a time.
+        var start = 0
+        while start < order.count {
+            let chunk = order[start].chunk
+            var end = start + 1
+            while end < order.count && order[end].chunk == chunk { end += 1 }
+            try chunks[chunk].withUnsafeBufferPointer { records in
+                guard let base = records.baseAddress else { return }
+                for location in order[start..<end] { try writer.append(base + location.index) }
+            }
+            start = end
+        }
         return try writer.finish()
     }
 

@@ -16,8 +16,8 @@ final class LogPartWriter {
     private var buffer: [UInt8]
     private var offset: Int
     private var infos: [BlockInfo] = []
-    private var pending: [LogRecord] = []
-    private var pendingBytes = 0
+    /// The block being built.
+    private var block = LogBlockEncoder()
 
     /// Creates `<id>.part.tmp` in `directory` and writes the header.
     init(meta: PartMeta, directory: String, options: LogStoreOptions) throws {
@@ -37,57 +37,36 @@ final class LogPartWriter {
         }
     }
 
-    /// Adds a record; a block is encoded once it reaches the record limit or, with its lines plus a rough 64 bytes a
-    /// record for the other columns, the byte target.
-    func append(_ record: LogRecord) throws {
-        pendingBytes += record.line.utf8.count + 64
-        pending.append(record)
-        if pending.count >= options.blockMaxRecords || pendingBytes >= options.blockTargetBytes { try flushBlock() }
+    /// Adds the record at `record` (read in place, see ``LogBlockEncoder/add(_:)``); the block is finished once it
+    /// reaches the record limit or, with its lines plus a rough 64 bytes a record for the other columns, the byte
+    /// target.
+    func append(_ record: UnsafePointer<LogRecord>) throws {
+        block.add(record)
+        if block.count >= options.blockMaxRecords || block.estimatedBytes >= options.blockTargetBytes { try flushBlock() }
     }
 
-    /// Appends records already in time order, cut into blocks as ``append(_:)`` would cut them, encoding each block
-    /// straight from `records` (no copy of a record).
+    /// Appends records already in time order, each read where it is.
     func append(contentsOf records: ArraySlice<LogRecord>) throws {
-        var start = records.startIndex
-        var bytes = pendingBytes
-        var count = pending.count
-        for index in records.indices {
-            bytes += records[index].line.utf8.count + 64
-            count += 1
-            guard count >= options.blockMaxRecords || bytes >= options.blockTargetBytes else { continue }
-            if pending.isEmpty {
-                try writeBlock(records[start...index])
-            } else {
-                pending.append(contentsOf: records[start...index])
-                try flushBlock()
-            }
-            start = index + 1
-            bytes = 0
-            count = 0
+        try records.withUnsafeBufferPointer { records in
+            guard let base = records.baseAddress else { return }
+            for index in records.indices { try append(base + index) }
         }
-        pending.append(contentsOf: records[start...])
-        pendingBytes = bytes
     }
 
+    /// Finishes the block (when it has records) into the buffer, writing the buffer out once it passes 4 MiB.
     private func flushBlock() throws {
-        guard !pending.isEmpty else { return }
-        try writeBlock(pending[...])
-        pending.removeAll(keepingCapacity: true)
-        pendingBytes = 0
-    }
-
-    /// Encodes `records` as one block into the buffer, writing the buffer out once it passes 4 MiB.
-    private func writeBlock(_ records: ArraySlice<LogRecord>) throws {
-        let block = LogBlockCodec.encode(records, streamLabels: meta.labels, bitsPerTrigram: options.bloomBitsPerTrigram)
-        let bloom = block.bloom.bytes
+        guard block.count > 0 else { return }
+        let encoded = block.finish(bitsPerTrigram: options.bloomBitsPerTrigram)
+        let bloom = encoded.bloom.bytes
         infos.append(
             BlockInfo(
-                minTime: block.minTime, maxTime: block.maxTime, count: block.count, lineBytes: block.lineBytes, offset: offset,
-                bloomLength: bloom.count, dataLength: block.data.count, bloomCRC: CRC32C.checksum(bloom), dataCRC: CRC32C.checksum(block.data)
+                minTime: encoded.minTime, maxTime: encoded.maxTime, count: encoded.count, lineBytes: encoded.lineBytes,
+                offset: offset, bloomLength: bloom.count, dataLength: encoded.data.count, bloomCRC: CRC32C.checksum(bloom),
+                dataCRC: CRC32C.checksum(encoded.data)
             ))
         buffer.append(contentsOf: bloom)
-        buffer.append(contentsOf: block.data)
-        offset += bloom.count + block.data.count
+        buffer.append(contentsOf: encoded.data)
+        offset += bloom.count + encoded.data.count
         if buffer.count >= 4 << 20 { try writeBuffer() }
     }
 

@@ -201,7 +201,10 @@ extension LogStore {
         }
         let writer = try LogPartWriter(meta: meta, directory: directory, options: options)
         while var top = heap.pop() {
-            try writer.append(top.records[top.position])
+            try top.records.withUnsafeBufferPointer { records in
+                guard let base = records.baseAddress else { return }
+                try writer.append(base + top.position)
+            }
             top.position += 1
             if top.position < top.records.count {
                 heap.push(top)

@@ -271,7 +271,7 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
             let partsDirectory = self.partsDirectory
             let options = self.options
             let results = parallelMap(jobs, width: options.parallelism) { job in
-                try LogPart.write(Self.inTimeOrder(job.chunks), meta: job.meta, directory: partsDirectory, options: options)
+                try LogPart.write(job.chunks, order: Self.timeOrder(job.chunks), meta: job.meta, directory: partsDirectory, options: options)
             }
             let parts = try Self.collect(results)
             // On failure the new files stay: the manifest may already name them (a rename that landed before a
@@ -286,47 +286,36 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
 
     package var persistedSegment: Int { state.withLock { $0.persistedSegment } }
 
-    /// The records of `chunks` (in order) as runs in time order, equal times in arrival order: the chunks themselves
-    /// when they already are (the common case, so no record is copied), else one sorted array, each record copied
-    /// once (a record is several references: joining the chunks first and then sorting copied each twice).
-    static func inTimeOrder(_ chunks: [[LogRecord]]) -> [[LogRecord]] {
-        var times: [UInt64] = []
-        times.reserveCapacity(chunks.reduce(0) { $0 + $1.count })
-        var ordered = true
-        for chunk in chunks {
-            for record in chunk {
-                let time = record.effectiveTimeUnixNano
-                if let last = times.last, time < last { ordered = false }
-                times.append(time)
-            }
-        }
-        if ordered { return chunks }
-        // Stable: equal times keep arrival order.
-        let order = times.indices.sorted { times[$0] != times[$1] ? times[$0] < times[$1] : $0 < $1 }
-        var starts: [Int] = []
-        var start = 0
-        for chunk in chunks {
-            starts.append(start)
-            start += chunk.count
-        }
-        var sorted: [LogRecord] = []
-        sorted.reserveCapacity(order.count)
-        for position in order {
-            // The chunk holding `position`: chunks are few, so a binary search over their starts.
-            var low = 0
-            var high = starts.count - 1
-            while low < high {
-                let mid = (low + high + 1) / 2
-                if starts[mid] <= position { low = mid } else { high = mid - 1 }
-            }
-            sorted.append(chunks[low][position - starts[low]])
-        }
-        return [sorted]
+    /// A record's place among a stream's head chunks.
+    struct RecordLocation: Equatable, Sendable {
+        var chunk: Int
+        var index: Int
     }
 
-    /// `records` in time order, equal times in arrival order (``inTimeOrder(_:)`` of one chunk).
-    static func sortedByTime(_ records: [LogRecord]) -> [LogRecord] {
-        inTimeOrder([records]).first ?? []
+    /// The places of the records of `chunks` in time order, equal times in arrival order; nil when the chunks (in
+    /// order) already are. A part is written by reading the records at these places: none is copied (a record is
+    /// several references; copying one retains each).
+    static func timeOrder(_ chunks: [[LogRecord]]) -> [RecordLocation]? {
+        // Time and arrival (chunk in the high half, index in the low): sorting by both keeps equal times in order.
+        var keys: [(time: UInt64, arrival: UInt64)] = []
+        keys.reserveCapacity(chunks.reduce(0) { $0 + $1.count })
+        var ordered = true
+        var last: UInt64 = 0
+        for (chunkNumber, chunk) in chunks.enumerated() {
+            // Through a pointer: an array's subscript (and iterating it) copies the record.
+            chunk.withUnsafeBufferPointer { records in
+                guard let base = records.baseAddress else { return }
+                for index in records.indices {
+                    let time = (base + index).effectiveTimeUnixNano
+                    if time < last { ordered = false }
+                    last = time
+                    keys.append((time, UInt64(chunkNumber) << 32 | UInt64(index)))
+                }
+            }
+        }
+        if ordered { return nil }
+        keys.sort { $0.time != $1.time ? $0.time < $1.time : $0.arrival < $1.arrival }
+        return keys.map { RecordLocation(chunk: Int($0.arrival >> 32), index: Int($0.arrival & 0xFFFF_FFFF)) }
     }
 
     /// The parts of `results`, or the first error after deleting the parts that were written.

@@ -1,0 +1,422 @@
+import Glibc
+import SightlineCore
+
+/// Builds a block in the format of ``LogBlockCodec`` one record at a time, so a part writer encodes records where
+/// they lie (head chunks, a merge's decoded blocks) without gathering them into one array first, and without
+/// copying a record: ``add(_:)`` reads it in place.
+///
+/// One encoder serves a whole part: ``finish(bitsPerTrigram:)`` hands the block out and starts the next one with the
+/// trigram table cleared bit by bit (2 MiB of it, which a fresh table per block would allocate and zero).
+struct LogBlockEncoder {
+    /// Records added since the last ``finish(bitsPerTrigram:)``.
+    private(set) var count = 0
+    /// The lines' bytes plus a rough 64 bytes a record for the other columns: what a part writer cuts blocks by.
+    private(set) var estimatedBytes = 0
+
+    private var times = ByteWriter(capacity: 0)
+    private var timeKinds = ByteWriter(capacity: 0)
+    private var observed = ByteWriter(capacity: 0)
+    private var severityNumbers = ByteWriter(capacity: 0)
+    private var severityTexts = DictionaryColumn()
+    private var bodyKinds = ByteWriter(capacity: 0)
+    private var lineLengths = ByteWriter(capacity: 0)
+    private var lines = ByteWriter(capacity: 0)
+    private var otherBodies = ByteWriter(capacity: 0)
+    private var dropped = ByteWriter(capacity: 0)
+    private var flags = ByteWriter(capacity: 0)
+    private var tracePresence = ByteWriter(capacity: 0)
+    private var traceBytes = ByteWriter(capacity: 0)
+    private var spanPresence = ByteWriter(capacity: 0)
+    private var spanBytes = ByteWriter(capacity: 0)
+    private var eventNames = DictionaryColumn()
+    private var resources = DictionaryColumn()
+    private var scopes = DictionaryColumn()
+    private var explicitStream = ByteWriter(capacity: 0)
+    private var keys: [String: Int] = [:]
+    private var keyList: [String] = []
+    private var values: [AttributeValueColumn] = []
+    private var shapes: [[Int]: Int] = [:]
+    private var shapeList: [[Int]] = []
+    private var shapeIndexes = ByteWriter(capacity: 0)
+    /// The previous record's attribute keys, its shape and the shape's index: records of one logger repeat them,
+    /// so most records find their keys without hashing one.
+    private var lastKeys: [String] = []
+    private var lastShape: [Int] = []
+    private var lastShapeIndex = -1
+    private var trigrams = TrigramCollector()
+    private var previous: UInt64 = 0
+    private var minTime = UInt64.max
+    private var maxTime: UInt64 = 0
+    private var lineBytes = 0
+    private var lastResource: [Attribute]?
+    private var lastResourceIndex = 0
+    private var lastScope: InstrumentationScope?
+    private var lastScopeIndex = 0
+
+    /// Adds the record at `record`, read in place; records must come in effective time order.
+    ///
+    /// A pointer, not a value: handing a record that lives in an array or a buffer to a function as a value makes
+    /// the caller copy it first (a retain of every reference it holds), and records are read here field by field.
+    mutating func add(_ record: UnsafePointer<LogRecord>) {
+        count += 1
+        let time = record.effectiveTimeUnixNano
+        minTime = min(minTime, time)
+        maxTime = max(maxTime, time)
+        times.writeVarint(time &- previous)
+        previous = time
+        if record.pointee.timeUnixNano != 0 {
+            timeKinds.writeByte(0)
+            observed.writeSignedVarint(Int64(bitPattern: record.pointee.observedTimeUnixNano &- record.pointee.timeUnixNano))
+        } else {
+            timeKinds.writeByte(1)
+        }
+        severityNumbers.writeSignedVarint(Int64(record.pointee.severityNumber))
+        severityTexts.append(record.pointee.severityText)
+        switch record.pointee.body {
+        case .empty:
+            bodyKinds.writeByte(0)
+        case .string(var line):
+            bodyKinds.writeByte(1)
+            line.withUTF8 { utf8 in
+                lineLengths.writeVarint(UInt64(utf8.count))
+                lines.writeRaw(utf8)
+                trigrams.add(UnsafeRawBufferPointer(utf8))
+                lineBytes += utf8.count
+                estimatedBytes += utf8.count
+            }
+        default:
+            bodyKinds.writeByte(2)
+            otherBodies.writeAttributeValue(record.pointee.body)
+            let text = Array(record.pointee.line.utf8)
+            trigrams.add(text)
+            lineBytes += text.count
+            estimatedBytes += text.count
+        }
+        estimatedBytes += 64
+        addAttributes(record.pointee.attributes)
+        dropped.writeVarint(UInt64(record.pointee.droppedAttributesCount))
+        flags.writeVarint(UInt64(record.pointee.flags))
+        if let traceID = record.pointee.traceID {
+            tracePresence.writeByte(1)
+            traceBytes.writeUInt64LE(traceID.high)
+            traceBytes.writeUInt64LE(traceID.low)
+        } else {
+            tracePresence.writeByte(0)
+        }
+        if let spanID = record.pointee.spanID {
+            spanPresence.writeByte(1)
+            spanBytes.writeUInt64LE(spanID.value)
+        } else {
+            spanPresence.writeByte(0)
+        }
+        eventNames.append(record.pointee.eventName)
+        if let lastResource, lastResource == record.pointee.resource {
+            resources.appendIndex(lastResourceIndex)
+        } else {
+            var writer = ByteWriter(capacity: 64)
+            writer.writeAttributes(record.pointee.resource)
+            lastResourceIndex = resources.append(writer.bytes)
+            lastResource = record.pointee.resource
+        }
+        if let lastScope, lastScope == record.pointee.scope {
+            scopes.appendIndex(lastScopeIndex)
+        } else {
+            var writer = ByteWriter(capacity: 32)
+            writer.writeScope(record.pointee.scope)
+            lastScopeIndex = scopes.append(writer.bytes)
+            lastScope = record.pointee.scope
+        }
+        explicitStream.writeByte(record.pointee.stream.labels.isEmpty ? 0 : 1)
+    }
+
+    /// Adds a record's attributes to their keys' columns and its shape (its key sequence) to the shape column.
+    private mutating func addAttributes(_ attributes: [Attribute]) {
+        var sameShape = lastShapeIndex >= 0 && attributes.count == lastKeys.count
+        if sameShape {
+            for index in attributes.indices where attributes[index].key != lastKeys[index] {
+                sameShape = false
+                break
+            }
+        }
+        if !sameShape {
+            lastKeys.removeAll(keepingCapacity: true)
+            lastShape.removeAll(keepingCapacity: true)
+            for attribute in attributes {
+                let key: Int
+                if let known = keys[attribute.key] {
+                    key = known
+                } else {
+                    key = keyList.count
+                    keys[attribute.key] = key
+                    keyList.append(attribute.key)
+                    values.append(AttributeValueColumn())
+                }
+                lastKeys.append(attribute.key)
+                lastShape.append(key)
+            }
+            if let known = shapes[lastShape] {
+                lastShapeIndex = known
+            } else {
+                lastShapeIndex = shapeList.count
+                shapes[lastShape] = lastShapeIndex
+                shapeList.append(lastShape)
+            }
+        }
+        for index in attributes.indices { values[lastShape[index]].append(attributes[index].value) }
+        shapeIndexes.writeVarint(UInt64(lastShapeIndex))
+    }
+
+    /// The block of the records added since the last call (which must be at least one, or none at all for an empty
+    /// block); the encoder is then empty again.
+    mutating func finish(bitsPerTrigram: Int) -> EncodedBlock {
+        var shapeColumn = ByteWriter(capacity: 64 + shapeIndexes.bytes.count)
+        shapeColumn.writeVarint(UInt64(keyList.count))
+        for key in keyList { shapeColumn.writeString(key) }
+        shapeColumn.writeVarint(UInt64(shapeList.count))
+        for shape in shapeList {
+            shapeColumn.writeVarint(UInt64(shape.count))
+            for key in shape { shapeColumn.writeVarint(UInt64(key)) }
+        }
+        shapeColumn.writeRaw(shapeIndexes.bytes)
+        tracePresence.writeRaw(traceBytes.bytes)
+        spanPresence.writeRaw(spanBytes.bytes)
+
+        var columns = ColumnSetWriter()
+        columns.append(times.bytes)
+        columns.append(timeKinds.bytes)
+        columns.append(observed.bytes)
+        columns.append(severityNumbers.bytes)
+        columns.append(severityTexts.encoded())
+        columns.append(bodyKinds.bytes)
+        columns.append(lineLengths.bytes)
+        columns.append(lines.bytes)
+        columns.append(otherBodies.bytes)
+        columns.append(shapeColumn.bytes)
+        columns.append(dropped.bytes)
+        columns.append(flags.bytes)
+        columns.append(tracePresence.bytes)
+        columns.append(spanPresence.bytes)
+        columns.append(eventNames.encoded())
+        columns.append(resources.encoded())
+        columns.append(scopes.encoded())
+        columns.append(explicitStream.bytes)
+        for column in values { columns.append(column.encoded()) }
+        let block = EncodedBlock(
+            data: columns.finish(), bloom: trigrams.filter(bitsPerTrigram: bitsPerTrigram), minTime: count == 0 ? 0 : minTime,
+            maxTime: maxTime, count: count, lineBytes: lineBytes
+        )
+        reset()
+        return block
+    }
+
+    /// Empties the encoder for the next block, keeping the column buffers' and the trigram table's memory.
+    private mutating func reset() {
+        count = 0
+        estimatedBytes = 0
+        for keyPath: WritableKeyPath<Self, ByteWriter> in [
+            \.times, \.timeKinds, \.observed, \.severityNumbers, \.bodyKinds, \.lineLengths, \.lines, \.otherBodies, \.dropped,
+            \.flags, \.tracePresence, \.traceBytes, \.spanPresence, \.spanBytes, \.explicitStream, \.shapeIndexes,
+        ] {
+            self[keyPath: keyPath].removeAll()
+        }
+        severityTexts = DictionaryColumn()
+        eventNames = DictionaryColumn()
+        resources = DictionaryColumn()
+        scopes = DictionaryColumn()
+        keys.removeAll(keepingCapacity: true)
+        keyList.removeAll(keepingCapacity: true)
+        values.removeAll(keepingCapacity: true)
+        shapes.removeAll(keepingCapacity: true)
+        shapeList.removeAll(keepingCapacity: true)
+        lastKeys.removeAll(keepingCapacity: true)
+        lastShape.removeAll(keepingCapacity: true)
+        lastShapeIndex = -1
+        trigrams.removeAll()
+        previous = 0
+        minTime = .max
+        maxTime = 0
+        lineBytes = 0
+        lastResource = nil
+        lastResourceIndex = 0
+        lastScope = nil
+        lastScopeIndex = 0
+    }
+}
+
+/// The values of one attribute key in record order, kept for the most compact of the four value modes of
+/// ``LogBlockCodec``: while every value is a string, their UTF-8 bytes back to back (no string is retained and none
+/// is hashed until the block is finished); from the first value of another kind on, every value tagged.
+struct AttributeValueColumn {
+    private var count = 0
+    private var bytes: [UInt8] = []
+    /// Where each string ends in `bytes`.
+    private var ends: [Int32] = []
+    private var allLowercaseHex = true
+    private var tagged: ByteWriter?
+
+    mutating func append(_ value: AttributeValue) {
+        count += 1
+        if tagged != nil {
+            tagged?.writeAttributeValue(value)
+            return
+        }
+        guard case .string(var string) = value else {
+            var writer = ByteWriter(capacity: bytes.count + 16 * count)
+            var start = 0
+            for end in ends {
+                writer.writeAttributeValue(.string(String(decoding: bytes[start..<Int(end)], as: UTF8.self)))
+                start = Int(end)
+            }
+            writer.writeAttributeValue(value)
+            tagged = writer
+            bytes = []
+            ends = []
+            return
+        }
+        string.withUTF8 { utf8 in
+            if allLowercaseHex { allLowercaseHex = utf8.count % 2 == 0 && utf8.allSatisfy(Self.isLowercaseHexDigit) }
+            bytes.append(contentsOf: utf8)
+        }
+        ends.append(Int32(bytes.count))
+    }
+
+    private static func isLowercaseHexDigit(_ byte: UInt8) -> Bool { (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66) }
+
+    private static func hexValue(_ digit: UInt8) -> UInt8 { digit <= 0x39 ? digit - 0x30 : digit - 0x61 + 10 }
+
+    /// The column: a mode byte and the value count, then mode 0 tagged values, 1 a string dictionary (when its
+    /// entries are at most a quarter of the values), 3 lowercase hex strings as their bytes, 2 length-prefixed strings.
+    func encoded() -> [UInt8] {
+        var out = ByteWriter(capacity: (tagged?.bytes.count ?? bytes.count) + 2 * count + 16)
+        if let tagged {
+            out.writeByte(0)
+            out.writeVarint(UInt64(count))
+            out.writeRaw(tagged.bytes)
+            return out.bytes
+        }
+        return bytes.withUnsafeBytes { raw in
+            func value(_ index: Int) -> UnsafeRawBufferPointer {
+                let start = index == 0 ? 0 : Int(ends[index - 1])
+                return UnsafeRawBufferPointer(rebasing: raw[start..<Int(ends[index])])
+            }
+            if let (entries, indexes) = ByteStringDictionary.build(count: count, maxEntries: count / 4, value: value) {
+                out.writeByte(1)
+                out.writeVarint(UInt64(count))
+                out.writeVarint(UInt64(entries.count))
+                for entry in entries {
+                    let bytes = value(entry)
+                    out.writeVarint(UInt64(bytes.count))
+                    out.writeRaw(bytes)
+                }
+                for index in indexes { out.writeVarint(UInt64(index)) }
+                return out.bytes
+            }
+            if allLowercaseHex {
+                out.writeByte(3)
+                out.writeVarint(UInt64(count))
+                for index in 0..<count {
+                    let digits = value(index)
+                    out.writeVarint(UInt64(digits.count / 2))
+                    var at = 0
+                    while at < digits.count {
+                        out.writeByte(Self.hexValue(digits[at]) << 4 | Self.hexValue(digits[at + 1]))
+                        at += 2
+                    }
+                }
+                return out.bytes
+            }
+            out.writeByte(2)
+            out.writeVarint(UInt64(count))
+            for index in 0..<count {
+                let bytes = value(index)
+                out.writeVarint(UInt64(bytes.count))
+                out.writeRaw(bytes)
+            }
+            return out.bytes
+        }
+    }
+}
+
+/// Finds the distinct byte strings among `count` values by hashing their bytes (open addressing, linear probing):
+/// no `String` is made and none is hashed with the standard library's seeded hasher.
+enum ByteStringDictionary {
+    /// The distinct values in first-seen order (each as the index of its first occurrence) and every value's entry
+    /// number; nil as soon as there would be more than `maxEntries` entries.
+    static func build(
+        count: Int, maxEntries: Int, value: (Int) -> UnsafeRawBufferPointer
+    ) -> (entries: [Int], indexes: [Int32])? {
+        guard count > 0 else { return ([], []) }
+        var capacity = 16
+        while capacity < 2 * (maxEntries + 1) { capacity <<= 1 }
+        let mask = capacity - 1
+        // Each slot: entry number + 1, 0 when empty.
+        var slots = [Int32](repeating: 0, count: capacity)
+        var hashes: [UInt64] = []
+        var entries: [Int] = []
+        var indexes: [Int32] = []
+        indexes.reserveCapacity(count)
+        var lastIndex: Int32 = -1
+        var lastValue = UnsafeRawBufferPointer(start: nil, count: 0)
+        for index in 0..<count {
+            let bytes = value(index)
+            if lastIndex >= 0 && equal(bytes, lastValue) {
+                indexes.append(lastIndex)
+                continue
+            }
+            let hash = hashBytes(bytes)
+            var slot = Int(truncatingIfNeeded: hash) & mask
+            var found: Int32 = -1
+            while slots[slot] != 0 {
+                let entry = Int(slots[slot] - 1)
+                if hashes[entry] == hash && equal(value(entries[entry]), bytes) {
+                    found = Int32(entry)
+                    break
+                }
+                slot = (slot + 1) & mask
+            }
+            if found < 0 {
+                guard entries.count < maxEntries else { return nil }
+                found = Int32(entries.count)
+                entries.append(index)
+                hashes.append(hash)
+                slots[slot] = found + 1
+            }
+            indexes.append(found)
+            lastIndex = found
+            lastValue = bytes
+        }
+        return (entries, indexes)
+    }
+
+    private static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard a.count == b.count else { return false }
+        guard a.count > 0, let x = a.baseAddress, let y = b.baseAddress else { return true }
+        return memcmp(x, y, a.count) == 0
+    }
+
+    /// Chosen per process, so values cannot be crafted to collide.
+    private static let seed = UInt64.random(in: 0 ... .max)
+
+    /// A fast hash of bytes, eight at a time.
+    private static func hashBytes(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        let multiplier: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var hash = (seed ^ UInt64(bytes.count)) &* multiplier
+        guard let base = bytes.baseAddress else { return hash }
+        var offset = 0
+        while offset + 8 <= bytes.count {
+            let word = base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            hash = (hash ^ word) &* multiplier
+            hash ^= hash >> 29
+            offset += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while offset < bytes.count {
+            tail |= UInt64(base.load(fromByteOffset: offset, as: UInt8.self)) << shift
+            shift += 8
+            offset += 1
+        }
+        hash = (hash ^ tail) &* multiplier
+        return hash ^ (hash >> 32)
+    }
+}
