@@ -37,6 +37,42 @@ struct JSONParserTests {
         #expect(try JSONParser.parse(#""\ud800x""#) == .string("\u{FFFD}x"))
     }
 
+    /// Strings are scanned eight bytes at a time: every special byte (quote, backslash, control) and multi-byte
+    /// character must be found wherever it falls in a word, and an unescaped control character named where it is.
+    @Test func stringsRoundTripWhereverTheirSpecialBytesFallInAWord() throws {
+        var random = SplitMix64(seed: 5)
+        let pieces = ["a", "Z", "\"", "\\", "/", "\n", "\t", "é", "😀", " ", "\u{1F}", "~", "\u{7F}", "0"]
+        func quoted(_ text: String) -> String {
+            var out = "\""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case _ where scalar.value < 0x20: out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "\""
+        }
+        for length in 0..<40 {
+            for _ in 0..<6 {
+                let text = (0..<length).map { _ in pieces[Int.random(in: 0..<pieces.count, using: &random)] }.joined()
+                for pad in 0..<8 {
+                    let json = String(repeating: " ", count: pad) + "[" + quoted(text) + "]"
+                    #expect(try JSONParser.parse(json) == .array([.string(text)]), "\(json)")
+                }
+            }
+        }
+        for position in 0..<20 {
+            var bytes = Array(("\"" + String(repeating: "x", count: 20) + "\"").utf8)
+            bytes[1 + position] = 0x01
+            #expect(throws: SightlineError.self) { try JSONParser.parse(bytes) }
+            #expect(parseError(String(decoding: bytes, as: UTF8.self)) == "invalid JSON at byte \(1 + position): unescaped control character in string")
+        }
+        #expect(parseError("\"" + String(repeating: "y", count: 19)) == "invalid JSON at byte 0: unterminated string")
+    }
+
     @Test func duplicateKeysKeepTheLast() throws {
         let object = try #require(try JSONParser.parse(#"{"k": 1, "k": 2}"#).objectValue)
         #expect(object["k"] == .number("2"))

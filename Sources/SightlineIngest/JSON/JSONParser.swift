@@ -190,47 +190,68 @@ package struct JSONParser {
 
     // MARK: Strings
 
-    /// Parses a string literal starting at the opening quote.
+    /// Parses a string literal starting at the opening quote. Runs of plain bytes are found eight at a time and
+    /// taken whole: as they are when the string has no escape, else copied run by run around the escapes.
     private mutating func parseString() throws -> String {
         let quote = offset
         offset += 1
         let start = offset
-        // Fast path: no escapes.
-        while offset < bytes.count {
+        var runStart = start
+        var unescaped: [UInt8]?
+        while true {
+            offset = Self.specialByte(in: bytes, from: offset)
+            guard offset < bytes.count else { throw error("unterminated string", at: quote) }
             let byte = bytes[offset]
             if byte == UInt8(ascii: "\"") {
-                let text = UnsafeRawBufferPointer(rebasing: bytes[start..<offset])
-                guard let string = UTF8Text.string(validating: text) else {
-                    throw error("invalid UTF-8 in string", at: start)
-                }
+                let run = UnsafeRawBufferPointer(rebasing: bytes[runStart..<offset])
                 offset += 1
+                let string: String?
+                if unescaped == nil {
+                    string = UTF8Text.string(validating: run)
+                } else {
+                    var buffer = unescaped ?? []
+                    unescaped = nil
+                    buffer.append(contentsOf: run)
+                    string = UTF8Text.string(validating: buffer)
+                }
+                guard let string else { throw error("invalid UTF-8 in string", at: start) }
                 return string
             }
-            if byte == UInt8(ascii: "\\") { break }
-            if byte < 0x20 { throw error("unescaped control character in string") }
-            offset += 1
+            guard byte == UInt8(ascii: "\\") else { throw error("unescaped control character in string") }
+            var buffer = unescaped ?? []
+            unescaped = nil
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<offset]))
+            try parseEscape(into: &buffer)
+            unescaped = buffer
+            runStart = offset
         }
-        guard offset < bytes.count else { throw error("unterminated string", at: quote) }
-        var buffer = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<offset]))
-        while offset < bytes.count {
-            let byte = bytes[offset]
-            switch byte {
-            case UInt8(ascii: "\""):
-                offset += 1
-                guard let string = UTF8Text.string(validating: buffer) else {
-                    throw error("invalid UTF-8 in string", at: start)
-                }
-                return string
-            case UInt8(ascii: "\\"):
-                try parseEscape(into: &buffer)
-            case 0..<0x20:
-                throw error("unescaped control character in string")
-            default:
-                buffer.append(byte)
-                offset += 1
+    }
+
+    /// The offset of the first quote, backslash or control character at or after `offset` in `bytes`, or the
+    /// count when there is none: eight bytes a step, by the usual "which byte is zero" arithmetic on words.
+    private static func specialByte(in bytes: UnsafeRawBufferPointer, from offset: Int) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var at = offset
+        if let base = bytes.baseAddress {
+            while at + 8 <= bytes.count {
+                let word = base.loadUnaligned(fromByteOffset: at, as: UInt64.self)
+                let quotes = word ^ (ones &* 0x22)
+                let backslashes = word ^ (ones &* 0x5C)
+                // A zero byte of either comparison borrows, and so does a byte below 0x20; bytes ≥ 0x80 (UTF-8
+                // sequences) are masked out. Only bytes above a true match can borrow falsely, so the lowest
+                // flagged byte is the first special one.
+                let found = ((quotes &- ones) & ~quotes | (backslashes &- ones) & ~backslashes | (word &- ones &* 0x20) & ~word) & highs
+                if found != 0 { return at + found.trailingZeroBitCount / 8 }
+                at += 8
             }
         }
-        throw error("unterminated string", at: quote)
+        while at < bytes.count {
+            let byte = bytes[at]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return at }
+            at += 1
+        }
+        return at
     }
 
     private mutating func parseEscape(into buffer: inout [UInt8]) throws {
