@@ -103,6 +103,7 @@ struct LokiPushDecoderTests {
             (#"{"streams":[{"stream":{"a":"b"},"values":[["1"]]}]}"#, "streams[0].values[0]"),
             (#"{"streams":[{"stream":{"a":1},"values":[]}]}"#, "label values must be strings"),
             (#"{"streams":[{"stream":{"a":"b"},"values":[["1","x",{"k":1}]]}]}"#, "structured metadata values"),
+            (#"{"streams":[{"stream":{"a":"b"},"values":[["1","x"]],"stream":{"c":"d"}}]}"#, "streams[0]: stream appears twice"),
         ]
         for (body, fragment) in cases {
             let error = sightlineError { _ = try LokiPushDecoder.decode(json: Array(body.utf8)) }

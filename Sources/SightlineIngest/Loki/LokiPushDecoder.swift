@@ -106,37 +106,55 @@ package enum LokiPushDecoder {
         let type = parser.nextType() ?? "nothing"
         guard type == "object" else { throw FieldPathError("a stream must be an object, not \(type)") }
         try parser.beginObject()
-        var labels: [Label] = []
-        var entries: [(time: Int64, line: String, metadata: [Attribute])] = []
+        // Senders put "stream" before "values", so entries become records as they are read; entries that come
+        // before their stream's labels wait for them.
+        var streamLabels: Labels?
+        var waiting: [(time: Int64, line: String, metadata: [Attribute])] = []
         var members = 0
         while let key = try parser.nextKey(&members) {
             switch key {
             case "stream":
-                if try parser.skipNull() { continue }
-                guard parser.nextType() == "object" else { throw FieldPathError("stream must be an object of label values") }
-                try parser.beginObject()
-                var count = 0
-                while let name = try parser.nextKey(&count) {
-                    guard parser.nextType() == "string" else {
-                        throw withPath(FieldPathError("label values must be strings, not \(parser.nextType() ?? "nothing")"), ".stream.\(name)")
+                guard streamLabels == nil else { throw FieldPathError("stream appears twice in one stream object") }
+                var labels: [Label] = []
+                if try !parser.skipNull() {
+                    guard parser.nextType() == "object" else { throw FieldPathError("stream must be an object of label values") }
+                    try parser.beginObject()
+                    var count = 0
+                    while let name = try parser.nextKey(&count) {
+                        guard parser.nextType() == "string" else {
+                            throw withPath(FieldPathError("label values must be strings, not \(parser.nextType() ?? "nothing")"), ".stream.\(name)")
+                        }
+                        labels.append(Label(name, try parser.readString()))
                     }
-                    labels.append(Label(name, try parser.readString()))
                 }
+                let validated = try LokiLabelSelector.validated(labels)
+                streamLabels = validated
+                for entry in waiting {
+                    append(time: entry.time, line: entry.line, metadata: entry.metadata, stream: validated, into: &records, tally: &tally)
+                }
+                waiting = []
             case "values":
                 if try parser.skipNull() { continue }
                 guard parser.nextType() == "array" else { throw withPath(FieldPathError("values must be an array"), ".values") }
                 try parser.beginArray()
                 var count = 0
                 while try parser.nextElement(&count) {
-                    try withFieldPath(".values[\(count - 1)]") { entries.append(try decodeJSONEntry(&parser)) }
+                    let entry = try withFieldPath(".values[\(count - 1)]") { try decodeJSONEntry(&parser) }
+                    if let streamLabels {
+                        append(time: entry.time, line: entry.line, metadata: entry.metadata, stream: streamLabels, into: &records, tally: &tally)
+                    } else {
+                        waiting.append(entry)
+                    }
                 }
             default:
                 _ = try parser.readValue()
             }
         }
-        let streamLabels = try LokiLabelSelector.validated(labels)
-        for entry in entries {
-            append(time: entry.time, line: entry.line, metadata: entry.metadata, stream: streamLabels, into: &records, tally: &tally)
+        if streamLabels == nil {
+            let validated = try LokiLabelSelector.validated([])
+            for entry in waiting {
+                append(time: entry.time, line: entry.line, metadata: entry.metadata, stream: validated, into: &records, tally: &tally)
+            }
         }
     }
 
@@ -160,6 +178,8 @@ package enum LokiPushDecoder {
                     throw withPath(FieldPathError("structured metadata must be an object of strings"), "[2]")
                 }
                 try parser.beginObject()
+                // Room for a typical entry's metadata at once, rather than four allocations growing to it.
+                metadata.reserveCapacity(8)
                 var members = 0
                 while let name = try parser.nextKey(&members) {
                     guard parser.nextType() == "string" else {
