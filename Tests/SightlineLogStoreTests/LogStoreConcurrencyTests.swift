@@ -9,10 +9,11 @@ struct LogStoreConcurrencyTests {
     @Test func headChunksSplitAndDropByCount() {
         var stream = LogStore.Stream()
         let records = (0..<3000).map { LogFixtures.record("r\($0)", at: UInt64($0)) }
-        stream.appendHead(Array(records[0..<1500]), segment: 0)
-        stream.appendHead(Array(records[1500..<2000]), segment: 1)
-        stream.appendHead(Array(records[2000...]), segment: 1)
+        stream.appendHead(records, ranges: [0..<1000, 1000..<1500], segment: 0)
+        stream.appendHead(records, ranges: [1500..<2000, 2000..<2000], segment: 1)
+        stream.appendHead(Array(records[2000...]), ranges: [0..<1000], segment: 1)
         #expect(stream.headCount == 3000)
+        #expect(stream.head.count == 4)
         #expect(stream.headChunks(through: 0).flatMap { $0 } == Array(records[0..<1500]))
         #expect(stream.headChunks(through: 1).flatMap { $0 } == records)
         stream.dropHead(1700)
@@ -70,10 +71,16 @@ struct LogStoreConcurrencyTests {
 
 /// Persisting writes a stream's head chunks as they are when they are in time order, else in the order of their times.
 struct LogStoreHeadOrderTests {
-    @Test func chunksInTimeOrderAreKeptAndOthersAreReadInTimeOrder() {
+    @Test func chunksInTimeOrderAreKeptAndOthersAreReadInTimeOrder() throws {
         let a = (0..<5).map { LogFixtures.record("a\($0)", at: UInt64($0) * 10) }
         let b = (5..<9).map { LogFixtures.record("b\($0)", at: UInt64($0) * 10) }
-        #expect(LogStore.timeOrder([a, b]) == nil)
+        #expect(LogStore.timeOrder([a[...], b[...]]) == nil)
+        // Chunks are slices of applied batches: places count from each slice's start.
+        let batch = b + a
+        let slices = [batch[..<4], batch[4...]]
+        let places = try #require(LogStore.timeOrder(slices))
+        #expect(places.prefix(2) == [LogStore.RecordLocation(chunk: 1, index: 0), LogStore.RecordLocation(chunk: 1, index: 1)])
+        #expect(places.map { slices[$0.chunk].dropFirst($0.index).first?.line } == (a + b).map(\.line))
         // A record of the second chunk older than the first's last: sorted, equal times in arrival order.
         let late = [LogFixtures.record("late", at: 25), LogFixtures.record("tie", at: 40)]
         let joined = inTimeOrder([a, late])
@@ -101,7 +108,7 @@ struct LogStoreHeadOrderTests {
 
     /// The records of `chunks` in ``LogStore/timeOrder(_:)``'s order (the chunks joined when it says they are in order).
     private func inTimeOrder(_ chunks: [[LogRecord]]) -> [LogRecord] {
-        guard let order = LogStore.timeOrder(chunks) else { return Array(chunks.joined()) }
+        guard let order = LogStore.timeOrder(chunks.map { $0[...] }) else { return Array(chunks.joined()) }
         return order.map { chunks[$0.chunk][$0.index] }
     }
 }

@@ -87,11 +87,11 @@ final class LogPart: Sendable {
     /// sorted by ``LogRecord/effectiveTimeUnixNano``). A temporary file, fsynced, then renamed; the caller fsyncs the
     /// directory. Returns the part opened for reading.
     static func write(
-        _ chunks: [[LogRecord]], order: [LogStore.RecordLocation]?, meta: PartMeta, directory: String, options: LogStoreOptions
+        _ chunks: [ArraySlice<LogRecord>], order: [LogStore.RecordLocation]?, meta: PartMeta, directory: String, options: LogStoreOptions
     ) throws -> LogPart {
         let writer = try LogPartWriter(meta: meta, directory: directory, options: options)
         guard let order else {
-            for chunk in chunks { try writer.append(contentsOf: chunk[...]) }
+            for chunk in chunks { try writer.append(contentsOf: chunk) }
             return try writer.finish()
         }
         // Records are read through pointers into their chunk (an array's subscript copies them), a run of places in

@@ -48,13 +48,14 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
         var labels: Labels
     }
 
-    /// Head records of one WAL segment, in the order applied.
+    /// Head records of one WAL segment, in the order applied: a slice of the applied batch's own array.
     ///
-    /// The head is a list of chunks rather than one array so that a query's snapshot (which shares the chunks) does
-    /// not make the next apply copy the whole head: an apply copies at most one small chunk.
+    /// Records are not copied into the head (a copy retains every reference a record holds): an apply adds a chunk
+    /// per stream it holds records of, sharing the batch's storage, which lives until the streams are persisted.
+    /// A query's snapshot shares the chunks too.
     struct HeadChunk {
         var segment: Int
-        var records: [LogRecord]
+        var records: ArraySlice<LogRecord>
     }
 
     /// One stream: its head and its parts.
@@ -66,36 +67,17 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
         /// The generation new parts go to.
         var generation = 0
 
-        /// Whether the last head chunk takes more records of `segment` (it holds that segment's, under 1,024).
-        private func lastChunkTakes(_ segment: Int) -> Bool {
-            head.last.map { $0.segment == segment && $0.records.count < 1024 } ?? false
-        }
-
-        /// Appends records applied from `segment`: the array itself when it starts a chunk.
-        mutating func appendHead(_ records: [LogRecord], segment: Int) {
-            if lastChunkTakes(segment) {
-                head[head.count - 1].records.append(contentsOf: records)
-            } else {
-                head.append(HeadChunk(segment: segment, records: records))
-            }
-            headCount += records.count
-        }
-
-        /// Appends the records of `ranges` of `records`, in that order, applied from `segment`: each copied once,
-        /// straight into the chunk.
+        /// Appends the records of `ranges` of `records`, in that order, applied from `segment`.
         mutating func appendHead(_ records: [LogRecord], ranges: [Range<Int>], segment: Int) {
-            let count = ranges.reduce(0) { $0 + $1.count }
-            if !lastChunkTakes(segment) {
-                head.append(HeadChunk(segment: segment, records: []))
-                head[head.count - 1].records.reserveCapacity(count)
+            for range in ranges where !range.isEmpty {
+                head.append(HeadChunk(segment: segment, records: records[range]))
+                headCount += range.count
             }
-            for range in ranges { head[head.count - 1].records.append(contentsOf: records[range]) }
-            headCount += count
         }
 
         /// The head chunks' records of segments ≤ `segment` (a prefix of the head), as the chunks hold them.
-        func headChunks(through segment: Int) -> [[LogRecord]] {
-            var chunks: [[LogRecord]] = []
+        func headChunks(through segment: Int) -> [ArraySlice<LogRecord>] {
+            var chunks: [ArraySlice<LogRecord>] = []
             for chunk in head {
                 guard chunk.segment <= segment else { break }
                 chunks.append(chunk.records)
@@ -195,37 +177,33 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
         guard case .logs(let records) = batch.batch else {
             throw SightlineError(.internal, "\(batch.batch.signal) batch sent to the logs store")
         }
-        // Runs of one stream, found without copying a record; a batch of one stream (an agent's file, an OTLP
-        // export of one resource) goes to its head as the batch's own array.
+        // Runs of one stream, found without copying a record (read through a pointer: an array's subscript copies).
         var runs: [(labels: Labels, range: Range<Int>)] = []
         // Records without stream labels take them from their resource; records of one resource share its attribute
         // array (the same storage), so the labels are derived once per resource, not once per record.
         var derivedFrom: [Attribute]?
         var derived = Labels([])
-        for index in records.indices {
-            let labels: Labels
-            if !records[index].stream.labels.isEmpty {
-                labels = records[index].stream
-            } else if let resource = derivedFrom, Self.sameStorage(resource, records[index].resource) {
-                labels = derived
-            } else {
-                derived = records[index].streamLabels
-                derivedFrom = records[index].resource
-                labels = derived
-            }
-            if let last = runs.last, last.labels == labels {
-                runs[runs.count - 1].range = last.range.lowerBound..<(index + 1)
-            } else {
-                runs.append((labels, index..<(index + 1)))
+        records.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            for index in buffer.indices {
+                let record = base + index
+                let labels: Labels
+                if !record.pointee.stream.labels.isEmpty {
+                    labels = record.pointee.stream
+                } else if let resource = derivedFrom, Self.sameStorage(resource, record.pointee.resource) {
+                    labels = derived
+                } else {
+                    derived = record.pointee.streamLabels
+                    derivedFrom = record.pointee.resource
+                    labels = derived
+                }
+                if let last = runs.last, last.labels == labels {
+                    runs[runs.count - 1].range = last.range.lowerBound..<(index + 1)
+                } else {
+                    runs.append((labels, index..<(index + 1)))
+                }
             }
         }
-        if runs.count == 1 {
-            state.withLock { state in
-                state.streams[batch.tenant, default: [:]][runs[0].labels, default: Stream()].appendHead(records, segment: position.segment)
-            }
-            return
-        }
-        // Several streams (a Loki push of many): each stream's runs are copied once, into its head.
         var rangesByStream: [Labels: [Range<Int>]] = [:]
         for run in runs { rangesByStream[run.labels, default: []].append(run.range) }
         state.withLock { state in
@@ -247,7 +225,7 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
         try persistLock.withLock { _ in
             struct Job {
                 /// The head chunks to write, in head order; together `count` records.
-                var chunks: [[LogRecord]]
+                var chunks: [ArraySlice<LogRecord>]
                 var count: Int
                 var meta: PartMeta
             }
@@ -286,7 +264,7 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
 
     package var persistedSegment: Int { state.withLock { $0.persistedSegment } }
 
-    /// A record's place among a stream's head chunks.
+    /// A record's place among a stream's head chunks: the chunk's number and the record's offset in it.
     struct RecordLocation: Equatable, Sendable {
         var chunk: Int
         var index: Int
@@ -295,7 +273,7 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
     /// The places of the records of `chunks` in time order, equal times in arrival order; nil when the chunks (in
     /// order) already are. A part is written by reading the records at these places: none is copied (a record is
     /// several references; copying one retains each).
-    static func timeOrder(_ chunks: [[LogRecord]]) -> [RecordLocation]? {
+    static func timeOrder(_ chunks: [ArraySlice<LogRecord>]) -> [RecordLocation]? {
         // Time and arrival (chunk in the high half, index in the low): sorting by both keeps equal times in order.
         var keys: [(time: UInt64, arrival: UInt64)] = []
         keys.reserveCapacity(chunks.reduce(0) { $0 + $1.count })
