@@ -1,3 +1,4 @@
+import SightlineTestSupport
 import Testing
 
 @testable import SightlineCore
@@ -51,18 +52,50 @@ struct TenantBatchBinaryTests {
         #expect(try roundTrip(traces) == traces)
     }
 
-    @Test func versionOneBatchesStillDecode() throws {
-        // A version-1 batch is a version-2 one without the stream labels' count after each log record.
-        var bytes = TenantBatch(tenant: tenant, batch: .logs([LogRecord(body: .string("old"))])).encoded()
-        #expect(bytes.last == 0)
-        bytes.removeLast()
-        bytes[0] = 1
-        let decoded = try TenantBatch(decoding: bytes)
-        guard case .logs(let records) = decoded.batch else {
-            Issue.record("not logs")
-            return
+    @Test func versionOneToThreeLogBatchesStillDecode() throws {
+        // Version 5 ends this one-record batch with the stream flag 1 and an empty label set (count 0). Versions 2
+        // and 3 wrote the labels without the flag; version 1 wrote no labels at all.
+        let version5 = TenantBatch(tenant: tenant, batch: .logs([LogRecord(body: .string("old"))])).encoded()
+        #expect(version5[0] == 5 && Array(version5.suffix(2)) == [1, 0])
+        for version: UInt8 in [1, 2, 3] {
+            var bytes = version5
+            bytes.remove(at: bytes.count - 2)
+            if version == 1 { bytes.removeLast() }
+            bytes[0] = version
+            let decoded = try TenantBatch(decoding: bytes)
+            guard case .logs(let records) = decoded.batch else {
+                Issue.record("not logs")
+                return
+            }
+            #expect(records == [LogRecord(body: .string("old"))])
         }
-        #expect(records == [LogRecord(body: .string("old"))])
+    }
+
+    /// Version 5 writes a record's stream labels only when they differ from the previous record's.
+    @Test func logStreamLabelsAreWrittenOncePerRun() throws {
+        let api = Labels(["app": "api", "env": "prod"])
+        let db = Labels(["app": "db", "env": "prod"])
+        let streams = [api, api, db, db, db, api, Labels([]), Labels([]), api]
+        let records = streams.enumerated().map { LogRecord(timeUnixNano: UInt64($0.offset), body: .string("line"), stream: $0.element) }
+        let batch = TenantBatch(tenant: tenant, batch: .logs(records))
+        let bytes = batch.encoded()
+        #expect(try TenantBatch(decoding: bytes) == batch)
+        let once = TenantBatch(tenant: tenant, batch: .logs(records.map { var record = $0; record.stream = api; return record })).encoded()
+        var labels = ByteWriter()
+        labels.writeLabels(api)
+        #expect(once.count < bytes.count && bytes.count < once.count + 4 * labels.bytes.count)
+        // The last record (after a run of unlabelled ones) names its stream again; flags are 0 or 1, and the first
+        // record must name its stream.
+        var refused = bytes
+        let flagAt = bytes.count - labels.bytes.count - 1
+        #expect(refused[flagAt] == 1)
+        refused[flagAt] = 7
+        #expect(sightlineError { _ = try TenantBatch(decoding: refused) }?.message == "unknown log stream flag 7")
+        let lone = TenantBatch(tenant: tenant, batch: .logs([records[0]])).encoded()
+        var unnamed = lone
+        unnamed.removeLast(labels.bytes.count)
+        unnamed[unnamed.count - 1] = 0
+        #expect(sightlineError { _ = try TenantBatch(decoding: unnamed) }?.message == "the first log record of a batch names no stream")
     }
 
     /// Samples of series that share label prefixes in every way front coding meets: equal series in a row, a series

@@ -11,9 +11,14 @@
 /// (``encode(into:scope:)``): a series' labels are written once per WAL segment with a number, and its later samples
 /// name it by that number, so a sample costs ~11 bytes instead of its label set. Such a record can be read only in
 /// order with the records before it in its segment (``init(decoding:seriesTable:)``).
+///
+/// Version 5 is the form of log batches: a record's stream labels are a byte, 0 when they are the previous record's
+/// in the batch, else 1 and the labels (a Loki push sends its streams' records together, so the labels, a sixth of
+/// a typical record, are written once per run).
 extension TenantBatch {
     private static let formatVersion: UInt8 = 3
     private static let segmentScopedVersion: UInt8 = 4
+    private static let logsVersion: UInt8 = 5
 
     /// Encodes the batch.
     package func encoded() -> [UInt8] {
@@ -35,11 +40,26 @@ extension TenantBatch {
 
     /// Appends the encoding to `w`.
     package func encode(into w: inout ByteWriter) {
-        writeHeader(version: Self.formatVersion, into: &w)
+        writeHeader(version: batch.signal == .logs ? Self.logsVersion : Self.formatVersion, into: &w)
         switch batch {
         case .logs(let records):
             w.writeVarint(UInt64(records.count))
-            for record in records { w.write(record) }
+            // Records are read through a pointer: iterating the array would copy each.
+            records.withUnsafeBufferPointer { records in
+                guard let base = records.baseAddress else { return }
+                var previous: Labels?
+                for index in records.indices {
+                    let record = base + index
+                    w.write(logRecordAt: record)
+                    if let previous, previous == record.pointee.stream {
+                        w.writeByte(0)
+                    } else {
+                        w.writeByte(1)
+                        w.writeLabels(record.pointee.stream)
+                        previous = record.pointee.stream
+                    }
+                }
+            }
         case .metrics(let metrics):
             w.writeVarint(UInt64(metrics.samples.count))
             // Each sample's labels are encoded into one of two reused buffers and front-coded against the other.
@@ -75,7 +95,7 @@ extension TenantBatch {
     package init(decoding bytes: UnsafeRawBufferPointer, seriesTable: inout WALSeriesTable?) throws {
         var r = ByteReader(bytes)
         let version = try r.readByte()
-        guard (1...Self.segmentScopedVersion).contains(version) else {
+        guard (1...Self.logsVersion).contains(version) else {
             throw SightlineError(.dataCorrupted, "unknown batch format version \(version)")
         }
         let signalByte = try r.readByte()
@@ -83,13 +103,32 @@ extension TenantBatch {
         guard version != Self.segmentScopedVersion || signal == .metrics else {
             throw SightlineError(.dataCorrupted, "a version 4 record holds \(signal), not metrics")
         }
+        guard version != Self.logsVersion || signal == .logs else {
+            throw SightlineError(.dataCorrupted, "a version 5 record holds \(signal), not logs")
+        }
         let tenant = Tenant(uncheckedID: try r.readString())
         switch signal {
         case .logs:
             let count = try r.readCount()
             var records: [LogRecord] = []
             records.reserveCapacity(count)
-            for _ in 0..<count { records.append(try r.readLogRecord(version: version)) }
+            var previous: Labels?
+            for _ in 0..<count {
+                var record = try r.readLogRecord(version: version)
+                if version >= Self.logsVersion {
+                    switch try r.readByte() {
+                    case 0:
+                        guard let previous else { throw SightlineError(.dataCorrupted, "the first log record of a batch names no stream") }
+                        record.stream = previous
+                    case 1:
+                        record.stream = try r.readLabels()
+                        previous = record.stream
+                    case let flag:
+                        throw SightlineError(.dataCorrupted, "unknown log stream flag \(flag)")
+                    }
+                }
+                records.append(record)
+            }
             self.init(tenant: tenant, batch: .logs(records))
         case .metrics:
             let count = try r.readCount()
@@ -327,21 +366,21 @@ extension ByteWriter {
         writeUInt64LE(id.value)
     }
 
-    fileprivate mutating func write(_ record: LogRecord) {
-        writeVarint(record.timeUnixNano)
-        writeVarint(record.observedTimeUnixNano)
-        writeSignedVarint(Int64(record.severityNumber))
-        writeString(record.severityText)
-        writeAttributeValue(record.body)
-        writeAttributes(record.attributes)
-        writeVarint(UInt64(record.droppedAttributesCount))
-        writeVarint(UInt64(record.flags))
-        write(record.traceID)
-        write(record.spanID)
-        writeString(record.eventName)
-        writeAttributes(record.resource)
-        writeScope(record.scope)
-        writeLabels(record.stream)
+    /// A log record but its stream labels (which the batch writes, see version 5), read in place.
+    fileprivate mutating func write(logRecordAt record: UnsafePointer<LogRecord>) {
+        writeVarint(record.pointee.timeUnixNano)
+        writeVarint(record.pointee.observedTimeUnixNano)
+        writeSignedVarint(Int64(record.pointee.severityNumber))
+        writeString(record.pointee.severityText)
+        writeAttributeValue(record.pointee.body)
+        writeAttributes(record.pointee.attributes)
+        writeVarint(UInt64(record.pointee.droppedAttributesCount))
+        writeVarint(UInt64(record.pointee.flags))
+        write(record.pointee.traceID)
+        write(record.pointee.spanID)
+        writeString(record.pointee.eventName)
+        writeAttributes(record.pointee.resource)
+        writeScope(record.pointee.scope)
     }
 
     fileprivate mutating func write(_ span: Span) {
@@ -402,7 +441,8 @@ extension ByteReader {
             droppedAttributesCount: try readUInt32Varint(), flags: try readUInt32Varint(), traceID: try readTraceID(),
             spanID: try readSpanID(), eventName: try readString(), resource: try readAttributes(), scope: try readScope()
         )
-        if version >= 2 { record.stream = try readLabels() }
+        // Version 5 batches write the labels themselves, per run of records.
+        if (2...4).contains(version) { record.stream = try readLabels() }
         return record
     }
 
