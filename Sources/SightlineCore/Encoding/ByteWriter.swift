@@ -72,6 +72,56 @@ package struct ByteWriter: Sendable {
     }
 
     package mutating func writeRaw(_ value: some Sequence<UInt8>) { bytes.append(contentsOf: value) }
+
+    /// Appends what `body` writes through a cursor into `maxCount` bytes made room for at once: for loops that
+    /// write many small values, where appending byte by byte checks the buffer's uniqueness and capacity each time.
+    /// - Precondition: `body` writes at most `maxCount` bytes.
+    package mutating func write(atMost maxCount: Int, _ body: (inout UnsafeByteCursor) -> Void) {
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: maxCount))
+        let written = bytes.withUnsafeMutableBufferPointer { buffer in
+            var cursor = UnsafeByteCursor(buffer.baseAddress! + start, capacity: maxCount)
+            body(&cursor)
+            return cursor.count
+        }
+        bytes.removeLast(maxCount - written)
+    }
+}
+
+/// Writes bytes through a pointer into room made beforehand (``ByteWriter/write(atMost:_:)``). Writing past the
+/// capacity traps.
+package struct UnsafeByteCursor {
+    private let base: UnsafeMutablePointer<UInt8>
+    private let capacity: Int
+    package private(set) var count = 0
+
+    init(_ base: UnsafeMutablePointer<UInt8>, capacity: Int) {
+        self.base = base
+        self.capacity = capacity
+    }
+
+    @inline(__always) package mutating func writeByte(_ value: UInt8) {
+        precondition(count < capacity, "cursor written past its room")
+        base[count] = value
+        count += 1
+    }
+
+    /// Unsigned LEB128, as ``ByteWriter/writeVarint(_:)``.
+    @inline(__always) package mutating func writeVarint(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 {
+            writeByte(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        writeByte(UInt8(v))
+    }
+
+    package mutating func writeRaw(_ value: UnsafeRawBufferPointer) {
+        precondition(value.count <= capacity - count, "cursor written past its room")
+        guard let source = value.baseAddress, value.count > 0 else { return }
+        UnsafeMutableRawPointer(base + count).copyMemory(from: source, byteCount: value.count)
+        count += value.count
+    }
 }
 
 /// Reads what ``ByteWriter`` wrote. Every read checks bounds and throws `dataCorrupted` on short input; nothing traps.

@@ -287,50 +287,58 @@ struct AttributeValueColumn {
     /// The column: a mode byte and the value count, then mode 0 tagged values, 1 a string dictionary (when its
     /// entries are at most a quarter of the values), 3 lowercase hex strings as their bytes, 2 length-prefixed strings.
     func encoded() -> [UInt8] {
-        var out = ByteWriter(capacity: (tagged?.bytes.count ?? bytes.count) + 2 * count + 16)
+        var out = ByteWriter(capacity: (tagged?.bytes.count ?? bytes.count) + 10 * count + 16)
         if let tagged {
             out.writeByte(0)
             out.writeVarint(UInt64(count))
             out.writeRaw(tagged.bytes)
             return out.bytes
         }
+        // Varints of lengths and indexes take at most 10 bytes each; the values' bytes at most what they are.
+        let room = 2 + 10 + bytes.count + 10 * count + 10
         return bytes.withUnsafeBytes { raw in
             func value(_ index: Int) -> UnsafeRawBufferPointer {
                 let start = index == 0 ? 0 : Int(ends[index - 1])
                 return UnsafeRawBufferPointer(rebasing: raw[start..<Int(ends[index])])
             }
             if let (entries, indexes) = ByteStringDictionary.build(count: count, maxEntries: count / 4, value: value) {
-                out.writeByte(1)
-                out.writeVarint(UInt64(count))
-                out.writeVarint(UInt64(entries.count))
-                for entry in entries {
-                    let bytes = value(entry)
-                    out.writeVarint(UInt64(bytes.count))
-                    out.writeRaw(bytes)
+                out.write(atMost: room) { out in
+                    out.writeByte(1)
+                    out.writeVarint(UInt64(count))
+                    out.writeVarint(UInt64(entries.count))
+                    for entry in entries {
+                        let bytes = value(entry)
+                        out.writeVarint(UInt64(bytes.count))
+                        out.writeRaw(bytes)
+                    }
+                    for index in indexes { out.writeVarint(UInt64(index)) }
                 }
-                for index in indexes { out.writeVarint(UInt64(index)) }
                 return out.bytes
             }
             if allLowercaseHex {
-                out.writeByte(3)
-                out.writeVarint(UInt64(count))
-                for index in 0..<count {
-                    let digits = value(index)
-                    out.writeVarint(UInt64(digits.count / 2))
-                    var at = 0
-                    while at < digits.count {
-                        out.writeByte(Self.hexValue(digits[at]) << 4 | Self.hexValue(digits[at + 1]))
-                        at += 2
+                out.write(atMost: room) { out in
+                    out.writeByte(3)
+                    out.writeVarint(UInt64(count))
+                    for index in 0..<count {
+                        let digits = value(index)
+                        out.writeVarint(UInt64(digits.count / 2))
+                        var at = 0
+                        while at < digits.count {
+                            out.writeByte(Self.hexValue(digits[at]) << 4 | Self.hexValue(digits[at + 1]))
+                            at += 2
+                        }
                     }
                 }
                 return out.bytes
             }
-            out.writeByte(2)
-            out.writeVarint(UInt64(count))
-            for index in 0..<count {
-                let bytes = value(index)
-                out.writeVarint(UInt64(bytes.count))
-                out.writeRaw(bytes)
+            out.write(atMost: room) { out in
+                out.writeByte(2)
+                out.writeVarint(UInt64(count))
+                for index in 0..<count {
+                    let bytes = value(index)
+                    out.writeVarint(UInt64(bytes.count))
+                    out.writeRaw(bytes)
+                }
             }
             return out.bytes
         }
