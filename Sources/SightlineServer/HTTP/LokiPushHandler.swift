@@ -40,7 +40,7 @@ enum LokiPushHandler {
                 decoded = try LokiPushDecoder.decode(snappyProtobuf: bytes, maxDecompressed: api.limits.maxBodyBytes)
             }
             let outcome = try await api.pipeline.ingest(
-                stamped(decoded), tenant: identity.tenant, protocol: protocolName, bytes: body.readableBytes
+                stamped(consume decoded), tenant: identity.tenant, protocol: protocolName, bytes: body.readableBytes
             )
             guard outcome.rejected == 0 else {
                 throw SightlineError(.invalidArgument, "\(outcome.rejected) entries refused, \(outcome.accepted) stored: \(outcome.message)")
@@ -65,11 +65,15 @@ enum LokiPushHandler {
         return mediaType.trimmingCharacters(in: .whitespaces).lowercased() == "application/json"
     }
 
-    /// The batch with the arrival time as every record's observed time.
-    static func stamped(_ decoded: DecodedBatch) -> DecodedBatch {
-        guard case .logs(var records) = decoded.batch else { return decoded }
+    /// The batch with the arrival time as every record's observed time. The batch is taken, not shared: with a
+    /// second reference to its records, the first change would copy every record.
+    static func stamped(_ decoded: consuming DecodedBatch) -> DecodedBatch {
+        var batch = consume decoded
+        guard case .logs(var records) = batch.batch else { return batch }
+        batch.batch = .logs([])
         let now = UInt64(max(0, Date().timeIntervalSince1970 * 1e9))
         for index in records.indices { records[index].observedTimeUnixNano = now }
-        return DecodedBatch(.logs(records), rejected: decoded.rejected, rejectionMessage: decoded.rejectionMessage)
+        batch.batch = .logs(records)
+        return batch
     }
 }
