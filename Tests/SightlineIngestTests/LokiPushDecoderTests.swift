@@ -178,6 +178,23 @@ struct LokiPushDecoderTests {
         #expect(try LokiLabelSelector.parse("{a='x'}") == Labels(["a": "x"]))
     }
 
+    /// A record's level: the last value of the first of level, severity, log.level in its metadata that is a
+    /// non-empty string, else the stream's label of those names.
+    @Test func levelsComeFromMetadataFirstThenTheStream() throws {
+        let body = #"""
+            {"streams":[{"stream":{"app":"a","severity":"","level":"DEBUG"},"values":[
+              ["1","plain"],
+              ["2","later level wins",{"level":"info","x":"1","level":"error"}],
+              ["3","empty level falls through",{"level":"","log.level":"warn","severity":"fatal"}],
+              ["4","log.level last",{"log.level":"warn"}],
+              ["5","not a level key",{"lvl":"error"}]
+            ]}]}
+            """#
+        let records = logs(try LokiPushDecoder.decode(json: Array(body.utf8)))
+        #expect(records.map(\.severityText) == ["DEBUG", "error", "fatal", "warn", "DEBUG"])
+        #expect(records.map(\.severityNumber) == [5, 17, 21, 13, 5])
+    }
+
     @Test func levelNamesMapToOpenTelemetrySeverities() {
         #expect(LogSeverity.number(forLevel: "DEBUG") == 5)
         #expect(LogSeverity.number(forLevel: "info") == 9)

@@ -1,6 +1,8 @@
 /// Appends little-endian integers, varints and length-prefixed bytes to a contiguous buffer.
 package struct ByteWriter: Sendable {
-    package private(set) var bytes: [UInt8]
+    // Settable within the module and usable from the inlinable writes below, which callers in other modules run
+    // once a byte.
+    @usableFromInline package internal(set) var bytes: [UInt8]
 
     package init(capacity: Int = 256) {
         bytes = []
@@ -24,11 +26,11 @@ package struct ByteWriter: Sendable {
         return taken
     }
 
-    package mutating func writeByte(_ value: UInt8) { bytes.append(value) }
+    @inlinable package mutating func writeByte(_ value: UInt8) { bytes.append(value) }
 
     // Fixed-width integers byte by byte: appending their bytes as a buffer went through the generic
     // `append(contentsOf:)`, which cost more than the bytes.
-    package mutating func writeUInt32LE(_ value: UInt32) {
+    @inlinable package mutating func writeUInt32LE(_ value: UInt32) {
         var rest = value
         for _ in 0..<4 {
             bytes.append(UInt8(truncatingIfNeeded: rest))
@@ -36,7 +38,7 @@ package struct ByteWriter: Sendable {
         }
     }
 
-    package mutating func writeUInt64LE(_ value: UInt64) {
+    @inlinable package mutating func writeUInt64LE(_ value: UInt64) {
         var rest = value
         for _ in 0..<8 {
             bytes.append(UInt8(truncatingIfNeeded: rest))
@@ -45,7 +47,7 @@ package struct ByteWriter: Sendable {
     }
 
     /// Unsigned LEB128, as protobuf writes varints.
-    package mutating func writeVarint(_ value: UInt64) {
+    @inlinable package mutating func writeVarint(_ value: UInt64) {
         var v = value
         while v >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
@@ -55,7 +57,7 @@ package struct ByteWriter: Sendable {
     }
 
     /// ZigZag-encoded signed varint.
-    package mutating func writeSignedVarint(_ value: Int64) {
+    @inlinable package mutating func writeSignedVarint(_ value: Int64) {
         writeVarint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
     }
 
@@ -91,23 +93,27 @@ package struct ByteWriter: Sendable {
 /// Writes bytes through a pointer into room made beforehand (``ByteWriter/write(atMost:_:)``). Writing past the
 /// capacity traps.
 package struct UnsafeByteCursor {
-    private let base: UnsafeMutablePointer<UInt8>
-    private let capacity: Int
-    package private(set) var count = 0
+    @usableFromInline let base: UnsafeMutablePointer<UInt8>
+    @usableFromInline let capacity: Int
+    @usableFromInline var written = 0
 
     init(_ base: UnsafeMutablePointer<UInt8>, capacity: Int) {
         self.base = base
         self.capacity = capacity
     }
 
-    @inline(__always) package mutating func writeByte(_ value: UInt8) {
-        precondition(count < capacity, "cursor written past its room")
-        base[count] = value
-        count += 1
+    /// The bytes written so far.
+    package var count: Int { written }
+
+    // Inlinable: these run once a byte, from other modules.
+    @inlinable package mutating func writeByte(_ value: UInt8) {
+        precondition(written < capacity, "cursor written past its room")
+        base[written] = value
+        written += 1
     }
 
     /// Unsigned LEB128, as ``ByteWriter/writeVarint(_:)``.
-    @inline(__always) package mutating func writeVarint(_ value: UInt64) {
+    @inlinable package mutating func writeVarint(_ value: UInt64) {
         var v = value
         while v >= 0x80 {
             writeByte(UInt8(truncatingIfNeeded: v) | 0x80)
@@ -116,11 +122,11 @@ package struct UnsafeByteCursor {
         writeByte(UInt8(v))
     }
 
-    package mutating func writeRaw(_ value: UnsafeRawBufferPointer) {
-        precondition(value.count <= capacity - count, "cursor written past its room")
+    @inlinable package mutating func writeRaw(_ value: UnsafeRawBufferPointer) {
+        precondition(value.count <= capacity - written, "cursor written past its room")
         guard let source = value.baseAddress, value.count > 0 else { return }
-        UnsafeMutableRawPointer(base + count).copyMemory(from: source, byteCount: value.count)
-        count += value.count
+        UnsafeMutableRawPointer(base + written).copyMemory(from: source, byteCount: value.count)
+        written += value.count
     }
 }
 

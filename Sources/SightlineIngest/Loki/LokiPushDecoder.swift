@@ -100,21 +100,20 @@ package enum LokiPushDecoder {
 
     // MARK: - JSON
 
-    /// Reads one stream object. Its `values` may come before its `stream` labels, so entries wait in a list until
-    /// the object ends.
+    /// Reads one stream object. Its `values` may come before its `stream` labels; such entries wait for them.
     private static func decodeJSONStream(_ parser: inout JSONParser, into records: inout [LogRecord], tally: inout RejectionTally) throws {
         let type = parser.nextType() ?? "nothing"
         guard type == "object" else { throw FieldPathError("a stream must be an object, not \(type)") }
         try parser.beginObject()
         // Senders put "stream" before "values", so entries become records as they are read; entries that come
         // before their stream's labels wait for them.
-        var streamLabels: Labels?
+        var stream: Stream?
         var waiting: [(time: Int64, line: String, metadata: [Attribute])] = []
         var members = 0
         while let key = try parser.nextKey(&members) {
             switch key {
             case "stream":
-                guard streamLabels == nil else { throw FieldPathError("stream appears twice in one stream object") }
+                guard stream == nil else { throw FieldPathError("stream appears twice in one stream object") }
                 var labels: [Label] = []
                 if try !parser.skipNull() {
                     guard parser.nextType() == "object" else { throw FieldPathError("stream must be an object of label values") }
@@ -127,8 +126,8 @@ package enum LokiPushDecoder {
                         labels.append(Label(name, try parser.readString()))
                     }
                 }
-                let validated = try LokiLabelSelector.validated(labels)
-                streamLabels = validated
+                let validated = Stream(try LokiLabelSelector.validated(labels))
+                stream = validated
                 for entry in waiting {
                     append(time: entry.time, line: entry.line, metadata: entry.metadata, stream: validated, into: &records, tally: &tally)
                 }
@@ -140,8 +139,8 @@ package enum LokiPushDecoder {
                 var count = 0
                 while try parser.nextElement(&count) {
                     let entry = try withFieldPath(".values[\(count - 1)]") { try decodeJSONEntry(&parser) }
-                    if let streamLabels {
-                        append(time: entry.time, line: entry.line, metadata: entry.metadata, stream: streamLabels, into: &records, tally: &tally)
+                    if let stream {
+                        append(time: entry.time, line: entry.line, metadata: entry.metadata, stream: stream, into: &records, tally: &tally)
                     } else {
                         waiting.append(entry)
                     }
@@ -150,8 +149,8 @@ package enum LokiPushDecoder {
                 _ = try parser.readValue()
             }
         }
-        if streamLabels == nil {
-            let validated = try LokiLabelSelector.validated([])
+        if stream == nil {
+            let validated = Stream(try LokiLabelSelector.validated([]))
             for entry in waiting {
                 append(time: entry.time, line: entry.line, metadata: entry.metadata, stream: validated, into: &records, tally: &tally)
             }
@@ -262,9 +261,9 @@ package enum LokiPushDecoder {
                 try reader.skipField()
             }
         }
-        let labels = try LokiLabelSelector.parse(selector)
+        let stream = Stream(try LokiLabelSelector.parse(selector))
         for entry in entries {
-            append(time: entry.time, line: entry.line, metadata: entry.metadata, stream: labels, into: &records, tally: &tally)
+            append(time: entry.time, line: entry.line, metadata: entry.metadata, stream: stream, into: &records, tally: &tally)
         }
     }
 
@@ -314,27 +313,53 @@ package enum LokiPushDecoder {
 
     // MARK: - Records
 
+    /// A stream's labels and the level they give its records (for records whose metadata names none), found once
+    /// per stream rather than once per record.
+    private struct Stream {
+        var labels: Labels
+        var level: (text: String, number: Int32)?
+
+        init(_ labels: Labels) {
+            self.labels = labels
+            level = LogSeverity.levelKeys.lazy.compactMap { labels[$0] }.first { !$0.isEmpty }
+                .map { ($0, LogSeverity.number(forLevel: $0)) }
+        }
+    }
+
     private static func append(
-        time: Int64, line: String, metadata: [Attribute], stream: Labels, into records: inout [LogRecord], tally: inout RejectionTally
+        time: Int64, line: String, metadata: [Attribute], stream: Stream, into records: inout [LogRecord], tally: inout RejectionTally
     ) {
         guard time >= 0 else {
-            tally.reject(1, "an entry of stream \(stream) has a timestamp before 1970 or out of range")
+            tally.reject(1, "an entry of stream \(stream.labels) has a timestamp before 1970 or out of range")
             return
         }
-        var record = LogRecord(timeUnixNano: UInt64(time), body: .string(line), attributes: metadata, stream: stream)
-        if let level = level(metadata: metadata, stream: stream) { LogSeverity.apply(level: level, to: &record) }
+        var record = LogRecord(timeUnixNano: UInt64(time), body: .string(line), attributes: metadata, stream: stream.labels)
+        if let level = level(metadata: metadata) {
+            LogSeverity.apply(level: level, to: &record)
+        } else if let level = stream.level {
+            record.severityText = level.text
+            record.severityNumber = level.number
+        }
         records.append(record)
     }
 
-    private static func level(metadata: [Attribute], stream: Labels) -> String? {
-        for key in LogSeverity.levelKeys {
-            if let attribute = metadata.last(where: { $0.key == key }), case .string(let text) = attribute.value, !text.isEmpty {
-                return text
+    /// The level `metadata` names: for the first of ``LogSeverity/levelKeys`` whose last value is a non-empty
+    /// string, that value. One pass over the pairs, remembering where each key was last.
+    private static func level(metadata: [Attribute]) -> String? {
+        guard !metadata.isEmpty else { return nil }
+        var last: (Int?, Int?, Int?)
+        for index in metadata.indices {
+            switch LogSeverity.levelKeys.firstIndex(of: metadata[index].key) {
+            case 0: last.0 = index
+            case 1: last.1 = index
+            case 2: last.2 = index
+            default: break
             }
         }
-        for key in LogSeverity.levelKeys {
-            if let value = stream[key], !value.isEmpty { return value }
+        func text(at index: Int?) -> String? {
+            guard let index, case .string(let text) = metadata[index].value, !text.isEmpty else { return nil }
+            return text
         }
-        return nil
+        return text(at: last.0) ?? text(at: last.1) ?? text(at: last.2)
     }
 }
