@@ -93,7 +93,7 @@ struct LogBlockEncoder {
             estimatedBytes += text.count
         }
         estimatedBytes += 64
-        addAttributes(record.pointee.attributes)
+        record.pointee.attributes.withUnsafeBufferPointer { addAttributes($0) }
         dropped.writeVarint(UInt64(record.pointee.droppedAttributesCount))
         flags.writeVarint(UInt64(record.pointee.flags))
         if let traceID = record.pointee.traceID {
@@ -130,40 +130,46 @@ struct LogBlockEncoder {
     }
 
     /// Adds a record's attributes to their keys' columns and its shape (its key sequence) to the shape column.
-    private mutating func addAttributes(_ attributes: [Attribute]) {
+    /// The attributes are read through a pointer: an array's subscript copies each (its key and value retained).
+    private mutating func addAttributes(_ attributes: UnsafeBufferPointer<Attribute>) {
         var sameShape = lastShapeIndex >= 0 && attributes.count == lastKeys.count
-        if sameShape {
-            for index in attributes.indices where attributes[index].key != lastKeys[index] {
+        if sameShape, let base = attributes.baseAddress {
+            for index in attributes.indices where (base + index).pointee.key != lastKeys[index] {
                 sameShape = false
                 break
             }
         }
-        if !sameShape {
-            lastKeys.removeAll(keepingCapacity: true)
-            lastShape.removeAll(keepingCapacity: true)
-            for attribute in attributes {
-                let key: Int
-                if let known = keys[attribute.key] {
-                    key = known
-                } else {
-                    key = keyList.count
-                    keys[attribute.key] = key
-                    keyList.append(attribute.key)
-                    values.append(AttributeValueColumn())
-                }
-                lastKeys.append(attribute.key)
-                lastShape.append(key)
-            }
-            if let known = shapes[lastShape] {
-                lastShapeIndex = known
-            } else {
-                lastShapeIndex = shapeList.count
-                shapes[lastShape] = lastShapeIndex
-                shapeList.append(lastShape)
-            }
+        if !sameShape { addShape(of: attributes) }
+        if let base = attributes.baseAddress {
+            for index in attributes.indices { values[lastShape[index]].append((base + index).pointee.value) }
         }
-        for index in attributes.indices { values[lastShape[index]].append(attributes[index].value) }
         shapeIndexes.writeVarint(UInt64(lastShapeIndex))
+    }
+
+    /// Makes `attributes`' key sequence the current shape, numbering new keys and shapes.
+    private mutating func addShape(of attributes: UnsafeBufferPointer<Attribute>) {
+        lastKeys.removeAll(keepingCapacity: true)
+        lastShape.removeAll(keepingCapacity: true)
+        for attribute in attributes {
+            let key: Int
+            if let known = keys[attribute.key] {
+                key = known
+            } else {
+                key = keyList.count
+                keys[attribute.key] = key
+                keyList.append(attribute.key)
+                values.append(AttributeValueColumn())
+            }
+            lastKeys.append(attribute.key)
+            lastShape.append(key)
+        }
+        if let known = shapes[lastShape] {
+            lastShapeIndex = known
+        } else {
+            lastShapeIndex = shapeList.count
+            shapes[lastShape] = lastShapeIndex
+            shapeList.append(lastShape)
+        }
     }
 
     /// The block of the records added since the last call (which must be at least one, or none at all for an empty
@@ -284,6 +290,26 @@ struct AttributeValueColumn {
 
     private static func hexValue(_ digit: UInt8) -> UInt8 { digit <= 0x39 ? digit - 0x30 : digit - 0x61 + 10 }
 
+    /// Writes the bytes that lowercase hex `digits` (an even count) spell, eight digits a step: a digit's value is
+    /// its low nibble, plus 9 for a letter (bit 6 set), then each pair of nibbles is joined into a byte.
+    private static func pack(hexDigits digits: UnsafeRawBufferPointer, into out: inout UnsafeByteCursor) {
+        var at = 0
+        while at + 8 <= digits.count {
+            let word = UInt64(littleEndian: digits.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+            let nibbles = (word & 0x0F0F_0F0F_0F0F_0F0F) &+ 9 &* ((word >> 6) & 0x0101_0101_0101_0101)
+            // Each 16-bit lane: the first digit's nibble high, the second's low, in its low byte.
+            var lanes = ((nibbles & 0x00FF_00FF_00FF_00FF) << 4) | ((nibbles >> 8) & 0x00FF_00FF_00FF_00FF)
+            lanes = (lanes | (lanes >> 8)) & 0x0000_FFFF_0000_FFFF
+            lanes = (lanes | (lanes >> 16)) & 0x0000_0000_FFFF_FFFF
+            withUnsafeBytes(of: UInt32(truncatingIfNeeded: lanes).littleEndian) { out.writeRaw($0) }
+            at += 8
+        }
+        while at < digits.count {
+            out.writeByte(hexValue(digits[at]) << 4 | hexValue(digits[at + 1]))
+            at += 2
+        }
+    }
+
     /// The column: a mode byte and the value count, then mode 0 tagged values, 1 a string dictionary (when its
     /// entries are at most a quarter of the values), 3 lowercase hex strings as their bytes, 2 length-prefixed strings.
     func encoded() -> [UInt8] {
@@ -322,11 +348,7 @@ struct AttributeValueColumn {
                     for index in 0..<count {
                         let digits = value(index)
                         out.writeVarint(UInt64(digits.count / 2))
-                        var at = 0
-                        while at < digits.count {
-                            out.writeByte(Self.hexValue(digits[at]) << 4 | Self.hexValue(digits[at + 1]))
-                            at += 2
-                        }
+                        Self.pack(hexDigits: digits, into: &out)
                     }
                 }
                 return out.bytes
