@@ -73,6 +73,37 @@ struct JSONParserTests {
         #expect(parseError("\"" + String(repeating: "y", count: 19)) == "invalid JSON at byte 0: unterminated string")
     }
 
+    /// A string or key read with a candidate is the candidate when it spells it, else what it spells, escapes and
+    /// errors as without one.
+    @Test func readingWithACandidateGivesWhatTheLiteralSpells() throws {
+        let text = #"{"logger":"payments.http.server","k":"a\"b","bad":"\#u{FF}x","n":"plain"}"#
+        var bytes = Array(text.utf8)
+        // An invalid UTF-8 byte inside the third value.
+        let at = try #require(bytes.firstIndex(of: 0xC3))
+        bytes.replaceSubrange(at..<(at + 2), with: [0xFF])
+        try bytes.withUnsafeBytes { raw in
+            var parser = JSONParser(reading: raw)
+            try parser.beginObject()
+            var members = 0
+            let candidate = String(repeating: "payments.http.server", count: 1)
+            #expect(try parser.nextKey(&members, reusing: "logger") == "logger")
+            #expect(try parser.readString(reusing: candidate) == "payments.http.server")
+            #expect(try parser.nextKey(&members, reusing: "kk") == "k")
+            #expect(try parser.readString(reusing: "a\"b") == "a\"b")
+            #expect(try parser.nextKey(&members, reusing: "bad") == "bad")
+            #expect(throws: SightlineError.self) { try parser.readString(reusing: "other") }
+        }
+        try Array(#"["plain","longer than fifteen bytes"]"#.utf8).withUnsafeBytes { raw in
+            var parser = JSONParser(reading: raw)
+            try parser.beginArray()
+            var elements = 0
+            #expect(try parser.nextElement(&elements))
+            #expect(try parser.readString(reusing: "plan") == "plain")
+            #expect(try parser.nextElement(&elements))
+            #expect(try parser.readString(reusing: nil) == "longer than fifteen bytes")
+        }
+    }
+
     @Test func duplicateKeysKeepTheLast() throws {
         let object = try #require(try JSONParser.parse(#"{"k": 1, "k": 2}"#).objectValue)
         #expect(object["k"] == .number("2"))

@@ -1,3 +1,4 @@
+import Glibc
 import SightlineCore
 
 /// A recursive-descent JSON parser (RFC 8259) over UTF-8 bytes.
@@ -364,10 +365,12 @@ extension JSONParser {
 
     /// The next member's key, its `:` consumed (read or skip its value next), or nil at the object's `}`, which is
     /// consumed. `members` counts the members read so far: start it at 0 for each object.
-    package mutating func nextKey(_ members: inout Int) throws -> String? {
+    /// `candidate`, when given, is returned instead of a new string if the key spells it (see
+    /// ``readString(reusing:)``).
+    package mutating func nextKey(_ members: inout Int, reusing candidate: String? = nil) throws -> String? {
         guard try next(close: UInt8(ascii: "}"), count: &members) else { return nil }
         guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw error("expected a string key") }
-        let key = try parseString()
+        let key = try parseString(reusing: candidate)
         skipWhitespace()
         guard offset < bytes.count, bytes[offset] == UInt8(ascii: ":") else { throw error("expected ':'") }
         offset += 1
@@ -416,10 +419,31 @@ extension JSONParser {
     }
 
     /// Reads a string value.
-    package mutating func readString() throws -> String {
+    /// Reads a string value. When `candidate` is given and the literal (without escapes) spells it, returns
+    /// `candidate` itself: a caller that expects a value repeated from an earlier one (the same key, the same
+    /// logger) then makes no new string, which is a validation and, past 15 bytes, an allocation.
+    package mutating func readString(reusing candidate: String? = nil) throws -> String {
         skipWhitespace()
         guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw error("expected a string") }
-        return try parseString()
+        return try parseString(reusing: candidate)
+    }
+
+    /// ``parseString()``, returning `candidate` when the literal at the quote spells it without escapes.
+    private mutating func parseString(reusing candidate: String?) throws -> String {
+        guard var candidate else { return try parseString() }
+        let end = Self.specialByte(in: bytes, from: offset + 1)
+        guard end < bytes.count, bytes[end] == UInt8(ascii: "\"") else { return try parseString() }
+        let literal = UnsafeRawBufferPointer(rebasing: bytes[(offset + 1)..<end])
+        let same = candidate.withUTF8 { utf8 in
+            utf8.count == literal.count && (literal.isEmpty || memcmp(utf8.baseAddress!, literal.baseAddress!, literal.count) == 0)
+        }
+        guard same else {
+            guard let string = UTF8Text.string(validating: literal) else { throw error("invalid UTF-8 in string", at: offset + 1) }
+            offset = end + 1
+            return string
+        }
+        offset = end + 1
+        return candidate
     }
 
     /// Reads a string value without escapes as the bytes between its quotes, or nil (having read nothing) when it

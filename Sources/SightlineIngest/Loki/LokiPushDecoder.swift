@@ -137,8 +137,11 @@ package enum LokiPushDecoder {
                 guard parser.nextType() == "array" else { throw withPath(FieldPathError("values must be an array"), ".values") }
                 try parser.beginArray()
                 var count = 0
+                // The previous entry's metadata: entries of a stream mostly repeat its keys and many of its values.
+                var previous: [Attribute] = []
                 while try parser.nextElement(&count) {
-                    let entry = try withFieldPath(".values[\(count - 1)]") { try decodeJSONEntry(&parser) }
+                    let entry = try withFieldPath(".values[\(count - 1)]") { try decodeJSONEntry(&parser, previous: previous) }
+                    previous = entry.metadata
                     if let stream {
                         append(time: entry.time, line: entry.line, metadata: entry.metadata, stream: stream, into: &records, tally: &tally)
                     } else {
@@ -157,8 +160,11 @@ package enum LokiPushDecoder {
         }
     }
 
-    /// Reads `[timestamp, line]` or `[timestamp, line, structured metadata]`.
-    private static func decodeJSONEntry(_ parser: inout JSONParser) throws -> (time: Int64, line: String, metadata: [Attribute]) {
+    /// Reads `[timestamp, line]` or `[timestamp, line, structured metadata]`. A metadata key or string value that
+    /// spells the one at the same place in `previous` is that string, not a new one.
+    private static func decodeJSONEntry(
+        _ parser: inout JSONParser, previous: [Attribute]
+    ) throws -> (time: Int64, line: String, metadata: [Attribute]) {
         let shape = FieldPathError("an entry must be an array of [timestamp, line] or [timestamp, line, structured metadata]")
         guard parser.nextType() == "array" else { throw shape }
         try parser.beginArray()
@@ -180,12 +186,16 @@ package enum LokiPushDecoder {
                 // Room for a typical entry's metadata at once, rather than four allocations growing to it.
                 metadata.reserveCapacity(8)
                 var members = 0
-                while let name = try parser.nextKey(&members) {
+                while let name = try parser.nextKey(&members, reusing: members < previous.count ? previous[members].key : nil) {
                     guard parser.nextType() == "string" else {
                         throw withPath(
                             FieldPathError("structured metadata values must be strings, not \(parser.nextType() ?? "nothing")"), "[2].\(name)")
                     }
-                    metadata.append(Attribute(name, .string(try parser.readString())))
+                    var candidate: String?
+                    if members <= previous.count, case .string(let value) = previous[members - 1].value, previous[members - 1].key == name {
+                        candidate = value
+                    }
+                    metadata.append(Attribute(name, .string(try parser.readString(reusing: candidate))))
                 }
             }
             guard try !parser.nextElement(&count) else { throw shape }
