@@ -35,9 +35,13 @@ extension ByteWriter {
     /// Writes a count, then each key and tagged value.
     package mutating func writeAttributes(_ attributes: [Attribute]) {
         writeVarint(UInt64(attributes.count))
-        for attribute in attributes {
-            writeString(attribute.key)
-            writeAttributeValue(attribute.value)
+        // Through a pointer: iterating the array copies each pair (key and value retained).
+        attributes.withUnsafeBufferPointer { attributes in
+            guard let base = attributes.baseAddress else { return }
+            for index in attributes.indices {
+                writeString((base + index).pointee.key)
+                writeAttributeValue((base + index).pointee.value)
+            }
         }
     }
 
@@ -51,9 +55,12 @@ extension ByteWriter {
     /// Writes label pairs: a count, then names and values.
     package mutating func writeLabels(_ labels: Labels) {
         writeVarint(UInt64(labels.labels.count))
-        for label in labels.labels {
-            writeString(label.name)
-            writeString(label.value)
+        labels.labels.withUnsafeBufferPointer { labels in
+            guard let base = labels.baseAddress else { return }
+            for index in labels.indices {
+                writeString((base + index).pointee.name)
+                writeString((base + index).pointee.value)
+            }
         }
     }
 }
