@@ -152,7 +152,10 @@ struct LogBlockEncoder {
         lastShape.removeAll(keepingCapacity: true)
         for attribute in attributes {
             let key: Int
-            if let known = keys[attribute.key] {
+            // Blocks have few keys: comparing with each (short strings compare in place) beats hashing.
+            if keyList.count <= 16, let known = keyList.firstIndex(of: attribute.key) {
+                key = known
+            } else if keyList.count > 16, let known = keys[attribute.key] {
                 key = known
             } else {
                 key = keyList.count
@@ -163,7 +166,9 @@ struct LogBlockEncoder {
             lastKeys.append(attribute.key)
             lastShape.append(key)
         }
-        if let known = shapes[lastShape] {
+        if shapeList.count <= 16, let known = shapeList.firstIndex(of: lastShape) {
+            lastShapeIndex = known
+        } else if shapeList.count > 16, let known = shapes[lastShape] {
             lastShapeIndex = known
         } else {
             lastShapeIndex = shapeList.count
