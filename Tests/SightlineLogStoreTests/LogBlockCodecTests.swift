@@ -102,6 +102,8 @@ struct LogBlockCodecTests {
             ]
             if index % 5 == 0 { attributes.reverse() }
             if index % 7 == 0 { attributes.append(Attribute("rare", .string(index % 14 == 0 ? "" : "ABC"))) }
+            // Past 16 keys and 16 shapes, keys and shapes are found by hashing.
+            if index % 3 == 1 { attributes += (0..<(index % 20)).map { Attribute("k\($0)", .string("v\(index % 4)")) } }
             record.attributes = attributes
             records.append(record)
         }
