@@ -29,8 +29,8 @@ struct LogBlockEncoder {
     private var spanPresence = ByteWriter(capacity: 0)
     private var spanBytes = ByteWriter(capacity: 0)
     private var eventNames = DictionaryColumn()
-    private var resources = DictionaryColumn()
-    private var scopes = DictionaryColumn()
+    private var resources = RepeatingDictionaryColumn<[Attribute]> { $0.writeAttributes($1) }
+    private var scopes = RepeatingDictionaryColumn<InstrumentationScope> { $0.writeScope($1) }
     private var explicitStream = ByteWriter(capacity: 0)
     private var keys: [String: Int] = [:]
     private var keyList: [String] = []
@@ -48,10 +48,6 @@ struct LogBlockEncoder {
     private var minTime = UInt64.max
     private var maxTime: UInt64 = 0
     private var lineBytes = 0
-    private var lastResource: [Attribute]?
-    private var lastResourceIndex = 0
-    private var lastScope: InstrumentationScope?
-    private var lastScopeIndex = 0
 
     /// Adds the record at `record`, read in place; records must come in effective time order.
     ///
@@ -110,22 +106,8 @@ struct LogBlockEncoder {
             spanPresence.writeByte(0)
         }
         eventNames.append(record.pointee.eventName)
-        if let lastResource, lastResource == record.pointee.resource {
-            resources.appendIndex(lastResourceIndex)
-        } else {
-            var writer = ByteWriter(capacity: 64)
-            writer.writeAttributes(record.pointee.resource)
-            lastResourceIndex = resources.append(writer.bytes)
-            lastResource = record.pointee.resource
-        }
-        if let lastScope, lastScope == record.pointee.scope {
-            scopes.appendIndex(lastScopeIndex)
-        } else {
-            var writer = ByteWriter(capacity: 32)
-            writer.writeScope(record.pointee.scope)
-            lastScopeIndex = scopes.append(writer.bytes)
-            lastScope = record.pointee.scope
-        }
+        resources.append(record.pointee.resource)
+        scopes.append(record.pointee.scope)
         explicitStream.writeByte(record.pointee.stream.labels.isEmpty ? 0 : 1)
     }
 
@@ -232,8 +214,8 @@ struct LogBlockEncoder {
         }
         severityTexts = DictionaryColumn()
         eventNames = DictionaryColumn()
-        resources = DictionaryColumn()
-        scopes = DictionaryColumn()
+        resources.removeAll()
+        scopes.removeAll()
         keys.removeAll(keepingCapacity: true)
         keyList.removeAll(keepingCapacity: true)
         values.removeAll(keepingCapacity: true)
@@ -247,11 +229,38 @@ struct LogBlockEncoder {
         minTime = .max
         maxTime = 0
         lineBytes = 0
-        lastResource = nil
-        lastResourceIndex = 0
-        lastScope = nil
-        lastScopeIndex = 0
     }
+}
+
+/// A dictionary column of values that mostly repeat the previous record's (a record's resource and scope): a
+/// repeat costs a comparison, not an encoding and a lookup.
+struct RepeatingDictionaryColumn<Value: Equatable> {
+    private var column = DictionaryColumn()
+    private var last: (value: Value, index: Int)?
+    private let encode: (inout ByteWriter, Value) -> Void
+
+    init(encode: @escaping (inout ByteWriter, Value) -> Void) {
+        self.encode = encode
+    }
+
+    mutating func append(_ value: Value) {
+        if let last, last.value == value {
+            column.appendIndex(last.index)
+            return
+        }
+        var writer = ByteWriter(capacity: 64)
+        encode(&writer, value)
+        last = (value, column.append(writer.bytes))
+    }
+
+    /// Forgets the values, for the next block.
+    mutating func removeAll() {
+        column = DictionaryColumn()
+        last = nil
+    }
+
+    /// The column (see ``DictionaryColumn/encoded()``).
+    func encoded() -> [UInt8] { column.encoded() }
 }
 
 /// The values of one attribute key in record order, kept for the most compact of the four value modes of
