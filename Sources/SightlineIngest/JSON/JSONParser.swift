@@ -17,6 +17,8 @@ package struct JSONParser {
     private var offset = 0
     private let maxDepth: Int
     private var depth = 0
+    /// Where a string with escapes is unescaped, kept from string to string (its storage allocated once).
+    private var unescaped: [UInt8] = []
 
     private init(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) {
         self.bytes = bytes
@@ -198,7 +200,7 @@ package struct JSONParser {
         offset += 1
         let start = offset
         var runStart = start
-        var unescaped: [UInt8]?
+        var escaped = false
         while true {
             offset = Self.specialByte(in: bytes, from: offset)
             guard offset < bytes.count else { throw error("unterminated string", at: quote) }
@@ -207,23 +209,26 @@ package struct JSONParser {
                 let run = UnsafeRawBufferPointer(rebasing: bytes[runStart..<offset])
                 offset += 1
                 let string: String?
-                if unescaped == nil {
-                    string = UTF8Text.string(validating: run)
+                if escaped {
+                    unescaped.append(contentsOf: run)
+                    string = UTF8Text.string(validating: unescaped)
                 } else {
-                    var buffer = unescaped ?? []
-                    unescaped = nil
-                    buffer.append(contentsOf: run)
-                    string = UTF8Text.string(validating: buffer)
+                    string = UTF8Text.string(validating: run)
                 }
                 guard let string else { throw error("invalid UTF-8 in string", at: start) }
                 return string
             }
             guard byte == UInt8(ascii: "\\") else { throw error("unescaped control character in string") }
-            var buffer = unescaped ?? []
-            unescaped = nil
-            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<offset]))
+            if !escaped {
+                escaped = true
+                unescaped.removeAll(keepingCapacity: true)
+            }
+            unescaped.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<offset]))
+            // Taken out while the escape is read (the parser changes too); its storage comes back with it.
+            var buffer: [UInt8] = []
+            swap(&buffer, &unescaped)
+            defer { swap(&buffer, &unescaped) }
             try parseEscape(into: &buffer)
-            unescaped = buffer
             runStart = offset
         }
     }
