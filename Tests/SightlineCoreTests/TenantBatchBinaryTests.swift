@@ -1,4 +1,3 @@
-import SightlineTestSupport
 import Testing
 
 @testable import SightlineCore
@@ -90,12 +89,14 @@ struct TenantBatchBinaryTests {
         let flagAt = bytes.count - labels.bytes.count - 1
         #expect(refused[flagAt] == 1)
         refused[flagAt] = 7
-        #expect(sightlineError { _ = try TenantBatch(decoding: refused) }?.message == "unknown log stream flag 7")
+        let badFlag = #expect(throws: SightlineError.self) { try TenantBatch(decoding: refused) }
+        #expect(badFlag?.message == "unknown log stream flag 7")
         let lone = TenantBatch(tenant: tenant, batch: .logs([records[0]])).encoded()
         var unnamed = lone
         unnamed.removeLast(labels.bytes.count)
         unnamed[unnamed.count - 1] = 0
-        #expect(sightlineError { _ = try TenantBatch(decoding: unnamed) }?.message == "the first log record of a batch names no stream")
+        let noStream = #expect(throws: SightlineError.self) { try TenantBatch(decoding: unnamed) }
+        #expect(noStream?.message == "the first log record of a batch names no stream")
     }
 
     /// Samples of series that share label prefixes in every way front coding meets: equal series in a row, a series
