@@ -354,22 +354,13 @@ package enum LokiPushDecoder {
     }
 
     /// The level `metadata` names: for the first of ``LogSeverity/levelKeys`` whose last value is a non-empty
-    /// string, that value. One pass over the pairs, remembering where each key was last.
+    /// string, that value.
     private static func level(metadata: [Attribute]) -> String? {
         guard !metadata.isEmpty else { return nil }
-        var last: (Int?, Int?, Int?)
-        for index in metadata.indices {
-            switch LogSeverity.levelKeys.firstIndex(of: metadata[index].key) {
-            case 0: last.0 = index
-            case 1: last.1 = index
-            case 2: last.2 = index
-            default: break
-            }
+        for key in LogSeverity.levelKeys {
+            guard let index = metadata.lastIndex(where: { $0.key == key }) else { continue }
+            if case .string(let text) = metadata[index].value, !text.isEmpty { return text }
         }
-        func text(at index: Int?) -> String? {
-            guard let index, case .string(let text) = metadata[index].value, !text.isEmpty else { return nil }
-            return text
-        }
-        return text(at: last.0) ?? text(at: last.1) ?? text(at: last.2)
+        return nil
     }
 }
