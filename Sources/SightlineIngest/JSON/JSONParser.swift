@@ -423,7 +423,6 @@ extension JSONParser {
         return true
     }
 
-    /// Reads a string value.
     /// Reads a string value. When `candidate` is given and the literal (without escapes) spells it, returns
     /// `candidate` itself: a caller that expects a value repeated from an earlier one (the same key, the same
     /// logger) then makes no new string, which is a validation and, past 15 bytes, an allocation.
