@@ -23,6 +23,25 @@ struct LogStoreConcurrencyTests {
         #expect(stream.head.isEmpty)
     }
 
+    /// Small runs (one line at a time) share chunks of copies instead of leaving a chunk each; large runs stay
+    /// slices of their batch; a chunk holds one segment's records.
+    @Test func smallRunsJoinAChunkAndLargeOnesAreSlices() {
+        var stream = LogStore.Stream()
+        let records = (0..<2300).map { LogFixtures.record("r\($0)", at: UInt64($0)) }
+        for index in 0..<100 { stream.appendHead(records, ranges: [index..<(index + 1)], segment: 0) }
+        #expect(stream.head.count == 1)
+        stream.appendHead(records, ranges: [100..<200], segment: 0)
+        stream.appendHead(records, ranges: [200..<210, 210..<220], segment: 0)
+        stream.appendHead(records, ranges: [220..<230], segment: 1)
+        #expect(stream.head.map(\.records.count) == [100, 100, 20, 10])
+        #expect(stream.head.map(\.joinable) == [true, false, true, true])
+        for start in stride(from: 230, to: 2300, by: 10) { stream.appendHead(records, ranges: [start..<(start + 10)], segment: 1) }
+        #expect(stream.head.map(\.records.count) == [100, 100, 20, 1030, 1030, 20])
+        #expect(stream.headChunks(through: 1).flatMap { $0 } == records)
+        stream.dropHead(2300)
+        #expect(stream.head.isEmpty && stream.headCount == 0)
+    }
+
     /// Applies, persists and maintenance on one thread while others scan: every scan sees records in order, and
     /// at the end every record is there once.
     @Test func scansRunWhileWritersPersistAndMerge() throws {

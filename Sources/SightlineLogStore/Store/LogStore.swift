@@ -48,14 +48,19 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
         var labels: Labels
     }
 
-    /// Head records of one WAL segment, in the order applied: a slice of the applied batch's own array.
+    /// Head records of one WAL segment, in the order applied.
     ///
-    /// Records are not copied into the head (a copy retains every reference a record holds): an apply adds a chunk
-    /// per stream it holds records of, sharing the batch's storage, which lives until the streams are persisted.
-    /// A query's snapshot shares the chunks too.
+    /// A run of a stream's records in an applied batch becomes a chunk that is a slice of the batch's own array: not
+    /// copied (a copy retains every reference a record holds), sharing the batch's storage until the streams are
+    /// persisted. Runs of fewer than ``HeadChunk/smallRun`` records are copied into a chunk of their own that later
+    /// small runs join (up to 1,024 records), so many small applies (one line at a time) do not leave as many chunks.
+    /// A query's snapshot shares the chunks; an apply then copies at most one small chunk.
     struct HeadChunk {
+        static let smallRun = 64
         var segment: Int
         var records: ArraySlice<LogRecord>
+        /// Whether small runs join this chunk: it holds copies, not a slice of a batch.
+        var joinable = false
     }
 
     /// One stream: its head and its parts.
@@ -70,8 +75,16 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
         /// Appends the records of `ranges` of `records`, in that order, applied from `segment`.
         mutating func appendHead(_ records: [LogRecord], ranges: [Range<Int>], segment: Int) {
             for range in ranges where !range.isEmpty {
-                head.append(HeadChunk(segment: segment, records: records[range]))
                 headCount += range.count
+                guard range.count < HeadChunk.smallRun else {
+                    head.append(HeadChunk(segment: segment, records: records[range]))
+                    continue
+                }
+                if let last = head.last, last.joinable, last.segment == segment, last.records.count < 1024 {
+                    head[head.count - 1].records.append(contentsOf: records[range])
+                } else {
+                    head.append(HeadChunk(segment: segment, records: ArraySlice(Array(records[range])), joinable: true))
+                }
             }
         }
 
