@@ -53,10 +53,11 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
     /// A run of a stream's records in an applied batch becomes a chunk that is a slice of the batch's own array: not
     /// copied (a copy retains every reference a record holds), sharing the batch's storage until the streams are
     /// persisted. Runs of fewer than ``HeadChunk/smallRun`` records are copied into a chunk of their own that later
-    /// small runs join (up to 1,024 records), so many small applies (one line at a time) do not leave as many chunks.
-    /// A query's snapshot shares the chunks; an apply then copies at most one small chunk.
+    /// small runs join (up to 1,024 records), so applies of a line or two at a time do not leave a chunk (and an
+    /// array) per line. (A Loki push of 10,000 lines over 150 streams has runs of ~10–100 lines: copying runs under
+    /// 64 cost 8 % of the CPU.) A query's snapshot shares the chunks; the next apply copies the chunk list once.
     struct HeadChunk {
-        static let smallRun = 64
+        static let smallRun = 8
         var segment: Int
         var records: ArraySlice<LogRecord>
         /// Whether small runs join this chunk: it holds copies, not a slice of a batch.
