@@ -42,24 +42,11 @@ struct JSONParserTests {
     @Test func stringsRoundTripWhereverTheirSpecialBytesFallInAWord() throws {
         var random = SplitMix64(seed: 5)
         let pieces = ["a", "Z", "\"", "\\", "/", "\n", "\t", "é", "😀", " ", "\u{1F}", "~", "\u{7F}", "0"]
-        func quoted(_ text: String) -> String {
-            var out = "\""
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case _ where scalar.value < 0x20: out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
-                default: out.unicodeScalars.append(scalar)
-                }
-            }
-            return out + "\""
-        }
         for length in 0..<40 {
             for _ in 0..<6 {
                 let text = (0..<length).map { _ in pieces[Int.random(in: 0..<pieces.count, using: &random)] }.joined()
                 for pad in 0..<8 {
-                    let json = String(repeating: " ", count: pad) + "[" + quoted(text) + "]"
+                    let json = String(repeating: " ", count: pad) + "[" + JSONText.quoted(text) + "]"
                     #expect(try JSONParser.parse(json) == .array([.string(text)]), "\(json)")
                 }
             }
