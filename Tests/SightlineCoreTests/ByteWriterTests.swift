@@ -24,5 +24,8 @@ struct ByteWriterTests {
         #expect(written.bytes == expected.bytes)
         written.write(atMost: 5) { _ in }
         #expect(written.bytes == expected.bytes)
+        var empty = ByteWriter(capacity: 0)
+        empty.write(atMost: 0) { #expect($0.count == 0) }
+        #expect(empty.bytes.isEmpty)
     }
 }

@@ -80,13 +80,15 @@ package struct ByteWriter: Sendable {
     /// - Precondition: `body` writes at most `maxCount` bytes.
     package mutating func write(atMost maxCount: Int, _ body: (inout UnsafeByteCursor) -> Void) {
         let start = bytes.count
-        bytes.append(contentsOf: repeatElement(0, count: maxCount))
+        // At least one byte, so the buffer has an address even for no room at all.
+        let room = max(maxCount, 1)
+        bytes.append(contentsOf: repeatElement(0, count: room))
         let written = bytes.withUnsafeMutableBufferPointer { buffer in
             var cursor = UnsafeByteCursor(buffer.baseAddress! + start, capacity: maxCount)
             body(&cursor)
             return cursor.count
         }
-        bytes.removeLast(maxCount - written)
+        bytes.removeLast(room - written)
     }
 }
 
