@@ -194,8 +194,9 @@ package struct JSONParser {
     // MARK: Strings
 
     /// Parses a string literal starting at the opening quote. Runs of plain bytes are found eight at a time and
-    /// taken whole: as they are when the string has no escape, else copied run by run around the escapes.
-    private mutating func parseString() throws -> String {
+    /// taken whole: as they are when the string has no escape, else copied run by run around the escapes. A literal
+    /// without escapes that spells `candidate` is `candidate` itself (see ``readString(reusing:)``).
+    private mutating func parseString(reusing candidate: String? = nil) throws -> String {
         let quote = offset
         offset += 1
         let start = offset
@@ -208,6 +209,12 @@ package struct JSONParser {
             if byte == UInt8(ascii: "\"") {
                 let run = UnsafeRawBufferPointer(rebasing: bytes[runStart..<offset])
                 offset += 1
+                if !escaped, var candidate {
+                    let spelled = candidate.withUTF8 { utf8 in
+                        utf8.count == run.count && (run.isEmpty || memcmp(utf8.baseAddress!, run.baseAddress!, run.count) == 0)
+                    }
+                    if spelled { return candidate }
+                }
                 let string: String?
                 if escaped {
                     unescaped.append(contentsOf: run)
@@ -430,24 +437,6 @@ extension JSONParser {
         skipWhitespace()
         guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw error("expected a string") }
         return try parseString(reusing: candidate)
-    }
-
-    /// ``parseString()``, returning `candidate` when the literal at the quote spells it without escapes.
-    private mutating func parseString(reusing candidate: String?) throws -> String {
-        guard var candidate else { return try parseString() }
-        let end = Self.specialByte(in: bytes, from: offset + 1)
-        guard end < bytes.count, bytes[end] == UInt8(ascii: "\"") else { return try parseString() }
-        let literal = UnsafeRawBufferPointer(rebasing: bytes[(offset + 1)..<end])
-        let same = candidate.withUTF8 { utf8 in
-            utf8.count == literal.count && (literal.isEmpty || memcmp(utf8.baseAddress!, literal.baseAddress!, literal.count) == 0)
-        }
-        guard same else {
-            guard let string = UTF8Text.string(validating: literal) else { throw error("invalid UTF-8 in string", at: offset + 1) }
-            offset = end + 1
-            return string
-        }
-        offset = end + 1
-        return candidate
     }
 
     /// Reads a string value without escapes as the bytes between its quotes, or nil (having read nothing) when it
