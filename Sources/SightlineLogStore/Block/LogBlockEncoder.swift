@@ -32,15 +32,13 @@ struct LogBlockEncoder {
     private var resources = RepeatingDictionaryColumn<[Attribute]> { $0.writeAttributes($1) }
     private var scopes = RepeatingDictionaryColumn<InstrumentationScope> { $0.writeScope($1) }
     private var explicitStream = ByteWriter(capacity: 0)
-    private var keys: [String: Int] = [:]
-    private var keyList: [String] = []
+    /// The block's attribute keys, a value column for each, and its key sequences ("shapes") by key number.
+    private var keys = FirstSeenNumbering<String>()
     private var values: [AttributeValueColumn] = []
-    private var shapes: [[Int]: Int] = [:]
-    private var shapeList: [[Int]] = []
+    private var shapes = FirstSeenNumbering<[Int]>()
     private var shapeIndexes = ByteWriter(capacity: 0)
-    /// The previous record's attribute keys, its shape and the shape's index: records of one logger repeat them,
-    /// so most records find their keys without hashing one.
-    private var lastKeys: [String] = []
+    /// The previous record's shape and its index: records of one logger repeat them, so most records find their
+    /// keys by comparing them with the shape's.
     private var lastShape: [Int] = []
     private var lastShapeIndex = -1
     private var trigrams = TrigramCollector()
@@ -114,9 +112,9 @@ struct LogBlockEncoder {
     /// Adds a record's attributes to their keys' columns and its shape (its key sequence) to the shape column.
     /// The attributes are read through a pointer: an array's subscript copies each (its key and value retained).
     private mutating func addAttributes(_ attributes: UnsafeBufferPointer<Attribute>) {
-        var sameShape = lastShapeIndex >= 0 && attributes.count == lastKeys.count
+        var sameShape = lastShapeIndex >= 0 && attributes.count == lastShape.count
         if sameShape, let base = attributes.baseAddress {
-            for index in attributes.indices where (base + index).pointee.key != lastKeys[index] {
+            for index in attributes.indices where (base + index).pointee.key != keys.values[lastShape[index]] {
                 sameShape = false
                 break
             }
@@ -130,43 +128,23 @@ struct LogBlockEncoder {
 
     /// Makes `attributes`' key sequence the current shape, numbering new keys and shapes.
     private mutating func addShape(of attributes: UnsafeBufferPointer<Attribute>) {
-        lastKeys.removeAll(keepingCapacity: true)
         lastShape.removeAll(keepingCapacity: true)
         for attribute in attributes {
-            let key: Int
-            // Blocks have few keys: comparing with each (short strings compare in place) beats hashing.
-            if keyList.count <= 16, let known = keyList.firstIndex(of: attribute.key) {
-                key = known
-            } else if keyList.count > 16, let known = keys[attribute.key] {
-                key = known
-            } else {
-                key = keyList.count
-                keys[attribute.key] = key
-                keyList.append(attribute.key)
-                values.append(AttributeValueColumn())
-            }
-            lastKeys.append(attribute.key)
-            lastShape.append(key)
+            let key = keys.number(attribute.key)
+            if key.isNew { values.append(AttributeValueColumn()) }
+            lastShape.append(key.number)
         }
-        if shapeList.count <= 16, let known = shapeList.firstIndex(of: lastShape) {
-            lastShapeIndex = known
-        } else if shapeList.count > 16, let known = shapes[lastShape] {
-            lastShapeIndex = known
-        } else {
-            lastShapeIndex = shapeList.count
-            shapes[lastShape] = lastShapeIndex
-            shapeList.append(lastShape)
-        }
+        lastShapeIndex = shapes.number(lastShape).number
     }
 
     /// The block of the records added since the last call (which must be at least one, or none at all for an empty
     /// block); the encoder is then empty again.
     mutating func finish(bitsPerTrigram: Int) -> EncodedBlock {
         var shapeColumn = ByteWriter(capacity: 64 + shapeIndexes.bytes.count)
-        shapeColumn.writeVarint(UInt64(keyList.count))
-        for key in keyList { shapeColumn.writeString(key) }
-        shapeColumn.writeVarint(UInt64(shapeList.count))
-        for shape in shapeList {
+        shapeColumn.writeVarint(UInt64(keys.values.count))
+        for key in keys.values { shapeColumn.writeString(key) }
+        shapeColumn.writeVarint(UInt64(shapes.values.count))
+        for shape in shapes.values {
             shapeColumn.writeVarint(UInt64(shape.count))
             for key in shape { shapeColumn.writeVarint(UInt64(key)) }
         }
@@ -216,12 +194,9 @@ struct LogBlockEncoder {
         eventNames = DictionaryColumn()
         resources.removeAll()
         scopes.removeAll()
-        keys.removeAll(keepingCapacity: true)
-        keyList.removeAll(keepingCapacity: true)
+        keys.removeAll()
         values.removeAll(keepingCapacity: true)
-        shapes.removeAll(keepingCapacity: true)
-        shapeList.removeAll(keepingCapacity: true)
-        lastKeys.removeAll(keepingCapacity: true)
+        shapes.removeAll()
         lastShape.removeAll(keepingCapacity: true)
         lastShapeIndex = -1
         trigrams.removeAll()
@@ -229,6 +204,32 @@ struct LogBlockEncoder {
         minTime = .max
         maxTime = 0
         lineBytes = 0
+    }
+}
+
+/// Numbers distinct values in the order they are first seen. A block has few attribute keys and shapes, so up to 16
+/// are found by comparing with each (short strings compare in place), which beats hashing; past that, the
+/// dictionary (always kept) answers.
+struct FirstSeenNumbering<Value: Hashable> {
+    private(set) var values: [Value] = []
+    private var numbers: [Value: Int] = [:]
+
+    /// The number of `value`, and whether this is its first sight.
+    mutating func number(_ value: Value) -> (number: Int, isNew: Bool) {
+        if values.count <= 16 {
+            if let known = values.firstIndex(of: value) { return (known, false) }
+        } else if let known = numbers[value] {
+            return (known, false)
+        }
+        numbers[value] = values.count
+        values.append(value)
+        return (values.count - 1, true)
+    }
+
+    /// Forgets the values, keeping the memory.
+    mutating func removeAll() {
+        values.removeAll(keepingCapacity: true)
+        numbers.removeAll(keepingCapacity: true)
     }
 }
 
