@@ -6,9 +6,18 @@ import Testing
 struct LogBlockCodecTests {
     private let labels = Labels(["service_name": "payments"])
 
+    /// One block of `records` (sorted by effective time), as a part writer builds it.
+    private func encode(_ records: ArraySlice<LogRecord>) -> EncodedBlock {
+        var encoder = LogBlockEncoder()
+        records.withUnsafeBufferPointer { records in
+            for index in records.indices { encoder.add(records.baseAddress! + index) }
+        }
+        return encoder.finish(bitsPerTrigram: 4)
+    }
+
     @Test func everyFieldRoundTrips() throws {
         let records = LogFixtures.varied().sorted { $0.effectiveTimeUnixNano < $1.effectiveTimeUnixNano }
-        let block = LogBlockCodec.encode(records[...], streamLabels: labels, bitsPerTrigram: 4)
+        let block = encode(records[...])
         #expect(block.count == records.count)
         #expect(block.minTime == LogFixtures.base)
         #expect(block.maxTime == LogFixtures.base + 7)
@@ -21,7 +30,7 @@ struct LogBlockCodecTests {
 
     @Test func generatedLinesRoundTripAndCompress() throws {
         let records = LogFixtures.generated(3000, seed: 1)
-        let block = LogBlockCodec.encode(records[...], streamLabels: labels, bitsPerTrigram: 4)
+        let block = encode(records[...])
         let decoded = try LogBlockCodec.decode(block.data, count: block.count, streamLabels: labels, filter: .all)
         #expect(decoded == records)
         let rawLines = records.reduce(0) { $0 + $1.line.utf8.count }
@@ -32,7 +41,7 @@ struct LogBlockCodecTests {
 
     @Test func filterKeepsRangeAndNeedles() throws {
         let records = LogFixtures.generated(500, seed: 2)
-        let block = LogBlockCodec.encode(records[...], streamLabels: labels, bitsPerTrigram: 4)
+        let block = encode(records[...])
         let range = TimeRange(startNano: records[100].effectiveTimeUnixNano, endNano: records[400].effectiveTimeUnixNano)
         let filter = RecordFilter(range: range, needles: [Array("order placed".utf8)])
         let decoded = try LogBlockCodec.decode(block.data, count: block.count, streamLabels: labels, filter: filter)
@@ -59,7 +68,7 @@ struct LogBlockCodecTests {
         var generated = LogFixtures.generated(400, seed: 3)
         for index in generated.indices where index % 3 == 0 { generated[index].traceID = TraceID(high: 7, low: UInt64(index)) }
         for records in [varied, generated, LogFixtures.generated(300, seed: 4)] {
-            let block = LogBlockCodec.encode(records[...], streamLabels: labels, bitsPerTrigram: 4)
+            let block = encode(records[...])
             let middle = records[records.count / 2].effectiveTimeUnixNano
             let filters = [
                 RecordFilter.all, RecordFilter(range: TimeRange(startNano: LogFixtures.base + 2, endNano: middle), needles: []),
@@ -80,7 +89,7 @@ struct LogBlockCodecTests {
         }
         // A block whose records have no metadata named like the grouping is counted whole when asked.
         let plain = LogFixtures.generated(50, seed: 5)
-        let block = LogBlockCodec.encode(plain[...], streamLabels: labels, bitsPerTrigram: 4)
+        let block = encode(plain[...])
         #expect(try counted(block, filter: .all, groupBy: ["service_name"], whole: true) == ["\(block.minTime) 50 \(block.lineBytes) [\"payments\"]"])
         #expect(try counted(block, filter: .all, groupBy: [], whole: true) == ["\(block.minTime) 50 \(block.lineBytes) []"])
         #expect(try counted(block, filter: .all, groupBy: ["logger"], whole: true).count == 50)
@@ -113,20 +122,20 @@ struct LogBlockCodecTests {
                 for index in chunk.indices { encoder.add(chunk.baseAddress! + index) }
             }
             let block = encoder.finish(bitsPerTrigram: 4)
-            #expect(block.data == LogBlockCodec.encode(chunk, streamLabels: labels, bitsPerTrigram: 4).data)
-            #expect(block.bloom.bytes == LogBlockCodec.encode(chunk, streamLabels: labels, bitsPerTrigram: 4).bloom.bytes)
+            #expect(block.data == encode(chunk).data)
+            #expect(block.bloom.bytes == encode(chunk).bloom.bytes)
             #expect(try LogBlockCodec.decode(block.data, count: block.count, streamLabels: labels, filter: .all) == Array(chunk))
         }
     }
 
     @Test func emptyBlockRoundTrips() throws {
-        let block = LogBlockCodec.encode([], streamLabels: labels, bitsPerTrigram: 4)
+        let block = encode([])
         #expect(try LogBlockCodec.decode(block.data, count: 0, streamLabels: labels, filter: .all).isEmpty)
     }
 
     @Test func damagedBlocksThrowDataCorrupted() throws {
         let records = LogFixtures.varied()
-        let block = LogBlockCodec.encode(records[...], streamLabels: labels, bitsPerTrigram: 4)
+        let block = encode(records[...])
         var random = SplitMix64(seed: 9)
         for _ in 0..<300 {
             var damaged = block.data

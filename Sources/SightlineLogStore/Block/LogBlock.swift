@@ -86,21 +86,10 @@ struct RecordFilter: Sendable {
 ///     mode 0 tagged values, 1 a string dictionary, 2 length-prefixed strings, 3 lowercase hex strings stored as their
 ///     bytes (trace and request ids: half the size, and the compressor sees the entropy of the bytes, not of hex).
 ///
-/// A dictionary column is the entry count, the entries (length-prefixed), then an index varint per record.
+/// A dictionary column is the entry count, the entries (length-prefixed), then an index varint per record. Blocks
+/// are written by ``LogBlockEncoder``; this type reads them.
 enum LogBlockCodec {
     static let fixedColumns = 18
-
-    // MARK: Encoding
-
-    /// Encodes `records`, which must be sorted by effective time, into one block (``LogBlockEncoder`` of them).
-    static func encode(_ records: ArraySlice<LogRecord>, streamLabels: Labels, bitsPerTrigram: Int) -> EncodedBlock {
-        var encoder = LogBlockEncoder()
-        records.withUnsafeBufferPointer { records in
-            guard let base = records.baseAddress else { return }
-            for index in records.indices { encoder.add(base + index) }
-        }
-        return encoder.finish(bitsPerTrigram: bitsPerTrigram)
-    }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
