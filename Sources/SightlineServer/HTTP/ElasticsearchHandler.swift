@@ -66,7 +66,8 @@ enum ElasticsearchHandler {
             }
             refuseOverLimits(&decoded, limits: api.limits)
             let batch = LokiPushHandler.stamped(
-                DecodedBatch(.logs(decoded.records), rejected: decoded.rejectedCount, rejectionMessage: decoded.rejectionMessage)
+                DecodedBatch(.logs(decoded.records), rejected: decoded.rejectedCount, rejectionMessage: decoded.rejectionMessage),
+                observedTimeUnixNano: LokiPushHandler.arrivalTime()
             )
             let outcome = try await api.pipeline.ingest(batch, tenant: identity.tenant, protocol: protocolName, bytes: body.readableBytes)
             // The pipeline may still refuse records (store admission) without saying which: report it as errors.

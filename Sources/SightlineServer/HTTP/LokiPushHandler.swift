@@ -33,14 +33,17 @@ enum LokiPushHandler {
             var request = request
             let body = try await OTLPHTTPHandler.collectBody(&request, limit: api.limits.maxBodyBytes)
             let bytes = try OTLPHTTPHandler.decompress(body, encoding: request.headers[.contentEncoding], limit: api.limits.maxBodyBytes)
-            let decoded: DecodedBatch
-            if isJSON(contentType: request.headers[.contentType], bytes: bytes) {
-                decoded = try LokiPushDecoder.decode(json: bytes)
-            } else {
-                decoded = try LokiPushDecoder.decode(snappyProtobuf: bytes, maxDecompressed: api.limits.maxBodyBytes)
+            let format: ReceivedRequest.Format =
+                isJSON(contentType: request.headers[.contentType], bytes: bytes) ? .lokiJSON : .lokiSnappyProtobuf
+            let decoded = switch format {
+            case .lokiJSON: try LokiPushDecoder.decode(json: bytes)
+            case .lokiSnappyProtobuf: try LokiPushDecoder.decode(snappyProtobuf: bytes, maxDecompressed: api.limits.maxBodyBytes)
             }
+            let now = arrivalTime()
+            var batch = stamped(consume decoded, observedTimeUnixNano: now)
+            batch.request = ReceivedRequest(format: format, body: bytes, observedTimeUnixNano: now, recordCount: batch.batch.recordCount)
             let outcome = try await api.pipeline.ingest(
-                stamped(consume decoded), tenant: identity.tenant, protocol: protocolName, bytes: body.readableBytes
+                batch, tenant: identity.tenant, protocol: protocolName, bytes: body.readableBytes
             )
             guard outcome.rejected == 0 else {
                 throw SightlineError(.invalidArgument, "\(outcome.rejected) entries refused, \(outcome.accepted) stored: \(outcome.message)")
@@ -65,13 +68,15 @@ enum LokiPushHandler {
         return mediaType.trimmingCharacters(in: .whitespaces).lowercased() == "application/json"
     }
 
+    /// Now, as a record's observed time.
+    static func arrivalTime() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1e9)) }
+
     /// The batch with the arrival time as every record's observed time. The batch is taken, not shared: with a
     /// second reference to its records, the first change would copy every record.
-    static func stamped(_ decoded: consuming DecodedBatch) -> DecodedBatch {
+    static func stamped(_ decoded: consuming DecodedBatch, observedTimeUnixNano now: UInt64) -> DecodedBatch {
         var batch = consume decoded
         guard case .logs(var records) = batch.batch else { return batch }
         batch.batch = .logs([])
-        let now = UInt64(max(0, Date().timeIntervalSince1970 * 1e9))
         for index in records.indices { records[index].observedTimeUnixNano = now }
         batch.batch = .logs(records)
         return batch

@@ -147,13 +147,27 @@ package final class BatchDeduplicator: Sendable {
         }
     }
 
+    /// The first byte of a WAL payload that holds a ``ReceivedRequest`` instead of an encoded batch.
+    static let requestMarker: UInt8 = 0xB2
+
     /// The WAL payload for `batch`: the batch's own encoding, prefixed with the id when there is one
-    /// (`0xB1 | id length varint | id | batch`).
-    package static func walPayload(id: String?, batch: TenantBatch) -> [UInt8] {
-        guard let id else { return batch.encoded() }
-        var writer = ByteWriter(capacity: id.utf8.count + 8 + batch.encodedCapacity)
-        writeIDPrefix(id, into: &writer)
-        batch.encode(into: &writer)
+    /// (`0xB1 | id length varint | id | batch`). With `request` (what `batch` was decoded from, unchanged), the
+    /// request takes the batch's place: `0xB2 | format | tenant | observed time | record count | body`.
+    package static func walPayload(id: String?, batch: TenantBatch, request: ReceivedRequest? = nil) -> [UInt8] {
+        if id == nil, request == nil { return batch.encoded() }
+        let capacity = (id?.utf8.count ?? 0) + 8 + (request.map { $0.body.count + batch.tenant.id.utf8.count + 32 } ?? batch.encodedCapacity)
+        var writer = ByteWriter(capacity: capacity)
+        if let id { writeIDPrefix(id, into: &writer) }
+        if let request {
+            writer.writeByte(requestMarker)
+            writer.writeByte(request.format.rawValue)
+            writer.writeString(batch.tenant.id)
+            writer.writeVarint(request.observedTimeUnixNano)
+            writer.writeVarint(UInt64(request.recordCount))
+            writer.writeBytes(request.body)
+        } else {
+            batch.encode(into: &writer)
+        }
         return writer.bytes
     }
 
@@ -175,11 +189,44 @@ package final class BatchDeduplicator: Sendable {
     /// ``TenantBatch/init(decoding:seriesTable:)``), nil for payloads from elsewhere.
     /// - Throws: `dataCorrupted` when the payload is not a complete batch.
     package static func decodeWALPayload(_ payload: UnsafeRawBufferPointer, seriesTable: inout WALSeriesTable?) throws -> (id: String?, batch: TenantBatch) {
-        guard payload.first == idMarker else { return (nil, try TenantBatch(decoding: payload, seriesTable: &seriesTable)) }
+        var reader = ByteReader(payload)
+        var id: String?
+        if payload.first == idMarker {
+            _ = try reader.readByte()
+            id = try reader.readString()
+        }
+        let rest = UnsafeRawBufferPointer(rebasing: payload[reader.offset...])
+        guard rest.first == requestMarker else { return (id, try TenantBatch(decoding: rest, seriesTable: &seriesTable)) }
+        return (id, try decodeRequest(rest))
+    }
+
+    /// The batch a request payload (``walPayload(id:batch:request:)``) decodes to.
+    /// - Throws: `dataCorrupted` when the payload is incomplete, names an unknown format, or its body no longer
+    ///   decodes to exactly the records it held when it was logged.
+    private static func decodeRequest(_ payload: UnsafeRawBufferPointer) throws -> TenantBatch {
         var reader = ByteReader(payload)
         _ = try reader.readByte()
-        let id = try reader.readString()
-        return (id, try TenantBatch(decoding: UnsafeRawBufferPointer(rebasing: payload[reader.offset...]), seriesTable: &seriesTable))
+        let formatByte = try reader.readByte()
+        guard let format = ReceivedRequest.Format(rawValue: formatByte) else {
+            throw SightlineError(.dataCorrupted, "a WAL request record has unknown format \(formatByte)")
+        }
+        let tenant = Tenant(uncheckedID: try reader.readString())
+        let observed = try reader.readVarint()
+        let count = try reader.readCount()
+        let body = try reader.readBytes()
+        let request = ReceivedRequest(format: format, body: body, observedTimeUnixNano: observed, recordCount: count)
+        let decoded: DecodedBatch
+        do {
+            decoded = try request.decoded()
+        } catch {
+            throw SightlineError(.dataCorrupted, "a logged \(format) request no longer decodes: \(error)")
+        }
+        guard decoded.rejected == 0, decoded.batch.recordCount == count else {
+            throw SightlineError(
+                .dataCorrupted,
+                "a logged \(format) request decodes to \(decoded.batch.recordCount) records (\(decoded.rejected) refused), not the \(count) it held")
+        }
+        return TenantBatch(tenant: tenant, batch: decoded.batch)
     }
 
     /// ``decodeWALPayload(_:seriesTable:)`` for a payload that stands alone (a queue message).

@@ -149,10 +149,13 @@ package final class IngestPipeline: Sendable {
         guard !admission.batch.isEmpty else { return Outcome(accepted: 0, rejected: rejected, message: message) }
 
         let batch = TenantBatch(tenant: tenant, batch: admission.batch)
+        // The request as received stands for the batch only when nothing of it was refused or changed on the way.
+        let unchanged = rejected == 0 && validated.truncated == 0 && batch.batch.recordCount == decoded.request?.recordCount
+        let payload = { BatchDeduplicator.walPayload(id: batchID, batch: batch, request: unchanged ? decoded.request : nil) }
         let deduplicator = self.deduplicator
         if let publisher, !Self.storesHere {
             // Acknowledged once JetStream has it; the server that takes it from the queue stores it (and tails it).
-            try await publisher.publish(BatchDeduplicator.walPayload(id: batchID, batch: batch), batchID: batchID)
+            try await publisher.publish(payload(), batchID: batchID)
             if let batchID { deduplicator?.accept(batchID) }
         } else {
             let onDurable: @Sendable (WALPosition) throws -> Void = { position in
@@ -168,7 +171,7 @@ package final class IngestPipeline: Sendable {
                     BatchDeduplicator.writeSegmentScopedPayload(id: batchID, batch: batch, into: &writer, scope: scope)
                 }, onDurable: onDurable)
             } else {
-                _ = try await wal.append(BatchDeduplicator.walPayload(id: batchID, batch: batch), onDurable: onDurable)
+                _ = try await wal.append(payload(), onDurable: onDurable)
             }
             appendsSinceCheckpoint.add(1, ordering: .relaxed)
             logTail.stored(batch)

@@ -13,9 +13,13 @@ struct ServerHarness {
     let temporary: TemporaryDirectory
     var api: APIDependencies
 
-    /// - Parameter replay: whether to replay the (empty) WAL and open ingestion, as the storage service does at start.
-    init(tokens: [TokenGrant] = [], limits: IngestLimits = IngestLimits(), replay: Bool = true) throws {
-        temporary = try TemporaryDirectory(prefix: "sightline-server-test")
+    /// - Parameters:
+    ///   - replay: whether to replay the WAL and open ingestion, as the storage service does at start.
+    ///   - reopening: the directory of an earlier harness to start over (a restart); a fresh one by default.
+    init(
+        tokens: [TokenGrant] = [], limits: IngestLimits = IngestLimits(), replay: Bool = true, reopening: TemporaryDirectory? = nil
+    ) throws {
+        temporary = try reopening ?? TemporaryDirectory(prefix: "sightline-server-test")
         let directory = temporary.path
         let logger = Logger(label: "test")
         let metrics = ServerMetrics()
@@ -33,6 +37,9 @@ struct ServerHarness {
 
     /// A client that calls the router directly.
     func client() -> RouterClient { RouterClient(HTTPAPI.router(api)) }
+
+    /// Stops as a crash would: the WAL is closed, the stores never persist what it holds.
+    func crash() async throws { try await api.pipeline.wal.close() }
 
     /// Shuts the pipeline down and deletes the directory.
     func cleanUp() async {

@@ -1,0 +1,128 @@
+import HTTPTypes
+import NIOCore
+import SightlineIngest
+import Testing
+
+@testable import SightlineCore
+@testable import SightlineServer
+@testable import SightlineStorageCore
+
+/// Loki pushes are logged in the WAL as they came (``ReceivedRequest``) when nothing of them was refused or changed,
+/// and WAL replay decodes them again into the records the store held before the crash.
+struct ReceivedRequestWALTests {
+    private static let json = #"""
+        {"streams":[{"stream":{"app":"api","env":"prod"},"values":[["1700000000000000000","first line",{"trace_id":"t1"}],["1700000000000000001","second line"]]},
+        {"stream":{"app":"db"},"values":[["1700000000000000002","third \"quoted\" line \u00e9",{"level":"error","user":"u1"}]]}]}
+        """#
+
+    /// A Snappy-compressed `logproto.PushRequest` with one stream.
+    private static func protobuf(_ lines: [String]) -> [UInt8] {
+        var writer = ProtobufWriter()
+        writer.writeMessage(1) { stream in
+            stream.writeString(1, #"{job="promtail"}"#)
+            for (offset, line) in lines.enumerated() {
+                stream.writeMessage(2) { entry in
+                    entry.writeMessage(1) { $0.writeInt64(1, 1_700_000_100 + Int64(offset)) }
+                    entry.writeString(2, line)
+                }
+            }
+        }
+        return Snappy.compress(writer.bytes)
+    }
+
+    private static func push(_ harness: ServerHarness, _ body: [UInt8], contentType: String) async throws -> HTTPResponse.Status {
+        var status = HTTPResponse.Status.internalServerError
+        try await harness.client().execute(
+            "/loki/api/v1/push", method: .post, headers: [.contentType: contentType], body: ByteBuffer(bytes: body)
+        ).check { status = $0.status }
+        return status
+    }
+
+    private static func stored(_ harness: ServerHarness) throws -> [LogRecord] {
+        try harness.api.logs.logs(tenant: .default, in: .all, limit: .max).sorted { $0.timeUnixNano < $1.timeUnixNano }
+    }
+
+    /// The first byte of every WAL record after the optional batch id (the request marker or a batch version).
+    private static func walRecordKinds(_ harness: ServerHarness) throws -> [UInt8] {
+        var kinds: [UInt8] = []
+        _ = try harness.api.pipeline.wal.replay(afterSegment: -1) { _, payload in
+            var reader = ByteReader(payload)
+            if payload.first == BatchDeduplicator.idMarker {
+                _ = try reader.readByte()
+                _ = try reader.readString()
+            }
+            kinds.append(try reader.readByte())
+        }
+        return kinds
+    }
+
+    @Test func pushesAreLoggedAsTheyCameAndReplayToTheSameRecords() async throws {
+        let harness = try ServerHarness()
+        #expect(try await Self.push(harness, Array(Self.json.utf8), contentType: "application/json") == .noContent)
+        #expect(try await Self.push(harness, Self.protobuf(["four", "five"]), contentType: "application/x-protobuf") == .noContent)
+        let before = try Self.stored(harness)
+        #expect(before.count == 5)
+        #expect(before.allSatisfy { $0.observedTimeUnixNano > 0 })
+        try await harness.crash()
+
+        let reopened = try ServerHarness(replay: false, reopening: harness.temporary)
+        #expect(try Self.walRecordKinds(reopened) == [BatchDeduplicator.requestMarker, BatchDeduplicator.requestMarker])
+        try reopened.api.pipeline.replayAndOpen()
+        #expect(try Self.stored(reopened) == before)
+        await reopened.cleanUp()
+    }
+
+    @Test func aPushChangedOnTheWayIsLoggedAsItsRecords() async throws {
+        var limits = IngestLimits()
+        limits.maxLogBodyBytes = 6
+        limits.longLogBodies = .truncate
+        let harness = try ServerHarness(limits: limits)
+        #expect(try await Self.push(harness, Array(Self.json.utf8), contentType: "application/json") == .noContent)
+        let before = try Self.stored(harness)
+        #expect(before.map(\.body.text) == ["first ", "second", "third "])
+        try await harness.crash()
+
+        let reopened = try ServerHarness(limits: limits, replay: false, reopening: harness.temporary)
+        let kinds = try Self.walRecordKinds(reopened)
+        #expect(kinds.count == 1 && kinds != [BatchDeduplicator.requestMarker])
+        try reopened.api.pipeline.replayAndOpen()
+        #expect(try Self.stored(reopened) == before)
+        await reopened.cleanUp()
+    }
+
+    @Test func aRequestPayloadKeepsItsBatchIDAndDecodesToTheStampedRecords() throws {
+        let body = Self.protobuf(["one", "two", "three"])
+        let request = ReceivedRequest(format: .lokiSnappyProtobuf, body: body, observedTimeUnixNano: 42, recordCount: 3)
+        let expected = try request.decoded()
+        guard case .logs(let records) = expected.batch else { Issue.record("not logs"); return }
+        #expect(records.map(\.body.text) == ["one", "two", "three"])
+        #expect(records.allSatisfy { $0.observedTimeUnixNano == 42 })
+
+        let tenant = Tenant(uncheckedID: "acme")
+        let payload = BatchDeduplicator.walPayload(id: "batch-7", batch: TenantBatch(tenant: tenant, batch: expected.batch), request: request)
+        let (id, batch) = try payload.withUnsafeBytes { try BatchDeduplicator.decodeWALPayload($0) }
+        #expect(id == "batch-7")
+        #expect(batch == TenantBatch(tenant: tenant, batch: expected.batch))
+    }
+
+    @Test func aRequestRecordThatNoLongerGivesItsRecordsIsReportedCorrupt() throws {
+        let batch = TenantBatch(tenant: .default, batch: .logs([]))
+        func decode(_ request: ReceivedRequest) throws {
+            let payload = BatchDeduplicator.walPayload(id: nil, batch: batch, request: request)
+            _ = try payload.withUnsafeBytes { try BatchDeduplicator.decodeWALPayload($0) }
+        }
+        let malformed = ReceivedRequest(format: .lokiJSON, body: Array(#"{"streams":["#.utf8), observedTimeUnixNano: 1, recordCount: 1)
+        let error = #expect(throws: SightlineError.self) { try decode(malformed) }
+        #expect(error?.code == .dataCorrupted)
+        #expect(error?.message.contains("lokiJSON request no longer decodes") == true)
+
+        let miscounted = ReceivedRequest(format: .lokiJSON, body: Array(Self.json.utf8), observedTimeUnixNano: 1, recordCount: 4)
+        let mismatch = #expect(throws: SightlineError.self) { try decode(miscounted) }
+        #expect(mismatch?.message.contains("decodes to 3 records (0 refused), not the 4 it held") == true)
+
+        var unknown = BatchDeduplicator.walPayload(id: nil, batch: batch, request: miscounted)
+        unknown[1] = 99
+        let format = #expect(throws: SightlineError.self) { _ = try unknown.withUnsafeBytes { try BatchDeduplicator.decodeWALPayload($0) } }
+        #expect(format?.message == "a WAL request record has unknown format 99")
+    }
+}
