@@ -20,7 +20,7 @@ struct CRC32CTests {
         }
     }
 
-    @Test func slicedMatchesBytewise() {
+    @Test func theInstructionAndTheTablesMatchBitwise() {
         // Reference: one bit at a time.
         func reference(_ bytes: [UInt8]) -> UInt32 {
             var crc: UInt32 = 0xFFFF_FFFF
@@ -36,11 +36,15 @@ struct CRC32CTests {
                 state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
                 return UInt8(truncatingIfNeeded: state >> 56)
             }
+            // The instruction's path (where the CPU has it) and the tables'.
             #expect(CRC32C.checksum(bytes) == reference(bytes), "length \(length)")
-            // Unaligned start.
+            #expect(bytes.withUnsafeBytes { CRC32C.tableChecksum($0) } == reference(bytes), "length \(length)")
+            // Unaligned start, and a seed carried from one path to the other.
             if length > 1 {
                 let tail = Array(bytes[1...])
                 #expect(bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[1...])) } == reference(tail))
+                let head = bytes.withUnsafeBytes { CRC32C.tableChecksum(UnsafeRawBufferPointer(rebasing: $0[..<1])) }
+                #expect(CRC32C.checksum(tail, seed: head) == reference(bytes), "length \(length)")
             }
         }
     }
