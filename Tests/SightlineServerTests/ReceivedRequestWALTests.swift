@@ -72,6 +72,45 @@ struct ReceivedRequestWALTests {
         await reopened.cleanUp()
     }
 
+    private static func post(_ harness: ServerHarness, _ path: String, _ body: [UInt8], contentType: String) async throws -> HTTPResponse.Status {
+        var status = HTTPResponse.Status.internalServerError
+        try await harness.client().execute(path, method: .post, headers: [.contentType: contentType], body: ByteBuffer(bytes: body)).check {
+            status = $0.status
+        }
+        return status
+    }
+
+    @Test func otlpExportsOfLogsAndSpansAreLoggedAsTheyCameAndReplayToTheSameRecords() async throws {
+        let harness = try ServerHarness()
+        let records = (0..<3).map { index in
+            LogRecord(
+                timeUnixNano: 1_700_000_000_000_000_000 + UInt64(index), observedTimeUnixNano: 1_700_000_000_500_000_000,
+                severityNumber: 9, severityText: "INFO", body: .string("otlp line \(index)"),
+                attributes: [Attribute("user", .int(Int64(index)))], resource: [Attribute("service.name", .string("api"))])
+        }
+        let spans = (0..<2).map { index in
+            Span(
+                traceID: TraceID(high: 7, low: UInt64(index + 1)), spanID: SpanID(UInt64(index + 100)), name: "GET /items/\(index)",
+                startTimeUnixNano: 1_700_000_000_000_000_000, endTimeUnixNano: 1_700_000_000_250_000_000,
+                resource: [Attribute("service.name", .string("api"))])
+        }
+        let json = #"{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"web"}}]},"scopeLogs":[{"logRecords":[{"timeUnixNano":"1700000000000000009","body":{"stringValue":"json line"}}]}]}]}"#
+        #expect(try await Self.post(harness, "/v1/logs", OTLPEncoder.encodeLogs(records), contentType: "application/x-protobuf") == .ok)
+        #expect(try await Self.post(harness, "/v1/logs", Array(json.utf8), contentType: "application/json") == .ok)
+        #expect(try await Self.post(harness, "/v1/traces", OTLPEncoder.encodeTraces(spans), contentType: "application/x-protobuf") == .ok)
+        let storedLogs = try Self.stored(harness)
+        let storedSpans = try harness.api.spans.spans(tenant: .default, in: .all, limit: .max).sorted { $0.spanID.value < $1.spanID.value }
+        #expect(storedLogs.count == 4 && storedSpans.count == 2)
+        try await harness.crash()
+
+        let reopened = try ServerHarness(replay: false, reopening: harness.temporary)
+        #expect(try Self.walRecordKinds(reopened) == Array(repeating: BatchDeduplicator.requestMarker, count: 3))
+        try reopened.api.pipeline.replayAndOpen()
+        #expect(try Self.stored(reopened) == storedLogs)
+        #expect(try reopened.api.spans.spans(tenant: .default, in: .all, limit: .max).sorted { $0.spanID.value < $1.spanID.value } == storedSpans)
+        await reopened.cleanUp()
+    }
+
     @Test func aPushChangedOnTheWayIsLoggedAsItsRecords() async throws {
         var limits = IngestLimits()
         limits.maxLogBodyBytes = 6

@@ -46,8 +46,8 @@ package struct DecodedBatch: Sendable {
 ///
 /// When nothing of a request was refused or changed on its way to the store, the WAL logs this instead of the decoded
 /// records: writing the body is a copy, while encoding the records field by field cost as much as a fifth of a log
-/// line's ingestion. WAL replay decodes the body again and stamps the records with ``observedTimeUnixNano``, the
-/// time the server received them.
+/// line's ingestion. WAL replay decodes the body again as its handler did (stamping the records with
+/// ``observedTimeUnixNano`` where the handler does).
 package struct ReceivedRequest: Sendable, Equatable {
     /// The formats the server can decode again (their numbers are part of the WAL format: never reuse one).
     package enum Format: UInt8, Sendable, CaseIterable {
@@ -55,11 +55,18 @@ package struct ReceivedRequest: Sendable, Equatable {
         case lokiJSON = 1
         /// A Loki push, Snappy-compressed `logproto.PushRequest`.
         case lokiSnappyProtobuf = 2
+        /// OTLP `ExportLogsServiceRequest`, protobuf or JSON (without the content encoding).
+        case otlpLogsProtobuf = 3
+        case otlpLogsJSON = 4
+        /// OTLP `ExportTraceServiceRequest`, protobuf or JSON (without the content encoding).
+        case otlpTracesProtobuf = 5
+        case otlpTracesJSON = 6
     }
 
     package var format: Format
     package var body: [UInt8]
-    /// The observed time every record was stamped with.
+    /// When the server received the request: the observed time of every record for formats whose handler stamps
+    /// it (Loki's); unused by the others.
     package var observedTimeUnixNano: UInt64
     /// How many records the body decodes to.
     package var recordCount: Int

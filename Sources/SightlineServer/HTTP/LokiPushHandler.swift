@@ -33,15 +33,13 @@ enum LokiPushHandler {
             var request = request
             let body = try await OTLPHTTPHandler.collectBody(&request, limit: api.limits.maxBodyBytes)
             let bytes = try OTLPHTTPHandler.decompress(body, encoding: request.headers[.contentEncoding], limit: api.limits.maxBodyBytes)
-            let format: ReceivedRequest.Format =
-                isJSON(contentType: request.headers[.contentType], bytes: bytes) ? .lokiJSON : .lokiSnappyProtobuf
-            let decoded = switch format {
-            case .lokiJSON: try LokiPushDecoder.decode(json: bytes)
-            case .lokiSnappyProtobuf: try LokiPushDecoder.decode(snappyProtobuf: bytes, maxDecompressed: api.limits.maxBodyBytes)
-            }
+            let json = isJSON(contentType: request.headers[.contentType], bytes: bytes)
+            let decoded = json
+                ? try LokiPushDecoder.decode(json: bytes)
+                : try LokiPushDecoder.decode(snappyProtobuf: bytes, maxDecompressed: api.limits.maxBodyBytes)
             let now = arrivalTime()
             var batch = stamped(consume decoded, observedTimeUnixNano: now)
-            batch.request = ReceivedRequest(format: format, body: bytes, observedTimeUnixNano: now, recordCount: batch.batch.recordCount)
+            batch.request = ReceivedRequest(format: json ? .lokiJSON : .lokiSnappyProtobuf, body: bytes, observedTimeUnixNano: now, recordCount: batch.batch.recordCount)
             let outcome = try await api.pipeline.ingest(
                 batch, tenant: identity.tenant, protocol: protocolName, bytes: body.readableBytes
             )

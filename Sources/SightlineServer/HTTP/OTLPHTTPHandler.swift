@@ -16,7 +16,8 @@ enum OTLPHTTPHandler {
             var request = request
             let body = try await collectBody(&request, limit: api.limits.maxBodyBytes)
             let bytes = try decompress(body, encoding: request.headers[.contentEncoding], limit: api.limits.maxBodyBytes)
-            let decoded = try bytes.withUnsafeBytes { try OTLPDecoder.decode(signal, body: $0, format: format) }
+            var decoded = try bytes.withUnsafeBytes { try OTLPDecoder.decode(signal, body: $0, format: format) }
+            decoded.request = ReceivedRequest.otlp(signal, format: format, body: bytes, decoded: decoded)
             let outcome = try await api.pipeline.ingest(
                 decoded, tenant: identity.tenant, protocol: "otlp_http", bytes: body.readableBytes,
                 batchID: request.headers[.sightlineBatchID]
