@@ -183,8 +183,9 @@ package enum LokiPushDecoder {
                     throw withPath(FieldPathError("structured metadata must be an object of strings"), "[2]")
                 }
                 try parser.beginObject()
-                // Room for a typical entry's metadata at once, rather than four allocations growing to it.
-                metadata.reserveCapacity(8)
+                // Room for as many pairs as the previous entry had (entries of a stream mostly carry the same keys):
+                // one allocation that fits, not several growing to it or one too large held until persisted.
+                metadata.reserveCapacity(max(previous.count, 1))
                 var members = 0
                 while let name = try parser.nextKey(&members, reusing: members < previous.count ? previous[members].key : nil) {
                     guard parser.nextType() == "string" else {
