@@ -39,7 +39,7 @@ struct ReceivedRequestWALTests {
     }
 
     private static func stored(_ harness: ServerHarness) throws -> [LogRecord] {
-        try harness.api.logs.logs(tenant: .default, in: .all, limit: .max).sorted { $0.timeUnixNano < $1.timeUnixNano }
+        try harness.api.logs.logs(tenant: .default, in: .all, limit: .max).sorted { ($0.timeUnixNano, $0.body.text) < ($1.timeUnixNano, $1.body.text) }
     }
 
     /// The first byte of every WAL record after the optional batch id (the request marker or a batch version).
@@ -108,6 +108,43 @@ struct ReceivedRequestWALTests {
         try reopened.api.pipeline.replayAndOpen()
         #expect(try Self.stored(reopened) == storedLogs)
         #expect(try reopened.api.spans.spans(tenant: .default, in: .all, limit: .max).sorted { $0.spanID.value < $1.spanID.value } == storedSpans)
+        await reopened.cleanUp()
+    }
+
+    @Test func bulkRequestsAreLoggedAsTheyCameWithTheirPathsIndexUnlessAnItemIsRefused() async throws {
+        let harness = try ServerHarness()
+        let withPathIndex = """
+            {"index":{}}
+            {"@timestamp":"2026-11-27T10:00:00Z","message":"from the path's index","user":"u1"}
+            {"create":{}}
+            {"@timestamp":1795780000000,"message":"second","level":"warn"}
+
+            """
+        let withOwnIndex = """
+            {"index":{"_index":"audit-app"}}
+            {"message":"own index, no timestamp"}
+
+            """
+        let withRefusal = """
+            {"index":{"_index":"web"}}
+            {"message":"kept"}
+            {"delete":{"_index":"web","_id":"1"}}
+
+            """
+        #expect(try await Self.post(harness, "/logs-app/_bulk", Array(withPathIndex.utf8), contentType: "application/x-ndjson") == .ok)
+        #expect(try await Self.post(harness, "/_bulk", Array(withOwnIndex.utf8), contentType: "application/x-ndjson") == .ok)
+        #expect(try await Self.post(harness, "/_bulk", Array(withRefusal.utf8), contentType: "application/x-ndjson") == .ok)
+        let before = try Self.stored(harness)
+        #expect(before.map(\.body.text).sorted() == ["from the path's index", "kept", "own index, no timestamp", "second"])
+        try await harness.crash()
+
+        let reopened = try ServerHarness(replay: false, reopening: harness.temporary)
+        let kinds = try Self.walRecordKinds(reopened)
+        #expect(kinds.count == 3)
+        #expect(kinds.prefix(2) == [BatchDeduplicator.requestMarker, BatchDeduplicator.requestMarker])
+        #expect(kinds.last != BatchDeduplicator.requestMarker)
+        try reopened.api.pipeline.replayAndOpen()
+        #expect(try Self.stored(reopened) == before)
         await reopened.cleanUp()
     }
 

@@ -61,6 +61,8 @@ package struct ReceivedRequest: Sendable, Equatable {
         /// OTLP `ExportTraceServiceRequest`, protobuf or JSON (without the content encoding).
         case otlpTracesProtobuf = 5
         case otlpTracesJSON = 6
+        /// An Elasticsearch `_bulk` request (NDJSON), its path's index in ``context``.
+        case elasticsearchBulk = 7
     }
 
     package var format: Format
@@ -70,12 +72,15 @@ package struct ReceivedRequest: Sendable, Equatable {
     package var observedTimeUnixNano: UInt64
     /// How many records the body decodes to.
     package var recordCount: Int
+    /// What the handler decoded the body with besides it (the index of an Elasticsearch bulk path); empty if nothing.
+    package var context: String
 
-    package init(format: Format, body: [UInt8], observedTimeUnixNano: UInt64, recordCount: Int) {
+    package init(format: Format, body: [UInt8], observedTimeUnixNano: UInt64, recordCount: Int, context: String = "") {
         self.format = format
         self.body = body
         self.observedTimeUnixNano = observedTimeUnixNano
         self.recordCount = recordCount
+        self.context = context
     }
 }
 

@@ -65,10 +65,13 @@ enum ElasticsearchHandler {
                 throw SightlineError(.invalidArgument, "Validation Failed: 1: no requests added;")
             }
             refuseOverLimits(&decoded, limits: api.limits)
-            let batch = LokiPushHandler.stamped(
+            let now = LokiPushHandler.arrivalTime()
+            var batch = LokiPushHandler.stamped(
                 DecodedBatch(.logs(decoded.records), rejected: decoded.rejectedCount, rejectionMessage: decoded.rejectionMessage),
-                observedTimeUnixNano: LokiPushHandler.arrivalTime()
+                observedTimeUnixNano: now
             )
+            batch.request = ReceivedRequest(
+                format: .elasticsearchBulk, body: bytes, observedTimeUnixNano: now, recordCount: decoded.records.count, context: index ?? "")
             let outcome = try await api.pipeline.ingest(batch, tenant: identity.tenant, protocol: protocolName, bytes: body.readableBytes)
             // The pipeline may still refuse records (store admission) without saying which: report it as errors.
             let unattributed = outcome.rejected > decoded.rejectedCount

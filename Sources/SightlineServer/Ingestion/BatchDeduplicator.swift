@@ -152,10 +152,11 @@ package final class BatchDeduplicator: Sendable {
 
     /// The WAL payload for `batch`: the batch's own encoding, prefixed with the id when there is one
     /// (`0xB1 | id length varint | id | batch`). With `request` (what `batch` was decoded from, unchanged), the
-    /// request takes the batch's place: `0xB2 | format | tenant | observed time | record count | body`.
+    /// request takes the batch's place: `0xB2 | format | tenant | observed time | record count | context | body`.
     package static func walPayload(id: String?, batch: TenantBatch, request: ReceivedRequest? = nil) -> [UInt8] {
         if id == nil, request == nil { return batch.encoded() }
-        let capacity = (id?.utf8.count ?? 0) + 8 + (request.map { $0.body.count + batch.tenant.id.utf8.count + 32 } ?? batch.encodedCapacity)
+        let capacity = (id?.utf8.count ?? 0) + 8
+            + (request.map { $0.body.count + $0.context.utf8.count + batch.tenant.id.utf8.count + 32 } ?? batch.encodedCapacity)
         var writer = ByteWriter(capacity: capacity)
         if let id { writeIDPrefix(id, into: &writer) }
         if let request {
@@ -164,6 +165,7 @@ package final class BatchDeduplicator: Sendable {
             writer.writeString(batch.tenant.id)
             writer.writeVarint(request.observedTimeUnixNano)
             writer.writeVarint(UInt64(request.recordCount))
+            writer.writeString(request.context)
             writer.writeBytes(request.body)
         } else {
             batch.encode(into: &writer)
@@ -213,8 +215,9 @@ package final class BatchDeduplicator: Sendable {
         let tenant = Tenant(uncheckedID: try reader.readString())
         let observed = try reader.readVarint()
         let count = try reader.readCount()
+        let context = try reader.readString()
         let body = try reader.readBytes()
-        let request = ReceivedRequest(format: format, body: body, observedTimeUnixNano: observed, recordCount: count)
+        let request = ReceivedRequest(format: format, body: body, observedTimeUnixNano: observed, recordCount: count, context: context)
         let decoded: DecodedBatch
         do {
             decoded = try request.decoded()

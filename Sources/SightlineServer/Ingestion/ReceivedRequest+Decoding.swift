@@ -2,8 +2,8 @@ import SightlineCore
 import SightlineIngest
 
 extension ReceivedRequest {
-    /// The batch the request's handler made of it: the body decoded the same way, and for a Loki push every record
-    /// stamped with the observed time. WAL replay reads a request record through this.
+    /// The batch the request's handler made of it: the body decoded the same way, and for a Loki push or a bulk
+    /// request every record stamped with the observed time. WAL replay reads a request record through this.
     /// - Throws: the decoder's error when the body does not decode.
     func decoded() throws -> DecodedBatch {
         switch format {
@@ -17,6 +17,10 @@ extension ReceivedRequest {
         case .otlpLogsJSON: return try OTLPDecoder.decode(.logs, body: body, format: .json)
         case .otlpTracesProtobuf: return try OTLPDecoder.decode(.traces, body: body, format: .protobuf)
         case .otlpTracesJSON: return try OTLPDecoder.decode(.traces, body: body, format: .json)
+        case .elasticsearchBulk:
+            let bulk = try ElasticsearchBulkDecoder.decode(body, defaultIndex: context.isEmpty ? nil : context)
+            let batch = DecodedBatch(.logs(bulk.records), rejected: bulk.rejectedCount, rejectionMessage: bulk.rejectionMessage)
+            return LokiPushHandler.stamped(batch, observedTimeUnixNano: observedTimeUnixNano)
         }
     }
 
