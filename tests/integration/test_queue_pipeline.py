@@ -34,6 +34,18 @@ def stored_lines(server, selector: str = '{service_name=~".+"}') -> list[str]:
     return [line for stream in r.json()["data"]["result"] for _, line in stream["values"]]
 
 
+def counter(server, name: str, **labels: str) -> float:
+    """The sum of a counter's samples in a server's /metrics whose labels include `labels`."""
+    total = 0.0
+    for line in requests.get(server.url + "/metrics", timeout=10).text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        label_text, value = line[len(name) + 1:].rsplit("} ", 1)
+        if all(f'{key}="{wanted}"' in label_text for key, wanted in labels.items()):
+            total += float(value)
+    return total
+
+
 def test_agent_to_two_servers_through_jetstream_and_a_killed_server(sightline, clickhouse, nats, tmp_path):
     database = "q_" + uuid.uuid4().hex[:12]
     config = server_config(clickhouse[0], database, nats[0])
@@ -106,6 +118,9 @@ def test_direct_pushes_are_published_and_stored_by_another_server(sightline, cli
         r = post_lines(front, lines, "direct")
         assert r.status_code == 204, r.text
         sent += lines
+    # The front counts what it published, not as ingested: summed over servers, ingested counts each stored line once.
+    assert counter(front, "sightline_published_records_total", signal="logs", protocol="loki_push") == len(sent)
+    assert counter(front, "sightline_ingested_records_total", signal="logs") == 0
     front.proc.send_signal(signal.SIGKILL)
     front.proc.wait(timeout=30)
 
@@ -114,6 +129,7 @@ def test_direct_pushes_are_published_and_stored_by_another_server(sightline, cli
         missing = set(sent) - set(got)
         return (not missing and len(got) == len(sent)) or f"{len(missing)} missing, {len(got)} read"
     wait_until("every acknowledged line stored by the other server", all_stored, timeout=60)
+    assert counter(store, "sightline_ingested_records_total", signal="logs", protocol="queue") == len(sent)
 
     unreachable_config = server_config(clickhouse[0], database, "nats://127.0.0.1:1")
     unreachable_config["queue"].update({"publish": True, "consume": False})

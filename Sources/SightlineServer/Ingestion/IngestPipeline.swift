@@ -157,6 +157,7 @@ package final class IngestPipeline: Sendable {
             // Acknowledged once JetStream has it; the server that takes it from the queue stores it (and tails it).
             try await publisher.publish(payload(), batchID: batchID)
             if let batchID { deduplicator?.accept(batchID) }
+            metrics.published(signal, protocol: name, records: batch.batch.recordCount, bytes: bytes)
         } else {
             let onDurable: @Sendable (WALPosition) throws -> Void = { position in
                 // The id is accepted as soon as its data is durable, before the store applies it: the record is in the
@@ -176,8 +177,8 @@ package final class IngestPipeline: Sendable {
             appendsSinceCheckpoint.add(1, ordering: .relaxed)
             logTail.stored(batch)
             for observer in observers { observer.stored(batch) }
+            metrics.ingested(signal, protocol: name, records: batch.batch.recordCount, bytes: bytes)
         }
-        metrics.ingested(signal, protocol: name, records: batch.batch.recordCount, bytes: bytes)
         metrics.truncatedLogBodies(validated.truncated)
         return Outcome(accepted: batch.batch.recordCount, rejected: rejected, message: message)
     }

@@ -53,10 +53,19 @@ package final class ServerMetrics: Sendable {
         }
     }
 
-    /// Counts records and bytes accepted for one signal over one protocol.
+    /// Counts records and bytes this server stored for one signal over one protocol (`queue` for records taken from
+    /// the JetStream queue).
     package func ingested(_ signal: Signal, protocol name: String, records: Int, bytes: Int) {
         counter("sightline_ingested_records_total", [("signal", signal.description), ("protocol", name)]).increment(by: records)
         counter("sightline_ingested_bytes_total", [("signal", signal.description), ("protocol", name)]).increment(by: bytes)
+    }
+
+    /// Counts records and bytes accepted for one signal over one protocol and published to the JetStream queue
+    /// (`queue.publish`) for a consuming server to store, which counts them as ingested: summed over servers, the
+    /// ingested counters count every stored record once.
+    package func published(_ signal: Signal, protocol name: String, records: Int, bytes: Int) {
+        counter("sightline_published_records_total", [("signal", signal.description), ("protocol", name)]).increment(by: records)
+        counter("sightline_published_bytes_total", [("signal", signal.description), ("protocol", name)]).increment(by: bytes)
     }
 
     /// Counts batches acknowledged without storing because a batch with their id was already accepted (a retry).
