@@ -195,6 +195,31 @@ struct QueueConsumerTests {
         await harness.cleanUp()
     }
 
+    @Test func aBatchInANewerServersLayoutIsLeftForOneAndADamagedOneTerminated() async throws {
+        let queue = freshQueue(try #require(queueTestNATSURL))
+        let harness = try ServerHarness()
+        let publisher = try await Publisher.open(queue)
+        let prefix = queue.subjects[0].dropLast(2)
+        let headers = NATSHeaders([(QueuePublisher.formatHeader, QueuePublisher.formatValue)])
+        let good = BatchDeduplicator.walPayload(
+            id: "front-1", batch: TenantBatch(tenant: .default, batch: .logs([LogRecord(timeUnixNano: 1, body: .string("good"))])))
+        try await withConsumer(queue, harness) {
+            // A request format no server of this version knows, then a batch version 5 cut short.
+            _ = try await publisher.jetStream.publish("\(prefix).batch", payload: [0xB2, 0x7F, 0x00], headers: headers, messageID: "front-newer")
+            _ = try await publisher.jetStream.publish("\(prefix).batch", payload: [0x05, 0x01], headers: headers, messageID: "front-cut")
+            _ = try await publisher.jetStream.publish("\(prefix).batch", payload: good, headers: headers, messageID: "front-1")
+            try await eventually("the good batch stored, the cut one terminated and the newer one nacked") {
+                let metrics = metricsText(harness)
+                return try await storedBodies(harness) == ["good"]
+                    && metrics.contains(#"sightline_queue_messages_total{result="termed"} 1"#) && metrics.contains(#"result="nacked""#)
+            }
+            // The newer batch stays in the stream for a server that reads it.
+            #expect(try await publisher.messagesInStream() == 1)
+        }
+        await publisher.close()
+        await harness.cleanUp()
+    }
+
     @Test func theTokenDecidesTheTenantAndNoTokenIsTerminated() async throws {
         let queue = freshQueue(try #require(queueTestNATSURL))
         let harness = try ServerHarness(tokens: [

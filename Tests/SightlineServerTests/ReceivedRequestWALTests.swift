@@ -181,6 +181,23 @@ struct ReceivedRequestWALTests {
         #expect(batch == TenantBatch(tenant: tenant, batch: expected.batch))
     }
 
+    @Test func aPayloadsLayoutIsKnownByItsVersionOrRequestFormat() {
+        func knows(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { BatchDeduplicator.knowsLayout(of: $0) } }
+        let request = ReceivedRequest(format: .lokiJSON, body: Array(Self.json.utf8), observedTimeUnixNano: 1, recordCount: 3)
+        let batch = TenantBatch(tenant: .default, batch: .logs([]))
+        #expect(knows(BatchDeduplicator.walPayload(id: nil, batch: batch)))
+        #expect(knows(BatchDeduplicator.walPayload(id: "b-1", batch: batch)))
+        #expect(knows(BatchDeduplicator.walPayload(id: "b-1", batch: batch, request: request)))
+        // Later versions and formats, with and without an id.
+        #expect(!knows([0x09, 0x01]))
+        #expect(!knows([BatchDeduplicator.requestMarker, 0x7F]))
+        var withID = BatchDeduplicator.walPayload(id: "b-1", batch: batch, request: request)
+        withID[6] = 0x7F  // 0xB1, length 3, "b-1", the marker, then the format byte
+        #expect(withID[5] == BatchDeduplicator.requestMarker && !knows(withID))
+        // Too short to say: damaged, in a known layout.
+        #expect(knows([]) && knows([BatchDeduplicator.requestMarker]) && knows([BatchDeduplicator.idMarker]))
+    }
+
     @Test func aRequestRecordThatNoLongerGivesItsRecordsIsReportedCorrupt() throws {
         let batch = TenantBatch(tenant: .default, batch: .logs([]))
         func decode(_ request: ReceivedRequest) throws {

@@ -19,6 +19,8 @@ extension TenantBatch {
     private static let formatVersion: UInt8 = 3
     private static let segmentScopedVersion: UInt8 = 4
     private static let logsVersion: UInt8 = 5
+    /// The format versions ``init(decoding:seriesTable:)`` reads.
+    package static let readableVersions: ClosedRange<UInt8> = 1...logsVersion
 
     /// Encodes the batch.
     package func encoded() -> [UInt8] {
@@ -95,7 +97,7 @@ extension TenantBatch {
     package init(decoding bytes: UnsafeRawBufferPointer, seriesTable: inout WALSeriesTable?) throws {
         var r = ByteReader(bytes)
         let version = try r.readByte()
-        guard (1...Self.logsVersion).contains(version) else {
+        guard Self.readableVersions.contains(version) else {
             throw SightlineError(.dataCorrupted, "unknown batch format version \(version)")
         }
         let signalByte = try r.readByte()

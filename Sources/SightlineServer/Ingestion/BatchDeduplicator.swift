@@ -232,6 +232,20 @@ package final class BatchDeduplicator: Sendable {
         return TenantBatch(tenant: tenant, batch: decoded.batch)
     }
 
+    /// Whether this server knows the layout `payload` is in: the batch format version or request format after the
+    /// optional id. A queue message a newer server wrote is left for a server that knows it, not dropped as damaged
+    /// (servers of two versions share a queue during a rolling upgrade). A payload too short to say is known, and damaged.
+    package static func knowsLayout(of payload: UnsafeRawBufferPointer) -> Bool {
+        var reader = ByteReader(payload)
+        if payload.first == idMarker {
+            guard (try? reader.readByte()) != nil, (try? reader.readString()) != nil else { return true }
+        }
+        guard let first = try? reader.readByte() else { return true }
+        guard first == requestMarker else { return TenantBatch.readableVersions.contains(first) }
+        guard let format = try? reader.readByte() else { return true }
+        return ReceivedRequest.Format(rawValue: format) != nil
+    }
+
     /// ``decodeWALPayload(_:seriesTable:)`` for a payload that stands alone (a queue message).
     package static func decodeWALPayload(_ payload: UnsafeRawBufferPointer) throws -> (id: String?, batch: TenantBatch) {
         var none: WALSeriesTable?

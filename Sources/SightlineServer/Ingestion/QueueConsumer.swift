@@ -230,6 +230,9 @@ package struct QueueConsumer: Service {
         do {
             decoded = try payload.withUnsafeReadableBytes { try BatchDeduplicator.decodeWALPayload($0) }
         } catch {
+            guard payload.withUnsafeReadableBytes({ BatchDeduplicator.knowsLayout(of: $0) }) else {
+                return .retry(status: 0, reason: "the batch is in a layout a newer server writes: left for one that reads it")
+            }
             return .term(status: 0, reason: "the batch does not decode: \(error)")
         }
         do {
