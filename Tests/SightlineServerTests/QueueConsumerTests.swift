@@ -7,6 +7,7 @@ import Testing
 
 @testable import SightlineCore
 @testable import SightlineServer
+@testable import SightlineStorageCore
 
 /// The NATS server the queue tests run against, from `SIGHTLINE_TEST_NATS_URL` (see scripts/nats-for-tests.sh).
 private let queueTestNATSURL = ProcessInfo.processInfo.environment["SIGHTLINE_TEST_NATS_URL"]
@@ -218,6 +219,40 @@ struct QueueConsumerTests {
         }
         await publisher.close()
         await harness.cleanUp()
+    }
+
+    @Test func aRequestThePublisherLoggedAsReceivedIsLoggedSoHereToo() async throws {
+        let queue = freshQueue(try #require(queueTestNATSURL))
+        let harness = try ServerHarness()
+        let publisher = try await Publisher.open(queue)
+        let prefix = queue.subjects[0].dropLast(2)
+        let body = Array(#"{"streams":[{"stream":{"app":"front"},"values":[["1700000000000000000","via the queue"]]}]}"#.utf8)
+        let request = ReceivedRequest(format: .lokiJSON, body: body, observedTimeUnixNano: 42, recordCount: 1)
+        let records = try request.decoded().batch
+        let payload = BatchDeduplicator.walPayload(id: "front-9", batch: TenantBatch(tenant: .default, batch: records), request: request)
+        try await withConsumer(queue, harness) {
+            let headers = NATSHeaders([(QueuePublisher.formatHeader, QueuePublisher.formatValue)])
+            _ = try await publisher.jetStream.publish("\(prefix).batch", payload: payload, headers: headers, messageID: "front-9")
+            try await eventually("the pushed line stored") { try await storedBodies(harness) == ["via the queue"] }
+        }
+        await publisher.close()
+        try await harness.crash()
+
+        let reopened = try ServerHarness(replay: false, reopening: harness.temporary)
+        var kinds: [UInt8] = []
+        _ = try reopened.api.pipeline.wal.replay(afterSegment: -1) { _, payload in
+            var reader = ByteReader(payload)
+            if payload.first == BatchDeduplicator.idMarker {
+                _ = try reader.readByte()
+                _ = try reader.readString()
+            }
+            kinds.append(try reader.readByte())
+        }
+        #expect(kinds == [BatchDeduplicator.requestMarker])
+        try reopened.api.pipeline.replayAndOpen()
+        let replayed = try reopened.api.logs.logs(tenant: .default, in: .all, limit: .max)
+        #expect(replayed.map(\.body.text) == ["via the queue"] && replayed.first?.observedTimeUnixNano == 42)
+        await reopened.cleanUp()
     }
 
     @Test func theTokenDecidesTheTenantAndNoTokenIsTerminated() async throws {

@@ -176,9 +176,10 @@ struct ReceivedRequestWALTests {
 
         let tenant = Tenant(uncheckedID: "acme")
         let payload = BatchDeduplicator.walPayload(id: "batch-7", batch: TenantBatch(tenant: tenant, batch: expected.batch), request: request)
-        let (id, batch) = try payload.withUnsafeBytes { try BatchDeduplicator.decodeWALPayload($0) }
+        let (id, batch, logged) = try payload.withUnsafeBytes { try BatchDeduplicator.decodeWALPayload($0) }
         #expect(id == "batch-7")
         #expect(batch == TenantBatch(tenant: tenant, batch: expected.batch))
+        #expect(logged == request)
     }
 
     @Test func aPayloadsLayoutIsKnownByItsVersionOrRequestFormat() {

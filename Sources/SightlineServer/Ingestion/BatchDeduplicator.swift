@@ -190,7 +190,9 @@ package final class BatchDeduplicator: Sendable {
     /// into its id (if any) and batch; `seriesTable` is the WAL segment's while replaying it (see
     /// ``TenantBatch/init(decoding:seriesTable:)``), nil for payloads from elsewhere.
     /// - Throws: `dataCorrupted` when the payload is not a complete batch.
-    package static func decodeWALPayload(_ payload: UnsafeRawBufferPointer, seriesTable: inout WALSeriesTable?) throws -> (id: String?, batch: TenantBatch) {
+    package static func decodeWALPayload(
+        _ payload: UnsafeRawBufferPointer, seriesTable: inout WALSeriesTable?
+    ) throws -> (id: String?, batch: TenantBatch, request: ReceivedRequest?) {
         var reader = ByteReader(payload)
         var id: String?
         if payload.first == idMarker {
@@ -198,14 +200,15 @@ package final class BatchDeduplicator: Sendable {
             id = try reader.readString()
         }
         let rest = UnsafeRawBufferPointer(rebasing: payload[reader.offset...])
-        guard rest.first == requestMarker else { return (id, try TenantBatch(decoding: rest, seriesTable: &seriesTable)) }
-        return (id, try decodeRequest(rest))
+        guard rest.first == requestMarker else { return (id, try TenantBatch(decoding: rest, seriesTable: &seriesTable), nil) }
+        let (batch, request) = try decodeRequest(rest)
+        return (id, batch, request)
     }
 
-    /// The batch a request payload (``walPayload(id:batch:request:)``) decodes to.
+    /// The batch a request payload (``walPayload(id:batch:request:)``) decodes to, and the request.
     /// - Throws: `dataCorrupted` when the payload is incomplete, names an unknown format, or its body no longer
     ///   decodes to exactly the records it held when it was logged.
-    private static func decodeRequest(_ payload: UnsafeRawBufferPointer) throws -> TenantBatch {
+    private static func decodeRequest(_ payload: UnsafeRawBufferPointer) throws -> (TenantBatch, ReceivedRequest) {
         var reader = ByteReader(payload)
         _ = try reader.readByte()
         let formatByte = try reader.readByte()
@@ -229,7 +232,7 @@ package final class BatchDeduplicator: Sendable {
                 .dataCorrupted,
                 "a logged \(format) request decodes to \(decoded.batch.recordCount) records (\(decoded.rejected) refused), not the \(count) it held")
         }
-        return TenantBatch(tenant: tenant, batch: decoded.batch)
+        return (TenantBatch(tenant: tenant, batch: decoded.batch), request)
     }
 
     /// Whether this server knows the layout `payload` is in: the batch format version or request format after the
@@ -247,7 +250,7 @@ package final class BatchDeduplicator: Sendable {
     }
 
     /// ``decodeWALPayload(_:seriesTable:)`` for a payload that stands alone (a queue message).
-    package static func decodeWALPayload(_ payload: UnsafeRawBufferPointer) throws -> (id: String?, batch: TenantBatch) {
+    package static func decodeWALPayload(_ payload: UnsafeRawBufferPointer) throws -> (id: String?, batch: TenantBatch, request: ReceivedRequest?) {
         var none: WALSeriesTable?
         return try decodeWALPayload(payload, seriesTable: &none)
     }

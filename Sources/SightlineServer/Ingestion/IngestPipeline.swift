@@ -77,7 +77,7 @@ package final class IngestPipeline: Sendable {
                 seriesTable = WALSeriesTable()
                 tableSegment = position.segment
             }
-            let (id, batch) = try BatchDeduplicator.decodeWALPayload(payload, seriesTable: &seriesTable)
+            let (id, batch, _) = try BatchDeduplicator.decodeWALPayload(payload, seriesTable: &seriesTable)
             if let id { deduplicator?.accept(id) }
             guard let store = stores[batch.batch.signal] else { return }
             guard position.segment > store.persistedSegment else { return }

@@ -226,7 +226,7 @@ package struct QueueConsumer: Service {
     /// Stores a batch a publishing server took (``QueuePublisher``): already decoded, validated and authorised there.
     private func store(_ message: JetStreamMessage) async -> Disposition {
         let payload = message.message.payload
-        let decoded: (id: String?, batch: TenantBatch)
+        let decoded: (id: String?, batch: TenantBatch, request: ReceivedRequest?)
         do {
             decoded = try payload.withUnsafeReadableBytes { try BatchDeduplicator.decodeWALPayload($0) }
         } catch {
@@ -237,10 +237,11 @@ package struct QueueConsumer: Service {
         }
         do {
             let pipeline = self.pipeline
-            let outcome = try await IngestPipeline.$storesHere.withValue(true) {
-                try await pipeline.ingest(
-                    DecodedBatch(decoded.batch.batch), tenant: decoded.batch.tenant, protocol: "queue", bytes: payload.readableBytes,
-                    batchID: decoded.id)
+            // A request the publisher logged as received stays one here: this server's WAL logs its body too.
+            var batch = DecodedBatch(decoded.batch.batch)
+            batch.request = decoded.request
+            let outcome = try await IngestPipeline.$storesHere.withValue(true) { [batch] in
+                try await pipeline.ingest(batch, tenant: decoded.batch.tenant, protocol: "queue", bytes: payload.readableBytes, batchID: decoded.id)
             }
             if outcome.rejected > 0 {
                 // The publishing server admitted them; this store refused them (its own limits). Counted there too.
