@@ -7,7 +7,6 @@ import Testing
 
 @testable import SightlineCore
 @testable import SightlineServer
-@testable import SightlineStorageCore
 
 /// The NATS server the queue tests run against, from `SIGHTLINE_TEST_NATS_URL` (see scripts/nats-for-tests.sh).
 private let queueTestNATSURL = ProcessInfo.processInfo.environment["SIGHTLINE_TEST_NATS_URL"]
@@ -239,16 +238,7 @@ struct QueueConsumerTests {
         try await harness.crash()
 
         let reopened = try ServerHarness(replay: false, reopening: harness.temporary)
-        var kinds: [UInt8] = []
-        _ = try reopened.api.pipeline.wal.replay(afterSegment: -1) { _, payload in
-            var reader = ByteReader(payload)
-            if payload.first == BatchDeduplicator.idMarker {
-                _ = try reader.readByte()
-                _ = try reader.readString()
-            }
-            kinds.append(try reader.readByte())
-        }
-        #expect(kinds == [BatchDeduplicator.requestMarker])
+        #expect(try reopened.walRecordKinds() == [BatchDeduplicator.requestMarker])
         try reopened.api.pipeline.replayAndOpen()
         let replayed = try reopened.api.logs.logs(tenant: .default, in: .all, limit: .max)
         #expect(replayed.map(\.body.text) == ["via the queue"] && replayed.first?.observedTimeUnixNano == 42)

@@ -5,10 +5,10 @@ import Testing
 
 @testable import SightlineCore
 @testable import SightlineServer
-@testable import SightlineStorageCore
 
-/// Loki pushes are logged in the WAL as they came (``ReceivedRequest``) when nothing of them was refused or changed,
-/// and WAL replay decodes them again into the records the store held before the crash.
+/// Log and trace requests (Loki push, OTLP, `_bulk`) are logged in the WAL as they came (``ReceivedRequest``) when
+/// nothing of them was refused or changed, and WAL replay decodes them again into the records the store held before
+/// the crash.
 struct ReceivedRequestWALTests {
     private static let json = #"""
         {"streams":[{"stream":{"app":"api","env":"prod"},"values":[["1700000000000000000","first line",{"trace_id":"t1"}],["1700000000000000001","second line"]]},
@@ -30,30 +30,20 @@ struct ReceivedRequestWALTests {
         return Snappy.compress(writer.bytes)
     }
 
-    private static func push(_ harness: ServerHarness, _ body: [UInt8], contentType: String) async throws -> HTTPResponse.Status {
-        var status = HTTPResponse.Status.internalServerError
-        try await harness.client().execute(
-            "/loki/api/v1/push", method: .post, headers: [.contentType: contentType], body: ByteBuffer(bytes: body)
-        ).check { status = $0.status }
-        return status
-    }
-
     private static func stored(_ harness: ServerHarness) throws -> [LogRecord] {
         try harness.api.logs.logs(tenant: .default, in: .all, limit: .max).sorted { ($0.timeUnixNano, $0.body.text) < ($1.timeUnixNano, $1.body.text) }
     }
 
-    /// The first byte of every WAL record after the optional batch id (the request marker or a batch version).
-    private static func walRecordKinds(_ harness: ServerHarness) throws -> [UInt8] {
-        var kinds: [UInt8] = []
-        _ = try harness.api.pipeline.wal.replay(afterSegment: -1) { _, payload in
-            var reader = ByteReader(payload)
-            if payload.first == BatchDeduplicator.idMarker {
-                _ = try reader.readByte()
-                _ = try reader.readString()
-            }
-            kinds.append(try reader.readByte())
+    private static func post(_ harness: ServerHarness, _ path: String, _ body: [UInt8], contentType: String) async throws -> HTTPResponse.Status {
+        var status = HTTPResponse.Status.internalServerError
+        try await harness.client().execute(path, method: .post, headers: [.contentType: contentType], body: ByteBuffer(bytes: body)).check {
+            status = $0.status
         }
-        return kinds
+        return status
+    }
+
+    private static func push(_ harness: ServerHarness, _ body: [UInt8], contentType: String) async throws -> HTTPResponse.Status {
+        try await post(harness, "/loki/api/v1/push", body, contentType: contentType)
     }
 
     @Test func pushesAreLoggedAsTheyCameAndReplayToTheSameRecords() async throws {
@@ -66,18 +56,10 @@ struct ReceivedRequestWALTests {
         try await harness.crash()
 
         let reopened = try ServerHarness(replay: false, reopening: harness.temporary)
-        #expect(try Self.walRecordKinds(reopened) == [BatchDeduplicator.requestMarker, BatchDeduplicator.requestMarker])
+        #expect(try reopened.walRecordKinds() == [BatchDeduplicator.requestMarker, BatchDeduplicator.requestMarker])
         try reopened.api.pipeline.replayAndOpen()
         #expect(try Self.stored(reopened) == before)
         await reopened.cleanUp()
-    }
-
-    private static func post(_ harness: ServerHarness, _ path: String, _ body: [UInt8], contentType: String) async throws -> HTTPResponse.Status {
-        var status = HTTPResponse.Status.internalServerError
-        try await harness.client().execute(path, method: .post, headers: [.contentType: contentType], body: ByteBuffer(bytes: body)).check {
-            status = $0.status
-        }
-        return status
     }
 
     @Test func otlpExportsOfLogsAndSpansAreLoggedAsTheyCameAndReplayToTheSameRecords() async throws {
@@ -104,7 +86,7 @@ struct ReceivedRequestWALTests {
         try await harness.crash()
 
         let reopened = try ServerHarness(replay: false, reopening: harness.temporary)
-        #expect(try Self.walRecordKinds(reopened) == Array(repeating: BatchDeduplicator.requestMarker, count: 3))
+        #expect(try reopened.walRecordKinds() == Array(repeating: BatchDeduplicator.requestMarker, count: 3))
         try reopened.api.pipeline.replayAndOpen()
         #expect(try Self.stored(reopened) == storedLogs)
         #expect(try reopened.api.spans.spans(tenant: .default, in: .all, limit: .max).sorted { $0.spanID.value < $1.spanID.value } == storedSpans)
@@ -139,7 +121,7 @@ struct ReceivedRequestWALTests {
         try await harness.crash()
 
         let reopened = try ServerHarness(replay: false, reopening: harness.temporary)
-        let kinds = try Self.walRecordKinds(reopened)
+        let kinds = try reopened.walRecordKinds()
         #expect(kinds.count == 3)
         #expect(kinds.prefix(2) == [BatchDeduplicator.requestMarker, BatchDeduplicator.requestMarker])
         #expect(kinds.last != BatchDeduplicator.requestMarker)
@@ -159,7 +141,7 @@ struct ReceivedRequestWALTests {
         try await harness.crash()
 
         let reopened = try ServerHarness(limits: limits, replay: false, reopening: harness.temporary)
-        let kinds = try Self.walRecordKinds(reopened)
+        let kinds = try reopened.walRecordKinds()
         #expect(kinds.count == 1 && kinds != [BatchDeduplicator.requestMarker])
         try reopened.api.pipeline.replayAndOpen()
         #expect(try Self.stored(reopened) == before)

@@ -41,6 +41,21 @@ struct ServerHarness {
     /// Stops as a crash would: the WAL is closed, the stores never persist what it holds.
     func crash() async throws { try await api.pipeline.wal.close() }
 
+    /// The first byte of every WAL record after its optional batch id: the request marker or a batch format version.
+    /// Call before ingestion opens (WAL replay is only allowed before the first append).
+    func walRecordKinds() throws -> [UInt8] {
+        var kinds: [UInt8] = []
+        _ = try api.pipeline.wal.replay(afterSegment: -1) { _, payload in
+            var reader = ByteReader(payload)
+            if payload.first == BatchDeduplicator.idMarker {
+                _ = try reader.readByte()
+                _ = try reader.readString()
+            }
+            kinds.append(try reader.readByte())
+        }
+        return kinds
+    }
+
     /// Shuts the pipeline down and deletes the directory.
     func cleanUp() async {
         try? await api.pipeline.shutdown()
