@@ -344,14 +344,18 @@ package enum LokiPushDecoder {
             tally.reject(1, "an entry of stream \(stream.labels) has a timestamp before 1970 or out of range")
             return
         }
-        var record = LogRecord(timeUnixNano: UInt64(time), body: .string(line), attributes: metadata, stream: stream.labels)
+        var severity: (text: String, number: Int32) = ("", 0)
         if let level = level(metadata: metadata) {
-            LogSeverity.apply(level: level, to: &record)
+            severity = (level, LogSeverity.number(forLevel: level))
         } else if let level = stream.level {
-            record.severityText = level.text
-            record.severityNumber = level.number
+            severity = (level.text, level.number)
         }
-        records.append(record)
+        // Made in place: a record built in a variable and then appended was copied (every reference it holds retained,
+        // then released with the variable).
+        records.append(
+            LogRecord(
+                timeUnixNano: UInt64(time), severityNumber: severity.number, severityText: severity.text, body: .string(line),
+                attributes: metadata, stream: stream.labels))
     }
 
     /// The level `metadata` names: for the first of ``LogSeverity/levelKeys`` whose last value is a non-empty
