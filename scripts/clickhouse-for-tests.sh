@@ -14,10 +14,8 @@
 set -euo pipefail
 
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+# shellcheck source=scripts/for-tests-common.sh
+. "$(dirname "$self")/for-tests-common.sh"
 
 # The server's configuration: root element <yandex> (18.x), loopback only, every path inside $1.
 write_config() {
@@ -54,14 +52,7 @@ XML
 
 start() {
     if ! command -v clickhouse-server >/dev/null 2>&1; then
-        if [ "$(id -u)" = 0 ]; then
-            echo "clickhouse-for-tests: installing clickhouse-server with apt-get" >&2
-            apt-get update -qq >&2
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clickhouse-server clickhouse-client >&2
-        else
-            echo "clickhouse-for-tests: clickhouse-server is not installed and we are not root: apt-get install clickhouse-server" >&2
-            exit 1
-        fi
+        apt_install clickhouse-for-tests "clickhouse-server clickhouse-client" --no-install-recommends
     fi
     local dir attempt http tcp
     dir="$(mktemp -d "${TMPDIR:-/tmp}/sightline-clickhouse.XXXXXX")"

@@ -12,6 +12,8 @@
 set -euo pipefail
 
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+# shellcheck source=scripts/for-tests-common.sh
+. "$(dirname "$self")/for-tests-common.sh"
 
 find_bin() {
     for candidate in "$(command -v nats-server 2>/dev/null || true)" /usr/sbin/nats-server /usr/bin/nats-server; do
@@ -20,22 +22,11 @@ find_bin() {
     return 1
 }
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
 start() {
     local bin
     if ! bin="$(find_bin)"; then
-        if [ "$(id -u)" = 0 ]; then
-            echo "nats-for-tests: installing nats-server with apt-get" >&2
-            apt-get update -qq >&2
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >&2
-            bin="$(find_bin)"
-        else
-            echo "nats-for-tests: nats-server is not installed and we are not root: apt-get install nats-server" >&2
-            exit 1
-        fi
+        apt_install nats-for-tests nats-server
+        bin="$(find_bin)"
     fi
     local dir
     dir="$(mktemp -d "${TMPDIR:-/tmp}/sightline-nats.XXXXXX")"

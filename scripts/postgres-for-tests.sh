@@ -14,6 +14,8 @@
 set -euo pipefail
 
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+# shellcheck source=scripts/for-tests-common.sh
+. "$(dirname "$self")/for-tests-common.sh"
 
 find_bin() {
     for dir in /usr/lib/postgresql/15/bin /usr/lib/postgresql/*/bin; do
@@ -26,24 +28,13 @@ as_owner() { # runs a command as the user who owns the data directory
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
 start() {
     local fast=0
     if [ "${1:-}" = "--fast" ]; then fast=1; fi
     local bin
     if ! bin="$(find_bin)"; then
-        if [ "$(id -u)" = 0 ]; then
-            echo "postgres-for-tests: installing postgresql with apt-get" >&2
-            apt-get update -qq >&2
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
-            bin="$(find_bin)"
-        else
-            echo "postgres-for-tests: PostgreSQL is not installed and we are not root: apt-get install postgresql" >&2
-            exit 1
-        fi
+        apt_install postgres-for-tests postgresql
+        bin="$(find_bin)"
     fi
     local dir
     dir="$(mktemp -d "${TMPDIR:-/tmp}/auditkit-pg.XXXXXX")"
