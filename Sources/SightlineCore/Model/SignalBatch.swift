@@ -50,7 +50,7 @@ package struct DecodedBatch: Sendable {
 /// ``observedTimeUnixNano`` where the handler does).
 package struct ReceivedRequest: Sendable, Equatable {
     /// The formats the server can decode again (their numbers are part of the WAL format: never reuse one).
-    package enum Format: UInt8, Sendable, CaseIterable {
+    package enum Format: UInt8, Sendable {
         /// A Loki push, JSON (without its content encoding).
         case lokiJSON = 1
         /// A Loki push, Snappy-compressed `logproto.PushRequest`.

@@ -193,13 +193,7 @@ package final class BatchDeduplicator: Sendable {
     package static func decodeWALPayload(
         _ payload: UnsafeRawBufferPointer, seriesTable: inout WALSeriesTable?
     ) throws -> (id: String?, batch: TenantBatch, request: ReceivedRequest?) {
-        var reader = ByteReader(payload)
-        var id: String?
-        if payload.first == idMarker {
-            _ = try reader.readByte()
-            id = try reader.readString()
-        }
-        let rest = UnsafeRawBufferPointer(rebasing: payload[reader.offset...])
+        let (id, rest) = try splitID(payload)
         guard rest.first == requestMarker else { return (id, try TenantBatch(decoding: rest, seriesTable: &seriesTable), nil) }
         let (batch, request) = try decodeRequest(rest)
         return (id, batch, request)
@@ -239,14 +233,20 @@ package final class BatchDeduplicator: Sendable {
     /// optional id. A queue message a newer server wrote is left for a server that knows it, not dropped as damaged
     /// (servers of two versions share a queue during a rolling upgrade). A payload too short to say is known, and damaged.
     package static func knowsLayout(of payload: UnsafeRawBufferPointer) -> Bool {
-        var reader = ByteReader(payload)
-        if payload.first == idMarker {
-            guard (try? reader.readByte()) != nil, (try? reader.readString()) != nil else { return true }
-        }
-        guard let first = try? reader.readByte() else { return true }
+        guard let (_, rest) = try? splitID(payload), let first = rest.first else { return true }
         guard first == requestMarker else { return TenantBatch.readableVersions.contains(first) }
-        guard let format = try? reader.readByte() else { return true }
-        return ReceivedRequest.Format(rawValue: format) != nil
+        guard rest.count > 1 else { return true }
+        return ReceivedRequest.Format(rawValue: rest[1]) != nil
+    }
+
+    /// A WAL payload's batch id (nil without the `0xB1` prefix) and the bytes after it: the batch or the request.
+    /// - Throws: `dataCorrupted` when the prefix is cut short.
+    package static func splitID(_ payload: UnsafeRawBufferPointer) throws -> (id: String?, rest: UnsafeRawBufferPointer) {
+        guard payload.first == idMarker else { return (nil, payload) }
+        var reader = ByteReader(payload)
+        _ = try reader.readByte()
+        let id = try reader.readString()
+        return (id, UnsafeRawBufferPointer(rebasing: payload[reader.offset...]))
     }
 
     /// ``decodeWALPayload(_:seriesTable:)`` for a payload that stands alone (a queue message).

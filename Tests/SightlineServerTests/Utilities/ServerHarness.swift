@@ -46,12 +46,9 @@ struct ServerHarness {
     func walRecordKinds() throws -> [UInt8] {
         var kinds: [UInt8] = []
         _ = try api.pipeline.wal.replay(afterSegment: -1) { _, payload in
-            var reader = ByteReader(payload)
-            if payload.first == BatchDeduplicator.idMarker {
-                _ = try reader.readByte()
-                _ = try reader.readString()
-            }
-            kinds.append(try reader.readByte())
+            let (_, rest) = try BatchDeduplicator.splitID(payload)
+            guard let kind = rest.first else { throw SightlineError(.dataCorrupted, "a WAL record holds only a batch id") }
+            kinds.append(kind)
         }
         return kinds
     }
