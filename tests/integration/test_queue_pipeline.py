@@ -16,6 +16,7 @@ import uuid
 import requests
 
 from conftest import wait_until
+from metrics_peers import parse_exposition
 from test_agent import AgentProcess, file_source
 from test_clickhouse_backend import post_lines
 
@@ -36,14 +37,8 @@ def stored_lines(server, selector: str = '{service_name=~".+"}') -> list[str]:
 
 def counter(server, name: str, **labels: str) -> float:
     """The sum of a counter's samples in a server's /metrics whose labels include `labels`."""
-    total = 0.0
-    for line in requests.get(server.url + "/metrics", timeout=10).text.splitlines():
-        if not line.startswith(name + "{"):
-            continue
-        label_text, value = line[len(name) + 1:].rsplit("} ", 1)
-        if all(f'{key}="{wanted}"' in label_text for key, wanted in labels.items()):
-            total += float(value)
-    return total
+    samples = parse_exposition(requests.get(server.url + "/metrics", timeout=10).text).get(name, [])
+    return sum(value for sample_labels, value in samples if all(sample_labels.get(k) == v for k, v in labels.items()))
 
 
 def test_agent_to_two_servers_through_jetstream_and_a_killed_server(sightline, clickhouse, nats, tmp_path):
