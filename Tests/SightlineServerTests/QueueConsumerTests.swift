@@ -52,6 +52,13 @@ private struct Publisher {
         return try await jetStream.publish("\(prefix).logs", payload: Array(body.utf8), headers: headers, messageID: id)
     }
 
+    /// Publishes `payload` as a publishing server does: a batch in the WAL layout (``QueuePublisher``).
+    func publishBatch(_ payload: [UInt8], id: String) async throws {
+        let prefix = queue.subjects[0].dropLast(2)
+        let headers = NATSHeaders([(QueuePublisher.formatHeader, QueuePublisher.formatValue)])
+        _ = try await jetStream.publish("\(prefix).batch", payload: payload, headers: headers, messageID: id)
+    }
+
     func messagesInStream() async throws -> UInt64 { try await jetStream.streamInfo(queue.stream).messages }
 
     /// Deletes the stream and closes the connection.
@@ -199,15 +206,13 @@ struct QueueConsumerTests {
         let queue = freshQueue(try #require(queueTestNATSURL))
         let harness = try ServerHarness()
         let publisher = try await Publisher.open(queue)
-        let prefix = queue.subjects[0].dropLast(2)
-        let headers = NATSHeaders([(QueuePublisher.formatHeader, QueuePublisher.formatValue)])
         let good = BatchDeduplicator.walPayload(
             id: "front-1", batch: TenantBatch(tenant: .default, batch: .logs([LogRecord(timeUnixNano: 1, body: .string("good"))])))
         try await withConsumer(queue, harness) {
             // A request format no server of this version knows, then a batch version 5 cut short.
-            _ = try await publisher.jetStream.publish("\(prefix).batch", payload: [0xB2, 0x7F, 0x00], headers: headers, messageID: "front-newer")
-            _ = try await publisher.jetStream.publish("\(prefix).batch", payload: [0x05, 0x01], headers: headers, messageID: "front-cut")
-            _ = try await publisher.jetStream.publish("\(prefix).batch", payload: good, headers: headers, messageID: "front-1")
+            try await publisher.publishBatch([0xB2, 0x7F, 0x00], id: "front-newer")
+            try await publisher.publishBatch([0x05, 0x01], id: "front-cut")
+            try await publisher.publishBatch(good, id: "front-1")
             try await eventually("the good batch stored, the cut one terminated and the newer one nacked") {
                 let metrics = metricsText(harness)
                 return try await storedBodies(harness) == ["good"]
@@ -224,14 +229,12 @@ struct QueueConsumerTests {
         let queue = freshQueue(try #require(queueTestNATSURL))
         let harness = try ServerHarness()
         let publisher = try await Publisher.open(queue)
-        let prefix = queue.subjects[0].dropLast(2)
         let body = Array(#"{"streams":[{"stream":{"app":"front"},"values":[["1700000000000000000","via the queue"]]}]}"#.utf8)
         let request = ReceivedRequest(format: .lokiJSON, body: body, observedTimeUnixNano: 42, recordCount: 1)
         let records = try request.decoded().batch
         let payload = BatchDeduplicator.walPayload(id: "front-9", batch: TenantBatch(tenant: .default, batch: records), request: request)
         try await withConsumer(queue, harness) {
-            let headers = NATSHeaders([(QueuePublisher.formatHeader, QueuePublisher.formatValue)])
-            _ = try await publisher.jetStream.publish("\(prefix).batch", payload: payload, headers: headers, messageID: "front-9")
+            try await publisher.publishBatch(payload, id: "front-9")
             try await eventually("the pushed line stored") { try await storedBodies(harness) == ["via the queue"] }
         }
         await publisher.close()
