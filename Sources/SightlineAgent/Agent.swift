@@ -463,7 +463,8 @@ package final class Agent: Sendable {
         let host = Attribute("host.name", .string(config.hostName))
         let batch: BufferedBatch
         switch decoded.batch {
-        case .logs(var records):
+        case .logs(let logs):
+            var records = Array(logs)
             for index in records.indices where !records[index].resource.contains(where: { $0.key == "host.name" }) {
                 records[index].resource.append(host)
             }

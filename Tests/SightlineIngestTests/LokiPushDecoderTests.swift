@@ -32,7 +32,7 @@ private struct PushRequestBuilder {
 }
 
 private func logs(_ batch: DecodedBatch) -> [LogRecord] {
-    if case .logs(let records) = batch.batch { return records }
+    if case .logs(let records) = batch.batch { return Array(records) }
     Issue.record("not a logs batch")
     return []
 }
@@ -85,6 +85,22 @@ struct LokiPushDecoderTests {
             #expect(error?.code == .invalidArgument, "\(body)")
             #expect(error?.message.contains(fragment) == true, "\(body): \(error?.message ?? "no error")")
         }
+    }
+
+    /// Entries read before their stream's labels get them (and their level) when the labels come; entries after
+    /// the labels get them at once; a rejected entry is named by its stream either way.
+    @Test func entriesBeforeAndAfterTheLabelsBelongToTheStream() throws {
+        let body = #"""
+            {"streams":[{"values":[["-1","old"],["1","a"],["2","b",{"level":"error"}]],"stream":{"app":"x","level":"info"},
+            "values":[["3","c"],["-4","older"]]},{"stream":{"app":"y"},"values":[["5","d"]]}]}
+            """#
+        let decoded = try LokiPushDecoder.decode(json: Array(body.utf8))
+        let records = logs(decoded)
+        #expect(records.map(\.line) == ["a", "b", "c", "d"])
+        #expect(records.map { $0.stream["app"] } == ["x", "x", "x", "y"])
+        #expect(records.map(\.severityText) == ["info", "error", "info", ""])
+        #expect(decoded.rejected == 2)
+        #expect(decoded.rejectionMessage.contains(#"app="x""#), "\(decoded.rejectionMessage)")
     }
 
     @Test func emptyPushesAreAccepted() throws {

@@ -13,7 +13,7 @@ struct OTLPLogsTests {
             Issue.record("expected logs, got \(batch.batch.signal)")
             return []
         }
-        return records
+        return Array(records)
     }
 
     @Test func conformanceLogsJSONDecodes() throws {

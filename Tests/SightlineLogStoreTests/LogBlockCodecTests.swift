@@ -9,8 +9,10 @@ struct LogBlockCodecTests {
     /// One block of `records` (sorted by effective time), as a part writer builds it.
     private func encode(_ records: ArraySlice<LogRecord>) -> EncodedBlock {
         var encoder = LogBlockEncoder()
-        records.withUnsafeBufferPointer { records in
-            for index in records.indices { encoder.add(records.baseAddress! + index) }
+        let batch = LogBatch(records)
+        LogBatchColumns.read(batch) { columns in
+            encoder.begin(columns)
+            for index in batch.indices { encoder.add(index, of: columns) }
         }
         return encoder.finish(bitsPerTrigram: 4)
     }
@@ -116,10 +118,13 @@ struct LogBlockCodecTests {
             record.attributes = attributes
             records.append(record)
         }
+        // One batch read across the blocks: its key numbers are looked up again for each block.
         var encoder = LogBlockEncoder()
+        let batch = LogBatch(records)
         for chunk in [records[0..<40], records[40..<41], records[41...]] {
-            chunk.withUnsafeBufferPointer { chunk in
-                for index in chunk.indices { encoder.add(chunk.baseAddress! + index) }
+            LogBatchColumns.read(batch) { columns in
+                if chunk.startIndex == 0 { encoder.begin(columns) }
+                for index in chunk.indices { encoder.add(index, of: columns) }
             }
             let block = encoder.finish(bitsPerTrigram: 4)
             #expect(block.data == encode(chunk).data)

@@ -9,13 +9,14 @@ struct LogStoreConcurrencyTests {
     @Test func headChunksSplitAndDropByCount() {
         var stream = LogStore.Stream()
         let records = (0..<3000).map { LogFixtures.record("r\($0)", at: UInt64($0)) }
-        stream.appendHead(records, ranges: [0..<1000, 1000..<1500], segment: 0)
-        stream.appendHead(records, ranges: [1500..<2000, 2000..<2000], segment: 1)
-        stream.appendHead(Array(records[2000...]), ranges: [0..<1000], segment: 1)
+        let batch = LogBatch(records)
+        stream.appendHead(batch, ranges: [0..<1000, 1000..<1500], segment: 0)
+        stream.appendHead(batch, ranges: [1500..<2000, 2000..<2000], segment: 1)
+        stream.appendHead(LogBatch(records[2000...]), ranges: [0..<1000], segment: 1)
         #expect(stream.headCount == 3000)
         #expect(stream.head.count == 4)
-        #expect(stream.headChunks(through: 0).flatMap { $0 } == Array(records[0..<1500]))
-        #expect(stream.headChunks(through: 1).flatMap { $0 } == records)
+        #expect(stream.headChunks(through: 0).flatMap(\.records) == Array(records[0..<1500]))
+        #expect(stream.headChunks(through: 1).flatMap(\.records) == records)
         stream.dropHead(1700)
         #expect(stream.headCount == 1300)
         #expect(stream.head.flatMap(\.records) == Array(records[1700...]))
@@ -28,17 +29,22 @@ struct LogStoreConcurrencyTests {
     @Test func smallRunsJoinAChunkAndLargeOnesAreSlices() {
         var stream = LogStore.Stream()
         let records = (0..<2300).map { LogFixtures.record("r\($0)", at: UInt64($0)) }
-        for index in 0..<100 { stream.appendHead(records, ranges: [index..<(index + 1)], segment: 0) }
+        let batch = LogBatch(records)
+        for index in 0..<100 { stream.appendHead(batch, ranges: [index..<(index + 1)], segment: 0) }
         #expect(stream.head.count == 1)
-        stream.appendHead(records, ranges: [100..<200], segment: 0)
-        stream.appendHead(records, ranges: [200..<205, 205..<210], segment: 0)
-        stream.appendHead(records, ranges: [210..<215], segment: 1)
+        stream.appendHead(batch, ranges: [100..<200], segment: 0)
+        stream.appendHead(batch, ranges: [200..<205, 205..<210], segment: 0)
+        stream.appendHead(batch, ranges: [210..<215], segment: 1)
         #expect(stream.head.map(\.records.count) == [100, 100, 10, 5])
         #expect(stream.head.map(\.joinable) == [true, false, true, true])
-        for start in stride(from: 215, to: 2300, by: 5) { stream.appendHead(records, ranges: [start..<(start + 5)], segment: 1) }
+        for start in stride(from: 215, to: 2300, by: 5) { stream.appendHead(batch, ranges: [start..<(start + 5)], segment: 1) }
         #expect(stream.head.map(\.records.count) == [100, 100, 10, 1025, 1025, 40])
-        #expect(stream.headChunks(through: 1).flatMap { $0 } == records)
-        stream.dropHead(2300)
+        #expect(stream.headChunks(through: 1).flatMap(\.records) == records)
+        // A joinable chunk dropped in part keeps its remaining records when more join it.
+        stream.dropHead(2290)
+        stream.appendHead(batch, ranges: [0..<2], segment: 1)
+        #expect(stream.head.flatMap(\.records).map(\.line) == records[2290...].map(\.line) + ["r0", "r1"])
+        stream.dropHead(12)
         #expect(stream.head.isEmpty && stream.headCount == 0)
     }
 
@@ -93,13 +99,13 @@ struct LogStoreHeadOrderTests {
     @Test func chunksInTimeOrderAreKeptAndOthersAreReadInTimeOrder() throws {
         let a = (0..<5).map { LogFixtures.record("a\($0)", at: UInt64($0) * 10) }
         let b = (5..<9).map { LogFixtures.record("b\($0)", at: UInt64($0) * 10) }
-        #expect(LogStore.timeOrder([a[...], b[...]]) == nil)
-        // Chunks are slices of applied batches: places count from each slice's start.
-        let batch = b + a
-        let slices = [batch[..<4], batch[4...]]
+        #expect(LogStore.timeOrder([LogStore.HeadChunk(a), LogStore.HeadChunk(b)]) == nil)
+        // Chunks are row ranges of applied batches: places are rows of the chunk's batch.
+        let batch = LogBatch(b + a)
+        let slices = [LogStore.HeadChunk(segment: 0, batch: batch, rows: 0..<4), LogStore.HeadChunk(segment: 0, batch: batch, rows: 4..<9)]
         let places = try #require(LogStore.timeOrder(slices))
-        #expect(places.prefix(2) == [LogStore.RecordLocation(chunk: 1, index: 0), LogStore.RecordLocation(chunk: 1, index: 1)])
-        #expect(places.map { slices[$0.chunk].dropFirst($0.index).first?.line } == (a + b).map(\.line))
+        #expect(places.prefix(2) == [LogStore.RecordLocation(chunk: 1, index: 4), LogStore.RecordLocation(chunk: 1, index: 5)])
+        #expect(places.map { slices[$0.chunk].batch[$0.index].line } == (a + b).map(\.line))
         // A record of the second chunk older than the first's last: sorted, equal times in arrival order.
         let late = [LogFixtures.record("late", at: 25), LogFixtures.record("tie", at: 40)]
         let joined = inTimeOrder([a, late])
@@ -127,7 +133,7 @@ struct LogStoreHeadOrderTests {
 
     /// The records of `chunks` in ``LogStore/timeOrder(_:)``'s order (the chunks joined when it says they are in order).
     private func inTimeOrder(_ chunks: [[LogRecord]]) -> [LogRecord] {
-        guard let order = LogStore.timeOrder(chunks.map { $0[...] }) else { return Array(chunks.joined()) }
+        guard let order = LogStore.timeOrder(chunks.map { LogStore.HeadChunk($0) }) else { return Array(chunks.joined()) }
         return order.map { chunks[$0.chunk][$0.index] }
     }
 }

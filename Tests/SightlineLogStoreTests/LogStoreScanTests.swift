@@ -163,10 +163,10 @@ struct LogStoreScanTests {
 
     @Test func persistSortsByTimeKeepingArrivalOrderForEqualTimes() throws {
         let records = [5, 3, 5, 1, 3].enumerated().map { LogFixtures.record("r\($0.offset)", at: UInt64($0.element)) }
-        let order = try #require(LogStore.timeOrder([records[...]]))
+        let order = try #require(LogStore.timeOrder([LogStore.HeadChunk(records)]))
         #expect(order.map { records[$0.index].line } == ["r3", "r1", "r4", "r0", "r2"])
         #expect(order.allSatisfy { $0.chunk == 0 })
-        #expect(LogStore.timeOrder([order.map { records[$0.index] }[...]]) == nil)
+        #expect(LogStore.timeOrder([LogStore.HeadChunk(order.map { records[$0.index] })]) == nil)
     }
 
     @Test func statsCountStreamsBlocksEntriesAndBytes() throws {

@@ -46,20 +46,15 @@ extension TenantBatch {
         switch batch {
         case .logs(let records):
             w.writeVarint(UInt64(records.count))
-            // Records are read through a pointer: iterating the array would copy each.
-            records.withUnsafeBufferPointer { records in
-                guard let base = records.baseAddress else { return }
-                var previous: Labels?
-                for index in records.indices {
-                    let record = base + index
-                    w.write(logRecordAt: record)
-                    if let previous, previous == record.pointee.stream {
-                        w.writeByte(0)
-                    } else {
-                        w.writeByte(1)
-                        w.writeLabels(record.pointee.stream)
-                        previous = record.pointee.stream
-                    }
+            var previous: Labels?
+            for record in records {
+                withUnsafePointer(to: record) { w.write(logRecordAt: $0) }
+                if let previous, previous == record.stream {
+                    w.writeByte(0)
+                } else {
+                    w.writeByte(1)
+                    w.writeLabels(record.stream)
+                    previous = record.stream
                 }
             }
         case .metrics(let metrics):
@@ -112,8 +107,8 @@ extension TenantBatch {
         switch signal {
         case .logs:
             let count = try r.readCount()
-            var records: [LogRecord] = []
-            records.reserveCapacity(count)
+            var records = LogBatch()
+            records.reserveCapacity(rows: count)
             var previous: Labels?
             for _ in 0..<count {
                 var record = try r.readLogRecord(version: version)

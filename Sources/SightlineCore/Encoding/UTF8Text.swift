@@ -13,6 +13,11 @@ package enum UTF8Text {
         return text.utf8.elementsEqual(bytes) ? text : nil
     }
 
+    /// Whether `bytes` are valid UTF-8 (checked without making a string when they are ASCII).
+    package static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        isASCII(bytes) || string(validating: bytes) != nil
+    }
+
     /// ``string(validating:)`` for a typed buffer.
     @inlinable
     package static func string(validating bytes: UnsafeBufferPointer<UInt8>) -> String? {

@@ -1,8 +1,13 @@
 /// What a protocol decoder produces: records of one signal, not yet tied to a tenant.
 package enum SignalBatch: Hashable, Sendable {
-    case logs([LogRecord])
+    case logs(LogBatch)
     case metrics(MetricBatch)
     case traces([Span])
+
+    /// A logs batch of `records` (see ``LogBatch/init(_:)``).
+    package static func logs(_ records: some Sequence<LogRecord>) -> SignalBatch {
+        .logs(LogBatch(records))
+    }
 
     /// The signal of the records.
     package var signal: Signal {

@@ -74,7 +74,11 @@ extension LogRecord {
     /// derives from an OpenTelemetry resource — `service_name` (`unknown_service` when absent) and the other
     /// resource attributes of ``LogRecord/resourceStreamAttributes``, with `.` and `-` written as `_`.
     package var streamLabels: Labels {
-        if !stream.labels.isEmpty { return stream }
+        stream.labels.isEmpty ? Self.streamLabels(resource: resource) : stream
+    }
+
+    /// The stream labels of a record of `resource` without sender-named ones (see ``streamLabels``).
+    package static func streamLabels(resource: [Attribute]) -> Labels {
         var labels: [Label] = []
         var service = "unknown_service"
         for attribute in resource {

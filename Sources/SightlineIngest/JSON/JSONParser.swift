@@ -439,6 +439,31 @@ extension JSONParser {
         return try parseString(reusing: candidate)
     }
 
+    /// Reads a string value, appending its UTF-8 (escapes resolved, checked to be valid) to `out`: for callers that
+    /// keep text in a byte buffer, no `String` is made.
+    package mutating func readString(appendingTo out: inout [UInt8]) throws {
+        skipWhitespace()
+        guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw error("expected a string") }
+        let quote = offset
+        offset += 1
+        let start = out.count
+        var runStart = offset
+        while true {
+            offset = Self.specialByte(in: bytes, from: offset)
+            guard offset < bytes.count else { throw error("unterminated string", at: quote) }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<offset]))
+            if bytes[offset] == UInt8(ascii: "\"") {
+                offset += 1
+                let valid = out.withUnsafeBytes { UTF8Text.isValid(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+                guard valid else { throw error("invalid UTF-8 in string", at: quote + 1) }
+                return
+            }
+            guard bytes[offset] == UInt8(ascii: "\\") else { throw error("unescaped control character in string") }
+            try parseEscape(into: &out)
+            runStart = offset
+        }
+    }
+
     /// Reads a string value without escapes as the bytes between its quotes, or nil (having read nothing) when it
     /// has escapes, for callers that parse the text themselves.
     package mutating func readUnescapedStringBytes() throws -> UnsafeRawBufferPointer? {

@@ -24,8 +24,9 @@ package enum LokiPushDecoder {
     package static func decode(json: UnsafeRawBufferPointer) throws -> DecodedBatch {
         // Read value by value: a JSONValue tree cost several allocations per entry, only to be walked once.
         var parser = JSONParser(reading: json)
-        var records: [LogRecord] = []
-        var tally = RejectionTally()
+        var entries = EntryWriter()
+        // Lines of this dataset's size average a few hundred bytes with their metadata.
+        entries.batch.reserveCapacity(rows: json.count / 256, bytes: json.count / 2, attributes: json.count / 64)
         do {
             guard let type = parser.nextType() else { _ = try parser.readValue(); return DecodedBatch(.logs([])) }
             guard type == "object" else { throw FieldPathError("the body must be a JSON object, not \(type)") }
@@ -42,7 +43,7 @@ package enum LokiPushDecoder {
                 var streams = 0
                 while try parser.nextElement(&streams) {
                     try withFieldPath("streams[\(streams - 1)]") {
-                        try decodeJSONStream(&parser, into: &records, tally: &tally)
+                        try decodeJSONStream(&parser, into: &entries)
                     }
                 }
             }
@@ -50,7 +51,7 @@ package enum LokiPushDecoder {
         } catch let error as FieldPathError {
             throw SightlineError(.invalidArgument, "malformed Loki push JSON\(error.path.isEmpty ? "" : " at \(error.path)"): \(error.reason)")
         }
-        return DecodedBatch(.logs(records), rejected: tally.count, rejectionMessage: tally.message)
+        return entries.decoded()
     }
 
     /// Decodes a JSON push body held in a byte array.
@@ -74,14 +75,13 @@ package enum LokiPushDecoder {
     /// Decodes an uncompressed `PushRequest`.
     /// - Throws: ``SightlineError`` `.invalidArgument`, e.g. `malformed protobuf in PushRequest.streams[0]: truncated varint`.
     package static func decode(protobuf: UnsafeRawBufferPointer) throws -> DecodedBatch {
-        var records: [LogRecord] = []
-        var tally = RejectionTally()
+        var entries = EntryWriter()
         do {
             var reader = ProtobufReader(protobuf)
             var streamIndex = 0
             while let field = try reader.nextField() {
                 if field == 1 {
-                    try reader.readMessage("streams", index: streamIndex) { try decodeStream(&$0, into: &records, tally: &tally) }
+                    try reader.readMessage("streams", index: streamIndex) { try decodeStream(&$0, into: &entries) }
                     streamIndex += 1
                 } else {
                     try reader.skipField()
@@ -90,7 +90,7 @@ package enum LokiPushDecoder {
         } catch let error as FieldPathError {
             throw error.sightlineError(prefix: "malformed protobuf in", root: "PushRequest")
         }
-        return DecodedBatch(.logs(records), rejected: tally.count, rejectionMessage: tally.message)
+        return entries.decoded()
     }
 
     /// Decodes an uncompressed `PushRequest` held in a byte array.
@@ -100,20 +100,19 @@ package enum LokiPushDecoder {
 
     // MARK: - JSON
 
-    /// Reads one stream object. Its `values` may come before its `stream` labels; such entries wait for them.
-    private static func decodeJSONStream(_ parser: inout JSONParser, into records: inout [LogRecord], tally: inout RejectionTally) throws {
+    /// Reads one stream object. Its `values` may come before its `stream` labels; such entries get them when they come.
+    private static func decodeJSONStream(_ parser: inout JSONParser, into entries: inout EntryWriter) throws {
         let type = parser.nextType() ?? "nothing"
         guard type == "object" else { throw FieldPathError("a stream must be an object, not \(type)") }
         try parser.beginObject()
-        // Senders put "stream" before "values", so entries become records as they are read; entries that come
-        // before their stream's labels wait for them.
-        var stream: Stream?
-        var waiting: [(time: Int64, line: String, metadata: [Attribute])] = []
+        entries.beginStream()
         var members = 0
+        var sawStream = false
         while let key = try parser.nextKey(&members) {
             switch key {
             case "stream":
-                guard stream == nil else { throw FieldPathError("stream appears twice in one stream object") }
+                guard !sawStream else { throw FieldPathError("stream appears twice in one stream object") }
+                sawStream = true
                 var labels: [Label] = []
                 if try !parser.skipNull() {
                     guard parser.nextType() == "object" else { throw FieldPathError("stream must be an object of label values") }
@@ -126,45 +125,24 @@ package enum LokiPushDecoder {
                         labels.append(Label(name, try parser.readString()))
                     }
                 }
-                let validated = Stream(try LokiLabelSelector.validated(labels))
-                stream = validated
-                for entry in waiting {
-                    append(time: entry.time, line: entry.line, metadata: entry.metadata, stream: validated, into: &records, tally: &tally)
-                }
-                waiting = []
+                entries.setStream(try LokiLabelSelector.validated(labels))
             case "values":
                 if try parser.skipNull() { continue }
                 guard parser.nextType() == "array" else { throw withPath(FieldPathError("values must be an array"), ".values") }
                 try parser.beginArray()
                 var count = 0
-                // The previous entry's metadata: entries of a stream mostly repeat its keys and many of its values.
-                var previous: [Attribute] = []
                 while try parser.nextElement(&count) {
-                    let entry = try withFieldPath(".values[\(count - 1)]") { try decodeJSONEntry(&parser, previous: previous) }
-                    previous = entry.metadata
-                    if let stream {
-                        append(time: entry.time, line: entry.line, metadata: entry.metadata, stream: stream, into: &records, tally: &tally)
-                    } else {
-                        waiting.append(entry)
-                    }
+                    try withFieldPath(".values[\(count - 1)]") { try decodeJSONEntry(&parser, into: &entries) }
                 }
             default:
                 _ = try parser.readValue()
             }
         }
-        if stream == nil {
-            let validated = Stream(try LokiLabelSelector.validated([]))
-            for entry in waiting {
-                append(time: entry.time, line: entry.line, metadata: entry.metadata, stream: validated, into: &records, tally: &tally)
-            }
-        }
+        if !sawStream { entries.setStream(try LokiLabelSelector.validated([])) }
     }
 
-    /// Reads `[timestamp, line]` or `[timestamp, line, structured metadata]`. A metadata key or string value that
-    /// spells the one at the same place in `previous` is that string, not a new one.
-    private static func decodeJSONEntry(
-        _ parser: inout JSONParser, previous: [Attribute]
-    ) throws -> (time: Int64, line: String, metadata: [Attribute]) {
+    /// Reads `[timestamp, line]` or `[timestamp, line, structured metadata]` into the batch.
+    private static func decodeJSONEntry(_ parser: inout JSONParser, into entries: inout EntryWriter) throws {
         let shape = FieldPathError("an entry must be an array of [timestamp, line] or [timestamp, line, structured metadata]")
         guard parser.nextType() == "array" else { throw shape }
         try parser.beginArray()
@@ -175,33 +153,27 @@ package enum LokiPushDecoder {
         guard parser.nextType() == "string" else {
             throw withPath(FieldPathError("the line must be a string, not \(parser.nextType() ?? "nothing")"), "[1]")
         }
-        let line = try parser.readString()
-        var metadata: [Attribute] = []
+        let line = try entries.batch.appendString { try parser.readString(appendingTo: &$0) }
         if try parser.nextElement(&count) {
             if try !parser.skipNull() {
                 guard parser.nextType() == "object" else {
                     throw withPath(FieldPathError("structured metadata must be an object of strings"), "[2]")
                 }
                 try parser.beginObject()
-                // Room for as many pairs as the previous entry had (entries of a stream mostly carry the same keys):
-                // one allocation that fits, not several growing to it or one too large held until persisted.
-                metadata.reserveCapacity(max(previous.count, 1))
                 var members = 0
-                while let name = try parser.nextKey(&members, reusing: members < previous.count ? previous[members].key : nil) {
+                // A key that spells the previous entry's key at the same place is that string, not a new one.
+                while let name = try parser.nextKey(&members, reusing: entries.previousKey(members)) {
                     guard parser.nextType() == "string" else {
                         throw withPath(
                             FieldPathError("structured metadata values must be strings, not \(parser.nextType() ?? "nothing")"), "[2].\(name)")
                     }
-                    var candidate: String?
-                    if members <= previous.count, case .string(let value) = previous[members - 1].value, previous[members - 1].key == name {
-                        candidate = value
-                    }
-                    metadata.append(Attribute(name, .string(try parser.readString(reusing: candidate))))
+                    let value = try entries.batch.appendString { try parser.readString(appendingTo: &$0) }
+                    entries.appendMetadata(name, value)
                 }
             }
             guard try !parser.nextElement(&count) else { throw shape }
         }
-        return (time, line, metadata)
+        entries.finishEntry(time: time, line: line)
     }
 
     /// Reads an entry's timestamp: a string of nanoseconds, or a bare integer.
@@ -257,32 +229,28 @@ package enum LokiPushDecoder {
 
     // MARK: - Protobuf
 
-    private static func decodeStream(_ reader: inout ProtobufReader, into records: inout [LogRecord], tally: inout RejectionTally) throws {
+    private static func decodeStream(_ reader: inout ProtobufReader, into entries: inout EntryWriter) throws {
         var selector = ""
-        var entries: [(time: Int64, line: String, metadata: [Attribute])] = []
         var entryIndex = 0
+        entries.beginStream()
         while let field = try reader.nextField() {
             switch field {
             case 1:
                 selector = try reader.readString("labels")
             case 2:
-                entries.append(try reader.readMessage("entries", index: entryIndex) { try decodeEntry(&$0) })
+                try reader.readMessage("entries", index: entryIndex) { try decodeEntry(&$0, into: &entries) }
                 entryIndex += 1
             default:
                 try reader.skipField()
             }
         }
-        let stream = Stream(try LokiLabelSelector.parse(selector))
-        for entry in entries {
-            append(time: entry.time, line: entry.line, metadata: entry.metadata, stream: stream, into: &records, tally: &tally)
-        }
+        entries.setStream(try LokiLabelSelector.parse(selector))
     }
 
-    private static func decodeEntry(_ reader: inout ProtobufReader) throws -> (time: Int64, line: String, metadata: [Attribute]) {
+    private static func decodeEntry(_ reader: inout ProtobufReader, into entries: inout EntryWriter) throws {
         var seconds: Int64 = 0
         var nanos: Int64 = 0
-        var line = ""
-        var metadata: [Attribute] = []
+        var line = LogBatch.Value(kind: .string, length: 0, payload: 0)
         var metadataIndex = 0
         while let field = try reader.nextField() {
             switch field {
@@ -297,9 +265,9 @@ package enum LokiPushDecoder {
                     }
                 }
             case 2:
-                line = try reader.readString("line")
+                line = entries.batch.store(.string(try reader.readString("line")))
             case 3:
-                let pair = try reader.readMessage("structuredMetadata", index: metadataIndex) { pair -> Attribute in
+                let (name, value) = try reader.readMessage("structuredMetadata", index: metadataIndex) { pair -> (String, String) in
                     var name = ""
                     var value = ""
                     while let field = try pair.nextField() {
@@ -309,9 +277,9 @@ package enum LokiPushDecoder {
                         default: try pair.skipField()
                         }
                     }
-                    return Attribute(name, .string(value))
+                    return (name, value)
                 }
-                metadata.append(pair)
+                entries.appendMetadata(name, entries.batch.store(.string(value)))
                 metadataIndex += 1
             default:
                 try reader.skipField()
@@ -319,53 +287,120 @@ package enum LokiPushDecoder {
         }
         let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         let (time, overflow2) = product.addingReportingOverflow(nanos)
-        return (overflow || overflow2 ? -1 : time, line, metadata)
+        entries.finishEntry(time: overflow || overflow2 ? -1 : time, line: line)
     }
 
     // MARK: - Records
 
-    /// A stream's labels and the level they give its records (for records whose metadata names none), found once
-    /// per stream rather than once per record.
-    private struct Stream {
-        var labels: Labels
-        var level: (text: String, number: Int32)?
+    /// Writes entries into a log batch as the decoders read them: a row per entry, its line and structured metadata
+    /// in the batch's bytes, its stream and severity set once its stream's labels are known (JSON may give them
+    /// after the entries). The severity comes from the entry's metadata (``LogSeverity/levelKeys``, the first key
+    /// whose last value is not empty), else from the stream's labels.
+    private struct EntryWriter {
+        var batch = LogBatch()
+        var tally = RejectionTally()
+        /// Rows of the current stream: their stream labels and (for those whose metadata names no level) severity
+        /// are set by ``setStream(_:)``.
+        private var streamRows: Range<Int> = 0..<0
+        private var rowsWithoutLevel: [Int] = []
+        /// The current entry's and the previous entry's metadata keys and their numbers in the batch: entries of a
+        /// stream mostly repeat their keys.
+        private var keys: [(name: String, number: UInt32)] = []
+        private var previousKeys: [(name: String, number: UInt32)] = []
+        /// For each string number of the batch seen as a key: its place in ``LogSeverity/levelKeys``, or -1.
+        private var levelRanks: [Int] = []
+        /// The current entry's last value of each of ``LogSeverity/levelKeys`` (empty when none).
+        private var levels: [LogBatch.Value] = Array(repeating: .empty, count: LogSeverity.levelKeys.count)
 
-        init(_ labels: Labels) {
-            self.labels = labels
-            level = LogSeverity.levelKeys.lazy.compactMap { labels[$0] }.first { !$0.isEmpty }
-                .map { ($0, LogSeverity.number(forLevel: $0)) }
+        /// The previous entry's key at 1-based position `position`, for the parser to reuse.
+        func previousKey(_ position: Int) -> String? {
+            position < previousKeys.count ? previousKeys[position].name : nil
         }
-    }
 
-    private static func append(
-        time: Int64, line: String, metadata: [Attribute], stream: Stream, into records: inout [LogRecord], tally: inout RejectionTally
-    ) {
-        guard time >= 0 else {
-            tally.reject(1, "an entry of stream \(stream.labels) has a timestamp before 1970 or out of range")
-            return
-        }
-        var severity: (text: String, number: Int32) = ("", 0)
-        if let level = level(metadata: metadata) {
-            severity = (level, LogSeverity.number(forLevel: level))
-        } else if let level = stream.level {
-            severity = (level.text, level.number)
-        }
-        // Made in place: a record built in a variable and then appended was copied (every reference it holds retained,
-        // then released with the variable).
-        records.append(
-            LogRecord(
-                timeUnixNano: UInt64(time), severityNumber: severity.number, severityText: severity.text, body: .string(line),
-                attributes: metadata, stream: stream.labels))
-    }
+        /// The current stream's number in the batch and the severity its labels give, once its labels are known.
+        private var stream: (labels: Labels, number: UInt32, level: (number: Int32, text: UInt32)?)?
+        /// Entries of the current stream rejected before its labels were known.
+        private var rejectedBeforeLabels = 0
 
-    /// The level `metadata` names: for the first of ``LogSeverity/levelKeys`` whose last value is a non-empty
-    /// string, that value.
-    private static func level(metadata: [Attribute]) -> String? {
-        guard !metadata.isEmpty else { return nil }
-        for key in LogSeverity.levelKeys {
-            guard let index = metadata.lastIndex(where: { $0.key == key }) else { continue }
-            if case .string(let text) = metadata[index].value, !text.isEmpty { return text }
+        mutating func beginStream() {
+            stream = nil
+            streamRows = batch.count..<batch.count
+            rowsWithoutLevel.removeAll(keepingCapacity: true)
+            previousKeys.removeAll(keepingCapacity: true)
         }
-        return nil
+
+        /// Adds a metadata pair of the current entry.
+        mutating func appendMetadata(_ name: String, _ value: LogBatch.Value) {
+            let position = keys.count
+            let number: UInt32
+            if position < previousKeys.count, previousKeys[position].name == name {
+                number = previousKeys[position].number
+            } else {
+                number = batch.number(string: name)
+            }
+            keys.append((name, number))
+            batch.appendAttribute(key: number, value: value)
+            while levelRanks.count <= Int(number) { levelRanks.append(-2) }
+            if levelRanks[Int(number)] == -2 { levelRanks[Int(number)] = LogSeverity.levelKeys.firstIndex(of: name) ?? -1 }
+            let rank = levelRanks[Int(number)]
+            if rank >= 0 { levels[rank] = value }
+        }
+
+        /// Ends the current entry: a row of `line` at `time`, or a rejection when the time is negative.
+        mutating func finishEntry(time: Int64, line: LogBatch.Value) {
+            swap(&keys, &previousKeys)
+            keys.removeAll(keepingCapacity: true)
+            var severity: (number: Int32, text: UInt32)?
+            if let level = levels.first(where: { $0.length > 0 }) {
+                let text = batch.string(level)
+                severity = (LogSeverity.number(forLevel: text), batch.number(string: text))
+            }
+            for index in levels.indices { levels[index] = .empty }
+            guard time >= 0 else {
+                batch.discardPendingAttributes()
+                if let stream { reject(1, labels: stream.labels) } else { rejectedBeforeLabels += 1 }
+                return
+            }
+            if severity == nil {
+                if let stream { severity = stream.level } else { rowsWithoutLevel.append(batch.count) }
+            }
+            batch.appendRow(
+                LogBatch.Row(
+                    timeUnixNano: UInt64(time), severityNumber: severity?.number ?? 0, severityText: severity?.text ?? 0, body: line,
+                    stream: stream?.number ?? 0))
+            if stream == nil { streamRows = streamRows.lowerBound..<batch.count }
+        }
+
+        /// Sets the current stream's labels: the rows read before them get them now, and those without a level of their
+        /// own the one the labels give.
+        mutating func setStream(_ labels: Labels) {
+            let number = batch.number(stream: labels)
+            var level: (number: Int32, text: UInt32)?
+            if let text = LogSeverity.levelKeys.lazy.compactMap({ labels[$0] }).first(where: { !$0.isEmpty }) {
+                level = (LogSeverity.number(forLevel: text), batch.number(string: text))
+            }
+            for index in streamRows { batch.modifyRow(index) { $0.stream = number } }
+            if let level {
+                for index in rowsWithoutLevel {
+                    batch.modifyRow(index) { row in
+                        row.severityNumber = level.number
+                        row.severityText = level.text
+                    }
+                }
+            }
+            if rejectedBeforeLabels > 0 { reject(rejectedBeforeLabels, labels: labels) }
+            rejectedBeforeLabels = 0
+            rowsWithoutLevel.removeAll(keepingCapacity: true)
+            stream = (labels, number, level)
+        }
+
+        private mutating func reject(_ count: Int, labels: Labels) {
+            tally.reject(count, "an entry of stream \(labels) has a timestamp before 1970 or out of range")
+        }
+
+        /// The batch and its rejections.
+        func decoded() -> DecodedBatch {
+            DecodedBatch(.logs(batch), rejected: tally.count, rejectionMessage: tally.message)
+        }
     }
 }

@@ -15,7 +15,7 @@ extension OTLPJSONDecoder {
     static func decodeLogs(_ buffer: UnsafeRawBufferPointer) throws -> DecodedBatch {
         try decodeRecords(
             buffer, ("resourceLogs", "resource_logs"), ("scopeLogs", "scope_logs"), ("logRecords", "log_records"),
-            as: SignalBatch.logs
+            as: { .logs(LogBatch($0)) }
         ) { try logRecord($0, resource: $1, scope: $2) }
     }
 

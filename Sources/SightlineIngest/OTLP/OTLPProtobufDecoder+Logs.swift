@@ -3,7 +3,7 @@ import SightlineCore
 extension OTLPProtobufDecoder {
     /// Decodes an `ExportLogsServiceRequest`. Records with ids of the wrong length are rejected, not the request.
     static func decodeLogs(_ buffer: UnsafeRawBufferPointer) throws -> DecodedBatch {
-        try decodeRecords(buffer, ("resource_logs", "scope_logs", "log_records"), as: SignalBatch.logs) { try logRecord(&$0) }
+        try decodeRecords(buffer, ("resource_logs", "scope_logs", "log_records"), as: { .logs(LogBatch($0)) }) { try logRecord(&$0) }
     }
 
     /// Decodes a `LogRecord`.

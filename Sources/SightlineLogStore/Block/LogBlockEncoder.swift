@@ -1,9 +1,32 @@
 import Glibc
 import SightlineCore
 
-/// Builds a block in the format of ``LogBlockCodec`` one record at a time, so a part writer encodes records where
-/// they lie (head chunks, a merge's decoded blocks) without gathering them into one array first, and without
-/// copying a record: ``add(_:)`` reads it in place.
+/// A log batch's columns, read in place while its rows are added to blocks.
+struct LogBatchColumns {
+    let batch: LogBatch
+    let rows: UnsafeBufferPointer<LogBatch.Row>
+    let bytes: UnsafeRawBufferPointer
+    let attributes: UnsafeBufferPointer<LogBatch.AttributeEntry>
+
+    /// Calls `body` with `batch`'s columns.
+    static func read<Result>(_ batch: LogBatch, _ body: (LogBatchColumns) throws -> Result) rethrows -> Result {
+        try batch.rows.withUnsafeBufferPointer { rows in
+            try batch.bytes.withUnsafeBytes { bytes in
+                try batch.attributes.withUnsafeBufferPointer { attributes in
+                    try body(LogBatchColumns(batch: batch, rows: rows, bytes: bytes, attributes: attributes))
+                }
+            }
+        }
+    }
+
+    /// The bytes of a byte-backed value.
+    func bytes(of value: LogBatch.Value) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: bytes[value.byteRange])
+    }
+}
+
+/// Builds a block in the format of ``LogBlockCodec`` one record at a time, so a part writer encodes the rows of
+/// log batches where they lie (head chunks, a merge's decoded blocks) without gathering them into one array first.
 ///
 /// One encoder serves a whole part: ``finish(bitsPerTrigram:)`` hands the block out and starts the next one with the
 /// trigram table cleared bit by bit (2 MiB of it, which a fresh table per block would allocate and zero).
@@ -41,100 +64,118 @@ struct LogBlockEncoder {
     /// keys by comparing them with the shape's.
     private var lastShape: [Int] = []
     private var lastShapeIndex = -1
+    /// The block key number of each string number of the batch being read (-1 until looked up), so a key is looked
+    /// up by its text once per batch and block, not once per attribute.
+    private var keyNumbers: [Int] = []
+    /// Counts the batches ``begin(_:)`` started: a resource or scope number means the same entry within one.
+    private var source = 0
     private var trigrams = TrigramCollector()
     private var previous: UInt64 = 0
     private var minTime = UInt64.max
     private var maxTime: UInt64 = 0
     private var lineBytes = 0
 
-    /// Adds the record at `record`, read in place; records must come in effective time order.
-    ///
-    /// A pointer, not a value: handing a record that lives in an array or a buffer to a function as a value makes
-    /// the caller copy it first (a retain of every reference it holds), and records are read here field by field.
-    mutating func add(_ record: UnsafePointer<LogRecord>) {
+    /// Starts reading rows of another batch: string, resource and scope numbers now refer to its tables.
+    mutating func begin(_ columns: LogBatchColumns) {
+        source += 1
+        keyNumbers.removeAll(keepingCapacity: true)
+        keyNumbers.append(contentsOf: repeatElement(-1, count: columns.batch.strings.count))
+    }
+
+    /// Adds row `index` of the batch given to the last ``begin(_:)``; rows must come in effective time order.
+    mutating func add(_ index: Int, of columns: LogBatchColumns) {
+        let row = columns.rows.baseAddress! + index
         count += 1
-        let time = record.effectiveTimeUnixNano
+        let time = row.pointee.effectiveTimeUnixNano
         minTime = min(minTime, time)
         maxTime = max(maxTime, time)
         times.writeVarint(time &- previous)
         previous = time
-        if record.pointee.timeUnixNano != 0 {
+        if row.pointee.timeUnixNano != 0 {
             timeKinds.writeByte(0)
-            observed.writeSignedVarint(Int64(bitPattern: record.pointee.observedTimeUnixNano &- record.pointee.timeUnixNano))
+            observed.writeSignedVarint(Int64(bitPattern: row.pointee.observedTimeUnixNano &- row.pointee.timeUnixNano))
         } else {
             timeKinds.writeByte(1)
         }
-        severityNumbers.writeSignedVarint(Int64(record.pointee.severityNumber))
-        severityTexts.append(record.pointee.severityText)
-        switch record.pointee.body {
+        severityNumbers.writeSignedVarint(Int64(row.pointee.severityNumber))
+        severityTexts.append(columns.batch.strings[Int(row.pointee.severityText)])
+        switch row.pointee.body.kind {
         case .empty:
             bodyKinds.writeByte(0)
-        case .string(var line):
+        case .string:
             bodyKinds.writeByte(1)
-            line.withUTF8 { utf8 in
-                lineLengths.writeVarint(UInt64(utf8.count))
-                lines.writeRaw(utf8)
-                trigrams.add(UnsafeRawBufferPointer(utf8))
-                lineBytes += utf8.count
-                estimatedBytes += utf8.count
-            }
+            let utf8 = columns.bytes(of: row.pointee.body)
+            lineLengths.writeVarint(UInt64(utf8.count))
+            lines.writeRaw(utf8)
+            trigrams.add(utf8)
+            lineBytes += utf8.count
+            estimatedBytes += utf8.count
         default:
             bodyKinds.writeByte(2)
-            otherBodies.writeAttributeValue(record.pointee.body)
-            let text = Array(record.pointee.line.utf8)
+            let body = columns.batch.attributeValue(row.pointee.body)
+            otherBodies.writeAttributeValue(body)
+            let text = Array(body.text.utf8)
             trigrams.add(text)
             lineBytes += text.count
             estimatedBytes += text.count
         }
         estimatedBytes += 64
-        record.pointee.attributes.withUnsafeBufferPointer { addAttributes($0) }
-        dropped.writeVarint(UInt64(record.pointee.droppedAttributesCount))
-        flags.writeVarint(UInt64(record.pointee.flags))
-        if let traceID = record.pointee.traceID {
+        let first = Int(row.pointee.firstAttribute)
+        addAttributes(UnsafeBufferPointer(rebasing: columns.attributes[first..<(first + Int(row.pointee.attributeCount))]), of: columns)
+        dropped.writeVarint(UInt64(row.pointee.droppedAttributesCount))
+        flags.writeVarint(UInt64(row.pointee.flags))
+        if row.pointee.hasTraceID {
             tracePresence.writeByte(1)
-            traceBytes.writeUInt64LE(traceID.high)
-            traceBytes.writeUInt64LE(traceID.low)
+            traceBytes.writeUInt64LE(row.pointee.traceIDHigh)
+            traceBytes.writeUInt64LE(row.pointee.traceIDLow)
         } else {
             tracePresence.writeByte(0)
         }
-        if let spanID = record.pointee.spanID {
+        if row.pointee.hasSpanID {
             spanPresence.writeByte(1)
-            spanBytes.writeUInt64LE(spanID.value)
+            spanBytes.writeUInt64LE(row.pointee.spanID)
         } else {
             spanPresence.writeByte(0)
         }
-        eventNames.append(record.pointee.eventName)
-        resources.append(record.pointee.resource)
-        scopes.append(record.pointee.scope)
-        explicitStream.writeByte(record.pointee.stream.labels.isEmpty ? 0 : 1)
+        eventNames.append(columns.batch.strings[Int(row.pointee.eventName)])
+        resources.append(columns.batch.resources[Int(row.pointee.resource)], reference: (source, Int(row.pointee.resource)))
+        scopes.append(columns.batch.scopes[Int(row.pointee.scope)], reference: (source, Int(row.pointee.scope)))
+        explicitStream.writeByte(row.pointee.stream == 0 ? 0 : 1)
+    }
+
+    /// The block key number of string number `key` of the current batch.
+    private mutating func keyNumber(_ key: UInt32, of columns: LogBatchColumns) -> Int {
+        let known = keyNumbers[Int(key)]
+        if known >= 0 { return known }
+        let numbered = keys.number(columns.batch.strings[Int(key)])
+        if numbered.isNew { values.append(AttributeValueColumn()) }
+        keyNumbers[Int(key)] = numbered.number
+        return numbered.number
     }
 
     /// Adds a record's attributes to their keys' columns and its shape (its key sequence) to the shape column.
-    /// The attributes are read through a pointer: an array's subscript copies each (its key and value retained).
-    private mutating func addAttributes(_ attributes: UnsafeBufferPointer<Attribute>) {
+    private mutating func addAttributes(_ attributes: UnsafeBufferPointer<LogBatch.AttributeEntry>, of columns: LogBatchColumns) {
         var sameShape = lastShapeIndex >= 0 && attributes.count == lastShape.count
-        if sameShape, let base = attributes.baseAddress {
-            for index in attributes.indices where (base + index).pointee.key != keys.values[lastShape[index]] {
+        if sameShape {
+            for index in attributes.indices where keyNumber(attributes[index].key, of: columns) != lastShape[index] {
                 sameShape = false
                 break
             }
         }
-        if !sameShape { addShape(of: attributes) }
-        if let base = attributes.baseAddress {
-            for index in attributes.indices { values[lastShape[index]].append((base + index).pointee.value) }
+        if !sameShape {
+            lastShape.removeAll(keepingCapacity: true)
+            for attribute in attributes { lastShape.append(keyNumber(attribute.key, of: columns)) }
+            lastShapeIndex = shapes.number(lastShape).number
+        }
+        for index in attributes.indices {
+            let value = attributes[index].value
+            if value.kind == .string {
+                values[lastShape[index]].append(string: columns.bytes(of: value))
+            } else {
+                values[lastShape[index]].append(columns.batch.attributeValue(value))
+            }
         }
         shapeIndexes.writeVarint(UInt64(lastShapeIndex))
-    }
-
-    /// Makes `attributes`' key sequence the current shape, numbering new keys and shapes.
-    private mutating func addShape(of attributes: UnsafeBufferPointer<Attribute>) {
-        lastShape.removeAll(keepingCapacity: true)
-        for attribute in attributes {
-            let key = keys.number(attribute.key)
-            if key.isNew { values.append(AttributeValueColumn()) }
-            lastShape.append(key.number)
-        }
-        lastShapeIndex = shapes.number(lastShape).number
     }
 
     /// The block of the records added since the last call (which must be at least one, or none at all for an empty
@@ -199,6 +240,7 @@ struct LogBlockEncoder {
         shapes.removeAll()
         lastShape.removeAll(keepingCapacity: true)
         lastShapeIndex = -1
+        for index in keyNumbers.indices { keyNumbers[index] = -1 }
         trigrams.removeAll()
         previous = 0
         minTime = .max
@@ -207,51 +249,27 @@ struct LogBlockEncoder {
     }
 }
 
-/// Numbers distinct values in the order they are first seen. A block has few attribute keys and shapes, so up to 16
-/// are found by comparing with each (short strings compare in place), which beats hashing; past that, the
-/// dictionary (always kept) answers.
-struct FirstSeenNumbering<Value: Hashable> {
-    private(set) var values: [Value] = []
-    private var numbers: [Value: Int] = [:]
-
-    /// The number of `value`, and whether this is its first sight.
-    mutating func number(_ value: Value) -> (number: Int, isNew: Bool) {
-        if values.count <= 16 {
-            if let known = values.firstIndex(of: value) { return (known, false) }
-        } else if let known = numbers[value] {
-            return (known, false)
-        }
-        numbers[value] = values.count
-        values.append(value)
-        return (values.count - 1, true)
-    }
-
-    /// Forgets the values, keeping the memory.
-    mutating func removeAll() {
-        values.removeAll(keepingCapacity: true)
-        numbers.removeAll(keepingCapacity: true)
-    }
-}
-
 /// A dictionary column of values that mostly repeat the previous record's (a record's resource and scope): a
 /// repeat costs a comparison, not an encoding and a lookup.
 struct RepeatingDictionaryColumn<Value: Equatable> {
     private var column = DictionaryColumn()
-    private var last: (value: Value, index: Int)?
+    private var last: (reference: (source: Int, number: Int), value: Value, index: Int)?
     private let encode: (inout ByteWriter, Value) -> Void
 
     init(encode: @escaping (inout ByteWriter, Value) -> Void) {
         self.encode = encode
     }
 
-    mutating func append(_ value: Value) {
-        if let last, last.value == value {
+    /// Appends `value`, which is entry `reference.number` of a batch table numbered `reference.source`: the same
+    /// entry as the last one's is a repeat without a comparison.
+    mutating func append(_ value: Value, reference: (source: Int, number: Int)) {
+        if let last, last.reference == reference || last.value == value {
             column.appendIndex(last.index)
             return
         }
         var writer = ByteWriter(capacity: 64)
         encode(&writer, value)
-        last = (value, column.append(writer.bytes))
+        last = (reference, value, column.append(writer.bytes))
     }
 
     /// Forgets the values, for the next block.
@@ -276,29 +294,40 @@ struct AttributeValueColumn {
     private var tagged: ByteWriter?
 
     mutating func append(_ value: AttributeValue) {
-        count += 1
-        if tagged != nil {
-            tagged?.writeAttributeValue(value)
+        guard tagged == nil, case .string(var string) = value else {
+            appendTagged(value)
             return
         }
-        guard case .string(var string) = value else {
+        string.withUTF8 { append(string: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Appends a string value given as its UTF-8 bytes.
+    mutating func append(string utf8: UnsafeRawBufferPointer) {
+        guard tagged == nil else {
+            appendTagged(.string(String(decoding: utf8, as: UTF8.self)))
+            return
+        }
+        count += 1
+        if allLowercaseHex { allLowercaseHex = utf8.count % 2 == 0 && utf8.allSatisfy(Self.isLowercaseHexDigit) }
+        bytes.append(contentsOf: utf8)
+        ends.append(Int32(bytes.count))
+    }
+
+    /// Appends a value tagged, switching the column to tagged values first if it held only strings.
+    private mutating func appendTagged(_ value: AttributeValue) {
+        count += 1
+        if tagged == nil {
             var writer = ByteWriter(capacity: bytes.count + 16 * count)
             var start = 0
             for end in ends {
                 writer.writeAttributeValue(.string(String(decoding: bytes[start..<Int(end)], as: UTF8.self)))
                 start = Int(end)
             }
-            writer.writeAttributeValue(value)
             tagged = writer
             bytes = []
             ends = []
-            return
         }
-        string.withUTF8 { utf8 in
-            if allLowercaseHex { allLowercaseHex = utf8.count % 2 == 0 && utf8.allSatisfy(Self.isLowercaseHexDigit) }
-            bytes.append(contentsOf: utf8)
-        }
-        ends.append(Int32(bytes.count))
+        tagged?.writeAttributeValue(value)
     }
 
     private static func isLowercaseHexDigit(_ byte: UInt8) -> Bool { (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66) }

@@ -87,24 +87,20 @@ final class LogPart: Sendable {
     /// sorted by ``LogRecord/effectiveTimeUnixNano``). A temporary file, fsynced, then renamed; the caller fsyncs the
     /// directory. Returns the part opened for reading.
     static func write(
-        _ chunks: [ArraySlice<LogRecord>], order: [LogStore.RecordLocation]?, meta: PartMeta, directory: String, options: LogStoreOptions
+        _ chunks: [LogStore.HeadChunk], order: [LogStore.RecordLocation]?, meta: PartMeta, directory: String, options: LogStoreOptions
     ) throws -> LogPart {
         let writer = try LogPartWriter(meta: meta, directory: directory, options: options)
         guard let order else {
-            for chunk in chunks { try writer.append(contentsOf: chunk) }
+            for chunk in chunks { try writer.append(chunk.batch, rows: chunk.rows) }
             return try writer.finish()
         }
-        // Records are read through pointers into their chunk (an array's subscript copies them), a run of places in
-        // one chunk at a time.
+        // A run of places in one chunk at a time.
         var start = 0
         while start < order.count {
             let chunk = order[start].chunk
             var end = start + 1
             while end < order.count && order[end].chunk == chunk { end += 1 }
-            try chunks[chunk].withUnsafeBufferPointer { records in
-                guard let base = records.baseAddress else { return }
-                for location in order[start..<end] { try writer.append(base + location.index) }
-            }
+            try writer.append(chunks[chunk].batch, rows: order[start..<end].lazy.map(\.index))
             start = end
         }
         return try writer.finish()

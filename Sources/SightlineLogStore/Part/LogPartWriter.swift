@@ -37,19 +37,18 @@ final class LogPartWriter {
         }
     }
 
-    /// Adds the record at `record` (read in place, see ``LogBlockEncoder/add(_:)``); the block is finished once it
-    /// reaches the record limit or, with its lines plus a rough 64 bytes a record for the other columns, the byte
-    /// target.
-    func append(_ record: UnsafePointer<LogRecord>) throws {
-        block.add(record)
-        if block.count >= options.blockMaxRecords || block.estimatedBytes >= options.blockTargetBytes { try flushBlock() }
-    }
-
-    /// Appends records already in time order, each read where it is.
-    func append(contentsOf records: ArraySlice<LogRecord>) throws {
-        try records.withUnsafeBufferPointer { records in
-            guard let base = records.baseAddress else { return }
-            for index in records.indices { try append(base + index) }
+    /// Adds the rows at `indexes` of `batch`, read in place; a block is finished once it reaches the record limit
+    /// or, with its lines plus a rough 64 bytes a record for the other columns, the byte target.
+    func append(_ batch: LogBatch, rows indexes: some Sequence<Int>) throws {
+        try LogBatchColumns.read(batch) { columns in
+            block.begin(columns)
+            for index in indexes {
+                block.add(index, of: columns)
+                if block.count >= options.blockMaxRecords || block.estimatedBytes >= options.blockTargetBytes {
+                    try flushBlock()
+                    block.begin(columns)
+                }
+            }
         }
     }
 

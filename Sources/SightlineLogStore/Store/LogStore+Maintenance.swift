@@ -179,9 +179,9 @@ extension LogStore {
             var input: Int
             var part: LogPart
             var block: Int
-            var records: [LogRecord]
+            var records: LogBatch
             var position: Int
-            var time: UInt64 { records[position].effectiveTimeUnixNano }
+            var time: UInt64 { records.rows[position].effectiveTimeUnixNano }
         }
         /// The cursor at the first record of the first non-empty block from `block` on, or nil at the part's end.
         func cursor(_ input: Int, from block: Int) throws -> Cursor? {
@@ -189,7 +189,7 @@ extension LogStore {
             var number = block
             while number < part.blocks.count {
                 let records = try part.records(number, filter: .all)
-                if !records.isEmpty { return Cursor(input: input, part: part, block: number, records: records, position: 0) }
+                if !records.isEmpty { return Cursor(input: input, part: part, block: number, records: LogBatch(records), position: 0) }
                 number += 1
             }
             return nil
@@ -201,11 +201,19 @@ extension LogStore {
         }
         let writer = try LogPartWriter(meta: meta, directory: directory, options: options)
         while var top = heap.pop() {
-            try top.records.withUnsafeBufferPointer { records in
-                guard let base = records.baseAddress else { return }
-                try writer.append(base + top.position)
+            // The run of the block's records that come before the next cursor's goes in one call.
+            var end = top.position + 1
+            if let next = heap.first {
+                while end < top.records.count {
+                    let time = top.records.rows[end].effectiveTimeUnixNano
+                    guard time < next.time || (time == next.time && top.input < next.input) else { break }
+                    end += 1
+                }
+            } else {
+                end = top.records.count
             }
-            top.position += 1
+            try writer.append(top.records, rows: top.position..<end)
+            top.position = end
             if top.position < top.records.count {
                 heap.push(top)
             } else if let next = try cursor(top.input, from: top.block + 1) {

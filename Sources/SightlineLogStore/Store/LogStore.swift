@@ -50,18 +50,28 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
 
     /// Head records of one WAL segment, in the order applied.
     ///
-    /// A run of a stream's records in an applied batch becomes a chunk that is a slice of the batch's own array: not
-    /// copied (a copy retains every reference a record holds), sharing the batch's storage until the streams are
-    /// persisted. Runs of fewer than ``HeadChunk/smallRun`` records are copied into a chunk of their own that later
-    /// small runs join (up to 1,024 records), so applies of a line or two at a time do not leave a chunk (and an
-    /// array) per line. (A Loki push of 10,000 lines over 150 streams has runs of ~10–100 lines: copying runs under
-    /// 64 cost 8 % of the CPU.) A query's snapshot shares the chunks; the next apply copies the chunk list once.
+    /// A run of a stream's records in an applied batch becomes a chunk that is a range of the batch's rows: not
+    /// copied, sharing the batch's columns until the streams are persisted. Runs of fewer than
+    /// ``HeadChunk/smallRun`` records are copied into a batch of their own that later small runs join (up to 1,024
+    /// records), so applies of a line or two at a time do not leave a batch per line. A query's snapshot shares the
+    /// chunks; the next apply copies the chunk list once.
     struct HeadChunk {
         static let smallRun = 8
         var segment: Int
-        var records: ArraySlice<LogRecord>
-        /// Whether small runs join this chunk: it holds copies, not a slice of a batch.
+        var batch: LogBatch
+        var rows: Range<Int>
+        /// Whether small runs join this chunk: its batch is its own, not a decoder's.
         var joinable = false
+
+        var count: Int { rows.count }
+
+        /// The chunk's records, each made as it is read.
+        var records: Slice<LogBatch> { batch[rows] }
+
+        /// Whether a record of the chunk lies in `range`.
+        func hasRecord(in range: TimeRange) -> Bool {
+            batch.rows[rows].contains { range.contains($0.effectiveTimeUnixNano) }
+        }
     }
 
     /// One stream: its head and its parts.
@@ -73,42 +83,40 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
         /// The generation new parts go to.
         var generation = 0
 
-        /// Appends the records of `ranges` of `records`, in that order, applied from `segment`.
-        mutating func appendHead(_ records: [LogRecord], ranges: [Range<Int>], segment: Int) {
+        /// Appends the rows of `ranges` of `batch`, in that order, applied from `segment`.
+        mutating func appendHead(_ batch: LogBatch, ranges: [Range<Int>], segment: Int) {
             for range in ranges where !range.isEmpty {
                 headCount += range.count
                 guard range.count < HeadChunk.smallRun else {
-                    head.append(HeadChunk(segment: segment, records: records[range]))
+                    head.append(HeadChunk(segment: segment, batch: batch, rows: range))
                     continue
                 }
-                if let last = head.last, last.joinable, last.segment == segment, last.records.count < 1024 {
-                    head[head.count - 1].records.append(contentsOf: records[range])
+                if let last = head.last, last.joinable, last.segment == segment, last.count < 1024 {
+                    head[head.count - 1].batch.append(contentsOf: batch, rows: range)
+                    head[head.count - 1].rows = last.rows.lowerBound..<head[head.count - 1].batch.count
                 } else {
-                    head.append(HeadChunk(segment: segment, records: ArraySlice(Array(records[range])), joinable: true))
+                    var own = LogBatch()
+                    own.append(contentsOf: batch, rows: range)
+                    head.append(HeadChunk(segment: segment, batch: own, rows: 0..<own.count, joinable: true))
                 }
             }
         }
 
-        /// The head chunks' records of segments ≤ `segment` (a prefix of the head), as the chunks hold them.
-        func headChunks(through segment: Int) -> [ArraySlice<LogRecord>] {
-            var chunks: [ArraySlice<LogRecord>] = []
-            for chunk in head {
-                guard chunk.segment <= segment else { break }
-                chunks.append(chunk.records)
-            }
-            return chunks
+        /// The head chunks of segments ≤ `segment` (a prefix of the head).
+        func headChunks(through segment: Int) -> [HeadChunk] {
+            Array(head.prefix { $0.segment <= segment })
         }
 
         /// Removes the first `count` head records.
         mutating func dropHead(_ count: Int) {
             var remaining = count
             var whole = 0
-            while whole < head.count && head[whole].records.count <= remaining {
-                remaining -= head[whole].records.count
+            while whole < head.count && head[whole].count <= remaining {
+                remaining -= head[whole].count
                 whole += 1
             }
             head.removeFirst(whole)
-            if remaining > 0, !head.isEmpty { head[0].records.removeFirst(remaining) }
+            if remaining > 0, !head.isEmpty { head[0].rows = (head[0].rows.lowerBound + remaining)..<head[0].rows.upperBound }
             headCount -= count
         }
     }
@@ -191,31 +199,31 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
         guard case .logs(let records) = batch.batch else {
             throw SightlineError(.internal, "\(batch.batch.signal) batch sent to the logs store")
         }
-        // Runs of one stream, found without copying a record (read through a pointer: an array's subscript copies).
+        // Runs of one stream, read from the rows. Records without stream labels take them from their resource;
+        // records of one resource share its number, so the labels are derived once per resource, not once per record.
         var runs: [(labels: Labels, range: Range<Int>)] = []
-        // Records without stream labels take them from their resource; records of one resource share its attribute
-        // array (the same storage), so the labels are derived once per resource, not once per record.
-        var derivedFrom: [Attribute]?
+        var derivedFrom: UInt32?
         var derived = Labels([])
-        records.withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return }
-            for index in buffer.indices {
-                let record = base + index
-                let labels: Labels
-                if !record.pointee.stream.labels.isEmpty {
-                    labels = record.pointee.stream
-                } else if let resource = derivedFrom, Self.sameStorage(resource, record.pointee.resource) {
-                    labels = derived
-                } else {
-                    derived = record.pointee.streamLabels
-                    derivedFrom = record.pointee.resource
-                    labels = derived
+        var lastStream: UInt32?
+        var labels = Labels([])
+        for (index, row) in records.rows.enumerated() {
+            if row.stream != 0 {
+                if row.stream != lastStream {
+                    labels = records.streams[Int(row.stream)]
+                    lastStream = row.stream
                 }
-                if let last = runs.last, last.labels == labels {
-                    runs[runs.count - 1].range = last.range.lowerBound..<(index + 1)
-                } else {
-                    runs.append((labels, index..<(index + 1)))
+            } else {
+                if row.resource != derivedFrom {
+                    derived = LogRecord.streamLabels(resource: records.resources[Int(row.resource)])
+                    derivedFrom = row.resource
                 }
+                labels = derived
+                lastStream = nil
+            }
+            if let last = runs.last, last.labels == labels {
+                runs[runs.count - 1].range = last.range.lowerBound..<(index + 1)
+            } else {
+                runs.append((labels, index..<(index + 1)))
             }
         }
         var rangesByStream: [Labels: [Range<Int>]] = [:]
@@ -228,18 +236,13 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
         }
     }
 
-    /// Whether two arrays share their storage, so they hold the same elements.
-    private static func sameStorage(_ a: [Attribute], _ b: [Attribute]) -> Bool {
-        a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress && a.count == b.count } }
-    }
-
     /// Writes the head records of WAL segments ≤ `segment` of every stream into new parts, streams encoded in
     /// parallel, then commits them and the segment in one manifest write.
     package func persist(throughSegment segment: Int) throws {
         try persistLock.withLock { _ in
             struct Job {
                 /// The head chunks to write, in head order; together `count` records.
-                var chunks: [ArraySlice<LogRecord>]
+                var chunks: [HeadChunk]
                 var count: Int
                 var meta: PartMeta
             }
@@ -285,24 +288,19 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
     }
 
     /// The places of the records of `chunks` in time order, equal times in arrival order; nil when the chunks (in
-    /// order) already are. A part is written by reading the records at these places: none is copied (a record is
-    /// several references; copying one retains each).
-    static func timeOrder(_ chunks: [ArraySlice<LogRecord>]) -> [RecordLocation]? {
+    /// order) already are. A part is written by reading the rows at these places where they lie.
+    static func timeOrder(_ chunks: [HeadChunk]) -> [RecordLocation]? {
         // Time and arrival (chunk in the high half, index in the low): sorting by both keeps equal times in order.
         var keys: [(time: UInt64, arrival: UInt64)] = []
         keys.reserveCapacity(chunks.reduce(0) { $0 + $1.count })
         var ordered = true
         var last: UInt64 = 0
         for (chunkNumber, chunk) in chunks.enumerated() {
-            // Through a pointer: an array's subscript (and iterating it) copies the record.
-            chunk.withUnsafeBufferPointer { records in
-                guard let base = records.baseAddress else { return }
-                for index in records.indices {
-                    let time = (base + index).effectiveTimeUnixNano
-                    if time < last { ordered = false }
-                    last = time
-                    keys.append((time, UInt64(chunkNumber) << 32 | UInt64(index)))
-                }
+            for index in chunk.rows {
+                let time = chunk.batch.rows[index].effectiveTimeUnixNano
+                if time < last { ordered = false }
+                last = time
+                keys.append((time, UInt64(chunkNumber) << 32 | UInt64(index)))
             }
         }
         if ordered { return nil }

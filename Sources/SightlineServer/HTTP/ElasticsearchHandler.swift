@@ -67,7 +67,7 @@ enum ElasticsearchHandler {
             refuseOverLimits(&decoded, limits: api.limits)
             let now = LokiPushHandler.arrivalTime()
             var batch = LokiPushHandler.stamped(
-                DecodedBatch(.logs(decoded.records), rejected: decoded.rejectedCount, rejectionMessage: decoded.rejectionMessage),
+                DecodedBatch(.logs(LogBatch(decoded.records)), rejected: decoded.rejectedCount, rejectionMessage: decoded.rejectionMessage),
                 observedTimeUnixNano: now
             )
             batch.request = ReceivedRequest(

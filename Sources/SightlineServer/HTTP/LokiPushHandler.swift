@@ -75,7 +75,7 @@ enum LokiPushHandler {
         var batch = consume decoded
         guard case .logs(var records) = batch.batch else { return batch }
         batch.batch = .logs([])
-        for index in records.indices { records[index].observedTimeUnixNano = now }
+        records.setObservedTime(now)
         batch.batch = .logs(records)
         return batch
     }

@@ -23,10 +23,16 @@ struct BatchValidator: Sendable {
         var result = Result(batch: batch)
         switch batch {
         case .logs(let records):
-            // Most batches break no limit: they go on as they came, without copying every record.
-            if records.allSatisfy({ refusal(of: $0) == nil && longBodyBytes(of: $0) == nil }) { return result }
-            var kept: [LogRecord] = []
-            kept.reserveCapacity(records.count)
+            // Most batches break no limit: checked on the rows, they go on as they came.
+            let maxBodyBytes = limits.maxLogBodyBytes
+            let maxAttributes = limits.maxAttributes
+            if records.rows.allSatisfy({ row in
+                Int(row.attributeCount) <= maxAttributes && (row.body.kind != .string || Int(row.body.length) <= maxBodyBytes)
+            }) {
+                return result
+            }
+            var kept = LogBatch()
+            kept.reserveCapacity(rows: records.count)
             for var record in records {
                 if let (reason, message) = refusal(of: record) {
                     result.reject(reason, message)

@@ -165,7 +165,7 @@ package final class SyslogServer: Service {
 
     private func ingest(_ batch: Batch) async {
         guard !batch.records.isEmpty || batch.rejected > 0 else { return }
-        let decoded = DecodedBatch(.logs(batch.records), rejected: batch.rejected, rejectionMessage: batch.rejectionMessage)
+        let decoded = DecodedBatch(.logs(LogBatch(batch.records)), rejected: batch.rejected, rejectionMessage: batch.rejectionMessage)
         do {
             let outcome = try await pipeline.ingest(decoded, tenant: configuration.tenant, protocol: "syslog", bytes: 0)
             if outcome.rejected > 0 {

@@ -63,3 +63,11 @@ struct StoreHarness {
         }
     }
 }
+
+extension LogStore.HeadChunk {
+    /// A chunk of segment 0 holding all of `records`.
+    init(_ records: some Sequence<LogRecord>) {
+        let batch = LogBatch(records)
+        self.init(segment: 0, batch: batch, rows: 0..<batch.count)
+    }
+}
