@@ -1,5 +1,8 @@
 /// Appends little-endian integers, varints and length-prefixed bytes to a contiguous buffer.
-package struct ByteWriter: Sendable {
+///
+/// Public (as is ``UnsafeByteCursor``) only so that its `@inlinable` writes are inlined into the modules that call
+/// them once a byte: the compiler inlines across modules only public functions, not `package` ones.
+public struct ByteWriter: Sendable {
     // Settable within the module and usable from the inlinable writes below, which callers in other modules run
     // once a byte.
     @usableFromInline package internal(set) var bytes: [UInt8]
@@ -26,11 +29,11 @@ package struct ByteWriter: Sendable {
         return taken
     }
 
-    @inlinable package mutating func writeByte(_ value: UInt8) { bytes.append(value) }
+    @inlinable public mutating func writeByte(_ value: UInt8) { bytes.append(value) }
 
     // Fixed-width integers byte by byte: appending their bytes as a buffer went through the generic
     // `append(contentsOf:)`, which cost more than the bytes.
-    @inlinable package mutating func writeUInt32LE(_ value: UInt32) {
+    @inlinable public mutating func writeUInt32LE(_ value: UInt32) {
         var rest = value
         for _ in 0..<4 {
             bytes.append(UInt8(truncatingIfNeeded: rest))
@@ -38,7 +41,7 @@ package struct ByteWriter: Sendable {
         }
     }
 
-    @inlinable package mutating func writeUInt64LE(_ value: UInt64) {
+    @inlinable public mutating func writeUInt64LE(_ value: UInt64) {
         var rest = value
         for _ in 0..<8 {
             bytes.append(UInt8(truncatingIfNeeded: rest))
@@ -47,7 +50,7 @@ package struct ByteWriter: Sendable {
     }
 
     /// Unsigned LEB128, as protobuf writes varints.
-    @inlinable package mutating func writeVarint(_ value: UInt64) {
+    @inlinable public mutating func writeVarint(_ value: UInt64) {
         var v = value
         while v >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
@@ -57,13 +60,15 @@ package struct ByteWriter: Sendable {
     }
 
     /// ZigZag-encoded signed varint.
-    @inlinable package mutating func writeSignedVarint(_ value: Int64) {
+    @inlinable public mutating func writeSignedVarint(_ value: Int64) {
         writeVarint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
     }
 
     package mutating func writeDouble(_ value: Double) { writeUInt64LE(value.bitPattern) }
 
-    package mutating func writeBytes(_ value: some Collection<UInt8>) {
+    // Inlinable, so that callers append their concrete buffer (a memory copy) rather than go through the generic
+    // `append(contentsOf:)` element by element.
+    @inlinable public mutating func writeBytes(_ value: some Collection<UInt8>) {
         writeVarint(UInt64(value.count))
         bytes.append(contentsOf: value)
     }
@@ -73,7 +78,7 @@ package struct ByteWriter: Sendable {
         copy.withUTF8 { writeBytes($0) }
     }
 
-    package mutating func writeRaw(_ value: some Sequence<UInt8>) { bytes.append(contentsOf: value) }
+    @inlinable public mutating func writeRaw(_ value: some Sequence<UInt8>) { bytes.append(contentsOf: value) }
 
     /// Appends what `body` writes through a cursor into `maxCount` bytes made room for at once: for loops that
     /// write many small values, where appending byte by byte checks the buffer's uniqueness and capacity each time.
@@ -94,7 +99,7 @@ package struct ByteWriter: Sendable {
 
 /// Writes bytes through a pointer into room made beforehand (``ByteWriter/write(atMost:_:)``). Writing past the
 /// capacity traps.
-package struct UnsafeByteCursor {
+public struct UnsafeByteCursor {
     @usableFromInline let base: UnsafeMutablePointer<UInt8>
     @usableFromInline let capacity: Int
     @usableFromInline var written = 0
@@ -108,14 +113,14 @@ package struct UnsafeByteCursor {
     package var count: Int { written }
 
     // Inlinable: these run once a byte, from other modules.
-    @inlinable package mutating func writeByte(_ value: UInt8) {
+    @inlinable public mutating func writeByte(_ value: UInt8) {
         precondition(written < capacity, "cursor written past its room")
         base[written] = value
         written += 1
     }
 
     /// Unsigned LEB128, as ``ByteWriter/writeVarint(_:)``.
-    @inlinable package mutating func writeVarint(_ value: UInt64) {
+    @inlinable public mutating func writeVarint(_ value: UInt64) {
         var v = value
         while v >= 0x80 {
             writeByte(UInt8(truncatingIfNeeded: v) | 0x80)
@@ -124,7 +129,7 @@ package struct UnsafeByteCursor {
         writeByte(UInt8(v))
     }
 
-    @inlinable package mutating func writeRaw(_ value: UnsafeRawBufferPointer) {
+    @inlinable public mutating func writeRaw(_ value: UnsafeRawBufferPointer) {
         precondition(value.count <= capacity - written, "cursor written past its room")
         guard let source = value.baseAddress, value.count > 0 else { return }
         UnsafeMutableRawPointer(base + written).copyMemory(from: source, byteCount: value.count)

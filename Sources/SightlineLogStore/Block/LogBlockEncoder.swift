@@ -262,9 +262,15 @@ struct RepeatingDictionaryColumn<Value: Equatable> {
 
     /// Appends `value`, which is entry `reference.number` of a batch table numbered `reference.source`: the same
     /// entry as the last one's is a repeat without a comparison.
-    mutating func append(_ value: Value, reference: (source: Int, number: Int)) {
-        if let last, last.reference == reference || last.value == value {
+    mutating func append(_ value: @autoclosure () -> Value, reference: (source: Int, number: Int)) {
+        if let last, last.reference == reference {
             column.appendIndex(last.index)
+            return
+        }
+        let value = value()
+        if let last, last.value == value {
+            column.appendIndex(last.index)
+            self.last?.reference = reference
             return
         }
         var writer = ByteWriter(capacity: 64)
