@@ -11,7 +11,7 @@ struct LogBlockCodecTests {
         var encoder = LogBlockEncoder()
         let batch = LogBatch(records)
         LogBatchColumns.read(batch) { columns in
-            encoder.begin(columns)
+            encoder.begin(batch)
             for index in batch.indices { encoder.add(index, of: columns) }
         }
         return encoder.finish(bitsPerTrigram: 4)
@@ -123,7 +123,7 @@ struct LogBlockCodecTests {
         let batch = LogBatch(records)
         for chunk in [records[0..<40], records[40..<41], records[41...]] {
             LogBatchColumns.read(batch) { columns in
-                if chunk.startIndex == 0 { encoder.begin(columns) }
+                if chunk.startIndex == 0 { encoder.begin(batch) }
                 for index in chunk.indices { encoder.add(index, of: columns) }
             }
             let block = encoder.finish(bitsPerTrigram: 4)

@@ -1,9 +1,9 @@
 import Glibc
 import SightlineCore
 
-/// A log batch's columns, read in place while its rows are added to blocks.
+/// A log batch's columns, read in place while its rows are added to blocks: pointers only, so handing them to a
+/// function per row copies no reference (the batch's tables go to ``LogBlockEncoder/begin(_:)`` once).
 struct LogBatchColumns {
-    let batch: LogBatch
     let rows: UnsafeBufferPointer<LogBatch.Row>
     let bytes: UnsafeRawBufferPointer
     let attributes: UnsafeBufferPointer<LogBatch.AttributeEntry>
@@ -13,7 +13,7 @@ struct LogBatchColumns {
         try batch.rows.withUnsafeBufferPointer { rows in
             try batch.bytes.withUnsafeBytes { bytes in
                 try batch.attributes.withUnsafeBufferPointer { attributes in
-                    try body(LogBatchColumns(batch: batch, rows: rows, bytes: bytes, attributes: attributes))
+                    try body(LogBatchColumns(rows: rows, bytes: bytes, attributes: attributes))
                 }
             }
         }
@@ -67,7 +67,10 @@ struct LogBlockEncoder {
     /// The block key number of each string number of the batch being read (-1 until looked up), so a key is looked
     /// up by its text once per batch and block, not once per attribute.
     private var keyNumbers: [Int] = []
-    /// Counts the batches ``begin(_:)`` started: a resource or scope number means the same entry within one.
+    /// The batch whose rows are being added (its tables: strings, resources, scopes), and a count of the batches
+    /// ``begin(_:)`` started: a resource or scope number means the same entry within one.
+    private var batch = LogBatch()
+    private var strings: [String] = []
     private var source = 0
     private var trigrams = TrigramCollector()
     private var previous: UInt64 = 0
@@ -75,14 +78,17 @@ struct LogBlockEncoder {
     private var maxTime: UInt64 = 0
     private var lineBytes = 0
 
-    /// Starts reading rows of another batch: string, resource and scope numbers now refer to its tables.
-    mutating func begin(_ columns: LogBatchColumns) {
+    /// Starts reading rows of `batch`: string, resource and scope numbers now refer to its tables.
+    mutating func begin(_ batch: LogBatch) {
+        self.batch = batch
+        strings = batch.strings
         source += 1
         keyNumbers.removeAll(keepingCapacity: true)
-        keyNumbers.append(contentsOf: repeatElement(-1, count: columns.batch.strings.count))
+        keyNumbers.append(contentsOf: repeatElement(-1, count: strings.count))
     }
 
-    /// Adds row `index` of the batch given to the last ``begin(_:)``; rows must come in effective time order.
+    /// Adds row `index` of `columns`, those of the batch given to the last ``begin(_:)``; rows must come in effective
+    /// time order.
     mutating func add(_ index: Int, of columns: LogBatchColumns) {
         let row = columns.rows.baseAddress! + index
         count += 1
@@ -98,7 +104,7 @@ struct LogBlockEncoder {
             timeKinds.writeByte(1)
         }
         severityNumbers.writeSignedVarint(Int64(row.pointee.severityNumber))
-        severityTexts.append(columns.batch.strings[Int(row.pointee.severityText)])
+        severityTexts.append(strings[Int(row.pointee.severityText)])
         switch row.pointee.body.kind {
         case .empty:
             bodyKinds.writeByte(0)
@@ -112,7 +118,7 @@ struct LogBlockEncoder {
             estimatedBytes += utf8.count
         default:
             bodyKinds.writeByte(2)
-            let body = columns.batch.attributeValue(row.pointee.body)
+            let body = batch.attributeValue(row.pointee.body)
             otherBodies.writeAttributeValue(body)
             let text = Array(body.text.utf8)
             trigrams.add(text)
@@ -137,9 +143,9 @@ struct LogBlockEncoder {
         } else {
             spanPresence.writeByte(0)
         }
-        eventNames.append(columns.batch.strings[Int(row.pointee.eventName)])
-        resources.append(columns.batch.resources[Int(row.pointee.resource)], reference: (source, Int(row.pointee.resource)))
-        scopes.append(columns.batch.scopes[Int(row.pointee.scope)], reference: (source, Int(row.pointee.scope)))
+        eventNames.append(strings[Int(row.pointee.eventName)])
+        resources.append(batch.resources[Int(row.pointee.resource)], reference: (source, Int(row.pointee.resource)))
+        scopes.append(batch.scopes[Int(row.pointee.scope)], reference: (source, Int(row.pointee.scope)))
         explicitStream.writeByte(row.pointee.stream == 0 ? 0 : 1)
     }
 
@@ -147,7 +153,7 @@ struct LogBlockEncoder {
     private mutating func keyNumber(_ key: UInt32, of columns: LogBatchColumns) -> Int {
         let known = keyNumbers[Int(key)]
         if known >= 0 { return known }
-        let numbered = keys.number(columns.batch.strings[Int(key)])
+        let numbered = keys.number(strings[Int(key)])
         if numbered.isNew { values.append(AttributeValueColumn()) }
         keyNumbers[Int(key)] = numbered.number
         return numbered.number
@@ -172,7 +178,7 @@ struct LogBlockEncoder {
             if value.kind == .string {
                 values[lastShape[index]].append(string: columns.bytes(of: value))
             } else {
-                values[lastShape[index]].append(columns.batch.attributeValue(value))
+                values[lastShape[index]].append(batch.attributeValue(value))
             }
         }
         shapeIndexes.writeVarint(UInt64(lastShapeIndex))
@@ -253,7 +259,11 @@ struct LogBlockEncoder {
 /// repeat costs a comparison, not an encoding and a lookup.
 struct RepeatingDictionaryColumn<Value: Equatable> {
     private var column = DictionaryColumn()
-    private var last: (reference: (source: Int, number: Int), value: Value, index: Int)?
+    /// The last value, its entry, and the batch table entry it came from (kept apart: reading the reference must not
+    /// copy the value).
+    private var lastValue: Value?
+    private var lastIndex = 0
+    private var lastReference = (source: -1, number: -1)
     private let encode: (inout ByteWriter, Value) -> Void
 
     init(encode: @escaping (inout ByteWriter, Value) -> Void) {
@@ -263,25 +273,27 @@ struct RepeatingDictionaryColumn<Value: Equatable> {
     /// Appends `value`, which is entry `reference.number` of a batch table numbered `reference.source`: the same
     /// entry as the last one's is a repeat without a comparison.
     mutating func append(_ value: @autoclosure () -> Value, reference: (source: Int, number: Int)) {
-        if let last, last.reference == reference {
-            column.appendIndex(last.index)
+        if reference == lastReference {
+            column.appendIndex(lastIndex)
             return
         }
+        lastReference = reference
         let value = value()
-        if let last, last.value == value {
-            column.appendIndex(last.index)
-            self.last?.reference = reference
+        if lastValue == value {
+            column.appendIndex(lastIndex)
             return
         }
         var writer = ByteWriter(capacity: 64)
         encode(&writer, value)
-        last = (reference, value, column.append(writer.bytes))
+        lastIndex = column.append(writer.bytes)
+        lastValue = value
     }
 
     /// Forgets the values, for the next block.
     mutating func removeAll() {
         column = DictionaryColumn()
-        last = nil
+        lastValue = nil
+        lastReference = (-1, -1)
     }
 
     /// The column (see ``DictionaryColumn/encoded()``).

@@ -41,12 +41,12 @@ final class LogPartWriter {
     /// or, with its lines plus a rough 64 bytes a record for the other columns, the byte target.
     func append(_ batch: LogBatch, rows indexes: some Sequence<Int>) throws {
         try LogBatchColumns.read(batch) { columns in
-            block.begin(columns)
+            block.begin(batch)
             for index in indexes {
                 block.add(index, of: columns)
                 if block.count >= options.blockMaxRecords || block.estimatedBytes >= options.blockTargetBytes {
                     try flushBlock()
-                    block.begin(columns)
+                    block.begin(batch)
                 }
             }
         }
