@@ -60,6 +60,43 @@ struct JSONParserTests {
         #expect(parseError("\"" + String(repeating: "y", count: 19)) == "invalid JSON at byte 0: unterminated string")
     }
 
+    /// Reading a string into a byte buffer appends what it spells (escapes resolved) after what the buffer held;
+    /// invalid UTF-8 is refused with or without escapes. Keys without escapes and beyond ASCII come as their bytes.
+    @Test func stringsAppendToBuffersAndKeysComeAsBytes() throws {
+        var random = SplitMix64(seed: 9)
+        let pieces = ["a", "\"", "\\", "\n", "é", "😀", " ", "~", "0"]
+        for length in 0..<24 {
+            let text = (0..<length).map { _ in pieces[Int.random(in: 0..<pieces.count, using: &random)] }.joined()
+            try Array(("[" + JSONText.quoted(text) + "]").utf8).withUnsafeBytes { raw in
+                var parser = JSONParser(reading: raw)
+                try parser.beginArray()
+                var elements = 0
+                #expect(try parser.nextElement(&elements))
+                var buffer: [UInt8] = [7]
+                try parser.readString(appendingTo: &buffer)
+                #expect(buffer == [7] + Array(text.utf8), "\(text)")
+            }
+        }
+        for bytes: [UInt8] in [[0x22, 0xFF, 0x22], [0x22, 0x5C, 0x6E, 0xC3, 0x22]] {
+            try bytes.withUnsafeBytes { raw in
+                var parser = JSONParser(reading: raw)
+                var buffer: [UInt8] = []
+                #expect(throws: SightlineError.self) { try parser.readString(appendingTo: &buffer) }
+            }
+        }
+        try Array(#"{"plain":1,"esc\"aped":2,"caf\#u{E9}":3}"#.utf8).withUnsafeBytes { raw in
+            var parser = JSONParser(reading: raw)
+            try parser.beginObject()
+            var members = 0
+            var keys: [String] = []
+            while let key = try parser.nextRawKey(&members) {
+                if case .bytes = key { keys.append("bytes:" + key.text) } else { keys.append("text:" + key.text) }
+                _ = try parser.readValue()
+            }
+            #expect(keys == ["bytes:plain", "text:esc\"aped", "text:café"])
+        }
+    }
+
     /// A string or key read with a candidate is the candidate when it spells it, else what it spells, escapes and
     /// errors as without one.
     @Test func readingWithACandidateGivesWhatTheLiteralSpells() throws {

@@ -202,8 +202,9 @@ package struct JSONParser {
         let start = offset
         var runStart = start
         var escaped = false
+        var seen: UInt64 = 0
         while true {
-            offset = Self.specialByte(in: bytes, from: offset)
+            offset = Self.specialByte(in: bytes, from: offset, seen: &seen)
             guard offset < bytes.count else { throw error("unterminated string", at: quote) }
             let byte = bytes[offset]
             if byte == UInt8(ascii: "\"") {
@@ -219,6 +220,8 @@ package struct JSONParser {
                 if escaped {
                     unescaped.append(contentsOf: run)
                     string = UTF8Text.string(validating: unescaped)
+                } else if Self.allASCII(seen) {
+                    string = String(decoding: run, as: UTF8.self)
                 } else {
                     string = UTF8Text.string(validating: run)
                 }
@@ -241,14 +244,17 @@ package struct JSONParser {
     }
 
     /// The offset of the first quote, backslash or control character at or after `offset` in `bytes`, or the
-    /// count when there is none: eight bytes a step, by the usual "which byte is zero" arithmetic on words.
-    private static func specialByte(in bytes: UnsafeRawBufferPointer, from offset: Int) -> Int {
+    /// count when there is none: eight bytes a step, by the usual "which byte is zero" arithmetic on words. ORs every
+    /// byte it reads into `seen` (and some after the one found), so that a caller knows text without a byte ≥ 0x80 is
+    /// ASCII, valid UTF-8, without reading it again.
+    private static func specialByte(in bytes: UnsafeRawBufferPointer, from offset: Int, seen: inout UInt64) -> Int {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         var at = offset
         if let base = bytes.baseAddress {
             while at + 8 <= bytes.count {
                 let word = base.loadUnaligned(fromByteOffset: at, as: UInt64.self)
+                seen |= word
                 let quotes = word ^ (ones &* 0x22)
                 let backslashes = word ^ (ones &* 0x5C)
                 // A zero byte of either comparison borrows, and so does a byte below 0x20; bytes ≥ 0x80 (UTF-8
@@ -261,11 +267,15 @@ package struct JSONParser {
         }
         while at < bytes.count {
             let byte = bytes[at]
+            seen |= UInt64(byte)
             if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return at }
             at += 1
         }
         return at
     }
+
+    /// Whether bytes ORed together (see ``specialByte(in:from:seen:)``) were all ASCII.
+    private static func allASCII(_ seen: UInt64) -> Bool { seen & 0x8080_8080_8080_8080 == 0 }
 
     private mutating func parseEscape(into buffer: inout [UInt8]) throws {
         offset += 1  // backslash
@@ -375,6 +385,41 @@ extension JSONParser {
         try begin(UInt8(ascii: "{"))
     }
 
+    /// A member's key as ``nextRawKey(_:)`` reads it.
+    package enum RawKey {
+        /// A key without escapes: its bytes between the quotes (valid UTF-8), pointing into the input.
+        case bytes(UnsafeRawBufferPointer)
+        /// A key with escapes, unescaped.
+        case text(String)
+
+        package var text: String {
+            switch self {
+            case .bytes(let bytes): String(decoding: bytes, as: UTF8.self)
+            case .text(let text): text
+            }
+        }
+    }
+
+    /// ``nextKey(_:reusing:)`` for callers that compare keys by their bytes: a key without escapes is not made into a
+    /// string.
+    package mutating func nextRawKey(_ members: inout Int) throws -> RawKey? {
+        guard try next(close: UInt8(ascii: "}"), count: &members) else { return nil }
+        guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+        var seen: UInt64 = 0
+        let end = Self.specialByte(in: bytes, from: offset + 1, seen: &seen)
+        let key: RawKey
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\""), Self.allASCII(seen) {
+            key = .bytes(UnsafeRawBufferPointer(rebasing: bytes[(offset + 1)..<end]))
+            offset = end + 1
+        } else {
+            key = .text(try parseString())
+        }
+        skipWhitespace()
+        guard offset < bytes.count, bytes[offset] == UInt8(ascii: ":") else { throw error("expected ':'") }
+        offset += 1
+        return key
+    }
+
     /// The next member's key, its `:` consumed (read or skip its value next), or nil at the object's `}`, which is
     /// consumed. `members` counts the members read so far: start it at 0 for each object.
     /// `candidate`, when given, is returned instead of a new string if the key spells it (see
@@ -448,18 +493,22 @@ extension JSONParser {
         offset += 1
         let start = out.count
         var runStart = offset
+        var seen: UInt64 = 0
+        var escaped = false
         while true {
-            offset = Self.specialByte(in: bytes, from: offset)
+            offset = Self.specialByte(in: bytes, from: offset, seen: &seen)
             guard offset < bytes.count else { throw error("unterminated string", at: quote) }
             out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<offset]))
             if bytes[offset] == UInt8(ascii: "\"") {
                 offset += 1
+                if !escaped && Self.allASCII(seen) { return }
                 let valid = out.withUnsafeBytes { UTF8Text.isValid(UnsafeRawBufferPointer(rebasing: $0[start...])) }
                 guard valid else { throw error("invalid UTF-8 in string", at: quote + 1) }
                 return
             }
             guard bytes[offset] == UInt8(ascii: "\\") else { throw error("unescaped control character in string") }
             try parseEscape(into: &out)
+            escaped = true
             runStart = offset
         }
     }

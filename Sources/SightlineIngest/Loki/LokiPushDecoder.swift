@@ -1,3 +1,4 @@
+import Glibc
 package import SightlineCore
 
 /// Decodes Loki push requests (`POST /loki/api/v1/push`) into log records.
@@ -161,14 +162,13 @@ package enum LokiPushDecoder {
                 }
                 try parser.beginObject()
                 var members = 0
-                // A key that spells the previous entry's key at the same place is that string, not a new one.
-                while let name = try parser.nextKey(&members, reusing: entries.previousKey(members)) {
+                while let key = try parser.nextRawKey(&members) {
                     guard parser.nextType() == "string" else {
                         throw withPath(
-                            FieldPathError("structured metadata values must be strings, not \(parser.nextType() ?? "nothing")"), "[2].\(name)")
+                            FieldPathError("structured metadata values must be strings, not \(parser.nextType() ?? "nothing")"), "[2].\(key.text)")
                     }
                     let value = try entries.batch.appendString { try parser.readString(appendingTo: &$0) }
-                    entries.appendMetadata(name, value)
+                    entries.appendMetadata(key, value)
                 }
             }
             guard try !parser.nextElement(&count) else { throw shape }
@@ -279,7 +279,7 @@ package enum LokiPushDecoder {
                     }
                     return (name, value)
                 }
-                entries.appendMetadata(name, entries.batch.store(.string(value)))
+                entries.appendMetadata(.text(name), entries.batch.store(.string(value)))
                 metadataIndex += 1
             default:
                 try reader.skipField()
@@ -303,19 +303,16 @@ package enum LokiPushDecoder {
         /// are set by ``setStream(_:)``.
         private var streamRows: Range<Int> = 0..<0
         private var rowsWithoutLevel: [Int] = []
-        /// The current entry's and the previous entry's metadata keys and their numbers in the batch: entries of a
-        /// stream mostly repeat their keys.
-        private var keys: [(name: String, number: UInt32)] = []
-        private var previousKeys: [(name: String, number: UInt32)] = []
-        /// For each string number of the batch seen as a key: its place in ``LogSeverity/levelKeys``, or -1.
+        /// The current entry's and the previous entry's metadata keys (their bytes in the request when read as
+        /// bytes) and their numbers in the batch: entries of a stream mostly repeat their keys, which are then
+        /// compared, not looked up.
+        private var keys: [(bytes: UnsafeRawBufferPointer?, number: UInt32)] = []
+        private var previousKeys: [(bytes: UnsafeRawBufferPointer?, number: UInt32)] = []
+        /// For each string number of the batch: its place in ``LogSeverity/levelKeys`` as a key, -1 when it is none
+        /// of them, -2 until looked up.
         private var levelRanks: [Int] = []
         /// The current entry's last value of each of ``LogSeverity/levelKeys`` (empty when none).
         private var levels: [LogBatch.Value] = Array(repeating: .empty, count: LogSeverity.levelKeys.count)
-
-        /// The previous entry's key at 1-based position `position`, for the parser to reuse.
-        func previousKey(_ position: Int) -> String? {
-            position < previousKeys.count ? previousKeys[position].name : nil
-        }
 
         /// The current stream's number in the batch and the severity its labels give, once its labels are known.
         private var stream: (labels: Labels, number: UInt32, level: (number: Int32, text: UInt32)?)?
@@ -330,20 +327,32 @@ package enum LokiPushDecoder {
         }
 
         /// Adds a metadata pair of the current entry.
-        mutating func appendMetadata(_ name: String, _ value: LogBatch.Value) {
+        mutating func appendMetadata(_ key: JSONParser.RawKey, _ value: LogBatch.Value) {
             let position = keys.count
             let number: UInt32
-            if position < previousKeys.count, previousKeys[position].name == name {
-                number = previousKeys[position].number
-            } else {
-                number = batch.number(string: name)
+            switch key {
+            case .bytes(let bytes):
+                if position < previousKeys.count, let previous = previousKeys[position].bytes, Self.equal(previous, bytes) {
+                    number = previousKeys[position].number
+                } else {
+                    number = batch.number(string: String(decoding: bytes, as: UTF8.self))
+                }
+                keys.append((bytes, number))
+            case .text(let text):
+                number = batch.number(string: text)
+                keys.append((nil, number))
             }
-            keys.append((name, number))
             batch.appendAttribute(key: number, value: value)
             while levelRanks.count <= Int(number) { levelRanks.append(-2) }
-            if levelRanks[Int(number)] == -2 { levelRanks[Int(number)] = LogSeverity.levelKeys.firstIndex(of: name) ?? -1 }
+            if levelRanks[Int(number)] == -2 {
+                levelRanks[Int(number)] = LogSeverity.levelKeys.firstIndex(of: batch.strings[Int(number)]) ?? -1
+            }
             let rank = levelRanks[Int(number)]
             if rank >= 0 { levels[rank] = value }
+        }
+
+        private static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+            a.count == b.count && (a.isEmpty || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
         }
 
         /// Ends the current entry: a row of `line` at `time`, or a rejection when the time is negative.
