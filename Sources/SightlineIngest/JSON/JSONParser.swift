@@ -218,8 +218,9 @@ package struct JSONParser {
                 }
                 let string: String?
                 if escaped {
+                    // Escapes always give valid UTF-8, so the runs between them decide.
                     unescaped.append(contentsOf: run)
-                    string = UTF8Text.string(validating: unescaped)
+                    string = Self.allASCII(seen) ? String(decoding: unescaped, as: UTF8.self) : UTF8Text.string(validating: unescaped)
                 } else if Self.allASCII(seen) {
                     string = String(decoding: run, as: UTF8.self)
                 } else {
@@ -494,21 +495,20 @@ extension JSONParser {
         let start = out.count
         var runStart = offset
         var seen: UInt64 = 0
-        var escaped = false
         while true {
             offset = Self.specialByte(in: bytes, from: offset, seen: &seen)
             guard offset < bytes.count else { throw error("unterminated string", at: quote) }
             out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<offset]))
             if bytes[offset] == UInt8(ascii: "\"") {
                 offset += 1
-                if !escaped && Self.allASCII(seen) { return }
+                // Escapes always give valid UTF-8, so the runs between them decide.
+                if Self.allASCII(seen) { return }
                 let valid = out.withUnsafeBytes { UTF8Text.isValid(UnsafeRawBufferPointer(rebasing: $0[start...])) }
                 guard valid else { throw error("invalid UTF-8 in string", at: quote + 1) }
                 return
             }
             guard bytes[offset] == UInt8(ascii: "\\") else { throw error("unescaped control character in string") }
             try parseEscape(into: &out)
-            escaped = true
             runStart = offset
         }
     }
