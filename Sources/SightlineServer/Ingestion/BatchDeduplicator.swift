@@ -158,19 +158,26 @@ package final class BatchDeduplicator: Sendable {
         let capacity = (id?.utf8.count ?? 0) + 8
             + (request.map { $0.body.count + $0.context.utf8.count + batch.tenant.id.utf8.count + 32 } ?? batch.encodedCapacity)
         var writer = ByteWriter(capacity: capacity)
-        if let id { writeIDPrefix(id, into: &writer) }
         if let request {
-            writer.writeByte(requestMarker)
-            writer.writeByte(request.format.rawValue)
-            writer.writeString(batch.tenant.id)
-            writer.writeVarint(request.observedTimeUnixNano)
-            writer.writeVarint(UInt64(request.recordCount))
-            writer.writeString(request.context)
-            writer.writeBytes(request.body)
+            writeRequestPayload(id: id, tenant: batch.tenant, request: request, into: &writer)
         } else {
+            if let id { writeIDPrefix(id, into: &writer) }
             batch.encode(into: &writer)
         }
         return writer.bytes
+    }
+
+    /// Appends ``walPayload(id:batch:request:)`` of a request to `writer`: for the WAL writer, which copies the body
+    /// into its buffer once this way (rather than into a payload first).
+    package static func writeRequestPayload(id: String?, tenant: Tenant, request: ReceivedRequest, into writer: inout ByteWriter) {
+        if let id { writeIDPrefix(id, into: &writer) }
+        writer.writeByte(requestMarker)
+        writer.writeByte(request.format.rawValue)
+        writer.writeString(tenant.id)
+        writer.writeVarint(request.observedTimeUnixNano)
+        writer.writeVarint(UInt64(request.recordCount))
+        writer.writeString(request.context)
+        writer.writeBytes(request.body)
     }
 
     /// Appends the WAL writer's own payload for `batch` (``TenantBatch/encode(into:scope:)``), with the id prefix of

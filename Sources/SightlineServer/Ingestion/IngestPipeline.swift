@@ -171,6 +171,12 @@ package final class IngestPipeline: Sendable {
                 _ = try await wal.append(encodedBy: { writer, scope in
                     BatchDeduplicator.writeSegmentScopedPayload(id: batchID, batch: batch, into: &writer, scope: scope)
                 }, onDurable: onDurable)
+            } else if unchanged, let request = decoded.request {
+                // The body goes into the WAL writer's buffer directly: one copy fewer than through a payload.
+                let tenant = batch.tenant
+                _ = try await wal.append(encodedBy: { writer, _ in
+                    BatchDeduplicator.writeRequestPayload(id: batchID, tenant: tenant, request: request, into: &writer)
+                }, onDurable: onDurable)
             } else {
                 _ = try await wal.append(payload(), onDurable: onDurable)
             }
