@@ -41,11 +41,16 @@ struct RecordFilter: Sendable {
         }
     }
 
-    /// Whether `record` (a head record, not yet in a block) is in the range and its line holds every needle.
-    func keeps(_ record: LogRecord) -> Bool {
-        guard range.contains(record.effectiveTimeUnixNano) else { return false }
+    /// Whether row `index` of `batch` (a head record, not yet in a block) is in the range and its line holds every
+    /// needle: read from the row and the batch's bytes, without making the record.
+    func keeps(row index: Int, of batch: LogBatch) -> Bool {
+        let row = batch.rows[index]
+        guard range.contains(row.effectiveTimeUnixNano) else { return false }
         guard !needles.isEmpty else { return true }
-        var line = record.line
+        if row.body.kind == .string {
+            return batch.bytes.withUnsafeBytes { matches(line: UnsafeRawBufferPointer(rebasing: $0[row.body.byteRange])) }
+        }
+        var line = batch.attributeValue(row.body).text
         return line.withUTF8 { matches(line: UnsafeRawBufferPointer($0)) }
     }
 

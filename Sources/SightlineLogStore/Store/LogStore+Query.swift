@@ -33,7 +33,7 @@ extension LogStore {
     /// Whether the stream has a record in `range`: a block whose first or last record is in it does; a block that
     /// spans the whole range is decoded to look.
     private func hasRecords(_ stream: StreamSnapshot, in range: TimeRange) throws -> Bool {
-        if stream.head.contains(where: { $0.records.contains { range.contains($0.effectiveTimeUnixNano) } }) { return true }
+        if stream.head.contains(where: { $0.count(in: range).records > 0 }) { return true }
         for part in stream.parts where part.maxTime >= range.startNano && part.minTime < range.endNano {
             for (number, block) in part.blocks.enumerated() where block.overlaps(range) {
                 if range.contains(block.minTime) || range.contains(block.maxTime) { return true }
@@ -74,7 +74,7 @@ extension LogStore {
             }
             var head: [LogRecord] = []
             for chunk in stream.head {
-                for record in chunk.records where filter.keeps(record) { head.append(record) }
+                head.append(contentsOf: chunk.records(keptBy: filter))
             }
             if !head.isEmpty {
                 head.sort { $0.effectiveTimeUnixNano < $1.effectiveTimeUnixNano }
@@ -186,7 +186,7 @@ extension LogStore {
                 }
             }
             for chunk in stream.head {
-                for record in chunk.records where filter.keeps(record) {
+                for record in chunk.records(keptBy: filter) {
                     let values = groupBy.isEmpty ? group : record.group(groupBy, inStream: stream.labels)
                     add(record.effectiveTimeUnixNano, records: 1, bytes: record.line.utf8.count, into: &totals[values, default: [:]])
                 }
@@ -258,11 +258,11 @@ extension LogStore {
     /// The stats of one stream (`streams` left 0).
     private static func stats(of stream: StreamSnapshot, in range: TimeRange) throws -> LogStats {
         var stats = LogStats()
-        let head = stream.head.flatMap { $0.records.filter { range.contains($0.effectiveTimeUnixNano) } }
-        if !head.isEmpty {
+        let head = stream.head.map { $0.count(in: range) }
+        if head.contains(where: { $0.records > 0 }) {
             stats.chunks += 1
-            stats.entries += head.count
-            stats.bytes += head.reduce(0) { $0 + $1.line.utf8.count }
+            stats.entries += head.reduce(0) { $0 + $1.records }
+            stats.bytes += head.reduce(0) { $0 + $1.lineBytes }
         }
         for part in stream.parts where part.maxTime >= range.startNano && part.minTime < range.endNano {
             for (number, block) in part.blocks.enumerated() where block.overlaps(range) {

@@ -68,9 +68,19 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
         /// The chunk's records, each made as it is read.
         var records: Slice<LogBatch> { batch[rows] }
 
-        /// Whether a record of the chunk lies in `range`.
-        func hasRecord(in range: TimeRange) -> Bool {
-            batch.rows[rows].contains { range.contains($0.effectiveTimeUnixNano) }
+        /// The records `filter` keeps, made only for those (a query over a large head reads few of them).
+        func records(keptBy filter: RecordFilter) -> [LogRecord] {
+            rows.filter { filter.keeps(row: $0, of: batch) }.map { batch[$0] }
+        }
+
+        /// How many of the chunk's records lie in `range`, and the bytes of their lines.
+        func count(in range: TimeRange) -> (records: Int, lineBytes: Int) {
+            var count = (records: 0, lineBytes: 0)
+            for row in batch.rows[rows] where range.contains(row.effectiveTimeUnixNano) {
+                count.records += 1
+                count.lineBytes += row.body.kind == .string ? Int(row.body.length) : batch.attributeValue(row.body).text.utf8.count
+            }
+            return count
         }
     }
 
