@@ -11,11 +11,11 @@ struct ColumnSetWriter {
     private var payload: [UInt8] = []
     private var count = 0
 
-    /// Compresses and appends one column.
-    mutating func append(_ column: [UInt8]) {
+    /// Appends one column, compressed unless `compress` is false (a column of random ids, known not to shrink).
+    mutating func append(_ column: [UInt8], compress: Bool = true) {
         count += 1
         directory.writeVarint(UInt64(column.count))
-        if column.count >= 32 {
+        if compress && column.count >= 32 {
             let compressed = LZ4Block.compress(column)
             if compressed.count < column.count {
                 directory.writeVarint(UInt64(compressed.count))

@@ -218,7 +218,10 @@ struct LogBlockEncoder {
         columns.append(resources.encoded())
         columns.append(scopes.encoded())
         columns.append(explicitStream.bytes)
-        for column in values { columns.append(column.encoded()) }
+        for column in values {
+            let encoded = column.encoded()
+            columns.append(encoded.bytes, compress: !encoded.isHexBytes)
+        }
         let block = EncodedBlock(
             data: columns.finish(), bloom: trigrams.filter(bitsPerTrigram: bitsPerTrigram), minTime: count == 0 ? 0 : minTime,
             maxTime: maxTime, count: count, lineBytes: lineBytes
@@ -374,7 +377,13 @@ struct AttributeValueColumn {
 
     /// The column: a mode byte and the value count, then mode 0 tagged values, 1 a string dictionary (when its
     /// entries are at most a quarter of the values), 3 lowercase hex strings as their bytes, 2 length-prefixed strings.
-    func encoded() -> [UInt8] {
+    /// `isHexBytes` for mode 3: mostly distinct ids as bytes, which LZ4 would scan for nothing.
+    func encoded() -> (bytes: [UInt8], isHexBytes: Bool) {
+        let bytes = encodedBytes()
+        return (bytes, bytes.first == 3)
+    }
+
+    private func encodedBytes() -> [UInt8] {
         var out = ByteWriter(capacity: (tagged?.bytes.count ?? bytes.count) + 10 * count + 16)
         if let tagged {
             out.writeByte(0)
