@@ -17,6 +17,27 @@ struct LogBlockCodecTests {
         return encoder.finish(bitsPerTrigram: 4)
     }
 
+    /// The word-at-a-time hex check agrees with a byte-by-byte one at every length and for every byte value.
+    @Test func hexCheckMatchesTheByteRule() {
+        func reference(_ bytes: [UInt8]) -> Bool {
+            bytes.count % 2 == 0 && bytes.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+        }
+        var random = SplitMix64(seed: 3)
+        let digits = Array("0123456789abcdef".utf8)
+        for length in 0..<40 {
+            var bytes = (0..<length).map { _ in digits[Int(random.next() % 16)] }
+            for position in 0..<length {
+                let saved = bytes[position]
+                for value in 0...255 {
+                    bytes[position] = UInt8(value)
+                    let checked = bytes.withUnsafeBytes { AttributeValueColumn.isLowercaseHex($0) }
+                    #expect(checked == reference(bytes), "\(bytes)")
+                }
+                bytes[position] = saved
+            }
+        }
+    }
+
     @Test func everyFieldRoundTrips() throws {
         let records = LogFixtures.varied().sorted { $0.effectiveTimeUnixNano < $1.effectiveTimeUnixNano }
         let block = encode(records[...])

@@ -47,7 +47,7 @@ struct RecordFilter: Sendable {
         let row = batch.rows[index]
         guard range.contains(row.effectiveTimeUnixNano) else { return false }
         guard !needles.isEmpty else { return true }
-        if row.body.kind == .string {
+        if case .string = row.body.kind {
             return batch.bytes.withUnsafeBytes { matches(line: UnsafeRawBufferPointer(rebasing: $0[row.body.byteRange])) }
         }
         var line = batch.attributeValue(row.body).text

@@ -175,7 +175,8 @@ struct LogBlockEncoder {
         }
         for index in attributes.indices {
             let value = attributes[index].value
-            if value.kind == .string {
+            // A pattern, not `==`: the kind's equality is a call into another module.
+            if case .string = value.kind {
                 values[lastShape[index]].append(string: columns.bytes(of: value))
             } else {
                 values[lastShape[index]].append(batch.attributeValue(value))
@@ -329,7 +330,7 @@ struct AttributeValueColumn {
             return
         }
         count += 1
-        if allLowercaseHex { allLowercaseHex = utf8.count % 2 == 0 && utf8.allSatisfy(Self.isLowercaseHexDigit) }
+        if allLowercaseHex { allLowercaseHex = Self.isLowercaseHex(utf8) }
         bytes.append(contentsOf: utf8)
         ends.append(Int32(bytes.count))
     }
@@ -352,6 +353,33 @@ struct AttributeValueColumn {
     }
 
     private static func isLowercaseHexDigit(_ byte: UInt8) -> Bool { (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66) }
+
+    /// Whether `text` is an even number of lowercase hex digits, checked eight bytes a step: a byte is a digit when
+    /// it is in 0x30...0x39 or 0x61...0x66, each range tested by adding to every byte so that only the bytes inside it
+    /// carry into (or stay below) bit 7.
+    static func isLowercaseHex(_ text: UnsafeRawBufferPointer) -> Bool {
+        guard text.count % 2 == 0 else { return false }
+        var at = 0
+        if let base = text.baseAddress {
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let high: UInt64 = 0x8080_8080_8080_8080
+            while at + 8 <= text.count {
+                let word = base.loadUnaligned(fromByteOffset: at, as: UInt64.self)
+                guard word & high == 0 else { return false }
+                // Bit 7 of a byte set in `atLeast(x)` when the byte is ≥ x (bytes < 0x80, so no carry between them).
+                func atLeast(_ x: UInt64) -> UInt64 { (word &+ (0x80 - x) &* ones) & high }
+                let digit = atLeast(0x30) & ~atLeast(0x3A)
+                let letter = atLeast(0x61) & ~atLeast(0x67)
+                guard digit | letter == high else { return false }
+                at += 8
+            }
+        }
+        while at < text.count {
+            guard isLowercaseHexDigit(text[at]) else { return false }
+            at += 1
+        }
+        return true
+    }
 
     private static func hexValue(_ digit: UInt8) -> UInt8 { digit <= 0x39 ? digit - 0x30 : digit - 0x61 + 10 }
 

@@ -78,7 +78,11 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
             var count = (records: 0, lineBytes: 0)
             for row in batch.rows[rows] where range.contains(row.effectiveTimeUnixNano) {
                 count.records += 1
-                count.lineBytes += row.body.kind == .string ? Int(row.body.length) : batch.attributeValue(row.body).text.utf8.count
+                if case .string = row.body.kind {
+                    count.lineBytes += Int(row.body.length)
+                } else {
+                    count.lineBytes += batch.attributeValue(row.body).text.utf8.count
+                }
             }
             return count
         }

@@ -27,7 +27,9 @@ struct BatchValidator: Sendable {
             let maxBodyBytes = limits.maxLogBodyBytes
             let maxAttributes = limits.maxAttributes
             if records.rows.allSatisfy({ row in
-                Int(row.attributeCount) <= maxAttributes && (row.body.kind != .string || Int(row.body.length) <= maxBodyBytes)
+                guard Int(row.attributeCount) <= maxAttributes else { return false }
+                if case .string = row.body.kind { return Int(row.body.length) <= maxBodyBytes }
+                return true
             }) {
                 return result
             }
