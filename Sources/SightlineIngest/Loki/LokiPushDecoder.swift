@@ -26,8 +26,9 @@ package enum LokiPushDecoder {
         // Read value by value: a JSONValue tree cost several allocations per entry, only to be walked once.
         var parser = JSONParser(reading: json)
         var entries = EntryWriter()
-        // Lines of this dataset's size average a few hundred bytes with their metadata.
-        entries.batch.reserveCapacity(rows: json.count / 256, bytes: json.count / 2, attributes: json.count / 64)
+        // The strings' bytes are at most the body's (each comes from at least as many bytes of it), so that much room
+        // never regrows; rows and attributes are guessed from entries of a few hundred bytes with a few metadata pairs.
+        entries.batch.reserveCapacity(rows: json.count / 256, bytes: json.count, attributes: json.count / 48)
         do {
             guard let type = parser.nextType() else { _ = try parser.readValue(); return DecodedBatch(.logs([])) }
             guard type == "object" else { throw FieldPathError("the body must be a JSON object, not \(type)") }
