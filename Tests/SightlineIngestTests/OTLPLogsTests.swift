@@ -149,12 +149,25 @@ struct OTLPLogsTests {
         var writer = ProtobufWriter()
         writer.writeMessage(1) { resourceLogs in
             resourceLogs.writeMessage(2) { scopeLogs in
-                scopeLogs.writeMessage(2) { $0.writeBytes(10, [1, 2, 3]) }
-                scopeLogs.writeMessage(2) { $0.writeString(3, "ok") }
+                // The rejected record's attribute is not left for the next one.
+                scopeLogs.writeMessage(2) { record in
+                    record.writeMessage(6) { kv in
+                        kv.writeString(1, "k")
+                        kv.writeMessage(2) { $0.writeString(1, "v") }
+                    }
+                    record.writeBytes(10, [1, 2, 3])
+                }
+                scopeLogs.writeMessage(2) { record in
+                    record.writeString(3, "ok")
+                    // A string value with invalid UTF-8 has it replaced, as every OTLP string does.
+                    record.writeMessage(5) { $0.writeBytes(1, [0x61, 0xFF, 0x62]) }
+                }
             }
         }
         let fromProtobuf = try OTLPDecoder.decode(.logs, body: writer.bytes, format: .protobuf)
         #expect(try records(fromProtobuf).map(\.severityText) == ["ok"])
+        #expect(try records(fromProtobuf).map(\.attributes) == [[]])
+        #expect(try records(fromProtobuf).map(\.body) == [.string("a\u{FFFD}b")])
         #expect(fromProtobuf.rejected == 1)
         #expect(fromProtobuf.rejectionMessage == "resource_logs[0].scope_logs[0].log_records[0]: span_id has 3 bytes, expected 8")
     }

@@ -97,6 +97,14 @@ package struct LogBatch: Sendable {
 
         package var traceID: TraceID? { hasTraceID ? TraceID(high: traceIDHigh, low: traceIDLow) : nil }
         package var spanIDValue: SpanID? { hasSpanID ? SpanID(spanID) : nil }
+
+        package mutating func setTraceID(_ id: TraceID) {
+            (traceIDHigh, traceIDLow, hasTraceID) = (id.high, id.low, true)
+        }
+
+        package mutating func setSpanID(_ id: SpanID) {
+            (spanID, hasSpanID) = (id.value, true)
+        }
     }
 
     /// One attribute of a record: its key's number in ``LogBatch/strings`` and its value.

@@ -3,7 +3,17 @@ import SightlineCore
 extension OTLPProtobufDecoder {
     /// Decodes an `ExportTraceServiceRequest`. Spans without valid ids are rejected, not the request.
     static func decodeTraces(_ buffer: UnsafeRawBufferPointer) throws -> DecodedBatch {
-        try decodeRecords(buffer, ("resource_spans", "scope_spans", "spans"), as: SignalBatch.traces) { try span(&$0) }
+        var spans: [Span] = []
+        let tally = try decodeRecords(buffer, ("resource_spans", "scope_spans", "spans"), into: &spans) { r, spans in
+            switch try span(&r) {
+            case .success(let span):
+                spans.append(span)
+                return nil
+            case .failure(let error):
+                return error
+            }
+        }
+        return DecodedBatch(.traces(spans), rejected: tally.count, rejectionMessage: tally.message)
     }
 
     /// Decodes a `Span`; a missing, zero or wrong-length id (its own, its parent's or a link's) rejects it.

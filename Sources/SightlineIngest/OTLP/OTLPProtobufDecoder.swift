@@ -15,20 +15,20 @@ enum OTLPProtobufDecoder {
 
     /// Decodes an export request of log records or spans: `resource_* = 1` messages of `resource = 1` and
     /// `scope_* = 2`, each scope message of `scope = 1` and records `= 2`. The resource's attributes and the scope are
-    /// copied into every record under them.
+    /// given to every record under them.
     ///
     /// - Parameters:
     ///   - buffer: The request body.
     ///   - fields: The names of the three repeated fields, for error paths and rejection messages.
-    ///   - batch: Wraps the records in their signal's batch.
-    ///   - record: Decodes one record, or says why it is rejected (not the request).
-    /// - Returns: The accepted records, and the rejected ones counted with their paths.
-    static func decodeRecords<Record: OTLPScopedRecord>(
-        _ buffer: UnsafeRawBufferPointer, _ fields: RecordFields, as batch: ([Record]) -> SignalBatch,
-        record: (inout ProtobufReader) throws -> Result<Record, OTLPIDs.IDError>
-    ) throws -> DecodedBatch {
+    ///   - records: Where records go (spans into an array, log records into a ``LogBatch``).
+    ///   - record: Decodes one record into `records`, or says why it is rejected (not the request), having added
+    ///     nothing.
+    /// - Returns: The rejected records counted with their paths.
+    static func decodeRecords<Sink: OTLPRecordSink>(
+        _ buffer: UnsafeRawBufferPointer, _ fields: RecordFields, into records: inout Sink,
+        record: (inout ProtobufReader, inout Sink) throws -> OTLPIDs.IDError?
+    ) throws -> RejectionTally {
         var r = ProtobufReader(buffer)
-        var records: [Record] = []
         var tally = RejectionTally()
         var resourceIndex = 0
         while let field = try r.nextField() {
@@ -41,13 +41,13 @@ enum OTLPProtobufDecoder {
             }
             resourceIndex += 1
         }
-        return DecodedBatch(batch(records), rejected: tally.count, rejectionMessage: tally.message)
+        return tally
     }
 
-    /// Decodes one `Resource*` message (`resource = 1`, `scope_* = 2`), copying the resource into its records.
-    private static func resourceRecords<Record: OTLPScopedRecord>(
-        _ r: inout ProtobufReader, _ fields: RecordFields, _ resourceIndex: Int, into records: inout [Record],
-        tally: inout RejectionTally, record: (inout ProtobufReader) throws -> Result<Record, OTLPIDs.IDError>
+    /// Decodes one `Resource*` message (`resource = 1`, `scope_* = 2`), giving the resource to its records.
+    private static func resourceRecords<Sink: OTLPRecordSink>(
+        _ r: inout ProtobufReader, _ fields: RecordFields, _ resourceIndex: Int, into records: inout Sink,
+        tally: inout RejectionTally, record: (inout ProtobufReader, inout Sink) throws -> OTLPIDs.IDError?
     ) throws {
         let start = records.count
         var resource: [Attribute] = []
@@ -64,16 +64,13 @@ enum OTLPProtobufDecoder {
             }
         }
         // The resource may follow its scopes on the wire, so it is filled in afterwards.
-        if !resource.isEmpty {
-            for index in start..<records.count { records[index].resource = resource }
-        }
+        if !resource.isEmpty { records.setResource(resource, from: start) }
     }
 
-    /// Decodes one `Scope*` message (`scope = 1`, records `= 2`), copying the scope into its records.
-    private static func scopeRecords<Record: OTLPScopedRecord>(
+    /// Decodes one `Scope*` message (`scope = 1`, records `= 2`), giving the scope to its records.
+    private static func scopeRecords<Sink: OTLPRecordSink>(
         _ r: inout ProtobufReader, _ fields: RecordFields, _ resourceIndex: Int, _ scopeIndex: Int,
-        into records: inout [Record], tally: inout RejectionTally,
-        record: (inout ProtobufReader) throws -> Result<Record, OTLPIDs.IDError>
+        into records: inout Sink, tally: inout RejectionTally, record: (inout ProtobufReader, inout Sink) throws -> OTLPIDs.IDError?
     ) throws {
         let start = records.count
         var scope = InstrumentationScope()
@@ -82,9 +79,7 @@ enum OTLPProtobufDecoder {
             switch field {
             case 1: scope = try r.readMessage("scope") { try self.scope(&$0) }
             case 2:
-                switch try r.readMessage(fields.record, index: recordIndex, record) {
-                case .success(let decoded): records.append(decoded)
-                case .failure(let error):
+                if let error = try r.readMessage(fields.record, index: recordIndex, { try record(&$0, &records) }) {
                     let path = "\(fields.resource)[\(resourceIndex)].\(fields.scope)[\(scopeIndex)].\(fields.record)[\(recordIndex)]"
                     tally.reject(1, "\(path): \(error.message)")
                 }
@@ -92,9 +87,7 @@ enum OTLPProtobufDecoder {
             default: try r.skipField()
             }
         }
-        if scope != InstrumentationScope() {
-            for index in start..<records.count { records[index].scope = scope }
-        }
+        if scope != InstrumentationScope() { records.setScope(scope, from: start) }
     }
 
     // MARK: Common messages (opentelemetry.proto.common.v1, resource.v1)
