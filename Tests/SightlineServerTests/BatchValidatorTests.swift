@@ -22,6 +22,25 @@ struct BatchValidatorTests {
         #expect(result.truncated == 0)
     }
 
+    /// What the `_bulk` handler asks per document: dropped for too many attributes whatever the policy, for a long
+    /// body only when such bodies are refused (else validation truncates it).
+    @Test func dropReasonsFollowThePolicy() {
+        let long = LogRecord(body: .string("much too long"))
+        var crowded = LogRecord(body: .string("ok"))
+        var limits = Self.limits(.reject, maxBytes: 8)
+        limits.maxAttributes = 1
+        crowded.attributes = [Attribute("a", .int(1)), Attribute("b", .int(2))]
+        let refusing = BatchValidator(limits: limits)
+        #expect(refusing.dropReason(for: long)?.0 == "body_too_large")
+        #expect(refusing.dropReason(for: long)?.1.contains("limits.max_log_body_bytes") == true)
+        #expect(refusing.dropReason(for: crowded)?.0 == "too_many_attributes")
+        #expect(refusing.dropReason(for: LogRecord(body: .string("short"))) == nil)
+        limits.longLogBodies = .truncate
+        let truncating = BatchValidator(limits: limits)
+        #expect(truncating.dropReason(for: long) == nil)
+        #expect(truncating.dropReason(for: crowded)?.0 == "too_many_attributes")
+    }
+
     @Test func seriesOverTheLabelLimitsAreRefusedWithTheLimitAndSeriesNamed() {
         var limits = IngestLimits()
         limits.maxLabelsPerSeries = 3

@@ -181,6 +181,27 @@ struct LogIngestAPITests {
         await harness.cleanUp()
     }
 
+    /// A document the ingestion limits refuse is refused as its own item, naming the limit; the others are stored.
+    @Test func bulkItemsOverTheLimitsAreRefusedAlone() async throws {
+        var limits = IngestLimits()
+        limits.maxLogBodyBytes = 10
+        let harness = try ServerHarness(limits: limits)
+        do {
+            let client = harness.client()
+            let body = "{\"index\":{\"_index\":\"a\"}}\n{\"message\":\"short\"}\n{\"index\":{\"_index\":\"a\"}}\n{\"message\":\"far longer than ten bytes\"}\n"
+            try await client.execute("/_bulk", method: .post, body: ByteBuffer(string: body)).check { reply in
+                #expect(reply.status == .ok)
+                let items = json(reply.body)["items"] as? [[String: [String: Any]]] ?? []
+                #expect(items.map { $0["index"]?["status"] as? Int } == [201, 400])
+                let error = items.last?["index"]?["error"] as? [String: Any]
+                #expect(error?["type"] as? String == "illegal_argument_exception")
+                #expect((error?["reason"] as? String)?.contains("limits.max_log_body_bytes") == true)
+            }
+            #expect(try await storedRecords(client).map { $0["body"] as? String } == ["short"])
+        }
+        await harness.cleanUp()
+    }
+
     @Test func gzipBulkAndWholeRequestErrors() async throws {
         let harness = try ServerHarness()
         do {

@@ -92,11 +92,10 @@ enum ElasticsearchHandler {
             guard recordIndex < request.records.count else { break }
             let record = request.records[recordIndex]
             recordIndex += 1
-            let result = validator.validate(.logs([record]))
-            if result.rejected > 0 {
+            if let (_, message) = validator.dropReason(for: record) {
                 request.items[itemIndex].status = 400
                 request.items[itemIndex].errorType = "illegal_argument_exception"
-                request.items[itemIndex].errorReason = result.message
+                request.items[itemIndex].errorReason = message
             } else {
                 kept.append(record)
             }

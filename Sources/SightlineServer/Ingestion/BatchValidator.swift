@@ -36,20 +36,15 @@ struct BatchValidator: Sendable {
             var kept = LogBatch()
             kept.reserveCapacity(rows: records.count)
             for var record in records {
-                if let (reason, message) = refusal(of: record) {
+                if let (reason, message) = dropReason(for: record) {
                     result.reject(reason, message)
                     continue
                 }
+                // A long body left by dropReason is to be truncated.
                 if let bytes = longBodyBytes(of: record), case .string(let body) = record.body {
-                    switch limits.longLogBodies {
-                    case .reject:
-                        result.reject("body_too_large", "a log body of \(bytes) bytes exceeds the limit of \(limits.maxLogBodyBytes) (limits.max_log_body_bytes)")
-                        continue
-                    case .truncate:
-                        record.body = .string(Self.prefix(of: body, maxBytes: limits.maxLogBodyBytes))
-                        record.attributes.append(Attribute(LongLogBodyPolicy.truncatedAttribute, .int(Int64(bytes))))
-                        result.truncated += 1
-                    }
+                    record.body = .string(Self.prefix(of: body, maxBytes: limits.maxLogBodyBytes))
+                    record.attributes.append(Attribute(LongLogBodyPolicy.truncatedAttribute, .int(Int64(bytes))))
+                    result.truncated += 1
                 }
                 kept.append(record)
             }
@@ -74,6 +69,15 @@ struct BatchValidator: Sendable {
             result.batch = .metrics(metrics)
         }
         return result
+    }
+
+    /// Why validation drops a log record (reason, message), or nil when it keeps it (its body perhaps truncated).
+    func dropReason(for record: LogRecord) -> (String, String)? {
+        if let refusal = refusal(of: record) { return refusal }
+        if case .reject = limits.longLogBodies, let bytes = longBodyBytes(of: record) {
+            return ("body_too_large", "a log body of \(bytes) bytes exceeds the limit of \(limits.maxLogBodyBytes) (limits.max_log_body_bytes)")
+        }
+        return nil
     }
 
     /// Why a log record is refused whatever the long-body policy (reason, message), or nil when it is not.
