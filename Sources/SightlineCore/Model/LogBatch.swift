@@ -256,9 +256,42 @@ package struct LogBatch: Sendable {
                 stream: number(stream: record.stream)))
     }
 
-    /// Appends the records of `other`'s `rows`.
+    /// Appends the records of `other`'s `rows`, row by row: their bytes copied, their table entries numbered in
+    /// this batch's tables (no record is made).
     package mutating func append(contentsOf other: LogBatch, rows range: Range<Int>) {
-        for index in range { append(other[index]) }
+        // This batch's number of each of `other`'s strings, found when first needed.
+        var strings = [UInt32?](repeating: nil, count: other.stringNumbers.values.count)
+        func string(_ number: UInt32) -> UInt32 {
+            if let known = strings[Int(number)] { return known }
+            let mapped = self.number(string: other.stringNumbers.values[Int(number)])
+            strings[Int(number)] = mapped
+            return mapped
+        }
+        for index in range {
+            var row = other.rows[index]
+            for entry in other.attributes(of: row) {
+                appendAttribute(key: string(entry.key), value: copy(entry.value, from: other))
+            }
+            row.body = copy(row.body, from: other)
+            row.severityText = string(row.severityText)
+            row.eventName = string(row.eventName)
+            row.resource = number(resource: other.resources[Int(row.resource)])
+            row.scope = number(scope: other.scopes[Int(row.scope)])
+            row.stream = number(stream: other.streams[Int(row.stream)])
+            appendRow(row)
+        }
+    }
+
+    /// `value` of `other`, its bytes (if it has any) copied into this batch.
+    private mutating func copy(_ value: Value, from other: LogBatch) -> Value {
+        switch value.kind {
+        case .empty, .bool, .int, .double: return value
+        case .string, .bytes, .array, .keyValueList:
+            var copied = value
+            copied.payload = UInt64(bytes.count)
+            bytes.append(contentsOf: other.bytes[value.byteRange])
+            return copied
+        }
     }
 
     /// Changes row `index`'s fixed-size fields (its attribute range stays as it is).
