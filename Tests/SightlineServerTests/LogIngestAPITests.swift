@@ -305,3 +305,15 @@ struct LogIngestAPITests {
         await harness.cleanUp()
     }
 }
+
+struct BulkDocumentIDTests {
+    /// Made-up ids are 20 URL-safe characters, distinct within a response and across responses.
+    @Test func idsAreURLSafeAndDistinct() {
+        var first = ElasticsearchHandler.DocumentIDs()
+        var second = ElasticsearchHandler.DocumentIDs()
+        let ids = (0..<5000).map { _ in first.next() } + (0..<5000).map { _ in second.next() }
+        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        #expect(ids.allSatisfy { $0.count == 20 && $0.allSatisfy(allowed.contains) })
+        #expect(Set(ids).count == ids.count)
+    }
+}
