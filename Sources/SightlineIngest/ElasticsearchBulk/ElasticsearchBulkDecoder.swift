@@ -37,6 +37,9 @@ package enum ElasticsearchBulkDecoder {
         if start < body.count { lines.append(UnsafeRawBufferPointer(rebasing: body[start..<body.count])) }
 
         var request = ElasticsearchBulkRequest()
+        request.records.reserveCapacity(rows: lines.count / 2, bytes: body.count, attributes: lines.count * 4)
+        // The last index a document went to and its stream number in the batch (requests mostly name one).
+        var stream: (index: String, number: UInt32)?
         var lineIndex = 0
         while lineIndex < lines.count {
             let actionLine = lines[lineIndex]
@@ -65,10 +68,8 @@ package enum ElasticsearchBulkDecoder {
                 request.items.append(item)
                 continue
             }
-            switch record(documentLine, index: index) {
-            case .success(let record):
-                request.records.append(record)
-            case .failure(let reason):
+            if stream?.index != index { stream = (index, request.records.number(stream: Labels([Label("index", index)]))) }
+            if let reason = document(documentLine, stream: stream?.number ?? 0, into: &request.records) {
                 item.reject("mapper_parsing_exception", reason.message)
             }
             request.items.append(item)
@@ -115,19 +116,21 @@ package enum ElasticsearchBulkDecoder {
         var message: String
     }
 
-    private static func record(_ line: UnsafeRawBufferPointer, index: String) -> Result<LogRecord, DocumentError> {
+    /// Decodes a document into a row of `batch` in stream number `stream`.
+    /// - Returns: Why the document is refused (having added nothing), or nil when it was added.
+    private static func document(_ line: UnsafeRawBufferPointer, stream: UInt32, into batch: inout LogBatch) -> DocumentError? {
         let document: JSONValue
         do {
             document = try JSONParser.parse(line)
         } catch let error as SightlineError {
-            return .failure(DocumentError(message: "failed to parse: \(error.message)"))
+            return DocumentError(message: "failed to parse: \(error.message)")
         } catch {
-            return .failure(DocumentError(message: "failed to parse: \(error)"))
+            return DocumentError(message: "failed to parse: \(error)")
         }
         guard let object = document.objectValue else {
-            return .failure(DocumentError(message: "failed to parse: the document must be a JSON object, not \(document.typeName)"))
+            return DocumentError(message: "failed to parse: the document must be a JSON object, not \(document.typeName)")
         }
-        var record = LogRecord(stream: Labels([Label("index", index)]))
+        var row = LogBatch.Row(stream: stream)
         if let timestamp = object["@timestamp"], timestamp != .null {
             let parsed: UInt64?
             switch timestamp {
@@ -136,55 +139,61 @@ package enum ElasticsearchBulkDecoder {
             default: parsed = nil
             }
             guard let parsed else {
-                return .failure(DocumentError(
+                return DocumentError(
                     message: "failed to parse field [@timestamp] of type [date]: \(timestamp.jsonText) is not an ISO 8601 date or epoch milliseconds"
-                ))
+                )
             }
-            record.timeUnixNano = parsed
+            row.timeUnixNano = parsed
         }
         var bodyKey: String?
         for key in ["message", "log", "msg"] {
             if case .string(let text) = object[key] {
-                record.body = .string(text)
+                row.body = batch.store(.string(text))
                 bodyKey = key
                 break
             }
         }
-        var attributes: [Attribute] = []
+        // The last non-empty string of each level key, as attributes are flattened.
+        var levels = [String?](repeating: nil, count: LogSeverity.levelKeys.count)
         for (key, value) in zip(object.keys, object.values) where key != "@timestamp" && key != bodyKey {
-            flatten(value, key: key, into: &attributes)
-        }
-        record.attributes = attributes
-        for key in LogSeverity.levelKeys {
-            if let attribute = attributes.last(where: { $0.key == key }), case .string(let text) = attribute.value, !text.isEmpty {
-                LogSeverity.apply(level: text, to: &record)
-                break
+            flatten(value, key: key) { key, value in
+                if let rank = LogSeverity.levelKeys.firstIndex(of: key) {
+                    if case .string(let text) = value { levels[rank] = text } else { levels[rank] = nil }
+                }
+                batch.appendAttribute(key: batch.number(string: key), value: batch.store(value))
             }
         }
-        return .success(record)
+        if let level = levels.first(where: { $0?.isEmpty == false }) ?? nil {
+            row.severityText = batch.number(string: level)
+            row.severityNumber = LogSeverity.number(forLevel: level)
+        }
+        batch.appendRow(row)
+        return nil
     }
 
-    private static func flatten(_ value: JSONValue, key: String, into attributes: inout [Attribute]) {
+    /// Hands `value` to `attribute` as attributes: nested objects flattened with dots, arrays as their JSON text,
+    /// integers as ints, other numbers as doubles; nulls dropped.
+    private static func flatten(_ value: JSONValue, key: String, _ attribute: (String, AttributeValue) -> Void) {
         switch value {
         case .null:
             return
         case .bool(let flag):
-            attributes.append(Attribute(key, .bool(flag)))
+            attribute(key, .bool(flag))
         case .number(let text):
             if !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }), let integer = Int64(text) {
-                attributes.append(Attribute(key, .int(integer)))
+                attribute(key, .int(integer))
             } else if let double = Double(text) {
-                attributes.append(Attribute(key, .double(double)))
+                attribute(key, .double(double))
             } else {
-                attributes.append(Attribute(key, .string(text)))
+                attribute(key, .string(text))
             }
         case .string(let text):
-            attributes.append(Attribute(key, .string(text)))
+            attribute(key, .string(text))
         case .array:
-            attributes.append(Attribute(key, .string(value.jsonText)))
+            attribute(key, .string(value.jsonText))
         case .object(let object):
             for (name, member) in zip(object.keys, object.values) {
-                flatten(member, key: key + "." + name, into: &attributes)
+                flatten(member, key: key + "." + name, attribute)
             }
         }
     }

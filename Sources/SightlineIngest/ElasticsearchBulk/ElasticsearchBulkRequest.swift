@@ -3,11 +3,11 @@ package import SightlineCore
 /// A decoded Elasticsearch bulk request: the log records to store and one item per action, in request order.
 package struct ElasticsearchBulkRequest: Sendable {
     /// The records of the accepted `index` and `create` actions, in order.
-    package var records: [LogRecord]
+    package var records: LogBatch
     /// Every action's outcome, in order; the stored ones correspond, in order, to ``records``.
     package var items: [ElasticsearchBulkItem]
 
-    package init(records: [LogRecord] = [], items: [ElasticsearchBulkItem] = []) {
+    package init(records: LogBatch = LogBatch(), items: [ElasticsearchBulkItem] = []) {
         self.records = records
         self.items = items
     }

@@ -67,7 +67,7 @@ enum ElasticsearchHandler {
             refuseOverLimits(&decoded, limits: api.limits)
             let now = LokiPushHandler.arrivalTime()
             var batch = LokiPushHandler.stamped(
-                DecodedBatch(.logs(LogBatch(decoded.records)), rejected: decoded.rejectedCount, rejectionMessage: decoded.rejectionMessage),
+                DecodedBatch(.logs(decoded.records), rejected: decoded.rejectedCount, rejectionMessage: decoded.rejectionMessage),
                 observedTimeUnixNano: now
             )
             batch.request = ReceivedRequest(
@@ -86,19 +86,25 @@ enum ElasticsearchHandler {
     /// Refuses, per item, the records the ingestion limits would drop, so that the response can say which.
     private static func refuseOverLimits(_ request: inout ElasticsearchBulkRequest, limits: IngestLimits) {
         let validator = BatchValidator(limits: limits)
-        var kept: [LogRecord] = []
-        var recordIndex = 0
+        var dropped: [Int] = []
+        var row = 0
         for itemIndex in request.items.indices where !request.items[itemIndex].isError {
-            guard recordIndex < request.records.count else { break }
-            let record = request.records[recordIndex]
-            recordIndex += 1
-            if let (_, message) = validator.dropReason(for: record) {
+            guard row < request.records.count else { break }
+            if let (_, message) = validator.dropReason(for: request.records.rows[row]) {
                 request.items[itemIndex].status = 400
                 request.items[itemIndex].errorType = "illegal_argument_exception"
                 request.items[itemIndex].errorReason = message
-            } else {
-                kept.append(record)
+                dropped.append(row)
             }
+            row += 1
+        }
+        guard !dropped.isEmpty else { return }
+        // Most requests break no limit; one that does is copied without the dropped rows.
+        var kept = LogBatch()
+        var start = 0
+        for end in dropped + [request.records.count] {
+            kept.append(contentsOf: request.records, rows: start..<end)
+            start = end + 1
         }
         request.records = kept
     }

@@ -73,17 +73,26 @@ struct BatchValidator: Sendable {
 
     /// Why validation drops a log record (reason, message), or nil when it keeps it (its body perhaps truncated).
     func dropReason(for record: LogRecord) -> (String, String)? {
-        if let refusal = refusal(of: record) { return refusal }
-        if case .reject = limits.longLogBodies, let bytes = longBodyBytes(of: record) {
+        var bodyBytes: Int?
+        if case .string(let body) = record.body { bodyBytes = body.utf8.count }
+        return dropReason(attributes: record.attributes.count, stringBodyBytes: bodyBytes)
+    }
+
+    /// ``dropReason(for:)`` of the record a batch's row holds, read from the row.
+    func dropReason(for row: LogBatch.Row) -> (String, String)? {
+        var bodyBytes: Int?
+        if case .string = row.body.kind { bodyBytes = Int(row.body.length) }
+        return dropReason(attributes: Int(row.attributeCount), stringBodyBytes: bodyBytes)
+    }
+
+    private func dropReason(attributes: Int, stringBodyBytes: Int?) -> (String, String)? {
+        if attributes > limits.maxAttributes {
+            return ("too_many_attributes", "a log record has \(attributes) attributes, more than the limit of \(limits.maxAttributes)")
+        }
+        if case .reject = limits.longLogBodies, let bytes = stringBodyBytes, bytes > limits.maxLogBodyBytes {
             return ("body_too_large", "a log body of \(bytes) bytes exceeds the limit of \(limits.maxLogBodyBytes) (limits.max_log_body_bytes)")
         }
         return nil
-    }
-
-    /// Why a log record is refused whatever the long-body policy (reason, message), or nil when it is not.
-    private func refusal(of record: LogRecord) -> (String, String)? {
-        guard record.attributes.count > limits.maxAttributes else { return nil }
-        return ("too_many_attributes", "a log record has \(record.attributes.count) attributes, more than the limit of \(limits.maxAttributes)")
     }
 
     /// The byte length of a string body over the limit, or nil when the body is within it (or not a string).

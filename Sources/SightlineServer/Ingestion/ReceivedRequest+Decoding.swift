@@ -19,7 +19,7 @@ extension ReceivedRequest {
         case .otlpTracesJSON: return try OTLPDecoder.decode(.traces, body: body, format: .json)
         case .elasticsearchBulk:
             let bulk = try ElasticsearchBulkDecoder.decode(body, defaultIndex: context.isEmpty ? nil : context)
-            let batch = DecodedBatch(.logs(LogBatch(bulk.records)), rejected: bulk.rejectedCount, rejectionMessage: bulk.rejectionMessage)
+            let batch = DecodedBatch(.logs(bulk.records), rejected: bulk.rejectedCount, rejectionMessage: bulk.rejectionMessage)
             return LokiPushHandler.stamped(batch, observedTimeUnixNano: observedTimeUnixNano)
         }
     }
