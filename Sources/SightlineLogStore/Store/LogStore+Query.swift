@@ -33,7 +33,7 @@ extension LogStore {
     /// Whether the stream has a record in `range`: a block whose first or last record is in it does; a block that
     /// spans the whole range is decoded to look.
     private func hasRecords(_ stream: StreamSnapshot, in range: TimeRange) throws -> Bool {
-        if stream.head.contains(where: { $0.count(in: range).records > 0 }) { return true }
+        if stream.head.contains(where: { $0.hasRecord(in: range) }) { return true }
         for part in stream.parts where part.maxTime >= range.startNano && part.minTime < range.endNano {
             for (number, block) in part.blocks.enumerated() where block.overlaps(range) {
                 if range.contains(block.minTime) || range.contains(block.maxTime) { return true }

@@ -65,8 +65,10 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
 
         var count: Int { rows.count }
 
-        /// The chunk's records, each made as it is read.
-        var records: Slice<LogBatch> { batch[rows] }
+        /// Whether a record of the chunk lies in `range`.
+        func hasRecord(in range: TimeRange) -> Bool {
+            batch.rows[rows].contains { range.contains($0.effectiveTimeUnixNano) }
+        }
 
         /// The records `filter` keeps, made only for those (a query over a large head reads few of them).
         func records(keptBy filter: RecordFilter) -> [LogRecord] {

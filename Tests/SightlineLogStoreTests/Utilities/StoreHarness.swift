@@ -65,6 +65,9 @@ struct StoreHarness {
 }
 
 extension LogStore.HeadChunk {
+    /// The chunk's records, each made as it is read.
+    var records: Slice<LogBatch> { batch[rows] }
+
     /// A chunk of segment 0 holding all of `records`.
     init(_ records: some Sequence<LogRecord>) {
         let batch = LogBatch(records)
