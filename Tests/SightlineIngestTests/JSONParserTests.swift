@@ -97,9 +97,8 @@ struct JSONParserTests {
         }
     }
 
-    /// A string or key read with a candidate is the candidate when it spells it, else what it spells, escapes and
-    /// errors as without one.
-    @Test func readingWithACandidateGivesWhatTheLiteralSpells() throws {
+    /// Strings and keys read one by one give what their literals spell, escapes resolved; invalid UTF-8 is refused.
+    @Test func readingStringsAndKeysGivesWhatTheLiteralsSpell() throws {
         let text = #"{"logger":"payments.http.server","k":"a\"b","bad":"\#u{FF}x","n":"plain"}"#
         var bytes = Array(text.utf8)
         // An invalid UTF-8 byte inside the third value.
@@ -109,22 +108,21 @@ struct JSONParserTests {
             var parser = JSONParser(reading: raw)
             try parser.beginObject()
             var members = 0
-            let candidate = String(repeating: "payments.http.server", count: 1)
-            #expect(try parser.nextKey(&members, reusing: "logger") == "logger")
-            #expect(try parser.readString(reusing: candidate) == "payments.http.server")
-            #expect(try parser.nextKey(&members, reusing: "kk") == "k")
-            #expect(try parser.readString(reusing: "a\"b") == "a\"b")
-            #expect(try parser.nextKey(&members, reusing: "bad") == "bad")
-            #expect(throws: SightlineError.self) { try parser.readString(reusing: "other") }
+            #expect(try parser.nextKey(&members) == "logger")
+            #expect(try parser.readString() == "payments.http.server")
+            #expect(try parser.nextKey(&members) == "k")
+            #expect(try parser.readString() == "a\"b")
+            #expect(try parser.nextKey(&members) == "bad")
+            #expect(throws: SightlineError.self) { try parser.readString() }
         }
         try Array(#"["plain","longer than fifteen bytes"]"#.utf8).withUnsafeBytes { raw in
             var parser = JSONParser(reading: raw)
             try parser.beginArray()
             var elements = 0
             #expect(try parser.nextElement(&elements))
-            #expect(try parser.readString(reusing: "plan") == "plain")
+            #expect(try parser.readString() == "plain")
             #expect(try parser.nextElement(&elements))
-            #expect(try parser.readString(reusing: nil) == "longer than fifteen bytes")
+            #expect(try parser.readString() == "longer than fifteen bytes")
         }
     }
 

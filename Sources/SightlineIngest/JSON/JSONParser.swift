@@ -1,4 +1,3 @@
-import Glibc
 import SightlineCore
 
 /// A recursive-descent JSON parser (RFC 8259) over UTF-8 bytes.
@@ -194,9 +193,8 @@ package struct JSONParser {
     // MARK: Strings
 
     /// Parses a string literal starting at the opening quote. Runs of plain bytes are found eight at a time and
-    /// taken whole: as they are when the string has no escape, else copied run by run around the escapes. A literal
-    /// without escapes that spells `candidate` is `candidate` itself (see ``readString(reusing:)``).
-    private mutating func parseString(reusing candidate: String? = nil) throws -> String {
+    /// taken whole: as they are when the string has no escape, else copied run by run around the escapes.
+    private mutating func parseString() throws -> String {
         let quote = offset
         offset += 1
         let start = offset
@@ -210,12 +208,6 @@ package struct JSONParser {
             if byte == UInt8(ascii: "\"") {
                 let run = UnsafeRawBufferPointer(rebasing: bytes[runStart..<offset])
                 offset += 1
-                if !escaped, var candidate {
-                    let spelled = candidate.withUTF8 { utf8 in
-                        utf8.count == run.count && (run.isEmpty || memcmp(utf8.baseAddress!, run.baseAddress!, run.count) == 0)
-                    }
-                    if spelled { return candidate }
-                }
                 let string: String?
                 if escaped {
                     // Escapes always give valid UTF-8, so the runs between them decide.
@@ -401,7 +393,7 @@ extension JSONParser {
         }
     }
 
-    /// ``nextKey(_:reusing:)`` for callers that compare keys by their bytes: a key without escapes is not made into a
+    /// ``nextKey(_:)`` for callers that compare keys by their bytes: a key without escapes is not made into a
     /// string.
     package mutating func nextRawKey(_ members: inout Int) throws -> RawKey? {
         guard try next(close: UInt8(ascii: "}"), count: &members) else { return nil }
@@ -423,12 +415,10 @@ extension JSONParser {
 
     /// The next member's key, its `:` consumed (read or skip its value next), or nil at the object's `}`, which is
     /// consumed. `members` counts the members read so far: start it at 0 for each object.
-    /// `candidate`, when given, is returned instead of a new string if the key spells it (see
-    /// ``readString(reusing:)``).
-    package mutating func nextKey(_ members: inout Int, reusing candidate: String? = nil) throws -> String? {
+    package mutating func nextKey(_ members: inout Int) throws -> String? {
         guard try next(close: UInt8(ascii: "}"), count: &members) else { return nil }
         guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw error("expected a string key") }
-        let key = try parseString(reusing: candidate)
+        let key = try parseString()
         skipWhitespace()
         guard offset < bytes.count, bytes[offset] == UInt8(ascii: ":") else { throw error("expected ':'") }
         offset += 1
@@ -476,13 +466,11 @@ extension JSONParser {
         return true
     }
 
-    /// Reads a string value. When `candidate` is given and the literal (without escapes) spells it, returns
-    /// `candidate` itself: a caller that expects a value repeated from an earlier one (the same key, the same
-    /// logger) then makes no new string, which is a validation and, past 15 bytes, an allocation.
-    package mutating func readString(reusing candidate: String? = nil) throws -> String {
+    /// Reads a string value.
+    package mutating func readString() throws -> String {
         skipWhitespace()
         guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw error("expected a string") }
-        return try parseString(reusing: candidate)
+        return try parseString()
     }
 
     /// Reads a string value, appending its UTF-8 (escapes resolved, checked to be valid) to `out`: for callers that
