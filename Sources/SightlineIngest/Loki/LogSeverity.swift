@@ -1,5 +1,3 @@
-package import SightlineCore
-
 /// Maps the level names log shippers put in a `level`/`severity`/`log.level` field to OpenTelemetry severity numbers.
 ///
 /// Only the base number of each range is used: trace 1, debug 5, info 9, warn 13, error 17, fatal 21. Names are
@@ -20,12 +18,5 @@ package enum LogSeverity {
         case "fatal", "critical", "crit", "panic", "emerg", "emergency", "alert", "ftl": 21
         default: 0
         }
-    }
-
-    /// Sets `record`'s severity text and number from a level name; does nothing when `level` is empty.
-    package static func apply(level: String, to record: inout LogRecord) {
-        guard !level.isEmpty else { return }
-        record.severityText = level
-        record.severityNumber = number(forLevel: level)
     }
 }
