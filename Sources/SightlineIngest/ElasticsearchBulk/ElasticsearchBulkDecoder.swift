@@ -153,7 +153,7 @@ package enum ElasticsearchBulkDecoder {
                 break
             }
         }
-        // The last non-empty string of each level key, as attributes are flattened.
+        // Each level key's last value if it is a string (nil otherwise), as attributes are flattened.
         var levels = [String?](repeating: nil, count: LogSeverity.levelKeys.count)
         for (key, value) in zip(object.keys, object.values) where key != "@timestamp" && key != bodyKey {
             flatten(value, key: key) { key, value in
