@@ -29,11 +29,12 @@ import Testing
         #expect(block.meta.stats.chunks == Int64(series.count * 3))
         #expect(block.meta.stats.samples == Int64(series.count * (10 + 11 + 12)))
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.file(block.meta.id)).sorted()
-        #expect(files == ["chunks", "index", "meta.json"])
+        #expect(files == ["chunks", "index", "meta.json", "times"])
         let index = try BlockFiles.size(directory.file(block.meta.id + "/index"))
         let chunks = try BlockFiles.size(directory.file(block.meta.id + "/chunks"))
-        #expect(block.meta.stats.bytes == index + chunks)
-        #expect(block.sizeBytes == index + chunks + (try BlockFiles.size(directory.file(block.meta.id + "/meta.json"))))
+        let times = try BlockFiles.size(directory.file(block.meta.id + "/times"))
+        #expect(block.meta.stats.bytes == index + chunks + times)
+        #expect(block.sizeBytes == index + chunks + times + (try BlockFiles.size(directory.file(block.meta.id + "/meta.json"))))
     }
 
     @Test func selectAllReturnsEverySeriesSortedAndByteIdentical() throws {

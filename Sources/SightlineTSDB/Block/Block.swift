@@ -19,10 +19,12 @@ package final class Block: Sendable {
     package let meta: BlockMeta
     /// The block's directory.
     package let directory: String
-    /// The size of the block's files (`meta.json`, `index`, `chunks`) when it was opened.
+    /// The size of the block's files (`meta.json`, `index`, `times`, `chunks`) when it was opened.
     package let sizeBytes: Int64
     /// The decoded index.
     let index: BlockIndex
+    /// The time sections chunk records share (none in a version-1 block).
+    let times: BlockTimes
     /// The open `chunks` file, read with `pread` (which does not move a shared offset, so concurrent reads are safe).
     private let chunksFD: Int32
     /// The path of the `chunks` file, for error messages.
@@ -40,6 +42,15 @@ package final class Block: Sendable {
         meta = try BlockMetaFile.decode(metaBytes, path: metaPath)
         let indexBytes = try POSIXFile.readAll(indexPath)
         index = try BlockIndex(bytes: indexBytes, path: indexPath)
+        var timesSize = 0
+        if meta.version >= 2 {
+            let timesPath = BlockFileNames.join(directory, BlockFileNames.times)
+            let timesBytes = try POSIXFile.readAll(timesPath)
+            times = try BlockTimes(bytes: timesBytes, path: timesPath)
+            timesSize = timesBytes.count
+        } else {
+            times = BlockTimes()
+        }
         let fd = try POSIXFile.open(chunksPath, O_RDONLY)
         do {
             let header = try BlockFiles.read(fd, count: BlockFormat.headerLength, at: 0, path: chunksPath)
@@ -47,7 +58,7 @@ package final class Block: Sendable {
                 throw SightlineError(.dataCorrupted, "chunks file \(chunksPath): bad magic or version at offset 0")
             }
             let chunksSize = try POSIXFile.size(fd, path: chunksPath)
-            sizeBytes = Int64(metaBytes.count) + Int64(indexBytes.count) + chunksSize
+            sizeBytes = Int64(metaBytes.count) + Int64(indexBytes.count) + Int64(timesSize) + chunksSize
         } catch {
             POSIXFile.close(fd)
             throw error
@@ -123,7 +134,7 @@ package final class Block: Sendable {
                 let from = Int(chunk.offset - start)
                 return try ChunkRecord.decode(
                     UnsafeRawBufferPointer(rebasing: raw[from..<from + Int(chunk.length)]),
-                    minTime: chunk.minTime, maxTime: chunk.maxTime, path: chunksPath, offset: chunk.offset)
+                    minTime: chunk.minTime, maxTime: chunk.maxTime, times: times, path: chunksPath, offset: chunk.offset)
             }
         }
     }

@@ -24,6 +24,8 @@ final class BlockBuilder {
     private var buffer = ByteWriter(capacity: BlockBuilder.bufferSize + 4096)
     private var written: UInt64 = 0
     private var series: [BlockIndexEncoder.Series] = []
+    /// The decimal chunks' time sections seen so far, and those stored once in `times`.
+    private var sharing = TimeSectionSharing()
     private var samples: Int64 = 0
     private var minTime = Int64.max
     private var maxTime = Int64.min
@@ -74,7 +76,11 @@ final class BlockBuilder {
                 throw SightlineError(.invalidArgument, "chunk of \(labels) has maxTime \(chunk.maxTime) < minTime \(chunk.minTime)")
             }
             let offset = written + UInt64(buffer.bytes.count)
-            let length = ChunkRecord.append(chunk, to: &buffer)
+            let length = if let shared = sharing.reference(for: chunk) {
+                ChunkRecord.append(chunk, sharingTimes: shared.ref, bitCount: shared.bitCount, to: &buffer)
+            } else {
+                ChunkRecord.append(chunk, to: &buffer)
+            }
             guard length < Int(UInt32.max) else { throw SightlineError(.invalidArgument, "chunk of \(labels) is too large: \(length) bytes") }
             refs.append(BlockChunkRef(offset: offset, length: UInt32(length), minTime: chunk.minTime, maxTime: chunk.maxTime))
             samples += Int64(chunk.sampleCount)
@@ -106,11 +112,13 @@ final class BlockBuilder {
             closed = true
             let index = try BlockIndexEncoder.encode(series)
             try BlockFiles.writeFile(BlockFileNames.join(temporaryPath, BlockFileNames.index), index)
+            let times = sharing.table.encoded()
+            try BlockFiles.writeFile(BlockFileNames.join(temporaryPath, BlockFileNames.times), times)
             let meta = BlockMeta(
                 id: id, minTime: minTime, maxTime: maxTime, level: level, sources: sources,
                 stats: .init(
                     series: Int64(series.count), samples: samples, chunks: Int64(series.reduce(0) { $0 + $1.chunks.count }),
-                    bytes: Int64(written) + Int64(index.count)))
+                    bytes: Int64(written) + Int64(index.count) + Int64(times.count)))
             try BlockFiles.writeFile(BlockFileNames.join(temporaryPath, BlockFileNames.meta), try BlockMetaFile.encode(meta))
             try POSIXFile.fsyncDirectory(temporaryPath)
             let finalPath = BlockFileNames.join(parentDirectory, id)

@@ -5,6 +5,7 @@
 /// ```
 /// <tenant>/01J9Z3K6Y8Q4W2T0R5V7X9B1C3/meta.json
 /// <tenant>/01J9Z3K6Y8Q4W2T0R5V7X9B1C3/index
+/// <tenant>/01J9Z3K6Y8Q4W2T0R5V7X9B1C3/times             (format version 2)
 /// <tenant>/01J9Z3K6Y8Q4W2T0R5V7X9B1C3/chunks
 /// <tenant>/01J9Z3K6Y8Q4W2T0R5V7X9B1C3.tmp/            a block being written (deleted on open)
 /// <tenant>/01J9Z3K6Y8Q4W2T0R5V7X9B1C3.deleting.tmp/   a block being deleted (deleted on open)
@@ -18,6 +19,8 @@ enum BlockFileNames {
     static let chunks = "chunks"
     /// The file holding symbols, series, label values and postings.
     static let index = "index"
+    /// The file of time sections chunk records share (``BlockTimes``); blocks of format version 2 on.
+    static let times = "times"
     /// The suffix of directories that are not (or no longer) blocks: written or deleted part-way.
     static let temporarySuffix = ".tmp"
     /// The suffix a block directory is renamed to before its files are removed.

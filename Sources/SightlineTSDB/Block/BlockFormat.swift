@@ -4,7 +4,8 @@ enum BlockFormat {
     static let chunksMagic: [UInt8] = Array("SLBC".utf8)
     /// The first bytes of an `index` file: `SLBI` then ``version``.
     static let indexMagic: [UInt8] = Array("SLBI".utf8)
-    /// The version byte after each magic; equal to ``BlockMeta/currentVersion``.
+    /// The version byte after the `chunks` and `index` magics: their framing, unchanged since format version 1 of
+    /// a block (``BlockMeta/currentVersion`` says which records and files a block may have).
     static let version: UInt8 = 1
     /// The size of the magic plus the version byte at the start of both files.
     static let headerLength = 5

@@ -2,8 +2,10 @@
 ///
 /// Times are in ms since the epoch and both bounds are inclusive: every sample in the block lies in `minTime...maxTime`.
 package struct BlockMeta: Codable, Sendable, Hashable {
-    /// The format version this code writes; blocks with another version are refused.
-    package static let currentVersion = 1
+    /// The format version this code writes. Version 2 added the `times` file and chunk records that refer to it.
+    package static let currentVersion = 2
+    /// The format versions this code reads; blocks with another version are refused.
+    package static let readableVersions = 1...2
 
     /// Counts describing a block's content.
     package struct Stats: Codable, Sendable, Hashable {
@@ -13,7 +15,7 @@ package struct BlockMeta: Codable, Sendable, Hashable {
         package var samples: Int64
         /// How many chunks the block holds.
         package var chunks: Int64
-        /// The size of the `index` and `chunks` files together.
+        /// The size of the `index`, `times` and `chunks` files together.
         package var bytes: Int64
 
         /// Creates stats.

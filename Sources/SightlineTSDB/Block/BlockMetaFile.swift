@@ -23,7 +23,7 @@ enum BlockMetaFile {
         } catch {
             throw SightlineError(.dataCorrupted, "meta file \(path): not a valid block meta at offset 0", cause: error)
         }
-        guard meta.version == BlockMeta.currentVersion else {
+        guard BlockMeta.readableVersions.contains(meta.version) else {
             throw SightlineError(.dataCorrupted, "meta file \(path): unsupported block format version \(meta.version)")
         }
         guard meta.minTime <= meta.maxTime else {

@@ -3,14 +3,17 @@ import SightlineCore
 /// The encoding of one chunk in a block's `chunks` file. Pure: no file I/O.
 ///
 /// ```
-/// encoding     u8
+/// encoding     u8            ChunkEncoding raw value, or 3: a decimal chunk whose time section is in `times`
 /// sampleCount  uvarint
+/// [timesRef    uvarint]      encoding 3 only: the section's position in the block's times file
 /// length       uvarint       payload length
-/// payload      length bytes  ChunkData.bytes, opaque
+/// payload      length bytes  ChunkData.bytes, opaque; for encoding 3 the bits after the time section
 /// crc          u32 LE        CRC32C of everything above
 /// ```
 ///
-/// Times are not repeated here: the index holds each chunk's minTime/maxTime and record length.
+/// Times are not repeated here: the index holds each chunk's minTime/maxTime and record length. An encoding-3
+/// record's payload holds the chunk's bits after the section's `b` bits; the chunk ended on a byte boundary, so they
+/// were `8 × length − (b mod 8)` bits, and reading gives back the chunk byte for byte (``BlockTimes``).
 enum ChunkRecord {
     /// Appends the record of `chunk` to `writer` and returns its length in bytes.
     static func append(_ chunk: ChunkData, to writer: inout ByteWriter) -> Int {
@@ -23,9 +26,31 @@ enum ChunkRecord {
         return writer.bytes.count - start
     }
 
-    /// Decodes the record `record` read from `offset` of the file `path`, giving it the times the index recorded.
-    /// - Throws: `dataCorrupted` naming the file and offset when the CRC, the length or the encoding is wrong.
-    static func decode(_ record: UnsafeRawBufferPointer, minTime: Int64, maxTime: Int64, path: String, offset: UInt64) throws -> ChunkData {
+    /// The encoding byte of a decimal chunk whose time section is stored in the block's ``BlockTimes``.
+    static let sharedTimesEncoding: UInt8 = 3
+
+    /// Appends the record of decimal `chunk` whose first `bitCount` bits are section `ref` of the block's times
+    /// file, and returns its length in bytes.
+    static func append(_ chunk: ChunkData, sharingTimes ref: Int, bitCount: Int, to writer: inout ByteWriter) -> Int {
+        let start = writer.bytes.count
+        writer.writeByte(sharedTimesEncoding)
+        writer.writeVarint(UInt64(max(0, chunk.sampleCount)))
+        writer.writeVarint(UInt64(ref))
+        var rest = BitWriter(capacity: chunk.bytes.count)
+        rest.writeBits(of: chunk.bytes, bitCount..<chunk.bytes.count * 8)
+        writer.writeBytes(rest.finishedBytes())
+        let crc = writer.bytes[start...].withUnsafeBytes { CRC32C.checksum($0) }
+        writer.writeUInt32LE(crc)
+        return writer.bytes.count - start
+    }
+
+    /// Decodes the record `record` read from `offset` of the file `path`, giving it the times the index recorded and
+    /// taking shared time sections from `times`.
+    /// - Throws: `dataCorrupted` naming the file and offset when the CRC, the length, the encoding or a time section
+    ///   reference is wrong.
+    static func decode(
+        _ record: UnsafeRawBufferPointer, minTime: Int64, maxTime: Int64, times: BlockTimes, path: String, offset: UInt64
+    ) throws -> ChunkData {
         func corrupted(_ what: String) -> SightlineError {
             SightlineError(.dataCorrupted, "chunks file \(path): \(what) in chunk record at offset \(offset)")
         }
@@ -36,8 +61,28 @@ enum ChunkRecord {
         var reader = ByteReader(body)
         do {
             let rawEncoding = try reader.readByte()
-            guard let encoding = ChunkEncoding(rawValue: rawEncoding) else { throw corrupted("unknown encoding \(rawEncoding)") }
             let sampleCount = try reader.readVarint()
+            if rawEncoding == sharedTimesEncoding {
+                let ref = try reader.readVarint()
+                let rest = try reader.readBytes()
+                guard reader.isAtEnd, sampleCount <= UInt64(Int.max) else { throw corrupted("length mismatch") }
+                guard ref < UInt64(times.count) else {
+                    throw corrupted("time section \(ref) of a block with \(times.count)")
+                }
+                let section = times.sections[Int(ref)]
+                let sectionBits = times.bitCounts[Int(ref)]
+                // The chunk ended on a byte boundary, so its bits after the section were a whole number of bytes less
+                // the section's bits in its last byte.
+                let restBits = rest.count * 8 - sectionBits % 8
+                guard restBits >= 0 else { throw corrupted("empty payload after time section \(ref)") }
+                var bits = BitWriter(capacity: section.count + rest.count)
+                bits.writeBits(of: section, 0..<sectionBits)
+                bits.writeBits(of: rest, 0..<restBits)
+                return ChunkData(
+                    minTime: minTime, maxTime: maxTime, sampleCount: Int(sampleCount), encoding: .decimal,
+                    bytes: bits.finishedBytes())
+            }
+            guard let encoding = ChunkEncoding(rawValue: rawEncoding) else { throw corrupted("unknown encoding \(rawEncoding)") }
             let bytes = try reader.readBytes()
             guard reader.isAtEnd, sampleCount <= UInt64(Int.max) else { throw corrupted("length mismatch") }
             return ChunkData(minTime: minTime, maxTime: maxTime, sampleCount: Int(sampleCount), encoding: encoding, bytes: bytes)

@@ -195,6 +195,26 @@ package enum DecimalChunk {
         }
     }
 
+    /// How many leading bits of a decimal chunk hold its sample count and timestamps (the layout above up to `k`),
+    /// or nil when the bytes end before them. Series scraped together have equal time sections, which a block stores
+    /// once (``BlockTimes``).
+    package static func timeSectionBitCount(_ bytes: [UInt8]) -> Int? {
+        var reader = BitReader(bytes)
+        guard let rawCount = reader.readUVarint(), rawCount > 0, rawCount <= UInt64(bytes.count) * 64 + 2,
+            reader.readVarint() != nil
+        else { return nil }
+        if rawCount >= 2 {
+            guard reader.readVarint() != nil else { return nil }
+            var remaining = Int(rawCount) - 2
+            while remaining > 0 {
+                let n = min(groupSize, remaining)
+                guard let width = reader.readBits(7), width <= 64, reader.skip(Int(width) * n) else { return nil }
+                remaining -= n
+            }
+        }
+        return reader.bitsRead
+    }
+
     // MARK: Values as decimals
 
     /// The smallest common exponent `k` and the mantissas `m_i` with `Double(m_i) / 10^k` bit-equal to every value,

@@ -76,6 +76,24 @@ package struct BitReader: Sendable {
     /// Bits not read yet.
     package var remainingBits: Int { available + (bytes.count - nextByte) * 8 }
 
+    /// Bits read so far.
+    package var bitsRead: Int { bytes.count * 8 - remainingBits }
+
+    /// Moves past `count` bits; false (having moved to the end) when fewer remain.
+    package mutating func skip(_ count: Int) -> Bool {
+        guard count >= 0, count <= remainingBits else {
+            _ = skip(remainingBits)
+            return false
+        }
+        var remaining = count
+        while remaining > 0 {
+            let n = min(remaining, 56)
+            _ = readBitsKnownPresent(n)
+            remaining -= n
+        }
+        return true
+    }
+
     /// Reads `count` bits (1...56) that the caller has checked are there (``remainingBits``): no optional, no
     /// bounds check beyond the buffer's, for loops over packed fixed-width values.
     @inline(__always)

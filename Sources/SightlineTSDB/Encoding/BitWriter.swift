@@ -50,6 +50,20 @@ package struct BitWriter: Sendable {
         }
     }
 
+    /// Writes the bits `range` of `bytes` (bit 0 is the most significant bit of the first byte), as ``BitReader``
+    /// would read them. `range` must lie within `bytes`.
+    package mutating func writeBits(of bytes: [UInt8], _ range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count * 8, "bit range outside the bytes")
+        var reader = BitReader(bytes, offset: range.lowerBound >> 3)
+        _ = reader.skip(range.lowerBound & 7)
+        var remaining = range.count
+        while remaining > 0 {
+            let n = min(remaining, 56)
+            writeBits(reader.readBitsKnownPresent(n), count: n)
+            remaining -= n
+        }
+    }
+
     /// Writes an unsigned LEB128 varint, eight bits per byte, at the current bit position.
     package mutating func writeUVarint(_ value: UInt64) {
         var v = value
