@@ -64,6 +64,40 @@ struct DecimalChunkTests {
         }
     }
 
+    /// Each of the four value forms wins on the data it suits, and each decodes back.
+    @Test func everyValueFormIsChosenWhereItIsSmallest() throws {
+        var rng = SplitMix64(seed: 0xF0)
+        func series(_ increment: (Int) -> Int64) -> [Double] {
+            var m: Int64 = 5_000_000
+            return (0..<300).map { i in
+                m += increment(i)
+                return Double(m) / 100
+            }
+        }
+        var rate: Int64 = 1000
+        let cases: [(mode: UInt64, values: [Double])] = [
+            (0, series { _ in Int64.random(in: -1000...1000, using: &rng) }),  // a gauge's walk: zigzagged deltas
+            (1, series { _ in  // a counter whose rate drifts: deltas of deltas
+                rate += Int64.random(in: -2...2, using: &rng)
+                return rate
+            }),
+            (2, series { _ in Int64.random(in: 1000...1100, using: &rng) }),  // a counter's increments: from their minimum
+            (3, series { i in 1000 + 10 * Int64(i) + Int64.random(in: 0...3, using: &rng) }),  // a rising rate
+        ]
+        let times = (0..<300).map { Int64($0) * 15_000 }
+        for (expected, values) in cases {
+            let chunk = try #require(DecimalChunk.encode(timestamps: times, values: values))
+            var reader = BitReader(chunk.bytes)
+            #expect(reader.skip(try #require(DecimalChunk.timeSectionBitCount(chunk.bytes))))
+            _ = reader.readUVarint()  // k
+            _ = reader.readVarint()  // m0
+            #expect(reader.readUVarint() == expected)
+            let decoded = try DecimalChunk.decode(chunk)
+            #expect(decoded.timestamps == times)
+            #expect(bits(decoded.values) == bits(values), "mode \(expected)")
+        }
+    }
+
     @Test func valuesThatAreNotDecimalsFallBackToXOR() throws {
         let timestamps: [Int64] = [1000, 2000, 3000, 4000]
         for odd in [StaleNaN.value, .nan, .infinity, -.infinity, -0.0, 1e300, 9_007_199_254_740_993.0 * 4, 5e-324, 0.1 + 0.2] {

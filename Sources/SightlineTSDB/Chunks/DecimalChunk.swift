@@ -17,10 +17,12 @@ import SightlineCore
 /// dods       packed(count − 2)           zigzag(Δt_i − Δt_{i−1}), wrapping
 /// k          uvarint                     values are m / 10^k, k ≤ 18
 /// m0         zigzag varint
-/// mode       uvarint                     when count ≥ 2: 0 = deltas, 1 = deltas of deltas
-/// [d1        zigzag varint]              mode 1 only: m1 − m0
+/// mode       uvarint                     when count ≥ 2: bit 0 set = deltas of deltas (else deltas),
+///                                        bit 1 set = packed from their minimum (else zigzagged)
+/// [d1        zigzag varint]              deltas of deltas only: m1 − m0
 /// gcd        uvarint                     what every packed (signed) difference is a multiple of (0 when all are 0)
-/// diffs      packed(count − 1 − mode)    zigzag(difference / gcd)
+/// [base      zigzag varint]              from their minimum only: the smallest difference / gcd
+/// diffs      packed(count − 1 − dod)     zigzag(difference / gcd), or difference / gcd − base
 /// packed(n): groups of up to 32 values, each a 7-bit width w (0…64) then the values in w bits each
 /// ```
 /// All integer arithmetic wraps, so any Int64 timestamps round-trip; the encoder checks that every value decodes to
@@ -62,18 +64,22 @@ package enum DecimalChunk {
             var dods: [Int64] = []
             dods.reserveCapacity(count)
             for i in stride(from: 1, to: deltas.count, by: 1) { dods.append(deltas[i] &- deltas[i - 1]) }
-            let (deltaGCD, deltaPacked) = divided(deltas)
-            let (dodGCD, dodPacked) = divided(dods)
-            if packedBits(dodPacked) + 64 < packedBits(deltaPacked) {
-                writer.writeUVarint(1)
-                writer.writeVarint(deltas[0])
-                writer.writeUVarint(dodGCD)
-                writePacked(dodPacked, to: &writer)
-            } else {
-                writer.writeUVarint(0)
-                writer.writeUVarint(deltaGCD)
-                writePacked(deltaPacked, to: &writer)
+            // Of the four forms, the smallest; deltas of deltas pay for their first delta (~64 bits at most), a
+            // frame for its base. Counters never decrease, so their deltas from the minimum are a bit narrower than
+            // zigzagged, and ones with steady increments narrower still.
+            // Indexed by mode: zigzagged deltas, zigzagged deltas of deltas, then both from their minimum.
+            let divisions = [divided(deltas), divided(dods)]
+            let forms = divisions.map { gcd, quotients in (gcd: gcd, base: nil as Int64?, packed: quotients.map(zigzag)) }
+                + divisions.map { gcd, quotients in framed(gcd, quotients) }
+            let costs = forms.indices.map { mode in
+                packedBits(forms[mode].packed) + (mode & 1 == 1 ? 64 : 0) + (forms[mode].base.map { varintBits($0) } ?? 0)
             }
+            let mode = costs.indices.min { costs[$0] < costs[$1] } ?? 0
+            writer.writeUVarint(UInt64(mode))
+            if mode & 1 == 1 { writer.writeVarint(deltas[0]) }
+            writer.writeUVarint(forms[mode].gcd)
+            if let base = forms[mode].base { writer.writeVarint(base) }
+            writePacked(forms[mode].packed, to: &writer)
         }
         return ChunkData(
             minTime: timestamps[0], maxTime: timestamps[count - 1], sampleCount: count, encoding: .decimal,
@@ -168,22 +174,43 @@ package enum DecimalChunk {
             }
             emit(m)
             if count >= 2 {
-                guard let mode = reader.readUVarint(), mode <= 1 else { throw corrupted("bad value mode") }
-                if mode == 1 {
-                    guard var delta = reader.readVarint(), let gcd = reader.readUVarint() else { throw corrupted("truncated value header") }
+                guard let mode = reader.readUVarint(), mode <= 3 else { throw corrupted("bad value mode") }
+                var delta: Int64 = 0
+                if mode & 1 == 1 {
+                    guard let first = reader.readVarint() else { throw corrupted("truncated value header") }
+                    delta = first
                     m = m &+ delta
                     emit(m)
-                    let factor = Int64(bitPattern: gcd)
-                    try readPacked(last - 2, from: &reader, corrupted) { dod in
-                        delta = delta &+ unzigzag(dod) &* factor
+                }
+                guard let gcd = reader.readUVarint() else { throw corrupted("truncated value header") }
+                let factor = Int64(bitPattern: gcd)
+                var base: Int64 = 0
+                if mode & 2 == 2 {
+                    guard let frame = reader.readVarint() else { throw corrupted("truncated value header") }
+                    base = frame
+                }
+                // One loop per form, so that none tests the mode per sample.
+                switch mode {
+                case 0:
+                    try readPacked(last - 1, from: &reader, corrupted) { packed in
+                        m = m &+ unzigzag(packed) &* factor
+                        emit(m)
+                    }
+                case 1:
+                    try readPacked(last - 2, from: &reader, corrupted) { packed in
+                        delta = delta &+ unzigzag(packed) &* factor
                         m = m &+ delta
                         emit(m)
                     }
-                } else {
-                    guard let gcd = reader.readUVarint() else { throw corrupted("truncated value header") }
-                    let factor = Int64(bitPattern: gcd)
-                    try readPacked(last - 1, from: &reader, corrupted) { delta in
-                        m = m &+ unzigzag(delta) &* factor
+                case 2:
+                    try readPacked(last - 1, from: &reader, corrupted) { packed in
+                        m = m &+ (base &+ Int64(bitPattern: packed)) &* factor
+                        emit(m)
+                    }
+                default:
+                    try readPacked(last - 2, from: &reader, corrupted) { packed in
+                        delta = delta &+ (base &+ Int64(bitPattern: packed)) &* factor
+                        m = m &+ delta
                         emit(m)
                     }
                 }
@@ -252,8 +279,8 @@ package enum DecimalChunk {
 
     // MARK: Packing
 
-    /// The greatest common divisor of the differences (0 when all are 0) and each difference divided by it, zigzagged.
-    private static func divided(_ differences: [Int64]) -> (UInt64, [UInt64]) {
+    /// The greatest common divisor of the differences (0 when all are 0) and each difference divided by it.
+    private static func divided(_ differences: [Int64]) -> (UInt64, [Int64]) {
         var gcd: UInt64 = 0
         for d in differences where d != 0 {
             var a = gcd
@@ -263,9 +290,21 @@ package enum DecimalChunk {
             if gcd == 1 { break }
         }
         // A divisor of 2^63 (Int64.min's magnitude) does not fit Int64 as a factor; leave such sets undivided.
-        guard gcd > 1, gcd <= UInt64(Int64.max) else { return (gcd == 0 ? 0 : 1, differences.map(zigzag)) }
+        guard gcd > 1, gcd <= UInt64(Int64.max) else { return (gcd == 0 ? 0 : 1, differences) }
         let divisor = Int64(gcd)
-        return (gcd, differences.map { zigzag($0 / divisor) })
+        return (gcd, differences.map { $0 / divisor })
+    }
+
+    /// The frame-of-reference form of differences divided by `gcd`: each minus the smallest, which becomes the base.
+    private static func framed(_ gcd: UInt64, _ quotients: [Int64]) -> (gcd: UInt64, base: Int64?, packed: [UInt64]) {
+        let base = quotients.min() ?? 0
+        return (gcd, base, quotients.map { UInt64(bitPattern: $0 &- base) })
+    }
+
+    /// Bits a zigzag varint of `value` takes.
+    private static func varintBits(_ value: Int64) -> Int {
+        let bits = 64 - zigzag(value).leadingZeroBitCount
+        return max(1, (bits + 6) / 7) * 8
     }
 
     /// Bits ``writePacked(_:to:)`` would take.
