@@ -311,6 +311,28 @@ struct LogIngestAPITests {
 }
 
 struct BulkDocumentIDTests {
+    /// The response in Elasticsearch's shape, byte for byte: stored items with their `_seq_no` in order, refused
+    /// ones with their error, the sender's ids kept and escaped, made-up ones 20 characters.
+    @Test func responseNamesEveryItemInElasticsearchsShape() throws {
+        let items = [
+            ElasticsearchBulkItem(action: "create", index: "logs-a", id: "x\"1"),
+            ElasticsearchBulkItem(action: "index", index: "logs-a"),
+            ElasticsearchBulkItem(
+                action: "create", index: "logs-b", status: 400, errorType: "mapper_parsing_exception", errorReason: "bad \"x\""),
+            ElasticsearchBulkItem(action: "create", index: "logs-b"),
+        ]
+        let text = String(decoding: ElasticsearchHandler.bulkResponse(items, took: 7), as: UTF8.self)
+        let madeUp = try #require(text.firstMatch(of: #/"index":\{"_index":"logs-a","_id":"([A-Za-z0-9_-]{20})"/#)?.output.1)
+        let second = try #require(text.firstMatch(of: #/"create":\{"_index":"logs-b","_id":"([A-Za-z0-9_-]{20})"/#)?.output.1)
+        #expect(madeUp != second)
+        let created = #","_version":1,"result":"created","_shards":{"total":1,"successful":1,"failed":0},"#
+        #expect(text.replacing(String(madeUp), with: "ID1").replacing(String(second), with: "ID2") == #"{"took":7,"errors":true,"items":["#
+            + #"{"create":{"_index":"logs-a","_id":"x\"1"\#(created)"_seq_no":0,"_primary_term":1,"status":201}},"#
+            + #"{"index":{"_index":"logs-a","_id":"ID1"\#(created)"_seq_no":1,"_primary_term":1,"status":201}},"#
+            + #"{"create":{"_index":"logs-b","status":400,"error":{"type":"mapper_parsing_exception","reason":"bad \"x\""}}},"#
+            + #"{"create":{"_index":"logs-b","_id":"ID2"\#(created)"_seq_no":2,"_primary_term":1,"status":201}}]}"#)
+    }
+
     /// Made-up ids are 20 URL-safe characters, distinct within a response and across responses.
     @Test func idsAreURLSafeAndDistinct() {
         var first = ElasticsearchHandler.DocumentIDs()
