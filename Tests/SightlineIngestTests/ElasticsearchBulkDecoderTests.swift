@@ -110,3 +110,120 @@ struct ElasticsearchBulkDecoderTests {
         #expect(ElasticsearchTimestamp.parse("") == nil)
     }
 }
+
+/// The streaming document decoder against the rules stated over a parsed JSON tree, on generated documents with
+/// what shippers send and what they should not (duplicate keys, escapes, nulls, nesting, bad times, broken JSON).
+struct ElasticsearchBulkDocumentModelTests {
+    private enum Expected {
+        case stored(LogRecord)
+        case refused(String)
+    }
+
+    /// The record a document should become, or the refusal it should get, by the rules of the decoder's
+    /// documentation, read off a JSON tree.
+    private func expected(_ line: String, index: String) -> Expected {
+        let document: JSONValue
+        do {
+            document = try JSONParser.parse(line)
+        } catch let error as SightlineError {
+            return .refused("failed to parse: \(error.message)")
+        } catch {
+            return .refused("\(error)")
+        }
+        guard let object = document.objectValue else {
+            return .refused("failed to parse: the document must be a JSON object, not \(document.typeName)")
+        }
+        var record = LogRecord(timeUnixNano: 0, stream: Labels([Label("index", index)]))
+        if let timestamp = object["@timestamp"], timestamp != .null {
+            var parsed: UInt64?
+            if case .string(let text) = timestamp { parsed = ElasticsearchTimestamp.parse(text) }
+            if case .number(let text) = timestamp { parsed = ElasticsearchTimestamp.epochMillis(text) }
+            guard let parsed else {
+                return .refused("failed to parse field [@timestamp] of type [date]: \(timestamp.jsonText) is not an ISO 8601 date or epoch milliseconds")
+            }
+            record.timeUnixNano = parsed
+        }
+        let bodyKey = ["message", "log", "msg"].first { if case .string = object[$0] { true } else { false } }
+        if let bodyKey, case .string(let text) = object[bodyKey] { record.body = .string(text) }
+        func flatten(_ value: JSONValue, _ key: String) {
+            switch value {
+            case .null: return
+            case .bool(let flag): record.attributes.append(Attribute(key, .bool(flag)))
+            case .number(let text):
+                if !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }), let integer = Int64(text) {
+                    record.attributes.append(Attribute(key, .int(integer)))
+                } else {
+                    record.attributes.append(Attribute(key, Double(text).map { .double($0) } ?? .string(text)))
+                }
+            case .string(let text): record.attributes.append(Attribute(key, .string(text)))
+            case .array: record.attributes.append(Attribute(key, .string(value.jsonText)))
+            case .object(let members): for (name, member) in zip(members.keys, members.values) { flatten(member, key + "." + name) }
+            }
+        }
+        for (key, value) in zip(object.keys, object.values) where key != "@timestamp" && key != bodyKey { flatten(value, key) }
+        var levels = [String?](repeating: nil, count: LogSeverity.levelKeys.count)
+        for attribute in record.attributes {
+            if let rank = LogSeverity.levelKeys.firstIndex(of: attribute.key) {
+                if case .string(let text) = attribute.value { levels[rank] = text } else { levels[rank] = nil }
+            }
+        }
+        if let level = levels.first(where: { $0?.isEmpty == false }) ?? nil {
+            record.severityText = level
+            record.severityNumber = LogSeverity.number(forLevel: level)
+        }
+        return .stored(record)
+    }
+
+    /// A document from a small vocabulary of keys and values, so that keys repeat, collide and nest.
+    private func document(_ rng: inout SplitMix64, depth: Int = 0) -> String {
+        let keys = ["message", "log", "msg", "level", "severity", "@timestamp", "host", "a\\u0062", "n", "tags", "log.level"]
+        let values = [
+            #""text""#, #""WARN""#, #""""#, "null", "true", "-12", "1.5e3", "0.25", #"["x",1]"#, "[]", "{}",
+            #""2024-05-01T12:30:00Z""#, "1714566600123", #""soon""#, #""tab\there \u00e9""#, "18446744073709551616",
+        ]
+        let count = Int.random(in: 0...6, using: &rng)
+        let members = (0..<count).map { _ in
+            let key = keys.randomElement(using: &rng)!
+            let value = depth < 2 && Int.random(in: 0..<5, using: &rng) == 0
+                ? document(&rng, depth: depth + 1) : values.randomElement(using: &rng)!
+            return "\"\(key)\":\(value)"
+        }
+        return "{" + members.joined(separator: ",") + "}"
+    }
+
+    @Test func streamingDecodeMatchesTheRulesOverAParsedTree() throws {
+        var rng = SplitMix64(seed: 0xB01C)
+        var lines: [String] = []
+        for round in 0..<3000 {
+            var line = document(&rng)
+            switch round % 50 {
+            case 7: line = String(line.dropLast())  // broken JSON
+            case 13: line = #"["an","array"]"#
+            case 21: line += " x"  // trailing garbage
+            default: break
+            }
+            lines.append(line)
+        }
+        let body = lines.map { #"{"create":{}}"# + "\n" + $0 }.joined(separator: "\n") + "\n"
+        let request = try ElasticsearchBulkDecoder.decode(Array(body.utf8), defaultIndex: "i")
+        #expect(request.items.count == lines.count)
+        var row = 0
+        for (item, line) in zip(request.items, lines) {
+            switch expected(line, index: "i") {
+            case .refused(let reason):
+                #expect(item.status == 400 && item.errorReason == reason, "\(line)")
+            case .stored(let record):
+                #expect(item.status == 201, "\(line): \(item.errorReason ?? "")")
+                guard item.status == 201, row < request.records.count else { continue }
+                let got = request.records[row]
+                row += 1
+                #expect(got.timeUnixNano == record.timeUnixNano && got.body == record.body, "\(line)")
+                #expect(got.attributes == record.attributes, "\(line)")
+                #expect(got.severityText == record.severityText && got.severityNumber == record.severityNumber, "\(line)")
+                #expect(got.stream == record.stream)
+            }
+        }
+        #expect(row == request.records.count)
+        #expect(request.records.count > 1000 && request.rejectedCount > 100)
+    }
+}

@@ -232,6 +232,13 @@ package struct LogBatch: Sendable {
         attributes.removeSubrange(pendingAttributes...)
     }
 
+    /// Drops the attributes at `positions` (of ``attributes``), which must be among those appended since the last
+    /// row: for a decoder that learns only at a record's end that a member it stored is not an attribute.
+    package mutating func removeAttributes(_ positions: Range<Int>) {
+        precondition(positions.lowerBound >= pendingAttributes && positions.upperBound <= attributes.count, "not pending attributes")
+        attributes.removeSubrange(positions)
+    }
+
     /// Appends a row whose attributes are those appended since the previous row.
     package mutating func appendRow(_ row: Row) {
         var row = row

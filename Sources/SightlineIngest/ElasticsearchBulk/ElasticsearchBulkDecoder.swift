@@ -40,6 +40,7 @@ package enum ElasticsearchBulkDecoder {
         request.records.reserveCapacity(rows: lines.count / 2, bytes: body.count, attributes: lines.count * 4)
         // The last index a document went to and its stream number in the batch (requests mostly name one).
         var stream: (index: String, number: UInt32)?
+        var keys = KeyNumbers()
         var lineIndex = 0
         while lineIndex < lines.count {
             let actionLine = lines[lineIndex]
@@ -69,7 +70,7 @@ package enum ElasticsearchBulkDecoder {
                 continue
             }
             if stream?.index != index { stream = (index, request.records.number(stream: Labels([Label("index", index)]))) }
-            if let reason = document(documentLine, stream: stream?.number ?? 0, into: &request.records) {
+            if let reason = document(documentLine, stream: stream?.number ?? 0, keys: &keys, into: &request.records) {
                 item.reject("mapper_parsing_exception", reason.message)
             }
             request.items.append(item)
@@ -116,22 +117,79 @@ package enum ElasticsearchBulkDecoder {
         var message: String
     }
 
-    /// Decodes a document into a row of `batch` in stream number `stream`.
-    /// - Returns: Why the document is refused (having added nothing), or nil when it was added.
-    private static func document(_ line: UnsafeRawBufferPointer, stream: UInt32, into batch: inout LogBatch) -> DocumentError? {
-        let document: JSONValue
-        do {
-            document = try JSONParser.parse(line)
-        } catch let error as SightlineError {
-            return DocumentError(message: "failed to parse: \(error.message)")
-        } catch {
-            return DocumentError(message: "failed to parse: \(error)")
+    /// The batch's numbers of the attribute keys of the previous document, by position: documents of one request
+    /// mostly have the same keys in the same order, so a key is compared with the one at its place before and made
+    /// into a string and numbered only when it differs.
+    private struct KeyNumbers {
+        private var previous: [(key: [UInt8], number: UInt32)] = []
+
+        mutating func number(_ key: [UInt8], at position: Int, in batch: inout LogBatch) -> UInt32 {
+            if position < previous.count, previous[position].key == key { return previous[position].number }
+            let number = batch.number(string: String(decoding: key, as: UTF8.self))
+            if position < previous.count {
+                previous[position] = (key, number)
+            } else {
+                previous.append((key, number))
+            }
+            return number
         }
-        guard let object = document.objectValue else {
-            return DocumentError(message: "failed to parse: the document must be a JSON object, not \(document.typeName)")
+    }
+
+    /// What one document holds besides its attributes, gathered while they are read.
+    private struct DocumentState {
+        /// The attributes' flattened key, dot-separated, of the member being read.
+        var key: [UInt8] = []
+        /// How many attributes the document has so far.
+        var attributeCount = 0
+        /// The last top-level `@timestamp`.
+        var timestamp: JSONValue?
+        /// Per body key (`message`, `log`, `msg`): its last top-level value if a string, and the attributes each of
+        /// its top-level members gave (removed for the key that becomes the body).
+        var bodies: [LogBatch.Value?] = [nil, nil, nil]
+        var bodyAttributes: [(rank: Int, attributes: Range<Int>)] = []
+        /// Each attribute with a level key, in order: its position, the key's place in ``LogSeverity/levelKeys``
+        /// and its value if a string.
+        var levels: [(position: Int, rank: Int, text: String?)] = []
+    }
+
+    private static let bodyKeys = ["message", "log", "msg"].map { Array($0.utf8) }
+    private static let timestampKey = Array("@timestamp".utf8)
+    private static let levelKeys = LogSeverity.levelKeys.map { Array($0.utf8) }
+
+    /// Decodes a document into a row of `batch` in stream number `stream`, reading it member by member into the
+    /// batch (no JSON value is built but for numbers, arrays and the timestamp).
+    /// - Returns: Why the document is refused (having added no row or attribute), or nil when it was added.
+    private static func document(
+        _ line: UnsafeRawBufferPointer, stream: UInt32, keys: inout KeyNumbers, into batch: inout LogBatch
+    ) -> DocumentError? {
+        var parser = JSONParser(reading: line)
+        guard parser.nextType() == "object" else { return refusal(line) }
+        var state = DocumentState()
+        do {
+            try parser.beginObject()
+            var members = 0
+            while let rawKey = try parser.nextRawKey(&members) {
+                state.key.removeAll(keepingCapacity: true)
+                append(rawKey, to: &state.key)
+                if state.key == timestampKey {
+                    state.timestamp = try parser.readValue()
+                    continue
+                }
+                let first = batch.attributes.count
+                let rank = bodyKeys.firstIndex(of: state.key)
+                let value = try member(&parser, &state, keys: &keys, into: &batch)
+                if let rank {
+                    state.bodies[rank] = value
+                    state.bodyAttributes.append((rank, first..<batch.attributes.count))
+                }
+            }
+            try parser.end()
+        } catch {
+            batch.discardPendingAttributes()
+            return refusal(line)
         }
         var row = LogBatch.Row(stream: stream)
-        if let timestamp = object["@timestamp"], timestamp != .null {
+        if let timestamp = state.timestamp, timestamp != .null {
             let parsed: UInt64?
             switch timestamp {
             case .string(let text): parsed = ElasticsearchTimestamp.parse(text)
@@ -139,29 +197,26 @@ package enum ElasticsearchBulkDecoder {
             default: parsed = nil
             }
             guard let parsed else {
+                batch.discardPendingAttributes()
                 return DocumentError(
                     message: "failed to parse field [@timestamp] of type [date]: \(timestamp.jsonText) is not an ISO 8601 date or epoch milliseconds"
                 )
             }
             row.timeUnixNano = parsed
         }
-        var bodyKey: String?
-        for key in ["message", "log", "msg"] {
-            if case .string(let text) = object[key] {
-                row.body = batch.store(.string(text))
-                bodyKey = key
-                break
+        var removed: [Range<Int>] = []
+        if let rank = state.bodies.firstIndex(where: { $0 != nil }), let body = state.bodies[rank] {
+            row.body = body
+            // The body's key is not repeated in the attributes: none of its members' (the last ones first).
+            for (member, attributes) in state.bodyAttributes.reversed() where member == rank {
+                batch.removeAttributes(attributes)
+                removed.append(attributes)
             }
         }
-        // Each level key's last value if it is a string (nil otherwise), as attributes are flattened.
+        // Each level key's last value among the attributes kept, if it is a string.
         var levels = [String?](repeating: nil, count: LogSeverity.levelKeys.count)
-        for (key, value) in zip(object.keys, object.values) where key != "@timestamp" && key != bodyKey {
-            flatten(value, key: key) { key, value in
-                if let rank = LogSeverity.levelKeys.firstIndex(of: key) {
-                    if case .string(let text) = value { levels[rank] = text } else { levels[rank] = nil }
-                }
-                batch.appendAttribute(key: batch.number(string: key), value: batch.store(value))
-            }
+        for level in state.levels where !removed.contains(where: { $0.contains(level.position) }) {
+            levels[level.rank] = level.text
         }
         if let level = levels.first(where: { $0?.isEmpty == false }) ?? nil {
             row.severityText = batch.number(string: level)
@@ -171,31 +226,77 @@ package enum ElasticsearchBulkDecoder {
         return nil
     }
 
-    /// Hands `value` to `attribute` as attributes: nested objects flattened with dots, arrays as their JSON text,
-    /// integers as ints, other numbers as doubles; nulls dropped.
-    private static func flatten(_ value: JSONValue, key: String, _ attribute: (String, AttributeValue) -> Void) {
-        switch value {
-        case .null:
-            return
-        case .bool(let flag):
-            attribute(key, .bool(flag))
-        case .number(let text):
-            if !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }), let integer = Int64(text) {
-                attribute(key, .int(integer))
-            } else if let double = Double(text) {
-                attribute(key, .double(double))
-            } else {
-                attribute(key, .string(text))
+    /// Why a document that is not a JSON object, or not JSON, is refused: the parser's own words.
+    private static func refusal(_ line: UnsafeRawBufferPointer) -> DocumentError {
+        do {
+            let document = try JSONParser.parse(line)
+            return DocumentError(message: "failed to parse: the document must be a JSON object, not \(document.typeName)")
+        } catch let error as SightlineError {
+            return DocumentError(message: "failed to parse: \(error.message)")
+        } catch {
+            return DocumentError(message: "failed to parse: \(error)")
+        }
+    }
+
+    private static func append(_ key: JSONParser.RawKey, to out: inout [UInt8]) {
+        switch key {
+        case .bytes(let bytes): out.append(contentsOf: bytes)
+        case .text(let text): out.append(contentsOf: text.utf8)
+        }
+    }
+
+    /// Reads the value of the member whose flattened key is `state.key` as attributes: nested objects flattened with
+    /// dots, arrays as their JSON text, integers as ints, other numbers as doubles; nulls dropped.
+    /// - Returns: the value stored when it is a JSON string (a body candidate), else nil.
+    private static func member(
+        _ parser: inout JSONParser, _ state: inout DocumentState, keys: inout KeyNumbers, into batch: inout LogBatch
+    ) throws -> LogBatch.Value? {
+        let value: LogBatch.Value
+        var isString = false
+        switch parser.nextType() {
+        case "null":
+            _ = try parser.skipNull()
+            return nil
+        case "string":
+            value = try batch.appendString { try parser.readString(appendingTo: &$0) }
+            isString = true
+        case "object":
+            try parser.beginObject()
+            let prefix = state.key.count
+            var members = 0
+            while let rawKey = try parser.nextRawKey(&members) {
+                state.key.removeSubrange(prefix...)
+                state.key.append(UInt8(ascii: "."))
+                append(rawKey, to: &state.key)
+                _ = try member(&parser, &state, keys: &keys, into: &batch)
             }
-        case .string(let text):
-            attribute(key, .string(text))
-        case .array:
-            attribute(key, .string(value.jsonText))
-        case .object(let object):
-            for (name, member) in zip(object.keys, object.values) {
-                flatten(member, key: key + "." + name, attribute)
+            state.key.removeSubrange(prefix...)
+            return nil
+        default:
+            switch try parser.readValue() {
+            case .bool(let flag):
+                value = batch.store(.bool(flag))
+            case .number(let text):
+                if !text.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }),
+                    let integer = Int64(text)
+                {
+                    value = batch.store(.int(integer))
+                } else if let double = Double(text) {
+                    value = batch.store(.double(double))
+                } else {
+                    value = batch.store(.string(text))
+                }
+            case let array:
+                value = batch.store(.string(array.jsonText))
             }
         }
+        if let rank = levelKeys.firstIndex(of: state.key) {
+            // Any string attribute counts, an array's JSON text too (as the attributes are what is read).
+            state.levels.append((batch.attributes.count, rank, value.kind == .string ? batch.string(value) : nil))
+        }
+        batch.appendAttribute(key: keys.number(state.key, at: state.attributeCount, in: &batch), value: value)
+        state.attributeCount += 1
+        return isString ? value : nil
     }
 }
 
