@@ -10,8 +10,9 @@ import Darwin
 
 /// One immutable block on disk, opened for queries.
 ///
-/// Opening reads `meta.json` and the whole `index` (checking every CRC) into memory and keeps the `chunks` file
-/// open; chunks are read with `pread` on demand and checked against their CRC. The file descriptor stays open until
+/// Opening reads `meta.json`, the whole `index` and the `times` file (checking every CRC) into memory and keeps the
+/// `chunks` file open; chunks are read with `pread` on demand and checked against their CRC, those sharing a time
+/// section put back together whole. The file descriptor stays open until
 /// the last reference to the block goes away, so a block whose directory was deleted (after compaction or retention)
 /// keeps answering the readers that still hold it: unlink-while-open.
 package final class Block: Sendable {

@@ -98,7 +98,8 @@ final class BlockBuilder {
         buffer = ByteWriter(capacity: Self.bufferSize + 4096)
     }
 
-    /// Writes the index and `meta.json`, fsyncs everything, and renames the directory to `<id>`.
+    /// Writes the index, the shared time sections (`times`) and `meta.json`, fsyncs everything, and renames the
+    /// directory to `<id>`.
     /// - Returns: the block's metadata, or nil (and nothing on disk) when no series had chunks.
     func finish() throws -> BlockMeta? {
         guard !series.isEmpty else {
