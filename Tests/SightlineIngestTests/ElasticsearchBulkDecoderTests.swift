@@ -72,6 +72,21 @@ struct ElasticsearchBulkDecoderTests {
         #expect(request.rejectedCount == 5)
     }
 
+    /// A document refused after some of its members were read leaves nothing in the batch, not even their bytes.
+    @Test func aRefusedDocumentLeavesNoBytes() throws {
+        let kept = [#"{"create":{}}"#, #"{"message":"one","a":"x"}"#]
+        let refused = [
+            #"{"create":{}}"#, #"{"message":"long text read before the bad time","n":{"m":"more"},"@timestamp":"never"}"#,
+            #"{"create":{}}"#, #"{"message":"long text read before the syntax error","n":"#,
+        ]
+        let plain = try decode(kept + kept, index: "i")
+        let withRefusals = try decode(kept + refused + kept, index: "i")
+        #expect(withRefusals.items.map(\.status) == [201, 400, 400, 201])
+        #expect(withRefusals.records.bytes == plain.records.bytes)
+        #expect(withRefusals.records.attributes == plain.records.attributes)
+        #expect(Array(withRefusals.records) == Array(plain.records))
+    }
+
     @Test func malformedBulkBodiesAreRefusedWhole() {
         let missingAction = sightlineError { _ = try decode([#"{"index":{}}"#, #"{"message":"a"}"#, #"{"message":"no action"}"#], index: "i") }
         #expect(missingAction?.message.contains("Malformed action/metadata line [3]") == true)

@@ -232,6 +232,14 @@ package struct LogBatch: Sendable {
         attributes.removeSubrange(pendingAttributes...)
     }
 
+    /// ``discardPendingAttributes()``, and drops the bytes from `byteCount` on (``bytes``' count when the record
+    /// began), for a decoder whose record stored values no other row refers to.
+    package mutating func discardPendingRecord(bytesFrom byteCount: Int) {
+        discardPendingAttributes()
+        precondition(byteCount <= bytes.count, "bytes past the batch's end")
+        bytes.removeSubrange(byteCount...)
+    }
+
     /// Drops the attributes at `positions` (of ``attributes``), which must be among those appended since the last
     /// row: for a decoder that learns only at a record's end that a member it stored is not an attribute.
     package mutating func removeAttributes(_ positions: Range<Int>) {

@@ -158,13 +158,14 @@ package enum ElasticsearchBulkDecoder {
 
     /// Decodes a document into a row of `batch` in stream number `stream`, reading it member by member into the
     /// batch (no JSON value is built but for numbers, arrays and the timestamp).
-    /// - Returns: Why the document is refused (having added no row or attribute), or nil when it was added.
+    /// - Returns: Why the document is refused (having added nothing), or nil when it was added.
     private static func document(
         _ line: UnsafeRawBufferPointer, stream: UInt32, keys: inout KeyNumbers, into batch: inout LogBatch
     ) -> DocumentError? {
         var parser = JSONParser(reading: line)
         guard parser.nextType() == "object" else { return refusal(line) }
         var state = DocumentState()
+        let byteCount = batch.bytes.count
         do {
             try parser.beginObject()
             var members = 0
@@ -185,7 +186,7 @@ package enum ElasticsearchBulkDecoder {
             }
             try parser.end()
         } catch {
-            batch.discardPendingAttributes()
+            batch.discardPendingRecord(bytesFrom: byteCount)
             return refusal(line)
         }
         var row = LogBatch.Row(stream: stream)
@@ -197,7 +198,7 @@ package enum ElasticsearchBulkDecoder {
             default: parsed = nil
             }
             guard let parsed else {
-                batch.discardPendingAttributes()
+                batch.discardPendingRecord(bytesFrom: byteCount)
                 return DocumentError(
                     message: "failed to parse field [@timestamp] of type [date]: \(timestamp.jsonText) is not an ISO 8601 date or epoch milliseconds"
                 )
