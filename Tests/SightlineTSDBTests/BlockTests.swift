@@ -255,6 +255,46 @@ import Testing
         #expect(try block.select([], minTime: .min, maxTime: .max) == series.sorted { $0.labels < $1.labels })
     }
 
+    /// Index version 2 writes each series' labels as those it shares with the previous series plus the rest; a
+    /// version-1 index (every label written) reads the same, and the new one is smaller.
+    @Test func frontCodedLabelsReadLikeEveryLabelWritten() throws {
+        var rng = SplitMix64(seed: 12)
+        var series: [BlockIndexEncoder.Series] = []
+        for name in ["a", "b_total", "c"] {
+            for instance in 0..<7 {
+                for mode in ["idle", "user", ""] where !(name == "c" && mode.isEmpty) {
+                    var pairs = ["__name__": name, "instance": "host-\(instance)", "job": instance % 2 == 0 ? "node" : "app"]
+                    if !mode.isEmpty { pairs["mode"] = mode }
+                    let chunk = BlockChunkRef(offset: 0, length: UInt32.random(in: 20...90, using: &rng), minTime: 1000, maxTime: 2000)
+                    series.append(.init(labels: Labels(pairs.map { Label($0.key, $0.value) }), chunks: [chunk]))
+                }
+            }
+        }
+        var sorted = series.sorted { $0.labels < $1.labels }
+        var offset = UInt64(BlockFormat.headerLength)
+        for i in sorted.indices {  // records in series order
+            sorted[i].chunks[0].offset = offset
+            offset += UInt64(sorted[i].chunks[0].length)
+        }
+        let old = try BlockIndexEncoder.encode(sorted, version: 1)
+        let new = try BlockIndexEncoder.encode(sorted)
+        #expect(old[4] == 1 && new[4] == 2)
+        #expect(new.count < old.count)
+        for bytes in [old, new] {
+            let index = try BlockIndex(bytes: bytes, path: "index")
+            #expect(index.seriesCount == sorted.count)
+            for (ref, entry) in sorted.enumerated() {
+                #expect(index.labels(ofSeries: ref) == entry.labels)
+                #expect(index.chunks(ofSeries: ref).map { index.chunk($0) } == entry.chunks)
+            }
+            #expect(try index.series(matching: [try LabelMatcher("mode", .equal, "idle")]).members.count == 21)
+        }
+        var unsupported = new
+        unsupported[4] = 3
+        let error = #expect(throws: SightlineError.self) { try BlockIndex(bytes: unsupported, path: "index") }
+        #expect(error?.message.contains("unsupported version 3") == true)
+    }
+
     @Test func formatOverheadIsSmall() throws {
         // 500 series × 5 labels, 12 chunks of 120 samples scraped every 15 s (one 6 h range), ~130-byte payloads.
         let directory = try TemporaryDirectory(prefix: "sightline-block")

@@ -55,7 +55,7 @@ package final class Block: Sendable {
         let fd = try POSIXFile.open(chunksPath, O_RDONLY)
         do {
             let header = try BlockFiles.read(fd, count: BlockFormat.headerLength, at: 0, path: chunksPath)
-            guard Array(header[0..<4]) == BlockFormat.chunksMagic, header[4] == BlockFormat.version else {
+            guard Array(header[0..<4]) == BlockFormat.chunksMagic, header[4] == BlockFormat.chunksVersion else {
                 throw SightlineError(.dataCorrupted, "chunks file \(chunksPath): bad magic or version at offset 0")
             }
             let chunksSize = try POSIXFile.size(fd, path: chunksPath)

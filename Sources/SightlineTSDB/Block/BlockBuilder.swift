@@ -50,7 +50,7 @@ final class BlockBuilder {
             throw error
         }
         buffer.writeRaw(BlockFormat.chunksMagic)
-        buffer.writeByte(BlockFormat.version)
+        buffer.writeByte(BlockFormat.chunksVersion)
     }
 
     deinit {

@@ -41,7 +41,8 @@ struct BlockIndex: Sendable {
         let minimum = BlockFormat.headerLength + BlockFormat.tableOfContentsLength
         guard bytes.count >= minimum else { throw corrupted("\(bytes.count) bytes is too short for an index at offset 0") }
         guard Array(bytes[0..<4]) == BlockFormat.indexMagic else { throw corrupted("bad magic at offset 0") }
-        guard bytes[4] == BlockFormat.version else { throw corrupted("unsupported version \(bytes[4]) at offset 4") }
+        guard BlockFormat.readableIndexVersions.contains(bytes[4]) else { throw corrupted("unsupported version \(bytes[4]) at offset 4") }
+        let frontCoded = bytes[4] >= 2
 
         // Table of contents and section CRCs.
         let tocOffset = bytes.count - BlockFormat.tableOfContentsLength
@@ -118,6 +119,13 @@ struct BlockIndex: Sendable {
             chunkStart.reserveCapacity(count + 1)
             var expectedOffset = UInt64(BlockFormat.headerLength)
             for _ in 0..<count {
+                if frontCoded {
+                    // The first `shared` pairs of the previous series, then the rest.
+                    let previous = labelStart.count < 2 ? 0..<0 : Int(labelStart[labelStart.count - 2])..<Int(labelStart[labelStart.count - 1])
+                    let shared = try reader.readVarint()
+                    guard shared <= UInt64(previous.count) else { throw bad("\(shared) labels shared with a series of \(previous.count)") }
+                    labelRefs.append(contentsOf: labelRefs[(2 * previous.lowerBound)..<(2 * (previous.lowerBound + Int(shared)))])
+                }
                 let labelCount = try reader.readCount()
                 for _ in 0..<labelCount * 2 {
                     let ref = try reader.readVarint()

@@ -5,10 +5,11 @@ import SightlineCore
 /// Layout (all integers varints unless noted; "svarint" is ZigZag):
 ///
 /// ```
-/// magic "SLBI", version u8
+/// magic "SLBI", version u8 (2)
 /// symbols section      count; per symbol, sorted by UTF-8 bytes: sharedPrefixLength, suffixLength, suffix bytes
 /// series section       baseTime svarint; count; per series:
-///                        labelCount; (nameRef, valueRef) × labelCount
+///                        sharedCount (its first labels equal to the previous series' first ones, 0 for the first);
+///                        restCount; (nameRef, valueRef) × restCount     (version 1: labelCount, then every pair)
 ///                        chunkCount; offsetGap (first record's offset − end of the previous series' records)
 ///                        per chunk: minTime (1st: − baseTime; others: svarint − previous maxTime),
 ///                                   maxTime − minTime, recordLength
@@ -27,9 +28,10 @@ enum BlockIndexEncoder {
         var chunks: [BlockChunkRef]
     }
 
-    /// The bytes of the `index` file for `series` (sorted, unique, each with ≥ 1 chunk).
+    /// The bytes of the `index` file for `series` (sorted, unique, each with ≥ 1 chunk), in `version`
+    /// (``BlockFormat/indexVersion``; 1, every label of every series written, is kept to test that such files read).
     /// - Throws: `internal` when the series are out of order or a limit (4 Gi symbols, series, postings bytes) is exceeded.
-    static func encode(_ series: [Series]) throws -> [UInt8] {
+    static func encode(_ series: [Series], version: UInt8 = BlockFormat.indexVersion) throws -> [UInt8] {
         guard series.count < Int(UInt32.max) else { throw SightlineError(.internal, "too many series for one block: \(series.count)") }
 
         // Symbols.
@@ -69,12 +71,20 @@ enum BlockIndexEncoder {
             if ref > 0, !(series[ref - 1].labels < entry.labels) {
                 throw SightlineError(.internal, "series out of order or duplicated: \(series[ref - 1].labels) then \(entry.labels)")
             }
-            seriesSection.writeVarint(UInt64(entry.labels.labels.count))
-            for label in entry.labels.labels {
+            // Series sorted by labels share their first ones with the one before (its name, job, instance, …).
+            let labels = entry.labels.labels
+            let previous = ref > 0 ? series[ref - 1].labels.labels : []
+            var shared = 0
+            while version >= 2, shared < labels.count, shared < previous.count, labels[shared] == previous[shared] { shared += 1 }
+            if version >= 2 { seriesSection.writeVarint(UInt64(shared)) }
+            seriesSection.writeVarint(UInt64(labels.count - shared))
+            for (position, label) in labels.enumerated() {
                 let name = symbolRefs[label.name] ?? 0
                 let value = symbolRefs[label.value] ?? 0
-                seriesSection.writeVarint(UInt64(name))
-                seriesSection.writeVarint(UInt64(value))
+                if position >= shared {
+                    seriesSection.writeVarint(UInt64(name))
+                    seriesSection.writeVarint(UInt64(value))
+                }
                 postings[name, default: [:]][value, default: []].append(UInt32(ref))
             }
             seriesSection.writeVarint(UInt64(entry.chunks.count))
@@ -131,7 +141,7 @@ enum BlockIndexEncoder {
         var file = ByteWriter(capacity: symbolsSection.bytes.count + seriesSection.bytes.count + labelIndexSection.bytes.count
             + postingsSection.bytes.count + 128)
         file.writeRaw(BlockFormat.indexMagic)
-        file.writeByte(BlockFormat.version)
+        file.writeByte(version)
         var toc = ByteWriter(capacity: BlockFormat.tableOfContentsLength)
         for section in [symbolsSection.bytes, seriesSection.bytes, labelIndexSection.bytes, postingsSection.bytes] {
             toc.writeUInt64LE(UInt64(file.bytes.count))
