@@ -486,7 +486,8 @@ extension JSONParser {
         while true {
             offset = Self.specialByte(in: bytes, from: offset, seen: &seen)
             guard offset < bytes.count else { throw error("unterminated string", at: quote) }
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<offset]))
+            // As typed bytes: the array's contiguous fast path (a raw buffer is appended element by element).
+            UnsafeRawBufferPointer(rebasing: bytes[runStart..<offset]).withMemoryRebound(to: UInt8.self) { out.append(contentsOf: $0) }
             if bytes[offset] == UInt8(ascii: "\"") {
                 offset += 1
                 // Escapes always give valid UTF-8, so the runs between them decide.
