@@ -47,7 +47,7 @@ package enum ElasticsearchBulkDecoder {
         request.records.reserveCapacity(rows: lines.count / 2, bytes: body.count, attributes: lines.count * 4)
         // The last index a document went to and its stream number in the batch (requests mostly name one).
         var stream: (index: String, number: UInt32)?
-        var keys = KeyNumbers()
+        var keys = KeyNumbersByPlace()
         var lineIndex = 0
         while lineIndex < lines.count {
             let actionLine = lines[lineIndex]
@@ -124,24 +124,6 @@ package enum ElasticsearchBulkDecoder {
         var message: String
     }
 
-    /// The batch's numbers of the attribute keys of the previous document, by position: documents of one request
-    /// mostly have the same keys in the same order, so a key is compared with the one at its place before and made
-    /// into a string and numbered only when it differs.
-    private struct KeyNumbers {
-        private var previous: [(key: [UInt8], number: UInt32)] = []
-
-        mutating func number(_ key: [UInt8], at position: Int, in batch: inout LogBatch) -> UInt32 {
-            if position < previous.count, previous[position].key == key { return previous[position].number }
-            let number = batch.number(string: String(decoding: key, as: UTF8.self))
-            if position < previous.count {
-                previous[position] = (key, number)
-            } else {
-                previous.append((key, number))
-            }
-            return number
-        }
-    }
-
     /// What one document holds besides its attributes, gathered while they are read.
     private struct DocumentState {
         /// The attributes' flattened key, dot-separated, of the member being read.
@@ -167,7 +149,7 @@ package enum ElasticsearchBulkDecoder {
     /// batch (no JSON value is built but for numbers, arrays and the timestamp).
     /// - Returns: Why the document is refused (having added nothing), or nil when it was added.
     private static func document(
-        _ line: UnsafeRawBufferPointer, stream: UInt32, keys: inout KeyNumbers, into batch: inout LogBatch
+        _ line: UnsafeRawBufferPointer, stream: UInt32, keys: inout KeyNumbersByPlace, into batch: inout LogBatch
     ) -> DocumentError? {
         var parser = JSONParser(reading: line)
         guard parser.nextType() == "object" else { return refusal(line) }
@@ -257,7 +239,7 @@ package enum ElasticsearchBulkDecoder {
     /// dots, arrays as their JSON text, integers as ints, other numbers as doubles; nulls dropped.
     /// - Returns: the value stored when it is a JSON string (a body candidate), else nil.
     private static func member(
-        _ parser: inout JSONParser, _ state: inout DocumentState, keys: inout KeyNumbers, into batch: inout LogBatch
+        _ parser: inout JSONParser, _ state: inout DocumentState, keys: inout KeyNumbersByPlace, into batch: inout LogBatch
     ) throws -> LogBatch.Value? {
         let value: LogBatch.Value
         var isString = false
@@ -302,7 +284,8 @@ package enum ElasticsearchBulkDecoder {
             // Any string attribute counts, an array's JSON text too (as the attributes are what is read).
             state.levels.append((batch.attributes.count, rank, value.kind == .string ? batch.string(value) : nil))
         }
-        batch.appendAttribute(key: keys.number(state.key, at: state.attributeCount, in: &batch), value: value)
+        let key = state.key.withUnsafeBytes { keys.number($0, at: state.attributeCount, in: &batch) }
+        batch.appendAttribute(key: key, value: value)
         state.attributeCount += 1
         return isString ? value : nil
     }

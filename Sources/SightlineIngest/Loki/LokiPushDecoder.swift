@@ -1,4 +1,3 @@
-import Glibc
 package import SightlineCore
 
 /// Decodes Loki push requests (`POST /loki/api/v1/push`) into log records.
@@ -304,11 +303,10 @@ package enum LokiPushDecoder {
         /// are set by ``setStream(_:)``.
         private var streamRows: Range<Int> = 0..<0
         private var rowsWithoutLevel: [Int] = []
-        /// The current entry's and the previous entry's metadata keys (their bytes in the request when read as
-        /// bytes) and their numbers in the batch: entries of a stream mostly repeat their keys, which are then
-        /// compared, not looked up.
-        private var keys: [(bytes: UnsafeRawBufferPointer?, number: UInt32)] = []
-        private var previousKeys: [(bytes: UnsafeRawBufferPointer?, number: UInt32)] = []
+        /// The metadata keys' numbers in the batch, by place (entries mostly repeat their keys), and how many keys
+        /// the current entry has so far.
+        private var keys = KeyNumbersByPlace()
+        private var keyCount = 0
         /// For each string number of the batch: its place in ``LogSeverity/levelKeys`` as a key, -1 when it is none
         /// of them, -2 until looked up.
         private var levelRanks: [Int] = []
@@ -324,25 +322,15 @@ package enum LokiPushDecoder {
             stream = nil
             streamRows = batch.count..<batch.count
             rowsWithoutLevel.removeAll(keepingCapacity: true)
-            previousKeys.removeAll(keepingCapacity: true)
         }
 
         /// Adds a metadata pair of the current entry.
         mutating func appendMetadata(_ key: JSONParser.RawKey, _ value: LogBatch.Value) {
-            let position = keys.count
-            let number: UInt32
-            switch key {
-            case .bytes(let bytes):
-                if position < previousKeys.count, let previous = previousKeys[position].bytes, Self.equal(previous, bytes) {
-                    number = previousKeys[position].number
-                } else {
-                    number = batch.number(string: String(decoding: bytes, as: UTF8.self))
-                }
-                keys.append((bytes, number))
-            case .text(let text):
-                number = batch.number(string: text)
-                keys.append((nil, number))
+            let number = switch key {
+            case .bytes(let bytes): keys.number(bytes, at: keyCount, in: &batch)
+            case .text(let text): keys.number(text, at: keyCount, in: &batch)
             }
+            keyCount += 1
             batch.appendAttribute(key: number, value: value)
             while levelRanks.count <= Int(number) { levelRanks.append(-2) }
             if levelRanks[Int(number)] == -2 {
@@ -352,14 +340,9 @@ package enum LokiPushDecoder {
             if rank >= 0 { levels[rank] = value }
         }
 
-        private static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
-            a.count == b.count && (a.isEmpty || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
-        }
-
         /// Ends the current entry: a row of `line` at `time`, or a rejection when the time is negative.
         mutating func finishEntry(time: Int64, line: LogBatch.Value) {
-            swap(&keys, &previousKeys)
-            keys.removeAll(keepingCapacity: true)
+            keyCount = 0
             var severity: (number: Int32, text: UInt32)?
             if let level = levels.first(where: { $0.length > 0 }) {
                 let text = batch.string(level)
