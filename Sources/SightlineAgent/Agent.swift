@@ -274,6 +274,13 @@ package final class Agent: Sendable {
                 usleep(50_000)
                 continue
             }
+            // While the window has room, wait for the oldest's answer only briefly, so that frames buffered meanwhile
+            // go out beside it instead of after it.
+            if inFlight.count < window, oldest.outcome == nil, let poster = oldest.poster,
+                !poster.answerArrives(withinMilliseconds: 50)
+            {
+                continue
+            }
             let outcome = settle(&oldest, idle: &idle)
             switch outcome {
             case .delivered(let duplicate):

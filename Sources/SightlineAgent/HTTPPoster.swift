@@ -65,6 +65,15 @@ package final class HTTPPoster {
         }
     }
 
+    /// Whether the answer to the request sent has begun to arrive (or the connection has ended, which
+    /// ``receive()`` then reports) within `milliseconds`; true when nothing is connected, so ``receive()`` fails at once.
+    package func answerArrives(withinMilliseconds milliseconds: Int32) -> Bool {
+        guard fd >= 0 else { return true }
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let ready = Glibc.poll(&entry, 1, milliseconds)
+        return ready != 0  // an error (EINTR included) lets receive() decide
+    }
+
     /// The path of the last request sent, for errors.
     private var sentPath = ""
 
