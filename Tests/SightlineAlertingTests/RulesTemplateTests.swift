@@ -1,4 +1,5 @@
 import SightlineCore
+import SightlineQuery
 import SightlineTestSupport
 import Testing
 

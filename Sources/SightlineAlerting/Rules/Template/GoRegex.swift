@@ -1,3 +1,5 @@
+import SightlineQuery
+
 /// A regular expression with Go's `regexp` behaviour for `match` and `reReplaceAll`: unanchored search, and `$1`,
 /// `${name}`, `$$` in replacements as `Regexp.Expand` reads them.
 ///
@@ -6,12 +8,12 @@ struct GoRegex {
     private let regex: Regex<AnyRegexOutput>
 
     /// Compiles `pattern`.
-    /// - Throws: ``RuleTemplateError`` like Go's `regexp.Compile` error.
-    init(_ pattern: String) throws(RuleTemplateError) {
+    /// - Throws: ``GoTemplateError`` like Go's `regexp.Compile` error.
+    init(_ pattern: String) throws(GoTemplateError) {
         do {
             regex = try Regex(pattern).matchingSemantics(.unicodeScalar).asciiOnlyDigits().asciiOnlyWhitespace().asciiOnlyWordCharacters()
         } catch {
-            throw RuleTemplateError(message: "error parsing regexp: \(error): `\(pattern)`")
+            throw GoTemplateError(message: "error parsing regexp: \(error): `\(pattern)`")
         }
     }
 
@@ -19,7 +21,7 @@ struct GoRegex {
     func matches(_ text: String) -> Bool { (try? regex.firstMatch(in: text)) != nil }
 
     /// Go's `ReplaceAllString`: every non-overlapping match replaced by `replacement` with `$` references expanded.
-    func replaceAll(in text: String, with replacement: String) throws(RuleTemplateError) -> String {
+    func replaceAll(in text: String, with replacement: String) throws(GoTemplateError) -> String {
         var out = ""
         var position = text.startIndex
         var searchFrom = text.startIndex
@@ -29,7 +31,7 @@ struct GoRegex {
             do {
                 match = try regex.firstMatch(in: text[searchFrom...])
             } catch {
-                throw RuleTemplateError(message: "\(error)")
+                throw GoTemplateError(message: "\(error)")
             }
             guard let match else { break }
             let range = match.range

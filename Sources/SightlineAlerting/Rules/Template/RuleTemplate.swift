@@ -57,12 +57,12 @@ package enum RuleTemplate {
     static func expandThrowing(
         _ text: String, name: String, labels: Labels, externalLabels: Labels, externalURL: String, value: Double,
         evaluationTimeMs: Int64, query: (@Sendable (String) throws -> [(Labels, Double)])?
-    ) throws(RuleTemplateError) -> String {
+    ) throws(GoTemplateError) -> String {
         let template: GoTemplate
         do {
             template = try GoTemplate(name: name, text: definitions + text, functions: functionNames)
         } catch {
-            throw RuleTemplateError(message: "error parsing template \(name): \(error.message)")
+            throw GoTemplateError(message: "error parsing template \(name): \(error.message)")
         }
         let data = TemplateValue.record(
             [
@@ -73,7 +73,7 @@ package enum RuleTemplate {
         do {
             return try template.execute(data: data, functions: functions)
         } catch {
-            throw RuleTemplateError(message: "error executing template \(name): \(error.message)")
+            throw GoTemplateError(message: "error executing template \(name): \(error.message)")
         }
     }
 

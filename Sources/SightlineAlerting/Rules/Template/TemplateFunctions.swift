@@ -2,24 +2,24 @@ import SightlineCore
 import SightlineQuery
 
 /// The functions of Prometheus' alert templates and Go's built-in template functions.
-struct TemplateFunctions: TemplateFunctionTable {
+struct TemplateFunctions: GoTemplateFunctions {
     var externalURL: String
     var evaluationTimeMs: Int64
     var query: (@Sendable (String) throws -> [(Labels, Double)])?
 
-    func call(_ name: String, _ arguments: [TemplateValue]) throws(TemplateFunctionError) -> TemplateValue {
-        func count(_ expected: Int) throws(TemplateFunctionError) {
+    func call(_ name: String, _ arguments: [TemplateValue]) throws(GoTemplateFailure) -> TemplateValue {
+        func count(_ expected: Int) throws(GoTemplateFailure) {
             guard arguments.count == expected else {
                 throw .argument("wrong number of args for \(name): want \(expected) got \(arguments.count)")
             }
         }
-        func string(_ index: Int) throws(TemplateFunctionError) -> String {
+        func string(_ index: Int) throws(GoTemplateFailure) -> String {
             guard case .string(let s) = arguments[index] else {
                 throw .argument("wrong type for value; expected string; got \(arguments[index].goTypeName)")
             }
             return s
         }
-        func float(_ index: Int) throws(TemplateFunctionError) -> Double { try Self.toFloat(arguments[index]) }
+        func float(_ index: Int) throws(GoTemplateFailure) -> Double { try Self.toFloat(arguments[index]) }
 
         switch name {
         // Go's built-ins.
@@ -248,7 +248,7 @@ struct TemplateFunctions: TemplateFunctionTable {
     }
 
     /// Prometheus' `convertToFloat`: numbers as they are, strings parsed as Go's `strconv.ParseFloat` would.
-    static func toFloat(_ value: TemplateValue) throws(TemplateFunctionError) -> Double {
+    static func toFloat(_ value: TemplateValue) throws(GoTemplateFailure) -> Double {
         switch value {
         case .float(let f): return f
         case .int(let i): return Double(i)
@@ -270,7 +270,7 @@ struct TemplateFunctions: TemplateFunctionTable {
     }
 
     /// Go's `eq`/`lt`… on basic kinds: strings with strings, ints with ints, floats with floats, bools (equality only).
-    static func compare(_ a: TemplateValue, _ b: TemplateValue, equalityOnly: Bool) throws(TemplateFunctionError) -> Int {
+    static func compare(_ a: TemplateValue, _ b: TemplateValue, equalityOnly: Bool) throws(GoTemplateFailure) -> Int {
         switch (a, b) {
         case (.string(let x), .string(let y)): return x == y ? 0 : (x < y ? -1 : 1)
         case (.int(let x), .int(let y)): return x == y ? 0 : (x < y ? -1 : 1)

@@ -7,7 +7,7 @@ struct TemplateSample: Sendable {
 }
 
 /// A value inside a Go template: the few Go types Prometheus' alert templates ever see.
-indirect enum TemplateValue {
+indirect enum TemplateValue: GoTemplateValue {
     case string(String)
     case float(Double)
     case int(Int64)
@@ -22,6 +22,48 @@ indirect enum TemplateValue {
     case sample(TemplateSample)
     /// Go's nil (an untyped nil interface).
     case null
+
+    init(literal: GoTemplateLiteral) {
+        switch literal {
+        case .string(let s): self = .string(s)
+        case .int(let i): self = .int(i)
+        case .float(let f): self = .float(f)
+        case .bool(let b): self = .bool(b)
+        case .null: self = .null
+        }
+    }
+
+    /// `range` visits a query result's samples, a map's values by sorted key, and 0…n-1 for an int n.
+    var rangeElements: [(key: TemplateValue, element: TemplateValue)]? {
+        switch self {
+        case .samples(let samples): samples.enumerated().map { (.int(Int64($0.offset)), .sample($0.element)) }
+        case .stringMap(let map): map.keys.sorted().map { (.string($0), .string(map[$0] ?? "")) }
+        case .int(let count): (0..<max(0, count)).map { (.int($0), .int($0)) }
+        case .null: []
+        default: nil
+        }
+    }
+
+    /// Struct fields, map keys (a missing one is ""), and a sample's `.Labels` and `.Value`.
+    func field(_ name: String) throws(GoTemplateFailure) -> TemplateValue {
+        switch self {
+        case .stringMap(let map):
+            return .string(map[name] ?? "")
+        case .record(let members, let typeName):
+            guard let member = members[name] else { throw .argument("can't evaluate field \(name) in type \(typeName)") }
+            return member
+        case .sample(let sample):
+            switch name {
+            case "Labels": return .stringMap(sample.labels)
+            case "Value": return .float(sample.value)
+            default: throw .argument("can't evaluate field \(name) in type *template.sample")
+            }
+        case .null:
+            throw .argument("nil pointer evaluating interface {}.\(name)")
+        default:
+            throw .argument("can't evaluate field \(name) in type \(goTypeName)")
+        }
+    }
 
     /// The Go type name used in error messages.
     var goTypeName: String {

@@ -1,28 +1,44 @@
 /// An error parsing or executing a template, with Go's `text/template` message
 /// (`template: NAME:1: function "x" not defined`).
-struct RuleTemplateError: Error, Sendable {
-    var message: String
+package struct GoTemplateError: Error, Sendable {
+    package var message: String
+
+    package init(message: String) { self.message = message }
 }
 
-/// A parsed Go `text/template`: the subset Prometheus alert templates use.
+/// A constant written in a template: what a ``GoTemplateValue`` is made from.
+package enum GoTemplateLiteral: Sendable {
+    case string(String)
+    case int(Int64)
+    case float(Double)
+    case bool(Bool)
+    /// Go's untyped `nil`.
+    case null
+}
+
+/// A parsed Go `text/template`: one parser and one executor for every template language Sightline speaks — LogQL's
+/// `line_format`/`label_format`, Prometheus' alert templates and Alertmanager's notification templates. What differs
+/// between them is the data (a ``GoTemplateValue``) and the functions (a ``GoTemplateFunctions``), not the language.
 ///
 /// Supported: text and actions with `{{-`/`-}}` trimming and `{{/* comments */}}`; pipelines with `|`; variables
-/// (`$x := …`, `$x = …`, `$`), fields (`.Labels.job`, `$labels.job`, `(pipeline).Field`); string, raw string, number,
-/// `true`/`false`/`nil` literals; `if`/`else if`/`else`/`end`, `range` (with `$i, $v :=` and `else`), `with` (with
-/// `else`). Not supported: `define`, `template`, `block`, `break`, `continue`, method calls, character constants and
-/// complex numbers. Functions come from a ``TemplateFunctions`` table; an unknown name is a parse error, as in Go.
-struct GoTemplate {
+/// (`$x := …`, `$x = …`, `$`), fields and methods (`.Labels.job`, `$labels.job`, `(pipeline).Field`,
+/// `.CommonLabels.Remove $names`); string, raw string, number, `true`/`false`/`nil` literals; `if`/`else if`/`else`/`end`,
+/// `range` (with `$i, $v :=` and `else`), `with` (with `else`), `define`, `template` and `block`. Not supported:
+/// `break`, `continue`, character constants and complex numbers. An unknown function name is a parse error, as in Go.
+package struct GoTemplate: Sendable {
     /// A node of the parsed template.
-    indirect enum Node {
+    indirect enum Node: Sendable {
         case text(String)
         case action(Pipeline)
         case ifNode(Pipeline, [Node], [Node]?)
         case rangeNode(Pipeline, [Node], [Node]?)
         case withNode(Pipeline, [Node], [Node]?)
+        /// `{{template "name" pipeline}}` (and the call half of `block`).
+        case template(String, Pipeline?, position: Int)
     }
 
     /// A pipeline: optional variable declarations, then commands joined by `|`.
-    struct Pipeline {
+    struct Pipeline: Sendable {
         var variables: [String] = []
         var isAssignment = false
         var commands: [Command] = []
@@ -30,7 +46,7 @@ struct GoTemplate {
     }
 
     /// One command of a pipeline: a function with arguments, or a single operand.
-    struct Command {
+    struct Command: Sendable {
         var operands: [Operand]
         var position: Int
         /// The command's source text, for error messages (`at <humanize $value>`).
@@ -38,30 +54,45 @@ struct GoTemplate {
     }
 
     /// An operand of a command.
-    indirect enum Operand {
+    indirect enum Operand: Sendable {
         case dot
         case field([String])
         case variable(String, [String])
         case function(String)
-        case literal(TemplateValue)
+        case literal(GoTemplateLiteral)
         case pipeline(Pipeline, [String])
     }
 
-    let name: String
+    /// The template's name, in error messages.
+    package let name: String
     let source: [UInt8]
     let root: [Node]
+    /// The templates `{{define}}` and `{{block}}` name, by name.
+    package let definitions: [String: Definition]
+    /// Whether the template is text alone (no actions): it renders the same whatever the data.
+    package var isConstant: Bool { root.allSatisfy { if case .text = $0 { true } else { false } } }
+
+    /// A named template's body, with the source its positions refer to.
+    package struct Definition: Sendable {
+        let name: String
+        let source: [UInt8]
+        let body: [Node]
+    }
 
     /// Parses `text`; `functions` are the names that may be called.
-    /// - Throws: ``RuleTemplateError`` with Go's message.
-    init(name: String, text: String, functions: Set<String>) throws(RuleTemplateError) {
+    /// - Throws: ``GoTemplateError`` with Go's message.
+    package init(name: String, text: String, functions: Set<String>) throws(GoTemplateError) {
         self.name = name
         self.source = Array(text.utf8)
         var parser = TemplateParser(name: name, source: source, functions: functions)
         self.root = try parser.parseTemplate()
+        var definitions: [String: Definition] = [:]
+        for (defined, body) in parser.definitions { definitions[defined] = Definition(name: defined, source: source, body: body) }
+        self.definitions = definitions
     }
 
-    /// The `line` (1-based) and `column` (0-based byte) of a position, as Go's `ErrorContext` reports them.
-    func location(of position: Int) -> (line: Int, column: Int) {
+    /// The `line` (1-based) and `column` (0-based byte) of a position in `source`, as Go's `ErrorContext` reports them.
+    static func location(of position: Int, in source: [UInt8]) -> (line: Int, column: Int) {
         var line = 1
         var lineStart = 0
         for index in 0..<min(position, source.count) where source[index] == 0x0A {
@@ -102,6 +133,10 @@ private struct TemplateParser {
     let functions: Set<String>
     /// Declared variables, innermost scope last.
     var scopes: [[String]] = [["$"]]
+    /// The bodies of `{{define}}` and `{{block}}`, by name.
+    var definitions: [String: [GoTemplate.Node]] = [:]
+    /// How many `if`/`range`/`with`/`define` bodies enclose the list being parsed (`define` is top level only).
+    var depth = 0
 
     /// Text and actions in order; an action holds its tokens and the position of its `{{`.
     enum Item {
@@ -124,15 +159,15 @@ private struct TemplateParser {
         return line
     }
 
-    func error(_ message: String, at position: Int) -> RuleTemplateError {
-        RuleTemplateError(message: "template: \(name):\(lineOf(position)): \(message)")
+    func error(_ message: String, at position: Int) -> GoTemplateError {
+        GoTemplateError(message: "template: \(name):\(lineOf(position)): \(message)")
     }
 
     private static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
 
     // MARK: Lexing
 
-    mutating func lex() throws(RuleTemplateError) {
+    mutating func lex() throws(GoTemplateError) {
         var position = 0
         var text: [UInt8] = []
         var trimNextText = false
@@ -164,7 +199,7 @@ private struct TemplateParser {
     }
 
     /// Lexes one action from just after `{{` (and a left trim marker). Returns nil tokens for a comment.
-    private func lexAction(from start: Int, actionStart: Int) throws(RuleTemplateError) -> ([PositionedToken]?, Int, Bool) {
+    private func lexAction(from start: Int, actionStart: Int) throws(GoTemplateError) -> ([PositionedToken]?, Int, Bool) {
         var position = start
         // Comments: {{/* … */}}, optionally with trim markers.
         var probe = position
@@ -293,7 +328,7 @@ private struct TemplateParser {
                 add(.number(String(decoding: source[tokenStart..<position], as: UTF8.self)))
             default:
                 guard Self.isIdentifierByte(byte) else {
-                    throw error("unexpected \(GoTextQuote.rune(byte)) in command", at: tokenStart)
+                    throw error("unexpected \(GoText.quoteRune(Unicode.Scalar(byte))) in command", at: tokenStart)
                 }
                 while position < source.count, Self.isIdentifierByte(source[position]) { position += 1 }
                 add(.identifier(String(decoding: source[tokenStart..<position], as: UTF8.self)))
@@ -312,7 +347,7 @@ private struct TemplateParser {
 
     // MARK: Parsing
 
-    mutating func parseTemplate() throws(RuleTemplateError) -> [GoTemplate.Node] {
+    mutating func parseTemplate() throws(GoTemplateError) -> [GoTemplate.Node] {
         try lex()
         let (nodes, terminator) = try parseList()
         if let (keyword, position) = terminator {
@@ -322,7 +357,7 @@ private struct TemplateParser {
     }
 
     /// Parses nodes until `{{end}}` or `{{else …}}` (returned as the terminator) or the end of input.
-    private mutating func parseList() throws(RuleTemplateError) -> ([GoTemplate.Node], (String, Int)?) {
+    private mutating func parseList() throws(GoTemplateError) -> ([GoTemplate.Node], (String, Int)?) {
         var nodes: [GoTemplate.Node] = []
         while index < items.count {
             let item = items[index]
@@ -346,9 +381,37 @@ private struct TemplateParser {
                         }
                         return (nodes, ("else", position))
                     case "if", "range", "with":
+                        depth += 1
                         nodes.append(try parseControl(keyword, tokens: Array(tokens.dropFirst()), position: position))
+                        depth -= 1
                         continue
-                    case "define", "template", "block", "break", "continue":
+                    case "define", "block":
+                        if keyword == "define" && depth > 0 { throw error("unexpected <define> in command", at: position) }
+                        let (templateName, rest) = try templateName(keyword, tokens: Array(tokens.dropFirst()), position: position)
+                        var pipeline: GoTemplate.Pipeline?
+                        if keyword == "block" {
+                            pipeline = try templateArgument(keyword, tokens: rest, position: position)
+                        } else if let extra = rest.first {
+                            throw error("unexpected \(describe(extra.token)) in define clause", at: extra.position)
+                        }
+                        // A named template sees only `$` (its own dot).
+                        let outer = scopes
+                        scopes = [["$"]]
+                        depth += 1
+                        let (body, terminator) = try parseList()
+                        depth -= 1
+                        scopes = outer
+                        guard let (end, endPosition) = terminator else { throw error("unexpected EOF", at: source.count) }
+                        guard end == "end" else { throw error("unexpected {{else}}", at: endPosition) }
+                        definitions[templateName] = body
+                        if let pipeline { nodes.append(.template(templateName, pipeline, position: position)) }
+                        continue
+                    case "template":
+                        let (templateName, rest) = try templateName(keyword, tokens: Array(tokens.dropFirst()), position: position)
+                        let pipeline = rest.isEmpty ? nil : try templateArgument(keyword, tokens: rest, position: position)
+                        nodes.append(.template(templateName, pipeline, position: position))
+                        continue
+                    case "break", "continue":
                         throw error("{{\(keyword)}} is not supported by Sightline's templates", at: position)
                     default:
                         break
@@ -363,7 +426,29 @@ private struct TemplateParser {
         return (nodes, nil)
     }
 
-    private mutating func parseControl(_ keyword: String, tokens: [PositionedToken], position: Int) throws(RuleTemplateError) -> GoTemplate.Node {
+    /// The quoted name that follows `define`, `template` or `block`, and the tokens after it.
+    private func templateName(
+        _ keyword: String, tokens: [PositionedToken], position: Int
+    ) throws(GoTemplateError) -> (String, ArraySlice<PositionedToken>) {
+        guard let first = tokens.first, case .string(let name) = first.token else {
+            let found = tokens.first.map { describe($0.token) } ?? "EOF"
+            throw error("unexpected \(found) in \(keyword) clause", at: tokens.first?.position ?? position)
+        }
+        return (name, tokens.dropFirst())
+    }
+
+    /// The pipeline after a `template` or `block` name: the named template's dot.
+    private mutating func templateArgument(
+        _ keyword: String, tokens: ArraySlice<PositionedToken>, position: Int
+    ) throws(GoTemplateError) -> GoTemplate.Pipeline {
+        var stream = TokenStream(tokens: Array(tokens))
+        let pipeline = try parsePipeline(&stream, context: keyword, position: position, allowDeclaration: false)
+        if pipeline.commands.isEmpty { throw error("missing value for \(keyword)", at: position) }
+        if let extra = stream.peek() { throw error("unexpected \(describe(extra.token)) in \(keyword) clause", at: extra.position) }
+        return pipeline
+    }
+
+    private mutating func parseControl(_ keyword: String, tokens: [PositionedToken], position: Int) throws(GoTemplateError) -> GoTemplate.Node {
         scopes.append([])
         var stream = TokenStream(tokens: tokens)
         let pipeline = try parsePipeline(&stream, context: keyword, position: position, allowDeclaration: true)
@@ -402,7 +487,7 @@ private struct TemplateParser {
 
     private mutating func parsePipeline(
         _ stream: inout TokenStream, context: String, position: Int, allowDeclaration: Bool
-    ) throws(RuleTemplateError) -> GoTemplate.Pipeline {
+    ) throws(GoTemplateError) -> GoTemplate.Pipeline {
         var pipeline = GoTemplate.Pipeline(position: stream.peek()?.position ?? position)
         // Declarations: `$x :=`, `$x =`, `$i, $v :=`.
         if allowDeclaration, case .variable(let first)? = stream.peek()?.token {
@@ -421,7 +506,7 @@ private struct TemplateParser {
                 if marker == .declare {
                     for name in names { scopes[scopes.count - 1].append(name) }
                 } else {
-                    for name in names where !isDeclared(name) { throw error("undefined variable \(GoTextQuote.string(name))", at: position) }
+                    for name in names where !isDeclared(name) { throw error("undefined variable \(GoText.quote(name))", at: position) }
                 }
             }
         }
@@ -443,7 +528,7 @@ private struct TemplateParser {
 
     private func isDeclared(_ name: String) -> Bool { scopes.contains { $0.contains(name) } }
 
-    private mutating func parseCommand(_ stream: inout TokenStream) throws(RuleTemplateError) -> GoTemplate.Command {
+    private mutating func parseCommand(_ stream: inout TokenStream) throws(GoTemplateError) -> GoTemplate.Command {
         let start = stream.peek()?.position ?? 0
         var operands: [GoTemplate.Operand] = []
         var end = start
@@ -461,7 +546,7 @@ private struct TemplateParser {
                 case .field(let fields): operand = .field(fields + [field])
                 case .variable(let name, let fields): operand = .variable(name, fields + [field])
                 case .pipeline(let pipeline, let fields): operand = .pipeline(pipeline, fields + [field])
-                default: throw error("unexpected . after term \(GoTextQuote.string(field))", at: next.position)
+                default: throw error("unexpected . after term \(GoText.quote(field))", at: next.position)
                 }
             }
             operands.append(operand)
@@ -474,17 +559,17 @@ private struct TemplateParser {
         return GoTemplate.Command(operands: operands, position: start, text: text)
     }
 
-    private mutating func parseOperand(_ stream: inout TokenStream) throws(RuleTemplateError) -> GoTemplate.Operand {
+    private mutating func parseOperand(_ stream: inout TokenStream) throws(GoTemplateError) -> GoTemplate.Operand {
         guard let token = stream.next() else { throw error("missing value for command", at: 0) }
         switch token.token {
         case .dot: return .dot
         case .field(let name): return .field([name])
         case .variable(let name):
-            guard isDeclared(name) else { throw error("undefined variable \(GoTextQuote.string(name))", at: token.position) }
+            guard isDeclared(name) else { throw error("undefined variable \(GoText.quote(name))", at: token.position) }
             return .variable(name, [])
         case .string(let value): return .literal(.string(value))
         case .number(let text):
-            guard let value = Self.number(text) else { throw error("bad number syntax: \(GoTextQuote.string(text))", at: token.position) }
+            guard let value = Self.number(text) else { throw error("bad number syntax: \(GoText.quote(text))", at: token.position) }
             return .literal(value)
         case .identifier(let name):
             switch name {
@@ -492,7 +577,7 @@ private struct TemplateParser {
             case "false": return .literal(.bool(false))
             case "nil": return .literal(.null)
             default:
-                guard functions.contains(name) else { throw error("function \(GoTextQuote.string(name)) not defined", at: token.position) }
+                guard functions.contains(name) else { throw error("function \(GoText.quote(name)) not defined", at: token.position) }
                 return .function(name)
             }
         case .leftParen:
@@ -505,7 +590,7 @@ private struct TemplateParser {
     }
 
     /// A Go number constant: an int unless it has a point or an exponent (then float64).
-    static func number(_ text: String) -> TemplateValue? {
+    static func number(_ text: String) -> GoTemplateLiteral? {
         let cleaned = text.filter { $0 != "_" }
         let lower = cleaned.lowercased()
         let isHex = lower.hasPrefix("0x") || lower.hasPrefix("-0x") || lower.hasPrefix("+0x")
@@ -542,7 +627,7 @@ private struct TemplateParser {
         case .field(let name): "<.\(name)>"
         case .variable(let name): "<\(name)>"
         case .identifier(let name): "<\(name)>"
-        case .string(let value): GoTextQuote.string(value)
+        case .string(let value): GoText.quote(value)
         case .number(let text): "<\(text)>"
         case .pipe: "<|>"
         case .leftParen: "<(>"
@@ -582,24 +667,4 @@ private struct TokenStream {
         case .string(let value): value.utf8.count + 2
         }
     }
-}
-
-/// Go's `%q` for messages.
-enum GoTextQuote {
-    static func string(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-
-    static func rune(_ byte: UInt8) -> String { "'" + String(decoding: [byte], as: UTF8.self) + "'" }
 }
