@@ -33,15 +33,37 @@ import Testing
         ("{{ define \"t\" }}<{{ . }}>{{ end }}{{ template \"t\" .Status }}", "<firing>"),
         ("{{ template \"__subject\" . }}", "[FIRING:2] Disk (node)"),
         ("{{ range .Alerts.Resolved }}x{{ else }}none{{ end }}", "none"),
-        ("{{ .Receiver | urlquery }}", "team%20x"),
+        // Go's urlquery is url.QueryEscape: a space is "+".
+        ("{{ .Receiver | urlquery }}", "team+x"),
+        ("{{ .Status | title }} {{ \"  x \" | trimSpace }}|", "Firing x|"),
+        ("{{ index .CommonLabels \"job\" }} {{ (index .Alerts 1).Labels.instance }}", "node b"),
+        ("{{ printf \"%-8s|%5.1f|%q\" .Status 2.25 \"a\" }}", "firing  |  2.2|\"a\""),
+        ("{{ reReplaceAll \"(.)isk\" \"$1-\" .CommonLabels.alertname }} {{ match \"^D\" .CommonLabels.alertname }}", "D- true"),
+        ("{{ block \"b\" .Status }}[{{ . }}]{{ end }}", "[firing]"),
+        ("{{ $s := .Status }}{{ range .Alerts }}{{ $s }}{{ end }}", "firingfiring"),
     ])
     func renders(template: String, expected: String) throws {
         #expect(try NotifyTemplate.render(template, data) == expected)
     }
 
-    @Test(arguments: ["{{ .Status ", "{{ if .Status }}x", "{{ end }}", "{{ nosuch .Status }}", "{{ template \"missing\" }}", "{{ .Nope }}"])
-    func failsClearly(template: String) {
+    @Test(arguments: [
+        ("{{ .Status ", "template: notification:1: unclosed action"),
+        ("{{ if .Status }}x", "template: notification:1: unexpected EOF"),
+        ("{{ end }}", "template: notification:1: unexpected {{end}}"),
+        ("{{ nosuch .Status }}", "template: notification:1: function \"nosuch\" not defined"),
+        ("{{ template \"missing\" }}", "template: notification:1:0: executing \"notification\": no such template \"missing\""),
+        ("{{ .Nope }}", "template: notification:1:3: executing \"notification\" at <.Nope>: can't evaluate field Nope in type struct"),
+        ("{{ toUpper 1 }}", "template: notification:1:3: executing \"notification\" at <toUpper 1>: wrong type for value; expected string; got int"),
+        ("{{ define \"a\" }}{{ template \"a\" . }}{{ end }}{{ template \"a\" . }}",
+         "template: a:1:16: executing \"a\": exceeded maximum template depth (100) calling \"a\""),
+    ])
+    func failsClearly(template: String, message: String) {
         #expect(throws: NotifyTemplateError.self) { _ = try NotifyTemplate.render(template, data) }
+        do {
+            _ = try NotifyTemplate.render(template, data)
+        } catch {
+            #expect("\(error)" == message)
+        }
     }
 
     @Test func defaultLibraryParses() {

@@ -368,7 +368,7 @@ package actor RuleManager {
     private nonisolated static func generatorURL(_ expr: String, externalURL: String) -> String {
         var base = externalURL
         while base.hasSuffix("/") { base.removeLast() }
-        return base + "/graph?g0.expr=" + TemplateFunctions.queryEscape(expr) + "&g0.tab=1"
+        return base + "/graph?g0.expr=" + GoBuiltins.queryEscape(expr) + "&g0.tab=1"
     }
 
     // MARK: Status

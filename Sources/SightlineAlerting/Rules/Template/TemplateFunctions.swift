@@ -1,7 +1,7 @@
 import SightlineCore
 import SightlineQuery
 
-/// The functions of Prometheus' alert templates and Go's built-in template functions.
+/// The functions of Prometheus' alert templates, after Go's built-ins (``GoBuiltins``).
 struct TemplateFunctions: GoTemplateFunctions {
     var externalURL: String
     var evaluationTimeMs: Int64
@@ -21,83 +21,11 @@ struct TemplateFunctions: GoTemplateFunctions {
         }
         func float(_ index: Int) throws(GoTemplateFailure) -> Double { try Self.toFloat(arguments[index]) }
 
+        if let builtin = try GoBuiltins.call(name, arguments) { return builtin }
         switch name {
-        // Go's built-ins.
-        case "and":
-            guard !arguments.isEmpty else { throw .argument("wrong number of args for and: want at least 1 got 0") }
-            return arguments.first(where: { !$0.isTruthy }) ?? arguments[arguments.count - 1]
-        case "or":
-            guard !arguments.isEmpty else { throw .argument("wrong number of args for or: want at least 1 got 0") }
-            return arguments.first(where: { $0.isTruthy }) ?? arguments[arguments.count - 1]
-        case "not":
+        case "safeHtml":
             try count(1)
-            return .bool(!arguments[0].isTruthy)
-        case "len":
-            try count(1)
-            switch arguments[0] {
-            case .string(let s): return .int(Int64(s.utf8.count))
-            case .stringMap(let m): return .int(Int64(m.count))
-            case .samples(let s): return .int(Int64(s.count))
-            default: throw .returned("len of type \(arguments[0].goTypeName)")
-            }
-        case "index":
-            guard let base = arguments.first else { throw .argument("wrong number of args for index: want at least 1 got 0") }
-            var value = base
-            for key in arguments.dropFirst() {
-                switch (value, key) {
-                case (.stringMap(let m), .string(let k)): value = .string(m[k] ?? "")
-                case (.samples(let s), .int(let i)):
-                    guard i >= 0, i < s.count else { throw .returned("error calling index: index out of range: \(i)") }
-                    value = .sample(s[Int(i)])
-                default: throw .returned("can't index item of type \(value.goTypeName)")
-                }
-            }
-            return value
-        case "print":
-            // Go's Sprint adds spaces between operands when neither is a string.
-            var out = ""
-            for (index, argument) in arguments.enumerated() {
-                if index > 0, !Self.isString(argument), !Self.isString(arguments[index - 1]) { out += " " }
-                out += argument.printed
-            }
-            return .string(out)
-        case "println":
-            return .string(arguments.map(\.printed).joined(separator: " ") + "\n")
-        case "printf":
-            guard !arguments.isEmpty else { throw .argument("wrong number of args for printf: want at least 1 got 0") }
-            return .string(GoFormat.sprintf(try string(0), Array(arguments.dropFirst())))
-        case "eq", "ne", "lt", "le", "gt", "ge":
-            guard arguments.count >= 2 else { throw .returned("missing argument for comparison") }
-            if name == "eq" {
-                for other in arguments.dropFirst() where try Self.compare(arguments[0], other, equalityOnly: true) == 0 { return .bool(true) }
-                return .bool(false)
-            }
-            guard arguments.count == 2 else { throw .argument("wrong number of args for \(name): want 2 got \(arguments.count)") }
-            let order = try Self.compare(arguments[0], arguments[1], equalityOnly: name == "ne")
-            switch name {
-            case "ne": return .bool(order != 0)
-            case "lt": return .bool(order < 0)
-            case "le": return .bool(order <= 0)
-            case "gt": return .bool(order > 0)
-            default: return .bool(order >= 0)
-            }
-        case "html", "safeHtml":
-            try count(1)
-            if name == "safeHtml" { return .string(try string(0)) }
-            var out = ""
-            for character in arguments[0].printed {
-                switch character {
-                case "<": out += "&lt;"
-                case ">": out += "&gt;"
-                case "&": out += "&amp;"
-                case "\"": out += "&#34;"
-                case "'": out += "&#39;"
-                default: out.append(character)
-                }
-            }
-            return .string(out)
-        case "urlquery":
-            return .string(Self.queryEscape(arguments.map(\.printed).joined()))
+            return .string(try string(0))
 
         // Prometheus' numbers.
         case "humanize":
@@ -181,10 +109,10 @@ struct TemplateFunctions: GoTemplateFunctions {
             return .string(Self.path(of: externalURL))
         case "graphLink":
             try count(1)
-            return .string("/graph?g0.expr=\(Self.queryEscape(try string(0)))&g0.tab=0")
+            return .string("/graph?g0.expr=\(GoBuiltins.queryEscape(try string(0)))&g0.tab=0")
         case "tableLink":
             try count(1)
-            return .string("/graph?g0.expr=\(Self.queryEscape(try string(0)))&g0.tab=1")
+            return .string("/graph?g0.expr=\(GoBuiltins.queryEscape(try string(0)))&g0.tab=1")
 
         // Queries.
         case "query":
@@ -242,11 +170,6 @@ struct TemplateFunctions: GoTemplateFunctions {
 
     // MARK: Helpers
 
-    private static func isString(_ value: TemplateValue) -> Bool {
-        if case .string = value { return true }
-        return false
-    }
-
     /// Prometheus' `convertToFloat`: numbers as they are, strings parsed as Go's `strconv.ParseFloat` would.
     static func toFloat(_ value: TemplateValue) throws(GoTemplateFailure) -> Double {
         switch value {
@@ -266,26 +189,6 @@ struct TemplateFunctions: GoTemplateFunctions {
             return parsed
         default:
             throw .returned("can't convert \(value.goTypeName) to float")
-        }
-    }
-
-    /// Go's `eq`/`lt`… on basic kinds: strings with strings, ints with ints, floats with floats, bools (equality only).
-    static func compare(_ a: TemplateValue, _ b: TemplateValue, equalityOnly: Bool) throws(GoTemplateFailure) -> Int {
-        switch (a, b) {
-        case (.string(let x), .string(let y)): return x == y ? 0 : (x < y ? -1 : 1)
-        case (.int(let x), .int(let y)): return x == y ? 0 : (x < y ? -1 : 1)
-        case (.float(let x), .float(let y)): return x == y ? 0 : (x < y ? -1 : 1)
-        case (.bool(let x), .bool(let y)):
-            guard equalityOnly else { throw .returned("invalid type for comparison") }
-            return x == y ? 0 : 1
-        case (.null, _), (_, .null):
-            guard equalityOnly else { throw .returned("invalid type for comparison") }
-            if case .null = a, case .null = b { return 0 }
-            throw .returned("incompatible types for comparison")
-        case (.stringMap, _), (.samples, _), (.sample, _), (.record, _):
-            throw .returned(equalityOnly ? "non-comparable type \(a.printed): \(a.goTypeName)" : "invalid type for comparison")
-        default:
-            throw .returned("incompatible types for comparison")
         }
     }
 
@@ -393,21 +296,6 @@ struct TemplateFunctions: GoTemplateFunctions {
             if previousIsSeparator { out += character.uppercased() } else { out.append(character) }
             let isWordCharacter = character.isLetter || character.isNumber || character == "_"
             previousIsSeparator = !isWordCharacter
-        }
-        return out
-    }
-
-    /// Go's `url.QueryEscape`: spaces as `+`, everything but `A-Z a-z 0-9 - _ . ~` percent-encoded.
-    static func queryEscape(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case 0x41...0x5A, 0x61...0x7A, 0x30...0x39, 0x2D, 0x5F, 0x2E, 0x7E: out.unicodeScalars.append(Unicode.Scalar(byte))
-            case 0x20: out += "+"
-            default:
-                let hex = String(byte, radix: 16, uppercase: true)
-                out += "%" + (hex.count < 2 ? "0" + hex : hex)
-            }
         }
         return out
     }

@@ -7,7 +7,7 @@ struct TemplateSample: Sendable {
 }
 
 /// A value inside a Go template: the few Go types Prometheus' alert templates ever see.
-indirect enum TemplateValue: GoTemplateValue {
+indirect enum TemplateValue: GoBuiltinValue {
     case string(String)
     case float(Double)
     case int(Int64)
@@ -62,6 +62,37 @@ indirect enum TemplateValue: GoTemplateValue {
             throw .argument("nil pointer evaluating interface {}.\(name)")
         default:
             throw .argument("can't evaluate field \(name) in type \(goTypeName)")
+        }
+    }
+
+    var basic: GoBasicValue {
+        switch self {
+        case .string(let s): .string(s)
+        case .float(let f): .float(f)
+        case .int(let i): .int(i)
+        case .bool(let b): .bool(b)
+        case .null: .null
+        case .stringMap, .record, .samples, .sample: .composite
+        }
+    }
+
+    var length: Int? {
+        switch self {
+        case .string(let s): s.utf8.count
+        case .stringMap(let m): m.count
+        case .samples(let s): s.count
+        default: nil
+        }
+    }
+
+    /// A map by string key, a query result by position.
+    func indexed(by key: TemplateValue) throws(GoTemplateFailure) -> TemplateValue {
+        switch (self, key) {
+        case (.stringMap(let m), .string(let k)): return .string(m[k] ?? "")
+        case (.samples(let s), .int(let i)):
+            guard i >= 0, i < s.count else { throw .returned("error calling index: index out of range: \(i)") }
+            return .sample(s[Int(i)])
+        default: throw .returned("can't index item of type \(goTypeName)")
         }
     }
 

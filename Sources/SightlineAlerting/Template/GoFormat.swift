@@ -17,7 +17,7 @@ enum GoFormat {
     static func g4(_ value: Double) -> String { float(value, spec: "%.4g", verb: "g", plus: false, width: 0, minus: false) }
 
     /// `fmt.Sprintf(format, arguments...)`.
-    static func sprintf(_ format: String, _ arguments: [TemplateValue]) -> String {
+    static func sprintf<Value: GoBuiltinValue>(_ format: String, _ arguments: [Value]) -> String {
         let bytes = Array(format.utf8)
         var out: [UInt8] = []
         var next = 0
@@ -86,35 +86,35 @@ enum GoFormat {
         return minus ? text + padding : padding + text
     }
 
-    private static func formatOne(_ value: TemplateValue, verb: Character, flags: String, width: Int, precision: String?) -> String {
+    private static func formatOne(_ value: some GoBuiltinValue, verb: Character, flags: String, width: Int, precision: String?) -> String {
         let minus = flags.contains("-")
         let precisionPart = precision.map { "." + $0 } ?? ""
         let spec = "%" + flags + (width > 0 ? String(width) : "") + precisionPart
         func bad() -> String { "%!\(verb)(\(value.goTypeName)=\(value.printed))" }
         switch verb {
         case "v":
-            if case .float(let f) = value {
+            if case .float(let f) = value.basic {
                 return float(f, spec: spec + "g", verb: "g", plus: flags.contains("+"), width: width, minus: minus)
             }
-            if case .int(let i) = value { return integer(i, spec: spec + "d") }
+            if case .int(let i) = value.basic { return integer(i, spec: spec + "d") }
             return pad(value.printed, width: width, minus: minus)
         case "s":
-            guard case .string(var s) = value else {
-                if case .float = value { return bad() }
-                if case .int = value { return bad() }
+            guard case .string(var s) = value.basic else {
+                if case .float = value.basic { return bad() }
+                if case .int = value.basic { return bad() }
                 return pad(value.printed, width: width, minus: minus)
             }
             if let precision, let limit = Int(precision) { s = String(String.UnicodeScalarView(s.unicodeScalars.prefix(limit))) }
             return pad(s, width: width, minus: minus)
         case "q":
-            guard case .string(let s) = value else { return bad() }
+            guard case .string(let s) = value.basic else { return bad() }
             return pad(GoText.quote(s), width: width, minus: minus)
         case "t":
-            guard case .bool(let b) = value else { return bad() }
+            guard case .bool(let b) = value.basic else { return bad() }
             return pad(b ? "true" : "false", width: width, minus: minus)
         case "d", "x", "X", "o", "b", "c":
-            if case .int(let i) = value, verb != "b", verb != "c" { return integer(i, spec: spec + String(verb)) }
-            if case .string(let s) = value, verb == "x" || verb == "X" {
+            if case .int(let i) = value.basic, verb != "b", verb != "c" { return integer(i, spec: spec + String(verb)) }
+            if case .string(let s) = value.basic, verb == "x" || verb == "X" {
                 let hex = s.utf8.map { byte -> String in
                     let text = String(byte, radix: 16, uppercase: verb == "X")
                     return text.count < 2 ? "0" + text : text
@@ -124,7 +124,7 @@ enum GoFormat {
             return bad()
         case "f", "F", "e", "E", "g", "G":
             let number: Double
-            switch value {
+            switch value.basic {
             case .float(let f): number = f
             default: return bad()
             }
