@@ -169,6 +169,12 @@ struct LogQLPipelineTests {
         // Absurd numbers from log lines do not trap.
         #expect(try format(#"{{ printf "%d %x %v" 1e300 1e300 1e300 }}|{{ repeat 1e30 "" }}|{{ substr -5 1e99 "abc" }}"#) != nil)
         #expect(try format(#"{{ regexReplaceAll "/(\\w+)" .path "[$1]" }}"#) == "[api][users]")
+        // The rest of Go's template language: range over the labels, with, variables, named templates.
+        let ranged = try format(#"{{ range $k, $v := . }}{{ $k }}={{ $v }};{{ end }}"#)
+        #expect(ranged == "app=api;level=warn;path=/api/users;status=404;took=0.25;")
+        #expect(try format(#"{{ with .level }}L={{ . }}{{ end }}{{ with .user }}U{{ else }}-{{ end }}"#) == "L=warn-")
+        #expect(try format(#"{{ $p := .path }}{{ $p | ToUpper }}"#) == "/API/USERS")
+        #expect(try format(#"{{ define "s" }}<{{ .status }}>{{ end }}{{ template "s" . }}"#) == "<404>")
     }
 
     @Test func labelFormatDropAndKeep() throws {

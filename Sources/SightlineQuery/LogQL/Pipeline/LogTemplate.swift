@@ -1,196 +1,152 @@
 import SightlineCore
 
-/// The subset of Go's `text/template` that `line_format` and `label_format` use.
-///
-/// Supported: text and `{{ … }}` actions with `{{-`/`-}}` trimming; `{{/* comments */}}`; field access `.name` (a
-/// missing label is the empty string, as Loki's `missingkey=zero`); `.` (every label, printed as a map); string
-/// (`"…"`, `` `…` ``), number and `true`/`false` literals; parenthesised pipelines; pipelines `a | f b` (the value is
-/// the last argument); `if`/`else if`/`else`/`end`; and the functions `__line__`, `__timestamp__` (the record time,
-/// printed as Go prints a `time.Time` in UTC; `date "2006-01-02" __timestamp__` formats it with a Go layout;
-/// `unixEpoch`, `unixEpochMillis`, `unixEpochNanos` turn it into a number), `printf` (verbs `%s %v %d %f %.Nf %q %x %%` with widths),
+/// The templates of `line_format` and `label_format`: Go's `text/template` (``GoTemplate``: actions, trimming,
+/// comments, pipelines, `if`/`range`/`with`, variables, named templates) with a record's labels as dot — `.name` is a
+/// label (a missing one is "", Loki's `missingkey=zero`), `.` all of them, printed as a map — and the functions
+/// `__line__`, `__timestamp__` (the record time, printed as Go prints a `time.Time` in UTC; `date "2006-01-02"
+/// __timestamp__` formats it with a Go layout; `unixEpoch`, `unixEpochMillis`, `unixEpochNanos` turn it into a
+/// number), `printf` (verbs `%s %v %d %f %.Nf %q %x %%` with widths),
 /// `ToUpper`/`upper`, `ToLower`/`lower`, `title`, `trim`, `trimSpace`, `trimPrefix`, `trimSuffix`, `trimAll`,
 /// `replace`, `default`, `contains`, `hasPrefix`, `hasSuffix`, `eq`, `ne`, `lt`, `le`, `gt`, `ge`, `and`, `or`,
 /// `not`, `len`, `repeat`, `substr`, `trunc`, `regexReplaceAll`, `regexReplaceAllLiteral`, `add`, `sub`, `mul`, `div`,
 /// `mod`, `addf`, `subf`, `mulf`, `divf`, `int`, `float64`, `abs`, `ceil`, `floor`, `round`, `max`, `min`, `maxf`,
 /// `minf`, and Loki's `alignLeft`, `alignRight`, `indent`, `nindent`, `count`, `bytes`, `duration`,
-/// `duration_seconds`, `urlencode`, `urldecode`, `b64enc`, `b64dec`. `range`, `with`, variables (`$x`), `toDate`,
-/// `now`, `fromJson`, `toJson` and the other Sprig functions are not supported: they are parse errors.
+/// `duration_seconds`, `urlencode`, `urldecode`, `b64enc`, `b64dec`. `toDate`, `now`, `fromJson`, `toJson` and the other
+/// Sprig functions are not supported: they are parse errors.
 struct LogTemplate: Sendable {
-    private indirect enum Node: Sendable {
-        case text(String)
-        case action(Pipeline)
-        case conditional([(condition: Pipeline, body: [Node])], otherwise: [Node])
-    }
+    private let template: GoTemplate
 
-    private indirect enum Operand: Sendable {
-        case field(String)
-        case dot
-        case string(String)
-        case number(Double)
-        case bool(Bool)
-        case function(String)
-        case pipeline(Pipeline)
-    }
-
-    private struct Command: Sendable {
-        var operands: [Operand]
-    }
-
-    private struct Pipeline: Sendable {
-        var commands: [Command]
-    }
-
-    private let nodes: [Node]
-    /// Whether the template uses `__line__`, `__timestamp__` or nothing but text.
-    let isConstant: Bool
+    /// Whether the template is text alone.
+    var isConstant: Bool { template.isConstant }
 
     /// Parses a template.
     /// - Throws: `invalidArgument` naming the problem, Go-style (`template: line:1: function "x" not defined`).
     init(_ text: String) throws(SightlineError) {
-        var parser = TemplateParser(text: text)
-        let (nodes, terminator) = try parser.parseList()
-        if let terminator { throw SightlineError(.invalidArgument, "template: line:1: unexpected {{\(terminator)}}") }
-        self.nodes = nodes
-        self.isConstant = nodes.allSatisfy { if case .text = $0 { return true } else { return false } }
+        do {
+            template = try GoTemplate(name: "line", text: text, functions: LogTemplateFunctions.names)
+        } catch {
+            throw SightlineError(.invalidArgument, error.message)
+        }
     }
 
-    /// Renders the template for one record.
+    /// Renders the template for one record: dot is its labels (a missing label is "", Loki's `missingkey=zero`).
     /// - Throws: `invalidArgument` for a failing function (wrong argument types, bad regex).
     func render(labels: [String: String], line: String, timestampNs: Int64) throws(SightlineError) -> String {
-        var out = ""
-        let context = Context(labels: labels, line: line, timestampNs: timestampNs)
-        try render(nodes, context, &out)
-        return out
+        do {
+            return try template.execute(data: .map(labels), functions: LogTemplateFunctions(line: line, timestampNs: timestampNs))
+        } catch {
+            throw SightlineError(.invalidArgument, error.message)
+        }
     }
+}
 
-    private struct Context {
-        let labels: [String: String]
-        let line: String
-        let timestampNs: Int64
-    }
+/// A value in a LogQL template: label values and function results, numbers as Sprig sees them (float64).
+enum LogTemplateValue: GoTemplateValue {
+    case string(String)
+    case number(Double)
+    case bool(Bool)
+    case map([String: String])
+    /// An instant in ns (`__timestamp__`), printed as Go prints a `time.Time`.
+    case time(Int64)
 
-    /// Appends the rendering of `nodes` to `out`.
-    private func render(_ nodes: [Node], _ context: Context, _ out: inout String) throws(SightlineError) {
-        for node in nodes {
-            switch node {
-            case .text(let text): out += text
-            case .action(let pipeline): out += try evaluate(pipeline, context).text
-            case .conditional(let branches, let otherwise):
-                var taken = false
-                for branch in branches where try evaluate(branch.condition, context).truthy {
-                    try render(branch.body, context, &out)
-                    taken = true
-                    break
-                }
-                if !taken { try render(otherwise, context, &out) }
-            }
+    init(literal: GoTemplateLiteral) {
+        switch literal {
+        case .string(let text): self = .string(text)
+        case .int(let value): self = .number(Double(value))
+        case .float(let value): self = .number(value)
+        case .bool(let value): self = .bool(value)
+        case .null: self = .string("")
         }
     }
 
-    // MARK: - Values
+    var printed: String { text }
 
-    private enum Value {
-        case string(String)
-        case number(Double)
-        case bool(Bool)
-        case map([String: String])
-        /// An instant in ns (`__timestamp__`), printed as Go prints a `time.Time`.
-        case time(Int64)
-
-        var text: String {
-            switch self {
-            case .time(let ns): GoTime.string(ns)
-            case .string(let text): text
-            case .number(let value): value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : GoText.formatFloat(value)
-            case .bool(let value): value ? "true" : "false"
-            case .map(let map): "map[" + map.keys.sorted().map { "\($0):\(map[$0] ?? "")" }.joined(separator: " ") + "]"
-            }
-        }
-
-        var truthy: Bool {
-            switch self {
-            case .string(let text): !text.isEmpty
-            case .number(let value): value != 0
-            case .bool(let value): value
-            case .map(let map): !map.isEmpty
-            case .time: true
-            }
-        }
-
-        var number: Double? {
-            switch self {
-            case .number(let value): value
-            case .string(let text): LogQLUnits.number(text.trimmingSpaces) ?? (text.isEmpty ? 0 : nil)
-            case .bool(let value): value ? 1 : 0
-            case .map: nil
-            case .time(let ns): Double(ns)
-            }
+    var text: String {
+        switch self {
+        case .time(let ns): GoTime.string(ns)
+        case .string(let text): text
+        case .number(let value): value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : GoText.formatFloat(value)
+        case .bool(let value): value ? "true" : "false"
+        case .map(let map): "map[" + map.keys.sorted().map { "\($0):\(map[$0] ?? "")" }.joined(separator: " ") + "]"
         }
     }
 
-    /// The value of a pipeline: each command gets the previous value as its last argument.
-    private func evaluate(_ pipeline: Pipeline, _ context: Context) throws(SightlineError) -> Value {
-        var previous: Value?
-        for command in pipeline.commands {
-            previous = try evaluate(command, context, piped: previous)
-        }
-        return previous ?? .string("")
-    }
+    var isTruthy: Bool { truthy }
 
-    /// The value of one operand.
-    private func operandValue(_ operand: Operand, _ context: Context) throws(SightlineError) -> Value {
-        switch operand {
-        case .field(let name): return .string(context.labels[name] ?? "")
-        case .dot: return .map(context.labels)
-        case .string(let text): return .string(text)
-        case .number(let value): return .number(value)
-        case .bool(let value): return .bool(value)
-        case .function(let name): return try call(name, [], context)
-        case .pipeline(let pipeline): return try evaluate(pipeline, context)
+    var truthy: Bool {
+        switch self {
+        case .string(let text): !text.isEmpty
+        case .number(let value): value != 0
+        case .bool(let value): value
+        case .map(let map): !map.isEmpty
+        case .time: true
         }
     }
 
-    /// The value of one command: a function call with its arguments, or a single operand.
-    private func evaluate(_ command: Command, _ context: Context, piped: Value?) throws(SightlineError) -> Value {
-        guard let head = command.operands.first else { return .string("") }
-        if case .function(let name) = head {
-            var arguments: [Value] = []
-            for operand in command.operands.dropFirst() { arguments.append(try operandValue(operand, context)) }
-            if let piped { arguments.append(piped) }
-            return try call(name, arguments, context)
-        }
-        guard command.operands.count == 1, piped == nil else {
-            throw SightlineError(.invalidArgument, "template: can't give argument to non-function")
-        }
-        return try operandValue(head, context)
+    /// The labels by sorted name.
+    var rangeElements: [(key: LogTemplateValue, element: LogTemplateValue)]? {
+        guard case .map(let map) = self else { return nil }
+        return map.keys.sorted().map { (.string($0), .string(map[$0] ?? "")) }
     }
+
+    /// A label of the labels (a missing one is "").
+    func field(_ name: String) throws(GoTemplateFailure) -> LogTemplateValue {
+        guard case .map(let map) = self else { throw .argument("can't evaluate field \(name) in type \(typeName)") }
+        return .string(map[name] ?? "")
+    }
+
+    private var typeName: String {
+        switch self {
+        case .string: "string"
+        case .number: "float64"
+        case .bool: "bool"
+        case .map: "map[string]string"
+        case .time: "time.Time"
+        }
+    }
+
+    var number: Double? {
+        switch self {
+        case .number(let value): value
+        case .string(let text): LogQLUnits.number(text.trimmingSpaces) ?? (text.isEmpty ? 0 : nil)
+        case .bool(let value): value ? 1 : 0
+        case .map: nil
+        case .time(let ns): Double(ns)
+        }
+    }
+}
+
+/// The functions of LogQL templates: Go's, Sprig's and Loki's, and the record's `__line__` and `__timestamp__`.
+private struct LogTemplateFunctions: GoTemplateFunctions {
+    let line: String
+    let timestampNs: Int64
 
     /// Calls a template function with Go template and Sprig semantics.
-    private func call(_ name: String, _ args: [Value], _ context: Context) throws(SightlineError) -> Value {
-        func arity(_ count: Int) throws(SightlineError) {
+    func call(_ name: String, _ args: [LogTemplateValue]) throws(GoTemplateFailure) -> LogTemplateValue {
+        func arity(_ count: Int) throws(GoTemplateFailure) {
             if args.count != count {
-                throw SightlineError(.invalidArgument, "template: wrong number of args for \(name): want \(count) got \(args.count)")
+                throw .argument("wrong number of args for \(name): want \(count) got \(args.count)")
             }
         }
-        func numbers() throws(SightlineError) -> (Double, Double) {
+        func numbers() throws(GoTemplateFailure) -> (Double, Double) {
             try arity(2)
             guard let a = args[0].number, let b = args[1].number else {
-                throw SightlineError(.invalidArgument, "template: \(name): arguments must be numbers")
+                throw .argument("\(name): arguments must be numbers")
             }
             return (a, b)
         }
         switch name {
-        case "__line__": return .string(context.line)
+        case "__line__": return .string(line)
         case "__timestamp__":
-            return .time(context.timestampNs)
+            return .time(timestampNs)
         case "unixEpoch", "unixEpochMillis", "unixEpochNanos":
             try arity(1)
-            guard case .time(let ns) = args[0] else { throw SightlineError(.invalidArgument, "template: \(name): argument is not a time") }
+            guard case .time(let ns) = args[0] else { throw .argument("\(name): argument is not a time") }
             let divisor: Int64 = name == "unixEpoch" ? 1_000_000_000 : name == "unixEpochMillis" ? 1_000_000 : 1
             return .number(Double(ns / divisor))
         case "date":
             try arity(2)
-            guard case .time(let ns) = args[1] else { throw SightlineError(.invalidArgument, "template: date: argument is not a time") }
+            guard case .time(let ns) = args[1] else { throw .argument("date: argument is not a time") }
             return .string(GoTime.format(ns, layout: args[0].text))
         case "ToUpper", "upper":
             try arity(1)
@@ -242,7 +198,7 @@ struct LogTemplate: Sendable {
             } else if let a = args[0].number, let b = args[1].number {
                 order = a < b ? -1 : (a == b ? 0 : 1)
             } else {
-                throw SightlineError(.invalidArgument, "template: \(name): incompatible types for comparison")
+                throw .argument("\(name): incompatible types for comparison")
             }
             switch name {
             case "eq": return .bool(order == 0)
@@ -282,7 +238,7 @@ struct LogTemplate: Sendable {
         case "regexReplaceAll", "regexReplaceAllLiteral":
             try arity(3)
             guard let regex = try? Regex(args[0].text.replacingOccurrences(of: "(?P<", with: "(?<")) else {
-                throw SightlineError(.invalidArgument, "template: \(name): invalid regular expression \(GoText.quote(args[0].text))")
+                throw .returned("invalid regular expression \(GoText.quote(args[0].text))")
             }
             // Sprig's order: regex, text, replacement.
             let text = args[1].text
@@ -307,10 +263,10 @@ struct LogTemplate: Sendable {
             case "sub": return .number(x - y)
             case "mul": return .number(x * y)
             case "div":
-                if y == 0 { throw SightlineError(.invalidArgument, "template: \(name): division by zero") }
+                if y == 0 { throw .returned("division by zero") }
                 return .number(integer ? (x / y).rounded(.towardZero) : x / y)
             default:
-                if y == 0 { throw SightlineError(.invalidArgument, "template: \(name): division by zero") }
+                if y == 0 { throw .returned("division by zero") }
                 return .number(x.truncatingRemainder(dividingBy: y))
             }
         case "alignLeft", "alignRight":
@@ -330,11 +286,11 @@ struct LogTemplate: Sendable {
             // Loki's: the number of matches of a regex.
             try arity(2)
             guard let regex = try? Regex(args[0].text.replacingOccurrences(of: "(?P<", with: "(?<")) else {
-                throw SightlineError(.invalidArgument, "template: count: invalid regular expression \(GoText.quote(args[0].text))")
+                throw .returned("invalid regular expression \(GoText.quote(args[0].text))")
             }
             return .number(Double(args[1].text.matches(of: regex).count))
         case "abs", "ceil", "floor", "round":
-            guard let value = args.first?.number else { throw SightlineError(.invalidArgument, "template: \(name): argument must be a number") }
+            guard let value = args.first?.number else { throw .argument("\(name): argument must be a number") }
             switch name {
             case "abs": return .number(Swift.abs(value))
             case "ceil": return .number(value.rounded(.up))
@@ -346,7 +302,7 @@ struct LogTemplate: Sendable {
                 return .number((value * scale).rounded(.toNearestOrAwayFromZero) / scale)
             }
         case "max", "min", "maxf", "minf":
-            guard !args.isEmpty else { throw SightlineError(.invalidArgument, "template: \(name): needs arguments") }
+            guard !args.isEmpty else { throw .argument("\(name): needs arguments") }
             var result = args[0].number ?? 0
             for arg in args.dropFirst() {
                 let value = arg.number ?? 0
@@ -397,7 +353,7 @@ struct LogTemplate: Sendable {
         case "b64dec":
             try arity(1)
             guard let decoded = Base64Text.decode(args[0].text) else {
-                throw SightlineError(.invalidArgument, "template: b64dec: illegal base64 data")
+                throw .returned("illegal base64 data")
             }
             return .string(String(decoding: decoded, as: UTF8.self))
         case "int":
@@ -407,7 +363,7 @@ struct LogTemplate: Sendable {
             try arity(1)
             return .number(args[0].number ?? 0)
         case "printf":
-            guard let format = args.first else { throw SightlineError(.invalidArgument, "template: wrong number of args for printf") }
+            guard let format = args.first else { throw .argument("wrong number of args for printf") }
             return .string(GoPrintf.format(format.text, args.dropFirst().map { argument -> GoPrintf.Argument in
                 switch argument {
                 case .number(let value): .number(value)
@@ -416,12 +372,12 @@ struct LogTemplate: Sendable {
                 }
             }))
         default:
-            throw SightlineError(.invalidArgument, "template: function \(GoText.quote(name)) not defined")
+            throw .argument("function \(GoText.quote(name)) not defined")
         }
     }
 
     /// The functions the parser accepts.
-    fileprivate static let functions: Set<String> = [
+    static let names: Set<String> = [
         "__line__", "__timestamp__", "unixEpoch", "unixEpochMillis", "unixEpochNanos", "date", "ToUpper", "upper", "ToLower", "lower", "title", "trim", "trimSpace",
         "trimPrefix", "trimSuffix", "trimAll", "replace", "default", "contains", "hasPrefix", "hasSuffix", "eq", "ne", "lt",
         "le", "gt", "ge", "and", "or", "not", "len", "repeat", "substr", "trunc", "regexReplaceAll", "regexReplaceAllLiteral",
@@ -429,215 +385,6 @@ struct LogTemplate: Sendable {
         "alignRight", "indent", "nindent", "count", "abs", "ceil", "floor", "round", "max", "min", "maxf", "minf", "bytes",
         "duration", "duration_seconds", "urlencode", "urldecode", "b64enc", "b64dec",
     ]
-
-    // MARK: - Parsing
-
-    private struct TemplateParser {
-        let scalars: [Unicode.Scalar]
-        var index = 0
-
-        init(text: String) { scalars = Array(text.unicodeScalars) }
-
-        private func starts(_ prefix: String, at position: Int) -> Bool {
-            let p = Array(prefix.unicodeScalars)
-            return position + p.count <= scalars.count && Array(scalars[position..<(position + p.count)]) == p
-        }
-
-        /// Nodes up to the end or to `{{else…}}`/`{{end}}`, which is returned as the terminator.
-        mutating func parseList() throws(SightlineError) -> ([Node], String?) {
-            var nodes: [Node] = []
-            var text = String.UnicodeScalarView()
-            while index < scalars.count {
-                if starts("{{", at: index) {
-                    var start = index + 2
-                    var trimLeft = false
-                    if starts("- ", at: start) || (starts("-", at: start) && start + 1 < scalars.count && scalars[start + 1] == "}") {
-                        trimLeft = true
-                        start += 1
-                    }
-                    if trimLeft { while let last = text.last, String.isSpace(last) { text.removeLast() } }
-                    if !text.isEmpty {
-                        nodes.append(.text(String(text)))
-                        text = String.UnicodeScalarView()
-                    }
-                    var end = start
-                    var inString: Unicode.Scalar?
-                    while end < scalars.count {
-                        if let quote = inString {
-                            if scalars[end] == "\\" && quote == "\"" { end += 2; continue }
-                            if scalars[end] == quote { inString = nil }
-                        } else if scalars[end] == "\"" || scalars[end] == "`" {
-                            inString = scalars[end]
-                        } else if starts("}}", at: end) {
-                            break
-                        }
-                        end += 1
-                    }
-                    guard end < scalars.count else { throw SightlineError(.invalidArgument, "template: line:1: unclosed action") }
-                    var bodyEnd = end
-                    var trimRight = false
-                    if bodyEnd > start && scalars[bodyEnd - 1] == "-" && (bodyEnd - 1 == start || String.isSpace(scalars[bodyEnd - 2])) {
-                        trimRight = true
-                        bodyEnd -= 1
-                    }
-                    let body = String(String.UnicodeScalarView(scalars[start..<bodyEnd])).trimmingSpaces
-                    index = end + 2
-                    if trimRight { while index < scalars.count && String.isSpace(scalars[index]) { index += 1 } }
-                    if body.hasPrefix("/*") { continue }
-                    if body == "end" || body == "else" || body.hasPrefix("else ") { return (nodes, body) }
-                    if body.hasPrefix("if ") {
-                        nodes.append(try parseConditional(String(body.dropFirst(3))))
-                        continue
-                    }
-                    var tokens = try TemplateTokens(body)
-                    let pipeline = try tokens.parsePipeline()
-                    if !tokens.atEnd { throw SightlineError(.invalidArgument, "template: line:1: unexpected \(tokens.currentText) in command") }
-                    nodes.append(.action(pipeline))
-                } else {
-                    text.append(scalars[index])
-                    index += 1
-                }
-            }
-            if !text.isEmpty { nodes.append(.text(String(text))) }
-            return (nodes, nil)
-        }
-
-        /// An `if` action up to its `end`, with `else if` and `else` branches.
-        private mutating func parseConditional(_ firstCondition: String) throws(SightlineError) -> Node {
-            var branches: [(Pipeline, [Node])] = []
-            var condition = firstCondition
-            while true {
-                var tokens = try TemplateTokens(condition)
-                let pipeline = try tokens.parsePipeline()
-                let (body, terminator) = try parseList()
-                branches.append((pipeline, body))
-                guard let terminator else { throw SightlineError(.invalidArgument, "template: line:1: unexpected EOF") }
-                if terminator == "end" { return .conditional(branches, otherwise: []) }
-                if terminator.hasPrefix("else if ") {
-                    condition = String(terminator.dropFirst(8))
-                    continue
-                }
-                guard terminator == "else" else { throw SightlineError(.invalidArgument, "template: line:1: unexpected {{\(terminator)}}") }
-                let (otherwise, end) = try parseList()
-                guard end == "end" else { throw SightlineError(.invalidArgument, "template: line:1: unexpected EOF") }
-                return .conditional(branches, otherwise: otherwise)
-            }
-        }
-    }
-
-    /// The tokens of one action.
-    private struct TemplateTokens {
-        enum Token: Equatable {
-            case field(String), dot, string(String), number(Double), identifier(String), pipe, open, close
-        }
-
-        var tokens: [Token] = []
-        var position = 0
-
-        /// Splits the text of one action into tokens.
-        init(_ text: String) throws(SightlineError) {
-            let scalars = Array(text.unicodeScalars)
-            var index = 0
-            while index < scalars.count {
-                let scalar = scalars[index]
-                if String.isSpace(scalar) {
-                    index += 1
-                } else if scalar == "|" {
-                    tokens.append(.pipe)
-                    index += 1
-                } else if scalar == "(" {
-                    tokens.append(.open)
-                    index += 1
-                } else if scalar == ")" {
-                    tokens.append(.close)
-                    index += 1
-                } else if scalar == "\"" || scalar == "`" {
-                    var end = index + 1
-                    while end < scalars.count && scalars[end] != scalar {
-                        if scalar == "\"" && scalars[end] == "\\" { end += 1 }
-                        end += 1
-                    }
-                    guard end < scalars.count else { throw SightlineError(.invalidArgument, "template: line:1: unterminated quoted string") }
-                    let raw = String(String.UnicodeScalarView(scalars[index...end]))
-                    tokens.append(.string(PromQLLiteral.unquote(raw)))
-                    index = end + 1
-                } else if scalar == "." {
-                    var end = index + 1
-                    while end < scalars.count && (scalars[end].properties.isAlphabetic || ("0"..."9").contains(scalars[end]) || scalars[end] == "_") {
-                        end += 1
-                    }
-                    tokens.append(end == index + 1 ? .dot : .field(String(String.UnicodeScalarView(scalars[(index + 1)..<end]))))
-                    index = end
-                } else if ("0"..."9").contains(scalar) || scalar == "-" || scalar == "+" {
-                    var end = index + 1
-                    while end < scalars.count && (("0"..."9").contains(scalars[end]) || scalars[end] == "." || scalars[end] == "e") { end += 1 }
-                    let text = String(String.UnicodeScalarView(scalars[index..<end]))
-                    guard let value = LogQLUnits.number(text) else { throw SightlineError(.invalidArgument, "template: line:1: bad number syntax: \(text)") }
-                    tokens.append(.number(value))
-                    index = end
-                } else if scalar.properties.isAlphabetic || scalar == "_" {
-                    var end = index + 1
-                    while end < scalars.count && (scalars[end].properties.isAlphabetic || ("0"..."9").contains(scalars[end]) || scalars[end] == "_") {
-                        end += 1
-                    }
-                    tokens.append(.identifier(String(String.UnicodeScalarView(scalars[index..<end]))))
-                    index = end
-                } else {
-                    throw SightlineError(.invalidArgument, "template: line:1: unexpected \(GoText.quoteRune(scalar)) in command")
-                }
-            }
-        }
-
-        var atEnd: Bool { position >= tokens.count }
-        var currentText: String { atEnd ? "EOF" : "\(tokens[position])" }
-
-        /// Commands separated by `|`.
-        mutating func parsePipeline() throws(SightlineError) -> Pipeline {
-            var commands: [Command] = []
-            repeat {
-                var operands: [Operand] = []
-                while position < tokens.count && tokens[position] != .pipe && tokens[position] != .close {
-                    operands.append(try parseOperand())
-                }
-                if operands.isEmpty { throw SightlineError(.invalidArgument, "template: line:1: missing value for command") }
-                commands.append(Command(operands: operands))
-            } while acceptPipe()
-            return Pipeline(commands: commands)
-        }
-
-        private mutating func acceptPipe() -> Bool {
-            guard position < tokens.count, tokens[position] == .pipe else { return false }
-            position += 1
-            return true
-        }
-
-        /// One operand: a field, a literal, a function name or a parenthesised pipeline.
-        private mutating func parseOperand() throws(SightlineError) -> Operand {
-            let token = tokens[position]
-            position += 1
-            switch token {
-            case .field(let name): return .field(name)
-            case .dot: return .dot
-            case .string(let text): return .string(text)
-            case .number(let value): return .number(value)
-            case .identifier(let name):
-                if name == "true" || name == "false" { return .bool(name == "true") }
-                guard LogTemplate.functions.contains(name) else {
-                    throw SightlineError(.invalidArgument, "template: line:1: function \(GoText.quote(name)) not defined")
-                }
-                return .function(name)
-            case .open:
-                let inner = try parsePipeline()
-                guard position < tokens.count, tokens[position] == .close else {
-                    throw SightlineError(.invalidArgument, "template: line:1: unclosed left paren")
-                }
-                position += 1
-                return .pipeline(inner)
-            case .pipe, .close:
-                throw SightlineError(.invalidArgument, "template: line:1: unexpected \(token) in operand")
-            }
-        }
-    }
 }
 
 /// Go's `fmt.Sprintf` for the verbs templates use: `%s %v %d %f %.Nf %g %q %x %X %%`, with width, `-` and `0` flags.
