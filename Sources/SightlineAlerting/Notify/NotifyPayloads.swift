@@ -1,5 +1,6 @@
 import Foundation
 package import SightlineCore
+import SightlineQuery
 
 /// A notification's content, shared by every integration: Alertmanager's template data for one group.
 package struct NotificationData: Sendable {
@@ -73,8 +74,8 @@ package struct NotificationData: Sendable {
 
     /// How Go prints a `time.Time` in templates: `2006-01-02 15:04:05.999 +0000 UTC`.
     static func goTime(_ ms: Int64) -> String {
-        let text = NotifyRFC3339.format(ms: ms)
-        return text.dropLast().replacingOccurrences(of: "T", with: " ") + " +0000 UTC"
+        let (nanoseconds, overflow) = ms.multipliedReportingOverflow(by: 1_000_000)
+        return GoTime.string(overflow ? (ms < 0 ? .min : .max) : nanoseconds)
     }
 
     /// Renders a configured template, naming the integration and field when it fails.

@@ -98,18 +98,8 @@ package enum NotifyRFC3339 {
 
     /// Formats ms since the epoch.
     package static func format(ms: Int64) -> String {
-        let days = floorDiv(ms, 86_400_000)
-        let msOfDay = ms - days * 86_400_000
-        let (year, month, day) = civil(fromDays: days)
-        let seconds = msOfDay / 1000
-        let fraction = msOfDay % 1000
-        var text = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2))"
-        if fraction != 0 {
-            var digits = pad(fraction, 3)
-            while digits.hasSuffix("0") { digits.removeLast() }
-            text += "." + digits
-        }
-        return text + "Z"
+        let seconds = CivilTime.floorDivide(ms, 1000)
+        return CivilTime.rfc3339(seconds: seconds, nanosecond: (ms - seconds * 1000) * 1_000_000, trimZeros: true)
     }
 
     /// Formats an optional time, nil as the zero time.
@@ -176,11 +166,6 @@ package enum NotifyRFC3339 {
     }
 
     static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { CivilTime.floorDivide(a, b) }
-
-    private static func pad(_ value: Int64, _ width: Int) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
-    }
 }
 
 /// Durations as Prometheus and Alertmanager write them (`30s`, `5m`, `1h30m`, `500ms`), in milliseconds.

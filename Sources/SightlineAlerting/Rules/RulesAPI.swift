@@ -179,12 +179,5 @@ package enum RulesAPI {
     }
 
     /// Go's `time.Time` JSON (RFC 3339 with trimmed nanoseconds, UTC); nil is Go's zero time.
-    static func goTime(_ milliseconds: Int64?) -> String {
-        guard let milliseconds else { return "0001-01-01T00:00:00Z" }
-        let text = TemplateFunctions.goTime(milliseconds: milliseconds)
-        // "2006-01-02 15:04:05.999 +0000 UTC" → "2006-01-02T15:04:05.999Z"
-        let parts = text.split(separator: " ")
-        guard parts.count >= 2 else { return text }
-        return parts[0] + "T" + parts[1] + "Z"
-    }
+    static func goTime(_ milliseconds: Int64?) -> String { NotifyRFC3339.format(optionalMs: milliseconds) }
 }

@@ -48,7 +48,8 @@ struct TemplateFunctions: GoTemplateFunctions {
             guard nanoseconds < 9.223372036854775807e18, nanoseconds >= -9.223372036854775808e18 else {
                 throw .returned("\(PromQLFloat.formatG(seconds)) cannot be represented as a nanoseconds timestamp since it overflows int64")
             }
-            return .string(Self.goTime(milliseconds: Int64(nanoseconds) / 1_000_000))
+            // Prometheus keeps milliseconds (model.Time).
+            return .string(GoTime.string(Int64(nanoseconds) / 1_000_000 * 1_000_000))
         case "parseDuration":
             try count(1)
             let text = try string(0)
@@ -252,39 +253,6 @@ struct TemplateFunctions: GoTemplateFunctions {
             v *= 1000
         }
         return GoFormat.g4(v) + prefix + "s"
-    }
-
-    /// Go's `fmt.Sprint(time.Time)` of a UTC time: `2006-01-02 15:04:05.999999999 +0000 UTC` (fraction trimmed).
-    static func goTime(milliseconds: Int64) -> String {
-        let (days, msOfDay) = milliseconds.quotientAndRemainder(dividingBy: 86_400_000)
-        var day = days
-        var ms = msOfDay
-        if ms < 0 {
-            ms += 86_400_000
-            day -= 1
-        }
-        let (year, month, dayOfMonth) = civil(fromDays: day)
-        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        let hour = ms / 3_600_000
-        let minute = (ms / 60_000) % 60
-        let second = (ms / 1000) % 60
-        let fraction = ms % 1000
-        var yearText = String(abs(year))
-        while yearText.count < 4 { yearText = "0" + yearText }
-        if year < 0 { yearText = "-" + yearText }
-        var out = "\(yearText)-\(two(month))-\(two(dayOfMonth)) \(two(hour)):\(two(minute)):\(two(second))"
-        if fraction != 0 {
-            var text = String(fraction)
-            while text.count < 3 { text = "0" + text }
-            while text.hasSuffix("0") { text.removeLast() }
-            out += "." + text
-        }
-        return out + " +0000 UTC"
-    }
-
-    /// The proleptic Gregorian date of a number of days since 1970-01-01.
-    static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
-        CivilTime.civil(fromDays: days)
     }
 
     /// Go's `strings.Title`: the first letter of each word upper-cased; words are split at anything but letters,
