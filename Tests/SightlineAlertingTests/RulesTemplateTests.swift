@@ -21,6 +21,10 @@ struct RulesTemplateTests {
         #expect(expand("[{{ $labels.missing }}]") == "[]")
         #expect(expand("no actions at all") == "no actions at all")
         #expect(expand("{{/* a comment */}}x  {{- \" y\" -}}  z") == "x yz")
+        // Named templates, as Go's text/template has them: a definition sees only its own dot.
+        #expect(expand("{{ define \"who\" }}{{ .job }}@{{ .instance }}{{ end }}{{ template \"who\" $labels }}") == "node@host:9100")
+        #expect(expand("{{ block \"v\" $value }}<{{ . }}>{{ end }}", value: 3) == "<3>")
+        #expect(expand("{{ template \"nope\" }}").contains("no such template \"nope\""))
     }
 
     @Test func humanizeMatchesPrometheus() {

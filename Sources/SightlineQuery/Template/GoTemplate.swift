@@ -69,8 +69,6 @@ package struct GoTemplate: Sendable {
     let root: [Node]
     /// The templates `{{define}}` and `{{block}}` name, by name.
     package let definitions: [String: Definition]
-    /// Whether the template is text alone (no actions): it renders the same whatever the data.
-    package var isConstant: Bool { root.allSatisfy { if case .text = $0 { true } else { false } } }
 
     /// A named template's body, with the source its positions refer to.
     package struct Definition: Sendable {

@@ -11,20 +11,18 @@ import SightlineQuery
 /// Functions: Go's `and or not len index print printf println eq ne lt le gt ge html urlquery`, and Prometheus'
 /// `humanize humanize1024 humanizeDuration humanizePercentage humanizeTimestamp title toUpper toLower match
 /// reReplaceAll query first label value strvalue sortByLabel args safeHtml externalURL pathPrefix graphLink tableLink
-/// parseDuration stripPort stripDomain now`. Absent: `toTime`, `toDuration`, `js`, `call`, `slice` and the template
-/// composition actions (`define`, `template`, `block`).
+/// parseDuration stripPort stripDomain now`. Absent: `toTime`, `toDuration`, `js`, `call` and `slice`.
 package enum RuleTemplate {
     /// The variable definitions Prometheus puts before every alert template.
     static let definitions =
         "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
 
     /// Every function a template may call.
-    static let functionNames: Set<String> = [
-        "and", "or", "not", "len", "index", "print", "printf", "println", "eq", "ne", "lt", "le", "gt", "ge", "html", "urlquery",
+    static let functionNames: Set<String> = GoBuiltins.names.union([
         "humanize", "humanize1024", "humanizeDuration", "humanizePercentage", "humanizeTimestamp", "title", "toUpper", "toLower",
         "match", "reReplaceAll", "query", "first", "label", "value", "strvalue", "sortByLabel", "args", "safeHtml", "externalURL",
         "pathPrefix", "graphLink", "tableLink", "parseDuration", "stripPort", "stripDomain", "now",
-    ]
+    ])
 
     /// Expands one alert template.
     /// - Parameters:

@@ -16,9 +16,6 @@ import SightlineCore
 struct LogTemplate: Sendable {
     private let template: GoTemplate
 
-    /// Whether the template is text alone.
-    var isConstant: Bool { template.isConstant }
-
     /// Parses a template.
     /// - Throws: `invalidArgument` naming the problem, Go-style (`template: line:1: function "x" not defined`).
     init(_ text: String) throws(SightlineError) {
