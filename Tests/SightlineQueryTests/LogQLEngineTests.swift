@@ -156,6 +156,31 @@ struct LogQLEngineTests {
             #expect(pushed == full, "\(function)")
             #expect(pushed.keys.contains(#"{app="api", level="fatal"}"#), "\(function)")
         }
+        // Pipelines that read or set labels are pushed too: the same answers as grouping the full label sets.
+        for pipeline in [
+            #"| logfmt"#, #"| line_format "{{ .level }} {{ __line__ }}""#, #"| label_format level="{{ .level | upper }}""#,
+            #"| regexp "line (?P<n>\\d)" | n != "3""#, #"| json | __error__="""#, #"| drop level"#,
+        ] {
+            for grouping in ["by (level, app)", "by (n)", ""] {
+                let pushed = try vector("sum \(grouping) (count_over_time({app=~\".+\"} \(pipeline) [60s]))", at: 60, source: source)
+                let full = try vector("sum \(grouping) (count_over_time({app=~\".+\"} \(pipeline) [60s]) + 0)", at: 60, source: source)
+                #expect(pushed == full, "\(pipeline) \(grouping)")
+                #expect(!pushed.isEmpty || pipeline.contains("json"), "\(pipeline) \(grouping)")
+            }
+        }
+        // A record the pipeline marks with `__error__` fails the pushed query as it fails the unpushed one, naming the
+        // same series.
+        func failure(_ query: String) -> String {
+            do {
+                _ = try vector(query, at: 60, source: source)
+                return ""
+            } catch {
+                return (error as? SightlineError)?.message ?? "\(error)"
+            }
+        }
+        let pushedFailure = failure(#"sum by (app) (count_over_time({app=~".+"} | json [60s]))"#)
+        #expect(pushedFailure.hasPrefix("pipeline error: 'JSONParserErr' for series: '{__error__=\"JSONParserErr\""))
+        #expect(pushedFailure == failure(#"sum by (app) (count_over_time({app=~".+"} | json [60s]) + 0)"#))
         let counts = try vector(#"sum by (trace_id) (count_over_time({app="api"}[60s]))"#, at: 60, source: source)
         #expect(counts.count == 20)
         #expect(try vector(#"sum(count_over_time({app=~".+"}[60s]))"#, at: 60, source: source) == ["{}": 40])

@@ -172,6 +172,7 @@ struct LogQLPipelineTests {
         // The rest of Go's template language: range over the labels, with, variables, named templates.
         let ranged = try format(#"{{ range $k, $v := . }}{{ $k }}={{ $v }};{{ end }}"#)
         #expect(ranged == "app=api;level=warn;path=/api/users;status=404;took=0.25;")
+        #expect(try format("{{ . }}") == "map[app:api level:warn path:/api/users status:404 took:0.25]")
         #expect(try format(#"{{ with .level }}L={{ . }}{{ end }}{{ with .user }}U{{ else }}-{{ end }}"#) == "L=warn-")
         #expect(try format(#"{{ $p := .path }}{{ $p | ToUpper }}"#) == "/API/USERS")
         #expect(try format(#"{{ define "s" }}<{{ .status }}>{{ end }}{{ template "s" . }}"#) == "<404>")

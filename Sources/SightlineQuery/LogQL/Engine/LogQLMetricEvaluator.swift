@@ -69,11 +69,12 @@ struct LogQLMetricEvaluator {
                 // making a series per label set (one per record when records carry ids as structured metadata).
                 var grouped = range
                 grouped.grouping = pushed
-                let key = grouped.description
+                // Not the same as the written `count_over_time(…) by (x)`, which hides `__error__` series.
+                let key = "sum " + grouped.description
                 if let known = computed[key] {
                     leaves.append(known)
                 } else {
-                    let result = try rangeAggregation(grouped)
+                    let result = try rangeAggregation(grouped, errorsKeepTheirLabels: true)
                     computed[key] = result
                     leaves.append(result)
                 }
@@ -89,14 +90,14 @@ struct LogQLMetricEvaluator {
     }
 
     /// The grouping a `sum` or `sum by (…)` can push into the range aggregation below it: when the range function is
-    /// a count of records or bytes (so the sum of the per-series values is, exactly, the value over the group's
-    /// records) and the pipeline can set no label (so no `__error__` series could be hidden by the grouping); nil
-    /// otherwise. (`rate` and `bytes_rate` are left out: dividing before or after summing differs in the last bits.)
+    /// a count of records or bytes, so the sum of the per-series values is, exactly, the value over the group's
+    /// records; nil otherwise. (`rate` and `bytes_rate` are left out: dividing before or after summing differs in the
+    /// last bits.) A record whose pipeline set `__error__` keeps all its labels in the pushed aggregation, so the error
+    /// is reported for the series it would have had (``rangeAggregation(_:errorsKeepTheirLabels:)``).
     static func pushedGrouping(_ aggregation: VectorAggregationExpr, over range: RangeAggregationExpr) -> LogQLGrouping? {
         let grouping = aggregation.grouping ?? LogQLGrouping(labels: [], without: false)
         guard aggregation.op == .sum, !grouping.without, range.grouping == nil, range.range.unwrap == nil,
-            range.op == .countOverTime || range.op == .bytesOverTime,
-            let pipeline = try? LogPipeline(range.range.selector.stages), pipeline.keepsLabels
+            range.op == .countOverTime || range.op == .bytesOverTime
         else { return nil }
         return grouping
     }
@@ -181,7 +182,10 @@ struct LogQLMetricEvaluator {
     /// Functions that combine from partial results (all but `quantile_over_time` and `rate_counter`) keep one
     /// ``WindowStats`` per series and bucket of ``bucketWidth(_:)``, not the samples, so memory follows the number of
     /// steps rather than the number of records.
-    private func rangeAggregation(_ expr: RangeAggregationExpr) throws -> [[Sample]] {
+    ///
+    /// With `errorsKeepTheirLabels` (a grouping pushed down from `sum by`), a record whose pipeline set `__error__`
+    /// is not grouped: it stays in the series of all its labels, which then fails the query as it would have unpushed.
+    private func rangeAggregation(_ expr: RangeAggregationExpr, errorsKeepTheirLabels: Bool = false) throws -> [[Sample]] {
         let range = expr.range
         let width = bucketWidth(expr)
         // Bucket j holds the samples in (origin + (j-1)·width, origin + j·width]; window ends lie on that grid.
@@ -204,6 +208,7 @@ struct LogQLMetricEvaluator {
         let isBytes = expr.op == .bytesOverTime || expr.op == .bytesRate
         // `by (…)` over a pipeline that sets no label: the series key is read straight off the record.
         let groupsDirectly = unwrap == nil && grouping?.without == false && pipeline.keepsLabels
+        let groupNames = Array(Set(grouping?.labels ?? []))
         if let width, let groups = try countsInStore(expr, scan: scan, origin: origin, width: width, groupsDirectly: groupsDirectly) {
             // `sum by (…) (count_over_time(…))` and `sum by (…) (bytes_over_time(…))` over plain `|=` filters: the store
             // counted, per group of the grouping's label values (the labels the scan below would give, empty ones
@@ -249,9 +254,15 @@ struct LogQLMetricEvaluator {
                 if groupsDirectly {
                     // Already the grouping's labels.
                 } else if let grouping {
-                    if labels.labels.isEmpty { labels = builder.labels }
-                    labels = grouping.key(labels)
-                    if grouping.without, let unwrap { labels = labels.removing([unwrap.label]) }
+                    // The builder holds the record's labels.
+                    if errorsKeepTheirLabels && builder.hasError {
+                        labels = builder.labels
+                    } else if grouping.without {
+                        labels = grouping.key(builder.labels)
+                        if let unwrap { labels = labels.removing([unwrap.label]) }
+                    } else {
+                        labels = builder.labels(keeping: groupNames)
+                    }
                 } else {
                     if labels.labels.isEmpty { labels = builder.labels }
                     if let unwrap { labels = labels.removing([unwrap.label]) }

@@ -17,8 +17,10 @@ package struct LogLabelsBuilder {
     private(set) var values: [String] = []
     private(set) var categories: [Category] = []
     /// How many of the first entries are stream labels and structured metadata (the "base" a parser must not
-    /// overwrite: it writes `name_extracted` instead).
-    private var baseNames: Set<String> = []
+    /// overwrite: it writes `name_extracted` instead), and the base names a stage removed since. A record has tens
+    /// of labels at most: searching them beats hashing every name of every record.
+    private var baseCount = 0
+    private var removedBaseNames: [String] = []
     /// Whether a stage changed the list since ``reset(stream:metadata:)``.
     private(set) var changed = false
 
@@ -30,15 +32,13 @@ package struct LogLabelsBuilder {
         names.removeAll(keepingCapacity: true)
         values.removeAll(keepingCapacity: true)
         categories.removeAll(keepingCapacity: true)
-        baseNames.removeAll(keepingCapacity: true)
+        removedBaseNames.removeAll(keepingCapacity: true)
         for label in stream.labels {
             names.append(label.name)
             values.append(label.value)
             categories.append(.stream)
-            baseNames.insert(label.name)
         }
         for label in metadata {
-            baseNames.insert(label.name)
             if let index = names.firstIndex(of: label.name) {
                 values[index] = label.value
                 categories[index] = .structuredMetadata
@@ -48,6 +48,7 @@ package struct LogLabelsBuilder {
                 categories.append(.structuredMetadata)
             }
         }
+        baseCount = names.count
         changed = false
     }
 
@@ -72,19 +73,28 @@ package struct LogLabelsBuilder {
 
     /// Sets a label a parser extracted: `name_extracted` when `name` is a stream label or structured metadata.
     mutating func setParsed(_ name: String, _ value: String) {
-        set(baseNames.contains(name) ? name + "_extracted" : name, value)
+        set(isBase(name) ? name + "_extracted" : name, value)
     }
 
     /// Whether a parser would write `name` as `name_extracted`.
-    func isBase(_ name: String) -> Bool { baseNames.contains(name) }
+    func isBase(_ name: String) -> Bool { names[..<baseCount].contains(name) || removedBaseNames.contains(name) }
+
+    /// Removes the entry at `index`, remembering a base name.
+    private mutating func remove(at index: Int) {
+        changed = true
+        if index < baseCount {
+            removedBaseNames.append(names[index])
+            baseCount -= 1
+        }
+        names.remove(at: index)
+        values.remove(at: index)
+        categories.remove(at: index)
+    }
 
     /// Removes `name`.
     package mutating func delete(_ name: String) {
         guard let index = names.firstIndex(of: name) else { return }
-        changed = true
-        names.remove(at: index)
-        values.remove(at: index)
-        categories.remove(at: index)
+        remove(at: index)
     }
 
     /// Keeps only the labels `keep` says to keep.
@@ -94,10 +104,7 @@ package struct LogLabelsBuilder {
             if keep(names[index], values[index]) {
                 index += 1
             } else {
-                changed = true
-                names.remove(at: index)
-                values.remove(at: index)
-                categories.remove(at: index)
+                remove(at: index)
             }
         }
     }
@@ -120,6 +127,17 @@ package struct LogLabelsBuilder {
         return Labels(list)
     }
 
+    /// The labels named in `names` (each once), sorted, empty values dropped: `labels.keeping(Set(names))` without
+    /// building the others.
+    package func labels(keeping names: [String]) -> Labels {
+        var list: [Label] = []
+        list.reserveCapacity(names.count)
+        for name in names {
+            if let value = get(name) { list.append(Label(name, value)) }
+        }
+        return Labels(list)
+    }
+
     /// The labels of one category, sorted, empty values dropped.
     package func labels(_ category: Category) -> Labels {
         var list: [Label] = []
@@ -127,11 +145,21 @@ package struct LogLabelsBuilder {
         return Labels(list)
     }
 
-    /// The labels as a name → value map, for templates.
-    var dictionary: [String: String] {
-        var out: [String: String] = [:]
-        out.reserveCapacity(names.count)
-        for index in names.indices { out[names[index]] = values[index] }
-        return out
+    /// The labels as they are now, for templates (no copy is made until the builder changes).
+    var snapshot: Snapshot { Snapshot(names: names, values: values) }
+
+    /// The labels of a record at one point of its pipeline, looked up by name.
+    struct Snapshot {
+        let names: [String]
+        let values: [String]
+
+        /// The value of `name`, or nil when absent.
+        subscript(name: String) -> String? {
+            guard let index = names.firstIndex(of: name) else { return nil }
+            return values[index]
+        }
+
+        /// The positions of the labels in name order.
+        var nameOrder: [Int] { names.indices.sorted { names[$0] < names[$1] } }
     }
 }

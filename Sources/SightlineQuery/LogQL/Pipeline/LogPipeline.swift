@@ -97,12 +97,12 @@ package struct LogPipeline: Sendable {
                 if !filter.process(&labels) { return false }
             case .lineFormat(let template):
                 do {
-                    line = try template.render(labels: labels.dictionary, line: line, timestampNs: timeNs)
+                    line = try template.render(labels: labels.snapshot, line: line, timestampNs: timeNs)
                 } catch {
                     labels.setError(LogPipelineError.templateFormat, details: error.message)
                 }
             case .labelFormat(let items):
-                let snapshot = labels.dictionary
+                let snapshot = labels.snapshot
                 for item in items {
                     if let source = item.source {
                         let value = snapshot[source] ?? ""

@@ -28,9 +28,9 @@ struct LogTemplate: Sendable {
 
     /// Renders the template for one record: dot is its labels (a missing label is "", Loki's `missingkey=zero`).
     /// - Throws: `invalidArgument` for a failing function (wrong argument types, bad regex).
-    func render(labels: [String: String], line: String, timestampNs: Int64) throws(SightlineError) -> String {
+    func render(labels: LogLabelsBuilder.Snapshot, line: String, timestampNs: Int64) throws(SightlineError) -> String {
         do {
-            return try template.execute(data: .map(labels), functions: LogTemplateFunctions(line: line, timestampNs: timestampNs))
+            return try template.execute(data: .labels(labels), functions: LogTemplateFunctions(line: line, timestampNs: timestampNs))
         } catch {
             throw SightlineError(.invalidArgument, error.message)
         }
@@ -42,7 +42,8 @@ enum LogTemplateValue: GoTemplateValue {
     case string(String)
     case number(Double)
     case bool(Bool)
-    case map([String: String])
+    /// The record's labels (dot).
+    case labels(LogLabelsBuilder.Snapshot)
     /// An instant in ns (`__timestamp__`), printed as Go prints a `time.Time`.
     case time(Int64)
 
@@ -64,7 +65,7 @@ enum LogTemplateValue: GoTemplateValue {
         case .string(let text): text
         case .number(let value): value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : GoText.formatFloat(value)
         case .bool(let value): value ? "true" : "false"
-        case .map(let map): "map[" + map.keys.sorted().map { "\($0):\(map[$0] ?? "")" }.joined(separator: " ") + "]"
+        case .labels(let labels): "map[" + labels.nameOrder.map { "\(labels.names[$0]):\(labels.values[$0])" }.joined(separator: " ") + "]"
         }
     }
 
@@ -75,21 +76,21 @@ enum LogTemplateValue: GoTemplateValue {
         case .string(let text): !text.isEmpty
         case .number(let value): value != 0
         case .bool(let value): value
-        case .map(let map): !map.isEmpty
+        case .labels(let labels): !labels.names.isEmpty
         case .time: true
         }
     }
 
     /// The labels by sorted name.
     var rangeElements: [(key: LogTemplateValue, element: LogTemplateValue)]? {
-        guard case .map(let map) = self else { return nil }
-        return map.keys.sorted().map { (.string($0), .string(map[$0] ?? "")) }
+        guard case .labels(let labels) = self else { return nil }
+        return labels.nameOrder.map { (.string(labels.names[$0]), .string(labels.values[$0])) }
     }
 
     /// A label of the labels (a missing one is "").
     func field(_ name: String) throws(GoTemplateFailure) -> LogTemplateValue {
-        guard case .map(let map) = self else { throw .argument("can't evaluate field \(name) in type \(typeName)") }
-        return .string(map[name] ?? "")
+        guard case .labels(let labels) = self else { throw .argument("can't evaluate field \(name) in type \(typeName)") }
+        return .string(labels[name] ?? "")
     }
 
     private var typeName: String {
@@ -97,7 +98,7 @@ enum LogTemplateValue: GoTemplateValue {
         case .string: "string"
         case .number: "float64"
         case .bool: "bool"
-        case .map: "map[string]string"
+        case .labels: "map[string]string"
         case .time: "time.Time"
         }
     }
@@ -107,7 +108,7 @@ enum LogTemplateValue: GoTemplateValue {
         case .number(let value): value
         case .string(let text): LogQLUnits.number(text.trimmingSpaces) ?? (text.isEmpty ? 0 : nil)
         case .bool(let value): value ? 1 : 0
-        case .map: nil
+        case .labels: nil
         case .time(let ns): Double(ns)
         }
     }
