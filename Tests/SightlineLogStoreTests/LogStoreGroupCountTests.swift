@@ -2,6 +2,7 @@
 import SightlineCore
 import SightlineQuery
 import SightlineTestSupport
+import Synchronization
 import Testing
 
 /// Counts per group (`sum by (…) (count_over_time(…))` in the store) against what the scan hands out.
@@ -94,6 +95,77 @@ struct LogStoreGroupCountTests {
                     }
                 }
             }
+        }
+    }
+
+    /// A query's answer as text (samples by labels, each series' points), or its error.
+    private static func answer(_ run: () throws -> LogQLResult) -> String {
+        do {
+            switch try run() {
+            case .vector(let samples): return samples.map { "\($0.metric.description) \($0.t) \($0.v)" }.sorted().joined(separator: "\n")
+            case .matrix(let series):
+                return series.map { "\($0.metric.description) " + $0.points.map { "\($0.t):\($0.v)" }.joined(separator: ",") }.joined(separator: "\n")
+            case .streams: return "streams"
+            case .scalar(let t, let v): return "\(t) \(v)"
+            }
+        } catch {
+            return "error: \(error)"
+        }
+    }
+
+    /// Counting range functions over pipelines fold the store's blocks and heads in parts on several threads; the
+    /// answers equal those of the time-ordered scan, errors included.
+    @Test(arguments: [nil, 3, 5] as [Int?])
+    func foldedAggregationsEqualScannedOnes(persistThrough: Int?) throws {
+        var harness = try StoreHarness()
+        defer { harness.directory.remove() }
+        harness.options.parallelism = 3
+        let store = try harness.open()
+        _ = try populate(store, persistThrough: persistThrough, seed: 9)
+        let spy = FoldSpy(store)
+        let folded = LogQLEngine(source: spy)
+        let scanned = LogQLEngine(source: ScanOnly(store: store))
+        let start = Int64(LogFixtures.base)
+        let end = start + 4_500_000_000
+        var queries: [String] = []
+        for function in ["count_over_time", "rate", "bytes_over_time", "bytes_rate"] {
+            for pipeline in ["", #"|= "GET""#, #"| logfmt | n > 500"#, #"| line_format "{{ .service }} {{ __line__ }}""#, #"| regexp "n=(?P<n>\\d+)""#] {
+                let inner = "\(function)({service=~\".+\"} \(pipeline) [700ms])"
+                queries += [inner, "sum by (level) (\(inner))", "sum(\(inner))", "sum by (service, n) (\(inner))"]
+            }
+        }
+        queries += [
+            #"sum by (service) (count_over_time({service=~".+"} | json [700ms]))"#,
+            #"count_over_time({service=~".+"} | json [1s])"#, #"sum by (service) (rate({service=~".+"} | json | __error__="" [1s]))"#,
+        ]
+        for query in queries {
+            let tenant = StoreHarness.tenant
+            let instant = Self.answer { try folded.instant(query: query, tenant: tenant, time: end) }
+            #expect(instant == Self.answer { try scanned.instant(query: query, tenant: tenant, time: end) }, "\(query)")
+            let ranged = Self.answer { try folded.range(query: query, tenant: tenant, start: start, end: end, step: 350_000_000) }
+            #expect(ranged == Self.answer { try scanned.range(query: query, tenant: tenant, start: start, end: end, step: 350_000_000) }, "\(query)")
+            #expect(!ranged.isEmpty || query.contains("__error__"), "\(query)")
+        }
+        // Every query took the folding path (twice each, instant and range), but the ungrouped counts over plain
+        // filters and no pipeline at all, which the store counts itself.
+        #expect(spy.folds.load(ordering: .relaxed) > queries.count)
+    }
+
+    /// The store, counting the folds LogQL asks of it.
+    private final class FoldSpy: LogPartitionedScanning {
+        let store: LogStore
+        let folds = Atomic<Int>(0)
+        init(_ store: LogStore) { self.store = store }
+        func streams(tenant: Tenant, matchers: [LabelMatcher], range: TimeRange) throws -> [Labels] {
+            try store.streams(tenant: tenant, matchers: matchers, range: range)
+        }
+        func scan(_ scan: LogScan, _ visit: (LogRecord) throws -> Bool) throws { try store.scan(scan, visit) }
+        func stats(tenant: Tenant, matchers: [LabelMatcher], range: TimeRange) throws -> LogStats {
+            try store.stats(tenant: tenant, matchers: matchers, range: range)
+        }
+        func fold<Partial>(_ scan: LogScan, start: () -> Partial, _ fold: (inout Partial, LogRecord) throws -> Void) throws -> [Partial] {
+            folds.add(1, ordering: .relaxed)
+            return try store.fold(scan, start: start, fold)
         }
     }
 

@@ -59,6 +59,15 @@ package protocol LogSource: Sendable {
     func stats(tenant: Tenant, matchers: [LabelMatcher], range: TimeRange) throws -> LogStats
 }
 
+/// A log source that can fold a scan's records part by part on several threads, for aggregations whose result does
+/// not depend on the order records come in.
+package protocol LogPartitionedScanning: LogSource {
+    /// Folds every record the scan selects (with ``LogRecord/stream`` set): the data is cut into parts, each folded,
+    /// in no particular order, into a fresh value from `start`, on one of several threads at once — so `start` and
+    /// `fold` must be safe to call concurrently. Returns the parts' values.
+    func fold<Partial>(_ scan: LogScan, start: () -> Partial, _ fold: (inout Partial, LogRecord) throws -> Void) throws -> [Partial]
+}
+
 extension LogRecord {
     /// The time logs are ordered, windowed and selected by: the record's time, or its observed time when the sender
     /// left the time unset (as OpenTelemetry advises readers).

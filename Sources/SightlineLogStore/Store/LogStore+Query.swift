@@ -3,7 +3,7 @@ import Synchronization
 
 /// The read side: scans merge the blocks of every selected stream and their heads in time order, opening a block only
 /// when the merge reaches its first record, and skipping it unread when its trigram filter rules the search out.
-extension LogStore {
+extension LogStore: LogPartitionedScanning {
     /// What a query sees of one stream: its labels, its head and its parts at one moment.
     struct StreamSnapshot {
         var labels: Labels
@@ -126,6 +126,51 @@ extension LogStore {
         }
     }
 
+    /// A part of a scan's data folded at once: a block, or a stream's head.
+    private enum FoldPiece {
+        case block(LogPart, Int, Labels)
+        case head([HeadChunk], Labels)
+    }
+
+    /// The scan's blocks and heads in runs, each run folded on one of `options.parallelism` threads: no merge, no
+    /// order. Blocks are checked against their trigram filters where they are read.
+    package func fold<Partial>(_ scan: LogScan, start: () -> Partial, _ fold: (inout Partial, LogRecord) throws -> Void) throws -> [Partial] {
+        let filter = RecordFilter(range: scan.range, needles: scan.lineContains.map { Array($0.utf8) })
+        let pruning = filter.needles.filter { $0.count >= 3 }
+        var pieces: [FoldPiece] = []
+        for stream in snapshot(tenant: scan.tenant, matchers: scan.matchers) {
+            for part in stream.parts where part.maxTime >= scan.range.startNano && part.minTime < scan.range.endNano {
+                for (number, block) in part.blocks.enumerated() where block.overlaps(scan.range) {
+                    pieces.append(.block(part, number, stream.labels))
+                }
+            }
+            if !stream.head.isEmpty { pieces.append(.head(stream.head, stream.labels)) }
+        }
+        let width = max(1, options.parallelism)
+        let runs = parallelRuns(pieces.count, width: width)
+        let folded = parallelMap(runs, width: width) { run -> Partial in
+            var partial = start()
+            for piece in pieces[run] {
+                switch piece {
+                case .block(let part, let number, let labels):
+                    guard try self.mustRead(part, number, pruning: pruning) else { continue }
+                    for var record in try part.records(number, filter: filter) {
+                        record.stream = labels
+                        try fold(&partial, record)
+                    }
+                case .head(let chunks, let labels):
+                    for chunk in chunks {
+                        for var record in chunk.records(keptBy: filter) {
+                            record.stream = labels
+                            try fold(&partial, record)
+                        }
+                    }
+                }
+            }
+            return partial
+        }
+        return try folded.map { try $0.get() }
+    }
 
     /// Whether block `block` of `part` can hold every one of the `pruning` needles (all ≥ 3 bytes) by its trigram
     /// filter, so it must be read; counts the block as read or skipped.

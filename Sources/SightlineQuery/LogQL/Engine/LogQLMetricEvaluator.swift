@@ -109,6 +109,149 @@ struct LogQLMetricEvaluator {
         var times: [Int64] = []
         var values: [Double] = []
         var stats: [WindowStats] = []
+        /// The time of the series' first record.
+        var firstTime = Int64.max
+
+        /// The buckets of `self` and `other` (another part's buckets of the same series), in time order.
+        func merging(_ other: SampleBucket) -> SampleBucket {
+            var out = SampleBucket(labels: labels, firstTime: Swift.min(firstTime, other.firstTime))
+            out.times.reserveCapacity(times.count + other.times.count)
+            out.stats.reserveCapacity(times.count + other.times.count)
+            var (i, j) = (0, 0)
+            while i < times.count || j < other.times.count {
+                if j == other.times.count || (i < times.count && times[i] < other.times[j]) {
+                    out.times.append(times[i])
+                    out.stats.append(stats[i])
+                    i += 1
+                } else if i == times.count || other.times[j] < times[i] {
+                    out.times.append(other.times[j])
+                    out.stats.append(other.stats[j])
+                    j += 1
+                } else {
+                    var both = stats[i]
+                    both.merge(other.stats[j])
+                    out.times.append(times[i])
+                    out.stats.append(both)
+                    i += 1
+                    j += 1
+                }
+            }
+            return out
+        }
+    }
+
+    /// A range aggregation's series as its records are read: the pipeline run on each, its series found (its labels,
+    /// its group, or all its labels when it carries an error the grouping must not hide), its sample kept or added to
+    /// its bucket.
+    private struct SeriesCollector {
+        let pipeline: LogPipeline
+        let postFilters: [LabelFilter]
+        let unwrap: UnwrapExpr?
+        let grouping: LogQLGrouping?
+        let isBytes: Bool
+        let groupsDirectly: Bool
+        let errorsKeepTheirLabels: Bool
+        /// The bucket width, nil to keep every sample.
+        let width: Int64?
+        let origin: Int64
+        let groupNames: [String]
+        var index: [Labels: Int] = [:]
+        var series: [SampleBucket] = []
+        var builder = LogLabelsBuilder()
+
+        init(
+            pipeline: LogPipeline, postFilters: [LabelFilter], unwrap: UnwrapExpr?, grouping: LogQLGrouping?, isBytes: Bool,
+            groupsDirectly: Bool, errorsKeepTheirLabels: Bool, width: Int64?, origin: Int64
+        ) {
+            self.pipeline = pipeline
+            self.postFilters = postFilters
+            self.unwrap = unwrap
+            self.grouping = grouping
+            self.isBytes = isBytes
+            self.groupsDirectly = groupsDirectly
+            self.errorsKeepTheirLabels = errorsKeepTheirLabels
+            self.width = width
+            self.origin = origin
+            self.groupNames = Array(Set(grouping?.labels ?? []))
+        }
+
+        mutating func take(_ record: LogRecord) throws {
+            let time = record.logQLTimeNano
+            var line = record.line
+            var labels: Labels
+            if groupsDirectly, let grouping {
+                // Only the grouping's labels are needed: structured metadata wins over a stream label of the same name,
+                // as in LogLabelsBuilder.
+                guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return }
+                labels = Labels(grouping.labels.map { name in Label(name, record.groupingValue(name)) })
+            } else if unwrap == nil && grouping == nil && pipeline.keepsLabels && record.structuredMetadata.isEmpty {
+                // Nothing can add a label: the series is the stream, and no label list needs building.
+                guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return }
+                labels = record.streamLabels
+            } else {
+                builder.reset(stream: record.streamLabels, metadata: record.structuredMetadata)
+                guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return }
+                labels = Labels([])
+            }
+            var value = 1.0
+            if isBytes { value = Double(line.utf8.count) }
+            if let unwrap {
+                let text = builder.get(unwrap.label) ?? ""
+                if text.isEmpty { return }
+                if let converted = LogQLMetricEvaluator.convert(text, unwrap.conversion) {
+                    value = converted
+                } else {
+                    value = 0
+                    builder.setError(
+                        LogPipelineError.sampleExtraction, details: LogQLMetricEvaluator.conversionError(text, unwrap.conversion))
+                }
+                for filter in postFilters where !filter.process(&builder) { return }
+            }
+            if groupsDirectly {
+                // Already the grouping's labels.
+            } else if let grouping {
+                // The builder holds the record's labels.
+                if errorsKeepTheirLabels && builder.hasError {
+                    labels = builder.labels
+                } else if grouping.without {
+                    labels = grouping.key(builder.labels)
+                    if let unwrap { labels = labels.removing([unwrap.label]) }
+                } else {
+                    labels = builder.labels(keeping: groupNames)
+                }
+            } else {
+                if labels.labels.isEmpty { labels = builder.labels }
+                if let unwrap { labels = labels.removing([unwrap.label]) }
+            }
+            let slot: Int
+            if let existing = index[labels] {
+                slot = existing
+            } else {
+                slot = series.count
+                index[labels] = slot
+                series.append(SampleBucket(labels: labels))
+            }
+            if time < series[slot].firstTime { series[slot].firstTime = time }
+            if let width {
+                LogQLMetricEvaluator.add(
+                    value, bucketEnd: LogBucketCount.bucketEnd(of: time, originNano: origin, widthNano: width), to: &series[slot])
+            } else {
+                series[slot].times.append(time)
+                series[slot].values.append(value)
+            }
+        }
+
+        /// Adds the buckets another part of the same scan collected.
+        mutating func merge(_ other: SeriesCollector) {
+            for one in other.series {
+                if let slot = index[one.labels] {
+                    series[slot] = series[slot].merging(one)
+                } else {
+                    index[one.labels] = series.count
+                    series.append(one)
+                }
+            }
+        }
     }
 
     /// What the combinable range functions need of a set of samples: count, sum, extremes, first and last, and
@@ -200,15 +343,12 @@ struct LogQLMetricEvaluator {
         let scan = LogScan(
             tenant: tenant, matchers: selector.matchers, range: LogQLEngine.timeRange(from: first &+ 1, to: last &+ 1), direction: .forward,
             lineContains: selector.requiredSubstrings)
-        var index: [Labels: Int] = [:]
-        var series: [SampleBucket] = []
-        var builder = LogLabelsBuilder()
         let unwrap = range.unwrap
         let grouping = expr.grouping
         let isBytes = expr.op == .bytesOverTime || expr.op == .bytesRate
         // `by (…)` over a pipeline that sets no label: the series key is read straight off the record.
         let groupsDirectly = unwrap == nil && grouping?.without == false && pipeline.keepsLabels
-        let groupNames = Array(Set(grouping?.labels ?? []))
+        var series: [SampleBucket]
         if let width, let groups = try countsInStore(expr, scan: scan, origin: origin, width: width, groupsDirectly: groupsDirectly) {
             // `sum by (…) (count_over_time(…))` and `sum by (…) (bytes_over_time(…))` over plain `|=` filters: the store
             // counted, per group of the grouping's label values (the labels the scan below would give, empty ones
@@ -220,69 +360,25 @@ struct LogQLMetricEvaluator {
                     stats: group.buckets.map { WindowStats(count: Double($0.records), sum: Double(isBytes ? $0.bytes : $0.records)) })
             }
         } else {
-            try source.scan(scan) { record in
-                let time = record.logQLTimeNano
-                var line = record.line
-                var labels: Labels
-                if groupsDirectly, let grouping {
-                    // Only the grouping's labels are needed: structured metadata wins over a stream label of the same
-                    // name, as in LogLabelsBuilder.
-                    guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
-                    labels = Labels(grouping.labels.map { name in Label(name, record.groupingValue(name)) })
-                } else if unwrap == nil && grouping == nil && pipeline.keepsLabels && record.structuredMetadata.isEmpty {
-                    // Nothing can add a label: the series is the stream, and no label list needs building.
-                    guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
-                    labels = record.streamLabels
-                } else {
-                    builder.reset(stream: record.streamLabels, metadata: record.structuredMetadata)
-                    guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return true }
-                    labels = Labels([])
+            var collector = SeriesCollector(
+                pipeline: pipeline, postFilters: postFilters, unwrap: unwrap, grouping: grouping, isBytes: isBytes,
+                groupsDirectly: groupsDirectly, errorsKeepTheirLabels: errorsKeepTheirLabels, width: width, origin: origin)
+            let countsRecords = expr.op == .countOverTime || expr.op == .bytesOverTime || expr.op == .rate || expr.op == .bytesRate
+            if width != nil && unwrap == nil && countsRecords, let parts = source as? any LogPartitionedScanning {
+                // Counts of records and bytes do not depend on the order records come in (integer sums are exact in
+                // any order): the store folds its blocks on several threads, and the parts' buckets are added up.
+                let empty = collector
+                let partials = try parts.fold(scan, start: { empty }, { collector, record in try collector.take(record) })
+                for partial in partials { collector.merge(partial) }
+                // The order a time-ordered scan would have made them in (for which series an error names).
+                collector.series.sort { $0.firstTime != $1.firstTime ? $0.firstTime < $1.firstTime : $0.labels < $1.labels }
+            } else {
+                try source.scan(scan) { record in
+                    try collector.take(record)
+                    return true
                 }
-                var value = 1.0
-                if isBytes { value = Double(line.utf8.count) }
-                if let unwrap {
-                    let text = builder.get(unwrap.label) ?? ""
-                    if text.isEmpty { return true }
-                    if let converted = Self.convert(text, unwrap.conversion) {
-                        value = converted
-                    } else {
-                        value = 0
-                        builder.setError(LogPipelineError.sampleExtraction, details: Self.conversionError(text, unwrap.conversion))
-                    }
-                    for filter in postFilters where !filter.process(&builder) { return true }
-                }
-                if groupsDirectly {
-                    // Already the grouping's labels.
-                } else if let grouping {
-                    // The builder holds the record's labels.
-                    if errorsKeepTheirLabels && builder.hasError {
-                        labels = builder.labels
-                    } else if grouping.without {
-                        labels = grouping.key(builder.labels)
-                        if let unwrap { labels = labels.removing([unwrap.label]) }
-                    } else {
-                        labels = builder.labels(keeping: groupNames)
-                    }
-                } else {
-                    if labels.labels.isEmpty { labels = builder.labels }
-                    if let unwrap { labels = labels.removing([unwrap.label]) }
-                }
-                let slot: Int
-                if let existing = index[labels] {
-                    slot = existing
-                } else {
-                    slot = series.count
-                    index[labels] = slot
-                    series.append(SampleBucket(labels: labels))
-                }
-                if let width {
-                    Self.add(value, bucketEnd: LogBucketCount.bucketEnd(of: time, originNano: origin, widthNano: width), to: &series[slot])
-                } else {
-                    series[slot].times.append(time)
-                    series[slot].values.append(value)
-                }
-                return true
             }
+            series = collector.series
         }
 
         var out = [[Sample]](repeating: [], count: steps.count)
