@@ -60,12 +60,15 @@ package struct LogQLQueryInfo: Sendable {
 /// Log queries scan once in the requested direction and stop as soon as `limit` entries passed the pipeline. Metric
 /// queries scan each range aggregation's selector once, forward, over `(start - range - offset, end - offset]`,
 /// bucket the samples per series, and slide each step's left-open, right-closed window `(t - range, t]` over them;
-/// vector aggregations, binary operations and `label_replace` then run per step with PromQL's kernels.
+/// vector aggregations, binary operations and `label_replace` then run per step with PromQL's kernels. A `sum by`
+/// over a count of records or bytes groups the records as they are read; counts (`count_over_time`, `rate`,
+/// `bytes_over_time`, `bytes_rate`) from a store that can fold its blocks in parallel (``LogPartitionedScanning``) are
+/// folded in any order instead of merged in time order.
 ///
 /// What is supported (Loki 2.9/3.x LogQL): stream selectors; line filters `|=` `!=` `|~` `!~` `|>` `!>` with `or`
 /// and `ip()`; parsers `json` (all fields or paths), `logfmt` (`--strict`, `--keep-empty`, named keys), `regexp`,
 /// `pattern`, `unpack`; label filters (string, numeric, duration, bytes, `ip()`, `and`/`or`/`,`/parentheses);
-/// `line_format`/`label_format` (the template subset of ``LogTemplate``); `drop`, `keep`, `decolorize`;
+/// `line_format`/`label_format` (Go templates with the functions of ``LogTemplate``); `drop`, `keep`, `decolorize`;
 /// `__error__`/`__error_details__`; every range aggregation (`count_over_time`, `rate`, `bytes_over_time`, `bytes_rate`,
 /// `absent_over_time`, and over `unwrap` — with `duration()`/`bytes()` and post filters — `sum`, `avg`, `min`, `max`,
 /// `stdvar`, `stddev`, `quantile`, `first`, `last` `_over_time`, `rate`, `rate_counter`), `by`/`without` where Loki
