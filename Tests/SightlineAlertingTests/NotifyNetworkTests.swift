@@ -104,7 +104,7 @@ final class FakeSMTPServer: Sendable {
         let server = try await FakeSMTPServer()
         async let served: Void = server.serveOne()
         let message = EmailMessage(from: "am@example.org", recipients: ["ops@example.org", "b@example.org"], data: "Subject: hi\r\n\r\n.leading dot\r\nbody\r\n")
-        try await SMTPClient().send(message, config: emailConfig(port: server.port), timeoutMs: 5000)
+        try await SMTPClient().send(message, config: emailConfig(port: server.port), timeoutMs: 30_000)
         try await served
         let transcript = server.transcript.withLock { $0 }
         #expect(transcript == [
@@ -121,7 +121,7 @@ final class FakeSMTPServer: Sendable {
         var config = emailConfig(port: server.port)
         config.requireTLS = true
         let message = EmailMessage(from: "a@b", recipients: ["c@d"], data: "x\r\n")
-        let error = await #expect(throws: SightlineError.self) { try await SMTPClient().send(message, config: config, timeoutMs: 5000) }
+        let error = await #expect(throws: SightlineError.self) { try await SMTPClient().send(message, config: config, timeoutMs: 30_000) }
         #expect(error?.code == .configuration && error?.message.contains("STARTTLS") == true)
         try? await served
     }

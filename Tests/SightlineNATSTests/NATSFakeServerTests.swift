@@ -73,7 +73,8 @@ func withFakeServer(pongs: Int, afterHandshake: String = "", _ body: (String, Re
 struct NATSFakeServerTests {
     @Test func missingPongsFailTheConnection() async throws {
         try await withFakeServer(pongs: 1) { url, _ in
-            let options = NATSConnectionOptions(pingInterval: .milliseconds(50), maxPingsOutstanding: 2)
+            // The fake server shares the test process's event loops with every other test: give its handshake time.
+            let options = NATSConnectionOptions(connectTimeout: .seconds(30), pingInterval: .milliseconds(50), maxPingsOutstanding: 2)
             let nats = try await NATSConnection.connect(to: url, options: options)
             let subscription = try await nats.subscribe("a")
             let error = await asyncSightlineError { for try await _ in subscription {} }

@@ -104,7 +104,7 @@ package final class NATSConnection: Sendable {
             var buffer = ByteBuffer()
             NATSCommandEncoder.appendConnect(name: options.name, user: target.user, password: target.password, token: target.token, to: &buffer)
             handler.value.write(buffer, promise: nil)
-            handler.value.start(pingInterval: options.pingInterval, maxPingsOutstanding: options.maxPingsOutstanding)
+            handler.value.subscribeReplies()
             handler.value.ping(promise: pong)
         }
         do {
@@ -112,6 +112,9 @@ package final class NATSConnection: Sendable {
         } catch {
             channel.close(promise: nil)
             throw error
+        }
+        eventLoop.execute {
+            handler.value.startKeepalive(pingInterval: options.pingInterval, maxPingsOutstanding: options.maxPingsOutstanding)
         }
         return NATSConnection(serverInfo: info, options: options, endpoint: endpoint, channel: channel, handler: handler)
     }

@@ -170,14 +170,20 @@ final class NATSConnectionHandler: ChannelInboundHandler {
         write(ByteBuffer(string: "PING\r\n"), promise: nil)
     }
 
-    /// Subscribes the reply inbox (`<inbox>r.*`) and starts the keep-alive pings.
-    func start(pingInterval: Duration, maxPingsOutstanding: Int) {
+    /// Subscribes the reply inbox (`<inbox>r.*`), before the handshake's `PING`, so it is in place when the `PONG`
+    /// comes back.
+    func subscribeReplies() {
         let sid = nextSid
         nextSid += 1
         sinks[sid] = .replies
         var buffer = ByteBuffer()
         NATSCommandEncoder.appendSubscribe(subject: inbox + "r.*", queue: nil, sid: sid, to: &buffer)
         write(buffer, promise: nil)
+    }
+
+    /// Starts the keep-alive `PING`s: after the handshake, so that a slow first `PONG` is not counted against the
+    /// server.
+    func startKeepalive(pingInterval: Duration, maxPingsOutstanding: Int) {
         guard let context, failure == nil else { return }
         let interval = TimeAmount.nanoseconds(max(pingInterval.wholeNanoseconds, 1_000_000))
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)

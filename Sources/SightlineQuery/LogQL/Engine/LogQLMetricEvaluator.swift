@@ -175,7 +175,7 @@ struct LogQLMetricEvaluator {
             self.groupNames = Array(Set(grouping?.labels ?? []))
         }
 
-        mutating func take(_ record: LogRecord) throws {
+        mutating func take(_ record: LogRecord) {
             let time = record.logQLTimeNano
             var line = record.line
             var labels: Labels
@@ -368,13 +368,13 @@ struct LogQLMetricEvaluator {
                 // Counts of records and bytes do not depend on the order records come in (integer sums are exact in
                 // any order): the store folds its blocks on several threads, and the parts' buckets are added up.
                 let empty = collector
-                let partials = try parts.fold(scan, start: { empty }, { collector, record in try collector.take(record) })
+                let partials = try parts.fold(scan, start: { empty }, { collector, record in collector.take(record) })
                 for partial in partials { collector.merge(partial) }
                 // The order a time-ordered scan would have made them in (for which series an error names).
                 collector.series.sort { $0.firstTime != $1.firstTime ? $0.firstTime < $1.firstTime : $0.labels < $1.labels }
             } else {
                 try source.scan(scan) { record in
-                    try collector.take(record)
+                    collector.take(record)
                     return true
                 }
             }
