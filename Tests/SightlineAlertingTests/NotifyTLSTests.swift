@@ -76,7 +76,7 @@ let notifyTestKey = """
             }
         }
         let client = NotifyHTTPClient(tlsConfiguration: try clientConfiguration())
-        let response = try await client.post(url: "https://localhost:\(port)/hook", headers: [], body: Array("secret".utf8), timeoutMs: 5000)
+        let response = try await client.post(url: "https://localhost:\(port)/hook", headers: [], body: Array("secret".utf8), timeoutMs: 30_000)
         try await served
         #expect(response.status == 200)
         #expect(received.withLock { $0 } == "secret")
@@ -100,7 +100,7 @@ let notifyTestKey = """
         }
         // The default configuration trusts the system's roots, not the test certificate.
         let error = await #expect(throws: SightlineError.self) {
-            _ = try await NotifyHTTPClient().post(url: "https://localhost:\(port)/hook", headers: [], body: [], timeoutMs: 5000)
+            _ = try await NotifyHTTPClient().post(url: "https://localhost:\(port)/hook", headers: [], body: [], timeoutMs: 30_000)
         }
         // A failed handshake (or, on a machine without a trust store, no usable TLS setup): never a success.
         #expect(error?.code == .unavailable || error?.code == .configuration)
@@ -119,7 +119,7 @@ let notifyTestKey = """
         config.authUsername = "user"
         config.authPassword = "pass"
         let message = EmailMessage(from: "am@example.org", recipients: ["ops@example.org"], data: "Subject: tls\r\n\r\nbody\r\n")
-        try await SMTPClient(tlsConfiguration: try clientConfiguration()).send(message, config: config, timeoutMs: 5000)
+        try await SMTPClient(tlsConfiguration: try clientConfiguration()).send(message, config: config, timeoutMs: 30_000)
         try await served
         #expect(server.transcript.withLock { $0 } == [
             "EHLO localhost", "STARTTLS", "EHLO localhost", "AUTH PLAIN \(Base64.encode(Array("\0user\0pass".utf8)))",
@@ -171,10 +171,10 @@ let notifyTestKey = """
         trusted.serverName = "localhost"
         // The client's own configuration trusts only the system's roots; the receiver's options add the test CA.
         let client = NotifyHTTPClient()
-        #expect(try await client.post(url: "https://127.0.0.1:\(port)/", headers: [], body: [], timeoutMs: 5000, tls: trusted).status == 200)
+        #expect(try await client.post(url: "https://127.0.0.1:\(port)/", headers: [], body: [], timeoutMs: 30_000, tls: trusted).status == 200)
         var insecure = NotifyTLSOptions()
         insecure.insecureSkipVerify = true
-        #expect(try await client.post(url: "https://127.0.0.1:\(port)/", headers: [], body: [], timeoutMs: 5000, tls: insecure).status == 200)
+        #expect(try await client.post(url: "https://127.0.0.1:\(port)/", headers: [], body: [], timeoutMs: 30_000, tls: insecure).status == 200)
         try await served.value
 
         let yaml = """
