@@ -56,14 +56,37 @@ extension LogStore: LogPartitionedScanning {
             var block: Int
             var labels: Labels
         }
+        /// The records of one block (decoded) or one stream's head (rows of its chunks, in merge order, made into records
+        /// only when the merge reaches them: a query that stops early makes few), read from `position` on.
         struct Cursor {
-            var records: [LogRecord]
-            var position: Int
-            var key: UInt64
+            var records: [LogRecord] = []
+            var head: [HeadChunk] = []
+            var headRows: [HeadRow] = []
+            var position = 0
             var labels: Labels
+
+            var count: Int { head.isEmpty ? records.count : headRows.count }
+
+            func time(at index: Int) -> UInt64 { head.isEmpty ? records[index].effectiveTimeUnixNano : headRows[index].time }
+
+            func record(at index: Int) -> LogRecord {
+                guard !head.isEmpty else { return records[index] }
+                let row = headRows[index]
+                return head[row.chunk].batch[row.row]
+            }
+        }
+        /// A cursor in the merge: its next record's key and its place in `cursors` (the heap moves these, not records).
+        struct Entry {
+            var key: UInt64
+            var cursor: Int
         }
         var pending = Heap<Pending> { $0.key < $1.key }
-        var active = Heap<Cursor> { $0.key < $1.key }
+        var cursors: [Cursor] = []
+        var active = Heap<Entry> { $0.key != $1.key ? $0.key < $1.key : $0.cursor < $1.cursor }
+        func open(_ cursor: Cursor) {
+            cursors.append(cursor)
+            active.push(Entry(key: key(cursor.time(at: 0)), cursor: cursors.count - 1))
+        }
 
         var candidates: [Pending] = []
         for stream in snapshot(tenant: scan.tenant, matchers: scan.matchers) {
@@ -72,14 +95,10 @@ extension LogStore: LogPartitionedScanning {
                     candidates.append(Pending(key: key(forward ? block.minTime : block.maxTime), part: part, block: number, labels: stream.labels))
                 }
             }
-            var head: [LogRecord] = []
-            for chunk in stream.head {
-                head.append(contentsOf: chunk.records(keptBy: filter))
-            }
-            if !head.isEmpty {
-                head.sort { $0.effectiveTimeUnixNano < $1.effectiveTimeUnixNano }
-                if !forward { head.reverse() }
-                active.push(Cursor(records: head, position: 0, key: key(head[0].effectiveTimeUnixNano), labels: stream.labels))
+            var rows = HeadRow.kept(in: stream.head, by: filter)
+            if !rows.isEmpty {
+                if !forward { rows.reverse() }
+                open(Cursor(head: stream.head, headRows: rows, labels: stream.labels))
             }
         }
 
@@ -110,19 +129,41 @@ extension LogStore: LogPartitionedScanning {
                     var records = try result.get()
                     guard !records.isEmpty else { continue }
                     if !forward { records.reverse() }
-                    active.push(Cursor(records: records, position: 0, key: key(records[0].effectiveTimeUnixNano), labels: block.labels))
+                    open(Cursor(records: records, labels: block.labels))
                 }
                 continue
             }
-            guard var cursor = active.pop() else { return }
-            var record = cursor.records[cursor.position]
-            record.stream = cursor.labels
+            guard let top = active.first else { return }
+            let index = top.cursor
+            var record = cursors[index].record(at: cursors[index].position)
+            record.stream = cursors[index].labels
             guard try visit(record) else { return }
-            cursor.position += 1
-            if cursor.position < cursor.records.count {
-                cursor.key = key(cursor.records[cursor.position].effectiveTimeUnixNano)
-                active.push(cursor)
+            cursors[index].position += 1
+            if cursors[index].position < cursors[index].count {
+                active.replaceFirst(with: Entry(key: key(cursors[index].time(at: cursors[index].position)), cursor: index))
+            } else {
+                _ = active.pop()
+                cursors[index] = Cursor(labels: Labels([]))  // read: its memory goes now, not at the end of the scan
             }
+        }
+    }
+
+    /// One head record a scan keeps: its time, its chunk in the stream's head and its row in the chunk's batch.
+    struct HeadRow {
+        var time: UInt64
+        var chunk: Int
+        var row: Int
+
+        /// The rows of `head` that `filter` keeps, in ascending time (ties in head order).
+        static func kept(in head: [HeadChunk], by filter: RecordFilter) -> [HeadRow] {
+            var rows: [HeadRow] = []
+            for (number, chunk) in head.enumerated() {
+                for row in chunk.rows where filter.keeps(row: row, of: chunk.batch) {
+                    rows.append(HeadRow(time: chunk.batch.rows[row].effectiveTimeUnixNano, chunk: number, row: row))
+                }
+            }
+            rows.sort { $0.time != $1.time ? $0.time < $1.time : ($0.chunk, $0.row) < ($1.chunk, $1.row) }
+            return rows
         }
     }
 

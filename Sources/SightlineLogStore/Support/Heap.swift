@@ -19,11 +19,27 @@ struct Heap<Element> {
         }
     }
 
+    /// Replaces the smallest element with `element` (cheaper than a pop and a push when the merge goes on with the
+    /// same input).
+    mutating func replaceFirst(with element: Element) {
+        guard !items.isEmpty else {
+            items.append(element)
+            return
+        }
+        items[0] = element
+        siftDown(from: 0)
+    }
+
     mutating func pop() -> Element? {
         guard !items.isEmpty else { return nil }
         items.swapAt(0, items.count - 1)
         let top = items.removeLast()
-        var parent = 0
+        siftDown(from: 0)
+        return top
+    }
+
+    private mutating func siftDown(from start: Int) {
+        var parent = start
         while true {
             let left = 2 * parent + 1
             let right = left + 1
@@ -34,6 +50,5 @@ struct Heap<Element> {
             items.swapAt(parent, smallest)
             parent = smallest
         }
-        return top
     }
 }
