@@ -53,6 +53,7 @@ import Testing
         ("{{ nosuch .Status }}", "template: notification:1: function \"nosuch\" not defined"),
         ("{{ template \"missing\" }}", "template: notification:1:0: executing \"notification\": no such template \"missing\""),
         ("{{ .Nope }}", "template: notification:1:3: executing \"notification\" at <.Nope>: can't evaluate field Nope in type struct"),
+        ("{{ index .Alerts 5 }}", "template: notification:1:3: executing \"notification\" at <index .Alerts 5>: error calling index: index out of range: 5"),
         ("{{ toUpper 1 }}", "template: notification:1:3: executing \"notification\" at <toUpper 1>: wrong type for value; expected string; got int"),
         ("{{ define \"a\" }}{{ template \"a\" . }}{{ end }}{{ template \"a\" . }}",
          "template: a:1:16: executing \"a\": exceeded maximum template depth (100) calling \"a\""),

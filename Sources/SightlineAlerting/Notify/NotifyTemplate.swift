@@ -139,7 +139,7 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
         case (.kv(let pairs), .string(let name)): return .string(pairs.first { $0.0 == name }?.1 ?? "")
         case (.object(let fields), .string(let name)): return fields[name] ?? .null
         case (.list(let items, _), .int(let i)):
-            guard items.indices.contains(i) else { throw .returned("error calling index: index out of range: \(i)") }
+            guard items.indices.contains(i) else { throw .returned("index out of range: \(i)") }
             return items[i]
         default: throw .returned("can't index item of type \(goTypeName)")
         }

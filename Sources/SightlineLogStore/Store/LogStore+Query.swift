@@ -167,13 +167,13 @@ extension LogStore: LogPartitionedScanning {
         }
     }
 
-    /// A part of a scan's data folded at once: a block, or a stream's head.
+    /// A part of a scan's data folded at once: a block, or a chunk of a stream's head.
     private enum FoldPiece {
         case block(LogPart, Int, Labels)
-        case head([HeadChunk], Labels)
+        case head(HeadChunk, Labels)
     }
 
-    /// The scan's blocks and heads in runs, each run folded on one of `options.parallelism` threads: no merge, no
+    /// The scan's blocks and head chunks in runs, each run folded on one of `options.parallelism` threads: no merge, no
     /// order. Blocks are checked against their trigram filters where they are read.
     package func fold<Partial>(_ scan: LogScan, start: () -> Partial, _ fold: (inout Partial, LogRecord) throws -> Void) throws -> [Partial] {
         let filter = RecordFilter(range: scan.range, needles: scan.lineContains.map { Array($0.utf8) })
@@ -185,7 +185,7 @@ extension LogStore: LogPartitionedScanning {
                     pieces.append(.block(part, number, stream.labels))
                 }
             }
-            if !stream.head.isEmpty { pieces.append(.head(stream.head, stream.labels)) }
+            for chunk in stream.head { pieces.append(.head(chunk, stream.labels)) }
         }
         let width = max(1, options.parallelism)
         let runs = parallelRuns(pieces.count, width: width)
@@ -199,12 +199,10 @@ extension LogStore: LogPartitionedScanning {
                         record.stream = labels
                         try fold(&partial, record)
                     }
-                case .head(let chunks, let labels):
-                    for chunk in chunks {
-                        for var record in chunk.records(keptBy: filter) {
-                            record.stream = labels
-                            try fold(&partial, record)
-                        }
+                case .head(let chunk, let labels):
+                    for var record in chunk.records(keptBy: filter) {
+                        record.stream = labels
+                        try fold(&partial, record)
                     }
                 }
             }

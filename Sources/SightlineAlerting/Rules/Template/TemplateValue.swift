@@ -90,7 +90,7 @@ indirect enum TemplateValue: GoBuiltinValue {
         switch (self, key) {
         case (.stringMap(let m), .string(let k)): return .string(m[k] ?? "")
         case (.samples(let s), .int(let i)):
-            guard i >= 0, i < s.count else { throw .returned("error calling index: index out of range: \(i)") }
+            guard i >= 0, i < s.count else { throw .returned("index out of range: \(i)") }
             return .sample(s[Int(i)])
         default: throw .returned("can't index item of type \(goTypeName)")
         }
