@@ -136,6 +136,9 @@ struct LogStoreGroupCountTests {
             }
         }
         queries += [
+            #"max_over_time({service=~".+"} | regexp "n=(?P<n>\\d+)" | unwrap n [700ms]) by (service)"#,
+            #"min_over_time({service=~".+"} | logfmt | unwrap n | __error__="" [700ms])"#,
+            #"max_over_time({service=~".+"} | logfmt | unwrap n [700ms])"#,
             #"sum by (service) (count_over_time({service=~".+"} | json [700ms]))"#,
             #"count_over_time({service=~".+"} | json [1s])"#, #"sum by (service) (rate({service=~".+"} | json | __error__="" [1s]))"#,
         ]
@@ -146,6 +149,7 @@ struct LogStoreGroupCountTests {
             let ranged = Self.answer { try folded.range(query: query, tenant: tenant, start: start, end: end, step: 350_000_000) }
             #expect(ranged == Self.answer { try scanned.range(query: query, tenant: tenant, start: start, end: end, step: 350_000_000) }, "\(query)")
             #expect(!ranged.isEmpty || query.contains("__error__"), "\(query)")
+            #expect(!instant.hasPrefix("error: ") || query.contains("json"), "\(query): \(instant)")
         }
         // Every query took the folding path (twice each, instant and range), but the ungrouped counts over plain
         // filters and no pipeline at all, which the store counts itself.

@@ -62,8 +62,9 @@ package struct LogQLQueryInfo: Sendable {
 /// bucket the samples per series, and slide each step's left-open, right-closed window `(t - range, t]` over them;
 /// vector aggregations, binary operations and `label_replace` then run per step with PromQL's kernels. A `sum by`
 /// over a count of records or bytes groups the records as they are read; counts (`count_over_time`, `rate`,
-/// `bytes_over_time`, `bytes_rate`) from a store that can fold its blocks in parallel (``LogPartitionedScanning``) are
-/// folded in any order instead of merged in time order.
+/// `bytes_over_time`, `bytes_rate`) and the extremes of unwrapped values (`min_over_time`, `max_over_time`) from a store
+/// that can fold its blocks in parallel (``LogPartitionedScanning``) are folded in any order instead of merged in time
+/// order.
 ///
 /// What is supported (Loki 2.9/3.x LogQL): stream selectors; line filters `|=` `!=` `|~` `!~` `|>` `!>` with `or`
 /// and `ip()`; parsers `json` (all fields or paths), `logfmt` (`--strict`, `--keep-empty`, named keys), `regexp`,

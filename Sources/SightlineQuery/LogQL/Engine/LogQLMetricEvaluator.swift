@@ -363,10 +363,14 @@ struct LogQLMetricEvaluator {
             var collector = SeriesCollector(
                 pipeline: pipeline, postFilters: postFilters, unwrap: unwrap, grouping: grouping, isBytes: isBytes,
                 groupsDirectly: groupsDirectly, errorsKeepTheirLabels: errorsKeepTheirLabels, width: width, origin: origin)
-            let countsRecords = expr.op == .countOverTime || expr.op == .bytesOverTime || expr.op == .rate || expr.op == .bytesRate
-            if width != nil && unwrap == nil && countsRecords, let parts = source as? any LogPartitionedScanning {
-                // Counts of records and bytes do not depend on the order records come in (integer sums are exact in
-                // any order): the store folds its blocks on several threads, and the parts' buckets are added up.
+            // Counts of records and bytes (integer sums are exact in any order) and the extremes of unwrapped values do
+            // not depend on the order records come in: the store folds its blocks on several threads, and the parts'
+            // buckets are combined. (Sums of unwrapped values do: float addition is not associative.)
+            let orderFree =
+                unwrap == nil
+                ? expr.op == .countOverTime || expr.op == .bytesOverTime || expr.op == .rate || expr.op == .bytesRate
+                : expr.op == .minOverTime || expr.op == .maxOverTime
+            if width != nil && orderFree, let parts = source as? any LogPartitionedScanning {
                 let empty = collector
                 let partials = try parts.fold(scan, start: { empty }, { collector, record in collector.take(record) })
                 for partial in partials { collector.merge(partial) }
