@@ -1,5 +1,5 @@
 import SightlineCore
-import SightlineQuery
+@testable import SightlineQuery
 import Testing
 
 /// Pipeline stages on realistic lines: parsers, label filters, formatters, label edits, `__error__`.
@@ -176,6 +176,17 @@ struct LogQLPipelineTests {
         #expect(try format(#"{{ with .level }}L={{ . }}{{ end }}{{ with .user }}U{{ else }}-{{ end }}"#) == "L=warn-")
         #expect(try format(#"{{ $p := .path }}{{ $p | ToUpper }}"#) == "/API/USERS")
         #expect(try format(#"{{ define "s" }}<{{ .status }}>{{ end }}{{ template "s" . }}"#) == "<404>")
+    }
+
+    @Test func labelNamesFromKeys() {
+        // Parsers' keys (Loki's sanitising) and attribute keys (structured metadata): unchanged when already names.
+        for (key, name) in [("level", "level"), ("http.status", "http_status"), (" 1abc ", "_1abc"), ("héllo", "h_llo"), ("a-b", "a_b"), ("", "")] {
+            #expect(LabelKey.sanitize(key) == name, "\(key)")
+        }
+        for (key, name) in [("level", "level"), ("http.status", "http_status"), ("1a", "_a"), ("ok_1", "ok_1"), ("héllo", "h__llo")] {
+            #expect(LogRecord.labelName(key) == name, "\(key)")
+            #expect(LogRecord.isLabelName(name, of: key), "\(key)")
+        }
     }
 
     @Test func labelFormatDropAndKeep() throws {

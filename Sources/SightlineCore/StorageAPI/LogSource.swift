@@ -152,25 +152,28 @@ extension LogRecord {
     package static func isLabelName(_ name: String, of key: String) -> Bool {
         var nameBytes = name.utf8.makeIterator()
         for (index, byte) in key.utf8.enumerated() {
-            let valid = (byte >= 0x30 && byte <= 0x39 && index > 0) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F
-            guard let expected = nameBytes.next(), expected == (valid ? byte : 0x5F) else { return false }
+            guard let expected = nameBytes.next(), expected == (isLabelByte(byte, at: index) ? byte : 0x5F) else { return false }
         }
         return nameBytes.next() == nil
     }
 
-    /// An attribute key as a label name: `.`, `-` and other characters outside `[A-Za-z0-9_]` become `_`.
+    /// An attribute key as a label name: `.`, `-` and other characters outside `[A-Za-z0-9_]` become `_`. A key that
+    /// is a label name already (the usual case, once per attribute of every record a query reads) is returned as it is,
+    /// without building anything.
     package static func labelName(_ key: String) -> String {
-        var bytes = Array(key.utf8)
-        var changed = false
-        for index in bytes.indices {
-            let byte = bytes[index]
-            let valid = (byte >= 0x30 && byte <= 0x39 && index > 0) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F
-            if !valid {
-                bytes[index] = 0x5F
-                changed = true
+        var index = 0
+        for byte in key.utf8 {
+            guard isLabelByte(byte, at: index) else {
+                return String(decoding: key.utf8.enumerated().map { isLabelByte($1, at: $0) ? $1 : 0x5F }, as: UTF8.self)
             }
+            index += 1
         }
-        return changed ? String(decoding: bytes, as: UTF8.self) : key
+        return key
+    }
+
+    /// Whether `byte` may stand at `index` of a label name: `[A-Za-z_]`, and digits after the first byte.
+    @inline(__always) private static func isLabelByte(_ byte: UInt8, at index: Int) -> Bool {
+        (byte >= 0x30 && byte <= 0x39 && index > 0) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F
     }
 }
 

@@ -13,6 +13,8 @@ enum LogPipelineError {
 /// `_` in front, surrounding spaces are dropped.
 enum LabelKey {
     static func sanitize(_ key: String) -> String {
+        // Most keys are label names already: nothing to build.
+        if let first = key.utf8.first, !(first >= 0x30 && first <= 0x39), key.utf8.allSatisfy(LogQLLexer.isIdentifierByte) { return key }
         let trimmed = key.trimmingSpaces
         var bytes: [UInt8] = []
         bytes.reserveCapacity(trimmed.utf8.count + 1)
