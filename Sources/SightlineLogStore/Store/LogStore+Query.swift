@@ -200,7 +200,8 @@ extension LogStore: LogPartitionedScanning {
                         try fold(&partial, record)
                     }
                 case .head(let chunk, let labels):
-                    for var record in chunk.records(keptBy: filter) {
+                    try chunk.forEachRecord(keptBy: filter) { record in
+                        var record = record
                         record.stream = labels
                         try fold(&partial, record)
                     }
@@ -270,7 +271,7 @@ extension LogStore: LogPartitionedScanning {
                 }
             }
             for chunk in stream.head {
-                for record in chunk.records(keptBy: filter) {
+                chunk.forEachRecord(keptBy: filter) { record in
                     let values = groupBy.isEmpty ? group : record.group(groupBy, inStream: stream.labels)
                     add(record.effectiveTimeUnixNano, records: 1, bytes: record.line.utf8.count, into: &totals[values, default: [:]])
                 }

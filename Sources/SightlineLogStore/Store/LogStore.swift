@@ -70,9 +70,10 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
             batch.rows[rows].contains { range.contains($0.effectiveTimeUnixNano) }
         }
 
-        /// The records `filter` keeps, made only for those (a query over a large head reads few of them).
-        func records(keptBy filter: RecordFilter) -> [LogRecord] {
-            rows.filter { filter.keeps(row: $0, of: batch) }.map { batch[$0] }
+        /// Calls `body` with each record `filter` keeps, made only for those (a query over a large head reads few of
+        /// them) and one at a time.
+        func forEachRecord(keptBy filter: RecordFilter, _ body: (LogRecord) throws -> Void) rethrows {
+            for row in rows where filter.keeps(row: row, of: batch) { try body(batch[row]) }
         }
 
         /// How many of the chunk's records lie in `range`, and the bytes of their lines.
