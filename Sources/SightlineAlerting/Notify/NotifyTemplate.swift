@@ -100,14 +100,14 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
         return .kv(pairs.filter { !removed.contains($0.0) })
     }
 
-    var basic: GoBasicValue {
+    var basic: GoTemplateLiteral? {
         switch self {
         case .string(let s): .string(s)
         case .int(let i): .int(Int64(i))
         case .float(let f): .float(f)
         case .bool(let b): .bool(b)
         case .null: .null
-        case .list, .kv, .object: .composite
+        case .list, .kv, .object: nil
         }
     }
 

@@ -1,20 +1,10 @@
 import SightlineQuery
 
-/// A template value seen as Go's basic kinds, for the built-in functions: comparisons, `printf`, `print`.
-enum GoBasicValue {
-    case string(String)
-    case int(Int64)
-    case float(Double)
-    case bool(Bool)
-    case null
-    /// A map, list or struct: printable, not comparable.
-    case composite
-}
-
 /// A template value Go's built-in functions (``GoBuiltins``) can work on.
 protocol GoBuiltinValue: GoTemplateValue {
-    /// The value as a Go basic kind, or `composite`.
-    var basic: GoBasicValue { get }
+    /// The value as one of Go's basic kinds (those a template constant has); nil for a map, list or struct, which
+    /// print but do not compare.
+    var basic: GoTemplateLiteral? { get }
     /// The Go type name used in error messages (`map[string]string`).
     var goTypeName: String { get }
     /// What `len` gives; nil when the value has no length.
@@ -69,7 +59,7 @@ enum GoBuiltins {
             return Value(literal: .string(arguments.map(\.printed).joined(separator: " ") + "\n"))
         case "printf":
             guard let format = arguments.first else { throw .argument("wrong number of args for printf: want at least 1 got 0") }
-            guard case .string(let text) = format.basic else {
+            guard case .string(let text)? = format.basic else {
                 throw .argument("wrong type for value; expected string; got \(format.goTypeName)")
             }
             return Value(literal: .string(GoFormat.sprintf(text, Array(arguments.dropFirst()))))
@@ -103,26 +93,26 @@ enum GoBuiltins {
     }
 
     private static func isString(_ value: some GoBuiltinValue) -> Bool {
-        if case .string = value.basic { return true }
+        if case .string? = value.basic { return true }
         return false
     }
 
     /// Go's `eq`/`lt`… on basic kinds: strings with strings, ints with ints, floats with floats, bools (equality only).
     static func compare<Value: GoBuiltinValue>(_ a: Value, _ b: Value, equalityOnly: Bool) throws(GoTemplateFailure) -> Int {
         switch (a.basic, b.basic) {
-        case (.string(let x), .string(let y)): return x == y ? 0 : (x < y ? -1 : 1)
-        case (.int(let x), .int(let y)): return x == y ? 0 : (x < y ? -1 : 1)
-        case (.float(let x), .float(let y)): return x == y ? 0 : (x < y ? -1 : 1)
-        case (.bool(let x), .bool(let y)):
+        case (.string(let x)?, .string(let y)?): return x == y ? 0 : (x < y ? -1 : 1)
+        case (.int(let x)?, .int(let y)?): return x == y ? 0 : (x < y ? -1 : 1)
+        case (.float(let x)?, .float(let y)?): return x == y ? 0 : (x < y ? -1 : 1)
+        case (.bool(let x)?, .bool(let y)?):
             guard equalityOnly else { throw .returned("invalid type for comparison") }
             return x == y ? 0 : 1
-        case (.null, .null):
+        case (.null?, .null?):
             guard equalityOnly else { throw .returned("invalid type for comparison") }
             return 0
-        case (.null, _), (_, .null):
+        case (.null?, _), (_, .null?):
             guard equalityOnly else { throw .returned("invalid type for comparison") }
             throw .returned("incompatible types for comparison")
-        case (.composite, _):
+        case (nil, _):
             throw .returned(equalityOnly ? "non-comparable type \(a.printed): \(a.goTypeName)" : "invalid type for comparison")
         default:
             throw .returned("incompatible types for comparison")

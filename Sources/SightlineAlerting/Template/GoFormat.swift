@@ -93,28 +93,28 @@ enum GoFormat {
         func bad() -> String { "%!\(verb)(\(value.goTypeName)=\(value.printed))" }
         switch verb {
         case "v":
-            if case .float(let f) = value.basic {
+            if case .float(let f)? = value.basic {
                 return float(f, spec: spec + "g", verb: "g", plus: flags.contains("+"), width: width, minus: minus)
             }
-            if case .int(let i) = value.basic { return integer(i, spec: spec + "d") }
+            if case .int(let i)? = value.basic { return integer(i, spec: spec + "d") }
             return pad(value.printed, width: width, minus: minus)
         case "s":
-            guard case .string(var s) = value.basic else {
-                if case .float = value.basic { return bad() }
-                if case .int = value.basic { return bad() }
+            guard case .string(var s)? = value.basic else {
+                if case .float? = value.basic { return bad() }
+                if case .int? = value.basic { return bad() }
                 return pad(value.printed, width: width, minus: minus)
             }
             if let precision, let limit = Int(precision) { s = String(String.UnicodeScalarView(s.unicodeScalars.prefix(limit))) }
             return pad(s, width: width, minus: minus)
         case "q":
-            guard case .string(let s) = value.basic else { return bad() }
+            guard case .string(let s)? = value.basic else { return bad() }
             return pad(GoText.quote(s), width: width, minus: minus)
         case "t":
-            guard case .bool(let b) = value.basic else { return bad() }
+            guard case .bool(let b)? = value.basic else { return bad() }
             return pad(b ? "true" : "false", width: width, minus: minus)
         case "d", "x", "X", "o", "b", "c":
-            if case .int(let i) = value.basic, verb != "b", verb != "c" { return integer(i, spec: spec + String(verb)) }
-            if case .string(let s) = value.basic, verb == "x" || verb == "X" {
+            if case .int(let i)? = value.basic, verb != "b", verb != "c" { return integer(i, spec: spec + String(verb)) }
+            if case .string(let s)? = value.basic, verb == "x" || verb == "X" {
                 let hex = s.utf8.map { byte -> String in
                     let text = String(byte, radix: 16, uppercase: verb == "X")
                     return text.count < 2 ? "0" + text : text
@@ -125,7 +125,7 @@ enum GoFormat {
         case "f", "F", "e", "E", "g", "G":
             let number: Double
             switch value.basic {
-            case .float(let f): number = f
+            case .float(let f)?: number = f
             default: return bad()
             }
             let cVerb = verb == "F" ? "f" : String(verb)

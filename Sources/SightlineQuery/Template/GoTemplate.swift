@@ -6,7 +6,8 @@ package struct GoTemplateError: Error, Sendable {
     package init(message: String) { self.message = message }
 }
 
-/// A constant written in a template: what a ``GoTemplateValue`` is made from.
+/// A Go value of a basic kind: a constant written in a template (what a ``GoTemplateValue`` is made from), and a value
+/// as Go's built-in functions compare and print it.
 package enum GoTemplateLiteral: Sendable {
     case string(String)
     case int(Int64)
@@ -151,14 +152,8 @@ private struct TemplateParser {
         self.functions = functions
     }
 
-    func lineOf(_ position: Int) -> Int {
-        var line = 1
-        for index in 0..<min(position, source.count) where source[index] == 0x0A { line += 1 }
-        return line
-    }
-
     func error(_ message: String, at position: Int) -> GoTemplateError {
-        GoTemplateError(message: "template: \(name):\(lineOf(position)): \(message)")
+        GoTemplateError(message: "template: \(name):\(GoTemplate.location(of: position, in: source).line): \(message)")
     }
 
     private static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }

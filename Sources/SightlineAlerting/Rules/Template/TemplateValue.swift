@@ -65,14 +65,14 @@ indirect enum TemplateValue: GoBuiltinValue {
         }
     }
 
-    var basic: GoBasicValue {
+    var basic: GoTemplateLiteral? {
         switch self {
         case .string(let s): .string(s)
         case .float(let f): .float(f)
         case .int(let i): .int(i)
         case .bool(let b): .bool(b)
         case .null: .null
-        case .stringMap, .record, .samples, .sample: .composite
+        case .stringMap, .record, .samples, .sample: nil
         }
     }
 

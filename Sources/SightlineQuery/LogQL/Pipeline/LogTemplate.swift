@@ -57,9 +57,7 @@ enum LogTemplateValue: GoTemplateValue {
         }
     }
 
-    var printed: String { text }
-
-    var text: String {
+    var printed: String {
         switch self {
         case .time(let ns): GoTime.string(ns)
         case .string(let text): text
@@ -69,9 +67,7 @@ enum LogTemplateValue: GoTemplateValue {
         }
     }
 
-    var isTruthy: Bool { truthy }
-
-    var truthy: Bool {
+    var isTruthy: Bool {
         switch self {
         case .string(let text): !text.isEmpty
         case .number(let value): value != 0
@@ -145,49 +141,49 @@ private struct LogTemplateFunctions: GoTemplateFunctions {
         case "date":
             try arity(2)
             guard case .time(let ns) = args[1] else { throw .argument("date: argument is not a time") }
-            return .string(GoTime.format(ns, layout: args[0].text))
+            return .string(GoTime.format(ns, layout: args[0].printed))
         case "ToUpper", "upper":
             try arity(1)
-            return .string(args[0].text.uppercased())
+            return .string(args[0].printed.uppercased())
         case "ToLower", "lower":
             try arity(1)
-            return .string(args[0].text.lowercased())
+            return .string(args[0].printed.lowercased())
         case "title":
             try arity(1)
-            return .string(args[0].text.split(separator: " ", omittingEmptySubsequences: false).map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(separator: " "))
+            return .string(args[0].printed.split(separator: " ", omittingEmptySubsequences: false).map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(separator: " "))
         case "trim", "trimSpace":
             try arity(1)
-            return .string(args[0].text.trimmingSpaces)
+            return .string(args[0].printed.trimmingSpaces)
         case "trimPrefix":
             try arity(2)
-            let text = args[1].text
-            return .string(text.hasPrefix(args[0].text) ? String(text.dropFirst(args[0].text.count)) : text)
+            let text = args[1].printed
+            return .string(text.hasPrefix(args[0].printed) ? String(text.dropFirst(args[0].printed.count)) : text)
         case "trimSuffix":
             try arity(2)
-            let text = args[1].text
-            return .string(text.hasSuffix(args[0].text) ? String(text.dropLast(args[0].text.count)) : text)
+            let text = args[1].printed
+            return .string(text.hasSuffix(args[0].printed) ? String(text.dropLast(args[0].printed.count)) : text)
         case "trimAll":
             try arity(2)
-            let cut = Set(args[0].text)
-            var text = Substring(args[1].text)
+            let cut = Set(args[0].printed)
+            var text = Substring(args[1].printed)
             while let first = text.first, cut.contains(first) { text = text.dropFirst() }
             while let last = text.last, cut.contains(last) { text = text.dropLast() }
             return .string(String(text))
         case "replace":
             try arity(3)
-            return .string(args[2].text.replacingOccurrences(of: args[0].text, with: args[1].text))
+            return .string(args[2].printed.replacingOccurrences(of: args[0].printed, with: args[1].printed))
         case "default":
             try arity(2)
-            return args[1].truthy ? args[1] : args[0]
+            return args[1].isTruthy ? args[1] : args[0]
         case "contains":
             try arity(2)
-            return .bool(ByteSearch.contains(args[1].text, Array(args[0].text.utf8)))
+            return .bool(ByteSearch.contains(args[1].printed, Array(args[0].printed.utf8)))
         case "hasPrefix":
             try arity(2)
-            return .bool(args[0].text.hasPrefix(args[1].text))
+            return .bool(args[0].printed.hasPrefix(args[1].printed))
         case "hasSuffix":
             try arity(2)
-            return .bool(args[0].text.hasSuffix(args[1].text))
+            return .bool(args[0].printed.hasSuffix(args[1].printed))
         case "eq", "ne", "lt", "le", "gt", "ge":
             try arity(2)
             let order: Int
@@ -207,23 +203,23 @@ private struct LogTemplateFunctions: GoTemplateFunctions {
             default: return .bool(order >= 0)
             }
         case "and":
-            for arg in args where !arg.truthy { return arg }
+            for arg in args where !arg.isTruthy { return arg }
             return args.last ?? .bool(true)
         case "or":
-            for arg in args where arg.truthy { return arg }
+            for arg in args where arg.isTruthy { return arg }
             return args.last ?? .bool(false)
         case "not":
             try arity(1)
-            return .bool(!args[0].truthy)
+            return .bool(!args[0].isTruthy)
         case "len":
             try arity(1)
-            return .number(Double(args[0].text.count))
+            return .number(Double(args[0].printed.count))
         case "repeat":
             try arity(2)
-            return .string(String(repeating: args[1].text, count: min(10_000, max(0, clampedInt(args[0].number ?? 0)))))
+            return .string(String(repeating: args[1].printed, count: min(10_000, max(0, clampedInt(args[0].number ?? 0)))))
         case "substr":
             try arity(3)
-            let text = Array(args[2].text)
+            let text = Array(args[2].printed)
             let start = max(0, clampedInt(args[0].number ?? 0))
             var end = clampedInt(args[1].number ?? 0)
             if end < 0 || end > text.count { end = text.count }
@@ -231,17 +227,17 @@ private struct LogTemplateFunctions: GoTemplateFunctions {
         case "trunc":
             try arity(2)
             let count = clampedInt(args[0].number ?? 0)
-            let text = args[1].text
+            let text = args[1].printed
             return .string(count >= 0 ? String(text.prefix(count)) : String(text.suffix(-count)))
         case "regexReplaceAll", "regexReplaceAllLiteral":
             try arity(3)
-            guard let regex = try? Regex(args[0].text.replacingOccurrences(of: "(?P<", with: "(?<")) else {
-                throw .returned("invalid regular expression \(GoText.quote(args[0].text))")
+            guard let regex = try? Regex(args[0].printed.replacingOccurrences(of: "(?P<", with: "(?<")) else {
+                throw .returned("invalid regular expression \(GoText.quote(args[0].printed))")
             }
             // Sprig's order: regex, text, replacement.
-            let text = args[1].text
+            let text = args[1].printed
             let literal = name == "regexReplaceAllLiteral"
-            let replacement = args[2].text
+            let replacement = args[2].printed
             var out = ""
             var last = text.startIndex
             for match in text.matches(of: regex) {
@@ -271,22 +267,22 @@ private struct LogTemplateFunctions: GoTemplateFunctions {
             // Loki's: pad or cut to exactly `count` characters, text on the left or the right.
             try arity(2)
             let count = max(0, min(10_000, clampedInt(args[0].number ?? 0)))
-            let text = Array(args[1].text)
+            let text = Array(args[1].printed)
             if text.count >= count { return .string(name == "alignLeft" ? String(text.prefix(count)) : String(text.suffix(count))) }
             let padding = String(repeating: " ", count: count - text.count)
             return .string(name == "alignLeft" ? String(text) + padding : padding + String(text))
         case "indent", "nindent":
             try arity(2)
             let padding = String(repeating: " ", count: max(0, min(1000, clampedInt(args[0].number ?? 0))))
-            let indented = padding + args[1].text.replacingOccurrences(of: "\n", with: "\n" + padding)
+            let indented = padding + args[1].printed.replacingOccurrences(of: "\n", with: "\n" + padding)
             return .string(name == "nindent" ? "\n" + indented : indented)
         case "count":
             // Loki's: the number of matches of a regex.
             try arity(2)
-            guard let regex = try? Regex(args[0].text.replacingOccurrences(of: "(?P<", with: "(?<")) else {
-                throw .returned("invalid regular expression \(GoText.quote(args[0].text))")
+            guard let regex = try? Regex(args[0].printed.replacingOccurrences(of: "(?P<", with: "(?<")) else {
+                throw .returned("invalid regular expression \(GoText.quote(args[0].printed))")
             }
-            return .number(Double(args[1].text.matches(of: regex).count))
+            return .number(Double(args[1].printed.matches(of: regex).count))
         case "abs", "ceil", "floor", "round":
             guard let value = args.first?.number else { throw .argument("\(name): argument must be a number") }
             switch name {
@@ -310,15 +306,15 @@ private struct LogTemplateFunctions: GoTemplateFunctions {
         case "bytes":
             // Loki's: a byte size (`1.5KB`) as a number.
             try arity(1)
-            return .number(LogQLUnits.bytes(args[0].text.trimmingSpaces) ?? 0)
+            return .number(LogQLUnits.bytes(args[0].printed.trimmingSpaces) ?? 0)
         case "duration", "duration_seconds":
             // Loki's: a Go duration as seconds.
             try arity(1)
-            return .number(LogQLUnits.durationNanoseconds(args[0].text.trimmingSpaces).map { Double($0) / 1e9 } ?? 0)
+            return .number(LogQLUnits.durationNanoseconds(args[0].printed.trimmingSpaces).map { Double($0) / 1e9 } ?? 0)
         case "urlencode":
             try arity(1)
             var out = ""
-            for byte in args[0].text.utf8 {
+            for byte in args[0].printed.utf8 {
                 if LogQLLexer.isIdentifierByte(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "~") {
                     out.unicodeScalars.append(Unicode.Scalar(byte))
                 } else if byte == UInt8(ascii: " ") {
@@ -330,7 +326,7 @@ private struct LogTemplateFunctions: GoTemplateFunctions {
             return .string(out)
         case "urldecode":
             try arity(1)
-            let bytes = Array(args[0].text.utf8)
+            let bytes = Array(args[0].printed.utf8)
             var out: [UInt8] = []
             var index = 0
             while index < bytes.count {
@@ -347,10 +343,10 @@ private struct LogTemplateFunctions: GoTemplateFunctions {
             return .string(String(decoding: out, as: UTF8.self))
         case "b64enc":
             try arity(1)
-            return .string(Base64Text.encode(Array(args[0].text.utf8)))
+            return .string(Base64Text.encode(Array(args[0].printed.utf8)))
         case "b64dec":
             try arity(1)
-            guard let decoded = Base64Text.decode(args[0].text) else {
+            guard let decoded = Base64Text.decode(args[0].printed) else {
                 throw .returned("illegal base64 data")
             }
             return .string(String(decoding: decoded, as: UTF8.self))
@@ -362,11 +358,11 @@ private struct LogTemplateFunctions: GoTemplateFunctions {
             return .number(args[0].number ?? 0)
         case "printf":
             guard let format = args.first else { throw .argument("wrong number of args for printf") }
-            return .string(GoPrintf.format(format.text, args.dropFirst().map { argument -> GoPrintf.Argument in
+            return .string(GoPrintf.format(format.printed, args.dropFirst().map { argument -> GoPrintf.Argument in
                 switch argument {
                 case .number(let value): .number(value)
                 case .bool(let value): .string(value ? "true" : "false")
-                default: .string(argument.text)
+                default: .string(argument.printed)
                 }
             }))
         default:
