@@ -337,7 +337,12 @@ struct BulkDocumentIDTests {
     @Test func idsAreURLSafeAndDistinct() {
         var first = ElasticsearchHandler.DocumentIDs()
         var second = ElasticsearchHandler.DocumentIDs()
-        let ids = (0..<5000).map { _ in first.next() } + (0..<5000).map { _ in second.next() }
+        func next(_ ids: inout ElasticsearchHandler.DocumentIDs) -> String {
+            var text: [UInt8] = []
+            ids.append(to: &text)
+            return String(decoding: text, as: UTF8.self)
+        }
+        let ids = (0..<5000).map { _ in next(&first) } + (0..<5000).map { _ in next(&second) }
         let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
         #expect(ids.allSatisfy { $0.count == 20 && $0.allSatisfy(allowed.contains) })
         #expect(Set(ids).count == ids.count)

@@ -186,13 +186,6 @@ enum ElasticsearchHandler {
             random = (generator.next(), UInt32(truncatingIfNeeded: generator.next()))
         }
 
-        /// The next id.
-        mutating func next() -> String {
-            var text: [UInt8] = []
-            append(to: &text)
-            return String(decoding: text, as: UTF8.self)
-        }
-
         /// Appends the next id's 20 characters to `out`: the 15 bytes (the random ones, then the place's low three)
         /// in groups of three, four characters each.
         mutating func append(to out: inout [UInt8]) {
