@@ -76,6 +76,12 @@ struct RulesTemplateTests {
         #expect(expand("{{ range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end }}") == "instance=host:9100;job=node;")
         #expect(expand("{{ $x := \"a\" }}{{ $x = \"b\" }}{{ $x }}") == "b")
         #expect(expand("{{ len $labels }}") == "2")
+        // break and continue end the innermost range, also from inside if and with; a range's else is outside it.
+        #expect(expand("{{ range $k, $v := $labels }}{{ if eq $k \"job\" }}{{ break }}{{ end }}{{ $k }};{{ end }}") == "instance;")
+        #expect(expand("{{ range $labels }}{{ with . }}{{ if eq . \"node\" }}{{ continue }}{{ end }}{{ end }}[{{ . }}]{{ end }}") == "[host:9100]")
+        #expect(expand("{{ range 3 }}{{ range $labels }}{{ break }}x{{ end }}{{ . }}{{ end }}") == "012")
+        #expect(expand("{{ range 2 }}{{ range $.Nothing }}{{ else }}{{ continue }}{{ end }}x{{ end }}").contains("can't evaluate field Nothing"))
+        #expect(expand("{{ range 3 }}{{ $x := . }}{{ if eq . 1 }}{{ continue }}{{ end }}{{ $x }}{{ end }}") == "02")
     }
 
     @Test func errorsGoIntoTheText() {
@@ -103,6 +109,11 @@ struct RulesTemplateTests {
         #expect(parseError("{{ \"x }}") == "template: t:1: unterminated quoted string")
         #expect(parseError("{{ 1 ") == "template: t:1: unclosed action")
         #expect(parseError("{{ $labels.job }}") == "template: t:1: undefined variable \"$labels\"")
+        #expect(parseError("{{ break }}") == "template: t:1: {{break}} outside {{range}}")
+        #expect(parseError("{{ range 1 }}{{ else }}{{ continue }}{{ end }}") == "template: t:1: {{continue}} outside {{range}}")
+        #expect(parseError("{{ range 1 }}{{ define \"d\" }}{{ break }}{{ end }}{{ end }}") == "template: t:1: unexpected <define> in command")
+        #expect(parseError("{{ define \"d\" }}{{ break }}{{ end }}{{ range 1 }}{{ template \"d\" }}{{ end }}") == "template: t:1: {{break}} outside {{range}}")
+        #expect(parseError("{{ range 1 }}{{ break 2 }}{{ end }}") == "template: t:1: unexpected <2> in {{break}}")
     }
 
     /// Random fragments of template syntax never crash the parser or the executor: they expand or report an error.

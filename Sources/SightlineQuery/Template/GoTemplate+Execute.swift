@@ -45,7 +45,7 @@ extension GoTemplate {
     ) throws(GoTemplateError) -> String {
         let named = library.isEmpty ? definitions : library.merging(definitions) { $1 }
         var executor = TemplateExecutor(name: name, source: source, functions: functions, definitions: named, variables: [("$", data)])
-        try executor.walk(root, dot: data)
+        _ = try executor.walk(root, dot: data)
         return executor.output
     }
 }
@@ -78,7 +78,10 @@ private struct TemplateExecutor<Functions: GoTemplateFunctions> {
         }
     }
 
-    mutating func walk(_ nodes: [GoTemplate.Node], dot: Value) throws(GoTemplateError) {
+    /// How a list of nodes ended: at its end, or at a `{{break}}` or `{{continue}}` for the enclosing `range`.
+    enum Flow { case normal, breakLoop, continueLoop }
+
+    mutating func walk(_ nodes: [GoTemplate.Node], dot: Value) throws(GoTemplateError) -> Flow {
         for node in nodes {
             switch node {
             case .text(let text):
@@ -89,21 +92,15 @@ private struct TemplateExecutor<Functions: GoTemplateFunctions> {
             case .ifNode(let pipeline, let body, let elseBody):
                 let mark = variables.count
                 let value = try evaluate(pipeline, dot: dot)
-                if value.isTruthy {
-                    try walk(body, dot: dot)
-                } else if let elseBody {
-                    try walk(elseBody, dot: dot)
-                }
+                let flow = value.isTruthy ? try walk(body, dot: dot) : try elseBody.map { nodes throws(GoTemplateError) in try walk(nodes, dot: dot) }
                 variables.removeSubrange(mark...)
+                if let flow, flow != .normal { return flow }
             case .withNode(let pipeline, let body, let elseBody):
                 let mark = variables.count
                 let value = try evaluate(pipeline, dot: dot)
-                if value.isTruthy {
-                    try walk(body, dot: value)
-                } else if let elseBody {
-                    try walk(elseBody, dot: dot)
-                }
+                let flow = value.isTruthy ? try walk(body, dot: value) : try elseBody.map { nodes throws(GoTemplateError) in try walk(nodes, dot: dot) }
                 variables.removeSubrange(mark...)
+                if let flow, flow != .normal { return flow }
             case .rangeNode(let pipeline, let body, let elseBody):
                 let mark = variables.count
                 let value = try evaluate(pipeline, dot: dot, declare: false)
@@ -111,7 +108,10 @@ private struct TemplateExecutor<Functions: GoTemplateFunctions> {
                     throw error(pipeline.commands.last, position: pipeline.position, "range can't iterate over \(value.printed)")
                 }
                 if elements.isEmpty {
-                    if let elseBody { try walk(elseBody, dot: dot) }
+                    if let elseBody, case let flow = try walk(elseBody, dot: dot), flow != .normal {
+                        variables.removeSubrange(mark...)
+                        return flow
+                    }
                 } else {
                     for (key, element) in elements {
                         let inner = variables.count
@@ -122,8 +122,9 @@ private struct TemplateExecutor<Functions: GoTemplateFunctions> {
                             variables.append((pipeline.variables[1], element))
                         default: break
                         }
-                        try walk(body, dot: element)
+                        let flow = try walk(body, dot: element)
                         variables.removeSubrange(inner...)
+                        if flow == .breakLoop { break }
                     }
                 }
                 variables.removeSubrange(mark...)
@@ -145,9 +146,14 @@ private struct TemplateExecutor<Functions: GoTemplateFunctions> {
                     depth -= 1
                     (name, source, variables) = saved
                 }
-                try walk(definition.body, dot: value)
+                _ = try walk(definition.body, dot: value)
+            case .breakNode:
+                return .breakLoop
+            case .continueNode:
+                return .continueLoop
             }
         }
+        return .normal
     }
 
     mutating func evaluate(_ pipeline: GoTemplate.Pipeline, dot: Value, declare: Bool = true) throws(GoTemplateError) -> Value {
@@ -190,6 +196,9 @@ private struct TemplateExecutor<Functions: GoTemplateFunctions> {
         case .variable(let name, let fields) where !fields.isEmpty:
             receiver = try fieldChain(try variable(name, command: command), fields.dropLast(), command: command)
             method = fields[fields.count - 1]
+        case .pipeline(let pipeline, let fields) where !fields.isEmpty:
+            receiver = try fieldChain(try evaluate(parenthesized: pipeline, dot: dot), fields.dropLast(), command: command)
+            method = fields[fields.count - 1]
         default:
             throw nonFunction
         }
@@ -219,11 +228,15 @@ private struct TemplateExecutor<Functions: GoTemplateFunctions> {
                 throw self.error(error, calling: name, command)
             }
         case .pipeline(let pipeline, let fields):
-            let mark = variables.count
-            let value = try evaluate(pipeline, dot: dot)
-            variables.removeSubrange(mark...)
-            return try fieldChain(value, fields[...], command: command)
+            return try fieldChain(try evaluate(parenthesized: pipeline, dot: dot), fields[...], command: command)
         }
+    }
+
+    /// A parenthesized pipeline's value; the variables it declares end with it.
+    mutating func evaluate(parenthesized pipeline: GoTemplate.Pipeline, dot: Value) throws(GoTemplateError) -> Value {
+        let mark = variables.count
+        defer { variables.removeSubrange(mark...) }
+        return try evaluate(pipeline, dot: dot)
     }
 
     func variable(_ name: String, command: GoTemplate.Command) throws(GoTemplateError) -> Value {

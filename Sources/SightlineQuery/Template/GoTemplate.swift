@@ -22,10 +22,11 @@ package enum GoTemplateLiteral: Sendable {
 /// between them is the data (a ``GoTemplateValue``) and the functions (a ``GoTemplateFunctions``), not the language.
 ///
 /// Supported: text and actions with `{{-`/`-}}` trimming and `{{/* comments */}}`; pipelines with `|`; variables
-/// (`$x := …`, `$x = …`, `$`), fields and methods (`.Labels.job`, `$labels.job`, `(pipeline).Field`,
+/// (`$x := …`, `$x = …`, `$`), fields and methods (`.Labels.job`, `$labels.job`, `(pipeline).Field`, `(pipeline).Method args`,
 /// `.CommonLabels.Remove $names`); string, raw string, number, `true`/`false`/`nil` literals; `if`/`else if`/`else`/`end`,
-/// `range` (with `$i, $v :=` and `else`), `with` (with `else`), `define`, `template` and `block`. Not supported:
-/// `break`, `continue`, character constants and complex numbers. An unknown function name is a parse error, as in Go.
+/// `range` (with `$i, $v :=`, `else`, `break` and `continue`), `with` (with `else`), `define`, `template` and `block`.
+/// Not supported:
+/// character constants and complex numbers. An unknown function name is a parse error, as in Go.
 package struct GoTemplate: Sendable {
     /// A node of the parsed template.
     indirect enum Node: Sendable {
@@ -36,6 +37,9 @@ package struct GoTemplate: Sendable {
         case withNode(Pipeline, [Node], [Node]?)
         /// `{{template "name" pipeline}}` (and the call half of `block`).
         case template(String, Pipeline?, position: Int)
+        /// `{{break}}` and `{{continue}}`, inside a `range` body.
+        case breakNode
+        case continueNode
     }
 
     /// A pipeline: optional variable declarations, then commands joined by `|`.
@@ -136,6 +140,8 @@ private struct TemplateParser {
     var definitions: [String: [GoTemplate.Node]] = [:]
     /// How many `if`/`range`/`with`/`define` bodies enclose the list being parsed (`define` is top level only).
     var depth = 0
+    /// How many `range` bodies enclose the list being parsed (within the current named template).
+    var rangeDepth = 0
 
     /// Text and actions in order; an action holds its tokens and the position of its `{{`.
     enum Item {
@@ -388,12 +394,12 @@ private struct TemplateParser {
                             throw error("unexpected \(describe(extra.token)) in define clause", at: extra.position)
                         }
                         // A named template sees only `$` (its own dot).
-                        let outer = scopes
-                        scopes = [["$"]]
+                        let outer = (scopes, rangeDepth)
+                        (scopes, rangeDepth) = ([["$"]], 0)
                         depth += 1
                         let (body, terminator) = try parseList()
                         depth -= 1
-                        scopes = outer
+                        (scopes, rangeDepth) = outer
                         guard let (end, endPosition) = terminator else { throw error("unexpected EOF", at: source.count) }
                         guard end == "end" else { throw error("unexpected {{else}}", at: endPosition) }
                         definitions[templateName] = body
@@ -405,7 +411,10 @@ private struct TemplateParser {
                         nodes.append(.template(templateName, pipeline, position: position))
                         continue
                     case "break", "continue":
-                        throw error("{{\(keyword)}} is not supported by Sightline's templates", at: position)
+                        if let extra = tokens.dropFirst().first { throw error("unexpected \(describe(extra.token)) in {{\(keyword)}}", at: extra.position) }
+                        guard rangeDepth > 0 else { throw error("{{\(keyword)}} outside {{range}}", at: position) }
+                        nodes.append(keyword == "break" ? .breakNode : .continueNode)
+                        continue
                     default:
                         break
                     }
@@ -447,7 +456,9 @@ private struct TemplateParser {
         let pipeline = try parsePipeline(&stream, context: keyword, position: position, allowDeclaration: true)
         if pipeline.commands.isEmpty { throw error("missing value for \(keyword)", at: position) }
         if let extra = stream.peek() { throw error("unexpected \(describe(extra.token)) in \(keyword)", at: extra.position) }
+        if keyword == "range" { rangeDepth += 1 }
         let (body, terminator) = try parseList()
+        if keyword == "range" { rangeDepth -= 1 }
         var elseBody: [GoTemplate.Node]?
         guard let (end, endPosition) = terminator else { throw error("unexpected EOF", at: source.count) }
         scopes.removeLast()
