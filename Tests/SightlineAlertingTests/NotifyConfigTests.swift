@@ -116,6 +116,7 @@ let sampleNotifyConfig = """
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    bogus: 1\n", "key 'receivers[0].bogus' (line 5): unknown key", 5),
         ("receivers:\n  - name: a\n", "no route provided", 0),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\ntime_intervals:\n  - name: t\n    time_intervals:\n      - weekdays: [funday]\n", "invalid weekday range \"funday\"", 8),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\ntime_intervals:\n  - name: t\n    time_intervals:\n      - location: Mars/Olympus\n", "unknown time zone Mars/Olympus", 8),
     ])
     func reportsErrorsWithKeyAndLine(text: String, expected: String, line: Int) {
         let error = sightlineError { _ = try NotifyConfigFile.parse(text, path: "am.yml") }
@@ -188,6 +189,17 @@ let sampleNotifyConfig = """
         let weekends = try #require(config.timeIntervals["weekends"]?.first)
         #expect(weekends.contains(ms: ms("2026-11-29T23:59:00Z")))  // Sunday
         #expect(!weekends.contains(ms: ms("2026-11-30T00:00:00Z")))
+    }
+
+    @Test func locationsReadTheFieldsInTheirZone() throws {
+        let text = "route:\n  receiver: a\nreceivers:\n  - name: a\ntime_intervals:\n  - name: paris\n    time_intervals:\n"
+            + "      - times: [{start_time: '09:00', end_time: '17:00'}]\n        weekdays: [monday]\n        location: Europe/Paris\n"
+        let paris = try #require(try NotifyConfigFile.parse(text, path: "am.yml").timeIntervals["paris"]?.first)
+        #expect(paris.contains(ms: ms("2026-07-06T07:00:00Z")))  // 09:00 CEST
+        #expect(!paris.contains(ms: ms("2026-07-06T15:00:00Z")))  // 17:00 CEST
+        #expect(paris.contains(ms: ms("2026-01-05T15:59:00Z")))  // 16:59 CET
+        #expect(!paris.contains(ms: ms("2026-01-05T07:59:00Z")))  // 08:59 CET
+        #expect(!paris.contains(ms: ms("2026-07-05T22:30:00Z")))  // Monday 00:30 in Paris, Sunday in UTC: outside the hours
     }
 
     @Test func daysOfMonthCountFromTheEnd() throws {

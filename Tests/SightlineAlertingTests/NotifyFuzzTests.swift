@@ -1,4 +1,5 @@
 import SightlineCore
+import SightlineQuery
 import SightlineTestSupport
 import Testing
 
@@ -12,12 +13,12 @@ import Testing
 
     @Test func templatesNeverTrap() {
         var rng = SplitMix64(seed: 7)
-        let pieces = ["{{", "}}", "{{-", "-}}", " ", ".", "Status", "Alerts", "$", "$x", ":=", "|", "(", ")", "\"", "`", "range", "if", "else",
+        let pieces = ["{{", "}}", "{{-", "-}}", " ", ".", "Status", "Alerts", "StartsAt", "Format", "tz", "date", "since", "\"Europe/Paris\"", "$", "$x", ":=", "|", "(", ")", "\"", "`", "range", "if", "else",
             "end", "with", "template", "define", "len", "join", "eq", "printf", "1", "-", "x", "/*", "*/", "\\", ",", ".Labels.a"]
-        let data: NotifyTemplateValue = .object(["Status": .string("firing"), "Alerts": .list([.object(["Labels": .kv([("a", "b")])])], fields: [:])])
+        let data: NotifyTemplateValue = .object(["Status": .string("firing"), "Alerts": .list([.object(["Labels": .kv([("a", "b")]), "StartsAt": .time(.zero, .utc)])], fields: [:])])
         for _ in 0..<3000 {
             let text = randomText(&rng, pieces: pieces, count: 24)
-            _ = try? NotifyTemplate.render(text, data)
+            _ = try? NotifyTemplate.render(text, data, now: GoTime.Instant(milliseconds: 0))
         }
     }
 

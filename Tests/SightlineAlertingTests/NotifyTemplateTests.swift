@@ -1,9 +1,11 @@
 import SightlineCore
+import SightlineQuery
 import Testing
 
 @testable import SightlineAlerting
 
 @Suite struct NotifyTemplateTests {
+    let now = GoTime.Instant(milliseconds: 1_783_159_507_000)  // 2026-07-04T10:05:07Z
     let data: NotifyTemplateValue = .object([
         "Status": .string("firing"),
         "Receiver": .string("team x"),
@@ -43,7 +45,7 @@ import Testing
         ("{{ $s := .Status }}{{ range .Alerts }}{{ $s }}{{ end }}", "firingfiring"),
     ])
     func renders(template: String, expected: String) throws {
-        #expect(try NotifyTemplate.render(template, data) == expected)
+        #expect(try NotifyTemplate.render(template, data, now: now) == expected)
     }
 
     @Test(arguments: [
@@ -59,9 +61,71 @@ import Testing
          "template: a:1:16: executing \"a\": exceeded maximum template depth (100) calling \"a\""),
     ])
     func failsClearly(template: String, message: String) {
-        #expect(throws: NotifyTemplateError.self) { _ = try NotifyTemplate.render(template, data) }
+        #expect(throws: NotifyTemplateError.self) { _ = try NotifyTemplate.render(template, data, now: now) }
         do {
-            _ = try NotifyTemplate.render(template, data)
+            _ = try NotifyTemplate.render(template, data, now: now)
+        } catch {
+            #expect("\(error)" == message)
+        }
+    }
+
+    /// An alert that started at 2026-07-04T09:05:07.0123Z (summer) and one at 2026-01-15T23:30:00Z (winter).
+    let timed: NotifyTemplateValue = .object([
+        "Alerts": .list(
+            [
+                .object(["StartsAt": .time(GoTime.Instant(seconds: 1_783_155_907, nanosecond: 12_300_000), .utc), "EndsAt": .time(.zero, .utc)]),
+                .object(["StartsAt": .time(GoTime.Instant(seconds: 1_768_519_800, nanosecond: 0), .utc), "EndsAt": .time(.zero, .utc)]),
+            ], fields: [:]),
+        "Count": .int(3),
+    ])
+
+    // Alertmanager's time functions and Go's time.Time methods; the zones come from the system's zone files
+    // (Debian's tzdata, which scripts/test installs).
+    @Test(arguments: [
+        ("{{ (index .Alerts 0).StartsAt }}", "2026-07-04 09:05:07.0123 +0000 UTC"),
+        ("{{ (index .Alerts 0).StartsAt | tz \"Europe/Paris\" }}", "2026-07-04 11:05:07.0123 +0200 CEST"),
+        ("{{ range .Alerts }}{{ .StartsAt | tz \"Europe/Paris\" | date \"2006-01-02 15:04:05 MST\" }};{{ end }}",
+         "2026-07-04 11:05:07 CEST;2026-01-16 00:30:00 CET;"),
+        ("{{ range .Alerts }}{{ (.StartsAt | tz \"America/New_York\").Format \"Mon Jan 2 3:04PM MST\" }};{{ end }}",
+         "Sat Jul 4 5:05AM EDT;Thu Jan 15 6:30PM EST;"),
+        ("{{ with index .Alerts 0 }}{{ .StartsAt.Unix }} {{ .StartsAt.UnixMilli }} {{ .StartsAt.Year }} {{ .StartsAt.Month }} {{ .StartsAt.Weekday }}{{ end }}",
+         "1783155907 1783155907012 2026 July Saturday"),
+        ("{{ with index .Alerts 0 }}{{ .EndsAt.IsZero }} {{ .StartsAt.IsZero }} {{ .EndsAt }}{{ end }}", "true false 0001-01-01 00:00:00 +0000 UTC"),
+        ("{{ with index .Alerts 0 }}{{ since .StartsAt }} {{ since .StartsAt | humanizeDuration }}{{ end }}", "59m59.9877s 59m 59s"),
+        ("{{ $a := index .Alerts 0 }}{{ $b := index .Alerts 1 }}{{ $a.StartsAt.Sub $b.StartsAt }} {{ $b.StartsAt.Before $a.StartsAt }}",
+         "4065h35m7.0123s true"),
+        ("{{ with index .Alerts 1 }}{{ (.StartsAt.Add 90000000000).Format \"15:04:05\" }} {{ (.StartsAt.UTC).Hour }}{{ end }}", "23:31:30 23"),
+        ("{{ with index .Alerts 0 }}{{ printf \"%v|%s|%d\" (since .StartsAt) (since .StartsAt) (since .StartsAt) }}{{ end }}",
+         "59m59.9877s|59m59.9877s|3599987700000"),
+        ("{{ if gt (since (index .Alerts 0).StartsAt).Hours 0.5 }}old{{ end }} {{ (since (index .Alerts 0).StartsAt).Minutes | printf \"%.0f\" }}", "old 60"),
+        ("{{ humanizeDuration 3725 }} {{ humanizeDuration \"0.25\" }} {{ humanizeDuration .Count }}", "1h 2m 5s 250ms 3s"),
+        ("{{ stringSlice \"a\" \"b c\" | join \",\" }} {{ len (stringSlice) }}", "a,b c 0"),
+        ("{{ urlUnescape \"a%20b+c%2Fd\" }} {{ safeUrl \"http://x/?a=1\" }}", "a b c/d http://x/?a=1"),
+    ])
+    func timesAndDurations(template: String, expected: String) throws {
+        #expect(try NotifyTemplate.render(template, timed, now: now) == expected)
+    }
+
+    @Test(arguments: [
+        ("{{ (index .Alerts 0).StartsAt | tz \"Mars/Olympus\" }}",
+         "template: notification:1:32: executing \"notification\" at <tz \"Mars/Olympus\">: error calling tz: unknown time zone Mars/Olympus"),
+        ("{{ (index .Alerts 0).StartsAt | tz \"../etc/passwd\" }}",
+         "template: notification:1:32: executing \"notification\" at <tz \"../etc/passwd\">: error calling tz: time: invalid location name"),
+        ("{{ date \"2006\" \"2026-07-04\" }}",
+         "template: notification:1:3: executing \"notification\" at <date \"2006\" \"2026-07-04\">: wrong type for value; expected time.Time; got string"),
+        ("{{ urlUnescape \"100%zz\" }}",
+         "template: notification:1:3: executing \"notification\" at <urlUnescape \"100%zz\">: error calling urlUnescape: invalid URL escape \"%zz\""),
+        ("{{ (index .Alerts 0).StartsAt.Format }}",
+         "template: notification:1:3: executing \"notification\" at <(index .Alerts 0).StartsAt.Format>: wrong number of args for Format: want 1 got 0"),
+        ("{{ (index .Alerts 0).StartsAt.Nope }}",
+         "template: notification:1:3: executing \"notification\" at <(index .Alerts 0).StartsAt.Nope>: can't evaluate field Nope in type time.Time"),
+        ("{{ humanizeDuration .Alerts }}",
+         "template: notification:1:3: executing \"notification\" at <humanizeDuration .Alerts>: error calling humanizeDuration: can't convert []interface {} to float"),
+    ])
+    func timeFailuresNameTheCause(template: String, message: String) {
+        do {
+            let rendered = try NotifyTemplate.render(template, timed, now: now)
+            Issue.record("rendered \(rendered)")
         } catch {
             #expect("\(error)" == message)
         }

@@ -541,11 +541,12 @@ package enum NotifyConfigFile {
                 case "months": spec.months = try ranges(names: TimeIntervalSpec.monthNames, base: 1, negative: false, bounds: 1...12, what: "month")
                 case "years": spec.years = try ranges(names: [], base: 0, negative: false, bounds: 1...9999, what: "year")
                 case "location":
-                    let location = try string(value, at: key)
-                    guard location == "UTC" || location == "Local" || TimeZone(identifier: location) != nil else {
-                        throw error(key, value, "unknown time zone \"\(location)\"")
+                    let name = try string(value, at: key)
+                    do throws(GoLocationError) {
+                        spec.location = try GoLocation.load(name)
+                    } catch let failure {
+                        throw error(key, value, failure.message)
                     }
-                    spec.location = location == "Local" ? nil : location
                 default: throw error(key, value, "unknown key")
                 }
             }

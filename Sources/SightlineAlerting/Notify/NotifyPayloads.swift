@@ -50,8 +50,8 @@ package struct NotificationData: Sendable {
                     "Status": .string(status(of: alert)),
                     "Labels": kv(alert.labels),
                     "Annotations": kv(alert.annotations),
-                    "StartsAt": .string(Self.goTime(alert.startsAtMs)),
-                    "EndsAt": .string(exposedEnd(of: alert).map(Self.goTime) ?? "0001-01-01 00:00:00 +0000 UTC"),
+                    "StartsAt": .time(GoTime.Instant(milliseconds: alert.startsAtMs), .utc),
+                    "EndsAt": .time(exposedEnd(of: alert).map(GoTime.Instant.init(milliseconds:)) ?? .zero, .utc),
                     "GeneratorURL": .string(alert.generatorURL),
                     "Fingerprint": .string(AlertFingerprint.text(alert.fingerprint)),
                 ])
@@ -72,15 +72,9 @@ package struct NotificationData: Sendable {
         ])
     }
 
-    /// How Go prints a `time.Time` in templates: `2006-01-02 15:04:05.999 +0000 UTC`.
-    static func goTime(_ ms: Int64) -> String {
-        let (nanoseconds, overflow) = ms.multipliedReportingOverflow(by: 1_000_000)
-        return GoTime.string(overflow ? (ms < 0 ? .min : .max) : nanoseconds)
-    }
-
     /// Renders a configured template, naming the integration and field when it fails.
     func render(_ template: String, field: String) throws -> String {
-        do { return try NotifyTemplate.render(template, templateValue) } catch {
+        do { return try NotifyTemplate.render(template, templateValue, now: GoTime.Instant(milliseconds: nowMs)) } catch {
             throw SightlineError(.configuration, "template for \(field) of receiver \(receiver) failed: \(error)")
         }
     }

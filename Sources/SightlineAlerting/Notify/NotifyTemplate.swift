@@ -1,3 +1,4 @@
+package import SightlineCore
 package import SightlineQuery
 
 /// A value a notification template sees: Alertmanager's template data (`.Status`, `.Alerts`, `.CommonLabels`, …)
@@ -15,6 +16,10 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
     case kv([(String, String)])
     /// A struct with named fields.
     case object([String: NotifyTemplateValue])
+    /// A Go `time.Time`: an instant and the zone it is shown in.
+    case time(GoTime.Instant, ZoneInfo)
+    /// A Go `time.Duration` in nanoseconds.
+    case duration(Int64)
 
     package init(literal: GoTemplateLiteral) {
         switch literal {
@@ -36,7 +41,8 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
         case .null: false
         case .list(let items, _): !items.isEmpty
         case .kv(let pairs): !pairs.isEmpty
-        case .object: true
+        case .object, .time: true
+        case .duration(let nanoseconds): nanoseconds != 0
         }
     }
 
@@ -51,6 +57,8 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
         case .list(let items, _): "[" + items.map(\.printed).joined(separator: " ") + "]"
         case .kv(let pairs): "map[" + pairs.map { "\($0.0):\($0.1)" }.joined(separator: " ") + "]"
         case .object(let fields): "{" + fields.keys.sorted().compactMap { fields[$0]?.printed }.joined(separator: " ") + "}"
+        case .time(let instant, let zone): GoTime.string(instant, zone: zone.kind(atSecond: instant.seconds))
+        case .duration(let nanoseconds): GoTime.duration(nanoseconds)
         }
     }
 
@@ -84,20 +92,109 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
             case "Values": return .list(pairs.map { .string($0.1) }, fields: [:])
             default: return .string(pairs.first { $0.0 == name }?.1 ?? "")
             }
+        case .time, .duration:
+            // Methods without arguments read like fields (`.StartsAt.Unix`).
+            if let value = try method(name, arguments: []) { return value }
+            throw .argument("can't evaluate field \(name) in type \(goTypeName)")
         case .null: throw .argument("nil pointer evaluating interface {}.\(name)")
         default: throw .argument("can't evaluate field \(name) in type \(goTypeName)")
         }
     }
 
-    /// `Remove names` on a label set: the set without those labels.
+    /// A method: `Remove names` on a label set (the set without those labels), and the methods of Go's `time.Time`
+    /// and `time.Duration` that templates use.
     package func method(_ name: String, arguments: [NotifyTemplateValue]) throws(GoTemplateFailure) -> NotifyTemplateValue? {
-        guard case .kv(let pairs) = self, name == "Remove" else { return nil }
-        guard arguments.count == 1 else { throw .argument("wrong number of args for Remove: want 1 got \(arguments.count)") }
-        guard case .list(let items, _) = arguments[0] else {
-            throw .argument("wrong type for value; expected []string; got \(arguments[0].goTypeName)")
+        func count(_ expected: Int) throws(GoTemplateFailure) {
+            guard arguments.count == expected else { throw .argument("wrong number of args for \(name): want \(expected) got \(arguments.count)") }
         }
-        let removed = Set(items.map(\.printed))
-        return .kv(pairs.filter { !removed.contains($0.0) })
+        switch self {
+        case .kv(let pairs) where name == "Remove":
+            try count(1)
+            guard case .list(let items, _) = arguments[0] else {
+                throw .argument("wrong type for value; expected []string; got \(arguments[0].goTypeName)")
+            }
+            let removed = Set(items.map(\.printed))
+            return .kv(pairs.filter { !removed.contains($0.0) })
+        case .time(let instant, let zone):
+            return try Self.timeMethod(name, instant, zone, arguments, count: count)
+        case .duration(let nanoseconds):
+            let value: NotifyTemplateValue
+            switch name {
+            case "String": value = .string(GoTime.duration(nanoseconds))
+            case "Hours": value = .float(Double(nanoseconds) / 3.6e12)
+            case "Minutes": value = .float(Double(nanoseconds) / 6e10)
+            case "Seconds": value = .float(Double(nanoseconds) / 1e9)
+            case "Milliseconds": value = .int(Int(nanoseconds / 1_000_000))
+            case "Microseconds": value = .int(Int(nanoseconds / 1000))
+            case "Nanoseconds": value = .int(Int(nanoseconds))
+            case "Abs": value = .duration(nanoseconds == .min ? .max : abs(nanoseconds))
+            default: return nil
+            }
+            try count(0)
+            return value
+        default:
+            return nil
+        }
+    }
+
+    /// `time.Time`'s methods: `Format layout`, `String`, `Unix`, `UnixMilli`, `UnixNano`, `UTC`, `Local`, `IsZero`,
+    /// the civil fields (`Year`, `Month`, `Day`, `YearDay`, `Weekday`, `Hour`, `Minute`, `Second`, `Nanosecond`),
+    /// `Add d`, `Sub t`, `Before t`, `After t`, `Equal t`. `Month` and `Weekday` give their names, as they print.
+    private static func timeMethod(
+        _ name: String, _ instant: GoTime.Instant, _ zone: ZoneInfo, _ arguments: [NotifyTemplateValue],
+        count: (Int) throws(GoTemplateFailure) -> Void
+    ) throws(GoTemplateFailure) -> NotifyTemplateValue? {
+        func other() throws(GoTemplateFailure) -> GoTime.Instant {
+            try count(1)
+            guard case .time(let other, _) = arguments[0] else {
+                throw .argument("wrong type for value; expected time.Time; got \(arguments[0].goTypeName)")
+            }
+            return other
+        }
+        let local = zone.kind(atSecond: instant.seconds)
+        switch name {
+        case "Format":
+            try count(1)
+            guard case .string(let layout) = arguments[0] else {
+                throw .argument("wrong type for value; expected string; got \(arguments[0].goTypeName)")
+            }
+            return .string(GoTime.format(instant, layout: layout, zone: local))
+        case "Add":
+            try count(1)
+            switch arguments[0] {
+            case .duration(let nanoseconds): return .time(instant.adding(nanoseconds: nanoseconds), zone)
+            case .int(let nanoseconds): return .time(instant.adding(nanoseconds: Int64(nanoseconds)), zone)
+            default: throw .argument("wrong type for value; expected time.Duration; got \(arguments[0].goTypeName)")
+            }
+        case "Sub": return .duration(instant.nanoseconds(since: try other()))
+        case "Before": return .bool(instant < (try other()))
+        case "After": return .bool(instant > (try other()))
+        case "Equal": return .bool(instant == (try other()))
+        default: break
+        }
+        let civil = GoTime.civil(instant, zone: local)
+        let value: NotifyTemplateValue
+        switch name {
+        case "String": value = .string(GoTime.string(instant, zone: local))
+        case "Unix": value = .int(Int(instant.seconds))
+        case "UnixMilli": value = .int(Int(instant.seconds * 1000 + instant.nanosecond / 1_000_000))
+        case "UnixNano": value = .int(Int(instant.nanoseconds(since: GoTime.Instant(seconds: 0, nanosecond: 0))))
+        case "UTC": value = .time(instant, .utc)
+        case "Local": value = .time(instant, (try? GoLocation.load("Local")) ?? .utc)
+        case "IsZero": value = .bool(instant == GoTime.Instant.zero)
+        case "Year": value = .int(Int(civil.year))
+        case "Month": value = .string(GoTime.monthName(civil.month))
+        case "Day": value = .int(Int(civil.day))
+        case "YearDay": value = .int(Int(civil.dayOfYear))
+        case "Weekday": value = .string(GoTime.weekdayName(civil.weekday))
+        case "Hour": value = .int(Int(civil.hour))
+        case "Minute": value = .int(Int(civil.minute))
+        case "Second": value = .int(Int(civil.second))
+        case "Nanosecond": value = .int(Int(instant.nanosecond))
+        default: return nil
+        }
+        try count(0)
+        return value
     }
 
     var basic: GoTemplateLiteral? {
@@ -107,7 +204,15 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
         case .float(let f): .float(f)
         case .bool(let b): .bool(b)
         case .null: .null
-        case .list, .kv, .object: nil
+        case .duration(let nanoseconds): .int(nanoseconds)
+        case .list, .kv, .object, .time: nil
+        }
+    }
+
+    var hasStringMethod: Bool {
+        switch self {
+        case .time, .duration: true
+        default: false
         }
     }
 
@@ -121,6 +226,8 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
         case .list: "[]interface {}"
         case .kv: "template.KV"
         case .object: "struct"
+        case .time: "time.Time"
+        case .duration: "time.Duration"
         }
     }
 
@@ -154,8 +261,7 @@ package struct NotifyTemplateError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Alertmanager's notification templates: Go's text/template (``GoTemplate``) over ``NotifyTemplateValue``, with
-/// Go's built-in functions (``GoBuiltins``) and Alertmanager's `toUpper`, `toLower`, `title`, `trimSpace`, `join`,
-/// `match`, `reReplaceAll` and `safeHtml`.
+/// Go's built-in functions (``GoBuiltins``) and Alertmanager's (``NotifyFunctions``).
 package struct NotifyTemplate: Sendable {
     fileprivate let template: GoTemplate
 
@@ -169,41 +275,94 @@ package struct NotifyTemplate: Sendable {
         }
     }
 
-    /// Renders with `data` as dot; `library` supplies `{{ template "name" }}` definitions (Alertmanager's defaults).
-    package func render(_ data: NotifyTemplateValue, library: NotifyTemplateLibrary = .defaults) throws -> String {
+    /// Renders with `data` as dot; `library` supplies `{{ template "name" }}` definitions (Alertmanager's defaults);
+    /// `since` measures from `now`.
+    package func render(_ data: NotifyTemplateValue, library: NotifyTemplateLibrary = .defaults, now: GoTime.Instant) throws -> String {
         do {
-            return try template.execute(data: data, functions: NotifyFunctions(), library: library.definitions)
+            return try template.execute(data: data, functions: NotifyFunctions(now: now), library: library.definitions)
         } catch {
             throw NotifyTemplateError(error.message)
         }
     }
 
     /// Parses and renders in one step, for one-off template strings from the configuration.
-    package static func render(_ text: String, _ data: NotifyTemplateValue, library: NotifyTemplateLibrary = .defaults) throws -> String {
-        try NotifyTemplate(text).render(data, library: library)
+    package static func render(_ text: String, _ data: NotifyTemplateValue, library: NotifyTemplateLibrary = .defaults, now: GoTime.Instant) throws -> String {
+        try NotifyTemplate(text).render(data, library: library, now: now)
     }
 }
 
-/// The functions of notification templates.
+/// The functions of notification templates: Alertmanager's `toUpper`, `toLower`, `title`, `trimSpace`, `join`,
+/// `match`, `reReplaceAll`, `safeHtml`, `safeUrl`, `urlUnescape`, `stringSlice`, `date`, `tz`, `since` and
+/// `humanizeDuration`.
 private struct NotifyFunctions: GoTemplateFunctions {
-    static let names = GoBuiltins.names.union(["toUpper", "toLower", "title", "trimSpace", "join", "match", "reReplaceAll", "safeHtml"])
+    static let names = GoBuiltins.names.union([
+        "toUpper", "toLower", "title", "trimSpace", "join", "match", "reReplaceAll", "safeHtml", "safeUrl", "urlUnescape", "stringSlice", "date", "tz",
+        "since", "humanizeDuration",
+    ])
+
+    /// The time `since` measures from.
+    let now: GoTime.Instant
 
     func call(_ name: String, _ arguments: [NotifyTemplateValue]) throws(GoTemplateFailure) -> NotifyTemplateValue {
         if let builtin = try GoBuiltins.call(name, arguments) { return builtin }
-        func strings(_ expected: Int) throws(GoTemplateFailure) -> [String] {
+        func count(_ expected: Int) throws(GoTemplateFailure) {
             guard arguments.count == expected else {
                 throw .argument("wrong number of args for \(name): want \(expected) got \(arguments.count)")
             }
-            var texts: [String] = []
-            for argument in arguments {
-                guard case .string(let text) = argument else {
-                    throw .argument("wrong type for value; expected string; got \(argument.goTypeName)")
-                }
-                texts.append(text)
+        }
+        func string(_ argument: NotifyTemplateValue) throws(GoTemplateFailure) -> String {
+            guard case .string(let text) = argument else {
+                throw .argument("wrong type for value; expected string; got \(argument.goTypeName)")
             }
+            return text
+        }
+        func strings(_ expected: Int) throws(GoTemplateFailure) -> [String] {
+            try count(expected)
+            var texts: [String] = []
+            for argument in arguments { texts.append(try string(argument)) }
             return texts
         }
+        func time(_ argument: NotifyTemplateValue) throws(GoTemplateFailure) -> (GoTime.Instant, ZoneInfo) {
+            guard case .time(let instant, let zone) = argument else {
+                throw .argument("wrong type for value; expected time.Time; got \(argument.goTypeName)")
+            }
+            return (instant, zone)
+        }
         switch name {
+        case "safeUrl": return .string(try strings(1)[0])
+        case "urlUnescape": return .string(try Self.queryUnescape(try strings(1)[0]))
+        case "stringSlice":
+            var items: [NotifyTemplateValue] = []
+            for argument in arguments { items.append(.string(try string(argument))) }
+            return .list(items, fields: [:])
+        case "date":
+            try count(2)
+            let layout = try string(arguments[0])
+            let (instant, zone) = try time(arguments[1])
+            return .string(GoTime.format(instant, layout: layout, zone: zone.kind(atSecond: instant.seconds)))
+        case "tz":
+            try count(2)
+            let zoneName = try string(arguments[0])
+            let (instant, _) = try time(arguments[1])
+            do {
+                return .time(instant, try GoLocation.load(zoneName))
+            } catch {
+                throw .returned(error.message)
+            }
+        case "since":
+            try count(1)
+            return .duration(now.nanoseconds(since: try time(arguments[0]).0))
+        case "humanizeDuration":
+            try count(1)
+            let seconds: Double
+            switch arguments[0] {
+            case .float(let value): seconds = value
+            case .int(let value): seconds = Double(value)
+            case .duration(let nanoseconds): seconds = Double(nanoseconds) / 1e9
+            case .string(let text): seconds = try TemplateFunctions.parseFloat(text)
+            default: throw .returned("can't convert \(arguments[0].goTypeName) to float")
+            }
+            return .string(TemplateFunctions.humanizeDuration(seconds))
         case "toUpper": return .string(try strings(1)[0].uppercased())
         case "toLower": return .string(try strings(1)[0].lowercased())
         case "title": return .string(TemplateFunctions.title(try strings(1)[0]))
@@ -240,6 +399,43 @@ private struct NotifyFunctions: GoTemplateFunctions {
         default:
             throw .returned("function \(GoText.quote(name)) not defined")
         }
+    }
+}
+
+extension NotifyFunctions {
+    /// Go's `url.QueryUnescape`: `+` is a space, `%XX` a byte.
+    /// - Throws: Go's `invalid URL escape "%zz"` for a `%` without two hex digits.
+    static func queryUnescape(_ text: String) throws(GoTemplateFailure) -> String {
+        let bytes = Array(text.utf8)
+        func hex(_ byte: UInt8) -> UInt8? {
+            switch byte {
+            case 0x30...0x39: byte - 0x30
+            case 0x41...0x46: byte - 0x37
+            case 0x61...0x66: byte - 0x57
+            default: nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x25:
+                guard index + 2 < bytes.count, let high = hex(bytes[index + 1]), let low = hex(bytes[index + 2]) else {
+                    let escape = String(decoding: bytes[index..<min(index + 3, bytes.count)], as: UTF8.self)
+                    throw .returned("invalid URL escape \(GoText.quote(escape))")
+                }
+                out.append(high << 4 | low)
+                index += 3
+            case 0x2B:
+                out.append(0x20)
+                index += 1
+            default:
+                out.append(bytes[index])
+                index += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }
 

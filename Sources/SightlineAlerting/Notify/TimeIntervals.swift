@@ -1,5 +1,4 @@
-import Foundation
-import SightlineCore
+package import SightlineCore
 
 /// One entry of a named time interval, in Alertmanager's `time_intervals` syntax. Each non-empty field must hold for
 /// a time to be inside; within a field any of the ranges may hold. Ranges are inclusive, except `times`, whose end
@@ -14,17 +13,13 @@ package struct TimeIntervalSpec: Sendable {
     /// 1…12.
     package var months: [NotifyIntRange] = []
     package var years: [NotifyIntRange] = []
-    /// The time zone the fields are read in; nil is UTC.
-    package var location: String?
+    /// The time zone the fields are read in (`location`, as Go's `time.LoadLocation` finds it).
+    package var location: ZoneInfo = .utc
     package init() {}
 
     /// Whether `ms` (since the epoch) is inside this interval.
     package func contains(ms: Int64) -> Bool {
-        var local = ms
-        if let location, location != "UTC", let zone = TimeZone(identifier: location) {
-            let seconds = Double(NotifyRFC3339.floorDiv(ms, 1000))
-            local += Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: seconds))) * 1000
-        }
+        let local = ms + Int64(location.kind(atSecond: NotifyRFC3339.floorDiv(ms, 1000)).offset) * 1000
         let days = NotifyRFC3339.floorDiv(local, 86_400_000)
         let minute = Int((local - days * 86_400_000) / 60_000)
         let (year, month, day) = NotifyRFC3339.civil(fromDays: days)

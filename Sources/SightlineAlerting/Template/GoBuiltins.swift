@@ -12,6 +12,13 @@ protocol GoBuiltinValue: GoTemplateValue {
     /// `index value key`: one step.
     /// - Throws: ``GoTemplateFailure`` with Go's message.
     func indexed(by key: Self) throws(GoTemplateFailure) -> Self
+    /// Whether the value's Go type has a `String` method (`time.Time`, `time.Duration`), which `%v` and `%s` print
+    /// instead of the value's kind.
+    var hasStringMethod: Bool { get }
+}
+
+extension GoBuiltinValue {
+    var hasStringMethod: Bool { false }
 }
 
 /// Go's built-in template functions, shared by the alert-rule and notification templates: `and or not len index

@@ -91,6 +91,7 @@ enum GoFormat {
         let precisionPart = precision.map { "." + $0 } ?? ""
         let spec = "%" + flags + (width > 0 ? String(width) : "") + precisionPart
         func bad() -> String { "%!\(verb)(\(value.goTypeName)=\(value.printed))" }
+        if value.hasStringMethod, verb == "v" || verb == "s" { return pad(value.printed, width: width, minus: minus) }
         switch verb {
         case "v":
             if case .float(let f)? = value.basic {

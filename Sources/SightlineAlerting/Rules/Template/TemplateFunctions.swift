@@ -176,21 +176,25 @@ struct TemplateFunctions: GoTemplateFunctions {
         switch value {
         case .float(let f): return f
         case .int(let i): return Double(i)
-        case .string(let s):
-            let lower = s.lowercased()
-            switch lower {
-            case "inf", "+inf", "infinity", "+infinity": return .infinity
-            case "-inf", "-infinity": return -.infinity
-            case "nan": return .nan
-            default: break
-            }
-            guard !lower.contains("n"), let parsed = Double(s) else {
-                throw .returned("strconv.ParseFloat: parsing \(GoText.quote(s)): invalid syntax")
-            }
-            return parsed
+        case .string(let s): return try parseFloat(s)
         default:
             throw .returned("can't convert \(value.goTypeName) to float")
         }
+    }
+
+    /// Go's `strconv.ParseFloat(s, 64)` as the humanize functions see it: decimal and hex floats, `Inf`, `NaN`.
+    static func parseFloat(_ s: String) throws(GoTemplateFailure) -> Double {
+        let lower = s.lowercased()
+        switch lower {
+        case "inf", "+inf", "infinity", "+infinity": return .infinity
+        case "-inf", "-infinity": return -.infinity
+        case "nan": return .nan
+        default: break
+        }
+        guard !lower.contains("n"), let parsed = Double(s) else {
+            throw .returned("strconv.ParseFloat: parsing \(GoText.quote(s)): invalid syntax")
+        }
+        return parsed
     }
 
     static func humanize(_ input: Double) -> String {
