@@ -149,7 +149,7 @@ extension PromQLEvaluator {
             _ = try evalVector(args[0], at: t)
             return []
         case "info":
-            return try evalVector(args[0], at: t)
+            return try evalInfo(args, at: t)
         default:
             throw PromQLError(.badData, "function \"\(name)\" is not supported")
         }

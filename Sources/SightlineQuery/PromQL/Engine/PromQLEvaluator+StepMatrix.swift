@@ -128,7 +128,8 @@ extension PromQLEvaluator {
             if let param = aggregate.param { _ = try prepareStepMatrices(param) }
             _ = try prepareStepMatrices(aggregate.expr)
         case .call(let call):
-            for argument in call.args { _ = try prepareStepMatrices(argument) }
+            // info's second argument only names labels; it selects nothing.
+            for argument in call.function.name == "info" ? Array(call.args.prefix(1)) : call.args { _ = try prepareStepMatrices(argument) }
         default:
             break
         }
