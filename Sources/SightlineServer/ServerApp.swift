@@ -67,6 +67,7 @@ package enum ServerApp {
         let alerting = try AlertingRuntime(
             configuration: configuration, pipeline: pipeline, samples: storage.samples, logs: storage.logs, logger: logger)
         api.alerting = alerting
+        api.promQLFeatures = configuration.promQLFeatures
         let audit = storage.audit
         api.audit = audit
         if let folder = configuration.ui.assetsDirectory {

@@ -1,5 +1,6 @@
 import Foundation
 import SightlineCore
+import SightlineQuery
 import SightlineTestSupport
 import Testing
 
@@ -48,6 +49,15 @@ struct RulesFileTests {
         #expect(api.rules[1].kind == .recording && api.rules[1].name == "job:http_requests:rate5m")
         #expect(groups[1].language == .logql)
         #expect(try RuleFiles.parse("", file: "empty.yml").get().isEmpty)
+    }
+
+    @Test func expressionsAreCheckedWithTheEnginesParserFeatures() throws {
+        let yaml = "groups:\n  - name: a\n    rules:\n      - record: enriched\n        expr: info(up)\n"
+        #expect(diagnostics(yaml) == [#"r.yml: 5:15: group "a", rule 1, "enriched": could not parse expression: 1:1: parse error: function "info" is not enabled"#])
+        var options = PromQLEngine.Options()
+        options.parserOptions.enableExperimentalFunctions = true
+        let engines = RuleQueryEngines(promql: PromQLRuleQueryEngine(engine: PromQLEngine(querier: NoSeries(), options: options)))
+        #expect(try RuleFiles.parse(yaml, file: "r.yml", checkers: engines).get().first?.rules.first?.expr == "info(up)")
     }
 
     @Test func errorsNameFileLineAndReason() {

@@ -1,4 +1,5 @@
 import Testing
+import SightlineQuery
 import SightlineTestSupport
 
 @testable import SightlineCore
@@ -38,6 +39,14 @@ struct ConfigFileTests {
         let named = try ConfigFile.parse(
             "alerting:\n  leader_election: {nats_url: \"nats://n:4222\", state_stream: EU_ALERTS}\n", path: "sightline.yaml")
         #expect(named.alerting.leaderElection?.stateStream == "EU_ALERTS")
+    }
+
+    @Test func readsThePromQLFeatures() throws {
+        let config = try ConfigFile.parse(
+            "query:\n  enable_features: [promql-experimental-functions, promql-binop-fill-modifiers]\n", path: "sightline.yaml")
+        #expect(config.promQLFeatures.enableExperimentalFunctions && config.promQLFeatures.enableBinopFillModifiers)
+        #expect(!config.promQLFeatures.enableDurationExpressions && !config.promQLFeatures.enableExtendedRangeSelectors)
+        #expect(try ConfigFile.parse("", path: "empty.yaml").promQLFeatures == .default)
     }
 
     @Test func readsTheStorageSection() throws {
@@ -160,6 +169,8 @@ struct ConfigFileTests {
         ("queue:\n  fetch_batch: 0\n", ["queue.fetch_batch", "integer"]),
         ("queue:\n  ack_wait: forever\n", ["queue.ack_wait", "duration"]),
         ("queue:\n  subject: x\n", ["queue.subject", "unknown key"]),
+        ("query:\n  enable_features: [native-histograms]\n", ["query.enable_features", "unknown feature \"native-histograms\"", "promql-experimental-functions"]),
+        ("query:\n  enable_features: promql-duration-expr\n", ["query.enable_features", "expected a list"]),
     ])
     func badFilesNameTheKeyAndFile(text: String, expected: [String]) {
         do {

@@ -120,7 +120,7 @@ struct PrometheusAPIParsingTests {
         let config = try await client.execute("/api/v1/status/config")
         #expect(((config.json["data"] as? [String: String])?["yaml"] ?? "").hasPrefix("global:\n  scrape_interval: 1m\n"))
         let flags = try await client.execute("/api/v1/status/flags")
-        #expect(flags.text == #"{"status":"success","data":{"query.lookback-delta":"5m","query.max-samples":"50000000","query.timeout":"2m"}}"#)
+        #expect(flags.text == #"{"status":"success","data":{"enable-feature":"","query.lookback-delta":"5m","query.max-samples":"50000000","query.timeout":"2m"}}"#)
         await harness.cleanUp()
     }
 }

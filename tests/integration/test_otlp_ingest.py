@@ -24,6 +24,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeL
 
 import http_raw
 from otel_data import (
+    COUNTER_PROM_NAME,
     SIGNALS,
     TRANSPORTS,
     Batch,
@@ -405,6 +406,39 @@ def test_otlp_http_json_and_gzip(server):
         assert m["labels"].get("instance") == "inst-1", m
         assert m["labels"].get("host") == "h1", m
     assert gauge["value"] == 1.25 and total["value"] == 7, (gauge, total)
+
+
+def test_info_joins_the_sdk_resource_onto_series(sightline):
+    """OTLP resources become target_info; PromQL's info() (behind Prometheus' feature flag, as there) puts their
+    attributes back onto the series that share job and instance."""
+    srv = sightline("info", config={"query": {"enable_features": ["promql-experimental-functions"]}}).start()
+    batch = export_ok(srv, "metrics", "http", "info", n=2)
+    at = max(e.timestamp_ms for e in batch.expected) / 1000
+
+    def query(server, expr):
+        return requests.get(server.url + "/api/v1/query", params={"query": expr, "time": at}, timeout=30)
+
+    r = query(srv, f"info({COUNTER_PROM_NAME})")
+    assert r.status_code == 200, r.text
+    result = r.json()["data"]["result"]
+    assert sorted(s["metric"]["uid"] for s in result) == ["pt-info-0", "pt-info-1"], result
+    for series in result:
+        metric = series["metric"]
+        assert metric["job"] == "it-metrics-http", metric
+        assert metric["telemetry_sdk_language"] == "python" and metric["telemetry_sdk_name"] == "opentelemetry", metric
+    # Only the labels the selector names; a selector no target_info satisfies drops the series.
+    r = query(srv, f'info({COUNTER_PROM_NAME}, {{telemetry_sdk_language=~".+"}})')
+    assert [sorted(s["metric"]) for s in r.json()["data"]["result"]] == \
+        [["__name__", "instance", "job", "stream", "telemetry_sdk_language", "uid"]] * 2, r.text
+    assert query(srv, f'info({COUNTER_PROM_NAME}, {{no_such_label=~".+"}})').json()["data"]["result"] == []
+
+    flags = requests.get(srv.url + "/api/v1/status/flags", timeout=30).json()["data"]
+    assert flags["enable-feature"] == "promql-experimental-functions", flags
+
+    # Without the flag the function is refused, as Prometheus refuses it.
+    plain = sightline("no-info").start()
+    r = query(plain, f"info({COUNTER_PROM_NAME})")
+    assert r.status_code == 400 and 'function "info" is not enabled' in r.json()["error"], r.text
 
 
 # ---------------------------------------------------------------------------

@@ -100,12 +100,13 @@ package struct RuleFileReport: Sendable {
 /// ```
 package enum RuleFiles {
     /// Parses and validates one file's text; `file` names it in diagnostics.
-    /// - Parameter logQLChecker: checks expressions of `query_language: logql` groups; without one they are not checked.
+    /// - Parameter checkers: check the expressions, each with its language's engine (PromQL with the engine's parser
+    ///   features); without them PromQL is parsed with Prometheus' defaults and LogQL is not checked.
     /// - Returns: the groups when there are no diagnostics, otherwise every diagnostic found (as many as possible).
     package static func parse(
-        _ text: String, file: String, logQLChecker: (any RuleQueryEngine)? = nil
+        _ text: String, file: String, checkers: RuleQueryEngines? = nil
     ) -> Result<[RuleGroupDefinition], RuleFileErrors> {
-        var reader = RuleFileReader(file: file, logQLChecker: logQLChecker)
+        var reader = RuleFileReader(file: file, checkers: checkers)
         let groups = reader.read(text)
         return reader.diagnostics.isEmpty ? .success(groups) : .failure(RuleFileErrors(diagnostics: reader.diagnostics))
     }
@@ -113,12 +114,12 @@ package enum RuleFiles {
     /// Reads and validates the files at `paths`.
     /// - Returns: every group of every file, or every diagnostic of every file when any is invalid.
     package static func load(
-        paths: [String], logQLChecker: (any RuleQueryEngine)? = nil
+        paths: [String], checkers: RuleQueryEngines? = nil
     ) -> Result<[RuleGroupDefinition], RuleFileErrors> {
         var groups: [RuleGroupDefinition] = []
         var diagnostics: [RuleFileDiagnostic] = []
         for path in paths {
-            switch loadFile(path, logQLChecker: logQLChecker) {
+            switch loadFile(path, checkers: checkers) {
             case .success(let fileGroups): groups += fileGroups
             case .failure(let errors): diagnostics += errors.diagnostics
             }
@@ -127,9 +128,9 @@ package enum RuleFiles {
     }
 
     /// Checks each file as `promtool check rules` does; print ``RuleFileReport/text`` of each in order.
-    package static func check(paths: [String], logQLChecker: (any RuleQueryEngine)? = nil) -> [RuleFileReport] {
+    package static func check(paths: [String], checkers: RuleQueryEngines? = nil) -> [RuleFileReport] {
         paths.map { path in
-            switch loadFile(path, logQLChecker: logQLChecker) {
+            switch loadFile(path, checkers: checkers) {
             case .success(let groups):
                 return RuleFileReport(
                     file: path, ruleCount: groups.reduce(0) { $0 + $1.rules.count }, diagnostics: [],
@@ -142,16 +143,16 @@ package enum RuleFiles {
 
     /// Checks the files and renders every report as `sightline rules check` prints it.
     /// - Returns: the text to print, and whether every file is valid (exit status 0).
-    package static func checkOutput(paths: [String], logQLChecker: (any RuleQueryEngine)? = nil) -> (text: String, success: Bool) {
-        let reports = check(paths: paths, logQLChecker: logQLChecker)
+    package static func checkOutput(paths: [String], checkers: RuleQueryEngines? = nil) -> (text: String, success: Bool) {
+        let reports = check(paths: paths, checkers: checkers)
         return (reports.map(\.text).joined(), reports.allSatisfy(\.isValid))
     }
 
-    private static func loadFile(_ path: String, logQLChecker: (any RuleQueryEngine)?) -> Result<[RuleGroupDefinition], RuleFileErrors> {
+    private static func loadFile(_ path: String, checkers: RuleQueryEngines?) -> Result<[RuleGroupDefinition], RuleFileErrors> {
         guard let data = FileManager.default.contents(atPath: path) else {
             return .failure(RuleFileErrors(diagnostics: [RuleFileDiagnostic(file: path, line: 0, column: 0, message: "cannot read the file")]))
         }
-        return parse(String(decoding: data, as: UTF8.self), file: path, logQLChecker: logQLChecker)
+        return parse(String(decoding: data, as: UTF8.self), file: path, checkers: checkers)
     }
 
     /// promtool's `duplicate-rules` lint: rules with the same name, labels and expression in one file.
@@ -181,12 +182,12 @@ package struct RuleFileErrors: Error, Sendable, CustomStringConvertible {
 /// Walks the YAML node tree of one file, collecting groups and diagnostics.
 private struct RuleFileReader {
     let file: String
-    let logQLChecker: (any RuleQueryEngine)?
+    let checkers: RuleQueryEngines?
     var diagnostics: [RuleFileDiagnostic] = []
 
-    init(file: String, logQLChecker: (any RuleQueryEngine)?) {
+    init(file: String, checkers: RuleQueryEngines?) {
         self.file = file
-        self.logQLChecker = logQLChecker
+        self.checkers = checkers
     }
 
     private static let groupKeys: Set<String> = ["name", "interval", "limit", "query_offset", "labels", "rules", "query_language"]
@@ -372,8 +373,9 @@ private struct RuleFileReader {
         } else if let exprNode {
             do {
                 switch group.language {
-                case .promql: _ = try PromQLParser.parse(expr)
-                case .logql: try logQLChecker?.check(expr)
+                case .promql:
+                    if let checkers { try checkers.promql.check(expr) } else { _ = try PromQLParser.parse(expr) }
+                case .logql: try checkers?.logql?.check(expr)
                 }
             } catch let error as SightlineError {
                 report(exprNode, "could not parse expression: \(error.message)", group: groupName, ruleIndex: index, ruleName: ruleName)

@@ -89,7 +89,7 @@ package actor RuleManager {
         var groups: [Tenant: [RuleGroupDefinition]] = [:]
         var diagnostics: [RuleFileDiagnostic] = []
         for (tenant, paths) in files {
-            switch RuleFiles.load(paths: paths, logQLChecker: engines.logql) {
+            switch RuleFiles.load(paths: paths, checkers: engines) {
             case .success(let loaded): groups[tenant] = loaded
             case .failure(let errors): diagnostics += errors.diagnostics
             }
@@ -383,8 +383,10 @@ package actor RuleManager {
                 rules: group.rules.map { rule in
                     RuleStatus(
                         kind: rule.definition.kind, name: rule.definition.name,
+                        // The expression passed the engine's check when loaded; any feature it uses prints.
                         query: group.definition.language == .promql
-                            ? ((try? PromQLParser.parse(rule.definition.expr))?.description ?? rule.definition.expr) : rule.definition.expr,
+                            ? ((try? PromQLParser.parse(rule.definition.expr, options: .allFeatures))?.description ?? rule.definition.expr)
+                            : rule.definition.expr,
                         forMs: rule.definition.forMs, keepFiringForMs: rule.definition.keepFiringForMs, labels: rule.labels,
                         annotations: rule.definition.annotations, state: rule.state,
                         alerts: rule.active.keys.sorted().compactMap { rule.active[$0] }, health: rule.health, lastError: rule.lastError,

@@ -36,8 +36,9 @@ package struct PromQLRuleQueryEngine: RuleQueryEngine {
         }
     }
 
+    /// Parses with the engine's parser features.
     package func check(_ expr: String) throws {
-        _ = try PromQLParser.parse(expr)
+        _ = try PromQLParser.parse(expr, options: engine.options.parserOptions)
     }
 }
 

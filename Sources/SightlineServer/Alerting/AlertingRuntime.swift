@@ -22,7 +22,8 @@ package final class AlertingRuntime: Sendable {
     package let alertmanagerAPI: AlertmanagerAPI
     private let rulePatterns: [Tenant: [String]]
     private let alertmanagerConfig: String?
-    private let logQL: LogQLRuleQueryEngine
+    /// The query engines rules are checked and evaluated with.
+    private let engines: RuleQueryEngines
     private let logger: Logger
     /// The state shared with the other servers of the leader election; nil without one.
     let shared: SharedAlertingState?
@@ -62,10 +63,14 @@ package final class AlertingRuntime: Sendable {
         alertmanagerAPI = AlertmanagerAPI(notifier: notifier)
         var sinks: [any AlertSink] = []
         for url in alerting.forwardTo { sinks.append(AlertmanagerForwarder(baseURL: url, logger: logger)) }
-        logQL = LogQLRuleQueryEngine(source: logs)
         let externalLabels = Labels(alerting.externalLabels.sorted { $0.key < $1.key }.map { Label($0.key, $0.value) })
+        var engineOptions = PromQLEngine.Options()
+        engineOptions.parserOptions = configuration.promQLFeatures
+        let engines = RuleQueryEngines(
+            promql: PromQLRuleQueryEngine(engine: PromQLEngine(querier: samples, options: engineOptions)), logql: LogQLRuleQueryEngine(source: logs))
+        self.engines = engines
         rules = RuleManager(
-            engines: RuleQueryEngines(promql: PromQLRuleQueryEngine(engine: PromQLEngine(querier: samples)), logql: logQL),
+            engines: engines,
             sampleSink: PipelineRuleSampleSink(pipeline: pipeline),
             alertSink: AlertFanOut(notifier: notifier, forwarders: sinks),
             options: RuleManager.Options(
@@ -85,7 +90,7 @@ package final class AlertingRuntime: Sendable {
         let files = rulePatterns.mapValues(Self.expand)
         var problems: [String] = []
         for paths in files.values {
-            if case .failure(let errors) = RuleFiles.load(paths: paths, logQLChecker: logQL) { problems.append(errors.description) }
+            if case .failure(let errors) = RuleFiles.load(paths: paths, checkers: engines) { problems.append(errors.description) }
         }
         guard problems.isEmpty else { throw SightlineError(.configuration, "invalid rule files:\n" + problems.joined(separator: "\n")) }
         return files

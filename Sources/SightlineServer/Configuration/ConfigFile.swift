@@ -128,6 +128,17 @@ package enum ConfigFile {
             case "wal": try reader.wal(node, into: &config.wal)
             case "limits": try reader.limits(node, into: &config.limits)
             case "metrics": try reader.metrics(node, into: &config.metrics)
+            case "query":
+                try reader.mapping(node, at: key) { key, value in
+                    switch key {
+                    case "query.enable_features":
+                        for name in try reader.stringList(value, at: key) where !config.promQLFeatures.enable(feature: name) {
+                            throw reader.error(
+                                key, value, "unknown feature \"\(name)\"; expected one of \(PromQLParser.Options.featureNames.joined(separator: ", "))")
+                        }
+                    default: throw reader.unknown(key, value)
+                    }
+                }
             case "auth": config.tokens = try reader.auth(node)
             case "scrape_configs": config.scrapeConfigs = try reader.scrapeConfigs(node)
             case "syslog": try reader.syslog(node, into: &config.syslog)

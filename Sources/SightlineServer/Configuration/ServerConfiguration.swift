@@ -1,4 +1,5 @@
 package import SightlineCore
+package import SightlineQuery
 package import SightlineScrape
 package import SightlineStorageCore
 
@@ -17,6 +18,9 @@ package struct ServerConfiguration: Sendable {
     package var wal: WAL = WAL()
     package var limits: IngestLimits = IngestLimits()
     package var metrics: Metrics = Metrics()
+    /// The PromQL features queries and rules may use (`query.enable_features`, `--enable-feature`): Prometheus'
+    /// feature flags, all off by default as in Prometheus.
+    package var promQLFeatures: PromQLParser.Options = .default
     /// Targets the server scrapes, as in Prometheus' `scrape_configs`.
     package var scrapeConfigs: [ScrapeConfig] = []
     /// Bearer tokens; empty means no authentication and the single tenant `default`.

@@ -3,6 +3,7 @@ package import Hummingbird
 import Logging
 import NIOCore
 package import SightlineCore
+package import SightlineQuery
 package import SightlineTSDB
 package import SightlineAuditStore
 import SightlineIngest
@@ -28,6 +29,8 @@ package struct APIDependencies: Sendable {
     package var audit: (any AuditBackend)?
     /// The web UI's files; nil serves no UI.
     package var ui: WebUIAssets?
+    /// The PromQL features queries may use (Prometheus' feature flags).
+    package var promQLFeatures: PromQLParser.Options = .default
 
     package init(
         pipeline: IngestPipeline, authenticator: Authenticator, limits: IngestLimits, metrics: ServerMetrics,

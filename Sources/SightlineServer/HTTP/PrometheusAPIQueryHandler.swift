@@ -19,7 +19,7 @@ enum PrometheusAPIQueryHandler {
         let parameters = try await PrometheusAPIParameters.read(request)
         let limit = try parameters.limit()
         let timeMs = try parameters.time("time", default: nowMs())
-        let options = try engineOptions(parameters)
+        let options = try engineOptions(parameters, api: api)
         let query = parameters["query"]
         let engine = PromQLEngine(querier: api.samples, options: options)
         let result = try await run { try engine.instantQuery(query, tenant: identity.tenant, timeMs: timeMs) }
@@ -46,7 +46,7 @@ enum PrometheusAPIQueryHandler {
             throw PrometheusAPIError(
                 .badData, "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
         }
-        let options = try engineOptions(parameters)
+        let options = try engineOptions(parameters, api: api)
         let query = parameters["query"]
         let engine = PromQLEngine(querier: api.samples, options: options)
         let result = try await run {
@@ -61,7 +61,7 @@ enum PrometheusAPIQueryHandler {
         let parameters = try await PrometheusAPIParameters.read(request)
         let expression: Expr
         do {
-            expression = try PromQLParser.parse(parameters["query"])
+            expression = try PromQLParser.parse(parameters["query"], options: api.promQLFeatures)
         } catch let error as SightlineError {
             throw PrometheusAPIError.invalidParameter("query", error.message)
         }
@@ -79,7 +79,7 @@ enum PrometheusAPIQueryHandler {
             throw PrometheusAPIError(.badData, "end timestamp must not be before start timestamp")
         }
         do {
-            _ = try PromQLParser.parse(parameters["query"])
+            _ = try PromQLParser.parse(parameters["query"], options: api.promQLFeatures)
         } catch let error as SightlineError {
             throw PrometheusAPIError(.badData, error.message)
         }
@@ -94,8 +94,9 @@ enum PrometheusAPIQueryHandler {
     }
 
     /// The engine options for `timeout` and `lookback_delta`. A `timeout` can only shorten the engine's own limit.
-    static func engineOptions(_ parameters: PrometheusAPIParameters) throws -> PromQLEngine.Options {
+    static func engineOptions(_ parameters: PrometheusAPIParameters, api: APIDependencies) throws -> PromQLEngine.Options {
         var options = PromQLEngine.Options()
+        options.parserOptions = api.promQLFeatures
         if !parameters["timeout"].isEmpty {
             let timeoutMs = try parameters.duration("timeout")
             options.timeout = min(options.timeout, .milliseconds(max(0, timeoutMs)))

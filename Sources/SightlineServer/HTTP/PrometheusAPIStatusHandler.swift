@@ -36,12 +36,13 @@ enum PrometheusAPIStatusHandler {
         return PrometheusAPIJSON.success(data: "{\"yaml\":\(JSONText.quoted(yaml))}")
     }
 
-    /// The query engine's limits, named as Prometheus' command-line flags.
+    /// The query engine's limits and PromQL features, named as Prometheus' command-line flags.
     static func flags(_ request: Request, api: APIDependencies) throws -> Response {
         _ = try api.authenticator.identify(authorization: request.headers[.authorization], requiring: .query)
         let options = PromQLEngine.Options()
         let timeoutMs = ScrapeDuration.milliseconds(options.timeout)
         let flags: [(String, String)] = [
+            ("enable-feature", api.promQLFeatures.enabledFeatureNames.joined(separator: ",")),
             ("query.lookback-delta", GoText.formatDuration(milliseconds: options.lookbackDeltaMs)),
             ("query.max-samples", String(options.maxSamples)),
             ("query.timeout", GoText.formatDuration(milliseconds: timeoutMs)),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SightlineAlerting
 import SightlineCore
+import SightlineQuery
 import SightlineServer
 
 /// `sightline rules check FILE…`: validates Prometheus rule files as `promtool check rules` does, without a server.
@@ -27,12 +28,19 @@ struct RulesCheckCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Rule files.", valueName: "file"))
     var files: [String]
 
+    @Option(name: .customLong("enable-feature"), help: ArgumentHelp("PromQL features the expressions may use, as the server's --enable-feature.", valueName: "name"))
+    var enableFeatures: [String] = []
+
     func validate() throws {
         if files.isEmpty { throw ValidationError("name at least one rule file") }
     }
 
     func run() async throws {
-        let (text, success) = RuleFiles.checkOutput(paths: files, logQLChecker: LogQLRuleQueryEngine())
+        let parserOptions = try ServerCommand.promQLFeatures(enableFeatures, base: .default)
+        var engineOptions = PromQLEngine.Options()
+        engineOptions.parserOptions = parserOptions
+        let promQL = PromQLRuleQueryEngine(engine: PromQLEngine(querier: NoSeries(), options: engineOptions))
+        let (text, success) = RuleFiles.checkOutput(paths: files, checkers: RuleQueryEngines(promql: promQL, logql: LogQLRuleQueryEngine()))
         if success {
             print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
         } else {

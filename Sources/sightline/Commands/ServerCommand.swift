@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import SightlineCore
+import SightlineQuery
 import SightlineServer
 
 /// glibc's `int mallopt(int param, int value)` (malloc.h), which the Glibc module does not export.
@@ -47,6 +48,21 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("clickhouse-url"), help: ArgumentHelp("ClickHouse's HTTP address for --storage clickhouse, e.g. http://127.0.0.1:8123.", valueName: "url"))
     var clickhouseURL: String?
 
+    @Option(name: .customLong("enable-feature"), help: ArgumentHelp("A Prometheus PromQL feature flag, repeatable or comma-separated: \(PromQLParser.Options.featureNames.joined(separator: ", ")). Adds to query.enable_features.", valueName: "name"))
+    var enableFeatures: [String] = []
+
+    /// `base` with the features `names` (Prometheus' `--enable-feature` values, comma-separated lists allowed) on.
+    /// - Throws: `ValidationError` naming a feature Sightline does not know.
+    static func promQLFeatures(_ names: [String], base: PromQLParser.Options) throws -> PromQLParser.Options {
+        var options = base
+        for name in names.flatMap({ $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }) where !name.isEmpty {
+            guard options.enable(feature: name) else {
+                throw ValidationError("--enable-feature: unknown feature \"\(name)\"; expected one of \(PromQLParser.Options.featureNames.joined(separator: ", "))")
+            }
+        }
+        return options
+    }
+
     /// The configuration file's settings with the flags laid over them.
     func resolvedConfiguration() throws -> ServerConfiguration {
         var configuration = try config.map { try ConfigFile.load(path: $0) } ?? ServerConfiguration()
@@ -79,6 +95,7 @@ struct ServerCommand: AsyncParsableCommand {
         if configuration.storage.backend == .clickhouse, configuration.storage.clickhouse.url == nil {
             throw ValidationError("--storage clickhouse needs --clickhouse-url (or storage.clickhouse.url in the config file)")
         }
+        configuration.promQLFeatures = try Self.promQLFeatures(enableFeatures, base: configuration.promQLFeatures)
         if let walFsync {
             configuration.wal.fsync = try ServerConfiguration.fsyncPolicy(walFsync, interval: nil) { message in
                 SightlineError(.configuration, "--wal-fsync: \(message)")

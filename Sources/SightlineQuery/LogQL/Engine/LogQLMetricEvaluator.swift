@@ -741,11 +741,3 @@ struct LogQLMetricEvaluator {
         return out
     }
 }
-
-/// A metric source without series, for the PromQL evaluator whose vector matching LogQL borrows.
-private struct NoSeries: MetricQuerier {
-    func select(tenant: Tenant, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [SeriesSamples] { [] }
-    func labelNames(tenant: Tenant, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [String] { [] }
-    func labelValues(tenant: Tenant, name: String, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [String] { [] }
-    func metadata(tenant: Tenant, metric: String?) throws -> [MetricMetadata] { [] }
-}

@@ -34,7 +34,7 @@ package struct PromQLEngine: Sendable {
     }
 
     private let querier: any MetricQuerier
-    private let options: Options
+    package let options: Options
 
     /// An engine reading series from `querier`.
     package init(querier: any MetricQuerier, options: Options = Options()) {

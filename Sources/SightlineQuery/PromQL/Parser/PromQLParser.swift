@@ -30,6 +30,29 @@ package enum PromQLParser {
             self.enableBinopFillModifiers = enableBinopFillModifiers
         }
 
+        /// Prometheus' `--enable-feature` names of the parser's features.
+        package static let featureNames = [
+            "promql-experimental-functions", "promql-duration-expr", "promql-extended-range-selectors", "promql-binop-fill-modifiers",
+        ]
+
+        /// Turns on the feature Prometheus names `name` (one of ``featureNames``); false when there is none by that name.
+        package mutating func enable(feature name: String) -> Bool {
+            switch name {
+            case "promql-experimental-functions": enableExperimentalFunctions = true
+            case "promql-duration-expr": enableDurationExpressions = true
+            case "promql-extended-range-selectors": enableExtendedRangeSelectors = true
+            case "promql-binop-fill-modifiers": enableBinopFillModifiers = true
+            default: return false
+            }
+            return true
+        }
+
+        /// The names of the features that are on, in ``featureNames`` order.
+        package var enabledFeatureNames: [String] {
+            zip(Self.featureNames, [enableExperimentalFunctions, enableDurationExpressions, enableExtendedRangeSelectors, enableBinopFillModifiers])
+                .filter(\.1).map(\.0)
+        }
+
         /// Prometheus' defaults: every experimental feature off.
         package static let `default` = Options()
 
