@@ -133,7 +133,9 @@ extension PromQLEvaluator {
         let swapped = matching.cardinality == .oneToMany
         let lhs = swapped ? rhsIn : lhsIn
         let rhs = swapped ? lhsIn : rhsIn
-        let (fillForRight, fillForLeft) = swapped ? (fillLeft, fillRight) : (fillRight, fillLeft)
+        // Prometheus keeps the fill values on their sides when it swaps the operands for group_right: fill_right
+        // stands in for a missing "one" series and fill_left for a missing "many" series (fill-modifier.test).
+        let (fillForRight, fillForLeft) = (fillRight, fillLeft)
 
         var rightBySignature: [Labels: Sample] = [:]
         for sample in rhs {
