@@ -14,6 +14,16 @@ extension PromQLEvaluator {
         default: throw PromQLError(.internal, "expected a range vector argument to \(name)")
         }
 
+        switch window.reach {
+        case .none: break
+        case .anchored where !RangeFunctions.anchoredFunctions.contains(name):
+            throw PromQLError(
+                .execution, "anchored modifier can only be used with: \(RangeFunctions.anchoredFunctions.joined(separator: ", ")) - not with \(name)")
+        case .smoothed where !RangeFunctions.smoothedFunctions.contains(name):
+            throw PromQLError(
+                .execution, "smoothed modifier can only be used with: \(RangeFunctions.smoothedFunctions.joined(separator: ", ")) - not with \(name)")
+        case .anchored, .smoothed: break
+        }
         if name == "absent_over_time" {
             if !window.series.isEmpty { return [] }
             return [Sample(metric: Self.absentLabels(args[matrixIndex]), t: t, v: 1, dropName: true)]
@@ -43,6 +53,22 @@ extension PromQLEvaluator {
     func rangeKernel(_ name: String, scalars: [Double], window: RangeWindow, at t: Int64) throws(PromQLError) -> Kernel {
         let start = window.start
         let end = window.end
+        if window.reach != .none {
+            let smoothed = window.reach == .smoothed
+            let seconds = Double(end - start) / 1000
+            switch name {
+            case "rate", "increase", "delta":
+                let isCounter = name != "delta"
+                let isRate = name == "rate"
+                return {
+                    RangeFunctions.extendedRate(
+                        $0, rangeStart: start, rangeEnd: end, rangeSeconds: seconds, smoothed: smoothed, isCounter: isCounter, isRate: isRate)
+                }
+            case "changes": return { RangeFunctions.anchoredPoints($0, rangeStart: start).flatMap(RangeFunctions.changes) }
+            case "resets": return { RangeFunctions.anchoredPoints($0, rangeStart: start).flatMap(RangeFunctions.resets) }
+            default: break
+            }
+        }
         switch name {
         case "rate": return { RangeFunctions.rate($0, rangeStart: start, rangeEnd: end) }
         case "increase": return { RangeFunctions.increase($0, rangeStart: start, rangeEnd: end) }

@@ -6,6 +6,8 @@ struct RangeWindow {
     /// The exclusive start and inclusive end of the window (milliseconds).
     var start: Int64
     var end: Int64
+    /// Whether the points reach past the window (`anchored`, `smoothed`).
+    var reach: RangeFunctions.Extension = .none
 }
 
 extension PromQLEvaluator {
@@ -41,6 +43,15 @@ extension PromQLEvaluator {
         let offset = try milliseconds(selector.offset, selector.offsetExpr, allowNegative: true)
         let ref = (pinnedTime(selector.at) ?? t) - offset
         var out: [Sample] = []
+        if selector.smoothed {
+            let lookback = options.lookbackDeltaMs
+            for series in try series(for: selector.matchers) {
+                guard let value = RangeFunctions.smoothedValue(series.points(after: ref - lookback, through: ref + lookback), at: ref) else { continue }
+                out.append(Sample(metric: series.labels, t: t, v: value))
+            }
+            try account(out.count)
+            return out
+        }
         for series in try series(for: selector.matchers) {
             guard let index = series.lastIndex(atOrBefore: ref) else { continue }
             let sampleTime = series.timestamps[index]
@@ -53,22 +64,30 @@ extension PromQLEvaluator {
         return out
     }
 
-    /// A range selector at `t`: the non-stale points in `(ref - range, ref]` of every series with any.
+    /// A range selector at `t`: the non-stale points in `(ref - range, ref]` of every series with any; anchored from
+    /// a lookback earlier, smoothed also to a lookback later.
     func selectRange(_ matrix: MatrixSelector, at t: Int64) throws(PromQLError) -> RangeWindow {
         let selector = matrix.selector
         let offset = try milliseconds(selector.offset, selector.offsetExpr, allowNegative: true)
         let range = try milliseconds(matrix.range, matrix.rangeExpr, allowNegative: false)
         let ref = (pinnedTime(selector.at) ?? t) - offset
+        let reach = Self.reach(of: selector)
+        let before = reach == .none ? 0 : options.lookbackDeltaMs
+        let after = reach == .smoothed ? options.lookbackDeltaMs : 0
         var out: [RangeSeries] = []
         var count = 0
         for series in try series(for: selector.matchers) {
-            let points = series.points(after: ref - range, through: ref)
+            let points = series.points(after: ref - range - before, through: ref + after)
             if points.isEmpty { continue }
             count += points.count
             out.append(RangeSeries(metric: series.labels, points: points, dropName: false))
         }
         try account(count)
-        return RangeWindow(series: out, start: ref - range, end: ref)
+        return RangeWindow(series: out, start: ref - range, end: ref, reach: reach)
+    }
+
+    static func reach(of selector: VectorSelector) -> RangeFunctions.Extension {
+        selector.anchored ? .anchored : selector.smoothed ? .smoothed : .none
     }
 
     /// A subquery at `t`: the inner expression evaluated at every multiple of the step in `(ref - range, ref]`.
@@ -152,7 +171,9 @@ extension PromQLEvaluator {
                 start -= options.lookbackDeltaMs - 1
             } else {
                 start -= evalRange - 1
+                if selector.anchored || selector.smoothed { start -= options.lookbackDeltaMs }
             }
+            if selector.smoothed { end += options.lookbackDeltaMs }
             let offset = try milliseconds(selector.offset, selector.offsetExpr, allowNegative: true)
             low = min(low, start - offset)
             high = max(high, end - offset)

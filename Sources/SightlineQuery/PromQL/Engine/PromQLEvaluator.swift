@@ -189,7 +189,14 @@ final class PromQLEvaluator {
         case .vectorSelector(let selector):
             return .vector(try selectInstant(selector, at: t))
         case .matrixSelector(let selector):
-            return .matrix(try selectRange(selector, at: t).series)
+            let window = try selectRange(selector, at: t)
+            guard window.reach != .none else { return .matrix(window.series) }
+            // A bare anchored or smoothed range shows its points between values made up at both edges.
+            return .matrix(window.series.compactMap { series in
+                let points = RangeFunctions.extendedPoints(
+                    series.points, start: window.start, end: window.end, smoothed: window.reach == .smoothed)
+                return points.isEmpty ? nil : RangeSeries(metric: series.metric, points: points[...], dropName: series.dropName)
+            })
         case .subquery(let subquery):
             return .matrix(try evalSubquery(subquery, at: t).series)
         case .binary(let binary):
