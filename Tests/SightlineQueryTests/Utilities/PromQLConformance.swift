@@ -3,26 +3,19 @@ import Foundation
 /// Every shared `promqltest` script run over one kind of ``PromQLTestData``, each script on fresh data: the counts per
 /// file and the cases that must be looked at.
 ///
-/// Each `eval` is passed, failed (with a diff) or skipped (native histograms, start timestamps). The float cases of the
-/// core scripts must all pass, except the few listed in ``knownFailures``.
+/// Each `eval` is passed, failed (with a diff) or skipped (native histograms, start timestamps). The float cases of
+/// every script must pass, except the few listed in ``knownFailures``.
 struct PromQLConformance {
-    /// The scripts whose float cases must pass.
-    static let requiredFiles: Set<String> = [
-        "aggregators.test", "at_modifier.test", "collision.test", "duration_expression.test", "extended_vectors.test", "fill-modifier.test",
-        "functions.test", "histograms.test", "info.test", "literals.test", "limit.test", "name_label_dropping.test", "operators.test",
-        "range_queries.test", "selectors.test", "staleness.test", "subquery.test", "trig_functions.test",
-    ]
-
-    /// Cases of the required scripts that still fail, as `file:line`, with the reason. Keep this list short.
+    /// Cases that still fail, as `file:line`, with the reason. Keep this list short.
     static let knownFailures: [String: String] = [:]
 
     /// Passed, failed and skipped cases per script, and the total, as a printable table.
     var table: [String] = ["file                         passed failed skipped"]
-    /// Failures in the required scripts that are not known: each one fails the test.
+    /// Failures that are not known: each one fails the test.
     var unexpected: [String] = []
     /// Known failures that pass now (the list should lose them).
     var fixed: [String] = []
-    /// Warn/info expectations of the required scripts that were not met; reported, not asserted.
+    /// Warn/info expectations that were not met; reported, not asserted.
     var annotationMismatches: [String] = []
     /// Scripts that could not be parsed.
     var unparsable: [String] = []
@@ -43,7 +36,7 @@ struct PromQLConformance {
             var counts = (passed: 0, failed: 0, skipped: 0)
             for result in try PromQLTestRunner.run(script, data: makeData()) {
                 let key = "\(name):\(result.line)"
-                if let note = result.annotationNote, requiredFiles.contains(name) { report.annotationMismatches.append("\(key): \(note)") }
+                if let note = result.annotationNote { report.annotationMismatches.append("\(key): \(note)") }
                 switch result.outcome {
                 case .passed:
                     counts.passed += 1
@@ -51,7 +44,7 @@ struct PromQLConformance {
                 case .failed(let diff):
                     counts.failed += 1
                     Swift.print("FAIL \(key): \(result.expr)\n     \(diff)")
-                    if requiredFiles.contains(name) && knownFailures[key] == nil {
+                    if knownFailures[key] == nil {
                         report.unexpected.append("\(key): \(result.expr): \(diff)")
                     }
                 case .skipped:
@@ -70,7 +63,7 @@ struct PromQLConformance {
     /// Prints the table and the notes.
     func print() {
         Swift.print(table.joined(separator: "\n"))
-        Swift.print("annotation expectations not met in the required scripts: \(annotationMismatches.count)")
+        Swift.print("annotation expectations not met: \(annotationMismatches.count)")
         for mismatch in annotationMismatches { Swift.print("  \(mismatch)") }
         if !fixed.isEmpty { Swift.print("known failures that now pass (remove them from the list): \(fixed.sorted())") }
     }

@@ -11,9 +11,13 @@ extension Labels {
         Labels(labels.filter { names.contains($0.name) })
     }
 
-    /// The labels without `__name__`.
+    /// Prometheus' metadata labels, which go together when an operation drops the metric name: `__name__`, and the
+    /// `__type__` and `__unit__` of its `type-and-unit-labels` feature.
+    static let metadataNames: Set<String> = [Labels.metricName, "__type__", "__unit__"]
+
+    /// The labels without the metadata labels (``metadataNames``).
     var withoutMetricName: Labels {
-        labels.contains(where: { $0.name == Labels.metricName }) ? removing([Labels.metricName]) : self
+        labels.contains(where: { Self.metadataNames.contains($0.name) }) ? removing(Self.metadataNames) : self
     }
 
     /// The labels with `name` set to `value` (removed when `value` is empty).
