@@ -40,6 +40,9 @@ extension PromQLEvaluator {
     // MARK: - Functions of instant vectors
 
     private func evalVectorFunction(_ name: String, _ args: [Expr], at t: Int64) throws(PromQLError) -> [Sample] {
+        if inRange && ["sort", "sort_desc", "sort_by_label", "sort_by_label_desc"].contains(name) {
+            warn("sort is ineffective for range queries since results are always ordered by labels")
+        }
         if let calendar = Self.calendarFunction(name) {
             if args.isEmpty {
                 return [Sample(metric: Labels([]), t: t, v: calendar(Double(t / 1000)))]
