@@ -334,18 +334,7 @@ package final class FileTailer {
     }
 
     /// Paths matching any of `patterns`, sorted.
-    package static func glob(_ patterns: [String]) -> [String] {
-        var paths = Set<String>()
-        for pattern in patterns {
-            var result = glob_t()
-            defer { globfree(&result) }
-            guard Glibc.glob(pattern, 0, nil, &result) == 0 else { continue }
-            for index in 0..<Int(result.gl_pathc) {
-                if let cString = result.gl_pathv[index] { paths.insert(String(cString: cString)) }
-            }
-        }
-        return paths.sorted()
-    }
+    package static func glob(_ patterns: [String]) -> [String] { FileGlob.paths(patterns).sorted() }
 
     /// Closes every file.
     package func close() {

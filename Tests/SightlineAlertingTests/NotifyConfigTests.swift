@@ -1,4 +1,6 @@
+import Foundation
 import SightlineCore
+import SightlineQuery
 import SightlineTestSupport
 import Testing
 
@@ -124,6 +126,32 @@ let sampleNotifyConfig = """
         #expect(error?.message.contains(expected) == true, "\(error?.message ?? "no error")")
         #expect(error?.message.contains("am.yml") == true)
         if line > 0 { #expect(error?.message.contains("line \(line)") == true, "\(error?.message ?? "")") }
+    }
+
+    @Test func templateFilesAddAndReplaceNamedTemplates() throws {
+        let directory = try TemporaryDirectory(prefix: "am-templates")
+        defer { directory.remove() }
+        try FileManager.default.createDirectory(atPath: directory.file("templates"), withIntermediateDirectories: true)
+        try #"{{ define "team.text" }}{{ .Alerts | len }} for {{ .CommonLabels.team }}{{ end }}ignored text"#
+            .write(toFile: directory.file("templates/a.tmpl"), atomically: true, encoding: .utf8)
+        try #"{{ define "__subject" }}[{{ .Status }}] custom{{ end }}"#.write(toFile: directory.file("templates/b.tmpl"), atomically: true, encoding: .utf8)
+        let yaml = "templates: ['templates/*.tmpl', 'none/*.tmpl']\nroute: {receiver: a}\nreceivers: [{name: a}]\n"
+        try yaml.write(toFile: directory.file("am.yml"), atomically: true, encoding: .utf8)
+        let config = try NotifyConfigFile.load(path: directory.file("am.yml"))
+        #expect(config.templates.defines("team.text") && config.templates.defines("slack.default.title"))
+        let data: NotifyTemplateValue = .object([
+            "Status": .string("firing"), "Alerts": .list([.null, .null], fields: [:]), "CommonLabels": .kv([("team", "db")]),
+        ])
+        let now = GoTime.Instant(seconds: 0, nanosecond: 0)
+        #expect(try NotifyTemplate.render(#"{{ template "team.text" . }}"#, data, library: config.templates, now: now) == "2 for db")
+        // A file's definition replaces the default of the same name, which other defaults call.
+        #expect(try NotifyTemplate.render(#"{{ template "slack.default.title" . }}"#, data, library: config.templates, now: now) == "[firing] custom")
+        #expect(try NotifyConfigFile.parse(yaml, path: "elsewhere/am.yml").templates.count == NotifyTemplateLibrary.defaults.count)
+
+        try #"{{ define "broken" }}{{ nosuch . }}{{ end }}"#.write(toFile: directory.file("templates/c.tmpl"), atomically: true, encoding: .utf8)
+        let error = sightlineError { _ = try NotifyConfigFile.load(path: directory.file("am.yml")) }
+        #expect(error?.message.contains("key 'templates[0]' (line 1): template file \(directory.file("templates/c.tmpl"))") == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains(#"template: c.tmpl:1: function "nosuch" not defined"#) == true, "\(error?.message ?? "")")
     }
 
     @Test func parsesMatcherSyntax() throws {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 import json
+import re
 import subprocess
 import threading
 import time
@@ -212,15 +213,22 @@ def webhook_alerts(receiver: Receiver, path: str, alertname: str, status: str) -
 # ---------------------------------------------------------------------------
 def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
     hooks = Receiver().start()
+    # A template file, as Alertmanager users keep them: found by a glob relative to the Alertmanager config.
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "team.tmpl").write_text(
+        '{{ define "slack.team.text" }}{{ range .Alerts }}{{ .Labels.queue }} since '
+        '{{ .StartsAt | tz "Europe/Paris" | date "15:04 MST" }}{{ end }}{{ end }}\n')
     with SMTPSink() as smtp:
         am = {
+            "templates": ["templates/*.tmpl"],
             "global": {"smtp_smarthost": f"127.0.0.1:{smtp.port}", "smtp_from": "sightline@test", "smtp_require_tls": False},
             "route": route("all"),
             "receivers": [{
                 "name": "all",
                 "webhook_configs": [{"url": hooks.url("/webhook"), "send_resolved": True}],
                 "slack_configs": [{"api_url": hooks.url("/slack"), "channel": "#alerts", "send_resolved": True,
-                                   "title": "{{ .CommonLabels.alertname }} is {{ .Status }}"}],
+                                   "title": "{{ .CommonLabels.alertname }} is {{ .Status }}",
+                                   "text": '{{ template "slack.team.text" . }}'}],
                 "pagerduty_configs": [{"routing_key": "test-routing-key", "url": hooks.url("/pagerduty")}],
                 "email_configs": [{"to": "oncall@test", "send_resolved": True}],
             }],
@@ -252,6 +260,7 @@ def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
         _, slack = hooks.wait_for(lambda p, b: p == "/slack", budget, "Slack message")
         assert slack["channel"] == "#alerts"
         assert slack["attachments"][0]["title"] == "QueueTooLong is firing"
+        assert re.fullmatch(r"orders since \d\d:\d\d CES?T", slack["attachments"][0]["text"]), slack
         _, pd = hooks.wait_for(lambda p, b: p == "/pagerduty", budget, "PagerDuty event")
         assert pd["routing_key"] == "test-routing-key" and pd["event_action"] == "trigger"
         assert pd["dedup_key"] and pd["payload"]["summary"] and pd["payload"]["source"]

@@ -225,12 +225,14 @@ package actor Notifier: AlertSink {
         let due = pending.filter { $0.value.nextAttemptMs <= now }.sorted { $0.key < $1.key }
         guard !due.isEmpty else { return }
         let externalURL = self.externalURL
+        let templates = config.templates
         let transport = self.transport
         let timeout = sendTimeoutMs
         var prepared: [(String, Delivery, NotifyAttempt)] = []
         for (key, delivery) in due {
             messageCounter += 1
-            prepared.append((key, delivery, NotifyAttempt.prepare(delivery, externalURL: externalURL, messageID: "\(now).\(messageCounter)@sightline")))
+            prepared.append(
+                (key, delivery, NotifyAttempt.prepare(delivery, externalURL: externalURL, templates: templates, messageID: "\(now).\(messageCounter)@sightline")))
         }
         let results = await withTaskGroup(of: (String, Int, NotifyOutcome).self) { group in
             for (key, delivery, attempt) in prepared {
@@ -432,9 +434,9 @@ enum NotifyAttempt: Sendable {
     case broken(String)
 
     /// Renders the payload of `delivery`.
-    static func prepare(_ delivery: Delivery, externalURL: String, messageID: String) -> NotifyAttempt {
+    static func prepare(_ delivery: Delivery, externalURL: String, templates: NotifyTemplateLibrary, messageID: String) -> NotifyAttempt {
         if delivery.logOnly { return .nothing }
-        let data = NotificationData(delivery, externalURL: externalURL)
+        let data = NotificationData(delivery, externalURL: externalURL, templates: templates)
         do {
             switch delivery.integration.kind {
             case .webhook(let config): return .post(NotifyPayloads.webhook(data, config: config))

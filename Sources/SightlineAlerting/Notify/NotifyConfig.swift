@@ -26,6 +26,8 @@ package struct NotifyConfig: Sendable {
     package var timeIntervals: [String: [TimeIntervalSpec]] = [:]
     /// The config file's text, which `GET /api/v2/status` shows.
     package var original = ""
+    /// The named templates notifications may use: Sightline's defaults and those of the `templates:` files.
+    package var templates: NotifyTemplateLibrary = .defaults
 
     package init(route: NotifyRoute) { self.route = route }
 

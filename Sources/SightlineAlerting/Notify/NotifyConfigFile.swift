@@ -1,5 +1,6 @@
 import Foundation
 import SightlineCore
+import SightlineStorageCore
 import Yams
 
 /// Reads Alertmanager's configuration file (`alertmanager.yml`), the subset Sightline's notifier implements:
@@ -13,7 +14,7 @@ import Yams
 /// inhibit_rules: [{source_matchers, target_matchers, equal}]   # (and legacy source_match(_re), target_match(_re))
 /// receivers: [{name, webhook_configs, slack_configs, pagerduty_configs, email_configs}]
 /// time_intervals: [{name, time_intervals: [{times, weekdays, days_of_month, months, years, location}]}]
-/// templates: []          # accepted, files not read: the built-in default templates are used
+/// templates: [templates/*.tmpl]   # files of {{ define }}s, relative to the config file; globs may match nothing
 /// ```
 /// Unknown keys and bad values fail with a message naming the file, the key and its line; so does a route that names
 /// a receiver or time interval that does not exist.
@@ -42,6 +43,7 @@ package enum NotifyConfigFile {
         var inhibitRules: [InhibitRule] = []
         var receivers: [(NotifyReceiver, Node)] = []
         var intervals: [String: [TimeIntervalSpec]] = [:]
+        var templates = NotifyTemplateLibrary.defaults
         try reader.mapping(root, at: "") { key, node in
             switch key {
             case "global": global = try reader.global(node)
@@ -54,7 +56,7 @@ package enum NotifyConfigFile {
                     guard intervals[name] == nil else { throw reader.error("\(key)[\(index)].name", item, "time interval \"\(name)\" is defined twice") }
                     intervals[name] = specs
                 }
-            case "templates": _ = try reader.list(node, at: key)
+            case "templates": templates = try reader.templates(node, at: key)
             default: throw reader.error(key, node, "unknown key")
             }
         }
@@ -76,6 +78,7 @@ package enum NotifyConfigFile {
         config.receivers = receivers.map(\.0)
         config.timeIntervals = intervals
         config.original = text
+        config.templates = templates
         return config
     }
 
@@ -95,6 +98,27 @@ package enum NotifyConfigFile {
                 guard let key = keyNode.string else { throw error(prefix, keyNode, "keys must be strings") }
                 try body(prefix.isEmpty ? key : "\(prefix).\(key)", value)
             }
+        }
+
+        /// The default templates plus those defined in the files the `templates:` globs match, in order.
+        func templates(_ node: Node, at key: String) throws -> NotifyTemplateLibrary {
+            let directory = (path as NSString).deletingLastPathComponent
+            var library = NotifyTemplateLibrary.defaults
+            for (index, item) in try list(node, at: key).enumerated() {
+                let pattern = try string(item, at: "\(key)[\(index)]")
+                let resolved = pattern.hasPrefix("/") || directory.isEmpty ? pattern : directory + "/" + pattern
+                for file in FileGlob.paths([resolved]) {
+                    guard let data = FileManager.default.contents(atPath: file) else {
+                        throw error("\(key)[\(index)]", item, "template file \(file) cannot be read")
+                    }
+                    do {
+                        library = try library.adding(file: (file as NSString).lastPathComponent, text: String(decoding: data, as: UTF8.self))
+                    } catch {
+                        throw self.error("\(key)[\(index)]", item, "template file \(file): \(error)")
+                    }
+                }
+            }
+            return library
         }
 
         func list(_ node: Node, at key: String) throws -> [Node] {

@@ -14,9 +14,12 @@ package struct NotificationData: Sendable {
     package var externalURL: String
     /// When alert states were taken.
     package var nowMs: Int64
+    /// The named templates the receiver's templates may call.
+    package var templates: NotifyTemplateLibrary
 
     /// The data of a delivery.
-    package init(_ delivery: Delivery, externalURL: String) {
+    package init(_ delivery: Delivery, externalURL: String, templates: NotifyTemplateLibrary = .defaults) {
+        self.templates = templates
         receiver = delivery.receiver
         alerts = delivery.alerts
         nowMs = delivery.flushedAtMs
@@ -74,7 +77,7 @@ package struct NotificationData: Sendable {
 
     /// Renders a configured template, naming the integration and field when it fails.
     func render(_ template: String, field: String) throws -> String {
-        do { return try NotifyTemplate.render(template, templateValue, now: GoTime.Instant(milliseconds: nowMs)) } catch {
+        do { return try NotifyTemplate.render(template, templateValue, library: templates, now: GoTime.Instant(milliseconds: nowMs)) } catch {
             throw SightlineError(.configuration, "template for \(field) of receiver \(receiver) failed: \(error)")
         }
     }

@@ -447,6 +447,22 @@ package struct NotifyTemplateLibrary: Sendable {
     /// How many templates are defined.
     package var count: Int { definitions.count }
 
+    /// Whether a template of that name is defined.
+    package func defines(_ name: String) -> Bool { definitions[name] != nil }
+
+    /// This library with the templates a template file defines (`templates:` in the Alertmanager config) added; a
+    /// name defined again replaces the earlier definition, as in Alertmanager. Text outside `define` is ignored.
+    /// - Throws: ``NotifyTemplateError`` with Go's message naming the file (`template: slack.tmpl:3: …`).
+    package func adding(file name: String, text: String) throws -> NotifyTemplateLibrary {
+        let parsed: GoTemplate
+        do {
+            parsed = try GoTemplate(name: name, text: text, functions: NotifyFunctions.names)
+        } catch {
+            throw NotifyTemplateError(error.message)
+        }
+        return NotifyTemplateLibrary(definitions: definitions.merging(parsed.definitions) { $1 })
+    }
+
     /// The built-in definitions.
     package static let defaults: NotifyTemplateLibrary = {
         // Templates written for Sightline in the shape of Alertmanager's defaults: same subject line, same fields.

@@ -2,6 +2,7 @@ import Foundation
 package import Logging
 package import SightlineAlerting
 package import SightlineCore
+import SightlineStorageCore
 import SightlineQuery
 
 /// The server's alerting: the rule evaluator and the built-in notifier, wired to the ingestion pipeline and the
@@ -123,25 +124,7 @@ package final class AlertingRuntime: Sendable {
 
     /// The paths a pattern names: the sorted matches of a glob, or the path itself when it has no glob characters
     /// (so a missing file is reported rather than silently skipped).
-    static func expand(_ patterns: [String]) -> [String] {
-        var paths: [String] = []
-        for pattern in patterns {
-            guard pattern.contains(where: { "*?[".contains($0) }) else {
-                paths.append(pattern)
-                continue
-            }
-            var matches = glob_t()
-            defer { globfree(&matches) }
-            guard glob(pattern, 0, nil, &matches) == 0 else { continue }
-            var found: [String] = []
-            for index in 0..<Int(matches.gl_pathc) {
-                if let path = matches.gl_pathv[index] { found.append(String(cString: path)) }
-            }
-            paths += found.sorted()
-        }
-        var seen = Set<String>()
-        return paths.filter { seen.insert($0).inserted }
-    }
+    static func expand(_ patterns: [String]) -> [String] { FileGlob.paths(patterns, keepingLiterals: true) }
 
     static func milliseconds(_ duration: Duration) -> Int64 {
         duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
