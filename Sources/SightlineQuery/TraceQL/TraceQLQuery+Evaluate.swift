@@ -1,0 +1,221 @@
+package import SightlineCore
+
+extension TraceQLQuery {
+    /// The spans of one trace the query selects, in the trace's order; empty when the trace does not match.
+    package func matchingSpans(in trace: [Span]) -> [Span] {
+        guard !trace.isEmpty else { return [] }
+        let context = TraceContext(trace)
+        var selected = evaluate(spansets, trace, context)
+        if let (comparison, count) = countFilter, !Self.holds(Double(selected.count), comparison, count) { selected = [] }
+        return selected.sorted().map { trace[$0] }
+    }
+
+    /// The search conditions a store can apply before the query runs: those of a single filter's top-level `&&` that
+    /// map onto ``TraceQuery`` (service, name, kind, status, duration bounds, equal tags). A trace the query matches
+    /// always passes them.
+    package func prefilter(tenant: Tenant, range: TimeRange, limit: Int) -> TraceQuery {
+        var query = TraceQuery(tenant: tenant, range: range, limit: limit)
+        guard case .filter(let condition?) = spansets else { return query }
+        var conjuncts: [Condition] = []
+        func flatten(_ condition: Condition) {
+            if case .and(let a, let b) = condition {
+                flatten(a)
+                flatten(b)
+            } else {
+                conjuncts.append(condition)
+            }
+        }
+        flatten(condition)
+        for conjunct in conjuncts {
+            guard case .compare(let left, let comparison, let right) = conjunct else { continue }
+            let (field, value, op): (Field, Value, Comparison)
+            switch (left, right) {
+            case (.field(let f), .value(let v)): (field, value, op) = (f, v, comparison)
+            case (.value(let v), .field(let f)): (field, value, op) = (f, v, comparison.mirrored)
+            default: continue
+            }
+            switch (field, op, value) {
+            case (.resource("service.name"), .equal, .string(let service)): query.service = service
+            case (.name, .equal, .string(let name)): query.operation = name
+            case (.kind, .equal, .kind(let kind)): query.kind = kind
+            case (.status, .equal, .status(let status)): query.status = status
+            case (.duration, .greater, .duration(let ns)) where ns >= 0: query.minDurationNano = UInt64(ns) + 1
+            case (.duration, .greaterOrEqual, .duration(let ns)) where ns >= 0: query.minDurationNano = UInt64(ns)
+            case (.duration, .less, .duration(let ns)) where ns > 0: query.maxDurationNano = UInt64(ns) - 1
+            case (.duration, .lessOrEqual, .duration(let ns)) where ns >= 0: query.maxDurationNano = UInt64(ns)
+            case (.span(let key), .equal, let value), (.either(let key), .equal, let value), (.resource(let key), .equal, let value):
+                if let text = value.tagText { query.tags.append(TagCondition(key, text)) }
+            default: continue
+            }
+        }
+        return query
+    }
+
+    // MARK: Evaluation
+
+    /// What trace-level intrinsics read: the root span (no parent in the trace; the earliest of several) and the
+    /// trace's extent.
+    private struct TraceContext {
+        var rootName = ""
+        var rootService = ""
+        var durationNano: UInt64 = 0
+
+        init(_ trace: [Span]) {
+            let ids = Set(trace.map(\.spanID))
+            let root = trace.filter { span in span.parentSpanID.map { $0.isZero || !ids.contains($0) } ?? true }
+                .min { $0.startTimeUnixNano < $1.startTimeUnixNano }
+            if let root {
+                rootName = root.name
+                rootService = root.serviceName
+            }
+            let start = trace.map(\.startTimeUnixNano).min() ?? 0
+            let end = trace.map(\.endTimeUnixNano).max() ?? 0
+            durationNano = end > start ? end - start : 0
+        }
+    }
+
+    private func evaluate(_ spanset: Spanset, _ trace: [Span], _ context: TraceContext) -> Set<Int> {
+        switch spanset {
+        case .filter(let condition):
+            guard let condition else { return Set(trace.indices) }
+            return Set(trace.indices.filter { holds(condition, trace[$0], context) })
+        case .and(let a, let b):
+            let left = evaluate(a, trace, context)
+            guard !left.isEmpty else { return [] }
+            let right = evaluate(b, trace, context)
+            return right.isEmpty ? [] : left.union(right)
+        case .or(let a, let b):
+            return evaluate(a, trace, context).union(evaluate(b, trace, context))
+        }
+    }
+
+    private func holds(_ condition: Condition, _ span: Span, _ context: TraceContext) -> Bool {
+        switch condition {
+        case .and(let a, let b): return holds(a, span, context) && holds(b, span, context)
+        case .or(let a, let b): return holds(a, span, context) || holds(b, span, context)
+        case .not(let inner): return !holds(inner, span, context)
+        case .truth(let operand): return value(operand, span, context) == .bool(true)
+        case .compare(let left, let comparison, let right):
+            let a = value(left, span, context)
+            let b = value(right, span, context)
+            // `= nil` asks for absence, `!= nil` for presence; otherwise a missing field compares false.
+            if case .value(.null) = right { return comparison == .equal ? a == nil : comparison == .notEqual && a != nil }
+            if case .value(.null) = left { return comparison == .equal ? b == nil : comparison == .notEqual && b != nil }
+            guard let a, let b else { return false }
+            return compare(a, comparison, b)
+        }
+    }
+
+    private func compare(_ a: Value, _ comparison: Comparison, _ b: Value) -> Bool {
+        switch comparison {
+        case .regex, .notRegex:
+            guard case .string(let text) = a, case .string(let pattern) = b, let regex = regexes[pattern] else { return false }
+            return regex.matches(text) == (comparison == .regex)
+        default:
+            break
+        }
+        if let x = a.number, let y = b.number { return Self.holds(x, comparison, y) }
+        switch (a, b) {
+        case (.string(let x), .string(let y)):
+            switch comparison {
+            case .equal: return x == y
+            case .notEqual: return x != y
+            case .less: return x < y
+            case .lessOrEqual: return x <= y
+            case .greater: return x > y
+            case .greaterOrEqual: return x >= y
+            case .regex, .notRegex: return false
+            }
+        case (.bool, .bool), (.status, .status), (.kind, .kind):
+            switch comparison {
+            case .equal: return a == b
+            case .notEqual: return a != b
+            default: return false
+            }
+        default:
+            return false
+        }
+    }
+
+    private static func holds(_ x: Double, _ comparison: Comparison, _ y: Double) -> Bool {
+        switch comparison {
+        case .equal: x == y
+        case .notEqual: x != y
+        case .less: x < y
+        case .lessOrEqual: x <= y
+        case .greater: x > y
+        case .greaterOrEqual: x >= y
+        case .regex, .notRegex: false
+        }
+    }
+
+    private func value(_ operand: Operand, _ span: Span, _ context: TraceContext) -> Value? {
+        switch operand {
+        case .value(let value): return value
+        case .field(let field):
+            switch field {
+            case .span(let key): return Self.attribute(key, in: span.attributes)
+            case .resource(let key): return Self.attribute(key, in: span.resource)
+            case .either(let key): return Self.attribute(key, in: span.attributes) ?? Self.attribute(key, in: span.resource)
+            case .name: return .string(span.name)
+            case .status: return .status(span.statusCode)
+            case .statusMessage: return .string(span.statusMessage)
+            case .kind: return .kind(span.kind)
+            case .duration: return .duration(Int64(clamping: span.durationNano))
+            case .spanID: return .string(span.spanID.description)
+            case .rootName: return .string(context.rootName)
+            case .rootServiceName: return .string(context.rootService)
+            case .traceDuration: return .duration(Int64(clamping: context.durationNano))
+            case .traceID: return .string(span.traceID.description)
+            }
+        }
+    }
+
+    private static func attribute(_ key: String, in attributes: [Attribute]) -> Value? {
+        for attribute in attributes where attribute.key == key {
+            switch attribute.value {
+            case .string(let text): return .string(text)
+            case .int(let number): return .int(number)
+            case .double(let number): return .float(number)
+            case .bool(let flag): return .bool(flag)
+            default: return nil
+            }
+        }
+        return nil
+    }
+}
+
+extension TraceQLQuery.Comparison {
+    /// The comparison with its operands swapped (`5 < x` is `x > 5`).
+    var mirrored: Self {
+        switch self {
+        case .less: .greater
+        case .lessOrEqual: .greaterOrEqual
+        case .greater: .less
+        case .greaterOrEqual: .lessOrEqual
+        default: self
+        }
+    }
+}
+
+extension TraceQLQuery.Value {
+    /// Integers, floats and durations (in nanoseconds) compare as numbers.
+    var number: Double? {
+        switch self {
+        case .int(let n): Double(n)
+        case .float(let x): x
+        case .duration(let ns): Double(ns)
+        default: nil
+        }
+    }
+
+    /// The value as a tag search compares it (``AttributeValue/text``), for the store's prefilter.
+    var tagText: String? {
+        switch self {
+        case .string(let text): text
+        case .int(let n): String(n)
+        case .bool(let flag): flag ? "true" : "false"
+        default: nil
+        }
+    }
+}

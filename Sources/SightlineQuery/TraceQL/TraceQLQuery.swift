@@ -1,0 +1,425 @@
+package import SightlineCore
+
+/// A parsed TraceQL query, the subset Sightline evaluates: spanset filters (`{ span.http.status_code >= 500 &&
+/// resource.service.name = "api" }`) with `&&`, `||`, `!` and parentheses inside; spansets combined with `&&` and
+/// `||`; and a `| count() > n` stage.
+///
+/// Fields: `span.x`, `resource.x`, `.x` (span first, then resource), quoted names (`span."a b"`), and the intrinsics
+/// `name`, `status`, `statusMessage`, `kind`, `duration`, `rootName`, `rootServiceName`, `traceDuration` (also as
+/// `span:name`, `span:status`, `span:statusMessage`, `span:kind`, `span:duration`, `span:id`, `trace:rootName`,
+/// `trace:rootService`, `trace:duration`, `trace:id`). Values: strings, integers, floats, durations (`1.5s`, `100ms`),
+/// `true`/`false`, `nil`, statuses (`error`, `ok`, `unset`) and kinds (`server`, `client`, …). Operators `= != < <= >
+/// >= =~ !~`; regular expressions are fully anchored, as in Tempo. A field a span lacks compares false, except with
+/// `= nil`. Structural operators (`>>`, `>`, `~`), aggregates other than `count()`, `select` and `by` are refused
+/// with a message that says so.
+package struct TraceQLQuery: Sendable {
+    /// Spansets and how they combine.
+    indirect enum Spanset: Sendable {
+        case filter(Condition?)
+        case and(Spanset, Spanset)
+        case or(Spanset, Spanset)
+    }
+
+    /// A condition on one span.
+    indirect enum Condition: Sendable {
+        case and(Condition, Condition)
+        case or(Condition, Condition)
+        case not(Condition)
+        case compare(Operand, Comparison, Operand)
+        /// A lone field or value: true when it is the boolean true.
+        case truth(Operand)
+    }
+
+    enum Comparison: String, Sendable {
+        case equal = "=", notEqual = "!=", less = "<", lessOrEqual = "<=", greater = ">", greaterOrEqual = ">="
+        case regex = "=~", notRegex = "!~"
+    }
+
+    enum Operand: Sendable {
+        case field(Field)
+        case value(Value)
+    }
+
+    /// A field of a span or its trace.
+    enum Field: Hashable, Sendable {
+        case span(String)
+        case resource(String)
+        /// `.name`: the span's attribute, else the resource's.
+        case either(String)
+        case name, status, statusMessage, kind, duration, spanID
+        case rootName, rootServiceName, traceDuration, traceID
+    }
+
+    /// A value a field has or a query names.
+    enum Value: Hashable, Sendable {
+        case string(String)
+        case int(Int64)
+        case float(Double)
+        /// Nanoseconds.
+        case duration(Int64)
+        case bool(Bool)
+        case status(Span.StatusCode)
+        case kind(Span.Kind)
+        case null
+    }
+
+    let spansets: Spanset
+    /// `| count() <op> n`, if given.
+    let countFilter: (Comparison, Double)?
+    /// Regular expressions of the query, compiled once, by pattern.
+    let regexes: [String: LabelMatcher]
+
+    /// Parses `text`.
+    /// - Throws: `invalidArgument` with the position and what is wrong (`1:12: expected a value after =`).
+    package init(_ text: String) throws {
+        var parser = TraceQLParser(text)
+        spansets = try parser.spansetExpression()
+        countFilter = try parser.pipeline()
+        try parser.expectEnd()
+        var regexes: [String: LabelMatcher] = [:]
+        for pattern in parser.patterns where regexes[pattern] == nil {
+            do {
+                regexes[pattern] = try LabelMatcher("traceql", .regexMatch, pattern)
+            } catch {
+                throw SightlineError(.invalidArgument, "invalid regular expression \(JSONText.quoted(pattern)) in TraceQL query")
+            }
+        }
+        self.regexes = regexes
+    }
+
+    /// The attributes the query reads, as `(scope, name)` with scope `span` or `resource` (both for `.name`), for
+    /// showing them with the matched spans as Tempo does.
+    package var attributeNames: [(scope: String, name: String)] {
+        var out: [(String, String)] = []
+        func add(_ operand: Operand) {
+            guard case .field(let field) = operand else { return }
+            switch field {
+            case .span(let name): out.append(("span", name))
+            case .resource(let name): out.append(("resource", name))
+            case .either(let name): out.append(("span", name)); out.append(("resource", name))
+            default: break
+            }
+        }
+        func walk(_ condition: Condition) {
+            switch condition {
+            case .and(let a, let b), .or(let a, let b): walk(a); walk(b)
+            case .not(let inner): walk(inner)
+            case .compare(let a, _, let b): add(a); add(b)
+            case .truth(let operand): add(operand)
+            }
+        }
+        func walk(_ spanset: Spanset) {
+            switch spanset {
+            case .filter(let condition): if let condition { walk(condition) }
+            case .and(let a, let b), .or(let a, let b): walk(a); walk(b)
+            }
+        }
+        walk(spansets)
+        var seen = Set<String>()
+        return out.filter { seen.insert($0.0 + "\u{0}" + $0.1).inserted }
+    }
+}
+
+/// Reads TraceQL text into ``TraceQLQuery``'s tree.
+private struct TraceQLParser {
+    let scalars: [Unicode.Scalar]
+    var index = 0
+    /// Every regular expression met, for compiling after the parse.
+    var patterns: [String] = []
+
+    init(_ text: String) { scalars = Array(text.unicodeScalars) }
+
+    // MARK: Spansets
+
+    mutating func spansetExpression() throws -> TraceQLQuery.Spanset {
+        var left = try spansetTerm()
+        while true {
+            skipSpace()
+            if take("&&") {
+                left = .and(left, try spansetTerm())
+            } else if take("||") {
+                left = .or(left, try spansetTerm())
+            } else if peek(">>") || peek("<<") || peek("!>>") || peek("!<<") || peek("~") || peek("!~") || peek(">") || peek("<") {
+                throw failure("structural operators (>>, >, <<, <, ~) are not supported")
+            } else {
+                return left
+            }
+        }
+    }
+
+    mutating func spansetTerm() throws -> TraceQLQuery.Spanset {
+        skipSpace()
+        if take("(") {
+            let inner = try spansetExpression()
+            skipSpace()
+            guard take(")") else { throw failure("expected ) after a spanset expression") }
+            return inner
+        }
+        guard take("{") else { throw failure("expected a spanset filter { … }") }
+        skipSpace()
+        if take("}") { return .filter(nil) }
+        let condition = try orCondition()
+        skipSpace()
+        guard take("}") else { throw failure("expected } or an operator") }
+        return .filter(condition)
+    }
+
+    /// `| count() <op> <number>`; nil without a pipeline.
+    mutating func pipeline() throws -> (TraceQLQuery.Comparison, Double)? {
+        skipSpace()
+        guard take("|") else { return nil }
+        skipSpace()
+        let start = index
+        let word = identifier()
+        guard word == "count" else {
+            index = start
+            throw failure(word.isEmpty ? "expected count() after |" : "\(word) is not supported after |; only count() is")
+        }
+        skipSpace()
+        guard take("("), { skipSpace(); return take(")") }() else { throw failure("expected () after count") }
+        skipSpace()
+        guard let comparison = comparisonOperator(), comparison != .regex, comparison != .notRegex else {
+            throw failure("expected a comparison after count()")
+        }
+        skipSpace()
+        guard case .value(let value) = try operand() else { throw failure("expected a number after count() \(comparison.rawValue)") }
+        switch value {
+        case .int(let n): return (comparison, Double(n))
+        case .float(let x): return (comparison, x)
+        default: throw failure("expected a number after count() \(comparison.rawValue)")
+        }
+    }
+
+    mutating func expectEnd() throws {
+        skipSpace()
+        if index < scalars.count { throw failure("unexpected \(String(scalars[index]))") }
+    }
+
+    // MARK: Conditions
+
+    mutating func orCondition() throws -> TraceQLQuery.Condition {
+        var left = try andCondition()
+        while true {
+            skipSpace()
+            guard take("||") else { return left }
+            left = .or(left, try andCondition())
+        }
+    }
+
+    mutating func andCondition() throws -> TraceQLQuery.Condition {
+        var left = try unaryCondition()
+        while true {
+            skipSpace()
+            guard take("&&") else { return left }
+            left = .and(left, try unaryCondition())
+        }
+    }
+
+    mutating func unaryCondition() throws -> TraceQLQuery.Condition {
+        skipSpace()
+        if peek("!") && !peek("!=") && !peek("!~") {
+            index += 1
+            return .not(try unaryCondition())
+        }
+        if take("(") {
+            let inner = try orCondition()
+            skipSpace()
+            guard take(")") else { throw failure("expected )") }
+            return inner
+        }
+        let left = try operand()
+        skipSpace()
+        guard let comparison = comparisonOperator() else { return .truth(left) }
+        skipSpace()
+        let right = try operand()
+        if comparison == .regex || comparison == .notRegex {
+            guard case .value(.string(let pattern)) = right else { throw failure("expected a string after \(comparison.rawValue)") }
+            patterns.append(pattern)
+        }
+        return .compare(left, comparison, right)
+    }
+
+    mutating func comparisonOperator() -> TraceQLQuery.Comparison? {
+        for comparison: TraceQLQuery.Comparison in [.notEqual, .regex, .notRegex, .lessOrEqual, .greaterOrEqual, .equal, .less, .greater]
+        where take(comparison.rawValue) {
+            return comparison
+        }
+        return nil
+    }
+
+    // MARK: Operands
+
+    mutating func operand() throws -> TraceQLQuery.Operand {
+        skipSpace()
+        guard index < scalars.count else { throw failure("unexpected end of query") }
+        let scalar = scalars[index]
+        if scalar == "\"" || scalar == "`" { return .value(.string(try quoted())) }
+        if scalar == "." { index += 1; return .field(.either(try attributeName())) }
+        if ("0"..."9").contains(scalar) || (scalar == "-" && index + 1 < scalars.count && ("0"..."9").contains(scalars[index + 1])) {
+            return .value(try number())
+        }
+        let start = index
+        let word = identifier()
+        if take(".") {
+            switch word {
+            case "span": return .field(.span(try attributeName()))
+            case "resource": return .field(.resource(try attributeName()))
+            default:
+                index = start
+                throw failure("unknown attribute scope \(word); use span., resource. or .")
+            }
+        }
+        if take(":") {
+            let name = identifier()
+            switch (word, name) {
+            case ("span", "name"): return .field(.name)
+            case ("span", "status"): return .field(.status)
+            case ("span", "statusMessage"): return .field(.statusMessage)
+            case ("span", "kind"): return .field(.kind)
+            case ("span", "duration"): return .field(.duration)
+            case ("span", "id"): return .field(.spanID)
+            case ("trace", "rootName"): return .field(.rootName)
+            case ("trace", "rootService"): return .field(.rootServiceName)
+            case ("trace", "duration"): return .field(.traceDuration)
+            case ("trace", "id"): return .field(.traceID)
+            default:
+                index = start
+                throw failure("unknown intrinsic \(word):\(name)")
+            }
+        }
+        switch word {
+        case "name": return .field(.name)
+        case "status": return .field(.status)
+        case "statusMessage": return .field(.statusMessage)
+        case "kind": return .field(.kind)
+        case "duration": return .field(.duration)
+        case "rootName": return .field(.rootName)
+        case "rootServiceName": return .field(.rootServiceName)
+        case "traceDuration": return .field(.traceDuration)
+        case "true": return .value(.bool(true))
+        case "false": return .value(.bool(false))
+        case "nil": return .value(.null)
+        case "error": return .value(.status(.error))
+        case "ok": return .value(.status(.ok))
+        case "unset": return .value(.status(.unset))
+        case "unspecified": return .value(.kind(.unspecified))
+        case "internal": return .value(.kind(.internal))
+        case "server": return .value(.kind(.server))
+        case "client": return .value(.kind(.client))
+        case "producer": return .value(.kind(.producer))
+        case "consumer": return .value(.kind(.consumer))
+        case "":
+            throw failure("expected a field or a value")
+        default:
+            index = start
+            throw failure("unknown field or value \(word)")
+        }
+    }
+
+    /// An attribute name after its scope: a quoted string, or everything up to a space or an operator character.
+    mutating func attributeName() throws -> String {
+        if index < scalars.count, scalars[index] == "\"" { return try quoted() }
+        let start = index
+        while index < scalars.count, !scalars[index].properties.isWhitespace, !"{}()=!<>&|~,\"".unicodeScalars.contains(scalars[index]) {
+            index += 1
+        }
+        guard index > start else { throw failure("expected an attribute name") }
+        return String(String.UnicodeScalarView(scalars[start..<index]))
+    }
+
+    /// A string in double quotes (with `\"`, `\\`, `\n`, `\t` escapes) or backquotes (raw).
+    mutating func quoted() throws -> String {
+        let quote = scalars[index]
+        let start = index
+        index += 1
+        var out = String.UnicodeScalarView()
+        while index < scalars.count {
+            let scalar = scalars[index]
+            index += 1
+            if scalar == quote { return String(out) }
+            if scalar == "\\" && quote == "\"" && index < scalars.count {
+                let escaped = scalars[index]
+                index += 1
+                switch escaped {
+                case "n": out.append("\n")
+                case "t": out.append("\t")
+                case "r": out.append("\r")
+                default: out.append(escaped)
+                }
+            } else {
+                out.append(scalar)
+            }
+        }
+        index = start
+        throw failure("unterminated string")
+    }
+
+    /// An integer, a float, or a duration (a number followed by `ns`, `us`, `µs`, `ms`, `s`, `m` or `h`).
+    mutating func number() throws -> TraceQLQuery.Value {
+        let start = index
+        if scalars[index] == "-" { index += 1 }
+        while index < scalars.count, ("0"..."9").contains(scalars[index]) || scalars[index] == "." { index += 1 }
+        let digits = String(String.UnicodeScalarView(scalars[start..<index]))
+        let unitStart = index
+        while index < scalars.count, ("a"..."z").contains(scalars[index]) || scalars[index] == "µ" { index += 1 }
+        let unit = String(String.UnicodeScalarView(scalars[unitStart..<index]))
+        guard let number = Double(digits) else {
+            index = start
+            throw failure("malformed number \(digits)")
+        }
+        if unit.isEmpty { return digits.contains(".") ? .float(number) : (Int64(digits).map { .int($0) } ?? .float(number)) }
+        let scale: Double
+        switch unit {
+        case "ns": scale = 1
+        case "us", "µs": scale = 1e3
+        case "ms": scale = 1e6
+        case "s": scale = 1e9
+        case "m": scale = 60e9
+        case "h": scale = 3600e9
+        default:
+            index = unitStart
+            throw failure("unknown duration unit \(unit)")
+        }
+        return .duration(Int64(number * scale))
+    }
+
+    mutating func identifier() -> String {
+        let start = index
+        while index < scalars.count, scalars[index].properties.isAlphabetic || ("0"..."9").contains(scalars[index]) || scalars[index] == "_" {
+            index += 1
+        }
+        return String(String.UnicodeScalarView(scalars[start..<index]))
+    }
+
+    // MARK: Characters
+
+    mutating func skipSpace() {
+        while index < scalars.count, scalars[index].properties.isWhitespace { index += 1 }
+    }
+
+    func peek(_ text: String) -> Bool {
+        let wanted = Array(text.unicodeScalars)
+        return index + wanted.count <= scalars.count && Array(scalars[index..<(index + wanted.count)]) == wanted
+    }
+
+    mutating func take(_ text: String) -> Bool {
+        guard peek(text) else { return false }
+        index += text.unicodeScalars.count
+        return true
+    }
+
+    /// An error at the current position: `1:12: message`.
+    func failure(_ message: String) -> SightlineError {
+        var line = 1
+        var column = 1
+        for scalar in scalars[..<min(index, scalars.count)] {
+            if scalar == "\n" {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
+        }
+        return SightlineError(.invalidArgument, "TraceQL: \(line):\(column): \(message)")
+    }
+}

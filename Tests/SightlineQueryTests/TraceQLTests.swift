@@ -1,0 +1,106 @@
+import SightlineCore
+import Testing
+
+@testable import SightlineQuery
+
+@Suite struct TraceQLTests {
+    /// A checkout trace: the shop's server span (root), a client call to stock, and stock's failing server span.
+    static let trace: [Span] = {
+        let id = TraceID(high: 1, low: 2)
+        let shop: [Attribute] = [Attribute("service.name", .string("shop")), Attribute("deployment.environment", .string("prod"))]
+        let stock: [Attribute] = [Attribute("service.name", .string("stock"))]
+        return [
+            Span(
+                traceID: id, spanID: SpanID(1), name: "GET /cart", kind: .server, startTimeUnixNano: 1_000_000_000, endTimeUnixNano: 1_300_000_000,
+                attributes: [Attribute("http.method", .string("GET")), Attribute("http.status_code", .int(500))], statusCode: .error, resource: shop),
+            Span(
+                traceID: id, spanID: SpanID(2), parentSpanID: SpanID(1), name: "call stock", kind: .client, startTimeUnixNano: 1_010_000_000,
+                endTimeUnixNano: 1_200_000_000, attributes: [Attribute("peer.service", .string("stock")), Attribute("retry", .bool(true))],
+                resource: shop),
+            Span(
+                traceID: id, spanID: SpanID(3), parentSpanID: SpanID(2), name: "GET /stock", kind: .server, startTimeUnixNano: 1_020_000_000,
+                endTimeUnixNano: 1_190_000_000, attributes: [Attribute("http.status_code", .int(503)), Attribute("load", .double(0.75))],
+                statusCode: .error, statusMessage: "no stock", resource: stock),
+        ]
+    }()
+
+    func names(_ query: String) throws -> [String] {
+        try TraceQLQuery(query).matchingSpans(in: Self.trace).map(\.name)
+    }
+
+    @Test(arguments: [
+        ("{}", ["GET /cart", "call stock", "GET /stock"]),
+        (#"{ resource.service.name = "stock" }"#, ["GET /stock"]),
+        (#"{ .service.name = "shop" && kind = server }"#, ["GET /cart"]),
+        ("{ span.http.status_code >= 500 }", ["GET /cart", "GET /stock"]),
+        ("{ .http.status_code = 503 || .retry = true }", ["call stock", "GET /stock"]),
+        ("{ status = error && !(name = \"GET /cart\") }", ["GET /stock"]),
+        ("{ duration > 250ms }", ["GET /cart"]),
+        ("{ duration >= 180ms && duration < 0.2s }", ["call stock"]),
+        (#"{ name =~ "GET .*" }"#, ["GET /cart", "GET /stock"]),
+        (#"{ name =~ "GET" }"#, []),  // anchored
+        (#"{ name !~ "GET.*" }"#, ["call stock"]),
+        ("{ span.load > 0.5 }", ["GET /stock"]),
+        ("{ span.load != nil }", ["GET /stock"]),
+        ("{ span.load = nil && kind = server }", ["GET /cart"]),
+        ("{ span.missing != \"x\" }", []),
+        (#"{ rootServiceName = "shop" && traceDuration > 200ms && span:statusMessage = "no stock" }"#, ["GET /stock"]),
+        (#"{ trace:rootName = "GET /cart" && span:kind = client }"#, ["call stock"]),
+        (#"{ resource.service.name = "stock" } && { kind = client }"#, ["call stock", "GET /stock"]),
+        (#"{ resource.service.name = "stock" } && { kind = producer }"#, []),
+        (#"{ kind = producer } || { .retry }"#, ["call stock"]),
+        ("{ status = error } | count() > 1", ["GET /cart", "GET /stock"]),
+        ("{ status = error } | count() > 2", []),
+        (#"{ span."http.method" = "GET" }"#, ["GET /cart"]),
+        ("{ 500 <= span.http.status_code && span.http.status_code < 503 }", ["GET /cart"]),
+    ])
+    func selectsSpans(query: String, expected: [String]) throws {
+        #expect(try names(query) == expected, "\(query)")
+    }
+
+    @Test(arguments: [
+        ("{ name = }", "TraceQL: 1:10: expected a field or a value"),
+        ("{ foo = 1 }", "TraceQL: 1:3: unknown field or value foo"),
+        ("{ span.a = 1 ", "TraceQL: 1:14: expected } or an operator"),
+        ("{ .a = 1 } >> { .b = 2 }", "TraceQL: 1:12: structural operators (>>, >, <<, <, ~) are not supported"),
+        ("{ .a = 1 } | avg(duration) > 1s", "TraceQL: 1:14: avg is not supported after |; only count() is"),
+        (#"{ name = "x }"#, "TraceQL: 1:10: unterminated string"),
+        ("{ duration > 5parsecs }", "TraceQL: 1:15: unknown duration unit parsecs"),
+        (#"{ name =~ "(" }"#, #"invalid regular expression "(" in TraceQL query"#),
+        ("name = 1", "TraceQL: 1:1: expected a spanset filter { … }"),
+    ])
+    func refusesWhatItCannotRead(query: String, message: String) {
+        do {
+            _ = try TraceQLQuery(query)
+            Issue.record("parsed \(query)")
+        } catch let error as SightlineError {
+            #expect(error.code == .invalidArgument)
+            #expect(error.message == message)
+        } catch {
+            Issue.record("\(error)")
+        }
+    }
+
+    @Test func prefilterKeepsOnlyWhatEveryMatchSatisfies() throws {
+        let tenant = Tenant.default
+        let query = try TraceQLQuery(#"{ resource.service.name = "shop" && name = "GET /cart" && duration > 1s && kind = server && status = error && .http.status_code = 500 && span.x =~ "y" }"#)
+        let pre = query.prefilter(tenant: tenant, range: .all, limit: 50)
+        #expect(pre.service == "shop" && pre.operation == "GET /cart" && pre.kind == .server && pre.status == .error)
+        #expect(pre.minDurationNano == 1_000_000_001 && pre.tags == [TagCondition("http.status_code", "500")] && pre.limit == 50)
+        // Alternatives and combined spansets leave nothing to narrow by.
+        let either = try TraceQLQuery(#"{ name = "a" || name = "b" }"#).prefilter(tenant: tenant, range: .all, limit: 5)
+        #expect(either.operation == nil && either.tags.isEmpty)
+        #expect(try TraceQLQuery(#"{ name = "a" } && { name = "b" }"#).prefilter(tenant: tenant, range: .all, limit: 5).operation == nil)
+        // Every span the query selects passes the prefilter.
+        for text in [#"{ .service.name = "shop" && kind = server }"#, "{ span.http.status_code = 500 }", "{ duration >= 180ms }"] {
+            let parsed = try TraceQLQuery(text)
+            let narrowed = parsed.prefilter(tenant: tenant, range: .all, limit: 5)
+            for span in parsed.matchingSpans(in: Self.trace) { #expect(narrowed.matches(span), "\(text): \(span.name)") }
+        }
+    }
+
+    @Test func attributeNamesForTheResult() throws {
+        let query = try TraceQLQuery(#"{ span.http.status_code = 500 && resource.service.name = "x" || .peer.service = "y" }"#)
+        #expect(query.attributeNames.map { "\($0.scope).\($0.name)" } == ["span.http.status_code", "resource.service.name", "span.peer.service", "resource.peer.service"])
+    }
+}
