@@ -99,6 +99,38 @@ struct JaegerAPITests {
         }
     }
 
+    /// Tempo's routes over the same store: TraceQL and the older tag search, the window, limits, and bad input.
+    @Test func tempoSearch() async throws {
+        try await withClient { client, _ in
+            let window = "start=\(Self.start / 1_000_000_000 - 1)&end=\(Self.start / 1_000_000_000 + 10)"
+            func ids(_ reply: RouterClient.Reply) -> [String] {
+                (json(reply)["traces"] as? [[String: Any]] ?? []).compactMap { $0["traceID"] as? String }
+            }
+            let frontend = "q=%7B%20resource.service.name%20%3D%20%22frontend%22%20%7D"  // { resource.service.name = "frontend" }
+            try await client.execute("/api/search?\(frontend)&\(window)").check {
+                #expect($0.status == .ok)
+                #expect(ids($0) == ["00000000000000000000000000000def", "00000000000000000000000000000abc"])
+                let first = (json($0)["traces"] as? [[String: Any]])?.last
+                #expect(first?["rootServiceName"] as? String == "frontend" && first?["durationMs"] as? Int == 50)
+                #expect((json($0)["metrics"] as? [String: Any])?["inspectedTraces"] as? Int == 2)
+            }
+            try await client.execute("/api/search?\(frontend)&\(window)&limit=1").check { #expect(ids($0) == ["00000000000000000000000000000def"]) }
+            try await client.execute("/api/search?\(frontend)&\(window)&minDuration=10ms").check { #expect(ids($0) == ["00000000000000000000000000000abc"]) }
+            try await client.execute("/api/search?tags=service.name%3Ddb&\(window)").check { #expect(ids($0) == ["00000000000000000000000000000abc"]) }
+            try await client.execute("/api/search?\(frontend)&start=\(Self.start / 1_000_000_000 + 3)&end=\(Self.start / 1_000_000_000 + 10)").check {
+                #expect(ids($0) == ["00000000000000000000000000000def"])
+            }
+            try await client.execute("/api/search?q=%7B%20kind%20%3D%20%7D&\(window)").check {
+                #expect($0.status == .badRequest)
+                #expect(String(buffer: $0.body) == "TraceQL: 1:10: expected a field or a value\n")
+            }
+            try await client.execute("/api/search?tags=%22x&\(window)").check { #expect($0.status == .badRequest) }
+            try await client.execute("/api/v2/search/tags?scope=links").check { #expect($0.status == .badRequest) }
+            try await client.execute("/api/v2/search/tag/nosuch/values").check { #expect($0.status == .badRequest) }
+        }
+        #expect(try TempoAPIHandler.traceQL(fromTags: #"service.name=api  http.route="/a b""#) == #"{ .service.name = "api" && .http.route = "/a b" }"#)
+    }
+
     @Test func zipkinSpansAreIngested() async throws {
         try await withClient { client, harness in
             let body = #"[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","id":"00f067aa0ba902b7","name":"get","kind":"SERVER","timestamp":1700000000000000,"duration":5,"localEndpoint":{"serviceName":"py"}}]"#

@@ -121,6 +121,71 @@ def test_two_services_over_http_and_grpc_make_one_trace(server):
     assert any(e["parent"] == "frontend" and e["child"] == "backend" and e["callCount"] >= 1 for e in edges), edges
 
 
+def test_tempo_api_traceql_search_and_trace_by_id(server):
+    """Grafana's Tempo data source: echo, TraceQL search, trace by id as protobuf (v1 and v2) and OTLP/JSON, tags."""
+    from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
+
+    shop = provider("tempo-shop", HttpSpanExporter(endpoint=server.url + "/v1/traces", timeout=10))
+    tracer = shop.get_tracer("web")
+    ids = []
+    for status in (200, 503):
+        with tracer.start_as_current_span("GET /cart", kind=SpanKind.SERVER) as root:
+            root.set_attribute("http.response.status_code", status)
+            with tracer.start_as_current_span("SELECT cart", kind=SpanKind.CLIENT) as db:
+                db.set_attribute("db.system", "postgresql")
+                if status == 503:
+                    db.set_status(Status(StatusCode.ERROR, "timeout"))
+        ids.append(format(root.get_span_context().trace_id, "032x"))
+    shop.shutdown()
+    ok_id, failed_id = ids
+    jaeger_trace(server.url, failed_id, expect=2)
+
+    assert requests.get(server.url + "/api/echo", timeout=30).text == "echo"
+    window = {"start": str(int(time.time()) - 600), "end": str(int(time.time()) + 60)}
+
+    def search(q: str) -> dict:
+        r = requests.get(server.url + "/api/search", params={"q": q, **window}, timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    found = search('{ resource.service.name = "tempo-shop" && span.http.response.status_code >= 500 }')
+    assert [t["traceID"] for t in found["traces"]] == [failed_id], found
+    hit = found["traces"][0]
+    assert hit["rootServiceName"] == "tempo-shop" and hit["rootTraceName"] == "GET /cart", hit
+    span = hit["spanSets"][0]["spans"][0]
+    assert span["name"] == "GET /cart" and hit["spanSets"][0]["matched"] == 1
+    assert {"key": "http.response.status_code", "value": {"intValue": "503"}} in span["attributes"], span
+    both = search('{ rootServiceName = "tempo-shop" } && { kind = client && status = error }')
+    assert [t["traceID"] for t in both["traces"]] == [failed_id] and both["traces"][0]["spanSets"][0]["matched"] == 2
+    every = search('{ .db.system = "postgresql" } | count() = 1')
+    assert {t["traceID"] for t in every["traces"]} >= {ok_id, failed_id}
+    bad = requests.get(server.url + "/api/search", params={"q": "{ .a = }"}, timeout=30)
+    assert bad.status_code == 400 and "TraceQL" in bad.text, bad.text
+
+    # Trace by id: protobuf as Grafana asks for it (v2 wraps the v1 message in field 1), and OTLP/JSON.
+    proto = {"Accept": "application/protobuf"}
+    v1 = requests.get(f"{server.url}/api/traces/{failed_id}", headers=proto, timeout=30)
+    assert v1.status_code == 200 and v1.headers["Content-Type"] == "application/protobuf"
+    names = {s.name for rs in TracesData.FromString(v1.content).resource_spans for ss in rs.scope_spans for s in ss.spans}
+    assert names == {"GET /cart", "SELECT cart"}
+    v2 = requests.get(f"{server.url}/api/v2/traces/{failed_id}", headers=proto, timeout=30).content
+    assert v2[0] == 0x0A and v2.endswith(v1.content)
+    doc = requests.get(f"{server.url}/api/v2/traces/{failed_id}", timeout=30).json()
+    spans = doc["trace"]["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    assert {s["name"] for s in spans} == {"GET /cart", "SELECT cart"}
+    assert all(s["traceId"] == failed_id for s in spans)
+    assert requests.get(f"{server.url}/api/v2/traces/{'0' * 31}1", timeout=30).status_code == 404
+
+    tags = requests.get(server.url + "/api/v2/search/tags", timeout=30).json()["scopes"]
+    scopes = {s["name"]: s["tags"] for s in tags}
+    assert "service.name" in scopes["resource"] and "db.system" in scopes["span"] and "rootServiceName" in scopes["intrinsic"]
+    values = requests.get(server.url + "/api/v2/search/tag/resource.service.name/values", timeout=30).json()["tagValues"]
+    assert {"type": "string", "value": "tempo-shop"} in values
+    statuses = requests.get(server.url + "/api/v2/search/tag/status/values", timeout=30).json()["tagValues"]
+    assert {"type": "keyword", "value": "error"} in statuses
+    assert "tempo-shop" in requests.get(server.url + "/api/search/tag/service.name/values", timeout=30).json()["tagValues"]
+
+
 def test_py_zipkin_over_http(server):
     def transport(encoded: bytes | str):
         body = encoded if isinstance(encoded, bytes) else encoded.encode()

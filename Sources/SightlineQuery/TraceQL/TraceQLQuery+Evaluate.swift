@@ -4,7 +4,7 @@ extension TraceQLQuery {
     /// The spans of one trace the query selects, in the trace's order; empty when the trace does not match.
     package func matchingSpans(in trace: [Span]) -> [Span] {
         guard !trace.isEmpty else { return [] }
-        let context = TraceContext(trace)
+        let context = TraceSummary(trace)
         var selected = evaluate(spansets, trace, context)
         if let (comparison, count) = countFilter, !Self.holds(Double(selected.count), comparison, count) { selected = [] }
         return selected.sorted().map { trace[$0] }
@@ -53,28 +53,7 @@ extension TraceQLQuery {
 
     // MARK: Evaluation
 
-    /// What trace-level intrinsics read: the root span (no parent in the trace; the earliest of several) and the
-    /// trace's extent.
-    private struct TraceContext {
-        var rootName = ""
-        var rootService = ""
-        var durationNano: UInt64 = 0
-
-        init(_ trace: [Span]) {
-            let ids = Set(trace.map(\.spanID))
-            let root = trace.filter { span in span.parentSpanID.map { $0.isZero || !ids.contains($0) } ?? true }
-                .min { $0.startTimeUnixNano < $1.startTimeUnixNano }
-            if let root {
-                rootName = root.name
-                rootService = root.serviceName
-            }
-            let start = trace.map(\.startTimeUnixNano).min() ?? 0
-            let end = trace.map(\.endTimeUnixNano).max() ?? 0
-            durationNano = end > start ? end - start : 0
-        }
-    }
-
-    private func evaluate(_ spanset: Spanset, _ trace: [Span], _ context: TraceContext) -> Set<Int> {
+    private func evaluate(_ spanset: Spanset, _ trace: [Span], _ context: TraceSummary) -> Set<Int> {
         switch spanset {
         case .filter(let condition):
             guard let condition else { return Set(trace.indices) }
@@ -89,7 +68,7 @@ extension TraceQLQuery {
         }
     }
 
-    private func holds(_ condition: Condition, _ span: Span, _ context: TraceContext) -> Bool {
+    private func holds(_ condition: Condition, _ span: Span, _ context: TraceSummary) -> Bool {
         switch condition {
         case .and(let a, let b): return holds(a, span, context) && holds(b, span, context)
         case .or(let a, let b): return holds(a, span, context) || holds(b, span, context)
@@ -149,25 +128,29 @@ extension TraceQLQuery {
         }
     }
 
-    private func value(_ operand: Operand, _ span: Span, _ context: TraceContext) -> Value? {
+    private func value(_ operand: Operand, _ span: Span, _ context: TraceSummary) -> Value? {
         switch operand {
         case .value(let value): return value
-        case .field(let field):
-            switch field {
-            case .span(let key): return Self.attribute(key, in: span.attributes)
-            case .resource(let key): return Self.attribute(key, in: span.resource)
-            case .either(let key): return Self.attribute(key, in: span.attributes) ?? Self.attribute(key, in: span.resource)
-            case .name: return .string(span.name)
-            case .status: return .status(span.statusCode)
-            case .statusMessage: return .string(span.statusMessage)
-            case .kind: return .kind(span.kind)
-            case .duration: return .duration(Int64(clamping: span.durationNano))
-            case .spanID: return .string(span.spanID.description)
-            case .rootName: return .string(context.rootName)
-            case .rootServiceName: return .string(context.rootService)
-            case .traceDuration: return .duration(Int64(clamping: context.durationNano))
-            case .traceID: return .string(span.traceID.description)
-            }
+        case .field(let field): return Self.value(of: field, in: span, context: context)
+        }
+    }
+
+    /// A field's value in `span`; the trace-level ones need the trace's `context` (nil without one).
+    static func value(of field: Field, in span: Span, context: TraceSummary?) -> Value? {
+        switch field {
+        case .span(let key): return Self.attribute(key, in: span.attributes)
+        case .resource(let key): return Self.attribute(key, in: span.resource)
+        case .either(let key): return Self.attribute(key, in: span.attributes) ?? Self.attribute(key, in: span.resource)
+        case .name: return .string(span.name)
+        case .status: return .status(span.statusCode)
+        case .statusMessage: return .string(span.statusMessage)
+        case .kind: return .kind(span.kind)
+        case .duration: return .duration(Int64(clamping: span.durationNano))
+        case .spanID: return .string(span.spanID.description)
+        case .rootName: return context.map { .string($0.rootName) }
+        case .rootServiceName: return context.map { .string($0.rootService) }
+        case .traceDuration: return context.map { .duration(Int64(clamping: $0.durationNano)) }
+        case .traceID: return .string(span.traceID.description)
         }
     }
 

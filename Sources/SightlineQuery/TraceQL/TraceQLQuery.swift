@@ -423,3 +423,45 @@ private struct TraceQLParser {
         return SightlineError(.invalidArgument, "TraceQL: \(line):\(column): \(message)")
     }
 }
+
+extension TraceQLQuery {
+    /// A field named as in a query (`span.http.method`, `resource.service.name`, `.peer.service`, `name`, `status`),
+    /// for listing the values it takes.
+    package struct FieldReader: Sendable {
+        let field: Field
+
+        /// A value with its type, as the tag-value routes list them.
+        package struct TagValue: Hashable, Sendable {
+            package var type: String
+            package var value: String
+        }
+
+        /// The field's value in `span` as Tempo's tag-value routes show it: a type (`string`, `int`, `float`, `bool`,
+        /// `duration`, `keyword`) and the text; nil when the span has none.
+        package func tagValue(of span: Span) -> TagValue? {
+            guard let value = TraceQLQuery.value(of: field, in: span, context: nil) else { return nil }
+            switch value {
+            case .string(let text): return TagValue(type: "string", value: text)
+            case .int(let number): return TagValue(type: "int", value: String(number))
+            case .float(let number): return TagValue(type: "float", value: String(number))
+            case .bool(let flag): return TagValue(type: "bool", value: flag ? "true" : "false")
+            case .duration(let ns): return TagValue(type: "duration", value: GoTime.duration(ns))
+            case .status(let status): return TagValue(type: "keyword", value: ["unset", "ok", "error"][Int(status.rawValue)])
+            case .kind(let kind):
+                return TagValue(type: "keyword", value: ["unspecified", "internal", "server", "client", "producer", "consumer"][Int(kind.rawValue)])
+            case .null: return nil
+            }
+        }
+    }
+
+    /// The field `name` names.
+    /// - Throws: `invalidArgument` when `name` is not a field.
+    package static func field(named name: String) throws -> FieldReader {
+        var parser = TraceQLParser(name)
+        guard case .field(let field) = try parser.operand() else {
+            throw SightlineError(.invalidArgument, "\(JSONText.quoted(name)) is not a TraceQL field")
+        }
+        try parser.expectEnd()
+        return FieldReader(field: field)
+    }
+}

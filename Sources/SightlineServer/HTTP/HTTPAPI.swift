@@ -101,6 +101,7 @@ package enum HTTPAPI {
         LokiTailHandler.addRoutes(to: router, api: api)
         ElasticsearchHandler.addRoutes(to: router, api: api)
         registerJaegerRoutes(to: router, api: api, traces: api.spans)
+        registerTempoRoutes(to: router, api: api, traces: api.spans)
         registerZipkinRoutes(to: router, api: api)
         AlertingAPI.addRoutes(to: router, api: api)
         AuditAPI.addRoutes(to: router, api: api)

@@ -69,6 +69,8 @@ enum JaegerAPIHandler {
         }
         router.get("/api/traces/:traceID") { request, context in
             let text = context.parameters.get("traceID") ?? ""
+            // Tempo's clients (Grafana's Tempo data source) ask this path for protobuf.
+            if TempoAPIHandler.wantsProtobuf(request) { return TempoAPIHandler.protobufTrace(request, id: text, api: api, traces: traces) }
             return respond(request, api: api) { tenant, _ in
                 guard let id = JaegerJSON.parseTraceID(text) else {
                     throw SightlineError(.invalidArgument, "malformed trace id \"\(text)\": expected 1 to 32 hex digits")
