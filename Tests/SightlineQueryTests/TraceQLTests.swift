@@ -52,6 +52,20 @@ import Testing
         ("{ status = error } | count() > 1", ["GET /cart", "GET /stock"]),
         ("{ status = error } | count() > 2", []),
         (#"{ span."http.method" = "GET" }"#, ["GET /cart"]),
+        // Structural operators: the right-hand spans related to a left-hand one.
+        (#"{ name = "GET /cart" } > { kind = client }"#, ["call stock"]),
+        (#"{ name = "GET /cart" } > { kind = server }"#, []),
+        (#"{ name = "GET /cart" } >> { kind = server }"#, ["GET /stock"]),
+        ("{ kind = client } < { kind = server }", ["GET /cart"]),
+        (#"{ resource.service.name = "stock" } << {}"#, ["GET /cart", "call stock"]),
+        (#"{ name = "GET /cart" } !> {}"#, ["GET /cart", "GET /stock"]),
+        ("{} ~ {}", []),
+        (#"{ kind = server } >> { kind = server } && { .retry = true }"#, ["call stock", "GET /stock"]),
+        // Pipeline stages over the whole spanset.
+        ("{ kind = server } | avg(duration) > 200ms", ["GET /cart", "GET /stock"]),
+        ("{ kind = server } | avg(duration) > 250ms", []),
+        ("{ status = error } | max(span.http.status_code) = 503 | min(duration) < 180ms", ["GET /cart", "GET /stock"]),
+        ("{} | sum(span.load) >= 0.75", ["GET /cart", "call stock", "GET /stock"]),
         ("{ 500 <= span.http.status_code && span.http.status_code < 503 }", ["GET /cart"]),
     ])
     func selectsSpans(query: String, expected: [String]) throws {
@@ -62,8 +76,9 @@ import Testing
         ("{ name = }", "TraceQL: 1:10: expected a field or a value"),
         ("{ foo = 1 }", "TraceQL: 1:3: unknown field or value foo"),
         ("{ span.a = 1 ", "TraceQL: 1:14: expected } or an operator"),
-        ("{ .a = 1 } >> { .b = 2 }", "TraceQL: 1:12: structural operators (>>, >, <<, <, ~) are not supported"),
-        ("{ .a = 1 } | avg(duration) > 1s", "TraceQL: 1:14: avg is not supported after |; only count() is"),
+        ("{ .a = 1 } | select(span.b)", "TraceQL: 1:14: select is not supported after |"),
+        ("{ .a = 1 } ! { .b = 2 }", "TraceQL: 1:13: expected a structural operator after !"),
+        ("{ .a = 1 } | avg(duration) > \"x\"", "TraceQL: 1:33: expected a number or a duration after avg() >"),
         (#"{ name = "x }"#, "TraceQL: 1:10: unterminated string"),
         ("{ duration > 5parsecs }", "TraceQL: 1:15: unknown duration unit parsecs"),
         (#"{ name =~ "(" }"#, #"invalid regular expression "(" in TraceQL query"#),

@@ -6,7 +6,9 @@ extension TraceQLQuery {
         guard !trace.isEmpty else { return [] }
         let context = TraceSummary(trace)
         var selected = evaluate(spansets, trace, context)
-        if let (comparison, count) = countFilter, !Self.holds(Double(selected.count), comparison, count) { selected = [] }
+        for stage in stages where !selected.isEmpty {
+            if !holds(stage, selected.map { trace[$0] }, context) { selected = [] }
+        }
         return selected.sorted().map { trace[$0] }
     }
 
@@ -65,6 +67,75 @@ extension TraceQLQuery {
             return right.isEmpty ? [] : left.union(right)
         case .or(let a, let b):
             return evaluate(a, trace, context).union(evaluate(b, trace, context))
+        case .structural(let a, let relation, let negated, let b):
+            let left = evaluate(a, trace, context)
+            let right = evaluate(b, trace, context)
+            guard !right.isEmpty else { return [] }
+            let family = Family(trace)
+            return right.filter { family.has(relation, of: $0, among: left) != negated }
+        }
+    }
+
+    /// Who is whose parent in a trace, by index.
+    private struct Family {
+        let parent: [Int?]
+
+        init(_ trace: [Span]) {
+            var index: [SpanID: Int] = [:]
+            for (position, span) in trace.enumerated() { index[span.spanID] = position }
+            parent = trace.map { span in span.parentSpanID.flatMap { index[$0] } }
+        }
+
+        /// Whether span `b` stands in `relation` to one of the spans `among`.
+        func has(_ relation: Relation, of b: Int, among: Set<Int>) -> Bool {
+            switch relation {
+            case .child:
+                return parent[b].map(among.contains) ?? false
+            case .descendant:
+                var current = parent[b]
+                var steps = 0
+                while let up = current, steps <= parent.count {
+                    if among.contains(up) { return true }
+                    current = parent[up]
+                    steps += 1
+                }
+                return false
+            case .parent:
+                return among.contains { parent[$0] == b }
+            case .ancestor:
+                return among.contains { a in
+                    var current = parent[a]
+                    var steps = 0
+                    while let up = current, steps <= parent.count {
+                        if up == b { return true }
+                        current = parent[up]
+                        steps += 1
+                    }
+                    return false
+                }
+            case .sibling:
+                guard let mine = parent[b] else { return false }
+                return among.contains { $0 != b && parent[$0] == mine }
+            }
+        }
+    }
+
+    /// Whether a pipeline stage holds for the selected spans.
+    private func holds(_ stage: Stage, _ spans: [Span], _ context: TraceSummary) -> Bool {
+        switch stage {
+        case .count(let comparison, let value):
+            return Self.holds(Double(spans.count), comparison, value.number ?? .nan)
+        case .aggregate(let aggregate, let field, let comparison, let value):
+            let numbers = spans.compactMap { Self.value(of: field, in: $0, context: context)?.number }
+            guard !numbers.isEmpty else { return false }
+            let result: Double
+            switch aggregate {
+            case .avg: result = numbers.reduce(0, +) / Double(numbers.count)
+            case .min: result = numbers.min() ?? .nan
+            case .max: result = numbers.max() ?? .nan
+            case .sum: result = numbers.reduce(0, +)
+            }
+            return Self.holds(result, comparison, value.number ?? .nan)
         }
     }
 

@@ -1,8 +1,10 @@
 package import SightlineCore
 
 /// A parsed TraceQL query, the subset Sightline evaluates: spanset filters (`{ span.http.status_code >= 500 &&
-/// resource.service.name = "api" }`) with `&&`, `||`, `!` and parentheses inside; spansets combined with `&&` and
-/// `||`; and a `| count() > n` stage.
+/// resource.service.name = "api" }`) with `&&`, `||`, `!` and parentheses inside; spansets combined with `&&`, `||`
+/// and the structural operators `>` (child), `>>` (descendant), `<` (parent), `<<` (ancestor), `~` (sibling) and
+/// their negations (`!>`, `!>>`, `!<`, `!<<`, `!~`), which bind tighter than `&&` and `||`; and pipeline stages
+/// `| count() > n`, `| avg(duration) > 1s`, `| min(…)`, `| max(…)`, `| sum(…)`.
 ///
 /// Fields: `span.x`, `resource.x`, `.x` (span first, then resource), quoted names (`span."a b"`), and the intrinsics
 /// `name`, `status`, `statusMessage`, `kind`, `duration`, `rootName`, `rootServiceName`, `traceDuration` (also as
@@ -10,14 +12,31 @@ package import SightlineCore
 /// `trace:rootService`, `trace:duration`, `trace:id`). Values: strings, integers, floats, durations (`1.5s`, `100ms`),
 /// `true`/`false`, `nil`, statuses (`error`, `ok`, `unset`) and kinds (`server`, `client`, …). Operators `= != < <= >
 /// >= =~ !~`; regular expressions are fully anchored, as in Tempo. A field a span lacks compares false, except with
-/// `= nil`. Structural operators (`>>`, `>`, `~`), aggregates other than `count()`, `select` and `by` are refused
-/// with a message that says so.
+/// `= nil`. `select`, `by`, `coalesce` and metrics functions are refused with a message that says so.
 package struct TraceQLQuery: Sendable {
     /// Spansets and how they combine.
     indirect enum Spanset: Sendable {
         case filter(Condition?)
         case and(Spanset, Spanset)
         case or(Spanset, Spanset)
+        /// The right-hand spans that stand in `relation` to a left-hand span (or, negated, to none).
+        case structural(Spanset, Relation, negated: Bool, Spanset)
+    }
+
+    /// How a right-hand span relates to a left-hand one in a structural operation.
+    enum Relation: Sendable {
+        case child, descendant, parent, ancestor, sibling
+    }
+
+    /// A pipeline stage: a condition on the spanset as a whole.
+    enum Stage: Sendable {
+        case count(Comparison, Value)
+        /// `avg`, `min`, `max` or `sum` of a field over the spans that have it.
+        case aggregate(Aggregate, Field, Comparison, Value)
+    }
+
+    enum Aggregate: String, Sendable {
+        case avg, min, max, sum
     }
 
     /// A condition on one span.
@@ -64,8 +83,8 @@ package struct TraceQLQuery: Sendable {
     }
 
     let spansets: Spanset
-    /// `| count() <op> n`, if given.
-    let countFilter: (Comparison, Double)?
+    /// The pipeline stages after the spansets, in order.
+    let stages: [Stage]
     /// Regular expressions of the query, compiled once, by pattern.
     let regexes: [String: LabelMatcher]
 
@@ -74,7 +93,7 @@ package struct TraceQLQuery: Sendable {
     package init(_ text: String) throws {
         var parser = TraceQLParser(text)
         spansets = try parser.spansetExpression()
-        countFilter = try parser.pipeline()
+        stages = try parser.pipeline()
         try parser.expectEnd()
         var regexes: [String: LabelMatcher] = [:]
         for pattern in parser.patterns where regexes[pattern] == nil {
@@ -111,7 +130,7 @@ package struct TraceQLQuery: Sendable {
         func walk(_ spanset: Spanset) {
             switch spanset {
             case .filter(let condition): if let condition { walk(condition) }
-            case .and(let a, let b), .or(let a, let b): walk(a); walk(b)
+            case .and(let a, let b), .or(let a, let b), .structural(let a, _, _, let b): walk(a); walk(b)
             }
         }
         walk(spansets)
@@ -132,18 +151,42 @@ private struct TraceQLParser {
     // MARK: Spansets
 
     mutating func spansetExpression() throws -> TraceQLQuery.Spanset {
-        var left = try spansetTerm()
+        var left = try structuralExpression()
         while true {
             skipSpace()
             if take("&&") {
-                left = .and(left, try spansetTerm())
+                left = .and(left, try structuralExpression())
             } else if take("||") {
-                left = .or(left, try spansetTerm())
-            } else if peek(">>") || peek("<<") || peek("!>>") || peek("!<<") || peek("~") || peek("!~") || peek(">") || peek("<") {
-                throw failure("structural operators (>>, >, <<, <, ~) are not supported")
+                left = .or(left, try structuralExpression())
             } else {
                 return left
             }
+        }
+    }
+
+    /// Spansets joined by structural operators, left to right.
+    mutating func structuralExpression() throws -> TraceQLQuery.Spanset {
+        var left = try spansetTerm()
+        while true {
+            skipSpace()
+            let negated = peek("!") && !peek("!=")
+            if negated { index += 1 }
+            let relation: TraceQLQuery.Relation
+            if take(">>") {
+                relation = .descendant
+            } else if take("<<") {
+                relation = .ancestor
+            } else if take(">") {
+                relation = .child
+            } else if take("<") {
+                relation = .parent
+            } else if take("~") {
+                relation = .sibling
+            } else {
+                if negated { throw failure("expected a structural operator after !") }
+                return left
+            }
+            left = .structural(left, relation, negated: negated, try spansetTerm())
         }
     }
 
@@ -164,29 +207,42 @@ private struct TraceQLParser {
         return .filter(condition)
     }
 
-    /// `| count() <op> <number>`; nil without a pipeline.
-    mutating func pipeline() throws -> (TraceQLQuery.Comparison, Double)? {
-        skipSpace()
-        guard take("|") else { return nil }
-        skipSpace()
-        let start = index
-        let word = identifier()
-        guard word == "count" else {
-            index = start
-            throw failure(word.isEmpty ? "expected count() after |" : "\(word) is not supported after |; only count() is")
-        }
-        skipSpace()
-        guard take("("), { skipSpace(); return take(")") }() else { throw failure("expected () after count") }
-        skipSpace()
-        guard let comparison = comparisonOperator(), comparison != .regex, comparison != .notRegex else {
-            throw failure("expected a comparison after count()")
-        }
-        skipSpace()
-        guard case .value(let value) = try operand() else { throw failure("expected a number after count() \(comparison.rawValue)") }
-        switch value {
-        case .int(let n): return (comparison, Double(n))
-        case .float(let x): return (comparison, x)
-        default: throw failure("expected a number after count() \(comparison.rawValue)")
+    /// Pipeline stages: `| count() <op> n` and `| avg|min|max|sum(field) <op> value`, any number of them.
+    mutating func pipeline() throws -> [TraceQLQuery.Stage] {
+        var stages: [TraceQLQuery.Stage] = []
+        while true {
+            skipSpace()
+            guard take("|") else { return stages }
+            skipSpace()
+            let start = index
+            let word = identifier()
+            let aggregate = TraceQLQuery.Aggregate(rawValue: word)
+            guard word == "count" || aggregate != nil else {
+                index = start
+                throw failure(word.isEmpty ? "expected count(), avg(), min(), max() or sum() after |" : "\(word) is not supported after |")
+            }
+            skipSpace()
+            guard take("(") else { throw failure("expected ( after \(word)") }
+            var field: TraceQLQuery.Field?
+            if aggregate != nil {
+                guard case .field(let named) = try operand() else { throw failure("expected a field in \(word)()") }
+                field = named
+            }
+            skipSpace()
+            guard take(")") else { throw failure("expected ) after \(word)(") }
+            skipSpace()
+            guard let comparison = comparisonOperator(), comparison != .regex, comparison != .notRegex else {
+                throw failure("expected a comparison after \(word)()")
+            }
+            skipSpace()
+            guard case .value(let value) = try operand(), value.number != nil else {
+                throw failure("expected a number or a duration after \(word)() \(comparison.rawValue)")
+            }
+            if let aggregate, let field {
+                stages.append(.aggregate(aggregate, field, comparison, value))
+            } else {
+                stages.append(.count(comparison, value))
+            }
         }
     }
 
