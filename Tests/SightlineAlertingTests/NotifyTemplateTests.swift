@@ -101,6 +101,14 @@ import Testing
         ("{{ humanizeDuration 3725 }} {{ humanizeDuration \"0.25\" }} {{ humanizeDuration .Count }}", "1h 2m 5s 250ms 3s"),
         ("{{ stringSlice \"a\" \"b c\" | join \",\" }} {{ len (stringSlice) }}", "a,b c 0"),
         ("{{ urlUnescape \"a%20b+c%2Fd\" }} {{ safeUrl \"http://x/?a=1\" }}", "a b c/d http://x/?a=1"),
+        // Alertmanager 0.32–0.34: JSON, lists, maps, base64, now.
+        ("{{ index .Alerts 0 | toJson }}", #"{"startsAt":"2026-07-04T09:05:07.0123Z","endsAt":"0001-01-01T00:00:00Z"}"#),
+        ("{{ toJson \"<a&b>\" }} {{ toJson 0.0000001 }} {{ toJson (since (index .Alerts 0).StartsAt) }}", #""\u003ca\u0026b\u003e" 1e-7 3599987700000"#),
+        ("{{ $d := dict \"b\" (list \"x\" 2) \"a\" 1 }}{{ $d.a }} {{ toJson $d }} {{ len $d }} {{ $d }} [{{ $d.nope }}]", #"1 {"a":1,"b":["x",2]} 2 map[a:1 b:[x 2]] [<no value>]"#),
+        ("{{ range $k, $v := dict \"b\" 2 \"a\" 1 }}{{ $k }}={{ $v }};{{ end }}", "a=1;b=2;"),
+        ("{{ append (list 1) 2 \"c\" | toJson }}", #"[1,2,"c"]"#),
+        ("{{ base64encode \"~~~\" }} {{ base64decode \"fn5-\" }}", "fn5- ~~~"),
+        ("{{ (now).Year }} {{ ((now).Sub (index .Alerts 0).StartsAt).Minutes | printf \"%.0f\" }}", "2026 60"),
     ])
     func timesAndDurations(template: String, expected: String) throws {
         #expect(try NotifyTemplate.render(template, timed, now: now) == expected)
@@ -119,6 +127,10 @@ import Testing
          "template: notification:1:3: executing \"notification\" at <(index .Alerts 0).StartsAt.Format>: wrong number of args for Format: want 1 got 0"),
         ("{{ (index .Alerts 0).StartsAt.Nope }}",
          "template: notification:1:3: executing \"notification\" at <(index .Alerts 0).StartsAt.Nope>: can't evaluate field Nope in type time.Time"),
+        ("{{ dict \"a\" }}",
+         "template: notification:1:3: executing \"notification\" at <dict \"a\">: error calling dict: dict requires an even number of arguments"),
+        ("{{ base64decode \"abc\" }}",
+         "template: notification:1:3: executing \"notification\" at <base64decode \"abc\">: error calling base64decode: illegal base64 data at input byte 0"),
         ("{{ humanizeDuration .Alerts }}",
          "template: notification:1:3: executing \"notification\" at <humanizeDuration .Alerts>: error calling humanizeDuration: can't convert []interface {} to float"),
     ])

@@ -11,8 +11,9 @@ Sightline (release build, fresh data dir) receives the protobuf requests on /v1/
 spans/s and server CPU seconds per million spans during the load (utime+stime from /proc/PID/stat), again with the
 persistence that follows; bytes on disk per span (the trace store's directory after a graceful shutdown) next to the
 OTLP protobuf bytes per span; after a restart on the same data: GET /api/traces/<id> latency p50/p99 over --lookups
-random trace ids (each checked to come back whole), and the median latency of service + duration searches
-(/api/traces?service=…&minDuration=…&limit=20) over the whole time range.
+random trace ids (each checked to come back whole), the median latency of service + duration searches
+(/api/traces?service=…&minDuration=…&limit=20) over the whole time range, and of three TraceQL searches through
+Tempo's /api/search.
 
 Prints a markdown table; raw figures are appended to a JSON-lines file.
 """
@@ -168,6 +169,20 @@ def run_sightline(args, bodies, traces, spans):
             searches.append({"service": service, "minDuration": min_duration, "median_ms": round(statistics.median(times), 1),
                              "traces": len(found["data"])})
         result["search"] = searches
+        # TraceQL through Tempo's API: one the store can narrow (service, duration), one it cannot (a numeric range
+        # on an attribute: up to 1,000 candidate traces are read and checked), one structural.
+        traceql = []
+        window = {"start": str(args.start_ms // 1000 - 60), "end": str(args.start_ms // 1000 + 10 * 86_400), "limit": "20"}
+        for q in ['{ resource.service.name = "checkout" && duration > 100ms }', "{ span.http.status_code >= 500 }",
+                  '{ resource.service.name = "frontend" } >> { status = error }']:
+            times = []
+            for _ in range(args.runs):
+                start = time.perf_counter()
+                found = server.query("/api/search", {"q": q, **window})
+                times.append((time.perf_counter() - start) * 1000)
+            traceql.append({"q": q, "median_ms": round(statistics.median(times), 1), "traces": len(found["traces"]),
+                            "inspected": found["metrics"]["inspectedTraces"]})
+        result["traceql"] = traceql
         server.stop()
         return result
     finally:
@@ -217,6 +232,9 @@ def main():
               f"{s['trace_by_id_ms']['p99']} | {c.get('queries', {}).get('trace_by_id', {}).get('median_ms', '-') if c else '-'} (median, scan) |")
         for search in s["search"]:
             print(f"| search service={search['service']} minDuration={search['minDuration']} (median ms) | {search['median_ms']} | - |")
+        for search in s["traceql"]:
+            print(f"| TraceQL `{search['q']}` (median ms; {search['traces']} traces of {search['inspected']} read) | "
+                  f"{search['median_ms']} | - |")
 
 
 if __name__ == "__main__":

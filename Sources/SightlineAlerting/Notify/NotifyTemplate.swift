@@ -16,6 +16,8 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
     case kv([(String, String)])
     /// A struct with named fields.
     case object([String: NotifyTemplateValue])
+    /// A Go `map[string]interface{}` (what `dict` makes): keys in sorted order when printed, ranged or encoded.
+    case dict([String: NotifyTemplateValue])
     /// A Go `time.Time`: an instant and the zone it is shown in.
     case time(GoTime.Instant, ZoneInfo)
     /// A Go `time.Duration` in nanoseconds.
@@ -41,6 +43,7 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
         case .null: false
         case .list(let items, _): !items.isEmpty
         case .kv(let pairs): !pairs.isEmpty
+        case .dict(let entries): !entries.isEmpty
         case .object, .time: true
         case .duration(let nanoseconds): nanoseconds != 0
         }
@@ -56,7 +59,8 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
         case .null: "<no value>"
         case .list(let items, _): "[" + items.map(\.printed).joined(separator: " ") + "]"
         case .kv(let pairs): "map[" + pairs.map { "\($0.0):\($0.1)" }.joined(separator: " ") + "]"
-        case .object(let fields): "{" + fields.keys.sorted().compactMap { fields[$0]?.printed }.joined(separator: " ") + "}"
+        case .object(let fields): "{" + Self.fieldOrder(fields).compactMap { fields[$0]?.printed }.joined(separator: " ") + "}"
+        case .dict(let entries): "map[" + entries.keys.sorted().map { "\($0):\(entries[$0]?.printed ?? "")" }.joined(separator: " ") + "]"
         case .time(let instant, let zone): GoTime.string(instant, zone: zone.kind(atSecond: instant.seconds))
         case .duration(let nanoseconds): GoTime.duration(nanoseconds)
         }
@@ -67,6 +71,7 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
         switch self {
         case .list(let items, _): items.enumerated().map { (.int($0.offset), $0.element) }
         case .kv(let pairs): pairs.map { (.string($0.0), .string($0.1)) }
+        case .dict(let entries): entries.keys.sorted().map { (.string($0), entries[$0] ?? .null) }
         case .int(let count): (0..<max(0, count)).map { (.int($0), .int($0)) }
         case .null: []
         default: nil
@@ -92,6 +97,7 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
             case "Values": return .list(pairs.map { .string($0.1) }, fields: [:])
             default: return .string(pairs.first { $0.0 == name }?.1 ?? "")
             }
+        case .dict(let entries): return entries[name] ?? .null
         case .time, .duration:
             // Methods without arguments read like fields (`.StartsAt.Unix`).
             if let value = try method(name, arguments: []) { return value }
@@ -205,7 +211,7 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
         case .bool(let b): .bool(b)
         case .null: .null
         case .duration(let nanoseconds): .int(nanoseconds)
-        case .list, .kv, .object, .time: nil
+        case .list, .kv, .object, .dict, .time: nil
         }
     }
 
@@ -225,10 +231,22 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
         case .null: "<nil>"
         case .list: "[]interface {}"
         case .kv: "template.KV"
+        case .dict: "map[string]interface {}"
         case .object: "struct"
         case .time: "time.Time"
         case .duration: "time.Duration"
         }
+    }
+
+    /// The fields of Alertmanager's template structs in their Go declaration order (`Data`, `Alert`, `Pair`), which
+    /// `fmt` prints and `encoding/json` encodes in; other names follow, sorted.
+    static let goFieldOrder = [
+        "Receiver", "Status", "Alerts", "GroupLabels", "CommonLabels", "CommonAnnotations", "ExternalURL", "Labels", "Annotations", "StartsAt",
+        "EndsAt", "GeneratorURL", "Fingerprint", "Name", "Value",
+    ]
+
+    static func fieldOrder(_ fields: [String: NotifyTemplateValue]) -> [String] {
+        goFieldOrder.filter { fields[$0] != nil } + fields.keys.filter { !goFieldOrder.contains($0) }.sorted()
     }
 
     var length: Int? {
@@ -236,6 +254,7 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
         case .string(let s): s.utf8.count
         case .list(let items, _): items.count
         case .kv(let pairs): pairs.count
+        case .dict(let entries): entries.count
         default: nil
         }
     }
@@ -244,7 +263,7 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
     func indexed(by key: NotifyTemplateValue) throws(GoTemplateFailure) -> NotifyTemplateValue {
         switch (self, key) {
         case (.kv(let pairs), .string(let name)): return .string(pairs.first { $0.0 == name }?.1 ?? "")
-        case (.object(let fields), .string(let name)): return fields[name] ?? .null
+        case (.object(let fields), .string(let name)), (.dict(let fields), .string(let name)): return fields[name] ?? .null
         case (.list(let items, _), .int(let i)):
             guard items.indices.contains(i) else { throw .returned("index out of range: \(i)") }
             return items[i]
@@ -297,7 +316,7 @@ package struct NotifyTemplate: Sendable {
 private struct NotifyFunctions: GoTemplateFunctions {
     static let names = GoBuiltins.names.union([
         "toUpper", "toLower", "title", "trimSpace", "join", "match", "reReplaceAll", "safeHtml", "safeUrl", "urlUnescape", "stringSlice", "date", "tz",
-        "since", "humanizeDuration",
+        "since", "humanizeDuration", "now", "toJson", "list", "append", "dict", "base64encode", "base64decode",
     ])
 
     /// The time `since` measures from.
@@ -335,6 +354,35 @@ private struct NotifyFunctions: GoTemplateFunctions {
             var items: [NotifyTemplateValue] = []
             for argument in arguments { items.append(.string(try string(argument))) }
             return .list(items, fields: [:])
+        case "list": return .list(arguments, fields: [:])
+        case "append":
+            guard let first = arguments.first else { throw .argument("wrong number of args for append: want at least 1 got 0") }
+            guard case .list(let items, _) = first else { throw .argument("wrong type for value; expected []interface {}; got \(first.goTypeName)") }
+            return .list(items + arguments.dropFirst(), fields: [:])
+        case "dict":
+            guard arguments.count % 2 == 0 else { throw .returned("dict requires an even number of arguments") }
+            var entries: [String: NotifyTemplateValue] = [:]
+            for index in stride(from: 0, to: arguments.count, by: 2) {
+                guard case .string(let key) = arguments[index] else { throw .returned("dict keys must be strings") }
+                entries[key] = arguments[index + 1]
+            }
+            return .dict(entries)
+        case "toJson":
+            try count(1)
+            return .string(try NotifyJSON.encode(arguments[0]))
+        case "base64encode":
+            let text = try strings(1)[0]
+            // Go's base64.URLEncoding: the URL-safe alphabet, with padding.
+            return .string(String(Base64.encode(Array(text.utf8)).map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 }))
+        case "base64decode":
+            let text = try strings(1)[0]
+            guard text.utf8.count % 4 == 0, !text.contains("+"), !text.contains("/"), let bytes = Base64.decode(text) else {
+                throw .returned("illegal base64 data at input byte \(NotifyJSON.firstBadBase64Byte(text))")
+            }
+            return .string(String(decoding: bytes, as: UTF8.self))
+        case "now":
+            try count(0)
+            return .time(now, (try? GoLocation.load("Local")) ?? .utc)
         case "date":
             try count(2)
             let layout = try string(arguments[0])
