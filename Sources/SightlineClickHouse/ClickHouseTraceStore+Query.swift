@@ -103,7 +103,8 @@ extension ClickHouseTraceStore {
         }
     }
 
-    /// The WHERE clause of a search: ``TraceQuery/matches(_:)`` in SQL.
+    /// The WHERE clause of a search: ``TraceQuery/matches(_:)`` in SQL, without the span predicate (which ClickHouse
+    /// cannot run; the caller checks the traces it gets).
     static func conditions(_ query: TraceQuery) -> String {
         var parts = [scope(query.tenant, query.range)]
         if let service = query.service { parts.append("service = \(ClickHouseSQL.quote(service))") }

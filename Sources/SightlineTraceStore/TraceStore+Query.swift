@@ -118,14 +118,14 @@ extension TraceStore {
         }
         guard !rows.isEmpty else { return }
         let traces = try data.traceIDs()
-        if query.tags.isEmpty {
+        if query.tags.isEmpty && query.predicate == nil {
             for row in rows { note(traces[row], filter.starts[row]) }
             return
         }
         let columns = try data.rowColumns()
         for row in rows {
             let span = try columns.span(row, traceID: traces[row])
-            if query.tags.allSatisfy({ span.hasTag($0) }) { note(traces[row], filter.starts[row]) }
+            if query.tags.allSatisfy({ span.hasTag($0) }) && (query.predicate.map { $0(span) } ?? true) { note(traces[row], filter.starts[row]) }
         }
     }
 

@@ -106,8 +106,24 @@ import Testing
         let either = try TraceQLQuery(#"{ name = "a" || name = "b" }"#).prefilter(tenant: tenant, range: .all, limit: 5)
         #expect(either.operation == nil && either.tags.isEmpty)
         #expect(try TraceQLQuery(#"{ name = "a" } && { name = "b" }"#).prefilter(tenant: tenant, range: .all, limit: 5).operation == nil)
+        // What the store filters on exactly needs no predicate; bounds combine; a conflicting value keeps it.
+        let exact = try TraceQLQuery(#"{ resource.service.name = "shop" && duration > 2s && duration > 1s && kind = server }"#)
+            .prefilter(tenant: tenant, range: .all, limit: 5)
+        #expect(exact.predicate == nil && exact.minDurationNano == 2_000_000_001)
+        #expect(try TraceQLQuery(#"{ name = "a" && name = "b" }"#).prefilter(tenant: tenant, range: .all, limit: 5).predicate != nil)
+        // A filter the store cannot index still narrows the candidates, span by span, unless it reads the trace.
+        let numeric = try TraceQLQuery("{ span.http.status_code >= 500 }").prefilter(tenant: tenant, range: .all, limit: 5)
+        #expect(numeric.predicate != nil && !numeric.matches(Self.trace[1]) && numeric.matches(Self.trace[2]))
+        #expect(try TraceQLQuery(#"{ rootServiceName = "shop" }"#).prefilter(tenant: tenant, range: .all, limit: 5).predicate == nil)
+        let structural = try TraceQLQuery(#"{ name = "GET /cart" } >> { kind = server }"#).prefilter(tenant: tenant, range: .all, limit: 5)
+        #expect(structural.matches(Self.trace[2]) && !structural.matches(Self.trace[1]))
+        let alternatives = try TraceQLQuery(#"{ kind = client } || { .load > 0.5 }"#).prefilter(tenant: tenant, range: .all, limit: 5)
+        #expect(!alternatives.matches(Self.trace[0]) && alternatives.matches(Self.trace[1]) && alternatives.matches(Self.trace[2]))
         // Every span the query selects passes the prefilter.
-        for text in [#"{ .service.name = "shop" && kind = server }"#, "{ span.http.status_code = 500 }", "{ duration >= 180ms }"] {
+        for text in [
+            #"{ .service.name = "shop" && kind = server }"#, "{ span.http.status_code = 500 }", "{ duration >= 180ms }",
+            #"{ status = error } >> { name =~ "GET.*" }"#, "{ !(kind = server) || .load != nil } | count() > 1",
+        ] {
             let parsed = try TraceQLQuery(text)
             let narrowed = parsed.prefilter(tenant: tenant, range: .all, limit: 5)
             for span in parsed.matchingSpans(in: Self.trace) { #expect(narrowed.matches(span), "\(text): \(span.name)") }

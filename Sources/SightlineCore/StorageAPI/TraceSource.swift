@@ -29,6 +29,24 @@ package struct TagCondition: Hashable, Sendable {
     }
 }
 
+/// A condition on one span beyond what ``TraceQuery``'s fields say (a TraceQL filter), named by its text so that
+/// queries stay comparable. A store that cannot evaluate it may ignore it: callers check what comes back.
+package struct SpanPredicate: Hashable, Sendable {
+    /// What the predicate tests, in the query language it came from; equal texts test the same.
+    package let text: String
+    let test: @Sendable (Span) -> Bool
+
+    package init(_ text: String, _ test: @escaping @Sendable (Span) -> Bool) {
+        self.text = text
+        self.test = test
+    }
+
+    package func callAsFunction(_ span: Span) -> Bool { test(span) }
+
+    package static func == (a: SpanPredicate, b: SpanPredicate) -> Bool { a.text == b.text }
+    package func hash(into hasher: inout Hasher) { hasher.combine(text) }
+}
+
 /// What a trace search asks for: every condition must hold for one and the same span of a trace.
 ///
 /// Jaeger's `/api/traces?service=…&operation=…&tags=…&minDuration=…&start=…&end=…&limit=…` maps onto it one to one.
@@ -49,6 +67,8 @@ package struct TraceQuery: Hashable, Sendable {
     package var range: TimeRange
     /// At most this many trace ids are returned.
     package var limit: Int
+    /// A further condition on the span; stores that cannot evaluate it return a superset.
+    package var predicate: SpanPredicate?
 
     package init(
         tenant: Tenant, service: String? = nil, operation: String? = nil, kind: Span.Kind? = nil, tags: [TagCondition] = [],
@@ -78,7 +98,7 @@ package struct TraceQuery: Hashable, Sendable {
         if let minDurationNano, duration < minDurationNano { return false }
         if let maxDurationNano, duration > maxDurationNano { return false }
         if let service, span.serviceName != service { return false }
-        return tags.allSatisfy { span.hasTag($0) }
+        return tags.allSatisfy { span.hasTag($0) } && (predicate.map { $0(span) } ?? true)
     }
 }
 

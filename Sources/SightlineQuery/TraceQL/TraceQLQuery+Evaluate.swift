@@ -13,44 +13,107 @@ extension TraceQLQuery {
     }
 
     /// The search conditions a store can apply before the query runs: those of a single filter's top-level `&&` that
-    /// map onto ``TraceQuery`` (service, name, kind, status, duration bounds, equal tags). A trace the query matches
-    /// always passes them.
+    /// map onto ``TraceQuery`` (service, name, kind, status, duration bounds, equal tags), and, unless those say all
+    /// there is to say, a span predicate a span of every match satisfies (``necessaryCondition(_:)``). A trace the
+    /// query matches always passes them.
     package func prefilter(tenant: Tenant, range: TimeRange, limit: Int) -> TraceQuery {
         var query = TraceQuery(tenant: tenant, range: range, limit: limit)
-        guard case .filter(let condition?) = spansets else { return query }
-        var conjuncts: [Condition] = []
-        func flatten(_ condition: Condition) {
-            if case .and(let a, let b) = condition {
-                flatten(a)
-                flatten(b)
-            } else {
-                conjuncts.append(condition)
+        var exact = false
+        if case .filter(let condition?) = spansets {
+            exact = true
+            var conjuncts: [Condition] = []
+            func flatten(_ condition: Condition) {
+                if case .and(let a, let b) = condition {
+                    flatten(a)
+                    flatten(b)
+                } else {
+                    conjuncts.append(condition)
+                }
+            }
+            flatten(condition)
+            /// Sets a field the store filters on exactly; a second, different value makes the mapping inexact.
+            func set<T: Equatable>(_ path: WritableKeyPath<TraceQuery, T?>, _ value: T) {
+                if let known = query[keyPath: path], known != value { exact = false } else { query[keyPath: path] = value }
+            }
+            for conjunct in conjuncts {
+                guard case .compare(let left, let comparison, let right) = conjunct else {
+                    exact = false
+                    continue
+                }
+                let (field, value, op): (Field, Value, Comparison)
+                switch (left, right) {
+                case (.field(let f), .value(let v)): (field, value, op) = (f, v, comparison)
+                case (.value(let v), .field(let f)): (field, value, op) = (f, v, comparison.mirrored)
+                default:
+                    exact = false
+                    continue
+                }
+                switch (field, op, value) {
+                case (.resource("service.name"), .equal, .string(let service)) where service != Span.unknownService: set(\.service, service)
+                case (.name, .equal, .string(let name)): set(\.operation, name)
+                case (.kind, .equal, .kind(let kind)): set(\.kind, kind)
+                case (.status, .equal, .status(let status)): set(\.status, status)
+                case (.duration, .greater, .duration(let ns)) where ns >= 0: query.minDurationNano = max(query.minDurationNano ?? 0, UInt64(ns) + 1)
+                case (.duration, .greaterOrEqual, .duration(let ns)) where ns >= 0: query.minDurationNano = max(query.minDurationNano ?? 0, UInt64(ns))
+                case (.duration, .less, .duration(let ns)) where ns > 0: query.maxDurationNano = min(query.maxDurationNano ?? .max, UInt64(ns) - 1)
+                case (.duration, .lessOrEqual, .duration(let ns)) where ns >= 0: query.maxDurationNano = min(query.maxDurationNano ?? .max, UInt64(ns))
+                case (.span(let key), .equal, let value), (.either(let key), .equal, let value), (.resource(let key), .equal, let value):
+                    // A tag condition is looser than TraceQL's scopes, so the predicate stays.
+                    exact = false
+                    if let text = value.tagText { query.tags.append(TagCondition(key, text)) }
+                default:
+                    exact = false
+                }
             }
         }
-        flatten(condition)
-        for conjunct in conjuncts {
-            guard case .compare(let left, let comparison, let right) = conjunct else { continue }
-            let (field, value, op): (Field, Value, Comparison)
-            switch (left, right) {
-            case (.field(let f), .value(let v)): (field, value, op) = (f, v, comparison)
-            case (.value(let v), .field(let f)): (field, value, op) = (f, v, comparison.mirrored)
-            default: continue
-            }
-            switch (field, op, value) {
-            case (.resource("service.name"), .equal, .string(let service)): query.service = service
-            case (.name, .equal, .string(let name)): query.operation = name
-            case (.kind, .equal, .kind(let kind)): query.kind = kind
-            case (.status, .equal, .status(let status)): query.status = status
-            case (.duration, .greater, .duration(let ns)) where ns >= 0: query.minDurationNano = UInt64(ns) + 1
-            case (.duration, .greaterOrEqual, .duration(let ns)) where ns >= 0: query.minDurationNano = UInt64(ns)
-            case (.duration, .less, .duration(let ns)) where ns > 0: query.maxDurationNano = UInt64(ns) - 1
-            case (.duration, .lessOrEqual, .duration(let ns)) where ns >= 0: query.maxDurationNano = UInt64(ns)
-            case (.span(let key), .equal, let value), (.either(let key), .equal, let value), (.resource(let key), .equal, let value):
-                if let text = value.tagText { query.tags.append(TagCondition(key, text)) }
-            default: continue
-            }
+        if !exact, let condition = Self.necessaryCondition(spansets) {
+            let noTrace = TraceSummary([])
+            query.predicate = SpanPredicate(Self.describe(condition)) { span in self.holds(condition, span, noTrace) }
         }
         return query
+    }
+
+    /// A condition some span of every matching trace satisfies, when one can be checked span by span (it reads no
+    /// trace-level field): a filter's own, either side's of `&&`, both sides' of `||`, the right side's of a
+    /// structural operator.
+    private static func necessaryCondition(_ spanset: Spanset) -> Condition? {
+        switch spanset {
+        case .filter(let condition):
+            guard let condition, !readsTrace(condition) else { return nil }
+            return condition
+        case .and(let a, let b): return necessaryCondition(a) ?? necessaryCondition(b)
+        case .or(let a, let b):
+            guard let left = necessaryCondition(a), let right = necessaryCondition(b) else { return nil }
+            return .or(left, right)
+        case .structural(_, _, _, let b): return necessaryCondition(b)
+        }
+    }
+
+    private static func readsTrace(_ condition: Condition) -> Bool {
+        func trace(_ operand: Operand) -> Bool {
+            guard case .field(let field) = operand else { return false }
+            switch field {
+            case .rootName, .rootServiceName, .traceDuration: return true
+            default: return false
+            }
+        }
+        switch condition {
+        case .and(let a, let b), .or(let a, let b): return readsTrace(a) || readsTrace(b)
+        case .not(let inner): return readsTrace(inner)
+        case .compare(let a, _, let b): return trace(a) || trace(b)
+        case .truth(let operand): return trace(operand)
+        }
+    }
+
+    /// A text that tells conditions apart, for the predicate's identity.
+    private static func describe(_ condition: Condition) -> String {
+        switch condition {
+        case .and(let a, let b): "(\(describe(a)) && \(describe(b)))"
+        case .or(let a, let b): "(\(describe(a)) || \(describe(b)))"
+        case .not(let inner): "!\(describe(inner))"
+        case .compare(let a, let op, let b): "\(a) \(op.rawValue) \(b)"
+        case .truth(let operand): "\(operand)"
+        }
     }
 
     // MARK: Evaluation

@@ -160,22 +160,36 @@ enum TempoAPIHandler {
         let startNano = try parameters.unsigned("start").map { $0 * 1_000_000_000 } ?? (endNano > defaultWindowNano ? endNano - defaultWindowNano : 0)
         guard startNano <= endNano else { throw SightlineError(.invalidArgument, "invalid start: after end") }
         let range = TimeRange(startNano: startNano, endNano: endNano == .max ? .max : endNano + 1)
-        let candidates = try traces.findTraces(query.prefilter(tenant: tenant, range: range, limit: candidateLimit))
+        // Ask the store for as many candidates as answers wanted, and for more (four times as many, up to the cap) while
+        // too few of them match and the store had more: the store's narrowing is usually exact, and when it is not,
+        // the newest matches are still found first.
+        let prefilter = query.prefilter(tenant: tenant, range: range, limit: limit)
         let shown = query.attributeNames
         var out = "{\"traces\":["
         var found = 0
-        for id in candidates where found < limit {
-            let spans = try traces.trace(tenant: tenant, id: id)
-            let matched = query.matchingSpans(in: spans)
-            guard !matched.isEmpty else { continue }
-            let summary = TraceSummary(spans)
-            if let minDuration, summary.durationNano < minDuration { continue }
-            if let maxDuration, summary.durationNano > maxDuration { continue }
-            if found > 0 { out += "," }
-            found += 1
-            TempoJSON.appendSearchHit(id: id, summary: summary, matched: matched, shown: shown, spansPerSet: spansPerSet, to: &out)
+        var inspected = 0
+        var seen = Set<TraceID>()
+        var asked = max(limit, 1)
+        while true {
+            var request = prefilter
+            request.limit = min(asked, candidateLimit)
+            let candidates = try traces.findTraces(request)
+            for id in candidates where found < limit && seen.insert(id).inserted {
+                let spans = try traces.trace(tenant: tenant, id: id)
+                inspected += 1
+                let matched = query.matchingSpans(in: spans)
+                guard !matched.isEmpty else { continue }
+                let summary = TraceSummary(spans)
+                if let minDuration, summary.durationNano < minDuration { continue }
+                if let maxDuration, summary.durationNano > maxDuration { continue }
+                if found > 0 { out += "," }
+                found += 1
+                TempoJSON.appendSearchHit(id: id, summary: summary, matched: matched, shown: shown, spansPerSet: spansPerSet, to: &out)
+            }
+            if found >= limit || candidates.count < request.limit || request.limit >= candidateLimit { break }
+            asked = request.limit * 4
         }
-        out += "],\"metrics\":{\"inspectedTraces\":\(candidates.count),\"inspectedBytes\":\"0\",\"completedJobs\":1,\"totalJobs\":1}}"
+        out += "],\"metrics\":{\"inspectedTraces\":\(inspected),\"inspectedBytes\":\"0\",\"completedJobs\":1,\"totalJobs\":1}}"
         return out
     }
 
