@@ -125,6 +125,10 @@ struct JaegerAPITests {
                 #expect(String(buffer: $0.body) == "TraceQL: 1:10: expected a field or a value\n")
             }
             try await client.execute("/api/search?tags=%22x&\(window)").check { #expect($0.status == .badRequest) }
+            try await client.execute("/api/search?start=99999999999999999&end=99999999999999999").check {
+                #expect($0.status == .ok && ids($0).isEmpty)
+            }
+            try await client.execute("/api/v2/search/tags?start=99999999999999999").check { #expect($0.status == .ok) }
             try await client.execute("/api/v2/search/tags?scope=links").check { #expect($0.status == .badRequest) }
             try await client.execute("/api/v2/search/tag/nosuch/values").check { #expect($0.status == .badRequest) }
         }

@@ -96,15 +96,20 @@ package enum OTLPEncoder {
     // MARK: Grouping
 
     /// One scope of a resource and the indexes of its records.
-    private struct ScopeGroup {
-        var scope: InstrumentationScope
-        var items: [Int]
+    /// One scope of a resource group, with the indexes of its records.
+    package struct ScopeGroup {
+        package var scope: InstrumentationScope
+        package var items: [Int]
     }
 
-    private struct ResourceGroup {
-        var resource: [Attribute]
-        var scopes: [ScopeGroup]
+    /// One resource, with its scopes in order of first appearance.
+    package struct ResourceGroup {
+        package var resource: [Attribute]
+        package var scopes: [ScopeGroup]
     }
+
+    /// The spans' resources and scopes as OTLP nests them (``groups(_:)``), for encoders of other formats.
+    package static func groups(of spans: [Span]) -> [ResourceGroup] { groups(spans) }
 
     /// The records' resources and their scopes, in order of first appearance, with the indexes of their records.
     ///

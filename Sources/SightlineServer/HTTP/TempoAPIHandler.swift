@@ -156,8 +156,8 @@ enum TempoAPIHandler {
         let minDuration = try parameters.duration("minDuration")
         let maxDuration = try parameters.duration("maxDuration")
         let nowNano = UInt64(max(0, now.timeIntervalSince1970 * 1e9))
-        let endNano = try parameters.unsigned("end").map { $0.multipliedReportingOverflow(by: 1_000_000_000).partialValue } ?? nowNano
-        let startNano = try parameters.unsigned("start").map { $0 * 1_000_000_000 } ?? (endNano > defaultWindowNano ? endNano - defaultWindowNano : 0)
+        let endNano = try seconds("end", parameters) ?? nowNano
+        let startNano = try seconds("start", parameters) ?? (endNano > defaultWindowNano ? endNano - defaultWindowNano : 0)
         guard startNano <= endNano else { throw SightlineError(.invalidArgument, "invalid start: after end") }
         let range = TimeRange(startNano: startNano, endNano: endNano == .max ? .max : endNano + 1)
         // Ask the store for as many candidates as answers wanted, and for more (four times as many, up to the cap) while
@@ -222,14 +222,23 @@ enum TempoAPIHandler {
         return "{ " + conditions.joined(separator: " && ") + " }"
     }
 
+    /// A time parameter in Unix seconds, as nanoseconds (saturating); nil when absent.
+    static func seconds(_ name: String, _ parameters: JaegerParameters) throws -> UInt64? {
+        try parameters.unsigned(name).map { value in
+            let (nano, overflow) = value.multipliedReportingOverflow(by: 1_000_000_000)
+            return overflow ? .max : nano
+        }
+    }
+
     // MARK: Tags
 
     /// The recent spans of the request's window that the tag routes read.
     static func recentSpans(tenant: Tenant, parameters: JaegerParameters, traces: any TraceSource, now: Date = Date()) throws -> [Span] {
         let nowNano = UInt64(max(0, now.timeIntervalSince1970 * 1e9))
-        let endNano = try parameters.unsigned("end").map { $0 * 1_000_000_000 } ?? nowNano
-        let startNano = try parameters.unsigned("start").map { $0 * 1_000_000_000 } ?? (endNano > 24 * defaultWindowNano ? endNano - 24 * defaultWindowNano : 0)
-        return try traces.spans(tenant: tenant, in: TimeRange(startNano: min(startNano, endNano), endNano: endNano + 1), limit: tagSpanLimit)
+        let endNano = try seconds("end", parameters) ?? nowNano
+        let startNano = try seconds("start", parameters) ?? (endNano > 24 * defaultWindowNano ? endNano - 24 * defaultWindowNano : 0)
+        return try traces.spans(
+            tenant: tenant, in: TimeRange(startNano: min(startNano, endNano), endNano: endNano == .max ? .max : endNano + 1), limit: tagSpanLimit)
     }
 
     /// Attribute names of recent spans, by scope, sorted.

@@ -1,4 +1,5 @@
 import SightlineCore
+import SightlineIngest
 import SightlineQuery
 
 /// The JSON of Tempo's API: search hits, and traces in OTLP/JSON (ids in hex, 64-bit numbers as strings, enums as
@@ -39,34 +40,17 @@ enum TempoJSON {
 
     /// A trace as OTLP/JSON: `{"resourceSpans": […]}`, spans grouped by resource and scope in order of appearance.
     static func appendTrace(_ spans: [Span], to out: inout String) {
-        var resources: [[Attribute]] = []
-        var scopes: [[InstrumentationScope]] = []
-        var members: [[[Int]]] = []
-        for (index, span) in spans.enumerated() {
-            let r = resources.firstIndex(of: span.resource) ?? {
-                resources.append(span.resource)
-                scopes.append([])
-                members.append([])
-                return resources.count - 1
-            }()
-            let s = scopes[r].firstIndex(of: span.scope) ?? {
-                scopes[r].append(span.scope)
-                members[r].append([])
-                return scopes[r].count - 1
-            }()
-            members[r][s].append(index)
-        }
         out += "{\"resourceSpans\":["
-        for r in resources.indices {
+        for (r, group) in OTLPEncoder.groups(of: spans).enumerated() {
             if r > 0 { out += "," }
             out += "{\"resource\":{\"attributes\":"
-            appendAttributes(resources[r], to: &out)
+            appendAttributes(group.resource, to: &out)
             out += "},\"scopeSpans\":["
-            for s in scopes[r].indices {
+            for (s, scopeGroup) in group.scopes.enumerated() {
                 if s > 0 { out += "," }
-                let scope = scopes[r][s]
+                let scope = scopeGroup.scope
                 out += "{\"scope\":{\"name\":" + JSONText.quoted(scope.name) + ",\"version\":" + JSONText.quoted(scope.version) + "},\"spans\":["
-                for (position, index) in members[r][s].enumerated() {
+                for (position, index) in scopeGroup.items.enumerated() {
                     if position > 0 { out += "," }
                     appendSpan(spans[index], to: &out)
                 }
