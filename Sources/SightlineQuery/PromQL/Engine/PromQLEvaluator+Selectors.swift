@@ -7,7 +7,7 @@ struct RangeWindow {
     var start: Int64
     var end: Int64
     /// Whether the points reach past the window (`anchored`, `smoothed`).
-    var reach: RangeFunctions.Extension = .none
+    var reach: RangeFunctions.Reach = .none
 }
 
 extension PromQLEvaluator {
@@ -86,7 +86,7 @@ extension PromQLEvaluator {
         return RangeWindow(series: out, start: ref - range, end: ref, reach: reach)
     }
 
-    static func reach(of selector: VectorSelector) -> RangeFunctions.Extension {
+    static func reach(of selector: VectorSelector) -> RangeFunctions.Reach {
         selector.anchored ? .anchored : selector.smoothed ? .smoothed : .none
     }
 

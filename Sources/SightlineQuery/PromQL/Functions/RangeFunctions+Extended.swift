@@ -4,7 +4,7 @@
 /// widened window: anchored `(start - lookback, end]`, smoothed `(start - lookback, end + lookback]`.
 extension RangeFunctions {
     /// How a range selector reads past its window.
-    package enum Extension: Sendable {
+    package enum Reach: Sendable {
         case none, anchored, smoothed
     }
 
