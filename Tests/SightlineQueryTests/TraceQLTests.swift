@@ -66,6 +66,7 @@ import Testing
         ("{ kind = server } | avg(duration) > 250ms", []),
         ("{ status = error } | max(span.http.status_code) = 503 | min(duration) < 180ms", ["GET /cart", "GET /stock"]),
         ("{} | sum(span.load) >= 0.75", ["GET /cart", "call stock", "GET /stock"]),
+        ("{ kind = server } | select(span.load, resource.service.name)", ["GET /cart", "GET /stock"]),
         ("{ 500 <= span.http.status_code && span.http.status_code < 503 }", ["GET /cart"]),
     ])
     func selectsSpans(query: String, expected: [String]) throws {
@@ -76,7 +77,8 @@ import Testing
         ("{ name = }", "TraceQL: 1:10: expected a field or a value"),
         ("{ foo = 1 }", "TraceQL: 1:3: unknown field or value foo"),
         ("{ span.a = 1 ", "TraceQL: 1:14: expected } or an operator"),
-        ("{ .a = 1 } | select(span.b)", "TraceQL: 1:14: select is not supported after |"),
+        ("{ .a = 1 } | by(span.b)", "TraceQL: 1:14: by is not supported after |"),
+        ("{ .a = 1 } | select(span.b 2)", "TraceQL: 1:28: expected , or ) in select()"),
         ("{ .a = 1 } ! { .b = 2 }", "TraceQL: 1:13: expected a structural operator after !"),
         ("{ .a = 1 } | avg(duration) > \"x\"", "TraceQL: 1:33: expected a number or a duration after avg() >"),
         (#"{ name = "x }"#, "TraceQL: 1:10: unterminated string"),
@@ -131,7 +133,9 @@ import Testing
     }
 
     @Test func attributeNamesForTheResult() throws {
-        let query = try TraceQLQuery(#"{ span.http.status_code = 500 && resource.service.name = "x" || .peer.service = "y" }"#)
-        #expect(query.attributeNames.map { "\($0.scope).\($0.name)" } == ["span.http.status_code", "resource.service.name", "span.peer.service", "resource.peer.service"])
+        let query = try TraceQLQuery(#"{ span.http.status_code = 500 && resource.service.name = "x" || .peer.service = "y" } | select(span.db.system)"#)
+        #expect(
+            query.attributeNames.map { "\($0.scope).\($0.name)" }
+                == ["span.http.status_code", "resource.service.name", "span.peer.service", "resource.peer.service", "span.db.system"])
     }
 }

@@ -157,6 +157,9 @@ def test_tempo_api_traceql_search_and_trace_by_id(server):
     assert {"key": "http.response.status_code", "value": {"intValue": "503"}} in span["attributes"], span
     both = search('{ rootServiceName = "tempo-shop" } && { kind = client && status = error }')
     assert [t["traceID"] for t in both["traces"]] == [failed_id] and both["traces"][0]["spanSets"][0]["matched"] == 2
+    selected = search('{ resource.service.name = "tempo-shop" && kind = client } | select(span.db.system)')
+    assert all({"key": "db.system", "value": {"stringValue": "postgresql"}} in t["spanSets"][0]["spans"][0]["attributes"]
+               for t in selected["traces"]) and len(selected["traces"]) == 2, selected
     every = search('{ .db.system = "postgresql" } | count() = 1')
     assert {t["traceID"] for t in every["traces"]} >= {ok_id, failed_id}
     bad = requests.get(server.url + "/api/search", params={"q": "{ .a = }"}, timeout=30)

@@ -199,6 +199,8 @@ extension TraceQLQuery {
             case .sum: result = numbers.reduce(0, +)
             }
             return Self.holds(result, comparison, value.number ?? .nan)
+        case .select:
+            return true
         }
     }
 

@@ -4,7 +4,8 @@ package import SightlineCore
 /// resource.service.name = "api" }`) with `&&`, `||`, `!` and parentheses inside; spansets combined with `&&`, `||`
 /// and the structural operators `>` (child), `>>` (descendant), `<` (parent), `<<` (ancestor), `~` (sibling) and
 /// their negations (`!>`, `!>>`, `!<`, `!<<`, `!~`), which bind tighter than `&&` and `||`; and pipeline stages
-/// `| count() > n`, `| avg(duration) > 1s`, `| min(…)`, `| max(…)`, `| sum(…)`.
+/// `| count() > n`, `| avg(duration) > 1s`, `| min(…)`, `| max(…)`, `| sum(…)`, and `| select(…)` for the
+/// attributes to show.
 ///
 /// Fields: `span.x`, `resource.x`, `.x` (span first, then resource), quoted names (`span."a b"`), and the intrinsics
 /// `name`, `status`, `statusMessage`, `kind`, `duration`, `rootName`, `rootServiceName`, `traceDuration` (also as
@@ -12,7 +13,7 @@ package import SightlineCore
 /// `trace:rootService`, `trace:duration`, `trace:id`). Values: strings, integers, floats, durations (`1.5s`, `100ms`),
 /// `true`/`false`, `nil`, statuses (`error`, `ok`, `unset`) and kinds (`server`, `client`, …). Operators `= != < <= >
 /// >= =~ !~`; regular expressions are fully anchored, as in Tempo. A field a span lacks compares false, except with
-/// `= nil`. `select`, `by`, `coalesce` and metrics functions are refused with a message that says so.
+/// `= nil`. `by`, `coalesce` and metrics functions are refused with a message that says so.
 package struct TraceQLQuery: Sendable {
     /// Spansets and how they combine.
     indirect enum Spanset: Sendable {
@@ -33,6 +34,8 @@ package struct TraceQLQuery: Sendable {
         case count(Comparison, Value)
         /// `avg`, `min`, `max` or `sum` of a field over the spans that have it.
         case aggregate(Aggregate, Field, Comparison, Value)
+        /// `select(fields…)`: shows the fields with the matched spans; selects nothing away.
+        case select([Field])
     }
 
     enum Aggregate: String, Sendable {
@@ -134,6 +137,9 @@ package struct TraceQLQuery: Sendable {
             }
         }
         walk(spansets)
+        for case .select(let fields) in stages {
+            for field in fields { add(.field(field)) }
+        }
         var seen = Set<String>()
         return out.filter { seen.insert($0.0 + "\u{0}" + $0.1).inserted }
     }
@@ -216,6 +222,10 @@ private struct TraceQLParser {
             skipSpace()
             let start = index
             let word = identifier()
+            if word == "select" {
+                stages.append(.select(try selectFields()))
+                continue
+            }
             let aggregate = TraceQLQuery.Aggregate(rawValue: word)
             guard word == "count" || aggregate != nil else {
                 index = start
@@ -244,6 +254,20 @@ private struct TraceQLParser {
                 stages.append(.count(comparison, value))
             }
         }
+    }
+
+    /// `(field, field, …)` after `select`.
+    mutating func selectFields() throws -> [TraceQLQuery.Field] {
+        skipSpace()
+        guard take("(") else { throw failure("expected ( after select") }
+        var fields: [TraceQLQuery.Field] = []
+        repeat {
+            guard case .field(let field) = try operand() else { throw failure("expected a field in select()") }
+            fields.append(field)
+            skipSpace()
+        } while take(",")
+        guard take(")") else { throw failure("expected , or ) in select()") }
+        return fields
     }
 
     mutating func expectEnd() throws {
