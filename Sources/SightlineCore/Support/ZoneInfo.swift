@@ -36,11 +36,6 @@ package struct ZoneInfo: Sendable {
         self.rule = rule
     }
 
-    /// A zone with one fixed offset (Go's `time.FixedZone`).
-    package static func fixed(name: String, offset: Int) -> ZoneInfo {
-        ZoneInfo(name: name, kinds: [Kind(offset: offset, isDaylight: false, abbreviation: name)], transitions: [], transitionKinds: [], rule: nil)
-    }
-
     /// Reads a compiled zone file.
     /// - Throws: ``ZoneInfoError`` when the bytes are not a TZif file or are cut short.
     package init(name: String, tzif bytes: [UInt8]) throws(ZoneInfoError) {
