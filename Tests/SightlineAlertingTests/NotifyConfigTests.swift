@@ -59,6 +59,13 @@ let sampleNotifyConfig = """
           - to: dba@example.org
             headers:
               x-team: db
+      - name: chat
+        discord_configs:
+          - webhook_url: http://127.0.0.1:9/discord
+            title: '{{ .CommonLabels.alertname }}'
+        msteams_configs:
+          - webhook_url: http://127.0.0.1:9/teams
+            send_resolved: false
       - name: frontend
         slack_configs:
           - channel: '#fe'
@@ -101,6 +108,10 @@ let sampleNotifyConfig = """
         let slack = try #require(config.receiver(named: "frontend")?.slacks.first)
         #expect(slack.apiURL == "http://127.0.0.1:9/slack" && slack.sendResolved)
         #expect(config.receiver(named: "db-pager")?.pagerDuties.first?.sendResolved == true)
+        let chat = try #require(config.receiver(named: "chat"))
+        #expect(chat.discords.first?.webhookURL == "http://127.0.0.1:9/discord" && chat.discords.first?.title == "{{ .CommonLabels.alertname }}")
+        #expect(chat.discords.first?.sendResolved == true && chat.msTeams.first?.sendResolved == false)
+        #expect(chat.integrations.map(\.name) == ["discord", "msteams"])
         #expect(config.timeIntervals["office"]?.first?.times == [NotifyIntRange(540, 1020)])
         #expect(config.timeIntervals["office"]?.first?.weekdays == [NotifyIntRange(1, 5)])
     }
@@ -115,6 +126,9 @@ let sampleNotifyConfig = """
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    webhook_configs:\n      - url: ftp://x\n", "expected an http:// or https:// URL", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    slack_configs:\n      - channel: x\n", "no global Slack API URL", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n  - name: a\n", "defined twice", 5),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    discord_configs:\n      - title: x\n", "one of webhook_url or webhook_url_file must be configured", 6),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    msteams_configs:\n      - webhook_url: ftp://x\n", "expected an http:// or https:// URL", 6),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    opsgenie_configs: []\n", "receiver types other than webhook, slack, pagerduty, email, discord and msteams", 5),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    bogus: 1\n", "key 'receivers[0].bogus' (line 5): unknown key", 5),
         ("receivers:\n  - name: a\n", "no route provided", 0),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\ntime_intervals:\n  - name: t\n    time_intervals:\n      - weekdays: [funday]\n", "invalid weekday range \"funday\"", 8),

@@ -71,6 +71,40 @@ import Testing
         }
     }
 
+    @Test func discordEmbedAndTeamsMessageCard() throws {
+        var discord = DiscordConfig()
+        discord.webhookURL = "http://h/discord"
+        discord.username = "am"
+        let firing = NotificationData(delivery([alert("a"), alert("b")], integration: NotifyIntegration(kind: .discord(discord), index: 0)), externalURL: "http://am")
+        var post = try NotifyPayloads.discord(firing, config: discord)
+        #expect(post.url == "http://h/discord")
+        var object = jsonObject(String(decoding: post.body, as: UTF8.self))
+        #expect(object["content"] as? String == "" && object["username"] as? String == "am" && object["avatar_url"] == nil)
+        let embed = try #require((object["embeds"] as? [[String: Any]])?.first)
+        #expect(embed["title"] as? String == "[FIRING:2] Disk ")
+        #expect(embed["color"] as? Int == 0x992D22)
+        let description = try #require(embed["description"] as? String)
+        #expect(description.hasPrefix("Alerts Firing:\nLabels:\n - alertname = Disk\n - instance = a\n"), "\(description)")
+        #expect(description.contains("Source: http://prom/graph") && !description.contains("Resolved"))
+        discord.title = String(repeating: "é", count: 300)
+        post = try NotifyPayloads.discord(firing, config: discord)
+        object = jsonObject(String(decoding: post.body, as: UTF8.self))
+        let long = try #require(((object["embeds"] as? [[String: Any]])?.first?["title"]) as? String)
+        #expect(long.unicodeScalars.count == 256 && long.hasSuffix("é…"))
+
+        var teams = MSTeamsConfig()
+        teams.webhookURL = "https://h/teams"
+        let resolved = NotificationData(
+            delivery([alert("a", endsAt: notifyT0)], integration: NotifyIntegration(kind: .msTeams(teams), index: 0)), externalURL: "")
+        post = try NotifyPayloads.msTeams(resolved, config: teams)
+        object = jsonObject(String(decoding: post.body, as: UTF8.self))
+        #expect(object["@context"] as? String == "http://schema.org/extensions" && object["type"] as? String == "MessageCard")
+        #expect(object["title"] as? String == "[RESOLVED] Disk (a)" && object["summary"] as? String == "[RESOLVED] Disk (a)")
+        #expect(object["themeColor"] as? String == "2DC72D")
+        let text = try #require(object["text"] as? String)
+        #expect(text.hasPrefix("# Alerts Resolved:\n\nLabels:\n  - alertname = Disk\n  - instance = a\n"), "\(text)")
+    }
+
     @Test func pagerDutyEventsV2() throws {
         var config = PagerDutyConfig()
         config.routingKey = "rk"

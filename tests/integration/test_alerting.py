@@ -231,6 +231,8 @@ def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
                                    "text": '{{ template "slack.team.text" . }}'}],
                 "pagerduty_configs": [{"routing_key": "test-routing-key", "url": hooks.url("/pagerduty")}],
                 "email_configs": [{"to": "oncall@test", "send_resolved": True}],
+                "discord_configs": [{"webhook_url": hooks.url("/discord")}],
+                "msteams_configs": [{"webhook_url": hooks.url("/teams")}],
             }],
         }
         rules = [{
@@ -264,6 +266,11 @@ def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
         _, pd = hooks.wait_for(lambda p, b: p == "/pagerduty", budget, "PagerDuty event")
         assert pd["routing_key"] == "test-routing-key" and pd["event_action"] == "trigger"
         assert pd["dedup_key"] and pd["payload"]["summary"] and pd["payload"]["source"]
+        _, discord = hooks.wait_for(lambda p, b: p == "/discord", budget, "Discord message")
+        assert discord["embeds"][0]["title"].startswith("[FIRING:1] QueueTooLong") and discord["embeds"][0]["color"] == 0x992D22
+        assert "queue = orders" in discord["embeds"][0]["description"], discord
+        _, teams = hooks.wait_for(lambda p, b: p == "/teams", budget, "Teams message")
+        assert teams["type"] == "MessageCard" and teams["themeColor"] == "8C1A1A" and "# Alerts Firing:" in teams["text"]
         _, mail = smtp.wait_for(lambda m: "QueueTooLong" in (m["Subject"] or ""), budget, "firing email")
         assert mail["To"] == "oncall@test" and mail["From"] == "sightline@test"
         assert {part.get_content_type() for part in mail.walk()} >= {"text/html"}
@@ -277,6 +284,7 @@ def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
                                        "PagerDuty resolve")
         assert pd_resolve["dedup_key"] == pd["dedup_key"]
         smtp.wait_for(lambda m: "RESOLVED" in (m["Subject"] or "").upper(), SLACK_S, "resolved email")
+        hooks.wait_for(lambda p, b: p == "/teams" and b.get("themeColor") == "2DC72D", SLACK_S, "resolved Teams message")
         assert len(webhook_alerts(hooks, "/webhook", "QueueTooLong", "firing")) == 1, "paged once"
     hooks.stop()
 

@@ -443,6 +443,8 @@ enum NotifyAttempt: Sendable {
             case .slack(let config): return .post(try NotifyPayloads.slack(data, config: config))
             case .pagerDuty(let config): return .post(try NotifyPayloads.pagerDuty(data, config: config))
             case .email(let config): return .mail(try NotifyEmail.message(data, config: config, nowMs: delivery.flushedAtMs, messageID: messageID), config)
+            case .discord(let config): return .post(try NotifyPayloads.discord(data, config: config))
+            case .msTeams(let config): return .post(try NotifyPayloads.msTeams(data, config: config))
             }
         } catch {
             return .broken("\(error)")

@@ -97,6 +97,8 @@ package struct NotifyReceiver: Sendable {
     package var slacks: [SlackConfig] = []
     package var pagerDuties: [PagerDutyConfig] = []
     package var emails: [EmailConfig] = []
+    package var discords: [DiscordConfig] = []
+    package var msTeams: [MSTeamsConfig] = []
     package init(name: String) { self.name = name }
 
     /// The integrations in a fixed order; their position names them in the notification log.
@@ -105,6 +107,8 @@ package struct NotifyReceiver: Sendable {
             + slacks.enumerated().map { NotifyIntegration(kind: .slack($0.element), index: $0.offset) }
             + pagerDuties.enumerated().map { NotifyIntegration(kind: .pagerDuty($0.element), index: $0.offset) }
             + emails.enumerated().map { NotifyIntegration(kind: .email($0.element), index: $0.offset) }
+            + discords.enumerated().map { NotifyIntegration(kind: .discord($0.element), index: $0.offset) }
+            + msTeams.enumerated().map { NotifyIntegration(kind: .msTeams($0.element), index: $0.offset) }
     }
 }
 
@@ -112,17 +116,20 @@ package struct NotifyReceiver: Sendable {
 package struct NotifyIntegration: Sendable {
     package enum Kind: Sendable {
         case webhook(WebhookConfig), slack(SlackConfig), pagerDuty(PagerDutyConfig), email(EmailConfig)
+        case discord(DiscordConfig), msTeams(MSTeamsConfig)
     }
     package var kind: Kind
     package var index: Int
 
-    /// `webhook`, `slack`, `pagerduty` or `email`.
+    /// `webhook`, `slack`, `pagerduty`, `email`, `discord` or `msteams`.
     package var name: String {
         switch kind {
         case .webhook: "webhook"
         case .slack: "slack"
         case .pagerDuty: "pagerduty"
         case .email: "email"
+        case .discord: "discord"
+        case .msTeams: "msteams"
         }
     }
 
@@ -133,6 +140,8 @@ package struct NotifyIntegration: Sendable {
         case .slack(let c): c.sendResolved
         case .pagerDuty(let c): c.sendResolved
         case .email(let c): c.sendResolved
+        case .discord(let c): c.sendResolved
+        case .msTeams(let c): c.sendResolved
         }
     }
 }
@@ -181,6 +190,32 @@ package struct PagerDutyConfig: Sendable {
         ("num_resolved", "{{ .Alerts.Resolved | len }}"),
         ("resolved", #"{{ template "pagerduty.default.instances" .Alerts.Resolved }}"#),
     ]
+    package var sendResolved = true
+    /// `http_config.tls_config`.
+    package var tls: NotifyTLSOptions?
+    package init() {}
+}
+
+/// `discord_configs`: a Discord webhook, one embed per notification.
+package struct DiscordConfig: Sendable {
+    package var webhookURL = ""
+    package var title = #"{{ template "discord.default.title" . }}"#
+    package var message = #"{{ template "discord.default.message" . }}"#
+    package var content = ""
+    package var username = ""
+    package var avatarURL = ""
+    package var sendResolved = true
+    /// `http_config.tls_config`.
+    package var tls: NotifyTLSOptions?
+    package init() {}
+}
+
+/// `msteams_configs`: a Microsoft Teams incoming webhook (connector `MessageCard`).
+package struct MSTeamsConfig: Sendable {
+    package var webhookURL = ""
+    package var title = #"{{ template "msteams.default.title" . }}"#
+    package var summary = #"{{ template "msteams.default.summary" . }}"#
+    package var text = #"{{ template "msteams.default.text" . }}"#
     package var sendResolved = true
     /// `http_config.tls_config`.
     package var tls: NotifyTLSOptions?

@@ -12,7 +12,7 @@ import Yams
 ///   receiver: team       # repeat_interval 4h, matchers / match / match_re, continue, mute_time_intervals,
 ///   routes: [...]        # active_time_intervals, routes
 /// inhibit_rules: [{source_matchers, target_matchers, equal}]   # (and legacy source_match(_re), target_match(_re))
-/// receivers: [{name, webhook_configs, slack_configs, pagerduty_configs, email_configs}]
+/// receivers: [{name, webhook_configs, slack_configs, pagerduty_configs, email_configs, discord_configs, msteams_configs}]
 /// time_intervals: [{name, time_intervals: [{times, weekdays, days_of_month, months, years, location}]}]
 /// templates: [templates/*.tmpl]   # files of {{ define }}s, relative to the config file; globs may match nothing
 /// ```
@@ -341,7 +341,12 @@ package enum NotifyConfigFile {
                     receiver.pagerDuties = try list(value, at: key).enumerated().map { try pagerDuty($0.element, at: "\(key)[\($0.offset)]", global: global) }
                 case "email_configs":
                     receiver.emails = try list(value, at: key).enumerated().map { try email($0.element, at: "\(key)[\($0.offset)]", global: global) }
-                default: throw error(key, value, "unknown key (receiver types other than webhook, slack, pagerduty and email are not supported)")
+                case "discord_configs":
+                    receiver.discords = try list(value, at: key).enumerated().map { try discord($0.element, at: "\(key)[\($0.offset)]") }
+                case "msteams_configs":
+                    receiver.msTeams = try list(value, at: key).enumerated().map { try msTeams($0.element, at: "\(key)[\($0.offset)]") }
+                default:
+                    throw error(key, value, "unknown key (receiver types other than webhook, slack, pagerduty, email, discord and msteams are not supported)")
                 }
             }
             guard !receiver.name.isEmpty else { throw error(prefix, node, "missing name in receiver") }
@@ -431,6 +436,61 @@ package enum NotifyConfigFile {
                 throw error(prefix, node, "cert_file and key_file must be given together")
             }
             return options
+        }
+
+        /// `webhook_url`, or the URL in the file `webhook_url_file` names; exactly one of them.
+        func webhookURL(_ url: String, _ file: String?, _ node: Node, at prefix: String) throws -> String {
+            if let file {
+                guard url.isEmpty else { throw error(prefix, node, "at most one of webhook_url & webhook_url_file must be configured") }
+                guard let data = FileManager.default.contents(atPath: file) else { throw error("\(prefix).webhook_url_file", node, "cannot read \(file)") }
+                let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                guard text.hasPrefix("http://") || text.hasPrefix("https://") else {
+                    throw error("\(prefix).webhook_url_file", node, "expected an http:// or https:// URL in \(file)")
+                }
+                return text
+            }
+            guard !url.isEmpty else { throw error(prefix, node, "one of webhook_url or webhook_url_file must be configured") }
+            return url
+        }
+
+        func discord(_ node: Node, at prefix: String) throws -> DiscordConfig {
+            var config = DiscordConfig()
+            var file: String?
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "webhook_url": config.webhookURL = try url(value, at: key)
+                case "webhook_url_file": file = try string(value, at: key)
+                case "title": config.title = try string(value, at: key)
+                case "message": config.message = try string(value, at: key)
+                case "content": config.content = try string(value, at: key)
+                case "username": config.username = try string(value, at: key)
+                case "avatar_url": config.avatarURL = try string(value, at: key)
+                case "http_config": config.tls = try httpConfig(value, at: key).tls
+                case "send_resolved": config.sendResolved = try bool(value, at: key)
+                default: throw error(key, value, "unknown key")
+                }
+            }
+            config.webhookURL = try webhookURL(config.webhookURL, file, node, at: prefix)
+            return config
+        }
+
+        func msTeams(_ node: Node, at prefix: String) throws -> MSTeamsConfig {
+            var config = MSTeamsConfig()
+            var file: String?
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "webhook_url": config.webhookURL = try url(value, at: key)
+                case "webhook_url_file": file = try string(value, at: key)
+                case "title": config.title = try string(value, at: key)
+                case "summary": config.summary = try string(value, at: key)
+                case "text": config.text = try string(value, at: key)
+                case "http_config": config.tls = try httpConfig(value, at: key).tls
+                case "send_resolved": config.sendResolved = try bool(value, at: key)
+                default: throw error(key, value, "unknown key")
+                }
+            }
+            config.webhookURL = try webhookURL(config.webhookURL, file, node, at: prefix)
+            return config
         }
 
         func slack(_ node: Node, at prefix: String, global: NotifyConfig.Global) throws -> SlackConfig {

@@ -151,6 +151,40 @@ package enum NotifyPayloads {
         return OutboundPost(url: config.apiURL, headers: [("Content-Type", "application/json")], body: Array(out.utf8), tls: config.tls)
     }
 
+    /// A Discord webhook message: one embed with the title (at most 256 characters), the message (4,096) and
+    /// Discord's red or green; `content` (2,000) above it. Longer texts end in `…`.
+    /// - Throws: `configuration` when a template fails.
+    package static func discord(_ data: NotificationData, config: DiscordConfig) throws -> OutboundPost {
+        let title = truncated(try data.render(config.title, field: "discord title"), to: 256)
+        let description = truncated(try data.render(config.message, field: "discord message"), to: 4096)
+        let content = truncated(try data.render(config.content, field: "discord content"), to: 2000)
+        var out = "{\"content\":" + JSONText.quoted(content)
+        out += ",\"embeds\":[{\"title\":" + JSONText.quoted(title) + ",\"description\":" + JSONText.quoted(description)
+        out += ",\"color\":\(data.status == "firing" ? 0x992D22 : 0x2ECC71)}]"
+        if !config.username.isEmpty { out += ",\"username\":" + JSONText.quoted(config.username) }
+        if !config.avatarURL.isEmpty { out += ",\"avatar_url\":" + JSONText.quoted(config.avatarURL) }
+        out += "}"
+        return OutboundPost(url: config.webhookURL, headers: [("Content-Type", "application/json")], body: Array(out.utf8), tls: config.tls)
+    }
+
+    /// A Microsoft Teams connector `MessageCard`: title, summary, Markdown text, and red or green as the theme.
+    /// - Throws: `configuration` when a template fails.
+    package static func msTeams(_ data: NotificationData, config: MSTeamsConfig) throws -> OutboundPost {
+        var out = "{\"@context\":\"http://schema.org/extensions\",\"type\":\"MessageCard\""
+        out += ",\"title\":" + JSONText.quoted(try data.render(config.title, field: "msteams title"))
+        out += ",\"summary\":" + JSONText.quoted(try data.render(config.summary, field: "msteams summary"))
+        out += ",\"text\":" + JSONText.quoted(try data.render(config.text, field: "msteams text"))
+        out += ",\"themeColor\":" + JSONText.quoted(data.status == "firing" ? "8C1A1A" : "2DC72D") + "}"
+        return OutboundPost(url: config.webhookURL, headers: [("Content-Type", "application/json")], body: Array(out.utf8), tls: config.tls)
+    }
+
+    /// `text` cut to at most `limit` characters, the last one `…` when cut (Alertmanager's `TruncateInRunes`).
+    static func truncated(_ text: String, to limit: Int) -> String {
+        let scalars = text.unicodeScalars
+        guard scalars.count > limit else { return text }
+        return String(String.UnicodeScalarView(scalars.prefix(limit - 1))) + "…"
+    }
+
     /// A PagerDuty Events API v2 event: `trigger` while anything fires, `resolve` after; `dedup_key` is the SHA-256
     /// of the group key, so PagerDuty folds every notification of a group into one incident.
     /// - Throws: `configuration` when a template fails.

@@ -525,6 +525,24 @@ package struct NotifyTemplateLibrary: Sendable {
             {{ range .Annotations.SortedPairs }} - {{ .Name }} = {{ .Value }}
             {{ end }}Source: {{ .GeneratorURL }}
             {{ end }}{{ end }}
+            {{ define "__text_alert_list_markdown" }}{{ range . }}
+            Labels:
+            {{ range .Labels.SortedPairs }}  - {{ .Name }} = {{ .Value }}
+            {{ end }}
+            Annotations:
+            {{ range .Annotations.SortedPairs }}  - {{ .Name }} = {{ .Value }}
+            {{ end }}
+            Source: {{ .GeneratorURL }}
+            {{ end }}{{ end }}
+            {{ define "discord.default.title" }}{{ template "__subject" . }}{{ end }}
+            {{ define "discord.default.message" }}{{ if gt (len .Alerts.Firing) 0 }}Alerts Firing:
+            {{ template "__text_alert_list" .Alerts.Firing }}{{ end }}{{ if gt (len .Alerts.Resolved) 0 }}Alerts Resolved:
+            {{ template "__text_alert_list" .Alerts.Resolved }}{{ end }}{{ end }}
+            {{ define "msteams.default.title" }}{{ template "__subject" . }}{{ end }}
+            {{ define "msteams.default.summary" }}{{ template "__subject" . }}{{ end }}
+            {{ define "msteams.default.text" }}{{ if gt (len .Alerts.Firing) 0 }}# Alerts Firing:
+            {{ template "__text_alert_list_markdown" .Alerts.Firing }}{{ end }}{{ if gt (len .Alerts.Resolved) 0 }}# Alerts Resolved:
+            {{ template "__text_alert_list_markdown" .Alerts.Resolved }}{{ end }}{{ end }}
             {{ define "slack.default.title" }}{{ template "__subject" . }}{{ end }}
             {{ define "slack.default.username" }}{{ template "__alertmanager" . }}{{ end }}
             {{ define "slack.default.fallback" }}{{ template "slack.default.title" . }} | {{ template "slack.default.titlelink" . }}{{ end }}
