@@ -1,4 +1,5 @@
 import SightlineCore
+import SightlineTestSupport
 import Testing
 
 @testable import SightlineQuery
@@ -46,6 +47,24 @@ import Testing
         #expect(GoTime.Instant.zero.nanoseconds(since: instant) == .min)  // Go's Sub clamps
         #expect(instant.nanoseconds(since: .zero) == .max)
         #expect(GoTime.Instant(milliseconds: -1500) == GoTime.Instant(seconds: -2, nanosecond: 500_000_000))
+    }
+
+    /// Layouts come from users' templates: random ones, at instants from year 1 to far past 2262, never trap.
+    @Test func randomLayoutsNeverTrap() {
+        var rng = SplitMix64(seed: 23)
+        let pieces = ["2006", "06", "01", "1", "Jan", "January", "02", "2", "_2", "__2", "002", "15", "3", "03", "4", "04", "5", "05", "PM", "pm",
+            "MST", "Z07:00", "-0700", "Z070000", "-07", ".000", ",999", ".9", "Mon", "Monday", "Month", " ", "x", "é"]
+        let instants = [
+            GoTime.Instant.zero, GoTime.Instant(nanoseconds: .min), GoTime.Instant(nanoseconds: .max),
+            GoTime.Instant(seconds: 253_402_300_799, nanosecond: 999_999_999), GoTime.Instant(seconds: -1, nanosecond: 1),
+            GoTime.Instant(milliseconds: .min), GoTime.Instant(milliseconds: .max), GoTime.Instant.zero.adding(nanoseconds: .min),
+        ]
+        for _ in 0..<2000 {
+            let layout = (0..<Int(rng.next() % 12)).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined()
+            let zone = ZoneInfo.Kind(offset: Int(Int64(bitPattern: rng.next()) % 100_000), isDaylight: false, abbreviation: rng.next() % 2 == 0 ? "" : "XT")
+            _ = GoTime.format(instants[Int(rng.next() % UInt64(instants.count))], layout: layout, zone: zone)
+        }
+        _ = GoTime.duration(.max)
     }
 
     @Test(arguments: [

@@ -1,4 +1,5 @@
 import SightlineCore
+import SightlineTestSupport
 import Testing
 
 @testable import SightlineQuery
@@ -129,6 +130,26 @@ import Testing
             let parsed = try TraceQLQuery(text)
             let narrowed = parsed.prefilter(tenant: tenant, range: .all, limit: 5)
             for span in parsed.matchingSpans(in: Self.trace) { #expect(narrowed.matches(span), "\(text): \(span.name)") }
+        }
+    }
+
+    /// Random fragments of TraceQL never trap the parser, the evaluator or the field reader: they parse and run, or
+    /// fail with an error (the text comes from HTTP requests).
+    @Test func randomQueriesNeverTrap() {
+        var rng = SplitMix64(seed: 19)
+        let pieces = [
+            "{", "}", "(", ")", " ", "&&", "||", "!", "=", "!=", "<", ">", ">=", "<=", "=~", "!~", ">>", "<<", "~", "|", ",", ".", "span.",
+            "resource.", "span:", "trace:", "name", "status", "kind", "duration", "rootName", "traceDuration", "error", "server", "nil",
+            "true", "\"", "`", "\"GET.*\"", "\"(\"", "1", "-2", "1.5", "100ms", "5xs", "count()", "avg(duration)", "select(", "by(", "http.status_code",
+            "\\", "µs", "é",
+        ]
+        for _ in 0..<5000 {
+            let text = (0..<Int(rng.next() % 20)).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined()
+            if let query = try? TraceQLQuery(text) {
+                _ = query.matchingSpans(in: Self.trace)
+                _ = query.prefilter(tenant: .default, range: .all, limit: 3).matches(Self.trace[0])
+            }
+            _ = try? TraceQLQuery.field(named: text).tagValue(of: Self.trace[2])
         }
     }
 

@@ -10,8 +10,20 @@ package enum GoTime {
         package var nanosecond: Int64
 
         package init(seconds: Int64, nanosecond: Int64) {
-            self.seconds = seconds + CivilTime.floorDivide(nanosecond, 1_000_000_000)
-            self.nanosecond = nanosecond - CivilTime.floorDivide(nanosecond, 1_000_000_000) * 1_000_000_000
+            let (whole, rest) = Self.split(nanosecond, 1_000_000_000)
+            self.seconds = Self.saturatingSum(seconds, whole)
+            self.nanosecond = rest
+        }
+
+        /// `value` as whole `unit`s, rounded down, and the rest (`0..<unit`), without overflowing.
+        private static func split(_ value: Int64, _ unit: Int64) -> (whole: Int64, rest: Int64) {
+            let (whole, rest) = value.quotientAndRemainder(dividingBy: unit)
+            return rest < 0 ? (whole - 1, rest + unit) : (whole, rest)
+        }
+
+        private static func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
+            let (sum, overflow) = a.addingReportingOverflow(b)
+            return overflow ? (b < 0 ? .min : .max) : sum
         }
 
         /// The instant `nanoseconds` after the epoch.
@@ -19,8 +31,8 @@ package enum GoTime {
 
         /// The instant `milliseconds` after the epoch.
         package init(milliseconds: Int64) {
-            let seconds = CivilTime.floorDivide(milliseconds, 1000)
-            self.init(seconds: seconds, nanosecond: (milliseconds - seconds * 1000) * 1_000_000)
+            let (seconds, rest) = Self.split(milliseconds, 1000)
+            self.init(seconds: seconds, nanosecond: rest * 1_000_000)
         }
 
         /// Go's zero `time.Time`: 0001-01-01 00:00:00 UTC.
@@ -37,8 +49,8 @@ package enum GoTime {
 
         /// This instant moved by `nanoseconds`.
         package func adding(nanoseconds: Int64) -> Instant {
-            let wholeSeconds = CivilTime.floorDivide(nanoseconds, 1_000_000_000)
-            return Instant(seconds: seconds + wholeSeconds, nanosecond: nanosecond + (nanoseconds - wholeSeconds * 1_000_000_000))
+            let (whole, rest) = Self.split(nanoseconds, 1_000_000_000)
+            return Instant(seconds: Self.saturatingSum(seconds, whole), nanosecond: nanosecond + rest)
         }
 
         package static func < (a: Instant, b: Instant) -> Bool { (a.seconds, a.nanosecond) < (b.seconds, b.nanosecond) }
