@@ -105,6 +105,36 @@ import Testing
         #expect(text.hasPrefix("# Alerts Resolved:\n\nLabels:\n  - alertname = Disk\n  - instance = a\n"), "\(text)")
     }
 
+    @Test func telegramSendMessageEscapesValuesInHTMLMode() throws {
+        var config = TelegramConfig()
+        config.apiURL = "http://h/tg/"
+        config.botToken = "123:abc"
+        config.chatID = -1001
+        config.message = #"<b>{{ .Status }}</b> {{ (index .Alerts 0).Annotations.summary }} {{ safeHtml "<i>x</i>" }}"#
+        var risky = alert("a")
+        risky.annotations = Labels(["summary": "disk <95% & rising + \"fast\""])
+        let data = NotificationData(delivery([risky], integration: NotifyIntegration(kind: .telegram(config), index: 0)), externalURL: "")
+        var post = try NotifyPayloads.telegram(data, config: config)
+        #expect(post.url == "http://h/tg/bot123:abc/sendMessage")
+        var object = jsonObject(String(decoding: post.body, as: UTF8.self))
+        #expect(object["chat_id"] as? Int == -1001 && object["parse_mode"] as? String == "HTML")
+        #expect(object["disable_notification"] as? Bool == false && object["disable_web_page_preview"] as? Bool == true)
+        #expect(object["text"] as? String == "<b>firing</b> disk &lt;95% &amp; rising &#43; &#34;fast&#34; <i>x</i>")
+        config.parseMode = "MarkdownV2"
+        config.messageThreadID = 7
+        post = try NotifyPayloads.telegram(data, config: config)
+        object = jsonObject(String(decoding: post.body, as: UTF8.self))
+        #expect(object["text"] as? String == #"<b>firing</b> disk <95% & rising + "fast" <i>x</i>"#)
+        #expect(object["parse_mode"] as? String == "MarkdownV2" && object["message_thread_id"] as? Int == 7)
+        config = TelegramConfig()
+        config.botToken = "t"
+        config.chatID = 5
+        post = try NotifyPayloads.telegram(data, config: config)
+        object = jsonObject(String(decoding: post.body, as: UTF8.self))
+        #expect(post.url == "https://api.telegram.org/bott/sendMessage")
+        #expect((object["text"] as? String)?.hasPrefix("Alerts Firing:\nLabels:\n - alertname = Disk\n") == true)
+    }
+
     @Test func pagerDutyEventsV2() throws {
         var config = PagerDutyConfig()
         config.routingKey = "rk"

@@ -101,6 +101,7 @@ import Testing
         ("{{ humanizeDuration 3725 }} {{ humanizeDuration \"0.25\" }} {{ humanizeDuration .Count }}", "1h 2m 5s 250ms 3s"),
         ("{{ stringSlice \"a\" \"b c\" | join \",\" }} {{ len (stringSlice) }}", "a,b c 0"),
         ("{{ urlUnescape \"a%20b+c%2Fd\" }} {{ safeUrl \"http://x/?a=1\" }}", "a b c/d http://x/?a=1"),
+        ("{{ if eq (safeHtml \"<b>\") \"<b>\" }}{{ safeHtml \"<b>\" | len }}{{ end }}", "3"),
         // Alertmanager 0.32–0.34: JSON, lists, maps, base64, now.
         ("{{ index .Alerts 0 | toJson }}", #"{"startsAt":"2026-07-04T09:05:07.0123Z","endsAt":"0001-01-01T00:00:00Z"}"#),
         ("{{ toJson \"<a&b>\" }} {{ toJson 0.0000001 }} {{ toJson (since (index .Alerts 0).StartsAt) }}", #""\u003ca\u0026b\u003e" 1e-7 3599987700000"#),

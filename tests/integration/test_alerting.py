@@ -233,6 +233,7 @@ def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
                 "email_configs": [{"to": "oncall@test", "send_resolved": True}],
                 "discord_configs": [{"webhook_url": hooks.url("/discord")}],
                 "msteams_configs": [{"webhook_url": hooks.url("/teams")}],
+                "telegram_configs": [{"api_url": hooks.url("/tg"), "bot_token": "42:secret", "chat_id": -100}],
             }],
         }
         rules = [{
@@ -271,6 +272,8 @@ def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
         assert "queue = orders" in discord["embeds"][0]["description"], discord
         _, teams = hooks.wait_for(lambda p, b: p == "/teams", budget, "Teams message")
         assert teams["type"] == "MessageCard" and teams["themeColor"] == "8C1A1A" and "# Alerts Firing:" in teams["text"]
+        _, tg = hooks.wait_for(lambda p, b: p == "/tg/bot42:secret/sendMessage", budget, "Telegram message")
+        assert tg["chat_id"] == -100 and tg["parse_mode"] == "HTML" and "queue = orders" in tg["text"], tg
         _, mail = smtp.wait_for(lambda m: "QueueTooLong" in (m["Subject"] or ""), budget, "firing email")
         assert mail["To"] == "oncall@test" and mail["From"] == "sightline@test"
         assert {part.get_content_type() for part in mail.walk()} >= {"text/html"}

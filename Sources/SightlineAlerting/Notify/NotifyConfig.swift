@@ -99,6 +99,7 @@ package struct NotifyReceiver: Sendable {
     package var emails: [EmailConfig] = []
     package var discords: [DiscordConfig] = []
     package var msTeams: [MSTeamsConfig] = []
+    package var telegrams: [TelegramConfig] = []
     package init(name: String) { self.name = name }
 
     /// The integrations in a fixed order; their position names them in the notification log.
@@ -109,6 +110,7 @@ package struct NotifyReceiver: Sendable {
             + emails.enumerated().map { NotifyIntegration(kind: .email($0.element), index: $0.offset) }
             + discords.enumerated().map { NotifyIntegration(kind: .discord($0.element), index: $0.offset) }
             + msTeams.enumerated().map { NotifyIntegration(kind: .msTeams($0.element), index: $0.offset) }
+            + telegrams.enumerated().map { NotifyIntegration(kind: .telegram($0.element), index: $0.offset) }
     }
 }
 
@@ -116,12 +118,12 @@ package struct NotifyReceiver: Sendable {
 package struct NotifyIntegration: Sendable {
     package enum Kind: Sendable {
         case webhook(WebhookConfig), slack(SlackConfig), pagerDuty(PagerDutyConfig), email(EmailConfig)
-        case discord(DiscordConfig), msTeams(MSTeamsConfig)
+        case discord(DiscordConfig), msTeams(MSTeamsConfig), telegram(TelegramConfig)
     }
     package var kind: Kind
     package var index: Int
 
-    /// `webhook`, `slack`, `pagerduty`, `email`, `discord` or `msteams`.
+    /// `webhook`, `slack`, `pagerduty`, `email`, `discord`, `msteams` or `telegram`.
     package var name: String {
         switch kind {
         case .webhook: "webhook"
@@ -130,6 +132,7 @@ package struct NotifyIntegration: Sendable {
         case .email: "email"
         case .discord: "discord"
         case .msTeams: "msteams"
+        case .telegram: "telegram"
         }
     }
 
@@ -142,6 +145,7 @@ package struct NotifyIntegration: Sendable {
         case .email(let c): c.sendResolved
         case .discord(let c): c.sendResolved
         case .msTeams(let c): c.sendResolved
+        case .telegram(let c): c.sendResolved
         }
     }
 }
@@ -216,6 +220,22 @@ package struct MSTeamsConfig: Sendable {
     package var title = #"{{ template "msteams.default.title" . }}"#
     package var summary = #"{{ template "msteams.default.summary" . }}"#
     package var text = #"{{ template "msteams.default.text" . }}"#
+    package var sendResolved = true
+    /// `http_config.tls_config`.
+    package var tls: NotifyTLSOptions?
+    package init() {}
+}
+
+/// `telegram_configs`: a bot's `sendMessage`.
+package struct TelegramConfig: Sendable {
+    package var apiURL = "https://api.telegram.org"
+    package var botToken = ""
+    package var chatID: Int64 = 0
+    package var messageThreadID: Int64 = 0
+    package var message = #"{{ template "telegram.default.message" . }}"#
+    package var disableNotifications = false
+    /// `HTML` (the default: values are escaped as html/template escapes them), `Markdown`, `MarkdownV2` or empty.
+    package var parseMode = "HTML"
     package var sendResolved = true
     /// `http_config.tls_config`.
     package var tls: NotifyTLSOptions?

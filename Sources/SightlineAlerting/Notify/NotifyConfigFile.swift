@@ -12,7 +12,8 @@ import Yams
 ///   receiver: team       # repeat_interval 4h, matchers / match / match_re, continue, mute_time_intervals,
 ///   routes: [...]        # active_time_intervals, routes
 /// inhibit_rules: [{source_matchers, target_matchers, equal}]   # (and legacy source_match(_re), target_match(_re))
-/// receivers: [{name, webhook_configs, slack_configs, pagerduty_configs, email_configs, discord_configs, msteams_configs}]
+/// receivers: [{name, webhook_configs, slack_configs, pagerduty_configs, email_configs, discord_configs, msteams_configs,
+///              telegram_configs}]
 /// time_intervals: [{name, time_intervals: [{times, weekdays, days_of_month, months, years, location}]}]
 /// templates: [templates/*.tmpl]   # files of {{ define }}s, relative to the config file; globs may match nothing
 /// ```
@@ -345,8 +346,11 @@ package enum NotifyConfigFile {
                     receiver.discords = try list(value, at: key).enumerated().map { try discord($0.element, at: "\(key)[\($0.offset)]") }
                 case "msteams_configs":
                     receiver.msTeams = try list(value, at: key).enumerated().map { try msTeams($0.element, at: "\(key)[\($0.offset)]") }
+                case "telegram_configs":
+                    receiver.telegrams = try list(value, at: key).enumerated().map { try telegram($0.element, at: "\(key)[\($0.offset)]") }
                 default:
-                    throw error(key, value, "unknown key (receiver types other than webhook, slack, pagerduty, email, discord and msteams are not supported)")
+                    throw error(
+                        key, value, "unknown key (receiver types other than webhook, slack, pagerduty, email, discord, msteams and telegram are not supported)")
                 }
             }
             guard !receiver.name.isEmpty else { throw error(prefix, node, "missing name in receiver") }
@@ -490,6 +494,53 @@ package enum NotifyConfigFile {
                 }
             }
             config.webhookURL = try webhookURL(config.webhookURL, file, node, at: prefix)
+            return config
+        }
+
+        func telegram(_ node: Node, at prefix: String) throws -> TelegramConfig {
+            var config = TelegramConfig()
+            var tokenFile: String?
+            var chatFile: String?
+            func contents(_ path: String, _ value: Node, at key: String) throws -> String {
+                guard let data = FileManager.default.contents(atPath: path) else { throw error(key, value, "cannot read \(path)") }
+                return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "api_url": config.apiURL = try url(value, at: key)
+                case "bot_token": config.botToken = try string(value, at: key)
+                case "bot_token_file": tokenFile = try string(value, at: key)
+                case "chat_id":
+                    let text = try string(value, at: key)
+                    guard let id = Int64(text) else { throw error(key, value, "expected a chat id (an integer), got \"\(text)\"") }
+                    config.chatID = id
+                case "chat_id_file": chatFile = try string(value, at: key)
+                case "message_thread_id": config.messageThreadID = Int64(try integer(value, at: key))
+                case "message": config.message = try string(value, at: key)
+                case "disable_notifications": config.disableNotifications = try bool(value, at: key)
+                case "parse_mode":
+                    let mode = try string(value, at: key)
+                    guard ["", "Markdown", "MarkdownV2", "HTML"].contains(mode) else {
+                        throw error(key, value, "unknown parse_mode \"\(mode)\", must be Markdown, MarkdownV2, HTML or empty string")
+                    }
+                    config.parseMode = mode
+                case "http_config": config.tls = try httpConfig(value, at: key).tls
+                case "send_resolved": config.sendResolved = try bool(value, at: key)
+                default: throw error(key, value, "unknown key")
+                }
+            }
+            if let tokenFile {
+                guard config.botToken.isEmpty else { throw error(prefix, node, "at most one of bot_token & bot_token_file must be configured") }
+                config.botToken = try contents(tokenFile, node, at: "\(prefix).bot_token_file")
+            }
+            if let chatFile {
+                guard config.chatID == 0 else { throw error(prefix, node, "at most one of chat_id & chat_id_file must be configured") }
+                let text = try contents(chatFile, node, at: "\(prefix).chat_id_file")
+                guard let id = Int64(text) else { throw error("\(prefix).chat_id_file", node, "expected a chat id in \(chatFile), got \"\(text)\"") }
+                config.chatID = id
+            }
+            guard config.chatID != 0 else { throw error(prefix, node, "missing chat_id or chat_id_file on telegram_config") }
+            guard !config.botToken.isEmpty else { throw error(prefix, node, "missing bot_token or bot_token_file on telegram_config") }
             return config
         }
 

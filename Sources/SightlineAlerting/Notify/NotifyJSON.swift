@@ -13,7 +13,7 @@ enum NotifyJSON {
 
     private static func append(_ value: NotifyTemplateValue, to out: inout String) throws(GoTemplateFailure) {
         switch value {
-        case .string(let text): appendString(text, to: &out)
+        case .string(let text), .html(let text): appendString(text, to: &out)
         case .int(let number): out += String(number)
         case .float(let number):
             guard number.isFinite else { throw .returned("json: unsupported value: \(PromQLFloat.formatG(number))") }

@@ -76,8 +76,8 @@ package struct NotificationData: Sendable {
     }
 
     /// Renders a configured template, naming the integration and field when it fails.
-    func render(_ template: String, field: String) throws -> String {
-        do { return try NotifyTemplate.render(template, templateValue, library: templates, now: GoTime.Instant(milliseconds: nowMs)) } catch {
+    func render(_ template: String, field: String, html: Bool = false) throws -> String {
+        do { return try NotifyTemplate.render(template, templateValue, library: templates, now: GoTime.Instant(milliseconds: nowMs), html: html) } catch {
             throw SightlineError(.configuration, "template for \(field) of receiver \(receiver) failed: \(error)")
         }
     }
@@ -176,6 +176,22 @@ package enum NotifyPayloads {
         out += ",\"text\":" + JSONText.quoted(try data.render(config.text, field: "msteams text"))
         out += ",\"themeColor\":" + JSONText.quoted(data.status == "firing" ? "8C1A1A" : "2DC72D") + "}"
         return OutboundPost(url: config.webhookURL, headers: [("Content-Type", "application/json")], body: Array(out.utf8), tls: config.tls)
+    }
+
+    /// A Telegram bot's `sendMessage` to the chat: the message (at most 4,096 characters) in the parse mode, without
+    /// a link preview. In HTML mode values are escaped as html/template escapes them, as Alertmanager renders it.
+    /// - Throws: `configuration` when a template fails.
+    package static func telegram(_ data: NotificationData, config: TelegramConfig) throws -> OutboundPost {
+        let text = truncated(try data.render(config.message, field: "telegram message", html: config.parseMode == "HTML"), to: 4096)
+        var out = "{\"chat_id\":\(config.chatID),\"text\":" + JSONText.quoted(text)
+        if !config.parseMode.isEmpty { out += ",\"parse_mode\":" + JSONText.quoted(config.parseMode) }
+        out += ",\"disable_notification\":\(config.disableNotifications),\"disable_web_page_preview\":true"
+        if config.messageThreadID != 0 { out += ",\"message_thread_id\":\(config.messageThreadID)" }
+        out += "}"
+        let base = config.apiURL.hasSuffix("/") ? String(config.apiURL.dropLast()) : config.apiURL
+        return OutboundPost(
+            url: base + "/bot" + config.botToken + "/sendMessage", headers: [("Content-Type", "application/json")], body: Array(out.utf8),
+            tls: config.tls)
     }
 
     /// `text` cut to at most `limit` characters, the last one `…` when cut (Alertmanager's `TruncateInRunes`).

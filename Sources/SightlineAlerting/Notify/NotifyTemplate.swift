@@ -5,6 +5,8 @@ package import SightlineQuery
 /// reduced to the shapes Go's text/template walks over.
 package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
     case string(String)
+    /// Go's `template.HTML` (what `safeHtml` makes): a string that HTML templates write without escaping.
+    case html(String)
     case int(Int)
     case float(Double)
     case bool(Bool)
@@ -36,7 +38,7 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
     /// Go's truth: non-empty, non-zero, true.
     package var isTruthy: Bool {
         switch self {
-        case .string(let s): !s.isEmpty
+        case .string(let s), .html(let s): !s.isEmpty
         case .int(let i): i != 0
         case .float(let f): f != 0
         case .bool(let b): b
@@ -52,7 +54,7 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
     /// The text `{{ . }}` prints, as Go's fmt would.
     package var printed: String {
         switch self {
-        case .string(let s): s
+        case .string(let s), .html(let s): s
         case .int(let i): String(i)
         case .float(let f): PromQLFloat.formatG(f)
         case .bool(let b): b ? "true" : "false"
@@ -205,7 +207,7 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
 
     var basic: GoTemplateLiteral? {
         switch self {
-        case .string(let s): .string(s)
+        case .string(let s), .html(let s): .string(s)
         case .int(let i): .int(Int64(i))
         case .float(let f): .float(f)
         case .bool(let b): .bool(b)
@@ -225,6 +227,7 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
     var goTypeName: String {
         switch self {
         case .string: "string"
+        case .html: "template.HTML"
         case .int: "int"
         case .float: "float64"
         case .bool: "bool"
@@ -251,7 +254,7 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
 
     var length: Int? {
         switch self {
-        case .string(let s): s.utf8.count
+        case .string(let s), .html(let s): s.utf8.count
         case .list(let items, _): items.count
         case .kv(let pairs): pairs.count
         case .dict(let entries): entries.count
@@ -296,17 +299,25 @@ package struct NotifyTemplate: Sendable {
 
     /// Renders with `data` as dot; `library` supplies `{{ template "name" }}` definitions (Alertmanager's defaults);
     /// `since` measures from `now`.
-    package func render(_ data: NotifyTemplateValue, library: NotifyTemplateLibrary = .defaults, now: GoTime.Instant) throws -> String {
+    /// With `html`, values are written as html/template writes them in HTML text (escaped, unless `safeHtml`), as
+    /// Alertmanager renders the templates of receivers that send HTML.
+    package func render(_ data: NotifyTemplateValue, library: NotifyTemplateLibrary = .defaults, now: GoTime.Instant, html: Bool = false) throws -> String {
         do {
-            return try template.execute(data: data, functions: NotifyFunctions(now: now), library: library.definitions)
+            let escape: ((NotifyTemplateValue) -> String)? = html ? { value in
+                if case .html(let text) = value { return text }
+                return GoBuiltins.htmlTextEscape(value.printed)
+            } : nil
+            return try template.execute(data: data, functions: NotifyFunctions(now: now), library: library.definitions, escape: escape)
         } catch {
             throw NotifyTemplateError(error.message)
         }
     }
 
     /// Parses and renders in one step, for one-off template strings from the configuration.
-    package static func render(_ text: String, _ data: NotifyTemplateValue, library: NotifyTemplateLibrary = .defaults, now: GoTime.Instant) throws -> String {
-        try NotifyTemplate(text).render(data, library: library, now: now)
+    package static func render(
+        _ text: String, _ data: NotifyTemplateValue, library: NotifyTemplateLibrary = .defaults, now: GoTime.Instant, html: Bool = false
+    ) throws -> String {
+        try NotifyTemplate(text).render(data, library: library, now: now, html: html)
     }
 }
 
@@ -420,7 +431,7 @@ private struct NotifyFunctions: GoTemplateFunctions {
                 return .string("")
             }
             return .string(String(text[first...last]))
-        case "safeHtml": return .string(try strings(1)[0])
+        case "safeHtml": return .html(try strings(1)[0])
         case "join":
             guard arguments.count == 2 else { throw .argument("wrong number of args for join: want 2 got \(arguments.count)") }
             guard case .string(let separator) = arguments[0] else {
@@ -536,6 +547,9 @@ package struct NotifyTemplateLibrary: Sendable {
             {{ end }}{{ end }}
             {{ define "discord.default.title" }}{{ template "__subject" . }}{{ end }}
             {{ define "discord.default.message" }}{{ if gt (len .Alerts.Firing) 0 }}Alerts Firing:
+            {{ template "__text_alert_list" .Alerts.Firing }}{{ end }}{{ if gt (len .Alerts.Resolved) 0 }}Alerts Resolved:
+            {{ template "__text_alert_list" .Alerts.Resolved }}{{ end }}{{ end }}
+            {{ define "telegram.default.message" }}{{ if gt (len .Alerts.Firing) 0 }}Alerts Firing:
             {{ template "__text_alert_list" .Alerts.Firing }}{{ end }}{{ if gt (len .Alerts.Resolved) 0 }}Alerts Resolved:
             {{ template "__text_alert_list" .Alerts.Resolved }}{{ end }}{{ end }}
             {{ define "msteams.default.title" }}{{ template "__subject" . }}{{ end }}

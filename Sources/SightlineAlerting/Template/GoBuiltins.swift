@@ -142,6 +142,24 @@ enum GoBuiltins {
         return out
     }
 
+    /// html/template's escaping of a value in HTML text: `&`, `<`, `>`, `"`, `'`, `+` as entities, NUL as U+FFFD.
+    static func htmlTextEscape(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&#34;"
+            case "'": out += "&#39;"
+            case "+": out += "&#43;"
+            case "\0": out += "\u{FFFD}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
     /// Go's `url.QueryEscape`: spaces as `+`, everything but `A-Z a-z 0-9 - _ . ~` percent-encoded.
     static func queryEscape(_ text: String) -> String {
         var out = ""

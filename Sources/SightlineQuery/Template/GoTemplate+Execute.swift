@@ -38,13 +38,15 @@ package protocol GoTemplateFunctions {
 
 extension GoTemplate {
     /// Runs the template with `data` as dot (and `$`). `{{template "name"}}` finds the template's own definitions
-    /// first, then `library`'s.
+    /// first, then `library`'s. `escape`, when given, writes what each action prints (html/template's escaping of
+    /// values in HTML text); the template's own text is written as it is.
     /// - Throws: ``GoTemplateError`` with Go's message: `template: NAME:1:23: executing "NAME" at <…>: …`.
     package func execute<Functions: GoTemplateFunctions>(
-        data: Functions.Value, functions: Functions, library: [String: Definition] = [:]
+        data: Functions.Value, functions: Functions, library: [String: Definition] = [:], escape: ((Functions.Value) -> String)? = nil
     ) throws(GoTemplateError) -> String {
         let named = library.isEmpty ? definitions : library.merging(definitions) { $1 }
-        var executor = TemplateExecutor(name: name, source: source, functions: functions, definitions: named, variables: [("$", data)])
+        var executor = TemplateExecutor(
+            name: name, source: source, functions: functions, definitions: named, variables: [("$", data)], escape: escape)
         _ = try executor.walk(root, dot: data)
         return executor.output
     }
@@ -60,6 +62,8 @@ private struct TemplateExecutor<Functions: GoTemplateFunctions> {
     let functions: Functions
     let definitions: [String: GoTemplate.Definition]
     var variables: [(String, Value)]
+    /// How an action's value is written; nil writes what it prints.
+    let escape: ((Value) -> String)?
     var output = ""
     /// How many `template` calls enclose the current one.
     var depth = 0
@@ -88,7 +92,7 @@ private struct TemplateExecutor<Functions: GoTemplateFunctions> {
                 output += text
             case .action(let pipeline):
                 let value = try evaluate(pipeline, dot: dot)
-                if pipeline.variables.isEmpty { output += value.printed }
+                if pipeline.variables.isEmpty { output += escape?(value) ?? value.printed }
             case .ifNode(let pipeline, let body, let elseBody):
                 let mark = variables.count
                 let value = try evaluate(pipeline, dot: dot)
