@@ -178,4 +178,27 @@ import Testing
         #expect(message.data.contains("Content-Type: text/html; charset=UTF-8"))
         #expect(message.data.contains(Base64.encode(Array("a ".utf8))))
     }
+
+    /// The HTML body is rendered as Alertmanager renders it, with html/template: values escaped once (also where the
+    /// template already pipes them to `html`), the template's own markup kept.
+    @Test func emailHTMLEscapesValuesOnce() throws {
+        var config = EmailConfig()
+        config.to = "ops@example.org"
+        config.from = "am@example.org"
+        config.smarthost = "127.0.0.1:25"
+        var risky = alert("<b>a</b>")
+        risky.annotations = Labels(["summary": "x & y"])
+        let data = NotificationData(delivery([risky], integration: NotifyIntegration(kind: .email(config), index: 0)), externalURL: "http://am")
+        func body(_ message: EmailMessage) -> String {
+            let parts = message.data.components(separatedBy: "Content-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+            let encoded = parts.last?.components(separatedBy: "\r\n--").first?.replacingOccurrences(of: "\r\n", with: "") ?? ""
+            return String(decoding: Base64.decode(encoded) ?? [], as: UTF8.self)
+        }
+        let html = body(try NotifyEmail.message(data, config: config, nowMs: notifyT0, messageID: "1@s"))
+        #expect(html.contains("instance = &lt;b&gt;a&lt;/b&gt;<br>"), "\(html)")
+        #expect(html.contains("summary = x &amp; y<br>") && html.contains("<h2>[1] Firing</h2>"))
+        config.html = "<p>{{ (index .Alerts 0).Labels.instance }} {{ (index .Alerts 0).Annotations.summary | html }} {{ safeHtml \"<i>ok</i>\" }}</p>"
+        #expect(body(try NotifyEmail.message(data, config: config, nowMs: notifyT0, messageID: "1@s"))
+            == "<p>&lt;b&gt;a&lt;/b&gt; x &amp; y <i>ok</i></p>")
+    }
 }

@@ -45,7 +45,8 @@ package enum NotifyEmail {
         }
         if !config.html.isEmpty {
             out += "--\(boundary)\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-            out += wrappedBase64(try data.render(config.html, field: "email html"))
+            // Alertmanager renders the HTML body with html/template: values are escaped.
+            out += wrappedBase64(try data.render(config.html, field: "email html", html: true))
         }
         out += "--\(boundary)--\r\n"
         return EmailMessage(from: address(from), recipients: to.split(separator: ",").map { address(String($0)) }.filter { !$0.isEmpty }, data: out)

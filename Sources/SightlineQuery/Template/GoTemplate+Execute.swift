@@ -52,6 +52,14 @@ extension GoTemplate {
     }
 }
 
+extension GoTemplate.Pipeline {
+    /// Whether the last command is the `html` function.
+    var endsInHTMLEscaper: Bool {
+        guard case .function("html")? = commands.last?.operands.first else { return false }
+        return true
+    }
+}
+
 /// The state of one template execution.
 private struct TemplateExecutor<Functions: GoTemplateFunctions> {
     typealias Value = Functions.Value
@@ -92,7 +100,10 @@ private struct TemplateExecutor<Functions: GoTemplateFunctions> {
                 output += text
             case .action(let pipeline):
                 let value = try evaluate(pipeline, dot: dot)
-                if pipeline.variables.isEmpty { output += escape?(value) ?? value.printed }
+                if pipeline.variables.isEmpty {
+                    // html/template leaves an action that ends in `html` as it is: that output is escaped already.
+                    if let escape, !pipeline.endsInHTMLEscaper { output += escape(value) } else { output += value.printed }
+                }
             case .ifNode(let pipeline, let body, let elseBody):
                 let mark = variables.count
                 let value = try evaluate(pipeline, dot: dot)
