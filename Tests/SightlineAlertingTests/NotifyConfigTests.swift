@@ -171,6 +171,26 @@ let sampleNotifyConfig = """
         #expect(error?.message.contains(#"template: c.tmpl:1: function "nosuch" not defined"#) == true, "\(error?.message ?? "")")
     }
 
+    @Test func webhookURLFilesAndSecretsFromFiles() throws {
+        let directory = try TemporaryDirectory(prefix: "am-secrets")
+        defer { directory.remove() }
+        try "https://discord.example/api/webhooks/1\n".write(toFile: directory.file("discord"), atomically: true, encoding: .utf8)
+        try "42:secret\n".write(toFile: directory.file("token"), atomically: true, encoding: .utf8)
+        try "-100123\n".write(toFile: directory.file("chat"), atomically: true, encoding: .utf8)
+        let yaml = """
+            route: {receiver: a}
+            receivers:
+              - name: a
+                discord_configs: [{webhook_url_file: \(directory.file("discord"))}]
+                telegram_configs: [{bot_token_file: \(directory.file("token")), chat_id_file: \(directory.file("chat"))}]
+            """
+        let receiver = try #require(try NotifyConfigFile.parse(yaml, path: "am.yml").receiver(named: "a"))
+        #expect(receiver.discords.first?.webhookURL == "https://discord.example/api/webhooks/1")
+        #expect(receiver.telegrams.first?.botToken == "42:secret" && receiver.telegrams.first?.chatID == -100_123)
+        let both = "route: {receiver: a}\nreceivers:\n  - name: a\n    msteams_configs: [{webhook_url: 'http://teams.example/hook', webhook_url_file: \(directory.file("discord"))}]\n"
+        #expect(sightlineError { _ = try NotifyConfigFile.parse(both, path: "am.yml") }?.message.contains("at most one of webhook_url & webhook_url_file") == true)
+    }
+
     @Test func parsesMatcherSyntax() throws {
         let list = try MatcherText.parseList(#"{alertname="Disk, full", severity=~"crit|warn", env!=prod ,team!~"a.*"}"#)
         #expect(list.map(\.name) == ["alertname", "severity", "env", "team"])

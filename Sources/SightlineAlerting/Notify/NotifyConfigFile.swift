@@ -442,59 +442,50 @@ package enum NotifyConfigFile {
             return options
         }
 
-        /// `webhook_url`, or the URL in the file `webhook_url_file` names; exactly one of them.
-        func webhookURL(_ url: String, _ file: String?, _ node: Node, at prefix: String) throws -> String {
+        /// A receiver posted to a webhook (Discord, Teams): `webhook_url` or the URL in the file `webhook_url_file`
+        /// names (exactly one of them), `http_config`'s TLS, `send_resolved`, and its text fields by key.
+        func webhookReceiver<Config>(
+            _ node: Node, at prefix: String, _ defaults: Config, urlPath: WritableKeyPath<Config, String>,
+            tlsPath: WritableKeyPath<Config, NotifyTLSOptions?>, sendResolvedPath: WritableKeyPath<Config, Bool>,
+            texts: [String: WritableKeyPath<Config, String>]
+        ) throws -> Config {
+            var config = defaults
+            var file: String?
+            try mapping(node, at: prefix) { key, value in
+                let name = String(key.dropFirst(prefix.count + 1))
+                switch name {
+                case "webhook_url": config[keyPath: urlPath] = try url(value, at: key)
+                case "webhook_url_file": file = try string(value, at: key)
+                case "http_config": config[keyPath: tlsPath] = try httpConfig(value, at: key).tls
+                case "send_resolved": config[keyPath: sendResolvedPath] = try bool(value, at: key)
+                default:
+                    guard let path = texts[name] else { throw error(key, value, "unknown key") }
+                    config[keyPath: path] = try string(value, at: key)
+                }
+            }
             if let file {
-                guard url.isEmpty else { throw error(prefix, node, "at most one of webhook_url & webhook_url_file must be configured") }
+                guard config[keyPath: urlPath].isEmpty else { throw error(prefix, node, "at most one of webhook_url & webhook_url_file must be configured") }
                 guard let data = FileManager.default.contents(atPath: file) else { throw error("\(prefix).webhook_url_file", node, "cannot read \(file)") }
                 let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
                 guard text.hasPrefix("http://") || text.hasPrefix("https://") else {
                     throw error("\(prefix).webhook_url_file", node, "expected an http:// or https:// URL in \(file)")
                 }
-                return text
+                config[keyPath: urlPath] = text
             }
-            guard !url.isEmpty else { throw error(prefix, node, "one of webhook_url or webhook_url_file must be configured") }
-            return url
+            guard !config[keyPath: urlPath].isEmpty else { throw error(prefix, node, "one of webhook_url or webhook_url_file must be configured") }
+            return config
         }
 
         func discord(_ node: Node, at prefix: String) throws -> DiscordConfig {
-            var config = DiscordConfig()
-            var file: String?
-            try mapping(node, at: prefix) { key, value in
-                switch String(key.dropFirst(prefix.count + 1)) {
-                case "webhook_url": config.webhookURL = try url(value, at: key)
-                case "webhook_url_file": file = try string(value, at: key)
-                case "title": config.title = try string(value, at: key)
-                case "message": config.message = try string(value, at: key)
-                case "content": config.content = try string(value, at: key)
-                case "username": config.username = try string(value, at: key)
-                case "avatar_url": config.avatarURL = try string(value, at: key)
-                case "http_config": config.tls = try httpConfig(value, at: key).tls
-                case "send_resolved": config.sendResolved = try bool(value, at: key)
-                default: throw error(key, value, "unknown key")
-                }
-            }
-            config.webhookURL = try webhookURL(config.webhookURL, file, node, at: prefix)
-            return config
+            try webhookReceiver(
+                node, at: prefix, DiscordConfig(), urlPath: \.webhookURL, tlsPath: \.tls, sendResolvedPath: \.sendResolved,
+                texts: ["title": \.title, "message": \.message, "content": \.content, "username": \.username, "avatar_url": \.avatarURL])
         }
 
         func msTeams(_ node: Node, at prefix: String) throws -> MSTeamsConfig {
-            var config = MSTeamsConfig()
-            var file: String?
-            try mapping(node, at: prefix) { key, value in
-                switch String(key.dropFirst(prefix.count + 1)) {
-                case "webhook_url": config.webhookURL = try url(value, at: key)
-                case "webhook_url_file": file = try string(value, at: key)
-                case "title": config.title = try string(value, at: key)
-                case "summary": config.summary = try string(value, at: key)
-                case "text": config.text = try string(value, at: key)
-                case "http_config": config.tls = try httpConfig(value, at: key).tls
-                case "send_resolved": config.sendResolved = try bool(value, at: key)
-                default: throw error(key, value, "unknown key")
-                }
-            }
-            config.webhookURL = try webhookURL(config.webhookURL, file, node, at: prefix)
-            return config
+            try webhookReceiver(
+                node, at: prefix, MSTeamsConfig(), urlPath: \.webhookURL, tlsPath: \.tls, sendResolvedPath: \.sendResolved,
+                texts: ["title": \.title, "summary": \.summary, "text": \.text])
         }
 
         func telegram(_ node: Node, at prefix: String) throws -> TelegramConfig {
