@@ -43,6 +43,8 @@ import Testing
         ("{{ reReplaceAll \"(.)isk\" \"$1-\" .CommonLabels.alertname }} {{ match \"^D\" .CommonLabels.alertname }}", "D- true"),
         ("{{ block \"b\" .Status }}[{{ . }}]{{ end }}", "[firing]"),
         ("{{ $s := .Status }}{{ range .Alerts }}{{ $s }}{{ end }}", "firingfiring"),
+        // Go escapes byte by byte: a combining mark after < does not hide it.
+        ("{{ \"<\u{301}b\" | html }}", "&lt;\u{301}b"),
     ])
     func renders(template: String, expected: String) throws {
         #expect(try NotifyTemplate.render(template, data, now: now) == expected)

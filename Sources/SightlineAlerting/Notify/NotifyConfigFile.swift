@@ -372,15 +372,17 @@ package enum NotifyConfigFile {
             return config
         }
 
+        /// The text of a secret's file (`…_file` keys), without surrounding whitespace.
+        func secretFile(_ path: String, _ node: Node, at key: String) throws -> String {
+            guard let data = FileManager.default.contents(atPath: path) else { throw error(key, node, "cannot read \(path)") }
+            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+
         /// `http_config`: the Authorization header value it asks for (Bearer or Basic), and its `tls_config`.
         func httpConfig(_ node: Node, at prefix: String) throws -> (authorization: String?, tls: NotifyTLSOptions?) {
             var header: String?
             var tls: NotifyTLSOptions?
-            func file(_ value: Node, at key: String) throws -> String {
-                let path = try string(value, at: key)
-                guard let data = FileManager.default.contents(atPath: path) else { throw error(key, value, "cannot read \(path)") }
-                return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            }
+            func file(_ value: Node, at key: String) throws -> String { try secretFile(try string(value, at: key), value, at: key) }
             try mapping(node, at: prefix) { key, value in
                 switch String(key.dropFirst(prefix.count + 1)) {
                 case "bearer_token": header = "Bearer " + (try string(value, at: key))
@@ -465,8 +467,7 @@ package enum NotifyConfigFile {
             }
             if let file {
                 guard config[keyPath: urlPath].isEmpty else { throw error(prefix, node, "at most one of webhook_url & webhook_url_file must be configured") }
-                guard let data = FileManager.default.contents(atPath: file) else { throw error("\(prefix).webhook_url_file", node, "cannot read \(file)") }
-                let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                let text = try secretFile(file, node, at: "\(prefix).webhook_url_file")
                 guard text.hasPrefix("http://") || text.hasPrefix("https://") else {
                     throw error("\(prefix).webhook_url_file", node, "expected an http:// or https:// URL in \(file)")
                 }
@@ -492,10 +493,6 @@ package enum NotifyConfigFile {
             var config = TelegramConfig()
             var tokenFile: String?
             var chatFile: String?
-            func contents(_ path: String, _ value: Node, at key: String) throws -> String {
-                guard let data = FileManager.default.contents(atPath: path) else { throw error(key, value, "cannot read \(path)") }
-                return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            }
             try mapping(node, at: prefix) { key, value in
                 switch String(key.dropFirst(prefix.count + 1)) {
                 case "api_url": config.apiURL = try url(value, at: key)
@@ -522,11 +519,11 @@ package enum NotifyConfigFile {
             }
             if let tokenFile {
                 guard config.botToken.isEmpty else { throw error(prefix, node, "at most one of bot_token & bot_token_file must be configured") }
-                config.botToken = try contents(tokenFile, node, at: "\(prefix).bot_token_file")
+                config.botToken = try secretFile(tokenFile, node, at: "\(prefix).bot_token_file")
             }
             if let chatFile {
                 guard config.chatID == 0 else { throw error(prefix, node, "at most one of chat_id & chat_id_file must be configured") }
-                let text = try contents(chatFile, node, at: "\(prefix).chat_id_file")
+                let text = try secretFile(chatFile, node, at: "\(prefix).chat_id_file")
                 guard let id = Int64(text) else { throw error("\(prefix).chat_id_file", node, "expected a chat id in \(chatFile), got \"\(text)\"") }
                 config.chatID = id
             }

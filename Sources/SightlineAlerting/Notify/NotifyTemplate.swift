@@ -112,9 +112,7 @@ package indirect enum NotifyTemplateValue: Sendable, GoBuiltinValue {
     /// A method: `Remove names` on a label set (the set without those labels), and the methods of Go's `time.Time`
     /// and `time.Duration` that templates use.
     package func method(_ name: String, arguments: [NotifyTemplateValue]) throws(GoTemplateFailure) -> NotifyTemplateValue? {
-        func count(_ expected: Int) throws(GoTemplateFailure) {
-            guard arguments.count == expected else { throw .argument("wrong number of args for \(name): want \(expected) got \(arguments.count)") }
-        }
+        func count(_ expected: Int) throws(GoTemplateFailure) { try GoTemplateFailure.checkCount(name, want: expected, got: arguments.count) }
         switch self {
         case .kv(let pairs) where name == "Remove":
             try count(1)
@@ -305,7 +303,7 @@ package struct NotifyTemplate: Sendable {
         do {
             let escape: ((NotifyTemplateValue) -> String)? = html ? { value in
                 if case .html(let text) = value { return text }
-                return GoBuiltins.htmlTextEscape(value.printed)
+                return GoBuiltins.htmlEscape(value.printed, inTemplateText: true)
             } : nil
             return try template.execute(data: data, functions: NotifyFunctions(now: now), library: library.definitions, escape: escape)
         } catch {
@@ -335,11 +333,7 @@ private struct NotifyFunctions: GoTemplateFunctions {
 
     func call(_ name: String, _ arguments: [NotifyTemplateValue]) throws(GoTemplateFailure) -> NotifyTemplateValue {
         if let builtin = try GoBuiltins.call(name, arguments) { return builtin }
-        func count(_ expected: Int) throws(GoTemplateFailure) {
-            guard arguments.count == expected else {
-                throw .argument("wrong number of args for \(name): want \(expected) got \(arguments.count)")
-            }
-        }
+        func count(_ expected: Int) throws(GoTemplateFailure) { try GoTemplateFailure.checkCount(name, want: expected, got: arguments.count) }
         func string(_ argument: NotifyTemplateValue) throws(GoTemplateFailure) -> String {
             guard case .string(let text) = argument else {
                 throw .argument("wrong type for value; expected string; got \(argument.goTypeName)")

@@ -30,11 +30,7 @@ enum GoBuiltins {
 
     /// Calls the built-in `name`; nil when `name` is not one.
     static func call<Value: GoBuiltinValue>(_ name: String, _ arguments: [Value]) throws(GoTemplateFailure) -> Value? {
-        func count(_ expected: Int) throws(GoTemplateFailure) {
-            guard arguments.count == expected else {
-                throw .argument("wrong number of args for \(name): want \(expected) got \(arguments.count)")
-            }
-        }
+        func count(_ expected: Int) throws(GoTemplateFailure) { try GoTemplateFailure.checkCount(name, want: expected, got: arguments.count) }
         switch name {
         case "and":
             guard !arguments.isEmpty else { throw .argument("wrong number of args for and: want at least 1 got 0") }
@@ -78,7 +74,7 @@ enum GoBuiltins {
                 }
                 return Value(literal: .bool(false))
             }
-            guard arguments.count == 2 else { throw .argument("wrong number of args for \(name): want 2 got \(arguments.count)") }
+            try count(2)
             let order = try compare(arguments[0], arguments[1], equalityOnly: name == "ne")
             let result =
                 switch name {
@@ -126,24 +122,10 @@ enum GoBuiltins {
         }
     }
 
-    /// Go's `html`: `< > & " '` escaped.
-    static func htmlEscape(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            switch character {
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "&": out += "&amp;"
-            case "\"": out += "&#34;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
-
-    /// html/template's escaping of a value in HTML text: `&`, `<`, `>`, `"`, `'`, `+` as entities, NUL as U+FFFD.
-    static func htmlTextEscape(_ text: String) -> String {
+    /// Go's `html` function: `< > & " '` escaped, scalar by scalar as Go does bytes (a quote followed by a combining
+    /// mark is still escaped). With `inTemplateText`, html/template's escaping of a value in HTML text, which also
+    /// writes `+` as `&#43;` and NUL as U+FFFD.
+    static func htmlEscape(_ text: String, inTemplateText: Bool = false) -> String {
         var out = ""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -152,8 +134,8 @@ enum GoBuiltins {
             case ">": out += "&gt;"
             case "\"": out += "&#34;"
             case "'": out += "&#39;"
-            case "+": out += "&#43;"
-            case "\0": out += "\u{FFFD}"
+            case "+" where inTemplateText: out += "&#43;"
+            case "\0" where inTemplateText: out += "\u{FFFD}"
             default: out.unicodeScalars.append(scalar)
             }
         }

@@ -47,12 +47,12 @@ package enum GoLocation {
     /// Go's `time.Local`: `TZ` names a zone (`Europe/Paris`, `:Europe/Paris`, a file path) or, empty, UTC; without
     /// `TZ`, `/etc/localtime`; UTC when neither can be read.
     private static func local() -> ZoneInfo {
-        guard var tz = environment("TZ") else {
-            return (try? POSIXFile.readAll("/etc/localtime")).flatMap { try? ZoneInfo(name: "Local", tzif: $0) } ?? .utc
-        }
+        /// The zone in a compiled zone file, named Local; nil when it cannot be read.
+        func file(_ path: String) -> ZoneInfo? { (try? POSIXFile.readAll(path)).flatMap { try? ZoneInfo(name: "Local", tzif: $0) } }
+        guard var tz = environment("TZ") else { return file("/etc/localtime") ?? .utc }
         if tz.hasPrefix(":") { tz.removeFirst() }
         if tz.isEmpty || tz == "UTC" { return .utc }
-        if tz.hasPrefix("/") { return (try? POSIXFile.readAll(tz)).flatMap { try? ZoneInfo(name: "Local", tzif: $0) } ?? .utc }
+        if tz.hasPrefix("/") { return file(tz) ?? .utc }
         return (try? find(tz)) ?? .utc
     }
 

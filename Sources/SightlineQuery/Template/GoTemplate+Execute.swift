@@ -28,6 +28,11 @@ package enum GoTemplateFailure: Error {
     case returned(String)
     /// A wrong argument (type or count), or a field that does not exist.
     case argument(String)
+
+    /// Go's complaint when function or method `name` gets `got` arguments where it wants `want`.
+    package static func checkCount(_ name: String, want: Int, got: Int) throws(GoTemplateFailure) {
+        guard got == want else { throw .argument("wrong number of args for \(name): want \(want) got \(got)") }
+    }
 }
 
 /// The functions a template may call, by name.

@@ -8,11 +8,7 @@ struct TemplateFunctions: GoTemplateFunctions {
     var query: (@Sendable (String) throws -> [(Labels, Double)])?
 
     func call(_ name: String, _ arguments: [TemplateValue]) throws(GoTemplateFailure) -> TemplateValue {
-        func count(_ expected: Int) throws(GoTemplateFailure) {
-            guard arguments.count == expected else {
-                throw .argument("wrong number of args for \(name): want \(expected) got \(arguments.count)")
-            }
-        }
+        func count(_ expected: Int) throws(GoTemplateFailure) { try GoTemplateFailure.checkCount(name, want: expected, got: arguments.count) }
         func string(_ index: Int) throws(GoTemplateFailure) -> String {
             guard case .string(let s) = arguments[index] else {
                 throw .argument("wrong type for value; expected string; got \(arguments[index].goTypeName)")

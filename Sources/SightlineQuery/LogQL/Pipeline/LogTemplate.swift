@@ -117,11 +117,7 @@ private struct LogTemplateFunctions: GoTemplateFunctions {
 
     /// Calls a template function with Go template and Sprig semantics.
     func call(_ name: String, _ args: [LogTemplateValue]) throws(GoTemplateFailure) -> LogTemplateValue {
-        func arity(_ count: Int) throws(GoTemplateFailure) {
-            if args.count != count {
-                throw .argument("wrong number of args for \(name): want \(count) got \(args.count)")
-            }
-        }
+        func arity(_ count: Int) throws(GoTemplateFailure) { try GoTemplateFailure.checkCount(name, want: count, got: args.count) }
         func numbers() throws(GoTemplateFailure) -> (Double, Double) {
             try arity(2)
             guard let a = args[0].number, let b = args[1].number else {
