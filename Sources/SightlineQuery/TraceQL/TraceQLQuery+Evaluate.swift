@@ -2,9 +2,10 @@ package import SightlineCore
 
 extension TraceQLQuery {
     /// The spans of one trace the query selects, in the trace's order; empty when the trace does not match.
-    package func matchingSpans(in trace: [Span]) -> [Span] {
+    /// `summary` is the trace's, when the caller has it already.
+    package func matchingSpans(in trace: [Span], summary: TraceSummary? = nil) -> [Span] {
         guard !trace.isEmpty else { return [] }
-        let context = TraceSummary(trace)
+        let context = summary ?? TraceSummary(trace)
         var selected = evaluate(spansets, trace, context)
         for stage in stages where !selected.isEmpty {
             if !holds(stage, selected.map { trace[$0] }, context) { selected = [] }
@@ -90,19 +91,7 @@ extension TraceQLQuery {
     }
 
     private static func readsTrace(_ condition: Condition) -> Bool {
-        func trace(_ operand: Operand) -> Bool {
-            guard case .field(let field) = operand else { return false }
-            switch field {
-            case .rootName, .rootServiceName, .traceDuration: return true
-            default: return false
-            }
-        }
-        switch condition {
-        case .and(let a, let b), .or(let a, let b): return readsTrace(a) || readsTrace(b)
-        case .not(let inner): return readsTrace(inner)
-        case .compare(let a, _, let b): return trace(a) || trace(b)
-        case .truth(let operand): return trace(operand)
-        }
+        condition.fields.contains { [.rootName, .rootServiceName, .traceDuration].contains($0) }
     }
 
     /// A text that tells conditions apart, for the predicate's identity.
@@ -149,36 +138,25 @@ extension TraceQLQuery {
             parent = trace.map { span in span.parentSpanID.flatMap { index[$0] } }
         }
 
+        /// The parent, grandparent, … of span `i` (at most as many as there are spans, should the ids loop).
+        func ancestors(of i: Int) -> [Int] {
+            var out: [Int] = []
+            var current = parent[i]
+            while let up = current, out.count < parent.count {
+                out.append(up)
+                current = parent[up]
+            }
+            return out
+        }
+
         /// Whether span `b` stands in `relation` to one of the spans `among`.
         func has(_ relation: Relation, of b: Int, among: Set<Int>) -> Bool {
             switch relation {
-            case .child:
-                return parent[b].map(among.contains) ?? false
-            case .descendant:
-                var current = parent[b]
-                var steps = 0
-                while let up = current, steps <= parent.count {
-                    if among.contains(up) { return true }
-                    current = parent[up]
-                    steps += 1
-                }
-                return false
-            case .parent:
-                return among.contains { parent[$0] == b }
-            case .ancestor:
-                return among.contains { a in
-                    var current = parent[a]
-                    var steps = 0
-                    while let up = current, steps <= parent.count {
-                        if up == b { return true }
-                        current = parent[up]
-                        steps += 1
-                    }
-                    return false
-                }
-            case .sibling:
-                guard let mine = parent[b] else { return false }
-                return among.contains { $0 != b && parent[$0] == mine }
+            case .child: parent[b].map(among.contains) ?? false
+            case .descendant: ancestors(of: b).contains(where: among.contains)
+            case .parent: among.contains { parent[$0] == b }
+            case .ancestor: among.contains { ancestors(of: $0).contains(b) }
+            case .sibling: parent[b].map { mine in among.contains { $0 != b && parent[$0] == mine } } ?? false
             }
         }
     }

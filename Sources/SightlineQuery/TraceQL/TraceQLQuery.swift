@@ -122,17 +122,9 @@ package struct TraceQLQuery: Sendable {
             default: break
             }
         }
-        func walk(_ condition: Condition) {
-            switch condition {
-            case .and(let a, let b), .or(let a, let b): walk(a); walk(b)
-            case .not(let inner): walk(inner)
-            case .compare(let a, _, let b): add(a); add(b)
-            case .truth(let operand): add(operand)
-            }
-        }
         func walk(_ spanset: Spanset) {
             switch spanset {
-            case .filter(let condition): if let condition { walk(condition) }
+            case .filter(let condition): for field in condition?.fields ?? [] { add(.field(field)) }
             case .and(let a, let b), .or(let a, let b), .structural(let a, _, _, let b): walk(a); walk(b)
             }
         }
@@ -142,6 +134,25 @@ package struct TraceQLQuery: Sendable {
         }
         var seen = Set<String>()
         return out.filter { seen.insert($0.0 + "\u{0}" + $0.1).inserted }
+    }
+}
+
+extension TraceQLQuery.Condition {
+    /// The fields the condition reads, in order.
+    var fields: [TraceQLQuery.Field] {
+        switch self {
+        case .and(let a, let b), .or(let a, let b): a.fields + b.fields
+        case .not(let inner): inner.fields
+        case .compare(let a, _, let b): [a, b].compactMap(\.field)
+        case .truth(let operand): operand.field.map { [$0] } ?? []
+        }
+    }
+}
+
+extension TraceQLQuery.Operand {
+    var field: TraceQLQuery.Field? {
+        if case .field(let field) = self { return field }
+        return nil
     }
 }
 

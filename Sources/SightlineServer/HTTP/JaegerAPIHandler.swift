@@ -212,10 +212,16 @@ struct JaegerParameters: Sendable {
         return value
     }
 
-    /// A time in microseconds since the epoch, as nanoseconds; nil when absent.
-    func microseconds(_ name: String) throws -> UInt64? {
+    /// A time in microseconds since the epoch (Jaeger's), as nanoseconds; nil when absent.
+    func microseconds(_ name: String) throws -> UInt64? { try nanoseconds(name, per: 1000) }
+
+    /// A time in seconds since the epoch (Tempo's), as nanoseconds; nil when absent.
+    func seconds(_ name: String) throws -> UInt64? { try nanoseconds(name, per: 1_000_000_000) }
+
+    /// A non-negative integer parameter counting units of `per` nanoseconds, as nanoseconds (saturating).
+    private func nanoseconds(_ name: String, per unit: UInt64) throws -> UInt64? {
         guard let value = try unsigned(name) else { return nil }
-        let (nano, overflow) = value.multipliedReportingOverflow(by: 1000)
+        let (nano, overflow) = value.multipliedReportingOverflow(by: unit)
         return overflow ? .max : nano
     }
 

@@ -156,8 +156,8 @@ enum TempoAPIHandler {
         let minDuration = try parameters.duration("minDuration")
         let maxDuration = try parameters.duration("maxDuration")
         let nowNano = UInt64(max(0, now.timeIntervalSince1970 * 1e9))
-        let endNano = try seconds("end", parameters) ?? nowNano
-        let startNano = try seconds("start", parameters) ?? (endNano > defaultWindowNano ? endNano - defaultWindowNano : 0)
+        let endNano = try parameters.seconds("end") ?? nowNano
+        let startNano = try parameters.seconds("start") ?? (endNano > defaultWindowNano ? endNano - defaultWindowNano : 0)
         guard startNano <= endNano else { throw SightlineError(.invalidArgument, "invalid start: after end") }
         let range = TimeRange(startNano: startNano, endNano: endNano == .max ? .max : endNano + 1)
         // Ask the store for as many candidates as answers wanted, and for more (four times as many, up to the cap) while
@@ -177,9 +177,9 @@ enum TempoAPIHandler {
             for id in candidates where found < limit && seen.insert(id).inserted {
                 let spans = try traces.trace(tenant: tenant, id: id)
                 inspected += 1
-                let matched = query.matchingSpans(in: spans)
-                guard !matched.isEmpty else { continue }
                 let summary = TraceSummary(spans)
+                let matched = query.matchingSpans(in: spans, summary: summary)
+                guard !matched.isEmpty else { continue }
                 if let minDuration, summary.durationNano < minDuration { continue }
                 if let maxDuration, summary.durationNano > maxDuration { continue }
                 if found > 0 { out += "," }
@@ -222,21 +222,13 @@ enum TempoAPIHandler {
         return "{ " + conditions.joined(separator: " && ") + " }"
     }
 
-    /// A time parameter in Unix seconds, as nanoseconds (saturating); nil when absent.
-    static func seconds(_ name: String, _ parameters: JaegerParameters) throws -> UInt64? {
-        try parameters.unsigned(name).map { value in
-            let (nano, overflow) = value.multipliedReportingOverflow(by: 1_000_000_000)
-            return overflow ? .max : nano
-        }
-    }
-
     // MARK: Tags
 
     /// The recent spans of the request's window that the tag routes read.
     static func recentSpans(tenant: Tenant, parameters: JaegerParameters, traces: any TraceSource, now: Date = Date()) throws -> [Span] {
         let nowNano = UInt64(max(0, now.timeIntervalSince1970 * 1e9))
-        let endNano = try seconds("end", parameters) ?? nowNano
-        let startNano = try seconds("start", parameters) ?? (endNano > 24 * defaultWindowNano ? endNano - 24 * defaultWindowNano : 0)
+        let endNano = try parameters.seconds("end") ?? nowNano
+        let startNano = try parameters.seconds("start") ?? (endNano > 24 * defaultWindowNano ? endNano - 24 * defaultWindowNano : 0)
         return try traces.spans(
             tenant: tenant, in: TimeRange(startNano: min(startNano, endNano), endNano: endNano == .max ? .max : endNano + 1), limit: tagSpanLimit)
     }
