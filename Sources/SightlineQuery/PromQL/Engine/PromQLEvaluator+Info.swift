@@ -39,8 +39,7 @@ extension PromQLEvaluator {
             let ref = (pinned ?? t) - offset
             for series in try series(for: dataMatchers + infoNames) {
                 guard wanted.allSatisfy({ name, values in values.contains(series.labels[name] ?? "") }),
-                    let index = series.lastIndex(atOrBefore: ref), series.timestamps[index] > ref - options.lookbackDeltaMs,
-                    !StaleNaN.isStale(series.values[index])
+                    let index = series.instantIndex(at: ref, lookback: options.lookbackDeltaMs)
                 else { continue }
                 let time = series.timestamps[index]
                 let signature = InfoSignature(series.labels.metricName, series.labels)

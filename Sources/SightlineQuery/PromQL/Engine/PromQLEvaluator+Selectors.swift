@@ -53,12 +53,8 @@ extension PromQLEvaluator {
             return out
         }
         for series in try series(for: selector.matchers) {
-            guard let index = series.lastIndex(atOrBefore: ref) else { continue }
-            let sampleTime = series.timestamps[index]
-            if sampleTime <= ref - options.lookbackDeltaMs { continue }
-            let value = series.values[index]
-            if StaleNaN.isStale(value) { continue }
-            out.append(Sample(metric: series.labels, t: sampleTime, v: value))
+            guard let index = series.instantIndex(at: ref, lookback: options.lookbackDeltaMs) else { continue }
+            out.append(Sample(metric: series.labels, t: series.timestamps[index], v: series.values[index]))
         }
         try account(out.count)
         return out

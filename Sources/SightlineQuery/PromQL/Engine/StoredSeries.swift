@@ -62,6 +62,13 @@ final class StoredSeries {
         return count == 0 ? nil : count - 1
     }
 
+    /// The index of the sample an instant selector reads at `ref`: the newest in `(ref - lookback, ref]`, unless it is
+    /// a staleness marker; nil when there is none.
+    func instantIndex(at ref: Int64, lookback: Int64) -> Int? {
+        guard let index = lastIndex(atOrBefore: ref), timestamps[index] > ref - lookback, !StaleNaN.isStale(values[index]) else { return nil }
+        return index
+    }
+
     /// The non-stale points with `start < t <= end`, a slice of the series' points.
     func points(after start: Int64, through end: Int64) -> ArraySlice<FloatPoint> {
         let points = nonStalePoints()
