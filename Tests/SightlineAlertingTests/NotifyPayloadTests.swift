@@ -135,6 +135,17 @@ import Testing
         #expect((object["text"] as? String)?.hasPrefix("Alerts Firing:\nLabels:\n - alertname = Disk\n") == true)
     }
 
+    @Test func pagerDutySummaryIsCutAt1024Characters() throws {
+        var config = PagerDutyConfig()
+        config.routingKey = "rk"
+        config.url = "http://h/pd"
+        config.description = String(repeating: "é", count: 2000)
+        let data = NotificationData(delivery([alert("a")], integration: NotifyIntegration(kind: .pagerDuty(config), index: 0)), externalURL: "")
+        let object = jsonObject(String(decoding: try NotifyPayloads.pagerDuty(data, config: config).body, as: UTF8.self))
+        let summary = try #require((object["payload"] as? [String: Any])?["summary"] as? String)
+        #expect(summary.unicodeScalars.count == 1024 && summary.hasSuffix("é…"))
+    }
+
     @Test func pagerDutyEventsV2() throws {
         var config = PagerDutyConfig()
         config.routingKey = "rk"

@@ -205,8 +205,7 @@ package enum NotifyPayloads {
     /// of the group key, so PagerDuty folds every notification of a group into one incident.
     /// - Throws: `configuration` when a template fails.
     package static func pagerDuty(_ data: NotificationData, config: PagerDutyConfig) throws -> OutboundPost {
-        var summary = try data.render(config.description, field: "pagerduty description")
-        if summary.count > 1024 { summary = String(summary.prefix(1023)) + "…" }
+        let summary = truncated(try data.render(config.description, field: "pagerduty description"), to: 1024)
         let client = try data.render(config.client, field: "pagerduty client")
         let source = config.source.isEmpty ? client : try data.render(config.source, field: "pagerduty source")
         var out = "{\"routing_key\":" + JSONText.quoted(config.routingKey)
