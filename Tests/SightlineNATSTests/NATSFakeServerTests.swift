@@ -87,7 +87,7 @@ struct NATSFakeServerTests {
 
     @Test func serverPingsAreAnsweredAndConnectSaysWhatTheClientSpeaks() async throws {
         try await withFakeServer(pongs: 2, afterHandshake: "PING\r\n") { url, lines in
-            let nats = try await NATSConnection.connect(to: url)
+            let nats = try await NATSConnection.connect(to: url, options: testConnectionOptions)
             // The fake server answers this PING only after it has read our PONG to its own PING.
             try await nats.flush()
             let received = lines.all
@@ -102,7 +102,7 @@ struct NATSFakeServerTests {
     @Test func aServerErrorFailsEverythingWithTheServersMessage() async throws {
         try await withFakeServer(pongs: 1, afterHandshake: "-ERR 'Authorization Violation'\r\n") { url, _ in
             let error = await asyncSightlineError {
-                let nats = try await NATSConnection.connect(to: url)
+                let nats = try await NATSConnection.connect(to: url, options: testConnectionOptions)
                 let subscription = try await nats.subscribe("a")
                 for try await _ in subscription {}
             }
@@ -113,7 +113,7 @@ struct NATSFakeServerTests {
 
     @Test func theServersMaxPayloadIsRespected() async throws {
         try await withFakeServer(pongs: 1) { url, _ in
-            let nats = try await NATSConnection.connect(to: url)
+            let nats = try await NATSConnection.connect(to: url, options: testConnectionOptions)
             #expect(nats.serverInfo.maxPayload == 1024)
             let error = await asyncSightlineError { try await nats.publish("a", payload: [UInt8](repeating: 0, count: 1025)) }
             #expect(error?.code == .tooLarge)

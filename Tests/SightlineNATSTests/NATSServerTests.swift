@@ -14,11 +14,14 @@ func uniqueName(_ prefix: String) -> String {
     "\(prefix)\(UInt32.random(in: 0..<UInt32.max))"
 }
 
-/// Runs `body` with a new connection to the test server and closes it afterwards. The handshake may take 30 s: at
-/// the start of a full run on 2 cores the connection can wait over 5 s for a thread.
+/// The options of the tests' connections: the handshake may take 30 s, because at the start of a full run on 2 cores
+/// a connection can wait over 5 s for a thread (what the tests check is the exchange, not the default timeout).
+let testConnectionOptions = NATSConnectionOptions(name: "sightline-tests", connectTimeout: .seconds(30))
+
+/// Runs `body` with a new connection to the test server and closes it afterwards.
 func withNATS(_ body: (NATSConnection) async throws -> Void) async throws {
     let url = try #require(natsURL)
-    let connection = try await NATSConnection.connect(to: url, options: NATSConnectionOptions(name: "sightline-tests", connectTimeout: .seconds(30)))
+    let connection = try await NATSConnection.connect(to: url, options: testConnectionOptions)
     do {
         try await body(connection)
     } catch {
@@ -133,7 +136,7 @@ struct NATSServerTests {
 
     @Test func subscriptionEndsAfterUnsubscribeAndCallsFailAfterClose() async throws {
         let url = try #require(natsURL)
-        let nats = try await NATSConnection.connect(to: url)
+        let nats = try await NATSConnection.connect(to: url, options: testConnectionOptions)
         let subscription = try await nats.subscribe(uniqueName("u"))
         subscription.unsubscribe()
         for try await _ in subscription { Issue.record("no message expected") }
