@@ -77,7 +77,7 @@ package struct ScrapeTarget: Sendable, Hashable {
             params[name] = values
         }
         for (name, values) in params.sorted(by: { $0.key < $1.key }) {
-            for value in values { query.append("\(Self.percentEncode(name))=\(Self.percentEncode(value))") }
+            for value in values { query.append("\(PercentEncoding.encode(name))=\(PercentEncoding.encode(value))") }
         }
         if builder["instance"].isEmpty { builder["instance"] = addressText }
         self.labels = builder.sorted().filter { !$0.name.hasPrefix("__") }
@@ -130,23 +130,5 @@ package struct ScrapeTarget: Sendable, Hashable {
             mix(label.value)
         }
         return hash
-    }
-
-    /// Percent-encodes a query component: everything but `A-Z a-z 0-9 - _ . ~`.
-    private static func percentEncode(_ text: String) -> String {
-        var out = ""
-        let hex = Array("0123456789ABCDEF".utf8)
-        for byte in text.utf8 {
-            if (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)
-                || byte == 0x2D || byte == 0x5F || byte == 0x2E || byte == 0x7E
-            {
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            } else {
-                out.unicodeScalars.append("%")
-                out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte >> 4)]))
-                out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte & 0x0F)]))
-            }
-        }
-        return out
     }
 }

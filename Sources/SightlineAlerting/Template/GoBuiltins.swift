@@ -1,3 +1,4 @@
+import SightlineCore
 import SightlineQuery
 
 /// A template value Go's built-in functions (``GoBuiltins``) can work on.
@@ -144,16 +145,6 @@ enum GoBuiltins {
 
     /// Go's `url.QueryEscape`: spaces as `+`, everything but `A-Z a-z 0-9 - _ . ~` percent-encoded.
     static func queryEscape(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case 0x41...0x5A, 0x61...0x7A, 0x30...0x39, 0x2D, 0x5F, 0x2E, 0x7E: out.unicodeScalars.append(Unicode.Scalar(byte))
-            case 0x20: out += "+"
-            default:
-                let hex = String(byte, radix: 16, uppercase: true)
-                out += "%" + (hex.count < 2 ? "0" + hex : hex)
-            }
-        }
-        return out
+        PercentEncoding.encode(text, spaceAsPlus: true)
     }
 }

@@ -85,21 +85,7 @@ struct ServerClient {
 
     /// `a=1&b=x%20y`: form encoding where everything but unreserved characters is escaped.
     static func encodeForm(_ pairs: [(String, String)]) -> String {
-        func escape(_ text: String) -> String {
-            var out = ""
-            for byte in text.utf8 {
-                switch byte {
-                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                    UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                    out.unicodeScalars.append(Unicode.Scalar(byte))
-                default:
-                    let hex = String(byte, radix: 16, uppercase: true)
-                    out += "%" + (hex.count == 1 ? "0" : "") + hex
-                }
-            }
-            return out
-        }
-        return pairs.map { escape($0.0) + "=" + escape($0.1) }.joined(separator: "&")
+        return pairs.map { PercentEncoding.encode($0.0) + "=" + PercentEncoding.encode($0.1) }.joined(separator: "&")
     }
 
     static func printError(_ line: String) {

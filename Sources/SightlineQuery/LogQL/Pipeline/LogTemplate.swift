@@ -309,17 +309,7 @@ private struct LogTemplateFunctions: GoTemplateFunctions {
             return .number(LogQLUnits.durationNanoseconds(args[0].printed.trimmingSpaces).map { Double($0) / 1e9 } ?? 0)
         case "urlencode":
             try arity(1)
-            var out = ""
-            for byte in args[0].printed.utf8 {
-                if LogQLLexer.isIdentifierByte(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "~") {
-                    out.unicodeScalars.append(Unicode.Scalar(byte))
-                } else if byte == UInt8(ascii: " ") {
-                    out += "+"
-                } else {
-                    out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(2)
-                }
-            }
-            return .string(out)
+            return .string(PercentEncoding.encode(args[0].printed, spaceAsPlus: true))
         case "urldecode":
             try arity(1)
             let bytes = Array(args[0].printed.utf8)
