@@ -77,6 +77,7 @@ struct LogStoreGroupCountTests {
         let groupings: [[String]] = [
             [], ["level"], ["service"], ["service", "level"], ["level", "service"], ["nowhere"], ["trace_id"], ["span_id"],
             ["severity_text"], ["http_status"], ["http.status"], ["service_name", "host_name"], ["level", "level"], ["host", "nowhere"],
+            ["detected_level"], ["service", "detected_level"],
         ]
         let ranges = [TimeRange.all, TimeRange(startNano: LogFixtures.base + 400_000_000, endNano: LogFixtures.base + 3_100_000_007)]
         let selections: [([LabelMatcher], [String])] = [

@@ -186,6 +186,29 @@ struct LogQLEngineTests {
         #expect(try vector(#"sum(count_over_time({app=~".+"}[60s]))"#, at: 60, source: source) == ["{}": 40])
     }
 
+    /// `detected_level` is derived when a query asks for it (Loki stores it at ingestion): by filters, by `by`
+    /// whether the grouping is pushed into the scan or not, and by templates; it is not added to result labels.
+    @Test func detectedLevelIsDerivedWhenAskedFor() throws {
+        let source = makeSource()
+        // api streams have a `level` label; web's lines say nothing.
+        let levels = try vector(#"sum by (detected_level) (count_over_time({app=~".+"}[60s]))"#, at: 60, source: source)
+        #expect(levels == [#"{detected_level="error"}"#: 4, #"{detected_level="info"}"#: 6, #"{detected_level="unknown"}"#: 2])
+        let parsed = try vector(#"sum by (detected_level) (count_over_time({app=~".+"} | logfmt [60s]))"#, at: 60, source: source)
+        #expect(parsed == levels)
+        let filtered = try vector(#"count_over_time({app=~".+"} | detected_level=~"error|unknown" [60s])"#, at: 60, source: source)
+        #expect(filtered == [#"{app="api", level="error"}"#: 4, #"{app="web"}"#: 2])
+        let engine = LogQLEngine(source: source)
+        guard case .streams(let streams) = try engine.range(
+            query: #"{app="api"} | detected_level="error" | line_format "{{ .detected_level }}""#, tenant: .default, start: 0,
+            end: 100 * Self.second, step: Self.second, limit: 10)
+        else {
+            Issue.record("not streams")
+            return
+        }
+        #expect(streams.map { Self.text($0.labels) } == [#"{app="api", level="error"}"#])
+        #expect(streams.first?.entries.map(\.line) == ["error", "error", "error", "error"])
+    }
+
     @Test func logQueryLimitsAndInstantRejection() throws {
         let engine = LogQLEngine(source: makeSource(), limits: .init(maxEntries: 10))
         #expect(throws: SightlineError.self) {

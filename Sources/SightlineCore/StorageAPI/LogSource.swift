@@ -115,7 +115,10 @@ extension LogRecord {
     package var structuredMetadata: [Label] {
         var labels: [Label] = []
         labels.reserveCapacity(attributes.count + 3)
-        for attribute in attributes { labels.append(Label(Self.labelName(attribute.key), attribute.value.text)) }
+        for attribute in attributes {
+            let name = Self.labelName(attribute.key)
+            labels.append(Label(name, Self.metadataText(attribute.value, name: name)))
+        }
         if stream.labels.isEmpty {
             for attribute in resource where attribute.key != "service.name" && !Self.resourceStreamAttributes.contains(attribute.key) {
                 labels.append(Label(Self.labelName(attribute.key), attribute.value.text))
@@ -127,11 +130,25 @@ extension LogRecord {
         return labels
     }
 
-    /// The value of one ``structuredMetadata`` label, found without building the others; nil when there is none.
+    /// The value of one ``structuredMetadata`` label, found without building the others, or ``detectedLevel`` for
+    /// `detected_level` (which Loki keeps as structured metadata and Sightline derives when asked); nil when there is
+    /// none.
     package func structuredMetadataValue(_ name: String) -> String? {
+        name == LogLevelDetection.label ? detectedLevel : storedMetadataValue(name)
+    }
+
+    /// Loki's `detected_level` of the record (see ``LogLevelDetection``).
+    package var detectedLevel: String {
+        let stream = streamLabels
+        return LogLevelDetection.level(
+            streamValue: { stream[$0] }, metadataValue: { storedMetadataValue($0) }, severityNumber: severityNumber, line: line)
+    }
+
+    /// ``structuredMetadataValue(_:)`` without the derived level.
+    private func storedMetadataValue(_ name: String) -> String? {
         // Later entries win, as when the labels are built in order.
         var found: String?
-        for attribute in attributes where Self.isLabelName(name, of: attribute.key) { found = attribute.value.text }
+        for attribute in attributes where Self.isLabelName(name, of: attribute.key) { found = Self.metadataText(attribute.value, name: name) }
         if stream.labels.isEmpty {
             for attribute in resource where Self.isLabelName(name, of: attribute.key) && attribute.key != "service.name"
                 && !Self.resourceStreamAttributes.contains(attribute.key)
@@ -146,6 +163,13 @@ extension LogRecord {
         default: break
         }
         return found
+    }
+
+    /// An attribute's value as structured metadata `name`: its text, a sender's `detected_level` normalised as Loki
+    /// normalises it (`ERR` is `error`).
+    private static func metadataText(_ value: AttributeValue, name: String) -> String {
+        let text = value.text
+        return name == LogLevelDetection.label ? LogLevelDetection.normalised(text) ?? text : text
     }
 
     /// Whether ``labelName(_:)`` of `key` is `name`, without building it.

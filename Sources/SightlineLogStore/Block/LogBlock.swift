@@ -258,7 +258,8 @@ enum LogBlockCodec {
 
     /// Whether a record of a block of a stream with labels can have structured metadata
     /// (``LogRecord/structuredMetadataValue(_:)``) named like one of `names`: an attribute whose key becomes one of the
-    /// names, or a trace id, span id or severity text when `trace_id`, `span_id` or `severity_text` is one. (Resource
+    /// names, or a trace id, span id or severity text when `trace_id`, `span_id` or `severity_text` is one; always when
+    /// `detected_level` is one. (Resource
     /// attributes are structured metadata only of records without stream labels.) Reads only the columns these are in.
     /// - Throws: `dataCorrupted` when one of them is missing or cut.
     static func mayHaveMetadata(named names: [String], _ columns: ColumnSetReader, count: Int) throws -> Bool {
@@ -273,7 +274,8 @@ enum LogBlockCodec {
                 }
             }
         }
-        if found { return true }
+        // Every record has a level (derived from the record when it has none of its own).
+        if found || names.contains(LogLevelDetection.label) { return true }
         /// Whether a presence column (a byte per record, then the ids) marks an id present.
         func anyPresent(_ column: Int) throws -> Bool {
             let bytes = try columns.column(column)

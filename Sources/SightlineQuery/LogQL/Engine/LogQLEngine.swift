@@ -178,7 +178,11 @@ package struct LogQLEngine: Sendable {
         steps.reserveCapacity(Int(count))
         for index in 0..<count { steps.append(start + index * step) }
         let evaluator = LogQLMetricEvaluator(source: source, tenant: tenant, steps: steps, limits: limits)
-        let perStep = try evaluator.evaluate(expr)
+        return .matrix(try Self.matrix(try evaluator.evaluate(expr), steps: steps, maxSeries: limits.maxSeries))
+    }
+
+    /// The series of per-step results, sorted by labels, points in step order; `tooLarge` past `maxSeries`.
+    static func matrix(_ perStep: [LogQLStepValue], steps: [Int64], maxSeries: Int) throws -> [Series] {
         var index: [Labels: Int] = [:]
         var series: [Series] = []
         for (stepIndex, value) in perStep.enumerated() {
@@ -194,13 +198,13 @@ package struct LogQLEngine: Sendable {
                     } else {
                         index[sample.metric] = series.count
                         series.append(Series(metric: sample.metric, points: [FloatPoint(t: tMs, v: sample.v)]))
-                        if series.count > limits.maxSeries { throw Self.seriesLimitError(limits.maxSeries) }
+                        if series.count > maxSeries { throw Self.seriesLimitError(maxSeries) }
                     }
                 }
             }
         }
         series.sort { $0.metric < $1.metric }
-        return .matrix(series)
+        return series
     }
 
     static func milliseconds(_ ns: Int64) -> Int64 {
@@ -312,7 +316,7 @@ package struct LogQLLineProcessor {
             guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return nil }
             return (stream, stream, LogEntry(timeNs: time, line: line))
         }
-        builder.reset(stream: stream, metadata: metadata)
+        builder.reset(stream: stream, metadata: metadata, line: line, severityNumber: record.severityNumber)
         guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return nil }
         guard builder.changed || !metadata.isEmpty else { return (builder.labels, stream, LogEntry(timeNs: time, line: line)) }
         return (

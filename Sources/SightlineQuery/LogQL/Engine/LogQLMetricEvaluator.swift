@@ -189,7 +189,7 @@ struct LogQLMetricEvaluator {
                 guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return }
                 labels = record.streamLabels
             } else {
-                builder.reset(stream: record.streamLabels, metadata: record.structuredMetadata)
+                builder.reset(stream: record.streamLabels, metadata: record.structuredMetadata, line: record.line, severityNumber: record.severityNumber)
                 guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return }
                 labels = Labels([])
             }

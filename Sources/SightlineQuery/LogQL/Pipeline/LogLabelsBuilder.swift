@@ -21,14 +21,19 @@ package struct LogLabelsBuilder {
     /// of labels at most: searching them beats hashing every name of every record.
     private var baseCount = 0
     private var removedBaseNames: [String] = []
-    /// Whether a stage changed the list since ``reset(stream:metadata:)``.
+    /// Whether a stage changed the list since ``reset(stream:metadata:line:severityNumber:)``.
     private(set) var changed = false
 
     package init() {}
 
+    /// The record's line and severity number, from which `detected_level` is derived when asked for and not set.
+    private var record: (line: String, severityNumber: Int32)?
+
     /// Starts a record: the stream labels, then the structured metadata (which wins over a stream label of the same
-    /// name).
-    package mutating func reset(stream: Labels, metadata: [Label]) {
+    /// name); with the record's line and severity number, `detected_level` is derived when a stage asks for it and
+    /// the metadata has none (see ``LogLevelDetection``).
+    package mutating func reset(stream: Labels, metadata: [Label], line: String? = nil, severityNumber: Int32 = 0) {
+        record = line.map { ($0, severityNumber) }
         names.removeAll(keepingCapacity: true)
         values.removeAll(keepingCapacity: true)
         categories.removeAll(keepingCapacity: true)
@@ -54,7 +59,16 @@ package struct LogLabelsBuilder {
 
     /// The value of `name`, or nil when absent.
     package func get(_ name: String) -> String? {
-        guard let index = names.firstIndex(of: name) else { return nil }
+        if let index = names.firstIndex(of: name) { return values[index] }
+        guard name == LogLevelDetection.label, let record else { return nil }
+        return LogLevelDetection.level(
+            streamValue: { base($0, .stream) }, metadataValue: { base($0, .structuredMetadata) }, severityNumber: record.severityNumber,
+            line: record.line)
+    }
+
+    /// The value of the stream label or structured metadata `name` the record started with, if no stage removed it.
+    private func base(_ name: String, _ category: Category) -> String? {
+        guard let index = names[..<baseCount].firstIndex(of: name), categories[index] == category else { return nil }
         return values[index]
     }
 
@@ -146,18 +160,17 @@ package struct LogLabelsBuilder {
     }
 
     /// The labels as they are now, for templates (no copy is made until the builder changes).
-    var snapshot: Snapshot { Snapshot(names: names, values: values) }
+    var snapshot: Snapshot { Snapshot(builder: self) }
 
-    /// The labels of a record at one point of its pipeline, looked up by name.
+    /// The labels of a record at one point of its pipeline, looked up by name (`detected_level` derived as
+    /// ``get(_:)`` derives it).
     struct Snapshot {
-        let names: [String]
-        let values: [String]
+        let builder: LogLabelsBuilder
+        var names: [String] { builder.names }
+        var values: [String] { builder.values }
 
         /// The value of `name`, or nil when absent.
-        subscript(name: String) -> String? {
-            guard let index = names.firstIndex(of: name) else { return nil }
-            return values[index]
-        }
+        subscript(name: String) -> String? { builder.get(name) }
 
         /// The positions of the labels in name order.
         var nameOrder: [Int] { names.indices.sorted { names[$0] < names[$1] } }
