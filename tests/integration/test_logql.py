@@ -210,6 +210,76 @@ def test_labels_series_and_stats(loki, records):
     assert stats["streams"] == len({(r["host"], r["level"]) for r in payments})
 
 
+def line_bytes(rows) -> int:
+    return sum(len(r["line"].encode()) for r in rows)
+
+
+def test_volume_sums_line_bytes_per_group(loki, records):
+    """Loki's /index/volume as Grafana's Logs Drilldown asks for it: by the selector's labels, by target labels, per
+    label name, the largest first and cut at the limit."""
+    span = {"start": str(records[0]["ts"] - 1), "end": str(records[-1]["ts"] + 1)}
+    services = {r["service"] for r in records}
+    doc = get(loki, "/loki/api/v1/index/volume", query='{service=~".+"}', **span)
+    assert doc["data"]["resultType"] == "vector"
+    result = doc["data"]["result"]
+    assert {s["metric"]["service"]: int(s["value"][1]) for s in result} == {
+        svc: line_bytes(r for r in records if r["service"] == svc) for svc in services}
+    assert all(set(s["metric"]) == {"service"} for s in result)
+    sizes = [int(s["value"][1]) for s in result]
+    assert sizes == sorted(sizes, reverse=True)
+    assert abs(result[0]["value"][0] - (records[-1]["ts"] + 1) / 1e9) < 0.002
+
+    payments = [r for r in records if r["service"] == "payments"]
+    by_host = get(loki, "/loki/api/v1/index/volume", query='{service="payments"}', targetLabels="host", **span)["data"]["result"]
+    assert {s["metric"]["host"]: int(s["value"][1]) for s in by_host} == {
+        h: line_bytes(r for r in payments if r["host"] == h) for h in {r["host"] for r in payments}}
+    assert all(set(s["metric"]) == {"host"} for s in by_host)
+    top = get(loki, "/loki/api/v1/index/volume", query='{service=~".+"}', limit="2", **span)["data"]["result"]
+    assert [s["metric"] for s in top] == [s["metric"] for s in result[:2]]
+
+    names = get(loki, "/loki/api/v1/index/volume", query='{service="payments"}', aggregateBy="labels", **span)["data"]["result"]
+    assert {json.dumps(s["metric"], sort_keys=True): int(s["value"][1]) for s in names} == {
+        json.dumps({n: ""}): line_bytes(payments) for n in ("service", "host", "level")}
+    every = get(loki, "/loki/api/v1/index/volume", query="{}", limit="1000", **span)["data"]["result"]
+    assert len(every) == len({(r["service"], r["host"], r["level"]) for r in records})
+    assert sum(int(s["value"][1]) for s in every) == line_bytes(records)
+
+
+def test_volume_range_buckets_by_step(loki, records):
+    start = records[0]["ts"] - 1
+    end = records[-1]["ts"] + 1
+    step = 10 * 1_000_000_000
+    doc = get(loki, "/loki/api/v1/index/volume_range", query='{service="checkout"}', step="10s", start=str(start), end=str(end))
+    assert doc["data"]["resultType"] == "matrix"
+    expected = collections.defaultdict(lambda: collections.Counter())
+    for r in records:
+        if r["service"] == "checkout":
+            bucket = min(start + -(-(r["ts"] - start) // step) * step, end)
+            expected[r["service"]][bucket // 1_000_000] += len(r["line"].encode())
+    got = {s["metric"]["service"]: {round(t * 1000): int(v) for t, v in s["values"]} for s in doc["data"]["result"]}
+    assert got == {k: dict(v) for k, v in expected.items()}
+
+
+def test_volume_refuses_what_it_cannot_answer(loki):
+    for params, reason in [({"query": '{service="x"} |= "a"'}, "only label matchers are supported"),
+                           ({"query": '{service="x"}', "aggregateBy": "streams"}, "aggregateBy"),
+                           ({"query": '{service="x"}', "limit": "-3"}, "limit"),
+                           ({"query": '{service=~".*"}'}, "empty-compatible")]:
+        resp = requests.get(loki + "/loki/api/v1/index/volume", params=params, timeout=30)
+        assert resp.status_code == 400, params
+        assert reason in resp.text, (params, resp.text)
+
+
+def test_detected_level_filters_and_groups(loki, records):
+    """Every pushed stream has a `level` label: detected_level is its value."""
+    t = str(records[-1]["ts"] + 1_000_000_000)
+    doc = get(loki, "/loki/api/v1/query", query='sum by (detected_level) (count_over_time({service=~".+"}[5m]))', time=t)
+    assert {s["metric"]["detected_level"]: int(float(s["value"][1])) for s in doc["data"]["result"]} == dict(
+        collections.Counter(r["level"] for r in records))
+    doc = get(loki, "/loki/api/v1/query", query='sum(count_over_time({service=~".+"} | detected_level=~"warn|error" [5m]))', time=t)
+    assert int(float(doc["data"]["result"][0]["value"][1])) == sum(r["level"] in ("warn", "error") for r in records)
+
+
 def test_bad_queries_are_explained(loki):
     resp = requests.get(loki + "/loki/api/v1/query_range", params={"query": '{service="x"} |= '}, timeout=30)
     assert resp.status_code == 400

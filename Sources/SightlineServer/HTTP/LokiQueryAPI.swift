@@ -15,6 +15,7 @@ import SightlineQuery
 /// | `/loki/api/v1/label/<name>/values` | GET | values of a stream label |
 /// | `/loki/api/v1/series` | GET, POST | stream label sets matching `match[]` |
 /// | `/loki/api/v1/index/stats` | GET, POST | streams, chunks, entries and bytes a query would read |
+/// | `/loki/api/v1/index/volume`, `/index/volume_range` | GET, POST | bytes per stream group (see ``addVolumeRoutes(to:api:)``) |
 /// | `/loki/api/v1/tail` | WebSocket | live tail (see ``LokiTailHandler``) |
 ///
 /// Parameters as Loki reads them (``LokiParameters``); answers in Loki's JSON shape; errors as Loki answers them:
@@ -32,6 +33,7 @@ enum LokiQueryAPI {
         router.get("/loki/api/v1/label/:name/values") { request, context in
             await answer { try await labels(request, name: context.parameters.get("name") ?? "", api: api) }
         }
+        addVolumeRoutes(to: router, api: api)
     }
 
     // MARK: Queries

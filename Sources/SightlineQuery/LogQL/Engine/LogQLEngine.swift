@@ -181,8 +181,9 @@ package struct LogQLEngine: Sendable {
         return .matrix(try Self.matrix(try evaluator.evaluate(expr), steps: steps, maxSeries: limits.maxSeries))
     }
 
-    /// The series of per-step results, sorted by labels, points in step order; `tooLarge` past `maxSeries`.
-    static func matrix(_ perStep: [LogQLStepValue], steps: [Int64], maxSeries: Int) throws -> [Series] {
+    /// The series of per-step results, sorted by labels, points in step order; `tooMany` (by default the query's
+    /// series limit error) past `maxSeries`.
+    static func matrix(_ perStep: [LogQLStepValue], steps: [Int64], maxSeries: Int, tooMany: SightlineError? = nil) throws -> [Series] {
         var index: [Labels: Int] = [:]
         var series: [Series] = []
         for (stepIndex, value) in perStep.enumerated() {
@@ -198,7 +199,7 @@ package struct LogQLEngine: Sendable {
                     } else {
                         index[sample.metric] = series.count
                         series.append(Series(metric: sample.metric, points: [FloatPoint(t: tMs, v: sample.v)]))
-                        if series.count > maxSeries { throw Self.seriesLimitError(maxSeries) }
+                        if series.count > maxSeries { throw tooMany ?? Self.seriesLimitError(maxSeries) }
                     }
                 }
             }
@@ -224,6 +225,59 @@ package struct LogQLEngine: Sendable {
         } catch {
             throw SightlineError(.invalidArgument, error.description, cause: nil)
         }
+    }
+
+    // MARK: - Volume
+
+    /// Loki's log volume: the bytes of the lines of the streams matching `matchers`, summed per group of `groupBy`'s
+    /// values (as `sum by (…) (bytes_over_time(…))` groups them), in the buckets `(start, start + step]`, `(start +
+    /// step, start + 2·step]`, … the last one ending at `end` (one bucket `(start, end]` without a step). Series sorted
+    /// by labels, each point at its bucket's end (ms); empty groups and buckets left out.
+    /// - Throws: `tooLarge` past 1,000 groups (Loki's `volume_max_series`), `invalidArgument` for more than
+    ///   ``Limits/maxPointsPerSeries`` buckets; the source's errors.
+    package func volume(tenant: Tenant, matchers: [LabelMatcher], groupBy: [String], start: Int64, end: Int64, step: Int64?) throws -> [Series] {
+        guard end > start else { return [] }
+        let width = step.map { max(1, $0) } ?? (end - start)
+        let (span, overflow) = (end - start).addingReportingOverflow(width - 1)
+        let buckets = overflow ? Int64.max : span / width
+        if buckets > Int64(limits.maxPointsPerSeries) {
+            throw SightlineError(
+                .invalidArgument,
+                "exceeded maximum resolution of \(limits.maxPointsPerSeries) points per timeseries. Try increasing the value of the step parameter")
+        }
+        let grouping = LogQLGrouping(labels: groupBy, without: false)
+        /// The buckets of `window` ending at `ends`.
+        func evaluate(ends: [Int64], window: Int64) throws -> [Series] {
+            let bytes = RangeAggregationExpr(
+                op: .bytesOverTime, range: LogRangeExpr(selector: LogSelectorExpr(matchers: matchers), rangeNs: window), parameter: nil,
+                grouping: nil)
+            let sum = LogQLExpr.vectorAggregation(VectorAggregationExpr(op: .sum, expr: .rangeAggregation(bytes), parameter: nil, grouping: grouping))
+            let evaluator = LogQLMetricEvaluator(source: source, tenant: tenant, steps: ends, limits: limits)
+            return try Self.matrix(try evaluator.evaluate(sum), steps: ends, maxSeries: Self.maxVolumeSeries, tooMany: Self.volumeSeriesError)
+        }
+        // Whole buckets in one evaluation, a shorter last one in another.
+        let whole = (end - start) / width
+        var series = whole > 0 ? try evaluate(ends: (1...whole).map { start + $0 * width }, window: width) : []
+        let covered = start + whole * width
+        if covered < end {
+            for last in try evaluate(ends: [end], window: end - covered) {
+                if let index = series.firstIndex(where: { $0.metric == last.metric }) {
+                    series[index].points += last.points
+                } else {
+                    series.append(last)
+                }
+            }
+            if series.count > Self.maxVolumeSeries { throw Self.volumeSeriesError }
+            series.sort { $0.metric < $1.metric }
+        }
+        return series
+    }
+
+    /// The most groups a volume query may have (Loki's `volume_max_series` default).
+    static let maxVolumeSeries = 1000
+
+    static var volumeSeriesError: SightlineError {
+        SightlineError(.tooLarge, "the query hit the max number of series limit (limit: \(maxVolumeSeries) series)")
     }
 
     // MARK: - Log queries
