@@ -280,6 +280,36 @@ def test_detected_level_filters_and_groups(loki, records):
     assert int(float(doc["data"]["result"][0]["value"][1])) == sum(r["level"] in ("warn", "error") for r in records)
 
 
+def test_detected_labels_and_fields(loki, records):
+    """Grafana's Logs Drilldown tabs: the stream labels with their cardinality, and the fields of the newest lines
+    (structured metadata and what JSON/logfmt parsing of the lines finds) with types and values."""
+    span = {"start": str(records[0]["ts"] - 1), "end": str(records[-1]["ts"] + 1)}
+    labels = get(loki, "/loki/api/v1/detected_labels", **span)["detectedLabels"]
+    assert labels == [{"label": n, "cardinality": len({r[n] for r in records})} for n in ("host", "level", "service")]
+    only = get(loki, "/loki/api/v1/detected_labels", query='{service="payments"}', **span)["detectedLabels"]
+    assert {d["label"]: d["cardinality"] for d in only}["service"] == 1
+
+    newest = sorted((r for r in records if r["service"] == "gateway"), key=lambda r: r["ts"])[-50:]
+    doc = get(loki, "/loki/api/v1/detected_fields", query='{service="gateway"}', line_limit="50", **span)
+    assert doc["limit"] == 1000
+    fields = {f["label"]: f for f in doc["fields"]}
+    metadata = {k.replace(".", "_") for r in newest for k in r["attrs"]}
+    assert metadata <= set(fields), metadata - set(fields)
+    assert fields["http_status_code"]["type"] == "int"
+    assert fields["http_status_code"]["cardinality"] == len({r["attrs"]["http.status_code"] for r in newest})
+    assert fields["http_status_code"]["parsers"] is None
+    assert fields["detected_level"]["cardinality"] == len({r["level"] for r in newest})
+    # Gateway lines are access logs ending in logfmt pairs (`rt=0.009 ...`).
+    assert fields["rt"]["parsers"] == ["logfmt"] and fields["rt"]["type"] == "float"
+    values = get(loki, "/loki/api/v1/detected_field/http_method/values", query='{service="gateway"}', line_limit="50", **span)
+    assert values["values"] == sorted({r["attrs"]["http.method"] for r in newest})
+    assert get(loki, "/loki/api/v1/detected_field/nothing_like_this/values", query='{service="gateway"}', **span) == {}
+    resp = requests.get(loki + "/loki/api/v1/detected_fields", params={"query": 'count_over_time({service="x"}[1m])'}, timeout=30)
+    assert resp.status_code == 400 and "only log selector is supported" in resp.text
+    resp = requests.get(loki + "/loki/api/v1/detected_fields", params={"query": '{service="x"}', "line_limit": "0"}, timeout=30)
+    assert resp.status_code == 400 and "line_limit" in resp.text
+
+
 def test_bad_queries_are_explained(loki):
     resp = requests.get(loki + "/loki/api/v1/query_range", params={"query": '{service="x"} |= '}, timeout=30)
     assert resp.status_code == 400

@@ -34,11 +34,14 @@ struct LokiParameters {
         return nano
     }
 
-    func limit() throws -> Int {
-        let text = parameters["limit"]
-        guard !text.isEmpty else { return Self.defaultLimit }
+    func limit() throws -> Int { try positive("limit", default: Self.defaultLimit) }
+
+    /// A positive integer parameter (`limit`, `line_limit`), or `defaultValue` when absent.
+    func positive(_ name: String, default defaultValue: Int) throws -> Int {
+        let text = parameters[name]
+        guard !text.isEmpty else { return defaultValue }
         guard let value = Int(text), value > 0 else {
-            throw SightlineError(.invalidArgument, "invalid limit parameter \"\(text)\": limit must be a positive value")
+            throw SightlineError(.invalidArgument, "invalid \(name) parameter \"\(text)\": limit must be a positive value")
         }
         return value
     }

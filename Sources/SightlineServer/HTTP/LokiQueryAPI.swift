@@ -16,6 +16,7 @@ import SightlineQuery
 /// | `/loki/api/v1/series` | GET, POST | stream label sets matching `match[]` |
 /// | `/loki/api/v1/index/stats` | GET, POST | streams, chunks, entries and bytes a query would read |
 /// | `/loki/api/v1/index/volume`, `/index/volume_range` | GET, POST | bytes per stream group (see ``addVolumeRoutes(to:api:)``) |
+/// | `/loki/api/v1/detected_labels`, `/detected_fields`, `/detected_field/<name>/values` | GET, POST | see ``addDetectedRoutes(to:api:)`` |
 /// | `/loki/api/v1/tail` | WebSocket | live tail (see ``LokiTailHandler``) |
 ///
 /// Parameters as Loki reads them (``LokiParameters``); answers in Loki's JSON shape; errors as Loki answers them:
@@ -34,6 +35,7 @@ enum LokiQueryAPI {
             await answer { try await labels(request, name: context.parameters.get("name") ?? "", api: api) }
         }
         addVolumeRoutes(to: router, api: api)
+        addDetectedRoutes(to: router, api: api)
     }
 
     // MARK: Queries
