@@ -310,6 +310,32 @@ def test_detected_labels_and_fields(loki, records):
     assert resp.status_code == 400 and "line_limit" in resp.text
 
 
+def pattern_regex(pattern: str) -> re.Pattern:
+    return re.compile(".*?".join(re.escape(part) for part in pattern.split("<_>")), re.DOTALL)
+
+
+def test_patterns_of_a_service(loki, records):
+    """Loki's /patterns for the Drilldown's patterns tab: each pattern stands for lines it matches, counted per step."""
+    span = {"start": str(records[0]["ts"] - 1), "end": str(records[-1]["ts"] + 1)}
+    lines = [r for r in records if r["service"] == "search"]
+    doc = get(loki, "/loki/api/v1/patterns", query='{service="search"}', step="30s", **span)
+    assert doc["status"] == "success"
+    patterns = doc["data"]
+    assert patterns, "no pattern found"
+    totals = [sum(n for _, n in p["samples"]) for p in patterns]
+    assert totals == sorted(totals, reverse=True) and min(totals) >= 30
+    assert sum(totals) <= len(lines)
+    levels = {r["level"] for r in lines}
+    for pattern, total in zip(patterns, totals):
+        assert pattern["level"] in levels
+        assert "<_>" in pattern["pattern"]
+        matching = [r for r in lines if r["level"] == pattern["level"] and pattern_regex(pattern["pattern"]).fullmatch(r["line"])]
+        assert len(matching) >= total, pattern
+        assert all(t % 30 == 0 and isinstance(t, int) for t, _ in pattern["samples"])
+    resp = requests.get(loki + "/loki/api/v1/patterns", params={"query": '{service="search"} |= "x"'}, timeout=30)
+    assert resp.status_code == 400 and "only label matchers are supported" in resp.text
+
+
 def test_bad_queries_are_explained(loki):
     resp = requests.get(loki + "/loki/api/v1/query_range", params={"query": '{service="x"} |= '}, timeout=30)
     assert resp.status_code == 400

@@ -17,6 +17,7 @@ import SightlineQuery
 /// | `/loki/api/v1/index/stats` | GET, POST | streams, chunks, entries and bytes a query would read |
 /// | `/loki/api/v1/index/volume`, `/index/volume_range` | GET, POST | bytes per stream group (see ``addVolumeRoutes(to:api:)``) |
 /// | `/loki/api/v1/detected_labels`, `/detected_fields`, `/detected_field/<name>/values` | GET, POST | see ``addDetectedRoutes(to:api:)`` |
+/// | `/loki/api/v1/patterns` | GET, POST | log patterns (see ``patterns(_:api:)``) |
 /// | `/loki/api/v1/tail` | WebSocket | live tail (see ``LokiTailHandler``) |
 ///
 /// Parameters as Loki reads them (``LokiParameters``); answers in Loki's JSON shape; errors as Loki answers them:
@@ -36,6 +37,7 @@ enum LokiQueryAPI {
         }
         addVolumeRoutes(to: router, api: api)
         addDetectedRoutes(to: router, api: api)
+        addPatternRoutes(to: router, api: api)
     }
 
     // MARK: Queries
