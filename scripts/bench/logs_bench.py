@@ -24,10 +24,13 @@ restarted on the same data and queried through the Loki API:
 | rare term over all data | `{service=~".+"} |= "checksum mismatch"` (limit 1000) | `message LIKE '%checksum mismatch%'` |
 | count by level per minute, last hour | `sum by (level) (count_over_time({service=~".+"}[1m]))`, step 1m | `GROUP BY toStartOfMinute(ts), level` over the last hour |
 | top 10 services by error count | `topk(10, sum by (service) (count_over_time({level=~"error|fatal"}[SPAN])))` | `GROUP BY service ORDER BY count() DESC LIMIT 10` of error/fatal |
+| line bytes per service, last hour | `/index/volume` of `{service=~".+"}` | `sum(length(message)) GROUP BY service` |
+| one service's patterns, last hour | `/patterns` of `{service="search"}`, step 1m | (none) |
+| one service's fields | `/detected_fields` of `{service="gateway"}`, newest 1,000 lines | (none) |
 
 "Last hour" is the hour before the newest line. Results are checked: the needle rows and the top-10 counts must be
-equal in both systems; the per-minute counts must add up to the same total (window edges differ by design: LogQL's
-window is (t-1m, t], ClickHouse's bucket [m, m+1m)).
+equal in both systems, and so must the bytes per service; the per-minute counts must add up to the same total
+(window edges differ by design: LogQL's window is (t-1m, t], ClickHouse's bucket [m, m+1m)).
 
 Prints a markdown table (medians of --runs query runs) with Sightline/ClickHouse ratios; raw figures go to a
 JSON-lines file.
@@ -98,13 +101,16 @@ def facts(records):
     needles = sorted(r[0] for r in records if NEEDLE in r[4])
     errors = {}
     last_hour = 0
-    for ts, service, _, level, _, _ in records:
+    volume = {}
+    for ts, service, _, level, message, _ in records:
         if level in ("error", "fatal"):
             errors[service] = errors.get(service, 0) + 1
         if ts > newest - 3600 * 10**9:
             last_hour += 1
+            volume[service] = volume.get(service, 0) + len(message.encode())
     top = sorted(errors.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
-    return {"newest": newest, "oldest": oldest, "needles": needles, "top_errors": top, "last_hour_lines": last_hour}
+    return {"newest": newest, "oldest": oldest, "needles": needles, "top_errors": top, "last_hour_lines": last_hour,
+            "last_hour_volume": volume}
 
 
 # ---------------------------------------------------------------------------
@@ -139,6 +145,8 @@ def run_clickhouse(args, path, fact):
                                           f"WHERE ts_ns > {hour_start} GROUP BY m, level ORDER BY m, level FORMAT TSV",
             "top10_services_by_errors": "SELECT service, count() AS c FROM logs WHERE level IN ('error','fatal') "
                                         "GROUP BY service ORDER BY c DESC, service LIMIT 10 FORMAT TSV",
+            "volume_by_service_last_hour": "SELECT service, sum(length(message)) AS b FROM logs "
+                                           f"WHERE ts_ns > {hour_start} GROUP BY service ORDER BY b DESC FORMAT TSV",
         }
         timings = {}
         answers = {}
@@ -150,6 +158,8 @@ def run_clickhouse(args, path, fact):
         check(needle_rows == fact["needles"], f"ClickHouse needle rows {len(needle_rows)} != dataset {len(fact['needles'])}")
         check(sorted(top, key=lambda kv: (-kv[1], kv[0])) == fact["top_errors"], f"ClickHouse top errors {top} != {fact['top_errors']}")
         check(per_minute_total == fact["last_hour_lines"], f"ClickHouse last-hour total {per_minute_total} != {fact['last_hour_lines']}")
+        volume = {line.split("\t")[0]: int(line.split("\t")[1]) for line in answers["volume_by_service_last_hour"].splitlines() if line}
+        check(volume == fact["last_hour_volume"], f"ClickHouse last-hour volume {volume} != {fact['last_hour_volume']}")
         return {
             "cpu_s_per_million": result["server_cpu_s_per_million_lines"],
             "lines_per_s": result["lines_per_second"],
@@ -198,6 +208,13 @@ def run_sightline(args, bodies, n, fact):
                 "start": str(fact["newest"] - 3600 * 10**9 + 60 * 10**9), "end": str(fact["newest"]), "step": "60"}),
             "top10_services_by_errors": ("/loki/api/v1/query", {
                 "query": f'topk(10, sum by (service) (count_over_time({{level=~"error|fatal"}}[{span_s}s])))', "time": str(end)}),
+            # What Grafana's Logs Drilldown asks first: the services by volume, then one service's patterns and fields.
+            "volume_by_service_last_hour": ("/loki/api/v1/index/volume", {
+                "query": '{service=~".+"}', "start": str(fact["newest"] - 3600 * 10**9), "end": str(end)}),
+            "patterns_search_last_hour": ("/loki/api/v1/patterns", {
+                "query": '{service="search"}', "start": str(fact["newest"] - 3600 * 10**9), "end": str(end), "step": "60s"}),
+            "detected_fields_gateway": ("/loki/api/v1/detected_fields", {
+                "query": '{service="gateway"}', "start": str(fact["oldest"]), "end": str(end), "line_limit": "1000"}),
         }
         timings, answers = {}, {}
         for name, (path, params) in queries.items():
@@ -207,6 +224,10 @@ def run_sightline(args, bodies, n, fact):
         top = sorted(((s["metric"]["service"], int(float(s["value"][1]))) for s in answers["top10_services_by_errors"]["data"]["result"]),
                      key=lambda kv: (-kv[1], kv[0]))
         check(top == fact["top_errors"], f"Sightline top errors {top} != {fact['top_errors']}")
+        volume = {v["metric"]["service"]: int(v["value"][1]) for v in answers["volume_by_service_last_hour"]["data"]["result"]}
+        check(volume == fact["last_hour_volume"], f"Sightline last-hour volume {volume} != {fact['last_hour_volume']}")
+        check(answers["patterns_search_last_hour"]["data"], "Sightline found no pattern")
+        check(answers["detected_fields_gateway"].get("fields"), "Sightline detected no field")
         result["queries"] = timings
         server.stop()
         return result
@@ -265,9 +286,10 @@ def main():
         print(f"| server CPU s per 1 M lines incl. persistence and shutdown | {full} | {c['cpu_s_per_million'] if c else '-'} (load) | "
               f"{ratio(full, c['cpu_s_per_million']) if c else '-'} |")
         print(f"| bytes on disk per line incl. WAL | {s['bytes_per_line_total']} | - | - |")
-    for name in ("needle", "level_per_minute_last_hour", "top10_services_by_errors"):
+    for name in ("needle", "level_per_minute_last_hour", "top10_services_by_errors", "volume_by_service_last_hour",
+                 "patterns_search_last_hour", "detected_fields_gateway"):
         sm = s["queries"][name]["median_ms"] if s else None
-        cm = c["queries"][name]["median_ms"] if c else None
+        cm = c["queries"][name]["median_ms"] if c and name in c["queries"] else None
         print(f"| {name} (median ms) | {sm if sm is not None else '-'} | {cm if cm is not None else '-'} | "
               f"{ratio(sm, cm) if sm is not None and cm is not None else '-'} |")
 

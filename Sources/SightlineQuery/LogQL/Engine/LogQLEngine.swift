@@ -75,7 +75,8 @@ package struct LogQLQueryInfo: Sendable {
 /// `stdvar`, `stddev`, `quantile`, `first`, `last` `_over_time`, `rate`, `rate_counter`), `by`/`without` where Loki
 /// allows it, `offset`; vector aggregations `sum avg min max count stddev stdvar topk bottomk sort sort_desc`; binary
 /// operators with `bool`, `on`/`ignoring`, `group_left`/`group_right`; `label_replace`; literals; `vector()`;
-/// `approx_topk` (computed exactly).
+/// `approx_topk` (computed exactly). Loki 3's `detected_level` structured metadata is derived from each record when a
+/// stage, grouping or template names it (``LogLevelDetection``); it is not among the labels of results.
 ///
 /// Not supported: the quantile sketches, instant log queries (rejected as Loki 3
 /// rejects them), query stats.
