@@ -336,6 +336,19 @@ def test_patterns_of_a_service(loki, records):
     assert resp.status_code == 400 and "only label matchers are supported" in resp.text
 
 
+def test_loki_status_routes(loki):
+    """What Loki clients probe: buildinfo, and the limits Grafana's Logs Drilldown adapts to (the server's defaults:
+    15 days of retention, 5,000 lines per query)."""
+    build = get(loki, "/loki/api/v1/status/buildinfo")
+    assert build["version"].startswith("3.")
+    limits = get(loki, "/loki/api/v1/drilldown-limits")
+    assert limits["pattern_ingester_enabled"] is True
+    assert limits["limits"]["max_entries_limit_per_query"] == 5000
+    assert limits["limits"]["retention_period"] == "15d"
+    assert limits["limits"]["volume_enabled"] is True and limits["limits"]["discover_log_levels"] is True
+    assert "level" in limits["limits"]["log_level_fields"]
+
+
 def test_bad_queries_are_explained(loki):
     resp = requests.get(loki + "/loki/api/v1/query_range", params={"query": '{service="x"} |= '}, timeout=30)
     assert resp.status_code == 400

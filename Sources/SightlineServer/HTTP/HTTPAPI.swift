@@ -31,6 +31,8 @@ package struct APIDependencies: Sendable {
     package var ui: WebUIAssets?
     /// The PromQL features queries may use (Prometheus' feature flags).
     package var promQLFeatures: PromQLParser.Options = .default
+    /// How long logs are kept by default (`logs.retention`), as Loki's API reports it; nil keeps them.
+    package var logRetention: Duration?
 
     package init(
         pipeline: IngestPipeline, authenticator: Authenticator, limits: IngestLimits, metrics: ServerMetrics,

@@ -18,6 +18,7 @@ import SightlineQuery
 /// | `/loki/api/v1/index/volume`, `/index/volume_range` | GET, POST | bytes per stream group (see ``addVolumeRoutes(to:api:)``) |
 /// | `/loki/api/v1/detected_labels`, `/detected_fields`, `/detected_field/<name>/values` | GET, POST | see ``addDetectedRoutes(to:api:)`` |
 /// | `/loki/api/v1/patterns` | GET, POST | log patterns (see ``patterns(_:api:)``) |
+/// | `/loki/api/v1/status/buildinfo`, `/drilldown-limits` | GET | what clients probe (see ``addStatusRoutes(to:api:)``) |
 /// | `/loki/api/v1/tail` | WebSocket | live tail (see ``LokiTailHandler``) |
 ///
 /// Parameters as Loki reads them (``LokiParameters``); answers in Loki's JSON shape; errors as Loki answers them:
@@ -38,6 +39,7 @@ enum LokiQueryAPI {
         addVolumeRoutes(to: router, api: api)
         addDetectedRoutes(to: router, api: api)
         addPatternRoutes(to: router, api: api)
+        addStatusRoutes(to: router, api: api)
     }
 
     // MARK: Queries

@@ -275,7 +275,7 @@ package struct LogQLEngine: Sendable {
     }
 
     /// The most groups a volume query may have (Loki's `volume_max_series` default).
-    static let maxVolumeSeries = 1000
+    package static let maxVolumeSeries = 1000
 
     static var volumeSeriesError: SightlineError {
         SightlineError(.tooLarge, "the query hit the max number of series limit (limit: \(maxVolumeSeries) series)")
