@@ -66,6 +66,9 @@ let sampleNotifyConfig = """
         msteams_configs:
           - webhook_url: http://127.0.0.1:9/teams
             send_resolved: false
+        msteamsv2_configs:
+          - webhook_url: https://127.0.0.1:9/workflow
+            title: '{{ .CommonLabels.alertname }}'
       - name: frontend
         slack_configs:
           - channel: '#fe'
@@ -111,7 +114,9 @@ let sampleNotifyConfig = """
         let chat = try #require(config.receiver(named: "chat"))
         #expect(chat.discords.first?.webhookURL == "http://127.0.0.1:9/discord" && chat.discords.first?.title == "{{ .CommonLabels.alertname }}")
         #expect(chat.discords.first?.sendResolved == true && chat.msTeams.first?.sendResolved == false)
-        #expect(chat.integrations.map(\.name) == ["discord", "msteams"])
+        #expect(chat.integrations.map(\.name) == ["discord", "msteams", "msteamsv2"])
+        #expect(chat.msTeamsV2.first?.webhookURL == "https://127.0.0.1:9/workflow" && chat.msTeamsV2.first?.title == "{{ .CommonLabels.alertname }}")
+        #expect(chat.msTeamsV2.first?.sendResolved == true)
         #expect(config.timeIntervals["office"]?.first?.times == [NotifyIntRange(540, 1020)])
         #expect(config.timeIntervals["office"]?.first?.weekdays == [NotifyIntRange(1, 5)])
     }
@@ -128,7 +133,7 @@ let sampleNotifyConfig = """
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n  - name: a\n", "defined twice", 5),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    discord_configs:\n      - title: x\n", "one of webhook_url or webhook_url_file must be configured", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    msteams_configs:\n      - webhook_url: ftp://x\n", "expected an http:// or https:// URL", 6),
-        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    opsgenie_configs: []\n", "receiver types other than webhook, slack, pagerduty, email, discord, msteams and telegram", 5),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    opsgenie_configs: []\n", "receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2 and telegram", 5),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    telegram_configs:\n      - bot_token: t\n", "missing chat_id or chat_id_file", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    telegram_configs:\n      - {bot_token: t, chat_id: 1, parse_mode: BBCode}\n", "unknown parse_mode \"BBCode\"", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    telegram_configs:\n      - {bot_token: t, chat_id: me}\n", "expected a chat id", 6),

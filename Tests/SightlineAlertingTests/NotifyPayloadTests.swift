@@ -105,6 +105,33 @@ import Testing
         #expect(text.hasPrefix("# Alerts Resolved:\n\nLabels:\n  - alertname = Disk\n  - instance = a\n"), "\(text)")
     }
 
+    /// Teams workflows take an Adaptive Card: the title as a red heading while firing, green once resolved.
+    @Test func teamsWorkflowAdaptiveCard() throws {
+        var config = MSTeamsV2Config()
+        config.webhookURL = "https://h/workflow"
+        for (alerts, color, status) in [([alert("a"), alert("b")], "Attention", "FIRING:2"), ([alert("a", endsAt: notifyT0)], "Good", "RESOLVED")] {
+            let data = NotificationData(delivery(alerts, integration: NotifyIntegration(kind: .msTeamsV2(config), index: 0)), externalURL: "")
+            let post = try NotifyPayloads.msTeamsV2(data, config: config)
+            #expect(post.url == "https://h/workflow")
+            let object = jsonObject(String(decoding: post.body, as: UTF8.self))
+            #expect(object["type"] as? String == "message")
+            let attachment = try #require((object["attachments"] as? [[String: Any]])?.first)
+            #expect(attachment["contentType"] as? String == "application/vnd.microsoft.card.adaptive" && attachment["contentUrl"] is NSNull)
+            let card = try #require(attachment["content"] as? [String: Any])
+            #expect(card["type"] as? String == "AdaptiveCard" && card["version"] as? String == "1.2")
+            #expect((card["msteams"] as? [String: String]) == ["width": "full"])
+            let body = try #require(card["body"] as? [[String: Any]])
+            #expect(body.count == 2)
+            #expect((body[0]["text"] as? String)?.hasPrefix("[\(status)] Disk") == true, "\(body[0])")
+            #expect(body[0]["color"] as? String == color && body[0]["style"] as? String == "heading" && body[0]["weight"] as? String == "Bolder")
+            #expect((body[1]["text"] as? String)?.contains("Labels:\n  - alertname = Disk\n") == true)
+            #expect(body[1]["wrap"] as? Bool == true)
+        }
+        config.text = "{{ .Nope"
+        let data = NotificationData(delivery([alert("a")], integration: NotifyIntegration(kind: .msTeamsV2(config), index: 0)), externalURL: "")
+        #expect(throws: SightlineError.self) { try NotifyPayloads.msTeamsV2(data, config: config) }
+    }
+
     @Test func telegramSendMessageEscapesValuesInHTMLMode() throws {
         var config = TelegramConfig()
         config.apiURL = "http://h/tg/"

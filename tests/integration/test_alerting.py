@@ -233,6 +233,7 @@ def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
                 "email_configs": [{"to": "oncall@test", "send_resolved": True}],
                 "discord_configs": [{"webhook_url": hooks.url("/discord")}],
                 "msteams_configs": [{"webhook_url": hooks.url("/teams")}],
+                "msteamsv2_configs": [{"webhook_url": hooks.url("/workflow")}],
                 "telegram_configs": [{"api_url": hooks.url("/tg"), "bot_token": "42:secret", "chat_id": -100}],
             }],
         }
@@ -272,6 +273,10 @@ def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
         assert "queue = orders" in discord["embeds"][0]["description"], discord
         _, teams = hooks.wait_for(lambda p, b: p == "/teams", budget, "Teams message")
         assert teams["type"] == "MessageCard" and teams["themeColor"] == "8C1A1A" and "# Alerts Firing:" in teams["text"]
+        _, flow = hooks.wait_for(lambda p, b: p == "/workflow", budget, "Teams workflow message")
+        card = flow["attachments"][0]["content"]
+        assert card["type"] == "AdaptiveCard" and card["body"][0]["color"] == "Attention", flow
+        assert card["body"][0]["text"].startswith("[FIRING:1] QueueTooLong") and "queue = orders" in card["body"][1]["text"]
         _, tg = hooks.wait_for(lambda p, b: p == "/tg/bot42:secret/sendMessage", budget, "Telegram message")
         assert tg["chat_id"] == -100 and tg["parse_mode"] == "HTML" and "queue = orders" in tg["text"], tg
         _, mail = smtp.wait_for(lambda m: "QueueTooLong" in (m["Subject"] or ""), budget, "firing email")
@@ -288,6 +293,8 @@ def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
         assert pd_resolve["dedup_key"] == pd["dedup_key"]
         smtp.wait_for(lambda m: "RESOLVED" in (m["Subject"] or "").upper(), SLACK_S, "resolved email")
         hooks.wait_for(lambda p, b: p == "/teams" and b.get("themeColor") == "2DC72D", SLACK_S, "resolved Teams message")
+        hooks.wait_for(lambda p, b: p == "/workflow" and b["attachments"][0]["content"]["body"][0]["color"] == "Good", SLACK_S,
+                       "resolved Teams workflow message")
         assert len(webhook_alerts(hooks, "/webhook", "QueueTooLong", "firing")) == 1, "paged once"
     hooks.stop()
 

@@ -445,6 +445,7 @@ enum NotifyAttempt: Sendable {
             case .email(let config): return .mail(try NotifyEmail.message(data, config: config, nowMs: delivery.flushedAtMs, messageID: messageID), config)
             case .discord(let config): return .post(try NotifyPayloads.discord(data, config: config))
             case .msTeams(let config): return .post(try NotifyPayloads.msTeams(data, config: config))
+            case .msTeamsV2(let config): return .post(try NotifyPayloads.msTeamsV2(data, config: config))
             case .telegram(let config): return .post(try NotifyPayloads.telegram(data, config: config))
             }
         } catch {

@@ -99,6 +99,7 @@ package struct NotifyReceiver: Sendable {
     package var emails: [EmailConfig] = []
     package var discords: [DiscordConfig] = []
     package var msTeams: [MSTeamsConfig] = []
+    package var msTeamsV2: [MSTeamsV2Config] = []
     package var telegrams: [TelegramConfig] = []
     package init(name: String) { self.name = name }
 
@@ -110,6 +111,7 @@ package struct NotifyReceiver: Sendable {
             + emails.enumerated().map { NotifyIntegration(kind: .email($0.element), index: $0.offset) }
             + discords.enumerated().map { NotifyIntegration(kind: .discord($0.element), index: $0.offset) }
             + msTeams.enumerated().map { NotifyIntegration(kind: .msTeams($0.element), index: $0.offset) }
+            + msTeamsV2.enumerated().map { NotifyIntegration(kind: .msTeamsV2($0.element), index: $0.offset) }
             + telegrams.enumerated().map { NotifyIntegration(kind: .telegram($0.element), index: $0.offset) }
     }
 }
@@ -118,12 +120,12 @@ package struct NotifyReceiver: Sendable {
 package struct NotifyIntegration: Sendable {
     package enum Kind: Sendable {
         case webhook(WebhookConfig), slack(SlackConfig), pagerDuty(PagerDutyConfig), email(EmailConfig)
-        case discord(DiscordConfig), msTeams(MSTeamsConfig), telegram(TelegramConfig)
+        case discord(DiscordConfig), msTeams(MSTeamsConfig), msTeamsV2(MSTeamsV2Config), telegram(TelegramConfig)
     }
     package var kind: Kind
     package var index: Int
 
-    /// `webhook`, `slack`, `pagerduty`, `email`, `discord`, `msteams` or `telegram`.
+    /// `webhook`, `slack`, `pagerduty`, `email`, `discord`, `msteams`, `msteamsv2` or `telegram`.
     package var name: String {
         switch kind {
         case .webhook: "webhook"
@@ -132,6 +134,7 @@ package struct NotifyIntegration: Sendable {
         case .email: "email"
         case .discord: "discord"
         case .msTeams: "msteams"
+        case .msTeamsV2: "msteamsv2"
         case .telegram: "telegram"
         }
     }
@@ -145,6 +148,7 @@ package struct NotifyIntegration: Sendable {
         case .email(let c): c.sendResolved
         case .discord(let c): c.sendResolved
         case .msTeams(let c): c.sendResolved
+        case .msTeamsV2(let c): c.sendResolved
         case .telegram(let c): c.sendResolved
         }
     }
@@ -220,6 +224,17 @@ package struct MSTeamsConfig: Sendable {
     package var title = #"{{ template "msteams.default.title" . }}"#
     package var summary = #"{{ template "msteams.default.summary" . }}"#
     package var text = #"{{ template "msteams.default.text" . }}"#
+    package var sendResolved = true
+    /// `http_config.tls_config`.
+    package var tls: NotifyTLSOptions?
+    package init() {}
+}
+
+/// `msteamsv2_configs`: a Microsoft Teams workflow (Power Automate) webhook, which takes an Adaptive Card.
+package struct MSTeamsV2Config: Sendable {
+    package var webhookURL = ""
+    package var title = #"{{ template "msteamsv2.default.title" . }}"#
+    package var text = #"{{ template "msteamsv2.default.text" . }}"#
     package var sendResolved = true
     /// `http_config.tls_config`.
     package var tls: NotifyTLSOptions?

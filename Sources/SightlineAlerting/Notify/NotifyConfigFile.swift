@@ -12,7 +12,7 @@ import Yams
 ///   receiver: team       # repeat_interval 4h, matchers / match / match_re, continue, mute_time_intervals,
 ///   routes: [...]        # active_time_intervals, routes
 /// inhibit_rules: [{source_matchers, target_matchers, equal}]   # (and legacy source_match(_re), target_match(_re))
-/// receivers: [{name, webhook_configs, slack_configs, pagerduty_configs, email_configs, discord_configs, msteams_configs,
+/// receivers: [{name, webhook_configs, slack_configs, pagerduty_configs, email_configs, discord_configs, msteams_configs, msteamsv2_configs,
 ///              telegram_configs}]
 /// time_intervals: [{name, time_intervals: [{times, weekdays, days_of_month, months, years, location}]}]
 /// templates: [templates/*.tmpl]   # files of {{ define }}s, relative to the config file; globs may match nothing
@@ -346,11 +346,13 @@ package enum NotifyConfigFile {
                     receiver.discords = try list(value, at: key).enumerated().map { try discord($0.element, at: "\(key)[\($0.offset)]") }
                 case "msteams_configs":
                     receiver.msTeams = try list(value, at: key).enumerated().map { try msTeams($0.element, at: "\(key)[\($0.offset)]") }
+                case "msteamsv2_configs":
+                    receiver.msTeamsV2 = try list(value, at: key).enumerated().map { try msTeamsV2($0.element, at: "\(key)[\($0.offset)]") }
                 case "telegram_configs":
                     receiver.telegrams = try list(value, at: key).enumerated().map { try telegram($0.element, at: "\(key)[\($0.offset)]") }
                 default:
                     throw error(
-                        key, value, "unknown key (receiver types other than webhook, slack, pagerduty, email, discord, msteams and telegram are not supported)")
+                        key, value, "unknown key (receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2 and telegram are not supported)")
                 }
             }
             guard !receiver.name.isEmpty else { throw error(prefix, node, "missing name in receiver") }
@@ -487,6 +489,12 @@ package enum NotifyConfigFile {
             try webhookReceiver(
                 node, at: prefix, MSTeamsConfig(), urlPath: \.webhookURL, tlsPath: \.tls, sendResolvedPath: \.sendResolved,
                 texts: ["title": \.title, "summary": \.summary, "text": \.text])
+        }
+
+        func msTeamsV2(_ node: Node, at prefix: String) throws -> MSTeamsV2Config {
+            try webhookReceiver(
+                node, at: prefix, MSTeamsV2Config(), urlPath: \.webhookURL, tlsPath: \.tls, sendResolvedPath: \.sendResolved,
+                texts: ["title": \.title, "text": \.text])
         }
 
         func telegram(_ node: Node, at prefix: String) throws -> TelegramConfig {

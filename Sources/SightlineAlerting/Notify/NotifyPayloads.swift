@@ -178,6 +178,21 @@ package enum NotifyPayloads {
         return OutboundPost(url: config.webhookURL, headers: [("Content-Type", "application/json")], body: Array(out.utf8), tls: config.tls)
     }
 
+    /// A Microsoft Teams workflow message: one Adaptive Card (1.2, full width) with the title as a heading, red
+    /// (`Attention`) while an alert fires and green (`Good`) once all are resolved, and the Markdown text below it.
+    /// - Throws: `configuration` when a template fails.
+    package static func msTeamsV2(_ data: NotificationData, config: MSTeamsV2Config) throws -> OutboundPost {
+        let title = try data.render(config.title, field: "msteamsv2 title")
+        let text = try data.render(config.text, field: "msteamsv2 text")
+        var out = "{\"type\":\"message\",\"attachments\":[{\"contentType\":\"application/vnd.microsoft.card.adaptive\",\"contentUrl\":null"
+        out += ",\"content\":{\"$schema\":\"http://adaptivecards.io/schemas/adaptive-card.json\",\"type\":\"AdaptiveCard\",\"version\":\"1.2\""
+        out += ",\"body\":[{\"type\":\"TextBlock\",\"text\":" + JSONText.quoted(title)
+        out += ",\"weight\":\"Bolder\",\"size\":\"Medium\",\"wrap\":true,\"style\":\"heading\",\"color\":"
+        out += data.status == "firing" ? "\"Attention\"" : "\"Good\""
+        out += "},{\"type\":\"TextBlock\",\"text\":" + JSONText.quoted(text) + ",\"wrap\":true}],\"msteams\":{\"width\":\"full\"}}}]}"
+        return OutboundPost(url: config.webhookURL, headers: [("Content-Type", "application/json")], body: Array(out.utf8), tls: config.tls)
+    }
+
     /// A Telegram bot's `sendMessage` to the chat: the message (at most 4,096 characters) in the parse mode, without
     /// a link preview. In HTML mode values are escaped as html/template escapes them, as Alertmanager renders it.
     /// - Throws: `configuration` when a template fails.

@@ -551,6 +551,8 @@ package struct NotifyTemplateLibrary: Sendable {
             {{ define "msteams.default.text" }}{{ if gt (len .Alerts.Firing) 0 }}# Alerts Firing:
             {{ template "__text_alert_list_markdown" .Alerts.Firing }}{{ end }}{{ if gt (len .Alerts.Resolved) 0 }}# Alerts Resolved:
             {{ template "__text_alert_list_markdown" .Alerts.Resolved }}{{ end }}{{ end }}
+            {{ define "msteamsv2.default.title" }}{{ template "__subject" . }}{{ end }}
+            {{ define "msteamsv2.default.text" }}{{ template "msteams.default.text" . }}{{ end }}
             {{ define "slack.default.title" }}{{ template "__subject" . }}{{ end }}
             {{ define "slack.default.username" }}{{ template "__alertmanager" . }}{{ end }}
             {{ define "slack.default.fallback" }}{{ template "slack.default.title" . }} | {{ template "slack.default.titlelink" . }}{{ end }}
