@@ -51,7 +51,7 @@ struct LokiPushDecoderTests {
         #expect(records.count == 3)
         #expect(records[0].timeUnixNano == 1_700_000_000_123_456_789)
         #expect(records[0].body == .string("first line"))
-        #expect(records[0].stream == Labels(["app": "api", "env": "prod"]))
+        #expect(records[0].stream == Labels(["app": "api", "env": "prod", "service_name": "api"]))
         #expect(records[0].attributes.isEmpty)
         #expect(records[0].severityNumber == 0)
         #expect(records[1].attributes == [Attribute("trace_id", .string("abc")), Attribute("level", .string("warn"))])
@@ -59,6 +59,15 @@ struct LokiPushDecoderTests {
         #expect(records[1].severityText == "warn")
         #expect(records[2].severityNumber == 17)
         #expect(records[2].stream["app"] == "db")
+    }
+
+    /// Loki 3 gives every pushed stream a `service_name`: its own, the first label that names a service, or
+    /// `unknown_service`.
+    @Test func streamsGetAServiceName() {
+        #expect(LokiServiceName.discovered(Labels(["job": "j", "container": "c"])) == Labels(["job": "j", "container": "c", "service_name": "c"]))
+        #expect(LokiServiceName.discovered(Labels(["service_name": "s", "app": "a"])) == Labels(["service_name": "s", "app": "a"]))
+        #expect(LokiServiceName.discovered(Labels(["host": "h"])) == Labels(["host": "h", "service_name": "unknown_service"]))
+        #expect(LokiServiceName.discovered(Labels(["service": "x", "app": "y"]))["service_name"] == "x")
     }
 
     @Test func jsonIsReadInAnyMemberOrderWithUnknownMembersSkipped() throws {
@@ -70,7 +79,7 @@ struct LokiPushDecoderTests {
         let records = logs(try LokiPushDecoder.decode(json: Array(body.utf8)))
         #expect(records.map(\.timeUnixNano) == [10, 20, 30])
         #expect(records[0].body == .string("tab\there \"q\" é"))
-        #expect(records.allSatisfy { $0.stream == Labels(["app": "x"]) })
+        #expect(records.allSatisfy { $0.stream == Labels(["app": "x", "service_name": "x"]) })
         #expect(records[1].attributes.isEmpty)
         #expect(records[2].severityNumber == 17)
         let refused = [
@@ -148,11 +157,11 @@ struct LokiPushDecoderTests {
         #expect(records.count == 3)
         #expect(records[0].timeUnixNano == 1_700_000_000_000_000_005)
         #expect(records[0].body == .string("hello"))
-        #expect(records[0].stream == Labels(["app": "api", "path": #"C:\tmp "x""#]))
+        #expect(records[0].stream == Labels(["app": "api", "path": #"C:\tmp "x""#, "service_name": "api"]))
         #expect(records[1].attributes == [Attribute("trace_id", .string("t1")), Attribute("severity", .string("DEBUG"))])
         #expect(records[1].severityNumber == 5)
         #expect(records[1].severityText == "DEBUG")
-        #expect(records[2].stream == Labels(["level": "info"]))
+        #expect(records[2].stream == Labels(["level": "info", "service_name": "unknown_service"]))
         #expect(records[2].severityNumber == 9)
     }
 

@@ -74,7 +74,7 @@ struct LogIngestAPITests {
             let stored = try await storedRecords(client)
             #expect(stored.count == 1)
             #expect(stored.first?["body"] as? String == "hello")
-            #expect((stored.first?["stream"] as? [String: String]) == ["app": "api"])
+            #expect((stored.first?["stream"] as? [String: String]) == ["app": "api", "service_name": "api"])
             #expect((stored.first?["attributes"] as? [String: Any])?["trace_id"] as? String == "t1")
             #expect(stored.first?["severityNumber"] as? Int == 17)
         }
@@ -105,7 +105,7 @@ struct LogIngestAPITests {
             }
             let stored = try await storedRecords(client)
             #expect(Set(stored.compactMap { $0["body"] as? String }) == ["one", "two"])
-            #expect(stored.allSatisfy { ($0["stream"] as? [String: String]) == ["job": "promtail", "host": "h1"] })
+            #expect(stored.allSatisfy { ($0["stream"] as? [String: String]) == ["job": "promtail", "host": "h1", "service_name": "promtail"] })
         }
         await harness.cleanUp()
     }

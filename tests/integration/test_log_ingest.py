@@ -87,7 +87,7 @@ def test_loki_protobuf_and_json_pushes(server):
     records = by_body(server.records("logs"))
     assert set(records) == {"proto one", "proto two", "json line"}
     one = records["proto one"]
-    assert one["stream"] == {"host": "h1", "job": "promtail"}
+    assert one["stream"] == {"host": "h1", "job": "promtail", "service_name": "promtail"}
     assert one["attributes"] == {"trace_id": "t1"}
     assert one["timeUnixNano"] == "1700000000123456789"
     assert records["proto two"]["severityNumber"] == 17

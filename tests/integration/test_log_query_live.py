@@ -34,7 +34,7 @@ def test_websocket_tail_sends_the_past_then_new_lines_once(server):
         first = json.loads(ws.recv())
         past = [line for stream in first["streams"] for _, line in stream["values"]]
         assert past == ["old error 1", "old error 2"]
-        assert first["streams"][0]["stream"] == {"app": "tailed", "env": "prod"}
+        assert first["streams"][0]["stream"] == {"app": "tailed", "env": "prod", "service_name": "tailed"}
         push(server.url, {"app": "tailed", "env": "prod"}, [(time.time_ns(), "new error 3"), (time.time_ns(), "new info")])
         push(server.url, {"app": "other"}, [(time.time_ns(), "error elsewhere")])
         push(server.url, {"app": "tailed", "env": "dev"}, [(time.time_ns(), "new error 4")])
@@ -66,7 +66,7 @@ def test_logs_and_tail_commands(server):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert [line.split(" ", 1)[1] for line in lines] == ['{app="cli"} third line', '{app="cli"} first line']
+    assert [line.split(" ", 1)[1] for line in lines] == ['{app="cli", service_name="cli"} third line', '{app="cli", service_name="cli"} first line']
     metric = subprocess.run([str(sightline_binary()), "logs", 'sum(count_over_time({app="cli"}[5m]))', "--since", "5m", "--step", "5m",
                              "--server", server.url], capture_output=True, text=True, timeout=60)
     assert metric.returncode == 0, metric.stderr

@@ -201,7 +201,7 @@ def test_labels_series_and_stats(loki, records):
     assert services == sorted({r["service"] for r in records})
     series = get(loki, "/loki/api/v1/series", **{"match[]": '{service="payments"}'}, **span)["data"]
     assert sorted(json.dumps(s, sort_keys=True) for s in series) == sorted(
-        json.dumps({"service": "payments", "host": h, "level": lv}, sort_keys=True)
+        json.dumps({"service": "payments", "service_name": "payments", "host": h, "level": lv}, sort_keys=True)
         for h, lv in {(r["host"], r["level"]) for r in records if r["service"] == "payments"})
     stats = get(loki, "/loki/api/v1/index/stats", query='{service="payments"}', **span)
     payments = [r for r in records if r["service"] == "payments"]
@@ -239,7 +239,10 @@ def test_volume_sums_line_bytes_per_group(loki, records):
 
     names = get(loki, "/loki/api/v1/index/volume", query='{service="payments"}', aggregateBy="labels", **span)["data"]["result"]
     assert {json.dumps(s["metric"], sort_keys=True): int(s["value"][1]) for s in names} == {
-        json.dumps({n: ""}): line_bytes(payments) for n in ("service", "host", "level")}
+        json.dumps({n: ""}): line_bytes(payments) for n in ("service", "service_name", "host", "level")}
+    services_by_name = get(loki, "/loki/api/v1/index/volume", query='{service_name=~".+"}', **span)["data"]["result"]
+    assert {s["metric"]["service_name"]: int(s["value"][1]) for s in services_by_name} == {
+        svc: line_bytes(r for r in records if r["service"] == svc) for svc in services}
     every = get(loki, "/loki/api/v1/index/volume", query="{}", limit="1000", **span)["data"]["result"]
     assert len(every) == len({(r["service"], r["host"], r["level"]) for r in records})
     assert sum(int(s["value"][1]) for s in every) == line_bytes(records)
@@ -285,7 +288,9 @@ def test_detected_labels_and_fields(loki, records):
     (structured metadata and what JSON/logfmt parsing of the lines finds) with types and values."""
     span = {"start": str(records[0]["ts"] - 1), "end": str(records[-1]["ts"] + 1)}
     labels = get(loki, "/loki/api/v1/detected_labels", **span)["detectedLabels"]
-    assert labels == [{"label": n, "cardinality": len({r[n] for r in records})} for n in ("host", "level", "service")]
+    # Every pushed stream has a service_name, discovered from its `service` label as Loki 3 does.
+    assert labels == [{"label": n, "cardinality": len({r[n.removesuffix("_name")] for r in records})}
+                      for n in ("host", "level", "service", "service_name")]
     only = get(loki, "/loki/api/v1/detected_labels", query='{service="payments"}', **span)["detectedLabels"]
     assert {d["label"]: d["cardinality"] for d in only}["service"] == 1
 

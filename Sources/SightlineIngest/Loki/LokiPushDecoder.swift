@@ -11,7 +11,8 @@ package import SightlineCore
 ///   (`google.protobuf.Timestamp`: `seconds = 1`, `nanos = 2`), `line = 2`, `structuredMetadata = 3` (repeated
 ///   `LabelPairAdapter`: `name = 1`, `value = 2`).
 ///
-/// Stream labels become ``LogRecord/stream``, the line the string body, structured metadata string attributes.
+/// Stream labels become ``LogRecord/stream`` (with a `service_name` as Loki 3 discovers it, see ``LokiServiceName``),
+/// the line the string body, structured metadata string attributes.
 /// The severity comes from a `level`, `severity` or `log.level` structured metadata entry, or else from a `level` or
 /// `severity` stream label (see ``LogSeverity``); it stays 0 otherwise.
 ///
@@ -364,9 +365,10 @@ package enum LokiPushDecoder {
             if stream == nil { streamRows = streamRows.lowerBound..<batch.count }
         }
 
-        /// Sets the current stream's labels: the rows read before them get them now, and those without a level of their
-        /// own the one the labels give.
-        mutating func setStream(_ labels: Labels) {
+        /// Sets the current stream's labels (with a discovered `service_name`, see ``LokiServiceName``): the rows read
+        /// before them get them now, and those without a level of their own the one the labels give.
+        mutating func setStream(_ sent: Labels) {
+            let labels = LokiServiceName.discovered(sent)
             let number = batch.number(stream: labels)
             var level: (number: Int32, text: UInt32)?
             if let text = LogSeverity.levelKeys.lazy.compactMap({ labels[$0] }).first(where: { !$0.isEmpty }) {
