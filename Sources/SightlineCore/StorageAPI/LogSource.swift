@@ -138,10 +138,11 @@ extension LogRecord {
     }
 
     /// Loki's `detected_level` of the record (see ``LogLevelDetection``).
-    package var detectedLevel: String {
-        let stream = streamLabels
-        return LogLevelDetection.level(
-            streamValue: { stream[$0] }, metadataValue: { storedMetadataValue($0) }, severityNumber: severityNumber, line: line)
+    package var detectedLevel: String { detectedLevel(streamLabels: streamLabels) }
+
+    /// ``detectedLevel`` when the caller has the record's ``streamLabels`` already.
+    package func detectedLevel(streamLabels stream: Labels) -> String {
+        LogLevelDetection.level(streamValue: { stream[$0] }, metadataValue: { storedMetadataValue($0) }, severityNumber: severityNumber, line: line)
     }
 
     /// ``structuredMetadataValue(_:)`` without the derived level.

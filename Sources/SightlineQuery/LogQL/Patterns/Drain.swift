@@ -21,6 +21,15 @@ struct Drain {
         var lastUsed: Int
         /// Lines per bucket start (ms).
         var counts: [Int64: Int]
+
+        /// Takes a line: the tokens it differs in become placeholders.
+        mutating func merge(_ line: [String], at clock: Int, bucket: Int64) {
+            for index in tokens.indices where tokens[index] != line[index] && tokens[index] != LogPatternTokenizer.placeholder {
+                tokens[index] = LogPatternTokenizer.placeholder
+            }
+            lastUsed = clock
+            counts[bucket, default: 0] += 1
+        }
     }
 
     private final class Node {
@@ -39,9 +48,7 @@ struct Drain {
         guard tokens.count >= Self.minTokens, tokens.count <= Self.maxTokens else { return }
         clock += 1
         if let id = search(tokens) {
-            clusters[id]!.tokens = zip(clusters[id]!.tokens, tokens).map { $0 == $1 ? $0 : LogPatternTokenizer.placeholder }
-            clusters[id]!.lastUsed = clock
-            clusters[id]!.counts[bucket, default: 0] += 1
+            clusters[id]!.merge(tokens, at: clock, bucket: bucket)
             return
         }
         let id = nextID

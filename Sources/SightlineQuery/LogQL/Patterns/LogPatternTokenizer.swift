@@ -59,59 +59,82 @@ enum LogPatternTokenizer: Equatable {
     // MARK: Punctuation
 
     /// Letters, digits and `_ - . : /` make words; a space ends a word; `=` and other punctuation are tokens of
-    /// their own; symbols and control characters belong to the word they are in.
+    /// their own; symbols and control characters belong to the word they are in. A token is a run of the line's
+    /// bytes, so the line is read byte by byte; only non-ASCII characters are looked up in Unicode's categories.
     static func punctuationTokens(_ line: Substring) -> Tokens {
+        var text = line
+        return text.withUTF8 { punctuationTokens($0) }
+    }
+
+    private static func punctuationTokens(_ bytes: UnsafeBufferPointer<UInt8>) -> Tokens {
         var tokens: [String] = []
         var spaces: [Int] = []
-        var current = String.UnicodeScalarView()
-        func flush() {
-            if !current.isEmpty {
-                tokens.append(String(current))
-                current = String.UnicodeScalarView()
-            }
+        var start = 0
+        var index = 0
+        func flush(upTo end: Int) {
+            if end > start { tokens.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)) }
         }
-        var scalars = line.unicodeScalars[...]
-        while let scalar = scalars.first {
+        while index < bytes.count {
             if tokens.count >= maxTokens - 1 {
                 // The rest of the line is the last token.
-                current.append(contentsOf: scalars)
+                index = bytes.count
                 break
             }
-            scalars = scalars.dropFirst()
-            if scalar == " " {
-                flush()
-                spaces.append(tokens.count - 1)
-            } else if isWordPart(scalar) {
-                current.append(scalar)
-            } else if scalar == "=" || isPunctuation(scalar) {
-                flush()
-                tokens.append(String(scalar))
+            let byte = bytes[index]
+            let kind: ByteKind
+            let width: Int
+            if byte < 0x80 {
+                kind = asciiKinds[Int(byte)]
+                width = 1
             } else {
-                current.append(scalar)
+                width = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : byte >= 0xC0 ? 2 : 1
+                let end = min(bytes.count, index + width)
+                let scalar = String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<end]), as: UTF8.self).unicodeScalars.first
+                kind = scalar.map(kind(of:)) ?? .inWord
+            }
+            switch kind {
+            case .inWord:
+                index += width
+            case .space:
+                flush(upTo: index)
+                spaces.append(tokens.count - 1)
+                index += width
+                start = index
+            case .separator:
+                flush(upTo: index)
+                let end = min(bytes.count, index + width)
+                tokens.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<end]), as: UTF8.self))
+                index = end
+                start = index
             }
         }
-        flush()
+        flush(upTo: min(index, bytes.count))
         return Tokens(tokens: tokens, spaces: spaces)
     }
 
-    private static func isWordPart(_ scalar: Unicode.Scalar) -> Bool {
+    /// What a character is to the punctuation tokenizer.
+    private enum ByteKind {
+        /// Part of the word it is in: letters, digits, `_ - . : /`, symbols, controls.
+        case inWord
+        case space
+        /// A token of its own: `=` and punctuation.
+        case separator
+    }
+
+    private static let asciiKinds: [ByteKind] = (0..<128).map { kind(of: Unicode.Scalar(UInt8($0))) }
+
+    private static func kind(of scalar: Unicode.Scalar) -> ByteKind {
         switch scalar {
-        case "_", "-", ".", ":", "/": return true
+        case " ": return .space
+        case "_", "-", ".", ":", "/": return .inWord
+        case "=": return .separator
         default: break
         }
         switch scalar.properties.generalCategory {
-        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .decimalNumber, .letterNumber, .otherNumber:
-            return true
-        default: return false
-        }
-    }
-
-    private static func isPunctuation(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.properties.generalCategory {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation, .finalPunctuation,
             .otherPunctuation:
-            return true
-        default: return false
+            return .separator
+        default: return .inWord
         }
     }
 

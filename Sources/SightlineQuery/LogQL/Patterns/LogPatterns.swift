@@ -36,18 +36,26 @@ package enum LogPatterns {
             var tokenizer: LogPatternTokenizer
             var drains: [String: Drain] = [:]
         }
-        var streams: [Labels: StreamState] = [:]
+        var states: [StreamState] = []
+        var numbers: [Labels: Int] = [:]
         let scan = LogScan(tenant: tenant, matchers: matchers, range: LogQLEngine.timeRange(from: start, to: end), direction: .forward)
         try source.scan(scan) { record in
             let line = record.line
             let stream = record.streamLabels
-            if streams[stream] == nil { streams[stream] = StreamState(tokenizer: LogPatternTokenizer.detect(line)) }
-            guard let tokens = streams[stream]!.tokenizer.tokenize(line) else { return true }
-            let detected = record.detectedLevel.lowercased()
+            let number: Int
+            if let known = numbers[stream] {
+                number = known
+            } else {
+                number = states.count
+                numbers[stream] = number
+                states.append(StreamState(tokenizer: LogPatternTokenizer.detect(line)))
+            }
+            guard let tokens = states[number].tokenizer.tokenize(line) else { return true }
+            let detected = record.detectedLevel(streamLabels: stream).lowercased()
             let level = levels.contains(detected) ? detected : "unknown"
             let ms = Int64(clamping: record.effectiveTimeUnixNano / 1_000_000)
             let sampled = ms - ms % sampleIntervalMs
-            streams[stream]!.drains[level, default: Drain()].train(tokens, bucket: sampled - sampled % stepMs)
+            states[number].drains[level, default: Drain()].train(tokens, bucket: sampled - sampled % stepMs)
             return true
         }
         struct Key: Hashable {
@@ -55,7 +63,7 @@ package enum LogPatterns {
             var level: String
         }
         var merged: [Key: [Int64: Int]] = [:]
-        for state in streams.values {
+        for state in states {
             for (level, drain) in state.drains {
                 for cluster in drain.clusters.values {
                     let pattern = state.tokenizer.join(cluster.tokens, spaces: cluster.spaces)
