@@ -49,15 +49,7 @@ package enum ScrapeDuration {
     /// - Parameter duration: The duration; sub-millisecond parts are dropped.
     /// - Returns: The text.
     package static func format(_ duration: Duration) -> String {
-        var ms = milliseconds(duration)
-        if ms == 0 { return "0s" }
-        var out = ""
-        for (suffix, factor) in units.reversed() where ms >= factor && suffix != "y" && suffix != "w" {
-            let count = ms / factor
-            ms -= count * factor
-            out += "\(count)\(suffix)"
-        }
-        return out
+        PrometheusDuration.format(milliseconds: milliseconds(duration))
     }
 
     /// The whole milliseconds of a duration.

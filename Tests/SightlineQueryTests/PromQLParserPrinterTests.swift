@@ -55,14 +55,6 @@ import Testing
         #expect(reparsed.description == output)
     }
 
-    @Test func durationFormatting() {
-        #expect(GoText.formatDuration(milliseconds: 0) == "0s")
-        #expect(GoText.formatDuration(milliseconds: 90 * 86_400_000) == "90d")
-        #expect(GoText.formatDuration(milliseconds: 365 * 86_400_000) == "1y")
-        #expect(GoText.formatDuration(milliseconds: 5_400_001) == "1h30m1ms")
-        #expect(GoText.formatDuration(milliseconds: -60_000) == "-1m")
-    }
-
     @Test func floatFormatting() {
         #expect(GoText.formatFloat(1) == "1")
         #expect(GoText.formatFloat(-0.25) == "-0.25")

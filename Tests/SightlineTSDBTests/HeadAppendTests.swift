@@ -61,7 +61,6 @@ struct HeadAppendTests {
         head.apply(F.batch(api, [(10, 1)]), segment: 0)
         head.apply(F.batch(api, [(9, 1)]), segment: 0)
         #expect(head.discarded == ["out_of_order": 1])
-        #expect(Head.formatDuration(ms: 5_430_250) == "1h30m30s250ms")
     }
 
     @Test func conflictingDuplicateIsRejectedAndFirstWriteWins() throws {

@@ -29,7 +29,7 @@ extension LokiQueryAPI {
     /// as Loki's configuration names them.
     static func drilldownLimits(logRetention: Duration?) -> String {
         let engine = LogQLEngine.Limits()
-        let retention = logRetention.map { GoText.formatDuration(milliseconds: $0.components.seconds * 1000) } ?? "0s"
+        let retention = logRetention.map { PrometheusDuration.format(milliseconds: $0.components.seconds * 1000) } ?? "0s"
         var fields = ""
         PrometheusAPIJSON.appendStrings(LogLevelDetection.fields, to: &fields)
         return "{\"limits\":{\"discover_log_levels\":true,\"log_level_fields\":\(fields),"

@@ -43,9 +43,9 @@ enum PrometheusAPIStatusHandler {
         let timeoutMs = ScrapeDuration.milliseconds(options.timeout)
         let flags: [(String, String)] = [
             ("enable-feature", api.promQLFeatures.enabledFeatureNames.joined(separator: ",")),
-            ("query.lookback-delta", GoText.formatDuration(milliseconds: options.lookbackDeltaMs)),
+            ("query.lookback-delta", PrometheusDuration.format(milliseconds: options.lookbackDeltaMs)),
             ("query.max-samples", String(options.maxSamples)),
-            ("query.timeout", GoText.formatDuration(milliseconds: timeoutMs)),
+            ("query.timeout", PrometheusDuration.format(milliseconds: timeoutMs)),
         ]
         var data = "{"
         for (index, (name, value)) in flags.enumerated() {

@@ -125,27 +125,12 @@ extension Head {
                 refuse(
                     Reason.outOfOrder,
                     "sample for series \(sample.labels) at \(sample.timestampMs) is older than the out-of-order window of "
-                        + "\(Self.formatDuration(ms: limits.oooWindowMs)) (newest \(verdict.newest))")
+                        + "\(PrometheusDuration.format(milliseconds: limits.oooWindowMs)) (newest \(verdict.newest))")
             }
         }
         return Admission(
             batch: .metrics(MetricBatch(samples: kept, metadata: batch.metadata, seriesRefs: SeriesRefs(owner: owner, ids: keptIDs))),
             rejections: rejections, message: message)
-    }
-
-    /// A duration in ms the way Prometheus prints one: `1h`, `1h30m`, `90s` → `1m30s`, `250ms`.
-    static func formatDuration(ms: Int64) -> String {
-        guard ms > 0 else { return "0s" }
-        var rest = ms
-        var text = ""
-        for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)] {
-            let count = rest / size
-            if count > 0 {
-                text += "\(count)\(unit)"
-                rest -= count * size
-            }
-        }
-        return text
     }
 }
 

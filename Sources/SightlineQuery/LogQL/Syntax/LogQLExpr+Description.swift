@@ -148,7 +148,7 @@ enum LogQLDurationText {
     /// A range or offset as Loki prints it (Prometheus' `model.Duration`: `5m`, `1h30m`, `1d`), or Go's form when it is
     /// not a whole number of milliseconds.
     static func range(nanoseconds: Int64) -> String {
-        nanoseconds % 1_000_000 == 0 ? GoText.formatDuration(milliseconds: nanoseconds / 1_000_000) : format(nanoseconds: nanoseconds)
+        nanoseconds % 1_000_000 == 0 ? PrometheusDuration.format(milliseconds: nanoseconds / 1_000_000) : format(nanoseconds: nanoseconds)
     }
 
     static func format(nanoseconds: Int64) -> String {

@@ -22,7 +22,7 @@ extension Expr: CustomStringConvertible {
     /// A number as Prometheus prints a `NumberLiteral`: `5m` when written as a duration, otherwise the shortest decimal.
     static func numberText(_ value: Double, isDuration: Bool) -> String {
         guard isDuration, value.isFinite else { return GoText.formatFloat(value) }
-        return GoText.formatDuration(milliseconds: ExpressionParser.milliseconds(value))
+        return PrometheusDuration.format(milliseconds: ExpressionParser.milliseconds(value))
     }
 
     /// A grouping list: plain names as they are, others quoted.
@@ -48,8 +48,8 @@ extension Expr: CustomStringConvertible {
 
     static func offsetText(_ offset: Int64, _ expression: DurationExpr?) -> String {
         if let expression { return " offset \(expression)" }
-        if offset > 0 { return " offset " + GoText.formatDuration(milliseconds: offset) }
-        if offset < 0 { return " offset -" + GoText.formatDuration(milliseconds: -offset) }
+        if offset > 0 { return " offset " + PrometheusDuration.format(milliseconds: offset) }
+        if offset < 0 { return " offset -" + PrometheusDuration.format(milliseconds: -offset) }
         return ""
     }
 }
@@ -78,7 +78,7 @@ extension VectorSelector: CustomStringConvertible {
 extension MatrixSelector: CustomStringConvertible {
     /// Canonical PromQL text.
     package var description: String {
-        let rangeText = rangeExpr?.description ?? GoText.formatDuration(milliseconds: range)
+        let rangeText = rangeExpr?.description ?? PrometheusDuration.format(milliseconds: range)
         return "\(selector.body)[\(rangeText)]\(selector.extendedText)\(Expr.atText(selector.at))\(Expr.offsetText(selector.offset, selector.offsetExpr))"
     }
 }
@@ -86,8 +86,8 @@ extension MatrixSelector: CustomStringConvertible {
 extension SubqueryExpr: CustomStringConvertible {
     /// Canonical PromQL text.
     package var description: String {
-        let rangeText = rangeExpr?.description ?? GoText.formatDuration(milliseconds: range)
-        let stepText = step != 0 ? GoText.formatDuration(milliseconds: step) : stepExpr?.description ?? ""
+        let rangeText = rangeExpr?.description ?? PrometheusDuration.format(milliseconds: range)
+        let stepText = step != 0 ? PrometheusDuration.format(milliseconds: step) : stepExpr?.description ?? ""
         return "\(expr)[\(rangeText):\(stepText)]\(Expr.atText(at))\(Expr.offsetText(offset, offsetExpr))"
     }
 }

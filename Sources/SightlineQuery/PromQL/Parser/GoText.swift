@@ -148,26 +148,4 @@ package enum GoText {
         }
         return (value < 0 && scaled != 0 ? "-" : "") + text
     }
-
-    /// Prometheus' `model.Duration.String()` for a number of milliseconds: `1h30m`, `90d`, `0s`; years and weeks only
-    /// when exact; a leading `-` for negative values.
-    package static func formatDuration(milliseconds: Int64) -> String {
-        if milliseconds == 0 { return "0s" }
-        var rest = milliseconds.magnitude
-        var out = milliseconds < 0 ? "-" : ""
-        let units: [(String, UInt64, Bool)] = [
-            ("y", 1000 * 60 * 60 * 24 * 365, true), ("w", 1000 * 60 * 60 * 24 * 7, true),
-            ("d", 1000 * 60 * 60 * 24, false), ("h", 1000 * 60 * 60, false), ("m", 1000 * 60, false),
-            ("s", 1000, false), ("ms", 1, false),
-        ]
-        for (unit, size, exact) in units {
-            if exact && rest % size != 0 { continue }
-            let count = rest / size
-            if count > 0 {
-                out += "\(count)\(unit)"
-                rest -= count * size
-            }
-        }
-        return out
-    }
 }
