@@ -354,6 +354,39 @@ def test_loki_status_routes(loki):
     assert "level" in limits["limits"]["log_level_fields"]
 
 
+def test_categorized_labels(loki, records):
+    """Grafana asks for `X-Loki-Response-Encoding-Flags: categorize-labels`: streams by their stream labels only, each
+    entry with its structured metadata and parsed labels."""
+    span = {"start": str(records[0]["ts"] - 1), "end": str(records[-1]["ts"] + 1)}
+    query = '{service="payments", level="info"} | logfmt'
+    plain = get(loki, "/loki/api/v1/query_range", query=query, limit="30", **span)["data"]
+    resp = requests.get(loki + "/loki/api/v1/query_range", params={"query": query, "limit": "30", **span},
+                        headers={"X-Loki-Response-Encoding-Flags": "categorize-labels"}, timeout=30)
+    assert resp.status_code == 200, resp.text
+    data = resp.json()["data"]
+    assert list(data)[:3] == ["resultType", "encodingFlags", "result"] and data["encodingFlags"] == ["categorize-labels"]
+    streams = data["result"]
+    assert all(set(s["stream"]) == {"service", "service_name", "host", "level"} for s in streams)
+    assert len({json.dumps(s["stream"], sort_keys=True) for s in streams}) == len(streams)
+    newest = sorted((r for r in records if r["service"] == "payments" and r["level"] == "info"), key=lambda r: -r["ts"])[:30]
+    by_time = {str(r["ts"]): r for r in newest}
+    values = [v for s in streams for v in s["values"]]
+    assert sorted(v[0] for v in values) == sorted(by_time)
+    for ts, line, categories in values:
+        r = by_time[ts]
+        assert line == r["line"]
+        # The push decoder takes the severity from the `level` label; it shows as severity_text.
+        assert categories.get("structuredMetadata", {}) == {**{k.replace(".", "_"): v for k, v in r["attrs"].items()},
+                                                            "severity_text": r["level"]}
+        assert set(categories) <= {"structuredMetadata", "parsed"}
+    assert any("parsed" in v[2] for v in values), "logfmt found nothing"
+    for stream in streams:
+        assert [v[0] for v in stream["values"]] == sorted((v[0] for v in stream["values"]), key=int, reverse=True)
+    # The same entries as without the flag, where metadata and parsed labels are stream labels.
+    assert sorted(v[0] for s in plain["result"] for v in s["values"]) == sorted(by_time)
+    assert "encodingFlags" not in plain
+
+
 def test_bad_queries_are_explained(loki):
     resp = requests.get(loki + "/loki/api/v1/query_range", params={"query": '{service="x"} |= '}, timeout=30)
     assert resp.status_code == 400

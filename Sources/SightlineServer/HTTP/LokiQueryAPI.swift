@@ -55,7 +55,7 @@ enum LokiQueryAPI {
         let result = try await run {
             try engine.instant(query: query, tenant: tenant, time: Int64(clamping: time), limit: limit, direction: direction)
         }
-        return json(queryData(result))
+        return json(queryData(result, flags: encodingFlags(request), direction: direction))
     }
 
     /// `/query_range`: `query`, `start`, `end`, `limit`, `direction`, `step` (default: the range over 250 points).
@@ -72,7 +72,7 @@ enum LokiQueryAPI {
                 query: query, tenant: tenant, start: Int64(clamping: start), end: Int64(clamping: end), step: Int64(clamping: step),
                 limit: limit, direction: direction)
         }
-        return json(queryData(result))
+        return json(queryData(result, flags: encodingFlags(request), direction: direction))
     }
 
     // MARK: Labels, series, stats
@@ -158,13 +158,21 @@ enum LokiQueryAPI {
         return (identity.tenant, LokiParameters(parameters: try await PrometheusAPIParameters.read(request)))
     }
 
-    /// `{"status":"success","data":{"resultType":…,"result":…,"stats":{}}}`.
-    static func queryData(_ result: LogQLResult) -> String {
+    /// `{"status":"success","data":{"resultType":…,"result":…,"stats":{}}}`; streams with `flags` (Loki's
+    /// `X-Loki-Response-Encoding-Flags`) named after `resultType` as `encodingFlags`, and categorised as
+    /// ``appendStreams(_:categorizedIn:to:)`` writes them when one is `categorize-labels`.
+    static func queryData(_ result: LogQLResult, flags: [String] = [], direction: LogScan.Direction = .backward) -> String {
         var out = "{\"status\":\"success\",\"data\":{\"resultType\":"
         switch result {
         case .streams(let streams):
-            out += "\"streams\",\"result\":"
-            appendStreams(streams, to: &out)
+            out += "\"streams\","
+            if !flags.isEmpty {
+                out += "\"encodingFlags\":"
+                PrometheusAPIJSON.appendStrings(flags, to: &out)
+                out += ","
+            }
+            out += "\"result\":"
+            appendStreams(streams, categorizedIn: flags.contains(categorizeLabels) ? direction : nil, to: &out)
         case .vector(let samples):
             let data = PrometheusAPIJSON.queryData(.vector(samples))
             out += data.dropFirst("{\"resultType\":".count).dropLast()
@@ -179,8 +187,42 @@ enum LokiQueryAPI {
         return out
     }
 
+    /// The flag that asks for streams of stream labels only, each entry with its structured metadata and parsed labels.
+    static let categorizeLabels = "categorize-labels"
+
+    /// The flags of `X-Loki-Response-Encoding-Flags`, a comma list, as Loki reads them (not trimmed).
+    static func encodingFlags(_ request: Request) -> [String] {
+        guard let name = HTTPField.Name("X-Loki-Response-Encoding-Flags"), let value = request.headers[name] else { return [] }
+        return value.split(separator: ",", omittingEmptySubsequences: true).map(String.init)
+    }
+
     /// `[{"stream":{…},"values":[["<ns>","line"],…]},…]`, as Loki writes streams in query results and tail messages.
-    static func appendStreams(_ streams: [LogStreamResult], to out: inout String) {
+    /// Categorised (`categorizedIn` the query's direction): one stream per set of stream labels, its entries merged in
+    /// the direction's time order, each `["<ns>","line",{"structuredMetadata":{…},"parsed":{…}}]` (empty parts left
+    /// out).
+    static func appendStreams(_ streams: [LogStreamResult], categorizedIn direction: LogScan.Direction? = nil, to out: inout String) {
+        guard let direction else {
+            appendStreams(streams, categorized: false, to: &out)
+            return
+        }
+        var merged: [LogStreamResult] = []
+        var slots: [Labels: Int] = [:]
+        for stream in streams {
+            if let slot = slots[stream.streamLabels] {
+                merged[slot].entries += stream.entries
+            } else {
+                slots[stream.streamLabels] = merged.count
+                merged.append(LogStreamResult(labels: stream.streamLabels, entries: stream.entries))
+            }
+        }
+        for index in merged.indices where streams.count > merged.count {
+            merged[index].entries.sort { direction == .backward ? $0.timeNs > $1.timeNs : $0.timeNs < $1.timeNs }
+        }
+        merged.sort { $0.labels < $1.labels }
+        appendStreams(merged, categorized: true, to: &out)
+    }
+
+    private static func appendStreams(_ streams: [LogStreamResult], categorized: Bool, to out: inout String) {
         out += "["
         for (index, stream) in streams.enumerated() {
             if index > 0 { out += "," }
@@ -191,6 +233,19 @@ enum LokiQueryAPI {
                 if entryIndex > 0 { out += "," }
                 out += "[\"\(entry.timeNs)\","
                 JSONText.appendString(entry.line, to: &out)
+                if categorized {
+                    out += ",{"
+                    if !entry.structuredMetadata.labels.isEmpty {
+                        out += "\"structuredMetadata\":"
+                        JSONText.appendLabels(entry.structuredMetadata, to: &out)
+                    }
+                    if !entry.parsed.labels.isEmpty {
+                        if !entry.structuredMetadata.labels.isEmpty { out += "," }
+                        out += "\"parsed\":"
+                        JSONText.appendLabels(entry.parsed, to: &out)
+                    }
+                    out += "}"
+                }
                 out += "]"
             }
             out += "]}"

@@ -23,7 +23,9 @@ enum LokiTailHandler {
         } onUpgrade: { inbound, outbound, context in
             let request = context.request
             let (tenant, query, start, limit) = try await parameters(request, api: api)
-            try await follow(tenant: tenant, query: query, start: start, limit: limit, api: api, inbound: inbound, outbound: outbound)
+            try await follow(
+                tenant: tenant, query: query, start: start, limit: limit, flags: LokiQueryAPI.encodingFlags(request), api: api, inbound: inbound,
+                outbound: outbound)
         }
     }
 
@@ -39,7 +41,7 @@ enum LokiTailHandler {
     }
 
     static func follow(
-        tenant: Tenant, query: String, start: UInt64, limit: Int, api: APIDependencies, inbound: WebSocketInboundStream,
+        tenant: Tenant, query: String, start: UInt64, limit: Int, flags: [String] = [], api: APIDependencies, inbound: WebSocketInboundStream,
         outbound: WebSocketOutboundWriter
     ) async throws {
         // Subscribe before reading the past, so nothing stored in between is missed; what both see is sent once.
@@ -54,7 +56,7 @@ enum LokiTailHandler {
         if case .streams(let streams) = past {
             let sorted = streams.map { LogStreamResult(labels: $0.labels, streamLabels: $0.streamLabels, entries: $0.entries.reversed()) }
             for stream in sorted { for entry in stream.entries { sent.insert(Sent(labels: stream.labels, time: entry.timeNs, line: entry.line)) } }
-            if !sorted.isEmpty { try await outbound.writeTextMessage(message(sorted)) }
+            if !sorted.isEmpty { try await outbound.writeTextMessage(message(sorted, flags: flags)) }
         }
         let alreadySent = sent
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -80,7 +82,7 @@ enum LokiTailHandler {
                     }
                     let dropped = api.pipeline.logTail.takeDropped(subscription)
                     if dropped > 0 { api.metrics.tailDropped(dropped) }
-                    if !results.isEmpty { try await outbound.writeTextMessage(message(results)) }
+                    if !results.isEmpty { try await outbound.writeTextMessage(message(results, flags: flags)) }
                 }
             }
             try await group.next()
@@ -95,10 +97,16 @@ enum LokiTailHandler {
         var line: String
     }
 
-    static func message(_ streams: [LogStreamResult]) -> String {
+    /// A tail message; with `flags` (Loki's `X-Loki-Response-Encoding-Flags`) named last as `encodingFlags`, the
+    /// streams categorised when one is `categorize-labels`.
+    static func message(_ streams: [LogStreamResult], flags: [String] = []) -> String {
         var out = "{\"streams\":"
-        LokiQueryAPI.appendStreams(streams, to: &out)
-        out += ",\"dropped_entries\":null}"
-        return out
+        LokiQueryAPI.appendStreams(streams, categorizedIn: flags.contains(LokiQueryAPI.categorizeLabels) ? .forward : nil, to: &out)
+        out += ",\"dropped_entries\":null"
+        if !flags.isEmpty {
+            out += ",\"encodingFlags\":"
+            PrometheusAPIJSON.appendStrings(flags, to: &out)
+        }
+        return out + "}"
     }
 }

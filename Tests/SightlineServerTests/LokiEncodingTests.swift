@@ -1,0 +1,39 @@
+import Foundation
+import SightlineCore
+import SightlineQuery
+import Testing
+
+@testable import SightlineServer
+
+/// Loki's `categorize-labels` encoding of streams, in query results and tail messages.
+struct LokiEncodingTests {
+    private let streams = [
+        LogStreamResult(
+            labels: Labels(["app": "a", "user": "1"]), streamLabels: Labels(["app": "a"]),
+            entries: [LogEntry(timeNs: 30, line: "x", structuredMetadata: Labels(["user": "1"]))]),
+        LogStreamResult(
+            labels: Labels(["app": "a", "n": "2"]), streamLabels: Labels(["app": "a"]), entries: [LogEntry(timeNs: 40, line: "y", parsed: Labels(["n": "2"]))]),
+        LogStreamResult(labels: Labels(["app": "b"]), entries: [LogEntry(timeNs: 10, line: "z")]),
+    ]
+
+    @Test func categorizedStreamsAreStreamLabelsWithEntriesInOrder() {
+        let categorized = LokiQueryAPI.queryData(.streams(streams), flags: ["categorize-labels"], direction: .backward)
+        #expect(
+            categorized
+                == #"{"status":"success","data":{"resultType":"streams","encodingFlags":["categorize-labels"],"result":[{"stream":{"app":"a"},"values":[["40","y",{"parsed":{"n":"2"}}],["30","x",{"structuredMetadata":{"user":"1"}}]]},{"stream":{"app":"b"},"values":[["10","z",{}]]}],"stats":{}}}"#
+        )
+        let plain = LokiQueryAPI.queryData(.streams(streams))
+        #expect(plain.contains(#"{"stream":{"app":"a","user":"1"},"values":[["30","x"]]}"#) && !plain.contains("encodingFlags"))
+        // Unknown flags are echoed and change nothing else.
+        let other = LokiQueryAPI.queryData(.streams(streams), flags: ["future-flag"])
+        #expect(other == plain.replacingOccurrences(of: #""streams","#, with: #""streams","encodingFlags":["future-flag"],"#))
+    }
+
+    @Test func tailMessagesNameTheirFlagsLast() {
+        let message = LokiTailHandler.message(Array(streams.prefix(2)), flags: ["categorize-labels"])
+        #expect(
+            message
+                == #"{"streams":[{"stream":{"app":"a"},"values":[["30","x",{"structuredMetadata":{"user":"1"}}],["40","y",{"parsed":{"n":"2"}}]]}],"dropped_entries":null,"encodingFlags":["categorize-labels"]}"#
+        )
+    }
+}
