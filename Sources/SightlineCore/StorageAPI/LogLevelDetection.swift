@@ -141,9 +141,12 @@ package enum LogLevelDetection {
 
     // MARK: logfmt
 
+    /// ``fields`` in lower case, as bytes.
+    private static let lowercasedFields = fields.map { Array($0.lowercased().utf8) }
+
     /// The value of the logfmt key that comes first in ``fields`` (keys compared ignoring case), nil when none is.
     static func logfmtLevelField(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
-        let names = fields.map { Array($0.lowercased().utf8) }
+        let names = lowercasedFields
         var best: (rank: Int, value: String)?
         var index = 0
         while index < bytes.count {

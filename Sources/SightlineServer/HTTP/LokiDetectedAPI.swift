@@ -78,9 +78,7 @@ extension LokiQueryAPI {
         let (tenant, parameters) = try await read(request, api: api)
         let (start, end) = try parameters.range()
         let query = try parameters.query()
-        if try matchers(of: query).isEmpty || LogQLEngine.info(query).isMetric {
-            throw SightlineError(.invalidArgument, "only log selector is supported")
-        }
+        if try parsed(query).isMetric { throw SightlineError(.invalidArgument, "only log selector is supported") }
         let lineLimit = try parameters.positive("line_limit", default: LokiParameters.defaultLimit)
         let limit = try parameters.positive(parameters["limit"].isEmpty && !parameters["field_limit"].isEmpty ? "field_limit" : "limit", default: 1000)
         if let step = try parameters.duration("step"), (end - start) / step >= 11_000 {

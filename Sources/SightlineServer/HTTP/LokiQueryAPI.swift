@@ -146,8 +146,13 @@ enum LokiQueryAPI {
 
     /// The stream selectors of a query (a bare selector or any LogQL expression).
     static func matchers(of query: String) throws -> [[LabelMatcher]] {
+        try parsed(query).streamMatchers
+    }
+
+    /// A parsed query; parse errors as `invalidArgument` with LogQL's message.
+    static func parsed(_ query: String) throws -> LogQLExpr {
         do {
-            return try LogQLEngine.info(query).streamMatchers
+            return try LogQLEngine.parse(query)
         } catch {
             throw SightlineError(.invalidArgument, error.description)
         }

@@ -145,13 +145,7 @@ extension LokiQueryAPI {
     /// The matchers of a query that must be a stream selector alone, as Loki's index routes take it.
     /// - Throws: `invalidArgument` with LogQL's parse error, or Loki's message for a pipeline or metric query.
     static func selectorMatchers(_ query: String) throws -> [LabelMatcher] {
-        let expr: LogQLExpr
-        do {
-            expr = try LogQLEngine.parse(query)
-        } catch {
-            throw SightlineError(.invalidArgument, error.description)
-        }
-        guard case .log(let selector) = expr, selector.stages.isEmpty else {
+        guard case .log(let selector) = try parsed(query), selector.stages.isEmpty else {
             throw SightlineError(.invalidArgument, "only label matchers are supported")
         }
         return selector.matchers

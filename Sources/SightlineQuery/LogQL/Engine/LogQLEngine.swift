@@ -261,10 +261,12 @@ package struct LogQLEngine: Sendable {
         var series = whole > 0 ? try evaluate(ends: (1...whole).map { start + $0 * width }, window: width) : []
         let covered = start + whole * width
         if covered < end {
+            var slots = Dictionary(uniqueKeysWithValues: series.enumerated().map { ($0.element.metric, $0.offset) })
             for last in try evaluate(ends: [end], window: end - covered) {
-                if let index = series.firstIndex(where: { $0.metric == last.metric }) {
-                    series[index].points += last.points
+                if let slot = slots[last.metric] {
+                    series[slot].points += last.points
                 } else {
+                    slots[last.metric] = series.count
                     series.append(last)
                 }
             }

@@ -64,18 +64,7 @@ package struct LogFieldDetector {
             stream[key] != nil || metadata[key] != nil ? key + "_extracted" : key
         }
         if let document = try? LogJSONReader.parse(entry.line, keepRaw: false), case .object(let members, _) = document {
-            func flatten(_ members: [(key: String, value: LogJSONValue)], prefix: String, path: [String]) {
-                for (key, value) in members {
-                    let label = prefix.isEmpty ? LabelKey.sanitize(key) : prefix + "_" + LabelKey.sanitize(key)
-                    guard !label.isEmpty else { continue }
-                    switch value {
-                    case .object(let inner, _): flatten(inner, prefix: label, path: path + [key])
-                    case .array, .null: continue
-                    default: out.append((name(label), value.labelValue, "json", path + [key]))
-                    }
-                }
-            }
-            flatten(members, prefix: "", path: [])
+            JSONStage.forEachField(of: members) { label, value, path in out.append((name(label), value.labelValue, "json", path)) }
         } else {
             var builder = LogLabelsBuilder()
             builder.reset(stream: Labels([]), metadata: [])

@@ -60,7 +60,7 @@ struct JSONStage {
                 labels.setError(LogPipelineError.json, details: "Value looks like object, but can't find closing '}' symbol")
                 return
             }
-            flatten(members, prefix: "", &labels)
+            Self.forEachField(of: members) { name, value, _ in labels.setParsed(name, value.labelValue) }
         } else {
             for (name, path) in extractions {
                 labels.setParsed(name, JSONPath.lookup(path, in: document)?.labelValue ?? "")
@@ -68,17 +68,26 @@ struct JSONStage {
         }
     }
 
-    /// Adds the scalar members of an object, nested objects under `prefix_`.
-    private func flatten(_ members: [(key: String, value: LogJSONValue)], prefix: String, _ labels: inout LogLabelsBuilder) {
-        for (key, value) in members {
-            let name = prefix.isEmpty ? LabelKey.sanitize(key) : prefix + "_" + LabelKey.sanitize(key)
-            guard !name.isEmpty else { continue }
-            switch value {
-            case .object(let inner, _): flatten(inner, prefix: name, &labels)
-            case .array, .null: continue
-            default: labels.setParsed(name, value.labelValue)
+    /// Calls `visit` with every scalar member of an object and the name `| json` gives it — nested objects' members
+    /// under `outer_inner` — and the keys leading to it; arrays and nulls are passed by.
+    static func forEachField(
+        of members: [(key: String, value: LogJSONValue)], _ visit: (_ name: String, _ value: LogJSONValue, _ path: [String]) -> Void
+    ) {
+        var path: [String] = []
+        func walk(_ members: [(key: String, value: LogJSONValue)], prefix: String) {
+            for (key, value) in members {
+                let name = prefix.isEmpty ? LabelKey.sanitize(key) : prefix + "_" + LabelKey.sanitize(key)
+                guard !name.isEmpty else { continue }
+                path.append(key)
+                switch value {
+                case .object(let inner, _): walk(inner, prefix: name)
+                case .array, .null: break
+                default: visit(name, value, path)
+                }
+                path.removeLast()
             }
         }
+        walk(members, prefix: "")
     }
 }
 
