@@ -146,35 +146,13 @@ package enum LogLevelDetection {
 
     /// The value of the logfmt key that comes first in ``fields`` (keys compared ignoring case), nil when none is.
     static func logfmtLevelField(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
-        let names = lowercasedFields
         var best: (rank: Int, value: String)?
-        var index = 0
-        while index < bytes.count {
-            while index < bytes.count && bytes[index] <= 0x20 { index += 1 }
-            let keyStart = index
-            while index < bytes.count && bytes[index] > 0x20 && bytes[index] != UInt8(ascii: "=") { index += 1 }
-            let key = UnsafeBufferPointer(rebasing: bytes[keyStart..<index])
-            guard index < bytes.count && bytes[index] == UInt8(ascii: "=") else { continue }
-            index += 1
-            var value: [UInt8] = []
-            if index < bytes.count && bytes[index] == UInt8(ascii: "\"") {
-                index += 1
-                while index < bytes.count && bytes[index] != UInt8(ascii: "\"") {
-                    if bytes[index] == UInt8(ascii: "\\") && index + 1 < bytes.count { index += 1 }
-                    value.append(bytes[index])
-                    index += 1
-                }
-                index += 1
-            } else {
-                while index < bytes.count && bytes[index] > 0x20 {
-                    value.append(bytes[index])
-                    index += 1
-                }
-            }
-            guard let rank = names.firstIndex(where: { name in name.count == key.count && zip(name, key).allSatisfy { $0 == lowercased($1) } })
-            else { continue }
-            if best == nil || rank < best!.rank { best = (rank, String(decoding: value, as: UTF8.self)) }
-            if rank == 0 { break }
+        LogfmtPairs.scan(bytes) { pair in
+            let key = pair.key.utf8
+            guard let rank = lowercasedFields.firstIndex(where: { name in name.count == key.count && zip(name, key).allSatisfy { $0 == lowercased($1) } })
+            else { return true }
+            if best == nil || rank < best!.rank { best = (rank, pair.value) }
+            return rank > 0
         }
         return best?.value
     }
@@ -236,35 +214,9 @@ private struct JSONLevelScanner {
         while let byte = peek, byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D { position += 1 }
     }
 
-    /// The string at `position` (its opening quote), unescaped; nil when it does not close.
+    /// The string at `position` (its opening quote), unescaped; nil when it does not close or has a bad escape.
     private mutating func string() -> String? {
-        position += 1
-        var out: [UInt8] = []
-        while let byte = peek {
-            position += 1
-            switch byte {
-            case UInt8(ascii: "\""): return String(decoding: out, as: UTF8.self)
-            case UInt8(ascii: "\\"):
-                guard let escaped = peek else { return nil }
-                position += 1
-                switch escaped {
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "u"):
-                    guard position + 4 <= bytes.count,
-                        let code = UInt32(String(decoding: UnsafeBufferPointer(rebasing: bytes[position..<position + 4]), as: UTF8.self), radix: 16)
-                    else { return nil }
-                    position += 4
-                    out.append(contentsOf: Array(String(Unicode.Scalar(code).map(Character.init) ?? "\u{FFFD}").utf8))
-                default: out.append(escaped)
-                }
-            default: out.append(byte)
-            }
-        }
-        return nil
+        try? JSONStringDecoding.read(bytes, at: &position)
     }
 
     /// Skips a number, literal, string, array or object; false when malformed.

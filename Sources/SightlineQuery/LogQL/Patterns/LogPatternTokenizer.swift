@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// How Loki's pattern detection cuts a line into tokens, by the format of a stream's first line: JSON lines by their
 /// message field, logfmt lines by their pairs, any other line at spaces and punctuation.
 enum LogPatternTokenizer: Equatable {
@@ -41,7 +43,7 @@ enum LogPatternTokenizer: Equatable {
         case .json:
             guard let message = Self.jsonMessage(Array(line.utf8)) else { return nil }
             return Self.punctuationTokens(Substring(message))
-        case .logfmt: return Self.logfmtTokens(Array(line.utf8))
+        case .logfmt: return Self.logfmtTokens(line)
         }
     }
 
@@ -196,61 +198,21 @@ enum LogPatternTokenizer: Equatable {
     // MARK: logfmt
 
     /// Keys and values in turn (a key without a value gets an empty one); nil when the line does not decode.
-    static func logfmtTokens(_ bytes: [UInt8]) -> Tokens? {
+    static func logfmtTokens(_ line: String) -> Tokens? {
         var tokens: [String] = []
-        var index = 0
-        while index < bytes.count {
-            while index < bytes.count && bytes[index] <= 0x20 { index += 1 }
-            guard index < bytes.count else { break }
-            let keyStart = index
-            while index < bytes.count && bytes[index] > 0x20 && bytes[index] != UInt8(ascii: "=") {
-                if bytes[index] == UInt8(ascii: "\"") { return nil }
-                index += 1
+        var decodes = true
+        var text = line
+        text.withUTF8 { bytes in
+            LogfmtPairs.scan(bytes) { pair in
+                tokens.append(pair.key)
+                tokens.append(variableKeys.contains(pair.key.lowercased()) || pair.key == "t" ? placeholder : pair.value)
+                return true
+            } malformed: { _ in
+                decodes = false
+                return false
             }
-            guard index > keyStart else { return nil }
-            let key = String(decoding: bytes[keyStart..<index], as: UTF8.self)
-            var value = ""
-            if index < bytes.count && bytes[index] == UInt8(ascii: "=") {
-                index += 1
-                if index < bytes.count && bytes[index] == UInt8(ascii: "\"") {
-                    index += 1
-                    var out: [UInt8] = []
-                    var closed = false
-                    while index < bytes.count {
-                        let byte = bytes[index]
-                        index += 1
-                        if byte == UInt8(ascii: "\"") {
-                            closed = true
-                            break
-                        }
-                        if byte == UInt8(ascii: "\\") && index < bytes.count {
-                            switch bytes[index] {
-                            case UInt8(ascii: "n"): out.append(0x0A)
-                            case UInt8(ascii: "t"): out.append(0x09)
-                            case UInt8(ascii: "r"): out.append(0x0D)
-                            default: out.append(bytes[index])
-                            }
-                            index += 1
-                            continue
-                        }
-                        out.append(byte)
-                    }
-                    guard closed else { return nil }
-                    value = String(decoding: out, as: UTF8.self)
-                } else {
-                    let valueStart = index
-                    while index < bytes.count && bytes[index] > 0x20 {
-                        if bytes[index] == UInt8(ascii: "\"") || bytes[index] == UInt8(ascii: "=") { return nil }
-                        index += 1
-                    }
-                    value = String(decoding: bytes[valueStart..<index], as: UTF8.self)
-                }
-            }
-            if variableKeys.contains(key.lowercased()) || key == "t" { value = placeholder }
-            tokens.append(key)
-            tokens.append(value)
         }
-        return Tokens(tokens: tokens, spaces: [])
+        return decodes ? Tokens(tokens: tokens, spaces: []) : nil
     }
 
     /// `key=value` pairs joined by spaces, values quoted when they hold spaces, `=`, quotes or control characters.

@@ -147,50 +147,18 @@ struct LogJSONReader {
 
     /// A JSON string at the current position (after its opening quote is seen), unescaped.
     private mutating func string() throws(SightlineError) -> String {
-        position += 1
-        var out: [UInt8] = []
-        while position < bytes.count {
-            let byte = bytes[position]
-            if byte == UInt8(ascii: "\"") {
-                position += 1
-                return String(decoding: out, as: UTF8.self)
-            }
-            if byte == UInt8(ascii: "\\") {
-                guard position + 1 < bytes.count else { break }
-                let escape = bytes[position + 1]
-                position += 2
-                switch escape {
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if (0xD800..<0xDC00).contains(scalar), position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"),
-                        bytes[position + 1] == UInt8(ascii: "u")
-                    {
-                        position += 2
-                        let low = try hex4()
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    out.append(contentsOf: String(Unicode.Scalar(scalar).map(Character.init) ?? "\u{FFFD}").utf8)
-                default: out.append(escape)
-                }
-                continue
-            }
-            out.append(byte)
-            position += 1
-        }
-        throw fail("unterminated string")
-    }
-
-    private mutating func hex4() throws(SightlineError) -> UInt32 {
-        guard bytes.count - position >= 4, let value = UInt32(String(decoding: bytes[position..<(position + 4)], as: UTF8.self), radix: 16) else {
+        var at = position
+        do {
+            let text = try bytes.withUnsafeBufferPointer { buffer throws(JSONStringDecoding.Failure) in try JSONStringDecoding.read(buffer, at: &at) }
+            position = at
+            return text
+        } catch .unterminated {
+            position = at
+            throw fail("unterminated string")
+        } catch {
+            position = at
             throw fail("invalid unicode escape")
         }
-        position += 4
-        return value
     }
 }
 

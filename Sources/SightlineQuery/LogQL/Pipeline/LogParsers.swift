@@ -124,77 +124,24 @@ struct LogfmtStage {
         var wanted: [String: String] = [:]
         for extraction in extractions { wanted[extraction.path] = extraction.name }
         var found = Set<String>()
-        let bytes = Array(line.utf8)
-        var index = 0
         var failure: String?
-        while index < bytes.count {
-            while index < bytes.count && bytes[index] <= 0x20 { index += 1 }
-            guard index < bytes.count else { break }
-            let keyStart = index
-            var malformed = false
-            while index < bytes.count && bytes[index] > 0x20 && bytes[index] != UInt8(ascii: "=") {
-                if bytes[index] == UInt8(ascii: "\"") { malformed = true }
-                index += 1
-            }
-            let key = String(decoding: bytes[keyStart..<index], as: UTF8.self)
-            var value = ""
-            var hasValue = false
-            if index < bytes.count && bytes[index] == UInt8(ascii: "=") {
-                index += 1
-                hasValue = true
-                if index < bytes.count && bytes[index] == UInt8(ascii: "\"") {
-                    index += 1
-                    var out: [UInt8] = []
-                    var closed = false
-                    while index < bytes.count {
-                        let byte = bytes[index]
-                        if byte == UInt8(ascii: "\\") && index + 1 < bytes.count {
-                            let escape = bytes[index + 1]
-                            switch escape {
-                            case UInt8(ascii: "n"): out.append(0x0A)
-                            case UInt8(ascii: "t"): out.append(0x09)
-                            case UInt8(ascii: "r"): out.append(0x0D)
-                            default: out.append(escape)
-                            }
-                            index += 2
-                            continue
-                        }
-                        if byte == UInt8(ascii: "\"") {
-                            closed = true
-                            index += 1
-                            break
-                        }
-                        out.append(byte)
-                        index += 1
-                    }
-                    if !closed { malformed = true }
-                    value = String(decoding: out, as: UTF8.self)
-                } else {
-                    let valueStart = index
-                    while index < bytes.count && bytes[index] > 0x20 {
-                        if bytes[index] == UInt8(ascii: "\"") || bytes[index] == UInt8(ascii: "=") { malformed = true }
-                        index += 1
-                    }
-                    value = String(decoding: bytes[valueStart..<index], as: UTF8.self)
+        var text = line
+        text.withUTF8 { bytes in
+            LogfmtPairs.scan(bytes) { pair in
+                if !extractions.isEmpty {
+                    guard let name = wanted[pair.key] else { return true }
+                    found.insert(pair.key)
+                    labels.setParsed(name, pair.value)
+                    return true
                 }
+                if pair.value.isEmpty && !keepEmpty { return true }
+                let name = LabelKey.sanitize(pair.key)
+                if !name.isEmpty { labels.setParsed(name, pair.value) }
+                return true
+            } malformed: { position in
+                failure = "logfmt syntax error at pos \(position) on line 1: unexpected '\"'"
+                return !strict
             }
-            if key.isEmpty { malformed = true }
-            if malformed {
-                failure = "logfmt syntax error at pos \(index + 1) on line 1: unexpected '\"'"
-                if strict { break }
-                while index < bytes.count && bytes[index] > 0x20 { index += 1 }
-                continue
-            }
-            if !extractions.isEmpty {
-                guard let name = wanted[key] else { continue }
-                found.insert(key)
-                labels.setParsed(name, value)
-                continue
-            }
-            if !hasValue && !keepEmpty { continue }
-            if value.isEmpty && !keepEmpty { continue }
-            let name = LabelKey.sanitize(key)
-            if !name.isEmpty { labels.setParsed(name, value) }
         }
         if strict, let failure { labels.setError(LogPipelineError.logfmt, details: failure) }
         for extraction in extractions where !found.contains(extraction.path) && labels.get(extraction.name) == nil {
