@@ -59,8 +59,12 @@ struct LogLevelDetectionTests {
         #expect(record.detectedLevel == "error")
         record.severityNumber = 9
         #expect(record.detectedLevel == "info")
+        // A severity text is metadata only of OpenTelemetry records (no stream of their own); it wins over the number.
         record.severityText = "Fatal"
-        #expect(record.detectedLevel == "fatal")
+        #expect(record.detectedLevel == "info")
+        var otel = record
+        otel.stream = Labels([])
+        #expect(otel.detectedLevel == "fatal")
         record.attributes = [Attribute("detected_level", .string("ERR"))]
         #expect(record.detectedLevel == "error")
         #expect(record.structuredMetadata.contains(Label("detected_level", "error")))

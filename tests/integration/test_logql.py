@@ -375,9 +375,7 @@ def test_categorized_labels(loki, records):
     for ts, line, categories in values:
         r = by_time[ts]
         assert line == r["line"]
-        # The push decoder takes the severity from the `level` label; it shows as severity_text.
-        assert categories.get("structuredMetadata", {}) == {**{k.replace(".", "_"): v for k, v in r["attrs"].items()},
-                                                            "severity_text": r["level"]}
+        assert categories.get("structuredMetadata", {}) == {k.replace(".", "_"): v for k, v in r["attrs"].items()}
         assert set(categories) <= {"structuredMetadata", "parsed"}
     assert any("parsed" in v[2] for v in values), "logfmt found nothing"
     for stream in streams:

@@ -109,9 +109,10 @@ extension LogRecord {
         "k8s.cronjob.name", "k8s.job.name", "host.name",
     ]
 
-    /// The record's structured metadata as LogQL sees it, besides the stream labels: the attributes (and, for records
-    /// without sender-named streams, the resource attributes that are not stream labels), `trace_id`, `span_id` and
-    /// `severity_text`, names written with `_` for `.` and `-`.
+    /// The record's structured metadata as LogQL sees it, besides the stream labels: the attributes, `trace_id` and
+    /// `span_id`, and for records without sender-named streams (OpenTelemetry's, as Loki's OTLP ingestion keeps them)
+    /// the resource attributes that are not stream labels and `severity_text`; names written with `_` for `.` and
+    /// `-`. (A Loki push has no severity text of its own: the one Sightline reads off its `level` is not metadata.)
     package var structuredMetadata: [Label] {
         var labels: [Label] = []
         labels.reserveCapacity(attributes.count + 3)
@@ -126,7 +127,7 @@ extension LogRecord {
         }
         if let traceID { labels.append(Label("trace_id", traceID.description)) }
         if let spanID { labels.append(Label("span_id", spanID.description)) }
-        if !severityText.isEmpty { labels.append(Label("severity_text", severityText)) }
+        if stream.labels.isEmpty && !severityText.isEmpty { labels.append(Label("severity_text", severityText)) }
         return labels
     }
 
@@ -160,7 +161,7 @@ extension LogRecord {
         switch name {
         case "trace_id": if let traceID { found = traceID.description }
         case "span_id": if let spanID { found = spanID.description }
-        case "severity_text": if !severityText.isEmpty { found = severityText }
+        case "severity_text": if stream.labels.isEmpty && !severityText.isEmpty { found = severityText }
         default: break
         }
         return found

@@ -258,9 +258,9 @@ enum LogBlockCodec {
 
     /// Whether a record of a block of a stream with labels can have structured metadata
     /// (``LogRecord/structuredMetadataValue(_:)``) named like one of `names`: an attribute whose key becomes one of the
-    /// names, or a trace id, span id or severity text when `trace_id`, `span_id` or `severity_text` is one; always when
-    /// `detected_level` is one. (Resource
-    /// attributes are structured metadata only of records without stream labels.) Reads only the columns these are in.
+    /// names, or a trace id or span id when `trace_id` or `span_id` is one; always when `detected_level` is one.
+    /// (Resource attributes and severity texts are structured metadata only of records without stream labels.) Reads
+    /// only the columns these are in.
     /// - Throws: `dataCorrupted` when one of them is missing or cut.
     static func mayHaveMetadata(named names: [String], _ columns: ColumnSetReader, count: Int) throws -> Bool {
         var found = false
@@ -284,16 +284,7 @@ enum LogBlockCodec {
         }
         if names.contains("trace_id"), try anyPresent(12) { return true }
         if names.contains("span_id"), try anyPresent(13) { return true }
-        if names.contains("severity_text") {
-            try read(columns.column(4)) { r in
-                let entryCount = try r.readCount()
-                for _ in 0..<entryCount where !(try r.readString()).isEmpty {
-                    found = true
-                    return
-                }
-            }
-        }
-        return found
+        return false
     }
 
     // MARK: Decoding
