@@ -40,6 +40,11 @@ private let highValueRules = """
             expr: value:doubled > 10
             labels: {severity: page}
             annotations: {summary: "{{ $labels.host }} at {{ $value }}"}
+      - name: logs
+        query_language: logql
+        rules:
+          - record: app:lines:rate5m
+            expr: sum by (app) (rate({app=~".+"}[5m]))
     """
 
 struct AlertingConfigTests {
@@ -146,6 +151,19 @@ struct AlertingAPITests {
                 #expect(rules.first?["health"] as? String == "ok")
             }
             try await client.execute("/api/v1/rules?type=bogus", method: .get).check { #expect($0.status == .badRequest) }
+            // Loki's ruler routes show the LogQL groups only.
+            try await client.execute("/prometheus/api/v1/rules", method: .get).check { response in
+                let groups = (object(response.body)["data"] as? [String: Any])?["groups"] as? [[String: Any]] ?? []
+                #expect(groups.map { $0["name"] as? String } == ["logs"])
+            }
+            try await client.execute("/prometheus/api/v1/alerts", method: .get).check { response in
+                #expect(response.status == .ok)
+                #expect(((object(response.body)["data"] as? [String: Any])?["alerts"] as? [Any])?.isEmpty == true)
+            }
+            try await client.execute("/api/v1/rules", method: .get).check { response in
+                let groups = (object(response.body)["data"] as? [String: Any])?["groups"] as? [[String: Any]] ?? []
+                #expect(groups.map { $0["name"] as? String } == ["g", "logs"])
+            }
             // Recorded series and ALERTS are in the store.
             try await client.execute("/api/v1/query?query=ALERTS&time=\(String(format: "%.3f", Double(nowMs) / 1000))", method: .get).check { response in
                 let result = (object(response.body)["data"] as? [String: Any])?["result"] as? [[String: Any]] ?? []

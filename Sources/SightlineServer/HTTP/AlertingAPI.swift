@@ -10,6 +10,7 @@ import SightlineCore
 /// |---|---|---|---|
 /// | `/api/v1/rules` | GET, POST | query | rule groups with health and alerts (`type`, `rule_name[]`, `rule_group[]`, `file[]`, `exclude_alerts`, `match[]`) |
 /// | `/api/v1/alerts` | GET, POST | query | pending and firing alerts |
+/// | `/prometheus/api/v1/rules`, `/prometheus/api/v1/alerts` | GET, POST | query | the same of LogQL groups only, as Loki's ruler answers a Loki data source |
 /// | `/api/v2/alerts` | GET / POST | query / ingest | Alertmanager alerts; POST is how an external Prometheus sends its alerts |
 /// | `/api/v2/alerts/groups` | GET | query | alerts as the routing tree groups them |
 /// | `/api/v2/silences` | GET / POST | query / query or admin | silences; POST creates or updates one |
@@ -26,6 +27,8 @@ package enum AlertingAPI {
         for method in [HTTPRequest.Method.get, .post] {
             router.on("/api/v1/rules", method: method) { request, _ in try await rules(request, api: api) }
             router.on("/api/v1/alerts", method: method) { request, _ in try await alerts(request, api: api) }
+            router.on("/prometheus/api/v1/rules", method: method) { request, _ in try await rules(request, language: .logql, api: api) }
+            router.on("/prometheus/api/v1/alerts", method: method) { request, _ in try await alerts(request, language: .logql, api: api) }
         }
         for method in [HTTPRequest.Method.post, .put] {
             router.on("/-/reload", method: method) { request, _ in try await reload(request, api: api) }
@@ -51,22 +54,26 @@ package enum AlertingAPI {
         return alerting
     }
 
-    /// `/api/v1/rules`.
-    static func rules(_ request: Request, api: APIDependencies) async throws -> Response {
-        let identity = try api.authenticator.identify(authorization: request.headers[.authorization], requiring: .query)
-        let alerting = try runtime(api)
+    /// `/api/v1/rules`; with a `language`, only the groups written in it.
+    static func rules(_ request: Request, language: RuleQueryLanguage? = nil, api: APIDependencies) async throws -> Response {
+        let groups = try await groups(request, language: language, api: api)
         let parameters = try await PrometheusAPIParameters.read(request)
         let filter = try RulesAPI.Filter(
             type: parameters.values("type").first, ruleNames: parameters.values("rule_name[]"), ruleGroups: parameters.values("rule_group[]"),
             files: parameters.values("file[]"), excludeAlerts: parameters.values("exclude_alerts").first, match: parameters.values("match[]"))
-        return json(RulesAPI.rulesJSON(await alerting.rules.status(tenant: identity.tenant), filter: filter))
+        return json(RulesAPI.rulesJSON(groups, filter: filter))
     }
 
-    /// `/api/v1/alerts`.
-    static func alerts(_ request: Request, api: APIDependencies) async throws -> Response {
+    /// `/api/v1/alerts`; with a `language`, only the alerts of groups written in it.
+    static func alerts(_ request: Request, language: RuleQueryLanguage? = nil, api: APIDependencies) async throws -> Response {
+        json(RulesAPI.alertsJSON(try await groups(request, language: language, api: api)))
+    }
+
+    /// The caller's rule groups, those written in `language` when one is given.
+    private static func groups(_ request: Request, language: RuleQueryLanguage?, api: APIDependencies) async throws -> [RuleGroupStatus] {
         let identity = try api.authenticator.identify(authorization: request.headers[.authorization], requiring: .query)
-        let alerting = try runtime(api)
-        return json(RulesAPI.alertsJSON(await alerting.rules.status(tenant: identity.tenant)))
+        let groups = await try runtime(api).rules.status(tenant: identity.tenant)
+        return language.map { language in groups.filter { $0.language == language } } ?? groups
     }
 
     /// `POST /-/reload`: 200 when both the rule files and the Alertmanager config were applied; otherwise 400 with
