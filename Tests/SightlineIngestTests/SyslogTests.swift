@@ -24,7 +24,7 @@ struct SyslogTests {
         #expect(record.severityText == "notice")
         #expect(record.severityNumber == 10)
         #expect(record.line == "An application event log entry")
-        #expect(record.stream == Labels([Label("app", "evntslog"), Label("host", "mymachine.example.com"), Label("source", "syslog")]))
+        #expect(record.stream == Labels([Label("app", "evntslog"), Label("host", "mymachine.example.com"), Label("service_name", "evntslog"), Label("source", "syslog")]))
         #expect(Self.attribute(record, "syslog.facility") == "local4")
         #expect(Self.attribute(record, "syslog.procid") == "42")
         #expect(Self.attribute(record, "syslog.msgid") == "ID47")
@@ -39,14 +39,14 @@ struct SyslogTests {
         #expect(record.timeUnixNano == 1_061_727_255_000_003_000)
         #expect(record.severityText == "crit")
         #expect(Self.attribute(record, "syslog.facility") == "auth")
-        #expect(record.stream == Labels([Label("host", "10.0.0.9"), Label("source", "syslog")]))
+        #expect(record.stream == Labels([Label("host", "10.0.0.9"), Label("service_name", "unknown_service"), Label("source", "syslog")]))
         #expect(record.line == "'su root' failed on /dev/pts/8")
     }
 
     @Test func rfc3164TakesTheYearNearestTheReceiveTime() throws {
         let record = try Self.parse("<13>Nov 26 09:59:58 web-1 nginx[311]: GET / 200")
         #expect(record.timeUnixNano == Self.received - 2_000_000_000)
-        #expect(record.stream == Labels([Label("app", "nginx"), Label("host", "web-1"), Label("source", "syslog")]))
+        #expect(record.stream == Labels([Label("app", "nginx"), Label("host", "web-1"), Label("service_name", "nginx"), Label("source", "syslog")]))
         #expect(Self.attribute(record, "syslog.procid") == "311")
         #expect(record.line == "GET / 200")
         // December's line arriving at the end of November is last year's, not next month's.
@@ -63,7 +63,7 @@ struct SyslogTests {
         #expect(Self.attribute(record, "syslog.facility") == "user")
         #expect(record.timeUnixNano == Self.received)
         #expect(record.line == "payment failed for order 7")
-        #expect(record.stream == Labels([Label("app", "checkout"), Label("host", "10.0.0.9"), Label("source", "syslog")]))
+        #expect(record.stream == Labels([Label("app", "checkout"), Label("host", "10.0.0.9"), Label("service_name", "checkout"), Label("source", "syslog")]))
     }
 
     @Test(arguments: ["no priority at all", "<999>too high", "<013>leading zero", "<12"])

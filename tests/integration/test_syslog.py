@@ -67,7 +67,7 @@ def test_python_sysloghandler_udp_and_tcp(sightline):
     assert failed["severityText"] == "err"
     assert failed["severityNumber"] == 17
     assert failed["attributes"]["syslog.facility"] == "local3"
-    assert failed["stream"] == {"app": "checkout", "host": "127.0.0.1", "source": "syslog"}
+    assert failed["stream"] == {"app": "checkout", "host": "127.0.0.1", "source": "syslog", "service_name": "checkout"}
     assert by_body[f"udp info {tag}"]["severityText"] == "info"
     tcp_lines = [r for r in records if r["body"].startswith("tcp line")]
     assert sorted(int(r["body"].split()[2]) for r in tcp_lines) == list(range(50))
@@ -162,7 +162,7 @@ def test_rsyslog_forwards_to_sightline(sightline, tmp_path):
         assert sample["severityText"] == "err"
         assert sample["attributes"]["syslog.facility"] == "daemon"
         assert sample["attributes"]["syslog.version"] == 1
-        assert sample["stream"] == {"app": "payments", "host": "app-host", "source": "syslog"}
+        assert sample["stream"] == {"app": "payments", "host": "app-host", "source": "syslog", "service_name": "payments"}
     finally:
         rsyslog.cleanup()
 

@@ -11,8 +11,9 @@ package import SightlineCore
 /// - body: the MSG part, without a UTF-8 BOM and without trailing NUL, CR and LF;
 /// - attributes `syslog.facility` (the keyword, e.g. `auth`), `syslog.procid`, `syslog.msgid`, `syslog.version`, and
 ///   one `syslog.sd.<SD-ID>.<PARAM-NAME>` per structured-data parameter;
-/// - stream labels `source="syslog"`, `host` (the header's hostname, else the sender's address) and `app`
-///   (APP-NAME or the RFC 3164 tag).
+/// - stream labels `source="syslog"`, `host` (the header's hostname, else the sender's address), `app` (APP-NAME or
+///   the RFC 3164 tag) and `service_name` (the app, else `unknown_service`), as Loki 3 would give the stream (see
+///   ``LokiServiceName``).
 ///
 /// Parsing is lenient as syslog daemons are: a message without a valid PRI is `user.notice` with the whole text as
 /// its body (RFC 3164 §4.3.3), and a header that does not parse leaves the text in the body. Only an empty message
@@ -52,7 +53,7 @@ package enum SyslogMessage {
             timeUnixNano: header.timeUnixNano ?? receivedAtNano, observedTimeUnixNano: receivedAtNano,
             severityNumber: Self.severityNumbers[severity], severityText: Self.severityKeywords[severity],
             body: .string(String(decoding: message, as: UTF8.self)), attributes: attributes,
-            stream: Labels([Label("app", header.appName), Label("host", host), Label("source", "syslog")]))
+            stream: LokiServiceName.discovered(Labels([Label("app", header.appName), Label("host", host), Label("source", "syslog")])))
     }
 
     /// Syslog severities 0–7 as OpenTelemetry severity numbers: emerg and alert FATAL3/FATAL2, crit FATAL, err ERROR,
