@@ -59,6 +59,23 @@ struct LogPatternTests {
         #expect(small.clusters.isEmpty)
     }
 
+    /// Only the newest three hours of a range are read, as Loki's pattern ingesters keep three hours.
+    @Test func patternsComeFromTheNewestThreeHours() throws {
+        let hour: Int64 = 3600
+        var records: [LogRecord] = []
+        for index in 0..<40 {
+            records.append(MemoryLogSource.record(["app": "api"], Int64(index), "early job \(index) finished in \(index)ms"))
+            records.append(MemoryLogSource.record(["app": "api"], 4 * hour + Int64(index), "late request \(index) took \(index)ms"))
+        }
+        let matchers = [try LabelMatcher("app", .equal, "api")]
+        let end = (4 * hour + 100) * 1_000_000_000
+        let found = try LogPatterns.find(source: MemoryLogSource(records), tenant: .default, matchers: matchers, start: 0, end: end, step: 60_000_000_000)
+        #expect(found.map(\.pattern) == ["late request <_> took <_>"])
+        let early = try LogPatterns.find(
+            source: MemoryLogSource(records), tenant: .default, matchers: matchers, start: 0, end: 100_000_000_000, step: 60_000_000_000)
+        #expect(early.map(\.pattern) == ["early job <_> finished in <_>"])
+    }
+
     /// Patterns across streams of one level add up; rare ones and short lines are left out; counts fall in
     /// epoch-aligned steps with empty steps between filled with 0.
     @Test func patternsOfStoredLines() throws {

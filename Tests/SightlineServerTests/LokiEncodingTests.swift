@@ -5,8 +5,15 @@ import Testing
 
 @testable import SightlineServer
 
-/// Loki's `categorize-labels` encoding of streams, in query results and tail messages.
+/// Loki's `categorize-labels` encoding of streams, in query results and tail messages; Loki's default step.
 struct LokiEncodingTests {
+    @Test func defaultStepIsTheRangeOver250RoundedDown() {
+        let second: UInt64 = 1_000_000_000
+        #expect(LokiParameters.defaultStep(start: 0, end: 3600 * second) == 14 * second)
+        #expect(LokiParameters.defaultStep(start: 0, end: 100 * second) == second)
+        #expect(LokiParameters.defaultStep(start: 5, end: 5) == second)
+    }
+
     private let streams = [
         LogStreamResult(
             labels: Labels(["app": "a", "user": "1"]), streamLabels: Labels(["app": "a"]),

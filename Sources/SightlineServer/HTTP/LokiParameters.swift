@@ -72,10 +72,9 @@ struct LokiParameters {
         return (start, end)
     }
 
-    /// Loki's default step for a range: the range over 250 points, at least one second.
+    /// Loki's default step for a range: the range's seconds over 250, rounded down, at least one second.
     static func defaultStep(start: UInt64, end: UInt64) -> UInt64 {
-        let seconds = ((end - start) / 1_000_000_000 + 249) / 250
-        return max(1, seconds) * 1_000_000_000
+        max(1, (end - start) / 1_000_000_000 / 250) * 1_000_000_000
     }
 
     static func nowNano() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1e9) }

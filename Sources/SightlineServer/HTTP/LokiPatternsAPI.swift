@@ -7,7 +7,8 @@ import SightlineQuery
 ///
 /// Answer: `{"status":"success","data":[{"pattern":"<_> GET /api <_>","level":"info","samples":[[<unix s>,<lines>],…]},…]}`,
 /// the most frequent first (at most 300, each of at least 30 lines). Loki learns patterns as lines arrive and keeps
-/// them for three hours; Sightline learns them from the stored lines when asked (``LogPatterns``), over any range.
+/// them for three hours; Sightline learns them from the stored lines when asked (``LogPatterns``), from the newest
+/// three hours of the range (which bounds the lines one request reads), wherever the range lies.
 extension LokiQueryAPI {
     static func addPatternRoutes(to router: Router<SightlineRequestContext>, api: APIDependencies) {
         for method in [HTTPRequest.Method.get, .post] {

@@ -25,12 +25,17 @@ package enum LogPatterns {
     /// The levels a pattern can have; any other is `unknown`.
     static let levels: Set<String> = ["unknown", "debug", "info", "warn", "error", "fatal", "critical", "trace"]
 
-    /// The patterns of the streams matching `matchers` over `[start, end)` (ns), counted per `step` (ns, at least
-    /// 10 s) in buckets aligned to the epoch; the most frequent first. Between a pattern's first and last bucket in a
-    /// stream, empty buckets count 0 (unless the step is 10 s), as Loki's chunks fill them.
+    /// How much of a range is read: its newest three hours, as long as Loki's pattern ingesters keep patterns.
+    static let maxRangeNs: Int64 = 3 * 3_600_000_000_000
+
+    /// The patterns of the streams matching `matchers` over `[start, end)` (ns) — its newest ``maxRangeNs`` only —
+    /// counted per `step` (ns, at least 10 s) in buckets aligned to the epoch; the most frequent first. Between a
+    /// pattern's first and last bucket in a stream, empty buckets count 0 (unless the step is 10 s), as Loki's chunks
+    /// fill them.
     package static func find(source: any LogSource, tenant: Tenant, matchers: [LabelMatcher], start: Int64, end: Int64, step: Int64) throws
         -> [LogPattern]
     {
+        let start = max(start, end &- maxRangeNs)
         let stepMs = max(sampleIntervalMs, step / 1_000_000)
         struct StreamState {
             var tokenizer: LogPatternTokenizer
