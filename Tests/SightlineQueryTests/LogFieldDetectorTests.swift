@@ -51,6 +51,9 @@ struct LogFieldDetectorTests {
         #expect(found["n"]?.type == "string")
         #expect(found["a"]?.values.count == 2)
         #expect(found["detected_level"]?.values == ["unknown"])
+        // An OpenTelemetry record's severity number gives its level when nothing else does.
+        let warned = fields([(stream, LogEntry(timeNs: 0, line: "disk full", severityNumber: 13))])
+        #expect(warned["detected_level"]?.values == ["warn"])
         let limited = fields(entries, limit: 2)
         #expect(limited.count == 2)
     }

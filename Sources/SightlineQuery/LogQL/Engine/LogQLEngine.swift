@@ -19,18 +19,23 @@ package struct LogStreamResult: Sendable {
 }
 
 /// One log line of a result, at its time in nanoseconds, with its structured metadata and the labels the pipeline
-/// set (both also part of the stream's ``LogStreamResult/labels``).
+/// set (both also part of the stream's ``LogStreamResult/labels``), and its record's OpenTelemetry severity number
+/// (0 when unset; one of the sources of its `detected_level`).
 package struct LogEntry: Sendable, Equatable {
     package var timeNs: Int64
     package var line: String
     package var structuredMetadata: Labels
     package var parsed: Labels
+    package var severityNumber: Int32
 
-    package init(timeNs: Int64, line: String, structuredMetadata: Labels = Labels([]), parsed: Labels = Labels([])) {
+    package init(
+        timeNs: Int64, line: String, structuredMetadata: Labels = Labels([]), parsed: Labels = Labels([]), severityNumber: Int32 = 0
+    ) {
         self.timeNs = timeNs
         self.line = line
         self.structuredMetadata = structuredMetadata
         self.parsed = parsed
+        self.severityNumber = severityNumber
     }
 }
 
@@ -371,14 +376,18 @@ package struct LogQLLineProcessor {
         let stream = record.streamLabels
         if pipeline.keepsLabels && metadata.isEmpty {
             guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return nil }
-            return (stream, stream, LogEntry(timeNs: time, line: line))
+            return (stream, stream, LogEntry(timeNs: time, line: line, severityNumber: record.severityNumber))
         }
         builder.reset(stream: stream, metadata: metadata, line: line, severityNumber: record.severityNumber)
         guard pipeline.process(line: &line, timeNs: time, labels: &builder) else { return nil }
-        guard builder.changed || !metadata.isEmpty else { return (builder.labels, stream, LogEntry(timeNs: time, line: line)) }
+        guard builder.changed || !metadata.isEmpty else {
+            return (builder.labels, stream, LogEntry(timeNs: time, line: line, severityNumber: record.severityNumber))
+        }
         return (
             builder.labels, builder.labels(.stream),
-            LogEntry(timeNs: time, line: line, structuredMetadata: builder.labels(.structuredMetadata), parsed: builder.labels(.parsed))
+            LogEntry(
+                timeNs: time, line: line, structuredMetadata: builder.labels(.structuredMetadata), parsed: builder.labels(.parsed),
+                severityNumber: record.severityNumber)
         )
     }
 }

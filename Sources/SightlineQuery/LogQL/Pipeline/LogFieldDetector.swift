@@ -56,7 +56,7 @@ package struct LogFieldDetector {
         for label in metadata.labels { out.append((label.name, label.value, nil, nil)) }
         if metadata[LogLevelDetection.label] == nil {
             let level = LogLevelDetection.level(
-                streamValue: { stream[$0] }, metadataValue: { metadata[$0] }, severityNumber: 0, line: entry.line)
+                streamValue: { stream[$0] }, metadataValue: { metadata[$0] }, severityNumber: entry.severityNumber, line: entry.line)
             out.append((LogLevelDetection.label, level, nil, nil))
         }
         for label in entry.parsed.labels { out.append((label.name, label.value, nil, nil)) }
