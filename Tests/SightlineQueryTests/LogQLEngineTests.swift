@@ -207,6 +207,10 @@ struct LogQLEngineTests {
         }
         #expect(streams.map { Self.text($0.labels) } == [#"{app="api", level="error"}"#])
         #expect(streams.first?.entries.map(\.line) == ["error", "error", "error", "error"])
+        // A stream label comes before structured metadata of the same name, in filters as in grouping.
+        let both = MemoryLogSource([MemoryLogSource.record(["app": "x", "level": "info"], 10, "line", metadata: [Attribute("level", .string("debug"))])])
+        #expect(try vector(#"sum by (detected_level) (count_over_time({app="x"}[60s]))"#, at: 60, source: both) == [#"{detected_level="info"}"#: 1])
+        #expect(try vector(#"sum(count_over_time({app="x"} | detected_level="info" | line_format "x" [60s]))"#, at: 60, source: both) == ["{}": 1])
     }
 
     @Test func logQueryLimitsAndInstantRejection() throws {

@@ -26,14 +26,15 @@ package struct LogLabelsBuilder {
 
     package init() {}
 
-    /// The record's line and severity number, from which `detected_level` is derived when asked for and not set.
-    private var record: (line: String, severityNumber: Int32)?
+    /// The record's stream labels, line and severity number, from which `detected_level` is derived when asked for
+    /// and not set.
+    private var record: (stream: Labels, line: String, severityNumber: Int32)?
 
     /// Starts a record: the stream labels, then the structured metadata (which wins over a stream label of the same
     /// name); with the record's line and severity number, `detected_level` is derived when a stage asks for it and
     /// the metadata has none (see ``LogLevelDetection``).
     package mutating func reset(stream: Labels, metadata: [Label], line: String? = nil, severityNumber: Int32 = 0) {
-        record = line.map { ($0, severityNumber) }
+        record = line.map { (stream, $0, severityNumber) }
         names.removeAll(keepingCapacity: true)
         values.removeAll(keepingCapacity: true)
         categories.removeAll(keepingCapacity: true)
@@ -62,13 +63,12 @@ package struct LogLabelsBuilder {
         if let index = names.firstIndex(of: name) { return values[index] }
         guard name == LogLevelDetection.label, let record else { return nil }
         return LogLevelDetection.level(
-            streamValue: { base($0, .stream) }, metadataValue: { base($0, .structuredMetadata) }, severityNumber: record.severityNumber,
-            line: record.line)
+            streamValue: { record.stream[$0] }, metadataValue: metadataValue, severityNumber: record.severityNumber, line: record.line)
     }
 
-    /// The value of the stream label or structured metadata `name` the record started with, if no stage removed it.
-    private func base(_ name: String, _ category: Category) -> String? {
-        guard let index = names[..<baseCount].firstIndex(of: name), categories[index] == category else { return nil }
+    /// The value of the structured metadata `name` the record started with, if no stage removed it.
+    private func metadataValue(_ name: String) -> String? {
+        guard let index = names[..<baseCount].firstIndex(of: name), categories[index] == .structuredMetadata else { return nil }
         return values[index]
     }
 
