@@ -5,7 +5,8 @@ import Testing
 
 @testable import SightlineServer
 
-/// Loki's `categorize-labels` encoding of streams, in query results and tail messages; Loki's default step.
+/// Loki's `categorize-labels` encoding of streams (every line's metadata with its detected level, as Loki stores it),
+/// in query results and tail messages; Loki's default step.
 struct LokiEncodingTests {
     @Test func defaultStepIsTheRangeOver250RoundedDown() {
         let second: UInt64 = 1_000_000_000
@@ -19,7 +20,7 @@ struct LokiEncodingTests {
             labels: Labels(["app": "a", "user": "1"]), streamLabels: Labels(["app": "a"]),
             entries: [LogEntry(timeNs: 30, line: "x", structuredMetadata: Labels(["user": "1"]))]),
         LogStreamResult(
-            labels: Labels(["app": "a", "n": "2"]), streamLabels: Labels(["app": "a"]), entries: [LogEntry(timeNs: 40, line: "y", parsed: Labels(["n": "2"]))]),
+            labels: Labels(["app": "a", "n": "2"]), streamLabels: Labels(["app": "a"]), entries: [LogEntry(timeNs: 40, line: "[warn] y", parsed: Labels(["n": "2"]))]),
         LogStreamResult(labels: Labels(["app": "b"]), entries: [LogEntry(timeNs: 10, line: "z")]),
     ]
 
@@ -27,7 +28,7 @@ struct LokiEncodingTests {
         let categorized = LokiQueryAPI.queryData(.streams(streams), flags: ["categorize-labels"], direction: .backward)
         #expect(
             categorized
-                == #"{"status":"success","data":{"resultType":"streams","encodingFlags":["categorize-labels"],"result":[{"stream":{"app":"a"},"values":[["40","y",{"parsed":{"n":"2"}}],["30","x",{"structuredMetadata":{"user":"1"}}]]},{"stream":{"app":"b"},"values":[["10","z",{}]]}],"stats":{}}}"#
+                == #"{"status":"success","data":{"resultType":"streams","encodingFlags":["categorize-labels"],"result":[{"stream":{"app":"a"},"values":[["40","[warn] y",{"structuredMetadata":{"detected_level":"warn"},"parsed":{"n":"2"}}],["30","x",{"structuredMetadata":{"detected_level":"unknown","user":"1"}}]]},{"stream":{"app":"b"},"values":[["10","z",{"structuredMetadata":{"detected_level":"unknown"}}]]}],"stats":{}}}"#
         )
         let plain = LokiQueryAPI.queryData(.streams(streams))
         #expect(plain.contains(#"{"stream":{"app":"a","user":"1"},"values":[["30","x"]]}"#) && !plain.contains("encodingFlags"))
@@ -40,7 +41,7 @@ struct LokiEncodingTests {
         let message = LokiTailHandler.message(Array(streams.prefix(2)), flags: ["categorize-labels"])
         #expect(
             message
-                == #"{"streams":[{"stream":{"app":"a"},"values":[["30","x",{"structuredMetadata":{"user":"1"}}],["40","y",{"parsed":{"n":"2"}}]]}],"dropped_entries":null,"encodingFlags":["categorize-labels"]}"#
+                == #"{"streams":[{"stream":{"app":"a"},"values":[["30","x",{"structuredMetadata":{"detected_level":"unknown","user":"1"}}],["40","[warn] y",{"structuredMetadata":{"detected_level":"warn"},"parsed":{"n":"2"}}]]}],"dropped_entries":null,"encodingFlags":["categorize-labels"]}"#
         )
     }
 }

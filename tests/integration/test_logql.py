@@ -375,7 +375,7 @@ def test_categorized_labels(loki, records):
     for ts, line, categories in values:
         r = by_time[ts]
         assert line == r["line"]
-        assert categories.get("structuredMetadata", {}) == {k.replace(".", "_"): v for k, v in r["attrs"].items()}
+        assert categories["structuredMetadata"] == {**{k.replace(".", "_"): v for k, v in r["attrs"].items()}, "detected_level": "info"}
         assert set(categories) <= {"structuredMetadata", "parsed"}
     assert any("parsed" in v[2] for v in values), "logfmt found nothing"
     for stream in streams:

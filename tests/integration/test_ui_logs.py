@@ -13,6 +13,7 @@ from datetime import datetime
 import pytest
 import requests
 
+from conftest import wait_until
 from ui_demo import TOKEN, open_page
 
 pytestmark = pytest.mark.usefixtures("demo")
@@ -210,6 +211,21 @@ def test_live_tail_shows_a_pushed_line(browser, demo):
     browser.click("#logs-live")
     assert "live" not in url_params(browser)
     assert browser.eval("document.querySelector('#logs-live').getAttribute('aria-pressed')") == "false"
+    assert browser.console_errors() == []
+
+
+def test_rows_show_the_detected_level(browser, demo):
+    """Lines of a stream without a level label get theirs from the server's detected_level (as Loki stores it)."""
+    app = "ui-logs-levels"  # not a `service` stream: other tests count those by level
+    now = time.time_ns()
+    doc = {"streams": [{"stream": {"app": app, "host": "ui-test"},
+                        "values": [[str(now - 2_000_000_000), "ERROR: disk full"], [str(now - 1_000_000_000), "all fine here"]]}]}
+    r = requests.post(demo.url + "/loki/api/v1/push", json=doc, headers=AUTH, timeout=60)
+    assert r.status_code == 204, r.text
+    wait_until("both lines visible", lambda: api_count(demo, f'{{app="{app}"}}', now // 10**6 - 60_000, now // 10**6 + 1000) == 2)
+    open_logs(browser, demo, query=f'{{app="{app}"}}', **{"from": "now-15m"})
+    levels = browser.eval("[...document.querySelectorAll('#logs-list .log-row')].map(r => r.dataset.level || '')")
+    assert levels == ["unknown", "error"]
     assert browser.console_errors() == []
 
 

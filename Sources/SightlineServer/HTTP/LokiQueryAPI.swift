@@ -203,8 +203,8 @@ enum LokiQueryAPI {
 
     /// `[{"stream":{…},"values":[["<ns>","line"],…]},…]`, as Loki writes streams in query results and tail messages.
     /// Categorised (`categorizedIn` the query's direction): one stream per set of stream labels, its entries merged in
-    /// the direction's time order, each `["<ns>","line",{"structuredMetadata":{…},"parsed":{…}}]` (empty parts left
-    /// out).
+    /// the direction's time order, each `["<ns>","line",{"structuredMetadata":{…},"parsed":{…}}]` (`parsed` left out
+    /// when empty; the metadata always has the line's `detected_level`, as Loki's does).
     static func appendStreams(_ streams: [LogStreamResult], categorizedIn direction: LogScan.Direction? = nil, to out: inout String) {
         guard let direction else {
             appendStreams(streams, categorized: false, to: &out)
@@ -239,14 +239,10 @@ enum LokiQueryAPI {
                 out += "[\"\(entry.timeNs)\","
                 JSONText.appendString(entry.line, to: &out)
                 if categorized {
-                    out += ",{"
-                    if !entry.structuredMetadata.labels.isEmpty {
-                        out += "\"structuredMetadata\":"
-                        JSONText.appendLabels(entry.structuredMetadata, to: &out)
-                    }
+                    out += ",{\"structuredMetadata\":"
+                    JSONText.appendLabels(entry.structuredMetadataWithLevel(stream: stream.labels), to: &out)
                     if !entry.parsed.labels.isEmpty {
-                        if !entry.structuredMetadata.labels.isEmpty { out += "," }
-                        out += "\"parsed\":"
+                        out += ",\"parsed\":"
                         JSONText.appendLabels(entry.parsed, to: &out)
                     }
                     out += "}"

@@ -37,6 +37,16 @@ package struct LogEntry: Sendable, Equatable {
         self.parsed = parsed
         self.severityNumber = severityNumber
     }
+
+    /// The structured metadata with the line's `detected_level`, which Loki stores with every line (Sightline derives
+    /// it, see ``LogLevelDetection``), for a line of the stream `stream`.
+    package func structuredMetadataWithLevel(stream: Labels) -> Labels {
+        let metadata = structuredMetadata
+        guard metadata[LogLevelDetection.label] == nil else { return metadata }
+        let level = LogLevelDetection.level(
+            streamValue: { stream[$0] }, metadataValue: { metadata[$0] }, severityNumber: severityNumber, line: line)
+        return Labels(metadata.labels + [Label(LogLevelDetection.label, level)])
+    }
 }
 
 /// The value of a LogQL query, as Loki's API returns it in `data.resultType` and `data.result`. Sample timestamps

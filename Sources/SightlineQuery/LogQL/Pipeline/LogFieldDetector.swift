@@ -53,12 +53,7 @@ package struct LogFieldDetector {
     static func candidates(stream: Labels, entry: LogEntry) -> [(String, String, String?, [String]?)] {
         var out: [(String, String, String?, [String]?)] = []
         let metadata = entry.structuredMetadata
-        for label in metadata.labels { out.append((label.name, label.value, nil, nil)) }
-        if metadata[LogLevelDetection.label] == nil {
-            let level = LogLevelDetection.level(
-                streamValue: { stream[$0] }, metadataValue: { metadata[$0] }, severityNumber: entry.severityNumber, line: entry.line)
-            out.append((LogLevelDetection.label, level, nil, nil))
-        }
+        for label in entry.structuredMetadataWithLevel(stream: stream).labels { out.append((label.name, label.value, nil, nil)) }
         for label in entry.parsed.labels { out.append((label.name, label.value, nil, nil)) }
         func name(_ key: String) -> String {
             stream[key] != nil || metadata[key] != nil ? key + "_extracted" : key

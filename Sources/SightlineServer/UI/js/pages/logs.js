@@ -130,15 +130,18 @@ function labelsText(labels) {
   return `{${names.map((n) => `${n}=${JSON.stringify(labels[n])}`).join(', ')}}`;
 }
 
-/** The entries of a streams answer, each `{ns, ms, line, labels, key}`. */
+/** Log queries ask for Loki's categorised streams: each line with its structured metadata (and its detected level). */
+const CATEGORIZED = { 'X-Loki-Response-Encoding-Flags': 'categorize-labels' };
+
+/** The entries of a streams answer, each `{ns, ms, line, labels, key}`; a categorised line's labels are its stream's,
+ *  its structured metadata and its parsed labels. */
 function entriesOf(result) {
   const out = [];
   for (const stream of result || []) {
-    const labels = stream.stream || {};
-    let lkey = null;
-    for (const [ns, line] of stream.values || []) {
-      if (lkey === null) lkey = labelsText(labels);
-      out.push({ ns, ms: nsToMs(ns), line, labels, key: `${ns}\u0000${lkey}\u0000${line}` });
+    const streamLabels = stream.stream || {};
+    for (const [ns, line, categories] of stream.values || []) {
+      const labels = categories ? { ...streamLabels, ...categories.structuredMetadata, ...categories.parsed } : streamLabels;
+      out.push({ ns, ms: nsToMs(ns), line, labels, key: `${ns}\u0000${labelsText(labels)}\u0000${line}` });
     }
   }
   return out;
@@ -410,7 +413,7 @@ class LogsPage {
       let body;
       try {
         body = await call('/loki/api/v1/query_range', {
-          params: { query, start, end, limit: want, direction: 'backward' }, signal,
+          params: { query, start, end, limit: want, direction: 'backward' }, headers: CATEGORIZED, signal,
         });
       } catch (error) {
         const m = error instanceof ApiError && /max_entries_limit_per_query \((\d+) > (\d+)\)/.exec(error.message);
@@ -592,6 +595,7 @@ class LogsPage {
           query: this.query, start: this.newest, end: msToNs(Date.now() + 1000),
           limit: Math.min(this.limit, pageMax), direction: 'forward',
         },
+        headers: CATEGORIZED,
         signal: this.controller?.signal,
       });
       if (generation !== this.generation || this.stopped || !this.live) return;
