@@ -13,6 +13,8 @@ struct LogPatternTests {
         #expect(LogPatternTokenizer.detect(#"a="" b=c"#) == .punctuation)
         #expect(LogPatternTokenizer.detect("GET /api/v1/orders 200") == .punctuation)
         #expect(LogPatternTokenizer.detect("") == .punctuation)
+        // A long line is not looked at (the check is quadratic); a stream's format comes from a line that is read.
+        #expect(LogPatternTokenizer.detect("a=" + String(repeating: "x", count: 200_000)) == .punctuation)
     }
 
     @Test func punctuationTokensKeepWordsAndSpaces() throws {

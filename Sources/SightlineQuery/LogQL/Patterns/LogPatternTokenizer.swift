@@ -27,9 +27,11 @@ enum LogPatternTokenizer: Equatable {
         var spaces: [Int]
     }
 
-    /// The tokenizer for a stream whose first line is `line`.
+    /// The tokenizer for a stream whose first line is `line` (at most ``maxLineBytes`` long: longer lines are passed
+    /// by before this, and the logfmt check takes time quadratic in the length).
     static func detect(_ line: String) -> LogPatternTokenizer {
         let bytes = Array(line.utf8)
+        guard bytes.count <= maxLineBytes else { return .punctuation }
         if bytes.count >= 2 && bytes.first == UInt8(ascii: "{") && bytes.last == UInt8(ascii: "}") { return .json }
         var shape = LogfmtShape(bytes)
         return shape.matches() ? .logfmt : .punctuation

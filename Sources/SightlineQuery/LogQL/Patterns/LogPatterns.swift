@@ -46,6 +46,8 @@ package enum LogPatterns {
         let scan = LogScan(tenant: tenant, matchers: matchers, range: LogQLEngine.timeRange(from: start, to: end), direction: .forward)
         try source.scan(scan) { record in
             let line = record.line
+            // Every tokenizer passes longer lines by; the stream's format is chosen by its first line it reads.
+            guard line.utf8.count <= LogPatternTokenizer.maxLineBytes else { return true }
             let stream = record.streamLabels
             let number: Int
             if let known = numbers[stream] {
