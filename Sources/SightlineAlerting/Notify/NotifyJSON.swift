@@ -70,26 +70,7 @@ enum NotifyJSON {
     /// A JSON string with Go's escapes: `\"`, `\\`, `\n`, `\r`, `\t`, other control characters, `<`, `>`, `&`,
     /// U+2028 and U+2029 as `\uXXXX`.
     static func appendString(_ text: String, to out: inout String) {
-        out += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<", ">", "&", "\u{2028}", "\u{2029}":
-                out += "\\u" + hex4(scalar.value)
-            default:
-                if scalar.value < 0x20 { out += "\\u" + hex4(scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        out += "\""
-    }
-
-    private static func hex4(_ value: UInt32) -> String {
-        let text = String(value, radix: 16)
-        return String(repeating: "0", count: max(0, 4 - text.count)) + text
+        JSONText.appendString(text, to: &out, htmlSafe: true)
     }
 
     /// The position Go's decoder names for malformed base64: the first byte outside the URL alphabet, else the length

@@ -1,10 +1,14 @@
 /// Writes JSON text by hand, without Foundation, for attribute values and API responses.
 package enum JSONText {
-    /// Appends `value` as a JSON string literal, escaping what JSON requires.
-    package static func appendString(_ value: String, to out: inout String) {
+    /// Appends `value` as a JSON string literal, escaping what JSON requires. `htmlSafe` also writes `<`, `>`, `&`,
+    /// U+2028 and U+2029 as `\uXXXX`, as Go's encoders do by default (Alertmanager's payloads, Loki's patterns).
+    package static func appendString(_ value: String, to out: inout String, htmlSafe: Bool = false) {
         out.append("\"")
         // Most strings (label values, numbers, names) need no escape: append them whole, not scalar by scalar.
-        guard value.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else {
+        let mayNeedEscape = value.utf8.contains { byte in
+            byte < 0x20 || byte == 0x22 || byte == 0x5C || (htmlSafe && (byte == 0x3C || byte == 0x3E || byte == 0x26 || byte == 0xE2))
+        }
+        guard mayNeedEscape else {
             out.append(value)
             out.append("\"")
             return
@@ -16,22 +20,28 @@ package enum JSONText {
             case "\n": out.append("\\n")
             case "\r": out.append("\\r")
             case "\t": out.append("\\t")
+            case "<", ">", "&", "\u{2028}", "\u{2029}":
+                if htmlSafe { appendUnicodeEscape(scalar, to: &out) } else { out.unicodeScalars.append(scalar) }
             default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+                if scalar.value < 0x20 { appendUnicodeEscape(scalar, to: &out) } else { out.unicodeScalars.append(scalar) }
             }
         }
         out.append("\"")
     }
 
+    /// `\uXXXX` for a scalar of the Basic Multilingual Plane.
+    private static func appendUnicodeEscape(_ scalar: Unicode.Scalar, to out: inout String) {
+        let hex = String(scalar.value, radix: 16)
+        out.append("\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex)
+    }
+
     /// A JSON string literal for `value`.
-    package static func quoted(_ value: String) -> String {
+    package static func quoted(_ value: String) -> String { quoted(value, htmlSafe: false) }
+
+    /// A JSON string literal for `value` (see ``appendString(_:to:htmlSafe:)``).
+    package static func quoted(_ value: String, htmlSafe: Bool) -> String {
         var out = ""
-        appendString(value, to: &out)
+        appendString(value, to: &out, htmlSafe: htmlSafe)
         return out
     }
 

@@ -34,7 +34,8 @@ extension LokiQueryAPI {
         for (index, pattern) in found.enumerated() {
             if index > 0 { out += "," }
             out += "{\"pattern\":"
-            out += htmlSafe(JSONText.quoted(pattern.pattern))
+            // HTML-safe, as Loki writes pattern strings full of `<_>`.
+            out += JSONText.quoted(pattern.pattern, htmlSafe: true)
             out += ",\"level\":"
             JSONText.appendString(pattern.level, to: &out)
             out += ",\"samples\":["
@@ -42,20 +43,5 @@ extension LokiQueryAPI {
             out += "]}"
         }
         return json(out + "]}")
-    }
-
-    /// JSON text with `<`, `>` and `&` escaped, as Go's encoder writes them (Loki's pattern strings are full of `<_>`).
-    static func htmlSafe(_ json: String) -> String {
-        var out = ""
-        out.reserveCapacity(json.utf8.count)
-        for scalar in json.unicodeScalars {
-            switch scalar {
-            case "<": out += "\\u003c"
-            case ">": out += "\\u003e"
-            case "&": out += "\\u0026"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
     }
 }

@@ -220,8 +220,11 @@ enum LokiQueryAPI {
                 merged.append(LogStreamResult(labels: stream.streamLabels, entries: stream.entries))
             }
         }
-        for index in merged.indices where streams.count > merged.count {
-            merged[index].entries.sort { direction == .backward ? $0.timeNs > $1.timeNs : $0.timeNs < $1.timeNs }
+        if merged.count < streams.count {
+            // Entries of merged streams interleave in time.
+            for index in merged.indices {
+                merged[index].entries.sort { direction == .backward ? $0.timeNs > $1.timeNs : $0.timeNs < $1.timeNs }
+            }
         }
         merged.sort { $0.labels < $1.labels }
         appendStreams(merged, categorized: true, to: &out)

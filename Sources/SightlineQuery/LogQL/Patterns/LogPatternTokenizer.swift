@@ -217,7 +217,8 @@ enum LogPatternTokenizer: Equatable {
         return decodes ? Tokens(tokens: tokens, spaces: []) : nil
     }
 
-    /// `key=value` pairs joined by spaces, values quoted when they hold spaces, `=`, quotes or control characters.
+    /// `key=value` pairs joined by spaces, values quoted when they hold spaces, `=`, quotes or control characters
+    /// (go-logfmt quotes them as Go's JSON encoder does, without its HTML escapes).
     private static func joinLogfmt(_ tokens: [String]) -> String {
         var pairs: [String] = []
         var index = 0
@@ -226,30 +227,10 @@ enum LogPatternTokenizer: Equatable {
             guard !key.isEmpty else { return "" }
             let value = index + 1 < tokens.count ? tokens[index + 1] : ""
             let needsQuotes = value.unicodeScalars.contains { $0.value <= 0x20 || $0 == "=" || $0 == "\"" || $0.value == 0x7F || $0 == "\u{FFFD}" }
-            pairs.append(key + "=" + (needsQuotes ? quoted(value) : value))
+            pairs.append(key + "=" + (needsQuotes ? JSONText.quoted(value) : value))
             index += 2
         }
         return pairs.joined(separator: " ")
-    }
-
-    private static func quoted(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 
     /// Runs of placeholders written together (`<_><_>`) as one.
@@ -261,7 +242,7 @@ enum LogPatternTokenizer: Equatable {
         var index = 0
         while index < bytes.count {
             if bytes[index...].starts(with: mark) {
-                if !out.suffix(mark.count).elementsEqual(mark) || out.count < mark.count { out.append(contentsOf: mark) }
+                if !out.suffix(mark.count).elementsEqual(mark) { out.append(contentsOf: mark) }
                 index += mark.count
             } else {
                 out.append(bytes[index])

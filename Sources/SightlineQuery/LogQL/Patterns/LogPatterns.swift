@@ -22,9 +22,6 @@ package enum LogPatterns {
     static let maxPatterns = 300
     /// Counts are kept per 10 s before they are summed into steps.
     static let sampleIntervalMs: Int64 = 10_000
-    /// The levels a pattern can have; any other is `unknown`.
-    static let levels: Set<String> = ["unknown", "debug", "info", "warn", "error", "fatal", "critical", "trace"]
-
     /// How much of a range is read: its newest three hours, as long as Loki's pattern ingesters keep patterns.
     static let maxRangeNs: Int64 = 3 * 3_600_000_000_000
 
@@ -42,24 +39,18 @@ package enum LogPatterns {
             var drains: [String: Drain] = [:]
         }
         var states: [StreamState] = []
-        var numbers: [Labels: Int] = [:]
+        var streams = FirstSeenNumbering<Labels>()
         let scan = LogScan(tenant: tenant, matchers: matchers, range: LogQLEngine.timeRange(from: start, to: end), direction: .forward)
         try source.scan(scan) { record in
             let line = record.line
             // Every tokenizer passes longer lines by; the stream's format is chosen by its first line it reads.
             guard line.utf8.count <= LogPatternTokenizer.maxLineBytes else { return true }
             let stream = record.streamLabels
-            let number: Int
-            if let known = numbers[stream] {
-                number = known
-            } else {
-                number = states.count
-                numbers[stream] = number
-                states.append(StreamState(tokenizer: LogPatternTokenizer.detect(line)))
-            }
+            let (number, isNew) = streams.number(stream)
+            if isNew { states.append(StreamState(tokenizer: LogPatternTokenizer.detect(line))) }
             guard let tokens = states[number].tokenizer.tokenize(line) else { return true }
-            let detected = record.detectedLevel(streamLabels: stream).lowercased()
-            let level = levels.contains(detected) ? detected : "unknown"
+            // A pattern's level is one Loki knows; a level label's other values (kept as sent) are `unknown`.
+            let level = LogLevelDetection.normalised(record.detectedLevel(streamLabels: stream)) ?? "unknown"
             let ms = Int64(clamping: record.effectiveTimeUnixNano / 1_000_000)
             let sampled = ms - ms % sampleIntervalMs
             states[number].drains[level, default: Drain()].train(tokens, bucket: sampled - sampled % stepMs)
