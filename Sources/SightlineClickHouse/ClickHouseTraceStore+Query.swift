@@ -103,6 +103,19 @@ extension ClickHouseTraceStore {
         }
     }
 
+    /// Every span matching `query`: ClickHouse filters by all but the span predicate, which is checked here. Exact
+    /// duplicates (a replayed insert) count once.
+    package func forEachSpan(matching query: TraceQuery, _ visit: (Span) throws -> Void) throws {
+        let answer = try ClickHouseClient.blocking {
+            try await self.client.query("SELECT span FROM \(Self.spansTable) WHERE \(Self.conditions(query)) FORMAT RowBinary")
+        }
+        var seen = Set<[UInt8]>()
+        for bytes in try decodeRowBinary(answer, { try $0.readBytes() }) where seen.insert(bytes).inserted {
+            let span = try Self.decodeSpan(bytes)
+            if query.predicate.map({ $0(span) }) ?? true { try visit(span) }
+        }
+    }
+
     /// The WHERE clause of a search: ``TraceQuery/matches(_:)`` in SQL, without the span predicate (which ClickHouse
     /// cannot run; the caller checks the traces it gets).
     static func conditions(_ query: TraceQuery) -> String {

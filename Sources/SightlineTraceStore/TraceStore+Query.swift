@@ -50,22 +50,40 @@ extension TraceStore {
 
     package func findTraces(_ query: TraceQuery) throws -> [TraceID] {
         guard query.limit > 0 else { return [] }
-        let (parts, head) = snapshot(tenant: query.tenant)
         var newest: [TraceID: UInt64] = [:]
-        func note(_ id: TraceID, _ start: UInt64) {
+        // Parts come newest first: once `limit` traces are known and a part ends before the limit-th newest, nothing
+        // there or later can enter the result.
+        try scan(query, wantsSpans: false, stopBefore: { index in
+            newest.count >= query.limit && index.maxStart < Self.threshold(newest, limit: query.limit)
+        }) { id, start, _ in
             if let known = newest[id], known >= start { return }
             newest[id] = start
         }
+        return newest.sorted { ($0.value, $0.key) > ($1.value, $1.key) }.prefix(query.limit).map(\.key)
+    }
+
+    package func forEachSpan(matching query: TraceQuery, _ visit: (Span) throws -> Void) throws {
+        try scan(query, wantsSpans: true, stopBefore: { _ in false }) { _, _, span in
+            if let span { try visit(span) }
+        }
+    }
+
+    /// Calls `note` with the trace id, start and (when `wantsSpans`, or when the query needs the whole span to
+    /// decide) the span of every span matching `query`: the head's first, then the parts' newest first, until
+    /// `stopBefore` says a part and every older one can be skipped. Blocks are skipped by their metadata, rows by the
+    /// cheap columns before any span is decoded.
+    private func scan(
+        _ query: TraceQuery, wantsSpans: Bool, stopBefore: (PartIndex) -> Bool, _ note: (TraceID, UInt64, Span?) throws -> Void
+    ) throws {
+        let (parts, head) = snapshot(tenant: query.tenant)
         for batch in head where batch.tenant == query.tenant {
-            for span in batch.spans where query.matches(span) { note(span.traceID, span.startTimeUnixNano) }
+            for span in batch.spans where query.matches(span) { try note(span.traceID, span.startTimeUnixNano, span) }
         }
         let tagHashes = query.tags.filter { !Self.derivedTagKeys.contains($0.key) }.map { TraceHash.tag(key: $0.key, text: $0.value) }
         for part in parts.sorted(by: { $0.index.maxStart > $1.index.maxStart }) {
             let index = part.index
             guard index.maxStart >= query.range.startNano, index.minStart < query.range.endNano else { continue }
-            // Parts come newest first: once `limit` traces are known and this part ends before the limit-th newest,
-            // nothing here or later can enter the result.
-            if newest.count >= query.limit, index.maxStart < Self.threshold(newest, limit: query.limit) { break }
+            if stopBefore(index) { break }
             let operations = Self.candidateOperations(index, query)
             if let operations, operations.isEmpty { continue }
             for number in index.blocks.indices {
@@ -76,10 +94,9 @@ extension TraceStore {
                 if let status = query.status, meta.statusMask & (1 << UInt8(status.rawValue)) == 0 { continue }
                 if let operations, !meta.operations.contains(where: { operations.contains($0) }) { continue }
                 if !tagHashes.allSatisfy({ meta.tagFilter.mayContain($0) }) { continue }
-                try search(part.block(number), query, operations: operations, note: note)
+                try scan(part.block(number), query, operations: operations, wantsSpans: wantsSpans, note)
             }
         }
-        return newest.sorted { ($0.value, $0.key) > ($1.value, $1.key) }.prefix(query.limit).map(\.key)
     }
 
     /// The start time of the `limit`-th newest trace found so far.
@@ -102,7 +119,9 @@ extension TraceStore {
     }
 
     /// Checks every span of one block against the query, cheap columns first.
-    private func search(_ data: BlockData, _ query: TraceQuery, operations: Set<Int>?, note: (TraceID, UInt64) -> Void) throws {
+    private func scan(
+        _ data: BlockData, _ query: TraceQuery, operations: Set<Int>?, wantsSpans: Bool, _ note: (TraceID, UInt64, Span?) throws -> Void
+    ) throws {
         let filter = try data.filterColumns()
         var rows: [Int] = []
         for row in 0..<data.meta.spanCount {
@@ -118,14 +137,16 @@ extension TraceStore {
         }
         guard !rows.isEmpty else { return }
         let traces = try data.traceIDs()
-        if query.tags.isEmpty && query.predicate == nil {
-            for row in rows { note(traces[row], filter.starts[row]) }
+        if !wantsSpans && query.tags.isEmpty && query.predicate == nil {
+            for row in rows { try note(traces[row], filter.starts[row], nil) }
             return
         }
         let columns = try data.rowColumns()
         for row in rows {
             let span = try columns.span(row, traceID: traces[row])
-            if query.tags.allSatisfy({ span.hasTag($0) }) && (query.predicate.map { $0(span) } ?? true) { note(traces[row], filter.starts[row]) }
+            if query.tags.allSatisfy({ span.hasTag($0) }) && (query.predicate.map { $0(span) } ?? true) {
+                try note(traces[row], filter.starts[row], span)
+            }
         }
     }
 

@@ -216,6 +216,15 @@ private func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T
             let got = try await onOwnThread { try store.findTraces(query) }
             #expect(got == want, "findTraces \(query)")
             if !want.isEmpty { nonEmpty += 1 }
+            var wantSpans: [Span] = []
+            try embedded.forEachSpan(matching: query) { wantSpans.append($0) }
+            let gotSpans = try await onOwnThread {
+                var spans: [Span] = []
+                try store.forEachSpan(matching: query) { spans.append($0) }
+                return spans
+            }
+            let key = { (span: Span) in "\(span.traceID) \(span.spanID) \(span.startTimeUnixNano)" }
+            #expect(gotSpans.map(key).sorted() == wantSpans.map(key).sorted(), "forEachSpan \(query)")
         }
         for range in Self.anyRanges {
             let want = try embedded.dependencies(tenant: tenant, range: range)

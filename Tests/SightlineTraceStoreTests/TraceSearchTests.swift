@@ -116,6 +116,29 @@ struct TraceSearchTests {
         }
     }
 
+    @Test func everyMatchingSpanIsScannedOnce() throws {
+        let queries = [
+            TraceQuery(tenant: F.tenant),
+            TraceQuery(tenant: F.tenant, service: "frontend", kind: .server),
+            TraceQuery(tenant: F.tenant, tags: [TagCondition("db.system", "postgresql")]),
+            TraceQuery(tenant: F.tenant, minDurationNano: 30_000_000, status: .ok, range: TimeRange(startNano: F.base, endNano: F.base + 3600 * F.second)),
+            TraceQuery(tenant: F.other),
+        ]
+        let key = { (span: Span) in "\(span.traceID) \(span.spanID)" }
+        try everywhere { store in
+            for query in queries {
+                var scanned: [Span] = []
+                _ = attempt { try store.forEachSpan(matching: query) { scanned.append($0) } }
+                #expect(scanned.map(key).sorted() == Self.spans.filter { query.matches($0) && query.tenant == F.tenant }.map(key).sorted(), "\(query)")
+            }
+            var odd = TraceQuery(tenant: F.tenant)
+            odd.predicate = SpanPredicate("odd traces") { $0.traceID.low % 2 == 1 }
+            var scanned: [Span] = []
+            _ = attempt { try store.forEachSpan(matching: odd) { scanned.append($0) } }
+            #expect(scanned.count == 10 && scanned.allSatisfy { $0.traceID.low % 2 == 1 })
+        }
+    }
+
     @Test func servicesOperationsAndDependencies() throws {
         try everywhere { store in
             #expect(attempt { try store.services(tenant: F.tenant, range: .all) } == ["checkout", "db", "frontend"])

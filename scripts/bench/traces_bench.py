@@ -12,8 +12,9 @@ spans/s and server CPU seconds per million spans during the load (utime+stime fr
 persistence that follows; bytes on disk per span (the trace store's directory after a graceful shutdown) next to the
 OTLP protobuf bytes per span; after a restart on the same data: GET /api/traces/<id> latency p50/p99 over --lookups
 random trace ids (each checked to come back whole), the median latency of service + duration searches
-(/api/traces?service=…&minDuration=…&limit=20) over the whole time range, and of three TraceQL searches through
-Tempo's /api/search.
+(/api/traces?service=…&minDuration=…&limit=20) over the whole time range, of three TraceQL searches through
+Tempo's /api/search, and of five TraceQL metrics queries (/api/metrics/query_range and /api/metrics/query) over the
+whole dataset, the first of them the TraceQL form of ClickHouse's p99-duration-by-service query.
 
 Prints a markdown table; raw figures are appended to a JSON-lines file.
 """
@@ -183,6 +184,23 @@ def run_sightline(args, bodies, traces, spans):
             traceql.append({"q": q, "median_ms": round(statistics.median(times), 1), "traces": len(found["traces"]),
                             "inspected": found["metrics"]["inspectedTraces"]})
         result["traceql"] = traceql
+        # TraceQL metrics as Grafana's Traces Drilldown asks for them, over the whole dataset (every matching span is
+        # read): the first is ClickHouse's p99_duration_by_service query in TraceQL, for a same-run ratio.
+        metrics = []
+        span_window = {"start": str(args.start_ms // 1000 - 60), "end": str(args.start_ms // 1000 + 10 * 86_400)}
+        for path, q in [("query", "{ kind = server } | quantile_over_time(duration, 0.99) by (resource.service.name)"),
+                        ("query_range", "{ nestedSetParent < 0 } | rate() by (resource.service.name)"),
+                        ("query_range", "{ status = error } | rate()"),
+                        ("query_range", "{ nestedSetParent < 0 } | histogram_over_time(duration)"),
+                        ("query", "{ nestedSetParent < 0 } | compare({ status = error }, 10)")]:
+            times = []
+            for _ in range(args.runs):
+                start = time.perf_counter()
+                answer = server.query(f"/api/metrics/{path}", {"q": q, **span_window})
+                times.append((time.perf_counter() - start) * 1000)
+            check(answer["series"], f"{q} found no series")
+            metrics.append({"q": q, "path": path, "median_ms": round(statistics.median(times), 1), "series": len(answer["series"])})
+        result["traceql_metrics"] = metrics
         server.stop()
         return result
     finally:
@@ -235,6 +253,13 @@ def main():
         for search in s["traceql"]:
             print(f"| TraceQL `{search['q']}` (median ms; {search['traces']} traces of {search['inspected']} read) | "
                   f"{search['median_ms']} | - |")
+        p99 = c.get("queries", {}).get("p99_duration_by_service", {}) if c else {}
+        for number, item in enumerate(s.get("traceql_metrics", [])):
+            reference = "-"
+            if number == 0 and p99:
+                check(p99["result_rows"] == item["series"], f"ClickHouse has {p99['result_rows']} services, TraceQL {item['series']}")
+                reference = f"{p99['median_ms']} (`quantile(0.99)(duration_ns) … GROUP BY service`; ratio {item['median_ms'] / p99['median_ms']:.2f})"
+            print(f"| TraceQL metrics `{item['q']}` ({item['path']}, median ms; {item['series']} series) | {item['median_ms']} | {reference} |")
 
 
 if __name__ == "__main__":

@@ -339,3 +339,89 @@ def test_logs_of_a_trace_and_the_trace_of_a_log_line(server):
     # The trace of the log line.
     doc = jaeger_trace(server.url, result[0]["stream"]["trace_id"], expect=1)
     assert doc["spans"][0]["operationName"] == "POST /invoice"
+
+
+def test_tempo_metrics_answer_the_queries_grafana_traces_drilldown_sends(server):
+    """TraceQL metrics through /api/metrics/query_range and /api/metrics/query, with the queries Grafana's Traces
+    Drilldown sends (root spans' rate, errors, duration heatmap and quantiles, breakdowns, comparison), checked
+    against the spans sent: in minute m of five, m + 1 traces of a `drill-web` root and a `drill-db` child."""
+    base = (int(time.time()) - 900) // 60 * 60
+    sent = []
+    for m in range(5):
+        roots, children = [], []
+        for j in range(m + 1):
+            trace_id = "%032x" % random.getrandbits(128)
+            sent.append(trace_id)
+            start = (base + m * 60 + j + 1) * NS
+            roots.append(otlp_span(trace_id, "%016x" % 1, "GET /shop", start, start + (j + 1) * 10_000_000,
+                                   attributes=[{"key": "attempt", "value": {"intValue": str(j)}}]))
+            error = {"status": {"code": 2, "message": "timeout"}} if j == 0 and m % 2 == 0 else {}
+            children.append(otlp_span(trace_id, "%016x" % 2, "SELECT", start + 1_000_000, start + 5_000_000,
+                                      parent="%016x" % 1, kind=3, **error))
+        post_spans(server.url, "drill-web", roots)
+        post_spans(server.url, "drill-db", children)
+    window = {"start": str(base), "end": str(base + 300), "step": "60s"}
+    ours = 'resource.service.name =~ "drill-.*"'
+
+    def query_range(q: str, **extra) -> list[dict]:
+        r = requests.get(server.url + "/api/metrics/query_range", params={"q": q, **window, **extra}, timeout=30)
+        assert r.status_code == 200 and r.headers["Content-Type"] == "application/json", r.text
+        return r.json()["series"]
+
+    def values(series: dict) -> list[float]:
+        assert [int(s["timestampMs"]) for s in series["samples"]] == [(base + 60 * i) * 1000 for i in range(6)], series
+        return [s.get("value", 0) for s in series["samples"]]
+
+    by_service = f"{{{ours}}} | count_over_time() by (resource.service.name)"
+    wait_until("all spans counted", lambda: [sum(s.get("value", 0) for s in x["samples"]) for x in query_range(by_service)] == [15, 15])
+    counts = query_range(by_service)
+    assert [c["labels"] for c in counts] == [[{"key": "resource.service.name", "value": {"stringValue": name}}]
+                                             for name in ("drill-db", "drill-web")]
+    assert values(counts[0]) == [0, 1, 2, 3, 4, 5]
+
+    # The RED panel: the rate of root spans, no `by`, with the sampling hint the app adds.
+    [rate] = query_range(f"{{nestedSetParent<0 && true && {ours}}} | rate()  with(sample=true)")
+    assert rate["labels"] == [{"key": "__name__", "value": {"stringValue": "rate"}}]
+    assert values(rate) == pytest.approx([0, 1 / 60, 2 / 60, 3 / 60, 4 / 60, 5 / 60])
+    exemplar_ids = {e["labels"][0]["value"]["stringValue"].rjust(32, "0") for e in rate["exemplars"]}
+    assert exemplar_ids and exemplar_ids <= set(sent), rate["exemplars"]
+    assert all(e["labels"][0]["key"] == "trace:id" for e in rate["exemplars"])
+    [errors] = query_range(f"{{{ours} && status = error}} | rate() by (resource.service.name)")
+    assert values(errors) == pytest.approx([0, 1 / 60, 0, 1 / 60, 0, 1 / 60])
+
+    # Duration heatmap: power-of-two buckets in seconds; 10 ms → 2^24 ns, 20 and 30 ms → 2^25, 40 and 50 ms → 2^26.
+    heatmap = query_range(f"{{nestedSetParent<0 && {ours}}} | histogram_over_time(duration)")
+    buckets = {s["labels"][0]["value"]["doubleValue"]: values(s) for s in heatmap}
+    assert [s["labels"][0]["key"] for s in heatmap] == ["__bucket"] * 3
+    assert buckets == {0.016777216: [0, 1, 1, 1, 1, 1], 0.033554432: [0, 0, 1, 2, 2, 2], 0.067108864: [0, 0, 0, 0, 1, 2]}
+
+    # Breakdown by an integer attribute: typed labels; quantiles by `p`.
+    attempts = query_range(f"{{{ours} && span.attempt != nil}} | count_over_time() by (span.attempt)")
+    assert [s["labels"] for s in attempts][:2] == [[{"key": "span.attempt", "value": {"intValue": "0"}}],
+                                                   [{"key": "span.attempt", "value": {"intValue": "1"}}]]
+    quantiles = query_range(f"{{nestedSetParent<0 && {ours}}} | quantile_over_time(duration, 0.5, 0.9)")
+    assert [s["labels"] for s in quantiles] == [[{"key": "p", "value": {"doubleValue": 0.5}}], [{"key": "p", "value": {"doubleValue": 0.9}}]]
+    assert values(quantiles[1])[1] == pytest.approx(0.016777216)
+
+    # Instant queries: one value per series over the whole range; the comparison tab's compare().
+    instant = {"start": str(base), "end": str(base + 300)}
+    r = requests.get(server.url + "/api/metrics/query", params={"q": f"{{{ours}}} | count_over_time()", **instant}, timeout=30)
+    assert r.status_code == 200 and r.json()["series"] == [
+        {"labels": [{"key": "__name__", "value": {"stringValue": "count_over_time"}}], "value": 30}], r.text
+    r = requests.get(server.url + "/api/metrics/query", params={"q": f"{{{ours}}} | compare({{status = error}}, 10)", **instant}, timeout=30)
+    compared = {(s["labels"][0]["value"]["stringValue"], s["labels"][1]["key"], json.dumps(s["labels"][1]["value"])): s["value"]
+                for s in r.json()["series"]}
+    assert compared[("selection", "resource.service.name", '{"stringValue": "drill-db"}')] == 3
+    assert compared[("selection_total", "status", '{"stringValue": "nil"}')] == 3
+    assert compared[("baseline", "resource.service.name", '{"stringValue": "drill-web"}')] == 15
+    assert ("selection", "statusMessage", '{"stringValue": "timeout"}') in compared
+
+    # Bad input: plain-text 400s that say what is wrong.
+    for params, message in [({"q": "{} | rate("}, "TraceQL"), ({"q": "{}"}, "not a metrics query"),
+                            ({"q": "{} | rate()", "step": "1ms", "start": "0", "end": "100000"}, "step of 1ms is too small"),
+                            ({"q": "{} | rate()", "start": "20", "end": "10"}, "end must be greater than start"),
+                            ({}, "'q' is required")]:
+        r = requests.get(server.url + "/api/metrics/query_range", params=params, timeout=30)
+        assert r.status_code == 400 and message in r.text, (params, r.text)
+    r = requests.get(server.url + "/api/search", params={"q": "{} | rate()"}, timeout=30)
+    assert r.status_code == 400 and "/api/metrics/query_range" in r.text

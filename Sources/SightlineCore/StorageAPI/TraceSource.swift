@@ -167,6 +167,10 @@ package protocol TraceSource: SpanQuerier {
     /// start of their newest matching span, at most `query.limit`.
     func findTraces(_ query: TraceQuery) throws -> [TraceID]
 
+    /// Calls `visit` with every span matching `query` (``TraceQuery/matches(_:)``, its predicate included), in no set
+    /// order; `query.limit` does not apply. What TraceQL metrics read.
+    func forEachSpan(matching query: TraceQuery, _ visit: (Span) throws -> Void) throws
+
     /// Caller → callee edges between services of spans of `tenant` that start in `range`.
     func dependencies(tenant: Tenant, range: TimeRange) throws -> [DependencyLink]
 }

@@ -90,8 +90,20 @@ extension TraceQLQuery {
         }
     }
 
-    private static func readsTrace(_ condition: Condition) -> Bool {
-        condition.fields.contains { [.rootName, .rootServiceName, .traceDuration].contains($0) }
+    /// Whether `condition` needs the whole trace to be decided. `nestedSetParent` compared with a negative number, or
+    /// `< 0` and `>= 0`, does not: the answer is the same for every value a non-root span may have (0 when not
+    /// connected to a root, a positive number otherwise), so -1 for roots and 0 for others decides it span by span.
+    static func readsTrace(_ condition: Condition) -> Bool {
+        switch condition {
+        case .and(let a, let b), .or(let a, let b): return readsTrace(a) || readsTrace(b)
+        case .not(let inner): return readsTrace(inner)
+        case .compare(.field(.nestedSetParent), let op, .value(let value)), .compare(.value(let value), let op, .field(.nestedSetParent)):
+            let mirrored: Comparison
+            if case .field = condition.leftOperand { mirrored = op } else { mirrored = op.mirrored }
+            guard let bound = value.number else { return true }
+            return !(bound < 0 || (bound == 0 && (mirrored == .less || mirrored == .greaterOrEqual)))
+        case .compare, .truth: return condition.fields.contains(where: \.readsTrace)
+        }
     }
 
     /// A text that tells conditions apart, for the predicate's identity.
@@ -182,7 +194,7 @@ extension TraceQLQuery {
         }
     }
 
-    private func holds(_ condition: Condition, _ span: Span, _ context: TraceSummary) -> Bool {
+    func holds(_ condition: Condition, _ span: Span, _ context: TraceSummary) -> Bool {
         switch condition {
         case .and(let a, let b): return holds(a, span, context) && holds(b, span, context)
         case .or(let a, let b): return holds(a, span, context) || holds(b, span, context)
@@ -265,6 +277,9 @@ extension TraceQLQuery {
         case .rootServiceName: return context.map { .string($0.rootService) }
         case .traceDuration: return context.map { .duration(Int64(clamping: $0.durationNano)) }
         case .traceID: return .string(span.traceID.description)
+        case .nestedSetParent: return .int(context?.nestedSets[span.spanID]?.parent ?? (span.isRoot ? -1 : 0))
+        case .nestedSetLeft: return .int(context?.nestedSets[span.spanID]?.left ?? 0)
+        case .nestedSetRight: return .int(context?.nestedSets[span.spanID]?.right ?? 0)
         }
     }
 
@@ -279,6 +294,23 @@ extension TraceQLQuery {
             }
         }
         return nil
+    }
+}
+
+extension TraceQLQuery.Condition {
+    var leftOperand: TraceQLQuery.Operand? {
+        if case .compare(let left, _, _) = self { return left }
+        return nil
+    }
+}
+
+extension TraceQLQuery.Field {
+    /// Whether the field's value depends on the rest of the span's trace.
+    var readsTrace: Bool {
+        switch self {
+        case .rootName, .rootServiceName, .traceDuration, .nestedSetParent, .nestedSetLeft, .nestedSetRight: true
+        default: false
+        }
     }
 }
 

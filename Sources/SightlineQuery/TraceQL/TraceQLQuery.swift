@@ -13,7 +13,14 @@ package import SightlineCore
 /// `trace:rootService`, `trace:duration`, `trace:id`). Values: strings, integers, floats, durations (`1.5s`, `100ms`),
 /// `true`/`false`, `nil`, statuses (`error`, `ok`, `unset`) and kinds (`server`, `client`, …). Operators `= != < <= >
 /// >= =~ !~`; regular expressions are fully anchored, as in Tempo. A field a span lacks compares false, except with
-/// `= nil`. `by`, `coalesce` and metrics functions are refused with a message that says so.
+/// `= nil`. `nestedSetParent`, `nestedSetLeft` and `nestedSetRight` number spans in their trace as Tempo does
+/// (`nestedSetParent < 0` selects root spans).
+///
+/// Metrics queries end in one of `rate()`, `count_over_time()`, `min_over_time(f)`, `max_over_time(f)`,
+/// `sum_over_time(f)`, `avg_over_time(f)`, `histogram_over_time(f)`, `quantile_over_time(f, q…)` or
+/// `compare({…}, n[, start, end])`, optionally `by (fields…)` and `| topk(k)` or `| bottomk(k)`; hints
+/// (`with(sample=true)`) are accepted and set aside. `coalesce`, spanset `by` and arithmetic between metrics queries
+/// are refused with a message that says so.
 package struct TraceQLQuery: Sendable {
     /// Spansets and how they combine.
     indirect enum Spanset: Sendable {
@@ -40,6 +47,31 @@ package struct TraceQLQuery: Sendable {
 
     enum Aggregate: String, Sendable {
         case avg, min, max, sum
+    }
+
+    /// A metrics function over the matched spans, counted in time intervals (``metrics(source:tenant:window:exemplars:)``).
+    struct Metrics: Sendable {
+        enum Function: Sendable {
+            case rate, countOverTime
+            /// `min_over_time`, `max_over_time`, `sum_over_time` or `avg_over_time` of a numeric field.
+            case overTime(Aggregate, Field)
+            case histogramOverTime(Field)
+            case quantileOverTime(Field, [Double])
+            /// The attribute values of the spans that satisfy the condition (the selection) against those of the
+            /// other matched spans (the baseline): the `topN` most frequent values per attribute, with totals.
+            case compare(Condition?, topN: Int, startNano: UInt64?, endNano: UInt64?)
+        }
+
+        static let functionNames: Set<String> = [
+            "rate", "count_over_time", "min_over_time", "max_over_time", "sum_over_time", "avg_over_time",
+            "histogram_over_time", "quantile_over_time", "compare",
+        ]
+
+        let function: Function
+        /// The fields series are grouped by, with the text the query names them by (their label names).
+        let by: [(field: Field, name: String)]
+        /// `| topk(k)` (`bottom` false) or `| bottomk(k)`: at each time, only the k highest or lowest series.
+        let rank: (bottom: Bool, k: Int)?
     }
 
     /// A condition on one span.
@@ -70,6 +102,10 @@ package struct TraceQLQuery: Sendable {
         case either(String)
         case name, status, statusMessage, kind, duration, spanID
         case rootName, rootServiceName, traceDuration, traceID
+        /// The nested set numbers of the span in its trace (Tempo's): a depth-first walk from each root numbers a span
+        /// on entering (`left`) and on leaving (`right`); `parent` is the parent's `left`, -1 for a root, 0 for a
+        /// span not connected to a root.
+        case nestedSetParent, nestedSetLeft, nestedSetRight
     }
 
     /// A value a field has or a query names.
@@ -88,6 +124,8 @@ package struct TraceQLQuery: Sendable {
     let spansets: Spanset
     /// The pipeline stages after the spansets, in order.
     let stages: [Stage]
+    /// The metrics function that ends the query (`| rate() by (…)`), nil for a search.
+    let metrics: Metrics?
     /// Regular expressions of the query, compiled once, by pattern.
     let regexes: [String: LabelMatcher]
 
@@ -96,7 +134,8 @@ package struct TraceQLQuery: Sendable {
     package init(_ text: String) throws {
         var parser = TraceQLParser(text)
         spansets = try parser.spansetExpression()
-        stages = try parser.pipeline()
+        (stages, metrics) = try parser.pipeline()
+        try parser.hints()
         try parser.expectEnd()
         var regexes: [String: LabelMatcher] = [:]
         for pattern in parser.patterns where regexes[pattern] == nil {
@@ -224,12 +263,14 @@ private struct TraceQLParser {
         return .filter(condition)
     }
 
-    /// Pipeline stages: `| count() <op> n` and `| avg|min|max|sum(field) <op> value`, any number of them.
-    mutating func pipeline() throws -> [TraceQLQuery.Stage] {
+    /// Pipeline stages: `| count() <op> n`, `| avg|min|max|sum(field) <op> value` and `| select(…)`, any number of
+    /// them, then at most one metrics function (``metricsFunction(_:)``), which ends the pipeline.
+    mutating func pipeline() throws -> ([TraceQLQuery.Stage], TraceQLQuery.Metrics?) {
         var stages: [TraceQLQuery.Stage] = []
         while true {
             skipSpace()
-            guard take("|") else { return stages }
+            let bar = index
+            guard take("|") else { return (stages, nil) }
             skipSpace()
             let start = index
             let word = identifier()
@@ -237,10 +278,17 @@ private struct TraceQLParser {
                 stages.append(.select(try selectFields()))
                 continue
             }
+            if TraceQLQuery.Metrics.functionNames.contains(word) {
+                return (stages, try metricsFunction(word))
+            }
+            if word == "topk" || word == "bottomk" {
+                index = bar
+                throw failure("\(word) needs a metrics function before it")
+            }
             let aggregate = TraceQLQuery.Aggregate(rawValue: word)
             guard word == "count" || aggregate != nil else {
                 index = start
-                throw failure(word.isEmpty ? "expected count(), avg(), min(), max() or sum() after |" : "\(word) is not supported after |")
+                throw failure(word.isEmpty ? "expected count(), avg(), min(), max(), sum(), select() or a metrics function after |" : "\(word) is not supported after |")
             }
             skipSpace()
             guard take("(") else { throw failure("expected ( after \(word)") }
@@ -265,6 +313,127 @@ private struct TraceQLParser {
                 stages.append(.count(comparison, value))
             }
         }
+    }
+
+    /// The arguments of metrics function `name` (its name read already), its `by (…)`, and a `| topk(k)` or
+    /// `| bottomk(k)` after it.
+    mutating func metricsFunction(_ name: String) throws -> TraceQLQuery.Metrics {
+        skipSpace()
+        guard take("(") else { throw failure("expected ( after \(name)") }
+        var field: TraceQLQuery.Field?
+        if name != "rate" && name != "count_over_time" && name != "compare" {
+            guard case .field(let named) = try operand() else { throw failure("expected a field in \(name)()") }
+            field = named
+        }
+        let function: TraceQLQuery.Metrics.Function
+        switch (name, field) {
+        case ("rate", _): function = .rate
+        case ("count_over_time", _): function = .countOverTime
+        case ("histogram_over_time", let field?): function = .histogramOverTime(field)
+        case ("quantile_over_time", let field?):
+            var quantiles: [Double] = []
+            skipSpace()
+            while take(",") {
+                skipSpace()
+                let at = index
+                guard case .value(let value) = try operand(), let q = value.number, (0...1).contains(q) else {
+                    index = at
+                    throw failure("expected a quantile between 0 and 1 in quantile_over_time()")
+                }
+                quantiles.append(q)
+                skipSpace()
+            }
+            guard !quantiles.isEmpty else { throw failure("quantile_over_time() needs at least one quantile after the field") }
+            function = .quantileOverTime(field, quantiles)
+        case ("compare", _):
+            skipSpace()
+            guard case .filter(let condition) = try spansetTerm() else { throw failure("compare() takes a spanset filter { … }") }
+            var numbers: [Int64] = []
+            skipSpace()
+            while take(",") {
+                skipSpace()
+                let at = index
+                guard case .value(.int(let number)) = try operand(), number >= 0 else {
+                    index = at
+                    throw failure("expected a whole number in compare()")
+                }
+                numbers.append(number)
+                skipSpace()
+            }
+            let topN = numbers.first ?? 10
+            guard numbers.count <= 3, (1...1000).contains(topN) else {
+                throw failure("compare() takes a filter, a top count from 1 to 1000 and an optional start and end in nanoseconds")
+            }
+            guard numbers.count != 2 else { throw failure("compare() needs both a start and an end, or neither") }
+            function = .compare(condition, topN: Int(topN), startNano: numbers.count == 3 ? UInt64(numbers[1]) : nil,
+                                endNano: numbers.count == 3 ? UInt64(numbers[2]) : nil)
+        case (let other, let field?):
+            function = .overTime(TraceQLQuery.Aggregate(rawValue: String(other.prefix { $0 != "_" }))!, field)
+        default:
+            throw failure("expected a field in \(name)()")
+        }
+        skipSpace()
+        guard take(")") else { throw failure("expected ) to close \(name)(") }
+        var by: [(field: TraceQLQuery.Field, name: String)] = []
+        skipSpace()
+        let byStart = index
+        if identifier() == "by" {
+            if case .compare = function { throw failure("compare() takes no by (…)") }
+            skipSpace()
+            guard take("(") else { throw failure("expected ( after by") }
+            repeat {
+                skipSpace()
+                let start = index
+                guard case .field(let field) = try operand() else { throw failure("expected a field in by (…)") }
+                by.append((field, String(String.UnicodeScalarView(scalars[start..<index]))))
+                skipSpace()
+            } while take(",")
+            guard take(")") else { throw failure("expected , or ) in by (…)") }
+        } else {
+            index = byStart
+        }
+        var rank: (bottom: Bool, k: Int)?
+        skipSpace()
+        let bar = index
+        if take("|") {
+            skipSpace()
+            let word = identifier()
+            guard word == "topk" || word == "bottomk" else {
+                index = bar
+                throw failure("only topk() or bottomk() may follow a metrics function")
+            }
+            skipSpace()
+            guard take("(") else { throw failure("expected ( after \(word)") }
+            skipSpace()
+            guard case .value(.int(let k)) = try operand(), k > 0 else { throw failure("expected a positive whole number in \(word)()") }
+            skipSpace()
+            guard take(")") else { throw failure("expected ) after \(word)(") }
+            rank = (word == "bottomk", Int(clamping: k))
+        }
+        return TraceQLQuery.Metrics(function: function, by: by, rank: rank)
+    }
+
+    /// Query hints, `with(name=value, …)`: read and set aside (Sightline's metrics are exact, not sampled).
+    mutating func hints() throws {
+        skipSpace()
+        let start = index
+        guard identifier() == "with" else {
+            index = start
+            return
+        }
+        skipSpace()
+        guard take("(") else { throw failure("expected ( after with") }
+        skipSpace()
+        if take(")") { return }
+        repeat {
+            skipSpace()
+            guard !identifier().isEmpty else { throw failure("expected a hint name in with(…)") }
+            skipSpace()
+            guard take("=") else { throw failure("expected = after a hint name") }
+            _ = try operand()
+            skipSpace()
+        } while take(",")
+        guard take(")") else { throw failure("expected , or ) in with(…)") }
     }
 
     /// `(field, field, …)` after `select`.
@@ -387,6 +556,9 @@ private struct TraceQLParser {
         case "rootName": return .field(.rootName)
         case "rootServiceName": return .field(.rootServiceName)
         case "traceDuration": return .field(.traceDuration)
+        case "nestedSetParent": return .field(.nestedSetParent)
+        case "nestedSetLeft": return .field(.nestedSetLeft)
+        case "nestedSetRight": return .field(.nestedSetRight)
         case "true": return .value(.bool(true))
         case "false": return .value(.bool(false))
         case "nil": return .value(.null)
@@ -530,18 +702,7 @@ extension TraceQLQuery {
         /// The field's value in `span` as Tempo's tag-value routes show it: a type (`string`, `int`, `float`, `bool`,
         /// `duration`, `keyword`) and the text; nil when the span has none.
         package func tagValue(of span: Span) -> TagValue? {
-            guard let value = TraceQLQuery.value(of: field, in: span, context: nil) else { return nil }
-            switch value {
-            case .string(let text): return TagValue(type: "string", value: text)
-            case .int(let number): return TagValue(type: "int", value: String(number))
-            case .float(let number): return TagValue(type: "float", value: String(number))
-            case .bool(let flag): return TagValue(type: "bool", value: flag ? "true" : "false")
-            case .duration(let ns): return TagValue(type: "duration", value: GoTime.duration(ns))
-            case .status(let status): return TagValue(type: "keyword", value: ["unset", "ok", "error"][Int(status.rawValue)])
-            case .kind(let kind):
-                return TagValue(type: "keyword", value: ["unspecified", "internal", "server", "client", "producer", "consumer"][Int(kind.rawValue)])
-            case .null: return nil
-            }
+            TraceQLQuery.value(of: field, in: span, context: nil)?.typedText.map { TagValue(type: $0.type, value: $0.text) }
         }
     }
 
@@ -554,5 +715,22 @@ extension TraceQLQuery {
         }
         try parser.expectEnd()
         return FieldReader(field: field)
+    }
+}
+
+extension TraceQLQuery.Value {
+    /// The value's type and text as Tempo shows them (`string`, `int`, `float`, `bool`, `duration` in Go's notation,
+    /// `keyword` for statuses and kinds); nil for `nil`.
+    var typedText: (type: String, text: String)? {
+        switch self {
+        case .string(let text): ("string", text)
+        case .int(let number): ("int", String(number))
+        case .float(let number): ("float", String(number))
+        case .bool(let flag): ("bool", flag ? "true" : "false")
+        case .duration(let ns): ("duration", GoTime.duration(ns))
+        case .status(let status): ("keyword", ["unset", "ok", "error"][Int(status.rawValue)])
+        case .kind(let kind): ("keyword", ["unspecified", "internal", "server", "client", "producer", "consumer"][Int(kind.rawValue)])
+        case .null: nil
+        }
     }
 }

@@ -72,7 +72,7 @@ package enum AlertingAPI {
     /// The caller's rule groups, those written in `language` when one is given.
     private static func groups(_ request: Request, language: RuleQueryLanguage?, api: APIDependencies) async throws -> [RuleGroupStatus] {
         let identity = try api.authenticator.identify(authorization: request.headers[.authorization], requiring: .query)
-        let groups = await try runtime(api).rules.status(tenant: identity.tenant)
+        let groups = try await runtime(api).rules.status(tenant: identity.tenant)
         return language.map { language in groups.filter { $0.language == language } } ?? groups
     }
 

@@ -16,6 +16,7 @@ import SightlineQuery
 /// | `GET /api/traces/{id}` with `Accept: application/protobuf` | one trace as Tempo's protobuf `Trace` (other clients get Jaeger's answer on this path) |
 /// | `GET /api/v2/search/tags?scope=…`, `GET /api/search/tags` | attribute names by scope, from recent spans |
 /// | `GET /api/v2/search/tag/{name}/values`, `GET /api/search/tag/{name}/values` | values of one attribute or intrinsic |
+/// | `GET /api/metrics/query_range`, `GET /api/metrics/query` | TraceQL metrics (``TempoMetricsAPI``) |
 ///
 /// A search reads candidate traces newest first, at most ``candidateLimit`` of them, narrowed by what the query's
 /// top-level `&&` conditions let the store filter on (``TraceQLQuery/prefilter(tenant:range:limit:)``). Errors are
@@ -38,6 +39,7 @@ enum TempoAPIHandler {
     static let intrinsics = ["duration", "kind", "name", "rootName", "rootServiceName", "status", "statusMessage", "traceDuration"]
 
     static func addRoutes(to router: Router<SightlineRequestContext>, api: APIDependencies, traces: any TraceSource) {
+        TempoMetricsAPI.addRoutes(to: router, api: api, traces: traces)
         router.get("/api/echo") { request, _ in
             respond(request, api: api, contentType: "text/plain") { _, _ in Array("echo".utf8) }
         }
@@ -151,6 +153,9 @@ enum TempoAPIHandler {
             text = "{}"
         }
         let query = try TraceQLQuery(text)
+        guard !query.isMetricsQuery else {
+            throw SightlineError(.invalidArgument, "a metrics query is not a search: send it to /api/metrics/query_range or /api/metrics/query")
+        }
         let limit = Int(min(try parameters.unsigned("limit") ?? UInt64(defaultLimit), 100_000))
         let spansPerSet = Int(min(try parameters.unsigned("spss") ?? UInt64(defaultSpansPerSpanSet), 1000))
         let minDuration = try parameters.duration("minDuration")
