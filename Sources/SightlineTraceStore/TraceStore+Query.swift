@@ -85,14 +85,14 @@ extension TraceStore {
             guard index.maxStart >= query.range.startNano, index.minStart < query.range.endNano else { continue }
             if stopBefore(index) { break }
             let operations = Self.candidateOperations(index, query)
-            if let operations, operations.isEmpty { continue }
+            if let operations, !operations.contains(true) { continue }
             for number in index.blocks.indices {
                 let meta = index.blocks[number]
                 guard meta.maxStart >= query.range.startNano, meta.minStart < query.range.endNano else { continue }
                 if let minimum = query.minDurationNano, meta.maxDuration < minimum { continue }
                 if let maximum = query.maxDurationNano, meta.minDuration > maximum { continue }
                 if let status = query.status, meta.statusMask & (1 << UInt8(status.rawValue)) == 0 { continue }
-                if let operations, !meta.operations.contains(where: { operations.contains($0) }) { continue }
+                if let operations, !meta.operations.contains(where: { operations[$0] }) { continue }
                 if !tagHashes.allSatisfy({ meta.tagFilter.mayContain($0) }) { continue }
                 try scan(part.block(number), query, operations: operations, wantsSpans: wantsSpans, note)
             }
@@ -105,29 +105,26 @@ extension TraceStore {
         return times[min(limit, times.count) - 1]
     }
 
-    /// The operations of `index` that satisfy the query's service, operation and kind; nil when it names none of them.
-    private static func candidateOperations(_ index: PartIndex, _ query: TraceQuery) -> Set<Int>? {
+    /// Whether each operation of `index` (by number) satisfies the query's service, operation and kind; nil when it
+    /// names none of them.
+    private static func candidateOperations(_ index: PartIndex, _ query: TraceQuery) -> [Bool]? {
         guard query.service != nil || query.operation != nil || query.kind != nil else { return nil }
-        var result = Set<Int>()
-        for (number, operation) in index.operations.enumerated() {
-            if let service = query.service, index.services[operation.service] != service { continue }
-            if let name = query.operation, operation.name != name { continue }
-            if let kind = query.kind, operation.kind != kind { continue }
-            result.insert(number)
+        return index.operations.map { operation in
+            (query.service.map { index.services[operation.service] == $0 } ?? true) && (query.operation.map { operation.name == $0 } ?? true)
+                && (query.kind.map { operation.kind == $0 } ?? true)
         }
-        return result
     }
 
     /// Checks every span of one block against the query, cheap columns first.
     private func scan(
-        _ data: BlockData, _ query: TraceQuery, operations: Set<Int>?, wantsSpans: Bool, _ note: (TraceID, UInt64, Span?) throws -> Void
+        _ data: BlockData, _ query: TraceQuery, operations: [Bool]?, wantsSpans: Bool, _ note: (TraceID, UInt64, Span?) throws -> Void
     ) throws {
         let filter = try data.filterColumns()
         var rows: [Int] = []
         for row in 0..<data.meta.spanCount {
             let start = filter.starts[row]
             guard query.range.contains(start) else { continue }
-            if let operations, !operations.contains(filter.operations[row]) { continue }
+            if let operations, !operations[filter.operations[row]] { continue }
             if let status = query.status, filter.statuses[row] != status { continue }
             let end = filter.ends[row]
             let duration = end >= start ? end - start : 0
@@ -139,6 +136,14 @@ extension TraceStore {
         let traces = try data.traceIDs()
         if !wantsSpans && query.tags.isEmpty && query.predicate == nil {
             for row in rows { try note(traces[row], filter.starts[row], nil) }
+            return
+        }
+        if !query.spanDetails && query.tags.isEmpty {
+            let ids = try data.idColumns(filter)
+            for row in rows {
+                let span = ids.spanWithoutDetails(row, traceID: traces[row])
+                if query.predicate.map({ $0(span) }) ?? true { try note(traces[row], filter.starts[row], span) }
+            }
             return
         }
         let columns = try data.rowColumns()

@@ -61,6 +61,13 @@ import Testing
         (#"{ resource.service.name = "stock" } << {}"#, ["GET /cart", "call stock"]),
         (#"{ name = "GET /cart" } !> {}"#, ["GET /cart", "GET /stock"]),
         ("{} ~ {}", []),
+        // Union structural operators: the related spans of both sides.
+        (#"{ name = "GET /cart" } &>> { kind = server }"#, ["GET /cart", "GET /stock"]),
+        ("{ kind = client } &> { status = error }", ["call stock", "GET /stock"]),
+        ("{ kind = server } &< { kind = client }", ["call stock", "GET /stock"]),
+        ("{ kind = client } &<< { kind = client }", []),
+        ("{} &~ {}", []),
+        ("({ nestedSetParent < 0 && true } &>> { kind = server }) || ({ nestedSetParent < 0 && true }) | select(status, nestedSetLeft)", ["GET /cart", "GET /stock"]),
         (#"{ kind = server } >> { kind = server } && { .retry = true }"#, ["call stock", "GET /stock"]),
         // Pipeline stages over the whole spanset.
         ("{ kind = server } | avg(duration) > 200ms", ["GET /cart", "GET /stock"]),
@@ -81,6 +88,7 @@ import Testing
         ("{ .a = 1 } | by(span.b)", "TraceQL: 1:14: by is not supported after |"),
         ("{ .a = 1 } | select(span.b 2)", "TraceQL: 1:28: expected , or ) in select()"),
         ("{ .a = 1 } ! { .b = 2 }", "TraceQL: 1:13: expected a structural operator after !"),
+        ("{ .a = 1 } & { .b = 2 }", "TraceQL: 1:13: expected a structural operator after &"),
         ("{ .a = 1 } | avg(duration) > \"x\"", "TraceQL: 1:33: expected a number or a duration after avg() >"),
         (#"{ name = "x }"#, "TraceQL: 1:10: unterminated string"),
         ("{ duration > 5parsecs }", "TraceQL: 1:15: unknown duration unit parsecs"),
@@ -153,10 +161,22 @@ import Testing
         }
     }
 
-    @Test func attributeNamesForTheResult() throws {
-        let query = try TraceQLQuery(#"{ span.http.status_code = 500 && resource.service.name = "x" || .peer.service = "y" } | select(span.db.system)"#)
-        #expect(
-            query.attributeNames.map { "\($0.scope).\($0.name)" }
-                == ["span.http.status_code", "resource.service.name", "span.peer.service", "resource.peer.service", "span.db.system"])
+    @Test func searchesShowTheFieldsTheQueryReadsWithoutTheirScope() throws {
+        let query = try TraceQLQuery(
+            #"{ span.http.status_code >= 500 && resource.service.name = "stock" && .peer.service != "y" && status = error } | select(span.load, nestedSetLeft, nestedSetParent, name, duration, event.exception.message)"#)
+        #expect(query.shownAttributes(of: Self.trace[2], in: TraceSummary(Self.trace)) == [
+            Attribute("http.status_code", .int(503)), Attribute("service.name", .string("stock")), Attribute("status", .string("error")),
+            Attribute("load", .double(0.75)), Attribute("nestedSetLeft", .int(3)), Attribute("nestedSetParent", .int(2)),
+        ])
+        var failing = Self.trace[2]
+        failing.events = [
+            Span.Event(timeUnixNano: 1, name: "log", attributes: [Attribute("message", .string("retrying"))], droppedAttributesCount: 0),
+            Span.Event(timeUnixNano: 2, name: "exception", attributes: [Attribute("exception.message", .string("no stock"))], droppedAttributesCount: 0),
+        ]
+        let events = try TraceQLQuery(#"{ event.exception.message =~ "no.*" } | select(event:name)"#)
+        #expect(events.matchingSpans(in: [failing]).count == 1)
+        #expect(events.shownAttributes(of: failing, in: TraceSummary([failing])) == [
+            Attribute("exception.message", .string("no stock")), Attribute("event:name", .string("log")),
+        ])
     }
 }

@@ -131,6 +131,16 @@ struct TraceSearchTests {
                 _ = attempt { try store.forEachSpan(matching: query) { scanned.append($0) } }
                 #expect(scanned.map(key).sorted() == Self.spans.filter { query.matches($0) && query.tenant == F.tenant }.map(key).sorted(), "\(query)")
             }
+            var bare = TraceQuery(tenant: F.tenant, service: "frontend")
+            bare.spanDetails = false
+            var spans: [Span] = []
+            _ = attempt { try store.forEachSpan(matching: bare) { spans.append($0) } }
+            let full = Self.spans.filter { bare.matches($0) }
+            #expect(spans.map(key).sorted() == full.map(key).sorted())
+            #expect(spans.allSatisfy { span in
+                span.name == "GET /cart" && span.kind == .server && span.parentSpanID == nil && span.serviceName == "frontend"
+                    && full.contains { $0.spanID == span.spanID && $0.traceID == span.traceID && $0.durationNano == span.durationNano && $0.statusCode == span.statusCode }
+            })
             var odd = TraceQuery(tenant: F.tenant)
             odd.predicate = SpanPredicate("odd traces") { $0.traceID.low % 2 == 1 }
             var scanned: [Span] = []

@@ -31,7 +31,7 @@ import time
 
 from benchlib import Server, check, cpu_seconds, du_bytes, free_ports, log, post_all, request, wait_until_stable
 
-SIGHTLINE_CONFIG = "wal:\n  checkpoint_interval: 5s\ntraces:\n  retention: 0\n  span_metrics: true\n"
+SIGHTLINE_CONFIG = "wal:\n  checkpoint_interval: 5s\ntraces:\n  retention: 0\n  span_metrics: true\n  self_tracing: false\n"
 
 
 def generate(args, fmt):

@@ -416,6 +416,22 @@ def test_tempo_metrics_answer_the_queries_grafana_traces_drilldown_sends(server)
     assert compared[("baseline", "resource.service.name", '{"stringValue": "drill-web"}')] == 15
     assert ("selection", "statusMessage", '{"stringValue": "timeout"}') in compared
 
+    # The structure tab's search: a union structural operator, one spanset a trace, nested sets and the selected
+    # fields keyed without their scope.
+    roots = 'nestedSetParent<0 && true && resource.service.name="drill-web"'
+    r = requests.get(server.url + "/api/search", timeout=30, params={
+        "q": f"({{{roots}}} &>> {{ kind = client }}) || ({{{roots}}}) | select(status, resource.service.name, name, nestedSetParent, "
+             "nestedSetLeft, nestedSetRight)", "limit": "200", "spss": "20", "start": str(base), "end": str(base + 300)})
+    assert r.status_code == 200, r.text
+    found = r.json()["traces"]
+    assert len(found) == 15 and all(len(t["spanSets"]) == 1 for t in found)
+    for hit in found:
+        spans = {s["name"]: {a["key"]: a["value"] for a in s["attributes"]} for s in hit["spanSets"][0]["spans"]}
+        assert set(spans) == {"GET /shop", "SELECT"}, hit
+        assert spans["GET /shop"]["nestedSetLeft"] == {"intValue": "1"} and spans["GET /shop"]["nestedSetRight"] == {"intValue": "4"}
+        assert spans["SELECT"]["nestedSetParent"] == {"intValue": "1"} and spans["SELECT"]["nestedSetLeft"] == {"intValue": "2"}
+        assert spans["SELECT"]["service.name"] == {"stringValue": "drill-db"} and "status" in spans["SELECT"]
+
     # Bad input: plain-text 400s that say what is wrong.
     for params, message in [({"q": "{} | rate("}, "TraceQL"), ({"q": "{}"}, "not a metrics query"),
                             ({"q": "{} | rate()", "step": "1ms", "start": "0", "end": "100000"}, "step of 1ms is too small"),

@@ -69,6 +69,10 @@ package struct TraceQuery: Hashable, Sendable {
     package var limit: Int
     /// A further condition on the span; stores that cannot evaluate it return a superset.
     package var predicate: SpanPredicate?
+    /// False when the caller, and the predicate, read none of a span's details: its attributes, events, links, status
+    /// message and trace state. ``TraceSource/forEachSpan(matching:_:)`` may then hand out spans without them (the
+    /// embedded store skips decoding them: most of a scan's cost).
+    package var spanDetails = true
 
     package init(
         tenant: Tenant, service: String? = nil, operation: String? = nil, kind: Span.Kind? = nil, tags: [TagCondition] = [],

@@ -125,9 +125,11 @@ extension TraceQLQuery {
             throw SightlineError(.invalidArgument, "not a metrics query: end it with a metrics function such as | rate() or | count_over_time()")
         }
         var accumulator = MetricsAccumulator(metrics, window: window, exemplars: exemplars, query: self)
-        let prefilter = prefilter(tenant: tenant, range: window.scanRange, limit: 0)
+        var prefilter = prefilter(tenant: tenant, range: window.scanRange, limit: 0)
         var inspectedTraces = 0
-        if spanByspan(metrics) {
+        let spanBySpan = spanByspan(metrics)
+        prefilter.spanDetails = readsDetails(metrics, spanBySpan: spanBySpan)
+        if spanBySpan {
             let noTrace = TraceSummary([])
             try source.forEachSpan(matching: prefilter) { span in accumulator.observe(span, context: noTrace) }
         } else {
@@ -150,6 +152,28 @@ extension TraceQLQuery {
         var result = accumulator.result()
         result.inspectedTraces = inspectedTraces
         return result
+    }
+
+    /// Whether the spans the store hands out need their details (attributes, events, status message): when the
+    /// filter reads them, or, decided span by span, the function or `by` fields do; `compare()` reads every attribute.
+    private func readsDetails(_ metrics: Metrics, spanBySpan: Bool) -> Bool {
+        var fields: [Field] = []
+        func walk(_ spanset: Spanset) {
+            switch spanset {
+            case .filter(let condition): fields += condition?.fields ?? []
+            case .and(let a, let b), .or(let a, let b), .structural(let a, _, _, let b): walk(a); walk(b)
+            }
+        }
+        walk(spansets)
+        if spanBySpan {
+            fields += metrics.by.map(\.field)
+            switch metrics.function {
+            case .rate, .countOverTime: break
+            case .overTime(_, let field), .histogramOverTime(let field), .quantileOverTime(let field, _): fields.append(field)
+            case .compare: return true
+            }
+        }
+        return fields.contains(where: \.readsDetails)
     }
 
     /// Whether each span can be decided on its own: one filter without trace-level fields, no spanset stages, and a
@@ -177,78 +201,70 @@ private struct MetricsAccumulator {
     let query: TraceQLQuery
     var inspected = 0
 
-    /// Per series key (the `by` values, then a histogram's bucket): a value per interval (a count or a sum; NaN
-    /// where min, max or sum saw nothing).
-    var values: [[TraceQLQuery.Value?]: [Double]] = [:]
-    /// `avg_over_time`'s counts beside its sums.
-    var counts: [[TraceQLQuery.Value?]: [Double]] = [:]
-    /// `quantile_over_time`'s power-of-two buckets per interval: bucket → spans.
-    var buckets: [[TraceQLQuery.Value?]: [[Double: Int]]] = [:]
-    /// The first span of each series' intervals that has a value.
-    var exemplars: [[TraceQLQuery.Value?]: [Int: TraceQLMetricsResult.Exemplar]] = [:]
-    /// `compare()`: per kind (selection, baseline) and attribute, counts by value and the attribute's total.
-    var comparison: [Bool: [String: (values: [LabelValue: [Double]], total: [Double])]] = [:]
+    /// What one series has gathered: a value per interval (a count, a sum, a minimum or a maximum; NaN where min,
+    /// max or sum saw nothing), `avg_over_time`'s counts beside its sums, `quantile_over_time`'s power-of-two buckets
+    /// per interval (bucket → spans), and the first span of each interval as its exemplar.
+    struct SeriesState {
+        var values: [Double]
+        var counts: [Double] = []
+        var buckets: [[Double: Int]] = []
+        var exemplars: [TraceQLMetricsResult.Exemplar?] = []
+    }
+
+    /// Per series key: the `by` values, then a histogram's bucket.
+    var series: [[TraceQLQuery.Value?]: SeriesState] = [:]
+    /// `compare()`'s counts by selection or baseline, attribute and value, and per attribute in total (value nil).
+    var comparison: [CompareKey: [Double]] = [:]
+    /// The value of a new series' intervals: 0 for counts, NaN where nothing may be there.
+    let empty: Double
+
+    struct CompareKey: Hashable {
+        var selected: Bool
+        var name: String
+        var value: LabelValue?
+    }
 
     init(_ metrics: TraceQLQuery.Metrics, window: TraceQLMetricsWindow, exemplars: Int, query: TraceQLQuery) {
         self.metrics = metrics
         self.window = window
         self.exemplarLimit = max(0, exemplars)
         self.query = query
+        switch metrics.function {
+        case .rate, .countOverTime, .histogramOverTime: empty = 0
+        default: empty = .nan
+        }
     }
 
     mutating func observe(_ span: Span, context: TraceSummary) {
         guard let interval = window.interval(of: span.startTimeUnixNano) else { return }
         inspected += 1
-        if case .compare(let condition, let topN, let start, let end) = metrics.function {
-            _ = topN
+        if case .compare(let condition, _, let start, let end) = metrics.function {
             var selected = condition.map { query.holds($0, span, context) } ?? true
             if let start, let end { selected = selected && span.startTimeUnixNano > start && span.startTimeUnixNano <= end }
             compare(span, selected: selected, interval: interval)
             return
         }
         var key = metrics.by.map { TraceQLQuery.value(of: $0.field, in: span, context: context) }
-        let value: Double
+        var value = Double.nan
+        var bucket: Double?
         switch metrics.function {
-        case .rate, .countOverTime:
-            add(1, to: key, interval, combine: +)
-            value = .nan
-        case .overTime(let aggregate, let field):
+        case .overTime(_, let field):
             guard let number = Self.number(field, span, context) else { return }
             value = number
-            switch aggregate {
-            case .min: add(number, to: key, interval, combine: { $0.isNaN ? $1 : min($0, $1) })
-            case .max: add(number, to: key, interval, combine: { $0.isNaN ? $1 : max($0, $1) })
-            case .sum: add(number, to: key, interval, combine: { $0.isNaN ? $1 : $0 + $1 })
-            case .avg:
-                add(number, to: key, interval, combine: { $0.isNaN ? $1 : $0 + $1 })
-                counts[key, default: Array(repeating: 0, count: window.count)][interval] += 1
-            }
         case .histogramOverTime(let field):
-            guard let bucket = Self.bucket(field, span, context) else { return }
-            key.append(.float(bucket))
-            add(1, to: key, interval, combine: +)
-            value = .nan
+            guard let found = Self.bucket(field, span, context) else { return }
+            key.append(.float(found))
         case .quantileOverTime(let field, _):
-            guard let bucket = Self.bucket(field, span, context) else { return }
-            buckets[key, default: Array(repeating: [:], count: window.count)][interval][bucket, default: 0] += 1
-            value = Self.number(field, span, context) ?? bucket
-        case .compare:
-            return
+            guard let found = Self.bucket(field, span, context) else { return }
+            bucket = found
+            value = Self.number(field, span, context) ?? found
+        default:
+            break
         }
-        if exemplarLimit > 0, exemplars[key]?[interval] == nil {
-            exemplars[key, default: [:]][interval] = TraceQLMetricsResult.Exemplar(
-                traceID: span.traceID, timestampMs: Int64(span.startTimeUnixNano / 1_000_000), value: value)
-        }
-    }
-
-    /// Adds `value` into interval `interval` of series `key`, a new series starting with NaN everywhere (0 for counts).
-    private mutating func add(_ value: Double, to key: [TraceQLQuery.Value?], _ interval: Int, combine: (Double, Double) -> Double) {
-        let empty: Double
-        switch metrics.function {
-        case .rate, .countOverTime, .histogramOverTime: empty = 0
-        default: empty = .nan
-        }
-        values[key, default: Array(repeating: empty, count: window.count)][interval] = combine(values[key]?[interval] ?? empty, value)
+        let (function, count, empty, exemplarLimit) = (metrics.function, window.count, empty, exemplarLimit)
+        let exemplar = TraceQLMetricsResult.Exemplar(traceID: span.traceID, timestampMs: Int64(span.startTimeUnixNano / 1_000_000), value: value)
+        series[key, default: SeriesState(values: Array(repeating: empty, count: count))].observe(
+            value, bucket: bucket, interval: interval, function: function, exemplar: exemplarLimit > 0 ? exemplar : nil)
     }
 
     /// A numeric field as the `_over_time` functions read it: the `duration` intrinsic in seconds, other numbers as
@@ -279,11 +295,10 @@ private struct MetricsAccumulator {
     ]
 
     private mutating func compare(_ span: Span, selected: Bool, interval: Int) {
+        let intervals = window.count
         func count(_ name: String, _ value: LabelValue) {
-            var entry = comparison[selected]?[name] ?? ([:], Array(repeating: 0, count: window.count))
-            entry.values[value, default: Array(repeating: 0, count: window.count)][interval] += 1
-            entry.total[interval] += 1
-            comparison[selected, default: [:]][name] = entry
+            comparison[CompareKey(selected: selected, name: name, value: value), default: Array(repeating: 0, count: intervals)][interval] += 1
+            comparison[CompareKey(selected: selected, name: name, value: nil), default: Array(repeating: 0, count: intervals)][interval] += 1
         }
         for (field, name) in Self.compareIntrinsics {
             guard let value = TraceQLQuery.value(of: field, in: span, context: nil), value != .string("") else { continue }
@@ -311,30 +326,33 @@ private struct MetricsAccumulator {
         var series: [TraceQLMetricsResult.Series] = []
         switch metrics.function {
         case .compare(_, let topN, _, _):
-            for (selected, attributes) in comparison {
-                let kind = selected ? "selection" : "baseline"
-                for (name, entry) in attributes {
-                    let top = entry.values.map { ($0.key, $0.value, $0.value.reduce(0, +)) }
-                        .sorted { ($0.2, Self.sortText($1.0)) > ($1.2, Self.sortText($0.0)) }.prefix(topN)
-                    for (value, samples, _) in top {
-                        series.append(make([Label(name: "__meta_type", value: .string(kind)), Label(name: name, value: value)], samples, [:]))
-                    }
-                    series.append(
-                        make([Label(name: "__meta_type", value: .string(kind + "_total")), Label(name: name, value: .string("nil"))], entry.total, [:]))
+            var byAttribute: [CompareKey: [(value: LabelValue, samples: [Double], total: Double)]] = [:]
+            for (key, samples) in comparison {
+                guard let value = key.value else { continue }
+                byAttribute[CompareKey(selected: key.selected, name: key.name), default: []].append((value, samples, samples.reduce(0, +)))
+            }
+            for (attribute, values) in byAttribute {
+                let kind = attribute.selected ? "selection" : "baseline"
+                let top = values.sorted { ($0.total, Self.sortText($1.value)) > ($1.total, Self.sortText($0.value)) }.prefix(topN)
+                for (value, samples, _) in top {
+                    series.append(make([Label(name: "__meta_type", value: .string(kind)), Label(name: attribute.name, value: value)], samples, []))
                 }
+                series.append(
+                    make([Label(name: "__meta_type", value: .string(kind + "_total")), Label(name: attribute.name, value: .string("nil"))],
+                         comparison[attribute] ?? [], []))
             }
         case .quantileOverTime(_, let quantiles):
-            for (key, intervals) in buckets {
+            for (key, state) in self.series {
                 for q in quantiles {
-                    let samples = intervals.map { $0.isEmpty ? 0 : Log2Buckets.quantile(q, $0) }
-                    series.append(make(labels(key) + [Label(name: "p", value: .double(q))], samples, exemplars[key] ?? [:]))
+                    let samples = state.buckets.map { $0.isEmpty ? 0 : Log2Buckets.quantile(q, $0) }
+                    series.append(make(labels(key) + [Label(name: "p", value: .double(q))], samples, state.exemplars))
                 }
             }
         default:
-            for (key, samples) in values {
-                var current = samples
-                if let counts = counts[key] {
-                    for index in current.indices { current[index] = counts[index] > 0 ? current[index] / counts[index] : .nan }
+            for (key, state) in self.series {
+                var current = state.values
+                if !state.counts.isEmpty {
+                    for index in current.indices { current[index] = state.counts[index] > 0 ? current[index] / state.counts[index] : .nan }
                 }
                 if case .rate = metrics.function {
                     let seconds = Double(window.stepNano) / 1e9
@@ -344,7 +362,7 @@ private struct MetricsAccumulator {
                 if case .float(let bucket)? = key.last, metrics.function.isHistogram {
                     labels.append(Label(name: "__bucket", value: .double(bucket)))
                 }
-                series.append(make(labels, current, exemplars[key] ?? [:]))
+                series.append(make(labels, current, state.exemplars))
             }
         }
         series.removeAll { $0.samples.isEmpty }
@@ -358,9 +376,9 @@ private struct MetricsAccumulator {
 
     /// A series from a value per interval (NaN: none) and the exemplars of its intervals, at most the limit of them,
     /// spread evenly; a rate's or count's exemplar shows its interval's value.
-    private func make(_ labels: [Label], _ values: [Double], _ spans: [Int: TraceQLMetricsResult.Exemplar]) -> TraceQLMetricsResult.Series {
+    private func make(_ labels: [Label], _ values: [Double], _ spans: [TraceQLMetricsResult.Exemplar?]) -> TraceQLMetricsResult.Series {
         let samples = values.enumerated().compactMap { $0.element.isNaN ? nil : ($0.offset, $0.element) }
-        var picked = spans.sorted { $0.key < $1.key }
+        var picked = spans.enumerated().compactMap { interval, exemplar in exemplar.map { (key: interval, value: $0) } }
         if picked.count > exemplarLimit {
             let stride = Double(picked.count) / Double(exemplarLimit)
             picked = (0..<exemplarLimit).map { picked[Int(Double($0) * stride)] }
@@ -478,5 +496,37 @@ enum Log2Buckets {
             previous = bound
         }
         return sorted.last?.key ?? 0
+    }
+}
+
+extension MetricsAccumulator.SeriesState {
+    /// Adds one span: counts it, or folds its `value` into the interval's minimum, maximum, sum or average, or counts
+    /// it in its quantile `bucket`; keeps it as the interval's exemplar when there is none yet.
+    mutating func observe(
+        _ value: Double, bucket: Double?, interval: Int, function: TraceQLQuery.Metrics.Function, exemplar: TraceQLMetricsResult.Exemplar?
+    ) {
+        switch function {
+        case .rate, .countOverTime, .histogramOverTime:
+            values[interval] += 1
+        case .overTime(.min, _):
+            values[interval] = values[interval].isNaN ? value : min(values[interval], value)
+        case .overTime(.max, _):
+            values[interval] = values[interval].isNaN ? value : max(values[interval], value)
+        case .overTime(.sum, _), .overTime(.avg, _):
+            values[interval] = values[interval].isNaN ? value : values[interval] + value
+            if case .overTime(.avg, _) = function {
+                if counts.isEmpty { counts = Array(repeating: 0, count: values.count) }
+                counts[interval] += 1
+            }
+        case .quantileOverTime:
+            if buckets.isEmpty { buckets = Array(repeating: [:], count: values.count) }
+            if let bucket { buckets[interval][bucket, default: 0] += 1 }
+        case .compare:
+            break
+        }
+        if let exemplar {
+            if exemplars.isEmpty { exemplars = Array(repeating: nil, count: values.count) }
+            if exemplars[interval] == nil { exemplars[interval] = exemplar }
+        }
     }
 }

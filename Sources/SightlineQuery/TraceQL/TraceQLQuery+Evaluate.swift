@@ -131,12 +131,19 @@ extension TraceQLQuery {
             return right.isEmpty ? [] : left.union(right)
         case .or(let a, let b):
             return evaluate(a, trace, context).union(evaluate(b, trace, context))
-        case .structural(let a, let relation, let negated, let b):
+        case .structural(let a, let relation, let mode, let b):
             let left = evaluate(a, trace, context)
             let right = evaluate(b, trace, context)
             guard !right.isEmpty else { return [] }
             let family = Family(trace)
-            return right.filter { family.has(relation, of: $0, among: left) != negated }
+            switch mode {
+            case .related: return right.filter { family.has(relation, of: $0, among: left) }
+            case .unrelated: return right.filter { !family.has(relation, of: $0, among: left) }
+            case .union:
+                let related = right.filter { family.has(relation, of: $0, among: left) }
+                guard !related.isEmpty else { return [] }
+                return related.union(left.filter { family.has(relation.inverse, of: $0, among: related) })
+            }
         }
     }
 
@@ -280,6 +287,12 @@ extension TraceQLQuery {
         case .nestedSetParent: return .int(context?.nestedSets[span.spanID]?.parent ?? (span.isRoot ? -1 : 0))
         case .nestedSetLeft: return .int(context?.nestedSets[span.spanID]?.left ?? 0)
         case .nestedSetRight: return .int(context?.nestedSets[span.spanID]?.right ?? 0)
+        case .event(let key):
+            for event in span.events {
+                if let value = Self.attribute(key, in: event.attributes) { return value }
+            }
+            return nil
+        case .eventName: return span.events.first.map { .string($0.name) }
         }
     }
 
@@ -305,11 +318,33 @@ extension TraceQLQuery.Condition {
 }
 
 extension TraceQLQuery.Field {
+    /// Whether the field is among a span's details (``TraceQuery/spanDetails``): its attributes, events and status
+    /// message. `.x` reads the resource too, but the span's attributes first.
+    var readsDetails: Bool {
+        switch self {
+        case .span, .either, .event, .eventName, .statusMessage: true
+        default: false
+        }
+    }
+
     /// Whether the field's value depends on the rest of the span's trace.
     var readsTrace: Bool {
         switch self {
         case .rootName, .rootServiceName, .traceDuration, .nestedSetParent, .nestedSetLeft, .nestedSetRight: true
         default: false
+        }
+    }
+}
+
+extension TraceQLQuery.Relation {
+    /// The relation seen from the other side: a child's parent, a descendant's ancestor, a sibling's sibling.
+    var inverse: Self {
+        switch self {
+        case .child: .parent
+        case .parent: .child
+        case .descendant: .ancestor
+        case .ancestor: .descendant
+        case .sibling: .sibling
         }
     }
 }

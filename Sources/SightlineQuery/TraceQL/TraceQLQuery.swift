@@ -27,8 +27,15 @@ package struct TraceQLQuery: Sendable {
         case filter(Condition?)
         case and(Spanset, Spanset)
         case or(Spanset, Spanset)
-        /// The right-hand spans that stand in `relation` to a left-hand span (or, negated, to none).
-        case structural(Spanset, Relation, negated: Bool, Spanset)
+        /// The right-hand spans that stand in `relation` to a left-hand span (negated: to none; union: and the
+        /// left-hand spans that stand in the inverse relation to a right-hand one).
+        case structural(Spanset, Relation, StructuralMode, Spanset)
+    }
+
+    /// Which spans a structural operation keeps: `>>` the related right-hand ones, `!>>` the unrelated ones, `&>>`
+    /// the related ones of both sides.
+    enum StructuralMode: Sendable {
+        case related, unrelated, union
     }
 
     /// How a right-hand span relates to a left-hand one in a structural operation.
@@ -106,6 +113,10 @@ package struct TraceQLQuery: Sendable {
         /// on entering (`left`) and on leaving (`right`); `parent` is the parent's `left`, -1 for a root, 0 for a
         /// span not connected to a root.
         case nestedSetParent, nestedSetLeft, nestedSetRight
+        /// An attribute of the span's first event that has it (`event.exception.message`), and the first event's name
+        /// (`event:name`).
+        case event(String)
+        case eventName
     }
 
     /// A value a field has or a query names.
@@ -148,31 +159,69 @@ package struct TraceQLQuery: Sendable {
         self.regexes = regexes
     }
 
-    /// The attributes the query reads, as `(scope, name)` with scope `span` or `resource` (both for `.name`), for
-    /// showing them with the matched spans as Tempo does.
-    package var attributeNames: [(scope: String, name: String)] {
-        var out: [(String, String)] = []
-        func add(_ operand: Operand) {
-            guard case .field(let field) = operand else { return }
+    /// What a search shows with each matched span, as Tempo shows it: the fields the query's filters and `select()`
+    /// read, each once, in order, keyed by their name without the scope (`resource.service.name` as `service.name`,
+    /// `event.exception.message` as `exception.message`, `.x` as the span's `x`, else the resource's); intrinsics by
+    /// their names (`status`, `kind`, `statusMessage`, `nestedSetLeft`, …). The span name, times, ids and trace-level
+    /// fields are not among them (the span carries its name and times itself).
+    package func shownAttributes(of span: Span, in trace: TraceSummary) -> [Attribute] {
+        var out: [Attribute] = []
+        for field in shownFields {
+            let key: String
+            let found: AttributeValue?
             switch field {
-            case .span(let name): out.append(("span", name))
-            case .resource(let name): out.append(("resource", name))
-            case .either(let name): out.append(("span", name)); out.append(("resource", name))
-            default: break
+            case .span(let name): (key, found) = (name, span.attributes.first { $0.key == name }?.value)
+            case .resource(let name): (key, found) = (name, span.resource.first { $0.key == name }?.value)
+            case .either(let name):
+                key = name
+                found = (span.attributes.first { $0.key == name } ?? span.resource.first { $0.key == name })?.value
+            case .event(let name):
+                key = name
+                found = span.events.lazy.compactMap { $0.attributes.first { $0.key == name }?.value }.first
+            case .status, .kind, .statusMessage, .nestedSetParent, .nestedSetLeft, .nestedSetRight, .eventName:
+                key = field.intrinsicName
+                switch Self.value(of: field, in: span, context: trace) {
+                case .int(let number): found = .int(number)
+                case let value?: found = value.typedText.map { .string($0.text) }
+                case nil: found = nil
+                }
+            case .name, .duration, .spanID, .rootName, .rootServiceName, .traceDuration, .traceID:
+                continue
             }
+            if let found, !out.contains(where: { $0.key == key }) { out.append(Attribute(key, found)) }
         }
+        return out
+    }
+
+    /// The fields of filters and `select()` stages, each once, in order.
+    var shownFields: [Field] {
+        var out: [Field] = []
         func walk(_ spanset: Spanset) {
             switch spanset {
-            case .filter(let condition): for field in condition?.fields ?? [] { add(.field(field)) }
+            case .filter(let condition): out += condition?.fields ?? []
             case .and(let a, let b), .or(let a, let b), .structural(let a, _, _, let b): walk(a); walk(b)
             }
         }
         walk(spansets)
-        for case .select(let fields) in stages {
-            for field in fields { add(.field(field)) }
+        for case .select(let fields) in stages { out += fields }
+        var seen = Set<Field>()
+        return out.filter { seen.insert($0).inserted }
+    }
+}
+
+extension TraceQLQuery.Field {
+    /// An intrinsic's name as Tempo shows it in a span's attributes.
+    var intrinsicName: String {
+        switch self {
+        case .status: "status"
+        case .kind: "kind"
+        case .statusMessage: "statusMessage"
+        case .nestedSetParent: "nestedSetParent"
+        case .nestedSetLeft: "nestedSetLeft"
+        case .nestedSetRight: "nestedSetRight"
+        case .eventName: "event:name"
+        default: ""
         }
-        var seen = Set<String>()
-        return out.filter { seen.insert($0.0 + "\u{0}" + $0.1).inserted }
     }
 }
 
@@ -226,7 +275,8 @@ private struct TraceQLParser {
         while true {
             skipSpace()
             let negated = peek("!") && !peek("!=")
-            if negated { index += 1 }
+            let union = !negated && peek("&") && !peek("&&")
+            if negated || union { index += 1 }
             let relation: TraceQLQuery.Relation
             if take(">>") {
                 relation = .descendant
@@ -239,10 +289,10 @@ private struct TraceQLParser {
             } else if take("~") {
                 relation = .sibling
             } else {
-                if negated { throw failure("expected a structural operator after !") }
+                if negated || union { throw failure("expected a structural operator after \(negated ? "!" : "&")") }
                 return left
             }
-            left = .structural(left, relation, negated: negated, try spansetTerm())
+            left = .structural(left, relation, negated ? .unrelated : union ? .union : .related, try spansetTerm())
         }
     }
 
@@ -524,9 +574,10 @@ private struct TraceQLParser {
             switch word {
             case "span": return .field(.span(try attributeName()))
             case "resource": return .field(.resource(try attributeName()))
+            case "event": return .field(.event(try attributeName()))
             default:
                 index = start
-                throw failure("unknown attribute scope \(word); use span., resource. or .")
+                throw failure("unknown attribute scope \(word); use span., resource., event. or .")
             }
         }
         if take(":") {
@@ -542,6 +593,7 @@ private struct TraceQLParser {
             case ("trace", "rootService"): return .field(.rootServiceName)
             case ("trace", "duration"): return .field(.traceDuration)
             case ("trace", "id"): return .field(.traceID)
+            case ("event", "name"): return .field(.eventName)
             default:
                 index = start
                 throw failure("unknown intrinsic \(word):\(name)")

@@ -169,7 +169,6 @@ enum TempoAPIHandler {
         // too few of them match and the store had more: the store's narrowing is usually exact, and when it is not,
         // the newest matches are still found first.
         let prefilter = query.prefilter(tenant: tenant, range: range, limit: limit)
-        let shown = query.attributeNames
         var out = "{\"traces\":["
         var found = 0
         var inspected = 0
@@ -189,7 +188,7 @@ enum TempoAPIHandler {
                 if let maxDuration, summary.durationNano > maxDuration { continue }
                 if found > 0 { out += "," }
                 found += 1
-                TempoJSON.appendSearchHit(id: id, summary: summary, matched: matched, shown: shown, spansPerSet: spansPerSet, to: &out)
+                TempoJSON.appendSearchHit(id: id, summary: summary, matched: matched, spansPerSet: spansPerSet, to: &out) { query.shownAttributes(of: $0, in: summary) }
             }
             if found >= limit || candidates.count < request.limit || request.limit >= candidateLimit { break }
             asked = request.limit * 4

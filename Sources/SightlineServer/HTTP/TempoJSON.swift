@@ -12,7 +12,7 @@ enum TempoJSON {
     /// One trace of `/api/search`: its summary and up to `spansPerSet` of the matched spans, with the attributes the
     /// query read (`shown`) that each span has.
     static func appendSearchHit(
-        id: TraceID, summary: TraceSummary, matched: [Span], shown: [(scope: String, name: String)], spansPerSet: Int, to out: inout String
+        id: TraceID, summary: TraceSummary, matched: [Span], spansPerSet: Int, to out: inout String, shown: (Span) -> [Attribute]
     ) {
         out += "{\"traceID\":" + JSONText.quoted(id.description)
         out += ",\"rootServiceName\":" + JSONText.quoted(summary.rootService)
@@ -24,10 +24,7 @@ enum TempoJSON {
             if index > 0 { set += "," }
             set += "{\"spanID\":" + JSONText.quoted(span.spanID.description) + ",\"name\":" + JSONText.quoted(span.name)
             set += ",\"startTimeUnixNano\":\"\(span.startTimeUnixNano)\",\"durationNanos\":\"\(span.durationNano)\""
-            var attributes: [Attribute] = []
-            for (scope, name) in shown where !attributes.contains(where: { $0.key == name }) {
-                if let found = (scope == "span" ? span.attributes : span.resource).first(where: { $0.key == name }) { attributes.append(found) }
-            }
+            let attributes = shown(span)
             if !attributes.isEmpty {
                 set += ",\"attributes\":"
                 appendAttributes(attributes, to: &set)

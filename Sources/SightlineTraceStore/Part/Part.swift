@@ -224,11 +224,17 @@ struct BlockData {
     /// Every column a span needs, decoded.
     func rowColumns() throws -> RowColumns {
         let filter = try filterColumns()
-        let ids = try column(1)
+        let ids = try idColumns(filter)
         let details = try column(4)
-        guard ids.count == meta.spanCount * 16 else { throw SightlineError(.dataCorrupted, "span id column has \(ids.count) bytes for \(meta.spanCount) spans") }
         guard filter.detailOffsets.last == details.count else { throw SightlineError(.dataCorrupted, "detail column has \(details.count) bytes, lengths add to \(filter.detailOffsets.last ?? 0)") }
-        return RowColumns(filter: filter, ids: ids, details: details, index: index)
+        return RowColumns(columns: ids, details: details)
+    }
+
+    /// The columns of spans without their details: `filter` and the span and parent ids.
+    func idColumns(_ filter: FilterColumns) throws -> IDColumns {
+        let ids = try column(1)
+        guard ids.count == meta.spanCount * 16 else { throw SightlineError(.dataCorrupted, "span id column has \(ids.count) bytes for \(meta.spanCount) spans") }
+        return IDColumns(filter: filter, ids: ids, index: index)
     }
 }
 
@@ -252,11 +258,10 @@ struct FilterColumns {
     }
 }
 
-/// All columns of a block, to build whole spans.
-struct RowColumns {
+/// The columns of a block but the details: spans with their names, kinds, times, statuses, resources and ids.
+struct IDColumns {
     let filter: FilterColumns
     let ids: [UInt8]
-    let details: [UInt8]
     let index: PartIndex
 
     func spanID(_ row: Int) -> SpanID { SpanID(ids.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: row * 16, as: UInt64.self)) }) }
@@ -265,6 +270,29 @@ struct RowColumns {
         let value = ids.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: row * 16 + 8, as: UInt64.self)) }
         return value == 0 ? nil : SpanID(value)
     }
+
+    /// The span in row `row` without attributes, events, links, status message and trace state.
+    func spanWithoutDetails(_ row: Int, traceID: TraceID) -> Span {
+        let operation = index.operations[filter.operations[row]]
+        let resource = index.resources[filter.resources[row]]
+        return Span(
+            traceID: traceID, spanID: spanID(row), parentSpanID: parentID(row), name: operation.name, kind: operation.kind,
+            startTimeUnixNano: filter.starts[row], endTimeUnixNano: filter.ends[row], statusCode: filter.statuses[row],
+            resource: resource.resource, scope: resource.scope)
+    }
+}
+
+/// All columns of a block, to build whole spans.
+struct RowColumns {
+    let columns: IDColumns
+    let details: [UInt8]
+
+    var filter: FilterColumns { columns.filter }
+    var index: PartIndex { columns.index }
+
+    func spanID(_ row: Int) -> SpanID { columns.spanID(row) }
+
+    func parentID(_ row: Int) -> SpanID? { columns.parentID(row) }
 
     /// The span in row `row`, whose trace id the caller read from column 0.
     func span(_ row: Int, traceID: TraceID) throws -> Span {
