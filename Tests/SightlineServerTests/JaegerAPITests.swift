@@ -130,6 +130,11 @@ struct JaegerAPITests {
             }
             try await client.execute("/api/v2/search/tags?start=99999999999999999").check { #expect($0.status == .ok) }
             try await client.execute("/api/v2/search/tags?scope=links").check { #expect($0.status == .badRequest) }
+            try await client.execute("/api/v2/search/tags?scope=intrinsic").check {
+                let scopes = json($0)["scopes"] as? [[String: Any]]
+                #expect(scopes?.count == 1 && (scopes?.first?["tags"] as? [String])?.contains("trace:rootService") == true)
+            }
+            try await client.execute("/api/v2/search/tags?scope=none").check { #expect($0.status == .ok) }
             try await client.execute("/api/v2/search/tag/nosuch/values").check { #expect($0.status == .badRequest) }
         }
         #expect(try TempoAPIHandler.traceQL(fromTags: #"service.name=api  http.route="/a b""#) == #"{ .service.name = "api" && .http.route = "/a b" }"#)

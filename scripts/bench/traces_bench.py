@@ -259,7 +259,8 @@ def main():
             if number == 0 and p99:
                 check(p99["result_rows"] == item["series"], f"ClickHouse has {p99['result_rows']} services, TraceQL {item['series']}")
                 reference = f"{p99['median_ms']} (`quantile(0.99)(duration_ns) … GROUP BY service`; ratio {item['median_ms'] / p99['median_ms']:.2f})"
-            print(f"| TraceQL metrics `{item['q']}` ({item['path']}, median ms; {item['series']} series) | {item['median_ms']} | {reference} |")
+            q = item["q"].replace("|", "\\|")
+            print(f"| TraceQL metrics `{q}` ({item['path']}, median ms; {item['series']} series) | {item['median_ms']} | {reference} |")
 
 
 if __name__ == "__main__":

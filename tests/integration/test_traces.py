@@ -355,7 +355,9 @@ def test_tempo_metrics_answer_the_queries_grafana_traces_drilldown_sends(server)
             start = (base + m * 60 + j + 1) * NS
             roots.append(otlp_span(trace_id, "%016x" % 1, "GET /shop", start, start + (j + 1) * 10_000_000,
                                    attributes=[{"key": "attempt", "value": {"intValue": str(j)}}]))
-            error = {"status": {"code": 2, "message": "timeout"}} if j == 0 and m % 2 == 0 else {}
+            error = {"status": {"code": 2, "message": "timeout"}, "events": [{
+                "timeUnixNano": str(start + 4_000_000), "name": "exception",
+                "attributes": [{"key": "exception.message", "value": {"stringValue": "lock wait timeout"}}]}]} if j == 0 and m % 2 == 0 else {}
             children.append(otlp_span(trace_id, "%016x" % 2, "SELECT", start + 1_000_000, start + 5_000_000,
                                       parent="%016x" % 1, kind=3, **error))
         post_spans(server.url, "drill-web", roots)
@@ -431,6 +433,28 @@ def test_tempo_metrics_answer_the_queries_grafana_traces_drilldown_sends(server)
         assert spans["GET /shop"]["nestedSetLeft"] == {"intValue": "1"} and spans["GET /shop"]["nestedSetRight"] == {"intValue": "4"}
         assert spans["SELECT"]["nestedSetParent"] == {"intValue": "1"} and spans["SELECT"]["nestedSetLeft"] == {"intValue": "2"}
         assert spans["SELECT"]["service.name"] == {"stringValue": "drill-db"} and "status" in spans["SELECT"]
+
+    # The exceptions tab: event attributes selected, keyed without their scope.
+    r = requests.get(server.url + "/api/search", timeout=30, params={
+        "q": f"{{{ours} && status = error}} | select(resource.service.name, event.exception.message) with(most_recent=true)",
+        "limit": "400", "spss": "10", "start": str(base), "end": str(base + 300)})
+    assert r.status_code == 200, r.text
+    failed = [s for t in r.json()["traces"] for s in t["spanSets"][0]["spans"]]
+    assert len(failed) == 3 and all({"key": "exception.message", "value": {"stringValue": "lock wait timeout"}} in s["attributes"]
+                                    for s in failed), failed
+
+    # Tag names by scope (events too) and tag values narrowed by the other filters (`q`), as Grafana asks for them.
+    window_tags = {"start": str(base), "end": str(base + 300)}
+    events = requests.get(server.url + "/api/v2/search/tags", params={"scope": "event", **window_tags}, timeout=30).json()
+    assert events["scopes"] == [{"name": "event", "tags": ["exception.message"]}], events
+    every = {s["name"]: s["tags"] for s in requests.get(server.url + "/api/v2/search/tags", params={"limit": "5000", **window_tags},
+                                                         timeout=30).json()["scopes"]}
+    assert "attempt" in every["span"] and "exception.message" in every["event"] and "event:name" in every["intrinsic"]
+    values = requests.get(server.url + "/api/v2/search/tag/resource.service.name/values", timeout=30,
+                          params={"q": "{ kind = client }", "tag": "resource.service.name", **window_tags}).json()["tagValues"]
+    assert values == [{"type": "string", "value": "drill-db"}], values
+    values = requests.get(server.url + "/api/v2/search/tag/event.exception.message/values", params=window_tags, timeout=30).json()
+    assert values["tagValues"] == [{"type": "string", "value": "lock wait timeout"}], values
 
     # Bad input: plain-text 400s that say what is wrong.
     for params, message in [({"q": "{} | rate("}, "TraceQL"), ({"q": "{}"}, "not a metrics query"),

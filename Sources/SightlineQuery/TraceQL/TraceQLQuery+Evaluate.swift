@@ -74,6 +74,16 @@ extension TraceQLQuery {
         return query
     }
 
+    /// The query's spanset filter as a test of one span, when the query is one filter (without stages) that needs no
+    /// whole trace; nil otherwise.
+    package var spanCondition: ((Span) -> Bool)? {
+        guard case .filter(let condition) = spansets, stages.isEmpty, metrics == nil else { return nil }
+        guard let condition else { return { _ in true } }
+        guard !Self.readsTrace(condition) else { return nil }
+        let noTrace = TraceSummary([])
+        return { span in self.holds(condition, span, noTrace) }
+    }
+
     /// A condition some span of every matching trace satisfies, when one can be checked span by span (it reads no
     /// trace-level field): a filter's own, either side's of `&&`, both sides' of `||`, the right side's of a
     /// structural operator.

@@ -35,8 +35,12 @@ enum TempoAPIHandler {
     static let defaultWindowNano: UInt64 = 3_600_000_000_000
     /// How many recent spans the tag routes read.
     static let tagSpanLimit = 10_000
-    /// Tempo's intrinsic fields, as its tag routes list them.
-    static let intrinsics = ["duration", "kind", "name", "rootName", "rootServiceName", "status", "statusMessage", "traceDuration"]
+    /// Tempo's intrinsic fields that Sightline's TraceQL reads, as Tempo's tag routes list them.
+    static let intrinsics = [
+        "duration", "event:name", "kind", "name", "rootName", "rootServiceName", "span:duration", "span:id", "span:kind", "span:name",
+        "span:status", "span:statusMessage", "status", "statusMessage", "trace:duration", "trace:id", "trace:rootName",
+        "trace:rootService", "traceDuration",
+    ]
 
     static func addRoutes(to router: Router<SightlineRequestContext>, api: APIDependencies, traces: any TraceSource) {
         TempoMetricsAPI.addRoutes(to: router, api: api, traces: traces)
@@ -61,13 +65,14 @@ enum TempoAPIHandler {
             respond(request, api: api) { tenant, parameters in
                 let names = try attributeNames(tenant: tenant, parameters: parameters, traces: traces)
                 let scope = parameters.first("scope") ?? ""
-                var scopes: [(String, [String])] = [("resource", names.resource), ("span", names.span), ("intrinsic", intrinsics)]
-                if !scope.isEmpty && scope != "all" {
+                var scopes: [(String, [String])] = [("resource", names.resource), ("span", names.span), ("event", names.event), ("intrinsic", intrinsics)]
+                if !["", "all", "none"].contains(scope) {
                     guard scopes.contains(where: { $0.0 == scope }) else {
-                        throw SightlineError(.invalidArgument, "invalid scope \(scope): use resource, span, intrinsic or all")
+                        throw SightlineError(.invalidArgument, "invalid scope \(scope): use resource, span, event, intrinsic, none or all")
                     }
                     scopes = scopes.filter { $0.0 == scope }
                 }
+                scopes.removeAll { $0.1.isEmpty }
                 var out = "{\"scopes\":["
                 for (index, (name, tags)) in scopes.enumerated() {
                     if index > 0 { out += "," }
@@ -86,7 +91,8 @@ enum TempoAPIHandler {
             let name = context.parameters.get("name") ?? ""
             return respond(request, api: api) { tenant, parameters in
                 let field = try TraceQLQuery.field(named: name)
-                let values = try recentSpans(tenant: tenant, parameters: parameters, traces: traces).compactMap { field.tagValue(of: $0) }
+                let values = try recentSpans(tenant: tenant, parameters: parameters, traces: traces, narrowedBy: parameters.first("q"))
+                    .compactMap { field.tagValue(of: $0) }
                 var out = "{\"tagValues\":["
                 for (index, value) in Set(values).sorted(by: { ($0.type, $0.value) < ($1.type, $1.value) }).enumerated() {
                     if index > 0 { out += "," }
@@ -228,24 +234,34 @@ enum TempoAPIHandler {
 
     // MARK: Tags
 
-    /// The recent spans of the request's window that the tag routes read.
-    static func recentSpans(tenant: Tenant, parameters: JaegerParameters, traces: any TraceSource, now: Date = Date()) throws -> [Span] {
+    /// The recent spans of the request's window that the tag routes read; with a TraceQL `q` (Grafana sends the
+    /// other filters of the query being edited) only those its spanset filter selects, when it is one filter that
+    /// needs no whole trace. Another `q`, or one that does not parse, narrows nothing, as in Tempo.
+    static func recentSpans(
+        tenant: Tenant, parameters: JaegerParameters, traces: any TraceSource, narrowedBy q: String? = nil, now: Date = Date()
+    ) throws -> [Span] {
         let nowNano = UInt64(max(0, now.timeIntervalSince1970 * 1e9))
         let endNano = try parameters.seconds("end") ?? nowNano
         let startNano = try parameters.seconds("start") ?? (endNano > 24 * defaultWindowNano ? endNano - 24 * defaultWindowNano : 0)
-        return try traces.spans(
+        let spans = try traces.spans(
             tenant: tenant, in: TimeRange(startNano: min(startNano, endNano), endNano: endNano == .max ? .max : endNano + 1), limit: tagSpanLimit)
+        guard let q, !q.isEmpty, let query = try? TraceQLQuery(q), let selects = query.spanCondition else { return spans }
+        return spans.filter(selects)
     }
 
     /// Attribute names of recent spans, by scope, sorted.
-    static func attributeNames(tenant: Tenant, parameters: JaegerParameters, traces: any TraceSource) throws -> (resource: [String], span: [String]) {
+    static func attributeNames(
+        tenant: Tenant, parameters: JaegerParameters, traces: any TraceSource
+    ) throws -> (resource: [String], span: [String], event: [String]) {
         var resource = Set<String>()
         var span = Set<String>()
+        var event = Set<String>()
         for item in try recentSpans(tenant: tenant, parameters: parameters, traces: traces) {
             for attribute in item.resource { resource.insert(attribute.key) }
             for attribute in item.attributes { span.insert(attribute.key) }
+            for happening in item.events { for attribute in happening.attributes { event.insert(attribute.key) } }
         }
-        return (resource.sorted(), span.sorted())
+        return (resource.sorted(), span.sorted(), event.sorted())
     }
 
     // MARK: Responses
