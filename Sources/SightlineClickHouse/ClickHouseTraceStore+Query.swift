@@ -103,16 +103,49 @@ extension ClickHouseTraceStore {
         }
     }
 
+    /// The most spans one answer of ``forEachSpan(matching:_:)`` should carry: the range is read in pieces of whole
+    /// minutes holding about this many matching spans (one busier minute is one piece).
+    static let scanPieceSpans: UInt64 = 100_000
+
     /// Every span matching `query`: ClickHouse filters by all but the span predicate, which is checked here. Exact
-    /// duplicates (a replayed insert) count once.
+    /// duplicates (a replayed insert) count once. The matching spans are counted per minute first, and read in pieces
+    /// of consecutive minutes, so that one answer never holds more than a piece.
     package func forEachSpan(matching query: TraceQuery, _ visit: (Span) throws -> Void) throws {
-        let answer = try ClickHouseClient.blocking {
-            try await self.client.query("SELECT span FROM \(Self.spansTable) WHERE \(Self.conditions(query)) FORMAT RowBinary")
+        try forEachSpan(matching: query, pieceSpans: Self.scanPieceSpans, visit)
+    }
+
+    /// ``forEachSpan(matching:_:)`` in pieces of about `pieceSpans` spans.
+    func forEachSpan(matching query: TraceQuery, pieceSpans: UInt64, _ visit: (Span) throws -> Void) throws {
+        let minute: UInt64 = 60_000_000_000
+        let counting = """
+            SELECT intDiv(start_ns, \(minute)) AS minute, count() FROM \(Self.spansTable) WHERE \(Self.conditions(query))
+            GROUP BY minute ORDER BY minute FORMAT RowBinary
+            """
+        let perMinute = try ClickHouseClient.blocking {
+            try decodeRowBinary(try await self.client.query(counting)) { (try $0.readUInt64LE(), try $0.readUInt64LE()) }
         }
-        var seen = Set<[UInt8]>()
-        for bytes in try decodeRowBinary(answer, { try $0.readBytes() }) where seen.insert(bytes).inserted {
-            let span = try Self.decodeSpan(bytes)
-            if query.predicate.map({ $0(span) }) ?? true { try visit(span) }
+        var pieces: [TimeRange] = []
+        var current: (start: UInt64, end: UInt64, spans: UInt64)?
+        for (number, spans) in perMinute {
+            let start = number * minute
+            if let piece = current, piece.spans + spans <= pieceSpans {
+                current = (piece.start, start + minute, piece.spans + spans)
+            } else {
+                if let piece = current { pieces.append(TimeRange(startNano: piece.start, endNano: piece.end)) }
+                current = (start, start + minute, spans)
+            }
+        }
+        if let piece = current { pieces.append(TimeRange(startNano: piece.start, endNano: piece.end)) }
+        for piece in pieces {
+            var part = query
+            part.range = TimeRange(startNano: max(query.range.startNano, piece.startNano), endNano: min(query.range.endNano, piece.endNano))
+            let sql = "SELECT span FROM \(Self.spansTable) WHERE \(Self.conditions(part)) FORMAT RowBinary"
+            let answer = try ClickHouseClient.blocking { try await self.client.query(sql) }
+            var seen = Set<[UInt8]>()
+            for bytes in try decodeRowBinary(answer, { try $0.readBytes() }) where seen.insert(bytes).inserted {
+                let span = try Self.decodeSpan(bytes)
+                if query.predicate.map({ $0(span) }) ?? true { try visit(span) }
+            }
         }
     }
 

@@ -223,8 +223,14 @@ private func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T
                 try store.forEachSpan(matching: query) { spans.append($0) }
                 return spans
             }
+            let inPieces = try await onOwnThread {
+                var spans: [Span] = []
+                try store.forEachSpan(matching: query, pieceSpans: 3) { spans.append($0) }
+                return spans
+            }
             let key = { (span: Span) in "\(span.traceID) \(span.spanID) \(span.startTimeUnixNano)" }
             #expect(gotSpans.map(key).sorted() == wantSpans.map(key).sorted(), "forEachSpan \(query)")
+            #expect(inPieces.map(key).sorted() == wantSpans.map(key).sorted(), "forEachSpan in pieces \(query)")
         }
         for range in Self.anyRanges {
             let want = try embedded.dependencies(tenant: tenant, range: range)

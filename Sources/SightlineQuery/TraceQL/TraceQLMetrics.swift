@@ -127,7 +127,7 @@ extension TraceQLQuery {
         var accumulator = MetricsAccumulator(metrics, window: window, exemplars: exemplars, query: self)
         var prefilter = prefilter(tenant: tenant, range: window.scanRange, limit: 0)
         var inspectedTraces = 0
-        let spanBySpan = spanByspan(metrics)
+        let spanBySpan = isSpanLevel(metrics)
         prefilter.spanDetails = readsDetails(metrics, spanBySpan: spanBySpan)
         if spanBySpan {
             let noTrace = TraceSummary([])
@@ -157,14 +157,7 @@ extension TraceQLQuery {
     /// Whether the spans the store hands out need their details (attributes, events, status message): when the
     /// filter reads them, or, decided span by span, the function or `by` fields do; `compare()` reads every attribute.
     private func readsDetails(_ metrics: Metrics, spanBySpan: Bool) -> Bool {
-        var fields: [Field] = []
-        func walk(_ spanset: Spanset) {
-            switch spanset {
-            case .filter(let condition): fields += condition?.fields ?? []
-            case .and(let a, let b), .or(let a, let b), .structural(let a, _, _, let b): walk(a); walk(b)
-            }
-        }
-        walk(spansets)
+        var fields = filterFields
         if spanBySpan {
             fields += metrics.by.map(\.field)
             switch metrics.function {
@@ -178,7 +171,7 @@ extension TraceQLQuery {
 
     /// Whether each span can be decided on its own: one filter without trace-level fields, no spanset stages, and a
     /// function and `by` fields that read none either.
-    private func spanByspan(_ metrics: Metrics) -> Bool {
+    private func isSpanLevel(_ metrics: Metrics) -> Bool {
         guard case .filter(let condition) = spansets, stages.allSatisfy({ if case .select = $0 { true } else { false } }) else { return false }
         if let condition, Self.readsTrace(condition) { return false }
         if metrics.by.contains(where: \.field.readsTrace) { return false }

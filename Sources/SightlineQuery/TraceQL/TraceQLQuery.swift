@@ -193,8 +193,8 @@ package struct TraceQLQuery: Sendable {
         return out
     }
 
-    /// The fields of filters and `select()` stages, each once, in order.
-    var shownFields: [Field] {
+    /// The fields the spanset filters read, in order.
+    var filterFields: [Field] {
         var out: [Field] = []
         func walk(_ spanset: Spanset) {
             switch spanset {
@@ -203,6 +203,12 @@ package struct TraceQLQuery: Sendable {
             }
         }
         walk(spansets)
+        return out
+    }
+
+    /// The fields of filters and `select()` stages, each once, in order.
+    var shownFields: [Field] {
+        var out = filterFields
         for case .select(let fields) in stages { out += fields }
         var seen = Set<Field>()
         return out.filter { seen.insert($0).inserted }
