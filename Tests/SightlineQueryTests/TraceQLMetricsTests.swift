@@ -4,7 +4,7 @@ import Testing
 @testable import SightlineQuery
 
 /// Spans held in memory, scanned by ``TraceQuery/matches(_:)``: the store protocol's definition, without a store.
-private struct SpanList: TraceSource {
+struct SpanList: TraceSource {
     var spans: [Span]
 
     func spans(tenant: Tenant, in range: TimeRange, limit: Int) throws -> [Span] {
@@ -107,6 +107,10 @@ private struct SpanList: TraceSource {
         #expect(TraceQLMetricsWindow.defaultStep(from: 0, to: Self.second) == 50_000_000)
 
         expectInvalid("end must be greater than start") { _ = try TraceQLMetricsWindow(rangeFrom: 5, to: 5, step: 1) }
+        expectInvalid("end is out of range") { _ = try TraceQLMetricsWindow(rangeFrom: 0, to: .max, step: .max / 2) }
+        expectInvalid("end is out of range") { _ = try TraceQLMetricsWindow(instantFrom: 0, to: .max) }
+        let widest = try TraceQLMetricsWindow(rangeFrom: 0, to: .max / 2, step: .max / 4)
+        #expect(widest.count == 4 && widest.scanRange.endNano > .max / 2)
         expectInvalid("step of 35ms is too small, minimum step for given range is 36ms") {
             _ = try TraceQLMetricsWindow(rangeFrom: 0, to: 360 * Self.second, step: 35_000_000)
         }

@@ -149,12 +149,18 @@ import Testing
             "{", "}", "(", ")", " ", "&&", "||", "!", "=", "!=", "<", ">", ">=", "<=", "=~", "!~", ">>", "<<", "~", "|", ",", ".", "span.",
             "resource.", "span:", "trace:", "name", "status", "kind", "duration", "rootName", "traceDuration", "error", "server", "nil",
             "true", "\"", "`", "\"GET.*\"", "\"(\"", "1", "-2", "1.5", "100ms", "5xs", "count()", "avg(duration)", "select(", "by(", "http.status_code",
-            "\\", "µs", "é",
+            "\\", "µs", "é", "&>>", "&~", "nestedSetParent", "nestedSetLeft", "event.", "event:name", "| rate()", "| count_over_time()",
+            "| quantile_over_time(duration, 0.9", "| histogram_over_time(", "| compare({status=error}, 2", "| max_over_time(", " by (",
+            "| topk(2)", "| bottomk(", "with(sample=true)", "0.5", "0",
         ]
+        let source = SpanList(spans: Self.trace)
+        let window = try! TraceQLMetricsWindow(rangeFrom: 0, to: 3_000_000_000, step: 1_000_000_000)
         for _ in 0..<5000 {
             let text = (0..<Int(rng.next() % 20)).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined()
             if let query = try? TraceQLQuery(text) {
                 _ = query.matchingSpans(in: Self.trace)
+                if query.isMetricsQuery { _ = try? query.metrics(source: source, tenant: .default, window: window) }
+                _ = query.shownAttributes(of: Self.trace[1], in: TraceSummary(Self.trace))
                 _ = query.prefilter(tenant: .default, range: .all, limit: 3).matches(Self.trace[0])
             }
             _ = try? TraceQLQuery.field(named: text).tagValue(of: Self.trace[2])

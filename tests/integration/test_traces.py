@@ -401,6 +401,8 @@ def test_tempo_metrics_answer_the_queries_grafana_traces_drilldown_sends(server)
     attempts = query_range(f"{{{ours} && span.attempt != nil}} | count_over_time() by (span.attempt)")
     assert [s["labels"] for s in attempts][:2] == [[{"key": "span.attempt", "value": {"intValue": "0"}}],
                                                    [{"key": "span.attempt", "value": {"intValue": "1"}}]]
+    # A Go duration as the step (Tempo reads those): the same answer as "60s".
+    assert query_range(f"{{nestedSetParent<0 && true && {ours}}} | rate()", step="1.0m")[0]["samples"] == rate["samples"]
     quantiles = query_range(f"{{nestedSetParent<0 && {ours}}} | quantile_over_time(duration, 0.5, 0.9)")
     assert [s["labels"] for s in quantiles] == [[{"key": "p", "value": {"doubleValue": 0.5}}], [{"key": "p", "value": {"doubleValue": 0.9}}]]
     assert values(quantiles[1])[1] == pytest.approx(0.016777216)
@@ -460,6 +462,8 @@ def test_tempo_metrics_answer_the_queries_grafana_traces_drilldown_sends(server)
     for params, message in [({"q": "{} | rate("}, "TraceQL"), ({"q": "{}"}, "not a metrics query"),
                             ({"q": "{} | rate()", "step": "1ms", "start": "0", "end": "100000"}, "step of 1ms is too small"),
                             ({"q": "{} | rate()", "start": "20", "end": "10"}, "end must be greater than start"),
+                            ({"q": "{} | rate()", "step": "1e30"}, "invalid step parameter"),
+                            ({"q": "{} | rate()", "start": "0", "end": "18446744073709551615"}, "end is out of range"),
                             ({}, "'q' is required")]:
         r = requests.get(server.url + "/api/metrics/query_range", params=params, timeout=30)
         assert r.status_code == 400 and message in r.text, (params, r.text)

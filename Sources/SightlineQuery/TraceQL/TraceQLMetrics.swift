@@ -23,6 +23,8 @@ package struct TraceQLMetricsWindow: Hashable, Sendable {
     package init(rangeFrom start: UInt64, to end: UInt64, step: UInt64, maxIntervals: Int = 10_000) throws {
         guard end > start else { throw SightlineError(.invalidArgument, "end must be greater than start") }
         guard step > 0 else { throw SightlineError(.invalidArgument, "step must be positive") }
+        // The last interval ends at or after `end`, and the scan reads one nanosecond past it: both must fit.
+        guard end <= UInt64.max - step - 1 else { throw SightlineError(.invalidArgument, "end is out of range") }
         let first = start / step * step
         let last = end % step == 0 ? end : (end / step + 1) * step
         let intervals = (last - first) / step + 1
@@ -40,6 +42,7 @@ package struct TraceQLMetricsWindow: Hashable, Sendable {
     /// The single interval of an instant query, `(start, end]`.
     package init(instantFrom start: UInt64, to end: UInt64) throws {
         guard end > start else { throw SightlineError(.invalidArgument, "end must be greater than start") }
+        guard end < UInt64.max else { throw SightlineError(.invalidArgument, "end is out of range") }
         startNano = start
         stepNano = end - start
         count = 1

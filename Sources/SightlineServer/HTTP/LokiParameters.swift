@@ -59,8 +59,11 @@ struct LokiParameters {
     func duration(_ name: String) throws -> UInt64? {
         let text = parameters[name]
         guard !text.isEmpty else { return nil }
-        if let seconds = Double(text), seconds.isFinite, seconds > 0 { return UInt64(seconds * 1e9) }
-        if let ms = try? PrometheusAPIParameters.parseDuration(text), ms > 0 { return UInt64(ms) * 1_000_000 }
+        if let seconds = Double(text), seconds.isFinite, seconds > 0, seconds < 1.8e10 { return UInt64(seconds * 1e9) }
+        if let ms = try? PrometheusAPIParameters.parseDuration(text), ms > 0 {
+            let (nano, overflow) = UInt64(ms).multipliedReportingOverflow(by: 1_000_000)
+            if !overflow { return nano }
+        }
         throw SightlineError(.invalidArgument, "invalid \(name) parameter \"\(text)\": use a positive duration like 15s or a number of seconds")
     }
 

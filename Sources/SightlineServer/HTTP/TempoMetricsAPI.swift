@@ -53,7 +53,10 @@ enum TempoMetricsAPI {
     /// `/api/metrics/query_range`: Tempo's `QueryRangeResponse`.
     static func queryRange(tenant: Tenant, parameters: LokiParameters, traces: any TraceSource, now: UInt64 = LokiParameters.nowNano()) throws -> String {
         let (query, start, end) = try request(parameters, now: now)
-        let step = try parameters.duration("step") ?? TraceQLMetricsWindow.defaultStep(from: start, to: end)
+        // Tempo reads a step as seconds or as a Go duration (`1.5s`, `1m30s`); Prometheus' forms (`1d`) are read too.
+        let stepText = parameters["step"]
+        let goStep = stepText.isEmpty ? nil : JaegerParameters.parseGoDuration(stepText)
+        let step = try goStep.flatMap { $0 > 0 ? $0 : nil } ?? parameters.duration("step") ?? TraceQLMetricsWindow.defaultStep(from: start, to: end)
         let window = try TraceQLMetricsWindow(rangeFrom: start, to: end, step: step)
         let exemplarText = parameters["exemplars"]
         var exemplars = maxExemplars
