@@ -157,6 +157,7 @@ extension ClickHouseTraceStore {
         if let operation = query.operation { parts.append("name = \(ClickHouseSQL.quote(operation))") }
         if let kind = query.kind { parts.append("kind = \(kind.rawValue)") }
         if let status = query.status { parts.append("status = \(status.rawValue)") }
+        if query.rootSpans { parts.append("parent_id = 0") }
         if let minimum = query.minDurationNano { parts.append("duration_ns >= \(minimum)") }
         if let maximum = query.maxDurationNano { parts.append("duration_ns <= \(maximum)") }
         for tag in query.tags {

@@ -132,6 +132,10 @@ extension TraceStore {
             if let maximum = query.maxDurationNano, duration > maximum { continue }
             rows.append(row)
         }
+        if query.rootSpans && !rows.isEmpty {
+            let ids = try data.idColumns(filter)
+            rows.removeAll { ids.parentID($0) != nil }
+        }
         guard !rows.isEmpty else { return }
         let traces = try data.traceIDs()
         if !wantsSpans && query.tags.isEmpty && query.predicate == nil {

@@ -185,7 +185,11 @@ private func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T
             TraceQuery(tenant: tenant, range: TimeRange(startNano: F.base + day, endNano: F.base + day), limit: 10_000),
             TraceQuery(tenant: tenant, service: "nope", limit: 10_000),
             TraceQuery(tenant: tenant, limit: 0),
-        ]
+        ] + [TraceQuery(tenant: tenant, limit: 10_000), TraceQuery(tenant: tenant, service: "api", status: .error, range: odd, limit: 10_000)].map {
+            var roots = $0
+            roots.rootSpans = true
+            return roots
+        }
     }
 
     /// Ranges on day boundaries: the embedded store answers services and operations by whole blocks of a part (one

@@ -123,7 +123,11 @@ struct TraceSearchTests {
             TraceQuery(tenant: F.tenant, tags: [TagCondition("db.system", "postgresql")]),
             TraceQuery(tenant: F.tenant, minDurationNano: 30_000_000, status: .ok, range: TimeRange(startNano: F.base, endNano: F.base + 3600 * F.second)),
             TraceQuery(tenant: F.other),
-        ]
+        ] + [TraceQuery(tenant: F.tenant), TraceQuery(tenant: F.tenant, service: "db")].map {
+            var roots = $0
+            roots.rootSpans = true
+            return roots
+        }
         let key = { (span: Span) in "\(span.traceID) \(span.spanID)" }
         try everywhere { store in
             for query in queries {

@@ -63,6 +63,8 @@ package struct TraceQuery: Hashable, Sendable {
     package var minDurationNano: UInt64?
     package var maxDurationNano: UInt64?
     package var status: Span.StatusCode?
+    /// Only root spans: those without a parent span id (``Span/isRoot``).
+    package var rootSpans = false
     /// The span's start time must fall in the range.
     package var range: TimeRange
     /// At most this many trace ids are returned.
@@ -70,7 +72,7 @@ package struct TraceQuery: Hashable, Sendable {
     /// A further condition on the span; stores that cannot evaluate it return a superset.
     package var predicate: SpanPredicate?
     /// False when the caller, and the predicate, read none of a span's details: its attributes, events, links, status
-    /// message and trace state. ``TraceSource/forEachSpan(matching:_:)`` may then hand out spans without them (the
+    /// message, trace state and instrumentation scope. ``TraceSource/forEachSpan(matching:_:)`` may then hand out spans without them (the
     /// embedded store skips decoding them: most of a scan's cost).
     package var spanDetails = true
 
@@ -98,6 +100,7 @@ package struct TraceQuery: Hashable, Sendable {
         if let operation, span.name != operation { return false }
         if let kind, span.kind != kind { return false }
         if let status, span.statusCode != status { return false }
+        if rootSpans && !span.isRoot { return false }
         let duration = span.durationNano
         if let minDurationNano, duration < minDurationNano { return false }
         if let maxDurationNano, duration > maxDurationNano { return false }
@@ -188,6 +191,9 @@ extension Span {
         for attribute in resource where attribute.key == "service.name" { return attribute.value.text }
         return Self.unknownService
     }
+
+    /// Whether the span has no parent span id: a root of its trace (Tempo's `nestedSetParent < 0`).
+    package var isRoot: Bool { parentSpanID.map(\.isZero) ?? true }
 
     /// `end - start` in nanoseconds; 0 when the end precedes the start.
     package var durationNano: UInt64 { endTimeUnixNano >= startTimeUnixNano ? endTimeUnixNano - startTimeUnixNano : 0 }

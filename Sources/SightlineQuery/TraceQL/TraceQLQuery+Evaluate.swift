@@ -37,6 +37,7 @@ extension TraceQLQuery {
                 if let known = query[keyPath: path], known != value { exact = false } else { query[keyPath: path] = value }
             }
             for conjunct in conjuncts {
+                if case .truth(.value(.bool(true))) = conjunct { continue }
                 guard case .compare(let left, let comparison, let right) = conjunct else {
                     exact = false
                     continue
@@ -58,6 +59,10 @@ extension TraceQLQuery {
                 case (.duration, .greaterOrEqual, .duration(let ns)) where ns >= 0: query.minDurationNano = max(query.minDurationNano ?? 0, UInt64(ns))
                 case (.duration, .less, .duration(let ns)) where ns > 0: query.maxDurationNano = min(query.maxDurationNano ?? .max, UInt64(ns) - 1)
                 case (.duration, .lessOrEqual, .duration(let ns)) where ns >= 0: query.maxDurationNano = min(query.maxDurationNano ?? .max, UInt64(ns))
+                // Roots are -1, every other span 0 or more.
+                case (.nestedSetParent, .less, .int(0)), (.nestedSetParent, .lessOrEqual, .int(-1)),
+                    (.nestedSetParent, .equal, .int(-1)):
+                    query.rootSpans = true
                 case (.span(let key), .equal, let value), (.either(let key), .equal, let value), (.resource(let key), .equal, let value):
                     // A tag condition is looser than TraceQL's scopes, so the predicate stays.
                     exact = false

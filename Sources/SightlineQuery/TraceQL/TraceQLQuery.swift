@@ -56,7 +56,7 @@ package struct TraceQLQuery: Sendable {
         case avg, min, max, sum
     }
 
-    /// A metrics function over the matched spans, counted in time intervals (``metrics(source:tenant:window:exemplars:)``).
+    /// A metrics function over the matched spans, counted in time intervals (``metrics(source:tenant:window:exemplars:traceLimit:)``).
     struct Metrics: Sendable {
         enum Function: Sendable {
             case rate, countOverTime

@@ -66,8 +66,3 @@ package struct TraceSummary: Sendable {
         return out
     }
 }
-
-extension Span {
-    /// Whether the span has no parent span id (Tempo's root spans, `nestedSetParent < 0`).
-    package var isRoot: Bool { parentSpanID.map(\.isZero) ?? true }
-}

@@ -186,39 +186,54 @@ struct BlockData {
         }
     }
 
-    /// Columns 2 and 3: what searches filter on.
+    /// Columns 2 and 3: what searches filter on. Each column is filled in place (no appends: this runs for every
+    /// block a search or a TraceQL metrics query reads).
     func filterColumns() throws -> FilterColumns {
         let times = try column(2)
         let meta = try column(3)
-        var columns = FilterColumns(count: self.meta.spanCount)
-        try times.withUnsafeBytes { raw in
+        let count = self.meta.spanCount
+        let minStart = self.meta.minStart
+        var ends: [UInt64] = []
+        let starts = try times.withUnsafeBytes { raw in
             var r = ByteReader(raw)
-            for _ in 0..<self.meta.spanCount {
-                let start = self.meta.minStart &+ (try r.readVarint())
-                columns.starts.append(start)
-                columns.ends.append(start &+ UInt64(bitPattern: try r.readSignedVarint()))
+            var starts: [UInt64] = []
+            starts = try Array(unsafeUninitializedCapacity: count) { startBuffer, startCount in
+                ends = try Array(unsafeUninitializedCapacity: count) { endBuffer, endCount in
+                    for row in 0..<count {
+                        let start = minStart &+ (try r.readVarint())
+                        startBuffer.initializeElement(at: row, to: start)
+                        endBuffer.initializeElement(at: row, to: start &+ UInt64(bitPattern: try r.readSignedVarint()))
+                        (startCount, endCount) = (row + 1, row + 1)
+                    }
+                }
             }
+            return starts
         }
+        var operations = [Int](repeating: 0, count: count)
+        var resources = [Int](repeating: 0, count: count)
+        var statuses = [Span.StatusCode](repeating: .unset, count: count)
+        var detailOffsets = [Int](repeating: 0, count: count + 1)
+        let (operationCount, resourceCount) = (index.operations.count, index.resources.count)
         try meta.withUnsafeBytes { raw in
             var r = ByteReader(raw)
             var offset = 0
-            for _ in 0..<self.meta.spanCount {
+            for row in 0..<count {
                 let operation = Int(try r.readVarint())
                 let resource = Int(try r.readVarint())
                 let status = try r.readByte()
                 let length = Int(try r.readVarint())
-                guard operation < index.operations.count, resource < index.resources.count else {
+                guard operation < operationCount, resource < resourceCount else {
                     throw SightlineError(.dataCorrupted, "span names operation \(operation) or resource \(resource) outside the dictionaries")
                 }
-                columns.operations.append(operation)
-                columns.resources.append(resource)
-                columns.statuses.append(Span.StatusCode(rawValue: Int32(status)) ?? .unset)
-                columns.detailOffsets.append(offset)
+                operations[row] = operation
+                resources[row] = resource
+                statuses[row] = Span.StatusCode(rawValue: Int32(status)) ?? .unset
+                detailOffsets[row] = offset
                 offset += length
             }
-            columns.detailOffsets.append(offset)
+            detailOffsets[count] = offset
         }
-        return columns
+        return FilterColumns(starts: starts, ends: ends, operations: operations, resources: resources, statuses: statuses, detailOffsets: detailOffsets)
     }
 
     /// Every column a span needs, decoded.
@@ -240,22 +255,13 @@ struct BlockData {
 
 /// The columns searches filter on, one entry per span.
 struct FilterColumns {
-    var starts: [UInt64] = []
-    var ends: [UInt64] = []
-    var operations: [Int] = []
-    var resources: [Int] = []
-    var statuses: [Span.StatusCode] = []
+    var starts: [UInt64]
+    var ends: [UInt64]
+    var operations: [Int]
+    var resources: [Int]
+    var statuses: [Span.StatusCode]
     /// Where each span's details start in column 4, plus the end.
-    var detailOffsets: [Int] = []
-
-    init(count: Int) {
-        starts.reserveCapacity(count)
-        ends.reserveCapacity(count)
-        operations.reserveCapacity(count)
-        resources.reserveCapacity(count)
-        statuses.reserveCapacity(count)
-        detailOffsets.reserveCapacity(count + 1)
-    }
+    var detailOffsets: [Int]
 }
 
 /// The columns of a block but the details: spans with their names, kinds, times, statuses, resources and ids.
@@ -271,14 +277,13 @@ struct IDColumns {
         return value == 0 ? nil : SpanID(value)
     }
 
-    /// The span in row `row` without attributes, events, links, status message and trace state.
+    /// The span in row `row` without attributes, events, links, status message, trace state and instrumentation scope.
     func spanWithoutDetails(_ row: Int, traceID: TraceID) -> Span {
         let operation = index.operations[filter.operations[row]]
-        let resource = index.resources[filter.resources[row]]
         return Span(
             traceID: traceID, spanID: spanID(row), parentSpanID: parentID(row), name: operation.name, kind: operation.kind,
             startTimeUnixNano: filter.starts[row], endTimeUnixNano: filter.ends[row], statusCode: filter.statuses[row],
-            resource: resource.resource, scope: resource.scope)
+            resource: index.resources[filter.resources[row]].resource)
     }
 }
 
