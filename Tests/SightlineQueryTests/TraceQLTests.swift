@@ -189,6 +189,10 @@ import Testing
         ]
         let events = try TraceQLQuery(#"{ event.exception.message =~ "no.*" } | select(event:name)"#)
         #expect(events.matchingSpans(in: [failing]).count == 1)
+        // Any event may satisfy a comparison; a missing key compares false.
+        #expect(try TraceQLQuery(#"{ event:name = "exception" && event.message = "retrying" }"#).matchingSpans(in: [failing]).count == 1)
+        #expect(try TraceQLQuery(#"{ event:name = "other" || event.message = "x" }"#).matchingSpans(in: [failing]).isEmpty)
+        #expect(try TraceQLQuery(#"{ event.nothing != "x" }"#).matchingSpans(in: [failing]).isEmpty)
         #expect(events.shownAttributes(of: failing, in: TraceSummary([failing])) == [
             Attribute("exception.message", .string("no stock")), Attribute("event:name", .string("log")),
         ])

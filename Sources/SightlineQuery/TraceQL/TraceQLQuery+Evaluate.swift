@@ -228,8 +228,24 @@ extension TraceQLQuery {
             // `= nil` asks for absence, `!= nil` for presence; otherwise a missing field compares false.
             if case .value(.null) = right { return comparison == .equal ? a == nil : comparison == .notEqual && a != nil }
             if case .value(.null) = left { return comparison == .equal ? b == nil : comparison == .notEqual && b != nil }
+            // An event field holds when any of the span's events satisfies the comparison, as in Tempo.
+            if span.events.count > 1, left.field?.isEventField == true || right.field?.isEventField == true {
+                return span.events.contains { event in
+                    guard let x = Self.value(left, of: event, or: a), let y = Self.value(right, of: event, or: b) else { return false }
+                    return compare(x, comparison, y)
+                }
+            }
             guard let a, let b else { return false }
             return compare(a, comparison, b)
+        }
+    }
+
+    /// An operand's value for one event: an event field's in that event, any other operand's as already read.
+    private static func value(_ operand: Operand, of event: Span.Event, or other: Value?) -> Value? {
+        switch operand.field {
+        case .event(let key)?: attribute(key, in: event.attributes)
+        case .eventName?: .string(event.name)
+        default: other
         }
     }
 
@@ -338,6 +354,14 @@ extension TraceQLQuery.Field {
     var readsDetails: Bool {
         switch self {
         case .span, .either, .event, .eventName, .statusMessage: true
+        default: false
+        }
+    }
+
+    /// Whether the field reads one of the span's events.
+    var isEventField: Bool {
+        switch self {
+        case .event, .eventName: true
         default: false
         }
     }

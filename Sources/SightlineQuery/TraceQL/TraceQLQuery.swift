@@ -113,8 +113,8 @@ package struct TraceQLQuery: Sendable {
         /// on entering (`left`) and on leaving (`right`); `parent` is the parent's `left`, -1 for a root, 0 for a
         /// span not connected to a root.
         case nestedSetParent, nestedSetLeft, nestedSetRight
-        /// An attribute of the span's first event that has it (`event.exception.message`), and the first event's name
-        /// (`event:name`).
+        /// An attribute of the span's events (`event.exception.message`) and an event's name (`event:name`): a
+        /// comparison holds when any event satisfies it; shown and grouped by, the first event's value.
         case event(String)
         case eventName
     }
