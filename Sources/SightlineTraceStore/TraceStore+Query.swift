@@ -132,8 +132,16 @@ extension TraceStore {
             if let maximum = query.maxDurationNano, duration > maximum { continue }
             rows.append(row)
         }
+        // The id column, decompressed once for whichever of the steps below needs it.
+        var decodedIDs: IDColumns?
+        func ids() throws -> IDColumns {
+            if let decodedIDs { return decodedIDs }
+            let made = try data.idColumns(filter)
+            decodedIDs = made
+            return made
+        }
         if query.rootSpans && !rows.isEmpty {
-            let ids = try data.idColumns(filter)
+            let ids = try ids()
             rows.removeAll { ids.parentID($0) != nil }
         }
         guard !rows.isEmpty else { return }
@@ -143,14 +151,14 @@ extension TraceStore {
             return
         }
         if !query.spanDetails && query.tags.isEmpty {
-            let ids = try data.idColumns(filter)
+            let ids = try ids()
             for row in rows {
                 let span = ids.spanWithoutDetails(row, traceID: traces[row])
                 if query.predicate.map({ $0(span) }) ?? true { try note(traces[row], filter.starts[row], span) }
             }
             return
         }
-        let columns = try data.rowColumns()
+        let columns = try data.rowColumns(try ids())
         for row in rows {
             let span = try columns.span(row, traceID: traces[row])
             if query.tags.allSatisfy({ span.hasTag($0) }) && (query.predicate.map { $0(span) } ?? true) {

@@ -106,8 +106,6 @@ package struct TraceQLMetricsResult: Sendable {
     }
 
     package var series: [Series]
-    package var window: TraceQLMetricsWindow
-    package var inspectedSpans = 0
     package var inspectedTraces = 0
 }
 
@@ -195,7 +193,6 @@ private struct MetricsAccumulator {
     let window: TraceQLMetricsWindow
     let exemplarLimit: Int
     let query: TraceQLQuery
-    var inspected = 0
 
     /// What one series has gathered: a value per interval (a count, a sum, a minimum or a maximum; NaN where min,
     /// max or sum saw nothing), `avg_over_time`'s counts beside its sums, `quantile_over_time`'s power-of-two buckets
@@ -233,7 +230,6 @@ private struct MetricsAccumulator {
 
     mutating func observe(_ span: Span, context: TraceSummary) {
         guard let interval = window.interval(of: span.startTimeUnixNano) else { return }
-        inspected += 1
         if case .compare(let condition, _, let start, let end) = metrics.function {
             var selected = condition.map { query.holds($0, span, context) } ?? true
             if let start, let end { selected = selected && span.startTimeUnixNano > start && span.startTimeUnixNano <= end }
@@ -258,9 +254,10 @@ private struct MetricsAccumulator {
             break
         }
         let (function, count, empty, exemplarLimit) = (metrics.function, window.count, empty, exemplarLimit)
-        let exemplar = TraceQLMetricsResult.Exemplar(traceID: span.traceID, timestampMs: Int64(span.startTimeUnixNano / 1_000_000), value: value)
+        let exemplar = exemplarLimit > 0
+            ? TraceQLMetricsResult.Exemplar(traceID: span.traceID, timestampMs: Int64(span.startTimeUnixNano / 1_000_000), value: value) : nil
         series[key, default: SeriesState(values: Array(repeating: empty, count: count))].observe(
-            value, bucket: bucket, interval: interval, function: function, exemplar: exemplarLimit > 0 ? exemplar : nil)
+            value, bucket: bucket, interval: interval, function: function, exemplar: exemplar)
     }
 
     /// A numeric field as the `_over_time` functions read it: the `duration` intrinsic in seconds, other numbers as
@@ -365,9 +362,7 @@ private struct MetricsAccumulator {
         series.sort { Self.sortKey($0.labels).lexicographicallyPrecedes(Self.sortKey($1.labels)) }
         // Ranked after sorting, so that ties go to the series that sorts first.
         if let rank = metrics.rank { series = Self.keepRanked(series, bottom: rank.bottom, k: rank.k) }
-        var result = TraceQLMetricsResult(series: series, window: window)
-        result.inspectedSpans = inspected
-        return result
+        return TraceQLMetricsResult(series: series)
     }
 
     /// A series from a value per interval (NaN: none) and the exemplars of its intervals, at most the limit of them,

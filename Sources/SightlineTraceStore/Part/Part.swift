@@ -238,8 +238,12 @@ struct BlockData {
 
     /// Every column a span needs, decoded.
     func rowColumns() throws -> RowColumns {
-        let filter = try filterColumns()
-        let ids = try idColumns(filter)
+        try rowColumns(try idColumns(try filterColumns()))
+    }
+
+    /// Every column a span needs, with the filter and id columns already decoded.
+    func rowColumns(_ ids: IDColumns) throws -> RowColumns {
+        let filter = ids.filter
         let details = try column(4)
         guard filter.detailOffsets.last == details.count else { throw SightlineError(.dataCorrupted, "detail column has \(details.count) bytes, lengths add to \(filter.detailOffsets.last ?? 0)") }
         return RowColumns(columns: ids, details: details)
