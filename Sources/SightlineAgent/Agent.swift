@@ -28,6 +28,8 @@ package final class Agent: Sendable {
     private let scrapeTask = Mutex<Task<Void, Never>?>(nil)
     /// The OTLP/gRPC receiver, stopped by ``stop()``.
     private let grpcServer = Mutex<UnaryGRPCServer?>(nil)
+    /// The running totals of OTLP metrics sent with delta temporality (they start over when the agent restarts).
+    private let otlpDeltas = OTLPDeltaAccumulator()
 
     /// Opens the data directory and the buffer.
     /// - Throws: `io`/`dataCorrupted` when the data directory cannot be used.
@@ -428,7 +430,7 @@ package final class Agent: Sendable {
             let body = try request.body.withUnsafeBytes {
                 try ContentDecoding.decode($0, encoding: request.headers["content-encoding"], limit: 64 << 20)
             }
-            guard try relay(OTLPDecoder.decode(signal, body: body, format: format)) else {
+            guard try relay(OTLPDecoder.decode(signal, body: body, format: format, deltas: .init(otlpDeltas, tenant: ""))) else {
                 return .init(status: 503, body: Array("the agent buffer is full\n".utf8))
             }
             return .init(status: 200, contentType: format == .json ? "application/json" : "application/x-protobuf", body: format == .json ? Array("{}".utf8) : [])
@@ -454,7 +456,7 @@ package final class Agent: Sendable {
         guard !call.overLimit else { return .failure(code: 8, message: "request message exceeds the agent's limit of 64 MiB") }
         do {
             let message = try call.message(limit: 64 << 20)
-            let decoded = try message.withUnsafeBytes { try OTLPDecoder.decode(signal, body: $0, format: .protobuf) }
+            let decoded = try message.withUnsafeBytes { try OTLPDecoder.decode(signal, body: $0, format: .protobuf, deltas: .init(otlpDeltas, tenant: "")) }
             guard try relay(decoded) else { return .failure(code: 14, message: "the agent buffer is full") }
             return .message([])  // an empty Export…ServiceResponse: everything accepted
         } catch let error as SightlineError {

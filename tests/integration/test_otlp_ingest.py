@@ -441,6 +441,85 @@ def test_info_joins_the_sdk_resource_onto_series(sightline):
     assert r.status_code == 400 and 'function "info" is not enabled' in r.json()["error"], r.text
 
 
+def test_delta_temporality_is_stored_as_running_totals(sightline):
+    """SDKs configured for delta temporality (counters, up-down counters, histograms) send what changed since their
+    last export; Sightline stores the running totals, as Prometheus' delta-to-cumulative feature does, so the series
+    read like cumulative ones. After a restart the totals go on from the stored values."""
+    from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider, UpDownCounter
+    from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExportingMetricReader
+    from opentelemetry.sdk.resources import Resource
+    from otel_data import GrpcMetricExporter, HttpMetricExporter
+
+    delta = {kind: AggregationTemporality.DELTA for kind in (Counter, UpDownCounter, Histogram)}
+    srv = sightline("delta").start()
+
+    def provider(transport: str):
+        if transport == "http":
+            exporter = HttpMetricExporter(endpoint=f"{srv.url}/v1/metrics", preferred_temporality=delta, timeout=30)
+        else:
+            exporter = GrpcMetricExporter(endpoint=srv.grpc_endpoint, insecure=True, preferred_temporality=delta, timeout=30)
+        reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
+        resource = Resource.create({"service.name": f"delta-{transport}"})
+        return MeterProvider(metric_readers=[reader], resource=resource, shutdown_on_exit=False)
+
+    def flush(p):
+        assert p.force_flush(timeout_millis=30_000)
+        time.sleep(0.02)  # the next export's points are in a later millisecond
+
+    def instant(expr: str) -> list:
+        r = requests.get(srv.url + "/api/v1/query", params={"query": expr}, timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()["data"]["result"]
+
+    def value(expr: str) -> float:
+        result = instant(expr)
+        assert len(result) == 1, (expr, result)
+        return float(result[0]["value"][1])
+
+    for transport in ("http", "grpc"):
+        p = provider(transport)
+        meter = p.get_meter("delta-test")
+        jobs = meter.create_counter("jobs.done")
+        depth = meter.create_up_down_counter("queue.depth")
+        duration = meter.create_histogram("job.duration", unit="s")
+        jobs.add(5, {"queue": "q1"})
+        depth.add(4)
+        duration.record(0.2)
+        duration.record(3.0)
+        flush(p)
+        jobs.add(3, {"queue": "q1"})
+        depth.add(-1)
+        duration.record(7.5)
+        flush(p)
+        jobs.add(2, {"queue": "q1"})
+        flush(p)
+        p.shutdown()
+
+        job = f'job="delta-{transport}"'
+        raw = instant(f'jobs_done_total{{{job}, queue="q1"}}[1h]')
+        assert [float(v) for _, v in raw[0]["values"]] == [5, 8, 10], raw
+        assert value(f"queue_depth{{{job}}}") == 3
+        assert value(f"job_duration_seconds_count{{{job}}}") == 3
+        assert abs(value(f"job_duration_seconds_sum{{{job}}}") - 10.7) < 1e-9
+        assert value(f'job_duration_seconds_bucket{{{job}, le="5"}}') == 2
+        assert value(f'job_duration_seconds_bucket{{{job}, le="10"}}') == 3
+        assert value(f'job_duration_seconds_bucket{{{job}, le="+Inf"}}') == 3
+
+    metadata = requests.get(srv.url + "/api/v1/metadata", timeout=30).json()["data"]
+    assert metadata["jobs_done_total"][0]["type"] == "counter", metadata
+    assert metadata["queue_depth"][0]["type"] == "gauge", metadata
+    assert metadata["job_duration_seconds"][0]["type"] == "histogram", metadata
+
+    # A restart forgets the totals; the first point after it goes on from the stored value (a new SDK process, too).
+    assert srv.stop_sigterm(timeout=30) == 0
+    srv.start()
+    p = provider("http")
+    p.get_meter("delta-test").create_counter("jobs.done").add(4, {"queue": "q1"})
+    flush(p)
+    p.shutdown()
+    assert value('jobs_done_total{job="delta-http", queue="q1"}') == 14
+
+
 # ---------------------------------------------------------------------------
 # 4. Bad input: 400 / 415 / 413, and nothing of it stored
 # ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ package import SightlineCore
 ///
 /// Bytes in, model out: no transport code. Resource attributes and scope are copied into every log record and span;
 /// metrics are translated to the Prometheus model (see ``OTLPPrometheusTranslator``). Records that cannot be stored
-/// (a span without a valid id, a delta sum) are counted in ``DecodedBatch/rejected`` with a message, as an OTLP partial
+/// (a span without a valid id, an exponential histogram) are counted in ``DecodedBatch/rejected`` with a message, as an OTLP partial
 /// success; input that does not decode at all throws.
 ///
 /// ```swift
@@ -48,18 +48,30 @@ package enum OTLPDecoder {
     /// - Parameter protobuf: The request body.
     /// - Returns: Samples and metadata, and the data points that were rejected.
     /// - Throws: ``SightlineError`` `.invalidArgument` naming the field path.
-    package static func decodeMetrics(protobuf: UnsafeRawBufferPointer) throws -> DecodedBatch {
+    package static func decodeMetrics(protobuf: UnsafeRawBufferPointer, deltas: Deltas? = nil) throws -> DecodedBatch {
         let request = try protobufErrors("ExportMetricsServiceRequest") { try OTLPProtobufDecoder.decodeMetrics(protobuf) }
-        return OTLPPrometheusTranslator.translate(request)
+        return OTLPPrometheusTranslator.translate(request, deltas: deltas?.accumulator, tenant: deltas?.tenant ?? "")
     }
 
     /// Decodes an `ExportMetricsServiceRequest` in OTLP/JSON and translates it to Prometheus samples.
     /// - Parameter json: The request body, UTF-8.
     /// - Returns: Samples and metadata, and the data points that were rejected.
     /// - Throws: ``SightlineError`` `.invalidArgument`.
-    package static func decodeMetrics(json: UnsafeRawBufferPointer) throws -> DecodedBatch {
+    package static func decodeMetrics(json: UnsafeRawBufferPointer, deltas: Deltas? = nil) throws -> DecodedBatch {
         let request = try jsonErrors("ExportMetricsServiceRequest") { try OTLPJSONDecoder.decodeMetrics(json) }
-        return OTLPPrometheusTranslator.translate(request)
+        return OTLPPrometheusTranslator.translate(request, deltas: deltas?.accumulator, tenant: deltas?.tenant ?? "")
+    }
+
+    /// Where metrics sent with delta temporality are summed: an accumulator and the tenant whose series they are.
+    /// Without it, delta points are rejected.
+    package struct Deltas: Sendable {
+        package var accumulator: OTLPDeltaAccumulator
+        package var tenant: String
+
+        package init(_ accumulator: OTLPDeltaAccumulator, tenant: String) {
+            self.accumulator = accumulator
+            self.tenant = tenant
+        }
     }
 
     /// Decodes an export request of any signal.
@@ -67,22 +79,25 @@ package enum OTLPDecoder {
     ///   - signal: Which service the request was sent to.
     ///   - body: The (already decompressed) request body.
     ///   - format: Protobuf or JSON.
+    ///   - deltas: Where metrics' delta points are summed; nil rejects them.
     /// - Returns: The decoded batch and what was rejected.
     /// - Throws: ``SightlineError`` `.invalidArgument` when the body does not decode.
-    package static func decode(_ signal: Signal, body: UnsafeRawBufferPointer, format: OTLPFormat) throws -> DecodedBatch {
+    package static func decode(
+        _ signal: Signal, body: UnsafeRawBufferPointer, format: OTLPFormat, deltas: Deltas? = nil
+    ) throws -> DecodedBatch {
         switch (signal, format) {
         case (.logs, .protobuf): try decodeLogs(protobuf: body)
         case (.logs, .json): try decodeLogs(json: body)
-        case (.metrics, .protobuf): try decodeMetrics(protobuf: body)
-        case (.metrics, .json): try decodeMetrics(json: body)
+        case (.metrics, .protobuf): try decodeMetrics(protobuf: body, deltas: deltas)
+        case (.metrics, .json): try decodeMetrics(json: body, deltas: deltas)
         case (.traces, .protobuf): try decodeTraces(protobuf: body)
         case (.traces, .json): try decodeTraces(json: body)
         }
     }
 
     /// Decodes an export request held in a byte array.
-    package static func decode(_ signal: Signal, body: [UInt8], format: OTLPFormat) throws -> DecodedBatch {
-        try body.withUnsafeBytes { try decode(signal, body: $0, format: format) }
+    package static func decode(_ signal: Signal, body: [UInt8], format: OTLPFormat, deltas: Deltas? = nil) throws -> DecodedBatch {
+        try body.withUnsafeBytes { try decode(signal, body: $0, format: format, deltas: deltas) }
     }
 
     private static func protobufErrors<T>(_ root: String, _ body: () throws -> T) throws -> T {

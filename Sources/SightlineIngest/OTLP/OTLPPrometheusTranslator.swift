@@ -7,7 +7,8 @@ import SightlineCore
 /// - `job` is `service.namespace/service.name` (or `service.name`), `instance` is `service.instance.id`.
 /// - Gauges and non-monotonic cumulative sums become gauges; monotonic cumulative sums counters (`_total`);
 ///   histograms `_bucket{le}` (cumulative), `_sum`, `_count`; summaries `{quantile}`, `_sum`, `_count`.
-/// - Delta (or unspecified) temporality and exponential histograms are rejected per data point.
+/// - Delta sums and histograms become the same series with running totals when an ``OTLPDeltaAccumulator`` is given
+///   (and are rejected per data point without one); unspecified temporality and exponential histograms are rejected.
 /// - A point flagged `NO_RECORDED_VALUE` becomes the staleness marker.
 /// - `target_info` (value 1) carries the other resource attributes, at the resource's first data point's time.
 struct OTLPPrometheusTranslator {
@@ -18,11 +19,25 @@ struct OTLPPrometheusTranslator {
     private var metadata: [MetricMetadata] = []
     private var families: Set<String> = []
     private var tally = RejectionTally()
+    /// Whether delta points are translated (for an accumulator) or rejected.
+    private let takesDeltas: Bool
+    /// The places in `samples` of the samples made from delta points, ascending.
+    private var deltaSamples: [Int] = []
 
-    /// Translates `request` into a metrics batch with its rejections.
-    static func translate(_ request: OTLPMetricsRequest) -> DecodedBatch {
-        var translator = OTLPPrometheusTranslator()
+    private init(takesDeltas: Bool) {
+        self.takesDeltas = takesDeltas
+    }
+
+    /// Translates `request` into a metrics batch with its rejections; delta points go through `deltas` into the
+    /// running totals of `tenant`'s series, or are rejected when it is nil.
+    static func translate(_ request: OTLPMetricsRequest, deltas: OTLPDeltaAccumulator? = nil, tenant: String = "") -> DecodedBatch {
+        var translator = OTLPPrometheusTranslator(takesDeltas: deltas != nil)
         for resource in request.resourceMetrics { translator.add(resource) }
+        if let deltas {
+            for message in deltas.accumulate(tenant: tenant, samples: &translator.samples, deltas: translator.deltaSamples) {
+                translator.tally.reject(1, message)
+            }
+        }
         return DecodedBatch(
             .metrics(MetricBatch(samples: translator.samples, metadata: translator.metadata)),
             rejected: translator.tally.count, rejectionMessage: translator.tally.message)
@@ -61,9 +76,11 @@ struct OTLPPrometheusTranslator {
             let name = PrometheusNaming.metricName(metric.name, unit: metric.unit, type: type)
             return name.isEmpty ? nil : name
         }
+        /// Whether points of `temporality` are translated; marks what the points add as deltas.
         func checkTemporality(_ temporality: Int32, count: Int) -> Bool {
             switch temporality {
             case OTLPTemporality.cumulative: return true
+            case OTLPTemporality.delta where takesDeltas: return true
             case OTLPTemporality.delta:
                 tally.reject(count, "\(description): delta temporality is not supported; use cumulative")
             default:
@@ -84,12 +101,12 @@ struct OTLPPrometheusTranslator {
                 return rejectName(metric, count: points.count)
             }
             addMetadata(family, isMonotonic ? .counter : .gauge, metric)
-            return addNumberPoints(points, family, resourceLabels)
+            return markingDeltas(temporality) { $0.addNumberPoints(points, family, resourceLabels) }
         case .histogram(let points, let temporality):
             guard checkTemporality(temporality, count: points.count) else { return nil }
             guard let family = name(.histogram) else { return rejectName(metric, count: points.count) }
             addMetadata(family, .histogram, metric)
-            return addHistogramPoints(points, family, resourceLabels)
+            return markingDeltas(temporality) { $0.addHistogramPoints(points, family, resourceLabels) }
         case .exponentialHistogram(let count, _):
             tally.reject(count, "\(description): exponential histograms are not supported yet")
             return nil
@@ -98,6 +115,14 @@ struct OTLPPrometheusTranslator {
             addMetadata(family, .summary, metric)
             return addSummaryPoints(points, family, resourceLabels)
         }
+    }
+
+    /// Runs `add`, marking the samples it appends as deltas when `temporality` is delta.
+    private mutating func markingDeltas(_ temporality: Int32, _ add: (inout Self) -> Int64?) -> Int64? {
+        let start = samples.count
+        let first = add(&self)
+        if temporality == OTLPTemporality.delta { deltaSamples.append(contentsOf: start..<samples.count) }
+        return first
     }
 
     private mutating func rejectName(_ metric: OTLPMetric, count: Int) -> Int64? {

@@ -49,7 +49,8 @@ struct OTLPGRPCService: Sendable {
                 throw SightlineError(.tooLarge, "request message exceeds the limit of \(api.limits.maxBodyBytes) bytes (limits.max_body_bytes)")
             }
             let message = try call.message(limit: api.limits.maxBodyBytes)
-            var decoded = try message.withUnsafeBytes { try OTLPDecoder.decode(signal, body: $0, format: .protobuf) }
+            let deltas = OTLPDecoder.Deltas(api.otlpDeltas, tenant: identity.tenant.id)
+            var decoded = try message.withUnsafeBytes { try OTLPDecoder.decode(signal, body: $0, format: .protobuf, deltas: deltas) }
             decoded.request = ReceivedRequest.otlp(signal, format: .protobuf, body: message, decoded: decoded)
             let outcome = try await api.pipeline.ingest(decoded, tenant: identity.tenant, protocol: "otlp_grpc", bytes: call.body.readableBytes)
             return .message(OTLPResponse.export(signal, rejected: outcome.rejected, message: outcome.message, format: .protobuf))

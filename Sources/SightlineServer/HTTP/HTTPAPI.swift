@@ -6,7 +6,7 @@ package import SightlineCore
 package import SightlineQuery
 package import SightlineTSDB
 package import SightlineAuditStore
-import SightlineIngest
+package import SightlineIngest
 
 /// What the HTTP and gRPC handlers share.
 package struct APIDependencies: Sendable {
@@ -33,6 +33,8 @@ package struct APIDependencies: Sendable {
     package var promQLFeatures: PromQLParser.Options = .default
     /// How long logs are kept by default (`logs.retention`), as Loki's API reports it; nil keeps them.
     package var logRetention: Duration?
+    /// The running totals of OTLP metrics sent with delta temporality, seeded from `samples` after a restart.
+    package var otlpDeltas: OTLPDeltaAccumulator
 
     package init(
         pipeline: IngestPipeline, authenticator: Authenticator, limits: IngestLimits, metrics: ServerMetrics,
@@ -46,6 +48,20 @@ package struct APIDependencies: Sendable {
         self.logs = logs
         self.spans = spans
         self.samples = samples
+        self.otlpDeltas = OTLPDeltaAccumulator(seed: Self.newestSample(in: samples))
+    }
+
+    /// Reads the newest sample of exactly the series `labels` (not a series with more labels) in a time range.
+    static func newestSample(in samples: any MetricQuerier) -> OTLPDeltaAccumulator.Seed {
+        { tenant, labels, startMs, endMs in
+            let matchers = labels.labels.compactMap { try? LabelMatcher($0.name, .equal, $0.value) }
+            guard matchers.count == labels.labels.count,
+                let series = try? samples.select(tenant: Tenant(uncheckedID: tenant), matchers: matchers, startMs: startMs, endMs: endMs),
+                let exact = series.first(where: { $0.labels == labels }),
+                let timestampMs = exact.timestampsMs.last, let value = exact.values.last
+            else { return nil }
+            return (timestampMs, value)
+        }
     }
 }
 
