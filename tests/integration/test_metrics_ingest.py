@@ -308,6 +308,120 @@ def test_scrape_node_exporter_and_python_client_with_staleness(sightline, peers,
 # ---------------------------------------------------------------------------
 # 3. Prometheus text import
 # ---------------------------------------------------------------------------
+def test_real_prometheus_reads_sightline_through_remote_read(sightline, peers, tmp_path):
+    """A real Prometheus with `remote_read` pointed at Sightline answers PromQL over Sightline's samples: raw
+    samples, a rate and staleness come back as Sightline stores them. Bad requests get 400s."""
+    srv = sightline("rr-source").start()
+    end_ms = (now_ms() // 15_000) * 15_000 - 30_000
+    times = [end_ms - 15_000 * i for i in range(20)][::-1]
+    lines = []
+    for instance, slope in (("h1", 3), ("h2", 7)):
+        lines += [f'rr_requests_total{{job="shop",instance="{instance}"}} {slope * i} {t}' for i, t in enumerate(times)]
+    lines += [f'rr_temperature{{room="lab"}} {20 + i / 4} {t}' for i, t in enumerate(times[:10])]
+    r = requests.post(srv.url + "/api/v1/import/prometheus", data="\n".join(lines) + "\n", timeout=30)
+    assert r.status_code == 204, r.text
+
+    prom_port, = free_ports(1)
+    config = {
+        "global": {"scrape_interval": "15s"},
+        "remote_read": [{"url": srv.url + "/api/v1/read", "read_recent": True}],
+    }
+    prom = peers(Prometheus(tmp_path, prom_port, config)).start()
+    at = (end_ms + 1) / 1000
+
+    raw = prom.raw_samples("rr_requests_total", "10m", at)
+    assert raw == {
+        label_key({"__name__": "rr_requests_total", "job": "shop", "instance": inst}):
+            [(t, float(slope * i)) for i, t in enumerate(times) if t > end_ms - 600_000]
+        for inst, slope in (("h1", 3), ("h2", 7))
+    }, raw
+
+    def prom_query(expr: str, t: float) -> list:
+        r = requests.get(prom.url + "/api/v1/query", params={"query": expr, "time": f"{t:.3f}"}, timeout=30)
+        assert r.status_code == 200, r.text
+        return sorted((s["metric"].get("instance", ""), s["value"][1]) for s in r.json()["data"]["result"])
+
+    def own_query(expr: str, t: float) -> list:
+        r = requests.get(srv.url + "/api/v1/query", params={"query": expr, "time": f"{t:.3f}"}, timeout=30)
+        assert r.status_code == 200, r.text
+        return sorted((s["metric"].get("instance", ""), s["value"][1]) for s in r.json()["data"]["result"])
+
+    expr = "rate(rr_requests_total[2m])"
+    rates = prom_query(expr, at)
+    assert rates == own_query(expr, at), rates
+    assert [inst for inst, _ in rates] == ["h1", "h2"], rates
+    assert abs(float(rates[0][1]) - 0.2) < 1e-3 and abs(float(rates[1][1]) - 7 / 15) < 1e-3, rates
+    # The temperature's samples end halfway: past the 5-minute lookback after its last one, both find nothing.
+    last_temperature = times[9] / 1000
+    assert prom_query("rr_temperature", last_temperature + 60) == [("", "22.25")]
+    assert prom_query("rr_temperature", last_temperature + 301) == own_query("rr_temperature", last_temperature + 301) == []
+
+    # Bad requests: not snappy, a client that takes only streamed chunks.
+    r = requests.post(srv.url + "/api/v1/read", data=b"\xff\xff\xff\xff\xff\x01",
+                      headers={"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf"}, timeout=30)
+    assert r.status_code == 400 and "remote read body" in r.text, r.text
+    from metrics_peers import snappy_block, _len_delimited, _key, _varint
+    query = _len_delimited(3, _len_delimited(2, b"__name__") + _len_delimited(3, b"up"))
+    chunks_only = _len_delimited(1, query) + _key(2, 0) + _varint(1)
+    r = requests.post(srv.url + "/api/v1/read", data=snappy_block(chunks_only),
+                      headers={"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf"}, timeout=30)
+    assert r.status_code == 400 and "does not support any of the requested response types" in r.text, r.text
+
+
+def test_real_prometheus_federates_from_sightline(sightline, peers, tmp_path):
+    """/federate answers the newest sample of each matched series in the text format; a real Prometheus scraping
+    it with honor_labels stores them under their own labels and timestamps."""
+    srv = sightline("fed-source").start()
+    t = now_ms() - 5_000
+    lines = [
+        f'fed_up{{job="shop",instance="h1"}} 1 {t - 15_000}',
+        f'fed_up{{job="shop",instance="h1"}} 1 {t}',
+        f'fed_up{{job="shop",instance="h2"}} 0 {t}',
+        f'fed_temp{{room="a b",quote="x\\"y"}} -12.5 {t}',
+        f'fed_other{{job="elsewhere"}} 3 {t}',
+        f'fed_up{{job="shop",instance="gone"}} 1 {t - 600_000}',
+    ]
+    r = requests.post(srv.url + "/api/v1/import/prometheus", data="\n".join(lines) + "\n", timeout=30)
+    assert r.status_code == 204, r.text
+    matches = ['{job="shop"}', "fed_temp"]
+    r = requests.get(srv.url + "/federate", params={"match[]": matches}, timeout=30)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain; version=0.0.4"), r.text
+    assert r.text == (
+        "# TYPE fed_temp untyped\n"
+        f'fed_temp{{quote="x\\"y",room="a b"}} -12.5 {t}\n'
+        "# TYPE fed_up untyped\n"
+        f'fed_up{{instance="h1",job="shop"}} 1 {t}\n'
+        f'fed_up{{instance="h2",job="shop"}} 0 {t}\n'
+    ), r.text
+    assert requests.get(srv.url + "/federate", timeout=30).text == ""
+    r = requests.get(srv.url + "/federate", params={"match[]": "fed_up{"}, timeout=30)
+    assert r.status_code == 400, r.text
+
+    prom_port, = free_ports(1)
+    config = {
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+        "scrape_configs": [{
+            "job_name": "federate", "honor_labels": True, "metrics_path": "/federate",
+            "params": {"match[]": matches},
+            "static_configs": [{"targets": [srv.url.removeprefix("http://")]}],
+        }],
+    }
+    prom = peers(Prometheus(tmp_path, prom_port, config)).start()
+    at = time.time()
+
+    def federated():
+        got = prom.raw_samples('{__name__=~"fed_.*"}', "1m", time.time())
+        return got if len(got) == 3 else None
+    got = wait_until(federated, 45, "the federated series in Prometheus")
+    assert got == {
+        label_key({"__name__": "fed_up", "job": "shop", "instance": "h1"}): [(t, 1.0)],
+        label_key({"__name__": "fed_up", "job": "shop", "instance": "h2"}): [(t, 0.0)],
+        # A series without job or instance gets the scraping job's, as any scraped series does.
+        label_key({"__name__": "fed_temp", "room": "a b", "quote": 'x"y', "job": "federate",
+                   "instance": srv.url.removeprefix("http://")}): [(t, -12.5)],
+    }, (got, at)
+
+
 def test_import_prometheus_text(server):
     url = server.url + "/api/v1/import/prometheus"
     text_type = {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}

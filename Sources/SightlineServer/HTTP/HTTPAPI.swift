@@ -104,6 +104,12 @@ package enum HTTPAPI {
         router.post("/api/v1/write") { request, _ in
             try await PrometheusWriteHandler.remoteWrite(request: request, api: api)
         }
+        router.post("/api/v1/read") { request, _ in
+            try await PrometheusReadHandler.handle(request: request, api: api)
+        }
+        router.get("/federate") { request, _ in
+            try await PrometheusFederateHandler.handle(request, api: api)
+        }
         router.post("/api/v1/import/prometheus") { request, _ in
             try await PrometheusWriteHandler.importText(request: request, api: api)
         }
