@@ -17,6 +17,7 @@ package struct ScrapeLoop: Sendable {
     private let sink: Sink
     private let logger: Logger
     private let clock: @Sendable () -> Int64
+    private let status: ScrapeTargetStatus?
     private var builder: ScrapeBatchBuilder
 
     /// Creates a loop.
@@ -26,10 +27,12 @@ package struct ScrapeLoop: Sendable {
     ///   - sink: Receives one batch per scrape.
     ///   - logger: Gets a warning, with target and reason, for every failed scrape.
     ///   - clock: Wall-clock milliseconds, the timestamp of scrapes.
+    ///   - status: Where each scrape's health is noted, if anywhere.
     package init(
         target: ScrapeTarget, fetcher: HTTPFetcher, sink: @escaping Sink, logger: Logger,
-        clock: @escaping @Sendable () -> Int64 = WallClock.nowMs
+        clock: @escaping @Sendable () -> Int64 = WallClock.nowMs, status: ScrapeTargetStatus? = nil
     ) {
+        self.status = status
         self.target = target
         self.fetcher = fetcher
         self.sink = sink
@@ -72,6 +75,7 @@ package struct ScrapeLoop: Sendable {
         let timestampMs = clock()
         let start = ContinuousClock.now
         var outcome: ScrapeBatchBuilder.Outcome
+        var failure: String?
         do {
             let exposition = try await fetch(timestampMs: timestampMs)
             let duration = Self.seconds(ContinuousClock.now - start)
@@ -79,8 +83,10 @@ package struct ScrapeLoop: Sendable {
         } catch {
             if Task.isCancelled { return nil }
             logger.warning("scrape failed", metadata: ["reason": "\(error)"])
+            failure = (error as? SightlineError)?.message ?? "\(error)"
             outcome = builder.failure(timestampMs: timestampMs, durationSeconds: Self.seconds(ContinuousClock.now - start))
         }
+        status?.record(target, startedMs: timestampMs, durationSeconds: Self.seconds(ContinuousClock.now - start), error: failure)
         guard await store(outcome) else { return outcome }
         builder.commit(outcome)
         logger.debug(

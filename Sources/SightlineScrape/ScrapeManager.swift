@@ -35,6 +35,8 @@ package final class ScrapeManager: Service, Sendable {
     private let options: Options
     private let fetcher: HTTPFetcher
     private let clock: @Sendable () -> Int64
+    /// The targets being scraped and their health.
+    package let status: ScrapeTargetStatus
     private let updates: AsyncStream<[ScrapeConfig]>
     private let continuation: AsyncStream<[ScrapeConfig]>.Continuation
 
@@ -45,6 +47,7 @@ package final class ScrapeManager: Service, Sendable {
     ///   - fetcher: The HTTP client.
     ///   - logger: For failed scrapes and invalid targets.
     ///   - clock: Wall-clock milliseconds.
+    ///   - status: Where the targets and their health are kept (`/api/v1/targets` reads it).
     ///   - sink: Receives every scrape's batch with the tenant of its configuration.
     package init(
         configs: [ScrapeConfig],
@@ -52,8 +55,10 @@ package final class ScrapeManager: Service, Sendable {
         fetcher: HTTPFetcher = HTTPFetcher(),
         logger: Logger,
         clock: @escaping @Sendable () -> Int64 = WallClock.nowMs,
+        status: ScrapeTargetStatus = ScrapeTargetStatus(),
         sink: @escaping ScrapeLoop.Sink
     ) {
+        self.status = status
         self.sink = sink
         self.logger = logger
         self.options = options
@@ -75,7 +80,13 @@ package final class ScrapeManager: Service, Sendable {
             var running: [ScrapeTarget: (signal: StopSignal, identity: TargetIdentity)] = [:]
             for await configs in updates.cancelOnGracefulShutdown() {
                 var wanted: [ScrapeTarget] = []
-                for config in configs { wanted += ScrapeTarget.targets(for: config, logger: logger) }
+                var dropped: [ScrapeTargetStatus.Dropped] = []
+                for config in configs {
+                    let found = ScrapeTarget.discover(config, logger: logger)
+                    wanted += found.active
+                    dropped += found.dropped.map { ScrapeTargetStatus.Dropped(config: config, discoveredLabels: $0) }
+                }
+                status.replace(active: wanted, dropped: dropped)
                 let wantedSet = Set(wanted)
                 let wantedIdentities = Set(wanted.map(TargetIdentity.init))
                 for (target, entry) in running where !wantedSet.contains(target) {
@@ -86,7 +97,7 @@ package final class ScrapeManager: Service, Sendable {
                 for target in wanted where running[target] == nil {
                     let signal = StopSignal()
                     running[target] = (signal, TargetIdentity(target))
-                    let loop = ScrapeLoop(target: target, fetcher: fetcher, sink: sink, logger: logger, clock: clock)
+                    let loop = ScrapeLoop(target: target, fetcher: fetcher, sink: sink, logger: logger, clock: clock, status: status)
                     let seed = options.offsetSeed
                     group.addTask {
                         var loop = loop

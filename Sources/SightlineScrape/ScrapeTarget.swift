@@ -20,9 +20,26 @@ package struct ScrapeTarget: Sendable, Hashable {
     package var timeout: Duration
     /// The configuration of the job.
     package var config: ScrapeConfig
+    /// The labels before relabeling (`__address__`, `__metrics_path__`, … and the static labels), sorted. Not part of
+    /// the target's identity: entries that relabel to the same target are one target, as in Prometheus.
+    package var discoveredLabels: [Label]
 
     /// The URL, for logs: `http://localhost:9100/metrics`.
     package var url: String { "\(config.scheme)://\(address.description)\(pathAndQuery)" }
+
+    package static func == (lhs: ScrapeTarget, rhs: ScrapeTarget) -> Bool {
+        lhs.labels == rhs.labels && lhs.address == rhs.address && lhs.pathAndQuery == rhs.pathAndQuery && lhs.interval == rhs.interval
+            && lhs.timeout == rhs.timeout && lhs.config == rhs.config
+    }
+
+    package func hash(into hasher: inout Hasher) {
+        hasher.combine(labels)
+        hasher.combine(address)
+        hasher.combine(pathAndQuery)
+        hasher.combine(interval)
+        hasher.combine(timeout)
+        hasher.combine(config)
+    }
 
     /// Builds the target for one static address.
     /// - Parameters:
@@ -32,20 +49,7 @@ package struct ScrapeTarget: Sendable, Hashable {
     /// - Returns: The target, or nil when `relabel_configs` drop it.
     /// - Throws: ``SightlineError`` `.configuration` when the relabeled labels have no valid address or interval.
     package init?(config: ScrapeConfig, address: String, staticLabels: [String: String] = [:]) throws {
-        var initial = staticLabels.map { Label($0.key, $0.value) }
-        func setDefault(_ name: String, _ value: String) {
-            if !initial.contains(where: { $0.name == name }) { initial.append(Label(name, value)) }
-        }
-        initial.removeAll { $0.name == "__address__" }
-        initial.append(Label("__address__", address))
-        setDefault("job", config.jobName)
-        setDefault("__scrape_interval__", ScrapeDuration.format(config.scrapeInterval))
-        setDefault("__scrape_timeout__", ScrapeDuration.format(config.effectiveTimeout))
-        setDefault("__metrics_path__", config.metricsPath)
-        setDefault("__scheme__", config.scheme)
-        for (name, values) in config.params.sorted(by: { $0.key < $1.key }) {
-            if let first = values.first { setDefault("__param_\(name)", first) }
-        }
+        let initial = Self.discoveredLabels(config: config, address: address, staticLabels: staticLabels)
         guard let relabeled = Relabeler.apply(initial, config.relabelConfigs) else { return nil }
         var builder = LabelBuilder(relabeled)
         let addressText = builder["__address__"]
@@ -81,6 +85,7 @@ package struct ScrapeTarget: Sendable, Hashable {
         }
         if builder["instance"].isEmpty { builder["instance"] = addressText }
         self.labels = builder.sorted().filter { !$0.name.hasPrefix("__") }
+        self.discoveredLabels = initial
         self.address = parsed
         self.pathAndQuery = query.isEmpty ? path : path + (path.contains("?") ? "&" : "?") + query.joined(separator: "&")
         self.interval = interval
@@ -88,21 +93,44 @@ package struct ScrapeTarget: Sendable, Hashable {
         self.config = config
     }
 
-    /// Builds every target of a job; targets whose labels are invalid are logged and skipped.
+    /// The labels of a static target before relabeling, sorted by name: its group's labels, `__address__`, and
+    /// `job`, `__scrape_interval__`, `__scrape_timeout__`, `__metrics_path__`, `__scheme__` and `__param_<name>` from
+    /// the job where the group does not set them.
+    package static func discoveredLabels(config: ScrapeConfig, address: String, staticLabels: [String: String] = [:]) -> [Label] {
+        var initial = staticLabels.map { Label($0.key, $0.value) }
+        func setDefault(_ name: String, _ value: String) {
+            if !initial.contains(where: { $0.name == name }) { initial.append(Label(name, value)) }
+        }
+        initial.removeAll { $0.name == "__address__" }
+        initial.append(Label("__address__", address))
+        setDefault("job", config.jobName)
+        setDefault("__scrape_interval__", ScrapeDuration.format(config.scrapeInterval))
+        setDefault("__scrape_timeout__", ScrapeDuration.format(config.effectiveTimeout))
+        setDefault("__metrics_path__", config.metricsPath)
+        setDefault("__scheme__", config.scheme)
+        for (name, values) in config.params.sorted(by: { $0.key < $1.key }) {
+            if let first = values.first { setDefault("__param_\(name)", first) }
+        }
+        return initial.sorted { $0.name < $1.name }
+    }
+
+    /// Builds every target of a job, and the discovered labels of those `relabel_configs` drop; targets whose labels
+    /// are invalid are logged and skipped.
     /// - Parameters:
     ///   - config: The job.
     ///   - logger: Where to report invalid targets.
-    /// - Returns: The targets, without duplicates, in configuration order.
-    package static func targets(for config: ScrapeConfig, logger: Logger) -> [ScrapeTarget] {
+    /// - Returns: The targets, without duplicates, in configuration order; the dropped ones' labels.
+    package static func discover(_ config: ScrapeConfig, logger: Logger) -> (active: [ScrapeTarget], dropped: [[Label]]) {
         var result: [ScrapeTarget] = []
+        var dropped: [[Label]] = []
         var seen = Set<ScrapeTarget>()
         for group in config.staticConfigs {
             for address in group.targets {
                 do {
-                    if let target = try ScrapeTarget(config: config, address: address, staticLabels: group.labels),
-                        seen.insert(target).inserted
-                    {
-                        result.append(target)
+                    if let target = try ScrapeTarget(config: config, address: address, staticLabels: group.labels) {
+                        if seen.insert(target).inserted { result.append(target) }
+                    } else {
+                        dropped.append(discoveredLabels(config: config, address: address, staticLabels: group.labels))
                     }
                 } catch {
                     logger.warning(
@@ -110,7 +138,7 @@ package struct ScrapeTarget: Sendable, Hashable {
                 }
             }
         }
-        return result
+        return (result, dropped)
     }
 
     /// A stable 64-bit hash of the target (FNV-1a over URL and labels), for the scrape offset within the interval.

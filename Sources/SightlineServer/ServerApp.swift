@@ -80,6 +80,8 @@ package enum ServerApp {
         let selfTracer = configuration.traces.selfTracing ? SelfTracer(resource: SelfTracer.defaultResource()) : nil
         api.selfTracer = selfTracer
         api.selfTracingIngest = configuration.traces.selfTracingIngest
+        let scrapeTargets = ScrapeTargetStatus()
+        api.scrapeTargets = scrapeTargets
         let router = HTTPAPI.router(api)
         let http = Application(
             router: router,
@@ -95,7 +97,7 @@ package enum ServerApp {
             logger: logger
         )
         let grpc = OTLPGRPCServer.make(address: configuration.otlpGRPCAddress, api: api, logger: logger)
-        let scraper = ScrapeManager(configs: configuration.scrapeConfigs, logger: logger) { tenant, batch in
+        let scraper = ScrapeManager(configs: configuration.scrapeConfigs, logger: logger, status: scrapeTargets) { tenant, batch in
             _ = try await pipeline.ingest(DecodedBatch(.metrics(batch)), tenant: tenant, protocol: "scrape", bytes: 0)
         }
         let services: [any Service] = [StorageService(pipeline: pipeline, logger: logger)] + storage.services

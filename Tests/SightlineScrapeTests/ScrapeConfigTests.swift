@@ -116,7 +116,12 @@ struct ScrapeConfigTests {
         let keepOnly = ScrapeConfig(
             jobName: "j", staticConfigs: [StaticConfig(targets: ["a:1", "b:1", "a:1"])],
             relabelConfigs: [RelabelConfig(action: .keep, sourceLabels: ["__address__"], regex: "a:.*")])
-        #expect(ScrapeTarget.targets(for: keepOnly, logger: Logger(label: "test")).map(\.url) == ["http://a:1/metrics"])
+        let found = ScrapeTarget.discover(keepOnly, logger: Logger(label: "test"))
+        #expect(found.active.map(\.url) == ["http://a:1/metrics"])
+        #expect(found.active.first?.discoveredLabels.map { "\($0.name)=\($0.value)" } == [
+            "__address__=a:1", "__metrics_path__=/metrics", "__scheme__=http", "__scrape_interval__=1m", "__scrape_timeout__=10s", "job=j",
+        ])
+        #expect(found.dropped.map { $0.first { $0.name == "__address__" }?.value } == ["b:1"])
         let noAddress = ScrapeConfig(jobName: "j", relabelConfigs: [RelabelConfig(action: .labelDrop, regex: "__address__")])
         #expect(throws: SightlineError.self) { try ScrapeTarget(config: noAddress, address: "a:1") }
         let badInterval = ScrapeConfig(jobName: "j", relabelConfigs: [RelabelConfig(targetLabel: "__scrape_timeout__", replacement: "2m")])

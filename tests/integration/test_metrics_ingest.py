@@ -207,8 +207,18 @@ def test_scrape_node_exporter_and_python_client_with_staleness(sightline, peers,
         scrape_job("node", node.address, {"env": "test"}, metric_relabel_configs=[
             {"source_labels": ["__name__"], "regex": "node_cpu_.*|node_load1", "action": "keep"}]),
         scrape_job("py", py.address, {"env": "test", "team": "it"}),
+        scrape_job("skipped", "127.0.0.1:9", {"env": "test"}, relabel_configs=[
+            {"source_labels": ["env"], "regex": "prod", "action": "keep"}]),
     ]}
     srv = sightline("scraper", config=config).start()
+
+    def targets(**params) -> dict:
+        r = requests.get(srv.url + "/api/v1/targets", params=params, timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()["data"]
+
+    def health(job: str) -> dict:
+        return next(t for t in targets(scrapePool=job)["activeTargets"])
 
     def temp(room: str) -> list[tuple[int, float]]:
         return only(metric_series(srv, name_="pyexp_temperature_celsius", room=room), f"room {room}")
@@ -238,6 +248,23 @@ def test_scrape_node_exporter_and_python_client_with_staleness(sightline, peers,
                 assert labels.get(k) == v, f"job {job}: static label {k}={v} missing: {labels}"
         up = only(select(ours, name_="up"), f"up{{job={job}}}")
         assert all(v == 1.0 for _, v in up), f"up{{job={job}}} not always 1: {up}"
+
+    # --- /api/v1/targets: both up, in Prometheus' shape; the relabeled-away target among the dropped -----
+    listed = targets()
+    assert [t["scrapePool"] for t in listed["activeTargets"]] == ["node", "py"], listed
+    py_target = health("py")
+    assert py_target["health"] == "up" and py_target["lastError"] == "", py_target
+    assert py_target["labels"] == {"env": "test", "instance": py.address, "job": "py", "team": "it"}, py_target
+    assert py_target["discoveredLabels"]["__address__"] == py.address, py_target
+    assert py_target["discoveredLabels"]["__metrics_path__"] == "/metrics", py_target
+    assert py_target["scrapeUrl"] == f"http://{py.address}/metrics", py_target
+    assert py_target["scrapeInterval"] == "1s" and py_target["scrapeTimeout"] == "1s", py_target
+    assert 0 < py_target["lastScrapeDuration"] < 1 and py_target["lastScrape"].startswith("20"), py_target
+    assert [t["discoveredLabels"]["__address__"] for t in listed["droppedTargets"]] == ["127.0.0.1:9"], listed
+    assert listed["droppedTargetCounts"] == {"skipped": 1}, listed
+    assert targets(state="dropped")["activeTargets"] == [] and targets(state="active")["droppedTargets"] == []
+    r = requests.get(srv.url + "/api/v1/targets", params={"state": "sleeping"}, timeout=10)
+    assert r.status_code == 400 and "invalid state" in r.text, r.text
 
     # node: metric_relabel_configs keep only node_cpu_* and node_load1 (meminfo is collected, then dropped)
     node_series = select(grouped, job="node")
@@ -288,6 +315,10 @@ def test_scrape_node_exporter_and_python_client_with_staleness(sightline, peers,
         up = job_up("py", killed_ms - 1000)
         return up if up and up[1] == 0.0 else None
     down = wait_until(py_down, 15, "up{job=py} == 0 after the exporter was killed")
+    dead = wait_until(lambda: (lambda t: t if t["health"] == "down" else None)(health("py")), 10,
+                      "the py target listed as down")
+    assert dead["lastError"] != "", dead
+    assert health("node")["health"] == "up"
 
     def unmarked() -> list[str]:
         last_scrape = {"room=a": temp("a"),

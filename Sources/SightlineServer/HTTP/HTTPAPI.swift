@@ -7,6 +7,7 @@ package import SightlineQuery
 package import SightlineTSDB
 package import SightlineAuditStore
 package import SightlineIngest
+package import SightlineScrape
 
 /// What the HTTP and gRPC handlers share.
 package struct APIDependencies: Sendable {
@@ -35,6 +36,8 @@ package struct APIDependencies: Sendable {
     package var logRetention: Duration?
     /// The running totals of OTLP metrics sent with delta temporality, seeded from `samples` after a restart.
     package var otlpDeltas: OTLPDeltaAccumulator
+    /// The scrape targets and their health (`/api/v1/targets`); nil answers no targets.
+    package var scrapeTargets: ScrapeTargetStatus?
 
     package init(
         pipeline: IngestPipeline, authenticator: Authenticator, limits: IngestLimits, metrics: ServerMetrics,
@@ -106,6 +109,9 @@ package enum HTTPAPI {
         }
         router.post("/api/v1/read") { request, _ in
             try await PrometheusReadHandler.handle(request: request, api: api)
+        }
+        router.get("/api/v1/targets") { request, _ in
+            try await PrometheusTargetsHandler.handle(request, api: api)
         }
         router.get("/federate") { request, _ in
             try await PrometheusFederateHandler.handle(request, api: api)
