@@ -133,7 +133,11 @@ let sampleNotifyConfig = """
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n  - name: a\n", "defined twice", 5),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    discord_configs:\n      - title: x\n", "one of webhook_url or webhook_url_file must be configured", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    msteams_configs:\n      - webhook_url: ftp://x\n", "expected an http:// or https:// URL", 6),
-        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    opsgenie_configs: []\n", "receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2 and telegram", 5),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    victorops_configs: []\n", "receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram and opsgenie", 5),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    opsgenie_configs:\n      - message: x\n", "no global OpsGenie API Key set", 6),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    opsgenie_configs:\n      - {api_key: k, update_alerts: true}\n", "update_alerts is not supported yet", 6),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    opsgenie_configs:\n      - api_key: k\n        responders: [{type: team}]\n", "at least one of id, username or name", 7),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    opsgenie_configs:\n      - api_key: k\n        responders: [{name: x, type: crew}]\n", "type \"crew\" does not match valid options", 7),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    telegram_configs:\n      - bot_token: t\n", "missing chat_id or chat_id_file", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    telegram_configs:\n      - {bot_token: t, chat_id: 1, parse_mode: BBCode}\n", "unknown parse_mode \"BBCode\"", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    telegram_configs:\n      - {bot_token: t, chat_id: me}\n", "expected a chat id", 6),
@@ -194,6 +198,27 @@ let sampleNotifyConfig = """
         #expect(receiver.telegrams.first?.botToken == "42:secret" && receiver.telegrams.first?.chatID == -100_123)
         let both = "route: {receiver: a}\nreceivers:\n  - name: a\n    msteams_configs: [{webhook_url: 'http://teams.example/hook', webhook_url_file: \(directory.file("discord"))}]\n"
         #expect(sightlineError { _ = try NotifyConfigFile.parse(both, path: "am.yml") }?.message.contains("at most one of webhook_url & webhook_url_file") == true)
+    }
+
+    @Test func opsGenieTakesTheGlobalKeyAndURL() throws {
+        let yaml = """
+            global: {opsgenie_api_key: global-key, opsgenie_api_url: 'http://og.example/api'}
+            route: {receiver: a}
+            receivers:
+              - name: a
+                opsgenie_configs:
+                  - responders: [{name: ops, type: Team}, {username: '{{ .CommonLabels.owner }}', type: '{{ .CommonLabels.kind }}'}]
+                    details: {runbook: 'http://rb'}
+                    send_resolved: false
+                  - api_key: own-key
+            """
+        let receiver = try #require(try NotifyConfigFile.parse(yaml, path: "am.yml").receiver(named: "a"))
+        #expect(receiver.opsGenies.map(\.apiKey) == ["global-key", "own-key"])
+        #expect(receiver.opsGenies.map(\.apiURL) == ["http://og.example/api/", "http://og.example/api/"])
+        #expect(receiver.opsGenies.first?.responders.map(\.type) == ["team", "{{ .CommonLabels.kind }}"])
+        #expect(receiver.opsGenies.first?.details.map(\.0) == ["runbook"])
+        #expect(receiver.integrations.map(\.sendResolved) == [false, true])
+        #expect(receiver.integrations.map(\.name) == ["opsgenie", "opsgenie"])
     }
 
     @Test func parsesMatcherSyntax() throws {

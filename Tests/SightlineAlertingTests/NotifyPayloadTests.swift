@@ -196,6 +196,54 @@ import Testing
         #expect(resolved["dedup_key"] as? String == object["dedup_key"] as? String)
     }
 
+    @Test func opsGenieCreatesWhileFiringAndClosesOnceResolved() throws {
+        var config = OpsGenieConfig()
+        config.apiKey = "key-1"
+        config.apiURL = "http://og/"
+        config.details = [("runbook", "https://runbooks/{{ .CommonLabels.alertname }}"), ("alertname", "overridden")]
+        config.responders = [
+            { var r = OpsGenieConfig.Responder(); r.name = "ops, dba"; r.type = "teams"; return r }(),
+            { var r = OpsGenieConfig.Responder(); r.username = "{{ .CommonLabels.owner }}"; r.type = "user"; return r }(),
+            { var r = OpsGenieConfig.Responder(); r.id = "{{ .CommonLabels.nobody }}"; return r }(),
+        ]
+        config.tags = "disk, {{ .CommonLabels.alertname }},"
+        config.priority = "P2"
+        config.note = "<b>note</b>"
+        let integration = NotifyIntegration(kind: .opsGenie(config), index: 0)
+        let firing = try NotifyPayloads.opsGenie(
+            NotificationData(delivery([alert("a"), alert("b")], integration: integration), externalURL: "http://am"), config: config)
+        let alias = SHA256.hex(#"{}:{alertname="Disk"}"#)
+        #expect(firing.url == "http://og/v2/alerts")
+        #expect(firing.headers.contains { $0 == ("Authorization", "GenieKey key-1") })
+        let text = String(decoding: firing.body, as: UTF8.self)
+        #expect(text.hasPrefix(#"{"alias":"\#(alias)","message":"[FIRING:2] Disk ","description":"disk full\nAlerts Firing:\nLabels:\n - alertname = Disk\n"#))
+        #expect(text.hasSuffix("\n"))
+        #expect(text.contains(#""note":"\u003cb\u003enote\u003c/b\u003e""#))  // HTML-safe, as Go's encoder writes it
+        let object = jsonObject(text)
+        #expect(object["details"] as? [String: String] == ["alertname": "overridden", "runbook": "https://runbooks/Disk"])
+        #expect(object["source"] as? String == "http://am/#/alerts?receiver=team")
+        #expect(object["tags"] as? [String] == ["disk", " Disk"])
+        #expect(object["priority"] as? String == "P2")
+        // The teams entry became one responder per team; the one whose fields all rendered empty was left out.
+        let responders = try #require(object["responders"] as? [[String: String]])
+        #expect(responders == [["name": "ops", "type": "team"], ["name": " dba", "type": "team"], ["type": "user"]])
+        #expect(object["visibleTo"] == nil && object["entity"] == nil && object["actions"] == nil)
+
+        let resolved = try NotifyPayloads.opsGenie(
+            NotificationData(delivery([alert("a", endsAt: notifyT0)], integration: integration), externalURL: "http://am"), config: config)
+        #expect(resolved.url == "http://og/v2/alerts/\(alias)/close?identifierType=alias")
+        #expect(String(decoding: resolved.body, as: UTF8.self) == #"{"source":"http://am/#/alerts?receiver=team"}"# + "\n")
+    }
+
+    @Test func opsGenieMessageIsCutAt130Characters() throws {
+        var config = OpsGenieConfig()
+        config.apiKey = "k"
+        config.message = String(repeating: "é", count: 200)
+        let data = NotificationData(delivery([alert("a")], integration: NotifyIntegration(kind: .opsGenie(config), index: 0)), externalURL: "")
+        let message = try #require(jsonObject(String(decoding: try NotifyPayloads.opsGenie(data, config: config).body, as: UTF8.self))["message"] as? String)
+        #expect(message.unicodeScalars.count == 130 && message.hasSuffix("é…"))
+    }
+
     @Test func emailHeadersAndParts() throws {
         var config = EmailConfig()
         config.to = "Ops <ops@example.org>, dba@example.org"

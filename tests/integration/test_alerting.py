@@ -10,6 +10,7 @@ Intervals are short (evaluation 1s, group_wait 1s, group_interval 1s) so the fil
 from __future__ import annotations
 
 import email
+import hashlib
 import json
 import re
 import subprocess
@@ -235,6 +236,8 @@ def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
                 "msteams_configs": [{"webhook_url": hooks.url("/teams")}],
                 "msteamsv2_configs": [{"webhook_url": hooks.url("/workflow")}],
                 "telegram_configs": [{"api_url": hooks.url("/tg"), "bot_token": "42:secret", "chat_id": -100}],
+                "opsgenie_configs": [{"api_url": hooks.url("/og"), "api_key": "og-key", "priority": "P2",
+                                      "responders": [{"name": "ops", "type": "team"}]}],
             }],
         }
         rules = [{
@@ -279,6 +282,11 @@ def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
         assert card["body"][0]["text"].startswith("[FIRING:1] QueueTooLong") and "queue = orders" in card["body"][1]["text"]
         _, tg = hooks.wait_for(lambda p, b: p == "/tg/bot42:secret/sendMessage", budget, "Telegram message")
         assert tg["chat_id"] == -100 and tg["parse_mode"] == "HTML" and "queue = orders" in tg["text"], tg
+        _, og = hooks.wait_for(lambda p, b: p == "/og/v2/alerts", budget, "Opsgenie alert")
+        assert og["alias"] == hashlib.sha256(body["groupKey"].encode()).hexdigest(), og
+        assert og["message"].startswith("[FIRING:1] QueueTooLong") and "queue = orders" in og["description"], og
+        assert og["details"] == {"alertname": "QueueTooLong", "queue": "orders", "severity": "page"}, og
+        assert og["priority"] == "P2" and og["responders"] == [{"name": "ops", "type": "team"}], og
         _, mail = smtp.wait_for(lambda m: "QueueTooLong" in (m["Subject"] or ""), budget, "firing email")
         assert mail["To"] == "oncall@test" and mail["From"] == "sightline@test"
         assert {part.get_content_type() for part in mail.walk()} >= {"text/html"}
@@ -291,6 +299,9 @@ def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
         _, pd_resolve = hooks.wait_for(lambda p, b: p == "/pagerduty" and b.get("event_action") == "resolve", SLACK_S,
                                        "PagerDuty resolve")
         assert pd_resolve["dedup_key"] == pd["dedup_key"]
+        _, og_close = hooks.wait_for(lambda p, b: p == f"/og/v2/alerts/{og['alias']}/close?identifierType=alias", SLACK_S,
+                                     "Opsgenie close")
+        assert og_close == {"source": "http://sightline.test:7600/#/alerts?receiver=all"}, og_close
         smtp.wait_for(lambda m: "RESOLVED" in (m["Subject"] or "").upper(), SLACK_S, "resolved email")
         hooks.wait_for(lambda p, b: p == "/teams" and b.get("themeColor") == "2DC72D", SLACK_S, "resolved Teams message")
         hooks.wait_for(lambda p, b: p == "/workflow" and b["attachments"][0]["content"]["body"][0]["color"] == "Good", SLACK_S,

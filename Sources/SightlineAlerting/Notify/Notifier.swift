@@ -447,6 +447,7 @@ enum NotifyAttempt: Sendable {
             case .msTeams(let config): return .post(try NotifyPayloads.msTeams(data, config: config))
             case .msTeamsV2(let config): return .post(try NotifyPayloads.msTeamsV2(data, config: config))
             case .telegram(let config): return .post(try NotifyPayloads.telegram(data, config: config))
+            case .opsGenie(let config): return .post(try NotifyPayloads.opsGenie(data, config: config))
             }
         } catch {
             return .broken("\(error)")

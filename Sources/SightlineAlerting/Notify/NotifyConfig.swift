@@ -14,6 +14,8 @@ package struct NotifyConfig: Sendable {
         package var smtpRequireTLS = true
         package var slackAPIURL = ""
         package var pagerdutyURL = "https://events.pagerduty.com/v2/enqueue"
+        package var opsgenieAPIURL = "https://api.opsgenie.com/"
+        package var opsgenieAPIKey = ""
         package init() {}
     }
 
@@ -101,6 +103,7 @@ package struct NotifyReceiver: Sendable {
     package var msTeams: [MSTeamsConfig] = []
     package var msTeamsV2: [MSTeamsV2Config] = []
     package var telegrams: [TelegramConfig] = []
+    package var opsGenies: [OpsGenieConfig] = []
     package init(name: String) { self.name = name }
 
     /// The integrations in a fixed order; their position names them in the notification log.
@@ -113,6 +116,7 @@ package struct NotifyReceiver: Sendable {
             + msTeams.enumerated().map { NotifyIntegration(kind: .msTeams($0.element), index: $0.offset) }
             + msTeamsV2.enumerated().map { NotifyIntegration(kind: .msTeamsV2($0.element), index: $0.offset) }
             + telegrams.enumerated().map { NotifyIntegration(kind: .telegram($0.element), index: $0.offset) }
+            + opsGenies.enumerated().map { NotifyIntegration(kind: .opsGenie($0.element), index: $0.offset) }
     }
 }
 
@@ -121,11 +125,12 @@ package struct NotifyIntegration: Sendable {
     package enum Kind: Sendable {
         case webhook(WebhookConfig), slack(SlackConfig), pagerDuty(PagerDutyConfig), email(EmailConfig)
         case discord(DiscordConfig), msTeams(MSTeamsConfig), msTeamsV2(MSTeamsV2Config), telegram(TelegramConfig)
+        case opsGenie(OpsGenieConfig)
     }
     package var kind: Kind
     package var index: Int
 
-    /// `webhook`, `slack`, `pagerduty`, `email`, `discord`, `msteams`, `msteamsv2` or `telegram`.
+    /// `webhook`, `slack`, `pagerduty`, `email`, `discord`, `msteams`, `msteamsv2`, `telegram` or `opsgenie`.
     package var name: String {
         switch kind {
         case .webhook: "webhook"
@@ -136,6 +141,7 @@ package struct NotifyIntegration: Sendable {
         case .msTeams: "msteams"
         case .msTeamsV2: "msteamsv2"
         case .telegram: "telegram"
+        case .opsGenie: "opsgenie"
         }
     }
 
@@ -150,6 +156,7 @@ package struct NotifyIntegration: Sendable {
         case .msTeams(let c): c.sendResolved
         case .msTeamsV2(let c): c.sendResolved
         case .telegram(let c): c.sendResolved
+        case .opsGenie(let c): c.sendResolved
         }
     }
 }
@@ -198,6 +205,42 @@ package struct PagerDutyConfig: Sendable {
         ("num_resolved", "{{ .Alerts.Resolved | len }}"),
         ("resolved", #"{{ template "pagerduty.default.instances" .Alerts.Resolved }}"#),
     ]
+    package var sendResolved = true
+    /// `http_config.tls_config`.
+    package var tls: NotifyTLSOptions?
+    package init() {}
+}
+
+/// `opsgenie_configs`: one Opsgenie alert per group (its alias the SHA-256 of the group key), created while anything
+/// fires and closed once everything resolved. Values are templates, as in Alertmanager.
+package struct OpsGenieConfig: Sendable {
+    /// A responder or `visible_to` entry: `type` is `team`, `teams` (a comma-separated list of team names), `user`,
+    /// `escalation` or `schedule`.
+    package struct Responder: Sendable {
+        package var id = ""
+        package var name = ""
+        package var username = ""
+        package var type = ""
+        package init() {}
+    }
+
+    package var apiKey = ""
+    /// Ends in `/`; the API's paths (`v2/alerts`) are appended.
+    package var apiURL = "https://api.opsgenie.com/"
+    package var message = #"{{ template "opsgenie.default.message" . }}"#
+    package var description = #"{{ template "opsgenie.default.description" . }}"#
+    package var source = #"{{ template "opsgenie.default.source" . }}"#
+    /// Added to the group's common labels in `details` (and replacing those of the same name).
+    package var details: [(String, String)] = []
+    package var responders: [Responder] = []
+    package var visibleTo: [Responder] = []
+    /// Comma-separated.
+    package var tags = ""
+    package var note = ""
+    package var priority = ""
+    package var entity = ""
+    /// Comma-separated.
+    package var actions = ""
     package var sendResolved = true
     /// `http_config.tls_config`.
     package var tls: NotifyTLSOptions?

@@ -7,13 +7,13 @@ import Yams
 ///
 /// ```yaml
 /// global: {resolve_timeout: 5m, smtp_from, smtp_smarthost, smtp_hello, smtp_auth_username, smtp_auth_password,
-///          smtp_require_tls, slack_api_url, pagerduty_url}
+///          smtp_require_tls, slack_api_url, pagerduty_url, opsgenie_api_url, opsgenie_api_key(_file)}
 /// route:                 # receiver, group_by (['...'] = all labels), group_wait 30s, group_interval 5m,
 ///   receiver: team       # repeat_interval 4h, matchers / match / match_re, continue, mute_time_intervals,
 ///   routes: [...]        # active_time_intervals, routes
 /// inhibit_rules: [{source_matchers, target_matchers, equal}]   # (and legacy source_match(_re), target_match(_re))
 /// receivers: [{name, webhook_configs, slack_configs, pagerduty_configs, email_configs, discord_configs, msteams_configs, msteamsv2_configs,
-///              telegram_configs}]
+///              telegram_configs, opsgenie_configs}]
 /// time_intervals: [{name, time_intervals: [{times, weekdays, days_of_month, months, years, location}]}]
 /// templates: [templates/*.tmpl]   # files of {{ define }}s, relative to the config file; globs may match nothing
 /// ```
@@ -207,7 +207,10 @@ package enum NotifyConfigFile {
                 case "global.smtp_require_tls": global.smtpRequireTLS = try bool(value, at: key)
                 case "global.slack_api_url": global.slackAPIURL = try url(value, at: key)
                 case "global.pagerduty_url": global.pagerdutyURL = try url(value, at: key)
-                case "global.http_config", "global.smtp_auth_identity", "global.smtp_auth_secret", "global.opsgenie_api_url",
+                case "global.opsgenie_api_url": global.opsgenieAPIURL = try url(value, at: key)
+                case "global.opsgenie_api_key": global.opsgenieAPIKey = try string(value, at: key)
+                case "global.opsgenie_api_key_file": global.opsgenieAPIKey = try secretFile(try string(value, at: key), value, at: key)
+                case "global.http_config", "global.smtp_auth_identity", "global.smtp_auth_secret",
                     "global.victorops_api_url", "global.wechat_api_url", "global.telegram_api_url", "global.webex_api_url":
                     break
                 default: throw error(key, value, "unknown key")
@@ -350,9 +353,12 @@ package enum NotifyConfigFile {
                     receiver.msTeamsV2 = try list(value, at: key).enumerated().map { try msTeamsV2($0.element, at: "\(key)[\($0.offset)]") }
                 case "telegram_configs":
                     receiver.telegrams = try list(value, at: key).enumerated().map { try telegram($0.element, at: "\(key)[\($0.offset)]") }
+                case "opsgenie_configs":
+                    receiver.opsGenies = try list(value, at: key).enumerated().map { try opsGenie($0.element, at: "\(key)[\($0.offset)]", global: global) }
                 default:
                     throw error(
-                        key, value, "unknown key (receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2 and telegram are not supported)")
+                        key, value,
+                        "unknown key (receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram and opsgenie are not supported)")
                 }
             }
             guard !receiver.name.isEmpty else { throw error(prefix, node, "missing name in receiver") }
@@ -583,6 +589,76 @@ package enum NotifyConfigFile {
                 }
             }
             guard !config.routingKey.isEmpty else { throw error(prefix, node, "missing routing_key in PagerDuty config (service_key, Events API v1, is not supported)") }
+            return config
+        }
+
+        func opsGenie(_ node: Node, at prefix: String, global: NotifyConfig.Global) throws -> OpsGenieConfig {
+            var config = OpsGenieConfig()
+            config.apiURL = global.opsgenieAPIURL
+            var keyFile: String?
+            var ownKey: String?
+            func people(_ value: Node, at key: String) throws -> [OpsGenieConfig.Responder] {
+                try list(value, at: key).enumerated().map { offset, item in
+                    let at = "\(key)[\(offset)]"
+                    var entry = OpsGenieConfig.Responder()
+                    try mapping(item, at: at) { field, value in
+                        switch String(field.dropFirst(at.count + 1)) {
+                        case "id": entry.id = try string(value, at: field)
+                        case "name": entry.name = try string(value, at: field)
+                        case "username": entry.username = try string(value, at: field)
+                        case "type": entry.type = try string(value, at: field)
+                        default: throw error(field, value, "unknown key")
+                        }
+                    }
+                    guard !(entry.id.isEmpty && entry.name.isEmpty && entry.username.isEmpty) else {
+                        throw error(at, item, "an Opsgenie responder has to have at least one of id, username or name specified")
+                    }
+                    let type = entry.type.lowercased()
+                    if !entry.type.contains("{{") {
+                        guard ["team", "teams", "user", "escalation", "schedule"].contains(type) else {
+                            throw error(at, item, "Opsgenie responder type \"\(entry.type)\" does not match valid options team,teams,user,escalation,schedule")
+                        }
+                        entry.type = type
+                    }
+                    if entry.type == "teams", entry.name.isEmpty {
+                        throw error(at, item, "an Opsgenie responder of type teams needs the team names in name")
+                    }
+                    return entry
+                }
+            }
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "api_key": ownKey = try string(value, at: key)
+                case "api_key_file": keyFile = try string(value, at: key)
+                case "api_url": config.apiURL = try url(value, at: key)
+                case "message": config.message = try string(value, at: key)
+                case "description": config.description = try string(value, at: key)
+                case "source": config.source = try string(value, at: key)
+                case "details": config.details = try stringMap(value, at: key)
+                case "responders": config.responders = try people(value, at: key)
+                case "visible_to": config.visibleTo = try people(value, at: key)
+                case "tags": config.tags = try string(value, at: key)
+                case "note": config.note = try string(value, at: key)
+                case "priority": config.priority = try string(value, at: key)
+                case "entity": config.entity = try string(value, at: key)
+                case "actions": config.actions = try string(value, at: key)
+                case "update_alerts":
+                    if try bool(value, at: key) {
+                        throw error(key, value, "update_alerts is not supported yet: Sightline creates and closes Opsgenie alerts, it does not edit their message or description")
+                    }
+                case "http_config": config.tls = try httpConfig(value, at: key).tls
+                case "send_resolved": config.sendResolved = try bool(value, at: key)
+                default: throw error(key, value, "unknown key")
+                }
+            }
+            if let keyFile {
+                guard ownKey == nil else { throw error(prefix, node, "at most one of api_key & api_key_file must be configured") }
+                config.apiKey = try secretFile(keyFile, node, at: "\(prefix).api_key_file")
+            } else {
+                config.apiKey = ownKey ?? global.opsgenieAPIKey
+            }
+            guard !config.apiKey.isEmpty else { throw error(prefix, node, "no global OpsGenie API Key set either inline or in a file") }
+            if !config.apiURL.hasSuffix("/") { config.apiURL += "/" }
             return config
         }
 

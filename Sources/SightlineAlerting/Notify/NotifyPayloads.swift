@@ -216,6 +216,91 @@ package enum NotifyPayloads {
         return String(String.UnicodeScalarView(scalars.prefix(limit - 1))) + "…"
     }
 
+    /// An Opsgenie Alert API v2 request, as Alertmanager sends it: while anything fires, `POST v2/alerts` creating (or,
+    /// Opsgenie folding by alias, repeating) the group's alert — message (at most 130 characters), description,
+    /// details (the common labels, then `details`), source, responders (a `teams` entry split into one per team),
+    /// visible-to, tags and actions (comma-separated), note, priority, entity; once everything resolved,
+    /// `POST v2/alerts/<alias>/close?identifierType=alias`. The alias is the SHA-256 of the group key; the key goes in
+    /// `Authorization: GenieKey <key>`.
+    /// - Throws: `configuration` when a template fails.
+    package static func opsGenie(_ data: NotificationData, config: OpsGenieConfig) throws -> OutboundPost {
+        let alias = SHA256.hex(data.groupKey)
+        let source = try data.render(config.source, field: "opsgenie source")
+        let headers = [
+            ("Content-Type", "application/json"),
+            ("Authorization", "GenieKey " + (try data.render(config.apiKey, field: "opsgenie api_key")).trimmingCharacters(in: .whitespacesAndNewlines)),
+        ]
+        // Go's encoder: HTML-safe strings, a newline after the value.
+        func quoted(_ text: String) -> String { JSONText.quoted(text, htmlSafe: true) }
+        if data.status != "firing" {
+            let body = "{\"source\":" + quoted(source) + "}\n"
+            return OutboundPost(
+                url: config.apiURL + "v2/alerts/\(alias)/close?identifierType=alias", headers: headers, body: Array(body.utf8), tls: config.tls)
+        }
+        var details: [String: String] = [:]
+        for label in data.commonLabels.labels { details[label.name] = label.value }
+        for (name, template) in config.details { details[name] = try data.render(template, field: "opsgenie details.\(name)") }
+        func list(_ template: String, _ field: String) throws -> [String] {
+            try data.render(template, field: field).trimmingCharacters(in: .whitespaces).split(separator: ",", omittingEmptySubsequences: true).map(String.init)
+        }
+        func people(_ entries: [OpsGenieConfig.Responder], _ field: String) throws -> [OpsGenieConfig.Responder] {
+            var result: [OpsGenieConfig.Responder] = []
+            for entry in entries {
+                var one = OpsGenieConfig.Responder()
+                one.id = try data.render(entry.id, field: "opsgenie \(field).id")
+                one.name = try data.render(entry.name, field: "opsgenie \(field).name")
+                one.username = try data.render(entry.username, field: "opsgenie \(field).username")
+                one.type = try data.render(entry.type, field: "opsgenie \(field).type")
+                if one.id.isEmpty && one.name.isEmpty && one.username.isEmpty && one.type.isEmpty { continue }
+                if one.type == "teams" {
+                    for team in one.name.trimmingCharacters(in: .whitespaces).split(separator: ",") {
+                        var member = OpsGenieConfig.Responder()
+                        member.name = String(team)
+                        member.type = "team"
+                        result.append(member)
+                    }
+                    continue
+                }
+                result.append(one)
+            }
+            return result
+        }
+        func append(_ entries: [OpsGenieConfig.Responder], _ key: String, to out: inout String) {
+            guard !entries.isEmpty else { return }
+            out += ",\"\(key)\":["
+            for (index, entry) in entries.enumerated() {
+                if index > 0 { out += "," }
+                out += "{"
+                if !entry.id.isEmpty { out += "\"id\":" + quoted(entry.id) + "," }
+                if !entry.name.isEmpty { out += "\"name\":" + quoted(entry.name) + "," }
+                if !entry.username.isEmpty { out += "\"username\":" + quoted(entry.username) + "," }
+                out += "\"type\":" + quoted(entry.type) + "}"
+            }
+            out += "]"
+        }
+        func appendList(_ values: [String], _ key: String, to out: inout String) {
+            guard !values.isEmpty else { return }
+            out += ",\"\(key)\":[" + values.map(quoted).joined(separator: ",") + "]"
+        }
+        func appendText(_ value: String, _ key: String, to out: inout String) {
+            if !value.isEmpty { out += ",\"\(key)\":" + quoted(value) }
+        }
+        var out = "{\"alias\":" + quoted(alias)
+        out += ",\"message\":" + quoted(truncated(try data.render(config.message, field: "opsgenie message"), to: 130))
+        appendText(try data.render(config.description, field: "opsgenie description"), "description", to: &out)
+        out += ",\"details\":{" + details.sorted { $0.key < $1.key }.map { quoted($0.key) + ":" + quoted($0.value) }.joined(separator: ",") + "}"
+        out += ",\"source\":" + quoted(source)
+        append(try people(config.responders, "responders"), "responders", to: &out)
+        append(try people(config.visibleTo, "visible_to"), "visibleTo", to: &out)
+        appendList(try list(config.tags, "opsgenie tags"), "tags", to: &out)
+        appendText(try data.render(config.note, field: "opsgenie note"), "note", to: &out)
+        appendText(try data.render(config.priority, field: "opsgenie priority"), "priority", to: &out)
+        appendText(try data.render(config.entity, field: "opsgenie entity"), "entity", to: &out)
+        appendList(try list(config.actions, "opsgenie actions"), "actions", to: &out)
+        out += "}\n"
+        return OutboundPost(url: config.apiURL + "v2/alerts", headers: headers, body: Array(out.utf8), tls: config.tls)
+    }
+
     /// A PagerDuty Events API v2 event: `trigger` while anything fires, `resolve` after; `dedup_key` is the SHA-256
     /// of the group key, so PagerDuty folds every notification of a group into one incident.
     /// - Throws: `configuration` when a template fails.

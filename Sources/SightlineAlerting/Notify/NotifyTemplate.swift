@@ -563,6 +563,18 @@ package struct NotifyTemplateLibrary: Sendable {
             {{ define "pagerduty.default.client" }}{{ template "__alertmanager" . }}{{ end }}
             {{ define "pagerduty.default.clientURL" }}{{ template "__alertmanagerURL" . }}{{ end }}
             {{ define "pagerduty.default.instances" }}{{ template "__text_alert_list" . }}{{ end }}
+            {{ define "opsgenie.default.message" }}{{ template "__subject" . }}{{ end }}
+            {{ define "opsgenie.default.description" }}{{ .CommonAnnotations.SortedPairs.Values | join " " }}
+            {{ if gt (len .Alerts.Firing) 0 -}}
+            Alerts Firing:
+            {{ template "__text_alert_list" .Alerts.Firing }}
+            {{- end }}
+            {{ if gt (len .Alerts.Resolved) 0 -}}
+            Alerts Resolved:
+            {{ template "__text_alert_list" .Alerts.Resolved }}
+            {{- end }}
+            {{- end }}
+            {{ define "opsgenie.default.source" }}{{ template "__alertmanagerURL" . }}{{ end }}
             {{ define "email.default.subject" }}{{ template "__subject" . }}{{ end }}
             {{ define "email.default.html" }}<!DOCTYPE html>
             <html><head><meta http-equiv="Content-Type" content="text/html; charset=UTF-8"><title>{{ template "__subject" . }}</title></head>
