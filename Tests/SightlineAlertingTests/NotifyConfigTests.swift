@@ -133,7 +133,12 @@ let sampleNotifyConfig = """
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n  - name: a\n", "defined twice", 5),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    discord_configs:\n      - title: x\n", "one of webhook_url or webhook_url_file must be configured", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    msteams_configs:\n      - webhook_url: ftp://x\n", "expected an http:// or https:// URL", 6),
-        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    victorops_configs: []\n", "receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram and opsgenie", 5),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    pushover_configs: []\n", "receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram, opsgenie, victorops and webex", 5),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    webex_configs:\n      - room_id: r\n", "missing webex_configs.http_config.authorization", 6),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    webex_configs:\n      - http_config: {authorization: {credentials: t}}\n", "missing room_id on webex_config", 6),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    victorops_configs:\n      - routing_key: r\n", "no global VictorOps API Key set", 6),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    victorops_configs:\n      - api_key: k\n", "missing Routing key in VictorOps config", 6),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    victorops_configs:\n      - {api_key: k, routing_key: r, custom_fields: {entity_id: x}}\n", "custom field entity_id which cannot be used", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    opsgenie_configs:\n      - message: x\n", "no global OpsGenie API Key set", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    opsgenie_configs:\n      - {api_key: k, update_alerts: true}\n", "update_alerts is not supported yet", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    opsgenie_configs:\n      - api_key: k\n        responders: [{type: team}]\n", "at least one of id, username or name", 7),
@@ -200,7 +205,7 @@ let sampleNotifyConfig = """
         #expect(sightlineError { _ = try NotifyConfigFile.parse(both, path: "am.yml") }?.message.contains("at most one of webhook_url & webhook_url_file") == true)
     }
 
-    @Test func opsGenieTakesTheGlobalKeyAndURL() throws {
+    @Test func opsGenieAndVictorOpsTakeTheGlobalKeyAndURL() throws {
         let yaml = """
             global: {opsgenie_api_key: global-key, opsgenie_api_url: 'http://og.example/api'}
             route: {receiver: a}
@@ -219,6 +224,15 @@ let sampleNotifyConfig = """
         #expect(receiver.opsGenies.first?.details.map(\.0) == ["runbook"])
         #expect(receiver.integrations.map(\.sendResolved) == [false, true])
         #expect(receiver.integrations.map(\.name) == ["opsgenie", "opsgenie"])
+
+        let victorOps = """
+            global: {victorops_api_key: vo-key}
+            route: {receiver: a}
+            receivers: [{name: a, victorops_configs: [{routing_key: ops, api_url: 'http://vo.example/alert'}, {routing_key: db}]}]
+            """
+        let configs = try #require(try NotifyConfigFile.parse(victorOps, path: "am.yml").receiver(named: "a")).victorOps
+        #expect(configs.map(\.apiKey) == ["vo-key", "vo-key"])
+        #expect(configs.map(\.apiURL) == ["http://vo.example/alert/", "https://alert.victorops.com/integrations/generic/20131114/alert/"])
     }
 
     @Test func parsesMatcherSyntax() throws {

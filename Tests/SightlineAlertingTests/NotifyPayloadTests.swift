@@ -244,6 +244,48 @@ import Testing
         #expect(message.unicodeScalars.count == 130 && message.hasSuffix("é…"))
     }
 
+    @Test func victorOpsEventWithSortedFieldsAndRecovery() throws {
+        var config = VictorOpsConfig()
+        config.apiKey = "api-1"
+        config.apiURL = "http://vo/alert/"
+        config.routingKey = "team-{{ .CommonLabels.alertname }}"
+        config.messageType = "{{ .CommonLabels.severity }}"
+        config.customFields = [("runbook", "http://rb/{{ .CommonLabels.alertname }}")]
+        let integration = NotifyIntegration(kind: .victorOps(config), index: 0)
+        let firing = try NotifyPayloads.victorOps(
+            NotificationData(delivery([alert("a")], integration: integration), externalURL: "http://am"), config: config)
+        #expect(firing.url == "http://vo/alert/api-1/team-Disk")
+        let text = String(decoding: firing.body, as: UTF8.self)
+        let entity = SHA256.hex(#"{}:{alertname="Disk"}"#)
+        // No severity label: the message type renders empty and is sent as CRITICAL. Keys sorted, as Go writes a map.
+        #expect(text.hasPrefix(#"{"entity_display_name":"[FIRING:1] Disk (a)","entity_id":"\#(entity)","message_type":"CRITICAL","monitoring_tool":"Alertmanager","runbook":"http://rb/Disk","state_message":"disk full\nAlerts Firing:\n"#))
+        #expect(text.hasSuffix("}\n"))
+        let resolved = try NotifyPayloads.victorOps(
+            NotificationData(delivery([alert("a", endsAt: notifyT0)], integration: integration), externalURL: "http://am"), config: config)
+        let object = jsonObject(String(decoding: resolved.body, as: UTF8.self))
+        #expect(object["message_type"] as? String == "RECOVERY" && object["entity_id"] as? String == entity)
+        #expect((object["state_message"] as? String)?.contains("Alerts Resolved:") == true)
+    }
+
+    @Test func webexMarkdownToARoomCutAtItsByteLimit() throws {
+        var config = WebexConfig()
+        config.apiURL = "http://wx/v1/messages"
+        config.roomID = "room-{{ .CommonLabels.alertname }}"
+        config.authorization = "Bearer bot-token"
+        let integration = NotifyIntegration(kind: .webex(config), index: 0)
+        let post = try NotifyPayloads.webex(NotificationData(delivery([alert("a")], integration: integration), externalURL: ""), config: config)
+        #expect(post.url == "http://wx/v1/messages")
+        #expect(post.headers.contains { $0 == ("Authorization", "Bearer bot-token") })
+        let object = jsonObject(String(decoding: post.body, as: UTF8.self))
+        #expect(object["roomId"] as? String == "room-Disk")
+        #expect((object["markdown"] as? String)?.hasPrefix("disk full\n\nAlerts Firing:\nLabels:\n") == true)
+
+        config.message = String(repeating: "é", count: 5000)  // 10,000 bytes
+        let long = try NotifyPayloads.webex(NotificationData(delivery([alert("a")], integration: integration), externalURL: ""), config: config)
+        let markdown = try #require(jsonObject(String(decoding: long.body, as: UTF8.self))["markdown"] as? String)
+        #expect(markdown.utf8.count == 7439 && markdown.hasSuffix("é…"))  // 3,718 whole é (7,436 bytes) and the marker
+    }
+
     @Test func emailHeadersAndParts() throws {
         var config = EmailConfig()
         config.to = "Ops <ops@example.org>, dba@example.org"

@@ -238,6 +238,9 @@ def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
                 "telegram_configs": [{"api_url": hooks.url("/tg"), "bot_token": "42:secret", "chat_id": -100}],
                 "opsgenie_configs": [{"api_url": hooks.url("/og"), "api_key": "og-key", "priority": "P2",
                                       "responders": [{"name": "ops", "type": "team"}]}],
+                "victorops_configs": [{"api_url": hooks.url("/vo/"), "api_key": "vo-key", "routing_key": "ops"}],
+                "webex_configs": [{"api_url": hooks.url("/webex"), "room_id": "room-1",
+                                   "http_config": {"authorization": {"credentials": "bot-token"}}}],
             }],
         }
         rules = [{
@@ -287,6 +290,11 @@ def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
         assert og["message"].startswith("[FIRING:1] QueueTooLong") and "queue = orders" in og["description"], og
         assert og["details"] == {"alertname": "QueueTooLong", "queue": "orders", "severity": "page"}, og
         assert og["priority"] == "P2" and og["responders"] == [{"name": "ops", "type": "team"}], og
+        _, vo = hooks.wait_for(lambda p, b: p == "/vo/vo-key/ops", budget, "VictorOps event")
+        assert vo["message_type"] == "CRITICAL" and vo["entity_id"] == og["alias"], vo
+        assert vo["entity_display_name"].startswith("[FIRING:1] QueueTooLong") and vo["monitoring_tool"] == "Alertmanager", vo
+        _, webex = hooks.wait_for(lambda p, b: p == "/webex", budget, "Webex message")
+        assert webex["roomId"] == "room-1" and "Alerts Firing:" in webex["markdown"] and "queue = orders" in webex["markdown"], webex
         _, mail = smtp.wait_for(lambda m: "QueueTooLong" in (m["Subject"] or ""), budget, "firing email")
         assert mail["To"] == "oncall@test" and mail["From"] == "sightline@test"
         assert {part.get_content_type() for part in mail.walk()} >= {"text/html"}
@@ -302,6 +310,8 @@ def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
         _, og_close = hooks.wait_for(lambda p, b: p == f"/og/v2/alerts/{og['alias']}/close?identifierType=alias", SLACK_S,
                                      "Opsgenie close")
         assert og_close == {"source": "http://sightline.test:7600/#/alerts?receiver=all"}, og_close
+        hooks.wait_for(lambda p, b: p == "/vo/vo-key/ops" and b.get("message_type") == "RECOVERY", SLACK_S, "VictorOps recovery")
+        hooks.wait_for(lambda p, b: p == "/webex" and "Alerts Resolved:" in b.get("markdown", ""), SLACK_S, "resolved Webex message")
         smtp.wait_for(lambda m: "RESOLVED" in (m["Subject"] or "").upper(), SLACK_S, "resolved email")
         hooks.wait_for(lambda p, b: p == "/teams" and b.get("themeColor") == "2DC72D", SLACK_S, "resolved Teams message")
         hooks.wait_for(lambda p, b: p == "/workflow" and b["attachments"][0]["content"]["body"][0]["color"] == "Good", SLACK_S,

@@ -448,6 +448,8 @@ enum NotifyAttempt: Sendable {
             case .msTeamsV2(let config): return .post(try NotifyPayloads.msTeamsV2(data, config: config))
             case .telegram(let config): return .post(try NotifyPayloads.telegram(data, config: config))
             case .opsGenie(let config): return .post(try NotifyPayloads.opsGenie(data, config: config))
+            case .victorOps(let config): return .post(try NotifyPayloads.victorOps(data, config: config))
+            case .webex(let config): return .post(try NotifyPayloads.webex(data, config: config))
             }
         } catch {
             return .broken("\(error)")

@@ -16,6 +16,9 @@ package struct NotifyConfig: Sendable {
         package var pagerdutyURL = "https://events.pagerduty.com/v2/enqueue"
         package var opsgenieAPIURL = "https://api.opsgenie.com/"
         package var opsgenieAPIKey = ""
+        package var victoropsAPIURL = "https://alert.victorops.com/integrations/generic/20131114/alert/"
+        package var victoropsAPIKey = ""
+        package var webexAPIURL = "https://webexapis.com/v1/messages"
         package init() {}
     }
 
@@ -104,6 +107,8 @@ package struct NotifyReceiver: Sendable {
     package var msTeamsV2: [MSTeamsV2Config] = []
     package var telegrams: [TelegramConfig] = []
     package var opsGenies: [OpsGenieConfig] = []
+    package var victorOps: [VictorOpsConfig] = []
+    package var webexes: [WebexConfig] = []
     package init(name: String) { self.name = name }
 
     /// The integrations in a fixed order; their position names them in the notification log.
@@ -117,6 +122,8 @@ package struct NotifyReceiver: Sendable {
             + msTeamsV2.enumerated().map { NotifyIntegration(kind: .msTeamsV2($0.element), index: $0.offset) }
             + telegrams.enumerated().map { NotifyIntegration(kind: .telegram($0.element), index: $0.offset) }
             + opsGenies.enumerated().map { NotifyIntegration(kind: .opsGenie($0.element), index: $0.offset) }
+            + victorOps.enumerated().map { NotifyIntegration(kind: .victorOps($0.element), index: $0.offset) }
+            + webexes.enumerated().map { NotifyIntegration(kind: .webex($0.element), index: $0.offset) }
     }
 }
 
@@ -125,12 +132,13 @@ package struct NotifyIntegration: Sendable {
     package enum Kind: Sendable {
         case webhook(WebhookConfig), slack(SlackConfig), pagerDuty(PagerDutyConfig), email(EmailConfig)
         case discord(DiscordConfig), msTeams(MSTeamsConfig), msTeamsV2(MSTeamsV2Config), telegram(TelegramConfig)
-        case opsGenie(OpsGenieConfig)
+        case opsGenie(OpsGenieConfig), victorOps(VictorOpsConfig), webex(WebexConfig)
     }
     package var kind: Kind
     package var index: Int
 
-    /// `webhook`, `slack`, `pagerduty`, `email`, `discord`, `msteams`, `msteamsv2`, `telegram` or `opsgenie`.
+    /// `webhook`, `slack`, `pagerduty`, `email`, `discord`, `msteams`, `msteamsv2`, `telegram`, `opsgenie`,
+    /// `victorops` or `webex`.
     package var name: String {
         switch kind {
         case .webhook: "webhook"
@@ -142,6 +150,8 @@ package struct NotifyIntegration: Sendable {
         case .msTeamsV2: "msteamsv2"
         case .telegram: "telegram"
         case .opsGenie: "opsgenie"
+        case .victorOps: "victorops"
+        case .webex: "webex"
         }
     }
 
@@ -157,6 +167,8 @@ package struct NotifyIntegration: Sendable {
         case .msTeamsV2(let c): c.sendResolved
         case .telegram(let c): c.sendResolved
         case .opsGenie(let c): c.sendResolved
+        case .victorOps(let c): c.sendResolved
+        case .webex(let c): c.sendResolved
         }
     }
 }
@@ -241,6 +253,38 @@ package struct OpsGenieConfig: Sendable {
     package var entity = ""
     /// Comma-separated.
     package var actions = ""
+    package var sendResolved = true
+    /// `http_config.tls_config`.
+    package var tls: NotifyTLSOptions?
+    package init() {}
+}
+
+/// `victorops_configs`: a Splunk On-Call (VictorOps) REST event per notification, to `<api_url><api_key>/<routing_key>`;
+/// the entity id is the SHA-256 of the group key. Values are templates, as in Alertmanager.
+package struct VictorOpsConfig: Sendable {
+    package var apiKey = ""
+    /// Ends in `/`.
+    package var apiURL = "https://alert.victorops.com/integrations/generic/20131114/alert/"
+    package var routingKey = ""
+    /// `CRITICAL`, `WARNING` or `INFO` while firing (anything else is sent as `CRITICAL`); `RECOVERY` once resolved.
+    package var messageType = "CRITICAL"
+    package var entityDisplayName = #"{{ template "victorops.default.entity_display_name" . }}"#
+    package var stateMessage = #"{{ template "victorops.default.state_message" . }}"#
+    package var monitoringTool = #"{{ template "victorops.default.monitoring_tool" . }}"#
+    package var customFields: [(String, String)] = []
+    package var sendResolved = true
+    /// `http_config.tls_config`.
+    package var tls: NotifyTLSOptions?
+    package init() {}
+}
+
+/// `webex_configs`: a Webex message (Markdown) to a room, with the bot's token from `http_config.authorization`.
+package struct WebexConfig: Sendable {
+    package var apiURL = "https://webexapis.com/v1/messages"
+    package var roomID = ""
+    package var message = #"{{ template "webex.default.message" . }}"#
+    /// The `Authorization` header, from `http_config`.
+    package var authorization = ""
     package var sendResolved = true
     /// `http_config.tls_config`.
     package var tls: NotifyTLSOptions?

@@ -7,13 +7,14 @@ import Yams
 ///
 /// ```yaml
 /// global: {resolve_timeout: 5m, smtp_from, smtp_smarthost, smtp_hello, smtp_auth_username, smtp_auth_password,
-///          smtp_require_tls, slack_api_url, pagerduty_url, opsgenie_api_url, opsgenie_api_key(_file)}
+///          smtp_require_tls, slack_api_url, pagerduty_url, opsgenie_api_url, opsgenie_api_key(_file), victorops_api_url,
+///          victorops_api_key(_file), webex_api_url}
 /// route:                 # receiver, group_by (['...'] = all labels), group_wait 30s, group_interval 5m,
 ///   receiver: team       # repeat_interval 4h, matchers / match / match_re, continue, mute_time_intervals,
 ///   routes: [...]        # active_time_intervals, routes
 /// inhibit_rules: [{source_matchers, target_matchers, equal}]   # (and legacy source_match(_re), target_match(_re))
 /// receivers: [{name, webhook_configs, slack_configs, pagerduty_configs, email_configs, discord_configs, msteams_configs, msteamsv2_configs,
-///              telegram_configs, opsgenie_configs}]
+///              telegram_configs, opsgenie_configs, victorops_configs, webex_configs}]
 /// time_intervals: [{name, time_intervals: [{times, weekdays, days_of_month, months, years, location}]}]
 /// templates: [templates/*.tmpl]   # files of {{ define }}s, relative to the config file; globs may match nothing
 /// ```
@@ -210,8 +211,12 @@ package enum NotifyConfigFile {
                 case "global.opsgenie_api_url": global.opsgenieAPIURL = try url(value, at: key)
                 case "global.opsgenie_api_key": global.opsgenieAPIKey = try string(value, at: key)
                 case "global.opsgenie_api_key_file": global.opsgenieAPIKey = try secretFile(try string(value, at: key), value, at: key)
+                case "global.victorops_api_url": global.victoropsAPIURL = try url(value, at: key)
+                case "global.victorops_api_key": global.victoropsAPIKey = try string(value, at: key)
+                case "global.victorops_api_key_file": global.victoropsAPIKey = try secretFile(try string(value, at: key), value, at: key)
+                case "global.webex_api_url": global.webexAPIURL = try url(value, at: key)
                 case "global.http_config", "global.smtp_auth_identity", "global.smtp_auth_secret",
-                    "global.victorops_api_url", "global.wechat_api_url", "global.telegram_api_url", "global.webex_api_url":
+                    "global.wechat_api_url", "global.telegram_api_url":
                     break
                 default: throw error(key, value, "unknown key")
                 }
@@ -355,10 +360,14 @@ package enum NotifyConfigFile {
                     receiver.telegrams = try list(value, at: key).enumerated().map { try telegram($0.element, at: "\(key)[\($0.offset)]") }
                 case "opsgenie_configs":
                     receiver.opsGenies = try list(value, at: key).enumerated().map { try opsGenie($0.element, at: "\(key)[\($0.offset)]", global: global) }
+                case "victorops_configs":
+                    receiver.victorOps = try list(value, at: key).enumerated().map { try victorOps($0.element, at: "\(key)[\($0.offset)]", global: global) }
+                case "webex_configs":
+                    receiver.webexes = try list(value, at: key).enumerated().map { try webex($0.element, at: "\(key)[\($0.offset)]", global: global) }
                 default:
                     throw error(
                         key, value,
-                        "unknown key (receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram and opsgenie are not supported)")
+                        "unknown key (receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram, opsgenie, victorops and webex are not supported)")
                 }
             }
             guard !receiver.name.isEmpty else { throw error(prefix, node, "missing name in receiver") }
@@ -659,6 +668,65 @@ package enum NotifyConfigFile {
             }
             guard !config.apiKey.isEmpty else { throw error(prefix, node, "no global OpsGenie API Key set either inline or in a file") }
             if !config.apiURL.hasSuffix("/") { config.apiURL += "/" }
+            return config
+        }
+
+        func victorOps(_ node: Node, at prefix: String, global: NotifyConfig.Global) throws -> VictorOpsConfig {
+            var config = VictorOpsConfig()
+            config.apiURL = global.victoropsAPIURL
+            var keyFile: String?
+            var ownKey: String?
+            let reserved: Set<String> = ["routing_key", "message_type", "state_message", "entity_display_name", "monitoring_tool", "entity_id", "entity_state"]
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "api_key": ownKey = try string(value, at: key)
+                case "api_key_file": keyFile = try string(value, at: key)
+                case "api_url": config.apiURL = try url(value, at: key)
+                case "routing_key": config.routingKey = try string(value, at: key)
+                case "message_type": config.messageType = try string(value, at: key)
+                case "entity_display_name": config.entityDisplayName = try string(value, at: key)
+                case "state_message": config.stateMessage = try string(value, at: key)
+                case "monitoring_tool": config.monitoringTool = try string(value, at: key)
+                case "custom_fields":
+                    config.customFields = try stringMap(value, at: key)
+                    if let clash = config.customFields.first(where: { reserved.contains($0.0) }) {
+                        throw error(key, value, "victorOps config contains custom field \(clash.0) which cannot be used as it conflicts with the fixed/static fields")
+                    }
+                case "http_config": config.tls = try httpConfig(value, at: key).tls
+                case "send_resolved": config.sendResolved = try bool(value, at: key)
+                default: throw error(key, value, "unknown key")
+                }
+            }
+            if let keyFile {
+                guard ownKey == nil else { throw error(prefix, node, "at most one of api_key & api_key_file must be configured") }
+                config.apiKey = try secretFile(keyFile, node, at: "\(prefix).api_key_file")
+            } else {
+                config.apiKey = ownKey ?? global.victoropsAPIKey
+            }
+            guard !config.apiKey.isEmpty else { throw error(prefix, node, "no global VictorOps API Key set") }
+            guard !config.routingKey.isEmpty else { throw error(prefix, node, "missing Routing key in VictorOps config") }
+            if !config.apiURL.hasSuffix("/") { config.apiURL += "/" }
+            return config
+        }
+
+        func webex(_ node: Node, at prefix: String, global: NotifyConfig.Global) throws -> WebexConfig {
+            var config = WebexConfig()
+            config.apiURL = global.webexAPIURL
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "api_url": config.apiURL = try url(value, at: key)
+                case "room_id": config.roomID = try string(value, at: key)
+                case "message": config.message = try string(value, at: key)
+                case "http_config":
+                    let http = try httpConfig(value, at: key)
+                    config.authorization = http.authorization ?? ""
+                    config.tls = http.tls
+                case "send_resolved": config.sendResolved = try bool(value, at: key)
+                default: throw error(key, value, "unknown key")
+                }
+            }
+            guard !config.roomID.isEmpty else { throw error(prefix, node, "missing room_id on webex_config") }
+            guard !config.authorization.isEmpty else { throw error(prefix, node, "missing webex_configs.http_config.authorization") }
             return config
         }
 

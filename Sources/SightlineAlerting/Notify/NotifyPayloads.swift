@@ -301,6 +301,64 @@ package enum NotifyPayloads {
         return OutboundPost(url: config.apiURL + "v2/alerts", headers: headers, body: Array(out.utf8), tls: config.tls)
     }
 
+    /// A Webex message: `{"markdown": …, "roomId": …}` (the message cut to 7,439 bytes, as Webex allows), with the
+    /// configured `Authorization`.
+    /// - Throws: `configuration` when a template fails.
+    package static func webex(_ data: NotificationData, config: WebexConfig) throws -> OutboundPost {
+        let message = truncated(try data.render(config.message, field: "webex message"), toBytes: 7439)
+        let roomID = try data.render(config.roomID, field: "webex room_id")
+        var body = "{\"markdown\":" + JSONText.quoted(message, htmlSafe: true)
+        if !roomID.isEmpty { body += ",\"roomId\":" + JSONText.quoted(roomID, htmlSafe: true) }
+        body += "}\n"
+        return OutboundPost(
+            url: config.apiURL, headers: [("Content-Type", "application/json"), ("Authorization", config.authorization)], body: Array(body.utf8),
+            tls: config.tls)
+    }
+
+    /// `text` in at most `limit` UTF-8 bytes: whole characters, then `…` when something was cut.
+    static func truncated(_ text: String, toBytes limit: Int) -> String {
+        guard text.utf8.count > limit else { return text }
+        guard limit > 3 else { return limit == 3 ? "…" : String(repeating: ".", count: max(0, limit)) }
+        var kept = String.UnicodeScalarView()
+        var bytes = 0
+        for scalar in text.unicodeScalars {
+            let size = String(scalar).utf8.count
+            guard bytes + size <= limit - 3 else { break }
+            kept.append(scalar)
+            bytes += size
+        }
+        return String(kept) + "…"
+    }
+
+    /// A Splunk On-Call (VictorOps) REST event, as Alertmanager sends it: one JSON object of strings, keys sorted —
+    /// `message_type` (the configured one while firing, `CRITICAL` unless it is `WARNING` or `INFO`; `RECOVERY` once
+    /// resolved), `entity_id` (the SHA-256 of the group key), `entity_display_name`, `state_message` (at most 20,480
+    /// characters), `monitoring_tool` and the custom fields — to `<api_url><api_key>/<routing_key>`.
+    /// - Throws: `configuration` when a template fails.
+    package static func victorOps(_ data: NotificationData, config: VictorOpsConfig) throws -> OutboundPost {
+        var messageType = try data.render(config.messageType, field: "victorops message_type")
+        if data.status != "firing" {
+            messageType = "RECOVERY"
+        } else if !["INFO", "WARNING", "CRITICAL"].contains(messageType) {
+            messageType = "CRITICAL"
+        }
+        var fields: [String: String] = [
+            "message_type": messageType,
+            "entity_id": SHA256.hex(data.groupKey),
+            "entity_display_name": try data.render(config.entityDisplayName, field: "victorops entity_display_name"),
+            "state_message": truncated(try data.render(config.stateMessage, field: "victorops state_message"), to: 20_480),
+            "monitoring_tool": try data.render(config.monitoringTool, field: "victorops monitoring_tool"),
+        ]
+        for (name, template) in config.customFields { fields[name] = try data.render(template, field: "victorops custom_fields.\(name)") }
+        let body = "{" + fields.sorted { $0.key < $1.key }.map {
+            JSONText.quoted($0.key, htmlSafe: true) + ":" + JSONText.quoted($0.value, htmlSafe: true)
+        }.joined(separator: ",") + "}\n"
+        let routingKey = try data.render(config.routingKey, field: "victorops routing_key")
+        return OutboundPost(
+            url: config.apiURL + config.apiKey + "/" + routingKey, headers: [("Content-Type", "application/json")], body: Array(body.utf8),
+            tls: config.tls)
+    }
+
     /// A PagerDuty Events API v2 event: `trigger` while anything fires, `resolve` after; `dedup_key` is the SHA-256
     /// of the group key, so PagerDuty folds every notification of a group into one incident.
     /// - Throws: `configuration` when a template fails.

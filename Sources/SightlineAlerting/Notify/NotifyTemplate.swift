@@ -575,6 +575,28 @@ package struct NotifyTemplateLibrary: Sendable {
             {{- end }}
             {{- end }}
             {{ define "opsgenie.default.source" }}{{ template "__alertmanagerURL" . }}{{ end }}
+            {{ define "victorops.default.state_message" }}{{ .CommonAnnotations.SortedPairs.Values | join " " }}
+            {{ if gt (len .Alerts.Firing) 0 -}}
+            Alerts Firing:
+            {{ template "__text_alert_list" .Alerts.Firing }}
+            {{- end }}
+            {{ if gt (len .Alerts.Resolved) 0 -}}
+            Alerts Resolved:
+            {{ template "__text_alert_list" .Alerts.Resolved }}
+            {{- end }}
+            {{- end }}
+            {{ define "victorops.default.entity_display_name" }}{{ template "__subject" . }}{{ end }}
+            {{ define "victorops.default.monitoring_tool" }}{{ template "__alertmanager" . }}{{ end }}
+            {{ define "webex.default.message" }}{{ .CommonAnnotations.SortedPairs.Values | join " " }}
+            {{ if gt (len .Alerts.Firing) 0 }}
+            Alerts Firing:
+            {{ template "__text_alert_list" .Alerts.Firing }}
+            {{ end }}
+            {{ if gt (len .Alerts.Resolved) 0 }}
+            Alerts Resolved:
+            {{ template "__text_alert_list" .Alerts.Resolved }}
+            {{ end }}
+            {{ end }}
             {{ define "email.default.subject" }}{{ template "__subject" . }}{{ end }}
             {{ define "email.default.html" }}<!DOCTYPE html>
             <html><head><meta http-equiv="Content-Type" content="text/html; charset=UTF-8"><title>{{ template "__subject" . }}</title></head>
