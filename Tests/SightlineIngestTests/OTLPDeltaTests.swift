@@ -160,6 +160,21 @@ struct OTLPDeltaTests {
         #expect(older.rejected == 1)
     }
 
+    @Test func theStoreIsAskedOnlyInTheIdleTimeAfterAStart() throws {
+        let now = Mutex<Int64>(0)
+        let asked = Mutex(0)
+        let accumulator = OTLPDeltaAccumulator(maxIdleMs: 10_000, seed: { _, _, _, _ in
+            asked.withLock { $0 += 1 }
+            return nil
+        }, clock: { now.withLock { $0 } })
+        _ = try decode(deltaSum([(1_000, 5)]), accumulator)
+        #expect(asked.withLock { $0 } == 1)
+        now.withLock { $0 = 10_000 }
+        // A series first seen once the idle time has passed since the start cannot have a stored total to go on from.
+        #expect(points(try decode(deltaSum([(2_000, 1)], service: "web"), accumulator), #"requests_total{job="web", route="/a"}"#) == [Pair(2_000, 1)])
+        #expect(asked.withLock { $0 } == 1)
+    }
+
     @Test func theNumberOfSeriesIsBounded() throws {
         let accumulator = OTLPDeltaAccumulator(maxSeries: 1)
         _ = try decode(deltaSum([(1_000, 5)]), accumulator)

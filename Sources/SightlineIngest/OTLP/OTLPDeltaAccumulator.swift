@@ -19,8 +19,10 @@ import Synchronization
 ///
 /// A point without a recorded value becomes the staleness marker and ends the total. A NaN delta is stored as it is
 /// and not added. Totals nobody updated for ``maxIdleMs`` are forgotten: the next point starts from its own delta,
-/// which PromQL's `rate` reads as a counter reset. When a series has no total — the first point after a restart or
-/// after it was forgotten — ``Seed`` may give its newest stored sample, so a restart does not reset the total.
+/// which PromQL's `rate` reads as a counter reset. When a series has no total in the first ``maxIdleMs`` after the
+/// accumulator was made — the first point after a restart — ``Seed`` may give its newest stored sample, so a restart
+/// does not reset the total. Later, a series without a total cannot have one stored within the idle time (it would
+/// have one here), so the store is not asked.
 package final class OTLPDeltaAccumulator: Sendable {
     /// The newest stored sample of a series in `[startMs, endMs]`, if any (the server reads its metric store).
     package typealias Seed = @Sendable (_ tenant: String, _ labels: Labels, _ startMs: Int64, _ endMs: Int64) -> (timestampMs: Int64, value: Double)?
@@ -50,6 +52,8 @@ package final class OTLPDeltaAccumulator: Sendable {
     package let maxSeries: Int
     private let seed: Seed?
     private let clock: @Sendable () -> Int64
+    /// When the accumulator was made, by its clock.
+    private let startedMs: Int64
     private let state = Mutex(State())
 
     /// - Parameters:
@@ -65,6 +69,7 @@ package final class OTLPDeltaAccumulator: Sendable {
         self.maxSeries = maxSeries
         self.seed = seed
         self.clock = clock
+        self.startedMs = clock()
     }
 
     /// The number of series with a total.
@@ -138,7 +143,7 @@ package final class OTLPDeltaAccumulator: Sendable {
 
     /// The stored totals of the delta series that have none here, read outside the lock (a read may be slow).
     private func seeds(tenant: String, samples: [MetricSample], deltas: [Int]) -> [Key: Total] {
-        guard let seed else { return [:] }
+        guard let seed, clock() - startedMs < maxIdleMs else { return [:] }
         var missing: [Key: Int64] = [:]
         state.withLock { state in
             for index in deltas {
