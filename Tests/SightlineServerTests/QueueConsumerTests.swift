@@ -113,11 +113,12 @@ struct QueueConsumerRouteTests {
     @Test func onlyIngestRoutesAreTaken() {
         for path in [
             "/v1/logs", "/v1/metrics", "/v1/traces", "/api/v1/write", "/api/v1/import/prometheus?extra_label=a=b", "/loki/api/v1/push",
-            "/_bulk", "/logs-app/_bulk", "/api/v2/spans", "/api/v1/audit/events",
+            "/_bulk", "/logs-app/_bulk", "/api/v2/spans", "/api/v1/audit/events", "/otlp/v1/logs", "/api/v1/otlp/v1/metrics",
+            "/opentelemetry/v1/metrics",
         ] {
             #expect(QueueConsumer.isIngestRoute(path), "\(path)")
         }
-        for path in ["/", "/v1/", "/v1/logs/x", "/api/v1/query", "/api/v1/debug/records", "/-/reload", "/a/b/_bulk", "//_bulk", "/api/v1/audit/holds", "v1/logs"] {
+        for path in ["/", "/v1/", "/v1/logs/x", "/v1/profiles", "/otlp/v1/", "/api/v1/otlp/v1/logs", "/api/v1/query", "/api/v1/debug/records", "/-/reload", "/a/b/_bulk", "//_bulk", "/api/v1/audit/holds", "v1/logs"] {
             #expect(!QueueConsumer.isIngestRoute(path), "\(path)")
         }
     }

@@ -441,6 +441,29 @@ def test_info_joins_the_sdk_resource_onto_series(sightline):
     assert r.status_code == 400 and 'function "info" is not enabled' in r.json()["error"], r.text
 
 
+def test_the_otlp_paths_of_loki_mimir_prometheus_and_victoriametrics_work_too(server):
+    """Collectors and SDKs configured for another backend's OTLP path (Loki's and Mimir's /otlp, Prometheus'
+    /api/v1/otlp, VictoriaMetrics' /opentelemetry) export to Sightline unchanged."""
+    from otel_data import HttpLogExporter, HttpMetricExporter, HttpSpanExporter
+    classes = {"logs": HttpLogExporter, "traces": HttpSpanExporter, "metrics": HttpMetricExporter}
+    routes = [("logs", "/otlp/v1/logs"), ("traces", "/otlp/v1/traces"), ("metrics", "/otlp/v1/metrics"),
+              ("metrics", "/api/v1/otlp/v1/metrics"), ("metrics", "/opentelemetry/v1/metrics")]
+    sent = collections.defaultdict(list)
+    for n, (signal, path) in enumerate(routes):
+        batch = builder_for(signal, f"it-{signal}-alias").build(ids_for(signal, f"alias{n}", 3), {"stream": path})
+        exporter = classes[signal](endpoint=server.url + path, timeout=30)
+        try:
+            assert is_success(export(exporter, signal, batch.payload)), (signal, path)
+        finally:
+            exporter.shutdown()
+        sent[signal].append(batch)
+    for signal, batches in sent.items():
+        assert_batches_stored(server, signal, batches)
+    # Other signals are not taken under the metrics-only paths.
+    r = requests.post(server.url + "/api/v1/otlp/v1/logs", data=b"", headers={"Content-Type": PROTOBUF}, timeout=10)
+    assert r.status_code == 404, r.text
+
+
 def test_delta_temporality_is_stored_as_running_totals(sightline):
     """SDKs configured for delta temporality (counters, up-down counters, histograms) send what changed since their
     last export; Sightline stores the running totals, as Prometheus' delta-to-cumulative feature does, so the series

@@ -100,8 +100,10 @@ package enum HTTPAPI {
             )
         }
         for signal in Signal.allCases {
-            router.post("/v1/\(signal.description)") { request, context in
-                try await OTLPHTTPHandler.handle(signal, request: request, context: context, api: api)
+            for path in OTLPHTTPHandler.paths(of: signal) {
+                router.post(RouterPath(path)) { request, context in
+                    try await OTLPHTTPHandler.handle(signal, request: request, context: context, api: api)
+                }
             }
         }
         router.post("/api/v1/write") { request, _ in

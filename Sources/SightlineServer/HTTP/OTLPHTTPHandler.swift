@@ -7,7 +7,21 @@ import SightlineCore
 import SightlineIngest
 
 /// `POST /v1/logs`, `/v1/metrics`, `/v1/traces`: OTLP/HTTP with protobuf or JSON bodies, optionally gzip-compressed.
+/// The same routes under the paths the anchor systems take OTLP at answer the same (``paths(of:)``), so a Collector
+/// or SDK configured for them works unchanged.
 enum OTLPHTTPHandler {
+    /// The paths that take OTLP exports of `signal`: the standard `/v1/<signal>`; Loki's and Mimir's `/otlp/v1/<signal>`;
+    /// for metrics also Prometheus' `/api/v1/otlp/v1/metrics` and VictoriaMetrics' `/opentelemetry/v1/metrics`.
+    static func paths(of signal: Signal) -> [String] {
+        let name = signal.description
+        var paths = ["/v1/\(name)", "/otlp/v1/\(name)"]
+        if signal == .metrics { paths += ["/api/v1/otlp/v1/metrics", "/opentelemetry/v1/metrics"] }
+        return paths
+    }
+
+    /// Every OTLP path of every signal.
+    static let allPaths: Set<String> = Set(Signal.allCases.flatMap(paths(of:)))
+
     static func handle(_ signal: Signal, request: Request, context: SightlineRequestContext, api: APIDependencies) async throws -> Response {
         let format = contentFormat(request.headers[.contentType])
         do {

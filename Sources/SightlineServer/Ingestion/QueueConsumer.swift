@@ -260,10 +260,9 @@ package struct QueueConsumer: Service {
     /// Whether `path` (its query ignored) is a route that takes a batch.
     static func isIngestRoute(_ path: String) -> Bool {
         let route = path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? path
-        if ingestRoutes.contains(route) { return true }
-        /// `/v1/<signal>` and `/<index>/_bulk`: one non-empty segment in the variable place.
+        if ingestRoutes.contains(route) || OTLPHTTPHandler.allPaths.contains(route) { return true }
+        /// `/<index>/_bulk`: one non-empty segment in the variable place.
         func isSegment(_ text: Substring) -> Bool { !text.isEmpty && !text.contains("/") }
-        if route.hasPrefix("/v1/") { return isSegment(route.dropFirst(4)) }
         if route.hasSuffix("/_bulk") { return isSegment(route.dropFirst().dropLast(6)) }
         return false
     }
