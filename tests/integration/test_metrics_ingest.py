@@ -453,6 +453,57 @@ def test_real_prometheus_federates_from_sightline(sightline, peers, tmp_path):
     }, (got, at)
 
 
+def test_influxdb_clients_write_line_protocol(sightline):
+    """The InfluxDB write API as VictoriaMetrics serves it: the real influxdb-client (2.x API, token auth) and plain
+    1.x writes (db, precision, gzip, basic or p= auth) store each numeric field as <measurement>_<field>; bad lines
+    are named in a partial-write 400 while the good ones are stored."""
+    from influxdb_client import InfluxDBClient, Point, WritePrecision
+    from influxdb_client.client.write_api import SYNCHRONOUS
+
+    tokens = [{"token": "influx-writer", "tenant": "acme", "roles": ["ingest", "query"]}]
+    srv = sightline("influx", config={"auth": {"tokens": tokens}}).start()
+    auth = {"Authorization": "Bearer influx-writer"}
+    t_ns = (now_ms() - 60_000) * 1_000_000
+
+    with InfluxDBClient(url=srv.url, token="influx-writer", org="acme") as client:
+        client.write_api(write_options=SYNCHRONOUS).write(bucket="telegraf", record=[
+            Point("cpu").tag("host", "h1").tag("cpu", "cpu0").field("usage_idle", 97.5).field("usage_user", 1.25)
+                .time(t_ns, WritePrecision.NS),
+            Point("mem").tag("host", "h1").field("used", 123).field("note", "strings are not stored").time(t_ns, WritePrecision.NS),
+        ])
+
+    t_s = t_ns // 1_000_000_000
+    body = gzip.compress(f"disk,host=h2 used_percent=71.5 {t_s}\nswap,host=h2 in=4i {t_s}\n".encode())
+    r = requests.post(srv.url + "/write", params={"db": "ops", "precision": "s", "u": "any", "p": "influx-writer"}, data=body,
+                      headers={"Content-Encoding": "gzip"}, timeout=30)
+    assert r.status_code == 204, r.text
+
+    def value(expr: str) -> list:
+        r = requests.get(srv.url + "/api/v1/query", params={"query": expr, "time": t_s + 1}, headers=auth, timeout=30)
+        assert r.status_code == 200, r.text
+        return sorted(((s["metric"], s["value"][1]) for s in r.json()["data"]["result"]), key=lambda p: p[0]["__name__"])
+
+    assert value('{__name__=~"cpu_.*"}') == [
+        ({"__name__": "cpu_usage_idle", "cpu": "cpu0", "db": "telegraf", "host": "h1"}, "97.5"),
+        ({"__name__": "cpu_usage_user", "cpu": "cpu0", "db": "telegraf", "host": "h1"}, "1.25"),
+    ]
+    assert value("mem_used") == [({"__name__": "mem_used", "db": "telegraf", "host": "h1"}, "123")]
+    assert value("mem_note") == []
+    assert value("disk_used_percent") == [({"__name__": "disk_used_percent", "db": "ops", "host": "h2"}, "71.5")]
+    assert value("swap_in") == [({"__name__": "swap_in", "db": "ops", "host": "h2"}, "4")]
+
+    # A bad line: the others are stored, and the answer names the line (1.x and 2.x error shapes).
+    r = requests.post(srv.url + "/write", params={"precision": "s"}, headers=auth,
+                      data=f"good v=1 {t_s}\nbad v=oops {t_s}\n", timeout=30)
+    assert r.status_code == 400 and r.json()["error"].startswith("partial write: line 2: invalid value \"oops\""), r.text
+    assert value("good_v") == [({"__name__": "good_v"}, "1")]
+    r = requests.post(srv.url + "/api/v2/write", params={"bucket": "b", "precision": "fortnights"}, headers=auth, data="m v=1", timeout=30)
+    assert r.status_code == 400 and r.json() == {"code": "invalid", "message": 'invalid precision "fortnights": use ns, us, ms, s, m or h'}
+    # Without a token: 401; clients probing /ping get 204.
+    assert requests.post(srv.url + "/api/v2/write", data="m v=1", timeout=30).status_code == 401
+    assert requests.get(srv.url + "/ping", timeout=30).status_code == 204
+
+
 def test_import_prometheus_text(server):
     url = server.url + "/api/v1/import/prometheus"
     text_type = {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}

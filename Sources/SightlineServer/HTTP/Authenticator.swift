@@ -21,7 +21,7 @@ package struct Identity: Sendable, Hashable {
 /// With no tokens configured every caller is the tenant `default` with every role. With tokens, a caller must send
 /// `Authorization: Bearer <token>` and gets the tenant and roles of that token. Shippers that only know basic
 /// authentication (Promtail, Filebeat, Logstash, Prometheus' `basic_auth`) may send the token as the password of
-/// `Authorization: Basic …`; the user name is ignored.
+/// `Authorization: Basic …`; the user name is ignored. InfluxDB 2.x clients send it as `Authorization: Token …`.
 package struct Authenticator: Sendable {
     private let grants: [String: (grant: TokenGrant, subject: String)]
 
@@ -61,12 +61,12 @@ package struct Authenticator: Sendable {
 }
 
 extension Authenticator {
-    /// The token in credentials of the `Bearer`, `Basic` (the password) or Elasticsearch's `ApiKey` scheme (the key of
+    /// The token in credentials of the `Bearer` (or InfluxDB's `Token`), `Basic` (the password) or Elasticsearch's `ApiKey` scheme (the key of
     /// `base64(id:key)`, as Filebeat, Logstash and the Elasticsearch clients send an API key); nil for other schemes or
     /// malformed credentials.
     fileprivate static func token(scheme: String, credentials: String) -> String? {
         switch scheme {
-        case "bearer":
+        case "bearer", "token":
             return credentials
         case "basic", "apikey":
             guard let decoded = Base64.decode(credentials), let text = String(validating: decoded, as: UTF8.self),

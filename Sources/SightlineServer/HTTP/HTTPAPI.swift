@@ -112,6 +112,13 @@ package enum HTTPAPI {
         router.post("/api/v1/read") { request, _ in
             try await PrometheusReadHandler.handle(request: request, api: api)
         }
+        for path in InfluxWriteHandler.writePaths {
+            router.post(RouterPath(path)) { request, _ in try await InfluxWriteHandler.write(request, api: api) }
+        }
+        for path in InfluxWriteHandler.pingPaths {
+            router.get(RouterPath(path)) { _, _ in InfluxWriteHandler.ping() }
+            router.head(RouterPath(path)) { _, _ in InfluxWriteHandler.ping() }
+        }
         router.get("/api/v1/targets") { request, _ in
             try await PrometheusTargetsHandler.handle(request, api: api)
         }
