@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import collections
 import gzip
+import json
 import math
+import struct
 import threading
 import time
 from typing import Any, Callable
@@ -502,6 +504,57 @@ def test_influxdb_clients_write_line_protocol(sightline):
     # Without a token: 401; clients probing /ping get 204.
     assert requests.post(srv.url + "/api/v2/write", data="m v=1", timeout=30).status_code == 401
     assert requests.get(srv.url + "/ping", timeout=30).status_code == 204
+
+
+def test_datadog_clients_submit_series(sightline):
+    """Datadog's submit-metrics API under /datadog, as VictoriaMetrics serves it: the real `datadog` client library
+    (v1 JSON, DD-API-KEY), and v2 JSON and protobuf bodies as the Agent sends them (deflate, gzip), stored with tags,
+    host, device and resources as labels; bad bodies get 400s naming the problem."""
+    import zlib
+    from datadog import api, initialize
+    from metrics_peers import _key, _len_delimited, _varint
+
+    tokens = [{"token": "dd-key", "tenant": "acme", "roles": ["ingest", "query"]}]
+    srv = sightline("datadog", config={"auth": {"tokens": tokens}}).start()
+    t = now_ms() // 1000 - 60
+    initialize(api_key="dd-key", app_key="unused", api_host=srv.url + "/datadog")
+    sent = api.Metric.send(metric="shop.orders.count", points=[(t, 3), (t + 10, 5)], host="web-1", tags=["env:prod", "canary"],
+                           type="count")
+    assert sent.get("status") == "ok", sent
+    headers = {"DD-API-KEY": "dd-key"}
+    assert requests.get(srv.url + "/datadog/api/v1/validate", headers=headers, timeout=30).json() == {"valid": True}
+
+    v2 = {"series": [{"metric": "queue.depth", "type": 3, "points": [{"timestamp": t, "value": 7}],
+                      "resources": [{"name": "db-1", "type": "host"}], "tags": ["team:db"]}]}
+    r = requests.post(srv.url + "/datadog/api/v2/series", data=zlib.compress(json.dumps(v2).encode()),
+                      headers={**headers, "Content-Type": "application/json", "Content-Encoding": "deflate"}, timeout=30)
+    assert r.status_code == 202 and r.json() == {"errors": []}, r.text
+    point = _key(1, 1) + struct.pack("<d", 2.5) + _key(2, 0) + _varint(t)
+    series = (_len_delimited(1, _len_delimited(1, b"host") + _len_delimited(2, b"db-2")) + _len_delimited(2, b"queue.depth")
+              + _len_delimited(3, b"team:db") + _len_delimited(4, point))
+    r = requests.post(srv.url + "/datadog/api/v2/series", data=gzip.compress(_len_delimited(1, series)),
+                      headers={**headers, "Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}, timeout=30)
+    assert r.status_code == 202, r.text
+    assert requests.post(srv.url + "/datadog/api/v1/check_run", json=[], headers=headers, timeout=30).status_code == 202
+
+    def query(expr: str) -> list:
+        r = requests.get(srv.url + "/api/v1/query", params={"query": expr, "time": t + 11}, headers={"Authorization": "Bearer dd-key"},
+                         timeout=30)
+        assert r.status_code == 200, r.text
+        return sorted(((s["metric"], s["value"][1]) for s in r.json()["data"]["result"]), key=lambda p: p[0].get("host", ""))
+
+    assert query('{"shop.orders.count"}') == [
+        ({"__name__": "shop.orders.count", "canary": "no_label_value", "env": "prod", "host": "web-1"}, "5")]
+    assert query('{"queue.depth"}') == [
+        ({"__name__": "queue.depth", "host": "db-1", "team": "db"}, "7"),
+        ({"__name__": "queue.depth", "host": "db-2", "team": "db"}, "2.5"),
+    ]
+
+    r = requests.post(srv.url + "/datadog/api/v1/series", data=b'{"series": [{"points": [[1, 2]]}]}', headers=headers, timeout=30)
+    assert r.status_code == 400 and "series[0]: missing" in r.text and "metric" in r.text, r.text
+    r = requests.post(srv.url + "/datadog/api/v2/series", data=b"x", headers={**headers, "Content-Encoding": "zstd"}, timeout=30)
+    assert r.status_code == 415, r.text
+    assert requests.post(srv.url + "/datadog/api/v2/series", data=b"{}", timeout=30).status_code == 401
 
 
 def test_import_prometheus_text(server):

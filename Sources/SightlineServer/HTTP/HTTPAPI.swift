@@ -119,6 +119,12 @@ package enum HTTPAPI {
             router.get(RouterPath(path)) { _, _ in InfluxWriteHandler.ping() }
             router.head(RouterPath(path)) { _, _ in InfluxWriteHandler.ping() }
         }
+        router.post("/datadog/api/v1/series") { request, _ in try await DatadogHandler.series(request, version: 1, api: api) }
+        router.post("/datadog/api/v2/series") { request, _ in try await DatadogHandler.series(request, version: 2, api: api) }
+        router.get("/datadog/api/v1/validate") { request, _ in try DatadogHandler.validate(request, api: api) }
+        for path in DatadogHandler.ignoredPaths {
+            router.post(RouterPath(path)) { request, _ in try DatadogHandler.ignored(request, api: api) }
+        }
         router.get("/api/v1/targets") { request, _ in
             try await PrometheusTargetsHandler.handle(request, api: api)
         }
