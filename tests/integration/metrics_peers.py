@@ -164,6 +164,37 @@ class Prometheus(Peer):
         return parse_exposition(r.text)
 
 
+class VictoriaMetrics(Peer):
+    """The real VictoriaMetrics (single node, Debian bookworm's package), for the JSON line export and import."""
+
+    def __init__(self, log_dir: Path, port: int, name: str = "victoria-metrics"):
+        self.port = port
+        data_dir = log_dir / f"{name}-data"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            find_binary("victoria-metrics", "SIGHTLINE_VICTORIA_METRICS_BIN"),
+            f"-storageDataPath={data_dir}",
+            f"-httpListenAddr=127.0.0.1:{port}",
+            "-retentionPeriod=100y",
+            "-loggerLevel=WARN",
+        ]
+        super().__init__(name, cmd, log_dir, cwd=log_dir)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> "VictoriaMetrics":
+        super().start()
+        self.wait_http_ok(self.url + "/health", timeout)
+        return self
+
+    def flush(self) -> None:
+        """Makes what was imported searchable now (VictoriaMetrics buffers it for about a second)."""
+        r = requests.get(self.url + "/internal/force_flush", timeout=30)
+        assert r.status_code == 200, r.text
+
+
 class NodeExporter(Peer):
     """The real node-exporter (1.5 on Debian bookworm), reduced to a few collectors."""
 

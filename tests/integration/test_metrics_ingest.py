@@ -30,6 +30,7 @@ from metrics_peers import (
     Prometheus,
     PyExporter,
     Series,
+    VictoriaMetrics,
     by_series,
     label_key,
     parse_exposition,
@@ -555,6 +556,65 @@ def test_datadog_clients_submit_series(sightline):
     r = requests.post(srv.url + "/datadog/api/v2/series", data=b"x", headers={**headers, "Content-Encoding": "zstd"}, timeout=30)
     assert r.status_code == 415, r.text
     assert requests.post(srv.url + "/datadog/api/v2/series", data=b"{}", timeout=30).status_code == 401
+
+
+def test_json_lines_move_between_victoriametrics_and_sightline(sightline, peers, tmp_path):
+    """VictoriaMetrics' JSON line format both ways: lines exported from a real VictoriaMetrics import into Sightline,
+    and Sightline's export imports into VictoriaMetrics, with the same series and samples; bad lines are named."""
+    srv = sightline("vm-json").start()
+    vm_port, = free_ports(1)
+    vm = peers(VictoriaMetrics(tmp_path, vm_port)).start()
+    t0 = now_ms() - 600_000
+    lines = [
+        {"metric": {"__name__": "jl_requests_total", "job": "api", "instance": "h1"},
+         "values": [1, 5, 9.5], "timestamps": [t0, t0 + 15_000, t0 + 30_000]},
+        {"metric": {"__name__": "jl_temperature", "room": "a \"b\""}, "values": [-3.25], "timestamps": [t0]},
+    ]
+    body = "".join(json.dumps(line) + "\n" for line in lines)
+    r = requests.post(vm.url + "/api/v1/import", data=body, timeout=30)
+    assert r.status_code == 204, r.text
+    vm.flush()
+
+    def series(text: str) -> dict:
+        out = {}
+        for line in text.splitlines():
+            doc = json.loads(line)
+            out[label_key(doc["metric"])] = list(zip(doc["timestamps"], [float(v) for v in doc["values"]]))
+        return out
+
+    match = {"match[]": '{__name__=~"jl_.*"}'}
+    from_vm = requests.get(vm.url + "/api/v1/export", params=match, timeout=30)
+    assert from_vm.status_code == 200, from_vm.text
+    expected = series(body)
+    assert series(from_vm.text) == expected
+
+    # VictoriaMetrics' export into Sightline, with an extra label; then Sightline's export.
+    r = requests.post(srv.url + "/api/v1/import", params={"extra_label": "source=vm"}, data=gzip.compress(from_vm.content),
+                      headers={"Content-Encoding": "gzip"}, timeout=30)
+    assert r.status_code == 204, r.text
+    from_sightline = requests.get(srv.url + "/api/v1/export", params=match, timeout=30)
+    assert from_sightline.status_code == 200, from_sightline.text
+    assert series(from_sightline.text) == {tuple(sorted(k + (("source", "vm"),))): v for k, v in expected.items()}
+    # A time range narrows the samples.
+    narrow = requests.post(srv.url + "/api/v1/export", data={**match, "start": str((t0 + 10_000) / 1000)}, timeout=30)
+    assert [len(v) for v in series(narrow.text).values()] == [2], narrow.text
+
+    # Sightline's export into a second VictoriaMetrics: the same again.
+    vm2_port, = free_ports(1)
+    vm2 = peers(VictoriaMetrics(tmp_path, vm2_port, name="victoria-metrics-2")).start()
+    r = requests.post(vm2.url + "/api/v1/import", data=from_sightline.content, timeout=30)
+    assert r.status_code == 204, r.text
+    vm2.flush()
+    assert series(requests.get(vm2.url + "/api/v1/export", params=match, timeout=30).text) == series(from_sightline.text)
+
+    # Bad lines: the good one is stored, the others named.
+    bad = "\n".join([json.dumps({"metric": {"__name__": "jl_ok"}, "values": [1], "timestamps": [t0]}),
+                     '{"metric": {"__name__": "jl_bad"}, "values": [1, 2], "timestamps": [1]}', "not json"])
+    r = requests.post(srv.url + "/api/v1/import", data=bad, timeout=30)
+    assert r.status_code == 400 and "line 2: 2 values but 1 timestamps" in r.text and "line 3:" in r.text, r.text
+    assert series(requests.get(srv.url + "/api/v1/export", params={"match[]": "jl_ok"}, timeout=30).text) == {
+        label_key({"__name__": "jl_ok"}): [(t0, 1.0)]}
+    assert requests.get(srv.url + "/api/v1/export", timeout=30).status_code == 400
 
 
 def test_import_prometheus_text(server):

@@ -131,6 +131,9 @@ package enum HTTPAPI {
         router.get("/federate") { request, _ in
             try await PrometheusFederateHandler.handle(request, api: api)
         }
+        router.post("/api/v1/import") { request, _ in try await VictoriaJSONHandler.import(request, api: api) }
+        router.get("/api/v1/export") { request, _ in try await VictoriaJSONHandler.export(request, api: api) }
+        router.post("/api/v1/export") { request, _ in try await VictoriaJSONHandler.export(request, api: api) }
         router.post("/api/v1/import/prometheus") { request, _ in
             try await PrometheusWriteHandler.importText(request: request, api: api)
         }
