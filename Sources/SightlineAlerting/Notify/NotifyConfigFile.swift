@@ -660,15 +660,22 @@ package enum NotifyConfigFile {
                 default: throw error(key, value, "unknown key")
                 }
             }
-            if let keyFile {
-                guard ownKey == nil else { throw error(prefix, node, "at most one of api_key & api_key_file must be configured") }
-                config.apiKey = try secretFile(keyFile, node, at: "\(prefix).api_key_file")
-            } else {
-                config.apiKey = ownKey ?? global.opsgenieAPIKey
-            }
-            guard !config.apiKey.isEmpty else { throw error(prefix, node, "no global OpsGenie API Key set either inline or in a file") }
+            config.apiKey = try apiKey(
+                own: ownKey, file: keyFile, global: global.opsgenieAPIKey, node, at: prefix,
+                missing: "no global OpsGenie API Key set either inline or in a file")
             if !config.apiURL.hasSuffix("/") { config.apiURL += "/" }
             return config
+        }
+
+        /// A receiver's API key: its `api_key`, else the contents of its `api_key_file` (not both), else the global one.
+        func apiKey(own: String?, file: String?, global: String, _ node: Node, at prefix: String, missing: String) throws -> String {
+            var key = own ?? global
+            if let file {
+                guard own == nil else { throw error(prefix, node, "at most one of api_key & api_key_file must be configured") }
+                key = try secretFile(file, node, at: "\(prefix).api_key_file")
+            }
+            guard !key.isEmpty else { throw error(prefix, node, missing) }
+            return key
         }
 
         func victorOps(_ node: Node, at prefix: String, global: NotifyConfig.Global) throws -> VictorOpsConfig {
@@ -697,13 +704,7 @@ package enum NotifyConfigFile {
                 default: throw error(key, value, "unknown key")
                 }
             }
-            if let keyFile {
-                guard ownKey == nil else { throw error(prefix, node, "at most one of api_key & api_key_file must be configured") }
-                config.apiKey = try secretFile(keyFile, node, at: "\(prefix).api_key_file")
-            } else {
-                config.apiKey = ownKey ?? global.victoropsAPIKey
-            }
-            guard !config.apiKey.isEmpty else { throw error(prefix, node, "no global VictorOps API Key set") }
+            config.apiKey = try apiKey(own: ownKey, file: keyFile, global: global.victoropsAPIKey, node, at: prefix, missing: "no global VictorOps API Key set")
             guard !config.routingKey.isEmpty else { throw error(prefix, node, "missing Routing key in VictorOps config") }
             if !config.apiURL.hasSuffix("/") { config.apiURL += "/" }
             return config

@@ -564,7 +564,7 @@ package struct NotifyTemplateLibrary: Sendable {
             {{ define "pagerduty.default.clientURL" }}{{ template "__alertmanagerURL" . }}{{ end }}
             {{ define "pagerduty.default.instances" }}{{ template "__text_alert_list" . }}{{ end }}
             {{ define "opsgenie.default.message" }}{{ template "__subject" . }}{{ end }}
-            {{ define "opsgenie.default.description" }}{{ .CommonAnnotations.SortedPairs.Values | join " " }}
+            {{ define "__text_annotations_and_alerts" }}{{ .CommonAnnotations.SortedPairs.Values | join " " }}
             {{ if gt (len .Alerts.Firing) 0 -}}
             Alerts Firing:
             {{ template "__text_alert_list" .Alerts.Firing }}
@@ -574,17 +574,9 @@ package struct NotifyTemplateLibrary: Sendable {
             {{ template "__text_alert_list" .Alerts.Resolved }}
             {{- end }}
             {{- end }}
+            {{ define "opsgenie.default.description" }}{{ template "__text_annotations_and_alerts" . }}{{ end }}
             {{ define "opsgenie.default.source" }}{{ template "__alertmanagerURL" . }}{{ end }}
-            {{ define "victorops.default.state_message" }}{{ .CommonAnnotations.SortedPairs.Values | join " " }}
-            {{ if gt (len .Alerts.Firing) 0 -}}
-            Alerts Firing:
-            {{ template "__text_alert_list" .Alerts.Firing }}
-            {{- end }}
-            {{ if gt (len .Alerts.Resolved) 0 -}}
-            Alerts Resolved:
-            {{ template "__text_alert_list" .Alerts.Resolved }}
-            {{- end }}
-            {{- end }}
+            {{ define "victorops.default.state_message" }}{{ template "__text_annotations_and_alerts" . }}{{ end }}
             {{ define "victorops.default.entity_display_name" }}{{ template "__subject" . }}{{ end }}
             {{ define "victorops.default.monitoring_tool" }}{{ template "__alertmanager" . }}{{ end }}
             {{ define "webex.default.message" }}{{ .CommonAnnotations.SortedPairs.Values | join " " }}
