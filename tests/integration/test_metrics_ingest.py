@@ -617,6 +617,30 @@ def test_json_lines_move_between_victoriametrics_and_sightline(sightline, peers,
     assert requests.get(srv.url + "/api/v1/export", timeout=30).status_code == 400
 
 
+def test_opentsdb_put(server):
+    """OpenTSDB's /api/put as OpenTSDB answers it: 204, summary and details counts, a 400 naming bad points while the
+    good ones are stored; tags become labels."""
+    t = now_ms() // 1000 - 60
+    url = server.url + "/api/put"
+    r = requests.post(url, json={"metric": "tsdb.cpu.user", "timestamp": t, "value": 42.5, "tags": {"host": "web01"}}, timeout=30)
+    assert r.status_code == 204, r.text
+    r = requests.post(url, params={"details": ""}, json=[
+        {"metric": "tsdb.cpu.user", "timestamp": (t + 5) * 1000, "value": "43", "tags": {"host": "web02"}},
+        {"metric": "tsdb.cpu.user", "timestamp": t, "value": "oops", "tags": {"host": "web03"}},
+    ], timeout=30)
+    assert r.status_code == 400, r.text
+    assert r.json() == {"success": 1, "failed": 1, "errors": [{"error": 'data point 1: "value" is not a number'}]}, r.text
+    r = requests.post(url, params={"summary": ""}, data=gzip.compress(json.dumps(
+        [{"metric": "tsdb.mem.free", "timestamp": t, "value": 7}]).encode()), headers={"Content-Encoding": "gzip"}, timeout=30)
+    assert r.status_code == 200 and r.json() == {"success": 1, "failed": 0}, r.text
+    r = requests.post(url, json=[{"metric": "tsdb.x", "value": 1}], timeout=30)
+    assert r.status_code == 400 and "missing or invalid" in r.json()["error"]["details"], r.text
+
+    r = requests.get(server.url + "/api/v1/query", params={"query": '{"tsdb.cpu.user"}', "time": t + 6}, timeout=30)
+    got = sorted((s["metric"]["host"], s["value"][1]) for s in r.json()["data"]["result"])
+    assert got == [("web01", "42.5"), ("web02", "43")], r.text
+
+
 def test_import_prometheus_text(server):
     url = server.url + "/api/v1/import/prometheus"
     text_type = {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}

@@ -132,6 +132,7 @@ package enum HTTPAPI {
             try await PrometheusFederateHandler.handle(request, api: api)
         }
         router.post("/api/v1/import") { request, _ in try await VictoriaJSONHandler.import(request, api: api) }
+        router.post("/api/put") { request, _ in try await OpenTSDBHandler.put(request, api: api) }
         router.get("/api/v1/export") { request, _ in try await VictoriaJSONHandler.export(request, api: api) }
         router.post("/api/v1/export") { request, _ in try await VictoriaJSONHandler.export(request, api: api) }
         router.post("/api/v1/import/prometheus") { request, _ in
