@@ -29,12 +29,11 @@ enum InfluxWriteHandler {
         guard let precision = InfluxLineParser.Precision(name: precisionName) else {
             return error("invalid precision \"\(precisionName)\": use ns, us, ms, s, m or h", version2: isVersion2)
         }
-        var extraLabels: [Label] = []
-        for pair in query.getAll("extra_label") {
-            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
-                return error("invalid extra_label \"\(pair)\": use extra_label=name=value", version2: isVersion2)
-            }
-            extraLabels.append(Label(String(pair[..<equals]), String(pair[pair.index(after: equals)...])))
+        var extraLabels: [Label]
+        do {
+            extraLabels = try WriteRequestParameters.extraLabels(request)
+        } catch let failure as SightlineError {
+            return error(failure.message, version2: isVersion2)
         }
         if let database = query[isVersion2 ? "bucket" : "db"].map(String.init), !database.isEmpty,
             !extraLabels.contains(where: { $0.name == "db" })
@@ -56,8 +55,7 @@ enum InfluxWriteHandler {
             if outcome.rejected > 0 { problems.append("\(outcome.rejected) samples refused: \(outcome.message)") }
         }
         guard problems.isEmpty else {
-            let shown = problems.prefix(5).joined(separator: "; ") + (problems.count > 5 ? "; and \(problems.count - 5) more" : "")
-            return error("partial write: \(shown)", version2: isVersion2)
+            return error("partial write: \(WriteRequestParameters.summary(problems))", version2: isVersion2)
         }
         return Response(status: .noContent)
     }

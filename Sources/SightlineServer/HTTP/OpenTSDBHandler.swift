@@ -37,9 +37,9 @@ enum OpenTSDBHandler {
             return json(text, status: errors.isEmpty ? .ok : .badRequest)
         }
         guard errors.isEmpty else {
-            let details = errors.prefix(5).joined(separator: "; ") + (errors.count > 5 ? "; and \(errors.count - 5) more" : "")
             return json(
-                "{\"error\":{\"code\":400,\"message\":\"One or more data points had errors\",\"details\":" + JSONText.quoted(details) + "}}",
+                "{\"error\":{\"code\":400,\"message\":\"One or more data points had errors\",\"details\":"
+                    + JSONText.quoted(WriteRequestParameters.summary(errors)) + "}}",
                 status: .badRequest)
         }
         return Response(status: .noContent)

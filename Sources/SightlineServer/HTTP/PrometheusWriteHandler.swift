@@ -37,13 +37,7 @@ enum PrometheusWriteHandler {
     static func importText(request: Request, api: APIDependencies) async throws -> Response {
         let identity = try api.authenticator.identify(authorization: request.headers[.authorization], requiring: .ingest)
         let query = request.uri.queryParameters
-        var extraLabels: [Label] = []
-        for pair in query.getAll("extra_label") {
-            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
-                throw SightlineError(.invalidArgument, "invalid extra_label \"\(pair)\": use extra_label=name=value")
-            }
-            extraLabels.append(Label(String(pair[..<equals]), String(pair[pair.index(after: equals)...])))
-        }
+        let extraLabels = try WriteRequestParameters.extraLabels(request)
         let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
         let timestampMs = try query["timestamp"].map { text -> Int64 in
             guard let value = Int64(text) else { throw SightlineError(.invalidArgument, "invalid timestamp \"\(text)\": use milliseconds since the epoch") }

@@ -44,13 +44,7 @@ enum VictoriaJSONHandler {
     /// that do not parse are named in a 400.
     static func `import`(_ request: Request, api: APIDependencies) async throws -> Response {
         let identity = try api.authenticator.identify(authorization: request.headers[.authorization], requiring: .ingest)
-        var extraLabels: [Label] = []
-        for pair in request.uri.queryParameters.getAll("extra_label") {
-            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
-                throw SightlineError(.invalidArgument, "invalid extra_label \"\(pair)\": use extra_label=name=value")
-            }
-            extraLabels.append(Label(String(pair[..<equals]), String(pair[pair.index(after: equals)...])))
-        }
+        let extraLabels = try WriteRequestParameters.extraLabels(request)
         var request = request
         let body = try await OTLPHTTPHandler.collectBody(&request, limit: api.limits.maxBodyBytes)
         let bytes = try OTLPHTTPHandler.decompress(body, encoding: request.headers[.contentEncoding], limit: api.limits.maxBodyBytes)
@@ -62,8 +56,7 @@ enum VictoriaJSONHandler {
             if outcome.rejected > 0 { problems.append("\(outcome.rejected) samples refused: \(outcome.message)") }
         }
         guard problems.isEmpty else {
-            let shown = problems.prefix(5).joined(separator: "; ") + (problems.count > 5 ? "; and \(problems.count - 5) more" : "")
-            throw SightlineError(.invalidArgument, shown)
+            throw SightlineError(.invalidArgument, WriteRequestParameters.summary(problems))
         }
         return Response(status: .noContent)
     }
