@@ -140,7 +140,6 @@ let sampleNotifyConfig = """
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    victorops_configs:\n      - api_key: k\n", "missing Routing key in VictorOps config", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    victorops_configs:\n      - {api_key: k, routing_key: r, custom_fields: {entity_id: x}}\n", "custom field entity_id which cannot be used", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    opsgenie_configs:\n      - message: x\n", "no global OpsGenie API Key set", 6),
-        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    opsgenie_configs:\n      - {api_key: k, update_alerts: true}\n", "update_alerts is not supported yet", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    opsgenie_configs:\n      - api_key: k\n        responders: [{type: team}]\n", "at least one of id, username or name", 7),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    opsgenie_configs:\n      - api_key: k\n        responders: [{name: x, type: crew}]\n", "type \"crew\" does not match valid options", 7),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    telegram_configs:\n      - bot_token: t\n", "missing chat_id or chat_id_file", 6),
@@ -215,10 +214,11 @@ let sampleNotifyConfig = """
                   - responders: [{name: ops, type: Team}, {username: '{{ .CommonLabels.owner }}', type: '{{ .CommonLabels.kind }}'}]
                     details: {runbook: 'http://rb'}
                     send_resolved: false
-                  - api_key: own-key
+                  - {api_key: own-key, update_alerts: true}
             """
         let receiver = try #require(try NotifyConfigFile.parse(yaml, path: "am.yml").receiver(named: "a"))
         #expect(receiver.opsGenies.map(\.apiKey) == ["global-key", "own-key"])
+        #expect(receiver.opsGenies.map(\.updateAlerts) == [false, true])
         #expect(receiver.opsGenies.map(\.apiURL) == ["http://og.example/api/", "http://og.example/api/"])
         #expect(receiver.opsGenies.first?.responders.map(\.type) == ["team", "{{ .CommonLabels.kind }}"])
         #expect(receiver.opsGenies.first?.details.map(\.0) == ["runbook"])

@@ -210,8 +210,10 @@ import Testing
         config.priority = "P2"
         config.note = "<b>note</b>"
         let integration = NotifyIntegration(kind: .opsGenie(config), index: 0)
-        let firing = try NotifyPayloads.opsGenie(
+        let firingRequests = try NotifyPayloads.opsGenie(
             NotificationData(delivery([alert("a"), alert("b")], integration: integration), externalURL: "http://am"), config: config)
+        #expect(firingRequests.count == 1)
+        let firing = firingRequests[0]
         let alias = SHA256.hex(#"{}:{alertname="Disk"}"#)
         #expect(firing.url == "http://og/v2/alerts")
         #expect(firing.headers.contains { $0 == ("Authorization", "GenieKey key-1") })
@@ -231,8 +233,30 @@ import Testing
 
         let resolved = try NotifyPayloads.opsGenie(
             NotificationData(delivery([alert("a", endsAt: notifyT0)], integration: integration), externalURL: "http://am"), config: config)
-        #expect(resolved.url == "http://og/v2/alerts/\(alias)/close?identifierType=alias")
-        #expect(String(decoding: resolved.body, as: UTF8.self) == #"{"source":"http://am/#/alerts?receiver=team"}"# + "\n")
+        #expect(resolved.map(\.url) == ["http://og/v2/alerts/\(alias)/close?identifierType=alias"])
+        #expect(String(decoding: resolved[0].body, as: UTF8.self) == #"{"source":"http://am/#/alerts?receiver=team"}"# + "\n")
+    }
+
+    @Test func opsGenieUpdateAlertsPutsTheMessageAndDescriptionAfterTheCreate() throws {
+        var config = OpsGenieConfig()
+        config.apiKey = "k"
+        config.apiURL = "http://og/"
+        config.updateAlerts = true
+        config.description = ""
+        let integration = NotifyIntegration(kind: .opsGenie(config), index: 0)
+        let requests = try NotifyPayloads.opsGenie(NotificationData(delivery([alert("a")], integration: integration), externalURL: ""), config: config)
+        let alias = SHA256.hex(#"{}:{alertname="Disk"}"#)
+        #expect(requests.map(\.url) == [
+            "http://og/v2/alerts", "http://og/v2/alerts/\(alias)/message?identifierType=alias",
+            "http://og/v2/alerts/\(alias)/description?identifierType=alias",
+        ])
+        #expect(requests.map(\.isPut) == [false, true, true])
+        #expect(requests.dropFirst().map { String(decoding: $0.body, as: UTF8.self) } == [#"{"message":"[FIRING:1] Disk (a)"}"# + "\n", "{}\n"])
+        #expect(requests.allSatisfy { $0.headers.contains { $0 == ("Authorization", "GenieKey k") } })
+        // Resolved: only the close.
+        let resolved = try NotifyPayloads.opsGenie(
+            NotificationData(delivery([alert("a", endsAt: notifyT0)], integration: integration), externalURL: ""), config: config)
+        #expect(resolved.count == 1)
     }
 
     @Test func opsGenieMessageIsCutAt130Characters() throws {
@@ -240,7 +264,7 @@ import Testing
         config.apiKey = "k"
         config.message = String(repeating: "é", count: 200)
         let data = NotificationData(delivery([alert("a")], integration: NotifyIntegration(kind: .opsGenie(config), index: 0)), externalURL: "")
-        let message = try #require(jsonObject(String(decoding: try NotifyPayloads.opsGenie(data, config: config).body, as: UTF8.self))["message"] as? String)
+        let message = try #require(jsonObject(String(decoding: try NotifyPayloads.opsGenie(data, config: config)[0].body, as: UTF8.self))["message"] as? String)
         #expect(message.unicodeScalars.count == 130 && message.hasSuffix("é…"))
     }
 

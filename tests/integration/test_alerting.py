@@ -55,12 +55,16 @@ class Receiver:
                     body = json.loads(raw)
                 except ValueError:
                     body = {"_raw": raw.decode(errors="replace")}
+                # A PUT is recorded under its path with "PUT " in front.
+                path = self.path if self.command == "POST" else f"{self.command} {self.path}"
                 with receiver.lock:
-                    receiver.posts.append((time.monotonic(), self.path, body))
+                    receiver.posts.append((time.monotonic(), path, body))
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
                 self.wfile.write(b'{"status":"success"}')
+
+            do_PUT = do_POST  # noqa: N815 - Opsgenie's updates
 
             def log_message(self, *args):
                 pass
@@ -236,7 +240,7 @@ def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
                 "msteams_configs": [{"webhook_url": hooks.url("/teams")}],
                 "msteamsv2_configs": [{"webhook_url": hooks.url("/workflow")}],
                 "telegram_configs": [{"api_url": hooks.url("/tg"), "bot_token": "42:secret", "chat_id": -100}],
-                "opsgenie_configs": [{"api_url": hooks.url("/og"), "api_key": "og-key", "priority": "P2",
+                "opsgenie_configs": [{"api_url": hooks.url("/og"), "api_key": "og-key", "priority": "P2", "update_alerts": True,
                                       "responders": [{"name": "ops", "type": "team"}]}],
                 "victorops_configs": [{"api_url": hooks.url("/vo/"), "api_key": "vo-key", "routing_key": "ops"}],
                 "webex_configs": [{"api_url": hooks.url("/webex"), "room_id": "room-1",
@@ -290,6 +294,11 @@ def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
         assert og["message"].startswith("[FIRING:1] QueueTooLong") and "queue = orders" in og["description"], og
         assert og["details"] == {"alertname": "QueueTooLong", "queue": "orders", "severity": "page"}, og
         assert og["priority"] == "P2" and og["responders"] == [{"name": "ops", "type": "team"}], og
+        _, og_message = hooks.wait_for(lambda p, b: p == f"PUT /og/v2/alerts/{og['alias']}/message?identifierType=alias", budget,
+                                       "Opsgenie message update")
+        assert og_message == {"message": og["message"]}, og_message
+        hooks.wait_for(lambda p, b: p == f"PUT /og/v2/alerts/{og['alias']}/description?identifierType=alias", budget,
+                       "Opsgenie description update")
         _, vo = hooks.wait_for(lambda p, b: p == "/vo/vo-key/ops", budget, "VictorOps event")
         assert vo["message_type"] == "CRITICAL" and vo["entity_id"] == og["alias"], vo
         assert vo["entity_display_name"].startswith("[FIRING:1] QueueTooLong") and vo["monitoring_tool"] == "Alertmanager", vo

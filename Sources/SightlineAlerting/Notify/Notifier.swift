@@ -35,7 +35,10 @@ package struct NIONotificationTransport: NotificationTransport {
         smtp = SMTPClient(tlsConfiguration: tlsConfiguration)
     }
     package func post(_ request: OutboundPost, timeoutMs: Int64) async throws -> Int {
-        try await http.post(url: request.url, headers: request.headers, body: request.body, timeoutMs: timeoutMs, tls: request.tls).status
+        try await http.post(
+            url: request.url, headers: request.headers, body: request.body, timeoutMs: timeoutMs, tls: request.tls,
+            isPut: request.isPut
+        ).status
     }
     package func sendMail(_ message: EmailMessage, config: EmailConfig, timeoutMs: Int64) async throws {
         try await smtp.send(message, config: config, timeoutMs: timeoutMs)
@@ -429,6 +432,8 @@ enum NotifyOutcome: Sendable {
 /// A delivery rendered into what goes on the wire.
 enum NotifyAttempt: Sendable {
     case post(OutboundPost)
+    /// Requests sent one after the other; the first that fails decides the outcome.
+    case posts([OutboundPost])
     case mail(EmailMessage, EmailConfig)
     case nothing
     case broken(String)
@@ -447,12 +452,26 @@ enum NotifyAttempt: Sendable {
             case .msTeams(let config): return .post(try NotifyPayloads.msTeams(data, config: config))
             case .msTeamsV2(let config): return .post(try NotifyPayloads.msTeamsV2(data, config: config))
             case .telegram(let config): return .post(try NotifyPayloads.telegram(data, config: config))
-            case .opsGenie(let config): return .post(try NotifyPayloads.opsGenie(data, config: config))
+            case .opsGenie(let config): return .posts(try NotifyPayloads.opsGenie(data, config: config))
             case .victorOps(let config): return .post(try NotifyPayloads.victorOps(data, config: config))
             case .webex(let config): return .post(try NotifyPayloads.webex(data, config: config))
             }
         } catch {
             return .broken("\(error)")
+        }
+    }
+
+    /// Sends one request: 2xx is delivered; 429, 5xx and connection failures are retried; other 4xx are not.
+    private static func send(_ request: OutboundPost, transport: any NotificationTransport, timeoutMs: Int64) async -> NotifyOutcome {
+        do {
+            let status = try await transport.post(request, timeoutMs: timeoutMs)
+            if (200..<300).contains(status) { return .delivered }
+            if status == 429 || status >= 500 { return .retry("unexpected status code \(status) from \(request.url)") }
+            return .failed("unexpected status code \(status) from \(request.url)")
+        } catch let error as SightlineError where error.code == .invalidArgument || error.code == .configuration {
+            return .failed("\(error)")
+        } catch {
+            return .retry("\(error)")
         }
     }
 
@@ -462,16 +481,13 @@ enum NotifyAttempt: Sendable {
         case .nothing: return .delivered
         case .broken(let reason): return .failed(reason)
         case .post(let request):
-            do {
-                let status = try await transport.post(request, timeoutMs: timeoutMs)
-                if (200..<300).contains(status) { return .delivered }
-                if status == 429 || status >= 500 { return .retry("unexpected status code \(status) from \(request.url)") }
-                return .failed("unexpected status code \(status) from \(request.url)")
-            } catch let error as SightlineError where error.code == .invalidArgument || error.code == .configuration {
-                return .failed("\(error)")
-            } catch {
-                return .retry("\(error)")
+            return await Self.send(request, transport: transport, timeoutMs: timeoutMs)
+        case .posts(let requests):
+            for request in requests {
+                let outcome = await Self.send(request, transport: transport, timeoutMs: timeoutMs)
+                guard case .delivered = outcome else { return outcome }
             }
+            return .delivered
         case .mail(let message, let config):
             do {
                 try await transport.sendMail(message, config: config, timeoutMs: timeoutMs)

@@ -253,6 +253,8 @@ package struct OpsGenieConfig: Sendable {
     package var entity = ""
     /// Comma-separated.
     package var actions = ""
+    /// Whether each notification also updates the message and description of the alert Opsgenie has.
+    package var updateAlerts = false
     package var sendResolved = true
     /// `http_config.tls_config`.
     package var tls: NotifyTLSOptions?

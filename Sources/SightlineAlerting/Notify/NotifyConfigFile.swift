@@ -651,10 +651,7 @@ package enum NotifyConfigFile {
                 case "priority": config.priority = try string(value, at: key)
                 case "entity": config.entity = try string(value, at: key)
                 case "actions": config.actions = try string(value, at: key)
-                case "update_alerts":
-                    if try bool(value, at: key) {
-                        throw error(key, value, "update_alerts is not supported yet: Sightline creates and closes Opsgenie alerts, it does not edit their message or description")
-                    }
+                case "update_alerts": config.updateAlerts = try bool(value, at: key)
                 case "http_config": config.tls = try httpConfig(value, at: key).tls
                 case "send_resolved": config.sendResolved = try bool(value, at: key)
                 default: throw error(key, value, "unknown key")

@@ -69,16 +69,18 @@ package struct NotifyHTTPClient: Sendable {
         self.tls = NotifyTLS(tlsConfiguration)
     }
 
-    /// POSTs `body` to `url`.
+    /// POSTs (or PUTs) `body` to `url`.
     /// - Parameters:
     ///   - timeoutMs: The deadline for connecting, sending and reading the whole response.
     ///   - maxBodySize: Response bytes kept; more are read and dropped.
+    ///   - tls: The receiver's `tls_config` for `https://`; nil uses the client's configuration.
+    ///   - isPut: Whether to send a `PUT` rather than a `POST`.
     /// - Returns: The response, whatever its status.
     /// - Throws: `unavailable` when the connection fails (TLS handshake included), closes early or times out;
     ///   `invalidArgument` for a bad URL; `configuration` when the TLS configuration is unusable.
-    ///   - tls: The receiver's `tls_config` for `https://`; nil uses the client's configuration.
     package func post(
-        url: String, headers: [(String, String)], body: [UInt8], timeoutMs: Int64, maxBodySize: Int = 65536, tls options: NotifyTLSOptions? = nil
+        url: String, headers: [(String, String)], body: [UInt8], timeoutMs: Int64, maxBodySize: Int = 65536, tls options: NotifyTLSOptions? = nil,
+        isPut: Bool = false
     ) async throws -> Response {
         let target = try Target(url: url)
         let timeout = TimeAmount.milliseconds(max(1, timeoutMs))
@@ -102,7 +104,7 @@ package struct NotifyHTTPClient: Sendable {
         }
         let deadline = channel.channel.eventLoop.scheduleTask(in: timeout) { channel.channel.close(promise: nil) }
         defer { deadline.cancel() }
-        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: target.pathAndQuery)
+        var head = HTTPRequestHead(version: .http1_1, method: isPut ? .PUT : .POST, uri: target.pathAndQuery)
         head.headers.add(name: "Host", value: target.hostHeader)
         head.headers.add(name: "Content-Length", value: String(body.count))
         head.headers.add(name: "Connection", value: "close")

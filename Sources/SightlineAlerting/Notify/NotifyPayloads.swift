@@ -90,11 +90,14 @@ package struct OutboundPost: Sendable {
     package var body: [UInt8]
     /// The receiver's `tls_config`, for https.
     package var tls: NotifyTLSOptions?
-    package init(url: String, headers: [(String, String)], body: [UInt8], tls: NotifyTLSOptions? = nil) {
+    /// Whether the request is a `PUT` (Opsgenie's updates) rather than a `POST`.
+    package var isPut = false
+    package init(url: String, headers: [(String, String)], body: [UInt8], tls: NotifyTLSOptions? = nil, isPut: Bool = false) {
         self.url = url
         self.headers = headers
         self.body = body
         self.tls = tls
+        self.isPut = isPut
     }
 }
 
@@ -220,10 +223,12 @@ package enum NotifyPayloads {
     /// Opsgenie folding by alias, repeating) the group's alert — message (at most 130 characters), description,
     /// details (the common labels, then `details`), source, responders (a `teams` entry split into one per team),
     /// visible-to, tags and actions (comma-separated), note, priority, entity; once everything resolved,
-    /// `POST v2/alerts/<alias>/close?identifierType=alias`. The alias is the SHA-256 of the group key; the key goes in
+    /// `POST v2/alerts/<alias>/close?identifierType=alias`. With `update_alerts`, the create is followed by
+    /// `PUT v2/alerts/<alias>/message` and `…/description` (`identifierType=alias`), so an alert Opsgenie already has
+    /// shows the group as it is now. The alias is the SHA-256 of the group key; the key goes in
     /// `Authorization: GenieKey <key>`.
     /// - Throws: `configuration` when a template fails.
-    package static func opsGenie(_ data: NotificationData, config: OpsGenieConfig) throws -> OutboundPost {
+    package static func opsGenie(_ data: NotificationData, config: OpsGenieConfig) throws -> [OutboundPost] {
         let alias = SHA256.hex(data.groupKey)
         let source = try data.render(config.source, field: "opsgenie source")
         let headers = [
@@ -234,8 +239,10 @@ package enum NotifyPayloads {
         func quoted(_ text: String) -> String { JSONText.quoted(text, htmlSafe: true) }
         if data.status != "firing" {
             let body = "{\"source\":" + quoted(source) + "}\n"
-            return OutboundPost(
-                url: config.apiURL + "v2/alerts/\(alias)/close?identifierType=alias", headers: headers, body: Array(body.utf8), tls: config.tls)
+            return [
+                OutboundPost(
+                    url: config.apiURL + "v2/alerts/\(alias)/close?identifierType=alias", headers: headers, body: Array(body.utf8), tls: config.tls)
+            ]
         }
         var details: [String: String] = [:]
         for label in data.commonLabels.labels { details[label.name] = label.value }
@@ -285,9 +292,11 @@ package enum NotifyPayloads {
         func appendText(_ value: String, _ key: String, to out: inout String) {
             if !value.isEmpty { out += ",\"\(key)\":" + quoted(value) }
         }
+        let message = truncated(try data.render(config.message, field: "opsgenie message"), to: 130)
+        let description = try data.render(config.description, field: "opsgenie description")
         var out = "{\"alias\":" + quoted(alias)
-        out += ",\"message\":" + quoted(truncated(try data.render(config.message, field: "opsgenie message"), to: 130))
-        appendText(try data.render(config.description, field: "opsgenie description"), "description", to: &out)
+        out += ",\"message\":" + quoted(message)
+        appendText(description, "description", to: &out)
         out += ",\"details\":{" + details.sorted { $0.key < $1.key }.map { quoted($0.key) + ":" + quoted($0.value) }.joined(separator: ",") + "}"
         out += ",\"source\":" + quoted(source)
         append(try people(config.responders, "responders"), "responders", to: &out)
@@ -298,7 +307,16 @@ package enum NotifyPayloads {
         appendText(try data.render(config.entity, field: "opsgenie entity"), "entity", to: &out)
         appendList(try list(config.actions, "opsgenie actions"), "actions", to: &out)
         out += "}\n"
-        return OutboundPost(url: config.apiURL + "v2/alerts", headers: headers, body: Array(out.utf8), tls: config.tls)
+        var requests = [OutboundPost(url: config.apiURL + "v2/alerts", headers: headers, body: Array(out.utf8), tls: config.tls)]
+        if config.updateAlerts {
+            for (field, value) in [("message", message), ("description", description)] {
+                let body = value.isEmpty ? "{}\n" : "{\"\(field)\":" + quoted(value) + "}\n"
+                requests.append(OutboundPost(
+                    url: config.apiURL + "v2/alerts/\(alias)/\(field)?identifierType=alias", headers: headers, body: Array(body.utf8), tls: config.tls,
+                    isPut: true))
+            }
+        }
+        return requests
     }
 
     /// A Webex message: `{"markdown": …, "roomId": …}` (the message cut to 7,439 bytes, as Webex allows), with the
