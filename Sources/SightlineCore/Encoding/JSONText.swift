@@ -82,8 +82,13 @@ package enum JSONText {
 
     /// Appends labels as one JSON object in label order: `{"__name__":"up","job":"node"}`.
     package static func appendLabels(_ labels: Labels, to out: inout String) {
+        appendLabels(labels.labels, to: &out)
+    }
+
+    /// Appends a list of labels as one JSON object in the list's order.
+    package static func appendLabels(_ labels: [Label], to out: inout String) {
         out.append("{")
-        for (index, label) in labels.labels.enumerated() {
+        for (index, label) in labels.enumerated() {
             if index > 0 { out.append(",") }
             appendString(label.name, to: &out)
             out.append(":")

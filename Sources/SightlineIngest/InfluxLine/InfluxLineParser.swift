@@ -68,16 +68,8 @@ package enum InfluxLineParser {
         _ text: UnsafeRawBufferPointer, precision: Precision, defaultTimestampMs: Int64, extraLabels: [Label] = []
     ) -> Parsed {
         var parsed = Parsed()
-        var lineNumber = 0
-        var start = 0
-        let bytes = text.bindMemory(to: UInt8.self)
-        while start < bytes.count {
-            var end = start
-            while end < bytes.count, bytes[end] != UInt8(ascii: "\n") { end += 1 }
-            lineNumber += 1
-            var lineEnd = end
-            if lineEnd > start, bytes[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
-            let line = UnsafeBufferPointer(rebasing: bytes[start..<lineEnd])
+        TextLines.forEach(in: text) { lineNumber, raw in
+            let line = raw.bindMemory(to: UInt8.self)
             do {
                 try parseLine(line, precision: precision, defaultTimestampMs: defaultTimestampMs, extraLabels: extraLabels, into: &parsed.samples)
             } catch let error as LineError {
@@ -86,7 +78,6 @@ package enum InfluxLineParser {
             } catch {
                 parsed.errors.append("line \(lineNumber): \(error)")
             }
-            start = end + 1
         }
         return parsed
     }

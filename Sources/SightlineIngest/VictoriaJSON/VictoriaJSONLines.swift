@@ -14,15 +14,8 @@ package enum VictoriaJSONLines {
     /// Reads a body of lines (empty lines skipped); `extraLabels` are added to every series (replacing its own).
     package static func parse(_ body: UnsafeRawBufferPointer, extraLabels: [Label] = []) -> Parsed {
         var parsed = Parsed()
-        var start = 0
-        var lineNumber = 0
-        while start < body.count {
-            var end = start
-            while end < body.count, body[end] != UInt8(ascii: "\n") { end += 1 }
-            lineNumber += 1
-            let line = UnsafeRawBufferPointer(rebasing: body[start..<end])
-            start = end + 1
-            guard line.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\t") }) else { continue }
+        TextLines.forEach(in: body) { lineNumber, line in
+            guard line.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\t") }) else { return }
             do {
                 parsed.samples += try series(line, extraLabels: extraLabels)
             } catch let error as SightlineError {
@@ -81,13 +74,8 @@ package enum VictoriaJSONLines {
             count += 1
         }
         guard count > 0 else { return }
-        out += "{\"metric\":{"
-        for (index, label) in series.labels.labels.enumerated() {
-            if index > 0 { out += "," }
-            JSONText.appendString(label.name, to: &out)
-            out += ":"
-            JSONText.appendString(label.value, to: &out)
-        }
-        out += "},\"values\":[" + values + "],\"timestamps\":[" + timestamps + "]}\n"
+        out += "{\"metric\":"
+        JSONText.appendLabels(series.labels, to: &out)
+        out += ",\"values\":[" + values + "],\"timestamps\":[" + timestamps + "]}\n"
     }
 }

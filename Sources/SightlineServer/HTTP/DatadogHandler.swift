@@ -33,9 +33,7 @@ enum DatadogHandler {
         }
         let outcome = try await api.pipeline.ingest(
             DecodedBatch(.metrics(MetricBatch(samples: samples))), tenant: identity.tenant, protocol: "datadog", bytes: body.readableBytes)
-        guard outcome.rejected == 0 else {
-            throw SightlineError(.invalidArgument, "\(outcome.rejected) samples refused, \(outcome.accepted) stored: \(outcome.message)")
-        }
+        try WriteRequestParameters.requireAllStored(outcome)
         return accepted(version == 1 ? "{\"status\":\"ok\"}" : "{\"errors\":[]}")
     }
 

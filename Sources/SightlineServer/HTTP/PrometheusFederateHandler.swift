@@ -24,14 +24,11 @@ enum PrometheusFederateHandler {
         let tenant = identity.tenant
         let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
         let text = try await NIOThreadPool.singleton.runIfActive { () throws -> String in
-            var newest: [Labels: MetricSample] = [:]
-            for matchers in matcherSets {
-                for series in try samples.select(tenant: tenant, matchers: matchers, startMs: nowMs - lookbackMs, endMs: nowMs) {
-                    guard let time = series.timestampsMs.last, let value = series.values.last, !StaleNaN.isStale(value) else { continue }
-                    newest[series.labels] = MetricSample(labels: series.labels, timestampMs: time, value: value)
+            let sorted = try RawSeriesRead.union(samples, tenant: tenant, matcherSets: matcherSets, startMs: nowMs - lookbackMs, endMs: nowMs)
+                .compactMap { series -> MetricSample? in
+                    guard let time = series.timestampsMs.last, let value = series.values.last, !StaleNaN.isStale(value) else { return nil }
+                    return MetricSample(labels: series.labels, timestampMs: time, value: value)
                 }
-            }
-            let sorted = newest.values.sorted { $0.labels < $1.labels }
             var names: [String] = []
             for sample in sorted where names.last != sample.labels.metricName { names.append(sample.labels.metricName) }
             return PrometheusTextEncoder.encode(sorted, metadata: names.map { MetricMetadata(metricFamily: $0, kind: .unknown) })

@@ -11,10 +11,8 @@ import SightlineIngest
 /// Each query's series and samples in its range (both ends included), staleness markers among them, are answered
 /// with the `SAMPLES` response type, snappy-compressed; a client that accepts only streamed chunks is refused with
 /// 400. Bad bodies, unknown matcher types, bad regular expressions and queries without matchers are 400s too, as is
-/// a request that would send more than ``sampleLimit`` samples (Prometheus' default read limit).
+/// a request that would send more than ``RawSeriesRead/sampleLimit`` samples (Prometheus' default read limit).
 enum PrometheusReadHandler {
-    /// The most samples one request may read.
-    static let sampleLimit = 50_000_000
 
     static func handle(request: Request, api: APIDependencies) async throws -> Response {
         let identity = try api.authenticator.identify(authorization: request.headers[.authorization], requiring: .query)
@@ -37,11 +35,12 @@ enum PrometheusReadHandler {
             var results: [[SeriesSamples]] = []
             var total = 0
             for query in read.queries {
-                let series = try samples.select(tenant: tenant, matchers: query.matchers, startMs: query.startMs, endMs: query.endMs)
-                    .filter { !$0.timestampsMs.isEmpty }.sorted { $0.labels < $1.labels }
-                total += series.reduce(0) { $0 + $1.values.count }
-                guard total <= sampleLimit else {
-                    throw SightlineError(.invalidArgument, "exceeded sample limit (\(sampleLimit)): narrow the queries' time ranges or matchers")
+                let series = try RawSeriesRead.union(
+                    samples, tenant: tenant, matcherSets: [query.matchers], startMs: query.startMs, endMs: query.endMs)
+                total += RawSeriesRead.sampleCount(series)
+                guard total <= RawSeriesRead.sampleLimit else {
+                    throw SightlineError(
+                        .invalidArgument, "exceeded sample limit (\(RawSeriesRead.sampleLimit)): narrow the queries' time ranges or matchers")
                 }
                 results.append(series)
             }

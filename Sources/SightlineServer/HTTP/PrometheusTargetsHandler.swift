@@ -26,9 +26,9 @@ enum PrometheusTargetsHandler {
             if index > 0 { data += "," }
             let target = entry.target
             data += "{\"discoveredLabels\":"
-            appendObject(target.discoveredLabels, to: &data)
+            JSONText.appendLabels(target.discoveredLabels, to: &data)
             data += ",\"labels\":"
-            appendObject(target.labels, to: &data)
+            JSONText.appendLabels(target.labels, to: &data)
             data += ",\"scrapePool\":" + JSONText.quoted(target.config.jobName)
             data += ",\"scrapeUrl\":" + JSONText.quoted(target.url)
             data += ",\"globalUrl\":" + JSONText.quoted(target.url)
@@ -45,7 +45,7 @@ enum PrometheusTargetsHandler {
         for (index, entry) in dropped.enumerated() {
             if index > 0 { data += "," }
             data += "{\"discoveredLabels\":"
-            appendObject(entry.discoveredLabels, to: &data)
+            JSONText.appendLabels(entry.discoveredLabels, to: &data)
             data += ",\"scrapePool\":" + JSONText.quoted(entry.config.jobName) + "}"
             droppedCounts[entry.config.jobName, default: 0] += 1
         }
@@ -55,16 +55,5 @@ enum PrometheusTargetsHandler {
         }
         data += "}}"
         return PrometheusAPIJSON.success(data: data)
-    }
-
-    private static func appendObject(_ labels: [Label], to out: inout String) {
-        out += "{"
-        for (index, label) in labels.enumerated() {
-            if index > 0 { out += "," }
-            JSONText.appendString(label.name, to: &out)
-            out += ":"
-            JSONText.appendString(label.value, to: &out)
-        }
-        out += "}"
     }
 }

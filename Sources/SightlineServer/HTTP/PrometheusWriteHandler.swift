@@ -56,12 +56,7 @@ enum PrometheusWriteHandler {
     }
 
     private static func respond(_ outcome: IngestPipeline.Outcome) throws -> Response {
-        guard outcome.rejected == 0 else {
-            throw SightlineError(
-                .invalidArgument,
-                "\(outcome.rejected) samples refused, \(outcome.accepted) stored: \(outcome.message)"
-            )
-        }
+        try WriteRequestParameters.requireAllStored(outcome)
         return Response(status: .noContent)
     }
 }

@@ -8,11 +8,9 @@ import SightlineQuery
 /// VictoriaMetrics' JSON line export and import (`/api/v1/export`, `/api/v1/import`), for scripts and migrations that
 /// move raw samples between VictoriaMetrics and Sightline (``VictoriaJSONLines``).
 enum VictoriaJSONHandler {
-    /// The most samples one export may write (the query limit).
-    static let sampleLimit = 50_000_000
-
     /// `GET|POST /api/v1/export?match[]=…[&start=…][&end=…]`: one line per series with its raw samples (staleness
-    /// markers left out); several `match[]` are a union. Without `start` and `end`, all time.
+    /// markers left out); several `match[]` are a union. Without `start` and `end`, all time; at most
+    /// ``RawSeriesRead/sampleLimit`` samples.
     static func export(_ request: Request, api: APIDependencies) async throws -> Response {
         let identity = try api.authenticator.identify(authorization: request.headers[.authorization], requiring: .query)
         let parameters = try await PrometheusAPIParameters.read(request)
@@ -22,19 +20,13 @@ enum VictoriaJSONHandler {
         let samples = api.samples
         let tenant = identity.tenant
         let text = try await NIOThreadPool.singleton.runIfActive { () throws -> String in
-            var seen = Set<Labels>()
-            var out = ""
-            var total = 0
-            for matchers in matcherSets {
-                for series in try samples.select(tenant: tenant, matchers: matchers, startMs: startMs, endMs: endMs).sorted(by: { $0.labels < $1.labels })
-                where seen.insert(series.labels).inserted {
-                    total += series.values.count
-                    guard total <= sampleLimit else {
-                        throw SightlineError(.invalidArgument, "the export would hold more than \(sampleLimit) samples: narrow match[] or the time range")
-                    }
-                    VictoriaJSONLines.append(series, to: &out)
-                }
+            let series = try RawSeriesRead.union(samples, tenant: tenant, matcherSets: matcherSets, startMs: startMs, endMs: endMs)
+            guard RawSeriesRead.sampleCount(series) <= RawSeriesRead.sampleLimit else {
+                throw SightlineError(
+                    .invalidArgument, "the export would hold more than \(RawSeriesRead.sampleLimit) samples: narrow match[] or the time range")
             }
+            var out = ""
+            for one in series { VictoriaJSONLines.append(one, to: &out) }
             return out
         }
         return Response(status: .ok, headers: [.contentType: "application/stream+json"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))

@@ -1,7 +1,7 @@
 import Hummingbird
 import SightlineCore
 
-/// What the metric write endpoints that take lines of text (Prometheus import, InfluxDB, VictoriaMetrics JSON lines,
+/// What the metric write endpoints (remote write, the Prometheus import, InfluxDB, Datadog, VictoriaMetrics JSON lines,
 /// OpenTSDB) read and answer alike.
 enum WriteRequestParameters {
     /// The labels of the `extra_label=name=value` parameters, in order.
@@ -12,6 +12,14 @@ enum WriteRequestParameters {
                 throw SightlineError(.invalidArgument, "invalid extra_label \"\(pair)\": use extra_label=name=value")
             }
             return Label(String(pair[..<equals]), String(pair[pair.index(after: equals)...]))
+        }
+    }
+
+    /// Throws when the pipeline refused samples of a write: the accepted ones are stored, and a 400 (which clients do
+    /// not retry) says how many were refused and why.
+    static func requireAllStored(_ outcome: IngestPipeline.Outcome) throws {
+        guard outcome.rejected == 0 else {
+            throw SightlineError(.invalidArgument, "\(outcome.rejected) samples refused, \(outcome.accepted) stored: \(outcome.message)")
         }
     }
 
