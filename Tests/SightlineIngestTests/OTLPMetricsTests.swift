@@ -19,11 +19,11 @@ struct OTLPMetricsTests {
     @Test func conformanceMetricsJSONDecodes() throws {
         let decoded = try OTLPDecoder.decode(.metrics, body: try Fixtures.conformance("metrics.json"), format: .json)
         let batch = metrics(decoded)
-        // The counter and the histogram are delta sums, the last metric an exponential histogram: all rejected.
+        // The counter, the histogram and the exponential histogram are delta: all rejected.
         #expect(decoded.rejected == 3)
         #expect(decoded.rejectionMessage.contains("metric \"my.counter\": delta temporality is not supported; use cumulative"))
         #expect(decoded.rejectionMessage.contains("metric \"my.histogram\": delta temporality is not supported; use cumulative"))
-        #expect(decoded.rejectionMessage.contains("metric \"my.exponential.histogram\": exponential histograms are not supported yet"))
+        #expect(decoded.rejectionMessage.contains("metric \"my.exponential.histogram\": exponential histograms are taken with cumulative temporality only, not AGGREGATION_TEMPORALITY_DELTA"))
         // The gauge has unit "1": `_ratio`. The resource has only service.name: no target_info.
         #expect(
             batch.samples == [

@@ -543,6 +543,70 @@ def test_delta_temporality_is_stored_as_running_totals(sightline):
     assert value('jobs_done_total{job="delta-http", queue="q1"}') == 14
 
 
+def test_exponential_histograms_are_stored_as_classic_buckets(sightline):
+    """SDKs configured for exponential (base-2) histograms send buckets whose bounds follow the observations; they are
+    stored as `_bucket{le}` series on a fixed grid (8 per power of two), so histogram_quantile reads them and an `le`
+    keeps its text across exports."""
+    import math
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
+    from opentelemetry.sdk.resources import Resource
+    from otel_data import GrpcMetricExporter, HttpMetricExporter
+
+    srv = sightline("exponential").start()
+
+    def instant(expr: str) -> list:
+        r = requests.get(srv.url + "/api/v1/query", params={"query": expr}, timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()["data"]["result"]
+
+    def value(expr: str) -> float:
+        result = instant(expr)
+        assert len(result) == 1, (expr, result)
+        return float(result[0]["value"][1])
+
+    first = [0.002 * 1.05 ** i for i in range(150)]  # 2 ms to about 2.9 s
+    second = [0.05 * i for i in range(1, 101)]  # 50 ms to 5 s
+    for transport in ("http", "grpc"):
+        if transport == "http":
+            exporter = HttpMetricExporter(endpoint=f"{srv.url}/v1/metrics", timeout=30)
+        else:
+            exporter = GrpcMetricExporter(endpoint=srv.grpc_endpoint, insecure=True, timeout=30)
+        reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
+        view = View(instrument_name="request.latency", aggregation=ExponentialBucketHistogramAggregation())
+        p = MeterProvider(metric_readers=[reader], resource=Resource.create({"service.name": f"exp-{transport}"}),
+                          views=[view], shutdown_on_exit=False)
+        latency = p.get_meter("exp-test").create_histogram("request.latency", unit="s")
+        job = f'job="exp-{transport}", route="/a"'
+        observed = []
+        for values in (first, second):
+            for v in values:
+                latency.record(v, {"route": "/a"})
+            observed += values
+            assert p.force_flush(timeout_millis=30_000)
+            time.sleep(0.02)
+            assert value(f"request_latency_seconds_count{{{job}}}") == len(observed)
+            assert abs(value(f"request_latency_seconds_sum{{{job}}}") - sum(observed)) < 1e-6
+            assert value(f'request_latency_seconds_bucket{{{job}, le="+Inf"}}') == len(observed)
+            ordered = sorted(observed)
+            for q in (0.5, 0.9, 0.99):
+                estimate = value(f"histogram_quantile({q}, request_latency_seconds_bucket{{{job}}})")
+                exact = ordered[math.ceil(q * len(ordered)) - 1]
+                assert abs(estimate - exact) <= 0.1 * exact, (transport, q, estimate, exact)
+        p.shutdown()
+
+        buckets = instant(f"request_latency_seconds_bucket{{{job}}}")
+        cumulative = sorted((float(s["metric"]["le"]), float(s["value"][1])) for s in buckets)
+        assert len(cumulative) > 50, cumulative
+        assert [c for _, c in cumulative] == sorted(c for _, c in cumulative), cumulative
+        for bound, _ in cumulative[:-1]:  # every finite bound is 2^(k/8)
+            k = math.log2(bound) * 8
+            assert abs(k - round(k)) < 1e-9, bound
+    metadata = requests.get(srv.url + "/api/v1/metadata", timeout=30).json()["data"]
+    assert metadata["request_latency_seconds"][0]["type"] == "histogram", metadata
+
+
 # ---------------------------------------------------------------------------
 # 4. Bad input: 400 / 415 / 413, and nothing of it stored
 # ---------------------------------------------------------------------------

@@ -39,9 +39,9 @@ extension OTLPJSONDecoder {
         }
         if let data = try decode(object, "exponentialHistogram", "exponential_histogram", { value -> OTLPMetric.Data in
             let histogram = try self.object(value)
-            var count = 0
-            try forEach(histogram, "dataPoints", "data_points") { _, _ in count += 1 }
-            return .exponentialHistogram(pointCount: count, temporality: try temporality(histogram))
+            var points: [OTLPExponentialHistogramPoint] = []
+            try forEach(histogram, "dataPoints", "data_points") { point, _ in points.append(try exponentialHistogramPoint(point)) }
+            return .exponentialHistogram(points, temporality: try temporality(histogram))
         }) {
             metric.data = data
         }
@@ -79,6 +79,23 @@ extension OTLPJSONDecoder {
         try forEachElement(point, "bucketCounts", "bucket_counts") { result.bucketCounts.append(try uint64($0)) }
         try forEachElement(point, "explicitBounds", "explicit_bounds") { result.explicitBounds.append(try double($0)) }
         return result
+    }
+
+    private static func exponentialHistogramPoint(_ point: JSONObject) throws -> OTLPExponentialHistogramPoint {
+        func buckets(_ name: String) throws -> OTLPExponentialHistogramPoint.Buckets {
+            try decode(point, name) { value in
+                let object = try self.object(value)
+                var buckets = OTLPExponentialHistogramPoint.Buckets(offset: try int32(object, "offset"))
+                try forEachElement(object, "bucketCounts", "bucket_counts") { buckets.counts.append(try uint64($0)) }
+                return buckets
+            } ?? OTLPExponentialHistogramPoint.Buckets()
+        }
+        return OTLPExponentialHistogramPoint(
+            attributes: try attributes(point), timeUnixNano: try uint64(point, "timeUnixNano", "time_unix_nano"),
+            count: try uint64(point, "count"), sum: try double(point, "sum"), scale: try int32(point, "scale"),
+            zeroCount: try uint64(point, "zeroCount", "zero_count"),
+            zeroThreshold: try double(point, "zeroThreshold", "zero_threshold") ?? 0,
+            positive: try buckets("positive"), negative: try buckets("negative"), flags: try uint32(point, "flags"))
     }
 
     private static func summaryPoint(_ point: JSONObject) throws -> OTLPSummaryPoint {

@@ -103,6 +103,15 @@ enum OTLPJSONDecoder {
         } ?? 0
     }
 
+    /// An int32 member; 0 when missing.
+    static func int32(_ object: JSONObject, _ name: String, _ alternative: String? = nil) throws -> Int32 {
+        try decode(object, name, alternative) { value in
+            let v = try int64(value)
+            guard let result = Int32(exactly: v) else { throw FieldPathError("\(v) is out of range for int32") }
+            return result
+        } ?? 0
+    }
+
     /// A double value: a number, a numeric string, or "NaN", "Infinity", "-Infinity".
     static func double(_ value: JSONValue) throws -> Double {
         switch value {

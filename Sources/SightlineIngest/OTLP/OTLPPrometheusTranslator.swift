@@ -7,8 +7,10 @@ import SightlineCore
 /// - `job` is `service.namespace/service.name` (or `service.name`), `instance` is `service.instance.id`.
 /// - Gauges and non-monotonic cumulative sums become gauges; monotonic cumulative sums counters (`_total`);
 ///   histograms `_bucket{le}` (cumulative), `_sum`, `_count`; summaries `{quantile}`, `_sum`, `_count`.
+/// - Cumulative exponential histograms become classic ones (``OTLPExponentialHistogramPoint/explicit``).
 /// - Delta sums and histograms become the same series with running totals when an ``OTLPDeltaAccumulator`` is given
-///   (and are rejected per data point without one); unspecified temporality and exponential histograms are rejected.
+///   (and are rejected per data point without one); unspecified temporality and delta exponential histograms are
+///   rejected.
 /// - A point flagged `NO_RECORDED_VALUE` becomes the staleness marker.
 /// - `target_info` (value 1) carries the other resource attributes, at the resource's first data point's time.
 struct OTLPPrometheusTranslator {
@@ -107,9 +109,25 @@ struct OTLPPrometheusTranslator {
             guard let family = name(.histogram) else { return rejectName(metric, count: points.count) }
             addMetadata(family, .histogram, metric)
             return markingDeltas(temporality) { $0.addHistogramPoints(points, family, resourceLabels) }
-        case .exponentialHistogram(let count, _):
-            tally.reject(count, "\(description): exponential histograms are not supported yet")
-            return nil
+        case .exponentialHistogram(let points, let temporality):
+            // Running totals are kept per `le` series, and the bounds of delta points vary with their range.
+            guard temporality == OTLPTemporality.cumulative else {
+                let name = OTLPTemporality.names.indices.contains(Int(temporality)) ? OTLPTemporality.names[Int(temporality)] : "\(temporality)"
+                tally.reject(points.count, "\(description): exponential histograms are taken with cumulative temporality only, not \(name)")
+                return nil
+            }
+            guard let family = name(.histogram) else { return rejectName(metric, count: points.count) }
+            addMetadata(family, .histogram, metric)
+            var explicit: [OTLPHistogramPoint] = []
+            explicit.reserveCapacity(points.count)
+            for point in points {
+                guard OTLPExponentialHistogramPoint.validScales.contains(point.scale) else {
+                    tally.reject(1, "\(description): scale \(point.scale) is outside \(OTLPExponentialHistogramPoint.validScales)")
+                    continue
+                }
+                explicit.append(point.explicit)
+            }
+            return addHistogramPoints(explicit, family, resourceLabels)
         case .summary(let points):
             guard let family = name(.summary) else { return rejectName(metric, count: points.count) }
             addMetadata(family, .summary, metric)

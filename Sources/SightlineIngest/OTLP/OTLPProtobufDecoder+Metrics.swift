@@ -94,18 +94,18 @@ extension OTLPProtobufDecoder {
                 }
             case 10:
                 metric.data = try r.readMessage("exponential_histogram") { histogram in
-                    var count = 0
+                    var points: [OTLPExponentialHistogramPoint] = []
                     var temporality: Int32 = 0
                     while let field = try histogram.nextField() {
                         switch field {
                         case 1:
-                            _ = try histogram.readBytesSlice("data_points", index: count)
-                            count += 1
+                            points.append(
+                                try histogram.readMessage("data_points", index: points.count) { try exponentialHistogramPoint(&$0) })
                         case 2: temporality = try histogram.readInt32("aggregation_temporality")
                         default: try histogram.skipField()
                         }
                     }
-                    return .exponentialHistogram(pointCount: count, temporality: temporality)
+                    return .exponentialHistogram(points, temporality: temporality)
                 }
             case 11:
                 metric.data = .summary(
@@ -154,6 +154,39 @@ extension OTLPProtobufDecoder {
             case 6: try r.appendFixed64s("bucket_counts", to: &point.bucketCounts)
             case 7: try r.appendDoubles("explicit_bounds", to: &point.explicitBounds)
             case 10: point.flags = try r.readUInt32("flags")
+            default: try r.skipField()
+            }
+        }
+        return point
+    }
+
+    /// `ExponentialHistogramDataPoint`: attributes 1, time 3, count 4, sum 5, scale 6 (sint32), zero_count 7, positive 8,
+    /// negative 9 (`Buckets`: offset 1 (sint32), bucket_counts 2 (uint64)), flags 10, zero_threshold 14.
+    private static func exponentialHistogramPoint(_ r: inout ProtobufReader) throws -> OTLPExponentialHistogramPoint {
+        var point = OTLPExponentialHistogramPoint()
+        func buckets(_ r: inout ProtobufReader) throws -> OTLPExponentialHistogramPoint.Buckets {
+            var buckets = OTLPExponentialHistogramPoint.Buckets()
+            while let field = try r.nextField() {
+                switch field {
+                case 1: buckets.offset = try r.readSInt32("offset")
+                case 2: try r.appendVarints("bucket_counts", to: &buckets.counts)
+                default: try r.skipField()
+                }
+            }
+            return buckets
+        }
+        while let field = try r.nextField() {
+            switch field {
+            case 1: try appendAttribute(&r, "attributes", to: &point.attributes)
+            case 3: point.timeUnixNano = try r.readFixed64("time_unix_nano")
+            case 4: point.count = try r.readFixed64("count")
+            case 5: point.sum = try r.readDouble("sum")
+            case 6: point.scale = try r.readSInt32("scale")
+            case 7: point.zeroCount = try r.readFixed64("zero_count")
+            case 8: point.positive = try r.readMessage("positive") { try buckets(&$0) }
+            case 9: point.negative = try r.readMessage("negative") { try buckets(&$0) }
+            case 10: point.flags = try r.readUInt32("flags")
+            case 14: point.zeroThreshold = try r.readDouble("zero_threshold")
             default: try r.skipField()
             }
         }

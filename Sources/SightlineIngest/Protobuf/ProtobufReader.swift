@@ -142,6 +142,12 @@ package struct ProtobufReader {
         Int32(truncatingIfNeeded: Int64(bitPattern: try readVarint(name)))
     }
 
+    /// Reads the current field as a sint32 (zigzag-encoded) varint.
+    package mutating func readSInt32(_ name: StaticString) throws -> Int32 {
+        let zigzag = UInt32(truncatingIfNeeded: try readVarint(name))
+        return Int32(bitPattern: (zigzag >> 1) ^ (0 &- (zigzag & 1)))
+    }
+
     /// Reads the current field as a uint32 varint (higher bits are dropped, as protobuf does).
     package mutating func readUInt32(_ name: StaticString) throws -> UInt32 {
         UInt32(truncatingIfNeeded: try readVarint(name))
@@ -223,6 +229,18 @@ package struct ProtobufReader {
             while !packed.isAtEnd { values.append(try packed.readRawFixed64()) }
         default:
             try expect(.fixed64, name)
+        }
+    }
+
+    /// Appends the current field's uint64 varints to `values`: packed (length-delimited) or one unpacked varint.
+    package mutating func appendVarints(_ name: StaticString, to values: inout [UInt64]) throws {
+        guard wireType == .lengthDelimited else {
+            values.append(try readVarint(name))
+            return
+        }
+        var packed = ProtobufReader(try readBytesSlice(name))
+        try withFieldPath(".\(name)") {
+            while !packed.isAtEnd { values.append(try packed.readRawVarint()) }
         }
     }
 

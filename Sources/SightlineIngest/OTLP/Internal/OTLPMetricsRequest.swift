@@ -28,7 +28,7 @@ struct OTLPMetric {
         case gauge([OTLPNumberPoint])
         case sum([OTLPNumberPoint], temporality: Int32, isMonotonic: Bool)
         case histogram([OTLPHistogramPoint], temporality: Int32)
-        case exponentialHistogram(pointCount: Int, temporality: Int32)
+        case exponentialHistogram([OTLPExponentialHistogramPoint], temporality: Int32)
         case summary([OTLPSummaryPoint])
     }
 
@@ -57,6 +57,28 @@ struct OTLPHistogramPoint {
     var sum: Double?
     var bucketCounts: [UInt64] = []
     var explicitBounds: [Double] = []
+    var flags: UInt32 = 0
+}
+
+/// `ExponentialHistogramDataPoint`: bucket `i` of `positive` holds the observations in `(base^i, base^(i+1)]`, of
+/// `negative` those in `[-base^(i+1), -base^i)`, where `base = 2^(2^-scale)`; `zeroCount` those in
+/// `[-zeroThreshold, zeroThreshold]`.
+struct OTLPExponentialHistogramPoint {
+    /// `Buckets`: the count of bucket `offset + i` at `counts[i]`.
+    struct Buckets {
+        var offset: Int32 = 0
+        var counts: [UInt64] = []
+    }
+
+    var attributes: [Attribute] = []
+    var timeUnixNano: UInt64 = 0
+    var count: UInt64 = 0
+    var sum: Double?
+    var scale: Int32 = 0
+    var zeroCount: UInt64 = 0
+    var zeroThreshold: Double = 0
+    var positive = Buckets()
+    var negative = Buckets()
     var flags: UInt32 = 0
 }
 
