@@ -18,8 +18,9 @@ import SightlineTraceStore
 /// Start order (shutdown runs in reverse): storage (replays the WAL; on shutdown persists and closes it last), the
 /// store's own services (merges and retention, or ClickHouse's timed inserts), the NATS queue consumer when
 /// configured, checkpoints, audit digests, span metrics, self tracing, the notifier, rule evaluation, the SIGHUP
-/// reloader, scraping, syslog, OTLP/gRPC, HTTP. So on SIGTERM the listeners stop accepting and finish in-flight
-/// requests first, then the stores are flushed (on ClickHouse: inserted) and the WAL fsynced.
+/// reloader, scraping, the syslog, Graphite and OpenTSDB listeners, OTLP/gRPC, HTTP. So on SIGTERM the listeners stop
+/// accepting and finish in-flight requests first, then the stores are flushed (on ClickHouse: inserted) and the WAL
+/// fsynced.
 package enum ServerApp {
     /// The services of one server, and what tests need to reach inside.
     package struct Assembly: Sendable {
@@ -134,7 +135,9 @@ package enum ServerApp {
                 runtime: alerting, pipeline: pipeline, logger: logger, leadership: configuration.alerting.leaderElection.map(AlertingLeadership.init)),
             ReloadSignalService(runtime: alerting, signals: reloadSignals, logger: logger),
             scraper,
-            SyslogServer(configuration: configuration.syslog, pipeline: pipeline, logger: logger),
+            StreamListener(.syslog, configuration: configuration.syslog, pipeline: pipeline, logger: logger),
+            StreamListener(.graphite, configuration: configuration.graphite, pipeline: pipeline, logger: logger),
+            StreamListener(.openTSDB, configuration: configuration.openTSDB, pipeline: pipeline, logger: logger),
             grpc,
             http,
         ]

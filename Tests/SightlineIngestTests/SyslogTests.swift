@@ -86,7 +86,7 @@ struct SyslogTests {
     @Test func framesBothWaysSplitAnywhere() throws {
         let stream = Array("10 <13>first\n<13>second\n\n17 <13>third\nwith nl<13>fourth".utf8)
         for cut in 0...stream.count {
-            var decoder = SyslogFrameDecoder(maxFrameBytes: 1024)
+            var decoder = StreamFrameDecoder(.syslog, maxFrameBytes: 1024)
             var frames: [String] = []
             for part in [stream[..<cut], stream[cut...]] {
                 decoder.append(part)
@@ -98,13 +98,13 @@ struct SyslogTests {
     }
 
     @Test func oversizedAndMalformedFramesAreErrors() {
-        var long = SyslogFrameDecoder(maxFrameBytes: 8)
+        var long = StreamFrameDecoder(.syslog, maxFrameBytes: 8)
         long.append(Array("123 <13>x".utf8))
         #expect(sightlineError { _ = try long.next() }?.message.contains("exceeds the limit of 8") == true)
-        var line = SyslogFrameDecoder(maxFrameBytes: 8)
+        var line = StreamFrameDecoder(.syslog, maxFrameBytes: 8)
         line.append(Array("<13>abcdefghij".utf8))
         #expect(sightlineError { _ = try line.next() }?.message.contains("without a newline") == true)
-        var count = SyslogFrameDecoder(maxFrameBytes: 64)
+        var count = StreamFrameDecoder(.syslog, maxFrameBytes: 64)
         count.append(Array("12x <13>".utf8))
         #expect(sightlineError { _ = try count.next() }?.message.contains("octet count") == true)
     }

@@ -110,6 +110,12 @@ struct ConfigFileTests {
               udp_address: 127.0.0.1:5514
               tcp_address: 127.0.0.1:6514
               tenant: ops
+            graphite:
+              tcp_address: 127.0.0.1:2003
+              max_message_bytes: 4096
+            opentsdb:
+              udp_address: 127.0.0.1:4242
+              tenant: tsdb
             auth:
               tokens:
                 - token: t1
@@ -131,6 +137,10 @@ struct ConfigFileTests {
         #expect(config.syslog.udpAddress == HostAndPort(host: "127.0.0.1", port: 5514))
         #expect(config.syslog.tcpAddress == HostAndPort(host: "127.0.0.1", port: 6514))
         #expect(config.syslog.tenant == Tenant(uncheckedID: "ops"))
+        #expect(config.graphite.tcpAddress == HostAndPort(host: "127.0.0.1", port: 2003) && config.graphite.udpAddress == nil)
+        #expect(config.graphite.maxMessageBytes == 4096 && config.graphite.tenant == .default)
+        #expect(config.openTSDB.udpAddress == HostAndPort(host: "127.0.0.1", port: 4242))
+        #expect(config.openTSDB.tenant == Tenant(uncheckedID: "tsdb"))
         #expect(config.tokens == [TokenGrant(token: "t1", tenant: Tenant(uncheckedID: "acme"), roles: [.ingest, .query])])
     }
 
@@ -149,6 +159,8 @@ struct ConfigFileTests {
         ("log_level: loud\n", ["log_level", "loud"]),
         ("syslog:\n  tenant: \"a b\"\n", ["syslog.tenant", "a b"]),
         ("syslog:\n  udp_address: 5514\n", ["syslog.udp_address", "host:port"]),
+        ("graphite:\n  tcp_adress: 127.0.0.1:2003\n", ["graphite.tcp_adress", "unknown key"]),
+        ("opentsdb:\n  max_message_bytes: 10\n", ["opentsdb.max_message_bytes", "480"]),
         ("limits:\n  long_log_bodies: cut\n", ["limits.long_log_bodies", "reject, truncate", "cut"]),
         ("limits:\n  max_body_bytes: -5\n", ["limits.max_body_bytes", "integer"]),
         ("auth:\n  tokens:\n    - token: x\n      tenant: \"bad tenant\"\n      roles: [ingest]\n", ["auth.tokens[0].tenant", "bad tenant"]),

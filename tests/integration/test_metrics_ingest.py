@@ -641,6 +641,64 @@ def test_opentsdb_put(server):
     assert got == [("web01", "42.5"), ("web02", "43")], r.text
 
 
+def test_graphite_and_opentsdb_line_listeners(sightline):
+    """Graphite's plaintext protocol over TCP and UDP from the real `graphyte` client (tags included), OpenTSDB's
+    telnet `put` from the real `potsdb` client; bad lines are left out, counted and named in the log while the good
+    ones of the same stream are stored."""
+    import socket
+    import graphyte
+    import potsdb
+
+    graphite_tcp, graphite_udp, opentsdb_tcp = free_ports(3)
+    srv = sightline("lines", config={
+        "graphite": {"tcp_address": f"127.0.0.1:{graphite_tcp}", "udp_address": f"127.0.0.1:{graphite_udp}"},
+        "opentsdb": {"tcp_address": f"127.0.0.1:{opentsdb_tcp}"},
+    }).start()
+    t = now_ms() // 1000 - 60
+
+    tcp = graphyte.Sender("127.0.0.1", port=graphite_tcp, prefix="gr.tcp", interval=None)
+    for i in range(100):
+        tcp.send("cpu.user", i, timestamp=t + i, tags={"host": "web01", "dc": "eu"})
+    udp = graphyte.Sender("127.0.0.1", port=graphite_udp, prefix="gr.udp", protocol="udp", interval=None)
+    udp.send("load", 1.5, timestamp=t)
+    client = potsdb.Client("127.0.0.1", port=opentsdb_tcp, host_tag=False)
+    for i in range(50):
+        client.log("ots.cpu.user", i, host="web02", timestamp=t + i)
+    client.close()
+    client.wait()
+    with socket.create_connection(("127.0.0.1", graphite_tcp), timeout=10) as raw:
+        raw.sendall(f"gr.raw.ok 1 {t}\ngr.raw.bad x {t}\ngr.raw.ok2 2 {t}".encode())
+
+    def stored(query: str) -> list:
+        r = requests.get(srv.url + "/api/v1/query", params={"query": query, "time": t + 200}, timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()["data"]["result"]
+
+    def count(query: str) -> float:
+        result = stored(query)
+        return float(result[0]["value"][1]) if result else 0
+
+    wait_until(lambda: count('count_over_time({"gr.tcp.cpu.user"}[10m])') == 100, 30, "100 Graphite TCP lines")
+    wait_until(lambda: count('count_over_time({"ots.cpu.user"}[10m])') == 50, 30, "50 OpenTSDB lines")
+    wait_until(lambda: stored('{"gr.udp.load"}'), 30, "the Graphite datagram")
+    wait_until(lambda: stored('{"gr.raw.ok2"}'), 30, "the line after a bad one")
+    (series,) = stored('{"gr.tcp.cpu.user"}')
+    assert series["metric"] == {"__name__": "gr.tcp.cpu.user", "host": "web01", "dc": "eu"}, series
+    assert series["value"][1] == "99"
+    (series,) = stored('last_over_time({"ots.cpu.user"}[10m])')
+    assert series["metric"] == {"__name__": "ots.cpu.user", "host": "web02"} and series["value"][1] == "49", series
+    assert stored('{"gr.udp.load"}')[0]["value"][1] == "1.5"
+    assert stored('{"gr.raw.bad"}') == [] and stored('{"gr.raw.ok"}')
+
+    exposition = parse_exposition(requests.get(srv.url + "/metrics", timeout=30).text)
+    rejected = [v for labels, v in exposition.get("sightline_rejected_records_total", [])
+                if labels == {"signal": "metrics", "reason": "decode"}]
+    assert rejected == [1], exposition.get("sightline_rejected_records_total")
+    ingested = {labels["protocol"]: v for labels, v in exposition.get("sightline_ingested_records_total", [])
+                if labels.get("signal") == "metrics"}
+    assert ingested.get("graphite") == 103 and ingested.get("opentsdb") == 50, ingested
+
+
 def test_import_prometheus_text(server):
     url = server.url + "/api/v1/import/prometheus"
     text_type = {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}

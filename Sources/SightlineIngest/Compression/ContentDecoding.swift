@@ -1,5 +1,5 @@
 import Foundation
-package import SightlineCore
+import SightlineCore
 
 /// The `Content-Encoding`s Sightline's HTTP receivers take for OTLP bodies: none (`identity`), `gzip`, `deflate` (the
 /// zlib format, or a raw DEFLATE stream as some clients send it) and `snappy` (the block format, as remote write and

@@ -52,15 +52,26 @@ package enum OpenTSDBPutDecoder {
         case .string(let text)?: value = Double(text) ?? .nan
         default: throw SightlineError(.invalidArgument, "missing \"value\"")
         }
+        var tags: [(name: String, value: String)] = []
+        if let tagObject = object["tags"] {
+            guard let tagObject = tagObject.objectValue else { throw SightlineError(.invalidArgument, "\"tags\" must be an object") }
+            for (name, tagValue) in zip(tagObject.keys, tagObject.values) {
+                guard let text = tagValue.stringValue else { throw SightlineError(.invalidArgument, "tag \"\(name)\" must be a string") }
+                tags.append((name, text))
+            }
+        }
+        return try sample(metric: metric, timestamp: timestamp, value: value, tags: tags)
+    }
+
+    /// A data point as a sample: the metric as `__name__`, then the tags (one named `__name__` or repeated is left
+    /// out). Timestamps of 10 digits or fewer are seconds, longer ones milliseconds.
+    /// - Throws: ``SightlineError`` `.invalidArgument` when the value is NaN.
+    static func sample(metric: String, timestamp: Int64, value: Double, tags: [(name: String, value: String)]) throws -> MetricSample {
         guard !value.isNaN else { throw SightlineError(.invalidArgument, "\"value\" is not a number") }
         var labels = [Label(Labels.metricName, metric)]
-        if let tags = object["tags"] {
-            guard let tags = tags.objectValue else { throw SightlineError(.invalidArgument, "\"tags\" must be an object") }
-            for (name, tagValue) in zip(tags.keys, tags.values) {
-                guard let text = tagValue.stringValue else { throw SightlineError(.invalidArgument, "tag \"\(name)\" must be a string") }
-                guard name != Labels.metricName, !labels.contains(where: { $0.name == name }) else { continue }
-                labels.append(Label(name, text))
-            }
+        for (name, text) in tags {
+            guard name != Labels.metricName, !labels.contains(where: { $0.name == name }) else { continue }
+            labels.append(Label(name, text))
         }
         let milliseconds = timestamp < 10_000_000_000 ? timestamp * 1000 : timestamp
         return MetricSample(labels: Labels(labels), timestampMs: milliseconds, value: value)

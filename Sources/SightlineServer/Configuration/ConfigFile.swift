@@ -38,6 +38,14 @@ import Yams
 ///   tcp_address: 127.0.0.1:5514 # newline or octet-counting framing (RFC 6587)
 ///   tenant: default
 ///   max_message_bytes: 1048576
+/// graphite:                     # Graphite plaintext (`path;tag=v value [timestamp]`); off unless an address is given
+///   tcp_address: 127.0.0.1:2003
+///   udp_address: 127.0.0.1:2003
+///   tenant: default
+///   max_message_bytes: 1048576  # the longest line
+/// opentsdb:                     # OpenTSDB telnet `put` lines; off unless an address is given
+///   tcp_address: 127.0.0.1:4242
+///   tenant: default
 /// logs:
 ///   retention: 15d              # 0 keeps records regardless of age
 ///   retention_rules:            # per stream selector (and tenant); the first match wins
@@ -141,7 +149,9 @@ package enum ConfigFile {
                 }
             case "auth": config.tokens = try reader.auth(node)
             case "scrape_configs": config.scrapeConfigs = try reader.scrapeConfigs(node)
-            case "syslog": try reader.syslog(node, into: &config.syslog)
+            case "syslog": try reader.listener(node, at: "syslog", into: &config.syslog)
+            case "graphite": try reader.listener(node, at: "graphite", into: &config.graphite)
+            case "opentsdb": try reader.listener(node, at: "opentsdb", into: &config.openTSDB)
             case "traces": try reader.traces(node, into: &config.traces)
             case "audit": try reader.audit(node, into: &config.audit)
             case "storage": try reader.storage(node, into: &config.storage)
@@ -281,16 +291,16 @@ package enum ConfigFile {
             }
         }
 
-        func syslog(_ node: Node, into syslog: inout ServerConfiguration.Syslog) throws {
-            try mapping(node, at: "syslog") { key, value in
-                switch key {
-                case "syslog.udp_address": syslog.udpAddress = try address(value, at: key)
-                case "syslog.tcp_address": syslog.tcpAddress = try address(value, at: key)
-                case "syslog.tenant":
+        func listener(_ node: Node, at section: String, into listener: inout ServerConfiguration.Listener) throws {
+            try mapping(node, at: section) { key, value in
+                switch key.dropFirst(section.count + 1) {
+                case "udp_address": listener.udpAddress = try address(value, at: key)
+                case "tcp_address": listener.tcpAddress = try address(value, at: key)
+                case "tenant":
                     let id = try string(value, at: key)
                     guard Tenant.isValid(id) else { throw error(key, value, "\"\(id)\" is not a valid tenant id") }
-                    syslog.tenant = Tenant(uncheckedID: id)
-                case "syslog.max_message_bytes": syslog.maxMessageBytes = try integer(value, at: key, minimum: 480)
+                    listener.tenant = Tenant(uncheckedID: id)
+                case "max_message_bytes": listener.maxMessageBytes = try integer(value, at: key, minimum: 480)
                 default: throw unknown(key, value)
                 }
             }

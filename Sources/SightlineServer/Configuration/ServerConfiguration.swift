@@ -25,8 +25,13 @@ package struct ServerConfiguration: Sendable {
     package var scrapeConfigs: [ScrapeConfig] = []
     /// Bearer tokens; empty means no authentication and the single tenant `default`.
     package var tokens: [TokenGrant] = []
-    /// The syslog listeners; off unless an address is set.
-    package var syslog: Syslog = Syslog()
+    /// The syslog listeners (RFC 5424 and RFC 3164; TCP with newline or octet-counting framing); off unless an
+    /// address is set.
+    package var syslog = Listener()
+    /// The Graphite plaintext listeners; off unless an address is set.
+    package var graphite = Listener()
+    /// The OpenTSDB telnet `put` listeners; off unless an address is set.
+    package var openTSDB = Listener()
     package var traces: Traces = Traces()
     package var logs: Logs = Logs()
     /// Rule files per tenant.
@@ -207,15 +212,15 @@ package struct ServerConfiguration: Sendable {
         package init() {}
     }
 
-    /// Syslog reception (RFC 5424 and RFC 3164; TCP with newline or octet-counting framing).
-    package struct Syslog: Sendable {
-        /// Where to receive syslog over UDP; nil for none.
+    /// A listener of a protocol sent over UDP and TCP (syslog, Graphite, OpenTSDB telnet).
+    package struct Listener: Sendable {
+        /// Where to receive datagrams; nil for none.
         package var udpAddress: HostAndPort?
-        /// Where to receive syslog over TCP; nil for none.
+        /// Where to receive TCP streams; nil for none.
         package var tcpAddress: HostAndPort?
-        /// The tenant the messages belong to.
+        /// The tenant the records belong to.
         package var tenant: Tenant = .default
-        /// The longest message; a longer TCP frame closes its connection, a longer datagram is cut by the socket.
+        /// The longest message (line); a longer TCP frame closes its connection, a longer datagram is cut by the socket.
         package var maxMessageBytes: Int = 1 << 20
 
         package init() {}
