@@ -829,6 +829,63 @@ class RemoteWriteSender(threading.Thread):
             session.close()
 
 
+def remote_write_v2_body(series: list[tuple[dict, list[tuple[int, float]]]], bad_refs: list[int] | None = None) -> bytes:
+    """A snappy-compressed `io.prometheus.write.v2.Request`, written field by field as the 2.0 specification lays it
+    out (Debian's Prometheus 2.42 predates 2.0): symbols, then series of label references, samples and metadata."""
+    import struct as _struct
+    from metrics_peers import snappy_block, _len_delimited, _key, _varint
+    symbols = [""]
+
+    def ref(text: str) -> int:
+        if text not in symbols:
+            symbols.append(text)
+        return symbols.index(text)
+
+    out = b""
+    for labels, samples in series:
+        refs = [r for name in sorted(labels) for r in (ref(name), ref(labels[name]))]
+        body = _len_delimited(1, b"".join(_varint(r) for r in refs))
+        for t, v in samples:
+            body += _len_delimited(2, _key(1, 1) + _struct.pack("<d", v) + _key(2, 0) + _varint(t))
+        body += _len_delimited(5, _key(1, 0) + _varint(2) + _key(3, 0) + _varint(ref("A gauge.")))
+        out += _len_delimited(5, body)
+    if bad_refs is not None:
+        out += _len_delimited(5, _len_delimited(1, b"".join(_varint(r) for r in bad_refs)) +
+                              _len_delimited(2, _key(1, 1) + _struct.pack("<d", 1.0) + _key(2, 0) + _varint(1)))
+    return snappy_block(b"".join(_len_delimited(4, s.encode()) for s in symbols) + out)
+
+
+def test_remote_write_2_0(sightline):
+    """Remote write 2.0 (`proto=io.prometheus.write.v2.Request`): samples and metadata stored, the written counts in
+    the answer's headers; a series with a reference beyond the symbols is refused alone with a 400 naming it, an
+    unknown message type is a 415."""
+    srv = sightline("rw2").start()
+    t = now_ms() - 60_000
+    v2 = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+          "X-Prometheus-Remote-Write-Version": "2.0.0"}
+    body = remote_write_v2_body([
+        ({"__name__": "rw2_temp", "room": "a"}, [(t, 20.5), (t + 1000, 21.0)]),
+        ({"__name__": "rw2_temp", "room": "b"}, [(t, 18.0)]),
+    ])
+    r = requests.post(srv.url + "/api/v1/write", data=body, headers=v2, timeout=30)
+    assert r.status_code == 204, r.text
+    assert r.headers["X-Prometheus-Remote-Write-Samples-Written"] == "3", r.headers
+    assert r.headers["X-Prometheus-Remote-Write-Histograms-Written"] == "0"
+    stored = metric_series(srv, __name__="rw2_temp")
+    assert sorted(stored.values()) == [[(t, 18.0)], [(t, 20.5), (t + 1000, 21.0)]], stored
+    metadata = requests.get(srv.url + "/api/v1/metadata", params={"metric": "rw2_temp"}, timeout=30).json()["data"]
+    assert metadata["rw2_temp"][0] == {"type": "gauge", "help": "A gauge.", "unit": ""}, metadata
+
+    body = remote_write_v2_body([({"__name__": "rw2_ok"}, [(t, 1.0)])], bad_refs=[1, 500])
+    msg = assert_json_error(requests.post(srv.url + "/api/v1/write", data=body, headers=v2, timeout=30), 400)
+    assert "refers to symbol 500" in msg, msg
+    assert list(metric_series(srv, __name__="rw2_ok").values()) == [[(t, 1.0)]]
+
+    r = requests.post(srv.url + "/api/v1/write", data=body, timeout=30, headers={
+        **v2, "Content-Type": "application/x-protobuf;proto=io.prometheus.write.v3.Request"})
+    assert r.status_code == 415 and "io.prometheus.write.v3.Request" in r.text, r.text
+
+
 def test_remote_write_sigkill_exactly_once(sightline):
     srv = sightline("rw-killed").start()
     stop = threading.Event()
