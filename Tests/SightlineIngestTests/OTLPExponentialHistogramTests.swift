@@ -102,6 +102,18 @@ struct OTLPExponentialHistogramTests {
         #expect(counts(merged) == [0, 1, 1])
     }
 
+    @Test func aPointSpanningMoreThanTheBucketLimitIsMergedFurther() throws {
+        // 1,000 scale-3 buckets (2^0 to 2^125) are 160 or fewer from scale 0 on: 125 buckets of a power of two.
+        var observed = [Int](repeating: 0, count: 1_000)
+        observed[0] = 1
+        observed[999] = 2
+        let result = try buckets(request(scale: 3, positive: (0, observed)))
+        #expect(result.count == 125 + 1)
+        #expect(les(result).first == "2" && counts(result).first == 1)
+        #expect(counts(result).last == 3)
+        #expect(les(result).dropLast().last == PrometheusNaming.formatFloat(exp2(125)))
+    }
+
     @Test func aZeroThresholdWiderThanTheFirstBucketsTakesTheirCounts() throws {
         let result = try buckets(request(scale: 0, positive: (0, [1, 2, 4]), zeroCount: 1, zeroThreshold: 3))
         // (1, 2] lies below the threshold 3: added to the zero bucket; (2, 4] and (4, 8] stay.

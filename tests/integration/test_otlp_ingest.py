@@ -464,6 +464,20 @@ def test_the_otlp_paths_of_loki_mimir_prometheus_and_victoriametrics_work_too(se
     assert r.status_code == 404, r.text
 
 
+def instant_query(srv, expr: str) -> list:
+    """The result of a PromQL instant query at the current time."""
+    r = requests.get(srv.url + "/api/v1/query", params={"query": expr}, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()["data"]["result"]
+
+
+def single_value(srv, expr: str) -> float:
+    """The value of a PromQL query that gives exactly one series."""
+    result = instant_query(srv, expr)
+    assert len(result) == 1, (expr, result)
+    return float(result[0]["value"][1])
+
+
 def test_delta_temporality_is_stored_as_running_totals(sightline):
     """SDKs configured for delta temporality (counters, up-down counters, histograms) send what changed since their
     last export; Sightline stores the running totals, as Prometheus' delta-to-cumulative feature does, so the series
@@ -490,14 +504,10 @@ def test_delta_temporality_is_stored_as_running_totals(sightline):
         time.sleep(0.02)  # the next export's points are in a later millisecond
 
     def instant(expr: str) -> list:
-        r = requests.get(srv.url + "/api/v1/query", params={"query": expr}, timeout=30)
-        assert r.status_code == 200, r.text
-        return r.json()["data"]["result"]
+        return instant_query(srv, expr)
 
     def value(expr: str) -> float:
-        result = instant(expr)
-        assert len(result) == 1, (expr, result)
-        return float(result[0]["value"][1])
+        return single_value(srv, expr)
 
     for transport in ("http", "grpc"):
         p = provider(transport)
@@ -557,14 +567,10 @@ def test_exponential_histograms_are_stored_as_classic_buckets(sightline):
     srv = sightline("exponential").start()
 
     def instant(expr: str) -> list:
-        r = requests.get(srv.url + "/api/v1/query", params={"query": expr}, timeout=30)
-        assert r.status_code == 200, r.text
-        return r.json()["data"]["result"]
+        return instant_query(srv, expr)
 
     def value(expr: str) -> float:
-        result = instant(expr)
-        assert len(result) == 1, (expr, result)
-        return float(result[0]["value"][1])
+        return single_value(srv, expr)
 
     first = [0.002 * 1.05 ** i for i in range(150)]  # 2 ms to about 2.9 s
     second = [0.05 * i for i in range(1, 101)]  # 50 ms to 5 s

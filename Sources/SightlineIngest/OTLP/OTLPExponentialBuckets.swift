@@ -13,13 +13,21 @@ extension OTLPExponentialHistogramPoint {
     static let maxScale: Int32 = 3
     /// The scales OpenTelemetry defines.
     static let validScales: ClosedRange<Int32> = -10...20
+    /// The most buckets kept on each side of zero (OpenTelemetry SDKs' default maximum); a point spanning more is
+    /// merged to a coarser scale, as an SDK would, so one point cannot make a series per bucket of a huge range.
+    static let maxBuckets = 160
 
     /// The point as an explicit-bounds one: negative buckets (upper bounds `-base^i`), the zero bucket (upper bound
     /// `zeroThreshold`, present when it or a negative bucket holds observations), then positive buckets (upper bounds
     /// `base^(i+1)`), all at `min(scale, maxScale)`. Observations beyond the largest finite bound count in `+Inf`.
-    /// Empty buckets farthest from zero are left out.
+    /// Empty buckets farthest from zero are left out; a side spanning more than ``maxBuckets`` is merged further.
     var explicit: OTLPHistogramPoint {
-        let scale = min(self.scale, Self.maxScale)
+        var scale = min(self.scale, Self.maxScale)
+        while scale > Self.validScales.lowerBound,
+            max(Self.span(positive, shift: Int(self.scale - scale)), Self.span(negative, shift: Int(self.scale - scale))) > Self.maxBuckets
+        {
+            scale -= 1
+        }
         let shift = Int(self.scale - scale)
         var bounds = ExplicitBounds()
         let negative = Self.merged(self.negative, shift: shift)
@@ -42,6 +50,13 @@ extension OTLPExponentialHistogramPoint {
     static func boundary(_ index: Int, scale: Int32) -> Double {
         let fine = index << Int(maxScale - scale)
         return exp2(Double(fine) / Double(1 << Int(maxScale)))
+    }
+
+    /// How many buckets `buckets` spans, up to its last non-empty one, at a scale `shift` steps coarser.
+    private static func span(_ buckets: Buckets, shift: Int) -> Int {
+        guard let end = buckets.counts.lastIndex(where: { $0 > 0 }) else { return 0 }
+        let offset = Int(buckets.offset)
+        return ((offset + end) >> shift) - (offset >> shift) + 1
     }
 
     /// `buckets` at a scale `shift` steps coarser: counts of buckets that fall together are added. Empty buckets

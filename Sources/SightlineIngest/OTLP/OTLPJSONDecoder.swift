@@ -96,18 +96,21 @@ enum OTLPJSONDecoder {
 
     /// A uint32 member; 0 when missing.
     static func uint32(_ object: JSONObject, _ name: String, _ alternative: String? = nil) throws -> UInt32 {
-        try decode(object, name, alternative) { value in
-            let v = try int64(value)
-            guard let result = UInt32(exactly: v) else { throw FieldPathError("\(v) is out of range for uint32") }
-            return result
-        } ?? 0
+        try integer(object, name, alternative, typeName: "uint32")
     }
 
     /// An int32 member; 0 when missing.
     static func int32(_ object: JSONObject, _ name: String, _ alternative: String? = nil) throws -> Int32 {
+        try integer(object, name, alternative, typeName: "int32")
+    }
+
+    /// An integer member of a type narrower than 64 bits; 0 when missing.
+    private static func integer<T: FixedWidthInteger>(
+        _ object: JSONObject, _ name: String, _ alternative: String?, typeName: String
+    ) throws -> T {
         try decode(object, name, alternative) { value in
             let v = try int64(value)
-            guard let result = Int32(exactly: v) else { throw FieldPathError("\(v) is out of range for int32") }
+            guard let result = T(exactly: v) else { throw FieldPathError("\(v) is out of range for \(typeName)") }
             return result
         } ?? 0
     }

@@ -75,7 +75,9 @@ package enum RemoteWrite2Decoder {
                     var values: [UInt64] = []
                     try r.appendVarints("labels_refs", to: &values)
                     refs.append(contentsOf: values.map { UInt32(truncatingIfNeeded: $0) })
-                case 2: points.append(try r.readMessage("samples", index: points.count) { try Self.sample(&$0) })
+                case 2:
+                    let message = try r.readBytesSlice("samples", index: points.count)
+                    points.append(try withFieldPath(".samples[\(points.count)]") { try RemoteWriteDecoding.sample(message) })
                 case 3:
                     _ = try r.readBytesSlice("histograms", index: histograms)
                     histograms += 1
@@ -115,20 +117,6 @@ package enum RemoteWrite2Decoder {
             }
         }
 
-        /// A `Sample`: value 1 (double), timestamp 2 (int64).
-        private static func sample(_ r: inout ProtobufReader) throws -> (timestamp: Int64, value: Double) {
-            var value = 0.0
-            var timestamp: Int64 = 0
-            while let field = try r.nextField() {
-                switch field {
-                case 1: value = try r.readDouble("value")
-                case 2: timestamp = Int64(bitPattern: try r.readVarint("timestamp"))
-                default: try r.skipField()
-                }
-            }
-            return (timestamp, value)
-        }
-
         private struct Failure: Error {
             var message: String
         }
@@ -166,18 +154,8 @@ package enum RemoteWrite2Decoder {
         /// The series in Prometheus notation as far as its references resolve, for rejection messages.
         private static func describe(_ refs: [UInt32], symbols: [String]) -> String {
             func symbol(_ ref: UInt32) -> String { Int(ref) < symbols.count ? symbols[Int(ref)] : "?\(ref)" }
-            var name = ""
-            var rest: [String] = []
-            for pair in stride(from: 0, to: refs.count - 1, by: 2) {
-                let (label, value) = (symbol(refs[pair]), symbol(refs[pair + 1]))
-                if label == Labels.metricName && name.isEmpty {
-                    name = value
-                } else {
-                    rest.append("\(label)=\"\(PromText.escapeLabelValue(value))\"")
-                }
-            }
-            let text = rest.isEmpty && !name.isEmpty ? name : "\(name){\(rest.joined(separator: ", "))}"
-            return text.count > 256 ? String(text.prefix(256)) + "…" : text
+            let pairs = stride(from: 0, to: refs.count - 1, by: 2).map { (name: symbol(refs[$0]), value: symbol(refs[$0 + 1])) }
+            return RemoteWriteDecoding.describe(pairs)
         }
 
         /// The family a series' metadata describes: histogram and summary series without their suffix.

@@ -109,11 +109,11 @@ private struct InternedLabel {
 }
 
 /// The state of decoding one request: the output, the interned labels and scratch space reused by every series.
-private struct RemoteWriteDecoding {
+struct RemoteWriteDecoding {
     /// The name of the metric name label, as bytes.
     private static let metricNameBytes: [UInt8] = Array(Labels.metricName.utf8)
     /// Label descriptions in rejection messages are cut after this many characters.
-    private static let maxDescriptionLength = 256
+    static let maxDescriptionLength = 256
 
     var samples: [MetricSample] = []
     var metadata: [MetricMetadata] = []
@@ -389,9 +389,9 @@ private struct RemoteWriteDecoding {
         return (Int(tag >> 3), start..<start + length)
     }
 
-    /// Reads a `Sample` message: value 1 (double), timestamp 2 (int64).
+    /// Reads a `Sample` message: value 1 (double), timestamp 2 (int64); the same message in 1.0 and 2.0.
     @inline(__always)
-    private static func sample(_ buffer: UnsafeRawBufferPointer) throws -> (timestamp: Int64, value: Double) {
+    static func sample(_ buffer: UnsafeRawBufferPointer) throws -> (timestamp: Int64, value: Double) {
         // Fast path for the layout every encoder writes: tag 0x09, 8 value bytes, tag 0x10, a varint of at most
         // 9 bytes ending the message.
         let count = buffer.count
@@ -426,8 +426,7 @@ private struct RemoteWriteDecoding {
 
     /// The series in Prometheus notation, from its raw labels (invalid UTF-8 replaced), cut if very long.
     private static func describeSeries(_ buffer: UnsafeRawBufferPointer) -> String {
-        var name = ""
-        var rest: [String] = []
+        var labels: [(name: String, value: String)] = []
         var r = ProtobufReader(buffer)
         while let field = try? r.nextField() {
             guard field == 1, let message = try? r.readBytesSlice("labels"), let (rawName, rawValue) = try? Self.rawLabel(message)
@@ -435,15 +434,23 @@ private struct RemoteWriteDecoding {
                 guard (try? r.skipField()) != nil else { break }
                 continue
             }
-            let labelName = Self.lossy(rawName)
-            let value = Self.lossy(rawValue)
-            if labelName == Labels.metricName && name.isEmpty {
+            labels.append((Self.lossy(rawName), Self.lossy(rawValue)))
+        }
+        return Self.describe(labels)
+    }
+
+    /// Labels in Prometheus notation for a rejection message (`name{label="value", …}`), cut if very long.
+    static func describe(_ labels: [(name: String, value: String)]) -> String {
+        var name = ""
+        var rest: [String] = []
+        for (label, value) in labels {
+            if label == Labels.metricName && name.isEmpty {
                 name = value
             } else {
-                rest.append("\(labelName)=\"\(PromText.escapeLabelValue(value))\"")
+                rest.append("\(label)=\"\(PromText.escapeLabelValue(value))\"")
             }
         }
-        let text = rest.isEmpty ? name : "\(name){\(rest.joined(separator: ", "))}"
+        let text = rest.isEmpty && !name.isEmpty ? name : "\(name){\(rest.joined(separator: ", "))}"
         return text.count > Self.maxDescriptionLength ? String(text.prefix(Self.maxDescriptionLength)) + "…" : text
     }
 
