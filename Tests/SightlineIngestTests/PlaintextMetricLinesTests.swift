@@ -32,6 +32,7 @@ struct PlaintextMetricLinesTests {
         #expect(graphiteError("a.b nan 1700000000")?.contains(#"value "nan" is not a number"#) == true)
         #expect(graphiteError("a.b 1 yesterday")?.contains(#"timestamp "yesterday" is not seconds since the epoch"#) == true)
         #expect(graphiteError("a.b 1 -5")?.contains(#"timestamp "-5""#) == true)
+        #expect(graphiteError("a.b 1 1700000000000")?.contains("is not seconds since the epoch") == true)
         #expect(graphiteError(";host=a 1")?.contains("the path is empty") == true)
         #expect(graphiteError("a;host 1")?.contains(#"tag "host" is not name=value"#) == true)
         #expect(graphiteError("a;=x 1")?.contains(#"tag "=x" is not name=value"#) == true)

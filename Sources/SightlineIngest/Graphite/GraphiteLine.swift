@@ -4,7 +4,8 @@ package import SightlineCore
 /// or tabs, the path optionally tagged as Graphite 1.1 writes it (`disk.used;host=web01;mount=/`).
 ///
 /// As VictoriaMetrics maps it: the path is the metric name as it is (dots included), the tags are labels. The
-/// timestamp is in seconds since the epoch, fractions allowed; missing or `-1` means the time the line arrived.
+/// timestamp is in seconds since the epoch, fractions allowed (milliseconds are refused, not read as a far future);
+/// missing or `-1` means the time the line arrived.
 package enum GraphiteLine {
     /// The sample of one line (without its newline).
     /// - Parameter receivedAtMs: The timestamp of a line without one.
@@ -21,7 +22,7 @@ package enum GraphiteLine {
         }
         var timestampMs = receivedAtMs
         if fields.count == 3, fields.text(2) != "-1" {
-            guard let seconds = Double(fields.text(2)), seconds > 0, seconds < 1e13 else {
+            guard let seconds = Double(fields.text(2)), seconds > 0, seconds < 1e11 else {
                 throw SightlineError(
                     .invalidArgument, "Graphite line \(quoted(line)): timestamp \"\(fields.text(2))\" is not seconds since the epoch")
             }
