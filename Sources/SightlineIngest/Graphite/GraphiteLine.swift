@@ -36,16 +36,13 @@ package enum GraphiteLine {
         var parts = path.split(separator: ";", omittingEmptySubsequences: false)
         let name = parts.removeFirst()
         guard !name.isEmpty else { throw SightlineError(.invalidArgument, "Graphite line \(quoted(line)): the path is empty") }
-        var labels = [Label(Labels.metricName, String(name))]
-        for tag in parts {
-            guard let equals = tag.firstIndex(of: "="), equals != tag.startIndex, tag.index(after: equals) != tag.endIndex else {
+        let tags = try parts.map { tag in
+            guard let pair = PlainFields.tag(tag) else {
                 throw SightlineError(.invalidArgument, "Graphite line \(quoted(line)): tag \"\(tag)\" is not name=value")
             }
-            let tagName = String(tag[..<equals])
-            guard tagName != Labels.metricName, !labels.contains(where: { $0.name == tagName }) else { continue }
-            labels.append(Label(tagName, String(tag[tag.index(after: equals)...])))
+            return pair
         }
-        return Labels(labels)
+        return PlainFields.labels(metric: String(name), tags: tags)
     }
 
     /// A line for an error message, cut to 200 bytes.
@@ -55,7 +52,8 @@ package enum GraphiteLine {
     }
 }
 
-/// The fields of a line separated by runs of spaces or tabs (a carriage return before the newline included).
+/// The fields of a line separated by runs of spaces or tabs (a carriage return before the newline included), and the
+/// tags of Graphite's and OpenTSDB's lines.
 struct PlainFields {
     private let fields: [Substring]
 
@@ -68,4 +66,21 @@ struct PlainFields {
     subscript(index: Int) -> Substring { fields[index] }
 
     func text(_ index: Int) -> String { String(fields[index]) }
+
+    /// A `name=value` tag split in two; nil when either side is empty or there is no `=`.
+    static func tag(_ text: Substring) -> (name: String, value: String)? {
+        guard let equals = text.firstIndex(of: "="), equals != text.startIndex, text.index(after: equals) != text.endIndex else {
+            return nil
+        }
+        return (String(text[..<equals]), String(text[text.index(after: equals)...]))
+    }
+
+    /// A metric and its tags as labels: `__name__`, then the tags; a tag named `__name__` or repeated is left out.
+    static func labels(metric: String, tags: [(name: String, value: String)]) -> Labels {
+        var labels = [Label(Labels.metricName, metric)]
+        for (name, value) in tags where name != Labels.metricName && !labels.contains(where: { $0.name == name }) {
+            labels.append(Label(name, value))
+        }
+        return Labels(labels)
+    }
 }

@@ -68,12 +68,7 @@ package enum OpenTSDBPutDecoder {
     /// - Throws: ``SightlineError`` `.invalidArgument` when the value is NaN.
     static func sample(metric: String, timestamp: Int64, value: Double, tags: [(name: String, value: String)]) throws -> MetricSample {
         guard !value.isNaN else { throw SightlineError(.invalidArgument, "\"value\" is not a number") }
-        var labels = [Label(Labels.metricName, metric)]
-        for (name, text) in tags {
-            guard name != Labels.metricName, !labels.contains(where: { $0.name == name }) else { continue }
-            labels.append(Label(name, text))
-        }
         let milliseconds = timestamp < 10_000_000_000 ? timestamp * 1000 : timestamp
-        return MetricSample(labels: Labels(labels), timestampMs: milliseconds, value: value)
+        return MetricSample(labels: PlainFields.labels(metric: metric, tags: tags), timestampMs: milliseconds, value: value)
     }
 }

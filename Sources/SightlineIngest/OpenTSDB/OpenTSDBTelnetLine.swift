@@ -25,13 +25,9 @@ package enum OpenTSDBTelnetLine {
             throw fail("timestamp \"\(fields[2])\" is not seconds or milliseconds since the epoch")
         }
         guard let value = Double(fields[3]) else { throw fail("value \"\(fields[3])\" is not a number") }
-        var tags: [(name: String, value: String)] = []
-        for index in 4..<fields.count {
-            let tag = fields[index]
-            guard let equals = tag.firstIndex(of: "="), equals != tag.startIndex, tag.index(after: equals) != tag.endIndex else {
-                throw fail("tag \"\(tag)\" is not name=value")
-            }
-            tags.append((String(tag[..<equals]), String(tag[tag.index(after: equals)...])))
+        let tags = try (4..<fields.count).map { index in
+            guard let pair = PlainFields.tag(fields[index]) else { throw fail("tag \"\(fields[index])\" is not name=value") }
+            return pair
         }
         do {
             return try OpenTSDBPutDecoder.sample(metric: String(fields[1]), timestamp: timestamp, value: value, tags: tags)
