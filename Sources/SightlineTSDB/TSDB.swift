@@ -14,11 +14,14 @@ import Synchronization
 ///   the head again; queries and compaction merge chunks and drop samples with equal timestamps, so the copy is
 ///   never seen twice.
 /// - Reads: ``select(tenant:matchers:startMs:endMs:)`` merges blocks and head per series.
+/// - Deletes: a batch's ``SeriesDeletion``s, applied in WAL order like its samples, remove samples from the head and
+///   write the blocks holding any again without them (there are no tombstones: what a query reads after the batch
+///   applied is all there is on disk).
 /// - Maintenance: ``compact()`` and ``applyRetention(nowMs:)`` are single operations; the server runs them on a timer.
 ///
 /// On disk, under its directory: `checkpoint` (the highest persisted WAL segment) and one directory per tenant with
 /// `blocks/` and `metadata` (the tenant's metric metadata, rewritten at each checkpoint).
-package final class TSDB: SignalStore, MetricQuerier {
+package final class TSDB: SeriesDeletingStore, MetricQuerier {
     /// Settings of the engine, with defaults.
     package struct Options: Sendable {
         /// Samples up to this much older than a series' newest sample are still accepted.
@@ -157,6 +160,26 @@ package final class TSDB: SignalStore, MetricQuerier {
         }
         guard let data = try tenantData(batch.tenant, create: true) else { return }
         data.head.apply(metrics, segment: position.segment)
+        for deletion in metrics.deletions { try delete(deletion, from: data, tenant: batch.tenant) }
+    }
+
+    /// Removes what `deletion` covers from the head and the blocks, under the file lock: a checkpoint draining the
+    /// head into a block cannot run in between and carry deleted samples past it.
+    private func delete(_ deletion: SeriesDeletion, from data: TenantData, tenant: Tenant) throws {
+        try fileLock.withLock { _ in
+            let fromHead = try data.head.delete(deletion)
+            var fromBlocks = 0
+            let blocks = try data.blocks.delete(deletion.matchers, minTime: deletion.startMs, maxTime: deletion.endMs) { chunks in
+                let (kept, removed) = try ChunkCodec.removing(
+                    from: deletion.startMs, through: deletion.endMs, in: chunks, encode: ChunkCodec.encodeForBlock)
+                fromBlocks += removed
+                return kept
+            }
+            logger.info(
+                "deleted samples",
+                metadata: ["tenant": "\(tenant)", "series": "\(deletion)", "head_samples": "\(fromHead)",
+                           "block_samples": "\(fromBlocks)", "blocks_rewritten": "\(blocks.count)"])
+        }
     }
 
     package func persist(throughSegment segment: Int) throws {

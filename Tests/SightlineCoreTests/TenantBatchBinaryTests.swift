@@ -51,6 +51,39 @@ struct TenantBatchBinaryTests {
         #expect(try roundTrip(traces) == traces)
     }
 
+    /// Series deletions travel in version 6, after the samples and metadata; batches without any keep version 3.
+    @Test func seriesDeletionsRoundTrip() throws {
+        let deletions = [
+            SeriesDeletion(matchers: [try LabelMatcher("__name__", .equal, "up"), try LabelMatcher("job", .regexNoMatch, "a|b.*")]),
+            SeriesDeletion(
+                matchers: [try LabelMatcher("instance", .notEqual, ""), try LabelMatcher("env", .regexMatch, "prod")],
+                startMs: -1_000, endMs: 1_700_000_000_000),
+        ]
+        let batch = TenantBatch(
+            tenant: tenant,
+            batch: .metrics(MetricBatch(
+                samples: [MetricSample(labels: Labels(["__name__": "up"]), timestampMs: 1, value: 1)], deletions: deletions)))
+        let bytes = batch.encoded()
+        #expect(bytes.first == 6)
+        let decoded = try TenantBatch(decoding: bytes)
+        #expect(decoded == batch)
+        guard case .metrics(let metrics) = decoded.batch else {
+            Issue.record("not metrics")
+            return
+        }
+        // The regexes compile again: the decoded matchers match as the originals do.
+        #expect(metrics.deletions[0].covers(Labels(["__name__": "up", "job": "c"])))
+        #expect(!metrics.deletions[0].covers(Labels(["__name__": "up", "job": "bx"])))
+        #expect(metrics.deletions[1].startMs == -1_000 && metrics.deletions[1].endMs == 1_700_000_000_000)
+        #expect(TenantBatch(tenant: tenant, batch: .metrics(MetricBatch(samples: metrics.samples))).encoded().first == 3)
+        for cut in [bytes.count - 1, bytes.count - 3] {
+            #expect(throws: SightlineError.self) { try TenantBatch(decoding: Array(bytes.prefix(cut))) }
+        }
+        var logsInSix = TenantBatch(tenant: tenant, batch: .logs([log])).encoded()
+        logsInSix[0] = 6
+        #expect(throws: SightlineError.self) { try TenantBatch(decoding: logsInSix) }
+    }
+
     @Test func versionOneToThreeLogBatchesStillDecode() throws {
         // Version 5 ends this one-record batch with the stream flag 1 and an empty label set (count 0). Versions 2
         // and 3 wrote the labels without the flag; version 1 wrote no labels at all.

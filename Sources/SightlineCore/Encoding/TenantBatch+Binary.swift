@@ -15,12 +15,17 @@
 /// Version 5 is the form of log batches: a record's stream labels are a byte, 0 when they are the previous record's
 /// in the batch, else 1 and the labels (a Loki push sends its streams' records together, so the labels, a sixth of
 /// a typical record, are written once per run).
+///
+/// Version 6 is version 3 followed by series deletions (``SeriesDeletion``): a count, then per deletion its matchers
+/// (a count, then kind byte, name and value each) and its start and end as signed varints. Only metrics batches that
+/// hold deletions are written in it, so every other batch keeps its older, shorter form.
 extension TenantBatch {
     private static let formatVersion: UInt8 = 3
     private static let segmentScopedVersion: UInt8 = 4
     private static let logsVersion: UInt8 = 5
+    private static let deletionsVersion: UInt8 = 6
     /// The format versions ``init(decoding:seriesTable:)`` reads.
-    package static let readableVersions: ClosedRange<UInt8> = 1...logsVersion
+    package static let readableVersions: ClosedRange<UInt8> = 1...deletionsVersion
 
     /// Encodes the batch.
     package func encoded() -> [UInt8] {
@@ -42,7 +47,12 @@ extension TenantBatch {
 
     /// Appends the encoding to `w`.
     package func encode(into w: inout ByteWriter) {
-        writeHeader(version: batch.signal == .logs ? Self.logsVersion : Self.formatVersion, into: &w)
+        let version = switch batch {
+        case .logs: Self.logsVersion
+        case .metrics(let metrics) where !metrics.deletions.isEmpty: Self.deletionsVersion
+        case .metrics, .traces: Self.formatVersion
+        }
+        writeHeader(version: version, into: &w)
         switch batch {
         case .logs(let records):
             w.writeVarint(UInt64(records.count))
@@ -71,6 +81,7 @@ extension TenantBatch {
                 w.writeDouble(sample.value)
             }
             w.writeMetadata(metrics.metadata)
+            if !metrics.deletions.isEmpty { w.writeDeletions(metrics.deletions) }
         case .traces(let spans):
             w.writeVarint(UInt64(spans.count))
             for span in spans { w.write(span) }
@@ -102,6 +113,9 @@ extension TenantBatch {
         }
         guard version != Self.logsVersion || signal == .logs else {
             throw SightlineError(.dataCorrupted, "a version 5 record holds \(signal), not logs")
+        }
+        guard version != Self.deletionsVersion || signal == .metrics else {
+            throw SightlineError(.dataCorrupted, "a version 6 record holds \(signal), not metrics")
         }
         let tenant = Tenant(uncheckedID: try r.readString())
         switch signal {
@@ -151,7 +165,9 @@ extension TenantBatch {
                     samples.append(MetricSample(labels: try r.readLabels(), timestampMs: try r.readSignedVarint(), value: try r.readDouble()))
                 }
             }
-            self.init(tenant: tenant, batch: .metrics(MetricBatch(samples: samples, metadata: try r.readMetadata())))
+            let metadata = try r.readMetadata()
+            let deletions = version == Self.deletionsVersion ? try r.readDeletions() : []
+            self.init(tenant: tenant, batch: .metrics(MetricBatch(samples: samples, metadata: metadata, deletions: deletions)))
         case .traces:
             let count = try r.readCount()
             var spans: [Span] = []
@@ -175,7 +191,7 @@ extension TenantBatch {
     }
 
     /// Appends the WAL writer's form of the batch for a record in the segment `scope` describes: version 4 for a
-    /// metrics batch with resolved series numbers, else the same bytes as ``encode(into:)``. Call only on the WAL
+    /// metrics batch with resolved series numbers and no deletions, else the same bytes as ``encode(into:)``. Call only on the WAL
     /// writer thread: it numbers series in `scope`.
     ///
     /// A sample is `key | Δt | value`: `key` is a varint whose low two bits say how the series is named — 0: by a
@@ -185,7 +201,7 @@ extension TenantBatch {
     /// (0 when a request repeats the segment's series in order). `Δt` is the zigzagged difference from the previous
     /// sample's time (the first from 0); the value is its 8 bytes.
     package func encode(into w: inout ByteWriter, scope: WALSeriesScope) {
-        guard case .metrics(let metrics) = batch, let refs = metrics.resolvedRefs else { return encode(into: &w) }
+        guard case .metrics(let metrics) = batch, let refs = metrics.resolvedRefs, metrics.deletions.isEmpty else { return encode(into: &w) }
         writeHeader(version: Self.segmentScopedVersion, into: &w)
         w.writeVarint(UInt64(metrics.samples.count))
         var previousReference: UInt32 = .max
@@ -335,6 +351,29 @@ extension ByteReader {
         }
         return metadata
     }
+
+    fileprivate mutating func readDeletions() throws -> [SeriesDeletion] {
+        let count = try readCount()
+        var deletions: [SeriesDeletion] = []
+        for _ in 0..<count {
+            var matchers: [LabelMatcher] = []
+            for _ in 0..<(try readCount()) {
+                let code = try readByte()
+                guard let kind = LabelMatcher.Kind.allCases.first(where: { ByteWriter.code(of: $0) == code }) else {
+                    throw SightlineError(.dataCorrupted, "unknown label matcher kind \(code) in a series deletion")
+                }
+                let name = try readString()
+                let value = try readString()
+                do {
+                    matchers.append(try LabelMatcher(name, kind, value))
+                } catch {
+                    throw SightlineError(.dataCorrupted, "series deletion with a matcher that does not compile", cause: error)
+                }
+            }
+            deletions.append(SeriesDeletion(matchers: matchers, startMs: try readSignedVarint(), endMs: try readSignedVarint()))
+        }
+        return deletions
+    }
 }
 
 extension ByteWriter {
@@ -345,6 +384,30 @@ extension ByteWriter {
             writeByte(meta.kind.rawValue)
             writeString(meta.help)
             writeString(meta.unit)
+        }
+    }
+
+    fileprivate mutating func writeDeletions(_ deletions: [SeriesDeletion]) {
+        writeVarint(UInt64(deletions.count))
+        for deletion in deletions {
+            writeVarint(UInt64(deletion.matchers.count))
+            for matcher in deletion.matchers {
+                writeByte(Self.code(of: matcher.kind))
+                writeString(matcher.name)
+                writeString(matcher.value)
+            }
+            writeSignedVarint(deletion.startMs)
+            writeSignedVarint(deletion.endMs)
+        }
+    }
+
+    /// A matcher kind's byte in the batch format (part of the format: never change one).
+    fileprivate static func code(of kind: LabelMatcher.Kind) -> UInt8 {
+        switch kind {
+        case .equal: 0
+        case .notEqual: 1
+        case .regexMatch: 2
+        case .regexNoMatch: 3
         }
     }
 }

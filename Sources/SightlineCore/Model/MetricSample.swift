@@ -56,18 +56,46 @@ package struct MetricMetadata: Hashable, Sendable {
     }
 }
 
-/// Samples and the metadata of their families, as one request carries them.
+/// The samples of the series matching every matcher, from `startMs` through `endMs` (both included), to delete.
+///
+/// A deletion travels through the WAL as part of a ``MetricBatch``, so that it applies in order with the samples
+/// around it: replaying the WAL deletes again what was written before it and keeps what came after.
+package struct SeriesDeletion: Hashable, Sendable, CustomStringConvertible {
+    package var matchers: [LabelMatcher]
+    package var startMs: Int64
+    package var endMs: Int64
+
+    package init(matchers: [LabelMatcher], startMs: Int64 = .min, endMs: Int64 = .max) {
+        self.matchers = matchers
+        self.startMs = startMs
+        self.endMs = endMs
+    }
+
+    /// Whether a series is one the deletion covers.
+    package func covers(_ labels: Labels) -> Bool { matchers.allSatisfy { $0.matches(labels) } }
+
+    package var description: String {
+        "{\(matchers.map(\.description).joined(separator: ","))} from \(startMs) through \(endMs)"
+    }
+}
+
+/// Samples and the metadata of their families, as one request carries them, and deletions of stored samples.
 package struct MetricBatch: Hashable, Sendable {
     package var samples: [MetricSample]
     package var metadata: [MetricMetadata]
+    /// Applied after the samples of the same batch (a batch holding deletions comes from the delete API alone).
+    package var deletions: [SeriesDeletion]
     /// The store's numbers for the samples' series, one per sample, as admission found them; nil when no store
     /// resolved the batch. Used only while they match `samples` one to one (``resolvedRefs``); batches compare and
     /// hash without them.
     package var seriesRefs: SeriesRefs?
 
-    package init(samples: [MetricSample] = [], metadata: [MetricMetadata] = [], seriesRefs: SeriesRefs? = nil) {
+    package init(
+        samples: [MetricSample] = [], metadata: [MetricMetadata] = [], deletions: [SeriesDeletion] = [], seriesRefs: SeriesRefs? = nil
+    ) {
         self.samples = samples
         self.metadata = metadata
+        self.deletions = deletions
         self.seriesRefs = seriesRefs
     }
 
@@ -97,11 +125,12 @@ package struct MetricBatch: Hashable, Sendable {
     }
 
     package static func == (a: MetricBatch, b: MetricBatch) -> Bool {
-        a.samples == b.samples && a.metadata == b.metadata
+        a.samples == b.samples && a.metadata == b.metadata && a.deletions == b.deletions
     }
 
     package func hash(into hasher: inout Hasher) {
         hasher.combine(samples)
         hasher.combine(metadata)
+        hasher.combine(deletions)
     }
 }

@@ -1,6 +1,6 @@
 /// A condition on one label, as in a PromQL selector: `=`, `!=`, `=~`, `!~`. Regexes are fully anchored.
-package struct LabelMatcher: Sendable, CustomStringConvertible {
-    package enum Kind: String, Sendable {
+package struct LabelMatcher: Hashable, Sendable, CustomStringConvertible {
+    package enum Kind: String, Sendable, CaseIterable {
         case equal = "=", notEqual = "!=", regexMatch = "=~", regexNoMatch = "!~"
     }
 
@@ -40,6 +40,15 @@ package struct LabelMatcher: Sendable, CustomStringConvertible {
     package func matches(_ labels: Labels) -> Bool { matches(labels[name] ?? "") }
 
     package var description: String { "\(name)\(kind.rawValue)\(JSONText.quoted(value))" }
+
+    /// Matchers are equal when their name, kind and value are (the compiled regex follows from them).
+    package static func == (a: LabelMatcher, b: LabelMatcher) -> Bool { a.name == b.name && a.kind == b.kind && a.value == b.value }
+
+    package func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(kind)
+        hasher.combine(value)
+    }
 }
 
 /// Holds a compiled regex. `Regex` is not `Sendable`; a compiled one is never mutated, and matching does not mutate it.

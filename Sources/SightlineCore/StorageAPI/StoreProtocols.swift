@@ -63,6 +63,10 @@ package protocol SignalStore: Sendable {
     func admit(_ batch: TenantBatch) -> Admission
 }
 
+/// A metrics store that applies the ``SeriesDeletion``s of the batches it is given (other stores ignore them, and the
+/// pipeline sends deletions only to one of these).
+package protocol SeriesDeletingStore: SignalStore {}
+
 /// What a store admits of a batch, and why it refused the rest.
 package struct Admission: Sendable {
     /// The records to write and apply.

@@ -145,6 +145,7 @@ package enum HTTPAPI {
             try DebugRecordsHandler.handle(request, api: api)
         }
         PrometheusAPI.addRoutes(to: router, api: api)
+        PrometheusAdminHandler.addRoutes(to: router, api: api)
         LokiPushHandler.addRoutes(to: router, api: api)
         LokiQueryAPI.addRoutes(to: router, api: api)
         LokiTailHandler.addRoutes(to: router, api: api)

@@ -189,6 +189,26 @@ package final class IngestPipeline: Sendable {
         return Outcome(accepted: batch.batch.recordCount, rejected: rejected, message: message)
     }
 
+    /// Deletes stored samples of `tenant`: the deletions are logged in the WAL as a metrics batch and applied in order
+    /// with the batches around it, so a replay deletes again what was written before them and keeps what came after.
+    /// Returns once the metrics store has applied them.
+    /// - Throws: `unavailable` before replay has finished, when the metrics store does not delete (ClickHouse: delete
+    ///   rows there) and when batches go to a JetStream queue (the servers that store them are elsewhere); WAL and
+    ///   store errors.
+    package func delete(_ deletions: [SeriesDeletion], tenant: Tenant) async throws {
+        guard isReady else { throw SightlineError(.unavailable, "the server is starting: WAL replay is not finished") }
+        guard publisher == nil else {
+            throw SightlineError(.unavailable, "deleting series is not supported while ingestion goes through a JetStream queue")
+        }
+        guard let store = stores[.metrics] as? any SeriesDeletingStore else {
+            throw SightlineError(.unavailable, "deleting series needs the embedded metrics engine; this server keeps metrics in ClickHouse")
+        }
+        let batch = TenantBatch(tenant: tenant, batch: .metrics(MetricBatch(deletions: deletions)))
+        _ = try await wal.append(batch.encoded()) { position in try store.apply(batch, at: position) }
+        appendsSinceCheckpoint.add(1, ordering: .relaxed)
+        logger.info("series deleted", metadata: ["tenant": "\(tenant)", "deletions": "\(deletions)"])
+    }
+
     /// Persists what the stores hold and removes the WAL segments they no longer need. Skipped when nothing arrived.
     package func checkpoint() async throws {
         guard appendsSinceCheckpoint.exchange(0, ordering: .acquiringAndReleasing) > 0 else { return }

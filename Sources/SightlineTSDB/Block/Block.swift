@@ -91,6 +91,14 @@ package final class Block: Sendable {
         return result
     }
 
+    /// The references of the series matching every matcher with a chunk overlapping `minTime...maxTime`, ascending.
+    func seriesRefs(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64) throws -> [Int] {
+        guard meta.overlaps(minTime: minTime, maxTime: maxTime) else { return [] }
+        return try index.series(matching: matchers).members.filter { ref in
+            index.chunks(ofSeries: ref).contains { index.chunk($0, overlaps: minTime, maxTime) }
+        }
+    }
+
     /// From how many selected series a block reads them on every core.
     static let parallelReadSeries = 256
 

@@ -169,6 +169,38 @@ package final class BlockStore: Sendable {
         }
     }
 
+    /// Removes samples of the series matching every matcher: every block with such a series' chunk overlapping
+    /// `minTime...maxTime` is written again with `remove` applied to the chunks of those series, swapped in for the
+    /// old block under the lock, and the old block's directory deleted (the new one lists it as its source, so a
+    /// crash in between deletes it on open). Serialized with compaction and retention.
+    /// - Parameter remove: the chunks of one series without the samples to delete.
+    /// - Returns: the ids of the blocks replaced (by their copy, or by nothing when no chunk was left).
+    @discardableResult
+    package func delete(
+        _ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64, remove: ([ChunkData]) throws -> [ChunkData]
+    ) throws -> [String] {
+        try maintenance.withLock { _ in
+            var rewritten: [String] = []
+            for block in blocks.withLock({ $0 }) {
+                let refs = try block.seriesRefs(matchers, minTime: minTime, maxTime: maxTime)
+                guard !refs.isEmpty else { continue }
+                let meta = try Compactor.rewrite(block, into: directory, series: refs, remove)
+                let replacement = try meta.map { try Block(directory: BlockFileNames.join(directory, $0.id)) }
+                blocks.withLock { list in
+                    list.removeAll { $0.meta.id == block.meta.id }
+                    if let replacement { list.append(replacement) }
+                    list.sort(by: Self.order)
+                }
+                try Self.deleteDirectory(of: block, in: directory)
+                rewritten.append(block.meta.id)
+                logger.info(
+                    "rewrote block without deleted samples",
+                    metadata: ["block": "\(block.meta.id)", "replacement": "\(meta?.id ?? "none")", "series": "\(refs.count)"])
+            }
+            return rewritten
+        }
+    }
+
     /// Deletes whole blocks: first those whose `maxTime < nowMs − maxAgeMs`, then the oldest ones (by maxTime) while
     /// the total size exceeds `maxBytes`. A nil bound is not applied.
     /// - Returns: the ids of the deleted blocks, oldest first.

@@ -46,6 +46,33 @@ package enum Compactor {
         }
     }
 
+    /// Writes a copy of `block` into `parentDirectory` in which `rewrite` replaced the chunks of the series `refs`
+    /// names (ascending references); the other series are copied byte for byte, and a series left without chunks is
+    /// left out. The copy keeps the block's level and lists the block as its source, so that opening the directory
+    /// after a crash deletes whichever of the two the swap did not.
+    /// - Returns: the new block's metadata, or nil when no chunk is left (nothing is written).
+    /// - Throws: whatever reading the block, `rewrite` or writing throws; no partial block is left behind.
+    package static func rewrite(
+        _ block: Block, into parentDirectory: String, series refs: [Int], _ rewrite: ([ChunkData]) throws -> [ChunkData]
+    ) throws -> BlockMeta? {
+        let builder = try BlockBuilder(parentDirectory: parentDirectory, level: block.meta.level, sources: [block.meta.id])
+        do {
+            var next = 0
+            for ref in 0..<block.seriesCount {
+                var chunks = try block.chunks(ofSeries: ref)
+                if next < refs.count && refs[next] == ref {
+                    chunks = try rewrite(chunks)
+                    next += 1
+                }
+                if !chunks.isEmpty { try builder.append(block.labels(ofSeries: ref), chunks) }
+            }
+            return try builder.finish()
+        } catch {
+            builder.abort()
+            throw error
+        }
+    }
+
     /// The chunks of one series in minTime order, passed through `merge` when they overlap or hold several small ones.
     static func mergeIfNeeded(_ chunks: [ChunkData], merge: ([ChunkData]) throws -> [ChunkData]) throws -> [ChunkData] {
         let sorted = chunks.enumerated().sorted { ($0.element.minTime, $0.offset) < ($1.element.minTime, $1.offset) }.map(\.element)

@@ -72,6 +72,37 @@ package enum ChunkCodec {
         return chunks
     }
 
+    /// `chunks` without their samples from `startMs` through `endMs` (both included): a chunk outside that range is
+    /// kept as it is, one inside it is dropped, and what remains of one across its edge is encoded again by `encode`.
+    /// - Returns: the chunks, in the order given, and how many samples were removed.
+    /// - Throws: `dataCorrupted` when a chunk the range touches does not decode.
+    package static func removing(
+        from startMs: Int64, through endMs: Int64, in chunks: [ChunkData], encode: ([Int64], [Double]) -> [ChunkData]
+    ) throws -> (chunks: [ChunkData], removed: Int) {
+        var result: [ChunkData] = []
+        var removed = 0
+        for chunk in chunks {
+            guard chunk.minTime <= endMs && chunk.maxTime >= startMs else {
+                result.append(chunk)
+                continue
+            }
+            if chunk.minTime >= startMs && chunk.maxTime <= endMs {
+                removed += chunk.sampleCount
+                continue
+            }
+            let (timestamps, values) = try decodeAll(chunk)
+            var keptTimes: [Int64] = []
+            var keptValues: [Double] = []
+            for (t, v) in zip(timestamps, values) where t < startMs || t > endMs {
+                keptTimes.append(t)
+                keptValues.append(v)
+            }
+            removed += timestamps.count - keptTimes.count
+            if !keptTimes.isEmpty { result += encode(keptTimes, keptValues) }
+        }
+        return (result, removed)
+    }
+
     /// Whether a block chunk is as compact as ``encodeForBlock(timestamps:values:)`` makes it, so compaction can copy it.
     package static func isFinal(_ chunk: ChunkData) -> Bool {
         chunk.encoding == .decimal ? chunk.sampleCount >= blockSamplesPerChunk : chunk.sampleCount >= samplesPerChunk

@@ -63,13 +63,23 @@ extension Head {
     // MARK: - Matching
 
     /// Applies `transform` to every series matching all matchers with chunks overlapping the range, under the lock.
+    private func matchingSeries<T: Sendable>(
+        _ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64, _ transform: (MemSeries) -> T
+    ) -> [T] {
+        var result: [T] = []
+        forEachMatchingSeries(matchers) { _, series in
+            if series.overlaps(minTime: minTime, maxTime: maxTime) { result.append(transform(series)) }
+        }
+        return result
+    }
+
+    /// Calls `visit` with every series matching all matchers (whether or not it holds samples), and the head's state,
+    /// under the lock. `visit` may remove the series it is given.
     ///
     /// Regexes run over a snapshot of the label values with the lock released; only the postings lookup happens under
     /// it. Should a label pair appear or disappear in between, the regex matchers are checked again on each selected
     /// series, so the answer is exact.
-    private func matchingSeries<T: Sendable>(
-        _ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64, _ transform: @Sendable (MemSeries) -> T
-    ) -> [T] {
+    func forEachMatchingSeries(_ matchers: [LabelMatcher], _ visit: (inout State, MemSeries) -> Void) {
         let regexMatchers = matchers.filter(MatcherPlan.needsValues)
         let regexNames = Set(regexMatchers.map(\.name))
         let (values, generation): ([String: [String]], UInt64) = state.withLock { state in
@@ -78,12 +88,12 @@ extension Head {
             return (values, state.index.generation)
         }
         let plans = matchers.map { MatcherPlan($0, values: values[$0.name] ?? []) }
-        return state.withLock { state in
+        state.withLock { state in
             let recheck = !regexMatchers.isEmpty && state.index.generation != generation
-            return state.index.select(plans).compactMap { id -> T? in
-                guard Int(id) < state.seriesByID.count, let series = state.seriesByID[Int(id)], series.overlaps(minTime: minTime, maxTime: maxTime) else { return nil }
-                if recheck && !regexMatchers.allSatisfy({ $0.matches(series.labels) }) { return nil }
-                return transform(series)
+            for id in state.index.select(plans) {
+                guard Int(id) < state.seriesByID.count, let series = state.seriesByID[Int(id)] else { continue }
+                if recheck && !regexMatchers.allSatisfy({ $0.matches(series.labels) }) { continue }
+                visit(&state, series)
             }
         }
     }

@@ -216,6 +216,39 @@ package final class Head: Sendable {
         return result
     }
 
+    /// Removes the samples of the series `deletion` covers in its time range.
+    ///
+    /// A series whose newest sample went and that has none left in the head is dropped from it (it starts afresh
+    /// when written again, as after ``removeInactiveSeries(olderThanMs:)``); one with samples left gets its newest
+    /// time moved back for apply and admission alike, so that the deleted samples can be written again.
+    /// - Returns: how many samples were removed.
+    /// - Throws: `dataCorrupted` when a chunk the range touches does not decode (the head is left as it was for the
+    ///   series after it).
+    @discardableResult
+    package func delete(_ deletion: SeriesDeletion) throws -> Int {
+        var removed = 0
+        var failure: (any Error)?
+        forEachMatchingSeries(deletion.matchers) { state, series in
+            guard failure == nil else { return }
+            let newest = series.maxTime
+            do {
+                removed += try series.deleteSamples(from: deletion.startMs, through: deletion.endMs)
+            } catch {
+                failure = error
+                return
+            }
+            guard series.hasAppended, newest >= deletion.startMs, newest <= deletion.endMs else { return }
+            if series.hasData {
+                state.admissionByID[Int(series.id)] = AdmissionView()
+                state.admissionByID[Int(series.id)].note(series.maxTime, series.maxTimeValueBits)
+            } else {
+                state.remove(series)
+            }
+        }
+        if let failure { throw failure }
+        return removed
+    }
+
     /// Drops series that hold no sample in the head and whose newest sample is older than `bound` (ms), so the head
     /// does not grow forever. Returns how many were dropped.
     ///

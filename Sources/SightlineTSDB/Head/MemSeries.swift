@@ -200,6 +200,40 @@ final class MemSeries {
         return drained
     }
 
+    /// Removes the samples from `startMs` through `endMs` (both included), keeping every chunk's WAL segment.
+    ///
+    /// When the newest sample goes, ``maxTime`` moves back to the newest sample left, so writing the deleted
+    /// samples again stores them rather than skipping them as duplicates; the caller drops a series with none left.
+    /// - Returns: how many samples were removed.
+    func deleteSamples(from startMs: Int64, through endMs: Int64) throws -> Int {
+        var removed = 0
+        var kept: [SealedChunk] = []
+        for old in sealed {
+            let (chunks, count) = try ChunkCodec.removing(from: startMs, through: endMs, in: [old.chunk]) {
+                ChunkCodec.encode(timestamps: $0, values: $1)
+            }
+            removed += count
+            kept += chunks.map { SealedChunk(chunk: $0, segment: old.segment) }
+        }
+        sealed = kept
+        if open.count > 0 && open.minTime <= endMs && open.maxTime >= startMs {
+            let (timestamps, values) = try ChunkCodec.decodeAll(open.finish())
+            open = XORChunkEncoder()
+            for (t, v) in zip(timestamps, values) where t < startMs || t > endMs { open.append(t, v) }
+            removed += timestamps.count - open.count
+        }
+        let first = outOfOrderIndex(of: startMs)
+        var end = first
+        while end < outOfOrder.count && outOfOrder[end].t <= endMs { end += 1 }
+        outOfOrder.removeSubrange(first..<end)
+        removed += end - first
+        if hasAppended && maxTime >= startMs && maxTime <= endMs, let newest = dataRange?.max {
+            maxTime = newest
+            maxTimeValueBits = storedValueBits(at: newest) ?? 0
+        }
+        return removed
+    }
+
     /// A copy of what a query needs, taken under the head's lock: chunks overlapping the range (the open one
     /// snapshotted) and the out-of-order samples in it.
     func snapshot(minTime: Int64, maxTime: Int64) -> SeriesSnapshot {

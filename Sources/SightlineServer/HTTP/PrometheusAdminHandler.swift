@@ -1,0 +1,48 @@
+import HTTPTypes
+import Hummingbird
+import SightlineCore
+import SightlineQuery
+
+/// The TSDB admin endpoints of the Prometheus HTTP API that change stored data, for the caller's tenant. They need
+/// the `admin` role (every caller has it when no tokens are configured, as with VictoriaMetrics' delete API; Prometheus
+/// guards them with `--web.enable-admin-api` instead).
+///
+/// | Route | Methods | |
+/// |---|---|---|
+/// | `/api/v1/admin/tsdb/delete_series` | POST, PUT | deletes the samples of the series matching `match[]` in `start`…`end` |
+/// | `/api/v1/admin/tsdb/clean_tombstones` | POST, PUT | nothing to do: a deletion leaves no tombstones |
+///
+/// A deletion goes through the WAL in order with the writes around it (see ``IngestPipeline/delete(_:tenant:)``): once
+/// the answer (204) is sent, queries no longer see the samples, and the blocks on disk no longer hold them.
+enum PrometheusAdminHandler {
+    static func addRoutes(to router: Router<SightlineRequestContext>, api: APIDependencies) {
+        for method in [HTTPRequest.Method.post, .put] {
+            router.on("/api/v1/admin/tsdb/delete_series", method: method) { request, _ in try await deleteSeries(request, api: api) }
+            router.on("/api/v1/admin/tsdb/clean_tombstones", method: method) { request, _ in try cleanTombstones(request, api: api) }
+        }
+    }
+
+    /// `match[]` (one or more, required), `start` and `end` (optional: all time); 204 once the samples are gone.
+    static func deleteSeries(_ request: Request, api: APIDependencies) async throws -> Response {
+        let identity = try api.authenticator.identify(authorization: request.headers[.authorization], requiring: .admin)
+        let parameters = try await PrometheusAPIParameters.read(request)
+        guard !parameters.values("match[]").isEmpty else {
+            throw PrometheusAPIError(.badData, "no match[] parameter provided")
+        }
+        let startMs = try parameters.time("start", default: .min)
+        let endMs = try parameters.time("end", default: .max)
+        let deletions = try parameters.matcherSets(wrapped: false).map { SeriesDeletion(matchers: $0, startMs: startMs, endMs: endMs) }
+        do {
+            try await api.pipeline.delete(deletions, tenant: identity.tenant)
+        } catch {
+            throw PrometheusAPIError(storage: error)
+        }
+        return Response(status: .noContent)
+    }
+
+    /// 204 at once: a deletion writes the blocks again without the deleted samples, so there are no tombstones to clean.
+    static func cleanTombstones(_ request: Request, api: APIDependencies) throws -> Response {
+        _ = try api.authenticator.identify(authorization: request.headers[.authorization], requiring: .admin)
+        return Response(status: .noContent)
+    }
+}
