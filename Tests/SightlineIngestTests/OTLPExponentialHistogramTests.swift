@@ -1,5 +1,6 @@
 import Foundation
 import SightlineCore
+import SightlineTestSupport
 import Testing
 
 @testable import SightlineIngest
@@ -8,7 +9,7 @@ struct OTLPExponentialHistogramTests {
     /// An OTLP/JSON request with one exponential histogram `latency` (unit `s`) of one point.
     private func request(
         scale: Int, positive: (offset: Int, counts: [Int])? = nil, negative: (offset: Int, counts: [Int])? = nil,
-        zeroCount: Int = 0, zeroThreshold: Double = 0, count: Int? = nil, temporality: Int = 2
+        zeroCount: Int = 0, zeroThreshold: Double = 0, count: Int? = nil, temporality: Int = 2, timeUnixNano: Int = 5_000_000
     ) -> [UInt8] {
         func buckets(_ name: String, _ buckets: (offset: Int, counts: [Int])?) -> String {
             guard let buckets else { return "" }
@@ -20,7 +21,7 @@ struct OTLPExponentialHistogramTests {
             {"resourceMetrics": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "api"}}]},
               "scopeMetrics": [{"metrics": [{"name": "latency", "unit": "s", "exponentialHistogram": {
                 "aggregationTemporality": \#(temporality),
-                "dataPoints": [{"timeUnixNano": "5000000", "count": "\#(total)", "sum": 1.5, "scale": \#(scale),
+                "dataPoints": [{"timeUnixNano": "\#(timeUnixNano)", "count": "\#(total)", "sum": 1.5, "scale": \#(scale),
                   \#(buckets("positive", positive)) \#(buckets("negative", negative))
                   "zeroCount": "\#(zeroCount)", "zeroThreshold": \#(zeroThreshold)}]}}]}]}]}
             """#.utf8)
@@ -121,19 +122,100 @@ struct OTLPExponentialHistogramTests {
         #expect(counts(result) == [2, 4, 8, 8])
     }
 
-    @Test func deltaPointsAndScalesOutsideTheRangeAreRefused() throws {
+    @Test func deltaPointsWithoutAnAccumulatorAndScalesOutsideTheRangeAreRefused() throws {
         let delta = try OTLPDecoder.decode(.metrics, body: request(scale: 0, positive: (0, [1]), temporality: 1), format: .json)
         #expect(delta.rejected == 1)
-        #expect(
-            delta.rejectionMessage
-                == "metric \"latency\": exponential histograms are taken with cumulative temporality only, not AGGREGATION_TEMPORALITY_DELTA")
-        let accumulated = try OTLPDecoder.decode(
-            .metrics, body: request(scale: 0, positive: (0, [1]), temporality: 1), format: .json,
-            deltas: .init(OTLPDeltaAccumulator(), tenant: ""))
-        #expect(accumulated.rejected == 1)
+        #expect(delta.rejectionMessage == "metric \"latency\": delta temporality is not supported; use cumulative")
         let scale = try OTLPDecoder.decode(.metrics, body: request(scale: 21, positive: (0, [1])), format: .json)
         #expect(scale.rejected == 1)
         #expect(scale.rejectionMessage == "metric \"latency\": scale 21 is outside -10...20")
+    }
+
+    /// A delta point of `request` decoded into `accumulator`'s totals.
+    private func delta(_ accumulator: OTLPDeltaAccumulator, _ body: [UInt8]) throws -> DecodedBatch {
+        try OTLPDecoder.decode(.metrics, body: body, format: .json, deltas: .init(accumulator, tenant: "t"))
+    }
+
+    /// The `_bucket` series of a decoded batch as in ``buckets(_:format:)``.
+    private func buckets(of decoded: DecodedBatch) -> [(le: String, count: Double)] {
+        guard case .metrics(let batch) = decoded.batch else { return [] }
+        return batch.samples.filter { $0.labels["__name__"] == "latency_seconds_bucket" }.map { ($0.labels["le"] ?? "?", $0.value) }
+    }
+
+    @Test func deltaPointsAddUpInTheirBucketsWhicheverTheyFill() throws {
+        let accumulator = OTLPDeltaAccumulator()
+        // Scale-3 buckets 8 and 9, then scale-1 bucket 3 (scale-3 buckets 12 to 15): the total is at scale 1, where
+        // the first point's buckets are bucket 2.
+        let first = try delta(accumulator, request(scale: 3, positive: (8, [1, 2]), temporality: 1, timeUnixNano: 1_000_000))
+        #expect(first.rejected == 0)
+        let second = buckets(of: try delta(accumulator, request(scale: 1, positive: (3, [4]), temporality: 1, timeUnixNano: 2_000_000)))
+        let expectedSecond = try buckets(request(scale: 1, positive: (2, [3, 4])))
+        #expect(les(second) == les(expectedSecond) && counts(second) == counts(expectedSecond))
+        // A point filling lower buckets and the zero bucket only: the higher `le` series go on with their totals.
+        let thirdBody = request(scale: 3, positive: (0, [5]), zeroCount: 2, temporality: 1, timeUnixNano: 3_000_000)
+        let third = buckets(of: try delta(accumulator, thirdBody))
+        let expectedThird = try buckets(request(scale: 1, positive: (0, [5, 0, 3, 4]), zeroCount: 2))
+        #expect(les(third) == les(expectedThird) && counts(third) == counts(expectedThird))
+        // Sent again (a lost answer), the point gives the same total; an older point, or another one at the same
+        // time, is refused.
+        let retry = try delta(accumulator, thirdBody)
+        #expect(retry.rejected == 0 && counts(buckets(of: retry)) == counts(third))
+        let older = try delta(accumulator, request(scale: 3, positive: (0, [1]), temporality: 1, timeUnixNano: 2_500_000))
+        #expect(older.rejected == 1)
+        #expect(older.rejectionMessage.contains("a delta point older than the series' last one (3 ms)"))
+        let other = try delta(accumulator, request(scale: 3, positive: (0, [1]), temporality: 1, timeUnixNano: 3_000_000))
+        #expect(other.rejected == 1 && other.rejectionMessage.contains("a second delta point at"))
+        // Another tenant's histogram of the same name has its own total.
+        let elsewhere = try OTLPDecoder.decode(
+            .metrics, body: request(scale: 3, positive: (0, [1]), temporality: 1, timeUnixNano: 1_000_000), format: .json,
+            deltas: .init(accumulator, tenant: "u"))
+        #expect(counts(buckets(of: elsewhere)) == [1, 1])
+    }
+
+    /// Observations in random delta points at random scales add up to the cumulative histogram of all of them at
+    /// the coarsest scale (indices drawn at scale 6 and shifted, so no rounding decides a bucket).
+    @Test func randomDeltaPointsAddUpToTheCumulativeOne() throws {
+        var generator = SplitMix64(seed: 7)
+        for round in 0..<20 {
+            let accumulator = OTLPDeltaAccumulator()
+            var all: [(index: Int, negative: Bool)] = []
+            var zero = 0
+            var scales: [Int] = []
+            var last: DecodedBatch?
+            for point in 0..<5 {
+                let scale = Int.random(in: 0...6, using: &generator)
+                scales.append(scale)
+                let observations = (0..<Int.random(in: 1...40, using: &generator)).map { _ in
+                    (index: Int.random(in: -80...80, using: &generator), negative: Int.random(in: 0..<4, using: &generator) == 0)
+                }
+                all += observations
+                let zeros = Int.random(in: 0...2, using: &generator)
+                zero += zeros
+                func side(_ negative: Bool) -> (offset: Int, counts: [Int])? {
+                    let indices = observations.filter { $0.negative == negative }.map { $0.index >> (6 - scale) }
+                    guard let low = indices.min(), let high = indices.max() else { return nil }
+                    var counts = [Int](repeating: 0, count: high - low + 1)
+                    for index in indices { counts[index - low] += 1 }
+                    return (low, counts)
+                }
+                last = try delta(
+                    accumulator,
+                    request(scale: scale, positive: side(false), negative: side(true), zeroCount: zeros, temporality: 1,
+                            timeUnixNano: (point + 1) * 1_000_000))
+                #expect(last?.rejected == 0, "\(last?.rejectionMessage ?? "")")
+            }
+            let coarsest = min(scales.min()!, 3)
+            func side(_ negative: Bool) -> (offset: Int, counts: [Int])? {
+                let indices = all.filter { $0.negative == negative }.map { $0.index >> (6 - coarsest) }
+                guard let low = indices.min(), let high = indices.max() else { return nil }
+                var counts = [Int](repeating: 0, count: high - low + 1)
+                for index in indices { counts[index - low] += 1 }
+                return (low, counts)
+            }
+            let expected = try buckets(request(scale: coarsest, positive: side(false), negative: side(true), zeroCount: zero))
+            let got = buckets(of: try #require(last))
+            #expect(les(got) == les(expected) && counts(got) == counts(expected), "round \(round)")
+        }
     }
 
     @Test func protobufDecodesLikeJSON() throws {

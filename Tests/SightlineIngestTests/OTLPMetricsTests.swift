@@ -23,7 +23,7 @@ struct OTLPMetricsTests {
         #expect(decoded.rejected == 3)
         #expect(decoded.rejectionMessage.contains("metric \"my.counter\": delta temporality is not supported; use cumulative"))
         #expect(decoded.rejectionMessage.contains("metric \"my.histogram\": delta temporality is not supported; use cumulative"))
-        #expect(decoded.rejectionMessage.contains("metric \"my.exponential.histogram\": exponential histograms are taken with cumulative temporality only, not AGGREGATION_TEMPORALITY_DELTA"))
+        #expect(decoded.rejectionMessage.contains("metric \"my.exponential.histogram\": delta temporality is not supported; use cumulative"))
         // The gauge has unit "1": `_ratio`. The resource has only service.name: no target_info.
         #expect(
             batch.samples == [

@@ -553,18 +553,21 @@ def test_delta_temporality_is_stored_as_running_totals(sightline):
     assert value('jobs_done_total{job="delta-http", queue="q1"}') == 14
 
 
-def test_exponential_histograms_are_stored_as_classic_buckets(sightline):
+@pytest.mark.parametrize("temporality", ["cumulative", "delta"])
+def test_exponential_histograms_are_stored_as_classic_buckets(sightline, temporality):
     """SDKs configured for exponential (base-2) histograms send buckets whose bounds follow the observations; they are
     stored as `_bucket{le}` series on a fixed grid (8 per power of two), so histogram_quantile reads them and an `le`
-    keeps its text across exports."""
+    keeps its text across exports. Sent with delta temporality, each export holds only its own observations (in
+    buckets at its own scale); the totals are kept per exponential bucket and stored as the same cumulative series."""
     import math
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.metrics import Histogram, MeterProvider
+    from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExportingMetricReader
     from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
     from opentelemetry.sdk.resources import Resource
     from otel_data import GrpcMetricExporter, HttpMetricExporter
 
-    srv = sightline("exponential").start()
+    srv = sightline(f"exponential-{temporality}").start()
+    preferred = {Histogram: AggregationTemporality.DELTA} if temporality == "delta" else {}
 
     def instant(expr: str) -> list:
         return instant_query(srv, expr)
@@ -576,9 +579,9 @@ def test_exponential_histograms_are_stored_as_classic_buckets(sightline):
     second = [0.05 * i for i in range(1, 101)]  # 50 ms to 5 s
     for transport in ("http", "grpc"):
         if transport == "http":
-            exporter = HttpMetricExporter(endpoint=f"{srv.url}/v1/metrics", timeout=30)
+            exporter = HttpMetricExporter(endpoint=f"{srv.url}/v1/metrics", preferred_temporality=preferred, timeout=30)
         else:
-            exporter = GrpcMetricExporter(endpoint=srv.grpc_endpoint, insecure=True, timeout=30)
+            exporter = GrpcMetricExporter(endpoint=srv.grpc_endpoint, insecure=True, preferred_temporality=preferred, timeout=30)
         reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
         view = View(instrument_name="request.latency", aggregation=ExponentialBucketHistogramAggregation())
         p = MeterProvider(metric_readers=[reader], resource=Resource.create({"service.name": f"exp-{transport}"}),

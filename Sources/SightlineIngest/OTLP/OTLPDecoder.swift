@@ -4,7 +4,7 @@ package import SightlineCore
 ///
 /// Bytes in, model out: no transport code. Resource attributes and scope are copied into every log record and span;
 /// metrics are translated to the Prometheus model (see ``OTLPPrometheusTranslator``). Records that cannot be stored
-/// (a span without a valid id, a delta exponential histogram) are counted in ``DecodedBatch/rejected`` with a message, as an OTLP partial
+/// (a span without a valid id, a delta point without an accumulator) are counted in ``DecodedBatch/rejected`` with a message, as an OTLP partial
 /// success; input that does not decode at all throws.
 ///
 /// ```swift

@@ -8,7 +8,9 @@ import Synchronization
 /// The translator turns each delta point into samples as if it were cumulative — a sum into one sample, a histogram
 /// into its `_bucket`, `_sum` and `_count` samples — and this adds each sample's value to the total of its series
 /// (tenant and labels), replacing the value with the new total. Sums of `le`-cumulative bucket counts are again
-/// `le`-cumulative, so histograms need nothing else.
+/// `le`-cumulative, so histograms need nothing else. Exponential histograms are the exception: the `le` series a
+/// delta point makes depend on the buckets it fills, so their totals are kept per exponential bucket instead
+/// (``accumulate(tenant:labels:exponential:)``) and translated like cumulative points.
 ///
 /// Per series, points must come in time order:
 /// - a later point adds its delta;
@@ -41,9 +43,34 @@ package final class OTLPDeltaAccumulator: Sendable {
         var touchedMs: Int64
     }
 
+    /// The running total of an exponential histogram: a cumulative point.
+    private struct ExponentialTotal {
+        var point: OTLPExponentialHistogramPoint
+        /// The last delta point added, to tell a retry from another point at the same time.
+        var lastDelta: OTLPExponentialHistogramPoint
+        var touchedMs: Int64
+    }
+
     private struct State {
         var totals: [Key: Total] = [:]
+        /// Exponential histograms by the labels of their `_count` series.
+        var exponential: [Key: ExponentialTotal] = [:]
         var sweptMs: Int64 = 0
+
+        mutating func sweep(now: Int64, maxIdleMs: Int64) {
+            guard now - sweptMs >= min(maxIdleMs, 60_000) else { return }
+            totals = totals.filter { now - $0.value.touchedMs < maxIdleMs }
+            exponential = exponential.filter { now - $0.value.touchedMs < maxIdleMs }
+            sweptMs = now
+        }
+    }
+
+    /// What became of a delta exponential point.
+    enum ExponentialOutcome {
+        /// The running total after the point, to store as a cumulative point.
+        case total(OTLPExponentialHistogramPoint)
+        /// The point was refused, for this reason.
+        case refused(String)
     }
 
     /// Totals not updated for this long are forgotten (default one hour).
@@ -72,8 +99,8 @@ package final class OTLPDeltaAccumulator: Sendable {
         self.startedMs = clock()
     }
 
-    /// The number of series with a total.
-    package var count: Int { state.withLock { $0.totals.count } }
+    /// The number of series with a total (an exponential histogram counts once).
+    package var count: Int { state.withLock { $0.totals.count + $0.exponential.count } }
 
     /// Replaces the values of the delta samples (`samples[i]` for `i` in `deltas`, ascending) with their series'
     /// totals, and removes the refused ones.
@@ -85,10 +112,7 @@ package final class OTLPDeltaAccumulator: Sendable {
         var refused: [Int] = []
         var messages: [String] = []
         state.withLock { state in
-            if now - state.sweptMs >= min(maxIdleMs, 60_000) {
-                state.totals = state.totals.filter { now - $0.value.touchedMs < maxIdleMs }
-                state.sweptMs = now
-            }
+            state.sweep(now: now, maxIdleMs: maxIdleMs)
             for index in deltas {
                 let sample = samples[index]
                 let key = Key(tenant: tenant, labels: sample.labels)
@@ -139,6 +163,59 @@ package final class OTLPDeltaAccumulator: Sendable {
             samples.removeLast(samples.count - kept)
         }
         return messages
+    }
+
+    /// Adds a delta exponential point to the running total of its histogram (`labels`: its `_count` series), kept as
+    /// exponential buckets at the coarser of the scales seen (at most ``OTLPExponentialHistogramPoint/maxScale``),
+    /// so that every `le` series made from the total goes on, whichever buckets a delta point fills.
+    ///
+    /// Points come in time order as for ``accumulate(tenant:samples:deltas:)``: a retry (same time, same
+    /// observations) gets the same total, an older point or another one at the same time is refused, a point without
+    /// a recorded value ends the total and is stored as it is (the staleness marker). The totals are not read back
+    /// from the store: after a restart a histogram starts again from its next point, which `rate` reads as a reset.
+    func accumulate(tenant: String, labels: Labels, exponential delta: OTLPExponentialHistogramPoint) -> ExponentialOutcome {
+        let now = clock()
+        let key = Key(tenant: tenant, labels: labels)
+        return state.withLock { state -> ExponentialOutcome in
+            state.sweep(now: now, maxIdleMs: maxIdleMs)
+            if delta.flags & otlpNoRecordedValueFlag != 0 {
+                state.exponential[key] = nil
+                return .total(delta)
+            }
+            guard var total = state.exponential[key] else {
+                guard state.totals.count + state.exponential.count < maxSeries else {
+                    return .refused("series \(labels): more than \(maxSeries) delta series are tracked")
+                }
+                let first = Self.bounded(delta.downscaled(to: min(delta.scale, OTLPExponentialHistogramPoint.maxScale)))
+                state.exponential[key] = ExponentialTotal(point: first, lastDelta: delta, touchedMs: now)
+                return .total(first)
+            }
+            if delta.timeUnixNano > total.point.timeUnixNano {
+                total.point = Self.bounded(total.point.adding(delta))
+                total.lastDelta = delta
+                total.touchedMs = now
+                state.exponential[key] = total
+                return .total(total.point)
+            }
+            if delta.timeUnixNano == total.point.timeUnixNano && delta.hasSameObservations(as: total.lastDelta) {
+                return .total(total.point)
+            }
+            let what = delta.timeUnixNano == total.point.timeUnixNano ? "a second delta point at" : "a delta point older than"
+            return .refused(
+                "series \(labels): \(what) the series' last one (\(total.point.timeUnixNano / 1_000_000) ms); delta points must come in time order")
+        }
+    }
+
+    /// `point` merged to coarser scales while a side spans more than four times the buckets a point may
+    /// (``OTLPExponentialHistogramPoint/maxBuckets``), so a total over a growing range keeps bounded memory.
+    private static func bounded(_ point: OTLPExponentialHistogramPoint) -> OTLPExponentialHistogramPoint {
+        var point = point
+        while point.scale > OTLPExponentialHistogramPoint.validScales.lowerBound,
+            point.widestSide > 4 * OTLPExponentialHistogramPoint.maxBuckets
+        {
+            point = point.downscaled(to: point.scale - 1)
+        }
+        return point
     }
 
     /// The stored totals of the delta series that have none here, read outside the lock (a read may be slow).

@@ -74,6 +74,59 @@ extension OTLPExponentialHistogramPoint {
         return (first..<last + 1, counts)
     }
 
+    // MARK: Running totals (delta temporality)
+
+    /// The point at `scale` when that is coarser than its own (buckets that fall together added), else itself.
+    func downscaled(to scale: Int32) -> OTLPExponentialHistogramPoint {
+        guard scale < self.scale else { return self }
+        var point = self
+        let shift = Int(self.scale - scale)
+        point.scale = scale
+        for side in [\OTLPExponentialHistogramPoint.positive, \.negative] {
+            let merged = Self.merged(self[keyPath: side], shift: shift)
+            point[keyPath: side] = Buckets(offset: Int32(merged.indices.lowerBound), counts: merged.counts)
+        }
+        return point
+    }
+
+    /// The observations of both points, at the coarser of their scales; time, attributes and flags are `later`'s.
+    /// The sum is kept only when both points have one; the zero threshold is the wider one.
+    func adding(_ later: OTLPExponentialHistogramPoint) -> OTLPExponentialHistogramPoint {
+        let scale = min(self.scale, later.scale)
+        let earlier = downscaled(to: scale)
+        var total = later.downscaled(to: scale)
+        total.positive = Self.sum(earlier.positive, total.positive)
+        total.negative = Self.sum(earlier.negative, total.negative)
+        total.zeroCount = earlier.zeroCount &+ total.zeroCount
+        total.zeroThreshold = max(earlier.zeroThreshold, total.zeroThreshold)
+        total.count = earlier.count &+ total.count
+        total.sum = earlier.sum.flatMap { sum in total.sum.map { sum + $0 } }
+        return total
+    }
+
+    /// Whether two points hold the same observations (a delta point sent again).
+    func hasSameObservations(as other: OTLPExponentialHistogramPoint) -> Bool {
+        count == other.count && sum?.bitPattern == other.sum?.bitPattern && scale == other.scale && zeroCount == other.zeroCount
+            && zeroThreshold.bitPattern == other.zeroThreshold.bitPattern && positive.offset == other.positive.offset
+            && positive.counts == other.positive.counts && negative.offset == other.negative.offset && negative.counts == other.negative.counts
+    }
+
+    /// The most buckets either side spans.
+    var widestSide: Int { max(Self.span(positive, shift: 0), Self.span(negative, shift: 0)) }
+
+    /// Bucket by bucket sums of two sides at one scale.
+    private static func sum(_ a: Buckets, _ b: Buckets) -> Buckets {
+        if a.counts.isEmpty { return b }
+        if b.counts.isEmpty { return a }
+        let first = min(Int(a.offset), Int(b.offset))
+        let end = max(Int(a.offset) + a.counts.count, Int(b.offset) + b.counts.count)
+        var counts = [UInt64](repeating: 0, count: end - first)
+        for side in [a, b] {
+            for (i, count) in side.counts.enumerated() { counts[Int(side.offset) - first + i] &+= count }
+        }
+        return Buckets(offset: Int32(first), counts: counts)
+    }
+
     /// Ascending explicit bounds with their bucket counts, built bucket by bucket.
     private struct ExplicitBounds {
         var bounds: [Double] = []

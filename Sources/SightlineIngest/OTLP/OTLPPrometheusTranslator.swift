@@ -8,8 +8,8 @@ import SightlineCore
 /// - Gauges and non-monotonic cumulative sums become gauges; monotonic cumulative sums counters (`_total`);
 ///   histograms `_bucket{le}` (cumulative), `_sum`, `_count`; summaries `{quantile}`, `_sum`, `_count`.
 /// - Cumulative exponential histograms become classic ones (``OTLPExponentialHistogramPoint/explicit``).
-/// - Delta sums and histograms become the same series with running totals when an ``OTLPDeltaAccumulator`` is given
-///   (and are rejected per data point without one); unspecified temporality and delta exponential histograms are
+/// - Delta sums, histograms and exponential histograms become the same series with running totals when an
+///   ``OTLPDeltaAccumulator`` is given (and are rejected per data point without one); unspecified temporality is
 ///   rejected.
 /// - A point flagged `NO_RECORDED_VALUE` becomes the staleness marker.
 /// - `target_info` (value 1) carries the other resource attributes, at the resource's first data point's time.
@@ -21,19 +21,24 @@ struct OTLPPrometheusTranslator {
     private var metadata: [MetricMetadata] = []
     private var families: Set<String> = []
     private var tally = RejectionTally()
-    /// Whether delta points are translated (for an accumulator) or rejected.
-    private let takesDeltas: Bool
+    /// The running totals delta points go into; nil rejects them.
+    private let deltas: OTLPDeltaAccumulator?
+    /// The tenant whose totals they are.
+    private let tenant: String
     /// The places in `samples` of the samples made from delta points, ascending.
     private var deltaSamples: [Int] = []
 
-    private init(takesDeltas: Bool) {
-        self.takesDeltas = takesDeltas
+    private var takesDeltas: Bool { deltas != nil }
+
+    private init(deltas: OTLPDeltaAccumulator?, tenant: String) {
+        self.deltas = deltas
+        self.tenant = tenant
     }
 
     /// Translates `request` into a metrics batch with its rejections; delta points go through `deltas` into the
     /// running totals of `tenant`'s series, or are rejected when it is nil.
     static func translate(_ request: OTLPMetricsRequest, deltas: OTLPDeltaAccumulator? = nil, tenant: String = "") -> DecodedBatch {
-        var translator = OTLPPrometheusTranslator(takesDeltas: deltas != nil)
+        var translator = OTLPPrometheusTranslator(deltas: deltas, tenant: tenant)
         for resource in request.resourceMetrics { translator.add(resource) }
         if let deltas {
             for message in deltas.accumulate(tenant: tenant, samples: &translator.samples, deltas: translator.deltaSamples) {
@@ -110,12 +115,7 @@ struct OTLPPrometheusTranslator {
             addMetadata(family, .histogram, metric)
             return markingDeltas(temporality) { $0.addHistogramPoints(points, family, resourceLabels) }
         case .exponentialHistogram(let points, let temporality):
-            // Running totals are kept per `le` series, and the bounds of delta points vary with their range.
-            guard temporality == OTLPTemporality.cumulative else {
-                let name = OTLPTemporality.names.indices.contains(Int(temporality)) ? OTLPTemporality.names[Int(temporality)] : "\(temporality)"
-                tally.reject(points.count, "\(description): exponential histograms are taken with cumulative temporality only, not \(name)")
-                return nil
-            }
+            guard checkTemporality(temporality, count: points.count) else { return nil }
             guard let family = name(.histogram) else { return rejectName(metric, count: points.count) }
             addMetadata(family, .histogram, metric)
             var explicit: [OTLPHistogramPoint] = []
@@ -125,7 +125,18 @@ struct OTLPPrometheusTranslator {
                     tally.reject(1, "\(description): scale \(point.scale) is outside \(OTLPExponentialHistogramPoint.validScales)")
                     continue
                 }
-                explicit.append(point.explicit)
+                guard temporality == OTLPTemporality.delta, let deltas else {
+                    explicit.append(point.explicit)
+                    continue
+                }
+                // Running totals of the exponential buckets, not of the `le` series: the bounds a delta point makes
+                // depend on which buckets it fills.
+                var labels = Self.baseLabels(point.attributes, resourceLabels)
+                labels.append(Label(Labels.metricName, family + "_count"))
+                switch deltas.accumulate(tenant: tenant, labels: Labels(labels), exponential: point) {
+                case .total(let total): explicit.append(total.explicit)
+                case .refused(let message): tally.reject(1, message)
+                }
             }
             return addHistogramPoints(explicit, family, resourceLabels)
         case .summary(let points):
