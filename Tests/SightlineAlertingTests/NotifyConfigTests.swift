@@ -133,7 +133,11 @@ let sampleNotifyConfig = """
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n  - name: a\n", "defined twice", 5),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    discord_configs:\n      - title: x\n", "one of webhook_url or webhook_url_file must be configured", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    msteams_configs:\n      - webhook_url: ftp://x\n", "expected an http:// or https:// URL", 6),
-        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    pushover_configs: []\n", "receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram, opsgenie, victorops and webex", 5),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    sns_configs: []\n", "receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram, opsgenie, victorops, webex and pushover", 5),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    pushover_configs:\n      - token: t\n", "one of user_key or user_key_file must be configured", 6),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    pushover_configs:\n      - user_key: u\n", "one of token or token_file must be configured", 6),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    pushover_configs:\n      - {user_key: u, token: t, html: true, monospace: true}\n", "at most one of monospace & html must be configured", 6),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    pushover_configs:\n      - {user_key: u, token: t, retry: soon}\n", "expected a positive duration", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    webex_configs:\n      - room_id: r\n", "missing webex_configs.http_config.authorization", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    webex_configs:\n      - http_config: {authorization: {credentials: t}}\n", "missing room_id on webex_config", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    victorops_configs:\n      - routing_key: r\n", "no global VictorOps API Key set", 6),
@@ -202,6 +206,28 @@ let sampleNotifyConfig = """
         #expect(receiver.telegrams.first?.botToken == "42:secret" && receiver.telegrams.first?.chatID == -100_123)
         let both = "route: {receiver: a}\nreceivers:\n  - name: a\n    msteams_configs: [{webhook_url: 'http://teams.example/hook', webhook_url_file: \(directory.file("discord"))}]\n"
         #expect(sightlineError { _ = try NotifyConfigFile.parse(both, path: "am.yml") }?.message.contains("at most one of webhook_url & webhook_url_file") == true)
+    }
+
+    @Test func pushoverKeysAndSecretsFromFiles() throws {
+        let directory = try TemporaryDirectory(prefix: "am-pushover")
+        defer { directory.remove() }
+        try "app-token\n".write(toFile: directory.file("token"), atomically: true, encoding: .utf8)
+        let yaml = """
+            route: {receiver: a}
+            receivers:
+              - name: a
+                pushover_configs:
+                  - {user_key: user-1, token_file: \(directory.file("token")), retry: 30s, expire: 2h, ttl: 1d, sound: siren, html: true}
+                  - {user_key: user-2, token: t, priority: '1', send_resolved: false}
+            """
+        let receiver = try #require(try NotifyConfigFile.parse(yaml, path: "am.yml").receiver(named: "a"))
+        let first = try #require(receiver.pushovers.first)
+        #expect(first.userKey == "user-1" && first.token == "app-token" && first.sound == "siren" && first.html)
+        #expect(first.retryMs == 30_000 && first.expireMs == 7_200_000 && first.ttlMs == 86_400_000 && first.sendResolved)
+        #expect(receiver.pushovers[1].priority == "1" && !receiver.pushovers[1].sendResolved && receiver.pushovers[1].retryMs == 60_000)
+        #expect(receiver.integrations.map(\.name) == ["pushover", "pushover"])
+        let both = "route: {receiver: a}\nreceivers:\n  - name: a\n    pushover_configs: [{user_key: u, token: t, token_file: \(directory.file("token"))}]\n"
+        #expect(sightlineError { _ = try NotifyConfigFile.parse(both, path: "am.yml") }?.message.contains("at most one of token & token_file") == true)
     }
 
     @Test func opsGenieAndVictorOpsTakeTheGlobalKeyAndURL() throws {

@@ -132,6 +132,61 @@ import Testing
         #expect(throws: SightlineError.self) { try NotifyPayloads.msTeamsV2(data, config: config) }
     }
 
+    /// The query string of a Pushover request, decoded: name → value.
+    private func pushoverParameters(_ post: OutboundPost) throws -> [String: String] {
+        let query = try #require(URLComponents(string: post.url)?.percentEncodedQuery)
+        var parameters: [String: String] = [:]
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map {
+                String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+            }
+            parameters[parts[0]] = parts.count > 1 ? parts[1] : ""
+        }
+        return parameters
+    }
+
+    @Test func pushoverSendsEveryParameterInTheQueryString() throws {
+        var config = PushoverConfig()
+        config.apiURL = "http://h/1/messages.json"
+        config.userKey = "user-{{ .Receiver }}"
+        config.token = "app&token"
+        config.ttlMs = 90_000
+        config.sound = "siren"
+        let firing = alert("a")
+        let data = NotificationData(
+            delivery([firing], integration: NotifyIntegration(kind: .pushover(config), index: 0)), externalURL: "http://sightline")
+        let post = try NotifyPayloads.pushover(data, config: config)
+        #expect(post.url.hasPrefix("http://h/1/messages.json?") && post.body.isEmpty)
+        let parameters = try pushoverParameters(post)
+        #expect(parameters["token"] == "app&token" && parameters["user"] == "user-team")
+        #expect(parameters["title"] == "[FIRING:1] Disk (a)")
+        #expect(parameters["message"]?.hasPrefix("disk full\n\nAlerts Firing:\nLabels:\n - alertname = Disk") == true, "\(parameters["message"] ?? "")")
+        #expect(parameters["url"] == "http://sightline/#/alerts?receiver=team" && parameters["url_title"] == "")
+        #expect(parameters["priority"] == "2" && parameters["retry"] == "60" && parameters["expire"] == "3600" && parameters["ttl"] == "90")
+        #expect(parameters["sound"] == "siren" && parameters["device"] == "" && parameters["html"] == nil && parameters["monospace"] == nil)
+        // Parameters come sorted by name, as Go encodes them.
+        let names = post.url.split(separator: "?")[1].split(separator: "&").map { String($0.split(separator: "=")[0]) }
+        #expect(names == names.sorted())
+
+        // Resolved: normal priority. HTML: values escaped, flag sent. Long texts cut; an empty message is replaced.
+        config.html = true
+        config.message = "<b>{{ (index .Alerts 0).Annotations.summary }}</b>" + String(repeating: "x", count: 2000)
+        config.title = String(repeating: "t", count: 300)
+        var resolved = alert("a", endsAt: notifyT0 + 30_000)
+        resolved.annotations = Labels(["summary": "a < b"])
+        let resolvedData = NotificationData(
+            delivery([resolved], integration: NotifyIntegration(kind: .pushover(config), index: 0)), externalURL: "")
+        let html = try pushoverParameters(try NotifyPayloads.pushover(resolvedData, config: config))
+        #expect(html["priority"] == "0" && html["html"] == "1")
+        #expect(html["message"]?.hasPrefix("<b>a &lt; b</b>xx") == true && html["message"]?.unicodeScalars.count == 1024)
+        #expect(html["title"]?.unicodeScalars.count == 250 && html["title"]?.hasSuffix("…") == true)
+        config.html = false
+        config.message = "  {{ if false }}x{{ end }} "
+        #expect(try pushoverParameters(try NotifyPayloads.pushover(resolvedData, config: config))["message"] == "(no details)")
+        config.priority = "{{ .Nope"
+        #expect(throws: SightlineError.self) { try NotifyPayloads.pushover(resolvedData, config: config) }
+    }
+
     @Test func telegramSendMessageEscapesValuesInHTMLMode() throws {
         var config = TelegramConfig()
         config.apiURL = "http://h/tg/"

@@ -455,6 +455,7 @@ enum NotifyAttempt: Sendable {
             case .opsGenie(let config): return .posts(try NotifyPayloads.opsGenie(data, config: config))
             case .victorOps(let config): return .post(try NotifyPayloads.victorOps(data, config: config))
             case .webex(let config): return .post(try NotifyPayloads.webex(data, config: config))
+            case .pushover(let config): return .post(try NotifyPayloads.pushover(data, config: config))
             }
         } catch {
             return .broken("\(error)")

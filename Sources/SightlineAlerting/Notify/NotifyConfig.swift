@@ -109,6 +109,7 @@ package struct NotifyReceiver: Sendable {
     package var opsGenies: [OpsGenieConfig] = []
     package var victorOps: [VictorOpsConfig] = []
     package var webexes: [WebexConfig] = []
+    package var pushovers: [PushoverConfig] = []
     package init(name: String) { self.name = name }
 
     /// The integrations in a fixed order; their position names them in the notification log.
@@ -124,6 +125,7 @@ package struct NotifyReceiver: Sendable {
             + opsGenies.enumerated().map { NotifyIntegration(kind: .opsGenie($0.element), index: $0.offset) }
             + victorOps.enumerated().map { NotifyIntegration(kind: .victorOps($0.element), index: $0.offset) }
             + webexes.enumerated().map { NotifyIntegration(kind: .webex($0.element), index: $0.offset) }
+            + pushovers.enumerated().map { NotifyIntegration(kind: .pushover($0.element), index: $0.offset) }
     }
 }
 
@@ -132,13 +134,13 @@ package struct NotifyIntegration: Sendable {
     package enum Kind: Sendable {
         case webhook(WebhookConfig), slack(SlackConfig), pagerDuty(PagerDutyConfig), email(EmailConfig)
         case discord(DiscordConfig), msTeams(MSTeamsConfig), msTeamsV2(MSTeamsV2Config), telegram(TelegramConfig)
-        case opsGenie(OpsGenieConfig), victorOps(VictorOpsConfig), webex(WebexConfig)
+        case opsGenie(OpsGenieConfig), victorOps(VictorOpsConfig), webex(WebexConfig), pushover(PushoverConfig)
     }
     package var kind: Kind
     package var index: Int
 
     /// `webhook`, `slack`, `pagerduty`, `email`, `discord`, `msteams`, `msteamsv2`, `telegram`, `opsgenie`,
-    /// `victorops` or `webex`.
+    /// `victorops`, `webex` or `pushover`.
     package var name: String {
         switch kind {
         case .webhook: "webhook"
@@ -152,6 +154,7 @@ package struct NotifyIntegration: Sendable {
         case .opsGenie: "opsgenie"
         case .victorOps: "victorops"
         case .webex: "webex"
+        case .pushover: "pushover"
         }
     }
 
@@ -169,6 +172,7 @@ package struct NotifyIntegration: Sendable {
         case .opsGenie(let c): c.sendResolved
         case .victorOps(let c): c.sendResolved
         case .webex(let c): c.sendResolved
+        case .pushover(let c): c.sendResolved
         }
     }
 }
@@ -340,6 +344,33 @@ package struct TelegramConfig: Sendable {
     package var disableNotifications = false
     /// `HTML` (the default: values are escaped as html/template escapes them), `Markdown`, `MarkdownV2` or empty.
     package var parseMode = "HTML"
+    package var sendResolved = true
+    /// `http_config.tls_config`.
+    package var tls: NotifyTLSOptions?
+    package init() {}
+}
+
+/// `pushover_configs`: a message through Pushover's API. Every text field is a template (`token` and `user_key`
+/// too, as in Alertmanager); `retry`, `expire` and `ttl` are in milliseconds here and seconds on the wire.
+package struct PushoverConfig: Sendable {
+    /// Pushover's message endpoint (not configurable in Alertmanager; tests point it elsewhere).
+    package var apiURL = "https://api.pushover.net/1/messages.json"
+    package var userKey = ""
+    package var token = ""
+    package var title = #"{{ template "pushover.default.title" . }}"#
+    package var message = #"{{ template "pushover.default.message" . }}"#
+    package var url = #"{{ template "pushover.default.url" . }}"#
+    package var urlTitle = ""
+    package var device = ""
+    package var sound = ""
+    /// 2 (emergency: repeated until acknowledged) while firing, 0 once resolved.
+    package var priority = #"{{ if eq .Status "firing" }}2{{ else }}0{{ end }}"#
+    package var retryMs: Int64 = 60_000
+    package var expireMs: Int64 = 3_600_000
+    /// 0: none.
+    package var ttlMs: Int64 = 0
+    package var html = false
+    package var monospace = false
     package var sendResolved = true
     /// `http_config.tls_config`.
     package var tls: NotifyTLSOptions?

@@ -14,7 +14,7 @@ import Yams
 ///   routes: [...]        # active_time_intervals, routes
 /// inhibit_rules: [{source_matchers, target_matchers, equal}]   # (and legacy source_match(_re), target_match(_re))
 /// receivers: [{name, webhook_configs, slack_configs, pagerduty_configs, email_configs, discord_configs, msteams_configs, msteamsv2_configs,
-///              telegram_configs, opsgenie_configs, victorops_configs, webex_configs}]
+///              telegram_configs, opsgenie_configs, victorops_configs, webex_configs, pushover_configs}]
 /// time_intervals: [{name, time_intervals: [{times, weekdays, days_of_month, months, years, location}]}]
 /// templates: [templates/*.tmpl]   # files of {{ define }}s, relative to the config file; globs may match nothing
 /// ```
@@ -364,10 +364,12 @@ package enum NotifyConfigFile {
                     receiver.victorOps = try list(value, at: key).enumerated().map { try victorOps($0.element, at: "\(key)[\($0.offset)]", global: global) }
                 case "webex_configs":
                     receiver.webexes = try list(value, at: key).enumerated().map { try webex($0.element, at: "\(key)[\($0.offset)]", global: global) }
+                case "pushover_configs":
+                    receiver.pushovers = try list(value, at: key).enumerated().map { try pushover($0.element, at: "\(key)[\($0.offset)]") }
                 default:
                     throw error(
                         key, value,
-                        "unknown key (receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram, opsgenie, victorops and webex are not supported)")
+                        "unknown key (receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram, opsgenie, victorops, webex and pushover are not supported)")
                 }
             }
             guard !receiver.name.isEmpty else { throw error(prefix, node, "missing name in receiver") }
@@ -552,6 +554,47 @@ package enum NotifyConfigFile {
             }
             guard config.chatID != 0 else { throw error(prefix, node, "missing chat_id or chat_id_file on telegram_config") }
             guard !config.botToken.isEmpty else { throw error(prefix, node, "missing bot_token or bot_token_file on telegram_config") }
+            return config
+        }
+
+        func pushover(_ node: Node, at prefix: String) throws -> PushoverConfig {
+            var config = PushoverConfig()
+            var userKeyFile: String?
+            var tokenFile: String?
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "user_key": config.userKey = try string(value, at: key)
+                case "user_key_file": userKeyFile = try string(value, at: key)
+                case "token": config.token = try string(value, at: key)
+                case "token_file": tokenFile = try string(value, at: key)
+                case "title": config.title = try string(value, at: key)
+                case "message": config.message = try string(value, at: key)
+                case "url": config.url = try string(value, at: key)
+                case "url_title": config.urlTitle = try string(value, at: key)
+                case "device": config.device = try string(value, at: key)
+                case "sound": config.sound = try string(value, at: key)
+                case "priority": config.priority = try string(value, at: key)
+                case "retry": config.retryMs = try duration(value, at: key, positive: false)
+                case "expire": config.expireMs = try duration(value, at: key, positive: false)
+                case "ttl": config.ttlMs = try duration(value, at: key, positive: false)
+                case "html": config.html = try bool(value, at: key)
+                case "monospace": config.monospace = try bool(value, at: key)
+                case "http_config": config.tls = try httpConfig(value, at: key).tls
+                case "send_resolved": config.sendResolved = try bool(value, at: key)
+                default: throw error(key, value, "unknown key")
+                }
+            }
+            if let userKeyFile {
+                guard config.userKey.isEmpty else { throw error(prefix, node, "at most one of user_key & user_key_file must be configured") }
+                config.userKey = try secretFile(userKeyFile, node, at: "\(prefix).user_key_file")
+            }
+            if let tokenFile {
+                guard config.token.isEmpty else { throw error(prefix, node, "at most one of token & token_file must be configured") }
+                config.token = try secretFile(tokenFile, node, at: "\(prefix).token_file")
+            }
+            guard !config.userKey.isEmpty else { throw error(prefix, node, "one of user_key or user_key_file must be configured") }
+            guard !config.token.isEmpty else { throw error(prefix, node, "one of token or token_file must be configured") }
+            guard !(config.html && config.monospace) else { throw error(prefix, node, "at most one of monospace & html must be configured") }
             return config
         }
 

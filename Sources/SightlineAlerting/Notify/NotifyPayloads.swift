@@ -212,6 +212,36 @@ package enum NotifyPayloads {
             tls: config.tls)
     }
 
+    /// A Pushover message, as Alertmanager sends it: every parameter in the query string of an empty `POST` — token,
+    /// user, title (at most 250 characters), message (at most 1,024, trimmed, `(no details)` when empty; HTML-escaped
+    /// values with `html`), supplementary url (at most 512) and its title, priority, retry and expire (seconds),
+    /// device, sound, ttl when set, and `html=1` or `monospace=1`.
+    /// - Throws: `configuration` when a template fails.
+    package static func pushover(_ data: NotificationData, config: PushoverConfig) throws -> OutboundPost {
+        func text(_ template: String, _ field: String) throws -> String { try data.render(template, field: "pushover \(field)") }
+        var parameters: [(String, String)] = [
+            ("token", try text(config.token, "token")), ("user", try text(config.userKey, "user_key")),
+            ("title", truncated(try text(config.title, "title"), to: 250)),
+        ]
+        if config.html { parameters.append(("html", "1")) }
+        if config.monospace { parameters.append(("monospace", "1")) }
+        var message = truncated(try data.render(config.message, field: "pushover message", html: config.html), to: 1024)
+        message = message.trimmingCharacters(in: .whitespacesAndNewlines)
+        parameters.append(("message", message.isEmpty ? "(no details)" : message))
+        parameters += [
+            ("url", truncated(try text(config.url, "url"), to: 512)), ("url_title", try text(config.urlTitle, "url_title")),
+            ("priority", try text(config.priority, "priority")), ("retry", String(config.retryMs / 1000)),
+            ("expire", String(config.expireMs / 1000)), ("device", try text(config.device, "device")),
+            ("sound", try text(config.sound, "sound")),
+        ]
+        if config.ttlMs >= 1000 { parameters.append(("ttl", String(config.ttlMs / 1000))) }
+        // Sorted by name, as Go's url.Values encodes them.
+        let query = parameters.sorted { $0.0 < $1.0 }
+            .map { PercentEncoding.encode($0.0, spaceAsPlus: true) + "=" + PercentEncoding.encode($0.1, spaceAsPlus: true) }
+            .joined(separator: "&")
+        return OutboundPost(url: config.apiURL + "?" + query, headers: [("Content-Type", "text/plain")], body: [], tls: config.tls)
+    }
+
     /// `text` cut to at most `limit` characters, the last one `…` when cut (Alertmanager's `TruncateInRunes`).
     static func truncated(_ text: String, to limit: Int) -> String {
         let scalars = text.unicodeScalars

@@ -579,7 +579,7 @@ package struct NotifyTemplateLibrary: Sendable {
             {{ define "victorops.default.state_message" }}{{ template "__text_annotations_and_alerts" . }}{{ end }}
             {{ define "victorops.default.entity_display_name" }}{{ template "__subject" . }}{{ end }}
             {{ define "victorops.default.monitoring_tool" }}{{ template "__alertmanager" . }}{{ end }}
-            {{ define "webex.default.message" }}{{ .CommonAnnotations.SortedPairs.Values | join " " }}
+            {{ define "__annotations_and_alert_lists" }}{{ .CommonAnnotations.SortedPairs.Values | join " " }}
             {{ if gt (len .Alerts.Firing) 0 }}
             Alerts Firing:
             {{ template "__text_alert_list" .Alerts.Firing }}
@@ -589,6 +589,10 @@ package struct NotifyTemplateLibrary: Sendable {
             {{ template "__text_alert_list" .Alerts.Resolved }}
             {{ end }}
             {{ end }}
+            {{ define "webex.default.message" }}{{ template "__annotations_and_alert_lists" . }}{{ end }}
+            {{ define "pushover.default.title" }}{{ template "__subject" . }}{{ end }}
+            {{ define "pushover.default.message" }}{{ template "__annotations_and_alert_lists" . }}{{ end }}
+            {{ define "pushover.default.url" }}{{ template "__alertmanagerURL" . }}{{ end }}
             {{ define "email.default.subject" }}{{ template "__subject" . }}{{ end }}
             {{ define "email.default.html" }}<!DOCTYPE html>
             <html><head><meta http-equiv="Content-Type" content="text/html; charset=UTF-8"><title>{{ template "__subject" . }}</title></head>
