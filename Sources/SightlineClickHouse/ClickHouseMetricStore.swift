@@ -35,7 +35,7 @@ import Synchronization
 ///   syntax PromQL uses (RE2's) is the same.
 /// - There is no per-tenant series limit.
 /// - Series are not deleted through Sightline (`delete_series` answers 503): the store is not a
-///   ``SeriesDeletingStore``, so the pipeline never hands it a batch with deletions; delete rows in ClickHouse.
+///   ``DeletingStore``, so the pipeline never hands it a batch with deletions; delete rows in ClickHouse.
 package final class ClickHouseMetricStore: SignalStore, MetricQuerier {
     /// Settings of the store.
     package struct Options: Sendable {

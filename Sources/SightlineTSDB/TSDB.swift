@@ -21,7 +21,7 @@ import Synchronization
 ///
 /// On disk, under its directory: `checkpoint` (the highest persisted WAL segment) and one directory per tenant with
 /// `blocks/` and `metadata` (the tenant's metric metadata, rewritten at each checkpoint).
-package final class TSDB: SeriesDeletingStore, MetricQuerier {
+package final class TSDB: DeletingStore, MetricQuerier {
     /// Settings of the engine, with defaults.
     package struct Options: Sendable {
         /// Samples up to this much older than a series' newest sample are still accepted.

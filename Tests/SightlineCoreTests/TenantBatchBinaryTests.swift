@@ -84,6 +84,36 @@ struct TenantBatchBinaryTests {
         #expect(throws: SightlineError.self) { try TenantBatch(decoding: logsInSix) }
     }
 
+    /// Log delete requests travel in version 7, after the records; batches without any keep version 5.
+    @Test func logDeletionsRoundTrip() throws {
+        var records = LogBatch([log])
+        records.deletions = [
+            LogDeletion(
+                requestID: "0a1b2c3d", query: #"{app="api"} |= "token" != "ok" or "fine" |~ "user=\\d+""#,
+                matchers: [try LabelMatcher("app", .equal, "api"), try LabelMatcher("env", .regexMatch, "prod|stage")],
+                lineFilters: [
+                    try LogDeletion.LineFilter(.contains, ["token"]), try LogDeletion.LineFilter(.notContains, ["ok", "fine"]),
+                    try LogDeletion.LineFilter(.regex, ["user=\\d+"]),
+                ],
+                startNano: 1_700_000_000_000_000_000, endNano: .max, createdAtMs: 1_700_000_000_123),
+        ]
+        let batch = TenantBatch(tenant: tenant, batch: .logs(records))
+        let bytes = batch.encoded()
+        #expect(bytes.first == 7)
+        let decoded = try TenantBatch(decoding: bytes)
+        #expect(decoded.encoded() == bytes)
+        guard case .logs(let back) = decoded.batch else {
+            Issue.record("not logs")
+            return
+        }
+        #expect(back.deletions == records.deletions && back.count == 1)
+        #expect(back.deletions[0].lineFilters[2].passes("login user=42") && !back.deletions[0].lineFilters[2].passes("login"))
+        #expect(TenantBatch(tenant: tenant, batch: .logs([log])).encoded().first == 5)
+        var metricsInSeven = TenantBatch(tenant: tenant, batch: .metrics(MetricBatch())).encoded()
+        metricsInSeven[0] = 7
+        #expect(throws: SightlineError.self) { try TenantBatch(decoding: metricsInSeven) }
+    }
+
     @Test func versionOneToThreeLogBatchesStillDecode() throws {
         // Version 5 ends this one-record batch with the stream flag 1 and an empty label set (count 0). Versions 2
         // and 3 wrote the labels without the flag; version 1 wrote no labels at all.

@@ -176,3 +176,51 @@ def test_log_ingest_tenant_isolation(sightline):
     r = requests.post(srv.url + "/_bulk", data='{"index":{"_index":"x"}}\n{}\n', timeout=30)
     assert r.status_code == 401
     assert r.headers.get("X-Elastic-Product") == "Elasticsearch"
+
+
+def test_loki_delete_requests(sightline):
+    """Loki's deletion API: the lines a request covers (a stream selector and line filters, in a time range) are
+    gone from queries once it is answered, it is listed as processed, cannot be cancelled, and stays applied across a
+    SIGKILL (the request is in the WAL, in order with the pushes around it)."""
+    import datetime
+    import time
+
+    srv = sightline("loki-delete").start()
+    base_ns = (time.time_ns() // 1_000_000_000 - 600) * 1_000_000_000
+    streams = []
+    for app in ("a", "b"):
+        values = [[str(base_ns + i * 1_000_000_000), f"{'login token=s3cret' if i % 2 else 'info'} user={i}"] for i in range(20)]
+        streams.append({"stream": {"job": "del", "app": app}, "values": values})
+    r = requests.post(srv.url + "/loki/api/v1/push", json={"streams": streams}, timeout=30)
+    assert r.status_code == 204, r.text
+
+    def lines(app: str) -> list[str]:
+        r = requests.get(srv.url + "/loki/api/v1/query_range", timeout=30, params={
+            "query": f'{{job="del", app="{app}"}}', "start": str(base_ns - 1), "end": str(base_ns + 60_000_000_000),
+            "limit": "1000", "direction": "forward"})
+        assert r.status_code == 200, r.text
+        return [line for s in r.json()["data"]["result"] for _, line in s["values"]]
+
+    assert len(lines("a")) == len(lines("b")) == 20
+    end = datetime.datetime.fromtimestamp(base_ns / 1e9 + 15, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    r = requests.post(srv.url + "/loki/api/v1/delete", timeout=30, params={
+        "query": '{app="a"} |= "token=" != "user=13"', "start": str(base_ns // 1_000_000_000), "end": end})
+    assert r.status_code == 204, r.text
+
+    def check() -> None:
+        kept = lines("a")
+        assert [l for l in kept if "token=" in l] == [f"login token=s3cret user={i}" for i in (13, 17, 19)], kept
+        assert len([l for l in kept if l.startswith("info")]) == 10 and len(lines("b")) == 20
+
+    check()
+    listed = requests.get(srv.url + "/loki/api/v1/delete", timeout=30).json()
+    assert len(listed) == 1 and listed[0]["status"] == "processed" and listed[0]["query"].startswith('{app="a"}'), listed
+    r = requests.delete(srv.url + "/loki/api/v1/delete", params={"request_id": listed[0]["request_id"]}, timeout=30)
+    assert r.status_code == 400 and "already processed" in r.text, r.text
+    r = requests.post(srv.url + "/loki/api/v1/delete", params={"query": '{app="a"} | json', "start": "1700000000"}, timeout=30)
+    assert r.status_code == 400 and "only line filters" in r.text, r.text
+
+    assert srv.kill9() == -9
+    srv.start()
+    check()
+    assert len(requests.get(srv.url + "/loki/api/v1/delete", timeout=30).json()) == 1

@@ -19,13 +19,18 @@
 /// Version 6 is version 3 followed by series deletions (``SeriesDeletion``): a count, then per deletion its matchers
 /// (a count, then kind byte, name and value each) and its start and end as signed varints. Only metrics batches that
 /// hold deletions are written in it, so every other batch keeps its older, shorter form.
+///
+/// Version 7 is version 5 followed by log deletions (``LogDeletion``): a count, then per deletion its request id,
+/// query, creation time, matchers (as in version 6), line filters (a count, then kind byte and alternatives each) and
+/// its start and end; only log batches that hold deletions are written in it.
 extension TenantBatch {
     private static let formatVersion: UInt8 = 3
     private static let segmentScopedVersion: UInt8 = 4
     private static let logsVersion: UInt8 = 5
     private static let deletionsVersion: UInt8 = 6
+    private static let logDeletionsVersion: UInt8 = 7
     /// The format versions ``init(decoding:seriesTable:)`` reads.
-    package static let readableVersions: ClosedRange<UInt8> = 1...deletionsVersion
+    package static let readableVersions: ClosedRange<UInt8> = 1...logDeletionsVersion
 
     /// Encodes the batch.
     package func encoded() -> [UInt8] {
@@ -48,6 +53,7 @@ extension TenantBatch {
     /// Appends the encoding to `w`.
     package func encode(into w: inout ByteWriter) {
         let version = switch batch {
+        case .logs(let records) where !records.deletions.isEmpty: Self.logDeletionsVersion
         case .logs: Self.logsVersion
         case .metrics(let metrics) where !metrics.deletions.isEmpty: Self.deletionsVersion
         case .metrics, .traces: Self.formatVersion
@@ -67,6 +73,7 @@ extension TenantBatch {
                     previous = record.stream
                 }
             }
+            if !records.deletions.isEmpty { w.writeLogDeletions(records.deletions) }
         case .metrics(let metrics):
             w.writeVarint(UInt64(metrics.samples.count))
             // Each sample's labels are encoded into one of two reused buffers and front-coded against the other.
@@ -117,6 +124,9 @@ extension TenantBatch {
         guard version != Self.deletionsVersion || signal == .metrics else {
             throw SightlineError(.dataCorrupted, "a version 6 record holds \(signal), not metrics")
         }
+        guard version != Self.logDeletionsVersion || signal == .logs else {
+            throw SightlineError(.dataCorrupted, "a version 7 record holds \(signal), not logs")
+        }
         let tenant = Tenant(uncheckedID: try r.readString())
         switch signal {
         case .logs:
@@ -140,6 +150,7 @@ extension TenantBatch {
                 }
                 records.append(record)
             }
+            if version == Self.logDeletionsVersion { records.deletions = try r.readLogDeletions() }
             self.init(tenant: tenant, batch: .logs(records))
         case .metrics:
             let count = try r.readCount()
@@ -356,23 +367,59 @@ extension ByteReader {
         let count = try readCount()
         var deletions: [SeriesDeletion] = []
         for _ in 0..<count {
-            var matchers: [LabelMatcher] = []
-            for _ in 0..<(try readCount()) {
-                let code = try readByte()
-                guard let kind = LabelMatcher.Kind.allCases.first(where: { ByteWriter.code(of: $0) == code }) else {
-                    throw SightlineError(.dataCorrupted, "unknown label matcher kind \(code) in a series deletion")
-                }
-                let name = try readString()
-                let value = try readString()
-                do {
-                    matchers.append(try LabelMatcher(name, kind, value))
-                } catch {
-                    throw SightlineError(.dataCorrupted, "series deletion with a matcher that does not compile", cause: error)
-                }
-            }
+            let matchers = try readMatchers()
             deletions.append(SeriesDeletion(matchers: matchers, startMs: try readSignedVarint(), endMs: try readSignedVarint()))
         }
         return deletions
+    }
+
+    fileprivate mutating func readLogDeletions() throws -> [LogDeletion] {
+        let count = try readCount()
+        var deletions: [LogDeletion] = []
+        for _ in 0..<count {
+            let requestID = try readString()
+            let query = try readString()
+            let createdAtMs = try readSignedVarint()
+            let matchers = try readMatchers()
+            var filters: [LogDeletion.LineFilter] = []
+            for _ in 0..<(try readCount()) {
+                let code = try readByte()
+                guard let kind = LogDeletion.LineFilter.Kind(rawValue: code) else {
+                    throw SightlineError(.dataCorrupted, "unknown line filter kind \(code) in a log deletion")
+                }
+                var values: [String] = []
+                for _ in 0..<(try readCount()) { values.append(try readString()) }
+                do {
+                    filters.append(try LogDeletion.LineFilter(kind, values))
+                } catch {
+                    throw SightlineError(.dataCorrupted, "log deletion with a line filter that does not compile", cause: error)
+                }
+            }
+            deletions.append(
+                LogDeletion(
+                    requestID: requestID, query: query, matchers: matchers, lineFilters: filters, startNano: try readVarint(),
+                    endNano: try readVarint(), createdAtMs: createdAtMs))
+        }
+        return deletions
+    }
+
+    /// Label matchers as ``ByteWriter/writeMatchers(_:)`` wrote them, compiled again.
+    private mutating func readMatchers() throws -> [LabelMatcher] {
+        var matchers: [LabelMatcher] = []
+        for _ in 0..<(try readCount()) {
+            let code = try readByte()
+            guard let kind = LabelMatcher.Kind.allCases.first(where: { ByteWriter.code(of: $0) == code }) else {
+                throw SightlineError(.dataCorrupted, "unknown label matcher kind \(code) in a deletion")
+            }
+            let name = try readString()
+            let value = try readString()
+            do {
+                matchers.append(try LabelMatcher(name, kind, value))
+            } catch {
+                throw SightlineError(.dataCorrupted, "deletion with a matcher that does not compile", cause: error)
+            }
+        }
+        return matchers
     }
 }
 
@@ -390,14 +437,36 @@ extension ByteWriter {
     fileprivate mutating func writeDeletions(_ deletions: [SeriesDeletion]) {
         writeVarint(UInt64(deletions.count))
         for deletion in deletions {
-            writeVarint(UInt64(deletion.matchers.count))
-            for matcher in deletion.matchers {
-                writeByte(Self.code(of: matcher.kind))
-                writeString(matcher.name)
-                writeString(matcher.value)
-            }
+            writeMatchers(deletion.matchers)
             writeSignedVarint(deletion.startMs)
             writeSignedVarint(deletion.endMs)
+        }
+    }
+
+    fileprivate mutating func writeLogDeletions(_ deletions: [LogDeletion]) {
+        writeVarint(UInt64(deletions.count))
+        for deletion in deletions {
+            writeString(deletion.requestID)
+            writeString(deletion.query)
+            writeSignedVarint(deletion.createdAtMs)
+            writeMatchers(deletion.matchers)
+            writeVarint(UInt64(deletion.lineFilters.count))
+            for filter in deletion.lineFilters {
+                writeByte(filter.kind.rawValue)
+                writeVarint(UInt64(filter.values.count))
+                for value in filter.values { writeString(value) }
+            }
+            writeVarint(deletion.startNano)
+            writeVarint(deletion.endNano)
+        }
+    }
+
+    private mutating func writeMatchers(_ matchers: [LabelMatcher]) {
+        writeVarint(UInt64(matchers.count))
+        for matcher in matchers {
+            writeByte(Self.code(of: matcher.kind))
+            writeString(matcher.name)
+            writeString(matcher.value)
         }
     }
 

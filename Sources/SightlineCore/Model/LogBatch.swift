@@ -128,6 +128,8 @@ package struct LogBatch: Sendable {
     package private(set) var streams: [Labels] = [Labels([])]
     /// Where the attributes appended since the last row start.
     private var pendingAttributes = 0
+    /// Delete requests to apply after the batch's records (a batch holding them comes from the delete API alone).
+    package var deletions: [LogDeletion] = []
 
     /// An empty batch: its tables hold only their "none" entries (number 0 of each: the empty string, resource,
     /// scope and stream labels).
@@ -383,14 +385,16 @@ extension LogBatch: ExpressibleByArrayLiteral {
 }
 
 extension LogBatch: Hashable {
-    /// Batches are equal when they hold equal records in the same order, however their columns are laid out.
+    /// Batches are equal when they hold equal records in the same order, however their columns are laid out, and
+    /// equal deletions.
     package static func == (lhs: LogBatch, rhs: LogBatch) -> Bool {
-        lhs.count == rhs.count && lhs.elementsEqual(rhs)
+        lhs.count == rhs.count && lhs.elementsEqual(rhs) && lhs.deletions == rhs.deletions
     }
 
     package func hash(into hasher: inout Hasher) {
         hasher.combine(count)
         for record in self { hasher.combine(record) }
+        hasher.combine(deletions)
     }
 }
 

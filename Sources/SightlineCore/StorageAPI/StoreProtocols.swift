@@ -63,9 +63,9 @@ package protocol SignalStore: Sendable {
     func admit(_ batch: TenantBatch) -> Admission
 }
 
-/// A metrics store that applies the ``SeriesDeletion``s of the batches it is given (other stores ignore them, and the
-/// pipeline sends deletions only to one of these).
-package protocol SeriesDeletingStore: SignalStore {}
+/// A store that applies the deletions of the batches it is given (``MetricBatch/deletions``, ``LogBatch/deletions``);
+/// other stores ignore them, and the pipeline sends deletions only to one of these.
+package protocol DeletingStore: SignalStore {}
 
 /// What a store admits of a batch, and why it refused the rest.
 package struct Admission: Sendable {

@@ -6,8 +6,10 @@
 ///   from the WAL.
 /// - `parts/<id>.part`: one immutable part, `<id>` 16 lowercase hex digits; written as `<id>.part.tmp`, fsynced, then
 ///   renamed.
+/// - `delete_requests`: the delete requests applied, per tenant (replaced atomically).
 enum LogStoreFileNames {
     static let manifest = "manifest"
+    static let deleteRequests = "delete_requests"
     static let partsDirectory = "parts"
     static let partSuffix = ".part"
     static let temporarySuffix = ".tmp"

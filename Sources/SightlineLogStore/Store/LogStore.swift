@@ -41,6 +41,8 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
     let commitLock = Mutex(())
     let blocksRead = Atomic<Int>(0)
     let blocksSkipped = Atomic<Int>(0)
+    /// The delete requests applied, per tenant (``LogStoreFileNames/deleteRequests``).
+    let requests: Mutex<[Tenant: [LogDeletion]]>
 
     /// A stream's identity.
     struct StreamKey: Hashable, Sendable {
@@ -207,15 +209,18 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
         }
         state.nextPartID = highestID + 1
         self.state = Mutex(state)
+        requests = Mutex(try Self.readRequests(directory: directory))
     }
 
     // MARK: SignalStore
 
-    /// Appends the batch's records to their streams' heads: one lock for the whole batch, no I/O.
+    /// Appends the batch's records to their streams' heads: one lock for the whole batch, no I/O. Then applies its
+    /// delete requests, if any (see ``delete(_:tenant:)``).
     package func apply(_ batch: TenantBatch, at position: WALPosition) throws {
         guard case .logs(let records) = batch.batch else {
             throw SightlineError(.internal, "\(batch.batch.signal) batch sent to the logs store")
         }
+
         // Runs of one stream, read from the rows. Records without stream labels take them from their resource;
         // records of one resource share its number, so the labels are derived once per resource, not once per record.
         var runs: [(labels: Labels, range: Range<Int>)] = []
@@ -251,6 +256,7 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
                     .appendHead(records, ranges: ranges, segment: position.segment)
             }
         }
+        for deletion in records.deletions { try delete(deletion, tenant: batch.tenant) }
     }
 
     /// Writes the head records of WAL segments ≤ `segment` of every stream into new parts, streams encoded in

@@ -148,6 +148,7 @@ package enum HTTPAPI {
         PrometheusAdminHandler.addRoutes(to: router, api: api)
         LokiPushHandler.addRoutes(to: router, api: api)
         LokiQueryAPI.addRoutes(to: router, api: api)
+        LokiDeleteAPI.addRoutes(to: router, api: api)
         LokiTailHandler.addRoutes(to: router, api: api)
         ElasticsearchHandler.addRoutes(to: router, api: api)
         registerJaegerRoutes(to: router, api: api, traces: api.spans)

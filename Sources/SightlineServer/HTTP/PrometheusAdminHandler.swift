@@ -33,7 +33,7 @@ enum PrometheusAdminHandler {
         let endMs = try parameters.time("end", default: .max)
         let deletions = try parameters.matcherSets(wrapped: false).map { SeriesDeletion(matchers: $0, startMs: startMs, endMs: endMs) }
         do {
-            try await api.pipeline.delete(deletions, tenant: identity.tenant)
+            try await api.pipeline.delete(.metrics(MetricBatch(deletions: deletions)), tenant: identity.tenant)
         } catch {
             throw PrometheusAPIError(storage: error)
         }

@@ -189,24 +189,25 @@ package final class IngestPipeline: Sendable {
         return Outcome(accepted: batch.batch.recordCount, rejected: rejected, message: message)
     }
 
-    /// Deletes stored samples of `tenant`: the deletions are logged in the WAL as a metrics batch and applied in order
-    /// with the batches around it, so a replay deletes again what was written before them and keeps what came after.
-    /// Returns once the metrics store has applied them.
-    /// - Throws: `unavailable` before replay has finished, when the metrics store does not delete (ClickHouse: delete
-    ///   rows there) and when batches go to a JetStream queue (the servers that store them are elsewhere); WAL and
-    ///   store errors.
-    package func delete(_ deletions: [SeriesDeletion], tenant: Tenant) async throws {
+    /// Deletes stored records of `tenant`: `deletions` (a batch holding only deletions) is logged in the WAL and
+    /// applied in order with the batches around it, so a replay deletes again what was written before it and keeps
+    /// what came after. Returns once the store has applied it.
+    /// - Throws: `unavailable` before replay has finished, when the signal's store does not delete (ClickHouse:
+    ///   delete rows there) and when batches go to a JetStream queue (the servers that store them are elsewhere); WAL
+    ///   and store errors.
+    package func delete(_ deletions: SignalBatch, tenant: Tenant) async throws {
+        let signal = deletions.signal
         guard isReady else { throw SightlineError(.unavailable, "the server is starting: WAL replay is not finished") }
         guard publisher == nil else {
-            throw SightlineError(.unavailable, "deleting series is not supported while ingestion goes through a JetStream queue")
+            throw SightlineError(.unavailable, "deleting \(signal) is not supported while ingestion goes through a JetStream queue")
         }
-        guard let store = stores[.metrics] as? any SeriesDeletingStore else {
-            throw SightlineError(.unavailable, "deleting series needs the embedded metrics engine; this server keeps metrics in ClickHouse")
+        guard let store = stores[signal] as? any DeletingStore else {
+            throw SightlineError(.unavailable, "deleting \(signal) needs the embedded \(signal) engine; this server keeps \(signal) in ClickHouse")
         }
-        let batch = TenantBatch(tenant: tenant, batch: .metrics(MetricBatch(deletions: deletions)))
+        let batch = TenantBatch(tenant: tenant, batch: deletions)
         _ = try await wal.append(batch.encoded()) { position in try store.apply(batch, at: position) }
         appendsSinceCheckpoint.add(1, ordering: .relaxed)
-        logger.info("series deleted", metadata: ["tenant": "\(tenant)", "deletions": "\(deletions)"])
+        logger.info("records deleted", metadata: ["tenant": "\(tenant)", "signal": "\(signal)"])
     }
 
     /// Persists what the stores hold and removes the WAL segments they no longer need. Skipped when nothing arrived.
