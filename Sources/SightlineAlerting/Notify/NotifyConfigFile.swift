@@ -397,6 +397,14 @@ package enum NotifyConfigFile {
             return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
 
+        /// `own` (the value of `key`), or the secret in the file `key_file` names when that is set; at most one of
+        /// the two may be.
+        func secret(_ own: String, file: String?, key: String, _ node: Node, at prefix: String) throws -> String {
+            guard let file else { return own }
+            guard own.isEmpty else { throw error(prefix, node, "at most one of \(key) & \(key)_file must be configured") }
+            return try secretFile(file, node, at: "\(prefix).\(key)_file")
+        }
+
         /// `http_config`: the Authorization header value it asks for (Bearer or Basic), and its `tls_config`.
         func httpConfig(_ node: Node, at prefix: String) throws -> (authorization: String?, tls: NotifyTLSOptions?) {
             var header: String?
@@ -485,8 +493,7 @@ package enum NotifyConfigFile {
                 }
             }
             if let file {
-                guard config[keyPath: urlPath].isEmpty else { throw error(prefix, node, "at most one of webhook_url & webhook_url_file must be configured") }
-                let text = try secretFile(file, node, at: "\(prefix).webhook_url_file")
+                let text = try secret(config[keyPath: urlPath], file: file, key: "webhook_url", node, at: prefix)
                 guard text.hasPrefix("http://") || text.hasPrefix("https://") else {
                     throw error("\(prefix).webhook_url_file", node, "expected an http:// or https:// URL in \(file)")
                 }
@@ -542,10 +549,7 @@ package enum NotifyConfigFile {
                 default: throw error(key, value, "unknown key")
                 }
             }
-            if let tokenFile {
-                guard config.botToken.isEmpty else { throw error(prefix, node, "at most one of bot_token & bot_token_file must be configured") }
-                config.botToken = try secretFile(tokenFile, node, at: "\(prefix).bot_token_file")
-            }
+            config.botToken = try secret(config.botToken, file: tokenFile, key: "bot_token", node, at: prefix)
             if let chatFile {
                 guard config.chatID == 0 else { throw error(prefix, node, "at most one of chat_id & chat_id_file must be configured") }
                 let text = try secretFile(chatFile, node, at: "\(prefix).chat_id_file")
@@ -584,14 +588,8 @@ package enum NotifyConfigFile {
                 default: throw error(key, value, "unknown key")
                 }
             }
-            if let userKeyFile {
-                guard config.userKey.isEmpty else { throw error(prefix, node, "at most one of user_key & user_key_file must be configured") }
-                config.userKey = try secretFile(userKeyFile, node, at: "\(prefix).user_key_file")
-            }
-            if let tokenFile {
-                guard config.token.isEmpty else { throw error(prefix, node, "at most one of token & token_file must be configured") }
-                config.token = try secretFile(tokenFile, node, at: "\(prefix).token_file")
-            }
+            config.userKey = try secret(config.userKey, file: userKeyFile, key: "user_key", node, at: prefix)
+            config.token = try secret(config.token, file: tokenFile, key: "token", node, at: prefix)
             guard !config.userKey.isEmpty else { throw error(prefix, node, "one of user_key or user_key_file must be configured") }
             guard !config.token.isEmpty else { throw error(prefix, node, "one of token or token_file must be configured") }
             guard !(config.html && config.monospace) else { throw error(prefix, node, "at most one of monospace & html must be configured") }
