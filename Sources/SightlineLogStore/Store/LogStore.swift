@@ -220,7 +220,6 @@ package final class LogStore: SignalStore, LogSource, LogBucketCounting, LogQuer
         guard case .logs(let records) = batch.batch else {
             throw SightlineError(.internal, "\(batch.batch.signal) batch sent to the logs store")
         }
-
         // Runs of one stream, read from the rows. Records without stream labels take them from their resource;
         // records of one resource share its number, so the labels are derived once per resource, not once per record.
         var runs: [(labels: Labels, range: Range<Int>)] = []
