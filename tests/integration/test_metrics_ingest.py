@@ -724,6 +724,10 @@ def test_graphite_and_opentsdb_line_listeners(sightline):
     client.wait()
     with socket.create_connection(("127.0.0.1", graphite_tcp), timeout=10) as raw:
         raw.sendall(f"gr.raw.ok 1 {t}\ngr.raw.bad x {t}\ngr.raw.ok2 2 {t}".encode())
+    # A datagram is cut into lines as a TCP stream is: CRLF, blank lines skipped, NUL ends a line, a whitespace-only
+    # line is a bad one, the last line needs no newline.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as datagram:
+        datagram.sendto(f"gr.dgram.a 1 {t}\r\n\n   \ngr.dgram.b 2 {t}\x00gr.dgram.c 3 {t}".encode(), ("127.0.0.1", graphite_udp))
 
     def stored(query: str) -> list:
         r = requests.get(srv.url + "/api/v1/query", params={"query": query, "time": t + 200}, timeout=30)
@@ -738,6 +742,8 @@ def test_graphite_and_opentsdb_line_listeners(sightline):
     wait_until(lambda: count('count_over_time({"ots.cpu.user"}[10m])') == 50, 30, "50 OpenTSDB lines")
     wait_until(lambda: stored('{"gr.udp.load"}'), 30, "the Graphite datagram")
     wait_until(lambda: stored('{"gr.raw.ok2"}'), 30, "the line after a bad one")
+    wait_until(lambda: stored('{"gr.dgram.c"}'), 30, "the last line of a datagram")
+    assert stored('{"gr.dgram.a"}') and stored('{"gr.dgram.b"}')
     (series,) = stored('{"gr.tcp.cpu.user"}')
     assert series["metric"] == {"__name__": "gr.tcp.cpu.user", "host": "web01", "dc": "eu"}, series
     assert series["value"][1] == "99"
@@ -749,10 +755,10 @@ def test_graphite_and_opentsdb_line_listeners(sightline):
     exposition = parse_exposition(requests.get(srv.url + "/metrics", timeout=30).text)
     rejected = [v for labels, v in exposition.get("sightline_rejected_records_total", [])
                 if labels == {"signal": "metrics", "reason": "decode"}]
-    assert rejected == [1], exposition.get("sightline_rejected_records_total")
+    assert rejected == [2], exposition.get("sightline_rejected_records_total")
     ingested = {labels["protocol"]: v for labels, v in exposition.get("sightline_ingested_records_total", [])
                 if labels.get("signal") == "metrics"}
-    assert ingested.get("graphite") == 103 and ingested.get("opentsdb") == 50, ingested
+    assert ingested.get("graphite") == 106 and ingested.get("opentsdb") == 50, ingested
 
 
 def test_import_prometheus_text(server):

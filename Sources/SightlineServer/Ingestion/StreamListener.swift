@@ -207,8 +207,12 @@ package final class StreamListener<Record: Sendable>: Service {
             switch streamed.framing {
             case .syslog: messages = [datagram[...]]
             case .lines:
-                messages = datagram.split(separator: 0x0A, omittingEmptySubsequences: true)
-                    .filter { !$0.allSatisfy { $0 == 0x0D || $0 == 0x20 } }
+                // Cut as a TCP stream is, so a line means the same whichever transport brought it. No line is longer
+                // than the datagram, so the decoder has no limit to throw on.
+                var decoder = StreamFrameDecoder(.lines, maxFrameBytes: datagram.count)
+                decoder.append(datagram)
+                while let line = try? decoder.next() { messages.append(line) }
+                if let last = decoder.finish() { messages.append(last) }
             }
             return batch.withLock { batch in
                 let wasEmpty = batch.records.isEmpty && batch.rejected == 0
