@@ -133,7 +133,10 @@ let sampleNotifyConfig = """
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n  - name: a\n", "defined twice", 5),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    discord_configs:\n      - title: x\n", "one of webhook_url or webhook_url_file must be configured", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    msteams_configs:\n      - webhook_url: ftp://x\n", "expected an http:// or https:// URL", 6),
-        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    sns_configs: []\n", "receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram, opsgenie, victorops, webex and pushover", 5),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    sns_configs: []\n", "receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram, opsgenie, victorops, webex, pushover and rocketchat", 5),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    rocketchat_configs:\n      - token: t\n", "no global Rocketchat TokenID set either inline or in a file", 6),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    rocketchat_configs:\n      - token_id: u\n", "no global Rocketchat Token set either inline or in a file", 6),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    rocketchat_configs:\n      - {token: t, token_id: u, actions: [{type: menu}]}\n", "only actions of type button", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    pushover_configs:\n      - token: t\n", "one of user_key or user_key_file must be configured", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    pushover_configs:\n      - user_key: u\n", "one of token or token_file must be configured", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    pushover_configs:\n      - {user_key: u, token: t, html: true, monospace: true}\n", "at most one of monospace & html must be configured", 6),
@@ -228,6 +231,29 @@ let sampleNotifyConfig = """
         #expect(receiver.integrations.map(\.name) == ["pushover", "pushover"])
         let both = "route: {receiver: a}\nreceivers:\n  - name: a\n    pushover_configs: [{user_key: u, token: t, token_file: \(directory.file("token"))}]\n"
         #expect(sightlineError { _ = try NotifyConfigFile.parse(both, path: "am.yml") }?.message.contains("at most one of token & token_file") == true)
+    }
+
+    @Test func rocketChatTakesTheGlobalTokensAndURL() throws {
+        let directory = try TemporaryDirectory(prefix: "am-rocketchat")
+        defer { directory.remove() }
+        try "file-token\n".write(toFile: directory.file("token"), atomically: true, encoding: .utf8)
+        let yaml = """
+            global: {rocketchat_api_url: 'http://chat.example/rc', rocketchat_token_file: \(directory.file("token")), rocketchat_token_id: user-1}
+            route: {receiver: a}
+            receivers:
+              - name: a
+                rocketchat_configs:
+                  - {channel: '#ops', fields: [{title: t, value: v, short: true}, {title: u, value: w}], short_fields: false,
+                     actions: [{type: button, text: Runbook, url: 'http://runbook'}], send_resolved: true}
+                  - {token: own, token_id: other, api_url: 'http://other.example/'}
+            """
+        let receiver = try #require(try NotifyConfigFile.parse(yaml, path: "am.yml").receiver(named: "a"))
+        let first = try #require(receiver.rocketChats.first)
+        #expect(first.apiURL == "http://chat.example/rc/" && first.token == "file-token" && first.tokenID == "user-1" && first.sendResolved)
+        #expect(first.channel == "#ops" && first.fields.count == 2 && first.fields[0].short == true && first.fields[1].short == nil)
+        #expect(first.actions.first?.text == "Runbook")
+        let second = receiver.rocketChats[1]
+        #expect(second.token == "own" && second.tokenID == "other" && second.apiURL == "http://other.example/" && !second.sendResolved)
     }
 
     @Test func opsGenieAndVictorOpsTakeTheGlobalKeyAndURL() throws {

@@ -187,6 +187,40 @@ import Testing
         #expect(throws: SightlineError.self) { try NotifyPayloads.pushover(resolvedData, config: config) }
     }
 
+    @Test func rocketChatPostMessageHasAlertmanagersShape() throws {
+        var config = RocketChatConfig()
+        config.apiURL = "http://chat.example/"
+        config.token = "tok"
+        config.tokenID = "uid"
+        config.channel = "#ops"
+        var field = RocketChatConfig.Field()
+        field.title = "instance"
+        field.value = "{{ (index .Alerts 0).Labels.instance }}"
+        var action = RocketChatConfig.Action()
+        action.text = "Runbook"
+        action.url = "http://runbook/{{ .GroupLabels.alertname }}"
+        config.fields = [field]
+        config.actions = [action]
+        let data = NotificationData(
+            delivery([alert("a")], integration: NotifyIntegration(kind: .rocketChat(config), index: 0)), externalURL: "http://sightline")
+        let post = try NotifyPayloads.rocketChat(data, config: config)
+        #expect(post.url == "http://chat.example/api/v1/chat.postMessage")
+        #expect(post.headers.contains { $0 == ("X-Auth-Token", "tok") } && post.headers.contains { $0 == ("X-User-Id", "uid") })
+        let expected = ##"{"channel":"#ops","attachments":[{"title":"[FIRING:1] Disk (a)","title_link":"http://sightline/#/alerts?receiver=team","##
+            + ##""color":"red","fields":[{"short":false,"title":"instance","value":"a"}],"actions":[{"type":"button","text":"Runbook","##
+            + ##""url":"http://runbook/Disk","is_webview":false,"msg_in_chat_window":false}]}]}"## + "\n"
+        #expect(String(decoding: post.body, as: UTF8.self) == expected)
+        // Resolved, no channel, no fields: green, and the empty members left out.
+        config = RocketChatConfig()
+        config.token = "t"
+        config.tokenID = "u"
+        config.emoji = ":fire:"
+        let resolved = NotificationData(
+            delivery([alert("a", endsAt: notifyT0 + 30_000)], integration: NotifyIntegration(kind: .rocketChat(config), index: 0)), externalURL: "")
+        let body = String(decoding: try NotifyPayloads.rocketChat(resolved, config: config).body, as: UTF8.self)
+        #expect(body == ##"{"emoji":":fire:","attachments":[{"title":"[RESOLVED] Disk (a)","title_link":"/#/alerts?receiver=team","color":"green"}]}"## + "\n")
+    }
+
     @Test func telegramSendMessageEscapesValuesInHTMLMode() throws {
         var config = TelegramConfig()
         config.apiURL = "http://h/tg/"

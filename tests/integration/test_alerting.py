@@ -245,6 +245,8 @@ def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
                 "victorops_configs": [{"api_url": hooks.url("/vo/"), "api_key": "vo-key", "routing_key": "ops"}],
                 "webex_configs": [{"api_url": hooks.url("/webex"), "room_id": "room-1",
                                    "http_config": {"authorization": {"credentials": "bot-token"}}}],
+                "rocketchat_configs": [{"api_url": hooks.url("/rc"), "token": "rc-token", "token_id": "rc-user",
+                                        "channel": "#ops", "send_resolved": True}],
             }],
         }
         rules = [{
@@ -304,6 +306,10 @@ def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
         assert vo["entity_display_name"].startswith("[FIRING:1] QueueTooLong") and vo["monitoring_tool"] == "Alertmanager", vo
         _, webex = hooks.wait_for(lambda p, b: p == "/webex", budget, "Webex message")
         assert webex["roomId"] == "room-1" and "Alerts Firing:" in webex["markdown"] and "queue = orders" in webex["markdown"], webex
+        _, rc = hooks.wait_for(lambda p, b: p == "/rc/api/v1/chat.postMessage", budget, "Rocket.Chat message")
+        attachment = rc["attachments"][0]
+        assert rc["channel"] == "#ops" and attachment["title"].startswith("[FIRING:1] QueueTooLong"), rc
+        assert attachment["color"] == "red" and attachment["title_link"].endswith("#/alerts?receiver=all"), rc
         _, mail = smtp.wait_for(lambda m: "QueueTooLong" in (m["Subject"] or ""), budget, "firing email")
         assert mail["To"] == "oncall@test" and mail["From"] == "sightline@test"
         assert {part.get_content_type() for part in mail.walk()} >= {"text/html"}
@@ -321,6 +327,8 @@ def test_threshold_fires_to_every_receiver_and_resolves(sightline, tmp_path):
         assert og_close == {"source": "http://sightline.test:7600/#/alerts?receiver=all"}, og_close
         hooks.wait_for(lambda p, b: p == "/vo/vo-key/ops" and b.get("message_type") == "RECOVERY", SLACK_S, "VictorOps recovery")
         hooks.wait_for(lambda p, b: p == "/webex" and "Alerts Resolved:" in b.get("markdown", ""), SLACK_S, "resolved Webex message")
+        hooks.wait_for(lambda p, b: p == "/rc/api/v1/chat.postMessage" and b["attachments"][0].get("color") == "green", SLACK_S,
+                       "resolved Rocket.Chat message")
         smtp.wait_for(lambda m: "RESOLVED" in (m["Subject"] or "").upper(), SLACK_S, "resolved email")
         hooks.wait_for(lambda p, b: p == "/teams" and b.get("themeColor") == "2DC72D", SLACK_S, "resolved Teams message")
         hooks.wait_for(lambda p, b: p == "/workflow" and b["attachments"][0]["content"]["body"][0]["color"] == "Good", SLACK_S,

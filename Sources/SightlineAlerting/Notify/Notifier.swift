@@ -456,6 +456,7 @@ enum NotifyAttempt: Sendable {
             case .victorOps(let config): return .post(try NotifyPayloads.victorOps(data, config: config))
             case .webex(let config): return .post(try NotifyPayloads.webex(data, config: config))
             case .pushover(let config): return .post(try NotifyPayloads.pushover(data, config: config))
+            case .rocketChat(let config): return .post(try NotifyPayloads.rocketChat(data, config: config))
             }
         } catch {
             return .broken("\(error)")

@@ -19,6 +19,9 @@ package struct NotifyConfig: Sendable {
         package var victoropsAPIURL = "https://alert.victorops.com/integrations/generic/20131114/alert/"
         package var victoropsAPIKey = ""
         package var webexAPIURL = "https://webexapis.com/v1/messages"
+        package var rocketChatAPIURL = "https://open.rocket.chat/"
+        package var rocketChatToken = ""
+        package var rocketChatTokenID = ""
         package init() {}
     }
 
@@ -110,6 +113,7 @@ package struct NotifyReceiver: Sendable {
     package var victorOps: [VictorOpsConfig] = []
     package var webexes: [WebexConfig] = []
     package var pushovers: [PushoverConfig] = []
+    package var rocketChats: [RocketChatConfig] = []
     package init(name: String) { self.name = name }
 
     /// The integrations in a fixed order; their position names them in the notification log.
@@ -126,6 +130,7 @@ package struct NotifyReceiver: Sendable {
             + victorOps.enumerated().map { NotifyIntegration(kind: .victorOps($0.element), index: $0.offset) }
             + webexes.enumerated().map { NotifyIntegration(kind: .webex($0.element), index: $0.offset) }
             + pushovers.enumerated().map { NotifyIntegration(kind: .pushover($0.element), index: $0.offset) }
+            + rocketChats.enumerated().map { NotifyIntegration(kind: .rocketChat($0.element), index: $0.offset) }
     }
 }
 
@@ -135,12 +140,13 @@ package struct NotifyIntegration: Sendable {
         case webhook(WebhookConfig), slack(SlackConfig), pagerDuty(PagerDutyConfig), email(EmailConfig)
         case discord(DiscordConfig), msTeams(MSTeamsConfig), msTeamsV2(MSTeamsV2Config), telegram(TelegramConfig)
         case opsGenie(OpsGenieConfig), victorOps(VictorOpsConfig), webex(WebexConfig), pushover(PushoverConfig)
+        case rocketChat(RocketChatConfig)
     }
     package var kind: Kind
     package var index: Int
 
     /// `webhook`, `slack`, `pagerduty`, `email`, `discord`, `msteams`, `msteamsv2`, `telegram`, `opsgenie`,
-    /// `victorops`, `webex` or `pushover`.
+    /// `victorops`, `webex`, `pushover` or `rocketchat`.
     package var name: String {
         switch kind {
         case .webhook: "webhook"
@@ -155,6 +161,7 @@ package struct NotifyIntegration: Sendable {
         case .victorOps: "victorops"
         case .webex: "webex"
         case .pushover: "pushover"
+        case .rocketChat: "rocketchat"
         }
     }
 
@@ -173,6 +180,7 @@ package struct NotifyIntegration: Sendable {
         case .victorOps(let c): c.sendResolved
         case .webex(let c): c.sendResolved
         case .pushover(let c): c.sendResolved
+        case .rocketChat(let c): c.sendResolved
         }
     }
 }
@@ -372,6 +380,46 @@ package struct PushoverConfig: Sendable {
     package var html = false
     package var monospace = false
     package var sendResolved = true
+    /// `http_config.tls_config`.
+    package var tls: NotifyTLSOptions?
+    package init() {}
+}
+
+/// `rocketchat_configs`: a message with one attachment through Rocket.Chat's `chat.postMessage`, authenticated by a
+/// personal access token (`token`) and its user's id (`token_id`). Text fields are templates.
+package struct RocketChatConfig: Sendable {
+    /// An attachment field; `short` nil takes ``shortFields``.
+    package struct Field: Sendable {
+        package var title = ""
+        package var value = ""
+        package var short: Bool?
+        package init() {}
+    }
+
+    /// A button of the attachment.
+    package struct Action: Sendable {
+        package var text = ""
+        package var url = ""
+        package var msg = ""
+        package init() {}
+    }
+
+    package var apiURL = "https://open.rocket.chat/"
+    package var token = ""
+    package var tokenID = ""
+    package var channel = ""
+    package var color = #"{{ if eq .Status "firing" }}red{{ else }}green{{ end }}"#
+    package var emoji = #"{{ template "rocketchat.default.emoji" . }}"#
+    package var iconURL = #"{{ template "rocketchat.default.iconurl" . }}"#
+    package var text = #"{{ template "rocketchat.default.text" . }}"#
+    package var title = #"{{ template "rocketchat.default.title" . }}"#
+    package var titleLink = #"{{ template "rocketchat.default.titlelink" . }}"#
+    package var imageURL = ""
+    package var thumbURL = ""
+    package var fields: [Field] = []
+    package var shortFields = false
+    package var actions: [Action] = []
+    package var sendResolved = false
     /// `http_config.tls_config`.
     package var tls: NotifyTLSOptions?
     package init() {}

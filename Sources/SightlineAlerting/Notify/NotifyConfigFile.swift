@@ -8,13 +8,13 @@ import Yams
 /// ```yaml
 /// global: {resolve_timeout: 5m, smtp_from, smtp_smarthost, smtp_hello, smtp_auth_username, smtp_auth_password,
 ///          smtp_require_tls, slack_api_url, pagerduty_url, opsgenie_api_url, opsgenie_api_key(_file), victorops_api_url,
-///          victorops_api_key(_file), webex_api_url}
+///          victorops_api_key(_file), webex_api_url, rocketchat_api_url, rocketchat_token(_file), rocketchat_token_id(_file)}
 /// route:                 # receiver, group_by (['...'] = all labels), group_wait 30s, group_interval 5m,
 ///   receiver: team       # repeat_interval 4h, matchers / match / match_re, continue, mute_time_intervals,
 ///   routes: [...]        # active_time_intervals, routes
 /// inhibit_rules: [{source_matchers, target_matchers, equal}]   # (and legacy source_match(_re), target_match(_re))
 /// receivers: [{name, webhook_configs, slack_configs, pagerduty_configs, email_configs, discord_configs, msteams_configs, msteamsv2_configs,
-///              telegram_configs, opsgenie_configs, victorops_configs, webex_configs, pushover_configs}]
+///              telegram_configs, opsgenie_configs, victorops_configs, webex_configs, pushover_configs, rocketchat_configs}]
 /// time_intervals: [{name, time_intervals: [{times, weekdays, days_of_month, months, years, location}]}]
 /// templates: [templates/*.tmpl]   # files of {{ define }}s, relative to the config file; globs may match nothing
 /// ```
@@ -215,6 +215,11 @@ package enum NotifyConfigFile {
                 case "global.victorops_api_key": global.victoropsAPIKey = try string(value, at: key)
                 case "global.victorops_api_key_file": global.victoropsAPIKey = try secretFile(try string(value, at: key), value, at: key)
                 case "global.webex_api_url": global.webexAPIURL = try url(value, at: key)
+                case "global.rocketchat_api_url": global.rocketChatAPIURL = try url(value, at: key)
+                case "global.rocketchat_token": global.rocketChatToken = try string(value, at: key)
+                case "global.rocketchat_token_file": global.rocketChatToken = try secretFile(try string(value, at: key), value, at: key)
+                case "global.rocketchat_token_id": global.rocketChatTokenID = try string(value, at: key)
+                case "global.rocketchat_token_id_file": global.rocketChatTokenID = try secretFile(try string(value, at: key), value, at: key)
                 case "global.http_config", "global.smtp_auth_identity", "global.smtp_auth_secret",
                     "global.wechat_api_url", "global.telegram_api_url":
                     break
@@ -366,10 +371,14 @@ package enum NotifyConfigFile {
                     receiver.webexes = try list(value, at: key).enumerated().map { try webex($0.element, at: "\(key)[\($0.offset)]", global: global) }
                 case "pushover_configs":
                     receiver.pushovers = try list(value, at: key).enumerated().map { try pushover($0.element, at: "\(key)[\($0.offset)]") }
+                case "rocketchat_configs":
+                    receiver.rocketChats = try list(value, at: key).enumerated().map {
+                        try rocketChat($0.element, at: "\(key)[\($0.offset)]", global: global)
+                    }
                 default:
                     throw error(
                         key, value,
-                        "unknown key (receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram, opsgenie, victorops, webex and pushover are not supported)")
+                        "unknown key (receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram, opsgenie, victorops, webex, pushover and rocketchat are not supported)")
                 }
             }
             guard !receiver.name.isEmpty else { throw error(prefix, node, "missing name in receiver") }
@@ -593,6 +602,73 @@ package enum NotifyConfigFile {
             guard !config.userKey.isEmpty else { throw error(prefix, node, "one of user_key or user_key_file must be configured") }
             guard !config.token.isEmpty else { throw error(prefix, node, "one of token or token_file must be configured") }
             guard !(config.html && config.monospace) else { throw error(prefix, node, "at most one of monospace & html must be configured") }
+            return config
+        }
+
+        func rocketChat(_ node: Node, at prefix: String, global: NotifyConfig.Global) throws -> RocketChatConfig {
+            var config = RocketChatConfig()
+            config.apiURL = global.rocketChatAPIURL
+            var tokenFile: String?
+            var tokenIDFile: String?
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "api_url": config.apiURL = try url(value, at: key)
+                case "token": config.token = try string(value, at: key)
+                case "token_file": tokenFile = try string(value, at: key)
+                case "token_id": config.tokenID = try string(value, at: key)
+                case "token_id_file": tokenIDFile = try string(value, at: key)
+                case "channel": config.channel = try string(value, at: key)
+                case "color": config.color = try string(value, at: key)
+                case "title": config.title = try string(value, at: key)
+                case "title_link": config.titleLink = try string(value, at: key)
+                case "text": config.text = try string(value, at: key)
+                case "emoji": config.emoji = try string(value, at: key)
+                case "icon_url": config.iconURL = try string(value, at: key)
+                case "image_url": config.imageURL = try string(value, at: key)
+                case "thumb_url": config.thumbURL = try string(value, at: key)
+                case "short_fields": config.shortFields = try bool(value, at: key)
+                case "link_names": _ = try bool(value, at: key)  // Alertmanager reads it and sends nothing for it
+                case "fields":
+                    config.fields = try list(value, at: key).enumerated().map { index, item in
+                        var field = RocketChatConfig.Field()
+                        try mapping(item, at: "\(key)[\(index)]") { fieldKey, fieldValue in
+                            switch String(fieldKey.dropFirst("\(key)[\(index)]".count + 1)) {
+                            case "title": field.title = try string(fieldValue, at: fieldKey)
+                            case "value": field.value = try string(fieldValue, at: fieldKey)
+                            case "short": field.short = try bool(fieldValue, at: fieldKey)
+                            default: throw error(fieldKey, fieldValue, "unknown key")
+                            }
+                        }
+                        return field
+                    }
+                case "actions":
+                    config.actions = try list(value, at: key).enumerated().map { index, item in
+                        var action = RocketChatConfig.Action()
+                        try mapping(item, at: "\(key)[\(index)]") { actionKey, actionValue in
+                            switch String(actionKey.dropFirst("\(key)[\(index)]".count + 1)) {
+                            case "type":
+                                let type = try string(actionValue, at: actionKey)
+                                guard type == "button" else { throw error(actionKey, actionValue, "only actions of type button are supported") }
+                            case "text": action.text = try string(actionValue, at: actionKey)
+                            case "url": action.url = try string(actionValue, at: actionKey)
+                            case "msg": action.msg = try string(actionValue, at: actionKey)
+                            default: throw error(actionKey, actionValue, "unknown key")
+                            }
+                        }
+                        return action
+                    }
+                case "http_config": config.tls = try httpConfig(value, at: key).tls
+                case "send_resolved": config.sendResolved = try bool(value, at: key)
+                default: throw error(key, value, "unknown key")
+                }
+            }
+            let ownToken = try secret(config.token, file: tokenFile, key: "token", node, at: prefix)
+            let ownTokenID = try secret(config.tokenID, file: tokenIDFile, key: "token_id", node, at: prefix)
+            config.token = ownToken.isEmpty ? global.rocketChatToken : ownToken
+            config.tokenID = ownTokenID.isEmpty ? global.rocketChatTokenID : ownTokenID
+            guard !config.tokenID.isEmpty else { throw error(prefix, node, "no global Rocketchat TokenID set either inline or in a file") }
+            guard !config.token.isEmpty else { throw error(prefix, node, "no global Rocketchat Token set either inline or in a file") }
+            if !config.apiURL.hasSuffix("/") { config.apiURL += "/" }
             return config
         }
 

@@ -242,6 +242,47 @@ package enum NotifyPayloads {
         return OutboundPost(url: config.apiURL + "?" + query, headers: [("Content-Type", "text/plain")], body: [], tls: config.tls)
     }
 
+    /// A Rocket.Chat `chat.postMessage`, as Alertmanager sends it: the channel, emoji and avatar, and one attachment
+    /// with the title (at most 1,024 characters), its link, the text, image and thumbnail URLs, the color, the fields
+    /// and the buttons; empty texts left out as Go leaves out empty fields. The token and user id go in
+    /// `X-Auth-Token` and `X-User-Id`.
+    /// - Throws: `configuration` when a template fails.
+    package static func rocketChat(_ data: NotificationData, config: RocketChatConfig) throws -> OutboundPost {
+        func text(_ template: String, _ field: String) throws -> String { try data.render(template, field: "rocketchat \(field)") }
+        /// `{…}` of the members whose value is not empty (a value is written JSON, a string's quoted).
+        func object(_ members: [(String, String?)]) -> String {
+            "{" + members.compactMap { name, json in json.map { JSONText.quoted(name) + ":" + $0 } }.joined(separator: ",") + "}"
+        }
+        func string(_ value: String) -> String? { value.isEmpty ? nil : JSONText.quoted(value) }
+        let fields = try config.fields.map { field in
+            object([
+                ("short", String(field.short ?? config.shortFields)), ("title", string(try text(field.title, "field title"))),
+                ("value", string(try text(field.value, "field value"))),
+            ])
+        }
+        let actions = try config.actions.map { action in
+            object([
+                ("type", "\"button\""), ("text", string(try text(action.text, "action text"))), ("url", string(try text(action.url, "action url"))),
+                ("is_webview", "false"), ("msg", string(try text(action.msg, "action msg"))), ("msg_in_chat_window", "false"),
+            ])
+        }
+        let attachment = object([
+            ("title", string(truncated(try text(config.title, "title"), to: 1024))), ("title_link", string(try text(config.titleLink, "title_link"))),
+            ("text", string(try text(config.text, "text"))), ("image_url", string(try text(config.imageURL, "image_url"))),
+            ("thumb_url", string(try text(config.thumbURL, "thumb_url"))), ("color", string(try text(config.color, "color"))),
+            ("fields", fields.isEmpty ? nil : "[" + fields.joined(separator: ",") + "]"),
+            ("actions", actions.isEmpty ? nil : "[" + actions.joined(separator: ",") + "]"),
+        ])
+        let message = object([
+            ("channel", string(try text(config.channel, "channel"))), ("emoji", string(try text(config.emoji, "emoji"))),
+            ("avatar", string(try text(config.iconURL, "icon_url"))), ("attachments", "[" + attachment + "]"),
+        ])
+        return OutboundPost(
+            url: config.apiURL + "api/v1/chat.postMessage",
+            headers: [("Content-Type", "application/json"), ("X-Auth-Token", config.token), ("X-User-Id", config.tokenID)],
+            body: Array((message + "\n").utf8), tls: config.tls)
+    }
+
     /// `text` cut to at most `limit` characters, the last one `…` when cut (Alertmanager's `TruncateInRunes`).
     static func truncated(_ text: String, to limit: Int) -> String {
         let scalars = text.unicodeScalars

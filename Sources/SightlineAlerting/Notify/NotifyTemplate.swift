@@ -593,6 +593,12 @@ package struct NotifyTemplateLibrary: Sendable {
             {{ define "pushover.default.title" }}{{ template "__subject" . }}{{ end }}
             {{ define "pushover.default.message" }}{{ template "__annotations_and_alert_lists" . }}{{ end }}
             {{ define "pushover.default.url" }}{{ template "__alertmanagerURL" . }}{{ end }}
+            {{ define "rocketchat.default.title" }}{{ template "__subject" . }}{{ end }}
+            {{ define "rocketchat.default.alias" }}{{ template "__alertmanager" . }}{{ end }}
+            {{ define "rocketchat.default.titlelink" }}{{ template "__alertmanagerURL" . }}{{ end }}
+            {{ define "rocketchat.default.emoji" }}{{ end }}
+            {{ define "rocketchat.default.iconurl" }}{{ end }}
+            {{ define "rocketchat.default.text" }}{{ end }}
             {{ define "email.default.subject" }}{{ template "__subject" . }}{{ end }}
             {{ define "email.default.html" }}<!DOCTYPE html>
             <html><head><meta http-equiv="Content-Type" content="text/html; charset=UTF-8"><title>{{ template "__subject" . }}</title></head>
