@@ -221,6 +221,21 @@ import Testing
         #expect(body == ##"{"emoji":":fire:","attachments":[{"title":"[RESOLVED] Disk (a)","title_link":"/#/alerts?receiver=team","color":"green"}]}"## + "\n")
     }
 
+    /// Slack's Web API and Rocket.Chat report errors with a 200: the body decides, as Alertmanager reads it.
+    @Test func answersOfA200AreCheckedWhereServicesPutErrorsInThem() throws {
+        func problem(_ check: OutboundPost.AnswerCheck, _ body: String) -> (message: String, retry: Bool)? {
+            check.problem(in: Array(body.utf8))
+        }
+        #expect(problem(.slack, "ok") == nil && problem(.slack, #"{"ok":true}"#) == nil && problem(.slack, "") == nil)
+        let slack = try #require(problem(.slack, #"{"ok":false,"error":"channel_not_found"}"#))
+        #expect(slack.message == "error response from Slack: channel_not_found" && !slack.retry)
+        #expect(problem(.rocketChat, #"{"success":true}"#) == nil)
+        let refused = try #require(problem(.rocketChat, #"{"success":false,"error":"error-not-allowed"}"#))
+        #expect(refused.message == "error response from Rocket.Chat: error-not-allowed" && !refused.retry)
+        #expect(problem(.rocketChat, "<html>maintenance</html>")?.retry == true)
+        #expect(problem(.status, #"{"ok":false}"#) == nil)
+    }
+
     @Test func telegramSendMessageEscapesValuesInHTMLMode() throws {
         var config = TelegramConfig()
         config.apiURL = "http://h/tg/"

@@ -20,17 +20,20 @@ actor FakeTransport: NotificationTransport {
     private(set) var attempts = 0
     /// The status every POST gets.
     var status = 200
+    /// The body every POST gets.
+    var body = Array(#"{"ok":true,"success":true}"#.utf8)
     /// Whether connections fail.
     var down = false
 
     func setDown(_ value: Bool) { down = value }
     func setStatus(_ value: Int) { status = value }
+    func setBody(_ value: String) { body = Array(value.utf8) }
 
-    func post(_ request: OutboundPost, timeoutMs: Int64) async throws -> Int {
+    func post(_ request: OutboundPost, timeoutMs: Int64) async throws -> NotifyHTTPClient.Response {
         attempts += 1
         if down { throw SightlineError(.unavailable, "connection refused") }
         if (200..<300).contains(status) { posts.append(request) }
-        return status
+        return NotifyHTTPClient.Response(status: status, body: body)
     }
 
     func sendMail(_ message: EmailMessage, config: EmailConfig, timeoutMs: Int64) async throws {

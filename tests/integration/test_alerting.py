@@ -62,7 +62,7 @@ class Receiver:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
-                self.wfile.write(b'{"status":"success"}')
+                self.wfile.write(b'{"status":"success","ok":true,"success":true}')
 
             do_PUT = do_POST  # noqa: N815 - Opsgenie's updates
 

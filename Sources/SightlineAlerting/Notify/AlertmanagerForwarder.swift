@@ -45,7 +45,7 @@ package struct AlertmanagerForwarder: AlertSink {
             url: baseURL + "/api/v2/alerts", headers: [("Content-Type", "application/json"), ("X-Scope-OrgID", tenant.id)],
             body: Self.body(alerts))
         do {
-            let status = try await transport.post(request, timeoutMs: timeoutMs)
+            let status = try await transport.post(request, timeoutMs: timeoutMs).status
             if !(200..<300).contains(status) { logger.warning("forwarding \(alerts.count) alerts to \(baseURL) got status \(status)") }
         } catch {
             logger.warning("forwarding \(alerts.count) alerts to \(baseURL) failed: \(error)")

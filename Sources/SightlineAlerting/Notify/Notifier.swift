@@ -18,8 +18,8 @@ package struct SystemNotifyClock: NotifyClock {
 
 /// How notifications leave the process; the server uses ``NIONotificationTransport``, tests a fake.
 package protocol NotificationTransport: Sendable {
-    /// POSTs a request and returns the HTTP status.
-    func post(_ request: OutboundPost, timeoutMs: Int64) async throws -> Int
+    /// POSTs a request and returns the HTTP status and the start of the body.
+    func post(_ request: OutboundPost, timeoutMs: Int64) async throws -> NotifyHTTPClient.Response
     /// Sends an email through `config.smarthost`.
     func sendMail(_ message: EmailMessage, config: EmailConfig, timeoutMs: Int64) async throws
 }
@@ -34,11 +34,10 @@ package struct NIONotificationTransport: NotificationTransport {
         http = NotifyHTTPClient(tlsConfiguration: tlsConfiguration)
         smtp = SMTPClient(tlsConfiguration: tlsConfiguration)
     }
-    package func post(_ request: OutboundPost, timeoutMs: Int64) async throws -> Int {
+    package func post(_ request: OutboundPost, timeoutMs: Int64) async throws -> NotifyHTTPClient.Response {
         try await http.post(
             url: request.url, headers: request.headers, body: request.body, timeoutMs: timeoutMs, tls: request.tls,
-            isPut: request.isPut
-        ).status
+            isPut: request.isPut)
     }
     package func sendMail(_ message: EmailMessage, config: EmailConfig, timeoutMs: Int64) async throws {
         try await smtp.send(message, config: config, timeoutMs: timeoutMs)
@@ -466,8 +465,12 @@ enum NotifyAttempt: Sendable {
     /// Sends one request: 2xx is delivered; 429, 5xx and connection failures are retried; other 4xx are not.
     private static func send(_ request: OutboundPost, transport: any NotificationTransport, timeoutMs: Int64) async -> NotifyOutcome {
         do {
-            let status = try await transport.post(request, timeoutMs: timeoutMs)
-            if (200..<300).contains(status) { return .delivered }
+            let response = try await transport.post(request, timeoutMs: timeoutMs)
+            let status = response.status
+            if (200..<300).contains(status) {
+                guard let problem = request.answer.problem(in: response.body) else { return .delivered }
+                return problem.retry ? .retry(problem.message) : .failed(problem.message)
+            }
             if status == 429 || status >= 500 { return .retry("unexpected status code \(status) from \(request.url)") }
             return .failed("unexpected status code \(status) from \(request.url)")
         } catch let error as SightlineError where error.code == .invalidArgument || error.code == .configuration {

@@ -92,12 +92,48 @@ package struct OutboundPost: Sendable {
     package var tls: NotifyTLSOptions?
     /// Whether the request is a `PUT` (Opsgenie's updates) rather than a `POST`.
     package var isPut = false
-    package init(url: String, headers: [(String, String)], body: [UInt8], tls: NotifyTLSOptions? = nil, isPut: Bool = false) {
+    /// What else than a 2xx status the answer must say for the notification to count as delivered.
+    package var answer = AnswerCheck.status
+    package init(
+        url: String, headers: [(String, String)], body: [UInt8], tls: NotifyTLSOptions? = nil, isPut: Bool = false, answer: AnswerCheck = .status
+    ) {
         self.url = url
         self.headers = headers
         self.body = body
         self.tls = tls
         self.isPut = isPut
+        self.answer = answer
+    }
+
+    /// How a 2xx answer's body is read, for services that report errors with a 200.
+    package enum AnswerCheck: Sendable {
+        /// The status says it all.
+        case status
+        /// Slack's Web API: a JSON body with `"ok": false` is an error, named by its `error` (webhooks answer `ok`).
+        case slack
+        /// Rocket.Chat: the JSON body must say `"success": true`; one that is not JSON is retried.
+        case rocketChat
+
+        /// The failure a 2xx `body` reports, if any, and whether to retry it.
+        package func problem(in body: [UInt8]) -> (message: String, retry: Bool)? {
+            switch self {
+            case .status:
+                return nil
+            case .slack:
+                guard body.first == UInt8(ascii: "{"),
+                    let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any], object["ok"] as? Bool == false
+                else { return nil }
+                return ("error response from Slack: \(object["error"] as? String ?? "")", false)
+            case .rocketChat:
+                guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+                    return ("could not read Rocket.Chat's answer as JSON: \(String(decoding: body.prefix(200), as: UTF8.self))", true)
+                }
+                guard object["success"] as? Bool == true else {
+                    return ("error response from Rocket.Chat: \(object["error"] as? String ?? "")", false)
+                }
+                return nil
+            }
+        }
     }
 }
 
@@ -151,7 +187,8 @@ package enum NotifyPayloads {
         out += ",\"fallback\":" + JSONText.quoted(fallback)
         out += ",\"color\":" + JSONText.quoted(try data.render(config.color, field: "slack color"))
         out += ",\"mrkdwn_in\":[\"fallback\",\"pretext\",\"text\"]}]}"
-        return OutboundPost(url: config.apiURL, headers: [("Content-Type", "application/json")], body: Array(out.utf8), tls: config.tls)
+        return OutboundPost(
+            url: config.apiURL, headers: [("Content-Type", "application/json")], body: Array(out.utf8), tls: config.tls, answer: .slack)
     }
 
     /// A Discord webhook message: one embed with the title (at most 256 characters), the message (4,096) and
@@ -280,7 +317,7 @@ package enum NotifyPayloads {
         return OutboundPost(
             url: config.apiURL + "api/v1/chat.postMessage",
             headers: [("Content-Type", "application/json"), ("X-Auth-Token", config.token), ("X-User-Id", config.tokenID)],
-            body: Array((message + "\n").utf8), tls: config.tls)
+            body: Array((message + "\n").utf8), tls: config.tls, answer: .rocketChat)
     }
 
     /// `text` cut to at most `limit` characters, the last one `…` when cut (Alertmanager's `TruncateInRunes`).
