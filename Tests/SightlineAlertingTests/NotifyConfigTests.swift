@@ -133,7 +133,10 @@ let sampleNotifyConfig = """
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n  - name: a\n", "defined twice", 5),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    discord_configs:\n      - title: x\n", "one of webhook_url or webhook_url_file must be configured", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    msteams_configs:\n      - webhook_url: ftp://x\n", "expected an http:// or https:// URL", 6),
-        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    sns_configs: []\n", "receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram, opsgenie, victorops, webex, pushover and rocketchat", 5),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    wechat_configs: []\n", "receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram, opsgenie, victorops, webex, pushover, rocketchat and sns", 5),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    sns_configs:\n      - sigv4: {region: r, access_key: k, secret_key: s}\n", "must provide either a Target ARN, Topic ARN, or Phone Number", 6),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    sns_configs:\n      - {topic_arn: t, phone_number: p, sigv4: {region: r, access_key: k, secret_key: s}}\n", "must provide either a Target ARN, Topic ARN, or Phone Number", 6),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    sns_configs:\n      - {topic_arn: t, sigv4: {region: r, role_arn: x}}\n", "assumed roles are not supported", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    rocketchat_configs:\n      - token: t\n", "no global Rocketchat TokenID set either inline or in a file", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    rocketchat_configs:\n      - token_id: u\n", "no global Rocketchat Token set either inline or in a file", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    rocketchat_configs:\n      - {token: t, token_id: u, actions: [{type: menu}]}\n", "only actions of type button", 6),
@@ -254,6 +257,23 @@ let sampleNotifyConfig = """
         #expect(first.actions.first?.text == "Runbook")
         let second = receiver.rocketChats[1]
         #expect(second.token == "own" && second.tokenID == "other" && second.apiURL == "http://other.example/" && !second.sendResolved)
+    }
+
+    @Test func snsTakesStaticKeysRegionAndAttributes() throws {
+        let yaml = """
+            route: {receiver: a}
+            receivers:
+              - name: a
+                sns_configs:
+                  - topic_arn: 'arn:aws:sns:us-east-2:1:t'
+                    sigv4: {region: us-east-2, access_key: AKID, secret_key: s3cr3t}
+                    attributes: {team: ops, env: prod}
+                    api_url: 'http://127.0.0.1:4566/'
+            """
+        let receiver = try #require(try NotifyConfigFile.parse(yaml, path: "am.yml").receiver(named: "a"))
+        let sns = try #require(receiver.snses.first)
+        #expect(sns.region == "us-east-2" && sns.credentials == AWSSignatureV4.Credentials(accessKey: "AKID", secretKey: "s3cr3t"))
+        #expect(sns.attributes.map(\.0) == ["team", "env"] && sns.endpoint == "http://127.0.0.1:4566/" && sns.sendResolved)
     }
 
     @Test func opsGenieAndVictorOpsTakeTheGlobalKeyAndURL() throws {

@@ -236,6 +236,62 @@ import Testing
         #expect(problem(.status, #"{"ok":false}"#) == nil)
     }
 
+    /// AWS's own worked example of Signature Version 4 (IAM `ListUsers`, 2015-08-30T12:36:00Z, the documentation's
+    /// example keys) gives AWS's signature.
+    @Test func signatureV4MatchesAWSsExample() {
+        let headers = AWSSignatureV4.headers(
+            method: "GET", path: "/", query: "Version=2010-05-08&Action=ListUsers",
+            headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"), ("Host", "iam.amazonaws.com")], body: [],
+            credentials: AWSSignatureV4.Credentials(accessKey: "AKIDEXAMPLE", secretKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+            region: "us-east-1", service: "iam", nowMs: 1_440_938_160_000)
+        #expect(headers.first { $0.0 == "X-Amz-Date" }?.1 == "20150830T123600Z")
+        #expect(
+            headers.first { $0.0 == "Authorization" }?.1
+                == "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, SignedHeaders=content-type;host;x-amz-date, "
+                + "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7")
+        // RFC 4231's first HMAC-SHA256 case.
+        #expect(
+            AWSSignatureV4.hex(AWSSignatureV4.hmac(key: [UInt8](repeating: 0x0B, count: 20), Array("Hi There".utf8)))
+                == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
+    }
+
+    @Test func snsPublishIsFormEncodedAndSigned() throws {
+        var config = SNSConfig()
+        config.region = "eu-west-1"
+        config.credentials = AWSSignatureV4.Credentials(accessKey: "AKID", secretKey: "secret", sessionToken: "session")
+        config.topicARN = "arn:aws:sns:eu-west-1:123456789012:alerts.fifo"
+        config.attributes = [("severity", "{{ .CommonLabels.alertname }}")]
+        let data = NotificationData(delivery([alert("a")], integration: NotifyIntegration(kind: .sns(config), index: 0)), externalURL: "")
+        let post = try NotifyPayloads.sns(data, config: config, nowMs: 1_795_687_200_000)
+        #expect(post.url == "https://sns.eu-west-1.amazonaws.com/")
+        var form: [String: String] = [:]
+        for pair in String(decoding: post.body, as: UTF8.self).split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? "" }
+            form[parts[0]] = parts.count > 1 ? parts[1] : ""
+        }
+        #expect(form["Action"] == "Publish" && form["Version"] == "2010-03-31" && form["TopicArn"] == config.topicARN)
+        #expect(form["Subject"] == "[FIRING:1] Disk (a)" && form["Message"]?.hasPrefix("disk full\n\nAlerts Firing:") == true)
+        #expect(form["MessageDeduplicationId"] == SHA256.hex(data.groupKey) && form["MessageGroupId"] == SHA256.hex(data.groupKey))
+        #expect(form["MessageAttributes.entry.1.Name"] == "severity" && form["MessageAttributes.entry.1.Value.StringValue"] == "Disk")
+        #expect(form["MessageAttributes.entry.1.Value.DataType"] == "String")
+        #expect(post.headers.contains { $0 == ("X-Amz-Date", "20261126T100000Z") } && post.headers.contains { $0 == ("X-Amz-Security-Token", "session") })
+        let authorization = try #require(post.headers.first { $0.0 == "Authorization" }?.1)
+        #expect(authorization.hasPrefix("AWS4-HMAC-SHA256 Credential=AKID/20261126/eu-west-1/sns/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, Signature="))
+
+        // An SMS is cut at 1,600 bytes on a character boundary and says so in an attribute; no FIFO ids elsewhere.
+        config.topicARN = ""
+        config.phoneNumber = "+15555550100"
+        config.attributes = []
+        config.message = String(repeating: "é", count: 1000)
+        config.apiURL = "http://127.0.0.1:4566/"
+        let sms = try NotifyPayloads.sns(data, config: config, nowMs: 1_795_687_200_000)
+        let smsForm = String(decoding: sms.body, as: UTF8.self)
+        #expect(sms.url == "http://127.0.0.1:4566/" && smsForm.contains("PhoneNumber=%2B15555550100") && !smsForm.contains("MessageGroupId"))
+        #expect(smsForm.contains("MessageAttributes.entry.1.Name=truncated"))
+        let message = try #require(smsForm.split(separator: "&").first { $0.hasPrefix("Message=") }?.dropFirst(8))
+        #expect(String(message).removingPercentEncoding == String(repeating: "é", count: 800))
+    }
+
     @Test func telegramSendMessageEscapesValuesInHTMLMode() throws {
         var config = TelegramConfig()
         config.apiURL = "http://h/tg/"

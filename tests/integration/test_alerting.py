@@ -13,9 +13,11 @@ import email
 import hashlib
 import json
 import re
+import hmac
 import subprocess
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -54,7 +56,7 @@ class Receiver:
                 try:
                     body = json.loads(raw)
                 except ValueError:
-                    body = {"_raw": raw.decode(errors="replace")}
+                    body = {"_raw": raw.decode(errors="replace"), "_headers": dict(self.headers.items())}
                 # A PUT is recorded under its path with "PUT " in front.
                 path = self.path if self.command == "POST" else f"{self.command} {self.path}"
                 with receiver.lock:
@@ -570,3 +572,39 @@ def test_same_alerts_as_prometheus_and_forwarded_to_alertmanager(sightline, tmp_
     assert {"HighLoad", "Missing", "Ratio"} <= names and "HighLoadLong" not in names, names
     prom.stop()
     real_am.stop()
+
+
+def test_sns_publishes_signed_requests(sightline, tmp_path):
+    """An `sns_configs` receiver pointed at a local endpoint (`api_url`) publishes with AWS Signature Version 4: the
+    endpoint checks the signature as AWS does (Python's hmac, not Sightline's) and reads the Publish parameters."""
+    hooks = Receiver().start()
+    am = {"route": route("sns"), "receivers": [{"name": "sns", "sns_configs": [{
+        "api_url": hooks.url("/"), "topic_arn": "arn:aws:sns:eu-west-1:123456789012:alerts",
+        "sigv4": {"region": "eu-west-1", "access_key": "AKIDTEST", "secret_key": "test-secret"},
+        "attributes": {"team": "ops"}}]}]}
+    rules = [{"alert": "QueueTooLong", "expr": "queue_length > 10", "annotations": {"summary": "queue {{ $labels.queue }} is long"}}]
+    srv = alerting_server(sightline, tmp_path, rules, am).start()
+    push(srv, 'queue_length{queue="orders"} 42\n')
+    _, body = hooks.wait_for(lambda p, b: p == "/" and "_raw" in b, GROUP_WAIT_S + EVAL_S + SLACK_S, "SNS publish")
+    hooks.stop()
+    form = dict(urllib.parse.parse_qsl(body["_raw"]))
+    assert form["Action"] == "Publish" and form["Version"] == "2010-03-31", form
+    assert form["TopicArn"] == "arn:aws:sns:eu-west-1:123456789012:alerts" and form["Subject"].startswith("[FIRING:1] QueueTooLong"), form
+    assert "queue orders is long" in form["Message"] and "Alerts Firing:" in form["Message"], form
+    assert form["MessageAttributes.entry.1.Name"] == "team" and form["MessageAttributes.entry.1.Value.StringValue"] == "ops", form
+
+    headers = {name.lower(): value for name, value in body["_headers"].items()}
+    match = re.fullmatch(r"AWS4-HMAC-SHA256 Credential=AKIDTEST/(\d{8})/eu-west-1/sns/aws4_request, "
+                         r"SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})", headers["authorization"])
+    assert match, headers["authorization"]
+    day, signed, signature = match.groups()
+    assert signed == "content-type;host;x-amz-date" and headers["x-amz-date"].startswith(day), headers
+    canonical = "\n".join([
+        "POST", "/", "", "".join(f"{name}:{headers[name].strip()}\n" for name in signed.split(";")), signed,
+        hashlib.sha256(body["_raw"].encode()).hexdigest()])
+    scope = f"{day}/eu-west-1/sns/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", headers["x-amz-date"], scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = b"AWS4test-secret"
+    for part in (day, "eu-west-1", "sns", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    assert hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest() == signature, (canonical, to_sign)

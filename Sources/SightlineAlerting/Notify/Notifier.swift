@@ -456,6 +456,8 @@ enum NotifyAttempt: Sendable {
             case .webex(let config): return .post(try NotifyPayloads.webex(data, config: config))
             case .pushover(let config): return .post(try NotifyPayloads.pushover(data, config: config))
             case .rocketChat(let config): return .post(try NotifyPayloads.rocketChat(data, config: config))
+            case .sns(let config):
+                return .post(try NotifyPayloads.sns(data, config: config, nowMs: Int64(Date().timeIntervalSince1970 * 1000)))
             }
         } catch {
             return .broken("\(error)")

@@ -114,6 +114,7 @@ package struct NotifyReceiver: Sendable {
     package var webexes: [WebexConfig] = []
     package var pushovers: [PushoverConfig] = []
     package var rocketChats: [RocketChatConfig] = []
+    package var snses: [SNSConfig] = []
     package init(name: String) { self.name = name }
 
     /// The integrations in a fixed order; their position names them in the notification log.
@@ -131,6 +132,7 @@ package struct NotifyReceiver: Sendable {
             + webexes.enumerated().map { NotifyIntegration(kind: .webex($0.element), index: $0.offset) }
             + pushovers.enumerated().map { NotifyIntegration(kind: .pushover($0.element), index: $0.offset) }
             + rocketChats.enumerated().map { NotifyIntegration(kind: .rocketChat($0.element), index: $0.offset) }
+            + snses.enumerated().map { NotifyIntegration(kind: .sns($0.element), index: $0.offset) }
     }
 }
 
@@ -140,13 +142,13 @@ package struct NotifyIntegration: Sendable {
         case webhook(WebhookConfig), slack(SlackConfig), pagerDuty(PagerDutyConfig), email(EmailConfig)
         case discord(DiscordConfig), msTeams(MSTeamsConfig), msTeamsV2(MSTeamsV2Config), telegram(TelegramConfig)
         case opsGenie(OpsGenieConfig), victorOps(VictorOpsConfig), webex(WebexConfig), pushover(PushoverConfig)
-        case rocketChat(RocketChatConfig)
+        case rocketChat(RocketChatConfig), sns(SNSConfig)
     }
     package var kind: Kind
     package var index: Int
 
     /// `webhook`, `slack`, `pagerduty`, `email`, `discord`, `msteams`, `msteamsv2`, `telegram`, `opsgenie`,
-    /// `victorops`, `webex`, `pushover` or `rocketchat`.
+    /// `victorops`, `webex`, `pushover`, `rocketchat` or `sns`.
     package var name: String {
         switch kind {
         case .webhook: "webhook"
@@ -162,6 +164,7 @@ package struct NotifyIntegration: Sendable {
         case .webex: "webex"
         case .pushover: "pushover"
         case .rocketChat: "rocketchat"
+        case .sns: "sns"
         }
     }
 
@@ -181,6 +184,7 @@ package struct NotifyIntegration: Sendable {
         case .webex(let c): c.sendResolved
         case .pushover(let c): c.sendResolved
         case .rocketChat(let c): c.sendResolved
+        case .sns(let c): c.sendResolved
         }
     }
 }
@@ -423,6 +427,29 @@ package struct RocketChatConfig: Sendable {
     /// `http_config.tls_config`.
     package var tls: NotifyTLSOptions?
     package init() {}
+}
+
+/// `sns_configs`: an Amazon SNS `Publish` to a topic, a phone number (SMS) or a target (an endpoint ARN), signed
+/// with AWS Signature Version 4 from static credentials.
+package struct SNSConfig: Sendable {
+    /// The endpoint; empty means `https://sns.<region>.amazonaws.com/`.
+    package var apiURL = ""
+    package var region = ""
+    package var credentials = AWSSignatureV4.Credentials(accessKey: "", secretKey: "")
+    package var topicARN = ""
+    package var phoneNumber = ""
+    package var targetARN = ""
+    package var subject = #"{{ template "sns.default.subject" . }}"#
+    package var message = #"{{ template "sns.default.message" . }}"#
+    /// Message attributes (String values), in the order given; names and values are templates.
+    package var attributes: [(String, String)] = []
+    package var sendResolved = true
+    /// `http_config.tls_config`.
+    package var tls: NotifyTLSOptions?
+    package init() {}
+
+    /// Where the request goes.
+    package var endpoint: String { apiURL.isEmpty ? "https://sns.\(region).amazonaws.com/" : apiURL }
 }
 
 /// `email_configs`.

@@ -14,7 +14,8 @@ import Yams
 ///   routes: [...]        # active_time_intervals, routes
 /// inhibit_rules: [{source_matchers, target_matchers, equal}]   # (and legacy source_match(_re), target_match(_re))
 /// receivers: [{name, webhook_configs, slack_configs, pagerduty_configs, email_configs, discord_configs, msteams_configs, msteamsv2_configs,
-///              telegram_configs, opsgenie_configs, victorops_configs, webex_configs, pushover_configs, rocketchat_configs}]
+///              telegram_configs, opsgenie_configs, victorops_configs, webex_configs, pushover_configs, rocketchat_configs,
+///              sns_configs}]
 /// time_intervals: [{name, time_intervals: [{times, weekdays, days_of_month, months, years, location}]}]
 /// templates: [templates/*.tmpl]   # files of {{ define }}s, relative to the config file; globs may match nothing
 /// ```
@@ -375,10 +376,12 @@ package enum NotifyConfigFile {
                     receiver.rocketChats = try list(value, at: key).enumerated().map {
                         try rocketChat($0.element, at: "\(key)[\($0.offset)]", global: global)
                     }
+                case "sns_configs":
+                    receiver.snses = try list(value, at: key).enumerated().map { try sns($0.element, at: "\(key)[\($0.offset)]") }
                 default:
                     throw error(
                         key, value,
-                        "unknown key (receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram, opsgenie, victorops, webex, pushover and rocketchat are not supported)")
+                        "unknown key (receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram, opsgenie, victorops, webex, pushover, rocketchat and sns are not supported)")
                 }
             }
             guard !receiver.name.isEmpty else { throw error(prefix, node, "missing name in receiver") }
@@ -669,6 +672,54 @@ package enum NotifyConfigFile {
             guard !config.tokenID.isEmpty else { throw error(prefix, node, "no global Rocketchat TokenID set either inline or in a file") }
             guard !config.token.isEmpty else { throw error(prefix, node, "no global Rocketchat Token set either inline or in a file") }
             if !config.apiURL.hasSuffix("/") { config.apiURL += "/" }
+            return config
+        }
+
+        func sns(_ node: Node, at prefix: String) throws -> SNSConfig {
+            var config = SNSConfig()
+            let environment = ProcessInfo.processInfo.environment
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "api_url": config.apiURL = try url(value, at: key)
+                case "topic_arn": config.topicARN = try string(value, at: key)
+                case "phone_number": config.phoneNumber = try string(value, at: key)
+                case "target_arn": config.targetARN = try string(value, at: key)
+                case "subject": config.subject = try string(value, at: key)
+                case "message": config.message = try string(value, at: key)
+                case "attributes": config.attributes = try stringMap(value, at: key)
+                case "sigv4":
+                    try mapping(value, at: key) { sigKey, sigValue in
+                        switch String(sigKey.dropFirst(key.count + 1)) {
+                        case "region": config.region = try string(sigValue, at: sigKey)
+                        case "access_key": config.credentials.accessKey = try string(sigValue, at: sigKey)
+                        case "secret_key": config.credentials.secretKey = try string(sigValue, at: sigKey)
+                        case "profile", "role_arn":
+                            throw error(
+                                sigKey, sigValue,
+                                "AWS profiles and assumed roles are not supported: give access_key and secret_key, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+                        default: throw error(sigKey, sigValue, "unknown key")
+                        }
+                    }
+                case "http_config": config.tls = try httpConfig(value, at: key).tls
+                case "send_resolved": config.sendResolved = try bool(value, at: key)
+                default: throw error(key, value, "unknown key")
+                }
+            }
+            let destinations = [config.topicARN, config.phoneNumber, config.targetARN].filter { !$0.isEmpty }.count
+            guard destinations == 1 else {
+                throw error(prefix, node, "must provide either a Target ARN, Topic ARN, or Phone Number for SNS config")
+            }
+            // As the AWS SDK's default chain does for static credentials: the environment when the file gives none.
+            if config.credentials.accessKey.isEmpty && config.credentials.secretKey.isEmpty {
+                config.credentials = AWSSignatureV4.Credentials(
+                    accessKey: environment["AWS_ACCESS_KEY_ID"] ?? "", secretKey: environment["AWS_SECRET_ACCESS_KEY"] ?? "",
+                    sessionToken: environment["AWS_SESSION_TOKEN"] ?? "")
+            }
+            guard !config.credentials.accessKey.isEmpty, !config.credentials.secretKey.isEmpty else {
+                throw error(prefix, node, "missing sigv4.access_key and sigv4.secret_key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+            }
+            if config.region.isEmpty { config.region = environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "" }
+            guard !config.region.isEmpty else { throw error(prefix, node, "region not configured in sns.sigv4.region or in default credentials chain") }
             return config
         }
 

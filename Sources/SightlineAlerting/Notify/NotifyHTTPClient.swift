@@ -56,8 +56,12 @@ package struct NotifyHTTPClient: Sendable {
             guard !host.isEmpty, (1...65535).contains(port) else { throw SightlineError(.invalidArgument, "URL \(url) has no valid host and port") }
         }
 
-        /// `host:port` for the Host header.
-        var hostHeader: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+        /// The Host header: the host, with the port unless it is the scheme's default (as clients write it, and as
+        /// AWS signatures expect it).
+        package var hostHeader: String {
+            let name = host.contains(":") ? "[\(host)]" : host
+            return port == (useTLS ? 443 : 80) ? name : "\(name):\(port)"
+        }
     }
 
     private let eventLoopGroup: any EventLoopGroup

@@ -320,6 +320,59 @@ package enum NotifyPayloads {
             body: Array((message + "\n").utf8), tls: config.tls, answer: .rocketChat)
     }
 
+    /// An Amazon SNS `Publish` (the query protocol, form-encoded), as Alertmanager's SDK call makes it: the topic,
+    /// phone number or target, the message (cut at 256 KiB, or 1,600 bytes for an SMS, with a `truncated` attribute
+    /// then), the subject, the message attributes as Strings, and for a FIFO topic (`….fifo`) the group key's SHA-256
+    /// as deduplication id and group id. Signed with Signature Version 4 at `nowMs`.
+    /// - Throws: `configuration` when a template fails or the endpoint is not a URL.
+    package static func sns(_ data: NotificationData, config: SNSConfig, nowMs: Int64) throws -> OutboundPost {
+        func text(_ template: String, _ field: String) throws -> String { try data.render(template, field: "sns \(field)") }
+        var parameters: [(String, String)] = [("Action", "Publish"), ("Version", "2010-03-31")]
+        var limit = 256 * 1024
+        if !config.topicARN.isEmpty {
+            let topic = try text(config.topicARN, "topic_arn")
+            parameters.append(("TopicArn", topic))
+            if topic.hasSuffix(".fifo") {
+                parameters += [("MessageDeduplicationId", SHA256.hex(data.groupKey)), ("MessageGroupId", SHA256.hex(data.groupKey))]
+            }
+        }
+        if !config.phoneNumber.isEmpty {
+            parameters.append(("PhoneNumber", try text(config.phoneNumber, "phone_number")))
+            limit = 1600
+        }
+        if !config.targetARN.isEmpty { parameters.append(("TargetArn", try text(config.targetARN, "target_arn"))) }
+        var attributes = try config.attributes.map { (try text($0.0, "attribute name"), try text($0.1, "attribute value")) }
+        var message = Array(try text(config.message, "message").utf8)
+        if message.count > limit {
+            // Cut before the character the limit falls in (Alertmanager cuts the bytes; SNS wants UTF-8).
+            var end = limit
+            while end > 0 && message[end] & 0xC0 == 0x80 { end -= 1 }
+            message = Array(message[..<end])
+            attributes.append(("truncated", "true"))
+        }
+        parameters.append(("Message", String(decoding: message, as: UTF8.self)))
+        if !config.subject.isEmpty { parameters.append(("Subject", try text(config.subject, "subject"))) }
+        for (index, attribute) in attributes.enumerated() {
+            let entry = "MessageAttributes.entry.\(index + 1)."
+            parameters += [(entry + "Name", attribute.0), (entry + "Value.DataType", "String"), (entry + "Value.StringValue", attribute.1)]
+        }
+        let body = Array(
+            parameters.map { PercentEncoding.encode($0.0) + "=" + PercentEncoding.encode($0.1) }.joined(separator: "&").utf8)
+        let target: NotifyHTTPClient.Target
+        do {
+            target = try NotifyHTTPClient.Target(url: config.endpoint)
+        } catch {
+            throw SightlineError(.configuration, "sns endpoint \(config.endpoint) is not a URL", cause: error)
+        }
+        let path = String(target.pathAndQuery.prefix { $0 != "?" })
+        let query = target.pathAndQuery.contains("?") ? String(target.pathAndQuery.drop { $0 != "?" }.dropFirst()) : ""
+        let contentType = ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+        let signature = AWSSignatureV4.headers(
+            method: "POST", path: path, query: query, headers: [contentType, ("Host", target.hostHeader)], body: body,
+            credentials: config.credentials, region: config.region, service: "sns", nowMs: nowMs)
+        return OutboundPost(url: config.endpoint, headers: [contentType] + signature, body: body, tls: config.tls)
+    }
+
     /// `text` cut to at most `limit` characters, the last one `…` when cut (Alertmanager's `TruncateInRunes`).
     static func truncated(_ text: String, to limit: Int) -> String {
         let scalars = text.unicodeScalars

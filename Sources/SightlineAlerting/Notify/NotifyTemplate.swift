@@ -593,6 +593,8 @@ package struct NotifyTemplateLibrary: Sendable {
             {{ define "pushover.default.title" }}{{ template "__subject" . }}{{ end }}
             {{ define "pushover.default.message" }}{{ template "__annotations_and_alert_lists" . }}{{ end }}
             {{ define "pushover.default.url" }}{{ template "__alertmanagerURL" . }}{{ end }}
+            {{ define "sns.default.subject" }}{{ template "__subject" . }}{{ end }}
+            {{ define "sns.default.message" }}{{ template "__annotations_and_alert_lists" . }}{{ end }}
             {{ define "rocketchat.default.title" }}{{ template "__subject" . }}{{ end }}
             {{ define "rocketchat.default.alias" }}{{ template "__alertmanager" . }}{{ end }}
             {{ define "rocketchat.default.titlelink" }}{{ template "__alertmanagerURL" . }}{{ end }}
