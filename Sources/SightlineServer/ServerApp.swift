@@ -83,6 +83,7 @@ package enum ServerApp {
         api.selfTracingIngest = configuration.traces.selfTracingIngest
         let scrapeTargets = ScrapeTargetStatus()
         api.scrapeTargets = scrapeTargets
+        if storage.tsdb != nil { api.snapshotsDirectory = configuration.dataDirectory + "/snapshots" }
         let router = HTTPAPI.router(api)
         let http = Application(
             router: router,

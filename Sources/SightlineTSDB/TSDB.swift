@@ -193,11 +193,7 @@ package final class TSDB: DeletingStore, MetricQuerier {
                     data.blocksMaxTime.store(max(data.blocksMaxTime.load(ordering: .relaxed), meta.maxTime), ordering: .relaxed)
                     logger.debug("head flushed to a block", metadata: ["tenant": "\(tenant)", "block": "\(meta.id)", "series": "\(drained.count)"])
                 }
-                let metadata = data.head.metadata(metric: nil)
-                if !metadata.isEmpty {
-                    let bytes = TenantBatch(tenant: tenant, batch: .metrics(MetricBatch(metadata: metadata))).encoded()
-                    try POSIXFile.writeAtomically(bytes, to: data.directory + "/" + Self.metadataFile)
-                }
+                try Self.writeMetadata(of: data, tenant: tenant, into: data.directory)
             }
             try POSIXFile.writeAtomically(Array("\(segment)\n".utf8), to: directory + "/" + Self.checkpointFile)
             persisted.store(max(persisted.load(ordering: .relaxed), segment), ordering: .relaxed)
@@ -230,6 +226,40 @@ package final class TSDB: DeletingStore, MetricQuerier {
             }
             return removed
         }
+    }
+
+    /// Writes a snapshot of `tenant`'s metrics into `directory` (Prometheus' `/api/v1/admin/tsdb/snapshot`): the
+    /// tenant's blocks as hard links (no copy), the head's samples as one more block unless `skipHead`, and its
+    /// metric metadata — a directory this engine opens as it is (`TSDB(directory:)`), to back up or restore.
+    /// - Returns: how many blocks the snapshot holds.
+    /// - Throws: `io` when files cannot be written or linked (`directory` must be on the data's file system).
+    @discardableResult
+    package func snapshot(tenant: Tenant, into directory: String, skipHead: Bool) throws -> Int {
+        try fileLock.withLock { _ in
+            let target = directory + "/" + tenant.id
+            let blocksTarget = target + "/blocks"
+            try POSIXFile.createDirectory(blocksTarget)
+            guard let data = try tenantData(tenant, create: false) else { return 0 }
+            var count = try data.blocks.link(into: blocksTarget)
+            if !skipHead {
+                let head = try data.head.selectChunks(matchers: [], minTime: .min, maxTime: .max).map { series in
+                    SeriesChunks(labels: series.labels, chunks: try ChunkCodec.compact(series.chunks))
+                }
+                if try BlockWriter.write(head, level: 0, sources: [], into: blocksTarget) != nil { count += 1 }
+            }
+            try Self.writeMetadata(of: data, tenant: tenant, into: target)
+            try POSIXFile.fsyncDirectory(blocksTarget)
+            try POSIXFile.fsyncDirectory(target)
+            return count
+        }
+    }
+
+    /// Writes the tenant's metric metadata (the file ``openTenant(_:)`` reads) into `directory`, when there is any.
+    private static func writeMetadata(of data: TenantData, tenant: Tenant, into directory: String) throws {
+        let metadata = data.head.metadata(metric: nil)
+        guard !metadata.isEmpty else { return }
+        let bytes = TenantBatch(tenant: tenant, batch: .metrics(MetricBatch(metadata: metadata))).encoded()
+        try POSIXFile.writeAtomically(bytes, to: directory + "/" + metadataFile)
     }
 
     /// Bytes the blocks take on disk, over all tenants.

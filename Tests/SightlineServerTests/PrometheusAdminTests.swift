@@ -27,9 +27,11 @@ struct PrometheusAdminTests {
             tsdb = try TSDB(directory: directory + "/tsdb", logger: logger)
             let pipeline = IngestPipeline(wal: wal, stores: [logs, spans, tsdb], limits: IngestLimits(), metrics: ServerMetrics(), logger: logger)
             try pipeline.replayAndOpen()
-            api = APIDependencies(
+            var api = APIDependencies(
                 pipeline: pipeline, authenticator: Authenticator(tokens: tokens), limits: IngestLimits(), metrics: ServerMetrics(),
                 logs: logs, spans: spans, samples: tsdb, tsdb: tsdb)
+            api.snapshotsDirectory = directory + "/snapshots"
+            self.api = api
         }
 
         func client() -> RouterClient { RouterClient(HTTPAPI.router(api)) }
@@ -85,6 +87,28 @@ struct PrometheusAdminTests {
         try await harness.api.pipeline.shutdown()
         harness = try Harness(temporary.path)
         #expect(try harness.stored() == rewritten)
+        try await harness.api.pipeline.shutdown()
+    }
+
+    @Test func snapshotWritesAnEngineDirectoryNamedAsPrometheusNamesThem() async throws {
+        let temporary = try TemporaryDirectory(prefix: "sightline-admin")
+        defer { temporary.remove() }
+        let harness = try Harness(temporary.path)
+        try await harness.write()
+        let reply = try await harness.client().execute("/api/v1/admin/tsdb/snapshot", method: .post)
+        #expect(reply.status == .ok)
+        let name = try #require((reply.json["data"] as? [String: Any])?["name"] as? String)
+        #expect(name.wholeMatch(of: /\d{8}T\d{6}Z-[0-9a-f]+/) != nil, "\(name)")
+        let snapshot = try TSDB(directory: temporary.path + "/snapshots/" + name, logger: Logger(label: "test"))
+        let all = [try LabelMatcher("__name__", .regexMatch, ".+")]
+        #expect(try snapshot.select(tenant: .default, matchers: all, startMs: .min, endMs: .max).count == 3)
+        let skipped = try await harness.client().execute("/api/v1/admin/tsdb/snapshot?skip_head=true", method: .put)
+        let emptyName = try #require((skipped.json["data"] as? [String: Any])?["name"] as? String)
+        let empty = try TSDB(directory: temporary.path + "/snapshots/" + emptyName, logger: Logger(label: "test"))
+        #expect(try empty.select(tenant: .default, matchers: all, startMs: .min, endMs: .max).isEmpty)
+        let bad = try await harness.client().execute("/api/v1/admin/tsdb/snapshot?skip_head=maybe", method: .post)
+        #expect(bad.status == .badRequest)
+        #expect(bad.errorMessage == #"unable to parse boolean 'skip_head' argument: strconv.ParseBool: parsing "maybe": invalid syntax"#)
         try await harness.api.pipeline.shutdown()
     }
 

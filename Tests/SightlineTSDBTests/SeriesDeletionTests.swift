@@ -189,6 +189,34 @@ struct SeriesDeletionTests {
         #expect(try Self.stored(tsdb).map(\.timestampsMs) == [[2_000_000], [2_000_000]])
     }
 
+    /// A snapshot is a directory the engine opens: blocks linked, the head written as a block (unless skipped), the
+    /// metadata copied; later writes, compaction and deletion of the live data leave it as it was.
+    @Test func aSnapshotOpensAsItsOwnEngineAndStaysAsItWas() throws {
+        let directory = try TemporaryDirectory(prefix: "sightline-snapshot")
+        defer { directory.remove() }
+        let tsdb = try TSDB(directory: directory.file("tsdb"), logger: Logger(label: "test"))
+        let early = Self.series.map { MetricSample(labels: $0, timestampMs: 1_000_000, value: 1) }
+        try tsdb.apply(
+            Self.batch(MetricBatch(samples: early, metadata: [MetricMetadata(metricFamily: "cpu", kind: .gauge, help: "CPU.")])),
+            at: WALPosition(segment: 0, offset: 0))
+        try tsdb.persist(throughSegment: 0)
+        let late = Self.series.map { MetricSample(labels: $0, timestampMs: 2_000_000, value: 2) }
+        try tsdb.apply(Self.batch(MetricBatch(samples: late)), at: WALPosition(segment: 1, offset: 0))
+        let expected = try Self.stored(tsdb)
+        #expect(try tsdb.snapshot(tenant: Self.tenant, into: directory.file("snap"), skipHead: false) == 2)
+        #expect(try tsdb.snapshot(tenant: Self.tenant, into: directory.file("blocks-only"), skipHead: true) == 1)
+
+        try tsdb.apply(Self.batch(MetricBatch(deletions: [SeriesDeletion(matchers: Self.everything)])), at: WALPosition(segment: 1, offset: 1))
+        #expect(try Self.stored(tsdb).isEmpty)
+        let snapshot = try TSDB(directory: directory.file("snap"), logger: Logger(label: "test"))
+        #expect(try Self.stored(snapshot) == expected)
+        #expect(try snapshot.metadata(tenant: Self.tenant, metric: "cpu").map(\.help) == ["CPU."])
+        let blocksOnly = try TSDB(directory: directory.file("blocks-only"), logger: Logger(label: "test"))
+        #expect(try Self.stored(blocksOnly).map(\.timestampsMs) == Array(repeating: [1_000_000], count: 4))
+        // Another tenant's snapshot holds nothing of this one.
+        #expect(try tsdb.snapshot(tenant: Tenant(uncheckedID: "other"), into: directory.file("other"), skipHead: false) == 0)
+    }
+
     /// A crash between writing a block's copy and deleting the block: opening the directory keeps the copy only.
     @Test func aRewrittenBlockReplacesItsSourceOnOpen() throws {
         let directory = try TemporaryDirectory(prefix: "sightline-delete")

@@ -13,6 +13,7 @@ import collections
 import gzip
 import json
 import math
+import re
 import struct
 import threading
 import time
@@ -444,6 +445,15 @@ def test_delete_series_as_prometheus_does(sightline, peers, tmp_path):
     assert "del_temperature" not in names and "del_requests_total" in names, names
     r = requests.post(srv.url + "/api/v1/admin/tsdb/delete_series", timeout=30)
     assert assert_json_error(r, 400) == "no match[] parameter provided"
+
+    # Snapshots answer in Prometheus' shape; Sightline's opens as an engine directory holding what queries see.
+    names = {}
+    for target in (srv, prom):
+        r = requests.post(target.url + "/api/v1/admin/tsdb/snapshot", timeout=60)
+        assert r.status_code == 200 and r.json()["status"] == "success", r.text
+        names[target.url] = r.json()["data"]["name"]
+        assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]+", names[target.url]), r.text
+    assert (srv.data_dir / "snapshots" / names[srv.url] / "default" / "blocks").is_dir()
 
     rc = srv.kill9()
     assert rc == -9, f"server was not running when killed (exit code {rc})"

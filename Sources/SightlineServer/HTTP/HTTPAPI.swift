@@ -20,6 +20,8 @@ package struct APIDependencies: Sendable {
     package var samples: any MetricQuerier
     /// The embedded metrics engine, for its statistics; nil when metrics live elsewhere.
     package var tsdb: TSDB?
+    /// Where `/api/v1/admin/tsdb/snapshot` writes snapshots (`<data directory>/snapshots`); nil refuses them.
+    package var snapshotsDirectory: String?
     /// Sightline's own tracer, when it traces the requests it serves.
     package var selfTracer: SelfTracer?
     /// Whether ingestion requests get spans too.

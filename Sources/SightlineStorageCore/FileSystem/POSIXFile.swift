@@ -20,6 +20,11 @@ package enum POSIXFile {
         }
     }
 
+    /// Makes `to` a hard link to the file `from` (both on one file system).
+    package static func link(_ from: String, _ to: String) throws {
+        guard Glibc.link(from, to) == 0 else { throw error("link to", from + " from " + to) }
+    }
+
     /// Opens `path` with `flags` (`O_CLOEXEC` is added) and `mode` for created files.
     package static func open(_ path: String, _ flags: Int32, mode: UInt32 = 0o644) throws -> Int32 {
         while true {

@@ -201,6 +201,26 @@ package final class BlockStore: Sendable {
         }
     }
 
+    /// Hard-links the files of every block into `directory/<id>/`, serialized with compaction and retention (so no
+    /// block goes while its files are linked). The links share the blocks' data and stay valid after the blocks are
+    /// deleted here.
+    /// - Returns: how many blocks were linked.
+    @discardableResult
+    package func link(into directory: String) throws -> Int {
+        try maintenance.withLock { _ in
+            let snapshot = blocks.withLock { $0 }
+            for block in snapshot {
+                let target = BlockFileNames.join(directory, block.meta.id)
+                try POSIXFile.createDirectory(target)
+                for name in try POSIXFile.listDirectory(block.directory) {
+                    try POSIXFile.link(BlockFileNames.join(block.directory, name), BlockFileNames.join(target, name))
+                }
+                try POSIXFile.fsyncDirectory(target)
+            }
+            return snapshot.count
+        }
+    }
+
     /// Deletes whole blocks: first those whose `maxTime < nowMs − maxAgeMs`, then the oldest ones (by maxTime) while
     /// the total size exceeds `maxBytes`. A nil bound is not applied.
     /// - Returns: the ids of the deleted blocks, oldest first.

@@ -74,10 +74,7 @@ package struct LogFieldDetector {
     package static func type(of value: String) -> String {
         if Int64(value) != nil { return "int" }
         if LogQLUnits.number(value) != nil { return "float" }
-        switch value {
-        case "1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False": return "boolean"
-        default: break
-        }
+        if GoText.parseBool(value) != nil { return "boolean" }
         // Go's durations, without the days, weeks and years LogQL adds.
         if LogQLUnits.durationNanoseconds(value) != nil, !value.contains(where: { "dwy".contains($0) }) { return "duration" }
         if LogQLUnits.bytes(value) != nil { return "bytes" }

@@ -2,6 +2,15 @@
 /// `format_query` output are byte-for-byte the same: Go's `%q` quoting, `strconv.FormatFloat(v, 'f', -1, 64)`
 /// and `model.Duration.String()`.
 package enum GoText {
+    /// Go's `strconv.ParseBool`: `1 t T TRUE true True` and `0 f F FALSE false False`; nil for anything else.
+    package static func parseBool(_ text: String) -> Bool? {
+        switch text {
+        case "1", "t", "T", "TRUE", "true", "True": true
+        case "0", "f", "F", "FALSE", "false", "False": false
+        default: nil
+        }
+    }
+
     /// Go's `strconv.Quote`: a double-quoted string with Go escapes.
     package static func quote(_ value: String) -> String {
         var out = "\""
