@@ -72,7 +72,7 @@ package struct ScrapeTarget: Sendable, Hashable {
         }
         var path = builder["__metrics_path__"]
         if !path.hasPrefix("/") { path = "/" + path }
-        var query: [String] = []
+        var query: [(String, String)] = []
         var params = config.params
         for label in builder.labels where label.name.hasPrefix("__param_") {
             let name = String(label.name.dropFirst("__param_".count))
@@ -81,13 +81,13 @@ package struct ScrapeTarget: Sendable, Hashable {
             params[name] = values
         }
         for (name, values) in params.sorted(by: { $0.key < $1.key }) {
-            for value in values { query.append("\(PercentEncoding.encode(name))=\(PercentEncoding.encode(value))") }
+            for value in values { query.append((name, value)) }
         }
         if builder["instance"].isEmpty { builder["instance"] = addressText }
         self.labels = builder.sorted().filter { !$0.name.hasPrefix("__") }
         self.discoveredLabels = initial
         self.address = parsed
-        self.pathAndQuery = query.isEmpty ? path : path + (path.contains("?") ? "&" : "?") + query.joined(separator: "&")
+        self.pathAndQuery = query.isEmpty ? path : path + (path.contains("?") ? "&" : "?") + PercentEncoding.form(query)
         self.interval = interval
         self.timeout = timeout
         self.config = config

@@ -251,7 +251,7 @@ import Testing
                 + "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7")
         // RFC 4231's first HMAC-SHA256 case.
         #expect(
-            AWSSignatureV4.hex(AWSSignatureV4.hmac(key: [UInt8](repeating: 0x0B, count: 20), Array("Hi There".utf8)))
+            Hex.encode(AWSSignatureV4.hmac(key: [UInt8](repeating: 0x0B, count: 20), Array("Hi There".utf8)))
                 == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
     }
 

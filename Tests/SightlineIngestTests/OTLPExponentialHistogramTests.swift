@@ -172,6 +172,16 @@ struct OTLPExponentialHistogramTests {
         #expect(counts(buckets(of: elsewhere)) == [1, 1])
     }
 
+    /// The buckets of one side at `scale` of observations whose indices are at scale 6: offset and counts, nil when
+    /// the side has none.
+    private static func side(_ observations: [(index: Int, negative: Bool)], negative: Bool, scale: Int) -> (offset: Int, counts: [Int])? {
+        let indices = observations.filter { $0.negative == negative }.map { $0.index >> (6 - scale) }
+        guard let low = indices.min(), let high = indices.max() else { return nil }
+        var counts = [Int](repeating: 0, count: high - low + 1)
+        for index in indices { counts[index - low] += 1 }
+        return (low, counts)
+    }
+
     /// Observations in random delta points at random scales add up to the cumulative histogram of all of them at
     /// the coarsest scale (indices drawn at scale 6 and shifted, so no rounding decides a bucket).
     @Test func randomDeltaPointsAddUpToTheCumulativeOne() throws {
@@ -191,28 +201,19 @@ struct OTLPExponentialHistogramTests {
                 all += observations
                 let zeros = Int.random(in: 0...2, using: &generator)
                 zero += zeros
-                func side(_ negative: Bool) -> (offset: Int, counts: [Int])? {
-                    let indices = observations.filter { $0.negative == negative }.map { $0.index >> (6 - scale) }
-                    guard let low = indices.min(), let high = indices.max() else { return nil }
-                    var counts = [Int](repeating: 0, count: high - low + 1)
-                    for index in indices { counts[index - low] += 1 }
-                    return (low, counts)
-                }
                 last = try delta(
                     accumulator,
-                    request(scale: scale, positive: side(false), negative: side(true), zeroCount: zeros, temporality: 1,
-                            timeUnixNano: (point + 1) * 1_000_000))
+                    request(
+                        scale: scale, positive: Self.side(observations, negative: false, scale: scale),
+                        negative: Self.side(observations, negative: true, scale: scale), zeroCount: zeros, temporality: 1,
+                        timeUnixNano: (point + 1) * 1_000_000))
                 #expect(last?.rejected == 0, "\(last?.rejectionMessage ?? "")")
             }
             let coarsest = min(scales.min()!, 3)
-            func side(_ negative: Bool) -> (offset: Int, counts: [Int])? {
-                let indices = all.filter { $0.negative == negative }.map { $0.index >> (6 - coarsest) }
-                guard let low = indices.min(), let high = indices.max() else { return nil }
-                var counts = [Int](repeating: 0, count: high - low + 1)
-                for index in indices { counts[index - low] += 1 }
-                return (low, counts)
-            }
-            let expected = try buckets(request(scale: coarsest, positive: side(false), negative: side(true), zeroCount: zero))
+            let expected = try buckets(
+                request(
+                    scale: coarsest, positive: Self.side(all, negative: false, scale: coarsest),
+                    negative: Self.side(all, negative: true, scale: coarsest), zeroCount: zero))
             let got = buckets(of: try #require(last))
             #expect(les(got) == les(expected) && counts(got) == counts(expected), "round \(round)")
         }

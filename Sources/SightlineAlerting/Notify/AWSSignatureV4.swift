@@ -1,4 +1,6 @@
 import Foundation
+import SightlineCore
+import SightlineQuery
 
 /// AWS Signature Version 4 for one request (what Alertmanager's SNS receiver gets from the AWS SDK): the canonical
 /// request over the method, path, query, the signed headers and the body's SHA-256, a string to sign scoped to the
@@ -39,28 +41,21 @@ package enum AWSSignatureV4 {
         let canonicalQuery = query.split(separator: "&").map(String.init).sorted().joined(separator: "&")
         let canonicalRequest = [
             method, path.isEmpty ? "/" : path, canonicalQuery, signed.map { "\($0.0):\($0.1)\n" }.joined(), signedNames,
-            hex(SHA256.digest(body)),
+            Hex.encode(SHA256.digest(body)),
         ].joined(separator: "\n")
         let day = String(amzDate.prefix(8))
         let scope = "\(day)/\(region)/\(service)/aws4_request"
-        let stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, hex(SHA256.digest(Array(canonicalRequest.utf8)))].joined(separator: "\n")
+        let stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, Hex.encode(SHA256.digest(Array(canonicalRequest.utf8)))].joined(separator: "\n")
         var key = Array("AWS4\(credentials.secretKey)".utf8)
         for part in [day, region, service, "aws4_request"] { key = hmac(key: key, Array(part.utf8)) }
-        let signature = hex(hmac(key: key, Array(stringToSign.utf8)))
+        let signature = Hex.encode(hmac(key: key, Array(stringToSign.utf8)))
         added.append(
             ("Authorization", "AWS4-HMAC-SHA256 Credential=\(credentials.accessKey)/\(scope), SignedHeaders=\(signedNames), Signature=\(signature)"))
         return added
     }
 
-    /// `YYYYMMDD'T'HHMMSS'Z'`.
-    static func timestamp(_ ms: Int64) -> String {
-        let date = Date(timeIntervalSince1970: Double(ms) / 1000)
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        func two(_ value: Int?) -> String { String(format: "%02d", value ?? 0) }
-        return String(format: "%04d", c.year ?? 0) + two(c.month) + two(c.day) + "T" + two(c.hour) + two(c.minute) + two(c.second) + "Z"
-    }
+    /// `YYYYMMDD'T'HHMMSS'Z'`, UTC.
+    static func timestamp(_ ms: Int64) -> String { GoTime.format(ms * 1_000_000, layout: "20060102T150405Z0700") }
 
     /// HMAC-SHA256 (RFC 2104) over ``SHA256``.
     static func hmac(key: [UInt8], _ message: [UInt8]) -> [UInt8] {
@@ -68,16 +63,5 @@ package enum AWSSignatureV4 {
         block += [UInt8](repeating: 0, count: 64 - block.count)
         let inner = SHA256.digest(block.map { $0 ^ 0x36 } + message)
         return SHA256.digest(block.map { $0 ^ 0x5C } + inner)
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -611,14 +611,16 @@ package enum NotifyConfigFile {
         func rocketChat(_ node: Node, at prefix: String, global: NotifyConfig.Global) throws -> RocketChatConfig {
             var config = RocketChatConfig()
             config.apiURL = global.rocketChatAPIURL
+            var ownToken: String?
+            var ownTokenID: String?
             var tokenFile: String?
             var tokenIDFile: String?
             try mapping(node, at: prefix) { key, value in
                 switch String(key.dropFirst(prefix.count + 1)) {
                 case "api_url": config.apiURL = try url(value, at: key)
-                case "token": config.token = try string(value, at: key)
+                case "token": ownToken = try string(value, at: key)
                 case "token_file": tokenFile = try string(value, at: key)
-                case "token_id": config.tokenID = try string(value, at: key)
+                case "token_id": ownTokenID = try string(value, at: key)
                 case "token_id_file": tokenIDFile = try string(value, at: key)
                 case "channel": config.channel = try string(value, at: key)
                 case "color": config.color = try string(value, at: key)
@@ -665,12 +667,12 @@ package enum NotifyConfigFile {
                 default: throw error(key, value, "unknown key")
                 }
             }
-            let ownToken = try secret(config.token, file: tokenFile, key: "token", node, at: prefix)
-            let ownTokenID = try secret(config.tokenID, file: tokenIDFile, key: "token_id", node, at: prefix)
-            config.token = ownToken.isEmpty ? global.rocketChatToken : ownToken
-            config.tokenID = ownTokenID.isEmpty ? global.rocketChatTokenID : ownTokenID
-            guard !config.tokenID.isEmpty else { throw error(prefix, node, "no global Rocketchat TokenID set either inline or in a file") }
-            guard !config.token.isEmpty else { throw error(prefix, node, "no global Rocketchat Token set either inline or in a file") }
+            config.tokenID = try secretOrGlobal(
+                own: ownTokenID, file: tokenIDFile, global: global.rocketChatTokenID, key: "token_id", node, at: prefix,
+                missing: "no global Rocketchat TokenID set either inline or in a file")
+            config.token = try secretOrGlobal(
+                own: ownToken, file: tokenFile, global: global.rocketChatToken, key: "token", node, at: prefix,
+                missing: "no global Rocketchat Token set either inline or in a file")
             if !config.apiURL.hasSuffix("/") { config.apiURL += "/" }
             return config
         }
@@ -825,22 +827,25 @@ package enum NotifyConfigFile {
                 default: throw error(key, value, "unknown key")
                 }
             }
-            config.apiKey = try apiKey(
-                own: ownKey, file: keyFile, global: global.opsgenieAPIKey, node, at: prefix,
+            config.apiKey = try secretOrGlobal(
+                own: ownKey, file: keyFile, global: global.opsgenieAPIKey, key: "api_key", node, at: prefix,
                 missing: "no global OpsGenie API Key set either inline or in a file")
             if !config.apiURL.hasSuffix("/") { config.apiURL += "/" }
             return config
         }
 
-        /// A receiver's API key: its `api_key`, else the contents of its `api_key_file` (not both), else the global one.
-        func apiKey(own: String?, file: String?, global: String, _ node: Node, at prefix: String, missing: String) throws -> String {
-            var key = own ?? global
+        /// A receiver's secret `key` (an API key, a token): its own value, else the contents of its `<key>_file` (not
+        /// both), else the global one; `missing` when there is none.
+        func secretOrGlobal(
+            own: String?, file: String?, global: String, key: String, _ node: Node, at prefix: String, missing: String
+        ) throws -> String {
+            var value = own ?? global
             if let file {
-                guard own == nil else { throw error(prefix, node, "at most one of api_key & api_key_file must be configured") }
-                key = try secretFile(file, node, at: "\(prefix).api_key_file")
+                guard own == nil else { throw error(prefix, node, "at most one of \(key) & \(key)_file must be configured") }
+                value = try secretFile(file, node, at: "\(prefix).\(key)_file")
             }
-            guard !key.isEmpty else { throw error(prefix, node, missing) }
-            return key
+            guard !value.isEmpty else { throw error(prefix, node, missing) }
+            return value
         }
 
         func victorOps(_ node: Node, at prefix: String, global: NotifyConfig.Global) throws -> VictorOpsConfig {
@@ -869,7 +874,7 @@ package enum NotifyConfigFile {
                 default: throw error(key, value, "unknown key")
                 }
             }
-            config.apiKey = try apiKey(own: ownKey, file: keyFile, global: global.victoropsAPIKey, node, at: prefix, missing: "no global VictorOps API Key set")
+            config.apiKey = try secretOrGlobal(own: ownKey, file: keyFile, global: global.victoropsAPIKey, key: "api_key", node, at: prefix, missing: "no global VictorOps API Key set")
             guard !config.routingKey.isEmpty else { throw error(prefix, node, "missing Routing key in VictorOps config") }
             if !config.apiURL.hasSuffix("/") { config.apiURL += "/" }
             return config

@@ -273,9 +273,7 @@ package enum NotifyPayloads {
         ]
         if config.ttlMs >= 1000 { parameters.append(("ttl", String(config.ttlMs / 1000))) }
         // Sorted by name, as Go's url.Values encodes them.
-        let query = parameters.sorted { $0.0 < $1.0 }
-            .map { PercentEncoding.encode($0.0, spaceAsPlus: true) + "=" + PercentEncoding.encode($0.1, spaceAsPlus: true) }
-            .joined(separator: "&")
+        let query = PercentEncoding.form(parameters.sorted { $0.0 < $1.0 }, spaceAsPlus: true)
         return OutboundPost(url: config.apiURL + "?" + query, headers: [("Content-Type", "text/plain")], body: [], tls: config.tls)
     }
 
@@ -356,8 +354,7 @@ package enum NotifyPayloads {
             let entry = "MessageAttributes.entry.\(index + 1)."
             parameters += [(entry + "Name", attribute.0), (entry + "Value.DataType", "String"), (entry + "Value.StringValue", attribute.1)]
         }
-        let body = Array(
-            parameters.map { PercentEncoding.encode($0.0) + "=" + PercentEncoding.encode($0.1) }.joined(separator: "&").utf8)
+        let body = Array(PercentEncoding.form(parameters).utf8)
         let target: NotifyHTTPClient.Target
         do {
             target = try NotifyHTTPClient.Target(url: config.endpoint)

@@ -80,12 +80,7 @@ package enum SHA256 {
     }
 
     /// The lowercase hex digest of a string's UTF-8 bytes.
-    package static func hex(_ text: String) -> String {
-        digest(Array(text.utf8)).map { byte in
-            let hex = String(byte, radix: 16)
-            return hex.count == 1 ? "0" + hex : hex
-        }.joined()
-    }
+    package static func hex(_ text: String) -> String { Hex.encode(digest(Array(text.utf8))) }
 
     private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 }

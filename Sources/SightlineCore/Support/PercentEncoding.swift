@@ -21,4 +21,9 @@ package enum PercentEncoding {
         }
         return out
     }
+
+    /// `a=1&b=x%20y`: name-value pairs in their order, each side as ``encode(_:spaceAsPlus:)`` writes it.
+    package static func form(_ pairs: some Sequence<(String, String)>, spaceAsPlus: Bool = false) -> String {
+        pairs.map { encode($0.0, spaceAsPlus: spaceAsPlus) + "=" + encode($0.1, spaceAsPlus: spaceAsPlus) }.joined(separator: "&")
+    }
 }

@@ -71,14 +71,10 @@ enum PrometheusAdminHandler {
         return PrometheusAPIJSON.success(data: "{\"name\":" + JSONText.quoted(name) + "}")
     }
 
-    /// `20060102T150405Z-<hex>`, as Prometheus names snapshots: the UTC time and a random number.
+    /// `20060102T150405Z-<hex>`, as Prometheus names snapshots: the UTC time in Go's layout `20060102T150405Z0700`
+    /// and a random number.
     static func snapshotName(nowMs: Int64) -> String {
-        let seconds = Date(timeIntervalSince1970: Double(nowMs) / 1000)
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return formatter.string(from: seconds) + "-" + String(UInt64.random(in: 1...UInt64(Int64.max)), radix: 16)
+        GoTime.format(nowMs * 1_000_000, layout: "20060102T150405Z0700") + "-" + String(UInt64.random(in: 1...UInt64(Int64.max)), radix: 16)
     }
 
     /// 204 at once: a deletion writes the blocks again without the deleted samples, so there are no tombstones to clean.

@@ -63,6 +63,11 @@ package final class IngestPipeline: Sendable {
     /// Whether WAL replay has finished and ingestion is open.
     package var isReady: Bool { isReadyFlag.load(ordering: .acquiring) }
 
+    /// Throws `unavailable` until WAL replay has finished.
+    private func requireReady() throws {
+        guard isReady else { throw SightlineError(.unavailable, "the server is starting: WAL replay is not finished") }
+    }
+
     /// Replays the WAL segments the stores have not persisted, then opens ingestion.
     /// - Returns: the number of batches applied.
     @discardableResult
@@ -108,7 +113,7 @@ package final class IngestPipeline: Sendable {
     package func ingest(
         _ decoded: DecodedBatch, tenant: Tenant, protocol name: String, bytes: Int, batchID: String? = nil
     ) async throws -> Outcome {
-        guard isReady else { throw SightlineError(.unavailable, "the server is starting: WAL replay is not finished") }
+        try requireReady()
         guard let batchID, let deduplicator else {
             return try await ingestOnce(decoded, tenant: tenant, protocol: name, bytes: bytes, batchID: nil)
         }
@@ -197,7 +202,7 @@ package final class IngestPipeline: Sendable {
     ///   and store errors.
     package func delete(_ deletions: SignalBatch, tenant: Tenant) async throws {
         let signal = deletions.signal
-        guard isReady else { throw SightlineError(.unavailable, "the server is starting: WAL replay is not finished") }
+        try requireReady()
         guard publisher == nil else {
             throw SightlineError(.unavailable, "deleting \(signal) is not supported while ingestion goes through a JetStream queue")
         }

@@ -84,9 +84,7 @@ struct ServerClient {
     }
 
     /// `a=1&b=x%20y`: form encoding where everything but unreserved characters is escaped.
-    static func encodeForm(_ pairs: [(String, String)]) -> String {
-        return pairs.map { PercentEncoding.encode($0.0) + "=" + PercentEncoding.encode($0.1) }.joined(separator: "&")
-    }
+    static func encodeForm(_ pairs: [(String, String)]) -> String { PercentEncoding.form(pairs) }
 
     static func printError(_ line: String) {
         FileHandle.standardError.write(Data((line + "\n").utf8))
