@@ -6,7 +6,7 @@ import Synchronization
 /// The metrics store over ClickHouse: the embedded TSDB's ``SignalStore`` and ``MetricQuerier`` contracts, with the
 /// series and samples in ClickHouse so that any number of stateless servers can write and query them.
 ///
-/// Three tables (see ``schema``):
+/// Four tables (see ``schema``):
 /// - `metric_series`: one row per series and day it has samples (`tenant`, `metric_name`, `series_id` — a stable hash
 ///   of the sorted labels —, the label names and values as two arrays, `day`). A ReplacingMergeTree partitioned by day
 ///   and ordered by `(tenant, metric_name, series_id)`, so a selector's metric name is a primary-key range and the
@@ -14,6 +14,8 @@ import Synchronization
 /// - `metric_samples`: `(tenant, series_id, ts, value, day, version)`, a ReplacingMergeTree(version) partitioned by
 ///   day and ordered by `(tenant, series_id, ts)`: a series' samples in a time range are one key range.
 /// - `metric_metadata`: type, help and unit per `(tenant, metric_family)`, the newest write winning.
+/// - `metric_exemplars`: `(tenant, series_id, ts, value, label_names, label_values, day, version)`, keyed like the
+///   samples (one exemplar per series and millisecond, the last in WAL order winning); their series get series rows.
 ///
 /// Writes go through one ``ClickHouseTableWriter`` per table: ``apply(_:at:)`` encodes rows, ``flush()`` (the
 /// caller's timer) and ``persist(throughSegment:)`` insert them. Which `(series, day)` rows were written is
@@ -34,9 +36,11 @@ import Synchronization
 /// - Regex matchers run as ClickHouse's RE2 (`match`, anchored as `^(?:re)$`) instead of Swift's regex engine; the
 ///   syntax PromQL uses (RE2's) is the same.
 /// - There is no per-tenant series limit.
+/// - Exemplars are kept by the day partitions' retention, not in a ring of the newest; out-of-order exemplars are
+///   kept, and exemplars with labels longer than ``MetricExemplar/maxLabelSetLength`` are left out without a count.
 /// - Series are not deleted through Sightline (`delete_series` answers 503): the store is not a
 ///   ``DeletingStore``, so the pipeline never hands it a batch with deletions; delete rows in ClickHouse.
-package final class ClickHouseMetricStore: SignalStore, MetricQuerier {
+package final class ClickHouseMetricStore: SignalStore, MetricQuerier, ExemplarQuerier {
     /// Settings of the store.
     package struct Options: Sendable {
         /// Most samples in one request; 0 means no limit (as the embedded engine's option of the same name).
@@ -51,15 +55,18 @@ package final class ClickHouseMetricStore: SignalStore, MetricQuerier {
     private let seriesWriter: ClickHouseTableWriter
     private let samplesWriter: ClickHouseTableWriter
     private let metadataWriter: ClickHouseTableWriter
+    private let exemplarsWriter: ClickHouseTableWriter
     /// Series rows already written, per day.
     private let written = Mutex(WrittenSeries())
 
     static let seriesTable = "metric_series"
     static let samplesTable = "metric_samples"
     static let metadataTable = "metric_metadata"
+    static let exemplarsTable = "metric_exemplars"
     static let seriesColumns = ["tenant", "metric_name", "series_id", "label_names", "label_values", "day"]
     static let samplesColumns = ["tenant", "series_id", "ts", "value", "day", "version"]
     static let metadataColumns = ["tenant", "metric_family", "kind", "help", "unit", "version"]
+    static let exemplarsColumns = ["tenant", "series_id", "ts", "value", "label_names", "label_values", "day", "version"]
 
     /// The tables, created once per database by ``ClickHouseSchema/migrate(_:)``.
     package static let schema = ClickHouseSchema(
@@ -80,6 +87,11 @@ package final class ClickHouseMetricStore: SignalStore, MetricQuerier {
                 unit String, version UInt64)
             ENGINE = ReplacingMergeTree(version) ORDER BY (tenant, metric_family)
             """,
+            """
+            CREATE TABLE IF NOT EXISTS \(exemplarsTable) (tenant String, series_id UInt64, ts Int64, value Float64,
+                label_names Array(String), label_values Array(String), day Date, version UInt64)
+            ENGINE = ReplacingMergeTree(version) PARTITION BY day ORDER BY (tenant, series_id, ts)
+            """,
         ])
 
     /// Opens the store: migrates the tables and reads the writers' checkpoints.
@@ -98,9 +110,10 @@ package final class ClickHouseMetricStore: SignalStore, MetricQuerier {
         seriesWriter = try writer(Self.seriesTable, Self.seriesColumns)
         samplesWriter = try writer(Self.samplesTable, Self.samplesColumns)
         metadataWriter = try writer(Self.metadataTable, Self.metadataColumns)
+        exemplarsWriter = try writer(Self.exemplarsTable, Self.exemplarsColumns)
     }
 
-    private var writers: [ClickHouseTableWriter] { [seriesWriter, metadataWriter, samplesWriter] }
+    private var writers: [ClickHouseTableWriter] { [seriesWriter, metadataWriter, exemplarsWriter, samplesWriter] }
 
     // MARK: SignalStore
 
@@ -135,7 +148,7 @@ package final class ClickHouseMetricStore: SignalStore, MetricQuerier {
             seen[key] = bits
             kept.append(sample)
         }
-        return Admission(batch: .metrics(MetricBatch(samples: kept, metadata: metrics.metadata)), rejections: rejections, message: message)
+        return Admission(batch: .metrics(MetricBatch(samples: kept, metadata: metrics.metadata, exemplars: metrics.exemplars)), rejections: rejections, message: message)
     }
 
     /// Encodes the batch's samples, the series rows not yet written for their days, and its metadata into the table
@@ -149,21 +162,22 @@ package final class ClickHouseMetricStore: SignalStore, MetricQuerier {
         let version = Self.version(of: position)
         // One hash per distinct series of the batch.
         var ids: [Labels: UInt64] = [:]
-        var rows: [(id: UInt64, day: Int64)] = []
-        rows.reserveCapacity(metrics.samples.count)
         var candidates: [SeriesDay: Labels] = [:]
-        for sample in metrics.samples {
+        func row(_ labels: Labels, _ timestampMs: Int64) -> (id: UInt64, day: Int64) {
             let id: UInt64
-            if let known = ids[sample.labels] {
+            if let known = ids[labels] {
                 id = known
             } else {
-                id = Self.seriesID(sample.labels)
-                ids[sample.labels] = id
+                id = Self.seriesID(labels)
+                ids[labels] = id
             }
-            let day = Self.day(ofMs: sample.timestampMs)
-            rows.append((id, day))
-            candidates[SeriesDay(tenant: tenant, seriesID: id, day: day)] = sample.labels
+            let day = Self.day(ofMs: timestampMs)
+            candidates[SeriesDay(tenant: tenant, seriesID: id, day: day)] = labels
+            return (id, day)
         }
+        let rows = metrics.samples.map { row($0.labels, $0.timestampMs) }
+        let exemplars = metrics.exemplars.filter { $0.labelSetLength <= MetricExemplar.maxLabelSetLength }
+        let exemplarRows = exemplars.map { row($0.series, $0.timestampMs) }
         let newSeries = written.withLock { written in candidates.filter { written.insert($0.key) } }
         if !newSeries.isEmpty {
             seriesWriter.append { writer in
@@ -189,6 +203,20 @@ package final class ClickHouseMetricStore: SignalStore, MetricQuerier {
                 }
             }
         }
+        if !exemplars.isEmpty {
+            exemplarsWriter.append { writer in
+                for (exemplar, row) in zip(exemplars, exemplarRows) {
+                    writer.writeString(tenant)
+                    writer.writeUInt64LE(row.id)
+                    writer.writeInt64LE(exemplar.timestampMs)
+                    writer.writeUInt64LE(exemplar.value.bitPattern)
+                    writer.writeStringArray(exemplar.labels.labels.map(\.name))
+                    writer.writeStringArray(exemplar.labels.labels.map(\.value))
+                    writer.writeDate(days: row.day)
+                    writer.writeUInt64LE(version)
+                }
+            }
+        }
         if !metrics.metadata.isEmpty {
             // The last entry of a family wins, as in the embedded engine (equal versions would tie in ClickHouse).
             var latest: [String: MetricMetadata] = [:]
@@ -207,7 +235,7 @@ package final class ClickHouseMetricStore: SignalStore, MetricQuerier {
     }
 
     /// Inserts every row applied from WAL segments up to `segment`: series first, so that no sample is visible
-    /// without its series, then metadata, then samples.
+    /// without its series, then metadata, exemplars and samples.
     package func persist(throughSegment segment: Int) async throws {
         for writer in writers { try await writer.persist(throughSegment: segment) }
     }
@@ -223,13 +251,13 @@ package final class ClickHouseMetricStore: SignalStore, MetricQuerier {
 
     // MARK: Retention
 
-    /// Drops the day partitions of series and samples whose newest day is before the day of `cutoffMs` (ms since the
+    /// Drops the day partitions of series, samples and exemplars whose newest day is before the day of `cutoffMs` (ms since the
     /// epoch), listing them from `system.parts`; returns the dropped partitions as `table:day`. Metadata is kept.
     @discardableResult
     package func dropPartitions(olderThan cutoffMs: Int64) async throws -> [String] {
         let cutoffDay = Self.day(ofMs: cutoffMs)
         var dropped: [String] = []
-        for table in [Self.samplesTable, Self.seriesTable] {
+        for table in [Self.samplesTable, Self.exemplarsTable, Self.seriesTable] {
             dropped += try await client.dropDayPartitions(of: table, before: cutoffDay).map { "\(table):\(ClickHouseClient.isoDay(partitionID: $0))" }
         }
         // Series of those days must be written again should samples of them arrive.
@@ -293,6 +321,53 @@ package final class ClickHouseMetricStore: SignalStore, MetricQuerier {
         }
         if let done = current { result.append(done) }
         return result.sorted { $0.labels < $1.labels }
+    }
+
+    /// The exemplars in `[startMs, endMs]` of the series rows any selector matches (as ``select(tenant:matchers:startMs:endMs:)``
+    /// matches them), one per series and millisecond (the newest version), sorted by series labels.
+    package func exemplars(tenant: Tenant, selectors: [[LabelMatcher]], startMs: Int64, endMs: Int64) throws -> [SeriesExemplars] {
+        guard startMs <= endMs, !selectors.isEmpty else { return [] }
+        let seriesWhere = selectors.map { "(" + Self.seriesCondition(tenant: tenant, matchers: $0, startMs: startMs, endMs: endMs) + ")" }
+            .joined(separator: " OR ")
+        let seriesSQL = """
+            SELECT series_id, any(label_names), any(label_values) FROM \(Self.seriesTable) WHERE \(seriesWhere)
+            GROUP BY series_id FORMAT RowBinary
+            """
+        let exemplarsSQL = """
+            SELECT series_id, ts, argMax(value, version), argMax(label_names, version), argMax(label_values, version)
+            FROM \(Self.exemplarsTable)
+            WHERE tenant = \(ClickHouseSQL.quote(tenant.id)) AND \(Self.dayCondition(startMs: startMs, endMs: endMs))
+              AND ts >= \(startMs) AND ts <= \(endMs)
+              AND series_id IN (SELECT series_id FROM \(Self.seriesTable) WHERE \(seriesWhere))
+            GROUP BY series_id, ts ORDER BY series_id, ts FORMAT RowBinary
+            """
+        let client = self.client
+        let (seriesBytes, exemplarBytes) = try ClickHouseClient.blocking {
+            async let series = client.query(seriesSQL)
+            async let exemplars = client.query(exemplarsSQL)
+            return try await (series, exemplars)
+        }
+        var labelsByID: [UInt64: Labels] = [:]
+        for (id, names, values) in try decodeRowBinary(seriesBytes, { reader in
+            (try reader.readUInt64LE(), try reader.readStringArray(), try reader.readStringArray())
+        }) {
+            labelsByID[id] = try Self.labels(names: names, values: values)
+        }
+        var result: [SeriesExemplars] = []
+        for (id, ts, bits, names, values) in try decodeRowBinary(exemplarBytes, { reader in
+            (try reader.readUInt64LE(), try reader.readInt64LE(), try reader.readUInt64LE(), try reader.readStringArray(), try reader.readStringArray())
+        }) {
+            // A series row dropped by retention while its exemplars remain: nothing to label them with.
+            guard let series = labelsByID[id] else { continue }
+            let exemplar = MetricExemplar(
+                series: series, labels: try Self.labels(names: names, values: values), timestampMs: ts, value: Double(bitPattern: bits))
+            if result.last?.series == series {
+                result[result.count - 1].exemplars.append(exemplar)
+            } else {
+                result.append(SeriesExemplars(series: series, exemplars: [exemplar]))
+            }
+        }
+        return result.sorted { $0.series < $1.series }
     }
 
     /// The distinct names in the label arrays of the matching series rows of the range's days.

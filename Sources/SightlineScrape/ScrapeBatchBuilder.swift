@@ -5,7 +5,8 @@ package import SightlineIngest
 ///
 /// - Target labels are attached to every sample: with `honor_labels` the scraped value wins, otherwise the target's
 ///   value wins and the scraped one moves to `exported_<name>` (`exported_exported_<name>` if that is taken too).
-/// - `metric_relabel_configs` run on every sample; dropped samples are counted.
+/// - `metric_relabel_configs` run on every sample; dropped samples are counted. An exemplar goes with its sample: into
+///   the sample's stored series, or away with it.
 /// - Staleness: series of the previous successful scrape that are missing now get a ``StaleNaN`` sample at the scrape
 ///   time; a failed scrape marks every previous series stale. Series whose timestamps come from the target are not
 ///   tracked, as in Prometheus.
@@ -61,15 +62,20 @@ package struct ScrapeBatchBuilder: Sendable {
         var current = Set<Labels>(minimumCapacity: max(previousSeries.count, exposition.samples.count))
         var explicit = exposition.explicitTimestampIndices.makeIterator()
         var nextExplicit = explicit.next()
+        var exemplars: [MetricExemplar] = []
+        var pendingExemplars = exposition.exemplars[...]
         for (index, sample) in exposition.samples.enumerated() {
             let hasExplicitTimestamp = nextExplicit == index
             if hasExplicitTimestamp { nextExplicit = explicit.next() }
+            while let first = pendingExemplars.first, first.sample < index { pendingExemplars.removeFirst() }
             guard let labels = sampleLabels(sample.labels), !labels.metricName.isEmpty else { continue }
-            if hasExplicitTimestamp {
-                samples.append(MetricSample(labels: labels, timestampMs: sample.timestampMs, value: sample.value))
-            } else if current.insert(labels).inserted {
-                // A second sample of the same series in one scrape is dropped, as Prometheus rejects it.
-                samples.append(MetricSample(labels: labels, timestampMs: sample.timestampMs, value: sample.value))
+            // A second sample of the same series in one scrape is dropped, as Prometheus rejects it.
+            guard hasExplicitTimestamp || current.insert(labels).inserted else { continue }
+            samples.append(MetricSample(labels: labels, timestampMs: sample.timestampMs, value: sample.value))
+            while let first = pendingExemplars.first, first.sample == index {
+                var exemplar = pendingExemplars.removeFirst().exemplar
+                exemplar.series = labels
+                exemplars.append(exemplar)
             }
         }
         let kept = samples.count
@@ -87,7 +93,7 @@ package struct ScrapeBatchBuilder: Sendable {
             into: &samples, timestampMs: timestampMs,
             values: [1, durationSeconds, Double(exposition.samples.count), Double(kept), Double(added)])
         return Outcome(
-            batch: MetricBatch(samples: samples, metadata: exposition.metadata), series: current,
+            batch: MetricBatch(samples: samples, metadata: exposition.metadata, exemplars: exemplars), series: current,
             scraped: exposition.samples.count, postRelabeling: kept, staleMarkers: stale)
     }
 

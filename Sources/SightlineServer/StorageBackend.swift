@@ -48,6 +48,7 @@ struct StorageBackend {
         tsdbOptions.retentionBytes = configuration.metrics.retentionBytes
         tsdbOptions.maxSeriesPerTenant = configuration.metrics.maxSeriesPerTenant
         tsdbOptions.maxSamplesPerRequest = configuration.metrics.maxSamplesPerRequest
+        tsdbOptions.maxExemplarsPerTenant = configuration.metrics.maxExemplarsPerTenant
         let tsdb = try TSDB(directory: dataDirectory + "/tsdb", options: tsdbOptions, logger: logger)
         let traces = try TraceStore(
             directory: dataDirectory + "/traces", options: TraceStoreOptions(retention: configuration.traces.retention), logger: logger)

@@ -17,11 +17,13 @@ import Synchronization
 /// - Deletes: a batch's ``SeriesDeletion``s, applied in WAL order like its samples, remove samples from the head and
 ///   write the blocks holding any again without them (there are no tombstones: what a query reads after the batch
 ///   applied is all there is on disk).
+/// - Exemplars: per tenant, an ``ExemplarRing`` of the newest ``Options/maxExemplarsPerTenant``, fed in WAL order;
+///   a checkpoint keeps those of the segments it persists, and the later ones come back by WAL replay.
 /// - Maintenance: ``compact()`` and ``applyRetention(nowMs:)`` are single operations; the server runs them on a timer.
 ///
 /// On disk, under its directory: `checkpoint` (the highest persisted WAL segment) and one directory per tenant with
-/// `blocks/` and `metadata` (the tenant's metric metadata, rewritten at each checkpoint).
-package final class TSDB: DeletingStore, MetricQuerier {
+/// `blocks/` and `metadata` (the tenant's metric metadata and exemplars, rewritten at each checkpoint).
+package final class TSDB: DeletingStore, MetricQuerier, ExemplarQuerier {
     /// Settings of the engine, with defaults.
     package struct Options: Sendable {
         /// Samples up to this much older than a series' newest sample are still accepted.
@@ -37,6 +39,8 @@ package final class TSDB: DeletingStore, MetricQuerier {
         /// Samples a query selects from which their series are decoded on every core; below it one thread decodes
         /// all, as handing work to another costs more than it saves on small selections.
         package var parallelDecodeSamples: Int = 200_000
+        /// Most exemplars kept per tenant (Prometheus' `max_exemplars`); 0 keeps none.
+        package var maxExemplarsPerTenant: Int = 100_000
 
         package init() {}
     }
@@ -52,14 +56,16 @@ package final class TSDB: DeletingStore, MetricQuerier {
 
     private final class TenantData: Sendable {
         let head: Head
+        let exemplars: ExemplarRing
         let blocks: BlockStore
         let directory: String
         /// The newest sample time in the blocks; samples older than it minus the window are refused, because the head
         /// no longer knows those series' newest samples after a restart.
         let blocksMaxTime: Atomic<Int64>
 
-        init(head: Head, blocks: BlockStore, directory: String) {
+        init(head: Head, exemplars: ExemplarRing, blocks: BlockStore, directory: String) {
             self.head = head
+            self.exemplars = exemplars
             self.blocks = blocks
             self.directory = directory
             self.blocksMaxTime = Atomic(blocks.metas.map(\.maxTime).max() ?? .min)
@@ -109,13 +115,17 @@ package final class TSDB: DeletingStore, MetricQuerier {
         let tenantDirectory = directory + "/" + tenant.id
         let data = TenantData(
             head: Head(limits: headLimits),
+            exemplars: ExemplarRing(capacity: options.maxExemplarsPerTenant),
             blocks: try BlockStore(directory: tenantDirectory + "/blocks", logger: logger),
             directory: tenantDirectory
         )
         let metadataPath = tenantDirectory + "/" + Self.metadataFile
         if FileManager.default.fileExists(atPath: metadataPath) {
             let stored = try TenantBatch(decoding: try POSIXFile.readAll(metadataPath))
-            if case .metrics(let batch) = stored.batch { data.head.apply(MetricBatch(metadata: batch.metadata), segment: -1) }
+            if case .metrics(let batch) = stored.batch {
+                data.head.apply(MetricBatch(metadata: batch.metadata), segment: -1)
+                data.exemplars.add(batch.exemplars, segment: -1)
+            }
         }
         return data
     }
@@ -160,7 +170,11 @@ package final class TSDB: DeletingStore, MetricQuerier {
         }
         guard let data = try tenantData(batch.tenant, create: true) else { return }
         data.head.apply(metrics, segment: position.segment)
-        for deletion in metrics.deletions { try delete(deletion, from: data, tenant: batch.tenant) }
+        data.exemplars.add(metrics.exemplars, segment: position.segment)
+        for deletion in metrics.deletions {
+            try delete(deletion, from: data, tenant: batch.tenant)
+            data.exemplars.delete(deletion)
+        }
     }
 
     /// Removes what `deletion` covers from the head and the blocks, under the file lock: a checkpoint draining the
@@ -193,7 +207,7 @@ package final class TSDB: DeletingStore, MetricQuerier {
                     data.blocksMaxTime.store(max(data.blocksMaxTime.load(ordering: .relaxed), meta.maxTime), ordering: .relaxed)
                     logger.debug("head flushed to a block", metadata: ["tenant": "\(tenant)", "block": "\(meta.id)", "series": "\(drained.count)"])
                 }
-                try Self.writeMetadata(of: data, tenant: tenant, into: data.directory)
+                try Self.writeMetadata(of: data, tenant: tenant, exemplarsThrough: segment, into: data.directory)
             }
             try POSIXFile.writeAtomically(Array("\(segment)\n".utf8), to: directory + "/" + Self.checkpointFile)
             persisted.store(max(persisted.load(ordering: .relaxed), segment), ordering: .relaxed)
@@ -247,19 +261,22 @@ package final class TSDB: DeletingStore, MetricQuerier {
                 }
                 if try BlockWriter.write(head, level: 0, sources: [], into: blocksTarget) != nil { count += 1 }
             }
-            try Self.writeMetadata(of: data, tenant: tenant, into: target)
+            try Self.writeMetadata(of: data, tenant: tenant, exemplarsThrough: skipHead ? .min : .max, into: target)
             try POSIXFile.fsyncDirectory(blocksTarget)
             try POSIXFile.fsyncDirectory(target)
             return count
         }
     }
 
-    /// Writes the tenant's metric metadata (the file ``openTenant(_:)`` reads) into `directory`, when there is any.
-    private static func writeMetadata(of data: TenantData, tenant: Tenant, into directory: String) throws {
+    /// Writes the tenant's metric metadata and its exemplars from WAL segments up to `segment` (the file
+    /// ``openTenant(_:)`` reads) into `directory`; removes the file when there is neither.
+    private static func writeMetadata(of data: TenantData, tenant: Tenant, exemplarsThrough segment: Int, into directory: String) throws {
         let metadata = data.head.metadata(metric: nil)
-        guard !metadata.isEmpty else { return }
-        let bytes = TenantBatch(tenant: tenant, batch: .metrics(MetricBatch(metadata: metadata))).encoded()
-        try POSIXFile.writeAtomically(bytes, to: directory + "/" + metadataFile)
+        let exemplars = data.exemplars.exemplars(throughSegment: segment)
+        let path = directory + "/" + metadataFile
+        guard !metadata.isEmpty || !exemplars.isEmpty else { return try POSIXFile.remove(path) }
+        let bytes = TenantBatch(tenant: tenant, batch: .metrics(MetricBatch(metadata: metadata, exemplars: exemplars))).encoded()
+        try POSIXFile.writeAtomically(bytes, to: path)
     }
 
     /// Bytes the blocks take on disk, over all tenants.
@@ -270,12 +287,25 @@ package final class TSDB: DeletingStore, MetricQuerier {
         tenants.withLock { $0 }.values.reduce(into: [:]) { total, data in total.merge(data.head.discarded, uniquingKeysWith: +) }
     }
 
+    /// Exemplars held and exemplars refused by reason (``ExemplarRing/Reason``), over all tenants.
+    package var exemplarState: (stored: Int, dropped: [String: Int]) {
+        tenants.withLock { $0 }.values.reduce(into: (0, [:])) { total, data in
+            total.stored += data.exemplars.count
+            total.dropped.merge(data.exemplars.dropped, uniquingKeysWith: +)
+        }
+    }
+
     /// The head statistics of one tenant, for `/api/v1/status/tsdb`.
     package func headStats(tenant: Tenant, limit: Int) -> HeadStats? {
         (try? tenantData(tenant, create: false))?.map { $0.head.headStats(limit: limit) }
     }
 
     // MARK: MetricQuerier
+
+    package func exemplars(tenant: Tenant, selectors: [[LabelMatcher]], startMs: Int64, endMs: Int64) throws -> [SeriesExemplars] {
+        guard let data = try tenantData(tenant, create: false) else { return [] }
+        return data.exemplars.select(selectors, startMs: startMs, endMs: endMs)
+    }
 
     package func select(tenant: Tenant, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [SeriesSamples] {
         guard let data = try tenantData(tenant, create: false) else { return [] }

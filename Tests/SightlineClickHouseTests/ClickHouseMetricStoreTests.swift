@@ -306,6 +306,56 @@ private struct MetricData {
         directory.remove()
     }
 
+    /// Exemplars: kept per series and millisecond (the last write in WAL order winning), selected by any selector,
+    /// sorted by series; too long label sets are left out; retention drops their days.
+    @Test func exemplarsAreKeptAndSelectedByAnySelector() async throws {
+        let client = try await testClient()
+        let directory = try TemporaryDirectory(prefix: "sightline-ch-metrics")
+        let store = try await ClickHouseMetricStore(client: client, checkpointDirectory: directory.file("ch"))
+        let today = MetricData.midnight
+        let bucket = metricLabels([("__name__", "rpc_seconds_bucket"), ("le", "0.5")])
+        let counter = metricLabels([("__name__", "rpc_total")])
+        func exemplar(_ series: Labels, _ t: Int64, _ trace: String, _ value: Double = 0.25) -> MetricExemplar {
+            MetricExemplar(series: series, labels: metricLabels([("trace_id", trace)]), timestampMs: t, value: value)
+        }
+        let tooLong = MetricExemplar(
+            series: counter, labels: metricLabels([("trace_id", String(repeating: "x", count: 200))]), timestampMs: today + 3, value: 1)
+        let first = MetricBatch(
+            samples: [MetricSample(labels: bucket, timestampMs: today + 10, value: 1)],
+            exemplars: [exemplar(bucket, today + 1, "a"), exemplar(counter, today - 5, "b", 1), tooLong, exemplar(bucket, today + 2, "c")])
+        let admitted = store.admit(TenantBatch(tenant: .default, batch: .metrics(first)))
+        try store.apply(TenantBatch(tenant: .default, batch: admitted.batch), at: WALPosition(segment: 0, offset: 0))
+        // A later write of the same series and time replaces it.
+        try store.apply(
+            TenantBatch(tenant: .default, batch: .metrics(MetricBatch(exemplars: [exemplar(bucket, today + 2, "d", 0.5)]))),
+            at: WALPosition(segment: 1, offset: 0))
+        try await store.persist(throughSegment: 1)
+        let selectors: [[LabelMatcher]] = [[try LabelMatcher("__name__", .equal, "rpc_total")], [try LabelMatcher("le", .equal, "0.5")]]
+        let found = try await metricOffPool {
+            try store.exemplars(tenant: .default, selectors: selectors, startMs: today - 10, endMs: today + 10)
+        }
+        #expect(found == [
+            SeriesExemplars(series: bucket, exemplars: [exemplar(bucket, today + 1, "a"), exemplar(bucket, today + 2, "d", 0.5)]),
+            SeriesExemplars(series: counter, exemplars: [exemplar(counter, today - 5, "b", 1)]),
+        ])
+        let narrow = try await metricOffPool {
+            try store.exemplars(tenant: .default, selectors: [selectors[0]], startMs: today, endMs: today + 10)
+        }
+        #expect(narrow.isEmpty)
+        let otherTenant = try await metricOffPool {
+            try store.exemplars(tenant: MetricData.beta, selectors: selectors, startMs: .min, endMs: .max)
+        }
+        #expect(otherTenant.isEmpty)
+        let dropped = try await store.dropPartitions(olderThan: today)
+        #expect(dropped.contains("metric_exemplars:2025-11-25"))
+        let afterRetention = try await metricOffPool {
+            try store.exemplars(tenant: .default, selectors: selectors, startMs: today - 10, endMs: today + 10)
+        }
+        #expect(afterRetention.map(\.series) == [bucket])
+        try await cleanUp(client)
+        directory.remove()
+    }
+
     @Test func retentionDropsWholeOldDays() async throws {
         let client = try await testClient()
         let directory = try TemporaryDirectory(prefix: "sightline-ch-metrics")

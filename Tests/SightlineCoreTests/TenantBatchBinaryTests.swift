@@ -84,6 +84,51 @@ struct TenantBatchBinaryTests {
         #expect(throws: SightlineError.self) { try TenantBatch(decoding: logsInSix) }
     }
 
+    /// Exemplars travel in version 8 after the samples, metadata and (possibly no) deletions, and in version 9 after a
+    /// segment-scoped record; batches without any keep their older versions.
+    @Test func exemplarsRoundTripInBothForms() throws {
+        let series = Labels(["__name__": "rpc_seconds_bucket", "le": "0.5", "job": "api"])
+        let samples = [
+            MetricSample(labels: series, timestampMs: 1_000, value: 4),
+            MetricSample(labels: Labels(["__name__": "up", "job": "api"]), timestampMs: 1_000, value: 1),
+        ]
+        let exemplars = [
+            MetricExemplar(series: series, labels: Labels(["trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7"]),
+                           timestampMs: 990, value: 0.25),
+            MetricExemplar(series: Labels(["__name__": "other_total"]), labels: Labels([]), timestampMs: -5, value: StaleNaN.value),
+        ]
+        let metadata = [MetricMetadata(metricFamily: "rpc_seconds", kind: .histogram, help: "RPC time", unit: "seconds")]
+        for deletions in [[], [SeriesDeletion(matchers: [try LabelMatcher("job", .equal, "old")])]] {
+            let batch = TenantBatch(
+                tenant: tenant, batch: .metrics(MetricBatch(samples: samples, metadata: metadata, exemplars: exemplars, deletions: deletions)))
+            let bytes = batch.encoded()
+            #expect(bytes.first == 8)
+            let decoded = try TenantBatch(decoding: bytes)
+            #expect(decoded == batch)
+            guard case .metrics(let metrics) = decoded.batch else {
+                Issue.record("not metrics")
+                return
+            }
+            #expect(metrics.exemplars[1].value.bitPattern == StaleNaN.bitPattern)
+            for cut in [bytes.count - 1, bytes.count - 9] {
+                #expect(throws: SightlineError.self) { try TenantBatch(decoding: Array(bytes.prefix(cut))) }
+            }
+        }
+        // The WAL writer's form: the samples by series number, then the exemplars.
+        let scope = WALSeriesScope()
+        let first = scoped(samples, refs(for: samples), exemplars: exemplars, scope: scope)
+        let second = scoped(samples, refs(for: samples), scope: scope)
+        #expect(first.first == 9 && second.first == 4)
+        var table: WALSeriesTable? = WALSeriesTable()
+        let decoded = try [first, second].map { record in try record.withUnsafeBytes { try TenantBatch(decoding: $0, seriesTable: &table) } }
+        #expect(decoded[0].batch == .metrics(MetricBatch(samples: samples, exemplars: exemplars)))
+        #expect(decoded[1].batch == .metrics(MetricBatch(samples: samples)))
+        #expect(throws: SightlineError.self) { try TenantBatch(decoding: first) }
+        var logsInEight = TenantBatch(tenant: tenant, batch: .logs([log])).encoded()
+        logsInEight[0] = 8
+        #expect(throws: SightlineError.self) { try TenantBatch(decoding: logsInEight) }
+    }
+
     /// Log delete requests travel in version 7, after the records; batches without any keep version 5.
     @Test func logDeletionsRoundTrip() throws {
         var records = LogBatch([log])
@@ -262,9 +307,10 @@ struct TenantBatchBinaryTests {
         })
     }
 
-    private func scoped(_ samples: [MetricSample], _ refs: SeriesRefs, scope: WALSeriesScope) -> [UInt8] {
+    private func scoped(_ samples: [MetricSample], _ refs: SeriesRefs, exemplars: [MetricExemplar] = [], scope: WALSeriesScope) -> [UInt8] {
         var writer = ByteWriter()
-        TenantBatch(tenant: tenant, batch: .metrics(MetricBatch(samples: samples, seriesRefs: refs))).encode(into: &writer, scope: scope)
+        TenantBatch(tenant: tenant, batch: .metrics(MetricBatch(samples: samples, exemplars: exemplars, seriesRefs: refs)))
+            .encode(into: &writer, scope: scope)
         return writer.bytes
     }
 

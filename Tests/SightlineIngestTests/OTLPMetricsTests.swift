@@ -138,6 +138,99 @@ struct OTLPMetricsTests {
         #expect(sample(batch, #"h_sum{job="my.service"}"#) == nil)  // no sum sent
     }
 
+    /// Exemplars go with the series of their point, a histogram's with the first bucket holding the value, labelled with
+    /// the trace and span in hex; JSON and protobuf decode to the same.
+    @Test func exemplarsGoWithTheirSeries() throws {
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+        let span = "00f067aa0ba902b7"
+        let json = #"""
+            {"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"api"}}]},
+             "scopeMetrics":[{"metrics":[
+              {"name":"requests","sum":{"aggregationTemporality":2,"isMonotonic":true,"dataPoints":[
+                {"timeUnixNano":"2000000000","asInt":"7","exemplars":[
+                  {"timeUnixNano":"1500000000","asInt":"1","traceId":"\#(trace)","spanId":"\#(span)",
+                   "filteredAttributes":[{"key":"user.id","value":{"stringValue":"u-1"}}]}]}]}},
+              {"name":"latency","unit":"s","histogram":{"aggregationTemporality":2,"dataPoints":[
+                {"timeUnixNano":"2000000000","count":"4","sum":9.5,"bucketCounts":["1","2","1"],"explicitBounds":[0.5,1],"exemplars":[
+                  {"timeUnixNano":"1100000000","asDouble":0.5,"traceId":"\#(trace)"},
+                  {"timeUnixNano":"1200000000","asDouble":0.75,"spanId":"\#(span)"},
+                  {"timeUnixNano":"1300000000","asDouble":8,"traceId":"00000000000000000000000000000000",
+                   "filteredAttributes":[{"key":"note","value":{"stringValue":"\#(String(repeating: "x", count: 130))"}}]}]}]}}
+             ]}]}]}
+            """#
+        let fromJSON = metrics(try OTLPDecoder.decode(.metrics, body: Array(json.utf8), format: .json))
+        func bucket(_ le: String) -> Labels { Labels(["__name__": "latency_seconds_bucket", "job": "api", "le": le]) }
+        #expect(fromJSON.exemplars == [
+            MetricExemplar(
+                series: Labels(["__name__": "requests_total", "job": "api"]),
+                labels: Labels(["span_id": span, "trace_id": trace, "user.id": "u-1"]), timestampMs: 1_500, value: 1),
+            MetricExemplar(series: bucket("0.5"), labels: Labels(["trace_id": trace]), timestampMs: 1_100, value: 0.5),
+            MetricExemplar(series: bucket("1"), labels: Labels(["span_id": span]), timestampMs: 1_200, value: 0.75),
+            // Past the last bound: +Inf; an all-zero trace id is no trace; attributes that make the labels too long stay out.
+            MetricExemplar(series: bucket("+Inf"), labels: Labels([]), timestampMs: 1_300, value: 8),
+        ])
+
+        func exemplar(_ w: inout ProtobufWriter, time: UInt64, double: Double? = nil, int: Int64? = nil, trace: String?, span: String?,
+                      attributes: [(String, String)] = []) {
+            w.writeFixed64(2, time)
+            if let double { w.writeDouble(3, double) }
+            if let int { w.writeFixed64(6, UInt64(bitPattern: int)) }
+            if let span { w.writeBytes(4, Hex.decode(span)!) }
+            if let trace { w.writeBytes(5, Hex.decode(trace)!) }
+            for (key, value) in attributes {
+                w.writeMessage(7) { kv in
+                    kv.writeString(1, key)
+                    kv.writeMessage(2) { $0.writeString(1, value) }
+                }
+            }
+        }
+        var writer = ProtobufWriter()
+        writer.writeMessage(1) { resourceMetrics in
+            resourceMetrics.writeMessage(1) { resource in
+                resource.writeMessage(1) { kv in
+                    kv.writeString(1, "service.name")
+                    kv.writeMessage(2) { $0.writeString(1, "api") }
+                }
+            }
+            resourceMetrics.writeMessage(2) { scopeMetrics in
+                scopeMetrics.writeMessage(2) { metric in
+                    metric.writeString(1, "requests")
+                    metric.writeMessage(7) { sum in
+                        sum.writeVarint(2, 2)
+                        sum.writeVarint(3, 1)
+                        sum.writeMessage(1) { point in
+                            point.writeFixed64(3, 2_000_000_000)
+                            point.writeFixed64(6, 7)
+                            point.writeMessage(5) { exemplar(&$0, time: 1_500_000_000, int: 1, trace: trace, span: span, attributes: [("user.id", "u-1")]) }
+                        }
+                    }
+                }
+                scopeMetrics.writeMessage(2) { metric in
+                    metric.writeString(1, "latency")
+                    metric.writeString(3, "s")
+                    metric.writeMessage(9) { histogram in
+                        histogram.writeVarint(2, 2)
+                        histogram.writeMessage(1) { point in
+                            point.writeFixed64(3, 2_000_000_000)
+                            point.writeFixed64(4, 4)
+                            point.writeDouble(5, 9.5)
+                            point.writePackedFixed64(6, [1, 2, 1])
+                            point.writePackedDouble(7, [0.5, 1])
+                            point.writeMessage(8) { exemplar(&$0, time: 1_100_000_000, double: 0.5, trace: trace, span: nil) }
+                            point.writeMessage(8) { exemplar(&$0, time: 1_200_000_000, double: 0.75, trace: nil, span: span) }
+                            point.writeMessage(8) {
+                                exemplar(&$0, time: 1_300_000_000, double: 8, trace: "00000000000000000000000000000000", span: nil,
+                                         attributes: [("note", String(repeating: "x", count: 130))])
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let fromProtobuf = metrics(try OTLPDecoder.decode(.metrics, body: writer.bytes, format: .protobuf))
+        #expect(fromProtobuf == fromJSON)
+    }
+
     @Test func encodedSamplesDecodeBack() throws {
         let samples = [
             MetricSample(labels: Labels(["__name__": "up", "job": "a", "instance": "b"]), timestampMs: 5, value: 1),

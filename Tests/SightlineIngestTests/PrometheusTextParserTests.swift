@@ -186,13 +186,53 @@ struct PrometheusTextParserTests {
                 == MetricMetadata(
                     metricFamily: "acme_http_router_request_seconds", kind: .summary,
                     help: "Latency though all of ACME's HTTP request router.", unit: "seconds"))
+        #expect(parsed.exemplars.map(\.sample) == [4])
+        #expect(parsed.exemplars.map(\.exemplar) == [
+            MetricExemplar(
+                series: Labels(["__name__": "foo_bucket", "le": "+Inf"]), labels: Labels(["trace_id": "oHg5SJYRHA0"]),
+                timestampMs: 1_520_879_607_789, value: 9.8),
+        ])
         // The same text read as the Prometheus text format: float timestamps are an error.
         #expect(Self.errorMessage(text, openMetrics: false)?.hasPrefix("line 4: invalid timestamp \"1520879607.789\"") == true)
     }
 
-    @Test func openMetricsTimestampsRound() throws {
-        let parsed = try Self.parse("a 1 1.001\nb 1 -0.5\nc 1 2\n# EOF\n", openMetrics: true)
-        #expect(parsed.samples.map(\.timestampMs) == [1001, -500, 2000])
+    @Test func openMetricsExemplarsTakeTheirSampleTimeWhenTheyHaveNone() throws {
+        let text = #"""
+            a_total{job="x"} 3 # {trace_id="t1", span_id="s\"1"} 1
+            b_total 4 12.5 # {} 2.5e0
+            c_bucket{le="1"} 5 #{"quoted.name"="ü"}0.5 7
+            d 6
+            # EOF
+
+            """#
+        let parsed = try Self.parse(text, extraLabels: [Label("instance", "h:1")])
+        #expect(parsed.exemplars.map(\.sample) == [0, 1, 2])
+        #expect(parsed.exemplars.map(\.exemplar) == [
+            MetricExemplar(
+                series: Labels(["__name__": "a_total", "instance": "h:1", "job": "x"]), labels: Labels(["span_id": "s\"1", "trace_id": "t1"]),
+                timestampMs: Self.now, value: 1),
+            MetricExemplar(series: Labels(["__name__": "b_total", "instance": "h:1"]), labels: Labels([]), timestampMs: 12_500, value: 2.5),
+            MetricExemplar(
+                series: Labels(["__name__": "c_bucket", "instance": "h:1", "le": "1"]), labels: Labels(["quoted.name": "ü"]),
+                timestampMs: 7_000, value: 0.5),
+        ])
+        for (line, message) in [
+            ("a 1 # trace_id=1", #"line 1: expected '{' to start the exemplar of metric "a""#),
+            (#"a 1 # {x="1"}"#, #"line 1: invalid exemplar value "" for metric "a""#),
+            (#"a 1 # {x="1"} one"#, #"line 1: invalid exemplar value "one" for metric "a""#),
+            (#"a 1 # {x="1",x="2"} 1"#, #"line 1: duplicate exemplar label name "x""#),
+            (#"a 1 # {x=1} 1"#, #"line 1: expected '"' to start the value of exemplar label "x""#),
+            (#"a 1 # {x="1"} 1 2 3"#, #"line 1: unexpected text "3" after the exemplar of metric "a""#),
+            (#"a 1 # {x="1"} 1 NaN"#, #"line 1: invalid timestamp "NaN" for metric "a""#),
+        ] {
+            #expect(Self.errorMessage(line + "\n# EOF\n") == message)
+        }
+    }
+
+    /// Seconds times 1000, truncated toward zero as Prometheus does: 1.001 s is 1000.9999999999999 ms, so 1000.
+    @Test func openMetricsTimestampsTruncateAsPrometheusDoes() throws {
+        let parsed = try Self.parse("a 1 1.001\nb 1 -0.5\nc 1 2\nd 1 1795880631.5939012\ne 1 -1.0009\n# EOF\n", openMetrics: true)
+        #expect(parsed.samples.map(\.timestampMs) == [1000, -500, 2000, 1_795_880_631_593, -1000])
     }
 
     @Test func openMetricsErrors() {

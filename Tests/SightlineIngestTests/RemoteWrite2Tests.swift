@@ -18,9 +18,10 @@ private struct Request2Builder {
 
     mutating func series(
         _ labels: [(String, String)], samples: [(Int64, Double)] = [], histograms: Int = 0, exemplars: Int = 0,
-        metadata: (type: UInt64, help: String, unit: String)? = nil, rawRefs: [UInt64]? = nil
+        metadata: (type: UInt64, help: String, unit: String)? = nil, rawRefs: [UInt64]? = nil, rawExemplarRefs: [UInt64]? = nil
     ) {
         let refs = rawRefs ?? labels.flatMap { [ref($0.0), ref($0.1)] }
+        let exemplarRefs = exemplars > 0 ? rawExemplarRefs ?? [ref("trace_id"), ref("4bf92f35")] : []
         let meta = metadata.map { ($0.type, ref($0.help), ref($0.unit)) }
         writer.writeMessage(5) { series in
             var packed = ProtobufWriter()
@@ -33,7 +34,15 @@ private struct Request2Builder {
                 }
             }
             for _ in 0..<histograms { series.writeMessage(3) { $0.writeVarint(1, 3) } }
-            for _ in 0..<exemplars { series.writeMessage(4) { $0.writeDouble(2, 1) } }
+            for index in 0..<exemplars {
+                series.writeMessage(4) { exemplar in
+                    var packed = ProtobufWriter()
+                    for ref in exemplarRefs { packed.writeRawVarint(ref) }
+                    exemplar.writeBytes(1, packed.bytes)
+                    exemplar.writeDouble(2, 1)
+                    exemplar.writeInt64(3, 900 + Int64(index))
+                }
+            }
             if let (type, help, unit) = meta {
                 series.writeMessage(5) { m in
                     m.writeVarint(1, type)
@@ -58,6 +67,23 @@ struct RemoteWrite2Tests {
         let decoded = try RemoteWrite2Decoder.decode(protobuf: builder.bytes)
         guard case .metrics(let batch) = decoded.batch else { return (MetricBatch(), decoded) }
         return (batch, decoded)
+    }
+
+    @Test func exemplarsDecodeWithTheirSymbols() throws {
+        var request = Request2Builder()
+        let labels = [("__name__", "http_requests_total"), ("job", "api")]
+        request.series(labels, samples: [(1_000, 1)], exemplars: 2)
+        request.series([("job", "no_name")], samples: [(1_000, 1)], exemplars: 1)
+        let (batch, decoded) = try decode(request)
+        #expect(decoded.rejected == 1)
+        let series = Labels(["__name__": "http_requests_total", "job": "api"])
+        #expect(batch.exemplars == [900, 901].map { MetricExemplar(series: series, labels: Labels(["trace_id": "4bf92f35"]), timestampMs: $0, value: 1) })
+        for refs: [UInt64] in [[1], [1, 99]] {
+            var bad = Request2Builder()
+            bad.series(labels, samples: [(1_000, 1)], exemplars: 1, rawExemplarRefs: refs)
+            let error = sightlineError { _ = try RemoteWrite2Decoder.decode(protobuf: bad.bytes) }
+            #expect(error?.message.contains("timeseries[0].exemplars[0]") == true, "\(String(describing: error))")
+        }
     }
 
     @Test func samplesAndMetadataDecode() throws {

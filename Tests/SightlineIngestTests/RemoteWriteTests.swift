@@ -167,6 +167,28 @@ struct RemoteWriteTests {
         #expect(batch.metadata[2] == MetricMetadata(metricFamily: "g", kind: .gauge, help: "help of g", unit: "celsius"))
     }
 
+    @Test func keepsExemplarsOfValidSeriesOnly() throws {
+        var request = WriteRequestBuilder()
+        request.series([("__name__", "rpc_total"), ("job", "api")], samples: [(1000, 3)], exemplars: 2)
+        request.series([("job", "no_name")], samples: [(1000, 1)], exemplars: 1)
+        request.series([("__name__", "only_exemplar")], exemplars: 1)
+        let (batch, decoded) = try decode(request.bytes)
+        #expect(decoded.rejected == 1)
+        let exemplar = { (series: Labels) in MetricExemplar(series: series, labels: Labels(["trace_id": "abc"]), timestampMs: 5, value: 1) }
+        let rpc = Labels(["__name__": "rpc_total", "job": "api"])
+        #expect(batch.exemplars == [exemplar(rpc), exemplar(rpc), exemplar(Labels(["__name__": "only_exemplar"]))])
+        // A malformed exemplar fails the request as a malformed sample does, naming where it is.
+        var writer = ProtobufWriter()
+        writer.writeMessage(1) { series in
+            series.writeMessage(1) { label in
+                label.writeString(1, "__name__")
+                label.writeString(2, "m")
+            }
+            series.writeBytes(3, [0x11, 0x01])  // value: a fixed64 cut short
+        }
+        #expect(decodeError(writer.bytes)?.message.contains("timeseries[0].exemplars[0]") == true)
+    }
+
     @Test func keepsStaleNaNAndOtherValueBitsExactly() throws {
         let otherNaN = Double(bitPattern: 0x7FF8_0000_0000_0001)
         var request = WriteRequestBuilder()
@@ -302,6 +324,8 @@ struct RemoteWriteTests {
             #expect(cached.rejectionMessage == plain.rejectionMessage)
         }
         #expect(cache.count == 51)
+        guard case .metrics(let withExemplar) = try RemoteWriteDecoder.decode(protobuf: request(7), seriesCache: cache).batch else { return }
+        #expect(withExemplar.exemplars.map(\.series) == [Labels(["__name__": "with_exemplar"])])
         // A hit hands out the labels made the first time: the same storage, so stores compare them by identity.
         let first = try RemoteWriteDecoder.decode(protobuf: request(1), seriesCache: cache)
         let second = try RemoteWriteDecoder.decode(protobuf: request(2), seriesCache: cache)
@@ -458,6 +482,20 @@ struct RemoteWriteTests {
         #expect(try Snappy.decompress(snappy, maxOutput: 1 << 20) == encoded)
         let fromSnappy = try RemoteWriteDecoder.decode(snappyBody: snappy, maxDecompressed: 1 << 20)
         #expect(fromSnappy.batch == decoded.batch)
+    }
+
+    @Test func encoderWritesExemplarsInTheirSeries() throws {
+        let a = Labels(["__name__": "rpc_bucket", "le": "1"])
+        let samples = [MetricSample(labels: a, timestampMs: 1000, value: 3)]
+        let exemplars = [
+            MetricExemplar(series: Labels(["__name__": "alone"]), labels: Labels([]), timestampMs: 0, value: 0),
+            MetricExemplar(series: a, labels: Labels(["span_id": "s", "trace_id": "t"]), timestampMs: 990, value: 0.5),
+        ]
+        let (batch, decoded) = try decode(RemoteWriteEncoder.encode(samples, metadata: [], exemplars: exemplars))
+        #expect(decoded.rejected == 0)
+        #expect(batch.samples == samples)
+        // The series with samples comes first; a series with exemplars only gets a series of its own.
+        #expect(batch.exemplars == [exemplars[1], exemplars[0]])
     }
 
     @Test func encoderReencodesTheGeneratedDataset() throws {

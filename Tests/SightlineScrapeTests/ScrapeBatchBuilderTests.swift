@@ -87,6 +87,30 @@ struct ScrapeBatchBuilderTests {
         #expect(outcome.batch.value(#"scrape_samples_post_metric_relabeling{env="dev", instance="h:1", job="app"}"#) == 1)
     }
 
+    /// An exemplar goes into its sample's stored series, and away with a sample relabeling or de-duplication drops.
+    @Test func exemplarsFollowTheirSamples() throws {
+        let config = ScrapeConfig(
+            jobName: "app",
+            metricRelabelConfigs: [
+                RelabelConfig(action: .drop, sourceLabels: ["__name__"], regex: "go_.*"),
+                RelabelConfig(action: .labelDrop, regex: "env"),
+            ])
+        let builder = ScrapeBatchBuilder(target: try target(config))
+        let text = """
+            go_gc_total 1 # {trace_id="dropped"} 1
+            rpc_total 2 # {trace_id="kept"} 1 0.05
+            rpc_total 3 # {trace_id="duplicate"} 1
+            plain 4
+            rpc_bucket{le="1"} 5 # {trace_id="bucket"} 0.5
+            # EOF
+            """
+        let outcome = try builder.success(try PrometheusTextParser.parse(text, defaultTimestampMs: 100), timestampMs: 100, durationSeconds: 0)
+        #expect(outcome.batch.exemplars.map { "\($0.series) \($0.labels) \($0.timestampMs)" } == [
+            #"rpc_total{instance="h:1", job="app"} {trace_id="kept"} 50"#,
+            #"rpc_bucket{instance="h:1", job="app", le="1"} {trace_id="bucket"} 100"#,
+        ])
+    }
+
     @Test func explicitTimestampsAreNotTrackedForStaleness() throws {
         var builder = ScrapeBatchBuilder(target: try target())
         builder.commit(try builder.success(try exposition("a 1 50\nb 2\n"), timestampMs: 100, durationSeconds: 0))

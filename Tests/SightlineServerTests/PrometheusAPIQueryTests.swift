@@ -411,7 +411,7 @@ struct PrometheusAPIQueryTests {
         await harness.cleanUp()
     }
 
-    @Test func exemplarsAreAnEmptyList() async throws {
+    @Test func aStoreWithoutExemplarsAnswersAnEmptyList() async throws {
         let harness = try PrometheusAPIHarness.withFixtures()
         let client = harness.client()
         do {

@@ -14,44 +14,6 @@ import SightlineTraceStore
 
 /// `/api/v1/admin/tsdb/delete_series` and `clean_tombstones` over the embedded engine, through the pipeline and WAL.
 struct PrometheusAdminTests {
-    /// A server's API over a WAL and the embedded metrics engine in `directory`, replayed as at start.
-    private struct Harness {
-        let api: APIDependencies
-        let tsdb: TSDB
-
-        init(_ directory: String, tokens: [TokenGrant] = []) throws {
-            let logger = Logger(label: "test")
-            let wal = try WriteAheadLog(directory: directory + "/wal", options: WALOptions(fsync: .always), logger: logger)
-            let logs = try LogStore(directory: directory + "/logs", logger: logger)
-            let spans = try TraceStore(directory: directory + "/traces", logger: logger)
-            tsdb = try TSDB(directory: directory + "/tsdb", logger: logger)
-            let pipeline = IngestPipeline(wal: wal, stores: [logs, spans, tsdb], limits: IngestLimits(), metrics: ServerMetrics(), logger: logger)
-            try pipeline.replayAndOpen()
-            var api = APIDependencies(
-                pipeline: pipeline, authenticator: Authenticator(tokens: tokens), limits: IngestLimits(), metrics: ServerMetrics(),
-                logs: logs, spans: spans, samples: tsdb, tsdb: tsdb)
-            api.snapshotsDirectory = directory + "/snapshots"
-            self.api = api
-        }
-
-        func client() -> RouterClient { RouterClient(HTTPAPI.router(api)) }
-
-        /// Ten samples a minute apart from 1000 s for each of `up{instance="a"}`, `up{instance="b"}` and `load`.
-        func write(value: Double = 1) async throws {
-            var samples: [MetricSample] = []
-            for labels in [Labels(["__name__": "up", "instance": "a"]), Labels(["__name__": "up", "instance": "b"]), Labels(["__name__": "load"])] {
-                for i in 0..<10 { samples.append(MetricSample(labels: labels, timestampMs: 1_000_000 + Int64(i) * 60_000, value: value)) }
-            }
-            _ = try await api.pipeline.ingest(DecodedBatch(.metrics(MetricBatch(samples: samples))), tenant: .default, protocol: "test", bytes: 0)
-        }
-
-        /// `series timestamps…` for every stored series.
-        func stored() throws -> [String] {
-            try tsdb.select(tenant: .default, matchers: [LabelMatcher("__name__", .regexMatch, ".+")], startMs: .min, endMs: .max)
-                .map { "\($0.labels) \($0.timestampsMs.map { String($0 / 60_000) }.joined(separator: ","))" }
-        }
-    }
-
     private static func form(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text
     }
@@ -59,7 +21,7 @@ struct PrometheusAdminTests {
     @Test func deleteSeriesRemovesSamplesInRangeAndSurvivesRestart() async throws {
         let temporary = try TemporaryDirectory(prefix: "sightline-admin")
         defer { temporary.remove() }
-        var harness = try Harness(temporary.path)
+        var harness = try EmbeddedMetricsHarness(temporary.path)
         try await harness.write()
         try await harness.api.pipeline.checkpoint()  // the samples are in a block now
         // Two selectors; up{instance="a"} from minute 18 through 21 (seconds), all of `load`.
@@ -78,14 +40,14 @@ struct PrometheusAdminTests {
 
         // A crash: the deletions come back from the WAL in order with the writes around them.
         try await harness.api.pipeline.wal.close()
-        harness = try Harness(temporary.path)
+        harness = try EmbeddedMetricsHarness(temporary.path)
         #expect(try harness.stored() == afterRange)
         // Written again after the deletion, the samples are kept; a clean restart keeps everything as it was.
         try await harness.write(value: 2)
         let rewritten = try harness.stored()
         #expect(rewritten.count == 3 && rewritten[1] == #"up{instance="a"} 16,17,18,19,20,21,22,23,24,25"#)
         try await harness.api.pipeline.shutdown()
-        harness = try Harness(temporary.path)
+        harness = try EmbeddedMetricsHarness(temporary.path)
         #expect(try harness.stored() == rewritten)
         try await harness.api.pipeline.shutdown()
     }
@@ -93,7 +55,7 @@ struct PrometheusAdminTests {
     @Test func snapshotWritesAnEngineDirectoryNamedAsPrometheusNamesThem() async throws {
         let temporary = try TemporaryDirectory(prefix: "sightline-admin")
         defer { temporary.remove() }
-        let harness = try Harness(temporary.path)
+        let harness = try EmbeddedMetricsHarness(temporary.path)
         try await harness.write()
         let reply = try await harness.client().execute("/api/v1/admin/tsdb/snapshot", method: .post)
         #expect(reply.status == .ok)
@@ -116,7 +78,7 @@ struct PrometheusAdminTests {
         let temporary = try TemporaryDirectory(prefix: "sightline-admin")
         defer { temporary.remove() }
         let acme = Tenant(uncheckedID: "acme")
-        let harness = try Harness(
+        let harness = try EmbeddedMetricsHarness(
             temporary.path, tokens: [TokenGrant(token: "read", tenant: acme, roles: [.query]), TokenGrant(token: "ops", tenant: acme, roles: [.admin])])
         let client = harness.client()
         let cases: [(String, String)] = [

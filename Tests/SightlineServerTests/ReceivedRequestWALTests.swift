@@ -172,7 +172,7 @@ struct ReceivedRequestWALTests {
         #expect(knows(BatchDeduplicator.walPayload(id: "b-1", batch: batch)))
         #expect(knows(BatchDeduplicator.walPayload(id: "b-1", batch: batch, request: request)))
         // Later versions and formats, with and without an id.
-        #expect(!knows([0x09, 0x01]))
+        #expect(!knows([TenantBatch.readableVersions.upperBound + 1, 0x01]))
         #expect(!knows([BatchDeduplicator.requestMarker, 0x7F]))
         var withID = BatchDeduplicator.walPayload(id: "b-1", batch: batch, request: request)
         withID[6] = 0x7F  // 0xB1, length 3, "b-1", the marker, then the format byte

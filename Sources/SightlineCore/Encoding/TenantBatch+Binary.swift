@@ -23,14 +23,21 @@
 /// Version 7 is version 5 followed by log deletions (``LogDeletion``): a count, then per deletion its request id,
 /// query, creation time, matchers (as in version 6), line filters (a count, then kind byte and alternatives each) and
 /// its start and end; only log batches that hold deletions are written in it.
+///
+/// Versions 8 and 9 carry exemplars (``MetricExemplar``): version 8 is version 6 (its deletions count always written)
+/// followed by a count of exemplars, then per exemplar its series' labels, its own labels, its time as a signed varint
+/// and its value's 8 bytes; version 9 is version 4 followed by the same exemplar list. Only batches with exemplars are
+/// written in them.
 extension TenantBatch {
     private static let formatVersion: UInt8 = 3
     private static let segmentScopedVersion: UInt8 = 4
     private static let logsVersion: UInt8 = 5
     private static let deletionsVersion: UInt8 = 6
     private static let logDeletionsVersion: UInt8 = 7
+    private static let exemplarsVersion: UInt8 = 8
+    private static let segmentScopedExemplarsVersion: UInt8 = 9
     /// The format versions ``init(decoding:seriesTable:)`` reads.
-    package static let readableVersions: ClosedRange<UInt8> = 1...logDeletionsVersion
+    package static let readableVersions: ClosedRange<UInt8> = 1...segmentScopedExemplarsVersion
 
     /// Encodes the batch.
     package func encoded() -> [UInt8] {
@@ -55,6 +62,7 @@ extension TenantBatch {
         let version = switch batch {
         case .logs(let records) where !records.deletions.isEmpty: Self.logDeletionsVersion
         case .logs: Self.logsVersion
+        case .metrics(let metrics) where !metrics.exemplars.isEmpty: Self.exemplarsVersion
         case .metrics(let metrics) where !metrics.deletions.isEmpty: Self.deletionsVersion
         case .metrics, .traces: Self.formatVersion
         }
@@ -88,7 +96,8 @@ extension TenantBatch {
                 w.writeDouble(sample.value)
             }
             w.writeMetadata(metrics.metadata)
-            if !metrics.deletions.isEmpty { w.writeDeletions(metrics.deletions) }
+            if version != Self.formatVersion { w.writeDeletions(metrics.deletions) }
+            if version == Self.exemplarsVersion { w.writeExemplars(metrics.exemplars) }
         case .traces(let spans):
             w.writeVarint(UInt64(spans.count))
             for span in spans { w.write(span) }
@@ -117,6 +126,9 @@ extension TenantBatch {
         guard let signal = Signal(rawValue: signalByte) else { throw SightlineError(.dataCorrupted, "unknown signal \(signalByte)") }
         guard version != Self.segmentScopedVersion || signal == .metrics else {
             throw SightlineError(.dataCorrupted, "a version 4 record holds \(signal), not metrics")
+        }
+        guard version < Self.exemplarsVersion || signal == .metrics else {
+            throw SightlineError(.dataCorrupted, "a version \(version) record holds \(signal), not metrics")
         }
         guard version != Self.logsVersion || signal == .logs else {
             throw SightlineError(.dataCorrupted, "a version 5 record holds \(signal), not logs")
@@ -156,7 +168,8 @@ extension TenantBatch {
             let count = try r.readCount()
             var samples: [MetricSample] = []
             samples.reserveCapacity(count)
-            if version == Self.segmentScopedVersion {
+            let segmentScoped = version == Self.segmentScopedVersion || version == Self.segmentScopedExemplarsVersion
+            if segmentScoped {
                 guard seriesTable != nil else {
                     throw SightlineError(
                         .dataCorrupted, "a WAL segment's own metrics record (version 4) can only be read in order with its segment")
@@ -177,8 +190,10 @@ extension TenantBatch {
                 }
             }
             let metadata = try r.readMetadata()
-            let deletions = version == Self.deletionsVersion ? try r.readDeletions() : []
-            self.init(tenant: tenant, batch: .metrics(MetricBatch(samples: samples, metadata: metadata, deletions: deletions)))
+            let deletions = version == Self.deletionsVersion || version == Self.exemplarsVersion ? try r.readDeletions() : []
+            let exemplars = version >= Self.exemplarsVersion ? try r.readExemplars() : []
+            self.init(
+                tenant: tenant, batch: .metrics(MetricBatch(samples: samples, metadata: metadata, exemplars: exemplars, deletions: deletions)))
         case .traces:
             let count = try r.readCount()
             var spans: [Span] = []
@@ -213,7 +228,7 @@ extension TenantBatch {
     /// sample's time (the first from 0); the value is its 8 bytes.
     package func encode(into w: inout ByteWriter, scope: WALSeriesScope) {
         guard case .metrics(let metrics) = batch, let refs = metrics.resolvedRefs, metrics.deletions.isEmpty else { return encode(into: &w) }
-        writeHeader(version: Self.segmentScopedVersion, into: &w)
+        writeHeader(version: metrics.exemplars.isEmpty ? Self.segmentScopedVersion : Self.segmentScopedExemplarsVersion, into: &w)
         w.writeVarint(UInt64(metrics.samples.count))
         var previousReference: UInt32 = .max
         var previousTime: Int64 = 0
@@ -247,6 +262,7 @@ extension TenantBatch {
             }
         }
         w.writeMetadata(metrics.metadata)
+        if !metrics.exemplars.isEmpty { w.writeExemplars(metrics.exemplars) }
     }
 }
 
@@ -373,6 +389,17 @@ extension ByteReader {
         return deletions
     }
 
+    fileprivate mutating func readExemplars() throws -> [MetricExemplar] {
+        let count = try readCount()
+        var exemplars: [MetricExemplar] = []
+        exemplars.reserveCapacity(count)
+        for _ in 0..<count {
+            exemplars.append(
+                MetricExemplar(series: try readLabels(), labels: try readLabels(), timestampMs: try readSignedVarint(), value: try readDouble()))
+        }
+        return exemplars
+    }
+
     fileprivate mutating func readLogDeletions() throws -> [LogDeletion] {
         let count = try readCount()
         var deletions: [LogDeletion] = []
@@ -440,6 +467,16 @@ extension ByteWriter {
             writeMatchers(deletion.matchers)
             writeSignedVarint(deletion.startMs)
             writeSignedVarint(deletion.endMs)
+        }
+    }
+
+    fileprivate mutating func writeExemplars(_ exemplars: [MetricExemplar]) {
+        writeVarint(UInt64(exemplars.count))
+        for exemplar in exemplars {
+            writeLabels(exemplar.series)
+            writeLabels(exemplar.labels)
+            writeSignedVarint(exemplar.timestampMs)
+            writeDouble(exemplar.value)
         }
     }
 

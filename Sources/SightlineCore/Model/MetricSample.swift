@@ -79,10 +79,56 @@ package struct SeriesDeletion: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Samples and the metadata of their families, as one request carries them, and deletions of stored samples.
+/// One observation picked to stand for the samples of a series around it, with labels of its own (usually the
+/// `trace_id` and `span_id` of the request observed): what Prometheus calls an exemplar, and what links a metric to the
+/// traces behind it.
+package struct MetricExemplar: Hashable, Sendable {
+    /// The labels of the series it belongs to (a histogram's `_bucket` series, a counter's `_total`).
+    package var series: Labels
+    /// Its own labels.
+    package var labels: Labels
+    /// Milliseconds since the epoch.
+    package var timestampMs: Int64
+    package var value: Double
+
+    /// The most characters (Unicode scalars) of label names and values together an exemplar may carry, as OpenMetrics
+    /// and Prometheus set it.
+    package static let maxLabelSetLength = 128
+
+    package init(series: Labels, labels: Labels, timestampMs: Int64, value: Double) {
+        self.series = series
+        self.labels = labels
+        self.timestampMs = timestampMs
+        self.value = value
+    }
+
+    /// The characters of its label names and values together, counted as ``maxLabelSetLength`` counts them.
+    package var labelSetLength: Int {
+        labels.labels.reduce(0) { $0 + $1.name.unicodeScalars.count + $1.value.unicodeScalars.count }
+    }
+
+    /// Exemplars compare their values by bit pattern, as samples do.
+    package static func == (lhs: MetricExemplar, rhs: MetricExemplar) -> Bool {
+        lhs.series == rhs.series && lhs.labels == rhs.labels && lhs.timestampMs == rhs.timestampMs
+            && lhs.value.bitPattern == rhs.value.bitPattern
+    }
+
+    package func hash(into hasher: inout Hasher) {
+        hasher.combine(series)
+        hasher.combine(labels)
+        hasher.combine(timestampMs)
+        hasher.combine(value.bitPattern)
+    }
+}
+
+/// Samples, their exemplars and the metadata of their families, as one request carries them, and deletions of stored
+/// samples.
 package struct MetricBatch: Hashable, Sendable {
     package var samples: [MetricSample]
     package var metadata: [MetricMetadata]
+    /// Exemplars of the batch's series (or of series with no sample in it). A store takes them or counts why not, but
+    /// never refuses a request for them, as Prometheus does.
+    package var exemplars: [MetricExemplar]
     /// Applied after the samples of the same batch (a batch holding deletions comes from the delete API alone).
     package var deletions: [SeriesDeletion]
     /// The store's numbers for the samples' series, one per sample, as admission found them; nil when no store
@@ -91,10 +137,12 @@ package struct MetricBatch: Hashable, Sendable {
     package var seriesRefs: SeriesRefs?
 
     package init(
-        samples: [MetricSample] = [], metadata: [MetricMetadata] = [], deletions: [SeriesDeletion] = [], seriesRefs: SeriesRefs? = nil
+        samples: [MetricSample] = [], metadata: [MetricMetadata] = [], exemplars: [MetricExemplar] = [], deletions: [SeriesDeletion] = [],
+        seriesRefs: SeriesRefs? = nil
     ) {
         self.samples = samples
         self.metadata = metadata
+        self.exemplars = exemplars
         self.deletions = deletions
         self.seriesRefs = seriesRefs
     }
@@ -125,12 +173,13 @@ package struct MetricBatch: Hashable, Sendable {
     }
 
     package static func == (a: MetricBatch, b: MetricBatch) -> Bool {
-        a.samples == b.samples && a.metadata == b.metadata && a.deletions == b.deletions
+        a.samples == b.samples && a.metadata == b.metadata && a.exemplars == b.exemplars && a.deletions == b.deletions
     }
 
     package func hash(into hasher: inout Hasher) {
         hasher.combine(samples)
         hasher.combine(metadata)
+        hasher.combine(exemplars)
         hasher.combine(deletions)
     }
 }

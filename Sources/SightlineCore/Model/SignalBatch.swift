@@ -27,7 +27,15 @@ package enum SignalBatch: Hashable, Sendable {
         }
     }
 
-    package var isEmpty: Bool { recordCount == 0 }
+    /// Whether the batch holds nothing to store: no records and, for metrics, no exemplars, metadata or deletions
+    /// either (a remote-write request may carry metadata alone).
+    package var isEmpty: Bool {
+        switch self {
+        case .metrics(let batch): batch.samples.isEmpty && batch.exemplars.isEmpty && batch.metadata.isEmpty && batch.deletions.isEmpty
+        case .logs(let records): records.isEmpty && records.deletions.isEmpty
+        case .traces(let spans): spans.isEmpty
+        }
+    }
 }
 
 /// A decoded batch and what the decoder had to reject from the same request.

@@ -149,6 +149,25 @@ package protocol MetricQuerier: Sendable {
     func metadata(tenant: Tenant, metric: String?) throws -> [MetricMetadata]
 }
 
+/// A series and its exemplars in a time range, oldest first.
+package struct SeriesExemplars: Hashable, Sendable {
+    package var series: Labels
+    package var exemplars: [MetricExemplar]
+
+    package init(series: Labels, exemplars: [MetricExemplar]) {
+        self.series = series
+        self.exemplars = exemplars
+    }
+}
+
+/// Reads exemplars: what `/api/v1/query_exemplars` answers from. The time-series engine and the ClickHouse store
+/// implement it.
+package protocol ExemplarQuerier: Sendable {
+    /// The exemplars of `tenant` in `[startMs, endMs]` of every series that matches all matchers of at least one of
+    /// `selectors`, each series once, sorted by series labels.
+    func exemplars(tenant: Tenant, selectors: [[LabelMatcher]], startMs: Int64, endMs: Int64) throws -> [SeriesExemplars]
+}
+
 /// The NaN Prometheus writes as a staleness marker: a series ended or a target vanished.
 ///
 /// Public because query loops ask ``isStale(_:)`` for every sample, and the compiler inlines an `@inlinable` function

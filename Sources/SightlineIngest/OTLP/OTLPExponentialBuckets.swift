@@ -43,7 +43,7 @@ extension OTLPExponentialHistogramPoint {
         }
         return OTLPHistogramPoint(
             attributes: attributes, timeUnixNano: timeUnixNano, count: count, sum: sum,
-            bucketCounts: bounds.counts + [bounds.beyond], explicitBounds: bounds.bounds, flags: flags)
+            bucketCounts: bounds.counts + [bounds.beyond], explicitBounds: bounds.bounds, flags: flags, exemplars: exemplars)
     }
 
     /// `base^index` at `scale` (≤ ``maxScale``), computed at ``maxScale`` so equal boundaries are equal bits.

@@ -67,6 +67,7 @@ extension OTLPJSONDecoder {
                 flags: try uint32(point, "flags"))
             if let value = try double(point, "asDouble", "as_double") { result.value = value }
             if let value = try decode(point, "asInt", "as_int", { try int64($0) }) { result.value = Double(value) }
+            result.exemplars = try exemplars(point)
             points.append(result)
         }
         return points
@@ -75,7 +76,8 @@ extension OTLPJSONDecoder {
     private static func histogramPoint(_ point: JSONObject) throws -> OTLPHistogramPoint {
         var result = OTLPHistogramPoint(
             attributes: try attributes(point), timeUnixNano: try uint64(point, "timeUnixNano", "time_unix_nano"),
-            count: try uint64(point, "count"), sum: try double(point, "sum"), flags: try uint32(point, "flags"))
+            count: try uint64(point, "count"), sum: try double(point, "sum"), flags: try uint32(point, "flags"),
+            exemplars: try exemplars(point))
         try forEachElement(point, "bucketCounts", "bucket_counts") { result.bucketCounts.append(try uint64($0)) }
         try forEachElement(point, "explicitBounds", "explicit_bounds") { result.explicitBounds.append(try double($0)) }
         return result
@@ -95,7 +97,22 @@ extension OTLPJSONDecoder {
             count: try uint64(point, "count"), sum: try double(point, "sum"), scale: try int32(point, "scale"),
             zeroCount: try uint64(point, "zeroCount", "zero_count"),
             zeroThreshold: try double(point, "zeroThreshold", "zero_threshold") ?? 0,
-            positive: try buckets("positive"), negative: try buckets("negative"), flags: try uint32(point, "flags"))
+            positive: try buckets("positive"), negative: try buckets("negative"), flags: try uint32(point, "flags"),
+            exemplars: try exemplars(point))
+    }
+
+    /// A data point's `exemplars`.
+    private static func exemplars(_ point: JSONObject) throws -> [OTLPExemplar] {
+        var exemplars: [OTLPExemplar] = []
+        try forEach(point, "exemplars") { exemplar, _ in
+            var result = OTLPExemplar(
+                attributes: try attributes(exemplar, "filteredAttributes"), timeUnixNano: try uint64(exemplar, "timeUnixNano", "time_unix_nano"),
+                traceID: try idBytes(exemplar, "traceId", "trace_id", length: 16), spanID: try idBytes(exemplar, "spanId", "span_id", length: 8))
+            if let value = try double(exemplar, "asDouble", "as_double") { result.value = value }
+            if let value = try decode(exemplar, "asInt", "as_int", { try int64($0) }) { result.value = Double(value) }
+            exemplars.append(result)
+        }
+        return exemplars
     }
 
     private static func summaryPoint(_ point: JSONObject) throws -> OTLPSummaryPoint {

@@ -12,6 +12,9 @@ import SightlineCore
 ///   ``OTLPDeltaAccumulator`` is given (and are rejected per data point without one); unspecified temporality is
 ///   rejected.
 /// - A point flagged `NO_RECORDED_VALUE` becomes the staleness marker.
+/// - Exemplars go with the point's series (a histogram's with the first `_bucket` whose bound holds the value), labelled
+///   `trace_id` and `span_id` in hex, plus their filtered attributes unless those would make the labels longer than
+///   ``MetricExemplar/maxLabelSetLength``.
 /// - `target_info` (value 1) carries the other resource attributes, at the resource's first data point's time.
 struct OTLPPrometheusTranslator {
     /// The staleness marker Prometheus writes for a series that ended.
@@ -19,6 +22,7 @@ struct OTLPPrometheusTranslator {
 
     private var samples: [MetricSample] = []
     private var metadata: [MetricMetadata] = []
+    private var exemplars: [MetricExemplar] = []
     private var families: Set<String> = []
     private var tally = RejectionTally()
     /// The running totals delta points go into; nil rejects them.
@@ -46,7 +50,7 @@ struct OTLPPrometheusTranslator {
             }
         }
         return DecodedBatch(
-            .metrics(MetricBatch(samples: translator.samples, metadata: translator.metadata)),
+            .metrics(MetricBatch(samples: translator.samples, metadata: translator.metadata, exemplars: translator.exemplars)),
             rejected: translator.tally.count, rejectionMessage: translator.tally.message)
     }
 
@@ -134,7 +138,10 @@ struct OTLPPrometheusTranslator {
                 var labels = Self.baseLabels(point.attributes, resourceLabels)
                 labels.append(Label(Labels.metricName, family + "_count"))
                 switch deltas.accumulate(tenant: tenant, labels: Labels(labels), exponential: point) {
-                case .total(let total): explicit.append(total.explicit)
+                case .total(let total):
+                    var converted = total.explicit
+                    converted.exemplars = point.exemplars
+                    explicit.append(converted)
                 case .refused(let message): tally.reject(1, message)
                 }
             }
@@ -195,20 +202,54 @@ struct OTLPPrometheusTranslator {
         return labels
     }
 
-    private mutating func append(_ base: [Label], name: String, extra: Label? = nil, timestampMs: Int64, value: Double) {
+    /// Appends a sample; returns its series.
+    @discardableResult
+    private mutating func append(_ base: [Label], name: String, extra: Label? = nil, timestampMs: Int64, value: Double) -> Labels {
         var labels = base
         if let extra { labels.append(extra) }
         labels.append(Label(Labels.metricName, name))
-        samples.append(MetricSample(labels: Labels(labels), timestampMs: timestampMs, value: value))
+        let series = Labels(labels)
+        samples.append(MetricSample(labels: series, timestampMs: timestampMs, value: value))
+        return series
+    }
+
+    /// Appends `point`'s exemplars to the series `pick` chooses for each (nil: none).
+    private mutating func addExemplars(_ point: [OTLPExemplar], to pick: (Double) -> Labels?) {
+        for exemplar in point {
+            guard let series = pick(exemplar.value) else { continue }
+            exemplars.append(
+                MetricExemplar(
+                    series: series, labels: Self.exemplarLabels(exemplar), timestampMs: Self.timestampMs(exemplar.timeUnixNano),
+                    value: exemplar.value))
+        }
+    }
+
+    /// `trace_id` and `span_id` in hex (when not all zero), then the filtered attributes as they are, unless they would
+    /// make the labels longer than ``MetricExemplar/maxLabelSetLength``.
+    private static func exemplarLabels(_ exemplar: OTLPExemplar) -> Labels {
+        var labels: [Label] = []
+        for (name, id) in [("trace_id", exemplar.traceID), ("span_id", exemplar.spanID)] where id.contains(where: { $0 != 0 }) {
+            labels.append(Label(name, Hex.encode(id)))
+        }
+        var length = labels.reduce(0) { $0 + $1.name.unicodeScalars.count + $1.value.unicodeScalars.count }
+        var attributes: [Label] = []
+        for attribute in exemplar.attributes {
+            let value = attribute.value.text
+            length += attribute.key.unicodeScalars.count + value.unicodeScalars.count
+            attributes.append(Label(attribute.key, value))
+        }
+        if length <= MetricExemplar.maxLabelSetLength { labels += attributes }
+        return Labels(labels)
     }
 
     private mutating func addNumberPoints(
         _ points: [OTLPNumberPoint], _ family: String, _ resourceLabels: ResourceLabels
     ) -> Int64? {
         for point in points {
-            append(
+            let series = append(
                 Self.baseLabels(point.attributes, resourceLabels), name: family,
                 timestampMs: Self.timestampMs(point.timeUnixNano), value: Self.value(point.value, flags: point.flags))
+            addExemplars(point.exemplars) { _ in series }
         }
         return points.first.map { Self.timestampMs($0.timeUnixNano) }
     }
@@ -224,15 +265,18 @@ struct OTLPPrometheusTranslator {
             }
             append(base, name: family + "_count", timestampMs: time, value: Self.value(Double(point.count), flags: point.flags))
             var cumulative: UInt64 = 0
+            var buckets: [(bound: Double, series: Labels)] = []
             for (bound, count) in zip(point.explicitBounds, point.bucketCounts) {
                 cumulative &+= count
-                append(
+                let series = append(
                     base, name: family + "_bucket", extra: Label("le", PrometheusNaming.formatFloat(bound)), timestampMs: time,
                     value: Self.value(Double(cumulative), flags: point.flags))
+                if !point.exemplars.isEmpty { buckets.append((bound, series)) }
             }
-            append(
+            let infinite = append(
                 base, name: family + "_bucket", extra: Label("le", "+Inf"), timestampMs: time,
                 value: Self.value(Double(point.count), flags: point.flags))
+            addExemplars(point.exemplars) { value in buckets.first { value <= $0.bound }?.series ?? infinite }
         }
         return points.first.map { Self.timestampMs($0.timeUnixNano) }
     }

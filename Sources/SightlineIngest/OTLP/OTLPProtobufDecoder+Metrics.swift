@@ -126,7 +126,7 @@ extension OTLPProtobufDecoder {
         return metric
     }
 
-    /// `NumberDataPoint`: attributes 7, time 3, as_double 4, as_int 6 (sfixed64), flags 8.
+    /// `NumberDataPoint`: attributes 7, time 3, as_double 4, as_int 6 (sfixed64), exemplars 5, flags 8.
     private static func numberPoint(_ r: inout ProtobufReader) throws -> OTLPNumberPoint {
         var point = OTLPNumberPoint()
         while let field = try r.nextField() {
@@ -135,6 +135,7 @@ extension OTLPProtobufDecoder {
             case 3: point.timeUnixNano = try r.readFixed64("time_unix_nano")
             case 4: point.value = try r.readDouble("as_double")
             case 6: point.value = Double(Int64(bitPattern: try r.readFixed64("as_int")))
+            case 5: point.exemplars.append(try r.readMessage("exemplars", index: point.exemplars.count) { try exemplar(&$0) })
             case 8: point.flags = try r.readUInt32("flags")
             default: try r.skipField()
             }
@@ -142,7 +143,8 @@ extension OTLPProtobufDecoder {
         return point
     }
 
-    /// `HistogramDataPoint`: attributes 9, time 3, count 4, sum 5, bucket_counts 6, explicit_bounds 7, flags 10.
+    /// `HistogramDataPoint`: attributes 9, time 3, count 4, sum 5, bucket_counts 6, explicit_bounds 7, exemplars 8,
+    /// flags 10.
     private static func histogramPoint(_ r: inout ProtobufReader) throws -> OTLPHistogramPoint {
         var point = OTLPHistogramPoint()
         while let field = try r.nextField() {
@@ -153,6 +155,7 @@ extension OTLPProtobufDecoder {
             case 5: point.sum = try r.readDouble("sum")
             case 6: try r.appendFixed64s("bucket_counts", to: &point.bucketCounts)
             case 7: try r.appendDoubles("explicit_bounds", to: &point.explicitBounds)
+            case 8: point.exemplars.append(try r.readMessage("exemplars", index: point.exemplars.count) { try exemplar(&$0) })
             case 10: point.flags = try r.readUInt32("flags")
             default: try r.skipField()
             }
@@ -161,7 +164,7 @@ extension OTLPProtobufDecoder {
     }
 
     /// `ExponentialHistogramDataPoint`: attributes 1, time 3, count 4, sum 5, scale 6 (sint32), zero_count 7, positive 8,
-    /// negative 9 (`Buckets`: offset 1 (sint32), bucket_counts 2 (uint64)), flags 10, zero_threshold 14.
+    /// negative 9 (`Buckets`: offset 1 (sint32), bucket_counts 2 (uint64)), flags 10, exemplars 11, zero_threshold 14.
     private static func exponentialHistogramPoint(_ r: inout ProtobufReader) throws -> OTLPExponentialHistogramPoint {
         var point = OTLPExponentialHistogramPoint()
         func buckets(_ r: inout ProtobufReader) throws -> OTLPExponentialHistogramPoint.Buckets {
@@ -186,11 +189,29 @@ extension OTLPProtobufDecoder {
             case 8: point.positive = try r.readMessage("positive") { try buckets(&$0) }
             case 9: point.negative = try r.readMessage("negative") { try buckets(&$0) }
             case 10: point.flags = try r.readUInt32("flags")
+            case 11: point.exemplars.append(try r.readMessage("exemplars", index: point.exemplars.count) { try exemplar(&$0) })
             case 14: point.zeroThreshold = try r.readDouble("zero_threshold")
             default: try r.skipField()
             }
         }
         return point
+    }
+
+    /// `Exemplar`: filtered_attributes 7, time 2, as_double 3, as_int 6 (sfixed64), span_id 4, trace_id 5.
+    private static func exemplar(_ r: inout ProtobufReader) throws -> OTLPExemplar {
+        var exemplar = OTLPExemplar()
+        while let field = try r.nextField() {
+            switch field {
+            case 7: try appendAttribute(&r, "filtered_attributes", to: &exemplar.attributes)
+            case 2: exemplar.timeUnixNano = try r.readFixed64("time_unix_nano")
+            case 3: exemplar.value = try r.readDouble("as_double")
+            case 6: exemplar.value = Double(Int64(bitPattern: try r.readFixed64("as_int")))
+            case 4: exemplar.spanID = try r.readBytes("span_id")
+            case 5: exemplar.traceID = try r.readBytes("trace_id")
+            default: try r.skipField()
+            }
+        }
+        return exemplar
     }
 
     /// `SummaryDataPoint`: attributes 7, time 3, count 4, sum 5, quantile_values 6 (quantile 1, value 2), flags 8.

@@ -9,13 +9,19 @@ package struct ParsedExposition: Sendable {
     /// Indices into ``samples`` of the samples whose timestamp came from the exposition (only when timestamps are
     /// honored). A scraper leaves these out of staleness tracking, as Prometheus does.
     package var explicitTimestampIndices: [Int]
+    /// OpenMetrics exemplars, each with the index in ``samples`` of the sample it came with (its series).
+    package var exemplars: [(sample: Int, exemplar: MetricExemplar)]
     /// Whether the exposition was read as OpenMetrics (float-second timestamps, `# EOF` terminator).
     package var isOpenMetrics: Bool
 
-    package init(samples: [MetricSample] = [], metadata: [MetricMetadata] = [], explicitTimestampIndices: [Int] = [], isOpenMetrics: Bool = false) {
+    package init(
+        samples: [MetricSample] = [], metadata: [MetricMetadata] = [], explicitTimestampIndices: [Int] = [],
+        exemplars: [(sample: Int, exemplar: MetricExemplar)] = [], isOpenMetrics: Bool = false
+    ) {
         self.samples = samples
         self.metadata = metadata
         self.explicitTimestampIndices = explicitTimestampIndices
+        self.exemplars = exemplars
         self.isOpenMetrics = isOpenMetrics
     }
 }

@@ -6,7 +6,8 @@ package import SightlineCore
 /// The parser works on bytes: no regular expressions and no `String` per line, only the names and values it keeps.
 /// It accepts `# HELP`, `# TYPE` and `# UNIT` lines, other comments, blank lines, escaped label values (`\\`, `\"`,
 /// `\n`), metric names with colons, quoted UTF-8 names (`{"my.metric", "my.label"="v"}`, Prometheus 3), the values
-/// `NaN`, `+Inf`, `-Inf` and `Inf`, exponent floats, optional timestamps, exemplars after ` # ` (skipped) and the
+/// `NaN`, `+Inf`, `-Inf` and `Inf`, exponent floats, optional timestamps, exemplars after ` # ` (kept in OpenMetrics,
+/// skipped in the text format) and the
 /// OpenMetrics `# EOF` terminator. `_created` series are kept as ordinary samples, as Prometheus 2 stores them.
 ///
 /// Timestamps are integer milliseconds in the text format and float seconds in OpenMetrics; an exposition is read as
@@ -46,7 +47,7 @@ package enum PrometheusTextParser {
         try scanner.run()
         return ParsedExposition(
             samples: scanner.samples, metadata: scanner.metadata, explicitTimestampIndices: scanner.explicitTimestampIndices,
-            isOpenMetrics: isOpenMetrics)
+            exemplars: scanner.exemplars, isOpenMetrics: isOpenMetrics)
     }
 
     /// Parses an exposition held in a string.

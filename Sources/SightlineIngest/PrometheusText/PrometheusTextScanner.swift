@@ -15,6 +15,8 @@ struct PrometheusTextScanner {
     private(set) var samples: [MetricSample] = []
     private(set) var metadata: [MetricMetadata] = []
     private(set) var explicitTimestampIndices: [Int] = []
+    /// OpenMetrics exemplars, each with the index of its sample in ``samples``.
+    private(set) var exemplars: [(sample: Int, exemplar: MetricExemplar)] = []
     private var metadataIndex: [String: Int] = [:]
 
     private var position = 0
@@ -187,15 +189,83 @@ struct PrometheusTextScanner {
             }
             skipSpaces()
         }
+        let labels = buildLabels(name: name)
         if position < lineEnd {
-            // Anything left must be an exemplar (` # {trace_id="…"} 1.0`), which is skipped.
+            // Anything left must be an exemplar (` # {trace_id="…"} 1.0`): read in OpenMetrics, skipped in the text
+            // format, which has none.
             guard base[position] == UInt8(ascii: "#") else {
                 throw error("unexpected text \"\(string(position, lineEnd - position))\" after the value of metric \"\(name)\"")
             }
+            if openMetrics {
+                position += 1
+                exemplars.append((samples.count, try parseExemplar(of: labels, sampleTimestampMs: timestampMs, name: name)))
+            }
         }
         if explicit { explicitTimestampIndices.append(samples.count) }
-        samples.append(MetricSample(labels: buildLabels(name: name), timestampMs: timestampMs, value: value))
+        samples.append(MetricSample(labels: labels, timestampMs: timestampMs, value: value))
         swap(&previousLabels, &currentLabels)
+    }
+
+    /// Reads an OpenMetrics exemplar after its `#`: ` {name="value", …} value [timestamp]`. Without a timestamp it
+    /// takes its sample's, as Prometheus' scraper does.
+    private mutating func parseExemplar(of series: Labels, sampleTimestampMs: Int64, name: String) throws -> MetricExemplar {
+        skipSpaces()
+        guard position < lineEnd, base[position] == UInt8(ascii: "{") else { throw error("expected '{' to start the exemplar of metric \"\(name)\"") }
+        position += 1
+        var labels: [Label] = []
+        while true {
+            skipSpaces()
+            guard position < lineEnd else { throw error("expected label name or '}' in the exemplar of metric \"\(name)\"") }
+            if base[position] == UInt8(ascii: "}") {
+                position += 1
+                break
+            }
+            let labelName: String
+            if base[position] == UInt8(ascii: "\"") {
+                labelName = try readQuoted(what: "exemplar label name")
+            } else {
+                let start = position
+                while position < lineEnd, Self.isLabelNameByte(base[position], first: position == start) { position += 1 }
+                guard position > start else { throw error("invalid character \(describe(base[start])) where an exemplar label name was expected") }
+                labelName = string(start, position - start)
+            }
+            skipSpaces()
+            guard position < lineEnd, base[position] == UInt8(ascii: "=") else { throw error("expected '=' after exemplar label name \"\(labelName)\"") }
+            position += 1
+            skipSpaces()
+            guard position < lineEnd, base[position] == UInt8(ascii: "\"") else {
+                throw error("expected '\"' to start the value of exemplar label \"\(labelName)\"")
+            }
+            position += 1
+            let start = position
+            let (hasEscape, hasHighByte) = try scanToClosingQuote("value of exemplar label \"\(labelName)\"")
+            let length = position - start
+            position += 1
+            let what = "value of exemplar label \"\(labelName)\""
+            let value = hasEscape
+                ? try decode(unescape(start, length), hasHighByte: hasHighByte, what: what)
+                : try decode(UnsafeBufferPointer(start: base + start, count: length), hasHighByte: hasHighByte, what: what)
+            guard !labels.contains(where: { $0.name == labelName }) else { throw error("duplicate exemplar label name \"\(labelName)\"") }
+            labels.append(Label(labelName, value))
+            skipSpaces()
+            if position < lineEnd, base[position] == UInt8(ascii: ",") { position += 1 }
+        }
+        skipSpaces()
+        let valueStart = position
+        while position < lineEnd, base[position] != 0x20, base[position] != 0x09 { position += 1 }
+        guard position > valueStart, let value = PrometheusNumber.parseDouble(base + valueStart, count: position - valueStart) else {
+            throw error("invalid exemplar value \"\(string(valueStart, position - valueStart))\" for metric \"\(name)\"")
+        }
+        skipSpaces()
+        var timestampMs = sampleTimestampMs
+        if position < lineEnd {
+            let start = position
+            while position < lineEnd, base[position] != 0x20, base[position] != 0x09 { position += 1 }
+            timestampMs = try parseTimestamp(start, position - start, name: name)
+            skipSpaces()
+            if position < lineEnd { throw error("unexpected text \"\(string(position, lineEnd - position))\" after the exemplar of metric \"\(name)\"") }
+        }
+        return MetricExemplar(series: series, labels: Labels(labels), timestampMs: timestampMs, value: value)
     }
 
     private mutating func parseTimestamp(_ start: Int, _ length: Int, name: String) throws -> Int64 {
@@ -203,7 +273,8 @@ struct PrometheusTextScanner {
             guard let seconds = PrometheusNumber.parseDouble(base + start, count: length), seconds.isFinite,
                 abs(seconds) < 9.2e15
             else { throw error("invalid timestamp \"\(string(start, length))\" for metric \"\(name)\"") }
-            return Int64((seconds * 1000).rounded())
+            // Truncated toward zero, as Prometheus converts them (`int64(ts * 1000)`), so both store the same time.
+            return Int64(seconds * 1000)
         }
         guard let ms = PrometheusNumber.parseInt64(base + start, count: length) else {
             throw error("invalid timestamp \"\(string(start, length))\" for metric \"\(name)\": expected integer milliseconds")

@@ -5,13 +5,13 @@ package import SightlineCore
 /// Message and field numbers, from the 2.0 specification's `io/prometheus/write/v2/types.proto`:
 /// - `Request`: `symbols = 4` (repeated string; the first is ""), `timeseries = 5` (repeated `TimeSeries`).
 /// - `TimeSeries`: `labels_refs = 1` (packed uint32, name and value references into `symbols`, in pairs),
-///   `samples = 2` (`Sample`: `value = 1` double, `timestamp = 2` int64 ms), `histograms = 3`, `exemplars = 4`,
-///   `metadata = 5` (`type = 1`, `help_ref = 3`, `unit_ref = 4`), `created_timestamp = 6`.
+///   `samples = 2` (`Sample`: `value = 1` double, `timestamp = 2` int64 ms), `histograms = 3`, `exemplars = 4`
+///   (`labels_refs = 1`, `value = 2`, `timestamp = 3`), `metadata = 5` (`type = 1`, `help_ref = 3`, `unit_ref = 4`), `created_timestamp = 6`.
 ///
 /// A malformed body (invalid protobuf, a symbol that is not UTF-8, a first symbol that is not empty) throws. A series
 /// Prometheus would refuse — a reference outside `symbols`, an odd number of references, no `__name__`, an empty,
 /// duplicate or unsorted label name — is rejected alone, its samples counted in ``DecodedBatch/rejected`` with a
-/// message naming it; native histograms are rejected as in 1.0. Exemplars and created timestamps are not stored.
+/// message naming it; native histograms are rejected as in 1.0. Exemplars are kept; created timestamps are not stored.
 package enum RemoteWrite2Decoder {
     /// Decodes an uncompressed `Request`.
     /// - Throws: ``SightlineError`` `.invalidArgument` naming the field path of what is malformed.
@@ -44,7 +44,7 @@ package enum RemoteWrite2Decoder {
             throw error.sightlineError(prefix: "malformed protobuf in", root: "Request")
         }
         return DecodedBatch(
-            .metrics(MetricBatch(samples: decoding.samples, metadata: decoding.metadata)),
+            .metrics(MetricBatch(samples: decoding.samples, metadata: decoding.metadata, exemplars: decoding.exemplars)),
             rejected: decoding.tally.count, rejectionMessage: decoding.tally.message)
     }
 
@@ -56,6 +56,7 @@ package enum RemoteWrite2Decoder {
     private struct Decoding {
         var samples: [MetricSample] = []
         var metadata: [MetricMetadata] = []
+        var exemplars: [MetricExemplar] = []
         var tally = RejectionTally()
         private var families: Set<String> = []
         /// Label sets by their references, so the series of one request that repeat them share one `Labels`.
@@ -65,6 +66,7 @@ package enum RemoteWrite2Decoder {
             var refs: [UInt32] = []
             var points: [(timestamp: Int64, value: Double)] = []
             var histograms = 0
+            var exemplarPoints: [(refs: [UInt32], timestamp: Int64, value: Double)] = []
             var kind = MetricMetadata.Kind.unknown
             var helpRef: UInt32 = 0
             var unitRef: UInt32 = 0
@@ -81,6 +83,28 @@ package enum RemoteWrite2Decoder {
                 case 3:
                     _ = try r.readBytesSlice("histograms", index: histograms)
                     histograms += 1
+                case 4:
+                    exemplarPoints.append(try r.readMessage("exemplars", index: exemplarPoints.count) { m in
+                        var point: (refs: [UInt32], timestamp: Int64, value: Double) = ([], 0, 0)
+                        while let field = try m.nextField() {
+                            switch field {
+                            case 1:
+                                var values: [UInt64] = []
+                                try m.appendVarints("labels_refs", to: &values)
+                                point.refs.append(contentsOf: values.map { UInt32(truncatingIfNeeded: $0) })
+                            case 2: point.value = try m.readDouble("value")
+                            case 3: point.timestamp = Int64(bitPattern: try m.readVarint("timestamp"))
+                            default: try m.skipField()
+                            }
+                        }
+                        guard point.refs.count % 2 == 0 else {
+                            throw FieldPathError("labels_refs has an odd number of references (\(point.refs.count))")
+                        }
+                        if let bad = point.refs.first(where: { Int($0) >= symbols.count }) {
+                            throw FieldPathError("labels_refs refers to symbol \(bad), beyond the request's \(symbols.count) symbols")
+                        }
+                        return point
+                    })
                 case 5:
                     try r.readMessage("metadata") { m in
                         while let field = try m.nextField() {
@@ -105,6 +129,10 @@ package enum RemoteWrite2Decoder {
             }
             for point in points {
                 samples.append(MetricSample(labels: labels, timestampMs: point.timestamp, value: point.value))
+            }
+            for point in exemplarPoints {
+                let own = stride(from: 0, to: point.refs.count, by: 2).map { Label(symbols[Int(point.refs[$0])], symbols[Int(point.refs[$0 + 1])]) }
+                exemplars.append(MetricExemplar(series: labels, labels: Labels(own), timestampMs: point.timestamp, value: point.value))
             }
             if histograms > 0 { tally.reject(histograms, RemoteWriteDecoder.nativeHistogramMessage) }
             let help = Int(helpRef) < symbols.count ? symbols[Int(helpRef)] : ""

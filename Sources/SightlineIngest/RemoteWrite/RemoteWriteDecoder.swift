@@ -5,7 +5,8 @@ package import SightlineCore
 /// Message and field numbers, from Prometheus's `prompb/remote.proto` and `prompb/types.proto`:
 /// - `WriteRequest`: `timeseries = 1` (repeated `TimeSeries`), `metadata = 3` (repeated `MetricMetadata`).
 /// - `TimeSeries`: `labels = 1` (`Label`: `name = 1`, `value = 2`), `samples = 2` (`Sample`: `value = 1` double,
-///   `timestamp = 2` int64 milliseconds), `exemplars = 3` (skipped), `histograms = 4` (native histograms).
+///   `timestamp = 2` int64 milliseconds), `exemplars = 3` (`Exemplar`: `labels = 1`, `value = 2` double,
+///   `timestamp = 3` int64 ms), `histograms = 4` (native histograms).
 /// - `MetricMetadata`: `type = 1`, `metric_family_name = 2`, `help = 4`, `unit = 5`.
 ///
 /// A malformed body (bad Snappy, truncated or invalid protobuf) throws: the whole request is rejected. A series
@@ -73,7 +74,7 @@ package enum RemoteWriteDecoder {
             throw error.sightlineError(prefix: "malformed protobuf in", root: "WriteRequest")
         }
         return DecodedBatch(
-            .metrics(MetricBatch(samples: state.samples, metadata: state.metadata)),
+            .metrics(MetricBatch(samples: state.samples, metadata: state.metadata, exemplars: state.exemplars)),
             rejected: state.tally.count,
             rejectionMessage: state.tally.message)
     }
@@ -81,6 +82,35 @@ package enum RemoteWriteDecoder {
     /// Decodes an uncompressed `WriteRequest` held in a byte array.
     package static func decode(protobuf: [UInt8], seriesCache: RemoteWriteSeriesCache? = nil) throws -> DecodedBatch {
         try protobuf.withUnsafeBytes { try decode(protobuf: $0, seriesCache: seriesCache) }
+    }
+
+    /// An `Exemplar` message of `series`: labels 1 (`Label`: name 1, value 2), value 2, timestamp 3.
+    /// - Throws: ``FieldPathError`` when the message is malformed.
+    static func exemplar(_ buffer: UnsafeRawBufferPointer, series: Labels) throws -> MetricExemplar {
+        var labels: [Label] = []
+        var exemplar = MetricExemplar(series: series, labels: Labels([]), timestampMs: 0, value: 0)
+        var r = ProtobufReader(buffer)
+        while let field = try r.nextField() {
+            switch field {
+            case 1:
+                labels.append(try r.readMessage("labels", index: labels.count) { label in
+                    var pair = Label("", "")
+                    while let field = try label.nextField() {
+                        switch field {
+                        case 1: pair.name = try label.readString("name")
+                        case 2: pair.value = try label.readString("value")
+                        default: try label.skipField()
+                        }
+                    }
+                    return pair
+                })
+            case 2: exemplar.value = try r.readDouble("value")
+            case 3: exemplar.timestampMs = Int64(bitPattern: try r.readVarint("timestamp"))
+            default: try r.skipField()
+            }
+        }
+        exemplar.labels = Labels(labels)
+        return exemplar
     }
 
     /// `MetricMetadata`: type 1, metric_family_name 2, help 4, unit 5. Nil when the family name is empty.
@@ -117,6 +147,7 @@ struct RemoteWriteDecoding {
 
     var samples: [MetricSample] = []
     var metadata: [MetricMetadata] = []
+    var exemplars: [MetricExemplar] = []
     var tally = RejectionTally()
 
     /// Label messages (name and value bytes together) to their labels.
@@ -129,8 +160,9 @@ struct RemoteWriteDecoding {
     private var currentSeriesLabels: [(bytes: UnsafeRawBufferPointer, index: Int)] = []
     /// The current series' labels, in wire order.
     private var labelScratch: [Label] = []
-    /// The current series' raw `Sample` messages.
+    /// The current series' raw `Sample` and `Exemplar` messages.
     private var sampleMessages: [UnsafeRawBufferPointer] = []
+    private var exemplarMessages: [UnsafeRawBufferPointer] = []
     /// How many native histograms the current series has.
     private var histograms = 0
     /// The label fields of the previous valid series, when they were contiguous, and its labels: consecutive
@@ -155,6 +187,7 @@ struct RemoteWriteDecoding {
         if let cacheReader, try decodeCachedSeries(buffer, cacheReader) { return }
         labelScratch.removeAll(keepingCapacity: true)
         sampleMessages.removeAll(keepingCapacity: true)
+        exemplarMessages.removeAll(keepingCapacity: true)
         currentSeriesLabels.removeAll(keepingCapacity: true)
         defer { swap(&previousSeriesLabels, &currentSeriesLabels) }
         histograms = 0
@@ -186,6 +219,7 @@ struct RemoteWriteDecoding {
                 switch number {
                 case 1: body = try r.readBytesSlice("labels", index: labelCount)
                 case 2: body = try r.readBytesSlice("samples", index: sampleMessages.count)
+                case 3: body = try r.readBytesSlice("exemplars", index: exemplarMessages.count)
                 case 4: body = try r.readBytesSlice("histograms", index: histograms)
                 default:
                     try r.skipField()
@@ -243,6 +277,8 @@ struct RemoteWriteDecoding {
                 labelScratch.append(interned.label)
             case 2:
                 sampleMessages.append(body)
+            case 3:
+                exemplarMessages.append(body)
             case 4:
                 histograms += 1
             default:
@@ -255,6 +291,9 @@ struct RemoteWriteDecoding {
             // Check the samples' structure anyway: a malformed body fails as a whole whatever its labels.
             for (index, message) in sampleMessages.enumerated() {
                 _ = try withFieldPath(".samples[\(index)]") { try Self.sample(message) }
+            }
+            for (index, message) in exemplarMessages.enumerated() {
+                _ = try withFieldPath(".exemplars[\(index)]") { try RemoteWriteDecoder.exemplar(message, series: Labels([])) }
             }
             let count = sampleMessages.count + histograms
             if count > 0 { tally.reject(count, "series \(Self.describeSeries(buffer)) \(failure)") }
@@ -282,6 +321,9 @@ struct RemoteWriteDecoding {
         for (index, message) in sampleMessages.enumerated() {
             let (timestamp, value) = try withFieldPath(".samples[\(index)]") { try Self.sample(message) }
             samples.append(MetricSample(labels: labels, timestampMs: timestamp, value: value))
+        }
+        for (index, message) in exemplarMessages.enumerated() {
+            exemplars.append(try withFieldPath(".exemplars[\(index)]") { try RemoteWriteDecoder.exemplar(message, series: labels) })
         }
         if histograms > 0 {
             tally.reject(histograms, RemoteWriteDecoder.nativeHistogramMessage)

@@ -1,4 +1,4 @@
-package import SightlineCore
+import SightlineCore
 
 /// Splits a TCP byte stream into messages.
 ///

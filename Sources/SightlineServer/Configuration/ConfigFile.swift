@@ -286,6 +286,7 @@ package enum ConfigFile {
                 case "metrics.max_series_per_tenant": metrics.maxSeriesPerTenant = try integer(value, at: key, minimum: 0)
                 case "metrics.max_samples_per_request": metrics.maxSamplesPerRequest = try integer(value, at: key, minimum: 0)
                 case "metrics.maintenance_interval": metrics.maintenanceInterval = try duration(value, at: key)
+                case "metrics.max_exemplars_per_tenant": metrics.maxExemplarsPerTenant = try integer(value, at: key, minimum: 0)
                 default: throw unknown(key, value)
                 }
             }

@@ -254,6 +254,8 @@ package struct ServerConfiguration: Sendable {
         package var maxSeriesPerTenant: Int = 0
         /// Most samples per request; 0 means no limit.
         package var maxSamplesPerRequest: Int = 0
+        /// Most exemplars kept per tenant, the newest; 0 keeps none.
+        package var maxExemplarsPerTenant: Int = 100_000
         /// How often blocks are compacted and retention applied.
         package var maintenanceInterval: Duration = .seconds(60)
 

@@ -8,7 +8,7 @@ package import Hummingbird
 /// | `/api/v1/query` | GET, POST | instant query |
 /// | `/api/v1/query_range` | GET, POST | range query |
 /// | `/api/v1/format_query` | GET, POST | canonical PromQL text |
-/// | `/api/v1/query_exemplars` | GET, POST | always empty: exemplars are not stored |
+/// | `/api/v1/query_exemplars` | GET, POST | exemplars of the series a query selects |
 /// | `/api/v1/series` | GET, POST | series matching `match[]` |
 /// | `/api/v1/labels` | GET, POST | label names |
 /// | `/api/v1/label/<name>/values` | GET | label values |

@@ -1,7 +1,7 @@
 import HTTPTypes
 package import Hummingbird
 import NIOCore
-package import SightlineCore
+import SightlineCore
 package import SightlineQuery
 
 /// Writes Prometheus API success responses byte for byte as Prometheus' JSON codec writes them:

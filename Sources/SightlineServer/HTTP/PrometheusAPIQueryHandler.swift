@@ -68,22 +68,46 @@ enum PrometheusAPIQueryHandler {
         return PrometheusAPIJSON.success(data: JSONText.quoted(expression.description))
     }
 
-    /// `/api/v1/query_exemplars`: always an empty list, since Sightline does not store exemplars yet. The parameters
-    /// are still checked, so a client learns of a bad query here as it would from Prometheus.
+    /// `/api/v1/query_exemplars`: the exemplars in `[start, end]` of the series any selector of `query` matches, per
+    /// series, in Prometheus' shape (`seriesLabels`, then `exemplars` with `labels`, `value` as a string and
+    /// `timestamp` in seconds). A store that keeps no exemplars answers an empty list, as Prometheus does without
+    /// exemplar storage.
     static func queryExemplars(_ request: Request, api: APIDependencies) async throws -> Response {
-        _ = try api.authenticator.identify(authorization: request.headers[.authorization], requiring: .query)
+        let identity = try api.authenticator.identify(authorization: request.headers[.authorization], requiring: .query)
         let parameters = try await PrometheusAPIParameters.read(request)
         let startMs = try parameters.time("start", default: PrometheusAPITime.minMs)
         let endMs = try parameters.time("end", default: PrometheusAPITime.maxMs)
         guard endMs >= startMs else {
             throw PrometheusAPIError(.badData, "end timestamp must not be before start timestamp")
         }
+        let expression: Expr
         do {
-            _ = try PromQLParser.parse(parameters["query"], options: api.promQLFeatures)
+            expression = try PromQLParser.parse(parameters["query"], options: api.promQLFeatures)
         } catch let error as SightlineError {
             throw PrometheusAPIError(.badData, error.message)
         }
-        return PrometheusAPIJSON.success(data: "[]")
+        let selectors = expression.selectors
+        // A query without selectors gets Prometheus' answer: 204 and no body.
+        guard !selectors.isEmpty else { return Response(status: .noContent) }
+        guard let querier = api.samples as? any ExemplarQuerier else { return PrometheusAPIJSON.success(data: "[]") }
+        let found = try querier.exemplars(tenant: identity.tenant, selectors: selectors, startMs: startMs, endMs: endMs)
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        func append(_ text: String) { out.append(contentsOf: text.utf8) }
+        for (index, series) in found.enumerated() {
+            var labels = index > 0 ? ",{\"seriesLabels\":" : "{\"seriesLabels\":"
+            JSONText.appendLabels(series.series, to: &labels)
+            append(labels + ",\"exemplars\":[")
+            for (position, exemplar) in series.exemplars.enumerated() {
+                var own = position > 0 ? ",{\"labels\":" : "{\"labels\":"
+                JSONText.appendLabels(exemplar.labels, to: &own)
+                append(own + ",\"value\":\"" + PromQLFloat.formatAPI(exemplar.value) + "\",\"timestamp\":")
+                PrometheusAPITime.appendJSON(exemplar.timestampMs, to: &out)
+                append("}")
+            }
+            append("]}")
+        }
+        append("]")
+        return PrometheusAPIJSON.success(data: String(decoding: out, as: UTF8.self))
     }
 
     // MARK: - Helpers

@@ -64,7 +64,7 @@ enum PrometheusAdminHandler {
         let name = snapshotName(nowMs: Int64(Date().timeIntervalSince1970 * 1000))
         let withoutHead = skipHead
         do {
-            try await LokiQueryAPI.run { try tsdb.snapshot(tenant: identity.tenant, into: root + "/" + name, skipHead: withoutHead) }
+            _ = try await LokiQueryAPI.run { try tsdb.snapshot(tenant: identity.tenant, into: root + "/" + name, skipHead: withoutHead) }
         } catch {
             throw PrometheusAPIError(.execution, "create snapshot: \(error)")
         }

@@ -69,7 +69,8 @@ enum PrometheusWriteHandler {
         if message == .v2 {
             response.headers[Self.samplesWritten] = String(outcome.accepted)
             response.headers[Self.histogramsWritten] = "0"
-            response.headers[Self.exemplarsWritten] = "0"
+            let exemplars = if case .metrics(let batch) = decoded.batch, outcome.accepted > 0 || outcome.rejected == 0 { batch.exemplars.count } else { 0 }
+            response.headers[Self.exemplarsWritten] = String(exemplars)
         }
         return response
     }
@@ -96,7 +97,7 @@ enum PrometheusWriteHandler {
         let parsed = try bytes.withUnsafeBytes {
             try PrometheusTextParser.parse($0, defaultTimestampMs: timestampMs, extraLabels: extraLabels, openMetrics: openMetrics == true ? true : nil)
         }
-        let decoded = DecodedBatch(.metrics(MetricBatch(samples: parsed.samples, metadata: parsed.metadata)))
+        let decoded = DecodedBatch(.metrics(MetricBatch(samples: parsed.samples, metadata: parsed.metadata, exemplars: parsed.exemplars.map(\.exemplar))))
         let outcome = try await api.pipeline.ingest(decoded, tenant: identity.tenant, protocol: "prometheus_import", bytes: body.readableBytes)
         return try respond(outcome)
     }

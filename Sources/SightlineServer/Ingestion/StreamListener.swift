@@ -2,7 +2,7 @@ import Foundation
 package import Logging
 import NIOCore
 import NIOPosix
-package import ServiceLifecycle
+import ServiceLifecycle
 import SightlineCore
 import SightlineIngest
 import Synchronization

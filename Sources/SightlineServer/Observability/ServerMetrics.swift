@@ -116,11 +116,16 @@ package final class ServerMetrics: Sendable {
     /// Sets the WAL's size on disk.
     package func walSize(bytes: Int64) { walBytes.record(bytes) }
 
-    /// Sets the metrics engine's block size and the samples its head dropped after admission, by reason.
-    package func tsdbState(blockBytes: Int64, discarded: [String: Int]) {
+    /// Sets the metrics engine's block size, the samples its head dropped after admission by reason, and the
+    /// exemplars it holds and refused by reason.
+    package func tsdbState(blockBytes: Int64, discarded: [String: Int], exemplars: (stored: Int, dropped: [String: Int])) {
         gauge("sightline_tsdb_blocks_bytes", []).record(blockBytes)
         for (reason, count) in discarded {
             gauge("sightline_tsdb_head_discarded_samples", [("reason", reason)]).record(count)
+        }
+        gauge("sightline_tsdb_exemplars", []).record(exemplars.stored)
+        for (reason, count) in exemplars.dropped {
+            gauge("sightline_tsdb_discarded_exemplars", [("reason", reason)]).record(count)
         }
     }
 

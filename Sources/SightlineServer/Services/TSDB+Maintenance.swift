@@ -10,7 +10,7 @@ extension TSDB {
         if merged > 0 || !removed.isEmpty {
             logger.info("metrics blocks maintained", metadata: ["merged_blocks": "\(merged)", "removed_blocks": "\(removed.count)"])
         }
-        metrics.tsdbState(blockBytes: blockBytes, discarded: discarded)
+        metrics.tsdbState(blockBytes: blockBytes, discarded: discarded, exemplars: exemplarState)
     }
 }
 

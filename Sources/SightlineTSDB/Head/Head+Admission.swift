@@ -98,7 +98,9 @@ extension Head {
             // Everything admitted (the common case): the request's samples go on as they are, with their ids.
             let admitted = samples.count == batch.samples.count ? batch.samples : Array(samples)
             return Admission(
-                batch: .metrics(MetricBatch(samples: admitted, metadata: batch.metadata, seriesRefs: SeriesRefs(owner: owner, ids: ids))),
+                batch: .metrics(
+                    MetricBatch(
+                        samples: admitted, metadata: batch.metadata, exemplars: batch.exemplars, seriesRefs: SeriesRefs(owner: owner, ids: ids))),
                 rejections: rejections, message: message)
         }
         var kept: [MetricSample] = []
@@ -129,7 +131,9 @@ extension Head {
             }
         }
         return Admission(
-            batch: .metrics(MetricBatch(samples: kept, metadata: batch.metadata, seriesRefs: SeriesRefs(owner: owner, ids: keptIDs))),
+            batch: .metrics(
+                MetricBatch(
+                    samples: kept, metadata: batch.metadata, exemplars: batch.exemplars, seriesRefs: SeriesRefs(owner: owner, ids: keptIDs))),
             rejections: rejections, message: message)
     }
 }

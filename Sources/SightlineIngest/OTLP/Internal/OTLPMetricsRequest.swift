@@ -2,7 +2,7 @@ import SightlineCore
 
 /// An `ExportMetricsServiceRequest` as decoded from protobuf or JSON, before translation to the Prometheus model.
 ///
-/// Only what the translation needs is kept (no exemplars, no start times, no min/max).
+/// Only what the translation needs is kept (no start times, no min/max).
 struct OTLPMetricsRequest {
     var resourceMetrics: [OTLPResourceMetrics] = []
 }
@@ -41,12 +41,22 @@ struct OTLPMetric {
 /// `DataPointFlags.FLAG_NO_RECORDED_VALUE`.
 let otlpNoRecordedValueFlag: UInt32 = 1
 
+/// `Exemplar`: a measurement a data point took in, with the span it was taken in.
+struct OTLPExemplar {
+    var attributes: [Attribute] = []
+    var timeUnixNano: UInt64 = 0
+    var value: Double = 0
+    var traceID: [UInt8] = []
+    var spanID: [UInt8] = []
+}
+
 /// `NumberDataPoint`.
 struct OTLPNumberPoint {
     var attributes: [Attribute] = []
     var timeUnixNano: UInt64 = 0
     var value: Double = 0
     var flags: UInt32 = 0
+    var exemplars: [OTLPExemplar] = []
 }
 
 /// `HistogramDataPoint`.
@@ -58,6 +68,7 @@ struct OTLPHistogramPoint {
     var bucketCounts: [UInt64] = []
     var explicitBounds: [Double] = []
     var flags: UInt32 = 0
+    var exemplars: [OTLPExemplar] = []
 }
 
 /// `ExponentialHistogramDataPoint`: bucket `i` of `positive` holds the observations in `(base^i, base^(i+1)]`, of
@@ -80,6 +91,7 @@ struct OTLPExponentialHistogramPoint {
     var positive = Buckets()
     var negative = Buckets()
     var flags: UInt32 = 0
+    var exemplars: [OTLPExemplar] = []
 }
 
 /// `SummaryDataPoint`.

@@ -1,3 +1,5 @@
+package import SightlineCore
+
 /// A parsed PromQL expression: the syntax tree ``PromQLParser/parse(_:options:)`` returns and the evaluator walks.
 ///
 /// Value semantics throughout; `description` prints canonical PromQL as Prometheus' `String()` does
@@ -43,6 +45,21 @@ package indirect enum Expr: Sendable, Equatable {
     package var unparenthesized: Expr {
         if case .paren(let inner) = self { return inner.unparenthesized }
         return self
+    }
+
+    /// The matchers of every vector selector in the expression, one list per selector in the order they are written
+    /// (Prometheus' `ExtractSelectors`): the series whose exemplars `/api/v1/query_exemplars` answers with.
+    package var selectors: [[LabelMatcher]] {
+        switch self {
+        case .number, .string: []
+        case .vectorSelector(let selector): [selector.matchers]
+        case .matrixSelector(let matrix): [matrix.selector.matchers]
+        case .subquery(let subquery): subquery.expr.selectors
+        case .paren(let inner), .unary(_, let inner): inner.selectors
+        case .binary(let binary): binary.lhs.selectors + binary.rhs.selectors
+        case .aggregate(let aggregate): (aggregate.param?.selectors ?? []) + aggregate.expr.selectors
+        case .call(let call): call.args.flatMap(\.selectors)
+        }
     }
 }
 
