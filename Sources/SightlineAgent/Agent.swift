@@ -122,9 +122,9 @@ package final class Agent: Sendable {
 
     /// Puts metric samples into the buffer as one remote-write frame; when the buffer is full the oldest frames make
     /// room (push and pull metrics cannot wait), counted in `sightline_agent_buffer_dropped_batches`.
-    private func bufferMetrics(_ samples: [MetricSample], source: String) {
-        guard !samples.isEmpty else { return }
-        let body = RemoteWriteEncoder.encodeSnappy(samples, metadata: [])
+    private func bufferMetrics(_ samples: [MetricSample], exemplars: [MetricExemplar] = [], source: String) {
+        guard !samples.isEmpty || !exemplars.isEmpty else { return }
+        let body = RemoteWriteEncoder.encodeSnappy(samples, metadata: [], exemplars: exemplars)
         do {
             try buffer.append(BufferedBatch(kind: .remoteWrite, body: body).encoded(), whenFull: .dropOldest)
             metrics.add("sightline_agent_samples_buffered_total{source=\"\(source)\"}", Double(samples.count))
@@ -141,7 +141,7 @@ package final class Agent: Sendable {
         let jobs = config.scrapeJobs
         let initial = try jobs.map { try $0.resolved() }
         let manager = ScrapeManager(configs: initial, logger: logger) { _, batch in
-            self.bufferMetrics(batch.samples, source: "scrape")
+            self.bufferMetrics(batch.samples, exemplars: batch.exemplars, source: "scrape")
         }
         let task = Task { _ = try? await manager.run() }
         scrapeTask.withLock { $0 = task }
@@ -486,7 +486,9 @@ package final class Agent: Sendable {
             let (kind, body) = compressed(OTLPEncoder.encodeTraces(spans), kinds: (.otlpTraces, .otlpTracesGzip, .otlpTracesSnappy))
             batch = BufferedBatch(kind: kind, body: body)
         case .metrics(let metricBatch):
-            batch = BufferedBatch(kind: .remoteWrite, body: RemoteWriteEncoder.encodeSnappy(metricBatch.samples, metadata: metricBatch.metadata))
+            batch = BufferedBatch(
+                kind: .remoteWrite,
+                body: RemoteWriteEncoder.encodeSnappy(metricBatch.samples, metadata: metricBatch.metadata, exemplars: metricBatch.exemplars))
         }
         guard try buffer.append(batch.encoded(), whenFull: .block) else {
             metrics.add("sightline_agent_otlp_refused_total{reason=\"buffer_full\"}", 1)

@@ -51,6 +51,26 @@ struct SpanMetricsTests {
         #expect(batch.metadata.contains { $0.metricFamily == "traces_span_metrics_calls" && $0.kind == .counter })
     }
 
+    /// Each collection carries, per duration series, the newest span since the previous one as an exemplar on the
+    /// bucket holding its duration; a collection with no new span carries none.
+    @Test func durationsCarryTheNewestSpanAsAnExemplar() {
+        let metrics = SpanMetrics(clockMs: { 0 })
+        metrics.stored(TenantBatch(tenant: .default, batch: .traces([
+            Self.span(1, service: "api", name: "GET /", kind: .server, ms: 3),
+            Self.span(2, service: "api", name: "GET /", kind: .server, ms: 70_000),
+        ])))
+        let first = metrics.collect(nowMs: 5_000)[0].1
+        let series = "service_name=\"api\", span_kind=\"SPAN_KIND_SERVER\", span_name=\"GET /\", status_code=\"STATUS_CODE_UNSET\""
+        #expect(first.exemplars.map { "\($0.series) \($0.labels) \($0.timestampMs) \($0.value)" } == [
+            "traces_span_metrics_duration_milliseconds_bucket{le=\"+Inf\", \(series)} "
+                + "{span_id=\"0000000000000002\", trace_id=\"\(Self.trace)\"} 5000 70000.0",
+        ])
+        #expect(metrics.collect(nowMs: 10_000)[0].1.exemplars.isEmpty)
+        metrics.stored(TenantBatch(tenant: .default, batch: .traces([Self.span(3, service: "api", name: "GET /", kind: .server, ms: 3)])))
+        let third = metrics.collect(nowMs: 15_000)[0].1
+        #expect(third.exemplars.map(\.series.description) == ["traces_span_metrics_duration_milliseconds_bucket{le=\"4\", \(series)}"])
+    }
+
     @Test func unpairedHalvesExpireAndAreCounted() {
         let now = Atomic<Int64>(0)
         var options = SpanMetrics.Options()

@@ -8,7 +8,8 @@ import Synchronization
 /// - `traces_span_metrics_calls_total{service_name, span_name, span_kind, status_code}` — spans per kind and status
 ///   (`SPAN_KIND_SERVER`, `STATUS_CODE_ERROR`, …);
 /// - `traces_span_metrics_duration_milliseconds_{bucket,sum,count}` — their durations (the connector's default
-///   buckets, in ms);
+///   buckets, in ms), with an exemplar per collection: the newest span of the label set since the last one
+///   (`trace_id`, `span_id`, its duration), on the bucket holding it, so a latency panel links to traces;
 /// - `traces_service_graph_request_total{client, server, connection_type}` and
 ///   `traces_service_graph_request_failed_total` — calls across services: a client (or producer) span paired with
 ///   the server (or consumer) span whose parent it is; `connection_type` is `messaging_system` for producer/consumer
@@ -62,8 +63,9 @@ package final class SpanMetrics: StoredBatchObserver {
             for tenant in tenants.keys.sorted() {
                 guard var state = tenants[tenant] else { continue }
                 state.expire(olderThanMs: nowMs - waitMs)
-                tenants[tenant] = state
                 out.append((tenant, state.samples(atMs: nowMs)))
+                state.forgetExemplars()
+                tenants[tenant] = state
             }
             return out
         }
@@ -113,6 +115,13 @@ package final class SpanMetrics: StoredBatchObserver {
         }
     }
 
+    /// The span a duration series' next exemplar stands for.
+    struct SpanExemplar {
+        var trace: TraceID
+        var span: SpanID
+        var durationMs: Double
+    }
+
     struct EdgeStats {
         var total: UInt64 = 0
         var failed: UInt64 = 0
@@ -121,7 +130,7 @@ package final class SpanMetrics: StoredBatchObserver {
     }
 
     struct TenantState {
-        var calls: [CallKey: (calls: UInt64, duration: Histogram)] = [:]
+        var calls: [CallKey: (calls: UInt64, duration: Histogram, exemplar: SpanExemplar?)] = [:]
         var edges: [EdgeKey: EdgeStats] = [:]
         var clients: [PairKey: Half] = [:]
         var servers: [PairKey: Half] = [:]
@@ -139,10 +148,12 @@ package final class SpanMetrics: StoredBatchObserver {
                     droppedSpans += 1
                     return
                 }
-                calls[key] = (0, Histogram(bounds: SpanMetrics.durationBucketsMs.count))
+                calls[key] = (0, Histogram(bounds: SpanMetrics.durationBucketsMs.count), nil)
             }
+            let durationMs = Double(durationNano) / 1e6
             calls[key]?.calls += 1
-            calls[key]?.duration.observe(Double(durationNano) / 1e6, bounds: SpanMetrics.durationBucketsMs)
+            calls[key]?.duration.observe(durationMs, bounds: SpanMetrics.durationBucketsMs)
+            calls[key]?.exemplar = SpanExemplar(trace: span.traceID, span: span.spanID, durationMs: durationMs)
 
             let half = Half(
                 service: service, durationSeconds: Double(durationNano) / 1e9, failed: span.statusCode == .error,
@@ -182,8 +193,14 @@ package final class SpanMetrics: StoredBatchObserver {
             unpaired += UInt64(before - clients.count - servers.count)
         }
 
+        /// Exemplars go out once: the next collection has those of the spans observed after this one.
+        mutating func forgetExemplars() {
+            for key in calls.keys { calls[key]?.exemplar = nil }
+        }
+
         func samples(atMs t: Int64) -> MetricBatch {
             var samples: [MetricSample] = []
+            var exemplars: [MetricExemplar] = []
             func add(_ name: String, _ labels: [Label], _ value: Double) {
                 samples.append(MetricSample(labels: Labels(labels + [Label(Labels.metricName, name)]), timestampMs: t, value: value))
             }
@@ -204,6 +221,14 @@ package final class SpanMetrics: StoredBatchObserver {
                 ]
                 add("traces_span_metrics_calls_total", labels, Double(value.calls))
                 addHistogram("traces_span_metrics_duration_milliseconds", labels, value.duration, bounds: SpanMetrics.durationBucketsMs)
+                if let exemplar = value.exemplar {
+                    let bound = SpanMetrics.durationBucketsMs.first { exemplar.durationMs <= $0 }.map(formatBound) ?? "+Inf"
+                    let series = labels + [Label("le", bound), Label(Labels.metricName, "traces_span_metrics_duration_milliseconds_bucket")]
+                    exemplars.append(
+                        MetricExemplar(
+                            series: Labels(series), labels: Labels(["trace_id": exemplar.trace.description, "span_id": exemplar.span.description]),
+                            timestampMs: t, value: exemplar.durationMs))
+                }
             }
             for (key, value) in edges {
                 let labels = [Label("client", key.client), Label("server", key.server), Label("connection_type", key.messaging ? "messaging_system" : "")]
@@ -214,7 +239,7 @@ package final class SpanMetrics: StoredBatchObserver {
             }
             if droppedSpans > 0 { add("traces_span_metrics_dropped_spans_total", [], Double(droppedSpans)) }
             if unpaired > 0 { add("traces_service_graph_unpaired_spans_total", [], Double(unpaired)) }
-            return MetricBatch(samples: samples, metadata: SpanMetrics.metadata)
+            return MetricBatch(samples: samples, metadata: SpanMetrics.metadata, exemplars: exemplars)
         }
     }
 
