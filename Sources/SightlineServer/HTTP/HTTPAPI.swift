@@ -148,6 +148,7 @@ package enum HTTPAPI {
         }
         PrometheusAPI.addRoutes(to: router, api: api)
         PrometheusAdminHandler.addRoutes(to: router, api: api)
+        GraphiteAPI.addRoutes(to: router, api: api)
         LokiPushHandler.addRoutes(to: router, api: api)
         LokiQueryAPI.addRoutes(to: router, api: api)
         LokiDeleteAPI.addRoutes(to: router, api: api)
