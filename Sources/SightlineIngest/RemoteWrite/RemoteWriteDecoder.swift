@@ -93,17 +93,10 @@ package enum RemoteWriteDecoder {
         while let field = try r.nextField() {
             switch field {
             case 1:
-                labels.append(try r.readMessage("labels", index: labels.count) { label in
-                    var pair = Label("", "")
-                    while let field = try label.nextField() {
-                        switch field {
-                        case 1: pair.name = try label.readString("name")
-                        case 2: pair.value = try label.readString("value")
-                        default: try label.skipField()
-                        }
-                    }
-                    return pair
-                })
+                let index = labels.count
+                let message = try r.readBytesSlice("labels", index: index)
+                let (name, value) = try withFieldPath(".labels[\(index)]") { try RemoteWriteDecoding.rawLabel(message) }
+                labels.append(Label(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
             case 2: exemplar.value = try r.readDouble("value")
             case 3: exemplar.timestampMs = Int64(bitPattern: try r.readVarint("timestamp"))
             default: try r.skipField()
@@ -398,7 +391,7 @@ struct RemoteWriteDecoding {
     }
 
     /// The name and value bytes of a `Label` message.
-    private static func rawLabel(_ buffer: UnsafeRawBufferPointer) throws -> (name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+    static func rawLabel(_ buffer: UnsafeRawBufferPointer) throws -> (name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         var name = UnsafeRawBufferPointer(start: nil, count: 0)
         var value = UnsafeRawBufferPointer(start: nil, count: 0)
         var r = ProtobufReader(buffer)
