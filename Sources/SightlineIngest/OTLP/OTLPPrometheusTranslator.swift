@@ -213,13 +213,12 @@ struct OTLPPrometheusTranslator {
         return series
     }
 
-    /// Appends `point`'s exemplars to the series `pick` chooses for each (nil: none).
-    private mutating func addExemplars(_ point: [OTLPExemplar], to pick: (Double) -> Labels?) {
-        for exemplar in point {
-            guard let series = pick(exemplar.value) else { continue }
+    /// Appends a point's exemplars, each to the series `pick` chooses for its value.
+    private mutating func addExemplars(_ pointExemplars: [OTLPExemplar], to pick: (Double) -> Labels) {
+        for exemplar in pointExemplars {
             exemplars.append(
                 MetricExemplar(
-                    series: series, labels: Self.exemplarLabels(exemplar), timestampMs: Self.timestampMs(exemplar.timeUnixNano),
+                    series: pick(exemplar.value), labels: Self.exemplarLabels(exemplar), timestampMs: Self.timestampMs(exemplar.timeUnixNano),
                     value: exemplar.value))
         }
     }

@@ -491,7 +491,8 @@ package struct GraphiteRender: Sendable {
         let interval = abs(try GraphiteTime.interval(text))
         let how = try arguments.string(2, "func", default: "sum")
         let alignToFrom = try arguments.bool(3, "alignToFrom", default: false)
-        guard let aggregate = Self.aggregates[how], interval > 0 else { throw arguments.error("unknown function \"\(how)\"") }
+        guard interval > 0 else { throw arguments.error("the interval \"\(text)\" must be longer than 0") }
+        guard let aggregate = Self.aggregates[how] else { throw arguments.error("unknown function \"\(how)\"") }
         return try series(arguments.argument(0, "seriesList"), arguments).map { series in
             let first = alignToFrom ? series.start : series.start - mod(series.start, interval)
             let end = series.time(series.values.count)

@@ -90,7 +90,7 @@ enum PrometheusAPIQueryHandler {
         // A query without selectors gets Prometheus' answer: 204 and no body.
         guard !selectors.isEmpty else { return Response(status: .noContent) }
         guard let querier = api.samples as? any ExemplarQuerier else { return PrometheusAPIJSON.success(data: "[]") }
-        let found = try querier.exemplars(tenant: identity.tenant, selectors: selectors, startMs: startMs, endMs: endMs)
+        let found = try await LokiQueryAPI.run { try querier.exemplars(tenant: identity.tenant, selectors: selectors, startMs: startMs, endMs: endMs) }
         var out: [UInt8] = [UInt8(ascii: "[")]
         func append(_ text: String) { out.append(contentsOf: text.utf8) }
         for (index, series) in found.enumerated() {
