@@ -410,7 +410,7 @@ import Testing
             "http://og/v2/alerts", "http://og/v2/alerts/\(alias)/message?identifierType=alias",
             "http://og/v2/alerts/\(alias)/description?identifierType=alias",
         ])
-        #expect(requests.map(\.isPut) == [false, true, true])
+        #expect(requests.map(\.method) == [.post, .put, .put])
         #expect(requests.dropFirst().map { String(decoding: $0.body, as: UTF8.self) } == [#"{"message":"[FIRING:1] Disk (a)"}"# + "\n", "{}\n"])
         #expect(requests.allSatisfy { $0.headers.contains { $0 == ("Authorization", "GenieKey k") } })
         // Resolved: only the close.

@@ -9,6 +9,7 @@ Intervals are short (evaluation 1s, group_wait 1s, group_interval 1s) so the fil
 
 from __future__ import annotations
 
+import base64
 import email
 import hashlib
 import json
@@ -608,3 +609,119 @@ def test_sns_publishes_signed_requests(sightline, tmp_path):
     for part in (day, "eu-west-1", "sns", "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
     assert hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest() == signature, (canonical, to_sign)
+
+
+class FakeJira:
+    """Enough of Jira's REST API v2 for Alertmanager's Jira integration: JQL search by label (honouring
+    `statusCategory != Done`), issue create and update, and workflow transitions between "To Do" and "Done"."""
+
+    def __init__(self):
+        self.port = free_ports(1)[0]
+        self.issues: dict[str, dict] = {}
+        self.calls: list[tuple[str, str]] = []
+        self.auth: set[str] = set()
+        self.lock = threading.Lock()
+
+    def start(self) -> "FakeJira":
+        jira = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def answer(self, status: int, body: dict | None = None):
+                raw = json.dumps(body).encode() if body is not None else b""
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def handle_any(self):  # noqa: C901 - one small router
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"null")
+                path = self.path.removeprefix("/rest/api/2/")
+                with jira.lock:
+                    jira.calls.append((self.command, path))
+                    jira.auth.add(self.headers.get("Authorization", ""))
+                    if self.command == "POST" and path == "search":
+                        label = re.search(r'labels="([^"]+)"', body["jql"]).group(1)
+                        open_only = "statusCategory != Done" in body["jql"]
+                        found = [{"key": key, "fields": {"status": {"statusCategory": {"key": issue["category"]}}}}
+                                 for key, issue in sorted(jira.issues.items(), reverse=True)
+                                 if label in issue["fields"]["labels"] and not (open_only and issue["category"] == "done")]
+                        return self.answer(200, {"total": len(found), "issues": found[: body["maxResults"]]})
+                    if self.command == "POST" and path == "issue":
+                        key = f"OPS-{len(jira.issues) + 1}"
+                        jira.issues[key] = {"fields": body["fields"], "category": "new", "updates": 0}
+                        return self.answer(201, {"key": key})
+                    match = re.fullmatch(r"issue/(OPS-\d+)(/transitions)?", path)
+                    if match and match.group(1) in jira.issues:
+                        issue = jira.issues[match.group(1)]
+                        if self.command == "PUT" and not match.group(2):
+                            issue["fields"] = body["fields"]
+                            issue["updates"] += 1
+                            return self.answer(204)
+                        if self.command == "GET" and match.group(2):
+                            return self.answer(200, {"transitions": [{"id": "11", "name": "To Do"}, {"id": "31", "name": "Done"}]})
+                        if self.command == "POST" and match.group(2):
+                            issue["category"] = {"31": "done", "11": "new"}[body["transition"]["id"]]
+                            return self.answer(204)
+                return self.answer(404, {"errorMessages": [f"no {self.command} {path}"]})
+
+            do_GET = do_POST = do_PUT = handle_any  # noqa: N815 - http.server's naming
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def wait_for(self, predicate, timeout: float, what: str):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if predicate(self.issues):
+                    return json.loads(json.dumps(self.issues))
+            time.sleep(0.05)
+        with self.lock:
+            raise AssertionError(f"no {what} within {timeout:.1f}s; issues: {json.dumps(self.issues)[:2000]}; calls: {self.calls}")
+
+
+def test_jira_issue_follows_the_alert_group(sightline, tmp_path):
+    """A `jira_configs` receiver against a Jira-shaped API: a firing group creates one issue (summary, labels with the
+    group's `ALERT{…}` label, priority from the severity, description), a later notification updates that issue rather
+    than creating another, resolving moves it through the `Done` transition, and firing again opens a new one."""
+    jira = FakeJira().start()
+    am = {"route": route("jira", repeat_interval="2s"), "receivers": [{"name": "jira", "jira_configs": [{
+        "api_url": f"http://127.0.0.1:{jira.port}/rest/api/2/", "project": "OPS", "issue_type": "Bug", "labels": ["sightline"],
+        "resolve_transition": "Done", "fields": {"customfield_10001": {"value": "red"}},
+        "http_config": {"basic_auth": {"username": "bot@example.com", "password": "pat"}}}]}]}
+    rules = [{"alert": "QueueTooLong", "expr": "queue_length > 10", "labels": {"severity": "critical"},
+              "annotations": {"summary": "queue {{ $labels.queue }} is long"}}]
+    srv = alerting_server(sightline, tmp_path, rules, am).start()
+    budget = GROUP_WAIT_S + EVAL_S + SLACK_S
+    push(srv, 'queue_length{queue="orders"} 42\n')
+    issues = jira.wait_for(lambda issues: "OPS-1" in issues, budget, "created issue")
+    fields = issues["OPS-1"]["fields"]
+    assert fields["project"] == {"key": "OPS"} and fields["issuetype"] == {"name": "Bug"}, fields
+    assert fields["summary"].startswith("[FIRING:1] QueueTooLong"), fields
+    assert fields["priority"] == {"name": "High"} and fields["customfield_10001"] == {"value": "red"}, fields
+    assert "# Alerts Firing:" in fields["description"] and "queue = orders" in fields["description"], fields
+    assert sorted(fields["labels"]) == fields["labels"] and "sightline" in fields["labels"], fields
+    assert any(re.fullmatch(r"ALERT\{[0-9a-f]{64}\}", label) for label in fields["labels"]), fields
+    # The repeat interval passes: the same issue is updated, no second one is created.
+    jira.wait_for(lambda issues: issues["OPS-1"]["updates"] >= 1, 2 + budget, "updated issue")
+    assert len(jira.issues) == 1
+    # Resolved: updated once more and moved to Done.
+    push(srv, 'queue_length{queue="orders"} 1\n')
+    issues = jira.wait_for(lambda issues: issues["OPS-1"]["category"] == "done", 3 * EVAL_S + budget, "resolved issue")
+    assert issues["OPS-1"]["fields"]["summary"].startswith("[RESOLVED] QueueTooLong"), issues
+    # Firing again: the done issue is not reopened (no reopen_transition), a new one is created.
+    push(srv, 'queue_length{queue="orders"} 50\n')
+    jira.wait_for(lambda issues: "OPS-2" in issues, 3 * EVAL_S + budget, "second issue")
+    jira.stop()
+    expected_auth = "Basic " + base64.b64encode(b"bot@example.com:pat").decode()
+    assert jira.auth == {expected_auth}, jira.auth

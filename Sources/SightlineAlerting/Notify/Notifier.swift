@@ -37,7 +37,7 @@ package struct NIONotificationTransport: NotificationTransport {
     package func post(_ request: OutboundPost, timeoutMs: Int64) async throws -> NotifyHTTPClient.Response {
         try await http.post(
             url: request.url, headers: request.headers, body: request.body, timeoutMs: timeoutMs, tls: request.tls,
-            isPut: request.isPut)
+            method: request.method)
     }
     package func sendMail(_ message: EmailMessage, config: EmailConfig, timeoutMs: Int64) async throws {
         try await smtp.send(message, config: config, timeoutMs: timeoutMs)
@@ -421,8 +421,8 @@ package actor Notifier: AlertSink {
     }
 }
 
-/// What one delivery attempt came to.
-enum NotifyOutcome: Sendable {
+/// What one delivery attempt came to. An `Error` so that a step of a conversation can end it (``NotifyAttempt/exchange``).
+enum NotifyOutcome: Error, Sendable {
     case delivered
     case retry(String)
     case failed(String)
@@ -434,6 +434,8 @@ enum NotifyAttempt: Sendable {
     /// Requests sent one after the other; the first that fails decides the outcome.
     case posts([OutboundPost])
     case mail(EmailMessage, EmailConfig)
+    /// A conversation with Jira's API.
+    case jira(JiraDelivery)
     case nothing
     case broken(String)
 
@@ -458,27 +460,36 @@ enum NotifyAttempt: Sendable {
             case .rocketChat(let config): return .post(try NotifyPayloads.rocketChat(data, config: config))
             case .sns(let config):
                 return .post(try NotifyPayloads.sns(data, config: config, nowMs: Int64(Date().timeIntervalSince1970 * 1000)))
+            case .jira(let config): return .jira(try JiraDelivery(data, config: config))
             }
         } catch {
             return .broken("\(error)")
         }
     }
 
-    /// Sends one request: 2xx is delivered; 429, 5xx and connection failures are retried; other 4xx are not.
-    private static func send(_ request: OutboundPost, transport: any NotificationTransport, timeoutMs: Int64) async -> NotifyOutcome {
+    /// Sends one request; the answer's body when it is delivered (2xx and what ``OutboundPost/answer`` wants), else
+    /// the outcome: 429, 5xx and connection failures are retried, other 4xx are not.
+    static func exchange(_ request: OutboundPost, transport: any NotificationTransport, timeoutMs: Int64) async -> Result<[UInt8], NotifyOutcome> {
         do {
             let response = try await transport.post(request, timeoutMs: timeoutMs)
             let status = response.status
             if (200..<300).contains(status) {
-                guard let problem = request.answer.problem(in: response.body) else { return .delivered }
-                return problem.retry ? .retry(problem.message) : .failed(problem.message)
+                guard let problem = request.answer.problem(in: response.body) else { return .success(response.body) }
+                return .failure(problem.retry ? .retry(problem.message) : .failed(problem.message))
             }
-            if status == 429 || status >= 500 { return .retry("unexpected status code \(status) from \(request.url)") }
-            return .failed("unexpected status code \(status) from \(request.url)")
+            let message = "unexpected status code \(status) from \(request.url)"
+            return .failure(status == 429 || status >= 500 ? .retry(message) : .failed(message))
         } catch let error as SightlineError where error.code == .invalidArgument || error.code == .configuration {
-            return .failed("\(error)")
+            return .failure(.failed("\(error)"))
         } catch {
-            return .retry("\(error)")
+            return .failure(.retry("\(error)"))
+        }
+    }
+
+    private static func send(_ request: OutboundPost, transport: any NotificationTransport, timeoutMs: Int64) async -> NotifyOutcome {
+        switch await exchange(request, transport: transport, timeoutMs: timeoutMs) {
+        case .success: .delivered
+        case .failure(let outcome): outcome
         }
     }
 
@@ -495,6 +506,8 @@ enum NotifyAttempt: Sendable {
                 guard case .delivered = outcome else { return outcome }
             }
             return .delivered
+        case .jira(let delivery):
+            return await delivery.perform(transport: transport, timeoutMs: timeoutMs)
         case .mail(let message, let config):
             do {
                 try await transport.sendMail(message, config: config, timeoutMs: timeoutMs)

@@ -22,6 +22,7 @@ package struct NotifyConfig: Sendable {
         package var rocketChatAPIURL = "https://open.rocket.chat/"
         package var rocketChatToken = ""
         package var rocketChatTokenID = ""
+        package var jiraAPIURL = ""
         package init() {}
     }
 
@@ -115,6 +116,7 @@ package struct NotifyReceiver: Sendable {
     package var pushovers: [PushoverConfig] = []
     package var rocketChats: [RocketChatConfig] = []
     package var snses: [SNSConfig] = []
+    package var jiras: [JiraConfig] = []
     package init(name: String) { self.name = name }
 
     /// The integrations in a fixed order; their position names them in the notification log.
@@ -133,6 +135,7 @@ package struct NotifyReceiver: Sendable {
             + pushovers.enumerated().map { NotifyIntegration(kind: .pushover($0.element), index: $0.offset) }
             + rocketChats.enumerated().map { NotifyIntegration(kind: .rocketChat($0.element), index: $0.offset) }
             + snses.enumerated().map { NotifyIntegration(kind: .sns($0.element), index: $0.offset) }
+            + jiras.enumerated().map { NotifyIntegration(kind: .jira($0.element), index: $0.offset) }
     }
 }
 
@@ -142,13 +145,13 @@ package struct NotifyIntegration: Sendable {
         case webhook(WebhookConfig), slack(SlackConfig), pagerDuty(PagerDutyConfig), email(EmailConfig)
         case discord(DiscordConfig), msTeams(MSTeamsConfig), msTeamsV2(MSTeamsV2Config), telegram(TelegramConfig)
         case opsGenie(OpsGenieConfig), victorOps(VictorOpsConfig), webex(WebexConfig), pushover(PushoverConfig)
-        case rocketChat(RocketChatConfig), sns(SNSConfig)
+        case rocketChat(RocketChatConfig), sns(SNSConfig), jira(JiraConfig)
     }
     package var kind: Kind
     package var index: Int
 
     /// `webhook`, `slack`, `pagerduty`, `email`, `discord`, `msteams`, `msteamsv2`, `telegram`, `opsgenie`,
-    /// `victorops`, `webex`, `pushover`, `rocketchat` or `sns`.
+    /// `victorops`, `webex`, `pushover`, `rocketchat`, `sns` or `jira`.
     package var name: String {
         switch kind {
         case .webhook: "webhook"
@@ -165,6 +168,7 @@ package struct NotifyIntegration: Sendable {
         case .pushover: "pushover"
         case .rocketChat: "rocketchat"
         case .sns: "sns"
+        case .jira: "jira"
         }
     }
 
@@ -185,8 +189,35 @@ package struct NotifyIntegration: Sendable {
         case .pushover(let c): c.sendResolved
         case .rocketChat(let c): c.sendResolved
         case .sns(let c): c.sendResolved
+        case .jira(let c): c.sendResolved
         }
     }
+}
+
+/// `jira_configs`: an issue per alert group in a Jira project, found again by its `ALERT{<group key hash>}` label,
+/// updated while the group fires and moved through the configured workflow transitions when it resolves or fires again.
+package struct JiraConfig: Sendable {
+    /// The REST API's base (`https://example.atlassian.net/rest/api/2/`), ending in `/`.
+    package var apiURL = ""
+    package var project = ""
+    package var summary = #"{{ template "jira.default.summary" . }}"#
+    package var description = #"{{ template "jira.default.description" . }}"#
+    package var labels: [String] = []
+    package var priority = #"{{ template "jira.default.priority" . }}"#
+    package var issueType = ""
+    package var resolveTransition = ""
+    package var reopenTransition = ""
+    package var wontFixResolution = ""
+    /// How long after its resolution an issue is reopened rather than a new one created (with a reopen transition).
+    package var reopenDurationMs: Int64 = 0
+    /// Other issue fields (`fields`), each a member name and its JSON.
+    package var fields: [(String, String)] = []
+    package var sendResolved = true
+    /// The `Authorization` header from `http_config`.
+    package var authorization: String?
+    /// `http_config.tls_config`.
+    package var tls: NotifyTLSOptions?
+    package init() {}
 }
 
 /// `webhook_configs`.

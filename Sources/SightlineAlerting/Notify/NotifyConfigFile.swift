@@ -8,14 +8,15 @@ import Yams
 /// ```yaml
 /// global: {resolve_timeout: 5m, smtp_from, smtp_smarthost, smtp_hello, smtp_auth_username, smtp_auth_password,
 ///          smtp_require_tls, slack_api_url, pagerduty_url, opsgenie_api_url, opsgenie_api_key(_file), victorops_api_url,
-///          victorops_api_key(_file), webex_api_url, rocketchat_api_url, rocketchat_token(_file), rocketchat_token_id(_file)}
+///          victorops_api_key(_file), webex_api_url, rocketchat_api_url, rocketchat_token(_file), rocketchat_token_id(_file),
+///          jira_api_url}
 /// route:                 # receiver, group_by (['...'] = all labels), group_wait 30s, group_interval 5m,
 ///   receiver: team       # repeat_interval 4h, matchers / match / match_re, continue, mute_time_intervals,
 ///   routes: [...]        # active_time_intervals, routes
 /// inhibit_rules: [{source_matchers, target_matchers, equal}]   # (and legacy source_match(_re), target_match(_re))
 /// receivers: [{name, webhook_configs, slack_configs, pagerduty_configs, email_configs, discord_configs, msteams_configs, msteamsv2_configs,
 ///              telegram_configs, opsgenie_configs, victorops_configs, webex_configs, pushover_configs, rocketchat_configs,
-///              sns_configs}]
+///              sns_configs, jira_configs}]
 /// time_intervals: [{name, time_intervals: [{times, weekdays, days_of_month, months, years, location}]}]
 /// templates: [templates/*.tmpl]   # files of {{ define }}s, relative to the config file; globs may match nothing
 /// ```
@@ -217,6 +218,7 @@ package enum NotifyConfigFile {
                 case "global.victorops_api_key_file": global.victoropsAPIKey = try secretFile(try string(value, at: key), value, at: key)
                 case "global.webex_api_url": global.webexAPIURL = try url(value, at: key)
                 case "global.rocketchat_api_url": global.rocketChatAPIURL = try url(value, at: key)
+                case "global.jira_api_url": global.jiraAPIURL = try url(value, at: key)
                 case "global.rocketchat_token": global.rocketChatToken = try string(value, at: key)
                 case "global.rocketchat_token_file": global.rocketChatToken = try secretFile(try string(value, at: key), value, at: key)
                 case "global.rocketchat_token_id": global.rocketChatTokenID = try string(value, at: key)
@@ -372,6 +374,8 @@ package enum NotifyConfigFile {
                     receiver.webexes = try list(value, at: key).enumerated().map { try webex($0.element, at: "\(key)[\($0.offset)]", global: global) }
                 case "pushover_configs":
                     receiver.pushovers = try list(value, at: key).enumerated().map { try pushover($0.element, at: "\(key)[\($0.offset)]") }
+                case "jira_configs":
+                    receiver.jiras = try list(value, at: key).enumerated().map { try jira($0.element, at: "\(key)[\($0.offset)]", global: global) }
                 case "rocketchat_configs":
                     receiver.rocketChats = try list(value, at: key).enumerated().map {
                         try rocketChat($0.element, at: "\(key)[\($0.offset)]", global: global)
@@ -381,7 +385,7 @@ package enum NotifyConfigFile {
                 default:
                     throw error(
                         key, value,
-                        "unknown key (receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram, opsgenie, victorops, webex, pushover, rocketchat and sns are not supported)")
+                        "unknown key (receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram, opsgenie, victorops, webex, pushover, rocketchat, sns and jira are not supported)")
                 }
             }
             guard !receiver.name.isEmpty else { throw error(prefix, node, "missing name in receiver") }
@@ -677,6 +681,40 @@ package enum NotifyConfigFile {
             return config
         }
 
+        func jira(_ node: Node, at prefix: String, global: NotifyConfig.Global) throws -> JiraConfig {
+            var config = JiraConfig()
+            config.apiURL = global.jiraAPIURL
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "api_url": config.apiURL = try url(value, at: key)
+                case "project": config.project = try string(value, at: key)
+                case "summary": config.summary = try string(value, at: key)
+                case "description": config.description = try string(value, at: key)
+                case "labels": config.labels = try list(value, at: key).enumerated().map { try string($0.element, at: "\(key)[\($0.offset)]") }
+                case "priority": config.priority = try string(value, at: key)
+                case "issue_type": config.issueType = try string(value, at: key)
+                case "resolve_transition": config.resolveTransition = try string(value, at: key)
+                case "reopen_transition": config.reopenTransition = try string(value, at: key)
+                case "wont_fix_resolution": config.wontFixResolution = try string(value, at: key)
+                case "reopen_duration": config.reopenDurationMs = try duration(value, at: key, positive: false)
+                case "fields":
+                    guard case .mapping(let fields) = value else { throw error(key, value, "expected a mapping of field names to values") }
+                    config.fields = fields.map { (($0.key.string ?? ""), Self.json($0.value)) }
+                case "http_config":
+                    let http = try httpConfig(value, at: key)
+                    config.authorization = http.authorization
+                    config.tls = http.tls
+                case "send_resolved": config.sendResolved = try bool(value, at: key)
+                default: throw error(key, value, "unknown key")
+                }
+            }
+            guard !config.apiURL.isEmpty else { throw error(prefix, node, "no global Jira API URL set") }
+            guard !config.project.isEmpty else { throw error(prefix, node, "missing project in jira_config") }
+            guard !config.issueType.isEmpty else { throw error(prefix, node, "missing issue_type in jira_config") }
+            if !config.apiURL.hasSuffix("/") { config.apiURL += "/" }
+            return config
+        }
+
         func sns(_ node: Node, at prefix: String) throws -> SNSConfig {
             var config = SNSConfig()
             let environment = ProcessInfo.processInfo.environment
@@ -931,6 +969,27 @@ package enum NotifyConfigFile {
             guard !config.smarthost.isEmpty else { throw error(prefix, node, "no global SMTP smarthost set") }
             guard !config.from.isEmpty else { throw error(prefix, node, "no global SMTP from set") }
             return config
+        }
+
+        /// A YAML value as JSON, as Go's YAML and JSON packages carry it over: plain scalars that read as a boolean,
+        /// a number or null become those, everything else a string; mappings and sequences become objects and arrays.
+        static func json(_ node: Node) -> String {
+            switch node {
+            case .scalar(let scalar):
+                if scalar.style == .plain {
+                    if let flag = node.bool { return flag ? "true" : "false" }
+                    if let integer = node.int { return String(integer) }
+                    if let number = node.float, number.isFinite { return "\(number)" }
+                    if node.null != nil { return "null" }
+                }
+                return JSONText.quoted(scalar.string)
+            case .mapping(let mapping):
+                return "{" + mapping.map { JSONText.quoted($0.key.string ?? "") + ":" + json($0.value) }.joined(separator: ",") + "}"
+            case .sequence(let sequence):
+                return "[" + sequence.map(json).joined(separator: ",") + "]"
+            default:
+                return "null"
+            }
         }
 
         /// `x-priority` → `X-Priority`, as Go's textproto canonicalizes header names.

@@ -73,18 +73,18 @@ package struct NotifyHTTPClient: Sendable {
         self.tls = NotifyTLS(tlsConfiguration)
     }
 
-    /// POSTs (or PUTs) `body` to `url`.
+    /// Sends `body` to `url` with `method` (POST, PUT; a GET sends none).
     /// - Parameters:
     ///   - timeoutMs: The deadline for connecting, sending and reading the whole response.
     ///   - maxBodySize: Response bytes kept; more are read and dropped.
     ///   - tls: The receiver's `tls_config` for `https://`; nil uses the client's configuration.
-    ///   - isPut: Whether to send a `PUT` rather than a `POST`.
+    ///   - method: The HTTP method.
     /// - Returns: The response, whatever its status.
     /// - Throws: `unavailable` when the connection fails (TLS handshake included), closes early or times out;
     ///   `invalidArgument` for a bad URL; `configuration` when the TLS configuration is unusable.
     package func post(
         url: String, headers: [(String, String)], body: [UInt8], timeoutMs: Int64, maxBodySize: Int = 65536, tls options: NotifyTLSOptions? = nil,
-        isPut: Bool = false
+        method: OutboundPost.Method = .post
     ) async throws -> Response {
         let target = try Target(url: url)
         let timeout = TimeAmount.milliseconds(max(1, timeoutMs))
@@ -108,9 +108,9 @@ package struct NotifyHTTPClient: Sendable {
         }
         let deadline = channel.channel.eventLoop.scheduleTask(in: timeout) { channel.channel.close(promise: nil) }
         defer { deadline.cancel() }
-        var head = HTTPRequestHead(version: .http1_1, method: isPut ? .PUT : .POST, uri: target.pathAndQuery)
+        var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method.rawValue), uri: target.pathAndQuery)
         head.headers.add(name: "Host", value: target.hostHeader)
-        head.headers.add(name: "Content-Length", value: String(body.count))
+        if method != .get || !body.isEmpty { head.headers.add(name: "Content-Length", value: String(body.count)) }
         head.headers.add(name: "Connection", value: "close")
         for (name, value) in headers { head.headers.add(name: name, value: value) }
         let request = head

@@ -90,19 +90,23 @@ package struct OutboundPost: Sendable {
     package var body: [UInt8]
     /// The receiver's `tls_config`, for https.
     package var tls: NotifyTLSOptions?
-    /// Whether the request is a `PUT` (Opsgenie's updates) rather than a `POST`.
-    package var isPut = false
+    /// The HTTP method: `POST`, or `PUT` (Opsgenie's and Jira's updates) or `GET` (Jira's transitions).
+    package var method = Method.post
     /// What else than a 2xx status the answer must say for the notification to count as delivered.
     package var answer = AnswerCheck.status
     package init(
-        url: String, headers: [(String, String)], body: [UInt8], tls: NotifyTLSOptions? = nil, isPut: Bool = false, answer: AnswerCheck = .status
+        url: String, headers: [(String, String)], body: [UInt8], tls: NotifyTLSOptions? = nil, method: Method = .post, answer: AnswerCheck = .status
     ) {
         self.url = url
         self.headers = headers
         self.body = body
         self.tls = tls
-        self.isPut = isPut
+        self.method = method
         self.answer = answer
+    }
+
+    package enum Method: String, Sendable {
+        case post = "POST", put = "PUT", get = "GET"
     }
 
     /// How a 2xx answer's body is read, for services that report errors with a 200.
@@ -471,7 +475,7 @@ package enum NotifyPayloads {
                 let body = value.isEmpty ? "{}\n" : "{\"\(field)\":" + quoted(value) + "}\n"
                 requests.append(OutboundPost(
                     url: config.apiURL + "v2/alerts/\(alias)/\(field)?identifierType=alias", headers: headers, body: Array(body.utf8), tls: config.tls,
-                    isPut: true))
+                    method: .put))
             }
         }
         return requests

@@ -601,6 +601,11 @@ package struct NotifyTemplateLibrary: Sendable {
             {{ define "rocketchat.default.emoji" }}{{ end }}
             {{ define "rocketchat.default.iconurl" }}{{ end }}
             {{ define "rocketchat.default.text" }}{{ end }}
+            {{ define "jira.default.summary" }}{{ template "__subject" . }}{{ end }}
+            {{ define "jira.default.description" }}{{ if gt (len .Alerts.Firing) 0 }}# Alerts Firing:
+            {{ template "__text_alert_list_markdown" .Alerts.Firing }}{{ end }}{{ if gt (len .Alerts.Resolved) 0 }}# Alerts Resolved:
+            {{ template "__text_alert_list_markdown" .Alerts.Resolved }}{{ end }}{{ end }}
+            {{ define "jira.default.priority" }}{{ $priority := "" }}{{ range .Alerts.Firing }}{{ $severity := index .Labels "severity" }}{{ if eq $severity "critical" }}{{ $priority = "High" }}{{ else if and (eq $severity "warning") (ne $priority "High") }}{{ $priority = "Medium" }}{{ else if and (eq $severity "info") (eq $priority "") }}{{ $priority = "Low" }}{{ end }}{{ end }}{{ if eq $priority "" }}{{ range .Alerts.Resolved }}{{ $severity := index .Labels "severity" }}{{ if eq $severity "critical" }}{{ $priority = "High" }}{{ else if and (eq $severity "warning") (ne $priority "High") }}{{ $priority = "Medium" }}{{ else if and (eq $severity "info") (eq $priority "") }}{{ $priority = "Low" }}{{ end }}{{ end }}{{ end }}{{ $priority }}{{ end }}
             {{ define "email.default.subject" }}{{ template "__subject" . }}{{ end }}
             {{ define "email.default.html" }}<!DOCTYPE html>
             <html><head><meta http-equiv="Content-Type" content="text/html; charset=UTF-8"><title>{{ template "__subject" . }}</title></head>
