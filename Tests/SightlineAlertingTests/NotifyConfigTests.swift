@@ -133,7 +133,7 @@ let sampleNotifyConfig = """
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n  - name: a\n", "defined twice", 5),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    discord_configs:\n      - title: x\n", "one of webhook_url or webhook_url_file must be configured", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    msteams_configs:\n      - webhook_url: ftp://x\n", "expected an http:// or https:// URL", 6),
-        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    wechat_configs: []\n", "receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram, opsgenie, victorops, webex, pushover, rocketchat, sns and jira", 5),
+        ("route:\n  receiver: a\nreceivers:\n  - name: a\n    incidentio_configs: []\n", "receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram, opsgenie, victorops, webex, pushover, rocketchat, sns, jira and wechat", 5),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    sns_configs:\n      - sigv4: {region: r, access_key: k, secret_key: s}\n", "must provide either a Target ARN, Topic ARN, or Phone Number", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    sns_configs:\n      - {topic_arn: t, phone_number: p, sigv4: {region: r, access_key: k, secret_key: s}}\n", "must provide either a Target ARN, Topic ARN, or Phone Number", 6),
         ("route:\n  receiver: a\nreceivers:\n  - name: a\n    sns_configs:\n      - {topic_arn: t, sigv4: {region: r, role_arn: x}}\n", "assumed roles are not supported", 6),

@@ -725,3 +725,74 @@ def test_jira_issue_follows_the_alert_group(sightline, tmp_path):
     jira.stop()
     expected_auth = "Basic " + base64.b64encode(b"bot@example.com:pat").decode()
     assert jira.auth == {expected_auth}, jira.auth
+
+
+def test_wechat_fetches_a_token_and_sends(sightline, tmp_path):
+    """A `wechat_configs` receiver against a WeChat Work-shaped API: one `gettoken` call for the corp id and secret, then
+    `message/send` with that token, the recipients and the default message; an expired token (errcode 42001) is fetched
+    again and the message retried."""
+    port = free_ports(1)[0]
+    calls: list[tuple[str, dict, dict]] = []
+    tokens = iter(["T1", "T2", "T3"])
+    state = {"expire_next": False}
+
+    class Handler(BaseHTTPRequestHandler):
+        def reply(self, body: dict):
+            raw = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            url = urllib.parse.urlsplit(self.path)
+            query = dict(urllib.parse.parse_qsl(url.query))
+            calls.append((url.path, query, {}))
+            self.reply({"errcode": 0, "access_token": next(tokens)} if query.get("corpsecret") == "shh" else {"errcode": 40001})
+
+        def do_POST(self):  # noqa: N802
+            url = urllib.parse.urlsplit(self.path)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            calls.append((url.path, dict(urllib.parse.parse_qsl(url.query)), body))
+            if state["expire_next"]:
+                state["expire_next"] = False
+                return self.reply({"errcode": 42001, "errmsg": "access_token expired"})
+            self.reply({"errcode": 0, "errmsg": "ok"})
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    am = {"global": {"wechat_api_url": f"http://127.0.0.1:{port}/cgi-bin/", "wechat_api_secret": "shh", "wechat_api_corp_id": "corp"},
+          "route": route("wx"), "receivers": [{"name": "wx", "wechat_configs": [
+              {"to_user": "@all", "agent_id": "1000002", "send_resolved": True}]}]}
+    rules = [{"alert": "QueueTooLong", "expr": "queue_length > 10", "annotations": {"summary": "queue {{ $labels.queue }} is long"}}]
+    srv = alerting_server(sightline, tmp_path, rules, am).start()
+    budget = GROUP_WAIT_S + EVAL_S + SLACK_S
+
+    def wait_for(predicate, timeout, what):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"no {what} within {timeout:.1f}s; calls: {calls}")
+
+    push(srv, 'queue_length{queue="orders"} 42\n')
+    wait_for(lambda: any(path.endswith("/message/send") for path, _, _ in calls), budget, "WeChat message")
+    assert calls[0][0] == "/cgi-bin/gettoken" and calls[0][1] == {"corpid": "corp", "corpsecret": "shh"}, calls
+    path, query, body = calls[1]
+    assert path == "/cgi-bin/message/send" and query == {"access_token": "T1"}, calls
+    assert body["touser"] == "@all" and body["agentid"] == "1000002" and body["msgtype"] == "text" and body["safe"] == "0", body
+    assert body["text"]["content"].startswith("[FIRING:1] QueueTooLong") and "queue orders is long" in body["text"]["content"], body
+    # The token expires: the resolved notification gets 42001, a new token, and goes out again.
+    state["expire_next"] = True
+    push(srv, 'queue_length{queue="orders"} 1\n')
+    wait_for(lambda: any(q.get("access_token") == "T2" for _, q, _ in calls), 3 * EVAL_S + budget + 2, "retry with a new token")
+    sent = [(q, b) for p, q, b in calls if p.endswith("/message/send")]
+    assert sent[-1][1]["text"]["content"].startswith("[RESOLVED] QueueTooLong"), sent
+    assert [p for p, _, _ in calls].count("/cgi-bin/gettoken") == 2, calls
+    server.shutdown()
+    server.server_close()

@@ -436,6 +436,8 @@ enum NotifyAttempt: Sendable {
     case mail(EmailMessage, EmailConfig)
     /// A conversation with Jira's API.
     case jira(JiraDelivery)
+    /// An access token (fetched once in two hours), then the message.
+    case weChat(WeChatDelivery)
     case nothing
     case broken(String)
 
@@ -461,6 +463,7 @@ enum NotifyAttempt: Sendable {
             case .sns(let config):
                 return .post(try NotifyPayloads.sns(data, config: config, nowMs: Int64(Date().timeIntervalSince1970 * 1000)))
             case .jira(let config): return .jira(try JiraDelivery(data, config: config))
+            case .weChat(let config): return .weChat(try WeChatDelivery(data, config: config))
             }
         } catch {
             return .broken("\(error)")
@@ -507,6 +510,8 @@ enum NotifyAttempt: Sendable {
             }
             return .delivered
         case .jira(let delivery):
+            return await delivery.perform(transport: transport, timeoutMs: timeoutMs)
+        case .weChat(let delivery):
             return await delivery.perform(transport: transport, timeoutMs: timeoutMs)
         case .mail(let message, let config):
             do {

@@ -23,6 +23,9 @@ package struct NotifyConfig: Sendable {
         package var rocketChatToken = ""
         package var rocketChatTokenID = ""
         package var jiraAPIURL = ""
+        package var weChatAPIURL = "https://qyapi.weixin.qq.com/cgi-bin/"
+        package var weChatAPISecret = ""
+        package var weChatCorpID = ""
         package init() {}
     }
 
@@ -117,6 +120,7 @@ package struct NotifyReceiver: Sendable {
     package var rocketChats: [RocketChatConfig] = []
     package var snses: [SNSConfig] = []
     package var jiras: [JiraConfig] = []
+    package var weChats: [WeChatConfig] = []
     package init(name: String) { self.name = name }
 
     /// The integrations in a fixed order; their position names them in the notification log.
@@ -136,6 +140,7 @@ package struct NotifyReceiver: Sendable {
             + rocketChats.enumerated().map { NotifyIntegration(kind: .rocketChat($0.element), index: $0.offset) }
             + snses.enumerated().map { NotifyIntegration(kind: .sns($0.element), index: $0.offset) }
             + jiras.enumerated().map { NotifyIntegration(kind: .jira($0.element), index: $0.offset) }
+            + weChats.enumerated().map { NotifyIntegration(kind: .weChat($0.element), index: $0.offset) }
     }
 }
 
@@ -145,13 +150,13 @@ package struct NotifyIntegration: Sendable {
         case webhook(WebhookConfig), slack(SlackConfig), pagerDuty(PagerDutyConfig), email(EmailConfig)
         case discord(DiscordConfig), msTeams(MSTeamsConfig), msTeamsV2(MSTeamsV2Config), telegram(TelegramConfig)
         case opsGenie(OpsGenieConfig), victorOps(VictorOpsConfig), webex(WebexConfig), pushover(PushoverConfig)
-        case rocketChat(RocketChatConfig), sns(SNSConfig), jira(JiraConfig)
+        case rocketChat(RocketChatConfig), sns(SNSConfig), jira(JiraConfig), weChat(WeChatConfig)
     }
     package var kind: Kind
     package var index: Int
 
     /// `webhook`, `slack`, `pagerduty`, `email`, `discord`, `msteams`, `msteamsv2`, `telegram`, `opsgenie`,
-    /// `victorops`, `webex`, `pushover`, `rocketchat`, `sns` or `jira`.
+    /// `victorops`, `webex`, `pushover`, `rocketchat`, `sns`, `jira` or `wechat`.
     package var name: String {
         switch kind {
         case .webhook: "webhook"
@@ -169,6 +174,7 @@ package struct NotifyIntegration: Sendable {
         case .rocketChat: "rocketchat"
         case .sns: "sns"
         case .jira: "jira"
+        case .weChat: "wechat"
         }
     }
 
@@ -190,6 +196,7 @@ package struct NotifyIntegration: Sendable {
         case .rocketChat(let c): c.sendResolved
         case .sns(let c): c.sendResolved
         case .jira(let c): c.sendResolved
+        case .weChat(let c): c.sendResolved
         }
     }
 }
@@ -215,6 +222,26 @@ package struct JiraConfig: Sendable {
     package var sendResolved = true
     /// The `Authorization` header from `http_config`.
     package var authorization: String?
+    /// `http_config.tls_config`.
+    package var tls: NotifyTLSOptions?
+    package init() {}
+}
+
+/// `wechat_configs`: a WeChat Work application message (`message/send`) with an access token fetched for the corp id
+/// and application secret (`gettoken`) and kept for two hours.
+package struct WeChatConfig: Sendable {
+    /// The API's base, ending in `/`.
+    package var apiURL = "https://qyapi.weixin.qq.com/cgi-bin/"
+    package var apiSecret = ""
+    package var corpID = ""
+    package var message = #"{{ template "wechat.default.message" . }}"#
+    /// `text` or `markdown`.
+    package var messageType = "text"
+    package var agentID = #"{{ template "wechat.default.agent_id" . }}"#
+    package var toUser = #"{{ template "wechat.default.to_user" . }}"#
+    package var toParty = #"{{ template "wechat.default.to_party" . }}"#
+    package var toTag = #"{{ template "wechat.default.to_tag" . }}"#
+    package var sendResolved = false
     /// `http_config.tls_config`.
     package var tls: NotifyTLSOptions?
     package init() {}

@@ -9,14 +9,14 @@ import Yams
 /// global: {resolve_timeout: 5m, smtp_from, smtp_smarthost, smtp_hello, smtp_auth_username, smtp_auth_password,
 ///          smtp_require_tls, slack_api_url, pagerduty_url, opsgenie_api_url, opsgenie_api_key(_file), victorops_api_url,
 ///          victorops_api_key(_file), webex_api_url, rocketchat_api_url, rocketchat_token(_file), rocketchat_token_id(_file),
-///          jira_api_url}
+///          jira_api_url, wechat_api_url, wechat_api_secret, wechat_api_corp_id}
 /// route:                 # receiver, group_by (['...'] = all labels), group_wait 30s, group_interval 5m,
 ///   receiver: team       # repeat_interval 4h, matchers / match / match_re, continue, mute_time_intervals,
 ///   routes: [...]        # active_time_intervals, routes
 /// inhibit_rules: [{source_matchers, target_matchers, equal}]   # (and legacy source_match(_re), target_match(_re))
 /// receivers: [{name, webhook_configs, slack_configs, pagerduty_configs, email_configs, discord_configs, msteams_configs, msteamsv2_configs,
 ///              telegram_configs, opsgenie_configs, victorops_configs, webex_configs, pushover_configs, rocketchat_configs,
-///              sns_configs, jira_configs}]
+///              sns_configs, jira_configs, wechat_configs}]
 /// time_intervals: [{name, time_intervals: [{times, weekdays, days_of_month, months, years, location}]}]
 /// templates: [templates/*.tmpl]   # files of {{ define }}s, relative to the config file; globs may match nothing
 /// ```
@@ -219,12 +219,14 @@ package enum NotifyConfigFile {
                 case "global.webex_api_url": global.webexAPIURL = try url(value, at: key)
                 case "global.rocketchat_api_url": global.rocketChatAPIURL = try url(value, at: key)
                 case "global.jira_api_url": global.jiraAPIURL = try url(value, at: key)
+                case "global.wechat_api_url": global.weChatAPIURL = try url(value, at: key)
+                case "global.wechat_api_secret": global.weChatAPISecret = try string(value, at: key)
+                case "global.wechat_api_corp_id": global.weChatCorpID = try string(value, at: key)
                 case "global.rocketchat_token": global.rocketChatToken = try string(value, at: key)
                 case "global.rocketchat_token_file": global.rocketChatToken = try secretFile(try string(value, at: key), value, at: key)
                 case "global.rocketchat_token_id": global.rocketChatTokenID = try string(value, at: key)
                 case "global.rocketchat_token_id_file": global.rocketChatTokenID = try secretFile(try string(value, at: key), value, at: key)
-                case "global.http_config", "global.smtp_auth_identity", "global.smtp_auth_secret",
-                    "global.wechat_api_url", "global.telegram_api_url":
+                case "global.http_config", "global.smtp_auth_identity", "global.smtp_auth_secret", "global.telegram_api_url":
                     break
                 default: throw error(key, value, "unknown key")
                 }
@@ -374,6 +376,8 @@ package enum NotifyConfigFile {
                     receiver.webexes = try list(value, at: key).enumerated().map { try webex($0.element, at: "\(key)[\($0.offset)]", global: global) }
                 case "pushover_configs":
                     receiver.pushovers = try list(value, at: key).enumerated().map { try pushover($0.element, at: "\(key)[\($0.offset)]") }
+                case "wechat_configs":
+                    receiver.weChats = try list(value, at: key).enumerated().map { try weChat($0.element, at: "\(key)[\($0.offset)]", global: global) }
                 case "jira_configs":
                     receiver.jiras = try list(value, at: key).enumerated().map { try jira($0.element, at: "\(key)[\($0.offset)]", global: global) }
                 case "rocketchat_configs":
@@ -385,7 +389,7 @@ package enum NotifyConfigFile {
                 default:
                     throw error(
                         key, value,
-                        "unknown key (receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram, opsgenie, victorops, webex, pushover, rocketchat, sns and jira are not supported)")
+                        "unknown key (receiver types other than webhook, slack, pagerduty, email, discord, msteams, msteamsv2, telegram, opsgenie, victorops, webex, pushover, rocketchat, sns, jira and wechat are not supported)")
                 }
             }
             guard !receiver.name.isEmpty else { throw error(prefix, node, "missing name in receiver") }
@@ -677,6 +681,37 @@ package enum NotifyConfigFile {
             config.token = try secretOrGlobal(
                 own: ownToken, file: tokenFile, global: global.rocketChatToken, key: "token", node, at: prefix,
                 missing: "no global Rocketchat Token set either inline or in a file")
+            if !config.apiURL.hasSuffix("/") { config.apiURL += "/" }
+            return config
+        }
+
+        func weChat(_ node: Node, at prefix: String, global: NotifyConfig.Global) throws -> WeChatConfig {
+            var config = WeChatConfig()
+            config.apiURL = global.weChatAPIURL
+            config.apiSecret = global.weChatAPISecret
+            config.corpID = global.weChatCorpID
+            try mapping(node, at: prefix) { key, value in
+                switch String(key.dropFirst(prefix.count + 1)) {
+                case "api_url": config.apiURL = try url(value, at: key)
+                case "api_secret": config.apiSecret = try string(value, at: key)
+                case "corp_id": config.corpID = try string(value, at: key)
+                case "message": config.message = try string(value, at: key)
+                case "message_type":
+                    config.messageType = try string(value, at: key)
+                    guard config.messageType == "text" || config.messageType == "markdown" else {
+                        throw error(key, value, "weChat message type \"\(config.messageType)\" does not match valid options text or markdown")
+                    }
+                case "agent_id": config.agentID = try string(value, at: key)
+                case "to_user": config.toUser = try string(value, at: key)
+                case "to_party": config.toParty = try string(value, at: key)
+                case "to_tag": config.toTag = try string(value, at: key)
+                case "http_config": config.tls = try httpConfig(value, at: key).tls
+                case "send_resolved": config.sendResolved = try bool(value, at: key)
+                default: throw error(key, value, "unknown key")
+                }
+            }
+            guard !config.apiSecret.isEmpty else { throw error(prefix, node, "no global Wechat ApiSecret set") }
+            guard !config.corpID.isEmpty else { throw error(prefix, node, "no global Wechat CorpID set") }
             if !config.apiURL.hasSuffix("/") { config.apiURL += "/" }
             return config
         }
