@@ -38,6 +38,12 @@ struct GraphiteAPITests {
             == #"[{"allowChildren":1,"expandable":1,"leaf":0,"id":"servers.web1.disk","text":"disk"},{"allowChildren":0,"expandable":0,"leaf":1,"id":"servers.web1.cpu","text":"cpu"}]"#)
         #expect(try await client.execute("/metrics/find?query=servers.web*&wildcards=1").text
             == #"[{"allowChildren":1,"expandable":1,"leaf":0,"id":"servers.*","text":"*"},{"allowChildren":1,"expandable":1,"leaf":0,"id":"servers.web1","text":"web1"},{"allowChildren":1,"expandable":1,"leaf":0,"id":"servers.web2","text":"web2"}]"#)
+        // Wildcards before the last node: one node per name, under the query's own prefix.
+        #expect(try await client.execute("/metrics/find?query=servers.*.*").text
+            == #"[{"allowChildren":1,"expandable":1,"leaf":0,"id":"servers.*.disk","text":"disk"},{"allowChildren":0,"expandable":0,"leaf":1,"id":"servers.*.cpu","text":"cpu"}]"#)
+        // The completer completes what was typed and lists a leaf that is also a branch twice, then the wildcard.
+        #expect(try await client.execute("/metrics/find?query=serv&format=completer&wildcards=1").text
+            == #"{"metrics":[{"path":"servers.","name":"servers","is_leaf":"0"},{"path":"servers","name":"servers","is_leaf":"1"},{"name":"*"}]}"#)
         let completer = try await client.execute("/metrics/find?query=\(Self.form("servers.{web1,web2}.c?u"))&format=completer").text
         #expect(completer
             == #"{"metrics":[{"path":"servers.web1.cpu","name":"cpu","is_leaf":"1"},{"path":"servers.web2.cpu","name":"cpu","is_leaf":"1"}]}"#)
@@ -69,7 +75,8 @@ struct GraphiteAPITests {
         let post = try await client.execute(
             "/graphite/render", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
             body: ByteBuffer(string: "from=995&until=1040&maxDataPoints=2&target=\(Self.form("sumSeries(servers.web*.cpu)"))&target=\(Self.form("alias(servers,'tagged')"))"))
-        #expect(post.text == #"[{"target":"sumSeries(servers.web*.cpu)","tags":{"name":"sumSeries(servers.web*.cpu)"},"datapoints":[[13.0,1000],[18.0,1030]]},{"target":"tagged","tags":{"dc":"x","name":"servers"},"datapoints":[[8.0,1000],[10.5,1030]]}]"#)
+        // maxDataPoints as graphite-web: 5 steps into 2 points of 3, the start nudged to 1020 (a multiple of 30).
+        #expect(post.text == #"[{"target":"sumSeries(servers.web*.cpu)","tags":{"name":"sumSeries(servers.web*.cpu)"},"datapoints":[[15.0,1020],[19.0,1050]]},{"target":"tagged","tags":{"dc":"x","name":"servers"},"datapoints":[[9.0,1020],[11.0,1050]]}]"#)
         // Relative times are accepted; a series with no sample in the range is left out.
         #expect(try await client.execute("/render?target=servers.web1.cpu&from=-5min").text == "[]")
         // A point is the interval that starts at its time: the one at 1040 holds the sample at 1050, as in whisper.

@@ -161,9 +161,10 @@ package struct GraphiteRender: Sendable {
             try map(rename) { values, _ in values.map { $0.flatMap(transform) } }
         }
         switch function {
-        case "sumSeries", "sum": return try combine(function, try seriesLists(from: 0, arguments)) { $0.isEmpty ? nil : $0.reduce(0, +) }
+        // `sum` and `avg` are aliases: their series are named as the long forms name theirs.
+        case "sumSeries", "sum": return try combine("sumSeries", try seriesLists(from: 0, arguments)) { $0.isEmpty ? nil : $0.reduce(0, +) }
         case "averageSeries", "avg":
-            return try combine(function, try seriesLists(from: 0, arguments)) { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) }
+            return try combine("averageSeries", try seriesLists(from: 0, arguments)) { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) }
         case "maxSeries": return try combine(function, try seriesLists(from: 0, arguments)) { $0.max() }
         case "minSeries": return try combine(function, try seriesLists(from: 0, arguments)) { $0.min() }
         case "rangeSeries": return try combine(function, try seriesLists(from: 0, arguments)) { $0.isEmpty ? nil : $0.max()! - $0.min()! }
@@ -479,8 +480,9 @@ package struct GraphiteRender: Sendable {
             let lead = Int((grid.start - series.start) / series.step)
             var out = series.renamed("\(function)(\(series.name),\(label))")
             out.start = series.start + Int64(max(0, lead)) * series.step
+            // The window ends at the point itself, as graphite-web 1.1.10 takes it (earlier versions stopped before it).
             out.values = (max(0, lead)..<series.values.count).map { index in
-                aggregate(series.values[max(0, index - points)..<index].compactMap { $0 })
+                aggregate(series.values[max(0, index - points + 1)...index].compactMap { $0 })
             }
             return out
         }
@@ -495,8 +497,10 @@ package struct GraphiteRender: Sendable {
         guard let aggregate = Self.aggregates[how] else { throw arguments.error("unknown function \"\(how)\"") }
         return try series(arguments.argument(0, "seriesList"), arguments).map { series in
             let first = alignToFrom ? series.start : series.start - mod(series.start, interval)
+            // graphite-web's last bucket starts at the interval holding the series' end, even one the end opens.
             let end = series.time(series.values.count)
-            var buckets: [[Double]] = Array(repeating: [], count: Int((end - first + interval - 1) / interval))
+            let last = alignToFrom ? first + (end - first + interval - 1) / interval * interval : end - mod(end, interval) + interval
+            var buckets: [[Double]] = Array(repeating: [], count: Int((last - first) / interval))
             for (index, value) in series.values.enumerated() {
                 guard let value else { continue }
                 let bucket = Int((series.time(index) - first) / interval)

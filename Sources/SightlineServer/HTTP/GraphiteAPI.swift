@@ -18,7 +18,7 @@ import SightlineQuery
 ///
 /// Every route needs the `query` role and sees the caller's tenant. Graphite keeps points at a fixed resolution and
 /// raw samples have none: a render puts them on a grid of `storage_step` (default 10 s, as VictoriaMetrics does),
-/// each point the last sample of its interval.
+/// each point the last sample of its interval; `maxDataPoints` merges points as graphite-web does.
 enum GraphiteAPI {
     static let defaultStorageStep: Int64 = 10
 
@@ -74,22 +74,50 @@ enum GraphiteAPI {
         let renderer = GraphiteRender(querier: api.samples, tenant: identity.tenant, from: from, until: until, storageStep: step)
         let series = try await LokiQueryAPI.run { try targets.flatMap { try renderer.evaluate($0) } }
         var out = "["
-        for (index, one) in series.enumerated() {
-            var shown = one
-            if maxDataPoints > 0 && shown.values.count > maxDataPoints {
-                shown = shown.consolidated(by: (shown.values.count + maxDataPoints - 1) / maxDataPoints)
-            }
+        for (index, (one, points)) in zip(series, datapoints(series, maxDataPoints: maxDataPoints)).enumerated() {
             if index > 0 { out += "," }
-            out += "{\"target\":" + JSONText.quoted(shown.name) + ",\"tags\":{"
-            out += shown.tags.sorted { $0.key < $1.key }.map { JSONText.quoted($0.key) + ":" + JSONText.quoted($0.value) }.joined(separator: ",")
+            out += "{\"target\":" + JSONText.quoted(one.name) + ",\"tags\":{"
+            out += one.tags.sorted { $0.key < $1.key }.map { JSONText.quoted($0.key) + ":" + JSONText.quoted($0.value) }.joined(separator: ",")
             out += "},\"datapoints\":["
-            for (position, value) in shown.values.enumerated() {
+            for (position, (value, time)) in points.enumerated() {
                 if position > 0 { out += "," }
-                out += "[" + (value.flatMap { $0.isFinite ? "\($0)" : nil } ?? "null") + "," + String(shown.time(position)) + "]"
+                out += "[" + (value.flatMap { $0.isFinite ? "\($0)" : nil } ?? "null") + "," + String(time) + "]"
             }
             out += "]}"
         }
         return LokiQueryAPI.json(out + "]")
+    }
+
+    /// Each series' points as `/render` answers them, with graphite-web's `maxDataPoints`: when the response's time
+    /// range holds more steps than that, `ceil(steps / maxDataPoints)` points are merged into one (by the series'
+    /// consolidation), the start nudged so the merged bands fall on multiples of their width whatever the request's
+    /// exact range (graphite-web drops the values before the nudged start but one), and the points stamped from the
+    /// new start; one data point wanted is the whole series at its start.
+    static func datapoints(_ series: [GraphiteSeries], maxDataPoints: Int) -> [[(Double?, Int64)]] {
+        func stamped(_ values: [Double?], start: Int64, step: Int64, end: Int64) -> [(Double?, Int64)] {
+            Array(zip(values, stride(from: start, through: end, by: Int(step))))
+        }
+        guard maxDataPoints > 0, let startTime = series.map(\.start).min(), let endTime = series.map({ $0.time($0.values.count) }).max() else {
+            return series.map { stamped($0.values, start: $0.start, step: $0.step, end: $0.time($0.values.count)) }
+        }
+        return series.map { one in
+            let end = one.time(one.values.count)
+            if maxDataPoints == 1 {
+                let whole = one.consolidated(by: max(1, one.values.count))
+                return whole.values.prefix(1).map { ($0, one.start) }
+            }
+            let steps = Double(endTime - startTime) / Double(one.step)
+            guard Double(maxDataPoints) < steps else { return stamped(one.values, start: one.start, step: one.step, end: end) }
+            let perPoint = Int((steps / Double(maxDataPoints)).rounded(.up))
+            let width = Int64(perPoint) * one.step
+            func mod(_ a: Int64, _ b: Int64) -> Int64 { ((a % b) + b) % b }
+            let nudge = width + mod(one.start, one.step) - mod(one.start, width)
+            var shifted = one
+            shifted.start = one.start + nudge
+            shifted.values = Array(one.values.dropFirst(max(0, Int(nudge / one.step) - 1)))
+            let merged = shifted.consolidated(by: perPoint)
+            return stamped(merged.values, start: merged.start, step: merged.step, end: end)
+        }
     }
 
     // MARK: /metrics/*
@@ -113,11 +141,16 @@ enum GraphiteAPI {
     static func find(_ request: Request, api: APIDependencies) async throws -> Response {
         let identity = try api.authenticator.identify(authorization: request.headers[.authorization], requiring: .query)
         let parameters = try await PrometheusAPIParameters.read(request)
-        let query = parameters["query"]
+        var query = parameters["query"]
         guard !query.isEmpty else { throw SightlineError(.invalidArgument, "missing parameter query") }
         let format = parameters["format"].isEmpty ? "treejson" : parameters["format"]
         guard format == "treejson" || format == "completer" else {
             throw SightlineError(.invalidArgument, "format \(format) is not supported: use treejson or completer")
+        }
+        if format == "completer" {
+            // graphite-web completes what was typed: an empty node matches anything, and so does the rest of the last.
+            query = query.replacingOccurrences(of: "..", with: "*.")
+            if !query.hasSuffix("*") { query += "*" }
         }
         let depth = query.split(separator: ".", omittingEmptySubsequences: false).count
         // Each node one level below the query, as a leaf (a stored name) and as a branch (a prefix of longer ones).
@@ -130,28 +163,34 @@ enum GraphiteAPI {
             if parts.count == depth { node.leaf = true } else { node.branch = true }
             nodes[id] = node
         }
-        // graphite-web's order: the wildcard node, branches, then leaves, each by name; a node that is both is listed
-        // once, as a branch.
-        let sorted = nodes.sorted { $0.key < $1.key }
-        let entries = sorted.filter(\.value.branch) + sorted.filter { !$0.value.branch }
-        let basePath = query.split(separator: ".", omittingEmptySubsequences: false).dropLast().map { $0 + "." }.joined()
         func text(_ id: String) -> String { String(id.split(separator: ".", omittingEmptySubsequences: false).last ?? "") }
+        // Every node found, a branch and a leaf of the same path being two: branches first, each kind by path.
+        let sorted = nodes.sorted { $0.key < $1.key }
+        let found = sorted.filter(\.value.branch).map { ($0.key, true) } + sorted.filter(\.value.leaf).map { ($0.key, false) }
+        let wildcard = parameters["wildcards"] == "1" && found.count > 1
         var out: String
         if format == "completer" {
-            out = "{\"metrics\":[" + entries.map { id, node in
-                "{\"path\":" + JSONText.quoted(node.branch ? id + "." : id) + ",\"name\":" + JSONText.quoted(text(id))
-                    + ",\"is_leaf\":\"" + (node.branch ? "0" : "1") + "\"}"
-            }.joined(separator: ",") + "]}"
+            // Real paths, a branch's with a trailing dot, as graphite-web lists them.
+            var items = found.map { id, branch in
+                "{\"path\":" + JSONText.quoted(branch ? id + "." : id) + ",\"name\":" + JSONText.quoted(text(id)) + ",\"is_leaf\":\""
+                    + (branch ? "0" : "1") + "\"}"
+            }
+            if wildcard { items.append("{\"name\":\"*\"}") }
+            out = "{\"metrics\":[" + items.joined(separator: ",") + "]}"
         } else {
+            // graphite-web's tree: one node per name, under the query's own prefix (`servers.*.disk.sda` stands for every
+            // host's `sda`), a name that is both a branch and a leaf once as a branch; the wildcard node first.
+            let basePath = query.split(separator: ".", omittingEmptySubsequences: false).dropLast().map { $0 + "." }.joined()
             func node(_ id: String, _ text: String, branch: Bool) -> String {
                 let flag = branch ? 1 : 0
                 return "{\"allowChildren\":\(flag),\"expandable\":\(flag),\"leaf\":\(1 - flag),\"id\":" + JSONText.quoted(id) + ",\"text\":"
                     + JSONText.quoted(text) + "}"
             }
-            var items = entries.map { id, found in node(id, text(id), branch: found.branch) }
-            if parameters["wildcards"] == "1" && entries.count > 1 {
-                items.insert(node(basePath + "*", "*", branch: entries.contains { $0.value.branch }), at: 0)
-            }
+            var names: [String: Bool] = [:]
+            for (id, branch) in found { names[text(id), default: false] = names[text(id), default: false] || branch }
+            let ordered = names.filter(\.value).keys.sorted() + names.filter { !$0.value }.keys.sorted()
+            var items = ordered.map { node(basePath + $0, $0, branch: names[$0]!) }
+            if wildcard { items.insert(node(basePath + "*", "*", branch: found.contains { $0.1 }), at: 0) }
             out = "[" + items.joined(separator: ",") + "]"
         }
         return LokiQueryAPI.json(out)
