@@ -45,13 +45,14 @@ struct JiraDelivery: Sendable {
         jql += "project=\(Self.goQuoted(project)) and labels=\(Self.goQuoted(label)) order by status ASC,resolutiondate DESC"
         search = Array(("{\"jql\":" + JSONText.quoted(jql) + ",\"maxResults\":2,\"fields\":[\"status\"],\"expand\":[]}\n").utf8)
 
-        var description = JSONText.quoted(NotifyPayloads.truncated(try text(config.description, "description"), to: Self.maxDescriptionLength))
+        // API version 3 takes the description as a JSON document (Atlassian's format), version 2 as text.
+        var description = NotifyPayloads.truncated(try text(config.description, "description"), to: Self.maxDescriptionLength)
         if config.apiURL.hasSuffix("/3/") {
-            let document = NotifyPayloads.truncated(try text(config.description, "description"), to: Self.maxDescriptionLength)
-            guard (try? JSONSerialization.jsonObject(with: Data(document.utf8), options: [.fragmentsAllowed])) != nil else {
-                throw SightlineError(.configuration, "jira description: API version 3 takes a JSON document (Atlassian's format), got \"\(document.prefix(64))\"")
+            guard (try? JSONSerialization.jsonObject(with: Data(description.utf8), options: [.fragmentsAllowed])) != nil else {
+                throw SightlineError(.configuration, "jira description: API version 3 takes a JSON document (Atlassian's format), got \"\(description.prefix(64))\"")
             }
-            description = document
+        } else {
+            description = JSONText.quoted(description)
         }
         let labels = try (config.labels.enumerated().map { try text($0.element, "labels[\($0.offset)]") } + [label]).sorted()
         var fields: [(String, String)] = [

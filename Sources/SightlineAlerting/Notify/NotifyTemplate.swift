@@ -607,18 +607,9 @@ package struct NotifyTemplateLibrary: Sendable {
             {{ template "__text_alert_list_markdown" .Alerts.Resolved }}{{ end }}{{ end }}
             {{ define "jira.default.priority" }}{{ $priority := "" }}{{ range .Alerts.Firing }}{{ $severity := index .Labels "severity" }}{{ if eq $severity "critical" }}{{ $priority = "High" }}{{ else if and (eq $severity "warning") (ne $priority "High") }}{{ $priority = "Medium" }}{{ else if and (eq $severity "info") (eq $priority "") }}{{ $priority = "Low" }}{{ end }}{{ end }}{{ if eq $priority "" }}{{ range .Alerts.Resolved }}{{ $severity := index .Labels "severity" }}{{ if eq $severity "critical" }}{{ $priority = "High" }}{{ else if and (eq $severity "warning") (ne $priority "High") }}{{ $priority = "Medium" }}{{ else if and (eq $severity "info") (eq $priority "") }}{{ $priority = "Low" }}{{ end }}{{ end }}{{ end }}{{ $priority }}{{ end }}
             {{ define "wechat.default.message" }}{{ template "__subject" . }}
-            {{ .CommonAnnotations.SortedPairs.Values | join " " }}
-            {{ if gt (len .Alerts.Firing) 0 -}}
-            Alerts Firing:
-            {{ template "__text_alert_list" .Alerts.Firing }}
-            {{- end }}
-            {{ if gt (len .Alerts.Resolved) 0 -}}
-            Alerts Resolved:
-            {{ template "__text_alert_list" .Alerts.Resolved }}
-            {{- end }}
+            {{ template "__text_annotations_and_alerts" . }}
             AlertmanagerUrl:
-            {{ template "__alertmanagerURL" . }}
-            {{- end }}
+            {{ template "__alertmanagerURL" . }}{{ end }}
             {{ define "wechat.default.to_user" }}{{ end }}
             {{ define "wechat.default.to_party" }}{{ end }}
             {{ define "wechat.default.to_tag" }}{{ end }}
