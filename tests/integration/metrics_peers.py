@@ -165,9 +165,11 @@ class Prometheus(Peer):
 
 
 class VictoriaMetrics(Peer):
-    """The real VictoriaMetrics (single node, Debian bookworm's package), for the JSON line export and import."""
+    """The real VictoriaMetrics (single node, Debian bookworm's package), for the JSON line export and import and
+    as the reference for Graphite's metrics API (`extra_args=[f"-graphiteListenAddr=127.0.0.1:{port}"]` opens its
+    Graphite plaintext listener, TCP and UDP)."""
 
-    def __init__(self, log_dir: Path, port: int, name: str = "victoria-metrics"):
+    def __init__(self, log_dir: Path, port: int, name: str = "victoria-metrics", extra_args: Iterable[str] = ()):
         self.port = port
         data_dir = log_dir / f"{name}-data"
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -177,6 +179,7 @@ class VictoriaMetrics(Peer):
             f"-httpListenAddr=127.0.0.1:{port}",
             "-retentionPeriod=100y",
             "-loggerLevel=WARN",
+            *extra_args,
         ]
         super().__init__(name, cmd, log_dir, cwd=log_dir)
 
