@@ -81,6 +81,10 @@ struct ExemplarRingTests {
             let expected = Dictionary(grouping: kept, by: \.series).map { SeriesExemplars(series: $0.key, exemplars: $0.value) }
                 .sorted { $0.series < $1.series }
             #expect(ring.select(Self.everything, startMs: .min, endMs: .max) == expected)
+            // A selector naming its metric looks only at that metric's series: the same answer.
+            let named: [[LabelMatcher]] = [[try LabelMatcher("__name__", .equal, "rpc_seconds_bucket")]]
+            #expect(ring.select(named, startMs: .min, endMs: .max) == expected)
+            #expect(ring.select([[try LabelMatcher("__name__", .equal, "other")]], startMs: .min, endMs: .max).isEmpty)
             #expect(ring.exemplars(throughSegment: 0) == Array(kept))
         }
     }

@@ -35,6 +35,8 @@ package final class ExemplarRing: Sendable {
         /// The slot the next exemplar goes to.
         var nextSlot = 0
         var chains: [Labels: Chain] = [:]
+        /// The series with exemplars by metric name, so a selector naming its metric looks at those alone.
+        var byName: [String: Set<Labels>] = [:]
         var dropped: [String: Int] = [:]
     }
 
@@ -82,7 +84,10 @@ package final class ExemplarRing: Sendable {
             // The oldest exemplar of the ring is the oldest of its series: its chain starts after it.
             let evicted = state.entries[slot]
             if evicted.next < 0 {
-                state.chains[evicted.exemplar.series] = nil
+                let series = evicted.exemplar.series
+                state.chains[series] = nil
+                state.byName[series.metricName]?.remove(series)
+                if state.byName[series.metricName]?.isEmpty == true { state.byName[series.metricName] = nil }
             } else {
                 state.chains[evicted.exemplar.series]?.oldest = evicted.next
             }
@@ -93,6 +98,7 @@ package final class ExemplarRing: Sendable {
             state.chains[exemplar.series]?.newest = slot
         } else {
             state.chains[exemplar.series] = Chain(oldest: slot, newest: slot)
+            state.byName[exemplar.series.metricName, default: []].insert(exemplar.series)
         }
     }
 
@@ -101,8 +107,19 @@ package final class ExemplarRing: Sendable {
     package func select(_ selectors: [[LabelMatcher]], startMs: Int64, endMs: Int64) -> [SeriesExemplars] {
         guard !selectors.isEmpty, startMs <= endMs else { return [] }
         var result: [SeriesExemplars] = state.withLock { state in
+            // The series a selector can match: those of its metric name when it names one, else all.
+            var candidates = Set<Labels>()
+            for selector in selectors {
+                if let name = selector.first(where: { $0.name == Labels.metricName && $0.kind == .equal })?.value {
+                    candidates.formUnion(state.byName[name] ?? [])
+                } else {
+                    candidates = Set(state.chains.keys)
+                    break
+                }
+            }
             var result: [SeriesExemplars] = []
-            for (series, chain) in state.chains where selectors.contains(where: { $0.allSatisfy { $0.matches(series) } }) {
+            for series in candidates where selectors.contains(where: { $0.allSatisfy { $0.matches(series) } }) {
+                guard let chain = state.chains[series] else { continue }
                 var found: [MetricExemplar] = []
                 var slot = chain.oldest
                 while slot >= 0 {
