@@ -259,14 +259,17 @@ struct RemoteWriteTests {
         #expect(decoded.rejectionMessage.hasSuffix("; and 15 more"))
     }
 
-    @Test func countsNativeHistogramsAsRejected() throws {
+    /// Native histograms (here without buckets: a count and a sum) become `_sum`, `_count` and `_bucket{le="+Inf"}`
+    /// beside the series' float samples (NativeHistogramTests has the buckets).
+    @Test func nativeHistogramsBecomeClassicSeries() throws {
         var request = WriteRequestBuilder()
         request.series([("__name__", "latency"), ("job", "api")], samples: [(1, 1), (2, 2)], histograms: 3)
         request.series([("__name__", "only_histograms")], histograms: 2)
         let (batch, decoded) = try decode(request.bytes)
-        #expect(batch.samples.count == 2)
-        #expect(decoded.rejected == 5)
-        #expect(decoded.rejectionMessage == "native histograms are not supported yet")
+        #expect(decoded.rejected == 0)
+        #expect(batch.samples.count == 2 + 5 * 3)
+        #expect(batch.samples.filter { $0.labels.metricName == "latency_count" }.map(\.value) == [1, 2, 3])
+        #expect(batch.samples.filter { $0.labels.metricName == "only_histograms_sum" }.map(\.value) == [1.5, 1.5])
     }
 
     @Test func internsLabelStringsAcrossSeries() throws {

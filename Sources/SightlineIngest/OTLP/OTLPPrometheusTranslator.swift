@@ -259,23 +259,14 @@ struct OTLPPrometheusTranslator {
         for point in points {
             let base = Self.baseLabels(point.attributes, resourceLabels)
             let time = Self.timestampMs(point.timeUnixNano)
-            if let sum = point.sum {
-                append(base, name: family + "_sum", timestampMs: time, value: Self.value(sum, flags: point.flags))
-            }
-            append(base, name: family + "_count", timestampMs: time, value: Self.value(Double(point.count), flags: point.flags))
-            var cumulative: UInt64 = 0
             var buckets: [(bound: Double, series: Labels)] = []
-            for (bound, count) in zip(point.explicitBounds, point.bucketCounts) {
-                cumulative &+= count
+            for entry in point.classicSeries {
                 let series = append(
-                    base, name: family + "_bucket", extra: Label("le", PrometheusNaming.formatFloat(bound)), timestampMs: time,
-                    value: Self.value(Double(cumulative), flags: point.flags))
-                if !point.exemplars.isEmpty { buckets.append((bound, series)) }
+                    base, name: family + entry.suffix, extra: entry.le.map { Label("le", $0) }, timestampMs: time,
+                    value: Self.value(entry.value, flags: point.flags))
+                if entry.le != nil { buckets.append((entry.bound, series)) }
             }
-            let infinite = append(
-                base, name: family + "_bucket", extra: Label("le", "+Inf"), timestampMs: time,
-                value: Self.value(Double(point.count), flags: point.flags))
-            addExemplars(point.exemplars) { value in buckets.first { value <= $0.bound }?.series ?? infinite }
+            addExemplars(point.exemplars) { value in buckets.first { value <= $0.bound }!.series }
         }
         return points.first.map { Self.timestampMs($0.timeUnixNano) }
     }

@@ -11,11 +11,19 @@ package import SightlineCore
 /// A malformed body (invalid protobuf, a symbol that is not UTF-8, a first symbol that is not empty) throws. A series
 /// Prometheus would refuse — a reference outside `symbols`, an odd number of references, no `__name__`, an empty,
 /// duplicate or unsorted label name — is rejected alone, its samples counted in ``DecodedBatch/rejected`` with a
-/// message naming it; native histograms are rejected as in 1.0. Exemplars are kept; created timestamps are not stored.
+/// message naming it; native histograms become classic series as in 1.0. Exemplars are kept; created timestamps are not
+/// stored.
 package enum RemoteWrite2Decoder {
     /// Decodes an uncompressed `Request`.
     /// - Throws: ``SightlineError`` `.invalidArgument` naming the field path of what is malformed.
     package static func decode(protobuf: UnsafeRawBufferPointer) throws -> DecodedBatch {
+        try decodeCounting(protobuf: protobuf).batch
+    }
+
+    /// Decodes an uncompressed `Request`; also says how many native histograms became classic series, for the
+    /// `X-Prometheus-Remote-Write-Histograms-Written` answer.
+    /// - Throws: ``SightlineError`` `.invalidArgument` naming the field path of what is malformed.
+    package static func decodeCounting(protobuf: UnsafeRawBufferPointer) throws -> (batch: DecodedBatch, histograms: Int) {
         var symbols: [String] = []
         var series: [UnsafeRawBufferPointer] = []
         var decoding = Decoding()
@@ -43,9 +51,10 @@ package enum RemoteWrite2Decoder {
         } catch let error as FieldPathError {
             throw error.sightlineError(prefix: "malformed protobuf in", root: "Request")
         }
-        return DecodedBatch(
+        let batch = DecodedBatch(
             .metrics(MetricBatch(samples: decoding.samples, metadata: decoding.metadata, exemplars: decoding.exemplars)),
             rejected: decoding.tally.count, rejectionMessage: decoding.tally.message)
+        return (batch, decoding.histogramsWritten)
     }
 
     /// Decodes an uncompressed `Request` held in a byte array.
@@ -57,6 +66,8 @@ package enum RemoteWrite2Decoder {
         var samples: [MetricSample] = []
         var metadata: [MetricMetadata] = []
         var exemplars: [MetricExemplar] = []
+        /// Native histograms turned into classic series.
+        var histogramsWritten = 0
         var tally = RejectionTally()
         private var families: Set<String> = []
         /// Label sets by their references, so the series of one request that repeat them share one `Labels`.
@@ -65,7 +76,7 @@ package enum RemoteWrite2Decoder {
         mutating func decodeSeries(_ buffer: UnsafeRawBufferPointer, symbols: [String]) throws {
             var refs: [UInt32] = []
             var points: [(timestamp: Int64, value: Double)] = []
-            var histograms = 0
+            var histograms: [NativeHistogramSample] = []
             var exemplarPoints: [(refs: [UInt32], timestamp: Int64, value: Double)] = []
             var kind = MetricMetadata.Kind.unknown
             var helpRef: UInt32 = 0
@@ -81,8 +92,8 @@ package enum RemoteWrite2Decoder {
                     let message = try r.readBytesSlice("samples", index: points.count)
                     points.append(try withFieldPath(".samples[\(points.count)]") { try RemoteWriteDecoding.sample(message) })
                 case 3:
-                    _ = try r.readBytesSlice("histograms", index: histograms)
-                    histograms += 1
+                    let message = try r.readBytesSlice("histograms", index: histograms.count)
+                    histograms.append(try withFieldPath(".histograms[\(histograms.count)]") { try NativeHistogramSample.decode(message) })
                 case 4:
                     exemplarPoints.append(try r.readMessage("exemplars", index: exemplarPoints.count) { m in
                         var point: (refs: [UInt32], timestamp: Int64, value: Double) = ([], 0, 0)
@@ -123,7 +134,7 @@ package enum RemoteWrite2Decoder {
             switch Self.labels(refs, symbols: symbols, cache: &labelSets) {
             case .success(let made): labels = made
             case .failure(let failure):
-                let count = points.count + histograms
+                let count = points.count + histograms.count
                 if count > 0 { tally.reject(count, "series \(Self.describe(refs, symbols: symbols)) \(failure.message)") }
                 return
             }
@@ -134,7 +145,14 @@ package enum RemoteWrite2Decoder {
                 let own = stride(from: 0, to: point.refs.count, by: 2).map { Label(symbols[Int(point.refs[$0])], symbols[Int(point.refs[$0 + 1])]) }
                 exemplars.append(MetricExemplar(series: labels, labels: Labels(own), timestampMs: point.timestamp, value: point.value))
             }
-            if histograms > 0 { tally.reject(histograms, RemoteWriteDecoder.nativeHistogramMessage) }
+            for histogram in histograms {
+                switch histogram.classicSamples(of: labels) {
+                case .success(let classic):
+                    samples.append(contentsOf: classic)
+                    histogramsWritten += 1
+                case .failure(let reason): tally.reject(1, "native histogram of series \(labels) at \(histogram.timestampMs): \(reason.reason)")
+                }
+            }
             let help = Int(helpRef) < symbols.count ? symbols[Int(helpRef)] : ""
             let unit = Int(unitRef) < symbols.count ? symbols[Int(unitRef)] : ""
             if kind != .unknown || !help.isEmpty || !unit.isEmpty, let name = labels[Labels.metricName] {

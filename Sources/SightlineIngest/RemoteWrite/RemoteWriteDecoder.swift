@@ -6,21 +6,20 @@ package import SightlineCore
 /// - `WriteRequest`: `timeseries = 1` (repeated `TimeSeries`), `metadata = 3` (repeated `MetricMetadata`).
 /// - `TimeSeries`: `labels = 1` (`Label`: `name = 1`, `value = 2`), `samples = 2` (`Sample`: `value = 1` double,
 ///   `timestamp = 2` int64 milliseconds), `exemplars = 3` (`Exemplar`: `labels = 1`, `value = 2` double,
-///   `timestamp = 3` int64 ms), `histograms = 4` (native histograms).
+///   `timestamp = 3` int64 ms), `histograms = 4` (native histograms, ``NativeHistogramSample``).
 /// - `MetricMetadata`: `type = 1`, `metric_family_name = 2`, `help = 4`, `unit = 5`.
 ///
 /// A malformed body (bad Snappy, truncated or invalid protobuf) throws: the whole request is rejected. A series
 /// Prometheus itself would refuse (no `__name__`, an empty or non-UTF-8 label name or value, duplicate or unsorted
 /// label names) is rejected alone: its samples are counted in ``DecodedBatch/rejected`` with a message naming it.
-/// Native histograms are counted as rejected too, for now. Sample values keep their exact bits, so staleness
-/// markers (``StaleNaN``) survive.
+/// Native histograms become the classic `_bucket`/`_count`/`_sum` series of their metric (``NativeHistogramSample``);
+/// one that cannot (a schema the protocol does not define, spans and counts that disagree) is rejected alone. Sample
+/// values keep their exact bits, so staleness markers (``StaleNaN``) survive.
 ///
 /// ```swift
 /// let decoded = try body.withUnsafeBytes { try RemoteWriteDecoder.decode(snappyBody: $0, maxDecompressed: 32 << 20) }
 /// ```
 package enum RemoteWriteDecoder {
-    /// The rejection message for native histogram samples.
-    package static let nativeHistogramMessage = "native histograms are not supported yet"
 
     /// Decompresses a Snappy-compressed `WriteRequest` and decodes it.
     /// - Parameters:
@@ -156,8 +155,8 @@ struct RemoteWriteDecoding {
     /// The current series' raw `Sample` and `Exemplar` messages.
     private var sampleMessages: [UnsafeRawBufferPointer] = []
     private var exemplarMessages: [UnsafeRawBufferPointer] = []
-    /// How many native histograms the current series has.
-    private var histograms = 0
+    /// The current series' raw native `Histogram` messages.
+    private var histogramMessages: [UnsafeRawBufferPointer] = []
     /// The label fields of the previous valid series, when they were contiguous, and its labels: consecutive
     /// entries of one series then share one `Labels`.
     private var previousLabelBytes = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -183,7 +182,7 @@ struct RemoteWriteDecoding {
         exemplarMessages.removeAll(keepingCapacity: true)
         currentSeriesLabels.removeAll(keepingCapacity: true)
         defer { swap(&previousSeriesLabels, &currentSeriesLabels) }
-        histograms = 0
+        histogramMessages.removeAll(keepingCapacity: true)
         // Where the label fields start and end, and whether nothing else lies between them.
         var labelStart = -1
         var labelEnd = -1
@@ -213,7 +212,7 @@ struct RemoteWriteDecoding {
                 case 1: body = try r.readBytesSlice("labels", index: labelCount)
                 case 2: body = try r.readBytesSlice("samples", index: sampleMessages.count)
                 case 3: body = try r.readBytesSlice("exemplars", index: exemplarMessages.count)
-                case 4: body = try r.readBytesSlice("histograms", index: histograms)
+                case 4: body = try r.readBytesSlice("histograms", index: histogramMessages.count)
                 default:
                     try r.skipField()
                     body = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -273,7 +272,7 @@ struct RemoteWriteDecoding {
             case 3:
                 exemplarMessages.append(body)
             case 4:
-                histograms += 1
+                histogramMessages.append(body)
             default:
                 break
             }
@@ -288,7 +287,10 @@ struct RemoteWriteDecoding {
             for (index, message) in exemplarMessages.enumerated() {
                 _ = try withFieldPath(".exemplars[\(index)]") { try RemoteWriteDecoder.exemplar(message, series: Labels([])) }
             }
-            let count = sampleMessages.count + histograms
+            for (index, message) in histogramMessages.enumerated() {
+                _ = try withFieldPath(".histograms[\(index)]") { try NativeHistogramSample.decode(message) }
+            }
+            let count = sampleMessages.count + histogramMessages.count
             if count > 0 { tally.reject(count, "series \(Self.describeSeries(buffer)) \(failure)") }
             return
         }
@@ -318,8 +320,12 @@ struct RemoteWriteDecoding {
         for (index, message) in exemplarMessages.enumerated() {
             exemplars.append(try withFieldPath(".exemplars[\(index)]") { try RemoteWriteDecoder.exemplar(message, series: labels) })
         }
-        if histograms > 0 {
-            tally.reject(histograms, RemoteWriteDecoder.nativeHistogramMessage)
+        for (index, message) in histogramMessages.enumerated() {
+            let histogram = try withFieldPath(".histograms[\(index)]") { try NativeHistogramSample.decode(message) }
+            switch histogram.classicSamples(of: labels) {
+            case .success(let classic): samples.append(contentsOf: classic)
+            case .failure(let reason): tally.reject(1, "native histogram of series \(labels) at \(histogram.timestampMs): \(reason.reason)")
+            }
         }
     }
 

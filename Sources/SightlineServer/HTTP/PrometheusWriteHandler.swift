@@ -52,13 +52,13 @@ enum PrometheusWriteHandler {
         let message = try RemoteWriteMessage(contentType: request.headers[.contentType])
         var request = request
         let body = try await OTLPHTTPHandler.collectBody(&request, limit: api.limits.maxBodyBytes)
-        let decoded = try body.withUnsafeReadableBytes { bytes in
+        let (decoded, histograms) = try body.withUnsafeReadableBytes { bytes -> (DecodedBatch, Int) in
             switch message {
             case .v1:
-                return try RemoteWriteDecoder.decode(snappyBody: bytes, maxDecompressed: api.limits.maxBodyBytes, seriesCache: .shared)
+                return (try RemoteWriteDecoder.decode(snappyBody: bytes, maxDecompressed: api.limits.maxBodyBytes, seriesCache: .shared), 0)
             case .v2:
                 let protobuf = try Snappy.decompress(bytes, maxOutput: api.limits.maxBodyBytes)
-                return try protobuf.withUnsafeBytes { try RemoteWrite2Decoder.decode(protobuf: $0) }
+                return try protobuf.withUnsafeBytes { try RemoteWrite2Decoder.decodeCounting(protobuf: $0) }
             }
         }
         let outcome = try await api.pipeline.ingest(
@@ -68,7 +68,7 @@ enum PrometheusWriteHandler {
         var response = try respond(outcome)
         if message == .v2 {
             response.headers[Self.samplesWritten] = String(outcome.accepted)
-            response.headers[Self.histogramsWritten] = "0"
+            response.headers[Self.histogramsWritten] = String(histograms)
             // Every exemplar of a request answered 2xx went to the store (which drops out-of-order ones, counted).
             let exemplars = if case .metrics(let batch) = decoded.batch { batch.exemplars.count } else { 0 }
             response.headers[Self.exemplarsWritten] = String(exemplars)
