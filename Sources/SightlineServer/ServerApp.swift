@@ -69,6 +69,7 @@ package enum ServerApp {
             configuration: configuration, pipeline: pipeline, samples: storage.samples, logs: storage.logs, logger: logger)
         api.alerting = alerting
         api.promQLFeatures = configuration.promQLFeatures
+        api.otlpPromotedResourceAttributes = configuration.otlpPromotedResourceAttributes
         api.logRetention = configuration.logs.retention
         let audit = storage.audit
         api.audit = audit

@@ -138,6 +138,28 @@ struct OTLPMetricsTests {
         #expect(sample(batch, #"h_sum{job="my.service"}"#) == nil)  // no sum sent
     }
 
+    /// Promoted resource attributes become labels of every series of their resource; a data point attribute of the
+    /// same label wins, and `job`/`instance` stay the service's.
+    @Test func promotedResourceAttributesBecomeLabels() throws {
+        let json = #"""
+            {"resourceMetrics":[{"resource":{"attributes":[
+               {"key":"service.name","value":{"stringValue":"api"}},{"key":"k8s.namespace.name","value":{"stringValue":"prod"}},
+               {"key":"deployment.environment","value":{"stringValue":"eu"}},{"key":"job","value":{"stringValue":"ignored"}}]},
+             "scopeMetrics":[{"metrics":[{"name":"up","gauge":{"dataPoints":[
+               {"timeUnixNano":"1000000000","asInt":"1"},
+               {"timeUnixNano":"1000000000","asInt":"1","attributes":[{"key":"deployment.environment","value":{"stringValue":"us"}}]}]}}]}]}]}
+            """#
+        let promote = ["k8s.namespace.name", "deployment.environment", "job", "missing.attribute"]
+        let decoded = try Array(json.utf8).withUnsafeBytes { try OTLPDecoder.decodeMetrics(json: $0, promote: promote) }
+        let series = metrics(decoded).samples.filter { $0.labels.metricName == "up" }.map(\.labels.description)
+        #expect(series == [
+            #"up{deployment_environment="eu", job="api", k8s_namespace_name="prod"}"#,
+            #"up{deployment_environment="us", job="api", k8s_namespace_name="prod"}"#,
+        ])
+        let plain = try Array(json.utf8).withUnsafeBytes { try OTLPDecoder.decodeMetrics(json: $0) }
+        #expect(metrics(plain).samples.filter { $0.labels.metricName == "up" }.first?.labels.description == #"up{job="api"}"#)
+    }
+
     /// Exemplars go with the series of their point, a histogram's with the first bucket holding the value, labelled with
     /// the trace and span in hex; JSON and protobuf decode to the same.
     @Test func exemplarsGoWithTheirSeries() throws {

@@ -47,6 +47,8 @@ struct ConfigFileTests {
         #expect(config.promQLFeatures.enableExperimentalFunctions && config.promQLFeatures.enableBinopFillModifiers)
         #expect(!config.promQLFeatures.enableDurationExpressions && !config.promQLFeatures.enableExtendedRangeSelectors)
         #expect(try ConfigFile.parse("", path: "empty.yaml").promQLFeatures == .default)
+        let otlp = try ConfigFile.parse("otlp:\n  promote_resource_attributes: [k8s.namespace.name, service.version]\n", path: "s.yaml")
+        #expect(otlp.otlpPromotedResourceAttributes == ["k8s.namespace.name", "service.version"])
     }
 
     @Test func readsTheStorageSection() throws {
@@ -182,6 +184,9 @@ struct ConfigFileTests {
         ("queue:\n  ack_wait: forever\n", ["queue.ack_wait", "duration"]),
         ("queue:\n  subject: x\n", ["queue.subject", "unknown key"]),
         ("query:\n  enable_features: [native-histograms]\n", ["query.enable_features", "unknown feature \"native-histograms\"", "promql-experimental-functions"]),
+        ("otlp:\n  promote_resource_attributes: [a, \"\"]\n", ["otlp.promote_resource_attributes", "empty promoted OTel resource attribute"]),
+        ("otlp:\n  promote_resource_attributes: [a, a]\n", ["duplicated promoted OTel resource attribute \"a\""]),
+        ("otlp:\n  translation_strategy: NoTranslation\n", ["otlp.translation_strategy"]),
         ("query:\n  enable_features: promql-duration-expr\n", ["query.enable_features", "expected a list"]),
     ])
     func badFilesNameTheKeyAndFile(text: String, expected: [String]) {

@@ -441,6 +441,22 @@ def test_info_joins_the_sdk_resource_onto_series(sightline):
     assert r.status_code == 400 and 'function "info" is not enabled' in r.json()["error"], r.text
 
 
+def test_promoted_resource_attributes_label_every_series(sightline):
+    """`otlp.promote_resource_attributes`, as in Prometheus' configuration: the SDK's resource attributes named there
+    become labels of its series (sanitised as label names); the others stay in target_info only."""
+    srv = sightline("promote", config={"otlp": {"promote_resource_attributes": ["telemetry.sdk.language", "service.name"]}}).start()
+    batch = export_ok(srv, "metrics", "http", "promote", n=1)
+    at = max(e.timestamp_ms for e in batch.expected) / 1000
+    r = requests.get(srv.url + "/api/v1/query", params={"query": COUNTER_PROM_NAME, "time": at}, timeout=30)
+    assert r.status_code == 200, r.text
+    result = r.json()["data"]["result"]
+    assert result and all(s["metric"]["telemetry_sdk_language"] == "python" for s in result), result
+    assert all(s["metric"]["service_name"] == s["metric"]["job"] for s in result), result
+    assert all("telemetry_sdk_name" not in s["metric"] for s in result), result
+    info = requests.get(srv.url + "/api/v1/query", params={"query": "target_info", "time": at}, timeout=30).json()["data"]["result"]
+    assert info and info[0]["metric"]["telemetry_sdk_name"] == "opentelemetry", info
+
+
 def test_the_otlp_paths_of_loki_mimir_prometheus_and_victoriametrics_work_too(server):
     """Collectors and SDKs configured for another backend's OTLP path (Loki's and Mimir's /otlp, Prometheus'
     /api/v1/otlp, VictoriaMetrics' /opentelemetry) export to Sightline unchanged."""

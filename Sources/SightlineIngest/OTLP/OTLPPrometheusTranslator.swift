@@ -4,7 +4,9 @@ import SightlineCore
 ///
 /// - Names: ``PrometheusNaming/metricName(_:unit:type:)``; labels: ``PrometheusNaming/labelName(_:)``, with values of
 ///   attributes whose names collide joined by `;` in key order.
-/// - `job` is `service.namespace/service.name` (or `service.name`), `instance` is `service.instance.id`.
+/// - `job` is `service.namespace/service.name` (or `service.name`), `instance` is `service.instance.id`; the resource
+///   attributes named in `promote` (Prometheus' `otlp.promote_resource_attributes`) become labels of every series of
+///   the resource, unless a data point attribute gives the label already.
 /// - Gauges and non-monotonic cumulative sums become gauges; monotonic cumulative sums counters (`_total`);
 ///   histograms `_bucket{le}` (cumulative), `_sum`, `_count`; summaries `{quantile}`, `_sum`, `_count`.
 /// - Cumulative exponential histograms become classic ones (``OTLPExponentialHistogramPoint/explicit``).
@@ -34,15 +36,21 @@ struct OTLPPrometheusTranslator {
 
     private var takesDeltas: Bool { deltas != nil }
 
-    private init(deltas: OTLPDeltaAccumulator?, tenant: String) {
+    /// The resource attributes every series of their resource gets as labels.
+    private let promote: [String]
+
+    private init(deltas: OTLPDeltaAccumulator?, tenant: String, promote: [String]) {
         self.deltas = deltas
         self.tenant = tenant
+        self.promote = promote
     }
 
     /// Translates `request` into a metrics batch with its rejections; delta points go through `deltas` into the
     /// running totals of `tenant`'s series, or are rejected when it is nil.
-    static func translate(_ request: OTLPMetricsRequest, deltas: OTLPDeltaAccumulator? = nil, tenant: String = "") -> DecodedBatch {
-        var translator = OTLPPrometheusTranslator(deltas: deltas, tenant: tenant)
+    static func translate(
+        _ request: OTLPMetricsRequest, deltas: OTLPDeltaAccumulator? = nil, tenant: String = "", promote: [String] = []
+    ) -> DecodedBatch {
+        var translator = OTLPPrometheusTranslator(deltas: deltas, tenant: tenant, promote: promote)
         for resource in request.resourceMetrics { translator.add(resource) }
         if let deltas {
             for message in deltas.accumulate(tenant: tenant, samples: &translator.samples, deltas: translator.deltaSamples) {
@@ -54,12 +62,17 @@ struct OTLPPrometheusTranslator {
             rejected: translator.tally.count, rejectionMessage: translator.tally.message)
     }
 
-    /// The labels every series of a resource gets: `job` and `instance`.
+    /// The labels every series of a resource gets: `job`, `instance` and the promoted attributes.
     private struct ResourceLabels {
         var job = ""
         var instance = ""
+        var promoted: [Label] = []
 
-        init(_ resource: [Attribute]) {
+        init(_ resource: [Attribute], promote: [String] = []) {
+            for key in promote {
+                let name = PrometheusNaming.labelName(key)
+                if !name.isEmpty, let value = resource[key: key]?.text, !value.isEmpty { promoted.append(Label(name, value)) }
+            }
             let name = resource[key: "service.name"]?.text
             let namespace = resource[key: "service.namespace"]?.text
             if let name {
@@ -70,7 +83,7 @@ struct OTLPPrometheusTranslator {
     }
 
     private mutating func add(_ resourceMetrics: OTLPResourceMetrics) {
-        let resourceLabels = ResourceLabels(resourceMetrics.resource)
+        let resourceLabels = ResourceLabels(resourceMetrics.resource, promote: promote)
         var firstTimestamp: Int64?
         for metric in resourceMetrics.metrics {
             let first = add(metric, resourceLabels)
@@ -196,6 +209,10 @@ struct OTLPPrometheusTranslator {
             } else {
                 labels.append(Label(name, value))
             }
+        }
+        for label in resourceLabels.promoted where !labels.contains(where: { $0.name == label.name }) {
+            guard label.name != "job" || resourceLabels.job.isEmpty, label.name != "instance" || resourceLabels.instance.isEmpty else { continue }
+            labels.append(label)
         }
         if !resourceLabels.job.isEmpty { labels.append(Label("job", resourceLabels.job)) }
         if !resourceLabels.instance.isEmpty { labels.append(Label("instance", resourceLabels.instance)) }

@@ -147,6 +147,22 @@ package enum ConfigFile {
                     default: throw reader.unknown(key, value)
                     }
                 }
+            case "otlp":
+                try reader.mapping(node, at: key) { key, value in
+                    switch key {
+                    case "otlp.promote_resource_attributes":
+                        var seen = Set<String>()
+                        for name in try reader.stringList(value, at: key) {
+                            let trimmed = name.trimmingCharacters(in: .whitespaces)
+                            guard !trimmed.isEmpty else { throw reader.error(key, value, "empty promoted OTel resource attribute") }
+                            guard seen.insert(trimmed).inserted else {
+                                throw reader.error(key, value, "duplicated promoted OTel resource attribute \"\(trimmed)\"")
+                            }
+                            config.otlpPromotedResourceAttributes.append(trimmed)
+                        }
+                    default: throw reader.unknown(key, value)
+                    }
+                }
             case "auth": config.tokens = try reader.auth(node)
             case "scrape_configs": config.scrapeConfigs = try reader.scrapeConfigs(node)
             case "syslog": try reader.listener(node, at: "syslog", into: &config.syslog)

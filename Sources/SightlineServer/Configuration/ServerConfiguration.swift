@@ -21,6 +21,9 @@ package struct ServerConfiguration: Sendable {
     /// The PromQL features queries and rules may use (`query.enable_features`, `--enable-feature`): Prometheus'
     /// feature flags, all off by default as in Prometheus.
     package var promQLFeatures: PromQLParser.Options = .default
+    /// OTLP resource attributes every metric series of their resource gets as labels, as Prometheus'
+    /// `otlp.promote_resource_attributes`.
+    package var otlpPromotedResourceAttributes: [String] = []
     /// Targets the server scrapes, as in Prometheus' `scrape_configs`.
     package var scrapeConfigs: [ScrapeConfig] = []
     /// Bearer tokens; empty means no authentication and the single tenant `default`.
