@@ -69,7 +69,7 @@ package enum ServerApp {
             configuration: configuration, pipeline: pipeline, samples: storage.samples, logs: storage.logs, logger: logger)
         api.alerting = alerting
         api.promQLFeatures = configuration.promQLFeatures
-        api.otlpPromotedResourceAttributes = configuration.otlpPromotedResourceAttributes
+        api.otlpTranslation = configuration.otlpTranslation
         api.logRetention = configuration.logs.retention
         let audit = storage.audit
         api.audit = audit

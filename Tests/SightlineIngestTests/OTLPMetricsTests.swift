@@ -149,8 +149,9 @@ struct OTLPMetricsTests {
                {"timeUnixNano":"1000000000","asInt":"1"},
                {"timeUnixNano":"1000000000","asInt":"1","attributes":[{"key":"deployment.environment","value":{"stringValue":"us"}}]}]}}]}]}]}
             """#
-        let promote = ["k8s.namespace.name", "deployment.environment", "job", "missing.attribute"]
-        let decoded = try Array(json.utf8).withUnsafeBytes { try OTLPDecoder.decodeMetrics(json: $0, promote: promote) }
+        let translation = OTLPDecoder.OTLPTranslation(
+            promoteResourceAttributes: ["k8s.namespace.name", "deployment.environment", "job", "missing.attribute"])
+        let decoded = try Array(json.utf8).withUnsafeBytes { try OTLPDecoder.decodeMetrics(json: $0, translation: translation) }
         let series = metrics(decoded).samples.filter { $0.labels.metricName == "up" }.map(\.labels.description)
         #expect(series == [
             #"up{deployment_environment="eu", job="api", k8s_namespace_name="prod"}"#,
@@ -158,6 +159,15 @@ struct OTLPMetricsTests {
         ])
         let plain = try Array(json.utf8).withUnsafeBytes { try OTLPDecoder.decodeMetrics(json: $0) }
         #expect(metrics(plain).samples.filter { $0.labels.metricName == "up" }.first?.labels.description == #"up{job="api"}"#)
+        // target_info keeps service.name as well with keep_identifying_resource_attributes.
+        func targetInfo(_ translation: OTLPDecoder.OTLPTranslation) throws -> String? {
+            let batch = try Array(json.utf8).withUnsafeBytes { try OTLPDecoder.decodeMetrics(json: $0, translation: translation) }
+            return metrics(batch).samples.first { $0.labels.metricName == "target_info" }?.labels.description
+        }
+        #expect(try targetInfo(OTLPDecoder.OTLPTranslation())
+            == #"target_info{deployment_environment="eu", job="api", k8s_namespace_name="prod"}"#)
+        #expect(try targetInfo(OTLPDecoder.OTLPTranslation(keepIdentifyingResourceAttributes: true))
+            == #"target_info{deployment_environment="eu", job="api", k8s_namespace_name="prod", service_name="api"}"#)
     }
 
     /// Exemplars go with the series of their point, a histogram's with the first bucket holding the value, labelled with

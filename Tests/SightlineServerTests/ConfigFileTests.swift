@@ -47,8 +47,11 @@ struct ConfigFileTests {
         #expect(config.promQLFeatures.enableExperimentalFunctions && config.promQLFeatures.enableBinopFillModifiers)
         #expect(!config.promQLFeatures.enableDurationExpressions && !config.promQLFeatures.enableExtendedRangeSelectors)
         #expect(try ConfigFile.parse("", path: "empty.yaml").promQLFeatures == .default)
-        let otlp = try ConfigFile.parse("otlp:\n  promote_resource_attributes: [k8s.namespace.name, service.version]\n", path: "s.yaml")
-        #expect(otlp.otlpPromotedResourceAttributes == ["k8s.namespace.name", "service.version"])
+        let otlp = try ConfigFile.parse(
+            "otlp:\n  promote_resource_attributes: [k8s.namespace.name, service.version]\n  keep_identifying_resource_attributes: true\n",
+            path: "s.yaml")
+        #expect(otlp.otlpTranslation.promoteResourceAttributes == ["k8s.namespace.name", "service.version"])
+        #expect(otlp.otlpTranslation.keepIdentifyingResourceAttributes)
     }
 
     @Test func readsTheStorageSection() throws {

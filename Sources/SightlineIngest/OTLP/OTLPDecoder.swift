@@ -48,18 +48,36 @@ package enum OTLPDecoder {
     /// - Parameter protobuf: The request body.
     /// - Returns: Samples and metadata, and the data points that were rejected.
     /// - Throws: ``SightlineError`` `.invalidArgument` naming the field path.
-    package static func decodeMetrics(protobuf: UnsafeRawBufferPointer, deltas: Deltas? = nil, promote: [String] = []) throws -> DecodedBatch {
+    package static func decodeMetrics(
+        protobuf: UnsafeRawBufferPointer, deltas: Deltas? = nil, translation: OTLPTranslation = OTLPTranslation()
+    ) throws -> DecodedBatch {
         let request = try protobufErrors("ExportMetricsServiceRequest") { try OTLPProtobufDecoder.decodeMetrics(protobuf) }
-        return OTLPPrometheusTranslator.translate(request, deltas: deltas?.accumulator, tenant: deltas?.tenant ?? "", promote: promote)
+        return OTLPPrometheusTranslator.translate(request, deltas: deltas?.accumulator, tenant: deltas?.tenant ?? "", translation: translation)
     }
 
     /// Decodes an `ExportMetricsServiceRequest` in OTLP/JSON and translates it to Prometheus samples.
     /// - Parameter json: The request body, UTF-8.
     /// - Returns: Samples and metadata, and the data points that were rejected.
     /// - Throws: ``SightlineError`` `.invalidArgument`.
-    package static func decodeMetrics(json: UnsafeRawBufferPointer, deltas: Deltas? = nil, promote: [String] = []) throws -> DecodedBatch {
+    package static func decodeMetrics(
+        json: UnsafeRawBufferPointer, deltas: Deltas? = nil, translation: OTLPTranslation = OTLPTranslation()
+    ) throws -> DecodedBatch {
         let request = try jsonErrors("ExportMetricsServiceRequest") { try OTLPJSONDecoder.decodeMetrics(json) }
-        return OTLPPrometheusTranslator.translate(request, deltas: deltas?.accumulator, tenant: deltas?.tenant ?? "", promote: promote)
+        return OTLPPrometheusTranslator.translate(request, deltas: deltas?.accumulator, tenant: deltas?.tenant ?? "", translation: translation)
+    }
+
+    /// How OTLP resources reach the series of their metrics, as Prometheus' `otlp` configuration says.
+    package struct OTLPTranslation: Sendable, Equatable {
+        /// Resource attributes every series of their resource gets as labels (`promote_resource_attributes`).
+        package var promoteResourceAttributes: [String] = []
+        /// Whether `target_info` keeps `service.name`, `service.namespace` and `service.instance.id` as labels too
+        /// (`keep_identifying_resource_attributes`).
+        package var keepIdentifyingResourceAttributes = false
+
+        package init(promoteResourceAttributes: [String] = [], keepIdentifyingResourceAttributes: Bool = false) {
+            self.promoteResourceAttributes = promoteResourceAttributes
+            self.keepIdentifyingResourceAttributes = keepIdentifyingResourceAttributes
+        }
     }
 
     /// Where metrics sent with delta temporality are summed: an accumulator and the tenant whose series they are.
@@ -80,18 +98,17 @@ package enum OTLPDecoder {
     ///   - body: The (already decompressed) request body.
     ///   - format: Protobuf or JSON.
     ///   - deltas: Where metrics' delta points are summed; nil rejects them.
-    ///   - promote: Resource attributes every series of their resource gets as labels (Prometheus'
-    ///     `otlp.promote_resource_attributes`).
+    ///   - translation: How metrics' resource attributes become labels (Prometheus' `otlp` settings).
     /// - Returns: The decoded batch and what was rejected.
     /// - Throws: ``SightlineError`` `.invalidArgument` when the body does not decode.
     package static func decode(
-        _ signal: Signal, body: UnsafeRawBufferPointer, format: OTLPFormat, deltas: Deltas? = nil, promote: [String] = []
+        _ signal: Signal, body: UnsafeRawBufferPointer, format: OTLPFormat, deltas: Deltas? = nil, translation: OTLPTranslation = OTLPTranslation()
     ) throws -> DecodedBatch {
         switch (signal, format) {
         case (.logs, .protobuf): try decodeLogs(protobuf: body)
         case (.logs, .json): try decodeLogs(json: body)
-        case (.metrics, .protobuf): try decodeMetrics(protobuf: body, deltas: deltas, promote: promote)
-        case (.metrics, .json): try decodeMetrics(json: body, deltas: deltas, promote: promote)
+        case (.metrics, .protobuf): try decodeMetrics(protobuf: body, deltas: deltas, translation: translation)
+        case (.metrics, .json): try decodeMetrics(json: body, deltas: deltas, translation: translation)
         case (.traces, .protobuf): try decodeTraces(protobuf: body)
         case (.traces, .json): try decodeTraces(json: body)
         }

@@ -5,7 +5,7 @@ import SightlineCore
 /// - Names: ``PrometheusNaming/metricName(_:unit:type:)``; labels: ``PrometheusNaming/labelName(_:)``, with values of
 ///   attributes whose names collide joined by `;` in key order.
 /// - `job` is `service.namespace/service.name` (or `service.name`), `instance` is `service.instance.id`; the resource
-///   attributes named in `promote` (Prometheus' `otlp.promote_resource_attributes`) become labels of every series of
+///   attributes named in ``OTLPDecoder/OTLPTranslation/promoteResourceAttributes`` become labels of every series of
 ///   the resource, unless a data point attribute gives the label already.
 /// - Gauges and non-monotonic cumulative sums become gauges; monotonic cumulative sums counters (`_total`);
 ///   histograms `_bucket{le}` (cumulative), `_sum`, `_count`; summaries `{quantile}`, `_sum`, `_count`.
@@ -36,21 +36,21 @@ struct OTLPPrometheusTranslator {
 
     private var takesDeltas: Bool { deltas != nil }
 
-    /// The resource attributes every series of their resource gets as labels.
-    private let promote: [String]
+    private let translation: OTLPDecoder.OTLPTranslation
 
-    private init(deltas: OTLPDeltaAccumulator?, tenant: String, promote: [String]) {
+    private init(deltas: OTLPDeltaAccumulator?, tenant: String, translation: OTLPDecoder.OTLPTranslation) {
         self.deltas = deltas
         self.tenant = tenant
-        self.promote = promote
+        self.translation = translation
     }
 
     /// Translates `request` into a metrics batch with its rejections; delta points go through `deltas` into the
     /// running totals of `tenant`'s series, or are rejected when it is nil.
     static func translate(
-        _ request: OTLPMetricsRequest, deltas: OTLPDeltaAccumulator? = nil, tenant: String = "", promote: [String] = []
+        _ request: OTLPMetricsRequest, deltas: OTLPDeltaAccumulator? = nil, tenant: String = "",
+        translation: OTLPDecoder.OTLPTranslation = OTLPDecoder.OTLPTranslation()
     ) -> DecodedBatch {
-        var translator = OTLPPrometheusTranslator(deltas: deltas, tenant: tenant, promote: promote)
+        var translator = OTLPPrometheusTranslator(deltas: deltas, tenant: tenant, translation: translation)
         for resource in request.resourceMetrics { translator.add(resource) }
         if let deltas {
             for message in deltas.accumulate(tenant: tenant, samples: &translator.samples, deltas: translator.deltaSamples) {
@@ -83,7 +83,7 @@ struct OTLPPrometheusTranslator {
     }
 
     private mutating func add(_ resourceMetrics: OTLPResourceMetrics) {
-        let resourceLabels = ResourceLabels(resourceMetrics.resource, promote: promote)
+        let resourceLabels = ResourceLabels(resourceMetrics.resource, promote: translation.promoteResourceAttributes)
         var firstTimestamp: Int64?
         for metric in resourceMetrics.metrics {
             let first = add(metric, resourceLabels)
@@ -309,9 +309,10 @@ struct OTLPPrometheusTranslator {
 
     private static let identifyingAttributes: Set<String> = ["service.name", "service.namespace", "service.instance.id"]
 
-    /// Adds `target_info` when the resource has attributes besides the identifying ones and a job or instance.
+    /// Adds `target_info` when the resource has attributes besides the identifying ones (or at all, when those are
+    /// kept) and a job or instance.
     private mutating func addTargetInfo(_ resource: [Attribute], _ resourceLabels: ResourceLabels, timestampMs: Int64) {
-        let others = resource.filter { !Self.identifyingAttributes.contains($0.key) }
+        let others = translation.keepIdentifyingResourceAttributes ? resource : resource.filter { !Self.identifyingAttributes.contains($0.key) }
         guard !others.isEmpty, !resourceLabels.job.isEmpty || !resourceLabels.instance.isEmpty else { return }
         append(Self.baseLabels(others, resourceLabels), name: "target_info", timestampMs: timestampMs, value: 1)
         if families.insert("target_info").inserted {

@@ -3,6 +3,7 @@ import SightlineQuery
 import SightlineScrape
 package import SightlineCore
 package import SightlineStorageCore
+import SightlineIngest
 import Yams
 
 /// Reads the YAML config file of `sightline server`.
@@ -158,8 +159,10 @@ package enum ConfigFile {
                             guard seen.insert(trimmed).inserted else {
                                 throw reader.error(key, value, "duplicated promoted OTel resource attribute \"\(trimmed)\"")
                             }
-                            config.otlpPromotedResourceAttributes.append(trimmed)
+                            config.otlpTranslation.promoteResourceAttributes.append(trimmed)
                         }
+                    case "otlp.keep_identifying_resource_attributes":
+                        config.otlpTranslation.keepIdentifyingResourceAttributes = try reader.bool(value, at: key)
                     default: throw reader.unknown(key, value)
                     }
                 }

@@ -1,4 +1,5 @@
 package import SightlineCore
+package import SightlineIngest
 package import SightlineQuery
 package import SightlineScrape
 package import SightlineStorageCore
@@ -21,9 +22,8 @@ package struct ServerConfiguration: Sendable {
     /// The PromQL features queries and rules may use (`query.enable_features`, `--enable-feature`): Prometheus'
     /// feature flags, all off by default as in Prometheus.
     package var promQLFeatures: PromQLParser.Options = .default
-    /// OTLP resource attributes every metric series of their resource gets as labels, as Prometheus'
-    /// `otlp.promote_resource_attributes`.
-    package var otlpPromotedResourceAttributes: [String] = []
+    /// How OTLP resources reach the series of their metrics, as Prometheus' `otlp` configuration section says.
+    package var otlpTranslation = OTLPDecoder.OTLPTranslation()
     /// Targets the server scrapes, as in Prometheus' `scrape_configs`.
     package var scrapeConfigs: [ScrapeConfig] = []
     /// Bearer tokens; empty means no authentication and the single tenant `default`.

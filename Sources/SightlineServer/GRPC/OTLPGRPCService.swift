@@ -50,7 +50,7 @@ struct OTLPGRPCService: Sendable {
             }
             let message = try call.message(limit: api.limits.maxBodyBytes)
             let deltas = OTLPDecoder.Deltas(api.otlpDeltas, tenant: identity.tenant.id)
-            var decoded = try message.withUnsafeBytes { try OTLPDecoder.decode(signal, body: $0, format: .protobuf, deltas: deltas, promote: api.otlpPromotedResourceAttributes) }
+            var decoded = try message.withUnsafeBytes { try OTLPDecoder.decode(signal, body: $0, format: .protobuf, deltas: deltas, translation: api.otlpTranslation) }
             decoded.request = ReceivedRequest.otlp(signal, format: .protobuf, body: message, decoded: decoded)
             let outcome = try await api.pipeline.ingest(decoded, tenant: identity.tenant, protocol: "otlp_grpc", bytes: call.body.readableBytes)
             return .message(OTLPResponse.export(signal, rejected: outcome.rejected, message: outcome.message, format: .protobuf))

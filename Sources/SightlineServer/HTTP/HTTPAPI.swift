@@ -34,8 +34,8 @@ package struct APIDependencies: Sendable {
     package var ui: WebUIAssets?
     /// The PromQL features queries may use (Prometheus' feature flags).
     package var promQLFeatures: PromQLParser.Options = .default
-    /// OTLP resource attributes every metric series of their resource gets as labels (`otlp.promote_resource_attributes`).
-    package var otlpPromotedResourceAttributes: [String] = []
+    /// How OTLP resources reach the series of their metrics (the `otlp` section).
+    package var otlpTranslation = OTLPDecoder.OTLPTranslation()
     /// How long logs are kept by default (`logs.retention`), as Loki's API reports it; nil keeps them.
     package var logRetention: Duration?
     /// The running totals of OTLP metrics sent with delta temporality, seeded from `samples` after a restart.

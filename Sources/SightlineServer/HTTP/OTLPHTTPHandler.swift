@@ -31,7 +31,7 @@ enum OTLPHTTPHandler {
             let body = try await collectBody(&request, limit: api.limits.maxBodyBytes)
             let bytes = try decompress(body, encoding: request.headers[.contentEncoding], limit: api.limits.maxBodyBytes)
             let deltas = OTLPDecoder.Deltas(api.otlpDeltas, tenant: identity.tenant.id)
-            var decoded = try bytes.withUnsafeBytes { try OTLPDecoder.decode(signal, body: $0, format: format, deltas: deltas, promote: api.otlpPromotedResourceAttributes) }
+            var decoded = try bytes.withUnsafeBytes { try OTLPDecoder.decode(signal, body: $0, format: format, deltas: deltas, translation: api.otlpTranslation) }
             decoded.request = ReceivedRequest.otlp(signal, format: format, body: bytes, decoded: decoded)
             let outcome = try await api.pipeline.ingest(
                 decoded, tenant: identity.tenant, protocol: "otlp_http", bytes: body.readableBytes,
