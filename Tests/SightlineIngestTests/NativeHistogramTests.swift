@@ -120,8 +120,8 @@ struct NativeHistogramTests {
             series.writeBytes(3, Self.histogram(count: 2, sum: 1, schema: 0, positiveSpans: [(0, 1)], positiveDeltas: [2]).bytes)
         }
         for symbol in ["", "__name__", "rpc_seconds"] { v2.writeString(4, symbol) }
-        let (second, histograms) = try v2.bytes.withUnsafeBytes { try RemoteWrite2Decoder.decodeCounting(protobuf: $0) }
-        #expect(histograms == 1 && second.rejected == 0)
+        let (second, histograms, histogramSamples) = try v2.bytes.withUnsafeBytes { try RemoteWrite2Decoder.decodeCounting(protobuf: $0) }
+        #expect(histograms == 1 && histogramSamples == 4 && second.rejected == 0)
         guard case .metrics(let classic) = second.batch else { return }
         #expect(classic.samples.count == 4)
         // A malformed histogram fails the request, naming where.

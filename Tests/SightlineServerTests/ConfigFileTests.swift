@@ -3,6 +3,7 @@ import SightlineQuery
 import SightlineTestSupport
 
 @testable import SightlineCore
+import SightlineIngest
 @testable import SightlineServer
 @testable import SightlineStorageCore
 

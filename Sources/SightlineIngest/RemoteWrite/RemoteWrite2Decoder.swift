@@ -20,10 +20,10 @@ package enum RemoteWrite2Decoder {
         try decodeCounting(protobuf: protobuf).batch
     }
 
-    /// Decodes an uncompressed `Request`; also says how many native histograms became classic series, for the
-    /// `X-Prometheus-Remote-Write-Histograms-Written` answer.
+    /// Decodes an uncompressed `Request`; also says how many native histograms became classic series and how many
+    /// samples they made, for the `X-Prometheus-Remote-Write-{Histograms,Samples}-Written` answers.
     /// - Throws: ``SightlineError`` `.invalidArgument` naming the field path of what is malformed.
-    package static func decodeCounting(protobuf: UnsafeRawBufferPointer) throws -> (batch: DecodedBatch, histograms: Int) {
+    package static func decodeCounting(protobuf: UnsafeRawBufferPointer) throws -> (batch: DecodedBatch, histograms: Int, histogramSamples: Int) {
         var symbols: [String] = []
         var series: [UnsafeRawBufferPointer] = []
         var decoding = Decoding()
@@ -54,7 +54,7 @@ package enum RemoteWrite2Decoder {
         let batch = DecodedBatch(
             .metrics(MetricBatch(samples: decoding.samples, metadata: decoding.metadata, exemplars: decoding.exemplars)),
             rejected: decoding.tally.count, rejectionMessage: decoding.tally.message)
-        return (batch, decoding.histogramsWritten)
+        return (batch, decoding.histogramsWritten, decoding.histogramSamples)
     }
 
     /// Decodes an uncompressed `Request` held in a byte array.
@@ -66,8 +66,9 @@ package enum RemoteWrite2Decoder {
         var samples: [MetricSample] = []
         var metadata: [MetricMetadata] = []
         var exemplars: [MetricExemplar] = []
-        /// Native histograms turned into classic series.
+        /// Native histograms turned into classic series, and the samples they made.
         var histogramsWritten = 0
+        var histogramSamples = 0
         var tally = RejectionTally()
         private var families: Set<String> = []
         /// Label sets by their references, so the series of one request that repeat them share one `Labels`.
@@ -150,6 +151,7 @@ package enum RemoteWrite2Decoder {
                 case .success(let classic):
                     samples.append(contentsOf: classic)
                     histogramsWritten += 1
+                    histogramSamples += classic.count
                 case .failure(let reason): tally.reject(1, "native histogram of series \(labels) at \(histogram.timestampMs): \(reason.reason)")
                 }
             }

@@ -52,10 +52,10 @@ enum PrometheusWriteHandler {
         let message = try RemoteWriteMessage(contentType: request.headers[.contentType])
         var request = request
         let body = try await OTLPHTTPHandler.collectBody(&request, limit: api.limits.maxBodyBytes)
-        let (decoded, histograms) = try body.withUnsafeReadableBytes { bytes -> (DecodedBatch, Int) in
+        let (decoded, histograms, histogramSamples) = try body.withUnsafeReadableBytes { bytes -> (DecodedBatch, Int, Int) in
             switch message {
             case .v1:
-                return (try RemoteWriteDecoder.decode(snappyBody: bytes, maxDecompressed: api.limits.maxBodyBytes, seriesCache: .shared), 0)
+                return (try RemoteWriteDecoder.decode(snappyBody: bytes, maxDecompressed: api.limits.maxBodyBytes, seriesCache: .shared), 0, 0)
             case .v2:
                 let protobuf = try Snappy.decompress(bytes, maxOutput: api.limits.maxBodyBytes)
                 return try protobuf.withUnsafeBytes { try RemoteWrite2Decoder.decodeCounting(protobuf: $0) }
@@ -67,7 +67,8 @@ enum PrometheusWriteHandler {
         )
         var response = try respond(outcome)
         if message == .v2 {
-            response.headers[Self.samplesWritten] = String(outcome.accepted)
+            // A 2xx answer stored everything: the float samples are what the histograms did not make.
+            response.headers[Self.samplesWritten] = String(max(0, outcome.accepted - histogramSamples))
             response.headers[Self.histogramsWritten] = String(histograms)
             // Every exemplar of a request answered 2xx went to the store (which drops out-of-order ones, counted).
             let exemplars = if case .metrics(let batch) = decoded.batch { batch.exemplars.count } else { 0 }
