@@ -220,42 +220,33 @@ struct OTLPExponentialHistogramTests {
     }
 
     @Test func protobufDecodesLikeJSON() throws {
-        var writer = ProtobufWriter()
-        writer.writeMessage(1) { resourceMetrics in
-            resourceMetrics.writeMessage(1) { resource in
-                resource.writeMessage(1) { kv in
-                    kv.writeString(1, "service.name")
-                    kv.writeMessage(2) { $0.writeString(1, "api") }
-                }
-            }
-            resourceMetrics.writeMessage(2) { scopeMetrics in
-                scopeMetrics.writeMessage(2) { metric in
-                    metric.writeString(1, "latency")
-                    metric.writeString(3, "s")
-                    metric.writeMessage(10) { histogram in
-                        histogram.writeVarint(2, 2)
-                        histogram.writeMessage(1) { point in
-                            point.writeFixed64(3, 5_000_000)
-                            point.writeFixed64(4, 10)
-                            point.writeDouble(5, 1.5)
-                            point.writeVarint(6, 1)  // scale -1, zigzag
-                            point.writeFixed64(7, 3)
-                            point.writeMessage(8) { buckets in
-                                buckets.writeVarint(1, 1)  // offset -1, zigzag
-                                buckets.writeBytes(2, [4])  // packed
-                            }
-                            point.writeMessage(9) { buckets in
-                                buckets.writeVarint(1, 0)
-                                buckets.writeVarint(2, 2)  // unpacked
-                                buckets.writeVarint(2, 1)
-                            }
-                            point.writeDouble(14, 0.5)
+        let message = OTLPRequestFixtures.metrics(service: "api") { scopeMetrics in
+            scopeMetrics.writeMessage(2) { metric in
+                metric.writeString(1, "latency")
+                metric.writeString(3, "s")
+                metric.writeMessage(10) { histogram in
+                    histogram.writeVarint(2, 2)
+                    histogram.writeMessage(1) { point in
+                        point.writeFixed64(3, 5_000_000)
+                        point.writeFixed64(4, 10)
+                        point.writeDouble(5, 1.5)
+                        point.writeVarint(6, 1)  // scale -1, zigzag
+                        point.writeFixed64(7, 3)
+                        point.writeMessage(8) { buckets in
+                            buckets.writeVarint(1, 1)  // offset -1, zigzag
+                            buckets.writeBytes(2, [4])  // packed
                         }
+                        point.writeMessage(9) { buckets in
+                            buckets.writeVarint(1, 0)
+                            buckets.writeVarint(2, 2)  // unpacked
+                            buckets.writeVarint(2, 1)
+                        }
+                        point.writeDouble(14, 0.5)
                     }
                 }
             }
         }
-        let fromProtobuf = try buckets(writer.bytes, format: .protobuf)
+        let fromProtobuf = try buckets(message, format: .protobuf)
         let fromJSON = try buckets(request(scale: -1, positive: (-1, [4]), negative: (0, [2, 1]), zeroCount: 3, zeroThreshold: 0.5))
         #expect(les(fromProtobuf) == les(fromJSON))
         #expect(counts(fromProtobuf) == counts(fromJSON))

@@ -216,50 +216,41 @@ struct OTLPMetricsTests {
                 }
             }
         }
-        var writer = ProtobufWriter()
-        writer.writeMessage(1) { resourceMetrics in
-            resourceMetrics.writeMessage(1) { resource in
-                resource.writeMessage(1) { kv in
-                    kv.writeString(1, "service.name")
-                    kv.writeMessage(2) { $0.writeString(1, "api") }
-                }
-            }
-            resourceMetrics.writeMessage(2) { scopeMetrics in
-                scopeMetrics.writeMessage(2) { metric in
-                    metric.writeString(1, "requests")
-                    metric.writeMessage(7) { sum in
-                        sum.writeVarint(2, 2)
-                        sum.writeVarint(3, 1)
-                        sum.writeMessage(1) { point in
-                            point.writeFixed64(3, 2_000_000_000)
-                            point.writeFixed64(6, 7)
-                            point.writeMessage(5) { exemplar(&$0, time: 1_500_000_000, int: 1, trace: trace, span: span, attributes: [("user.id", "u-1")]) }
-                        }
+        let message = OTLPRequestFixtures.metrics(service: "api") { scopeMetrics in
+            scopeMetrics.writeMessage(2) { metric in
+                metric.writeString(1, "requests")
+                metric.writeMessage(7) { sum in
+                    sum.writeVarint(2, 2)
+                    sum.writeVarint(3, 1)
+                    sum.writeMessage(1) { point in
+                        point.writeFixed64(3, 2_000_000_000)
+                        point.writeFixed64(6, 7)
+                        point.writeMessage(5) { exemplar(&$0, time: 1_500_000_000, int: 1, trace: trace, span: span, attributes: [("user.id", "u-1")]) }
                     }
                 }
-                scopeMetrics.writeMessage(2) { metric in
-                    metric.writeString(1, "latency")
-                    metric.writeString(3, "s")
-                    metric.writeMessage(9) { histogram in
-                        histogram.writeVarint(2, 2)
-                        histogram.writeMessage(1) { point in
-                            point.writeFixed64(3, 2_000_000_000)
-                            point.writeFixed64(4, 4)
-                            point.writeDouble(5, 9.5)
-                            point.writePackedFixed64(6, [1, 2, 1])
-                            point.writePackedDouble(7, [0.5, 1])
-                            point.writeMessage(8) { exemplar(&$0, time: 1_100_000_000, double: 0.5, trace: trace, span: nil) }
-                            point.writeMessage(8) { exemplar(&$0, time: 1_200_000_000, double: 0.75, trace: nil, span: span) }
-                            point.writeMessage(8) {
-                                exemplar(&$0, time: 1_300_000_000, double: 8, trace: "00000000000000000000000000000000", span: nil,
-                                         attributes: [("note", String(repeating: "x", count: 130))])
-                            }
+            }
+            scopeMetrics.writeMessage(2) { metric in
+                metric.writeString(1, "latency")
+                metric.writeString(3, "s")
+                metric.writeMessage(9) { histogram in
+                    histogram.writeVarint(2, 2)
+                    histogram.writeMessage(1) { point in
+                        point.writeFixed64(3, 2_000_000_000)
+                        point.writeFixed64(4, 4)
+                        point.writeDouble(5, 9.5)
+                        point.writePackedFixed64(6, [1, 2, 1])
+                        point.writePackedDouble(7, [0.5, 1])
+                        point.writeMessage(8) { exemplar(&$0, time: 1_100_000_000, double: 0.5, trace: trace, span: nil) }
+                        point.writeMessage(8) { exemplar(&$0, time: 1_200_000_000, double: 0.75, trace: nil, span: span) }
+                        point.writeMessage(8) {
+                            exemplar(&$0, time: 1_300_000_000, double: 8, trace: "00000000000000000000000000000000", span: nil,
+                                     attributes: [("note", String(repeating: "x", count: 130))])
                         }
                     }
                 }
             }
         }
-        let fromProtobuf = metrics(try OTLPDecoder.decode(.metrics, body: writer.bytes, format: .protobuf))
+        let fromProtobuf = metrics(try OTLPDecoder.decode(.metrics, body: message, format: .protobuf))
         #expect(fromProtobuf == fromJSON)
     }
 

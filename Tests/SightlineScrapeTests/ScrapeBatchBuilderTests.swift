@@ -73,14 +73,15 @@ struct ScrapeBatchBuilderTests {
         #expect(outcome.batch.value(#"up{env="dev", instance="h:1", job="app"}"#) == 1)
     }
 
+    /// Metric relabeling that drops `go_*` samples and the `env` label.
+    private static let droppingGoAndEnv = ScrapeConfig(
+        jobName: "app",
+        metricRelabelConfigs: [
+            RelabelConfig(action: .drop, sourceLabels: ["__name__"], regex: "go_.*"), RelabelConfig(action: .labelDrop, regex: "env"),
+        ])
+
     @Test func metricRelabelingDropsAndRewrites() throws {
-        let config = ScrapeConfig(
-            jobName: "app",
-            metricRelabelConfigs: [
-                RelabelConfig(action: .drop, sourceLabels: ["__name__"], regex: "go_.*"),
-                RelabelConfig(action: .labelDrop, regex: "env"),
-            ])
-        let builder = ScrapeBatchBuilder(target: try target(config))
+        let builder = ScrapeBatchBuilder(target: try target(Self.droppingGoAndEnv))
         let outcome = try builder.success(try exposition("go_goroutines 8\ngo_threads 9\nup_time 3\n"), timestampMs: 1, durationSeconds: 0)
         #expect(outcome.batch.value(#"up_time{instance="h:1", job="app"}"#) == 3)
         #expect(outcome.batch.value(#"scrape_samples_scraped{env="dev", instance="h:1", job="app"}"#) == 3)
@@ -89,13 +90,7 @@ struct ScrapeBatchBuilderTests {
 
     /// An exemplar goes into its sample's stored series, and away with a sample relabeling or de-duplication drops.
     @Test func exemplarsFollowTheirSamples() throws {
-        let config = ScrapeConfig(
-            jobName: "app",
-            metricRelabelConfigs: [
-                RelabelConfig(action: .drop, sourceLabels: ["__name__"], regex: "go_.*"),
-                RelabelConfig(action: .labelDrop, regex: "env"),
-            ])
-        let builder = ScrapeBatchBuilder(target: try target(config))
+        let builder = ScrapeBatchBuilder(target: try target(Self.droppingGoAndEnv))
         let text = """
             go_gc_total 1 # {trace_id="dropped"} 1
             rpc_total 2 # {trace_id="kept"} 1 0.05
