@@ -276,10 +276,7 @@ package final class ClickHouseMetricStore: SignalStore, MetricQuerier, ExemplarQ
     package func select(tenant: Tenant, matchers: [LabelMatcher], startMs: Int64, endMs: Int64) throws -> [SeriesSamples] {
         guard startMs <= endMs else { return [] }
         let seriesWhere = Self.seriesCondition(tenant: tenant, matchers: matchers, startMs: startMs, endMs: endMs)
-        let seriesSQL = """
-            SELECT series_id, any(label_names), any(label_values) FROM \(Self.seriesTable) WHERE \(seriesWhere)
-            GROUP BY series_id FORMAT RowBinary
-            """
+        let seriesSQL = Self.seriesLabelsSQL(seriesWhere)
         let samplesSQL = """
             SELECT series_id, ts, argMax(value, version) FROM \(Self.samplesTable)
             WHERE tenant = \(ClickHouseSQL.quote(tenant.id)) AND \(Self.dayCondition(startMs: startMs, endMs: endMs))
@@ -293,12 +290,7 @@ package final class ClickHouseMetricStore: SignalStore, MetricQuerier, ExemplarQ
             async let samples = client.query(samplesSQL)
             return try await (series, samples)
         }
-        var labelsByID: [UInt64: Labels] = [:]
-        for (id, names, values) in try decodeRowBinary(seriesBytes, { reader in
-            (try reader.readUInt64LE(), try reader.readStringArray(), try reader.readStringArray())
-        }) {
-            labelsByID[id] = try Self.labels(names: names, values: values)
-        }
+        let labelsByID = try Self.labelsByID(seriesBytes)
         var result: [SeriesSamples] = []
         var current: SeriesSamples?
         var currentID: UInt64 = 0
@@ -329,10 +321,7 @@ package final class ClickHouseMetricStore: SignalStore, MetricQuerier, ExemplarQ
         guard startMs <= endMs, !selectors.isEmpty else { return [] }
         let seriesWhere = selectors.map { "(" + Self.seriesCondition(tenant: tenant, matchers: $0, startMs: startMs, endMs: endMs) + ")" }
             .joined(separator: " OR ")
-        let seriesSQL = """
-            SELECT series_id, any(label_names), any(label_values) FROM \(Self.seriesTable) WHERE \(seriesWhere)
-            GROUP BY series_id FORMAT RowBinary
-            """
+        let seriesSQL = Self.seriesLabelsSQL(seriesWhere)
         let exemplarsSQL = """
             SELECT series_id, ts, argMax(value, version), argMax(label_names, version), argMax(label_values, version)
             FROM \(Self.exemplarsTable)
@@ -347,12 +336,7 @@ package final class ClickHouseMetricStore: SignalStore, MetricQuerier, ExemplarQ
             async let exemplars = client.query(exemplarsSQL)
             return try await (series, exemplars)
         }
-        var labelsByID: [UInt64: Labels] = [:]
-        for (id, names, values) in try decodeRowBinary(seriesBytes, { reader in
-            (try reader.readUInt64LE(), try reader.readStringArray(), try reader.readStringArray())
-        }) {
-            labelsByID[id] = try Self.labels(names: names, values: values)
-        }
+        let labelsByID = try Self.labelsByID(seriesBytes)
         var result: [SeriesExemplars] = []
         for (id, ts, bits, names, values) in try decodeRowBinary(exemplarBytes, { reader in
             (try reader.readUInt64LE(), try reader.readInt64LE(), try reader.readUInt64LE(), try reader.readStringArray(), try reader.readStringArray())
@@ -458,6 +442,25 @@ extension ClickHouseMetricStore {
             }
         }
         return parts.joined(separator: " AND ")
+    }
+
+    /// The labels of the series rows `condition` selects, one row per series (`labelsByID(_:)` reads the answer).
+    static func seriesLabelsSQL(_ condition: String) -> String {
+        """
+        SELECT series_id, any(label_names), any(label_values) FROM \(seriesTable) WHERE \(condition)
+        GROUP BY series_id FORMAT RowBinary
+        """
+    }
+
+    /// The answer of ``seriesLabelsSQL(_:)``: labels by series id.
+    static func labelsByID(_ bytes: [UInt8]) throws -> [UInt64: Labels] {
+        var labelsByID: [UInt64: Labels] = [:]
+        for (id, names, values) in try decodeRowBinary(bytes, { reader in
+            (try reader.readUInt64LE(), try reader.readStringArray(), try reader.readStringArray())
+        }) {
+            labelsByID[id] = try labels(names: names, values: values)
+        }
+        return labelsByID
     }
 
     /// The row version of a batch: its WAL position, so the last write in WAL order wins.

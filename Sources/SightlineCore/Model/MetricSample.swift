@@ -103,8 +103,11 @@ package struct MetricExemplar: Hashable, Sendable {
     }
 
     /// The characters of its label names and values together, counted as ``maxLabelSetLength`` counts them.
-    package var labelSetLength: Int {
-        labels.labels.reduce(0) { $0 + $1.name.unicodeScalars.count + $1.value.unicodeScalars.count }
+    package var labelSetLength: Int { Self.labelSetLength(of: labels.labels) }
+
+    /// The characters of the names and values of `labels` together (Unicode scalars, as Go counts runes).
+    package static func labelSetLength(of labels: some Sequence<Label>) -> Int {
+        labels.reduce(0) { $0 + $1.name.unicodeScalars.count + $1.value.unicodeScalars.count }
     }
 
     /// Exemplars compare their values by bit pattern, as samples do.

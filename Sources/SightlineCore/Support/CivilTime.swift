@@ -6,6 +6,11 @@ package enum CivilTime {
         return (a % b != 0 && (a < 0) != (b < 0)) ? quotient - 1 : quotient
     }
 
+    /// `a` modulo `b` (positive) with the sign of `b`, the remainder of ``floorDivide(_:_:)``.
+    package static func floorModulo(_ a: Int64, _ b: Int64) -> Int64 {
+        a - floorDivide(a, b) * b
+    }
+
     /// Days since 1970-01-01 of a date (Howard Hinnant's `days_from_civil`).
     package static func days(fromYear year: Int64, month: Int64, day: Int64) -> Int64 {
         let y = month <= 2 ? year - 1 : year

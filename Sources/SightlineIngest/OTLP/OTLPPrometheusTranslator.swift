@@ -247,14 +247,8 @@ struct OTLPPrometheusTranslator {
         for (name, id) in [("trace_id", exemplar.traceID), ("span_id", exemplar.spanID)] where id.contains(where: { $0 != 0 }) {
             labels.append(Label(name, Hex.encode(id)))
         }
-        var length = labels.reduce(0) { $0 + $1.name.unicodeScalars.count + $1.value.unicodeScalars.count }
-        var attributes: [Label] = []
-        for attribute in exemplar.attributes {
-            let value = attribute.value.text
-            length += attribute.key.unicodeScalars.count + value.unicodeScalars.count
-            attributes.append(Label(attribute.key, value))
-        }
-        if length <= MetricExemplar.maxLabelSetLength { labels += attributes }
+        let attributes = exemplar.attributes.map { Label($0.key, $0.value.text) }
+        if MetricExemplar.labelSetLength(of: labels + attributes) <= MetricExemplar.maxLabelSetLength { labels += attributes }
         return Labels(labels)
     }
 

@@ -244,6 +244,13 @@ package struct ProtobufReader {
         }
     }
 
+    /// Appends the current field's sint64 (zigzag-encoded) varints to `values`: packed or one unpacked varint.
+    package mutating func appendSInt64s(_ name: StaticString, to values: inout [Int64]) throws {
+        var raw: [UInt64] = []
+        try appendVarints(name, to: &raw)
+        values += raw.map { Int64(bitPattern: ($0 >> 1) ^ (0 &- ($0 & 1))) }
+    }
+
     /// Appends the current field's doubles to `values`: packed (length-delimited) or one unpacked double.
     package mutating func appendDoubles(_ name: StaticString, to values: inout [Double]) throws {
         var bits: [UInt64] = []

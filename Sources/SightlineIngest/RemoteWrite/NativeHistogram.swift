@@ -94,7 +94,6 @@ struct NativeHistogramSample {
             }
             return span
         }
-        func zigzag(_ values: [UInt64]) -> [Int64] { values.map { Int64(bitPattern: ($0 >> 1) ^ (0 &- ($0 & 1))) } }
         while let field = try r.nextField() {
             switch field {
             case 1: sample.count = Double(try r.readVarint("count_int"))
@@ -105,16 +104,10 @@ struct NativeHistogramSample {
             case 6: sample.zeroCount = Double(try r.readVarint("zero_count_int"))
             case 7: sample.zeroCount = try r.readDouble("zero_count_float")
             case 8: sample.negative.spans.append(try r.readMessage("negative_spans", index: sample.negative.spans.count) { try span(&$0) })
-            case 9:
-                var raw: [UInt64] = []
-                try r.appendVarints("negative_deltas", to: &raw)
-                sample.negative.deltas += zigzag(raw)
+            case 9: try r.appendSInt64s("negative_deltas", to: &sample.negative.deltas)
             case 10: try r.appendDoubles("negative_counts", to: &sample.negative.counts)
             case 11: sample.positive.spans.append(try r.readMessage("positive_spans", index: sample.positive.spans.count) { try span(&$0) })
-            case 12:
-                var raw: [UInt64] = []
-                try r.appendVarints("positive_deltas", to: &raw)
-                sample.positive.deltas += zigzag(raw)
+            case 12: try r.appendSInt64s("positive_deltas", to: &sample.positive.deltas)
             case 13: try r.appendDoubles("positive_counts", to: &sample.positive.counts)
             case 15: sample.timestampMs = Int64(bitPattern: try r.readVarint("timestamp"))
             case 16: try r.appendDoubles("custom_values", to: &sample.customValues)

@@ -51,12 +51,10 @@ package struct GraphiteRender: Sendable {
 
     /// The grid of this render: the first point and how many (graphite-web's whisper intervals).
     private var grid: (start: Int64, count: Int) {
-        let start = from - mod(from, storageStep) + storageStep
-        let end = until - mod(until, storageStep) + storageStep
+        let start = from - CivilTime.floorModulo(from, storageStep) + storageStep
+        let end = until - CivilTime.floorModulo(until, storageStep) + storageStep
         return (start, max(0, Int((end - start) / storageStep)))
     }
-
-    private func mod(_ a: Int64, _ b: Int64) -> Int64 { ((a % b) + b) % b }
 
     private func fetch(_ pattern: String) throws -> [GraphiteSeries] {
         let matcher = try GraphiteGlob.isLiteral(pattern)
@@ -162,12 +160,11 @@ package struct GraphiteRender: Sendable {
         }
         switch function {
         // `sum` and `avg` are aliases: their series are named as the long forms name theirs.
-        case "sumSeries", "sum": return try combine("sumSeries", try seriesLists(from: 0, arguments)) { $0.isEmpty ? nil : $0.reduce(0, +) }
-        case "averageSeries", "avg":
-            return try combine("averageSeries", try seriesLists(from: 0, arguments)) { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) }
-        case "maxSeries": return try combine(function, try seriesLists(from: 0, arguments)) { $0.max() }
-        case "minSeries": return try combine(function, try seriesLists(from: 0, arguments)) { $0.min() }
-        case "rangeSeries": return try combine(function, try seriesLists(from: 0, arguments)) { $0.isEmpty ? nil : $0.max()! - $0.min()! }
+        case "sumSeries", "sum": return try combine("sumSeries", try seriesLists(from: 0, arguments), Self.aggregates["sum"]!)
+        case "averageSeries", "avg": return try combine("averageSeries", try seriesLists(from: 0, arguments), Self.aggregates["average"]!)
+        case "maxSeries": return try combine(function, try seriesLists(from: 0, arguments), Self.aggregates["max"]!)
+        case "minSeries": return try combine(function, try seriesLists(from: 0, arguments), Self.aggregates["min"]!)
+        case "rangeSeries": return try combine(function, try seriesLists(from: 0, arguments), Self.aggregates["range"]!)
         case "diffSeries":
             return try combine(function, try seriesLists(from: 0, arguments)) { $0.isEmpty ? nil : $0.dropFirst().reduce($0[0], -) }
         case "multiplySeries":
@@ -301,18 +298,13 @@ package struct GraphiteRender: Sendable {
             return try first().filter { ((try? regex.firstMatch(in: $0.name)) != nil) == (function == "grep") }
         case "highestCurrent", "highestMax", "highestAverage", "lowestCurrent", "lowestAverage":
             let n = Int(try arguments.number(1, "n", default: 1))
-            let measure: ([Double]) -> Double? = function.hasSuffix("Current") ? { $0.last } : function.hasSuffix("Max") ? { $0.max() } : { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) }
+            let measure = Self.aggregates[function.hasSuffix("Current") ? "last" : function.hasSuffix("Max") ? "max" : "average"]!
             let ranked = try first().map { ($0, measure($0.values.compactMap { $0 })) }.filter { $0.1 != nil }
             let sorted = ranked.sorted { function.hasPrefix("highest") ? $0.1! > $1.1! : $0.1! < $1.1! }
             return sorted.prefix(max(0, n)).map(\.0)
         case "currentAbove", "currentBelow", "averageAbove", "averageBelow", "maximumAbove", "maximumBelow", "minimumAbove", "minimumBelow":
             let n = try arguments.number(1, "n")
-            let measure: ([Double]) -> Double? = switch function.prefix(while: { $0.isLowercase }) {
-            case "current": { $0.last }
-            case "average": { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) }
-            case "maximum": { $0.max() }
-            default: { $0.min() }
-            }
+            let measure = Self.aggregates[["current": "last", "average": "average", "maximum": "max"][function.prefix(while: { $0.isLowercase })] ?? "min"]!
             let above = function.hasSuffix("Above")
             return try first().filter { series in
                 guard let value = measure(series.values.compactMap { $0 }) else { return false }
@@ -371,15 +363,15 @@ package struct GraphiteRender: Sendable {
 
     /// graphite-web's aggregation callbacks by name.
     private static let aggregates: [String: @Sendable ([Double]) -> Double?] = [
-        "average": { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) }, "avg": { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) },
-        "sum": { $0.isEmpty ? nil : $0.reduce(0, +) }, "total": { $0.isEmpty ? nil : $0.reduce(0, +) },
-        "max": { $0.max() }, "min": { $0.min() }, "count": { Double($0.count) },
+        "average": { GraphiteSeries.aggregate($0, .average) }, "avg": { GraphiteSeries.aggregate($0, .average) },
+        "sum": { GraphiteSeries.aggregate($0, .sum) }, "total": { GraphiteSeries.aggregate($0, .sum) },
+        "max": { GraphiteSeries.aggregate($0, .max) }, "min": { GraphiteSeries.aggregate($0, .min) }, "count": { Double($0.count) },
         "median": { values in
             guard !values.isEmpty else { return nil }
             let sorted = values.sorted()
             return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         },
-        "range": { $0.isEmpty ? nil : $0.max()! - $0.min()! }, "last": { $0.last }, "first": { $0.first },
+        "range": { $0.isEmpty ? nil : $0.max()! - $0.min()! }, "last": { GraphiteSeries.aggregate($0, .last) }, "first": { GraphiteSeries.aggregate($0, .first) },
     ]
 
     /// One series from many, point by point over the values present (`aggregate` gets them); named after the inputs'
@@ -496,10 +488,10 @@ package struct GraphiteRender: Sendable {
         guard interval > 0 else { throw arguments.error("the interval \"\(text)\" must be longer than 0") }
         guard let aggregate = Self.aggregates[how] else { throw arguments.error("unknown function \"\(how)\"") }
         return try series(arguments.argument(0, "seriesList"), arguments).map { series in
-            let first = alignToFrom ? series.start : series.start - mod(series.start, interval)
+            let first = alignToFrom ? series.start : series.start - CivilTime.floorModulo(series.start, interval)
             // graphite-web's last bucket starts at the interval holding the series' end, even one the end opens.
             let end = series.time(series.values.count)
-            let last = alignToFrom ? first + (end - first + interval - 1) / interval * interval : end - mod(end, interval) + interval
+            let last = alignToFrom ? first + (end - first + interval - 1) / interval * interval : end - CivilTime.floorModulo(end, interval) + interval
             var buckets: [[Double]] = Array(repeating: [], count: Int((last - first) / interval))
             for (index, value) in series.values.enumerated() {
                 guard let value else { continue }
@@ -526,7 +518,7 @@ package struct GraphiteRender: Sendable {
                 return out
             }
         case nil, .path("None")?:
-            total = try combine("sumSeries", all) { $0.isEmpty ? nil : $0.reduce(0, +) }.first
+            total = try combine("sumSeries", all, Self.aggregates["sum"]!).first
             totalName = total?.name ?? ""
         case let target?:
             let totals = try evaluate(target)

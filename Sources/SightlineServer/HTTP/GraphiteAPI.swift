@@ -110,8 +110,7 @@ enum GraphiteAPI {
             guard Double(maxDataPoints) < steps else { return stamped(one.values, start: one.start, step: one.step, end: end) }
             let perPoint = Int((steps / Double(maxDataPoints)).rounded(.up))
             let width = Int64(perPoint) * one.step
-            func mod(_ a: Int64, _ b: Int64) -> Int64 { ((a % b) + b) % b }
-            let nudge = width + mod(one.start, one.step) - mod(one.start, width)
+            let nudge = width + CivilTime.floorModulo(one.start, one.step) - CivilTime.floorModulo(one.start, width)
             var shifted = one
             shifted.start = one.start + nudge
             shifted.values = Array(one.values.dropFirst(max(0, Int(nudge / one.step) - 1)))

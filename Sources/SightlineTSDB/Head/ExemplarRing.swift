@@ -139,17 +139,15 @@ package final class ExemplarRing: Sendable {
     /// The exemplars from WAL segments up to `segment` (and from the checkpoint file), oldest first: what a checkpoint
     /// keeps, since the segments after it are replayed on start.
     package func exemplars(throughSegment segment: Int) -> [MetricExemplar] {
-        state.withLock { state in
-            let count = state.entries.count
-            let start = count < capacity ? 0 : state.nextSlot
-            var kept: [MetricExemplar] = []
-            kept.reserveCapacity(count)
-            for offset in 0..<count {
-                let entry = state.entries[(start + offset) % count]
-                if entry.segment <= segment { kept.append(entry.exemplar) }
-            }
-            return kept
-        }
+        state.withLock { state in Self.oldestFirst(state).filter { $0.segment <= segment }.map(\.exemplar) }
+    }
+
+    /// The ring's entries from the oldest to the newest.
+    private static func oldestFirst(_ state: State) -> [Entry] {
+        let count = state.entries.count
+        // Until the ring is full, slot 0 is the oldest; after, the slot the next exemplar overwrites.
+        let start = state.nextSlot < count ? state.nextSlot : 0
+        return (0..<count).map { state.entries[(start + $0) % count] }
     }
 
     /// Removes the exemplars `deletion` covers.
@@ -159,14 +157,9 @@ package final class ExemplarRing: Sendable {
     package func delete(_ deletion: SeriesDeletion) {
         state.withLock { state in
             guard state.chains.keys.contains(where: deletion.covers) else { return }
-            let count = state.entries.count
-            let start = count < capacity ? 0 : state.nextSlot
-            var kept: [Entry] = []
-            for offset in 0..<count {
-                let entry = state.entries[(start + offset) % count]
+            let kept = Self.oldestFirst(state).filter { entry in
                 let exemplar = entry.exemplar
-                if deletion.covers(exemplar.series), exemplar.timestampMs >= deletion.startMs, exemplar.timestampMs <= deletion.endMs { continue }
-                kept.append(entry)
+                return !(deletion.covers(exemplar.series) && exemplar.timestampMs >= deletion.startMs && exemplar.timestampMs <= deletion.endMs)
             }
             let dropped = state.dropped
             state = State()

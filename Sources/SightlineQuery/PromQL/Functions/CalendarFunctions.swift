@@ -69,11 +69,11 @@ package enum CalendarFunctions {
 
     /// The UTC civil time of `seconds` since the Unix epoch.
     package static func civilTime(unixSeconds seconds: Int64) -> CivilTime {
-        let days = floorDivide(seconds, 86_400)
+        let days = SightlineCore.CivilTime.floorDivide(seconds, 86_400)
         let secondOfDay = seconds - days * 86_400
         let (year, month, day) = SightlineCore.CivilTime.civil(fromDays: days)
         // 1970-01-01 was a Thursday.
-        let weekday = floorModulo(days + 4, 7)
+        let weekday = SightlineCore.CivilTime.floorModulo(days + 4, 7)
         return CivilTime(year: year, month: month, day: day, weekday: weekday, secondOfDay: secondOfDay)
     }
 
@@ -92,15 +92,5 @@ package enum CalendarFunctions {
         case 4, 6, 9, 11: return 30
         default: return 31
         }
-    }
-
-    private static func floorDivide(_ a: Int64, _ b: Int64) -> Int64 {
-        let quotient = a / b
-        return (a % b != 0 && (a < 0) != (b < 0)) ? quotient - 1 : quotient
-    }
-
-    private static func floorModulo(_ a: Int64, _ b: Int64) -> Int64 {
-        let remainder = a % b
-        return remainder < 0 ? remainder + b : remainder
     }
 }
