@@ -575,8 +575,9 @@ def test_influxdb_clients_write_line_protocol(sightline):
 
 def test_datadog_clients_submit_series(sightline):
     """Datadog's submit-metrics API under /datadog, as VictoriaMetrics serves it: the real `datadog` client library
-    (v1 JSON, DD-API-KEY), and v2 JSON and protobuf bodies as the Agent sends them (deflate, gzip), stored with tags,
-    host, device and resources as labels; bad bodies get 400s naming the problem."""
+    (v1 JSON, DD-API-KEY, distribution points), and v2 JSON and protobuf bodies and sketches as the Agent sends them
+    (deflate, gzip), stored with tags, host, device and resources as labels, distributions as summary series; bad
+    bodies get 400s naming the problem."""
     import zlib
     from datadog import api, initialize
     from metrics_peers import _key, _len_delimited, _varint
@@ -603,6 +604,20 @@ def test_datadog_clients_submit_series(sightline):
                       headers={**headers, "Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}, timeout=30)
     assert r.status_code == 202, r.text
     assert requests.post(srv.url + "/datadog/api/v1/check_run", json=[], headers=headers, timeout=30).status_code == 202
+    # Distributions: raw values from the client library, and a sketch as the Agent sends it (one value, 0.25, in the
+    # bin the Agent keys it to: γ = 1 + 2/128, key 1 for 1e-9), both as summary series.
+    sent = api.Distribution.send(metric="job.seconds", points=[(t, [4, 1, 3, 2])], host="batch-1", tags=["team:a"])
+    assert sent.get("status") == "ok", sent
+    bias = 1 - math.floor(math.log(1e-9) / math.log1p(2 / 128))
+    key = round(math.log(0.25) / math.log1p(2 / 128)) + bias
+    dogsketch = (_key(1, 0) + _varint(t) + _key(2, 0) + _varint(1) + _key(3, 1) + struct.pack("<d", 0.25)
+                 + _key(4, 1) + struct.pack("<d", 0.25) + _key(6, 1) + struct.pack("<d", 0.25)
+                 + _len_delimited(7, _varint((key << 1) ^ (key >> 63))) + _len_delimited(8, _varint(1)))
+    sketch = (_len_delimited(1, b"request.latency") + _len_delimited(2, b"web-1") + _len_delimited(4, b"env:prod")
+              + _len_delimited(7, dogsketch))
+    r = requests.post(srv.url + "/datadog/api/beta/sketches", data=zlib.compress(_len_delimited(1, sketch)),
+                      headers={**headers, "Content-Type": "application/x-protobuf", "Content-Encoding": "deflate"}, timeout=30)
+    assert r.status_code == 202, r.text
 
     def query(expr: str) -> list:
         r = requests.get(srv.url + "/api/v1/query", params={"query": expr, "time": t + 11}, headers={"Authorization": "Bearer dd-key"},
@@ -617,6 +632,18 @@ def test_datadog_clients_submit_series(sightline):
         ({"__name__": "queue.depth", "host": "db-2", "team": "db"}, "2.5"),
     ]
 
+    assert query('{"job.seconds"}') == [
+        ({"__name__": "job.seconds", "host": "batch-1", "quantile": q, "team": "a"}, v)
+        for q, v in [("0.5", "2.5"), ("0.75", "3.25"), ("0.9", "3.7"), ("0.95", "3.8499999999999996"), ("0.99", "3.9699999999999998")]]
+    assert sorted(query('{__name__=~"job.seconds_(sum|count)"}'), key=lambda p: p[0]["__name__"]) == [
+        ({"__name__": "job.seconds_count", "host": "batch-1", "team": "a"}, "4"),
+        ({"__name__": "job.seconds_sum", "host": "batch-1", "team": "a"}, "10")]
+    assert sorted(query('{"request.latency"}'), key=lambda p: p[0]["quantile"]) == [
+        ({"__name__": "request.latency", "env": "prod", "host": "web-1", "quantile": q}, "0.25") for q in ["0.5", "0.75", "0.9", "0.95", "0.99"]]
+    assert query('{"request.latency_count"}') == [({"__name__": "request.latency_count", "env": "prod", "host": "web-1"}, "1")]
+    r = requests.post(srv.url + "/datadog/api/beta/sketches", data=_len_delimited(1, _len_delimited(7, _len_delimited(7, _varint(2)))),
+                      headers={**headers, "Content-Type": "application/x-protobuf"}, timeout=30)
+    assert r.status_code == 400 and "1 keys (k) but 0 bin counts (n)" in r.text, r.text
     r = requests.post(srv.url + "/datadog/api/v1/series", data=b'{"series": [{"points": [[1, 2]]}]}', headers=headers, timeout=30)
     assert r.status_code == 400 and "series[0]: missing" in r.text and "metric" in r.text, r.text
     r = requests.post(srv.url + "/datadog/api/v2/series", data=b"x", headers={**headers, "Content-Encoding": "zstd"}, timeout=30)

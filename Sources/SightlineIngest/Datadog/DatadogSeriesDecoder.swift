@@ -1,35 +1,106 @@
 package import SightlineCore
 
 /// Decodes Datadog's "submit metrics" requests — `/api/v1/series` (JSON) and `/api/v2/series` (JSON or protobuf), what
-/// the Datadog Agent, DogStatsD forwarders and the Datadog client libraries send — into samples, mapped as
-/// VictoriaMetrics maps them:
+/// the Datadog Agent, DogStatsD forwarders and the Datadog client libraries send — and its distributions — the Agent's
+/// sketches (`/api/beta/sketches`, protobuf) and the client libraries' raw values (`/api/v1/distribution_points`,
+/// JSON) — into samples, mapped as VictoriaMetrics maps them:
 ///
 /// - the metric name as Datadog sanitizes it (characters other than letters, digits, `_` and `.` become `_`, runs of
 ///   `_` one, `_` next to a `.` dropped): `system.load.1`;
 /// - tags `name:value` become labels (a tag without `:` gets the value `no_label_value`); v1's `host` and `device`
 ///   and v2's resources (`{"type": "host", "name": "h1"}` → `host="h1"`) and `source_type_name` become labels too;
 ///   the first label of a name wins;
-/// - points are `[seconds, value]` (v1) or `{timestamp, value}` (v2); a timestamp of 0 or less takes the request's time.
+/// - points are `[seconds, value]` (v1) or `{timestamp, value}` (v2); a timestamp of 0 or less takes the request's time;
+/// - a distribution point (`[seconds, [values…]]`, or a sketch) becomes the summary series ``DatadogDistribution``
+///   describes: `m{quantile="0.5"}` … `m{quantile="0.99"}`, `m_sum` and `m_count`.
 ///
 /// `MetricPayload` (v2 protobuf): series 1 → `MetricSeries`: resources 1 (`type` 1, `name` 2), metric 2, tags 3,
 /// points 4 (`value` 1 double, `timestamp` 2), type 5, unit 6, source_type_name 7, interval 8.
+///
+/// `SketchPayload` (sketches): sketches 1 → `Sketch`: metric 1, host 2, tags 4, dogsketches 7 → `Dogsketch`: ts 1,
+/// cnt 2, min 3, max 4, sum 6, k 7 (packed sint32), n 8 (packed uint32).
 package enum DatadogSeriesDecoder {
     /// One series as the request has it, before it becomes samples.
     private struct Series {
         var metric = ""
         var labels: [Label] = []
         var points: [(seconds: Int64, value: Double)] = []
+        var distributions: [(seconds: Int64, distribution: DatadogDistribution)] = []
+    }
+
+    /// The request kinds with a JSON body.
+    private enum JSONKind {
+        case seriesV1, seriesV2, distributionPoints
     }
 
     /// Decodes a v1 request body (JSON).
     /// - Throws: ``SightlineError`` `.invalidArgument` naming what is malformed.
     package static func decodeV1(json: UnsafeRawBufferPointer, nowMs: Int64) throws -> [MetricSample] {
-        try samples(of: series(json, version: 1), nowMs: nowMs)
+        try samples(of: series(json, kind: .seriesV1), nowMs: nowMs)
     }
 
     /// Decodes a v2 request body (JSON).
     package static func decodeV2(json: UnsafeRawBufferPointer, nowMs: Int64) throws -> [MetricSample] {
-        try samples(of: series(json, version: 2), nowMs: nowMs)
+        try samples(of: series(json, kind: .seriesV2), nowMs: nowMs)
+    }
+
+    /// Decodes a `/api/v1/distribution_points` body (JSON): v1 series whose points are `[seconds, [values…]]`.
+    package static func decodeDistributionPoints(json: UnsafeRawBufferPointer, nowMs: Int64) throws -> [MetricSample] {
+        try samples(of: series(json, kind: .distributionPoints), nowMs: nowMs)
+    }
+
+    /// Decodes a `/api/beta/sketches` body (protobuf `SketchPayload`).
+    package static func decodeSketches(protobuf: UnsafeRawBufferPointer, nowMs: Int64) throws -> [MetricSample] {
+        var all: [Series] = []
+        do {
+            var reader = ProtobufReader(protobuf)
+            while let field = try reader.nextField() {
+                guard field == 1 else {
+                    try reader.skipField()
+                    continue
+                }
+                let index = all.count
+                all.append(try reader.readMessage("sketches", index: index) { message in
+                    var one = Series()
+                    while let field = try message.nextField() {
+                        switch field {
+                        case 1: one.metric = try message.readString("metric")
+                        case 2:
+                            let host = try message.readString("host")
+                            if !host.isEmpty { one.labels.insert(Label("host", host), at: 0) }
+                        case 4: one.labels.append(tag(try message.readString("tags")))
+                        case 7:
+                            var seconds: Int64 = 0
+                            var sketch = DatadogSketch()
+                            let pointIndex = one.distributions.count
+                            try message.readMessage("dogsketches", index: pointIndex) { point in
+                                while let inner = try point.nextField() {
+                                    switch inner {
+                                    case 1: seconds = Int64(bitPattern: try point.readVarint("ts"))
+                                    case 2: sketch.count = Int64(bitPattern: try point.readVarint("cnt"))
+                                    case 3: sketch.min = try point.readDouble("min")
+                                    case 4: sketch.max = try point.readDouble("max")
+                                    case 6: sketch.sum = try point.readDouble("sum")
+                                    case 7: try point.appendSInt64s("k", to: &sketch.keys)
+                                    case 8: try point.appendVarints("n", to: &sketch.counts)
+                                    default: try point.skipField()
+                                    }
+                                }
+                                guard sketch.keys.count == sketch.counts.count else {
+                                    throw FieldPathError("has \(sketch.keys.count) keys (k) but \(sketch.counts.count) bin counts (n)")
+                                }
+                            }
+                            one.distributions.append((seconds, DatadogDistribution(sketch: sketch)))
+                        default: try message.skipField()
+                        }
+                    }
+                    return one
+                })
+            }
+        } catch let error as FieldPathError {
+            throw error.sightlineError(prefix: "malformed protobuf in", root: "SketchPayload")
+        }
+        return try samples(of: all, nowMs: nowMs)
     }
 
     /// Decodes a v2 request body (protobuf `MetricPayload`).
@@ -86,8 +157,8 @@ package enum DatadogSeriesDecoder {
         return try samples(of: all, nowMs: nowMs)
     }
 
-    /// The series of a JSON body of either version.
-    private static func series(_ json: UnsafeRawBufferPointer, version: Int) throws -> [Series] {
+    /// The series of a JSON body.
+    private static func series(_ json: UnsafeRawBufferPointer, kind: JSONKind) throws -> [Series] {
         let document: JSONValue
         do {
             document = try JSONParser.parse(json)
@@ -105,7 +176,7 @@ package enum DatadogSeriesDecoder {
             var one = Series()
             guard let metric = object["metric"]?.stringValue else { throw fail("missing \"metric\"") }
             one.metric = metric
-            if version == 1 {
+            if kind != .seriesV2 {
                 for name in ["host", "device"] {
                     if let value = object[name]?.stringValue, !value.isEmpty { one.labels.append(Label(name, value)) }
                 }
@@ -125,12 +196,22 @@ package enum DatadogSeriesDecoder {
                 one.labels.append(Self.tag(text))
             }
             for (pointIndex, point) in (object["points"]?.arrayValue ?? []).enumerated() {
-                if version == 1 {
+                switch kind {
+                case .seriesV1:
                     guard let pair = point.arrayValue, pair.count == 2, let seconds = pair[0].doubleValue, let value = pair[1].doubleValue else {
                         throw fail("points[\(pointIndex)] must be [timestamp, value]")
                     }
                     one.points.append((Int64(seconds), value))
-                } else {
+                case .distributionPoints:
+                    guard let pair = point.arrayValue, pair.count == 2, let seconds = pair[0].doubleValue,
+                        let list = pair[1].arrayValue
+                    else { throw fail("points[\(pointIndex)] must be [timestamp, [values…]]") }
+                    let values = try list.map { item in
+                        guard let value = item.doubleValue else { throw fail("points[\(pointIndex)] holds a value that is not a number") }
+                        return value
+                    }
+                    one.distributions.append((Int64(seconds), DatadogDistribution(values: values)))
+                case .seriesV2:
                     guard let pair = point.objectValue, let value = pair["value"]?.doubleValue else {
                         throw fail("points[\(pointIndex)] must be {\"timestamp\": …, \"value\": …}")
                     }
@@ -152,21 +233,39 @@ package enum DatadogSeriesDecoder {
         for one in series {
             let name = sanitizedName(one.metric)
             guard !name.isEmpty else { throw SightlineError(.invalidArgument, "Datadog metric name \"\(one.metric)\" has no valid characters") }
-            var labels = [Label(Labels.metricName, name)]
-            for label in one.labels where !label.name.isEmpty && !labels.contains(where: { $0.name == label.name }) {
-                labels.append(label)
-            }
-            let set = Labels(labels)
-            for point in one.points {
-                var timestampMs = nowMs
-                if point.seconds > 0 {
-                    let (product, overflow) = point.seconds.multipliedReportingOverflow(by: 1000)
-                    guard !overflow else {
-                        throw SightlineError(.invalidArgument, "Datadog point of \(one.metric) has an out-of-range timestamp \(point.seconds)")
-                    }
-                    timestampMs = product
+            func labelSet(_ name: String, _ first: Label? = nil) -> Labels {
+                var labels = [Label(Labels.metricName, name)]
+                if let first { labels.append(first) }
+                for label in one.labels where !label.name.isEmpty && !labels.contains(where: { $0.name == label.name }) {
+                    labels.append(label)
                 }
-                samples.append(MetricSample(labels: set, timestampMs: timestampMs, value: point.value))
+                return Labels(labels)
+            }
+            func timestampMs(_ seconds: Int64) throws -> Int64 {
+                guard seconds > 0 else { return nowMs }
+                let (product, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+                guard !overflow else {
+                    throw SightlineError(.invalidArgument, "Datadog point of \(one.metric) has an out-of-range timestamp \(seconds)")
+                }
+                return product
+            }
+            if !one.points.isEmpty {
+                let set = labelSet(name)
+                for point in one.points {
+                    samples.append(MetricSample(labels: set, timestampMs: try timestampMs(point.seconds), value: point.value))
+                }
+            }
+            if !one.distributions.isEmpty {
+                let quantileSets = DatadogDistribution.quantiles.map { labelSet(name, Label("quantile", $0.label)) }
+                let (sumSet, countSet) = (labelSet(name + "_sum"), labelSet(name + "_count"))
+                for (seconds, distribution) in one.distributions {
+                    let time = try timestampMs(seconds)
+                    for (set, value) in zip(quantileSets, distribution.quantileValues) {
+                        samples.append(MetricSample(labels: set, timestampMs: time, value: value))
+                    }
+                    samples.append(MetricSample(labels: sumSet, timestampMs: time, value: distribution.sum))
+                    samples.append(MetricSample(labels: countSet, timestampMs: time, value: distribution.count))
+                }
             }
         }
         return samples

@@ -123,8 +123,12 @@ package enum HTTPAPI {
             router.get(RouterPath(path)) { _, _ in InfluxWriteHandler.ping() }
             router.head(RouterPath(path)) { _, _ in InfluxWriteHandler.ping() }
         }
-        router.post("/datadog/api/v1/series") { request, _ in try await DatadogHandler.series(request, version: 1, api: api) }
-        router.post("/datadog/api/v2/series") { request, _ in try await DatadogHandler.series(request, version: 2, api: api) }
+        router.post("/datadog/api/v1/series") { request, _ in try await DatadogHandler.series(request, payload: .seriesV1, api: api) }
+        router.post("/datadog/api/v2/series") { request, _ in try await DatadogHandler.series(request, payload: .seriesV2, api: api) }
+        router.post("/datadog/api/v1/distribution_points") { request, _ in
+            try await DatadogHandler.series(request, payload: .distributionPoints, api: api)
+        }
+        router.post("/datadog/api/beta/sketches") { request, _ in try await DatadogHandler.series(request, payload: .sketches, api: api) }
         router.get("/datadog/api/v1/validate") { request, _ in try DatadogHandler.validate(request, api: api) }
         for path in DatadogHandler.ignoredPaths {
             router.post(RouterPath(path)) { request, _ in try DatadogHandler.ignored(request, api: api) }

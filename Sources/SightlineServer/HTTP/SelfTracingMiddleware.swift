@@ -17,7 +17,7 @@ struct SelfTracingMiddleware<Context: RequestContext>: RouterMiddleware {
 
     /// Whether a path is an ingestion route.
     static func isIngest(_ path: String) -> Bool {
-        OTLPHTTPHandler.allPaths.contains(path) || InfluxWriteHandler.writePaths.contains(path) || path.hasPrefix("/datadog/api/v") || path == "/api/v1/write" || path.hasPrefix("/api/v1/import") || path == "/loki/api/v1/push"
+        OTLPHTTPHandler.allPaths.contains(path) || InfluxWriteHandler.writePaths.contains(path) || path.hasPrefix("/datadog/api/") || path == "/api/v1/write" || path.hasPrefix("/api/v1/import") || path == "/loki/api/v1/push"
             || path == "/_bulk" || path.hasSuffix("/_bulk") || path == "/api/v2/spans"
     }
 
