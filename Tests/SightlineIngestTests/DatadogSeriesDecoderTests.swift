@@ -109,8 +109,8 @@ struct DeflateContentDecodingTests {
         corrupted[corrupted.count - 1] ^= 1
         #expect(throws: SightlineError.self) { try decode(corrupted) }
         do {
-            _ = try [UInt8]([1]).withUnsafeBytes { try ContentDecoding.decode($0, encoding: "zstd", limit: 10) }
-            Issue.record("zstd was accepted")
+            _ = try [UInt8]([1]).withUnsafeBytes { try ContentDecoding.decode($0, encoding: "br", limit: 10) }
+            Issue.record("br was accepted")
         } catch let failure as SightlineError {
             #expect(failure.code == .unsupportedMediaType && failure.message.contains("use gzip, deflate, snappy"))
         } catch {

@@ -576,9 +576,10 @@ def test_influxdb_clients_write_line_protocol(sightline):
 def test_datadog_clients_submit_series(sightline):
     """Datadog's submit-metrics API under /datadog, as VictoriaMetrics serves it: the real `datadog` client library
     (v1 JSON, DD-API-KEY, distribution points), and v2 JSON and protobuf bodies and sketches as the Agent sends them
-    (deflate, gzip), stored with tags, host, device and resources as labels, distributions as summary series; bad
+    (deflate, zstd as the Agent does by default), stored with tags, host, device and resources as labels, distributions as summary series; bad
     bodies get 400s naming the problem."""
     import zlib
+    import cramjam
     from datadog import api, initialize
     from metrics_peers import _key, _len_delimited, _varint
 
@@ -600,8 +601,8 @@ def test_datadog_clients_submit_series(sightline):
     point = _key(1, 1) + struct.pack("<d", 2.5) + _key(2, 0) + _varint(t)
     series = (_len_delimited(1, _len_delimited(1, b"host") + _len_delimited(2, b"db-2")) + _len_delimited(2, b"queue.depth")
               + _len_delimited(3, b"team:db") + _len_delimited(4, point))
-    r = requests.post(srv.url + "/datadog/api/v2/series", data=gzip.compress(_len_delimited(1, series)),
-                      headers={**headers, "Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}, timeout=30)
+    r = requests.post(srv.url + "/datadog/api/v2/series", data=bytes(cramjam.zstd.compress(_len_delimited(1, series), level=1)),
+                      headers={**headers, "Content-Type": "application/x-protobuf", "Content-Encoding": "zstd"}, timeout=30)
     assert r.status_code == 202, r.text
     assert requests.post(srv.url + "/datadog/api/v1/check_run", json=[], headers=headers, timeout=30).status_code == 202
     # Distributions: raw values from the client library, and a sketch as the Agent sends it (one value, 0.25, in the
@@ -646,7 +647,7 @@ def test_datadog_clients_submit_series(sightline):
     assert r.status_code == 400 and "1 keys (k) but 0 bin counts (n)" in r.text, r.text
     r = requests.post(srv.url + "/datadog/api/v1/series", data=b'{"series": [{"points": [[1, 2]]}]}', headers=headers, timeout=30)
     assert r.status_code == 400 and "series[0]: missing" in r.text and "metric" in r.text, r.text
-    r = requests.post(srv.url + "/datadog/api/v2/series", data=b"x", headers={**headers, "Content-Encoding": "zstd"}, timeout=30)
+    r = requests.post(srv.url + "/datadog/api/v2/series", data=b"x", headers={**headers, "Content-Encoding": "br"}, timeout=30)
     assert r.status_code == 415, r.text
     assert requests.post(srv.url + "/datadog/api/v2/series", data=b"{}", timeout=30).status_code == 401
 
@@ -796,6 +797,54 @@ def test_graphite_and_opentsdb_line_listeners(sightline):
     ingested = {labels["protocol"]: v for labels, v in exposition.get("sightline_ingested_records_total", [])
                 if labels.get("signal") == "metrics"}
     assert ingested.get("graphite") == 106 and ingested.get("opentsdb") == 50, ingested
+
+
+def test_zstd_bodies_from_the_reference_library(sightline):
+    """`Content-Encoding: zstd` (the Datadog Agent's default, an option of OpenTelemetry Collectors): bodies compressed
+    by zstd's reference library (through cramjam) at fast, default and the highest levels, from one small block to
+    many 128 KiB blocks, and two frames with a skippable frame between them, decode to exactly what was sent; a
+    corrupt body gets a 400 naming zstd, a body past the size limit a 413."""
+    import random
+    import cramjam
+
+    srv = sightline("zstd", config={"limits": {"max_body_bytes": 4 << 20}}).start()
+    url = srv.url + "/api/v1/import/prometheus"
+    t = now_ms() - 120_000
+    rng = random.Random(5)
+    expected = {}
+    for level in (-5, 1, 3, 19, 22):
+        for series, points in ((2, 1), (50, 40), (400, 90)):  # ~100 B, ~100 KB, ~1.8 MB of text
+            name = f"zstd_l{level + 5}_s{series}"
+            lines = [f'{name}{{series="{k}",host="web-{k % 7}.example.org"}} {rng.randrange(10**9)} {t + i * 1000}'
+                     for i in range(points) for k in range(series)]
+            expected[name] = (len(lines), sum(int(line.split(" ")[-2]) for line in lines))
+            body = bytes(cramjam.zstd.compress(("\n".join(lines) + "\n").encode(), level=level))
+            r = requests.post(url, data=body, headers={"Content-Encoding": "zstd"}, timeout=60)
+            assert r.status_code == 204, (name, r.status_code, r.text[:300])
+    # Two frames and a skippable frame: the decoded bodies concatenated.
+    first = bytes(cramjam.zstd.compress(b'zstd_frames{part="1"} 1 ' + str(t).encode() + b"\n"))
+    second = bytes(cramjam.zstd.compress(b'zstd_frames{part="2"} 2 ' + str(t).encode() + b"\n"))
+    skippable = struct.pack("<II", 0x184D2A53, 5) + b"12345"
+    r = requests.post(url, data=first + skippable + second, headers={"Content-Encoding": "zstd"}, timeout=30)
+    assert r.status_code == 204, r.text
+    expected["zstd_frames"] = (2, 3)
+
+    def query(expr: str) -> float:
+        r = requests.get(srv.url + "/api/v1/query", params={"query": expr, "time": (t + 100_000) / 1000}, timeout=30)
+        assert r.status_code == 200, r.text
+        result = r.json()["data"]["result"]
+        return float(result[0]["value"][1]) if result else 0.0
+
+    for name, (count, total) in expected.items():
+        assert (query(f"sum(count_over_time({name}[5m]))"), query(f"sum(sum_over_time({name}[5m]))")) == (count, total), name
+
+    corrupt = bytearray(cramjam.zstd.compress(b"zstd_bad 1\n" * 1000, level=3))
+    corrupt[-2] ^= 0xFF
+    r = requests.post(url, data=bytes(corrupt), headers={"Content-Encoding": "zstd"}, timeout=30)
+    assert r.status_code == 400 and "invalid zstd data" in r.text, r.text
+    huge = bytes(cramjam.zstd.compress(b"0" * (5 << 20), level=1))
+    r = requests.post(url, data=huge, headers={"Content-Encoding": "zstd"}, timeout=30)
+    assert r.status_code == 413, (r.status_code, r.text)
 
 
 def test_import_prometheus_text(server):

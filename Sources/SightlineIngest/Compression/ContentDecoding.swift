@@ -2,8 +2,8 @@ import Foundation
 import SightlineCore
 
 /// The `Content-Encoding`s Sightline's HTTP receivers take for OTLP bodies: none (`identity`), `gzip`, `deflate` (the
-/// zlib format, or a raw DEFLATE stream as some clients send it) and `snappy` (the block format, as remote write and
-/// Loki send it).
+/// zlib format, or a raw DEFLATE stream as some clients send it), `snappy` (the block format, as remote write and
+/// Loki send it) and `zstd` (as the Datadog Agent sends it).
 package enum ContentDecoding {
     /// `body` with `encoding` undone, at most `limit` bytes.
     /// - Throws: `unsupportedMediaType` for another encoding; `tooLarge` past `limit`; `invalidArgument` or
@@ -14,9 +14,10 @@ package enum ContentDecoding {
         case "gzip", "x-gzip": try Gzip.decompress(body, maxOutput: limit)
         case "snappy": try Snappy.decompress(body, maxOutput: limit)
         case "deflate": try zlib(body, limit: limit)
+        case "zstd": try Zstd.decompress(body, maxOutput: limit)
         default:
             throw SightlineError(
-                .unsupportedMediaType, "unsupported Content-Encoding \"\(encoding ?? "")\": use gzip, deflate, snappy (block format) or none")
+                .unsupportedMediaType, "unsupported Content-Encoding \"\(encoding ?? "")\": use gzip, deflate, snappy (block format), zstd or none")
         }
     }
 
