@@ -381,7 +381,7 @@ let package = Package(
             name: "SightlineServerTests",
             dependencies: [
                 "SightlineServer", "SightlineQuery", "SightlineTraceStore", "SightlineLogStore", "SightlineTestSupport", "SightlineAlerting",
-                "SightlineNATS",
+                "SightlineNATS", "SightlineGRPC",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),

@@ -35,7 +35,7 @@ package struct GRPCCall: Sendable {
 
     /// The one length-prefixed message of the unary call, decompressed when its flag says so.
     /// - Throws: `invalidArgument` for a broken frame or several messages; `unsupportedMediaType` for an encoding
-    ///   other than gzip.
+    ///   other than gzip and zstd (what OpenTelemetry Collectors offer besides snappy's framing).
     package func message(limit: Int) throws -> [UInt8] {
         var body = body
         guard let compressed = body.readInteger(as: UInt8.self), let length = body.readInteger(as: UInt32.self) else {
@@ -50,7 +50,8 @@ package struct GRPCCall: Sendable {
         guard compressed != 0 else { return bytes }
         switch messageEncoding?.lowercased() {
         case "gzip": return try bytes.withUnsafeBytes { try Gzip.decompress($0, maxOutput: limit) }
-        default: throw SightlineError(.unsupportedMediaType, "unsupported grpc-encoding \"\(messageEncoding ?? "")\": use gzip or identity")
+        case "zstd": return try bytes.withUnsafeBytes { try Zstd.decompress($0, maxOutput: limit) }
+        default: throw SightlineError(.unsupportedMediaType, "unsupported grpc-encoding \"\(messageEncoding ?? "")\": use gzip, zstd or identity")
         }
     }
 
