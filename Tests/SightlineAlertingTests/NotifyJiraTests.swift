@@ -35,7 +35,17 @@ private actor JiraScript: NotificationTransport {
         config.labels = ["sightline", "{{ .CommonLabels.alertname }}"]
         config.resolveTransition = "Done"
         config.reopenTransition = "Reopen"
-        config.fields = [("customfield_10001", #"{"value":"red"}"#)]
+        config.fields = [
+            ("customfield_10001", .map([("value", .text("red"))])),
+            // Templates, as Alertmanager renders them: a result that reads as YAML becomes that value.
+            ("customfield_10002", .text("{{ .CommonLabels.alertname }}")),
+            ("customfield_10003", .text("{{ len .Alerts }}")),
+            ("customfield_10004", .text("{ team: {{ .CommonLabels.instance }}, ids: [1, two] }")),
+            ("customfield_10005", .list([.text("{{ .Status }}"), .literal("7")])),
+            ("customfield_10006", .text("{{ .CommonLabels.missing }}")),
+            ("customfield_10007", .text("\"quoted\"")),
+            ("customfield_10008", .map([("{{ .Status }}", .literal("true"))])),
+        ]
         config.authorization = "Bearer pat"
         return config
     }
@@ -71,6 +81,12 @@ private actor JiraScript: NotificationTransport {
         #expect((fields["priority"] as? [String: String]) == ["name": "High"])
         #expect((fields["project"] as? [String: String]) == ["key": "OPS"] && (fields["issuetype"] as? [String: String]) == ["name": "Bug"])
         #expect((fields["customfield_10001"] as? [String: String]) == ["value": "red"])
+        #expect(fields["customfield_10002"] as? String == "Disk" && fields["customfield_10003"] as? Int == 1)
+        let structured = try #require(fields["customfield_10004"] as? [String: Any])
+        #expect(structured["team"] as? String == "a" && (structured["ids"] as? [Any]).map { "\($0)" } == #"[1, "two"]"#)
+        #expect((fields["customfield_10005"] as? [Any]).map { "\($0)" } == #"["firing", 7]"#)
+        #expect(fields["customfield_10006"] is NSNull && fields["customfield_10007"] as? String == #""quoted""#)
+        #expect((fields["customfield_10008"] as? [String: Bool]) == ["firing": true])
         #expect(firing.headers.contains { $0 == ("Authorization", "Bearer pat") })
         // Resolved groups look for open issues only; the priority follows the resolved alerts' severity then.
         let resolved = try delivery(resolved: true, severity: "info", config: config)
@@ -156,7 +172,8 @@ private actor JiraScript: NotificationTransport {
         let jira = try #require(receiver.jiras.first)
         #expect(jira.apiURL == "https://example.atlassian.net/rest/api/2/" && jira.project == "OPS" && jira.issueType == "Bug")
         #expect(jira.labels == ["a", "b"] && jira.priority == "Low" && jira.reopenDurationMs == 3_600_000 && !jira.sendResolved)
-        #expect(jira.fields.map { "\($0.0)=\($0.1)" } == [#"customfield_1={"value":"red"}"#, #"customfield_2=[1,"two",true]"#, "customfield_3=2.5"])
+        #expect(jira.fields.map(\.0) == ["customfield_1", "customfield_2", "customfield_3"])
+        #expect(jira.fields.map(\.1) == [.map([("value", .text("red"))]), .list([.literal("1"), .text("two"), .literal("true")]), .literal("2.5")])
         #expect(jira.authorization == "Basic " + Base64.encode(Array("me@example.com:pat".utf8)))
         #expect(receiver.integrations.map(\.name) == ["jira"])
         for (missing, message) in [

@@ -697,7 +697,7 @@ def test_jira_issue_follows_the_alert_group(sightline, tmp_path):
     jira = FakeJira().start()
     am = {"route": route("jira", repeat_interval="2s"), "receivers": [{"name": "jira", "jira_configs": [{
         "api_url": f"http://127.0.0.1:{jira.port}/rest/api/2/", "project": "OPS", "issue_type": "Bug", "labels": ["sightline"],
-        "resolve_transition": "Done", "fields": {"customfield_10001": {"value": "red"}},
+        "resolve_transition": "Done", "fields": {"customfield_10001": {"value": "red"}, "customfield_10002": "{{ .CommonLabels.queue }}"},
         "http_config": {"basic_auth": {"username": "bot@example.com", "password": "pat"}}}]}]}
     rules = [{"alert": "QueueTooLong", "expr": "queue_length > 10", "labels": {"severity": "critical"},
               "annotations": {"summary": "queue {{ $labels.queue }} is long"}}]
@@ -708,7 +708,7 @@ def test_jira_issue_follows_the_alert_group(sightline, tmp_path):
     fields = issues["OPS-1"]["fields"]
     assert fields["project"] == {"key": "OPS"} and fields["issuetype"] == {"name": "Bug"}, fields
     assert fields["summary"].startswith("[FIRING:1] QueueTooLong"), fields
-    assert fields["priority"] == {"name": "High"} and fields["customfield_10001"] == {"value": "red"}, fields
+    assert fields["priority"] == {"name": "High"} and fields["customfield_10001"] == {"value": "red"} and fields["customfield_10002"] == "orders", fields
     assert "# Alerts Firing:" in fields["description"] and "queue = orders" in fields["description"], fields
     assert sorted(fields["labels"]) == fields["labels"] and "sightline" in fields["labels"], fields
     assert any(re.fullmatch(r"ALERT\{[0-9a-f]{64}\}", label) for label in fields["labels"]), fields

@@ -217,8 +217,8 @@ package struct JiraConfig: Sendable {
     package var wontFixResolution = ""
     /// How long after its resolution an issue is reopened rather than a new one created (with a reopen transition).
     package var reopenDurationMs: Int64 = 0
-    /// Other issue fields (`fields`), each a member name and its JSON.
-    package var fields: [(String, String)] = []
+    /// Other issue fields (`fields`), each a member name and its value, templated.
+    package var fields: [(String, JiraFieldValue)] = []
     package var sendResolved = true
     /// The `Authorization` header from `http_config`.
     package var authorization: String?

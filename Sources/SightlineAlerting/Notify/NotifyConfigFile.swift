@@ -734,7 +734,7 @@ package enum NotifyConfigFile {
                 case "reopen_duration": config.reopenDurationMs = try duration(value, at: key, positive: false)
                 case "fields":
                     guard case .mapping(let fields) = value else { throw error(key, value, "expected a mapping of field names to values") }
-                    config.fields = fields.map { (($0.key.string ?? ""), Self.json($0.value)) }
+                    config.fields = fields.map { (($0.key.string ?? ""), JiraFieldValue($0.value)) }
                 case "http_config":
                     let http = try httpConfig(value, at: key)
                     config.authorization = http.authorization
@@ -1004,27 +1004,6 @@ package enum NotifyConfigFile {
             guard !config.smarthost.isEmpty else { throw error(prefix, node, "no global SMTP smarthost set") }
             guard !config.from.isEmpty else { throw error(prefix, node, "no global SMTP from set") }
             return config
-        }
-
-        /// A YAML value as JSON, as Go's YAML and JSON packages carry it over: plain scalars that read as a boolean,
-        /// a number or null become those, everything else a string; mappings and sequences become objects and arrays.
-        static func json(_ node: Node) -> String {
-            switch node {
-            case .scalar(let scalar):
-                if scalar.style == .plain {
-                    if let flag = node.bool { return flag ? "true" : "false" }
-                    if let integer = node.int { return String(integer) }
-                    if let number = node.float, number.isFinite { return "\(number)" }
-                    if node.null != nil { return "null" }
-                }
-                return JSONText.quoted(scalar.string)
-            case .mapping(let mapping):
-                return "{" + mapping.map { JSONText.quoted($0.key.string ?? "") + ":" + json($0.value) }.joined(separator: ",") + "}"
-            case .sequence(let sequence):
-                return "[" + sequence.map(json).joined(separator: ",") + "]"
-            default:
-                return "null"
-            }
         }
 
         /// `x-priority` → `X-Priority`, as Go's textproto canonicalizes header names.

@@ -1,5 +1,6 @@
 import Foundation
 import SightlineCore
+package import Yams
 
 /// A Jira delivery, rendered: the requests of the conversation Alertmanager's Jira integration has with Jira's REST
 /// API, and what decides between them.
@@ -64,7 +65,9 @@ struct JiraDelivery: Sendable {
         ]
         let priority = try text(config.priority, "priority")
         if !priority.isEmpty { fields.append(("priority", "{\"name\":" + JSONText.quoted(priority) + "}")) }
-        for (name, json) in config.fields where !fields.contains(where: { $0.0 == name }) { fields.append((name, json)) }
+        for (name, value) in config.fields where !fields.contains(where: { $0.0 == name }) {
+            fields.append((name, try value.json { try text($0, "fields.\(name)") }))
+        }
         issue = Array(("{\"fields\":{" + fields.map { JSONText.quoted($0.0) + ":" + $0.1 }.joined(separator: ",") + "}}\n").utf8)
 
         apiURL = config.apiURL
@@ -122,5 +125,77 @@ struct JiraDelivery: Sendable {
             return outcome
         }
         return .delivered
+    }
+}
+
+/// A value of a Jira receiver's `fields`, rendered at each delivery as Alertmanager renders it: every string (map keys
+/// too) is a template; a rendered string that reads as YAML other than a string (a number, a boolean, a list, a map,
+/// null — an empty result is null) becomes that value, its strings rendered in turn; other scalars stay as written.
+package indirect enum JiraFieldValue: Sendable, Equatable {
+    case text(String)
+    /// A number, boolean or null, as its JSON.
+    case literal(String)
+    case list([JiraFieldValue])
+    case map([(String, JiraFieldValue)])
+
+    package static func == (lhs: JiraFieldValue, rhs: JiraFieldValue) -> Bool {
+        switch (lhs, rhs) {
+        case (.text(let a), .text(let b)), (.literal(let a), .literal(let b)): a == b
+        case (.list(let a), .list(let b)): a == b
+        case (.map(let a), .map(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        default: false
+        }
+    }
+
+    /// The value a YAML node holds; nil for a node that is no value (an alias or an empty document).
+    package init(_ node: Node) {
+        switch node {
+        case .scalar(let scalar):
+            guard scalar.style == .plain else {
+                self = .text(scalar.string)
+                return
+            }
+            if let flag = node.bool {
+                self = .literal(flag ? "true" : "false")
+            } else if let integer = node.int {
+                self = .literal(String(integer))
+            } else if let number = node.float, number.isFinite {
+                self = .literal("\(number)")
+            } else if node.null != nil {
+                self = .literal("null")
+            } else {
+                self = .text(scalar.string)
+            }
+        case .mapping(let mapping):
+            self = .map(mapping.compactMap { key, value in key.string.map { ($0, JiraFieldValue(value)) } })
+        case .sequence(let sequence):
+            self = .list(sequence.map(JiraFieldValue.init))
+        default:
+            self = .literal("null")
+        }
+    }
+
+    /// The JSON of the value with its strings rendered by `render`.
+    func json(_ render: (String) throws -> String) throws -> String {
+        switch self {
+        case .literal(let json):
+            return json
+        case .list(let items):
+            return "[" + (try items.map { try $0.json(render) }).joined(separator: ",") + "]"
+        case .map(let members):
+            return "{" + (try members.map { JSONText.quoted(try render($0.0)) + ":" + (try $0.1.json(render)) }).joined(separator: ",") + "}"
+        case .text(let template):
+            let rendered = try render(template)
+            let node: Node?
+            do {
+                node = try Yams.compose(yaml: rendered)
+            } catch {
+                return JSONText.quoted(rendered)  // not YAML: the text as rendered
+            }
+            guard let node else { return "null" }  // nothing (empty, blank, comments only)
+            let value = JiraFieldValue(node)
+            if case .text = value { return JSONText.quoted(rendered) }
+            return try value.json(render)
+        }
     }
 }
