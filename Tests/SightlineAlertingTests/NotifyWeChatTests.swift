@@ -106,8 +106,18 @@ private actor WeChatScript: NotificationTransport {
         let config = try #require(try NotifyConfigFile.parse(yaml, path: "am.yml").receiver(named: "wx")?.weChats.first)
         #expect(config.apiURL == "http://wx/cgi-bin/" && config.apiSecret == "shh" && config.corpID == "corp" && config.sendResolved)
         #expect(config.toParty == "2" && config.messageType == "markdown")
+        // The secret in a file (trailing newline dropped), which then wins over the global one.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("wechat-secret-\(UInt64.random(in: 1...UInt64.max))").path
+        try "from-file\n".write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let fromFile = try NotifyConfigFile.parse(
+            yaml.replacingOccurrences(of: "{to_party", with: "{api_secret_file: \(file), to_party"), path: "am.yml"
+        ).receiver(named: "wx")?.weChats.first
+        #expect(fromFile?.apiSecret == "from-file")
         for (text, message) in [
             ("wechat_configs: [{corp_id: c}]", "no global Wechat ApiSecret set"), ("wechat_configs: [{api_secret: s}]", "no global Wechat CorpID set"),
+            ("wechat_configs: [{api_secret: s, api_secret_file: \(file), corp_id: c}]", "at most one of api_secret & api_secret_file must be configured"),
+            ("wechat_configs: [{api_secret_file: /nonexistent/secret, corp_id: c}]", "cannot read /nonexistent/secret"),
             ("wechat_configs: [{api_secret: s, corp_id: c, message_type: html}]", #"weChat message type "html" does not match valid options"#),
         ] {
             let error = sightlineError { _ = try NotifyConfigFile.parse("route: {receiver: wx}\nreceivers:\n  - name: wx\n    \(text)\n", path: "am.yml") }

@@ -690,10 +690,12 @@ package enum NotifyConfigFile {
             config.apiURL = global.weChatAPIURL
             config.apiSecret = global.weChatAPISecret
             config.corpID = global.weChatCorpID
+            var (ownSecret, secretFile) = ("", String?.none)
             try mapping(node, at: prefix) { key, value in
                 switch String(key.dropFirst(prefix.count + 1)) {
                 case "api_url": config.apiURL = try url(value, at: key)
-                case "api_secret": config.apiSecret = try string(value, at: key)
+                case "api_secret": ownSecret = try string(value, at: key)
+                case "api_secret_file": secretFile = try string(value, at: key)
                 case "corp_id": config.corpID = try string(value, at: key)
                 case "message": config.message = try string(value, at: key)
                 case "message_type":
@@ -710,6 +712,8 @@ package enum NotifyConfigFile {
                 default: throw error(key, value, "unknown key")
                 }
             }
+            let secret = try self.secret(ownSecret, file: secretFile, key: "api_secret", node, at: prefix)
+            if !secret.isEmpty { config.apiSecret = secret }
             guard !config.apiSecret.isEmpty else { throw error(prefix, node, "no global Wechat ApiSecret set") }
             guard !config.corpID.isEmpty else { throw error(prefix, node, "no global Wechat CorpID set") }
             if !config.apiURL.hasSuffix("/") { config.apiURL += "/" }
