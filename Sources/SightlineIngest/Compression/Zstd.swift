@@ -112,7 +112,8 @@ private struct FrameDecoder {
         }
         if hasChecksum {
             let stored = UInt32(try littleEndian(bytes: 4))
-            let computed = output.withUnsafeBytes { UInt32(truncatingIfNeeded: XXHash64.hash(UnsafeRawBufferPointer(rebasing: $0[frameStart...]))) }
+            // The low 32 bits of the content's xxHash64.
+            let computed = output.withUnsafeBufferPointer { UInt32(truncatingIfNeeded: XXHash64.hash(UnsafeBufferPointer(rebasing: $0[frameStart...]))) }
             guard stored == computed else { throw Zstd.corrupt("content checksum mismatch") }
         }
     }
@@ -628,64 +629,5 @@ private struct ZstdHuffmanTable {
             bits.position -= Int(lengths[index])
         }
         guard bits.position == 0 else { throw Zstd.corrupt("a Huffman stream does not end where its literals do") }
-    }
-}
-
-// MARK: - XXH64
-
-/// XXH64 with seed 0; a frame's checksum is the low 32 bits of the hash of its content.
-enum XXHash64 {
-    private static let prime1: UInt64 = 11_400_714_785_074_694_791
-    private static let prime2: UInt64 = 14_029_467_366_897_019_727
-    private static let prime3: UInt64 = 1_609_587_929_392_839_161
-    private static let prime4: UInt64 = 9_650_029_242_287_828_579
-    private static let prime5: UInt64 = 2_870_177_450_012_600_261
-
-    private static func rotate(_ value: UInt64, _ count: UInt64) -> UInt64 { value << count | value >> (64 - count) }
-
-    private static func round(_ accumulator: UInt64, _ lane: UInt64) -> UInt64 {
-        rotate(accumulator &+ lane &* prime2, 31) &* prime1
-    }
-
-    private static func lane64(_ data: UnsafeRawBufferPointer, _ at: Int) -> UInt64 {
-        var value: UInt64 = 0
-        for index in stride(from: 7, through: 0, by: -1) { value = value << 8 | UInt64(data[at + index]) }
-        return value
-    }
-
-    static func hash(_ data: UnsafeRawBufferPointer) -> UInt64 {
-        var at = 0
-        var hash: UInt64
-        if data.count >= 32 {
-            var lanes: [UInt64] = [prime1 &+ prime2, prime2, 0, 0 &- prime1]
-            while data.count - at >= 32 {
-                for index in 0..<4 { lanes[index] = round(lanes[index], lane64(data, at + 8 * index)) }
-                at += 32
-            }
-            hash = rotate(lanes[0], 1) &+ rotate(lanes[1], 7) &+ rotate(lanes[2], 12) &+ rotate(lanes[3], 18)
-            for lane in lanes { hash = (hash ^ round(0, lane)) &* prime1 &+ prime4 }
-        } else {
-            hash = prime5
-        }
-        hash &+= UInt64(data.count)
-        while data.count - at >= 8 {
-            hash = rotate(hash ^ round(0, lane64(data, at)), 27) &* prime1 &+ prime4
-            at += 8
-        }
-        if data.count - at >= 4 {
-            let word = UInt64(data[at]) | UInt64(data[at + 1]) << 8 | UInt64(data[at + 2]) << 16 | UInt64(data[at + 3]) << 24
-            hash = rotate(hash ^ word &* prime1, 23) &* prime2 &+ prime3
-            at += 4
-        }
-        while at < data.count {
-            hash = rotate(hash ^ UInt64(data[at]) &* prime5, 11) &* prime1
-            at += 1
-        }
-        hash ^= hash >> 33
-        hash &*= prime2
-        hash ^= hash >> 29
-        hash &*= prime3
-        hash ^= hash >> 32
-        return hash
     }
 }

@@ -51,60 +51,91 @@ package enum DatadogSeriesDecoder {
 
     /// Decodes a `/api/beta/sketches` body (protobuf `SketchPayload`).
     package static func decodeSketches(protobuf: UnsafeRawBufferPointer, nowMs: Int64) throws -> [MetricSample] {
-        var all: [Series] = []
-        do {
-            var reader = ProtobufReader(protobuf)
-            while let field = try reader.nextField() {
-                guard field == 1 else {
-                    try reader.skipField()
-                    continue
-                }
-                let index = all.count
-                all.append(try reader.readMessage("sketches", index: index) { message in
-                    var one = Series()
-                    while let field = try message.nextField() {
-                        switch field {
-                        case 1: one.metric = try message.readString("metric")
-                        case 2:
-                            let host = try message.readString("host")
-                            if !host.isEmpty { one.labels.insert(Label("host", host), at: 0) }
-                        case 4: one.labels.append(tag(try message.readString("tags")))
-                        case 7:
-                            var seconds: Int64 = 0
-                            var sketch = DatadogSketch()
-                            let pointIndex = one.distributions.count
-                            try message.readMessage("dogsketches", index: pointIndex) { point in
-                                while let inner = try point.nextField() {
-                                    switch inner {
-                                    case 1: seconds = Int64(bitPattern: try point.readVarint("ts"))
-                                    case 2: sketch.count = Int64(bitPattern: try point.readVarint("cnt"))
-                                    case 3: sketch.min = try point.readDouble("min")
-                                    case 4: sketch.max = try point.readDouble("max")
-                                    case 6: sketch.sum = try point.readDouble("sum")
-                                    case 7: try point.appendSInt64s("k", to: &sketch.keys)
-                                    case 8: try point.appendVarints("n", to: &sketch.counts)
-                                    default: try point.skipField()
-                                    }
-                                }
-                                guard sketch.keys.count == sketch.counts.count else {
-                                    throw FieldPathError("has \(sketch.keys.count) keys (k) but \(sketch.counts.count) bin counts (n)")
-                                }
+        let series = try payload(protobuf, root: "SketchPayload", field: "sketches") { message in
+            var one = Series()
+            while let field = try message.nextField() {
+                switch field {
+                case 1: one.metric = try message.readString("metric")
+                case 2:
+                    let host = try message.readString("host")
+                    if !host.isEmpty { one.labels.insert(Label("host", host), at: 0) }
+                case 4: one.labels.append(tag(try message.readString("tags")))
+                case 7:
+                    var seconds: Int64 = 0
+                    var sketch = DatadogSketch()
+                    let pointIndex = one.distributions.count
+                    try message.readMessage("dogsketches", index: pointIndex) { point in
+                        while let inner = try point.nextField() {
+                            switch inner {
+                            case 1: seconds = Int64(bitPattern: try point.readVarint("ts"))
+                            case 2: sketch.count = Int64(bitPattern: try point.readVarint("cnt"))
+                            case 3: sketch.min = try point.readDouble("min")
+                            case 4: sketch.max = try point.readDouble("max")
+                            case 6: sketch.sum = try point.readDouble("sum")
+                            case 7: try point.appendSInt64s("k", to: &sketch.keys)
+                            case 8: try point.appendVarints("n", to: &sketch.counts)
+                            default: try point.skipField()
                             }
-                            one.distributions.append((seconds, DatadogDistribution(sketch: sketch)))
-                        default: try message.skipField()
+                        }
+                        guard sketch.keys.count == sketch.counts.count else {
+                            throw FieldPathError("has \(sketch.keys.count) keys (k) but \(sketch.counts.count) bin counts (n)")
                         }
                     }
-                    return one
-                })
+                    one.distributions.append((seconds, DatadogDistribution(sketch: sketch)))
+                default: try message.skipField()
+                }
             }
-        } catch let error as FieldPathError {
-            throw error.sightlineError(prefix: "malformed protobuf in", root: "SketchPayload")
+            return one
         }
-        return try samples(of: all, nowMs: nowMs)
+        return try samples(of: series, nowMs: nowMs)
     }
 
     /// Decodes a v2 request body (protobuf `MetricPayload`).
     package static func decodeV2(protobuf: UnsafeRawBufferPointer, nowMs: Int64) throws -> [MetricSample] {
+        let series = try payload(protobuf, root: "MetricPayload", field: "series") { message in
+            var one = Series()
+            var sourceType = ""
+            while let field = try message.nextField() {
+                switch field {
+                case 1:
+                    var (type, name) = ("", "")
+                    var resource = try message.readMessage("resources")
+                    while let inner = try resource.nextField() {
+                        switch inner {
+                        case 1: type = try resource.readString("type")
+                        case 2: name = try resource.readString("name")
+                        default: try resource.skipField()
+                        }
+                    }
+                    one.labels.append(Label(type, name))
+                case 2: one.metric = try message.readString("metric")
+                case 3: one.labels.append(tag(try message.readString("tags")))
+                case 4:
+                    var (seconds, value): (Int64, Double) = (0, 0)
+                    var point = try message.readMessage("points")
+                    while let inner = try point.nextField() {
+                        switch inner {
+                        case 1: value = try point.readDouble("value")
+                        case 2: seconds = Int64(bitPattern: try point.readVarint("timestamp"))
+                        default: try point.skipField()
+                        }
+                    }
+                    one.points.append((seconds, value))
+                case 7: sourceType = try message.readString("source_type_name")
+                default: try message.skipField()
+                }
+            }
+            if !sourceType.isEmpty { one.labels.append(Label("source_type_name", sourceType)) }
+            return one
+        }
+        return try samples(of: series, nowMs: nowMs)
+    }
+
+    /// The series of a protobuf payload (`root`) whose field 1 repeats the series message (`field`), each decoded by
+    /// `series`; other fields are skipped.
+    private static func payload(
+        _ protobuf: UnsafeRawBufferPointer, root: String, field name: StaticString, _ series: (inout ProtobufReader) throws -> Series
+    ) throws -> [Series] {
         var all: [Series] = []
         do {
             var reader = ProtobufReader(protobuf)
@@ -113,48 +144,12 @@ package enum DatadogSeriesDecoder {
                     try reader.skipField()
                     continue
                 }
-                let index = all.count
-                all.append(try reader.readMessage("series", index: index) { message in
-                    var one = Series()
-                    var sourceType = ""
-                    while let field = try message.nextField() {
-                        switch field {
-                        case 1:
-                            var (type, name) = ("", "")
-                            var resource = try message.readMessage("resources")
-                            while let inner = try resource.nextField() {
-                                switch inner {
-                                case 1: type = try resource.readString("type")
-                                case 2: name = try resource.readString("name")
-                                default: try resource.skipField()
-                                }
-                            }
-                            one.labels.append(Label(type, name))
-                        case 2: one.metric = try message.readString("metric")
-                        case 3: one.labels.append(tag(try message.readString("tags")))
-                        case 4:
-                            var (seconds, value): (Int64, Double) = (0, 0)
-                            var point = try message.readMessage("points")
-                            while let inner = try point.nextField() {
-                                switch inner {
-                                case 1: value = try point.readDouble("value")
-                                case 2: seconds = Int64(bitPattern: try point.readVarint("timestamp"))
-                                default: try point.skipField()
-                                }
-                            }
-                            one.points.append((seconds, value))
-                        case 7: sourceType = try message.readString("source_type_name")
-                        default: try message.skipField()
-                        }
-                    }
-                    if !sourceType.isEmpty { one.labels.append(Label("source_type_name", sourceType)) }
-                    return one
-                })
+                all.append(try reader.readMessage(name, index: all.count, series))
             }
         } catch let error as FieldPathError {
-            throw error.sightlineError(prefix: "malformed protobuf in", root: "MetricPayload")
+            throw error.sightlineError(prefix: "malformed protobuf in", root: root)
         }
-        return try samples(of: all, nowMs: nowMs)
+        return all
     }
 
     /// The series of a JSON body.
