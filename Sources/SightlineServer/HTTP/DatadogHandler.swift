@@ -9,7 +9,8 @@ import SightlineIngest
 /// forwarders and the Datadog client libraries can send metrics to Sightline: `POST /datadog/api/v1/series` (JSON)
 /// and `/datadog/api/v2/series` (JSON or protobuf), and distributions — the Agent's sketches `POST
 /// /datadog/api/beta/sketches` (protobuf) and the client libraries' `POST /datadog/api/v1/distribution_points` (JSON) —
-/// gzip or deflate bodies, stored as ``DatadogSeriesDecoder`` maps them. `GET /datadog/api/v1/validate` answers `{"valid": true}` for a known key. The Agent's other payloads —
+/// with zstd (the Agent's default), gzip or deflate bodies, stored as ``DatadogSeriesDecoder`` maps them.
+/// `GET /datadog/api/v1/validate` answers `{"valid": true}` for a known key. The Agent's other payloads —
 /// `/api/v1/check_run`, `/api/v1/metadata`, `/intake/` — are acknowledged (202) and not stored.
 ///
 /// The key goes in `DD-API-KEY` (or `api_key=`) and is checked as a Sightline token; `Authorization` works as
@@ -38,7 +39,8 @@ enum DatadogHandler {
         let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
         let isProtobuf = request.headers[.contentType]?.lowercased().hasPrefix("application/x-protobuf") ?? false
         if isProtobuf && (payload == .seriesV1 || payload == .distributionPoints) {
-            throw SightlineError(.unsupportedMediaType, "\(request.uri.path.dropFirst("/datadog".count)) takes JSON; protobuf goes to /api/v2/series or /api/beta/sketches")
+            throw SightlineError(
+                .unsupportedMediaType, "\(request.uri.path.dropFirst("/datadog".count)) takes JSON; protobuf goes to /api/v2/series or /api/beta/sketches")
         }
         let samples = try bytes.withUnsafeBytes { raw in
             switch payload {
