@@ -170,6 +170,30 @@ struct OTLPMetricsTests {
             == #"target_info{deployment_environment="eu", job="api", k8s_namespace_name="prod", service_name="api"}"#)
     }
 
+    /// `NoUTF8EscapingWithSuffixes` keeps metric and label names in UTF-8 with their suffixes; `NoTranslation` keeps
+    /// them as they are; `UnderscoreEscapingWithoutSuffixes` escapes without suffixes.
+    @Test func translationStrategiesNameSeriesAsPrometheus3() throws {
+        let json = #"""
+            {"resourceMetrics":[{"resource":{"attributes":[
+               {"key":"service.name","value":{"stringValue":"api"}},{"key":"k8s.pod.name","value":{"stringValue":"p1"}}]},
+             "scopeMetrics":[{"metrics":[{"name":"http.server.requests","unit":"{request}","sum":{"isMonotonic":true,
+               "aggregationTemporality":2,"dataPoints":[{"timeUnixNano":"1000000000","asInt":"3",
+               "attributes":[{"key":"http.request.method","value":{"stringValue":"GET"}}]}]}}]}]}]}
+            """#
+        func series(_ strategy: OTLPDecoder.OTLPTranslation.Strategy) throws -> [String] {
+            let translation = OTLPDecoder.OTLPTranslation(promoteResourceAttributes: ["k8s.pod.name"], strategy: strategy)
+            let batch = try Array(json.utf8).withUnsafeBytes { try OTLPDecoder.decodeMetrics(json: $0, translation: translation) }
+            return metrics(batch).samples.map(\.labels.description).sorted()
+        }
+        #expect(try series(.noUTF8EscapingWithSuffixes) == [
+            #"http.server.requests_total{http.request.method="GET", job="api", k8s.pod.name="p1"}"#,
+            #"target_info{job="api", k8s.pod.name="p1"}"#,
+        ])
+        #expect(try series(.noTranslation).first == #"http.server.requests{http.request.method="GET", job="api", k8s.pod.name="p1"}"#)
+        #expect(try series(.underscoreEscapingWithoutSuffixes).first == #"http_server_requests{http_request_method="GET", job="api", k8s_pod_name="p1"}"#)
+        #expect(try series(.underscoreEscapingWithSuffixes).first == #"http_server_requests_total{http_request_method="GET", job="api", k8s_pod_name="p1"}"#)
+    }
+
     /// Exemplars go with the series of their point, a histogram's with the first bucket holding the value, labelled with
     /// the trace and span in hex; JSON and protobuf decode to the same.
     @Test func exemplarsGoWithTheirSeries() throws {

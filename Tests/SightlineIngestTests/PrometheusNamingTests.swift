@@ -26,6 +26,31 @@ struct PrometheusNamingTests {
         #expect(PrometheusNaming.metricName(name, unit: unit, type: type) == expected)
     }
 
+    /// Prometheus 3's other translation strategies.
+    @Test(arguments: [
+        ("http.server.request.duration", "s", PrometheusNaming.MetricType.histogram, OTLPDecoder.OTLPTranslation.Strategy.noUTF8EscapingWithSuffixes,
+         "http.server.request.duration_seconds"),
+        ("system.network.io", "By", .monotonicCounter, .noUTF8EscapingWithSuffixes, "system.network.io_bytes_total"),
+        ("requests_total", "", .monotonicCounter, .noUTF8EscapingWithSuffixes, "requests_total"),
+        ("cpu.utilization", "1", .gauge, .noUTF8EscapingWithSuffixes, "cpu.utilization_ratio"),
+        ("speed", "m/s", .gauge, .noUTF8EscapingWithSuffixes, "speed_meters_per_second"),
+        ("rate_per_second", "By/s", .gauge, .noUTF8EscapingWithSuffixes, "rate_bytes_per_second"),
+        ("wait_seconds", "s", .gauge, .noUTF8EscapingWithSuffixes, "wait_seconds"),
+        ("ops", "{operation}", .monotonicCounter, .noUTF8EscapingWithSuffixes, "ops_total"),
+        ("queue.size", "{item}", .nonMonotonicCounter, .noUTF8EscapingWithSuffixes, "queue.size"),
+        ("http.server.request.duration", "s", .histogram, .underscoreEscapingWithoutSuffixes, "http_server_request_duration"),
+        ("a__b.c", "", .monotonicCounter, .underscoreEscapingWithoutSuffixes, "a__b_c"),
+        ("2xx.count", "", .gauge, .underscoreEscapingWithoutSuffixes, "_2xx_count"),
+        ("...", "", .gauge, .underscoreEscapingWithoutSuffixes, ""),
+        ("http.server.request.duration", "s", .histogram, .noTranslation, "http.server.request.duration"),
+        ("system.network.io", "By", .monotonicCounter, .noTranslation, "system.network.io"),
+    ])
+    func metricNamesOfOtherStrategies(
+        name: String, unit: String, type: PrometheusNaming.MetricType, strategy: OTLPDecoder.OTLPTranslation.Strategy, expected: String
+    ) {
+        #expect(PrometheusNaming.metricName(name, unit: unit, type: type, strategy: strategy) == expected)
+    }
+
     @Test(arguments: [
         ("http.method", "http_method"), ("a..b", "a_b"), ("1abc", "key_1abc"), ("__name__", "__name__"), ("_x", "_x"),
         ("k8s.pod/name", "k8s_pod_name"), ("", ""), ("...", ""), ("with:colon", "with_colon"),

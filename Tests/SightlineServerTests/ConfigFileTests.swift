@@ -49,10 +49,13 @@ struct ConfigFileTests {
         #expect(!config.promQLFeatures.enableDurationExpressions && !config.promQLFeatures.enableExtendedRangeSelectors)
         #expect(try ConfigFile.parse("", path: "empty.yaml").promQLFeatures == .default)
         let otlp = try ConfigFile.parse(
-            "otlp:\n  promote_resource_attributes: [k8s.namespace.name, service.version]\n  keep_identifying_resource_attributes: true\n",
+            "otlp:\n  promote_resource_attributes: [k8s.namespace.name, service.version]\n  keep_identifying_resource_attributes: true\n"
+                + "  translation_strategy: NoUTF8EscapingWithSuffixes\n",
             path: "s.yaml")
         #expect(otlp.otlpTranslation.promoteResourceAttributes == ["k8s.namespace.name", "service.version"])
         #expect(otlp.otlpTranslation.keepIdentifyingResourceAttributes)
+        #expect(otlp.otlpTranslation.strategy == .noUTF8EscapingWithSuffixes)
+        #expect(try ConfigFile.parse("", path: "empty.yaml").otlpTranslation.strategy == .underscoreEscapingWithSuffixes)
     }
 
     @Test func readsTheStorageSection() throws {
@@ -190,7 +193,7 @@ struct ConfigFileTests {
         ("query:\n  enable_features: [native-histograms]\n", ["query.enable_features", "unknown feature \"native-histograms\"", "promql-experimental-functions"]),
         ("otlp:\n  promote_resource_attributes: [a, \"\"]\n", ["otlp.promote_resource_attributes", "empty promoted OTel resource attribute"]),
         ("otlp:\n  promote_resource_attributes: [a, a]\n", ["duplicated promoted OTel resource attribute \"a\""]),
-        ("otlp:\n  translation_strategy: NoTranslation\n", ["otlp.translation_strategy"]),
+        ("otlp:\n  translation_strategy: Escaped\n", ["otlp.translation_strategy", "unsupported OTLP translation strategy \"Escaped\" (use UnderscoreEscapingWithSuffixes,"]),
         ("query:\n  enable_features: promql-duration-expr\n", ["query.enable_features", "expected a list"]),
     ])
     func badFilesNameTheKeyAndFile(text: String, expected: [String]) {

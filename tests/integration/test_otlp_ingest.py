@@ -457,6 +457,45 @@ def test_promoted_resource_attributes_label_every_series(sightline):
     assert info and info[0]["metric"]["telemetry_sdk_name"] == "opentelemetry", info
 
 
+def test_translation_strategy_keeps_utf8_names_as_prometheus_3(sightline):
+    """`otlp.translation_strategy: NoUTF8EscapingWithSuffixes`, as in Prometheus 3: the SDK's metric and attribute names
+    keep their dots (suffixes still added) and are queried with PromQL's quoted names."""
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExportResult
+    from opentelemetry.sdk.resources import Resource
+
+    srv = sightline("utf8-names", config={"otlp": {"translation_strategy": "NoUTF8EscapingWithSuffixes",
+                                                   "promote_resource_attributes": ["deployment.environment"]}}).start()
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(resource=Resource.create({"service.name": "shop", "deployment.environment": "prod"}),
+                             metric_readers=[reader])
+    meter = provider.get_meter("utf8-names")
+    meter.create_counter("shop.orders", unit="{order}").add(3, {"http.request.method": "GET"})
+    meter.create_histogram("http.server.request.duration", unit="s").record(0.2, {"http.request.method": "GET"})
+    exporter = OTLPMetricExporter(endpoint=srv.url + "/v1/metrics", timeout=30)
+    try:
+        assert exporter.export(reader.get_metrics_data()) == MetricExportResult.SUCCESS
+    finally:
+        exporter.shutdown()
+        provider.shutdown()
+
+    def query(expr: str) -> list:
+        r = requests.get(srv.url + "/api/v1/query", params={"query": expr}, timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()["data"]["result"]
+
+    orders = query('{"shop.orders_total", "http.request.method"="GET"}')
+    for s in orders:
+        s["metric"].pop("instance", None)  # the SDK's service.instance.id
+    assert [(s["metric"], s["value"][1]) for s in orders] == [
+        ({"__name__": "shop.orders_total", "http.request.method": "GET", "deployment.environment": "prod", "job": "shop"}, "3")], orders
+    count = query('{"http.server.request.duration_seconds_count"}')
+    assert [s["value"][1] for s in count] == ["1"], count
+    labels = requests.get(srv.url + "/api/v1/labels", timeout=30).json()["data"]
+    assert "http.request.method" in labels and "http_request_method" not in labels, labels
+
+
 def test_the_otlp_paths_of_loki_mimir_prometheus_and_victoriametrics_work_too(server):
     """Collectors and SDKs configured for another backend's OTLP path (Loki's and Mimir's /otlp, Prometheus'
     /api/v1/otlp, VictoriaMetrics' /opentelemetry) export to Sightline unchanged."""

@@ -73,10 +73,33 @@ package enum OTLPDecoder {
         /// Whether `target_info` keeps `service.name`, `service.namespace` and `service.instance.id` as labels too
         /// (`keep_identifying_resource_attributes`).
         package var keepIdentifyingResourceAttributes = false
+        /// How metric and label names are built (`translation_strategy`).
+        package var strategy = Strategy.underscoreEscapingWithSuffixes
 
-        package init(promoteResourceAttributes: [String] = [], keepIdentifyingResourceAttributes: Bool = false) {
+        package init(
+            promoteResourceAttributes: [String] = [], keepIdentifyingResourceAttributes: Bool = false,
+            strategy: Strategy = .underscoreEscapingWithSuffixes
+        ) {
             self.promoteResourceAttributes = promoteResourceAttributes
             self.keepIdentifyingResourceAttributes = keepIdentifyingResourceAttributes
+            self.strategy = strategy
+        }
+
+        /// Prometheus 3's OTLP translation strategies, by their configuration names.
+        package enum Strategy: String, Sendable, CaseIterable {
+            /// Names escaped to `[a-zA-Z0-9_:]`, unit and type suffixes added (`http_server_duration_seconds`).
+            case underscoreEscapingWithSuffixes = "UnderscoreEscapingWithSuffixes"
+            /// Names escaped, no suffixes (`http_server_duration`).
+            case underscoreEscapingWithoutSuffixes = "UnderscoreEscapingWithoutSuffixes"
+            /// Names kept in UTF-8, suffixes added (`http.server.duration_seconds`).
+            case noUTF8EscapingWithSuffixes = "NoUTF8EscapingWithSuffixes"
+            /// Names kept as they are (`http.server.duration`).
+            case noTranslation = "NoTranslation"
+
+            /// Whether metric and label names are escaped to Prometheus' legacy character set.
+            package var escapes: Bool { self == .underscoreEscapingWithSuffixes || self == .underscoreEscapingWithoutSuffixes }
+            /// Whether unit, `_total` and `_ratio` suffixes are added to metric names.
+            package var addsSuffixes: Bool { self == .underscoreEscapingWithSuffixes || self == .noUTF8EscapingWithSuffixes }
         }
     }
 

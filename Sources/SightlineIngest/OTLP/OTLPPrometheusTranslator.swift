@@ -68,9 +68,9 @@ struct OTLPPrometheusTranslator {
         var instance = ""
         var promoted: [Label] = []
 
-        init(_ resource: [Attribute], promote: [String] = []) {
+        init(_ resource: [Attribute], promote: [String] = [], escaping: Bool = true) {
             for key in promote {
-                let name = PrometheusNaming.labelName(key)
+                let name = PrometheusNaming.labelName(key, escaping: escaping)
                 if !name.isEmpty, let value = resource[key: key]?.text, !value.isEmpty { promoted.append(Label(name, value)) }
             }
             let name = resource[key: "service.name"]?.text
@@ -83,7 +83,8 @@ struct OTLPPrometheusTranslator {
     }
 
     private mutating func add(_ resourceMetrics: OTLPResourceMetrics) {
-        let resourceLabels = ResourceLabels(resourceMetrics.resource, promote: translation.promoteResourceAttributes)
+        let resourceLabels = ResourceLabels(
+            resourceMetrics.resource, promote: translation.promoteResourceAttributes, escaping: translation.strategy.escapes)
         var firstTimestamp: Int64?
         for metric in resourceMetrics.metrics {
             let first = add(metric, resourceLabels)
@@ -97,7 +98,7 @@ struct OTLPPrometheusTranslator {
     private mutating func add(_ metric: OTLPMetric, _ resourceLabels: ResourceLabels) -> Int64? {
         let description = "metric \"\(metric.name)\""
         func name(_ type: PrometheusNaming.MetricType) -> String? {
-            let name = PrometheusNaming.metricName(metric.name, unit: metric.unit, type: type)
+            let name = PrometheusNaming.metricName(metric.name, unit: metric.unit, type: type, strategy: translation.strategy)
             return name.isEmpty ? nil : name
         }
         /// Whether points of `temporality` are translated; marks what the points add as deltas.
@@ -148,7 +149,7 @@ struct OTLPPrometheusTranslator {
                 }
                 // Running totals of the exponential buckets, not of the `le` series: the bounds a delta point makes
                 // depend on which buckets it fills.
-                var labels = Self.baseLabels(point.attributes, resourceLabels)
+                var labels = baseLabels(point.attributes, resourceLabels)
                 labels.append(Label(Labels.metricName, family + "_count"))
                 switch deltas.accumulate(tenant: tenant, labels: Labels(labels), exponential: point) {
                 case .total(let total):
@@ -193,13 +194,13 @@ struct OTLPPrometheusTranslator {
     }
 
     /// The labels of a data point's attributes plus `job` and `instance`, before `__name__` and `le`/`quantile`.
-    private static func baseLabels(_ attributes: [Attribute], _ resourceLabels: ResourceLabels) -> [Label] {
+    private func baseLabels(_ attributes: [Attribute], _ resourceLabels: ResourceLabels) -> [Label] {
         var labels: [Label] = []
         labels.reserveCapacity(attributes.count + 4)
         // Sort by key so values of colliding names are joined in a stable order, as Prometheus does.
         let sorted = attributes.count > 1 ? attributes.sorted { $0.key < $1.key } : attributes
         for attribute in sorted {
-            let name = PrometheusNaming.labelName(attribute.key)
+            let name = PrometheusNaming.labelName(attribute.key, escaping: translation.strategy.escapes)
             guard !name.isEmpty, name != "job" || resourceLabels.job.isEmpty,
                 name != "instance" || resourceLabels.instance.isEmpty
             else { continue }
@@ -257,7 +258,7 @@ struct OTLPPrometheusTranslator {
     ) -> Int64? {
         for point in points {
             let series = append(
-                Self.baseLabels(point.attributes, resourceLabels), name: family,
+                baseLabels(point.attributes, resourceLabels), name: family,
                 timestampMs: Self.timestampMs(point.timeUnixNano), value: Self.value(point.value, flags: point.flags))
             addExemplars(point.exemplars) { _ in series }
         }
@@ -268,7 +269,7 @@ struct OTLPPrometheusTranslator {
         _ points: [OTLPHistogramPoint], _ family: String, _ resourceLabels: ResourceLabels
     ) -> Int64? {
         for point in points {
-            let base = Self.baseLabels(point.attributes, resourceLabels)
+            let base = baseLabels(point.attributes, resourceLabels)
             let time = Self.timestampMs(point.timeUnixNano)
             var buckets: [(bound: Double, series: Labels)] = []
             for entry in point.classicSeries {
@@ -286,7 +287,7 @@ struct OTLPPrometheusTranslator {
         _ points: [OTLPSummaryPoint], _ family: String, _ resourceLabels: ResourceLabels
     ) -> Int64? {
         for point in points {
-            let base = Self.baseLabels(point.attributes, resourceLabels)
+            let base = baseLabels(point.attributes, resourceLabels)
             let time = Self.timestampMs(point.timeUnixNano)
             append(base, name: family + "_sum", timestampMs: time, value: Self.value(point.sum, flags: point.flags))
             append(base, name: family + "_count", timestampMs: time, value: Self.value(Double(point.count), flags: point.flags))
@@ -308,7 +309,7 @@ struct OTLPPrometheusTranslator {
     private mutating func addTargetInfo(_ resource: [Attribute], _ resourceLabels: ResourceLabels, timestampMs: Int64) {
         let others = translation.keepIdentifyingResourceAttributes ? resource : resource.filter { !Self.identifyingAttributes.contains($0.key) }
         guard !others.isEmpty, !resourceLabels.job.isEmpty || !resourceLabels.instance.isEmpty else { return }
-        append(Self.baseLabels(others, resourceLabels), name: "target_info", timestampMs: timestampMs, value: 1)
+        append(baseLabels(others, resourceLabels), name: "target_info", timestampMs: timestampMs, value: 1)
         if families.insert("target_info").inserted {
             metadata.append(MetricMetadata(metricFamily: "target_info", kind: .gauge, help: "Target metadata"))
         }

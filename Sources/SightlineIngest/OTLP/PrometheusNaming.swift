@@ -1,5 +1,6 @@
-/// Prometheus names for OTLP metrics and attributes, as Prometheus's OTLP receiver builds them with its default
-/// translation strategy `UnderscoreEscapingWithSuffixes`.
+/// Prometheus names for OTLP metrics and attributes, as Prometheus's OTLP receiver builds them: with its default
+/// translation strategy `UnderscoreEscapingWithSuffixes` (``metricName(_:unit:type:)``, ``labelName(_:)``), or another
+/// of Prometheus 3's strategies (``metricName(_:unit:type:strategy:)``, ``labelName(_:escaping:)``).
 package enum PrometheusNaming {
     /// The kind of metric a name is built for; it decides the `_total` and `_ratio` suffixes.
     package enum MetricType: Sendable {
@@ -63,6 +64,49 @@ package enum PrometheusNaming {
         if let first = result.utf8.first, isDigit(first) { result = "_" + result }
         if result.utf8.allSatisfy({ $0 == UInt8(ascii: "_") }) { return "" }
         return result
+    }
+
+    /// The metric name `strategy` builds: escaped with suffixes as ``metricName(_:unit:type:)``; escaped without
+    /// suffixes (split at characters outside `[a-zA-Z0-9:_]`, joined by `_`, a leading digit prefixed by `_`); in UTF-8
+    /// with suffixes (the name kept, the unit's words — not cleaned up — appended unless the name already ends in them,
+    /// then `_per_…`, `_total` and `_ratio`, each replacing the same word at the end); or the name as it is.
+    /// - Returns: the name, empty when nothing valid remains.
+    package static func metricName(_ name: String, unit: String, type: MetricType, strategy: OTLPDecoder.OTLPTranslation.Strategy) -> String {
+        switch strategy {
+        case .underscoreEscapingWithSuffixes:
+            return metricName(name, unit: unit, type: type)
+        case .underscoreEscapingWithoutSuffixes:
+            let tokens = name.utf8.split(whereSeparator: { !isMetricNameByte($0) && $0 != UInt8(ascii: "_") })
+            var result = tokens.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "_")
+            if let first = result.utf8.first, isDigit(first) { result = "_" + result }
+            return result.utf8.allSatisfy({ $0 == UInt8(ascii: "_") }) ? "" : result
+        case .noTranslation:
+            return name
+        case .noUTF8EscapingWithSuffixes:
+            // Innermost first: the main unit, then `per_…`, `_total` and `_ratio`, each trimmed from the end and put back.
+            var base = name
+            func trim(_ suffix: String) -> Bool {
+                guard base.hasSuffix(suffix), base.utf8.count > suffix.utf8.count + 1 else { return false }
+                base = String(base.dropLast(suffix.count + 1))
+                return true
+            }
+            let ratio = unit == "1" && type == .gauge
+            if ratio { _ = trim("ratio") }
+            let total = type == .monotonicCounter
+            if total { _ = trim("total") }
+            let (main, per) = unitSuffixes(unit)
+            if !per.isEmpty { _ = trim(per) }
+            if !main.isEmpty && !base.hasSuffix(main) { base += "_" + main }
+            if !per.isEmpty { base += "_" + per }
+            if total { base += "_total" }
+            if ratio { base += "_ratio" }
+            return base
+        }
+    }
+
+    /// A label name from an attribute key: escaped as ``labelName(_:)`` does, or, without escaping, the key itself.
+    package static func labelName(_ key: String, escaping: Bool) -> String {
+        escaping ? labelName(key) : key
     }
 
     /// The Prometheus form of an OTLP unit: `s` → `seconds`, `By/s` → `bytes_per_second`, `1` → "".

@@ -163,6 +163,13 @@ package enum ConfigFile {
                         }
                     case "otlp.keep_identifying_resource_attributes":
                         config.otlpTranslation.keepIdentifyingResourceAttributes = try reader.bool(value, at: key)
+                    case "otlp.translation_strategy":
+                        let name = try reader.string(value, at: key)
+                        guard let strategy = OTLPDecoder.OTLPTranslation.Strategy(rawValue: name) else {
+                            let known = OTLPDecoder.OTLPTranslation.Strategy.allCases.map(\.rawValue).joined(separator: ", ")
+                            throw reader.error(key, value, "unsupported OTLP translation strategy \"\(name)\" (use \(known))")
+                        }
+                        config.otlpTranslation.strategy = strategy
                     default: throw reader.unknown(key, value)
                     }
                 }
