@@ -13,14 +13,14 @@ package enum Zstd {
     /// - Throws: `tooLarge` once the output would pass `maxOutput`; `invalidArgument` naming what is malformed.
     package static func decompress(_ input: UnsafeRawBufferPointer, maxOutput: Int) throws -> [UInt8] {
         guard !input.isEmpty else { throw corrupt("empty input") }
-        var output: [UInt8] = []
+        let output = ZstdOutput(limit: maxOutput)
         var position = 0
         while position < input.count {
             guard input.count - position >= 4 else { throw corrupt("\(input.count - position) bytes after the last frame") }
             let magic = UInt32(littleEndian: input, at: position)
             if magic == 0xFD2F_B528 {
                 var frame = FrameDecoder(input: input, position: position + 4, maxOutput: maxOutput)
-                try frame.decode(into: &output)
+                try frame.decode(into: output)
                 position = frame.position
             } else if magic & 0xFFFF_FFF0 == 0x184D_2A50 {
                 guard input.count - position >= 8 else { throw corrupt("truncated skippable frame header") }
@@ -31,7 +31,7 @@ package enum Zstd {
                 throw corrupt("unknown frame magic number 0x\(String(magic, radix: 16)) at byte \(position)")
             }
         }
-        return output
+        return output.bytes()
     }
 
     static func corrupt(_ detail: String) -> SightlineError {
@@ -62,7 +62,7 @@ private struct FrameDecoder {
         self.maxOutput = maxOutput
     }
 
-    mutating func decode(into output: inout [UInt8]) throws {
+    mutating func decode(into output: ZstdOutput) throws {
         let frameStart = output.count
         let descriptor = try byte()
         let contentSizeFlag = Int(descriptor >> 6)
@@ -80,7 +80,7 @@ private struct FrameDecoder {
         if let contentSize, contentSize > UInt64(maxOutput - frameStart) {
             throw SightlineError(.tooLarge, "zstd frame declares \(contentSize) bytes, more than the limit of \(maxOutput)")
         }
-        if let contentSize { output.reserveCapacity(frameStart + Int(contentSize)) }
+        if let contentSize { output.reserve(Int(contentSize)) }
 
         var isLast = false
         while !isLast {
@@ -90,19 +90,17 @@ private struct FrameDecoder {
             switch (header >> 1) & 3 {
             case 0:
                 guard input.count - position >= size else { throw Zstd.corrupt("raw block of \(size) bytes runs past the end") }
-                try reserve(size, in: output)
-                output.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[position..<(position + size)]))
+                try output.append(UnsafeRawBufferPointer(rebasing: input[position..<(position + size)]))
                 position += size
             case 1:
                 let value = try byte()
-                try reserve(size, in: output)
-                output.append(contentsOf: repeatElement(value, count: size))
+                try output.append(repeating: value, count: size)
             case 2:
                 guard size <= Zstd.maxBlockSize else { throw Zstd.corrupt("compressed block of \(size) bytes is larger than 128 KiB") }
                 guard input.count - position >= size else { throw Zstd.corrupt("compressed block of \(size) bytes runs past the end") }
                 let block = UnsafeRawBufferPointer(rebasing: input[position..<(position + size)])
                 position += size
-                try decodeCompressedBlock(block, into: &output, frameStart: frameStart)
+                try decodeCompressedBlock(block, into: output, frameStart: frameStart)
             default:
                 throw Zstd.corrupt("reserved block type at byte \(position - 3)")
             }
@@ -113,14 +111,8 @@ private struct FrameDecoder {
         if hasChecksum {
             let stored = UInt32(try littleEndian(bytes: 4))
             // The low 32 bits of the content's xxHash64.
-            let computed = output.withUnsafeBufferPointer { UInt32(truncatingIfNeeded: XXHash64.hash(UnsafeBufferPointer(rebasing: $0[frameStart...]))) }
+            let computed = UInt32(truncatingIfNeeded: XXHash64.hash(output.bytes(from: frameStart)))
             guard stored == computed else { throw Zstd.corrupt("content checksum mismatch") }
-        }
-    }
-
-    private func reserve(_ count: Int, in output: [UInt8]) throws {
-        guard count <= maxOutput - output.count else {
-            throw SightlineError(.tooLarge, "zstd data decompresses to more than the limit of \(maxOutput) bytes")
         }
     }
 
@@ -140,7 +132,7 @@ private struct FrameDecoder {
 
     // MARK: Compressed blocks
 
-    private mutating func decodeCompressedBlock(_ block: UnsafeRawBufferPointer, into output: inout [UInt8], frameStart: Int) throws {
+    private mutating func decodeCompressedBlock(_ block: UnsafeRawBufferPointer, into output: ZstdOutput, frameStart: Int) throws {
         var cursor = 0
         let literals = try readLiterals(block, cursor: &cursor)
         guard cursor < block.count else { throw Zstd.corrupt("compressed block without a sequences section") }
@@ -160,8 +152,7 @@ private struct FrameDecoder {
         }
         guard count > 0 else {
             guard cursor == block.count else { throw Zstd.corrupt("\(block.count - cursor) bytes after a block without sequences") }
-            try reserve(literals.count, in: output)
-            output += literals
+            try literals.withUnsafeBytes { try output.append($0) }
             return
         }
         guard cursor < block.count else { throw Zstd.corrupt("truncated symbol compression modes") }
@@ -178,14 +169,16 @@ private struct FrameDecoder {
         var offsetState = Int(bits.read(offsets.accuracyLog))
         var matchState = Int(bits.read(matchLengths.accuracyLog))
         var literalCursor = 0
+        let (matchBase, matchBits) = (SequenceCodes.matchLengthBase, SequenceCodes.matchLengthBits)
+        let (literalBase, literalBits) = (SequenceCodes.literalLengthBase, SequenceCodes.literalLengthBits)
         for index in 0..<count {
-            let offsetCode = Int(offsets.symbols[offsetState])
-            let matchCode = Int(matchLengths.symbols[matchState])
-            let literalCode = Int(literalLengths.symbols[literalState])
+            let offsetCode = Int(offsets.symbol(offsetState))
+            let matchCode = Int(matchLengths.symbol(matchState))
+            let literalCode = Int(literalLengths.symbol(literalState))
             guard offsetCode <= 31 else { throw Zstd.corrupt("offset code \(offsetCode) is larger than 31") }
             let offsetValue = 1 << offsetCode + Int(bits.read(offsetCode))
-            let matchLength = SequenceCodes.matchLengthBase[matchCode] + Int(bits.read(SequenceCodes.matchLengthBits[matchCode]))
-            let literalLength = SequenceCodes.literalLengthBase[literalCode] + Int(bits.read(SequenceCodes.literalLengthBits[literalCode]))
+            let matchLength = matchBase[matchCode] + Int(bits.read(matchBits[matchCode]))
+            let literalLength = literalBase[literalCode] + Int(bits.read(literalBits[literalCode]))
             if index < count - 1 {
                 literalState = literalLengths.nextState(literalState, &bits)
                 matchState = matchLengths.nextState(matchState, &bits)
@@ -196,29 +189,17 @@ private struct FrameDecoder {
             guard literalLength <= literals.count - literalCursor else {
                 throw Zstd.corrupt("sequence \(index) takes \(literalLength) literals, only \(literals.count - literalCursor) are left")
             }
-            try reserve(literalLength + matchLength, in: output)
-            output += literals[literalCursor..<(literalCursor + literalLength)]
+            try literals.withUnsafeBytes { try output.append(UnsafeRawBufferPointer(rebasing: $0[literalCursor..<(literalCursor + literalLength)])) }
             literalCursor += literalLength
 
             let offset = try resolveOffset(offsetValue, literalLength: literalLength)
             guard offset <= output.count - frameStart else {
                 throw Zstd.corrupt("sequence \(index) refers \(offset) bytes back, only \(output.count - frameStart) are decoded")
             }
-            let (from, end) = (output.count - offset, output.count)
-            output.append(contentsOf: repeatElement(0, count: matchLength))
-            output.withUnsafeMutableBufferPointer { buffer in
-                guard let base = buffer.baseAddress, matchLength > 0 else { return }
-                if offset >= matchLength {
-                    (base + end).update(from: base + from, count: matchLength)
-                } else {
-                    // The match overlaps what it writes: byte by byte, so it repeats the last `offset` bytes.
-                    for step in 0..<matchLength { base[end + step] = base[from + step] }
-                }
-            }
+            try output.copyMatch(offset: offset, length: matchLength)
         }
         guard bits.position == 0 else { throw Zstd.corrupt("\(bits.position) bits left unread in the sequences bitstream") }
-        try reserve(literals.count - literalCursor, in: output)
-        output += literals[literalCursor...]
+        try literals.withUnsafeBytes { try output.append(UnsafeRawBufferPointer(rebasing: $0[literalCursor...])) }
     }
 
     /// The offset an offset value names, updating the repeat offsets as RFC 8878 §3.1.1.5 describes: values above 3
@@ -327,6 +308,80 @@ private struct FrameDecoder {
     }
 }
 
+/// The decompressed bytes of every frame, in memory of their own so that a match copies from earlier output into the
+/// end without zero-filling first; at most `limit` bytes.
+private final class ZstdOutput {
+    private var storage: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
+    private var capacity: Int
+    let limit: Int
+
+    init(limit: Int) {
+        self.limit = limit
+        capacity = 64 * 1024
+        storage = .allocate(capacity: capacity)
+    }
+
+    deinit { storage.deallocate() }
+
+    /// Room for `extra` more bytes (and no more than the limit allows: `tooLarge` past it).
+    @inline(__always)
+    private func grow(by extra: Int) throws {
+        guard extra <= limit - count else {
+            throw SightlineError(.tooLarge, "zstd data decompresses to more than the limit of \(limit) bytes")
+        }
+        if count + extra > capacity { reserve(extra) }
+    }
+
+    /// Makes room for `extra` bytes beyond the current count.
+    func reserve(_ extra: Int) {
+        let needed = count + Swift.min(extra, limit - count)
+        guard needed > capacity else { return }
+        let newCapacity = Swift.max(needed, capacity * 2)
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        grown.update(from: storage, count: count)
+        storage.deallocate()
+        storage = grown
+        capacity = newCapacity
+    }
+
+    func append(_ bytes: UnsafeRawBufferPointer) throws {
+        try grow(by: bytes.count)
+        if let base = bytes.baseAddress { (storage + count).update(from: base.assumingMemoryBound(to: UInt8.self), count: bytes.count) }
+        count += bytes.count
+    }
+
+    func append(repeating value: UInt8, count extra: Int) throws {
+        try grow(by: extra)
+        (storage + count).initialize(repeating: value, count: extra)
+        count += extra
+    }
+
+    /// Appends `length` bytes starting `offset` bytes back; an overlapping match repeats the last `offset` bytes.
+    @inline(__always)
+    func copyMatch(offset: Int, length: Int) throws {
+        try grow(by: length)
+        let from = storage + (count - offset)
+        let to = storage + count
+        if offset >= length {
+            to.update(from: from, count: length)
+        } else {
+            for step in 0..<length { to[step] = from[step] }
+        }
+        count += length
+    }
+
+    /// The bytes from `start` on, valid until the next append.
+    func bytes(from start: Int) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(start: storage + start, count: count - start)
+    }
+
+    /// A copy of every byte.
+    func bytes() -> [UInt8] {
+        Array(bytes(from: 0))
+    }
+}
+
 extension UInt32 {
     fileprivate init(littleEndian buffer: UnsafeRawBufferPointer, at offset: Int) {
         self = UInt32(buffer[offset]) | UInt32(buffer[offset + 1]) << 8 | UInt32(buffer[offset + 2]) << 16 | UInt32(buffer[offset + 3]) << 24
@@ -350,9 +405,16 @@ private struct BackwardBits {
     }
 
     /// The next `count` (at most 32) bits, without reading them.
+    @inline(__always)
     func peek(_ count: Int) -> UInt64 {
         let high = position
         let low = high - count
+        // Fast path: the eight bytes ending with the byte that holds bit `high - 1` hold all `count` bits.
+        let end = (high + 7) >> 3
+        if end >= 8 && low >= 0 && end <= bytes.count {
+            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: end - 8, as: UInt64.self))
+            return (word >> UInt64(low - (end - 8) * 8)) & ((1 << UInt64(count)) - 1)
+        }
         guard count > 0, high > 0 else { return 0 }
         let from = Swift.max(low, 0)
         var word: UInt64 = 0
@@ -362,6 +424,7 @@ private struct BackwardBits {
         return word << UInt64(from - low)
     }
 
+    @inline(__always)
     mutating func read(_ count: Int) -> UInt64 {
         let value = peek(count)
         position -= count
@@ -398,23 +461,26 @@ private struct ForwardBits {
 
 /// A finite-state-entropy decoding table: for each state, its symbol and how the next state is read.
 private struct ZstdFSETable {
+    /// One state: its symbol, and the next state is `baseline` plus the next `bits` bits.
+    struct Entry {
+        var symbol: UInt8
+        var bits: UInt8
+        var baseline: UInt16
+    }
+
     var accuracyLog: Int
-    var symbols: [UInt8]
-    var bitCounts: [UInt8]
-    var baselines: [Int]
+    var entries: [Entry]
 
     init(rle symbol: UInt8) {
         accuracyLog = 0
-        symbols = [symbol]
-        bitCounts = [0]
-        baselines = [0]
+        entries = [Entry(symbol: symbol, bits: 0, baseline: 0)]
     }
 
     /// The table of a normalized distribution (`-1` for "less than one").
     init(distribution: [Int], accuracyLog: Int) {
         self.accuracyLog = accuracyLog
         let size = 1 << accuracyLog
-        symbols = [UInt8](repeating: 0, count: size)
+        var symbols = [UInt8](repeating: 0, count: size)
         var highest = size - 1
         for (symbol, count) in distribution.enumerated() where count == -1 {
             symbols[highest] = UInt8(symbol)
@@ -429,20 +495,21 @@ private struct ZstdFSETable {
             }
         }
         var next = distribution.map { $0 == -1 ? 1 : $0 }
-        bitCounts = [UInt8](repeating: 0, count: size)
-        baselines = [Int](repeating: 0, count: size)
-        for state in 0..<size {
-            let symbol = Int(symbols[state])
-            let nextState = next[symbol]
-            next[symbol] += 1
+        entries = symbols.map { symbol in
+            let nextState = next[Int(symbol)]
+            next[Int(symbol)] += 1
             let bits = accuracyLog - (Int.bitWidth - 1 - nextState.leadingZeroBitCount)
-            bitCounts[state] = UInt8(bits)
-            baselines[state] = nextState << bits - size
+            return Entry(symbol: symbol, bits: UInt8(bits), baseline: UInt16(nextState << bits - size))
         }
     }
 
+    @inline(__always)
+    func symbol(_ state: Int) -> UInt8 { entries[state].symbol }
+
+    @inline(__always)
     func nextState(_ state: Int, _ bits: inout BackwardBits) -> Int {
-        baselines[state] + Int(bits.read(Int(bitCounts[state])))
+        let entry = entries[state]
+        return Int(entry.baseline) + Int(bits.read(Int(entry.bits)))
     }
 
     /// A table description (RFC 8878 §4.1.1): the accuracy log, then each symbol's normalized count in a variable
@@ -581,10 +648,10 @@ private struct ZstdHuffmanTable {
             var turn = 0
             while true {
                 guard weights.count < 255 else { throw Zstd.corrupt("more than 255 Huffman weights") }
-                weights.append(table.symbols[states[turn]])
+                weights.append(table.symbol(states[turn]))
                 states[turn] = table.nextState(states[turn], &bits)
                 if bits.position < 0 {
-                    weights.append(table.symbols[states[1 - turn]])
+                    weights.append(table.symbol(states[1 - turn]))
                     break
                 }
                 turn = 1 - turn
@@ -623,10 +690,16 @@ private struct ZstdHuffmanTable {
     /// Appends `count` symbols decoded from one stream, which must end exactly at its start.
     func decode(_ stream: UnsafeRawBufferPointer, count: Int, into literals: inout [UInt8]) throws {
         var bits = try BackwardBits(stream, what: "Huffman")
-        for _ in 0..<count {
-            let index = Int(bits.peek(maxBits))
-            literals.append(symbols[index])
-            bits.position -= Int(lengths[index])
+        let maxBits = maxBits
+        symbols.withUnsafeBufferPointer { symbols in
+            lengths.withUnsafeBufferPointer { lengths in
+                // `peek` masks to `maxBits` bits, so every index is inside the tables.
+                for _ in 0..<count {
+                    let index = Int(bits.peek(maxBits))
+                    literals.append(symbols[index])
+                    bits.position -= Int(lengths[index])
+                }
+            }
         }
         guard bits.position == 0 else { throw Zstd.corrupt("a Huffman stream does not end where its literals do") }
     }
