@@ -38,9 +38,11 @@ import Synchronization
 /// - There is no per-tenant series limit.
 /// - Exemplars are kept by the day partitions' retention, not in a ring of the newest; out-of-order exemplars are
 ///   kept, and exemplars with labels longer than ``MetricExemplar/maxLabelSetLength`` are left out without a count.
-/// - Series are not deleted through Sightline (`delete_series` answers 503): the store is not a
-///   ``DeletingStore``, so the pipeline never hands it a batch with deletions; delete rows in ClickHouse.
-package final class ClickHouseMetricStore: SignalStore, MetricQuerier, ExemplarQuerier {
+/// - Deletions (`delete_series`) run in ClickHouse at once (``ExternalDeletingStore``), as mutations of the samples and
+///   exemplars of the matching series in the range, not through the WAL: rows other servers still hold in their
+///   buffers, or bring back from their WAL after a crash, are not deleted. Series rows stay (the labels APIs may
+///   still list a series whose samples are gone, as they list the series of a day).
+package final class ClickHouseMetricStore: SignalStore, MetricQuerier, ExemplarQuerier, ExternalDeletingStore {
     /// Settings of the store.
     package struct Options: Sendable {
         /// Most samples in one request; 0 means no limit (as the embedded engine's option of the same name).
@@ -265,6 +267,50 @@ package final class ClickHouseMetricStore: SignalStore, MetricQuerier, ExemplarQ
         return dropped
     }
 
+    // MARK: Deletion
+
+    /// Deletes the samples and exemplars of the series each deletion's matchers select (series rows of the days its
+    /// range touches) in its range: what this server buffers is inserted first, then one `ALTER TABLE … DELETE` per
+    /// table and deletion (series ids listed, at most 10,000 per statement), and the answer waits until ClickHouse has
+    /// applied every mutation of the two tables (polling `system.mutations`, at most 5 minutes).
+    /// - Throws: `internal` for another signal's batch; `unavailable` when ClickHouse cannot be reached or has not
+    ///   finished in time.
+    package func delete(_ deletions: SignalBatch, tenant: Tenant) async throws {
+        guard case .metrics(let batch) = deletions else {
+            throw SightlineError(.internal, "\(deletions.signal) deletions sent to the ClickHouse metric store")
+        }
+        try await flush()
+        var submitted = false
+        for deletion in batch.deletions {
+            let condition = Self.seriesCondition(tenant: tenant, matchers: deletion.matchers, startMs: deletion.startMs, endMs: deletion.endMs)
+            let bytes = try await client.query("SELECT DISTINCT series_id FROM \(Self.seriesTable) WHERE \(condition) FORMAT RowBinary")
+            let ids = try decodeRowBinary(bytes) { try $0.readUInt64LE() }
+            var range = ""
+            if deletion.startMs > .min { range += " AND ts >= \(deletion.startMs)" }
+            if deletion.endMs < .max { range += " AND ts <= \(deletion.endMs)" }
+            for start in stride(from: 0, to: ids.count, by: 10_000) {
+                let list = ids[start..<min(start + 10_000, ids.count)].map(String.init).joined(separator: ",")
+                for table in [Self.samplesTable, Self.exemplarsTable] {
+                    try await client.execute(
+                        "ALTER TABLE \(table) DELETE WHERE tenant = \(ClickHouseSQL.quote(tenant.id)) AND series_id IN (\(list))\(range)")
+                    submitted = true
+                }
+            }
+        }
+        guard submitted else { return }
+        let pending = """
+            SELECT count() FROM system.mutations WHERE database = currentDatabase()
+              AND table IN ('\(Self.samplesTable)', '\(Self.exemplarsTable)') AND is_done = 0 FORMAT RowBinary
+            """
+        let deadline = ContinuousClock.now + .seconds(300)
+        while try decodeRowBinary(try await client.query(pending), { try $0.readUInt64LE() }).first ?? 0 > 0 {
+            guard ContinuousClock.now < deadline else {
+                throw SightlineError(.unavailable, "ClickHouse has not finished deleting after 5 minutes; the deletion goes on there")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     // MARK: MetricQuerier
 
     /// Two queries at once: the matching series rows of the range's days (their labels), and the samples in
@@ -420,10 +466,16 @@ extension ClickHouseMetricStore {
     }
 
 
-    /// The days a time range touches, as a condition on `day` (partition pruning).
+    /// The days a time range touches, as a condition on `day` (partition pruning). A range that ends after 2105 has no
+    /// upper bound: older ClickHouse releases (18.x) read later dates as 1970.
     static func dayCondition(startMs: Int64, endMs: Int64) -> String {
-        "day >= \(ClickHouseSQL.date(day: day(ofMs: startMs))) AND day <= \(ClickHouseSQL.date(day: day(ofMs: endMs)))"
+        let last = day(ofMs: endMs)
+        let lower = "day >= \(ClickHouseSQL.date(day: day(ofMs: startMs)))"
+        return last > lastReadableDay ? lower : lower + " AND day <= \(ClickHouseSQL.date(day: last))"
     }
+
+    /// 2105-12-31, the last date every supported ClickHouse release reads.
+    static let lastReadableDay: Int64 = 49_672
 
     /// The series rows of `tenant` on the days of the range whose labels satisfy every matcher. `__name__` compares
     /// the `metric_name` column (a primary-key range for `=`); any other label's value is read from the arrays, and is

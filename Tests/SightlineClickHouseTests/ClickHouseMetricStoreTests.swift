@@ -356,6 +356,55 @@ private struct MetricData {
         directory.remove()
     }
 
+    /// `delete_series` on ClickHouse: the samples and exemplars of the matching series in the range go (buffered rows
+    /// included), the others stay, and samples written after the deletion are kept.
+    @Test func deletionsRemoveTheSamplesOfMatchingSeriesInTheirRange() async throws {
+        let client = try await testClient()
+        let directory = try TemporaryDirectory(prefix: "sightline-ch-metrics")
+        let store = try await ClickHouseMetricStore(client: client, checkpointDirectory: directory.file("ch"))
+        let t = MetricData.midnight
+        let gone = metricLabels([("__name__", "m"), ("host", "a")])
+        let kept = metricLabels([("__name__", "m"), ("host", "b")])
+        var samples: [MetricSample] = []
+        for i in 0..<6 {
+            samples.append(MetricSample(labels: gone, timestampMs: t + Int64(i) * 1000, value: Double(i)))
+            samples.append(MetricSample(labels: kept, timestampMs: t + Int64(i) * 1000, value: Double(10 + i)))
+        }
+        let exemplars = [
+            MetricExemplar(series: gone, labels: Labels([Label("trace_id", "01")]), timestampMs: t + 2000, value: 2),
+            MetricExemplar(series: gone, labels: Labels([Label("trace_id", "02")]), timestampMs: t + 5000, value: 5),
+        ]
+        try store.apply(TenantBatch(tenant: .default, batch: .metrics(MetricBatch(samples: samples, exemplars: exemplars))), at: WALPosition(segment: 0, offset: 0))
+        try await store.persist(throughSegment: 0)
+        // A batch still in the writer's buffer is deleted too.
+        try store.apply(metricBatch([MetricSample(labels: gone, timestampMs: t + 3500, value: 3.5)]), at: WALPosition(segment: 1, offset: 0))
+        let deletion = SeriesDeletion(matchers: [try LabelMatcher("host", .equal, "a")], startMs: t + 1000, endMs: t + 4000)
+        try await store.delete(.metrics(MetricBatch(deletions: [deletion])), tenant: .default)
+        func select(_ host: String) async throws -> [Double] {
+            try await metricOffPool {
+                try store.select(tenant: .default, matchers: [try LabelMatcher("host", .equal, host)], startMs: t, endMs: t + 60_000).first?.values ?? []
+            }
+        }
+        #expect(try await select("a") == [0, 5])
+        #expect(try await select("b") == [10, 11, 12, 13, 14, 15])
+        let left = try await metricOffPool {
+            try store.exemplars(tenant: .default, selectors: [[try LabelMatcher("host", .equal, "a")]], startMs: t, endMs: t + 60_000)
+        }
+        #expect(left.flatMap(\.exemplars).map(\.value) == [5])
+        // Written after the deletion, inside its range: kept. Another tenant's series are not touched.
+        try store.apply(metricBatch([MetricSample(labels: gone, timestampMs: t + 2000, value: 20)]), at: WALPosition(segment: 2, offset: 0))
+        try await store.persist(throughSegment: 2)
+        #expect(try await select("a") == [0, 20, 5])
+        try await store.delete(.metrics(MetricBatch(deletions: [SeriesDeletion(matchers: [try LabelMatcher("host", .equal, "a")], startMs: .min, endMs: .max)])), tenant: MetricData.alpha)
+        #expect(try await select("a") == [0, 20, 5])
+        // All time.
+        try await store.delete(.metrics(MetricBatch(deletions: [SeriesDeletion(matchers: [try LabelMatcher("__name__", .equal, "m")], startMs: .min, endMs: .max)])), tenant: .default)
+        let (a, b) = (try await select("a"), try await select("b"))
+        #expect(a.isEmpty && b.isEmpty, "\(a) \(b)")
+        try await cleanUp(client)
+        directory.remove()
+    }
+
     @Test func retentionDropsWholeOldDays() async throws {
         let client = try await testClient()
         let directory = try TemporaryDirectory(prefix: "sightline-ch-metrics")
@@ -396,6 +445,9 @@ private struct MetricData {
         #expect(ClickHouseSQL.date(day: 0) == "toDate('1970-01-01')")
         #expect(ClickHouseSQL.date(day: MetricData.midnight / ClickHouseMetricStore.msPerDay) == "toDate('2025-11-26')")
         #expect(ClickHouseMetricStore.day(ofMs: -1) == 0 && ClickHouseMetricStore.day(ofMs: MetricData.midnight - 1) == 20417)
+        #expect(ClickHouseSQL.date(day: ClickHouseMetricStore.lastReadableDay) == "toDate('2105-12-31')")
+        // All time: no upper bound past what ClickHouse 18 reads.
+        #expect(ClickHouseMetricStore.dayCondition(startMs: .min, endMs: .max) == "day >= toDate('1970-01-01')")
         let a = metricLabels([("__name__", "x"), ("a", "bc")])
         let b = metricLabels([("__name__", "x"), ("ab", "c")])
         #expect(ClickHouseMetricStore.seriesID(a) != ClickHouseMetricStore.seriesID(b))

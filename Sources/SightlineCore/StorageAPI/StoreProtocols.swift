@@ -67,6 +67,15 @@ package protocol SignalStore: Sendable {
 /// other stores ignore them, and the pipeline sends deletions only to one of these.
 package protocol DeletingStore: SignalStore {}
 
+/// A store whose records live in a database other servers write too (ClickHouse): a deletion runs there at once, not
+/// through this server's WAL, because replaying it after a crash would also delete what other servers wrote since.
+/// The pipeline first persists what its WAL holds, so that no batch written before the deletion is replayed after it.
+package protocol ExternalDeletingStore: SignalStore {
+    /// Deletes what `deletions` (a batch holding only deletions) names of `tenant`'s records, and returns once the
+    /// database no longer holds them.
+    func delete(_ deletions: SignalBatch, tenant: Tenant) async throws
+}
+
 /// What a store admits of a batch, and why it refused the rest.
 package struct Admission: Sendable {
     /// The records to write and apply.

@@ -15,8 +15,9 @@ import SightlineTSDB
 /// | `/api/v1/admin/tsdb/clean_tombstones` | POST, PUT | nothing to do: a deletion leaves no tombstones |
 /// | `/api/v1/admin/tsdb/snapshot` | POST, PUT | a snapshot of the tenant's metrics under `<data>/snapshots/<name>` |
 ///
-/// A deletion goes through the WAL in order with the writes around it (see ``IngestPipeline/delete(_:tenant:)``): once
-/// the answer (204) is sent, queries no longer see the samples, and the blocks on disk no longer hold them.
+/// A deletion goes through the WAL in order with the writes around it (see ``IngestPipeline/delete(_:tenant:)``), or,
+/// on ClickHouse, runs there as a mutation after a checkpoint: once the answer (204) is sent, queries no longer see the
+/// samples, and the blocks on disk (the ClickHouse parts) no longer hold them.
 enum PrometheusAdminHandler {
     static func addRoutes(to router: Router<SightlineRequestContext>, api: APIDependencies) {
         for method in [HTTPRequest.Method.post, .put] {

@@ -24,6 +24,8 @@ package final class IngestPipeline: Sendable {
     private let logger: Logger
     private let isReadyFlag = Atomic<Bool>(false)
     private let appendsSinceCheckpoint = Atomic<Int>(0)
+    /// Whether a checkpoint is running.
+    private let checkpointing = Atomic<Bool>(false)
     /// Followers of new log records (Loki's tail).
     package let logTail = LogTail()
     /// What else sees every stored batch (derived signals such as span metrics), after ``logTail``.
@@ -197,14 +199,22 @@ package final class IngestPipeline: Sendable {
     /// Deletes stored records of `tenant`: `deletions` (a batch holding only deletions) is logged in the WAL and
     /// applied in order with the batches around it, so a replay deletes again what was written before it and keeps
     /// what came after. Returns once the store has applied it.
-    /// - Throws: `unavailable` before replay has finished, when the signal's store does not delete (ClickHouse:
-    ///   delete rows there) and when batches go to a JetStream queue (the servers that store them are elsewhere); WAL
-    ///   and store errors.
+    /// A store of records other servers write too (``ExternalDeletingStore``, ClickHouse) deletes at once instead,
+    /// after a checkpoint: nothing written before the deletion stays in the WAL to come back at a replay.
+    /// - Throws: `unavailable` before replay has finished, when the signal's store does not delete (ClickHouse's
+    ///   logs: delete rows there) and when batches go to a JetStream queue (the servers that store them are
+    ///   elsewhere); WAL and store errors.
     package func delete(_ deletions: SignalBatch, tenant: Tenant) async throws {
         let signal = deletions.signal
         try requireReady()
         guard publisher == nil else {
             throw SightlineError(.unavailable, "deleting \(signal) is not supported while ingestion goes through a JetStream queue")
+        }
+        if let store = stores[signal] as? any ExternalDeletingStore {
+            try await checkpoint()
+            try await store.delete(deletions, tenant: tenant)
+            logger.info("records deleted", metadata: ["tenant": "\(tenant)", "signal": "\(signal)"])
+            return
         }
         guard let store = stores[signal] as? any DeletingStore else {
             throw SightlineError(.unavailable, "deleting \(signal) needs the embedded \(signal) engine; this server keeps \(signal) in ClickHouse")
@@ -216,7 +226,12 @@ package final class IngestPipeline: Sendable {
     }
 
     /// Persists what the stores hold and removes the WAL segments they no longer need. Skipped when nothing arrived.
+    /// One checkpoint runs at a time (the periodic one, a deletion's, the one at shutdown).
     package func checkpoint() async throws {
+        while !checkpointing.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        defer { checkpointing.store(false, ordering: .releasing) }
         guard appendsSinceCheckpoint.exchange(0, ordering: .acquiringAndReleasing) > 0 else { return }
         let closed = try await wal.rotate()
         // Ids of batches in the segments about to be dropped must outlive them.
