@@ -49,6 +49,29 @@ struct IngestPipelineTests {
         #expect(try Self.bodies(again) == (0..<90).map { "r\($0)" }.sorted())
     }
 
+    /// Checkpoints started together (the periodic one, a deletion's, the shutdown's) while records keep arriving: a
+    /// crash after them loses nothing and duplicates nothing.
+    @Test func concurrentCheckpointsRunOneAtATime() async throws {
+        let temporary = try TemporaryDirectory(prefix: "sightline-pipeline")
+        defer { temporary.remove() }
+        let (pipeline, _) = try Self.open(temporary.path)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<4 {
+                group.addTask {
+                    for round in 0..<10 {
+                        let start = (writer * 10 + round) * 10
+                        _ = try await pipeline.ingest(Self.batch(start..<(start + 10)), tenant: .default, protocol: "test", bytes: 0)
+                    }
+                }
+            }
+            for _ in 0..<8 { group.addTask { try await pipeline.checkpoint() } }
+            try await group.waitForAll()
+        }
+        try await pipeline.wal.close()
+        let (_, logs) = try Self.open(temporary.path)
+        #expect(try Self.bodies(logs) == (0..<400).map { "r\($0)" }.sorted())
+    }
+
     /// A pipeline over a metrics store only, with small WAL segments so records of one run span several.
     private static func openMetrics(_ directory: String) throws -> (IngestPipeline, TSDB) {
         let logger = Logger(label: "test")

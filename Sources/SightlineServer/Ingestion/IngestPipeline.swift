@@ -229,7 +229,12 @@ package final class IngestPipeline: Sendable {
     /// One checkpoint runs at a time (the periodic one, a deletion's, the one at shutdown).
     package func checkpoint() async throws {
         while !checkpointing.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
-            try await Task.sleep(for: .milliseconds(5))
+            // Not a throwing sleep: a cancelled task (the shutdown's) must still wait for the running checkpoint.
+            if Task.isCancelled {
+                await Task.yield()
+            } else {
+                try? await Task.sleep(for: .milliseconds(5))
+            }
         }
         defer { checkpointing.store(false, ordering: .releasing) }
         guard appendsSinceCheckpoint.exchange(0, ordering: .acquiringAndReleasing) > 0 else { return }
