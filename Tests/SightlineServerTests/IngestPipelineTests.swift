@@ -51,7 +51,7 @@ struct IngestPipelineTests {
 
     /// Checkpoints started together (the periodic one, a deletion's, the shutdown's) while records keep arriving: a
     /// crash after them loses nothing and duplicates nothing.
-    @Test func concurrentCheckpointsRunOneAtATime() async throws {
+    @Test func checkpointsStartedTogetherUnderLoadLoseNothing() async throws {
         let temporary = try TemporaryDirectory(prefix: "sightline-pipeline")
         defer { temporary.remove() }
         let (pipeline, _) = try Self.open(temporary.path)
