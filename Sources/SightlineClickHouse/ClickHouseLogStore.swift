@@ -12,6 +12,9 @@ import Foundation
 /// - `line` (``LogRecord/line``, what line filters search with `position`), and `record`: the rest of the record in
 ///   the Core binary layout (``ClickHouseLogRow``), so every field round-trips.
 ///
+/// Loki delete requests are kept in `log_deletions` (one row per request, listed by every server) and applied as
+/// mutations of `logs` (see ``delete(_:tenant:)``).
+///
 /// `ORDER BY (tenant, stream_id, time_ns)` serves the engines' reads: a query first resolves the streams of a tenant
 /// that match its selector (``resolveStreams(tenant:matchers:range:)``), then reads those streams' rows in a time
 /// range, in pages ordered by time so a query with a `limit` stops after a page or two.
@@ -55,6 +58,16 @@ package final class ClickHouseLogStore: SignalStore, LogSource, LogBucketCountin
             line String,
             record String
         ) ENGINE = MergeTree PARTITION BY day ORDER BY (tenant, stream_id, time_ns)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS log_deletions (
+            tenant String,
+            request_id String,
+            query String,
+            start_ns UInt64,
+            end_ns UInt64,
+            created_at_ms Int64
+        ) ENGINE = MergeTree ORDER BY (tenant, created_at_ms, request_id)
         """
     ])
 

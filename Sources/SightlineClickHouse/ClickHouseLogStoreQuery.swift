@@ -21,15 +21,24 @@ extension ClickHouseLogStore {
     /// ``LabelMatcher`` itself, so the answer is exactly the embedded store's.
     func resolveStreams(tenant: Tenant, matchers: [LabelMatcher], range: TimeRange, counting: Bool) throws -> [ResolvedStream] {
         guard range.startNano < range.endNano else { return [] }
+        let sql = Self.streamsSQL(tenant: tenant, matchers: matchers, range: range, counting: counting)
+        let client = self.client
+        return try Self.streams(try ClickHouseClient.blocking { try await client.query(sql) }, matchers: matchers, counting: counting)
+    }
+
+    /// The query of ``resolveStreams(tenant:matchers:range:counting:)``.
+    static func streamsSQL(tenant: Tenant, matchers: [LabelMatcher], range: TimeRange, counting: Bool) -> String {
         let having = matchers.compactMap(Self.sqlCondition)
-        let sql = """
+        return """
             SELECT stream_id, stream_names, stream_values\(counting ? ", count(), sum(length(line)), uniqExact(day)" : "")
             FROM \(Self.table) WHERE \(Self.rowCondition(tenant: tenant, range: range))
             GROUP BY stream_id, stream_names, stream_values\(having.isEmpty ? "" : " HAVING " + having.joined(separator: " AND "))
             FORMAT RowBinary
             """
-        let client = self.client
-        let bytes = try ClickHouseClient.blocking { try await client.query(sql) }
+    }
+
+    /// The streams of an answer to ``streamsSQL(tenant:matchers:range:counting:)`` that every matcher keeps.
+    static func streams(_ bytes: [UInt8], matchers: [LabelMatcher], counting: Bool) throws -> [ResolvedStream] {
         let streams = try decodeRowBinary(bytes) { reader -> ResolvedStream in
             let id = try reader.readUInt64LE()
             let names = try reader.readStringArray()

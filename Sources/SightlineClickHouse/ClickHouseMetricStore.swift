@@ -297,18 +297,7 @@ package final class ClickHouseMetricStore: SignalStore, MetricQuerier, ExemplarQ
                 }
             }
         }
-        guard submitted else { return }
-        let pending = """
-            SELECT count() FROM system.mutations WHERE database = currentDatabase()
-              AND table IN ('\(Self.samplesTable)', '\(Self.exemplarsTable)') AND is_done = 0 FORMAT RowBinary
-            """
-        let deadline = ContinuousClock.now + .seconds(300)
-        while try decodeRowBinary(try await client.query(pending), { try $0.readUInt64LE() }).first ?? 0 > 0 {
-            guard ContinuousClock.now < deadline else {
-                throw SightlineError(.unavailable, "ClickHouse has not finished deleting after 5 minutes; the deletion goes on there")
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        if submitted { try await client.waitForMutations(of: [Self.samplesTable, Self.exemplarsTable]) }
     }
 
     // MARK: MetricQuerier

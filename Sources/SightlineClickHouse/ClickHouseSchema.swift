@@ -35,6 +35,23 @@ package struct ClickHouseSchema: Sendable {
 }
 
 extension ClickHouseClient {
+    /// Waits until ClickHouse has applied every mutation (`ALTER TABLE … DELETE`) of `tables`, polling
+    /// `system.mutations` every 50 ms for at most `timeout`.
+    /// - Throws: `unavailable` when ClickHouse cannot be reached or has not finished in time (the mutation goes on).
+    package func waitForMutations(of tables: [String], timeout: Duration = .seconds(300)) async throws {
+        let pending = """
+            SELECT count() FROM system.mutations WHERE database = \(ClickHouseSQL.quote(database))
+              AND table IN (\(tables.map(ClickHouseSQL.quote).joined(separator: ", "))) AND is_done = 0 FORMAT RowBinary
+            """
+        let deadline = ContinuousClock.now + timeout
+        while try decodeRowBinary(try await query(pending), { try $0.readUInt64LE() }).first ?? 0 > 0 {
+            guard ContinuousClock.now < deadline else {
+                throw SightlineError(.unavailable, "ClickHouse has not finished deleting after \(timeout); the deletion goes on there")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     /// Retention for the stores' tables, all partitioned by a `Date` day: drops every partition of `table` whose newest
     /// day is before `day` (days since 1970-01-01), as `system.parts` lists them, and returns their ids (`YYYYMMDD`),
     /// sorted. Partitions dropped before a failure stay dropped.

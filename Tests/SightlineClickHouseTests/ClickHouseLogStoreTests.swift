@@ -353,6 +353,58 @@ private func entryCount(_ result: LogQLResult) -> Int {
         directory.remove()
     }
 
+    /// Loki delete requests on ClickHouse: the records of the matching streams in the range whose line passes the
+    /// filters go (buffered ones included); other streams, tenants and lines stay; the request is listed; a regex
+    /// RE2 may read otherwise is refused before anything is deleted.
+    @Test func deleteRequestsRemoveMatchingRecordsAndAreListed() async throws {
+        let client = try await testClient()
+        let directory = try TemporaryDirectory(prefix: "sightline-ch-logs")
+        let store = try await ClickHouseLogStore(client: client, checkpointDirectory: directory.path)
+        let (acme, globex) = (try Tenant("acme"), try Tenant("globex"))
+        func records(_ app: String) -> [LogRecord] {
+            (0..<6).map { LogRecord(timeUnixNano: base + UInt64($0) * 1000, body: .string($0 % 2 == 0 ? "token=\($0) secret" : "ok \($0)"), stream: Labels(["app": app])) }
+        }
+        try store.apply(TenantBatch(tenant: acme, batch: .logs(records("a") + records("b"))), at: WALPosition(segment: 0, offset: 0))
+        try store.apply(TenantBatch(tenant: globex, batch: .logs(records("a"))), at: WALPosition(segment: 0, offset: 1))
+        // Not flushed: the deletion inserts what is buffered first.
+        let deletion = LogDeletion(
+            requestID: "0000abcd", query: #"{app="a"} |= "secret""#, matchers: [try LabelMatcher("app", .equal, "a")],
+            lineFilters: [try LogDeletion.LineFilter(.contains, ["secret"])], startNano: base + 1000, endNano: base + 4000, createdAtMs: 1234)
+        var batch = LogBatch()
+        batch.deletions = [deletion]
+        try await store.delete(.logs(batch), tenant: acme)
+        func lines(_ tenant: Tenant, _ app: String) async throws -> [String] {
+            try await offPool {
+                var read: [String] = []
+                try store.scan(LogScan(tenant: tenant, matchers: [try LabelMatcher("app", .equal, app)], range: .all, direction: .forward)) {
+                    read.append($0.line)
+                    return true
+                }
+                return read
+            }
+        }
+        // Records 2 and 4 ("secret" lines inside the range) go; 0 is before the range.
+        #expect(try await lines(acme, "a") == ["token=0 secret", "ok 1", "ok 3", "ok 5"])
+        let (acmeB, globexA) = (try await lines(acme, "b"), try await lines(globex, "a"))
+        #expect(acmeB.count == 6 && globexA.count == 6)
+        let listed = try await offPool { store.deletionRequests(tenant: acme) }
+        #expect(listed.map(\.requestID) == ["0000abcd"] && listed.first?.query == deletion.query)
+        #expect(listed.first?.startNano == deletion.startNano && listed.first?.endNano == deletion.endNano && listed.first?.createdAtMs == 1234)
+        let none = try await offPool { store.deletionRequests(tenant: globex) }
+        #expect(none.isEmpty)
+        // A regex only LogQL's engine reads as written: refused, nothing deleted.
+        var refused = LogBatch()
+        refused.deletions = [LogDeletion(
+            requestID: "0000abce", query: #"{app="b"} |~ "\\d""#, matchers: [try LabelMatcher("app", .equal, "b")],
+            lineFilters: [try LogDeletion.LineFilter(.regex, [#"\d"#])], startNano: 0, endNano: .max, createdAtMs: 1235)]
+        await #expect(throws: SightlineError.self) { try await store.delete(.logs(refused), tenant: acme) }
+        let stillB = try await lines(acme, "b")
+        #expect(stillB.count == 6)
+        #expect(try ClickHouseLogStore.sqlCondition(try LogDeletion.LineFilter(.notContains, ["x", ""])) == "NOT (position(line, 'x') > 0 OR 1)")
+        try await cleanUp(client)
+        directory.remove()
+    }
+
     @Test func retentionDropsWholeDaysBeforeTheCutoff() async throws {
         let client = try await testClient()
         let directory = try TemporaryDirectory(prefix: "sightline-ch-logs")

@@ -133,6 +133,31 @@ def test_delete_series_through_one_server_is_seen_through_the_other(sightline, c
     assert values(a, "mail") == [0.0, 1.0, 3.0, 6.0, 7.0, 8.0, 9.0]
 
 
+def test_loki_delete_requests_through_one_server_are_seen_through_the_other(sightline, clickhouse):
+    """Loki's delete API on ClickHouse storage: lines pushed through a and deleted through a (selector, line filter,
+    range) are gone for b once a answers 204, the others stay, and b lists the request; a regex RE2 may read
+    otherwise is refused with a 400 that says so."""
+    url, _ = clickhouse
+    database = "it_" + uuid.uuid4().hex[:12]
+    a = sightline("logdel-a", config=backend(url, database)).start()
+    b = sightline("logdel-b", config=backend(url, database)).start()
+    since = time.time_ns() - 10**9
+    push_lines(a, [f"user={i} password=hunter{i}" if i % 3 == 0 else f"user={i} ok" for i in range(12)], "auth")
+    wait_until("the lines through b", lambda: len(lines_of(b, "auth", since)) == 12 or len(lines_of(b, "auth", since)), timeout=60)
+
+    r = requests.post(a.url + "/loki/api/v1/delete", timeout=120,
+                      params={"query": '{service="auth"} |= "password="', "start": str(since // 10**9)})
+    assert r.status_code == 204, r.text
+    assert lines_of(b, "auth", since) == [f"user={i} ok" for i in range(12) if i % 3], lines_of(b, "auth", since)
+    listed = requests.get(b.url + "/loki/api/v1/delete", timeout=30).json()
+    assert [(d["query"], d["status"]) for d in listed] == [('{service="auth"} |= "password="', "processed")], listed
+
+    r = requests.post(a.url + "/loki/api/v1/delete", timeout=30,
+                      params={"query": '{service="auth"} |~ `\\d+`', "start": str(since // 10**9)})
+    assert r.status_code == 400 and "cannot be run in ClickHouse" in r.text, r.text
+    assert len(lines_of(b, "auth", since)) == 8
+
+
 def test_a_server_killed_mid_ingest_loses_nothing_it_acknowledged(sightline, clickhouse):
     url, _ = clickhouse
     database = "it_" + uuid.uuid4().hex[:12]

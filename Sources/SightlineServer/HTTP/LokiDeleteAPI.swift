@@ -14,8 +14,8 @@ import SightlineQuery
 /// | `/loki/api/v1/delete` | DELETE | `request_id`: cancel, refused since requests are processed at once |
 ///
 /// Loki waits a cancellation period (24 h by default) before deleting; Sightline deletes at once, through the WAL in
-/// order with the writes around it (``IngestPipeline/delete(_:tenant:)``), so a request is `processed` as soon as
-/// it is answered and queries no longer see the records. Adding and cancelling need the `admin` role, listing the
+/// order with the writes around it (``IngestPipeline/delete(_:tenant:)``) or, on ClickHouse, there as a mutation after
+/// a checkpoint, so a request is `processed` as soon as it is answered and queries no longer see the records. Adding and cancelling need the `admin` role, listing the
 /// `query` role. Errors are Loki's: 400 (404 for an unknown id) with the reason as plain text.
 enum LokiDeleteAPI {
     static func addRoutes(to router: Router<SightlineRequestContext>, api: APIDependencies) {
