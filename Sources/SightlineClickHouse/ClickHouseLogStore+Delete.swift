@@ -21,8 +21,7 @@ extension ClickHouseLogStore: ExternalDeletingStore, LogDeletionRequests {
             let range = TimeRange(startNano: deletion.startNano, endNano: end)
             let sql = Self.streamsSQL(tenant: tenant, matchers: deletion.matchers, range: range, counting: false)
             let ids = try Self.streams(try await client.query(sql), matchers: deletion.matchers, counting: false).map(\.id)
-            for start in stride(from: 0, to: ids.count, by: 10_000) {
-                let list = ids[start..<min(start + 10_000, ids.count)].map(String.init).joined(separator: ",")
+            for list in ClickHouseSQL.inLists(ids) {
                 let conditions = [Self.rowCondition(tenant: tenant, range: range), "stream_id IN (\(list))"] + lineConditions
                 try await client.execute("ALTER TABLE \(Self.table) DELETE WHERE " + conditions.joined(separator: " AND "))
                 submitted = true

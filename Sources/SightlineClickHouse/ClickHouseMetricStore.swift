@@ -288,8 +288,7 @@ package final class ClickHouseMetricStore: SignalStore, MetricQuerier, ExemplarQ
             var range = ""
             if deletion.startMs > .min { range += " AND ts >= \(deletion.startMs)" }
             if deletion.endMs < .max { range += " AND ts <= \(deletion.endMs)" }
-            for start in stride(from: 0, to: ids.count, by: 10_000) {
-                let list = ids[start..<min(start + 10_000, ids.count)].map(String.init).joined(separator: ",")
+            for list in ClickHouseSQL.inLists(ids) {
                 for table in [Self.samplesTable, Self.exemplarsTable] {
                     try await client.execute(
                         "ALTER TABLE \(table) DELETE WHERE tenant = \(ClickHouseSQL.quote(tenant.id)) AND series_id IN (\(list))\(range)")

@@ -32,6 +32,11 @@ package enum ClickHouseSQL {
         "[" + values.map(quote).joined(separator: ", ") + "]"
     }
 
+    /// `ids` as the lists of `IN (…)` conditions, at most `size` ids each, so a statement stays of bounded length.
+    package static func inLists(_ ids: [UInt64], size: Int = 10_000) -> [String] {
+        stride(from: 0, to: ids.count, by: size).map { start in ids[start..<min(start + size, ids.count)].map(String.init).joined(separator: ",") }
+    }
+
     /// Whether `name` can be a database, table or column name without quoting.
     package static func isIdentifier(_ name: String) -> Bool {
         guard let first = name.utf8.first, first == UInt8(ascii: "_") || (first | 0x20) >= UInt8(ascii: "a") && (first | 0x20) <= UInt8(ascii: "z")

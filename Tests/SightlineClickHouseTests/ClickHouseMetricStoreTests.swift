@@ -446,6 +446,7 @@ private struct MetricData {
         #expect(ClickHouseSQL.date(day: MetricData.midnight / ClickHouseMetricStore.msPerDay) == "toDate('2025-11-26')")
         #expect(ClickHouseMetricStore.day(ofMs: -1) == 0 && ClickHouseMetricStore.day(ofMs: MetricData.midnight - 1) == 20417)
         #expect(ClickHouseSQL.date(day: ClickHouseMetricStore.lastReadableDay) == "toDate('2105-12-31')")
+        #expect(ClickHouseSQL.inLists([1, 2, 3], size: 2) == ["1,2", "3"] && ClickHouseSQL.inLists([]).isEmpty)
         // All time: no upper bound past what ClickHouse 18 reads.
         #expect(ClickHouseMetricStore.dayCondition(startMs: .min, endMs: .max) == "day >= toDate('1970-01-01')")
         let a = metricLabels([("__name__", "x"), ("a", "bc")])
