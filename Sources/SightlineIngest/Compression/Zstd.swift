@@ -19,7 +19,7 @@ package enum Zstd {
             guard input.count - position >= 4 else { throw corrupt("\(input.count - position) bytes after the last frame") }
             let magic = UInt32(littleEndian: input, at: position)
             if magic == 0xFD2F_B528 {
-                var frame = FrameDecoder(input: input, position: position + 4, maxOutput: maxOutput)
+                var frame = FrameDecoder(input: input, position: position + 4)
                 try frame.decode(into: output)
                 position = frame.position
             } else if magic & 0xFFFF_FFF0 == 0x184D_2A50 {
@@ -48,7 +48,6 @@ package enum Zstd {
 private struct FrameDecoder {
     let input: UnsafeRawBufferPointer
     var position: Int
-    let maxOutput: Int
 
     var repeatOffsets = [1, 4, 8]
     var huffman: ZstdHuffmanTable?
@@ -56,10 +55,9 @@ private struct FrameDecoder {
     var offsets: ZstdFSETable?
     var matchLengths: ZstdFSETable?
 
-    init(input: UnsafeRawBufferPointer, position: Int, maxOutput: Int) {
+    init(input: UnsafeRawBufferPointer, position: Int) {
         self.input = input
         self.position = position
-        self.maxOutput = maxOutput
     }
 
     mutating func decode(into output: ZstdOutput) throws {
@@ -77,8 +75,8 @@ private struct FrameDecoder {
         if contentSizeBytes > 0 {
             contentSize = try littleEndian(bytes: contentSizeBytes) + (contentSizeBytes == 2 ? 256 : 0)
         }
-        if let contentSize, contentSize > UInt64(maxOutput - frameStart) {
-            throw SightlineError(.tooLarge, "zstd frame declares \(contentSize) bytes, more than the limit of \(maxOutput)")
+        if let contentSize, contentSize > UInt64(output.limit - frameStart) {
+            throw SightlineError(.tooLarge, "zstd frame declares \(contentSize) bytes, more than the limit of \(output.limit)")
         }
         if let contentSize { output.reserve(Int(contentSize)) }
 

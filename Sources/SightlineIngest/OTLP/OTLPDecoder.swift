@@ -98,8 +98,6 @@ package enum OTLPDecoder {
 
             /// Whether metric and label names are escaped to Prometheus' legacy character set.
             package var escapes: Bool { self == .underscoreEscapingWithSuffixes || self == .underscoreEscapingWithoutSuffixes }
-            /// Whether unit, `_total` and `_ratio` suffixes are added to metric names.
-            package var addsSuffixes: Bool { self == .underscoreEscapingWithSuffixes || self == .noUTF8EscapingWithSuffixes }
         }
     }
 
