@@ -201,9 +201,8 @@ package final class IngestPipeline: Sendable {
     /// what came after. Returns once the store has applied it.
     /// A store of records other servers write too (``ExternalDeletingStore``, ClickHouse) deletes at once instead,
     /// after a checkpoint: nothing written before the deletion stays in the WAL to come back at a replay.
-    /// - Throws: `unavailable` before replay has finished, when the signal's store does not delete (ClickHouse's
-    ///   logs: delete rows there) and when batches go to a JetStream queue (the servers that store them are
-    ///   elsewhere); WAL and store errors.
+    /// - Throws: `unavailable` before replay has finished, when the signal's store does not delete, and when batches
+    ///   go to a JetStream queue (the servers that store them are elsewhere); WAL and store errors.
     package func delete(_ deletions: SignalBatch, tenant: Tenant) async throws {
         let signal = deletions.signal
         try requireReady()
@@ -213,15 +212,13 @@ package final class IngestPipeline: Sendable {
         if let store = stores[signal] as? any ExternalDeletingStore {
             try await checkpoint()
             try await store.delete(deletions, tenant: tenant)
-            logger.info("records deleted", metadata: ["tenant": "\(tenant)", "signal": "\(signal)"])
-            return
-        }
-        guard let store = stores[signal] as? any DeletingStore else {
+        } else if let store = stores[signal] as? any DeletingStore {
+            let batch = TenantBatch(tenant: tenant, batch: deletions)
+            _ = try await wal.append(batch.encoded()) { position in try store.apply(batch, at: position) }
+            appendsSinceCheckpoint.add(1, ordering: .relaxed)
+        } else {
             throw SightlineError(.unavailable, "deleting \(signal) needs the embedded \(signal) engine; this server keeps \(signal) in ClickHouse")
         }
-        let batch = TenantBatch(tenant: tenant, batch: deletions)
-        _ = try await wal.append(batch.encoded()) { position in try store.apply(batch, at: position) }
-        appendsSinceCheckpoint.add(1, ordering: .relaxed)
         logger.info("records deleted", metadata: ["tenant": "\(tenant)", "signal": "\(signal)"])
     }
 
